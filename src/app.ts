@@ -1,0 +1,122 @@
+// buildApp(deps): the one wiring point. The register order below is the table of
+// contents: error handling → security headers → auth → webhooks → stream → REST.
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import helmet from '@fastify/helmet'
+import type { Config } from './config.ts'
+import type { Db } from './store/db.ts'
+import { EventLog, systemClock, type Clock } from './events/event-log.ts'
+import { StreamHub } from './events/stream-hub.ts'
+import { InboxStore } from './store/inbox-store.ts'
+import { AuthService } from './domain/auth.ts'
+import { IngestQueue } from './domain/ingest-queue.ts'
+import { bootstrap } from './domain/bootstrap.ts'
+import { installErrorHandler } from './http/error-handler.ts'
+import { authPlugin } from './http/auth.ts'
+import { whatsappWebhookRoutes } from './http/webhooks-whatsapp.ts'
+import { streamRoutes } from './http/stream.ts'
+import { conversationRoutes } from './http/conversations.ts'
+
+export interface AppDeps {
+  config: Readonly<Config>
+  db: Db
+  clock?: Clock
+  logger?: FastifyServerOptions['logger']
+}
+
+export interface Services {
+  config: Readonly<Config>
+  db: Db
+  clock: Clock
+  events: EventLog
+  hub: StreamHub
+  store: InboxStore
+  auth: AuthService
+  ingest: IngestQueue
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    services: Services
+  }
+}
+
+// Prune hourly: retention is in days, so an hour of slack costs nothing.
+const PRUNE_INTERVAL_MS = 3600_000
+
+export const loggerOptions = (level: string): FastifyServerOptions['logger'] => ({
+  level,
+  // Tokens, cookies and secrets never reach the log.
+  redact: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]', 'req.headers["x-hub-signature-256"]'],
+})
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const { config, db } = deps
+  const clock = deps.clock ?? systemClock
+  const app = Fastify({
+    logger: deps.logger ?? loggerOptions(config.logLevel),
+    // Small bodies everywhere but the webhook routes, which raise their own limit.
+    bodyLimit: 256 * 1024,
+    trustProxy: true,
+  })
+
+  const events = new EventLog(db, clock)
+  const hub = new StreamHub(events, {
+    heartbeatMs: config.sseHeartbeatSeconds * 1000,
+    pingMs: config.ssePingSeconds * 1000,
+    maxBufferedBytes: config.sseMaxBufferedBytes,
+    drainTimeoutMs: config.sseDrainTimeoutMs,
+  })
+  const auth = new AuthService(db, clock.now)
+  const services: Services = {
+    config,
+    db,
+    clock,
+    events,
+    hub,
+    store: new InboxStore(db),
+    auth,
+    ingest: new IngestQueue(db.$client, events, {
+      onJobError: (err) => app.log.error({ err }, 'webhook ingest failed; payload kept raw'),
+    }),
+  }
+  app.decorate('services', services)
+  await bootstrap(config, db, auth)
+
+  installErrorHandler(app)
+  await app.register(helmet, {
+    contentSecurityPolicy: {
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:', 'blob:'],
+        frameAncestors: ["'none'"],
+      },
+    },
+  })
+  await app.register(authPlugin, { services })
+  await app.register(whatsappWebhookRoutes, { services })
+  await app.register(streamRoutes, { services })
+  await app.register(conversationRoutes, { services })
+
+  const prune = () => {
+    try {
+      events.prune(clock.now() - config.eventRetentionDays * 86400_000)
+    } catch (err) {
+      app.log.error({ err }, 'event pruning failed')
+    }
+  }
+  let pruneTimer: NodeJS.Timeout | undefined
+  app.addHook('onReady', async () => {
+    hub.start()
+    prune()
+    pruneTimer = setInterval(prune, PRUNE_INTERVAL_MS)
+    pruneTimer.unref()
+  })
+  // preClose: streams are long-lived; without ending them close() would wait forever.
+  app.addHook('preClose', async () => {
+    clearInterval(pruneTimer)
+    services.ingest.close()
+    hub.stop()
+  })
+  return app
+}

@@ -1,0 +1,293 @@
+// WhatsApp Cloud API webhook → normalized records. Pure: no database, no Fastify.
+// Every entry[]/changes[]/messages[]/statuses[] is visited (libraries that read only
+// [0] lose batched events); anything not understood is returned as `unhandled` so the
+// caller keeps it instead of dropping it.
+
+export interface WaContact {
+  waId: string
+  name: string | null
+}
+
+export interface WaInbound {
+  providerId: string
+  from: string
+  /** ms */
+  timestamp: number
+  /** Meta's type; unknown types keep their name and are shown as unsupported. */
+  type: string
+  supported: boolean
+  text: string | null
+  media: Record<string, unknown> | null
+  data: unknown
+  context: Record<string, unknown> | null
+  /** wamid this message replies to / was sent from a button of. */
+  replyToProviderId: string | null
+  reaction: { targetProviderId: string; emoji: string | null } | null
+  errors: unknown[] | null
+  raw: Record<string, unknown>
+}
+
+export type WaStatusName = 'sent' | 'delivered' | 'read' | 'played' | 'failed'
+
+export interface WaStatus {
+  providerId: string
+  status: WaStatusName
+  /** ms */
+  timestamp: number
+  recipientId: string | null
+  bizOpaqueCallbackData: string | null
+  error: { code: number | null; title: string | null; detail: string | null } | null
+  raw: Record<string, unknown>
+}
+
+export interface WaChange {
+  phoneNumberId: string
+  displayPhoneNumber: string | null
+  contacts: WaContact[]
+  messages: WaInbound[]
+  statuses: WaStatus[]
+}
+
+export interface WaUnhandled {
+  reason: string
+  value: unknown
+}
+
+export interface WaParsed {
+  changes: WaChange[]
+  unhandled: WaUnhandled[]
+}
+
+const MEDIA_TYPES = new Set(['image', 'video', 'audio', 'document', 'sticker'])
+const KNOWN_TYPES = new Set([
+  'text',
+  ...MEDIA_TYPES,
+  'location',
+  'contacts',
+  'interactive',
+  'button',
+  'reaction',
+  'order',
+  'system',
+  'request_welcome',
+])
+const STATUSES = new Set<WaStatusName>(['sent', 'delivered', 'read', 'played', 'failed'])
+
+type Obj = Record<string, unknown>
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v)
+const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : [])
+const str = (v: unknown): string | null => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : null)
+
+/** Meta sends Unix seconds as a string. */
+function ms(v: unknown, fallback: number): number {
+  const n = Number(v)
+  return Number.isFinite(n) && n > 0 ? Math.round(n * 1000) : fallback
+}
+
+export function parseWhatsApp(body: unknown, now: number): WaParsed {
+  const out: WaParsed = { changes: [], unhandled: [] }
+  if (!isObj(body) || body.object !== 'whatsapp_business_account' || !Array.isArray(body.entry)) {
+    out.unhandled.push({ reason: 'not_whatsapp_business_account', value: body })
+    return out
+  }
+  for (const entry of body.entry) {
+    if (!isObj(entry) || !Array.isArray(entry.changes)) {
+      out.unhandled.push({ reason: 'malformed_entry', value: entry })
+      continue
+    }
+    for (const change of entry.changes) {
+      const value = isObj(change) ? change.value : undefined
+      const meta = isObj(value) ? value.metadata : undefined
+      if (!isObj(change) || change.field !== 'messages' || !isObj(value) || !isObj(meta)) {
+        out.unhandled.push({ reason: `field:${isObj(change) ? String(change.field) : 'malformed'}`, value: change })
+        continue
+      }
+      const phoneNumberId = str(meta.phone_number_id)
+      if (!phoneNumberId) {
+        out.unhandled.push({ reason: 'no_phone_number_id', value: change })
+        continue
+      }
+      const parsed: WaChange = {
+        phoneNumberId,
+        displayPhoneNumber: str(meta.display_phone_number),
+        contacts: [],
+        messages: [],
+        statuses: [],
+      }
+      for (const c of arr(value.contacts)) {
+        if (!isObj(c)) continue
+        const waId = str(c.wa_id) ?? str(c.user_id)
+        if (waId) parsed.contacts.push({ waId, name: isObj(c.profile) ? str(c.profile.name) : null })
+      }
+      for (const m of arr(value.messages)) {
+        const msg = isObj(m) ? parseMessage(m, now) : null
+        if (msg) parsed.messages.push(msg)
+        else out.unhandled.push({ reason: 'malformed_message', value: m })
+      }
+      for (const s of arr(value.statuses)) {
+        const st = isObj(s) ? parseStatus(s, now) : null
+        if (st) parsed.statuses.push(st)
+        else out.unhandled.push({ reason: 'unknown_status', value: s })
+      }
+      // System-level errors (value.errors) carry no message; keep them for the operator.
+      if (Array.isArray(value.errors) && value.errors.length > 0) {
+        out.unhandled.push({ reason: 'value_errors', value: value.errors })
+      }
+      if (parsed.messages.length || parsed.statuses.length || parsed.contacts.length) out.changes.push(parsed)
+      else if (!Array.isArray(value.errors)) out.unhandled.push({ reason: 'empty_change', value: change })
+    }
+  }
+  return out
+}
+
+function parseMessage(m: Obj, now: number): WaInbound | null {
+  const providerId = str(m.id)
+  const from = str(m.from) ?? str(m.from_user_id)
+  const type = str(m.type)
+  if (!providerId || !from || !type) return null
+  const body = m[type]
+  const ctx = isObj(m.context) ? m.context : null
+  const msg: WaInbound = {
+    providerId,
+    from,
+    timestamp: ms(m.timestamp, now),
+    type,
+    supported: KNOWN_TYPES.has(type),
+    text: null,
+    media: null,
+    data: body ?? null,
+    context: null,
+    replyToProviderId: ctx ? str(ctx.id) : null,
+    reaction: null,
+    errors: Array.isArray(m.errors) ? m.errors : null,
+    raw: m,
+  }
+  if (ctx || isObj(m.referral)) {
+    msg.context = { ...(ctx ?? {}), ...(isObj(m.referral) ? { referral: m.referral } : {}) }
+  }
+  const b = isObj(body) ? body : {}
+  switch (type) {
+    case 'text':
+      msg.text = str(b.body)
+      break
+    case 'image':
+    case 'video':
+    case 'audio':
+    case 'document':
+    case 'sticker':
+      msg.text = str(b.caption)
+      msg.media = {
+        id: str(b.id),
+        mimeType: str(b.mime_type),
+        sha256: str(b.sha256),
+        filename: str(b.filename),
+        voice: b.voice === true,
+        animated: b.animated === true,
+      }
+      break
+    case 'location':
+      msg.text = [str(b.name), str(b.address)].filter(Boolean).join(', ') || null
+      break
+    case 'contacts': {
+      const names = arr(body)
+        .map((c) => (isObj(c) && isObj(c.name) ? str(c.name.formatted_name) : null))
+        .filter(Boolean)
+      msg.text = names.join(', ') || null
+      break
+    }
+    case 'interactive': {
+      const reply = isObj(b.button_reply) ? b.button_reply : isObj(b.list_reply) ? b.list_reply : null
+      msg.text = reply ? str(reply.title) : null
+      break
+    }
+    case 'button':
+      msg.text = str(b.text)
+      break
+    case 'reaction': {
+      const target = str(b.message_id)
+      if (!target) return null
+      const emoji = str(b.emoji)
+      // Removal arrives as a reaction without `emoji`.
+      msg.reaction = { targetProviderId: target, emoji: emoji && emoji.length > 0 ? emoji : null }
+      msg.text = msg.reaction.emoji
+      break
+    }
+    case 'system':
+      msg.text = str(b.body)
+      break
+    case 'order':
+      msg.text = str(b.text)
+      break
+    default:
+      // 'unsupported' and types not known yet: stored with their data, shown as unsupported.
+      msg.supported = false
+  }
+  if (type === 'unsupported') msg.supported = false
+  return msg
+}
+
+function parseStatus(s: Obj, now: number): WaStatus | null {
+  const providerId = str(s.id)
+  const status = str(s.status) as WaStatusName | null
+  if (!providerId || !status || !STATUSES.has(status)) return null
+  const e = arr(s.errors)[0]
+  const err = isObj(e)
+    ? {
+        code: typeof e.code === 'number' ? e.code : Number(e.code) || null,
+        title: str(e.title) ?? str(e.message),
+        detail: isObj(e.error_data) ? str(e.error_data.details) : null,
+      }
+    : null
+  return {
+    providerId,
+    status,
+    timestamp: ms(s.timestamp, now),
+    recipientId: str(s.recipient_id) ?? str(s.recipient_user_id),
+    bizOpaqueCallbackData: str(s.biz_opaque_callback_data),
+    error: err,
+    raw: s,
+  }
+}
+
+const MEDIA_PREVIEW: Record<string, string> = {
+  image: '📷 Photo',
+  video: '🎥 Video',
+  audio: '🎵 Audio',
+  sticker: '💟 Sticker',
+  document: '📄 Document',
+}
+
+/** The one-line preview shown in the conversation list. */
+export function previewOf(type: string, text: string | null, media: Record<string, unknown> | null): string {
+  switch (type) {
+    case 'text':
+    case 'system':
+      return text ?? ''
+    case 'image':
+    case 'video':
+    case 'audio':
+    case 'sticker':
+    case 'document': {
+      const label =
+        type === 'audio' && media?.voice
+          ? '🎤 Voice message'
+          : type === 'document' && typeof media?.filename === 'string'
+            ? `📄 ${media.filename}`
+            : MEDIA_PREVIEW[type]!
+      return text ? `${label}: ${text}` : label
+    }
+    case 'location':
+      return text ? `📍 ${text}` : '📍 Location'
+    case 'contacts':
+      return text ? `👤 ${text}` : '👤 Contact'
+    case 'interactive':
+    case 'button':
+      return text ?? 'Button reply'
+    case 'reaction':
+      return text ? `Reacted ${text} to a message` : 'Removed a reaction'
+    case 'order':
+      return '🛒 Order'
+    default:
+      return 'Unsupported message'
+  }
+}

@@ -1,0 +1,162 @@
+// The one place that reads process.env. Every default is named here with the
+// reason beside it; an invalid value stops the start with one line naming the variable.
+import { randomBytes } from 'node:crypto'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+
+export const DEFAULTS = {
+  PORT: 3000,
+  HOST: '0.0.0.0',
+  DATA_DIR: './data',
+  // Meta's production Graph base URL; the sandbox and tests point this at the emulator.
+  GRAPH_API_URL: 'https://graph.facebook.com/v23.0',
+  // Short-lived sessions: a stolen token is useful for a working day at most.
+  SESSION_TTL_SECONDS: 12 * 3600,
+  // Meta retries for 7 days; keeping events as long lets any client that was
+  // offline during a retry window still replay instead of resetting.
+  EVENT_RETENTION_DAYS: 7,
+  // 15–30 s keeps nginx (60 s idle cut) and NAT boxes from dropping idle streams.
+  SSE_HEARTBEAT_SECONDS: 20,
+  // A named ping the browser watchdog can see (comments are invisible to EventSource).
+  SSE_PING_SECONDS: 30,
+  // A client whose unsent bytes pass this is closed and replays on reconnect.
+  SSE_MAX_BUFFERED_BYTES: 1024 * 1024,
+  // ...or whose socket does not drain within this long.
+  SSE_DRAIN_TIMEOUT_MS: 5000,
+  // Waiting this long for a lock beats failing; longer would stall the event loop.
+  DB_BUSY_TIMEOUT_MS: 5000,
+  // Login attempts per minute per address and account (OWASP: throttle login).
+  LOGIN_RATE_PER_MINUTE: 10,
+  LOG_LEVEL: 'info',
+} as const
+
+export interface Config {
+  port: number
+  host: string
+  dataDir: string
+  databaseFile: string
+  metaAppSecret: string
+  metaAppSecretGenerated: boolean
+  metaVerifyToken: string
+  whatsapp: {
+    phoneNumberId: string | undefined
+    businessAccountId: string | undefined
+    accessToken: string | undefined
+  }
+  graphApiUrl: string
+  adminEmail: string | undefined
+  adminPassword: string | undefined
+  jwtSecret: string
+  sessionTtlSeconds: number
+  eventRetentionDays: number
+  sseHeartbeatSeconds: number
+  ssePingSeconds: number
+  sseMaxBufferedBytes: number
+  sseDrainTimeoutMs: number
+  dbBusyTimeoutMs: number
+  loginRatePerMinute: number
+  logLevel: string
+  cookieSecure: boolean
+}
+
+export class ConfigError extends Error {
+  constructor(readonly variable: string, reason: string) {
+    super(`Invalid configuration: ${variable} ${reason}`)
+  }
+}
+
+type Env = Record<string, string | undefined>
+
+function int(env: Env, name: string, def: number, min: number, max: number): number {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return def
+  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(name, `must be a whole number, got "${raw}"`)
+  const n = Number(raw)
+  if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${n}`)
+  return n
+}
+
+function str(env: Env, name: string): string | undefined {
+  const v = env[name]?.trim()
+  return v === undefined || v === '' ? undefined : v
+}
+
+// Secrets the operator did not set are generated once and kept in the data dir,
+// so restarts keep sessions valid and webhooks signed by the sandbox verifiable.
+function persistedSecret(dataDir: string, file: string): string {
+  const p = path.join(dataDir, file)
+  if (existsSync(p)) return readFileSync(p, 'utf8').trim()
+  const s = randomBytes(32).toString('hex')
+  writeFileSync(p, s + '\n', { mode: 0o600 })
+  return s
+}
+
+export function loadConfig(env: Env = process.env): Readonly<Config> {
+  const dataDir = path.resolve(str(env, 'DATA_DIR') ?? DEFAULTS.DATA_DIR)
+  const port = int(env, 'PORT', DEFAULTS.PORT, 0, 65535)
+  const graphApiUrl = (str(env, 'GRAPH_API_URL') ?? DEFAULTS.GRAPH_API_URL).replace(/\/+$/, '')
+  try {
+    const u = new URL(graphApiUrl)
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error()
+  } catch {
+    throw new ConfigError('GRAPH_API_URL', `must be an http(s) URL, got "${graphApiUrl}"`)
+  }
+  const adminEmail = str(env, 'ADMIN_EMAIL')
+  const adminPassword = str(env, 'ADMIN_PASSWORD')
+  if ((adminEmail === undefined) !== (adminPassword === undefined)) {
+    throw new ConfigError(adminEmail ? 'ADMIN_PASSWORD' : 'ADMIN_EMAIL', 'must be set together with the other')
+  }
+  if (adminEmail !== undefined && !/^[^@\s]+@[^@\s]+$/.test(adminEmail)) {
+    throw new ConfigError('ADMIN_EMAIL', `is not an email address: "${adminEmail}"`)
+  }
+  if (adminPassword !== undefined && adminPassword.length < 8) {
+    throw new ConfigError('ADMIN_PASSWORD', 'must be at least 8 characters')
+  }
+  const jwtFromEnv = str(env, 'JWT_SECRET')
+  if (jwtFromEnv !== undefined && jwtFromEnv.length < 32) {
+    throw new ConfigError('JWT_SECRET', 'must be at least 32 characters')
+  }
+  const logLevel = str(env, 'LOG_LEVEL') ?? DEFAULTS.LOG_LEVEL
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
+    throw new ConfigError('LOG_LEVEL', `must be one of fatal, error, warn, info, debug, trace, silent`)
+  }
+  const timing = {
+    sessionTtlSeconds: int(env, 'SESSION_TTL_SECONDS', DEFAULTS.SESSION_TTL_SECONDS, 60, 30 * 86400),
+    eventRetentionDays: int(env, 'EVENT_RETENTION_DAYS', DEFAULTS.EVENT_RETENTION_DAYS, 1, 3650),
+    sseHeartbeatSeconds: int(env, 'SSE_HEARTBEAT_SECONDS', DEFAULTS.SSE_HEARTBEAT_SECONDS, 1, 300),
+    ssePingSeconds: int(env, 'SSE_PING_SECONDS', DEFAULTS.SSE_PING_SECONDS, 1, 300),
+    sseMaxBufferedBytes: int(env, 'SSE_MAX_BUFFERED_BYTES', DEFAULTS.SSE_MAX_BUFFERED_BYTES, 1024, 1 << 30),
+    sseDrainTimeoutMs: int(env, 'SSE_DRAIN_TIMEOUT_MS', DEFAULTS.SSE_DRAIN_TIMEOUT_MS, 100, 600_000),
+    dbBusyTimeoutMs: int(env, 'DB_BUSY_TIMEOUT_MS', DEFAULTS.DB_BUSY_TIMEOUT_MS, 0, 600_000),
+    loginRatePerMinute: int(env, 'LOGIN_RATE_PER_MINUTE', DEFAULTS.LOGIN_RATE_PER_MINUTE, 1, 100_000),
+  }
+
+  mkdirSync(dataDir, { recursive: true })
+  const appSecretFromEnv = str(env, 'META_APP_SECRET')
+  return Object.freeze({
+    port,
+    host: str(env, 'HOST') ?? DEFAULTS.HOST,
+    dataDir,
+    databaseFile: path.join(dataDir, 'parley.db'),
+    metaAppSecret: appSecretFromEnv ?? persistedSecret(dataDir, 'meta-app-secret'),
+    metaAppSecretGenerated: appSecretFromEnv === undefined,
+    metaVerifyToken: str(env, 'META_VERIFY_TOKEN') ?? persistedSecret(dataDir, 'meta-verify-token'),
+    whatsapp: Object.freeze({
+      phoneNumberId: str(env, 'WHATSAPP_PHONE_NUMBER_ID'),
+      businessAccountId: str(env, 'WHATSAPP_BUSINESS_ACCOUNT_ID'),
+      accessToken: str(env, 'WHATSAPP_ACCESS_TOKEN'),
+    }),
+    graphApiUrl,
+    adminEmail,
+    adminPassword,
+    jwtSecret: jwtFromEnv ?? persistedSecret(dataDir, 'jwt-secret'),
+    ...timing,
+    logLevel,
+    cookieSecure: env.COOKIE_SECURE === 'true',
+  })
+}
+
+/** Loads `.env` from the working directory when present (Node's own parser). */
+export function loadDotEnv(file = '.env'): void {
+  if (existsSync(file)) process.loadEnvFile(file)
+}

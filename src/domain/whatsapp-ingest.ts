@@ -1,0 +1,144 @@
+// Turns a parsed WhatsApp webhook into state: contact upsert, conversation find-or-open,
+// message insert (idempotent on the wamid), reactions, monotonic statuses — and the
+// events for each change, in the caller's transaction.
+import type { EventBatch } from '../events/event-log.ts'
+import type { WaChange, WaInbound, WaParsed, WaStatus } from '../channels/whatsapp/parse.ts'
+import { previewOf } from '../channels/whatsapp/parse.ts'
+import { toMessageDTO, type ChannelRow, type InboxStore } from '../store/inbox-store.ts'
+import type { Db } from '../store/db.ts'
+import { pendingStatuses, rawWebhooks } from '../store/schema.ts'
+import { applyStatus } from './message-status.ts'
+
+/** Meta's customer-service window: 24 h after the customer's last message. */
+export const SERVICE_WINDOW_MS = 24 * 3600 * 1000
+
+export interface IngestDeps {
+  db: Db
+  store: InboxStore
+  now: () => number
+}
+
+export function keepRaw(db: Db, provider: string, reason: string, body: unknown): void {
+  db.insert(rawWebhooks)
+    .values({ provider, reason, body: typeof body === 'string' ? body : JSON.stringify(body) })
+    .run()
+}
+
+export function ingestWhatsApp(deps: IngestDeps, events: EventBatch, parsed: WaParsed): void {
+  for (const u of parsed.unhandled) keepRaw(deps.db, 'whatsapp', u.reason, u.value)
+  for (const change of parsed.changes) {
+    const channel = deps.store.channelByExternalId('whatsapp', change.phoneNumberId)
+    if (!channel || !channel.enabled) {
+      // Acknowledged (Meta would retry for a week) but never stored under a wrong channel.
+      keepRaw(deps.db, 'whatsapp', `unknown_channel:${change.phoneNumberId}`, change)
+      continue
+    }
+    ingestChange(deps, events, channel, change)
+  }
+}
+
+function ingestChange(deps: IngestDeps, events: EventBatch, channel: ChannelRow, change: WaChange): void {
+  const names = new Map(change.contacts.map((c) => [c.waId, c.name]))
+  for (const msg of change.messages) ingestMessage(deps, events, channel, msg, names.get(msg.from) ?? null)
+  for (const st of change.statuses) ingestStatus(deps, events, channel, st)
+}
+
+function ingestMessage(
+  deps: IngestDeps,
+  events: EventBatch,
+  channel: ChannelRow,
+  msg: WaInbound,
+  profileName: string | null,
+): void {
+  const { store } = deps
+  const now = deps.now()
+  const ws = channel.workspaceId
+  const contact = store.upsertContact(ws, 'whatsapp', msg.from, profileName, /^\d+$/.test(msg.from) ? msg.from : null, now)
+  const conv = store.findOrOpenConversation(ws, channel.id, contact.id, now)
+  const replyTo = msg.replyToProviderId ? store.messageByProviderId(channel.id, msg.replyToProviderId) : undefined
+  const row = store.insertMessage({
+    workspaceId: ws,
+    conversationId: conv.id,
+    channelId: channel.id,
+    direction: 'in',
+    // Types Parley does not know yet are kept with their data and shown as unsupported.
+    type: msg.supported ? msg.type : 'unsupported',
+    text: msg.text,
+    media: msg.media,
+    data: msg.supported || msg.type === 'unsupported' ? msg.data : { type: msg.type, [msg.type]: msg.data },
+    context: msg.context,
+    replyToMessageId: replyTo?.id ?? null,
+    providerMessageId: msg.providerId,
+    status: 'received',
+    errorCode: errorCodeOf(msg.errors),
+    errorTitle: errorTitleOf(msg.errors),
+    timestamp: msg.timestamp,
+    raw: msg.raw,
+    createdAt: now,
+    updatedAt: now,
+  })
+  if (!row) return // duplicate delivery: nothing changes, nothing is emitted
+
+  if (msg.reaction) {
+    const target = store.messageByProviderId(channel.id, msg.reaction.targetProviderId)
+    if (target) {
+      const reactions = { ...(target.reactions ?? {}) }
+      const who = `contact:${contact.id}`
+      if (msg.reaction.emoji) reactions[who] = msg.reaction.emoji
+      else delete reactions[who]
+      const updated = store.updateMessage(target.id, { reactions, updatedAt: now })
+      events.emit(ws, 'message.updated', { message: toMessageDTO(updated) })
+    }
+  }
+
+  // Out-of-order delivery: an older message never moves the conversation back in time.
+  const newest = conv.lastMessageAt === null || msg.timestamp >= conv.lastMessageAt
+  const windowExpiresAt = Math.max(conv.windowExpiresAt ?? 0, msg.timestamp + SERVICE_WINDOW_MS)
+  store.updateConversation(conv.id, {
+    status: 'open',
+    // A reaction is shown on its message; it does not add to the unread count.
+    unreadCount: msg.reaction ? conv.unreadCount : conv.unreadCount + 1,
+    lastInboundAt: Math.max(conv.lastInboundAt ?? 0, msg.timestamp),
+    windowExpiresAt,
+    // The inbox orders by when Parley received it: a message Meta retried for hours
+    // is news to the agent and belongs at the top.
+    lastActivityAt: Math.max(conv.lastActivityAt, now),
+    updatedAt: now,
+    ...(newest
+      ? {
+          lastMessageId: row.id,
+          lastMessagePreview: previewOf(row.type, row.text, row.media ?? null).slice(0, 200),
+          lastMessageDirection: 'in' as const,
+          lastMessageAt: msg.timestamp,
+        }
+      : {}),
+  })
+  const conversation = store.conversation(ws, conv.id)!
+  events.emit(ws, 'message.created', { message: toMessageDTO(row), conversation })
+}
+
+function ingestStatus(deps: IngestDeps, events: EventBatch, channel: ChannelRow, st: WaStatus): void {
+  const target = deps.store.messageByProviderId(channel.id, st.providerId)
+  if (!target) {
+    // A status for a message Parley has not stored (yet): keep it; applied when the id appears.
+    deps.db
+      .insert(pendingStatuses)
+      .values({ channelId: channel.id, providerMessageId: st.providerId, status: st.status, timestamp: st.timestamp, raw: st.raw })
+      .onConflictDoNothing()
+      .run()
+    return
+  }
+  const patch = applyStatus(target, st)
+  if (!patch) return
+  const updated = deps.store.updateMessage(target.id, { ...patch, updatedAt: deps.now() })
+  events.emit(channel.workspaceId, 'message.updated', { message: toMessageDTO(updated) })
+}
+
+function errorCodeOf(errors: unknown[] | null): number | null {
+  const e = errors?.[0] as { code?: unknown } | undefined
+  return typeof e?.code === 'number' ? e.code : null
+}
+function errorTitleOf(errors: unknown[] | null): string | null {
+  const e = errors?.[0] as { title?: unknown } | undefined
+  return typeof e?.title === 'string' ? e.title : null
+}

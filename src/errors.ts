@@ -1,0 +1,29 @@
+// Named error codes, one file, like fastify's lib/errors.js. The edge handler turns
+// an AppError into `{error: {code, message}}`; anything else becomes a 500 with a
+// generic message — a stack trace never leaves the process.
+export class AppError extends Error {
+  constructor(
+    readonly code: string,
+    readonly statusCode: number,
+    message: string,
+  ) {
+    super(message)
+    this.name = 'AppError'
+  }
+}
+
+const make = (code: string, statusCode: number, message: string) => () => new AppError(code, statusCode, message)
+
+export const Errors = {
+  unauthorized: make('UNAUTHORIZED', 401, 'Authentication required'),
+  invalidCredentials: make('INVALID_CREDENTIALS', 401, 'Email or password is incorrect'),
+  forbidden: make('FORBIDDEN', 403, 'Not allowed'),
+  crossOrigin: make('CROSS_ORIGIN', 403, 'Cross-origin request refused'),
+  notFound: (what = 'Resource') => new AppError('NOT_FOUND', 404, `${what} not found`),
+  badCursor: make('BAD_CURSOR', 400, 'The pagination cursor is not valid'),
+  invalidSignature: make('INVALID_SIGNATURE', 401, 'X-Hub-Signature-256 is missing or does not match'),
+  malformedJson: make('MALFORMED_JSON', 400, 'The body is not valid JSON'),
+  verifyFailed: make('VERIFY_TOKEN_MISMATCH', 403, 'Verification failed'),
+  storageUnavailable: make('STORAGE_UNAVAILABLE', 503, 'Could not store the request; try again'),
+  shuttingDown: make('SHUTTING_DOWN', 503, 'The server is shutting down; try again'),
+} as const

@@ -1,0 +1,238 @@
+// Fan-out of committed events to open SSE connections.
+//
+// Rules (shared/reference/realtime.md): serialize once and write the same bytes to
+// every recipient; subscribe before replay so nothing falls between history and live;
+// a reader that does not keep up is closed (it replays on reconnect) instead of
+// holding memory or slowing the others; one timer for all heartbeats.
+import type { ServerResponse } from 'node:http'
+import type { EventLog, LoggedEvent } from './event-log.ts'
+import type { ResetPayload } from './types.ts'
+
+export interface StreamSubscriber {
+  userId: number
+  workspaceId: number
+  sessionId: string
+  /** Unix ms; the stream closes when the token expires. */
+  expiresAt: number
+}
+
+export interface HubOptions {
+  heartbeatMs: number
+  pingMs: number
+  maxBufferedBytes: number
+  drainTimeoutMs: number
+  /** Replay page size: bounds how long one replay holds the event loop. */
+  replayPageSize?: number
+}
+
+interface Conn extends StreamSubscriber {
+  res: ServerResponse
+  /** Live events that arrived while history was being replayed. */
+  pending: LoggedEvent[] | null
+  pendingBytes: number
+  blockedSince: number
+  closed: boolean
+}
+
+const HEARTBEAT = Buffer.from(': hb\n\n')
+
+export function frameOf(epoch: string, ev: LoggedEvent): string {
+  return `id: ${epoch}:${ev.id}\nevent: ${ev.type}\ndata: ${ev.data}\n\n`
+}
+
+export type CursorCheck = { ok: true; afterId: number } | { ok: false; reason: ResetPayload['reason'] }
+
+export class StreamHub {
+  private readonly byWorkspace = new Map<number, Set<Conn>>()
+  private timer: NodeJS.Timeout | undefined
+  private lastPingAt = 0
+  private lastBeatAt = 0
+  private readonly pageSize: number
+
+  constructor(
+    private readonly log: EventLog,
+    private readonly opts: HubOptions,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.pageSize = opts.replayPageSize ?? 1000
+    log.onCommitted((events) => this.publish(events))
+  }
+
+  get size(): number {
+    let n = 0
+    for (const set of this.byWorkspace.values()) n += set.size
+    return n
+  }
+
+  start(): void {
+    if (this.timer) return
+    this.lastPingAt = this.lastBeatAt = this.now()
+    this.timer = setInterval(() => this.tick(), Math.min(this.opts.heartbeatMs, 1000))
+    this.timer.unref()
+  }
+
+  stop(): void {
+    clearInterval(this.timer)
+    this.timer = undefined
+    for (const set of this.byWorkspace.values()) for (const c of set) this.close(c)
+  }
+
+  checkCursor(raw: string): CursorCheck {
+    const m = /^([A-Za-z0-9_-]{1,32}):(\d{1,15})$/.exec(raw.trim())
+    if (!m) return { ok: false, reason: 'unknown_cursor' }
+    if (m[1] !== this.log.epoch) return { ok: false, reason: 'other_epoch' }
+    const id = Number(m[2])
+    if (id > this.log.head) return { ok: false, reason: 'ahead_of_log' }
+    if (id < this.log.prunedThrough) return { ok: false, reason: 'pruned' }
+    return { ok: true, afterId: id }
+  }
+
+  /**
+   * Registers a stream (already answered 200 with SSE headers) and replays from the
+   * cursor. Live events are buffered from this moment, before history is read, and
+   * flushed after it above the replay's high-water mark: no gap, no duplicate.
+   */
+  open(res: ServerResponse, sub: StreamSubscriber, cursor: string | undefined): void {
+    const conn: Conn = { ...sub, res, pending: null, pendingBytes: 0, blockedSince: 0, closed: false }
+    let set = this.byWorkspace.get(sub.workspaceId)
+    if (!set) this.byWorkspace.set(sub.workspaceId, (set = new Set()))
+    set.add(conn)
+    res.on('close', () => this.remove(conn))
+    res.on('drain', () => (conn.blockedSince = 0))
+
+    if (cursor === undefined) return
+    const check = this.checkCursor(cursor)
+    if (!check.ok) {
+      const reset: ResetPayload = { reason: check.reason, cursor: this.log.cursor() }
+      this.write(conn, `id: ${reset.cursor}\nevent: reset\ndata: ${JSON.stringify(reset)}\n\n`)
+      return
+    }
+    if (check.afterId === this.log.head) return
+    conn.pending = []
+    void this.replay(conn, check.afterId, this.log.head)
+  }
+
+  private async replay(conn: Conn, afterId: number, highWater: number): Promise<void> {
+    let from = afterId
+    try {
+      while (!conn.closed && from < highWater) {
+        const page = this.log.read(conn.workspaceId, from, highWater, this.pageSize)
+        if (page.length === 0) break
+        let chunk = ''
+        for (const ev of page) chunk += frameOf(this.log.epoch, ev)
+        from = page[page.length - 1]!.id
+        if (!conn.res.write(chunk)) await this.drained(conn)
+      }
+    } catch {
+      this.close(conn)
+      return
+    }
+    if (conn.closed) return
+    const pending = conn.pending ?? []
+    conn.pending = null
+    conn.pendingBytes = 0
+    let chunk = ''
+    for (const ev of pending) if (ev.id > highWater) chunk += frameOf(this.log.epoch, ev)
+    if (chunk) this.write(conn, chunk)
+  }
+
+  private drained(conn: Conn): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => {
+        conn.res.off('drain', ok)
+        reject(new Error('drain timeout'))
+      }, this.opts.drainTimeoutMs)
+      const ok = () => {
+        clearTimeout(t)
+        resolve()
+      }
+      conn.res.once('drain', ok)
+    })
+  }
+
+  /** Called after each commit with the batch's events, in id order. */
+  publish(events: LoggedEvent[]): void {
+    // One string per workspace per batch: a group commit of many webhooks becomes
+    // one write per connection.
+    const perWorkspace = new Map<number, { frames: string; events: LoggedEvent[] }>()
+    for (const ev of events) {
+      if (!this.byWorkspace.has(ev.workspaceId)) continue
+      let entry = perWorkspace.get(ev.workspaceId)
+      if (!entry) perWorkspace.set(ev.workspaceId, (entry = { frames: '', events: [] }))
+      entry.frames += frameOf(this.log.epoch, ev)
+      entry.events.push(ev)
+    }
+    for (const [workspaceId, { frames, events: evs }] of perWorkspace) {
+      const set = this.byWorkspace.get(workspaceId)
+      if (!set) continue
+      const bytes = Buffer.from(frames)
+      for (const conn of set) {
+        if (conn.pending) {
+          conn.pending.push(...evs)
+          conn.pendingBytes += bytes.length
+          if (conn.pendingBytes > this.opts.maxBufferedBytes) this.close(conn)
+        } else {
+          this.write(conn, bytes)
+        }
+      }
+    }
+  }
+
+  private write(conn: Conn, chunk: string | Buffer): void {
+    if (conn.closed) return
+    const ok = conn.res.write(chunk)
+    if (!ok && conn.blockedSince === 0) conn.blockedSince = this.now()
+    // The socket's own buffer plus what Node queued: past the bound the client is
+    // not reading. Closing frees the memory; its cursor lets it replay later.
+    if (conn.res.writableLength > this.opts.maxBufferedBytes) this.close(conn)
+  }
+
+  /** Closes every stream of a session (logout) or of a user (disabled, password change). */
+  closeWhere(pred: (s: StreamSubscriber) => boolean): number {
+    let n = 0
+    for (const set of this.byWorkspace.values())
+      for (const c of set)
+        if (pred(c)) {
+          this.close(c)
+          n++
+        }
+    return n
+  }
+
+  private tick(): void {
+    const now = this.now()
+    const ping = now - this.lastPingAt >= this.opts.pingMs
+    if (ping) this.lastPingAt = this.lastBeatAt = now
+    const beat = !ping && now - this.lastBeatAt >= this.opts.heartbeatMs
+    if (beat) this.lastBeatAt = now
+    const heartbeat = beat ? HEARTBEAT : null
+    const pingFrame = ping ? Buffer.from(`event: ping\ndata: {"t":${now}}\n\n`) : null
+    for (const set of this.byWorkspace.values()) {
+      for (const c of set) {
+        if (c.expiresAt <= now) {
+          this.close(c)
+        } else if (c.blockedSince !== 0 && now - c.blockedSince > this.opts.drainTimeoutMs) {
+          this.close(c)
+        } else if (!c.pending) {
+          if (pingFrame) this.write(c, pingFrame)
+          else if (heartbeat) this.write(c, heartbeat)
+        }
+      }
+    }
+  }
+
+  private close(conn: Conn): void {
+    if (conn.closed) return
+    conn.closed = true
+    conn.pending = null
+    this.remove(conn)
+    // destroy, not end: a client that does not read would never let end() finish.
+    conn.res.destroy()
+  }
+
+  private remove(conn: Conn): void {
+    conn.closed = true
+    const set = this.byWorkspace.get(conn.workspaceId)
+    if (set?.delete(conn) && set.size === 0) this.byWorkspace.delete(conn.workspaceId)
+  }
+}

@@ -1,0 +1,143 @@
+// Authentication: JWT (HS256 pinned, with expiry) carried by an HttpOnly SameSite=Strict
+// cookie for the browser or `Authorization: Bearer` for API clients — never in a URL.
+// Each token names a server-side session, so logout really ends it (and its streams).
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import cookie from '@fastify/cookie'
+import jwt from '@fastify/jwt'
+import rateLimit from '@fastify/rate-limit'
+import { Type } from 'typebox'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { Errors } from '../errors.ts'
+import { publicUser, type Session } from '../domain/auth.ts'
+import type { Services } from '../app.ts'
+
+export const SESSION_COOKIE = 'parley_session'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    session: Session
+  }
+  interface FastifyInstance {
+    authenticate: (req: FastifyRequest, reply: FastifyReply) => Promise<void>
+  }
+}
+declare module '@fastify/jwt' {
+  interface FastifyJWT {
+    payload: { sub: string; sid: string }
+    user: { sub: string; sid: string; exp: number }
+  }
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
+
+export const authPlugin = fp(async (app: FastifyInstance, opts: { services: Services }) => {
+  const { services } = opts
+  const { config, auth, hub } = services
+  await app.register(cookie)
+  await app.register(jwt, {
+    secret: config.jwtSecret,
+    sign: { algorithm: 'HS256', expiresIn: config.sessionTtlSeconds },
+    // Pinning the algorithm is what defeats `alg: none` and algorithm confusion.
+    verify: { algorithms: ['HS256'] },
+    cookie: { cookieName: SESSION_COOKIE, signed: false },
+  })
+  await app.register(rateLimit, { global: false })
+
+  app.decorateRequest('session', null as unknown as Session)
+  app.decorate('authenticate', async (req: FastifyRequest) => {
+    let claims: { sid?: unknown }
+    try {
+      claims = await req.jwtVerify()
+    } catch {
+      throw Errors.unauthorized()
+    }
+    const session = typeof claims.sid === 'string' ? auth.session(claims.sid) : undefined
+    if (!session) throw Errors.unauthorized()
+    // CSRF defence beyond SameSite for cookie-authenticated writes: the browser sets
+    // Origin on cross-site requests, and it must be this server.
+    if (!SAFE_METHODS.has(req.method) && !req.headers.authorization) {
+      const origin = req.headers.origin
+      if (origin !== undefined && new URL(origin).host !== req.headers.host) throw Errors.crossOrigin()
+    }
+    req.session = session
+  })
+
+  const r = app.withTypeProvider<TypeBoxTypeProvider>()
+
+  const credentials = Type.Object({
+    email: Type.String({ minLength: 3, maxLength: 254 }),
+    password: Type.String({ minLength: 1, maxLength: 1024 }),
+  })
+
+  const issue = (reply: FastifyReply, session: Session) => {
+    const token = app.jwt.sign({ sub: String(session.userId), sid: session.sessionId })
+    reply.setCookie(SESSION_COOKIE, token, {
+      httpOnly: true,
+      sameSite: 'strict',
+      secure: config.cookieSecure,
+      path: '/',
+      maxAge: config.sessionTtlSeconds,
+    })
+    return token
+  }
+
+  r.post(
+    '/api/auth/login',
+    {
+      schema: { body: credentials },
+      config: {
+        rateLimit: {
+          max: config.loginRatePerMinute,
+          timeWindow: 60_000,
+          // Per address and account: one attacker cannot lock everyone out, and one
+          // account cannot be guessed at from many tabs of one address.
+          keyGenerator: (req: FastifyRequest) =>
+            `${req.ip}|${String((req.body as { email?: unknown } | undefined)?.email ?? '').toLowerCase()}`,
+        },
+      },
+    },
+    async (req, reply) => {
+      const user = await auth.checkCredentials(req.body.email, req.body.password)
+      if (!user) throw Errors.invalidCredentials()
+      const session = auth.createSession(user, config.sessionTtlSeconds)
+      return { token: issue(reply, session), user: publicUser(user) }
+    },
+  )
+
+  r.post('/api/auth/logout', { preHandler: app.authenticate }, async (req, reply) => {
+    auth.revokeSession(req.session.sessionId)
+    hub.closeWhere((s) => s.sessionId === req.session.sessionId)
+    reply.clearCookie(SESSION_COOKIE, { path: '/' })
+    return { ok: true }
+  })
+
+  r.get('/api/me', { preHandler: app.authenticate }, async (req) => {
+    const user = auth.user(req.session.userId)
+    if (!user) throw Errors.unauthorized()
+    return { user: publicUser(user), expiresAt: req.session.expiresAt }
+  })
+
+  // First run: when no user exists (and ADMIN_EMAIL did not create one), the first
+  // visitor creates the admin. Closed for good once any user exists.
+  r.get('/api/setup', async () => ({ needed: auth.userCount() === 0 }))
+  r.post(
+    '/api/setup',
+    {
+      schema: {
+        body: Type.Object({
+          email: Type.String({ pattern: '^[^@\\s]+@[^@\\s]+$', maxLength: 254 }),
+          name: Type.String({ minLength: 1, maxLength: 100 }),
+          password: Type.String({ minLength: 8, maxLength: 1024 }),
+        }),
+      },
+      config: { rateLimit: { max: config.loginRatePerMinute, timeWindow: 60_000 } },
+    },
+    async (req, reply) => {
+      if (auth.userCount() > 0) throw Errors.forbidden()
+      const user = await auth.createUser({ ...req.body, workspaceId: auth.defaultWorkspace(), role: 'admin' })
+      const session = auth.createSession(user, config.sessionTtlSeconds)
+      return { token: issue(reply, session), user: publicUser(user) }
+    },
+  )
+})

@@ -1,0 +1,122 @@
+// Conversation list, message history and read marking. Each list response carries
+// the event cursor it is current to, so a client opens /stream?lastEventId= from
+// exactly there and misses nothing between the page load and the stream.
+import type { FastifyInstance } from 'fastify'
+import { Type } from 'typebox'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { toMessageDTO } from '../store/inbox-store.ts'
+import { Errors } from '../errors.ts'
+import type { Services } from '../app.ts'
+
+const DEFAULT_PAGE = 50
+const MAX_PAGE = 200
+
+function encodeCursor(parts: number[]): string {
+  return Buffer.from(parts.join(':')).toString('base64url')
+}
+function decodeCursor(raw: string, n: number): number[] {
+  const parts = Buffer.from(raw, 'base64url').toString('utf8').split(':').map(Number)
+  if (parts.length !== n || parts.some((p) => !Number.isSafeInteger(p))) throw Errors.badCursor()
+  return parts
+}
+
+export async function conversationRoutes(app: FastifyInstance, opts: { services: Services }) {
+  const { store, events, db, clock } = opts.services
+  const r = app.withTypeProvider<TypeBoxTypeProvider>()
+  app.addHook('preHandler', app.authenticate)
+
+  // Reads run in one transaction with the cursor, so the cursor names exactly the
+  // state the page shows.
+  const snapshot = <T>(fn: () => T): { result: T; eventId: string } =>
+    db.$client.transaction(() => ({ result: fn(), eventId: events.cursor() }))()
+
+  r.get(
+    '/api/conversations',
+    {
+      schema: {
+        querystring: Type.Object({
+          cursor: Type.Optional(Type.String({ maxLength: 100 })),
+          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE })),
+          status: Type.Optional(Type.Union([Type.Literal('open'), Type.Literal('resolved'), Type.Literal('all')])),
+        }),
+      },
+    },
+    async (req) => {
+      const limit = req.query.limit ?? DEFAULT_PAGE
+      const before = req.query.cursor ? decodeCursor(req.query.cursor, 2) : undefined
+      const status = req.query.status === 'all' ? undefined : req.query.status
+      const { result, eventId } = snapshot(() =>
+        store.listConversations(req.session.workspaceId, {
+          limit: limit + 1,
+          status,
+          before: before && { at: before[0]!, id: before[1]! },
+        }),
+      )
+      const page = result.slice(0, limit)
+      const last = page[page.length - 1]
+      return {
+        conversations: page,
+        nextCursor: result.length > limit && last ? encodeCursor([last.lastActivityAt, last.id]) : null,
+        eventId,
+      }
+    },
+  )
+
+  r.get(
+    '/api/conversations/:id',
+    { schema: { params: Type.Object({ id: Type.Integer({ minimum: 1 }) }) } },
+    async (req) => {
+      const { result, eventId } = snapshot(() => store.conversation(req.session.workspaceId, req.params.id))
+      if (!result) throw Errors.notFound('Conversation')
+      return { conversation: result, eventId }
+    },
+  )
+
+  r.get(
+    '/api/conversations/:id/messages',
+    {
+      schema: {
+        params: Type.Object({ id: Type.Integer({ minimum: 1 }) }),
+        querystring: Type.Object({
+          cursor: Type.Optional(Type.String({ maxLength: 100 })),
+          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE })),
+        }),
+      },
+    },
+    async (req) => {
+      const ws = req.session.workspaceId
+      const limit = req.query.limit ?? DEFAULT_PAGE
+      const beforeId = req.query.cursor ? decodeCursor(req.query.cursor, 1)[0] : undefined
+      const { result, eventId } = snapshot(() => {
+        // Another workspace's conversation answers 404, not an empty page.
+        if (!store.conversation(ws, req.params.id)) return undefined
+        return store.listMessages(ws, req.params.id, { limit: limit + 1, beforeId })
+      })
+      if (!result) throw Errors.notFound('Conversation')
+      const page = result.slice(0, limit)
+      const oldest = page[page.length - 1]
+      return {
+        // Newest page first; within a page, oldest to newest as a chat reads.
+        messages: page.reverse().map(toMessageDTO),
+        nextCursor: result.length > limit && oldest ? encodeCursor([oldest.id]) : null,
+        eventId,
+      }
+    },
+  )
+
+  r.post(
+    '/api/conversations/:id/read',
+    { schema: { params: Type.Object({ id: Type.Integer({ minimum: 1 }) }) } },
+    async (req) => {
+      const ws = req.session.workspaceId
+      const conversation = events.transact((batch) => {
+        const changed = store.markRead(ws, req.params.id, clock.now())
+        const dto = store.conversation(ws, req.params.id)
+        if (changed && dto) batch.emit(ws, 'conversation.updated', { conversation: dto })
+        return dto
+      })
+      if (!conversation) throw Errors.notFound('Conversation')
+      return { conversation }
+    },
+  )
+}

@@ -1,0 +1,38 @@
+// GET /stream: the one authenticated Server-Sent Events connection per browser.
+// The hub does the work; this route authenticates, writes headers and hands over.
+import type { FastifyInstance } from 'fastify'
+import type { Services } from '../app.ts'
+
+export async function streamRoutes(app: FastifyInstance, opts: { services: Services }) {
+  const { hub } = opts.services
+
+  app.get('/stream', { preHandler: app.authenticate }, (req, reply) => {
+    const header = req.headers['last-event-id']
+    const query = (req.query as { lastEventId?: unknown }).lastEventId
+    // The header wins: a browser's own reconnect carries the id it last received.
+    const cursor = typeof header === 'string' && header !== '' ? header : typeof query === 'string' ? query : undefined
+    reply.hijack()
+    const res = reply.raw
+    res.writeHead(200, {
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-cache, no-transform',
+      Connection: 'keep-alive',
+      // nginx buffers proxied responses unless told not to.
+      'X-Accel-Buffering': 'no',
+    })
+    // Jittered retry: after a restart, browsers do not all come back in the same second.
+    const retry = 1000 + Math.floor(Math.random() * 4000)
+    res.write(`retry: ${retry}\n: connected\n\n`)
+    res.socket?.setNoDelay(true)
+    hub.open(
+      res,
+      {
+        userId: req.session.userId,
+        workspaceId: req.session.workspaceId,
+        sessionId: req.session.sessionId,
+        expiresAt: req.session.expiresAt,
+      },
+      cursor,
+    )
+  })
+}

@@ -1,0 +1,46 @@
+// Process entry: config → database + migrations → app → listen → graceful close.
+import { ConfigError, loadConfig, loadDotEnv } from './config.ts'
+import { openDatabase } from './store/db.ts'
+import { buildApp } from './app.ts'
+
+async function main(): Promise<void> {
+  loadDotEnv()
+  let config
+  try {
+    config = loadConfig()
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message)
+      process.exit(1)
+    }
+    throw err
+  }
+  const db = openDatabase(config.databaseFile, { busyTimeoutMs: config.dbBusyTimeoutMs })
+  const app = await buildApp({ config, db })
+  if (config.metaAppSecretGenerated) {
+    app.log.warn(`META_APP_SECRET is not set: webhooks are verified with the generated secret in ${config.dataDir}/meta-app-secret`)
+  }
+
+  let closing = false
+  const shutdown = async (signal: string) => {
+    if (closing) return
+    closing = true
+    app.log.info({ signal }, 'shutting down')
+    // Stop taking work, let in-flight requests finish, then close the database.
+    const force = setTimeout(() => process.exit(1), 10_000)
+    force.unref()
+    await app.close()
+    db.$client.close()
+    process.exit(0)
+  }
+  process.on('SIGINT', () => void shutdown('SIGINT'))
+  process.on('SIGTERM', () => void shutdown('SIGTERM'))
+
+  await app.listen({ port: config.port, host: config.host })
+  app.log.info(`Parley is listening on http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${config.port}`)
+}
+
+main().catch((err) => {
+  console.error(err)
+  process.exit(1)
+})

@@ -1,0 +1,215 @@
+// The database schema. drizzle-kit generates migrations/ from this file; migrations
+// are committed, append-only and applied at start. Times are Unix milliseconds.
+import { sql } from 'drizzle-orm'
+import { index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core'
+
+const now = sql`(cast(unixepoch('subsec') * 1000 as integer))`
+
+export const workspaces = sqliteTable('workspaces', {
+  id: integer('id').primaryKey({ autoIncrement: true }),
+  name: text('name').notNull(),
+  createdAt: integer('created_at').notNull().default(now),
+})
+
+export const users = sqliteTable(
+  'users',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    workspaceId: integer('workspace_id').notNull().references(() => workspaces.id),
+    email: text('email').notNull(),
+    name: text('name').notNull(),
+    passwordHash: text('password_hash').notNull(),
+    role: text('role', { enum: ['admin', 'agent'] }).notNull(),
+    disabledAt: integer('disabled_at'),
+    createdAt: integer('created_at').notNull().default(now),
+  },
+  (t) => [uniqueIndex('users_email_uq').on(t.email)],
+)
+
+// A session is the server-side half of a JWT: logout revokes it, so a copied token
+// stops working and its open streams close.
+export const sessions = sqliteTable(
+  'sessions',
+  {
+    id: text('id').primaryKey(),
+    userId: integer('user_id').notNull().references(() => users.id),
+    workspaceId: integer('workspace_id').notNull().references(() => workspaces.id),
+    createdAt: integer('created_at').notNull().default(now),
+    expiresAt: integer('expires_at').notNull(),
+    revokedAt: integer('revoked_at'),
+  },
+  (t) => [index('sessions_user_idx').on(t.userId)],
+)
+
+// A WhatsApp number or a Messenger page, with its credentials.
+export const channels = sqliteTable(
+  'channels',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    workspaceId: integer('workspace_id').notNull().references(() => workspaces.id),
+    kind: text('kind', { enum: ['whatsapp', 'messenger'] }).notNull(),
+    // phone_number_id for WhatsApp, page id for Messenger: what webhooks route on.
+    externalId: text('external_id').notNull(),
+    name: text('name').notNull(),
+    displayPhoneNumber: text('display_phone_number'),
+    businessAccountId: text('business_account_id'),
+    accessToken: text('access_token'),
+    appSecret: text('app_secret'),
+    verifyToken: text('verify_token'),
+    enabled: integer('enabled', { mode: 'boolean' }).notNull().default(true),
+    createdAt: integer('created_at').notNull().default(now),
+  },
+  (t) => [uniqueIndex('channels_kind_external_uq').on(t.kind, t.externalId)],
+)
+
+export const contacts = sqliteTable(
+  'contacts',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    workspaceId: integer('workspace_id').notNull().references(() => workspaces.id),
+    kind: text('kind', { enum: ['whatsapp', 'messenger'] }).notNull(),
+    // wa_id (or BSUID when Meta omits the number) / Messenger PSID.
+    externalId: text('external_id').notNull(),
+    phone: text('phone'),
+    name: text('name'),
+    profileName: text('profile_name'),
+    attributes: text('attributes', { mode: 'json' }).$type<Record<string, string>>(),
+    createdAt: integer('created_at').notNull().default(now),
+    updatedAt: integer('updated_at').notNull().default(now),
+  },
+  (t) => [uniqueIndex('contacts_ws_kind_external_uq').on(t.workspaceId, t.kind, t.externalId)],
+)
+
+export const conversations = sqliteTable(
+  'conversations',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    workspaceId: integer('workspace_id').notNull().references(() => workspaces.id),
+    channelId: integer('channel_id').notNull().references(() => channels.id),
+    contactId: integer('contact_id').notNull().references(() => contacts.id),
+    status: text('status', { enum: ['open', 'resolved'] }).notNull().default('open'),
+    unreadCount: integer('unread_count').notNull().default(0),
+    lastMessageId: integer('last_message_id'),
+    lastMessagePreview: text('last_message_preview'),
+    lastMessageDirection: text('last_message_direction', { enum: ['in', 'out'] }),
+    lastMessageAt: integer('last_message_at'),
+    // Ordering key of the inbox: most recent activity first.
+    lastActivityAt: integer('last_activity_at').notNull(),
+    lastInboundAt: integer('last_inbound_at'),
+    // Meta's customer-service window: 24 h after the customer's last message.
+    windowExpiresAt: integer('window_expires_at'),
+    createdAt: integer('created_at').notNull().default(now),
+    updatedAt: integer('updated_at').notNull().default(now),
+  },
+  (t) => [
+    uniqueIndex('conversations_channel_contact_uq').on(t.channelId, t.contactId),
+    index('conversations_ws_activity_idx').on(t.workspaceId, t.lastActivityAt, t.id),
+    index('conversations_ws_status_activity_idx').on(t.workspaceId, t.status, t.lastActivityAt, t.id),
+  ],
+)
+
+export type MessageStatus =
+  | 'received'
+  | 'pending'
+  | 'queued'
+  | 'sending'
+  | 'unknown'
+  | 'sent'
+  | 'delivered'
+  | 'read'
+  | 'played'
+  | 'failed'
+
+export const messages = sqliteTable(
+  'messages',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    workspaceId: integer('workspace_id').notNull().references(() => workspaces.id),
+    conversationId: integer('conversation_id').notNull().references(() => conversations.id),
+    channelId: integer('channel_id').notNull().references(() => channels.id),
+    direction: text('direction', { enum: ['in', 'out'] }).notNull(),
+    type: text('type').notNull(),
+    // Body, caption, or the visible title of a reply; what search and previews read.
+    text: text('text'),
+    media: text('media', { mode: 'json' }).$type<Record<string, unknown>>(),
+    // The type's own object as Meta sent it (location, contacts, interactive, …).
+    data: text('data', { mode: 'json' }).$type<unknown>(),
+    // Reply/forward/referral context.
+    context: text('context', { mode: 'json' }).$type<Record<string, unknown>>(),
+    replyToMessageId: integer('reply_to_message_id'),
+    // Reactions on this message: reactor → emoji.
+    reactions: text('reactions', { mode: 'json' }).$type<Record<string, string>>(),
+    providerMessageId: text('provider_message_id'),
+    clientMessageId: text('client_message_id'),
+    senderUserId: integer('sender_user_id'),
+    status: text('status').$type<MessageStatus>().notNull(),
+    sentAt: integer('sent_at'),
+    deliveredAt: integer('delivered_at'),
+    readAt: integer('read_at'),
+    failedAt: integer('failed_at'),
+    errorCode: integer('error_code'),
+    errorTitle: text('error_title'),
+    errorDetail: text('error_detail'),
+    // Provider time of the message (inbound) or creation time (outbound).
+    timestamp: integer('timestamp').notNull(),
+    raw: text('raw', { mode: 'json' }).$type<unknown>(),
+    createdAt: integer('created_at').notNull().default(now),
+    updatedAt: integer('updated_at').notNull().default(now),
+  },
+  (t) => [
+    // Idempotency: Meta redelivers; the wamid/mid is the dedupe key.
+    uniqueIndex('messages_channel_provider_uq').on(t.channelId, t.providerMessageId),
+    uniqueIndex('messages_ws_client_uq').on(t.workspaceId, t.clientMessageId),
+    index('messages_conversation_idx').on(t.conversationId, t.id),
+  ],
+)
+
+// Statuses for a message id Parley does not know yet (sent elsewhere, or the status
+// outran the send call's answer). Kept, and applied when the id appears.
+export const pendingStatuses = sqliteTable(
+  'pending_statuses',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    channelId: integer('channel_id').notNull().references(() => channels.id),
+    providerMessageId: text('provider_message_id').notNull(),
+    status: text('status').notNull(),
+    timestamp: integer('timestamp').notNull(),
+    raw: text('raw', { mode: 'json' }).$type<unknown>(),
+    createdAt: integer('created_at').notNull().default(now),
+  },
+  (t) => [uniqueIndex('pending_statuses_uq').on(t.channelId, t.providerMessageId, t.status)],
+)
+
+// Signed payloads (or parts of them) Parley could not turn into state: unknown
+// fields, unknown channels, malformed bodies. Never dropped silently.
+export const rawWebhooks = sqliteTable(
+  'raw_webhooks',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    provider: text('provider').notNull(),
+    reason: text('reason').notNull(),
+    body: text('body').notNull(),
+    createdAt: integer('created_at').notNull().default(now),
+  },
+  (t) => [index('raw_webhooks_created_idx').on(t.createdAt)],
+)
+
+// The event log: one monotonic id space, the SSE `id:`. AUTOINCREMENT so ids are
+// never reused, even after pruning.
+export const events = sqliteTable(
+  'events',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    workspaceId: integer('workspace_id').notNull(),
+    type: text('type').notNull(),
+    payload: text('payload').notNull(),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [index('events_ws_id_idx').on(t.workspaceId, t.id), index('events_created_idx').on(t.createdAt)],
+)
+
+// Small key/value facts about this database: the stream epoch, the pruning mark.
+export const meta = sqliteTable('meta', {
+  key: text('key').primaryKey(),
+  value: text('value').notNull(),
+})
