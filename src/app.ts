@@ -15,6 +15,7 @@ import { authPlugin } from './http/auth.ts'
 import { whatsappWebhookRoutes } from './http/webhooks-whatsapp.ts'
 import { streamRoutes } from './http/stream.ts'
 import { conversationRoutes } from './http/conversations.ts'
+import { webRoutes } from './http/web.ts'
 
 export interface AppDeps {
   config: Readonly<Config>
@@ -90,6 +91,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         scriptSrc: ["'self'"],
         imgSrc: ["'self'", 'data:', 'blob:'],
         frameAncestors: ["'none'"],
+        // Helmet's default upgrade-insecure-requests makes a browser fetch the app's
+        // scripts over https; on a plain-http LAN install (http://192.168.x.y:3000)
+        // that fails and the inbox is blank. Only ask for it when served over TLS.
+        upgradeInsecureRequests: config.cookieSecure ? [] : null,
       },
     },
   })
@@ -97,6 +102,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(whatsappWebhookRoutes, { services })
   await app.register(streamRoutes, { services })
   await app.register(conversationRoutes, { services })
+  // Last: the browser app's catch-all GET must not shadow any route above.
+  await app.register(webRoutes)
 
   const prune = () => {
     try {
