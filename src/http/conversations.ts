@@ -38,6 +38,8 @@ export async function conversationRoutes(app: FastifyInstance, opts: { services:
           cursor: Type.Optional(Type.String({ maxLength: 100 })),
           limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE })),
           status: Type.Optional(Type.Union([Type.Literal('open'), Type.Literal('resolved'), Type.Literal('all')])),
+          // Search by contact name or number (the inbox's search box).
+          q: Type.Optional(Type.String({ maxLength: 100 })),
         }),
       },
     },
@@ -49,6 +51,7 @@ export async function conversationRoutes(app: FastifyInstance, opts: { services:
         store.listConversations(req.session.workspaceId, {
           limit: limit + 1,
           status,
+          q: req.query.q,
           before: before && { at: before[0]!, id: before[1]! },
         }),
       )

@@ -102,10 +102,12 @@ export class InboxStore {
   /** Most recent activity first; keyset pagination on (last_activity_at, id). */
   listConversations(
     workspaceId: number,
-    opts: { limit: number; before?: { at: number; id: number }; status?: 'open' | 'resolved' },
+    opts: { limit: number; before?: { at: number; id: number }; status?: 'open' | 'resolved'; q?: string },
   ): ConversationDTO[] {
     const conds = [eq(conversations.workspaceId, workspaceId)]
     if (opts.status) conds.push(eq(conversations.status, opts.status))
+    const search = opts.q ? contactSearch(opts.q) : undefined
+    if (search) conds.push(search)
     if (opts.before) {
       conds.push(
         or(
@@ -156,6 +158,23 @@ export class InboxStore {
       .returning()
       .get()
   }
+}
+
+/**
+ * Search by contact name or number. A query that looks like a phone number matches
+ * on its digits ("+49 151-23" finds 4915123…); LIKE wildcards typed by the agent are
+ * matched literally.
+ */
+function contactSearch(raw: string) {
+  const q = raw.trim()
+  if (!q) return undefined
+  const like = (s: string) => `%${s.replace(/[\\%_]/g, (c) => `\\${c}`)}%`
+  const digits = q.replace(/\D/g, '')
+  const byName = sql`${contacts.name} LIKE ${like(q)} ESCAPE '\\'`
+  if (/^[\d\s+()./-]+$/.test(q) && digits) {
+    return or(byName, sql`${contacts.phone} LIKE ${like(digits)}`, sql`${contacts.externalId} LIKE ${like(digits)}`)
+  }
+  return byName
 }
 
 function toConversationDTO(r: {
