@@ -180,6 +180,78 @@ export const pendingStatuses = sqliteTable(
   (t) => [uniqueIndex('pending_statuses_uq').on(t.channelId, t.providerMessageId, t.status)],
 )
 
+// The send state machine, one row per outbound message. The send API has no
+// idempotency key, so the state is committed before every HTTP call:
+// queued → sending (attempt + lease) → sent (wamid) | failed (code, reason) | unknown.
+// A row found `sending` after a crash becomes `unknown` and is never resent by itself;
+// its id travels in biz_opaque_callback_data so a later status webhook settles it.
+export type OutboxState = 'queued' | 'sending' | 'sent' | 'failed' | 'unknown'
+
+export const outbox = sqliteTable(
+  'outbox',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    workspaceId: integer('workspace_id').notNull().references(() => workspaces.id),
+    channelId: integer('channel_id').notNull().references(() => channels.id),
+    // Sends are serialized per conversation so a customer reads replies in order.
+    conversationId: integer('conversation_id').notNull().references(() => conversations.id),
+    messageId: integer('message_id').notNull().references(() => messages.id),
+    // text | template | image | document | reaction
+    kind: text('kind').notNull(),
+    // The Graph request body, minus biz_opaque_callback_data (added per attempt).
+    payload: text('payload', { mode: 'json' }).$type<Record<string, unknown>>().notNull(),
+    state: text('state').$type<OutboxState>().notNull().default('queued'),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: integer('next_attempt_at').notNull(),
+    leaseUntil: integer('lease_until'),
+    providerMessageId: text('provider_message_id'),
+    lastErrorCode: integer('last_error_code'),
+    lastErrorText: text('last_error_text'),
+    createdAt: integer('created_at').notNull().default(now),
+    updatedAt: integer('updated_at').notNull().default(now),
+  },
+  (t) => [
+    uniqueIndex('outbox_message_uq').on(t.messageId),
+    index('outbox_state_due_idx').on(t.state, t.nextAttemptAt),
+    index('outbox_conversation_idx').on(t.conversationId, t.id),
+  ],
+)
+
+// Media files kept in DATA_DIR: inbound ones fetched through the Graph media flow
+// (id → URL valid 5 minutes → bytes), outbound ones uploaded by agents. Served only
+// through the authenticated media route.
+export type MediaState = 'pending' | 'stored' | 'failed'
+
+export const media = sqliteTable(
+  'media',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    workspaceId: integer('workspace_id').notNull().references(() => workspaces.id),
+    channelId: integer('channel_id').references(() => channels.id),
+    // Null for an upload not yet attached to a message.
+    messageId: integer('message_id').references(() => messages.id),
+    direction: text('direction', { enum: ['in', 'out'] }).notNull(),
+    // Meta's media id: from the webhook (inbound, valid 7 days) or from our upload (30 days).
+    providerMediaId: text('provider_media_id'),
+    providerUploadedAt: integer('provider_uploaded_at'),
+    state: text('state').$type<MediaState>().notNull(),
+    mimeType: text('mime_type'),
+    filename: text('filename'),
+    // As Meta sent it (base64 in current payloads, hex in older ones).
+    sha256: text('sha256'),
+    size: integer('size'),
+    // Relative to DATA_DIR; never derived from anything a customer sent.
+    path: text('path'),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: integer('next_attempt_at'),
+    lastError: text('last_error'),
+    uploadedBy: integer('uploaded_by'),
+    createdAt: integer('created_at').notNull().default(now),
+    updatedAt: integer('updated_at').notNull().default(now),
+  },
+  (t) => [index('media_state_due_idx').on(t.state, t.nextAttemptAt), index('media_message_idx').on(t.messageId)],
+)
+
 // Signed payloads (or parts of them) Parley could not turn into state: unknown
 // fields, unknown channels, malformed bodies. Never dropped silently.
 export const rawWebhooks = sqliteTable(
