@@ -180,11 +180,16 @@ export class StreamHub {
 
   private write(conn: Conn, chunk: string | Buffer): void {
     if (conn.closed) return
+    // What is still queued from earlier writes: past the bound the client is not
+    // reading. Closing frees the memory; its cursor lets it replay later. The check
+    // is on the backlog, not the new chunk, so one large batch never cuts a reader
+    // that keeps up; what a connection holds stays under the bound plus one batch.
+    if (conn.res.writableLength > this.opts.maxBufferedBytes) {
+      this.close(conn)
+      return
+    }
     const ok = conn.res.write(chunk)
     if (!ok && conn.blockedSince === 0) conn.blockedSince = this.now()
-    // The socket's own buffer plus what Node queued: past the bound the client is
-    // not reading. Closing frees the memory; its cursor lets it replay later.
-    if (conn.res.writableLength > this.opts.maxBufferedBytes) this.close(conn)
   }
 
   /** Closes every stream of a session (logout) or of a user (disabled, password change). */
