@@ -28,6 +28,41 @@ export const DEFAULTS = {
   // Login attempts per minute per address and account (OWASP: throttle login).
   LOGIN_RATE_PER_MINUTE: 10,
   LOG_LEVEL: 'info',
+  // Off: X-Forwarded-For is client-controlled unless a proxy you run sets it, and the
+  // login throttle keys on the client address.
+  TRUST_PROXY: false,
+  // Meta's default throughput per registered number (W-THROUGHPUT); above it Meta answers 130429.
+  WHATSAPP_SEND_RATE_PER_SECOND: 80,
+  // One Graph API call; past it the outcome of a send is unknown (never resent blindly).
+  GRAPH_TIMEOUT_MS: 30_000,
+  // Transient send errors retry after a random wait under base·2^attempt (full jitter), capped.
+  OUTBOX_RETRY_BASE_MS: 1000,
+  OUTBOX_RETRY_CAP_MS: 5 * 60_000,
+  // A message still failing transiently after this many attempts is reported failed.
+  OUTBOX_MAX_ATTEMPTS: 8,
+  // Meta's management API allows 200 calls/h per WABA; 5 minutes keeps listing far below it.
+  TEMPLATE_CACHE_SECONDS: 300,
+  // Opening a conversation marks the customer's messages read on WhatsApp (blue ticks).
+  WHATSAPP_MARK_READ: true,
+  // Meta's largest inbound media (documents) is 100 MB (W-MEDIA).
+  MEDIA_MAX_BYTES: 100 * 1024 * 1024,
+  // Agents' uploads; Meta's per-type limits (image 5 MB, document 100 MB) apply below this.
+  MEDIA_UPLOAD_MAX_BYTES: 25 * 1024 * 1024,
+  // Sandbox emulator: delays before the sent and delivered status webhooks, like a phone nearby.
+  SANDBOX_SENT_DELAY_MS: 300,
+  SANDBOX_DELIVERED_DELAY_MS: 1200,
+  // 0: the simulated customer reads only when their chat is open (or the API says so).
+  SANDBOX_READ_DELAY_MS: 0,
+  // The emulator enforces Meta's throughput (130429) at this rate per number.
+  SANDBOX_RATE_PER_SECOND: 80,
+  // Fault injection (all off by default): share of sends answered with a transient error,
+  // added latency, share of statuses delivered twice, statuses shuffled, share of sends
+  // accepted and then answered by dropping the connection.
+  SANDBOX_ERROR_RATE: 0,
+  SANDBOX_LATENCY_MS: 0,
+  SANDBOX_DUPLICATE_RATE: 0,
+  SANDBOX_OUT_OF_ORDER: false,
+  SANDBOX_DROP_RATE: 0,
 } as const
 
 export interface Config {
@@ -57,6 +92,33 @@ export interface Config {
   loginRatePerMinute: number
   logLevel: string
   cookieSecure: boolean
+  trustProxy: boolean
+  sending: {
+    ratePerSecond: number
+    graphTimeoutMs: number
+    retryBaseMs: number
+    retryCapMs: number
+    maxAttempts: number
+    templateCacheSeconds: number
+    markRead: boolean
+  }
+  media: {
+    maxBytes: number
+    uploadMaxBytes: number
+  }
+  /** Sandbox mode: no WhatsApp credentials, so Graph calls go to the built-in emulator. */
+  sandbox: {
+    enabled: boolean
+    sentDelayMs: number
+    deliveredDelayMs: number
+    readDelayMs: number
+    ratePerSecond: number
+    errorRate: number
+    latencyMs: number
+    duplicateRate: number
+    outOfOrder: boolean
+    dropRate: number
+  }
 }
 
 export class ConfigError extends Error {
@@ -74,6 +136,22 @@ function int(env: Env, name: string, def: number, min: number, max: number): num
   const n = Number(raw)
   if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${n}`)
   return n
+}
+
+function rate(env: Env, name: string, def: number): number {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return def
+  const n = Number(raw)
+  if (!Number.isFinite(n) || n < 0 || n > 1) throw new ConfigError(name, `must be a number from 0 to 1, got "${raw}"`)
+  return n
+}
+
+function bool(env: Env, name: string, def: boolean): boolean {
+  const raw = env[name]?.trim().toLowerCase()
+  if (raw === undefined || raw === '') return def
+  if (['1', 'true', 'yes', 'on'].includes(raw)) return true
+  if (['0', 'false', 'no', 'off'].includes(raw)) return false
+  throw new ConfigError(name, `must be true or false, got "${env[name]}"`)
 }
 
 function str(env: Env, name: string): string | undefined {
@@ -121,7 +199,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     throw new ConfigError('LOG_LEVEL', `must be one of fatal, error, warn, info, debug, trace, silent`)
   }
   const timing = {
-    sessionTtlSeconds: int(env, 'SESSION_TTL_SECONDS', DEFAULTS.SESSION_TTL_SECONDS, 60, 30 * 86400),
+    sessionTtlSeconds: int(env, 'SESSION_TTL_SECONDS', DEFAULTS.SESSION_TTL_SECONDS, 1, 30 * 86400),
     eventRetentionDays: int(env, 'EVENT_RETENTION_DAYS', DEFAULTS.EVENT_RETENTION_DAYS, 1, 3650),
     sseHeartbeatSeconds: int(env, 'SSE_HEARTBEAT_SECONDS', DEFAULTS.SSE_HEARTBEAT_SECONDS, 1, 300),
     ssePingSeconds: int(env, 'SSE_PING_SECONDS', DEFAULTS.SSE_PING_SECONDS, 1, 300),
@@ -130,6 +208,34 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     dbBusyTimeoutMs: int(env, 'DB_BUSY_TIMEOUT_MS', DEFAULTS.DB_BUSY_TIMEOUT_MS, 0, 600_000),
     loginRatePerMinute: int(env, 'LOGIN_RATE_PER_MINUTE', DEFAULTS.LOGIN_RATE_PER_MINUTE, 1, 100_000),
   }
+
+  const sending = Object.freeze({
+    ratePerSecond: int(env, 'WHATSAPP_SEND_RATE_PER_SECOND', DEFAULTS.WHATSAPP_SEND_RATE_PER_SECOND, 1, 10_000),
+    graphTimeoutMs: int(env, 'GRAPH_TIMEOUT_MS', DEFAULTS.GRAPH_TIMEOUT_MS, 100, 600_000),
+    retryBaseMs: int(env, 'OUTBOX_RETRY_BASE_MS', DEFAULTS.OUTBOX_RETRY_BASE_MS, 1, 3600_000),
+    retryCapMs: int(env, 'OUTBOX_RETRY_CAP_MS', DEFAULTS.OUTBOX_RETRY_CAP_MS, 1, 24 * 3600_000),
+    maxAttempts: int(env, 'OUTBOX_MAX_ATTEMPTS', DEFAULTS.OUTBOX_MAX_ATTEMPTS, 1, 100),
+    templateCacheSeconds: int(env, 'TEMPLATE_CACHE_SECONDS', DEFAULTS.TEMPLATE_CACHE_SECONDS, 0, 86400),
+    markRead: bool(env, 'WHATSAPP_MARK_READ', DEFAULTS.WHATSAPP_MARK_READ),
+  })
+  const media = Object.freeze({
+    maxBytes: int(env, 'MEDIA_MAX_BYTES', DEFAULTS.MEDIA_MAX_BYTES, 1024, 2 ** 31),
+    uploadMaxBytes: int(env, 'MEDIA_UPLOAD_MAX_BYTES', DEFAULTS.MEDIA_UPLOAD_MAX_BYTES, 1024, 2 ** 31),
+  })
+  const sandbox = Object.freeze({
+    // Both the token and the number are needed to talk to Meta; without them Parley
+    // still works end to end against its own emulator.
+    enabled: !(str(env, 'WHATSAPP_ACCESS_TOKEN') && str(env, 'WHATSAPP_PHONE_NUMBER_ID')),
+    sentDelayMs: int(env, 'SANDBOX_SENT_DELAY_MS', DEFAULTS.SANDBOX_SENT_DELAY_MS, 0, 600_000),
+    deliveredDelayMs: int(env, 'SANDBOX_DELIVERED_DELAY_MS', DEFAULTS.SANDBOX_DELIVERED_DELAY_MS, 0, 600_000),
+    readDelayMs: int(env, 'SANDBOX_READ_DELAY_MS', DEFAULTS.SANDBOX_READ_DELAY_MS, 0, 600_000),
+    ratePerSecond: int(env, 'SANDBOX_RATE_PER_SECOND', DEFAULTS.SANDBOX_RATE_PER_SECOND, 1, 100_000),
+    errorRate: rate(env, 'SANDBOX_ERROR_RATE', DEFAULTS.SANDBOX_ERROR_RATE),
+    latencyMs: int(env, 'SANDBOX_LATENCY_MS', DEFAULTS.SANDBOX_LATENCY_MS, 0, 600_000),
+    duplicateRate: rate(env, 'SANDBOX_DUPLICATE_RATE', DEFAULTS.SANDBOX_DUPLICATE_RATE),
+    outOfOrder: bool(env, 'SANDBOX_OUT_OF_ORDER', DEFAULTS.SANDBOX_OUT_OF_ORDER),
+    dropRate: rate(env, 'SANDBOX_DROP_RATE', DEFAULTS.SANDBOX_DROP_RATE),
+  })
 
   mkdirSync(dataDir, { recursive: true })
   const appSecretFromEnv = str(env, 'META_APP_SECRET')
@@ -153,6 +259,10 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     ...timing,
     logLevel,
     cookieSecure: env.COOKIE_SECURE === 'true',
+    trustProxy: env.TRUST_PROXY === undefined ? DEFAULTS.TRUST_PROXY : env.TRUST_PROXY === 'true',
+    sending,
+    media,
+    sandbox,
   })
 }
 

@@ -62,7 +62,7 @@ t.test('messages: newest page first, chronological within a page', async (t) => 
     cursor = page.nextCursor
   } while (cursor)
   t.same(firstPages[0]!.slice(-2), ['m43', 'm44'], 'first page ends with the newest')
-  t.same(all, msgs.map((m) => m.text.body))
+  t.same(all, Array.from({ length: 45 }, (_, i) => `m${i}`))
   t.equal((await s.get('/api/conversations/999/messages', token)).status, 404)
   t.equal((await s.get('/api/conversations/abc/messages', token)).status, 400)
 })

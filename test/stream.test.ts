@@ -167,7 +167,7 @@ t.test('a slow reader is cut off while a fast one keeps receiving, and it replay
   const s = await startServer(t, { env: { SSE_MAX_BUFFERED_BYTES: '65536', SSE_DRAIN_TIMEOUT_MS: '500' } })
   const { token } = await s.login()
   const fast = await connectSse(`${s.url}/stream`, { token })
-  const slow = await connectSse(`${s.url}/stream`, { token, highWaterMark: 1024 })
+  const slow = await connectSse(`${s.url}/stream`, { token })
   t.teardown(() => (fast.close(), slow.close()))
   t.equal(s.app.services.hub.size, 2)
   slow.pause()

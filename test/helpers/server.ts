@@ -34,7 +34,12 @@ export interface StartOptions {
   dataDir?: string
 }
 
-export async function startServer(t: Tap.Test, opts: StartOptions = {}): Promise<TestServer> {
+/** What startServer needs of a tap test: somewhere to register its teardown. */
+export interface TestLike {
+  teardown(fn: () => unknown): void
+}
+
+export async function startServer(t: TestLike, opts: StartOptions = {}): Promise<TestServer> {
   const dataDir = opts.dataDir ?? mkdtempSync(path.join(tmpdir(), 'parley-test-'))
   const config = loadConfig({
     DATA_DIR: dataDir,

@@ -28,14 +28,14 @@ export interface SseClient {
 
 export function connectSse(
   url: string,
-  opts: { token?: string; cookie?: string; lastEventId?: string; highWaterMark?: number } = {},
+  opts: { token?: string; cookie?: string; lastEventId?: string } = {},
 ): Promise<SseClient> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = { accept: 'text/event-stream' }
     if (opts.token) headers.authorization = `Bearer ${opts.token}`
     if (opts.cookie) headers.cookie = opts.cookie
     if (opts.lastEventId) headers['last-event-id'] = opts.lastEventId
-    const req = http.get(url, { headers, highWaterMark: opts.highWaterMark })
+    const req = http.get(url, { headers })
     req.on('error', reject)
     req.on('response', (res) => {
       const client = makeClient(res, req)
