@@ -1,0 +1,147 @@
+// A virtualized chat scroller for rows of varying height (5,000 messages stay smooth:
+// only the rows near the viewport are in the DOM, each absolutely positioned at its
+// offset). Heights start as estimates and are measured once rendered.
+//
+// Two rules keep the view still while things change around it:
+// - at the bottom, it stays at the bottom (new messages scroll into view);
+// - elsewhere, the first visible row keeps its place on screen when rows are added above
+//   (an older page) or measured rows change height — the agent's reading position
+//   never jumps.
+import type { ComponentChild } from 'preact'
+import { useLayoutEffect, useRef, useState } from 'preact/hooks'
+
+export interface ScrollerRow {
+  key: string
+}
+
+// Rendered above and below the viewport, in pixels.
+const OVERSCAN_PX = 800
+// Within this distance of the bottom counts as "at the bottom".
+const BOTTOM_SLACK_PX = 32
+// Ask for older messages when this close to the top.
+const NEAR_TOP_PX = 600
+
+export interface ScrollerHandle {
+  scrollToBottom(): void
+}
+
+/** Index of the last offset ≤ y (offsets ascending, offsets[0] = 0). */
+function rowAt(offsets: number[], y: number): number {
+  let lo = 0
+  let hi = offsets.length - 2
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1
+    if (offsets[mid]! <= y) lo = mid
+    else hi = mid - 1
+  }
+  return Math.max(0, lo)
+}
+
+export function ChatScroller<R extends ScrollerRow>(props: {
+  rows: R[]
+  estimate: (row: R) => number
+  render: (row: R) => ComponentChild
+  onNearTop: () => void
+  onBottomChange: (atBottom: boolean) => void
+  handle?: { current: ScrollerHandle | null }
+  label: string
+}) {
+  const { rows } = props
+  const box = useRef<HTMLDivElement>(null)
+  const heights = useRef(new Map<string, number>())
+  const [, setTick] = useState(0)
+  const [view, setView] = useState({ top: 0, height: 600 })
+  const stick = useRef(true)
+  const anchor = useRef<{ key: string; delta: number } | null>(null)
+  const offsetsRef = useRef<number[]>([0])
+  const rowsRef = useRef(rows)
+
+  const offsets = new Array<number>(rows.length + 1)
+  offsets[0] = 0
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i]!
+    offsets[i + 1] = offsets[i]! + (heights.current.get(r.key) ?? props.estimate(r))
+  }
+  const total = offsets[rows.length]!
+  offsetsRef.current = offsets
+  rowsRef.current = rows
+
+  const from = rows.length === 0 ? 0 : rowAt(offsets, Math.max(0, view.top - OVERSCAN_PX))
+  const to = rows.length === 0 ? 0 : Math.min(rows.length, rowAt(offsets, view.top + view.height + OVERSCAN_PX) + 1)
+
+  const scrollToBottom = () => {
+    const el = box.current
+    if (!el) return
+    stick.current = true
+    el.scrollTop = el.scrollHeight
+  }
+  if (props.handle) props.handle.current = { scrollToBottom }
+
+  // After every render: measure what is on screen, then put the view where it belongs.
+  useLayoutEffect(() => {
+    const el = box.current
+    if (!el) return
+    let changed = false
+    for (const node of el.querySelectorAll<HTMLElement>('[data-row]')) {
+      const key = node.dataset.row!
+      const h = node.offsetHeight
+      if (h > 0 && heights.current.get(key) !== h) {
+        heights.current.set(key, h)
+        changed = true
+      }
+    }
+    if (changed) {
+      // Re-render with true heights first; positioning happens on that pass.
+      setTick((t) => t + 1)
+      return
+    }
+    if (stick.current) {
+      const want = Math.max(0, total - el.clientHeight)
+      if (Math.abs(el.scrollTop - want) > 1) el.scrollTop = want
+    } else if (anchor.current) {
+      const i = rows.findIndex((r) => r.key === anchor.current!.key)
+      if (i >= 0) {
+        const want = offsets[i]! + anchor.current.delta
+        if (Math.abs(el.scrollTop - want) > 1) el.scrollTop = want
+      }
+    }
+    // A short history that does not fill the screen cannot be scrolled up: load more now.
+    if (total <= el.clientHeight) props.onNearTop()
+  })
+
+  // Re-measure when the box or rendered rows change size (window resize, images).
+  useLayoutEffect(() => {
+    const el = box.current!
+    const ro = new ResizeObserver(() => {
+      setView({ top: el.scrollTop, height: el.clientHeight })
+      setTick((t) => t + 1)
+    })
+    ro.observe(el)
+    return () => ro.disconnect()
+  }, [])
+
+  const onScroll = () => {
+    const el = box.current!
+    const atBottom = el.scrollHeight - el.scrollTop - el.clientHeight <= BOTTOM_SLACK_PX
+    if (atBottom !== stick.current) props.onBottomChange(atBottom)
+    stick.current = atBottom
+    const offs = offsetsRef.current
+    const i = rowAt(offs, el.scrollTop)
+    const row = rowsRef.current[i]
+    anchor.current = row ? { key: row.key, delta: el.scrollTop - offs[i]! } : null
+    setView({ top: el.scrollTop, height: el.clientHeight })
+    if (el.scrollTop < NEAR_TOP_PX) props.onNearTop()
+  }
+
+  return (
+    <div ref={box} class="chat-scroll" onScroll={onScroll} role="log" aria-label={props.label} tabIndex={0}>
+      <div class="chat-spacer" style={{ height: `${total}px` }}>
+        {rows.slice(from, to).map((r, j) => (
+          <div key={r.key} data-row={r.key} class="chat-row" style={{ transform: `translateY(${offsets[from + j]}px)` }}>
+            {props.render(r)}
+          </div>
+        ))}
+      </div>
+    </div>
+  )
+}

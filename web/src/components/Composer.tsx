@@ -1,0 +1,186 @@
+// The composer: Enter sends, Shift+Enter is a new line; reply and attach. Outside the
+// 24-hour window WhatsApp only delivers approved templates, so it becomes a template
+// picker with a field per parameter. The draft survives switching conversations and
+// a stream reset.
+import { useEffect, useRef, useState } from 'preact/hooks'
+import type { ConversationDTO } from '../../../src/events/types.ts'
+import { useApp } from '../state/context.ts'
+import { fillTemplate } from '../state/app.ts'
+import { previewText } from './message-text.ts'
+import type { TemplateDTO } from '../api/http.ts'
+
+// Meta's text limit (W-SEND-TEXT).
+const MAX_TEXT = 4096
+const MAX_ROWS = 6
+// What WhatsApp accepts as agent uploads (the server checks the bytes too).
+const ACCEPT = 'image/jpeg,image/png,application/pdf,text/plain,.doc,.docx,.xls,.xlsx,.ppt,.pptx'
+
+export function Composer({ conv, windowOpen, onSent }: { conv: ConversationDTO; windowOpen: boolean; onSent: () => void }) {
+  if (!windowOpen) return <TemplatePicker conv={conv} onSent={onSent} />
+  return <TextComposer conv={conv} onSent={onSent} />
+}
+
+function TextComposer({ conv, onSent }: { conv: ConversationDTO; onSent: () => void }) {
+  const app = useApp()
+  const [text, setText] = useState(() => app.drafts.get(conv.id) ?? '')
+  const input = useRef<HTMLTextAreaElement>(null)
+  const file = useRef<HTMLInputElement>(null)
+  const reply = app.replyTo.value?.conversationId === conv.id ? app.replyTo.value.message : null
+
+  const update = (v: string) => {
+    setText(v)
+    if (v) app.drafts.set(conv.id, v)
+    else app.drafts.delete(conv.id)
+  }
+  const send = () => {
+    const v = text.trim()
+    if (!v) return
+    app.sendText(conv.id, v)
+    update('')
+    onSent()
+    input.current?.focus()
+  }
+
+  return (
+    <form
+      class="composer"
+      onSubmit={(e) => {
+        e.preventDefault()
+        send()
+      }}
+    >
+      {reply && (
+        <div class="replying">
+          <div class="quote">
+            <span class="quote-who">Replying to {reply.direction === 'in' ? 'customer' : 'your message'}</span>
+            <span class="quote-text">{previewText(reply)}</span>
+          </div>
+          <button type="button" class="icon small" aria-label="Cancel reply" onClick={() => (app.replyTo.value = null)}>
+            ✕
+          </button>
+        </div>
+      )}
+      <div class="compose-row">
+        <button type="button" class="icon" aria-label="Attach an image or document" title="Attach" onClick={() => file.current?.click()}>
+          📎
+        </button>
+        <input
+          ref={file}
+          type="file"
+          accept={ACCEPT}
+          class="hidden"
+          tabIndex={-1}
+          aria-hidden="true"
+          onChange={(e) => {
+            const f = e.currentTarget.files?.[0]
+            e.currentTarget.value = ''
+            if (!f) return
+            app.sendMedia(conv.id, f, text.trim())
+            update('')
+            onSent()
+          }}
+        />
+        <textarea
+          ref={input}
+          id="composer-input"
+          aria-label="Message"
+          placeholder="Type a message"
+          rows={Math.min(MAX_ROWS, text.split('\n').length)}
+          maxLength={MAX_TEXT}
+          value={text}
+          onInput={(e) => update(e.currentTarget.value)}
+          onKeyDown={(e) => {
+            // Enter sends; Shift+Enter (and Enter while an IME is composing) types a new line.
+            if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+              e.preventDefault()
+              send()
+            }
+          }}
+        />
+        <button type="submit" class="send" aria-label="Send" disabled={!text.trim()}>
+          ➤
+        </button>
+      </div>
+    </form>
+  )
+}
+
+function TemplatePicker({ conv, onSent }: { conv: ConversationDTO; onSent: () => void }) {
+  const app = useApp()
+  const templates = app.templates.value
+  const [chosen, setChosen] = useState<TemplateDTO | null>(null)
+  const [body, setBody] = useState<string[]>([])
+  const [header, setHeader] = useState<string[]>([])
+
+  useEffect(() => {
+    void app.loadTemplates(conv.id)
+  }, [conv.id])
+
+  const choose = (key: string) => {
+    const t = templates?.find((x) => `${x.name}|${x.language}` === key) ?? null
+    setChosen(t)
+    setBody(t ? t.bodyParams.map(() => '') : [])
+    setHeader(t ? t.headerParams.map(() => '') : [])
+  }
+  const ready = chosen && body.every((v) => v.trim()) && header.every((v) => v.trim())
+
+  return (
+    <form
+      class="composer template"
+      onSubmit={(e) => {
+        e.preventDefault()
+        if (!chosen || !ready) return
+        app.sendTemplate(conv.id, chosen, body, header)
+        choose('')
+        onSent()
+      }}
+    >
+      <p class="window-note">
+        The customer has not written in the last 24 hours: WhatsApp only delivers an approved template until they reply.
+      </p>
+      <label class="tpl-pick">
+        Template
+        <select value={chosen ? `${chosen.name}|${chosen.language}` : ''} onChange={(e) => choose(e.currentTarget.value)}>
+          <option value="">{templates === null ? 'Loading templates…' : templates.length ? 'Choose a template' : 'No approved templates'}</option>
+          {(templates ?? [])
+            .filter((t) => t.sendable)
+            .map((t) => (
+              <option key={`${t.name}|${t.language}`} value={`${t.name}|${t.language}`}>
+                {t.name} ({t.language})
+              </option>
+            ))}
+        </select>
+      </label>
+      {chosen && (
+        <>
+          {chosen.headerParams.map((p, i) => (
+            <label key={`h${i}`} class="tpl-param">
+              Header {`{{${p.name}}}`}
+              <input
+                value={header[i]}
+                placeholder={p.example ?? ''}
+                onInput={(e) => setHeader(header.map((v, j) => (j === i ? e.currentTarget.value : v)))}
+              />
+            </label>
+          ))}
+          {chosen.bodyParams.map((p, i) => (
+            <label key={`b${i}`} class="tpl-param">
+              {`{{${p.name}}}`}
+              <input
+                value={body[i]}
+                placeholder={p.example ?? ''}
+                onInput={(e) => setBody(body.map((v, j) => (j === i ? e.currentTarget.value : v)))}
+              />
+            </label>
+          ))}
+          <p class="tpl-preview" aria-label="Preview">
+            {[chosen.header && fillTemplate(chosen.header, header), fillTemplate(chosen.body, body), chosen.footer].filter(Boolean).join('\n')}
+          </p>
+        </>
+      )}
+      <button type="submit" class="primary" disabled={!ready}>
+        Send template
+      </button>
+    </form>
+  )
+}

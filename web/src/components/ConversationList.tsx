@@ -1,0 +1,191 @@
+// The conversation list: search, status filter, and a virtualized listbox (fixed row
+// height, only the visible rows are in the DOM) that stays smooth at 10,000 rows.
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks'
+import { memo } from '../lib/memo.ts'
+import type { ConversationDTO } from '../../../src/events/types.ts'
+import { useApp } from '../state/context.ts'
+import type { StatusFilter } from '../state/inbox.ts'
+import { clock } from '../lib/clock.ts'
+import { contactLabel, initials, listTime, windowState } from '../lib/format.ts'
+
+const ROW_HEIGHT = 72
+// Rows rendered beyond the visible ones, so a fast scroll does not show blanks.
+const OVERSCAN = 6
+// Ask for the next page when this close to the end of what is loaded.
+const LOAD_AHEAD_ROWS = 20
+
+const FILTERS: Array<[StatusFilter, string]> = [
+  ['open', 'Open'],
+  ['resolved', 'Resolved'],
+  ['all', 'All'],
+]
+
+export function ConversationList() {
+  const app = useApp()
+  const s = app.state
+  const list = s.conversationList.value
+  const paging = s.paging.value
+  const selectedId = s.selectedId.value
+  const now = clock.value
+  const box = useRef<HTMLDivElement>(null)
+  const [top, setTop] = useState(0)
+  const [height, setHeight] = useState(800)
+
+  useLayoutEffect(() => {
+    const el = box.current!
+    const ro = new ResizeObserver(() => setHeight(el.clientHeight))
+    ro.observe(el)
+    setHeight(el.clientHeight)
+    return () => ro.disconnect()
+  }, [])
+
+  // A new filter or search starts at the top.
+  useLayoutEffect(() => {
+    if (box.current) box.current.scrollTop = 0
+    setTop(0)
+  }, [s.filter.value, s.query.value])
+
+  const first = Math.max(0, Math.floor(top / ROW_HEIGHT) - OVERSCAN)
+  const last = Math.min(list.length, Math.ceil((top + height) / ROW_HEIGHT) + OVERSCAN)
+
+  useEffect(() => {
+    if (!paging.complete && !paging.loading && last >= list.length - LOAD_AHEAD_ROWS) void app.loadConversations(false)
+  }, [last, list.length, paging.complete, paging.loading])
+
+  // Keep the selected row in view when the keyboard moves it.
+  useLayoutEffect(() => {
+    const el = box.current
+    const i = list.findIndex((c) => c.id === selectedId)
+    if (!el || i < 0) return
+    if (i * ROW_HEIGHT < el.scrollTop) el.scrollTop = i * ROW_HEIGHT
+    else if ((i + 1) * ROW_HEIGHT > el.scrollTop + el.clientHeight) el.scrollTop = (i + 1) * ROW_HEIGHT - el.clientHeight
+  }, [selectedId])
+
+  const onKeyDown = (e: KeyboardEvent) => {
+    if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+      e.preventDefault()
+      app.step(e.key === 'ArrowDown' ? 1 : -1)
+    } else if (e.key === 'Home' || e.key === 'End') {
+      e.preventDefault()
+      const c = e.key === 'Home' ? list[0] : list[list.length - 1]
+      if (c) void app.openConversation(c.id)
+    } else if (e.key === 'Enter' && selectedId !== null) {
+      e.preventDefault()
+      document.querySelector<HTMLElement>('#composer-input')?.focus()
+    }
+  }
+
+  return (
+    <div class="conv-list">
+      <div class="list-tools">
+        <input
+          type="search"
+          class="search"
+          placeholder="Search name or number"
+          aria-label="Search conversations by name or number"
+          value={s.query.value}
+          onInput={(e) => app.setQuery(e.currentTarget.value)}
+          onKeyDown={(e) => {
+            if (e.key === 'ArrowDown') {
+              e.preventDefault()
+              box.current?.focus()
+              if (selectedId === null) app.step(1)
+            }
+          }}
+        />
+        <div class="filters" role="group" aria-label="Show conversations">
+          {FILTERS.map(([f, label]) => (
+            <button
+              type="button"
+              key={f}
+              class={s.filter.value === f ? 'chip on' : 'chip'}
+              aria-pressed={s.filter.value === f}
+              onClick={() => app.setFilter(f)}
+            >
+              {label}
+            </button>
+          ))}
+        </div>
+      </div>
+      <div
+        ref={box}
+        id="conversation-list"
+        class="conv-scroll"
+        role="listbox"
+        tabIndex={0}
+        aria-label="Conversations"
+        aria-activedescendant={selectedId !== null ? `conv-${selectedId}` : undefined}
+        onScroll={(e) => setTop(e.currentTarget.scrollTop)}
+        onKeyDown={onKeyDown}
+      >
+        <div class="conv-spacer" style={{ height: `${list.length * ROW_HEIGHT}px` }}>
+          {list.slice(first, last).map((c, i) => (
+            <ConversationRow
+              key={c.id}
+              c={c}
+              top={(first + i) * ROW_HEIGHT}
+              selected={c.id === selectedId}
+              now={now}
+              onOpen={app.openConversation}
+            />
+          ))}
+        </div>
+        {list.length === 0 && (
+          <p class="list-empty">
+            {paging.loading ? 'Loading…' : s.query.value.trim() ? 'No conversation matches.' : 'No conversations yet.'}
+          </p>
+        )}
+      </div>
+    </div>
+  )
+}
+
+const ConversationRow = memo(function ConversationRow(props: {
+  c: ConversationDTO
+  top: number
+  selected: boolean
+  now: number
+  onOpen: (id: number) => unknown
+}) {
+  const { c, now } = props
+  const name = contactLabel(c.contact)
+  const win = windowState(c.windowExpiresAt, now)
+  const unread = c.unreadCount
+  return (
+    <div
+      role="option"
+      id={`conv-${c.id}`}
+      class={`conv-row${props.selected ? ' selected' : ''}${unread > 0 ? ' unread' : ''}`}
+      aria-selected={props.selected}
+      data-conversation-id={c.id}
+      style={{ transform: `translateY(${props.top}px)` }}
+      onClick={() => void props.onOpen(c.id)}
+    >
+      <span class="avatar" aria-hidden="true">
+        {initials(name)}
+      </span>
+      <span class="conv-main">
+        <span class="conv-line">
+          <span class="conv-name">{name}</span>
+          <span class={`win ${win.open ? 'open' : 'closed'}`} title="24-hour customer service window">
+            {win.label}
+          </span>
+          <time class="conv-time" dateTime={new Date(c.lastActivityAt).toISOString()}>
+            {listTime(c.lastActivityAt, now)}
+          </time>
+        </span>
+        <span class="conv-line">
+          <span class="conv-preview">
+            {c.lastMessageDirection === 'out' && <span class="you">You: </span>}
+            {c.lastMessagePreview ?? ''}
+          </span>
+          {unread > 0 && (
+            <span class="badge" aria-label={`${unread} unread`} data-unread={unread}>
+              {unread > 999 ? '999+' : unread}
+            </span>
+          )}
+        </span>
+      </span>
+    </div>
+  )
+})

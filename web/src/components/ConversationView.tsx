@@ -1,0 +1,183 @@
+// One conversation: header, the history (virtualized, infinite scroll upward, day
+// separators, an unread divider, a "new messages" pill when scrolled up), composer.
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks'
+import type { MessageDTO } from '../../../src/events/types.ts'
+import { useApp } from '../state/context.ts'
+import { threadItems, type PendingMessage, type Thread } from '../state/inbox.ts'
+import { clock } from '../lib/clock.ts'
+import { contactLabel, dayKey, dayLabel, windowState } from '../lib/format.ts'
+import { ChatScroller, type ScrollerHandle } from './ChatScroller.tsx'
+import { MessageBubble, PendingBubble } from './MessageBubble.tsx'
+import { Composer } from './Composer.tsx'
+
+type Row =
+  | { key: string; kind: 'top'; loading: boolean; hasOlder: boolean }
+  | { key: string; kind: 'day'; label: string }
+  | { key: string; kind: 'unread'; count: number }
+  | { key: string; kind: 'msg'; m: MessageDTO }
+  | { key: string; kind: 'pending'; p: PendingMessage }
+
+const estimate = (r: Row) => (r.kind === 'msg' || r.kind === 'pending' ? 64 : 36)
+
+/** Reactions are shown on their message; a reaction row remains only if its message is not here. */
+function reactionTargetLoaded(t: Thread, m: MessageDTO): boolean {
+  if (m.type !== 'reaction') return false
+  const target = (m.data as { message_id?: unknown } | null)?.message_id
+  return typeof target === 'string' && t.byProviderId.has(target)
+}
+
+export function ConversationView({ id }: { id: number }) {
+  const app = useApp()
+  const s = app.state
+  s.convVersion.value
+  const conv = s.conversation(id)
+  const t = s.thread(id)
+  const version = t.version.value
+  const status = t.status.value
+  const hasOlder = t.hasOlder.value
+  const loadingOlder = t.loadingOlder.value
+  const now = clock.value
+  // The unread count when the agent opened it: where the "unread" divider goes.
+  const [unreadAtOpen] = useState(() => conv?.unreadCount ?? 0)
+  const [atBottom, setAtBottom] = useState(true)
+  const seenUpTo = useRef(0)
+  const scroller = useRef<ScrollerHandle | null>(null)
+
+  const { messages, pending } = useMemo(() => threadItems(t), [t, version])
+  const newest = messages[messages.length - 1]?.id ?? 0
+  if (atBottom) seenUpTo.current = newest
+  let newCount = 0
+  if (!atBottom) for (let i = messages.length - 1; i >= 0 && messages[i]!.id > seenUpTo.current; i--) newCount++
+
+  const rows = useMemo(() => {
+    const out: Row[] = [{ key: 'top', kind: 'top', loading: loadingOlder, hasOlder }]
+    let lastDay = ''
+    // The divider sits above the oldest of the last `unreadAtOpen` customer messages.
+    let unreadLeft = unreadAtOpen
+    let dividerBefore = -1
+    for (let i = messages.length - 1; i >= 0 && unreadLeft > 0; i--) {
+      const m = messages[i]!
+      if (m.direction === 'in' && m.type !== 'reaction') {
+        unreadLeft--
+        if (unreadLeft === 0) dividerBefore = m.id
+      }
+    }
+    for (const m of messages) {
+      if (reactionTargetLoaded(t, m)) continue
+      const day = dayKey(m.timestamp)
+      if (day !== lastDay) {
+        out.push({ key: `day-${day}`, kind: 'day', label: dayLabel(m.timestamp, now) })
+        lastDay = day
+      }
+      if (m.id === dividerBefore) out.push({ key: 'unread', kind: 'unread', count: unreadAtOpen })
+      out.push({ key: `m-${m.id}`, kind: 'msg', m })
+    }
+    for (const p of pending) {
+      const day = dayKey(p.createdAt)
+      if (day !== lastDay) {
+        out.push({ key: `day-${day}`, kind: 'day', label: dayLabel(p.createdAt, now) })
+        lastDay = day
+      }
+      out.push({ key: `p-${p.clientMessageId}`, kind: 'pending', p })
+    }
+    return out
+  }, [messages, pending, loadingOlder, hasOlder, unreadAtOpen, dayKey(now)])
+
+  // Reading the newest messages clears the unread badge (when the tab is visible).
+  const unread = conv?.unreadCount ?? 0
+  useEffect(() => {
+    app.atBottom.value = atBottom
+    if (atBottom && unread > 0 && status === 'ready') app.autoRead(id)
+  }, [atBottom, unread, status])
+  useEffect(() => {
+    const onVisible = () => app.atBottom.value && app.autoRead(id)
+    document.addEventListener('visibilitychange', onVisible)
+    return () => document.removeEventListener('visibilitychange', onVisible)
+  }, [id])
+
+  if (!conv) {
+    return (
+      <section class="conversation" aria-busy="true">
+        <p class="pane-note">Loading…</p>
+      </section>
+    )
+  }
+  const name = contactLabel(conv.contact)
+  const win = windowState(conv.windowExpiresAt, now)
+
+  const renderRow = (r: Row) => {
+    switch (r.kind) {
+      case 'top':
+        return (
+          <div class="history-top">
+            {r.loading ? 'Loading older messages…' : r.hasOlder ? '' : status === 'ready' ? 'Start of the conversation' : ''}
+          </div>
+        )
+      case 'day':
+        return (
+          <div class="day-sep" role="separator">
+            <span>{r.label}</span>
+          </div>
+        )
+      case 'unread':
+        return (
+          <div class="unread-sep" role="separator">
+            <span>
+              {r.count} unread message{r.count === 1 ? '' : 's'}
+            </span>
+          </div>
+        )
+      case 'msg':
+        return <MessageBubble m={r.m} thread={t} />
+      case 'pending':
+        return <PendingBubble p={r.p} />
+    }
+  }
+
+  return (
+    <section class="conversation" aria-label={`Conversation with ${name}`} data-conversation={id}>
+      <header class="conv-header">
+        <button type="button" class="icon back" onClick={() => app.closeConversation()} aria-label="Back to conversations">
+          ←
+        </button>
+        <div class="who">
+          <h2>{name}</h2>
+          <span class="sub">
+            {conv.contact.phone ? `+${conv.contact.phone}` : conv.contact.externalId} ·{' '}
+            <span class={`win ${win.open ? 'open' : 'closed'}`}>
+              {win.open ? `Window open, ${win.label}` : 'Window closed: template only'}
+            </span>
+          </span>
+        </div>
+      </header>
+      {status === 'error' ? (
+        <p class="pane-note" role="alert">
+          Could not load the messages.{' '}
+          <button type="button" class="link" onClick={() => void app.openConversation(id)}>
+            Try again
+          </button>
+        </p>
+      ) : status === 'loading' && messages.length === 0 ? (
+        <p class="pane-note">Loading messages…</p>
+      ) : (
+        <div class="chat-wrap">
+          <ChatScroller
+            rows={rows}
+            estimate={estimate}
+            render={renderRow}
+            onNearTop={() => void app.loadOlder(id)}
+            onBottomChange={setAtBottom}
+            handle={scroller}
+            label={`Messages with ${name}`}
+          />
+          {newCount > 0 && (
+            <button type="button" class="new-pill" onClick={() => scroller.current?.scrollToBottom()}>
+              {newCount} new message{newCount === 1 ? '' : 's'} ↓
+            </button>
+          )}
+        </div>
+      )}
+      <Composer conv={conv} windowOpen={win.open} onSent={() => scroller.current?.scrollToBottom()} />
+    </section>
+  )
+}

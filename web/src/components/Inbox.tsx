@@ -1,0 +1,96 @@
+// The inbox layout: the list beside the open conversation (one or the other on a
+// phone), the top bar, global keys, notifications and the page title.
+import { useEffect } from 'preact/hooks'
+import { useApp } from '../state/context.ts'
+import { ConversationList } from './ConversationList.tsx'
+import { ConversationView } from './ConversationView.tsx'
+import { ConnectionIndicator } from './ConnectionIndicator.tsx'
+import { askPermission, chime, muted, permission, showNotification, toggleMute, unlockAudio } from '../lib/notify.ts'
+import { contactLabel } from '../lib/format.ts'
+import { previewText } from './message-text.ts'
+
+export function Inbox() {
+  const app = useApp()
+  const s = app.state
+  const selectedId = s.selectedId.value
+
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key === 'Escape') {
+        if (app.replyTo.value) app.replyTo.value = null
+        else if (s.selectedId.value !== null) {
+          app.closeConversation()
+          document.querySelector<HTMLElement>('#conversation-list')?.focus()
+        }
+      } else if (e.altKey && (e.key === 'ArrowDown' || e.key === 'ArrowUp')) {
+        e.preventDefault()
+        app.step(e.key === 'ArrowDown' ? 1 : -1)
+      }
+    }
+    // Sound needs a user gesture first (autoplay policy): the first click or key unlocks it.
+    const unlock = () => unlockAudio()
+    document.addEventListener('keydown', onKey)
+    document.addEventListener('pointerdown', unlock, { once: true })
+    document.addEventListener('keydown', unlock, { once: true })
+    const off = s.onMessage((m, c) => {
+      // One tab speaks for the browser: the leader (every tab sees every event).
+      if (!app.isLeader() || m.direction !== 'in' || m.type === 'reaction') return
+      const away = document.visibilityState !== 'visible' || s.selectedId.value !== m.conversationId
+      if (!away) return
+      chime()
+      showNotification(contactLabel(c.contact), previewText(m), `parley-msg-${m.id}`, () =>
+        void app.openConversation(m.conversationId),
+      )
+    })
+    return () => {
+      document.removeEventListener('keydown', onKey)
+      off()
+    }
+  }, [])
+
+  return (
+    <div class={`inbox${selectedId !== null ? ' has-selection' : ''}`}>
+      <aside class="sidebar" aria-label="Conversations">
+        <header class="topbar">
+          <span class="brand">Parley</span>
+          <ConnectionIndicator />
+          <span class="spacer" />
+          {permission.value === 'default' && (
+            <button type="button" class="icon" onClick={() => void askPermission()} aria-label="Turn on notifications" title="Turn on notifications">
+              🔔
+            </button>
+          )}
+          <button
+            type="button"
+            class="icon"
+            onClick={toggleMute}
+            aria-pressed={muted.value}
+            aria-label={muted.value ? 'Unmute sound' : 'Mute sound'}
+            title={muted.value ? 'Unmute sound' : 'Mute sound'}
+          >
+            {muted.value ? '🔇' : '🔊'}
+          </button>
+          <button type="button" class="link" onClick={() => void app.logout()} title={app.user.value?.email}>
+            Sign out
+          </button>
+        </header>
+        <ConversationList />
+      </aside>
+      <main class="pane">
+        {selectedId !== null ? (
+          <ConversationView key={selectedId} id={selectedId} />
+        ) : (
+          <div class="empty-pane">
+            <p>Select a conversation.</p>
+            <p class="hint">↑ ↓ move through the list · Alt+↑ ↓ from anywhere · Esc closes</p>
+          </div>
+        )}
+      </main>
+      {app.toast.value && (
+        <div class="toast" role="status">
+          {app.toast.value}
+        </div>
+      )}
+    </div>
+  )
+}

@@ -1,0 +1,430 @@
+// The inbox application: session, the shared stream, and every action that talks to
+// the server. Components read signals and call these actions; they never fetch.
+import { batch, effect, signal } from '@preact/signals'
+import { api, ApiError, setUnauthorizedHandler, type TemplateDTO, type User } from '../api/http.ts'
+import { createSharedStream } from '../api/shared-stream.ts'
+import { createInboxState, listKey, type PendingMessage, type StatusFilter, type StreamEvent } from './inbox.ts'
+import { newClientMessageId } from '../lib/ids.ts'
+import type { MessageDTO } from '../../../src/events/types.ts'
+
+export type Phase = 'boot' | 'setup' | 'login' | 'inbox' | 'error'
+
+// 100 conversations fill any screen several times over; 200 is the server's maximum.
+const CONVERSATION_PAGE = 100
+const MESSAGE_PAGE = 50
+// Typing in the search box filters at once over what is loaded; the server is asked
+// once the agent pauses.
+const SEARCH_DEBOUNCE_MS = 250
+const RESYNC_RETRY_MS = 2000
+
+export function createApp() {
+  const state = createInboxState()
+  const phase = signal<Phase>('boot')
+  const user = signal<User | null>(null)
+  const bootError = signal<string | null>(null)
+  /** Per-conversation composer drafts: they survive switching conversations and resets. */
+  const drafts = new Map<number, string>()
+  /** The message being replied to, per conversation. */
+  const replyTo = signal<{ conversationId: number; message: MessageDTO } | null>(null)
+  const toast = signal<string | null>(null)
+  let stream: ReturnType<typeof createSharedStream> | null = null
+  let searchTimer: ReturnType<typeof setTimeout> | undefined
+  let resyncGen = 0
+  const markingRead = new Set<number>()
+
+  setUnauthorizedHandler(() => loggedOut(true))
+
+  const describe = (e: unknown) =>
+    e instanceof ApiError ? (e.status === 0 ? 'No connection to Parley. It will be sent when you retry.' : e.message) : String(e)
+
+  function flash(msg: string) {
+    toast.value = msg
+    setTimeout(() => {
+      if (toast.value === msg) toast.value = null
+    }, 5000)
+  }
+
+  // --- session ---------------------------------------------------------------
+
+  async function boot() {
+    try {
+      const me = await api.me()
+      user.value = me.user
+      await enterInbox()
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 401) {
+        try {
+          const s = await api.setupNeeded()
+          phase.value = s.needed ? 'setup' : 'login'
+        } catch (err) {
+          bootError.value = describe(err)
+          phase.value = 'error'
+        }
+      } else {
+        bootError.value = describe(e)
+        phase.value = 'error'
+      }
+    }
+  }
+
+  async function login(email: string, password: string) {
+    const r = await api.login({ email, password })
+    user.value = r.user
+    await enterInbox()
+  }
+
+  async function setup(body: { email: string; name: string; password: string }) {
+    const r = await api.setup(body)
+    user.value = r.user
+    await enterInbox()
+  }
+
+  async function logout() {
+    stream?.broadcastLogout()
+    await api.logout().catch(() => {})
+    loggedOut(false)
+  }
+
+  /** The session is over: start clean at the login screen (the page reload drops all state). */
+  function loggedOut(_expired: boolean) {
+    stream?.stop()
+    stream = null
+    if (phase.value === 'inbox') location.assign('/')
+  }
+
+  async function enterInbox() {
+    stream = createSharedStream({
+      cursor: () => state.cursor.value,
+      onEvent: handleEvent,
+      onStatus: (s) =>
+        batch(() => {
+          state.connection.value = s
+          if (s === 'live') state.lastSyncedAt.value = Date.now()
+        }),
+      checkAuth: async () => {
+        try {
+          await api.me()
+          return 'ok'
+        } catch (e) {
+          return e instanceof ApiError && e.status === 401 ? 'unauthorized' : 'unreachable'
+        }
+      },
+      onLoggedOut: () => loggedOut(true),
+    })
+    // Listen to the leader tab before loading: nothing it relays from now on is missed.
+    stream.listen()
+    applyRoute()
+    phase.value = 'inbox'
+    await loadConversations(true)
+    // The first page's cursor is where the stream starts.
+    stream.start()
+    addEventListener('popstate', applyRoute)
+  }
+
+  function handleEvent(ev: StreamEvent) {
+    const r = state.applyEvent(ev)
+    if (r === 'reset') void resync()
+    const sel = state.selectedId.value
+    // A message arriving in the open conversation while the agent is reading it.
+    if (r === 'applied' && sel !== null && ev.type === 'message.created') autoRead(sel)
+  }
+
+  /**
+   * After `reset` (the stream could not replay from the cursor), refetch what is on
+   * screen. Drafts, pending sends and the open conversation stay.
+   */
+  async function resync(): Promise<void> {
+    const gen = ++resyncGen
+    const sel = state.selectedId.value
+    try {
+      const f = state.filter.value
+      const q = state.query.value.trim()
+      const page = await api.conversations({ status: f, q, limit: CONVERSATION_PAGE })
+      if (gen !== resyncGen) return
+      state.applyConversationPage(page.conversations, page.eventId, { key: listKey(f, q), nextCursor: page.nextCursor, first: true }, { replace: true })
+      state.dropThreadsExcept(sel)
+      if (sel !== null) {
+        const [c, m] = await Promise.all([api.conversation(sel), api.messages(sel, null, MESSAGE_PAGE)])
+        if (gen !== resyncGen) return
+        state.applyConversation(c.conversation, c.eventId)
+        state.applyMessagePage(sel, m.messages, m.eventId, { older: false, nextCursor: m.nextCursor }, { replace: true })
+      }
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 404 && sel !== null) {
+        closeConversation()
+        return
+      }
+      if (gen === resyncGen) setTimeout(() => gen === resyncGen && void resync(), RESYNC_RETRY_MS)
+    }
+  }
+
+  // --- conversation list -----------------------------------------------------
+
+  async function loadConversations(first: boolean) {
+    const f = state.filter.value
+    const q = state.query.value.trim()
+    const key = listKey(f, q)
+    const p = state.paging.value
+    if (!first && (p.key !== key || p.complete || p.loading || !p.nextCursor)) return
+    state.paging.value = first
+      ? { key, nextCursor: null, frontier: null, complete: false, loading: true }
+      : { ...p, loading: true }
+    try {
+      const page = await api.conversations({ status: f, q, cursor: first ? null : p.nextCursor, limit: CONVERSATION_PAGE })
+      state.applyConversationPage(page.conversations, page.eventId, { key, nextCursor: page.nextCursor, first })
+    } catch (e) {
+      if (state.paging.value.key === key) state.paging.value = { ...state.paging.value, loading: false }
+      flash(`Could not load conversations: ${describe(e)}`)
+    }
+  }
+
+  function setFilter(f: StatusFilter) {
+    if (state.filter.value === f) return
+    state.filter.value = f
+    void loadConversations(true)
+  }
+
+  function setQuery(q: string) {
+    state.query.value = q
+    clearTimeout(searchTimer)
+    searchTimer = setTimeout(() => void loadConversations(true), SEARCH_DEBOUNCE_MS)
+  }
+
+  // --- one conversation ------------------------------------------------------
+
+  function applyRoute() {
+    const m = /^\/c\/(\d+)$/.exec(location.pathname)
+    if (m) void openConversation(Number(m[1]), { push: false })
+    else state.selectedId.value = null
+  }
+
+  async function openConversation(id: number, opts: { push?: boolean } = {}) {
+    if (opts.push !== false && location.pathname !== `/c/${id}`) history.pushState(null, '', `/c/${id}`)
+    state.selectedId.value = id
+    const t = state.thread(id)
+    try {
+      if (!state.conversation(id)) {
+        const c = await api.conversation(id)
+        state.applyConversation(c.conversation, c.eventId)
+      }
+      if (t.status.value !== 'ready') {
+        const m = await api.messages(id, null, MESSAGE_PAGE)
+        state.applyMessagePage(id, m.messages, m.eventId, { older: false, nextCursor: m.nextCursor })
+      }
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 404) {
+        closeConversation()
+        flash('That conversation does not exist.')
+      } else {
+        if (t.status.value === 'loading') t.status.value = 'error'
+        flash(`Could not load the conversation: ${describe(e)}`)
+      }
+    }
+  }
+
+  function closeConversation() {
+    if (location.pathname !== '/') history.pushState(null, '', '/')
+    state.selectedId.value = null
+  }
+
+  /** Moves the selection up or down the list (keyboard). */
+  function step(delta: 1 | -1) {
+    const list = state.conversationList.value
+    if (list.length === 0) return
+    const i = list.findIndex((c) => c.id === state.selectedId.value)
+    const next = list[i < 0 ? (delta > 0 ? 0 : list.length - 1) : Math.max(0, Math.min(list.length - 1, i + delta))]
+    if (next && next.id !== state.selectedId.value) void openConversation(next.id)
+  }
+
+  async function loadOlder(id: number) {
+    const t = state.thread(id)
+    if (!t.hasOlder.value || t.loadingOlder.value || t.status.value !== 'ready') return
+    t.loadingOlder.value = true
+    try {
+      const m = await api.messages(id, t.olderCursor, MESSAGE_PAGE)
+      state.applyMessagePage(id, m.messages, m.eventId, { older: true, nextCursor: m.nextCursor })
+    } catch (e) {
+      t.loadingOlder.value = false
+      flash(`Could not load older messages: ${describe(e)}`)
+    }
+  }
+
+  /** Clears the unread count when the agent is looking at the conversation. */
+  function autoRead(id: number) {
+    if (typeof document !== 'undefined' && document.visibilityState !== 'visible') return
+    if (!atBottom.value) return
+    void markRead(id)
+  }
+  /** Whether the open conversation is scrolled to its newest message (set by the view). */
+  const atBottom = signal(true)
+
+  async function markRead(id: number) {
+    const c = state.conversation(id)
+    if (!c || c.unreadCount === 0 || markingRead.has(id)) return
+    markingRead.add(id)
+    try {
+      // The badge goes at once; the server's conversation.updated event confirms it.
+      state.applyLocalConversationPatch(id, { unreadCount: 0 })
+      await api.markRead(id)
+    } catch {
+      /* the next visit retries; the stream keeps the true count */
+    } finally {
+      markingRead.delete(id)
+    }
+  }
+
+  // --- sending (the API of issue 4) -----------------------------------------
+
+  function submit(p: PendingMessage) {
+    state.addPending(p)
+    void post(p)
+  }
+
+  async function post(p: PendingMessage) {
+    state.updatePending(p.conversationId, p.clientMessageId, { state: 'sending', error: null })
+    try {
+      let body = p.body
+      if (p.file && body.mediaId === undefined) {
+        // Upload first; the message then names the stored file. A retry after a failed
+        // send reuses the upload.
+        const form = new FormData()
+        form.set('file', p.file, p.file.name)
+        const up = await api.upload(form)
+        body = { ...body, mediaId: up.media.id }
+        state.updatePending(p.conversationId, p.clientMessageId, { body, file: null })
+      }
+      const r = await api.post(p.path, body)
+      if (r.message) state.applySentMessage(r.message)
+    } catch (e) {
+      state.updatePending(p.conversationId, p.clientMessageId, { state: 'failed', error: describe(e) })
+    }
+  }
+
+  function pending(conversationId: number, body: Record<string, unknown>, text: string, label: string | null): PendingMessage {
+    const clientMessageId = newClientMessageId()
+    return {
+      clientMessageId,
+      conversationId,
+      text,
+      label,
+      replyToMessageId: (body.replyToMessageId as number | undefined) ?? null,
+      createdAt: Date.now(),
+      state: 'sending',
+      error: null,
+      body: { ...body, clientMessageId },
+      path: `/api/conversations/${conversationId}/messages`,
+    }
+  }
+
+  function sendText(conversationId: number, text: string) {
+    const reply = replyTo.value?.conversationId === conversationId ? replyTo.value.message : null
+    const body: Record<string, unknown> = { text }
+    if (reply) body.replyToMessageId = reply.id
+    batch(() => {
+      submit(pending(conversationId, body, text, null))
+      if (reply) replyTo.value = null
+    })
+  }
+
+  /** Resends a pending message with the same clientMessageId: the server never sends it twice. */
+  function retryPending(p: PendingMessage) {
+    void post(p)
+  }
+
+  /** A message the server reported failed: ask the server to send it again. */
+  async function retryFailed(m: MessageDTO) {
+    try {
+      const r = await api.post(`/api/conversations/${m.conversationId}/messages/${m.id}/retry`, {})
+      if (r.message) state.applySentMessage(r.message)
+    } catch (e) {
+      flash(`Could not retry: ${describe(e)}`)
+    }
+  }
+
+  function sendTemplate(conversationId: number, t: TemplateDTO, bodyParams: string[], headerParams: string[]) {
+    const body = { template: { name: t.name, language: t.language, bodyParams, headerParams } }
+    const text = [t.header && fillTemplate(t.header, headerParams), fillTemplate(t.body, bodyParams)].filter(Boolean).join('\n')
+    submit(pending(conversationId, body, text, `Template: ${t.name}`))
+  }
+
+  function react(m: MessageDTO, emoji: string) {
+    // Reactions are shown on their message when the server's message.updated arrives.
+    void api
+      .post(`/api/conversations/${m.conversationId}/messages`, {
+        reaction: { messageId: m.id, emoji },
+        clientMessageId: newClientMessageId(),
+      })
+      .catch((e) => flash(`Could not react: ${describe(e)}`))
+  }
+
+  function sendMedia(conversationId: number, file: File, caption: string) {
+    const p = pending(conversationId, caption ? { caption } : {}, caption, `📎 ${file.name}`)
+    p.file = file
+    submit(p)
+  }
+
+  const templates = signal<TemplateDTO[] | null>(null)
+  async function loadTemplates(conversationId: number) {
+    try {
+      templates.value = (await api.templates(conversationId)).templates
+    } catch (e) {
+      templates.value = []
+      flash(`Could not load templates: ${describe(e)}`)
+    }
+  }
+
+  // The page title counts unread messages, so a background tab shows news.
+  effect(() => {
+    if (typeof document === 'undefined') return
+    const n = state.unreadTotal.value
+    document.title = n > 0 ? `(${n}) Parley` : 'Parley'
+  })
+
+  return {
+    state,
+    phase,
+    user,
+    bootError,
+    drafts,
+    replyTo,
+    toast,
+    atBottom,
+    templates,
+    isLeader: () => stream?.isLeader() ?? false,
+    reconnectNow: () => stream?.reconnectNow(),
+    boot,
+    login,
+    setup,
+    logout,
+    loadConversations,
+    setFilter,
+    setQuery,
+    openConversation,
+    closeConversation,
+    step,
+    loadOlder,
+    markRead,
+    autoRead,
+    sendText,
+    retryPending,
+    retryFailed,
+    sendTemplate,
+    sendMedia,
+    react,
+    loadTemplates,
+    flash,
+  }
+}
+
+export type App = ReturnType<typeof createApp>
+
+/** The template's text with the values filled in, positional ({{1}}) or named ({{name}}) in order. */
+export function fillTemplate(text: string, params: string[]): string {
+  let i = 0
+  const named = new Map<string, string>()
+  return text.replace(/\{\{\s*([A-Za-z0-9_]+)\s*\}\}/g, (whole, key: string) => {
+    const v = /^\d+$/.test(key) ? params[Number(key) - 1] : (named.get(key) ?? params[i++])
+    if (!/^\d+$/.test(key) && v !== undefined) named.set(key, v)
+    return v || whole
+  })
+}
