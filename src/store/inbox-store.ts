@@ -5,6 +5,7 @@ import { and, desc, eq, lt, or, sql } from 'drizzle-orm'
 import type { Db } from './db.ts'
 import { channels, contacts, conversations, messages } from './schema.ts'
 import type { ConversationDTO, MessageDTO } from '../events/types.ts'
+import { Statements, TableCodec } from './prepared.ts'
 
 export type ChannelRow = typeof channels.$inferSelect
 export type ContactRow = typeof contacts.$inferSelect
@@ -13,14 +14,21 @@ export type MessageRow = typeof messages.$inferSelect
 export type NewMessage = typeof messages.$inferInsert
 
 export class InboxStore {
-  constructor(readonly db: Db) {}
+  private readonly sql: Statements
+  private readonly channelCodec = new TableCodec<ChannelRow>(channels)
+  private readonly contactCodec = new TableCodec<ContactRow>(contacts)
+  private readonly conversationCodec = new TableCodec<ConversationRow>(conversations)
+  private readonly messageCodec = new TableCodec<MessageRow>(messages)
+
+  constructor(readonly db: Db) {
+    this.sql = new Statements(db.$client)
+  }
 
   channelByExternalId(kind: 'whatsapp' | 'messenger', externalId: string): ChannelRow | undefined {
-    return this.db
-      .select()
-      .from(channels)
-      .where(and(eq(channels.kind, kind), eq(channels.externalId, externalId)))
-      .get()
+    const row = this.sql
+      .get(`SELECT ${this.channelCodec.select()} FROM channels WHERE kind = ? AND external_id = ?`)
+      .get(kind, externalId)
+    return row === undefined ? undefined : this.channelCodec.decode(row)
   }
 
   /** Finds or creates the contact; refreshes the profile name only when it changed. */
@@ -32,71 +40,84 @@ export class InboxStore {
     phone: string | null,
     now: number,
   ): ContactRow {
-    const existing = this.db
-      .select()
-      .from(contacts)
-      .where(and(eq(contacts.workspaceId, workspaceId), eq(contacts.kind, kind), eq(contacts.externalId, externalId)))
-      .get()
-    if (!existing) {
-      return this.db
-        .insert(contacts)
-        .values({ workspaceId, kind, externalId, phone, profileName, name: profileName, createdAt: now, updatedAt: now })
-        .returning()
-        .get()
+    const raw = this.sql
+      .get(`SELECT ${this.contactCodec.select()} FROM contacts WHERE workspace_id = ? AND kind = ? AND external_id = ?`)
+      .get(workspaceId, kind, externalId)
+    if (raw === undefined) {
+      return this.sql.insert(this.contactCodec, {
+        workspaceId,
+        kind,
+        externalId,
+        phone,
+        profileName,
+        name: profileName,
+        createdAt: now,
+        updatedAt: now,
+      })!
     }
+    const existing = this.contactCodec.decode(raw)
     if (profileName && profileName !== existing.profileName) {
       // An agent-set name wins over the WhatsApp profile name.
       const name = existing.name === null || existing.name === existing.profileName ? profileName : existing.name
-      return this.db
-        .update(contacts)
-        .set({ profileName, name, updatedAt: now })
-        .where(eq(contacts.id, existing.id))
-        .returning()
-        .get()
+      return this.sql.updateById(this.contactCodec, existing.id, { profileName, name, updatedAt: now })!
     }
     return existing
   }
 
   findOrOpenConversation(workspaceId: number, channelId: number, contactId: number, now: number): ConversationRow {
-    const existing = this.db
-      .select()
-      .from(conversations)
-      .where(and(eq(conversations.channelId, channelId), eq(conversations.contactId, contactId)))
-      .get()
-    if (existing) return existing
-    return this.db
-      .insert(conversations)
-      .values({ workspaceId, channelId, contactId, lastActivityAt: now, createdAt: now, updatedAt: now })
-      .returning()
-      .get()
+    const raw = this.sql
+      .get(`SELECT ${this.conversationCodec.select()} FROM conversations WHERE channel_id = ? AND contact_id = ?`)
+      .get(channelId, contactId)
+    if (raw !== undefined) return this.conversationCodec.decode(raw)
+    return this.sql.insert(this.conversationCodec, {
+      workspaceId,
+      channelId,
+      contactId,
+      lastActivityAt: now,
+      createdAt: now,
+      updatedAt: now,
+    })!
   }
 
   updateConversation(id: number, set: Partial<typeof conversations.$inferInsert>): ConversationRow {
-    return this.db.update(conversations).set(set).where(eq(conversations.id, id)).returning().get()
+    return this.sql.updateById(this.conversationCodec, id, set)!
   }
 
-  /** Inserts unless the provider id is already stored; undefined means duplicate. */
+  /** Inserts unless the provider id (or client id) is already stored; undefined means duplicate. */
   insertMessage(values: NewMessage): MessageRow | undefined {
-    return this.db.insert(messages).values(values).onConflictDoNothing().returning().get()
+    return this.sql.insert(this.messageCodec, values, 'DO NOTHING')
   }
 
   messageByProviderId(channelId: number, providerMessageId: string): MessageRow | undefined {
-    return this.db
-      .select()
-      .from(messages)
-      .where(and(eq(messages.channelId, channelId), eq(messages.providerMessageId, providerMessageId)))
-      .get()
+    const row = this.sql
+      .get(`SELECT ${this.messageCodec.select()} FROM messages WHERE channel_id = ? AND provider_message_id = ?`)
+      .get(channelId, providerMessageId)
+    return row === undefined ? undefined : this.messageCodec.decode(row)
   }
 
   updateMessage(id: number, set: Partial<NewMessage>): MessageRow {
-    return this.db.update(messages).set(set).where(eq(messages.id, id)).returning().get()
+    return this.sql.updateById(this.messageCodec, id, set)!
   }
 
   conversation(workspaceId: number, id: number): ConversationDTO | undefined {
-    const row = this.conversationQuery()
-      .where(and(eq(conversations.workspaceId, workspaceId), eq(conversations.id, id)))
-      .get()
-    return row && toConversationDTO(row)
+    const raw = this.sql
+      .get(
+        `SELECT ${this.conversationCodec.select('v')}, ct.id AS contactId, ct.external_id AS contactExternalId,
+                ct.name AS contactName, ct.phone AS contactPhone, ch.kind AS channelKind
+           FROM conversations v
+           JOIN contacts ct ON ct.id = v.contact_id
+           JOIN channels ch ON ch.id = v.channel_id
+          WHERE v.workspace_id = ? AND v.id = ?`,
+      )
+      .get(workspaceId, id) as
+      | (ConversationRow & { contactId: number; contactExternalId: string; contactName: string | null; contactPhone: string | null; channelKind: 'whatsapp' | 'messenger' })
+      | undefined
+    if (!raw) return undefined
+    return toConversationDTO({
+      c: this.conversationCodec.decode(raw),
+      contact: { id: raw.contactId, externalId: raw.contactExternalId, name: raw.contactName, phone: raw.contactPhone },
+      channelKind: raw.channelKind,
+    })
   }
 
   /** Most recent activity first; keyset pagination on (last_activity_at, id). */
