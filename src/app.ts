@@ -16,6 +16,12 @@ import { whatsappWebhookRoutes } from './http/webhooks-whatsapp.ts'
 import { streamRoutes } from './http/stream.ts'
 import { conversationRoutes } from './http/conversations.ts'
 import { webRoutes } from './http/web.ts'
+import { createSending, type Sending } from './domain/replies-wiring.ts'
+import { messageRoutes } from './http/messages.ts'
+import { templateRoutes } from './http/templates.ts'
+import { mediaRoutes } from './http/media.ts'
+import { sandboxRoutes } from './http/sandbox.ts'
+import { createSandbox, type SandboxMode } from './sandbox/sandbox-mode.ts'
 
 export interface AppDeps {
   config: Readonly<Config>
@@ -33,6 +39,10 @@ export interface Services {
   store: InboxStore
   auth: AuthService
   ingest: IngestQueue
+  /** Replies, outbox, media, templates (issue 4). */
+  sending: Sending
+  /** Present in sandbox mode: the in-process Meta emulator. */
+  sandbox?: SandboxMode
 }
 
 declare module 'fastify' {
@@ -42,6 +52,9 @@ declare module 'fastify' {
 }
 
 // Prune hourly: retention is in days, so an hour of slack costs nothing.
+// On close, sends in flight get this long to hear Meta's answer; past it they are
+// settled as `unknown` at the next start (never resent blindly).
+const SEND_STOP_GRACE_MS = 5000
 const PRUNE_INTERVAL_MS = 3600_000
 
 export const loggerOptions = (level: string): FastifyServerOptions['logger'] => ({
@@ -68,20 +81,38 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     drainTimeoutMs: config.sseDrainTimeoutMs,
   })
   const auth = new AuthService(db, clock.now)
+  let sandbox: SandboxMode | undefined
+  const store = new InboxStore(db)
   const services: Services = {
     config,
     db,
     clock,
     events,
     hub,
-    store: new InboxStore(db),
+    store,
     auth,
     ingest: new IngestQueue(db.$client, events, {
       onJobError: (err) => app.log.error({ err }, 'webhook ingest failed; payload kept raw'),
     }),
+    sending: createSending({
+      config,
+      db,
+      events,
+      store,
+      now: clock.now,
+      log: app.log,
+      graphBaseUrl: () => sandbox?.graphBaseUrl() ?? config.graphApiUrl,
+    }),
   }
   app.decorate('services', services)
   await bootstrap(config, db, auth)
+  if (config.sandbox.enabled) {
+    sandbox = services.sandbox = createSandbox(config, db, auth.defaultWorkspace())
+    app.log.warn(
+      'SANDBOX MODE: WHATSAPP_ACCESS_TOKEN and WHATSAPP_PHONE_NUMBER_ID are not set, so nothing reaches Meta. ' +
+        'Replies go to the built-in WhatsApp emulator; play a customer at /sandbox.',
+    )
+  }
 
   installErrorHandler(app)
   await app.register(helmet, {
@@ -102,6 +133,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(whatsappWebhookRoutes, { services })
   await app.register(streamRoutes, { services })
   await app.register(conversationRoutes, { services })
+  await app.register(messageRoutes, { services })
+  await app.register(templateRoutes, { services })
+  await app.register(mediaRoutes, { services })
+  if (sandbox) await app.register(sandboxRoutes, { sandbox })
   // Last: the browser app's catch-all GET must not shadow any route above.
   await app.register(webRoutes)
 
@@ -115,13 +150,24 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   let pruneTimer: NodeJS.Timeout | undefined
   app.addHook('onReady', async () => {
     hub.start()
+    services.sending.start()
+    sandbox?.emulator.start()
     prune()
     pruneTimer = setInterval(prune, PRUNE_INTERVAL_MS)
     pruneTimer.unref()
   })
   // preClose: streams are long-lived; without ending them close() would wait forever.
+  if (sandbox) {
+    const sb = sandbox
+    app.addHook('onListen', async () => {
+      const base = sb.listening(app.server.address())
+      if (base) app.log.info(`Sandbox: customer simulator at ${base}/sandbox, Graph API emulator at ${sb.graphBaseUrl()}`)
+    })
+  }
   app.addHook('preClose', async () => {
     clearInterval(pruneTimer)
+    await services.sending.stop(SEND_STOP_GRACE_MS)
+    sandbox?.emulator.stop()
     services.ingest.close()
     hub.stop()
   })

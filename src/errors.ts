@@ -26,4 +26,20 @@ export const Errors = {
   verifyFailed: make('VERIFY_TOKEN_MISMATCH', 403, 'Verification failed'),
   storageUnavailable: make('STORAGE_UNAVAILABLE', 503, 'Could not store the request; try again'),
   shuttingDown: make('SHUTTING_DOWN', 503, 'The server is shutting down; try again'),
+  // Sending (issue 4).
+  windowClosed: make(
+    'WINDOW_CLOSED',
+    422,
+    'The 24-hour customer service window is closed: the customer has not written in the last 24 hours. Send an approved template instead.',
+  ),
+  invalidMessage: (why: string) => new AppError('INVALID_MESSAGE', 400, why),
+  clientIdReused: make('CLIENT_MESSAGE_ID_REUSED', 409, 'This clientMessageId was already used for a message in another conversation'),
+  replyTargetInvalid: make('REPLY_TARGET_INVALID', 422, 'The message to quote or react to is not in this conversation or was never delivered to WhatsApp'),
+  templateNotFound: make('TEMPLATE_NOT_FOUND', 422, 'No approved template with that name and language'),
+  templateParams: (why: string) => new AppError('TEMPLATE_PARAMETERS', 422, why),
+  noChannel: make('NO_CHANNEL', 409, 'No WhatsApp number is connected to this workspace'),
+  graphUnavailable: make('GRAPH_UNAVAILABLE', 502, 'WhatsApp could not be reached; try again'),
+  notRetryable: make('NOT_RETRYABLE', 409, 'Only a failed or unconfirmed message can be sent again'),
+  mediaTypeUnsupported: (why: string) => new AppError('MEDIA_TYPE_UNSUPPORTED', 415, why),
+  mediaTooLarge: (why: string) => new AppError('MEDIA_TOO_LARGE', 413, why),
 } as const

@@ -4,7 +4,7 @@
 import type { EventBatch } from '../events/event-log.ts'
 import type { WaChange, WaInbound, WaParsed, WaStatus } from '../channels/whatsapp/parse.ts'
 import { previewOf } from '../channels/whatsapp/parse.ts'
-import { toMessageDTO, type ChannelRow, type InboxStore } from '../store/inbox-store.ts'
+import { toMessageDTO, type ChannelRow, type InboxStore, type MessageRow } from '../store/inbox-store.ts'
 import type { Db } from '../store/db.ts'
 import { pendingStatuses, rawWebhooks } from '../store/schema.ts'
 import { applyStatus } from './message-status.ts'
@@ -16,6 +16,15 @@ export interface IngestDeps {
   db: Db
   store: InboxStore
   now: () => number
+  hooks?: IngestHooks
+}
+
+/** Where sending (issue 4) joins the ingest, inside the webhook's transaction. */
+export interface IngestHooks {
+  /** A status for an unknown wamid: may name an outbox row (biz_opaque_callback_data) and return its message. */
+  reconcileStatus?(channel: ChannelRow, st: WaStatus, events: EventBatch): MessageRow | undefined
+  /** A new inbound message was stored (media downloads start here). */
+  messageStored?(channel: ChannelRow, row: MessageRow): void
 }
 
 export function keepRaw(db: Db, provider: string, reason: string, body: unknown): void {
@@ -78,6 +87,7 @@ function ingestMessage(
     updatedAt: now,
   })
   if (!row) return // duplicate delivery: nothing changes, nothing is emitted
+  deps.hooks?.messageStored?.(channel, row)
 
   if (msg.reaction) {
     const target = store.messageByProviderId(channel.id, msg.reaction.targetProviderId)
@@ -118,7 +128,8 @@ function ingestMessage(
 }
 
 function ingestStatus(deps: IngestDeps, events: EventBatch, channel: ChannelRow, st: WaStatus): void {
-  const target = deps.store.messageByProviderId(channel.id, st.providerId)
+  const target =
+    deps.store.messageByProviderId(channel.id, st.providerId) ?? deps.hooks?.reconcileStatus?.(channel, st, events)
   if (!target) {
     // A status for a message Parley has not stored (yet): keep it; applied when the id appears.
     deps.db

@@ -112,13 +112,17 @@ export async function conversationRoutes(app: FastifyInstance, opts: { services:
     { schema: { params: Type.Object({ id: Type.Integer({ minimum: 1 }) }) } },
     async (req) => {
       const ws = req.session.workspaceId
+      let hadUnread = false
       const conversation = events.transact((batch) => {
         const changed = store.markRead(ws, req.params.id, clock.now())
+        hadUnread = changed !== undefined
         const dto = store.conversation(ws, req.params.id)
         if (changed && dto) batch.emit(ws, 'conversation.updated', { conversation: dto })
         return dto
       })
       if (!conversation) throw Errors.notFound('Conversation')
+      // Blue ticks on the customer's phone; off the request path, best effort.
+      if (hadUnread) void opts.services.sending.replies.markReadOnWhatsApp(ws, req.params.id)
       return { conversation }
     },
   )

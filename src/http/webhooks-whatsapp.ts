@@ -52,7 +52,7 @@ export async function whatsappWebhookRoutes(app: FastifyInstance, opts: { servic
     }
     const parsed = parseWhatsApp(body, clock.now())
     await ingest.submit({
-      run: (events) => ingestWhatsApp({ db, store, now: clock.now }, events, parsed),
+      run: (events) => ingestWhatsApp({ db, store, now: clock.now, hooks: opts.services.sending.ingestHooks }, events, parsed),
       // A signed payload that trips the ingest is kept whole and acknowledged:
       // Meta would otherwise retry it for a week to the same end.
       fallback: () => keepRaw(db, 'whatsapp', 'ingest_error', raw.toString('utf8')),

@@ -1,0 +1,111 @@
+// Builds everything sending needs from the app's basics, so app.ts wires it in one line:
+// the Graph client (Meta, or the sandbox's emulator), the outbox and its worker, the
+// per-number rate limiter, media, templates, replies, and the ingest hooks that let
+// status webhooks settle sends and inbound media start downloading.
+import type { FastifyBaseLogger } from 'fastify'
+import type { Config } from '../config.ts'
+import type { Db } from '../store/db.ts'
+import type { EventLog } from '../events/event-log.ts'
+import type { InboxStore } from '../store/inbox-store.ts'
+import { GraphClient } from '../channels/whatsapp/graph-client.ts'
+import type { IngestHooks } from './whatsapp-ingest.ts'
+import { Outbox } from './outbox.ts'
+import { OutboxWorker } from './outbox-worker.ts'
+import { SendRateLimiter } from './outbox-rate.ts'
+import { MediaService } from './media.ts'
+import { TemplateService } from './templates.ts'
+import { Replies } from './replies.ts'
+
+export interface Sending {
+  graph: GraphClient
+  outbox: Outbox
+  worker: OutboxWorker
+  limiter: SendRateLimiter
+  media: MediaService
+  templates: TemplateService
+  replies: Replies
+  ingestHooks: IngestHooks
+  start(): void
+  stop(graceMs: number): Promise<void>
+}
+
+export interface SendingDeps {
+  config: Readonly<Config>
+  db: Db
+  events: EventLog
+  store: InboxStore
+  now: () => number
+  log: FastifyBaseLogger
+  /** The sandbox's emulator address, or Meta's from the config. */
+  graphBaseUrl: () => string
+}
+
+export function createSending(deps: SendingDeps): Sending {
+  const { config, db, events, store, now, log } = deps
+  const s = config.sending
+  const graph = new GraphClient({ baseUrl: deps.graphBaseUrl, timeoutMs: s.graphTimeoutMs })
+  const outbox = new Outbox({ db, store, events, now })
+  const limiter = new SendRateLimiter(s.ratePerSecond)
+  const media = new MediaService({
+    db,
+    store,
+    events,
+    graph,
+    dataDir: config.dataDir,
+    maxBytes: config.media.maxBytes,
+    uploadMaxBytes: config.media.uploadMaxBytes,
+    now,
+    log: log.child({ subsystem: 'media' }),
+  })
+  const worker = new OutboxWorker({
+    db,
+    outbox,
+    graph,
+    limiter,
+    media,
+    now,
+    log: log.child({ subsystem: 'outbox' }),
+    options: {
+      retryBaseMs: s.retryBaseMs,
+      retryCapMs: s.retryCapMs,
+      maxAttempts: s.maxAttempts,
+      graphTimeoutMs: s.graphTimeoutMs,
+      ratePerSecond: s.ratePerSecond,
+    },
+  })
+  const templates = new TemplateService(graph, s.templateCacheSeconds * 1000, now)
+  const replies = new Replies({
+    db,
+    store,
+    events,
+    outbox,
+    worker,
+    media,
+    templates,
+    graph,
+    now,
+    markRead: s.markRead,
+    log: log.child({ subsystem: 'replies' }),
+  })
+  return {
+    graph,
+    outbox,
+    worker,
+    limiter,
+    media,
+    templates,
+    replies,
+    ingestHooks: {
+      reconcileStatus: (channel, st, batch) => outbox.reconcileStatus(channel, st, batch),
+      messageStored: (channel, row) => media.onInboundStored(channel, row),
+    },
+    start() {
+      worker.start()
+      media.start()
+    },
+    async stop(graceMs) {
+      media.stop()
+      await worker.stop(graceMs)
+    },
+  }
+}

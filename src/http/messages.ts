@@ -1,0 +1,71 @@
+// Sending: POST a reply (text, template, image/document, reaction, quoted reply) and
+// "send again" for a failed or unconfirmed one. 202: stored and queued, not yet sent —
+// the ticks arrive on the stream as `message.updated`.
+import type { FastifyInstance } from 'fastify'
+import { Type } from 'typebox'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import type { Services } from '../app.ts'
+
+const Params = Type.Union([Type.Array(Type.String({ maxLength: 1024 }), { maxItems: 50 }), Type.Record(Type.String(), Type.String({ maxLength: 1024 }))])
+
+const SendBody = Type.Object(
+  {
+    // The browser's id for its optimistic bubble; a retried POST with it sends nothing new.
+    clientMessageId: Type.String({ minLength: 1, maxLength: 100 }),
+    type: Type.Optional(
+      Type.Union([
+        Type.Literal('text'),
+        Type.Literal('template'),
+        Type.Literal('image'),
+        Type.Literal('document'),
+        Type.Literal('reaction'),
+      ]),
+    ),
+    // Lengths are checked by the domain, which names the limit in its error.
+    text: Type.Optional(Type.String({ maxLength: 65536 })),
+    previewUrl: Type.Optional(Type.Boolean()),
+    replyToMessageId: Type.Optional(Type.Integer({ minimum: 1 })),
+    template: Type.Optional(
+      Type.Object({
+        name: Type.String({ minLength: 1, maxLength: 512 }),
+        language: Type.String({ minLength: 1, maxLength: 20 }),
+        bodyParams: Type.Optional(Params),
+        headerParams: Type.Optional(Params),
+      }),
+    ),
+    mediaId: Type.Optional(Type.Integer({ minimum: 1 })),
+    caption: Type.Optional(Type.String({ maxLength: 65536 })),
+    reaction: Type.Optional(
+      Type.Object({ messageId: Type.Integer({ minimum: 1 }), emoji: Type.String({ maxLength: 32 }) }),
+    ),
+  },
+  { additionalProperties: false },
+)
+
+export async function messageRoutes(app: FastifyInstance, opts: { services: Services }) {
+  const { replies } = opts.services.sending
+  const r = app.withTypeProvider<TypeBoxTypeProvider>()
+  app.addHook('preHandler', app.authenticate)
+
+  r.post(
+    '/api/conversations/:id/messages',
+    { schema: { params: Type.Object({ id: Type.Integer({ minimum: 1 }) }), body: SendBody } },
+    async (req, reply) => {
+      const { message } = await replies.send(
+        { workspaceId: req.session.workspaceId, userId: req.session.userId },
+        req.params.id,
+        req.body,
+      )
+      return reply.status(202).send({ message })
+    },
+  )
+
+  r.post(
+    '/api/conversations/:id/messages/:messageId/retry',
+    { schema: { params: Type.Object({ id: Type.Integer({ minimum: 1 }), messageId: Type.Integer({ minimum: 1 }) }) } },
+    async (req, reply) => {
+      const message = replies.retry(req.session.workspaceId, req.params.id, req.params.messageId)
+      return reply.status(202).send({ message })
+    },
+  )
+}

@@ -1,0 +1,23 @@
+// GET /api/templates: the approved templates of the workspace's WhatsApp number, with
+// their parameters, for the composer when the 24-hour window is closed.
+import type { FastifyInstance } from 'fastify'
+import { Type } from 'typebox'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { Errors } from '../errors.ts'
+import type { Services } from '../app.ts'
+
+export async function templateRoutes(app: FastifyInstance, opts: { services: Services }) {
+  const { replies, templates } = opts.services.sending
+  const r = app.withTypeProvider<TypeBoxTypeProvider>()
+  app.addHook('preHandler', app.authenticate)
+
+  r.get(
+    '/api/templates',
+    { schema: { querystring: Type.Object({ refresh: Type.Optional(Type.Boolean()) }) } },
+    async (req) => {
+      const channel = replies.whatsappChannel(req.session.workspaceId)
+      if (!channel) throw Errors.noChannel()
+      return { templates: await templates.list(channel, { refresh: req.query.refresh === true }) }
+    },
+  )
+}

@@ -1,0 +1,110 @@
+// Sandbox mode: Parley without a Meta account. When WHATSAPP_ACCESS_TOKEN and
+// WHATSAPP_PHONE_NUMBER_ID are not both set, a sandbox WhatsApp number is created, the
+// Graph client talks to the emulator mounted in this same process, and the emulator
+// sends its signed webhooks to this process's real webhook route — the full path a
+// message from Meta takes, on a laptop.
+import { randomBytes } from 'node:crypto'
+import path from 'node:path'
+import type { AddressInfo } from 'node:net'
+import { and, eq } from 'drizzle-orm'
+import type { Config } from '../config.ts'
+import type { Db } from '../store/db.ts'
+import { channels } from '../store/schema.ts'
+import { Emulator, GRAPH_VERSION } from './emulator.ts'
+
+// The ids Meta's own examples use (meta-platform-facts.md §6): recognisably fake.
+export const SANDBOX_PHONE_NUMBER_ID = '100000000000002'
+export const SANDBOX_WABA_ID = '100000000000001'
+export const SANDBOX_DISPLAY_NUMBER = '15550001000'
+
+export interface SandboxMode {
+  emulator: Emulator
+  channelId: number
+  /** The Graph base URL while listening (the emulator's address in this process). */
+  graphBaseUrl(): string
+  /** Called once the server listens: now the emulator knows where to send webhooks. */
+  listening(address: AddressInfo | string | null): string | undefined
+}
+
+export function createSandbox(config: Readonly<Config>, db: Db, workspaceId: number): SandboxMode {
+  const phoneNumberId = config.whatsapp.phoneNumberId ?? SANDBOX_PHONE_NUMBER_ID
+  const wabaId = config.whatsapp.businessAccountId ?? SANDBOX_WABA_ID
+  let channel = db
+    .select()
+    .from(channels)
+    .where(and(eq(channels.kind, 'whatsapp'), eq(channels.externalId, phoneNumberId)))
+    .get()
+  // A random token per database: the emulator accepts only it, like Meta accepts only yours.
+  const token = channel?.accessToken ?? `sandbox-${randomBytes(24).toString('base64url')}`
+  if (!channel) {
+    channel = db
+      .insert(channels)
+      .values({
+        workspaceId,
+        kind: 'whatsapp',
+        externalId: phoneNumberId,
+        name: 'WhatsApp sandbox',
+        displayPhoneNumber: SANDBOX_DISPLAY_NUMBER,
+        businessAccountId: wabaId,
+        accessToken: token,
+        enabled: true,
+      })
+      .returning()
+      .get()
+  } else {
+    channel = db
+      .update(channels)
+      .set({
+        accessToken: token,
+        businessAccountId: channel.businessAccountId ?? wabaId,
+        displayPhoneNumber: channel.displayPhoneNumber ?? SANDBOX_DISPLAY_NUMBER,
+        enabled: true,
+      })
+      .where(eq(channels.id, channel.id))
+      .returning()
+      .get()
+  }
+  const s = config.sandbox
+  const emulator = new Emulator({
+    numbers: [
+      {
+        phoneNumberId,
+        displayPhoneNumber: channel.displayPhoneNumber ?? SANDBOX_DISPLAY_NUMBER,
+        wabaId: channel.businessAccountId ?? wabaId,
+        accessToken: token,
+      },
+    ],
+    appSecret: config.metaAppSecret,
+    stateDir: path.join(config.dataDir, 'sandbox'),
+    statusDelays: { sentMs: s.sentDelayMs, deliveredMs: s.deliveredDelayMs, readMs: s.readDelayMs },
+    ratePerSecond: s.ratePerSecond,
+    faults: {
+      errorRate: s.errorRate,
+      latencyMs: s.latencyMs,
+      duplicateRate: s.duplicateRate,
+      outOfOrder: s.outOfOrder,
+      dropRate: s.dropRate,
+    },
+  })
+  // Until the server listens there is nowhere to send to; a refused connection is
+  // retried by the outbox like any network failure.
+  let base = 'http://127.0.0.1:9'
+  return {
+    emulator,
+    channelId: channel.id,
+    graphBaseUrl: () => `${base}/sandbox/graph/${GRAPH_VERSION}`,
+    listening(address) {
+      if (!address || typeof address === 'string') return undefined
+      // Reach ourselves over loopback whatever address we listen on.
+      const host =
+        address.address === '0.0.0.0' || address.address === '::'
+          ? '127.0.0.1'
+          : address.family === 'IPv6'
+            ? `[${address.address}]`
+            : address.address
+      base = `http://${host}:${address.port}`
+      emulator.setWebhookUrl(`${base}/webhooks/whatsapp`)
+      return base
+    },
+  }
+}
