@@ -72,7 +72,7 @@ export interface MediaDeps {
 
 export class MediaService {
   readonly dir: string
-  private readonly inFlight = new Set<number>()
+  private readonly inFlight = new Map<number, Promise<void>>()
   private timer: NodeJS.Timeout | undefined
   private stopped = true
 
@@ -114,9 +114,14 @@ export class MediaService {
     this.kick()
   }
 
-  stop(): void {
+  /** Stops fetching; a download in flight is abandoned (its row stays pending for the next start). */
+  async stop(graceMs: number): Promise<void> {
     this.stopped = true
     clearTimeout(this.timer)
+    if (this.inFlight.size === 0) return
+    let t: NodeJS.Timeout | undefined
+    await Promise.race([Promise.allSettled([...this.inFlight.values()]), new Promise<void>((r) => (t = setTimeout(r, graceMs)))])
+    clearTimeout(t)
   }
 
   kick(): void {
@@ -139,11 +144,15 @@ export class MediaService {
         .filter((r) => !this.inFlight.has(r.id))
         .slice(0, free)
       for (const row of due) {
-        this.inFlight.add(row.id)
-        void this.fetchOne(row).finally(() => {
-          this.inFlight.delete(row.id)
-          this.kick()
-        })
+        const p = this.fetchOne(row)
+          .catch((err) => {
+            if (!this.stopped) this.deps.log.error({ err, mediaId: row.id }, 'media: download bookkeeping failed')
+          })
+          .finally(() => {
+            this.inFlight.delete(row.id)
+            this.kick()
+          })
+        this.inFlight.set(row.id, p)
       }
     }
     const next = this.deps.db.$client
@@ -173,6 +182,8 @@ export class MediaService {
         throw new Error('checksum mismatch')
       }
       await rename(dest + '.part', dest)
+      // Stopped meanwhile: the database may be closed; the row is fetched again next start.
+      if (this.stopped) return
       const mimeType = row.mimeType ?? info.mimeType ?? got.contentType
       this.deps.events.transact((batch) => {
         const stored = this.update(row.id, { state: 'stored', path: file, size: got.size, mimeType, lastError: null })
@@ -182,6 +193,7 @@ export class MediaService {
       await rm(dest + '.part', { force: true })
       const attempts = row.attempts + 1
       const reason = (err as Error).message
+      if (this.stopped) return
       this.deps.log.warn({ mediaId: row.id, attempts, reason }, 'media: inbound download failed')
       this.deps.events.transact((batch) => {
         if (attempts >= FETCH_MAX_ATTEMPTS) {

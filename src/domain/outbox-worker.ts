@@ -170,7 +170,11 @@ export class OutboxWorker {
   private launch(row: OutboxRow, channel: ChannelRow | undefined): void {
     this.perChannel.set(row.channelId, (this.perChannel.get(row.channelId) ?? 0) + 1)
     const p = this.process(row, channel)
-      .catch((err) => this.deps.log.error({ err, outboxId: row.id }, 'outbox: send bookkeeping failed'))
+      // After stop() the database may be closed: the row stays `sending` and becomes
+      // `unknown` at the next start, which is the truth (the answer was not recorded).
+      .catch((err) => {
+        if (!this.stopped) this.deps.log.error({ err, outboxId: row.id }, 'outbox: send bookkeeping failed')
+      })
       .finally(() => {
         this.inFlight.delete(row.id)
         this.perChannel.set(row.channelId, (this.perChannel.get(row.channelId) ?? 1) - 1)

@@ -104,8 +104,7 @@ export function createSending(deps: SendingDeps): Sending {
       media.start()
     },
     async stop(graceMs) {
-      media.stop()
-      await worker.stop(graceMs)
+      await Promise.all([media.stop(graceMs), worker.stop(graceMs)])
     },
   }
 }
