@@ -16,6 +16,9 @@ import { whatsappWebhookRoutes } from './http/webhooks-whatsapp.ts'
 import { streamRoutes } from './http/stream.ts'
 import { conversationRoutes } from './http/conversations.ts'
 import { webRoutes } from './http/web.ts'
+import { ChannelDirectory } from './domain/channels.ts'
+import { messengerWebhookRoutes } from './http/webhooks-messenger.ts'
+import { channelRoutes } from './http/channels.ts'
 import { createSending, type Sending } from './domain/replies-wiring.ts'
 import { messageRoutes } from './http/messages.ts'
 import { templateRoutes } from './http/templates.ts'
@@ -39,6 +42,7 @@ export interface Services {
   store: InboxStore
   auth: AuthService
   ingest: IngestQueue
+  channels: ChannelDirectory
   /** Replies, outbox, media, templates (issue 4). */
   sending: Sending
   /** Present in sandbox mode: the in-process Meta emulator. */
@@ -91,6 +95,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     hub,
     store,
     auth,
+    channels: new ChannelDirectory(db, config),
     ingest: new IngestQueue(db.$client, events, {
       onJobError: (err) => app.log.error({ err }, 'webhook ingest failed; payload kept raw'),
     }),
@@ -131,8 +136,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   })
   await app.register(authPlugin, { services })
   await app.register(whatsappWebhookRoutes, { services })
+  await app.register(messengerWebhookRoutes, { services })
   await app.register(streamRoutes, { services })
   await app.register(conversationRoutes, { services })
+  await app.register(channelRoutes, { services })
   await app.register(messageRoutes, { services })
   await app.register(templateRoutes, { services })
   await app.register(mediaRoutes, { services })

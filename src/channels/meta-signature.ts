@@ -24,3 +24,9 @@ export function metaEscape(json: string): string {
     ch === '/' ? '\\/' : '\\u' + ch.charCodeAt(0).toString(16).padStart(4, '0'),
   )
 }
+
+/** The secret among `secrets` that signed this body, or undefined. */
+export function verifyWithAny(secrets: readonly string[], body: Buffer, header: string | undefined): string | undefined {
+  for (const secret of secrets) if (verifySignature(secret, body, header)) return secret
+  return undefined
+}

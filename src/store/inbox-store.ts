@@ -99,6 +99,41 @@ export class InboxStore {
     return this.sql.updateById(this.messageCodec, id, set)!
   }
 
+  messageById(workspaceId: number, id: number): MessageRow | undefined {
+    const row = this.sql
+      .get(`SELECT ${this.messageCodec.select()} FROM messages WHERE workspace_id = ? AND id = ?`)
+      .get(workspaceId, id)
+    return row === undefined ? undefined : this.messageCodec.decode(row)
+  }
+
+  contactByExternalId(workspaceId: number, kind: 'whatsapp' | 'messenger', externalId: string): ContactRow | undefined {
+    const row = this.sql
+      .get(`SELECT ${this.contactCodec.select()} FROM contacts WHERE workspace_id = ? AND kind = ? AND external_id = ?`)
+      .get(workspaceId, kind, externalId)
+    return row === undefined ? undefined : this.contactCodec.decode(row)
+  }
+
+  conversationByChannelContact(channelId: number, contactId: number): ConversationRow | undefined {
+    const row = this.sql
+      .get(`SELECT ${this.conversationCodec.select()} FROM conversations WHERE channel_id = ? AND contact_id = ?`)
+      .get(channelId, contactId)
+    return row === undefined ? undefined : this.conversationCodec.decode(row)
+  }
+
+  /** Outbound messages sent at or before `at` (ms) still in one of `statuses` (watermarks). */
+  outboundUpTo(conversationId: number, at: number, statuses: readonly string[]): MessageRow[] {
+    const marks = statuses.map(() => '?').join(', ')
+    return this.sql
+      .get(
+        `SELECT ${this.messageCodec.select()} FROM messages
+          WHERE conversation_id = ? AND direction = 'out' AND status IN (${marks})
+            AND coalesce(sent_at, timestamp) <= ?
+          ORDER BY id`,
+      )
+      .all(conversationId, ...statuses, at)
+      .map((r) => this.messageCodec.decode(r))
+  }
+
   conversation(workspaceId: number, id: number): ConversationDTO | undefined {
     const raw = this.sql
       .get(

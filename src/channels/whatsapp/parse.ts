@@ -287,6 +287,10 @@ export function previewOf(type: string, text: string | null, media: Record<strin
       return text ? `Reacted ${text} to a message` : 'Removed a reaction'
     case 'order':
       return '🛒 Order'
+    case 'postback':
+      return text ?? 'Button tapped'
+    case 'link':
+      return text ? `🔗 ${text}` : '🔗 Link'
     default:
       return 'Unsupported message'
   }

@@ -1,0 +1,65 @@
+// Channels as data: list for everyone in the workspace; add and edit for admins.
+// Tokens and secrets are write-only: once saved, the API only says whether one is set.
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { Type } from 'typebox'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { toPublicChannel } from '../domain/channels.ts'
+import { Errors } from '../errors.ts'
+import type { Services } from '../app.ts'
+
+const Secret = Type.Optional(Type.Union([Type.String({ maxLength: 1024 }), Type.Null()]))
+const Editable = {
+  name: Type.String({ minLength: 1, maxLength: 100 }),
+  displayPhoneNumber: Type.Optional(Type.Union([Type.String({ maxLength: 32 }), Type.Null()])),
+  businessAccountId: Type.Optional(Type.Union([Type.String({ pattern: '^\\d{1,32}$' }), Type.Null()])),
+  accessToken: Secret,
+  appSecret: Secret,
+  verifyToken: Secret,
+  enabled: Type.Optional(Type.Boolean()),
+}
+
+export async function channelRoutes(app: FastifyInstance, opts: { services: Services }) {
+  const { channels } = opts.services
+  const r = app.withTypeProvider<TypeBoxTypeProvider>()
+  app.addHook('preHandler', app.authenticate)
+  const adminOnly = async (req: FastifyRequest) => {
+    if (req.session.role !== 'admin') throw Errors.forbidden()
+  }
+
+  r.get('/api/channels', async (req) => ({ channels: channels.list(req.session.workspaceId).map(toPublicChannel) }))
+
+  r.post(
+    '/api/channels',
+    {
+      preHandler: adminOnly,
+      schema: {
+        body: Type.Object({
+          kind: Type.Union([Type.Literal('whatsapp'), Type.Literal('messenger')]),
+          // phone_number_id or page id: digits, as Meta issues them.
+          externalId: Type.String({ pattern: '^\\d{1,32}$' }),
+          ...Editable,
+        }),
+      },
+    },
+    async (req, reply) => {
+      const row = channels.create(req.session.workspaceId, req.body)
+      return reply.status(201).send({ channel: toPublicChannel(row) })
+    },
+  )
+
+  r.patch(
+    '/api/channels/:id',
+    {
+      preHandler: adminOnly,
+      schema: {
+        params: Type.Object({ id: Type.Integer({ minimum: 1 }) }),
+        body: Type.Partial(Type.Object(Editable)),
+      },
+    },
+    async (req) => {
+      const row = channels.update(req.session.workspaceId, req.params.id, req.body)
+      if (!row) throw Errors.notFound('Channel')
+      return { channel: toPublicChannel(row) }
+    },
+  )
+}

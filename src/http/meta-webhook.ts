@@ -1,0 +1,68 @@
+// The shape every Meta webhook route shares (WhatsApp and Messenger): the GET
+// verification handshake, and a signed POST checked in this order — content type (415)
+// → signature over the raw bytes (401, nothing stored) → JSON (400, kept raw) →
+// ingest in a group commit → 200 only after the commit.
+import type { FastifyInstance } from 'fastify'
+import sjson from 'secure-json-parse'
+import { verifyWithAny } from '../channels/meta-signature.ts'
+import { keepRaw } from '../domain/whatsapp-ingest.ts'
+import type { ChannelKind } from '../domain/channels.ts'
+import type { EventBatch } from '../events/event-log.ts'
+import { Errors } from '../errors.ts'
+import type { Services } from '../app.ts'
+
+// Meta's payloads reach 3 MB; Fastify's 1 MiB default would refuse real deliveries,
+// and Meta would retry them for a week.
+export const META_WEBHOOK_BODY_LIMIT = 4 * 1024 * 1024
+
+export interface MetaWebhookSpec {
+  kind: ChannelKind
+  /** The state change for a verified, parsed body; `secret` is the app secret that signed it. */
+  ingest(body: unknown, secret: string): (events: EventBatch) => void
+}
+
+/** Registers GET/POST /webhooks/<kind>. Call inside an encapsulated plugin. */
+export function registerMetaWebhook(app: FastifyInstance, services: Services, spec: MetaWebhookSpec): void {
+  const { ingest, db, channels } = services
+  const path = `/webhooks/${spec.kind}`
+
+  // Encapsulated: only this plugin sees JSON as raw bytes.
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser(['application/json'], { parseAs: 'buffer', bodyLimit: META_WEBHOOK_BODY_LIMIT }, (_req, body, done) =>
+    done(null, body),
+  )
+
+  app.get(path, async (req, reply) => {
+    const q = req.query as Record<string, string | undefined>
+    const token = q['hub.verify_token']
+    if (q['hub.mode'] === 'subscribe' && token && q['hub.challenge'] && channels.verifyTokens(spec.kind).includes(token)) {
+      return reply.type('text/plain').send(q['hub.challenge'])
+    }
+    throw Errors.verifyFailed()
+  })
+
+  app.post(path, { bodyLimit: META_WEBHOOK_BODY_LIMIT }, async (req, reply) => {
+    const raw = req.body as Buffer
+    const header = req.headers['x-hub-signature-256']
+    const secret = verifyWithAny(channels.appSecrets(spec.kind), raw, typeof header === 'string' ? header : undefined)
+    if (!secret) {
+      req.log.warn({ provider: spec.kind }, 'webhook refused: bad or missing signature')
+      throw Errors.invalidSignature()
+    }
+    let body: unknown
+    try {
+      body = sjson.parse(raw.toString('utf8'), null, { protoAction: 'remove', constructorAction: 'remove' })
+    } catch {
+      // Signed but not JSON: keep the bytes for the operator, tell the sender.
+      await ingest.submit({ run: () => keepRaw(db, spec.kind, 'malformed_json', raw.toString('utf8')), fallback: () => undefined })
+      throw Errors.malformedJson()
+    }
+    await ingest.submit({
+      run: spec.ingest(body, secret),
+      // A signed payload that trips the ingest is kept whole and acknowledged:
+      // Meta would otherwise retry it for a week to the same end.
+      fallback: () => keepRaw(db, spec.kind, 'ingest_error', raw.toString('utf8')),
+    })
+    return reply.status(200).send('EVENT_RECEIVED')
+  })
+}

@@ -1,0 +1,17 @@
+// /webhooks/messenger: a Facebook Page's Messenger events.
+import type { FastifyInstance } from 'fastify'
+import { parseMessenger } from '../channels/messenger/parse.ts'
+import { ingestMessenger } from '../domain/messenger-ingest.ts'
+import { registerMetaWebhook } from './meta-webhook.ts'
+import type { Services } from '../app.ts'
+
+export async function messengerWebhookRoutes(app: FastifyInstance, opts: { services: Services }) {
+  const { db, store, channels, clock } = opts.services
+  registerMetaWebhook(app, opts.services, {
+    kind: 'messenger',
+    ingest: (body, secret) => {
+      const parsed = parseMessenger(body, clock.now())
+      return (events) => ingestMessenger({ db, store, channels, now: clock.now }, events, parsed, secret)
+    },
+  })
+}
