@@ -1,0 +1,87 @@
+// Baseline: a raw node:http SSE server, the floor for fan-out and per-stream memory.
+// Same headers and first write as Parley's /stream, no auth, no framework; a broadcast
+// writes one pre-serialized Buffer to every open response. /replay reads the same
+// events table as Parley (the physical limit of reading and writing 10,000 events).
+import http from 'node:http'
+import Database from 'better-sqlite3'
+import { serve } from '../lib/proc.ts'
+import { nowMs } from '../lib/hist.ts'
+
+const conns = new Set<http.ServerResponse>()
+let replayDb: { epoch: string; page: Database.Statement } | undefined
+
+const server = http.createServer((req, res) => {
+  const url = new URL(req.url ?? '/', 'http://x')
+  if (url.pathname === '/stream') {
+    res.writeHead(200, {
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-cache, no-transform',
+      Connection: 'keep-alive',
+      'X-Accel-Buffering': 'no',
+    })
+    res.write('retry: 3000\n: connected\n\n')
+    res.socket?.setNoDelay(true)
+    conns.add(res)
+    res.on('close', () => conns.delete(res))
+    return
+  }
+  if (url.pathname === '/replay' && replayDb) {
+    res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache, no-transform' })
+    void replay(res, Number(url.searchParams.get('after') ?? 0))
+    return
+  }
+  res.writeHead(404).end()
+})
+
+async function replay(res: http.ServerResponse, after: number): Promise<void> {
+  const { epoch, page } = replayDb!
+  let from = after
+  for (;;) {
+    const rows = page.all(from, 1000) as Array<{ id: number; type: string; data: string }>
+    if (rows.length === 0) break
+    let chunk = ''
+    for (const ev of rows) chunk += `id: ${epoch}:${ev.id}\nevent: ${ev.type}\ndata: ${ev.data}\n\n`
+    from = rows[rows.length - 1]!.id
+    if (!res.write(chunk)) await new Promise((r) => res.once('drain', r))
+  }
+}
+
+const rpc = serve(
+  {
+    broadcast: (a: { frame: string }) =>
+      new Promise((resolve) => {
+        const t0 = nowMs()
+        const bytes = Buffer.from(a.frame)
+        for (const res of conns) res.write(bytes)
+        const durMs = nowMs() - t0
+        // Each response was corked by the first write and is written out in a nextTick
+        // queued during the loop; this tick runs after all of them.
+        process.nextTick(() => resolve({ startMs: t0, durMs, flushMs: nowMs() - t0, conns: conns.size }))
+      }),
+    mem: () => {
+      globalThis.gc?.()
+      globalThis.gc?.()
+      const m = process.memoryUsage()
+      return { rss: m.rss, heapUsed: m.heapUsed, external: m.external, streams: conns.size }
+    },
+    streams: () => conns.size,
+    openDb: (a: { file: string; epoch: string }) => {
+      const db = new Database(a.file, { readonly: true })
+      replayDb = {
+        epoch: a.epoch,
+        page: db.prepare(
+          'SELECT id, type, payload AS data FROM events WHERE workspace_id = 1 AND id > ? ORDER BY id LIMIT ?',
+        ),
+      }
+      return true
+    },
+  },
+  () => {
+    for (const c of conns) c.destroy()
+    server.close()
+  },
+)
+server.listen(0, '127.0.0.1', () => {
+  const addr = server.address()
+  rpc.ready({ port: typeof addr === 'object' && addr ? addr.port : 0 })
+})

@@ -1,0 +1,48 @@
+// Run-wide settings: the sizes of each workload in the default and --quick runs.
+import { nofileLimits } from './proc.ts'
+
+export interface Sizes {
+  ingest: { levels: number[]; seconds: number; sqliteSeconds: number; warmSeconds: number }
+  delivery: { streams: number; rate: number; seconds: number; perProcess: number; warmWebhooks: number }
+  fanout: { sizes: number[]; reps: number; perProcess: number }
+  replay: { events: number; perWebhook: number; reps: number }
+  reads: { conversations: number; messages: number; seconds: number; concurrency: number[] }
+  peer: { clients: number; connections: number; seconds: number; warmSeconds: number }
+}
+
+export interface Ctx {
+  quick: boolean
+  sizes: Sizes
+  workDir: string
+  /** When set, the Parley server writes a CPU profile per workload here. */
+  profileDir?: string
+  log(msg: string): void
+}
+
+/** As many streams as the server's descriptor limit allows, keeping room for its
+ * database, listener and log. The limit is raised to the hard limit for children. */
+export function maxStreams(): number {
+  return Math.max(1000, Math.floor((nofileLimits().hard - 600) / 500) * 500)
+}
+
+export function sizes(quick: boolean): Sizes {
+  if (quick) {
+    return {
+      ingest: { levels: [8, 64], seconds: 1.5, sqliteSeconds: 1, warmSeconds: 1 },
+      delivery: { streams: 100, rate: 300, seconds: 2, perProcess: 100, warmWebhooks: 500 },
+      fanout: { sizes: [2000], reps: 3, perProcess: 2000 },
+      replay: { events: 10_000, perWebhook: 50, reps: 3 },
+      reads: { conversations: 10_000, messages: 100_000, seconds: 1, concurrency: [4] },
+      peer: { clients: 50, connections: 32, seconds: 2, warmSeconds: 1 },
+    }
+  }
+  const max = maxStreams()
+  return {
+    ingest: { levels: [1, 8, 32, 128, 256], seconds: 6, sqliteSeconds: 3, warmSeconds: 4 },
+    delivery: { streams: 1000, rate: 1000, seconds: 15, perProcess: 500, warmWebhooks: 3000 },
+    fanout: { sizes: max > 10_000 ? [10_000, max] : [10_000], reps: 5, perProcess: 5000 },
+    replay: { events: 10_000, perWebhook: 50, reps: 7 },
+    reads: { conversations: 100_000, messages: 1_000_000, seconds: 4, concurrency: [1, 8] },
+    peer: { clients: 100, connections: 64, seconds: 8, warmSeconds: 4 },
+  }
+}

@@ -1,0 +1,239 @@
+// Child entry: builds (once, cached under bench/.work/) a Parley database of N
+// conversations and M messages — the real migrated schema, bootstrapped by the real
+// app, then filled with direct inserts in one transaction — and runs the bare-SQLite
+// baseline of the read queries.
+import { createHash } from 'node:crypto'
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import Database from 'better-sqlite3'
+import { loadConfig } from '../../src/config.ts'
+import { MIGRATIONS_DIR, openDatabase } from '../../src/store/db.ts'
+import { buildApp } from '../../src/app.ts'
+import { serve } from './proc.ts'
+import { channelOf } from './parley-seed.ts'
+import { Hist, nowMs } from './hist.ts'
+import { ADMIN, APP_SECRET, JWT_SECRET, PHONE_NUMBER_ID, VERIFY_TOKEN, customer } from './wa.ts'
+
+// Bump when the generated data changes shape.
+const SEED_VERSION = 1
+
+export interface ReadSample {
+  /** Paths for the reader, by kind. */
+  paths: Record<string, string[]>
+  conversations: number
+  messages: number
+  biggestConversation: { id: number; messages: number }
+}
+
+function migrationsHash(): string {
+  const h = createHash('sha256')
+  const walk = (dir: string) => {
+    for (const f of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      const p = path.join(dir, f.name)
+      if (f.isDirectory()) walk(p)
+      else h.update(f.name).update(readFileSync(p))
+    }
+  }
+  walk(MIGRATIONS_DIR)
+  return h.digest('hex').slice(0, 12)
+}
+
+/** A deterministic PRNG: the same seed builds the same database. */
+function rng(seed: number) {
+  let s = seed >>> 0
+  return () => {
+    s = (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0
+    s ^= s + Math.imul(s ^ (s >>> 7), s | 61)
+    return ((s ^ (s >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+const b64 = (s: string) => Buffer.from(s).toString('base64url')
+
+async function build(dir: string, C: number, M: number): Promise<ReadSample> {
+  rmSync(dir, { recursive: true, force: true })
+  mkdirSync(dir, { recursive: true })
+  const env = {
+    DATA_DIR: dir,
+    META_APP_SECRET: APP_SECRET,
+    META_VERIFY_TOKEN: VERIFY_TOKEN,
+    WHATSAPP_PHONE_NUMBER_ID: PHONE_NUMBER_ID,
+    ADMIN_EMAIL: ADMIN.email,
+    ADMIN_PASSWORD: ADMIN.password,
+    JWT_SECRET,
+    LOG_LEVEL: 'silent',
+  }
+  // The real app bootstraps the workspace, the admin and the channel.
+  const config = loadConfig(env)
+  const db = openDatabase(config.databaseFile, { busyTimeoutMs: 5000 })
+  const app = await buildApp({ config, db, logger: false })
+  await app.ready()
+  await app.close()
+  const sqlite = db.$client
+  const { channelId, workspaceId } = channelOf(sqlite)
+  const rand = rng(42)
+
+  // Pass 1: which conversation each message belongs to, and each conversation's tail.
+  // Every conversation gets one message; the rest follow a heavy head (a few very long
+  // threads, a long tail of short ones), in time order.
+  const convOf = new Int32Array(M)
+  for (let m = 0; m < M; m++) {
+    convOf[m] = m < C ? 1 + ((m * 48271) % C) : 1 + Math.min(C - 1, Math.floor(C * rand() ** 3))
+  }
+  const T0 = Date.now() - 30 * 86400_000
+  const step = (30 * 86400_000) / M
+  const last = new Int32Array(C + 1)
+  const lastIn = new Int32Array(C + 1).fill(-1)
+  const counts = new Int32Array(C + 1)
+  for (let m = 0; m < M; m++) {
+    const c = convOf[m]!
+    last[c] = m
+    counts[c]!++
+    if (m % 5 < 3) lastIn[c] = m
+  }
+  const TEXTS = ['Olá, meu pedido chegou?', 'Thanks, that works', 'Can I pay by card?', 'Your order has shipped', 'ok 👍', 'We open at 9:00']
+
+  const insContact = sqlite.prepare(
+    `INSERT INTO contacts (id, workspace_id, kind, external_id, phone, name, profile_name, created_at, updated_at)
+     VALUES (?, ?, 'whatsapp', ?, ?, ?, ?, ?, ?)`,
+  )
+  const insConv = sqlite.prepare(
+    `INSERT INTO conversations (id, workspace_id, channel_id, contact_id, status, unread_count, last_message_id,
+       last_message_preview, last_message_direction, last_message_at, last_activity_at, last_inbound_at, window_expires_at,
+       created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  )
+  const insMsg = sqlite.prepare(
+    `INSERT INTO messages (id, workspace_id, conversation_id, channel_id, direction, type, text, data, provider_message_id,
+       status, sent_at, delivered_at, read_at, timestamp, raw, created_at, updated_at)
+     VALUES (?, ?, ?, ?, ?, 'text', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  )
+  const t0 = nowMs()
+  sqlite.transaction(() => {
+    for (let c = 1; c <= C; c++) {
+      const phone = customer(c)
+      const created = T0 + Math.floor(step * (c - 1))
+      insContact.run(c, workspaceId, phone, phone, `Customer ${c}`, `Customer ${c}`, created, created)
+    }
+    for (let c = 1; c <= C; c++) {
+      const m = last[c]!
+      const at = Math.floor(T0 + m * step)
+      const li = lastIn[c]!
+      const inAt = li >= 0 ? Math.floor(T0 + li * step) : null
+      const open = at > Date.now() - 3 * 86400_000 || c % 10 < 2
+      insConv.run(
+        c, workspaceId, channelId, c, open ? 'open' : 'resolved', open ? (c % 4) : 0, m + 1,
+        TEXTS[m % TEXTS.length]!, m % 5 < 3 ? 'in' : 'out', at, at, inAt, inAt === null ? null : inAt + 86400_000,
+        T0, at,
+      )
+    }
+    for (let m = 0; m < M; m++) {
+      const c = convOf[m]!
+      const at = Math.floor(T0 + m * step)
+      const inbound = m % 5 < 3
+      const text = TEXTS[m % TEXTS.length]!
+      const wamid = `wamid.HBgLSEED${m}Z`
+      const from = customer(c)
+      const raw = inbound
+        ? JSON.stringify({ from, id: wamid, timestamp: String(Math.floor(at / 1000)), type: 'text', text: { body: text } })
+        : null
+      insMsg.run(
+        m + 1, workspaceId, c, channelId, inbound ? 'in' : 'out', text, JSON.stringify({ body: text }), wamid,
+        inbound ? 'received' : 'read', inbound ? null : at, inbound ? null : at + 1000, inbound ? null : at + 5000,
+        at, raw, at, at,
+      )
+    }
+  })()
+  const seedMs = nowMs() - t0
+  sqlite.pragma('wal_checkpoint(TRUNCATE)')
+
+  // What the reader asks for: the first pages, deep pages by keyset cursor, and
+  // message pages of random conversations (and of the longest one), newest and older.
+  const pick = (n: number) => Array.from({ length: n }, () => 1 + Math.floor(rand() * C))
+  let biggest = 1
+  for (let c = 1; c <= C; c++) if (counts[c]! > counts[biggest]!) biggest = c
+  const convRow = sqlite.prepare('SELECT last_activity_at AS at, id FROM conversations WHERE id = ?')
+  const olderId = sqlite.prepare(
+    'SELECT id FROM messages WHERE conversation_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?',
+  )
+  const paths: Record<string, string[]> = {
+    'conversations: first page': ['/api/conversations?limit=50', '/api/conversations?status=open&limit=50'],
+    'conversations: deep page': pick(500).map((c) => {
+      const r = convRow.get(c) as { at: number; id: number }
+      return `/api/conversations?limit=50&cursor=${b64(`${r.at}:${r.id}`)}`
+    }),
+    'messages: newest page': [...pick(500), biggest].map((c) => `/api/conversations/${c}/messages?limit=50`),
+    'messages: older page': [...pick(499), biggest, biggest].map((c, i) => {
+      const n = counts[c]!
+      const off = i === 500 ? Math.floor(n / 2) : Math.floor(rand() * n)
+      const r = olderId.get(c, off) as { id: number } | undefined
+      return `/api/conversations/${c}/messages?limit=50${r ? `&cursor=${b64(String(r.id))}` : ''}`
+    }),
+  }
+  db.$client.close()
+  const sample: ReadSample = {
+    paths,
+    conversations: C,
+    messages: M,
+    biggestConversation: { id: biggest, messages: counts[biggest]! },
+  }
+  writeFileSync(path.join(dir, 'sample.json'), JSON.stringify({ ...sample, seedMs }))
+  writeFileSync(path.join(dir, 'complete'), '')
+  return sample
+}
+
+let rawDb: Database.Database | undefined
+
+serve({
+  /** Returns the cached database (building it if needed): its file and the sample. */
+  ensure: async (a: { workDir: string; conversations: number; messages: number }) => {
+    const key = `reads-${a.conversations}x${a.messages}-v${SEED_VERSION}-${migrationsHash()}`
+    const dir = path.join(a.workDir, key)
+    let built = false
+    const t0 = nowMs()
+    if (!existsSync(path.join(dir, 'complete'))) {
+      await build(dir, a.conversations, a.messages)
+      built = true
+    }
+    const sample = JSON.parse(readFileSync(path.join(dir, 'sample.json'), 'utf8')) as ReadSample & { seedMs: number }
+    return { dir, file: path.join(dir, 'parley.db'), sample, built, ms: nowMs() - t0 }
+  },
+
+  /** Bare better-sqlite3: the same queries Parley's list endpoints run, without HTTP. */
+  raw: (a: { file: string; paths: string[]; seconds: number }) => {
+    rawDb ??= new Database(a.file, { readonly: true })
+    const convs = rawDb.prepare(
+      `SELECT c.*, ct.id AS cid, ct.external_id, ct.name, ct.phone, ch.kind FROM conversations c
+       JOIN contacts ct ON ct.id = c.contact_id JOIN channels ch ON ch.id = c.channel_id
+       WHERE c.workspace_id = 1 AND (c.last_activity_at < ? OR (c.last_activity_at = ? AND c.id < ?))
+       ORDER BY c.last_activity_at DESC, c.id DESC LIMIT 51`,
+    )
+    const msgs = rawDb.prepare(
+      'SELECT * FROM messages WHERE workspace_id = 1 AND conversation_id = ? AND id < ? ORDER BY id DESC LIMIT 51',
+    )
+    const MAX = Number.MAX_SAFE_INTEGER
+    const calls = a.paths.map((p) => {
+      const u = new URL(p, 'http://x')
+      const cursor = u.searchParams.get('cursor')
+      const parts = cursor ? Buffer.from(cursor, 'base64url').toString().split(':').map(Number) : []
+      const m = /^\/api\/conversations\/(\d+)\/messages$/.exec(u.pathname)
+      if (m) {
+        const conv = Number(m[1])
+        const before = parts[0] ?? MAX
+        return () => msgs.all(conv, before)
+      }
+      const at = parts[0] ?? MAX
+      const id = parts[1] ?? MAX
+      return () => convs.all(at, at, id)
+    })
+    const hist = new Hist()
+    const end = nowMs() + a.seconds * 1000
+    let i = 0
+    while (nowMs() < end) {
+      const call = calls[i++ % calls.length]!
+      const s = nowMs()
+      call()
+      hist.record(nowMs() - s)
+    }
+    return hist.toJSON()
+  },
+}).ready()

@@ -1,0 +1,217 @@
+// 2. End-to-end delivery: N authenticated streams open while webhooks arrive at a
+// fixed rate; time from each webhook's request to each client's receipt of each of
+// its events, and exactly-once accounting for every client. The same run against the
+// socket.io peer is part of workload 6 (runDelivery is shared).
+import path from 'node:path'
+import { Child, type CpuUse } from '../lib/proc.ts'
+import { Hist, type HistJSON } from '../lib/hist.ts'
+import { cursorOf, login, split, startParley, startPeer, startReceivers, type Running } from '../lib/servers.ts'
+import { deliveryPlan, planOutboundTargets } from '../lib/wa.ts'
+import { peerToken } from '../lib/peer-token.ts'
+import { emptyAccounting, mergeAccounting, type Accounting } from '../lib/tracker.ts'
+import { ms, num, pcts, type Section } from '../lib/report.ts'
+import type { Ctx } from '../lib/context.ts'
+
+export interface DeliveryResult {
+  system: string
+  streams: number
+  rate: number
+  webhooks: number
+  items: number
+  acked: number
+  unanswered: number
+  sendSeconds: number
+  latency: Hist
+  ack: Hist
+  late: Hist
+  acc: Accounting
+  /** events that reached every client, per second of sending */
+  deliveredPerSec: number
+  cpu: Record<string, CpuUse | undefined>
+  idChecked: boolean
+}
+
+export async function runDelivery(
+  ctx: Ctx,
+  system: 'parley' | 'peer',
+  o: { streams: number; rate: number; seconds: number; perProcess: number; warmWebhooks: number },
+): Promise<DeliveryResult> {
+  const webhooks = Math.round(o.rate * o.seconds)
+  const plan = deliveryPlan(webhooks)
+  const items = plan.items.length
+  const server: Running =
+    system === 'parley'
+      ? await startParley('parley-delivery', { profileDir: ctx.profileDir && path.join(ctx.profileDir, 'delivery') })
+      : await startPeer()
+  const children: Child[] = []
+  const cpu: Record<string, CpuUse | undefined> = {}
+  try {
+    await server.child.call('seedOutbound', { targets: planOutboundTargets(plan) }, 120_000)
+    // Warm-up, before any stream opens and before the start cursor: a server that has
+    // been running is warm, and a cold JIT would build a backlog the run never clears.
+    const sender = await Child.start({ name: 'sender', module: 'gen/sender.ts' })
+    children.push(sender)
+    await sender.call('burst', { url: server.url, webhooks: o.warmWebhooks, perWebhook: 1, concurrency: 16, tag: 'warm' }, 120_000)
+    const tokens = system === 'parley' ? await login(server.url, 4) : [1, 2, 3, 4].map((u) => peerToken(u, 1))
+    const start = system === 'parley' ? await cursorOf(server.url, tokens[0]!) : undefined
+    const receivers = await startReceivers(system === 'parley' ? 'sse' : 'sio', o.streams, o.perProcess)
+    children.push(...receivers)
+    ctx.log(`delivery/${system}: opening ${o.streams} streams`)
+    const opened = await Promise.all(
+      receivers.map((r, i) =>
+        r.call<{ opened: number; failed: number; firstError: string }>(
+          'open',
+          {
+            url: system === 'parley' ? `${server.url}/stream` : server.url,
+            tokens,
+            count: split(o.streams, receivers.length, i),
+            lastEventId: start?.cursor,
+            localAddress: `127.0.0.${20 + i}`,
+            mode: 'track',
+            capacity: items + 64,
+          },
+          120_000,
+        ),
+      ),
+    )
+    const failed = opened.reduce((a, r) => a + r.failed, 0)
+    if (failed) throw new Error(`${failed} streams failed to open: ${opened.find((r) => r.failed)?.firstError}`)
+    const serverStreams = await server.child.call<number>('streams')
+    if (serverStreams !== o.streams) throw new Error(`server holds ${serverStreams} streams, expected ${o.streams}`)
+
+    ctx.log(`delivery/${system}: ${webhooks} webhooks at ${o.rate}/s`)
+    const sent = await sender.call<{
+      due: Float64Array
+      acked: Uint8Array
+      ackedN: number
+      sendSeconds: number
+      ack: HistJSON
+      late: HistJSON
+      unanswered: number
+    }>('fixedRate', { url: server.url, rate: o.rate, webhooks, drainMs: 30_000 }, (o.seconds + 90) * 1000)
+    const end = system === 'parley' ? await cursorOf(server.url, tokens[0]!) : undefined
+    let expectedItems = 0
+    for (let k = 0; k < webhooks; k++) if (sent.acked[k]) expectedItems += plan.start[k + 1]! - plan.start[k]!
+    await Promise.all(receivers.map((r) => r.call('wait', { expected: expectedItems, timeoutMs: 15_000 }, 30_000)))
+    const settled = await Promise.all(
+      receivers.map((r) =>
+        r.call<{ hist: HistJSON; acc: Accounting }>(
+          'settle',
+          {
+            webhooks,
+            sendMs: sent.due,
+            acked: sent.acked,
+            // The first second warms the JIT and the connections: counted for loss, not latency.
+            skipBelow: Math.min(o.rate, Math.floor(webhooks / 4)),
+            idRange: start && end ? { from: start.id, to: end.id } : undefined,
+          },
+          120_000,
+        ),
+      ),
+    )
+    const latency = new Hist()
+    let acc = emptyAccounting()
+    for (const s of settled) {
+      latency.merge(s.hist)
+      acc = mergeAccounting(acc, s.acc)
+    }
+    cpu.sender = await sender.stop()
+    for (const [i, r] of receivers.entries()) cpu[`receivers ${i}`] = await r.stop()
+    return {
+      system,
+      streams: o.streams,
+      rate: o.rate,
+      webhooks,
+      items,
+      acked: sent.ackedN,
+      unanswered: sent.unanswered,
+      sendSeconds: sent.sendSeconds,
+      latency,
+      ack: Hist.from(sent.ack),
+      late: Hist.from(sent.late),
+      acc,
+      // From the first webhook's due time to the last event's arrival at any client.
+      deliveredPerSec: expectedItems / Math.max((acc.lastMs - sent.due[0]!) / 1000, sent.sendSeconds),
+      cpu,
+      idChecked: Boolean(start && end),
+    }
+  } finally {
+    for (const c of children) c.kill()
+    cpu.server = await server.stop()
+  }
+}
+
+export const lossText = (r: DeliveryResult) => {
+  const a = r.acc
+  const parts = [
+    `${a.missing} missing in ${a.clientsMissing} clients`,
+    `${a.duplicated} duplicated`,
+    ...(a.resets ? [`${a.resets} resets`] : []),
+    ...(a.foreign ? [`${a.foreign} foreign`] : []),
+    ...(r.idChecked ? [`${a.idRangeWrong} clients with a wrong id sequence`] : []),
+  ]
+  return parts.join(', ')
+}
+export const lossFree = (r: DeliveryResult) =>
+  r.acc.missing === 0 && r.acc.duplicated === 0 && r.acc.resets === 0 && r.acc.idRangeWrong === 0 && r.acked === r.webhooks
+
+export const cpuText = (r: DeliveryResult) =>
+  Object.entries(r.cpu)
+    .map(([k, v]) => `${k} ${v ? ((v.userMs + v.systemMs) / 1000).toFixed(1) : '?'} s`)
+    .join(', ')
+
+export function deliveryRow(r: DeliveryResult): string[] {
+  return [
+    r.system === 'parley' ? 'Parley (SSE)' : 'socket.io peer',
+    `${r.streams} × ${r.rate}/s × ${(r.webhooks / r.rate).toFixed(0)} s`,
+    `${num(r.acked)} / ${num(r.webhooks)}`,
+    pcts(r.latency),
+    `${ms(r.ack.pct(50))} / ${ms(r.ack.pct(99))}`,
+    num(r.deliveredPerSec),
+    lossText(r),
+  ]
+}
+
+export const DELIVERY_HEAD = [
+  'system',
+  'streams × webhooks/s × s',
+  'webhooks answered 200',
+  'webhook → client p50 / p99 / max',
+  'webhook answer p50 / p99',
+  'events/s to every client',
+  'exactly-once check',
+]
+
+let parleyResult: DeliveryResult | undefined
+/** The Parley run of this workload, for workload 6 to compare against. */
+export const lastParleyDelivery = () => parleyResult
+
+export async function delivery(ctx: Ctx): Promise<Section> {
+  const o = ctx.sizes.delivery
+  const r = await runDelivery(ctx, 'parley', o)
+  parleyResult = r
+  return {
+    title: `2. End-to-end delivery: ${o.streams} authenticated streams, webhooks at ${o.rate}/s`,
+    head: DELIVERY_HEAD,
+    rows: [deliveryRow(r)],
+    targets: [
+      {
+        name: 'delivery latency',
+        target: `p99 ≤ 20 ms at ${o.rate} webhooks/s with ${o.streams} streams`,
+        value: `p99 ${ms(r.latency.pct(99))} (p50 ${ms(r.latency.pct(50))}, max ${ms(r.latency.max)})`,
+        met: r.latency.pct(99) <= 20,
+      },
+      {
+        name: 'zero events lost',
+        target: 'every client gets every event id exactly once',
+        value: lossText(r),
+        met: lossFree(r),
+      },
+    ],
+    notes: [
+      `${num(r.items)} events from ${num(r.webhooks)} webhooks (65% one message, 20% one status, 15% batched), sent open-loop at fixed times by a separate process; latency is measured from the time each webhook was due (so a late sender counts against the server: sender lateness p99 ${ms(r.late.pct(99))}) to the moment a client's socket delivered the bytes, on the machine-wide monotonic clock. The first second is warm-up (checked for loss, not timed).`,
+      'Every client opened the stream with the cursor taken before the first webhook; the check is per client: each plan item exactly once, and SSE ids strictly increasing covering exactly the ids committed in the run.',
+      `CPU used: ${cpuText(r)}.`,
+    ],
+  }
+}
