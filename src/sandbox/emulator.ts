@@ -169,6 +169,8 @@ export interface EmulatorStats {
   webhooksDelivered: number
   webhookAttemptsFailed: number
   webhooksPending: number
+  /** Status webhooks still waiting for their moment. */
+  statusesScheduled: number
 }
 
 interface ScheduledStatus {
@@ -279,6 +281,7 @@ export class Emulator {
       webhooksDelivered: this.webhooks.delivered,
       webhookAttemptsFailed: this.webhooks.failedAttempts,
       webhooksPending: this.webhooks.pending(),
+      statusesScheduled: this.scheduled.length,
     }
   }
 

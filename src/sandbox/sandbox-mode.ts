@@ -88,7 +88,7 @@ export function createSandbox(config: Readonly<Config>, db: Db, workspaceId: num
   })
   // Until the server listens there is nowhere to send to; a refused connection is
   // retried by the outbox like any network failure.
-  let base = 'http://127.0.0.1:9'
+  let base = 'http://127.0.0.1:0'
   return {
     emulator,
     channelId: channel.id,

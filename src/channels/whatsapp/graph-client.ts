@@ -282,5 +282,7 @@ function networkError(err: unknown): GraphError {
   }
   const code = e?.cause?.code
   if (code && NOT_SENT_CODES.has(code)) return new GraphError('not_sent', `Could not connect (${code})`)
+  // Refused by fetch itself before any connection (a port browsers block, a bad URL).
+  if (e?.cause?.message === 'bad port' || code === 'ERR_INVALID_URL') return new GraphError('not_sent', 'Invalid Graph API URL')
   return new GraphError('ambiguous', `Connection broke${code ? ` (${code})` : ''}: ${e?.message ?? 'unknown'}`)
 }
