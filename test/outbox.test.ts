@@ -5,12 +5,13 @@ import { connectSse } from './helpers/sse.ts'
 import { startPair, until, type Pair } from './helpers/emulator.ts'
 import { statusWebhook, status } from './helpers/wa.ts'
 import { freePort } from './helpers/process.ts'
+import type { TestLike } from './helpers/server.ts'
 import type { MessageDTO } from '../src/events/types.ts'
 import { STATUS_RANK } from '../src/domain/message-status.ts'
 
 const CUSTOMER = '15550001111'
 
-async function setup(t: Tap.Test, env: Record<string, string> = {}) {
+async function setup(t: TestLike, env: Record<string, string> = {}) {
   const p = await startPair(t, { env })
   await p.emu.customer('Maria', CUSTOMER)
   await p.emu.say(CUSTOMER, 'Hi!')

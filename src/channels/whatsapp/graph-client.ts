@@ -276,7 +276,7 @@ function metaError(httpStatus: number, json: Obj): GraphError {
 }
 
 function networkError(err: unknown): GraphError {
-  const e = err as { name?: string; message?: string; cause?: { code?: string; name?: string } }
+  const e = err as { name?: string; message?: string; cause?: { code?: string; name?: string; message?: string } }
   if (e?.name === 'TimeoutError' || e?.name === 'AbortError') {
     return new GraphError('ambiguous', 'No answer before the timeout')
   }
