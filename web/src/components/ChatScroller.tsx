@@ -40,6 +40,8 @@ function rowAt(offsets: number[], y: number): number {
 export function ChatScroller<R extends ScrollerRow>(props: {
   rows: R[]
   estimate: (row: R) => number
+  /** Rows that hold the reading position when others are inserted above (messages, not separators). */
+  canAnchor: (row: R) => boolean
   render: (row: R) => ComponentChild
   onNearTop: () => void
   onBottomChange: (atBottom: boolean) => void
@@ -105,8 +107,9 @@ export function ChatScroller<R extends ScrollerRow>(props: {
         if (Math.abs(el.scrollTop - want) > 1) el.scrollTop = want
       }
     }
-    // A short history that does not fill the screen cannot be scrolled up: load more now.
-    if (total <= el.clientHeight) props.onNearTop()
+    // Still near the top after this render (a short history, or the agent waits at the
+    // top while pages arrive): load more now, no scroll event will come to ask.
+    if (total <= el.clientHeight || el.scrollTop < NEAR_TOP_PX) props.onNearTop()
   })
 
   // Re-measure when the box or rendered rows change size (window resize, images).
@@ -126,8 +129,12 @@ export function ChatScroller<R extends ScrollerRow>(props: {
     if (atBottom !== stick.current) props.onBottomChange(atBottom)
     stick.current = atBottom
     const offs = offsetsRef.current
-    const i = rowAt(offs, el.scrollTop)
-    const row = rowsRef.current[i]
+    // Headers and day separators are not anchors: an older page lands below the header
+    // and may start the same day, so they stay put while the content moves. Messages do not.
+    const rs = rowsRef.current
+    let i = rowAt(offs, el.scrollTop)
+    while (i < rs.length - 1 && !props.canAnchor(rs[i]!)) i++
+    const row = rs[i]
     anchor.current = row ? { key: row.key, delta: el.scrollTop - offs[i]! } : null
     setView({ top: el.scrollTop, height: el.clientHeight })
     if (el.scrollTop < NEAR_TOP_PX) props.onNearTop()

@@ -18,6 +18,7 @@ type Row =
   | { key: string; kind: 'pending'; p: PendingMessage }
 
 const estimate = (r: Row) => (r.kind === 'msg' || r.kind === 'pending' ? 64 : 36)
+const canAnchor = (r: Row) => r.kind === 'msg' || r.kind === 'pending'
 
 /** Reactions are shown on their message; a reaction row remains only if its message is not here. */
 function reactionTargetLoaded(t: Thread, m: MessageDTO): boolean {
@@ -49,19 +50,23 @@ export function ConversationView({ id }: { id: number }) {
   let newCount = 0
   if (!atBottom) for (let i = messages.length - 1; i >= 0 && messages[i]!.id > seenUpTo.current; i--) newCount++
 
+  // The divider sits above the oldest of the customer messages that were unread when
+  // the agent opened the conversation; fixed once the history has loaded, so messages
+  // arriving later do not move it.
+  const divider = useRef<number | null>(null)
+  if (divider.current === null && status === 'ready') {
+    divider.current = -1
+    let left = unreadAtOpen
+    for (let i = messages.length - 1; i >= 0 && left > 0; i--) {
+      const m = messages[i]!
+      if (m.direction === 'in' && m.type !== 'reaction' && --left === 0) divider.current = m.id
+    }
+  }
+  const dividerBefore = divider.current
+
   const rows = useMemo(() => {
     const out: Row[] = [{ key: 'top', kind: 'top', loading: loadingOlder, hasOlder }]
     let lastDay = ''
-    // The divider sits above the oldest of the last `unreadAtOpen` customer messages.
-    let unreadLeft = unreadAtOpen
-    let dividerBefore = -1
-    for (let i = messages.length - 1; i >= 0 && unreadLeft > 0; i--) {
-      const m = messages[i]!
-      if (m.direction === 'in' && m.type !== 'reaction') {
-        unreadLeft--
-        if (unreadLeft === 0) dividerBefore = m.id
-      }
-    }
     for (const m of messages) {
       if (reactionTargetLoaded(t, m)) continue
       const day = dayKey(m.timestamp)
@@ -81,7 +86,7 @@ export function ConversationView({ id }: { id: number }) {
       out.push({ key: `p-${p.clientMessageId}`, kind: 'pending', p })
     }
     return out
-  }, [messages, pending, loadingOlder, hasOlder, unreadAtOpen, dayKey(now)])
+  }, [messages, pending, loadingOlder, hasOlder, dividerBefore, dayKey(now)])
 
   // Reading the newest messages clears the unread badge (when the tab is visible).
   const unread = conv?.unreadCount ?? 0
@@ -164,6 +169,7 @@ export function ConversationView({ id }: { id: number }) {
           <ChatScroller
             rows={rows}
             estimate={estimate}
+            canAnchor={canAnchor}
             render={renderRow}
             onNearTop={() => void app.loadOlder(id)}
             onBottomChange={setAtBottom}

@@ -239,6 +239,8 @@ export const MessageBubble = memo(function MessageBubble({ m, thread }: { m: Mes
   const [picking, setPicking] = useState(false)
   const out = m.direction === 'out'
   const failed = m.status === 'failed'
+  // Failed, or accepted by nobody knows whom (a crash mid-send): the agent decides on a resend.
+  const troubled = failed || m.status === 'unknown'
   const canAct = m.type !== 'reaction' && m.type !== 'system'
   return (
     <div class={`msg ${out ? 'out' : 'in'}`} data-message-id={m.id} data-client-id={m.clientMessageId ?? undefined}>
@@ -251,9 +253,9 @@ export const MessageBubble = memo(function MessageBubble({ m, thread }: { m: Mes
         </span>
         <Reactions reactions={m.reactions} />
       </div>
-      {failed && (
+      {out && troubled && (
         <p class="fail-reason" role="alert">
-          {m.error?.detail ?? m.error?.title ?? 'WhatsApp did not deliver this message.'}
+          {m.error?.detail ?? m.error?.title ?? (failed ? 'WhatsApp did not deliver this message.' : 'Parley could not confirm this message was sent.')}
           {m.error?.code ? ` (code ${m.error.code})` : ''}{' '}
           <button type="button" class="link" onClick={() => void app.retryFailed(m)}>
             Retry

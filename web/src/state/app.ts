@@ -11,7 +11,7 @@ export type Phase = 'boot' | 'setup' | 'login' | 'inbox' | 'error'
 
 // 100 conversations fill any screen several times over; 200 is the server's maximum.
 const CONVERSATION_PAGE = 100
-const MESSAGE_PAGE = 50
+const MESSAGE_PAGE = 100
 // Typing in the search box filters at once over what is loaded; the server is asked
 // once the agent pauses.
 const SEARCH_DEBOUNCE_MS = 250
