@@ -2,7 +2,7 @@
 // messages keep arriving (retried like Meta retries): two agents' browsers recover
 // every message, once, in order, without a reload.
 import t from 'tap'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, renameSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { openDatabase } from '../src/store/db.ts'
@@ -69,4 +69,45 @@ t.test('kill -9 and restart while messages arrive: both browsers end with every 
     t.same(shown, all, 'every message once, in order')
     t.equal(await page.evaluate(() => (window as unknown as { __sameDocument?: boolean }).__sameDocument), true, 'no reload')
   }
+})
+
+t.test('restored from a backup behind the browser: reset, refetch, the draft stays', async (t) => {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'parley-reset-'))
+  t.teardown(() => rmSync(dataDir, { recursive: true, force: true }))
+  const port = await freePort()
+  const server = await spawnParley(t, { dataDir, port })
+  await deliverLikeMeta(server.url, textWebhook(CUSTOMER, 'Kim', 'kept 1').payload)
+  const browser = await launchBrowser(t)
+  const { page } = await agentPage(t, browser, server.url)
+  await openConversation(page, (await listRows(page))[0]!.id)
+  await waitForBubbles(page, ['kept 1'])
+  await page.evaluate(() => ((window as unknown as { __sameDocument: boolean }).__sameDocument = true))
+
+  // An online backup (the session of this browser is in it), then more history.
+  const backup = path.join(dataDir, 'backup.db')
+  const db = openDatabase(path.join(dataDir, 'parley.db'), { busyTimeoutMs: 5000 })
+  db.$client.exec(`VACUUM INTO '${backup.replace(/'/g, "''")}'`)
+  db.$client.close()
+  for (const m of ['lost 1', 'lost 2']) await deliverLikeMeta(server.url, textWebhook(CUSTOMER, 'Kim', m).payload)
+  await waitForBubbles(page, ['kept 1', 'lost 1', 'lost 2'])
+  await page.fill('#composer-input', 'my unsent draft')
+
+  // The operator restores the backup: the browser's cursor is now ahead of the log.
+  await server.kill('SIGKILL')
+  for (const suffix of ['', '-wal', '-shm']) rmSync(path.join(dataDir, `parley.db${suffix}`), { force: true })
+  renameSync(backup, path.join(dataDir, 'parley.db'))
+  const restored = await spawnParley(t, { dataDir, port })
+  await waitLive(page)
+  await deliverLikeMeta(restored.url, textWebhook(CUSTOMER, 'Kim', 'after restore').payload)
+  await page.waitForFunction(
+    () => {
+      const texts = [...document.querySelectorAll('.msg .text')].map((e) => e.textContent)
+      return texts.join('|') === 'kept 1|after restore'
+    },
+    undefined,
+    { timeout: RECOVER_MS },
+  )
+  t.pass('the view shows the restored history plus what came after, nothing from the lost future')
+  t.equal(await page.inputValue('#composer-input'), 'my unsent draft', 'the draft survived the reset')
+  t.equal(await page.evaluate(() => (window as unknown as { __sameDocument?: boolean }).__sameDocument), true, 'no reload')
 })
