@@ -16,6 +16,8 @@ export interface IngestDeps {
   db: Db
   store: InboxStore
   now: () => number
+  /** The app secret that signed this webhook, and the one each channel requires. */
+  signedWith?: { secret: string; secretOf(channel: ChannelRow): string }
   hooks?: IngestHooks
 }
 
@@ -40,6 +42,11 @@ export function ingestWhatsApp(deps: IngestDeps, events: EventBatch, parsed: WaP
     if (!channel || !channel.enabled) {
       // Acknowledged (Meta would retry for a week) but never stored under a wrong channel.
       keepRaw(deps.db, 'whatsapp', `unknown_channel:${change.phoneNumberId}`, change)
+      continue
+    }
+    // A webhook signed by one app cannot speak for a number of another.
+    if (deps.signedWith && deps.signedWith.secretOf(channel) !== deps.signedWith.secret) {
+      keepRaw(deps.db, 'whatsapp', `secret_mismatch:${change.phoneNumberId}`, change)
       continue
     }
     ingestChange(deps, events, channel, change)
