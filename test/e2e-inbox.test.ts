@@ -105,6 +105,58 @@ t.test('first paint of the inbox for a signed-in agent (measured, not asserted)'
   t.ok((await listRows(page)).length > 0)
 })
 
+t.test('keyboard: arrows move through conversations, Enter goes to the composer, Esc closes; phone layout', async (t) => {
+  const s = await startServer(t)
+  for (const [i, n] of ['Ann', 'Ben', 'Cid'].entries()) await say(s, `491510000006${i}`, n, `hi from ${n}`)
+  const browser = await launchBrowser(t)
+  const { page } = await agentPage(t, browser, s.url)
+  await waitRows(page, (r) => r.map((x) => x.name).join() === 'Cid,Ben,Ann', 'three conversations')
+  await page.focus('#conversation-list')
+  const selected = () => page.getAttribute('[role=option][aria-selected="true"]', 'data-conversation-id')
+  const nameOf = async () => page.textContent('.conv-header h2')
+  await page.keyboard.press('ArrowDown')
+  await page.waitForSelector('.conv-header h2 >> text=Cid')
+  await page.keyboard.press('ArrowDown')
+  await page.waitForSelector('.conv-header h2 >> text=Ben')
+  t.equal(await nameOf(), 'Ben')
+  await page.keyboard.press('ArrowUp')
+  await page.waitForSelector('.conv-header h2 >> text=Cid')
+  t.ok(await selected(), 'the open conversation is the selected option')
+  await page.keyboard.press('Enter')
+  t.equal(await page.evaluate(() => document.activeElement?.id), 'composer-input', 'Enter moves to the composer')
+  await page.keyboard.type('line one')
+  await page.keyboard.press('Shift+Enter')
+  await page.keyboard.type('line two')
+  t.equal(await page.inputValue('#composer-input'), 'line one\nline two', 'Shift+Enter is a new line')
+  await page.keyboard.press('Alt+ArrowDown')
+  await page.waitForSelector('.conv-header h2 >> text=Ben')
+  await page.keyboard.press('Alt+ArrowUp')
+  await page.waitForSelector('.conv-header h2 >> text=Cid')
+  t.equal(await page.inputValue('#composer-input'), 'line one\nline two', 'the draft is kept per conversation')
+  await page.keyboard.press('Escape')
+  await page.waitForSelector('.empty-pane')
+  t.equal(await page.evaluate(() => document.activeElement?.id), 'conversation-list', 'Esc returns to the list')
+
+  // Every control has an accessible name.
+  const unnamed = await page.$$eval('button, input, textarea, select, [role=listbox]', (els) =>
+    els
+      .filter((e) => (e as HTMLElement).offsetParent !== null)
+      .filter((e) => !(e.getAttribute('aria-label') || e.textContent?.trim() || (e as HTMLInputElement).labels?.length))
+      .map((e) => e.outerHTML.slice(0, 80)),
+  )
+  t.same(unnamed, [], 'no unnamed control')
+
+  // A phone: the list or the conversation, with a way back.
+  await page.setViewportSize({ width: 390, height: 844 })
+  t.ok(await page.isVisible('#conversation-list'), 'the list fills the phone screen')
+  await page.click('[role=option] >> text=Ann')
+  await page.waitForSelector('.conv-header h2 >> text=Ann')
+  t.notOk(await page.isVisible('#conversation-list'), 'the conversation replaces the list')
+  await page.click('[aria-label="Back to conversations"]')
+  await page.waitForSelector('#conversation-list', { state: 'visible' })
+  t.pass('back to the list')
+})
+
 t.test('browser offline while messages arrive: after it is back, every message once', async (t) => {
   const s = await startServer(t)
   await say(s, '4915100000011', 'Olga', 'before')
