@@ -10,7 +10,19 @@ const API_TARGET = process.env.PARLEY_DEV_API ?? 'http://127.0.0.1:3000'
 
 export default defineConfig({
   root,
-  plugins: [preact()],
+  plugins: [
+    preact(),
+    {
+      // Fastify serves the simulator at /sandbox; the dev server does the same.
+      name: 'parley-sandbox-path',
+      configureServer(server) {
+        server.middlewares.use((req, _res, next) => {
+          if (req.url === '/sandbox' || req.url?.startsWith('/sandbox?')) req.url = `/sandbox.html${req.url.slice(8)}`
+          next()
+        })
+      },
+    },
+  ],
   build: {
     outDir: 'dist',
     emptyOutDir: true,
