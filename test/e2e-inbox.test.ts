@@ -157,6 +157,36 @@ t.test('keyboard: arrows move through conversations, Enter goes to the composer,
   t.pass('back to the list')
 })
 
+t.test('outside the 24-hour window the composer is a template picker with a field per parameter', async (t) => {
+  const s = await startServer(t)
+  if (!s.app.services.sandbox) {
+    await t.skip('sandbox mode (templates from the Graph emulator) is not available on this tree', () => {})
+    return
+  }
+  // The customer last wrote 25 hours ago: free text would be refused, templates only.
+  const from = '4915100000071'
+  const old = text(from, 'yesterday')
+  old.timestamp = String(Math.floor(Date.now() / 1000) - 25 * 3600)
+  t.equal((await s.webhook(envelope(value({ contacts: [contact(from, 'Wim')], messages: [old] })))).status, 200)
+  const browser = await launchBrowser(t)
+  const { page } = await agentPage(t, browser, s.url)
+  await waitRows(page, (r) => r[0]?.name === 'Wim', 'listed')
+  t.match(await page.textContent('[role=option] .win'), /Template only/, 'the list says so')
+  await openConversation(page, (await listRows(page))[0]!.id)
+  t.equal(await page.locator('#composer-input').count(), 0, 'no free-text box')
+  await page.waitForSelector('select option[value="order_update|en"]', { state: 'attached' })
+  await page.selectOption('select', 'order_update|en')
+  const fields = page.locator('.tpl-param input')
+  t.equal(await fields.count(), 3, 'one field per parameter')
+  t.ok(await page.isDisabled('button:has-text("Send template")'), 'not sendable until filled')
+  for (const [i, v] of ['Wim', '#7', 'Monday'].entries()) await fields.nth(i).fill(v)
+  t.match(await page.textContent('.tpl-preview'), 'Hi Wim, your order #7 has shipped and should arrive by Monday.')
+  await page.click('button:has-text("Send template")')
+  await waitForBubbles(page, ['yesterday', 'Hi Wim, your order #7 has shipped and should arrive by Monday.'])
+  await page.waitForSelector('.msg.out[data-message-id]')
+  t.pass('the template went out and its bubble is the server\'s message')
+})
+
 t.test('browser offline while messages arrive: after it is back, every message once', async (t) => {
   const s = await startServer(t)
   await say(s, '4915100000011', 'Olga', 'before')
