@@ -15,7 +15,7 @@ export function ConnectionIndicator() {
       <span class="dot" aria-hidden="true" />
       {LABEL[s]}
       {s !== 'live' && synced !== null && <span class="synced"> · synced {ago}</span>}
-      {s !== 'live' && (
+      {s !== 'live' && app.isLeader() && (
         <button type="button" class="link" onClick={() => app.reconnectNow()}>
           Retry now
         </button>

@@ -115,9 +115,11 @@ export function createApp() {
     stream.listen()
     applyRoute()
     phase.value = 'inbox'
-    await loadConversations(true)
-    // The first page's cursor is where the stream starts.
+    const loaded = await loadConversations(true)
+    // The first page's cursor is where the stream starts. If the page could not be
+    // loaded, the stream starts live-only and the list is fetched again until it loads.
     stream.start()
+    if (!loaded) void resync()
     addEventListener('popstate', applyRoute)
   }
 
@@ -160,21 +162,24 @@ export function createApp() {
 
   // --- conversation list -----------------------------------------------------
 
-  async function loadConversations(first: boolean) {
+  /** Loads the first or the next page of the list; false if the server could not answer. */
+  async function loadConversations(first: boolean): Promise<boolean> {
     const f = state.filter.value
     const q = state.query.value.trim()
     const key = listKey(f, q)
     const p = state.paging.value
-    if (!first && (p.key !== key || p.complete || p.loading || !p.nextCursor)) return
+    if (!first && (p.key !== key || p.complete || p.loading || !p.nextCursor)) return true
     state.paging.value = first
       ? { key, nextCursor: null, frontier: null, complete: false, loading: true }
       : { ...p, loading: true }
     try {
       const page = await api.conversations({ status: f, q, cursor: first ? null : p.nextCursor, limit: CONVERSATION_PAGE })
       state.applyConversationPage(page.conversations, page.eventId, { key, nextCursor: page.nextCursor, first })
+      return true
     } catch (e) {
       if (state.paging.value.key === key) state.paging.value = { ...state.paging.value, loading: false }
       flash(`Could not load conversations: ${describe(e)}`)
+      return false
     }
   }
 
