@@ -74,10 +74,52 @@ export const contacts = sqliteTable(
     name: text('name'),
     profileName: text('profile_name'),
     attributes: text('attributes', { mode: 'json' }).$type<Record<string, string>>(),
+    // Campaign opt-out (issue 7): when, how (keyword | meta_131050 | agent) and the
+    // customer's own words; campaigns skip the contact while it is set.
+    optedOutAt: integer('opted_out_at'),
+    optOutSource: text('opt_out_source'),
+    optOutText: text('opt_out_text'),
+    // An agent's reversal: a 131050 older than this does not opt the contact out again.
+    optOutReversedAt: integer('opt_out_reversed_at'),
     createdAt: integer('created_at').notNull().default(now),
     updatedAt: integer('updated_at').notNull().default(now),
   },
   (t) => [uniqueIndex('contacts_ws_kind_external_uq').on(t.workspaceId, t.kind, t.externalId)],
+)
+
+// Tags on contacts (issue 7): campaign audiences and the contacts page filter by them.
+export const contactTags = sqliteTable(
+  'contact_tags',
+  {
+    workspaceId: integer('workspace_id').notNull().references(() => workspaces.id),
+    contactId: integer('contact_id').notNull().references(() => contacts.id),
+    tag: text('tag').notNull(),
+  },
+  (t) => [uniqueIndex('contact_tags_uq').on(t.contactId, t.tag), index('contact_tags_ws_tag_idx').on(t.workspaceId, t.tag, t.contactId)],
+)
+
+// A named set of contacts; every CSV import makes one (an "imported list" audience).
+export const contactLists = sqliteTable(
+  'contact_lists',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    workspaceId: integer('workspace_id').notNull().references(() => workspaces.id),
+    name: text('name').notNull(),
+    // The import's validation report, kept so the list can show why rows were skipped.
+    report: text('report', { mode: 'json' }).$type<Record<string, unknown>>(),
+    createdBy: integer('created_by'),
+    createdAt: integer('created_at').notNull().default(now),
+  },
+  (t) => [index('contact_lists_ws_idx').on(t.workspaceId, t.id)],
+)
+
+export const contactListMembers = sqliteTable(
+  'contact_list_members',
+  {
+    listId: integer('list_id').notNull().references(() => contactLists.id),
+    contactId: integer('contact_id').notNull().references(() => contacts.id),
+  },
+  (t) => [uniqueIndex('contact_list_members_uq').on(t.listId, t.contactId), index('contact_list_members_contact_idx').on(t.contactId)],
 )
 
 export const conversations = sqliteTable(
@@ -207,6 +249,9 @@ export const outbox = sqliteTable(
     providerMessageId: text('provider_message_id'),
     lastErrorCode: integer('last_error_code'),
     lastErrorText: text('last_error_text'),
+    // Claim order: 0 = an agent's reply, 1 = a campaign message. Replies go first so a
+    // 10,000-recipient campaign never makes a customer wait for an answer (issue 7).
+    priority: integer('priority').notNull().default(0),
     createdAt: integer('created_at').notNull().default(now),
     updatedAt: integer('updated_at').notNull().default(now),
   },
@@ -214,6 +259,72 @@ export const outbox = sqliteTable(
     uniqueIndex('outbox_message_uq').on(t.messageId),
     index('outbox_state_due_idx').on(t.state, t.nextAttemptAt),
     index('outbox_conversation_idx').on(t.conversationId, t.id),
+  ],
+)
+
+// Broadcast campaigns (issue 7): an approved template, its parameters mapped to contact
+// fields, an audience, and a schedule. Status: draft → scheduled → running ⇄ paused →
+// completed | cancelled. The pause reason is shown to the user (190, error flood, …).
+export type CampaignStatus = 'draft' | 'scheduled' | 'running' | 'paused' | 'completed' | 'cancelled'
+
+export const campaigns = sqliteTable(
+  'campaigns',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    workspaceId: integer('workspace_id').notNull().references(() => workspaces.id),
+    channelId: integer('channel_id').references(() => channels.id),
+    name: text('name').notNull(),
+    status: text('status').$type<CampaignStatus>().notNull(),
+    templateName: text('template_name').notNull(),
+    templateLanguage: text('template_language').notNull(),
+    params: text('params', { mode: 'json' }).$type<Record<string, unknown>>().notNull(),
+    audience: text('audience', { mode: 'json' }).$type<Record<string, unknown>>().notNull(),
+    scheduledAt: integer('scheduled_at'),
+    startedAt: integer('started_at'),
+    // The last resume: the error-flood window counts only what was sent after it.
+    resumedAt: integer('resumed_at'),
+    pausedAt: integer('paused_at'),
+    pauseCode: text('pause_code'),
+    pauseReason: text('pause_reason'),
+    completedAt: integer('completed_at'),
+    cancelledAt: integer('cancelled_at'),
+    // Why a running campaign is waiting right now (never a silent stall).
+    note: text('note'),
+    followUpOf: integer('follow_up_of'),
+    createdBy: integer('created_by'),
+    createdAt: integer('created_at').notNull().default(now),
+    updatedAt: integer('updated_at').notNull().default(now),
+  },
+  (t) => [index('campaigns_ws_idx').on(t.workspaceId, t.id), index('campaigns_status_idx').on(t.status)],
+)
+
+// One row per recipient, UNIQUE(campaign, contact): nobody is in a campaign twice.
+// pending → queued (a message and its outbox row exist, committed in the same
+// transaction that claimed the row) | skipped (opted out, missing value, cancelled).
+// After `queued` the message's own status is the truth (sent, delivered, read, failed).
+export type RecipientState = 'pending' | 'queued' | 'skipped'
+
+export const campaignRecipients = sqliteTable(
+  'campaign_recipients',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    campaignId: integer('campaign_id').notNull().references(() => campaigns.id),
+    workspaceId: integer('workspace_id').notNull().references(() => workspaces.id),
+    contactId: integer('contact_id').notNull().references(() => contacts.id),
+    state: text('state').$type<RecipientState>().notNull(),
+    skipReason: text('skip_reason'),
+    skipDetail: text('skip_detail'),
+    messageId: integer('message_id').references(() => messages.id),
+    queuedAt: integer('queued_at'),
+    repliedAt: integer('replied_at'),
+    replyMessageId: integer('reply_message_id'),
+    createdAt: integer('created_at').notNull().default(now),
+  },
+  (t) => [
+    uniqueIndex('campaign_recipients_uq').on(t.campaignId, t.contactId),
+    uniqueIndex('campaign_recipients_message_uq').on(t.messageId),
+    index('campaign_recipients_state_idx').on(t.campaignId, t.state, t.id),
+    index('campaign_recipients_contact_idx').on(t.contactId, t.id),
   ],
 )
 
