@@ -43,13 +43,15 @@ export class Outbox {
     )
     // One send in flight per conversation, oldest first: a customer reads replies in the
     // order agents wrote them (Meta does not guarantee order across concurrent sends).
+    // Agents' replies (priority 0) before campaign messages (1): a broadcast shares the
+    // number's rate but never makes a customer wait for an answer.
     this.claimableStmt = c.prepare(
       `SELECT o.id FROM outbox o
         WHERE o.channel_id = ? AND o.state = 'queued' AND o.next_attempt_at <= ?
           AND NOT EXISTS (SELECT 1 FROM outbox p
                            WHERE p.conversation_id = o.conversation_id AND p.id < o.id
                              AND p.state IN ('queued', 'sending'))
-        ORDER BY o.id LIMIT ?`,
+        ORDER BY o.priority, o.id LIMIT ?`,
     )
     this.nextDueStmt = c.prepare(`SELECT min(next_attempt_at) AS at FROM outbox WHERE state = 'queued' AND next_attempt_at > ?`)
     this.sendingStmt = c.prepare(`SELECT id FROM outbox WHERE state = 'sending' AND (? IS NULL OR lease_until < ?)`)
@@ -72,7 +74,7 @@ export class Outbox {
   }
 
   /** Inside the caller's transaction (the message is inserted in the same one). */
-  enqueue(message: MessageRow, kind: string, payload: Record<string, unknown>): OutboxRow {
+  enqueue(message: MessageRow, kind: string, payload: Record<string, unknown>, opts: { priority?: number } = {}): OutboxRow {
     const now = this.deps.now()
     return this.deps.db
       .insert(outbox)
@@ -83,6 +85,7 @@ export class Outbox {
         messageId: message.id,
         kind,
         payload,
+        priority: opts.priority ?? 0,
         state: 'queued',
         nextAttemptAt: now,
         createdAt: now,
