@@ -51,6 +51,118 @@ export interface EventPayloads {
   'message.created': { message: MessageDTO; conversation: ConversationDTO }
   'message.updated': { message: MessageDTO }
   'conversation.updated': { conversation: ConversationDTO }
+  // Issue 7: live campaign analytics, contact opt-outs and imports.
+  'campaign.updated': { campaign: CampaignDTO }
+  'contact.updated': { contact: ContactDetailDTO }
+  'contacts.imported': { listId: number; created: number; updated: number }
+}
+
+// ---- Contacts and campaigns (issue 7) ----------------------------------------------
+
+/**
+ * A message's `context.campaign`: on a campaign message, the campaign that sent it; on
+ * an inbound message, the campaign it replies to ("replied to campaign …").
+ */
+export interface CampaignRef {
+  id: number
+  name: string
+}
+
+export interface ContactDetailDTO extends ContactDTO {
+  kind: ChannelKind
+  profileName: string | null
+  attributes: Record<string, string>
+  tags: string[]
+  /** Set while campaigns skip this contact: when, how (keyword | meta_131050 | agent) and the words that did it. */
+  optOut: { at: number; source: string; text: string | null } | null
+  createdAt: number
+  updatedAt: number
+}
+
+/** Where a template parameter's value comes from, per recipient. */
+export type ParamSource =
+  | { from: 'name' | 'first_name' | 'phone' }
+  | { from: 'attribute'; key: string; fallback?: string }
+  | { from: 'fixed'; value: string }
+
+export interface CampaignParams {
+  body: Record<string, ParamSource>
+  header: Record<string, ParamSource>
+}
+
+export type FollowUpFilter = 'failed' | 'unread' | 'no_reply'
+
+export type CampaignAudience =
+  | { kind: 'all' }
+  | { kind: 'tags'; tags: string[]; match: 'any' | 'all' }
+  | { kind: 'list'; listId: number }
+  | { kind: 'followup'; campaignId: number; filter: FollowUpFilter }
+
+export type CampaignStatusName = 'draft' | 'scheduled' | 'running' | 'paused' | 'completed' | 'cancelled'
+
+/**
+ * Every recipient is in exactly one of queued … skipped (they add up to `total`);
+ * `replied` counts recipients with an attributed reply, whatever their status.
+ */
+export interface CampaignCounts {
+  total: number
+  queued: number
+  sending: number
+  unknown: number
+  sent: number
+  delivered: number
+  read: number
+  failed: number
+  skipped: number
+  replied: number
+}
+
+export interface CampaignDTO {
+  id: number
+  name: string
+  status: CampaignStatusName
+  channelId: number | null
+  template: { name: string; language: string }
+  params: CampaignParams
+  audience: CampaignAudience
+  scheduledAt: number | null
+  startedAt: number | null
+  completedAt: number | null
+  cancelledAt: number | null
+  pausedAt: number | null
+  /** Why it is paused: `manual`, `token_invalid`, `account_blocked`, `template_rejected`, `error_flood`. */
+  pause: { code: string; reason: string } | null
+  /** Why a running campaign is waiting right now, in plain words (null: it is moving). */
+  note: string | null
+  followUpOf: number | null
+  createdAt: number
+  updatedAt: number
+  counts: CampaignCounts
+  /** Failed recipients by Meta error code, with the plain-language reason. */
+  failures: { code: number | null; reason: string; count: number }[]
+  skips: { reason: string; label: string; count: number }[]
+  /** Messages handed to WhatsApp per second over the last few seconds. */
+  rate: number
+  /** Share of recipients no longer waiting (0–1). */
+  progress: number
+}
+
+export type RecipientStatus = 'queued' | 'sending' | 'unknown' | 'sent' | 'delivered' | 'read' | 'failed' | 'skipped'
+
+export interface CampaignRecipientDTO {
+  id: number
+  contact: { id: number; name: string | null; phone: string | null }
+  status: RecipientStatus
+  skip: { reason: string; label: string; detail: string | null } | null
+  error: { code: number | null; reason: string } | null
+  queuedAt: number | null
+  sentAt: number | null
+  deliveredAt: number | null
+  readAt: number | null
+  failedAt: number | null
+  repliedAt: number | null
+  conversationId: number | null
+  messageId: number | null
 }
 
 export type EventType = keyof EventPayloads
