@@ -63,6 +63,25 @@ export const DEFAULTS = {
   SANDBOX_DUPLICATE_RATE: 0,
   SANDBOX_OUT_OF_ORDER: false,
   SANDBOX_DROP_RATE: 0,
+  // Campaigns (issue 7). A customer's first message this long after a campaign message
+  // was delivered counts as a reply to it (a quoted reply always does).
+  CAMPAIGN_REPLY_WINDOW_HOURS: 72,
+  // Whole-message keywords (case, accents and punctuation ignored) that opt a contact out
+  // of campaigns. English, Spanish, Portuguese, French, German, Italian. CANCEL, END and
+  // QUIT are left out on purpose: customers write "cancel" about an order.
+  OPT_OUT_KEYWORDS:
+    'STOP,STOPALL,UNSUBSCRIBE,OPT OUT,OPTOUT,BAJA,DARME DE BAJA,PARAR,NO MAS,SAIR,DESCADASTRAR,ARRET,ARRETER,DESABONNER,STOPP,ABMELDEN,DISISCRIVITI',
+  // A running campaign pauses itself when at least this share of its last sends failed
+  // (the list is wrong, the template was rejected): a human decides before thousands more fail.
+  CAMPAIGN_FAILURE_PAUSE_RATIO: 0.5,
+  CAMPAIGN_FAILURE_WINDOW: 50,
+  // The sandbox plays campaign recipients (numbers the simulator does not know): shares
+  // of failures by Meta code, then delivered, read (of delivered) and replied (of read).
+  SANDBOX_RECIPIENTS: true,
+  SANDBOX_RECIPIENT_FAILURES: '131026:0.03,131049:0.01,131050:0.01',
+  SANDBOX_RECIPIENT_DELIVERED_RATE: 0.97,
+  SANDBOX_RECIPIENT_READ_RATE: 0.7,
+  SANDBOX_RECIPIENT_REPLY_RATE: 0.2,
 } as const
 
 export interface Config {
@@ -118,6 +137,21 @@ export interface Config {
     duplicateRate: number
     outOfOrder: boolean
     dropRate: number
+    /** How the emulator plays campaign recipients (issue 7). */
+    recipients: {
+      enabled: boolean
+      /** Meta error code → share of messages failed with it. */
+      failures: Record<number, number>
+      delivered: number
+      read: number
+      replied: number
+    }
+  }
+  campaigns: {
+    replyWindowMs: number
+    optOutKeywords: string[]
+    failurePauseRatio: number
+    failureWindow: number
   }
 }
 
@@ -152,6 +186,24 @@ function bool(env: Env, name: string, def: boolean): boolean {
   if (['1', 'true', 'yes', 'on'].includes(raw)) return true
   if (['0', 'false', 'no', 'off'].includes(raw)) return false
   throw new ConfigError(name, `must be true or false, got "${env[name]}"`)
+}
+
+// "131026:0.03,131049:0.01": Meta error code → share; the shares add up to at most 1.
+function shares(env: Env, name: string, def: string): Record<number, number> {
+  const raw = str(env, name) ?? def
+  const out: Record<number, number> = {}
+  let sum = 0
+  for (const part of raw.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const m = /^(\d+)\s*:\s*([\d.]+)$/.exec(part)
+    const share = m ? Number(m[2]) : NaN
+    if (!m || !Number.isFinite(share) || share < 0 || share > 1) {
+      throw new ConfigError(name, `must look like "131026:0.03,131049:0.01", got "${raw}"`)
+    }
+    out[Number(m[1])] = share
+    sum += share
+  }
+  if (sum > 1) throw new ConfigError(name, `shares add up to ${sum}, more than 1`)
+  return out
 }
 
 function str(env: Env, name: string): string | undefined {
@@ -235,6 +287,24 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     duplicateRate: rate(env, 'SANDBOX_DUPLICATE_RATE', DEFAULTS.SANDBOX_DUPLICATE_RATE),
     outOfOrder: bool(env, 'SANDBOX_OUT_OF_ORDER', DEFAULTS.SANDBOX_OUT_OF_ORDER),
     dropRate: rate(env, 'SANDBOX_DROP_RATE', DEFAULTS.SANDBOX_DROP_RATE),
+    recipients: Object.freeze({
+      enabled: bool(env, 'SANDBOX_RECIPIENTS', DEFAULTS.SANDBOX_RECIPIENTS),
+      failures: shares(env, 'SANDBOX_RECIPIENT_FAILURES', DEFAULTS.SANDBOX_RECIPIENT_FAILURES),
+      delivered: rate(env, 'SANDBOX_RECIPIENT_DELIVERED_RATE', DEFAULTS.SANDBOX_RECIPIENT_DELIVERED_RATE),
+      read: rate(env, 'SANDBOX_RECIPIENT_READ_RATE', DEFAULTS.SANDBOX_RECIPIENT_READ_RATE),
+      replied: rate(env, 'SANDBOX_RECIPIENT_REPLY_RATE', DEFAULTS.SANDBOX_RECIPIENT_REPLY_RATE),
+    }),
+  })
+  const keywords = (str(env, 'OPT_OUT_KEYWORDS') ?? DEFAULTS.OPT_OUT_KEYWORDS)
+    .split(',')
+    .map((k) => k.trim())
+    .filter(Boolean)
+  if (keywords.length === 0) throw new ConfigError('OPT_OUT_KEYWORDS', 'must name at least one keyword')
+  const campaigns = Object.freeze({
+    replyWindowMs: int(env, 'CAMPAIGN_REPLY_WINDOW_HOURS', DEFAULTS.CAMPAIGN_REPLY_WINDOW_HOURS, 1, 30 * 24) * 3600_000,
+    optOutKeywords: Object.freeze(keywords) as string[],
+    failurePauseRatio: rate(env, 'CAMPAIGN_FAILURE_PAUSE_RATIO', DEFAULTS.CAMPAIGN_FAILURE_PAUSE_RATIO),
+    failureWindow: int(env, 'CAMPAIGN_FAILURE_WINDOW', DEFAULTS.CAMPAIGN_FAILURE_WINDOW, 5, 10_000),
   })
 
   mkdirSync(dataDir, { recursive: true })
@@ -263,6 +333,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     sending,
     media,
     sandbox,
+    campaigns,
   })
 }
 
