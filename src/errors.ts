@@ -42,4 +42,10 @@ export const Errors = {
   notRetryable: make('NOT_RETRYABLE', 409, 'Only a failed or unconfirmed message can be sent again'),
   mediaTypeUnsupported: (why: string) => new AppError('MEDIA_TYPE_UNSUPPORTED', 415, why),
   mediaTooLarge: (why: string) => new AppError('MEDIA_TOO_LARGE', 413, why),
+  // Contacts and campaigns (issue 7).
+  csvInvalid: (why: string) => new AppError('CSV_INVALID', 400, why),
+  contactInvalid: (why: string) => new AppError('CONTACT_INVALID', 400, why),
+  campaignInvalid: (why: string) => new AppError('CAMPAIGN_INVALID', 400, why),
+  campaignState: (why: string) => new AppError('CAMPAIGN_STATE', 409, why),
+  audienceEmpty: make('AUDIENCE_EMPTY', 422, 'No contact matches this audience'),
 } as const
