@@ -25,8 +25,12 @@ export interface IngestDeps {
 export interface IngestHooks {
   /** A status for an unknown wamid: may name an outbox row (biz_opaque_callback_data) and return its message. */
   reconcileStatus?(channel: ChannelRow, st: WaStatus, events: EventBatch): MessageRow | undefined
-  /** A new inbound message was stored (media downloads start here). */
-  messageStored?(channel: ChannelRow, row: MessageRow): void
+  /**
+   * A new inbound message was stored (media downloads start here; campaigns read stop
+   * keywords and attribute replies, issue 7). May return the message as it changed,
+   * before `message.created` is emitted with it.
+   */
+  messageStored?(channel: ChannelRow, row: MessageRow, events: EventBatch): MessageRow | void
 }
 
 export function keepRaw(db: Db, provider: string, reason: string, body: unknown): void {
@@ -72,7 +76,7 @@ function ingestMessage(
   const contact = store.upsertContact(ws, 'whatsapp', msg.from, profileName, /^\d+$/.test(msg.from) ? msg.from : null, now)
   const conv = store.findOrOpenConversation(ws, channel.id, contact.id, now)
   const replyTo = msg.replyToProviderId ? store.messageByProviderId(channel.id, msg.replyToProviderId) : undefined
-  const row = store.insertMessage({
+  const stored = store.insertMessage({
     workspaceId: ws,
     conversationId: conv.id,
     channelId: channel.id,
@@ -93,8 +97,8 @@ function ingestMessage(
     createdAt: now,
     updatedAt: now,
   })
-  if (!row) return // duplicate delivery: nothing changes, nothing is emitted
-  deps.hooks?.messageStored?.(channel, row)
+  if (!stored) return // duplicate delivery: nothing changes, nothing is emitted
+  const row = deps.hooks?.messageStored?.(channel, stored, events) ?? stored
 
   if (msg.reaction) {
     const target = store.messageByProviderId(channel.id, msg.reaction.targetProviderId)
