@@ -8,6 +8,7 @@ import { contact, envelope, inbound, text, textWebhook, value } from './helpers/
 import {
   agentPage,
   bubbleTexts,
+  E2E_FILE_TIMEOUT_MS,
   ensureWebBuild,
   launchBrowser,
   listRows,
@@ -43,6 +44,8 @@ async function waitRows(page: Page, pred: (rows: Awaited<ReturnType<typeof listR
 const markDocument = (p: Page) => p.evaluate(() => ((window as unknown as { __sameDocument: boolean }).__sameDocument = true))
 const sameDocument = (p: Page) => p.evaluate(() => (window as unknown as { __sameDocument?: boolean }).__sameDocument === true)
 
+// A real browser on a shared 2-core machine: more room than tap's default per file.
+t.setTimeout(E2E_FILE_TIMEOUT_MS)
 t.before(ensureWebBuild)
 
 t.test('a customer message reaches two agents live: list reorders, badges count, read clears', async (t) => {

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { openDatabase } from '../src/store/db.ts'
 import { AuthService } from '../src/domain/auth.ts'
-import { agentPage, ensureWebBuild, launchBrowser, listRows, openConversation, RECOVER_MS, waitForBubbles, waitLive } from './helpers/browser.ts'
+import { agentPage, E2E_FILE_TIMEOUT_MS, ensureWebBuild, launchBrowser, listRows, openConversation, RECOVER_MS, waitForBubbles, waitLive } from './helpers/browser.ts'
 import { deliverLikeMeta, freePort, spawnParley } from './helpers/browser-server.ts'
 import { textWebhook } from './helpers/wa.ts'
 
@@ -19,6 +19,8 @@ const KILL_AFTER = 8
 // Spacing between customer messages: a steady trickle across the outage.
 const SEND_EVERY_MS = 100
 
+// A real browser on a shared 2-core machine: more room than tap's default per file.
+t.setTimeout(E2E_FILE_TIMEOUT_MS)
 t.before(ensureWebBuild)
 
 t.test('kill -9 and restart while messages arrive: both browsers end with every message once', async (t) => {

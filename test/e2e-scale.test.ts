@@ -4,7 +4,7 @@
 import t from 'tap'
 import { startServer } from './helpers/server.ts'
 import { contact, envelope, text, value } from './helpers/wa.ts'
-import { agentPage, ensureWebBuild, launchBrowser, RECOVER_MS } from './helpers/browser.ts'
+import { agentPage, E2E_FILE_TIMEOUT_MS, ensureWebBuild, launchBrowser, RECOVER_MS } from './helpers/browser.ts'
 
 const CONVERSATIONS = 10_000
 const MESSAGES = 5_000
@@ -14,6 +14,8 @@ const BATCH = 1000
 const MAX_LIST_ROWS_IN_DOM = 80
 const MAX_MESSAGE_ROWS_IN_DOM = 200
 
+// A real browser on a shared 2-core machine: more room than tap's default per file.
+t.setTimeout(E2E_FILE_TIMEOUT_MS)
 t.before(ensureWebBuild)
 
 t.test('10,000 conversations and 5,000 messages scroll with a bounded DOM', async (t) => {

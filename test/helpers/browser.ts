@@ -18,6 +18,8 @@ export const WEB_DIST = path.join(ROOT, 'web', 'dist')
 export const CHROMIUM = '/usr/bin/chromium'
 /** How long a live update may take to show before a test gives up (a bound, never a measurement). */
 export const LIVE_MS = 5000
+/** Per e2e file: a browser on a busy 2-core machine needs more than tap's default 120 s. */
+export const E2E_FILE_TIMEOUT_MS = 300_000
 /** Recovery after a restart or an outage includes the client's jittered backoff (capped at 20 s). */
 export const RECOVER_MS = 30_000
 
