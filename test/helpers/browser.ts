@@ -96,13 +96,17 @@ export async function launchBrowser(t: BrowserTestLike): Promise<Browser> {
   return browser
 }
 
-/** Fails the test on any script dialog or page error: the XSS corpus and the app itself. */
+/** Fails the test on any script dialog, page error or CSP violation: the XSS corpus and the app itself. */
 export function watchPage(t: BrowserTestLike, page: Page, label = 'page'): void {
   page.on('dialog', (d) => {
     t.fail(`${label}: a dialog opened (${d.type()}: ${d.message()})`)
     void d.dismiss()
   })
   page.on('pageerror', (e) => t.fail(`${label}: page error ${e.message}`))
+  // The built app must live within the server's CSP (script-src 'self', no inline code).
+  page.on('console', (m) => {
+    if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) t.fail(`${label}: CSP violation: ${m.text()}`)
+  })
 }
 
 /** A fresh agent browser (own cookies), signed in through the login form. */
