@@ -2,12 +2,12 @@
 // reactions, echoes of the Page's own messages, and delivery/read watermarks.
 import type { EventBatch } from '../events/event-log.ts'
 import { messageTypeOf, type MsEvent, type MsParsed } from '../channels/messenger/parse.ts'
-import { previewOf } from '../channels/whatsapp/parse.ts'
 import { toMessageDTO, type ChannelRow, type InboxStore, type MessageRow } from '../store/inbox-store.ts'
 import type { Db } from '../store/db.ts'
 import type { MessageStatus } from '../store/schema.ts'
 import { applyStatus } from './message-status.ts'
-import { keepRaw, SERVICE_WINDOW_MS } from './whatsapp-ingest.ts'
+import { keepRaw } from './whatsapp-ingest.ts'
+import { recordMessage } from './conversation-activity.ts'
 import type { ChannelDirectory } from './channels.ts'
 
 /** Parley's own sends carry this in `message.metadata`; the echo names its message. */
@@ -94,24 +94,8 @@ function inbound(
     updatedAt: now,
   })
   if (!row) return
-  const newest = conv.lastMessageAt === null || ev.timestamp >= conv.lastMessageAt
-  store.updateConversation(conv.id, {
-    status: 'open',
-    unreadCount: conv.unreadCount + 1,
-    lastInboundAt: Math.max(conv.lastInboundAt ?? 0, ev.timestamp),
-    windowExpiresAt: Math.max(conv.windowExpiresAt ?? 0, ev.timestamp + SERVICE_WINDOW_MS),
-    lastActivityAt: Math.max(conv.lastActivityAt, now),
-    updatedAt: now,
-    ...(newest
-      ? {
-          lastMessageId: row.id,
-          lastMessagePreview: previewOf(row.type, row.text, row.media ?? null).slice(0, 200),
-          lastMessageDirection: 'in' as const,
-          lastMessageAt: ev.timestamp,
-        }
-      : {}),
-  })
-  events.emit(ws, 'message.created', { message: toMessageDTO(row), conversation: store.conversation(ws, conv.id)! })
+  const conversation = recordMessage(store, conv, row, now)
+  events.emit(ws, 'message.created', { message: toMessageDTO(row), conversation })
 }
 
 function echo(deps: MessengerIngestDeps, events: EventBatch, channel: ChannelRow, ev: Extract<MsEvent, { kind: 'echo' }>): void {
@@ -152,20 +136,8 @@ function echo(deps: MessengerIngestDeps, events: EventBatch, channel: ChannelRow
     updatedAt: now,
   })
   if (!row) return
-  const newest = conv.lastMessageAt === null || ev.timestamp >= conv.lastMessageAt
-  store.updateConversation(conv.id, {
-    lastActivityAt: Math.max(conv.lastActivityAt, now),
-    updatedAt: now,
-    ...(newest
-      ? {
-          lastMessageId: row.id,
-          lastMessagePreview: previewOf(row.type, row.text, row.media ?? null).slice(0, 200),
-          lastMessageDirection: 'out' as const,
-          lastMessageAt: ev.timestamp,
-        }
-      : {}),
-  })
-  events.emit(ws, 'message.created', { message: toMessageDTO(row), conversation: store.conversation(ws, conv.id)! })
+  const conversation = recordMessage(store, conv, row, now)
+  events.emit(ws, 'message.created', { message: toMessageDTO(row), conversation })
 }
 
 function reaction(deps: MessengerIngestDeps, events: EventBatch, channel: ChannelRow, ev: Extract<MsEvent, { kind: 'reaction' }>): void {

@@ -3,14 +3,13 @@
 // events for each change, in the caller's transaction.
 import type { EventBatch } from '../events/event-log.ts'
 import type { WaChange, WaInbound, WaParsed, WaStatus } from '../channels/whatsapp/parse.ts'
-import { previewOf } from '../channels/whatsapp/parse.ts'
 import { toMessageDTO, type ChannelRow, type InboxStore, type MessageRow } from '../store/inbox-store.ts'
 import type { Db } from '../store/db.ts'
 import { pendingStatuses, rawWebhooks } from '../store/schema.ts'
 import { applyStatus } from './message-status.ts'
+import { recordMessage } from './conversation-activity.ts'
 
-/** Meta's customer-service window: 24 h after the customer's last message. */
-export const SERVICE_WINDOW_MS = 24 * 3600 * 1000
+export { SERVICE_WINDOW_MS } from './conversation-activity.ts'
 
 export interface IngestDeps {
   db: Db
@@ -112,29 +111,8 @@ function ingestMessage(
     }
   }
 
-  // Out-of-order delivery: an older message never moves the conversation back in time.
-  const newest = conv.lastMessageAt === null || msg.timestamp >= conv.lastMessageAt
-  const windowExpiresAt = Math.max(conv.windowExpiresAt ?? 0, msg.timestamp + SERVICE_WINDOW_MS)
-  store.updateConversation(conv.id, {
-    status: 'open',
-    // A reaction is shown on its message; it does not add to the unread count.
-    unreadCount: msg.reaction ? conv.unreadCount : conv.unreadCount + 1,
-    lastInboundAt: Math.max(conv.lastInboundAt ?? 0, msg.timestamp),
-    windowExpiresAt,
-    // The inbox orders by when Parley received it: a message Meta retried for hours
-    // is news to the agent and belongs at the top.
-    lastActivityAt: Math.max(conv.lastActivityAt, now),
-    updatedAt: now,
-    ...(newest
-      ? {
-          lastMessageId: row.id,
-          lastMessagePreview: previewOf(row.type, row.text, row.media ?? null).slice(0, 200),
-          lastMessageDirection: 'in' as const,
-          lastMessageAt: msg.timestamp,
-        }
-      : {}),
-  })
-  const conversation = store.conversation(ws, conv.id)!
+  // A reaction is shown on its message; it does not add to the unread count.
+  const conversation = recordMessage(store, conv, row, now, { countsAsUnread: !msg.reaction })
   events.emit(ws, 'message.created', { message: toMessageDTO(row), conversation })
 }
 

@@ -1,0 +1,44 @@
+// What a new message does to its conversation, for every channel and direction: the
+// preview, the ordering key, and for customer messages the unread count and Meta's
+// 24-hour customer-service window.
+import { previewOf } from '../channels/whatsapp/parse.ts'
+import type { ConversationDTO } from '../events/types.ts'
+import type { ConversationRow, InboxStore, MessageRow } from '../store/inbox-store.ts'
+
+/** Meta's customer-service window: 24 h after the customer's last message. */
+export const SERVICE_WINDOW_MS = 24 * 3600 * 1000
+
+export function recordMessage(
+  store: InboxStore,
+  conv: ConversationRow,
+  row: MessageRow,
+  now: number,
+  opts: { countsAsUnread?: boolean } = {},
+): ConversationDTO {
+  // Out-of-order delivery: an older message never moves the preview back in time.
+  const newest = conv.lastMessageAt === null || row.timestamp >= conv.lastMessageAt
+  const inbound = row.direction === 'in'
+  store.updateConversation(conv.id, {
+    ...(inbound
+      ? {
+          status: 'open' as const,
+          unreadCount: opts.countsAsUnread === false ? conv.unreadCount : conv.unreadCount + 1,
+          lastInboundAt: Math.max(conv.lastInboundAt ?? 0, row.timestamp),
+          windowExpiresAt: Math.max(conv.windowExpiresAt ?? 0, row.timestamp + SERVICE_WINDOW_MS),
+        }
+      : {}),
+    // The inbox orders by when Parley received it: a message Meta retried for hours
+    // is news to the agent and belongs at the top.
+    lastActivityAt: Math.max(conv.lastActivityAt, now),
+    updatedAt: now,
+    ...(newest
+      ? {
+          lastMessageId: row.id,
+          lastMessagePreview: previewOf(row.type, row.text, row.media ?? null).slice(0, 200),
+          lastMessageDirection: row.direction,
+          lastMessageAt: row.timestamp,
+        }
+      : {}),
+  })
+  return store.conversation(conv.workspaceId, conv.id)!
+}
