@@ -1,0 +1,169 @@
+// Contacts (issue 7): search and filters, one contact, tags, opt-out, imported lists,
+// and the CSV import in two steps — a preview with its validation report, then the
+// import of exactly that file. Route → schema → one domain call → status.
+import type { FastifyInstance } from 'fastify'
+import { Type } from 'typebox'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { Errors } from '../errors.ts'
+import type { Services } from '../app.ts'
+
+const DEFAULT_PAGE = 50
+const MAX_PAGE = 200
+// A 100,000-row CSV with a few columns is well under this; the app's default is 256 KB.
+const IMPORT_BODY_LIMIT = 32 * 1024 * 1024
+
+const cursorOf = (id: number) => Buffer.from(String(id)).toString('base64url')
+function idFromCursor(raw: string): number {
+  const n = Number(Buffer.from(raw, 'base64url').toString('utf8'))
+  if (!Number.isSafeInteger(n) || n < 0) throw Errors.badCursor()
+  return n
+}
+
+const Tag = Type.String({ minLength: 1, maxLength: 40 })
+const Attributes = Type.Record(Type.String({ maxLength: 100 }), Type.String({ maxLength: 1024 }))
+
+const ImportBody = Type.Object(
+  {
+    csv: Type.String({ minLength: 1, maxLength: IMPORT_BODY_LIMIT }),
+    separator: Type.Optional(Type.Union([Type.Literal(','), Type.Literal(';'), Type.Literal('\t')])),
+    mapping: Type.Optional(
+      Type.Object(
+        {
+          phone: Type.Optional(Type.String({ maxLength: 200 })),
+          name: Type.Optional(Type.String({ maxLength: 200 })),
+          tags: Type.Optional(Type.String({ maxLength: 200 })),
+          attributes: Type.Optional(Type.Array(Type.String({ maxLength: 200 }), { maxItems: 100 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    defaultCountryCode: Type.Optional(Type.String({ maxLength: 5 })),
+    tags: Type.Optional(Type.Array(Tag, { maxItems: 20 })),
+    listName: Type.Optional(Type.String({ maxLength: 200 })),
+  },
+  { additionalProperties: false },
+)
+
+export async function contactRoutes(app: FastifyInstance, opts: { services: Services }) {
+  const { db, events } = opts.services
+  const { contacts, importer } = opts.services.campaigns
+  const r = app.withTypeProvider<TypeBoxTypeProvider>()
+  app.addHook('preHandler', app.authenticate)
+  const snapshot = <T>(fn: () => T): { result: T; eventId: string } =>
+    db.$client.transaction(() => ({ result: fn(), eventId: events.cursor() }))()
+
+  r.get(
+    '/api/contacts',
+    {
+      schema: {
+        querystring: Type.Object({
+          q: Type.Optional(Type.String({ maxLength: 100 })),
+          tag: Type.Optional(Type.String({ maxLength: 40 })),
+          listId: Type.Optional(Type.Integer({ minimum: 1 })),
+          optedOut: Type.Optional(Type.Boolean()),
+          kind: Type.Optional(Type.Union([Type.Literal('whatsapp'), Type.Literal('messenger')])),
+          cursor: Type.Optional(Type.String({ maxLength: 40 })),
+          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE })),
+        }),
+      },
+    },
+    async (req) => {
+      const q = req.query
+      const { result, eventId } = snapshot(() =>
+        contacts.list(req.session.workspaceId, {
+          q: q.q,
+          tag: q.tag,
+          listId: q.listId,
+          optedOut: q.optedOut,
+          kind: q.kind,
+          beforeId: q.cursor ? idFromCursor(q.cursor) : undefined,
+          limit: q.limit ?? DEFAULT_PAGE,
+        }),
+      )
+      return { contacts: result.contacts, nextCursor: result.nextBeforeId === null ? null : cursorOf(result.nextBeforeId), eventId }
+    },
+  )
+
+  r.post(
+    '/api/contacts',
+    {
+      schema: {
+        body: Type.Object(
+          {
+            phone: Type.String({ minLength: 1, maxLength: 40 }),
+            name: Type.Optional(Type.String({ maxLength: 200 })),
+            tags: Type.Optional(Type.Array(Tag, { maxItems: 50 })),
+            attributes: Type.Optional(Attributes),
+          },
+          { additionalProperties: false },
+        ),
+      },
+    },
+    async (req, reply) => reply.status(201).send({ contact: contacts.create(req.session.workspaceId, req.body) }),
+  )
+
+  r.get('/api/contacts/tags', async (req) => ({ tags: contacts.tags(req.session.workspaceId) }))
+  r.get('/api/contacts/lists', async (req) => ({ lists: contacts.lists(req.session.workspaceId) }))
+
+  r.post(
+    '/api/contacts/tags',
+    {
+      schema: {
+        body: Type.Object(
+          {
+            contactIds: Type.Array(Type.Integer({ minimum: 1 }), { minItems: 1, maxItems: 1000 }),
+            add: Type.Optional(Type.Array(Tag, { maxItems: 20 })),
+            remove: Type.Optional(Type.Array(Tag, { maxItems: 20 })),
+          },
+          { additionalProperties: false },
+        ),
+      },
+    },
+    async (req) => ({
+      updated: contacts.bulkTag(req.session.workspaceId, req.body.contactIds, req.body.add ?? [], req.body.remove ?? []),
+    }),
+  )
+
+  r.post('/api/contacts/import/preview', { bodyLimit: IMPORT_BODY_LIMIT, schema: { body: ImportBody } }, async (req) => ({
+    report: importer.preview(req.session.workspaceId, req.body),
+  }))
+
+  r.post('/api/contacts/import', { bodyLimit: IMPORT_BODY_LIMIT, schema: { body: ImportBody } }, async (req, reply) =>
+    reply.status(201).send({ report: importer.commit(req.session.workspaceId, req.session.userId, req.body) }),
+  )
+
+  r.get('/api/contacts/:id', { schema: { params: Type.Object({ id: Type.Integer({ minimum: 1 }) }) } }, async (req) => {
+    const { result, eventId } = snapshot(() => contacts.get(req.session.workspaceId, req.params.id))
+    return { contact: result, eventId }
+  })
+
+  r.patch(
+    '/api/contacts/:id',
+    {
+      schema: {
+        params: Type.Object({ id: Type.Integer({ minimum: 1 }) }),
+        body: Type.Object(
+          {
+            name: Type.Optional(Type.Union([Type.String({ maxLength: 200 }), Type.Null()])),
+            attributes: Type.Optional(Attributes),
+            tags: Type.Optional(Type.Array(Tag, { maxItems: 50 })),
+          },
+          { additionalProperties: false },
+        ),
+      },
+    },
+    async (req) => ({ contact: contacts.update(req.session.workspaceId, req.params.id, req.body) }),
+  )
+
+  // Sets or reverses the opt-out (only an agent reverses one).
+  r.post(
+    '/api/contacts/:id/opt-out',
+    {
+      schema: {
+        params: Type.Object({ id: Type.Integer({ minimum: 1 }) }),
+        body: Type.Object({ optedOut: Type.Boolean() }, { additionalProperties: false }),
+      },
+    },
+    async (req) => ({ contact: contacts.setOptOut(req.session.workspaceId, req.params.id, req.body.optedOut) }),
+  )
+}
