@@ -25,6 +25,9 @@ import { templateRoutes } from './http/templates.ts'
 import { mediaRoutes } from './http/media.ts'
 import { sandboxRoutes } from './http/sandbox.ts'
 import { createSandbox, type SandboxMode } from './sandbox/sandbox-mode.ts'
+import { createCampaigns, type Campaigns } from './domain/campaign-wiring.ts'
+import { contactRoutes } from './http/contacts.ts'
+import { campaignRoutes } from './http/campaigns.ts'
 
 export interface AppDeps {
   config: Readonly<Config>
@@ -47,6 +50,8 @@ export interface Services {
   sending: Sending
   /** Present in sandbox mode: the in-process Meta emulator. */
   sandbox?: SandboxMode
+  /** Contacts, CSV import, broadcast campaigns and their analytics (issue 7). */
+  campaigns: Campaigns
 }
 
 declare module 'fastify' {
@@ -87,6 +92,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const auth = new AuthService(db, clock.now)
   let sandbox: SandboxMode | undefined
   const store = new InboxStore(db)
+  const sending = createSending({
+    config,
+    db,
+    events,
+    store,
+    now: clock.now,
+    log: app.log,
+    graphBaseUrl: () => sandbox?.graphBaseUrl() ?? config.graphApiUrl,
+  })
   const services: Services = {
     config,
     db,
@@ -99,15 +113,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     ingest: new IngestQueue(db.$client, events, {
       onJobError: (err) => app.log.error({ err }, 'webhook ingest failed; payload kept raw'),
     }),
-    sending: createSending({
-      config,
-      db,
-      events,
-      store,
-      now: clock.now,
-      log: app.log,
-      graphBaseUrl: () => sandbox?.graphBaseUrl() ?? config.graphApiUrl,
-    }),
+    sending,
+    campaigns: createCampaigns({ config, db, events, store, sending, now: clock.now, log: app.log, emulator: () => sandbox?.emulator }),
   }
   app.decorate('services', services)
   await bootstrap(config, db, auth)
@@ -143,6 +150,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(messageRoutes, { services })
   await app.register(templateRoutes, { services })
   await app.register(mediaRoutes, { services })
+  await app.register(contactRoutes, { services })
+  await app.register(campaignRoutes, { services })
   if (sandbox) await app.register(sandboxRoutes, { sandbox })
   // Last: the browser app's catch-all GET must not shadow any route above.
   await app.register(webRoutes)
@@ -158,6 +167,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('onReady', async () => {
     hub.start()
     services.sending.start()
+    services.campaigns.start()
     sandbox?.emulator.start()
     prune()
     pruneTimer = setInterval(prune, PRUNE_INTERVAL_MS)
@@ -173,6 +183,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   }
   app.addHook('preClose', async () => {
     clearInterval(pruneTimer)
+    services.campaigns.stop()
     await services.sending.stop(SEND_STOP_GRACE_MS)
     sandbox?.emulator.stop()
     services.ingest.close()
