@@ -180,12 +180,28 @@ interface ScheduledStatus {
   error?: { code: number; title: string; details: string }
 }
 
+/** A status a recipient behaviour asks for (when, which, and Meta's error for a failure). */
+export type PlayedStatus = Omit<ScheduledStatus, 'messageId'>
+
+/**
+ * Plays recipients the simulator does not script itself — a campaign's audience (issue 7,
+ * emulator-campaign.ts): which statuses an accepted message gets, and what the
+ * recipient does after each one (read, reply).
+ */
+export interface RecipientBehaviour {
+  /** Statuses for this accepted message, or undefined for the emulator's usual rules. */
+  statusesFor(m: SimMessage, customer: SimCustomer | undefined, at: number, delays: EmulatorConfig['statusDelays']): PlayedStatus[] | undefined
+  /** After a status webhook for the message was queued. */
+  afterStatus?(m: SimMessage, status: string): void
+}
+
 type Listener = (change: { customer: string }) => void
 
 export class Emulator {
   readonly state: EmulatorState
   readonly webhooks: WebhookSender
   faults: Faults
+  recipients: RecipientBehaviour | undefined
   private webhookUrl: string | undefined
   private readonly now: () => number
   private readonly random: () => number
@@ -558,6 +574,12 @@ export class Emulator {
     const d = this.config.statusDelays
     const t0 = this.now()
     const customer = this.state.customers.get(m.customer)
+    const played = this.recipients?.statusesFor(m, customer, t0, d)
+    if (played) {
+      this.scheduled.push(...played.map((p) => ({ ...p, messageId: m.id })))
+      this.pumpStatuses()
+      return
+    }
     const steps: ScheduledStatus[] = []
     const freeForm = m.type !== 'template'
     const windowOpen = customer?.lastInboundAt != null && t0 - customer.lastInboundAt < WINDOW_MS
@@ -613,6 +635,7 @@ export class Emulator {
     }
     this.sendStatuses([{ m, status: s.status, error: s.error }])
     this.notify(m.customer)
+    this.recipients?.afterStatus?.(m, s.status)
   }
 
   private sendStatuses(items: { m: SimMessage; status: string; error?: { code: number; title: string; details: string } }[]): void {
