@@ -69,7 +69,7 @@ export interface ImportReport {
   updated?: number
 }
 
-const PHONE_HEADER = /^(phone|phone ?number|mobile|mobile ?number|cell|whats ?app|wa ?id|wa_id|number|tel|telephone|telefono|teléfono|celular|móvil|movil|numero|número|telefone|handy|portable|cellulare)$/i
+const PHONE_HEADER = /^(phone|phone[ _]?number|mobile|mobile[ _]?number|cell|whats ?app|wa[ _]?id|msisdn|number|tel|telephone|telefon|telefonnummer|mobil|mobilnummer|handy|handynummer|telefono|teléfono|celular|móvil|movil|numero|número|telefone|portable|cellulare)$/i
 const NAME_HEADER = /^(name|full ?name|contact|contact ?name|nombre|nome|nom|vorname|first ?name)$/i
 const TAGS_HEADER = /^(tags?|labels?|etiquetas?|segment|segments|groups?)$/i
 

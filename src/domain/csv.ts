@@ -23,7 +23,9 @@ export interface CsvTable {
   records: CsvRecord[]
 }
 
-export class CsvError extends Error {}
+export class CsvError extends Error {
+  override name = 'CsvError'
+}
 
 const CANDIDATES: Separator[] = [',', ';', '\t']
 
