@@ -18,6 +18,8 @@ function conv(cid: number, over: Partial<ConversationDTO> = {}): ConversationDTO
     lastMessagePreview: null,
     lastMessageDirection: null,
     lastMessageAt: null,
+    lastMessageStatus: null,
+    lastMessageError: null,
     lastActivityAt: 1000 + cid,
     windowExpiresAt: null,
     contact: { id: cid, externalId: `49150000${cid}`, name: `Contact ${cid}`, phone: `49150000${cid}` },

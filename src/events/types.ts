@@ -1,4 +1,5 @@
-// Event and DTO shapes shared by the server and the web client (imported as types).
+// Event and DTO shapes shared by the server and the web client (imported as types),
+// plus the one rule both sides must word alike: why a message failed.
 
 export type ChannelKind = 'whatsapp' | 'messenger'
 
@@ -19,9 +20,26 @@ export interface ConversationDTO {
   lastMessagePreview: string | null
   lastMessageDirection: 'in' | 'out' | null
   lastMessageAt: number | null
+  /** The last message's status (an outbound one's: queued … sent, delivered, read, failed); null without messages. */
+  lastMessageStatus: string | null
+  /**
+   * Why the last message failed, when it did (else null): the same words its bubble
+   * shows, so a failed send is visible in the list without opening it (issue 5).
+   */
+  lastMessageError: string | null
   lastActivityAt: number
   windowExpiresAt: number | null
   contact: ContactDTO
+}
+
+/**
+ * Why a message failed, in the words its bubble shows (Meta's detail, else its title).
+ * The server fills ConversationDTO.lastMessageError with it and the browser applies it
+ * to the list when a `message.updated` fails the last message, so both read the same.
+ */
+export function failureReason(status: string | null, error: { title: string | null; detail: string | null } | null): string | null {
+  if (status !== 'failed') return null
+  return error?.detail || error?.title || 'The message was not delivered.'
 }
 
 export interface MessageDTO {

@@ -4,7 +4,7 @@
 import { and, desc, eq, lt, or, sql } from 'drizzle-orm'
 import type { Db } from './db.ts'
 import { channels, contacts, conversations, messages } from './schema.ts'
-import type { ConversationDTO, MessageDTO } from '../events/types.ts'
+import { failureReason, type ChannelKind, type ConversationDTO, type MessageDTO } from '../events/types.ts'
 import { Statements, TableCodec } from './prepared.ts'
 
 export type ChannelRow = typeof channels.$inferSelect
@@ -138,30 +138,52 @@ export class InboxStore {
     const raw = this.sql
       .get(
         `SELECT ${this.conversationCodec.select('v')}, ct.id AS contactId, ct.external_id AS contactExternalId,
-                ct.name AS contactName, ct.phone AS contactPhone, ch.kind AS channelKind
+                ct.name AS contactName, ct.phone AS contactPhone, ch.kind AS channelKind,
+                lm.status AS lastStatus, lm.error_title AS lastErrorTitle, lm.error_detail AS lastErrorDetail
            FROM conversations v
            JOIN contacts ct ON ct.id = v.contact_id
            JOIN channels ch ON ch.id = v.channel_id
+           LEFT JOIN messages lm ON lm.id = v.last_message_id
           WHERE v.workspace_id = ? AND v.id = ?`,
       )
       .get(workspaceId, id) as
-      | (ConversationRow & { contactId: number; contactExternalId: string; contactName: string | null; contactPhone: string | null; channelKind: 'whatsapp' | 'messenger' })
+      | (ConversationRow & {
+          contactId: number
+          contactExternalId: string
+          contactName: string | null
+          contactPhone: string | null
+          channelKind: ChannelKind
+          lastStatus: string | null
+          lastErrorTitle: string | null
+          lastErrorDetail: string | null
+        })
       | undefined
     if (!raw) return undefined
     return toConversationDTO({
       c: this.conversationCodec.decode(raw),
       contact: { id: raw.contactId, externalId: raw.contactExternalId, name: raw.contactName, phone: raw.contactPhone },
       channelKind: raw.channelKind,
+      last: { status: raw.lastStatus, errorTitle: raw.lastErrorTitle, errorDetail: raw.lastErrorDetail },
     })
   }
 
   /** Most recent activity first; keyset pagination on (last_activity_at, id). */
   listConversations(
     workspaceId: number,
-    opts: { limit: number; before?: { at: number; id: number }; status?: 'open' | 'resolved'; q?: string },
+    opts: {
+      limit: number
+      before?: { at: number; id: number }
+      status?: 'open' | 'resolved'
+      q?: string
+      /** One number or page, or every channel of a kind (the inbox's channel filter). */
+      channelId?: number
+      kind?: ChannelKind
+    },
   ): ConversationDTO[] {
     const conds = [eq(conversations.workspaceId, workspaceId)]
     if (opts.status) conds.push(eq(conversations.status, opts.status))
+    if (opts.channelId !== undefined) conds.push(eq(conversations.channelId, opts.channelId))
+    if (opts.kind) conds.push(eq(channels.kind, opts.kind))
     const search = opts.q ? contactSearch(opts.q) : undefined
     if (search) conds.push(search)
     if (opts.before) {
@@ -199,10 +221,13 @@ export class InboxStore {
         c: conversations,
         contact: { id: contacts.id, externalId: contacts.externalId, name: contacts.name, phone: contacts.phone },
         channelKind: channels.kind,
+        last: { status: messages.status, errorTitle: messages.errorTitle, errorDetail: messages.errorDetail },
       })
       .from(conversations)
       .innerJoin(contacts, eq(contacts.id, conversations.contactId))
       .innerJoin(channels, eq(channels.id, conversations.channelId))
+      // The last message's status, so a failed send shows in the list (by primary key: cheap).
+      .leftJoin(messages, eq(messages.id, conversations.lastMessageId))
   }
 
   /** Clears the unread count; returns undefined if not in this workspace. */
@@ -236,9 +261,12 @@ function contactSearch(raw: string) {
 function toConversationDTO(r: {
   c: ConversationRow
   contact: { id: number; externalId: string; name: string | null; phone: string | null }
-  channelKind: 'whatsapp' | 'messenger'
+  channelKind: ChannelKind
+  /** The last message's status and error; null when the conversation has none (a left join). */
+  last: { status: string | null; errorTitle: string | null; errorDetail: string | null } | null
 }): ConversationDTO {
   const c = r.c
+  const last = r.last ?? { status: null, errorTitle: null, errorDetail: null }
   return {
     id: c.id,
     channelId: c.channelId,
@@ -249,6 +277,8 @@ function toConversationDTO(r: {
     lastMessagePreview: c.lastMessagePreview,
     lastMessageDirection: c.lastMessageDirection,
     lastMessageAt: c.lastMessageAt,
+    lastMessageStatus: last.status,
+    lastMessageError: failureReason(last.status, { title: last.errorTitle, detail: last.errorDetail }),
     lastActivityAt: c.lastActivityAt,
     windowExpiresAt: c.windowExpiresAt,
     contact: r.contact,
