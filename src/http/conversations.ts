@@ -40,6 +40,9 @@ export async function conversationRoutes(app: FastifyInstance, opts: { services:
           status: Type.Optional(Type.Union([Type.Literal('open'), Type.Literal('resolved'), Type.Literal('all')])),
           // Search by contact name or number (the inbox's search box).
           q: Type.Optional(Type.String({ maxLength: 100 })),
+          // The inbox's channel filter: one number or page by id, or every channel of a kind.
+          channel: Type.Optional(Type.Integer({ minimum: 1 })),
+          kind: Type.Optional(Type.Union([Type.Literal('whatsapp'), Type.Literal('messenger')])),
         }),
       },
     },
@@ -52,6 +55,8 @@ export async function conversationRoutes(app: FastifyInstance, opts: { services:
           limit: limit + 1,
           status,
           q: req.query.q,
+          channelId: req.query.channel,
+          kind: req.query.kind,
           before: before && { at: before[0]!, id: before[1]! },
         }),
       )
