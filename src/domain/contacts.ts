@@ -296,7 +296,10 @@ export class ContactsService {
     if (r === undefined) return false
     const row = this.codec.decode(r)
     if (row.optedOutAt !== null) return false
-    if (row.optOutReversedAt !== null && row.optOutReversedAt >= at) return false
+    // Meta's timestamps are whole seconds: a STOP stamped in the second of the reversal
+    // may have been written after it, and a customer's STOP is honoured when in doubt.
+    const slack = source === 'keyword' ? 1000 : 0
+    if (row.optOutReversedAt !== null && row.optOutReversedAt >= at + slack) return false
     const updated = this.sql.updateById(this.codec, contactId, {
       optedOutAt: at,
       optOutSource: source,
