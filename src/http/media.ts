@@ -12,11 +12,13 @@ import type { Services } from '../app.ts'
 
 // Images a browser decodes as images and nothing else (no SVG: it can carry script).
 const INLINE_TYPES = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp'])
-const MIME = /^[a-z0-9][a-z0-9!#$&^_.+-]*\/[a-z0-9][a-z0-9!#$&^_.+-]*$/i
+// Types that keep their name because a page plays or shows them passively (<audio>,
+// <video>, the PDF viewer); any other type — text/html, SVG, XML — is served as bytes.
+const PASSIVE = /^(image\/(jpeg|png|gif|webp)|audio\/[a-z0-9.+-]+|video\/[a-z0-9.+-]+|application\/pdf)$/
 
 export function contentTypeOf(mime: string | null): string {
   const base = (mime ?? '').split(';')[0]!.trim().toLowerCase()
-  return MIME.test(base) ? base : 'application/octet-stream'
+  return PASSIVE.test(base) ? base : 'application/octet-stream'
 }
 
 export function dispositionOf(type: string, filename: string | null): string {
@@ -33,6 +35,16 @@ export async function mediaRoutes(app: FastifyInstance, opts: { services: Servic
   app.addHook('preHandler', app.authenticate)
   await app.register(multipart, {
     limits: { fileSize: config.media.uploadMaxBytes, files: 1, fields: 10, parts: 11 },
+  })
+  // A streamed file can finish just after close() began; its keep-alive connection was
+  // busy when the server closed idle ones, and would hold the close for the 72 s
+  // keep-alive timeout. Once closing, each finished response closes what is now idle.
+  let closing = false
+  app.addHook('preClose', async () => {
+    closing = true
+  })
+  app.addHook('onResponse', async () => {
+    if (closing) app.server.closeIdleConnections()
   })
 
   r.post('/api/media', async (req, reply) => {

@@ -1,0 +1,129 @@
+// Media both ways through the Graph media flow: a customer's photo is fetched
+// (id → short-lived URL → bytes with the Bearer token) into the data dir and served to
+// agents with safe headers; an agent's upload goes to Meta and reaches the customer.
+import t from 'tap'
+import { startPair, until, type Pair } from './helpers/emulator.ts'
+import type { MessageDTO } from '../src/events/types.ts'
+
+const CUSTOMER = '15550001111'
+// A 1×1 PNG.
+const PNG = Buffer.from(
+  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==',
+  'base64',
+)
+
+async function conversation(p: Pair) {
+  const conv = (await p.call('GET', '/api/conversations')).body.conversations[0]
+  const messages = async () => (await p.call('GET', `/api/conversations/${conv.id}/messages`)).body.messages as MessageDTO[]
+  return { id: conv.id as number, messages }
+}
+
+const get = (p: Pair, path: string, token: string | null = p.token) =>
+  fetch(p.parley.url + path, { headers: token ? { authorization: `Bearer ${token}` } : {} })
+
+t.test('inbound image: fetched through the Graph media flow and served with safe headers', async (t) => {
+  const p = await startPair(t)
+  await p.emu.customer('Maria', CUSTOMER)
+  await p.emu.send(CUSTOMER, { type: 'image', data: PNG.toString('base64'), mimeType: 'image/png', caption: 'my receipt' })
+  const conv = await conversation(p)
+  const img = await until(async () => (await conv.messages()).find((m) => m.type === 'image' && m.media?.url), 'the image stored')
+  t.equal(img.text, 'my receipt')
+  t.match(img.media, { mimeType: 'image/png', url: /^\/api\/media\/\d+$/, size: PNG.length })
+
+  const res = await get(p, img.media!.url as string)
+  t.equal(res.status, 200)
+  t.same(Buffer.from(await res.arrayBuffer()), PNG, 'the same bytes the customer sent')
+  t.equal(res.headers.get('content-type'), 'image/png')
+  t.equal(res.headers.get('x-content-type-options'), 'nosniff')
+  t.equal(res.headers.get('content-disposition'), 'inline')
+  t.match(res.headers.get('content-security-policy'), /sandbox/)
+  t.match(res.headers.get('cache-control'), /private/)
+
+  t.equal((await get(p, img.media!.url as string, null)).status, 401, 'agents only')
+  t.equal((await get(p, '/api/media/99999')).status, 404)
+
+  // Another workspace's agent cannot read it.
+  const { workspaces } = await import('../src/store/schema.ts')
+  const ws2 = p.parley.db.insert(workspaces).values({ name: 'Other' }).returning().get()
+  await p.parley.app.services.auth.createUser({ workspaceId: ws2.id, email: 'other@example.com', name: 'Other', password: 'another long password', role: 'admin' })
+  const other = await p.parley.login({ email: 'other@example.com', password: 'another long password' })
+  t.equal((await get(p, img.media!.url as string, other.token)).status, 404)
+})
+
+t.test('a customer’s HTML “document” is never served as a page', async (t) => {
+  const p = await startPair(t)
+  await p.emu.customer('Mallory', CUSTOMER)
+  const html = '<html><script>alert(1)</script></html>'
+  await p.emu.send(CUSTOMER, {
+    type: 'document',
+    data: Buffer.from(html).toString('base64'),
+    mimeType: 'text/html',
+    filename: '../../invoice".html',
+  })
+  const conv = await conversation(p)
+  const doc = await until(async () => (await conv.messages()).find((m) => m.type === 'document' && m.media?.url), 'stored')
+  const res = await get(p, doc.media!.url as string)
+  t.equal(await res.text(), html)
+  t.equal(res.headers.get('content-type'), 'application/octet-stream')
+  t.equal(res.headers.get('x-content-type-options'), 'nosniff')
+  t.equal(res.headers.get('content-disposition'), `attachment; filename="invoice.html"; filename*=UTF-8''invoice.html`, 'no path, no quote')
+})
+
+t.test('agents send an image and a document; the customer gets the same bytes', async (t) => {
+  const p = await startPair(t)
+  await p.emu.customer('Maria', CUSTOMER)
+  await p.emu.say(CUSTOMER, 'Can you send me the invoice?')
+  const conv = await conversation(p)
+  const upload = async (bytes: Buffer, type: string, name: string) => {
+    const form = new FormData()
+    form.set('file', new Blob([new Uint8Array(bytes)], { type }), name)
+    const res = await fetch(`${p.parley.url}/api/media`, { method: 'POST', headers: { authorization: `Bearer ${p.token}` }, body: form })
+    return { status: res.status, body: (await res.json()) as any }
+  }
+  const img = await upload(PNG, 'image/png', 'photo.png')
+  t.equal(img.status, 201)
+  t.match(img.body.media, { kind: 'image', mimeType: 'image/png', filename: 'photo.png', size: PNG.length })
+  const pdfBytes = Buffer.from('%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n')
+  const pdf = await upload(pdfBytes, 'application/pdf', 'invoice.pdf')
+  t.equal(pdf.status, 201)
+  t.equal(pdf.body.media.kind, 'document')
+
+  const a = await p.call('POST', `/api/conversations/${conv.id}/messages`, { type: 'image', mediaId: img.body.media.id, caption: 'here you go', clientMessageId: 'img-1' })
+  t.equal(a.status, 202)
+  t.match(a.body.message, { type: 'image', text: 'here you go', media: { url: img.body.media.url } })
+  const b = await p.call('POST', `/api/conversations/${conv.id}/messages`, { mediaId: pdf.body.media.id, clientMessageId: 'doc-1' })
+  t.equal(b.status, 202)
+  t.equal(b.body.message.type, 'document', 'the type follows the upload')
+
+  const out = await until(async () => {
+    const o = (await p.emu.messages(CUSTOMER)).filter((m) => m.direction === 'out')
+    return o.length === 2 ? o : undefined
+  }, 'both at the customer')
+  t.same(p.emu.emulator.state.mediaData(out[0]!.media!.id), PNG)
+  t.equal(out[0]!.text, 'here you go')
+  t.same(p.emu.emulator.state.mediaData(out[1]!.media!.id), pdfBytes)
+  t.equal(out[1]!.media!.filename, 'invoice.pdf')
+  t.equal((await p.emu.stats()).uploads, 2)
+  // The agent's own upload is viewable in the inbox too.
+  t.same(Buffer.from(await (await get(p, img.body.media.url)).arrayBuffer()), PNG)
+})
+
+t.test('uploads are checked against their bytes and Meta’s limits', async (t) => {
+  const p = await startPair(t)
+  const upload = async (bytes: Buffer, type: string, name: string) => {
+    const form = new FormData()
+    form.set('file', new Blob([new Uint8Array(bytes)], { type }), name)
+    const res = await fetch(`${p.parley.url}/api/media`, { method: 'POST', headers: { authorization: `Bearer ${p.token}` }, body: form })
+    return { status: res.status, body: (await res.json()) as any }
+  }
+  const fake = await upload(Buffer.from('<svg onload=alert(1)>'), 'image/png', 'x.png')
+  t.equal(fake.status, 415)
+  t.equal(fake.body.error.code, 'MEDIA_TYPE_UNSUPPORTED')
+  t.equal((await upload(Buffer.from('MZ...'), 'application/x-msdownload', 'x.exe')).status, 415)
+  const big = Buffer.concat([PNG.subarray(0, 8), Buffer.alloc(5 * 1024 * 1024)])
+  const tooBig = await upload(big, 'image/png', 'big.png')
+  t.equal(tooBig.status, 413)
+  t.equal(tooBig.body.error.code, 'MEDIA_TOO_LARGE')
+  const count = p.parley.db.$client.prepare('SELECT count(*) AS n FROM media').get() as { n: number }
+  t.equal(count.n, 0, 'nothing kept')
+})
