@@ -35,6 +35,8 @@ const MIN_BACKLOG = 5
 // While a campaign runs, the runner looks again at least this often (it is also woken
 // by every change of a campaign message).
 const TICK_MS = 100
+// Even when idle the runner looks again this often: a safety net for a missed wake-up.
+const SAFETY_TICK_MS = 5000
 // When Meta's template list cannot be read, try again after this long.
 const TEMPLATE_RETRY_MS = 5000
 // The error-flood check needs this many settled sends before it judges.
@@ -68,6 +70,7 @@ interface Claim {
 
 export class CampaignRunner {
   private timer: NodeJS.Timeout | undefined
+  private safety: NodeJS.Timeout | undefined
   private running = false
   private again = false
   private stopped = true
@@ -117,12 +120,15 @@ export class CampaignRunner {
 
   start(): void {
     this.stopped = false
+    this.safety = setInterval(() => this.kick(), SAFETY_TICK_MS)
+    this.safety.unref()
     this.kick()
   }
 
   stop(): void {
     this.stopped = true
     clearTimeout(this.timer)
+    clearInterval(this.safety)
   }
 
   kick(): void {
@@ -170,6 +176,8 @@ export class CampaignRunner {
   private async work(): Promise<number> {
     const now = this.d.now()
     for (const { id } of this.stmts.due.all(now) as { id: number }[]) this.d.campaigns.startScheduled(id)
+    // Health first: a campaign that must pause (190, an error flood) gets nothing more.
+    for (const r of this.stmts.running.all() as { id: number }[]) this.checkHealth(r.id)
     const running = this.stmts.running.all() as { id: number; channelId: number | null }[]
     if (running.length === 0) return this.nextScheduledIn(now)
     const byChannel = new Map<number, number[]>()
@@ -181,7 +189,6 @@ export class CampaignRunner {
       if (this.stopped) return Infinity
       await this.feed(channelId, ids)
     }
-    for (const r of running) if (!this.stopped) this.checkHealth(r.id)
     return Math.min(TICK_MS, this.nextScheduledIn(now))
   }
 

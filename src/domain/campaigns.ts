@@ -270,7 +270,9 @@ export class CampaignService {
     })
     const now = this.deps.now()
     if (at !== undefined && at !== null && at > now) {
-      return this.transition(workspaceId, id, ['draft', 'scheduled'], () => ({ status: 'scheduled', scheduledAt: at }))
+      const scheduled = this.transition(workspaceId, id, ['draft', 'scheduled'], () => ({ status: 'scheduled', scheduledAt: at }))
+      this.deps.kick() // the runner sets its timer for it
+      return scheduled
     }
     const dto = this.transition(
       workspaceId,
