@@ -235,3 +235,19 @@ t.test('requests that cannot be sent are refused with named codes', async (t) =>
   t.equal(anon.status, 401)
   t.equal((await p.emu.stats()).sendRequests, 0)
 })
+
+t.test('templates for a conversation’s number; values as a list fill named parameters in order', async (t) => {
+  const p = await startPair(t)
+  const conv = await conversationWith(p)
+  const listed = await p.call('GET', `/api/templates?conversationId=${conv.id}`)
+  t.equal(listed.status, 200)
+  t.equal(listed.body.templates.length, 4)
+  t.equal((await p.call('GET', '/api/templates?conversationId=9999')).status, 404)
+  const res = await p.call('POST', `/api/conversations/${conv.id}/messages`, {
+    clientMessageId: 'n-1',
+    template: { name: 'follow_up', language: 'en', bodyParams: ['Maria', 'your parcel'], headerParams: [] },
+  })
+  t.equal(res.status, 202)
+  t.equal(res.body.message.text, 'Hi Maria, we have an answer to your question about your parcel. Reply to this message to continue.')
+  await until(async () => (await p.emu.messages(CUSTOMER)).find((m) => m.type === 'template' && m.status === 'delivered'), 'delivered')
+})

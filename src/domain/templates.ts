@@ -33,7 +33,7 @@ export interface TemplateDTO {
 export interface TemplateSend {
   name: string
   language: string
-  /** Positional values in order, or named values. */
+  /** Values in the order of the template's parameters, or by name. */
   bodyParams?: string[] | Record<string, string>
   headerParams?: string[] | Record<string, string>
 }
@@ -167,7 +167,7 @@ function fill(
   const values: Record<string, string> = {}
   const positional = params.every((p) => /^\d+$/.test(p.name))
   if (Array.isArray(given)) {
-    if (!positional) throw Errors.templateParams(`The ${where} takes named values: ${params.map((p) => p.name).join(', ')}`)
+    // Values in the order the parameters are listed (for named ones too).
     if (given.length !== params.length) {
       throw Errors.templateParams(`The ${where} needs ${params.length} value${params.length === 1 ? '' : 's'}, got ${given.length}`)
     }

@@ -13,9 +13,26 @@ export async function templateRoutes(app: FastifyInstance, opts: { services: Ser
 
   r.get(
     '/api/templates',
-    { schema: { querystring: Type.Object({ refresh: Type.Optional(Type.Boolean()) }) } },
+    {
+      schema: {
+        querystring: Type.Object({
+          // The number the conversation is on (a workspace may have several).
+          conversationId: Type.Optional(Type.Integer({ minimum: 1 })),
+          refresh: Type.Optional(Type.Boolean()),
+        }),
+      },
+    },
     async (req) => {
-      const channel = replies.whatsappChannel(req.session.workspaceId)
+      const ws = req.session.workspaceId
+      let channel
+      if (req.query.conversationId !== undefined) {
+        const conv = opts.services.store.conversation(ws, req.query.conversationId)
+        if (!conv) throw Errors.notFound('Conversation')
+        channel = replies.channel(conv.channelId)
+        if (channel?.kind !== 'whatsapp') channel = undefined
+      } else {
+        channel = replies.whatsappChannel(ws)
+      }
       if (!channel) throw Errors.noChannel()
       return { templates: await templates.list(channel, { refresh: req.query.refresh === true }) }
     },
