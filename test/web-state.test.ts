@@ -1,8 +1,9 @@
 // The inbox's state logic without a browser: every stream event goes through
 // applyEvent; REST pages through apply*Page. Ordering, dedupe, staleness and reset.
 import t from 'tap'
-import { createInboxState, threadItems, type StreamEvent } from '../web/src/state/inbox.ts'
+import { channelParams, createInboxState, listKey, threadItems, type StreamEvent } from '../web/src/state/inbox.ts'
 import type { ConversationDTO, MessageDTO } from '../src/events/types.ts'
+import { channelBadge, channelFilterOptions, channelWindow } from '../web/src/lib/channels.ts'
 
 const EPOCH = 'ep1'
 const id = (n: number, epoch = EPOCH) => `${epoch}:${n}`
@@ -329,4 +330,116 @@ t.test('10,000 conversations and 5,000 messages held, ordered and paged', async 
   s.applyMessagePage(7, msgs.slice(0, 2500), id(12), { older: true, nextCursor: null })
   t.equal(threadItems(s.thread(7)).messages.length, 5000)
   t.equal(threadItems(s.thread(7)).messages[0]!.id, 1)
+})
+
+t.test("a failed send reaches the list's preview through message.updated of the last message", async (t) => {
+  const failedError = { code: 131026, title: 'Message undeliverable', detail: 'Unable to deliver message.' }
+  const out = (over: Partial<MessageDTO> = {}) => msg(100, 1, { direction: 'out', status: 'sent', ...over })
+  const lastOut = { lastMessageId: 100, lastMessageDirection: 'out' as const, lastMessagePreview: 'on its way', lastMessageStatus: 'sent' }
+  const s = boot([conv(1, lastOut), conv(2, { lastMessageId: 200, lastMessageStatus: 'received' })], 10)
+  const preview = () => {
+    const c = s.conversationList.value.find((x) => x.id === 1)!
+    return [c.lastMessageStatus, c.lastMessageError]
+  }
+
+  // No thread is open for it: the list alone learns of the failure.
+  t.equal(s.applyEvent(updated(12, out({ status: 'failed', error: failedError }))), 'applied')
+  t.same(preview(), ['failed', 'Unable to deliver message.'], 'status and reason, worded like the bubble')
+  t.equal(s.applyEvent(updated(12, out({ status: 'failed', error: failedError }))), 'duplicate')
+
+  // A conversation event read before the failure (its copy says `sent`) arrives late:
+  // its other news applies, the status stays failed.
+  t.equal(s.applyEvent(convUpdated(11, conv(1, { ...lastOut, unreadCount: 2 }))), 'applied')
+  t.equal(s.conversation(1)!.unreadCount, 2)
+  t.same(preview(), ['failed', 'Unable to deliver message.'], 'an older copy does not hide the failure')
+  // So does a page read before it (at 11) that lands after it.
+  s.applyConversationPage([conv(1, { ...lastOut, unreadCount: 2 })], id(11), { key: s.paging.value.key, nextCursor: null, first: true })
+  t.same(preview(), ['failed', 'Unable to deliver message.'])
+
+  // A status of a message that is not the last one leaves the preview alone.
+  t.equal(s.applyEvent(updated(13, msg(99, 2, { direction: 'out', status: 'failed', error: failedError }))), 'ignored')
+  t.equal(s.conversation(2)!.lastMessageStatus, 'received')
+
+  // The customer writes again: the new last message is theirs, the failure leaves the preview.
+  const next = msg(101, 1)
+  s.applyEvent(created(14, next, conv(1, { lastMessageId: 101, lastMessageDirection: 'in', lastMessageStatus: 'received' })))
+  t.same(preview(), ['received', null])
+  // A late status of the old message does nothing now.
+  t.equal(s.applyEvent(updated(15, out({ status: 'failed', error: failedError }))), 'ignored')
+  t.same(preview(), ['received', null])
+})
+
+t.test('preview statuses never go back when message.updated events arrive out of order', async (t) => {
+  const s = boot([conv(1, { lastMessageId: 100, lastMessageDirection: 'out', lastMessageStatus: 'queued' })], 10)
+  const out = (status: string) => msg(100, 1, { direction: 'out', status })
+  s.applyEvent(updated(13, out('read')))
+  s.applyEvent(updated(12, out('delivered')))
+  s.applyEvent(updated(11, out('sent')))
+  t.equal(s.conversation(1)!.lastMessageStatus, 'read')
+  t.equal(s.conversation(1)!.lastMessageError, null)
+  // A newer snapshot from the server is the truth again.
+  s.applyConversation(conv(1, { lastMessageId: 100, lastMessageDirection: 'out', lastMessageStatus: 'read' }), id(20))
+  t.equal(s.conversation(1)!.lastMessageStatus, 'read')
+  // After a reset, statuses remembered from the old database are forgotten.
+  s.applyEvent({ id: 'ep2:1', type: 'reset', data: { reason: 'other_epoch', cursor: 'ep2:1' } })
+  s.applyConversationPage([conv(1, { lastMessageId: 100, lastMessageDirection: 'out', lastMessageStatus: 'sent' })], 'ep2:1', { key: s.paging.value.key, nextCursor: null, first: true }, { replace: true })
+  t.equal(s.conversation(1)!.lastMessageStatus, 'sent', 'the new database says sent')
+})
+
+t.test('the channel filter narrows the list, and is part of the paging key', async (t) => {
+  const s = createInboxState()
+  const page = [
+    conv(1, { lastActivityAt: 50, channelId: 1, channelKind: 'whatsapp' }),
+    conv(2, { lastActivityAt: 40, channelId: 2, channelKind: 'messenger' }),
+    conv(3, { lastActivityAt: 30, channelId: 3, channelKind: 'whatsapp' }),
+  ]
+  s.applyConversationPage(page, id(10), { key: s.paging.value.key, nextCursor: null, first: true })
+  const ids = () => s.conversationList.value.map((c) => c.id)
+  t.same(ids(), [1, 2, 3])
+  s.channel.value = 'kind:messenger'
+  t.same(ids(), [2])
+  s.channel.value = 'kind:whatsapp'
+  t.same(ids(), [1, 3])
+  s.channel.value = 'ch:3'
+  t.same(ids(), [3])
+  // A live conversation of another channel does not show under this filter.
+  s.applyEvent(created(11, msg(100, 4), conv(4, { lastActivityAt: 99, channelId: 2, channelKind: 'messenger' })))
+  t.same(ids(), [3])
+  s.channel.value = ''
+  t.same(ids(), [4, 1, 2, 3])
+  t.not(listKey('open', '', 'ch:3'), listKey('open', ''), 'each channel filter pages on its own')
+  t.same(channelParams('ch:3'), { channel: 3 })
+  t.same(channelParams('kind:messenger'), { kind: 'messenger' })
+  t.same(channelParams(''), {})
+})
+
+t.test("each channel's window: WhatsApp templates after 24 h; Messenger human agent until 7 days, then closed", async (t) => {
+  const now = 1_700_000_000_000
+  const H = 3_600_000
+  const lastInbound = (hoursAgo: number) => now - hoursAgo * H + 24 * H // windowExpiresAt
+  t.match(channelWindow('whatsapp', lastInbound(1), now), { mode: 'open', label: '23 h left' })
+  t.match(channelWindow('messenger', lastInbound(1), now), { mode: 'open', label: '23 h left' })
+  t.match(channelWindow('whatsapp', lastInbound(30), now), { mode: 'template', label: 'Template only', until: null })
+  t.match(channelWindow('messenger', lastInbound(30), now), { mode: 'human_agent', label: 'Human agent · 5 d left', until: now - 30 * H + 7 * 24 * H })
+  t.match(channelWindow('messenger', lastInbound(7 * 24 - 2), now), { mode: 'human_agent', label: 'Human agent · 2 h left' })
+  t.match(channelWindow('messenger', lastInbound(7 * 24), now), { mode: 'closed', label: 'Closed', until: null }, 'exactly 7 days: closed')
+  t.match(channelWindow('messenger', null, now), { mode: 'closed' }, 'never written: closed')
+  t.match(channelWindow('whatsapp', null, now), { mode: 'template' })
+})
+
+t.test('the channel badge names the channel only when its kind has several', async (t) => {
+  const ch = (id: number, kind: 'whatsapp' | 'messenger', name: string) =>
+    ({ id, kind, name, externalId: String(id), displayPhoneNumber: null, businessAccountId: null, enabled: true, hasAccessToken: true, hasAppSecret: false, hasVerifyToken: false, webhookPath: `/webhooks/${kind}`, createdAt: 0 }) as const
+  const one = [ch(1, 'whatsapp', 'Sales'), ch(2, 'messenger', 'Shop')]
+  t.equal(channelBadge('whatsapp', 1, one), 'WhatsApp')
+  t.equal(channelBadge('messenger', 2, one), 'Messenger')
+  const two = [...one, ch(3, 'whatsapp', 'Support line'), ch(4, 'whatsapp', 'WhatsApp main')]
+  t.equal(channelBadge('whatsapp', 3, two), 'WhatsApp · Support line')
+  t.equal(channelBadge('whatsapp', 4, two), 'WhatsApp main', 'a name that says its kind stands alone')
+  t.equal(channelBadge('messenger', 2, two), 'Messenger')
+  t.equal(channelBadge('whatsapp', 99, two), 'WhatsApp', 'a channel not loaded yet: its kind')
+  t.same(
+    channelFilterOptions(two).map(([v]) => v),
+    ['', 'kind:whatsapp', 'ch:1', 'ch:3', 'ch:4', 'ch:2'],
+  )
 })

@@ -36,6 +36,9 @@ export interface MessagePage {
 export type { TemplateDTO } from '../../../src/domain/templates.ts'
 import type { TemplateDTO } from '../../../src/domain/templates.ts'
 import type { MediaDTO } from '../../../src/domain/media.ts'
+// Channels as data (issue 6); secrets are write-only, the API only says whether one is set.
+export type { ChannelPublic, ChannelInput } from '../../../src/domain/channels.ts'
+import type { ChannelPublic, ChannelInput } from '../../../src/domain/channels.ts'
 
 let onUnauthorized: () => void = () => {}
 /** Called when any request answers 401: the session ended (logout elsewhere, expiry). */
@@ -79,7 +82,7 @@ export const api = {
   login: (body: { email: string; password: string }) =>
     request<{ user: User }>('POST', '/api/auth/login', body, { quiet401: true }),
   logout: () => request<{ ok: boolean }>('POST', '/api/auth/logout', {}, { quiet401: true }),
-  conversations: (p: { cursor?: string | null; limit?: number; status?: string; q?: string }) =>
+  conversations: (p: { cursor?: string | null; limit?: number; status?: string; q?: string; channel?: number; kind?: string }) =>
     request<ConversationPage>('GET', `/api/conversations${qs(p)}`),
   conversation: (id: number) => request<{ conversation: ConversationDTO; eventId: string }>('GET', `/api/conversations/${id}`),
   messages: (id: number, cursor?: string | null, limit?: number) =>
@@ -90,4 +93,8 @@ export const api = {
   templates: (conversationId: number) =>
     request<{ templates: TemplateDTO[] }>('GET', `/api/templates${qs({ conversationId })}`),
   upload: (form: FormData) => request<{ media: MediaDTO }>('POST', '/api/media', form),
+  channels: () => request<{ channels: ChannelPublic[] }>('GET', '/api/channels'),
+  createChannel: (body: ChannelInput) => request<{ channel: ChannelPublic }>('POST', '/api/channels', body),
+  updateChannel: (id: number, patch: Partial<Omit<ChannelInput, 'kind' | 'externalId'>>) =>
+    request<{ channel: ChannelPublic }>('PATCH', `/api/channels/${id}`, patch),
 }

@@ -1,13 +1,16 @@
-// The composer: Enter sends, Shift+Enter is a new line; reply and attach. Outside the
-// 24-hour window WhatsApp only delivers approved templates, so it becomes a template
-// picker with a field per parameter. The draft survives switching conversations and
-// a stream reset.
+// The composer: Enter sends, Shift+Enter is a new line; reply and attach. It follows
+// the channel's rules (lib/channels.ts channelWindow): outside the 24-hour window
+// WhatsApp only delivers approved templates, so it becomes a template picker with a
+// field per parameter; Messenger has no templates but lets a person follow up for 7
+// days (the server adds the HUMAN_AGENT tag), then nothing until the customer writes.
+// The draft survives switching conversations and a stream reset.
 import { useEffect, useRef, useState } from 'preact/hooks'
 import type { ConversationDTO } from '../../../src/events/types.ts'
 import { useApp } from '../state/context.ts'
 import { fillTemplate } from '../state/app.ts'
 import { previewText } from './message-text.ts'
 import type { TemplateDTO } from '../api/http.ts'
+import type { ChannelWindow } from '../lib/channels.ts'
 
 // Meta's text limit (W-SEND-TEXT).
 const MAX_TEXT = 4096
@@ -15,12 +18,21 @@ const MAX_ROWS = 6
 // What WhatsApp accepts as agent uploads (the server checks the bytes too).
 const ACCEPT = 'image/jpeg,image/png,application/pdf,text/plain,.doc,.docx,.xls,.xlsx,.ppt,.pptx'
 
-export function Composer({ conv, windowOpen, onSent }: { conv: ConversationDTO; windowOpen: boolean; onSent: () => void }) {
-  if (!windowOpen) return <TemplatePicker conv={conv} onSent={onSent} />
-  return <TextComposer conv={conv} onSent={onSent} />
+export function Composer({ conv, win, onSent }: { conv: ConversationDTO; win: ChannelWindow; onSent: () => void }) {
+  switch (win.mode) {
+    case 'template':
+      return <TemplatePicker conv={conv} onSent={onSent} />
+    case 'closed':
+      return <ClosedComposer conv={conv} />
+    default:
+      // The same component in both modes: crossing the 24-hour mark keeps what is typed.
+      return <TextComposer conv={conv} humanAgentUntil={win.mode === 'human_agent' ? win.until : null} onSent={onSent} />
+  }
 }
 
-function TextComposer({ conv, onSent }: { conv: ConversationDTO; onSent: () => void }) {
+const untilFmt = new Intl.DateTimeFormat(undefined, { weekday: 'long', day: 'numeric', month: 'long', hour: '2-digit', minute: '2-digit' })
+
+function TextComposer({ conv, humanAgentUntil, onSent }: { conv: ConversationDTO; humanAgentUntil: number | null; onSent: () => void }) {
   const app = useApp()
   const [text, setText] = useState(() => app.drafts.get(conv.id) ?? '')
   const input = useRef<HTMLTextAreaElement>(null)
@@ -49,6 +61,13 @@ function TextComposer({ conv, onSent }: { conv: ConversationDTO; onSent: () => v
         send()
       }}
     >
+      {humanAgentUntil !== null && (
+        <p class="window-note human-agent" id="composer-note" role="note">
+          <strong>Human agent follow-up.</strong> The customer last wrote more than 24 hours ago. Messenger still lets a
+          person on your team reply until {untilFmt.format(humanAgentUntil)}; Parley sends it with the HUMAN_AGENT tag.
+          Not for automated or promotional messages.
+        </p>
+      )}
       {reply && (
         <div class="replying">
           <div class="quote">
@@ -61,9 +80,12 @@ function TextComposer({ conv, onSent }: { conv: ConversationDTO; onSent: () => v
         </div>
       )}
       <div class="compose-row">
-        <button type="button" class="icon" aria-label="Attach an image or document" title="Attach" onClick={() => file.current?.click()}>
-          📎
-        </button>
+        {/* Messenger replies are text (the Send API's message.text); uploads are WhatsApp's media path. */}
+        {conv.channelKind === 'whatsapp' && (
+          <button type="button" class="icon" aria-label="Attach an image or document" title="Attach" onClick={() => file.current?.click()}>
+            📎
+          </button>
+        )}
         <input
           ref={file}
           type="file"
@@ -83,8 +105,9 @@ function TextComposer({ conv, onSent }: { conv: ConversationDTO; onSent: () => v
         <textarea
           ref={input}
           id="composer-input"
-          aria-label="Message"
-          placeholder="Type a message"
+          aria-label={humanAgentUntil !== null ? 'Human agent follow-up message' : 'Message'}
+          aria-describedby={humanAgentUntil !== null ? 'composer-note' : undefined}
+          placeholder={humanAgentUntil !== null ? 'Type a personal follow-up' : 'Type a message'}
           rows={Math.min(MAX_ROWS, text.split('\n').length)}
           maxLength={MAX_TEXT}
           value={text}
@@ -102,6 +125,32 @@ function TextComposer({ conv, onSent }: { conv: ConversationDTO; onSent: () => v
         </button>
       </div>
     </form>
+  )
+}
+
+/** Messenger more than 7 days after the customer's last message: nothing may be sent (M-POLICY). */
+function ClosedComposer({ conv }: { conv: ConversationDTO }) {
+  const app = useApp()
+  return (
+    <div class="composer closed">
+      <p class="window-note" id="composer-note" role="note">
+        {conv.windowExpiresAt === null
+          ? 'The customer has not written to this page on Messenger, so Messenger does not allow a message yet.'
+          : 'More than 7 days have passed since the customer last wrote. Messenger allows no message (and has no templates) until they write again.'}
+      </p>
+      <div class="compose-row">
+        <textarea
+          aria-label="Message (Messenger does not allow sending now)"
+          aria-describedby="composer-note"
+          rows={1}
+          disabled
+          value={app.drafts.get(conv.id) ?? ''}
+        />
+        <button type="button" class="send" aria-label="Send" disabled>
+          ➤
+        </button>
+      </div>
+    </div>
   )
 }
 

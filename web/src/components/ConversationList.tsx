@@ -4,9 +4,10 @@ import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks'
 import { memo } from '../lib/memo.ts'
 import type { ConversationDTO } from '../../../src/events/types.ts'
 import { useApp } from '../state/context.ts'
-import type { StatusFilter } from '../state/inbox.ts'
+import type { ChannelFilter, StatusFilter } from '../state/inbox.ts'
 import { clock } from '../lib/clock.ts'
-import { contactLabel, initials, listTime, windowState } from '../lib/format.ts'
+import { contactLabel, initials, listTime } from '../lib/format.ts'
+import { channelBadge, channelFilterOptions, channelWindow } from '../lib/channels.ts'
 
 const ROW_HEIGHT = 72
 // Rows rendered beyond the visible ones, so a fast scroll does not show blanks.
@@ -27,6 +28,7 @@ export function ConversationList() {
   const paging = s.paging.value
   const selectedId = s.selectedId.value
   const now = clock.value
+  const channels = app.channels.value
   const box = useRef<HTMLDivElement>(null)
   const [top, setTop] = useState(0)
   const [height, setHeight] = useState(800)
@@ -43,7 +45,7 @@ export function ConversationList() {
   useLayoutEffect(() => {
     if (box.current) box.current.scrollTop = 0
     setTop(0)
-  }, [s.filter.value, s.query.value])
+  }, [s.filter.value, s.query.value, s.channel.value])
 
   const first = Math.max(0, Math.floor(top / ROW_HEIGHT) - OVERSCAN)
   const last = Math.min(list.length, Math.ceil((top + height) / ROW_HEIGHT) + OVERSCAN)
@@ -105,6 +107,21 @@ export function ConversationList() {
               {label}
             </button>
           ))}
+          {/* One channel needs no filter; a second number or page brings it. */}
+          {channels.length > 1 && (
+            <select
+              class="channel-filter"
+              aria-label="Show conversations of channel"
+              value={s.channel.value}
+              onChange={(e) => app.setChannel(e.currentTarget.value as ChannelFilter)}
+            >
+              {channelFilterOptions(channels).map(([value, label]) => (
+                <option key={value} value={value}>
+                  {label}
+                </option>
+              ))}
+            </select>
+          )}
         </div>
       </div>
       <div
@@ -126,6 +143,7 @@ export function ConversationList() {
               top={(first + i) * ROW_HEIGHT}
               selected={c.id === selectedId}
               now={now}
+              channel={channelBadge(c.channelKind, c.channelId, channels)}
               onOpen={app.openConversation}
             />
           ))}
@@ -145,12 +163,16 @@ const ConversationRow = memo(function ConversationRow(props: {
   top: number
   selected: boolean
   now: number
+  /** The channel badge's text (kind, and name when there are several of that kind). */
+  channel: string
   onOpen: (id: number) => unknown
 }) {
   const { c, now } = props
   const name = contactLabel(c.contact)
-  const win = windowState(c.windowExpiresAt, now)
+  const win = channelWindow(c.channelKind, c.windowExpiresAt, now)
   const unread = c.unreadCount
+  const failed = c.lastMessageDirection === 'out' && c.lastMessageStatus === 'failed'
+  const why = failed ? `Not delivered: ${c.lastMessageError ?? 'the message was not delivered.'}` : undefined
   return (
     <div
       role="option"
@@ -158,6 +180,8 @@ const ConversationRow = memo(function ConversationRow(props: {
       class={`conv-row${props.selected ? ' selected' : ''}${unread > 0 ? ' unread' : ''}`}
       aria-selected={props.selected}
       data-conversation-id={c.id}
+      data-channel-kind={c.channelKind}
+      data-last-status={c.lastMessageStatus ?? undefined}
       style={{ transform: `translateY(${props.top}px)` }}
       onClick={() => void props.onOpen(c.id)}
     >
@@ -167,7 +191,7 @@ const ConversationRow = memo(function ConversationRow(props: {
       <span class="conv-main">
         <span class="conv-line">
           <span class="conv-name">{name}</span>
-          <span class={`win ${win.open ? 'open' : 'closed'}`} title="24-hour customer service window">
+          <span class={`win ${win.mode === 'open' ? 'open' : 'closed'} win-${win.mode}`} title="24-hour customer service window">
             {win.label}
           </span>
           <time class="conv-time" dateTime={new Date(c.lastActivityAt).toISOString()}>
@@ -175,7 +199,15 @@ const ConversationRow = memo(function ConversationRow(props: {
           </time>
         </span>
         <span class="conv-line">
-          <span class="conv-preview">
+          <span class={`chan chan-${c.channelKind}`} title={props.channel}>
+            {props.channel}
+          </span>
+          <span class={`conv-preview${failed ? ' failed' : ''}`} title={why}>
+            {failed && (
+              <span class="fail-icon" role="img" aria-label={why}>
+                ⚠
+              </span>
+            )}
             {c.lastMessageDirection === 'out' && <span class="you">You: </span>}
             {c.lastMessagePreview ?? ''}
           </span>

@@ -5,7 +5,8 @@ import type { MessageDTO } from '../../../src/events/types.ts'
 import { useApp } from '../state/context.ts'
 import { threadItems, type PendingMessage, type Thread } from '../state/inbox.ts'
 import { clock } from '../lib/clock.ts'
-import { contactLabel, dayKey, dayLabel, windowState } from '../lib/format.ts'
+import { contactLabel, dayKey, dayLabel, timeOf } from '../lib/format.ts'
+import { channelBadge, channelWindow, type ChannelWindow } from '../lib/channels.ts'
 import { ChatScroller, type ScrollerHandle } from './ChatScroller.tsx'
 import { MessageBubble, PendingBubble } from './MessageBubble.tsx'
 import { Composer } from './Composer.tsx'
@@ -108,7 +109,7 @@ export function ConversationView({ id }: { id: number }) {
     )
   }
   const name = contactLabel(conv.contact)
-  const win = windowState(conv.windowExpiresAt, now)
+  const win = channelWindow(conv.channelKind, conv.windowExpiresAt, now)
 
   const renderRow = (r: Row) => {
     switch (r.kind) {
@@ -149,9 +150,8 @@ export function ConversationView({ id }: { id: number }) {
           <h2>{name}</h2>
           <span class="sub">
             {conv.contact.phone ? `+${conv.contact.phone}` : conv.contact.externalId} ·{' '}
-            <span class={`win ${win.open ? 'open' : 'closed'}`}>
-              {win.open ? `Window open, ${win.label}` : 'Window closed: template only'}
-            </span>
+            <span class={`chan chan-${conv.channelKind}`}>{channelBadge(conv.channelKind, conv.channelId, app.channels.value)}</span> ·{' '}
+            <span class={`win ${win.mode === 'open' ? 'open' : 'closed'}`}>{headerWindow(win, now)}</span>
           </span>
         </div>
       </header>
@@ -183,7 +183,22 @@ export function ConversationView({ id }: { id: number }) {
           )}
         </div>
       )}
-      <Composer conv={conv} windowOpen={win.open} onSent={() => scroller.current?.scrollToBottom()} />
+      <Composer conv={conv} win={win} onSent={() => scroller.current?.scrollToBottom()} />
     </section>
   )
+}
+
+/** The header's line about what may be sent now. */
+function headerWindow(win: ChannelWindow, now: number): string {
+  const until = win.until === null ? '' : win.until - now < 86_400_000 ? timeOf(win.until) : new Date(win.until).toLocaleString()
+  switch (win.mode) {
+    case 'open':
+      return `Window open, ${win.label}`
+    case 'template':
+      return 'Window closed: template only'
+    case 'human_agent':
+      return `Window closed: human agent follow-up until ${until}`
+    case 'closed':
+      return 'Closed: more than 7 days since the customer wrote'
+  }
 }

@@ -1,13 +1,23 @@
 // The inbox application: session, the shared stream, and every action that talks to
 // the server. Components read signals and call these actions; they never fetch.
 import { batch, effect, signal } from '@preact/signals'
-import { api, ApiError, setUnauthorizedHandler, type TemplateDTO, type User } from '../api/http.ts'
+import { api, ApiError, setUnauthorizedHandler, type ChannelPublic, type TemplateDTO, type User } from '../api/http.ts'
 import { createSharedStream } from '../api/shared-stream.ts'
-import { createInboxState, listKey, type PendingMessage, type StatusFilter, type StreamEvent } from './inbox.ts'
+import {
+  channelParams,
+  createInboxState,
+  listKey,
+  type ChannelFilter,
+  type PendingMessage,
+  type StatusFilter,
+  type StreamEvent,
+} from './inbox.ts'
 import { newClientMessageId } from '../lib/ids.ts'
 import type { MessageDTO } from '../../../src/events/types.ts'
 
 export type Phase = 'boot' | 'setup' | 'login' | 'inbox' | 'error'
+/** Screens of the signed-in app: the inbox, and for admins the settings (channels). */
+export type View = 'inbox' | 'settings'
 
 // 100 conversations fill any screen several times over; 200 is the server's maximum.
 const CONVERSATION_PAGE = 100
@@ -27,6 +37,10 @@ export function createApp() {
   /** The message being replied to, per conversation. */
   const replyTo = signal<{ conversationId: number; message: MessageDTO } | null>(null)
   const toast = signal<string | null>(null)
+  const view = signal<View>('inbox')
+  /** The workspace's WhatsApp numbers and Messenger pages: badges, the filter, settings. */
+  const channels = signal<ChannelPublic[]>([])
+  let channelsLoading: Promise<void> | null = null
   let stream: ReturnType<typeof createSharedStream> | null = null
   let searchTimer: ReturnType<typeof setTimeout> | undefined
   let resyncGen = 0
@@ -113,6 +127,7 @@ export function createApp() {
     })
     // Listen to the leader tab before loading: nothing it relays from now on is missed.
     stream.listen()
+    void loadChannels()
     applyRoute()
     phase.value = 'inbox'
     const loaded = await loadConversations(true)
@@ -126,6 +141,9 @@ export function createApp() {
   function handleEvent(ev: StreamEvent) {
     const r = state.applyEvent(ev)
     if (r === 'reset') void resync()
+    // A conversation on a number or page added since the list of channels was loaded.
+    const cid = (ev.data as { conversation?: { channelId?: unknown } } | null)?.conversation?.channelId
+    if (r === 'applied' && typeof cid === 'number' && !channels.value.some((c) => c.id === cid)) void loadChannels()
     const sel = state.selectedId.value
     // A message arriving in the open conversation while the agent is reading it.
     if (r === 'applied' && sel !== null && ev.type === 'message.created') autoRead(sel)
@@ -141,9 +159,10 @@ export function createApp() {
     try {
       const f = state.filter.value
       const q = state.query.value.trim()
-      const page = await api.conversations({ status: f, q, limit: CONVERSATION_PAGE })
+      const ch = state.channel.value
+      const page = await api.conversations({ status: f, q, ...channelParams(ch), limit: CONVERSATION_PAGE })
       if (gen !== resyncGen) return
-      state.applyConversationPage(page.conversations, page.eventId, { key: listKey(f, q), nextCursor: page.nextCursor, first: true }, { replace: true })
+      state.applyConversationPage(page.conversations, page.eventId, { key: listKey(f, q, ch), nextCursor: page.nextCursor, first: true }, { replace: true })
       state.dropThreadsExcept(sel)
       if (sel !== null) {
         const [c, m] = await Promise.all([api.conversation(sel), api.messages(sel, null, MESSAGE_PAGE)])
@@ -166,14 +185,15 @@ export function createApp() {
   async function loadConversations(first: boolean): Promise<boolean> {
     const f = state.filter.value
     const q = state.query.value.trim()
-    const key = listKey(f, q)
+    const ch = state.channel.value
+    const key = listKey(f, q, ch)
     const p = state.paging.value
     if (!first && (p.key !== key || p.complete || p.loading || !p.nextCursor)) return true
     state.paging.value = first
       ? { key, nextCursor: null, frontier: null, complete: false, loading: true }
       : { ...p, loading: true }
     try {
-      const page = await api.conversations({ status: f, q, cursor: first ? null : p.nextCursor, limit: CONVERSATION_PAGE })
+      const page = await api.conversations({ status: f, q, ...channelParams(ch), cursor: first ? null : p.nextCursor, limit: CONVERSATION_PAGE })
       state.applyConversationPage(page.conversations, page.eventId, { key, nextCursor: page.nextCursor, first })
       return true
     } catch (e) {
@@ -189,6 +209,22 @@ export function createApp() {
     void loadConversations(true)
   }
 
+  function setChannel(ch: ChannelFilter) {
+    if (state.channel.value === ch) return
+    state.channel.value = ch
+    void loadConversations(true)
+  }
+
+  /** Loads the channels again (at most one request at a time); the list keeps working without them. */
+  function loadChannels(): Promise<void> {
+    channelsLoading ??= api
+      .channels()
+      .then((r) => void (channels.value = r.channels))
+      .catch(() => {})
+      .finally(() => (channelsLoading = null))
+    return channelsLoading
+  }
+
   function setQuery(q: string) {
     state.query.value = q
     clearTimeout(searchTimer)
@@ -198,13 +234,34 @@ export function createApp() {
   // --- one conversation ------------------------------------------------------
 
   function applyRoute() {
+    if (location.pathname === '/settings') {
+      // Settings are for admins; anyone else who follows the link lands in the inbox.
+      if (user.value?.role === 'admin') {
+        view.value = 'settings'
+        return
+      }
+      history.replaceState(null, '', '/')
+    }
+    view.value = 'inbox'
     const m = /^\/c\/(\d+)$/.exec(location.pathname)
     if (m) void openConversation(Number(m[1]), { push: false })
     else state.selectedId.value = null
   }
 
+  /** Moves between the inbox and the settings screen (a history entry each, so Back works). */
+  function navigate(to: View) {
+    const path = to === 'settings' ? '/settings' : state.selectedId.value !== null ? `/c/${state.selectedId.value}` : '/'
+    if (location.pathname !== path) history.pushState(null, '', path)
+    applyRoute()
+    // Messages that arrived in the open conversation while the settings covered it.
+    const sel = state.selectedId.value
+    if (view.value === 'inbox' && sel !== null) autoRead(sel)
+  }
+
   async function openConversation(id: number, opts: { push?: boolean } = {}) {
     if (opts.push !== false && location.pathname !== `/c/${id}`) history.pushState(null, '', `/c/${id}`)
+    // A notification clicked while the settings are open leads to the inbox.
+    view.value = 'inbox'
     state.selectedId.value = id
     const t = state.thread(id)
     try {
@@ -257,7 +314,7 @@ export function createApp() {
   /** Clears the unread count when the agent is looking at the conversation. */
   function autoRead(id: number) {
     if (typeof document !== 'undefined' && document.visibilityState !== 'visible') return
-    if (!atBottom.value) return
+    if (!atBottom.value || view.value !== 'inbox') return
     void markRead(id)
   }
   /** Whether the open conversation is scrolled to its newest message (set by the view). */
@@ -395,6 +452,8 @@ export function createApp() {
     toast,
     atBottom,
     templates,
+    view,
+    channels,
     isLeader: () => stream?.isLeader() ?? false,
     reconnectNow: () => stream?.reconnectNow(),
     boot,
@@ -404,6 +463,9 @@ export function createApp() {
     loadConversations,
     setFilter,
     setQuery,
+    setChannel,
+    loadChannels,
+    navigate,
     openConversation,
     closeConversation,
     step,

@@ -10,10 +10,12 @@
 // order of REST answers and stream events irrelevant, and lets a slow page load never
 // overwrite a newer live update (realtime.md rules 5 and 14).
 import { batch, computed, signal, type Signal } from '@preact/signals'
-import type { ConversationDTO, MessageDTO, ResetPayload } from '../../../src/events/types.ts'
+import { failureReason, type ChannelKind, type ConversationDTO, type MessageDTO, type ResetPayload } from '../../../src/events/types.ts'
 import { parseEventId } from './event-id.ts'
 
 export type StatusFilter = 'open' | 'resolved' | 'all'
+/** The channel filter: every channel (''), every channel of a kind, or one number or page. */
+export type ChannelFilter = '' | `kind:${ChannelKind}` | `ch:${number}`
 export type ConnectionState = 'connecting' | 'live' | 'reconnecting' | 'offline'
 
 /** One event as the stream delivers it (data already parsed from JSON). */
@@ -74,8 +76,22 @@ const SEEN_EVENTS = 5000
 /** Events older than the newest known state compare by number within one epoch. */
 const UNKNOWN = -1
 
-export function listKey(filter: StatusFilter, query: string): string {
-  return `${filter}|${query.trim().toLowerCase()}`
+export function listKey(filter: StatusFilter, query: string, channel: ChannelFilter = ''): string {
+  return `${filter}|${channel}|${query.trim().toLowerCase()}`
+}
+
+/** Whether a conversation belongs to the channel filter (the server's `channel=` / `kind=`). */
+export function matchesChannel(c: ConversationDTO, channel: ChannelFilter): boolean {
+  if (channel === '') return true
+  if (channel.startsWith('kind:')) return c.channelKind === channel.slice(5)
+  return c.channelId === Number(channel.slice(3))
+}
+
+/** The channel filter as the list API's query parameters. */
+export function channelParams(channel: ChannelFilter): { channel?: number; kind?: ChannelKind } {
+  if (channel === '') return {}
+  if (channel.startsWith('kind:')) return { kind: channel.slice(5) as ChannelKind }
+  return { channel: Number(channel.slice(3)) }
 }
 
 /** Most recent activity first; ties by id, as the server pages them. */
@@ -115,7 +131,14 @@ export function createInboxState(opts: { now?: () => number } = {}) {
   const convVersion = signal(0)
   const filter = signal<StatusFilter>('open')
   const query = signal('')
+  const channel = signal<ChannelFilter>('')
   const paging = signal<ListPaging>({ key: listKey('open', ''), nextCursor: null, frontier: null, complete: false, loading: false })
+  /**
+   * The newest `message.updated` (by event id) of each conversation's last message. The
+   * server sends no conversation event when only a status changes, so the list's preview
+   * status comes from here while it is newer than the conversation copy held.
+   */
+  const lastStatus = new Map<number, { messageId: number; n: number; status: string; error: string | null }>()
   const selectedId = signal<number | null>(null)
 
   // --- messages --------------------------------------------------------------
@@ -141,9 +164,16 @@ export function createInboxState(opts: { now?: () => number } = {}) {
   function putConversation(dto: ConversationDTO, asOf: number): boolean {
     const prev = convAsOf.get(dto.id) ?? UNKNOWN
     if (prev > asOf) return false
-    conversations.set(dto.id, dto)
+    conversations.set(dto.id, withLastStatus(dto, asOf))
     convAsOf.set(dto.id, asOf)
     return true
+  }
+
+  /** The copy with its last message's status from a newer `message.updated`, if one was seen. */
+  function withLastStatus(dto: ConversationDTO, asOf: number): ConversationDTO {
+    const l = lastStatus.get(dto.id)
+    if (!l || l.messageId !== dto.lastMessageId || l.n <= asOf) return dto
+    return { ...dto, lastMessageStatus: l.status, lastMessageError: l.error }
   }
 
   function newThread(conversationId: number): Thread {
@@ -256,6 +286,7 @@ export function createInboxState(opts: { now?: () => number } = {}) {
           const { message } = data as { message: MessageDTO }
           const t = threads.get(message.conversationId)
           if (t && putMessage(t, message, n)) (changed = true), bumpThread(t)
+          if (updateLastStatus(message, n)) (changed = true), bumpList()
           break
         }
         case 'conversation.updated': {
@@ -268,10 +299,26 @@ export function createInboxState(opts: { now?: () => number } = {}) {
     return changed ? 'applied' : 'ignored'
   }
 
+  /** A status change of a conversation's last message reaches the list's preview (a failed send). */
+  function updateLastStatus(m: MessageDTO, n: number): boolean {
+    const c = conversations.get(m.conversationId)
+    if (!c || c.lastMessageId !== m.id) return false
+    const prev = lastStatus.get(c.id)
+    if (prev && prev.messageId === m.id && prev.n >= n) return false
+    const error = failureReason(m.status, m.error)
+    lastStatus.set(c.id, { messageId: m.id, n, status: m.status, error })
+    if (c.lastMessageStatus === m.status && c.lastMessageError === error) return false
+    const next = withLastStatus(c, convAsOf.get(c.id) ?? UNKNOWN)
+    if (next === c) return false
+    conversations.set(c.id, next)
+    return true
+  }
+
   /** After a reset the old database's event ids mean nothing: forget them, keep the data on screen until the refetch replaces it. */
   function beginReset(newCursor: string | null) {
     seen.clear()
     convAsOf.clear()
+    lastStatus.clear()
     for (const t of threads.values()) t.asOf.clear()
     cursor.value = newCursor
   }
@@ -430,11 +477,13 @@ export function createInboxState(opts: { now?: () => number } = {}) {
     convVersion.value
     const f = filter.value
     const q = query.value
+    const ch = channel.value
     const p = paging.value
-    const frontier = p.key === listKey(f, q) && !p.complete ? p.frontier : null
+    const frontier = p.key === listKey(f, q, ch) && !p.complete ? p.frontier : null
     const out: ConversationDTO[] = []
     for (const c of conversations.values()) {
       if (f !== 'all' && c.status !== f) continue
+      if (!matchesChannel(c, ch)) continue
       if (!matchesQuery(c, q)) continue
       // Below the last loaded page, other conversations may be missing: show only what
       // is known to be in order; scrolling loads the rest.
@@ -464,6 +513,7 @@ export function createInboxState(opts: { now?: () => number } = {}) {
     lastSyncedAt,
     filter,
     query,
+    channel,
     paging,
     selectedId,
     selected,
