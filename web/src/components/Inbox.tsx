@@ -16,6 +16,7 @@ export function Inbox() {
 
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
+      if (app.view.value !== 'inbox') return
       if (e.key === 'Escape') {
         if (app.replyTo.value) app.replyTo.value = null
         else if (s.selectedId.value !== null) {
@@ -35,7 +36,7 @@ export function Inbox() {
     const off = s.onMessage((m, c) => {
       // One tab speaks for the browser: the leader (every tab sees every event).
       if (!app.isLeader() || m.direction !== 'in' || m.type === 'reaction') return
-      const away = document.visibilityState !== 'visible' || s.selectedId.value !== m.conversationId
+      const away = document.visibilityState !== 'visible' || s.selectedId.value !== m.conversationId || app.view.value !== 'inbox'
       if (!away) return
       chime()
       showNotification(contactLabel(c.contact), previewText(m), `parley-msg-${m.id}`, () =>
@@ -70,6 +71,11 @@ export function Inbox() {
           >
             {muted.value ? '🔇' : '🔊'}
           </button>
+          {app.user.value?.role === 'admin' && (
+            <button type="button" class="icon" onClick={() => app.navigate('settings')} aria-label="Settings" title="Settings (channels)">
+              ⚙
+            </button>
+          )}
           <button type="button" class="link" onClick={() => void app.logout()} title={app.user.value?.email}>
             Sign out
           </button>

@@ -1,6 +1,7 @@
 import { useApp } from '../state/context.ts'
 import { LoginScreen, SetupScreen } from './AuthScreens.tsx'
 import { Inbox } from './Inbox.tsx'
+import { SettingsRoute } from '../settings/lazy.tsx'
 
 export function Root() {
   const app = useApp()
@@ -24,7 +25,18 @@ export function Root() {
           </button>
         </div>
       )
-    case 'inbox':
-      return <Inbox />
+    case 'inbox': {
+      // The inbox stays mounted under the settings: notifications, sounds and its scroll
+      // positions carry on while an admin edits channels.
+      const settings = app.view.value === 'settings'
+      return (
+        <>
+          {settings && <SettingsRoute />}
+          <div class="shell" hidden={settings}>
+            <Inbox />
+          </div>
+        </>
+      )
+    }
   }
 }

@@ -1,0 +1,343 @@
+// Settings for admins (issue 6): the workspace's WhatsApp numbers and Messenger pages.
+// Add, edit, disable and enable them; secrets are write-only (the API only says whether
+// one is set, and a field replaces it); the webhook URL to paste into Meta's dashboard.
+import { useEffect, useState } from 'preact/hooks'
+import type { ChannelKind } from '../../../src/events/types.ts'
+import type { ChannelInput, ChannelPublic } from '../api/http.ts'
+import { useApp } from '../state/context.ts'
+import { channelTitle, KIND_LABEL } from '../lib/channels.ts'
+import { channelError, createChannel, updateChannel, type ChannelPatch } from './actions.ts'
+import './settings.css'
+
+type Editing = { mode: 'add'; kind: ChannelKind } | { mode: 'edit'; id: number } | null
+
+export function SettingsScreen() {
+  const app = useApp()
+  const channels = app.channels.value
+  const [editing, setEditing] = useState<Editing>(null)
+
+  useEffect(() => {
+    document.title = 'Settings · Parley'
+    // Someone else may have changed them since the inbox loaded.
+    void app.loadChannels()
+    return () => {
+      document.title = 'Parley'
+    }
+  }, [])
+
+  return (
+    <div class="settings">
+      <header class="topbar">
+        <button type="button" class="link" onClick={() => app.navigate('inbox')}>
+          ← Inbox
+        </button>
+        <h1 class="settings-title">Settings</h1>
+      </header>
+      <main class="settings-body">
+        <section aria-labelledby="channels-heading">
+          <h2 id="channels-heading">Channels</h2>
+          <p class="hint">
+            The WhatsApp numbers and Facebook Pages whose messages arrive in this inbox. Tokens and secrets are kept on
+            the server and never shown again once saved.
+          </p>
+          <WebhookUrls />
+          <ul class="channel-cards" aria-label="Connected channels">
+            {channels.map((c) =>
+              editing?.mode === 'edit' && editing.id === c.id ? (
+                <li key={c.id} class="channel-card editing">
+                  <ChannelForm kind={c.kind} channel={c} onDone={() => setEditing(null)} />
+                </li>
+              ) : (
+                <ChannelCard key={c.id} c={c} onEdit={() => setEditing({ mode: 'edit', id: c.id })} />
+              ),
+            )}
+            {channels.length === 0 && <li class="hint">No channel is connected yet.</li>}
+          </ul>
+          {editing?.mode === 'add' ? (
+            <div class="channel-card editing">
+              <ChannelForm kind={editing.kind} channel={null} onDone={() => setEditing(null)} />
+            </div>
+          ) : (
+            <div class="settings-actions">
+              <button type="button" class="primary" onClick={() => setEditing({ mode: 'add', kind: 'whatsapp' })}>
+                Add a WhatsApp number
+              </button>
+              <button type="button" class="primary" onClick={() => setEditing({ mode: 'add', kind: 'messenger' })}>
+                Add a Messenger page
+              </button>
+            </div>
+          )}
+        </section>
+      </main>
+    </div>
+  )
+}
+
+const webhookUrl = (kind: ChannelKind) => `${location.origin}/webhooks/${kind}`
+
+/** The callback URLs for Meta's App Dashboard, with what to subscribe to. */
+function WebhookUrls() {
+  return (
+    <div class="webhooks">
+      <h3>Webhook URLs for Meta's App Dashboard</h3>
+      <CopyField label="WhatsApp callback URL" value={webhookUrl('whatsapp')} />
+      <p class="hint">WhatsApp → Configuration → Webhook: paste it with the number's verify token; subscribe to the “messages” field.</p>
+      <CopyField label="Messenger callback URL" value={webhookUrl('messenger')} />
+      <p class="hint">
+        Messenger → Settings → Webhooks: paste it with the page's verify token; subscribe to messages, message_echoes,
+        message_deliveries, message_reads, message_reactions and messaging_postbacks.
+      </p>
+      {location.protocol !== 'https:' && (
+        <p class="warn" role="note">
+          Meta only calls https:// addresses. Serve Parley over TLS (for example behind a reverse proxy) and open this
+          page at that address to see the URLs to use.
+        </p>
+      )}
+    </div>
+  )
+}
+
+function CopyField({ label, value }: { label: string; value: string }) {
+  const [copied, setCopied] = useState(false)
+  const id = `copy-${label.replace(/\W+/g, '-').toLowerCase()}`
+  const copy = async (input: HTMLInputElement | null) => {
+    try {
+      await navigator.clipboard.writeText(value)
+      setCopied(true)
+      setTimeout(() => setCopied(false), 2000)
+    } catch {
+      // No clipboard outside a secure context: select it for Ctrl+C.
+      input?.select()
+    }
+  }
+  return (
+    <div class="copy-field">
+      <label for={id}>{label}</label>
+      <div class="copy-row">
+        <input id={id} readOnly value={value} data-webhook-url={value} onFocus={(e) => e.currentTarget.select()} />
+        <button type="button" class="chip" onClick={(e) => void copy(e.currentTarget.previousElementSibling as HTMLInputElement | null)}>
+          {copied ? 'Copied' : 'Copy'}
+        </button>
+      </div>
+    </div>
+  )
+}
+
+const idLabel = (kind: ChannelKind) => (kind === 'whatsapp' ? 'Phone number ID' : 'Page ID')
+
+function ChannelCard({ c, onEdit }: { c: ChannelPublic; onEdit: () => void }) {
+  const app = useApp()
+  const [busy, setBusy] = useState(false)
+  const [error, setError] = useState<string | null>(null)
+  const toggle = async () => {
+    setBusy(true)
+    setError(null)
+    try {
+      await updateChannel(app, c.id, { enabled: !c.enabled })
+    } catch (e) {
+      setError(channelError(e))
+    } finally {
+      setBusy(false)
+    }
+  }
+  return (
+    <li class={`channel-card${c.enabled ? '' : ' disabled'}`} data-channel-id={c.id} aria-label={`${KIND_LABEL[c.kind]} ${c.name}`}>
+      <div class="channel-head">
+        <span class={`chan chan-${c.kind}`}>{KIND_LABEL[c.kind]}</span>
+        <strong class="channel-name">{c.name}</strong>
+        <span class={c.enabled ? 'state on' : 'state off'}>{c.enabled ? 'Enabled' : 'Disabled'}</span>
+      </div>
+      <dl class="channel-facts">
+        <dt>{idLabel(c.kind)}</dt>
+        <dd>{c.externalId}</dd>
+        {c.kind === 'whatsapp' && (
+          <>
+            <dt>Display number</dt>
+            <dd>{c.displayPhoneNumber ?? '—'}</dd>
+            <dt>Business account ID</dt>
+            <dd>{c.businessAccountId ?? '—'}</dd>
+          </>
+        )}
+        <dt>Access token</dt>
+        <dd data-secret="accessToken">{c.hasAccessToken ? 'set' : 'not set'}</dd>
+        <dt>App secret</dt>
+        <dd data-secret="appSecret">{c.hasAppSecret ? 'set' : "not set (the server's META_APP_SECRET)"}</dd>
+        <dt>Verify token</dt>
+        <dd data-secret="verifyToken">{c.hasVerifyToken ? 'set' : "not set (the server's META_VERIFY_TOKEN)"}</dd>
+        <dt>Webhook URL</dt>
+        <dd class="mono">{`${location.origin}${c.webhookPath}`}</dd>
+      </dl>
+      {!c.enabled && (
+        <p class="hint">Disabled: its webhooks are acknowledged and logged but not stored, and nothing is sent through it.</p>
+      )}
+      {error && (
+        <p class="form-error" role="alert">
+          {error}
+        </p>
+      )}
+      <div class="settings-actions">
+        <button type="button" class="chip" onClick={onEdit} aria-label={`Edit ${c.name}`}>
+          Edit
+        </button>
+        <button type="button" class="chip" disabled={busy} onClick={() => void toggle()} aria-label={`${c.enabled ? 'Disable' : 'Enable'} ${c.name}`}>
+          {c.enabled ? 'Disable' : 'Enable'}
+        </button>
+      </div>
+    </li>
+  )
+}
+
+type SecretKey = 'accessToken' | 'appSecret' | 'verifyToken'
+const TOKEN_HELP: Record<ChannelKind, string> = {
+  whatsapp: 'A permanent system-user token with the whatsapp_business_messaging permission.',
+  messenger: 'A Page access token with the pages_messaging permission.',
+}
+const SECRETS: Array<[SecretKey, string, string | null]> = [
+  ['accessToken', 'Access token', null],
+  ['appSecret', 'App secret', "The Meta app's secret: webhooks for this channel must be signed with it. Empty: the server's META_APP_SECRET."],
+  ['verifyToken', 'Verify token', "Any phrase you also type into Meta's webhook settings. Empty: the server's META_VERIFY_TOKEN."],
+]
+const hasSecret = (c: ChannelPublic, k: SecretKey) =>
+  k === 'accessToken' ? c.hasAccessToken : k === 'appSecret' ? c.hasAppSecret : c.hasVerifyToken
+
+/** Add (channel null) or edit. Secret fields start empty: empty keeps, a value replaces, "Remove" clears. */
+function ChannelForm({ kind, channel, onDone }: { kind: ChannelKind; channel: ChannelPublic | null; onDone: () => void }) {
+  const app = useApp()
+  const [name, setName] = useState(channel?.name ?? '')
+  const [externalId, setExternalId] = useState(channel?.externalId ?? '')
+  const [display, setDisplay] = useState(channel?.displayPhoneNumber ?? '')
+  const [waba, setWaba] = useState(channel?.businessAccountId ?? '')
+  const [secrets, setSecrets] = useState<Record<SecretKey, string>>({ accessToken: '', appSecret: '', verifyToken: '' })
+  const [remove, setRemove] = useState<Record<SecretKey, boolean>>({ accessToken: false, appSecret: false, verifyToken: false })
+  const [busy, setBusy] = useState(false)
+  const [error, setError] = useState<string | null>(null)
+  const prefix = channel ? `ch${channel.id}` : `new-${kind}`
+
+  const problem = (): string | null => {
+    if (!name.trim()) return 'Give the channel a name, for example “Sales” or “Shop page”.'
+    if (!channel && !/^\d{1,32}$/.test(externalId.trim())) return `The ${idLabel(kind)} is digits only, exactly as Meta shows it.`
+    if (kind === 'whatsapp' && waba.trim() && !/^\d{1,32}$/.test(waba.trim())) return 'The business account ID is digits only.'
+    return null
+  }
+
+  const submit = async () => {
+    const why = problem()
+    if (why) return setError(why)
+    setBusy(true)
+    setError(null)
+    const fields: ChannelPatch = { name: name.trim() }
+    if (kind === 'whatsapp') {
+      fields.displayPhoneNumber = display.trim() || null
+      fields.businessAccountId = waba.trim() || null
+    }
+    for (const [k] of SECRETS) {
+      // An empty string clears a secret on the server; undefined leaves it.
+      if (remove[k]) fields[k] = ''
+      else if (secrets[k]) fields[k] = secrets[k]
+    }
+    try {
+      if (channel) await updateChannel(app, channel.id, fields)
+      else await createChannel(app, { kind, externalId: externalId.trim(), ...fields, name: name.trim() } satisfies ChannelInput)
+      onDone()
+    } catch (e) {
+      setError(channelError(e))
+      setBusy(false)
+    }
+  }
+
+  return (
+    <form
+      class="channel-form"
+      // Our own checks explain a problem in words next to the form (the browser's bubbles vanish).
+      noValidate
+      aria-label={channel ? `Edit ${channel.name}` : `Add a ${kind === 'whatsapp' ? 'WhatsApp number' : 'Messenger page'}`}
+      onSubmit={(e) => {
+        e.preventDefault()
+        void submit()
+      }}
+    >
+      <h3>{channel ? `Edit ${channelTitle(channel)}` : kind === 'whatsapp' ? 'Add a WhatsApp number' : 'Add a Messenger page'}</h3>
+      <label>
+        <span>Name</span>
+        <input name="name" value={name} maxLength={100} required onInput={(e) => setName(e.currentTarget.value)} />
+      </label>
+      <label>
+        <span>{idLabel(kind)}</span>
+        <input
+          name="externalId"
+          value={externalId}
+          inputMode="numeric"
+          pattern="\d{1,32}"
+          maxLength={32}
+          required
+          disabled={channel !== null}
+          onInput={(e) => setExternalId(e.currentTarget.value)}
+        />
+        {channel && <span class="hint">Webhooks route by this ID; to change it, add the number or page anew.</span>}
+      </label>
+      {kind === 'whatsapp' && (
+        <>
+          <label>
+            <span>
+              Display phone number <span class="hint">(optional)</span>
+            </span>
+            <input name="displayPhoneNumber" value={display} maxLength={32} onInput={(e) => setDisplay(e.currentTarget.value)} />
+          </label>
+          <label>
+            <span>
+              WhatsApp Business account ID <span class="hint">(optional, for templates)</span>
+            </span>
+            <input name="businessAccountId" value={waba} inputMode="numeric" maxLength={32} onInput={(e) => setWaba(e.currentTarget.value)} />
+          </label>
+        </>
+      )}
+      {SECRETS.map(([k, label, help]) => {
+        const set = channel !== null && hasSecret(channel, k)
+        return (
+          <div class="secret" key={k}>
+            <label for={`${prefix}-${k}`}>
+              {label}{' '}
+              {channel && (
+                <span class={`secret-state ${set ? 'on' : 'off'}`} data-secret-state={k}>
+                  {set ? 'set' : 'not set'}
+                </span>
+              )}
+            </label>
+            <input
+              id={`${prefix}-${k}`}
+              name={k}
+              type="password"
+              autocomplete="new-password"
+              spellcheck={false}
+              maxLength={1024}
+              placeholder={set ? 'Leave empty to keep the saved one' : ''}
+              value={secrets[k]}
+              disabled={remove[k]}
+              onInput={(e) => setSecrets({ ...secrets, [k]: e.currentTarget.value })}
+            />
+            {set && (
+              <label class="inline">
+                <input type="checkbox" checked={remove[k]} onChange={(e) => setRemove({ ...remove, [k]: e.currentTarget.checked })} /> Remove the saved{' '}
+                {label.toLowerCase()}
+              </label>
+            )}
+            <span class="hint">{help ?? TOKEN_HELP[kind]}</span>
+          </div>
+        )
+      })}
+      {error && (
+        <p class="form-error" role="alert">
+          {error}
+        </p>
+      )}
+      <div class="settings-actions">
+        <button type="submit" class="primary" disabled={busy}>
+          {busy ? 'Saving…' : channel ? 'Save changes' : 'Add'}
+        </button>
+        <button type="button" class="chip" onClick={onDone}>
+          Cancel
+        </button>
+      </div>
+    </form>
+  )
+}
