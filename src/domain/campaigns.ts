@@ -335,6 +335,36 @@ export class CampaignService {
     return dto
   }
 
+  /**
+   * A user's explicit "send again" for the recipients whose send is in doubt (a crash or
+   * a dropped connection mid-call, and no status from Meta since). Parley never does
+   * this by itself: if Meta did take a message and its status is only late, the
+   * customer gets it twice — the UI says so before asking. Each goes through the
+   * outbox's own requeue, which refuses any message Meta has named (a wamid).
+   */
+  retryUnconfirmed(workspaceId: number, id: number): { campaign: CampaignDTO; requeued: number } {
+    const c = this.owned(workspaceId, id)
+    if (c.status !== 'running' && c.status !== 'completed') throw Errors.campaignState(`The campaign is ${c.status}`)
+    const rows = this.sqlite
+      .prepare(
+        `SELECT m.id FROM campaign_recipients r JOIN messages m ON m.id = r.message_id
+          WHERE r.campaign_id = ? AND m.status = 'unknown' AND m.provider_message_id IS NULL ORDER BY r.id`,
+      )
+      .all(id) as { id: number }[]
+    let requeued = 0
+    for (const m of rows) if (this.deps.outbox.requeue(workspaceId, m.id)) requeued++
+    if (requeued > 0 && c.status === 'completed') {
+      // Running again until those sends settle; the runner completes it once more.
+      this.transition(workspaceId, id, ['completed'], () => ({ status: 'running', completedAt: null, resumedAt: this.deps.now() }))
+    }
+    if (requeued > 0) {
+      this.deps.kickOutbox()
+      this.deps.kick()
+    }
+    this.deps.analytics.touch(id)
+    return { campaign: this.get(workspaceId, id), requeued }
+  }
+
   /** Stops for good: recipients not yet handed to the outbox are skipped as cancelled. */
   cancel(workspaceId: number, id: number): CampaignDTO {
     return this.transition(

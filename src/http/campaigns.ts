@@ -153,6 +153,11 @@ export async function campaignRoutes(app: FastifyInstance, opts: { services: Ser
     campaign: service.cancel(req.session.workspaceId, req.params.id),
   }))
 
+  // Explicit, never automatic: sends in doubt may have reached WhatsApp (see the domain).
+  r.post('/api/campaigns/:id/retry-unconfirmed', { schema: { params: IdParams } }, async (req) =>
+    service.retryUnconfirmed(req.session.workspaceId, req.params.id),
+  )
+
   r.post(
     '/api/campaigns/:id/follow-up',
     {
