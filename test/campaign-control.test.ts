@@ -141,3 +141,43 @@ t.test('scheduled: starts at its time; cancelled before it, sends nothing', asyn
   const other = await p.call('GET', '/api/campaigns/999999')
   t.equal(other.status, 404)
 })
+
+t.test('preview for one contact: the rendered template, or why that contact would be skipped', async (t) => {
+  const p = await startPair(t)
+  await importCsv(p, 'phone,name,order,tags\n+4915100000001,Ana Lima,#77,vip\n+4915100000002,,,vip\n')
+  const contacts = (await p.call('GET', '/api/contacts?tag=vip')).body.contacts as { id: number; phone: string }[]
+  const ana = contacts.find((c) => c.phone === '4915100000001')!
+  const blank = contacts.find((c) => c.phone === '4915100000002')!
+  const spec = {
+    template: { name: 'order_update', language: 'en' },
+    params: { body: { '1': { from: 'first_name' }, '2': { from: 'attribute', key: 'order' }, '3': { from: 'fixed', value: 'Friday' } }, header: {} },
+    audience: { kind: 'tags', tags: ['vip'], match: 'any' },
+  }
+  const first = (await p.call('POST', '/api/campaigns/preview', spec)).body
+  t.equal(first.contact.id, ana.id, 'the first contact of the audience by default')
+  t.equal(first.text, 'Hi Ana, your order #77 has shipped and should arrive by Friday.')
+  t.same(first.audience, { total: 2, optedOut: 0, eligible: 2 })
+  const missing = (await p.call('POST', '/api/campaigns/preview', { ...spec, contactId: blank.id })).body
+  t.equal(missing.text, null)
+  t.same(missing.skip, { reason: 'missing_value', detail: 'No value for {{1}} (first name)' })
+  const withFallback = {
+    ...spec,
+    params: { body: { ...spec.params.body, '1': { from: 'attribute', key: 'nickname', fallback: 'there' } }, header: {} },
+    contactId: blank.id,
+  }
+  t.equal((await p.call('POST', '/api/campaigns/preview', withFallback)).body.skip.detail, 'No value for {{2}} (attribute "order")')
+  await p.call('POST', `/api/contacts/${ana.id}/opt-out`, { optedOut: true })
+  const out = (await p.call('POST', '/api/campaigns/preview', { ...spec, contactId: ana.id })).body
+  t.equal(out.skip.reason, 'opted_out')
+  t.same(out.audience, { total: 2, optedOut: 1, eligible: 1 })
+
+  // The runner skips (and counts) exactly what the preview warned about.
+  const player = play(p)
+  const c = await createCampaign(p)
+  await action(p, c.id, 'start', {})
+  const done = await waitCampaign(p, c.id, (x) => x.status === 'completed', 'completed')
+  t.same(done.skips.map((s) => s.reason).sort(), ['missing_value', 'opted_out'])
+  t.equal(player.tally().messages, 0)
+  const rs = await recipients(p, c.id, 'skipped')
+  t.same(rs.map((r) => r.skip?.detail).sort(), ['No value for {{1}} (first name)', null].sort())
+})
