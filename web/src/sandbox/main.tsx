@@ -1,4 +1,9 @@
-// Placeholder entry for the customer simulator; its owner (the sandbox work) replaces it.
+// Entry of the customer simulator page (web/sandbox.html, served at /sandbox).
 import { render } from 'preact'
+import { createSimulator } from './state.ts'
+import { Simulator } from './Simulator.tsx'
+import './sandbox.css'
 
-render(<p>The customer simulator is not built yet.</p>, document.getElementById('app')!)
+const sim = createSimulator()
+render(<Simulator sim={sim} />, document.getElementById('app')!)
+void sim.boot()

@@ -1,0 +1,59 @@
+// The customer simulator page (/sandbox): pick or create customers, write to the
+// business as them, and watch the business's replies arrive with their ticks.
+import type { Simulator as Sim } from './state.ts'
+import { Customers } from './Customers.tsx'
+import { Chat } from './Chat.tsx'
+import { Faults } from './Faults.tsx'
+
+export function Simulator({ sim }: { sim: Sim }) {
+  switch (sim.phase.value) {
+    case 'loading':
+      return <p class="notice">Loading the sandbox…</p>
+    case 'signed-out':
+      return (
+        <p class="notice">
+          Sign in to the <a href="/">inbox</a> first, then come back to this page.
+        </p>
+      )
+    case 'not-sandbox':
+      return (
+        <p class="notice">
+          This Parley is connected to a real WhatsApp number, so there is no sandbox. Remove
+          WHATSAPP_ACCESS_TOKEN to try Parley with simulated customers.
+        </p>
+      )
+    case 'offline':
+      return (
+        <p class="notice">
+          Parley could not be reached. <button onClick={() => location.reload()}>Try again</button>
+        </p>
+      )
+  }
+  const info = sim.info.value
+  return (
+    <div class="sim">
+      <header class="top">
+        <div>
+          <h1>Customer simulator</h1>
+          <p class="muted">
+            Sandbox mode: these customers exist only here. They write to the business number +{info?.displayPhoneNumber} through
+            signed webhooks, as WhatsApp would. <a href="/" target="parley-inbox">Open the inbox</a> to answer them.
+          </p>
+        </div>
+        <span class={`live ${sim.live.value ? 'on' : ''}`}>{sim.live.value ? 'Live' : 'Reconnecting…'}</span>
+      </header>
+      {sim.flash.value && (
+        <p class="flash" role="status">
+          {sim.flash.value}
+        </p>
+      )}
+      <div class="panes">
+        <div class="side">
+          <Customers sim={sim} />
+          <Faults sim={sim} />
+        </div>
+        <Chat sim={sim} />
+      </div>
+    </div>
+  )
+}
