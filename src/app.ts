@@ -99,7 +99,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     store,
     now: clock.now,
     log: app.log,
-    graphBaseUrl: () => sandbox?.graphBaseUrl() ?? config.graphApiUrl,
+    graphBaseUrl: (token) => (sandbox?.owns(token) ? sandbox.graphBaseUrl() : config.graphApiUrl),
   })
   const services: Services = {
     config,

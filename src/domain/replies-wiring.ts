@@ -36,8 +36,8 @@ export interface SendingDeps {
   store: InboxStore
   now: () => number
   log: FastifyBaseLogger
-  /** The sandbox's emulator address, or Meta's from the config. */
-  graphBaseUrl: () => string
+  /** Where a token's Graph calls go: the sandbox's emulator for its own token, else Meta. */
+  graphBaseUrl: (token: string) => string
 }
 
 export function createSending(deps: SendingDeps): Sending {

@@ -16,10 +16,16 @@ import { Emulator, GRAPH_VERSION } from './emulator.ts'
 export const SANDBOX_PHONE_NUMBER_ID = '100000000000002'
 export const SANDBOX_WABA_ID = '100000000000001'
 export const SANDBOX_DISPLAY_NUMBER = '15550001000'
+const SANDBOX_FALLBACK_PHONE_NUMBER_ID = '100000000000003'
+
+/** The sandbox number's tokens start so: its calls go to the emulator, any other channel's to Meta. */
+export const SANDBOX_TOKEN_PREFIX = 'sandbox-'
 
 export interface SandboxMode {
   emulator: Emulator
   channelId: number
+  /** This token is the sandbox number's (and not a real channel's added in Settings). */
+  owns(token: string): boolean
   /** The Graph base URL while listening (the emulator's address in this process). */
   graphBaseUrl(): string
   /** Called once the server listens: now the emulator knows where to send webhooks. */
@@ -27,15 +33,25 @@ export interface SandboxMode {
 }
 
 export function createSandbox(config: Readonly<Config>, db: Db, workspaceId: number): SandboxMode {
-  const phoneNumberId = config.whatsapp.phoneNumberId ?? SANDBOX_PHONE_NUMBER_ID
+  const find = (id: string) =>
+    db
+      .select()
+      .from(channels)
+      .where(and(eq(channels.kind, 'whatsapp'), eq(channels.externalId, id)))
+      .get()
+  let phoneNumberId = config.whatsapp.phoneNumberId ?? SANDBOX_PHONE_NUMBER_ID
+  let channel = find(phoneNumberId)
+  if (channel?.accessToken && !channel.accessToken.startsWith(SANDBOX_TOKEN_PREFIX)) {
+    // A real number (its token set in Settings) keeps its token; the sandbox takes another id.
+    phoneNumberId = phoneNumberId === SANDBOX_PHONE_NUMBER_ID ? SANDBOX_FALLBACK_PHONE_NUMBER_ID : SANDBOX_PHONE_NUMBER_ID
+    channel = find(phoneNumberId)
+  }
   const wabaId = config.whatsapp.businessAccountId ?? SANDBOX_WABA_ID
-  let channel = db
-    .select()
-    .from(channels)
-    .where(and(eq(channels.kind, 'whatsapp'), eq(channels.externalId, phoneNumberId)))
-    .get()
   // A random token per database: the emulator accepts only it, like Meta accepts only yours.
-  const token = channel?.accessToken ?? `sandbox-${randomBytes(24).toString('base64url')}`
+  const token =
+    channel?.accessToken?.startsWith(SANDBOX_TOKEN_PREFIX) === true
+      ? channel.accessToken
+      : `${SANDBOX_TOKEN_PREFIX}${randomBytes(24).toString('base64url')}`
   if (!channel) {
     channel = db
       .insert(channels)
@@ -92,6 +108,7 @@ export function createSandbox(config: Readonly<Config>, db: Db, workspaceId: num
   return {
     emulator,
     channelId: channel.id,
+    owns: (t) => t === token,
     graphBaseUrl: () => `${base}/sandbox/graph/${GRAPH_VERSION}`,
     listening(address) {
       if (!address || typeof address === 'string') return undefined

@@ -74,8 +74,11 @@ export interface Downloaded {
 }
 
 export interface GraphClientOptions {
-  /** A function: in sandbox mode the emulator's address is known only after listen. */
-  baseUrl: () => string
+  /**
+   * Per token: the sandbox's number talks to the emulator in this process (its address
+   * is known only after listen) while every other channel talks to Meta.
+   */
+  baseUrl: (token: string) => string
   timeoutMs: number
   fetch?: typeof fetch
 }
@@ -103,8 +106,8 @@ export class GraphClient {
     this.fetch = opts.fetch ?? globalThis.fetch
   }
 
-  url(path: string): string {
-    return `${this.opts.baseUrl()}/${path.replace(/^\/+/, '')}`
+  url(path: string, token: string): string {
+    return `${this.opts.baseUrl(token)}/${path.replace(/^\/+/, '')}`
   }
 
   async sendMessage(phoneNumberId: string, token: string, body: Record<string, unknown>): Promise<SendResult> {
@@ -135,6 +138,7 @@ export class GraphClient {
     const out: GraphTemplate[] = []
     let next: string | null = this.url(
       `${encodeURIComponent(wabaId)}/message_templates?limit=100&fields=id,name,language,status,category,components,parameter_format`,
+      token,
     )
     for (let page = 0; next && page < MAX_TEMPLATE_PAGES; page++) {
       const json = await this.callUrl('GET', next, token)
@@ -213,7 +217,7 @@ export class GraphClient {
     form.set('messaging_product', 'whatsapp')
     form.set('type', file.mimeType)
     form.set('file', new Blob([new Uint8Array(file.bytes)], { type: file.mimeType }), file.filename)
-    const res = await this.request('POST', this.url(`${encodeURIComponent(phoneNumberId)}/media`), token, form)
+    const res = await this.request('POST', this.url(`${encodeURIComponent(phoneNumberId)}/media`, token), token, form)
     const json = await readJson(res)
     if (!res.ok || !json) throw json ? metaError(res.status, json) : new GraphError('http', `HTTP ${res.status}`, null, res.status)
     if (typeof json.id !== 'string') throw new GraphError('http', 'Upload answered without a media id')
@@ -221,7 +225,7 @@ export class GraphClient {
   }
 
   private call(method: 'GET' | 'POST', path: string, token: string, body?: unknown): Promise<Obj> {
-    return this.callUrl(method, this.url(path), token, body)
+    return this.callUrl(method, this.url(path, token), token, body)
   }
 
   private async callUrl(method: 'GET' | 'POST', url: string, token: string, body?: unknown): Promise<Obj> {
