@@ -38,6 +38,13 @@ export const Errors = {
   templateNotFound: make('TEMPLATE_NOT_FOUND', 422, 'No approved template with that name and language'),
   templateParams: (why: string) => new AppError('TEMPLATE_PARAMETERS', 422, why),
   noChannel: make('NO_CHANNEL', 409, 'No WhatsApp number is connected to this workspace'),
+  // Messenger (issue 6): 24 h for any reply, then 7 days with the HUMAN_AGENT tag (M-POLICY).
+  messengerWindowClosed: make(
+    'MESSENGER_WINDOW_CLOSED',
+    422,
+    'More than 7 days have passed since the customer last wrote on Messenger: the Page cannot message them until they write again.',
+  ),
+  messengerUnsupported: (what: string) => new AppError('MESSENGER_UNSUPPORTED', 422, `${what} cannot be sent on Messenger`),
   graphUnavailable: make('GRAPH_UNAVAILABLE', 502, 'WhatsApp could not be reached; try again'),
   notRetryable: make('NOT_RETRYABLE', 409, 'Only a failed or unconfirmed message can be sent again'),
   mediaTypeUnsupported: (why: string) => new AppError('MEDIA_TYPE_UNSUPPORTED', 415, why),

@@ -74,7 +74,20 @@ export function classify(code: number | null | undefined): ErrorClass {
 }
 
 /** A sentence an agent understands, for any code (with Meta's own text as the fallback). */
-export function plainReason(code: number | null | undefined, metaDetail?: string | null): string {
+// The same Graph codes mean other things on Messenger's Send API.
+const MESSENGER_REASONS: Record<number, string> = {
+  10: 'Outside Messenger’s allowed window: the customer last wrote more than 24 hours ago (7 days with the human-agent tag).',
+  190: 'The Page access token has expired or is invalid; an admin must renew it.',
+  200: 'The app lacks the pages_messaging permission for this Page.',
+  551: 'This person is not available on Messenger right now.',
+}
+
+export function plainReason(
+  code: number | null | undefined,
+  metaDetail?: string | null,
+  channel: 'whatsapp' | 'messenger' = 'whatsapp',
+): string {
+  if (channel === 'messenger' && code !== null && code !== undefined && MESSENGER_REASONS[code]) return MESSENGER_REASONS[code]
   const e = code === null || code === undefined ? undefined : TABLE[code]
   if (e) return e.reason
   if (code !== null && code !== undefined && code >= 132000 && code < 133000) {

@@ -186,7 +186,7 @@ export class OutboxWorker {
   private async process(row: OutboxRow, channel: ChannelRow | undefined): Promise<void> {
     const { outbox, graph } = this.deps
     if (!channel || !channel.enabled) {
-      outbox.markFailed(row.id, { code: null, title: 'Channel disabled', reason: 'The WhatsApp number is disconnected.' })
+      outbox.markFailed(row.id, { code: null, title: 'Channel disabled', reason: `The ${channelLabel(channel)} is disconnected.` })
       return
     }
     const token = channel.accessToken
@@ -194,7 +194,7 @@ export class OutboxWorker {
       outbox.markFailed(row.id, {
         code: null,
         title: 'No access token',
-        reason: 'The WhatsApp number has no access token; an admin must configure it.',
+        reason: `The ${channelLabel(channel)} has no access token; an admin must configure it.`,
       })
       return
     }
@@ -207,21 +207,24 @@ export class OutboxWorker {
         const id = await this.deps.media.providerIdFor(_parley.mediaId, channel, token)
         body[row.kind] = { ...(body[row.kind] as Record<string, unknown>), id }
       } catch (err) {
-        this.handleError(row, err instanceof GraphError && err.kind === 'ambiguous' ? asNotSent(err) : err, startedAt)
+        this.handleError(row, err instanceof GraphError && err.kind === 'ambiguous' ? asNotSent(err) : err, startedAt, channel.kind)
         return
       }
     }
-    body.biz_opaque_callback_data = outbox.callbackData(row.id)
     try {
-      const res = await graph.sendMessage(channel.externalId, token, body)
+      const res =
+        channel.kind === 'messenger'
+          ? // Messenger's echo carries the message's own metadata back instead (see replies.ts).
+            await graph.sendPageMessage(channel.externalId, token, body)
+          : await graph.sendMessage(channel.externalId, token, { ...body, biz_opaque_callback_data: outbox.callbackData(row.id) })
       outbox.markSent(row.id, res.wamid)
       this.deps.limiter.succeeded(row.channelId)
     } catch (err) {
-      this.handleError(row, err, startedAt)
+      this.handleError(row, err, startedAt, channel.kind)
     }
   }
 
-  private handleError(row: OutboxRow, err: unknown, startedAt: number): void {
+  private handleError(row: OutboxRow, err: unknown, startedAt: number, kind: ChannelRow['kind'] = 'whatsapp'): void {
     const { outbox, limiter, log } = this.deps
     const now = this.deps.now()
     if (err instanceof LocalSendError) {
@@ -249,7 +252,7 @@ export class OutboxWorker {
         }
         // An unlisted code on a 5xx is Meta's own trouble: worth another try.
         if (cls === 'transient' || (err.httpStatus ?? 0) >= 500) return this.retry(row, err.code, err.title ?? err.message)
-        return outbox.markFailed(row.id, { code: err.code, title: err.title, reason: plainReason(err.code, err.details) })
+        return outbox.markFailed(row.id, { code: err.code, title: err.title, reason: plainReason(err.code, err.details, kind) })
       }
     }
   }
@@ -264,6 +267,8 @@ export class OutboxWorker {
     outbox.scheduleRetry(row.id, this.deps.now() + delay, code, text)
   }
 }
+
+const channelLabel = (c: ChannelRow | undefined) => (c?.kind === 'messenger' ? 'Messenger page' : 'WhatsApp number')
 
 function asNotSent(err: GraphError): GraphError {
   return new GraphError('not_sent', err.message, err.code, err.httpStatus, err.title, err.details)

@@ -10,6 +10,8 @@ import type { MessageDTO } from '../events/types.ts'
 import type { GraphClient } from '../channels/whatsapp/graph-client.ts'
 import { previewOf } from '../channels/whatsapp/parse.ts'
 import type { Db } from '../store/db.ts'
+import { ECHO_METADATA_PREFIX } from './messenger-ingest.ts'
+import { SERVICE_WINDOW_MS } from './conversation-activity.ts'
 import { toMessageDTO, type ChannelRow, type InboxStore, type MessageRow } from '../store/inbox-store.ts'
 import { channels, messages } from '../store/schema.ts'
 import { Errors } from '../errors.ts'
@@ -91,8 +93,11 @@ export class Replies {
     const conv = this.deps.store.conversation(ws, conversationId)
     if (!conv) throw Errors.notFound('Conversation')
     const channel = this.channel(conv.channelId)
-    if (!channel || channel.kind !== 'whatsapp' || !channel.enabled) throw Errors.noChannel()
+    if (!channel || !channel.enabled) throw Errors.noChannel()
+    const messenger = channel.kind === 'messenger'
     const type: SendType = input.type ?? (input.template ? 'template' : input.reaction ? 'reaction' : input.mediaId ? this.uploadKind(ws, input.mediaId) : 'text')
+    // The Send API facts Parley is built on cover text; Messenger has no templates.
+    if (messenger && type !== 'text') throw Errors.messengerUnsupported(type === 'template' ? 'Templates' : `A ${type}`)
     // The only await: a template is checked against Meta's approved list first.
     const built = type === 'template' ? await this.deps.templates.build(channel, this.need(input.template, 'template')) : null
 
@@ -103,12 +108,15 @@ export class Replies {
       const fresh = this.deps.store.conversation(ws, conversationId)
       if (!fresh) throw Errors.notFound('Conversation')
       // Only templates may open a conversation or reach a customer who has been quiet for a day.
-      if (type !== 'template' && !(fresh.windowExpiresAt !== null && fresh.windowExpiresAt > now)) throw Errors.windowClosed()
+      // Messenger: any reply for 24 h, then only a human agent's, tagged, up to 7 days.
+      const tag = messenger ? messengerTag(fresh.windowExpiresAt, now) : null
+      if (!messenger && type !== 'template' && !(fresh.windowExpiresAt !== null && fresh.windowExpiresAt > now)) throw Errors.windowClosed()
 
       const p: Prepared = built
         ? { type, part: built.graph, text: built.text, data: built.data, media: null, mediaId: null }
         : this.prepare(ws, type, input)
-      const quoted = input.replyToMessageId !== undefined && type !== 'reaction' ? this.target(ws, conversationId, input.replyToMessageId) : null
+      const quoted =
+        input.replyToMessageId !== undefined && type !== 'reaction' && !messenger ? this.target(ws, conversationId, input.replyToMessageId) : null
       const reactTo = type === 'reaction' ? this.target(ws, conversationId, input.reaction!.messageId) : null
       if (reactTo) p.part = { message_id: reactTo.providerMessageId, emoji: input.reaction!.emoji }
 
@@ -131,7 +139,15 @@ export class Replies {
         updatedAt: now,
       })
       if (!row) throw Errors.clientIdReused() // unreachable: the unique key was checked above
-      const payload: Record<string, unknown> = {
+      const payload: Record<string, unknown> = messenger
+        ? {
+            recipient: { id: fresh.contact.externalId },
+            messaging_type: tag ? 'MESSAGE_TAG' : 'RESPONSE',
+            ...(tag ? { tag } : {}),
+            // The echo of this send names the message, so it is never shown twice.
+            message: { text: p.text, metadata: `${ECHO_METADATA_PREFIX}${row.id}` },
+          }
+        : {
         messaging_product: 'whatsapp',
         recipient_type: 'individual',
         to: fresh.contact.externalId,
@@ -140,7 +156,7 @@ export class Replies {
         ...(quoted ? { context: { message_id: quoted.providerMessageId } } : {}),
         // Stripped before sending: which local upload to turn into Meta's media id.
         ...(p.mediaId !== null ? { _parley: { mediaId: p.mediaId } } : {}),
-      }
+          }
       this.deps.outbox.enqueue(row, type, payload)
       if (p.mediaId !== null) this.deps.media.attach(p.mediaId, row.id)
 
@@ -173,7 +189,8 @@ export class Replies {
     const msg = this.message(workspaceId, messageId)
     if (!msg || msg.conversationId !== conversationId || msg.direction !== 'out') throw Errors.notFound('Message')
     const conv = this.deps.store.conversation(workspaceId, conversationId)
-    if (msg.type !== 'template' && !(conv?.windowExpiresAt && conv.windowExpiresAt > this.deps.now())) throw Errors.windowClosed()
+    if (conv?.channelKind === 'messenger') messengerTag(conv.windowExpiresAt, this.deps.now())
+    else if (msg.type !== 'template' && !(conv?.windowExpiresAt && conv.windowExpiresAt > this.deps.now())) throw Errors.windowClosed()
     const row = this.deps.outbox.requeue(workspaceId, messageId)
     if (!row) throw Errors.notRetryable()
     this.deps.worker.kick()
@@ -302,4 +319,16 @@ export class Replies {
 function previewFor(m: MessageRow): string {
   if (m.type === 'template') return m.text ?? 'Template'
   return previewOf(m.type, m.text, m.media ?? null)
+}
+
+/** Messenger's standard window is 24 h; the HUMAN_AGENT tag extends it to 7 days (M-POLICY). */
+export const MESSENGER_HUMAN_AGENT_MS = 7 * 24 * 3600 * 1000
+
+/** null inside the 24-hour window, 'HUMAN_AGENT' up to 7 days, refused after. */
+function messengerTag(windowExpiresAt: number | null, now: number): 'HUMAN_AGENT' | null {
+  if (windowExpiresAt === null) throw Errors.messengerWindowClosed()
+  if (windowExpiresAt > now) return null
+  const lastInbound = windowExpiresAt - SERVICE_WINDOW_MS
+  if (lastInbound + MESSENGER_HUMAN_AGENT_MS > now) return 'HUMAN_AGENT'
+  throw Errors.messengerWindowClosed()
 }

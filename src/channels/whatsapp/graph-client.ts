@@ -125,6 +125,13 @@ export class GraphClient {
     }
   }
 
+  /** Messenger's Send API: POST /{page-id}/messages → { recipient_id, message_id } (M-SEND). */
+  async sendPageMessage(pageId: string, token: string, body: Record<string, unknown>): Promise<SendResult> {
+    const json = await this.call('POST', `${encodeURIComponent(pageId)}/messages`, token, body)
+    if (typeof json.message_id !== 'string') throw new GraphError('ambiguous', 'Send answered 200 without a message id')
+    return { wamid: json.message_id, waId: typeof json.recipient_id === 'string' ? json.recipient_id : null, messageStatus: null }
+  }
+
   /** Marks the message (and earlier ones in the thread) read: blue ticks on the customer's phone. */
   async markRead(phoneNumberId: string, token: string, wamid: string): Promise<void> {
     await this.call('POST', `${encodeURIComponent(phoneNumberId)}/messages`, token, {
