@@ -8,7 +8,17 @@
 //   (a half-open connection after a laptop sleeps or a NAT box drops it).
 import type { ConnectionState, StreamEvent } from '../state/inbox.ts'
 
-export const STREAM_EVENT_TYPES = ['message.created', 'message.updated', 'conversation.updated', 'reset', 'ping'] as const
+export const STREAM_EVENT_TYPES = [
+  'message.created',
+  'message.updated',
+  'conversation.updated',
+  // Contacts and campaigns (issue 7): relayed to their screens (web/src/campaigns/live.ts).
+  'campaign.updated',
+  'contact.updated',
+  'contacts.imported',
+  'reset',
+  'ping',
+] as const
 
 export type AuthCheck = 'ok' | 'unauthorized' | 'unreachable'
 

@@ -8,6 +8,7 @@ import { ConnectionIndicator } from './ConnectionIndicator.tsx'
 import { askPermission, chime, muted, permission, showNotification, toggleMute, unlockAudio } from '../lib/notify.ts'
 import { contactLabel } from '../lib/format.ts'
 import { previewText } from './message-text.ts'
+import { NavLinks } from '../campaigns/route.tsx'
 
 export function Inbox() {
   const app = useApp()
@@ -56,6 +57,7 @@ export function Inbox() {
           <span class="brand">Parley</span>
           <ConnectionIndicator />
           <span class="spacer" />
+          <NavLinks />
           {permission.value === 'default' && (
             <button type="button" class="icon" onClick={() => void askPermission()} aria-label="Turn on notifications" title="Turn on notifications">
               🔔

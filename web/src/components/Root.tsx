@@ -2,6 +2,7 @@ import { useApp } from '../state/context.ts'
 import { LoginScreen, SetupScreen } from './AuthScreens.tsx'
 import { Inbox } from './Inbox.tsx'
 import { SettingsRoute } from '../settings/lazy.tsx'
+import { CampaignsRoute, isCampaignsPath } from '../campaigns/route.tsx'
 
 export function Root() {
   const app = useApp()
@@ -29,10 +30,13 @@ export function Root() {
       // The inbox stays mounted under the settings: notifications, sounds and its scroll
       // positions carry on while an admin edits channels.
       const settings = app.view.value === 'settings'
+      // Contacts and campaigns (issue 7) cover it the same way.
+      const area = !settings && isCampaignsPath()
       return (
         <>
           {settings && <SettingsRoute />}
-          <div class="shell" hidden={settings}>
+          {area && <CampaignsRoute />}
+          <div class="shell" hidden={settings || area}>
             <Inbox />
           </div>
         </>
