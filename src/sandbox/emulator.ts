@@ -209,6 +209,7 @@ export class Emulator {
   private readonly tokens: Map<string, EmulatorNumber>
   private scheduled: ScheduledStatus[] = []
   private statusTimer: NodeJS.Timeout | undefined
+  private statusTimerAt = Infinity
   private held = new Set<() => void>()
   private listeners = new Set<Listener>()
   private readonly counters = {
@@ -576,8 +577,7 @@ export class Emulator {
     const customer = this.state.customers.get(m.customer)
     const played = this.recipients?.statusesFor(m, customer, t0, d)
     if (played) {
-      this.scheduled.push(...played.map((p) => ({ ...p, messageId: m.id })))
-      this.pumpStatuses()
+      this.scheduleStatuses(played.map((p) => ({ ...p, messageId: m.id })))
       return
     }
     const steps: ScheduledStatus[] = []
@@ -604,24 +604,48 @@ export class Emulator {
       steps.forEach((s, i) => (s.at = times[i]! + i))
     }
     void num
-    this.scheduled.push(...steps)
-    this.pumpStatuses()
+    this.scheduleStatuses(steps)
+  }
+
+  /** Adds statuses; the timer moves only when one of them is due before it (a campaign adds thousands). */
+  private scheduleStatuses(steps: ScheduledStatus[]): void {
+    let earliest = Infinity
+    for (const st of steps) {
+      this.scheduled.push(st)
+      if (st.at < earliest) earliest = st.at
+    }
+    // Due already (a zero delay): out at once, as before any timer.
+    if (earliest <= this.now()) this.pumpStatuses()
+    else if (earliest < this.statusTimerAt) this.armStatusTimer(earliest)
+  }
+
+  private armStatusTimer(at: number): void {
+    clearTimeout(this.statusTimer)
+    this.statusTimerAt = at
+    this.statusTimer = setTimeout(() => {
+      this.statusTimerAt = Infinity
+      this.pumpStatuses()
+    }, Math.max(0, at - this.now()))
+    this.statusTimer.unref()
   }
 
   private pumpStatuses(): void {
-    clearTimeout(this.statusTimer)
     const now = this.now()
-    const due = this.scheduled.filter((s) => s.at <= now)
-    if (due.length) {
-      this.scheduled = this.scheduled.filter((s) => s.at > now)
-      due.sort((a, b) => a.at - b.at)
-      for (const s of due) this.emitStatus(s)
+    const due: ScheduledStatus[] = []
+    const later: ScheduledStatus[] = []
+    let next = Infinity
+    for (const st of this.scheduled) {
+      if (st.at <= now) due.push(st)
+      else {
+        later.push(st)
+        if (st.at < next) next = st.at
+      }
     }
-    if (this.scheduled.length) {
-      const next = Math.min(...this.scheduled.map((s) => s.at))
-      this.statusTimer = setTimeout(() => this.pumpStatuses(), Math.max(0, next - now))
-      this.statusTimer.unref()
-    }
+    this.scheduled = later
+    due.sort((a, b) => a.at - b.at)
+    for (const st of due) this.emitStatus(st)
+    // Emitting may have scheduled earlier ones (and armed the timer for them).
+    if (next < this.statusTimerAt) this.armStatusTimer(next)
   }
 
   private emitStatus(s: ScheduledStatus): void {
