@@ -1,4 +1,5 @@
-// `npm run bench [-- --quick] [-- --only=ingest,delivery,fanout,replay,reads,peer] [-- --profile]`
+// `npm run bench [-- --quick] [-- --only=ingest,delivery,fanout,replay,reads,peer,campaign] [-- --profile]`
+// `[-- --campaign-full]`: the campaign workload at the issue's 10,000 recipients (else 1,000).
 //
 // Runs each workload with its baselines side by side, prints the tables and writes
 // bench/RESULTS.md (a partial or profiled run writes bench/.work/RESULTS.partial.md
@@ -17,6 +18,7 @@ import { fanout } from './workloads/fanout.ts'
 import { replay } from './workloads/replay.ts'
 import { reads } from './workloads/reads.ts'
 import { peer } from './workloads/peer.ts'
+import { campaign } from './campaign.ts'
 
 const WORKLOADS: Record<string, (ctx: Ctx) => Promise<Section | Section[]>> = {
   ingest,
@@ -25,6 +27,7 @@ const WORKLOADS: Record<string, (ctx: Ctx) => Promise<Section | Section[]>> = {
   replay,
   reads,
   peer,
+  campaign,
 }
 
 const args = process.argv.slice(2)

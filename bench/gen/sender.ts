@@ -42,6 +42,7 @@ serve({
     const due = new Float64Array(a.webhooks)
     const sent = new Float64Array(a.webhooks)
     const acked = new Uint8Array(a.webhooks)
+    const answeredAt = new Float64Array(a.webhooks)
     const ack = new Hist()
     const late = new Hist()
     const interval = 1000 / a.rate
@@ -62,6 +63,7 @@ serve({
         done.push(
           post(agent, url, bodies[i]!).then((status) => {
             inflight--
+            answeredAt[i] = nowMs()
             if (status === 200) {
               acked[i] = 1
               ack.record(nowMs() - due[i]!)
@@ -79,6 +81,7 @@ serve({
     return {
       due,
       acked,
+      answeredAt,
       ackedN,
       sendSeconds: (sendEnd - t0) / 1000,
       ack: ack.toJSON(),

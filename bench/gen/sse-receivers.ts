@@ -11,36 +11,28 @@ import { deliveryPlan, itemOf } from '../lib/wa.ts'
 import { Tracker, emptyAccounting, type SettleContext } from '../lib/tracker.ts'
 
 const DELIM = Buffer.from('\n\n')
-const RESET = Buffer.from('event: reset')
 
 interface Conn {
+  url: string
+  headers: Record<string, string>
+  localAddress: string | undefined
   req: http.ClientRequest
   pending: Buffer | null
   connected: boolean
   closed: boolean
   events: number
+  /** epoch part of the last id seen, and its number: the cursor to resume from */
+  epoch: string
+  lastId: number
+  reconnects: number
   tracker: Tracker | null
 }
 
 type Mode = 'track' | 'count' | 'fanout'
 let conns: Conn[] = []
 let mode: Mode = 'count'
+let stopping = false
 const fanout = new Map<number, { n: number; min: number; max: number }>()
-
-/** The numeric part of `id: <epoch>:<n>` (or `id: <n>`) in buf[from, to). */
-function idOf(buf: Buffer, from: number, to: number): number {
-  let end = buf.indexOf(10, from)
-  if (end < 0 || end > to) end = to
-  let i = end - 1
-  let n = 0
-  let mul = 1
-  while (i > from && buf[i]! >= 48 && buf[i]! <= 57) {
-    n += (buf[i]! - 48) * mul
-    mul *= 10
-    i--
-  }
-  return n
-}
 
 function onFrames(c: Conn, buf: Buffer, t: number): void {
   let pos = 0
@@ -48,15 +40,28 @@ function onFrames(c: Conn, buf: Buffer, t: number): void {
     const e = buf.indexOf(DELIM, pos)
     if (e < 0) break
     // Only frames with an id are events of the log (ping and comments carry none).
+    // A frame is `id: <epoch>:<n>\nevent: <type>\ndata: …`.
     if (buf[pos] === 105 && buf[pos + 1] === 100 && buf[pos + 2] === 58) {
-      const id = idOf(buf, pos + 4, e)
+      let nl = buf.indexOf(10, pos)
+      if (nl < 0 || nl > e) nl = e
+      let i = nl - 1
+      let id = 0
+      let mul = 1
+      while (i > pos + 3 && buf[i]! >= 48 && buf[i]! <= 57) {
+        id += (buf[i]! - 48) * mul
+        mul *= 10
+        i--
+      }
+      if (!c.epoch && buf[i] === 58) c.epoch = buf.toString('latin1', pos + 4, i)
       c.events++
-      const reset = buf.indexOf(RESET, pos)
-      if (reset >= 0 && reset < e) {
-        c.tracker && c.tracker.resets++
+      c.lastId = id
+      // `event: reset`: the type's first letters sit right after `\nevent: `.
+      const isReset = buf[nl + 8] === 114 && buf[nl + 9] === 101 && buf[nl + 10] === 115
+      if (isReset) {
+        if (c.tracker) c.tracker.resets++
       } else if (mode === 'track') {
         c.tracker!.id(id)
-        c.tracker!.item(itemOf(buf, pos, e), t)
+        c.tracker!.item(itemOf(buf, nl, e), t)
       } else if (mode === 'fanout') {
         const f = fanout.get(id)
         if (!f) fanout.set(id, { n: 1, min: t, max: t })
@@ -72,18 +77,31 @@ function onFrames(c: Conn, buf: Buffer, t: number): void {
   c.pending = pos < buf.length ? Buffer.from(buf.subarray(pos)) : null
 }
 
-function openOne(
-  url: string,
-  headers: Record<string, string>,
-  localAddress: string | undefined,
-  capacity: number,
-): Promise<Conn> {
+/** Connects (or reconnects, resuming from the last id as a browser's EventSource does);
+ * resolves on the first bytes of a 200. */
+function connect(c: Conn): Promise<void> {
   return new Promise((resolve, reject) => {
-    const req = http.get(url, { headers, agent: false, localAddress })
-    const c: Conn = { req, pending: null, connected: false, closed: false, events: 0, tracker: mode === 'track' ? new Tracker(capacity) : null }
+    const headers = { ...c.headers }
+    if (c.epoch) headers['last-event-id'] = `${c.epoch}:${c.lastId}`
+    const req = http.get(c.url, { headers, agent: false, localAddress: c.localAddress })
+    c.req = req
+    c.pending = null
+    let got = false
+    const lost = () => {
+      if (!got) return
+      got = false
+      c.connected = false
+      // A server that cut this client (it fell behind) expects it back with its cursor.
+      if (stopping || mode === 'fanout') {
+        c.closed = true
+        return
+      }
+      c.reconnects++
+      setTimeout(() => void connect(c).catch(() => (c.closed = true)), 50 + Math.random() * 100)
+    }
     req.on('error', (err) => {
-      c.closed = true
-      if (!c.connected) reject(err)
+      if (!got) reject(err)
+      else lost()
     })
     req.on('response', (res) => {
       if (res.statusCode !== 200) {
@@ -93,15 +111,41 @@ function openOne(
       }
       res.on('data', (chunk: Buffer) => {
         const t = nowMs()
-        if (!c.connected) {
+        if (!got) {
+          got = true
           c.connected = true
-          resolve(c)
+          resolve()
         }
         onFrames(c, c.pending ? Buffer.concat([c.pending, chunk]) : chunk, t)
       })
-      res.on('close', () => (c.closed = true))
+      res.on('close', lost)
     })
   })
+}
+
+async function openOne(url: string, headers: Record<string, string>, localAddress: string | undefined, capacity: number): Promise<Conn> {
+  const c: Conn = {
+    url,
+    headers,
+    localAddress,
+    req: undefined as unknown as http.ClientRequest,
+    pending: null,
+    connected: false,
+    closed: false,
+    events: 0,
+    epoch: '',
+    lastId: 0,
+    reconnects: 0,
+    tracker: mode === 'track' ? new Tracker(capacity) : null,
+  }
+  if (headers['last-event-id']) {
+    const v = headers['last-event-id']
+    c.epoch = v.slice(0, v.lastIndexOf(':'))
+    c.lastId = Number(v.slice(v.lastIndexOf(':') + 1))
+    delete headers['last-event-id']
+  }
+  await connect(c)
+  return c
 }
 
 serve({
@@ -116,6 +160,7 @@ serve({
     capacity?: number
   }) => {
     mode = a.mode
+    stopping = false
     const t0 = nowMs()
     let next = 0
     let failed = 0
@@ -157,7 +202,14 @@ serve({
       max = Math.max(max, c.events)
       sum += c.events
     }
-    return { clients: conns.length, min: conns.length ? min : 0, max, sum, closed: conns.filter((c) => c.closed).length }
+    return {
+      clients: conns.length,
+      min: conns.length ? min : 0,
+      max,
+      sum,
+      closed: conns.filter((c) => c.closed).length,
+      reconnects: conns.reduce((a, c) => a + c.reconnects, 0),
+    }
   },
 
   settle: (a: { webhooks: number; sendMs: Float64Array; acked: Uint8Array; skipBelow: number; idRange?: { from: number; to: number } }) => {
@@ -166,7 +218,12 @@ serve({
     const hist = new Hist()
     const acc = emptyAccounting()
     for (const c of conns) c.tracker!.settle(ctx, hist, acc)
-    return { hist: hist.toJSON(), acc, closed: conns.filter((c) => c.closed).length }
+    return {
+      hist: hist.toJSON(),
+      acc,
+      closed: conns.filter((c) => c.closed).length,
+      reconnects: conns.reduce((a, c) => a + c.reconnects, 0),
+    }
   },
 
   fanout: () => {
@@ -176,6 +233,7 @@ serve({
   },
 
   closeAll: async () => {
+    stopping = true
     for (const c of conns) c.req.destroy()
     conns = []
     await sleep(50)

@@ -3,7 +3,7 @@ import { nofileLimits } from './proc.ts'
 
 export interface Sizes {
   ingest: { levels: number[]; seconds: number; sqliteSeconds: number; warmSeconds: number }
-  delivery: { streams: number; rate: number; seconds: number; perProcess: number; warmWebhooks: number }
+  delivery: { streams: number; rate: number; seconds: number; perProcess: number; warmWebhooks: number; lowRate?: number; lowSeconds?: number }
   fanout: { sizes: number[]; reps: number; perProcess: number }
   replay: { events: number; perWebhook: number; reps: number }
   reads: { conversations: number; messages: number; seconds: number; concurrency: number[] }
@@ -30,16 +30,16 @@ export function sizes(quick: boolean): Sizes {
     return {
       ingest: { levels: [8, 64], seconds: 1.5, sqliteSeconds: 1, warmSeconds: 1 },
       delivery: { streams: 100, rate: 300, seconds: 2, perProcess: 100, warmWebhooks: 500 },
-      fanout: { sizes: [2000], reps: 3, perProcess: 2000 },
-      replay: { events: 10_000, perWebhook: 50, reps: 3 },
-      reads: { conversations: 10_000, messages: 100_000, seconds: 1, concurrency: [4] },
+      fanout: { sizes: [1000], reps: 3, perProcess: 1000 },
+      replay: { events: 10_000, perWebhook: 50, reps: 2 },
+      reads: { conversations: 10_000, messages: 100_000, seconds: 0.7, concurrency: [4] },
       peer: { clients: 50, connections: 32, seconds: 2, warmSeconds: 1 },
     }
   }
   const max = maxStreams()
   return {
     ingest: { levels: [1, 8, 32, 128, 256], seconds: 6, sqliteSeconds: 3, warmSeconds: 4 },
-    delivery: { streams: 1000, rate: 1000, seconds: 15, perProcess: 500, warmWebhooks: 3000 },
+    delivery: { streams: 1000, rate: 1000, seconds: 15, perProcess: 500, warmWebhooks: 3000, lowRate: 200, lowSeconds: 8 },
     fanout: { sizes: max > 10_000 ? [10_000, max] : [10_000], reps: 5, perProcess: 5000 },
     replay: { events: 10_000, perWebhook: 50, reps: 7 },
     reads: { conversations: 100_000, messages: 1_000_000, seconds: 4, concurrency: [1, 8] },

@@ -27,6 +27,14 @@ export class Hist {
     if (ms < this.min) this.min = ms
   }
 
+  reset(): void {
+    this.counts.fill(0)
+    this.n = 0
+    this.max = 0
+    this.min = Infinity
+    this.sum = 0
+  }
+
   /** Upper edge of the bucket holding the p-th percentile (p in 0…100). */
   pct(p: number): number {
     if (this.n === 0) return NaN

@@ -7,6 +7,27 @@ import { buildApp } from '../../src/app.ts'
 import { serve } from './proc.ts'
 import { nowMs } from './hist.ts'
 import { seedOutbound } from './parley-seed.ts'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
+import { IngestQueue } from '../../src/domain/ingest-queue.ts'
+import { Hist } from './hist.ts'
+
+// Observation only: how long each group commit holds the event loop (SQL, COMMIT and
+// its fsync, fan-out), and how late the loop runs. Wrapped on the prototype; the
+// method's behaviour is unchanged.
+const commits = new Hist()
+let jobs = 0
+const proto = IngestQueue.prototype as unknown as { commit?: (group: unknown[]) => void }
+const commit = proto.commit
+if (typeof commit === 'function') {
+  proto.commit = function (this: unknown, group: unknown[]) {
+    const t0 = nowMs()
+    commit.call(this, group)
+    commits.record(nowMs() - t0)
+    jobs += group.length
+  }
+}
+const loopDelay = monitorEventLoopDelay({ resolution: 10 })
+loopDelay.enable()
 
 interface PublishSample {
   startMs: number
@@ -54,7 +75,30 @@ async function main() {
         return true
       },
       samples: () => samples.splice(0),
+      /** Commit durations and event-loop delay since the last call. */
+      loop: () => {
+        const out = {
+          commits: commits.n,
+          jobsPerCommit: commits.n ? jobs / commits.n : 0,
+          commitP50: commits.pct(50),
+          commitP99: commits.pct(99),
+          commitMax: commits.max,
+          commitTotalMs: commits.sum,
+          delayP99: loopDelay.percentile(99) / 1e6,
+          delayMax: loopDelay.max / 1e6,
+        }
+        commits.reset()
+        jobs = 0
+        loopDelay.reset()
+        return out
+      },
       streams: () => hub.size,
+      // Diagnostics: a heap snapshot (what a stream retains) into the given directory.
+      heapSnapshot: async (a: { dir: string }) => {
+        const v8 = await import('node:v8')
+        globalThis.gc?.()
+        return v8.writeHeapSnapshot(`${a.dir}/parley-${hub.size}-streams.heapsnapshot`)
+      },
       seedOutbound: (a: { targets: Array<{ wamid: string; to: string }> }) => seedOutbound(db.$client, a.targets),
       head: () => ({ head: app.services.events.head, cursor: app.services.events.cursor() }),
     },

@@ -150,6 +150,18 @@ export interface CpuUse {
   systemMs: number
 }
 
+/** CPU time (user + system, ms) the process has used so far, from /proc. */
+export function cpuMsOf(pid: number | undefined): number {
+  if (pid === undefined) return NaN
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+    // utime and stime, in clock ticks (100 Hz on Linux)
+    return (Number(fields[11]) + Number(fields[12])) * 10
+  } catch {
+    return NaN
+  }
+}
+
 export function killAllChildren(): void {
   for (const c of live) c.kill()
 }

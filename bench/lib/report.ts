@@ -27,7 +27,7 @@ export const ms = (x: number) =>
 export const num = (x: number) => (!Number.isFinite(x) ? '–' : Math.round(x).toLocaleString('en-US'))
 export const ratio = (x: number) => (!Number.isFinite(x) ? '–' : `${x.toFixed(2)}×`)
 export const kb = (bytes: number) => (!Number.isFinite(bytes) ? '–' : `${(bytes / 1024).toFixed(1)} KiB`)
-export const pcts = (h: Hist) => `${ms(h.pct(50))} / ${ms(h.pct(99))} / ${ms(h.max)}`
+export const pcts = (h: Hist) => (h.n === 0 ? '– (nothing timed)' : `${ms(h.pct(50))} / ${ms(h.pct(99))} / ${ms(h.max)}`)
 export const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b)
   return s.length ? s[Math.floor((s.length - 1) / 2)]! : NaN

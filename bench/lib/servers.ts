@@ -31,7 +31,9 @@ export async function startParley(name: string, o: ParleyOptions = {}): Promise<
   if (o.profileDir) node.push('--cpu-prof', `--cpu-prof-dir=${o.profileDir}`)
   const child = await Child.start({
     name,
-    module: 'lib/parley-server.ts',
+    // An experiment (a file that patches Parley, then imports lib/parley-server.ts)
+    // can stand in for the server to A/B a proposed change on the same workloads.
+    module: process.env.BENCH_PARLEY_MODULE ?? 'lib/parley-server.ts',
     node,
     quiet: true,
     env: {

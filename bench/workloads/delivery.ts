@@ -3,7 +3,7 @@
 // its events, and exactly-once accounting for every client. The same run against the
 // socket.io peer is part of workload 6 (runDelivery is shared).
 import path from 'node:path'
-import { Child, type CpuUse } from '../lib/proc.ts'
+import { Child, cpuMsOf, sleep, type CpuUse } from '../lib/proc.ts'
 import { Hist, type HistJSON } from '../lib/hist.ts'
 import { cursorOf, login, split, startParley, startPeer, startReceivers, type Running } from '../lib/servers.ts'
 import { deliveryPlan, planOutboundTargets } from '../lib/wa.ts'
@@ -29,7 +29,32 @@ export interface DeliveryResult {
   deliveredPerSec: number
   cpu: Record<string, CpuUse | undefined>
   idChecked: boolean
+  /** streams the server cut (a slow reader) that came back with their cursor */
+  reconnects: number
+  /** clients whose connection was gone at the end */
+  closed: number
+  loop?: LoopStats
+  /** per webhook: ms from due to answer */
+  answerMs: number[]
+  /** server CPU (user + system) from the first webhook until the sender was done */
+  serverCpuMs: number
 }
+
+export interface LoopStats {
+  commits: number
+  jobsPerCommit: number
+  commitP50: number
+  commitP99: number
+  commitMax: number
+  commitTotalMs: number
+  delayP99: number
+  delayMax: number
+}
+
+export const loopText = (r: DeliveryResult) =>
+  r.loop
+    ? `${num(r.loop.commits)} group commits of ${r.loop.jobsPerCommit.toFixed(1)} webhooks on average; each held the event loop ${ms(r.loop.commitP50)} (p50) / ${ms(r.loop.commitP99)} (p99) / ${ms(r.loop.commitMax)} (max), ${(r.loop.commitTotalMs / 1000).toFixed(1)} s in all; event-loop delay p99 ${ms(r.loop.delayP99)}, max ${ms(r.loop.delayMax)}`
+    : ''
 
 export async function runDelivery(
   ctx: Ctx,
@@ -79,23 +104,35 @@ export async function runDelivery(
     const serverStreams = await server.child.call<number>('streams')
     if (serverStreams !== o.streams) throw new Error(`server holds ${serverStreams} streams, expected ${o.streams}`)
 
+    if (system === 'parley') await server.child.call('loop')
+    const cpu0 = cpuMsOf(server.child.proc.pid)
     ctx.log(`delivery/${system}: ${webhooks} webhooks at ${o.rate}/s`)
     const sent = await sender.call<{
       due: Float64Array
       acked: Uint8Array
+      answeredAt: Float64Array
       ackedN: number
       sendSeconds: number
       ack: HistJSON
       late: HistJSON
       unanswered: number
     }>('fixedRate', { url: server.url, rate: o.rate, webhooks, drainMs: 30_000 }, (o.seconds + 90) * 1000)
-    const end = system === 'parley' ? await cursorOf(server.url, tokens[0]!) : undefined
+    const loop = system === 'parley' ? await server.child.call<LoopStats>('loop') : undefined
+    const serverCpuMs = cpuMsOf(server.child.proc.pid) - cpu0
+    // Let the server finish what it took (answered or not) before reading where the log ends.
+    let end = system === 'parley' ? await cursorOf(server.url, tokens[0]!) : undefined
+    for (let i = 0; end && i < 120; i++) {
+      await sleep(500)
+      const next = await cursorOf(server.url, tokens[0]!)
+      if (next.id === end.id) break
+      end = next
+    }
     let expectedItems = 0
     for (let k = 0; k < webhooks; k++) if (sent.acked[k]) expectedItems += plan.start[k + 1]! - plan.start[k]!
-    await Promise.all(receivers.map((r) => r.call('wait', { expected: expectedItems, timeoutMs: 15_000 }, 30_000)))
+    await Promise.all(receivers.map((r) => r.call('wait', { expected: expectedItems, timeoutMs: ctx.quick ? 15_000 : 60_000 }, 90_000)))
     const settled = await Promise.all(
       receivers.map((r) =>
-        r.call<{ hist: HistJSON; acc: Accounting }>(
+        r.call<{ hist: HistJSON; acc: Accounting; reconnects?: number; closed: number }>(
           'settle',
           {
             webhooks,
@@ -111,13 +148,19 @@ export async function runDelivery(
     )
     const latency = new Hist()
     let acc = emptyAccounting()
+    let reconnects = 0
+    let closed = 0
     for (const s of settled) {
       latency.merge(s.hist)
       acc = mergeAccounting(acc, s.acc)
+      reconnects += s.reconnects ?? 0
+      closed += s.closed
     }
     cpu.sender = await sender.stop()
     for (const [i, r] of receivers.entries()) cpu[`receivers ${i}`] = await r.stop()
     return {
+      serverCpuMs,
+      answerMs: Array.from(sent.due, (d, k) => sent.answeredAt[k]! - d),
       system,
       streams: o.streams,
       rate: o.rate,
@@ -134,6 +177,9 @@ export async function runDelivery(
       deliveredPerSec: expectedItems / Math.max((acc.lastMs - sent.due[0]!) / 1000, sent.sendSeconds),
       cpu,
       idChecked: Boolean(start && end),
+      reconnects,
+      closed,
+      loop,
     }
   } finally {
     for (const c of children) c.kill()
@@ -149,6 +195,8 @@ export const lossText = (r: DeliveryResult) => {
     ...(a.resets ? [`${a.resets} resets`] : []),
     ...(a.foreign ? [`${a.foreign} foreign`] : []),
     ...(r.idChecked ? [`${a.idRangeWrong} clients with a wrong id sequence`] : []),
+    ...(r.reconnects ? [`${r.reconnects} reconnects after a cut`] : []),
+    ...(r.closed ? [`${r.closed} clients disconnected at the end`] : []),
   ]
   return parts.join(', ')
 }
@@ -164,9 +212,9 @@ export function deliveryRow(r: DeliveryResult): string[] {
   return [
     r.system === 'parley' ? 'Parley (SSE)' : 'socket.io peer',
     `${r.streams} × ${r.rate}/s × ${(r.webhooks / r.rate).toFixed(0)} s`,
-    `${num(r.acked)} / ${num(r.webhooks)}`,
+    `${num(r.acked)} / ${num(r.webhooks)}${r.unanswered ? ` (${num(r.unanswered)} unanswered 30 s after the last was sent)` : ''}`,
     pcts(r.latency),
-    `${ms(r.ack.pct(50))} / ${ms(r.ack.pct(99))}`,
+    r.ack.n ? `${ms(r.ack.pct(50))} / ${ms(r.ack.pct(99))}` : '–',
     num(r.deliveredPerSec),
     lossText(r),
   ]
@@ -190,10 +238,12 @@ export async function delivery(ctx: Ctx): Promise<Section> {
   const o = ctx.sizes.delivery
   const r = await runDelivery(ctx, 'parley', o)
   parleyResult = r
+  // The same streams at a lower rate: what fan-out costs when ingest is not the bound.
+  const low = o.lowRate ? await runDelivery(ctx, 'parley', { ...o, rate: o.lowRate, seconds: o.lowSeconds ?? 8 }) : undefined
   return {
     title: `2. End-to-end delivery: ${o.streams} authenticated streams, webhooks at ${o.rate}/s`,
     head: DELIVERY_HEAD,
-    rows: [deliveryRow(r)],
+    rows: [deliveryRow(r), ...(low ? [deliveryRow(low)] : [])],
     targets: [
       {
         name: 'delivery latency',
@@ -210,8 +260,14 @@ export async function delivery(ctx: Ctx): Promise<Section> {
     ],
     notes: [
       `${num(r.items)} events from ${num(r.webhooks)} webhooks (65% one message, 20% one status, 15% batched), sent open-loop at fixed times by a separate process; latency is measured from the time each webhook was due (so a late sender counts against the server: sender lateness p99 ${ms(r.late.pct(99))}) to the moment a client's socket delivered the bytes, on the machine-wide monotonic clock. The first second is warm-up (checked for loss, not timed).`,
-      'Every client opened the stream with the cursor taken before the first webhook; the check is per client: each plan item exactly once, and SSE ids strictly increasing covering exactly the ids committed in the run.',
-      `CPU used: ${cpuText(r)}.`,
+      'Every client opened the stream with the cursor taken before the first webhook; the check is per client: each plan item exactly once, and SSE ids strictly increasing covering exactly the ids committed in the run. A client the server cuts for falling behind (over 1 MiB unsent) reconnects after 50–150 ms with its last id, as EventSource does, and must still end with every event exactly once.',
+      `CPU used: ${cpuText(r)}; the server used ${(r.serverCpuMs / 1000).toFixed(1)} s while the webhooks were sent and answered (${(r.serverCpuMs / r.acked).toFixed(2)} ms per webhook, ${((1000 * r.serverCpuMs) / (r.acked * r.streams)).toFixed(2)} µs per webhook per stream).`,
+      `Inside the server during the sending: ${loopText(r)} (a commit's time includes its SQL, the COMMIT with its fsync, and the fan-out loop).`,
+      ...(low
+        ? [
+            `At ${low.rate}/s: ${lossFree(low) ? 'nothing lost' : 'EVENTS LOST'}; server CPU ${(low.serverCpuMs / low.acked).toFixed(2)} ms per webhook; ${loopText(low)}.`,
+          ]
+        : []),
     ],
   }
 }

@@ -2,7 +2,7 @@
 // stack's limit (bare Fastify POST), the disk's limit (bare SQLite commits) and the
 // socket.io peer (one FULL commit per webhook).
 import path from 'node:path'
-import { Child } from '../lib/proc.ts'
+import { Child, cpuMsOf } from '../lib/proc.ts'
 import { Hist, type HistJSON } from '../lib/hist.ts'
 import { startBaseline, startParley, startPeer, type Running } from '../lib/servers.ts'
 import { OUTBOUND_POOL, customer, ingestOutbound } from '../lib/wa.ts'
@@ -36,7 +36,7 @@ export async function ingest(ctx: Ctx): Promise<Section> {
   const peer = await startPeer()
   const cannon = await Child.start({ name: 'autocannon', module: 'gen/cannon.ts' })
   const systems: Running[] = [bare, parley, peer]
-  const results = new Map<string, Array<{ c: number; r: CannonResult; events?: number }>>()
+  const results = new Map<string, Array<{ c: number; r: CannonResult; events?: number; cpuPerReq: number }>>()
   try {
     await parley.child.call('seedOutbound', { targets })
     await peer.child.call('seedOutbound', { targets })
@@ -49,9 +49,11 @@ export async function ingest(ctx: Ctx): Promise<Section> {
       for (const s of systems) {
         ctx.log(`ingest: ${s.name} at ${c} connections`)
         const before = s === parley ? await parley.child.call<{ head: number }>('head') : undefined
+        const cpu0 = cpuMsOf(s.child.proc.pid)
         const r = await cannon.call<CannonResult>('run', { url: s.url, connections: c, seconds, tag: `c${c}` }, (seconds + 60) * 1000)
+        const cpuPerReq = (cpuMsOf(s.child.proc.pid) - cpu0) / Math.max(1, r.ok + r.non2xx)
         const after = s === parley ? await parley.child.call<{ head: number }>('head') : undefined
-        results.get(s.name)!.push({ c, r, events: before && after ? (after.head - before.head) / r.seconds : undefined })
+        results.get(s.name)!.push({ c, r, cpuPerReq, events: before && after ? (after.head - before.head) / r.seconds : undefined })
       }
     }
   } finally {
@@ -66,9 +68,11 @@ export async function ingest(ctx: Ctx): Promise<Section> {
   let worstMetaP50 = 0
   let worstOver1s = 0
   for (let i = 0; i < levels.length; i++) {
-    const b = results.get(bare.name)![i]!.r
+    const bx = results.get(bare.name)![i]!
+    const b = bx.r
     const p = results.get(parley.name)![i]!
-    const q = results.get(peer.name)![i]!.r
+    const qx = results.get(peer.name)![i]!
+    const q = qx.r
     const ph = Hist.from(p.r.hist)
     const qh = Hist.from(q.hist)
     const bh = Hist.from(b.hist)
@@ -86,6 +90,7 @@ export async function ingest(ctx: Ctx): Promise<Section> {
       ratio(p.r.rps / b.rps),
       `${num(q.rps)} (${ms(qh.pct(50))} / ${ms(qh.pct(99))})`,
       ratio(p.r.rps / q.rps),
+      `${(bx.cpuPerReq * 1000).toFixed(0)} / ${(p.cpuPerReq * 1000).toFixed(0)} / ${(qx.cpuPerReq * 1000).toFixed(0)} µs`,
       `${errs(b)} / ${errs(p.r)} / ${errs(q)}`,
     ])
   }
@@ -99,6 +104,7 @@ export async function ingest(ctx: Ctx): Promise<Section> {
       'Parley ÷ bare',
       'socket.io peer webhooks/s (p50 / p99)',
       'Parley ÷ peer',
+      'server CPU per request bare / Parley / peer',
       'errors bare / Parley / peer',
     ],
     rows,
