@@ -251,3 +251,27 @@ t.test('templates for a conversation’s number; values as a list fill named par
   t.equal(res.body.message.text, 'Hi Maria, we have an answer to your question about your parcel. Reply to this message to continue.')
   await until(async () => (await p.emu.messages(CUSTOMER)).find((m) => m.type === 'template' && m.status === 'delivered'), 'delivered')
 })
+
+t.test('opening a conversation marks the customer’s messages read on WhatsApp — once per unread batch, and only when enabled', async (t) => {
+  const p = await startPair(t)
+  const conv = await conversationWith(p)
+  const open = () => p.call('POST', `/api/conversations/${conv.id}/read`)
+  t.equal((await open()).status, 200)
+  await until(async () => (await p.emu.stats()).markReads === 1, 'marked read at Meta')
+  t.equal((await p.emu.messages(CUSTOMER))[0]!.readByBusiness, true, 'blue ticks on the customer’s phone')
+  await open() // nothing unread any more: no call
+  await p.emu.say(CUSTOMER, 'Also, can I change the address?')
+  await open()
+  await until(async () => (await p.emu.stats()).markReads === 2, 'the new message marked read')
+  const reply = await p.call('POST', `/api/conversations/${conv.id}/messages`, { text: 'Sure', clientMessageId: 'mr-1' })
+  await until(async () => (await p.emu.messages(CUSTOMER)).find((m) => m.text === 'Sure' && m.status === 'delivered'), 'reply delivered')
+  t.equal(reply.status, 202)
+  t.equal((await p.emu.stats()).markReads, 2, 'one call per batch of unread messages')
+
+  const off = await startPair(t, { env: { WHATSAPP_MARK_READ: 'false' } })
+  const c2 = await conversationWith(off)
+  await off.call('POST', `/api/conversations/${c2.id}/read`)
+  await off.call('POST', `/api/conversations/${c2.id}/messages`, { text: 'Hello', clientMessageId: 'mr-2' })
+  await until(async () => (await off.emu.messages(CUSTOMER)).find((m) => m.text === 'Hello' && m.status === 'delivered'), 'delivered')
+  t.equal((await off.emu.stats()).markReads, 0, 'WHATSAPP_MARK_READ=false: never')
+})
