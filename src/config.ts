@@ -63,6 +63,8 @@ export const DEFAULTS = {
   SANDBOX_DUPLICATE_RATE: 0,
   SANDBOX_OUT_OF_ORDER: false,
   SANDBOX_DROP_RATE: 0,
+  // The sandbox Page's delivery watermarks: this share carry no `mids` (Meta's may not).
+  SANDBOX_MESSENGER_NO_MIDS_RATE: 0.5,
   // Campaigns (issue 7). A customer's first message this long after a campaign message
   // was delivered counts as a reply to it (a quoted reply always does).
   CAMPAIGN_REPLY_WINDOW_HOURS: 72,
@@ -137,6 +139,8 @@ export interface Config {
     duplicateRate: number
     outOfOrder: boolean
     dropRate: number
+    /** Share of the sandbox Page's delivery webhooks without `mids`. */
+    messengerNoMidsRate: number
     /** How the emulator plays campaign recipients (issue 7). */
     recipients: {
       enabled: boolean
@@ -287,6 +291,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     duplicateRate: rate(env, 'SANDBOX_DUPLICATE_RATE', DEFAULTS.SANDBOX_DUPLICATE_RATE),
     outOfOrder: bool(env, 'SANDBOX_OUT_OF_ORDER', DEFAULTS.SANDBOX_OUT_OF_ORDER),
     dropRate: rate(env, 'SANDBOX_DROP_RATE', DEFAULTS.SANDBOX_DROP_RATE),
+    messengerNoMidsRate: rate(env, 'SANDBOX_MESSENGER_NO_MIDS_RATE', DEFAULTS.SANDBOX_MESSENGER_NO_MIDS_RATE),
     recipients: Object.freeze({
       enabled: bool(env, 'SANDBOX_RECIPIENTS', DEFAULTS.SANDBOX_RECIPIENTS),
       failures: shares(env, 'SANDBOX_RECIPIENT_FAILURES', DEFAULTS.SANDBOX_RECIPIENT_FAILURES),

@@ -9,6 +9,7 @@ import multipart from '@fastify/multipart'
 import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Emulator, MetaError, metaError, type Faults } from './emulator.ts'
+import { messengerGraphRoutes, messengerOf, messengerSandboxRoutes } from './emulator-messenger.ts'
 
 export interface EmulatorRoutesOptions {
   emulator: Emulator
@@ -47,6 +48,12 @@ export async function emulatorGraphRoutes(app: FastifyInstance, opts: EmulatorRo
   app.post('/:version/:id/messages', async (req, reply) => {
     version(req)
     const { id } = req.params as { id: string }
+    // A sandbox Page's Send API: the Messenger emulator answers.
+    const page = messengerOf(emulator)
+    if (page?.hasPage(id)) {
+      const out = page.send(id, req.headers.authorization, (req.query as { access_token?: string }).access_token, req.body)
+      return reply.status(out.status).send(out.json)
+    }
     const num = emulator.authorize(req.headers.authorization, id)
     if (id !== num.phoneNumberId) throw metaError(100, 'Messages are sent from a phone number id')
     const body = (req.body ?? {}) as Record<string, unknown>
@@ -107,6 +114,8 @@ export async function emulatorGraphRoutes(app: FastifyInstance, opts: EmulatorRo
     if (!got) return reply.status(404).send(metaError(100, 'The media URL expired or does not exist; ask for a new one').body())
     return reply.type(got.meta.mimeType).header('content-length', got.bytes.length).send(got.bytes)
   })
+
+  await app.register(messengerGraphRoutes, { emulator })
 
   app.get('/:version/:id', async (req) => {
     version(req)
@@ -310,6 +319,7 @@ export async function sandboxApiRoutes(app: FastifyInstance, opts: EmulatorRoute
   r.post('/api/sandbox/faults/release', guarded, async () => ({ released: emulator.release() }))
 
   r.get('/api/sandbox/stats', guarded, async () => emulator.stats())
+  await app.register(messengerSandboxRoutes, { emulator, ...(opts.guard ? { guard: opts.guard } : {}) })
 
   // Live changes for the simulator page; it refetches what changed.
   const streams = new Set<import('node:http').ServerResponse>()

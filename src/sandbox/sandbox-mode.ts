@@ -11,18 +11,24 @@ import type { Config } from '../config.ts'
 import type { Db } from '../store/db.ts'
 import { channels } from '../store/schema.ts'
 import { Emulator, GRAPH_VERSION } from './emulator.ts'
+import { attachMessenger, MessengerEmulator } from './emulator-messenger.ts'
 
 // The ids Meta's own examples use (meta-platform-facts.md §6): recognisably fake.
 export const SANDBOX_PHONE_NUMBER_ID = '100000000000002'
 export const SANDBOX_WABA_ID = '100000000000001'
 export const SANDBOX_DISPLAY_NUMBER = '15550001000'
 const SANDBOX_FALLBACK_PHONE_NUMBER_ID = '100000000000003'
+// The sandbox Page (not Meta's example Page 100000000000010, which tests connect as a real one).
+export const SANDBOX_PAGE_ID = '100000000000011'
+const SANDBOX_FALLBACK_PAGE_ID = '100000000000012'
 
 /** The sandbox number's tokens start so: its calls go to the emulator, any other channel's to Meta. */
 export const SANDBOX_TOKEN_PREFIX = 'sandbox-'
 
 export interface SandboxMode {
   emulator: Emulator
+  /** The sandbox Page's Send API and its simulated Messenger users. */
+  messenger: MessengerEmulator
   channelId: number
   /** This token is the sandbox number's (and not a real channel's added in Settings). */
   owns(token: string): boolean
@@ -102,13 +108,16 @@ export function createSandbox(config: Readonly<Config>, db: Db, workspaceId: num
       dropRate: s.dropRate,
     },
   })
+  const messenger = createSandboxPage(config, db, workspaceId)
+  attachMessenger(emulator, messenger.emulator)
   // Until the server listens there is nowhere to send to; a refused connection is
   // retried by the outbox like any network failure.
   let base = 'http://127.0.0.1:0'
   return {
     emulator,
     channelId: channel.id,
-    owns: (t) => t === token,
+    messenger: messenger.emulator,
+    owns: (t) => t === token || t === messenger.token,
     graphBaseUrl: () => `${base}/sandbox/graph/${GRAPH_VERSION}`,
     listening(address) {
       if (!address || typeof address === 'string') return undefined
@@ -121,7 +130,55 @@ export function createSandbox(config: Readonly<Config>, db: Db, workspaceId: num
             : address.address
       base = `http://${host}:${address.port}`
       emulator.setWebhookUrl(`${base}/webhooks/whatsapp`)
+      messenger.emulator.setWebhookUrl(`${base}/webhooks/messenger`)
       return base
     },
   }
+}
+
+/**
+ * The sandbox Messenger Page. Its channel row is created when the first simulated
+ * Messenger user is (not at startup): a newcomer who only plays WhatsApp customers sees
+ * one channel, and so do tests that count channels.
+ */
+function createSandboxPage(config: Readonly<Config>, db: Db, workspaceId: number): { emulator: MessengerEmulator; token: string } {
+  const find = (id: string) =>
+    db
+      .select()
+      .from(channels)
+      .where(and(eq(channels.kind, 'messenger'), eq(channels.externalId, id)))
+      .get()
+  let pageId = SANDBOX_PAGE_ID
+  let row = find(pageId)
+  if (row?.accessToken && !row.accessToken.startsWith(SANDBOX_TOKEN_PREFIX)) {
+    // A real Page was connected under this id: the sandbox takes another.
+    pageId = SANDBOX_FALLBACK_PAGE_ID
+    row = find(pageId)
+  }
+  const token =
+    row?.accessToken?.startsWith(SANDBOX_TOKEN_PREFIX) === true
+      ? row.accessToken
+      : `${SANDBOX_TOKEN_PREFIX}${randomBytes(24).toString('base64url')}`
+  const ensurePage = () => {
+    const existing = find(pageId)
+    if (existing) {
+      db.update(channels).set({ accessToken: token, enabled: true }).where(eq(channels.id, existing.id)).run()
+    } else {
+      db.insert(channels)
+        .values({ workspaceId, kind: 'messenger', externalId: pageId, name: 'Messenger sandbox', accessToken: token, enabled: true })
+        .run()
+    }
+  }
+  // A page already in the database keeps working with this run's token.
+  if (row) ensurePage()
+  const s = config.sandbox
+  const emulator = new MessengerEmulator({
+    pages: [{ pageId, name: 'Messenger sandbox', accessToken: token }],
+    appSecret: config.metaAppSecret,
+    stateDir: path.join(config.dataDir, 'sandbox'),
+    delays: { deliveredMs: Math.max(s.sentDelayMs, s.deliveredDelayMs), readMs: s.readDelayMs },
+    noMidsRate: s.messengerNoMidsRate,
+    ensurePage,
+  })
+  return { emulator, token }
 }

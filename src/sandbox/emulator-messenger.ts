@@ -1,0 +1,698 @@
+// The Messenger side of the Meta sandbox: a Send API emulator for sandbox Pages and the
+// simulated Messenger users (PSIDs) behind them.
+//   Send API   POST /{page-id}/messages with the Page token → {recipient_id, message_id}
+//              or Meta's error envelope: outside the 24-hour window without the
+//              HUMAN_AGENT tag, or beyond 7 days → 400 code 10 / subcode 2018278 (as
+//              observed, meta-platform-facts.md §4); a bad token → 190.
+//   Webhooks   signed and escaped exactly like the WhatsApp side (emulator-webhooks.ts),
+//              POSTed to Parley's real /webhooks/messenger: the echo of every accepted send
+//              (is_echo, the metadata, the mid), then a delivery watermark (sometimes
+//              without `mids`, as Meta does), then a read watermark when the user reads.
+//   Users      write text, an image, a quick reply, a reply_to a Page message, a reaction
+//              or its removal, a postback — each a signed webhook through the real route.
+// It shares the WhatsApp emulator's listener, so it is found through that emulator
+// (attachMessenger/messengerOf) rather than threaded through every wiring point.
+import { randomBytes } from 'node:crypto'
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import type { FastifyInstance, FastifyReply, preHandlerHookHandler } from 'fastify'
+import { Type } from 'typebox'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { EmulatorState } from './emulator-state.ts'
+import { WebhookSender } from './emulator-webhooks.ts'
+import { MetaError, metaError, type Emulator } from './emulator.ts'
+
+/** The standard messaging window, and the HUMAN_AGENT tag's (M-POLICY). */
+const WINDOW_MS = 24 * 3600_000
+const HUMAN_AGENT_MS = 7 * 24 * 3600_000
+// The Send API's text limit.
+const TEXT_MAX = 2000
+// A demo sandbox, not an archive.
+const MAX_MESSAGES = 5000
+const MAX_IMAGES = 100
+const SAVE_DELAY_MS = 200
+const SIM_BODY_LIMIT = 8 * 1024 * 1024
+const SSE_HEARTBEAT_MS = 20_000
+
+export interface MessengerPage {
+  pageId: string
+  name: string
+  accessToken: string
+}
+
+export interface MessengerEmulatorConfig {
+  pages: MessengerPage[]
+  appSecret: string
+  /** Parley's app id, carried by echoes of its own sends. */
+  appId?: number
+  webhookUrl?: string
+  /** Persist users and messages here; in memory when absent (tests). */
+  stateDir?: string
+  /** deliveredMs: send → delivery watermark; readMs: → read watermark (0: only when the user reads). */
+  delays: { deliveredMs: number; readMs: number }
+  /** Share of delivery webhooks that carry only the watermark (Meta: `mids` may be absent). */
+  noMidsRate: number
+  /** Called before the first user is created: the sandbox Page's channel comes into being then. */
+  ensurePage?: (page: MessengerPage) => void
+  webhookRetry?: { baseMs: number; capMs: number }
+  now?: () => number
+  random?: () => number
+}
+
+export interface MsUser {
+  psid: string
+  pageId: string
+  name: string
+  createdAt: number
+  /** Opens the 24-hour window (a message or a postback); null: never wrote. */
+  lastInboundAt: number | null
+}
+
+export type MsStatus = 'sent' | 'delivered' | 'read'
+
+export interface MsMessage {
+  mid: string
+  /** in: user → Page; out: Page → user. */
+  direction: 'in' | 'out'
+  pageId: string
+  psid: string
+  type: 'text' | 'image' | 'quick_reply' | 'postback' | 'reaction'
+  text: string | null
+  /** The image the user sent (served by the emulator's "CDN"). */
+  imageId: string | null
+  /** reply_to for a reply, the target for a reaction. */
+  replyTo: string | null
+  reaction: { emoji: string | null; action: 'react' | 'unreact' } | null
+  payload: string | null
+  timestamp: number
+  // Outbound only:
+  status: MsStatus | null
+  messagingType: string | null
+  tag: string | null
+  metadata: string | null
+}
+
+export interface MsUserInput {
+  type: 'text' | 'image' | 'quick_reply' | 'reply' | 'reaction' | 'unreaction' | 'postback'
+  text?: string
+  /** image bytes, base64, and their type. */
+  data?: string
+  mimeType?: string
+  /** quick reply / postback payload. */
+  payload?: string
+  /** Postback button title. */
+  title?: string
+  /** The Page message replied to or reacted to. */
+  mid?: string
+  emoji?: string
+  /** Back-date the message (demo and tests: "wrote three days ago"). */
+  timestamp?: number
+}
+
+export interface MessengerStats {
+  sendRequests: number
+  accepted: number
+  rejected: Record<string, number>
+  /** Accepted sends per echo metadata: Parley's `parley:<messageId>`. */
+  acceptedByMetadata: Record<string, number>
+  webhooksDelivered: number
+  webhooksPending: number
+}
+
+interface Persisted {
+  users: MsUser[]
+  messages: MsMessage[]
+}
+
+type Listener = (change: { psid: string }) => void
+
+export class MessengerEmulator {
+  readonly webhooks: WebhookSender
+  users = new Map<string, MsUser>()
+  messages: MsMessage[] = []
+  private byMid = new Map<string, MsMessage>()
+  private images = new Map<string, { mimeType: string; bytes: Buffer }>()
+  private readonly pages: Map<string, MessengerPage>
+  private readonly tokens: Map<string, MessengerPage>
+  private readonly now: () => number
+  private readonly random: () => number
+  private webhookUrl: string | undefined
+  private timers = new Set<NodeJS.Timeout>()
+  private listeners = new Set<Listener>()
+  private saveTimer: NodeJS.Timeout | undefined
+  private pagesEnsured = new Set<string>()
+  private counters = { sendRequests: 0, accepted: 0, rejected: {} as Record<string, number>, byMetadata: {} as Record<string, number> }
+
+  constructor(readonly config: MessengerEmulatorConfig) {
+    this.now = config.now ?? Date.now
+    this.random = config.random ?? Math.random
+    this.pages = new Map(config.pages.map((p) => [p.pageId, p]))
+    this.tokens = new Map(config.pages.map((p) => [p.accessToken, p]))
+    this.webhookUrl = config.webhookUrl
+    // Its own queue (in memory): the WhatsApp sender posts to /webhooks/whatsapp.
+    this.webhooks = new WebhookSender(new EmulatorState(), {
+      appSecret: config.appSecret,
+      url: () => this.webhookUrl,
+      retryBaseMs: config.webhookRetry?.baseMs ?? 500,
+      retryCapMs: config.webhookRetry?.capMs ?? 30_000,
+      timeoutMs: 10_000,
+      now: this.now,
+    })
+    this.load()
+  }
+
+  setWebhookUrl(url: string): void {
+    this.webhookUrl = url
+    this.webhooks.schedule()
+  }
+
+  start(): void {
+    this.webhooks.start()
+  }
+
+  stop(): void {
+    for (const t of this.timers) clearTimeout(t)
+    this.timers.clear()
+    this.webhooks.stop()
+    this.save()
+  }
+
+  hasPage(id: string): boolean {
+    return this.pages.has(id)
+  }
+
+  get firstPage(): MessengerPage {
+    return this.config.pages[0]!
+  }
+
+  onChange(l: Listener): () => void {
+    this.listeners.add(l)
+    return () => this.listeners.delete(l)
+  }
+
+  private notify(psid: string): void {
+    this.changed()
+    for (const l of this.listeners) l({ psid })
+  }
+
+  stats(): MessengerStats {
+    const c = this.counters
+    return {
+      sendRequests: c.sendRequests,
+      accepted: c.accepted,
+      rejected: { ...c.rejected },
+      acceptedByMetadata: { ...c.byMetadata },
+      webhooksDelivered: this.webhooks.delivered,
+      webhooksPending: this.webhooks.pending(),
+    }
+  }
+
+  // ---- Send API -------------------------------------------------------------------
+
+  /** POST /{page-id}/messages (or /me/messages): Meta's answer, status and body. */
+  send(pageId: string, authorization: string | undefined, queryToken: string | undefined, raw: unknown): { status: number; json: unknown } {
+    this.counters.sendRequests += 1
+    try {
+      return { status: 200, json: this.accept(pageId, authorization, queryToken, raw) }
+    } catch (err) {
+      if (!(err instanceof MetaError)) throw err
+      this.counters.rejected[err.code] = (this.counters.rejected[err.code] ?? 0) + 1
+      return { status: err.httpStatus, json: err.body() }
+    }
+  }
+
+  private accept(pageId: string, authorization: string | undefined, queryToken: string | undefined, raw: unknown) {
+    // The Send API takes the Page token as a Bearer header or as ?access_token=.
+    const token = /^Bearer\s+(.+)$/i.exec(authorization ?? '')?.[1]?.trim() ?? queryToken
+    const page = token ? this.tokens.get(token) : undefined
+    if (!page) throw metaError(190)
+    if (pageId !== 'me' && pageId !== page.pageId) {
+      throw new MetaError(400, 100, `Unsupported post request. Object with ID '${pageId}' does not exist, cannot be loaded due to missing permissions, or does not support this operation`, undefined, 33)
+    }
+    const body = (raw ?? {}) as Record<string, unknown>
+    const psid = (body.recipient as { id?: unknown } | undefined)?.id
+    if (typeof psid !== 'string' || psid === '') throw messengerError(100, 'The parameter recipient is required')
+    const user = this.users.get(psid)
+    if (!user || user.pageId !== page.pageId) throw messengerError(100, 'No matching user found', 2018001)
+    const messagingType = body.messaging_type
+    if (messagingType !== 'RESPONSE' && messagingType !== 'UPDATE' && messagingType !== 'MESSAGE_TAG') {
+      throw messengerError(100, 'Param messaging_type must be one of {RESPONSE, UPDATE, MESSAGE_TAG}')
+    }
+    const tag = typeof body.tag === 'string' ? body.tag : null
+    if (messagingType === 'MESSAGE_TAG' && !tag) throw messengerError(100, 'The parameter tag is required when messaging_type is MESSAGE_TAG')
+    const message = (body.message ?? {}) as { text?: unknown; metadata?: unknown }
+    if (typeof message.text !== 'string' || message.text === '') throw messengerError(100, 'The parameter message[text] is required')
+    if (message.text.length > TEXT_MAX) throw messengerError(100, `Param message[text] must be at most ${TEXT_MAX} characters long`)
+
+    // The window, as Meta enforces it: 24 h for anything, 7 days for a human agent's tag.
+    const now = this.now()
+    const age = user.lastInboundAt === null ? Infinity : now - user.lastInboundAt
+    const humanAgent = messagingType === 'MESSAGE_TAG' && tag === 'HUMAN_AGENT'
+    if (age > HUMAN_AGENT_MS || (age > WINDOW_MS && !humanAgent)) {
+      throw messengerError(10, 'This message is sent outside of allowed window. Learn more about the new policy here: https://developers.facebook.com/docs/messenger-platform/policy-overview', 2018278)
+    }
+
+    const metadata = typeof message.metadata === 'string' ? message.metadata : null
+    const m: MsMessage = {
+      mid: newMid(),
+      direction: 'out',
+      pageId: page.pageId,
+      psid,
+      type: 'text',
+      text: message.text,
+      imageId: null,
+      replyTo: null,
+      reaction: null,
+      payload: null,
+      timestamp: now,
+      status: 'sent',
+      messagingType,
+      tag,
+      metadata,
+    }
+    this.counters.accepted += 1
+    if (metadata) this.counters.byMetadata[metadata] = (this.counters.byMetadata[metadata] ?? 0) + 1
+    this.addMessage(m)
+    // The echo first (message_echoes), then the receipts, like Messenger.
+    this.webhooks.enqueue(
+      pageEnvelope(page.pageId, now, {
+        sender: { id: page.pageId },
+        recipient: { id: psid },
+        timestamp: now,
+        message: { is_echo: true, app_id: this.config.appId ?? 1, ...(metadata ? { metadata } : {}), mid: m.mid, text: m.text },
+      }),
+      `echo ${m.mid.slice(-8)}`,
+    )
+    const d = this.config.delays
+    this.later(d.deliveredMs, () => this.deliver(m))
+    if (d.readMs > 0) this.later(Math.max(d.deliveredMs, d.readMs), () => this.userRead(psid))
+    this.notify(psid)
+    return { recipient_id: psid, message_id: m.mid }
+  }
+
+  private later(ms: number, fn: () => void): void {
+    const t = setTimeout(() => {
+      this.timers.delete(t)
+      fn()
+    }, ms)
+    t.unref()
+    this.timers.add(t)
+  }
+
+  /** The user's phone got it: a delivery watermark (with or without `mids`). */
+  private deliver(m: MsMessage): void {
+    if (m.status === 'sent') m.status = 'delivered'
+    const watermark = this.now()
+    const withMids = !(this.config.noMidsRate > 0 && this.random() < this.config.noMidsRate)
+    // Meta's example delivery carries no timestamp (M-DELIVERIES).
+    this.webhooks.enqueue(
+      pageEnvelope(m.pageId, watermark, {
+        sender: { id: m.psid },
+        recipient: { id: m.pageId },
+        delivery: { ...(withMids ? { mids: [m.mid] } : {}), watermark },
+      }),
+      `delivery ${withMids ? m.mid.slice(-8) : 'watermark'}`,
+    )
+    this.notify(m.psid)
+  }
+
+  // ---- users --------------------------------------------------------------------
+
+  createUser(input: { name: string; psid?: string; pageId?: string }): MsUser {
+    const page = input.pageId ? this.pages.get(input.pageId) : this.firstPage
+    if (!page) throw new Error('No such Page')
+    let psid = input.psid?.trim() ?? ''
+    if (psid && !/^\d{6,20}$/.test(psid)) throw new Error('A PSID is 6 to 20 digits')
+    if (!this.pagesEnsured.has(page.pageId)) {
+      this.config.ensurePage?.(page)
+      this.pagesEnsured.add(page.pageId)
+    }
+    if (!psid) {
+      // PSIDs are page-scoped numbers, 16 digits in practice.
+      do psid = '7' + String(Math.floor(this.random() * 1e15)).padStart(15, '0')
+      while (this.users.has(psid))
+    }
+    const existing = this.users.get(psid)
+    if (existing) {
+      if (input.name && input.name !== existing.name) existing.name = input.name
+      this.notify(psid)
+      return existing
+    }
+    const u: MsUser = { psid, pageId: page.pageId, name: input.name || `User ${this.users.size + 1}`, createdAt: this.now(), lastInboundAt: null }
+    this.users.set(psid, u)
+    this.notify(psid)
+    return u
+  }
+
+  user(psid: string): MsUser | undefined {
+    return this.users.get(psid)
+  }
+
+  /** Demo and test hook: move the user's last message in time (open or close the window). */
+  setLastInbound(psid: string, at: number | null): MsUser | undefined {
+    const u = this.users.get(psid)
+    if (!u) return undefined
+    u.lastInboundAt = at
+    this.notify(psid)
+    return u
+  }
+
+  conversation(psid: string): MsMessage[] {
+    return this.messages.filter((m) => m.psid === psid)
+  }
+
+  imageBytes(id: string): { mimeType: string; bytes: Buffer } | undefined {
+    return this.images.get(id)
+  }
+
+  /** The user writes: a signed webhook to Parley. Resolves after the first delivery attempt. */
+  async userSend(psid: string, input: MsUserInput, imageBaseUrl?: string): Promise<{ message: MsMessage; delivered: boolean }> {
+    const u = this.users.get(psid)
+    if (!u) throw new Error('No such user')
+    const ts = input.timestamp ?? this.now()
+    const m: MsMessage = {
+      mid: newMid(),
+      direction: 'in',
+      pageId: u.pageId,
+      psid,
+      type: 'text',
+      text: null,
+      imageId: null,
+      replyTo: null,
+      reaction: null,
+      payload: null,
+      timestamp: ts,
+      status: null,
+      messagingType: null,
+      tag: null,
+      metadata: null,
+    }
+    let event: Record<string, unknown>
+    const pageMessage = (mid: string | undefined) => {
+      const target = mid ? this.byMid.get(mid) : undefined
+      if (!target || target.psid !== psid) throw new Error('mid must name a message in this conversation')
+      return target
+    }
+    switch (input.type) {
+      case 'text':
+      case 'reply': {
+        if (!input.text) throw new Error('text is required')
+        m.text = input.text
+        const msg: Record<string, unknown> = { mid: m.mid, text: input.text }
+        if (input.type === 'reply') {
+          const target = pageMessage(input.mid)
+          m.replyTo = target.mid
+          msg.reply_to = { mid: target.mid, is_self_reply: target.direction === 'in' }
+        }
+        event = { message: msg }
+        break
+      }
+      case 'quick_reply': {
+        if (!input.text) throw new Error('text is required')
+        m.type = 'quick_reply'
+        m.text = input.text
+        m.payload = input.payload ?? input.text
+        event = { message: { mid: m.mid, text: input.text, quick_reply: { payload: m.payload } } }
+        break
+      }
+      case 'image': {
+        if (!input.data || !input.mimeType || !/^image\/(jpeg|png|gif|webp)$/.test(input.mimeType)) {
+          throw new Error('data (base64) and an image mimeType are required')
+        }
+        m.type = 'image'
+        m.imageId = randomBytes(9).toString('base64url')
+        this.images.set(m.imageId, { mimeType: input.mimeType, bytes: Buffer.from(input.data, 'base64') })
+        if (this.images.size > MAX_IMAGES) this.images.delete(this.images.keys().next().value!)
+        // Meta's attachment URLs are public, signed CDN links; here the emulator serves them.
+        const url = `${imageBaseUrl ?? ''}/sandbox/graph/messenger-cdn/${m.imageId}`
+        event = { message: { mid: m.mid, attachments: [{ type: 'image', payload: { url } }] } }
+        break
+      }
+      case 'reaction':
+      case 'unreaction': {
+        const target = pageMessage(input.mid)
+        const react = input.type === 'reaction'
+        if (react && !input.emoji) throw new Error('emoji is required')
+        m.type = 'reaction'
+        m.replyTo = target.mid
+        m.text = react ? input.emoji! : null
+        m.reaction = { emoji: react ? input.emoji! : null, action: react ? 'react' : 'unreact' }
+        event = {
+          reaction: {
+            reaction: react ? reactionName(input.emoji!) : 'other',
+            ...(react ? { emoji: input.emoji } : {}),
+            action: react ? 'react' : 'unreact',
+            mid: target.mid,
+          },
+        }
+        break
+      }
+      case 'postback': {
+        const title = input.title ?? input.text
+        if (!title) throw new Error('title is required')
+        m.type = 'postback'
+        m.text = title
+        m.payload = input.payload ?? title
+        event = { postback: { mid: m.mid, title, payload: m.payload } }
+        break
+      }
+      default:
+        throw new Error(`Unsupported type ${String(input.type)}`)
+    }
+    // Messages and postbacks open (or renew) the window; a reaction does not.
+    if (m.type !== 'reaction' && (u.lastInboundAt === null || ts > u.lastInboundAt)) u.lastInboundAt = ts
+    this.addMessage(m)
+    this.notify(psid)
+    const payload = pageEnvelope(u.pageId, this.now(), { sender: { id: psid }, recipient: { id: u.pageId }, timestamp: ts, ...event })
+    const delivered = await this.webhooks.enqueueAndWait(payload, `${input.type} from ${psid}`)
+    return { message: m, delivered }
+  }
+
+  /** The user opened the chat: one read watermark covers everything the Page sent. */
+  userRead(psid: string): number {
+    const u = this.users.get(psid)
+    if (!u) return 0
+    const items = this.messages.filter((m) => m.direction === 'out' && m.psid === psid && m.status !== 'read')
+    if (items.length === 0) return 0
+    for (const m of items) m.status = 'read'
+    const watermark = this.now()
+    this.webhooks.enqueue(
+      pageEnvelope(u.pageId, watermark, { sender: { id: psid }, recipient: { id: u.pageId }, timestamp: watermark, read: { watermark } }),
+      `read by ${psid}`,
+    )
+    this.notify(psid)
+    return items.length
+  }
+
+  // ---- state ----------------------------------------------------------------------
+
+  private addMessage(m: MsMessage): void {
+    this.messages.push(m)
+    this.byMid.set(m.mid, m)
+    if (this.messages.length > MAX_MESSAGES) {
+      for (const old of this.messages.splice(0, this.messages.length - MAX_MESSAGES)) this.byMid.delete(old.mid)
+    }
+  }
+
+  private file(): string | undefined {
+    return this.config.stateDir ? path.join(this.config.stateDir, 'messenger.json') : undefined
+  }
+
+  private load(): void {
+    const file = this.file()
+    if (!file) return
+    mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 })
+    if (!existsSync(file)) return
+    try {
+      const p = JSON.parse(readFileSync(file, 'utf8')) as Persisted
+      for (const u of p.users ?? []) if (this.pages.has(u.pageId)) this.users.set(u.psid, u)
+      for (const m of p.messages ?? []) if (this.users.has(m.psid)) this.addMessage(m)
+      // Users exist, so their Page's channel must too.
+      for (const pageId of new Set([...this.users.values()].map((u) => u.pageId))) {
+        this.config.ensurePage?.(this.pages.get(pageId)!)
+        this.pagesEnsured.add(pageId)
+      }
+    } catch {
+      // A broken sandbox file is not worth refusing to start over: begin empty.
+    }
+  }
+
+  private changed(): void {
+    if (!this.file() || this.saveTimer) return
+    this.saveTimer = setTimeout(() => this.save(), SAVE_DELAY_MS)
+    this.saveTimer.unref()
+  }
+
+  save(): void {
+    clearTimeout(this.saveTimer)
+    this.saveTimer = undefined
+    const file = this.file()
+    if (!file) return
+    const p: Persisted = { users: [...this.users.values()], messages: this.messages }
+    writeFileSync(file + '.tmp', JSON.stringify(p), { mode: 0o600 })
+    renameSync(file + '.tmp', file)
+  }
+}
+
+/** Meta's error envelope for the Send API (no WhatsApp error_data). */
+function messengerError(code: number, title: string, subcode?: number): MetaError {
+  return new MetaError(400, code, title, undefined, subcode)
+}
+
+function pageEnvelope(pageId: string, time: number, item: Record<string, unknown>) {
+  return { object: 'page', entry: [{ id: pageId, time, messaging: [item] }] }
+}
+
+/** Messenger mids: "m_" and an opaque base64url string. */
+function newMid(): string {
+  return 'm_' + randomBytes(24).toString('base64url')
+}
+
+const REACTIONS: Record<string, string> = { '😊': 'smile', '😠': 'angry', '😢': 'sad', '😮': 'wow', '❤': 'love', '❤️': 'love', '👍': 'like', '👎': 'dislike' }
+function reactionName(emoji: string): string {
+  return REACTIONS[emoji] ?? 'other'
+}
+
+// ---- finding it from the WhatsApp emulator ----------------------------------------
+
+const attached = new WeakMap<Emulator, MessengerEmulator>()
+
+export function attachMessenger(emulator: Emulator, messenger: MessengerEmulator): void {
+  attached.set(emulator, messenger)
+}
+
+export function messengerOf(emulator: Emulator): MessengerEmulator | undefined {
+  return attached.get(emulator)
+}
+
+// ---- HTTP ------------------------------------------------------------------------
+
+/** The Messenger "CDN": user images, public like Meta's signed attachment URLs. */
+export async function messengerGraphRoutes(app: FastifyInstance, opts: { emulator: Emulator }) {
+  app.get('/messenger-cdn/:id', async (req, reply) => {
+    const img = messengerOf(opts.emulator)?.imageBytes((req.params as { id: string }).id)
+    if (!img) return reply.status(404).send(metaError(100, 'The attachment URL expired or does not exist').body())
+    return reply.type(img.mimeType).header('x-content-type-options', 'nosniff').send(img.bytes)
+  })
+}
+
+const UserInputSchema = Type.Object({
+  type: Type.Union([
+    Type.Literal('text'),
+    Type.Literal('image'),
+    Type.Literal('quick_reply'),
+    Type.Literal('reply'),
+    Type.Literal('reaction'),
+    Type.Literal('unreaction'),
+    Type.Literal('postback'),
+  ]),
+  text: Type.Optional(Type.String({ maxLength: 2000 })),
+  data: Type.Optional(Type.String({ maxLength: SIM_BODY_LIMIT })),
+  mimeType: Type.Optional(Type.String({ maxLength: 100 })),
+  payload: Type.Optional(Type.String({ maxLength: 1000 })),
+  title: Type.Optional(Type.String({ maxLength: 200 })),
+  mid: Type.Optional(Type.String({ maxLength: 200 })),
+  emoji: Type.Optional(Type.String({ maxLength: 32 })),
+  timestamp: Type.Optional(Type.Integer({ minimum: 0 })),
+})
+
+/** /api/sandbox/messenger/…: the simulator's Messenger users, next to the WhatsApp customers. */
+export async function messengerSandboxRoutes(app: FastifyInstance, opts: { emulator: Emulator; guard?: preHandlerHookHandler }) {
+  const ms = messengerOf(opts.emulator)
+  if (!ms) return
+  const r = app.withTypeProvider<TypeBoxTypeProvider>()
+  const guarded = opts.guard ? { preHandler: opts.guard } : {}
+  const P = Type.Object({ psid: Type.String({ maxLength: 30 }) })
+  const bad = (reply: FastifyReply, message: string) => reply.status(400).send({ error: { code: 'SANDBOX_BAD_REQUEST', message } })
+  const notFound = (reply: FastifyReply) => reply.status(404).send({ error: { code: 'NOT_FOUND', message: 'No such Messenger user' } })
+  const publicUser = (psid: string) => {
+    const u = ms.user(psid)!
+    const now = Date.now()
+    const age = u.lastInboundAt === null ? Infinity : now - u.lastInboundAt
+    return {
+      ...u,
+      windowOpen: age < WINDOW_MS,
+      humanAgentOpen: age < HUMAN_AGENT_MS,
+      unread: ms.conversation(psid).filter((m) => m.direction === 'out' && m.status !== 'read').length,
+    }
+  }
+
+  r.get('/api/sandbox/messenger', guarded, async () => ({
+    pages: ms.config.pages.map((p) => ({ pageId: p.pageId, name: p.name })),
+    delays: ms.config.delays,
+    stats: ms.stats(),
+  }))
+  r.get('/api/sandbox/messenger/users', guarded, async () => ({ users: [...ms.users.keys()].map(publicUser) }))
+  r.post(
+    '/api/sandbox/messenger/users',
+    {
+      ...guarded,
+      schema: { body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 100 }), psid: Type.Optional(Type.String({ maxLength: 30 })) }) },
+    },
+    async (req, reply) => {
+      try {
+        return reply.status(201).send({ user: publicUser(ms.createUser(req.body).psid) })
+      } catch (err) {
+        return bad(reply, (err as Error).message)
+      }
+    },
+  )
+  r.patch(
+    '/api/sandbox/messenger/users/:psid',
+    { ...guarded, schema: { params: P, body: Type.Object({ lastInboundAt: Type.Union([Type.Integer(), Type.Null()]) }) } },
+    async (req, reply) => {
+      if (!ms.setLastInbound(req.params.psid, req.body.lastInboundAt)) return notFound(reply)
+      return { user: publicUser(req.params.psid) }
+    },
+  )
+  r.get('/api/sandbox/messenger/users/:psid/messages', { ...guarded, schema: { params: P } }, async (req, reply) => {
+    if (!ms.user(req.params.psid)) return notFound(reply)
+    return { user: publicUser(req.params.psid), messages: ms.conversation(req.params.psid) }
+  })
+  r.post(
+    '/api/sandbox/messenger/users/:psid/messages',
+    { ...guarded, bodyLimit: SIM_BODY_LIMIT + 64 * 1024, schema: { params: P, body: UserInputSchema } },
+    async (req, reply) => {
+      if (!ms.user(req.params.psid)) return notFound(reply)
+      try {
+        const base = `${req.protocol}://${req.headers.host ?? 'localhost'}`
+        return reply.status(201).send(await ms.userSend(req.params.psid, req.body, base))
+      } catch (err) {
+        return bad(reply, (err as Error).message)
+      }
+    },
+  )
+  r.post('/api/sandbox/messenger/users/:psid/read', { ...guarded, schema: { params: P } }, async (req, reply) => {
+    if (!ms.user(req.params.psid)) return notFound(reply)
+    return { read: ms.userRead(req.params.psid) }
+  })
+  r.get('/api/sandbox/messenger/stats', guarded, async () => ms.stats())
+
+  // Live changes for the simulator page's Messenger side; it refetches what changed.
+  const streams = new Set<import('node:http').ServerResponse>()
+  app.addHook('preClose', async () => {
+    for (const s of streams) s.end()
+  })
+  // Its receipts and webhook retries end with the app (and its state is saved).
+  app.addHook('onClose', async () => ms.stop())
+  app.get('/api/sandbox/messenger/stream', guarded, (req, reply) => {
+    reply.hijack()
+    const res = reply.raw
+    streams.add(res)
+    res.writeHead(200, {
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-cache, no-transform',
+      'X-Accel-Buffering': 'no',
+    })
+    res.write('retry: 2000\n: connected\n\n')
+    const off = ms.onChange((c) => res.write(`event: change\ndata: ${JSON.stringify(c)}\n\n`))
+    const hb = setInterval(() => res.write(': hb\n\n'), SSE_HEARTBEAT_MS)
+    const done = () => {
+      off()
+      clearInterval(hb)
+      streams.delete(res)
+    }
+    req.raw.on('close', done)
+    res.on('error', done)
+  })
+}
