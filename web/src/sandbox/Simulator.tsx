@@ -4,6 +4,7 @@ import type { Simulator as Sim } from './state.ts'
 import { Customers } from './Customers.tsx'
 import { Chat } from './Chat.tsx'
 import { Faults } from './Faults.tsx'
+import { MessengerPlayer, PlayerSwitch, playerKind } from './MessengerPlayer.tsx'
 
 export function Simulator({ sim }: { sim: Sim }) {
   switch (sim.phase.value) {
@@ -30,6 +31,7 @@ export function Simulator({ sim }: { sim: Sim }) {
       )
   }
   const info = sim.info.value
+  const messenger = playerKind.value === 'messenger'
   return (
     <div class="sim">
       <header class="top">
@@ -39,14 +41,17 @@ export function Simulator({ sim }: { sim: Sim }) {
             Sandbox mode: these customers exist only here. They write to the business number +{info?.displayPhoneNumber} through
             signed webhooks, as WhatsApp would. <a href="/" target="parley-inbox">Open the inbox</a> to answer them.
           </p>
+          <PlayerSwitch />
         </div>
         <span class={`live ${sim.live.value ? 'on' : ''}`}>{sim.live.value ? 'Live' : 'Reconnecting…'}</span>
       </header>
-      {sim.flash.value && (
+      {messenger && <MessengerPlayer />}
+      {!messenger && sim.flash.value && (
         <p class="flash" role="status">
           {sim.flash.value}
         </p>
       )}
+      {!messenger && (
       <div class="panes">
         <div class="side">
           <Customers sim={sim} />
@@ -54,6 +59,7 @@ export function Simulator({ sim }: { sim: Sim }) {
         </div>
         <Chat sim={sim} />
       </div>
+      )}
     </div>
   )
 }

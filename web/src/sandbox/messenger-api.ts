@@ -1,0 +1,43 @@
+// The sandbox's Messenger control API (/api/sandbox/messenger/*), as the simulator's
+// Messenger player uses it; shapes shared with the emulator as types only.
+import type { MsMessage, MsUser, MsUserInput } from '../../../src/sandbox/emulator-messenger.ts'
+import { SandboxError } from './api.ts'
+
+export type { MsMessage, MsUserInput }
+export interface MsUserView extends MsUser {
+  windowOpen: boolean
+  humanAgentOpen: boolean
+  /** Page messages this user has not read yet. */
+  unread: number
+}
+
+async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  let res: Response
+  try {
+    res = await fetch(path, {
+      method,
+      credentials: 'same-origin',
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    })
+  } catch {
+    throw new SandboxError(0, 'Parley could not be reached')
+  }
+  const json = (await res.json().catch(() => null)) as { error?: { message?: string } } | null
+  if (!res.ok) throw new SandboxError(res.status, json?.error?.message ?? `HTTP ${res.status}`)
+  return json as T
+}
+
+const base = '/api/sandbox/messenger'
+export const messengerApi = {
+  info: () => request<{ pages: { pageId: string; name: string }[] }>('GET', base),
+  users: () => request<{ users: MsUserView[] }>('GET', `${base}/users`),
+  createUser: (name: string) => request<{ user: MsUserView }>('POST', `${base}/users`, { name }),
+  messages: (psid: string) => request<{ user: MsUserView; messages: MsMessage[] }>('GET', `${base}/users/${psid}/messages`),
+  send: (psid: string, input: MsUserInput) =>
+    request<{ message: MsMessage; delivered: boolean }>('POST', `${base}/users/${psid}/messages`, input),
+  read: (psid: string) => request<{ read: number }>('POST', `${base}/users/${psid}/read`),
+  setLastInbound: (psid: string, lastInboundAt: number | null) =>
+    request<{ user: MsUserView }>('PATCH', `${base}/users/${psid}`, { lastInboundAt }),
+  streamUrl: `${base}/stream`,
+}
