@@ -6,10 +6,13 @@ import t from 'tap'
 import { startServer, type TestLike } from './helpers/server.ts'
 import { connectSse } from './helpers/sse.ts'
 import { until } from './helpers/emulator.ts'
+import { agentPage, ensureWebBuild, launchBrowser, watchPage, E2E_FILE_TIMEOUT_MS, LIVE_MS } from './helpers/browser.ts'
 import { plainReason } from '../src/domain/meta-errors.ts'
 import type { ConversationDTO, MessageDTO } from '../src/events/types.ts'
 
 const DAY = 24 * 3600_000
+
+t.setTimeout(E2E_FILE_TIMEOUT_MS)
 
 async function sandbox(t: TestLike, env: Record<string, string> = {}) {
   const s = await startServer(t, {
@@ -204,4 +207,47 @@ t.test('a retried POST with the same clientMessageId: the emulator counts exactl
   t.equal(stats.sendRequests - before, 1, 'one Send API call')
   t.same(stats.acceptedByMetadata, { [`parley:${id}`]: 1 })
   t.equal((await sb.atUser(psid)).filter((m) => m.direction === 'out').length, 1)
+})
+
+t.test('the simulator page plays a Messenger user in Chromium, the Page\'s replies live with their ticks', async (t) => {
+  await ensureWebBuild()
+  const sb = await sandbox(t)
+  const browser = await launchBrowser(t)
+  const { context } = await agentPage(t, browser, sb.s.url)
+  const sim = await context.newPage()
+  watchPage(t, sim, 'simulator')
+  await sim.goto(`${sb.s.url}/sandbox`)
+  await sim.click('button:has-text("Messenger user")')
+  await sim.fill('input[aria-label="Messenger user name"]', 'Noor')
+  await sim.click('button:has-text("Add Messenger user")')
+  await sim.waitForSelector('.chat-head h2:has-text("Noor")')
+  const psid = (await sb.call('GET', '/api/sandbox/messenger/users')).body.users[0].psid as string
+
+  await sim.fill('textarea[aria-label=Message]', 'Hello Page')
+  await sim.keyboard.press('Enter')
+  const conv = await until(async () => sb.conversationOf(psid).catch(() => undefined), 'Messenger conversation in Parley')
+  const sent = await sb.reply(conv.id, 'Hello Noor, how can we help?')
+  const id = sent.body.message.id as number
+  // The open chat "sees" it: a read watermark, blue ticks in Parley and on the page.
+  await sim.waitForSelector('.msg.theirs:has-text("how can we help") .status.read', { timeout: LIVE_MS })
+  await until(async () => (await sb.messages(conv.id)).find((m) => m.id === id && m.status === 'read'), 'read in Parley')
+
+  await sim.click('.buttons button:has-text("Track my order")')
+  await sim.click('.buttons button:has-text("Talk to someone")')
+  const msg = sim.locator('.msg.theirs', { hasText: 'how can we help' })
+  await msg.hover()
+  await msg.locator('button[aria-label=React]').click()
+  await msg.locator('button[aria-label="React ❤"]').click()
+  await until(async () => Object.values((await sb.messages(conv.id)).find((m) => m.id === id)?.reactions ?? {}).includes('❤'), 'reaction in Parley')
+  await msg.hover()
+  await msg.locator('button[aria-label="Reply to this message"]').click()
+  await sim.fill('textarea[aria-label=Message]', 'About that')
+  await sim.keyboard.press('Enter')
+  const all = await until(async () => {
+    const ms = await sb.messages(conv.id)
+    return ms.some((m) => m.text === 'About that') ? ms : undefined
+  }, 'quoted reply in Parley')
+  t.match(all.find((m) => m.text === 'Track my order'), { data: { quickReply: 'TRACK_ORDER' } })
+  t.match(all.find((m) => m.type === 'postback'), { text: 'Talk to someone', data: { payload: 'HUMAN_AGENT' } })
+  t.equal(all.find((m) => m.text === 'About that')!.replyToMessageId, id)
 })
