@@ -154,9 +154,10 @@ export class OutboxWorker {
     const { limiter, outbox } = this.deps
     const channel = this.deps.db.select().from(channels).where(eq(channels.id, channelId)).get()
     const busy = this.perChannel.get(channelId) ?? 0
-    const free = limiter.available(channelId, now)
+    // Evenly paced, never a burst (outbox-rate.ts).
+    const free = limiter.paced(channelId, now)
     const n = Math.min(free, this.maxInFlight - busy)
-    if (free <= 0) return limiter.nextFreeAt(channelId, now)
+    if (free <= 0) return limiter.nextPacedAt(channelId, now)
     if (n <= 0) return Infinity // a completion kicks the worker
     const rows = outbox.claim(channelId, n, this.leaseMs)
     for (const row of rows) {
@@ -164,7 +165,7 @@ export class OutboxWorker {
       this.launch(row, channel)
     }
     if (rows.length < n) return Infinity
-    return limiter.available(channelId, now) > 0 ? now : limiter.nextFreeAt(channelId, now)
+    return limiter.paced(channelId, now) > 0 ? now : limiter.nextPacedAt(channelId, now)
   }
 
   private launch(row: OutboxRow, channel: ChannelRow | undefined): void {
