@@ -256,7 +256,8 @@ export class CampaignAnalytics {
   // Campaign messages carry `context.campaign` in their DTO (sent ones and attributed
   // replies alike), so the committed events say which campaigns changed.
   private observe(batch: LoggedEvent[]): void {
-    let moved = false
+    let changed = false
+    let claimed = false
     for (const ev of batch) {
       if (ev.type !== 'message.updated' && ev.type !== 'message.created') continue
       const at = ev.data.indexOf('"campaign":{"id":')
@@ -264,12 +265,12 @@ export class CampaignAnalytics {
       const id = Number(/^"campaign":\{"id":(\d+)/.exec(ev.data.slice(at, at + 40))?.[1])
       if (!Number.isSafeInteger(id)) continue
       this.dirty.add(id)
-      moved = true
+      changed = true
+      // The outbox claimed a campaign message: its backlog shrank.
+      if (ev.type === 'message.updated' && ev.data.includes('"status":"sending"')) claimed = true
     }
-    if (moved) {
-      this.hooks.onCampaignMessage?.()
-      this.schedule()
-    }
+    if (claimed) this.hooks.onCampaignMessage?.()
+    if (changed) this.schedule()
   }
 
   private schedule(): void {

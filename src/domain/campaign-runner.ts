@@ -41,6 +41,9 @@ const SAFETY_TICK_MS = 5000
 const TEMPLATE_RETRY_MS = 5000
 // The error-flood check needs this many settled sends before it judges.
 const FLOOD_MIN_SAMPLE = 20
+// Health (completion, auto-pause, the note) is judged at most this often per campaign:
+// the runner wakes on every claim, and the checks read the campaign's recent sends.
+const HEALTH_EVERY_MS = 250
 
 export interface RunnerDeps {
   sqlite: Database.Database
@@ -76,6 +79,7 @@ export class CampaignRunner {
   private stopped = true
   private readonly backlogTarget: number
   private readonly templateBlockedUntil = new Map<number, number>()
+  private readonly healthAt = new Map<number, number>()
   private readonly stmts
 
   constructor(private readonly d: RunnerDeps) {
@@ -177,7 +181,11 @@ export class CampaignRunner {
     const now = this.d.now()
     for (const { id } of this.stmts.due.all(now) as { id: number }[]) this.d.campaigns.startScheduled(id)
     // Health first: a campaign that must pause (190, an error flood) gets nothing more.
-    for (const r of this.stmts.running.all() as { id: number }[]) this.checkHealth(r.id)
+    for (const r of this.stmts.running.all() as { id: number }[]) {
+      if (now - (this.healthAt.get(r.id) ?? 0) < HEALTH_EVERY_MS) continue
+      this.healthAt.set(r.id, now)
+      this.checkHealth(r.id)
+    }
     const running = this.stmts.running.all() as { id: number; channelId: number | null }[]
     if (running.length === 0) return this.nextScheduledIn(now)
     const byChannel = new Map<number, number[]>()
@@ -202,8 +210,10 @@ export class CampaignRunner {
   private async feed(channelId: number, campaignIds: number[]): Promise<void> {
     const channel = this.d.channel(channelId)
     const backlog = (this.stmts.backlog.get(channelId) as { n: number }).n
+    // Topped up once half is used: one claim transaction for many recipients, not one
+    // per send (the worker starts sends one by one, evenly paced).
+    if (backlog > this.backlogTarget / 2) return
     let room = this.backlogTarget - backlog
-    if (room <= 0) return
     if (!channel || !channel.enabled) {
       for (const id of campaignIds) this.note(id, 'The WhatsApp number is disconnected; the campaign waits until it is enabled again.')
       return

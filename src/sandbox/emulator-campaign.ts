@@ -51,6 +51,8 @@ export class RecipientPlayer implements RecipientBehaviour {
   /** Template messages accepted per number (the outside world's count of who was messaged). */
   readonly received = new Map<string, number>()
   readonly outcomes = { failed: {} as Record<number, number>, sent: 0, delivered: 0, read: 0, replied: 0 }
+  /** Replies written so far (`outcomes.replied` counts those decided, some still to come). */
+  repliesWritten = 0
   private readonly created = new Set<string>()
   private readonly replyPlans = new Map<string, { quote: boolean; stop: boolean }>()
   private readonly timers = new Set<NodeJS.Timeout>()
@@ -144,5 +146,6 @@ export class RecipientPlayer implements RecipientBehaviour {
     this.created.add(m.customer)
     const text = plan.stop ? 'STOP' : REPLIES[Math.floor(this.random() * REPLIES.length)]!
     await this.emulator.customerSend(m.customer, { type: 'text', text, ...(plan.quote ? { contextId: m.id } : {}) }, m.phoneNumberId)
+    this.repliesWritten++
   }
 }
