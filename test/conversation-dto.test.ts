@@ -5,6 +5,7 @@ import t from 'tap'
 import { startServer, type TestServer } from './helpers/server.ts'
 import { status, statusWebhook, textWebhook } from './helpers/wa.ts'
 import type { ConversationDTO, MessageDTO } from '../src/events/types.ts'
+import { plainReason } from '../src/domain/meta-errors.ts'
 
 const CUSTOMER = '4915100000901'
 
@@ -59,9 +60,9 @@ t.test('the list and a single conversation carry the last message status, and wh
     const c = await one(conv!.id)
     return c.lastMessageStatus === 'failed' && c
   }, 'the failure')
-  t.equal(after.lastMessageError, 'Unable to deliver message.', 'the reason, as the bubble words it')
+  t.equal(after.lastMessageError, plainReason(131026), 'the plain-language reason, as the bubble words it')
   const listed = (await list()).find((c) => c.id === conv!.id)!
-  t.match(listed, { lastMessageStatus: 'failed', lastMessageError: 'Unable to deliver message.' }, 'the list says the same')
+  t.match(listed, { lastMessageStatus: 'failed', lastMessageError: plainReason(131026) }, 'the list says the same')
 
   // The customer writes again: the last message is theirs, the failure leaves the preview.
   t.equal((await s.webhook(textWebhook(CUSTOMER, 'Fiona', 'Hello?').payload)).status, 200)

@@ -34,11 +34,15 @@ export async function bootstrap(config: Config, db: Db, auth: AuthService): Prom
       .where(and(eq(channels.kind, 'whatsapp'), eq(channels.externalId, wa.phoneNumberId)))
       .get()
     if (!existing) db.insert(channels).values(values).run()
-    else
-      db.update(channels)
-        .set({ businessAccountId: values.businessAccountId, accessToken: values.accessToken, enabled: true })
-        .where(eq(channels.id, existing.id))
-        .run()
+    else {
+      // The environment wins for what it sets; what it leaves unset (a token saved in
+      // Settings, say) is kept rather than wiped at every start.
+      const set = {
+        ...(wa.businessAccountId !== undefined ? { businessAccountId: wa.businessAccountId } : {}),
+        ...(wa.accessToken !== undefined ? { accessToken: wa.accessToken } : {}),
+      }
+      if (Object.keys(set).length > 0) db.update(channels).set(set).where(eq(channels.id, existing.id)).run()
+    }
   }
   return { workspaceId }
 }

@@ -16,7 +16,9 @@ export function recordMessage(
   opts: { countsAsUnread?: boolean } = {},
 ): ConversationDTO {
   // Out-of-order delivery: an older message never moves the preview back in time.
-  const newest = conv.lastMessageAt === null || row.timestamp >= conv.lastMessageAt
+  // Meta stamps inbound messages in whole seconds while Parley stamps its sends in
+  // milliseconds, so within the same second arrival decides.
+  const newest = conv.lastMessageAt === null || row.timestamp + (row.direction === 'in' ? 999 : 0) >= conv.lastMessageAt
   const inbound = row.direction === 'in'
   store.updateConversation(conv.id, {
     ...(inbound

@@ -7,6 +7,7 @@ import { toMessageDTO, type ChannelRow, type InboxStore, type MessageRow } from 
 import type { Db } from '../store/db.ts'
 import { pendingStatuses, rawWebhooks } from '../store/schema.ts'
 import { applyStatus } from './message-status.ts'
+import { plainReason } from './meta-errors.ts'
 import { recordMessage } from './conversation-activity.ts'
 
 export { SERVICE_WINDOW_MS } from './conversation-activity.ts'
@@ -128,7 +129,12 @@ function ingestStatus(deps: IngestDeps, events: EventBatch, channel: ChannelRow,
       .run()
     return
   }
-  const patch = applyStatus(target, st)
+  // A failure reported by webhook reads like one reported by the send call: the
+  // plain-language reason for Meta's code (Meta's own text when the code is unknown).
+  const patch = applyStatus(
+    target,
+    st.error ? { ...st, error: { ...st.error, detail: plainReason(st.error.code, st.error.detail) } } : st,
+  )
   if (!patch) return
   const updated = deps.store.updateMessage(target.id, { ...patch, updatedAt: deps.now() })
   events.emit(channel.workspaceId, 'message.updated', { message: toMessageDTO(updated) })
