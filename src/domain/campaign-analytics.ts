@@ -218,7 +218,8 @@ export class CampaignAnalytics {
       counts,
       failures,
       skips,
-      rate: this.rate(row.id, counts),
+      // Only a running campaign has a send rate; a finished one's last sample would linger.
+      rate: row.status === 'running' ? this.rate(row.id, counts) : 0,
       progress: counts.total === 0 ? 0 : Math.round(((counts.total - waiting) / counts.total) * 1000) / 1000,
     }
   }
