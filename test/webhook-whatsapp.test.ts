@@ -289,7 +289,7 @@ t.test('statuses in every order move only forward; failed keeps its reason', asy
     t.equal(row.status, expected[i], order.join(' → '))
     if (row.status === 'failed') {
       t.equal(row.error_code, 131026)
-      t.equal(row.error_detail, 'Receiver is incapable of receiving this message')
+      t.equal(row.error_detail, plainReason(131026), 'the plain-language reason for the code')
     } else {
       t.ok(row.read_at, 'read time kept')
       if (order.includes('delivered')) t.ok(row.delivered_at, 'a late delivered still records its time')
