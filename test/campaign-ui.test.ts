@@ -39,7 +39,8 @@ t.test('import contacts, build and send a campaign, watch it live', async (t) =>
   const { page } = await agentPage(t, browser, s.url)
 
   // Contacts → Import CSV: the report first, then the import.
-  await page.click('nav.area-nav >> text=Contacts')
+  await page.click('a[aria-label="Contacts and campaigns"]')
+  await page.click('.area-tabs >> text=Contacts')
   await page.waitForSelector('h1:has-text("Contacts")')
   await page.click('button:has-text("Import CSV")')
   await page.setInputFiles('input[type=file][aria-label="CSV file"]', file)

@@ -25,16 +25,22 @@ export function navigate(to: string, e?: Event) {
   if (!isCampaignsPath()) dispatchEvent(new PopStateEvent('popstate'))
 }
 
+// One icon in the inbox's crowded top bar (like its other icons); the area's own tabs lead
+// on to Contacts.
+const ICON_LINK = { display: 'inline-flex', alignItems: 'center', justifyContent: 'center', textDecoration: 'none' }
+
 export function NavLinks() {
   return (
-    <nav class="area-nav" aria-label="Sections">
-      <a class="link" href="/contacts" onClick={(e) => navigate('/contacts', e)}>
-        Contacts
-      </a>
-      <a class="link" href="/campaigns" onClick={(e) => navigate('/campaigns', e)}>
-        Campaigns
-      </a>
-    </nav>
+    <a
+      class="icon"
+      style={ICON_LINK}
+      href="/campaigns"
+      aria-label="Contacts and campaigns"
+      title="Contacts and campaigns"
+      onClick={(e) => navigate('/campaigns', e)}
+    >
+      📣
+    </a>
   )
 }
 
