@@ -11,6 +11,7 @@ import { item, mid, pageWebhookFor, postMessenger } from './helpers/ms.ts'
 import { agentPage, E2E_FILE_TIMEOUT_MS, ensureWebBuild, launchBrowser, listRows, LIVE_MS, openConversation } from './helpers/browser.ts'
 import type { ChannelPublic } from '../src/domain/channels.ts'
 import type { MessageDTO } from '../src/events/types.ts'
+import { plainReason } from '../src/domain/meta-errors.ts'
 
 const AGENT = { email: 'agent@example.com', password: 'an agent password', name: 'Agnes' }
 const PAGE_ID = '100000000000040'
@@ -186,8 +187,8 @@ t.test('a WhatsApp send that Meta reports failed shows as failed in the list pre
     const row = p.locator(`[role=option][data-conversation-id="${id}"]`)
     await row.locator('.fail-icon').waitFor({ timeout: LIVE_MS })
     t.equal(await row.getAttribute('data-last-status'), 'failed')
-    t.equal(await row.locator('.fail-icon').getAttribute('aria-label'), 'Not delivered: Unable to deliver message.', 'the reason, for screen readers')
-    t.equal(await row.locator('.conv-preview').getAttribute('title'), 'Not delivered: Unable to deliver message.', 'and on hover')
+    t.equal(await row.locator('.fail-icon').getAttribute('aria-label'), `Not delivered: ${plainReason(131026)}`, 'the plain-language reason, for screen readers')
+    t.equal(await row.locator('.conv-preview').getAttribute('title'), `Not delivered: ${plainReason(131026)}`, 'and on hover')
     t.match(await row.locator('.conv-preview').textContent(), /It ships tomorrow\./)
   }
   await a.page.waitForSelector('.msg.out .fail-reason')

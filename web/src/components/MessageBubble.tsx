@@ -234,6 +234,17 @@ function Reactions({ reactions }: { reactions: Record<string, string> | null }) 
   )
 }
 
+/** Issue 7: which campaign sent this message, or which one the customer is answering. */
+function CampaignLabel({ m }: { m: MessageDTO }) {
+  const c = (m.context as { campaign?: { id?: unknown; name?: unknown } } | null)?.campaign
+  if (!c || typeof c.name !== 'string') return null
+  return (
+    <span class="campaign-ref">
+      {m.direction === 'in' ? `📣 Replied to campaign “${c.name}”` : `📣 Campaign “${c.name}”`}
+    </span>
+  )
+}
+
 export const MessageBubble = memo(function MessageBubble({ m, thread }: { m: MessageDTO; thread: Thread }) {
   const app = useApp()
   const [picking, setPicking] = useState(false)
@@ -246,6 +257,7 @@ export const MessageBubble = memo(function MessageBubble({ m, thread }: { m: Mes
     <div class={`msg ${out ? 'out' : 'in'}`} data-message-id={m.id} data-client-id={m.clientMessageId ?? undefined}>
       <div class={`bubble${failed ? ' failed' : ''}`}>
         {m.replyToMessageId !== null && m.type !== 'reaction' && <Quote thread={thread} id={m.replyToMessageId} />}
+        <CampaignLabel m={m} />
         <Body m={m} />
         <span class="meta">
           <time dateTime={new Date(m.timestamp).toISOString()}>{timeOf(m.timestamp)}</time>
