@@ -106,6 +106,11 @@ t.test('first paint of the inbox for a signed-in agent (measured, not asserted)'
   const fcp = await page.evaluate(() => performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? null)
   t.comment(`first contentful paint ${fcp === null ? 'n/a' : Math.round(fcp) + ' ms'}; conversation list rendered ${listMs} ms after navigation`)
   t.ok((await listRows(page)).length > 0)
+  // No WhatsApp token: sandbox mode, and the inbox says so.
+  const banner = page.locator('.sandbox-banner')
+  await banner.waitFor()
+  t.match(await banner.textContent(), /Sandbox mode/)
+  t.equal(await banner.locator('a').getAttribute('href'), '/sandbox')
 })
 
 t.test('keyboard: arrows move through conversations, Enter goes to the composer, Esc closes; phone layout', async (t) => {

@@ -1,6 +1,6 @@
 // The inbox layout: the list beside the open conversation (one or the other on a
 // phone), the top bar, global keys, notifications and the page title.
-import { useEffect } from 'preact/hooks'
+import { useEffect, useState } from 'preact/hooks'
 import { useApp } from '../state/context.ts'
 import { ConversationList } from './ConversationList.tsx'
 import { ConversationView } from './ConversationView.tsx'
@@ -9,6 +9,22 @@ import { askPermission, chime, muted, permission, showNotification, toggleMute, 
 import { contactLabel } from '../lib/format.ts'
 import { previewText } from './message-text.ts'
 import { NavLinks } from '../campaigns/route.tsx'
+
+// Issue 4: sandbox mode says so in the UI too. The info route exists only in sandbox mode.
+function SandboxBanner() {
+  const [on, setOn] = useState(false)
+  useEffect(() => {
+    fetch('/api/sandbox/info')
+      .then((r) => setOn(r.ok))
+      .catch(() => setOn(false))
+  }, [])
+  if (!on) return null
+  return (
+    <p class="sandbox-banner" role="note">
+      Sandbox mode: nothing reaches Meta. <a href="/sandbox" target="_blank" rel="noopener">Play a customer</a>
+    </p>
+  )
+}
 
 export function Inbox() {
   const app = useApp()
@@ -53,6 +69,7 @@ export function Inbox() {
   return (
     <div class={`inbox${selectedId !== null ? ' has-selection' : ''}`}>
       <aside class="sidebar" aria-label="Conversations">
+        <SandboxBanner />
         <header class="topbar">
           <span class="brand">Parley</span>
           <ConnectionIndicator />
