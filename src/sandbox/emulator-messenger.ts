@@ -21,6 +21,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { EmulatorState } from './emulator-state.ts'
 import { WebhookSender } from './emulator-webhooks.ts'
 import { MetaError, metaError, type Emulator } from './emulator.ts'
+import { registerChangeStream } from './change-stream.ts'
 
 /** The standard messaging window, and the HUMAN_AGENT tag's (M-POLICY). */
 const WINDOW_MS = 24 * 3600_000
@@ -32,7 +33,6 @@ const MAX_MESSAGES = 5000
 const MAX_IMAGES = 100
 const SAVE_DELAY_MS = 200
 const SIM_BODY_LIMIT = 8 * 1024 * 1024
-const SSE_HEARTBEAT_MS = 20_000
 
 export interface MessengerPage {
   pageId: string
@@ -668,31 +668,8 @@ export async function messengerSandboxRoutes(app: FastifyInstance, opts: { emula
   })
   r.get('/api/sandbox/messenger/stats', guarded, async () => ms.stats())
 
-  // Live changes for the simulator page's Messenger side; it refetches what changed.
-  const streams = new Set<import('node:http').ServerResponse>()
-  app.addHook('preClose', async () => {
-    for (const s of streams) s.end()
-  })
   // Its receipts and webhook retries end with the app (and its state is saved).
   app.addHook('onClose', async () => ms.stop())
-  app.get('/api/sandbox/messenger/stream', guarded, (req, reply) => {
-    reply.hijack()
-    const res = reply.raw
-    streams.add(res)
-    res.writeHead(200, {
-      'Content-Type': 'text/event-stream; charset=utf-8',
-      'Cache-Control': 'no-cache, no-transform',
-      'X-Accel-Buffering': 'no',
-    })
-    res.write('retry: 2000\n: connected\n\n')
-    const off = ms.onChange((c) => res.write(`event: change\ndata: ${JSON.stringify(c)}\n\n`))
-    const hb = setInterval(() => res.write(': hb\n\n'), SSE_HEARTBEAT_MS)
-    const done = () => {
-      off()
-      clearInterval(hb)
-      streams.delete(res)
-    }
-    req.raw.on('close', done)
-    res.on('error', done)
-  })
+  // Live changes for the simulator page's Messenger side; it refetches what changed.
+  registerChangeStream(app, '/api/sandbox/messenger/stream', guarded, (send) => ms.onChange(send))
 }

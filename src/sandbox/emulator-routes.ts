@@ -10,6 +10,7 @@ import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Emulator, MetaError, metaError, type Faults } from './emulator.ts'
 import { messengerGraphRoutes, messengerOf, messengerSandboxRoutes } from './emulator-messenger.ts'
+import { registerChangeStream } from './change-stream.ts'
 
 export interface EmulatorRoutesOptions {
   emulator: Emulator
@@ -22,7 +23,6 @@ const VERSION = /^v\d+\.\d+$/
 const UPLOAD_LIMIT = 100 * 1024 * 1024
 // The simulator sends images as base64 JSON.
 const SIM_BODY_LIMIT = 8 * 1024 * 1024
-const SSE_HEARTBEAT_MS = 20_000
 
 export async function emulatorGraphRoutes(app: FastifyInstance, opts: EmulatorRoutesOptions) {
   const { emulator } = opts
@@ -322,29 +322,5 @@ export async function sandboxApiRoutes(app: FastifyInstance, opts: EmulatorRoute
   await app.register(messengerSandboxRoutes, { emulator, ...(opts.guard ? { guard: opts.guard } : {}) })
 
   // Live changes for the simulator page; it refetches what changed.
-  const streams = new Set<import('node:http').ServerResponse>()
-  // Long-lived: without ending them, closing the server would wait forever.
-  app.addHook('preClose', async () => {
-    for (const s of streams) s.end()
-  })
-  app.get('/api/sandbox/stream', guarded, (req, reply) => {
-    reply.hijack()
-    const res = reply.raw
-    streams.add(res)
-    res.writeHead(200, {
-      'Content-Type': 'text/event-stream; charset=utf-8',
-      'Cache-Control': 'no-cache, no-transform',
-      'X-Accel-Buffering': 'no',
-    })
-    res.write('retry: 2000\n: connected\n\n')
-    const off = emulator.onChange((c) => res.write(`event: change\ndata: ${JSON.stringify(c)}\n\n`))
-    const hb = setInterval(() => res.write(': hb\n\n'), SSE_HEARTBEAT_MS)
-    const done = () => {
-      off()
-      clearInterval(hb)
-      streams.delete(res)
-    }
-    req.raw.on('close', done)
-    res.on('error', done)
-  })
+  registerChangeStream(app, '/api/sandbox/stream', guarded, (send) => emulator.onChange(send))
 }

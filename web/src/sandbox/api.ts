@@ -26,7 +26,8 @@ export class SandboxError extends Error {
   }
 }
 
-async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
+/** JSON over fetch for the sandbox's own API (shared by the WhatsApp and Messenger players). */
+export async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
   let res: Response
   try {
     res = await fetch(path, {

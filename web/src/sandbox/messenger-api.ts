@@ -1,7 +1,7 @@
 // The sandbox's Messenger control API (/api/sandbox/messenger/*), as the simulator's
 // Messenger player uses it; shapes shared with the emulator as types only.
 import type { MsMessage, MsUser, MsUserInput } from '../../../src/sandbox/emulator-messenger.ts'
-import { SandboxError } from './api.ts'
+import { request } from './api.ts'
 
 export type { MsMessage, MsUserInput }
 export interface MsUserView extends MsUser {
@@ -11,22 +11,6 @@ export interface MsUserView extends MsUser {
   unread: number
 }
 
-async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
-  let res: Response
-  try {
-    res = await fetch(path, {
-      method,
-      credentials: 'same-origin',
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    })
-  } catch {
-    throw new SandboxError(0, 'Parley could not be reached')
-  }
-  const json = (await res.json().catch(() => null)) as { error?: { message?: string } } | null
-  if (!res.ok) throw new SandboxError(res.status, json?.error?.message ?? `HTTP ${res.status}`)
-  return json as T
-}
 
 const base = '/api/sandbox/messenger'
 export const messengerApi = {
