@@ -5,57 +5,22 @@
 // `unknown` and are settled by their statuses (biz_opaque_callback_data), and the
 // counters equal the per-recipient truth.
 import t from 'tap'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import path from 'node:path'
-import { freePort, spawnParley, type ParleyProcess } from './helpers/process.ts'
-import { ADMIN, APP_SECRET, PHONE_NUMBER_ID } from './helpers/server.ts'
-import { GRAPH_TOKEN, WABA_ID, startEmulator, until } from './helpers/emulator.ts'
+import { spawnAgainstEmulator, startEmulator, until } from './helpers/emulator.ts'
 import { contactsCsv, play, recipients, truth, waitCampaign } from './helpers/campaigns.ts'
 import type { CampaignDTO } from '../src/events/types.ts'
 
 const N = 400
 
 t.test('kill -9 at several points of a campaign: each recipient messaged exactly once and counted once', async (t) => {
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'parley-campaign-crash-'))
-  t.teardown(() => rmSync(dataDir, { recursive: true, force: true }))
   const emu = await startEmulator(t)
   const player = play({ emu })
-  const port = await freePort()
-  const env = {
-    DATA_DIR: dataDir,
-    META_APP_SECRET: APP_SECRET,
-    WHATSAPP_PHONE_NUMBER_ID: PHONE_NUMBER_ID,
-    WHATSAPP_ACCESS_TOKEN: GRAPH_TOKEN,
-    WHATSAPP_BUSINESS_ACCOUNT_ID: WABA_ID,
-    GRAPH_API_URL: emu.graphUrl,
-    ADMIN_EMAIL: ADMIN.email,
-    ADMIN_PASSWORD: ADMIN.password,
-    OUTBOX_RETRY_BASE_MS: '20',
-  }
-  let parley: ParleyProcess = await spawnParley(env, port)
-  t.teardown(() => parley.kill())
-  emu.emulator.setWebhookUrl(`${parley.url}/webhooks/whatsapp`)
-  const login = await fetch(`${parley.url}/api/auth/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(ADMIN),
-  })
-  const { token } = (await login.json()) as { token: string }
-  // The session lives in the database: the same token works after every restart.
-  const call = async (method: string, p: string, body?: unknown) => {
-    const res = await fetch(parley.url + p, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    })
-    return { status: res.status, body: (await res.json()) as any }
-  }
+  const parley = await spawnAgainstEmulator(t, emu, 'parley-campaign-crash')
+  const call = parley.call
   const p = { call }
   const restart = async (why: string) => {
     t.comment(`kill -9 ${why} (accepted at Meta so far: ${player.tally().messages})`)
     await parley.kill('SIGKILL')
-    parley = await spawnParley(env, port)
+    await parley.start()
   }
 
   t.equal((await call('POST', '/api/contacts/import', { csv: contactsCsv(N) })).status, 201)
@@ -82,7 +47,7 @@ t.test('kill -9 at several points of a campaign: each recipient messaged exactly
   await parley.kill('SIGKILL')
   t.comment(`kill -9 with ${heldAtCrash} sends held at Meta (accepted so far: ${player.tally().messages})`)
   await emu.faults({ holdSends: false })
-  parley = await spawnParley(env, port)
+  await parley.start()
   const inDoubt = await waitCampaign(p, id, (c) => c.counts.unknown >= 3, 'the interrupted sends are unknown after the restart', 30_000)
   t.ok(inDoubt.counts.unknown >= 3, `${inDoubt.counts.unknown} unknown, not resent`)
   // Meta's statuses arrive (they waited while Parley was down) and settle them.

@@ -3,50 +3,15 @@
 // twice: the interrupted send becomes `unknown` and a later status webhook settles it,
 // while the message queued behind it goes out exactly once.
 import t from 'tap'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import path from 'node:path'
-import { freePort, spawnParley, type ParleyProcess } from './helpers/process.ts'
-import { ADMIN, APP_SECRET, PHONE_NUMBER_ID } from './helpers/server.ts'
-import { GRAPH_TOKEN, WABA_ID, startEmulator, until } from './helpers/emulator.ts'
+import { spawnAgainstEmulator, startEmulator, until } from './helpers/emulator.ts'
 import type { MessageDTO } from '../src/events/types.ts'
 
 const CUSTOMER = '15550001111'
 
 t.test('a send interrupted by kill -9 is never resent; its status settles it after the restart', async (t) => {
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'parley-crash-'))
-  t.teardown(() => rmSync(dataDir, { recursive: true, force: true }))
   const emu = await startEmulator(t)
-  const port = await freePort()
-  const env = {
-    DATA_DIR: dataDir,
-    META_APP_SECRET: APP_SECRET,
-    WHATSAPP_PHONE_NUMBER_ID: PHONE_NUMBER_ID,
-    WHATSAPP_ACCESS_TOKEN: GRAPH_TOKEN,
-    WHATSAPP_BUSINESS_ACCOUNT_ID: WABA_ID,
-    GRAPH_API_URL: emu.graphUrl,
-    ADMIN_EMAIL: ADMIN.email,
-    ADMIN_PASSWORD: ADMIN.password,
-    OUTBOX_RETRY_BASE_MS: '20',
-  }
-  let parley: ParleyProcess = await spawnParley(env, port)
-  t.teardown(() => parley.kill())
-  emu.emulator.setWebhookUrl(`${parley.url}/webhooks/whatsapp`)
-
-  const login = await fetch(`${parley.url}/api/auth/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(ADMIN),
-  })
-  const { token } = (await login.json()) as { token: string }
-  const call = async (method: string, p: string, body?: unknown) => {
-    const res = await fetch(parley.url + p, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-    })
-    return { status: res.status, body: (await res.json()) as any }
-  }
+  const parley = await spawnAgainstEmulator(t, emu, 'parley-crash')
+  const call = parley.call
 
   await emu.customer('Maria', CUSTOMER)
   await emu.say(CUSTOMER, 'Hi, anyone there?')
@@ -63,7 +28,7 @@ t.test('a send interrupted by kill -9 is never resent; its status settles it aft
   t.equal(b.status, 202)
 
   await parley.kill('SIGKILL')
-  parley = await spawnParley(env, port)
+  await parley.start()
 
   const afterRestart = await until(async () => {
     const ms = await messages()

@@ -1,5 +1,5 @@
 // X-Hub-Signature-256 verification. Meta signs the bytes it sends (already escaped:
-// non-ASCII as \uXXXX, "/" as "\/"), so the HMAC is computed over the raw request
+// non-ASCII as \u00e9-style escapes, "/" as "\/"), so the HMAC is computed over the raw request
 // body, never over re-serialized JSON.
 import { createHmac, timingSafeEqual } from 'node:crypto'
 

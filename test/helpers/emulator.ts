@@ -4,7 +4,11 @@
 import { startEmulatorServer, type EmulatorServer } from '../../src/sandbox/standalone.ts'
 import type { EmulatorConfig, Faults } from '../../src/sandbox/emulator.ts'
 import type { SimMessage } from '../../src/sandbox/emulator-state.ts'
-import { APP_SECRET, PHONE_NUMBER_ID, startServer, type TestLike, type TestServer } from './server.ts'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { ADMIN, APP_SECRET, PHONE_NUMBER_ID, startServer, type TestLike, type TestServer } from './server.ts'
+import { freePort, spawnParley } from './process.ts'
 
 export const GRAPH_TOKEN = 'test-graph-token'
 export const WABA_ID = '100000000000001'
@@ -122,5 +126,62 @@ export async function until<T>(fn: () => Promise<T | undefined | null | false>, 
     if (v) return v
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
     await new Promise((r) => setTimeout(r, 25))
+  }
+}
+
+/**
+ * A real Parley child process pointed at this test's emulator (for kill -9 tests): its
+ * own data dir and port, kept across restarts, signed in once — the session lives in
+ * the database, so `call` keeps working after every `start()`.
+ */
+export interface EmulatedParley {
+  readonly url: string
+  /** Kills the running process (SIGKILL by default). */
+  kill(signal?: NodeJS.Signals): Promise<void>
+  /** Starts it again on the same data dir and port. */
+  start(): Promise<void>
+  call(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>
+}
+
+export async function spawnAgainstEmulator(t: TestLike, emu: Emu, name: string, extraEnv: Record<string, string> = {}): Promise<EmulatedParley> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), `${name}-`))
+  t.teardown(() => rmSync(dataDir, { recursive: true, force: true }))
+  const port = await freePort()
+  const env = {
+    DATA_DIR: dataDir,
+    META_APP_SECRET: APP_SECRET,
+    WHATSAPP_PHONE_NUMBER_ID: PHONE_NUMBER_ID,
+    WHATSAPP_ACCESS_TOKEN: GRAPH_TOKEN,
+    WHATSAPP_BUSINESS_ACCOUNT_ID: WABA_ID,
+    GRAPH_API_URL: emu.graphUrl,
+    ADMIN_EMAIL: ADMIN.email,
+    ADMIN_PASSWORD: ADMIN.password,
+    OUTBOX_RETRY_BASE_MS: '20',
+    ...extraEnv,
+  }
+  let proc = await spawnParley(env, port)
+  t.teardown(() => proc.kill())
+  const url = proc.url
+  emu.emulator.setWebhookUrl(`${url}/webhooks/whatsapp`)
+  const login = await fetch(`${url}/api/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(ADMIN),
+  })
+  const { token } = (await login.json()) as { token: string }
+  return {
+    url,
+    kill: (signal = 'SIGKILL') => proc.kill(signal),
+    async start() {
+      proc = await spawnParley(env, port)
+    },
+    async call(method, p, body) {
+      const res = await fetch(url + p, {
+        method,
+        headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      })
+      return { status: res.status, body: (await res.json()) as any }
+    },
   }
 }
