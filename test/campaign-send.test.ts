@@ -39,8 +39,17 @@ t.test('a campaign reaches each recipient once; live counters equal the per-reci
   const done = await waitCampaign(
     p,
     draft.id,
-    (c) => c.status === 'completed' && c.counts.queued + c.counts.sending + c.counts.unknown === 0 && c.counts.replied === player.outcomes.replied,
-    'campaign completed and replies attributed',
+    // Settled: every status and reply the emulator played has arrived (statuses keep
+    // coming after the last send, so "completed" alone is a moving snapshot).
+    (c) =>
+      c.status === 'completed' &&
+      c.counts.queued + c.counts.sending + c.counts.unknown === 0 &&
+      c.counts.sent === player.outcomes.sent &&
+      c.counts.delivered === player.outcomes.delivered &&
+      c.counts.read === player.outcomes.read + player.outcomes.replied &&
+      c.counts.replied === player.outcomes.replied &&
+      c.counts.failed === Object.values(player.outcomes.failed).reduce((a, b) => a + b, 0),
+    'campaign completed, every played status and reply arrived',
   )
   const rs = await recipients(p, draft.id)
   t.equal(rs.length, 120, 'one row per recipient')
