@@ -113,7 +113,10 @@ function ingestMessage(
   }
 
   // A reaction is shown on its message; it does not add to the unread count.
-  const conversation = recordMessage(store, conv, row, now, { countsAsUnread: !msg.reaction })
+  const conversation = recordMessage(store, conv, row, now, {
+    countsAsUnread: !msg.reaction,
+    view: { contact, channelKind: 'whatsapp' },
+  })
   events.emit(ws, 'message.created', { message: toMessageDTO(row), conversation })
 }
 

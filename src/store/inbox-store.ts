@@ -256,7 +256,7 @@ function contactSearch(raw: string) {
   return byName
 }
 
-function toConversationDTO(r: {
+export function toConversationDTO(r: {
   c: ConversationRow
   contact: { id: number; externalId: string; name: string | null; phone: string | null }
   channelKind: ChannelKind
