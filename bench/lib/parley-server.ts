@@ -26,6 +26,31 @@ if (typeof commit === 'function') {
     jobs += group.length
   }
 }
+// Observation only: time inside SQLite, split into COMMIT (its fsync blocks the loop)
+// and every other statement, so the report can say what bounds the ingest rate.
+// Two clock reads per statement (~0.1 µs) against statements of 5–50 µs.
+const sql = { statements: 0, statementUs: 0, commits: 0, commitUs: 0 }
+function observeStatements(sqlite: { prepare(s: string): object }): void {
+  const proto = Object.getPrototypeOf(sqlite.prepare('SELECT 1')) as Record<string, (...a: unknown[]) => unknown>
+  for (const m of ['get', 'run', 'all']) {
+    const orig = proto[m]!
+    proto[m] = function (this: { source: string }, ...a: unknown[]) {
+      const t0 = performance.now()
+      try {
+        return orig.apply(this, a)
+      } finally {
+        const us = (performance.now() - t0) * 1000
+        if (this.source === 'COMMIT') {
+          sql.commits++
+          sql.commitUs += us
+        } else {
+          sql.statements++
+          sql.statementUs += us
+        }
+      }
+    }
+  }
+}
 const loopDelay = monitorEventLoopDelay({ resolution: 10 })
 loopDelay.enable()
 
@@ -45,6 +70,7 @@ async function main() {
   const db = openDatabase(config.databaseFile, { busyTimeoutMs: config.dbBusyTimeoutMs })
   // The production logger (LOG_LEVEL, request log included), as `npm start` runs it;
   // the orchestrator sends this child's stdout to /dev/null.
+  observeStatements(db.$client)
   const app = await buildApp({ config, db })
   const hub = app.services.hub
 
@@ -90,6 +116,12 @@ async function main() {
         commits.reset()
         jobs = 0
         loopDelay.reset()
+        return out
+      },
+      /** SQLite time since the last call (see observeStatements). */
+      sql: () => {
+        const out = { ...sql }
+        sql.statements = sql.statementUs = sql.commits = sql.commitUs = 0
         return out
       },
       streams: () => hub.size,

@@ -9,6 +9,14 @@ import { OUTBOUND_POOL, customer, ingestOutbound } from '../lib/wa.ts'
 import { ms, num, ratio, type Section } from '../lib/report.ts'
 import type { Ctx } from '../lib/context.ts'
 
+/** SQLite time inside Parley during one cell (bench/lib/parley-server.ts). */
+interface SqlTime {
+  statements: number
+  statementUs: number
+  commits: number
+  commitUs: number
+}
+
 interface CannonResult {
   rps: number
   ok: number
@@ -36,7 +44,7 @@ export async function ingest(ctx: Ctx): Promise<Section> {
   const peer = await startPeer()
   const cannon = await Child.start({ name: 'autocannon', module: 'gen/cannon.ts' })
   const systems: Running[] = [bare, parley, peer]
-  const results = new Map<string, Array<{ c: number; r: CannonResult; events?: number; cpuPerReq: number }>>()
+  const results = new Map<string, Array<{ c: number; r: CannonResult; events?: number; cpuPerReq: number; sql?: SqlTime }>>()
   try {
     await parley.child.call('seedOutbound', { targets })
     await peer.child.call('seedOutbound', { targets })
@@ -49,11 +57,13 @@ export async function ingest(ctx: Ctx): Promise<Section> {
       for (const s of systems) {
         ctx.log(`ingest: ${s.name} at ${c} connections`)
         const before = s === parley ? await parley.child.call<{ head: number }>('head') : undefined
+        if (s === parley) await parley.child.call('sql')
         const cpu0 = cpuMsOf(s.child.proc.pid)
         const r = await cannon.call<CannonResult>('run', { url: s.url, connections: c, seconds, tag: `c${c}` }, (seconds + 60) * 1000)
         const cpuPerReq = (cpuMsOf(s.child.proc.pid) - cpu0) / Math.max(1, r.ok + r.non2xx)
         const after = s === parley ? await parley.child.call<{ head: number }>('head') : undefined
-        results.get(s.name)!.push({ c, r, cpuPerReq, events: before && after ? (after.head - before.head) / r.seconds : undefined })
+        const sql = s === parley ? await parley.child.call<SqlTime>('sql') : undefined
+        results.get(s.name)!.push({ c, r, cpuPerReq, sql, events: before && after ? (after.head - before.head) / r.seconds : undefined })
       }
     }
   } finally {
@@ -94,6 +104,11 @@ export async function ingest(ctx: Ctx): Promise<Section> {
       `${errs(b)} / ${errs(p.r)} / ${errs(q)}`,
     ])
   }
+  // What bounds the rate: SQLite's own time per webhook at Parley's peak, on its one
+  // thread (better-sqlite3 is synchronous: statements and the COMMIT's fsync hold the
+  // event loop). Its inverse is the rate SQLite alone would allow, before any HTTP.
+  const peakCell = results.get(parley.name)!.reduce((a, b) => (b.r.rps > a.r.rps ? b : a))
+  const bound = boundOf(peakCell)
   return {
     title: '1. Durable webhook ingest (signed, mixed: 55% one message, 25% one status, 10% five messages, 10% ten statuses)',
     head: [
@@ -125,8 +140,30 @@ export async function ingest(ctx: Ctx): Promise<Section> {
     notes: [
       `Disk's limit, bare better-sqlite3 with the same pragmas: **${num(one.commitsPerSec)} commits/s** with one row per commit; ${num(many.rowsPerSec)} rows/s (${num(many.commitsPerSec)} commits/s) with 50 rows per commit. Parley's peak of ${num(peakParley)} webhooks/s is ${ratio(peakParley / one.commitsPerSec)} the one-commit-per-webhook ceiling; the peer's ${num(peakPeer)} sits at it.`,
       `Load: autocannon in its own process, every payload unique (new wamids), signed over Meta's escaped bytes; ${seconds} s per cell, systems interleaved per concurrency level. Latencies are per request (autocannon response times), in ms.`,
+      ...(bound
+        ? [
+            `What bounds it, at Parley's peak (${peakCell.c} connections, ${num(peakCell.r.rps)} webhooks/s): ${(peakCell.cpuPerReq * 1000).toFixed(0)} µs of server CPU per webhook, of which SQLite statements ${bound.statementUs.toFixed(0)} µs (${bound.statementsPer.toFixed(1)} statements of ${bound.perStatementUs.toFixed(1)} µs: the contact, conversation, message and event rows with their indexes) and the COMMIT ${bound.commitUs.toFixed(0)} µs (${bound.jobsPerCommit.toFixed(0)} webhooks share one, ${(bound.commitMs).toFixed(1)} ms each with its fsync, on the event loop). SQLite alone therefore caps one thread at **${num(bound.ceiling)} webhooks/s** = ${((100 * bound.ceiling) / peakBare).toFixed(0)}% of the bare POST rate, before any HTTP, signature or JSON work; 60% of bare would need ≤ ${(1e6 / (0.6 * peakBare)).toFixed(0)} µs per webhook in all.`,
+          ]
+        : []),
       'Statuses point at 20,000 seeded outbound messages (repeats become no-ops, as Meta redeliveries do) and one in eleven at ids never sent (kept as pending statuses).',
     ],
+  }
+}
+
+function boundOf(cell: { r: CannonResult; sql?: SqlTime }) {
+  const q = cell.sql
+  const n = cell.r.ok
+  if (!q || n === 0 || q.commits === 0) return undefined
+  const statementUs = q.statementUs / n
+  const commitUs = q.commitUs / n
+  return {
+    statementUs,
+    commitUs,
+    statementsPer: q.statements / n,
+    perStatementUs: q.statementUs / Math.max(1, q.statements),
+    jobsPerCommit: n / q.commits,
+    commitMs: q.commitUs / q.commits / 1000,
+    ceiling: 1e6 / (statementUs + commitUs),
   }
 }
 
