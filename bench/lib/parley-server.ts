@@ -30,6 +30,8 @@ if (typeof commit === 'function') {
 // and every other statement, so the report can say what bounds the ingest rate.
 // Two clock reads per statement (~0.1 µs) against statements of 5–50 µs.
 const sql = { statements: 0, statementUs: 0, commits: 0, commitUs: 0 }
+/** COMMIT durations (ms): with synchronous=FULL, mostly the disk's fsync. */
+const fsyncs = new Hist()
 function observeStatements(sqlite: { prepare(s: string): object }): void {
   const proto = Object.getPrototypeOf(sqlite.prepare('SELECT 1')) as Record<string, (...a: unknown[]) => unknown>
   for (const m of ['get', 'run', 'all']) {
@@ -43,6 +45,7 @@ function observeStatements(sqlite: { prepare(s: string): object }): void {
         if (this.source === 'COMMIT') {
           sql.commits++
           sql.commitUs += us
+          fsyncs.record(us / 1000)
         } else {
           sql.statements++
           sql.statementUs += us
@@ -112,8 +115,12 @@ async function main() {
           commitTotalMs: commits.sum,
           delayP99: loopDelay.percentile(99) / 1e6,
           delayMax: loopDelay.max / 1e6,
+          fsyncP50: fsyncs.pct(50),
+          fsyncP99: fsyncs.pct(99),
+          fsyncMax: fsyncs.max,
         }
         commits.reset()
+        fsyncs.reset()
         jobs = 0
         loopDelay.reset()
         return out

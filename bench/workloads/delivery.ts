@@ -3,6 +3,8 @@
 // its events, and exactly-once accounting for every client. The same run against the
 // socket.io peer is part of workload 6 (runDelivery is shared).
 import path from 'node:path'
+import { availableParallelism } from 'node:os'
+import { readFileSync } from 'node:fs'
 import { Child, cpuMsOf, sleep, type CpuUse } from '../lib/proc.ts'
 import { Hist, type HistJSON } from '../lib/hist.ts'
 import { cursorOf, login, split, startParley, startPeer, startReceivers, type Running } from '../lib/servers.ts'
@@ -38,6 +40,8 @@ export interface DeliveryResult {
   answerMs: number[]
   /** server CPU (user + system) from the first webhook until the sender was done */
   serverCpuMs: number
+  /** Over the same window: every process's CPU and the wall time, i.e. the machine's load. */
+  window: { wallMs: number; serverMs: number; receiversMs: number; senderMs: number; machineBusy?: number }
 }
 
 export interface LoopStats {
@@ -49,11 +53,14 @@ export interface LoopStats {
   commitTotalMs: number
   delayP99: number
   delayMax: number
+  fsyncP50?: number
+  fsyncP99?: number
+  fsyncMax?: number
 }
 
 export const loopText = (r: DeliveryResult) =>
   r.loop
-    ? `${num(r.loop.commits)} group commits of ${r.loop.jobsPerCommit.toFixed(1)} webhooks on average; each held the event loop ${ms(r.loop.commitP50)} (p50) / ${ms(r.loop.commitP99)} (p99) / ${ms(r.loop.commitMax)} (max), ${(r.loop.commitTotalMs / 1000).toFixed(1)} s in all; event-loop delay p99 ${ms(r.loop.delayP99)}, max ${ms(r.loop.delayMax)}`
+    ? `${num(r.loop.commits)} group commits of ${r.loop.jobsPerCommit.toFixed(1)} webhooks on average; each held the event loop ${ms(r.loop.commitP50)} (p50) / ${ms(r.loop.commitP99)} (p99) / ${ms(r.loop.commitMax)} (max), ${(r.loop.commitTotalMs / 1000).toFixed(1)} s in all; event-loop delay p99 ${ms(r.loop.delayP99)}, max ${ms(r.loop.delayMax)}${r.loop.fsyncP99 !== undefined ? `; the COMMIT statement alone (its fsync, synchronous=FULL) took ${ms(r.loop.fsyncP50!)} (p50) / ${ms(r.loop.fsyncP99)} (p99) / ${ms(r.loop.fsyncMax!)} (max), a floor under any webhook → client time` : ''}`
     : ''
 
 export async function runDelivery(
@@ -106,6 +113,11 @@ export async function runDelivery(
 
     if (system === 'parley') await server.child.call('loop')
     const cpu0 = cpuMsOf(server.child.proc.pid)
+    const receiversCpu = () => receivers.reduce((a, r) => a + cpuMsOf(r.proc.pid), 0)
+    const rcv0 = receiversCpu()
+    const snd0 = cpuMsOf(sender.proc.pid)
+    const wall0 = performance.now()
+    const stat0 = machineStat()
     ctx.log(`delivery/${system}: ${webhooks} webhooks at ${o.rate}/s`)
     const sent = await sender.call<{
       due: Float64Array
@@ -119,6 +131,7 @@ export async function runDelivery(
     }>('fixedRate', { url: server.url, rate: o.rate, webhooks, drainMs: 30_000 }, (o.seconds + 90) * 1000)
     const loop = system === 'parley' ? await server.child.call<LoopStats>('loop') : undefined
     const serverCpuMs = cpuMsOf(server.child.proc.pid) - cpu0
+    const window = { wallMs: performance.now() - wall0, serverMs: serverCpuMs, receiversMs: receiversCpu() - rcv0, senderMs: cpuMsOf(sender.proc.pid) - snd0, machineBusy: busyBetween(stat0, machineStat()) }
     // Let the server finish what it took (answered or not) before reading where the log ends.
     let end = system === 'parley' ? await cursorOf(server.url, tokens[0]!) : undefined
     for (let i = 0; end && i < 120; i++) {
@@ -160,6 +173,7 @@ export async function runDelivery(
     for (const [i, r] of receivers.entries()) cpu[`receivers ${i}`] = await r.stop()
     return {
       serverCpuMs,
+      window,
       answerMs: Array.from(sent.due, (d, k) => sent.answeredAt[k]! - d),
       system,
       streams: o.streams,
@@ -202,6 +216,29 @@ export const lossText = (r: DeliveryResult) => {
 }
 export const lossFree = (r: DeliveryResult) =>
   r.acc.missing === 0 && r.acc.duplicated === 0 && r.acc.resets === 0 && r.acc.idRangeWrong === 0 && r.acked === r.webhooks
+
+/** Busy and total jiffies of the whole machine, from /proc/stat (undefined elsewhere). */
+function machineStat(): { busy: number; total: number } | undefined {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number)
+    const idle = (f[3] ?? 0) + (f[4] ?? 0)
+    const total = f.reduce((a, b) => a + b, 0)
+    return { busy: total - idle, total }
+  } catch {
+    return undefined
+  }
+}
+function busyBetween(a: ReturnType<typeof machineStat>, b: ReturnType<typeof machineStat>): number | undefined {
+  return a && b && b.total > a.total ? (b.busy - a.busy) / (b.total - a.total) : undefined
+}
+
+/** How much of the machine the run asked for while the webhooks were sent and answered. */
+export const demandText = (r: DeliveryResult) => {
+  const w = r.window
+  const cores = (x: number) => (x / w.wallMs).toFixed(2)
+  const all = w.serverMs + w.receiversMs + w.senderMs
+  return `What bounds it: while the webhooks were sent and answered (${(w.wallMs / 1000).toFixed(1)} s), the processes used ${cores(all)} cores of the machine's ${availableParallelism()} — server ${cores(w.serverMs)}, the ${num(r.streams)} receiving clients ${cores(w.receiversMs)}, the sender ${cores(w.senderMs)}. Every event is written to ${num(r.streams)} sockets and parsed by ${num(r.streams)} clients on the same cores; above about ${availableParallelism()} cores of demand, latency is mostly time spent waiting for a CPU. The machine as a whole (other work included) was ${w.machineBusy === undefined ? '?' : `${(100 * w.machineBusy).toFixed(0)}%`} busy.`
+}
 
 export const cpuText = (r: DeliveryResult) =>
   Object.entries(r.cpu)
@@ -262,10 +299,11 @@ export async function delivery(ctx: Ctx): Promise<Section> {
       `${num(r.items)} events from ${num(r.webhooks)} webhooks (65% one message, 20% one status, 15% batched), sent open-loop at fixed times by a separate process; latency is measured from the time each webhook was due (so a late sender counts against the server: sender lateness p99 ${ms(r.late.pct(99))}) to the moment a client's socket delivered the bytes, on the machine-wide monotonic clock. The first second is warm-up (checked for loss, not timed).`,
       'Every client opened the stream with the cursor taken before the first webhook; the check is per client: each plan item exactly once, and SSE ids strictly increasing covering exactly the ids committed in the run. A client the server cuts for falling behind (over 1 MiB unsent) reconnects after 50–150 ms with its last id, as EventSource does, and must still end with every event exactly once.',
       `CPU used: ${cpuText(r)}; the server used ${(r.serverCpuMs / 1000).toFixed(1)} s while the webhooks were sent and answered (${(r.serverCpuMs / r.acked).toFixed(2)} ms per webhook, ${((1000 * r.serverCpuMs) / (r.acked * r.streams)).toFixed(2)} µs per webhook per stream).`,
+      demandText(r),
       `Inside the server during the sending: ${loopText(r)} (a commit's time includes its SQL, the COMMIT with its fsync, and the fan-out loop).`,
       ...(low
         ? [
-            `At ${low.rate}/s: ${lossFree(low) ? 'nothing lost' : 'EVENTS LOST'}; server CPU ${(low.serverCpuMs / low.acked).toFixed(2)} ms per webhook; ${loopText(low)}.`,
+            `At ${low.rate}/s: ${lossFree(low) ? 'nothing lost' : 'EVENTS LOST'}; server CPU ${(low.serverCpuMs / low.acked).toFixed(2)} ms per webhook; the processes used ${((low.window.serverMs + low.window.receiversMs + low.window.senderMs) / low.window.wallMs).toFixed(2)} cores (server ${(low.window.serverMs / low.window.wallMs).toFixed(2)}, receivers ${(low.window.receiversMs / low.window.wallMs).toFixed(2)}); ${loopText(low)}.`,
           ]
         : []),
     ],
