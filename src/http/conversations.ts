@@ -4,7 +4,6 @@
 import type { FastifyInstance } from 'fastify'
 import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import { toMessageDTO } from '../store/inbox-store.ts'
 import { Errors } from '../errors.ts'
 import type { Services } from '../app.ts'
 
@@ -26,9 +25,10 @@ export async function conversationRoutes(app: FastifyInstance, opts: { services:
   app.addHook('preHandler', app.authenticate)
 
   // Reads run in one transaction with the cursor, so the cursor names exactly the
-  // state the page shows.
-  const snapshot = <T>(fn: () => T): { result: T; eventId: string } =>
-    db.$client.transaction(() => ({ result: fn(), eventId: events.cursor() }))()
+  // state the page shows. One transaction function for every read: better-sqlite3
+  // builds a new wrapper (five variants) for each transaction() call.
+  const inSnapshot = db.$client.transaction((fn: () => unknown) => ({ result: fn(), eventId: events.cursor() }))
+  const snapshot = <T>(fn: () => T) => inSnapshot(fn) as { result: T; eventId: string }
 
   r.get(
     '/api/conversations',
@@ -97,7 +97,7 @@ export async function conversationRoutes(app: FastifyInstance, opts: { services:
       const beforeId = req.query.cursor ? decodeCursor(req.query.cursor, 1)[0] : undefined
       const { result, eventId } = snapshot(() => {
         // Another workspace's conversation answers 404, not an empty page.
-        if (!store.conversation(ws, req.params.id)) return undefined
+        if (!store.conversationExists(ws, req.params.id)) return undefined
         return store.listMessages(ws, req.params.id, { limit: limit + 1, beforeId })
       })
       if (!result) throw Errors.notFound('Conversation')
@@ -105,7 +105,7 @@ export async function conversationRoutes(app: FastifyInstance, opts: { services:
       const oldest = page[page.length - 1]
       return {
         // Newest page first; within a page, oldest to newest as a chat reads.
-        messages: page.reverse().map(toMessageDTO),
+        messages: page.reverse(),
         nextCursor: result.length > limit && oldest ? encodeCursor([oldest.id]) : null,
         eventId,
       }
