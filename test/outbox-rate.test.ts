@@ -3,7 +3,15 @@
 import t from 'tap'
 import { startPair, until, type Pair } from './helpers/emulator.ts'
 import { PHONE_NUMBER_ID } from './helpers/server.ts'
-import { SendRateLimiter, retryDelay, THROTTLE_PAUSE_BASE_MS, WINDOW_MARGIN_MS } from '../src/domain/outbox-rate.ts'
+import {
+  SendRateLimiter,
+  retryDelay,
+  MARGIN_CAP_MS,
+  MARGIN_NARROW_AFTER_MS,
+  MARGIN_WIDEN_MIN_STEP_MS,
+  THROTTLE_PAUSE_BASE_MS,
+  WINDOW_MARGIN_MS,
+} from '../src/domain/outbox-rate.ts'
 
 async function customers(p: Pair, n: number) {
   const ids: number[] = []
@@ -34,7 +42,29 @@ async function allAccepted(p: Pair, n: number) {
   return out
 }
 
-t.test('a burst is paced to the number’s rate: never more sends in a second than allowed', async (t) => {
+/** Accepted sends per calendar second, as Meta counts them (the emulator's clock). */
+function acceptedPerSecond(out: { timestamp: number }[]): number[] {
+  const per = new Map<number, number>()
+  for (const m of out) per.set(Math.floor(m.timestamp / 1000), (per.get(Math.floor(m.timestamp / 1000)) ?? 0) + 1)
+  return [...per.values()]
+}
+
+/** The WhatsApp number's pacing margin now, and the floor it starts at (Parley's own state). */
+function margins(p: Pair) {
+  const { id } = p.parley.db.$client.prepare(`SELECT id FROM channels WHERE external_id = ?`).get(PHONE_NUMBER_ID) as { id: number }
+  const { limiter, config } = { limiter: p.parley.app.services.sending.limiter, config: p.parley.app.services.config }
+  return { now: limiter.margin(id, Date.now()), floor: config.sending.rateMarginMs }
+}
+
+const failedCount = (p: Pair) =>
+  (p.parley.db.$client.prepare(`SELECT count(*) AS n FROM messages WHERE status = 'failed'`).get() as { n: number }).n
+
+// With a tight margin (the default) a loaded machine may delay one request enough that
+// Meta counts one send too many in a second and says 130429 — the design allows that
+// (the send is retried, never duplicated) and answers it by widening the number's
+// margin. What it promises, and what is asserted: never more than the rate accepted in
+// a second, every message exactly once, none failed, and a 130429 widened the margin.
+t.test('a burst is paced to the number’s rate: every message once, a 130429 widens the margin', async (t) => {
   const RATE = 10
   const p = await startPair(t, { env: { WHATSAPP_SEND_RATE_PER_SECOND: String(RATE) }, emulator: { ratePerSecond: RATE } })
   const convs = await customers(p, 8)
@@ -43,11 +73,14 @@ t.test('a burst is paced to the number’s rate: never more sends in a second th
   const out = await allAccepted(p, n)
   t.equal(out.length, 40)
   t.equal(new Set(out.map((m) => m.text)).size, 40, 'every message once')
-  const stats = await p.emu.stats()
-  const perSecond = Object.values(stats.requestsPerSecond[PHONE_NUMBER_ID] ?? {})
+  const perSecond = acceptedPerSecond(out)
   t.ok(perSecond.length >= 4, `spread over ${perSecond.length} seconds`)
-  t.ok(Math.max(...perSecond) <= RATE, `at most ${RATE} requests in any second (${perSecond.join(', ')})`)
-  t.same(stats.rejected, {}, 'Meta never had to say 130429')
+  t.ok(Math.max(...perSecond) <= RATE, `at most ${RATE} accepted in any second (${perSecond.join(', ')})`)
+  t.equal(failedCount(p), 0, 'none failed')
+  const throttled = (await p.emu.stats()).rejected[130429] ?? 0
+  const m = margins(p)
+  if (throttled > 0) t.ok(m.now > m.floor, `Meta said 130429 ${throttled}× and the margin widened to ${m.now} ms`)
+  else t.equal(m.now, m.floor, 'no 130429: the margin stayed at its floor')
 })
 
 t.test('when Meta says 130429 the number backs off and every message still goes exactly once', async (t) => {
@@ -60,8 +93,9 @@ t.test('when Meta says 130429 the number backs off and every message still goes 
   t.equal(new Set(out.map((m) => m.text)).size, 20, 'no duplicates')
   const stats = await p.emu.stats()
   t.ok((stats.rejected[130429] ?? 0) > 0, `Meta throttled ${stats.rejected[130429]} requests`)
-  const failed = p.parley.db.$client.prepare(`SELECT count(*) AS n FROM messages WHERE status = 'failed'`).get() as { n: number }
-  t.equal(failed.n, 0, 'a throttle never fails a message')
+  t.equal(failedCount(p), 0, 'a throttle never fails a message')
+  const m = margins(p)
+  t.ok(m.now > m.floor && m.now <= MARGIN_CAP_MS, `the margin widened to ${m.now} ms, within the cap`)
 })
 
 t.test('the limiter: at most N starts in any window, pauses that grow and do not echo', async (t) => {
@@ -93,4 +127,106 @@ t.test('the limiter: at most N starts in any window, pauses that grow and do not
     t.ok(d <= Math.min(60_000, 1000 * 2 ** (a - 1)), `attempt ${a}: ${d} ms under the capped exponential`)
   }
   t.equal(retryDelay(3, 1000, 60_000, () => 0), 0, 'full jitter reaches zero')
+})
+
+t.test('the margin: starts at the floor, widens once per 130429 burst up to the cap, narrows back after calm', async (t) => {
+  const l = new SendRateLimiter(80, () => 0.5)
+  const F = WINDOW_MARGIN_MS
+  t.equal(l.margin(1, 0), F, 'a number starts at the floor')
+
+  // A 130429 for a send started at 990 and answered at 1000.
+  const until1 = l.throttled(1, 990, 1000)
+  t.equal(l.margin(1, 1000), 2 * F, 'the margin doubles')
+  t.equal(l.margin(2, 1000), F, 'other numbers keep theirs')
+  // Echoes: sends that started by the time the margin widened were paced at the old one.
+  l.throttled(1, 995, 1005)
+  l.throttled(1, 1000, 1010)
+  t.equal(l.margin(1, 1010), 2 * F, 'echoes of the same burst do not widen it again')
+  // A send started after the pause, paced at the new margin, refused again: real news.
+  const until2 = l.throttled(1, until1 + 5, until1 + 10)
+  t.equal(l.margin(1, until1 + 10), 4 * F, 'a fresh refusal widens it again')
+  let at = until2 + 10
+  for (let i = 0; i < 10; i++, at += 2000) l.throttled(1, at, at + 5)
+  t.equal(l.margin(1, at), MARGIN_CAP_MS, 'never past the cap')
+
+  // The window follows the number's own margin: 80 starts, and the 81st waits for the
+  // first to leave a window of 1,000 ms + the widened margin.
+  const t0 = l.pausedUntil(1) + 1
+  for (let i = 0; i < 80; i++) l.take(1, t0 + i)
+  t.equal(l.nextFreeAt(1, t0 + 100), t0 + 1000 + MARGIN_CAP_MS, 'the window is one second plus the widened margin')
+  t.equal(l.nextFreeAt(2, t0 + 100), t0 + 100, 'another number’s is not')
+
+  // Narrowing: one step (half the excess over the floor) per calm minute since the last change.
+  const widened = at - 2000 + 5
+  t.equal(l.margin(1, widened + MARGIN_NARROW_AFTER_MS - 1), MARGIN_CAP_MS, 'no narrowing before a calm minute')
+  const one = F + Math.floor((MARGIN_CAP_MS - F) / 2)
+  t.equal(l.margin(1, widened + MARGIN_NARROW_AFTER_MS), one, 'a calm minute narrows it one step')
+  t.equal(l.margin(1, widened + MARGIN_NARROW_AFTER_MS + 1000), one, 'one step per minute, not per look')
+  const two = F + Math.floor((one - F) / 2)
+  t.equal(l.margin(1, widened + 2 * MARGIN_NARROW_AFTER_MS), two, 'the next minute another step')
+  // A 130429 in the middle restarts the calm clock.
+  const hit = widened + 2 * MARGIN_NARROW_AFTER_MS + 100
+  l.throttled(1, hit - 5, hit)
+  t.equal(l.margin(1, hit), 2 * two, 'a refusal while narrowing widens again')
+  t.equal(l.margin(1, hit + MARGIN_NARROW_AFTER_MS - 1), 2 * two, 'and the calm minute counts from it')
+  t.equal(l.margin(1, hit + 60 * MARGIN_NARROW_AFTER_MS), F, 'an hour later it is back at the floor')
+  t.equal(l.margin(1, hit + 120 * MARGIN_NARROW_AFTER_MS), F, 'and never below it')
+})
+
+t.test('the margin: a floor of 0 still widens; a floor set above the cap stays put', async (t) => {
+  const zero = new SendRateLimiter(80, () => 0.5)
+  zero.setMargin(0)
+  t.equal(zero.margin(1, 0), 0)
+  zero.throttled(1, 0, 10)
+  t.equal(zero.margin(1, 10), MARGIN_WIDEN_MIN_STEP_MS, 'doubling 0 would never move: it widens by the minimum step')
+  t.equal(zero.margin(1, 10 + 10 * MARGIN_NARROW_AFTER_MS), 0, 'and narrows back to 0')
+
+  const wide = new SendRateLimiter(80, () => 0.5)
+  wide.setMargin(MARGIN_CAP_MS + 300)
+  wide.throttled(1, 0, 10)
+  t.equal(wide.margin(1, 10), MARGIN_CAP_MS + 300, 'the configured floor wins over the cap')
+
+  const later = new SendRateLimiter(80, () => 0.5)
+  later.throttled(1, 0, 10)
+  later.setMargin(100)
+  t.equal(later.margin(1, 10), 100, 'raising the floor lifts a number below it')
+})
+
+t.test('the pacing: one start at a time; a late wake-up is made up at twice the pace, not in a burst', async (t) => {
+  const l = new SendRateLimiter(80, () => 0.5)
+  const spacing = (1000 + WINDOW_MARGIN_MS) / 80
+  let now = 10_000
+  // A quiet number may make up a few slots at first (its schedule lies in the past);
+  // once those are used it runs on schedule.
+  for (let i = 0; i < 20; i++) {
+    now = l.nextPacedAt(1, now)
+    t.equal(l.paced(1, now), 1)
+    l.take(1, now)
+  }
+  now = l.nextPacedAt(1, now)
+  for (let i = 0; i < 5; i++) {
+    t.equal(l.paced(1, now), 1)
+    l.take(1, now)
+    const next = l.nextPacedAt(1, now)
+    t.ok(Math.abs(next - now - spacing) < 1e-9, 'on schedule the next start is one slot away')
+    now = next
+  }
+  // Woken 100 ms late: eight slots are due, but one starts, then the rest at half a slot.
+  now += 100
+  const starts: number[] = []
+  const deadline = now + 200
+  while (now < deadline) {
+    const n = l.paced(1, now)
+    t.ok(n <= 1, 'never more than one at once')
+    if (n === 1) {
+      l.take(1, now)
+      starts.push(now)
+    }
+    now = Math.max(now + 0.5, l.nextPacedAt(1, now))
+  }
+  const gaps = starts.slice(1).map((s, i) => s - starts[i]!)
+  t.ok(Math.min(...gaps) >= spacing / 2 - 1e-9, 'catching up keeps half a slot between starts')
+  // 100 ms late + 200 ms watched = 300 ms: 23.5 slots' worth; at most the 7 catch-up slots
+  // of lateness are made up and nothing beyond the schedule.
+  t.ok(starts.length >= Math.floor(300 / spacing) - 1 && starts.length <= Math.ceil(300 / spacing) + 1, `${starts.length} starts in 300 ms`)
 })

@@ -10,23 +10,50 @@
 // On 130429 the whole number pauses (every message to every customer), with an
 // exponential, jittered pause that resets after the next success.
 //
-// Sends are also spread evenly (issue 7): one start every window ÷ rate, a few at once
-// only to catch up after a late wake-up. A burst of 80 concurrent requests reaches Meta
-// spread over tens of milliseconds on a busy host, and a burst straddling Meta's
-// second is exactly what it refuses; evenly paced sends arrive one by one, so the
-// margin only has to absorb the jitter of a single request. That is what lets a
-// 10,000-recipient campaign run at 98% of the number's rate instead of 90%, and an
-// agent's reply is claimed at the next slot, milliseconds away, never after a burst.
+// Sends are also spread evenly (issue 7): one start every window ÷ rate. A burst of 80
+// concurrent requests reaches Meta spread over tens of milliseconds on a busy host, and
+// a burst straddling Meta's second is exactly what it refuses; evenly paced sends
+// arrive one by one, so the margin only has to absorb the jitter of a single request.
+// That is what lets a 10,000-recipient campaign run at 98% of the number's rate instead
+// of 90%, and an agent's reply is claimed at the next slot, milliseconds away.
+//
+// The margin adapts per number (issue 7). Meta never tells how close a send came to its
+// limit, only that one went over: 130429 is the one signal there is. So each number
+// starts at a tight margin (the floor, WHATSAPP_RATE_MARGIN_MS), widens it when Meta
+// says 130429 (a link or host jittering more than the margin absorbs), and narrows it
+// back step by step after a sustained stretch without one. A steady link runs at 98%
+// of its rate; a jittery one pays one short pause and then runs at 96%, 92%… instead
+// of drawing 130429 again and again.
 
-// Sends that leave a few milliseconds apart can arrive further apart or closer together;
-// 10% of a second absorbs that on a busy host at the cost of 10% of peak throughput.
-// With evenly paced sends a smaller margin (WHATSAPP_RATE_MARGIN_MS, set through
-// setMargin) trades that safety for throughput: 20 ms runs a number at 98% of its rate
-// where the link to Meta is steady.
-export const WINDOW_MARGIN_MS = 100
-// After a late wake-up (timer slack, a busy event loop, a descheduled process) this many
-// slots may start at once: about 100 ms of lateness at 80/s is made up, not lost.
+// The floor's default: 20 ms of a 1,020 ms window runs a number at 98% of its rate and
+// absorbs the jitter of single, evenly paced requests on a steady link. Where that is
+// not enough the margin widens by itself (below); WHATSAPP_RATE_MARGIN_MS sets it.
+export const WINDOW_MARGIN_MS = 20
+// Widest margin the adaptation reaches: 200 ms costs 17% of the rate, already far past
+// any jitter a working link shows; a number refused beyond that has a different problem
+// (its rate is set above Meta's, for one) and the pauses handle it.
+export const MARGIN_CAP_MS = 200
+// Each widening at least doubles the margin, by at least this much: from a floor of 0
+// (allowed for loopback setups) doubling alone would never move.
+export const MARGIN_WIDEN_MIN_STEP_MS = 20
+// A minute without 130429 narrows the margin by one step (half of what it has above the
+// floor). At 80/s that is 4,800 sends at the wider margin without complaint; one step
+// per minute means a widening that was needed is undone over minutes, not seconds, so a
+// jitter that comes and goes does not draw a 130429 at every return. From the cap
+// (200 ms on a 20 ms floor) it takes eight minutes back to the floor.
+export const MARGIN_NARROW_AFTER_MS = 60_000
+// How far behind its even schedule a number may fall and still make the time up (a late
+// wake-up: timer slack, a busy event loop, a descheduled process): 8 slots, about 100 ms
+// at 80/s, made up instead of lost.
 const CATCH_UP_SLOTS = 8
+// …but made up one send at a time, at most twice the paced rate, never as a burst.
+// Starting 8 sends at once on a busy host delivers them to Meta over many milliseconds
+// (each waits behind the others in Parley's event loop and on the wire), so the last of
+// a burst arrives late by what the burst took; lateness of the first send of a second
+// against the last of the next is exactly what pushes one send too many into Meta's
+// second, and with a tight margin a burst's spread is most of that margin. One at a
+// time keeps every request's own latency the only jitter the margin has to absorb.
+const CATCH_UP_SPEEDUP = 2
 // First pause after 130429, doubled per repeat, capped: Meta's limit is per second, so
 // a minute is already far past any window it measures.
 export const THROTTLE_PAUSE_BASE_MS = 1000
@@ -40,83 +67,146 @@ interface NumberState {
   streak: number
   /** When the next evenly paced start is due. */
   nextSlot: number
+  /** Start of the latest send (catch-up sends keep half a slot apart). */
+  lastStart: number
+  /** This number's margin on Meta's second, between the floor and MARGIN_CAP_MS. */
+  marginMs: number
+  /** When the margin last widened: a 130429 for a send started by then is an echo. */
+  widenedAt: number
+  /** Since when the margin has not changed (narrowing counts from here). */
+  calmSince: number
 }
 
 export class SendRateLimiter {
   private readonly numbers = new Map<number, NumberState>()
-  private windowMs = 1000 + WINDOW_MARGIN_MS
+  private floorMs = WINDOW_MARGIN_MS
 
   constructor(
     private readonly perSecond: number,
     private readonly random: () => number = Math.random,
   ) {}
 
-  /** The safety margin added to Meta's one-second window (see WINDOW_MARGIN_MS). */
+  /**
+   * The margin every number starts at and narrows back to (WHATSAPP_RATE_MARGIN_MS; see
+   * WINDOW_MARGIN_MS). A number's margin never goes below it.
+   */
   setMargin(ms: number): void {
-    this.windowMs = 1000 + Math.max(0, ms)
+    this.floorMs = Math.max(0, ms)
+    for (const s of this.numbers.values()) s.marginMs = Math.max(s.marginMs, this.floorMs)
   }
 
-  private state(channelId: number): NumberState {
+  /** This number's current margin on Meta's one-second window. */
+  margin(channelId: number, now: number): number {
+    return this.state(channelId, now).marginMs
+  }
+
+  /** The widest margin adaptation reaches: the cap, unless the floor is set above it. */
+  private get capMs(): number {
+    return Math.max(MARGIN_CAP_MS, this.floorMs)
+  }
+
+  private state(channelId: number, now: number): NumberState {
     let s = this.numbers.get(channelId)
     if (!s) {
-      s = { starts: [], pausedUntil: 0, pausedAt: 0, streak: 0, nextSlot: 0 }
+      s = {
+        starts: [],
+        pausedUntil: 0,
+        pausedAt: 0,
+        streak: 0,
+        nextSlot: 0,
+        lastStart: -Infinity,
+        marginMs: this.floorMs,
+        widenedAt: -Infinity,
+        calmSince: now,
+      }
       this.numbers.set(channelId, s)
     }
+    this.narrow(s, now)
     return s
   }
 
+  /** One step toward the floor per full calm stretch that has passed. */
+  private narrow(s: NumberState, now: number): void {
+    while (s.marginMs > this.floorMs && now - s.calmSince >= MARGIN_NARROW_AFTER_MS) {
+      s.marginMs = this.floorMs + Math.floor((s.marginMs - this.floorMs) / 2)
+      s.calmSince += MARGIN_NARROW_AFTER_MS
+    }
+  }
+
+  private windowMs(s: NumberState): number {
+    return 1000 + s.marginMs
+  }
+
+  private spacing(s: NumberState): number {
+    return this.windowMs(s) / this.perSecond
+  }
+
   private prune(s: NumberState, now: number): void {
-    while (s.starts.length > 0 && s.starts[0]! <= now - this.windowMs) s.starts.shift()
+    const w = this.windowMs(s)
+    while (s.starts.length > 0 && s.starts[0]! <= now - w) s.starts.shift()
   }
 
   /** How many sends may start on this number now. */
   available(channelId: number, now: number): number {
-    const s = this.state(channelId)
+    const s = this.state(channelId, now)
     if (s.pausedUntil > now) return 0
     this.prune(s, now)
     return Math.max(0, this.perSecond - s.starts.length)
   }
 
   take(channelId: number, now: number): void {
-    const s = this.state(channelId)
+    const s = this.state(channelId, now)
     s.starts.push(now)
-    const spacing = this.windowMs / this.perSecond
+    s.lastStart = now
+    const spacing = this.spacing(s)
     s.nextSlot = Math.max(s.nextSlot, now - spacing * (CATCH_UP_SLOTS - 1)) + spacing
   }
 
-  /** How many sends may start now, evenly paced (the window's bound applies too). */
+  /**
+   * How many sends may start now, evenly paced (the window's bound applies too): at most
+   * one — a number behind its schedule catches up at twice the pace, not in a burst.
+   */
   paced(channelId: number, now: number): number {
     const free = this.available(channelId, now)
-    const s = this.state(channelId)
-    if (free <= 0 || now < s.nextSlot) return 0
-    const due = 1 + Math.floor((now - s.nextSlot) / (this.windowMs / this.perSecond))
-    return Math.min(free, due, CATCH_UP_SLOTS)
+    if (free <= 0) return 0
+    return now >= this.nextPacedSlot(this.state(channelId, now)) ? 1 : 0
+  }
+
+  private nextPacedSlot(s: NumberState): number {
+    return Math.max(s.nextSlot, s.lastStart + this.spacing(s) / CATCH_UP_SPEEDUP)
   }
 
   /** When the next evenly paced send may start. */
   nextPacedAt(channelId: number, now: number): number {
-    return Math.max(this.nextFreeAt(channelId, now), this.state(channelId).nextSlot)
+    return Math.max(this.nextFreeAt(channelId, now), this.nextPacedSlot(this.state(channelId, now)))
   }
 
   /** When this number may start its next send. */
   nextFreeAt(channelId: number, now: number): number {
-    const s = this.state(channelId)
+    const s = this.state(channelId, now)
     if (s.pausedUntil > now) return s.pausedUntil
     this.prune(s, now)
     if (s.starts.length < this.perSecond) return now
-    return s.starts[s.starts.length - this.perSecond]! + this.windowMs
+    return s.starts[s.starts.length - this.perSecond]! + this.windowMs(s)
   }
 
   pausedUntil(channelId: number): number {
-    return this.state(channelId).pausedUntil
+    return this.numbers.get(channelId)?.pausedUntil ?? 0
   }
 
   /**
    * Meta said 130429. A send that started before the current pause began is an echo
-   * of the same burst: it waits out that pause without lengthening it.
+   * of the same burst: it waits out that pause without lengthening it. The margin
+   * widens once per burst too: a send that started by the time the margin last widened
+   * was paced at the old margin, so its refusal says nothing about the new one.
    */
   throttled(channelId: number, requestStartedAt: number, now: number): number {
-    const s = this.state(channelId)
+    const s = this.state(channelId, now)
+    if (requestStartedAt > s.widenedAt) {
+      s.marginMs = Math.min(this.capMs, Math.max(s.marginMs * 2, s.marginMs + MARGIN_WIDEN_MIN_STEP_MS))
+      s.widenedAt = now
+      s.calmSince = now
+    }
     if (requestStartedAt < s.pausedAt && s.pausedUntil > now) return s.pausedUntil
     s.streak += 1
     const ceiling = Math.min(THROTTLE_PAUSE_CAP_MS, THROTTLE_PAUSE_BASE_MS * 2 ** (s.streak - 1))
@@ -127,7 +217,8 @@ export class SendRateLimiter {
   }
 
   succeeded(channelId: number): void {
-    this.state(channelId).streak = 0
+    const s = this.numbers.get(channelId)
+    if (s) s.streak = 0
   }
 }
 

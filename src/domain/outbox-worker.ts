@@ -248,7 +248,12 @@ export class OutboxWorker {
       case 'meta': {
         const cls = classify(err.code)
         if (cls === 'throttle') {
+          const before = limiter.margin(row.channelId, now)
           const at = limiter.throttled(row.channelId, startedAt, now)
+          const marginMs = limiter.margin(row.channelId, now)
+          // Worth a line of its own: a number whose margin keeps widening has a jittery
+          // link to Meta (or a rate set above Meta's), and runs slower for it.
+          if (marginMs !== before) log.warn({ channelId: row.channelId, marginMs }, 'outbox: 130429, pacing margin widened')
           return outbox.scheduleRetry(row.id, at, err.code, err.title ?? err.message, false)
         }
         // An unlisted code on a 5xx is Meta's own trouble: worth another try.
