@@ -16,15 +16,15 @@ export type NewMessage = typeof messages.$inferInsert
 
 // The conversation DTO's columns, for the list and the single read: the conversation,
 // its contact and channel kind, and the last message's status (a left join by primary
-// key: cheap) so a failed send shows in the list.
-const CONVERSATION_DTO_SELECT = `SELECT v.id AS id, v.channel_id AS channelId, v.status AS status,
-       v.unread_count AS unreadCount, v.last_message_id AS lastMessageId,
-       v.last_message_preview AS lastMessagePreview, v.last_message_direction AS lastMessageDirection,
-       v.last_message_at AS lastMessageAt, v.last_activity_at AS lastActivityAt,
-       v.window_expires_at AS windowExpiresAt,
-       ct.id AS contactId, ct.external_id AS contactExternalId, ct.name AS contactName, ct.phone AS contactPhone,
-       ch.kind AS channelKind,
-       lm.status AS lastStatus, lm.error_title AS lastErrorTitle, lm.error_detail AS lastErrorDetail
+// key: cheap) so a failed send shows in the list. Read as arrays (better-sqlite3's raw
+// mode): building a keyed object per row in the driver cost as much as the query.
+// rowToConversationDTO reads them by position, in this order.
+const CONVERSATION_DTO_SELECT = `SELECT v.id, v.channel_id, v.status, v.unread_count, v.last_message_id,
+       v.last_message_preview, v.last_message_direction, v.last_message_at, v.last_activity_at,
+       v.window_expires_at,
+       ct.id, ct.external_id, ct.name, ct.phone,
+       ch.kind,
+       lm.status, lm.error_title, lm.error_detail
   FROM conversations v
   JOIN contacts ct ON ct.id = v.contact_id
   JOIN channels ch ON ch.id = v.channel_id
@@ -43,19 +43,12 @@ type ConversationDTOColumns = Pick<
   | 'lastActivityAt'
   | 'windowExpiresAt'
 >
-type ConversationDTORow = ConversationDTOColumns & {
-  contactId: number
-  contactExternalId: string
-  contactName: string | null
-  contactPhone: string | null
-  channelKind: ChannelKind
-  lastStatus: string | null
-  lastErrorTitle: string | null
-  lastErrorDetail: string | null
-}
+/** One row of CONVERSATION_DTO_SELECT in raw mode. */
+type ConversationDTORow = unknown[]
 
 // The message DTO's columns: everything but the webhook as received (`raw`, the
-// largest column) and bookkeeping. Column names come from the schema.
+// largest column) and bookkeeping. Column names come from the schema; rows are read
+// as arrays in this order (raw mode, as above) by rowToMessageDTO.
 const MESSAGE_DTO_KEYS = [
   'id',
   'conversationId',
@@ -82,14 +75,37 @@ const MESSAGE_DTO_KEYS = [
 ] as const satisfies readonly (keyof MessageRow)[]
 type MessageDTOColumns = Pick<MessageRow, (typeof MESSAGE_DTO_KEYS)[number]>
 const MESSAGE_COLUMNS = getTableColumns(messages)
-const MESSAGE_DTO_SELECT = MESSAGE_DTO_KEYS.map((k) => `${MESSAGE_COLUMNS[k].name} AS ${k}`).join(', ')
+const MESSAGE_DTO_SELECT = MESSAGE_DTO_KEYS.map((k) => MESSAGE_COLUMNS[k].name).join(', ')
 
-/** The JSON columns of a message row, parsed in place (as drizzle's json mode does; null stays null). */
-function decodeMessageJson(r: MessageDTOColumns): void {
-  if (typeof r.media === 'string') r.media = JSON.parse(r.media) as MessageRow['media']
-  if (typeof r.data === 'string') r.data = JSON.parse(r.data) as unknown
-  if (typeof r.context === 'string') r.context = JSON.parse(r.context) as MessageRow['context']
-  if (typeof r.reactions === 'string') r.reactions = JSON.parse(r.reactions) as MessageRow['reactions']
+/** A JSON column as drizzle's json mode reads it: null stays null. */
+const json = (v: unknown): never => (typeof v === 'string' ? JSON.parse(v) : v) as never
+
+/** One row of MESSAGE_DTO_SELECT in raw mode, by position in MESSAGE_DTO_KEYS. */
+function rowToMessageDTO(r: unknown[]): MessageDTO {
+  return toMessageDTO({
+    id: r[0] as number,
+    conversationId: r[1] as number,
+    direction: r[2] as MessageRow['direction'],
+    type: r[3] as string,
+    text: r[4] as string | null,
+    media: json(r[5]),
+    data: json(r[6]),
+    context: json(r[7]),
+    replyToMessageId: r[8] as number | null,
+    reactions: json(r[9]),
+    providerMessageId: r[10] as string | null,
+    clientMessageId: r[11] as string | null,
+    senderUserId: r[12] as number | null,
+    status: r[13] as MessageRow['status'],
+    sentAt: r[14] as number | null,
+    deliveredAt: r[15] as number | null,
+    readAt: r[16] as number | null,
+    failedAt: r[17] as number | null,
+    errorCode: r[18] as number | null,
+    errorTitle: r[19] as string | null,
+    errorDetail: r[20] as string | null,
+    timestamp: r[21] as number,
+  })
 }
 
 export class InboxStore {
@@ -108,15 +124,17 @@ export class InboxStore {
   constructor(readonly db: Db) {
     this.sql = new Statements(db.$client)
     const c = db.$client
-    this.conversationStmt = c.prepare(`${CONVERSATION_DTO_SELECT} WHERE v.workspace_id = ? AND v.id = ?`)
+    this.conversationStmt = c.prepare(`${CONVERSATION_DTO_SELECT} WHERE v.workspace_id = ? AND v.id = ?`).raw()
     this.conversationExistsStmt = c.prepare('SELECT 1 FROM conversations WHERE workspace_id = ? AND id = ?')
-    this.messagesNewestStmt = c.prepare(
-      `SELECT ${MESSAGE_DTO_SELECT} FROM messages WHERE workspace_id = ? AND conversation_id = ? ORDER BY id DESC LIMIT ?`,
-    )
-    this.messagesBeforeStmt = c.prepare(
-      `SELECT ${MESSAGE_DTO_SELECT} FROM messages WHERE workspace_id = ? AND conversation_id = ? AND id < ?
-        ORDER BY id DESC LIMIT ?`,
-    )
+    this.messagesNewestStmt = c
+      .prepare(`SELECT ${MESSAGE_DTO_SELECT} FROM messages WHERE workspace_id = ? AND conversation_id = ? ORDER BY id DESC LIMIT ?`)
+      .raw()
+    this.messagesBeforeStmt = c
+      .prepare(
+        `SELECT ${MESSAGE_DTO_SELECT} FROM messages WHERE workspace_id = ? AND conversation_id = ? AND id < ?
+          ORDER BY id DESC LIMIT ?`,
+      )
+      .raw()
   }
 
   channelByExternalId(kind: 'whatsapp' | 'messenger', externalId: string): ChannelRow | undefined {
@@ -291,7 +309,7 @@ export class InboxStore {
     if (!stmt) {
       stmt = this.db.$client.prepare(
         `${CONVERSATION_DTO_SELECT} WHERE ${where.join(' AND ')} ORDER BY v.last_activity_at DESC, v.id DESC LIMIT ?`,
-      )
+      ).raw()
       this.listStmts.set(shape, stmt)
     }
     params.push(opts.limit)
@@ -304,9 +322,8 @@ export class InboxStore {
       opts.beforeId === undefined
         ? this.messagesNewestStmt.all(workspaceId, conversationId, opts.limit)
         : this.messagesBeforeStmt.all(workspaceId, conversationId, opts.beforeId, opts.limit)
-    ) as MessageDTOColumns[]
-    for (const r of rows) decodeMessageJson(r)
-    return rows.map(toMessageDTO)
+    ) as unknown[][]
+    return rows.map(rowToMessageDTO)
   }
 
   /** Clears the unread count; returns undefined if not in this workspace. */
@@ -341,12 +358,24 @@ function contactSearch(raw: string): { sql: string; params: string[]; shape: str
   return { sql: byName, params: [like(q)], shape: 'n' }
 }
 
+/** One row of CONVERSATION_DTO_SELECT, by position. */
 function rowToConversationDTO(r: ConversationDTORow): ConversationDTO {
   return toConversationDTO({
-    c: r,
-    contact: { id: r.contactId, externalId: r.contactExternalId, name: r.contactName, phone: r.contactPhone },
-    channelKind: r.channelKind,
-    last: { status: r.lastStatus, errorTitle: r.lastErrorTitle, errorDetail: r.lastErrorDetail },
+    c: {
+      id: r[0] as number,
+      channelId: r[1] as number,
+      status: r[2] as ConversationRow['status'],
+      unreadCount: r[3] as number,
+      lastMessageId: r[4] as number | null,
+      lastMessagePreview: r[5] as string | null,
+      lastMessageDirection: r[6] as ConversationRow['lastMessageDirection'],
+      lastMessageAt: r[7] as number | null,
+      lastActivityAt: r[8] as number,
+      windowExpiresAt: r[9] as number | null,
+    },
+    contact: { id: r[10] as number, externalId: r[11] as string, name: r[12] as string | null, phone: r[13] as string | null },
+    channelKind: r[14] as ChannelKind,
+    last: { status: r[15] as string | null, errorTitle: r[16] as string | null, errorDetail: r[17] as string | null },
   })
 }
 
