@@ -191,7 +191,7 @@ export async function campaign(ctx: Ctx): Promise<Section> {
       ],
       notes: [
         'Parley and the emulator are separate processes on loopback; the emulator refuses a send past 80 accepted in a calendar second (130429), sends signed status webhooks back and plays the audience: 2% undeliverable (131026), 1% marketing limit (131049), 97% of the rest delivered, half of those read, 5% of the readers reply.',
-        `Parley paces a number's sends evenly with a safety margin on Meta's one-second window (WHATSAPP_RATE_MARGIN_MS, default ${DEFAULTS.WHATSAPP_RATE_MARGIN_MS} ms): the best possible time is the ideal × (1000 + margin) / 1000, here ${((ideal * (1000 + margin)) / 1000 / 1000).toFixed(1)} s.`,
+        `Parley paces a number's sends evenly with a safety margin on Meta's one-second window, starting at its floor (WHATSAPP_RATE_MARGIN_MS, default ${DEFAULTS.WHATSAPP_RATE_MARGIN_MS} ms; this run ${margin} ms): the best possible time is the ideal × (1000 + margin) / 1000, here ${((ideal * (1000 + margin)) / 1000 / 1000).toFixed(1)} s. Each 130429 from Meta (apart from echoes of the same burst) doubles the number's margin, up to 200 ms, and pauses it about a second; a calm minute narrows it back one step.`,
         'The finish time runs from the "send now" request until no recipient is waiting or in flight (every message accepted or refused by Meta); the statuses and replies that follow are then awaited before counting.',
       ],
     }
