@@ -201,15 +201,30 @@ serve({
   /** Bare better-sqlite3: the same queries Parley's list endpoints run, without HTTP. */
   raw: (a: { file: string; paths: string[]; seconds: number }) => {
     rawDb ??= new Database(a.file, { readonly: true })
-    const convs = rawDb.prepare(
-      `SELECT c.*, ct.id AS cid, ct.external_id, ct.name, ct.phone, ch.kind FROM conversations c
-       JOIN contacts ct ON ct.id = c.contact_id JOIN channels ch ON ch.id = c.channel_id
-       WHERE c.workspace_id = 1 AND (c.last_activity_at < ? OR (c.last_activity_at = ? AND c.id < ?))
-       ORDER BY c.last_activity_at DESC, c.id DESC LIMIT 51`,
-    )
-    const msgs = rawDb.prepare(
-      'SELECT * FROM messages WHERE workspace_id = 1 AND conversation_id = ? AND id < ? ORDER BY id DESC LIMIT 51',
-    )
+    // The queries Parley runs (src/store/inbox-store.ts): the row-value keyset bound that
+    // seeks the index, the last message's status by primary key, the DTO's columns only;
+    // rows as arrays, as Parley reads them. The OR form measured here before scanned
+    // from the top (4 ms at a deep page) and made the HTTP ÷ query ratio look < 1.
+    const convs = rawDb
+      .prepare(
+        `SELECT c.id, c.channel_id, c.status, c.unread_count, c.last_message_id, c.last_message_preview,
+                c.last_message_direction, c.last_message_at, c.last_activity_at, c.window_expires_at,
+                ct.id, ct.external_id, ct.name, ct.phone, ch.kind, lm.status, lm.error_title, lm.error_detail
+           FROM conversations c
+           JOIN contacts ct ON ct.id = c.contact_id JOIN channels ch ON ch.id = c.channel_id
+           LEFT JOIN messages lm ON lm.id = c.last_message_id
+          WHERE c.workspace_id = 1 AND (c.last_activity_at, c.id) < (?, ?)
+          ORDER BY c.last_activity_at DESC, c.id DESC LIMIT 51`,
+      )
+      .raw()
+    const msgs = rawDb
+      .prepare(
+        `SELECT id, conversation_id, direction, type, text, media, data, context, reply_to_message_id, reactions,
+                provider_message_id, client_message_id, sender_user_id, status, sent_at, delivered_at, read_at,
+                failed_at, error_code, error_title, error_detail, timestamp
+           FROM messages WHERE workspace_id = 1 AND conversation_id = ? AND id < ? ORDER BY id DESC LIMIT 51`,
+      )
+      .raw()
     const MAX = Number.MAX_SAFE_INTEGER
     const calls = a.paths.map((p) => {
       const u = new URL(p, 'http://x')
@@ -223,7 +238,7 @@ serve({
       }
       const at = parts[0] ?? MAX
       const id = parts[1] ?? MAX
-      return () => convs.all(at, at, id)
+      return () => convs.all(at, id)
     })
     const hist = new Hist()
     const end = nowMs() + a.seconds * 1000
