@@ -73,7 +73,9 @@ async function main() {
   const db = openDatabase(config.databaseFile, { busyTimeoutMs: config.dbBusyTimeoutMs })
   // The production logger (LOG_LEVEL, request log included), as `npm start` runs it;
   // the orchestrator sends this child's stdout to /dev/null.
-  observeStatements(db.$client)
+  // Only where a workload reports it (ingest, delivery): elsewhere the wrapper would
+  // sit in every read's profile.
+  if (process.env.BENCH_OBSERVE_SQL === '1') observeStatements(db.$client)
   const app = await buildApp({ config, db })
   const hub = app.services.hub
 
@@ -115,9 +117,7 @@ async function main() {
           commitTotalMs: commits.sum,
           delayP99: loopDelay.percentile(99) / 1e6,
           delayMax: loopDelay.max / 1e6,
-          fsyncP50: fsyncs.pct(50),
-          fsyncP99: fsyncs.pct(99),
-          fsyncMax: fsyncs.max,
+          ...(fsyncs.n > 0 ? { fsyncP50: fsyncs.pct(50), fsyncP99: fsyncs.pct(99), fsyncMax: fsyncs.max } : {}),
         }
         commits.reset()
         fsyncs.reset()

@@ -73,7 +73,7 @@ export async function runDelivery(
   const items = plan.items.length
   const server: Running =
     system === 'parley'
-      ? await startParley('parley-delivery', { profileDir: ctx.profileDir && path.join(ctx.profileDir, 'delivery') })
+      ? await startParley('parley-delivery', { env: { BENCH_OBSERVE_SQL: '1' }, profileDir: ctx.profileDir && path.join(ctx.profileDir, 'delivery') })
       : await startPeer()
   const children: Child[] = []
   const cpu: Record<string, CpuUse | undefined> = {}
