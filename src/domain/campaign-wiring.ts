@@ -49,10 +49,6 @@ const SANDBOX_STOP_SHARE = 0.1
 export function createCampaigns(deps: CampaignsDeps): Campaigns {
   const { config, db, events, store, sending, now } = deps
   const log = deps.log.child({ subsystem: 'campaigns' })
-  // Campaigns are what run a number at its full rate, so the floor of its pacing margin is
-  // applied here (WHATSAPP_RATE_MARGIN_MS; the limiter's own default is the same 20 ms, and
-  // each number widens its margin on 130429 by itself — outbox-rate.ts).
-  sending.limiter.setMargin(config.sending.rateMarginMs)
   const sqlite = db.$client
   const contacts = new ContactsService(db, events, now)
   const importer = new ContactImporter(events, contacts, now)

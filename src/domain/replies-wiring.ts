@@ -46,6 +46,9 @@ export function createSending(deps: SendingDeps): Sending {
   const graph = new GraphClient({ baseUrl: deps.graphBaseUrl, timeoutMs: s.graphTimeoutMs })
   const outbox = new Outbox({ db, store, events, now })
   const limiter = new SendRateLimiter(s.ratePerSecond)
+  // The floor of each number's pacing margin (WHATSAPP_RATE_MARGIN_MS); a number widens
+  // its own margin on 130429 (outbox-rate.ts). Replies and campaigns share this limiter.
+  limiter.setMargin(s.rateMarginMs)
   const media = new MediaService({
     db,
     store,
