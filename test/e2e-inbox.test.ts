@@ -363,3 +363,31 @@ t.test('agent A replies: B sees it live, ticks advance sent → delivered → re
   t.same(await bubbleTexts(a.page), ['can you help?', 'Sure, on it!'], 'never doubled')
   t.same(await bubbleTexts(b.page), ['can you help?', 'Sure, on it!'], 'never doubled for B either')
 })
+
+t.test('more unread than one page: the divider still sits above the oldest unread message', async (t) => {
+  const s = await startServer(t)
+  const from = '4915100000077'
+  // 250 unread messages in one delivery: more than the 100 the first page holds.
+  const msgs = Array.from({ length: 250 }, (_, i) => text(from, `u${i}`))
+  t.equal((await s.webhook(envelope(value({ contacts: [contact(from, 'Many')], messages: msgs })))).status, 200)
+  const browser = await launchBrowser(t)
+  const { page } = await agentPage(t, browser, s.url)
+  await waitRows(page, (r) => r[0]?.name === 'Many' && r[0].unread === 250, 'the conversation with its badge')
+  await openConversation(page, (await listRows(page))[0]!.id)
+  await waitForBubbles(page, ['u249'])
+  // Scroll to the top of the history until the divider row is rendered (the list is virtualized).
+  const divider = await page.waitForFunction(
+    () => {
+      const box = document.querySelector('.chat-scroll')!
+      box.scrollTop = 0
+      const row = document.querySelector('[data-row="unread"]')
+      const next = row?.nextElementSibling?.querySelector('.msg .text')?.textContent
+      return row && next ? { label: row.textContent, next } : false
+    },
+    undefined,
+    { timeout: RECOVER_MS, polling: 100 },
+  )
+  const got = (await divider.jsonValue()) as { label: string; next: string }
+  t.equal(got.label, '250 unread messages')
+  t.equal(got.next, 'u0', 'right above the oldest unread')
+})

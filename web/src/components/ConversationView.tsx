@@ -18,6 +18,9 @@ type Row =
   | { key: string; kind: 'msg'; m: MessageDTO }
   | { key: string; kind: 'pending'; p: PendingMessage }
 
+// Pages (of 100) the view may load on opening to reach the oldest unread message.
+const UNREAD_PAGES_MAX = 5
+
 const estimate = (r: Row) => (r.kind === 'msg' || r.kind === 'pending' ? 64 : 36)
 const canAnchor = (r: Row) => r.kind === 'msg' || r.kind === 'pending'
 
@@ -54,15 +57,29 @@ export function ConversationView({ id }: { id: number }) {
   // The divider sits above the oldest of the customer messages that were unread when
   // the agent opened the conversation; fixed once the history has loaded, so messages
   // arriving later do not move it.
+  // More unread than the first page holds: older pages are loaded (a few at most) until
+  // the oldest unread is in; past that bound the divider goes above the oldest loaded one.
   const divider = useRef<number | null>(null)
-  if (divider.current === null && status === 'ready') {
-    divider.current = -1
+  const unreadPages = useRef(0)
+  let wantOlder = false
+  if (divider.current === null && status === 'ready' && !loadingOlder) {
     let left = unreadAtOpen
+    let oldestIn = -1
     for (let i = messages.length - 1; i >= 0 && left > 0; i--) {
       const m = messages[i]!
-      if (m.direction === 'in' && m.type !== 'reaction' && --left === 0) divider.current = m.id
+      if (m.direction === 'in' && m.type !== 'reaction') {
+        oldestIn = m.id
+        left--
+      }
     }
+    if (left > 0 && hasOlder && unreadPages.current < UNREAD_PAGES_MAX) wantOlder = true
+    else divider.current = oldestIn
   }
+  useEffect(() => {
+    if (!wantOlder) return
+    unreadPages.current++
+    void app.loadOlder(id)
+  }, [wantOlder, version])
   const dividerBefore = divider.current
 
   const rows = useMemo(() => {
