@@ -54,6 +54,10 @@ export const DEFAULTS = {
   MEDIA_MAX_BYTES: 100 * 1024 * 1024,
   // Agents' uploads; Meta's per-type limits (image 5 MB, document 100 MB) apply below this.
   MEDIA_UPLOAD_MAX_BYTES: 25 * 1024 * 1024,
+  // Messenger webhooks carry no name, so Parley asks Meta's User Profile API for it. On by
+  // default (agents expect names, not PSIDs); turn it off for an app without "Business Asset
+  // User Profile Access", where every call would be refused anyway.
+  MESSENGER_FETCH_PROFILES: true,
   // Sandbox emulator: delays before the sent and delivered status webhooks, like a phone nearby.
   SANDBOX_SENT_DELAY_MS: 300,
   SANDBOX_DELIVERED_DELAY_MS: 1200,
@@ -133,6 +137,10 @@ export interface Config {
   media: {
     maxBytes: number
     uploadMaxBytes: number
+  }
+  messenger: {
+    /** Ask Meta's User Profile API for the names of people who write to a Page. */
+    fetchProfiles: boolean
   }
   /** Sandbox mode: no WhatsApp credentials, so Graph calls go to the built-in emulator. */
   sandbox: {
@@ -286,6 +294,9 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     maxBytes: int(env, 'MEDIA_MAX_BYTES', DEFAULTS.MEDIA_MAX_BYTES, 1024, 2 ** 31),
     uploadMaxBytes: int(env, 'MEDIA_UPLOAD_MAX_BYTES', DEFAULTS.MEDIA_UPLOAD_MAX_BYTES, 1024, 2 ** 31),
   })
+  const messenger = Object.freeze({
+    fetchProfiles: bool(env, 'MESSENGER_FETCH_PROFILES', DEFAULTS.MESSENGER_FETCH_PROFILES),
+  })
   const sandbox = Object.freeze({
     // Both the token and the number are needed to talk to Meta; without them Parley
     // still works end to end against its own emulator.
@@ -345,6 +356,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     trustProxy: env.TRUST_PROXY === undefined ? DEFAULTS.TRUST_PROXY : env.TRUST_PROXY === 'true',
     sending,
     media,
+    messenger,
     sandbox,
     campaigns,
   })

@@ -2,7 +2,7 @@
 // reactions, echoes of the Page's own messages, and delivery/read watermarks.
 import type { EventBatch } from '../events/event-log.ts'
 import { messageTypeOf, type MsEvent, type MsParsed } from '../channels/messenger/parse.ts'
-import { toMessageDTO, type ChannelRow, type InboxStore, type MessageRow } from '../store/inbox-store.ts'
+import { toMessageDTO, type ChannelRow, type ContactRow, type InboxStore, type MessageRow } from '../store/inbox-store.ts'
 import type { Db } from '../store/db.ts'
 import type { MessageStatus } from '../store/schema.ts'
 import { applyStatus } from './message-status.ts'
@@ -18,6 +18,12 @@ export interface MessengerIngestDeps {
   store: InboxStore
   channels: ChannelDirectory
   now: () => number
+  /** Called inside the transaction when a person writes (messenger-profiles.ts fetches their name after it). */
+  hooks?: MessengerIngestHooks
+}
+
+export interface MessengerIngestHooks {
+  contactWrote?(channel: ChannelRow, contact: ContactRow): void
 }
 
 export function ingestMessenger(deps: MessengerIngestDeps, events: EventBatch, parsed: MsParsed, verifiedWith: string): void {
@@ -67,7 +73,7 @@ function inbound(
 ): void {
   const { store } = deps
   const ws = channel.workspaceId
-  const { conv, now } = conversationFor(deps, channel, ev.psid)
+  const { contact, conv, now } = conversationFor(deps, channel, ev.psid)
   const isPostback = ev.kind === 'postback'
   const type = isPostback ? 'postback' : messageTypeOf(ev.text, ev.attachments)
   const first = isPostback ? undefined : ev.attachments[0]
@@ -96,6 +102,7 @@ function inbound(
   if (!row) return
   const conversation = recordMessage(store, conv, row, now)
   events.emit(ws, 'message.created', { message: toMessageDTO(row), conversation })
+  deps.hooks?.contactWrote?.(channel, contact)
 }
 
 function echo(deps: MessengerIngestDeps, events: EventBatch, channel: ChannelRow, ev: Extract<MsEvent, { kind: 'echo' }>): void {

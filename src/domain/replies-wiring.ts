@@ -1,7 +1,8 @@
 // Builds everything sending needs from the app's basics, so app.ts wires it in one line:
 // the Graph client (Meta, or the sandbox's emulator), the outbox and its worker, the
 // per-number rate limiter, media, templates, replies, and the ingest hooks that let
-// status webhooks settle sends and inbound media start downloading.
+// status webhooks settle sends, inbound media start downloading and Messenger contacts
+// get their names (messenger-profiles.ts).
 import type { FastifyBaseLogger } from 'fastify'
 import type { Config } from '../config.ts'
 import type { Db } from '../store/db.ts'
@@ -15,6 +16,13 @@ import { SendRateLimiter } from './outbox-rate.ts'
 import { MediaService } from './media.ts'
 import { TemplateService } from './templates.ts'
 import { Replies } from './replies.ts'
+import { MessengerProfiles } from './messenger-profiles.ts'
+import type { MessengerIngestHooks } from './messenger-ingest.ts'
+
+// A name is not worth waiting long for: a profile call still unanswered after this is
+// given up and retried like a network error (a send's GRAPH_TIMEOUT_MS is longer because
+// its outcome matters).
+const PROFILE_TIMEOUT_MS = 10_000
 
 export interface Sending {
   graph: GraphClient
@@ -25,6 +33,9 @@ export interface Sending {
   templates: TemplateService
   replies: Replies
   ingestHooks: IngestHooks
+  /** Messenger contacts' names from the User Profile API. */
+  profiles: MessengerProfiles
+  messengerHooks: MessengerIngestHooks
   start(): void
   stop(graceMs: number): Promise<void>
 }
@@ -76,6 +87,15 @@ export function createSending(deps: SendingDeps): Sending {
       ratePerSecond: s.ratePerSecond,
     },
   })
+  const profiles = new MessengerProfiles({
+    db,
+    store,
+    events,
+    graph: new GraphClient({ baseUrl: deps.graphBaseUrl, timeoutMs: Math.min(PROFILE_TIMEOUT_MS, s.graphTimeoutMs) }),
+    enabled: config.messenger.fetchProfiles,
+    now,
+    log: log.child({ subsystem: 'messenger-profiles' }),
+  })
   const templates = new TemplateService(graph, s.templateCacheSeconds * 1000, now)
   const replies = new Replies({
     db,
@@ -102,12 +122,15 @@ export function createSending(deps: SendingDeps): Sending {
       reconcileStatus: (channel, st, batch) => outbox.reconcileStatus(channel, st, batch),
       messageStored: (channel, row) => media.onInboundStored(channel, row),
     },
+    profiles,
+    messengerHooks: { contactWrote: (channel, contact) => profiles.contactWrote(channel, contact) },
     start() {
       worker.start()
       media.start()
+      profiles.start()
     },
     async stop(graceMs) {
-      await Promise.all([media.stop(graceMs), worker.stop(graceMs)])
+      await Promise.all([media.stop(graceMs), worker.stop(graceMs), profiles.stop(graceMs)])
     },
   }
 }

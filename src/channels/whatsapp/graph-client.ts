@@ -132,6 +132,16 @@ export class GraphClient {
     return { wamid: json.message_id, waId: typeof json.recipient_id === 'string' ? json.recipient_id : null, messageStatus: null }
   }
 
+  /**
+   * Messenger's User Profile API: GET /{psid}?fields=first_name,last_name with the Page
+   * token. Only the name is asked for: it is all Parley shows (no avatar is stored).
+   */
+  async userProfile(psid: string, token: string): Promise<{ firstName: string | null; lastName: string | null }> {
+    const json = await this.call('GET', `${encodeURIComponent(psid)}?fields=first_name,last_name`, token)
+    const s = (v: unknown) => (typeof v === 'string' && v.trim() ? v.trim() : null)
+    return { firstName: s(json.first_name), lastName: s(json.last_name) }
+  }
+
   /** Marks the message (and earlier ones in the thread) read: blue ticks on the customer's phone. */
   async markRead(phoneNumberId: string, token: string, wamid: string): Promise<void> {
     await this.call('POST', `${encodeURIComponent(phoneNumberId)}/messages`, token, {
