@@ -8,6 +8,10 @@
 //              POSTed to Parley's real /webhooks/messenger: the echo of every accepted send
 //              (is_echo, the metadata, the mid), then a delivery watermark (sometimes
 //              without `mids`, as Meta does), then a read watermark when the user reads.
+//   Profiles   GET /{psid}?fields=first_name,last_name with the Page token → the simulated
+//              user's name split in two, or Meta's error envelope: 100/33 for a PSID
+//              this Page does not know, 190 for a bad token; fault injection makes it
+//              refuse (a permission error), fail transiently, or hold the answer.
 //   Users      write text, an image, a quick reply, a reply_to a Page message, a reaction
 //              or its removal, a postback — each a signed webhook through the real route.
 // It shares the WhatsApp emulator's listener, so it is found through that emulator
@@ -33,6 +37,7 @@ const MAX_MESSAGES = 5000
 const MAX_IMAGES = 100
 const SAVE_DELAY_MS = 200
 const SIM_BODY_LIMIT = 8 * 1024 * 1024
+const REQUEST_LOG_MAX = 500
 
 export interface MessengerPage {
   pageId: string
@@ -109,8 +114,35 @@ export interface MsUserInput {
   timestamp?: number
 }
 
+/** Answers for the next profile requests, in order, before `refuseCode` and `hold`. */
+export type ProfileStep = { error: number; httpStatus?: number } | { ok: true } | { hold: true }
+
+export interface ProfileFaults {
+  /** Refuse every profile request with this code (230: the app lacks profile access); null: answer. */
+  refuseCode: number | null
+  /** Keep every profile request unanswered until released (a slow Meta). */
+  hold: boolean
+  script: ProfileStep[]
+}
+
+/** One Graph request to a sandbox Page, as it arrived: where a token would show if it were in the URL. */
+export interface GraphRequestRecord {
+  at: number
+  method: string
+  url: string
+  bearer: boolean
+  status: number | null
+}
+
+export type ProfileOutcome =
+  | { kind: 'reply'; status: number; json: unknown }
+  | { kind: 'hold'; released: Promise<void>; status: number; json: unknown }
+
 export interface MessengerStats {
   sendRequests: number
+  /** User Profile API requests, all and per PSID. */
+  profileRequests: number
+  profileRequestsByPsid: Record<string, number>
   accepted: number
   rejected: Record<string, number>
   /** Accepted sends per echo metadata: Parley's `parley:<messageId>`. */
@@ -141,7 +173,18 @@ export class MessengerEmulator {
   private listeners = new Set<Listener>()
   private saveTimer: NodeJS.Timeout | undefined
   private pagesEnsured = new Set<string>()
-  private counters = { sendRequests: 0, accepted: 0, rejected: {} as Record<string, number>, byMetadata: {} as Record<string, number> }
+  private counters = {
+    sendRequests: 0,
+    accepted: 0,
+    rejected: {} as Record<string, number>,
+    byMetadata: {} as Record<string, number>,
+    profileRequests: 0,
+    profileByPsid: {} as Record<string, number>,
+  }
+  profileFaults: ProfileFaults = { refuseCode: null, hold: false, script: [] }
+  private heldProfiles = new Set<() => void>()
+  /** The last Graph requests to sandbox Pages (a test checks no token ever sat in a URL). */
+  readonly requestLog: GraphRequestRecord[] = []
 
   constructor(readonly config: MessengerEmulatorConfig) {
     this.now = config.now ?? Date.now
@@ -173,6 +216,7 @@ export class MessengerEmulator {
   stop(): void {
     for (const t of this.timers) clearTimeout(t)
     this.timers.clear()
+    this.releaseProfiles()
     this.webhooks.stop()
     this.save()
   }
@@ -199,6 +243,8 @@ export class MessengerEmulator {
     const c = this.counters
     return {
       sendRequests: c.sendRequests,
+      profileRequests: c.profileRequests,
+      profileRequestsByPsid: { ...c.profileByPsid },
       accepted: c.accepted,
       rejected: { ...c.rejected },
       acceptedByMetadata: { ...c.byMetadata },
@@ -210,20 +256,102 @@ export class MessengerEmulator {
   // ---- Send API -------------------------------------------------------------------
 
   /** POST /{page-id}/messages (or /me/messages): Meta's answer, status and body. */
-  send(pageId: string, authorization: string | undefined, queryToken: string | undefined, raw: unknown): { status: number; json: unknown } {
+  send(
+    pageId: string,
+    authorization: string | undefined,
+    queryToken: string | undefined,
+    raw: unknown,
+    url = `/${pageId}/messages`,
+  ): { status: number; json: unknown } {
     this.counters.sendRequests += 1
+    const rec = this.record('POST', url, authorization)
     try {
-      return { status: 200, json: this.accept(pageId, authorization, queryToken, raw) }
+      const out = { status: 200, json: this.accept(pageId, authorization, queryToken, raw) }
+      rec.status = 200
+      return out
     } catch (err) {
       if (!(err instanceof MetaError)) throw err
       this.counters.rejected[err.code] = (this.counters.rejected[err.code] ?? 0) + 1
+      rec.status = err.httpStatus
       return { status: err.httpStatus, json: err.body() }
     }
   }
 
+  /** Whether this request carries a sandbox Page's token (Bearer, or Meta's ?access_token=). */
+  ownsToken(authorization: string | undefined, queryToken: string | undefined): boolean {
+    const token = bearerOf(authorization) ?? queryToken
+    return token !== undefined && this.tokens.has(token)
+  }
+
+  // ---- User Profile API --------------------------------------------------------------
+
+  /** GET /{psid}?fields=…: the simulated user's name as Meta's first_name/last_name. */
+  profile(psid: string, authorization: string | undefined, queryToken: string | undefined, fields: string | undefined, url: string): ProfileOutcome {
+    const c = this.counters
+    c.profileRequests += 1
+    c.profileByPsid[psid] = (c.profileByPsid[psid] ?? 0) + 1
+    const rec = this.record('GET', url, authorization)
+    const reply = (status: number, json: unknown): ProfileOutcome => {
+      rec.status = status
+      return { kind: 'reply', status, json }
+    }
+    const token = bearerOf(authorization) ?? queryToken
+    const page = token ? this.tokens.get(token) : undefined
+    if (!page) return reply(401, metaError(190).body())
+    const step = this.profileFaults.script.shift()
+    if (step && 'error' in step) {
+      const e = profileError(step.error, psid)
+      return reply(step.httpStatus ?? e.httpStatus, e.body())
+    }
+    if (!step && this.profileFaults.refuseCode !== null) {
+      const e = profileError(this.profileFaults.refuseCode, psid)
+      return reply(e.httpStatus, e.body())
+    }
+    const user = this.users.get(psid)
+    if (!user || user.pageId !== page.pageId) {
+      const e = profileError(100, psid)
+      return reply(e.httpStatus, e.body())
+    }
+    // Meta answers the fields asked for (and the id); a simulated user has no picture.
+    const wanted = new Set((fields ?? 'first_name,last_name').split(',').map((f) => f.trim()))
+    const [first, ...rest] = user.name.trim().split(/\s+/)
+    const json: Record<string, unknown> = { id: psid }
+    if (wanted.has('first_name')) json.first_name = first ?? ''
+    if (wanted.has('last_name')) json.last_name = rest.join(' ')
+    if ((step && 'hold' in step) || this.profileFaults.hold) {
+      let release!: () => void
+      const released = new Promise<void>((r) => (release = r))
+      this.heldProfiles.add(release)
+      rec.status = 200
+      return { kind: 'hold', released, status: 200, json }
+    }
+    return reply(200, json)
+  }
+
+  setProfileFaults(patch: Partial<ProfileFaults>): ProfileFaults {
+    this.profileFaults = { ...this.profileFaults, ...patch, script: patch.script ? [...patch.script] : this.profileFaults.script }
+    if (patch.hold === false) this.releaseProfiles()
+    return this.profileFaults
+  }
+
+  /** Answers every held profile request. */
+  releaseProfiles(): number {
+    const n = this.heldProfiles.size
+    for (const r of [...this.heldProfiles]) r()
+    this.heldProfiles.clear()
+    return n
+  }
+
+  private record(method: string, url: string, authorization: string | undefined): GraphRequestRecord {
+    const rec: GraphRequestRecord = { at: this.now(), method, url, bearer: bearerOf(authorization) !== undefined, status: null }
+    this.requestLog.push(rec)
+    if (this.requestLog.length > REQUEST_LOG_MAX) this.requestLog.splice(0, this.requestLog.length - REQUEST_LOG_MAX)
+    return rec
+  }
+
   private accept(pageId: string, authorization: string | undefined, queryToken: string | undefined, raw: unknown) {
     // The Send API takes the Page token as a Bearer header or as ?access_token=.
-    const token = /^Bearer\s+(.+)$/i.exec(authorization ?? '')?.[1]?.trim() ?? queryToken
+    const token = bearerOf(authorization) ?? queryToken
     const page = token ? this.tokens.get(token) : undefined
     if (!page) throw metaError(190)
     if (pageId !== 'me' && pageId !== page.pageId) {
@@ -534,6 +662,36 @@ export class MessengerEmulator {
   }
 }
 
+function bearerOf(authorization: string | undefined): string | undefined {
+  return /^Bearer\s+(.+)$/i.exec(authorization ?? '')?.[1]?.trim() || undefined
+}
+
+/** The User Profile API's refusals, worded as Meta words them. */
+function profileError(code: number, psid: string): MetaError {
+  switch (code) {
+    case 100:
+      return new MetaError(
+        400,
+        100,
+        `Unsupported get request. Object with ID '${psid}' does not exist, cannot be loaded due to missing permissions, or does not support this operation`,
+        undefined,
+        33,
+      )
+    case 230:
+      return new MetaError(403, 230, 'Requires Business Asset User Profile Access to access the object')
+    case 10:
+    case 200:
+      return new MetaError(403, code, 'Permission denied')
+    case 4:
+    case 17:
+    case 32:
+    case 613:
+      return new MetaError(400, code, 'Calls to this api have exceeded the rate limit.')
+    default:
+      return metaError(code)
+  }
+}
+
 /** Meta's error envelope for the Send API (no WhatsApp error_data). */
 function messengerError(code: number, title: string, subcode?: number): MetaError {
   return new MetaError(400, code, title, undefined, subcode)
@@ -667,6 +825,42 @@ export async function messengerSandboxRoutes(app: FastifyInstance, opts: { emula
     return { read: ms.userRead(req.params.psid) }
   })
   r.get('/api/sandbox/messenger/stats', guarded, async () => ms.stats())
+  // The User Profile API's faults: refuse (a permission error), a scripted series, or hold.
+  r.get('/api/sandbox/messenger/faults', guarded, async () => ({ profiles: ms.profileFaults }))
+  r.put(
+    '/api/sandbox/messenger/faults',
+    {
+      ...guarded,
+      schema: {
+        body: Type.Object(
+          {
+            profiles: Type.Object(
+              {
+                refuseCode: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.Null()])),
+                hold: Type.Optional(Type.Boolean()),
+                script: Type.Optional(
+                  Type.Array(
+                    Type.Union([
+                      Type.Object({ error: Type.Integer(), httpStatus: Type.Optional(Type.Integer({ minimum: 200, maximum: 599 })) }),
+                      Type.Object({ ok: Type.Literal(true) }),
+                      Type.Object({ hold: Type.Literal(true) }),
+                    ]),
+                    { maxItems: 1000 },
+                  ),
+                ),
+              },
+              { additionalProperties: false },
+            ),
+          },
+          { additionalProperties: false },
+        ),
+      },
+    },
+    async (req) => ({ profiles: ms.setProfileFaults(req.body.profiles as Partial<ProfileFaults>) }),
+  )
+  r.post('/api/sandbox/messenger/faults/release', guarded, async () => ({ released: ms.releaseProfiles() }))
+  // What reached the Graph emulator for sandbox Pages: method, URL as received, whether a Bearer token came.
+  r.get('/api/sandbox/messenger/requests', guarded, async () => ({ requests: ms.requestLog }))
 
   // Its receipts and webhook retries end with the app (and its state is saved).
   app.addHook('onClose', async () => ms.stop())

@@ -51,7 +51,7 @@ export async function emulatorGraphRoutes(app: FastifyInstance, opts: EmulatorRo
     // A sandbox Page's Send API: the Messenger emulator answers.
     const page = messengerOf(emulator)
     if (page?.hasPage(id)) {
-      const out = page.send(id, req.headers.authorization, (req.query as { access_token?: string }).access_token, req.body)
+      const out = page.send(id, req.headers.authorization, (req.query as { access_token?: string }).access_token, req.body, req.url)
       return reply.status(out.status).send(out.json)
     }
     const num = emulator.authorize(req.headers.authorization, id)
@@ -117,9 +117,23 @@ export async function emulatorGraphRoutes(app: FastifyInstance, opts: EmulatorRo
 
   await app.register(messengerGraphRoutes, { emulator })
 
-  app.get('/:version/:id', async (req) => {
+  app.get('/:version/:id', async (req, reply) => {
     version(req)
     const { id } = req.params as { id: string }
+    // A sandbox Page's token: the User Profile API (GET /{psid}?fields=…) of its simulated users.
+    const page = messengerOf(emulator)
+    const q = req.query as { access_token?: string; fields?: string }
+    if (page?.ownsToken(req.headers.authorization, q.access_token)) {
+      const out = page.profile(id, req.headers.authorization, q.access_token, q.fields, req.url)
+      if (out.kind === 'hold') {
+        await Promise.race([out.released, new Promise<void>((r) => req.raw.socket.once('close', () => r()))])
+        if (req.raw.socket.destroyed) {
+          reply.hijack()
+          return
+        }
+      }
+      return reply.status(out.status).send(out.json)
+    }
     emulator.authorize(req.headers.authorization)
     const base = `${req.protocol}://${req.headers.host}${req.url.replace(/\/v\d+\.\d+\/.*$/, '')}/media`
     return emulator.mediaInfo(id, base)
