@@ -72,7 +72,7 @@ type Outcome = 'transient' | 'refused_contact' | 'refused_page'
 export class MessengerProfiles {
   /** Queued or in flight, by contact id: one fetch per contact at a time. */
   private readonly jobs = new Map<number, Job>()
-  private readonly inFlight = new Map<number, Promise<void>>()
+  private readonly inFlight = new Set<number>()
   /** Contact id → until when not to ask (Infinity: until restart). */
   private readonly refusedContacts = new Map<number, number>()
   /** Channel id → fingerprint of the token Meta refused. */
@@ -111,14 +111,14 @@ export class MessengerProfiles {
     this.kick()
   }
 
-  /** Stops fetching; a fetch in flight is abandoned (the contact is asked for again when it next writes). */
-  async stop(graceMs: number): Promise<void> {
+  /**
+   * Stops fetching. A fetch in flight is abandoned without waiting: its answer would be
+   * dropped anyway (the database closes next), and the contact is asked about again
+   * when it next writes.
+   */
+  stop(): void {
     this.stopped = true
     clearTimeout(this.timer)
-    if (this.inFlight.size === 0) return
-    let t: NodeJS.Timeout | undefined
-    await Promise.race([Promise.allSettled([...this.inFlight.values()]), new Promise<void>((r) => (t = setTimeout(r, graceMs)))])
-    clearTimeout(t)
   }
 
   private kick(): void {
@@ -138,7 +138,8 @@ export class MessengerProfiles {
         continue
       }
       if (this.inFlight.size >= PROFILE_CONCURRENCY) break
-      const p = this.fetchOne(job)
+      this.inFlight.add(job.contactId)
+      void this.fetchOne(job)
         .catch((err) => {
           // Bookkeeping failed (the database is closing, or full): the name can wait.
           this.jobs.delete(job.contactId)
@@ -148,7 +149,6 @@ export class MessengerProfiles {
           this.inFlight.delete(job.contactId)
           this.kick()
         })
-      this.inFlight.set(job.contactId, p)
     }
     if (next !== Infinity) {
       this.timer = setTimeout(() => this.pump(), next - now)

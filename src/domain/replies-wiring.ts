@@ -130,7 +130,8 @@ export function createSending(deps: SendingDeps): Sending {
       profiles.start()
     },
     async stop(graceMs) {
-      await Promise.all([media.stop(graceMs), worker.stop(graceMs), profiles.stop(graceMs)])
+      profiles.stop()
+      await Promise.all([media.stop(graceMs), worker.stop(graceMs)])
     },
   }
 }
