@@ -67,6 +67,7 @@ t.test('an admin connects a Messenger page in settings; its conversation has a b
   const urls = await page.$$eval('[data-webhook-url]', (els) => els.map((e) => (e as HTMLInputElement).value))
   t.same(urls, [`${s.url}/webhooks/whatsapp`, `${s.url}/webhooks/messenger`], 'the webhook URLs to paste into Meta')
   t.equal(await page.locator('.channel-card[data-channel-id]').count(), 1, 'the number from the environment is listed')
+  t.match(await page.locator('.channel-card [data-pacing]').textContent(), /^80\/s, margin 20 ms$/, 'the number shows its sending pace')
 
   // Add the page: name, id and its own secrets.
   await page.click('button:has-text("Add a Messenger page")')

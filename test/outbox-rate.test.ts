@@ -96,6 +96,11 @@ t.test('when Meta says 130429 the number backs off and every message still goes 
   t.equal(failedCount(p), 0, 'a throttle never fails a message')
   const m = margins(p)
   t.ok(m.now > m.floor && m.now <= MARGIN_CAP_MS, `the margin widened to ${m.now} ms, within the cap`)
+  // What an operator sees in the settings: the number's pacing, widened by the 130429.
+  const listed = (await p.call('GET', '/api/channels')).body.channels as Array<{ kind: string; pacing?: { perSecond: number; marginMs: number; floorMs: number } }>
+  const pacing = listed.find((c) => c.kind === 'whatsapp')!.pacing!
+  t.equal(pacing.perSecond, 50)
+  t.ok(pacing.marginMs > pacing.floorMs, `the channels API shows it: ${pacing.floorMs} → ${pacing.marginMs} ms`)
 })
 
 t.test('the limiter: at most N starts in any window, pauses that grow and do not echo', async (t) => {

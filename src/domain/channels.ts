@@ -9,6 +9,7 @@ import { channels } from '../store/schema.ts'
 import { Statements, TableCodec } from '../store/prepared.ts'
 import type { ChannelRow } from '../store/inbox-store.ts'
 import { AppError } from '../errors.ts'
+import type { PacingStatus } from './outbox-rate.ts'
 
 export type ChannelKind = 'whatsapp' | 'messenger'
 
@@ -25,6 +26,8 @@ export interface ChannelPublic {
   hasVerifyToken: boolean
   webhookPath: string
   createdAt: number
+  /** WhatsApp numbers: how Parley paces sends to Meta right now (see outbox-rate.ts). */
+  pacing?: PacingStatus
 }
 
 export interface ChannelInput {

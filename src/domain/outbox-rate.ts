@@ -76,6 +76,16 @@ interface NumberState {
   calmSince: number
 }
 
+/** A number's pacing as the settings page shows it. */
+export interface PacingStatus {
+  perSecond: number
+  /** The current margin; above the floor after Meta answered 130429, narrowing back. */
+  marginMs: number
+  floorMs: number
+  /** Set while the whole number waits after a 130429. */
+  pausedUntil: number | null
+}
+
 export class SendRateLimiter {
   private readonly numbers = new Map<number, NumberState>()
   private floorMs = WINDOW_MARGIN_MS
@@ -92,6 +102,17 @@ export class SendRateLimiter {
   setMargin(ms: number): void {
     this.floorMs = Math.max(0, ms)
     for (const s of this.numbers.values()) s.marginMs = Math.max(s.marginMs, this.floorMs)
+  }
+
+  /** What an operator sees of this number's pacing (the channels API and settings page). */
+  status(channelId: number, now: number): PacingStatus {
+    const s = this.state(channelId, now)
+    return {
+      perSecond: this.perSecond,
+      marginMs: s.marginMs,
+      floorMs: this.floorMs,
+      pausedUntil: s.pausedUntil > now ? s.pausedUntil : null,
+    }
   }
 
   /** This number's current margin on Meta's one-second window. */

@@ -19,14 +19,24 @@ const Editable = {
 }
 
 export async function channelRoutes(app: FastifyInstance, opts: { services: Services }) {
-  const { channels } = opts.services
+  const { channels, sending, clock } = opts.services
   const r = app.withTypeProvider<TypeBoxTypeProvider>()
   app.addHook('preHandler', app.authenticate)
   const adminOnly = async (req: FastifyRequest) => {
     if (req.session.role !== 'admin') throw Errors.forbidden()
   }
 
-  r.get('/api/channels', async (req) => ({ channels: channels.list(req.session.workspaceId).map(toPublicChannel) }))
+  // WhatsApp numbers carry their live pacing: whether Meta's 130429 widened the margin
+  // or paused the number, which is otherwise visible only in the log.
+  r.get('/api/channels', async (req) => {
+    const now = clock.now()
+    return {
+      channels: channels.list(req.session.workspaceId).map((c) => ({
+        ...toPublicChannel(c),
+        ...(c.kind === 'whatsapp' ? { pacing: sending.limiter.status(c.id, now) } : {}),
+      })),
+    }
+  })
 
   r.post(
     '/api/channels',

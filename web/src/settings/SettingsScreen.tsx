@@ -156,6 +156,12 @@ function ChannelCard({ c, onEdit }: { c: ChannelPublic; onEdit: () => void }) {
             <dd>{c.displayPhoneNumber ?? '—'}</dd>
             <dt>Business account ID</dt>
             <dd>{c.businessAccountId ?? '—'}</dd>
+            {c.pacing && (
+              <>
+                <dt>Sending pace</dt>
+                <dd data-pacing>{pacingText(c.pacing)}</dd>
+              </>
+            )}
           </>
         )}
         <dt>Access token</dt>
@@ -340,4 +346,12 @@ function ChannelForm({ kind, channel, onDone }: { kind: ChannelKind; channel: Ch
       </div>
     </form>
   )
+}
+
+/** "80/s, margin 20 ms" — and why it is wider or paused when Meta said 130429. */
+function pacingText(p: NonNullable<ChannelPublic['pacing']>): string {
+  const base = `${p.perSecond}/s, margin ${p.marginMs} ms`
+  const wider = p.marginMs > p.floorMs ? ` (widened from ${p.floorMs} ms after Meta's rate limit, narrowing back)` : ''
+  const paused = p.pausedUntil !== null ? `; paused by Meta's rate limit until ${new Date(p.pausedUntil).toLocaleTimeString()}` : ''
+  return base + wider + paused
 }
