@@ -50,6 +50,9 @@ export async function startServer(t: TestLike, opts: StartOptions = {}): Promise
     ADMIN_PASSWORD: ADMIN.password,
     LOG_LEVEL: 'silent',
     LOGIN_RATE_PER_MINUTE: '1000',
+    // Tests never reach Meta: a channel with a made-up token (not the sandbox's) gets a
+    // refused connection here instead of a request to graph.facebook.com.
+    GRAPH_API_URL: 'http://127.0.0.1:9/v23.0',
     ...opts.env,
   })
   const db = openDatabase(config.databaseFile, { busyTimeoutMs: config.dbBusyTimeoutMs })
