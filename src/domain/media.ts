@@ -1,7 +1,8 @@
 // Media files. Inbound: the webhook names a media id; Parley fetches it through the
 // Graph flow (id → URL valid 5 minutes → bytes, Bearer on both) into DATA_DIR and
 // tells the browsers where it is. Outbound: an agent's upload is kept in DATA_DIR and
-// uploaded to Meta when its message is sent (ids are valid 30 days).
+// uploaded to Meta when its message is sent: WhatsApp's media endpoint, or a Messenger
+// Page's Attachment Upload API.
 // Files are named by random ids, never by anything a customer or an agent chose.
 import { createHash, randomBytes } from 'node:crypto'
 import { createWriteStream, mkdirSync } from 'node:fs'
@@ -30,8 +31,11 @@ const FETCH_CONCURRENCY = 3
 const FETCH_MAX_ATTEMPTS = 6
 const FETCH_RETRY_BASE_MS = 2000
 const FETCH_RETRY_CAP_MS = 10 * 60_000
-// Uploaded ids live 30 days; re-upload a day early rather than send a dead id.
-const UPLOAD_ID_TTL_MS = 29 * 86400_000
+// Uploaded ids live 30 days on WhatsApp and 90 on Messenger (attachment ids); re-upload
+// a day early rather than send a dead id.
+const UPLOAD_ID_TTL_MS = { whatsapp: 29 * 86400_000, messenger: 89 * 86400_000 } as const
+/** Messenger takes attachments up to 25 MB (saving-assets), whatever their type. */
+export const MESSENGER_MAX_BYTES = 25 * 1024 * 1024
 
 /** What agents may send, with Meta's per-type limits (W-MEDIA) and the bytes that prove the type. */
 const UPLOAD_TYPES: Record<string, { kind: 'image' | 'document'; maxBytes: number; magic?: number[] }> = {
@@ -305,12 +309,15 @@ export class MediaService {
     return (row.mimeType && UPLOAD_TYPES[row.mimeType]?.kind) || null
   }
 
-  /** Worker hook: Meta's id for this upload, uploading it (again) when needed. */
+  /**
+   * Worker hook: Meta's id for this upload (a WhatsApp media id, or a Messenger Page's
+   * attachment_id), uploading it (again) when needed: for another channel, or expired.
+   */
   async providerIdFor(localMediaId: number, channel: ChannelRow, token: string): Promise<string> {
     const row = this.deps.db.select().from(media).where(eq(media.id, localMediaId)).get()
     if (!row || !row.path) throw new LocalSendError(LOCAL_REASONS.mediaMissing, false)
     const now = this.deps.now()
-    if (row.providerMediaId && row.channelId === channel.id && (row.providerUploadedAt ?? 0) > now - UPLOAD_ID_TTL_MS) {
+    if (row.providerMediaId && row.channelId === channel.id && (row.providerUploadedAt ?? 0) > now - UPLOAD_ID_TTL_MS[channel.kind]) {
       return row.providerMediaId
     }
     let bytes: Buffer
@@ -319,11 +326,11 @@ export class MediaService {
     } catch {
       throw new LocalSendError(LOCAL_REASONS.mediaMissing, false)
     }
-    const id = await this.deps.graph.uploadMedia(channel.externalId, token, {
-      bytes,
-      mimeType: row.mimeType ?? 'application/octet-stream',
-      filename: row.filename ?? 'file',
-    })
+    const file = { bytes, mimeType: row.mimeType ?? 'application/octet-stream', filename: row.filename ?? 'file' }
+    const id =
+      channel.kind === 'messenger'
+        ? await this.deps.graph.uploadPageAttachment(channel.externalId, token, { ...file, type: messengerAttachmentType(this.kindOf(row)) })
+        : await this.deps.graph.uploadMedia(channel.externalId, token, file)
     this.update(row.id, { providerMediaId: id, providerUploadedAt: this.deps.now(), channelId: channel.id })
     return id
   }
@@ -359,6 +366,11 @@ export class MediaService {
       url: mediaUrl(row.id),
     }
   }
+}
+
+/** Messenger's attachment type for an upload: an image is shown inline, anything else is a file. */
+export function messengerAttachmentType(kind: 'image' | 'document' | null): 'image' | 'file' {
+  return kind === 'image' ? 'image' : 'file'
 }
 
 /** A display name only: no directories, no control characters, bounded. */

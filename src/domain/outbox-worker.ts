@@ -203,10 +203,17 @@ export class OutboxWorker {
     const { _parley, ...body } = row.payload as Record<string, unknown> & { _parley?: { mediaId?: number } }
     // Uploading first is safe to repeat (an unused media id costs nothing), so its
     // failures are never "unknown": they retry or fail like any request not sent.
+    // Messenger the same way, by choice: its Send API could also take the bytes itself
+    // (multipart `filedata`), but then the one call that is not safe to repeat would carry
+    // up to 25 MB, and a connection broken mid-upload would leave the message "unknown"
+    // (never resent by itself). Uploading to the Attachment Upload API first keeps that
+    // call a small JSON request by attachment_id, exactly like a text send — same lease,
+    // same echo reconciliation — and a retried send reuses the (reusable) id.
     if (_parley?.mediaId !== undefined) {
       try {
         const id = await this.deps.media.providerIdFor(_parley.mediaId, channel, token)
-        body[row.kind] = { ...(body[row.kind] as Record<string, unknown>), id }
+        if (channel.kind === 'messenger') withAttachmentId(body, id)
+        else body[row.kind] = { ...(body[row.kind] as Record<string, unknown>), id }
       } catch (err) {
         this.handleError(row, err instanceof GraphError && err.kind === 'ambiguous' ? asNotSent(err) : err, startedAt, channel.kind)
         return
@@ -272,6 +279,13 @@ export class OutboxWorker {
     const delay = retryDelay(row.attempts, options.retryBaseMs, options.retryCapMs, this.random)
     outbox.scheduleRetry(row.id, this.deps.now() + delay, code, text)
   }
+}
+
+/** message.attachment.payload.attachment_id, copying what it changes (the row's payload stays as stored). */
+function withAttachmentId(body: Record<string, unknown>, id: string): void {
+  const message = (body.message ?? {}) as { attachment?: { type?: unknown; payload?: Record<string, unknown> } }
+  const attachment = message.attachment ?? {}
+  body.message = { ...message, attachment: { ...attachment, payload: { ...(attachment.payload ?? {}), attachment_id: id } } }
 }
 
 const channelLabel = (c: ChannelRow | undefined) => (c?.kind === 'messenger' ? 'Messenger page' : 'WhatsApp number')

@@ -17,7 +17,7 @@ import { channels, messages } from '../store/schema.ts'
 import { Errors } from '../errors.ts'
 import type { Outbox } from './outbox.ts'
 import type { OutboxWorker } from './outbox-worker.ts'
-import type { MediaService } from './media.ts'
+import { MESSENGER_MAX_BYTES, messengerAttachmentType, type MediaService } from './media.ts'
 import type { TemplateSend, TemplateService } from './templates.ts'
 
 export type SendType = 'text' | 'template' | 'image' | 'document' | 'reaction'
@@ -96,8 +96,11 @@ export class Replies {
     if (!channel || !channel.enabled) throw Errors.noChannel()
     const messenger = channel.kind === 'messenger'
     const type: SendType = input.type ?? (input.template ? 'template' : input.reaction ? 'reaction' : input.mediaId ? this.uploadKind(ws, input.mediaId) : 'text')
-    // The Send API facts Parley is built on cover text; Messenger has no templates.
-    if (messenger && type !== 'text') throw Errors.messengerUnsupported(type === 'template' ? 'Templates' : `A ${type}`)
+    // Messenger's Send API takes text and attachments; it has no templates, and Parley
+    // does not send reactions there.
+    if (messenger && type !== 'text' && type !== 'image' && type !== 'document') {
+      throw Errors.messengerUnsupported(type === 'template' ? 'Templates' : `A ${type}`)
+    }
     // The only await: a template is checked against Meta's approved list first.
     const built = type === 'template' ? await this.deps.templates.build(channel, this.need(input.template, 'template')) : null
 
@@ -114,7 +117,7 @@ export class Replies {
 
       const p: Prepared = built
         ? { type, part: built.graph, text: built.text, data: built.data, media: null, mediaId: null }
-        : this.prepare(ws, type, input)
+        : this.prepare(ws, type, input, messenger)
       const quoted =
         input.replyToMessageId !== undefined && type !== 'reaction' && !messenger ? this.target(ws, conversationId, input.replyToMessageId) : null
       const reactTo = type === 'reaction' ? this.target(ws, conversationId, input.reaction!.messageId) : null
@@ -139,13 +142,17 @@ export class Replies {
         updatedAt: now,
       })
       if (!row) throw Errors.clientIdReused() // unreachable: the unique key was checked above
+      // The echo of a Messenger send names the message (`metadata` rides on text and
+      // attachments alike), so it is never shown twice.
+      const metadata = `${ECHO_METADATA_PREFIX}${row.id}`
       const payload: Record<string, unknown> = messenger
         ? {
             recipient: { id: fresh.contact.externalId },
             messaging_type: tag ? 'MESSAGE_TAG' : 'RESPONSE',
             ...(tag ? { tag } : {}),
-            // The echo of this send names the message, so it is never shown twice.
-            message: { text: p.text, metadata: `${ECHO_METADATA_PREFIX}${row.id}` },
+            // An attachment goes by the attachment_id the worker uploads it for (outbox-worker.ts).
+            message: p.mediaId !== null ? { attachment: { type: p.part.type, payload: {} }, metadata } : { text: p.text, metadata },
+            ...(p.mediaId !== null ? { _parley: { mediaId: p.mediaId } } : {}),
           }
         : {
         messaging_product: 'whatsapp',
@@ -228,7 +235,7 @@ export class Replies {
     })
   }
 
-  private prepare(ws: number, type: SendType, input: SendInput): Prepared {
+  private prepare(ws: number, type: SendType, input: SendInput, messenger = false): Prepared {
     switch (type) {
       case 'text': {
         const body = input.text ?? ''
@@ -253,9 +260,18 @@ export class Replies {
         const caption = input.caption ?? input.text ?? ''
         if (caption.length > MAX_CAPTION) throw Errors.invalidMessage(`A caption can hold at most ${MAX_CAPTION} characters`)
         const dto = this.deps.media.dto(up)
+        if (messenger) {
+          // A Messenger attachment has no caption: the text goes as its own message.
+          if (caption.trim()) throw Errors.invalidMessage('A Messenger attachment has no caption; send the text as its own message')
+          if ((up.size ?? 0) > MESSENGER_MAX_BYTES) {
+            throw Errors.mediaTooLarge(`Messenger takes files up to ${MESSENGER_MAX_BYTES / 1024 / 1024} MB`)
+          }
+        }
         return {
           type,
-          part: { ...(caption ? { caption } : {}), ...(type === 'document' && up.filename ? { filename: up.filename } : {}) },
+          part: messenger
+            ? { type: messengerAttachmentType(kind) }
+            : { ...(caption ? { caption } : {}), ...(type === 'document' && up.filename ? { filename: up.filename } : {}) },
           text: caption || null,
           data: null,
           media: { localId: dto.id, url: dto.url, mimeType: dto.mimeType, filename: dto.filename, size: dto.size },

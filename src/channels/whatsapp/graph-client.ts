@@ -241,6 +241,28 @@ export class GraphClient {
     return json.id
   }
 
+  /**
+   * Messenger's Attachment Upload API: POST /{page-id}/message_attachments as multipart,
+   * `message` = {attachment: {type, payload: {is_reusable: true}}} and the bytes in
+   * `filedata` → {attachment_id}. Reusable so a send retried later reuses the id instead
+   * of uploading again; ids live 90 days and belong to the Page.
+   */
+  async uploadPageAttachment(
+    pageId: string,
+    token: string,
+    file: { bytes: Buffer; mimeType: string; filename: string; type: 'image' | 'file' | 'audio' | 'video' },
+  ): Promise<string> {
+    const form = new FormData()
+    form.set('message', JSON.stringify({ attachment: { type: file.type, payload: { is_reusable: true } } }))
+    form.set('filedata', new Blob([new Uint8Array(file.bytes)], { type: file.mimeType }), file.filename)
+    const res = await this.request('POST', this.url(`${encodeURIComponent(pageId)}/message_attachments`, token), token, form)
+    const json = await readJson(res)
+    if (!res.ok || !json) throw json && isObj(json.error) ? metaError(res.status, json) : new GraphError('http', `HTTP ${res.status}`, null, res.status)
+    const id = typeof json.attachment_id === 'string' ? json.attachment_id : typeof json.attachment_id === 'number' ? String(json.attachment_id) : null
+    if (!id) throw new GraphError('http', 'Attachment upload answered without an attachment_id')
+    return id
+  }
+
   private call(method: 'GET' | 'POST', path: string, token: string, body?: unknown): Promise<Obj> {
     return this.callUrl(method, this.url(path, token), token, body)
   }
