@@ -3,7 +3,11 @@
 //   Send API   POST /{page-id}/messages with the Page token → {recipient_id, message_id}
 //              or Meta's error envelope: outside the 24-hour window without the
 //              HUMAN_AGENT tag, or beyond 7 days → 400 code 10 / subcode 2018278 (as
-//              observed, meta-platform-facts.md §4); a bad token → 190.
+//              observed, meta-platform-facts.md §4); a bad token → 190. A message is
+//              text or an attachment by `attachment_id` (public URLs are not fetched).
+//   Uploads    POST /{page-id}/message_attachments (the Attachment Upload API), multipart
+//              `message` + `filedata` with the Page token → {attachment_id}, up to 25 MB;
+//              the bytes are kept (with their sha256) for the player and for tests.
 //   Webhooks   signed and escaped exactly like the WhatsApp side (emulator-webhooks.ts),
 //              POSTed to Parley's real /webhooks/messenger: the echo of every accepted send
 //              (is_echo, the metadata, the mid), then a delivery watermark (sometimes
@@ -16,7 +20,7 @@
 //              or its removal, a postback — each a signed webhook through the real route.
 // It shares the WhatsApp emulator's listener, so it is found through that emulator
 // (attachMessenger/messengerOf) rather than threaded through every wiring point.
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import type { FastifyInstance, FastifyReply, preHandlerHookHandler } from 'fastify'
@@ -35,6 +39,12 @@ const TEXT_MAX = 2000
 // A demo sandbox, not an archive.
 const MAX_MESSAGES = 5000
 const MAX_IMAGES = 100
+// Attachments and user images kept in memory for the player: a demo, bounded.
+const CDN_MAX_BYTES = 200 * 1024 * 1024
+/** Messenger's attachment size limit (saving-assets). */
+const ATTACHMENT_MAX_BYTES = 25 * 1024 * 1024
+const ATTACHMENT_TYPES = new Set(['image', 'file', 'audio', 'video'])
+const METADATA_MAX = 1000
 const SAVE_DELAY_MS = 200
 const SIM_BODY_LIMIT = 8 * 1024 * 1024
 const REQUEST_LOG_MAX = 500
@@ -81,10 +91,12 @@ export interface MsMessage {
   direction: 'in' | 'out'
   pageId: string
   psid: string
-  type: 'text' | 'image' | 'quick_reply' | 'postback' | 'reaction'
+  type: 'text' | 'image' | 'file' | 'audio' | 'video' | 'quick_reply' | 'postback' | 'reaction'
   text: string | null
-  /** The image the user sent (served by the emulator's "CDN"). */
+  /** The image the user sent, or the Page's image attachment (served by the emulator's "CDN"). */
   imageId: string | null
+  /** The Page's attachment, as uploaded (absent in messages saved before attachments existed). */
+  attachment?: MsAttachmentRef | null
   /** reply_to for a reply, the target for a reaction. */
   replyTo: string | null
   reaction: { emoji: string | null; action: 'react' | 'unreact' } | null
@@ -95,6 +107,23 @@ export interface MsMessage {
   messagingType: string | null
   tag: string | null
   metadata: string | null
+}
+
+/** An attachment the Page uploaded (Attachment Upload API) and sent by its id. */
+export interface MsAttachmentRef {
+  id: string
+  type: 'image' | 'file' | 'audio' | 'video'
+  mimeType: string
+  filename: string | null
+  size: number
+  /** sha256 of the bytes received, hex: what a test compares with the file it sent. */
+  sha256: string
+}
+
+interface CdnEntry {
+  mimeType: string
+  bytes: Buffer
+  filename: string | null
 }
 
 export interface MsUserInput {
@@ -140,6 +169,9 @@ export type ProfileOutcome =
 
 export interface MessengerStats {
   sendRequests: number
+  /** Attachment Upload API requests, and how many were accepted. */
+  attachmentUploads: number
+  attachmentsStored: number
   /** User Profile API requests, all and per PSID. */
   profileRequests: number
   profileRequestsByPsid: Record<string, number>
@@ -163,7 +195,11 @@ export class MessengerEmulator {
   users = new Map<string, MsUser>()
   messages: MsMessage[] = []
   private byMid = new Map<string, MsMessage>()
-  private images = new Map<string, { mimeType: string; bytes: Buffer }>()
+  /** User images and Page attachments by id, oldest first (bounded by count and bytes). */
+  private cdn = new Map<string, CdnEntry>()
+  private cdnBytes = 0
+  /** Uploaded attachments by attachment_id: which Page owns each. */
+  private uploads = new Map<string, MsAttachmentRef & { pageId: string }>()
   private readonly pages: Map<string, MessengerPage>
   private readonly tokens: Map<string, MessengerPage>
   private readonly now: () => number
@@ -175,6 +211,8 @@ export class MessengerEmulator {
   private pagesEnsured = new Set<string>()
   private counters = {
     sendRequests: 0,
+    attachmentUploads: 0,
+    attachmentsStored: 0,
     accepted: 0,
     rejected: {} as Record<string, number>,
     byMetadata: {} as Record<string, number>,
@@ -243,6 +281,8 @@ export class MessengerEmulator {
     const c = this.counters
     return {
       sendRequests: c.sendRequests,
+      attachmentUploads: c.attachmentUploads,
+      attachmentsStored: c.attachmentsStored,
       profileRequests: c.profileRequests,
       profileRequestsByPsid: { ...c.profileByPsid },
       accepted: c.accepted,
@@ -262,13 +302,67 @@ export class MessengerEmulator {
     queryToken: string | undefined,
     raw: unknown,
     url = `/${pageId}/messages`,
+    /** Where this emulator's "CDN" answers (…/sandbox/graph), for attachment URLs in echoes. */
+    cdnBase = '/sandbox/graph',
   ): { status: number; json: unknown } {
     this.counters.sendRequests += 1
     const rec = this.record('POST', url, authorization)
     try {
-      const out = { status: 200, json: this.accept(pageId, authorization, queryToken, raw) }
+      const out = { status: 200, json: this.accept(pageId, authorization, queryToken, raw, cdnBase) }
       rec.status = 200
       return out
+    } catch (err) {
+      if (!(err instanceof MetaError)) throw err
+      this.counters.rejected[err.code] = (this.counters.rejected[err.code] ?? 0) + 1
+      rec.status = err.httpStatus
+      return { status: err.httpStatus, json: err.body() }
+    }
+  }
+
+  /**
+   * POST /{page-id}/message_attachments: `message` (JSON: attachment.type and
+   * payload.is_reusable) and the bytes in `filedata` → {attachment_id}.
+   */
+  uploadAttachment(
+    pageId: string,
+    authorization: string | undefined,
+    queryToken: string | undefined,
+    form: { message: unknown; file: { bytes: Buffer; mimeType: string; filename: string | null } | undefined },
+    url = `/${pageId}/message_attachments`,
+  ): { status: number; json: unknown } {
+    this.counters.attachmentUploads += 1
+    const rec = this.record('POST', url, authorization)
+    try {
+      const page = this.pageFor(pageId, authorization, queryToken)
+      let message: { attachment?: { type?: unknown; payload?: { url?: unknown } } }
+      try {
+        message = (typeof form.message === 'string' ? JSON.parse(form.message) : form.message) ?? {}
+      } catch {
+        throw messengerError(100, 'Param message must be a JSON object')
+      }
+      const type = message.attachment?.type
+      if (typeof type !== 'string' || !ATTACHMENT_TYPES.has(type)) {
+        throw messengerError(100, 'Param message[attachment][type] must be one of {image, audio, video, file}')
+      }
+      if (message.attachment?.payload?.url !== undefined) throw messengerError(100, 'The sandbox does not fetch URLs: upload the bytes as filedata')
+      const file = form.file
+      if (!file || file.bytes.length === 0) throw messengerError(100, 'The parameter filedata is required')
+      if (file.bytes.length > ATTACHMENT_MAX_BYTES) throw messengerError(100, 'Attachment size exceeds the allowable limit', 2018294)
+      if (type === 'image' && !/^image\//.test(file.mimeType)) throw messengerError(100, 'Upload attachment failure: the file is not an image', 2018047)
+      const ref: MsAttachmentRef & { pageId: string } = {
+        pageId: page.pageId,
+        id: String(1e15 + Math.floor(this.random() * 9e15)),
+        type: type as MsAttachmentRef['type'],
+        mimeType: file.mimeType,
+        filename: file.filename,
+        size: file.bytes.length,
+        sha256: createHash('sha256').update(file.bytes).digest('hex'),
+      }
+      this.uploads.set(ref.id, ref)
+      this.putCdn(ref.id, { mimeType: file.mimeType, bytes: file.bytes, filename: file.filename })
+      this.counters.attachmentsStored += 1
+      rec.status = 200
+      return { status: 200, json: { attachment_id: ref.id } }
     } catch (err) {
       if (!(err instanceof MetaError)) throw err
       this.counters.rejected[err.code] = (this.counters.rejected[err.code] ?? 0) + 1
@@ -349,14 +443,20 @@ export class MessengerEmulator {
     return rec
   }
 
-  private accept(pageId: string, authorization: string | undefined, queryToken: string | undefined, raw: unknown) {
-    // The Send API takes the Page token as a Bearer header or as ?access_token=.
+  /** The Page a request's token belongs to, when it may act for `pageId`: 190 or 100/33 otherwise. */
+  private pageFor(pageId: string, authorization: string | undefined, queryToken: string | undefined): MessengerPage {
+    // The Graph API takes the Page token as a Bearer header or as ?access_token=.
     const token = bearerOf(authorization) ?? queryToken
     const page = token ? this.tokens.get(token) : undefined
     if (!page) throw metaError(190)
     if (pageId !== 'me' && pageId !== page.pageId) {
       throw new MetaError(400, 100, `Unsupported post request. Object with ID '${pageId}' does not exist, cannot be loaded due to missing permissions, or does not support this operation`, undefined, 33)
     }
+    return page
+  }
+
+  private accept(pageId: string, authorization: string | undefined, queryToken: string | undefined, raw: unknown, cdnBase: string) {
+    const page = this.pageFor(pageId, authorization, queryToken)
     const body = (raw ?? {}) as Record<string, unknown>
     const psid = (body.recipient as { id?: unknown } | undefined)?.id
     if (typeof psid !== 'string' || psid === '') throw messengerError(100, 'The parameter recipient is required')
@@ -368,9 +468,18 @@ export class MessengerEmulator {
     }
     const tag = typeof body.tag === 'string' ? body.tag : null
     if (messagingType === 'MESSAGE_TAG' && !tag) throw messengerError(100, 'The parameter tag is required when messaging_type is MESSAGE_TAG')
-    const message = (body.message ?? {}) as { text?: unknown; metadata?: unknown }
-    if (typeof message.text !== 'string' || message.text === '') throw messengerError(100, 'The parameter message[text] is required')
-    if (message.text.length > TEXT_MAX) throw messengerError(100, `Param message[text] must be at most ${TEXT_MAX} characters long`)
+    const message = (body.message ?? {}) as { text?: unknown; metadata?: unknown; attachment?: unknown }
+    let attachment: (MsAttachmentRef & { pageId: string }) | null = null
+    if (message.attachment !== undefined) {
+      if (message.text !== undefined) throw messengerError(100, 'Only one of the parameters message[text] and message[attachment] may be set')
+      attachment = this.attachmentOf(page, message.attachment)
+    } else {
+      if (typeof message.text !== 'string' || message.text === '') throw messengerError(100, 'The parameter message[text] is required')
+      if (message.text.length > TEXT_MAX) throw messengerError(100, `Param message[text] must be at most ${TEXT_MAX} characters long`)
+    }
+    if (typeof message.metadata === 'string' && message.metadata.length > METADATA_MAX) {
+      throw messengerError(100, `Param message[metadata] must be at most ${METADATA_MAX} characters long`)
+    }
 
     // The window, as Meta enforces it: 24 h for anything, 7 days for a human agent's tag.
     const now = this.now()
@@ -386,9 +495,10 @@ export class MessengerEmulator {
       direction: 'out',
       pageId: page.pageId,
       psid,
-      type: 'text',
-      text: message.text,
-      imageId: null,
+      type: attachment ? attachment.type : 'text',
+      text: attachment ? attachment.filename : (message.text as string),
+      imageId: attachment?.type === 'image' ? attachment.id : null,
+      attachment: attachment ? publicRef(attachment) : null,
       replyTo: null,
       reaction: null,
       payload: null,
@@ -407,7 +517,16 @@ export class MessengerEmulator {
         sender: { id: page.pageId },
         recipient: { id: psid },
         timestamp: now,
-        message: { is_echo: true, app_id: this.config.appId ?? 1, ...(metadata ? { metadata } : {}), mid: m.mid, text: m.text },
+        message: {
+          is_echo: true,
+          app_id: this.config.appId ?? 1,
+          ...(metadata ? { metadata } : {}),
+          mid: m.mid,
+          // An attachment's echo carries its (public) URL, as Meta's does.
+          ...(attachment
+            ? { attachments: [{ type: attachment.type, payload: { url: `${cdnBase}/messenger-cdn/${attachment.id}` } }] }
+            : { text: m.text }),
+        },
       }),
       `echo ${m.mid.slice(-8)}`,
     )
@@ -416,6 +535,35 @@ export class MessengerEmulator {
     if (d.readMs > 0) this.later(Math.max(d.deliveredMs, d.readMs), () => this.userRead(psid))
     this.notify(psid)
     return { recipient_id: psid, message_id: m.mid }
+  }
+
+  /** message.attachment of a send: by the attachment_id of an upload of this Page. */
+  private attachmentOf(page: MessengerPage, raw: unknown): MsAttachmentRef & { pageId: string } {
+    const a = (raw ?? {}) as { type?: unknown; payload?: { attachment_id?: unknown; url?: unknown } }
+    if (typeof a.type !== 'string' || !ATTACHMENT_TYPES.has(a.type)) {
+      throw messengerError(100, 'Param message[attachment][type] must be one of {image, audio, video, file, template}')
+    }
+    const id = a.payload?.attachment_id
+    if (id === undefined) {
+      if (a.payload?.url !== undefined) throw messengerError(100, 'The sandbox does not fetch URLs: send an attachment_id from message_attachments')
+      throw messengerError(100, 'The parameter message[attachment][payload] must have an attachment_id or a url')
+    }
+    const up = this.uploads.get(String(id))
+    // Attachment ids belong to the Page that uploaded them.
+    if (!up || up.pageId !== page.pageId || !this.cdn.has(up.id)) throw messengerError(100, 'Invalid attachment_id', 2018047)
+    if (up.type !== a.type) throw messengerError(100, `The attachment was uploaded as ${up.type}, not ${a.type}`)
+    return up
+  }
+
+  private putCdn(id: string, entry: CdnEntry): void {
+    this.cdn.set(id, entry)
+    this.cdnBytes += entry.bytes.length
+    for (const [old, e] of this.cdn) {
+      if (this.cdn.size <= MAX_IMAGES && this.cdnBytes <= CDN_MAX_BYTES) break
+      if (old === id) continue
+      this.cdn.delete(old)
+      this.cdnBytes -= e.bytes.length
+    }
   }
 
   private later(ms: number, fn: () => void): void {
@@ -489,8 +637,9 @@ export class MessengerEmulator {
     return this.messages.filter((m) => m.psid === psid)
   }
 
-  imageBytes(id: string): { mimeType: string; bytes: Buffer } | undefined {
-    return this.images.get(id)
+  /** A user image or a Page attachment, for the "CDN". */
+  imageBytes(id: string): CdnEntry | undefined {
+    return this.cdn.get(id)
   }
 
   /** The user writes: a signed webhook to Parley. Resolves after the first delivery attempt. */
@@ -549,8 +698,7 @@ export class MessengerEmulator {
         }
         m.type = 'image'
         m.imageId = randomBytes(9).toString('base64url')
-        this.images.set(m.imageId, { mimeType: input.mimeType, bytes: Buffer.from(input.data, 'base64') })
-        if (this.images.size > MAX_IMAGES) this.images.delete(this.images.keys().next().value!)
+        this.putCdn(m.imageId, { mimeType: input.mimeType, bytes: Buffer.from(input.data, 'base64'), filename: null })
         // Meta's attachment URLs are public, signed CDN links; here the emulator serves them.
         const url = `${imageBaseUrl ?? ''}/sandbox/graph/messenger-cdn/${m.imageId}`
         event = { message: { mid: m.mid, attachments: [{ type: 'image', payload: { url } }] } }
@@ -662,6 +810,11 @@ export class MessengerEmulator {
   }
 }
 
+function publicRef(a: MsAttachmentRef & { pageId: string }): MsAttachmentRef {
+  const { pageId: _page, ...ref } = a
+  return ref
+}
+
 function bearerOf(authorization: string | undefined): string | undefined {
   return /^Bearer\s+(.+)$/i.exec(authorization ?? '')?.[1]?.trim() || undefined
 }
@@ -725,12 +878,23 @@ export function messengerOf(emulator: Emulator): MessengerEmulator | undefined {
 
 // ---- HTTP ------------------------------------------------------------------------
 
-/** The Messenger "CDN": user images, public like Meta's signed attachment URLs. */
+/**
+ * The Messenger "CDN": user images and the Page's attachments, public like Meta's signed
+ * attachment URLs. It answers on Parley's own origin in sandbox mode, so only images a
+ * browser decodes as images are shown inline; anything else is a download.
+ */
 export async function messengerGraphRoutes(app: FastifyInstance, opts: { emulator: Emulator }) {
   app.get('/messenger-cdn/:id', async (req, reply) => {
     const img = messengerOf(opts.emulator)?.imageBytes((req.params as { id: string }).id)
     if (!img) return reply.status(404).send(metaError(100, 'The attachment URL expired or does not exist').body())
-    return reply.type(img.mimeType).header('x-content-type-options', 'nosniff').send(img.bytes)
+    const inline = /^image\/(jpeg|png|gif|webp)$/.test(img.mimeType)
+    const name = (img.filename ?? 'attachment').replace(/[^A-Za-z0-9._ -]/g, '_')
+    return reply
+      .type(inline ? img.mimeType : 'application/octet-stream')
+      .header('x-content-type-options', 'nosniff')
+      .header('content-security-policy', "default-src 'none'; sandbox")
+      .header('content-disposition', inline ? 'inline' : `attachment; filename="${name}"`)
+      .send(img.bytes)
   })
 }
 

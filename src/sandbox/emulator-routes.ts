@@ -42,6 +42,8 @@ export async function emulatorGraphRoutes(app: FastifyInstance, opts: EmulatorRo
     const v = (req.params as { version: string }).version
     if (!VERSION.test(v)) throw new MetaError(400, 2500, 'Unknown path components')
   }
+  // http://host/sandbox/graph: where the emulator's unversioned routes (media, "CDN") answer.
+  const graphBase = (req: FastifyRequest) => `${req.protocol}://${req.headers.host}${req.url.replace(/\/v\d+\.\d+\/.*$/, '')}`
   const selfBase = (req: FastifyRequest) =>
     `${req.protocol}://${req.headers.host}${req.url.replace(/\/(v\d+\.\d+)\/.*$/, '/$1')}`
 
@@ -51,7 +53,7 @@ export async function emulatorGraphRoutes(app: FastifyInstance, opts: EmulatorRo
     // A sandbox Page's Send API: the Messenger emulator answers.
     const page = messengerOf(emulator)
     if (page?.hasPage(id)) {
-      const out = page.send(id, req.headers.authorization, (req.query as { access_token?: string }).access_token, req.body, req.url)
+      const out = page.send(id, req.headers.authorization, (req.query as { access_token?: string }).access_token, req.body, req.url, graphBase(req))
       return reply.status(out.status).send(out.json)
     }
     const num = emulator.authorize(req.headers.authorization, id)
@@ -75,6 +77,30 @@ export async function emulatorGraphRoutes(app: FastifyInstance, opts: EmulatorRo
         }
         return reply.status(200).send(out.json)
     }
+  })
+
+  // A sandbox Page's Attachment Upload API (multipart: `message` JSON + `filedata`).
+  app.post('/:version/:id/message_attachments', async (req, reply) => {
+    version(req)
+    const { id } = req.params as { id: string }
+    const page = messengerOf(emulator)
+    if (!page?.hasPage(id)) throw new MetaError(400, 100, `Unsupported post request. Object with ID '${id}' does not exist, cannot be loaded due to missing permissions, or does not support this operation`, undefined, 33)
+    let token = (req.query as { access_token?: string }).access_token
+    let message: unknown
+    let file: { bytes: Buffer; mimeType: string; filename: string | null } | undefined
+    if (req.isMultipart()) {
+      for await (const part of req.parts()) {
+        if (part.type === 'file') {
+          if (part.fieldname === 'filedata') file = { bytes: await part.toBuffer(), mimeType: part.mimetype.split(';')[0]!.trim(), filename: part.filename || null }
+          else await part.toBuffer()
+        } else if (part.fieldname === 'message') message = part.value
+        else if (part.fieldname === 'access_token' && typeof part.value === 'string') token ??= part.value
+      }
+    } else {
+      message = (req.body as { message?: unknown } | undefined)?.message
+    }
+    const out = page.uploadAttachment(id, req.headers.authorization, token, { message, file }, req.url)
+    return reply.status(out.status).send(out.json)
   })
 
   app.post('/:version/:id/media', async (req) => {
@@ -135,7 +161,7 @@ export async function emulatorGraphRoutes(app: FastifyInstance, opts: EmulatorRo
       return reply.status(out.status).send(out.json)
     }
     emulator.authorize(req.headers.authorization)
-    const base = `${req.protocol}://${req.headers.host}${req.url.replace(/\/v\d+\.\d+\/.*$/, '')}/media`
+    const base = `${graphBase(req)}/media`
     return emulator.mediaInfo(id, base)
   })
 }
