@@ -15,8 +15,10 @@ import type { ChannelWindow } from '../lib/channels.ts'
 // Meta's text limit (W-SEND-TEXT).
 const MAX_TEXT = 4096
 const MAX_ROWS = 6
-// What WhatsApp accepts as agent uploads (the server checks the bytes too).
+// What Parley accepts as agent uploads on both channels (the server checks the bytes too).
 const ACCEPT = 'image/jpeg,image/png,application/pdf,text/plain,.doc,.docx,.xls,.xlsx,.ppt,.pptx'
+// Messenger's attachment limit (the server refuses larger ones too); WhatsApp's are per type.
+const MESSENGER_MAX_BYTES = 25 * 1024 * 1024
 
 export function Composer({ conv, win, onSent }: { conv: ConversationDTO; win: ChannelWindow; onSent: () => void }) {
   switch (win.mode) {
@@ -80,12 +82,9 @@ function TextComposer({ conv, humanAgentUntil, onSent }: { conv: ConversationDTO
         </div>
       )}
       <div class="compose-row">
-        {/* Messenger replies are text (the Send API's message.text); uploads are WhatsApp's media path. */}
-        {conv.channelKind === 'whatsapp' && (
-          <button type="button" class="icon" aria-label="Attach an image or document" title="Attach" onClick={() => file.current?.click()}>
-            📎
-          </button>
-        )}
+        <button type="button" class="icon" aria-label="Attach an image or document" title="Attach" onClick={() => file.current?.click()}>
+          📎
+        </button>
         <input
           ref={file}
           type="file"
@@ -97,8 +96,14 @@ function TextComposer({ conv, humanAgentUntil, onSent }: { conv: ConversationDTO
             const f = e.currentTarget.files?.[0]
             e.currentTarget.value = ''
             if (!f) return
-            app.sendMedia(conv.id, f, text.trim())
-            update('')
+            if (conv.channelKind === 'messenger') {
+              if (f.size > MESSENGER_MAX_BYTES) return app.flash('Messenger takes files up to 25 MB.')
+              // A Messenger attachment has no caption: what is typed stays, to send after it.
+              app.sendMedia(conv.id, f, '')
+            } else {
+              app.sendMedia(conv.id, f, text.trim())
+              update('')
+            }
             onSent()
           }}
         />

@@ -1,6 +1,6 @@
 // The simulator's Messenger side: play users of the sandbox Page. They write text, an
 // image, a quick reply, a reply to a Page message, a reaction (or take it back) and
-// postbacks; the Page's replies arrive live with their ticks (sent, delivered, seen),
+// postbacks; the Page's replies (text, images, files) arrive live with their ticks (sent, delivered, seen),
 // which the emulator turns into Messenger's delivery and read watermarks.
 // Same layout and classes as the WhatsApp side (Chat.tsx, Customers.tsx).
 import { useEffect, useRef, useState } from 'preact/hooks'
@@ -78,6 +78,17 @@ function Body({ m }: { m: MsMessage }) {
       <figure class="media">
         <img src={`/sandbox/graph/messenger-cdn/${encodeURIComponent(m.imageId)}`} alt="Image" loading="lazy" />
       </figure>
+    )
+  }
+  // The Page's file (a PDF, a document): what Messenger shows is its name, to download.
+  if (m.attachment && m.type !== 'image') {
+    return (
+      <p class="file">
+        📄{' '}
+        <a href={`/sandbox/graph/messenger-cdn/${encodeURIComponent(m.attachment.id)}`} download={m.attachment.filename ?? 'file'}>
+          {m.attachment.filename ?? m.attachment.mimeType}
+        </a>
+      </p>
     )
   }
   if (m.type === 'postback') return <p class="tapped">☰ {m.text}</p>
