@@ -1,0 +1,244 @@
+// Agents send images and documents on Messenger as they do on WhatsApp: the file is
+// uploaded to Parley, then by the outbox to the Page's Attachment Upload API, and sent by
+// attachment_id through the Send API — same window rules, ticks and echo reconciliation
+// as text. Real Parley in sandbox mode: its Graph calls go over HTTP to the emulator on
+// its own listener, whose signed webhooks come back through the real route. Nothing of
+// Parley replaced.
+import t from 'tap'
+import { createHash } from 'node:crypto'
+import { startServer, type TestLike } from './helpers/server.ts'
+import { connectSse } from './helpers/sse.ts'
+import { until } from './helpers/emulator.ts'
+import { agentPage, ensureWebBuild, openConversation, launchBrowser, watchPage, E2E_FILE_TIMEOUT_MS, LIVE_MS } from './helpers/browser.ts'
+import { plainReason } from '../src/domain/meta-errors.ts'
+import type { ConversationDTO, MessageDTO } from '../src/events/types.ts'
+
+const DAY = 24 * 3600_000
+t.setTimeout(E2E_FILE_TIMEOUT_MS)
+
+// A 1×1 PNG with a few bytes of its own, so each test's file has its own hash.
+const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', 'base64')
+const PDF = Buffer.concat([Buffer.from('%PDF-1.4\n'), Buffer.from('1 0 obj << /Type /Catalog >> endobj\n%%EOF\n')])
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex')
+
+async function sandbox(t: TestLike) {
+  const s = await startServer(t, {
+    env: { WHATSAPP_PHONE_NUMBER_ID: '', SANDBOX_SENT_DELAY_MS: '20', SANDBOX_DELIVERED_DELAY_MS: '80' },
+  })
+  const { token } = await s.login()
+  const call = async (method: string, p: string, body?: unknown) => {
+    const res = await fetch(s.url + p, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    })
+    const text = await res.text()
+    return { status: res.status, body: text ? (JSON.parse(text) as any) : null }
+  }
+  const user = async (name: string) => {
+    const r = await call('POST', '/api/sandbox/messenger/users', { name })
+    if (r.status !== 201) throw new Error(`user: ${r.status} ${JSON.stringify(r.body)}`)
+    return r.body.user.psid as string
+  }
+  const say = async (psid: string, input: Record<string, unknown>) => {
+    const r = await call('POST', `/api/sandbox/messenger/users/${psid}/messages`, input)
+    if (r.status !== 201 || r.body.delivered !== true) throw new Error(`say: ${r.status} ${JSON.stringify(r.body)}`)
+  }
+  const conversationOf = async (psid: string) => {
+    const convs = (await call('GET', '/api/conversations?status=all')).body.conversations as ConversationDTO[]
+    const c = convs.find((x) => x.channelKind === 'messenger' && JSON.stringify(x).includes(psid))
+    if (!c) throw new Error('no Messenger conversation for ' + psid)
+    return c
+  }
+  /** The agent's upload, as the composer does it: multipart to /api/media. */
+  const upload = async (bytes: Buffer, mimeType: string, filename: string) => {
+    const form = new FormData()
+    form.set('file', new Blob([new Uint8Array(bytes)], { type: mimeType }), filename)
+    const res = await fetch(`${s.url}/api/media`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: form })
+    const body = (await res.json()) as any
+    if (res.status !== 201) throw new Error(`upload: ${res.status} ${JSON.stringify(body)}`)
+    return body.media.id as number
+  }
+  const messages = async (convId: number) => (await call('GET', `/api/conversations/${convId}/messages`)).body.messages as MessageDTO[]
+  const atUser = async (psid: string) => (await call('GET', `/api/sandbox/messenger/users/${psid}/messages`)).body.messages as any[]
+  const stats = async () => (await call('GET', '/api/sandbox/messenger/stats')).body
+  return { s, token, call, user, say, conversationOf, upload, messages, atUser, stats }
+}
+
+const rawKept = (s: { db: { $client: { prepare(sql: string): { get(): unknown } } } }) =>
+  (s.db.$client.prepare('SELECT count(*) AS n FROM raw_webhooks').get() as { n: number }).n
+
+t.test('an image to a Messenger user: the bytes reach Meta, one send, ticks live, the echo not duplicated', async (t) => {
+  const sb = await sandbox(t)
+  const stream = await connectSse(`${sb.s.url}/stream`, { token: sb.token })
+  t.teardown(() => stream.close())
+  const psid = await sb.user('Lena')
+  await sb.say(psid, { type: 'text', text: 'Can you send me a photo of it?' })
+  const conv = await sb.conversationOf(psid)
+  const mediaId = await sb.upload(PNG, 'image/png', 'product.png')
+
+  // A flaky connection: the same POST three times, two of them at once.
+  const body = { clientMessageId: 'img-1', type: 'image', mediaId }
+  const [a, b] = await Promise.all([
+    sb.call('POST', `/api/conversations/${conv.id}/messages`, body),
+    sb.call('POST', `/api/conversations/${conv.id}/messages`, body),
+  ])
+  const c = await sb.call('POST', `/api/conversations/${conv.id}/messages`, body)
+  t.equal(a.status, 202)
+  t.equal(a.body.message.id, b.body.message.id)
+  t.equal(a.body.message.id, c.body.message.id)
+  const id = a.body.message.id as number
+  t.match(a.body.message, { type: 'image', direction: 'out', media: { mimeType: 'image/png', filename: 'product.png' } })
+
+  await until(async () => (await sb.messages(conv.id)).find((m) => m.id === id && m.status === 'delivered'), 'delivered')
+  const sim = (await sb.atUser(psid)).filter((m) => m.direction === 'out')
+  t.equal(sim.length, 1, 'the user got one message')
+  t.match(sim[0], { type: 'image', messagingType: 'RESPONSE', tag: null, metadata: `parley:${id}`, attachment: { type: 'image', mimeType: 'image/png', size: PNG.length } })
+  t.equal(sim[0].attachment.sha256, sha256(PNG), 'the emulator received exactly the bytes the agent uploaded')
+  const cdn = await fetch(`${sb.s.url}/sandbox/graph/messenger-cdn/${sim[0].attachment.id}`)
+  t.equal(sha256(Buffer.from(await cdn.arrayBuffer())), sha256(PNG), "the user's Messenger shows that image")
+
+  const stats = await sb.stats()
+  t.equal(stats.attachmentUploads, 1, 'one upload')
+  t.equal(stats.sendRequests, 1, 'one Send API call')
+  t.same(stats.acceptedByMetadata, { [`parley:${id}`]: 1 })
+
+  const all = await sb.messages(conv.id)
+  t.equal(all.length, 2, 'the echo of our own attachment did not become a second message')
+  const out = all.find((m) => m.id === id)!
+  t.equal(out.providerMessageId, sim[0].mid)
+  t.match(out, { type: 'image', media: { url: String, mimeType: 'image/png' } })
+  const served = await fetch(sb.s.url + String(out.media!.url), { headers: { authorization: `Bearer ${sb.token}` } })
+  t.equal(sha256(Buffer.from(await served.arrayBuffer())), sha256(PNG), "the agent's bubble shows the stored file")
+
+  t.equal((await sb.call('POST', `/api/sandbox/messenger/users/${psid}/read`)).body.read, 1)
+  await until(async () => (await sb.messages(conv.id)).find((m) => m.id === id && m.status === 'read'), 'read')
+  await stream.waitFor((evs) => evs.some((e) => e.event === 'message.updated' && JSON.parse(e.data).message.id === id && JSON.parse(e.data).message.status === 'read'))
+  const statuses = stream
+    .data<{ message: MessageDTO }>('message.updated')
+    .filter((d) => d.message.id === id)
+    .map((d) => d.message.status)
+  t.same(
+    statuses.filter((x, i) => x !== statuses[i - 1]),
+    ['sending', 'sent', 'delivered', 'read'],
+    `every tick on the stream, only forward: ${statuses.join(',')}`,
+  )
+  t.equal(stream.data('message.created').filter((d: any) => d.message.id === id).length, 1, 'one message.created')
+  t.equal(rawKept(sb.s), 0, 'every emulator payload parsed')
+})
+
+t.test('a document three days later goes as a file with the HUMAN_AGENT tag', async (t) => {
+  const sb = await sandbox(t)
+  const psid = await sb.user('Omar')
+  await sb.say(psid, { type: 'text', text: 'Where is my invoice?', timestamp: Date.now() - 3 * DAY })
+  const conv = await sb.conversationOf(psid)
+  const mediaId = await sb.upload(PDF, 'application/pdf', 'invoice 42.pdf')
+  const sent = await sb.call('POST', `/api/conversations/${conv.id}/messages`, { clientMessageId: 'doc-1', mediaId })
+  t.equal(sent.status, 202)
+  const id = sent.body.message.id as number
+  t.equal(sent.body.message.type, 'document', 'the type follows the upload')
+  await until(async () => (await sb.messages(conv.id)).find((m) => m.id === id && m.status === 'delivered'), 'delivered')
+  const sim = (await sb.atUser(psid)).filter((m) => m.direction === 'out')
+  t.match(sim, [{ type: 'file', messagingType: 'MESSAGE_TAG', tag: 'HUMAN_AGENT', metadata: `parley:${id}`, attachment: { type: 'file', filename: 'invoice 42.pdf', mimeType: 'application/pdf' } }])
+  t.equal(sim[0].attachment.sha256, sha256(PDF))
+  const cdn = await fetch(`${sb.s.url}/sandbox/graph/messenger-cdn/${sim[0].attachment.id}`)
+  t.equal(cdn.headers.get('content-type'), 'application/octet-stream', 'a file is a download, never a page on this origin')
+  t.match(cdn.headers.get('content-disposition'), /^attachment/)
+  t.equal((await sb.messages(conv.id)).length, 2)
+  t.same((await sb.stats()).rejected, {})
+})
+
+t.test("Meta's permanent refusal fails the attachment in Messenger's words, sent once", async (t) => {
+  const sb = await sandbox(t)
+  const psid = await sb.user('Ines')
+  await sb.say(psid, { type: 'text', text: 'Hello?' })
+  const conv = await sb.conversationOf(psid)
+  // Meta's clock says otherwise: the user last wrote 8 days ago.
+  t.equal((await sb.call('PATCH', `/api/sandbox/messenger/users/${psid}`, { lastInboundAt: Date.now() - 8 * DAY })).status, 200)
+  const mediaId = await sb.upload(PNG, 'image/png', 'late.png')
+  const sent = await sb.call('POST', `/api/conversations/${conv.id}/messages`, { clientMessageId: 'late-1', type: 'image', mediaId })
+  t.equal(sent.status, 202)
+  const id = sent.body.message.id as number
+  const failed = await until(async () => (await sb.messages(conv.id)).find((m) => m.id === id && m.status === 'failed'), 'failed')
+  t.equal(failed.error?.code, 10)
+  t.equal(failed.error?.detail, plainReason(10, null, 'messenger'), 'a sentence an agent understands')
+  const stats = await sb.stats()
+  t.same(stats.rejected, { 10: 1 })
+  t.equal(stats.sendRequests, 1, 'a permanent error is not retried')
+  t.equal((await sb.atUser(psid)).filter((m) => m.direction === 'out').length, 0, 'nothing reached the user')
+})
+
+t.test('refused up front: a caption, a reaction, a closed window; the emulator checks the Page token', async (t) => {
+  const sb = await sandbox(t)
+  const psid = await sb.user('Kai')
+  await sb.say(psid, { type: 'text', text: 'Hi' })
+  const conv = await sb.conversationOf(psid)
+  const mediaId = await sb.upload(PNG, 'image/png', 'x.png')
+  const captioned = await sb.call('POST', `/api/conversations/${conv.id}/messages`, { clientMessageId: 'cap-1', type: 'image', mediaId, caption: 'Look' })
+  t.equal(captioned.status, 400)
+  t.match(captioned.body, { error: { code: 'INVALID_MESSAGE', message: /no caption/ } })
+  const asDocument = await sb.call('POST', `/api/conversations/${conv.id}/messages`, { clientMessageId: 'doc-x', type: 'document', mediaId })
+  t.equal(asDocument.status, 400, 'an image is not sent as a document')
+  const inbound = (await sb.messages(conv.id))[0]!
+  const reaction = await sb.call('POST', `/api/conversations/${conv.id}/messages`, { clientMessageId: 'r-1', reaction: { messageId: inbound.id, emoji: '👍' } })
+  t.equal(reaction.status, 422)
+  t.match(reaction.body, { error: { code: 'MESSENGER_UNSUPPORTED' } }, 'reactions stay WhatsApp-only')
+
+  const closedPsid = await sb.user('Noor')
+  await sb.say(closedPsid, { type: 'text', text: 'Old question', timestamp: Date.now() - 8 * DAY })
+  const closed = await sb.conversationOf(closedPsid)
+  const late = await sb.call('POST', `/api/conversations/${closed.id}/messages`, { clientMessageId: 'late-x', type: 'image', mediaId })
+  t.equal(late.status, 422)
+  t.match(late.body, { error: { code: 'MESSENGER_WINDOW_CLOSED' } })
+  t.equal((sb.s.db.$client.prepare(`SELECT count(*) AS n FROM messages WHERE direction = 'out'`).get() as { n: number }).n, 0, 'refusals store nothing')
+
+  // The Attachment Upload API as Meta answers it.
+  const page = (await sb.call('GET', '/api/sandbox/messenger')).body.pages[0].pageId as string
+  const pageToken = (sb.s.db.$client.prepare(`SELECT access_token AS t FROM channels WHERE kind = 'messenger'`).get() as { t: string }).t
+  const form = () => {
+    const f = new FormData()
+    f.set('message', JSON.stringify({ attachment: { type: 'image', payload: { is_reusable: true } } }))
+    f.set('filedata', new Blob([new Uint8Array(PNG)], { type: 'image/png' }), 'a.png')
+    return f
+  }
+  const bad = await fetch(`${sb.s.url}/sandbox/graph/v23.0/${page}/message_attachments`, { method: 'POST', headers: { authorization: 'Bearer nope' }, body: form() })
+  t.match(await bad.json(), { error: { code: 190, type: 'OAuthException' } })
+  const ok = await fetch(`${sb.s.url}/sandbox/graph/v23.0/${page}/message_attachments`, { method: 'POST', headers: { authorization: `Bearer ${pageToken}` }, body: form() })
+  t.equal(ok.status, 200)
+  const { attachment_id } = (await ok.json()) as { attachment_id: string }
+  t.match(attachment_id, /^\d{15,17}$/)
+  const wrongType = await fetch(`${sb.s.url}/sandbox/graph/v23.0/${page}/messages`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${pageToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ recipient: { id: psid }, messaging_type: 'RESPONSE', message: { attachment: { type: 'file', payload: { attachment_id } } } }),
+  })
+  t.equal(wrongType.status, 400)
+  t.match(await wrongType.json(), { error: { code: 100 } })
+})
+
+t.test("the composer's 📎 on a Messenger conversation: the image reaches the simulated user", async (t) => {
+  await ensureWebBuild()
+  const sb = await sandbox(t)
+  const psid = await sb.user('Mia')
+  await sb.say(psid, { type: 'text', text: 'Show me the blue one' })
+  const conv = await sb.conversationOf(psid)
+  const browser = await launchBrowser(t)
+  const { page, context } = await agentPage(t, browser, sb.s.url)
+  await openConversation(page, conv.id)
+  await page.waitForSelector('button[aria-label="Attach an image or document"]')
+  await page.fill('#composer-input', 'Here it is')
+  await page.setInputFiles('.composer input[type=file]', { name: 'blue.png', mimeType: 'image/png', buffer: PNG })
+  const sent = await until(async () => (await sb.messages(conv.id)).find((m) => m.type === 'image' && m.status === 'delivered'), 'image delivered')
+  await page.waitForSelector(`.msg img[src="${String(sent.media!.url)}"]`, { timeout: LIVE_MS })
+  t.equal(await page.inputValue('#composer-input'), 'Here it is', 'no caption on Messenger: the text stays to send after the image')
+  const sim = (await sb.atUser(psid)).filter((m) => m.direction === 'out')
+  t.equal(sim.length, 1)
+  t.equal(sim[0].attachment.sha256, sha256(PNG))
+
+  const player = await context.newPage()
+  watchPage(t, player, 'simulator')
+  await player.goto(`${sb.s.url}/sandbox?player=messenger`)
+  await player.click('nav.customers button:has-text("Mia")')
+  await player.waitForSelector('.msg.theirs img', { timeout: LIVE_MS })
+  t.pass("the simulator's Messenger player shows the Page's image")
+})
