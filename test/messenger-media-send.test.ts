@@ -21,9 +21,9 @@ const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR
 const PDF = Buffer.concat([Buffer.from('%PDF-1.4\n'), Buffer.from('1 0 obj << /Type /Catalog >> endobj\n%%EOF\n')])
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex')
 
-async function sandbox(t: TestLike) {
+async function sandbox(t: TestLike, env: Record<string, string> = {}) {
   const s = await startServer(t, {
-    env: { WHATSAPP_PHONE_NUMBER_ID: '', SANDBOX_SENT_DELAY_MS: '20', SANDBOX_DELIVERED_DELAY_MS: '80' },
+    env: { WHATSAPP_PHONE_NUMBER_ID: '', SANDBOX_SENT_DELAY_MS: '20', SANDBOX_DELIVERED_DELAY_MS: '80', ...env },
   })
   const { token } = await s.login()
   const call = async (method: string, p: string, body?: unknown) => {
@@ -166,6 +166,28 @@ t.test("Meta's permanent refusal fails the attachment in Messenger's words, sent
   t.same(stats.rejected, { 10: 1 })
   t.equal(stats.sendRequests, 1, 'a permanent error is not retried')
   t.equal((await sb.atUser(psid)).filter((m) => m.direction === 'out').length, 0, 'nothing reached the user')
+})
+
+t.test('transient errors: a failed upload is retried; a failed send is retried by the same attachment_id, not uploaded again', async (t) => {
+  const sb = await sandbox(t, { OUTBOX_RETRY_BASE_MS: '20', OUTBOX_RETRY_CAP_MS: '100' })
+  const psid = await sb.user('Ada')
+  await sb.say(psid, { type: 'text', text: 'Ping' })
+  const conv = await sb.conversationOf(psid)
+  const faults = await sb.call('PUT', '/api/sandbox/messenger/faults', { sends: { uploads: [{ error: 2 }], sends: [{ error: 2 }] } })
+  t.equal(faults.status, 200)
+  const mediaId = await sb.upload(PNG, 'image/png', 'retry.png')
+  const sent = await sb.call('POST', `/api/conversations/${conv.id}/messages`, { clientMessageId: 'retry-1', type: 'image', mediaId })
+  const id = sent.body.message.id as number
+  await until(async () => (await sb.messages(conv.id)).find((m) => m.id === id && m.status === 'delivered'), 'delivered')
+  const stats = await sb.stats()
+  t.equal(stats.attachmentUploads, 2, 'the upload Meta failed was tried again')
+  t.equal(stats.attachmentsStored, 1, 'and stored once')
+  t.equal(stats.sendRequests, 2, 'the send Meta failed was tried again…')
+  t.same(stats.acceptedByMetadata, { [`parley:${id}`]: 1 }, '…and accepted once')
+  t.same(stats.rejected, { 2: 2 })
+  const sim = (await sb.atUser(psid)).filter((m) => m.direction === 'out')
+  t.equal(sim.length, 1, 'the user got it once')
+  t.equal(sim[0].attachment.sha256, sha256(PNG))
 })
 
 t.test('refused up front: a caption, a reaction, a closed window; the emulator checks the Page token', async (t) => {

@@ -8,6 +8,7 @@
 //   Uploads    POST /{page-id}/message_attachments (the Attachment Upload API), multipart
 //              `message` + `filedata` with the Page token → {attachment_id}, up to 25 MB;
 //              the bytes are kept (with their sha256) for the player and for tests.
+//              Both answer scripted Meta errors first when a test asks (sendFaults).
 //   Webhooks   signed and escaped exactly like the WhatsApp side (emulator-webhooks.ts),
 //              POSTed to Parley's real /webhooks/messenger: the echo of every accepted send
 //              (is_echo, the metadata, the mid), then a delivery watermark (sometimes
@@ -146,6 +147,12 @@ export interface MsUserInput {
 /** Answers for the next profile requests, in order, before `refuseCode` and `hold`. */
 export type ProfileStep = { error: number; httpStatus?: number } | { ok: true } | { hold: true }
 
+/** Scripted Meta errors for the next Send API and Attachment Upload API requests (a transient 2, a 190…). */
+export interface SendFaults {
+  sends: Array<{ error: number; httpStatus?: number }>
+  uploads: Array<{ error: number; httpStatus?: number }>
+}
+
 export interface ProfileFaults {
   /** Refuse every profile request with this code (230: the app lacks profile access); null: answer. */
   refuseCode: number | null
@@ -220,6 +227,7 @@ export class MessengerEmulator {
     profileByPsid: {} as Record<string, number>,
   }
   profileFaults: ProfileFaults = { refuseCode: null, hold: false, script: [] }
+  sendFaults: SendFaults = { sends: [], uploads: [] }
   private heldProfiles = new Set<() => void>()
   /** The last Graph requests to sandbox Pages (a test checks no token ever sat in a URL). */
   readonly requestLog: GraphRequestRecord[] = []
@@ -308,6 +316,8 @@ export class MessengerEmulator {
     this.counters.sendRequests += 1
     const rec = this.record('POST', url, authorization)
     try {
+      const fault = this.sendFaults.sends.shift()
+      if (fault) throw scriptedError(fault)
       const out = { status: 200, json: this.accept(pageId, authorization, queryToken, raw, cdnBase) }
       rec.status = 200
       return out
@@ -333,6 +343,8 @@ export class MessengerEmulator {
     this.counters.attachmentUploads += 1
     const rec = this.record('POST', url, authorization)
     try {
+      const fault = this.sendFaults.uploads.shift()
+      if (fault) throw scriptedError(fault)
       const page = this.pageFor(pageId, authorization, queryToken)
       let message: { attachment?: { type?: unknown; payload?: { url?: unknown } } }
       try {
@@ -420,6 +432,11 @@ export class MessengerEmulator {
       return { kind: 'hold', released, status: 200, json }
     }
     return reply(200, json)
+  }
+
+  setSendFaults(patch: Partial<SendFaults>): SendFaults {
+    this.sendFaults = { sends: [...(patch.sends ?? this.sendFaults.sends)], uploads: [...(patch.uploads ?? this.sendFaults.uploads)] }
+    return this.sendFaults
   }
 
   setProfileFaults(patch: Partial<ProfileFaults>): ProfileFaults {
@@ -845,6 +862,12 @@ function profileError(code: number, psid: string): MetaError {
   }
 }
 
+/** A scripted fault, worded as Meta words the common ones. */
+function scriptedError(step: { error: number; httpStatus?: number }): MetaError {
+  const e = step.error === 190 ? metaError(190) : step.error === 2 ? new MetaError(503, 2, 'Service temporarily unavailable') : profileError(step.error, '')
+  return step.httpStatus ? new MetaError(step.httpStatus, e.code, e.title, e.details, e.subcode) : e
+}
+
 /** Meta's error envelope for the Send API (no WhatsApp error_data). */
 function messengerError(code: number, title: string, subcode?: number): MetaError {
   return new MetaError(400, code, title, undefined, subcode)
@@ -897,6 +920,11 @@ export async function messengerGraphRoutes(app: FastifyInstance, opts: { emulato
       .send(img.bytes)
   })
 }
+
+const FaultScript = Type.Array(
+  Type.Object({ error: Type.Integer(), httpStatus: Type.Optional(Type.Integer({ minimum: 400, maximum: 599 })) }, { additionalProperties: false }),
+  { maxItems: 1000 },
+)
 
 const UserInputSchema = Type.Object({
   type: Type.Union([
@@ -990,7 +1018,7 @@ export async function messengerSandboxRoutes(app: FastifyInstance, opts: { emula
   })
   r.get('/api/sandbox/messenger/stats', guarded, async () => ms.stats())
   // The User Profile API's faults: refuse (a permission error), a scripted series, or hold.
-  r.get('/api/sandbox/messenger/faults', guarded, async () => ({ profiles: ms.profileFaults }))
+  r.get('/api/sandbox/messenger/faults', guarded, async () => ({ profiles: ms.profileFaults, sends: ms.sendFaults }))
   r.put(
     '/api/sandbox/messenger/faults',
     {
@@ -998,7 +1026,7 @@ export async function messengerSandboxRoutes(app: FastifyInstance, opts: { emula
       schema: {
         body: Type.Object(
           {
-            profiles: Type.Object(
+            profiles: Type.Optional(Type.Object(
               {
                 refuseCode: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.Null()])),
                 hold: Type.Optional(Type.Boolean()),
@@ -1014,13 +1042,23 @@ export async function messengerSandboxRoutes(app: FastifyInstance, opts: { emula
                 ),
               },
               { additionalProperties: false },
+            )),
+            // The Send API's and the Attachment Upload API's next answers: Meta errors, in order.
+            sends: Type.Optional(
+              Type.Object(
+                { sends: Type.Optional(FaultScript), uploads: Type.Optional(FaultScript) },
+                { additionalProperties: false },
+              ),
             ),
           },
           { additionalProperties: false },
         ),
       },
     },
-    async (req) => ({ profiles: ms.setProfileFaults(req.body.profiles as Partial<ProfileFaults>) }),
+    async (req) => ({
+      profiles: req.body.profiles ? ms.setProfileFaults(req.body.profiles as Partial<ProfileFaults>) : ms.profileFaults,
+      sends: req.body.sends ? ms.setSendFaults(req.body.sends) : ms.sendFaults,
+    }),
   )
   r.post('/api/sandbox/messenger/faults/release', guarded, async () => ({ released: ms.releaseProfiles() }))
   // What reached the Graph emulator for sandbox Pages: method, URL as received, whether a Bearer token came.
