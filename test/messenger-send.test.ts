@@ -1,8 +1,10 @@
 // Messenger's sending rules, decided before any call to Meta: RESPONSE inside 24 h,
-// the HUMAN_AGENT tag up to 7 days, a clear refusal after; text only.
+// the HUMAN_AGENT tag up to 7 days, a clear refusal after (attachments:
+// messenger-media-send.test.ts); failures are worded for Messenger, not WhatsApp.
 import t from 'tap'
 import { startServer, APP_SECRET } from './helpers/server.ts'
 import { PAGE_ID, item, mid, pageWebhook, postMessenger } from './helpers/ms.ts'
+import { localReasons, plainReason } from '../src/domain/meta-errors.ts'
 
 const HOUR = 3600_000
 
@@ -54,4 +56,12 @@ t.test('window rules and the payload that goes to the Send API', async (t) => {
   t.equal(template.status, 422)
   t.match(await template.json(), { error: { code: 'MESSENGER_UNSUPPORTED' } })
   t.equal((s.db.$client.prepare(`SELECT count(*) AS n FROM messages WHERE direction = 'out'`).get() as { n: number }).n, 2, 'refusals store nothing')
+})
+
+t.test('failure reasons name the channel the agent sent on', async (t) => {
+  for (const r of Object.values(localReasons('messenger'))) t.notMatch(r, /WhatsApp/, r)
+  t.match(localReasons('messenger').network, /could not reach Messenger/)
+  t.match(localReasons('whatsapp').network, /could not reach WhatsApp/)
+  t.equal(plainReason(999_999, null, 'messenger'), 'Messenger refused the message.')
+  t.equal(plainReason(999_999, 'Meta says why', 'messenger'), 'Meta says why', "Meta's own text when the code is unknown")
 })

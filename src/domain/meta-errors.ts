@@ -93,15 +93,22 @@ export function plainReason(
   if (code !== null && code !== undefined && code >= 132000 && code < 133000) {
     return 'The template could not be sent: it does not match what Meta approved.'
   }
-  return metaDetail && metaDetail.length > 0 ? metaDetail : 'WhatsApp refused the message.'
+  return metaDetail && metaDetail.length > 0 ? metaDetail : `${serviceOf(channel)} refused the message.`
 }
 
-/** Reasons for failures that happen before Meta answers. */
-export const LOCAL_REASONS = {
-  network: 'Parley could not reach WhatsApp; it will try again.',
-  ambiguous:
-    'The connection to WhatsApp broke after the message was handed over, so Parley cannot tell whether it was sent. It will not resend it by itself; a status from WhatsApp will settle it.',
-  http: 'WhatsApp answered with an unexpected error.',
-  exhausted: 'Parley gave up after several attempts.',
-  mediaMissing: 'The attached file is no longer available.',
-} as const
+/** How the agent knows the service a channel sends through. */
+const serviceOf = (channel: 'whatsapp' | 'messenger') => (channel === 'messenger' ? 'Messenger' : 'WhatsApp')
+
+/** Reasons for failures that happen before Meta answers, in the channel's words. */
+export function localReasons(channel: 'whatsapp' | 'messenger' = 'whatsapp') {
+  const s = serviceOf(channel)
+  return {
+    network: `Parley could not reach ${s}; it will try again.`,
+    ambiguous: `The connection to ${s} broke after the message was handed over, so Parley cannot tell whether it was sent. It will not resend it by itself; a status from ${s} will settle it.`,
+    http: `${s} answered with an unexpected error.`,
+    unreachable: `${s} could not be reached.`,
+    exhausted: 'Parley gave up after several attempts.',
+    mediaMissing: 'The attached file is no longer available.',
+  } as const
+}
+export const LOCAL_REASONS = localReasons('whatsapp')

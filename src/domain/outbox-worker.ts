@@ -11,7 +11,7 @@ import { GraphError, type GraphClient } from '../channels/whatsapp/graph-client.
 import type { Db } from '../store/db.ts'
 import { channels } from '../store/schema.ts'
 import type { ChannelRow } from '../store/inbox-store.ts'
-import { classify, LOCAL_REASONS, plainReason } from './meta-errors.ts'
+import { classify, localReasons, plainReason } from './meta-errors.ts'
 import type { Outbox, OutboxRow } from './outbox.ts'
 import { retryDelay, type SendRateLimiter } from './outbox-rate.ts'
 
@@ -236,7 +236,7 @@ export class OutboxWorker {
     const { outbox, limiter, log } = this.deps
     const now = this.deps.now()
     if (err instanceof LocalSendError) {
-      if (err.retryable) return this.retry(row, null, err.reason)
+      if (err.retryable) return this.retry(row, null, err.reason, kind)
       return outbox.markFailed(row.id, { code: null, title: 'Not sent', reason: err.reason })
     }
     if (!(err instanceof GraphError)) {
@@ -248,10 +248,10 @@ export class OutboxWorker {
       case 'ambiguous':
         return outbox.markUnknown(row.id, err.message)
       case 'not_sent':
-        return this.retry(row, null, LOCAL_REASONS.network)
+        return this.retry(row, null, localReasons(kind).network, kind)
       case 'http':
-        if ((err.httpStatus ?? 0) >= 500) return this.retry(row, null, `HTTP ${err.httpStatus}`)
-        return outbox.markFailed(row.id, { code: null, title: `HTTP ${err.httpStatus}`, reason: LOCAL_REASONS.http })
+        if ((err.httpStatus ?? 0) >= 500) return this.retry(row, null, `HTTP ${err.httpStatus}`, kind)
+        return outbox.markFailed(row.id, { code: null, title: `HTTP ${err.httpStatus}`, reason: localReasons(kind).http })
       case 'meta': {
         const cls = classify(err.code)
         if (cls === 'throttle') {
@@ -264,17 +264,18 @@ export class OutboxWorker {
           return outbox.scheduleRetry(row.id, at, err.code, err.title ?? err.message, false)
         }
         // An unlisted code on a 5xx is Meta's own trouble: worth another try.
-        if (cls === 'transient' || (err.httpStatus ?? 0) >= 500) return this.retry(row, err.code, err.title ?? err.message)
+        if (cls === 'transient' || (err.httpStatus ?? 0) >= 500) return this.retry(row, err.code, err.title ?? err.message, kind)
         return outbox.markFailed(row.id, { code: err.code, title: err.title, reason: plainReason(err.code, err.details, kind) })
       }
     }
   }
 
-  private retry(row: OutboxRow, code: number | null, text: string): void {
+  private retry(row: OutboxRow, code: number | null, text: string, kind: ChannelRow['kind'] = 'whatsapp'): void {
     const { outbox, options } = this.deps
     if (row.attempts >= options.maxAttempts) {
-      const why = code !== null ? plainReason(code).replace(/[;,]? ?Parley will try again\.$/, '.') : 'WhatsApp could not be reached.'
-      return outbox.markFailed(row.id, { code, title: text, reason: `${why} ${LOCAL_REASONS.exhausted}` })
+      const reasons = localReasons(kind)
+      const why = code !== null ? plainReason(code, null, kind).replace(/[;,]? ?Parley will try again\.$/, '.') : reasons.unreachable
+      return outbox.markFailed(row.id, { code, title: text, reason: `${why} ${reasons.exhausted}` })
     }
     const delay = retryDelay(row.attempts, options.retryBaseMs, options.retryCapMs, this.random)
     outbox.scheduleRetry(row.id, this.deps.now() + delay, code, text)

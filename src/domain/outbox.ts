@@ -10,7 +10,7 @@ import { toMessageDTO, type ChannelRow, type InboxStore, type MessageRow } from 
 import { messages, outbox, pendingStatuses, type MessageStatus } from '../store/schema.ts'
 import type { WaStatus, WaStatusName } from '../channels/whatsapp/parse.ts'
 import { applyStatus } from './message-status.ts'
-import { LOCAL_REASONS } from './meta-errors.ts'
+import { localReasons } from './meta-errors.ts'
 
 export type OutboxRow = typeof outbox.$inferSelect
 
@@ -35,6 +35,7 @@ export class Outbox {
   private readonly claimableStmt
   private readonly nextDueStmt
   private readonly sendingStmt
+  private readonly channelKindStmt
 
   constructor(private readonly deps: OutboxDeps) {
     const c = deps.db.$client
@@ -55,6 +56,7 @@ export class Outbox {
     )
     this.nextDueStmt = c.prepare(`SELECT min(next_attempt_at) AS at FROM outbox WHERE state = 'queued' AND next_attempt_at > ?`)
     this.sendingStmt = c.prepare(`SELECT id FROM outbox WHERE state = 'sending' AND (? IS NULL OR lease_until < ?)`)
+    this.channelKindStmt = c.prepare(`SELECT kind FROM channels WHERE id = ?`)
   }
 
   /**
@@ -120,7 +122,7 @@ export class Outbox {
         this.setOutbox(id, { state: 'unknown', leaseUntil: null, lastErrorText: 'interrupted mid-send' })
         this.setMessage(row.messageId, batch, (m) =>
           PRE_SENT.has(m.status)
-            ? { status: 'unknown', errorCode: null, errorTitle: 'Not confirmed', errorDetail: LOCAL_REASONS.ambiguous }
+            ? { status: 'unknown', errorCode: null, errorTitle: 'Not confirmed', errorDetail: this.ambiguousFor(m.channelId) }
             : null,
         )
       })
@@ -202,7 +204,7 @@ export class Outbox {
       this.setOutbox(id, { state: 'unknown', leaseUntil: null, lastErrorText: why })
       this.setMessage(row.messageId, batch, (m) =>
         PRE_SENT.has(m.status)
-          ? { status: 'unknown', errorCode: null, errorTitle: 'Not confirmed', errorDetail: LOCAL_REASONS.ambiguous }
+          ? { status: 'unknown', errorCode: null, errorTitle: 'Not confirmed', errorDetail: this.ambiguousFor(m.channelId) }
           : null,
       )
     })
@@ -314,6 +316,12 @@ export class Outbox {
   }
 
   /** Applies `patch(message)` (null: no change) and emits the update. */
+  /** "Cannot tell whether it was sent", naming the channel's service (WhatsApp or Messenger). */
+  private ambiguousFor(channelId: number): string {
+    const row = this.channelKindStmt.get(channelId) as { kind: 'whatsapp' | 'messenger' } | undefined
+    return localReasons(row?.kind ?? 'whatsapp').ambiguous
+  }
+
   private setMessage(
     messageId: number,
     batch: EventBatch,
