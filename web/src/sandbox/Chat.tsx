@@ -253,7 +253,7 @@ export function Chat({ sim }: { sim: Simulator }) {
             Read while open
           </label>
           {!sim.autoRead.value && (
-            <button type="button" disabled={sim.unreadFromBusiness.value.length === 0} onClick={() => void sim.readNow()}>
+            <button type="button" disabled={sim.unread.value.length === 0} onClick={() => void sim.readNow()}>
               Mark read
             </button>
           )}

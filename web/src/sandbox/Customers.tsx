@@ -30,7 +30,7 @@ export function Customers({ sim }: { sim: Simulator }) {
         <button type="submit">Add customer</button>
       </form>
       <ul>
-        {sim.customers.value.map((c) => (
+        {sim.people.value.map((c) => (
           <li key={c.phone}>
             <button
               type="button"

@@ -245,7 +245,7 @@ function Users({ p }: { p: Player }) {
         <button type="submit">Add Messenger user</button>
       </form>
       <ul>
-        {p.users.value.map((u) => (
+        {p.people.value.map((u) => (
           <li key={u.psid}>
             <button
               type="button"
@@ -311,7 +311,7 @@ function Thread({ p }: { p: Player }) {
             <input type="checkbox" checked={p.autoRead.value} onChange={(e) => p.setAutoRead((e.currentTarget as HTMLInputElement).checked)} /> Seen while open
           </label>
           {!p.autoRead.value && (
-            <button type="button" disabled={p.unreadFromPage.value.length === 0} onClick={() => void p.readNow()}>
+            <button type="button" disabled={p.unread.value.length === 0} onClick={() => void p.readNow()}>
               Mark seen
             </button>
           )}
