@@ -1,12 +1,18 @@
 // The simulated customers, and a form to add one (a number is made up when left empty).
 import { useState } from 'preact/hooks'
 import type { Simulator } from './state.ts'
+import { PeopleList } from './PeopleList.tsx'
 
 export function Customers({ sim }: { sim: Simulator }) {
   const [name, setName] = useState('')
   const [phone, setPhone] = useState('')
   return (
-    <nav class="customers" aria-label="Customers">
+    <PeopleList
+      label="Customers"
+      people={sim.people.value.map((c) => ({ id: c.phone, name: c.name, detail: `+${c.phone}`, unread: c.unread }))}
+      selected={sim.selected.value}
+      onSelect={sim.select}
+    >
       <form
         class="new-customer"
         onSubmit={async (e) => {
@@ -29,26 +35,6 @@ export function Customers({ sim }: { sim: Simulator }) {
         />
         <button type="submit">Add customer</button>
       </form>
-      <ul>
-        {sim.people.value.map((c) => (
-          <li key={c.phone}>
-            <button
-              type="button"
-              class={c.phone === sim.selected.value ? 'selected' : ''}
-              aria-current={c.phone === sim.selected.value ? 'true' : undefined}
-              onClick={() => void sim.select(c.phone)}
-            >
-              <span class="name">{c.name}</span>
-              <span class="muted">+{c.phone}</span>
-              {c.unread > 0 && (
-                <span class="badge" aria-label={`${c.unread} unread`}>
-                  {c.unread}
-                </span>
-              )}
-            </button>
-          </li>
-        ))}
-      </ul>
-    </nav>
+    </PeopleList>
   )
 }

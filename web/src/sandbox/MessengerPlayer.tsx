@@ -3,10 +3,14 @@
 // postbacks; the Page's replies (text, images, files) arrive live with their ticks (sent, delivered, seen),
 // which the emulator turns into Messenger's delivery and read watermarks.
 // Same layout and classes as the WhatsApp side (Chat.tsx, Customers.tsx).
-import { useEffect, useRef, useState } from 'preact/hooks'
+import { useEffect, useState } from 'preact/hooks'
 import { signal } from '@preact/signals'
 import { createMessengerPlayer, type MessengerPlayer as Player } from './messenger-state.ts'
 import type { MsMessage } from './messenger-api.ts'
+import { Actions, Bubble, FileLink, Picture, Ticks } from './Bubble.tsx'
+import { ChatPane, EmptyChat } from './ChatPane.tsx'
+import { Composer } from './Composer.tsx'
+import { PeopleList } from './PeopleList.tsx'
 import './messenger.css'
 
 /** Which kind of customer the simulator plays; `?player=messenger` opens this side. */
@@ -49,6 +53,9 @@ const POSTBACKS: [string, string][] = [
   ['Opening hours', 'HOURS'],
 ]
 
+// The emulator's "CDN" serves the user's images and the Page's attachments alike.
+const cdnSrc = (id: string) => `/sandbox/graph/messenger-cdn/${encodeURIComponent(id)}`
+
 let player: Player | undefined
 function usePlayer(): Player {
   player ??= createMessengerPlayer()
@@ -57,39 +64,11 @@ function usePlayer(): Player {
   return p
 }
 
-const time = (ms: number) => new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
-
-function PageStatus({ m }: { m: MsMessage }) {
-  switch (m.status) {
-    case 'sent':
-      return <span class="status" title="Sent">✓</span>
-    case 'delivered':
-      return <span class="status" title="Delivered">✓✓</span>
-    case 'read':
-      return <span class="status read" title="Seen">✓✓</span>
-    default:
-      return null
-  }
-}
-
 function Body({ m }: { m: MsMessage }) {
-  if (m.type === 'image' && m.imageId) {
-    return (
-      <figure class="media">
-        <img src={`/sandbox/graph/messenger-cdn/${encodeURIComponent(m.imageId)}`} alt="Image" loading="lazy" />
-      </figure>
-    )
-  }
-  // The Page's file (a PDF, a document): what Messenger shows is its name, to download.
+  if (m.type === 'image' && m.imageId) return <Picture src={cdnSrc(m.imageId)} alt="Image" />
+  // The Page's file (a PDF, a document).
   if (m.attachment && m.type !== 'image') {
-    return (
-      <p class="file">
-        📄{' '}
-        <a href={`/sandbox/graph/messenger-cdn/${encodeURIComponent(m.attachment.id)}`} download={m.attachment.filename ?? 'file'}>
-          {m.attachment.filename ?? m.attachment.mimeType}
-        </a>
-      </p>
-    )
+    return <FileLink class="file" href={cdnSrc(m.attachment.id)} filename={m.attachment.filename} mimeType={m.attachment.mimeType} fallback="file" />
   }
   if (m.type === 'postback') return <p class="tapped">☰ {m.text}</p>
   if (m.type === 'quick_reply') return <p class="tapped">↪ {m.text}</p>
@@ -99,85 +78,41 @@ function Body({ m }: { m: MsMessage }) {
 function Message({ p, m, byMid, reaction }: { p: Player; m: MsMessage; byMid: Map<string, MsMessage>; reaction: string | undefined }) {
   const mine = m.direction === 'in'
   const quoted = m.replyTo ? byMid.get(m.replyTo) : undefined
-  const [picking, setPicking] = useState(false)
   return (
-    <li class={`msg ${mine ? 'mine' : 'theirs'}`}>
-      <div class="bubble">
-        {m.tag && <span class="tag">{m.tag === 'HUMAN_AGENT' ? 'Human agent follow-up' : m.tag}</span>}
-        {quoted && (
-          <blockquote class="quote">
-            <span>{quoted.direction === 'in' ? 'You' : 'Page'}</span>
-            {quoted.text ?? quoted.type}
-          </blockquote>
-        )}
-        <Body m={m} />
-        <span class="meta">
-          {time(m.timestamp)} {!mine && <PageStatus m={m} />}
-        </span>
-        {reaction && (
-          <span class="reactions" aria-label="Reactions">
-            {reaction}
-          </span>
-        )}
-      </div>
+    <Bubble
+      mine={mine}
+      timestamp={m.timestamp}
+      tag={m.tag ? (m.tag === 'HUMAN_AGENT' ? 'Human agent follow-up' : m.tag) : undefined}
+      quoted={quoted && { who: quoted.direction === 'in' ? 'You' : 'Page', text: quoted.text ?? quoted.type }}
+      body={<Body m={m} />}
+      ticks={!mine && <Ticks status={m.status} readTitle="Seen" />}
+      reactions={reaction}
+    >
+      {/* A user replies to and reacts on the Page's messages only. */}
       {!mine && (
-        <div class="actions">
-          <button type="button" aria-label="Reply to this message" title="Reply" onClick={() => (p.replyTo.value = m)}>
-            ↩
-          </button>
-          <button type="button" aria-label="React" title="React" aria-expanded={picking} onClick={() => setPicking(!picking)}>
-            ☺
-          </button>
-          {picking && (
-            <span class="picker" role="group" aria-label="Pick a reaction">
-              {EMOJI.map((e) => (
-                <button
-                  key={e}
-                  type="button"
-                  aria-label={`React ${e}`}
-                  onClick={() => {
-                    setPicking(false)
-                    // The same emoji again takes the reaction back (an "unreact" webhook).
-                    void p.react(m, reaction === e ? null : e)
-                  }}
-                >
-                  {e}
-                </button>
-              ))}
-            </span>
-          )}
-        </div>
+        <Actions
+          onReply={() => (p.replyTo.value = m)}
+          // The same emoji again takes the reaction back (an "unreact" webhook).
+          react={{ emoji: EMOJI, pick: (e) => void p.react(m, reaction === e ? null : e) }}
+        />
       )}
-    </li>
+    </Bubble>
   )
 }
 
-function Composer({ p }: { p: Player }) {
-  const [text, setText] = useState('')
-  const fileInput = useRef<HTMLInputElement>(null)
+function MessengerComposer({ p }: { p: Player }) {
   const reply = p.replyTo.value
-  const submit = async () => {
-    if (p.sending.value || !text.trim()) return
-    if (await p.sendText(text)) setText('')
-  }
   return (
-    <form
-      class="composer"
-      onSubmit={(e) => {
-        e.preventDefault()
-        void submit()
-      }}
+    <Composer
+      sending={p.sending.value}
+      replying={reply && { to: 'the Page', text: reply.text ?? reply.type }}
+      onCancelReply={() => (p.replyTo.value = null)}
+      accept="image/jpeg,image/png,image/gif,image/webp"
+      placeholder="Write as the Messenger user"
+      // Messenger sends an image as soon as it is picked (no caption).
+      onFile={(file) => p.sendImage(file)}
+      onSend={(text) => p.sendText(text)}
     >
-      {reply && (
-        <div class="replying">
-          <span>
-            Replying to <strong>the Page</strong>: {reply.text ?? reply.type}
-          </span>
-          <button type="button" aria-label="Cancel the reply" onClick={() => (p.replyTo.value = null)}>
-            ✕
-          </button>
-        </div>
-      )}
       <div class="buttons" role="group" aria-label="Quick replies">
         {QUICK_REPLIES.map(([t, payload]) => (
           <button key={payload} type="button" disabled={p.sending.value} onClick={() => void p.quickReply(t, payload)}>
@@ -192,48 +127,19 @@ function Composer({ p }: { p: Player }) {
           </button>
         ))}
       </div>
-      <div class="row">
-        <label class="attach" title="Send an image">
-          <svg width="20" height="20" viewBox="0 0 24 24" aria-hidden="true" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round">
-            <path d="M21 12.5l-8.5 8.5a5.5 5.5 0 0 1-7.8-7.8l9-9a3.7 3.7 0 0 1 5.2 5.2l-9 9a1.8 1.8 0 0 1-2.6-2.6l8.3-8.3" />
-          </svg>
-          <input
-            ref={fileInput}
-            type="file"
-            accept="image/jpeg,image/png,image/gif,image/webp"
-            aria-label="Send an image"
-            onChange={async (e) => {
-              const file = (e.currentTarget as HTMLInputElement).files?.[0]
-              if (file) await p.sendImage(file)
-              if (fileInput.current) fileInput.current.value = ''
-            }}
-          />
-        </label>
-        <textarea
-          rows={1}
-          value={text}
-          placeholder="Write as the Messenger user"
-          aria-label="Message"
-          onInput={(e) => setText((e.currentTarget as HTMLTextAreaElement).value)}
-          onKeyDown={(e) => {
-            if (e.key === 'Enter' && !e.shiftKey) {
-              e.preventDefault()
-              void submit()
-            }
-          }}
-        />
-        <button type="submit" class="send" disabled={p.sending.value || !text.trim()} aria-label="Send">
-          ➤
-        </button>
-      </div>
-    </form>
+    </Composer>
   )
 }
 
 function Users({ p }: { p: Player }) {
   const [name, setName] = useState('')
   return (
-    <nav class="customers" aria-label="Messenger users">
+    <PeopleList
+      label="Messenger users"
+      people={p.people.value.map((u) => ({ id: u.psid, name: u.name, detail: `PSID ${u.psid}`, unread: u.unread }))}
+      selected={p.selected.value}
+      onSelect={p.select}
+    >
       <form
         class="new-customer"
         onSubmit={async (e) => {
@@ -244,27 +150,7 @@ function Users({ p }: { p: Player }) {
         <input value={name} maxLength={100} placeholder="Name" aria-label="Messenger user name" required onInput={(e) => setName((e.currentTarget as HTMLInputElement).value)} />
         <button type="submit">Add Messenger user</button>
       </form>
-      <ul>
-        {p.people.value.map((u) => (
-          <li key={u.psid}>
-            <button
-              type="button"
-              class={u.psid === p.selected.value ? 'selected' : ''}
-              aria-current={u.psid === p.selected.value ? 'true' : undefined}
-              onClick={() => void p.select(u.psid)}
-            >
-              <span class="name">{u.name}</span>
-              <span class="muted">PSID {u.psid}</span>
-              {u.unread > 0 && (
-                <span class="badge" aria-label={`${u.unread} unread`}>
-                  {u.unread}
-                </span>
-              )}
-            </button>
-          </li>
-        ))}
-      </ul>
-    </nav>
+    </PeopleList>
   )
 }
 
@@ -276,19 +162,8 @@ function windowText(u: { windowOpen: boolean; humanAgentOpen: boolean }) {
 
 function Thread({ p }: { p: Player }) {
   const u = p.current.value
-  const list = useRef<HTMLOListElement>(null)
   const msgs = p.messages.value
-  useEffect(() => {
-    const el = list.current
-    if (el) el.scrollTop = el.scrollHeight
-  }, [msgs.length, u?.psid])
-  if (!u) {
-    return (
-      <section class="chat empty">
-        <p>Add a Messenger user on the left, then write to the Page as them.</p>
-      </section>
-    )
-  }
+  if (!u) return <EmptyChat>Add a Messenger user on the left, then write to the Page as them.</EmptyChat>
   const byMid = new Map(msgs.map((m) => [m.mid, m]))
   // The user's latest reaction per Page message; an unreact took it back.
   const reactions = new Map<string, string>()
@@ -298,40 +173,32 @@ function Thread({ p }: { p: Player }) {
     else reactions.delete(m.replyTo)
   }
   return (
-    <section class="chat" aria-label={`Messenger chat of ${u.name}`}>
-      <header class="chat-head">
-        <div>
-          <h2>{u.name}</h2>
-          <p class="muted">
-            Messenger · PSID {u.psid} · {windowText(u)}
-          </p>
-        </div>
-        <div class="chat-tools">
-          <label title="See the Page's messages as they arrive while this chat is open">
-            <input type="checkbox" checked={p.autoRead.value} onChange={(e) => p.setAutoRead((e.currentTarget as HTMLInputElement).checked)} /> Seen while open
-          </label>
-          {!p.autoRead.value && (
-            <button type="button" disabled={p.unread.value.length === 0} onClick={() => void p.readNow()}>
-              Mark seen
-            </button>
-          )}
+    <ChatPane
+      label={`Messenger chat of ${u.name}`}
+      name={u.name}
+      subtitle={`Messenger · PSID ${u.psid} · ${windowText(u)}`}
+      personId={u.psid}
+      count={msgs.length}
+      reader={p}
+      words={{ toggle: 'Seen while open', toggleTitle: "See the Page's messages as they arrive while this chat is open", button: 'Mark seen' }}
+      tools={
+        <>
           <button type="button" title="As if the user last wrote 25 hours ago: only HUMAN_AGENT replies pass" onClick={() => void p.age(1)}>
             Wrote a day ago
           </button>
           <button type="button" title="As if the user last wrote 8 days ago: Meta refuses with code 10" onClick={() => void p.age(8)}>
             Wrote 8 days ago
           </button>
-        </div>
-      </header>
-      <ol class="thread" ref={list}>
-        {msgs
-          .filter((m) => m.type !== 'reaction')
-          .map((m) => (
-            <Message key={m.mid} p={p} m={m} byMid={byMid} reaction={reactions.get(m.mid)} />
-          ))}
-      </ol>
-      <Composer p={p} />
-    </section>
+        </>
+      }
+      composer={<MessengerComposer p={p} />}
+    >
+      {msgs
+        .filter((m) => m.type !== 'reaction')
+        .map((m) => (
+          <Message key={m.mid} p={p} m={m} byMid={byMid} reaction={reactions.get(m.mid)} />
+        ))}
+    </ChatPane>
   )
 }
 
