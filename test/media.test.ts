@@ -4,6 +4,7 @@
 import t from 'tap'
 import { startPair, until, type Pair } from './helpers/emulator.ts'
 import type { MessageDTO } from '../src/events/types.ts'
+import { mp4, oggOpus, oggVorbis } from './helpers/media-files.ts'
 
 const CUSTOMER = '15550001111'
 // A 1×1 PNG.
@@ -126,4 +127,90 @@ t.test('uploads are checked against their bytes and Meta’s limits', async (t) 
   t.equal(tooBig.body.error.code, 'MEDIA_TOO_LARGE')
   const count = p.parley.db.$client.prepare('SELECT count(*) AS n FROM media').get() as { n: number }
   t.equal(count.n, 0, 'nothing kept')
+})
+
+t.test('agents send audio and a video on WhatsApp; the customer gets the same bytes, audio without a caption', async (t) => {
+  const p = await startPair(t)
+  await p.emu.customer('Maria', CUSTOMER)
+  await p.emu.say(CUSTOMER, 'Can you send me the recording and the demo?')
+  const conv = await conversation(p)
+  const upload = async (bytes: Buffer, type: string, name: string) => {
+    const form = new FormData()
+    form.set('file', new Blob([new Uint8Array(bytes)], { type }), name)
+    const res = await fetch(`${p.parley.url}/api/media`, { method: 'POST', headers: { authorization: `Bearer ${p.token}` }, body: form })
+    return { status: res.status, body: (await res.json()) as any }
+  }
+  const OGG = oggOpus('wa-voice')
+  const MP4 = mp4('wa-demo')
+  const audio = await upload(OGG, 'audio/ogg', 'note.ogg')
+  t.equal(audio.status, 201)
+  t.match(audio.body.media, { kind: 'audio', mimeType: 'audio/ogg', filename: 'note.ogg', size: OGG.length })
+  // Some systems name an .m4a audio/x-m4a: stored under Meta's name.
+  const m4a = await upload(mp4('wa-m4a'), 'audio/x-m4a', 'song.m4a')
+  t.match(m4a.body.media, { kind: 'audio', mimeType: 'audio/mp4' })
+  const video = await upload(MP4, 'video/mp4', 'demo.mp4')
+  t.equal(video.status, 201)
+  t.equal(video.body.media.kind, 'video')
+
+  // WhatsApp audio has no caption: refused with the named error, nothing stored or sent.
+  const captioned = await p.call('POST', `/api/conversations/${conv.id}/messages`, { type: 'audio', mediaId: audio.body.media.id, caption: 'listen', clientMessageId: 'aud-0' })
+  t.equal(captioned.status, 400)
+  t.match(captioned.body, { error: { code: 'INVALID_MESSAGE', message: /no caption/ } })
+  const asVideo = await p.call('POST', `/api/conversations/${conv.id}/messages`, { type: 'video', mediaId: audio.body.media.id, clientMessageId: 'aud-v' })
+  t.equal(asVideo.status, 400, 'audio is not sent as a video')
+
+  const a = await p.call('POST', `/api/conversations/${conv.id}/messages`, { mediaId: audio.body.media.id, clientMessageId: 'aud-1' })
+  t.equal(a.status, 202)
+  t.match(a.body.message, { type: 'audio', text: null, media: { url: audio.body.media.url, mimeType: 'audio/ogg', size: OGG.length } })
+  const b = await p.call('POST', `/api/conversations/${conv.id}/messages`, { type: 'video', mediaId: video.body.media.id, caption: 'the demo', clientMessageId: 'vid-1' })
+  t.equal(b.status, 202)
+  t.match(b.body.message, { type: 'video', text: 'the demo', media: { url: video.body.media.url, mimeType: 'video/mp4', filename: 'demo.mp4' } })
+
+  const out = await until(async () => {
+    const o = (await p.emu.messages(CUSTOMER)).filter((m) => m.direction === 'out')
+    return o.length === 2 ? o : undefined
+  }, 'both at the customer')
+  const byType = new Map(out.map((m) => [m.type, m]))
+  t.same(p.emu.emulator.state.mediaData(byType.get('audio')!.media!.id), OGG, 'the audio bytes reached Meta')
+  t.equal(byType.get('audio')!.media!.mimeType, 'audio/ogg')
+  t.equal(byType.get('audio')!.text, null, 'no caption on the audio')
+  t.same(p.emu.emulator.state.mediaData(byType.get('video')!.media!.id), MP4, 'the video bytes reached Meta')
+  t.equal(byType.get('video')!.media!.mimeType, 'video/mp4')
+  t.equal(byType.get('video')!.text, 'the demo')
+  t.equal((await p.emu.stats()).uploads, 2)
+  await until(async () => (await conv.messages()).filter((m) => m.direction === 'out' && m.status === 'delivered').length === 2 || undefined, 'delivered')
+  const served = await get(p, audio.body.media.url)
+  t.same(Buffer.from(await served.arrayBuffer()), OGG)
+  t.equal(served.headers.get('content-type'), 'audio/ogg', 'played by <audio>…')
+  t.match(served.headers.get('content-disposition'), /^attachment/, '…but never shown as a page')
+  t.equal(served.headers.get('x-content-type-options'), 'nosniff')
+})
+
+t.test('audio and video uploads are checked against their bytes and WhatsApp’s 16 MB', async (t) => {
+  const p = await startPair(t)
+  await p.emu.customer('Maria', CUSTOMER)
+  await p.emu.say(CUSTOMER, 'Hi')
+  const conv = await conversation(p)
+  const upload = async (bytes: Buffer, type: string, name: string) => {
+    const form = new FormData()
+    form.set('file', new Blob([new Uint8Array(bytes)], { type }), name)
+    const res = await fetch(`${p.parley.url}/api/media`, { method: 'POST', headers: { authorization: `Bearer ${p.token}` }, body: form })
+    return { status: res.status, body: (await res.json()) as any }
+  }
+  const vorbis = await upload(oggVorbis(), 'audio/ogg', 'x.ogg')
+  t.equal(vorbis.status, 415, 'Ogg without Opus is not taken')
+  t.equal(vorbis.body.error.code, 'MEDIA_TYPE_UNSUPPORTED')
+  t.equal((await upload(Buffer.from('<html><script>alert(1)</script>'), 'video/mp4', 'x.mp4')).status, 415, 'an MP4 must start like one')
+  t.equal((await upload(mp4('x'), 'video/quicktime', 'x.mov')).status, 415, 'a type WhatsApp does not play')
+  t.equal((await upload(mp4('', 26 * 1024 * 1024), 'video/mp4', 'huge.mp4')).status, 413, 'over any channel’s limit')
+  t.equal((p.parley.db.$client.prepare('SELECT count(*) AS n FROM media').get() as { n: number }).n, 0, 'nothing kept')
+
+  // 17 MB: Messenger would take it, WhatsApp does not — refused at send, nothing queued.
+  const big = await upload(mp4('big', 17 * 1024 * 1024), 'video/mp4', 'big.mp4')
+  t.equal(big.status, 201)
+  const sent = await p.call('POST', `/api/conversations/${conv.id}/messages`, { mediaId: big.body.media.id, clientMessageId: 'big-1' })
+  t.equal(sent.status, 413)
+  t.match(sent.body, { error: { code: 'MEDIA_TOO_LARGE', message: /16 MB/ } })
+  t.equal((p.parley.db.$client.prepare(`SELECT count(*) AS n FROM messages WHERE direction = 'out'`).get() as { n: number }).n, 0)
+  t.equal((await p.emu.stats()).uploads, 0, 'nothing uploaded to Meta')
 })

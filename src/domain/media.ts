@@ -37,23 +37,70 @@ const UPLOAD_ID_TTL_MS = { whatsapp: 29 * 86400_000, messenger: 89 * 86400_000 }
 /** Messenger takes attachments up to 25 MB (saving-assets), whatever their type. */
 export const MESSENGER_MAX_BYTES = 25 * 1024 * 1024
 
-/** What agents may send, with Meta's per-type limits (W-MEDIA) and the bytes that prove the type. */
-const UPLOAD_TYPES: Record<string, { kind: 'image' | 'document'; maxBytes: number; magic?: number[] }> = {
-  'image/jpeg': { kind: 'image', maxBytes: 5 * 1024 * 1024, magic: [0xff, 0xd8, 0xff] },
-  'image/png': { kind: 'image', maxBytes: 5 * 1024 * 1024, magic: [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a] },
-  'application/pdf': { kind: 'document', maxBytes: 100 * 1024 * 1024, magic: [0x25, 0x50, 0x44, 0x46, 0x2d] },
-  'text/plain': { kind: 'document', maxBytes: 100 * 1024 * 1024 },
-  'application/msword': { kind: 'document', maxBytes: 100 * 1024 * 1024 },
-  'application/vnd.openxmlformats-officedocument.wordprocessingml.document': { kind: 'document', maxBytes: 100 * 1024 * 1024 },
-  'application/vnd.ms-excel': { kind: 'document', maxBytes: 100 * 1024 * 1024 },
-  'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet': { kind: 'document', maxBytes: 100 * 1024 * 1024 },
-  'application/vnd.ms-powerpoint': { kind: 'document', maxBytes: 100 * 1024 * 1024 },
-  'application/vnd.openxmlformats-officedocument.presentationml.presentation': { kind: 'document', maxBytes: 100 * 1024 * 1024 },
+export type UploadKind = 'image' | 'document' | 'audio' | 'video'
+
+/** The first bytes kept from an upload to prove its type (an Ogg page header with its segment table fits). */
+const HEAD_BYTES = 512
+const MB = 1024 * 1024
+const prefix =
+  (...bytes: number[]) =>
+  (h: Buffer) =>
+    bytes.every((b, i) => h[i] === b)
+const ascii = (h: Buffer, at: number, text: string) => h.subarray(at, at + text.length).toString('latin1') === text
+// ISO base media (MP4, M4A, 3GP): the first box is `ftyp`.
+const isoMedia = (h: Buffer) => ascii(h, 4, 'ftyp')
+// MP3: an ID3 tag or an MPEG audio frame sync (11 bits set).
+const mpegAudio = (h: Buffer) => ascii(h, 0, 'ID3') || (h[0] === 0xff && ((h[1] ?? 0) & 0xe0) === 0xe0)
+// AAC in ADTS frames: sync 0xFFF, layer 00 (an ID3 tag may come first).
+const adts = (h: Buffer) => ascii(h, 0, 'ID3') || (h[0] === 0xff && ((h[1] ?? 0) & 0xf6) === 0xf0)
+// WhatsApp takes Ogg only with Opus (W-MEDIA): the first page's first packet is `OpusHead`.
+const oggOpus = (h: Buffer) => ascii(h, 0, 'OggS') && h.length > 27 && ascii(h, 27 + (h[26] ?? 0), 'OpusHead')
+
+/**
+ * What agents may send (W-MEDIA, saving-assets) and the bytes that prove the type. `maxBytes`
+ * is the largest any channel takes — Messenger takes 25 MB of anything — and `whatsappMaxBytes`
+ * WhatsApp's smaller limit, checked when the upload is sent there. Codecs are not checked
+ * (WhatsApp video is H.264 + AAC): Meta refuses others at upload, and the send fails with
+ * Meta's reason.
+ */
+const UPLOAD_TYPES: Record<string, { kind: UploadKind; maxBytes: number; whatsappMaxBytes?: number; sniff?: (head: Buffer) => boolean }> = {
+  'image/jpeg': { kind: 'image', maxBytes: 5 * MB, sniff: prefix(0xff, 0xd8, 0xff) },
+  'image/png': { kind: 'image', maxBytes: 5 * MB, sniff: prefix(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a) },
+  'audio/aac': { kind: 'audio', maxBytes: 25 * MB, whatsappMaxBytes: 16 * MB, sniff: adts },
+  'audio/amr': { kind: 'audio', maxBytes: 25 * MB, whatsappMaxBytes: 16 * MB, sniff: (h) => ascii(h, 0, '#!AMR\n') },
+  'audio/mpeg': { kind: 'audio', maxBytes: 25 * MB, whatsappMaxBytes: 16 * MB, sniff: mpegAudio },
+  'audio/mp4': { kind: 'audio', maxBytes: 25 * MB, whatsappMaxBytes: 16 * MB, sniff: isoMedia },
+  'audio/ogg': { kind: 'audio', maxBytes: 25 * MB, whatsappMaxBytes: 16 * MB, sniff: oggOpus },
+  'video/mp4': { kind: 'video', maxBytes: 25 * MB, whatsappMaxBytes: 16 * MB, sniff: isoMedia },
+  'video/3gpp': { kind: 'video', maxBytes: 25 * MB, whatsappMaxBytes: 16 * MB, sniff: isoMedia },
+  'application/pdf': { kind: 'document', maxBytes: 100 * MB, sniff: prefix(0x25, 0x50, 0x44, 0x46, 0x2d) },
+  'text/plain': { kind: 'document', maxBytes: 100 * MB },
+  'application/msword': { kind: 'document', maxBytes: 100 * MB },
+  'application/vnd.openxmlformats-officedocument.wordprocessingml.document': { kind: 'document', maxBytes: 100 * MB },
+  'application/vnd.ms-excel': { kind: 'document', maxBytes: 100 * MB },
+  'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet': { kind: 'document', maxBytes: 100 * MB },
+  'application/vnd.ms-powerpoint': { kind: 'document', maxBytes: 100 * MB },
+  'application/vnd.openxmlformats-officedocument.presentationml.presentation': { kind: 'document', maxBytes: 100 * MB },
+}
+// Other names browsers give the same files (an .m4a is audio/x-m4a on some systems); the
+// upload is stored and sent under Meta's name.
+const TYPE_ALIASES: Record<string, string> = {
+  'audio/x-m4a': 'audio/mp4',
+  'audio/m4a': 'audio/mp4',
+  'audio/mp3': 'audio/mpeg',
+  'audio/x-aac': 'audio/aac',
+  'audio/opus': 'audio/ogg',
+  'video/3gp': 'video/3gpp',
+}
+
+/** WhatsApp's limit for an upload's type when it is smaller than what Parley accepts (audio, video: 16 MB). */
+export function whatsappMaxBytes(mimeType: string | null): number | null {
+  return (mimeType && UPLOAD_TYPES[mimeType]?.whatsappMaxBytes) || null
 }
 
 export interface MediaDTO {
   id: number
-  kind: 'image' | 'document' | null
+  kind: UploadKind | null
   mimeType: string | null
   filename: string | null
   size: number | null
@@ -239,11 +286,14 @@ export class MediaService {
     userId: number,
     file: { stream: Readable; mimetype: string; filename: string },
   ): Promise<MediaDTO> {
-    const mimeType = file.mimetype.split(';')[0]!.trim().toLowerCase()
+    const given = file.mimetype.split(';')[0]!.trim().toLowerCase()
+    const mimeType = TYPE_ALIASES[given] ?? given
     const type = UPLOAD_TYPES[mimeType]
     if (!type) {
       file.stream.resume()
-      throw Errors.mediaTypeUnsupported('Send a JPEG or PNG image, or a PDF, Word, Excel, PowerPoint or text document')
+      throw Errors.mediaTypeUnsupported(
+        'Send a JPEG or PNG image, AAC, AMR, MP3, M4A or Ogg Opus audio, an MP4 or 3GP video, or a PDF, Word, Excel, PowerPoint or text document',
+      )
     }
     const limit = Math.min(type.maxBytes, this.deps.uploadMaxBytes)
     const name = randomBytes(16).toString('hex')
@@ -255,7 +305,7 @@ export class MediaService {
       transform(chunk: Buffer, _enc, cb) {
         size += chunk.length
         if (size > limit) return cb(Errors.mediaTooLarge(`The file is larger than ${Math.floor(limit / 1024 / 1024)} MB`))
-        if (head.length < 16) head = Buffer.concat([head, chunk.subarray(0, 16)])
+        if (head.length < HEAD_BYTES) head = Buffer.concat([head, chunk.subarray(0, HEAD_BYTES - head.length)])
         hash.update(chunk)
         cb(null, chunk)
       },
@@ -267,7 +317,7 @@ export class MediaService {
         throw Errors.mediaTooLarge(`The file is larger than ${Math.floor(limit / 1024 / 1024)} MB`)
       }
       if (size === 0) throw Errors.invalidMessage('The file is empty')
-      if (type.magic && !type.magic.every((b, i) => head[i] === b)) {
+      if (type.sniff && !type.sniff(head)) {
         throw Errors.mediaTypeUnsupported(`The file is not really ${mimeType}`)
       }
       await rename(dest + '.part', dest)
@@ -283,7 +333,7 @@ export class MediaService {
         direction: 'out',
         state: 'stored',
         mimeType,
-        filename: cleanFilename(file.filename) || (type.kind === 'image' ? 'image' : 'document'),
+        filename: cleanFilename(file.filename) || type.kind,
         sha256: hash.digest('base64'),
         size,
         path: name,
@@ -305,7 +355,7 @@ export class MediaService {
       .get()
   }
 
-  kindOf(row: MediaRow): 'image' | 'document' | null {
+  kindOf(row: MediaRow): UploadKind | null {
     return (row.mimeType && UPLOAD_TYPES[row.mimeType]?.kind) || null
   }
 
@@ -368,9 +418,9 @@ export class MediaService {
   }
 }
 
-/** Messenger's attachment type for an upload: an image is shown inline, anything else is a file. */
-export function messengerAttachmentType(kind: 'image' | 'document' | null): 'image' | 'file' {
-  return kind === 'image' ? 'image' : 'file'
+/** Messenger's attachment type for an upload: images, audio and video are shown as such, anything else is a file. */
+export function messengerAttachmentType(kind: UploadKind | null): 'image' | 'audio' | 'video' | 'file' {
+  return kind === 'image' || kind === 'audio' || kind === 'video' ? kind : 'file'
 }
 
 /** A display name only: no directories, no control characters, bounded. */

@@ -1,4 +1,4 @@
-// Agents' replies: text, templates, images and documents, reactions and quoted replies.
+// Agents' replies: text, templates, images, documents, audio and video, reactions and quoted replies.
 // A send is idempotent on the browser's clientMessageId (a retried POST from a flaky
 // connection never sends twice: chatwoot #9314) and is stored — message, outbox row,
 // conversation preview and `message.created` — in one transaction; the outbox worker
@@ -17,10 +17,10 @@ import { channels, messages } from '../store/schema.ts'
 import { Errors } from '../errors.ts'
 import type { Outbox } from './outbox.ts'
 import type { OutboxWorker } from './outbox-worker.ts'
-import { MESSENGER_MAX_BYTES, messengerAttachmentType, type MediaService } from './media.ts'
+import { MESSENGER_MAX_BYTES, messengerAttachmentType, whatsappMaxBytes, type MediaService } from './media.ts'
 import type { TemplateSend, TemplateService } from './templates.ts'
 
-export type SendType = 'text' | 'template' | 'image' | 'document' | 'reaction'
+export type SendType = 'text' | 'template' | 'image' | 'document' | 'audio' | 'video' | 'reaction'
 
 export interface SendInput {
   clientMessageId: string
@@ -98,7 +98,7 @@ export class Replies {
     const type: SendType = input.type ?? (input.template ? 'template' : input.reaction ? 'reaction' : input.mediaId ? this.uploadKind(ws, input.mediaId) : 'text')
     // Messenger's Send API takes text and attachments; it has no templates, and Parley
     // does not send reactions there.
-    if (messenger && type !== 'text' && type !== 'image' && type !== 'document') {
+    if (messenger && (type === 'template' || type === 'reaction')) {
       throw Errors.messengerUnsupported(type === 'template' ? 'Templates' : `A ${type}`)
     }
     // The only await: a template is checked against Meta's approved list first.
@@ -251,15 +251,25 @@ export class Replies {
         }
       }
       case 'image':
-      case 'document': {
+      case 'document':
+      case 'audio':
+      case 'video': {
         const id = this.need(input.mediaId, 'mediaId')
         const up = this.deps.media.upload(ws, id)
         if (!up) throw Errors.notFound('Upload')
         const kind = this.deps.media.kindOf(up)
-        if (kind !== type) throw Errors.invalidMessage(`The upload is ${kind === 'image' ? 'an image' : 'a document'}, not ${type === 'image' ? 'an image' : 'a document'}`)
+        if (kind !== type) throw Errors.invalidMessage(`The upload is ${kindName(kind)}, not ${kindName(type)}`)
         const caption = input.caption ?? input.text ?? ''
         if (caption.length > MAX_CAPTION) throw Errors.invalidMessage(`A caption can hold at most ${MAX_CAPTION} characters`)
         const dto = this.deps.media.dto(up)
+        // WhatsApp audio has no caption (W-SEND); refused rather than silently dropped.
+        if (!messenger && type === 'audio' && caption.trim()) {
+          throw Errors.invalidMessage('WhatsApp audio has no caption; send the text as its own message')
+        }
+        const waMax = messenger ? null : whatsappMaxBytes(up.mimeType)
+        if (waMax !== null && (up.size ?? 0) > waMax) {
+          throw Errors.mediaTooLarge(`WhatsApp takes ${type} up to ${waMax / 1024 / 1024} MB`)
+        }
         if (messenger) {
           // A Messenger attachment has no caption: the text goes as its own message.
           if (caption.trim()) throw Errors.invalidMessage('A Messenger attachment has no caption; send the text as its own message')
@@ -271,8 +281,8 @@ export class Replies {
           type,
           part: messenger
             ? { type: messengerAttachmentType(kind) }
-            : { ...(caption ? { caption } : {}), ...(type === 'document' && up.filename ? { filename: up.filename } : {}) },
-          text: caption || null,
+            : { ...(caption && type !== 'audio' ? { caption } : {}), ...(type === 'document' && up.filename ? { filename: up.filename } : {}) },
+          text: (type !== 'audio' && caption) || null,
           data: null,
           media: { localId: dto.id, url: dto.url, mimeType: dto.mimeType, filename: dto.filename, size: dto.size },
           mediaId: id,
@@ -331,6 +341,9 @@ export class Replies {
     return { message: toMessageDTO(m), created: false }
   }
 }
+
+const kindName = (k: string | null) =>
+  k === 'image' ? 'an image' : k === 'audio' ? 'audio' : k === 'video' ? 'a video' : 'a document'
 
 function previewFor(m: MessageRow): string {
   if (m.type === 'template') return m.text ?? 'Template'

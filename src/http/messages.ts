@@ -1,4 +1,4 @@
-// Sending: POST a reply (text, template, image/document, reaction, quoted reply) and
+// Sending: POST a reply (text, template, image/document/audio/video, reaction, quoted reply) and
 // "send again" for a failed or unconfirmed one. 202: stored and queued, not yet sent —
 // the ticks arrive on the stream as `message.updated`.
 import type { FastifyInstance } from 'fastify'
@@ -18,6 +18,8 @@ const SendBody = Type.Object(
         Type.Literal('template'),
         Type.Literal('image'),
         Type.Literal('document'),
+        Type.Literal('audio'),
+        Type.Literal('video'),
         Type.Literal('reaction'),
       ]),
     ),

@@ -29,7 +29,7 @@ import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { EmulatorState } from './emulator-state.ts'
 import { WebhookSender } from './emulator-webhooks.ts'
-import { MetaError, metaError, type Emulator } from './emulator.ts'
+import { MetaError, metaError, PLAYABLE, type Emulator } from './emulator.ts'
 import { registerChangeStream } from './change-stream.ts'
 
 /** The standard messaging window, and the HUMAN_AGENT tag's (M-POLICY). */
@@ -361,6 +361,9 @@ export class MessengerEmulator {
       if (!file || file.bytes.length === 0) throw messengerError(100, 'The parameter filedata is required')
       if (file.bytes.length > ATTACHMENT_MAX_BYTES) throw messengerError(100, 'Attachment size exceeds the allowable limit', 2018294)
       if (type === 'image' && !/^image\//.test(file.mimeType)) throw messengerError(100, 'Upload attachment failure: the file is not an image', 2018047)
+      if ((type === 'audio' || type === 'video') && !file.mimeType.startsWith(`${type}/`)) {
+        throw messengerError(100, `Upload attachment failure: the file is not ${type === 'audio' ? 'audio' : 'a video'}`, 2018047)
+      }
       const ref: MsAttachmentRef & { pageId: string } = {
         pageId: page.pageId,
         id: String(1e15 + Math.floor(this.random() * 9e15)),
@@ -911,9 +914,12 @@ export async function messengerGraphRoutes(app: FastifyInstance, opts: { emulato
     const img = messengerOf(opts.emulator)?.imageBytes((req.params as { id: string }).id)
     if (!img) return reply.status(404).send(metaError(100, 'The attachment URL expired or does not exist').body())
     const inline = /^image\/(jpeg|png|gif|webp)$/.test(img.mimeType)
+    // Audio and video keep their type so the player's <audio>/<video> plays them; like any
+    // file they are still a download (attachment) if opened as a page.
+    const passive = inline || PLAYABLE.test(img.mimeType)
     const name = (img.filename ?? 'attachment').replace(/[^A-Za-z0-9._ -]/g, '_')
     return reply
-      .type(inline ? img.mimeType : 'application/octet-stream')
+      .type(passive ? img.mimeType : 'application/octet-stream')
       .header('x-content-type-options', 'nosniff')
       .header('content-security-policy', "default-src 'none'; sandbox")
       .header('content-disposition', inline ? 'inline' : `attachment; filename="${name}"`)

@@ -8,7 +8,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerHookHandl
 import multipart from '@fastify/multipart'
 import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import { Emulator, MetaError, metaError, type Faults } from './emulator.ts'
+import { Emulator, MetaError, metaError, PLAYABLE, type Faults } from './emulator.ts'
 import { messengerGraphRoutes, messengerOf, messengerSandboxRoutes } from './emulator-messenger.ts'
 import { registerChangeStream } from './change-stream.ts'
 
@@ -335,7 +335,7 @@ export async function sandboxApiRoutes(app: FastifyInstance, opts: EmulatorRoute
     },
   )
 
-  // The customer's phone showing a business image: bytes without the Graph token dance.
+  // The customer's phone showing a business image, audio or video: bytes without the Graph token dance.
   r.get(
     '/api/sandbox/media/:id',
     { ...guarded, schema: { params: Type.Object({ id: Type.String({ maxLength: 40 }) }) } },
@@ -344,8 +344,11 @@ export async function sandboxApiRoutes(app: FastifyInstance, opts: EmulatorRoute
       const bytes = meta && emulator.state.mediaData(req.params.id)
       if (!meta || !bytes) return reply.status(404).send({ error: { code: 'NOT_FOUND', message: 'No such media' } })
       const inline = /^image\/(jpeg|png|gif|webp)$/.test(meta.mimeType)
+      // Audio and video keep their type for the phone's player (<audio>, <video> play them
+      // passively, as Parley's media route allows); still a download if opened as a page.
+      const passive = inline || PLAYABLE.test(meta.mimeType)
       return reply
-        .type(inline ? meta.mimeType : 'application/octet-stream')
+        .type(passive ? meta.mimeType : 'application/octet-stream')
         .header('x-content-type-options', 'nosniff')
         .header('content-disposition', inline ? 'inline' : 'attachment')
         .send(bytes)

@@ -414,6 +414,8 @@ export class Emulator {
         const media = id ? this.state.media.get(id) : undefined
         if (id && !media) throw metaError(131009, `Parameter value is not valid: media id ${id}`)
         if (!id && typeof part.link !== 'string') throw metaError(100, `The parameter ${type}['id'] or ${type}['link'] is required.`)
+        // Audio and stickers have no caption on WhatsApp; the sandbox refuses one, so a client sending it is caught here.
+        if ((type === 'audio' || type === 'sticker') && part.caption !== undefined) throw metaError(100, `Param ${type}['caption'] is not a valid parameter.`)
         m.text = typeof part.caption === 'string' ? part.caption : null
         m.media = media
           ? { id: media.id, mimeType: media.mimeType, filename: typeof part.filename === 'string' ? part.filename : media.filename }
@@ -522,6 +524,15 @@ export class Emulator {
       'image/jpeg': 5 << 20,
       'image/png': 5 << 20,
       'image/webp': 500 << 10,
+      // Audio (Ogg only with Opus; the sandbox takes the name) and video (H.264 + AAC): 16 MB.
+      'audio/aac': 16 << 20,
+      'audio/amr': 16 << 20,
+      'audio/mpeg': 16 << 20,
+      'audio/mp4': 16 << 20,
+      'audio/ogg': 16 << 20,
+      'video/mp4': 16 << 20,
+      'video/3gpp': 16 << 20,
+      'video/3gp': 16 << 20,
       'application/pdf': 100 << 20,
       'text/plain': 100 << 20,
     }
@@ -868,6 +879,9 @@ function envelope(num: EmulatorNumber, value: Record<string, unknown>) {
     ],
   }
 }
+
+/** Audio and video types a page's <audio>/<video> plays passively; the emulator's file routes keep their name. */
+export const PLAYABLE = /^(audio|video)\/[a-z0-9.+-]+$/
 
 /** wamid.HBgL<base64 of the number and random bytes>, the shape Meta's ids have. */
 function wamid(phone: string): string {
