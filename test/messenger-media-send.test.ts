@@ -12,6 +12,7 @@ import { until } from './helpers/emulator.ts'
 import { agentPage, ensureWebBuild, openConversation, launchBrowser, watchPage, E2E_FILE_TIMEOUT_MS, LIVE_MS } from './helpers/browser.ts'
 import { plainReason } from '../src/domain/meta-errors.ts'
 import type { ConversationDTO, MessageDTO } from '../src/events/types.ts'
+import { mp4, oggOpus } from './helpers/media-files.ts'
 
 const DAY = 24 * 3600_000
 t.setTimeout(E2E_FILE_TIMEOUT_MS)
@@ -148,6 +149,54 @@ t.test('a document three days later goes as a file with the HUMAN_AGENT tag', as
   t.same((await sb.stats()).rejected, {})
 })
 
+t.test('audio and a video to a Messenger user go as audio and video attachments, without captions, up to 25 MB', async (t) => {
+  const sb = await sandbox(t)
+  const psid = await sb.user('Rosa')
+  await sb.say(psid, { type: 'text', text: 'Can you send the recording and the video?' })
+  const conv = await sb.conversationOf(psid)
+  const OGG = oggOpus('ms-voice')
+  // 17 MB: more than WhatsApp takes, within Messenger's 25 MB.
+  const MP4 = mp4('ms-demo', 17 * 1024 * 1024)
+  const audioId = await sb.upload(OGG, 'audio/ogg', 'note.ogg')
+  const videoId = await sb.upload(MP4, 'video/mp4', 'demo.mp4')
+
+  const captioned = await sb.call('POST', `/api/conversations/${conv.id}/messages`, { clientMessageId: 'vid-cap', mediaId: videoId, caption: 'Look' })
+  t.equal(captioned.status, 400)
+  t.match(captioned.body, { error: { code: 'INVALID_MESSAGE', message: /no caption/ } }, 'a Messenger video has no caption either')
+
+  const a = await sb.call('POST', `/api/conversations/${conv.id}/messages`, { clientMessageId: 'aud-1', mediaId: audioId })
+  t.equal(a.status, 202)
+  t.match(a.body.message, { type: 'audio', text: null, media: { mimeType: 'audio/ogg', size: OGG.length } })
+  const v = await sb.call('POST', `/api/conversations/${conv.id}/messages`, { clientMessageId: 'vid-1', type: 'video', mediaId: videoId })
+  t.equal(v.status, 202)
+  t.match(v.body.message, { type: 'video', text: null, media: { mimeType: 'video/mp4', size: MP4.length } })
+  const ids = [a.body.message.id as number, v.body.message.id as number]
+
+  await until(async () => (await sb.messages(conv.id)).filter((m) => ids.includes(m.id) && m.status === 'delivered').length === 2 || undefined, 'both delivered')
+  const sim = (await sb.atUser(psid)).filter((m) => m.direction === 'out')
+  t.equal(sim.length, 2, 'the user got two messages')
+  const audio = sim.find((m) => m.type === 'audio')
+  const video = sim.find((m) => m.type === 'video')
+  t.match(audio, { metadata: `parley:${ids[0]}`, attachment: { type: 'audio', mimeType: 'audio/ogg', size: OGG.length } })
+  t.equal(audio.attachment.sha256, sha256(OGG), 'the emulator received exactly the audio the agent uploaded')
+  t.match(video, { metadata: `parley:${ids[1]}`, attachment: { type: 'video', mimeType: 'video/mp4', size: MP4.length } })
+  t.equal(video.attachment.sha256, sha256(MP4), 'and exactly the video')
+  const cdn = await fetch(`${sb.s.url}/sandbox/graph/messenger-cdn/${audio.attachment.id}`)
+  t.equal(cdn.headers.get('content-type'), 'audio/ogg', "the player's <audio> can play it…")
+  t.match(cdn.headers.get('content-disposition'), /^attachment/, '…never a page on this origin')
+  const stats = await sb.stats()
+  t.equal(stats.attachmentUploads, 2)
+  t.equal(stats.sendRequests, 2)
+  t.equal((await sb.messages(conv.id)).length, 3, 'the echoes did not become more messages')
+
+  // Over Messenger's 25 MB is refused at the upload already.
+  const form = new FormData()
+  form.set('file', new Blob([new Uint8Array(mp4('', 26 * 1024 * 1024))], { type: 'video/mp4' }), 'huge.mp4')
+  const huge = await fetch(`${sb.s.url}/api/media`, { method: 'POST', headers: { authorization: `Bearer ${sb.token}` }, body: form })
+  t.equal(huge.status, 413)
+  t.match(await huge.json(), { error: { code: 'MEDIA_TOO_LARGE' } })
+})
+
 t.test("Meta's permanent refusal fails the attachment in Messenger's words, sent once", async (t) => {
   const sb = await sandbox(t)
   const psid = await sb.user('Ines')
@@ -247,7 +296,7 @@ t.test("the composer's 📎 on a Messenger conversation: the image reaches the s
   const browser = await launchBrowser(t)
   const { page, context } = await agentPage(t, browser, sb.s.url)
   await openConversation(page, conv.id)
-  await page.waitForSelector('button[aria-label="Attach an image or document"]')
+  await page.waitForSelector('button[aria-label="Attach an image, audio, video or document"]')
   await page.fill('#composer-input', 'Here it is')
   await page.setInputFiles('.composer input[type=file]', { name: 'blue.png', mimeType: 'image/png', buffer: PNG })
   const sent = await until(async () => (await sb.messages(conv.id)).find((m) => m.type === 'image' && m.status === 'delivered'), 'image delivered')
@@ -263,4 +312,11 @@ t.test("the composer's 📎 on a Messenger conversation: the image reaches the s
   await player.click('nav.customers button:has-text("Mia")')
   await player.waitForSelector('.msg.theirs img', { timeout: LIVE_MS })
   t.pass("the simulator's Messenger player shows the Page's image")
+
+  // A video: the agent's bubble and the user's player both show a <video>.
+  await page.setInputFiles('.composer input[type=file]', { name: 'demo.mp4', mimeType: 'video/mp4', buffer: mp4('browser-demo') })
+  const video = await until(async () => (await sb.messages(conv.id)).find((m) => m.type === 'video' && m.status === 'delivered'), 'video delivered')
+  await page.waitForSelector(`.msg video[src="${String(video.media!.url)}"]`, { timeout: LIVE_MS })
+  await player.waitForSelector('.msg.theirs video', { timeout: LIVE_MS })
+  t.pass("the simulator's Messenger player shows the Page's video")
 })

@@ -5,6 +5,7 @@ import { startServer } from './helpers/server.ts'
 import { agentPage, ensureWebBuild, launchBrowser, watchPage, E2E_FILE_TIMEOUT_MS, LIVE_MS } from './helpers/browser.ts'
 import { until } from './helpers/emulator.ts'
 import type { MessageDTO } from '../src/events/types.ts'
+import { mp4, oggOpus } from './helpers/media-files.ts'
 
 t.setTimeout(E2E_FILE_TIMEOUT_MS)
 
@@ -81,4 +82,14 @@ t.test('the simulator: write as a customer, see replies with their ticks, tap, r
   const img = await until(async () => (await history()).find((m) => m.type === 'image' && m.media?.url), 'image stored in Parley')
   t.equal(img.text, 'this one')
   await sim.waitForSelector('.msg.mine img', { timeout: LIVE_MS })
+
+  // The business's audio and video play on the customer's phone.
+  for (const [bytes, type, name] of [[oggOpus('ui'), 'audio/ogg', 'note.ogg'], [mp4('ui'), 'video/mp4', 'demo.mp4']] as const) {
+    const form = new FormData()
+    form.set('file', new Blob([new Uint8Array(bytes)], { type }), name)
+    const up = (await (await fetch(`${s.url}/api/media`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: form })).json()) as any
+    await api('POST', `/api/conversations/${conv.id}/messages`, { mediaId: up.media.id, clientMessageId: `ui-${name}` })
+  }
+  await sim.waitForSelector('.msg.theirs audio', { timeout: LIVE_MS })
+  await sim.waitForSelector('.msg.theirs video', { timeout: LIVE_MS })
 })

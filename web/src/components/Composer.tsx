@@ -16,9 +16,18 @@ import type { ChannelWindow } from '../lib/channels.ts'
 const MAX_TEXT = 4096
 const MAX_ROWS = 6
 // What Parley accepts as agent uploads on both channels (the server checks the bytes too).
-const ACCEPT = 'image/jpeg,image/png,application/pdf,text/plain,.doc,.docx,.xls,.xlsx,.ppt,.pptx'
-// Messenger's attachment limit (the server refuses larger ones too); WhatsApp's are per type.
-const MESSENGER_MAX_BYTES = 25 * 1024 * 1024
+const ACCEPT =
+  'image/jpeg,image/png,audio/aac,audio/amr,audio/mpeg,audio/mp4,audio/ogg,.aac,.amr,.mp3,.m4a,.ogg,.opus,video/mp4,video/3gpp,.mp4,.3gp,' +
+  'application/pdf,text/plain,.doc,.docx,.xls,.xlsx,.ppt,.pptx'
+const MB = 1024 * 1024
+// Messenger's attachment limit (the server refuses larger ones too); WhatsApp's are per type (W-MEDIA).
+const MESSENGER_MAX_BYTES = 25 * MB
+function whatsappLimit(f: File): { bytes: number; what: string } {
+  if (f.type.startsWith('image/')) return { bytes: 5 * MB, what: 'images' }
+  if (f.type.startsWith('audio/') || /\.(aac|amr|mp3|m4a|ogg|opus)$/i.test(f.name)) return { bytes: 16 * MB, what: 'audio' }
+  if (f.type.startsWith('video/') || /\.(mp4|3gp)$/i.test(f.name)) return { bytes: 16 * MB, what: 'videos' }
+  return { bytes: 100 * MB, what: 'documents' }
+}
 
 export function Composer({ conv, win, onSent }: { conv: ConversationDTO; win: ChannelWindow; onSent: () => void }) {
   switch (win.mode) {
@@ -82,7 +91,7 @@ function TextComposer({ conv, humanAgentUntil, onSent }: { conv: ConversationDTO
         </div>
       )}
       <div class="compose-row">
-        <button type="button" class="icon" aria-label="Attach an image or document" title="Attach" onClick={() => file.current?.click()}>
+        <button type="button" class="icon" aria-label="Attach an image, audio, video or document" title="Attach" onClick={() => file.current?.click()}>
           📎
         </button>
         <input
@@ -101,8 +110,14 @@ function TextComposer({ conv, humanAgentUntil, onSent }: { conv: ConversationDTO
               // A Messenger attachment has no caption: what is typed stays, to send after it.
               app.sendMedia(conv.id, f, '')
             } else {
-              app.sendMedia(conv.id, f, text.trim())
-              update('')
+              const limit = whatsappLimit(f)
+              if (f.size > limit.bytes) return app.flash(`WhatsApp takes ${limit.what} up to ${limit.bytes / MB} MB.`)
+              // WhatsApp audio has no caption either: what is typed stays, to send after it.
+              if (limit.what === 'audio') app.sendMedia(conv.id, f, '')
+              else {
+                app.sendMedia(conv.id, f, text.trim())
+                update('')
+              }
             }
             onSent()
           }}

@@ -69,7 +69,18 @@ export function Picture({ src, alt, caption }: { src: string; alt: string; capti
   )
 }
 
-/** A file other than an image: what the phones show is its name, to download. */
+/** Audio or video, played in place as the phones do; a caption under a video. */
+export function Clip({ src, mimeType, caption }: { src: string; mimeType: string; caption?: string | null | undefined }) {
+  const video = mimeType.startsWith('video/')
+  return (
+    <figure class="media">
+      {video ? <video src={src} controls preload="metadata" /> : <audio src={src} controls preload="metadata" aria-label="Audio" />}
+      {caption && <figcaption>{caption}</figcaption>}
+    </figure>
+  )
+}
+
+/** A file other than an image, audio or video: what the phones show is its name, to download. */
 export function FileLink(props: {
   href: string
   filename: string | null

@@ -7,7 +7,7 @@
 import { useState } from 'preact/hooks'
 import type { Simulator } from './state.ts'
 import { mediaSrc, type SimMessage } from './api.ts'
-import { Actions, Bubble, FileLink, Picture, Ticks } from './Bubble.tsx'
+import { Actions, Bubble, Clip, FileLink, Picture, Ticks } from './Bubble.tsx'
 import { ChatPane, EmptyChat } from './ChatPane.tsx'
 import { Composer } from './Composer.tsx'
 
@@ -30,6 +30,7 @@ function BusinessStatus({ m }: { m: SimMessage }) {
 
 function Body({ m }: { m: SimMessage }) {
   if (m.media && m.type === 'image') return <Picture src={mediaSrc(m.media.id)} alt={m.text ?? 'Image'} caption={m.text} />
+  if (m.media && (m.type === 'audio' || m.type === 'video')) return <Clip src={mediaSrc(m.media.id)} mimeType={m.media.mimeType} caption={m.text} />
   if (m.media) {
     return <FileLink href={mediaSrc(m.media.id)} filename={m.media.filename} mimeType={m.media.mimeType} fallback="document" caption={m.text} />
   }

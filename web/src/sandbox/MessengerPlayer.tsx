@@ -7,7 +7,7 @@ import { useEffect, useState } from 'preact/hooks'
 import { signal } from '@preact/signals'
 import { createMessengerPlayer, type MessengerPlayer as Player } from './messenger-state.ts'
 import type { MsMessage } from './messenger-api.ts'
-import { Actions, Bubble, FileLink, Picture, Ticks } from './Bubble.tsx'
+import { Actions, Bubble, Clip, FileLink, Picture, Ticks } from './Bubble.tsx'
 import { ChatPane, EmptyChat } from './ChatPane.tsx'
 import { Composer } from './Composer.tsx'
 import { PeopleList } from './PeopleList.tsx'
@@ -66,6 +66,7 @@ function usePlayer(): Player {
 
 function Body({ m }: { m: MsMessage }) {
   if (m.type === 'image' && m.imageId) return <Picture src={cdnSrc(m.imageId)} alt="Image" />
+  if (m.attachment && (m.type === 'audio' || m.type === 'video')) return <Clip src={cdnSrc(m.attachment.id)} mimeType={m.attachment.mimeType} />
   // The Page's file (a PDF, a document).
   if (m.attachment && m.type !== 'image') {
     return <FileLink class="file" href={cdnSrc(m.attachment.id)} filename={m.attachment.filename} mimeType={m.attachment.mimeType} fallback="file" />
