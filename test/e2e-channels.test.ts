@@ -150,6 +150,8 @@ t.test('an admin connects a Messenger page in settings; its conversation has a b
   await agent.page.waitForSelector('#conversation-list', { state: 'visible' })
   t.equal(await agent.page.locator('.settings').count(), 0, 'the address leads to the inbox')
   t.equal(new URL(agent.page.url()).pathname, '/')
+  // The list is visible before its first page has arrived: wait for the rows.
+  await until(async () => (await badges(agent.page)).length === 3, "the agent's list after the redirect")
   t.same(await badges(agent.page), ['messenger:Messenger', 'messenger:Messenger', 'whatsapp:WhatsApp'], 'agents see the badges too')
 })
 
