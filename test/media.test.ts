@@ -4,7 +4,7 @@
 import t from 'tap'
 import { startPair, until, type Pair } from './helpers/emulator.ts'
 import type { MessageDTO } from '../src/events/types.ts'
-import { mp4, oggOpus, oggVorbis } from './helpers/media-files.ts'
+import { mp4, oggOpus, oggVorbis, uploadMedia } from './helpers/media-files.ts'
 
 const CUSTOMER = '15550001111'
 // A 1×1 PNG.
@@ -75,12 +75,7 @@ t.test('agents send an image and a document; the customer gets the same bytes', 
   await p.emu.customer('Maria', CUSTOMER)
   await p.emu.say(CUSTOMER, 'Can you send me the invoice?')
   const conv = await conversation(p)
-  const upload = async (bytes: Buffer, type: string, name: string) => {
-    const form = new FormData()
-    form.set('file', new Blob([new Uint8Array(bytes)], { type }), name)
-    const res = await fetch(`${p.parley.url}/api/media`, { method: 'POST', headers: { authorization: `Bearer ${p.token}` }, body: form })
-    return { status: res.status, body: (await res.json()) as any }
-  }
+  const upload = (bytes: Buffer, type: string, name: string) => uploadMedia(p.parley.url, p.token, bytes, type, name)
   const img = await upload(PNG, 'image/png', 'photo.png')
   t.equal(img.status, 201)
   t.match(img.body.media, { kind: 'image', mimeType: 'image/png', filename: 'photo.png', size: PNG.length })
@@ -111,12 +106,7 @@ t.test('agents send an image and a document; the customer gets the same bytes', 
 
 t.test('uploads are checked against their bytes and Meta’s limits', async (t) => {
   const p = await startPair(t)
-  const upload = async (bytes: Buffer, type: string, name: string) => {
-    const form = new FormData()
-    form.set('file', new Blob([new Uint8Array(bytes)], { type }), name)
-    const res = await fetch(`${p.parley.url}/api/media`, { method: 'POST', headers: { authorization: `Bearer ${p.token}` }, body: form })
-    return { status: res.status, body: (await res.json()) as any }
-  }
+  const upload = (bytes: Buffer, type: string, name: string) => uploadMedia(p.parley.url, p.token, bytes, type, name)
   const fake = await upload(Buffer.from('<svg onload=alert(1)>'), 'image/png', 'x.png')
   t.equal(fake.status, 415)
   t.equal(fake.body.error.code, 'MEDIA_TYPE_UNSUPPORTED')
@@ -134,12 +124,7 @@ t.test('agents send audio and a video on WhatsApp; the customer gets the same by
   await p.emu.customer('Maria', CUSTOMER)
   await p.emu.say(CUSTOMER, 'Can you send me the recording and the demo?')
   const conv = await conversation(p)
-  const upload = async (bytes: Buffer, type: string, name: string) => {
-    const form = new FormData()
-    form.set('file', new Blob([new Uint8Array(bytes)], { type }), name)
-    const res = await fetch(`${p.parley.url}/api/media`, { method: 'POST', headers: { authorization: `Bearer ${p.token}` }, body: form })
-    return { status: res.status, body: (await res.json()) as any }
-  }
+  const upload = (bytes: Buffer, type: string, name: string) => uploadMedia(p.parley.url, p.token, bytes, type, name)
   const OGG = oggOpus('wa-voice')
   const MP4 = mp4('wa-demo')
   const audio = await upload(OGG, 'audio/ogg', 'note.ogg')
@@ -191,12 +176,7 @@ t.test('audio and video uploads are checked against their bytes and WhatsApp’s
   await p.emu.customer('Maria', CUSTOMER)
   await p.emu.say(CUSTOMER, 'Hi')
   const conv = await conversation(p)
-  const upload = async (bytes: Buffer, type: string, name: string) => {
-    const form = new FormData()
-    form.set('file', new Blob([new Uint8Array(bytes)], { type }), name)
-    const res = await fetch(`${p.parley.url}/api/media`, { method: 'POST', headers: { authorization: `Bearer ${p.token}` }, body: form })
-    return { status: res.status, body: (await res.json()) as any }
-  }
+  const upload = (bytes: Buffer, type: string, name: string) => uploadMedia(p.parley.url, p.token, bytes, type, name)
   const vorbis = await upload(oggVorbis(), 'audio/ogg', 'x.ogg')
   t.equal(vorbis.status, 415, 'Ogg without Opus is not taken')
   t.equal(vorbis.body.error.code, 'MEDIA_TYPE_UNSUPPORTED')

@@ -6,12 +6,13 @@
 // Parley replaced.
 import t from 'tap'
 import { createHash } from 'node:crypto'
-import { startServer, type TestLike } from './helpers/server.ts'
+import type { TestLike } from './helpers/server.ts'
+import { startMessengerSandbox } from './helpers/messenger-sandbox.ts'
 import { connectSse } from './helpers/sse.ts'
 import { until } from './helpers/emulator.ts'
 import { agentPage, ensureWebBuild, openConversation, launchBrowser, watchPage, E2E_FILE_TIMEOUT_MS, LIVE_MS } from './helpers/browser.ts'
 import { plainReason } from '../src/domain/meta-errors.ts'
-import type { ConversationDTO, MessageDTO } from '../src/events/types.ts'
+import type { MessageDTO } from '../src/events/types.ts'
 import { mp4, oggOpus } from './helpers/media-files.ts'
 
 const DAY = 24 * 3600_000
@@ -23,47 +24,14 @@ const PDF = Buffer.concat([Buffer.from('%PDF-1.4\n'), Buffer.from('1 0 obj << /T
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex')
 
 async function sandbox(t: TestLike, env: Record<string, string> = {}) {
-  const s = await startServer(t, {
-    env: { WHATSAPP_PHONE_NUMBER_ID: '', SANDBOX_SENT_DELAY_MS: '20', SANDBOX_DELIVERED_DELAY_MS: '80', ...env },
-  })
-  const { token } = await s.login()
-  const call = async (method: string, p: string, body?: unknown) => {
-    const res = await fetch(s.url + p, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    })
-    const text = await res.text()
-    return { status: res.status, body: text ? (JSON.parse(text) as any) : null }
-  }
-  const user = async (name: string) => {
-    const r = await call('POST', '/api/sandbox/messenger/users', { name })
-    if (r.status !== 201) throw new Error(`user: ${r.status} ${JSON.stringify(r.body)}`)
-    return r.body.user.psid as string
-  }
-  const say = async (psid: string, input: Record<string, unknown>) => {
-    const r = await call('POST', `/api/sandbox/messenger/users/${psid}/messages`, input)
-    if (r.status !== 201 || r.body.delivered !== true) throw new Error(`say: ${r.status} ${JSON.stringify(r.body)}`)
-  }
-  const conversationOf = async (psid: string) => {
-    const convs = (await call('GET', '/api/conversations?status=all')).body.conversations as ConversationDTO[]
-    const c = convs.find((x) => x.channelKind === 'messenger' && JSON.stringify(x).includes(psid))
-    if (!c) throw new Error('no Messenger conversation for ' + psid)
-    return c
-  }
-  /** The agent's upload, as the composer does it: multipart to /api/media. */
+  const sb = await startMessengerSandbox(t, env)
+  /** The upload's media id; any other answer fails the test. */
   const upload = async (bytes: Buffer, mimeType: string, filename: string) => {
-    const form = new FormData()
-    form.set('file', new Blob([new Uint8Array(bytes)], { type: mimeType }), filename)
-    const res = await fetch(`${s.url}/api/media`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: form })
-    const body = (await res.json()) as any
-    if (res.status !== 201) throw new Error(`upload: ${res.status} ${JSON.stringify(body)}`)
-    return body.media.id as number
+    const r = await sb.upload(bytes, mimeType, filename)
+    if (r.status !== 201) throw new Error(`upload: ${r.status} ${JSON.stringify(r.body)}`)
+    return r.body.media.id as number
   }
-  const messages = async (convId: number) => (await call('GET', `/api/conversations/${convId}/messages`)).body.messages as MessageDTO[]
-  const atUser = async (psid: string) => (await call('GET', `/api/sandbox/messenger/users/${psid}/messages`)).body.messages as any[]
-  const stats = async () => (await call('GET', '/api/sandbox/messenger/stats')).body
-  return { s, token, call, user, say, conversationOf, upload, messages, atUser, stats }
+  return { ...sb, upload }
 }
 
 const rawKept = (s: { db: { $client: { prepare(sql: string): { get(): unknown } } } }) =>

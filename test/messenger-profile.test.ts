@@ -4,42 +4,17 @@
 // REST and a real SSE stream. Nothing of Parley is replaced; waits poll observable state
 // (the emulator's counters, Parley's queue of pending fetches), never the clock.
 import t from 'tap'
-import { startServer, type TestLike } from './helpers/server.ts'
+import type { TestLike } from './helpers/server.ts'
+import { startMessengerSandbox } from './helpers/messenger-sandbox.ts'
 import { connectSse } from './helpers/sse.ts'
 import { until } from './helpers/emulator.ts'
 import type { ConversationDTO } from '../src/events/types.ts'
 
 async function sandbox(t: TestLike, env: Record<string, string> = {}) {
-  const s = await startServer(t, {
-    env: { WHATSAPP_PHONE_NUMBER_ID: '', SANDBOX_SENT_DELAY_MS: '20', SANDBOX_DELIVERED_DELAY_MS: '80', ...env },
-  })
-  const { token } = await s.login()
-  const call = async (method: string, p: string, body?: unknown) => {
-    const res = await fetch(s.url + p, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    })
-    const text = await res.text()
-    return { status: res.status, body: text ? (JSON.parse(text) as any) : null }
-  }
-  const user = async (name: string) => {
-    const r = await call('POST', '/api/sandbox/messenger/users', { name })
-    if (r.status !== 201) throw new Error(`user: ${r.status} ${JSON.stringify(r.body)}`)
-    return r.body.user.psid as string
-  }
-  /** The user writes; resolves once Parley answered the signed webhook 200. */
-  const say = async (psid: string, text: string) => {
-    const r = await call('POST', `/api/sandbox/messenger/users/${psid}/messages`, { type: 'text', text })
-    if (r.status !== 201 || r.body.delivered !== true) throw new Error(`say: ${r.status} ${JSON.stringify(r.body)}`)
-  }
-  const conversationOf = async (psid: string) => {
-    const convs = (await call('GET', '/api/conversations?status=all')).body.conversations as ConversationDTO[]
-    const c = convs.find((x) => x.channelKind === 'messenger' && x.contact.externalId === psid)
-    if (!c) throw new Error('no Messenger conversation for ' + psid)
-    return c
-  }
-  const stats = async () => (await call('GET', '/api/sandbox/messenger/stats')).body
+  const sb = await startMessengerSandbox(t, env)
+  const { s, call, stats } = sb
+  /** The user writes a text; resolves once Parley answered the signed webhook 200. */
+  const say = (psid: string, text: string) => sb.say(psid, { type: 'text', text })
   const profileRequests = async (psid: string): Promise<number> => (await stats()).profileRequestsByPsid[psid] ?? 0
   const faults = async (profiles: Record<string, unknown>) => {
     const r = await call('PUT', '/api/sandbox/messenger/faults', { profiles })
@@ -50,7 +25,7 @@ async function sandbox(t: TestLike, env: Record<string, string> = {}) {
   const settled = () => until(async () => profiles.pending() === 0, 'profile fetches settled')
   const pageToken = () =>
     (s.db.$client.prepare(`SELECT access_token AS t FROM channels WHERE kind = 'messenger'`).get() as { t: string }).t
-  return { s, token, call, user, say, conversationOf, stats, profileRequests, faults, settled, pageToken }
+  return { ...sb, say, profileRequests, faults, settled, pageToken }
 }
 
 t.test("a Messenger user's name replaces the PSID: over REST and live on the stream, asked for once", async (t) => {

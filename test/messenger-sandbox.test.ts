@@ -3,7 +3,7 @@
 // simulated users write through the same route. Real HTTP, real SQLite, a real SSE
 // stream; nothing of Parley replaced.
 import t from 'tap'
-import { startServer, type TestLike } from './helpers/server.ts'
+import { startMessengerSandbox } from './helpers/messenger-sandbox.ts'
 import { connectSse } from './helpers/sse.ts'
 import { until } from './helpers/emulator.ts'
 import { agentPage, ensureWebBuild, launchBrowser, watchPage, E2E_FILE_TIMEOUT_MS, LIVE_MS } from './helpers/browser.ts'
@@ -14,48 +14,7 @@ const DAY = 24 * 3600_000
 
 t.setTimeout(E2E_FILE_TIMEOUT_MS)
 
-async function sandbox(t: TestLike, env: Record<string, string> = {}) {
-  const s = await startServer(t, {
-    env: {
-      WHATSAPP_PHONE_NUMBER_ID: '',
-      SANDBOX_SENT_DELAY_MS: '20',
-      SANDBOX_DELIVERED_DELAY_MS: '80',
-      ...env,
-    },
-  })
-  const { token } = await s.login()
-  const call = async (method: string, p: string, body?: unknown) => {
-    const res = await fetch(s.url + p, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    })
-    const text = await res.text()
-    return { status: res.status, body: text ? (JSON.parse(text) as any) : null }
-  }
-  const user = async (name: string) => {
-    const r = await call('POST', '/api/sandbox/messenger/users', { name })
-    if (r.status !== 201) throw new Error(`user: ${r.status} ${JSON.stringify(r.body)}`)
-    return r.body.user.psid as string
-  }
-  const say = async (psid: string, input: Record<string, unknown>) => {
-    const r = await call('POST', `/api/sandbox/messenger/users/${psid}/messages`, input)
-    if (r.status !== 201 || r.body.delivered !== true) throw new Error(`say: ${r.status} ${JSON.stringify(r.body)}`)
-    return r.body.message as { mid: string }
-  }
-  const conversationOf = async (psid: string) => {
-    const convs = (await call('GET', '/api/conversations?status=all')).body.conversations as ConversationDTO[]
-    const c = convs.find((x) => x.channelKind === 'messenger' && JSON.stringify(x).includes(psid))
-    if (!c) throw new Error('no Messenger conversation for ' + psid)
-    return c
-  }
-  const messages = async (convId: number) => (await call('GET', `/api/conversations/${convId}/messages`)).body.messages as MessageDTO[]
-  const reply = (convId: number, text: string, clientMessageId = `c-${Math.random()}`) =>
-    call('POST', `/api/conversations/${convId}/messages`, { text, clientMessageId })
-  const atUser = async (psid: string) => (await call('GET', `/api/sandbox/messenger/users/${psid}/messages`)).body.messages as any[]
-  const stats = async () => (await call('GET', '/api/sandbox/messenger/stats')).body
-  return { s, token, call, user, say, conversationOf, messages, reply, atUser, stats }
-}
+const sandbox = startMessengerSandbox
 
 t.test("an agent's reply: one send, the echo not duplicated, delivered by watermark, read by watermark, live", async (t) => {
   // Every delivery watermark without mids: the watermark alone must settle it.

@@ -38,3 +38,11 @@ export function mp4(tag = '', size = 0): Buffer {
   free.write('free', 4, 'latin1')
   return Buffer.concat([ftyp, free, payload])
 }
+
+/** An agent's upload as the composer sends it: multipart to /api/media. */
+export async function uploadMedia(url: string, token: string, bytes: Buffer, type: string, name: string): Promise<{ status: number; body: any }> {
+  const form = new FormData()
+  form.set('file', new Blob([new Uint8Array(bytes)], { type }), name)
+  const res = await fetch(`${url}/api/media`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: form })
+  return { status: res.status, body: (await res.json()) as any }
+}
