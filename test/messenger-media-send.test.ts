@@ -267,7 +267,7 @@ t.test("the composer's 📎 on a Messenger conversation: the image reaches the s
   await page.waitForSelector('button[aria-label="Attach an image, audio, video or document"]')
   await page.fill('#composer-input', 'Here it is')
   await page.setInputFiles('.composer input[type=file]', { name: 'blue.png', mimeType: 'image/png', buffer: PNG })
-  const sent = await until(async () => (await sb.messages(conv.id)).find((m) => m.type === 'image' && m.status === 'delivered'), 'image delivered')
+  const sent = await until(async () => (await sb.messages(conv.id)).find((m) => m.type === 'image' && m.deliveredAt !== null), 'image delivered')
   await page.waitForSelector(`.msg img[src="${String(sent.media!.url)}"]`, { timeout: LIVE_MS })
   t.equal(await page.inputValue('#composer-input'), 'Here it is', 'no caption on Messenger: the text stays to send after the image')
   const sim = (await sb.atUser(psid)).filter((m) => m.direction === 'out')
@@ -283,7 +283,9 @@ t.test("the composer's 📎 on a Messenger conversation: the image reaches the s
 
   // A video: the agent's bubble and the user's player both show a <video>.
   await page.setInputFiles('.composer input[type=file]', { name: 'demo.mp4', mimeType: 'video/mp4', buffer: mp4('browser-demo') })
-  const video = await until(async () => (await sb.messages(conv.id)).find((m) => m.type === 'video' && m.status === 'delivered'), 'video delivered')
+  // The player has Mia's chat open, so the user reads it at once: wait for "delivered or
+  // later" (deliveredAt), not for a status the video may pass through between two polls.
+  const video = await until(async () => (await sb.messages(conv.id)).find((m) => m.type === 'video' && m.deliveredAt !== null), 'video delivered')
   await page.waitForSelector(`.msg video[src="${String(video.media!.url)}"]`, { timeout: LIVE_MS })
   await player.waitForSelector('.msg.theirs video', { timeout: LIVE_MS })
   t.pass("the simulator's Messenger player shows the Page's video")
