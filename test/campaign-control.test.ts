@@ -32,7 +32,9 @@ t.test('pause stops sending within the backlog; resume sends exactly the rest', 
   // Nothing moves while paused (several runner ticks).
   await new Promise((r) => setTimeout(r, 600))
   t.equal(player.tally().messages, drained)
-  const mid = await campaign(p, c.id)
+  // Compare counters with the table once the statuses of what went out have arrived
+  // (each is delivered in this play), not while a webhook may land between two reads.
+  const mid = await waitCampaign(p, c.id, (x) => x.counts.delivered === drained, 'what went out is delivered')
   t.equal(mid.counts.queued, 60 - drained, 'the rest waits')
   t.same(mid.counts, truth(await recipients(p, c.id)))
 
