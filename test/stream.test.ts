@@ -1,7 +1,9 @@
 // GET /stream: real SSE clients against a listening server.
+import net from 'node:net'
 import t from 'tap'
 import { startServer, ADMIN, PHONE_NUMBER_ID, type TestServer } from './helpers/server.ts'
 import { connectSse, type SseClient } from './helpers/sse.ts'
+import { until } from './helpers/emulator.ts'
 import { textWebhook, envelope, value, contact, text } from './helpers/wa.ts'
 
 const idNum = (id: string | undefined) => Number(id!.split(':')[1])
@@ -262,4 +264,62 @@ t.test('events are filtered by workspace, live and in replay', async (t) => {
   t.equal(list.conversations.length, 1)
   t.equal(PHONE_NUMBER_ID, '100000000000002')
   t.equal(ADMIN.email, 'admin@example.com')
+})
+
+// The hub frames HTTP chunks itself and writes them to the socket (one framing per
+// batch for every stream). Read here byte for byte, as a proxy would see them.
+async function rawStream(s: TestServer, token: string, version: '1.0' | '1.1') {
+  const url = new URL(s.url)
+  const sock = net.connect(Number(url.port), url.hostname)
+  let bytes = Buffer.alloc(0)
+  sock.on('data', (d: Buffer) => (bytes = Buffer.concat([bytes, d])))
+  await new Promise((r) => sock.once('connect', r))
+  sock.write(`GET /stream HTTP/${version}\r\nHost: ${url.host}\r\nAccept: text/event-stream\r\nAuthorization: Bearer ${token}\r\n\r\n`)
+  return {
+    sock,
+    get bytes() {
+      return bytes
+    },
+  }
+}
+
+/** Decodes an HTTP/1.1 chunked body strictly: every size line must match its data. */
+function dechunk(body: Buffer): { data: string; complete: boolean } {
+  const parts: Buffer[] = []
+  let pos = 0
+  for (;;) {
+    const nl = body.indexOf('\r\n', pos)
+    if (nl < 0) return { data: Buffer.concat(parts).toString('utf8'), complete: pos === body.length }
+    const size = Number.parseInt(body.toString('latin1', pos, nl), 16)
+    if (!Number.isInteger(size) || size === 0) throw new Error(`bad chunk size at ${pos}: ${body.toString('latin1', pos, nl)}`)
+    if (body.length < nl + 2 + size + 2) return { data: Buffer.concat(parts).toString('utf8'), complete: false }
+    parts.push(body.subarray(nl + 2, nl + 2 + size))
+    if (body.toString('latin1', nl + 2 + size, nl + 4 + size) !== '\r\n') throw new Error('chunk not followed by CRLF')
+    pos = nl + 4 + size
+  }
+}
+
+t.test('HTTP/1.1 streams are well-formed chunks (multi-byte text included); HTTP/1.0 peers get the raw stream', async (t) => {
+  const s = await startServer(t)
+  const { token } = await s.login()
+  const v11 = await rawStream(s, token, '1.1')
+  const v10 = await rawStream(s, token, '1.0')
+  t.teardown(() => {
+    v11.sock.destroy()
+    v10.sock.destroy()
+  })
+  const headEnd = (b: Buffer) => b.indexOf('\r\n\r\n')
+  await until(async () => headEnd(v11.bytes) > 0 && headEnd(v10.bytes) > 0, 'both answered')
+  await s.webhook(textWebhook('15550001111', 'Zoë', 'ça va? 👋 こんにちは').payload)
+  await s.webhook(textWebhook('15550001111', 'Zoë', 'second').payload)
+  const body11 = () => dechunk(v11.bytes.subarray(headEnd(v11.bytes) + 4))
+  const body10 = () => v10.bytes.subarray(headEnd(v10.bytes) + 4).toString('utf8')
+  await until(async () => body11().complete && body11().data.includes('second') && body10().includes('second'), 'both streams carry both events')
+  t.match(v11.bytes.toString('latin1', 0, headEnd(v11.bytes)), /^HTTP\/1\.1 200 OK\r\n[\s\S]*transfer-encoding: chunked/i)
+  t.notMatch(v10.bytes.toString('latin1', 0, headEnd(v10.bytes)), /transfer-encoding/i, 'no chunking for HTTP/1.0')
+  const frames = (text: string) => text.split('\n\n').filter((f) => f.startsWith('id: '))
+  const f11 = frames(body11().data)
+  t.equal(f11.length, 2)
+  t.match(f11[0], /ça va\? 👋 こんにちは/, 'multi-byte text arrives intact: chunk sizes count bytes')
+  t.same(frames(body10()), f11, 'the HTTP/1.0 peer reads the same event stream')
 })

@@ -5,6 +5,7 @@
 // a reader that does not keep up is closed (it replays on reconnect) instead of
 // holding memory or slowing the others; one timer for all heartbeats.
 import type { ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
 import type { EventLog, LoggedEvent } from './event-log.ts'
 import type { ResetPayload } from './types.ts'
 
@@ -35,6 +36,14 @@ export interface HubOptions {
 
 interface Conn extends StreamSubscriber {
   res: ServerResponse
+  /**
+   * Where the hub writes: the response's socket, with the chunked framing done once
+   * per batch instead of by ServerResponse per connection (a fan-out to 1,000 local
+   * sockets: 13.3 ms through res.write, 10.3 ms this way, 9.4 ms for bare write(2)).
+   */
+  socket: Socket
+  /** HTTP/1.1 chunked (the usual case); an HTTP/1.0 peer (nginx's default upstream) gets raw bytes. */
+  chunked: boolean
   /** Live events that arrived while history was being replayed. */
   pending: LoggedEvent[] | null
   pendingBytes: number
@@ -44,7 +53,19 @@ interface Conn extends StreamSubscriber {
   closed: boolean
 }
 
+const CRLF = Buffer.from('\r\n')
+
+/**
+ * One HTTP/1.1 chunk (the response was sent with `Transfer-Encoding: chunked`): the
+ * same bytes for every connection, so it is framed once per batch.
+ */
+export function httpChunk(data: string | Buffer): Buffer {
+  const body = typeof data === 'string' ? Buffer.from(data) : data
+  return Buffer.concat([Buffer.from(`${body.length.toString(16)}\r\n`, 'latin1'), body, CRLF])
+}
+
 const HEARTBEAT = Buffer.from(': hb\n\n')
+const HEARTBEAT_CHUNK = httpChunk(HEARTBEAT)
 
 export function frameOf(epoch: string, ev: LoggedEvent): string {
   return `id: ${epoch}:${ev.id}\nevent: ${ev.type}\ndata: ${ev.data}\n\n`
@@ -117,12 +138,19 @@ export class StreamHub {
    * and those at or below its cursor are skipped there.
    */
   open(res: ServerResponse, sub: StreamSubscriber, cursor: string | undefined): void {
-    const conn: Conn = { ...sub, res, pending: null, pendingBytes: 0, skipThrough: this.log.head, blockedSince: 0, closed: false }
+    const socket = res.socket
+    if (!socket || !res.headersSent) {
+      // The hub writes to the socket itself: the headers must be out and the socket there.
+      res.destroy()
+      return
+    }
+    const chunked = res.chunkedEncoding
+    const conn: Conn = { ...sub, res, socket, chunked, pending: null, pendingBytes: 0, skipThrough: this.log.head, blockedSince: 0, closed: false }
     let set = this.byWorkspace.get(sub.workspaceId)
     if (!set) this.byWorkspace.set(sub.workspaceId, (set = new Set()))
     set.add(conn)
     res.on('close', () => this.remove(conn))
-    res.on('drain', () => (conn.blockedSince = 0))
+    socket.on('drain', () => (conn.blockedSince = 0))
 
     if (cursor === undefined) return
     const check = this.checkCursor(cursor)
@@ -146,7 +174,7 @@ export class StreamHub {
         let chunk = ''
         for (const ev of page) chunk += frameOf(this.log.epoch, ev)
         from = page[page.length - 1]!.id
-        if (!conn.res.write(chunk)) await this.drained(conn)
+        if (!conn.socket.write(conn.chunked ? httpChunk(chunk) : chunk)) await this.drained(conn)
       }
     } catch {
       this.close(conn)
@@ -164,14 +192,14 @@ export class StreamHub {
   private drained(conn: Conn): Promise<void> {
     return new Promise((resolve, reject) => {
       const t = setTimeout(() => {
-        conn.res.off('drain', ok)
+        conn.socket.off('drain', ok)
         reject(new Error('drain timeout'))
       }, this.opts.drainTimeoutMs)
       const ok = () => {
         clearTimeout(t)
         resolve()
       }
-      conn.res.once('drain', ok)
+      conn.socket.once('drain', ok)
     })
   }
 
@@ -206,6 +234,7 @@ export class StreamHub {
       const set = this.byWorkspace.get(workspaceId)
       if (!set) continue
       const bytes = Buffer.from(frames)
+      let framed: Buffer | undefined
       for (const conn of set) {
         if (conn.pending) {
           conn.pending.push(...evs)
@@ -217,23 +246,25 @@ export class StreamHub {
           for (const ev of evs) if (ev.id > conn.skipThrough) own += frameOf(this.log.epoch, ev)
           if (own) this.write(conn, own)
         } else {
-          this.write(conn, bytes)
+          this.write(conn, bytes, conn.chunked ? (framed ??= httpChunk(bytes)) : undefined)
         }
       }
     }
   }
 
-  private write(conn: Conn, chunk: string | Buffer): void {
-    if (conn.closed) return
+  /** Writes event-stream bytes; `framed` is the same bytes as one HTTP chunk, when the caller has it. */
+  private write(conn: Conn, chunk: string | Buffer, framed?: Buffer): void {
+    if (conn.closed || chunk.length === 0) return
     // What is still queued from earlier writes: past the bound the client is not
     // reading. Closing frees the memory; its cursor lets it replay later. The check
     // is on the backlog, not the new chunk, so one large batch never cuts a reader
     // that keeps up; what a connection holds stays under the bound plus one batch.
-    if (conn.res.writableLength > this.opts.maxBufferedBytes) {
+    if (conn.socket.writableLength > this.opts.maxBufferedBytes) {
       this.close(conn)
       return
     }
-    const ok = conn.res.write(chunk)
+    // An empty chunk would end a chunked response: never written (checked above).
+    const ok = conn.socket.write(conn.chunked ? (framed ?? httpChunk(chunk)) : chunk)
     if (!ok && conn.blockedSince === 0) conn.blockedSince = this.now()
   }
 
@@ -257,6 +288,7 @@ export class StreamHub {
     if (beat) this.lastBeatAt = now
     const heartbeat = beat ? HEARTBEAT : null
     const pingFrame = ping ? Buffer.from(`event: ping\ndata: {"t":${now}}\n\n`) : null
+    const pingChunk = pingFrame ? httpChunk(pingFrame) : undefined
     for (const set of this.byWorkspace.values()) {
       for (const c of set) {
         if (c.expiresAt <= now) {
@@ -264,8 +296,8 @@ export class StreamHub {
         } else if (c.blockedSince !== 0 && now - c.blockedSince > this.opts.drainTimeoutMs) {
           this.close(c)
         } else if (!c.pending) {
-          if (pingFrame) this.write(c, pingFrame)
-          else if (heartbeat) this.write(c, heartbeat)
+          if (pingFrame) this.write(c, pingFrame, pingChunk)
+          else if (heartbeat) this.write(c, heartbeat, HEARTBEAT_CHUNK)
         }
       }
     }
