@@ -3,7 +3,7 @@ import { nofileLimits } from './proc.ts'
 
 export interface Sizes {
   ingest: { levels: number[]; seconds: number; sqliteSeconds: number; warmSeconds: number }
-  delivery: { streams: number; rate: number; seconds: number; perProcess: number; warmWebhooks: number; lowRate?: number; lowSeconds?: number }
+  delivery: { streams: number; rate: number; seconds: number; perProcess: number; warmWebhooks: number; lowRates?: number[]; lowSeconds?: number }
   fanout: { sizes: number[]; reps: number; perProcess: number }
   replay: { events: number; perWebhook: number; reps: number }
   reads: { conversations: number; messages: number; seconds: number; concurrency: number[] }
@@ -39,7 +39,7 @@ export function sizes(quick: boolean): Sizes {
   const max = maxStreams()
   return {
     ingest: { levels: [1, 8, 32, 128, 256], seconds: 6, sqliteSeconds: 3, warmSeconds: 4 },
-    delivery: { streams: 1000, rate: 1000, seconds: 15, perProcess: 500, warmWebhooks: 3000, lowRate: 200, lowSeconds: 8 },
+    delivery: { streams: 1000, rate: 1000, seconds: 15, perProcess: 500, warmWebhooks: 3000, lowRates: [200, 50], lowSeconds: 8 },
     fanout: { sizes: max > 10_000 ? [10_000, max] : [10_000], reps: 5, perProcess: 5000 },
     replay: { events: 10_000, perWebhook: 50, reps: 7 },
     reads: { conversations: 100_000, messages: 1_000_000, seconds: 4, concurrency: [1, 8] },

@@ -32,6 +32,8 @@ if (typeof commit === 'function') {
 const sql = { statements: 0, statementUs: 0, commits: 0, commitUs: 0 }
 /** COMMIT durations (ms): with synchronous=FULL, mostly the disk's fsync. */
 const fsyncs = new Hist()
+/** Each commit's fan-out to every stream (observed runs only). */
+const fanouts = new Hist()
 function observeStatements(sqlite: { prepare(s: string): object }): void {
   const proto = Object.getPrototypeOf(sqlite.prepare('SELECT 1')) as Record<string, (...a: unknown[]) => unknown>
   for (const m of ['get', 'run', 'all']) {
@@ -82,8 +84,16 @@ async function main() {
   let recording = false
   const samples: PublishSample[] = []
   const publish = hub.publish.bind(hub)
+  const observing = process.env.BENCH_OBSERVE_SQL === '1'
   hub.publish = (events) => {
-    if (!recording) return publish(events)
+    if (!recording) {
+      if (!observing) return publish(events)
+      // One commit's fan-out: the loop over the streams until the bytes are with the kernel.
+      const t0 = nowMs()
+      publish(events)
+      process.nextTick(() => fanouts.record(nowMs() - t0))
+      return
+    }
     const conns = hub.size
     const t0 = nowMs()
     publish(events)
@@ -118,7 +128,9 @@ async function main() {
           delayP99: loopDelay.percentile(99) / 1e6,
           delayMax: loopDelay.max / 1e6,
           ...(fsyncs.n > 0 ? { fsyncP50: fsyncs.pct(50), fsyncP99: fsyncs.pct(99), fsyncMax: fsyncs.max } : {}),
+          ...(fanouts.n > 0 ? { fanoutP50: fanouts.pct(50), fanoutP99: fanouts.pct(99), fanoutMax: fanouts.max } : {}),
         }
+        fanouts.reset()
         commits.reset()
         fsyncs.reset()
         jobs = 0
