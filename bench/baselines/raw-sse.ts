@@ -2,6 +2,9 @@
 // Same headers and first write as Parley's /stream, no auth, no framework; a broadcast
 // writes one pre-serialized Buffer to every open response. /replay reads the same
 // events table as Parley (the physical limit of reading and writing 10,000 events).
+// POST /webhooks/whatsapp is the floor for delivery (workload 2): no signature, no
+// storage, no durability — each message or status of the webhook becomes one frame of
+// about the size of Parley's events, written to every stream before the 200.
 import http from 'node:http'
 import Database from 'better-sqlite3'
 import { serve } from '../lib/proc.ts'
@@ -25,6 +28,14 @@ const server = http.createServer((req, res) => {
     res.on('close', () => conns.delete(res))
     return
   }
+  if (url.pathname === '/webhooks/whatsapp' && req.method === 'POST') {
+    const parts: Buffer[] = []
+    req.on('data', (d: Buffer) => parts.push(d))
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(fanOutWebhook(Buffer.concat(parts)))
+    })
+    return
+  }
   if (url.pathname === '/replay' && replayDb) {
     res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache, no-transform' })
     void replay(res, Number(url.searchParams.get('after') ?? 0))
@@ -32,6 +43,29 @@ const server = http.createServer((req, res) => {
   }
   res.writeHead(404).end()
 })
+
+let lastId = 0
+// Parley's message.created is about 0.9 KB on the wire (workload 3), message.updated less.
+const PAD = { in: 'x'.repeat(850), status: 'x'.repeat(550) }
+
+function fanOutWebhook(body: Buffer): string {
+  const payload = JSON.parse(body.toString('utf8')) as {
+    entry?: Array<{ changes?: Array<{ value?: { messages?: Array<{ id: string }>; statuses?: Array<{ id: string }> } }> }>
+  }
+  let frames = ''
+  for (const e of payload.entry ?? [])
+    for (const c of e.changes ?? []) {
+      for (const m of c.value?.messages ?? [])
+        frames += `id: raw:${++lastId}\nevent: message.created\ndata: {"message":{"providerMessageId":${JSON.stringify(m.id)},"pad":"${PAD.in}"}}\n\n`
+      for (const st of c.value?.statuses ?? [])
+        frames += `id: raw:${++lastId}\nevent: message.updated\ndata: {"message":{"providerMessageId":${JSON.stringify(st.id)},"pad":"${PAD.status}"}}\n\n`
+    }
+  if (frames) {
+    const bytes = Buffer.from(frames)
+    for (const c of conns) c.write(bytes)
+  }
+  return '{"ok":true}'
+}
 
 async function replay(res: http.ServerResponse, after: number): Promise<void> {
   const { epoch, page } = replayDb!

@@ -7,7 +7,7 @@ import { availableParallelism } from 'node:os'
 import { readFileSync } from 'node:fs'
 import { Child, cpuMsOf, sleep, type CpuUse } from '../lib/proc.ts'
 import { Hist, type HistJSON } from '../lib/hist.ts'
-import { cursorOf, login, split, startParley, startPeer, startReceivers, type Running } from '../lib/servers.ts'
+import { cursorOf, login, split, startBaseline, startParley, startPeer, startReceivers, type Running } from '../lib/servers.ts'
 import { deliveryPlan, planOutboundTargets } from '../lib/wa.ts'
 import { peerToken } from '../lib/peer-token.ts'
 import { emptyAccounting, mergeAccounting, type Accounting } from '../lib/tracker.ts'
@@ -68,7 +68,7 @@ export const loopText = (r: DeliveryResult) =>
 
 export async function runDelivery(
   ctx: Ctx,
-  system: 'parley' | 'peer',
+  system: 'parley' | 'peer' | 'raw',
   o: { streams: number; rate: number; seconds: number; perProcess: number; warmWebhooks: number },
 ): Promise<DeliveryResult> {
   const webhooks = Math.round(o.rate * o.seconds)
@@ -77,19 +77,21 @@ export async function runDelivery(
   const server: Running =
     system === 'parley'
       ? await startParley('parley-delivery', { env: { BENCH_OBSERVE_SQL: '1' }, profileDir: ctx.profileDir && path.join(ctx.profileDir, 'delivery') })
-      : await startPeer()
+      : system === 'raw'
+        ? await startBaseline('raw-sse', 'baselines/raw-sse.ts')
+        : await startPeer()
   const children: Child[] = []
   const cpu: Record<string, CpuUse | undefined> = {}
   try {
-    await server.child.call('seedOutbound', { targets: planOutboundTargets(plan) }, 120_000)
+    if (system !== 'raw') await server.child.call('seedOutbound', { targets: planOutboundTargets(plan) }, 120_000)
     // Warm-up, before any stream opens and before the start cursor: a server that has
     // been running is warm, and a cold JIT would build a backlog the run never clears.
     const sender = await Child.start({ name: 'sender', module: 'gen/sender.ts' })
     children.push(sender)
     await sender.call('burst', { url: server.url, webhooks: o.warmWebhooks, perWebhook: 1, concurrency: 16, tag: 'warm' }, 120_000)
-    const tokens = system === 'parley' ? await login(server.url, 4) : [1, 2, 3, 4].map((u) => peerToken(u, 1))
+    const tokens = system === 'parley' ? await login(server.url, 4) : system === 'raw' ? ['none'] : [1, 2, 3, 4].map((u) => peerToken(u, 1))
     const start = system === 'parley' ? await cursorOf(server.url, tokens[0]!) : undefined
-    const receivers = await startReceivers(system === 'parley' ? 'sse' : 'sio', o.streams, o.perProcess)
+    const receivers = await startReceivers(system === 'peer' ? 'sio' : 'sse', o.streams, o.perProcess)
     children.push(...receivers)
     ctx.log(`delivery/${system}: opening ${o.streams} streams`)
     const opened = await Promise.all(
@@ -97,7 +99,7 @@ export async function runDelivery(
         r.call<{ opened: number; failed: number; firstError: string }>(
           'open',
           {
-            url: system === 'parley' ? `${server.url}/stream` : server.url,
+            url: system === 'peer' ? server.url : `${server.url}/stream`,
             tokens,
             count: split(o.streams, receivers.length, i),
             lastEventId: start?.cursor,
@@ -250,7 +252,7 @@ export const cpuText = (r: DeliveryResult) =>
 
 export function deliveryRow(r: DeliveryResult): string[] {
   return [
-    r.system === 'parley' ? 'Parley (SSE)' : 'socket.io peer',
+    r.system === 'parley' ? 'Parley (SSE)' : r.system === 'raw' ? 'raw node:http SSE, nothing stored (floor)' : 'socket.io peer',
     `${r.streams} × ${r.rate}/s × ${(r.webhooks / r.rate).toFixed(0)} s`,
     `${num(r.acked)} / ${num(r.webhooks)}${r.unanswered ? ` (${num(r.unanswered)} unanswered 30 s after the last was sent)` : ''}`,
     pcts(r.latency),
@@ -282,10 +284,13 @@ export async function delivery(ctx: Ctx): Promise<Section> {
   // down to a rate where the machine is mostly idle (the floor of webhook → client).
   const lows: DeliveryResult[] = []
   for (const rate of o.lowRates ?? []) lows.push(await runDelivery(ctx, 'parley', { ...o, rate, seconds: o.lowSeconds ?? 8 }))
+  // The floor at the target's rate: the same sender, streams and receivers against a
+  // server that only writes each webhook's frames to every stream and answers.
+  const raw = await runDelivery(ctx, 'raw', o)
   return {
     title: `2. End-to-end delivery: ${o.streams} authenticated streams, webhooks at ${o.rate}/s`,
     head: DELIVERY_HEAD,
-    rows: [deliveryRow(r), ...lows.map(deliveryRow)],
+    rows: [deliveryRow(r), ...lows.map(deliveryRow), deliveryRow(raw)],
     targets: [
       {
         name: 'delivery latency',
@@ -306,6 +311,7 @@ export async function delivery(ctx: Ctx): Promise<Section> {
       `CPU used: ${cpuText(r)}; the server used ${(r.serverCpuMs / 1000).toFixed(1)} s while the webhooks were sent and answered (${(r.serverCpuMs / r.acked).toFixed(2)} ms per webhook, ${((1000 * r.serverCpuMs) / (r.acked * r.streams)).toFixed(2)} µs per webhook per stream).`,
       demandText(r),
       `Inside the server during the sending: ${loopText(r)} (a commit's time includes its SQL, the COMMIT with its fsync, and the fan-out loop).`,
+      `The floor, at ${r.rate}/s with the same sender, ${num(r.streams)} streams and receivers: a raw node:http server that checks no signature, stores nothing and writes each message or status as one frame of Parley's size to every stream before answering. p50 / p99 ${ms(raw.latency.pct(50))} / ${ms(raw.latency.pct(99))}; ${lossFree(raw) ? 'nothing lost' : lossText(raw)}; the processes used ${((raw.window.serverMs + raw.window.receiversMs + raw.window.senderMs) / raw.window.wallMs).toFixed(2)} cores (server ${(raw.window.serverMs / raw.window.wallMs).toFixed(2)}, receivers ${(raw.window.receiversMs / raw.window.wallMs).toFixed(2)}, sender ${(raw.window.senderMs / raw.window.wallMs).toFixed(2)}).`,
       ...lows.map(
         (low) =>
           `At ${low.rate}/s: ${lossFree(low) ? 'nothing lost' : 'EVENTS LOST'}; p99 ${ms(low.latency.pct(99))}; server CPU ${(low.serverCpuMs / low.acked).toFixed(2)} ms per webhook; the processes used ${((low.window.serverMs + low.window.receiversMs + low.window.senderMs) / low.window.wallMs).toFixed(2)} cores (server ${(low.window.serverMs / low.window.wallMs).toFixed(2)}, receivers ${(low.window.receiversMs / low.window.wallMs).toFixed(2)}); ${loopText(low)}.`,
