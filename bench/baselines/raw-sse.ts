@@ -4,7 +4,8 @@
 // events table as Parley (the physical limit of reading and writing 10,000 events).
 // POST /webhooks/whatsapp is the floor for delivery (workload 2): no signature, no
 // storage, no durability — each message or status of the webhook becomes one frame of
-// about the size of Parley's events, written to every stream before the 200.
+// about the size of Parley's events, written to every stream (batched per loop turn,
+// as Parley batches per group commit) before the 200.
 import http from 'node:http'
 import Database from 'better-sqlite3'
 import { serve } from '../lib/proc.ts'
@@ -31,9 +32,7 @@ const server = http.createServer((req, res) => {
   if (url.pathname === '/webhooks/whatsapp' && req.method === 'POST') {
     const parts: Buffer[] = []
     req.on('data', (d: Buffer) => parts.push(d))
-    req.on('end', () => {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(fanOutWebhook(Buffer.concat(parts)))
-    })
+    req.on('end', () => fanOutWebhook(Buffer.concat(parts), res))
     return
   }
   if (url.pathname === '/replay' && replayDb) {
@@ -47,24 +46,37 @@ const server = http.createServer((req, res) => {
 let lastId = 0
 // Parley's message.created is about 0.9 KB on the wire (workload 3), message.updated less.
 const PAD = { in: 'x'.repeat(850), status: 'x'.repeat(550) }
+// Batched like Parley's group commit: the frames of every webhook that arrived in one
+// turn of the event loop go out as one write per stream, then those webhooks are
+// answered. Without it, 1,000 webhooks/s × 1,000 streams is a million writes a second.
+let batch = ''
+let waiting: http.ServerResponse[] = []
 
-function fanOutWebhook(body: Buffer): string {
+function fanOutWebhook(body: Buffer, res: http.ServerResponse): void {
   const payload = JSON.parse(body.toString('utf8')) as {
     entry?: Array<{ changes?: Array<{ value?: { messages?: Array<{ id: string }>; statuses?: Array<{ id: string }> } }> }>
   }
-  let frames = ''
   for (const e of payload.entry ?? [])
     for (const c of e.changes ?? []) {
       for (const m of c.value?.messages ?? [])
-        frames += `id: raw:${++lastId}\nevent: message.created\ndata: {"message":{"providerMessageId":${JSON.stringify(m.id)},"pad":"${PAD.in}"}}\n\n`
+        batch += `id: raw:${++lastId}\nevent: message.created\ndata: {"message":{"providerMessageId":${JSON.stringify(m.id)},"pad":"${PAD.in}"}}\n\n`
       for (const st of c.value?.statuses ?? [])
-        frames += `id: raw:${++lastId}\nevent: message.updated\ndata: {"message":{"providerMessageId":${JSON.stringify(st.id)},"pad":"${PAD.status}"}}\n\n`
+        batch += `id: raw:${++lastId}\nevent: message.updated\ndata: {"message":{"providerMessageId":${JSON.stringify(st.id)},"pad":"${PAD.status}"}}\n\n`
     }
+  waiting.push(res)
+  if (waiting.length === 1) setImmediate(flushBatch)
+}
+
+function flushBatch(): void {
+  const frames = batch
+  const answered = waiting
+  batch = ''
+  waiting = []
   if (frames) {
     const bytes = Buffer.from(frames)
     for (const c of conns) c.write(bytes)
   }
-  return '{"ok":true}'
+  for (const res of answered) res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}')
 }
 
 async function replay(res: http.ServerResponse, after: number): Promise<void> {
