@@ -9,7 +9,8 @@ import multipart from '@fastify/multipart'
 import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Emulator, MetaError, metaError, PLAYABLE, type Faults } from './emulator.ts'
-import { messengerGraphRoutes, messengerOf, messengerSandboxRoutes } from './emulator-messenger.ts'
+import { messengerOf } from './emulator-messenger.ts'
+import { messengerGraphRoutes, messengerSandboxRoutes } from './emulator-messenger-routes.ts'
 import { registerChangeStream } from './change-stream.ts'
 
 export interface EmulatorRoutesOptions {
