@@ -22,6 +22,7 @@ import { Errors } from '../errors.ts'
 import { retryDelay } from './outbox-rate.ts'
 import { LocalSendError } from './outbox-worker.ts'
 import { LOCAL_REASONS } from './meta-errors.ts'
+import { Wakeup } from './wakeup.ts'
 
 export type MediaRow = typeof media.$inferSelect
 
@@ -124,8 +125,7 @@ export interface MediaDeps {
 export class MediaService {
   readonly dir: string
   private readonly inFlight = new Map<number, Promise<void>>()
-  private timer: NodeJS.Timeout | undefined
-  private stopped = true
+  private readonly wakeup = new Wakeup(() => this.pump())
 
   constructor(private readonly deps: MediaDeps) {
     this.dir = path.join(deps.dataDir, 'media')
@@ -161,14 +161,12 @@ export class MediaService {
   }
 
   start(): void {
-    this.stopped = false
-    this.kick()
+    this.wakeup.start()
   }
 
   /** Stops fetching; a download in flight is abandoned (its row stays pending for the next start). */
   async stop(graceMs: number): Promise<void> {
-    this.stopped = true
-    clearTimeout(this.timer)
+    this.wakeup.stop()
     if (this.inFlight.size === 0) return
     let t: NodeJS.Timeout | undefined
     await Promise.race([Promise.allSettled([...this.inFlight.values()]), new Promise<void>((r) => (t = setTimeout(r, graceMs)))])
@@ -176,9 +174,11 @@ export class MediaService {
   }
 
   kick(): void {
-    if (this.stopped) return
-    clearTimeout(this.timer)
-    this.timer = setTimeout(() => this.pump(), 0)
+    this.wakeup.after(0)
+  }
+
+  private get stopped(): boolean {
+    return this.wakeup.stopped
   }
 
   private pump(): void {
@@ -209,11 +209,7 @@ export class MediaService {
     const next = this.deps.db.$client
       .prepare(`SELECT min(next_attempt_at) AS at FROM media WHERE state = 'pending' AND direction = 'in' AND next_attempt_at > ?`)
       .get(now) as { at: number | null }
-    if (next.at !== null) {
-      clearTimeout(this.timer)
-      this.timer = setTimeout(() => this.pump(), next.at - now)
-      this.timer.unref()
-    }
+    if (next.at !== null) this.wakeup.after(next.at - now)
   }
 
   private async fetchOne(row: MediaRow): Promise<void> {

@@ -20,6 +20,7 @@ import { channels } from '../store/schema.ts'
 import { Statements, TableCodec } from '../store/prepared.ts'
 import { ContactsService } from './contacts.ts'
 import { retryDelay } from './outbox-rate.ts'
+import { Wakeup } from './wakeup.ts'
 
 // A name is a nicety, not worth many sockets: a burst of new customers is fetched a few
 // at a time while sends and media keep the Graph connections they need.
@@ -80,8 +81,7 @@ export class MessengerProfiles {
   private readonly contacts: ContactsService
   private readonly sql: Statements
   private readonly channelCodec = new TableCodec<ChannelRow>(channels)
-  private timer: NodeJS.Timeout | undefined
-  private stopped = true
+  private readonly wakeup = new Wakeup(() => this.pump())
 
   constructor(private readonly deps: MessengerProfilesDeps) {
     this.contacts = new ContactsService(deps.db, deps.events, deps.now)
@@ -107,8 +107,7 @@ export class MessengerProfiles {
   }
 
   start(): void {
-    this.stopped = false
-    this.kick()
+    this.wakeup.start()
   }
 
   /**
@@ -117,14 +116,15 @@ export class MessengerProfiles {
    * when it next writes.
    */
   stop(): void {
-    this.stopped = true
-    clearTimeout(this.timer)
+    this.wakeup.stop()
   }
 
   private kick(): void {
-    if (this.stopped) return
-    clearTimeout(this.timer)
-    this.timer = setTimeout(() => this.pump(), 0)
+    this.wakeup.after(0)
+  }
+
+  private get stopped(): boolean {
+    return this.wakeup.stopped
   }
 
   private pump(): void {
@@ -150,10 +150,7 @@ export class MessengerProfiles {
           this.kick()
         })
     }
-    if (next !== Infinity) {
-      this.timer = setTimeout(() => this.pump(), next - now)
-      this.timer.unref()
-    }
+    if (next !== Infinity) this.wakeup.after(next - now)
   }
 
   private async fetchOne(job: Job): Promise<void> {
