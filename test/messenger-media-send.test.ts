@@ -41,9 +41,7 @@ t.test('an image to a Messenger user: the bytes reach Meta, one send, ticks live
   const sb = await sandbox(t)
   const stream = await connectSse(`${sb.s.url}/stream`, { token: sb.token })
   t.teardown(() => stream.close())
-  const psid = await sb.user('Lena')
-  await sb.say(psid, { type: 'text', text: 'Can you send me a photo of it?' })
-  const conv = await sb.conversationOf(psid)
+  const { psid, conv } = await sb.chat('Lena', 'Can you send me a photo of it?')
   const mediaId = await sb.upload(PNG, 'image/png', 'product.png')
 
   // A flaky connection: the same POST three times, two of them at once.
@@ -98,9 +96,7 @@ t.test('an image to a Messenger user: the bytes reach Meta, one send, ticks live
 
 t.test('a document three days later goes as a file with the HUMAN_AGENT tag', async (t) => {
   const sb = await sandbox(t)
-  const psid = await sb.user('Omar')
-  await sb.say(psid, { type: 'text', text: 'Where is my invoice?', timestamp: Date.now() - 3 * DAY })
-  const conv = await sb.conversationOf(psid)
+  const { psid, conv } = await sb.chat('Omar', 'Where is my invoice?', Date.now() - 3 * DAY)
   const mediaId = await sb.upload(PDF, 'application/pdf', 'invoice 42.pdf')
   const sent = await sb.call('POST', `/api/conversations/${conv.id}/messages`, { clientMessageId: 'doc-1', mediaId })
   t.equal(sent.status, 202)
@@ -119,9 +115,7 @@ t.test('a document three days later goes as a file with the HUMAN_AGENT tag', as
 
 t.test('audio and a video to a Messenger user go as audio and video attachments, without captions, up to 25 MB', async (t) => {
   const sb = await sandbox(t)
-  const psid = await sb.user('Rosa')
-  await sb.say(psid, { type: 'text', text: 'Can you send the recording and the video?' })
-  const conv = await sb.conversationOf(psid)
+  const { psid, conv } = await sb.chat('Rosa', 'Can you send the recording and the video?')
   const OGG = oggOpus('ms-voice')
   // 17 MB: more than WhatsApp takes, within Messenger's 25 MB.
   const MP4 = mp4('ms-demo', 17 * 1024 * 1024)
@@ -167,9 +161,7 @@ t.test('audio and a video to a Messenger user go as audio and video attachments,
 
 t.test("Meta's permanent refusal fails the attachment in Messenger's words, sent once", async (t) => {
   const sb = await sandbox(t)
-  const psid = await sb.user('Ines')
-  await sb.say(psid, { type: 'text', text: 'Hello?' })
-  const conv = await sb.conversationOf(psid)
+  const { psid, conv } = await sb.chat('Ines', 'Hello?')
   // Meta's clock says otherwise: the user last wrote 8 days ago.
   t.equal((await sb.call('PATCH', `/api/sandbox/messenger/users/${psid}`, { lastInboundAt: Date.now() - 8 * DAY })).status, 200)
   const mediaId = await sb.upload(PNG, 'image/png', 'late.png')
@@ -187,9 +179,7 @@ t.test("Meta's permanent refusal fails the attachment in Messenger's words, sent
 
 t.test('transient errors: a failed upload is retried; a failed send is retried by the same attachment_id, not uploaded again', async (t) => {
   const sb = await sandbox(t, { OUTBOX_RETRY_BASE_MS: '20', OUTBOX_RETRY_CAP_MS: '100' })
-  const psid = await sb.user('Ada')
-  await sb.say(psid, { type: 'text', text: 'Ping' })
-  const conv = await sb.conversationOf(psid)
+  const { psid, conv } = await sb.chat('Ada', 'Ping')
   const faults = await sb.call('PUT', '/api/sandbox/messenger/faults', { sends: { uploads: [{ error: 2 }], sends: [{ error: 2 }] } })
   t.equal(faults.status, 200)
   const mediaId = await sb.upload(PNG, 'image/png', 'retry.png')
@@ -209,9 +199,7 @@ t.test('transient errors: a failed upload is retried; a failed send is retried b
 
 t.test('refused up front: a caption, a reaction, a closed window; the emulator checks the Page token', async (t) => {
   const sb = await sandbox(t)
-  const psid = await sb.user('Kai')
-  await sb.say(psid, { type: 'text', text: 'Hi' })
-  const conv = await sb.conversationOf(psid)
+  const { psid, conv } = await sb.chat('Kai', 'Hi')
   const mediaId = await sb.upload(PNG, 'image/png', 'x.png')
   const captioned = await sb.call('POST', `/api/conversations/${conv.id}/messages`, { clientMessageId: 'cap-1', type: 'image', mediaId, caption: 'Look' })
   t.equal(captioned.status, 400)
@@ -258,9 +246,7 @@ t.test('refused up front: a caption, a reaction, a closed window; the emulator c
 t.test("the composer's 📎 on a Messenger conversation: the image reaches the simulated user", async (t) => {
   await ensureWebBuild()
   const sb = await sandbox(t)
-  const psid = await sb.user('Mia')
-  await sb.say(psid, { type: 'text', text: 'Show me the blue one' })
-  const conv = await sb.conversationOf(psid)
+  const { psid, conv } = await sb.chat('Mia', 'Show me the blue one')
   const browser = await launchBrowser(t)
   const { page, context } = await agentPage(t, browser, sb.s.url)
   await openConversation(page, conv.id)

@@ -22,9 +22,7 @@ t.test("an agent's reply: one send, the echo not duplicated, delivered by waterm
   const stream = await connectSse(`${sb.s.url}/stream`, { token: sb.token })
   t.teardown(() => stream.close())
 
-  const psid = await sb.user('Lena')
-  await sb.say(psid, { type: 'text', text: 'Bonjour, ça marche ? @shop / 50%' })
-  const conv = await sb.conversationOf(psid)
+  const { psid, conv } = await sb.chat('Lena', 'Bonjour, ça marche ? @shop / 50%')
   const inbound = (await sb.messages(conv.id))[0]!
   t.equal(inbound.text, 'Bonjour, ça marche ? @shop / 50%', 'escaped and signed as Meta does, verified by the real route')
 
@@ -65,9 +63,7 @@ function rawKept(s: { db: { $client: { prepare(sql: string): { get(): unknown } 
 
 t.test('three days after the last message: sent with the HUMAN_AGENT tag and accepted', async (t) => {
   const sb = await sandbox(t)
-  const psid = await sb.user('Omar')
-  await sb.say(psid, { type: 'text', text: 'Is my order coming?', timestamp: Date.now() - 3 * DAY })
-  const conv = await sb.conversationOf(psid)
+  const { psid, conv } = await sb.chat('Omar', 'Is my order coming?', Date.now() - 3 * DAY)
   const sent = await sb.reply(conv.id, 'Sorry for the wait: it ships today.')
   t.equal(sent.status, 202)
   const id = sent.body.message.id as number
@@ -79,9 +75,7 @@ t.test('three days after the last message: sent with the HUMAN_AGENT tag and acc
 
 t.test("the emulator's window refusal (code 10) ends as a failed message in Messenger's words", async (t) => {
   const sb = await sandbox(t)
-  const psid = await sb.user('Ines')
-  await sb.say(psid, { type: 'text', text: 'Hello?' })
-  const conv = await sb.conversationOf(psid)
+  const { psid, conv } = await sb.chat('Ines', 'Hello?')
   // Meta's clock says otherwise: the user last wrote 8 days ago.
   t.equal((await sb.call('PATCH', `/api/sandbox/messenger/users/${psid}`, { lastInboundAt: Date.now() - 8 * DAY })).status, 200)
   const sent = await sb.reply(conv.id, 'Still there?')
@@ -115,9 +109,7 @@ t.test("the emulator's window refusal (code 10) ends as a failed message in Mess
 
 t.test("a Messenger user's every kind of message arrives in the inbox", async (t) => {
   const sb = await sandbox(t)
-  const psid = await sb.user('Kai')
-  await sb.say(psid, { type: 'text', text: 'Hi there' })
-  const conv = await sb.conversationOf(psid)
+  const { psid, conv } = await sb.chat('Kai', 'Hi there')
   t.equal(conv.channelKind, 'messenger')
   const sent = await sb.reply(conv.id, 'Hi Kai! What can we do for you?')
   const pageMsgId = sent.body.message.id as number
@@ -152,9 +144,7 @@ t.test("a Messenger user's every kind of message arrives in the inbox", async (t
 
 t.test('a retried POST with the same clientMessageId: the emulator counts exactly one send', async (t) => {
   const sb = await sandbox(t)
-  const psid = await sb.user('Ada')
-  await sb.say(psid, { type: 'text', text: 'Ping' })
-  const conv = await sb.conversationOf(psid)
+  const { psid, conv } = await sb.chat('Ada', 'Ping')
   const before = (await sb.stats()).sendRequests
   const [a, b] = await Promise.all([sb.reply(conv.id, 'Pong', 'same-1'), sb.reply(conv.id, 'Pong', 'same-1')])
   const c = await sb.reply(conv.id, 'Pong', 'same-1')

@@ -35,6 +35,12 @@ export async function startMessengerSandbox(t: TestLike, env: Record<string, str
     if (!c) throw new Error('no Messenger conversation for ' + psid)
     return c
   }
+  /** A new user writes one text: the Messenger conversation it opens. */
+  const chat = async (name: string, text: string, timestamp?: number) => {
+    const psid = await user(name)
+    await say(psid, { type: 'text', text, ...(timestamp === undefined ? {} : { timestamp }) })
+    return { psid, conv: await conversationOf(psid) }
+  }
   const messages = async (convId: number) => (await call('GET', `/api/conversations/${convId}/messages`)).body.messages as MessageDTO[]
   const reply = (convId: number, text: string, clientMessageId = `c-${Math.random()}`) =>
     call('POST', `/api/conversations/${convId}/messages`, { text, clientMessageId })
@@ -42,5 +48,5 @@ export async function startMessengerSandbox(t: TestLike, env: Record<string, str
   const upload = (bytes: Buffer, mimeType: string, filename: string) => uploadMedia(s.url, token, bytes, mimeType, filename)
   const atUser = async (psid: string) => (await call('GET', `/api/sandbox/messenger/users/${psid}/messages`)).body.messages as any[]
   const stats = async () => (await call('GET', '/api/sandbox/messenger/stats')).body
-  return { s, token, call, user, say, conversationOf, messages, reply, upload, atUser, stats }
+  return { s, token, call, user, say, conversationOf, chat, messages, reply, upload, atUser, stats }
 }
