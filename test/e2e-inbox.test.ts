@@ -298,13 +298,19 @@ t.test('XSS corpus in message text, contact names, filenames and other fields ex
     xss: (window as unknown as { __xss?: unknown }).__xss ?? null,
     handlers: [...document.querySelectorAll('*')].filter((e) => [...e.attributes].some((a) => a.name.startsWith('on'))).length,
     scripts: [...document.querySelectorAll('script')].filter((e) => !e.src).length,
-    frames: document.querySelectorAll('iframe, object, embed, svg, style:not([data-vite-dev-id])').length,
+    frames: document.querySelectorAll('iframe, object, embed, svg:not(.svg-icon), style:not([data-vite-dev-id])').length,
+    // The controls' own icons are SVG: each must sit directly in a button or a link, never in a message.
+    strayIcons: [...document.querySelectorAll('svg.svg-icon')].filter((e) => !e.parentElement?.matches('button, a') || e.closest('.msg .text, .msg .caption'))
+      .length,
+    icons: document.querySelectorAll('svg.svg-icon').length,
     hrefs: [...document.querySelectorAll('a[href]')].map((a) => a.getAttribute('href')!),
   }))
   t.equal(probe.xss, null, 'no payload ran')
   t.equal(probe.handlers, 0, 'no element carries an inline event handler')
   t.equal(probe.scripts, 0, 'no inline script element')
   t.equal(probe.frames, 0, 'no iframe, object, svg or style element was injected')
+  t.ok(probe.icons > 0, "the controls' icons are there")
+  t.equal(probe.strayIcons, 0, 'every icon is a control of the app, none inside a message')
   for (const h of probe.hrefs) t.match(h, /^(https?:\/\/|\/)/, `safe href ${h.slice(0, 60)}`)
 })
 

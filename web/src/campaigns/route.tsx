@@ -4,6 +4,8 @@
 import { signal } from '@preact/signals'
 import { useEffect, useState } from 'preact/hooks'
 import type { ComponentType } from 'preact'
+import { Megaphone } from 'lucide'
+import { Icon } from '../components/Icon.tsx'
 
 export const path = signal(typeof location === 'undefined' ? '/' : location.pathname)
 
@@ -27,7 +29,7 @@ export function navigate(to: string, e?: Event) {
 
 // One icon in the inbox's crowded top bar (like its other icons); the area's own tabs lead
 // on to Contacts.
-const ICON_LINK = { display: 'inline-flex', alignItems: 'center', justifyContent: 'center', textDecoration: 'none' }
+const ICON_LINK = { display: 'inline-flex', alignItems: 'center', justifyContent: 'center', textDecoration: 'none', color: 'inherit' }
 
 export function NavLinks() {
   return (
@@ -39,7 +41,7 @@ export function NavLinks() {
       title="Contacts and campaigns"
       onClick={(e) => navigate('/campaigns', e)}
     >
-      📣
+      <Icon icon={Megaphone} />
     </a>
   )
 }

@@ -11,6 +11,8 @@ import { fillTemplate } from '../state/app.ts'
 import { previewText } from './message-text.ts'
 import type { TemplateDTO } from '../api/http.ts'
 import type { ChannelWindow } from '../lib/channels.ts'
+import { Paperclip } from 'lucide'
+import { Icon } from './Icon.tsx'
 
 // Meta's text limit (W-SEND-TEXT).
 const MAX_TEXT = 4096
@@ -92,7 +94,7 @@ function TextComposer({ conv, humanAgentUntil, onSent }: { conv: ConversationDTO
       )}
       <div class="compose-row">
         <button type="button" class="icon" aria-label="Attach an image, audio, video or document" title="Attach" onClick={() => file.current?.click()}>
-          📎
+          <Icon icon={Paperclip} />
         </button>
         <input
           ref={file}

@@ -9,6 +9,8 @@ import { askPermission, chime, muted, permission, showNotification, toggleMute, 
 import { contactLabel } from '../lib/format.ts'
 import { previewText } from './message-text.ts'
 import { NavLinks } from '../campaigns/route.tsx'
+import { Bell, Settings, Volume2, VolumeX } from 'lucide'
+import { Icon } from './Icon.tsx'
 
 // Issue 4: sandbox mode says so in the UI too. The info route exists only in sandbox mode.
 function SandboxBanner() {
@@ -77,7 +79,7 @@ export function Inbox() {
           <NavLinks />
           {permission.value === 'default' && (
             <button type="button" class="icon" onClick={() => void askPermission()} aria-label="Turn on notifications" title="Turn on notifications">
-              🔔
+              <Icon icon={Bell} />
             </button>
           )}
           <button
@@ -88,11 +90,11 @@ export function Inbox() {
             aria-label={muted.value ? 'Unmute sound' : 'Mute sound'}
             title={muted.value ? 'Unmute sound' : 'Mute sound'}
           >
-            {muted.value ? '🔇' : '🔊'}
+            <Icon icon={muted.value ? VolumeX : Volume2} />
           </button>
           {app.user.value?.role === 'admin' && (
             <button type="button" class="icon" onClick={() => app.navigate('settings')} aria-label="Settings" title="Settings (channels)">
-              ⚙
+              <Icon icon={Settings} />
             </button>
           )}
           <button type="button" class="link" onClick={() => void app.logout()} title={app.user.value?.email}>

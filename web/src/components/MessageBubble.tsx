@@ -9,6 +9,8 @@ import { linkify } from '../lib/linkify.ts'
 import { timeOf } from '../lib/format.ts'
 import { memo } from '../lib/memo.ts'
 import { previewText } from './message-text.ts'
+import { Reply, SmilePlus } from 'lucide'
+import { Icon } from './Icon.tsx'
 
 const QUICK_REACTIONS = ['👍', '❤️', '😂', '😮', '😢', '🙏']
 
@@ -277,7 +279,7 @@ export const MessageBubble = memo(function MessageBubble({ m, thread }: { m: Mes
       {canAct && (
         <div class="msg-actions">
           <button type="button" class="icon small" aria-label="Reply to this message" title="Reply" onClick={() => replyTo(app, m)}>
-            ↩
+            <Icon icon={Reply} size={16} />
           </button>
           <button
             type="button"
@@ -287,7 +289,7 @@ export const MessageBubble = memo(function MessageBubble({ m, thread }: { m: Mes
             title="React"
             onClick={() => setPicking(!picking)}
           >
-            ☺
+            <Icon icon={SmilePlus} size={16} />
           </button>
           {picking && (
             <span class="react-picker" role="group" aria-label="Pick a reaction">

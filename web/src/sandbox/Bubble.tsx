@@ -4,6 +4,8 @@
 // what goes in, as their webhooks shape messages differently.
 import type { ComponentChildren } from 'preact'
 import { useState } from 'preact/hooks'
+import { Reply, SmilePlus } from 'lucide'
+import { Icon } from '../components/Icon.tsx'
 
 const time = (ms: number) => new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
 
@@ -107,11 +109,11 @@ export function Actions({ onReply, react }: { onReply: () => void; react?: { emo
   return (
     <div class="actions">
       <button type="button" aria-label="Reply to this message" title="Reply" onClick={onReply}>
-        ↩
+        <Icon icon={Reply} size={16} />
       </button>
       {react && (
         <button type="button" aria-label="React" title="React" aria-expanded={picking} onClick={() => setPicking(!picking)}>
-          ☺
+          <Icon icon={SmilePlus} size={16} />
         </button>
       )}
       {react && picking && (

@@ -3,6 +3,8 @@
 // for a caption (`ready`), Messenger sends it at once, as each app does.
 import type { ComponentChildren } from 'preact'
 import { useRef, useState } from 'preact/hooks'
+import { Paperclip } from 'lucide'
+import { Icon } from '../components/Icon.tsx'
 
 export function Composer(props: {
   sending: boolean
@@ -49,9 +51,7 @@ export function Composer(props: {
       {props.children}
       <div class="row">
         <label class="attach" title="Send an image">
-          <svg width="20" height="20" viewBox="0 0 24 24" aria-hidden="true" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round">
-            <path d="M21 12.5l-8.5 8.5a5.5 5.5 0 0 1-7.8-7.8l9-9a3.7 3.7 0 0 1 5.2 5.2l-9 9a1.8 1.8 0 0 1-2.6-2.6l8.3-8.3" />
-          </svg>
+          <Icon icon={Paperclip} />
           <input
             ref={fileInput}
             type="file"
