@@ -28,6 +28,7 @@ import { createSandbox, type SandboxMode } from './sandbox/sandbox-mode.ts'
 import { createCampaigns, type Campaigns } from './domain/campaign-wiring.ts'
 import { contactRoutes } from './http/contacts.ts'
 import { campaignRoutes } from './http/campaigns.ts'
+import { healthRoutes } from './http/health.ts'
 
 export interface AppDeps {
   config: Readonly<Config>
@@ -141,6 +142,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       },
     },
   })
+  await app.register(healthRoutes, { services })
   await app.register(authPlugin, { services })
   await app.register(whatsappWebhookRoutes, { services })
   await app.register(messengerWebhookRoutes, { services })

@@ -46,6 +46,12 @@ export class IngestQueue {
 
   private readonly savepoint: Database.Transaction<(fn: () => void) => void>
 
+  /**
+   * The SQLite code of the last commit if it failed for storage (a full disk, an I/O
+   * error), until a commit succeeds again: what the health check reports.
+   */
+  storageFailure: string | null = null
+
   submit(job: IngestJob): Promise<void> {
     if (this.closed) return Promise.reject(Errors.shuttingDown())
     return new Promise((resolve, reject) => {
@@ -90,9 +96,11 @@ export class IngestQueue {
         }
       })
     } catch (err) {
+      if (isStorageFailure(err)) this.storageFailure = String((err as { code: string }).code)
       for (const q of group) q.reject(isStorageFailure(err) ? Errors.storageUnavailable() : err)
       return
     }
+    this.storageFailure = null
     this.log.committed(batch.events)
     for (const q of group) q.resolve()
   }
