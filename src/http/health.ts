@@ -13,7 +13,8 @@ export async function healthRoutes(app: FastifyInstance, opts: { services: Servi
   // Reads a page of the database file itself (SELECT 1 would not touch it).
   const probe = db.$client.prepare(`SELECT value FROM meta WHERE key = 'epoch'`)
 
-  app.get('/api/health', async (req, reply) => {
+  // A monitor asks every few seconds: its requests are not logged, only failures.
+  app.get('/api/health', { logLevel: 'warn' }, async (req, reply) => {
     reply.header('cache-control', 'no-store')
     try {
       probe.get()
