@@ -1,25 +1,16 @@
 // A real Parley process (node src/main.ts) on a fixed port and data dir, so a test can
 // kill -9 it and start it again where the browsers expect it.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { createServer } from 'node:net'
 import path from 'node:path'
 import { APP_SECRET, ADMIN, PHONE_NUMBER_ID, VERIFY_TOKEN, type TestLike } from './server.ts'
 import { ROOT } from './browser.ts'
 import { metaEscape, signPayload } from '../../src/channels/meta-signature.ts'
+import { listensOn } from './process.ts'
+
+export { freePort } from './process.ts'
 
 // A cold start compiles TypeScript through tsx: allow it a while on a busy 2-core box.
 const START_TIMEOUT_MS = 30_000
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer()
-    srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address()
-      srv.close(() => (addr && typeof addr === 'object' ? resolve(addr.port) : reject(new Error('no port'))))
-    })
-  })
-}
 
 export interface ParleyProcess {
   url: string
@@ -59,7 +50,7 @@ export async function spawnParley(t: TestLike, opts: { dataDir: string; port: nu
     if (child.exitCode !== null) throw new Error(`Parley exited with ${child.exitCode} during start`)
     try {
       const res = await fetch(`${url}/api/setup`)
-      if (res.ok) break
+      if (res.ok && listensOn(child.pid, opts.port)) break
     } catch {
       /* not listening yet */
     }

@@ -1,20 +1,76 @@
 // Runs Parley as a real child process (`node --import tsx src/main.ts`), for tests that
 // kill it: crash safety can only be shown across a real process boundary.
 import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+// Ports for the processes a test starts itself (and may restart on the same port) are
+// taken below the kernel's ephemeral range. Every listen(0) of a test file running in
+// parallel, and every outgoing connection, gets its port from that range: a port picked
+// there was once handed to another file's in-process Parley between the check and the
+// child's listen, the child could not bind, and the test talked to the other Parley.
+function ephemeralLow(): number {
+  try {
+    const lo = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0])
+    if (Number.isInteger(lo) && lo > 4096) return lo
+  } catch {
+    // not Linux: the IANA range's start
+  }
+  return 49152
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const srv = net.createServer()
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port
-      srv.close(() => resolve(port))
-    })
-    srv.on('error', reject)
+    srv.once('error', () => resolve(false))
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)))
+  })
+}
+
+export async function freePort(): Promise<number> {
+  const hi = ephemeralLow() - 1
+  const lo = Math.max(1025, hi - 12_000)
+  for (let i = 0; i < 100; i++) {
+    const port = lo + Math.floor(Math.random() * (hi - lo))
+    if (await canListen(port)) return port
+  }
+  throw new Error(`no free port in ${lo}-${hi}`)
+}
+
+/**
+ * Whether process `pid` itself holds the listening socket on `port` (Linux: /proc).
+ * A start counts only then, so a test never goes on with another process's server.
+ */
+export function listensOn(pid: number | undefined, port: number): boolean {
+  if (pid === undefined) return false
+  if (!existsSync('/proc/net/tcp')) return true
+  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')}`
+  const inodes = new Set<string>()
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    if (!existsSync(file)) continue
+    for (const line of readFileSync(file, 'utf8').split('\n').slice(1)) {
+      const cols = line.trim().split(/\s+/)
+      // local address, state 0A = LISTEN, inode
+      if (cols.length > 9 && cols[1]!.endsWith(hex) && cols[3] === '0A') inodes.add(cols[9]!)
+    }
+  }
+  let fds: string[]
+  try {
+    fds = readdirSync(`/proc/${pid}/fd`)
+  } catch {
+    return false
+  }
+  return fds.some((fd) => {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))
+      return m !== null && inodes.has(m[1]!)
+    } catch {
+      return false
+    }
   })
 }
 
@@ -40,7 +96,7 @@ export async function spawnParley(env: Record<string, string>, port?: number): P
     if (child.exitCode !== null) throw new Error(`Parley exited early:\n${output}`)
     try {
       const res = await fetch(`${url}/api/setup`)
-      if (res.ok) break
+      if (res.ok && listensOn(child.pid, p)) break
     } catch {
       // not listening yet
     }
