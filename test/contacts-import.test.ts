@@ -1,20 +1,13 @@
 // Contacts over HTTP (issue 7): CSV import with its preview and validation report, then
 // search, filters, tags, lists — and every route scoped to the workspace.
 import t from 'tap'
-import { startServer } from './helpers/server.ts'
+import { apiCall, startServer } from './helpers/server.ts'
 import { connectSse } from './helpers/sse.ts'
 
 async function client(t: Parameters<typeof startServer>[0]) {
   const s = await startServer(t)
   const { token } = await s.login()
-  const call = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(s.url + path, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    })
-    return { status: res.status, body: (await res.json()) as any }
-  }
+  const call = apiCall(s.url, token)
   return { s, token, call }
 }
 

@@ -13,6 +13,16 @@ const PNG = Buffer.from(
   'base64',
 )
 
+const uploader = (p: Pair) => (bytes: Buffer, type: string, name: string) => uploadMedia(p.parley.url, p.token, bytes, type, name)
+
+/** Maria writes first (the window is open); the agent's side: the pair, the conversation, an uploader. */
+async function agentChat(t: Parameters<typeof startPair>[0], opening: string) {
+  const p = await startPair(t)
+  await p.emu.customer('Maria', CUSTOMER)
+  await p.emu.say(CUSTOMER, opening)
+  return { p, conv: await conversation(p), upload: uploader(p) }
+}
+
 async function conversation(p: Pair) {
   const conv = (await p.call('GET', '/api/conversations')).body.conversations[0]
   const messages = async () => (await p.call('GET', `/api/conversations/${conv.id}/messages`)).body.messages as MessageDTO[]
@@ -71,11 +81,7 @@ t.test('a customer’s HTML “document” is never served as a page', async (t)
 })
 
 t.test('agents send an image and a document; the customer gets the same bytes', async (t) => {
-  const p = await startPair(t)
-  await p.emu.customer('Maria', CUSTOMER)
-  await p.emu.say(CUSTOMER, 'Can you send me the invoice?')
-  const conv = await conversation(p)
-  const upload = (bytes: Buffer, type: string, name: string) => uploadMedia(p.parley.url, p.token, bytes, type, name)
+  const { p, conv, upload } = await agentChat(t, 'Can you send me the invoice?')
   const img = await upload(PNG, 'image/png', 'photo.png')
   t.equal(img.status, 201)
   t.match(img.body.media, { kind: 'image', mimeType: 'image/png', filename: 'photo.png', size: PNG.length })
@@ -106,7 +112,7 @@ t.test('agents send an image and a document; the customer gets the same bytes', 
 
 t.test('uploads are checked against their bytes and Meta’s limits', async (t) => {
   const p = await startPair(t)
-  const upload = (bytes: Buffer, type: string, name: string) => uploadMedia(p.parley.url, p.token, bytes, type, name)
+  const upload = uploader(p)
   const fake = await upload(Buffer.from('<svg onload=alert(1)>'), 'image/png', 'x.png')
   t.equal(fake.status, 415)
   t.equal(fake.body.error.code, 'MEDIA_TYPE_UNSUPPORTED')
@@ -120,11 +126,7 @@ t.test('uploads are checked against their bytes and Meta’s limits', async (t) 
 })
 
 t.test('agents send audio and a video on WhatsApp; the customer gets the same bytes, audio without a caption', async (t) => {
-  const p = await startPair(t)
-  await p.emu.customer('Maria', CUSTOMER)
-  await p.emu.say(CUSTOMER, 'Can you send me the recording and the demo?')
-  const conv = await conversation(p)
-  const upload = (bytes: Buffer, type: string, name: string) => uploadMedia(p.parley.url, p.token, bytes, type, name)
+  const { p, conv, upload } = await agentChat(t, 'Can you send me the recording and the demo?')
   const OGG = oggOpus('wa-voice')
   const MP4 = mp4('wa-demo')
   const audio = await upload(OGG, 'audio/ogg', 'note.ogg')
@@ -172,11 +174,7 @@ t.test('agents send audio and a video on WhatsApp; the customer gets the same by
 })
 
 t.test('audio and video uploads are checked against their bytes and WhatsApp’s 16 MB', async (t) => {
-  const p = await startPair(t)
-  await p.emu.customer('Maria', CUSTOMER)
-  await p.emu.say(CUSTOMER, 'Hi')
-  const conv = await conversation(p)
-  const upload = (bytes: Buffer, type: string, name: string) => uploadMedia(p.parley.url, p.token, bytes, type, name)
+  const { p, conv, upload } = await agentChat(t, 'Hi')
   const vorbis = await upload(oggVorbis(), 'audio/ogg', 'x.ogg')
   t.equal(vorbis.status, 415, 'Ogg without Opus is not taken')
   t.equal(vorbis.body.error.code, 'MEDIA_TYPE_UNSUPPORTED')

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { startServer, ADMIN, type TestServer, type TestLike } from './helpers/server.ts'
+import { apiCall, startServer, ADMIN, type TestServer, type TestLike } from './helpers/server.ts'
 import { connectSse } from './helpers/sse.ts'
 import { until } from './helpers/emulator.ts'
 import type { MessageDTO } from '../src/events/types.ts'
@@ -21,18 +21,7 @@ const SANDBOX_ENV = {
 async function sandbox(t: TestLike) {
   const s = await startServer(t, { env: SANDBOX_ENV })
   const { token, cookie } = await s.login()
-  const call = async (method: string, p: string, body?: unknown, auth: string | null = token) => {
-    const res = await fetch(s.url + p, {
-      method,
-      headers: {
-        ...(auth ? { authorization: `Bearer ${auth}` } : {}),
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    })
-    const text = await res.text()
-    return { status: res.status, body: text ? (JSON.parse(text) as any) : null }
-  }
+  const call = apiCall(s.url, token)
   return { s, token, cookie, call }
 }
 

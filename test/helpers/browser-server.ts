@@ -5,12 +5,10 @@ import path from 'node:path'
 import { APP_SECRET, ADMIN, PHONE_NUMBER_ID, VERIFY_TOKEN, type TestLike } from './server.ts'
 import { ROOT } from './browser.ts'
 import { metaEscape, signPayload } from '../../src/channels/meta-signature.ts'
-import { listensOn } from './process.ts'
+import { START_TIMEOUT_MS, waitUntilServing } from './process.ts'
 
 export { freePort } from './process.ts'
 
-// A cold start compiles TypeScript through tsx: allow it a while on a busy 2-core box.
-const START_TIMEOUT_MS = 30_000
 
 export interface ParleyProcess {
   url: string
@@ -45,18 +43,7 @@ export async function spawnParley(t: TestLike, opts: { dataDir: string; port: nu
     await exited
   }
   t.teardown(() => kill())
-  const end = Date.now() + START_TIMEOUT_MS
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`Parley exited with ${child.exitCode} during start`)
-    try {
-      const res = await fetch(`${url}/api/setup`)
-      if (res.ok && listensOn(child.pid, opts.port)) break
-    } catch {
-      /* not listening yet */
-    }
-    if (Date.now() > end) throw new Error('Parley did not start in time')
-    await new Promise((r) => setTimeout(r, 100))
-  }
+  await waitUntilServing(child, opts.port)
   return { url, child, exited, kill }
 }
 

@@ -7,7 +7,7 @@ import type { SimMessage } from '../../src/sandbox/emulator-state.ts'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { ADMIN, APP_SECRET, PHONE_NUMBER_ID, startServer, type TestLike, type TestServer } from './server.ts'
+import { ADMIN, apiCall, APP_SECRET, PHONE_NUMBER_ID, startServer, type TestLike, type TestServer } from './server.ts'
 import { freePort, spawnParley } from './process.ts'
 
 export const GRAPH_TOKEN = 'test-graph-token'
@@ -103,18 +103,7 @@ export async function startPair(
   })
   emu.emulator.setWebhookUrl(`${parley.url}/webhooks/whatsapp`)
   const { token, cookie } = await parley.login()
-  const call = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(parley.url + path, {
-      method,
-      headers: {
-        authorization: `Bearer ${token}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    })
-    const text = await res.text()
-    return { status: res.status, body: (text ? JSON.parse(text) : null) as any }
-  }
+  const call = apiCall(parley.url, token)
   return { emu, parley, token, cookie, call }
 }
 
@@ -175,13 +164,6 @@ export async function spawnAgainstEmulator(t: TestLike, emu: Emu, name: string, 
     async start() {
       proc = await spawnParley(env, port)
     },
-    async call(method, p, body) {
-      const res = await fetch(url + p, {
-        method,
-        headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      })
-      return { status: res.status, body: (await res.json()) as any }
-    },
+    call: apiCall(url, token),
   }
 }

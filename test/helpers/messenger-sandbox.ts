@@ -1,6 +1,6 @@
 // A real Parley in sandbox mode with the emulator playing Messenger users, driven over
 // real HTTP as the simulator and an agent drive it: the Messenger tests share this.
-import { startServer, type TestLike } from './server.ts'
+import { apiCall, startServer, type TestLike } from './server.ts'
 import { uploadMedia } from './media-files.ts'
 import type { ConversationDTO, MessageDTO } from '../../src/events/types.ts'
 
@@ -9,15 +9,7 @@ export async function startMessengerSandbox(t: TestLike, env: Record<string, str
     env: { WHATSAPP_PHONE_NUMBER_ID: '', SANDBOX_SENT_DELAY_MS: '20', SANDBOX_DELIVERED_DELAY_MS: '80', ...env },
   })
   const { token } = await s.login()
-  const call = async (method: string, p: string, body?: unknown) => {
-    const res = await fetch(s.url + p, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    })
-    const text = await res.text()
-    return { status: res.status, body: text ? (JSON.parse(text) as any) : null }
-  }
+  const call = apiCall(s.url, token)
   const user = async (name: string) => {
     const r = await call('POST', '/api/sandbox/messenger/users', { name })
     if (r.status !== 201) throw new Error(`user: ${r.status} ${JSON.stringify(r.body)}`)

@@ -80,6 +80,28 @@ export interface ParleyProcess {
   kill(signal?: NodeJS.Signals): Promise<void>
 }
 
+// A cold start compiles TypeScript through tsx: allow it a while on a busy 2-core box.
+export const START_TIMEOUT_MS = 30_000
+
+/**
+ * Waits until `child` itself serves Parley on `port`: /api/setup answers and the
+ * listening socket is the child's. Throws if the child exits first or the time runs out.
+ */
+export async function waitUntilServing(child: ChildProcess, port: number, output: () => string = () => ''): Promise<void> {
+  const deadline = Date.now() + START_TIMEOUT_MS
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`Parley exited with ${child.exitCode} during start:\n${output()}`)
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/api/setup`)
+      if (res.ok && listensOn(child.pid, port)) return
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`Parley did not start in time:\n${output()}`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
+}
+
 export async function spawnParley(env: Record<string, string>, port?: number): Promise<ParleyProcess> {
   const p = port ?? (await freePort())
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
@@ -91,18 +113,7 @@ export async function spawnParley(env: Record<string, string>, port?: number): P
   child.stdout!.on('data', (d) => (output += d))
   child.stderr!.on('data', (d) => (output += d))
   const url = `http://127.0.0.1:${p}`
-  const deadline = Date.now() + 30_000
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`Parley exited early:\n${output}`)
-    try {
-      const res = await fetch(`${url}/api/setup`)
-      if (res.ok && listensOn(child.pid, p)) break
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error(`Parley did not start:\n${output}`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
+  await waitUntilServing(child, p, () => output)
   return {
     url,
     child,

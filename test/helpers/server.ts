@@ -28,6 +28,24 @@ export interface TestServer {
   get(pathname: string, token: string): Promise<Response>
 }
 
+export type ApiCall = <T = any>(method: string, path: string, body?: unknown, auth?: string | null) => Promise<{ status: number; body: T }>
+
+/** A JSON client for Parley's API with a bearer token (`auth: null` sends none); an empty body reads as null. */
+export function apiCall(baseUrl: string, token: string): ApiCall {
+  return async (method, path, body, auth = token) => {
+    const res = await fetch(baseUrl + path, {
+      method,
+      headers: {
+        ...(auth ? { authorization: `Bearer ${auth}` } : {}),
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    })
+    const text = await res.text()
+    return { status: res.status, body: text ? JSON.parse(text) : null }
+  }
+}
+
 export interface StartOptions {
   env?: Record<string, string>
   /** Reuse a data dir (restart tests). */
