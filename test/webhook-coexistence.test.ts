@@ -3,35 +3,12 @@
 // stopping or resuming marketing messages inside WhatsApp (`user_preferences`). Signed
 // webhooks over real HTTP, a real SSE client, the emulator as Meta.
 import t from 'tap'
-import { readFileSync } from 'node:fs'
 import { startPair, until, type Pair } from './helpers/emulator.ts'
 import { connectSse } from './helpers/sse.ts'
-import { status, statusWebhook, ts, wamid } from './helpers/wa.ts'
+import { status, statusWebhook } from './helpers/wa.ts'
+import { echo, echoId, fixture, preference } from './helpers/coexistence.ts'
 import { action, createCampaign, importCsv, waitCampaign } from './helpers/campaigns.ts'
 import type { ContactDetailDTO, ConversationDTO, MessageDTO } from '../src/events/types.ts'
-
-type Obj = Record<string, any>
-
-/** A fixture from test/fixtures with its one echo or preference changed by `patch`. */
-function fixture(name: string, patch: Obj = {}): Obj {
-  const body = JSON.parse(readFileSync(new URL(`./fixtures/${name}.json`, import.meta.url), 'utf8')) as Obj
-  const value = body.entry[0].changes[0].value as Obj
-  const list = (value.message_echoes ?? value.user_preferences) as Obj[]
-  Object.assign(list[0]!, patch)
-  if (patch.wa_id && value.contacts) value.contacts[0].wa_id = patch.wa_id
-  return body
-}
-
-const echo = (to: string, text: string, extra: Obj = {}) =>
-  fixture('wa-smb-echo-text', { to: `+${to}`, id: wamid('echo'), timestamp: ts(), text: { body: text }, ...extra })
-
-const preference = (waId: string, value: 'stop' | 'resume', at: number, name?: string) => {
-  const body = fixture(value === 'stop' ? 'wa-user-preferences-stop' : 'wa-user-preferences-resume', { wa_id: waId, timestamp: at })
-  const v = body.entry[0].changes[0].value as Obj
-  if (name === undefined) delete v.contacts
-  else v.contacts[0].profile.name = name
-  return body
-}
 
 const count = (p: Pair, sql: string, ...args: unknown[]) =>
   (p.parley.db.$client.prepare(`SELECT count(*) AS n FROM ${sql}`).get(...args) as { n: number }).n
@@ -72,7 +49,7 @@ t.test('a message sent from the phone app shows once as outbound, is never sent,
   t.same(list.map((c) => c.contact.phone), [joao, maria], 'João wrote last')
 
   const body = echo(maria, 'Yes, in blue and red — sent from my phone')
-  const id = body.entry[0].changes[0].value.message_echoes[0].id as string
+  const id = echoId(body)
   await post(t, p, body)
   await sse.waitFor((evs) => evs.some((e) => e.event === 'message.created' && e.data.includes(id)))
   const created = sse.data<{ message: MessageDTO; conversation: ConversationDTO }>('message.created').find((d) => d.message.providerMessageId === id)!
@@ -118,7 +95,7 @@ t.test('an echo to a customer Parley has not met creates them; a status that cam
   const p = await startPair(t)
   const ana = '15550003333'
   const body = echo(ana, 'Hi Ana, your table is booked for 8 pm')
-  const id = body.entry[0].changes[0].value.message_echoes[0].id as string
+  const id = echoId(body)
   // The delivered status outran the echo (Meta does not order its webhooks).
   await post(t, p, statusWebhook(status(id, 'delivered', ana)))
   t.equal(count(p, 'pending_statuses'), 1, 'kept until its message appears')
