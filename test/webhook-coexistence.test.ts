@@ -10,6 +10,12 @@ import { echo, echoId, fixture, preference } from './helpers/coexistence.ts'
 import { action, createCampaign, importCsv, waitCampaign } from './helpers/campaigns.ts'
 import type { ContactDetailDTO, ConversationDTO, MessageDTO } from '../src/events/types.ts'
 
+// A 1×1 PNG.
+const PNG = Buffer.from(
+  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==',
+  'base64',
+)
+
 const count = (p: Pair, sql: string, ...args: unknown[]) =>
   (p.parley.db.$client.prepare(`SELECT count(*) AS n FROM ${sql}`).get(...args) as { n: number }).n
 
@@ -105,21 +111,24 @@ t.test('an echo to a customer Parley has not met creates them; a status that cam
   t.match(conv.contact, { phone: ana, externalId: ana, name: null })
   t.equal(count(p, 'pending_statuses'), 0, 'applied')
 
-  // An image from the phone, replying to nothing, and a reaction from the phone to the
-  // customer's message: stored like Parley's own.
+  // A photo from the phone (the phone uploaded it to Meta: here, to the emulator's media
+  // store) is downloaded like a customer's; a reaction from the phone to the customer's
+  // message shows on it like Parley's own.
   await p.emu.customer('Ana', ana)
   const said = await p.emu.say(ana, 'Thanks!')
-  const image = echo(ana, '', { type: 'image', image: { mime_type: 'image/jpeg', sha256: 'c2hh', id: '2001', caption: 'The menu' } })
+  const photo = p.emu.emulator.storeMedia({ bytes: PNG, mimeType: 'image/png', filename: null })
+  const image = echo(ana, '', { type: 'image', image: { mime_type: 'image/png', sha256: photo.sha256, id: photo.id, caption: 'The menu' } })
   delete image.entry[0].changes[0].value.message_echoes[0].text
   await post(t, p, image)
   const react = echo(ana, '', { type: 'reaction', reaction: { message_id: said.id, emoji: '👍' } })
   delete react.entry[0].changes[0].value.message_echoes[0].text
   await post(t, p, react)
-  const msgs = (await p.call('GET', `/api/conversations/${conv.id}/messages`)).body.messages as MessageDTO[]
-  t.match(
-    msgs.find((m) => m.type === 'image'),
-    { direction: 'out', text: 'The menu', media: { id: '2001', mimeType: 'image/jpeg' }, context: { source: 'whatsapp_business_app' } },
-  )
+  const messages = async () => (await p.call('GET', `/api/conversations/${conv.id}/messages`)).body.messages as MessageDTO[]
+  const img = await until(async () => (await messages()).find((m) => m.type === 'image' && m.media?.url), 'the photo downloaded')
+  t.match(img, { direction: 'out', text: 'The menu', media: { id: photo.id, url: /^\/api\/media\/\d+$/ }, context: { source: 'whatsapp_business_app' } })
+  const file = await fetch(p.parley.url + (img.media!.url as string), { headers: { authorization: `Bearer ${p.token}` } })
+  t.same(Buffer.from(await file.arrayBuffer()), PNG, 'the bytes the phone sent')
+  const msgs = await messages()
   t.same(msgs.find((m) => m.providerMessageId === said.id)?.reactions, { business: '👍' }, 'the reaction shows on the customer message')
   t.equal((await conversationOf(p, ana)).unreadCount, 1, 'only the customer message is unread')
   t.equal(count(p, 'outbox'), 0)

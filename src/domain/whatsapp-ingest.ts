@@ -31,8 +31,10 @@ export interface IngestHooks {
   reconcileStatus?(channel: ChannelRow, st: WaStatus, events: EventBatch): MessageRow | undefined
   /**
    * A new inbound message was stored (media downloads start here; campaigns read stop
-   * keywords and attribute replies, issue 7). May return the message as it changed,
-   * before `message.created` is emitted with it.
+   * keywords and attribute replies, issue 7) — or an echo of one the business sent from
+   * the phone app (issue 11: its media is downloaded like a customer's; campaigns look
+   * at inbound messages only). May return the message as it changed, before
+   * `message.created` is emitted with it.
    */
   messageStored?(channel: ChannelRow, row: MessageRow, events: EventBatch): MessageRow | void
   /** A customer stopped or resumed marketing messages in WhatsApp (campaigns' opt-out, issue 11). */
@@ -165,7 +167,8 @@ function ingestEcho(deps: IngestDeps, events: EventBatch, channel: ChannelRow, e
     updatedAt: now,
   })
   if (!stored) return
-  const row = applyPendingStatuses(deps, stored)
+  const withStatuses = applyPendingStatuses(deps, stored)
+  const row = deps.hooks?.messageStored?.(channel, withStatuses, events) ?? withStatuses
 
   if (echo.reaction) {
     // The business reacted from the phone: shown on the customer's message as a reaction
