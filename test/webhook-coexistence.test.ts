@@ -202,6 +202,15 @@ t.test('user_preferences: stop opts out (campaigns skip), resume opts back in, b
   await post(t, p, preference(maria, 'stop', t0 + 500, 'Maria S.'))
   await post(t, p, preference(maria, 'resume', t0 + 400, 'Maria S.'))
   t.match((await contactByPhone(p, maria)).optOut, { source: 'whatsapp_stop', at: (t0 + 500) * 1000 })
+
+  // João writes STOP (opted out by keyword), then in WhatsApp resumes and stops again;
+  // the last two arrive stop first. The latest word is the stop: he stays out.
+  const written = await p.emu.say(joao, 'STOP')
+  const tw = Math.floor(written.timestamp / 1000)
+  await post(t, p, preference(joao, 'stop', tw + 120, 'João'))
+  t.match((await contactByPhone(p, joao)).optOut, { source: 'whatsapp_stop', at: (tw + 120) * 1000 }, 'the newer stop is the opt-out now')
+  await post(t, p, preference(joao, 'resume', tw + 60, 'João'))
+  t.match((await contactByPhone(p, joao)).optOut, { source: 'whatsapp_stop' }, 'the older resume, delivered late, does not reverse it')
 })
 
 t.test('user_preferences for someone Parley has not met creates the contact, named from contacts[]', async (t) => {

@@ -304,7 +304,9 @@ export class ContactsService {
     const r = this.sql.get(`SELECT ${this.codec.select()} FROM contacts WHERE id = ?`).get(contactId)
     if (r === undefined) return false
     const row = this.codec.decode(r)
-    if (row.optedOutAt !== null) return false
+    // Already out. A newer stop in WhatsApp still becomes the opt-out (its time): the
+    // resume it competes with may be older and delivered later, and must not reverse it.
+    if (row.optedOutAt !== null && (source !== 'whatsapp_stop' || at <= row.optedOutAt)) return false
     // Meta's timestamps are whole seconds: a STOP stamped in the second of the reversal
     // may have been written after it, and a customer's STOP is honoured when in doubt.
     const slack = META_STAMPED.has(source) ? 1000 : 0
