@@ -17,7 +17,7 @@ import { CampaignAnalytics } from './campaign-analytics.ts'
 import { CampaignService } from './campaigns.ts'
 import { CampaignRunner } from './campaign-runner.ts'
 import { CampaignAttribution } from './campaign-attribution.ts'
-import { MetaOptOutWatcher, OptOutKeywords } from './opt-out.ts'
+import { applyMarketingPreference, MetaOptOutWatcher, OptOutKeywords } from './opt-out.ts'
 
 export interface Campaigns {
   contacts: ContactsService
@@ -101,6 +101,9 @@ export function createCampaigns(deps: CampaignsDeps): Campaigns {
     messageStored: (channel, row, batch) => {
       const current = before.messageStored?.(channel, row, batch) ?? row
       return attribution.onInbound(channel, current, batch) ?? current
+    },
+    marketingPreference: (_channel, contact, pref, batch) => {
+      applyMarketingPreference(contacts, contact.id, pref.value, pref.timestamp, batch)
     },
   }
 

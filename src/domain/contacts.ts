@@ -12,7 +12,11 @@ import type { ContactRow } from '../store/inbox-store.ts'
 import { Errors } from '../errors.ts'
 import { normalizePhone } from './contacts-phone.ts'
 
-export type OptOutSource = 'keyword' | 'meta_131050' | 'agent'
+export type OptOutSource = 'keyword' | 'meta_131050' | 'agent' | 'whatsapp_stop'
+/** Who reversed an opt-out: an agent, or the customer resuming marketing in WhatsApp. */
+export type OptInSource = 'agent' | 'whatsapp_resume'
+// Sources stamped by Meta in whole seconds (see optOutInTx).
+const META_STAMPED: ReadonlySet<OptOutSource> = new Set(['keyword', 'whatsapp_stop'])
 
 export interface ContactFilter {
   q?: string
@@ -90,6 +94,10 @@ export class ContactsService {
       attributes: row.attributes ?? {},
       tags: tags ?? this.tagsOf([row.id]).get(row.id) ?? [],
       optOut: row.optedOutAt !== null ? { at: row.optedOutAt, source: row.optOutSource ?? 'agent', text: row.optOutText } : null,
+      optIn:
+        row.optedOutAt === null && row.optOutReversedAt !== null
+          ? { at: row.optOutReversedAt, source: row.optOutReversedSource ?? 'agent' }
+          : null,
       createdAt: row.createdAt,
       updatedAt: row.updatedAt,
     }
@@ -279,6 +287,7 @@ export class ContactsService {
             optOutSource: null,
             optOutText: null,
             optOutReversedAt: now,
+            optOutReversedSource: 'agent',
             updatedAt: now,
           })!
       const dto = this.dto(updated)
@@ -295,15 +304,41 @@ export class ContactsService {
     const r = this.sql.get(`SELECT ${this.codec.select()} FROM contacts WHERE id = ?`).get(contactId)
     if (r === undefined) return false
     const row = this.codec.decode(r)
-    if (row.optedOutAt !== null) return false
+    // Already out. A newer stop in WhatsApp still becomes the opt-out (its time): the
+    // resume it competes with may be older and delivered later, and must not reverse it.
+    if (row.optedOutAt !== null && (source !== 'whatsapp_stop' || at <= row.optedOutAt)) return false
     // Meta's timestamps are whole seconds: a STOP stamped in the second of the reversal
     // may have been written after it, and a customer's STOP is honoured when in doubt.
-    const slack = source === 'keyword' ? 1000 : 0
+    const slack = META_STAMPED.has(source) ? 1000 : 0
     if (row.optOutReversedAt !== null && row.optOutReversedAt >= at + slack) return false
     const updated = this.sql.updateById(this.codec, contactId, {
       optedOutAt: at,
       optOutSource: source,
       optOutText: text ? text.slice(0, 500) : null,
+      updatedAt: this.now(),
+    })!
+    batch.emit(row.workspaceId, 'contact.updated', { contact: this.dto(updated) })
+    return true
+  }
+
+  /**
+   * Inside the caller's transaction (the webhook's): the customer opted back in at `at`.
+   * Reverses an opt-out older than that (a newer one stands — also in the same second:
+   * when in doubt the opt-out is honoured) and remembers the time, so a stop delivered
+   * late, older than it, does not opt the contact out again. A duplicate changes nothing.
+   */
+  optInInTx(contactId: number, source: OptInSource, at: number, batch: EventBatch): boolean {
+    const r = this.sql.get(`SELECT ${this.codec.select()} FROM contacts WHERE id = ?`).get(contactId)
+    if (r === undefined) return false
+    const row = this.codec.decode(r)
+    const stale = row.optedOutAt !== null ? row.optedOutAt >= at : row.optOutReversedAt !== null && row.optOutReversedAt >= at
+    if (stale) return false
+    const updated = this.sql.updateById(this.codec, contactId, {
+      optedOutAt: null,
+      optOutSource: null,
+      optOutText: null,
+      optOutReversedAt: at,
+      optOutReversedSource: source,
       updatedAt: this.now(),
     })!
     batch.emit(row.workspaceId, 'contact.updated', { contact: this.dto(updated) })

@@ -14,6 +14,7 @@ import { Transform } from 'node:stream'
 import { and, eq, inArray, lte, isNotNull } from 'drizzle-orm'
 import type { FastifyBaseLogger } from 'fastify'
 import type { EventBatch, EventLog } from '../events/event-log.ts'
+import { sentFromPhoneApp } from '../events/types.ts'
 import type { GraphClient } from '../channels/whatsapp/graph-client.ts'
 import type { Db } from '../store/db.ts'
 import { toMessageDTO, type ChannelRow, type InboxStore, type MessageRow } from '../store/inbox-store.ts'
@@ -137,7 +138,8 @@ export class MediaService {
   /** Ingest hook, inside the webhook's transaction: a media message queues its download. */
   onInboundStored(channel: ChannelRow, row: MessageRow): void {
     const m = row.media
-    if (row.direction !== 'in' || !m || typeof m.id !== 'string') return
+    // A file the business sent from the phone app (issue 11) is Meta's to download too.
+    if ((row.direction !== 'in' && !sentFromPhoneApp(row)) || !m || typeof m.id !== 'string') return
     const now = this.deps.now()
     this.deps.db
       .insert(media)

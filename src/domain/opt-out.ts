@@ -1,14 +1,18 @@
-// Opting out of campaigns (issue 7). Three ways in, one way out:
+// Opting out of campaigns (issue 7). Four ways in, two ways out:
 //   - the customer writes a stop keyword (the whole message: "STOP", "Baja.", "parar!"),
 //     marked in the webhook's own transaction, with the time and the words;
+//   - the customer stops marketing messages inside WhatsApp (the `user_preferences`
+//     webhook, issue 11), marked in the webhook's transaction;
 //   - Meta answers 131050 ("the user has opted out of marketing messages") for a send,
 //     synchronously or in a failed status — either way a `message.updated` event carries
 //     it, and the contact is marked right after that commit (and, should the process die
 //     in between, by the catch-up at the next start);
 //   - an agent sets it by hand;
-// and only an agent reverses it. Campaigns skip opted-out contacts and count them.
+// and an agent reverses it, or the customer does by resuming marketing messages in
+// WhatsApp. Campaigns skip opted-out contacts and count them.
 import type Database from 'better-sqlite3'
 import type { EventLog, LoggedEvent } from '../events/event-log.ts'
+import type { EventBatch } from '../events/event-log.ts'
 import type { MessageDTO } from '../events/types.ts'
 import type { ContactsService } from './contacts.ts'
 
@@ -38,6 +42,27 @@ export class OptOutKeywords {
     if (!text || text.length > 100) return false
     return this.set.has(normalizeKeyword(text))
   }
+}
+
+/**
+ * The customer stopped (or resumed) marketing messages inside WhatsApp, in the webhook's
+ * transaction. Meta retries and does not order its webhooks, so the preference's own
+ * time decides, not its arrival: a stop older than the last resume (or an agent's
+ * reversal) does not opt the contact out again, a resume older than the opt-out does not
+ * reverse it, and a duplicate changes nothing. True when the contact changed.
+ */
+export function applyMarketingPreference(
+  contacts: ContactsService,
+  contactId: number,
+  value: 'stop' | 'resume',
+  at: number,
+  batch: EventBatch,
+): boolean {
+  // Meta's `detail` ("User requested to stop marketing messages") is not the customer's
+  // words: the source says it all.
+  return value === 'stop'
+    ? contacts.optOutInTx(contactId, 'whatsapp_stop', null, at, batch)
+    : contacts.optInInTx(contactId, 'whatsapp_resume', at, batch)
 }
 
 /**

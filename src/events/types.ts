@@ -42,6 +42,17 @@ export function failureReason(status: string | null, error: { title: string | nu
   return error?.detail || error?.title || 'The message was not delivered.'
 }
 
+/**
+ * `context.source` of a message the business sent from the WhatsApp Business app on its
+ * phone (Meta's coexistence echo, issue 11): stored as outbound, never sent by Parley.
+ */
+export const PHONE_APP_SOURCE = 'whatsapp_business_app'
+
+/** Whether the business sent this message from the WhatsApp Business app, not from Parley. */
+export function sentFromPhoneApp(m: Pick<MessageDTO, 'direction' | 'context'>): boolean {
+  return m.direction === 'out' && m.context?.source === PHONE_APP_SOURCE
+}
+
 export interface MessageDTO {
   id: number
   conversationId: number
@@ -91,8 +102,10 @@ export interface ContactDetailDTO extends ContactDTO {
   profileName: string | null
   attributes: Record<string, string>
   tags: string[]
-  /** Set while campaigns skip this contact: when, how (keyword | meta_131050 | agent) and the words that did it. */
+  /** Set while campaigns skip this contact: when, how (keyword | meta_131050 | agent | whatsapp_stop) and the words that did it. */
   optOut: { at: number; source: string; text: string | null } | null
+  /** Set when a reversed opt-out made the contact reachable again: when, and who (agent | whatsapp_resume). */
+  optIn: { at: number; source: string } | null
   createdAt: number
   updatedAt: number
 }

@@ -81,6 +81,8 @@ export const contacts = sqliteTable(
     optOutText: text('opt_out_text'),
     // An agent's reversal: a 131050 older than this does not opt the contact out again.
     optOutReversedAt: integer('opt_out_reversed_at'),
+    // Who reversed it: an agent, or the customer resuming marketing in WhatsApp (issue 11).
+    optOutReversedSource: text('opt_out_reversed_source'),
     createdAt: integer('created_at').notNull().default(now),
     updatedAt: integer('updated_at').notNull().default(now),
   },

@@ -1,7 +1,10 @@
 // WhatsApp Cloud API webhook → normalized records. Pure: no database, no Fastify.
 // Every entry[]/changes[]/messages[]/statuses[] is visited (libraries that read only
 // [0] lose batched events); anything not understood is returned as `unhandled` so the
-// caller keeps it instead of dropping it.
+// caller keeps it instead of dropping it. Besides `messages`, two fields a real account
+// sends are understood (issue 11): `smb_message_echoes` (what the business sent from the
+// WhatsApp Business app on its phone, Meta's "coexistence") and `user_preferences` (a
+// customer stopping or resuming marketing messages inside WhatsApp).
 
 export interface WaContact {
   waId: string
@@ -40,12 +43,32 @@ export interface WaStatus {
   raw: Record<string, unknown>
 }
 
+/**
+ * A message the business sent from the WhatsApp Business app (or a linked device):
+ * its content parsed as an inbound message's is, addressed `to` a customer.
+ */
+export interface WaEcho extends Omit<WaInbound, 'from'> {
+  /** The customer's wa_id: Meta's `to` in digits (it may carry a "+"), or the BSUID. */
+  to: string
+}
+
+/** A customer turned marketing messages off (`stop`) or on again (`resume`) inside WhatsApp. */
+export interface WaPreference {
+  waId: string
+  value: 'stop' | 'resume'
+  /** ms */
+  timestamp: number
+  raw: Record<string, unknown>
+}
+
 export interface WaChange {
   phoneNumberId: string
   displayPhoneNumber: string | null
   contacts: WaContact[]
   messages: WaInbound[]
   statuses: WaStatus[]
+  echoes: WaEcho[]
+  preferences: WaPreference[]
 }
 
 export interface WaUnhandled {
@@ -72,6 +95,10 @@ const KNOWN_TYPES = new Set([
   'request_welcome',
 ])
 const STATUSES = new Set<WaStatusName>(['sent', 'delivered', 'read', 'played', 'failed'])
+// The webhook fields Parley stores; any other field (history, account_alerts, …) is kept raw.
+const FIELDS = new Set(['messages', 'smb_message_echoes', 'user_preferences'])
+// Echoes that change an earlier message rather than add one: kept raw until modelled.
+const ECHO_CHANGES = new Set(['edit', 'revoke'])
 
 type Obj = Record<string, unknown>
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v)
@@ -98,7 +125,7 @@ export function parseWhatsApp(body: unknown, now: number): WaParsed {
     for (const change of entry.changes) {
       const value = isObj(change) ? change.value : undefined
       const meta = isObj(value) ? value.metadata : undefined
-      if (!isObj(change) || change.field !== 'messages' || !isObj(value) || !isObj(meta)) {
+      if (!isObj(change) || !FIELDS.has(String(change.field)) || !isObj(value) || !isObj(meta)) {
         out.unhandled.push({ reason: `field:${isObj(change) ? String(change.field) : 'malformed'}`, value: change })
         continue
       }
@@ -113,6 +140,8 @@ export function parseWhatsApp(body: unknown, now: number): WaParsed {
         contacts: [],
         messages: [],
         statuses: [],
+        echoes: [],
+        preferences: [],
       }
       for (const c of arr(value.contacts)) {
         if (!isObj(c)) continue
@@ -129,27 +158,71 @@ export function parseWhatsApp(body: unknown, now: number): WaParsed {
         if (st) parsed.statuses.push(st)
         else out.unhandled.push({ reason: 'unknown_status', value: s })
       }
+      for (const m of arr(value.message_echoes)) {
+        const type = isObj(m) ? str(m.type) : null
+        const echo = isObj(m) && type && !ECHO_CHANGES.has(type) ? parseEcho(m, now) : null
+        if (echo) parsed.echoes.push(echo)
+        // With the number it was sent from: what a later version needs to apply it.
+        else if (type && ECHO_CHANGES.has(type)) out.unhandled.push({ reason: `smb_message_echoes:${type}`, value: { metadata: meta, echo: m } })
+        else out.unhandled.push({ reason: 'malformed_echo', value: m })
+      }
+      for (const p of arr(value.user_preferences)) {
+        const pref = isObj(p) ? parsePreference(p, now) : null
+        if (pref) parsed.preferences.push(pref)
+        else out.unhandled.push({ reason: 'user_preferences', value: p })
+      }
       // System-level errors (value.errors) carry no message; keep them for the operator.
       if (Array.isArray(value.errors) && value.errors.length > 0) {
         out.unhandled.push({ reason: 'value_errors', value: value.errors })
       }
-      if (parsed.messages.length || parsed.statuses.length || parsed.contacts.length) out.changes.push(parsed)
-      else if (!Array.isArray(value.errors)) out.unhandled.push({ reason: 'empty_change', value: change })
+      if (
+        parsed.messages.length ||
+        parsed.statuses.length ||
+        parsed.contacts.length ||
+        parsed.echoes.length ||
+        parsed.preferences.length
+      ) {
+        out.changes.push(parsed)
+      } else if (!Array.isArray(value.errors) && !Array.isArray(value.message_echoes) && !Array.isArray(value.user_preferences)) {
+        out.unhandled.push({ reason: 'empty_change', value: change })
+      }
     }
   }
   return out
 }
 
 function parseMessage(m: Obj, now: number): WaInbound | null {
-  const providerId = str(m.id)
   const from = str(m.from) ?? str(m.from_user_id)
+  const content = from ? parseContent(m, now) : null
+  return content && { from: from!, ...content }
+}
+
+/** `to` is "the same value returned by the API as the input" (Meta's example: +16505551234). */
+function parseEcho(m: Obj, now: number): WaEcho | null {
+  const phone = str(m.to)?.replace(/\D/g, '')
+  const to = phone || str(m.to_user_id)
+  const content = to ? parseContent(m, now) : null
+  return content && { to: to!, ...content }
+}
+
+function parsePreference(p: Obj, now: number): WaPreference | null {
+  const waId = str(p.wa_id) ?? str(p.user_id)
+  const value = str(p.value)
+  // Only marketing messages exist today; another category is kept raw, not guessed at.
+  if (!waId || p.category !== 'marketing_messages' || (value !== 'stop' && value !== 'resume')) return null
+  // Meta documents this timestamp as an integer (messages carry a string): ms() reads both.
+  return { waId, value, timestamp: ms(p.timestamp, now), raw: p }
+}
+
+/** A message's content, shared by inbound messages and the business's echoes. */
+function parseContent(m: Obj, now: number): Omit<WaInbound, 'from'> | null {
+  const providerId = str(m.id)
   const type = str(m.type)
-  if (!providerId || !from || !type) return null
+  if (!providerId || !type) return null
   const body = m[type]
   const ctx = isObj(m.context) ? m.context : null
-  const msg: WaInbound = {
+  const msg: Omit<WaInbound, 'from'> = {
     providerId,
-    from,
     timestamp: ms(m.timestamp, now),
     type,
     supported: KNOWN_TYPES.has(type),

@@ -2,7 +2,7 @@
 // captions, filenames, contact cards, coordinates — is rendered as text nodes or
 // attribute values through Preact, never as HTML; links are http(s) only.
 import { useState } from 'preact/hooks'
-import type { MessageDTO } from '../../../src/events/types.ts'
+import { sentFromPhoneApp, type MessageDTO } from '../../../src/events/types.ts'
 import { useApp } from '../state/context.ts'
 import type { PendingMessage, Thread } from '../state/inbox.ts'
 import { linkify } from '../lib/linkify.ts'
@@ -262,6 +262,8 @@ export const MessageBubble = memo(function MessageBubble({ m, thread }: { m: Mes
         <CampaignLabel m={m} />
         <Body m={m} />
         <span class="meta">
+          {/* Issue 11: written on the WhatsApp Business app (coexistence), not in Parley. */}
+          {sentFromPhoneApp(m) && <span class="via-phone">Sent from the phone app ·</span>}
           <time dateTime={new Date(m.timestamp).toISOString()}>{timeOf(m.timestamp)}</time>
           {out && <Ticks status={m.status} />}
         </span>

@@ -14,7 +14,15 @@ const SOURCE_TEXT: Record<string, string> = {
   keyword: 'wrote a stop word',
   meta_131050: 'WhatsApp: opted out of marketing',
   agent: 'set by an agent',
+  // Issue 11: the customer's own switch in WhatsApp (user_preferences webhook).
+  whatsapp_stop: 'Stopped marketing messages in WhatsApp',
 }
+// Why a reversed opt-out is reachable again.
+const OPT_IN_TEXT: Record<string, string> = {
+  agent: 'Opt-out reversed by an agent',
+  whatsapp_resume: 'Resumed marketing messages in WhatsApp',
+}
+const shortDate = (ms: number) => new Date(ms).toLocaleDateString(undefined, { day: 'numeric', month: 'short' })
 
 export function ContactsPage() {
   const q = useSignal('')
@@ -209,8 +217,8 @@ export function ContactsPage() {
                   {c.optOut ? (
                     <div>
                       <span class="rstatus r-failed">Opted out</span>
-                      <div class="muted small">
-                        {new Date(c.optOut.at).toLocaleString()} · {SOURCE_TEXT[c.optOut.source] ?? c.optOut.source}
+                      <div class="muted small opt-reason" title={new Date(c.optOut.at).toLocaleString()}>
+                        {SOURCE_TEXT[c.optOut.source] ?? c.optOut.source} · {shortDate(c.optOut.at)}
                         {c.optOut.text ? ` · “${c.optOut.text}”` : ''}
                       </div>
                       <button type="button" class="link small" onClick={() => void toggleOptOut(c)}>
@@ -218,9 +226,16 @@ export function ContactsPage() {
                       </button>
                     </div>
                   ) : (
-                    <button type="button" class="link small" onClick={() => void toggleOptOut(c)}>
-                      Opt out
-                    </button>
+                    <div>
+                      {c.optIn && (
+                        <div class="muted small opt-reason" title={new Date(c.optIn.at).toLocaleString()}>
+                          {OPT_IN_TEXT[c.optIn.source] ?? c.optIn.source} · {shortDate(c.optIn.at)}
+                        </div>
+                      )}
+                      <button type="button" class="link small" onClick={() => void toggleOptOut(c)}>
+                        Opt out
+                      </button>
+                    </div>
                   )}
                 </td>
               </tr>

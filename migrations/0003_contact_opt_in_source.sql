@@ -1,0 +1,1 @@
+ALTER TABLE `contacts` ADD `opt_out_reversed_source` text;
