@@ -1,8 +1,8 @@
 // Issue 11 point 6: the campaign's per-recipient table lagged its own counters (they
 // said Read 2 while the table still said Delivered until a reload). In Chromium, against
 // a real Parley and the Meta emulator: while the campaign runs, a recipient reads the
-// message in WhatsApp, and that row turns Read, with its time, from the stream's
-// events alone — the page does not re-read the table for it.
+// message in WhatsApp and answers it, and that row turns Read and Replied, with their
+// times, from the stream's events alone — the page does not re-read the table for them.
 import t from 'tap'
 import { startPair } from './helpers/emulator.ts'
 import { action, contactsCsv, createCampaign, importCsv, play } from './helpers/campaigns.ts'
@@ -76,6 +76,20 @@ t.test('a running campaign: a read moves its row to Read live, without re-readin
     return n === 1 && rows === 1
   }, null, { timeout: LIVE_MS })
   t.pass('counter Read 1, one Read row')
+
+  // The customer answers: the reply is attributed to the campaign and the row's Replied
+  // time fills in, from the same events.
+  await p.emu.customer('Reader', number)
+  await p.emu.say(number, 'Yes please')
+  await page.waitForFunction(
+    (n) =>
+      [...document.querySelectorAll('table.recipients tbody tr')].some(
+        (tr) => tr.querySelector('td .muted')?.textContent === `+${n}` && (tr.querySelectorAll('td')[5]?.textContent ?? '') !== '',
+      ),
+    number,
+    { timeout: LIVE_MS },
+  )
+  t.same(tableReads.slice(readsBefore), [], 'the reply shows in its row without re-reading the table')
 
   // Cancelled: the campaign's updates stop, which is where the table used to stay behind.
   // Its rows are re-read once for the cancel (the waiting ones are skipped); after that a
