@@ -15,6 +15,7 @@ import type {
 } from '../events/types.ts'
 import type { campaigns } from '../store/schema.ts'
 import { plainReason } from './meta-errors.ts'
+import { recipientFailure } from './campaign-recipient.ts'
 
 export type CampaignRow = typeof campaigns.$inferSelect
 
@@ -26,7 +27,10 @@ export const SKIP_LABELS: Record<string, string> = {
   cancelled: 'Campaign cancelled before sending',
 }
 
-/** A recipient's status: its row while it waits or was skipped, its message's after. */
+/**
+ * A recipient's status: its row while it waits or was skipped, its message's after
+ * (recipientStatusOf in campaign-recipient.ts is the same rule for one message).
+ */
 export const STATUS_SQL = `CASE
   WHEN r.state = 'pending' THEN 'queued'
   WHEN r.state = 'skipped' THEN 'skipped'
@@ -91,7 +95,7 @@ export function toRecipientDTO(x: RecipientJoin): CampaignRecipientDTO {
     contact: { id: x.contactId, name: x.name, phone: x.phone ?? x.externalId },
     status: x.status as RecipientStatus,
     skip: x.skipReason ? { reason: x.skipReason, label: SKIP_LABELS[x.skipReason] ?? x.skipReason, detail: x.skipDetail } : null,
-    error: x.status === 'failed' ? { code: x.errorCode, reason: x.errorCode !== null ? plainReason(x.errorCode, x.errorDetail) : (x.errorDetail ?? 'Not sent') } : null,
+    error: x.status === 'failed' ? recipientFailure(x.errorCode, x.errorDetail) : null,
     queuedAt: x.queuedAt,
     sentAt: x.sentAt,
     deliveredAt: x.deliveredAt,

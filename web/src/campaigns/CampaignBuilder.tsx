@@ -1,10 +1,12 @@
 // The campaign builder: an approved template, each of its parameters mapped to a
 // contact field, an attribute (with a fallback) or a fixed value, the audience, and
-// "send now" or a time — with a live preview of what one contact will receive.
+// "send now" or a time — with a live preview of what one contact will receive, and a
+// confirmation naming the audience's size and cost before anything goes out at once.
 import { useComputed, useSignal } from '@preact/signals'
 import { useEffect, useRef } from 'preact/hooks'
 import type { CampaignAudience, CampaignParams, ContactDetailDTO, ParamSource } from '../../../src/events/types.ts'
-import { campaignsApi, describeError, type Preview, type TemplateDTO } from './api.ts'
+import { campaignsApi, describeError, type AudienceSize, type Preview, type TemplateDTO } from './api.ts'
+import { audienceName, defaultTemplate, missingForPreview } from './builder-rules.ts'
 import { navigate } from './route.tsx'
 
 type SourceKind = 'name' | 'first_name' | 'phone' | 'attribute' | 'fixed'
@@ -41,8 +43,12 @@ export function CampaignBuilder({ id }: { id?: number }) {
   const busy = useSignal(false)
   const draftId = useSignal<number | null>(id ?? null)
   const previewTimer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined)
+  // "Send now", asked: who and how many, fresh from the server, until confirmed or cancelled.
+  const confirming = useSignal<AudienceSize | null>(null)
+  const dialog = useRef<HTMLDialogElement>(null)
 
   const template = useComputed(() => templates.value.find((t) => tplKey(t) === tpl.value))
+  const missing = useComputed(() => missingForPreview(template.value, params.value, audience.value))
 
   useEffect(() => {
     const load = async () => {
@@ -62,8 +68,9 @@ export function CampaignBuilder({ id }: { id?: number }) {
             when.value = 'later'
             at.value = toLocalInput(campaign.scheduledAt)
           }
-        } else if (templates.value[0]) {
-          pickTemplate(tplKey(templates.value[0]))
+        } else {
+          const first = defaultTemplate(templates.value, typeof navigator === 'undefined' ? undefined : navigator.language)
+          if (first) pickTemplate(tplKey(first))
         }
       } catch (e) {
         error.value = describeError(e)
@@ -85,11 +92,16 @@ export function CampaignBuilder({ id }: { id?: number }) {
     params.value = { ...params.value, [where]: { ...params.value[where], [param]: s } }
   }
 
-  // The preview follows every change, a moment after the last keystroke.
+  // The preview follows every change, a moment after the last keystroke — once there is
+  // something the server can preview (before that it would only answer 400).
   useEffect(() => {
     clearTimeout(previewTimer.current)
     const t = template.value
-    if (!t) return
+    if (!t || missing.value.length > 0) {
+      preview.value = null
+      previewError.value = null
+      return
+    }
     const spec = { template: { name: t.name, language: t.language }, params: params.value, audience: audience.value }
     previewTimer.current = setTimeout(async () => {
       try {
@@ -99,17 +111,44 @@ export function CampaignBuilder({ id }: { id?: number }) {
         previewError.value = describeError(e)
       }
     }, PREVIEW_DEBOUNCE_MS)
-  }, [template.value, params.value, audience.value, previewContact.value])
+  }, [template.value, params.value, audience.value, previewContact.value, missing.value.length])
 
   // A few contacts of the audience to preview with.
   useEffect(() => {
     const a = audience.value
+    if ((a.kind === 'tags' && a.tags.length === 0) || (a.kind === 'list' && !(a.listId >= 1))) {
+      sample.value = []
+      return
+    }
     const q = a.kind === 'tags' ? { tag: a.tags[0] } : a.kind === 'list' ? { listId: a.listId } : {}
     campaignsApi
       .contacts({ ...q, optedOut: false, limit: 20 })
       .then((r) => (sample.value = r.contacts))
       .catch(() => (sample.value = []))
   }, [audience.value])
+
+  // Sending at once cannot be taken back: say to whom, how many and what it costs first.
+  async function askToSend() {
+    error.value = null
+    busy.value = true
+    try {
+      confirming.value = (await campaignsApi.audienceSize(audience.value)).audience
+    } catch (e) {
+      error.value = describeError(e)
+    } finally {
+      busy.value = false
+    }
+  }
+
+  useEffect(() => {
+    const d = dialog.current
+    if (confirming.value && d && !d.open) d.showModal()
+  }, [confirming.value])
+
+  function closeConfirm() {
+    confirming.value = null
+    if (dialog.current?.open) dialog.current.close()
+  }
 
   async function save(send: boolean) {
     const t = template.value
@@ -144,7 +183,7 @@ export function CampaignBuilder({ id }: { id?: number }) {
         class="builder-grid"
         onSubmit={(e) => {
           e.preventDefault()
-          void save(true)
+          void (when.value === 'now' ? askToSend() : save(true))
         }}
       >
         <div class="builder-form">
@@ -246,7 +285,7 @@ export function CampaignBuilder({ id }: { id?: number }) {
                 )}
               </>
             )}
-            {p && (
+            {p && missing.value.length === 0 && (
               <p class="muted small" aria-live="polite">
                 {p.audience.eligible.toLocaleString()} will receive it
                 {p.audience.optedOut ? ` · ${p.audience.optedOut.toLocaleString()} opted out (skipped)` : ''}
@@ -278,7 +317,7 @@ export function CampaignBuilder({ id }: { id?: number }) {
             <button type="button" disabled={busy.value || !t} onClick={() => void save(false)}>
               Save draft
             </button>
-            <button type="submit" class="primary" disabled={busy.value || !t || (p !== null && p.audience.eligible === 0)}>
+            <button type="submit" class="primary" disabled={busy.value || !t || missing.value.length > 0 || (p !== null && p.audience.eligible === 0)}>
               {when.value === 'later' ? 'Schedule' : 'Send now'}
             </button>
           </div>
@@ -299,6 +338,7 @@ export function CampaignBuilder({ id }: { id?: number }) {
               </select>
             </label>
           )}
+          {missing.value.length > 0 && <p class="muted">To preview, choose {missing.value.join(', ')}.</p>}
           {previewError.value && <p class="form-error">{previewError.value}</p>}
           {p?.contact && <p class="muted small">To {p.contact.name ?? `+${p.contact.phone ?? p.contact.externalId}`}</p>}
           {p?.text && <div class="bubble-preview">{p.text}</div>}
@@ -310,7 +350,56 @@ export function CampaignBuilder({ id }: { id?: number }) {
           {p && !p.contact && <p class="muted">No contact matches this audience yet.</p>}
         </aside>
       </form>
+      <dialog ref={dialog} class="confirm" aria-labelledby="send-confirm-title" onClose={() => (confirming.value = null)}>
+        {confirming.value && (
+          <SendConfirm
+            name={name.value.trim() || 'Untitled campaign'}
+            audience={audienceName(a, lists.value)}
+            category={(t?.category ?? 'marketing').toLowerCase()}
+            size={confirming.value}
+            busy={busy.value}
+            onCancel={closeConfirm}
+            onConfirm={() => {
+              closeConfirm()
+              void save(true)
+            }}
+          />
+        )}
+      </dialog>
     </section>
+  )
+}
+
+function SendConfirm(props: { name: string; audience: string; category: string; size: AudienceSize; busy: boolean; onCancel: () => void; onConfirm: () => void }) {
+  const { total, optedOut, eligible } = props.size
+  return (
+    <form
+      method="dialog"
+      onSubmit={(e) => {
+        e.preventDefault()
+        props.onConfirm()
+      }}
+    >
+      <h2 id="send-confirm-title">Send “{props.name}” now?</h2>
+      <p>
+        It goes out at once to {props.audience}: <strong>{eligible.toLocaleString()}</strong> {eligible === 1 ? 'contact' : 'contacts'}
+        {optedOut > 0 ? ` (${optedOut.toLocaleString()} of ${total.toLocaleString()} opted out and are skipped)` : ''}.
+      </p>
+      {/* Meta bills a template per recipient it reaches: one conversation each, fewer if
+          some fail or are not on WhatsApp, hence "about". */}
+      <p>
+        Cost: about <strong>{eligible.toLocaleString()}</strong> {eligible === 1 ? 'conversation' : 'conversations'} — one {props.category}{' '}
+        conversation per recipient WhatsApp delivers it to. It cannot be taken back once sent; you can pause or cancel what has not gone out yet.
+      </p>
+      <div class="actions">
+        <button type="button" onClick={props.onCancel}>
+          Cancel
+        </button>
+        <button type="submit" class="primary" disabled={props.busy || eligible === 0}>
+          Send to {eligible.toLocaleString()} {eligible === 1 ? 'contact' : 'contacts'}
+        </button>
+      </div>
+    </form>
   )
 }
 
@@ -335,9 +424,10 @@ function SourceRow(props: { label: string; example: string | null; source: Param
       </select>
       {s.from === 'attribute' && (
         <>
-          <input placeholder="column, e.g. order" value={s.key} aria-label={`Attribute for ${props.label}`} onInput={(e) => props.onChange({ ...s, key: e.currentTarget.value })} />
+          <input placeholder="column, e.g. order" maxLength={100} value={s.key} aria-label={`Attribute for ${props.label}`} onInput={(e) => props.onChange({ ...s, key: e.currentTarget.value })} />
           <input
             placeholder="if empty…"
+            maxLength={1024}
             value={s.fallback ?? ''}
             aria-label={`Fallback for ${props.label}`}
             onInput={(e) => props.onChange({ ...s, fallback: e.currentTarget.value || undefined })}
@@ -345,7 +435,7 @@ function SourceRow(props: { label: string; example: string | null; source: Param
         </>
       )}
       {s.from === 'fixed' && (
-        <input placeholder={props.example ?? 'text'} value={s.value} aria-label={`Text for ${props.label}`} onInput={(e) => props.onChange({ from: 'fixed', value: e.currentTarget.value })} />
+        <input placeholder={props.example ?? 'text'} maxLength={1024} value={s.value} aria-label={`Text for ${props.label}`} onInput={(e) => props.onChange({ from: 'fixed', value: e.currentTarget.value })} />
       )}
     </div>
   )

@@ -1,17 +1,18 @@
 // A campaign, live: counters, progress and send rate, failures by reason, why it waits
 // or paused, pause / resume / cancel, the per-recipient table, CSV export and follow-ups.
-// Counters come from `campaign.updated` on the stream; the table is read in keyset pages.
+// Counters come from `campaign.updated` on the stream; the table is read in keyset pages
+// and then follows the message events its rows are made of (recipients-live.ts).
 import { useSignal } from '@preact/signals'
 import { useEffect, useRef } from 'preact/hooks'
 import type { CampaignDTO, CampaignRecipientDTO, FollowUpFilter } from '../../../src/events/types.ts'
 import { campaignsApi, describeError } from './api.ts'
 import { FALLBACK_REFRESH_MS, hasRelay, onStreamEvent, seqOf } from './live.ts'
+import { applyRecipientEvent, type RowSeqs } from './recipients-live.ts'
+import type { StreamEvent } from '../state/inbox.ts'
 import { navigate } from './route.tsx'
-import { Progress, StatusBadge, fmtTime, funnel, pct } from './parts.tsx'
+import { Progress, StatusBadge, fmtTime, followUpSizes, funnel, pct } from './parts.tsx'
 
 const PAGE = 100
-// While it runs, the table's first page is re-read at most this often.
-const TABLE_REFRESH_MS = 2000
 const FILTERS: [string, string][] = [
   ['', 'Everyone'],
   ['queued', 'Waiting'],
@@ -41,16 +42,35 @@ export function CampaignLive({ id }: { id: number }) {
   const rows = useSignal<CampaignRecipientDTO[]>([])
   const next = useSignal<string | null>(null)
   const filter = useSignal('')
-  const lastTable = useRef(0)
+  // The stream position each row is current to, and the message events that arrive
+  // while a page is being read (applied to it once it is there, if newer).
+  const seqs = useRef<RowSeqs>(new Map())
+  const inflight = useRef<StreamEvent[] | null>(null)
+  const reads = useRef(0)
+
+  function applyEvent(ev: StreamEvent) {
+    const changed = applyRecipientEvent(rows.value, ev, id, seqs.current)
+    if (changed) rows.value = changed
+  }
 
   async function loadTable(reset: boolean) {
+    const buffer: StreamEvent[] = []
+    inflight.current = buffer
+    const read = ++reads.current
     try {
       const page = await campaignsApi.recipients(id, { status: filter.value || undefined, cursor: reset ? null : next.value, limit: PAGE })
+      // A later read (another filter, a re-read) supersedes this one.
+      if (read !== reads.current) return
+      if (reset) seqs.current.clear()
+      const asOf = seqOf(page.eventId)
+      for (const r of page.recipients) seqs.current.set(r.id, asOf)
       rows.value = reset ? page.recipients : [...rows.value, ...page.recipients]
       next.value = page.nextCursor
-      lastTable.current = Date.now()
+      for (const ev of buffer) applyEvent(ev)
     } catch (e) {
       error.value = describeError(e)
+    } finally {
+      if (inflight.current === buffer) inflight.current = null
     }
   }
 
@@ -68,17 +88,33 @@ export function CampaignLive({ id }: { id: number }) {
     void load()
     void loadTable(true)
     const off = onStreamEvent((ev) => {
-      if (ev.type === 'reset') return void load()
+      if (ev.type === 'reset') {
+        void load()
+        return void loadTable(true)
+      }
+      if (ev.type === 'message.created' || ev.type === 'message.updated') {
+        inflight.current?.push(ev)
+        return applyEvent(ev)
+      }
       if (ev.type !== 'campaign.updated') return
       const dto = (ev.data as { campaign: CampaignDTO }).campaign
       const n = seqOf(ev.id)
       if (dto.id !== id || n <= asOf) return
       asOf = n
+      const before = c.value
       c.value = dto
-      // The first page follows along while it runs; deeper pages refresh on request.
-      if (rows.value.length <= PAGE && Date.now() - lastTable.current > TABLE_REFRESH_MS) void loadTable(true)
+      // Rows change without a message event only when recipients are taken (a start),
+      // skipped (a missing value, a cancel) or the campaign ends: then re-read the page.
+      const reshaped =
+        !before || before.status !== dto.status || before.counts.total !== dto.counts.total || before.counts.skipped !== dto.counts.skipped
+      if (reshaped && rows.value.length <= PAGE) void loadTable(true)
     })
-    const timer = hasRelay ? undefined : setInterval(() => void load(), FALLBACK_REFRESH_MS)
+    const timer = hasRelay
+      ? undefined
+      : setInterval(() => {
+          void load()
+          if (rows.value.length <= PAGE) void loadTable(true)
+        }, FALLBACK_REFRESH_MS)
     return () => {
       off()
       clearInterval(timer)
@@ -112,6 +148,7 @@ export function CampaignLive({ id }: { id: number }) {
   }
   const k = x.counts
   const f = funnel(x)
+  const fu = followUpSizes(x)
   const waiting = k.queued + k.sending
   const eta = x.status === 'running' && x.rate > 0 ? Math.ceil(waiting / x.rate) : null
   return (
@@ -184,14 +221,15 @@ export function CampaignLive({ id }: { id: number }) {
         {eta !== null ? ` · about ${eta < 120 ? `${eta} s` : `${Math.ceil(eta / 60)} min`} left` : ''}
       </p>
 
+      {/* Each share names its base: a funnel step is a share of the step before it. */}
       <dl class="counters">
         <Counter label="Waiting" n={waiting} />
-        <Counter label="Sent" n={f.sent} of={k.total} />
-        <Counter label="Delivered" n={f.delivered} of={f.sent} />
-        <Counter label="Read" n={f.read} of={f.delivered} />
-        <Counter label="Replied" n={k.replied} of={f.delivered} />
-        <Counter label="Failed" n={k.failed} of={k.total} bad />
-        <Counter label="Skipped" n={k.skipped} of={k.total} />
+        <Counter label="Sent" n={f.sent} of={k.total} base="of all" />
+        <Counter label="Delivered" n={f.delivered} of={f.sent} base="of sent" />
+        <Counter label="Read" n={f.read} of={f.delivered} base="of delivered" />
+        <Counter label="Replied" n={k.replied} of={f.delivered} base="of delivered" />
+        <Counter label="Failed" n={k.failed} of={k.total} base="of all" bad />
+        <Counter label="Skipped" n={k.skipped} of={k.total} base="of all" />
         {k.unknown > 0 && <Counter label="Unconfirmed" n={k.unknown} bad />}
       </dl>
 
@@ -253,9 +291,9 @@ export function CampaignLive({ id }: { id: number }) {
       {(x.status === 'completed' || x.status === 'cancelled') && (
         <div class="actions">
           <span class="muted">Follow up with a new campaign for those who</span>
-          {k.failed > 0 && <button type="button" onClick={() => void followUp('failed')}>failed ({k.failed})</button>}
-          {k.delivered > 0 && <button type="button" onClick={() => void followUp('unread')}>did not read ({k.delivered})</button>}
-          {f.delivered - k.replied > 0 && <button type="button" onClick={() => void followUp('no_reply')}>did not reply</button>}
+          {fu.failed > 0 && <button type="button" onClick={() => void followUp('failed')}>failed ({fu.failed})</button>}
+          {fu.unread > 0 && <button type="button" onClick={() => void followUp('unread')}>did not read ({fu.unread})</button>}
+          {fu.noReply > 0 && <button type="button" onClick={() => void followUp('no_reply')}>did not reply ({fu.noReply})</button>}
         </div>
       )}
 
@@ -332,13 +370,18 @@ export function CampaignLive({ id }: { id: number }) {
   )
 }
 
-function Counter(props: { label: string; n: number; of?: number; bad?: boolean }) {
+function Counter(props: { label: string; n: number; of?: number; base?: string; bad?: boolean }) {
   return (
     <div class={`counter${props.bad && props.n > 0 ? ' bad' : ''}`}>
       <dt>{props.label}</dt>
       <dd>
         {props.n.toLocaleString()}
-        {props.of !== undefined && <span class="muted small"> {pct(props.n, props.of)}</span>}
+        {props.of !== undefined && (
+          <span class="muted small share">
+            {' '}
+            {pct(props.n, props.of)} {props.base}
+          </span>
+        )}
       </dd>
     </div>
   )

@@ -58,6 +58,12 @@ export interface CampaignSpec {
   audience: CampaignAudience
 }
 
+export interface AudienceSize {
+  total: number
+  optedOut: number
+  eligible: number
+}
+
 export interface Preview {
   contact: ContactDetailDTO | null
   text: string | null
@@ -87,6 +93,7 @@ export const campaignsApi = {
   create: (spec: CampaignSpec) => call<{ campaign: CampaignDTO }>('POST', '/api/campaigns', spec),
   update: (id: number, spec: CampaignSpec) => call<{ campaign: CampaignDTO }>('PUT', `/api/campaigns/${id}`, spec),
   preview: (spec: Omit<CampaignSpec, 'name'> & { contactId?: number }) => call<Preview>('POST', '/api/campaigns/preview', spec),
+  audienceSize: (audience: CampaignAudience) => call<{ audience: AudienceSize }>('POST', '/api/campaigns/audience', { audience }),
   start: (id: number, at?: number | null) => call<{ campaign: CampaignDTO }>('POST', `/api/campaigns/${id}/start`, at ? { at } : {}),
   act: (id: number, what: 'pause' | 'resume' | 'cancel') => call<{ campaign: CampaignDTO }>('POST', `/api/campaigns/${id}/${what}`, {}),
   retryUnconfirmed: (id: number) => call<{ campaign: CampaignDTO; requeued: number }>('POST', `/api/campaigns/${id}/retry-unconfirmed`, {}),

@@ -22,6 +22,16 @@ export function funnel(c: CampaignDTO) {
 
 export const pct = (n: number, of: number) => (of > 0 ? `${Math.round((n / of) * 100)}%` : '–')
 
+/**
+ * Who each follow-up would reach, counted as the server selects them (campaigns.ts,
+ * audienceWhere 'followup'): not read = still sent or delivered; no reply = reached
+ * (sent, delivered or read) without an attributed reply.
+ */
+export function followUpSizes(c: CampaignDTO): { failed: number; unread: number; noReply: number } {
+  const k = c.counts
+  return { failed: k.failed, unread: k.sent + k.delivered, noReply: Math.max(0, funnel(c).sent - k.replied) }
+}
+
 export function Progress({ c }: { c: CampaignDTO }) {
   const k = c.counts
   const total = Math.max(1, k.total)
