@@ -95,6 +95,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     pingMs: config.ssePingSeconds * 1000,
     maxBufferedBytes: config.sseMaxBufferedBytes,
     drainTimeoutMs: config.sseDrainTimeoutMs,
+    maxStreamsPerSession: config.sseMaxStreamsPerSession,
   })
   const auth = new AuthService(db, clock.now)
   let sandbox: SandboxMode | undefined

@@ -293,7 +293,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     dbBusyTimeoutMs: int(env, 'DB_BUSY_TIMEOUT_MS', DEFAULTS.DB_BUSY_TIMEOUT_MS, 0, 600_000),
     loginRatePerMinute: int(env, 'LOGIN_RATE_PER_MINUTE', DEFAULTS.LOGIN_RATE_PER_MINUTE, 1, 100_000),
     loginRatePerAddressPerMinute: int(env, 'LOGIN_RATE_PER_ADDRESS_PER_MINUTE', DEFAULTS.LOGIN_RATE_PER_ADDRESS_PER_MINUTE, 1, 100_000),
-    sseMaxStreamsPerSession: int(env, 'SSE_MAX_STREAMS_PER_SESSION', DEFAULTS.SSE_MAX_STREAMS_PER_SESSION, 1, 1000),
+    sseMaxStreamsPerSession: int(env, 'SSE_MAX_STREAMS_PER_SESSION', DEFAULTS.SSE_MAX_STREAMS_PER_SESSION, 1, 1_000_000),
     slowRequestMs: int(env, 'SLOW_REQUEST_MS', DEFAULTS.SLOW_REQUEST_MS, 1, 3600_000),
   }
 
