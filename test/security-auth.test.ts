@@ -102,6 +102,8 @@ t.test('without a session an invalid body is 401, not the schema 400', async (t)
     ['POST', '/api/conversations/1/messages', '{}'],
     ['POST', '/api/contacts/import/preview', '{"csv": 1}'],
     ['POST', '/api/campaigns', '{not json'],
+    // The sandbox's customer simulator (on in tests: no WhatsApp access token).
+    ['POST', '/api/sandbox/customers', '{"name": ""}'],
   ]
   for (const [method, path, body] of invalid) {
     const send = (auth?: string) =>
