@@ -2,9 +2,14 @@
 // (the app's own logger options into a stream). At the default level there is no line
 // per ordinary API call but there is one per webhook answered; at debug every request
 // has its line; at either level no secret used in the run appears anywhere.
+import { once } from 'node:events'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
 import { Writable } from 'node:stream'
 import t, { type Test } from 'tap'
-import { startServer, ADMIN, APP_SECRET, VERIFY_TOKEN, type TestServer } from './helpers/server.ts'
+import { startServer, ADMIN, APP_SECRET, PHONE_NUMBER_ID, VERIFY_TOKEN, type TestServer } from './helpers/server.ts'
+import { spawnParley } from './helpers/process.ts'
 import { connectSse } from './helpers/sse.ts'
 import { decodePayload } from './helpers/jwt.ts'
 import { textWebhook } from './helpers/wa.ts'
@@ -148,4 +153,48 @@ t.test('LOG_LEVEL=debug: a line for every request, still without secrets', async
   }
   t.ok(lines.some((l) => l.msg === 'webhook answered' && l.url === '/webhooks/whatsapp'), 'webhook results too')
   noSecrets(t, log.text(), secrets)
+})
+
+t.test('npm start at the default level: start, webhook results, stop — and nothing per API call', async (t) => {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'parley-log-'))
+  t.teardown(() => rmSync(dataDir, { recursive: true, force: true }))
+  const p = await spawnParley({
+    DATA_DIR: dataDir,
+    META_APP_SECRET: APP_SECRET,
+    META_VERIFY_TOKEN: VERIFY_TOKEN,
+    WHATSAPP_PHONE_NUMBER_ID: PHONE_NUMBER_ID,
+    ADMIN_EMAIL: ADMIN.email,
+    ADMIN_PASSWORD: ADMIN.password,
+    GRAPH_API_URL: 'http://127.0.0.1:9/v23.0',
+    LOG_LEVEL: 'info',
+  })
+  t.teardown(() => p.kill())
+  const login = await fetch(`${p.url}/api/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(ADMIN),
+  })
+  const { token } = (await login.json()) as { token: string }
+  for (const path of ['/api/me', '/api/conversations', '/api/channels']) {
+    t.equal((await fetch(`${p.url}${path}`, { headers: { authorization: `Bearer ${token}` } })).status, 200)
+  }
+  const handshake = await fetch(`${p.url}/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=${VERIFY_TOKEN}&hub.challenge=31337`)
+  t.equal(await handshake.text(), '31337')
+  // 'close' (not 'exit'): the output pipes are read to their end.
+  const closed = once(p.child, 'close')
+  await p.kill('SIGTERM')
+  await closed
+  t.equal(p.child.exitCode, 0, 'a clean stop')
+
+  const lines = p
+    .output()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as LogLine)
+  const msgs = lines.map((l) => l.msg)
+  t.ok(msgs.some((m) => m.startsWith('Parley is listening on')), 'the start')
+  t.ok(msgs.includes('shutting down') && msgs.includes('stopped'), 'the stop')
+  t.ok(lines.some((l) => l.msg === 'webhook answered' && l.url?.includes('hub.verify_token=[redacted]')), 'the handshake, token replaced')
+  t.same(lines.filter((l) => typeof l.url === 'string' && l.url.startsWith('/api/')), [], 'no line per API call')
+  for (const secret of [ADMIN.password, VERIFY_TOKEN, APP_SECRET, token]) t.notOk(p.output().includes(secret), 'no secret in the output')
 })
