@@ -12,12 +12,13 @@ import { startServer, ADMIN, APP_SECRET, PHONE_NUMBER_ID, VERIFY_TOKEN, type Tes
 import { spawnParley } from './helpers/process.ts'
 import { connectSse } from './helpers/sse.ts'
 import { decodePayload } from './helpers/jwt.ts'
-import { textWebhook } from './helpers/wa.ts'
+import { contact, envelope, text, textWebhook, value } from './helpers/wa.ts'
 import { PAGE_ID, item, mid, pageWebhook, postMessenger } from './helpers/ms.ts'
 
 const PAGE = { accessToken: 'EAAPAGE-token-7f3a9c', appSecret: 'page-app-secret-51d0e2', verifyToken: 'page-verify-token-c41b77' }
 const NUMBER = { accessToken: 'EAAWA-token-90be12', appSecret: 'wa-app-secret-2c8d4f', verifyToken: 'wa-verify-token-6e0a31' }
 const WRONG_PASSWORD = 'not-the-password-3b9f'
+const SECOND_NUMBER = '100000000000077'
 
 interface LogLine {
   level: number
@@ -59,7 +60,7 @@ function capture() {
 }
 
 /** A run touching every secret: logins, handshakes, webhooks, bearer and cookie use, channels with credentials. */
-async function run(s: TestServer) {
+async function run(s: TestServer, log: ReturnType<typeof capture>) {
   const secrets: Record<string, string> = {
     'admin password': ADMIN.password,
     'wrong password': WRONG_PASSWORD,
@@ -87,7 +88,7 @@ async function run(s: TestServer) {
       body: JSON.stringify(body),
     })
   const page = await json('POST', '/api/channels', { kind: 'messenger', externalId: PAGE_ID, name: 'Our Page', ...PAGE })
-  const number = await json('POST', '/api/channels', { kind: 'whatsapp', externalId: '100000000000077', name: 'Second number', ...NUMBER })
+  const number = await json('POST', '/api/channels', { kind: 'whatsapp', externalId: SECOND_NUMBER, name: 'Second number', ...NUMBER })
   if (page.status !== 201 || number.status !== 201) throw new Error(`channels: ${page.status} ${number.status}`)
 
   const stream = await connectSse(`${s.url}/stream`, { token })
@@ -106,7 +107,17 @@ async function run(s: TestServer) {
     const res = await fetch(`${s.url}${path}`, { headers: { cookie } })
     if (res.status !== 200) throw new Error(`${path}: ${res.status}`)
   }
+  // Replies through the channels' own tokens: Meta is unreachable here (GRAPH_API_URL is a
+  // closed port), so the outbox's failure paths write their lines too.
+  const second = await s.webhook(envelope(value({ phoneNumberId: SECOND_NUMBER, contacts: [contact('15557654321', 'Bo')], messages: [text('15557654321', 'Hi')] })), { secret: NUMBER.appSecret })
+  if (second.status !== 200) throw new Error(`second number webhook: ${second.status}`)
+  await stream.waitFor((evs) => evs.filter((e) => e.event === 'message.created').length >= 3)
   const conversations = (await (await s.get('/api/conversations', token)).json()) as { conversations: Array<{ id: number }> }
+  for (const c of conversations.conversations) {
+    const sent = await json('POST', `/api/conversations/${c.id}/messages`, { clientMessageId: `log-test-${c.id}`, text: 'On its way' })
+    if (sent.status !== 202) throw new Error(`reply: ${sent.status} ${await sent.text()}`)
+  }
+  await log.waitFor((l) => l.msg === 'outbox: send failed', 'a failed send')
   await json('POST', `/api/conversations/${conversations.conversations[0]!.id}/read`, {})
   stream.close()
   byCookie.close()
@@ -123,7 +134,7 @@ function noSecrets(t: Test, log: string, secrets: Record<string, string>) {
 t.test('default level: webhook results and no per-request lines; no secret anywhere', async (t) => {
   const log = capture()
   const s = await startServer(t, { env: { LOG_LEVEL: 'info' }, logStream: log.stream })
-  const secrets = await run(s)
+  const secrets = await run(s, log)
   await log.waitFor((l) => l.msg === 'webhook answered' && l.method === 'POST' && l.url === '/webhooks/messenger', 'messenger webhook result')
 
   const lines = log.lines()
@@ -139,7 +150,7 @@ t.test('default level: webhook results and no per-request lines; no secret anywh
 t.test('LOG_LEVEL=debug: a line for every request, still without secrets', async (t) => {
   const log = capture()
   const s = await startServer(t, { env: { LOG_LEVEL: 'debug' }, logStream: log.stream })
-  const secrets = await run(s)
+  const secrets = await run(s, log)
   await log.waitFor((l) => l.msg === 'request completed' && l.url?.endsWith('/read') === true, 'the last request')
   const lines = log.lines()
   for (const [method, url, statusCode] of [
