@@ -11,6 +11,7 @@ import { AuthService } from './domain/auth.ts'
 import { IngestQueue } from './domain/ingest-queue.ts'
 import { bootstrap } from './domain/bootstrap.ts'
 import { installErrorHandler } from './http/error-handler.ts'
+import { RequestLogController, serializeRequest } from './http/request-log.ts'
 import { authPlugin } from './http/auth.ts'
 import { whatsappWebhookRoutes } from './http/webhooks-whatsapp.ts'
 import { streamRoutes } from './http/stream.ts'
@@ -67,9 +68,12 @@ declare module 'fastify' {
 const SEND_STOP_GRACE_MS = 5000
 const PRUNE_INTERVAL_MS = 3600_000
 
-export const loggerOptions = (level: string): FastifyServerOptions['logger'] => ({
+export const loggerOptions = (level: string) => ({
   level,
-  // Tokens, cookies and secrets never reach the log.
+  // Tokens, cookies and secrets never reach the log: requests are written without their
+  // headers and with secret query parameters replaced (request-log.ts); redact is the
+  // second line of defence for a header logged by hand.
+  serializers: { req: serializeRequest },
   redact: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]', 'req.headers["x-hub-signature-256"]'],
 })
 
@@ -78,6 +82,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const clock = deps.clock ?? systemClock
   const app = Fastify({
     logger: deps.logger ?? loggerOptions(config.logLevel),
+    // One line per answered request, at a level by what it is (request-log.ts).
+    logController: new RequestLogController(config.slowRequestMs),
     // Small bodies everywhere but the webhook routes, which raise their own limit.
     bodyLimit: 256 * 1024,
     trustProxy: config.trustProxy,
@@ -89,6 +95,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     pingMs: config.ssePingSeconds * 1000,
     maxBufferedBytes: config.sseMaxBufferedBytes,
     drainTimeoutMs: config.sseDrainTimeoutMs,
+    maxStreamsPerSession: config.sseMaxStreamsPerSession,
   })
   const auth = new AuthService(db, clock.now)
   let sandbox: SandboxMode | undefined

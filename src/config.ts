@@ -25,8 +25,19 @@ export const DEFAULTS = {
   SSE_DRAIN_TIMEOUT_MS: 5000,
   // Waiting this long for a lock beats failing; longer would stall the event loop.
   DB_BUSY_TIMEOUT_MS: 5000,
-  // Login attempts per minute per address and account (OWASP: throttle login).
+  // Failed logins per minute per account, counted across addresses (OWASP: throttle login).
   LOGIN_RATE_PER_MINUTE: 10,
+  // Failed logins per minute per client address, across accounts: higher than the
+  // account limit so colleagues behind one office NAT who mistype do not lock each other
+  // out, low enough that one address cannot try a password on every account.
+  LOGIN_RATE_PER_ADDRESS_PER_MINUTE: 50,
+  // A browser needs one stream (its tabs share it through the leader-tab relay); a few
+  // more cover a second browser profile or an API client on the same session. Past it the
+  // oldest stream of the session is closed: it may be a half-dead socket of a sleeping
+  // laptop, and if it is alive it replays what it missed on reconnect.
+  SSE_MAX_STREAMS_PER_SESSION: 5,
+  // A request slower than this is logged at warn whatever LOG_LEVEL says.
+  SLOW_REQUEST_MS: 1000,
   LOG_LEVEL: 'info',
   // Off: X-Forwarded-For is client-controlled unless a proxy you run sets it, and the
   // login throttle keys on the client address.
@@ -119,8 +130,11 @@ export interface Config {
   ssePingSeconds: number
   sseMaxBufferedBytes: number
   sseDrainTimeoutMs: number
+  sseMaxStreamsPerSession: number
   dbBusyTimeoutMs: number
   loginRatePerMinute: number
+  loginRatePerAddressPerMinute: number
+  slowRequestMs: number
   logLevel: string
   cookieSecure: boolean
   trustProxy: boolean
@@ -278,6 +292,9 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     sseDrainTimeoutMs: int(env, 'SSE_DRAIN_TIMEOUT_MS', DEFAULTS.SSE_DRAIN_TIMEOUT_MS, 100, 600_000),
     dbBusyTimeoutMs: int(env, 'DB_BUSY_TIMEOUT_MS', DEFAULTS.DB_BUSY_TIMEOUT_MS, 0, 600_000),
     loginRatePerMinute: int(env, 'LOGIN_RATE_PER_MINUTE', DEFAULTS.LOGIN_RATE_PER_MINUTE, 1, 100_000),
+    loginRatePerAddressPerMinute: int(env, 'LOGIN_RATE_PER_ADDRESS_PER_MINUTE', DEFAULTS.LOGIN_RATE_PER_ADDRESS_PER_MINUTE, 1, 100_000),
+    sseMaxStreamsPerSession: int(env, 'SSE_MAX_STREAMS_PER_SESSION', DEFAULTS.SSE_MAX_STREAMS_PER_SESSION, 1, 1_000_000),
+    slowRequestMs: int(env, 'SLOW_REQUEST_MS', DEFAULTS.SLOW_REQUEST_MS, 1, 3600_000),
   }
 
   const sending = Object.freeze({

@@ -19,6 +19,7 @@ export const Errors = {
   invalidCredentials: make('INVALID_CREDENTIALS', 401, 'Email or password is incorrect'),
   forbidden: make('FORBIDDEN', 403, 'Not allowed'),
   crossOrigin: make('CROSS_ORIGIN', 403, 'Cross-origin request refused'),
+  loginThrottled: make('LOGIN_THROTTLED', 429, 'Too many failed sign-ins; wait a minute and try again'),
   notFound: (what = 'Resource') => new AppError('NOT_FOUND', 404, `${what} not found`),
   badCursor: make('BAD_CURSOR', 400, 'The pagination cursor is not valid'),
   invalidSignature: make('INVALID_SIGNATURE', 401, 'X-Hub-Signature-256 is missing or does not match'),

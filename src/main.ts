@@ -31,6 +31,7 @@ async function main(): Promise<void> {
     force.unref()
     await app.close()
     db.$client.close()
+    app.log.info('stopped')
     process.exit(0)
   }
   process.on('SIGINT', () => void shutdown('SIGINT'))

@@ -47,6 +47,8 @@ export async function startParley(name: string, o: ParleyOptions = {}): Promise<
       LOG_LEVEL: 'info',
       // Many bench sessions log in from one address.
       LOGIN_RATE_PER_MINUTE: '100000',
+      // Thousands of bench streams share a few sessions (argon2 per login).
+      SSE_MAX_STREAMS_PER_SESSION: '1000000',
       ...o.env,
     },
   })

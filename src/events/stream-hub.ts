@@ -32,6 +32,13 @@ export interface HubOptions {
    * a window breaks that ordering, which callers (and tests) rely on today.
    */
   coalesceMs?: number
+  /**
+   * Open streams one session may hold (issue 11, point 20: 500 were accepted). Past it
+   * the session's oldest stream is closed rather than the new one refused: the oldest is
+   * the likeliest to be a half-dead socket (a sleeping laptop's tab), and if it is alive
+   * it reconnects and replays what it missed from its cursor. Unbounded when absent.
+   */
+  maxStreamsPerSession?: number
 }
 
 interface Conn extends StreamSubscriber {
@@ -75,6 +82,9 @@ export type CursorCheck = { ok: true; afterId: number } | { ok: false; reason: R
 
 export class StreamHub {
   private readonly byWorkspace = new Map<number, Set<Conn>>()
+  /** Each session's open streams, oldest first (a Set keeps insertion order). Touched on open and close only. */
+  private readonly bySession = new Map<string, Set<Conn>>()
+  private readonly maxPerSession: number
   private timer: NodeJS.Timeout | undefined
   private lastPingAt = 0
   private lastBeatAt = 0
@@ -93,6 +103,7 @@ export class StreamHub {
   ) {
     this.pageSize = opts.replayPageSize ?? 1000
     this.coalesceMs = opts.coalesceMs ?? 0
+    this.maxPerSession = opts.maxStreamsPerSession ?? Infinity
     this.flushedThrough = log.head
     log.onCommitted((events) => this.publish(events))
   }
@@ -146,6 +157,16 @@ export class StreamHub {
     }
     const chunked = res.chunkedEncoding
     const conn: Conn = { ...sub, res, socket, chunked, pending: null, pendingBytes: 0, skipThrough: this.log.head, blockedSince: 0, closed: false }
+    const sessionStreams = this.bySession.get(sub.sessionId)
+    if (sessionStreams) {
+      for (const old of sessionStreams) {
+        if (sessionStreams.size < this.maxPerSession) break
+        this.close(old)
+      }
+    }
+    let mine = this.bySession.get(sub.sessionId)
+    if (!mine) this.bySession.set(sub.sessionId, (mine = new Set()))
+    mine.add(conn)
     let set = this.byWorkspace.get(sub.workspaceId)
     if (!set) this.byWorkspace.set(sub.workspaceId, (set = new Set()))
     set.add(conn)
@@ -316,5 +337,7 @@ export class StreamHub {
     conn.closed = true
     const set = this.byWorkspace.get(conn.workspaceId)
     if (set?.delete(conn) && set.size === 0) this.byWorkspace.delete(conn.workspaceId)
+    const mine = this.bySession.get(conn.sessionId)
+    if (mine?.delete(conn) && mine.size === 0) this.bySession.delete(conn.sessionId)
   }
 }

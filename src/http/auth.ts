@@ -10,6 +10,7 @@ import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Errors } from '../errors.ts'
 import { publicUser, type Session } from '../domain/auth.ts'
+import { LoginThrottle, accountKey } from '../domain/login-throttle.ts'
 import type { Services } from '../app.ts'
 
 export const SESSION_COOKIE = 'parley_session'
@@ -30,6 +31,16 @@ declare module '@fastify/jwt' {
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
+const LOGIN_WINDOW_MS = 60_000
+
+/** Whether a browser's Origin header names this server; `null`, garbage or another host do not. */
+function sameOrigin(origin: string, host: string | undefined): boolean {
+  try {
+    return new URL(origin).host === host
+  } catch {
+    return false
+  }
+}
 
 // Tokens already verified, kept by fast-jwt's own LRU cache (keyed by a hash of the
 // token; expiry still checked on every hit): a hit skips the decode + HMAC that every
@@ -39,7 +50,11 @@ const VERIFIED_TOKENS_CACHE = 10_000
 
 export const authPlugin = fp(async (app: FastifyInstance, opts: { services: Services }) => {
   const { services } = opts
-  const { config, auth, hub } = services
+  const { config, auth, hub, clock } = services
+  const throttle = new LoginThrottle(
+    { perAccount: config.loginRatePerMinute, perAddress: config.loginRatePerAddressPerMinute, windowMs: LOGIN_WINDOW_MS },
+    clock.now,
+  )
   await app.register(cookie)
   await app.register(jwt, {
     secret: config.jwtSecret,
@@ -64,7 +79,7 @@ export const authPlugin = fp(async (app: FastifyInstance, opts: { services: Serv
     // Origin on cross-site requests, and it must be this server.
     if (!SAFE_METHODS.has(req.method) && !req.headers.authorization) {
       const origin = req.headers.origin
-      if (origin !== undefined && new URL(origin).host !== req.headers.host) throw Errors.crossOrigin()
+      if (origin !== undefined && !sameOrigin(origin, req.headers.host)) throw Errors.crossOrigin()
     }
     req.session = session
   })
@@ -88,37 +103,33 @@ export const authPlugin = fp(async (app: FastifyInstance, opts: { services: Serv
     return token
   }
 
-  r.post(
-    '/api/auth/login',
-    {
-      schema: { body: credentials },
-      config: {
-        rateLimit: {
-          max: config.loginRatePerMinute,
-          timeWindow: 60_000,
-          // Per address and account: one attacker cannot lock everyone out, and one
-          // account cannot be guessed at from many tabs of one address.
-          keyGenerator: (req: FastifyRequest) =>
-            `${req.ip}|${String((req.body as { email?: unknown } | undefined)?.email ?? '').toLowerCase()}`,
-        },
-      },
-    },
-    async (req, reply) => {
-      const user = await auth.checkCredentials(req.body.email, req.body.password)
-      if (!user) throw Errors.invalidCredentials()
-      const session = auth.createSession(user, config.sessionTtlSeconds)
-      return { token: issue(reply, session), user: publicUser(user) }
-    },
-  )
+  // Throttled per account and per address by LoginThrottle, in the handler: the account
+  // is in the body, which a rate-limit plugin's onRequest hook never sees.
+  r.post('/api/auth/login', { schema: { body: credentials } }, async (req, reply) => {
+    const account = accountKey(req.body.email)
+    const attempt = throttle.begin(account, req.ip)
+    if (!attempt.ok) {
+      reply.header('retry-after', Math.ceil(attempt.retryAfterMs / 1000))
+      throw Errors.loginThrottled()
+    }
+    const user = await auth.checkCredentials(req.body.email, req.body.password)
+    if (!user) {
+      if (attempt.lastForAccount) req.log.warn({ account }, 'login: account locked for a minute after repeated failures')
+      throw Errors.invalidCredentials()
+    }
+    throttle.succeeded(account, req.ip)
+    const session = auth.createSession(user, config.sessionTtlSeconds)
+    return { token: issue(reply, session), user: publicUser(user) }
+  })
 
-  r.post('/api/auth/logout', { preHandler: app.authenticate }, async (req, reply) => {
+  r.post('/api/auth/logout', { onRequest: app.authenticate }, async (req, reply) => {
     auth.revokeSession(req.session.sessionId)
     hub.closeWhere((s) => s.sessionId === req.session.sessionId)
     reply.clearCookie(SESSION_COOKIE, { path: '/' })
     return { ok: true }
   })
 
-  r.get('/api/me', { preHandler: app.authenticate }, async (req) => {
+  r.get('/api/me', { onRequest: app.authenticate }, async (req) => {
     const user = auth.user(req.session.userId)
     if (!user) throw Errors.unauthorized()
     return { user: publicUser(user), expiresAt: req.session.expiresAt }

@@ -70,7 +70,7 @@ export async function campaignRoutes(app: FastifyInstance, opts: { services: Ser
   const { db, events } = opts.services
   const { service, analytics } = opts.services.campaigns
   const r = app.withTypeProvider<TypeBoxTypeProvider>()
-  app.addHook('preHandler', app.authenticate)
+  app.addHook('onRequest', app.authenticate)
   const snapshot = <T>(fn: () => T): { result: T; eventId: string } =>
     db.$client.transaction(() => ({ result: fn(), eventId: events.cursor() }))()
   const as = (b: { params: unknown; audience: unknown }) => ({

@@ -21,7 +21,7 @@ const Editable = {
 export async function channelRoutes(app: FastifyInstance, opts: { services: Services }) {
   const { channels, sending, clock } = opts.services
   const r = app.withTypeProvider<TypeBoxTypeProvider>()
-  app.addHook('preHandler', app.authenticate)
+  app.addHook('onRequest', app.authenticate)
   const adminOnly = async (req: FastifyRequest) => {
     if (req.session.role !== 'admin') throw Errors.forbidden()
   }

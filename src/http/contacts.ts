@@ -48,7 +48,7 @@ export async function contactRoutes(app: FastifyInstance, opts: { services: Serv
   const { db, events } = opts.services
   const { contacts, importer } = opts.services.campaigns
   const r = app.withTypeProvider<TypeBoxTypeProvider>()
-  app.addHook('preHandler', app.authenticate)
+  app.addHook('onRequest', app.authenticate)
   const snapshot = <T>(fn: () => T): { result: T; eventId: string } =>
     db.$client.transaction(() => ({ result: fn(), eventId: events.cursor() }))()
 

@@ -22,7 +22,7 @@ function decodeCursor(raw: string, n: number): number[] {
 export async function conversationRoutes(app: FastifyInstance, opts: { services: Services }) {
   const { store, events, db, clock } = opts.services
   const r = app.withTypeProvider<TypeBoxTypeProvider>()
-  app.addHook('preHandler', app.authenticate)
+  app.addHook('onRequest', app.authenticate)
 
   // Reads run in one transaction with the cursor, so the cursor names exactly the
   // state the page shows. One transaction function for every read: better-sqlite3

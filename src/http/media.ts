@@ -32,7 +32,7 @@ export async function mediaRoutes(app: FastifyInstance, opts: { services: Servic
   const { config } = opts.services
   const { media } = opts.services.sending
   const r = app.withTypeProvider<TypeBoxTypeProvider>()
-  app.addHook('preHandler', app.authenticate)
+  app.addHook('onRequest', app.authenticate)
   await app.register(multipart, {
     limits: { fileSize: config.media.uploadMaxBytes, files: 1, fields: 10, parts: 11 },
   })

@@ -47,7 +47,7 @@ const SendBody = Type.Object(
 export async function messageRoutes(app: FastifyInstance, opts: { services: Services }) {
   const { replies } = opts.services.sending
   const r = app.withTypeProvider<TypeBoxTypeProvider>()
-  app.addHook('preHandler', app.authenticate)
+  app.addHook('onRequest', app.authenticate)
 
   r.post(
     '/api/conversations/:id/messages',

@@ -41,12 +41,11 @@ export function registerMetaWebhook(app: FastifyInstance, services: Services, sp
     throw Errors.verifyFailed()
   })
 
-  // Meta sends up to three status webhooks per message sent plus every inbound one:
-  // two info lines per delivery would be most of the log and a measurable share of
-  // the route's CPU. Refusals and failures still log at warn and error.
-  // No helmet either: its browser-facing headers mean nothing to Meta (2.5% of the
+  // One info line per delivery, its answer (request-log.ts), and no more: Meta sends up
+  // to three status webhooks per message sent plus every inbound one.
+  // No helmet: its browser-facing headers mean nothing to Meta (2.5% of the
   // route's CPU in the bench profile).
-  app.post(path, { bodyLimit: META_WEBHOOK_BODY_LIMIT, logLevel: 'warn', helmet: false }, async (req, reply) => {
+  app.post(path, { bodyLimit: META_WEBHOOK_BODY_LIMIT, helmet: false }, async (req, reply) => {
     const raw = req.body as Buffer
     const header = req.headers['x-hub-signature-256']
     const secret = verifyWithAny(channels.appSecrets(spec.kind), raw, typeof header === 'string' ? header : undefined)

@@ -9,7 +9,7 @@ export async function streamRoutes(app: FastifyInstance, opts: { services: Servi
   // No helmet here: its dozen headers would be held by every open stream for its whole
   // life (measured: ~2 KiB of a stream's memory), and a text/event-stream response
   // needs only nosniff of them.
-  app.get('/stream', { preHandler: app.authenticate, helmet: false }, (req, reply) => {
+  app.get('/stream', { onRequest: app.authenticate, helmet: false }, (req, reply) => {
     const header = req.headers['last-event-id']
     const query = (req.query as { lastEventId?: unknown }).lastEventId
     // The header wins: a browser's own reconnect carries the id it last received.

@@ -9,7 +9,7 @@ import type { Services } from '../app.ts'
 export async function templateRoutes(app: FastifyInstance, opts: { services: Services }) {
   const { replies, templates } = opts.services.sending
   const r = app.withTypeProvider<TypeBoxTypeProvider>()
-  app.addHook('preHandler', app.authenticate)
+  app.addHook('onRequest', app.authenticate)
 
   r.get(
     '/api/templates',

@@ -2,7 +2,7 @@
 // changed" notices (the page refetches what changed). Not the inbox's stream: no
 // replay, no cursor — a missed notice only delays a refetch.
 import type { ServerResponse } from 'node:http'
-import type { FastifyInstance, preHandlerHookHandler } from 'fastify'
+import type { FastifyInstance, onRequestHookHandler } from 'fastify'
 
 // Same reason as the inbox stream: proxies cut idle connections at 60 s.
 const SSE_HEARTBEAT_MS = 20_000
@@ -10,7 +10,7 @@ const SSE_HEARTBEAT_MS = 20_000
 export function registerChangeStream(
   app: FastifyInstance,
   path: string,
-  routeOpts: { preHandler?: preHandlerHookHandler },
+  routeOpts: { onRequest?: onRequestHookHandler },
   subscribe: (send: (change: unknown) => void) => () => void,
 ): void {
   const streams = new Set<ServerResponse>()

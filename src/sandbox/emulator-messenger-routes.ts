@@ -1,7 +1,7 @@
 // HTTP for the Messenger side of the Meta sandbox (emulator-messenger.ts): the
 // attachment "CDN" and Graph routes on the emulator's listener, and the simulator's
 // API for playing Messenger users.
-import type { FastifyInstance, FastifyReply, preHandlerHookHandler } from 'fastify'
+import type { FastifyInstance, FastifyReply, onRequestHookHandler } from 'fastify'
 import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { metaError, PLAYABLE, type Emulator } from './emulator.ts'
@@ -59,11 +59,11 @@ const UserInputSchema = Type.Object({
 })
 
 /** /api/sandbox/messenger/…: the simulator's Messenger users, next to the WhatsApp customers. */
-export async function messengerSandboxRoutes(app: FastifyInstance, opts: { emulator: Emulator; guard?: preHandlerHookHandler }) {
+export async function messengerSandboxRoutes(app: FastifyInstance, opts: { emulator: Emulator; guard?: onRequestHookHandler }) {
   const ms = messengerOf(opts.emulator)
   if (!ms) return
   const r = app.withTypeProvider<TypeBoxTypeProvider>()
-  const guarded = opts.guard ? { preHandler: opts.guard } : {}
+  const guarded = opts.guard ? { onRequest: opts.guard } : {}
   const P = Type.Object({ psid: Type.String({ maxLength: 30 }) })
   const bad = (reply: FastifyReply, message: string) => reply.status(400).send({ error: { code: 'SANDBOX_BAD_REQUEST', message } })
   const notFound = (reply: FastifyReply) => reply.status(404).send({ error: { code: 'NOT_FOUND', message: 'No such Messenger user' } })

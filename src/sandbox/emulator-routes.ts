@@ -4,7 +4,7 @@
 //   /api/sandbox/…              the control API for the customer simulator page and tests:
 //                               customers, their messages, reads, faults, counters, a
 //                               change stream.
-import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerHookHandler } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify'
 import multipart from '@fastify/multipart'
 import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
@@ -16,7 +16,7 @@ import { registerChangeStream } from './change-stream.ts'
 export interface EmulatorRoutesOptions {
   emulator: Emulator
   /** Who may drive the simulator (in Parley: a signed-in user). */
-  guard?: preHandlerHookHandler
+  guard?: onRequestHookHandler
 }
 
 const VERSION = /^v\d+\.\d+$/
@@ -229,7 +229,7 @@ const FaultsSchema = Type.Object(
 export async function sandboxApiRoutes(app: FastifyInstance, opts: EmulatorRoutesOptions) {
   const { emulator } = opts
   const r = app.withTypeProvider<TypeBoxTypeProvider>()
-  const guarded = opts.guard ? { preHandler: opts.guard } : {}
+  const guarded = opts.guard ? { onRequest: opts.guard } : {}
   const bad = (reply: FastifyReply, message: string) =>
     reply.status(400).send({ error: { code: 'SANDBOX_BAD_REQUEST', message } })
   const notFound = (reply: FastifyReply) =>

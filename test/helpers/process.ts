@@ -78,6 +78,8 @@ export interface ParleyProcess {
   url: string
   child: ChildProcess
   kill(signal?: NodeJS.Signals): Promise<void>
+  /** Everything the process wrote to stdout and stderr so far (its log). */
+  output(): string
 }
 
 // A cold start compiles TypeScript through tsx: allow it a while on a busy 2-core box.
@@ -117,6 +119,7 @@ export async function spawnParley(env: Record<string, string>, port?: number): P
   return {
     url,
     child,
+    output: () => output,
     kill(signal = 'SIGKILL') {
       return new Promise((resolve) => {
         if (child.exitCode !== null) return resolve()

@@ -3,10 +3,12 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import type { Writable } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
 import { loadConfig, type Config } from '../../src/config.ts'
 import { openDatabase, type Db } from '../../src/store/db.ts'
-import { buildApp } from '../../src/app.ts'
+import { buildApp, loggerOptions } from '../../src/app.ts'
+import type { Clock } from '../../src/events/event-log.ts'
 import { metaEscape, signPayload } from '../../src/channels/meta-signature.ts'
 
 export const APP_SECRET = 'test-app-secret'
@@ -50,6 +52,10 @@ export interface StartOptions {
   env?: Record<string, string>
   /** Reuse a data dir (restart tests). */
   dataDir?: string
+  /** The app's clock (AppDeps.clock); the system clock when absent. */
+  clock?: Clock
+  /** Logs as in production (the app's own logger options, at LOG_LEVEL) into this stream. */
+  logStream?: Writable
 }
 
 /** What startServer needs of a tap test: somewhere to register its teardown. */
@@ -74,7 +80,8 @@ export async function startServer(t: TestLike, opts: StartOptions = {}): Promise
     ...opts.env,
   })
   const db = openDatabase(config.databaseFile, { busyTimeoutMs: config.dbBusyTimeoutMs })
-  const app = await buildApp({ config, db, logger: false })
+  const logger = opts.logStream ? { ...loggerOptions(config.logLevel), stream: opts.logStream } : false
+  const app = await buildApp({ config, db, logger, ...(opts.clock ? { clock: opts.clock } : {}) })
   await app.listen({ port: 0, host: '127.0.0.1' })
   const addr = app.server.address()
   if (!addr || typeof addr === 'string') throw new Error('no address')
