@@ -3,18 +3,19 @@
 // `system`) that every stream and every replay sees, and that changes nothing else —
 // not the preview, the unread count, the window or the last message's status.
 import t from 'tap'
-import { startServer, apiCall, type TestServer } from './helpers/server.ts'
+import { startServer, apiCall, type TestLike, type TestServer } from './helpers/server.ts'
 import { connectSse, type SseClient } from './helpers/sse.ts'
 import { textWebhook } from './helpers/wa.ts'
 import type { ConversationDTO, MessageDTO } from '../src/events/types.ts'
 
 const CUSTOMER = '15550001111'
 
-async function setup(t: Parameters<Parameters<typeof t.test>[1]>[0]) {
+async function setup(t: TestLike) {
   const s: TestServer = await startServer(t)
   const { token } = await s.login()
   const call = apiCall(s.url, token)
-  t.equal((await s.webhook(textWebhook(CUSTOMER, 'Maria', 'Where is my parcel?').payload)).status, 200)
+  const hook = await s.webhook(textWebhook(CUSTOMER, 'Maria', 'Where is my parcel?').payload)
+  if (hook.status !== 200) throw new Error(`webhook answered ${hook.status}`)
   const list = await call('GET', '/api/conversations')
   const conv = list.body.conversations[0] as ConversationDTO
   return { s, token, call, conv, eventId: list.body.eventId as string }
