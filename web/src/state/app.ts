@@ -335,6 +335,22 @@ export function createApp() {
     }
   }
 
+  /**
+   * Resolve or reopen (issue 11). The list moves it at once; the server's
+   * conversation.updated event (which every agent gets) confirms it.
+   */
+  async function setConversationStatus(id: number, status: 'open' | 'resolved') {
+    const c = state.conversation(id)
+    if (!c || c.status === status) return
+    state.applyLocalConversationPatch(id, { status })
+    try {
+      await api.post(`/api/conversations/${id}/status`, { status })
+    } catch (e) {
+      if (state.conversation(id)?.status === status) state.applyLocalConversationPatch(id, { status: c.status })
+      flash(`Could not ${status === 'resolved' ? 'resolve' : 'reopen'} the conversation: ${describe(e)}`)
+    }
+  }
+
   // --- sending (the API of issue 4) -----------------------------------------
 
   function submit(p: PendingMessage) {
@@ -472,6 +488,7 @@ export function createApp() {
     loadOlder,
     markRead,
     autoRead,
+    setConversationStatus,
     sendText,
     retryPending,
     retryFailed,
