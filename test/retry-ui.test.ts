@@ -1,9 +1,11 @@
 // The failed bubble in a real Chromium (issue 11 point 3): it says why and offers the one
 // action that can help — the template picker after WhatsApp's 131047 (never Retry), and
-// Retry after a transient failure, whose new attempt then shows its ticks.
+// Retry after a transient failure, whose new attempt then shows its ticks, and the
+// HUMAN_AGENT follow-up after Messenger's code 10.
 import t from 'tap'
 import type { Page } from 'playwright-core'
-import { startPair } from './helpers/emulator.ts'
+import { startPair, until } from './helpers/emulator.ts'
+import { startMessengerSandbox } from './helpers/messenger-sandbox.ts'
 import { textWebhook } from './helpers/wa.ts'
 import { agentPage, E2E_FILE_TIMEOUT_MS, ensureWebBuild, launchBrowser, LIVE_MS, openConversation } from './helpers/browser.ts'
 
@@ -59,4 +61,26 @@ t.test('131047: the reason and "Send a template", which opens the picker; a tran
   await transient.locator('.ticks[data-status="delivered"], .ticks[data-status="read"]').waitFor({ timeout: LIVE_MS })
   t.equal(await transient.locator('.fail-reason').count(), 0, 'the reason goes with the failure')
   t.equal((await p.emu.messages('15550002222')).filter((m) => m.direction === 'out' && m.text === 'Yes, today').length, 1, 'delivered once')
+})
+
+t.test('Messenger code 10: "Follow up as a person" sends the same words with the HUMAN_AGENT tag', async (t) => {
+  const sb = await startMessengerSandbox(t)
+  const { psid, conv } = await sb.chat('Ines', 'Hello?')
+  // Meta's clock: she wrote 3 days ago; Parley's says just now.
+  t.equal((await sb.call('PATCH', `/api/sandbox/messenger/users/${psid}`, { lastInboundAt: Date.now() - 3 * 86_400_000 })).status, 200)
+  const browser = await launchBrowser(t)
+  const { page } = await agentPage(t, browser, sb.s.url)
+  await openConversation(page, conv.id)
+  await reply(page, 'Still there?')
+  const failed = bubble(page, 'Still there?')
+  await failed.locator('.fail-reason[data-recovery="human_agent"]').waitFor({ timeout: LIVE_MS })
+  t.match((await failed.locator('.fail-reason').textContent()) ?? '', /HUMAN_AGENT/)
+  t.equal(await failed.getByRole('button', { name: 'Retry' }).count(), 0, 'no Retry into the same refusal')
+  await failed.getByRole('button', { name: 'Follow up as a person' }).click()
+  await page.locator('.window-note.human-agent').waitFor({ timeout: LIVE_MS })
+  t.equal(await page.inputValue('#composer-input'), 'Still there?', 'the failed words, ready to send')
+  await page.keyboard.press('Enter')
+  await until(async () => (await sb.atUser(psid)).some((m) => m.direction === 'out'), 'the follow-up at the user')
+  t.match((await sb.atUser(psid)).filter((m) => m.direction === 'out'), [{ messagingType: 'MESSAGE_TAG', tag: 'HUMAN_AGENT', text: 'Still there?' }])
+  t.same((await sb.stats()).rejected, { 10: 1 }, 'only the first, untagged send was refused')
 })

@@ -77,6 +77,10 @@ function TextComposer({
   const input = useRef<HTMLTextAreaElement>(null)
   const file = useRef<HTMLInputElement>(null)
   const reply = app.replyTo.value?.conversationId === conv.id ? app.replyTo.value.message : null
+  // Chosen from a failed bubble: the words are here, ready to send.
+  useEffect(() => {
+    if (explicitFollowUp) input.current?.focus()
+  }, [])
 
   const update = (v: string) => {
     setText(v)
