@@ -113,10 +113,11 @@ t.test('a permanent failure is refused with its reason; the rule agrees with the
   // Every code the worker retries by itself is one an agent may retry.
   const table = [1, 2, 4, 80007, 130429, 131000, 131016, 131057]
   for (const code of table) t.ok(classify(code) !== 'permanent' && RETRYABLE_CODES.has(code), `${code} retryable on both sides`)
-  const m = (code: number | null, status = 'failed'): Pick<MessageDTO, 'direction' | 'status' | 'error'> => ({
+  const m = (code: number | null, status = 'failed'): Pick<MessageDTO, 'direction' | 'status' | 'error' | 'context'> => ({
     direction: 'out',
     status,
     error: { code, title: null, detail: plainReason(code) },
+    context: null,
   })
   t.equal(sendRecovery(m(131026), 'whatsapp')?.action, 'none')
   t.equal(sendRecovery(m(131026), 'whatsapp')?.reason, plainReason(131026))
@@ -164,4 +165,23 @@ t.test('Messenger code 10: retry refused, the action is a human-agent follow-up,
   t.equal(follow.status, 202)
   await until(async () => (await sb.messages(conv.id)).find((m) => m.id === follow.body.message.id && m.status === 'delivered'), 'delivered')
   t.match((await sb.atUser(psid)).filter((m) => m.direction === 'out'), [{ messagingType: 'MESSAGE_TAG', tag: 'HUMAN_AGENT', text: 'Still there?' }])
+})
+
+t.test('Messenger code 10 on a tagged follow-up: the 7 days are over too, nothing is offered', async (t) => {
+  const sb = await startMessengerSandbox(t)
+  // Parley: she wrote 3 days ago (a follow-up is tagged); Meta's clock: 8 days.
+  const { psid, conv } = await sb.chat('Omar', 'Is my order coming?', Date.now() - 3 * DAY)
+  t.equal((await sb.call('PATCH', `/api/sandbox/messenger/users/${psid}`, { lastInboundAt: Date.now() - 8 * DAY })).status, 200)
+  const sent = await sb.reply(conv.id, 'Sorry for the wait')
+  const id = sent.body.message.id as number
+  const failed = await until(async () => (await sb.messages(conv.id)).find((m) => m.id === id && m.status === 'failed'), 'failed')
+  t.equal(failed.error?.code, 10)
+  t.same(failed.context, { messengerTag: 'HUMAN_AGENT' }, 'the message says it was a follow-up')
+  const recovery = sendRecovery(failed, 'messenger')
+  t.equal(recovery?.action, 'none')
+  t.match(recovery?.reason, /7 days/)
+  const retry = await sb.call('POST', `/api/conversations/${conv.id}/messages/${id}/retry`)
+  t.equal(retry.status, 422)
+  t.equal(retry.body.error.code, 'RETRY_WOULD_FAIL')
+  t.equal(retry.body.error.message, recovery!.reason)
 })

@@ -140,7 +140,9 @@ export class Replies {
         text: p.text,
         media: p.media,
         data: p.data ?? (type === 'reaction' ? p.part : null),
-        context: quoted ? { id: quoted.providerMessageId } : null,
+        // A Messenger follow-up says so: a refusal of it (code 10) means the 7 days are over
+        // too, and the bubble must not offer another follow-up (send-recovery.ts).
+        context: quoted ? { id: quoted.providerMessageId } : tag ? { messengerTag: tag } : null,
         replyToMessageId: quoted?.id ?? null,
         clientMessageId: input.clientMessageId,
         senderUserId: who.userId,

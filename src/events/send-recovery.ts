@@ -48,9 +48,11 @@ const WINDOW_REASON: Record<ChannelKind, string> = {
   messenger:
     'Messenger refused it: the customer last wrote more than 24 hours ago. A person on your team can still follow up (sent with the HUMAN_AGENT tag) within 7 days of their message.',
 }
+const MESSENGER_CLOSED_REASON =
+  'Messenger refused even a human agent’s follow-up: more than 7 days have passed since the customer last wrote. Nothing can be sent until they write again.'
 
 /** The recovery for an outbound message that failed or is unconfirmed; null for any other message. */
-export function sendRecovery(m: Pick<MessageDTO, 'direction' | 'status' | 'error'>, channel: ChannelKind): Recovery | null {
+export function sendRecovery(m: Pick<MessageDTO, 'direction' | 'status' | 'error' | 'context'>, channel: ChannelKind): Recovery | null {
   if (m.direction !== 'out') return null
   if (m.status === 'unknown') {
     return {
@@ -64,7 +66,11 @@ export function sendRecovery(m: Pick<MessageDTO, 'direction' | 'status' | 'error
   const code = m.error?.code ?? null
   const said = m.error?.detail || m.error?.title || 'The message was not delivered.'
   if (channel === 'whatsapp' && code === WHATSAPP_WINDOW_CODE) return { action: 'template', reason: WINDOW_REASON.whatsapp }
-  if (channel === 'messenger' && code === MESSENGER_WINDOW_CODE) return { action: 'human_agent', reason: WINDOW_REASON.messenger }
+  if (channel === 'messenger' && code === MESSENGER_WINDOW_CODE) {
+    // Already a tagged follow-up (replies.ts marks it): Meta's 7 days are over as well.
+    if (m.context?.messengerTag === 'HUMAN_AGENT') return { action: 'none', reason: MESSENGER_CLOSED_REASON }
+    return { action: 'human_agent', reason: WINDOW_REASON.messenger }
+  }
   // No code: Parley's own side failed before Meta answered (network, channel, token).
   if (code === null || RETRYABLE_CODES.has(code)) return { action: 'retry', reason: said }
   return { action: 'none', reason: said }
