@@ -185,3 +185,23 @@ t.test('Messenger code 10 on a tagged follow-up: the 7 days are over too, nothin
   t.equal(retry.body.error.code, 'RETRY_WOULD_FAIL')
   t.equal(retry.body.error.message, recovery!.reason)
 })
+
+t.test('Messenger: a reply failed inside the 24 hours and retried after them goes with the HUMAN_AGENT tag', async (t) => {
+  const sb = await startMessengerSandbox(t, { OUTBOX_MAX_ATTEMPTS: '1' })
+  const { psid, conv } = await sb.chat('Lea', 'Do you have it in blue?')
+  // Meta has a moment of trouble (code 2, transient); with one attempt allowed it fails.
+  t.equal((await sb.call('PUT', '/api/sandbox/messenger/faults', { sends: { sends: [{ error: 2 }] } })).status, 200)
+  const sent = await sb.reply(conv.id, 'Yes, in blue too.')
+  const id = sent.body.message.id as number
+  const failed = await until(async () => (await sb.messages(conv.id)).find((m) => m.id === id && m.status === 'failed'), 'failed')
+  t.equal(sendRecovery(failed, 'messenger')?.action, 'retry')
+  // A day and a half later (on both clocks), the agent clicks Retry.
+  const wrote = Date.now() - 36 * 3600_000
+  sb.s.db.$client.prepare('UPDATE conversations SET last_inbound_at = ?, window_expires_at = ? WHERE id = ?').run(wrote, wrote + DAY, conv.id)
+  t.equal((await sb.call('PATCH', `/api/sandbox/messenger/users/${psid}`, { lastInboundAt: wrote })).status, 200)
+  const retry = await sb.call('POST', `/api/conversations/${conv.id}/messages/${id}/retry`)
+  t.equal(retry.status, 202)
+  t.same(retry.body.message.context, { messengerTag: 'HUMAN_AGENT' })
+  await until(async () => (await sb.messages(conv.id)).find((m) => m.id === id && m.status === 'delivered'), 'delivered')
+  t.match((await sb.atUser(psid)).filter((m) => m.direction === 'out'), [{ messagingType: 'MESSAGE_TAG', tag: 'HUMAN_AGENT', text: 'Yes, in blue too.' }])
+})

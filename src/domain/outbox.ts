@@ -241,7 +241,16 @@ export class Outbox {
    * refused (campaigns rely on that). Whether a retry can succeed at all is the caller's
    * question (send-recovery.ts).
    */
-  requeue(workspaceId: number, messageId: number, opts: { afterSend?: boolean } = {}): MessageRow | undefined {
+  requeue(
+    workspaceId: number,
+    messageId: number,
+    opts: {
+      afterSend?: boolean
+      /** Payload fields to set for the new attempt (Messenger: the tag the window calls for now). */
+      payload?: Record<string, unknown>
+      context?: Record<string, unknown> | null
+    } = {},
+  ): MessageRow | undefined {
     return this.deps.events.transact((batch) => {
       const row = this.byMessage(messageId)
       if (!row || row.workspaceId !== workspaceId) return undefined
@@ -253,7 +262,11 @@ export class Outbox {
       if (!(message.status === 'failed' || message.status === 'unknown')) return undefined
       if (message.providerMessageId && !failedAfterSend) return undefined
       const now = this.deps.now()
-      const payload = { ...row.payload, _parley: { ...((row.payload._parley as object | undefined) ?? {}), resend: resendOf(row) + 1 } }
+      const payload = {
+        ...row.payload,
+        ...opts.payload,
+        _parley: { ...((row.payload._parley as object | undefined) ?? {}), resend: resendOf(row) + 1 },
+      }
       this.setOutbox(row.id, {
         state: 'queued',
         attempts: 0,
@@ -265,6 +278,7 @@ export class Outbox {
       })
       return this.setMessage(messageId, batch, () => ({
         status: 'queued',
+        ...(opts.context !== undefined ? { context: opts.context } : {}),
         providerMessageId: null,
         sentAt: null,
         deliveredAt: null,

@@ -218,9 +218,15 @@ export class Replies {
     const recovery = sendRecovery(toMessageDTO(msg), conv.channelKind)
     if (!recovery) throw Errors.notRetryable()
     if (recovery.action !== 'retry') throw Errors.retryRefused(recovery.action, recovery.reason)
-    if (conv.channelKind === 'messenger') messengerTag(conv.windowExpiresAt, this.deps.now())
-    else if (msg.type !== 'template' && !(conv.windowExpiresAt && conv.windowExpiresAt > this.deps.now())) throw Errors.windowClosed()
-    const row = this.deps.outbox.requeue(workspaceId, messageId, { afterSend: true })
+    let refresh: { payload: Record<string, unknown>; context: Record<string, unknown> | null } | undefined
+    if (conv.channelKind === 'messenger') {
+      // The tag the window calls for now, not when it was first sent: a reply that failed
+      // inside the 24 hours and is retried after them goes as a human agent's follow-up.
+      const tag = messengerTag(conv.windowExpiresAt, this.deps.now())
+      const followUp = msg.context?.messengerTag === 'HUMAN_AGENT'
+      if (tag && !followUp) refresh = { payload: { messaging_type: 'MESSAGE_TAG', tag }, context: { messengerTag: tag } }
+    } else if (msg.type !== 'template' && !(conv.windowExpiresAt && conv.windowExpiresAt > this.deps.now())) throw Errors.windowClosed()
+    const row = this.deps.outbox.requeue(workspaceId, messageId, { afterSend: true, ...refresh })
     if (!row) throw Errors.notRetryable()
     this.deps.worker.kick()
     return toMessageDTO(row)
