@@ -48,6 +48,14 @@ export const Errors = {
   messengerUnsupported: (what: string) => new AppError('MESSENGER_UNSUPPORTED', 422, `${what} cannot be sent on Messenger`),
   graphUnavailable: make('GRAPH_UNAVAILABLE', 502, 'WhatsApp could not be reached; try again'),
   notRetryable: make('NOT_RETRYABLE', 409, 'Only a failed or unconfirmed message can be sent again'),
+  // Issue 11: a failure another attempt cannot fix; the message says why and what to do
+  // instead (src/events/send-recovery.ts decides, for the route and the button alike).
+  retryRefused: (action: 'template' | 'human_agent' | 'none', reason: string) =>
+    new AppError(
+      action === 'template' ? 'RETRY_NEEDS_TEMPLATE' : action === 'human_agent' ? 'RETRY_NEEDS_FOLLOW_UP' : 'RETRY_WOULD_FAIL',
+      422,
+      reason,
+    ),
   mediaTypeUnsupported: (why: string) => new AppError('MEDIA_TYPE_UNSUPPORTED', 415, why),
   mediaTooLarge: (why: string) => new AppError('MEDIA_TOO_LARGE', 413, why),
   // Contacts and campaigns (issue 7).

@@ -23,6 +23,9 @@ export function recordMessage(
     view?: { contact: ContactRow; channelKind: ChannelKind }
   } = {},
 ): ConversationDTO {
+  // A system line (resolved, reopened) is written by conversation-status.ts and never
+  // becomes the preview: reaching here would be a bug.
+  if (row.direction === 'system') throw new Error('recordMessage: a system line is not conversation activity')
   // Out-of-order delivery: an older message never moves the preview back in time.
   // Meta stamps inbound messages in whole seconds while Parley stamps its sends in
   // milliseconds, so within the same second arrival decides.

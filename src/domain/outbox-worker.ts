@@ -224,7 +224,7 @@ export class OutboxWorker {
         channel.kind === 'messenger'
           ? // Messenger's echo carries the message's own metadata back instead (see replies.ts).
             await graph.sendPageMessage(channel.externalId, token, body)
-          : await graph.sendMessage(channel.externalId, token, { ...body, biz_opaque_callback_data: outbox.callbackData(row.id) })
+          : await graph.sendMessage(channel.externalId, token, { ...body, biz_opaque_callback_data: outbox.callbackData(row) })
       outbox.markSent(row.id, res.wamid)
       this.deps.limiter.succeeded(row.channelId)
     } catch (err) {

@@ -64,15 +64,19 @@ export class Outbox {
    * database's epoch so a status for another install (or a restored backup) never
    * settles the wrong row.
    */
-  callbackData(id: number): string {
-    return `parley:${this.deps.events.epoch}:${id}`
+  callbackData(row: Pick<OutboxRow, 'id' | 'payload'>): string {
+    const resend = resendOf(row)
+    // An agent's resend is a new attempt with its own tag (`id.n`): a late status of the
+    // abandoned attempt (its wamid is gone from the message) never settles this one.
+    return `parley:${this.deps.events.epoch}:${row.id}${resend > 0 ? `.${resend}` : ''}`
   }
 
-  parseCallbackData(data: string | null): number | undefined {
-    const m = data ? /^parley:([^:]+):(\d+)$/.exec(data) : null
+  parseCallbackData(data: string | null): { id: number; resend: number } | undefined {
+    const m = data ? /^parley:([^:]+):(\d+)(?:\.(\d+))?$/.exec(data) : null
     if (!m || m[1] !== this.deps.events.epoch) return undefined
     const id = Number(m[2])
-    return Number.isSafeInteger(id) ? id : undefined
+    const resend = m[3] === undefined ? 0 : Number(m[3])
+    return Number.isSafeInteger(id) && Number.isSafeInteger(resend) ? { id, resend } : undefined
   }
 
   /** Inside the caller's transaction (the message is inserted in the same one). */
@@ -228,21 +232,57 @@ export class Outbox {
     })
   }
 
-  /** An agent's explicit "send again" for a failed or unconfirmed message. */
-  requeue(workspaceId: number, messageId: number): MessageRow | undefined {
+  /**
+   * An agent's explicit "send again" for a failed or unconfirmed message: a new attempt.
+   * Also for a message Meta accepted and then failed by status webhook (131000, 131049…):
+   * its outbox row says `sent`, so the wamid of the failed attempt is dropped from the
+   * message (the new send gets its own) and the resend counter in the callback tag moves
+   * on — only with `afterSend` (an agent's retry); without it, any message Meta named is
+   * refused (campaigns rely on that). Whether a retry can succeed at all is the caller's
+   * question (send-recovery.ts).
+   */
+  requeue(
+    workspaceId: number,
+    messageId: number,
+    opts: {
+      afterSend?: boolean
+      /** Payload fields to set for the new attempt (Messenger: the tag the window calls for now). */
+      payload?: Record<string, unknown>
+      context?: Record<string, unknown> | null
+    } = {},
+  ): MessageRow | undefined {
     return this.deps.events.transact((batch) => {
       const row = this.byMessage(messageId)
       if (!row || row.workspaceId !== workspaceId) return undefined
-      if (row.state !== 'failed' && row.state !== 'unknown') return undefined
       const message = this.deps.db.select().from(messages).where(eq(messages.id, messageId)).get()
+      if (!message) return undefined
+      const failedAfterSend = opts.afterSend === true && row.state === 'sent' && message.status === 'failed'
+      if (row.state !== 'failed' && row.state !== 'unknown' && !failedAfterSend) return undefined
       // Meta confirmed it after all (a status arrived): nothing to resend.
-      if (!message || !(message.status === 'failed' || message.status === 'unknown') || message.providerMessageId) {
-        return undefined
-      }
+      if (!(message.status === 'failed' || message.status === 'unknown')) return undefined
+      if (message.providerMessageId && !failedAfterSend) return undefined
       const now = this.deps.now()
-      this.setOutbox(row.id, { state: 'queued', attempts: 0, nextAttemptAt: now, lastErrorCode: null, lastErrorText: null })
+      const payload = {
+        ...row.payload,
+        ...opts.payload,
+        _parley: { ...((row.payload._parley as object | undefined) ?? {}), resend: resendOf(row) + 1 },
+      }
+      this.setOutbox(row.id, {
+        state: 'queued',
+        attempts: 0,
+        nextAttemptAt: now,
+        lastErrorCode: null,
+        lastErrorText: null,
+        providerMessageId: null,
+        payload,
+      })
       return this.setMessage(messageId, batch, () => ({
         status: 'queued',
+        ...(opts.context !== undefined ? { context: opts.context } : {}),
+        providerMessageId: null,
+        sentAt: null,
+        deliveredAt: null,
+        readAt: null,
         failedAt: null,
         errorCode: null,
         errorTitle: null,
@@ -258,10 +298,10 @@ export class Outbox {
    * status as usual. Runs inside the webhook's transaction.
    */
   reconcileStatus(channel: ChannelRow, st: WaStatus, batch: EventBatch): MessageRow | undefined {
-    const id = this.parseCallbackData(st.bizOpaqueCallbackData)
-    if (id === undefined) return undefined
-    const row = this.byId(id)
-    if (!row || row.channelId !== channel.id) return undefined
+    const tag = this.parseCallbackData(st.bizOpaqueCallbackData)
+    if (tag === undefined) return undefined
+    const row = this.byId(tag.id)
+    if (!row || row.channelId !== channel.id || resendOf(row) !== tag.resend) return undefined
     const message = this.deps.db.select().from(messages).where(eq(messages.id, row.messageId)).get()
     if (!message) return undefined
     if (message.providerMessageId !== null && message.providerMessageId !== st.providerId) return undefined
@@ -335,6 +375,12 @@ export class Outbox {
     batch.emit(updated.workspaceId, 'message.updated', { message: toMessageDTO(updated) })
     return updated
   }
+}
+
+/** How many times an agent has sent this row again (0: the first send). */
+function resendOf(row: Pick<OutboxRow, 'payload'>): number {
+  const n = (row.payload._parley as { resend?: unknown } | undefined)?.resend
+  return typeof n === 'number' ? n : 0
 }
 
 function sqlIncrement() {

@@ -7,6 +7,7 @@ import { and, desc, eq, ne, isNotNull } from 'drizzle-orm'
 import type { FastifyBaseLogger } from 'fastify'
 import type { EventLog } from '../events/event-log.ts'
 import type { MessageDTO } from '../events/types.ts'
+import { sendRecovery } from '../events/send-recovery.ts'
 import type { GraphClient } from '../channels/whatsapp/graph-client.ts'
 import { previewOf } from '../channels/whatsapp/parse.ts'
 import type { Db } from '../store/db.ts'
@@ -32,6 +33,12 @@ export interface SendInput {
   mediaId?: number
   caption?: string
   reaction?: { messageId: number; emoji: string }
+  /**
+   * Messenger: send as a person's follow-up (the HUMAN_AGENT tag) even while Parley
+   * counts the 24 hours as open — the agent's answer to Meta's own window refusal
+   * (code 10), whose clock may differ from Parley's. Up to 7 days after the customer wrote.
+   */
+  humanAgent?: boolean
 }
 
 // Meta's limits (W-SEND-TEXT, W-MEDIA): text body 4096, captions 1024.
@@ -112,7 +119,8 @@ export class Replies {
       if (!fresh) throw Errors.notFound('Conversation')
       // Only templates may open a conversation or reach a customer who has been quiet for a day.
       // Messenger: any reply for 24 h, then only a human agent's, tagged, up to 7 days.
-      const tag = messenger ? messengerTag(fresh.windowExpiresAt, now) : null
+      if (input.humanAgent && !messenger) throw Errors.invalidMessage('The human agent follow-up is Messenger’s; on WhatsApp send a template')
+      const tag = messenger ? (input.humanAgent ? humanAgentTag(fresh.windowExpiresAt, now) : messengerTag(fresh.windowExpiresAt, now)) : null
       if (!messenger && type !== 'template' && !(fresh.windowExpiresAt !== null && fresh.windowExpiresAt > now)) throw Errors.windowClosed()
 
       const p: Prepared = built
@@ -132,7 +140,9 @@ export class Replies {
         text: p.text,
         media: p.media,
         data: p.data ?? (type === 'reaction' ? p.part : null),
-        context: quoted ? { id: quoted.providerMessageId } : null,
+        // A Messenger follow-up says so: a refusal of it (code 10) means the 7 days are over
+        // too, and the bubble must not offer another follow-up (send-recovery.ts).
+        context: quoted ? { id: quoted.providerMessageId } : tag ? { messengerTag: tag } : null,
         replyToMessageId: quoted?.id ?? null,
         clientMessageId: input.clientMessageId,
         senderUserId: who.userId,
@@ -191,14 +201,32 @@ export class Replies {
     return result
   }
 
-  /** An agent's "send again" for a failed or unconfirmed message. */
+  /**
+   * An agent's "send again" for a failed or unconfirmed message: a new attempt of the
+   * same message (same bubble, a fresh outbox send, even after Meta failed it by status
+   * webhook). Only where sendRecovery — the rule the bubble's button follows too — says
+   * another attempt can succeed; otherwise 422 with the reason and what to do instead.
+   * Idempotent: a second call while the new attempt is under way answers the message
+   * as it is and sends nothing more.
+   */
   retry(workspaceId: number, conversationId: number, messageId: number): MessageDTO {
     const msg = this.message(workspaceId, messageId)
     if (!msg || msg.conversationId !== conversationId || msg.direction !== 'out') throw Errors.notFound('Message')
     const conv = this.deps.store.conversation(workspaceId, conversationId)
-    if (conv?.channelKind === 'messenger') messengerTag(conv.windowExpiresAt, this.deps.now())
-    else if (msg.type !== 'template' && !(conv?.windowExpiresAt && conv.windowExpiresAt > this.deps.now())) throw Errors.windowClosed()
-    const row = this.deps.outbox.requeue(workspaceId, messageId)
+    if (!conv) throw Errors.notFound('Conversation')
+    if (IN_FLIGHT.has(msg.status)) return toMessageDTO(msg)
+    const recovery = sendRecovery(toMessageDTO(msg), conv.channelKind)
+    if (!recovery) throw Errors.notRetryable()
+    if (recovery.action !== 'retry') throw Errors.retryRefused(recovery.action, recovery.reason)
+    let refresh: { payload: Record<string, unknown>; context: Record<string, unknown> | null } | undefined
+    if (conv.channelKind === 'messenger') {
+      // The tag the window calls for now, not when it was first sent: a reply that failed
+      // inside the 24 hours and is retried after them goes as a human agent's follow-up.
+      const tag = messengerTag(conv.windowExpiresAt, this.deps.now())
+      const followUp = msg.context?.messengerTag === 'HUMAN_AGENT'
+      if (tag && !followUp) refresh = { payload: { messaging_type: 'MESSAGE_TAG', tag }, context: { messengerTag: tag } }
+    } else if (msg.type !== 'template' && !(conv.windowExpiresAt && conv.windowExpiresAt > this.deps.now())) throw Errors.windowClosed()
+    const row = this.deps.outbox.requeue(workspaceId, messageId, { afterSend: true, ...refresh })
     if (!row) throw Errors.notRetryable()
     this.deps.worker.kick()
     return toMessageDTO(row)
@@ -342,6 +370,9 @@ export class Replies {
   }
 }
 
+/** A message whose send is queued or under way: a retry has nothing to add. */
+const IN_FLIGHT = new Set(['pending', 'queued', 'sending'])
+
 const kindName = (k: string | null) =>
   k === 'image' ? 'an image' : k === 'audio' ? 'audio' : k === 'video' ? 'a video' : 'a document'
 
@@ -352,6 +383,12 @@ function previewFor(m: MessageRow): string {
 
 /** Messenger's standard window is 24 h; the HUMAN_AGENT tag extends it to 7 days (M-POLICY). */
 export const MESSENGER_HUMAN_AGENT_MS = 7 * 24 * 3600 * 1000
+
+/** An explicit follow-up: the tag up to 7 days after the customer's last message, refused after. */
+function humanAgentTag(windowExpiresAt: number | null, now: number): 'HUMAN_AGENT' {
+  if (windowExpiresAt === null || windowExpiresAt - SERVICE_WINDOW_MS + MESSENGER_HUMAN_AGENT_MS <= now) throw Errors.messengerWindowClosed()
+  return 'HUMAN_AGENT'
+}
 
 /** null inside the 24-hour window, 'HUMAN_AGENT' up to 7 days, refused after. */
 function messengerTag(windowExpiresAt: number | null, now: number): 'HUMAN_AGENT' | null {

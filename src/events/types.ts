@@ -56,7 +56,8 @@ export function sentFromPhoneApp(m: Pick<MessageDTO, 'direction' | 'context'>): 
 export interface MessageDTO {
   id: number
   conversationId: number
-  direction: 'in' | 'out'
+  /** `system`: a timeline line of the team's activity (type `activity`, data SystemLineData), never sent. */
+  direction: 'in' | 'out' | 'system'
   type: string
   text: string | null
   media: Record<string, unknown> | null
@@ -74,6 +75,17 @@ export interface MessageDTO {
   failedAt: number | null
   error: { code: number | null; title: string | null; detail: string | null } | null
   timestamp: number
+}
+
+/**
+ * A system line's `data` (direction `system`, type `activity`): who did what, kept as
+ * data so the browser words it ("Ana resolved this") and later actions (assignment:
+ * `action: 'assigned'` with a `target` user) reuse the same line.
+ */
+export interface SystemLineData {
+  action: 'resolved' | 'reopened'
+  /** The agent who did it. */
+  actor: { userId: number; name: string }
 }
 
 export interface EventPayloads {

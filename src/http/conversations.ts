@@ -1,4 +1,4 @@
-// Conversation list, message history and read marking. Each list response carries
+// Conversation list, message history, read marking and resolve/reopen. Each list response carries
 // the event cursor it is current to, so a client opens /stream?lastEventId= from
 // exactly there and misses nothing between the page load and the stream.
 import type { FastifyInstance } from 'fastify'
@@ -6,6 +6,7 @@ import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Errors } from '../errors.ts'
 import type { Services } from '../app.ts'
+import { setConversationStatus } from '../domain/conversation-status.ts'
 
 const DEFAULT_PAGE = 50
 const MAX_PAGE = 200
@@ -109,6 +110,26 @@ export async function conversationRoutes(app: FastifyInstance, opts: { services:
         nextCursor: result.length > limit && oldest ? encodeCursor([oldest.id]) : null,
         eventId,
       }
+    },
+  )
+
+  // Resolve / reopen (issue 11): 200 with the conversation as the list shows it; the
+  // change and its timeline line reach every agent as events.
+  r.post(
+    '/api/conversations/:id/status',
+    {
+      schema: {
+        params: Type.Object({ id: Type.Integer({ minimum: 1 }) }),
+        body: Type.Object(
+          { status: Type.Union([Type.Literal('open'), Type.Literal('resolved')]) },
+          { additionalProperties: false },
+        ),
+      },
+    },
+    async (req) => {
+      const who = { workspaceId: req.session.workspaceId, userId: req.session.userId }
+      const conversation = setConversationStatus({ store, events, now: () => clock.now() }, who, req.params.id, req.body.status)
+      return { conversation }
     },
   )
 

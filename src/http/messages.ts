@@ -1,6 +1,7 @@
 // Sending: POST a reply (text, template, image/document/audio/video, reaction, quoted reply) and
-// "send again" for a failed or unconfirmed one. 202: stored and queued, not yet sent —
-// the ticks arrive on the stream as `message.updated`.
+// "send again" for a failed or unconfirmed one where another attempt can succeed (the rule
+// in src/events/send-recovery.ts; otherwise 422 with the reason). 202: stored and queued,
+// not yet sent — the ticks arrive on the stream as `message.updated`.
 import type { FastifyInstance } from 'fastify'
 import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
@@ -40,6 +41,8 @@ const SendBody = Type.Object(
     reaction: Type.Optional(
       Type.Object({ messageId: Type.Integer({ minimum: 1 }), emoji: Type.String({ maxLength: 32 }) }),
     ),
+    // Messenger: a person's follow-up with the HUMAN_AGENT tag (after Meta's code 10).
+    humanAgent: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false },
 )

@@ -326,6 +326,27 @@ export class InboxStore {
     return rows.map(rowToMessageDTO)
   }
 
+  /**
+   * Sets open / resolved; undefined when the conversation is not in this workspace or
+   * already has that status (nothing to record). Only status: the preview, unread count,
+   * window and ordering stay as they are.
+   */
+  setConversationStatus(workspaceId: number, id: number, status: 'open' | 'resolved', now: number): ConversationRow | undefined {
+    const cur = this.sql.get('SELECT status FROM conversations WHERE workspace_id = ? AND id = ?').get(workspaceId, id) as
+      | { status: string }
+      | undefined
+    if (!cur || cur.status === status) return undefined
+    return this.updateConversation(id, { status, updatedAt: now })
+  }
+
+  /** The name a system line gives an agent (their own workspace's users only). */
+  userName(workspaceId: number, userId: number): string | undefined {
+    const row = this.sql.get('SELECT name FROM users WHERE workspace_id = ? AND id = ?').get(workspaceId, userId) as
+      | { name: string }
+      | undefined
+    return row?.name
+  }
+
   /** Clears the unread count; returns undefined if not in this workspace. */
   markRead(workspaceId: number, id: number, now: number): ConversationRow | undefined {
     return this.db

@@ -171,7 +171,9 @@ export const messages = sqliteTable(
     workspaceId: integer('workspace_id').notNull().references(() => workspaces.id),
     conversationId: integer('conversation_id').notNull().references(() => conversations.id),
     channelId: integer('channel_id').notNull().references(() => channels.id),
-    direction: text('direction', { enum: ['in', 'out'] }).notNull(),
+    // `system`: a line of the team's own activity in the timeline (resolved, reopened),
+    // never sent to the customer and never the conversation's preview (issue 11).
+    direction: text('direction', { enum: ['in', 'out', 'system'] }).notNull(),
     type: text('type').notNull(),
     // Body, caption, or the visible title of a reply; what search and previews read.
     text: text('text'),

@@ -32,6 +32,17 @@ function whatsappLimit(f: File): { bytes: number; what: string } {
 }
 
 export function Composer({ conv, win, onSent }: { conv: ConversationDTO; win: ChannelWindow; onSent: () => void }) {
+  const app = useApp()
+  // A failed bubble's action (send-recovery.ts) overrides Parley's own window count: Meta
+  // said the window is closed. It lasts until the customer writes again.
+  const o = app.composeOverride.value
+  const override = o && o.conversationId === conv.id && o.windowExpiresAt === conv.windowExpiresAt && win.mode === 'open' ? o.mode : null
+  const back = () => (app.composeOverride.value = null)
+  if (override === 'template') return <TemplatePicker conv={conv} onSent={onSent} onBack={back} />
+  if (override === 'human_agent') {
+    const until = conv.windowExpiresAt === null ? null : conv.windowExpiresAt - DAY_MS + 7 * DAY_MS
+    return <TextComposer key="follow-up" conv={conv} humanAgentUntil={until} explicitFollowUp onBack={back} onSent={onSent} />
+  }
   switch (win.mode) {
     case 'template':
       return <TemplatePicker conv={conv} onSent={onSent} />
@@ -43,14 +54,33 @@ export function Composer({ conv, win, onSent }: { conv: ConversationDTO; win: Ch
   }
 }
 
+const DAY_MS = 86_400_000
+
 const untilFmt = new Intl.DateTimeFormat(undefined, { weekday: 'long', day: 'numeric', month: 'long', hour: '2-digit', minute: '2-digit' })
 
-function TextComposer({ conv, humanAgentUntil, onSent }: { conv: ConversationDTO; humanAgentUntil: number | null; onSent: () => void }) {
+function TextComposer({
+  conv,
+  humanAgentUntil,
+  explicitFollowUp = false,
+  onBack,
+  onSent,
+}: {
+  conv: ConversationDTO
+  humanAgentUntil: number | null
+  /** Sent with `humanAgent: true` (after Messenger's code 10), whatever Parley's window says. */
+  explicitFollowUp?: boolean
+  onBack?: () => void
+  onSent: () => void
+}) {
   const app = useApp()
   const [text, setText] = useState(() => app.drafts.get(conv.id) ?? '')
   const input = useRef<HTMLTextAreaElement>(null)
   const file = useRef<HTMLInputElement>(null)
   const reply = app.replyTo.value?.conversationId === conv.id ? app.replyTo.value.message : null
+  // Chosen from a failed bubble: the words are here, ready to send.
+  useEffect(() => {
+    if (explicitFollowUp) input.current?.focus()
+  }, [])
 
   const update = (v: string) => {
     setText(v)
@@ -60,7 +90,7 @@ function TextComposer({ conv, humanAgentUntil, onSent }: { conv: ConversationDTO
   const send = () => {
     const v = text.trim()
     if (!v) return
-    app.sendText(conv.id, v)
+    app.sendText(conv.id, v, explicitFollowUp ? { humanAgent: true } : {})
     update('')
     onSent()
     input.current?.focus()
@@ -79,6 +109,14 @@ function TextComposer({ conv, humanAgentUntil, onSent }: { conv: ConversationDTO
           <strong>Human agent follow-up.</strong> The customer last wrote more than 24 hours ago. Messenger still lets a
           person on your team reply until {untilFmt.format(humanAgentUntil)}; Parley sends it with the HUMAN_AGENT tag.
           Not for automated or promotional messages.
+          {onBack && (
+            <>
+              {' '}
+              <button type="button" class="link" onClick={onBack}>
+                Back to a normal reply
+              </button>
+            </>
+          )}
         </p>
       )}
       {reply && (
@@ -176,7 +214,7 @@ function ClosedComposer({ conv }: { conv: ConversationDTO }) {
   )
 }
 
-function TemplatePicker({ conv, onSent }: { conv: ConversationDTO; onSent: () => void }) {
+function TemplatePicker({ conv, onSent, onBack }: { conv: ConversationDTO; onSent: () => void; onBack?: () => void }) {
   const app = useApp()
   const templates = app.templates.value
   const [chosen, setChosen] = useState<TemplateDTO | null>(null)
@@ -208,6 +246,14 @@ function TemplatePicker({ conv, onSent }: { conv: ConversationDTO; onSent: () =>
     >
       <p class="window-note">
         The customer has not written in the last 24 hours: WhatsApp only delivers an approved template until they reply.
+        {onBack && (
+          <>
+            {' '}
+            <button type="button" class="link" onClick={onBack}>
+              Back to text
+            </button>
+          </>
+        )}
       </p>
       <label class="tpl-pick">
         Template

@@ -9,6 +9,9 @@ import { contactLabel, dayKey, dayLabel, timeOf } from '../lib/format.ts'
 import { channelBadge, channelWindow, type ChannelWindow } from '../lib/channels.ts'
 import { ChatScroller, type ScrollerHandle } from './ChatScroller.tsx'
 import { MessageBubble, PendingBubble } from './MessageBubble.tsx'
+import { SystemLine } from './SystemLine.tsx'
+import { CircleCheck, RotateCcw } from 'lucide'
+import { Icon } from './Icon.tsx'
 import { Composer } from './Composer.tsx'
 
 type Row =
@@ -151,7 +154,7 @@ export function ConversationView({ id }: { id: number }) {
           </div>
         )
       case 'msg':
-        return <MessageBubble m={r.m} thread={t} />
+        return r.m.direction === 'system' ? <SystemLine m={r.m} /> : <MessageBubble m={r.m} thread={t} />
       case 'pending':
         return <PendingBubble p={r.p} />
     }
@@ -171,6 +174,7 @@ export function ConversationView({ id }: { id: number }) {
             <span class={`win ${win.mode === 'open' ? 'open' : 'closed'}`}>{headerWindow(win, now)}</span>
           </span>
         </div>
+        <StatusButton id={id} resolved={conv.status === 'resolved'} />
       </header>
       {status === 'error' ? (
         <p class="pane-note" role="alert">
@@ -202,6 +206,29 @@ export function ConversationView({ id }: { id: number }) {
       )}
       <Composer conv={conv} win={win} onSent={() => scroller.current?.scrollToBottom()} />
     </section>
+  )
+}
+
+/** Resolve / Reopen (issue 11): Alt+R does the same from anywhere in the open conversation. */
+function StatusButton({ id, resolved }: { id: number; resolved: boolean }) {
+  const app = useApp()
+  const toggle = () => void app.setConversationStatus(id, resolved ? 'open' : 'resolved')
+  useEffect(() => {
+    // e.code, not e.key: Option+R types "®" on a Mac keyboard.
+    const onKey = (e: KeyboardEvent) => {
+      if (e.altKey && !e.ctrlKey && !e.metaKey && e.code === 'KeyR' && app.view.value === 'inbox') {
+        e.preventDefault()
+        toggle()
+      }
+    }
+    document.addEventListener('keydown', onKey)
+    return () => document.removeEventListener('keydown', onKey)
+  }, [id, resolved])
+  const label = resolved ? 'Reopen' : 'Resolve'
+  return (
+    <button type="button" class="status-toggle" onClick={toggle} title={`${label} (Alt+R)`} aria-keyshortcuts="Alt+R">
+      <Icon icon={resolved ? RotateCcw : CircleCheck} size={16} /> {label}
+    </button>
   )
 }
 

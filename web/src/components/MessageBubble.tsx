@@ -3,6 +3,7 @@
 // attribute values through Preact, never as HTML; links are http(s) only.
 import { useState } from 'preact/hooks'
 import { sentFromPhoneApp, type MessageDTO } from '../../../src/events/types.ts'
+import { sendRecovery } from '../../../src/events/send-recovery.ts'
 import { useApp } from '../state/context.ts'
 import type { PendingMessage, Thread } from '../state/inbox.ts'
 import { linkify } from '../lib/linkify.ts'
@@ -269,15 +270,7 @@ export const MessageBubble = memo(function MessageBubble({ m, thread }: { m: Mes
         </span>
         <Reactions reactions={m.reactions} />
       </div>
-      {out && troubled && (
-        <p class="fail-reason" role="alert">
-          {m.error?.detail ?? m.error?.title ?? (failed ? 'WhatsApp did not deliver this message.' : 'Parley could not confirm this message was sent.')}
-          {m.error?.code ? ` (code ${m.error.code})` : ''}{' '}
-          <button type="button" class="link" onClick={() => void app.retryFailed(m)}>
-            Retry
-          </button>
-        </p>
-      )}
+      {out && troubled && <Recover m={m} />}
       {canAct && (
         <div class="msg-actions">
           <button type="button" class="icon small" aria-label="Reply to this message" title="Reply" onClick={() => replyTo(app, m)}>
@@ -316,6 +309,39 @@ export const MessageBubble = memo(function MessageBubble({ m, thread }: { m: Mes
     </div>
   )
 })
+
+/**
+ * Why a reply failed and the one action that can help, by the rule the retry route
+ * follows too (send-recovery.ts): Retry, the template picker, a human-agent follow-up,
+ * or nothing.
+ */
+function Recover({ m }: { m: MessageDTO }) {
+  const app = useApp()
+  const kind = app.state.conversation(m.conversationId)?.channelKind ?? 'whatsapp'
+  const r = sendRecovery(m, kind)
+  if (!r) return null
+  return (
+    <p class="fail-reason" role="alert" data-recovery={r.action}>
+      {r.reason}
+      {m.error?.code ? ` (code ${m.error.code})` : ''}{' '}
+      {r.action === 'retry' && (
+        <button type="button" class="link" onClick={() => void app.retryFailed(m)}>
+          Retry
+        </button>
+      )}
+      {r.action === 'template' && (
+        <button type="button" class="link" onClick={() => app.composeAfterFailure(m, 'template')}>
+          Send a template
+        </button>
+      )}
+      {r.action === 'human_agent' && (
+        <button type="button" class="link" onClick={() => app.composeAfterFailure(m, 'human_agent')}>
+          Follow up as a person
+        </button>
+      )}
+    </p>
+  )
+}
 
 function replyTo(app: ReturnType<typeof useApp>, m: MessageDTO) {
   app.replyTo.value = { conversationId: m.conversationId, message: m }

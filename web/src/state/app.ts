@@ -36,6 +36,13 @@ export function createApp() {
   const drafts = new Map<number, string>()
   /** The message being replied to, per conversation. */
   const replyTo = signal<{ conversationId: number; message: MessageDTO } | null>(null)
+  /**
+   * The composer mode a failed bubble's action asked for (issue 11): the template picker
+   * after WhatsApp's 131047, the HUMAN_AGENT follow-up after Messenger's code 10 — Meta's
+   * window closed though Parley's clock says open. Until the customer writes again
+   * (their window moves) or the agent goes back to text.
+   */
+  const composeOverride = signal<{ conversationId: number; mode: 'template' | 'human_agent'; windowExpiresAt: number | null } | null>(null)
   const toast = signal<string | null>(null)
   const view = signal<View>('inbox')
   /** The workspace's WhatsApp numbers and Messenger pages: badges, the filter, settings. */
@@ -335,6 +342,22 @@ export function createApp() {
     }
   }
 
+  /**
+   * Resolve or reopen (issue 11). The list moves it at once; the server's
+   * conversation.updated event (which every agent gets) confirms it.
+   */
+  async function setConversationStatus(id: number, status: 'open' | 'resolved') {
+    const c = state.conversation(id)
+    if (!c || c.status === status) return
+    state.applyLocalConversationPatch(id, { status })
+    try {
+      await api.post(`/api/conversations/${id}/status`, { status })
+    } catch (e) {
+      if (state.conversation(id)?.status === status) state.applyLocalConversationPatch(id, { status: c.status })
+      flash(`Could not ${status === 'resolved' ? 'resolve' : 'reopen'} the conversation: ${describe(e)}`)
+    }
+  }
+
   // --- sending (the API of issue 4) -----------------------------------------
 
   function submit(p: PendingMessage) {
@@ -378,9 +401,10 @@ export function createApp() {
     }
   }
 
-  function sendText(conversationId: number, text: string) {
+  function sendText(conversationId: number, text: string, opts: { humanAgent?: boolean } = {}) {
     const reply = replyTo.value?.conversationId === conversationId ? replyTo.value.message : null
     const body: Record<string, unknown> = { text }
+    if (opts.humanAgent) body.humanAgent = true
     if (reply) body.replyToMessageId = reply.id
     batch(() => {
       submit(pending(conversationId, body, text, null))
@@ -401,6 +425,14 @@ export function createApp() {
     } catch (e) {
       flash(`Could not retry: ${describe(e)}`)
     }
+  }
+
+  /** A failed bubble's action: the template picker, or a follow-up starting from the failed words. */
+  function composeAfterFailure(m: MessageDTO, mode: 'template' | 'human_agent') {
+    const c = state.conversation(m.conversationId)
+    if (!c) return
+    if (mode === 'human_agent' && m.text && !drafts.get(c.id)) drafts.set(c.id, m.text)
+    composeOverride.value = { conversationId: c.id, mode, windowExpiresAt: c.windowExpiresAt }
   }
 
   function sendTemplate(conversationId: number, t: TemplateDTO, bodyParams: string[], headerParams: string[]) {
@@ -472,9 +504,12 @@ export function createApp() {
     loadOlder,
     markRead,
     autoRead,
+    setConversationStatus,
     sendText,
     retryPending,
     retryFailed,
+    composeOverride,
+    composeAfterFailure,
     sendTemplate,
     sendMedia,
     react,

@@ -1,0 +1,23 @@
+// A line of the team's own activity in the timeline, centred like a day separator:
+// "Ana resolved this · 10:42". Worded here from the line's data (who, what) so later
+// actions (assignment) only add a case; the stored text is the fallback.
+import type { MessageDTO, SystemLineData } from '../../../src/events/types.ts'
+import { timeOf } from '../lib/format.ts'
+
+function words(m: MessageDTO): string {
+  const d = m.data as Partial<SystemLineData> | null
+  const who = typeof d?.actor?.name === 'string' ? d.actor.name : null
+  if (who && d?.action === 'resolved') return `${who} resolved this`
+  if (who && d?.action === 'reopened') return `${who} reopened this`
+  return m.text ?? ''
+}
+
+export function SystemLine({ m }: { m: MessageDTO }) {
+  return (
+    <div class="system-line" role="note" data-message-id={m.id}>
+      <span>
+        {words(m)} · <time dateTime={new Date(m.timestamp).toISOString()}>{timeOf(m.timestamp)}</time>
+      </span>
+    </div>
+  )
+}
