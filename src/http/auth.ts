@@ -107,7 +107,8 @@ export const authPlugin = fp(async (app: FastifyInstance, opts: { services: Serv
       const user = await auth.checkCredentials(req.body.email, req.body.password)
       if (!user) throw Errors.invalidCredentials()
       const session = auth.createSession(user, config.sessionTtlSeconds)
-      return { token: issue(reply, session), user: publicUser(user) }
+      // expiresAt (ms): the browser warns before it and signs in again in place (issue 11).
+      return { token: issue(reply, session), user: publicUser(user), expiresAt: session.expiresAt }
     },
   )
 
@@ -143,7 +144,8 @@ export const authPlugin = fp(async (app: FastifyInstance, opts: { services: Serv
       if (auth.userCount() > 0) throw Errors.forbidden()
       const user = await auth.createUser({ ...req.body, workspaceId: auth.defaultWorkspace(), role: 'admin' })
       const session = auth.createSession(user, config.sessionTtlSeconds)
-      return { token: issue(reply, session), user: publicUser(user) }
+      // expiresAt (ms): the browser warns before it and signs in again in place (issue 11).
+      return { token: issue(reply, session), user: publicUser(user), expiresAt: session.expiresAt }
     },
   )
 })
