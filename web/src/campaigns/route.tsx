@@ -50,7 +50,8 @@ let loaded: ComponentType | null = null
 
 /** Loads the screens on first use (a separate chunk: the inbox's budget is untouched). */
 export function CampaignsRoute() {
-  const [C, setC] = useState<ComponentType | null>(loaded)
+  // An initializer: a component passed as is would be called by useState as one.
+  const [C, setC] = useState<ComponentType | null>(() => loaded)
   const [failed, setFailed] = useState(false)
   useEffect(() => {
     if (C) return
