@@ -167,7 +167,8 @@ export function createApp() {
       sessionExpiresAt.value = me.expiresAt
       if (user.value?.id !== me.user.id) return location.assign('/')
       if (reauth.value === 'expired') resume()
-      scheduleSessionCheck()
+      // Still valid past its end by this browser's clock: the clocks differ; ask again later, not at once.
+      scheduleSessionCheck(me.expiresAt <= Date.now() ? SESSION_RECHECK_MS : undefined)
     } catch (e) {
       if (e instanceof ApiError && e.status === 401) loggedOut(true)
       else scheduleSessionCheck(SESSION_RECHECK_MS)
