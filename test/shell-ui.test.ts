@@ -95,6 +95,30 @@ t.test('an ended session: sign in over the page, same conversation, draft intact
   t.pass('the stream resumed from where it was: the message sent meanwhile arrived')
 })
 
+t.test('a 401 from the contacts and campaigns client leads to the same sign-in over the page', async (t) => {
+  const s = await startServer(t)
+  const browser = await launchBrowser(t)
+  const { context, page } = await agentPage(t, browser, s.url)
+  await page.click('[data-topbar] [aria-label="Contacts and campaigns"]')
+  await page.waitForSelector('h1:text-is("Campaigns")')
+  await markDocument(page)
+  // The session ends on the server while its stream stays open: only the page's next request learns it.
+  const token = (await context.cookies()).find((c) => c.name === 'parley_session')!.value
+  const { sid } = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { sid: string }
+  s.app.services.auth.revokeSession(sid)
+  await page.click('.area-tabs >> text=Contacts')
+  const dialog = page.locator('[role=dialog]')
+  await dialog.waitFor({ timeout: LIVE_MS })
+  t.ok(await sameDocument(page), 'no reload to /')
+  t.equal(new URL(page.url()).pathname, '/contacts')
+  await dialog.locator('input[name=password]').fill(ADMIN.password)
+  await dialog.locator('button[type=submit]').click()
+  await dialog.waitFor({ state: 'detached', timeout: LIVE_MS })
+  await waitLive(page)
+  t.equal(new URL(page.url()).pathname, '/contacts', 'still on the contacts page')
+  t.ok(await sameDocument(page))
+})
+
 t.test('a short session: warned before it ends, then signed in again in place when it has', async (t) => {
   // 30 s: inside the five-minute warning from the start, and over soon enough to wait for.
   const s = await startServer(t, { env: { SESSION_TTL_SECONDS: '30' } })
