@@ -3,7 +3,7 @@
 import t from 'tap'
 import { initials, rowTime } from '../web/src/lib/format.ts'
 import { createDrafts, draftsKey, MAX_AGE_MS, MAX_DRAFTS, prune } from '../web/src/lib/drafts.ts'
-import { apiCall, startServer } from './helpers/server.ts'
+import { ADMIN, apiCall, startServer } from './helpers/server.ts'
 import { contact, envelope, text, value } from './helpers/wa.ts'
 
 t.test('initials come from the words of the name; words of digits are skipped', async (t) => {
@@ -83,4 +83,19 @@ t.test('drafts: per user, cleared when empty, bounded by count and age', async (
 
   t.same(prune({ 1: { text: 'old', at: 0 }, 2: { text: 'new', at: MAX_AGE_MS } }, MAX_AGE_MS + 1), { 2: { text: 'new', at: MAX_AGE_MS } }, 'too old is dropped')
   t.same(prune({ 1: { text: '', at: 5 } } as never, 6), {}, 'empty is dropped')
+})
+
+t.test('login and /api/me tell the browser when the session ends', async (t) => {
+  const s = await startServer(t, { env: { SESSION_TTL_SECONDS: '600' } })
+  const before = Date.now()
+  const res = await fetch(`${s.url}/api/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(ADMIN),
+  })
+  t.equal(res.status, 200)
+  const body = (await res.json()) as { token: string; expiresAt: number }
+  t.ok(body.expiresAt >= before + 600_000 && body.expiresAt <= Date.now() + 600_000, 'expiresAt is the session TTL from now, in ms')
+  const me = await apiCall(s.url, body.token)('GET', '/api/me')
+  t.equal(me.body.expiresAt, body.expiresAt, '/api/me names the same end')
 })
