@@ -280,6 +280,8 @@ export function createApp() {
         closeConversation()
         return
       }
+      // The session ended: the sign-in form is up, and signing in again reloads what is missing.
+      if (e instanceof ApiError && e.status === 401) return
       if (gen === resyncGen) setTimeout(() => gen === resyncGen && void resync(), RESYNC_RETRY_MS)
     }
   }
