@@ -16,6 +16,7 @@ import {
   RECOVER_MS,
   waitForBubbles,
   waitLive,
+  watchPage,
 } from './helpers/browser.ts'
 
 t.setTimeout(E2E_FILE_TIMEOUT_MS)
@@ -244,22 +245,28 @@ t.test('on a phone, message actions appear when the bubble is tapped, not under 
   const s = await startServer(t)
   for (const m of ['one', 'two', 'three']) await say(s, '4915100000741', 'Ines', m)
   const browser = await launchBrowser(t)
-  const { page } = await agentPage(t, browser, s.url)
+  // A phone: touch, no mouse hovering anywhere.
+  const context = await browser.newContext({ viewport: { width: 375, height: 740 }, hasTouch: true, isMobile: true })
+  t.teardown(() => context.close().catch(() => {}))
+  const page = await context.newPage()
+  watchPage(t, page)
+  await page.goto(s.url)
+  await page.fill('input[name=email]', ADMIN.email)
+  await page.fill('input[name=password]', ADMIN.password)
+  await page.tap('button[type=submit]')
+  await waitLive(page)
   const id = (await listRows(page))[0]!.id
-  await page.setViewportSize({ width: 375, height: 740 })
-  await openConversation(page, id)
+  await page.tap(`[role=option][data-conversation-id="${id}"]`)
   await waitForBubbles(page, ['one', 'two', 'three'])
   const visibleActions = () =>
     page.$$eval('.msg', (els) =>
       els.filter((e) => getComputedStyle(e.querySelector('.msg-actions') ?? e).display !== 'none' && e.querySelector('.msg-actions')).map((e) => e.querySelector('.text')?.textContent),
     )
-  // Away from the bubbles: no hover on any of them.
-  await page.mouse.move(1, 1)
   t.same(await visibleActions(), [], 'no actions under the bubbles')
-  await page.locator('.msg:has-text("two") .bubble').click()
+  await page.locator('.msg:has-text("two") .bubble').tap()
   await page.waitForFunction(() => [...document.querySelectorAll('.msg')].some((e) => e.querySelector('.msg-actions') && getComputedStyle(e.querySelector('.msg-actions')!).display !== 'none'))
   t.same(await visibleActions(), ['two'], 'the tapped message shows its actions')
-  await page.locator('.msg:has-text("two") [aria-label="Reply to this message"]').click()
+  await page.locator('.msg:has-text("two") [aria-label="Reply to this message"]').tap()
   await page.waitForSelector('.replying')
   t.match(await page.textContent('.replying'), /two/, 'and they work')
 })
