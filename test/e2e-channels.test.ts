@@ -116,7 +116,7 @@ t.test('an admin connects a Messenger page in settings; its conversation has a b
   t.equal((await channelsOf(s, token)).find((c) => c.kind === 'messenger')!.enabled, true)
 
   // Back to the inbox; a customer writes to the page (signed with the page's app secret).
-  await page.click('button:has-text("Inbox")')
+  await page.click('a[aria-label=Inbox]')
   await page.waitForSelector('#conversation-list', { state: 'visible' })
   const res = await postMessenger(s.url, pageWebhookFor(PAGE_ID, item('7000000000000501', { message: { mid: mid(), text: 'hello on Messenger' } }, PAGE_ID)), PAGE_SECRET)
   t.equal(res.status, 200)

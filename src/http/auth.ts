@@ -119,7 +119,8 @@ export const authPlugin = fp(async (app: FastifyInstance, opts: { services: Serv
     }
     throttle.succeeded(account, req.ip)
     const session = auth.createSession(user, config.sessionTtlSeconds)
-    return { token: issue(reply, session), user: publicUser(user) }
+    // expiresAt (ms): the browser warns before it and signs in again in place (issue 11).
+    return { token: issue(reply, session), user: publicUser(user), expiresAt: session.expiresAt }
   })
 
   r.post('/api/auth/logout', { onRequest: app.authenticate }, async (req, reply) => {
@@ -154,7 +155,8 @@ export const authPlugin = fp(async (app: FastifyInstance, opts: { services: Serv
       if (auth.userCount() > 0) throw Errors.forbidden()
       const user = await auth.createUser({ ...req.body, workspaceId: auth.defaultWorkspace(), role: 'admin' })
       const session = auth.createSession(user, config.sessionTtlSeconds)
-      return { token: issue(reply, session), user: publicUser(user) }
+      // expiresAt (ms): the browser warns before it and signs in again in place (issue 11).
+      return { token: issue(reply, session), user: publicUser(user), expiresAt: session.expiresAt }
     },
   )
 })

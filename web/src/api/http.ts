@@ -45,6 +45,13 @@ let onUnauthorized: () => void = () => {}
 export function setUnauthorizedHandler(fn: () => void) {
   onUnauthorized = fn
 }
+/**
+ * For the app's other JSON clients (campaigns, contacts): a 401 anywhere leads to the
+ * same in-place sign-in, never to a reload that would lose the page.
+ */
+export function reportUnauthorized() {
+  onUnauthorized()
+}
 
 async function request<T>(method: string, path: string, body?: unknown, opts: { quiet401?: boolean } = {}): Promise<T> {
   let res: Response
@@ -78,9 +85,9 @@ export const api = {
   me: () => request<{ user: User; expiresAt: number }>('GET', '/api/me', undefined, { quiet401: true }),
   setupNeeded: () => request<{ needed: boolean }>('GET', '/api/setup'),
   setup: (body: { email: string; name: string; password: string }) =>
-    request<{ user: User }>('POST', '/api/setup', body, { quiet401: true }),
+    request<{ user: User; expiresAt: number }>('POST', '/api/setup', body, { quiet401: true }),
   login: (body: { email: string; password: string }) =>
-    request<{ user: User }>('POST', '/api/auth/login', body, { quiet401: true }),
+    request<{ user: User; expiresAt: number }>('POST', '/api/auth/login', body, { quiet401: true }),
   logout: () => request<{ ok: boolean }>('POST', '/api/auth/logout', {}, { quiet401: true }),
   conversations: (p: { cursor?: string | null; limit?: number; status?: string; q?: string; channel?: number; kind?: string }) =>
     request<ConversationPage>('GET', `/api/conversations${qs(p)}`),

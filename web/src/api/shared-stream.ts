@@ -20,14 +20,17 @@ type Relay =
   | { t: 'status'; s: ConnectionState }
   | { t: 'hello' }
   | { t: 'logout' }
+  | { t: 'expired' }
 
 export interface SharedStreamOptions {
   cursor: () => string | null
   onEvent: (ev: StreamEvent) => void
   onStatus: (s: ConnectionState) => void
   checkAuth: () => Promise<AuthCheck>
-  /** The session ended (here or in another tab). */
+  /** Someone signed out (here or in another tab). */
   onLoggedOut: () => void
+  /** The session expired or was revoked (the stream was refused): sign in again in place. */
+  onExpired?: () => void
 }
 
 export function createSharedStream(o: SharedStreamOptions) {
@@ -51,8 +54,8 @@ export function createSharedStream(o: SharedStreamOptions) {
       channel?.postMessage({ t: 'status', s } satisfies Relay)
     },
     onUnauthorized() {
-      channel?.postMessage({ t: 'logout' } satisfies Relay)
-      o.onLoggedOut()
+      channel?.postMessage({ t: 'expired' } satisfies Relay)
+      o.onExpired?.()
     },
   })
 
@@ -75,6 +78,8 @@ export function createSharedStream(o: SharedStreamOptions) {
         if (leader) channel?.postMessage({ t: 'status', s: status } satisfies Relay)
       } else if (m.t === 'logout') {
         o.onLoggedOut()
+      } else if (m.t === 'expired') {
+        o.onExpired?.()
       }
     }
   }

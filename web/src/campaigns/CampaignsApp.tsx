@@ -1,4 +1,5 @@
-// Contacts and campaigns (issue 7): the area's top bar and its routes.
+// Contacts and campaigns (issue 7): the area's tabs and its routes (the app's top bar is
+// the shell's, components/TopBar.tsx).
 //   /contacts            contacts: search, tags, opt-out, CSV import
 //   /campaigns           the list
 //   /campaigns/new       the builder (also /campaigns/:id/edit for a draft)
@@ -17,22 +18,14 @@ export function CampaignsApp() {
   const section = p.startsWith('/contacts') ? 'contacts' : 'campaigns'
   return (
     <div class="area">
-      <header class="topbar">
-        <a class="brand" href="/" onClick={(e) => navigate('/', e)}>
-          Parley
+      <nav class="area-tabs" aria-label="Contacts and campaigns">
+        <a href="/contacts" aria-current={section === 'contacts' ? 'page' : undefined} onClick={(e) => navigate('/contacts', e)}>
+          Contacts
         </a>
-        <nav class="area-tabs" aria-label="Sections">
-          <a href="/" onClick={(e) => navigate('/', e)}>
-            Inbox
-          </a>
-          <a href="/contacts" aria-current={section === 'contacts' ? 'page' : undefined} onClick={(e) => navigate('/contacts', e)}>
-            Contacts
-          </a>
-          <a href="/campaigns" aria-current={section === 'campaigns' ? 'page' : undefined} onClick={(e) => navigate('/campaigns', e)}>
-            Campaigns
-          </a>
-        </nav>
-      </header>
+        <a href="/campaigns" aria-current={section === 'campaigns' ? 'page' : undefined} onClick={(e) => navigate('/campaigns', e)}>
+          Campaigns
+        </a>
+      </nav>
       <main class="area-main">
         {section === 'contacts' ? (
           <ContactsPage />

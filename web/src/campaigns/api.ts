@@ -1,7 +1,7 @@
 // The contacts and campaigns API (issue 7) for the browser: JSON over the session
 // cookie, errors as ApiError with the server's code and message (the same shape as
 // the inbox's client in api/http.ts).
-import { ApiError } from '../api/http.ts'
+import { ApiError, reportUnauthorized } from '../api/http.ts'
 import type {
   CampaignAudience,
   CampaignDTO,
@@ -29,8 +29,8 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<T>
   }
   const json = (await res.json().catch(() => null)) as { error?: { code?: string; message?: string } } | null
   if (!res.ok) {
-    // The session ended: the app starts over at the login screen.
-    if (res.status === 401) location.assign('/')
+    // The session ended: the same in-place sign-in as the inbox's (the page stays).
+    if (res.status === 401) reportUnauthorized()
     throw new ApiError(res.status, json?.error?.code ?? `HTTP_${res.status}`, json?.error?.message ?? res.statusText)
   }
   return json as T

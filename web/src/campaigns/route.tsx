@@ -1,11 +1,9 @@
 // The doorway to contacts and campaigns (issue 7), small enough for the inbox's initial
-// bundle: the current path as a signal, navigation without a reload, the links for the
-// inbox's top bar, and a loader that fetches the screens only when they are opened.
+// bundle: the current path as a signal, navigation without a reload (the top bar's links
+// use it, components/TopBar.tsx), and a loader that fetches the screens only when they are opened.
 import { signal } from '@preact/signals'
 import { useEffect, useState } from 'preact/hooks'
 import type { ComponentType } from 'preact'
-import { Megaphone } from 'lucide'
-import { Icon } from '../components/Icon.tsx'
 
 export const path = signal(typeof location === 'undefined' ? '/' : location.pathname)
 
@@ -27,30 +25,12 @@ export function navigate(to: string, e?: Event) {
   if (!isCampaignsPath()) dispatchEvent(new PopStateEvent('popstate'))
 }
 
-// One icon in the inbox's crowded top bar (like its other icons); the area's own tabs lead
-// on to Contacts.
-const ICON_LINK = { display: 'inline-flex', alignItems: 'center', justifyContent: 'center', textDecoration: 'none', color: 'inherit' }
-
-export function NavLinks() {
-  return (
-    <a
-      class="icon"
-      style={ICON_LINK}
-      href="/campaigns"
-      aria-label="Contacts and campaigns"
-      title="Contacts and campaigns"
-      onClick={(e) => navigate('/campaigns', e)}
-    >
-      <Icon icon={Megaphone} />
-    </a>
-  )
-}
-
 let loaded: ComponentType | null = null
 
 /** Loads the screens on first use (a separate chunk: the inbox's budget is untouched). */
 export function CampaignsRoute() {
-  const [C, setC] = useState<ComponentType | null>(loaded)
+  // An initializer: a component passed as is would be called by useState as one.
+  const [C, setC] = useState<ComponentType | null>(() => loaded)
   const [failed, setFailed] = useState(false)
   useEffect(() => {
     if (C) return

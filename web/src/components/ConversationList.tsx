@@ -6,7 +6,7 @@ import type { ConversationDTO } from '../../../src/events/types.ts'
 import { useApp } from '../state/context.ts'
 import type { ChannelFilter, StatusFilter } from '../state/inbox.ts'
 import { clock } from '../lib/clock.ts'
-import { contactLabel, initials, listTime } from '../lib/format.ts'
+import { contactLabel, initials, listTime, rowTime } from '../lib/format.ts'
 import { channelBadge, channelFilterOptions, channelWindow } from '../lib/channels.ts'
 
 const ROW_HEIGHT = 72
@@ -194,8 +194,8 @@ const ConversationRow = memo(function ConversationRow(props: {
           <span class={`win ${win.mode === 'open' ? 'open' : 'closed'} win-${win.mode}`} title="24-hour customer service window">
             {win.label}
           </span>
-          <time class="conv-time" dateTime={new Date(c.lastActivityAt).toISOString()}>
-            {listTime(c.lastActivityAt, now)}
+          <time class="conv-time" dateTime={new Date(rowTime(c)).toISOString()}>
+            {listTime(rowTime(c), now)}
           </time>
         </span>
         <span class="conv-line">

@@ -1,19 +1,16 @@
 // The inbox layout: the list beside the open conversation (one or the other on a
-// phone), the top bar, global keys, notifications and the page title.
+// phone), global keys, notifications and the page title. The top bar is the shell's (Root).
 import { useEffect, useState } from 'preact/hooks'
 import { useApp } from '../state/context.ts'
 import { ConversationList } from './ConversationList.tsx'
 import { ConversationView } from './ConversationView.tsx'
-import { ConnectionIndicator } from './ConnectionIndicator.tsx'
-import { askPermission, chime, muted, permission, showNotification, toggleMute, unlockAudio } from '../lib/notify.ts'
+import { chime, showNotification, unlockAudio } from '../lib/notify.ts'
 import { contactLabel } from '../lib/format.ts'
 import { previewText } from './message-text.ts'
-import { NavLinks } from '../campaigns/route.tsx'
-import { Bell, Settings, Volume2, VolumeX } from 'lucide'
-import { Icon } from './Icon.tsx'
 
 // Issue 4: sandbox mode says so in the UI too. The info route exists only in sandbox mode.
-function SandboxBanner() {
+// Root shows it across the page, above the top bar (issue 11).
+export function SandboxBanner() {
   const [on, setOn] = useState(false)
   useEffect(() => {
     fetch('/api/sandbox/info')
@@ -35,7 +32,8 @@ export function Inbox() {
 
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
-      if (app.view.value !== 'inbox') return
+      // Not while the page waits under the sign-in form (its Esc is the form's).
+      if (app.view.value !== 'inbox' || app.reauth.value !== null) return
       if (e.key === 'Escape') {
         if (app.replyTo.value) app.replyTo.value = null
         else if (s.selectedId.value !== null) {
@@ -71,36 +69,6 @@ export function Inbox() {
   return (
     <div class={`inbox${selectedId !== null ? ' has-selection' : ''}`}>
       <aside class="sidebar" aria-label="Conversations">
-        <SandboxBanner />
-        <header class="topbar">
-          <span class="brand">Parley</span>
-          <ConnectionIndicator />
-          <span class="spacer" />
-          <NavLinks />
-          {permission.value === 'default' && (
-            <button type="button" class="icon" onClick={() => void askPermission()} aria-label="Turn on notifications" title="Turn on notifications">
-              <Icon icon={Bell} />
-            </button>
-          )}
-          <button
-            type="button"
-            class="icon"
-            onClick={toggleMute}
-            aria-pressed={muted.value}
-            aria-label={muted.value ? 'Unmute sound' : 'Mute sound'}
-            title={muted.value ? 'Unmute sound' : 'Mute sound'}
-          >
-            <Icon icon={muted.value ? VolumeX : Volume2} />
-          </button>
-          {app.user.value?.role === 'admin' && (
-            <button type="button" class="icon" onClick={() => app.navigate('settings')} aria-label="Settings" title="Settings (channels)">
-              <Icon icon={Settings} />
-            </button>
-          )}
-          <button type="button" class="link" onClick={() => void app.logout()} title={app.user.value?.email}>
-            Sign out
-          </button>
-        </header>
         <ConversationList />
       </aside>
       <main class="pane">

@@ -257,7 +257,9 @@ export const MessageBubble = memo(function MessageBubble({ m, thread }: { m: Mes
   const troubled = failed || m.status === 'unknown'
   const canAct = m.type !== 'reaction' && m.type !== 'system'
   return (
-    <div class={`msg ${out ? 'out' : 'in'}`} data-message-id={m.id} data-client-id={m.clientMessageId ?? undefined}>
+    // Focusable (not in the tab order) so a tap on a phone focuses the message and
+    // shows its actions (.msg:focus-within in styles.css); a tap elsewhere hides them.
+    <div class={`msg ${out ? 'out' : 'in'}`} data-message-id={m.id} data-client-id={m.clientMessageId ?? undefined} tabIndex={canAct ? -1 : undefined}>
       <div class={`bubble${failed ? ' failed' : ''}`}>
         {m.replyToMessageId !== null && m.type !== 'reaction' && <Quote thread={thread} id={m.replyToMessageId} />}
         <CampaignLabel m={m} />

@@ -1,6 +1,7 @@
 import { useApp } from '../state/context.ts'
-import { LoginScreen, SetupScreen } from './AuthScreens.tsx'
-import { Inbox } from './Inbox.tsx'
+import { LoginScreen, SessionNotice, SetupScreen, SignInAgain } from './AuthScreens.tsx'
+import { Inbox, SandboxBanner } from './Inbox.tsx'
+import { TopBar } from './TopBar.tsx'
 import { SettingsRoute } from '../settings/lazy.tsx'
 import { CampaignsRoute, isCampaignsPath } from '../campaigns/route.tsx'
 
@@ -32,13 +33,25 @@ export function Root() {
       const settings = app.view.value === 'settings'
       // Contacts and campaigns (issue 7) cover it the same way.
       const area = !settings && isCampaignsPath()
+      const signingIn = app.reauth.value !== null
+      // One top bar for every page (issue 11): it stays put while the pages change under it.
       return (
         <>
-          {settings && <SettingsRoute />}
-          {area && <CampaignsRoute />}
-          <div class="shell" hidden={settings || area}>
-            <Inbox />
+          <div class="frame" inert={signingIn}>
+            <SandboxBanner />
+            {/* Contacts and campaigns name themselves in their own headings; the settings page had its title in its bar. */}
+            <TopBar current={settings ? 'settings' : area ? 'campaigns' : 'inbox'} title={settings ? 'Settings' : undefined} />
+            <SessionNotice />
+            <div class="page">
+              {settings && <SettingsRoute />}
+              {area && <CampaignsRoute />}
+              <div class="shell" hidden={settings || area}>
+                <Inbox />
+              </div>
+            </div>
           </div>
+          {/* An ended session: sign in over the page, which keeps its state underneath. */}
+          {signingIn && <SignInAgain />}
         </>
       )
     }

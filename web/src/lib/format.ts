@@ -50,8 +50,28 @@ export function contactLabel(c: { name: string | null; phone: string | null; ext
   return c.name?.trim() || (c.phone ? `+${c.phone}` : c.externalId)
 }
 
+/**
+ * An avatar's letters: the first and last words' first characters, from words with a
+ * letter in them only, so "Customer 184" is "C" (not "C1") and "Ana Lopez" is "AL".
+ * A label without any (a phone number) gets "#".
+ */
 export function initials(label: string): string {
-  const parts = label.replace(/[^\p{L}\p{N} ]/gu, '').trim().split(/\s+/)
-  const s = (parts[0]?.[0] ?? '') + (parts.length > 1 ? (parts[parts.length - 1]?.[0] ?? '') : '')
+  const words = label
+    .replace(/[^\p{L}\p{N}\s]/gu, '')
+    .split(/\s+/)
+    .filter((w) => /\p{L}/u.test(w))
+  // By code point: a letter outside the BMP is two UTF-16 units.
+  const first = (w: string | undefined) => (w ? [...w][0]! : '')
+  const s = first(words[0]) + (words.length > 1 ? first(words[words.length - 1]) : '')
   return s.toUpperCase() || '#'
+}
+
+/**
+ * The time a list row shows: its preview's, the last message's own time. The list is
+ * ordered by when Parley last heard of the conversation (lastActivityAt), which is not
+ * the preview's time when a message arrives late or a campaign sends without moving
+ * the conversation up: a row said 01:35 beside a 01:37 preview (issue 11).
+ */
+export function rowTime(c: { lastMessageAt: number | null; lastActivityAt: number }): number {
+  return c.lastMessageAt ?? c.lastActivityAt
 }

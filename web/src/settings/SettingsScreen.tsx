@@ -27,12 +27,6 @@ export function SettingsScreen() {
 
   return (
     <div class="settings">
-      <header class="topbar">
-        <button type="button" class="link" onClick={() => app.navigate('inbox')}>
-          ← Inbox
-        </button>
-        <h1 class="settings-title">Settings</h1>
-      </header>
       <main class="settings-body">
         <section aria-labelledby="channels-heading">
           <h2 id="channels-heading">Channels</h2>

@@ -13,6 +13,7 @@ import {
   type StreamEvent,
 } from './inbox.ts'
 import { newClientMessageId } from '../lib/ids.ts'
+import { createDrafts } from '../lib/drafts.ts'
 import type { MessageDTO } from '../../../src/events/types.ts'
 
 export type Phase = 'boot' | 'setup' | 'login' | 'inbox' | 'error'
@@ -26,14 +27,35 @@ const MESSAGE_PAGE = 100
 // once the agent pauses.
 const SEARCH_DEBOUNCE_MS = 250
 const RESYNC_RETRY_MS = 2000
+/** The top of the page warns this long before the session ends (SESSION_TTL_SECONDS). */
+export const SESSION_WARN_MS = 5 * 60_000
+// A session check that could not reach the server is tried again after this long.
+const SESSION_RECHECK_MS = 30_000
+// setTimeout's largest delay (2^31-1 ms, about 24.8 days); a longer TTL is checked in steps.
+const MAX_TIMER_MS = 2_147_483_647
+// Other tabs of this browser hear about a new sign-in here and resume with it.
+const SESSION_CHANNEL = 'parley-session'
 
 export function createApp() {
   const state = createInboxState()
   const phase = signal<Phase>('boot')
   const user = signal<User | null>(null)
   const bootError = signal<string | null>(null)
-  /** Per-conversation composer drafts: they survive switching conversations and resets. */
-  const drafts = new Map<number, string>()
+  /**
+   * Per-conversation composer drafts: they survive switching conversations, resets,
+   * reloads and an expired session (localStorage, per user: lib/drafts.ts).
+   */
+  const drafts = createDrafts()
+  /** When the session ends (ms, from the server): the warning and the in-place sign-in. */
+  const sessionExpiresAt = signal<number | null>(null)
+  /**
+   * The in-place sign-in over the page (issue 11): 'expired' when the session has
+   * ended (a 401, the stream closed for auth, or its time is up), 'renew' when the
+   * agent chose to sign in again before it ends. The page and its state stay under it.
+   */
+  const reauth = signal<null | 'expired' | 'renew'>(null)
+  let sessionTimer: ReturnType<typeof setTimeout> | undefined
+  const sessionChannel = typeof BroadcastChannel !== 'undefined' ? new BroadcastChannel(SESSION_CHANNEL) : null
   /** The message being replied to, per conversation. */
   const replyTo = signal<{ conversationId: number; message: MessageDTO } | null>(null)
   /**
@@ -70,7 +92,7 @@ export function createApp() {
   async function boot() {
     try {
       const me = await api.me()
-      user.value = me.user
+      signedIn(me.user, me.expiresAt)
       await enterInbox()
     } catch (e) {
       if (e instanceof ApiError && e.status === 401) {
@@ -90,15 +112,77 @@ export function createApp() {
 
   async function login(email: string, password: string) {
     const r = await api.login({ email, password })
-    user.value = r.user
+    signedIn(r.user, r.expiresAt)
     await enterInbox()
   }
 
   async function setup(body: { email: string; name: string; password: string }) {
     const r = await api.setup(body)
-    user.value = r.user
+    signedIn(r.user, r.expiresAt)
     await enterInbox()
   }
+
+  function signedIn(u: User, expiresAt: number) {
+    user.value = u
+    drafts.use(u.id)
+    sessionExpiresAt.value = expiresAt
+    scheduleSessionCheck()
+  }
+
+  /**
+   * Signs in from the in-place form: the same person carries on exactly where they
+   * were (conversation, draft, scroll) and the stream resumes from its cursor, so
+   * nothing that happened meanwhile is missed. Someone else starts clean at their own inbox.
+   */
+  async function reauthenticate(email: string, password: string) {
+    const before = user.value
+    const r = await api.login({ email, password })
+    if (before && r.user.id !== before.id) {
+      location.assign('/')
+      return
+    }
+    signedIn(r.user, r.expiresAt)
+    sessionChannel?.postMessage('signed-in')
+    resume()
+  }
+
+  /** Back from an ended session: stream again from the cursor; reload what failed meanwhile. */
+  function resume() {
+    const wasExpired = reauth.value === 'expired'
+    reauth.value = null
+    if (!wasExpired || phase.value !== 'inbox') return
+    startStream().start()
+    const sel = state.selectedId.value
+    if (sel !== null && state.thread(sel).status.value !== 'ready') void openConversation(sel, { push: false })
+    if (state.conversationList.value.length === 0) void loadConversations(true)
+  }
+
+  /** Asks the server whether the session holds (and until when), at the warning and at the end. */
+  function scheduleSessionCheck(delayMs?: number) {
+    clearTimeout(sessionTimer)
+    const at = sessionExpiresAt.value
+    if (at === null) return
+    const now = Date.now()
+    const due = delayMs ?? (at - now > SESSION_WARN_MS ? at - SESSION_WARN_MS - now : at - now)
+    sessionTimer = setTimeout(() => void checkSession(), Math.min(MAX_TIMER_MS, Math.max(0, due)))
+  }
+
+  async function checkSession() {
+    try {
+      const me = await api.me()
+      // Possibly a newer session: another tab signed in again meanwhile.
+      sessionExpiresAt.value = me.expiresAt
+      if (user.value?.id !== me.user.id) return location.assign('/')
+      if (reauth.value === 'expired') resume()
+      // Still valid past its end by this browser's clock: the clocks differ; ask again later, not at once.
+      scheduleSessionCheck(me.expiresAt <= Date.now() ? SESSION_RECHECK_MS : undefined)
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 401) loggedOut(true)
+      else scheduleSessionCheck(SESSION_RECHECK_MS)
+    }
+  }
+
+  if (sessionChannel) sessionChannel.onmessage = () => void (reauth.value === 'expired' && checkSession())
 
   async function logout() {
     stream?.broadcastLogout()
@@ -106,15 +190,27 @@ export function createApp() {
     loggedOut(false)
   }
 
-  /** The session is over: start clean at the login screen (the page reload drops all state). */
-  function loggedOut(_expired: boolean) {
+  /**
+   * The session is over. Signed out on purpose (here or in another tab): start clean at
+   * the login screen (the reload drops all state). Expired or revoked: keep the page as
+   * it is and ask for the password over it.
+   */
+  function loggedOut(expired: boolean) {
     stream?.stop()
     stream = null
-    if (phase.value === 'inbox') location.assign('/')
+    if (phase.value !== 'inbox') return
+    if (!expired) {
+      location.assign('/')
+      return
+    }
+    clearTimeout(sessionTimer)
+    reauth.value = 'expired'
+    state.connection.value = 'offline'
   }
 
-  async function enterInbox() {
-    stream = createSharedStream({
+  function startStream() {
+    stream?.stop()
+    const s = createSharedStream({
       cursor: () => state.cursor.value,
       onEvent: handleEvent,
       onStatus: (s) =>
@@ -130,19 +226,28 @@ export function createApp() {
           return e instanceof ApiError && e.status === 401 ? 'unauthorized' : 'unreachable'
         }
       },
-      onLoggedOut: () => loggedOut(true),
+      onLoggedOut: () => loggedOut(false),
+      onExpired: () => loggedOut(true),
     })
     // Listen to the leader tab before loading: nothing it relays from now on is missed.
-    stream.listen()
+    s.listen()
+    stream = s
+    return s
+  }
+
+  async function enterInbox() {
+    const s = startStream()
     void loadChannels()
     applyRoute()
+    addEventListener('popstate', applyRoute)
     phase.value = 'inbox'
     const loaded = await loadConversations(true)
     // The first page's cursor is where the stream starts. If the page could not be
     // loaded, the stream starts live-only and the list is fetched again until it loads.
-    stream.start()
+    // (Unless the session ended meanwhile: the in-place sign-in starts a new one.)
+    if (s !== stream) return
+    s.start()
     if (!loaded) void resync()
-    addEventListener('popstate', applyRoute)
   }
 
   function handleEvent(ev: StreamEvent) {
@@ -182,6 +287,8 @@ export function createApp() {
         closeConversation()
         return
       }
+      // The session ended: the sign-in form is up, and signing in again reloads what is missing.
+      if (e instanceof ApiError && e.status === 401) return
       if (gen === resyncGen) setTimeout(() => gen === resyncGen && void resync(), RESYNC_RETRY_MS)
     }
   }
@@ -488,8 +595,11 @@ export function createApp() {
     channels,
     isLeader: () => stream?.isLeader() ?? false,
     reconnectNow: () => stream?.reconnectNow(),
+    sessionExpiresAt,
+    reauth,
     boot,
     login,
+    reauthenticate,
     setup,
     logout,
     loadConversations,
