@@ -42,7 +42,7 @@ export function Root() {
             {/* Contacts and campaigns name themselves in their own headings; the settings page had its title in its bar. */}
             <TopBar current={settings ? 'settings' : area ? 'campaigns' : 'inbox'} title={settings ? 'Settings' : undefined} />
             <SessionNotice />
-            <div class="page">
+            <div class="frame-page">
               {settings && <SettingsRoute />}
               {area && <CampaignsRoute />}
               <div class="shell" hidden={settings || area}>
