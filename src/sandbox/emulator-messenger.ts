@@ -651,7 +651,8 @@ export class MessengerEmulator {
   }
 
   conversation(psid: string): MsMessage[] {
-    return this.messages.filter((m) => m.psid === psid)
+    // In the order written: a message dated earlier (a late delivery) takes its place.
+    return this.messages.filter((m) => m.psid === psid).sort((a, b) => a.timestamp - b.timestamp)
   }
 
   /** A user image or a Page attachment, for the "CDN". */
@@ -663,7 +664,8 @@ export class MessengerEmulator {
   async userSend(psid: string, input: MsUserInput, imageBaseUrl?: string): Promise<{ message: MsMessage; delivered: boolean }> {
     const u = this.users.get(psid)
     if (!u) throw new Error('No such user')
-    const ts = input.timestamp ?? this.now()
+    // Never dated in the future: Meta stamps a message when the user wrote it.
+    const ts = Math.min(input.timestamp ?? this.now(), this.now())
     const m: MsMessage = {
       mid: newMid(),
       direction: 'in',
@@ -812,7 +814,15 @@ export class MessengerEmulator {
 
   private changed(): void {
     if (!this.file() || this.saveTimer) return
-    this.saveTimer = setTimeout(() => this.save(), SAVE_DELAY_MS)
+    // A write that fails (a full disk, a directory removed under a stopped sandbox) must
+    // not take Parley down with it: the demo state is saved again on the next change.
+    this.saveTimer = setTimeout(() => {
+      try {
+        this.save()
+      } catch {
+        this.saveTimer = undefined
+      }
+    }, SAVE_DELAY_MS)
     this.saveTimer.unref()
   }
 

@@ -199,6 +199,7 @@ const CustomerInputSchema = Type.Object({
       address: Type.Optional(Type.String({ maxLength: 400 })),
     }),
   ),
+  timestamp: Type.Optional(Type.Integer({ minimum: 0 })),
 })
 
 const FaultsSchema = Type.Object(

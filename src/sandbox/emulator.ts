@@ -154,6 +154,12 @@ export interface CustomerInput {
   reaction?: { messageId: string; emoji: string }
   button?: { text: string; payload?: string; id?: string }
   location?: { latitude: number; longitude: number; name?: string; address?: string }
+  /**
+   * When the customer wrote it (ms), if earlier than now: a message Meta delivers late
+   * carries its own old timestamp, and both Meta and Parley count the 24-hour window
+   * from the customer's newest message. The simulator's "wrote 25 h ago" uses it.
+   */
+  timestamp?: number
 }
 
 export interface EmulatorStats {
@@ -741,7 +747,8 @@ export class Emulator {
   }
 
   conversation(phone: string): SimMessage[] {
-    return this.state.messages.filter((m) => m.customer === phone)
+    // In the order written: a message dated earlier (a late delivery) takes its place.
+    return this.state.messages.filter((m) => m.customer === phone).sort((a, b) => a.timestamp - b.timestamp)
   }
 
   /** The customer writes: a signed webhook to Parley. Resolves after the first delivery attempt. */
@@ -750,7 +757,7 @@ export class Emulator {
     if (!c) throw new Error('No such customer')
     const num = phoneNumberId ? this.numbers.get(phoneNumberId) : this.config.numbers[0]
     if (!num) throw new Error('No such business number')
-    const now = this.now()
+    const now = Math.min(input.timestamp ?? this.now(), this.now())
     const m: SimMessage = {
       id: wamid(phone),
       direction: 'in',
@@ -825,8 +832,9 @@ export class Emulator {
         throw new Error(`Unsupported type ${String(input.type)}`)
     }
     if (context) wire.context = context
-    // Every message the customer sends opens (or renews) the 24-hour window.
-    c.lastInboundAt = now
+    // Every message the customer sends opens (or renews) the 24-hour window, counted from
+    // the newest one: a late message dated earlier does not move it back.
+    if (c.lastInboundAt === null || now > c.lastInboundAt) c.lastInboundAt = now
     this.state.addMessage(m)
     this.notify(phone)
     const payload = envelope(num, { contacts: [{ profile: { name: c.name }, wa_id: phone }], messages: [wire] })
