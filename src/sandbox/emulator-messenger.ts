@@ -389,6 +389,20 @@ export class MessengerEmulator {
     return token !== undefined && this.tokens.has(token)
   }
 
+  /** GET /me?fields=id,name with a Page token: the Page itself (190 for a bad token). */
+  me(authorization: string | undefined, queryToken: string | undefined, url: string): { status: number; json: unknown } {
+    const rec = this.record('GET', url, authorization)
+    try {
+      const page = this.pageFor('me', authorization, queryToken)
+      rec.status = 200
+      return { status: 200, json: { id: page.pageId, name: page.name } }
+    } catch (err) {
+      const e = err as MetaError
+      rec.status = e.httpStatus
+      return { status: e.httpStatus, json: e.body() }
+    }
+  }
+
   // ---- User Profile API --------------------------------------------------------------
 
   /** GET /{psid}?fields=…: the simulated user's name as Meta's first_name/last_name. */

@@ -24,6 +24,8 @@ export interface EmulatorNumber {
   displayPhoneNumber: string
   wabaId: string
   accessToken: string
+  /** The business name Meta shows for the number (GET /{phone-number-id}). */
+  verifiedName?: string
 }
 
 export type ScriptStep = { error: number; httpStatus?: number } | { drop: true } | { hold: true } | { ok: true }
@@ -325,6 +327,20 @@ export class Emulator {
       )
     }
     return num
+  }
+
+  /**
+   * GET /{phone-number-id}?fields=display_phone_number,verified_name: who the number is,
+   * for the number's own token only (190 for a bad token, 100 for another object).
+   */
+  numberInfo(authorization: string | undefined, phoneNumberId: string): Record<string, string> {
+    const num = this.authorize(authorization, phoneNumberId)
+    if (phoneNumberId !== num.phoneNumberId) throw metaError(100, 'The fields asked for belong to a phone number id')
+    return {
+      verified_name: num.verifiedName ?? 'Parley Sandbox',
+      display_phone_number: `+${num.displayPhoneNumber}`,
+      id: num.phoneNumberId,
+    }
   }
 
   async send(num: EmulatorNumber, body: Record<string, unknown>): Promise<SendOutcome> {
