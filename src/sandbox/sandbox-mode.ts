@@ -38,7 +38,13 @@ export interface SandboxMode {
   listening(address: AddressInfo | string | null): string | undefined
 }
 
-export function createSandbox(config: Readonly<Config>, db: Db, workspaceId: number): SandboxMode {
+export function createSandbox(
+  config: Readonly<Config>,
+  db: Db,
+  workspaceId: number,
+  /** A sandbox channel was added while running (the Page): Settings checks its token like any other. */
+  onChannelAdded: (channelId: number) => void = () => {},
+): SandboxMode {
   const find = (id: string) =>
     db
       .select()
@@ -108,7 +114,7 @@ export function createSandbox(config: Readonly<Config>, db: Db, workspaceId: num
       dropRate: s.dropRate,
     },
   })
-  const messenger = createSandboxPage(config, db, workspaceId)
+  const messenger = createSandboxPage(config, db, workspaceId, onChannelAdded)
   attachMessenger(emulator, messenger.emulator)
   // Until the server listens there is nowhere to send to; a refused connection is
   // retried by the outbox like any network failure.
@@ -141,7 +147,12 @@ export function createSandbox(config: Readonly<Config>, db: Db, workspaceId: num
  * Messenger user is (not at startup): a newcomer who only plays WhatsApp customers sees
  * one channel, and so do tests that count channels.
  */
-function createSandboxPage(config: Readonly<Config>, db: Db, workspaceId: number): { emulator: MessengerEmulator; token: string } {
+function createSandboxPage(
+  config: Readonly<Config>,
+  db: Db,
+  workspaceId: number,
+  onChannelAdded: (channelId: number) => void,
+): { emulator: MessengerEmulator; token: string } {
   const find = (id: string) =>
     db
       .select()
@@ -164,9 +175,12 @@ function createSandboxPage(config: Readonly<Config>, db: Db, workspaceId: number
     if (existing) {
       db.update(channels).set({ accessToken: token, enabled: true }).where(eq(channels.id, existing.id)).run()
     } else {
-      db.insert(channels)
+      const added = db
+        .insert(channels)
         .values({ workspaceId, kind: 'messenger', externalId: pageId, name: 'Messenger sandbox', accessToken: token, enabled: true })
-        .run()
+        .returning({ id: channels.id })
+        .get()
+      onChannelAdded(added.id)
     }
   }
   // A page already in the database keeps working with this run's token.
