@@ -42,7 +42,7 @@ export function createSandbox(
   config: Readonly<Config>,
   db: Db,
   workspaceId: number,
-  /** A sandbox channel was added while running (the Page): Settings checks its token like any other. */
+  /** A sandbox channel was added (the Page) or given a new token: Settings checks it like any other. */
   onChannelAdded: (channelId: number) => void = () => {},
 ): SandboxMode {
   const find = (id: string) =>
@@ -84,6 +84,8 @@ export function createSandbox(
       .update(channels)
       .set({
         accessToken: token,
+        // Meta's verdict on another token says nothing of this one: checked again at start.
+        ...(channel.accessToken !== token ? { credentialsStatus: null, credentialsCheckedAt: null, credentialsDetail: null } : {}),
         businessAccountId: channel.businessAccountId ?? wabaId,
         displayPhoneNumber: channel.displayPhoneNumber ?? SANDBOX_DISPLAY_NUMBER,
         enabled: true,
@@ -173,7 +175,12 @@ function createSandboxPage(
   const ensurePage = () => {
     const existing = find(pageId)
     if (existing) {
-      db.update(channels).set({ accessToken: token, enabled: true }).where(eq(channels.id, existing.id)).run()
+      const fresh = existing.accessToken !== token
+      db.update(channels)
+        .set({ accessToken: token, enabled: true, ...(fresh ? { credentialsStatus: null, credentialsCheckedAt: null, credentialsDetail: null } : {}) })
+        .where(eq(channels.id, existing.id))
+        .run()
+      if (fresh) onChannelAdded(existing.id)
     } else {
       const added = db
         .insert(channels)
