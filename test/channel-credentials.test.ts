@@ -78,9 +78,14 @@ t.test('Meta unreachable: saving still answers 201, the channel is not checked y
   })
   const { token } = await s.login()
   const call = apiCall(s.url, token)
+  const stream = await connectSse(`${s.url}/stream`, { token })
+  t.teardown(() => stream.close())
   const created = await call('POST', '/api/channels', { kind: 'whatsapp', externalId: SECOND.phoneNumberId, name: 'Second', accessToken: SECOND.accessToken })
   t.equal(created.status, 201, 'saving does not wait for Meta')
   const id = created.body.channel.id as number
+  // The settings page hears at once that Meta could not be asked yet.
+  await stream.waitFor((evs) => evs.some((e) => e.event === 'channel.updated' && JSON.parse(e.data).channel.id === id))
+  t.match(stream.data<{ channel: ChannelPublic }>('channel.updated')[0]!.channel.credentials, { status: 'unchecked', detail: /could not be reached/ })
   const pending = await until(async () => {
     const c = await channelOf(call, id)
     return c?.credentials.checkedAt != null ? c : undefined

@@ -34,6 +34,8 @@ const TRANSIENT_CODES = new Set([1, 2, 4, 17, 32, 613, 80007, 130429])
 export class ChannelChecks {
   private readonly timers = new Map<number, NodeJS.Timeout>()
   private readonly attempts = new Map<number, number>()
+  /** Channels saved while running: their verdicts are sent live (see run). */
+  private readonly announced = new Set<number>()
   private stopped = false
 
   constructor(private readonly d: ChannelChecksDeps) {}
@@ -53,6 +55,7 @@ export class ChannelChecks {
   /** After a save: check now (a pending retry for the old credentials is replaced). */
   check(workspaceId: number, id: number): void {
     this.attempts.delete(id)
+    this.announced.add(id)
     this.schedule(workspaceId, id, 0)
   }
 
@@ -86,9 +89,11 @@ export class ChannelChecks {
       this.attempts.delete(id)
     }
     const detail = retryAt === null ? verdict.detail : `${verdict.detail} Parley asks again by itself (next at ${new Date(retryAt).toISOString()}).`
-    // Live only when the verdict changes: a retry that again finds Meta away is stored
-    // (the page shows it when loaded) without an event to every agent each time.
-    const changed = c.credentialsStatus !== verdict.status
+    // Live for a channel saved while running, when the verdict changes and on the save's
+    // first answer (Meta away: say so at once); a retry that again finds Meta away is stored
+    // without an event each time. Checks at start are stored only: the settings page reads
+    // them when it loads, and every agent's stream is spared an event per channel per boot.
+    const changed = this.announced.has(id) && (c.credentialsStatus !== verdict.status || c.credentialsCheckedAt === null)
     const dto = this.d.events.transact((batch) => {
       const row = this.d.channels.recordCheck(workspaceId, id, token, { status: verdict.status, checkedAt: now, detail })
       if (!row) return undefined
