@@ -101,7 +101,8 @@ export class ChannelChecks {
       if (changed) batch.emit(workspaceId, 'channel.updated', { channel: dto })
       return dto
     })
-    if (dto) this.d.log.info({ channelId: id, credentials: dto.credentials.status }, 'channel credentials checked')
+    // A new verdict is worth a line; another "Meta still away" retry only at debug.
+    if (dto) this.d.log[c.credentialsStatus !== verdict.status ? 'info' : 'debug']({ channelId: id, credentials: dto.credentials.status }, 'channel credentials checked')
   }
 
   /** Meta's answer about this token, in words an admin can act on. */
