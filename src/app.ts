@@ -18,6 +18,7 @@ import { streamRoutes } from './http/stream.ts'
 import { conversationRoutes } from './http/conversations.ts'
 import { webRoutes } from './http/web.ts'
 import { ChannelDirectory } from './domain/channels.ts'
+import { ChannelChecks } from './domain/channel-checks.ts'
 import { messengerWebhookRoutes } from './http/webhooks-messenger.ts'
 import { channelRoutes } from './http/channels.ts'
 import { createSending, type Sending } from './domain/replies-wiring.ts'
@@ -48,6 +49,8 @@ export interface Services {
   auth: AuthService
   ingest: IngestQueue
   channels: ChannelDirectory
+  /** Checks saved channel credentials with Meta in the background (issue 11). */
+  channelChecks: ChannelChecks
   /** Replies, outbox, media, templates (issue 4). */
   sending: Sending
   /** Present in sandbox mode: the in-process Meta emulator. */
@@ -109,6 +112,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     log: app.log,
     graphBaseUrl: (token) => (sandbox?.owns(token) ? sandbox.graphBaseUrl() : config.graphApiUrl),
   })
+  const channels = new ChannelDirectory(db, config)
   const services: Services = {
     config,
     db,
@@ -117,7 +121,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     hub,
     store,
     auth,
-    channels: new ChannelDirectory(db, config),
+    channels,
+    channelChecks: new ChannelChecks({
+      channels,
+      graph: sending.graph,
+      events,
+      now: clock.now,
+      log: app.log,
+      retryBaseMs: config.channelCheck.retryBaseMs,
+      retryCapMs: config.channelCheck.retryCapMs,
+    }),
     ingest: new IngestQueue(db.$client, events, {
       onJobError: (err) => app.log.error({ err }, 'webhook ingest failed; payload kept raw'),
     }),
@@ -127,7 +140,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.decorate('services', services)
   await bootstrap(config, db, auth)
   if (config.sandbox.enabled) {
-    sandbox = services.sandbox = createSandbox(config, db, auth.defaultWorkspace())
+    const workspaceId = auth.defaultWorkspace()
+    sandbox = services.sandbox = createSandbox(config, db, workspaceId, (id) => services.channelChecks.check(workspaceId, id))
     app.log.warn(
       'SANDBOX MODE: WHATSAPP_ACCESS_TOKEN and WHATSAPP_PHONE_NUMBER_ID are not set, so nothing reaches Meta. ' +
         'Replies go to the built-in WhatsApp emulator; play a customer at /sandbox.',
@@ -190,7 +204,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       if (base) app.log.info(`Sandbox: customer simulator at ${base}/sandbox, Graph API emulator at ${sb.graphBaseUrl()}`)
     })
   }
+  // After listen: the sandbox's emulator has its address by then.
+  app.addHook('onListen', async () => services.channelChecks.start())
   app.addHook('preClose', async () => {
+    services.channelChecks.stop()
     clearInterval(pruneTimer)
     services.campaigns.stop()
     await services.sending.stop(SEND_STOP_GRACE_MS)

@@ -57,6 +57,10 @@ export const DEFAULTS = {
   OUTBOX_RETRY_CAP_MS: 5 * 60_000,
   // A message still failing transiently after this many attempts is reported failed.
   OUTBOX_MAX_ATTEMPTS: 8,
+  // Checking a channel's saved credentials while Meta cannot be reached: again after a
+  // random wait under base·2^attempt, capped (half a minute first, at most hourly).
+  CHANNEL_CHECK_RETRY_BASE_MS: 30_000,
+  CHANNEL_CHECK_RETRY_CAP_MS: 3600_000,
   // Meta's management API allows 200 calls/h per WABA; 5 minutes keeps listing far below it.
   TEMPLATE_CACHE_SECONDS: 300,
   // Opening a conversation marks the customer's messages read on WhatsApp (blue ticks).
@@ -156,6 +160,8 @@ export interface Config {
     /** Ask Meta's User Profile API for the names of people who write to a Page. */
     fetchProfiles: boolean
   }
+  /** Backoff for checking a channel's credentials while Meta is unreachable. */
+  channelCheck: { retryBaseMs: number; retryCapMs: number }
   /** Sandbox mode: no WhatsApp credentials, so Graph calls go to the built-in emulator. */
   sandbox: {
     enabled: boolean
@@ -374,6 +380,10 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     sending,
     media,
     messenger,
+    channelCheck: Object.freeze({
+      retryBaseMs: int(env, 'CHANNEL_CHECK_RETRY_BASE_MS', DEFAULTS.CHANNEL_CHECK_RETRY_BASE_MS, 1, 24 * 3600_000),
+      retryCapMs: int(env, 'CHANNEL_CHECK_RETRY_CAP_MS', DEFAULTS.CHANNEL_CHECK_RETRY_CAP_MS, 1, 7 * 24 * 3600_000),
+    }),
     sandbox,
     campaigns,
   })

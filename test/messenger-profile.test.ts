@@ -60,8 +60,13 @@ t.test("a Messenger user's name replaces the PSID: over REST and live on the str
 
   // The Page token went as a Bearer header, never in a URL (where it would land in logs).
   const token = sb.pageToken()
-  const requests = (await sb.call('GET', '/api/sandbox/messenger/requests')).body.requests as { method: string; url: string; bearer: boolean }[]
-  const gets = requests.filter((r) => r.method === 'GET')
+  type Req = { method: string; url: string; bearer: boolean }
+  // Settings' credential check (GET /me, in the background) is the Page's other GET: wait for it, then count profile requests only.
+  const requests = await until(async () => {
+    const all = (await sb.call('GET', '/api/sandbox/messenger/requests')).body.requests as Req[]
+    return all.some((r) => r.method === 'GET' && /\/me\?fields=id,name$/.test(r.url)) ? all : undefined
+  }, 'the credential check')
+  const gets = requests.filter((r) => r.method === 'GET' && !/\/me\?/.test(r.url))
   t.equal(gets.length, 1)
   t.match(gets[0]!.url, new RegExp(`/${psid}\\?fields=first_name,last_name$`))
   t.ok(gets.every((r) => r.bearer), 'Bearer header')

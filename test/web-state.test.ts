@@ -429,7 +429,7 @@ t.test("each channel's window: WhatsApp templates after 24 h; Messenger human ag
 
 t.test('the channel badge names the channel only when its kind has several', async (t) => {
   const ch = (id: number, kind: 'whatsapp' | 'messenger', name: string) =>
-    ({ id, kind, name, externalId: String(id), displayPhoneNumber: null, businessAccountId: null, enabled: true, hasAccessToken: true, hasAppSecret: false, hasVerifyToken: false, webhookPath: `/webhooks/${kind}`, createdAt: 0 }) as const
+    ({ id, kind, name, externalId: String(id), displayPhoneNumber: null, businessAccountId: null, enabled: true, hasAccessToken: true, hasAppSecret: false, hasVerifyToken: false, webhookPath: `/webhooks/${kind}`, createdAt: 0, credentials: { status: 'unchecked', checkedAt: null, detail: null } }) as const
   const one = [ch(1, 'whatsapp', 'Sales'), ch(2, 'messenger', 'Shop')]
   t.equal(channelBadge('whatsapp', 1, one), 'WhatsApp')
   t.equal(channelBadge('messenger', 2, one), 'Messenger')

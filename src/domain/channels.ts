@@ -13,6 +13,17 @@ import type { PacingStatus } from './outbox-rate.ts'
 
 export type ChannelKind = 'whatsapp' | 'messenger'
 
+/**
+ * What Meta said of the saved credentials (issue 11): `verified` (detail: the name and
+ * number Meta answered), `rejected` (detail: what to do, in words), `unchecked` (never
+ * asked yet, no token, or Meta could not be reached: retried with backoff).
+ */
+export interface ChannelCredentials {
+  status: 'verified' | 'rejected' | 'unchecked'
+  checkedAt: number | null
+  detail: string | null
+}
+
 export interface ChannelPublic {
   id: number
   kind: ChannelKind
@@ -28,6 +39,7 @@ export interface ChannelPublic {
   createdAt: number
   /** WhatsApp numbers: how Parley paces sends to Meta right now (see outbox-rate.ts). */
   pacing?: PacingStatus
+  credentials: ChannelCredentials
 }
 
 export interface ChannelInput {
@@ -55,6 +67,11 @@ export const toPublicChannel = (c: ChannelRow): ChannelPublic => ({
   hasVerifyToken: !!c.verifyToken,
   webhookPath: `/webhooks/${c.kind}`,
   createdAt: c.createdAt,
+  credentials: {
+    status: c.credentialsStatus ?? 'unchecked',
+    checkedAt: c.credentialsCheckedAt,
+    detail: c.credentialsDetail ?? (c.accessToken ? null : 'No access token is saved: nothing can be sent through this channel.'),
+  },
 })
 
 export class ChannelDirectory {
@@ -92,9 +109,34 @@ export class ChannelDirectory {
   update(workspaceId: number, id: number, patch: Partial<Omit<ChannelInput, 'kind' | 'externalId'>>): ChannelRow | undefined {
     if (!this.get(workspaceId, id)) return undefined
     const set = clean(patch)
+    // A new (or removed) token has not been checked: the old verdict was about another one.
+    if (patch.accessToken !== undefined) Object.assign(set, { credentialsStatus: null, credentialsCheckedAt: null, credentialsDetail: null })
     const row = Object.keys(set).length ? this.sql.updateById(this.codec, id, set) : this.get(workspaceId, id)
     this.secretCache.clear()
     return row
+  }
+
+  /**
+   * Stores what Meta said of the token `checkedToken`, unless the channel's token changed
+   * meanwhile (that one gets its own check). Returns the updated row, or undefined.
+   */
+  recordCheck(
+    workspaceId: number,
+    id: number,
+    checkedToken: string,
+    result: { status: 'verified' | 'rejected' | null; checkedAt: number; detail: string | null },
+  ): ChannelRow | undefined {
+    const row = this.get(workspaceId, id)
+    if (!row || row.accessToken !== checkedToken) return undefined
+    return this.sql.updateById(this.codec, id, { credentialsStatus: result.status, credentialsCheckedAt: result.checkedAt, credentialsDetail: result.detail })
+  }
+
+  /** Every workspace's channels with a token Meta has not judged yet (checked at start). */
+  uncheckedWithToken(): ChannelRow[] {
+    return this.sql
+      .get(`SELECT ${this.codec.select()} FROM channels WHERE credentials_status IS NULL AND access_token IS NOT NULL ORDER BY id`)
+      .all()
+      .map((r) => this.codec.decode(r))
   }
 
   /** App secrets a webhook of this kind may be signed with: the app's, then channels' own. */

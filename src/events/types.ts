@@ -1,6 +1,8 @@
 // Event and DTO shapes shared by the server and the web client (imported as types),
 // plus the one rule both sides must word alike: why a message failed.
 
+import type { ChannelPublic } from '../domain/channels.ts'
+
 export type ChannelKind = 'whatsapp' | 'messenger'
 
 export interface ContactDTO {
@@ -96,6 +98,8 @@ export interface EventPayloads {
   'campaign.updated': { campaign: CampaignDTO }
   'contact.updated': { contact: ContactDetailDTO }
   'contacts.imported': { listId: number; created: number; updated: number }
+  // Issue 11: a channel's credential check result (as GET /api/channels lists it, without pacing).
+  'channel.updated': { channel: ChannelPublic }
 }
 
 // ---- Contacts and campaigns (issue 7) ----------------------------------------------

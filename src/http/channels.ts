@@ -19,7 +19,7 @@ const Editable = {
 }
 
 export async function channelRoutes(app: FastifyInstance, opts: { services: Services }) {
-  const { channels, sending, clock } = opts.services
+  const { channels, channelChecks, sending, clock, config } = opts.services
   const r = app.withTypeProvider<TypeBoxTypeProvider>()
   app.addHook('onRequest', app.authenticate)
   const adminOnly = async (req: FastifyRequest) => {
@@ -38,6 +38,13 @@ export async function channelRoutes(app: FastifyInstance, opts: { services: Serv
     }
   })
 
+  // The server's verify token, to paste into Meta's webhook settings: a secret shared
+  // with Meta, so admins only, never cached and never logged (the body is not logged).
+  r.get('/api/channels/verify-token', { preHandler: adminOnly }, async (_req, reply) => {
+    reply.header('cache-control', 'no-store')
+    return { verifyToken: config.metaVerifyToken }
+  })
+
   r.post(
     '/api/channels',
     {
@@ -53,6 +60,8 @@ export async function channelRoutes(app: FastifyInstance, opts: { services: Serv
     },
     async (req, reply) => {
       const row = channels.create(req.session.workspaceId, req.body)
+      // Meta is asked after the commit, in the background: saving never waits for or fails on it.
+      channelChecks.check(row.workspaceId, row.id)
       return reply.status(201).send({ channel: toPublicChannel(row) })
     },
   )
@@ -69,6 +78,7 @@ export async function channelRoutes(app: FastifyInstance, opts: { services: Serv
     async (req) => {
       const row = channels.update(req.session.workspaceId, req.params.id, req.body)
       if (!row) throw Errors.notFound('Channel')
+      if (req.body.accessToken !== undefined) channelChecks.check(row.workspaceId, row.id)
       return { channel: toPublicChannel(row) }
     },
   )

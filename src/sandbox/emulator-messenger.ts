@@ -389,6 +389,20 @@ export class MessengerEmulator {
     return token !== undefined && this.tokens.has(token)
   }
 
+  /** GET /me?fields=id,name with a Page token: the Page itself (190 for a bad token). */
+  me(authorization: string | undefined, queryToken: string | undefined, url: string): { status: number; json: unknown } {
+    const rec = this.record('GET', url, authorization)
+    try {
+      const page = this.pageFor('me', authorization, queryToken)
+      rec.status = 200
+      return { status: 200, json: { id: page.pageId, name: page.name } }
+    } catch (err) {
+      const e = err as MetaError
+      rec.status = e.httpStatus
+      return { status: e.httpStatus, json: e.body() }
+    }
+  }
+
   // ---- User Profile API --------------------------------------------------------------
 
   /** GET /{psid}?fields=…: the simulated user's name as Meta's first_name/last_name. */
@@ -651,7 +665,8 @@ export class MessengerEmulator {
   }
 
   conversation(psid: string): MsMessage[] {
-    return this.messages.filter((m) => m.psid === psid)
+    // In the order written: a message dated earlier (a late delivery) takes its place.
+    return this.messages.filter((m) => m.psid === psid).sort((a, b) => a.timestamp - b.timestamp)
   }
 
   /** A user image or a Page attachment, for the "CDN". */
@@ -663,7 +678,8 @@ export class MessengerEmulator {
   async userSend(psid: string, input: MsUserInput, imageBaseUrl?: string): Promise<{ message: MsMessage; delivered: boolean }> {
     const u = this.users.get(psid)
     if (!u) throw new Error('No such user')
-    const ts = input.timestamp ?? this.now()
+    // Never dated in the future: Meta stamps a message when the user wrote it.
+    const ts = Math.min(input.timestamp ?? this.now(), this.now())
     const m: MsMessage = {
       mid: newMid(),
       direction: 'in',
@@ -812,7 +828,15 @@ export class MessengerEmulator {
 
   private changed(): void {
     if (!this.file() || this.saveTimer) return
-    this.saveTimer = setTimeout(() => this.save(), SAVE_DELAY_MS)
+    // A write that fails (a full disk, a directory removed under a stopped sandbox) must
+    // not take Parley down with it: the demo state is saved again on the next change.
+    this.saveTimer = setTimeout(() => {
+      try {
+        this.save()
+      } catch {
+        this.saveTimer = undefined
+      }
+    }, SAVE_DELAY_MS)
     this.saveTimer.unref()
   }
 

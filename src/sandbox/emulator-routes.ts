@@ -150,6 +150,11 @@ export async function emulatorGraphRoutes(app: FastifyInstance, opts: EmulatorRo
     // A sandbox Page's token: the User Profile API (GET /{psid}?fields=…) of its simulated users.
     const page = messengerOf(emulator)
     const q = req.query as { access_token?: string; fields?: string }
+    // A Page token asking who it is (Settings' credential check).
+    if (id === 'me' && page?.ownsToken(req.headers.authorization, q.access_token)) {
+      const out = page.me(req.headers.authorization, q.access_token, req.url)
+      return reply.status(out.status).send(out.json)
+    }
     if (page?.ownsToken(req.headers.authorization, q.access_token)) {
       const out = page.profile(id, req.headers.authorization, q.access_token, q.fields, req.url)
       if (out.kind === 'hold') {
@@ -161,6 +166,8 @@ export async function emulatorGraphRoutes(app: FastifyInstance, opts: EmulatorRo
       }
       return reply.status(out.status).send(out.json)
     }
+    // A number's own fields (Settings' credential check); anything else here is a media id.
+    if (/\b(verified_name|display_phone_number)\b/.test(q.fields ?? '')) return emulator.numberInfo(req.headers.authorization, id)
     emulator.authorize(req.headers.authorization)
     const base = `${graphBase(req)}/media`
     return emulator.mediaInfo(id, base)
@@ -199,6 +206,7 @@ const CustomerInputSchema = Type.Object({
       address: Type.Optional(Type.String({ maxLength: 400 })),
     }),
   ),
+  timestamp: Type.Optional(Type.Integer({ minimum: 0 })),
 })
 
 const FaultsSchema = Type.Object(

@@ -126,7 +126,15 @@ export class EmulatorState {
 
   changed(): void {
     if (!this.dir || this.saveTimer) return
-    this.saveTimer = setTimeout(() => this.save(), SAVE_DELAY_MS)
+    // A write that fails (a full disk, a directory removed under a stopped sandbox) must
+    // not take Parley down with it: the demo state is saved again on the next change.
+    this.saveTimer = setTimeout(() => {
+      try {
+        this.save()
+      } catch {
+        this.saveTimer = undefined
+      }
+    }, SAVE_DELAY_MS)
     this.saveTimer.unref()
   }
 

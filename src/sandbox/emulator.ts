@@ -24,6 +24,8 @@ export interface EmulatorNumber {
   displayPhoneNumber: string
   wabaId: string
   accessToken: string
+  /** The business name Meta shows for the number (GET /{phone-number-id}). */
+  verifiedName?: string
 }
 
 export type ScriptStep = { error: number; httpStatus?: number } | { drop: true } | { hold: true } | { ok: true }
@@ -154,6 +156,12 @@ export interface CustomerInput {
   reaction?: { messageId: string; emoji: string }
   button?: { text: string; payload?: string; id?: string }
   location?: { latitude: number; longitude: number; name?: string; address?: string }
+  /**
+   * When the customer wrote it (ms), if earlier than now: a message Meta delivers late
+   * carries its own old timestamp, and both Meta and Parley count the 24-hour window
+   * from the customer's newest message. The simulator's "wrote 25 h ago" uses it.
+   */
+  timestamp?: number
 }
 
 export interface EmulatorStats {
@@ -319,6 +327,20 @@ export class Emulator {
       )
     }
     return num
+  }
+
+  /**
+   * GET /{phone-number-id}?fields=display_phone_number,verified_name: who the number is,
+   * for the number's own token only (190 for a bad token, 100 for another object).
+   */
+  numberInfo(authorization: string | undefined, phoneNumberId: string): Record<string, string> {
+    const num = this.authorize(authorization, phoneNumberId)
+    if (phoneNumberId !== num.phoneNumberId) throw metaError(100, 'The fields asked for belong to a phone number id')
+    return {
+      verified_name: num.verifiedName ?? 'Parley Sandbox',
+      display_phone_number: `+${num.displayPhoneNumber}`,
+      id: num.phoneNumberId,
+    }
   }
 
   async send(num: EmulatorNumber, body: Record<string, unknown>): Promise<SendOutcome> {
@@ -741,7 +763,8 @@ export class Emulator {
   }
 
   conversation(phone: string): SimMessage[] {
-    return this.state.messages.filter((m) => m.customer === phone)
+    // In the order written: a message dated earlier (a late delivery) takes its place.
+    return this.state.messages.filter((m) => m.customer === phone).sort((a, b) => a.timestamp - b.timestamp)
   }
 
   /** The customer writes: a signed webhook to Parley. Resolves after the first delivery attempt. */
@@ -750,7 +773,7 @@ export class Emulator {
     if (!c) throw new Error('No such customer')
     const num = phoneNumberId ? this.numbers.get(phoneNumberId) : this.config.numbers[0]
     if (!num) throw new Error('No such business number')
-    const now = this.now()
+    const now = Math.min(input.timestamp ?? this.now(), this.now())
     const m: SimMessage = {
       id: wamid(phone),
       direction: 'in',
@@ -825,8 +848,9 @@ export class Emulator {
         throw new Error(`Unsupported type ${String(input.type)}`)
     }
     if (context) wire.context = context
-    // Every message the customer sends opens (or renews) the 24-hour window.
-    c.lastInboundAt = now
+    // Every message the customer sends opens (or renews) the 24-hour window, counted from
+    // the newest one: a late message dated earlier does not move it back.
+    if (c.lastInboundAt === null || now > c.lastInboundAt) c.lastInboundAt = now
     this.state.addMessage(m)
     this.notify(phone)
     const payload = envelope(num, { contacts: [{ profile: { name: c.name }, wa_id: phone }], messages: [wire] })

@@ -38,7 +38,13 @@ export interface SandboxMode {
   listening(address: AddressInfo | string | null): string | undefined
 }
 
-export function createSandbox(config: Readonly<Config>, db: Db, workspaceId: number): SandboxMode {
+export function createSandbox(
+  config: Readonly<Config>,
+  db: Db,
+  workspaceId: number,
+  /** A sandbox channel was added (the Page) or given a new token: Settings checks it like any other. */
+  onChannelAdded: (channelId: number) => void = () => {},
+): SandboxMode {
   const find = (id: string) =>
     db
       .select()
@@ -78,6 +84,8 @@ export function createSandbox(config: Readonly<Config>, db: Db, workspaceId: num
       .update(channels)
       .set({
         accessToken: token,
+        // Meta's verdict on another token says nothing of this one: checked again at start.
+        ...(channel.accessToken !== token ? { credentialsStatus: null, credentialsCheckedAt: null, credentialsDetail: null } : {}),
         businessAccountId: channel.businessAccountId ?? wabaId,
         displayPhoneNumber: channel.displayPhoneNumber ?? SANDBOX_DISPLAY_NUMBER,
         enabled: true,
@@ -108,7 +116,7 @@ export function createSandbox(config: Readonly<Config>, db: Db, workspaceId: num
       dropRate: s.dropRate,
     },
   })
-  const messenger = createSandboxPage(config, db, workspaceId)
+  const messenger = createSandboxPage(config, db, workspaceId, onChannelAdded)
   attachMessenger(emulator, messenger.emulator)
   // Until the server listens there is nowhere to send to; a refused connection is
   // retried by the outbox like any network failure.
@@ -141,7 +149,12 @@ export function createSandbox(config: Readonly<Config>, db: Db, workspaceId: num
  * Messenger user is (not at startup): a newcomer who only plays WhatsApp customers sees
  * one channel, and so do tests that count channels.
  */
-function createSandboxPage(config: Readonly<Config>, db: Db, workspaceId: number): { emulator: MessengerEmulator; token: string } {
+function createSandboxPage(
+  config: Readonly<Config>,
+  db: Db,
+  workspaceId: number,
+  onChannelAdded: (channelId: number) => void,
+): { emulator: MessengerEmulator; token: string } {
   const find = (id: string) =>
     db
       .select()
@@ -162,11 +175,19 @@ function createSandboxPage(config: Readonly<Config>, db: Db, workspaceId: number
   const ensurePage = () => {
     const existing = find(pageId)
     if (existing) {
-      db.update(channels).set({ accessToken: token, enabled: true }).where(eq(channels.id, existing.id)).run()
-    } else {
-      db.insert(channels)
-        .values({ workspaceId, kind: 'messenger', externalId: pageId, name: 'Messenger sandbox', accessToken: token, enabled: true })
+      const fresh = existing.accessToken !== token
+      db.update(channels)
+        .set({ accessToken: token, enabled: true, ...(fresh ? { credentialsStatus: null, credentialsCheckedAt: null, credentialsDetail: null } : {}) })
+        .where(eq(channels.id, existing.id))
         .run()
+      if (fresh) onChannelAdded(existing.id)
+    } else {
+      const added = db
+        .insert(channels)
+        .values({ workspaceId, kind: 'messenger', externalId: pageId, name: 'Messenger sandbox', accessToken: token, enabled: true })
+        .returning({ id: channels.id })
+        .get()
+      onChannelAdded(added.id)
     }
   }
   // A page already in the database keeps working with this run's token.

@@ -58,6 +58,11 @@ export const channels = sqliteTable(
     verifyToken: text('verify_token'),
     enabled: integer('enabled', { mode: 'boolean' }).notNull().default(true),
     createdAt: integer('created_at').notNull().default(now),
+    // What Meta said of the saved credentials (issue 11): verified | rejected; null while
+    // not checked yet (never, or Meta unreachable). Detail: the name Meta answered, or why.
+    credentialsStatus: text('credentials_status', { enum: ['verified', 'rejected'] }),
+    credentialsCheckedAt: integer('credentials_checked_at'),
+    credentialsDetail: text('credentials_detail'),
   },
   (t) => [uniqueIndex('channels_kind_external_uq').on(t.kind, t.externalId)],
 )

@@ -97,6 +97,7 @@ const NOT_SENT_CODES = new Set([
 const MAX_TEMPLATE_PAGES = 20
 
 type Obj = Record<string, unknown>
+const str = (v: unknown) => (typeof v === 'string' && v.trim() ? v.trim() : null)
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v)
 
 export class GraphClient {
@@ -140,6 +141,21 @@ export class GraphClient {
     const json = await this.call('GET', `${encodeURIComponent(psid)}?fields=first_name,last_name`, token)
     const s = (v: unknown) => (typeof v === 'string' && v.trim() ? v.trim() : null)
     return { firstName: s(json.first_name), lastName: s(json.last_name) }
+  }
+
+  /**
+   * Who a WhatsApp number is, as Meta knows it: GET /{phone-number-id}?fields=… with the
+   * number's token. Settings checks saved credentials with it (190: the token; 100: the id).
+   */
+  async phoneNumberInfo(phoneNumberId: string, token: string): Promise<{ id: string; displayPhoneNumber: string | null; verifiedName: string | null }> {
+    const json = await this.call('GET', `${encodeURIComponent(phoneNumberId)}?fields=display_phone_number,verified_name`, token)
+    return { id: str(json.id) ?? phoneNumberId, displayPhoneNumber: str(json.display_phone_number), verifiedName: str(json.verified_name) }
+  }
+
+  /** Who a Page token belongs to: GET /me?fields=id,name answers the Page itself. */
+  async me(token: string): Promise<{ id: string | null; name: string | null }> {
+    const json = await this.call('GET', 'me?fields=id,name', token)
+    return { id: str(json.id), name: str(json.name) }
   }
 
   /** Marks the message (and earlier ones in the thread) read: blue ticks on the customer's phone. */

@@ -101,6 +101,7 @@ export const api = {
     request<{ templates: TemplateDTO[] }>('GET', `/api/templates${qs({ conversationId })}`),
   upload: (form: FormData) => request<{ media: MediaDTO }>('POST', '/api/media', form),
   channels: () => request<{ channels: ChannelPublic[] }>('GET', '/api/channels'),
+  verifyToken: () => request<{ verifyToken: string }>('GET', '/api/channels/verify-token'),
   createChannel: (body: ChannelInput) => request<{ channel: ChannelPublic }>('POST', '/api/channels', body),
   updateChannel: (id: number, patch: Partial<Omit<ChannelInput, 'kind' | 'externalId'>>) =>
     request<{ channel: ChannelPublic }>('PATCH', `/api/channels/${id}`, patch),

@@ -16,6 +16,8 @@ export const STREAM_EVENT_TYPES = [
   'campaign.updated',
   'contact.updated',
   'contacts.imported',
+  // Settings (issue 11): a channel's credential check result.
+  'channel.updated',
   'reset',
   'ping',
 ] as const

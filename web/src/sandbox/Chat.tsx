@@ -142,8 +142,8 @@ export function Chat({ sim }: { sim: Simulator }) {
       reader={sim}
       words={{ toggle: 'Read while open', toggleTitle: "Read the business's messages as they arrive while this chat is open", button: 'Mark read' }}
       tools={
-        <button type="button" title="As if the customer last wrote 25 hours ago" onClick={() => void sim.closeWindow()}>
-          Close window
+        <button type="button" title="The customer sends a message dated 25 hours ago (as Meta delivers a late message): the window closes, only templates get through" onClick={() => void sim.closeWindow()}>
+          Wrote 25 h ago
         </button>
       }
       composer={<WhatsAppComposer sim={sim} />}

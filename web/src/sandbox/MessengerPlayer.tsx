@@ -57,11 +57,25 @@ const POSTBACKS: [string, string][] = [
 const cdnSrc = (id: string) => `/sandbox/graph/messenger-cdn/${encodeURIComponent(id)}`
 
 let player: Player | undefined
+/** The one Messenger player of the page (created on first use; it starts when shown). */
+export function messengerPlayer(): Player {
+  return (player ??= createMessengerPlayer())
+}
 function usePlayer(): Player {
-  player ??= createMessengerPlayer()
-  const p = player
+  const p = messengerPlayer()
   useEffect(() => void p.start(), [p])
   return p
+}
+
+/** The simulator header's line on the Messenger tab: who is played, and which Page they write to. */
+export function MessengerIntro() {
+  const p = messengerPlayer()
+  return (
+    <p class="muted">
+      Sandbox mode: these Messenger users exist only here. They write to the Facebook Page “{p.pageName.value ?? 'Messenger sandbox'}” through
+      signed webhooks, as Messenger would. <a href="/" target="parley-inbox">Open the inbox</a> to answer them.
+    </p>
+  )
 }
 
 function Body({ m }: { m: MsMessage }) {
@@ -184,10 +198,10 @@ function Thread({ p }: { p: Player }) {
       words={{ toggle: 'Seen while open', toggleTitle: "See the Page's messages as they arrive while this chat is open", button: 'Mark seen' }}
       tools={
         <>
-          <button type="button" title="As if the user last wrote 25 hours ago: only HUMAN_AGENT replies pass" onClick={() => void p.age(1)}>
+          <button type="button" title="The user sends a message dated 25 hours ago: only HUMAN_AGENT replies pass" onClick={() => void p.wroteEarlier(1)}>
             Wrote a day ago
           </button>
-          <button type="button" title="As if the user last wrote 8 days ago: Meta refuses with code 10" onClick={() => void p.age(8)}>
+          <button type="button" title="The user sends a message dated 8 days ago: Meta refuses every reply with code 10" onClick={() => void p.wroteEarlier(8)}>
             Wrote 8 days ago
           </button>
         </>
@@ -213,9 +227,6 @@ export function MessengerPlayer() {
           {p.flash.value}
         </p>
       )}
-      <p class="muted page-line">
-        Playing users of the Page “{p.pageName.value ?? 'Messenger sandbox'}”. {p.live.value ? '' : 'Reconnecting…'}
-      </p>
       <div class="panes">
         <div class="side">
           <Users p={p} />

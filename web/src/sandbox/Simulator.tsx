@@ -4,7 +4,7 @@ import type { Simulator as Sim } from './state.ts'
 import { Customers } from './Customers.tsx'
 import { Chat } from './Chat.tsx'
 import { Faults } from './Faults.tsx'
-import { MessengerPlayer, PlayerSwitch, playerKind } from './MessengerPlayer.tsx'
+import { MessengerIntro, MessengerPlayer, PlayerSwitch, messengerPlayer, playerKind } from './MessengerPlayer.tsx'
 
 export function Simulator({ sim }: { sim: Sim }) {
   switch (sim.phase.value) {
@@ -32,18 +32,24 @@ export function Simulator({ sim }: { sim: Sim }) {
   }
   const info = sim.info.value
   const messenger = playerKind.value === 'messenger'
+  // The header speaks for the tab shown: its channel, and that player's own stream.
+  const live = messenger ? messengerPlayer().live.value : sim.live.value
   return (
     <div class="sim">
       <header class="top">
         <div>
           <h1>Customer simulator</h1>
-          <p class="muted">
-            Sandbox mode: these customers exist only here. They write to the business number +{info?.displayPhoneNumber} through
-            signed webhooks, as WhatsApp would. <a href="/" target="parley-inbox">Open the inbox</a> to answer them.
-          </p>
+          {messenger ? (
+            <MessengerIntro />
+          ) : (
+            <p class="muted">
+              Sandbox mode: these WhatsApp customers exist only here. They write to the business number +{info?.displayPhoneNumber} through
+              signed webhooks, as WhatsApp would. <a href="/" target="parley-inbox">Open the inbox</a> to answer them.
+            </p>
+          )}
           <PlayerSwitch />
         </div>
-        <span class={`live ${sim.live.value ? 'on' : ''}`}>{sim.live.value ? 'Live' : 'Reconnecting…'}</span>
+        <span class={`live ${live ? 'on' : ''}`}>{live ? 'Live' : 'Reconnecting…'}</span>
       </header>
       {messenger && <MessengerPlayer />}
       {!messenger && sim.flash.value && (

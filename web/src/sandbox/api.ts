@@ -46,7 +46,7 @@ export async function request<T>(method: string, path: string, body?: unknown): 
 
 /** What a customer can send (the emulator turns it into Meta's webhook). */
 export type CustomerInput =
-  | { type: 'text'; text: string; contextId?: string }
+  | { type: 'text'; text: string; contextId?: string; timestamp?: number }
   | { type: 'image'; data: string; mimeType: string; caption?: string; contextId?: string }
   | { type: 'reaction'; reaction: { messageId: string; emoji: string } }
   | { type: 'button' | 'interactive'; contextId: string; button: { text: string; payload?: string } }
@@ -60,8 +60,6 @@ export const sandboxApi = {
   send: (phone: string, input: CustomerInput) =>
     request<{ message: SimMessage; delivered: boolean }>('POST', `/api/sandbox/customers/${phone}/messages`, input),
   read: (phone: string) => request<{ read: number }>('POST', `/api/sandbox/customers/${phone}/read`),
-  setLastInbound: (phone: string, lastInboundAt: number | null) =>
-    request<{ customer: Customer }>('PATCH', `/api/sandbox/customers/${phone}`, { lastInboundAt }),
   faults: () => request<{ faults: Faults }>('GET', '/api/sandbox/faults'),
   setFaults: (patch: Partial<Faults>) => request<{ faults: Faults }>('PUT', '/api/sandbox/faults', patch),
 }

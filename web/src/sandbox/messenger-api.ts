@@ -21,7 +21,5 @@ export const messengerApi = {
   send: (psid: string, input: MsUserInput) =>
     request<{ message: MsMessage; delivered: boolean }>('POST', `${base}/users/${psid}/messages`, input),
   read: (psid: string) => request<{ read: number }>('POST', `${base}/users/${psid}/read`),
-  setLastInbound: (psid: string, lastInboundAt: number | null) =>
-    request<{ user: MsUserView }>('PATCH', `${base}/users/${psid}`, { lastInboundAt }),
   streamUrl: `${base}/stream`,
 }

@@ -7,6 +7,9 @@ import { SandboxError } from './api.ts'
 import { createPlayer, errorText, toBase64 } from './player-state.ts'
 import { messengerApi, type MsMessage, type MsUserInput, type MsUserView } from './messenger-api.ts'
 
+const HOUR_MS = 3600_000
+const DAY_MS = 24 * HOUR_MS
+
 export function createMessengerPlayer() {
   const started = signal(false)
   const pageName = signal<string | null>(null)
@@ -19,7 +22,6 @@ export function createMessengerPlayer() {
     messages: async (psid) => (await messengerApi.messages(psid)).messages,
     send: (psid, input) => messengerApi.send(psid, input),
     read: (psid) => messengerApi.read(psid),
-    setLastInbound: (psid, at) => messengerApi.setLastInbound(psid, at),
     unread: (m) => m.direction === 'out' && m.status !== 'read',
     // The WhatsApp side owns the page's signed-out state; here it is only said.
     onFailure: (err) =>
@@ -63,7 +65,21 @@ export function createMessengerPlayer() {
   const react = (target: MsMessage, emoji: string | null) =>
     player.send(emoji ? { type: 'reaction', mid: target.mid, emoji } : { type: 'unreaction', mid: target.mid })
 
-  return { ...player, pageName, start, createUser, sendText, sendImage, quickReply, postback, react }
+  /**
+   * Demo aid: the user's message dated a day and an hour ago (replies need the HUMAN_AGENT
+   * tag) or 8 days ago (nothing gets through), as Meta delivers a late message.
+   */
+  function wroteEarlier(days: 1 | 8) {
+    const open = days === 1 ? (u: MsUserView) => u.windowOpen : (u: MsUserView) => u.humanAgentOpen
+    const since = days === 1 ? 'the last 24 hours' : 'the last 7 days'
+    return player.writeEarlier(
+      { type: 'text', text: `Hello? (written ${days === 1 ? 'a day' : '8 days'} ago)`, timestamp: Date.now() - days * DAY_MS - HOUR_MS },
+      open,
+      `This user wrote within ${since}, and Meta counts the window from the newest message: it stays as it is. Add a new user and press this before they write anything else.`,
+    )
+  }
+
+  return { ...player, pageName, start, createUser, sendText, sendImage, quickReply, postback, react, wroteEarlier }
 }
 
 export type MessengerPlayer = ReturnType<typeof createMessengerPlayer>

@@ -7,7 +7,6 @@ import { batch, computed, signal } from '@preact/signals'
 
 // A chat refetch per change is plenty; bursts of statuses collapse into one.
 const REFRESH_DEBOUNCE_MS = 80
-const DAY_MS = 24 * 3600_000
 // After the emulator's stream closes for good (a non-200 answer), try again this much later.
 const RECONNECT_MS = 2000
 const FLASH_MS = 5000
@@ -23,7 +22,6 @@ export interface ChannelAdapter<Person, Msg, Input> {
   send(id: string, input: Input): Promise<{ delivered: boolean }>
   /** Marks the business's messages read, as the person would by opening the chat. */
   read(id: string): Promise<unknown>
-  setLastInbound(id: string, at: number): Promise<unknown>
   /** What "read" clears: a business message the person has not read yet. */
   unread(m: Msg): boolean
   onSelect?(id: string): void
@@ -185,12 +183,25 @@ export function createPlayer<Person extends { name: string }, Msg, Input>(ch: Ch
     if (id) await ch.read(id).catch(fail)
   }
 
-  /** Demo aid: as if the person last wrote `days` days and an hour ago (closing windows). */
-  async function age(days: number) {
-    const id = selected.value
-    if (!id) return
-    await ch.setLastInbound(id, Date.now() - days * DAY_MS - 3600_000).catch(fail)
+  /**
+   * Demo aid for the window buttons: the person writes a message dated in the past, as a
+   * message Meta delivers late carries its own timestamp. Meta and Parley both count the
+   * window from the person's newest message, so this closes it only when they have not
+   * written since (issue 11, point 4: no back door, both sides read the same webhook).
+   */
+  async function writeEarlier(input: Input, stillOpen: (p: Person) => boolean, why: string) {
+    if (!selected.value) return false
+    // Decide on the emulator's current word, not on a list a change event may not have refreshed yet.
     await loadPeople().catch(fail)
+    const person = current.value
+    if (!person) return false
+    if (stillOpen(person)) {
+      say(why)
+      return false
+    }
+    const ok = await send(input)
+    if (ok) await loadPeople().catch(fail)
+    return ok
   }
 
   function setAutoRead(on: boolean) {
@@ -217,7 +228,7 @@ export function createPlayer<Person extends { name: string }, Msg, Input>(ch: Ch
     add,
     send,
     readNow,
-    age,
+    writeEarlier,
     setAutoRead,
   }
 }

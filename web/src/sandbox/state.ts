@@ -5,6 +5,9 @@ import { signal } from '@preact/signals'
 import { createPlayer, errorText, toBase64 } from './player-state.ts'
 import { sandboxApi, SandboxError, type Customer, type CustomerInput, type Faults, type SandboxInfo, type SimMessage } from './api.ts'
 
+// A day and an hour: clearly past the 24-hour window, not near its edge.
+const WROTE_EARLIER_MS = 25 * 3600_000
+
 export type Phase = 'loading' | 'ready' | 'signed-out' | 'not-sandbox' | 'offline'
 
 export function createSimulator() {
@@ -20,7 +23,6 @@ export function createSimulator() {
     messages: async (phone) => (await sandboxApi.messages(phone)).messages,
     send: (phone, input) => sandboxApi.send(phone, input),
     read: (phone) => sandboxApi.read(phone),
-    setLastInbound: (phone, at) => sandboxApi.setLastInbound(phone, at),
     // Blue ticks: what Meta last reported as sent or delivered (a reaction has no ticks).
     unread: (m) => m.direction === 'out' && (m.status === 'sent' || m.status === 'delivered') && m.type !== 'reaction',
     // The open customer stays in the address, so a reload comes back to them.
@@ -82,8 +84,13 @@ export function createSimulator() {
     return player.send({ type: target.type === 'interactive' ? 'interactive' : 'button', contextId: target.id, button: { text } })
   }
 
-  /** Demo aid: as if the customer last wrote a day and an hour ago (only templates get through). */
-  const closeWindow = () => player.age(1)
+  /** Demo aid: the customer's message dated 25 hours ago, so only templates get through. */
+  const closeWindow = () =>
+    player.writeEarlier(
+      { type: 'text', text: 'Hello? (written 25 hours ago)', timestamp: Date.now() - WROTE_EARLIER_MS },
+      (c) => c.windowOpen,
+      'This customer wrote within the last 24 hours, and Meta counts the window from the newest message: it stays open. Add a new customer and press “Wrote 25 h ago” before they write anything else.',
+    )
 
   async function setFaults(patch: Partial<Faults>) {
     try {

@@ -3,7 +3,7 @@
 // one is set, and a field replaces it); the webhook URL to paste into Meta's dashboard.
 import { useEffect, useState } from 'preact/hooks'
 import type { ChannelKind } from '../../../src/events/types.ts'
-import type { ChannelInput, ChannelPublic } from '../api/http.ts'
+import { api, type ChannelInput, type ChannelPublic } from '../api/http.ts'
 import { useApp } from '../state/context.ts'
 import { channelTitle, KIND_LABEL } from '../lib/channels.ts'
 import { channelError, createChannel, updateChannel, type ChannelPatch } from './actions.ts'
@@ -71,9 +71,28 @@ const webhookUrl = (kind: ChannelKind) => `${location.origin}/webhooks/${kind}`
 
 /** The callback URLs for Meta's App Dashboard, with what to subscribe to. */
 function WebhookUrls() {
+  // The server's verify token (admins only): what Meta must send back when it verifies the URL.
+  const [verifyToken, setVerifyToken] = useState<string | null>(null)
+  useEffect(() => {
+    let live = true
+    api.verifyToken().then(
+      (r) => live && setVerifyToken(r.verifyToken),
+      () => {},
+    )
+    return () => void (live = false)
+  }, [])
   return (
     <div class="webhooks">
       <h3>Webhook URLs for Meta's App Dashboard</h3>
+      {verifyToken !== null && (
+        <>
+          <CopyField label="Verify token" value={verifyToken} secret />
+          <p class="hint">
+            Paste it as “Verify token” next to the callback URL (unless the channel has its own). It is a secret shared with
+            Meta: only admins see it here.
+          </p>
+        </>
+      )}
       <CopyField label="WhatsApp callback URL" value={webhookUrl('whatsapp')} />
       <p class="hint">WhatsApp → Configuration → Webhook: paste it with the number's verify token; subscribe to the “messages” field.</p>
       <CopyField label="Messenger callback URL" value={webhookUrl('messenger')} />
@@ -91,7 +110,7 @@ function WebhookUrls() {
   )
 }
 
-function CopyField({ label, value }: { label: string; value: string }) {
+function CopyField({ label, value, secret = false }: { label: string; value: string; secret?: boolean }) {
   const [copied, setCopied] = useState(false)
   const id = `copy-${label.replace(/\W+/g, '-').toLowerCase()}`
   const copy = async (input: HTMLInputElement | null) => {
@@ -108,7 +127,14 @@ function CopyField({ label, value }: { label: string; value: string }) {
     <div class="copy-field">
       <label for={id}>{label}</label>
       <div class="copy-row">
-        <input id={id} readOnly value={value} data-webhook-url={value} onFocus={(e) => e.currentTarget.select()} />
+        <input
+          id={id}
+          readOnly
+          value={value}
+          spellcheck={false}
+          {...(secret ? { 'data-verify-token': '' } : { 'data-webhook-url': value })}
+          onFocus={(e) => e.currentTarget.select()}
+        />
         <button type="button" class="chip" onClick={(e) => void copy(e.currentTarget.previousElementSibling as HTMLInputElement | null)}>
           {copied ? 'Copied' : 'Copy'}
         </button>
@@ -141,6 +167,7 @@ function ChannelCard({ c, onEdit }: { c: ChannelPublic; onEdit: () => void }) {
         <strong class="channel-name">{c.name}</strong>
         <span class={c.enabled ? 'state on' : 'state off'}>{c.enabled ? 'Enabled' : 'Disabled'}</span>
       </div>
+      <Credentials c={c} />
       <dl class="channel-facts">
         <dt>{idLabel(c.kind)}</dt>
         <dd>{c.externalId}</dd>
@@ -184,6 +211,20 @@ function ChannelCard({ c, onEdit }: { c: ChannelPublic; onEdit: () => void }) {
         </button>
       </div>
     </li>
+  )
+}
+
+const CREDENTIALS_LABEL = { verified: 'Verified by Meta', rejected: 'Token rejected', unchecked: 'Not checked yet' } as const
+
+/** What Meta said of the saved token: who the number or Page is, or what to do. Live (channel.updated). */
+function Credentials({ c }: { c: ChannelPublic }) {
+  const { status, checkedAt, detail } = c.credentials
+  return (
+    <p class={`credentials cred-${status}`} data-credentials={status} role={status === 'rejected' ? 'alert' : undefined}>
+      <strong>{CREDENTIALS_LABEL[status]}</strong>
+      {detail && <span>: {detail}</span>}
+      {checkedAt !== null && <span class="hint"> (checked {new Date(checkedAt).toLocaleString()})</span>}
+    </p>
   )
 }
 

@@ -256,6 +256,11 @@ export function createApp() {
     // A conversation on a number or page added since the list of channels was loaded.
     const cid = (ev.data as { conversation?: { channelId?: unknown } } | null)?.conversation?.channelId
     if (r === 'applied' && typeof cid === 'number' && !channels.value.some((c) => c.id === cid)) void loadChannels()
+    // A channel's credential check (Settings): merged, so its live pacing stays.
+    if (ev.type === 'channel.updated' && r !== 'duplicate' && r !== 'reset') {
+      const ch = (ev.data as { channel?: ChannelPublic } | null)?.channel
+      if (ch) channels.value = channels.value.map((c) => (c.id === ch.id ? { ...c, ...ch } : c))
+    }
     const sel = state.selectedId.value
     // A message arriving in the open conversation while the agent is reading it.
     if (r === 'applied' && sel !== null && ev.type === 'message.created') autoRead(sel)
