@@ -94,7 +94,7 @@ function WebhookUrls() {
         </>
       )}
       <CopyField label="WhatsApp callback URL" value={webhookUrl('whatsapp')} />
-      <p class="hint">WhatsApp → Configuration → Webhook: paste it with the number's verify token; subscribe to the “messages” field.</p>
+      <p class="hint">WhatsApp → Configuration → Webhook: paste it with the number's verify token; subscribe to the “messages” field, and to “smb_message_echoes” and “user_preferences” (replies sent from the WhatsApp Business app on the phone, and customers who stop marketing messages in WhatsApp).</p>
       <CopyField label="Messenger callback URL" value={webhookUrl('messenger')} />
       <p class="hint">
         Messenger → Settings → Webhooks: paste it with the page's verify token; subscribe to messages, message_echoes,
