@@ -8,7 +8,7 @@ import type { EventBatch, EventLog } from '../events/event-log.ts'
 import type { Db } from '../store/db.ts'
 import { toMessageDTO, type ChannelRow, type InboxStore, type MessageRow } from '../store/inbox-store.ts'
 import { messages, outbox, pendingStatuses, type MessageStatus } from '../store/schema.ts'
-import type { WaStatus, WaStatusName } from '../channels/whatsapp/parse.ts'
+import { statusErrorOf, type WaStatus, type WaStatusName } from '../channels/whatsapp/parse.ts'
 import { applyStatus } from './message-status.ts'
 import { localReasons } from './meta-errors.ts'
 
@@ -333,7 +333,7 @@ export class Outbox {
       const patch = applyStatus(current, {
         status: p.status as WaStatusName,
         timestamp: p.timestamp,
-        error: errorOf(p.raw),
+        error: statusErrorOf(p.raw),
       })
       if (patch) current = this.deps.store.updateMessage(message.id, { ...patch, updatedAt: this.deps.now() })
     }
@@ -387,14 +387,3 @@ function sqlIncrement() {
   return sql`${outbox.attempts} + 1`
 }
 
-function errorOf(raw: unknown): { code: number | null; title: string | null; detail: string | null } | null {
-  const errors = (raw as { errors?: unknown } | null)?.errors
-  const e = Array.isArray(errors) ? (errors[0] as Record<string, unknown> | undefined) : undefined
-  if (!e) return null
-  const data = e.error_data as { details?: unknown } | undefined
-  return {
-    code: typeof e.code === 'number' ? e.code : Number(e.code) || null,
-    title: typeof e.title === 'string' ? e.title : typeof e.message === 'string' ? e.message : null,
-    detail: typeof data?.details === 'string' ? data.details : null,
-  }
-}

@@ -5,7 +5,7 @@
 import { and, asc, eq } from 'drizzle-orm'
 import type { EventBatch } from '../events/event-log.ts'
 import { PHONE_APP_SOURCE } from '../events/types.ts'
-import type { WaChange, WaEcho, WaInbound, WaParsed, WaPreference, WaStatus, WaStatusName } from '../channels/whatsapp/parse.ts'
+import { statusErrorOf, type WaChange, type WaEcho, type WaInbound, type WaParsed, type WaPreference, type WaStatus, type WaStatusName } from '../channels/whatsapp/parse.ts'
 import { toMessageDTO, type ChannelRow, type ContactRow, type InboxStore, type MessageRow } from '../store/inbox-store.ts'
 import type { Db } from '../store/db.ts'
 import { pendingStatuses, rawWebhooks } from '../store/schema.ts'
@@ -198,7 +198,7 @@ function applyPendingStatuses(deps: IngestDeps, row: MessageRow): MessageRow {
   if (pending.length === 0) return row
   let current = row
   for (const p of pending) {
-    const error = errorOfStatus(p.raw)
+    const error = statusErrorOf(p.raw)
     const patch = applyStatus(current, {
       status: p.status as WaStatusName,
       timestamp: p.timestamp,
@@ -250,18 +250,6 @@ function ingestStatus(deps: IngestDeps, events: EventBatch, channel: ChannelRow,
   events.emit(channel.workspaceId, 'message.updated', { message: toMessageDTO(updated) })
 }
 
-/** A stored status's error (its raw webhook object), as parseStatus reads it. */
-function errorOfStatus(raw: unknown): { code: number | null; title: string | null; detail: string | null } | null {
-  const errors = (raw as { errors?: unknown } | null)?.errors
-  const e = Array.isArray(errors) ? (errors[0] as Record<string, unknown> | undefined) : undefined
-  if (!e) return null
-  const data = e.error_data as { details?: unknown } | undefined
-  return {
-    code: typeof e.code === 'number' ? e.code : Number(e.code) || null,
-    title: typeof e.title === 'string' ? e.title : typeof e.message === 'string' ? e.message : null,
-    detail: typeof data?.details === 'string' ? data.details : null,
-  }
-}
 
 function errorCodeOf(errors: unknown[] | null): number | null {
   const e = errors?.[0] as { code?: unknown } | undefined

@@ -299,18 +299,26 @@ function parseContent(m: Obj, now: number): Omit<WaInbound, 'from'> | null {
   return msg
 }
 
+/**
+ * A status's first error (`errors[0]`), from the parsed webhook or from a status kept raw
+ * in pending_statuses until its message was stored.
+ */
+export function statusErrorOf(raw: unknown): WaStatus['error'] {
+  if (!isObj(raw)) return null
+  const e = arr(raw.errors)[0]
+  if (!isObj(e)) return null
+  return {
+    code: typeof e.code === 'number' ? e.code : Number(e.code) || null,
+    title: str(e.title) ?? str(e.message),
+    detail: isObj(e.error_data) ? str(e.error_data.details) : null,
+  }
+}
+
 function parseStatus(s: Obj, now: number): WaStatus | null {
   const providerId = str(s.id)
   const status = str(s.status) as WaStatusName | null
   if (!providerId || !status || !STATUSES.has(status)) return null
-  const e = arr(s.errors)[0]
-  const err = isObj(e)
-    ? {
-        code: typeof e.code === 'number' ? e.code : Number(e.code) || null,
-        title: str(e.title) ?? str(e.message),
-        detail: isObj(e.error_data) ? str(e.error_data.details) : null,
-      }
-    : null
+  const err = statusErrorOf(s)
   return {
     providerId,
     status,
