@@ -1,11 +1,12 @@
 import { useApp } from '../state/context.ts'
-import { LoginScreen, SetupScreen } from './AuthScreens.tsx'
+import { LoginScreen, ResetPasswordScreen, SetupScreen, isResetPasswordPath } from './AuthScreens.tsx'
 import { Inbox } from './Inbox.tsx'
 import { SettingsRoute } from '../settings/lazy.tsx'
 import { CampaignsRoute, isCampaignsPath } from '../campaigns/route.tsx'
 
 export function Root() {
   const app = useApp()
+  if (isResetPasswordPath()) return <ResetPasswordScreen />
   switch (app.phase.value) {
     case 'boot':
       return (
