@@ -9,10 +9,13 @@ import { randomBytes } from 'node:crypto'
 import path from 'node:path'
 import Database from 'better-sqlite3'
 import { loadConfig, loadDotEnv } from './config.ts'
+import { usePrivateUmask } from './store/data-dir.ts'
 
 const SECRET_FILES = ['jwt-secret', 'meta-app-secret', 'meta-verify-token']
 
 async function main(): Promise<void> {
+  // A backup holds everything the data dir does: private whatever the shell's umask.
+  usePrivateUmask()
   loadDotEnv()
   const config = loadConfig()
   if (!existsSync(config.databaseFile)) {
