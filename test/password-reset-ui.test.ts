@@ -5,7 +5,7 @@ import t from 'tap'
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import { ADMIN, startServer } from './helpers/server.ts'
-import { ensureWebBuild, launchBrowser, waitLive, watchPage, E2E_FILE_TIMEOUT_MS, LIVE_MS } from './helpers/browser.ts'
+import { agentPage, ensureWebBuild, launchBrowser, waitLive, watchPage, E2E_FILE_TIMEOUT_MS, LIVE_MS, RECOVER_MS } from './helpers/browser.ts'
 
 const run = promisify(execFile)
 t.setTimeout(E2E_FILE_TIMEOUT_MS)
@@ -13,13 +13,18 @@ t.setTimeout(E2E_FILE_TIMEOUT_MS)
 t.test('a reset link opens the page, sets the password and signs in', async (t) => {
   await ensureWebBuild()
   const s = await startServer(t)
+  const browser = await launchBrowser(t)
+  // The same person, signed in elsewhere before the reset: that page is signed out.
+  const { page: elsewhere } = await agentPage(t, browser, s.url)
   const { stdout } = await run(process.execPath, ['--import', 'tsx', 'src/admin.ts', 'reset-password', ADMIN.email], {
     env: { ...process.env, DATA_DIR: s.dataDir, PUBLIC_URL: s.url },
   })
   const link = /\S+\/reset-password#token=\S+/.exec(stdout)?.[0]
   if (!link) throw new Error(`no link in:\n${stdout}`)
 
-  const browser = await launchBrowser(t)
+  await elsewhere.waitForSelector('input[name=email]', { timeout: RECOVER_MS })
+  t.pass('a page signed in before the reset is back at the sign-in form')
+
   const context = await browser.newContext()
   t.teardown(() => context.close().catch(() => {}))
   const page = await context.newPage()
