@@ -31,6 +31,7 @@ import { createCampaigns, type Campaigns } from './domain/campaign-wiring.ts'
 import { contactRoutes } from './http/contacts.ts'
 import { campaignRoutes } from './http/campaigns.ts'
 import { healthRoutes } from './http/health.ts'
+import { passwordResetRoutes } from './http/password-reset.ts'
 
 export interface AppDeps {
   config: Readonly<Config>
@@ -175,6 +176,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(mediaRoutes, { services })
   await app.register(contactRoutes, { services })
   await app.register(campaignRoutes, { services })
+  await app.register(passwordResetRoutes, { services })
   if (sandbox) await app.register(sandboxRoutes, { sandbox })
   // Last: the browser app's catch-all GET must not shadow any route above.
   await app.register(webRoutes)

@@ -114,6 +114,8 @@ export const DEFAULTS = {
 export interface Config {
   port: number
   host: string
+  /** Where people open Parley (PUBLIC_URL), for links printed outside a request; no trailing slash. */
+  publicUrl: string | undefined
   dataDir: string
   databaseFile: string
   metaAppSecret: string
@@ -270,6 +272,10 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
   } catch {
     throw new ConfigError('GRAPH_API_URL', `must be an http(s) URL, got "${graphApiUrl}"`)
   }
+  const publicUrl = str(env, 'PUBLIC_URL')?.replace(/\/+$/, '')
+  if (publicUrl !== undefined && !/^https?:\/\/[^/\s]+/.test(publicUrl)) {
+    throw new ConfigError('PUBLIC_URL', `must be an http(s) URL, got "${publicUrl}"`)
+  }
   const adminEmail = str(env, 'ADMIN_EMAIL')
   const adminPassword = str(env, 'ADMIN_PASSWORD')
   if ((adminEmail === undefined) !== (adminPassword === undefined)) {
@@ -359,6 +365,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
   return Object.freeze({
     port,
     host: str(env, 'HOST') ?? DEFAULTS.HOST,
+    publicUrl,
     dataDir,
     databaseFile: path.join(dataDir, 'parley.db'),
     metaAppSecret: appSecretFromEnv ?? persistedSecret(dataDir, 'meta-app-secret'),

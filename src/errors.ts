@@ -64,4 +64,9 @@ export const Errors = {
   campaignInvalid: (why: string) => new AppError('CAMPAIGN_INVALID', 400, why),
   campaignState: (why: string) => new AppError('CAMPAIGN_STATE', 409, why),
   audienceEmpty: make('AUDIENCE_EMPTY', 422, 'No contact matches this audience'),
+  // Password reset links (issue 11): each refusal says what to do next.
+  resetLinkInvalid: make('RESET_LINK_INVALID', 400, 'This password reset link is not valid. Ask for a new one.'),
+  resetLinkExpired: make('RESET_LINK_EXPIRED', 410, 'This password reset link has expired. Ask for a new one.'),
+  resetLinkUsed: make('RESET_LINK_USED', 410, 'This password reset link was already used. Sign in, or ask for a new one.'),
+  passwordInvalid: (why: string) => new AppError('PASSWORD_INVALID', 400, why),
 } as const

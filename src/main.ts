@@ -1,9 +1,12 @@
 // Process entry: config → database + migrations → app → listen → graceful close.
 import { ConfigError, loadConfig, loadDotEnv } from './config.ts'
 import { openDatabase } from './store/db.ts'
+import { makePrivate, usePrivateUmask } from './store/data-dir.ts'
 import { buildApp } from './app.ts'
 
 async function main(): Promise<void> {
+  // Before anything is written: the data dir, SQLite's -wal/-shm, media, secrets.
+  usePrivateUmask()
   loadDotEnv()
   let config
   try {
@@ -15,8 +18,11 @@ async function main(): Promise<void> {
     }
     throw err
   }
+  // Installs from before the umask held files other accounts could read: corrected here.
+  const madePrivate = makePrivate(config.dataDir)
   const db = openDatabase(config.databaseFile, { busyTimeoutMs: config.dbBusyTimeoutMs })
   const app = await buildApp({ config, db })
+  if (madePrivate > 0) app.log.warn(`${madePrivate} files and folders in ${config.dataDir} had wider permissions than 0700 (folders) or 0600 (files): corrected`)
   if (config.metaAppSecretGenerated) {
     app.log.warn(`META_APP_SECRET is not set: webhooks are verified with the generated secret in ${config.dataDir}/meta-app-secret`)
   }

@@ -1,14 +1,18 @@
-// `npm run backup` while the server runs: a consistent copy with a new epoch.
+// `npm run backup` while the server runs: a consistent copy with a new epoch, and the media.
 import t from 'tap'
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import path from 'node:path'
+import { cpSync, existsSync, readdirSync, statSync } from 'node:fs'
 import Database from 'better-sqlite3'
 import { startServer } from './helpers/server.ts'
+import { uploadMedia } from './helpers/media-files.ts'
 import { textWebhook } from './helpers/wa.ts'
 import { connectSse } from './helpers/sse.ts'
 
 const run = promisify(execFile)
+// A 1×1 PNG: the media route serves images inline.
+const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', 'base64')
 
 t.test('online backup is complete, verified, and detected as another database after restore', async (t) => {
   const s = await startServer(t)
@@ -31,4 +35,51 @@ t.test('online backup is complete, verified, and detected as another database af
   await sse.waitFor((ev) => ev.length >= 1)
   t.equal(sse.events[0]!.event, 'reset')
   t.equal(JSON.parse(sse.events[0]!.data).reason, 'other_epoch')
+})
+
+t.test('media are backed up incrementally, and a restore from the backup serves the image again', async (t) => {
+  const s = await startServer(t)
+  const { token } = await s.login()
+  const first = await uploadMedia(s.url, token, PNG, 'image/png', 'first.png')
+  t.equal(first.status, 201)
+  const backup = async () => {
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'src/backup.ts'], { env: { ...process.env, DATA_DIR: s.dataDir } })
+    const dir = /Backup written to (.+)/.exec(stdout)?.[1]
+    if (!dir) throw new Error(`no backup folder in:\n${stdout}`)
+    return { dir, stdout }
+  }
+  const b1 = await backup()
+  t.match(b1.stdout, /Media: 1 copied, 0 linked/)
+
+  // Another image arrives; the second backup copies only it and links the first.
+  const second = await uploadMedia(s.url, token, Buffer.concat([PNG, Buffer.from('second')]), 'image/png', 'second.png')
+  t.equal(second.status, 201)
+  const b2 = await backup()
+  t.not(b2.dir, b1.dir)
+  t.match(b2.stdout, /Media: 1 copied, 1 linked from /)
+  const files = readdirSync(path.join(s.dataDir, 'media'))
+  t.equal(files.length, 2)
+  const firstFile = files.find((f) => existsSync(path.join(b1.dir, 'media', f)))!
+  const secondFile = files.find((f) => f !== firstFile)!
+  t.equal(
+    statSync(path.join(b2.dir, 'media', firstFile)).ino,
+    statSync(path.join(b1.dir, 'media', firstFile)).ino,
+    'the unchanged file is the previous backup’s, hard-linked, not a second copy',
+  )
+  t.not(statSync(path.join(b2.dir, 'media', secondFile)).ino, statSync(path.join(s.dataDir, 'media', secondFile)).ino, 'a new file is a copy, not a link to the live one')
+
+  // Restore as the README says: the database, the secrets and media/ into a new DATA_DIR
+  // (a second Parley beside the first, which would own the folder on the same machine).
+  const restored = t.testdir({})
+  for (const f of readdirSync(b2.dir)) cpSync(path.join(b2.dir, f), path.join(restored, f), { recursive: true })
+  const r = await startServer(t, { dataDir: restored })
+  const rToken = (await r.login()).token
+  for (const [id, bytes] of [
+    [first.body.media.id, PNG],
+    [second.body.media.id, Buffer.concat([PNG, Buffer.from('second')])],
+  ] as const) {
+    const res = await fetch(`${r.url}/api/media/${id}`, { headers: { authorization: `Bearer ${rToken}` } })
+    t.equal(res.status, 200, `media ${id} is served after the restore`)
+    t.same(Buffer.from(await res.arrayBuffer()), bytes)
+  }
 })

@@ -2,6 +2,7 @@
 // The hub does the work; this route authenticates, writes headers and hands over.
 import type { FastifyInstance } from 'fastify'
 import type { Services } from '../app.ts'
+import { httpChunk } from '../events/stream-hub.ts'
 
 export async function streamRoutes(app: FastifyInstance, opts: { services: Services }) {
   const { hub } = opts.services
@@ -33,9 +34,15 @@ export async function streamRoutes(app: FastifyInstance, opts: { services: Servi
       'X-Accel-Buffering': 'no',
       'X-Content-Type-Options': 'nosniff',
     })
+    // The hub writes to the socket itself, and Node 24 holds a response's first writes
+    // in the response until the socket is uncorked: a replay written now went out before
+    // the status line (the client saw a broken response). Send the head at once, and the
+    // first bytes the way the hub writes, so nothing overtakes anything.
+    res.flushHeaders()
     // Jittered retry: after a restart, browsers do not all come back in the same second.
     const retry = 1000 + Math.floor(Math.random() * 4000)
-    res.write(`retry: ${retry}\n: connected\n\n`)
+    const hello = `retry: ${retry}\n: connected\n\n`
+    res.socket?.write(res.chunkedEncoding ? httpChunk(hello) : hello)
     res.socket?.setNoDelay(true)
     hub.open(
       res,

@@ -2,6 +2,7 @@ import { render } from 'preact'
 import { createApp } from './state/app.ts'
 import { AppContext } from './state/context.ts'
 import { Root } from './components/Root.tsx'
+import { isResetPasswordPath } from './components/AuthScreens.tsx'
 import './styles.css'
 
 const app = createApp()
@@ -11,4 +12,5 @@ render(
   </AppContext.Provider>,
   document.getElementById('app')!,
 )
-void app.boot()
+// A reset link ends this browser's session too: the inbox must not start under it.
+if (!isResetPasswordPath()) void app.boot()

@@ -89,6 +89,11 @@ export const api = {
   login: (body: { email: string; password: string }) =>
     request<{ user: User; expiresAt: number }>('POST', '/api/auth/login', body, { quiet401: true }),
   logout: () => request<{ ok: boolean }>('POST', '/api/auth/logout', {}, { quiet401: true }),
+  // Password reset links (`npm run admin -- reset-password`): the token travels in the body only.
+  checkResetLink: (token: string) =>
+    request<{ email: string; expiresAt: number }>('POST', '/api/password-reset/check', { token }, { quiet401: true }),
+  resetPassword: (body: { token: string; password: string }) =>
+    request<{ user: User }>('POST', '/api/password-reset', body, { quiet401: true }),
   conversations: (p: { cursor?: string | null; limit?: number; status?: string; q?: string; channel?: number; kind?: string }) =>
     request<ConversationPage>('GET', `/api/conversations${qs(p)}`),
   conversation: (id: number) => request<{ conversation: ConversationDTO; eventId: string }>('GET', `/api/conversations/${id}`),

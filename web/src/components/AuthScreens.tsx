@@ -1,9 +1,9 @@
-// First run (create the admin), login, and signing in again over the page when the
-// session ends. Errors from the server are shown as text.
-import { useState } from 'preact/hooks'
+// First run (create the admin), login, a password reset link, and signing in again over
+// the page when the session ends. Errors from the server are shown as text.
+import { useEffect, useState } from 'preact/hooks'
 import type { TargetedEvent } from 'preact'
 import { useApp } from '../state/context.ts'
-import { ApiError } from '../api/http.ts'
+import { ApiError, api } from '../api/http.ts'
 import { SESSION_WARN_MS } from '../state/app.ts'
 import { clock } from '../lib/clock.ts'
 
@@ -24,7 +24,9 @@ function useSubmit(fn: (form: FormData) => Promise<void>) {
             : err.status === 429
               ? 'Too many attempts. Wait a minute and try again.'
               : err.message
-          : String(err),
+          : err instanceof Error
+            ? err.message
+            : String(err),
       )
       setBusy(false)
     }
@@ -169,5 +171,99 @@ export function SignInAgain() {
         )}
       </form>
     </div>
+  )
+}
+
+// A password reset link (`npm run admin -- reset-password`) opens
+// /reset-password#token=…: the fragment never reaches the server, and the page posts
+// the token in a body. It is read once and dropped from the address bar and history.
+export const RESET_PASSWORD_PATH = '/reset-password'
+export const isResetPasswordPath = () => location.pathname === RESET_PASSWORD_PATH
+
+function takeResetToken(): string {
+  const token = new URLSearchParams(location.hash.slice(1)).get('token') ?? ''
+  if (location.hash) history.replaceState(null, '', RESET_PASSWORD_PATH)
+  return token
+}
+
+type ResetState = { kind: 'checking' } | { kind: 'form'; email: string } | { kind: 'refused'; message: string }
+
+const describeRefusal = (err: unknown) =>
+  err instanceof ApiError
+    ? err.status === 0
+      ? 'The server could not be reached. Check your connection and open the link again.'
+      : err.status === 429
+        ? 'Too many attempts. Wait a minute and open the link again.'
+        : err.message
+    : String(err)
+
+export function ResetPasswordScreen() {
+  const [token] = useState(takeResetToken)
+  const [state, setState] = useState<ResetState>(() =>
+    token
+      ? { kind: 'checking' }
+      : { kind: 'refused', message: 'This page opens from a password reset link. Ask your administrator for a new one.' },
+  )
+  useEffect(() => {
+    if (!token) return
+    api.checkResetLink(token).then(
+      (r) => setState({ kind: 'form', email: r.email }),
+      (err: unknown) => setState({ kind: 'refused', message: describeRefusal(err) }),
+    )
+  }, [token])
+  const email = state.kind === 'form' ? state.email : ''
+  const { busy, error, onSubmit } = useSubmit(async (f) => {
+    const password = str(f, 'password')
+    if (password !== str(f, 'confirm')) throw new Error('The two passwords are not the same.')
+    try {
+      await api.resetPassword({ token, password })
+    } catch (err) {
+      // Expired or used while the page was open: the form gives way to the reason.
+      if (err instanceof ApiError && err.code.startsWith('RESET_LINK_')) setState({ kind: 'refused', message: err.message })
+      throw err
+    }
+    // The new password signs in like any other; a full load starts the inbox clean.
+    await api.login({ email, password }).catch(() => {})
+    location.replace('/')
+  })
+  return (
+    <main class="auth">
+      <form class="auth-card" onSubmit={onSubmit} aria-labelledby="reset-title">
+        <h1 id="reset-title">Choose a new password</h1>
+        {state.kind === 'checking' && <p role="status">Checking the link…</p>}
+        {state.kind === 'refused' && (
+          <>
+            <p class="form-error" role="alert">
+              {state.message}
+            </p>
+            <a href="/">Go to sign in</a>
+          </>
+        )}
+        {state.kind === 'form' && (
+          <>
+            <p>
+              For <strong>{email}</strong>. Every device signed in to this account will be signed out.
+            </p>
+            <input type="hidden" name="email" value={email} autoComplete="username" />
+            <label>
+              New password (at least 8 characters)
+              <input name="password" type="password" autoComplete="new-password" required minLength={8} maxLength={1024} autoFocus />
+            </label>
+            <label>
+              The same again
+              <input name="confirm" type="password" autoComplete="new-password" required minLength={8} maxLength={1024} />
+            </label>
+            {error && (
+              <p class="form-error" role="alert">
+                {error}
+              </p>
+            )}
+            <button type="submit" class="primary" disabled={busy}>
+              {busy ? 'Saving…' : 'Save and sign in'}
+            </button>
+          </>
+        )}
+      </form>
+    </main>
   )
 }

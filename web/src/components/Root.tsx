@@ -1,5 +1,5 @@
 import { useApp } from '../state/context.ts'
-import { LoginScreen, SessionNotice, SetupScreen, SignInAgain } from './AuthScreens.tsx'
+import { LoginScreen, ResetPasswordScreen, SessionNotice, SetupScreen, SignInAgain, isResetPasswordPath } from './AuthScreens.tsx'
 import { Inbox, SandboxBanner } from './Inbox.tsx'
 import { TopBar } from './TopBar.tsx'
 import { SettingsRoute } from '../settings/lazy.tsx'
@@ -7,6 +7,7 @@ import { CampaignsRoute, isCampaignsPath } from '../campaigns/route.tsx'
 
 export function Root() {
   const app = useApp()
+  if (isResetPasswordPath()) return <ResetPasswordScreen />
   switch (app.phase.value) {
     case 'boot':
       return (
