@@ -1,5 +1,5 @@
 // Process entry: config → database + migrations → app → listen → graceful close.
-import { ConfigError, loadConfig, loadDotEnv } from './config.ts'
+import { type Config, ConfigError, loadConfig, loadDotEnv } from './config.ts'
 import { openDatabase } from './store/db.ts'
 import { makePrivate, usePrivateUmask } from './store/data-dir.ts'
 import { buildApp } from './app.ts'
@@ -8,7 +8,7 @@ async function main(): Promise<void> {
   // Before anything is written: the data dir, SQLite's -wal/-shm, media, secrets.
   usePrivateUmask()
   loadDotEnv()
-  let config
+  let config: Config
   try {
     config = loadConfig()
   } catch (err) {

@@ -160,7 +160,7 @@ t.test('delivery and read watermarks, out of order, with and without mids', asyn
      VALUES (1, 1, ?, 'out', 'text', ?, ?, 'sent', ?, ?)`,
   )
   const mids = [mid(), mid(), mid()]
-  mids.forEach((m, i) => ins.run(ch.id, `out ${i}`, m, t0 + i * 1000, t0 + i * 1000))
+  for (const [i, m] of mids.entries()) ins.run(ch.id, `out ${i}`, m, t0 + i * 1000, t0 + i * 1000)
   const status = () => rows(s, `SELECT status FROM messages WHERE direction = 'out' ORDER BY id`).map((r) => r.status)
 
   // Read arrives before delivery, covering the first two.

@@ -52,7 +52,7 @@ export function checkParams(template: TemplateDTO, params: CampaignParams): void
   }
 }
 
-function valueOf(src: ParamSource, c: ContactRow): string | null {
+function paramValue(src: ParamSource, c: ContactRow): string | null {
   switch (src.from) {
     case 'name':
       return c.name?.trim() || c.profileName?.trim() || null
@@ -80,7 +80,7 @@ export function resolveParams(template: { name: string; language: string }, para
   const out: { body: Record<string, string>; header: Record<string, string> } = { body: {}, header: {} }
   for (const where of ['body', 'header'] as const) {
     for (const [name, src] of Object.entries(params[where] ?? {})) {
-      const v = valueOf(src, contact)
+      const v = paramValue(src, contact)
       if (v === null) return { ok: false, reason: 'missing_value', detail: `No value for {{${name}}} (${describe(src)})` }
       out[where][name] = v
     }

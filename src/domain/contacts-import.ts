@@ -137,7 +137,7 @@ export class ContactImporter {
   }
 
   private analyze(workspaceId: number, input: ImportInput): { report: ImportReport; rows: ImportRow[] } {
-    let table
+    let table: ReturnType<typeof parseCsv>
     try {
       table = parseCsv(input.csv, { separator: input.separator, maxRecords: MAX_IMPORT_ROWS + 1 })
     } catch (err) {

@@ -424,5 +424,6 @@ export function messengerAttachmentType(kind: UploadKind | null): 'image' | 'aud
 /** A display name only: no directories, no control characters, bounded. */
 export function cleanFilename(name: string): string {
   const base = name.split(/[\\/]/).pop() ?? ''
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what a filename must lose
   return base.replace(/[\u0000-\u001f\u007f"]/g, '').trim().slice(0, 200)
 }

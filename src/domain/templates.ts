@@ -171,7 +171,7 @@ function fill(
     if (given.length !== params.length) {
       throw Errors.templateParams(`The ${where} needs ${params.length} value${params.length === 1 ? '' : 's'}, got ${given.length}`)
     }
-    params.forEach((p, i) => (values[p.name] = given[i]!))
+    for (const [i, p] of params.entries()) values[p.name] = given[i]!
   } else {
     const obj = given ?? {}
     const missing = params.filter((p) => typeof obj[p.name] !== 'string')

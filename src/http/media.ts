@@ -49,7 +49,7 @@ export async function mediaRoutes(app: FastifyInstance, opts: { services: Servic
 
   r.post('/api/media', async (req, reply) => {
     if (!req.isMultipart()) throw Errors.invalidMessage('Upload the file as multipart/form-data in a field named "file"')
-    let saved
+    let saved: Awaited<ReturnType<typeof media.saveUpload>>
     try {
       const file = await req.file()
       if (!file) throw Errors.invalidMessage('No file in the upload')

@@ -24,7 +24,7 @@ export async function templateRoutes(app: FastifyInstance, opts: { services: Ser
     },
     async (req) => {
       const ws = req.session.workspaceId
-      let channel
+      let channel: ReturnType<typeof replies.channel>
       if (req.query.conversationId !== undefined) {
         const conv = opts.services.store.conversation(ws, req.query.conversationId)
         if (!conv) throw Errors.notFound('Conversation')

@@ -634,7 +634,7 @@ export class Emulator {
     if (this.faults.outOfOrder && steps.length > 1) {
       // Same statuses, same timestamps in the payload, delivered last-first.
       const times = steps.map((s) => s.at).reverse()
-      steps.forEach((s, i) => (s.at = times[i]! + i))
+      for (const [i, s] of steps.entries()) s.at = times[i]! + i
     }
     void num
     this.scheduleStatuses(steps)

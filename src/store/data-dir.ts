@@ -2,7 +2,7 @@
 // account Parley runs as may read it (issue 11, point 16). New files are created private
 // by the process umask; installs made before that (0755 / 0644 under umask 022) are
 // corrected at start.
-import { chmodSync, lstatSync, readdirSync } from 'node:fs'
+import { chmodSync, lstatSync, readdirSync, type Stats } from 'node:fs'
 import path from 'node:path'
 
 /** Files 0600 and directories 0700 whatever the login shell's umask: SQLite's -wal/-shm, media, secrets, backups. */
@@ -23,7 +23,7 @@ export function usePrivateUmask(): void {
 export function makePrivate(root: string): number {
   let changed = 0
   const visit = (p: string) => {
-    let st
+    let st: Stats
     try {
       st = lstatSync(p)
     } catch (err) {

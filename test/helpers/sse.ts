@@ -97,7 +97,7 @@ function makeClient(res: http.IncomingMessage, req: http.ClientRequest): SseClie
   res.setEncoding('utf8')
   res.on('data', (chunk: string) => {
     buf += chunk
-    let idx
+    let idx: number
     while ((idx = buf.indexOf('\n\n')) >= 0) {
       const block = buf.slice(0, idx)
       buf = buf.slice(idx + 2)

@@ -26,7 +26,7 @@ export function Simulator({ sim }: { sim: Sim }) {
     case 'offline':
       return (
         <p class="notice">
-          Parley could not be reached. <button onClick={() => location.reload()}>Try again</button>
+          Parley could not be reached. <button type="button" onClick={() => location.reload()}>Try again</button>
         </p>
       )
   }
