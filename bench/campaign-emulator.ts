@@ -37,7 +37,13 @@ async function main() {
       },
       tally: () => {
         const t = player.tally()
-        return { messages: t.messages, recipients: t.recipients, twice: t.twice.length, outcomes: player.outcomes, repliesWritten: player.repliesWritten }
+        return {
+          messages: t.messages,
+          recipients: t.recipients,
+          twice: t.twice.length,
+          outcomes: player.outcomes,
+          repliesWritten: player.repliesWritten,
+        }
       },
       stats: () => {
         const s = server.emulator.stats()

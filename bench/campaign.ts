@@ -54,7 +54,11 @@ export async function campaign(ctx: Ctx): Promise<Section> {
   const n = campaignSize(args)
   const marginArg = args.find((a) => a.startsWith('--campaign-margin='))?.slice('--campaign-margin='.length)
   const margin = marginArg !== undefined ? Number(marginArg) : DEFAULTS.WHATSAPP_RATE_MARGIN_MS
-  const emu = await Child.start({ name: 'campaign-emulator', module: 'campaign-emulator.ts', env: { CAMPAIGN_EMULATOR_RATE: String(RATE) } })
+  const emu = await Child.start({
+    name: 'campaign-emulator',
+    module: 'campaign-emulator.ts',
+    env: { CAMPAIGN_EMULATOR_RATE: String(RATE) },
+  })
   const info = emu.info as { graphUrl: string }
   const parley = await startParley('parley-campaign', {
     profileDir: ctx.profileDir && path.join(ctx.profileDir, 'campaign'),
@@ -91,7 +95,10 @@ export async function campaign(ctx: Ctx): Promise<Section> {
     const { campaign: draft } = await call<{ campaign: CampaignDTO }>('POST', '/api/campaigns', {
       name: 'Benchmark',
       template: { name: 'order_update', language: 'en' },
-      params: { body: { '1': { from: 'first_name' }, '2': { from: 'attribute', key: 'order' }, '3': { from: 'fixed', value: 'Friday' } }, header: {} },
+      params: {
+        body: { '1': { from: 'first_name' }, '2': { from: 'attribute', key: 'order' }, '3': { from: 'fixed', value: 'Friday' } },
+        header: {},
+      },
       audience: { kind: 'tags', tags: ['bench'], match: 'any' },
     })
 
@@ -109,13 +116,18 @@ export async function campaign(ctx: Ctx): Promise<Section> {
       const k = last.counts
       if (Number.isNaN(handedMs) && k.queued + k.sending === 0) handedMs = performance.now() - t0
       if (!Number.isNaN(handedMs) && last.status === 'completed') break
-      if (performance.now() > deadline) throw new Error(`campaign did not finish: ${JSON.stringify(last.counts)} (${last.status}, ${last.note ?? ''})`)
+      if (performance.now() > deadline)
+        throw new Error(`campaign did not finish: ${JSON.stringify(last.counts)} (${last.status}, ${last.note ?? ''})`)
       await sleep(POLL_MS)
     }
     // Let the statuses (delivered, read) and replies that are still on their way land.
     let stats = await emu.call<EmuStats>('stats')
     let tally = await emu.call<Tally>('tally')
-    for (let i = 0; i < 150 && (stats.webhooksPending > 0 || stats.statusesScheduled > 0 || tally.repliesWritten < tally.outcomes.replied); i++) {
+    for (
+      let i = 0;
+      i < 150 && (stats.webhooksPending > 0 || stats.statusesScheduled > 0 || tally.repliesWritten < tally.outcomes.replied);
+      i++
+    ) {
       await sleep(200)
       stats = await emu.call<EmuStats>('stats')
       tally = await emu.call<Tally>('tally')
@@ -167,12 +179,26 @@ export async function campaign(ctx: Ctx): Promise<Section> {
         ['ideal (recipients ÷ 80/s)', `${(ideal / 1000).toFixed(1)} s`],
         ['over the ideal', `${(overhead * 100).toFixed(1)}%`],
         ['send rate shown live (median of the running campaign’s updates)', `${medianRate.toFixed(1)} /s`],
-        ['send requests per second at Meta (full seconds: min / median / max)', full.length ? `${Math.min(...full)} / ${[...full].sort((a, b) => a - b)[Math.floor(full.length / 2)]} / ${Math.max(...full)}` : '–'],
+        [
+          'send requests per second at Meta (full seconds: min / median / max)',
+          full.length
+            ? `${Math.min(...full)} / ${[...full].sort((a, b) => a - b)[Math.floor(full.length / 2)]} / ${Math.max(...full)}`
+            : '–',
+        ],
         ['refused by Meta for throughput (130429)', num(throttled)],
-        ['messages accepted by Meta / numbers messaged / numbers messaged twice', `${num(tally.messages)} / ${num(tally.recipients)} / ${num(tally.twice)}`],
-        ['Parley counters (sent · delivered · read · failed · skipped · unconfirmed)', `${num(k.sent)} · ${num(k.delivered)} · ${num(k.read)} · ${num(k.failed)} · ${num(k.skipped)} · ${num(k.unknown)}`],
+        [
+          'messages accepted by Meta / numbers messaged / numbers messaged twice',
+          `${num(tally.messages)} / ${num(tally.recipients)} / ${num(tally.twice)}`,
+        ],
+        [
+          'Parley counters (sent · delivered · read · failed · skipped · unconfirmed)',
+          `${num(k.sent)} · ${num(k.delivered)} · ${num(k.read)} · ${num(k.failed)} · ${num(k.skipped)} · ${num(k.unknown)}`,
+        ],
         ['replied (Parley / emulator)', `${num(k.replied)} / ${num(tally.outcomes.replied)}`],
-        ['per-recipient table rows / distinct contacts / equal to the counters', `${num(rows.length)} / ${num(uniqueContacts)} / ${counterMatch ? 'yes' : 'NO'}`],
+        [
+          'per-recipient table rows / distinct contacts / equal to the counters',
+          `${num(rows.length)} / ${num(uniqueContacts)} / ${counterMatch ? 'yes' : 'NO'}`,
+        ],
         ['CSV import of the audience', `${(importMs / 1000).toFixed(1)} s`],
       ],
       targets: [

@@ -33,7 +33,10 @@ const WORKLOADS: Record<string, (ctx: Ctx) => Promise<Section | Section[]>> = {
 const args = process.argv.slice(2)
 const quick = args.includes('--quick')
 const profile = args.includes('--profile')
-const only = args.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',')
+const only = args
+  .find((a) => a.startsWith('--only='))
+  ?.slice('--only='.length)
+  .split(',')
 for (const name of only ?? []) if (!WORKLOADS[name]) throw new Error(`unknown workload ${name}; have ${Object.keys(WORKLOADS).join(', ')}`)
 const selected = Object.keys(WORKLOADS).filter((w) => !only || only.includes(w))
 
@@ -111,7 +114,10 @@ const md = [
   '## Machine',
   '',
   ...machineLines.map((l) => `- ${l}`),
-  `- load average at end: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}; ${cpuPressure()}`,
+  `- load average at end: ${os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')}; ${cpuPressure()}`,
   '- Everything runs on this one machine over loopback: the servers, the load generators and the receiving clients share its cores, and other work (other helpers’ test runs) may have been running at the same time. Figures are one run’s, not best-of.',
   '',
   '## Targets',

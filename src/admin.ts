@@ -44,7 +44,13 @@ function listUsers(db: Db): void {
     ]),
   ]
   const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)))
-  for (const r of table) console.log(r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd())
+  for (const r of table)
+    console.log(
+      r
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
 }
 
 // The one line of a password given on standard input: a trailing newline (from echo or
@@ -75,7 +81,9 @@ async function resetPassword(config: Readonly<Config>, db: Db, args: string[]): 
   // be known to someone else, so the sessions end now, not only when the link is used.
   const { sessionsEnded } = resets.endSessions(user.id)
   const base = config.publicUrl ?? `http://localhost:${config.port}`
-  console.log(`Password reset link for ${email} (single use, valid until ${new Date(expiresAt).toISOString().slice(0, 16).replace('T', ' ')} UTC):`)
+  console.log(
+    `Password reset link for ${email} (single use, valid until ${new Date(expiresAt).toISOString().slice(0, 16).replace('T', ' ')} UTC):`,
+  )
   console.log('')
   console.log(`  ${base}/reset-password#token=${token}`)
   console.log('')

@@ -197,7 +197,10 @@ export interface Config {
 }
 
 export class ConfigError extends Error {
-  constructor(readonly variable: string, reason: string) {
+  constructor(
+    readonly variable: string,
+    reason: string,
+  ) {
     super(`Invalid configuration: ${variable} ${reason}`)
   }
 }
@@ -234,7 +237,10 @@ function shares(env: Env, name: string, def: string): Record<number, number> {
   const raw = str(env, name) ?? def
   const out: Record<number, number> = {}
   let sum = 0
-  for (const part of raw.split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const part of raw
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const m = /^(\d+)\s*:\s*([\d.]+)$/.exec(part)
     const share = m ? Number(m[2]) : NaN
     if (!m || !Number.isFinite(share) || share < 0 || share > 1) {

@@ -35,7 +35,11 @@ export const Errors = {
   ),
   invalidMessage: (why: string) => new AppError('INVALID_MESSAGE', 400, why),
   clientIdReused: make('CLIENT_MESSAGE_ID_REUSED', 409, 'This clientMessageId was already used for a message in another conversation'),
-  replyTargetInvalid: make('REPLY_TARGET_INVALID', 422, 'The message to quote or react to is not in this conversation or was never delivered to WhatsApp'),
+  replyTargetInvalid: make(
+    'REPLY_TARGET_INVALID',
+    422,
+    'The message to quote or react to is not in this conversation or was never delivered to WhatsApp',
+  ),
   templateNotFound: make('TEMPLATE_NOT_FOUND', 422, 'No approved template with that name and language'),
   templateParams: (why: string) => new AppError('TEMPLATE_PARAMETERS', 422, why),
   noChannel: make('NO_CHANNEL', 409, 'No WhatsApp number is connected to this workspace'),

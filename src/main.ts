@@ -22,7 +22,10 @@ async function main(): Promise<void> {
   const madePrivate = makePrivate(config.dataDir)
   const db = openDatabase(config.databaseFile, { busyTimeoutMs: config.dbBusyTimeoutMs })
   const app = await buildApp({ config, db })
-  if (madePrivate > 0) app.log.warn(`${madePrivate} files and folders in ${config.dataDir} had wider permissions than 0700 (folders) or 0600 (files): corrected`)
+  if (madePrivate > 0)
+    app.log.warn(
+      `${madePrivate} files and folders in ${config.dataDir} had wider permissions than 0700 (folders) or 0600 (files): corrected`,
+    )
   if (config.metaAppSecretGenerated) {
     app.log.warn(`META_APP_SECRET is not set: webhooks are verified with the generated secret in ${config.dataDir}/meta-app-secret`)
   }

@@ -41,7 +41,13 @@ t.test('list-users prints every account (npm run admin)', async (t) => {
   const s = await startServer(t)
   const api = apiCall(s.url, (await s.login()).token)
   t.equal((await api('GET', '/api/me')).status, 200)
-  await s.app.services.auth.createUser({ workspaceId: 1, email: 'Agent@Example.com', name: 'Ann Agent', password: 'agent-password', role: 'agent' })
+  await s.app.services.auth.createUser({
+    workspaceId: 1,
+    email: 'Agent@Example.com',
+    name: 'Ann Agent',
+    password: 'agent-password',
+    role: 'agent',
+  })
   const { stdout } = await run('npm', ['run', '--silent', 'admin', '--', 'list-users'], { env: { ...process.env, DATA_DIR: s.dataDir } })
   const lines = stdout.trim().split('\n')
   t.match(lines[0], /^ID\s+EMAIL\s+NAME\s+ROLE\s+STATE\s+CREATED$/)
@@ -77,7 +83,10 @@ t.test('a reset link works once, ends sessions and their streams, and signs in w
   t.same((await post(s, '/api/password-reset/check', { token })).body.email, ADMIN.email)
   const short = await post(s, '/api/password-reset', { token, password: 'short' })
   t.equal(short.status, 400, 'the signup rule: at least 8 characters')
-  const tampered = await post(s, '/api/password-reset', { token: token.slice(0, -2) + (token.endsWith('AA') ? 'BB' : 'AA'), password: 'a new password 1' })
+  const tampered = await post(s, '/api/password-reset', {
+    token: token.slice(0, -2) + (token.endsWith('AA') ? 'BB' : 'AA'),
+    password: 'a new password 1',
+  })
   t.equal(tampered.status, 400)
   t.equal(tampered.body.error.code, 'RESET_LINK_INVALID')
 
@@ -138,9 +147,9 @@ t.test('--password-stdin sets the password and ends sessions; bad input changes 
 
 t.test('no database in DATA_DIR: the command says where it looked and creates none', async (t) => {
   const dir = t.testdir({})
-  const r = await run(process.execPath, ['--import', 'tsx', 'src/admin.ts', 'list-users'], { env: { ...process.env, DATA_DIR: dir } }).catch(
-    (e: { code: number; stderr: string }) => e,
-  )
+  const r = await run(process.execPath, ['--import', 'tsx', 'src/admin.ts', 'list-users'], {
+    env: { ...process.env, DATA_DIR: dir },
+  }).catch((e: { code: number; stderr: string }) => e)
   t.equal((r as { code: number }).code, 2)
   t.match((r as { stderr: string }).stderr, /No Parley database at .*parley\.db/)
   t.notOk(existsSync(path.join(dir, 'parley.db')), 'a wrong DATA_DIR gets no empty database')

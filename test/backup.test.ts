@@ -66,7 +66,11 @@ t.test('media are backed up incrementally, and a restore from the backup serves 
     statSync(path.join(b1.dir, 'media', firstFile)).ino,
     'the unchanged file is the previous backup’s, hard-linked, not a second copy',
   )
-  t.not(statSync(path.join(b2.dir, 'media', secondFile)).ino, statSync(path.join(s.dataDir, 'media', secondFile)).ino, 'a new file is a copy, not a link to the live one')
+  t.not(
+    statSync(path.join(b2.dir, 'media', secondFile)).ino,
+    statSync(path.join(s.dataDir, 'media', secondFile)).ino,
+    'a new file is a copy, not a link to the live one',
+  )
 
   // Restore as the README says: the database, the secrets and media/ into a new DATA_DIR
   // (a second Parley beside the first, which would own the folder on the same machine).

@@ -5,7 +5,17 @@
 import t from 'tap'
 import { startPair } from './helpers/emulator.ts'
 import { connectSse } from './helpers/sse.ts'
-import { action, campaign, contactsCsv, createCampaign, importCsv, play, recipientPhone, recipients, waitCampaign } from './helpers/campaigns.ts'
+import {
+  action,
+  campaign,
+  contactsCsv,
+  createCampaign,
+  importCsv,
+  play,
+  recipientPhone,
+  recipients,
+  waitCampaign,
+} from './helpers/campaigns.ts'
 import type { MessageDTO } from '../src/events/types.ts'
 
 const HOUR = 3600_000
@@ -71,10 +81,14 @@ t.test('quote vs window: who replied to the campaign, counted once each', async 
   t.equal(campaignOf((await thread(phones.cai)).find((m) => m.providerMessageId === late.id)), null)
   const eve = await thread(phones.eve)
   t.equal(campaignOf(eve.find((m) => m.text === 'Do you open on Sundays?')), null)
-  await sse.waitFor((evs) => evs.some((ev) => ev.event === 'message.created' && ev.data.includes(d.id) && ev.data.includes('"campaign":{"id"')))
+  await sse.waitFor((evs) =>
+    evs.some((ev) => ev.event === 'message.created' && ev.data.includes(d.id) && ev.data.includes('"campaign":{"id"')),
+  )
 
   // Replies land in the inbox as open conversations, ready for an agent.
-  const open = (await p.call('GET', '/api/conversations?status=open')).body.conversations.map((x: { contact: { phone: string } }) => x.contact.phone)
+  const open = (await p.call('GET', '/api/conversations?status=open')).body.conversations.map(
+    (x: { contact: { phone: string } }) => x.contact.phone,
+  )
   for (const phone of Object.values(phones)) t.ok(open.includes(phone), `${phone} is in the open inbox`)
 })
 
@@ -98,5 +112,5 @@ t.test('a message from a recipient whose campaign message failed or was never de
   }
   const after = await campaign(p, c.id)
   t.equal(after.counts.replied, 0)
-  t.same((await recipients(p, c.id, 'replied')), [])
+  t.same(await recipients(p, c.id, 'replied'), [])
 })

@@ -12,7 +12,11 @@ const SLOW = { env: { WHATSAPP_SEND_RATE_PER_SECOND: '10' }, emulator: { ratePer
 const AFTER_PAUSE_BOUND = 5 + 10
 
 const campaignRowsInOutbox = (p: Pair) =>
-  (p.parley.db.$client.prepare(`SELECT count(*) AS n FROM outbox WHERE priority = 1 AND state IN ('queued', 'sending')`).get() as { n: number }).n
+  (
+    p.parley.db.$client.prepare(`SELECT count(*) AS n FROM outbox WHERE priority = 1 AND state IN ('queued', 'sending')`).get() as {
+      n: number
+    }
+  ).n
 
 t.test('pause stops sending within the backlog; resume sends exactly the rest', async (t) => {
   const p = await startPair(t, SLOW)
@@ -152,7 +156,10 @@ t.test('preview for one contact: the rendered template, or why that contact woul
   const blank = contacts.find((c) => c.phone === '4915100000002')!
   const spec = {
     template: { name: 'order_update', language: 'en' },
-    params: { body: { '1': { from: 'first_name' }, '2': { from: 'attribute', key: 'order' }, '3': { from: 'fixed', value: 'Friday' } }, header: {} },
+    params: {
+      body: { '1': { from: 'first_name' }, '2': { from: 'attribute', key: 'order' }, '3': { from: 'fixed', value: 'Friday' } },
+      header: {},
+    },
     audience: { kind: 'tags', tags: ['vip'], match: 'any' },
   }
   const first = (await p.call('POST', '/api/campaigns/preview', spec)).body

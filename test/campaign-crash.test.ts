@@ -27,7 +27,10 @@ t.test('kill -9 at several points of a campaign: each recipient messaged exactly
   const created = await call('POST', '/api/campaigns', {
     name: 'Crash',
     template: { name: 'order_update', language: 'en' },
-    params: { body: { '1': { from: 'first_name' }, '2': { from: 'attribute', key: 'order' }, '3': { from: 'fixed', value: 'Friday' } }, header: {} },
+    params: {
+      body: { '1': { from: 'first_name' }, '2': { from: 'attribute', key: 'order' }, '3': { from: 'fixed', value: 'Friday' } },
+      header: {},
+    },
     audience: { kind: 'all' },
   })
   const id = (created.body.campaign as CampaignDTO).id
@@ -72,7 +75,10 @@ t.test('kill -9 at several points of a campaign: each recipient messaged exactly
   t.same(settledAll.counts, truth(await recipients(p, id)), 'counters equal the per-recipient truth')
   const unknown = await recipients(p, id, 'unknown')
   t.equal(unknown.length, settledAll.counts.unknown)
-  t.ok(unknown.every((r) => !player.received.has(r.contact.phone!)), 'the unknown ones are exactly those Meta never got')
+  t.ok(
+    unknown.every((r) => !player.received.has(r.contact.phone!)),
+    'the unknown ones are exactly those Meta never got',
+  )
   t.comment(`${unknown.length} sends were claimed but never reached Meta; resent only on request`)
 
   // A user's explicit "send again" for those in doubt: they go out once each.

@@ -10,7 +10,13 @@ t.test('another workspace sees none of it', async (t) => {
   const p = await startPair(t)
   play(p)
   const ws2 = p.parley.db.$client.prepare(`INSERT INTO workspaces(name) VALUES ('Other shop') RETURNING id`).get() as { id: number }
-  await p.parley.app.services.auth.createUser({ workspaceId: ws2.id, email: 'other@example.com', name: 'Other', password: 'other password 1', role: 'admin' })
+  await p.parley.app.services.auth.createUser({
+    workspaceId: ws2.id,
+    email: 'other@example.com',
+    name: 'Other',
+    password: 'other password 1',
+    role: 'admin',
+  })
   const theirs = await p.parley.login({ email: 'other@example.com', password: 'other password 1' })
   const as2 = async (method: string, path: string, body?: unknown) => {
     const res = await fetch(p.parley.url + path, {
@@ -31,7 +37,11 @@ t.test('another workspace sees none of it', async (t) => {
 
   for (const [method, path, body] of [
     ['GET', `/api/campaigns/${c.id}`],
-    ['PUT', `/api/campaigns/${c.id}`, { name: 'x', template: { name: 'order_update', language: 'en' }, params: { body: {}, header: {} }, audience: { kind: 'all' } }],
+    [
+      'PUT',
+      `/api/campaigns/${c.id}`,
+      { name: 'x', template: { name: 'order_update', language: 'en' }, params: { body: {}, header: {} }, audience: { kind: 'all' } },
+    ],
     ['POST', `/api/campaigns/${c.id}/pause`, {}],
     ['POST', `/api/campaigns/${c.id}/resume`, {}],
     ['POST', `/api/campaigns/${c.id}/cancel`, {}],

@@ -69,12 +69,16 @@ t.test('a running campaign: a read moves its row to Read live, without re-readin
   t.same(tableReads.slice(readsBefore), [], 'the table followed the events: it was not re-read')
 
   // The counters and the table agree: every row the counters call read is Read.
-  await page.waitForFunction(() => {
-    const counter = [...document.querySelectorAll('.counter')].find((el) => el.querySelector('dt')?.textContent === 'Read')
-    const n = Number(counter?.querySelector('dd')?.firstChild?.textContent?.replace(/\D/g, '') ?? NaN)
-    const rows = [...document.querySelectorAll('table.recipients .rstatus')].filter((s) => s.textContent === 'Read').length
-    return n === 1 && rows === 1
-  }, null, { timeout: LIVE_MS })
+  await page.waitForFunction(
+    () => {
+      const counter = [...document.querySelectorAll('.counter')].find((el) => el.querySelector('dt')?.textContent === 'Read')
+      const n = Number(counter?.querySelector('dd')?.firstChild?.textContent?.replace(/\D/g, '') ?? NaN)
+      const rows = [...document.querySelectorAll('table.recipients .rstatus')].filter((s) => s.textContent === 'Read').length
+      return n === 1 && rows === 1
+    },
+    null,
+    { timeout: LIVE_MS },
+  )
   t.pass('counter Read 1, one Read row')
 
   // The customer answers: the reply is attributed to the campaign and the row's Replied
@@ -98,15 +102,26 @@ t.test('a running campaign: a read moves its row to Read live, without re-readin
   await action(p, c.id, 'cancel')
   await page.waitForSelector('.page-head .status-cancelled', { timeout: LIVE_MS })
   await reread
-  await page.waitForFunction(() => [...document.querySelectorAll('table.recipients .rstatus')].some((s) => s.textContent === 'Skipped'), null, { timeout: LIVE_MS })
-  const other = (await page.$$eval('table.recipients tbody tr', (trs) =>
-    trs.filter((tr) => tr.querySelector('.rstatus')?.textContent === 'Delivered').map((tr) => tr.querySelector('td .muted')?.textContent?.replace(/\D/g, '') ?? ''),
-  ))[0]
+  await page.waitForFunction(
+    () => [...document.querySelectorAll('table.recipients .rstatus')].some((s) => s.textContent === 'Skipped'),
+    null,
+    { timeout: LIVE_MS },
+  )
+  const other = (
+    await page.$$eval('table.recipients tbody tr', (trs) =>
+      trs
+        .filter((tr) => tr.querySelector('.rstatus')?.textContent === 'Delivered')
+        .map((tr) => tr.querySelector('td .muted')?.textContent?.replace(/\D/g, '') ?? ''),
+    )
+  )[0]
   t.ok(other, 'another delivered row')
   const readsAfterCancel = tableReads.length
   t.equal(p.emu.emulator.customerRead(other!), 1)
   await page.waitForFunction(
-    (n) => [...document.querySelectorAll('table.recipients tbody tr')].some((tr) => tr.querySelector('td .muted')?.textContent === `+${n}` && tr.querySelector('.rstatus')?.textContent === 'Read'),
+    (n) =>
+      [...document.querySelectorAll('table.recipients tbody tr')].some(
+        (tr) => tr.querySelector('td .muted')?.textContent === `+${n}` && tr.querySelector('.rstatus')?.textContent === 'Read',
+      ),
     other,
     { timeout: LIVE_MS },
   )

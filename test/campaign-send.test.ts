@@ -75,11 +75,18 @@ t.test('a campaign reaches each recipient once; live counters equal the per-reci
 
   // The same counters arrived live on the stream.
   await sse.waitFor((evs) =>
-    evs.some((e) => e.event === 'campaign.updated' && JSON.stringify((JSON.parse(e.data) as { campaign: CampaignDTO }).campaign.counts) === JSON.stringify(done.counts)),
+    evs.some(
+      (e) =>
+        e.event === 'campaign.updated' &&
+        JSON.stringify((JSON.parse(e.data) as { campaign: CampaignDTO }).campaign.counts) === JSON.stringify(done.counts),
+    ),
   )
   const updates = sse.data<{ campaign: CampaignDTO }>('campaign.updated').filter((e) => e.campaign.id === draft.id)
   t.ok(updates.length >= 2, `${updates.length} campaign.updated events`)
-  t.ok(updates.some((u) => u.campaign.status === 'running' && u.campaign.progress > 0 && u.campaign.progress < 1), 'progress was visible while running')
+  t.ok(
+    updates.some((u) => u.campaign.status === 'running' && u.campaign.progress > 0 && u.campaign.progress < 1),
+    'progress was visible while running',
+  )
 
   // A campaign message is an ordinary outbound message in the customer's conversation.
   const someone = rs.find((r) => r.status === 'read')!
@@ -97,14 +104,21 @@ t.test('a campaign reaches each recipient once; live counters equal the per-reci
   const conv = (await p.call('GET', `/api/conversations/${replied.conversationId}`)).body.conversation
   t.equal(conv.status, 'open')
   const quiet = rs.find((r) => r.repliedAt === null && r.conversationId !== null)!
-  t.equal((await p.call('GET', `/api/conversations/${quiet.conversationId}`)).body.conversation.status, 'resolved', 'a broadcast does not fill the open inbox')
+  t.equal(
+    (await p.call('GET', `/api/conversations/${quiet.conversationId}`)).body.conversation.status,
+    'resolved',
+    'a broadcast does not fill the open inbox',
+  )
 
   // CSV export: one line per recipient, with the same statuses.
   const res = await fetch(`${p.parley.url}/api/campaigns/${draft.id}/recipients.csv`, { headers: { authorization: `Bearer ${p.token}` } })
   t.equal(res.status, 200)
   t.match(res.headers.get('content-type'), /text\/csv/)
   t.match(res.headers.get('content-disposition'), /attachment/)
-  const lines = (await res.text()).replace(/^\ufeff/, '').trim().split('\r\n')
+  const lines = (await res.text())
+    .replace(/^\ufeff/, '')
+    .trim()
+    .split('\r\n')
   t.equal(lines.length, 121)
   t.match(lines[0], /^recipient_id,contact_id,name,phone,status/)
   t.equal(lines.filter((l) => l.split(',')[4] === 'failed').length, done.counts.failed)
@@ -120,7 +134,11 @@ t.test('follow-up: a new campaign for the failed, the unread or those who did no
   const done = await waitCampaign(
     p,
     c.id,
-    (x) => x.status === 'completed' && x.counts.delivered === player.outcomes.delivered && x.counts.read === player.outcomes.read && x.counts.failed === (player.outcomes.failed[131026] ?? 0),
+    (x) =>
+      x.status === 'completed' &&
+      x.counts.delivered === player.outcomes.delivered &&
+      x.counts.read === player.outcomes.read &&
+      x.counts.failed === (player.outcomes.failed[131026] ?? 0),
     'completed',
   )
   for (const [filter, expected] of [
@@ -150,7 +168,10 @@ t.test('an agent’s reply on the same number goes before the campaign’s queue
   await action(p, c.id, 'start', {})
   await until(async () => player.tally().messages >= 5, 'the campaign is sending')
   const before = player.tally().messages
-  const reply = await p.call('POST', `/api/conversations/${conv.id}/messages`, { text: 'Yes, ready for pickup', clientMessageId: 'agent-1' })
+  const reply = await p.call('POST', `/api/conversations/${conv.id}/messages`, {
+    text: 'Yes, ready for pickup',
+    clientMessageId: 'agent-1',
+  })
   t.equal(reply.status, 202)
   await until(async () => (await p.emu.messages('15550009999')).some((m) => m.direction === 'out'), 'the reply reached the customer')
   const after = player.tally().messages

@@ -13,7 +13,15 @@ import { writeFileSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { ADMIN, apiCall, startServer } from './helpers/server.ts'
-import { agentPage, ensureWebBuild, E2E_FILE_TIMEOUT_MS, launchBrowser, LIVE_MS, watchPage, type BrowserTestLike } from './helpers/browser.ts'
+import {
+  agentPage,
+  ensureWebBuild,
+  E2E_FILE_TIMEOUT_MS,
+  launchBrowser,
+  LIVE_MS,
+  watchPage,
+  type BrowserTestLike,
+} from './helpers/browser.ts'
 import type { CampaignRecipientDTO } from '../src/events/types.ts'
 import { until } from './helpers/emulator.ts'
 
@@ -91,7 +99,11 @@ t.test('import contacts, build and send a campaign, watch it live', async (t) =>
   await page.selectOption('select[aria-label="Value of {{2}}"]', 'attribute')
   await page.fill('input[aria-label="Attribute for {{2}}"]', 'order')
   await page.fill('input[aria-label="Text for {{3}}"]', 'Friday')
-  await page.waitForFunction(() => /your order #5\d\d has shipped and should arrive by Friday/.test(document.querySelector('.bubble-preview')?.textContent ?? ''), null, { timeout: LIVE_MS })
+  await page.waitForFunction(
+    () => /your order #5\d\d has shipped and should arrive by Friday/.test(document.querySelector('.bubble-preview')?.textContent ?? ''),
+    null,
+    { timeout: LIVE_MS },
+  )
   t.match(await page.textContent('.builder'), new RegExp(`${N} will receive it`))
   t.ok(previews.length > 0 && previews.every((st) => st === 200), 'every preview asked for was answered 200')
 
@@ -114,7 +126,10 @@ t.test('import contacts, build and send a campaign, watch it live', async (t) =>
   await page.waitForFunction(
     (n) => {
       const c = Object.fromEntries(
-        [...document.querySelectorAll('.counter')].map((el) => [el.querySelector('dt')?.textContent, Number((el.querySelector('dd')?.firstChild?.textContent ?? '').replace(/\D/g, ''))]),
+        [...document.querySelectorAll('.counter')].map((el) => [
+          el.querySelector('dt')?.textContent,
+          Number((el.querySelector('dd')?.firstChild?.textContent ?? '').replace(/\D/g, '')),
+        ]),
       )
       return c.Waiting === 0 && c.Sent + c.Failed === n
     },
@@ -128,7 +143,9 @@ t.test('import contacts, build and send a campaign, watch it live', async (t) =>
 
   // Each share says what it is a share of.
   const shares = Object.fromEntries(
-    await page.$$eval('.counter', (els) => els.map((el) => [el.querySelector('dt')?.textContent ?? '', el.querySelector('.share')?.textContent?.trim() ?? ''])),
+    await page.$$eval('.counter', (els) =>
+      els.map((el) => [el.querySelector('dt')?.textContent ?? '', el.querySelector('.share')?.textContent?.trim() ?? '']),
+    ),
   )
   t.match(shares.Sent, /^\d+% of all$/)
   t.match(shares.Delivered, /^(\d+%|–) of sent$/)
@@ -139,14 +156,18 @@ t.test('import contacts, build and send a campaign, watch it live', async (t) =>
   // The follow-ups count whom they would reach, as the table says. Reads and replies may
   // still be arriving after "completed": wait until the page and the API agree, each
   // read fresh in the same round.
-  const counted = await until(async () => {
-    const rs = (await api<{ recipients: CampaignRecipientDTO[] }>('GET', '/api/campaigns/1/recipients?limit=500')).body.recipients
-    const unread = rs.filter((r) => r.status === 'sent' || r.status === 'delivered').length
-    const noReply = rs.filter((r) => ['sent', 'delivered', 'read'].includes(r.status) && r.repliedAt === null).length
-    const followUps = await page.$$eval('.actions button', (bs) => bs.map((b) => b.textContent ?? ''))
-    const readOk = unread === 0 || followUps.includes(`did not read (${unread})`)
-    return readOk && noReply > 0 && followUps.includes(`did not reply (${noReply})`) && { unread, noReply }
-  }, 'the follow-up buttons to count what the recipients API says', LIVE_MS * 2)
+  const counted = await until(
+    async () => {
+      const rs = (await api<{ recipients: CampaignRecipientDTO[] }>('GET', '/api/campaigns/1/recipients?limit=500')).body.recipients
+      const unread = rs.filter((r) => r.status === 'sent' || r.status === 'delivered').length
+      const noReply = rs.filter((r) => ['sent', 'delivered', 'read'].includes(r.status) && r.repliedAt === null).length
+      const followUps = await page.$$eval('.actions button', (bs) => bs.map((b) => b.textContent ?? ''))
+      const readOk = unread === 0 || followUps.includes(`did not read (${unread})`)
+      return readOk && noReply > 0 && followUps.includes(`did not reply (${noReply})`) && { unread, noReply }
+    },
+    'the follow-up buttons to count what the recipients API says',
+    LIVE_MS * 2,
+  )
   t.pass(`did not read (${counted.unread}), did not reply (${counted.noReply}): as the recipients API says`)
 
   // On a phone, Export CSV stays on the screen.

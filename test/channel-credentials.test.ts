@@ -15,9 +15,21 @@ import type { ChannelPublic } from '../src/domain/channels.ts'
 
 t.setTimeout(E2E_FILE_TIMEOUT_MS)
 
-const SECOND = { phoneNumberId: '100000000000003', displayPhoneNumber: '15550002000', wabaId: WABA_ID, accessToken: 'second-number-token', verifiedName: 'Second Shop' }
+const SECOND = {
+  phoneNumberId: '100000000000003',
+  displayPhoneNumber: '15550002000',
+  wabaId: WABA_ID,
+  accessToken: 'second-number-token',
+  verifiedName: 'Second Shop',
+}
 const NUMBERS = [
-  { phoneNumberId: PHONE_NUMBER_ID, displayPhoneNumber: DISPLAY_NUMBER, wabaId: WABA_ID, accessToken: GRAPH_TOKEN, verifiedName: 'Parley Test Shop' },
+  {
+    phoneNumberId: PHONE_NUMBER_ID,
+    displayPhoneNumber: DISPLAY_NUMBER,
+    wabaId: WABA_ID,
+    accessToken: GRAPH_TOKEN,
+    verifiedName: 'Parley Test Shop',
+  },
   SECOND,
 ]
 
@@ -35,7 +47,12 @@ t.test('a valid token is verified with the name and number Meta answered, live; 
   const stream = await connectSse(`${p.parley.url}/stream`, { token: p.token })
   t.teardown(() => stream.close())
 
-  const created = await p.call('POST', '/api/channels', { kind: 'whatsapp', externalId: SECOND.phoneNumberId, name: 'Second', accessToken: SECOND.accessToken })
+  const created = await p.call('POST', '/api/channels', {
+    kind: 'whatsapp',
+    externalId: SECOND.phoneNumberId,
+    name: 'Second',
+    accessToken: SECOND.accessToken,
+  })
   t.equal(created.status, 201)
   t.equal(created.body.channel.credentials.status, 'unchecked', 'saved before Meta is asked')
   const id = created.body.channel.id as number
@@ -55,7 +72,12 @@ t.test('a valid token is verified with the name and number Meta answered, live; 
   t.match(rejected.credentials.detail, /rejected the access token \(190\).*system-user token/)
 
   // A token Meta knows, for a number it does not give access to: 100, with what to check.
-  const wrongId = await p.call('POST', '/api/channels', { kind: 'whatsapp', externalId: '100000000000009', name: 'Typo', accessToken: SECOND.accessToken })
+  const wrongId = await p.call('POST', '/api/channels', {
+    kind: 'whatsapp',
+    externalId: '100000000000009',
+    name: 'Typo',
+    accessToken: SECOND.accessToken,
+  })
   t.equal(wrongId.status, 201)
   const r100 = await waitCredentials(p.call, wrongId.body.channel.id, 'rejected')
   t.match(r100.credentials.detail, /does not know phone number ID 100000000000009 .*\(100\)/)
@@ -80,12 +102,20 @@ t.test('Meta unreachable: saving still answers 201, the channel is not checked y
   const call = apiCall(s.url, token)
   const stream = await connectSse(`${s.url}/stream`, { token })
   t.teardown(() => stream.close())
-  const created = await call('POST', '/api/channels', { kind: 'whatsapp', externalId: SECOND.phoneNumberId, name: 'Second', accessToken: SECOND.accessToken })
+  const created = await call('POST', '/api/channels', {
+    kind: 'whatsapp',
+    externalId: SECOND.phoneNumberId,
+    name: 'Second',
+    accessToken: SECOND.accessToken,
+  })
   t.equal(created.status, 201, 'saving does not wait for Meta')
   const id = created.body.channel.id as number
   // The settings page hears at once that Meta could not be asked yet.
   await stream.waitFor((evs) => evs.some((e) => e.event === 'channel.updated' && JSON.parse(e.data).channel.id === id))
-  t.match(stream.data<{ channel: ChannelPublic }>('channel.updated')[0]!.channel.credentials, { status: 'unchecked', detail: /could not be reached/ })
+  t.match(stream.data<{ channel: ChannelPublic }>('channel.updated')[0]!.channel.credentials, {
+    status: 'unchecked',
+    detail: /could not be reached/,
+  })
   const pending = await until(async () => {
     const c = await channelOf(call, id)
     return c?.credentials.checkedAt != null ? c : undefined
@@ -118,10 +148,15 @@ t.test('the sandbox answers the same: its number and its Page are verified; a ba
   t.match(await res.json(), { error: { code: 190, type: 'OAuthException' } })
 })
 
-t.test('Chromium: Settings shows the verify token with Copy, and each channel\'s check result', async (t) => {
+t.test("Chromium: Settings shows the verify token with Copy, and each channel's check result", async (t) => {
   await ensureWebBuild()
   const p = await startPair(t, { emulator: { numbers: NUMBERS } })
-  const bad = await p.call('POST', '/api/channels', { kind: 'whatsapp', externalId: SECOND.phoneNumberId, name: 'Second', accessToken: 'wrong' })
+  const bad = await p.call('POST', '/api/channels', {
+    kind: 'whatsapp',
+    externalId: SECOND.phoneNumberId,
+    name: 'Second',
+    accessToken: 'wrong',
+  })
   const browser = await launchBrowser(t)
   const { page } = await agentPage(t, browser, p.parley.url)
   await page.goto(`${p.parley.url}/settings`)

@@ -23,23 +23,32 @@ t.test('a second number with its own app: routed by phone_number_id, verified by
   t.equal(res.status, 201)
   const second = ((await res.json()) as { channel: { id: number } }).channel
 
-  const toSecond = envelope(value({ phoneNumberId: '100000000000003', contacts: [contact('15550004444', 'Dana')], messages: [text('15550004444', 'to support')] }))
+  const toSecond = envelope(
+    value({ phoneNumberId: '100000000000003', contacts: [contact('15550004444', 'Dana')], messages: [text('15550004444', 'to support')] }),
+  )
   const toFirst = envelope(value({ contacts: [contact('15550004444', 'Dana')], messages: [text('15550004444', 'to sales')] }))
 
   t.equal((await s.webhook(toSecond, { secret: 'second-app-secret' })).status, 200)
   t.equal((await s.webhook(toFirst)).status, 200)
   // The first number's app cannot post for the second number.
-  const forged = envelope(value({ phoneNumberId: '100000000000003', contacts: [contact('15550004444', 'Dana')], messages: [text('15550004444', 'forged')] }))
+  const forged = envelope(
+    value({ phoneNumberId: '100000000000003', contacts: [contact('15550004444', 'Dana')], messages: [text('15550004444', 'forged')] }),
+  )
   t.equal((await s.webhook(forged, { secret: APP_SECRET })).status, 200, 'acknowledged…')
   t.equal((await s.webhook(toFirst, { secret: 'nobody' })).status, 401)
 
-  const rows = s.db.$client
-    .prepare('SELECT m.text, m.channel_id AS ch FROM messages m ORDER BY m.id')
-    .all() as { text: string; ch: number }[]
-  t.same(rows, [
-    { text: 'to support', ch: second.id },
-    { text: 'to sales', ch: 1 },
-  ], '…but the forged one is not stored')
+  const rows = s.db.$client.prepare('SELECT m.text, m.channel_id AS ch FROM messages m ORDER BY m.id').all() as {
+    text: string
+    ch: number
+  }[]
+  t.same(
+    rows,
+    [
+      { text: 'to support', ch: second.id },
+      { text: 'to sales', ch: 1 },
+    ],
+    '…but the forged one is not stored',
+  )
   const kept = s.db.$client.prepare('SELECT reason FROM raw_webhooks').all()
   t.same(kept, [{ reason: 'secret_mismatch:100000000000003' }])
   // Same customer, two numbers: two conversations, each marked with its channel.

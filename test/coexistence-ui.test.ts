@@ -4,7 +4,16 @@
 // messages inside WhatsApp shows why on the contacts page, live.
 import t from 'tap'
 import { startServer } from './helpers/server.ts'
-import { agentPage, ensureWebBuild, E2E_FILE_TIMEOUT_MS, launchBrowser, listRows, LIVE_MS, openConversation, waitForBubbles } from './helpers/browser.ts'
+import {
+  agentPage,
+  ensureWebBuild,
+  E2E_FILE_TIMEOUT_MS,
+  launchBrowser,
+  listRows,
+  LIVE_MS,
+  openConversation,
+  waitForBubbles,
+} from './helpers/browser.ts'
 import { textWebhook } from './helpers/wa.ts'
 import { echo, preference } from './helpers/coexistence.ts'
 

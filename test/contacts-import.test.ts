@@ -67,7 +67,12 @@ t.test('import: contacts, tags, attributes and a list; existing contacts are upd
   const { s, token, call } = await client(t)
   const sse = await connectSse(`${s.url}/stream`, { token })
   t.teardown(() => sse.close())
-  const first = await call('POST', '/api/contacts/import', { csv: GERMAN, defaultCountryCode: '49', tags: ['spring'], listName: 'Fair 2026' })
+  const first = await call('POST', '/api/contacts/import', {
+    csv: GERMAN,
+    defaultCountryCode: '49',
+    tags: ['spring'],
+    listName: 'Fair 2026',
+  })
   t.equal(first.status, 201)
   const r = first.body.report
   t.equal(r.created, 3)
@@ -85,7 +90,9 @@ t.test('import: contacts, tags, attributes and a list; existing contacts are upd
   t.equal(anna.optOut, null)
 
   // Again, with a changed name and a new column: one contact, updated and merged.
-  const again = await call('POST', '/api/contacts/import', { csv: 'phone,name,plan\n+4915123456701,Anna Müller,gold\n+15550001234,New One,\n' })
+  const again = await call('POST', '/api/contacts/import', {
+    csv: 'phone,name,plan\n+4915123456701,Anna Müller,gold\n+15550001234,New One,\n',
+  })
   t.equal(again.body.report.created, 1)
   t.equal(again.body.report.updated, 1)
   const one = (await call('GET', `/api/contacts/${anna.id}`)).body.contact
@@ -101,7 +108,13 @@ t.test('import: contacts, tags, attributes and a list; existing contacts are upd
   t.same(await q(`listId=${r.listId}`), ['Anna Müller', 'Jürgen', 'Smith, John'])
   t.same(await q(`listId=${again.body.report.listId}`), ['Anna Müller', 'New One'])
   const lists = (await call('GET', '/api/contacts/lists')).body.lists
-  t.same(lists.map((l: { name: string; size: number }) => [l.name, l.size]).sort(), [['Fair 2026', 3], [lists[0].name, 2]].sort())
+  t.same(
+    lists.map((l: { name: string; size: number }) => [l.name, l.size]).sort(),
+    [
+      ['Fair 2026', 3],
+      [lists[0].name, 2],
+    ].sort(),
+  )
   t.same((await call('GET', '/api/contacts/tags')).body.tags, [
     { tag: 'newsletter', count: 1 },
     { tag: 'spring', count: 3 },
@@ -113,7 +126,9 @@ t.test('import: contacts, tags, attributes and a list; existing contacts are upd
   const seen: number[] = []
   let cursor: string | null = null
   do {
-    const page: { contacts: { id: number }[]; nextCursor: string | null } = (await call('GET', `/api/contacts?limit=2${cursor ? `&cursor=${cursor}` : ''}`)).body
+    const page: { contacts: { id: number }[]; nextCursor: string | null } = (
+      await call('GET', `/api/contacts?limit=2${cursor ? `&cursor=${cursor}` : ''}`)
+    ).body
     seen.push(...page.contacts.map((c) => c.id))
     cursor = page.nextCursor
   } while (cursor)
@@ -159,4 +174,3 @@ t.test('a large import: 10,000 rows in one request, every row accounted for', as
   t.equal(res.body.report.duplicateCount, 1)
   t.equal((await call('GET', '/api/contacts/tags')).body.tags[0].count, 10_000)
 })
-

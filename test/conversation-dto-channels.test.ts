@@ -28,7 +28,9 @@ t.test('the list narrows to one channel or one kind; paging, status and search s
 
   // Two customers on the first number, one on the second, two on the page.
   const wa = (phoneNumberId: string | undefined, from: string, name: string, body: string) =>
-    s.webhook(envelope(value({ ...(phoneNumberId ? { phoneNumberId } : {}), contacts: [contact(from, name)], messages: [text(from, body)] })))
+    s.webhook(
+      envelope(value({ ...(phoneNumberId ? { phoneNumberId } : {}), contacts: [contact(from, name)], messages: [text(from, body)] })),
+    )
   t.equal((await wa(undefined, '4915100000801', 'Ana', 'first number')).status, 200)
   t.equal((await wa(undefined, '4915100000802', 'Ben', 'first number')).status, 200)
   t.equal((await wa(SECOND_NUMBER, '4915100000801', 'Ana', 'second number')).status, 200)
@@ -44,7 +46,11 @@ t.test('the list narrows to one channel or one kind; paging, status and search s
   }
   const kinds = (cs: ConversationDTO[]) => cs.map((c) => `${c.channelKind}:${c.channelId}`).sort()
 
-  t.same(kinds((await get('')).conversations), ['messenger:' + page, 'messenger:' + page, 'whatsapp:1', 'whatsapp:1', `whatsapp:${second}`], 'no filter: all five')
+  t.same(
+    kinds((await get('')).conversations),
+    ['messenger:' + page, 'messenger:' + page, 'whatsapp:1', 'whatsapp:1', `whatsapp:${second}`],
+    'no filter: all five',
+  )
   t.same(kinds((await get(`channel=${second}`)).conversations), [`whatsapp:${second}`], 'one number')
   t.same(kinds((await get('channel=1')).conversations), ['whatsapp:1', 'whatsapp:1'], 'the env number')
   t.same(kinds((await get(`channel=${page}`)).conversations), ['messenger:' + page, 'messenger:' + page], 'the page')
@@ -75,11 +81,22 @@ t.test('the list narrows to one channel or one kind; paging, status and search s
 t.test("another workspace's channel id filters to nothing, never to their conversations", async (t) => {
   const s = await startServer(t)
   const ws2 = s.db.$client.prepare(`INSERT INTO workspaces(name) VALUES ('Other') RETURNING id`).get() as { id: number }
-  await s.app.services.auth.createUser({ workspaceId: ws2.id, email: 'o@example.com', name: 'O', password: 'other password', role: 'admin' })
+  await s.app.services.auth.createUser({
+    workspaceId: ws2.id,
+    email: 'o@example.com',
+    name: 'O',
+    password: 'other password',
+    role: 'admin',
+  })
   const other = await s.login({ email: 'o@example.com', password: 'other password' })
   const theirPage = await addChannel(s, other.token, { kind: 'messenger', externalId: PAGE_ID, name: 'Their Page' })
-  t.equal((await postMessenger(s.url, pageWebhook(item('7000000000000809', { message: { mid: mid(), text: 'theirs' } })), APP_SECRET)).status, 200)
-  const theirs = (await (await s.get(`/api/conversations?channel=${theirPage}`, other.token)).json()) as { conversations: ConversationDTO[] }
+  t.equal(
+    (await postMessenger(s.url, pageWebhook(item('7000000000000809', { message: { mid: mid(), text: 'theirs' } })), APP_SECRET)).status,
+    200,
+  )
+  const theirs = (await (await s.get(`/api/conversations?channel=${theirPage}`, other.token)).json()) as {
+    conversations: ConversationDTO[]
+  }
   t.equal(theirs.conversations.length, 1, 'they see their page')
 
   const { token } = await s.login()

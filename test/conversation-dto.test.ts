@@ -52,7 +52,14 @@ t.test('the list and a single conversation carry the last message status, and wh
 
   const failed = statusWebhook(
     status(named.providerMessageId!, 'failed', CUSTOMER, {
-      errors: [{ code: 131026, title: 'Message undeliverable', message: 'Message undeliverable', error_data: { details: 'Unable to deliver message.' } }],
+      errors: [
+        {
+          code: 131026,
+          title: 'Message undeliverable',
+          message: 'Message undeliverable',
+          error_data: { details: 'Unable to deliver message.' },
+        },
+      ],
     }),
   )
   t.equal((await s.webhook(failed)).status, 200)

@@ -5,7 +5,16 @@ import t from 'tap'
 import type { Page } from 'playwright-core'
 import { startServer, type TestServer } from './helpers/server.ts'
 import { textWebhook } from './helpers/wa.ts'
-import { agentPage, E2E_FILE_TIMEOUT_MS, ensureWebBuild, launchBrowser, listRows, LIVE_MS, openConversation, waitForBubbles } from './helpers/browser.ts'
+import {
+  agentPage,
+  E2E_FILE_TIMEOUT_MS,
+  ensureWebBuild,
+  launchBrowser,
+  listRows,
+  LIVE_MS,
+  openConversation,
+  waitForBubbles,
+} from './helpers/browser.ts'
 
 const AGENT_B = { email: 'bea@example.com', password: 'another good password', name: 'Bea' }
 
@@ -56,14 +65,27 @@ t.test('Resolve leaves the Open list for every agent and shows the system line; 
     t.equal(lines.length, 1)
     t.match(lines[0], /^Admin resolved this · \d{2}:\d{2}/)
   }
-  t.equal((await listRows(b.page)).find((r) => r.id === yara), undefined, 'B’s Open list no longer has it')
-  t.equal(await b.page.locator('.conv-header .status-toggle').textContent().then((x) => x?.trim()), 'Reopen', 'B’s header offers Reopen')
+  t.equal(
+    (await listRows(b.page)).find((r) => r.id === yara),
+    undefined,
+    'B’s Open list no longer has it',
+  )
+  t.equal(
+    await b.page
+      .locator('.conv-header .status-toggle')
+      .textContent()
+      .then((x) => x?.trim()),
+    'Reopen',
+    'B’s header offers Reopen',
+  )
   const row = (await a.page.$$eval('.system-line', (els) => els.map((e) => getComputedStyle(e).textAlign)))[0]
   t.equal(row, 'center', 'a centred line, not a bubble')
   t.equal(await a.page.locator('.msg .text', { hasText: 'resolved this' }).count(), 0, 'not a message bubble')
 
   // The customer sees nothing; the preview is the customer's message still.
-  const resolved = (await (await fetch(`${s.url}/api/conversations/${yara}`, { headers: { authorization: `Bearer ${(await s.login()).token}` } })).json()) as {
+  const resolved = (await (
+    await fetch(`${s.url}/api/conversations/${yara}`, { headers: { authorization: `Bearer ${(await s.login()).token}` } })
+  ).json()) as {
     conversation: { lastMessagePreview: string; status: string }
   }
   t.equal(resolved.conversation.status, 'resolved')

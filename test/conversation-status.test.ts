@@ -53,9 +53,15 @@ t.test('resolve: a conversation.updated and a system line for every stream, noth
 
   // The history holds the line; the list moves it to Resolved.
   const history = (await call('GET', `/api/conversations/${conv.id}/messages`)).body.messages as MessageDTO[]
-  t.same(history.map((m) => m.direction), ['in', 'system'])
+  t.same(
+    history.map((m) => m.direction),
+    ['in', 'system'],
+  )
   t.same((await call('GET', '/api/conversations?status=open')).body.conversations, [], 'gone from Open')
-  t.same((await call('GET', '/api/conversations?status=resolved')).body.conversations.map((c: ConversationDTO) => c.id), [conv.id])
+  t.same(
+    (await call('GET', '/api/conversations?status=resolved')).body.conversations.map((c: ConversationDTO) => c.id),
+    [conv.id],
+  )
 
   // Idempotent: the same status again is 200, no second line, no event.
   const again = await call('POST', `/api/conversations/${conv.id}/status`, { status: 'resolved' })
@@ -99,7 +105,13 @@ t.test('bad status 400, unknown or another workspace’s conversation 404', asyn
   t.equal(missing.body.error.code, 'NOT_FOUND')
 
   const ws2 = s.db.$client.prepare(`INSERT INTO workspaces(name) VALUES ('Other shop') RETURNING id`).get() as { id: number }
-  await s.app.services.auth.createUser({ workspaceId: ws2.id, email: 'other@example.com', name: 'Other', password: 'other password 1', role: 'admin' })
+  await s.app.services.auth.createUser({
+    workspaceId: ws2.id,
+    email: 'other@example.com',
+    name: 'Other',
+    password: 'other password 1',
+    role: 'admin',
+  })
   const theirs = apiCall(s.url, (await s.login({ email: 'other@example.com', password: 'other password 1' })).token)
   const foreign = await theirs('POST', `/api/conversations/${conv.id}/status`, { status: 'resolved' })
   t.equal(foreign.status, 404)
@@ -123,6 +135,12 @@ t.test('a customer writing to a resolved conversation reopens it, without a line
   t.equal(ev.conversation.unreadCount, 1)
   t.equal(ev.conversation.lastMessagePreview, 'Sorry, one more question')
   const history = (await call('GET', `/api/conversations/${conv.id}/messages`)).body.messages as MessageDTO[]
-  t.same(history.map((m) => m.text), ['Where is my parcel?', 'Admin resolved this', 'Sorry, one more question'])
-  t.same((await call('GET', '/api/conversations?status=open')).body.conversations.map((c: ConversationDTO) => c.id), [conv.id])
+  t.same(
+    history.map((m) => m.text),
+    ['Where is my parcel?', 'Admin resolved this', 'Sorry, one more question'],
+  )
+  t.same(
+    (await call('GET', '/api/conversations?status=open')).body.conversations.map((c: ConversationDTO) => c.id),
+    [conv.id],
+  )
 })

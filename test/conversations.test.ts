@@ -56,13 +56,18 @@ t.test('messages: newest page first, chronological within a page', async (t) => 
   let cursor: string | null = null
   const firstPages: string[][] = []
   do {
-    const page: MsgPage = (await (await s.get(`/api/conversations/1/messages?limit=20${cursor ? `&cursor=${cursor}` : ''}`, token)).json()) as MsgPage
+    const page: MsgPage = (await (
+      await s.get(`/api/conversations/1/messages?limit=20${cursor ? `&cursor=${cursor}` : ''}`, token)
+    ).json()) as MsgPage
     firstPages.push(page.messages.map((m) => m.text))
     all.unshift(...page.messages.map((m) => m.text))
     cursor = page.nextCursor
   } while (cursor)
   t.same(firstPages[0]!.slice(-2), ['m43', 'm44'], 'first page ends with the newest')
-  t.same(all, Array.from({ length: 45 }, (_, i) => `m${i}`))
+  t.same(
+    all,
+    Array.from({ length: 45 }, (_, i) => `m${i}`),
+  )
   t.equal((await s.get('/api/conversations/999/messages', token)).status, 404)
   t.equal((await s.get('/api/conversations/abc/messages', token)).status, 400)
 })
@@ -70,7 +75,9 @@ t.test('messages: newest page first, chronological within a page', async (t) => 
 t.test('read clears the unread count and tells every stream', async (t) => {
   const s = await startServer(t)
   const { token } = await s.login()
-  await s.webhook(envelope(value({ contacts: [contact('15550001111', 'Alice')], messages: [text('15550001111', 'a'), text('15550001111', 'b')] })))
+  await s.webhook(
+    envelope(value({ contacts: [contact('15550001111', 'Alice')], messages: [text('15550001111', 'a'), text('15550001111', 'b')] })),
+  )
   const list = (await (await s.get('/api/conversations', token)).json()) as ConvPage
   t.equal(list.conversations[0]!.unreadCount, 2)
   // The stream opened from the list's eventId misses nothing and repeats nothing.

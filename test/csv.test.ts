@@ -6,10 +6,22 @@ import { normalizePhone } from '../src/domain/contacts-phone.ts'
 const rows = (text: string) => parseCsv(text).records.map((r) => r.fields)
 
 t.test('plain, CRLF, LF and lone CR line ends; a trailing break adds no row', async (t) => {
-  t.same(rows('a,b\r\n1,2\r\n'), [['a', 'b'], ['1', '2']])
-  t.same(rows('a,b\n1,2'), [['a', 'b'], ['1', '2']])
-  t.same(rows('a,b\r1,2\r'), [['a', 'b'], ['1', '2']])
-  t.same(rows('a,,c\n,,\n'), [['a', '', 'c'], ['', '', '']])
+  t.same(rows('a,b\r\n1,2\r\n'), [
+    ['a', 'b'],
+    ['1', '2'],
+  ])
+  t.same(rows('a,b\n1,2'), [
+    ['a', 'b'],
+    ['1', '2'],
+  ])
+  t.same(rows('a,b\r1,2\r'), [
+    ['a', 'b'],
+    ['1', '2'],
+  ])
+  t.same(rows('a,,c\n,,\n'), [
+    ['a', '', 'c'],
+    ['', '', ''],
+  ])
   t.same(rows(''), [])
 })
 
@@ -25,16 +37,22 @@ t.test('the separator is detected from the header, outside quotes', async (t) =>
   t.equal(detectSeparator('phone\tname\n'), '\t')
   t.equal(detectSeparator('"a;b;c",d\n'), ',', 'semicolons inside quotes do not count')
   t.equal(detectSeparator('phone\n'), ',', 'one column: the default')
-  t.same(rows('phone;name\n"+49 151";"Müller, Anna"\n'), [['phone', 'name'], ['+49 151', 'Müller, Anna']])
+  t.same(rows('phone;name\n"+49 151";"Müller, Anna"\n'), [
+    ['phone', 'name'],
+    ['+49 151', 'Müller, Anna'],
+  ])
 })
 
 t.test('quoted fields hold separators, line breaks and "" quotes', async (t) => {
   const table = parseCsv('phone,note,name\n+1555,"line one\r\nline two","Say ""hi"", please"\n+1556,"a,b",x\n')
-  t.same(table.records.map((r) => r.fields), [
-    ['phone', 'note', 'name'],
-    ['+1555', 'line one\nline two', 'Say "hi", please'],
-    ['+1556', 'a,b', 'x'],
-  ])
+  t.same(
+    table.records.map((r) => r.fields),
+    [
+      ['phone', 'note', 'name'],
+      ['+1555', 'line one\nline two', 'Say "hi", please'],
+      ['+1556', 'a,b', 'x'],
+    ],
+  )
   t.same(
     table.records.map((r) => r.line),
     [1, 2, 4],

@@ -42,7 +42,8 @@ t.test('an old world-readable data dir is made private at start, and new files a
   const root = t.testdir({})
   const dataDir = path.join(root, 'data')
   // An install from before: folders 0755 (one even 0777), secrets and media 0644.
-  for (const d of ['', 'media', 'sandbox', 'sandbox/media', 'backups/2026-11-01', 'odd']) mkdirSync(path.join(dataDir, d), { recursive: true })
+  for (const d of ['', 'media', 'sandbox', 'sandbox/media', 'backups/2026-11-01', 'odd'])
+    mkdirSync(path.join(dataDir, d), { recursive: true })
   writeFileSync(path.join(dataDir, 'jwt-secret'), 'x'.repeat(64) + '\n')
   writeFileSync(path.join(dataDir, 'media', 'old-photo.jpg'), 'jpeg bytes')
   writeFileSync(path.join(dataDir, 'backups', '2026-11-01', 'parley.db'), 'an old copy')

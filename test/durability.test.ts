@@ -46,7 +46,11 @@ t.test('kill -9 under load loses nothing acknowledged and duplicates nothing', a
   const seen: number[] = []
   for (let round = 0; round < 3; round++) {
     const p = await spawnParley(env)
-    const login = await fetch(`${p.url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(ADMIN) })
+    const login = await fetch(`${p.url}/api/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(ADMIN),
+    })
     const { token } = (await login.json()) as { token: string }
     const sse = await connectSse(`${p.url}/stream`, { token, lastEventId: lastId ?? undefined })
     let stopped = false
@@ -64,7 +68,11 @@ t.test('kill -9 under load loses nothing acknowledged and duplicates nothing', a
 
   // Restart once more and read the truth from disk.
   const p = await spawnParley(env)
-  const login = await fetch(`${p.url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(ADMIN) })
+  const login = await fetch(`${p.url}/api/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(ADMIN),
+  })
   const { token } = (await login.json()) as { token: string }
   const sse = await connectSse(`${p.url}/stream`, { token, lastEventId: lastId })
   const db = new Database(path.join(dataDir, 'parley.db'), { readonly: true })
@@ -76,12 +84,19 @@ t.test('kill -9 under load loses nothing acknowledged and duplicates nothing', a
   t.equal(stored.length, storedIds.size, 'no message stored twice')
   const lost = [...acked].filter((id) => !storedIds.has(id))
   t.same(lost, [], 'every acknowledged webhook is on disk')
-  t.ok(stored.every((r) => sent.includes(r.id)), 'nothing stored that was not sent')
+  t.ok(
+    stored.every((r) => sent.includes(r.id)),
+    'nothing stored that was not sent',
+  )
 
   // The stream client that reconnected after every crash has every event once, in order.
   await sse.waitFor((ev) => ev.some((e) => e.id && Number(e.id.split(':')[1]) === head) || seen[seen.length - 1] === head, 15000)
   for (const e of sse.events) if (e.id && e.event === 'message.created') seen.push(Number(e.id.split(':')[1]))
   sse.close()
   await p.kill('SIGTERM')
-  t.same(seen, Array.from({ length: head }, (_, i) => i + 1), 'every event once, in order, across crashes')
+  t.same(
+    seen,
+    Array.from({ length: head }, (_, i) => i + 1),
+    'every event once, in order, across crashes',
+  )
 })

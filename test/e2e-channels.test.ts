@@ -36,7 +36,11 @@ async function say(s: TestServer, from: string, name: string, body: string) {
 const badges = (page: Page) =>
   page.$$eval('[role=option][data-conversation-id]', (rows) =>
     rows
-      .map((r) => ({ top: r.getBoundingClientRect().top, kind: (r as HTMLElement).dataset.channelKind, badge: r.querySelector('.chan')?.textContent ?? '' }))
+      .map((r) => ({
+        top: r.getBoundingClientRect().top,
+        kind: (r as HTMLElement).dataset.channelKind,
+        badge: r.querySelector('.chan')?.textContent ?? '',
+      }))
       .sort((a, b) => a.top - b.top)
       .map(({ kind, badge }) => `${kind}:${badge}`),
   )
@@ -48,112 +52,137 @@ async function channelsOf(s: TestServer, token: string): Promise<ChannelPublic[]
 t.setTimeout(E2E_FILE_TIMEOUT_MS)
 t.before(ensureWebBuild)
 
-t.test('an admin connects a Messenger page in settings; its conversation has a badge; the filter narrows; agents see no settings', async (t) => {
-  const s = await startServer(t)
-  const auth = s.app.services.auth
-  await auth.createUser({ ...AGENT, workspaceId: auth.defaultWorkspace(), role: 'agent' })
-  const { token } = await s.login()
-  await say(s, '4915100000501', 'Wanda', 'hello on WhatsApp')
-  const browser = await launchBrowser(t)
-  const { page } = await agentPage(t, browser, s.url)
-  await until(async () => (await listRows(page)).length === 1, 'the WhatsApp conversation')
-  t.same(await badges(page), ['whatsapp:WhatsApp'], 'one channel: the badge names the kind')
-  t.equal(await page.locator('.channel-filter').count(), 0, 'one channel needs no filter')
+t.test(
+  'an admin connects a Messenger page in settings; its conversation has a badge; the filter narrows; agents see no settings',
+  async (t) => {
+    const s = await startServer(t)
+    const auth = s.app.services.auth
+    await auth.createUser({ ...AGENT, workspaceId: auth.defaultWorkspace(), role: 'agent' })
+    const { token } = await s.login()
+    await say(s, '4915100000501', 'Wanda', 'hello on WhatsApp')
+    const browser = await launchBrowser(t)
+    const { page } = await agentPage(t, browser, s.url)
+    await until(async () => (await listRows(page)).length === 1, 'the WhatsApp conversation')
+    t.same(await badges(page), ['whatsapp:WhatsApp'], 'one channel: the badge names the kind')
+    t.equal(await page.locator('.channel-filter').count(), 0, 'one channel needs no filter')
 
-  // Settings, from the shell.
-  await page.click('[aria-label=Settings]')
-  await page.waitForSelector('.settings h2 >> text=Channels')
-  t.equal(new URL(page.url()).pathname, '/settings')
-  const urls = await page.$$eval('[data-webhook-url]', (els) => els.map((e) => (e as HTMLInputElement).value))
-  t.same(urls, [`${s.url}/webhooks/whatsapp`, `${s.url}/webhooks/messenger`], 'the webhook URLs to paste into Meta')
-  t.equal(await page.locator('.channel-card[data-channel-id]').count(), 1, 'the number from the environment is listed')
-  t.match(await page.locator('.channel-card [data-pacing]').textContent(), /^80\/s, margin 20 ms$/, 'the number shows its sending pace')
+    // Settings, from the shell.
+    await page.click('[aria-label=Settings]')
+    await page.waitForSelector('.settings h2 >> text=Channels')
+    t.equal(new URL(page.url()).pathname, '/settings')
+    const urls = await page.$$eval('[data-webhook-url]', (els) => els.map((e) => (e as HTMLInputElement).value))
+    t.same(urls, [`${s.url}/webhooks/whatsapp`, `${s.url}/webhooks/messenger`], 'the webhook URLs to paste into Meta')
+    t.equal(await page.locator('.channel-card[data-channel-id]').count(), 1, 'the number from the environment is listed')
+    t.match(await page.locator('.channel-card [data-pacing]').textContent(), /^80\/s, margin 20 ms$/, 'the number shows its sending pace')
 
-  // Add the page: name, id and its own secrets.
-  await page.click('button:has-text("Add a Messenger page")')
-  const form = page.locator('form.channel-form')
-  await form.locator('input[name=name]').fill('Shop page')
-  await form.locator('input[name=externalId]').fill('not digits')
-  await form.locator('button[type=submit]').click()
-  t.match(await form.locator('.form-error').textContent(), /digits only/, 'a bad id is explained before it is sent')
-  await form.locator('input[name=externalId]').fill(PAGE_ID)
-  await form.locator('input[name=accessToken]').fill('EAAPAGE-SECRET-TOKEN')
-  await form.locator('input[name=appSecret]').fill(PAGE_SECRET)
-  await form.locator('input[name=verifyToken]').fill('shop-verify-phrase')
-  await form.locator('button[type=submit]').click()
-  const card = page.locator('.channel-card[aria-label="Messenger Shop page"]')
-  await card.waitFor()
-  t.same(await card.locator('[data-secret]').allTextContents(), ['set', 'set', 'set'], 'each secret says "set"')
-  const html = await page.content()
-  for (const secret of ['EAAPAGE-SECRET-TOKEN', PAGE_SECRET, 'shop-verify-phrase']) t.notMatch(html, secret, 'no secret on the page after saving')
-  t.match(await channelsOf(s, token), [{ kind: 'whatsapp' }, { kind: 'messenger', externalId: PAGE_ID, name: 'Shop page', hasAppSecret: true }])
+    // Add the page: name, id and its own secrets.
+    await page.click('button:has-text("Add a Messenger page")')
+    const form = page.locator('form.channel-form')
+    await form.locator('input[name=name]').fill('Shop page')
+    await form.locator('input[name=externalId]').fill('not digits')
+    await form.locator('button[type=submit]').click()
+    t.match(await form.locator('.form-error').textContent(), /digits only/, 'a bad id is explained before it is sent')
+    await form.locator('input[name=externalId]').fill(PAGE_ID)
+    await form.locator('input[name=accessToken]').fill('EAAPAGE-SECRET-TOKEN')
+    await form.locator('input[name=appSecret]').fill(PAGE_SECRET)
+    await form.locator('input[name=verifyToken]').fill('shop-verify-phrase')
+    await form.locator('button[type=submit]').click()
+    const card = page.locator('.channel-card[aria-label="Messenger Shop page"]')
+    await card.waitFor()
+    t.same(await card.locator('[data-secret]').allTextContents(), ['set', 'set', 'set'], 'each secret says "set"')
+    const html = await page.content()
+    for (const secret of ['EAAPAGE-SECRET-TOKEN', PAGE_SECRET, 'shop-verify-phrase'])
+      t.notMatch(html, secret, 'no secret on the page after saving')
+    t.match(await channelsOf(s, token), [
+      { kind: 'whatsapp' },
+      { kind: 'messenger', externalId: PAGE_ID, name: 'Shop page', hasAppSecret: true },
+    ])
 
-  // The same page again: refused, in plain words.
-  await page.click('button:has-text("Add a Messenger page")')
-  await form.locator('input[name=name]').fill('Shop page again')
-  await form.locator('input[name=externalId]').fill(PAGE_ID)
-  await form.locator('button[type=submit]').click()
-  t.match(await form.locator('.form-error').textContent(), /already connected/, 'CHANNEL_EXISTS in words')
-  await form.locator('button:has-text("Cancel")').click()
+    // The same page again: refused, in plain words.
+    await page.click('button:has-text("Add a Messenger page")')
+    await form.locator('input[name=name]').fill('Shop page again')
+    await form.locator('input[name=externalId]').fill(PAGE_ID)
+    await form.locator('button[type=submit]').click()
+    t.match(await form.locator('.form-error').textContent(), /already connected/, 'CHANNEL_EXISTS in words')
+    await form.locator('button:has-text("Cancel")').click()
 
-  // Edit: secrets show set / not set and a replace field; the verify token is removed.
-  await card.locator('button:has-text("Edit")').click()
-  const edit = page.locator('form.channel-form')
-  t.same(await edit.locator('[data-secret-state]').allTextContents(), ['set', 'set', 'set'])
-  t.same(await edit.locator('input[type=password]').evaluateAll((els) => els.map((e) => (e as HTMLInputElement).value)), ['', '', ''], 'never the saved value')
-  await edit.locator('input[name=accessToken]').fill('EAAPAGE-ROTATED')
-  await edit.locator('label:has-text("Remove the saved verify token") input').check()
-  await edit.locator('button[type=submit]').click()
-  await until(async () => (await card.locator('[data-secret=verifyToken]').textContent())?.startsWith('not set'), 'the verify token removed')
-  t.match((await channelsOf(s, token)).find((c) => c.kind === 'messenger'), { hasAccessToken: true, hasVerifyToken: false, hasAppSecret: true })
+    // Edit: secrets show set / not set and a replace field; the verify token is removed.
+    await card.locator('button:has-text("Edit")').click()
+    const edit = page.locator('form.channel-form')
+    t.same(await edit.locator('[data-secret-state]').allTextContents(), ['set', 'set', 'set'])
+    t.same(
+      await edit.locator('input[type=password]').evaluateAll((els) => els.map((e) => (e as HTMLInputElement).value)),
+      ['', '', ''],
+      'never the saved value',
+    )
+    await edit.locator('input[name=accessToken]').fill('EAAPAGE-ROTATED')
+    await edit.locator('label:has-text("Remove the saved verify token") input').check()
+    await edit.locator('button[type=submit]').click()
+    await until(
+      async () => (await card.locator('[data-secret=verifyToken]').textContent())?.startsWith('not set'),
+      'the verify token removed',
+    )
+    t.match(
+      (await channelsOf(s, token)).find((c) => c.kind === 'messenger'),
+      { hasAccessToken: true, hasVerifyToken: false, hasAppSecret: true },
+    )
 
-  // Disable and enable again.
-  await card.locator('button:has-text("Disable")').click()
-  await card.locator('text=Disabled').first().waitFor()
-  t.equal((await channelsOf(s, token)).find((c) => c.kind === 'messenger')!.enabled, false)
-  await card.locator('button:has-text("Enable")').click()
-  await card.locator('.state.on').waitFor()
-  t.equal((await channelsOf(s, token)).find((c) => c.kind === 'messenger')!.enabled, true)
+    // Disable and enable again.
+    await card.locator('button:has-text("Disable")').click()
+    await card.locator('text=Disabled').first().waitFor()
+    t.equal((await channelsOf(s, token)).find((c) => c.kind === 'messenger')!.enabled, false)
+    await card.locator('button:has-text("Enable")').click()
+    await card.locator('.state.on').waitFor()
+    t.equal((await channelsOf(s, token)).find((c) => c.kind === 'messenger')!.enabled, true)
 
-  // Back to the inbox; a customer writes to the page (signed with the page's app secret).
-  await page.click('a[aria-label=Inbox]')
-  await page.waitForSelector('#conversation-list', { state: 'visible' })
-  const res = await postMessenger(s.url, pageWebhookFor(PAGE_ID, item('7000000000000501', { message: { mid: mid(), text: 'hello on Messenger' } }, PAGE_ID)), PAGE_SECRET)
-  t.equal(res.status, 200)
-  await until(async () => (await badges(page))[0] === 'messenger:Messenger', 'the Messenger conversation on top, badged')
-  t.same(await badges(page), ['messenger:Messenger', 'whatsapp:WhatsApp'])
-  t.equal((await listRows(page))[0]!.preview, 'hello on Messenger')
+    // Back to the inbox; a customer writes to the page (signed with the page's app secret).
+    await page.click('a[aria-label=Inbox]')
+    await page.waitForSelector('#conversation-list', { state: 'visible' })
+    const res = await postMessenger(
+      s.url,
+      pageWebhookFor(PAGE_ID, item('7000000000000501', { message: { mid: mid(), text: 'hello on Messenger' } }, PAGE_ID)),
+      PAGE_SECRET,
+    )
+    t.equal(res.status, 200)
+    await until(async () => (await badges(page))[0] === 'messenger:Messenger', 'the Messenger conversation on top, badged')
+    t.same(await badges(page), ['messenger:Messenger', 'whatsapp:WhatsApp'])
+    t.equal((await listRows(page))[0]!.preview, 'hello on Messenger')
 
-  // The filter: two channels now.
-  const channels = await channelsOf(s, token)
-  const pageCh = channels.find((c) => c.kind === 'messenger')!
-  const waCh = channels.find((c) => c.kind === 'whatsapp')!
-  const filter = page.locator('select.channel-filter')
-  // A name that already says its kind stands alone ("WhatsApp"), others get it ("Messenger · Shop page").
-  const waTitle = /whatsapp/i.test(waCh.name) ? waCh.name : `WhatsApp · ${waCh.name}`
-  t.same(await filter.locator('option').allTextContents(), ['All channels', waTitle, 'Messenger · Shop page'])
-  await filter.selectOption(`ch:${pageCh.id}`)
-  await until(async () => (await badges(page)).join() === 'messenger:Messenger', 'only the page')
-  await filter.selectOption(`ch:${waCh.id}`)
-  await until(async () => (await badges(page)).join() === 'whatsapp:WhatsApp', 'only the number')
-  // A new Messenger message while WhatsApp is chosen stays out of this view.
-  await postMessenger(s.url, pageWebhookFor(PAGE_ID, item('7000000000000502', { message: { mid: mid(), text: 'second customer' } }, PAGE_ID)), PAGE_SECRET)
-  await filter.selectOption('')
-  await until(async () => (await badges(page)).length === 3, 'everything again')
-  t.same(await badges(page), ['messenger:Messenger', 'messenger:Messenger', 'whatsapp:WhatsApp'])
+    // The filter: two channels now.
+    const channels = await channelsOf(s, token)
+    const pageCh = channels.find((c) => c.kind === 'messenger')!
+    const waCh = channels.find((c) => c.kind === 'whatsapp')!
+    const filter = page.locator('select.channel-filter')
+    // A name that already says its kind stands alone ("WhatsApp"), others get it ("Messenger · Shop page").
+    const waTitle = /whatsapp/i.test(waCh.name) ? waCh.name : `WhatsApp · ${waCh.name}`
+    t.same(await filter.locator('option').allTextContents(), ['All channels', waTitle, 'Messenger · Shop page'])
+    await filter.selectOption(`ch:${pageCh.id}`)
+    await until(async () => (await badges(page)).join() === 'messenger:Messenger', 'only the page')
+    await filter.selectOption(`ch:${waCh.id}`)
+    await until(async () => (await badges(page)).join() === 'whatsapp:WhatsApp', 'only the number')
+    // A new Messenger message while WhatsApp is chosen stays out of this view.
+    await postMessenger(
+      s.url,
+      pageWebhookFor(PAGE_ID, item('7000000000000502', { message: { mid: mid(), text: 'second customer' } }, PAGE_ID)),
+      PAGE_SECRET,
+    )
+    await filter.selectOption('')
+    await until(async () => (await badges(page)).length === 3, 'everything again')
+    t.same(await badges(page), ['messenger:Messenger', 'messenger:Messenger', 'whatsapp:WhatsApp'])
 
-  // An agent: no way into the settings, not even by its address.
-  const agent = await agentPage(t, browser, s.url, AGENT)
-  await until(async () => (await badges(agent.page)).length === 3, "the agent's list")
-  t.equal(await agent.page.locator('[aria-label=Settings]').count(), 0, 'no settings button for agents')
-  await agent.page.goto(`${s.url}/settings`)
-  await agent.page.waitForSelector('#conversation-list', { state: 'visible' })
-  t.equal(await agent.page.locator('.settings').count(), 0, 'the address leads to the inbox')
-  t.equal(new URL(agent.page.url()).pathname, '/')
-  // The list is visible before its first page has arrived: wait for the rows.
-  await until(async () => (await badges(agent.page)).length === 3, "the agent's list after the redirect")
-  t.same(await badges(agent.page), ['messenger:Messenger', 'messenger:Messenger', 'whatsapp:WhatsApp'], 'agents see the badges too')
-})
+    // An agent: no way into the settings, not even by its address.
+    const agent = await agentPage(t, browser, s.url, AGENT)
+    await until(async () => (await badges(agent.page)).length === 3, "the agent's list")
+    t.equal(await agent.page.locator('[aria-label=Settings]').count(), 0, 'no settings button for agents')
+    await agent.page.goto(`${s.url}/settings`)
+    await agent.page.waitForSelector('#conversation-list', { state: 'visible' })
+    t.equal(await agent.page.locator('.settings').count(), 0, 'the address leads to the inbox')
+    t.equal(new URL(agent.page.url()).pathname, '/')
+    // The list is visible before its first page has arrived: wait for the rows.
+    await until(async () => (await badges(agent.page)).length === 3, "the agent's list after the redirect")
+    t.same(await badges(agent.page), ['messenger:Messenger', 'messenger:Messenger', 'whatsapp:WhatsApp'], 'agents see the badges too')
+  },
+)
 
 t.test('a WhatsApp send that Meta reports failed shows as failed in the list preview, live', async (t) => {
   // The emulator stays silent; the test plays Meta's failed status webhook.
@@ -171,7 +200,8 @@ t.test('a WhatsApp send that Meta reports failed shows as failed in the list pre
   await openConversation(a.page, id)
   await a.page.fill('#composer-input', 'It ships tomorrow.')
   await a.page.keyboard.press('Enter')
-  for (const p of [a.page, b.page]) await until(async () => (await listRows(p))[0]?.preview === 'You: It ships tomorrow.', 'the reply in the list')
+  for (const p of [a.page, b.page])
+    await until(async () => (await listRows(p))[0]?.preview === 'You: It ships tomorrow.', 'the reply in the list')
 
   const sent = await until(async () => {
     const res = await s.get(`/api/conversations/${id}/messages`, token)
@@ -182,7 +212,14 @@ t.test('a WhatsApp send that Meta reports failed shows as failed in the list pre
 
   const failed = statusWebhook(
     status(sent.providerMessageId!, 'failed', customer, {
-      errors: [{ code: 131026, title: 'Message undeliverable', message: 'Message undeliverable', error_data: { details: 'Unable to deliver message.' } }],
+      errors: [
+        {
+          code: 131026,
+          title: 'Message undeliverable',
+          message: 'Message undeliverable',
+          error_data: { details: 'Unable to deliver message.' },
+        },
+      ],
     }),
   )
   t.equal((await s.webhook(failed)).status, 200)
@@ -190,7 +227,11 @@ t.test('a WhatsApp send that Meta reports failed shows as failed in the list pre
     const row = p.locator(`[role=option][data-conversation-id="${id}"]`)
     await row.locator('.fail-icon').waitFor({ timeout: LIVE_MS })
     t.equal(await row.getAttribute('data-last-status'), 'failed')
-    t.equal(await row.locator('.fail-icon').getAttribute('aria-label'), `Not delivered: ${plainReason(131026)}`, 'the plain-language reason, for screen readers')
+    t.equal(
+      await row.locator('.fail-icon').getAttribute('aria-label'),
+      `Not delivered: ${plainReason(131026)}`,
+      'the plain-language reason, for screen readers',
+    )
     t.equal(await row.locator('.conv-preview').getAttribute('title'), `Not delivered: ${plainReason(131026)}`, 'and on hover')
     t.match(await row.locator('.conv-preview').textContent(), /It ships tomorrow\./)
   }
@@ -219,7 +260,11 @@ t.test("the composer follows Messenger's windows: free text, human agent follow-
     ['7000000000000702', 3 * DAY, 'three days ago'],
     ['7000000000000703', 8 * DAY, 'eight days ago'],
   ] as const) {
-    const r = await postMessenger(s.url, pageWebhookFor(PAGE_ID, item(psid, { message: { mid: mid(), text } }, PAGE_ID, Date.now() - ago)), PAGE_SECRET)
+    const r = await postMessenger(
+      s.url,
+      pageWebhookFor(PAGE_ID, item(psid, { message: { mid: mid(), text } }, PAGE_ID, Date.now() - ago)),
+      PAGE_SECRET,
+    )
     t.equal(r.status, 200)
   }
   const browser = await launchBrowser(t)

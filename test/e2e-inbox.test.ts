@@ -104,7 +104,9 @@ t.test('first paint of the inbox for a signed-in agent (measured, not asserted)'
   await page.waitForSelector('[role=option]')
   const listMs = Date.now() - start
   const fcp = await page.evaluate(() => performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? null)
-  t.comment(`first contentful paint ${fcp === null ? 'n/a' : Math.round(fcp) + ' ms'}; conversation list rendered ${listMs} ms after navigation`)
+  t.comment(
+    `first contentful paint ${fcp === null ? 'n/a' : Math.round(fcp) + ' ms'}; conversation list rendered ${listMs} ms after navigation`,
+  )
   t.ok((await listRows(page)).length > 0)
   // No WhatsApp token: sandbox mode, and the inbox says so.
   const banner = page.locator('.sandbox-banner')
@@ -192,7 +194,7 @@ t.test('outside the 24-hour window the composer is a template picker with a fiel
   await page.click('button:has-text("Send template")')
   await waitForBubbles(page, ['yesterday', 'Hi Wim, your order #7 has shipped and should arrive by Monday.'])
   await page.waitForSelector('.msg.out[data-message-id]')
-  t.pass('the template went out and its bubble is the server\'s message')
+  t.pass("the template went out and its bubble is the server's message")
 })
 
 t.test('browser offline while messages arrive: after it is back, every message once', async (t) => {
@@ -300,8 +302,9 @@ t.test('XSS corpus in message text, contact names, filenames and other fields ex
     scripts: [...document.querySelectorAll('script')].filter((e) => !e.src).length,
     frames: document.querySelectorAll('iframe, object, embed, svg:not(.svg-icon), style:not([data-vite-dev-id])').length,
     // The controls' own icons are SVG: each must sit directly in a button or a link, never in a message.
-    strayIcons: [...document.querySelectorAll('svg.svg-icon')].filter((e) => !e.parentElement?.matches('button, a') || e.closest('.msg .text, .msg .caption'))
-      .length,
+    strayIcons: [...document.querySelectorAll('svg.svg-icon')].filter(
+      (e) => !e.parentElement?.matches('button, a') || e.closest('.msg .text, .msg .caption'),
+    ).length,
     icons: document.querySelectorAll('svg.svg-icon').length,
     hrefs: [...document.querySelectorAll('a[href]')].map((a) => a.getAttribute('href')!),
   }))

@@ -7,7 +7,17 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { openDatabase } from '../src/store/db.ts'
 import { AuthService } from '../src/domain/auth.ts'
-import { agentPage, E2E_FILE_TIMEOUT_MS, ensureWebBuild, launchBrowser, listRows, openConversation, RECOVER_MS, waitForBubbles, waitLive } from './helpers/browser.ts'
+import {
+  agentPage,
+  E2E_FILE_TIMEOUT_MS,
+  ensureWebBuild,
+  launchBrowser,
+  listRows,
+  openConversation,
+  RECOVER_MS,
+  waitForBubbles,
+  waitLive,
+} from './helpers/browser.ts'
 import { deliverLikeMeta, freePort, spawnParley } from './helpers/browser-server.ts'
 import { textWebhook } from './helpers/wa.ts'
 

@@ -58,7 +58,9 @@ t.test('10,000 conversations and 5,000 messages scroll with a bounded DOM', asyn
     })
     maxRows = Math.max(maxRows, st.rows)
     if (st.height >= (CONVERSATIONS + 1) * 72) break
-    await page.waitForFunction((h) => (document.querySelector('.conv-spacer') as HTMLElement).offsetHeight > h, st.height, { timeout: RECOVER_MS })
+    await page.waitForFunction((h) => (document.querySelector('.conv-spacer') as HTMLElement).offsetHeight > h, st.height, {
+      timeout: RECOVER_MS,
+    })
   }
   t.ok(maxRows <= MAX_LIST_ROWS_IN_DOM, `list rows in the DOM stayed at ${maxRows} of ${CONVERSATIONS + 1}`)
   await page.waitForFunction(() => [...document.querySelectorAll('.conv-name')].some((e) => e.textContent === 'Customer 491600000000'))

@@ -61,7 +61,11 @@ t.test('a job that throws is rolled back alone and kept raw; the others in its c
     ['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled'],
     'every webhook is acknowledged',
   )
-  t.same(kept(db), ['stored:a', 'ingest_error:b', 'ingest_error:c', 'stored:d'], "the failing jobs' own writes were rolled back, their payloads kept")
+  t.same(
+    kept(db),
+    ['stored:a', 'ingest_error:b', 'ingest_error:c', 'stored:d'],
+    "the failing jobs' own writes were rolled back, their payloads kept",
+  )
   t.equal(errors.length, 2, 'both failures reported')
   t.match(String(errors[0]), /a bug in the ingest/)
   t.match((errors[1] as { code?: string }).code, /^SQLITE_CONSTRAINT/)

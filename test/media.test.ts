@@ -8,10 +8,7 @@ import { mp4, oggOpus, oggVorbis, uploadMedia } from './helpers/media-files.ts'
 
 const CUSTOMER = '15550001111'
 // A 1×1 PNG.
-const PNG = Buffer.from(
-  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==',
-  'base64',
-)
+const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', 'base64')
 
 const uploader = (p: Pair) => (bytes: Buffer, type: string, name: string) => uploadMedia(p.parley.url, p.token, bytes, type, name)
 
@@ -56,7 +53,13 @@ t.test('inbound image: fetched through the Graph media flow and served with safe
   // Another workspace's agent cannot read it.
   const { workspaces } = await import('../src/store/schema.ts')
   const ws2 = p.parley.db.insert(workspaces).values({ name: 'Other' }).returning().get()
-  await p.parley.app.services.auth.createUser({ workspaceId: ws2.id, email: 'other@example.com', name: 'Other', password: 'another long password', role: 'admin' })
+  await p.parley.app.services.auth.createUser({
+    workspaceId: ws2.id,
+    email: 'other@example.com',
+    name: 'Other',
+    password: 'another long password',
+    role: 'admin',
+  })
   const other = await p.parley.login({ email: 'other@example.com', password: 'another long password' })
   t.equal((await get(p, img.media!.url as string, other.token)).status, 404)
 })
@@ -90,7 +93,12 @@ t.test('agents send an image and a document; the customer gets the same bytes', 
   t.equal(pdf.status, 201)
   t.equal(pdf.body.media.kind, 'document')
 
-  const a = await p.call('POST', `/api/conversations/${conv.id}/messages`, { type: 'image', mediaId: img.body.media.id, caption: 'here you go', clientMessageId: 'img-1' })
+  const a = await p.call('POST', `/api/conversations/${conv.id}/messages`, {
+    type: 'image',
+    mediaId: img.body.media.id,
+    caption: 'here you go',
+    clientMessageId: 'img-1',
+  })
   t.equal(a.status, 202)
   t.match(a.body.message, { type: 'image', text: 'here you go', media: { url: img.body.media.url } })
   const b = await p.call('POST', `/api/conversations/${conv.id}/messages`, { mediaId: pdf.body.media.id, clientMessageId: 'doc-1' })
@@ -140,18 +148,36 @@ t.test('agents send audio and a video on WhatsApp; the customer gets the same by
   t.equal(video.body.media.kind, 'video')
 
   // WhatsApp audio has no caption: refused with the named error, nothing stored or sent.
-  const captioned = await p.call('POST', `/api/conversations/${conv.id}/messages`, { type: 'audio', mediaId: audio.body.media.id, caption: 'listen', clientMessageId: 'aud-0' })
+  const captioned = await p.call('POST', `/api/conversations/${conv.id}/messages`, {
+    type: 'audio',
+    mediaId: audio.body.media.id,
+    caption: 'listen',
+    clientMessageId: 'aud-0',
+  })
   t.equal(captioned.status, 400)
   t.match(captioned.body, { error: { code: 'INVALID_MESSAGE', message: /no caption/ } })
-  const asVideo = await p.call('POST', `/api/conversations/${conv.id}/messages`, { type: 'video', mediaId: audio.body.media.id, clientMessageId: 'aud-v' })
+  const asVideo = await p.call('POST', `/api/conversations/${conv.id}/messages`, {
+    type: 'video',
+    mediaId: audio.body.media.id,
+    clientMessageId: 'aud-v',
+  })
   t.equal(asVideo.status, 400, 'audio is not sent as a video')
 
   const a = await p.call('POST', `/api/conversations/${conv.id}/messages`, { mediaId: audio.body.media.id, clientMessageId: 'aud-1' })
   t.equal(a.status, 202)
   t.match(a.body.message, { type: 'audio', text: null, media: { url: audio.body.media.url, mimeType: 'audio/ogg', size: OGG.length } })
-  const b = await p.call('POST', `/api/conversations/${conv.id}/messages`, { type: 'video', mediaId: video.body.media.id, caption: 'the demo', clientMessageId: 'vid-1' })
+  const b = await p.call('POST', `/api/conversations/${conv.id}/messages`, {
+    type: 'video',
+    mediaId: video.body.media.id,
+    caption: 'the demo',
+    clientMessageId: 'vid-1',
+  })
   t.equal(b.status, 202)
-  t.match(b.body.message, { type: 'video', text: 'the demo', media: { url: video.body.media.url, mimeType: 'video/mp4', filename: 'demo.mp4' } })
+  t.match(b.body.message, {
+    type: 'video',
+    text: 'the demo',
+    media: { url: video.body.media.url, mimeType: 'video/mp4', filename: 'demo.mp4' },
+  })
 
   const out = await until(async () => {
     const o = (await p.emu.messages(CUSTOMER)).filter((m) => m.direction === 'out')
@@ -165,7 +191,10 @@ t.test('agents send audio and a video on WhatsApp; the customer gets the same by
   t.equal(byType.get('video')!.media!.mimeType, 'video/mp4')
   t.equal(byType.get('video')!.text, 'the demo')
   t.equal((await p.emu.stats()).uploads, 2)
-  await until(async () => (await conv.messages()).filter((m) => m.direction === 'out' && m.status === 'delivered').length === 2 || undefined, 'delivered')
+  await until(
+    async () => (await conv.messages()).filter((m) => m.direction === 'out' && m.status === 'delivered').length === 2 || undefined,
+    'delivered',
+  )
   const served = await get(p, audio.body.media.url)
   t.same(Buffer.from(await served.arrayBuffer()), OGG)
   t.equal(served.headers.get('content-type'), 'audio/ogg', 'played by <audio>…')

@@ -60,7 +60,13 @@ t.test('an image to a Messenger user: the bytes reach Meta, one send, ticks live
   await until(async () => (await sb.messages(conv.id)).find((m) => m.id === id && m.status === 'delivered'), 'delivered')
   const sim = (await sb.atUser(psid)).filter((m) => m.direction === 'out')
   t.equal(sim.length, 1, 'the user got one message')
-  t.match(sim[0], { type: 'image', messagingType: 'RESPONSE', tag: null, metadata: `parley:${id}`, attachment: { type: 'image', mimeType: 'image/png', size: PNG.length } })
+  t.match(sim[0], {
+    type: 'image',
+    messagingType: 'RESPONSE',
+    tag: null,
+    metadata: `parley:${id}`,
+    attachment: { type: 'image', mimeType: 'image/png', size: PNG.length },
+  })
   t.equal(sim[0].attachment.sha256, sha256(PNG), 'the emulator received exactly the bytes the agent uploaded')
   const cdn = await fetch(`${sb.s.url}/sandbox/graph/messenger-cdn/${sim[0].attachment.id}`)
   t.equal(sha256(Buffer.from(await cdn.arrayBuffer())), sha256(PNG), "the user's Messenger shows that image")
@@ -80,7 +86,9 @@ t.test('an image to a Messenger user: the bytes reach Meta, one send, ticks live
 
   t.equal((await sb.call('POST', `/api/sandbox/messenger/users/${psid}/read`)).body.read, 1)
   await until(async () => (await sb.messages(conv.id)).find((m) => m.id === id && m.status === 'read'), 'read')
-  await stream.waitFor((evs) => evs.some((e) => e.event === 'message.updated' && JSON.parse(e.data).message.id === id && JSON.parse(e.data).message.status === 'read'))
+  await stream.waitFor((evs) =>
+    evs.some((e) => e.event === 'message.updated' && JSON.parse(e.data).message.id === id && JSON.parse(e.data).message.status === 'read'),
+  )
   const statuses = stream
     .data<{ message: MessageDTO }>('message.updated')
     .filter((d) => d.message.id === id)
@@ -104,7 +112,15 @@ t.test('a document three days later goes as a file with the HUMAN_AGENT tag', as
   t.equal(sent.body.message.type, 'document', 'the type follows the upload')
   await until(async () => (await sb.messages(conv.id)).find((m) => m.id === id && m.status === 'delivered'), 'delivered')
   const sim = (await sb.atUser(psid)).filter((m) => m.direction === 'out')
-  t.match(sim, [{ type: 'file', messagingType: 'MESSAGE_TAG', tag: 'HUMAN_AGENT', metadata: `parley:${id}`, attachment: { type: 'file', filename: 'invoice 42.pdf', mimeType: 'application/pdf' } }])
+  t.match(sim, [
+    {
+      type: 'file',
+      messagingType: 'MESSAGE_TAG',
+      tag: 'HUMAN_AGENT',
+      metadata: `parley:${id}`,
+      attachment: { type: 'file', filename: 'invoice 42.pdf', mimeType: 'application/pdf' },
+    },
+  ])
   t.equal(sim[0].attachment.sha256, sha256(PDF))
   const cdn = await fetch(`${sb.s.url}/sandbox/graph/messenger-cdn/${sim[0].attachment.id}`)
   t.equal(cdn.headers.get('content-type'), 'application/octet-stream', 'a file is a download, never a page on this origin')
@@ -122,7 +138,11 @@ t.test('audio and a video to a Messenger user go as audio and video attachments,
   const audioId = await sb.upload(OGG, 'audio/ogg', 'note.ogg')
   const videoId = await sb.upload(MP4, 'video/mp4', 'demo.mp4')
 
-  const captioned = await sb.call('POST', `/api/conversations/${conv.id}/messages`, { clientMessageId: 'vid-cap', mediaId: videoId, caption: 'Look' })
+  const captioned = await sb.call('POST', `/api/conversations/${conv.id}/messages`, {
+    clientMessageId: 'vid-cap',
+    mediaId: videoId,
+    caption: 'Look',
+  })
   t.equal(captioned.status, 400)
   t.match(captioned.body, { error: { code: 'INVALID_MESSAGE', message: /no caption/ } }, 'a Messenger video has no caption either')
 
@@ -134,7 +154,10 @@ t.test('audio and a video to a Messenger user go as audio and video attachments,
   t.match(v.body.message, { type: 'video', text: null, media: { mimeType: 'video/mp4', size: MP4.length } })
   const ids = [a.body.message.id as number, v.body.message.id as number]
 
-  await until(async () => (await sb.messages(conv.id)).filter((m) => ids.includes(m.id) && m.status === 'delivered').length === 2 || undefined, 'both delivered')
+  await until(
+    async () => (await sb.messages(conv.id)).filter((m) => ids.includes(m.id) && m.status === 'delivered').length === 2 || undefined,
+    'both delivered',
+  )
   const sim = (await sb.atUser(psid)).filter((m) => m.direction === 'out')
   t.equal(sim.length, 2, 'the user got two messages')
   const audio = sim.find((m) => m.type === 'audio')
@@ -177,37 +200,52 @@ t.test("Meta's permanent refusal fails the attachment in Messenger's words, sent
   t.equal((await sb.atUser(psid)).filter((m) => m.direction === 'out').length, 0, 'nothing reached the user')
 })
 
-t.test('transient errors: a failed upload is retried; a failed send is retried by the same attachment_id, not uploaded again', async (t) => {
-  const sb = await sandbox(t, { OUTBOX_RETRY_BASE_MS: '20', OUTBOX_RETRY_CAP_MS: '100' })
-  const { psid, conv } = await sb.chat('Ada', 'Ping')
-  const faults = await sb.call('PUT', '/api/sandbox/messenger/faults', { sends: { uploads: [{ error: 2 }], sends: [{ error: 2 }] } })
-  t.equal(faults.status, 200)
-  const mediaId = await sb.upload(PNG, 'image/png', 'retry.png')
-  const sent = await sb.call('POST', `/api/conversations/${conv.id}/messages`, { clientMessageId: 'retry-1', type: 'image', mediaId })
-  const id = sent.body.message.id as number
-  await until(async () => (await sb.messages(conv.id)).find((m) => m.id === id && m.status === 'delivered'), 'delivered')
-  const stats = await sb.stats()
-  t.equal(stats.attachmentUploads, 2, 'the upload Meta failed was tried again')
-  t.equal(stats.attachmentsStored, 1, 'and stored once')
-  t.equal(stats.sendRequests, 2, 'the send Meta failed was tried again…')
-  t.same(stats.acceptedByMetadata, { [`parley:${id}`]: 1 }, '…and accepted once')
-  t.same(stats.rejected, { 2: 2 })
-  const sim = (await sb.atUser(psid)).filter((m) => m.direction === 'out')
-  t.equal(sim.length, 1, 'the user got it once')
-  t.equal(sim[0].attachment.sha256, sha256(PNG))
-})
+t.test(
+  'transient errors: a failed upload is retried; a failed send is retried by the same attachment_id, not uploaded again',
+  async (t) => {
+    const sb = await sandbox(t, { OUTBOX_RETRY_BASE_MS: '20', OUTBOX_RETRY_CAP_MS: '100' })
+    const { psid, conv } = await sb.chat('Ada', 'Ping')
+    const faults = await sb.call('PUT', '/api/sandbox/messenger/faults', { sends: { uploads: [{ error: 2 }], sends: [{ error: 2 }] } })
+    t.equal(faults.status, 200)
+    const mediaId = await sb.upload(PNG, 'image/png', 'retry.png')
+    const sent = await sb.call('POST', `/api/conversations/${conv.id}/messages`, { clientMessageId: 'retry-1', type: 'image', mediaId })
+    const id = sent.body.message.id as number
+    await until(async () => (await sb.messages(conv.id)).find((m) => m.id === id && m.status === 'delivered'), 'delivered')
+    const stats = await sb.stats()
+    t.equal(stats.attachmentUploads, 2, 'the upload Meta failed was tried again')
+    t.equal(stats.attachmentsStored, 1, 'and stored once')
+    t.equal(stats.sendRequests, 2, 'the send Meta failed was tried again…')
+    t.same(stats.acceptedByMetadata, { [`parley:${id}`]: 1 }, '…and accepted once')
+    t.same(stats.rejected, { 2: 2 })
+    const sim = (await sb.atUser(psid)).filter((m) => m.direction === 'out')
+    t.equal(sim.length, 1, 'the user got it once')
+    t.equal(sim[0].attachment.sha256, sha256(PNG))
+  },
+)
 
 t.test('refused up front: a caption, a reaction, a closed window; the emulator checks the Page token', async (t) => {
   const sb = await sandbox(t)
   const { psid, conv } = await sb.chat('Kai', 'Hi')
   const mediaId = await sb.upload(PNG, 'image/png', 'x.png')
-  const captioned = await sb.call('POST', `/api/conversations/${conv.id}/messages`, { clientMessageId: 'cap-1', type: 'image', mediaId, caption: 'Look' })
+  const captioned = await sb.call('POST', `/api/conversations/${conv.id}/messages`, {
+    clientMessageId: 'cap-1',
+    type: 'image',
+    mediaId,
+    caption: 'Look',
+  })
   t.equal(captioned.status, 400)
   t.match(captioned.body, { error: { code: 'INVALID_MESSAGE', message: /no caption/ } })
-  const asDocument = await sb.call('POST', `/api/conversations/${conv.id}/messages`, { clientMessageId: 'doc-x', type: 'document', mediaId })
+  const asDocument = await sb.call('POST', `/api/conversations/${conv.id}/messages`, {
+    clientMessageId: 'doc-x',
+    type: 'document',
+    mediaId,
+  })
   t.equal(asDocument.status, 400, 'an image is not sent as a document')
   const inbound = (await sb.messages(conv.id))[0]!
-  const reaction = await sb.call('POST', `/api/conversations/${conv.id}/messages`, { clientMessageId: 'r-1', reaction: { messageId: inbound.id, emoji: '👍' } })
+  const reaction = await sb.call('POST', `/api/conversations/${conv.id}/messages`, {
+    clientMessageId: 'r-1',
+    reaction: { messageId: inbound.id, emoji: '👍' },
+  })
   t.equal(reaction.status, 422)
   t.match(reaction.body, { error: { code: 'MESSENGER_UNSUPPORTED' } }, 'reactions stay WhatsApp-only')
 
@@ -217,7 +255,11 @@ t.test('refused up front: a caption, a reaction, a closed window; the emulator c
   const late = await sb.call('POST', `/api/conversations/${closed.id}/messages`, { clientMessageId: 'late-x', type: 'image', mediaId })
   t.equal(late.status, 422)
   t.match(late.body, { error: { code: 'MESSENGER_WINDOW_CLOSED' } })
-  t.equal((sb.s.db.$client.prepare(`SELECT count(*) AS n FROM messages WHERE direction = 'out'`).get() as { n: number }).n, 0, 'refusals store nothing')
+  t.equal(
+    (sb.s.db.$client.prepare(`SELECT count(*) AS n FROM messages WHERE direction = 'out'`).get() as { n: number }).n,
+    0,
+    'refusals store nothing',
+  )
 
   // The Attachment Upload API as Meta answers it.
   const page = (await sb.call('GET', '/api/sandbox/messenger')).body.pages[0].pageId as string
@@ -228,16 +270,28 @@ t.test('refused up front: a caption, a reaction, a closed window; the emulator c
     f.set('filedata', new Blob([new Uint8Array(PNG)], { type: 'image/png' }), 'a.png')
     return f
   }
-  const bad = await fetch(`${sb.s.url}/sandbox/graph/v23.0/${page}/message_attachments`, { method: 'POST', headers: { authorization: 'Bearer nope' }, body: form() })
+  const bad = await fetch(`${sb.s.url}/sandbox/graph/v23.0/${page}/message_attachments`, {
+    method: 'POST',
+    headers: { authorization: 'Bearer nope' },
+    body: form(),
+  })
   t.match(await bad.json(), { error: { code: 190, type: 'OAuthException' } })
-  const ok = await fetch(`${sb.s.url}/sandbox/graph/v23.0/${page}/message_attachments`, { method: 'POST', headers: { authorization: `Bearer ${pageToken}` }, body: form() })
+  const ok = await fetch(`${sb.s.url}/sandbox/graph/v23.0/${page}/message_attachments`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${pageToken}` },
+    body: form(),
+  })
   t.equal(ok.status, 200)
   const { attachment_id } = (await ok.json()) as { attachment_id: string }
   t.match(attachment_id, /^\d{15,17}$/)
   const wrongType = await fetch(`${sb.s.url}/sandbox/graph/v23.0/${page}/messages`, {
     method: 'POST',
     headers: { authorization: `Bearer ${pageToken}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ recipient: { id: psid }, messaging_type: 'RESPONSE', message: { attachment: { type: 'file', payload: { attachment_id } } } }),
+    body: JSON.stringify({
+      recipient: { id: psid },
+      messaging_type: 'RESPONSE',
+      message: { attachment: { type: 'file', payload: { attachment_id } } },
+    }),
   })
   t.equal(wrongType.status, 400)
   t.match(await wrongType.json(), { error: { code: 100 } })
@@ -253,7 +307,10 @@ t.test("the composer's 📎 on a Messenger conversation: the image reaches the s
   await page.waitForSelector('button[aria-label="Attach an image, audio, video or document"]')
   await page.fill('#composer-input', 'Here it is')
   await page.setInputFiles('.composer input[type=file]', { name: 'blue.png', mimeType: 'image/png', buffer: PNG })
-  const sent = await until(async () => (await sb.messages(conv.id)).find((m) => m.type === 'image' && m.deliveredAt !== null), 'image delivered')
+  const sent = await until(
+    async () => (await sb.messages(conv.id)).find((m) => m.type === 'image' && m.deliveredAt !== null),
+    'image delivered',
+  )
   await page.waitForSelector(`.msg img[src="${String(sent.media!.url)}"]`, { timeout: LIVE_MS })
   t.equal(await page.inputValue('#composer-input'), 'Here it is', 'no caption on Messenger: the text stays to send after the image')
   const sim = (await sb.atUser(psid)).filter((m) => m.direction === 'out')
@@ -271,7 +328,10 @@ t.test("the composer's 📎 on a Messenger conversation: the image reaches the s
   await page.setInputFiles('.composer input[type=file]', { name: 'demo.mp4', mimeType: 'video/mp4', buffer: mp4('browser-demo') })
   // The player has Mia's chat open, so the user reads it at once: wait for "delivered or
   // later" (deliveredAt), not for a status the video may pass through between two polls.
-  const video = await until(async () => (await sb.messages(conv.id)).find((m) => m.type === 'video' && m.deliveredAt !== null), 'video delivered')
+  const video = await until(
+    async () => (await sb.messages(conv.id)).find((m) => m.type === 'video' && m.deliveredAt !== null),
+    'video delivered',
+  )
   await page.waitForSelector(`.msg video[src="${String(video.media!.url)}"]`, { timeout: LIVE_MS })
   await player.waitForSelector('.msg.theirs video', { timeout: LIVE_MS })
   t.pass("the simulator's Messenger player shows the Page's video")

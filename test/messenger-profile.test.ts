@@ -23,8 +23,7 @@ async function sandbox(t: TestLike, env: Record<string, string> = {}) {
   const profiles = s.app.services.sending.profiles
   /** Nothing queued, waiting for a retry or in flight: no further profile request will be made. */
   const settled = () => until(async () => profiles.pending() === 0, 'profile fetches settled')
-  const pageToken = () =>
-    (s.db.$client.prepare(`SELECT access_token AS t FROM channels WHERE kind = 'messenger'`).get() as { t: string }).t
+  const pageToken = () => (s.db.$client.prepare(`SELECT access_token AS t FROM channels WHERE kind = 'messenger'`).get() as { t: string }).t
   return { ...sb, say, profileRequests, faults, settled, pageToken }
 }
 
@@ -36,15 +35,25 @@ t.test("a Messenger user's name replaces the PSID: over REST and live on the str
   const psid = await sb.user('Amara Okafor Bello')
   await sb.say(psid, 'Hi, is the blue jacket in stock?')
   await stream.waitFor((evs) =>
-    evs.some((e) => e.event === 'conversation.updated' && (JSON.parse(e.data) as { conversation: ConversationDTO }).conversation.contact.name === 'Amara Okafor Bello'),
+    evs.some(
+      (e) =>
+        e.event === 'conversation.updated' &&
+        (JSON.parse(e.data) as { conversation: ConversationDTO }).conversation.contact.name === 'Amara Okafor Bello',
+    ),
   )
   const live = stream
     .data<{ conversation: ConversationDTO }>('conversation.updated')
     .find((d) => d.conversation.contact.name === 'Amara Okafor Bello')!
   t.equal(live.conversation.contact.externalId, psid, 'the live update names the conversation of that PSID')
   t.equal(live.conversation.channelKind, 'messenger')
-  const contactEvent = stream.data<{ contact: { id: number; name: string; profileName: string } }>('contact.updated').find((d) => d.contact.id === live.conversation.contact.id)
-  t.match(contactEvent?.contact, { name: 'Amara Okafor Bello', profileName: 'Amara Okafor Bello', kind: 'messenger' }, 'the contacts page hears it too')
+  const contactEvent = stream
+    .data<{ contact: { id: number; name: string; profileName: string } }>('contact.updated')
+    .find((d) => d.contact.id === live.conversation.contact.id)
+  t.match(
+    contactEvent?.contact,
+    { name: 'Amara Okafor Bello', profileName: 'Amara Okafor Bello', kind: 'messenger' },
+    'the contacts page hears it too',
+  )
 
   const conv = await sb.conversationOf(psid)
   t.equal(conv.contact.name, 'Amara Okafor Bello', 'first_name + last_name, over REST')
@@ -69,8 +78,14 @@ t.test("a Messenger user's name replaces the PSID: over REST and live on the str
   const gets = requests.filter((r) => r.method === 'GET' && !/\/me\?/.test(r.url))
   t.equal(gets.length, 1)
   t.match(gets[0]!.url, new RegExp(`/${psid}\\?fields=first_name,last_name$`))
-  t.ok(gets.every((r) => r.bearer), 'Bearer header')
-  t.notOk(requests.some((r) => r.url.includes(token) || r.url.includes(encodeURIComponent(token)) || r.url.includes('access_token')), 'no token in any URL')
+  t.ok(
+    gets.every((r) => r.bearer),
+    'Bearer header',
+  )
+  t.notOk(
+    requests.some((r) => r.url.includes(token) || r.url.includes(encodeURIComponent(token)) || r.url.includes('access_token')),
+    'no token in any URL',
+  )
 })
 
 t.test('the webhook is acknowledged without waiting for the profile; an agent-set name is never overwritten', async (t) => {
@@ -171,7 +186,11 @@ t.test('the emulator answers the User Profile API like Meta: Bearer page token, 
     const res = await fetch(`${graph}/${p}`, { headers: auth ? { authorization: auth } : {} })
     return { status: res.status, body: (await res.json()) as any }
   }
-  t.same((await get(`${psid}?fields=first_name,last_name`, `Bearer ${token}`)).body, { id: psid, first_name: 'Flo', last_name: 'Rida Jones' })
+  t.same((await get(`${psid}?fields=first_name,last_name`, `Bearer ${token}`)).body, {
+    id: psid,
+    first_name: 'Flo',
+    last_name: 'Rida Jones',
+  })
   const unknown = await get('7999999999999999?fields=first_name,last_name', `Bearer ${token}`)
   t.equal(unknown.status, 400)
   t.match(unknown.body, { error: { code: 100, error_subcode: 33, type: 'OAuthException' } })

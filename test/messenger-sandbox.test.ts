@@ -41,12 +41,17 @@ t.test("an agent's reply: one send, the echo not duplicated, delivered by waterm
   t.equal((await sb.call('POST', `/api/sandbox/messenger/users/${psid}/read`)).body.read, 1)
   await until(async () => (await sb.messages(conv.id)).find((m) => m.id === id && m.status === 'read'), 'read')
 
-  await stream.waitFor((evs) => evs.some((e) => e.event === 'message.updated' && JSON.parse(e.data).message.id === id && JSON.parse(e.data).message.status === 'read'))
+  await stream.waitFor((evs) =>
+    evs.some((e) => e.event === 'message.updated' && JSON.parse(e.data).message.id === id && JSON.parse(e.data).message.status === 'read'),
+  )
   const statuses = stream
     .data<{ message: MessageDTO }>('message.updated')
     .filter((d) => d.message.id === id)
     .map((d) => d.message.status)
-  t.ok(statuses.includes('sent') && statuses.includes('delivered') && statuses.includes('read'), `every tick on the stream: ${statuses.join(',')}`)
+  t.ok(
+    statuses.includes('sent') && statuses.includes('delivered') && statuses.includes('read'),
+    `every tick on the stream: ${statuses.join(',')}`,
+  )
   t.same(
     statuses.filter((x, i) => x !== statuses[i - 1]),
     ['sending', 'sent', 'delivered', 'read'].filter((x) => statuses.includes(x)),
@@ -97,7 +102,13 @@ t.test("the emulator's window refusal (code 10) ends as a failed message in Mess
   })
   t.equal(res.status, 400)
   t.match(await res.json(), {
-    error: { message: /^\(#10\) This message is sent outside of allowed window/, type: 'OAuthException', code: 10, error_subcode: 2018278, fbtrace_id: String },
+    error: {
+      message: /^\(#10\) This message is sent outside of allowed window/,
+      type: 'OAuthException',
+      code: 10,
+      error_subcode: 2018278,
+      fbtrace_id: String,
+    },
   })
   const bad = await fetch(`${sb.s.url}/sandbox/graph/v23.0/${page}/messages`, {
     method: 'POST',
@@ -158,7 +169,7 @@ t.test('a retried POST with the same clientMessageId: the emulator counts exactl
   t.equal((await sb.atUser(psid)).filter((m) => m.direction === 'out').length, 1)
 })
 
-t.test('the simulator page plays a Messenger user in Chromium, the Page\'s replies live with their ticks', async (t) => {
+t.test("the simulator page plays a Messenger user in Chromium, the Page's replies live with their ticks", async (t) => {
   await ensureWebBuild()
   const sb = await sandbox(t)
   const browser = await launchBrowser(t)
@@ -187,7 +198,10 @@ t.test('the simulator page plays a Messenger user in Chromium, the Page\'s repli
   await msg.hover()
   await msg.locator('button[aria-label=React]').click()
   await msg.locator('button[aria-label="React ❤"]').click()
-  await until(async () => Object.values((await sb.messages(conv.id)).find((m) => m.id === id)?.reactions ?? {}).includes('❤'), 'reaction in Parley')
+  await until(
+    async () => Object.values((await sb.messages(conv.id)).find((m) => m.id === id)?.reactions ?? {}).includes('❤'),
+    'reaction in Parley',
+  )
   await msg.hover()
   await msg.locator('button[aria-label="Reply to this message"]').click()
   await sim.fill('textarea[aria-label=Message]', 'About that')
@@ -196,7 +210,13 @@ t.test('the simulator page plays a Messenger user in Chromium, the Page\'s repli
     const ms = await sb.messages(conv.id)
     return ms.some((m) => m.text === 'About that') ? ms : undefined
   }, 'quoted reply in Parley')
-  t.match(all.find((m) => m.text === 'Track my order'), { data: { quickReply: 'TRACK_ORDER' } })
-  t.match(all.find((m) => m.type === 'postback'), { text: 'Talk to someone', data: { payload: 'HUMAN_AGENT' } })
+  t.match(
+    all.find((m) => m.text === 'Track my order'),
+    { data: { quickReply: 'TRACK_ORDER' } },
+  )
+  t.match(
+    all.find((m) => m.type === 'postback'),
+    { text: 'Talk to someone', data: { payload: 'HUMAN_AGENT' } },
+  )
   t.equal(all.find((m) => m.text === 'About that')!.replyToMessageId, id)
 })

@@ -29,9 +29,17 @@ t.test('window rules and the payload that goes to the Send API', async (t) => {
   // Three customers who last wrote 1 hour, 3 days and 8 days ago.
   const ages = [1 * HOUR, 72 * HOUR, 192 * HOUR]
   for (const [i, age] of ages.entries()) {
-    await postMessenger(s.url, pageWebhook(item(`700000000000010${i}`, { message: { mid: mid(), text: `hello ${i}` } }, PAGE_ID, Date.now() - age)), APP_SECRET)
+    await postMessenger(
+      s.url,
+      pageWebhook(item(`700000000000010${i}`, { message: { mid: mid(), text: `hello ${i}` } }, PAGE_ID, Date.now() - age)),
+      APP_SECRET,
+    )
   }
-  const convs = s.db.$client.prepare(`SELECT v.id, c.external_id AS psid FROM conversations v JOIN contacts c ON c.id = v.contact_id WHERE c.kind = 'messenger' ORDER BY v.id`).all() as { id: number; psid: string }[]
+  const convs = s.db.$client
+    .prepare(
+      `SELECT v.id, c.external_id AS psid FROM conversations v JOIN contacts c ON c.id = v.contact_id WHERE c.kind = 'messenger' ORDER BY v.id`,
+    )
+    .all() as { id: number; psid: string }[]
   t.equal(convs.length, 3)
 
   const fresh = await send(convs[0]!.id, { text: 'Yes, we ship to Canada.' })
@@ -55,7 +63,11 @@ t.test('window rules and the payload that goes to the Send API', async (t) => {
   const template = await send(convs[0]!.id, { template: { name: 'order_update', language: 'en_US', parameters: [] } })
   t.equal(template.status, 422)
   t.match(await template.json(), { error: { code: 'MESSENGER_UNSUPPORTED' } })
-  t.equal((s.db.$client.prepare(`SELECT count(*) AS n FROM messages WHERE direction = 'out'`).get() as { n: number }).n, 2, 'refusals store nothing')
+  t.equal(
+    (s.db.$client.prepare(`SELECT count(*) AS n FROM messages WHERE direction = 'out'`).get() as { n: number }).n,
+    2,
+    'refusals store nothing',
+  )
 })
 
 t.test('failure reasons name the channel the agent sent on', async (t) => {

@@ -9,9 +9,20 @@ t.test('a fresh database is migrated with the pragmas an inbox needs', async (t)
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   const file = path.join(dir, 'p.db')
   const db = openDatabase(file, { busyTimeoutMs: 1234 })
-  const tables = (db.$client.prepare(`SELECT name FROM sqlite_master WHERE type='table'`).all() as { name: string }[])
-    .map((r) => r.name)
-  for (const name of ['workspaces', 'users', 'sessions', 'channels', 'contacts', 'conversations', 'messages', 'events', 'raw_webhooks', 'pending_statuses', 'meta']) {
+  const tables = (db.$client.prepare(`SELECT name FROM sqlite_master WHERE type='table'`).all() as { name: string }[]).map((r) => r.name)
+  for (const name of [
+    'workspaces',
+    'users',
+    'sessions',
+    'channels',
+    'contacts',
+    'conversations',
+    'messages',
+    'events',
+    'raw_webhooks',
+    'pending_statuses',
+    'meta',
+  ]) {
     t.ok(tables.includes(name), `table ${name}`)
   }
   t.equal(db.$client.pragma('journal_mode', { simple: true }), 'wal')

@@ -13,10 +13,38 @@ import type { ContactDetailDTO } from '../src/events/types.ts'
 
 t.test('stop keywords: the whole message, any case, accents and punctuation ignored', async (t) => {
   const k = new OptOutKeywords(DEFAULTS.OPT_OUT_KEYWORDS.split(','))
-  for (const yes of ['STOP', 'stop', ' Stop. ', 'STOP!!', '¡BAJA!', 'baja', 'Darme de baja', 'Parar', 'parar 🙏', 'ARRÊT', 'arret', 'Stopp', 'Unsubscribe', 'opt-out', 'Opt out', 'DESCADASTRAR', 'no más']) {
+  for (const yes of [
+    'STOP',
+    'stop',
+    ' Stop. ',
+    'STOP!!',
+    '¡BAJA!',
+    'baja',
+    'Darme de baja',
+    'Parar',
+    'parar 🙏',
+    'ARRÊT',
+    'arret',
+    'Stopp',
+    'Unsubscribe',
+    'opt-out',
+    'Opt out',
+    'DESCADASTRAR',
+    'no más',
+  ]) {
     t.ok(k.matches(yes), `"${yes}" opts out`)
   }
-  for (const no of ['please don’t stop', 'stop by tomorrow?', 'Stoppage', 'cancel', 'end', 'bajamos el precio?', '', null, 'STOP'.repeat(40)]) {
+  for (const no of [
+    'please don’t stop',
+    'stop by tomorrow?',
+    'Stoppage',
+    'cancel',
+    'end',
+    'bajamos el precio?',
+    '',
+    null,
+    'STOP'.repeat(40),
+  ]) {
     t.notOk(k.matches(no), `"${no}" does not`)
   }
   t.ok(new OptOutKeywords(['Fim']).matches('FIM!'), 'the list is configurable (OPT_OUT_KEYWORDS)')
@@ -47,9 +75,14 @@ t.test('a customer writes STOP: opted out with the time and the words; campaigns
   t.equal(out.optOut?.at, Math.floor(stop.timestamp / 1000) * 1000, 'the time of the message that did it')
   await sse.waitFor((evs) => evs.some((e) => e.event === 'contact.updated' && e.data.includes('"source":"keyword"')))
   // The message itself is an ordinary inbound message in the inbox.
-  const conv = (await p.call('GET', '/api/conversations')).body.conversations.find((c: { contact: { phone: string } }) => c.contact.phone === maria)
+  const conv = (await p.call('GET', '/api/conversations')).body.conversations.find(
+    (c: { contact: { phone: string } }) => c.contact.phone === maria,
+  )
   t.equal(conv.lastMessagePreview, '¡Baja!')
-  t.same((await p.call('GET', '/api/contacts?optedOut=true')).body.contacts.map((c: ContactDetailDTO) => c.phone), [maria])
+  t.same(
+    (await p.call('GET', '/api/contacts?optedOut=true')).body.contacts.map((c: ContactDetailDTO) => c.phone),
+    [maria],
+  )
 
   const c1 = await createCampaign(p)
   await action(p, c1.id, 'start', {})
@@ -82,7 +115,12 @@ t.test("Meta's 131050 opts the contact out of marketing; a reversal holds, even 
   await importCsv(p, contactsCsv(20))
   const c = await createCampaign(p)
   await action(p, c.id, 'start', {})
-  const done = await waitCampaign(p, c.id, (x) => x.status === 'completed' && x.counts.failed === player.outcomes.failed[131050], 'completed')
+  const done = await waitCampaign(
+    p,
+    c.id,
+    (x) => x.status === 'completed' && x.counts.failed === player.outcomes.failed[131050],
+    'completed',
+  )
   t.ok(done.counts.failed > 0)
   t.equal(done.failures[0]?.code, 131050)
   t.match(done.failures[0]?.reason, /opted out of marketing/)

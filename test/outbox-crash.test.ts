@@ -40,7 +40,11 @@ t.test('a send interrupted by kill -9 is never resent; its status settles it aft
   t.match(afterRestart.ma.error?.detail, /will not resend/)
 
   const sent = (await emu.messages(CUSTOMER)).filter((m) => m.direction === 'out')
-  t.same(sent.map((m) => m.text), ['first reply', 'second reply'], 'each reply reached the customer once, in order')
+  t.same(
+    sent.map((m) => m.text),
+    ['first reply', 'second reply'],
+    'each reply reached the customer once, in order',
+  )
   t.equal((await emu.stats()).sendRequests, 2, 'two send requests in all: nothing was resent')
 
   // Meta's statuses arrive (they were queued while Parley was down).

@@ -97,7 +97,10 @@ t.test('when Meta says 130429 the number backs off and every message still goes 
   const m = margins(p)
   t.ok(m.now > m.floor && m.now <= MARGIN_CAP_MS, `the margin widened to ${m.now} ms, within the cap`)
   // What an operator sees in the settings: the number's pacing, widened by the 130429.
-  const listed = (await p.call('GET', '/api/channels')).body.channels as Array<{ kind: string; pacing?: { perSecond: number; marginMs: number; floorMs: number } }>
+  const listed = (await p.call('GET', '/api/channels')).body.channels as Array<{
+    kind: string
+    pacing?: { perSecond: number; marginMs: number; floorMs: number }
+  }>
   const pacing = listed.find((c) => c.kind === 'whatsapp')!.pacing!
   t.equal(pacing.perSecond, 50)
   t.ok(pacing.marginMs > pacing.floorMs, `the channels API shows it: ${pacing.floorMs} → ${pacing.marginMs} ms`)
@@ -131,7 +134,11 @@ t.test('the limiter: at most N starts in any window, pauses that grow and do not
     const d = retryDelay(a, 1000, 60_000, () => 0.999)
     t.ok(d <= Math.min(60_000, 1000 * 2 ** (a - 1)), `attempt ${a}: ${d} ms under the capped exponential`)
   }
-  t.equal(retryDelay(3, 1000, 60_000, () => 0), 0, 'full jitter reaches zero')
+  t.equal(
+    retryDelay(3, 1000, 60_000, () => 0),
+    0,
+    'full jitter reaches zero',
+  )
 })
 
 t.test('the margin: starts at the floor, widens once per 130429 burst up to the cap, narrows back after calm', async (t) => {

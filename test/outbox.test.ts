@@ -25,10 +25,13 @@ async function setup(t: TestLike, env: Record<string, string> = {}) {
   const message = async (id: number) =>
     ((await p.call('GET', `/api/conversations/${conv.id}/messages?limit=200`)).body.messages as MessageDTO[]).find((m) => m.id === id)!
   const settled = (id: number, statuses: string[]) =>
-    until(async () => {
-      const m = await message(id)
-      return statuses.includes(m.status) ? m : undefined
-    }, `message ${id} in ${statuses.join('|')}`)
+    until(
+      async () => {
+        const m = await message(id)
+        return statuses.includes(m.status) ? m : undefined
+      },
+      `message ${id} in ${statuses.join('|')}`,
+    )
   const outboxRow = (messageId: number) =>
     p.parley.db.$client.prepare('SELECT * FROM outbox WHERE message_id = ?').get(messageId) as {
       state: string
@@ -108,7 +111,10 @@ t.test('Meta unreachable: retried, never marked unknown, failed when attempts ru
   t.teardown(() => sse.close())
   const res = await p.call('POST', `/api/conversations/${conv.id}/messages`, { text: 'hello?', clientMessageId: 'n-1' })
   await sse.waitFor(() => sse.data<{ message: MessageDTO }>('message.updated').some((e) => e.message.status === 'failed'))
-  const seen = sse.data<{ message: MessageDTO }>('message.updated').filter((e) => e.message.id === res.body.message.id).map((e) => e.message.status)
+  const seen = sse
+    .data<{ message: MessageDTO }>('message.updated')
+    .filter((e) => e.message.id === res.body.message.id)
+    .map((e) => e.message.status)
   t.same(seen, ['sending', 'queued', 'sending', 'queued', 'sending', 'failed'], 'retried with the state committed each time')
   const last = sse.data<{ message: MessageDTO }>('message.updated').at(-1)!.message
   t.match(last.error?.detail, /could not be reached/)
@@ -181,7 +187,10 @@ t.test('duplicate and out-of-order statuses: ticks only move forward, one event 
     const mine = updates.filter((e) => e.message.id === m.id).map((e) => e.message)
     const seq = mine.map((x) => x.status)
     const ranks = seq.map((s) => STATUS_RANK[s as keyof typeof STATUS_RANK])
-    t.ok(ranks.every((r, i) => i === 0 || r >= ranks[i - 1]!), `never backwards: ${seq.join(' → ')}`)
+    t.ok(
+      ranks.every((r, i) => i === 0 || r >= ranks[i - 1]!),
+      `never backwards: ${seq.join(' → ')}`,
+    )
     // Each event is a change (a late "sent" may still fill in sentAt); a duplicate is none.
     const snapshots = mine.map((x) => JSON.stringify(x))
     t.equal(new Set(snapshots).size, snapshots.length, 'no event repeats the previous state')
@@ -197,7 +206,10 @@ t.test('replies to one customer leave in the order they were written', async (t)
   const sent = []
   for (const x of texts) sent.push(await send(x))
   for (const m of sent) await settled(m.id, ['delivered', 'sent'])
-  t.same((await outbound(p)).map((m) => m.text), texts)
+  t.same(
+    (await outbound(p)).map((m) => m.text),
+    texts,
+  )
 })
 
 t.test('send again: a failed message can be retried by the agent; a sent one cannot', async (t) => {

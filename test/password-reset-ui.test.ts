@@ -5,7 +5,16 @@ import t from 'tap'
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import { ADMIN, startServer } from './helpers/server.ts'
-import { agentPage, ensureWebBuild, launchBrowser, waitLive, watchPage, E2E_FILE_TIMEOUT_MS, LIVE_MS, RECOVER_MS } from './helpers/browser.ts'
+import {
+  agentPage,
+  ensureWebBuild,
+  launchBrowser,
+  waitLive,
+  watchPage,
+  E2E_FILE_TIMEOUT_MS,
+  LIVE_MS,
+  RECOVER_MS,
+} from './helpers/browser.ts'
 
 const run = promisify(execFile)
 t.setTimeout(E2E_FILE_TIMEOUT_MS)

@@ -46,7 +46,9 @@ t.test('131047: the reason and "Send a template", which opens the picker; a tran
   t.equal(await page.locator('.composer.template').count(), 0, 'Parley’s own window still says open')
   await failed.getByRole('button', { name: 'Send a template' }).click()
   await page.locator('.composer.template select').waitFor({ timeout: LIVE_MS })
-  await page.waitForFunction(() => document.querySelectorAll('.composer.template select option').length > 1, undefined, { timeout: LIVE_MS })
+  await page.waitForFunction(() => document.querySelectorAll('.composer.template select option').length > 1, undefined, {
+    timeout: LIVE_MS,
+  })
   t.ok(await page.locator('.composer.template option', { hasText: 'order_update' }).count(), 'the picker lists the approved templates')
 
   // Maria: Meta answers the next send with a transient error; the bubble offers Retry.
@@ -81,6 +83,9 @@ t.test('Messenger code 10: "Follow up as a person" sends the same words with the
   t.equal(await page.inputValue('#composer-input'), 'Still there?', 'the failed words, ready to send')
   await page.keyboard.press('Enter')
   await until(async () => (await sb.atUser(psid)).some((m) => m.direction === 'out'), 'the follow-up at the user')
-  t.match((await sb.atUser(psid)).filter((m) => m.direction === 'out'), [{ messagingType: 'MESSAGE_TAG', tag: 'HUMAN_AGENT', text: 'Still there?' }])
+  t.match(
+    (await sb.atUser(psid)).filter((m) => m.direction === 'out'),
+    [{ messagingType: 'MESSAGE_TAG', tag: 'HUMAN_AGENT', text: 'Still there?' }],
+  )
   t.same((await sb.stats()).rejected, { 10: 1 }, 'only the first, untagged send was refused')
 })

@@ -41,73 +41,86 @@ t.test('131047 after sending: retry refused with the reason; the action is the t
   t.equal((await messageOf(p, conv.id, id))!.status, 'failed')
 })
 
-t.test('a transient failure after sending: retry is a new attempt, its ticks follow, a late status of the old one is ignored', async (t) => {
-  const p = await startPair(t)
-  await p.emu.customer('Maria', CUSTOMER)
-  await p.emu.say(CUSTOMER, 'Is my order on its way?')
-  const conv = (await p.call('GET', '/api/conversations')).body.conversations[0]
-  // Meta's statuses for the first attempt wait (they arrive after the retry, below).
-  await p.emu.faults({ pauseWebhooks: true })
-  const sent = await p.call('POST', `/api/conversations/${conv.id}/messages`, { text: 'It ships today.', clientMessageId: 'm-1' })
-  const id = sent.body.message.id as number
-  const first = await until(async () => {
-    const m = await messageOf(p, conv.id, id)
-    return m?.providerMessageId ? m : undefined
-  }, 'accepted by Meta')
-  // Meta then fails it with a transient error (signed, as Meta sends it).
-  const hook = statusWebhook(
-    status(first.providerMessageId!, 'failed', CUSTOMER, {
-      errors: [{ code: 131000, title: 'Something went wrong', message: 'Something went wrong', error_data: { details: 'Something went wrong' } }],
-    }),
-  )
-  t.equal((await p.parley.webhook(hook)).status, 200)
-  const failed = await until(async () => {
-    const m = await messageOf(p, conv.id, id)
-    return m?.status === 'failed' ? m : undefined
-  }, 'failed')
-  t.equal(sendRecovery(failed, 'whatsapp')?.action, 'retry')
+t.test(
+  'a transient failure after sending: retry is a new attempt, its ticks follow, a late status of the old one is ignored',
+  async (t) => {
+    const p = await startPair(t)
+    await p.emu.customer('Maria', CUSTOMER)
+    await p.emu.say(CUSTOMER, 'Is my order on its way?')
+    const conv = (await p.call('GET', '/api/conversations')).body.conversations[0]
+    // Meta's statuses for the first attempt wait (they arrive after the retry, below).
+    await p.emu.faults({ pauseWebhooks: true })
+    const sent = await p.call('POST', `/api/conversations/${conv.id}/messages`, { text: 'It ships today.', clientMessageId: 'm-1' })
+    const id = sent.body.message.id as number
+    const first = await until(async () => {
+      const m = await messageOf(p, conv.id, id)
+      return m?.providerMessageId ? m : undefined
+    }, 'accepted by Meta')
+    // Meta then fails it with a transient error (signed, as Meta sends it).
+    const hook = statusWebhook(
+      status(first.providerMessageId!, 'failed', CUSTOMER, {
+        errors: [
+          { code: 131000, title: 'Something went wrong', message: 'Something went wrong', error_data: { details: 'Something went wrong' } },
+        ],
+      }),
+    )
+    t.equal((await p.parley.webhook(hook)).status, 200)
+    const failed = await until(async () => {
+      const m = await messageOf(p, conv.id, id)
+      return m?.status === 'failed' ? m : undefined
+    }, 'failed')
+    t.equal(sendRecovery(failed, 'whatsapp')?.action, 'retry')
 
-  // Two clicks: one new attempt. Meta holds its answer for a moment (as a slow call would).
-  await p.emu.faults({ holdSends: true })
-  const [a, b] = await Promise.all([
-    p.call('POST', `/api/conversations/${conv.id}/messages/${id}/retry`),
-    p.call('POST', `/api/conversations/${conv.id}/messages/${id}/retry`),
-  ])
-  t.same([a.status, b.status], [202, 202])
-  t.equal(a.body.message.id, id, 'the same message, not a copy')
-  await until(async () => (await p.emu.stats()).held === 1, 'the new attempt at Meta')
-  // While it is in flight, a late status of the first attempt (its own callback tag) arrives:
-  // it must not name the message with the old wamid.
-  const outboxId = (p.parley.db.$client.prepare('SELECT id FROM outbox WHERE message_id = ?').get(id) as { id: number }).id
-  const oldTag = `parley:${p.parley.app.services.events.epoch}:${outboxId}`
-  t.equal((await p.parley.webhook(statusWebhook(status(first.providerMessageId!, 'delivered', CUSTOMER, { biz_opaque_callback_data: oldTag })))).status, 200)
-  const inFlight = (await messageOf(p, conv.id, id))!
-  t.equal(inFlight.providerMessageId, null, 'the old attempt’s status settles nothing')
-  t.equal(inFlight.status, 'sending')
+    // Two clicks: one new attempt. Meta holds its answer for a moment (as a slow call would).
+    await p.emu.faults({ holdSends: true })
+    const [a, b] = await Promise.all([
+      p.call('POST', `/api/conversations/${conv.id}/messages/${id}/retry`),
+      p.call('POST', `/api/conversations/${conv.id}/messages/${id}/retry`),
+    ])
+    t.same([a.status, b.status], [202, 202])
+    t.equal(a.body.message.id, id, 'the same message, not a copy')
+    await until(async () => (await p.emu.stats()).held === 1, 'the new attempt at Meta')
+    // While it is in flight, a late status of the first attempt (its own callback tag) arrives:
+    // it must not name the message with the old wamid.
+    const outboxId = (p.parley.db.$client.prepare('SELECT id FROM outbox WHERE message_id = ?').get(id) as { id: number }).id
+    const oldTag = `parley:${p.parley.app.services.events.epoch}:${outboxId}`
+    t.equal(
+      (await p.parley.webhook(statusWebhook(status(first.providerMessageId!, 'delivered', CUSTOMER, { biz_opaque_callback_data: oldTag }))))
+        .status,
+      200,
+    )
+    const inFlight = (await messageOf(p, conv.id, id))!
+    t.equal(inFlight.providerMessageId, null, 'the old attempt’s status settles nothing')
+    t.equal(inFlight.status, 'sending')
 
-  await p.emu.faults({ holdSends: false, pauseWebhooks: false })
-  const delivered = await until(async () => {
-    const m = await messageOf(p, conv.id, id)
-    return m && (m.status === 'delivered' || m.status === 'read') ? m : undefined
-  }, 'the new attempt delivered')
-  t.not(delivered.providerMessageId, first.providerMessageId, 'a new wamid')
-  t.equal(delivered.error, null)
-  t.equal((await p.emu.stats()).sendRequests, 2, 'one new send for two clicks')
-  const atCustomer = (await p.emu.messages(CUSTOMER)).filter((m) => m.direction === 'out')
-  t.same(atCustomer.map((m) => m.text), ['It ships today.', 'It ships today.'], 'Meta has both attempts')
+    await p.emu.faults({ holdSends: false, pauseWebhooks: false })
+    const delivered = await until(async () => {
+      const m = await messageOf(p, conv.id, id)
+      return m && (m.status === 'delivered' || m.status === 'read') ? m : undefined
+    }, 'the new attempt delivered')
+    t.not(delivered.providerMessageId, first.providerMessageId, 'a new wamid')
+    t.equal(delivered.error, null)
+    t.equal((await p.emu.stats()).sendRequests, 2, 'one new send for two clicks')
+    const atCustomer = (await p.emu.messages(CUSTOMER)).filter((m) => m.direction === 'out')
+    t.same(
+      atCustomer.map((m) => m.text),
+      ['It ships today.', 'It ships today.'],
+      'Meta has both attempts',
+    )
 
-  // The first attempt's statuses held until now, and its 'failed' again, change nothing.
-  t.equal((await p.parley.webhook(hook)).status, 200)
-  await until(async () => (await p.emu.stats()).webhooksPending === 0, 'held webhooks delivered')
-  const after = (await messageOf(p, conv.id, id))!
-  t.equal(after.providerMessageId, delivered.providerMessageId)
-  t.not(after.status, 'failed')
+    // The first attempt's statuses held until now, and its 'failed' again, change nothing.
+    t.equal((await p.parley.webhook(hook)).status, 200)
+    await until(async () => (await p.emu.stats()).webhooksPending === 0, 'held webhooks delivered')
+    const after = (await messageOf(p, conv.id, id))!
+    t.equal(after.providerMessageId, delivered.providerMessageId)
+    t.not(after.status, 'failed')
 
-  // A delivered message is not retried.
-  const again = await p.call('POST', `/api/conversations/${conv.id}/messages/${id}/retry`)
-  t.equal(again.status, 409)
-  t.equal(again.body.error.code, 'NOT_RETRYABLE')
-})
+    // A delivered message is not retried.
+    const again = await p.call('POST', `/api/conversations/${conv.id}/messages/${id}/retry`)
+    t.equal(again.status, 409)
+    t.equal(again.body.error.code, 'NOT_RETRYABLE')
+  },
+)
 
 t.test('a permanent failure is refused with its reason; the rule agrees with the worker on what is transient', async (t) => {
   // Every code the worker retries by itself is one an agent may retry.
@@ -161,10 +174,20 @@ t.test('Messenger code 10: retry refused, the action is a human-agent follow-up,
   t.same((await sb.stats()).rejected, { 10: 1 }, 'not sent again the same way')
 
   // The follow-up the bubble offers: the same words, tagged.
-  const follow = await sb.call('POST', `/api/conversations/${conv.id}/messages`, { text: 'Still there?', humanAgent: true, clientMessageId: 'f-1' })
+  const follow = await sb.call('POST', `/api/conversations/${conv.id}/messages`, {
+    text: 'Still there?',
+    humanAgent: true,
+    clientMessageId: 'f-1',
+  })
   t.equal(follow.status, 202)
-  await until(async () => (await sb.messages(conv.id)).find((m) => m.id === follow.body.message.id && m.status === 'delivered'), 'delivered')
-  t.match((await sb.atUser(psid)).filter((m) => m.direction === 'out'), [{ messagingType: 'MESSAGE_TAG', tag: 'HUMAN_AGENT', text: 'Still there?' }])
+  await until(
+    async () => (await sb.messages(conv.id)).find((m) => m.id === follow.body.message.id && m.status === 'delivered'),
+    'delivered',
+  )
+  t.match(
+    (await sb.atUser(psid)).filter((m) => m.direction === 'out'),
+    [{ messagingType: 'MESSAGE_TAG', tag: 'HUMAN_AGENT', text: 'Still there?' }],
+  )
 })
 
 t.test('Messenger code 10 on a tagged follow-up: the 7 days are over too, nothing is offered', async (t) => {
@@ -197,11 +220,16 @@ t.test('Messenger: a reply failed inside the 24 hours and retried after them goe
   t.equal(sendRecovery(failed, 'messenger')?.action, 'retry')
   // A day and a half later (on both clocks), the agent clicks Retry.
   const wrote = Date.now() - 36 * 3600_000
-  sb.s.db.$client.prepare('UPDATE conversations SET last_inbound_at = ?, window_expires_at = ? WHERE id = ?').run(wrote, wrote + DAY, conv.id)
+  sb.s.db.$client
+    .prepare('UPDATE conversations SET last_inbound_at = ?, window_expires_at = ? WHERE id = ?')
+    .run(wrote, wrote + DAY, conv.id)
   t.equal((await sb.call('PATCH', `/api/sandbox/messenger/users/${psid}`, { lastInboundAt: wrote })).status, 200)
   const retry = await sb.call('POST', `/api/conversations/${conv.id}/messages/${id}/retry`)
   t.equal(retry.status, 202)
   t.same(retry.body.message.context, { messengerTag: 'HUMAN_AGENT' })
   await until(async () => (await sb.messages(conv.id)).find((m) => m.id === id && m.status === 'delivered'), 'delivered')
-  t.match((await sb.atUser(psid)).filter((m) => m.direction === 'out'), [{ messagingType: 'MESSAGE_TAG', tag: 'HUMAN_AGENT', text: 'Yes, in blue too.' }])
+  t.match(
+    (await sb.atUser(psid)).filter((m) => m.direction === 'out'),
+    [{ messagingType: 'MESSAGE_TAG', tag: 'HUMAN_AGENT', text: 'Yes, in blue too.' }],
+  )
 })

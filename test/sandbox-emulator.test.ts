@@ -36,7 +36,13 @@ async function receiver(t: TestLike) {
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, got }
 }
 
-const text = (to: string, body: string) => ({ messaging_product: 'whatsapp', recipient_type: 'individual', to, type: 'text', text: { body } })
+const text = (to: string, body: string) => ({
+  messaging_product: 'whatsapp',
+  recipient_type: 'individual',
+  to,
+  type: 'text',
+  text: { body },
+})
 
 t.test('send: Meta’s success body, then its error envelope for bad requests', async (t) => {
   const emu = await startEmulator(t)
@@ -53,7 +59,12 @@ t.test('send: Meta’s success body, then its error envelope for bad requests', 
   t.match(noToken.body.error.fbtrace_id, /^A/)
   const otherNumber = await graph(emu.graphUrl, 'POST', '999/messages', text('15550001111', 'x'))
   t.match(otherNumber.body.error, { code: 100, error_subcode: 33 })
-  const noBody = await graph(emu.graphUrl, 'POST', `${PHONE_NUMBER_ID}/messages`, { messaging_product: 'whatsapp', to: '15550001111', type: 'text', text: {} })
+  const noBody = await graph(emu.graphUrl, 'POST', `${PHONE_NUMBER_ID}/messages`, {
+    messaging_product: 'whatsapp',
+    to: '15550001111',
+    type: 'text',
+    text: {},
+  })
   t.match(noBody.body.error, { code: 100, message: '(#100) Invalid parameter', error_data: { messaging_product: 'whatsapp' } })
   const tooLong = await graph(emu.graphUrl, 'POST', `${PHONE_NUMBER_ID}/messages`, text('15550001111', 'x'.repeat(4097)))
   t.equal(tooLong.body.error.code, 100)
@@ -61,7 +72,11 @@ t.test('send: Meta’s success body, then its error envelope for bad requests', 
     messaging_product: 'whatsapp',
     to: '15550001111',
     type: 'template',
-    template: { name: 'order_update', language: { code: 'en' }, components: [{ type: 'body', parameters: [{ type: 'text', text: 'only one' }] }] },
+    template: {
+      name: 'order_update',
+      language: { code: 'en' },
+      components: [{ type: 'body', parameters: [{ type: 'text', text: 'only one' }] }],
+    },
   })
   t.match(badTemplate.body.error, { code: 132000 })
   const noTemplate = await graph(emu.graphUrl, 'POST', `${PHONE_NUMBER_ID}/messages`, {
@@ -85,7 +100,10 @@ t.test('throughput: over the number’s rate Meta answers 130429', async (t) => 
   t.ok(refused.length >= 2, `${refused.length} refused`)
   t.match(refused[0]!.body.error, { code: 130429, error_subcode: 2494055 })
   const perSecond = Object.values((await emu.stats()).requestsPerSecond[PHONE_NUMBER_ID]!)
-  t.equal(perSecond.reduce((a, b) => a + b, 0), 8)
+  t.equal(
+    perSecond.reduce((a, b) => a + b, 0),
+    8,
+  )
 })
 
 t.test('templates list with paging, and the media flow with its Bearer and 5-minute URL', async (t) => {
@@ -96,14 +114,21 @@ t.test('templates list with paging, and the media flow with its Bearer and 5-min
   const page2 = await fetch(page1.body.paging.next, { headers: { authorization: `Bearer ${GRAPH_TOKEN}` } }).then((r) => r.json() as any)
   t.equal(page2.data.length, 2)
   t.notOk(page2.paging.next)
-  t.ok([...page1.body.data, ...page2.data].some((x: any) => x.status === 'PENDING'), 'unapproved ones are listed too, as Meta does')
+  t.ok(
+    [...page1.body.data, ...page2.data].some((x: any) => x.status === 'PENDING'),
+    'unapproved ones are listed too, as Meta does',
+  )
 
   const form = new FormData()
   form.set('messaging_product', 'whatsapp')
   form.set('type', 'image/png')
   const bytes = Buffer.from('89504e470d0a1a0a0000', 'hex')
   form.set('file', new Blob([new Uint8Array(bytes)], { type: 'image/png' }), 'x.png')
-  const up = await fetch(`${emu.graphUrl}/${PHONE_NUMBER_ID}/media`, { method: 'POST', headers: { authorization: `Bearer ${GRAPH_TOKEN}` }, body: form })
+  const up = await fetch(`${emu.graphUrl}/${PHONE_NUMBER_ID}/media`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${GRAPH_TOKEN}` },
+    body: form,
+  })
   const { id } = (await up.json()) as { id: string }
   t.match(id, /^\d{15,16}$/)
   const info = await graph(emu.graphUrl, 'GET', id)
@@ -121,7 +146,10 @@ t.test('webhooks are compact, escaped like Meta’s and signed over those bytes'
   const emu = await startEmulator(t, { webhookUrl: hook.url })
   await emu.customer('Zoë', '15550001111')
   await emu.send('15550001111', { type: 'text', text: 'Café at 10/11? email@me' })
-  const sent = await graph(emu.graphUrl, 'POST', `${PHONE_NUMBER_ID}/messages`, { ...text('15550001111', 'Sure!'), biz_opaque_callback_data: 'parley:x:1' })
+  const sent = await graph(emu.graphUrl, 'POST', `${PHONE_NUMBER_ID}/messages`, {
+    ...text('15550001111', 'Sure!'),
+    biz_opaque_callback_data: 'parley:x:1',
+  })
   await new Promise<void>((resolve) => {
     const check = setInterval(() => {
       if (hook.got.length >= 3) clearInterval(check), resolve()
@@ -134,8 +162,14 @@ t.test('webhooks are compact, escaped like Meta’s and signed over those bytes'
   const inbound = JSON.parse(raw)
   t.match(inbound.entry[0].changes[0], { field: 'messages', value: { metadata: { phone_number_id: PHONE_NUMBER_ID } } })
   const statuses = hook.got.slice(1).map((h) => JSON.parse(h.body.toString()).entry[0].changes[0].value.statuses[0])
-  t.same(statuses.map((s: any) => s.status), ['sent', 'delivered'])
-  t.ok(statuses.every((s: any) => s.id === sent.body.messages[0].id && s.biz_opaque_callback_data === 'parley:x:1'), 'callback data echoed')
+  t.same(
+    statuses.map((s: any) => s.status),
+    ['sent', 'delivered'],
+  )
+  t.ok(
+    statuses.every((s: any) => s.id === sent.body.messages[0].id && s.biz_opaque_callback_data === 'parley:x:1'),
+    'callback data echoed',
+  )
   t.match(statuses[0], { pricing: { pricing_model: 'PMP' } })
 
   // A number that is not on WhatsApp: accepted, then failed with 131026.

@@ -9,10 +9,7 @@ import { mp4, oggOpus } from './helpers/media-files.ts'
 
 t.setTimeout(E2E_FILE_TIMEOUT_MS)
 
-const PNG = Buffer.from(
-  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==',
-  'base64',
-)
+const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', 'base64')
 
 t.test('the simulator: write as a customer, see replies with their ticks, tap, react, quote, send a photo', async (t) => {
   await ensureWebBuild()
@@ -67,7 +64,10 @@ t.test('the simulator: write as a customer, see replies with their ticks, tap, r
   await first.hover()
   await first.locator('button[aria-label=React]').click()
   await first.locator('button[aria-label="React 👍"]').click()
-  await until(async () => Object.values((await history()).find((m) => m.id === reply.message.id)?.reactions ?? {}).includes('👍'), 'reaction in Parley')
+  await until(
+    async () => Object.values((await history()).find((m) => m.id === reply.message.id)?.reactions ?? {}).includes('👍'),
+    'reaction in Parley',
+  )
   await first.hover()
   await first.locator('button[aria-label="Reply to this message"]').click()
   await sim.fill('textarea[aria-label=Message]', 'Where is my parcel?')
@@ -84,10 +84,15 @@ t.test('the simulator: write as a customer, see replies with their ticks, tap, r
   await sim.waitForSelector('.msg.mine img', { timeout: LIVE_MS })
 
   // The business's audio and video play on the customer's phone.
-  for (const [bytes, type, name] of [[oggOpus('ui'), 'audio/ogg', 'note.ogg'], [mp4('ui'), 'video/mp4', 'demo.mp4']] as const) {
+  for (const [bytes, type, name] of [
+    [oggOpus('ui'), 'audio/ogg', 'note.ogg'],
+    [mp4('ui'), 'video/mp4', 'demo.mp4'],
+  ] as const) {
     const form = new FormData()
     form.set('file', new Blob([new Uint8Array(bytes)], { type }), name)
-    const up = (await (await fetch(`${s.url}/api/media`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: form })).json()) as any
+    const up = (await (
+      await fetch(`${s.url}/api/media`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: form })
+    ).json()) as any
     await api('POST', `/api/conversations/${conv.id}/messages`, { mediaId: up.media.id, clientMessageId: `ui-${name}` })
   }
   await sim.waitForSelector('.msg.theirs audio', { timeout: LIVE_MS })

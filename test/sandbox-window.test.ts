@@ -75,7 +75,10 @@ t.test('WhatsApp: a message dated 25 h ago closes the window in Parley, live, an
     template: { name: 'order_update', language: 'en', bodyParams: ['Yusuf', '#7', 'Monday'] },
   })
   t.equal(tpl.status, 202, 'a template goes through')
-  await until(async () => (await sb.atCustomer(phone)).messages.find((x: { direction: string }) => x.direction === 'out'), 'the template reached the customer')
+  await until(
+    async () => (await sb.atCustomer(phone)).messages.find((x: { direction: string }) => x.direction === 'out'),
+    'the template reached the customer',
+  )
 })
 
 t.test('WhatsApp: a late message dated earlier never moves the window back, on either side', async (t) => {
@@ -94,7 +97,13 @@ t.test('WhatsApp: a late message dated earlier never moves the window back, on e
   )
   const text = await sb.call('POST', `/api/conversations/${conv.id}/messages`, { text: 'Sure, ask away', clientMessageId: 'a-1' })
   t.equal(text.status, 202)
-  await until(async () => (await sb.atCustomer(phone)).messages.find((m: { direction: string; status: string }) => m.direction === 'out' && m.status !== 'failed'), 'accepted by the emulator')
+  await until(
+    async () =>
+      (await sb.atCustomer(phone)).messages.find(
+        (m: { direction: string; status: string }) => m.direction === 'out' && m.status !== 'failed',
+      ),
+    'accepted by the emulator',
+  )
 })
 
 t.test('Messenger: "a day ago" is HUMAN_AGENT follow-up mode, "8 days ago" is closed', async (t) => {
@@ -117,58 +126,61 @@ t.test('Messenger: "a day ago" is HUMAN_AGENT follow-up mode, "8 days ago" is cl
   t.equal((await sb.atUser(week.psid)).filter((m) => m.direction === 'out').length, 0)
 })
 
-t.test('Chromium: the simulator\'s buttons turn the inbox to "Template only" and follow-up mode live; the header names the channel', async (t) => {
-  await ensureWebBuild()
-  const s = await startServer(t, { env: { WHATSAPP_PHONE_NUMBER_ID: '', SANDBOX_SENT_DELAY_MS: '20', SANDBOX_DELIVERED_DELAY_MS: '60' } })
-  const browser = await launchBrowser(t)
-  const { context, page } = await agentPage(t, browser, s.url)
-  const sim = await context.newPage()
-  watchPage(t, sim, 'simulator')
-  await sim.goto(`${s.url}/sandbox`)
-  await sim.waitForSelector('text=Customer simulator')
-  t.match(await sim.locator('header.top').innerText(), /WhatsApp customers .* business number \+\d+/s, 'the WhatsApp tab names WhatsApp')
+t.test(
+  'Chromium: the simulator\'s buttons turn the inbox to "Template only" and follow-up mode live; the header names the channel',
+  async (t) => {
+    await ensureWebBuild()
+    const s = await startServer(t, { env: { WHATSAPP_PHONE_NUMBER_ID: '', SANDBOX_SENT_DELAY_MS: '20', SANDBOX_DELIVERED_DELAY_MS: '60' } })
+    const browser = await launchBrowser(t)
+    const { context, page } = await agentPage(t, browser, s.url)
+    const sim = await context.newPage()
+    watchPage(t, sim, 'simulator')
+    await sim.goto(`${s.url}/sandbox`)
+    await sim.waitForSelector('text=Customer simulator')
+    t.match(await sim.locator('header.top').innerText(), /WhatsApp customers .* business number \+\d+/s, 'the WhatsApp tab names WhatsApp')
 
-  await sim.fill('input[aria-label="Customer name"]', 'Dana')
-  await sim.click('button:has-text("Add customer")')
-  await sim.waitForSelector('.chat-head h2:has-text("Dana")')
-  await sim.click('button:has-text("Wrote 25 h ago")')
-  await sim.waitForSelector('.chat-head:has-text("window closed")', { timeout: LIVE_MS })
+    await sim.fill('input[aria-label="Customer name"]', 'Dana')
+    await sim.click('button:has-text("Add customer")')
+    await sim.waitForSelector('.chat-head h2:has-text("Dana")')
+    await sim.click('button:has-text("Wrote 25 h ago")')
+    await sim.waitForSelector('.chat-head:has-text("window closed")', { timeout: LIVE_MS })
 
-  // The inbox, open in the other tab all along: the row appears, already template-only.
-  const row = page.locator('[role=option]', { hasText: 'Dana' })
-  await row.locator('.win-template:has-text("Template only")').waitFor({ timeout: LIVE_MS })
-  await row.click()
-  await page.waitForSelector('form.composer.template', { timeout: LIVE_MS })
+    // The inbox, open in the other tab all along: the row appears, already template-only.
+    const row = page.locator('[role=option]', { hasText: 'Dana' })
+    await row.locator('.win-template:has-text("Template only")').waitFor({ timeout: LIVE_MS })
+    await row.click()
+    await page.waitForSelector('form.composer.template', { timeout: LIVE_MS })
 
-  // A customer who wrote just now keeps the window open; the simulator says why instead of pretending.
-  await sim.fill('input[aria-label="Customer name"]', 'Eli')
-  await sim.click('button:has-text("Add customer")')
-  await sim.waitForSelector('.chat-head h2:has-text("Eli")')
-  await sim.fill('textarea[aria-label=Message]', 'Hi there')
-  await sim.keyboard.press('Enter')
-  await page.locator('[role=option]', { hasText: 'Eli' }).locator('.win-open').waitFor({ timeout: LIVE_MS })
-  await sim.waitForSelector('.chat-head:has-text("window open")', { timeout: LIVE_MS })
-  await sim.click('button:has-text("Wrote 25 h ago")')
-  await sim.waitForSelector('.flash:has-text("stays open")')
-  t.equal(await page.locator('[role=option]', { hasText: 'Eli' }).locator('.win-open').count(), 1, 'still open in the inbox')
+    // A customer who wrote just now keeps the window open; the simulator says why instead of pretending.
+    await sim.fill('input[aria-label="Customer name"]', 'Eli')
+    await sim.click('button:has-text("Add customer")')
+    await sim.waitForSelector('.chat-head h2:has-text("Eli")')
+    await sim.fill('textarea[aria-label=Message]', 'Hi there')
+    await sim.keyboard.press('Enter')
+    await page.locator('[role=option]', { hasText: 'Eli' }).locator('.win-open').waitFor({ timeout: LIVE_MS })
+    await sim.waitForSelector('.chat-head:has-text("window open")', { timeout: LIVE_MS })
+    await sim.click('button:has-text("Wrote 25 h ago")')
+    await sim.waitForSelector('.flash:has-text("stays open")')
+    t.equal(await page.locator('[role=option]', { hasText: 'Eli' }).locator('.win-open').count(), 1, 'still open in the inbox')
 
-  // The Messenger tab: its header names Messenger and the Page, never WhatsApp.
-  await sim.click('button:has-text("Messenger user")')
-  await sim.waitForSelector('header.top:has-text("Messenger users")')
-  const header = await sim.locator('header.top').innerText()
-  t.match(header, /Facebook Page “Messenger sandbox”/)
-  t.notMatch(header, /WhatsApp customers|business number/, 'no WhatsApp words on the Messenger tab')
-  await sim.waitForSelector('header.top .live.on', { timeout: LIVE_MS })
+    // The Messenger tab: its header names Messenger and the Page, never WhatsApp.
+    await sim.click('button:has-text("Messenger user")')
+    await sim.waitForSelector('header.top:has-text("Messenger users")')
+    const header = await sim.locator('header.top').innerText()
+    t.match(header, /Facebook Page “Messenger sandbox”/)
+    t.notMatch(header, /WhatsApp customers|business number/, 'no WhatsApp words on the Messenger tab')
+    await sim.waitForSelector('header.top .live.on', { timeout: LIVE_MS })
 
-  await sim.fill('input[aria-label="Messenger user name"]', 'Farah')
-  await sim.click('button:has-text("Add Messenger user")')
-  await sim.waitForSelector('.chat-head h2:has-text("Farah")')
-  await sim.click('button:has-text("Wrote a day ago")')
-  await page.locator('[role=option]', { hasText: 'Farah' }).locator('.win-human_agent').waitFor({ timeout: LIVE_MS })
+    await sim.fill('input[aria-label="Messenger user name"]', 'Farah')
+    await sim.click('button:has-text("Add Messenger user")')
+    await sim.waitForSelector('.chat-head h2:has-text("Farah")')
+    await sim.click('button:has-text("Wrote a day ago")')
+    await page.locator('[role=option]', { hasText: 'Farah' }).locator('.win-human_agent').waitFor({ timeout: LIVE_MS })
 
-  await sim.fill('input[aria-label="Messenger user name"]', 'Gus')
-  await sim.click('button:has-text("Add Messenger user")')
-  await sim.waitForSelector('.chat-head h2:has-text("Gus")')
-  await sim.click('button:has-text("Wrote 8 days ago")')
-  await page.locator('[role=option]', { hasText: 'Gus' }).locator('.win-closed').waitFor({ timeout: LIVE_MS })
-})
+    await sim.fill('input[aria-label="Messenger user name"]', 'Gus')
+    await sim.click('button:has-text("Add Messenger user")')
+    await sim.waitForSelector('.chat-head h2:has-text("Gus")')
+    await sim.click('button:has-text("Wrote 8 days ago")')
+    await page.locator('[role=option]', { hasText: 'Gus' }).locator('.win-closed').waitFor({ timeout: LIVE_MS })
+  },
+)

@@ -150,7 +150,11 @@ t.test('the sandbox survives a restart: same customers, same token, sends still 
   let s: TestServer = await startServer(t, { env: SANDBOX_ENV, dataDir })
   let { token } = await s.login(ADMIN)
   const post = (p: string, body: unknown) =>
-    fetch(s.url + p, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) })
+    fetch(s.url + p, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    })
   await post('/api/sandbox/customers', { name: 'Maria', phone: '15550001111' })
   await post('/api/sandbox/customers/15550001111/messages', { type: 'text', text: 'before the restart' })
   await s.close()
@@ -158,7 +162,10 @@ t.test('the sandbox survives a restart: same customers, same token, sends still 
   s = await startServer(t, { env: SANDBOX_ENV, dataDir })
   ;({ token } = await s.login(ADMIN))
   const customers = (await (await fetch(`${s.url}/api/sandbox/customers`, { headers: { authorization: `Bearer ${token}` } })).json()) as any
-  t.same(customers.customers.map((c: any) => c.name), ['Maria'])
+  t.same(
+    customers.customers.map((c: any) => c.name),
+    ['Maria'],
+  )
   t.equal(customers.customers[0].windowOpen, true)
   const conv = ((await (await s.get('/api/conversations', token)).json()) as any).conversations[0]
   const res = await post(`/api/conversations/${conv.id}/messages`, { text: 'after the restart', clientMessageId: 'r-1' })

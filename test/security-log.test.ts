@@ -40,7 +40,11 @@ function capture() {
       cb()
     },
   })
-  const lines = () => text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as LogLine)
+  const lines = () =>
+    text
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as LogLine)
   const waitFor = (pred: (l: LogLine) => boolean, what: string) =>
     new Promise<void>((resolve, reject) => {
       const check = () => {
@@ -93,8 +97,14 @@ async function run(s: TestServer, log: ReturnType<typeof capture>) {
 
   const stream = await connectSse(`${s.url}/stream`, { token })
   const byCookie = await connectSse(`${s.url}/stream`, { cookie })
-  for (const [kind, tok] of [['whatsapp', VERIFY_TOKEN], ['whatsapp', NUMBER.verifyToken], ['messenger', PAGE.verifyToken]] as const) {
-    const res = await fetch(`${s.url}/webhooks/${kind}?hub.mode=subscribe&hub.verify_token=${encodeURIComponent(tok)}&hub.challenge=1158201444`)
+  for (const [kind, tok] of [
+    ['whatsapp', VERIFY_TOKEN],
+    ['whatsapp', NUMBER.verifyToken],
+    ['messenger', PAGE.verifyToken],
+  ] as const) {
+    const res = await fetch(
+      `${s.url}/webhooks/${kind}?hub.mode=subscribe&hub.verify_token=${encodeURIComponent(tok)}&hub.challenge=1158201444`,
+    )
     if ((await res.text()) !== '1158201444') throw new Error(`handshake refused for ${kind}`)
   }
   const wa = await s.webhook(textWebhook('15551234567', 'Ana', 'Hello there').payload)
@@ -109,7 +119,10 @@ async function run(s: TestServer, log: ReturnType<typeof capture>) {
   }
   // Replies through the channels' own tokens: Meta is unreachable here (GRAPH_API_URL is a
   // closed port), so the outbox's failure paths write their lines too.
-  const second = await s.webhook(envelope(value({ phoneNumberId: SECOND_NUMBER, contacts: [contact('15557654321', 'Bo')], messages: [text('15557654321', 'Hi')] })), { secret: NUMBER.appSecret })
+  const second = await s.webhook(
+    envelope(value({ phoneNumberId: SECOND_NUMBER, contacts: [contact('15557654321', 'Bo')], messages: [text('15557654321', 'Hi')] })),
+    { secret: NUMBER.appSecret },
+  )
   if (second.status !== 200) throw new Error(`second number webhook: ${second.status}`)
   await stream.waitFor((evs) => evs.filter((e) => e.event === 'message.created').length >= 3)
   const conversations = (await (await s.get('/api/conversations', token)).json()) as { conversations: Array<{ id: number }> }
@@ -135,10 +148,16 @@ t.test('default level: webhook results and no per-request lines; no secret anywh
   const log = capture()
   const s = await startServer(t, { env: { LOG_LEVEL: 'info' }, logStream: log.stream })
   const secrets = await run(s, log)
-  await log.waitFor((l) => l.msg === 'webhook answered' && l.method === 'POST' && l.url === '/webhooks/messenger', 'messenger webhook result')
+  await log.waitFor(
+    (l) => l.msg === 'webhook answered' && l.method === 'POST' && l.url === '/webhooks/messenger',
+    'messenger webhook result',
+  )
 
   const lines = log.lines()
-  t.ok(lines.some((l) => l.msg === 'webhook answered' && l.method === 'POST' && l.url === '/webhooks/whatsapp' && l.statusCode === 200), 'the WhatsApp webhook result is logged')
+  t.ok(
+    lines.some((l) => l.msg === 'webhook answered' && l.method === 'POST' && l.url === '/webhooks/whatsapp' && l.statusCode === 200),
+    'the WhatsApp webhook result is logged',
+  )
   const handshakes = lines.filter((l) => l.msg === 'webhook answered' && l.method === 'GET')
   t.equal(handshakes.length, 3, 'each handshake is logged')
   for (const h of handshakes) t.match(h.url, /hub\.verify_token=\[redacted\]&hub\.challenge=1158201444$/, 'with its token replaced')
@@ -160,9 +179,17 @@ t.test('LOG_LEVEL=debug: a line for every request, still without secrets', async
     ['GET', '/api/me', 200],
     ['GET', '/api/conversations', 200],
   ] as const) {
-    t.ok(lines.some((l) => l.msg === 'request completed' && l.level === 20 && l.method === method && l.url === url && l.statusCode === statusCode), `${method} ${url} ${statusCode} at debug`)
+    t.ok(
+      lines.some(
+        (l) => l.msg === 'request completed' && l.level === 20 && l.method === method && l.url === url && l.statusCode === statusCode,
+      ),
+      `${method} ${url} ${statusCode} at debug`,
+    )
   }
-  t.ok(lines.some((l) => l.msg === 'webhook answered' && l.url === '/webhooks/whatsapp'), 'webhook results too')
+  t.ok(
+    lines.some((l) => l.msg === 'webhook answered' && l.url === '/webhooks/whatsapp'),
+    'webhook results too',
+  )
   noSecrets(t, log.text(), secrets)
 })
 
@@ -203,9 +230,19 @@ t.test('npm start at the default level: start, webhook results, stop — and not
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l) as LogLine)
   const msgs = lines.map((l) => l.msg)
-  t.ok(msgs.some((m) => m.startsWith('Parley is listening on')), 'the start')
+  t.ok(
+    msgs.some((m) => m.startsWith('Parley is listening on')),
+    'the start',
+  )
   t.ok(msgs.includes('shutting down') && msgs.includes('stopped'), 'the stop')
-  t.ok(lines.some((l) => l.msg === 'webhook answered' && l.url?.includes('hub.verify_token=[redacted]')), 'the handshake, token replaced')
-  t.same(lines.filter((l) => typeof l.url === 'string' && l.url.startsWith('/api/')), [], 'no line per API call')
+  t.ok(
+    lines.some((l) => l.msg === 'webhook answered' && l.url?.includes('hub.verify_token=[redacted]')),
+    'the handshake, token replaced',
+  )
+  t.same(
+    lines.filter((l) => typeof l.url === 'string' && l.url.startsWith('/api/')),
+    [],
+    'no line per API call',
+  )
   for (const secret of [ADMIN.password, VERIFY_TOKEN, APP_SECRET, token]) t.notOk(p.output().includes(secret), 'no secret in the output')
 })

@@ -8,7 +8,10 @@ import { textWebhook } from './helpers/wa.ts'
 
 /** A wait that fails the test instead of hanging it when the stream is never closed. */
 const closedWithin = (c: SseClient, what: string) =>
-  Promise.race([c.closed, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what} was never closed`)), 10_000).unref())])
+  Promise.race([
+    c.closed,
+    new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what} was never closed`)), 10_000).unref()),
+  ])
 
 const messages = (c: SseClient) => c.data<{ message: { text: string } }>('message.created').map((d) => d.message.text)
 
@@ -27,8 +30,14 @@ t.test('a session holds at most five streams: the oldest goes, the others and ot
     streams.push(c)
   }
   await Promise.all(streams.slice(0, 7).map((c, i) => closedWithin(c, `stream ${i + 1}`)))
-  t.ok(streams.slice(0, 7).every((c) => c.isClosed()), 'the seven oldest were closed, bearer or cookie alike')
-  t.ok(streams.slice(7).every((c) => !c.isClosed()), 'the five newest are open')
+  t.ok(
+    streams.slice(0, 7).every((c) => c.isClosed()),
+    'the seven oldest were closed, bearer or cookie alike',
+  )
+  t.ok(
+    streams.slice(7).every((c) => !c.isClosed()),
+    'the five newest are open',
+  )
   t.equal(s.app.services.hub.size, 6, 'five of this session plus the other session’s one')
 
   await s.webhook(textWebhook('15550002222', 'Bea', 'still live').payload)

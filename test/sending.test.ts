@@ -16,8 +16,7 @@ async function conversationWith(p: Pair, phone = CUSTOMER, name = 'Maria') {
   return { id: conv.id as number, eventId: list.body.eventId as string }
 }
 
-const statusesOf = (events: { message: MessageDTO }[], id: number) =>
-  events.filter((e) => e.message.id === id).map((e) => e.message.status)
+const statusesOf = (events: { message: MessageDTO }[], id: number) => events.filter((e) => e.message.id === id).map((e) => e.message.status)
 
 t.test('send → sent → delivered → read, each step an event on the stream', async (t) => {
   const p = await startPair(t)
@@ -43,9 +42,15 @@ t.test('send → sent → delivered → read, each step an event on the stream',
   t.equal(await p.emu.read(CUSTOMER), 1)
   await sse.waitFor(() => statusesOf(updated(), msg.id).includes('read'))
   const seq = statusesOf(updated(), msg.id)
-  t.same(seq.filter((s, i) => s !== seq[i - 1]), ['sending', 'sent', 'delivered', 'read'], 'every transition, in order')
+  t.same(
+    seq.filter((s, i) => s !== seq[i - 1]),
+    ['sending', 'sent', 'delivered', 'read'],
+    'every transition, in order',
+  )
 
-  const final = updated().filter((e) => e.message.id === msg.id).at(-1)!.message
+  const final = updated()
+    .filter((e) => e.message.id === msg.id)
+    .at(-1)!.message
   t.match(final.providerMessageId, /^wamid\./)
   t.ok(final.sentAt && final.deliveredAt && final.readAt, 'each step has its time')
 
@@ -62,7 +67,10 @@ t.test('the same clientMessageId sent again (even concurrently) is one message a
   const body = { text: 'Only once, please', clientMessageId: 'dup-1' }
   const path = `/api/conversations/${conv.id}/messages`
   const first = await Promise.all([p.call('POST', path, body), p.call('POST', path, body), p.call('POST', path, body)])
-  t.same(first.map((r) => r.status), [202, 202, 202])
+  t.same(
+    first.map((r) => r.status),
+    [202, 202, 202],
+  )
   const ids = new Set(first.map((r) => r.body.message.id))
   t.equal(ids.size, 1, 'one message for three POSTs')
   const id = [...ids][0]
@@ -111,9 +119,15 @@ t.test('window closed: free text refused up front; an approved template is sent'
     'approved templates only, with their languages',
   )
   const order = templates.find((x: any) => x.name === 'order_update')
-  t.same(order.bodyParams.map((x: any) => x.name), ['1', '2', '3'])
+  t.same(
+    order.bodyParams.map((x: any) => x.name),
+    ['1', '2', '3'],
+  )
   t.same(order.buttons, ['Track my order', 'Talk to someone'])
-  t.same(templates.find((x: any) => x.name === 'follow_up').bodyParams.map((x: any) => x.name), ['first_name', 'topic'])
+  t.same(
+    templates.find((x: any) => x.name === 'follow_up').bodyParams.map((x: any) => x.name),
+    ['first_name', 'topic'],
+  )
 
   const wrongCount = await p.call('POST', `/api/conversations/${conv.id}/messages`, {
     clientMessageId: 'w-2',
@@ -196,7 +210,10 @@ t.test('quoted replies and reactions, both ways', async (t) => {
   t.equal(out[0]!.contextId, inbound.providerMessageId, 'the customer sees the quote')
   t.same(out[1]!.reaction, { messageId: inbound.providerMessageId, emoji: '👍' })
   t.same((await history()).find((m) => m.id === inbound.id)!.reactions, { business: '👍' })
-  const reactionMsg = await until(async () => (await history()).find((m) => m.id === react.body.message.id && m.status === 'sent'), 'reaction sent')
+  const reactionMsg = await until(
+    async () => (await history()).find((m) => m.id === react.body.message.id && m.status === 'sent'),
+    'reaction sent',
+  )
   t.equal(reactionMsg.deliveredAt, null, 'a reaction gets only a sent status')
 
   // The customer quotes the business's reply, then reacts to it.
@@ -252,26 +269,29 @@ t.test('templates for a conversation’s number; values as a list fill named par
   await until(async () => (await p.emu.messages(CUSTOMER)).find((m) => m.type === 'template' && m.status === 'delivered'), 'delivered')
 })
 
-t.test('opening a conversation marks the customer’s messages read on WhatsApp — once per unread batch, and only when enabled', async (t) => {
-  const p = await startPair(t)
-  const conv = await conversationWith(p)
-  const open = () => p.call('POST', `/api/conversations/${conv.id}/read`)
-  t.equal((await open()).status, 200)
-  await until(async () => (await p.emu.stats()).markReads === 1, 'marked read at Meta')
-  t.equal((await p.emu.messages(CUSTOMER))[0]!.readByBusiness, true, 'blue ticks on the customer’s phone')
-  await open() // nothing unread any more: no call
-  await p.emu.say(CUSTOMER, 'Also, can I change the address?')
-  await open()
-  await until(async () => (await p.emu.stats()).markReads === 2, 'the new message marked read')
-  const reply = await p.call('POST', `/api/conversations/${conv.id}/messages`, { text: 'Sure', clientMessageId: 'mr-1' })
-  await until(async () => (await p.emu.messages(CUSTOMER)).find((m) => m.text === 'Sure' && m.status === 'delivered'), 'reply delivered')
-  t.equal(reply.status, 202)
-  t.equal((await p.emu.stats()).markReads, 2, 'one call per batch of unread messages')
+t.test(
+  'opening a conversation marks the customer’s messages read on WhatsApp — once per unread batch, and only when enabled',
+  async (t) => {
+    const p = await startPair(t)
+    const conv = await conversationWith(p)
+    const open = () => p.call('POST', `/api/conversations/${conv.id}/read`)
+    t.equal((await open()).status, 200)
+    await until(async () => (await p.emu.stats()).markReads === 1, 'marked read at Meta')
+    t.equal((await p.emu.messages(CUSTOMER))[0]!.readByBusiness, true, 'blue ticks on the customer’s phone')
+    await open() // nothing unread any more: no call
+    await p.emu.say(CUSTOMER, 'Also, can I change the address?')
+    await open()
+    await until(async () => (await p.emu.stats()).markReads === 2, 'the new message marked read')
+    const reply = await p.call('POST', `/api/conversations/${conv.id}/messages`, { text: 'Sure', clientMessageId: 'mr-1' })
+    await until(async () => (await p.emu.messages(CUSTOMER)).find((m) => m.text === 'Sure' && m.status === 'delivered'), 'reply delivered')
+    t.equal(reply.status, 202)
+    t.equal((await p.emu.stats()).markReads, 2, 'one call per batch of unread messages')
 
-  const off = await startPair(t, { env: { WHATSAPP_MARK_READ: 'false' } })
-  const c2 = await conversationWith(off)
-  await off.call('POST', `/api/conversations/${c2.id}/read`)
-  await off.call('POST', `/api/conversations/${c2.id}/messages`, { text: 'Hello', clientMessageId: 'mr-2' })
-  await until(async () => (await off.emu.messages(CUSTOMER)).find((m) => m.text === 'Hello' && m.status === 'delivered'), 'delivered')
-  t.equal((await off.emu.stats()).markReads, 0, 'WHATSAPP_MARK_READ=false: never')
-})
+    const off = await startPair(t, { env: { WHATSAPP_MARK_READ: 'false' } })
+    const c2 = await conversationWith(off)
+    await off.call('POST', `/api/conversations/${c2.id}/read`)
+    await off.call('POST', `/api/conversations/${c2.id}/messages`, { text: 'Hello', clientMessageId: 'mr-2' })
+    await until(async () => (await off.emu.messages(CUSTOMER)).find((m) => m.text === 'Hello' && m.status === 'delivered'), 'delivered')
+    t.equal((await off.emu.stats()).markReads, 0, 'WHATSAPP_MARK_READ=false: never')
+  },
+)

@@ -81,7 +81,11 @@ t.test('drafts: per user, cleared when empty, bounded by count and age', async (
   t.equal(a.get(100 + MAX_DRAFTS + 4), `d${MAX_DRAFTS + 4}`)
   t.equal(Object.keys(JSON.parse(mem.get(draftsKey(1))!)).length, MAX_DRAFTS)
 
-  t.same(prune({ 1: { text: 'old', at: 0 }, 2: { text: 'new', at: MAX_AGE_MS } }, MAX_AGE_MS + 1), { 2: { text: 'new', at: MAX_AGE_MS } }, 'too old is dropped')
+  t.same(
+    prune({ 1: { text: 'old', at: 0 }, 2: { text: 'new', at: MAX_AGE_MS } }, MAX_AGE_MS + 1),
+    { 2: { text: 'new', at: MAX_AGE_MS } },
+    'too old is dropped',
+  )
   t.same(prune({ 1: { text: '', at: 5 } } as never, 6), {}, 'empty is dropped')
 })
 

@@ -211,7 +211,11 @@ t.test('Contacts, Campaigns and Settings have the same top bar: Live, navigation
     await bar.locator('[data-connection="live"]').waitFor({ timeout: LIVE_MS })
     t.ok(await bar.locator('[aria-label="Sign out"]').isVisible(), `${where}: Sign out`)
     t.ok(await bar.locator('[aria-label="Inbox"]').isVisible(), `${where}: the way back to the inbox`)
-    t.equal(await bar.locator('[aria-label="Contacts and campaigns"] .tb-label').textContent(), 'Contacts & campaigns', `${where}: the megaphone says what it is`)
+    t.equal(
+      await bar.locator('[aria-label="Contacts and campaigns"] .tb-label').textContent(),
+      'Contacts & campaigns',
+      `${where}: the megaphone says what it is`,
+    )
     t.ok(await bar.locator('[aria-label=Settings]').isVisible(), `${where}: Settings for an admin`)
   }
   await check('inbox')
@@ -260,11 +264,17 @@ t.test('on a phone, message actions appear when the bubble is tapped, not under 
   await waitForBubbles(page, ['one', 'two', 'three'])
   const visibleActions = () =>
     page.$$eval('.msg', (els) =>
-      els.filter((e) => getComputedStyle(e.querySelector('.msg-actions') ?? e).display !== 'none' && e.querySelector('.msg-actions')).map((e) => e.querySelector('.text')?.textContent),
+      els
+        .filter((e) => getComputedStyle(e.querySelector('.msg-actions') ?? e).display !== 'none' && e.querySelector('.msg-actions'))
+        .map((e) => e.querySelector('.text')?.textContent),
     )
   t.same(await visibleActions(), [], 'no actions under the bubbles')
   await page.locator('.msg:has-text("two") .bubble').tap()
-  await page.waitForFunction(() => [...document.querySelectorAll('.msg')].some((e) => e.querySelector('.msg-actions') && getComputedStyle(e.querySelector('.msg-actions')!).display !== 'none'))
+  await page.waitForFunction(() =>
+    [...document.querySelectorAll('.msg')].some(
+      (e) => e.querySelector('.msg-actions') && getComputedStyle(e.querySelector('.msg-actions')!).display !== 'none',
+    ),
+  )
   t.same(await visibleActions(), ['two'], 'the tapped message shows its actions')
   await page.locator('.msg:has-text("two") [aria-label="Reply to this message"]').tap()
   await page.waitForSelector('.replying')

@@ -66,7 +66,11 @@ t.test('replay after disconnects while events keep arriving: no gap, no duplicat
   const s = await startServer(t)
   const { token } = await s.login()
   const received: number[] = []
-  const collect = (c: SseClient, from: number) => c.events.slice(from).filter((e) => e.id).map((e) => idNum(e.id))
+  const collect = (c: SseClient, from: number) =>
+    c.events
+      .slice(from)
+      .filter((e) => e.id)
+      .map((e) => idNum(e.id))
 
   const total = 240
   const producing = post(s, total, 'msg')
@@ -91,8 +95,15 @@ t.test('replay after disconnects while events keep arriving: no gap, no duplicat
   client.close()
   received.push(...collect(client, 0))
   t.equal(head, total, 'one event per webhook')
-  t.same(received, Array.from({ length: total }, (_, i) => i + 1), 'every id once, in order')
-  t.notOk(received.some((_, i) => i > 0 && received[i]! <= received[i - 1]!), 'strictly increasing')
+  t.same(
+    received,
+    Array.from({ length: total }, (_, i) => i + 1),
+    'every id once, in order',
+  )
+  t.notOk(
+    received.some((_, i) => i > 0 && received[i]! <= received[i - 1]!),
+    'strictly increasing',
+  )
 })
 
 t.test('a large replay (5,000 events) respects backpressure and then goes live', async (t) => {
@@ -108,7 +119,10 @@ t.test('a large replay (5,000 events) respects backpressure and then goes live',
   await s.webhook(textWebhook('15550002222', 'Bob', 'live after replay').payload)
   await sse.waitFor((ev) => ev.filter((e) => e.id).length === 5001, 20000)
   const ids = sse.events.filter((e) => e.id).map((e) => idNum(e.id))
-  t.same(ids, Array.from({ length: 5001 }, (_, i) => i + 1))
+  t.same(
+    ids,
+    Array.from({ length: 5001 }, (_, i) => i + 1),
+  )
   t.match(sse.events[sse.events.length - 1]!.data, /live after replay/)
 })
 
@@ -197,7 +211,10 @@ t.test('a slow reader is cut off while a fast one keeps receiving, and it replay
   t.teardown(() => resumed.close())
   await resumed.waitFor((ev) => ev.length === total - idNum(last), 20000)
   const ids = [...slow.events, ...resumed.events].filter((e) => e.id).map((e) => idNum(e.id))
-  t.same(ids, Array.from({ length: total }, (_, i) => i + 1))
+  t.same(
+    ids,
+    Array.from({ length: total }, (_, i) => i + 1),
+  )
 })
 
 t.test('streams close on logout and on token expiry', async (t) => {
@@ -226,15 +243,31 @@ t.test('events are filtered by workspace, live and in replay', async (t) => {
   const s = await startServer(t)
   const { services } = s.app
   const ws2 = s.db.$client.prepare(`INSERT INTO workspaces(name) VALUES ('Other shop') RETURNING id`).get() as { id: number }
-  await services.auth.createUser({ workspaceId: ws2.id, email: 'other@example.com', name: 'Other', password: 'other password 1', role: 'admin' })
-  s.db.$client.prepare(`INSERT INTO channels(workspace_id, kind, external_id, name) VALUES (?, 'whatsapp', '200000000000002', 'Other WA')`).run(ws2.id)
+  await services.auth.createUser({
+    workspaceId: ws2.id,
+    email: 'other@example.com',
+    name: 'Other',
+    password: 'other password 1',
+    role: 'admin',
+  })
+  s.db.$client
+    .prepare(`INSERT INTO channels(workspace_id, kind, external_id, name) VALUES (?, 'whatsapp', '200000000000002', 'Other WA')`)
+    .run(ws2.id)
   const mine = await s.login()
   const theirs = await s.login({ email: 'other@example.com', password: 'other password 1' })
   const sMine = await connectSse(`${s.url}/stream`, { token: mine.token })
   const sTheirs = await connectSse(`${s.url}/stream`, { token: theirs.token })
   t.teardown(() => (sMine.close(), sTheirs.close()))
 
-  await s.webhook(envelope(value({ contacts: [contact('15550009999', 'Secret')], messages: [text('15550009999', 'secret message')], phoneNumberId: '200000000000002' })))
+  await s.webhook(
+    envelope(
+      value({
+        contacts: [contact('15550009999', 'Secret')],
+        messages: [text('15550009999', 'secret message')],
+        phoneNumberId: '200000000000002',
+      }),
+    ),
+  )
   await s.webhook(textWebhook('15550001111', 'Alice', 'for workspace 1').payload)
   await sMine.waitFor((ev) => ev.length === 1)
   await sTheirs.waitFor((ev) => ev.length === 1)
@@ -314,7 +347,10 @@ t.test('HTTP/1.1 streams are well-formed chunks (multi-byte text included); HTTP
   await s.webhook(textWebhook('15550001111', 'Zoë', 'second').payload)
   const body11 = () => dechunk(v11.bytes.subarray(headEnd(v11.bytes) + 4))
   const body10 = () => v10.bytes.subarray(headEnd(v10.bytes) + 4).toString('utf8')
-  await until(async () => body11().complete && body11().data.includes('second') && body10().includes('second'), 'both streams carry both events')
+  await until(
+    async () => body11().complete && body11().data.includes('second') && body10().includes('second'),
+    'both streams carry both events',
+  )
   t.match(v11.bytes.toString('latin1', 0, headEnd(v11.bytes)), /^HTTP\/1\.1 200 OK\r\n[\s\S]*transfer-encoding: chunked/i)
   t.notMatch(v10.bytes.toString('latin1', 0, headEnd(v10.bytes)), /transfer-encoding/i, 'no chunking for HTTP/1.0')
   const frames = (text: string) => text.split('\n\n').filter((f) => f.startsWith('id: '))

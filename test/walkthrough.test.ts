@@ -5,7 +5,17 @@
 // Sandbox mode as `npm start` runs it: the emulator in the process is Meta.
 import t from 'tap'
 import { startServer } from './helpers/server.ts'
-import { agentPage, ensureWebBuild, launchBrowser, listRows, watchPage, waitForBubbles, waitLive, E2E_FILE_TIMEOUT_MS, LIVE_MS } from './helpers/browser.ts'
+import {
+  agentPage,
+  ensureWebBuild,
+  launchBrowser,
+  listRows,
+  watchPage,
+  waitForBubbles,
+  waitLive,
+  E2E_FILE_TIMEOUT_MS,
+  LIVE_MS,
+} from './helpers/browser.ts'
 
 t.setTimeout(E2E_FILE_TIMEOUT_MS)
 
@@ -52,7 +62,9 @@ t.test('a newcomer in the sandbox: customer writes, template, reply with ticks, 
   await page.keyboard.press('Enter')
   await waitForBubbles(page, [templateText, 'Thanks! Can I change the address?', 'Of course — which address?'])
   // Ticks: the simulator has the chat open, so it may be read at once — wait for "at least delivered".
-  await page.waitForSelector('.msg.out:has-text("which address") .ticks:is([data-status=delivered], [data-status=read])', { timeout: LIVE_MS })
+  await page.waitForSelector('.msg.out:has-text("which address") .ticks:is([data-status=delivered], [data-status=read])', {
+    timeout: LIVE_MS,
+  })
   await sim.waitForSelector('.msg.theirs:has-text("which address")', { timeout: LIVE_MS })
 
   // A draft survives a reload, in the same conversation.
@@ -62,9 +74,13 @@ t.test('a newcomer in the sandbox: customer writes, template, reply with ticks, 
   await waitLive(page)
   if (page.url() !== url) t.fail(`the reload stays on ${url}, got ${page.url()}`)
   await page.locator('[role=option]', { hasText: 'Lena Ortiz' }).click()
-  await page.waitForFunction(() => (document.querySelector('#composer-input') as HTMLTextAreaElement | null)?.value === 'I will call you tomorrow', undefined, {
-    timeout: LIVE_MS,
-  })
+  await page.waitForFunction(
+    () => (document.querySelector('#composer-input') as HTMLTextAreaElement | null)?.value === 'I will call you tomorrow',
+    undefined,
+    {
+      timeout: LIVE_MS,
+    },
+  )
   t.pass('the draft came back after the reload')
 
   // Resolve: it leaves the Open list, with a line in the timeline.

@@ -35,11 +35,27 @@ t.test('linkify: only http(s) becomes a link; everything else stays text', async
 })
 
 t.test('backoff: full jitter between half and all of an exponential step, capped', async (t) => {
-  t.equal(backoffDelay(0, 500, 20_000, () => 0), 250)
-  t.equal(backoffDelay(0, 500, 20_000, () => 1), 500)
-  t.equal(backoffDelay(3, 500, 20_000, () => 1), 4000)
-  t.equal(backoffDelay(30, 500, 20_000, () => 1), 20_000, 'capped')
-  t.equal(backoffDelay(30, 500, 20_000, () => 0), 10_000)
+  t.equal(
+    backoffDelay(0, 500, 20_000, () => 0),
+    250,
+  )
+  t.equal(
+    backoffDelay(0, 500, 20_000, () => 1),
+    500,
+  )
+  t.equal(
+    backoffDelay(3, 500, 20_000, () => 1),
+    4000,
+  )
+  t.equal(
+    backoffDelay(30, 500, 20_000, () => 1),
+    20_000,
+    'capped',
+  )
+  t.equal(
+    backoffDelay(30, 500, 20_000, () => 0),
+    10_000,
+  )
 })
 
 t.test('template text filled positionally or by name', async (t) => {

@@ -235,7 +235,12 @@ t.test('reset: the cursor moves, old event ids are forgotten, a replace page dro
   // A new-epoch event arriving before the refetch lands is applied (ids restart lower).
   t.equal(s.applyEvent({ id: 'ep2:6', type: 'conversation.updated', data: { conversation: conv(7, { lastActivityAt: 99 }) } }), 'applied')
   // The refetch was read at ep2:5: it knows conversation 2 only.
-  s.applyConversationPage([conv(2, { unreadCount: 0 })], 'ep2:5', { key: s.paging.value.key, nextCursor: null, first: true }, { replace: true })
+  s.applyConversationPage(
+    [conv(2, { unreadCount: 0 })],
+    'ep2:5',
+    { key: s.paging.value.key, nextCursor: null, first: true },
+    { replace: true },
+  )
   t.same(
     s.conversationList.value.map((c) => c.id).sort(),
     [2, 7],
@@ -277,7 +282,11 @@ t.test('filters, search and the paging frontier', async (t) => {
   const s = createInboxState()
   const page = [
     conv(1, { lastActivityAt: 50, contact: { id: 1, externalId: '4915112345678', name: 'Ana Souza', phone: '4915112345678' } }),
-    conv(2, { lastActivityAt: 40, status: 'resolved', contact: { id: 2, externalId: '5511999990000', name: 'Bruno', phone: '5511999990000' } }),
+    conv(2, {
+      lastActivityAt: 40,
+      status: 'resolved',
+      contact: { id: 2, externalId: '5511999990000', name: 'Bruno', phone: '5511999990000' },
+    }),
   ]
   s.applyConversationPage(page, id(10), { key: s.paging.value.key, nextCursor: 'next', first: true })
   t.same(
@@ -382,7 +391,12 @@ t.test('preview statuses never go back when message.updated events arrive out of
   t.equal(s.conversation(1)!.lastMessageStatus, 'read')
   // After a reset, statuses remembered from the old database are forgotten.
   s.applyEvent({ id: 'ep2:1', type: 'reset', data: { reason: 'other_epoch', cursor: 'ep2:1' } })
-  s.applyConversationPage([conv(1, { lastMessageId: 100, lastMessageDirection: 'out', lastMessageStatus: 'sent' })], 'ep2:1', { key: s.paging.value.key, nextCursor: null, first: true }, { replace: true })
+  s.applyConversationPage(
+    [conv(1, { lastMessageId: 100, lastMessageDirection: 'out', lastMessageStatus: 'sent' })],
+    'ep2:1',
+    { key: s.paging.value.key, nextCursor: null, first: true },
+    { replace: true },
+  )
   t.equal(s.conversation(1)!.lastMessageStatus, 'sent', 'the new database says sent')
 })
 
@@ -420,7 +434,11 @@ t.test("each channel's window: WhatsApp templates after 24 h; Messenger human ag
   t.match(channelWindow('whatsapp', lastInbound(1), now), { mode: 'open', label: '23 h left' })
   t.match(channelWindow('messenger', lastInbound(1), now), { mode: 'open', label: '23 h left' })
   t.match(channelWindow('whatsapp', lastInbound(30), now), { mode: 'template', label: 'Template only', until: null })
-  t.match(channelWindow('messenger', lastInbound(30), now), { mode: 'human_agent', label: 'Human agent · 5 d left', until: now - 30 * H + 7 * 24 * H })
+  t.match(channelWindow('messenger', lastInbound(30), now), {
+    mode: 'human_agent',
+    label: 'Human agent · 5 d left',
+    until: now - 30 * H + 7 * 24 * H,
+  })
   t.match(channelWindow('messenger', lastInbound(7 * 24 - 2), now), { mode: 'human_agent', label: 'Human agent · 2 h left' })
   t.match(channelWindow('messenger', lastInbound(7 * 24), now), { mode: 'closed', label: 'Closed', until: null }, 'exactly 7 days: closed')
   t.match(channelWindow('messenger', null, now), { mode: 'closed' }, 'never written: closed')
@@ -429,7 +447,21 @@ t.test("each channel's window: WhatsApp templates after 24 h; Messenger human ag
 
 t.test('the channel badge names the channel only when its kind has several', async (t) => {
   const ch = (id: number, kind: 'whatsapp' | 'messenger', name: string) =>
-    ({ id, kind, name, externalId: String(id), displayPhoneNumber: null, businessAccountId: null, enabled: true, hasAccessToken: true, hasAppSecret: false, hasVerifyToken: false, webhookPath: `/webhooks/${kind}`, createdAt: 0, credentials: { status: 'unchecked', checkedAt: null, detail: null } }) as const
+    ({
+      id,
+      kind,
+      name,
+      externalId: String(id),
+      displayPhoneNumber: null,
+      businessAccountId: null,
+      enabled: true,
+      hasAccessToken: true,
+      hasAppSecret: false,
+      hasVerifyToken: false,
+      webhookPath: `/webhooks/${kind}`,
+      createdAt: 0,
+      credentials: { status: 'unchecked', checkedAt: null, detail: null },
+    }) as const
   const one = [ch(1, 'whatsapp', 'Sales'), ch(2, 'messenger', 'Shop')]
   t.equal(channelBadge('whatsapp', 1, one), 'WhatsApp')
   t.equal(channelBadge('messenger', 2, one), 'Messenger')

@@ -11,10 +11,7 @@ import { action, createCampaign, importCsv, waitCampaign } from './helpers/campa
 import type { ContactDetailDTO, ConversationDTO, MessageDTO } from '../src/events/types.ts'
 
 // A 1×1 PNG.
-const PNG = Buffer.from(
-  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==',
-  'base64',
-)
+const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', 'base64')
 
 const count = (p: Pair, sql: string, ...args: unknown[]) =>
   (p.parley.db.$client.prepare(`SELECT count(*) AS n FROM ${sql}`).get(...args) as { n: number }).n
@@ -52,14 +49,27 @@ t.test('a message sent from the phone app shows once as outbound, is never sent,
   const before = await conversationOf(p, maria)
   t.equal(before.unreadCount, 1)
   let list = (await p.call('GET', '/api/conversations')).body.conversations as ConversationDTO[]
-  t.same(list.map((c) => c.contact.phone), [joao, maria], 'João wrote last')
+  t.same(
+    list.map((c) => c.contact.phone),
+    [joao, maria],
+    'João wrote last',
+  )
 
   const body = echo(maria, 'Yes, in blue and red — sent from my phone')
   const id = echoId(body)
   await post(t, p, body)
   await sse.waitFor((evs) => evs.some((e) => e.event === 'message.created' && e.data.includes(id)))
-  const created = sse.data<{ message: MessageDTO; conversation: ConversationDTO }>('message.created').find((d) => d.message.providerMessageId === id)!
-  t.match(created.message, { direction: 'out', type: 'text', text: 'Yes, in blue and red — sent from my phone', status: 'sent', senderUserId: null, clientMessageId: null })
+  const created = sse
+    .data<{ message: MessageDTO; conversation: ConversationDTO }>('message.created')
+    .find((d) => d.message.providerMessageId === id)!
+  t.match(created.message, {
+    direction: 'out',
+    type: 'text',
+    text: 'Yes, in blue and red — sent from my phone',
+    status: 'sent',
+    senderUserId: null,
+    clientMessageId: null,
+  })
   t.equal(created.message.context?.source, 'whatsapp_business_app', 'marked as sent from the phone app')
   t.match(created.conversation, {
     id: before.id,
@@ -71,7 +81,11 @@ t.test('a message sent from the phone app shows once as outbound, is never sent,
     windowExpiresAt: before.windowExpiresAt,
   })
   list = (await p.call('GET', '/api/conversations')).body.conversations as ConversationDTO[]
-  t.same(list.map((c) => c.contact.phone), [maria, joao], 'the list reorders like after a reply')
+  t.same(
+    list.map((c) => c.contact.phone),
+    [maria, joao],
+    'the list reorders like after a reply',
+  )
 
   // Meta retries and duplicates: stored once, nothing emitted again.
   const events = count(p, 'events')
@@ -125,7 +139,12 @@ t.test('an echo to a customer Parley has not met creates them; a status that cam
   await post(t, p, react)
   const messages = async () => (await p.call('GET', `/api/conversations/${conv.id}/messages`)).body.messages as MessageDTO[]
   const img = await until(async () => (await messages()).find((m) => m.type === 'image' && m.media?.url), 'the photo downloaded')
-  t.match(img, { direction: 'out', text: 'The menu', media: { id: photo.id, url: /^\/api\/media\/\d+$/ }, context: { source: 'whatsapp_business_app' } })
+  t.match(img, {
+    direction: 'out',
+    text: 'The menu',
+    media: { id: photo.id, url: /^\/api\/media\/\d+$/ },
+    context: { source: 'whatsapp_business_app' },
+  })
   const file = await fetch(p.parley.url + (img.media!.url as string), { headers: { authorization: `Bearer ${p.token}` } })
   t.same(Buffer.from(await file.arrayBuffer()), PNG, 'the bytes the phone sent')
   const msgs = await messages()
@@ -141,15 +160,29 @@ t.test('edits and revokes from the phone are kept raw with their reason; other f
   await post(t, p, fixture('wa-smb-echo-revoke'))
   await post(t, p, {
     object: 'whatsapp_business_account',
-    entry: [{ id: '100000000000001', changes: [{ field: 'history', value: { messaging_product: 'whatsapp', metadata: { phone_number_id: '100000000000002' }, history: [] } }] }],
+    entry: [
+      {
+        id: '100000000000001',
+        changes: [
+          { field: 'history', value: { messaging_product: 'whatsapp', metadata: { phone_number_id: '100000000000002' }, history: [] } },
+        ],
+      },
+    ],
   })
   // A preference Parley does not model (another category) is kept, not guessed at.
   const other = preference('15550001111', 'stop', 1767262000, 'Sheena Nelson')
   other.entry[0].changes[0].value.user_preferences[0].category = 'utility_messages'
   await post(t, p, other)
   const kept = p.parley.db.$client.prepare(`SELECT reason, body FROM raw_webhooks ORDER BY id`).all() as { reason: string; body: string }[]
-  t.same(kept.map((k) => k.reason), ['smb_message_echoes:revoke', 'field:history', 'user_preferences'])
-  t.match(JSON.parse(kept[0]!.body), { metadata: { phone_number_id: '100000000000002' }, echo: { type: 'revoke' } }, 'with the number it came from')
+  t.same(
+    kept.map((k) => k.reason),
+    ['smb_message_echoes:revoke', 'field:history', 'user_preferences'],
+  )
+  t.match(
+    JSON.parse(kept[0]!.body),
+    { metadata: { phone_number_id: '100000000000002' }, echo: { type: 'revoke' } },
+    'with the number it came from',
+  )
   t.equal(count(p, 'messages'), 1, 'the echo itself stored, the revoke not made a message')
   t.equal((await contactByPhone(p, '15550001111')).optOut, null, 'another category opts nobody out')
 })

@@ -46,7 +46,13 @@ t.test('channels API: admins add and edit; secrets are never returned', async (t
   t.match(await edit.json(), { channel: { name: 'Renamed', hasAccessToken: false } })
 
   // Agents see channels but cannot change them.
-  await s.app.services.auth.createUser({ workspaceId: 1, email: 'agent@example.com', name: 'Agent', password: 'agent password', role: 'agent' })
+  await s.app.services.auth.createUser({
+    workspaceId: 1,
+    email: 'agent@example.com',
+    name: 'Agent',
+    password: 'agent password',
+    role: 'agent',
+  })
   const agent = await s.login({ email: 'agent@example.com', password: 'agent password' })
   t.equal((await s.get('/api/channels', agent.token)).status, 200)
   const denied = await fetch(`${s.url}/api/channels/${ch.id}`, {
@@ -94,17 +100,44 @@ t.test('every event type, batched across entries and messaging items', async (t)
         time: base,
         messaging: [
           item(PSID, { message: { mid: first, text: 'Hello, do you ship to Canada?' } }, PAGE_ID, base),
-          item(PSID, { message: { mid: mid(), attachments: [{ type: 'image', payload: { url: 'https://cdn.example/p.jpg' } }] } }, PAGE_ID, base + 1),
-          item(PSID, { message: { mid: mid(), attachments: [{ type: 'file', payload: { url: 'https://cdn.example/f.pdf' } }] } }, PAGE_ID, base + 2),
-          item(PSID, { message: { mid: mid(), attachments: [{ type: 'audio', payload: { url: 'https://cdn.example/a.mp4' } }] } }, PAGE_ID, base + 3),
-          item(PSID, { message: { mid: mid(), attachments: [{ type: 'video', payload: { url: 'https://cdn.example/v.mp4' } }] } }, PAGE_ID, base + 4),
+          item(
+            PSID,
+            { message: { mid: mid(), attachments: [{ type: 'image', payload: { url: 'https://cdn.example/p.jpg' } }] } },
+            PAGE_ID,
+            base + 1,
+          ),
+          item(
+            PSID,
+            { message: { mid: mid(), attachments: [{ type: 'file', payload: { url: 'https://cdn.example/f.pdf' } }] } },
+            PAGE_ID,
+            base + 2,
+          ),
+          item(
+            PSID,
+            { message: { mid: mid(), attachments: [{ type: 'audio', payload: { url: 'https://cdn.example/a.mp4' } }] } },
+            PAGE_ID,
+            base + 3,
+          ),
+          item(
+            PSID,
+            { message: { mid: mid(), attachments: [{ type: 'video', payload: { url: 'https://cdn.example/v.mp4' } }] } },
+            PAGE_ID,
+            base + 4,
+          ),
         ],
       },
       {
         id: PAGE_ID,
         time: base,
         messaging: [
-          item(PSID, { message: { mid: mid(), attachments: [{ type: 'fallback', title: 'A shared link', payload: { url: 'https://example.com' } }] } }, PAGE_ID, base + 5),
+          item(
+            PSID,
+            {
+              message: { mid: mid(), attachments: [{ type: 'fallback', title: 'A shared link', payload: { url: 'https://example.com' } }] },
+            },
+            PAGE_ID,
+            base + 5,
+          ),
           item(PSID, { message: { mid: mid(), text: 'Red', quick_reply: { payload: 'COLOR_RED' } } }, PAGE_ID, base + 6),
           item(PSID, { message: { mid: mid(), text: 'about that', reply_to: { mid: first } } }, PAGE_ID, base + 7),
           item(PSID, { postback: { mid: mid(), title: 'Get started', payload: 'GET_STARTED' } }, PAGE_ID, base + 8),
@@ -145,7 +178,10 @@ t.test('reactions and unreactions; duplicates change nothing', async (t) => {
   await postMessenger(s.url, pageWebhook(item(PSID, { message: { mid: mid(), text: 'marker' } })), APP_SECRET)
   await sse.waitFor((ev) => ev.some((e) => e.data.includes('marker')))
   const updates = sse.data<{ message: { reactions: Record<string, string> } }>('message.updated')
-  t.same(updates.map((u) => u.message.reactions), [{ 'contact:1': '❤' }, {}])
+  t.same(
+    updates.map((u) => u.message.reactions),
+    [{ 'contact:1': '❤' }, {}],
+  )
 })
 
 t.test('delivery and read watermarks, out of order, with and without mids', async (t) => {
@@ -167,7 +203,11 @@ t.test('delivery and read watermarks, out of order, with and without mids', asyn
   await postMessenger(s.url, pageWebhook(item(PSID, { read: { watermark: t0 + 1000 } })), APP_SECRET)
   t.same(status(), ['read', 'read', 'sent'])
   // A late delivery watermark (no mids) never downgrades read; it delivers the third.
-  await postMessenger(s.url, pageWebhook({ sender: { id: PSID }, recipient: { id: PAGE_ID }, delivery: { watermark: t0 + 2000 } }), APP_SECRET)
+  await postMessenger(
+    s.url,
+    pageWebhook({ sender: { id: PSID }, recipient: { id: PAGE_ID }, delivery: { watermark: t0 + 2000 } }),
+    APP_SECRET,
+  )
   t.same(status(), ['read', 'read', 'delivered'])
   // An older read watermark changes nothing.
   await postMessenger(s.url, pageWebhook(item(PSID, { read: { watermark: t0 } })), APP_SECRET)
@@ -175,7 +215,11 @@ t.test('delivery and read watermarks, out of order, with and without mids', asyn
   // Delivery by mids, even past the watermark's time.
   const late = mid()
   ins.run(ch.id, 'out 3', late, t0 + 9000, t0 + 9000)
-  await postMessenger(s.url, pageWebhook({ sender: { id: PSID }, recipient: { id: PAGE_ID }, delivery: { mids: [late], watermark: t0 } }), APP_SECRET)
+  await postMessenger(
+    s.url,
+    pageWebhook({ sender: { id: PSID }, recipient: { id: PAGE_ID }, delivery: { mids: [late], watermark: t0 } }),
+    APP_SECRET,
+  )
   t.same(status(), ['read', 'read', 'delivered', 'delivered'])
 })
 
@@ -186,7 +230,9 @@ t.test('echoes: the Page’s messages from elsewhere appear once; Parley’s own
   await postMessenger(s.url, pageWebhook(item(PSID, { message: { mid: mid(), text: 'hi' } })), APP_SECRET)
   // Parley's own send, accepted but whose answer has not been stored yet.
   const own = s.db.$client
-    .prepare(`INSERT INTO messages (workspace_id, conversation_id, channel_id, direction, type, text, status, timestamp) VALUES (1, 1, ?, 'out', 'text', 'from parley', 'sending', ?) RETURNING id`)
+    .prepare(
+      `INSERT INTO messages (workspace_id, conversation_id, channel_id, direction, type, text, status, timestamp) VALUES (1, 1, ?, 'out', 'text', 'from parley', 'sending', ?) RETURNING id`,
+    )
     .get(ch.id, Date.now()) as { id: number }
   const ownMid = mid()
   const fromElsewhere = mid()
@@ -210,7 +256,13 @@ t.test('routing among pages and isolation between workspaces', async (t) => {
   const { token } = await s.login()
   await withPage(s, token)
   const ws2 = s.db.$client.prepare(`INSERT INTO workspaces(name) VALUES ('Other') RETURNING id`).get() as { id: number }
-  await s.app.services.auth.createUser({ workspaceId: ws2.id, email: 'o@example.com', name: 'O', password: 'other password', role: 'admin' })
+  await s.app.services.auth.createUser({
+    workspaceId: ws2.id,
+    email: 'o@example.com',
+    name: 'O',
+    password: 'other password',
+    role: 'admin',
+  })
   const other = await s.login({ email: 'o@example.com', password: 'other password' })
   const res = await fetch(`${s.url}/api/channels`, {
     method: 'POST',
@@ -227,8 +279,16 @@ t.test('routing among pages and isolation between workspaces', async (t) => {
       object: 'page',
       entry: [
         { id: PAGE_ID, time: Date.now(), messaging: [item(PSID, { message: { mid: mid(), text: 'to my page' } })] },
-        { id: '100000000000020', time: Date.now(), messaging: [item('7000000000000009', { message: { mid: mid(), text: 'to their page' } }, '100000000000020')] },
-        { id: '100000000000099', time: Date.now(), messaging: [item(PSID, { message: { mid: mid(), text: 'to nobody' } }, '100000000000099')] },
+        {
+          id: '100000000000020',
+          time: Date.now(),
+          messaging: [item('7000000000000009', { message: { mid: mid(), text: 'to their page' } }, '100000000000020')],
+        },
+        {
+          id: '100000000000099',
+          time: Date.now(),
+          messaging: [item(PSID, { message: { mid: mid(), text: 'to nobody' } }, '100000000000099')],
+        },
       ],
     },
     APP_SECRET,
@@ -237,7 +297,11 @@ t.test('routing among pages and isolation between workspaces', async (t) => {
   await theirs.waitFor((ev) => ev.length === 1)
   t.match(mine.events[0]!.data, /to my page/)
   t.match(theirs.events[0]!.data, /to their page/)
-  t.same(rows(s, `SELECT reason FROM raw_webhooks`), [{ reason: 'unknown_channel:100000000000099' }], 'unknown page kept, not stored as a message')
+  t.same(
+    rows(s, `SELECT reason FROM raw_webhooks`),
+    [{ reason: 'unknown_channel:100000000000099' }],
+    'unknown page kept, not stored as a message',
+  )
   // Their channel is invisible and unchangeable from my workspace.
   const myList = (await (await s.get('/api/channels', token)).json()) as { channels: Array<{ externalId: string }> }
   t.notOk(myList.channels.some((c) => c.externalId === '100000000000020'))
@@ -256,6 +320,9 @@ t.test('routing among pages and isolation between workspaces', async (t) => {
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
     body: JSON.stringify({ enabled: false }),
   })
-  t.equal((await postMessenger(s.url, pageWebhook(item(PSID, { message: { mid: mid(), text: 'while disabled' } })), APP_SECRET)).status, 200)
+  t.equal(
+    (await postMessenger(s.url, pageWebhook(item(PSID, { message: { mid: mid(), text: 'while disabled' } })), APP_SECRET)).status,
+    200,
+  )
   t.equal(rows(s, `SELECT * FROM messages WHERE text = 'while disabled'`).length, 0)
 })

@@ -8,8 +8,7 @@ import { contact, envelope, inbound, status, statusWebhook, text, textWebhook, v
 import { metaEscape } from '../src/channels/meta-signature.ts'
 import { plainReason } from '../src/domain/meta-errors.ts'
 
-const count = (s: TestServer, table: string) =>
-  (s.db.$client.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n
+const count = (s: TestServer, table: string) => (s.db.$client.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n
 
 t.test('GET handshake echoes the challenge only for the right token', async (t) => {
   const s = await startServer(t)
@@ -83,7 +82,10 @@ t.test('content type, malformed JSON, size limits', async (t) => {
   const broken = '{"object": "whatsapp_business_account", "entry": [ '
   const brokenRes = await fetch(`${s.url}/webhooks/whatsapp`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-hub-signature-256': 'sha256=' + createHmac('sha256', APP_SECRET).update(broken).digest('hex') },
+    headers: {
+      'content-type': 'application/json',
+      'x-hub-signature-256': 'sha256=' + createHmac('sha256', APP_SECRET).update(broken).digest('hex'),
+    },
     body: broken,
   })
   t.equal(brokenRes.status, 400)
@@ -109,7 +111,10 @@ t.test('content type, malformed JSON, size limits', async (t) => {
   const tooBig = 'x'.repeat(5 * 1024 * 1024)
   const tooBigRes = await fetch(`${s.url}/webhooks/whatsapp`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-hub-signature-256': 'sha256=' + createHmac('sha256', APP_SECRET).update(tooBig).digest('hex') },
+    headers: {
+      'content-type': 'application/json',
+      'x-hub-signature-256': 'sha256=' + createHmac('sha256', APP_SECRET).update(tooBig).digest('hex'),
+    },
     body: tooBig,
   })
   t.equal(tooBigRes.status, 413)
@@ -137,15 +142,44 @@ t.test('every inbound type is stored with its data', async (t) => {
     inbound(from, 'document', { ...media, mime_type: 'application/pdf', filename: 'invoice.pdf', caption: 'the invoice' }),
     inbound(from, 'sticker', { mime_type: 'image/webp', sha256: 'x', id: '1003', animated: false }),
     inbound(from, 'location', { latitude: 38.7223, longitude: -9.1393, name: 'Shop', address: 'Rua Augusta 1' }),
-    inbound(from, 'contacts', [{ name: { formatted_name: 'Maria Silva', first_name: 'Maria' }, phones: [{ phone: '+351 912 345 678', type: 'CELL' }] }]),
-    inbound(from, 'interactive', { type: 'button_reply', button_reply: { id: 'yes', title: 'Yes please' } }, { context: { from: '15550001000', id: 'wamid.business1' } }),
-    inbound(from, 'interactive', { type: 'list_reply', list_reply: { id: 'r1', title: 'Blue', description: 'The blue one' } }, { context: { from: '15550001000', id: 'wamid.business2' } }),
-    inbound(from, 'button', { payload: 'STOP_PROMO', text: 'Stop promotions' }, { context: { from: '15550001000', id: 'wamid.business3' } }),
+    inbound(from, 'contacts', [
+      { name: { formatted_name: 'Maria Silva', first_name: 'Maria' }, phones: [{ phone: '+351 912 345 678', type: 'CELL' }] },
+    ]),
+    inbound(
+      from,
+      'interactive',
+      { type: 'button_reply', button_reply: { id: 'yes', title: 'Yes please' } },
+      { context: { from: '15550001000', id: 'wamid.business1' } },
+    ),
+    inbound(
+      from,
+      'interactive',
+      { type: 'list_reply', list_reply: { id: 'r1', title: 'Blue', description: 'The blue one' } },
+      { context: { from: '15550001000', id: 'wamid.business2' } },
+    ),
+    inbound(
+      from,
+      'button',
+      { payload: 'STOP_PROMO', text: 'Stop promotions' },
+      { context: { from: '15550001000', id: 'wamid.business3' } },
+    ),
     text(from, 'replying to you', { context: { from: '15550001000', id: base.id } }),
     text(from, 'forwarded thing', { context: { forwarded: true } }),
-    inbound(from, 'unsupported', { type: 'poll_creation' }, {
-      errors: [{ code: 131051, title: 'Message type unknown', message: 'Message type unknown', error_data: { details: 'Message type is currently not supported.' } }],
-    }),
+    inbound(
+      from,
+      'unsupported',
+      { type: 'poll_creation' },
+      {
+        errors: [
+          {
+            code: 131051,
+            title: 'Message type unknown',
+            message: 'Message type unknown',
+            error_data: { details: 'Message type is currently not supported.' },
+          },
+        ],
+      },
+    ),
     inbound(from, 'hologram', { beam: 'me up' }),
     inbound(from, 'order', { catalog_id: 'c1', text: 'my order', product_items: [{ product_retailer_id: 'p1', quantity: 2 }] }),
   ]
@@ -155,7 +189,17 @@ t.test('every inbound type is stored with its data', async (t) => {
   t.equal(conv.conversations.length, 1)
   t.equal(conv.conversations[0]!.unreadCount, messages.length + 1)
   const page = (await (await s.get(`/api/conversations/${conv.conversations[0]!.id}/messages?limit=100`, token)).json()) as {
-    messages: Array<{ type: string; text: string | null; media: Record<string, unknown> | null; data: any; context: any; replyToMessageId: number | null; providerMessageId: string; error: any; id: number }>
+    messages: Array<{
+      type: string
+      text: string | null
+      media: Record<string, unknown> | null
+      data: any
+      context: any
+      replyToMessageId: number | null
+      providerMessageId: string
+      error: any
+      id: number
+    }>
   }
   const byId = new Map(page.messages.map((m) => [m.providerMessageId, m]))
   const get = (i: number) => byId.get(messages[i]!.id)!
@@ -197,13 +241,17 @@ t.test('reactions attach to their message; removal clears it', async (t) => {
   await s.webhook(envelope(value({ messages: [inbound(from, 'reaction', { message_id: target.id, emoji: '👍' })] })))
   await sse.waitFor((ev) => ev.some((e) => e.event === 'message.updated'))
   const reactions = () =>
-    (s.db.$client.prepare('SELECT reactions FROM messages WHERE provider_message_id = ?').get(target.id) as { reactions: string | null }).reactions
+    (s.db.$client.prepare('SELECT reactions FROM messages WHERE provider_message_id = ?').get(target.id) as { reactions: string | null })
+      .reactions
   t.same(JSON.parse(reactions()!), { 'contact:1': '👍' })
   // Meta signals removal with a reaction that has no emoji.
   await s.webhook(envelope(value({ messages: [inbound(from, 'reaction', { message_id: target.id })] })))
   await sse.waitFor((ev) => ev.filter((e) => e.event === 'message.updated').length === 2)
   t.same(JSON.parse(reactions()!), {})
-  const conv = s.db.$client.prepare('SELECT unread_count AS n, last_message_preview AS p FROM conversations').get() as { n: number; p: string }
+  const conv = s.db.$client.prepare('SELECT unread_count AS n, last_message_preview AS p FROM conversations').get() as {
+    n: number
+    p: string
+  }
   t.equal(conv.n, 1, 'reactions do not count as unread')
   t.equal(conv.p, 'Removed a reaction')
 })
@@ -218,18 +266,28 @@ t.test('batches: every entry, change, message and status is processed', async (t
       {
         id: '100000000000001',
         changes: [
-          { field: 'messages', value: value({ contacts: [contact(a, 'Alice'), contact(b, 'Bob')], messages: [text(a, 'a1'), text(b, 'b1'), text(a, 'a2')] }) },
+          {
+            field: 'messages',
+            value: value({ contacts: [contact(a, 'Alice'), contact(b, 'Bob')], messages: [text(a, 'a1'), text(b, 'b1'), text(a, 'a2')] }),
+          },
           { field: 'messages', value: value({ contacts: [contact(b, 'Bob')], messages: [text(b, 'b2')] }) },
         ],
       },
-      { id: '100000000000001', changes: [{ field: 'messages', value: value({ contacts: [contact(a, 'Alice')], messages: [text(a, 'a3')] }) }] },
+      {
+        id: '100000000000001',
+        changes: [{ field: 'messages', value: value({ contacts: [contact(a, 'Alice')], messages: [text(a, 'a3')] }) }],
+      },
     ],
   }
   t.equal((await s.webhook(payload)).status, 200)
   t.equal(count(s, 'messages'), 5)
   t.equal(count(s, 'contacts'), 2)
   t.equal(count(s, 'conversations'), 2)
-  const rows = s.db.$client.prepare('SELECT c.external_id AS who, v.unread_count AS n, v.last_message_preview AS p FROM conversations v JOIN contacts c ON c.id = v.contact_id ORDER BY who').all()
+  const rows = s.db.$client
+    .prepare(
+      'SELECT c.external_id AS who, v.unread_count AS n, v.last_message_preview AS p FROM conversations v JOIN contacts c ON c.id = v.contact_id ORDER BY who',
+    )
+    .all()
   t.same(rows, [
     { who: a, n: 3, p: 'a3' },
     { who: b, n: 2, p: 'b2' },
@@ -243,7 +301,10 @@ t.test('duplicates ×3 concurrently: one message, one event', async (t) => {
   t.teardown(() => sse.close())
   const { payload } = textWebhook('15550001111', 'Alice', 'only once')
   const results = await Promise.all([s.webhook(payload), s.webhook(payload), s.webhook(payload)])
-  t.same(results.map((r) => r.status), [200, 200, 200])
+  t.same(
+    results.map((r) => r.status),
+    [200, 200, 200],
+  )
   // And again later, as Meta's retries arrive hours apart.
   t.equal((await s.webhook(payload)).status, 200)
   const marker = textWebhook('15550002222', 'Bob', 'marker')
@@ -281,11 +342,22 @@ t.test('statuses in every order move only forward; failed keeps its reason', asy
     for (const st of order) {
       const extra =
         st === 'failed'
-          ? { errors: [{ code: 131026, title: 'Message undeliverable', message: 'Message undeliverable', error_data: { details: 'Receiver is incapable of receiving this message' } }] }
+          ? {
+              errors: [
+                {
+                  code: 131026,
+                  title: 'Message undeliverable',
+                  message: 'Message undeliverable',
+                  error_data: { details: 'Receiver is incapable of receiving this message' },
+                },
+              ],
+            }
           : {}
       t.equal((await s.webhook(statusWebhook(status(id, st, to, extra)))).status, 200)
     }
-    const row = s.db.$client.prepare('SELECT status, sent_at, delivered_at, read_at, error_code, error_detail FROM messages WHERE provider_message_id = ?').get(id) as Record<string, unknown>
+    const row = s.db.$client
+      .prepare('SELECT status, sent_at, delivered_at, read_at, error_code, error_detail FROM messages WHERE provider_message_id = ?')
+      .get(id) as Record<string, unknown>
     t.equal(row.status, expected[i], order.join(' → '))
     if (row.status === 'failed') {
       t.equal(row.error_code, 131026)
@@ -303,12 +375,24 @@ t.test('statuses in every order move only forward; failed keeps its reason', asy
   await s.webhook(
     statusWebhook(
       status(a, 'delivered', to),
-      status(b, 'failed', to, { errors: [{ code: 131047, title: 'Re-engagement message', message: 'Re-engagement message', error_data: { details: 'More than 24 hours have passed' } }] }),
+      status(b, 'failed', to, {
+        errors: [
+          {
+            code: 131047,
+            title: 'Re-engagement message',
+            message: 'Re-engagement message',
+            error_data: { details: 'More than 24 hours have passed' },
+          },
+        ],
+      }),
       status(a, 'read', to),
     ),
   )
   const ra = s.db.$client.prepare('SELECT status FROM messages WHERE provider_message_id = ?').get(a) as { status: string }
-  const rb = s.db.$client.prepare('SELECT status, error_code FROM messages WHERE provider_message_id = ?').get(b) as { status: string; error_code: number }
+  const rb = s.db.$client.prepare('SELECT status, error_code FROM messages WHERE provider_message_id = ?').get(b) as {
+    status: string
+    error_code: number
+  }
   t.equal(ra.status, 'read')
   t.same(rb, { status: 'failed', error_code: 131047 })
 })
@@ -319,7 +403,9 @@ t.test('a status changes state once: duplicate statuses emit nothing', async (t)
   await s.webhook(textWebhook('15550002222', 'Bob', 'hi').payload)
   const id = wamid('out')
   s.db.$client
-    .prepare(`INSERT INTO messages (workspace_id, conversation_id, channel_id, direction, type, provider_message_id, status, timestamp) VALUES (1,1,1,'out','text',?, 'sent', 0)`)
+    .prepare(
+      `INSERT INTO messages (workspace_id, conversation_id, channel_id, direction, type, provider_message_id, status, timestamp) VALUES (1,1,1,'out','text',?, 'sent', 0)`,
+    )
     .run(id)
   const sse = await connectSse(`${s.url}/stream`, { token })
   t.teardown(() => sse.close())
@@ -334,9 +420,14 @@ t.test('a status changes state once: duplicate statuses emit nothing', async (t)
 
 t.test('unknown payloads are kept, acknowledged, never stored in the wrong place', async (t) => {
   const s = await startServer(t)
-  const alerts = { object: 'whatsapp_business_account', entry: [{ id: '1', changes: [{ field: 'account_alerts', value: { alert: 'x' } }] }] }
+  const alerts = {
+    object: 'whatsapp_business_account',
+    entry: [{ id: '1', changes: [{ field: 'account_alerts', value: { alert: 'x' } }] }],
+  }
   t.equal((await s.webhook(alerts)).status, 200)
-  const otherNumber = envelope(value({ phoneNumberId: '999999', contacts: [contact('1555', 'X')], messages: [text('1555', 'to another number')] }))
+  const otherNumber = envelope(
+    value({ phoneNumberId: '999999', contacts: [contact('1555', 'X')], messages: [text('1555', 'to another number')] }),
+  )
   t.equal((await s.webhook(otherNumber)).status, 200)
   t.equal((await s.webhook({ object: 'page', entry: [] })).status, 200)
   t.equal((await s.webhook('{"hello":"world","__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}}}')).status, 200)

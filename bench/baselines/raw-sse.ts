@@ -115,9 +115,7 @@ const rpc = serve(
       const db = new Database(a.file, { readonly: true })
       replayDb = {
         epoch: a.epoch,
-        page: db.prepare(
-          'SELECT id, type, payload AS data FROM events WHERE workspace_id = 1 AND id > ? ORDER BY id LIMIT ?',
-        ),
+        page: db.prepare('SELECT id, type, payload AS data FROM events WHERE workspace_id = 1 AND id > ? ORDER BY id LIMIT ?'),
       }
       return true
     },

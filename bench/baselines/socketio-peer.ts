@@ -46,7 +46,9 @@ const q = {
     `INSERT OR IGNORE INTO messages (id, body, ack, fromMe, mediaType, ticketId, contactId, dataJson, createdAt, updatedAt)
      VALUES (?, ?, 0, 0, ?, ?, ?, ?, ?, ?) RETURNING *`,
   ),
-  touchTicket: db.prepare('UPDATE tickets SET lastMessage = ?, unreadMessages = unreadMessages + 1, updatedAt = ? WHERE id = ? RETURNING *'),
+  touchTicket: db.prepare(
+    'UPDATE tickets SET lastMessage = ?, unreadMessages = unreadMessages + 1, updatedAt = ? WHERE id = ? RETURNING *',
+  ),
   messageById: db.prepare('SELECT * FROM messages WHERE id = ?'),
   setAck: db.prepare('UPDATE messages SET ack = ?, updatedAt = ? WHERE id = ? AND ack < ? RETURNING *'),
 }

@@ -82,7 +82,8 @@ serve({
     const plan = deliveryPlan(a.webhooks)
     const hist = new Hist()
     const acc = emptyAccounting()
-    for (const c of conns) c.tracker!.settle({ webhookOf: plan.webhookOf, sendMs: a.sendMs, acked: a.acked, skipBelow: a.skipBelow }, hist, acc)
+    for (const c of conns)
+      c.tracker!.settle({ webhookOf: plan.webhookOf, sendMs: a.sendMs, acked: a.acked, skipBelow: a.skipBelow }, hist, acc)
     return { hist: hist.toJSON(), acc, closed: conns.filter((c) => c.closed).length }
   },
   closeAll: async () => {

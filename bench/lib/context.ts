@@ -3,7 +3,15 @@ import { nofileLimits } from './proc.ts'
 
 export interface Sizes {
   ingest: { levels: number[]; seconds: number; sqliteSeconds: number; warmSeconds: number }
-  delivery: { streams: number; rate: number; seconds: number; perProcess: number; warmWebhooks: number; lowRates?: number[]; lowSeconds?: number }
+  delivery: {
+    streams: number
+    rate: number
+    seconds: number
+    perProcess: number
+    warmWebhooks: number
+    lowRates?: number[]
+    lowSeconds?: number
+  }
   fanout: { sizes: number[]; reps: number; perProcess: number }
   replay: { events: number; perWebhook: number; reps: number }
   reads: { conversations: number; messages: number; seconds: number; concurrency: number[] }

@@ -69,7 +69,10 @@ export function summarize(file: string, top = 25): ProfileSummary {
     }
   }
   const sorted = (m: Map<string, number>) =>
-    [...m.entries()].sort((a, b) => b[1] - a[1]).slice(0, top).map(([k, v]) => [k, v / 1000] as [string, number])
+    [...m.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, top)
+      .map(([k, v]) => [k, v / 1000] as [string, number])
   return { totalMs: all / 1000, self: sorted(self), total: sorted(total), byFile: sorted(byFile) }
 }
 

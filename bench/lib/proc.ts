@@ -169,7 +169,10 @@ export function killAllChildren(): void {
 // ---- child side ----
 
 type Handler = (args: any) => unknown
-export function serve(handlers: Record<string, Handler>, onExit?: () => Promise<void> | void): {
+export function serve(
+  handlers: Record<string, Handler>,
+  onExit?: () => Promise<void> | void,
+): {
   ready(info?: unknown): void
   failed(err: unknown): void
 } {
@@ -181,9 +184,7 @@ export function serve(handlers: Record<string, Handler>, onExit?: () => Promise<
         await onExit?.()
       } catch {}
       const u = process.cpuUsage()
-      process.send?.({ id: m.id, ok: true, result: { userMs: u.user / 1000, systemMs: u.system / 1000 } }, () =>
-        process.exit(0),
-      )
+      process.send?.({ id: m.id, ok: true, result: { userMs: u.user / 1000, systemMs: u.system / 1000 } }, () => process.exit(0))
       return
     }
     const h = handlers[m.cmd]
@@ -192,7 +193,7 @@ export function serve(handlers: Record<string, Handler>, onExit?: () => Promise<
       const result = await h(m.args)
       process.send?.({ id: m.id, ok: true, result })
     } catch (err) {
-      process.send?.({ id: m.id, ok: false, error: err instanceof Error ? err.stack ?? err.message : String(err) })
+      process.send?.({ id: m.id, ok: false, error: err instanceof Error ? (err.stack ?? err.message) : String(err) })
     }
   })
   return {

@@ -91,7 +91,14 @@ async function build(dir: string, C: number, M: number): Promise<ReadSample> {
     counts[c]!++
     if (m % 5 < 3) lastIn[c] = m
   }
-  const TEXTS = ['Olá, meu pedido chegou?', 'Thanks, that works', 'Can I pay by card?', 'Your order has shipped', 'ok 👍', 'We open at 9:00']
+  const TEXTS = [
+    'Olá, meu pedido chegou?',
+    'Thanks, that works',
+    'Can I pay by card?',
+    'Your order has shipped',
+    'ok 👍',
+    'We open at 9:00',
+  ]
 
   const insContact = sqlite.prepare(
     `INSERT INTO contacts (id, workspace_id, kind, external_id, phone, name, profile_name, created_at, updated_at)
@@ -121,9 +128,21 @@ async function build(dir: string, C: number, M: number): Promise<ReadSample> {
       const inAt = li >= 0 ? Math.floor(T0 + li * step) : null
       const open = at > Date.now() - 3 * 86400_000 || c % 10 < 2
       insConv.run(
-        c, workspaceId, channelId, c, open ? 'open' : 'resolved', open ? (c % 4) : 0, m + 1,
-        TEXTS[m % TEXTS.length]!, m % 5 < 3 ? 'in' : 'out', at, at, inAt, inAt === null ? null : inAt + 86400_000,
-        T0, at,
+        c,
+        workspaceId,
+        channelId,
+        c,
+        open ? 'open' : 'resolved',
+        open ? c % 4 : 0,
+        m + 1,
+        TEXTS[m % TEXTS.length]!,
+        m % 5 < 3 ? 'in' : 'out',
+        at,
+        at,
+        inAt,
+        inAt === null ? null : inAt + 86400_000,
+        T0,
+        at,
       )
     }
     for (let m = 0; m < M; m++) {
@@ -137,9 +156,22 @@ async function build(dir: string, C: number, M: number): Promise<ReadSample> {
         ? JSON.stringify({ from, id: wamid, timestamp: String(Math.floor(at / 1000)), type: 'text', text: { body: text } })
         : null
       insMsg.run(
-        m + 1, workspaceId, c, channelId, inbound ? 'in' : 'out', text, JSON.stringify({ body: text }), wamid,
-        inbound ? 'received' : 'read', inbound ? null : at, inbound ? null : at + 1000, inbound ? null : at + 5000,
-        at, raw, at, at,
+        m + 1,
+        workspaceId,
+        c,
+        channelId,
+        inbound ? 'in' : 'out',
+        text,
+        JSON.stringify({ body: text }),
+        wamid,
+        inbound ? 'received' : 'read',
+        inbound ? null : at,
+        inbound ? null : at + 1000,
+        inbound ? null : at + 5000,
+        at,
+        raw,
+        at,
+        at,
       )
     }
   })()
@@ -152,9 +184,7 @@ async function build(dir: string, C: number, M: number): Promise<ReadSample> {
   let biggest = 1
   for (let c = 1; c <= C; c++) if (counts[c]! > counts[biggest]!) biggest = c
   const convRow = sqlite.prepare('SELECT last_activity_at AS at, id FROM conversations WHERE id = ?')
-  const olderId = sqlite.prepare(
-    'SELECT id FROM messages WHERE conversation_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?',
-  )
+  const olderId = sqlite.prepare('SELECT id FROM messages WHERE conversation_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?')
   const paths: Record<string, string[]> = {
     'conversations: first page': ['/api/conversations?limit=50', '/api/conversations?status=open&limit=50'],
     'conversations: deep page': pick(500).map((c) => {

@@ -64,7 +64,10 @@ export function machine(): string[] {
     `nproc: ${sh('nproc')}; CPU: ${cpu}`,
     `memory: ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB; kernel ${os.release()}`,
     `Node ${process.version}; better-sqlite3 WAL + synchronous=FULL on ${sh(`df -T ${os.tmpdir()} | tail -1 | awk '{print $1" ("$2")"}'`)}`,
-    `ulimit -n: soft ${lim.soft}, hard ${lim.hard}; load average at start: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}; ${cpuPressure()}`,
+    `ulimit -n: soft ${lim.soft}, hard ${lim.hard}; load average at start: ${os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}; ${cpuPressure()}`,
   ]
 }
 

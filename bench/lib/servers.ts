@@ -144,5 +144,4 @@ export async function startReceivers(kind: 'sse' | 'sio', total: number, perProc
   )
 }
 
-export const split = (total: number, parts: number, i: number) =>
-  Math.floor(total / parts) + (i < total % parts ? 1 : 0)
+export const split = (total: number, parts: number, i: number) => Math.floor(total / parts) + (i < total % parts ? 1 : 0)

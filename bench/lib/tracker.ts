@@ -83,8 +83,7 @@ export class Tracker {
       // Every id in (from, to] exactly once: strictly increasing and the right count.
       const want = ctx.idRange.to - ctx.idRange.from
       const got = this.idCount
-      if (got !== want || this.outOfOrder || (got && this.minId <= ctx.idRange.from) || this.lastId < ctx.idRange.to)
-        acc.idRangeWrong++
+      if (got !== want || this.outOfOrder || (got && this.minId <= ctx.idRange.from) || this.lastId < ctx.idRange.to) acc.idRangeWrong++
     }
   }
 }

@@ -76,7 +76,10 @@ export async function runDelivery(
   const items = plan.items.length
   const server: Running =
     system === 'parley'
-      ? await startParley('parley-delivery', { env: { BENCH_OBSERVE_SQL: '1' }, profileDir: ctx.profileDir && path.join(ctx.profileDir, 'delivery') })
+      ? await startParley('parley-delivery', {
+          env: { BENCH_OBSERVE_SQL: '1' },
+          profileDir: ctx.profileDir && path.join(ctx.profileDir, 'delivery'),
+        })
       : system === 'raw'
         ? await startBaseline('raw-sse', 'baselines/raw-sse.ts')
         : await startPeer()
@@ -136,7 +139,13 @@ export async function runDelivery(
     }>('fixedRate', { url: server.url, rate: o.rate, webhooks, drainMs: 30_000 }, (o.seconds + 90) * 1000)
     const loop = system === 'parley' ? await server.child.call<LoopStats>('loop') : undefined
     const serverCpuMs = cpuMsOf(server.child.proc.pid) - cpu0
-    const window = { wallMs: performance.now() - wall0, serverMs: serverCpuMs, receiversMs: receiversCpu() - rcv0, senderMs: cpuMsOf(sender.proc.pid) - snd0, machineBusy: busyBetween(stat0, machineStat()) }
+    const window = {
+      wallMs: performance.now() - wall0,
+      serverMs: serverCpuMs,
+      receiversMs: receiversCpu() - rcv0,
+      senderMs: cpuMsOf(sender.proc.pid) - snd0,
+      machineBusy: busyBetween(stat0, machineStat()),
+    }
     // Let the server finish what it took (answered or not) before reading where the log ends.
     let end = system === 'parley' ? await cursorOf(server.url, tokens[0]!) : undefined
     for (let i = 0; end && i < 120; i++) {

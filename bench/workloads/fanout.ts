@@ -22,7 +22,9 @@ async function postOne(url: string, n: number): Promise<void> {
   const e = encode(
     envelope({
       contacts: [{ profile: { name: 'Fan-out' }, wa_id: from }],
-      messages: [inboundText(from, `wamid.HBgLFANOUT${n}x${Date.now()}Z`, 'Olá! Is my order on its way? 📦', String(Math.floor(Date.now() / 1000)))],
+      messages: [
+        inboundText(from, `wamid.HBgLFANOUT${n}x${Date.now()}Z`, 'Olá! Is my order on its way? 📦', String(Math.floor(Date.now() / 1000))),
+      ],
     }),
   )
   const res = await fetch(`${url}/webhooks/whatsapp`, {
@@ -124,7 +126,11 @@ async function once(side: Side, n: number, seq: number, frame: string): Promise<
 /** The bytes Parley wrote for its last event, so the raw server writes the same. */
 function lastFrame(dataDir: string): string {
   const db = new Database(path.join(dataDir, 'parley.db'), { readonly: true })
-  const ev = db.prepare('SELECT id, type, payload FROM events ORDER BY id DESC LIMIT 1').get() as { id: number; type: string; payload: string }
+  const ev = db.prepare('SELECT id, type, payload FROM events ORDER BY id DESC LIMIT 1').get() as {
+    id: number
+    type: string
+    payload: string
+  }
   const epoch = (db.prepare(`SELECT value FROM meta WHERE key = 'epoch'`).get() as { value: string }).value
   db.close()
   return `id: ${epoch}:${ev.id}\nevent: ${ev.type}\ndata: ${ev.payload}\n\n`
@@ -139,10 +145,22 @@ async function runPair(ctx: Ctx, n: number): Promise<{ parley: Side; raw: Side; 
   const all: Child[] = []
   try {
     const sides: Side[] = []
-    for (const [kind, server] of [['parley', parleyServer], ['raw', rawServer]] as const) {
+    for (const [kind, server] of [
+      ['parley', parleyServer],
+      ['raw', rawServer],
+    ] as const) {
       const receivers = await startReceivers('sse', n, perProcess)
       all.push(...receivers)
-      sides.push({ kind, server, receivers, tokens: kind === 'parley' ? await login(server.url, 8) : ['none'], openMs: 0, write: [], loop: [], e2e: [] })
+      sides.push({
+        kind,
+        server,
+        receivers,
+        tokens: kind === 'parley' ? await login(server.url, 8) : ['none'],
+        openMs: 0,
+        write: [],
+        loop: [],
+        e2e: [],
+      })
     }
     const [parley, raw] = sides as [Side, Side]
     await parley.server.child.call('record', { on: true })
@@ -154,7 +172,8 @@ async function runPair(ctx: Ctx, n: number): Promise<{ parley: Side; raw: Side; 
     const frame = lastFrame(parley.server.dataDir)
     await openStreams(ctx, raw.server, raw.receivers.slice(0, 1), 100, raw.tokens, 20)
     for (const side of sides) {
-      for (let i = 0; i < 3; i++) await once({ ...side, receivers: side.receivers.slice(0, 1), write: [], loop: [], e2e: [] }, 100, seq++, frame)
+      for (let i = 0; i < 3; i++)
+        await once({ ...side, receivers: side.receivers.slice(0, 1), write: [], loop: [], e2e: [] }, 100, seq++, frame)
       await side.receivers[0]!.call('closeAll')
       while ((await side.server.child.call<number>('streams')) > 0) await sleep(20)
     }
@@ -198,8 +217,19 @@ export async function fanout(ctx: Ctx): Promise<Section> {
     const memRatio = p.perStream / raw.perStream
     const writeRatio = median(p.write) / median(raw.write)
     const reps = (xs: number[]) => `${ms(median(xs))} (${xs.map((x) => x.toFixed(1)).join(', ')})`
-    for (const [name, x] of [[`Parley, ${num(n)} streams`, p], [`raw node:http SSE, ${num(n)} streams`, raw]] as const)
-      rows.push([name, kb(x.perStream), kb(x.heapPerStream), `${(x.openMs / 1000).toFixed(1)} s`, reps(x.write), ms(median(x.loop)), reps(x.e2e)])
+    for (const [name, x] of [
+      [`Parley, ${num(n)} streams`, p],
+      [`raw node:http SSE, ${num(n)} streams`, raw],
+    ] as const)
+      rows.push([
+        name,
+        kb(x.perStream),
+        kb(x.heapPerStream),
+        `${(x.openMs / 1000).toFixed(1)} s`,
+        reps(x.write),
+        ms(median(x.loop)),
+        reps(x.e2e),
+      ])
     rows.push([
       'Parley ÷ raw',
       ratio(memRatio),
@@ -224,7 +254,9 @@ export async function fanout(ctx: Ctx): Promise<Section> {
       },
     )
     if (n === ctx.sizes.fanout.sizes[0])
-      notes.push(`The event: one inbound text message (message.created with its conversation), ${num(Buffer.byteLength(frame))} bytes on the wire; the raw server writes the same bytes. Both servers run at once and take turns (${ctx.sizes.fanout.reps} events each, after one unrecorded round).`)
+      notes.push(
+        `The event: one inbound text message (message.created with its conversation), ${num(Buffer.byteLength(frame))} bytes on the wire; the raw server writes the same bytes. Both servers run at once and take turns (${ctx.sizes.fanout.reps} events each, after one unrecorded round).`,
+      )
   }
   notes.push(
     "RSS per stream: (RSS with N streams − RSS after warm-up with none) / N, each after a full GC, in the server process; kernel socket buffers are not in RSS. Write time: from the start of the server's loop over its connections (Parley: StreamHub.publish, timed by wrapping it on the instance; raw: a loop of res.write) until every response has been handed to the kernel (Node corks a response on write and flushes it in a nextTick; a tick queued after the loop runs after all of them). The loop alone is shown beside it. To the last client: from the start of that loop to the last client's receipt, clients in separate processes.",
@@ -232,7 +264,15 @@ export async function fanout(ctx: Ctx): Promise<Section> {
   )
   return {
     title: '3. Fan-out and memory: idle authenticated streams',
-    head: ['system', 'RSS per stream', 'JS heap per stream', 'time to open all', 'one event: write time (median; reps)', 'loop alone (median)', 'one event: to the last client (median; reps)'],
+    head: [
+      'system',
+      'RSS per stream',
+      'JS heap per stream',
+      'time to open all',
+      'one event: write time (median; reps)',
+      'loop alone (median)',
+      'one event: to the last client (median; reps)',
+    ],
     rows,
     targets,
     notes,

@@ -40,7 +40,10 @@ export async function ingest(ctx: Ctx): Promise<Section> {
   await sq.stop()
 
   const bare = await startBaseline('bare-fastify', 'baselines/bare-fastify.ts')
-  const parley = await startParley('parley-ingest', { env: { BENCH_OBSERVE_SQL: '1' }, profileDir: ctx.profileDir && path.join(ctx.profileDir, 'ingest') })
+  const parley = await startParley('parley-ingest', {
+    env: { BENCH_OBSERVE_SQL: '1' },
+    profileDir: ctx.profileDir && path.join(ctx.profileDir, 'ingest'),
+  })
   const peer = await startPeer()
   const cannon = await Child.start({ name: 'autocannon', module: 'gen/cannon.ts' })
   const systems: Running[] = [bare, parley, peer]

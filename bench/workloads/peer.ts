@@ -40,7 +40,16 @@ async function saturate(ctx: Ctx, system: 'parley' | 'peer'): Promise<Saturation
     children.push(...receivers)
     await Promise.all(
       receivers.map((r, i) =>
-        r.call('open', { url: system === 'parley' ? `${server.url}/stream` : server.url, tokens, count: split(o.clients, receivers.length, i), mode: 'count' }, 60_000),
+        r.call(
+          'open',
+          {
+            url: system === 'parley' ? `${server.url}/stream` : server.url,
+            tokens,
+            count: split(o.clients, receivers.length, i),
+            mode: 'count',
+          },
+          60_000,
+        ),
       ),
     )
     ctx.log(`peer: ${system} saturated by ${o.connections} connections with ${o.clients} clients`)

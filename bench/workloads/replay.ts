@@ -34,15 +34,23 @@ export async function replay(ctx: Ctx): Promise<Section> {
     const end = await cursorOf(parley.url, token!)
     const expect = end.id - start.id
     if (expect < events) throw new Error(`only ${expect} events were committed (${burst.ok} webhooks answered 200)`)
-    await raw.child.call('openDb', { file: path.join(parley.dataDir, 'parley.db'), epoch: start.cursor.slice(0, start.cursor.lastIndexOf(':')) })
+    await raw.child.call('openDb', {
+      file: path.join(parley.dataDir, 'parley.db'),
+      epoch: start.cursor.slice(0, start.cursor.lastIndexOf(':')),
+    })
 
     const client = await Child.start({ name: 'replay-client', module: 'gen/sse-receivers.ts' })
     children.push(client)
     const p: ReplayResult[] = []
     const r: ReplayResult[] = []
     const parleyOnce = () =>
-      client.call<ReplayResult>('replay', { url: `${parley.url}/stream`, token, lastEventId: start.cursor, expect, timeoutMs: 60_000 }, 90_000)
-    const rawOnce = () => client.call<ReplayResult>('replay', { url: `${raw.url}/replay?after=${start.id}`, expect, timeoutMs: 60_000 }, 90_000)
+      client.call<ReplayResult>(
+        'replay',
+        { url: `${parley.url}/stream`, token, lastEventId: start.cursor, expect, timeoutMs: 60_000 },
+        90_000,
+      )
+    const rawOnce = () =>
+      client.call<ReplayResult>('replay', { url: `${raw.url}/replay?after=${start.id}`, expect, timeoutMs: 60_000 }, 90_000)
     // One unrecorded round each, then alternate.
     await parleyOnce()
     await rawOnce()

@@ -20,9 +20,7 @@ export function verifySignature(secret: string, body: Buffer, header: string | u
 
 /** Escapes a JSON text the way Meta does before signing (for the sandbox and tests). */
 export function metaEscape(json: string): string {
-  return json.replace(/[\u0080-\uffff/<%@]/g, (ch) =>
-    ch === '/' ? '\\/' : '\\u' + ch.charCodeAt(0).toString(16).padStart(4, '0'),
-  )
+  return json.replace(/[\u0080-\uffff/<%@]/g, (ch) => (ch === '/' ? '\\/' : '\\u' + ch.charCodeAt(0).toString(16).padStart(4, '0')))
 }
 
 /** The secret among `secrets` that signed this body, or undefined. */

@@ -161,7 +161,18 @@ export class CampaignAnalytics {
   }
 
   counts(campaignId: number): CampaignCounts {
-    const c: CampaignCounts = { total: 0, queued: 0, sending: 0, unknown: 0, sent: 0, delivered: 0, read: 0, failed: 0, skipped: 0, replied: 0 }
+    const c: CampaignCounts = {
+      total: 0,
+      queued: 0,
+      sending: 0,
+      unknown: 0,
+      sent: 0,
+      delivered: 0,
+      read: 0,
+      failed: 0,
+      skipped: 0,
+      replied: 0,
+    }
     for (const row of this.countsStmt.all(campaignId) as { s: keyof CampaignCounts; n: number; replied: number }[]) {
       c.total += row.n
       c.replied += row.replied ?? 0
@@ -185,7 +196,7 @@ export class CampaignAnalytics {
     const first = xs[0]!
     const dt = now - first.at
     // Too short a window says more about timer jitter than about the rate.
-    return dt >= 1000 ? Math.max(0, Math.round(((n - first.n) * 1000) / dt * 10) / 10) : 0
+    return dt >= 1000 ? Math.max(0, Math.round((((n - first.n) * 1000) / dt) * 10) / 10) : 0
   }
 
   dto(row: CampaignRow): CampaignDTO {

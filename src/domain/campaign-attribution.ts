@@ -52,7 +52,9 @@ export class CampaignAttribution {
           AND coalesce(m.delivered_at, m.read_at) >= @at - @window
         ORDER BY coalesce(m.delivered_at, m.read_at) DESC, r.id DESC LIMIT 1`,
     )
-    this.markReplied = sqlite.prepare(`UPDATE campaign_recipients SET replied_at = ?, reply_message_id = ? WHERE id = ? AND replied_at IS NULL`)
+    this.markReplied = sqlite.prepare(
+      `UPDATE campaign_recipients SET replied_at = ?, reply_message_id = ? WHERE id = ? AND replied_at IS NULL`,
+    )
   }
 
   onInbound(channel: ChannelRow, row: MessageRow, batch: EventBatch): MessageRow | undefined {

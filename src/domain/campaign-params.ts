@@ -32,7 +32,8 @@ export function normalizeParams(p: CampaignParams): CampaignParams {
 
 /** Checks a mapping against the template before the campaign is saved or started. */
 export function checkParams(template: TemplateDTO, params: CampaignParams): void {
-  if (!template.sendable) throw Errors.templateParams('This template needs a media header or a button value, which Parley cannot fill in yet')
+  if (!template.sendable)
+    throw Errors.templateParams('This template needs a media header or a button value, which Parley cannot fill in yet')
   for (const [where, wanted] of [
     ['body', template.bodyParams],
     ['header', template.headerParams],
@@ -40,7 +41,8 @@ export function checkParams(template: TemplateDTO, params: CampaignParams): void
     const given = params[where] ?? {}
     const names = wanted.map((p) => p.name)
     const missing = names.filter((n) => !given[n])
-    if (missing.length) throw Errors.campaignInvalid(`Map every ${where} parameter of the template: ${missing.map((n) => `{{${n}}}`).join(', ')}`)
+    if (missing.length)
+      throw Errors.campaignInvalid(`Map every ${where} parameter of the template: ${missing.map((n) => `{{${n}}}`).join(', ')}`)
     const extra = Object.keys(given).filter((k) => !names.includes(k))
     if (extra.length) throw Errors.campaignInvalid(`The template's ${where} has no parameter ${extra.map((n) => `{{${n}}}`).join(', ')}`)
     for (const [name, src] of Object.entries(given)) {

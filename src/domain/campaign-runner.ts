@@ -106,7 +106,9 @@ export class CampaignRunner {
       ),
       take: s.prepare(`UPDATE campaign_recipients SET state = 'queued', queued_at = ? WHERE id = ? AND state = 'pending'`),
       link: s.prepare(`UPDATE campaign_recipients SET message_id = ? WHERE id = ?`),
-      skip: s.prepare(`UPDATE campaign_recipients SET state = 'skipped', skip_reason = ?, skip_detail = ? WHERE id = ? AND state = 'pending'`),
+      skip: s.prepare(
+        `UPDATE campaign_recipients SET state = 'skipped', skip_reason = ?, skip_detail = ? WHERE id = ? AND state = 'pending'`,
+      ),
       status: s.prepare(`SELECT status FROM campaigns WHERE id = ?`),
       refusals: s.prepare(
         `SELECT m.error_code AS code, m.error_detail AS detail FROM campaign_recipients r JOIN messages m ON m.id = r.message_id
@@ -201,7 +203,9 @@ export class CampaignRunner {
   }
 
   private nextScheduledIn(now: number): number {
-    const r = this.d.sqlite.prepare(`SELECT min(scheduled_at) AS at FROM campaigns WHERE status = 'scheduled'`).get() as { at: number | null }
+    const r = this.d.sqlite.prepare(`SELECT min(scheduled_at) AS at FROM campaigns WHERE status = 'scheduled'`).get() as {
+      at: number | null
+    }
     // Timers are capped: a campaign scheduled for next week is looked at again hourly.
     return r.at === null ? Infinity : Math.min(3600_000, Math.max(0, r.at - now))
   }
@@ -260,7 +264,11 @@ export class CampaignRunner {
           continue
         }
         if (err instanceof AppError && err.code === 'TEMPLATE_NOT_FOUND') {
-          this.autoPause(c, 'template_rejected', `The template ${c.templateName} (${c.templateLanguage}) is no longer approved on WhatsApp.`)
+          this.autoPause(
+            c,
+            'template_rejected',
+            `The template ${c.templateName} (${c.templateLanguage}) is no longer approved on WhatsApp.`,
+          )
           return 0
         }
         // Meta's template list is unreachable and nothing is cached: wait, and say so.
@@ -372,7 +380,11 @@ export class CampaignRunner {
       this.autoPause(c, PAUSE_CODES[refusal.code] ?? 'account_blocked', plainReason(refusal.code, refusal.detail))
       return
     }
-    const recent = this.stmts.recent.all(id, since, this.d.failureWindow) as { status: string; code: number | null; detail: string | null }[]
+    const recent = this.stmts.recent.all(id, since, this.d.failureWindow) as {
+      status: string
+      code: number | null
+      detail: string | null
+    }[]
     if (recent.length >= Math.min(FLOOD_MIN_SAMPLE, this.d.failureWindow)) {
       const failed = recent.filter((r) => r.status === 'failed')
       if (failed.length / recent.length >= this.d.failurePauseRatio) {
@@ -392,7 +404,12 @@ export class CampaignRunner {
     if ((this.stmts.active.get(id) as { n: number }).n > 0) return
     this.d.events.transact((batch) => {
       const now = this.d.now()
-      const done = this.d.campaigns.sql.updateById(this.d.campaigns.codec, id, { status: 'completed', completedAt: now, note: null, updatedAt: now })!
+      const done = this.d.campaigns.sql.updateById(this.d.campaigns.codec, id, {
+        status: 'completed',
+        completedAt: now,
+        note: null,
+        updatedAt: now,
+      })!
       if (done) batch.emit(c.workspaceId, 'campaign.updated', { campaign: this.d.analytics.dto(done) })
     })
   }

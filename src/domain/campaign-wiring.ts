@@ -91,7 +91,9 @@ export function createCampaigns(deps: CampaignsDeps): Campaigns {
     failureWindow: config.campaigns.failureWindow,
   })
   const keywords = new OptOutKeywords(config.campaigns.optOutKeywords)
-  const attribution = new CampaignAttribution(sqlite, store, contacts, keywords, config.campaigns.replyWindowMs, (id) => analytics.touch(id))
+  const attribution = new CampaignAttribution(sqlite, store, contacts, keywords, config.campaigns.replyWindowMs, (id) =>
+    analytics.touch(id),
+  )
   const watcher = new MetaOptOutWatcher(sqlite, events, contacts, (err) => log.error({ err }, 'opt-out from 131050 failed'))
 
   // Joined to the WhatsApp ingest after sending's own hook (media downloads).

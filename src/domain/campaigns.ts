@@ -185,7 +185,10 @@ export class CampaignService {
         const tags = [...new Set(a.tags.map(cleanTag).filter((t): t is string => !!t))]
         const inTags = `t.contact_id = c.id AND t.tag IN (SELECT value FROM json_each(@tags))`
         return a.match === 'all'
-          ? { where: `${base} AND (SELECT count(DISTINCT t.tag) FROM contact_tags t WHERE ${inTags}) = @ntags`, params: { tags: JSON.stringify(tags), ntags: tags.length } }
+          ? {
+              where: `${base} AND (SELECT count(DISTINCT t.tag) FROM contact_tags t WHERE ${inTags}) = @ntags`,
+              params: { tags: JSON.stringify(tags), ntags: tags.length },
+            }
           : { where: `${base} AND EXISTS (SELECT 1 FROM contact_tags t WHERE ${inTags})`, params: { tags: JSON.stringify(tags) } }
       }
       case 'list':
@@ -292,9 +295,15 @@ export class CampaignService {
     const c = this.row(id)
     if (!c || c.status !== 'scheduled') return
     try {
-      this.transition(c.workspaceId, id, ['scheduled'], () => ({ status: 'running', startedAt: this.deps.now(), resumedAt: this.deps.now() }), (u) => {
-        if (this.snapshot(u) === 0) throw Errors.audienceEmpty()
-      })
+      this.transition(
+        c.workspaceId,
+        id,
+        ['scheduled'],
+        () => ({ status: 'running', startedAt: this.deps.now(), resumedAt: this.deps.now() }),
+        (u) => {
+          if (this.snapshot(u) === 0) throw Errors.audienceEmpty()
+        },
+      )
     } catch (err) {
       if (!(err instanceof AppError)) throw err
       // Nobody to send to (the tag was emptied since): say so instead of running empty.
@@ -302,8 +311,19 @@ export class CampaignService {
     }
   }
 
-  pause(workspaceId: number, id: number, code = 'manual', reason = 'Paused by a user.', from: CampaignRow['status'][] = ['running']): CampaignDTO {
-    return this.transition(workspaceId, id, from, () => ({ status: 'paused', pausedAt: this.deps.now(), pauseCode: code, pauseReason: reason }))
+  pause(
+    workspaceId: number,
+    id: number,
+    code = 'manual',
+    reason = 'Paused by a user.',
+    from: CampaignRow['status'][] = ['running'],
+  ): CampaignDTO {
+    return this.transition(workspaceId, id, from, () => ({
+      status: 'paused',
+      pausedAt: this.deps.now(),
+      pauseCode: code,
+      pauseReason: reason,
+    }))
   }
 
   resume(workspaceId: number, id: number): CampaignDTO {
@@ -374,7 +394,9 @@ export class CampaignService {
       () => ({ status: 'cancelled', cancelledAt: this.deps.now(), note: null }),
       (c) => {
         this.sqlite
-          .prepare(`UPDATE campaign_recipients SET state = 'skipped', skip_reason = 'cancelled' WHERE campaign_id = ? AND state = 'pending'`)
+          .prepare(
+            `UPDATE campaign_recipients SET state = 'skipped', skip_reason = 'cancelled' WHERE campaign_id = ? AND state = 'pending'`,
+          )
           .run(c.id)
       },
     )
@@ -414,7 +436,9 @@ export class CampaignService {
   }> {
     const channel = this.deps.whatsappChannel(workspaceId)
     if (!channel) throw Errors.noChannel()
-    const template = (await this.deps.templates.list(channel)).find((t) => t.name === input.template.name && t.language === input.template.language)
+    const template = (await this.deps.templates.list(channel)).find(
+      (t) => t.name === input.template.name && t.language === input.template.language,
+    )
     if (!template) throw Errors.templateNotFound()
     checkParams(template, input.params)
     const audience = this.audienceSize(workspaceId, input.audience)
@@ -425,13 +449,16 @@ export class CampaignService {
     } else {
       const { where, params } = this.audienceWhere(input.audience)
       const r = this.sqlite
-        .prepare(`SELECT ${this.deps.contacts.codec.select('c')} FROM contacts c WHERE ${where} AND c.opted_out_at IS NULL ORDER BY c.id LIMIT 1`)
+        .prepare(
+          `SELECT ${this.deps.contacts.codec.select('c')} FROM contacts c WHERE ${where} AND c.opted_out_at IS NULL ORDER BY c.id LIMIT 1`,
+        )
         .get({ ...params, ws: workspaceId })
       contact = r === undefined ? undefined : this.deps.contacts.codec.decode(r)
     }
     if (!contact) return { contact: null, text: null, skip: null, audience }
     const dto = this.deps.contacts.dto(contact)
-    if (contact.optedOutAt !== null) return { contact: dto, text: null, skip: { reason: 'opted_out', detail: 'This contact opted out of campaigns' }, audience }
+    if (contact.optedOutAt !== null)
+      return { contact: dto, text: null, skip: { reason: 'opted_out', detail: 'This contact opted out of campaigns' }, audience }
     const resolved = resolveParams(input.template, input.params, contact)
     if (!resolved.ok) return { contact: dto, text: null, skip: { reason: resolved.reason, detail: resolved.detail }, audience }
     try {

@@ -88,7 +88,8 @@ export class ChannelChecks {
     } else {
       this.attempts.delete(id)
     }
-    const detail = retryAt === null ? verdict.detail : `${verdict.detail} Parley asks again by itself (next at ${new Date(retryAt).toISOString()}).`
+    const detail =
+      retryAt === null ? verdict.detail : `${verdict.detail} Parley asks again by itself (next at ${new Date(retryAt).toISOString()}).`
     // Live for a channel saved while running, when the verdict changes and on the save's
     // first answer (Meta away: say so at once); a retry that again finds Meta away is stored
     // without an event each time. Checks at start are stored only: the settings page reads
@@ -102,7 +103,11 @@ export class ChannelChecks {
       return dto
     })
     // A new verdict is worth a line; another "Meta still away" retry only at debug.
-    if (dto) this.d.log[c.credentialsStatus !== verdict.status ? 'info' : 'debug']({ channelId: id, credentials: dto.credentials.status }, 'channel credentials checked')
+    if (dto)
+      this.d.log[c.credentialsStatus !== verdict.status ? 'info' : 'debug'](
+        { channelId: id, credentials: dto.credentials.status },
+        'channel credentials checked',
+      )
   }
 
   /** Meta's answer about this token, in words an admin can act on. */

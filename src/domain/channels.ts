@@ -110,7 +110,8 @@ export class ChannelDirectory {
     if (!this.get(workspaceId, id)) return undefined
     const set = clean(patch)
     // A new (or removed) token has not been checked: the old verdict was about another one.
-    if (patch.accessToken !== undefined) Object.assign(set, { credentialsStatus: null, credentialsCheckedAt: null, credentialsDetail: null })
+    if (patch.accessToken !== undefined)
+      Object.assign(set, { credentialsStatus: null, credentialsCheckedAt: null, credentialsDetail: null })
     const row = Object.keys(set).length ? this.sql.updateById(this.codec, id, set) : this.get(workspaceId, id)
     this.secretCache.clear()
     return row
@@ -128,7 +129,11 @@ export class ChannelDirectory {
   ): ChannelRow | undefined {
     const row = this.get(workspaceId, id)
     if (!row || row.accessToken !== checkedToken) return undefined
-    return this.sql.updateById(this.codec, id, { credentialsStatus: result.status, credentialsCheckedAt: result.checkedAt, credentialsDetail: result.detail })
+    return this.sql.updateById(this.codec, id, {
+      credentialsStatus: result.status,
+      credentialsCheckedAt: result.checkedAt,
+      credentialsDetail: result.detail,
+    })
   }
 
   /** Every workspace's channels with a token Meta has not judged yet (checked at start). */
@@ -156,9 +161,10 @@ export class ChannelDirectory {
   private cached(kind: ChannelKind) {
     let c = this.secretCache.get(kind)
     if (!c) {
-      const rows = this.sql
-        .get(`SELECT app_secret AS s, verify_token AS t FROM channels WHERE kind = ? AND enabled = 1`)
-        .all(kind) as { s: string | null; t: string | null }[]
+      const rows = this.sql.get(`SELECT app_secret AS s, verify_token AS t FROM channels WHERE kind = ? AND enabled = 1`).all(kind) as {
+        s: string | null
+        t: string | null
+      }[]
       const uniq = (xs: Array<string | null>) => [...new Set(xs.filter((x): x is string => !!x))]
       c = {
         secrets: uniq([this.config.metaAppSecret, ...rows.map((r) => r.s)]),

@@ -69,7 +69,8 @@ export interface ImportReport {
   updated?: number
 }
 
-const PHONE_HEADER = /^(phone|phone[ _]?number|mobile|mobile[ _]?number|cell|whats ?app|wa[ _]?id|msisdn|number|tel|telephone|telefon|telefonnummer|mobil|mobilnummer|handy|handynummer|telefono|teléfono|celular|móvil|movil|numero|número|telefone|portable|cellulare)$/i
+const PHONE_HEADER =
+  /^(phone|phone[ _]?number|mobile|mobile[ _]?number|cell|whats ?app|wa[ _]?id|msisdn|number|tel|telephone|telefon|telefonnummer|mobil|mobilnummer|handy|handynummer|telefono|teléfono|celular|móvil|movil|numero|número|telefone|portable|cellulare)$/i
 const NAME_HEADER = /^(name|full ?name|contact|contact ?name|nombre|nome|nom|vorname|first ?name)$/i
 const TAGS_HEADER = /^(tags?|labels?|etiquetas?|segment|segments|groups?)$/i
 
@@ -145,7 +146,8 @@ export class ContactImporter {
       throw err
     }
     const [header, ...records] = table.records
-    if (!header || header.fields.every((f) => f.trim() === '')) throw Errors.csvInvalid('The file is empty: the first line must name the columns')
+    if (!header || header.fields.every((f) => f.trim() === ''))
+      throw Errors.csvInvalid('The file is empty: the first line must name the columns')
     const columns = header.fields.map((h) => h.trim())
     const index = (name: string | undefined, what: string): number | null => {
       if (name === undefined || name === '') return null
@@ -167,7 +169,8 @@ export class ContactImporter {
     const taken = new Set([phoneIdx, nameIdx, tagsIdx].filter((i): i is number => i !== null))
     const attrIdx = (m.attributes ?? columns.filter((c, i) => !taken.has(i) && c !== '')).map((c) => index(c, 'attribute')!)
     const cc = input.defaultCountryCode ? normalizeCountryCode(input.defaultCountryCode) : undefined
-    if (input.defaultCountryCode && !cc) throw Errors.csvInvalid(`"${input.defaultCountryCode}" is not a country calling code (1–3 digits, e.g. 49)`)
+    if (input.defaultCountryCode && !cc)
+      throw Errors.csvInvalid(`"${input.defaultCountryCode}" is not a country calling code (1–3 digits, e.g. 49)`)
     if (records.length > MAX_IMPORT_ROWS) throw Errors.csvInvalid(`The file has more than ${MAX_IMPORT_ROWS} rows; split it`)
 
     const report: ImportReport = {
@@ -204,7 +207,8 @@ export class ContactImporter {
       const phone = normalizePhone(rawPhone, cc)
       if (!phone.ok) {
         report.invalidCount++
-        if (report.invalid.length < REPORT_LIMIT) report.invalid.push({ line: rec.line, value: rawPhone.slice(0, 60), reason: phone.reason })
+        if (report.invalid.length < REPORT_LIMIT)
+          report.invalid.push({ line: rec.line, value: rawPhone.slice(0, 60), reason: phone.reason })
         continue
       }
       const first = seen.get(phone.digits)
@@ -226,7 +230,14 @@ export class ContactImporter {
         .split(/[|,;]/)
         .map(cleanTag)
         .filter((t): t is string => t !== undefined)
-      rows.push({ line: rec.line, phone: phone.digits, name: cell(nameIdx).slice(0, 200) || null, tags: [...new Set(tags)], attributes, existing: false })
+      rows.push({
+        line: rec.line,
+        phone: phone.digits,
+        name: cell(nameIdx).slice(0, 200) || null,
+        tags: [...new Set(tags)],
+        attributes,
+        existing: false,
+      })
     }
     // Which numbers are already contacts, in one statement per thousand.
     const existing = new Set<string>()
@@ -234,7 +245,8 @@ export class ContactImporter {
       `SELECT external_id AS e FROM contacts WHERE workspace_id = ? AND kind = 'whatsapp' AND external_id IN (SELECT value FROM json_each(?))`,
     )
     for (let i = 0; i < rows.length; i += 1000) {
-      for (const r of stmt.all(workspaceId, JSON.stringify(rows.slice(i, i + 1000).map((x) => x.phone))) as { e: string }[]) existing.add(r.e)
+      for (const r of stmt.all(workspaceId, JSON.stringify(rows.slice(i, i + 1000).map((x) => x.phone))) as { e: string }[])
+        existing.add(r.e)
     }
     for (const r of rows) r.existing = existing.has(r.phone)
     report.valid = rows.length

@@ -53,7 +53,8 @@ export function normalizePhone(raw: string, defaultCountryCode?: string): PhoneR
   }
   if (!/^\d+$/.test(digits)) return { ok: false, reason: 'not a phone number (only digits, spaces, + ( ) - . / are allowed)' }
   if (digits.startsWith('0')) return { ok: false, reason: 'a country code never starts with 0' }
-  if (digits.length < MIN_DIGITS) return { ok: false, reason: `too short (${digits.length} digits; at least ${MIN_DIGITS} with the country code)` }
+  if (digits.length < MIN_DIGITS)
+    return { ok: false, reason: `too short (${digits.length} digits; at least ${MIN_DIGITS} with the country code)` }
   if (digits.length > MAX_DIGITS) return { ok: false, reason: `too long (${digits.length} digits; E.164 allows ${MAX_DIGITS})` }
   return { ok: true, digits }
 }

@@ -48,7 +48,8 @@ export function cleanAttributes(raw: Record<string, unknown>): Record<string, st
     const key = k.trim()
     if (!key || key.length > 100 || key === '__proto__' || typeof v !== 'string') continue
     const value = v.trim()
-    if (value.length > MAX_ATTRIBUTE_LENGTH) throw Errors.contactInvalid(`The attribute ${key} is longer than ${MAX_ATTRIBUTE_LENGTH} characters`)
+    if (value.length > MAX_ATTRIBUTE_LENGTH)
+      throw Errors.contactInvalid(`The attribute ${key} is longer than ${MAX_ATTRIBUTE_LENGTH} characters`)
     if (value) out[key] = value
   }
   if (Object.keys(out).length > MAX_ATTRIBUTES) throw Errors.contactInvalid(`A contact can hold at most ${MAX_ATTRIBUTES} attributes`)
@@ -156,7 +157,10 @@ export class ContactsService {
   }
 
   /** A contact added by hand (the import does the same for many rows). */
-  create(workspaceId: number, input: { phone: string; name?: string; tags?: string[]; attributes?: Record<string, string> }): ContactDetailDTO {
+  create(
+    workspaceId: number,
+    input: { phone: string; name?: string; tags?: string[]; attributes?: Record<string, string> },
+  ): ContactDetailDTO {
     const phone = normalizePhone(input.phone)
     if (!phone.ok) throw Errors.contactInvalid(`The phone number is not valid: ${phone.reason}`)
     return this.events.transact((batch) => {

@@ -67,7 +67,7 @@ export interface LoginThrottleOptions {
 }
 
 export type LoginAttempt =
-  | { ok: true; /** This attempt filled the account's allowance: it is locked if it fails. */ lastForAccount: boolean }
+  | { ok: true /** This attempt filled the account's allowance: it is locked if it fails. */; lastForAccount: boolean }
   | { ok: false; retryAfterMs: number }
 
 export class LoginThrottle {

@@ -279,11 +279,7 @@ export class MediaService {
   // ---- outbound ---------------------------------------------------------------
 
   /** Stores an agent's upload; the type is checked against the bytes, not the browser's word. */
-  async saveUpload(
-    workspaceId: number,
-    userId: number,
-    file: { stream: Readable; mimetype: string; filename: string },
-  ): Promise<MediaDTO> {
+  async saveUpload(workspaceId: number, userId: number, file: { stream: Readable; mimetype: string; filename: string }): Promise<MediaDTO> {
     const given = file.mimetype.split(';')[0]!.trim().toLowerCase()
     const mimeType = TYPE_ALIASES[given] ?? given
     const type = UPLOAD_TYPES[mimeType]
@@ -377,7 +373,10 @@ export class MediaService {
     const file = { bytes, mimeType: row.mimeType ?? 'application/octet-stream', filename: row.filename ?? 'file' }
     const id =
       channel.kind === 'messenger'
-        ? await this.deps.graph.uploadPageAttachment(channel.externalId, token, { ...file, type: messengerAttachmentType(this.kindOf(row)) })
+        ? await this.deps.graph.uploadPageAttachment(channel.externalId, token, {
+            ...file,
+            type: messengerAttachmentType(this.kindOf(row)),
+          })
         : await this.deps.graph.uploadMedia(channel.externalId, token, file)
     this.update(row.id, { providerMediaId: id, providerUploadedAt: this.deps.now(), channelId: channel.id })
     return id
@@ -425,5 +424,8 @@ export function messengerAttachmentType(kind: UploadKind | null): 'image' | 'aud
 export function cleanFilename(name: string): string {
   const base = name.split(/[\\/]/).pop() ?? ''
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what a filename must lose
-  return base.replace(/[\u0000-\u001f\u007f"]/g, '').trim().slice(0, 200)
+  return base
+    .replace(/[\u0000-\u001f\u007f"]/g, '')
+    .trim()
+    .slice(0, 200)
 }

@@ -86,9 +86,7 @@ function inbound(
     type,
     text: isPostback ? ev.title : (ev.text ?? first?.title ?? null),
     media: first ? { url: first.url, mimeType: null, filename: first.title, attachmentType: first.type } : null,
-    data: isPostback
-      ? { payload: ev.payload, title: ev.title }
-      : { attachments: ev.attachments, quickReply: ev.quickReplyPayload },
+    data: isPostback ? { payload: ev.payload, title: ev.title } : { attachments: ev.attachments, quickReply: ev.quickReplyPayload },
     context: !isPostback && ev.replyToMid ? { id: ev.replyToMid } : null,
     replyToMessageId: replyTo?.id ?? null,
     // A postback may come without a mid: its sender and time identify it for dedupe.

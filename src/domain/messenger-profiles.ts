@@ -202,7 +202,9 @@ export class MessengerProfiles {
       const updated = this.deps.store.upsertContact(ws, 'messenger', current.externalId, profileName, null, this.deps.now())
       if (updated.profileName === current.profileName && updated.name === current.name) return
       batch.emit(ws, 'contact.updated', { contact: this.contacts.dto(updated) })
-      const convs = this.sql.get(`SELECT id FROM conversations WHERE workspace_id = ? AND contact_id = ? ORDER BY id`).all(ws, contact.id) as {
+      const convs = this.sql
+        .get(`SELECT id FROM conversations WHERE workspace_id = ? AND contact_id = ? ORDER BY id`)
+        .all(ws, contact.id) as {
         id: number
       }[]
       for (const { id } of convs) {

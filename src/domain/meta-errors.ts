@@ -39,17 +39,31 @@ const TABLE: Record<number, Entry> = {
   130497: { cls: 'permanent', reason: 'This business cannot message customers in that country.' },
   131005: { cls: 'permanent', reason: 'Permission denied by Meta for this request.' },
   131008: { cls: 'permanent', reason: 'A required field was missing from the message.' },
-  131009: { cls: 'permanent', reason: 'A field of the message had a value WhatsApp does not accept (for a reaction: the message is too old or was deleted).' },
+  131009: {
+    cls: 'permanent',
+    reason: 'A field of the message had a value WhatsApp does not accept (for a reaction: the message is too old or was deleted).',
+  },
   131021: { cls: 'permanent', reason: 'The recipient is the business number itself.' },
-  131026: { cls: 'permanent', reason: 'The message could not be delivered: the number may not be on WhatsApp, or the customer uses an old app version or has not accepted WhatsApp’s terms.' },
+  131026: {
+    cls: 'permanent',
+    reason:
+      'The message could not be delivered: the number may not be on WhatsApp, or the customer uses an old app version or has not accepted WhatsApp’s terms.',
+  },
   131030: { cls: 'permanent', reason: 'The number is not on the allowed list of this test account.' },
   131031: { cls: 'permanent', reason: 'The WhatsApp Business account is locked.' },
   131037: { cls: 'permanent', reason: 'The number needs a display name approved before it can send.' },
   131042: { cls: 'permanent', reason: 'There is a payment problem with the WhatsApp Business account.' },
   131045: { cls: 'permanent', reason: 'The phone number is not registered with the Cloud API.' },
-  131047: { cls: 'permanent', reason: 'More than 24 hours have passed since the customer last wrote. Only an approved template can be sent until they write again.' },
+  131047: {
+    cls: 'permanent',
+    reason: 'More than 24 hours have passed since the customer last wrote. Only an approved template can be sent until they write again.',
+  },
   131048: { cls: 'permanent', reason: 'WhatsApp limited this number because too many of its messages were blocked or reported as spam.' },
-  131049: { cls: 'permanent', reason: 'WhatsApp did not deliver this message to keep the customer’s experience healthy (too many marketing messages). Try again in a day or more.' },
+  131049: {
+    cls: 'permanent',
+    reason:
+      'WhatsApp did not deliver this message to keep the customer’s experience healthy (too many marketing messages). Try again in a day or more.',
+  },
   131050: { cls: 'permanent', reason: 'The customer has opted out of marketing messages from this business.' },
   131051: { cls: 'permanent', reason: 'WhatsApp does not support this message type.' },
   131052: { cls: 'permanent', reason: 'The media could not be downloaded (it may be over 100 MB).' },

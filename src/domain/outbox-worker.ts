@@ -92,10 +92,7 @@ export class OutboxWorker {
     clearInterval(this.safety)
     if (this.inFlight.size === 0) return
     let t: NodeJS.Timeout | undefined
-    await Promise.race([
-      Promise.allSettled([...this.inFlight.values()]),
-      new Promise<void>((r) => (t = setTimeout(r, graceMs))),
-    ])
+    await Promise.race([Promise.allSettled([...this.inFlight.values()]), new Promise<void>((r) => (t = setTimeout(r, graceMs)))])
     clearTimeout(t)
   }
 
@@ -113,11 +110,14 @@ export class OutboxWorker {
     if (this.timer && this.timerAt <= at) return
     clearTimeout(this.timer)
     this.timerAt = at
-    this.timer = setTimeout(() => {
-      this.timer = undefined
-      this.timerAt = Infinity
-      this.run()
-    }, Math.max(0, delayMs))
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined
+        this.timerAt = Infinity
+        this.run()
+      },
+      Math.max(0, delayMs),
+    )
   }
 
   private run(): void {

@@ -39,9 +39,7 @@ export class Outbox {
 
   constructor(private readonly deps: OutboxDeps) {
     const c = deps.db.$client
-    this.dueChannelsStmt = c.prepare(
-      `SELECT DISTINCT channel_id AS channelId FROM outbox WHERE state = 'queued' AND next_attempt_at <= ?`,
-    )
+    this.dueChannelsStmt = c.prepare(`SELECT DISTINCT channel_id AS channelId FROM outbox WHERE state = 'queued' AND next_attempt_at <= ?`)
     // One send in flight per conversation, oldest first: a customer reads replies in the
     // order agents wrote them (Meta does not guarantee order across concurrent sends).
     // Agents' replies (priority 0) before campaign messages (1): a broadcast shares the
@@ -318,9 +316,7 @@ export class Outbox {
     this.setOutbox(row.id, { state: 'sent', providerMessageId: wamid, leaseUntil: null })
     let current = this.deps.store.updateMessage(message.id, {
       providerMessageId: wamid,
-      ...(PRE_SENT.has(message.status)
-        ? { status: 'sent' as const, errorCode: null, errorTitle: null, errorDetail: null }
-        : {}),
+      ...(PRE_SENT.has(message.status) ? { status: 'sent' as const, errorCode: null, errorTitle: null, errorDetail: null } : {}),
       updatedAt: this.deps.now(),
     })
     const pending = this.deps.db
@@ -386,4 +382,3 @@ function resendOf(row: Pick<OutboxRow, 'payload'>): number {
 function sqlIncrement() {
   return sql`${outbox.attempts} + 1`
 }
-

@@ -52,14 +52,20 @@ export class PasswordResets {
         .set({ usedAt: now })
         .where(and(eq(passwordResets.userId, userId), isNull(passwordResets.usedAt)))
         .run()
-      tx.insert(passwordResets).values({ userId, tokenHash: hashToken(token), expiresAt, createdAt: now }).run()
+      tx.insert(passwordResets)
+        .values({ userId, tokenHash: hashToken(token), expiresAt, createdAt: now })
+        .run()
     })
     return { token, expiresAt }
   }
 
   /** Whose link this is, or the named reason it cannot be used. */
   check(token: string): { user: UserRow; expiresAt: number } {
-    const row = this.db.select().from(passwordResets).where(eq(passwordResets.tokenHash, hashToken(token))).get()
+    const row = this.db
+      .select()
+      .from(passwordResets)
+      .where(eq(passwordResets.tokenHash, hashToken(token)))
+      .get()
     if (!row) throw Errors.resetLinkInvalid()
     if (row.usedAt !== null) throw Errors.resetLinkUsed()
     if (row.expiresAt <= this.now()) throw Errors.resetLinkExpired()

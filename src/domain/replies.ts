@@ -102,7 +102,9 @@ export class Replies {
     const channel = this.channel(conv.channelId)
     if (!channel || !channel.enabled) throw Errors.noChannel()
     const messenger = channel.kind === 'messenger'
-    const type: SendType = input.type ?? (input.template ? 'template' : input.reaction ? 'reaction' : input.mediaId ? this.uploadKind(ws, input.mediaId) : 'text')
+    const type: SendType =
+      input.type ??
+      (input.template ? 'template' : input.reaction ? 'reaction' : input.mediaId ? this.uploadKind(ws, input.mediaId) : 'text')
     // Messenger's Send API takes text and attachments; it has no templates, and Parley
     // does not send reactions there.
     if (messenger && (type === 'template' || type === 'reaction')) {
@@ -119,15 +121,22 @@ export class Replies {
       if (!fresh) throw Errors.notFound('Conversation')
       // Only templates may open a conversation or reach a customer who has been quiet for a day.
       // Messenger: any reply for 24 h, then only a human agent's, tagged, up to 7 days.
-      if (input.humanAgent && !messenger) throw Errors.invalidMessage('The human agent follow-up is Messenger’s; on WhatsApp send a template')
-      const tag = messenger ? (input.humanAgent ? humanAgentTag(fresh.windowExpiresAt, now) : messengerTag(fresh.windowExpiresAt, now)) : null
+      if (input.humanAgent && !messenger)
+        throw Errors.invalidMessage('The human agent follow-up is Messenger’s; on WhatsApp send a template')
+      const tag = messenger
+        ? input.humanAgent
+          ? humanAgentTag(fresh.windowExpiresAt, now)
+          : messengerTag(fresh.windowExpiresAt, now)
+        : null
       if (!messenger && type !== 'template' && !(fresh.windowExpiresAt !== null && fresh.windowExpiresAt > now)) throw Errors.windowClosed()
 
       const p: Prepared = built
         ? { type, part: built.graph, text: built.text, data: built.data, media: null, mediaId: null }
         : this.prepare(ws, type, input, messenger)
       const quoted =
-        input.replyToMessageId !== undefined && type !== 'reaction' && !messenger ? this.target(ws, conversationId, input.replyToMessageId) : null
+        input.replyToMessageId !== undefined && type !== 'reaction' && !messenger
+          ? this.target(ws, conversationId, input.replyToMessageId)
+          : null
       const reactTo = type === 'reaction' ? this.target(ws, conversationId, input.reaction!.messageId) : null
       if (reactTo) p.part = { message_id: reactTo.providerMessageId, emoji: input.reaction!.emoji }
 
@@ -165,14 +174,14 @@ export class Replies {
             ...(p.mediaId !== null ? { _parley: { mediaId: p.mediaId } } : {}),
           }
         : {
-        messaging_product: 'whatsapp',
-        recipient_type: 'individual',
-        to: fresh.contact.externalId,
-        type,
-        [type]: p.part,
-        ...(quoted ? { context: { message_id: quoted.providerMessageId } } : {}),
-        // Stripped before sending: which local upload to turn into Meta's media id.
-        ...(p.mediaId !== null ? { _parley: { mediaId: p.mediaId } } : {}),
+            messaging_product: 'whatsapp',
+            recipient_type: 'individual',
+            to: fresh.contact.externalId,
+            type,
+            [type]: p.part,
+            ...(quoted ? { context: { message_id: quoted.providerMessageId } } : {}),
+            // Stripped before sending: which local upload to turn into Meta's media id.
+            ...(p.mediaId !== null ? { _parley: { mediaId: p.mediaId } } : {}),
           }
       this.deps.outbox.enqueue(row, type, payload)
       if (p.mediaId !== null) this.deps.media.attach(p.mediaId, row.id)
@@ -309,7 +318,10 @@ export class Replies {
           type,
           part: messenger
             ? { type: messengerAttachmentType(kind) }
-            : { ...(caption && type !== 'audio' ? { caption } : {}), ...(type === 'document' && up.filename ? { filename: up.filename } : {}) },
+            : {
+                ...(caption && type !== 'audio' ? { caption } : {}),
+                ...(type === 'document' && up.filename ? { filename: up.filename } : {}),
+              },
           text: (type !== 'audio' && caption) || null,
           data: null,
           media: { localId: dto.id, url: dto.url, mimeType: dto.mimeType, filename: dto.filename, size: dto.size },
@@ -373,8 +385,7 @@ export class Replies {
 /** A message whose send is queued or under way: a retry has nothing to add. */
 const IN_FLIGHT = new Set(['pending', 'queued', 'sending'])
 
-const kindName = (k: string | null) =>
-  k === 'image' ? 'an image' : k === 'audio' ? 'audio' : k === 'video' ? 'a video' : 'a document'
+const kindName = (k: string | null) => (k === 'image' ? 'an image' : k === 'audio' ? 'audio' : k === 'video' ? 'a video' : 'a document')
 
 function previewFor(m: MessageRow): string {
   if (m.type === 'template') return m.text ?? 'Template'
@@ -386,7 +397,8 @@ export const MESSENGER_HUMAN_AGENT_MS = 7 * 24 * 3600 * 1000
 
 /** An explicit follow-up: the tag up to 7 days after the customer's last message, refused after. */
 function humanAgentTag(windowExpiresAt: number | null, now: number): 'HUMAN_AGENT' {
-  if (windowExpiresAt === null || windowExpiresAt - SERVICE_WINDOW_MS + MESSENGER_HUMAN_AGENT_MS <= now) throw Errors.messengerWindowClosed()
+  if (windowExpiresAt === null || windowExpiresAt - SERVICE_WINDOW_MS + MESSENGER_HUMAN_AGENT_MS <= now)
+    throw Errors.messengerWindowClosed()
   return 'HUMAN_AGENT'
 }
 

@@ -147,15 +147,13 @@ function paramsOf(c: GraphTemplateComponent, kind: 'header' | 'body'): TemplateP
   for (const m of text.matchAll(PLACEHOLDER)) if (!names.includes(m[1]!)) names.push(m[1]!)
   const ex = c.example as Record<string, unknown> | undefined
   // Meta's examples: positional header_text: [..], body_text: [[..]]; named *_named_params: [{param_name, example}].
-  const positional = kind === 'header' ? (ex?.header_text as unknown[] | undefined) : ((ex?.body_text as unknown[][] | undefined)?.[0])
+  const positional = kind === 'header' ? (ex?.header_text as unknown[] | undefined) : (ex?.body_text as unknown[][] | undefined)?.[0]
   const named = (kind === 'header' ? ex?.header_text_named_params : ex?.body_text_named_params) as
     | { param_name?: string; example?: string }[]
     | undefined
   return names.map((name, i) => ({
     name,
-    example:
-      named?.find((n) => n.param_name === name)?.example ??
-      (typeof positional?.[i] === 'string' ? (positional[i] as string) : null),
+    example: named?.find((n) => n.param_name === name)?.example ?? (typeof positional?.[i] === 'string' ? (positional[i] as string) : null),
   }))
 }
 

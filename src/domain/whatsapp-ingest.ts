@@ -5,7 +5,16 @@
 import { and, asc, eq } from 'drizzle-orm'
 import type { EventBatch } from '../events/event-log.ts'
 import { PHONE_APP_SOURCE } from '../events/types.ts'
-import { statusErrorOf, type WaChange, type WaEcho, type WaInbound, type WaParsed, type WaPreference, type WaStatus, type WaStatusName } from '../channels/whatsapp/parse.ts'
+import {
+  statusErrorOf,
+  type WaChange,
+  type WaEcho,
+  type WaInbound,
+  type WaParsed,
+  type WaPreference,
+  type WaStatus,
+  type WaStatusName,
+} from '../channels/whatsapp/parse.ts'
 import { toMessageDTO, type ChannelRow, type ContactRow, type InboxStore, type MessageRow } from '../store/inbox-store.ts'
 import type { Db } from '../store/db.ts'
 import { pendingStatuses, rawWebhooks } from '../store/schema.ts'
@@ -74,13 +83,7 @@ function ingestChange(deps: IngestDeps, events: EventBatch, channel: ChannelRow,
   for (const pref of change.preferences) ingestPreference(deps, events, channel, pref, names.get(pref.waId) ?? null)
 }
 
-function ingestMessage(
-  deps: IngestDeps,
-  events: EventBatch,
-  channel: ChannelRow,
-  msg: WaInbound,
-  profileName: string | null,
-): void {
+function ingestMessage(deps: IngestDeps, events: EventBatch, channel: ChannelRow, msg: WaInbound, profileName: string | null): void {
   const { store } = deps
   const now = deps.now()
   const ws = channel.workspaceId
@@ -228,8 +231,7 @@ function ingestPreference(deps: IngestDeps, events: EventBatch, channel: Channel
 }
 
 function ingestStatus(deps: IngestDeps, events: EventBatch, channel: ChannelRow, st: WaStatus): void {
-  const target =
-    deps.store.messageByProviderId(channel.id, st.providerId) ?? deps.hooks?.reconcileStatus?.(channel, st, events)
+  const target = deps.store.messageByProviderId(channel.id, st.providerId) ?? deps.hooks?.reconcileStatus?.(channel, st, events)
   if (!target) {
     // A status for a message Parley has not stored (yet): keep it; applied when the id appears.
     deps.db
@@ -241,15 +243,11 @@ function ingestStatus(deps: IngestDeps, events: EventBatch, channel: ChannelRow,
   }
   // A failure reported by webhook reads like one reported by the send call: the
   // plain-language reason for Meta's code (Meta's own text when the code is unknown).
-  const patch = applyStatus(
-    target,
-    st.error ? { ...st, error: { ...st.error, detail: plainReason(st.error.code, st.error.detail) } } : st,
-  )
+  const patch = applyStatus(target, st.error ? { ...st, error: { ...st.error, detail: plainReason(st.error.code, st.error.detail) } } : st)
   if (!patch) return
   const updated = deps.store.updateMessage(target.id, { ...patch, updatedAt: deps.now() })
   events.emit(channel.workspaceId, 'message.updated', { message: toMessageDTO(updated) })
 }
-
 
 function errorCodeOf(errors: unknown[] | null): number | null {
   const e = errors?.[0] as { code?: unknown } | undefined

@@ -45,13 +45,9 @@ export class EventLog {
     this.epoch = readMeta(db, 'epoch')!
     this.prunedThrough = Number(readMeta(db, 'events_pruned_through') ?? 0)
     // sqlite_sequence survives pruning, so the head is right even with an empty table.
-    const seq = db.$client.prepare(`SELECT seq FROM sqlite_sequence WHERE name = 'events'`).get() as
-      | { seq: number }
-      | undefined
+    const seq = db.$client.prepare(`SELECT seq FROM sqlite_sequence WHERE name = 'events'`).get() as { seq: number } | undefined
     this.head = seq?.seq ?? 0
-    this.insert = db.$client.prepare(
-      'INSERT INTO events(workspace_id, type, payload, created_at) VALUES (?, ?, ?, ?) RETURNING id',
-    )
+    this.insert = db.$client.prepare('INSERT INTO events(workspace_id, type, payload, created_at) VALUES (?, ?, ?, ?) RETURNING id')
     this.readPage = db.$client.prepare(
       'SELECT id, workspace_id AS workspaceId, type, payload AS data FROM events WHERE workspace_id = ? AND id > ? AND id <= ? ORDER BY id LIMIT ?',
     )
@@ -97,9 +93,10 @@ export class EventLog {
   /** Deletes events older than the retention; ids are never reused (AUTOINCREMENT). */
   prune(olderThanMs: number): number {
     const tx = this.db.$client.transaction(() => {
-      const row = this.db.$client
-        .prepare('SELECT max(id) AS maxId, count(*) AS n FROM events WHERE created_at < ?')
-        .get(olderThanMs) as { maxId: number | null; n: number }
+      const row = this.db.$client.prepare('SELECT max(id) AS maxId, count(*) AS n FROM events WHERE created_at < ?').get(olderThanMs) as {
+        maxId: number | null
+        n: number
+      }
       if (row.maxId === null) return 0
       this.db.$client.prepare('DELETE FROM events WHERE id <= ?').run(row.maxId)
       writeMeta(this.db, 'events_pruned_through', String(row.maxId))

@@ -156,7 +156,17 @@ export class StreamHub {
       return
     }
     const chunked = res.chunkedEncoding
-    const conn: Conn = { ...sub, res, socket, chunked, pending: null, pendingBytes: 0, skipThrough: this.log.head, blockedSince: 0, closed: false }
+    const conn: Conn = {
+      ...sub,
+      res,
+      socket,
+      chunked,
+      pending: null,
+      pendingBytes: 0,
+      skipThrough: this.log.head,
+      blockedSince: 0,
+      closed: false,
+    }
     const sessionStreams = this.bySession.get(sub.sessionId)
     if (sessionStreams) {
       for (const old of sessionStreams) {

@@ -27,9 +27,11 @@ const ParamName = Type.String({ minLength: 1, maxLength: 60 })
 // fields (e.g. `key`) before it is tried.
 const Source = Type.Union([
   Type.Object({ from: Type.Union([Type.Literal('name'), Type.Literal('first_name'), Type.Literal('phone')]) }),
-  Type.Object(
-    { from: Type.Literal('attribute'), key: Type.String({ minLength: 1, maxLength: 100 }), fallback: Type.Optional(Type.String({ maxLength: 1024 })) }
-  ),
+  Type.Object({
+    from: Type.Literal('attribute'),
+    key: Type.String({ minLength: 1, maxLength: 100 }),
+    fallback: Type.Optional(Type.String({ maxLength: 1024 })),
+  }),
   Type.Object({ from: Type.Literal('fixed'), value: Type.String({ maxLength: 1024 }) }),
 ])
 const Params = Type.Object(
@@ -38,21 +40,17 @@ const Params = Type.Object(
 )
 const Audience = Type.Union([
   Type.Object({ kind: Type.Literal('all') }),
-  Type.Object(
-    {
-      kind: Type.Literal('tags'),
-      tags: Type.Array(Type.String({ minLength: 1, maxLength: 40 }), { minItems: 1, maxItems: 20 }),
-      match: Type.Union([Type.Literal('any'), Type.Literal('all')]),
-    }
-  ),
+  Type.Object({
+    kind: Type.Literal('tags'),
+    tags: Type.Array(Type.String({ minLength: 1, maxLength: 40 }), { minItems: 1, maxItems: 20 }),
+    match: Type.Union([Type.Literal('any'), Type.Literal('all')]),
+  }),
   Type.Object({ kind: Type.Literal('list'), listId: Type.Integer({ minimum: 1 }) }),
-  Type.Object(
-    {
-      kind: Type.Literal('followup'),
-      campaignId: Type.Integer({ minimum: 1 }),
-      filter: Type.Union([Type.Literal('failed'), Type.Literal('unread'), Type.Literal('no_reply')]),
-    }
-  ),
+  Type.Object({
+    kind: Type.Literal('followup'),
+    campaignId: Type.Integer({ minimum: 1 }),
+    filter: Type.Union([Type.Literal('failed'), Type.Literal('unread'), Type.Literal('no_reply')]),
+  }),
 ])
 const Template = Type.Object(
   { name: Type.String({ minLength: 1, maxLength: 512 }), language: Type.String({ minLength: 1, maxLength: 20 }) },
@@ -118,9 +116,13 @@ export async function campaignRoutes(app: FastifyInstance, opts: { services: Ser
     async (req) => service.preview(req.session.workspaceId, { template: req.body.template, ...as(req.body) }, req.body.contactId),
   )
 
-  r.post('/api/campaigns/audience', { schema: { body: Type.Object({ audience: Audience }, { additionalProperties: false }) } }, async (req) => ({
-    audience: service.audienceSize(req.session.workspaceId, req.body.audience as CampaignAudience),
-  }))
+  r.post(
+    '/api/campaigns/audience',
+    { schema: { body: Type.Object({ audience: Audience }, { additionalProperties: false }) } },
+    async (req) => ({
+      audience: service.audienceSize(req.session.workspaceId, req.body.audience as CampaignAudience),
+    }),
+  )
 
   r.get('/api/campaigns/:id', { schema: { params: IdParams } }, async (req) => {
     const { result, eventId } = snapshot(() => service.get(req.session.workspaceId, req.params.id))
@@ -211,7 +213,22 @@ export async function campaignRoutes(app: FastifyInstance, opts: { services: Ser
 
   r.get('/api/campaigns/:id/recipients.csv', { schema: { params: IdParams } }, async (req, reply) => {
     const c = service.owned(req.session.workspaceId, req.params.id)
-    const header = ['recipient_id', 'contact_id', 'name', 'phone', 'status', 'skip_reason', 'error_code', 'error_reason', 'queued_at', 'sent_at', 'delivered_at', 'read_at', 'failed_at', 'replied_at']
+    const header = [
+      'recipient_id',
+      'contact_id',
+      'name',
+      'phone',
+      'status',
+      'skip_reason',
+      'error_code',
+      'error_reason',
+      'queued_at',
+      'sent_at',
+      'delivered_at',
+      'read_at',
+      'failed_at',
+      'replied_at',
+    ]
     const row = (x: CampaignRecipientDTO) =>
       csvLine([
         x.id,

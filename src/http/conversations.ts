@@ -71,15 +71,11 @@ export async function conversationRoutes(app: FastifyInstance, opts: { services:
     },
   )
 
-  r.get(
-    '/api/conversations/:id',
-    { schema: { params: Type.Object({ id: Type.Integer({ minimum: 1 }) }) } },
-    async (req) => {
-      const { result, eventId } = snapshot(() => store.conversation(req.session.workspaceId, req.params.id))
-      if (!result) throw Errors.notFound('Conversation')
-      return { conversation: result, eventId }
-    },
-  )
+  r.get('/api/conversations/:id', { schema: { params: Type.Object({ id: Type.Integer({ minimum: 1 }) }) } }, async (req) => {
+    const { result, eventId } = snapshot(() => store.conversation(req.session.workspaceId, req.params.id))
+    if (!result) throw Errors.notFound('Conversation')
+    return { conversation: result, eventId }
+  })
 
   r.get(
     '/api/conversations/:id/messages',
@@ -120,10 +116,7 @@ export async function conversationRoutes(app: FastifyInstance, opts: { services:
     {
       schema: {
         params: Type.Object({ id: Type.Integer({ minimum: 1 }) }),
-        body: Type.Object(
-          { status: Type.Union([Type.Literal('open'), Type.Literal('resolved')]) },
-          { additionalProperties: false },
-        ),
+        body: Type.Object({ status: Type.Union([Type.Literal('open'), Type.Literal('resolved')]) }, { additionalProperties: false }),
       },
     },
     async (req) => {
@@ -133,23 +126,19 @@ export async function conversationRoutes(app: FastifyInstance, opts: { services:
     },
   )
 
-  r.post(
-    '/api/conversations/:id/read',
-    { schema: { params: Type.Object({ id: Type.Integer({ minimum: 1 }) }) } },
-    async (req) => {
-      const ws = req.session.workspaceId
-      let hadUnread = false
-      const conversation = events.transact((batch) => {
-        const changed = store.markRead(ws, req.params.id, clock.now())
-        hadUnread = changed !== undefined
-        const dto = store.conversation(ws, req.params.id)
-        if (changed && dto) batch.emit(ws, 'conversation.updated', { conversation: dto })
-        return dto
-      })
-      if (!conversation) throw Errors.notFound('Conversation')
-      // Blue ticks on the customer's phone; off the request path, best effort.
-      if (hadUnread) void opts.services.sending.replies.markReadOnWhatsApp(ws, req.params.id)
-      return { conversation }
-    },
-  )
+  r.post('/api/conversations/:id/read', { schema: { params: Type.Object({ id: Type.Integer({ minimum: 1 }) }) } }, async (req) => {
+    const ws = req.session.workspaceId
+    let hadUnread = false
+    const conversation = events.transact((batch) => {
+      const changed = store.markRead(ws, req.params.id, clock.now())
+      hadUnread = changed !== undefined
+      const dto = store.conversation(ws, req.params.id)
+      if (changed && dto) batch.emit(ws, 'conversation.updated', { conversation: dto })
+      return dto
+    })
+    if (!conversation) throw Errors.notFound('Conversation')
+    // Blue ticks on the customer's phone; off the request path, best effort.
+    if (hadUnread) void opts.services.sending.replies.markReadOnWhatsApp(ws, req.params.id)
+    return { conversation }
+  })
 }

@@ -25,9 +25,7 @@ export function installErrorHandler(app: FastifyInstance): void {
       return reply.status(429).send({ error: { code: 'RATE_LIMITED', message: 'Too many requests; slow down' } })
     }
     if (err instanceof SyntaxError || (err.statusCode && err.statusCode >= 400 && err.statusCode < 500)) {
-      return reply
-        .status(err.statusCode ?? 400)
-        .send({ error: { code: 'BAD_REQUEST', message: 'The request could not be understood' } })
+      return reply.status(err.statusCode ?? 400).send({ error: { code: 'BAD_REQUEST', message: 'The request could not be understood' } })
     }
     req.log.error({ err }, 'unhandled error')
     return reply.status(500).send({ error: { code: 'INTERNAL', message: 'Internal error' } })

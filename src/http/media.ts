@@ -68,23 +68,19 @@ export async function mediaRoutes(app: FastifyInstance, opts: { services: Servic
     return reply.status(201).send({ media: saved })
   })
 
-  r.get(
-    '/api/media/:id',
-    { schema: { params: Type.Object({ id: Type.Integer({ minimum: 1 }) }) } },
-    async (req, reply) => {
-      const found = media.forServing(req.session.workspaceId, req.params.id)
-      if (!found) throw Errors.notFound('Media')
-      const type = contentTypeOf(found.row.mimeType)
-      reply
-        .header('Content-Type', type)
-        .header('X-Content-Type-Options', 'nosniff')
-        .header('Content-Disposition', dispositionOf(type, found.row.filename))
-        .header('Content-Security-Policy', "default-src 'none'; sandbox")
-        .header('Cross-Origin-Resource-Policy', 'same-origin')
-        // Private: another user of a shared proxy must never get it from a cache.
-        .header('Cache-Control', 'private, max-age=86400')
-      if (found.row.size !== null) reply.header('Content-Length', found.row.size)
-      return reply.send(createReadStream(found.file))
-    },
-  )
+  r.get('/api/media/:id', { schema: { params: Type.Object({ id: Type.Integer({ minimum: 1 }) }) } }, async (req, reply) => {
+    const found = media.forServing(req.session.workspaceId, req.params.id)
+    if (!found) throw Errors.notFound('Media')
+    const type = contentTypeOf(found.row.mimeType)
+    reply
+      .header('Content-Type', type)
+      .header('X-Content-Type-Options', 'nosniff')
+      .header('Content-Disposition', dispositionOf(type, found.row.filename))
+      .header('Content-Security-Policy', "default-src 'none'; sandbox")
+      .header('Cross-Origin-Resource-Policy', 'same-origin')
+      // Private: another user of a shared proxy must never get it from a cache.
+      .header('Cache-Control', 'private, max-age=86400')
+    if (found.row.size !== null) reply.header('Content-Length', found.row.size)
+    return reply.send(createReadStream(found.file))
+  })
 }

@@ -7,7 +7,10 @@ import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Services } from '../app.ts'
 
-const Params = Type.Union([Type.Array(Type.String({ maxLength: 1024 }), { maxItems: 50 }), Type.Record(Type.String(), Type.String({ maxLength: 1024 }))])
+const Params = Type.Union([
+  Type.Array(Type.String({ maxLength: 1024 }), { maxItems: 50 }),
+  Type.Record(Type.String(), Type.String({ maxLength: 1024 })),
+])
 
 const SendBody = Type.Object(
   {
@@ -38,9 +41,7 @@ const SendBody = Type.Object(
     ),
     mediaId: Type.Optional(Type.Integer({ minimum: 1 })),
     caption: Type.Optional(Type.String({ maxLength: 65536 })),
-    reaction: Type.Optional(
-      Type.Object({ messageId: Type.Integer({ minimum: 1 }), emoji: Type.String({ maxLength: 32 }) }),
-    ),
+    reaction: Type.Optional(Type.Object({ messageId: Type.Integer({ minimum: 1 }), emoji: Type.String({ maxLength: 32 }) })),
     // Messenger: a person's follow-up with the HUMAN_AGENT tag (after Meta's code 10).
     humanAgent: Type.Optional(Type.Boolean()),
   },
@@ -56,11 +57,7 @@ export async function messageRoutes(app: FastifyInstance, opts: { services: Serv
     '/api/conversations/:id/messages',
     { schema: { params: Type.Object({ id: Type.Integer({ minimum: 1 }) }), body: SendBody } },
     async (req, reply) => {
-      const { message } = await replies.send(
-        { workspaceId: req.session.workspaceId, userId: req.session.userId },
-        req.params.id,
-        req.body,
-      )
+      const { message } = await replies.send({ workspaceId: req.session.workspaceId, userId: req.session.userId }, req.params.id, req.body)
       return reply.status(202).send({ message })
     },
   )

@@ -41,11 +41,21 @@ const FAILURE_TEXT: Record<number, { title: string; details: string }> = {
     title: 'This message was not delivered to maintain healthy ecosystem engagement.',
     details: 'In order to maintain a healthy ecosystem engagement, the message failed to be delivered.',
   },
-  131050: { title: 'Unable to deliver the message. This recipient has chosen to stop receiving marketing messages on WhatsApp from your business.', details: 'User has opted out of marketing messages.' },
+  131050: {
+    title: 'Unable to deliver the message. This recipient has chosen to stop receiving marketing messages on WhatsApp from your business.',
+    details: 'User has opted out of marketing messages.',
+  },
   131047: { title: 'Re-engagement message', details: 'More than 24 hours have passed since the recipient last replied.' },
 }
 
-const REPLIES = ['Yes please!', 'How much is it?', 'Thanks 🙏', 'Can you tell me more?', 'Is it available in blue?', 'Great, I will come by on Saturday']
+const REPLIES = [
+  'Yes please!',
+  'How much is it?',
+  'Thanks 🙏',
+  'Can you tell me more?',
+  'Is it available in blue?',
+  'Great, I will come by on Saturday',
+]
 
 export class RecipientPlayer implements RecipientBehaviour {
   /** Template messages accepted per number (the outside world's count of who was messaged). */
@@ -94,10 +104,12 @@ export class RecipientPlayer implements RecipientBehaviour {
       if (r < share) {
         const c = Number(code)
         this.outcomes.failed[c] = (this.outcomes.failed[c] ?? 0) + 1
-        const text = FAILURE_TEXT[c] ?? (() => {
-          const e = metaError(c)
-          return { title: e.title, details: e.details ?? e.title }
-        })()
+        const text =
+          FAILURE_TEXT[c] ??
+          (() => {
+            const e = metaError(c)
+            return { title: e.title, details: e.details ?? e.title }
+          })()
         return [{ at: sentAt, status: 'failed', error: { code: c, ...text } }]
       }
       r -= share
@@ -130,10 +142,13 @@ export class RecipientPlayer implements RecipientBehaviour {
     if (!plan) return
     this.replyPlans.delete(m.id)
     const [min, max] = this.opts.replyDelayMs ?? [500, 3000]
-    const t = setTimeout(() => {
-      this.timers.delete(t)
-      void this.reply(m, plan).catch(() => undefined)
-    }, min + Math.round(this.random() * (max - min)))
+    const t = setTimeout(
+      () => {
+        this.timers.delete(t)
+        void this.reply(m, plan).catch(() => undefined)
+      },
+      min + Math.round(this.random() * (max - min)),
+    )
     t.unref()
     this.timers.add(t)
   }

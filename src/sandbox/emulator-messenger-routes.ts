@@ -34,7 +34,10 @@ export async function messengerGraphRoutes(app: FastifyInstance, opts: { emulato
 }
 
 const FaultScript = Type.Array(
-  Type.Object({ error: Type.Integer(), httpStatus: Type.Optional(Type.Integer({ minimum: 400, maximum: 599 })) }, { additionalProperties: false }),
+  Type.Object(
+    { error: Type.Integer(), httpStatus: Type.Optional(Type.Integer({ minimum: 400, maximum: 599 })) },
+    { additionalProperties: false },
+  ),
   { maxItems: 1000 },
 )
 
@@ -89,7 +92,9 @@ export async function messengerSandboxRoutes(app: FastifyInstance, opts: { emula
     '/api/sandbox/messenger/users',
     {
       ...guarded,
-      schema: { body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 100 }), psid: Type.Optional(Type.String({ maxLength: 30 })) }) },
+      schema: {
+        body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 100 }), psid: Type.Optional(Type.String({ maxLength: 30 })) }),
+      },
     },
     async (req, reply) => {
       try {
@@ -138,29 +143,28 @@ export async function messengerSandboxRoutes(app: FastifyInstance, opts: { emula
       schema: {
         body: Type.Object(
           {
-            profiles: Type.Optional(Type.Object(
-              {
-                refuseCode: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.Null()])),
-                hold: Type.Optional(Type.Boolean()),
-                script: Type.Optional(
-                  Type.Array(
-                    Type.Union([
-                      Type.Object({ error: Type.Integer(), httpStatus: Type.Optional(Type.Integer({ minimum: 200, maximum: 599 })) }),
-                      Type.Object({ ok: Type.Literal(true) }),
-                      Type.Object({ hold: Type.Literal(true) }),
-                    ]),
-                    { maxItems: 1000 },
-                  ),
-                ),
-              },
-              { additionalProperties: false },
-            )),
-            // The Send API's and the Attachment Upload API's next answers: Meta errors, in order.
-            sends: Type.Optional(
+            profiles: Type.Optional(
               Type.Object(
-                { sends: Type.Optional(FaultScript), uploads: Type.Optional(FaultScript) },
+                {
+                  refuseCode: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.Null()])),
+                  hold: Type.Optional(Type.Boolean()),
+                  script: Type.Optional(
+                    Type.Array(
+                      Type.Union([
+                        Type.Object({ error: Type.Integer(), httpStatus: Type.Optional(Type.Integer({ minimum: 200, maximum: 599 })) }),
+                        Type.Object({ ok: Type.Literal(true) }),
+                        Type.Object({ hold: Type.Literal(true) }),
+                      ]),
+                      { maxItems: 1000 },
+                    ),
+                  ),
+                },
                 { additionalProperties: false },
               ),
+            ),
+            // The Send API's and the Attachment Upload API's next answers: Meta errors, in order.
+            sends: Type.Optional(
+              Type.Object({ sends: Type.Optional(FaultScript), uploads: Type.Optional(FaultScript) }, { additionalProperties: false }),
             ),
           },
           { additionalProperties: false },

@@ -353,11 +353,13 @@ export class MessengerEmulator {
       if (typeof type !== 'string' || !ATTACHMENT_TYPES.has(type)) {
         throw messengerError(100, 'Param message[attachment][type] must be one of {image, audio, video, file}')
       }
-      if (message.attachment?.payload?.url !== undefined) throw messengerError(100, 'The sandbox does not fetch URLs: upload the bytes as filedata')
+      if (message.attachment?.payload?.url !== undefined)
+        throw messengerError(100, 'The sandbox does not fetch URLs: upload the bytes as filedata')
       const file = form.file
       if (!file || file.bytes.length === 0) throw messengerError(100, 'The parameter filedata is required')
       if (file.bytes.length > ATTACHMENT_MAX_BYTES) throw messengerError(100, 'Attachment size exceeds the allowable limit', 2018294)
-      if (type === 'image' && !/^image\//.test(file.mimeType)) throw messengerError(100, 'Upload attachment failure: the file is not an image', 2018047)
+      if (type === 'image' && !/^image\//.test(file.mimeType))
+        throw messengerError(100, 'Upload attachment failure: the file is not an image', 2018047)
       if ((type === 'audio' || type === 'video') && !file.mimeType.startsWith(`${type}/`)) {
         throw messengerError(100, `Upload attachment failure: the file is not ${type === 'audio' ? 'audio' : 'a video'}`, 2018047)
       }
@@ -406,7 +408,13 @@ export class MessengerEmulator {
   // ---- User Profile API --------------------------------------------------------------
 
   /** GET /{psid}?fields=…: the simulated user's name as Meta's first_name/last_name. */
-  profile(psid: string, authorization: string | undefined, queryToken: string | undefined, fields: string | undefined, url: string): ProfileOutcome {
+  profile(
+    psid: string,
+    authorization: string | undefined,
+    queryToken: string | undefined,
+    fields: string | undefined,
+    url: string,
+  ): ProfileOutcome {
     const c = this.counters
     c.profileRequests += 1
     c.profileByPsid[psid] = (c.profileByPsid[psid] ?? 0) + 1
@@ -481,7 +489,13 @@ export class MessengerEmulator {
     const page = token ? this.tokens.get(token) : undefined
     if (!page) throw metaError(190)
     if (pageId !== 'me' && pageId !== page.pageId) {
-      throw new MetaError(400, 100, `Unsupported post request. Object with ID '${pageId}' does not exist, cannot be loaded due to missing permissions, or does not support this operation`, undefined, 33)
+      throw new MetaError(
+        400,
+        100,
+        `Unsupported post request. Object with ID '${pageId}' does not exist, cannot be loaded due to missing permissions, or does not support this operation`,
+        undefined,
+        33,
+      )
     }
     return page
   }
@@ -498,11 +512,13 @@ export class MessengerEmulator {
       throw messengerError(100, 'Param messaging_type must be one of {RESPONSE, UPDATE, MESSAGE_TAG}')
     }
     const tag = typeof body.tag === 'string' ? body.tag : null
-    if (messagingType === 'MESSAGE_TAG' && !tag) throw messengerError(100, 'The parameter tag is required when messaging_type is MESSAGE_TAG')
+    if (messagingType === 'MESSAGE_TAG' && !tag)
+      throw messengerError(100, 'The parameter tag is required when messaging_type is MESSAGE_TAG')
     const message = (body.message ?? {}) as { text?: unknown; metadata?: unknown; attachment?: unknown }
     let attachment: (MsAttachmentRef & { pageId: string }) | null = null
     if (message.attachment !== undefined) {
-      if (message.text !== undefined) throw messengerError(100, 'Only one of the parameters message[text] and message[attachment] may be set')
+      if (message.text !== undefined)
+        throw messengerError(100, 'Only one of the parameters message[text] and message[attachment] may be set')
       attachment = this.attachmentOf(page, message.attachment)
     } else {
       if (typeof message.text !== 'string' || message.text === '') throw messengerError(100, 'The parameter message[text] is required')
@@ -517,7 +533,11 @@ export class MessengerEmulator {
     const age = user.lastInboundAt === null ? Infinity : now - user.lastInboundAt
     const humanAgent = messagingType === 'MESSAGE_TAG' && tag === 'HUMAN_AGENT'
     if (age > HUMAN_AGENT_MS || (age > WINDOW_MS && !humanAgent)) {
-      throw messengerError(10, 'This message is sent outside of allowed window. Learn more about the new policy here: https://developers.facebook.com/docs/messenger-platform/policy-overview', 2018278)
+      throw messengerError(
+        10,
+        'This message is sent outside of allowed window. Learn more about the new policy here: https://developers.facebook.com/docs/messenger-platform/policy-overview',
+        2018278,
+      )
     }
 
     const metadata = typeof message.metadata === 'string' ? message.metadata : null
@@ -576,7 +596,8 @@ export class MessengerEmulator {
     }
     const id = a.payload?.attachment_id
     if (id === undefined) {
-      if (a.payload?.url !== undefined) throw messengerError(100, 'The sandbox does not fetch URLs: send an attachment_id from message_attachments')
+      if (a.payload?.url !== undefined)
+        throw messengerError(100, 'The sandbox does not fetch URLs: send an attachment_id from message_attachments')
       throw messengerError(100, 'The parameter message[attachment][payload] must have an attachment_id or a url')
     }
     const up = this.uploads.get(String(id))
@@ -645,7 +666,13 @@ export class MessengerEmulator {
       this.notify(psid)
       return existing
     }
-    const u: MsUser = { psid, pageId: page.pageId, name: input.name || `User ${this.users.size + 1}`, createdAt: this.now(), lastInboundAt: null }
+    const u: MsUser = {
+      psid,
+      pageId: page.pageId,
+      name: input.name || `User ${this.users.size + 1}`,
+      createdAt: this.now(),
+      lastInboundAt: null,
+    }
     this.users.set(psid, u)
     this.notify(psid)
     return u
@@ -888,7 +915,12 @@ function profileError(code: number, psid: string): MetaError {
 
 /** A scripted fault, worded as Meta words the common ones. */
 function scriptedError(step: { error: number; httpStatus?: number }): MetaError {
-  const e = step.error === 190 ? metaError(190) : step.error === 2 ? new MetaError(503, 2, 'Service temporarily unavailable') : profileError(step.error, '')
+  const e =
+    step.error === 190
+      ? metaError(190)
+      : step.error === 2
+        ? new MetaError(503, 2, 'Service temporarily unavailable')
+        : profileError(step.error, '')
   return step.httpStatus ? new MetaError(step.httpStatus, e.code, e.title, e.details, e.subcode) : e
 }
 
@@ -906,7 +938,16 @@ function newMid(): string {
   return 'm_' + randomBytes(24).toString('base64url')
 }
 
-const REACTIONS: Record<string, string> = { '😊': 'smile', '😠': 'angry', '😢': 'sad', '😮': 'wow', '❤': 'love', '❤️': 'love', '👍': 'like', '👎': 'dislike' }
+const REACTIONS: Record<string, string> = {
+  '😊': 'smile',
+  '😠': 'angry',
+  '😢': 'sad',
+  '😮': 'wow',
+  '❤': 'love',
+  '❤️': 'love',
+  '👍': 'like',
+  '👎': 'dislike',
+}
 function reactionName(emoji: string): string {
   return REACTIONS[emoji] ?? 'other'
 }

@@ -45,8 +45,7 @@ export async function emulatorGraphRoutes(app: FastifyInstance, opts: EmulatorRo
   }
   // http://host/sandbox/graph: where the emulator's unversioned routes (media, "CDN") answer.
   const graphBase = (req: FastifyRequest) => `${req.protocol}://${req.headers.host}${req.url.replace(/\/v\d+\.\d+\/.*$/, '')}`
-  const selfBase = (req: FastifyRequest) =>
-    `${req.protocol}://${req.headers.host}${req.url.replace(/\/(v\d+\.\d+)\/.*$/, '/$1')}`
+  const selfBase = (req: FastifyRequest) => `${req.protocol}://${req.headers.host}${req.url.replace(/\/(v\d+\.\d+)\/.*$/, '/$1')}`
 
   app.post('/:version/:id/messages', async (req, reply) => {
     version(req)
@@ -54,7 +53,14 @@ export async function emulatorGraphRoutes(app: FastifyInstance, opts: EmulatorRo
     // A sandbox Page's Send API: the Messenger emulator answers.
     const page = messengerOf(emulator)
     if (page?.hasPage(id)) {
-      const out = page.send(id, req.headers.authorization, (req.query as { access_token?: string }).access_token, req.body, req.url, graphBase(req))
+      const out = page.send(
+        id,
+        req.headers.authorization,
+        (req.query as { access_token?: string }).access_token,
+        req.body,
+        req.url,
+        graphBase(req),
+      )
       return reply.status(out.status).send(out.json)
     }
     const num = emulator.authorize(req.headers.authorization, id)
@@ -85,14 +91,22 @@ export async function emulatorGraphRoutes(app: FastifyInstance, opts: EmulatorRo
     version(req)
     const { id } = req.params as { id: string }
     const page = messengerOf(emulator)
-    if (!page?.hasPage(id)) throw new MetaError(400, 100, `Unsupported post request. Object with ID '${id}' does not exist, cannot be loaded due to missing permissions, or does not support this operation`, undefined, 33)
+    if (!page?.hasPage(id))
+      throw new MetaError(
+        400,
+        100,
+        `Unsupported post request. Object with ID '${id}' does not exist, cannot be loaded due to missing permissions, or does not support this operation`,
+        undefined,
+        33,
+      )
     let token = (req.query as { access_token?: string }).access_token
     let message: unknown
     let file: { bytes: Buffer; mimeType: string; filename: string | null } | undefined
     if (req.isMultipart()) {
       for await (const part of req.parts()) {
         if (part.type === 'file') {
-          if (part.fieldname === 'filedata') file = { bytes: await part.toBuffer(), mimeType: part.mimetype.split(';')[0]!.trim(), filename: part.filename || null }
+          if (part.fieldname === 'filedata')
+            file = { bytes: await part.toBuffer(), mimeType: part.mimetype.split(';')[0]!.trim(), filename: part.filename || null }
           else await part.toBuffer()
         } else if (part.fieldname === 'message') message = part.value
         else if (part.fieldname === 'access_token' && typeof part.value === 'string') token ??= part.value
@@ -238,10 +252,8 @@ export async function sandboxApiRoutes(app: FastifyInstance, opts: EmulatorRoute
   const { emulator } = opts
   const r = app.withTypeProvider<TypeBoxTypeProvider>()
   const guarded = opts.guard ? { onRequest: opts.guard } : {}
-  const bad = (reply: FastifyReply, message: string) =>
-    reply.status(400).send({ error: { code: 'SANDBOX_BAD_REQUEST', message } })
-  const notFound = (reply: FastifyReply) =>
-    reply.status(404).send({ error: { code: 'NOT_FOUND', message: 'No such customer' } })
+  const bad = (reply: FastifyReply, message: string) => reply.status(400).send({ error: { code: 'SANDBOX_BAD_REQUEST', message } })
+  const notFound = (reply: FastifyReply) => reply.status(404).send({ error: { code: 'NOT_FOUND', message: 'No such customer' } })
 
   const publicCustomer = (phone: string) => {
     const c = emulator.customer(phone)!

@@ -21,9 +21,7 @@ const CONCURRENCY = 8
 
 /** Meta's escaping before signing (meta-platform-facts.md §1, Signature). */
 export function escapeLikeMeta(json: string): string {
-  return json.replace(/[\u0080-\uffff/<%@]/g, (ch) =>
-    ch === '/' ? '\\/' : '\\u' + ch.charCodeAt(0).toString(16).padStart(4, '0'),
-  )
+  return json.replace(/[\u0080-\uffff/<%@]/g, (ch) => (ch === '/' ? '\\/' : '\\u' + ch.charCodeAt(0).toString(16).padStart(4, '0')))
 }
 
 export function sign(secret: string, body: string): string {

@@ -128,7 +128,11 @@ const META_ERRORS: Record<number, { http: number; title: string; details: string
     title: 'Number of parameters does not match the expected number of params',
     details: 'body: number of localizable_params (1) does not match the expected number of params (3)',
   },
-  132001: { http: 404, title: 'Template name does not exist in the translation', details: 'template name does not exist in the translation' },
+  132001: {
+    http: 404,
+    title: 'Template name does not exist in the translation',
+    details: 'template name does not exist in the translation',
+  },
   190: { http: 401, title: 'Invalid OAuth access token - Cannot parse access token', details: '' },
   368: { http: 403, title: 'Temporarily blocked for policies violations', details: 'The account is restricted.' },
 }
@@ -198,7 +202,12 @@ export type PlayedStatus = Omit<ScheduledStatus, 'messageId'>
  */
 export interface RecipientBehaviour {
   /** Statuses for this accepted message, or undefined for the emulator's usual rules. */
-  statusesFor(m: SimMessage, customer: SimCustomer | undefined, at: number, delays: EmulatorConfig['statusDelays']): PlayedStatus[] | undefined
+  statusesFor(
+    m: SimMessage,
+    customer: SimCustomer | undefined,
+    at: number,
+    delays: EmulatorConfig['statusDelays'],
+  ): PlayedStatus[] | undefined
   /** After a status webhook for the message was queued. */
   afterStatus?(m: SimMessage, status: string): void
 }
@@ -401,7 +410,8 @@ export class Emulator {
     const type = typeof body.type === 'string' ? body.type : 'text'
     const part = (body[type] ?? {}) as Record<string, unknown>
     const cb = typeof body.biz_opaque_callback_data === 'string' ? body.biz_opaque_callback_data : null
-    if (cb && cb.length > CALLBACK_MAX) throw metaError(100, `Param biz_opaque_callback_data must be at most ${CALLBACK_MAX} characters long.`)
+    if (cb && cb.length > CALLBACK_MAX)
+      throw metaError(100, `Param biz_opaque_callback_data must be at most ${CALLBACK_MAX} characters long.`)
     const ctx = body.context as { message_id?: unknown } | undefined
     const m: SimMessage = {
       id: wamid(to),
@@ -437,7 +447,8 @@ export class Emulator {
         if (id && !media) throw metaError(131009, `Parameter value is not valid: media id ${id}`)
         if (!id && typeof part.link !== 'string') throw metaError(100, `The parameter ${type}['id'] or ${type}['link'] is required.`)
         // Audio and stickers have no caption on WhatsApp; the sandbox refuses one, so a client sending it is caught here.
-        if ((type === 'audio' || type === 'sticker') && part.caption !== undefined) throw metaError(100, `Param ${type}['caption'] is not a valid parameter.`)
+        if ((type === 'audio' || type === 'sticker') && part.caption !== undefined)
+          throw metaError(100, `Param ${type}['caption'] is not a valid parameter.`)
         m.text = typeof part.caption === 'string' ? part.caption : null
         m.media = media
           ? { id: media.id, mimeType: media.mimeType, filename: typeof part.filename === 'string' ? part.filename : media.filename }
@@ -497,7 +508,10 @@ export class Emulator {
         parameter_name?: string
       }[]
       if (params.length !== names.length) {
-        throw metaError(132000, `${type}: number of localizable_params (${params.length}) does not match the expected number of params (${names.length})`)
+        throw metaError(
+          132000,
+          `${type}: number of localizable_params (${params.length}) does not match the expected number of params (${names.length})`,
+        )
       }
       const values: Record<string, string> = {}
       names.forEach((n, i) => {
@@ -655,10 +669,13 @@ export class Emulator {
   private armStatusTimer(at: number): void {
     clearTimeout(this.statusTimer)
     this.statusTimerAt = at
-    this.statusTimer = setTimeout(() => {
-      this.statusTimerAt = Infinity
-      this.pumpStatuses()
-    }, Math.max(0, at - this.now()))
+    this.statusTimer = setTimeout(
+      () => {
+        this.statusTimerAt = Infinity
+        this.pumpStatuses()
+      },
+      Math.max(0, at - this.now()),
+    )
     this.statusTimer.unref()
   }
 
@@ -706,7 +723,14 @@ export class Emulator {
       recipient_id: m.customer,
       ...(m.callbackData ? { biz_opaque_callback_data: m.callbackData } : {}),
       ...(status === 'sent' && m.type !== 'reaction'
-        ? { pricing: { billable: true, pricing_model: 'PMP', category: m.type === 'template' ? 'utility' : 'service', type: m.type === 'template' ? 'regular' : 'free_customer_service' } }
+        ? {
+            pricing: {
+              billable: true,
+              pricing_model: 'PMP',
+              category: m.type === 'template' ? 'utility' : 'service',
+              type: m.type === 'template' ? 'regular' : 'free_customer_service',
+            },
+          }
         : {}),
       ...(error
         ? {
@@ -743,7 +767,12 @@ export class Emulator {
       this.notify(phone)
       return existing
     }
-    const c: SimCustomer = { phone, name: input.name || `Customer ${this.state.customers.size + 1}`, createdAt: this.now(), lastInboundAt: null }
+    const c: SimCustomer = {
+      phone,
+      name: input.name || `Customer ${this.state.customers.size + 1}`,
+      createdAt: this.now(),
+      lastInboundAt: null,
+    }
     this.state.customers.set(phone, c)
     this.notify(phone)
     return c
@@ -909,7 +938,13 @@ export const PLAYABLE = /^(audio|video)\/[a-z0-9.+-]+$/
 
 /** wamid.HBgL<base64 of the number and random bytes>, the shape Meta's ids have. */
 function wamid(phone: string): string {
-  return 'wamid.HBgL' + Buffer.concat([Buffer.from(phone), randomBytes(18)]).toString('base64').replace(/=+$/, '') + 'AA=='
+  return (
+    'wamid.HBgL' +
+    Buffer.concat([Buffer.from(phone), randomBytes(18)])
+      .toString('base64')
+      .replace(/=+$/, '') +
+    'AA=='
+  )
 }
 
 /** Meta's media ids are 15–16 digit numbers. */

@@ -177,7 +177,11 @@ function createSandboxPage(
     if (existing) {
       const fresh = existing.accessToken !== token
       db.update(channels)
-        .set({ accessToken: token, enabled: true, ...(fresh ? { credentialsStatus: null, credentialsCheckedAt: null, credentialsDetail: null } : {}) })
+        .set({
+          accessToken: token,
+          enabled: true,
+          ...(fresh ? { credentialsStatus: null, credentialsCheckedAt: null, credentialsDetail: null } : {}),
+        })
         .where(eq(channels.id, existing.id))
         .run()
       if (fresh) onChannelAdded(existing.id)

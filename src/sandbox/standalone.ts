@@ -14,10 +14,7 @@ export interface EmulatorServer {
   close(): Promise<void>
 }
 
-export async function startEmulatorServer(
-  config: EmulatorConfig,
-  listen: { port?: number; host?: string } = {},
-): Promise<EmulatorServer> {
+export async function startEmulatorServer(config: EmulatorConfig, listen: { port?: number; host?: string } = {}): Promise<EmulatorServer> {
   const emulator = new Emulator(config)
   const app = Fastify({ logger: false, bodyLimit: 16 * 1024 * 1024 })
   await app.register(emulatorGraphRoutes, { prefix: '/sandbox/graph', emulator })
@@ -37,4 +34,3 @@ export async function startEmulatorServer(
     close: () => app.close(),
   }
 }
-

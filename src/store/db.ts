@@ -33,9 +33,7 @@ export function openDatabase(file: string, opts: OpenOptions): Db {
 // The stream epoch identifies this database's event id space. A cursor from another
 // database (a restored backup, a fresh install) carries another epoch and is reset.
 function ensureEpoch(sqlite: Database.Database): void {
-  sqlite
-    .prepare(`INSERT INTO meta(key, value) VALUES ('epoch', ?) ON CONFLICT(key) DO NOTHING`)
-    .run(randomBytes(6).toString('base64url'))
+  sqlite.prepare(`INSERT INTO meta(key, value) VALUES ('epoch', ?) ON CONFLICT(key) DO NOTHING`).run(randomBytes(6).toString('base64url'))
 }
 
 export function readMeta(db: Db, key: string): string | undefined {
@@ -44,9 +42,7 @@ export function readMeta(db: Db, key: string): string | undefined {
 }
 
 export function writeMeta(db: Db, key: string, value: string): void {
-  db.$client
-    .prepare('INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value')
-    .run(key, value)
+  db.$client.prepare('INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value)
 }
 
 /** SQLite errors that mean "the store cannot take writes now": the caller answers 503. */

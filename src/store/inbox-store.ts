@@ -138,9 +138,7 @@ export class InboxStore {
   }
 
   channelByExternalId(kind: 'whatsapp' | 'messenger', externalId: string): ChannelRow | undefined {
-    const row = this.sql
-      .get(`SELECT ${this.channelCodec.select()} FROM channels WHERE kind = ? AND external_id = ?`)
-      .get(kind, externalId)
+    const row = this.sql.get(`SELECT ${this.channelCodec.select()} FROM channels WHERE kind = ? AND external_id = ?`).get(kind, externalId)
     return row === undefined ? undefined : this.channelCodec.decode(row)
   }
 
@@ -213,9 +211,7 @@ export class InboxStore {
   }
 
   messageById(workspaceId: number, id: number): MessageRow | undefined {
-    const row = this.sql
-      .get(`SELECT ${this.messageCodec.select()} FROM messages WHERE workspace_id = ? AND id = ?`)
-      .get(workspaceId, id)
+    const row = this.sql.get(`SELECT ${this.messageCodec.select()} FROM messages WHERE workspace_id = ? AND id = ?`).get(workspaceId, id)
     return row === undefined ? undefined : this.messageCodec.decode(row)
   }
 
@@ -307,9 +303,9 @@ export class InboxStore {
     }
     let stmt = this.listStmts.get(shape)
     if (!stmt) {
-      stmt = this.db.$client.prepare(
-        `${CONVERSATION_DTO_SELECT} WHERE ${where.join(' AND ')} ORDER BY v.last_activity_at DESC, v.id DESC LIMIT ?`,
-      ).raw()
+      stmt = this.db.$client
+        .prepare(`${CONVERSATION_DTO_SELECT} WHERE ${where.join(' AND ')} ORDER BY v.last_activity_at DESC, v.id DESC LIMIT ?`)
+        .raw()
       this.listStmts.set(shape, stmt)
     }
     params.push(opts.limit)
@@ -447,10 +443,7 @@ export function toMessageDTO(m: MessageDTOColumns): MessageDTO {
     deliveredAt: m.deliveredAt,
     readAt: m.readAt,
     failedAt: m.failedAt,
-    error:
-      m.errorCode !== null || m.errorTitle !== null
-        ? { code: m.errorCode, title: m.errorTitle, detail: m.errorDetail }
-        : null,
+    error: m.errorCode !== null || m.errorTitle !== null ? { code: m.errorCode, title: m.errorTitle, detail: m.errorDetail } : null,
     timestamp: m.timestamp,
   }
 }

@@ -95,11 +95,14 @@ export class Statements {
   /** INSERT of the given columns; `onConflict` e.g. 'DO NOTHING'. Returns the row or undefined. */
   insert<Row>(codec: TableCodec<Row>, values: Record<string, unknown>, onConflict?: string): Row | undefined {
     const { keys, params } = codec.encode(values)
-    const stmt = this.byShape(`i|${codec.name}|${onConflict ?? ''}|${keys.join(',')}`, () =>
-      `INSERT INTO ${codec.name} (${keys.map((k) => codec.column(k)).join(', ')}) ` +
-      `VALUES (${keys.map((k) => `@${k}`).join(', ')})` +
-      (onConflict ? ` ON CONFLICT ${onConflict}` : '') +
-      ` RETURNING ${codec.select(codec.name)}`)
+    const stmt = this.byShape(
+      `i|${codec.name}|${onConflict ?? ''}|${keys.join(',')}`,
+      () =>
+        `INSERT INTO ${codec.name} (${keys.map((k) => codec.column(k)).join(', ')}) ` +
+        `VALUES (${keys.map((k) => `@${k}`).join(', ')})` +
+        (onConflict ? ` ON CONFLICT ${onConflict}` : '') +
+        ` RETURNING ${codec.select(codec.name)}`,
+    )
     const row = stmt.get(params)
     return row === undefined ? undefined : codec.decode(row)
   }
@@ -108,9 +111,12 @@ export class Statements {
   updateById<Row>(codec: TableCodec<Row>, id: number, set: Record<string, unknown>): Row | undefined {
     const { keys, params } = codec.encode(set)
     if (keys.length === 0) throw new Error('empty update')
-    const stmt = this.byShape(`u|${codec.name}|${keys.join(',')}`, () =>
-      `UPDATE ${codec.name} SET ${keys.map((k) => `${codec.column(k)} = @${k}`).join(', ')} ` +
-      `WHERE id = @__id RETURNING ${codec.select(codec.name)}`)
+    const stmt = this.byShape(
+      `u|${codec.name}|${keys.join(',')}`,
+      () =>
+        `UPDATE ${codec.name} SET ${keys.map((k) => `${codec.column(k)} = @${k}`).join(', ')} ` +
+        `WHERE id = @__id RETURNING ${codec.select(codec.name)}`,
+    )
     params.__id = id
     const row = stmt.get(params)
     return row === undefined ? undefined : codec.decode(row)

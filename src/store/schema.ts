@@ -15,7 +15,9 @@ export const users = sqliteTable(
   'users',
   {
     id: integer('id').primaryKey({ autoIncrement: true }),
-    workspaceId: integer('workspace_id').notNull().references(() => workspaces.id),
+    workspaceId: integer('workspace_id')
+      .notNull()
+      .references(() => workspaces.id),
     email: text('email').notNull(),
     name: text('name').notNull(),
     passwordHash: text('password_hash').notNull(),
@@ -32,8 +34,12 @@ export const sessions = sqliteTable(
   'sessions',
   {
     id: text('id').primaryKey(),
-    userId: integer('user_id').notNull().references(() => users.id),
-    workspaceId: integer('workspace_id').notNull().references(() => workspaces.id),
+    userId: integer('user_id')
+      .notNull()
+      .references(() => users.id),
+    workspaceId: integer('workspace_id')
+      .notNull()
+      .references(() => workspaces.id),
     createdAt: integer('created_at').notNull().default(now),
     expiresAt: integer('expires_at').notNull(),
     revokedAt: integer('revoked_at'),
@@ -46,7 +52,9 @@ export const channels = sqliteTable(
   'channels',
   {
     id: integer('id').primaryKey({ autoIncrement: true }),
-    workspaceId: integer('workspace_id').notNull().references(() => workspaces.id),
+    workspaceId: integer('workspace_id')
+      .notNull()
+      .references(() => workspaces.id),
     kind: text('kind', { enum: ['whatsapp', 'messenger'] }).notNull(),
     // phone_number_id for WhatsApp, page id for Messenger: what webhooks route on.
     externalId: text('external_id').notNull(),
@@ -71,7 +79,9 @@ export const contacts = sqliteTable(
   'contacts',
   {
     id: integer('id').primaryKey({ autoIncrement: true }),
-    workspaceId: integer('workspace_id').notNull().references(() => workspaces.id),
+    workspaceId: integer('workspace_id')
+      .notNull()
+      .references(() => workspaces.id),
     kind: text('kind', { enum: ['whatsapp', 'messenger'] }).notNull(),
     // wa_id (or BSUID when Meta omits the number) / Messenger PSID.
     externalId: text('external_id').notNull(),
@@ -98,8 +108,12 @@ export const contacts = sqliteTable(
 export const contactTags = sqliteTable(
   'contact_tags',
   {
-    workspaceId: integer('workspace_id').notNull().references(() => workspaces.id),
-    contactId: integer('contact_id').notNull().references(() => contacts.id),
+    workspaceId: integer('workspace_id')
+      .notNull()
+      .references(() => workspaces.id),
+    contactId: integer('contact_id')
+      .notNull()
+      .references(() => contacts.id),
     tag: text('tag').notNull(),
   },
   (t) => [uniqueIndex('contact_tags_uq').on(t.contactId, t.tag), index('contact_tags_ws_tag_idx').on(t.workspaceId, t.tag, t.contactId)],
@@ -110,7 +124,9 @@ export const contactLists = sqliteTable(
   'contact_lists',
   {
     id: integer('id').primaryKey({ autoIncrement: true }),
-    workspaceId: integer('workspace_id').notNull().references(() => workspaces.id),
+    workspaceId: integer('workspace_id')
+      .notNull()
+      .references(() => workspaces.id),
     name: text('name').notNull(),
     // The import's validation report, kept so the list can show why rows were skipped.
     report: text('report', { mode: 'json' }).$type<Record<string, unknown>>(),
@@ -123,8 +139,12 @@ export const contactLists = sqliteTable(
 export const contactListMembers = sqliteTable(
   'contact_list_members',
   {
-    listId: integer('list_id').notNull().references(() => contactLists.id),
-    contactId: integer('contact_id').notNull().references(() => contacts.id),
+    listId: integer('list_id')
+      .notNull()
+      .references(() => contactLists.id),
+    contactId: integer('contact_id')
+      .notNull()
+      .references(() => contacts.id),
   },
   (t) => [uniqueIndex('contact_list_members_uq').on(t.listId, t.contactId), index('contact_list_members_contact_idx').on(t.contactId)],
 )
@@ -133,10 +153,18 @@ export const conversations = sqliteTable(
   'conversations',
   {
     id: integer('id').primaryKey({ autoIncrement: true }),
-    workspaceId: integer('workspace_id').notNull().references(() => workspaces.id),
-    channelId: integer('channel_id').notNull().references(() => channels.id),
-    contactId: integer('contact_id').notNull().references(() => contacts.id),
-    status: text('status', { enum: ['open', 'resolved'] }).notNull().default('open'),
+    workspaceId: integer('workspace_id')
+      .notNull()
+      .references(() => workspaces.id),
+    channelId: integer('channel_id')
+      .notNull()
+      .references(() => channels.id),
+    contactId: integer('contact_id')
+      .notNull()
+      .references(() => contacts.id),
+    status: text('status', { enum: ['open', 'resolved'] })
+      .notNull()
+      .default('open'),
     unreadCount: integer('unread_count').notNull().default(0),
     lastMessageId: integer('last_message_id'),
     lastMessagePreview: text('last_message_preview'),
@@ -157,25 +185,21 @@ export const conversations = sqliteTable(
   ],
 )
 
-export type MessageStatus =
-  | 'received'
-  | 'pending'
-  | 'queued'
-  | 'sending'
-  | 'unknown'
-  | 'sent'
-  | 'delivered'
-  | 'read'
-  | 'played'
-  | 'failed'
+export type MessageStatus = 'received' | 'pending' | 'queued' | 'sending' | 'unknown' | 'sent' | 'delivered' | 'read' | 'played' | 'failed'
 
 export const messages = sqliteTable(
   'messages',
   {
     id: integer('id').primaryKey({ autoIncrement: true }),
-    workspaceId: integer('workspace_id').notNull().references(() => workspaces.id),
-    conversationId: integer('conversation_id').notNull().references(() => conversations.id),
-    channelId: integer('channel_id').notNull().references(() => channels.id),
+    workspaceId: integer('workspace_id')
+      .notNull()
+      .references(() => workspaces.id),
+    conversationId: integer('conversation_id')
+      .notNull()
+      .references(() => conversations.id),
+    channelId: integer('channel_id')
+      .notNull()
+      .references(() => channels.id),
     // `system`: a line of the team's own activity in the timeline (resolved, reopened),
     // never sent to the customer and never the conversation's preview (issue 11).
     direction: text('direction', { enum: ['in', 'out', 'system'] }).notNull(),
@@ -221,7 +245,9 @@ export const pendingStatuses = sqliteTable(
   'pending_statuses',
   {
     id: integer('id').primaryKey({ autoIncrement: true }),
-    channelId: integer('channel_id').notNull().references(() => channels.id),
+    channelId: integer('channel_id')
+      .notNull()
+      .references(() => channels.id),
     providerMessageId: text('provider_message_id').notNull(),
     status: text('status').notNull(),
     timestamp: integer('timestamp').notNull(),
@@ -242,11 +268,19 @@ export const outbox = sqliteTable(
   'outbox',
   {
     id: integer('id').primaryKey({ autoIncrement: true }),
-    workspaceId: integer('workspace_id').notNull().references(() => workspaces.id),
-    channelId: integer('channel_id').notNull().references(() => channels.id),
+    workspaceId: integer('workspace_id')
+      .notNull()
+      .references(() => workspaces.id),
+    channelId: integer('channel_id')
+      .notNull()
+      .references(() => channels.id),
     // Sends are serialized per conversation so a customer reads replies in order.
-    conversationId: integer('conversation_id').notNull().references(() => conversations.id),
-    messageId: integer('message_id').notNull().references(() => messages.id),
+    conversationId: integer('conversation_id')
+      .notNull()
+      .references(() => conversations.id),
+    messageId: integer('message_id')
+      .notNull()
+      .references(() => messages.id),
     // text | template | image | document | reaction
     kind: text('kind').notNull(),
     // The Graph request body, minus biz_opaque_callback_data (added per attempt).
@@ -280,7 +314,9 @@ export const campaigns = sqliteTable(
   'campaigns',
   {
     id: integer('id').primaryKey({ autoIncrement: true }),
-    workspaceId: integer('workspace_id').notNull().references(() => workspaces.id),
+    workspaceId: integer('workspace_id')
+      .notNull()
+      .references(() => workspaces.id),
     channelId: integer('channel_id').references(() => channels.id),
     name: text('name').notNull(),
     status: text('status').$type<CampaignStatus>().notNull(),
@@ -317,9 +353,15 @@ export const campaignRecipients = sqliteTable(
   'campaign_recipients',
   {
     id: integer('id').primaryKey({ autoIncrement: true }),
-    campaignId: integer('campaign_id').notNull().references(() => campaigns.id),
-    workspaceId: integer('workspace_id').notNull().references(() => workspaces.id),
-    contactId: integer('contact_id').notNull().references(() => contacts.id),
+    campaignId: integer('campaign_id')
+      .notNull()
+      .references(() => campaigns.id),
+    workspaceId: integer('workspace_id')
+      .notNull()
+      .references(() => workspaces.id),
+    contactId: integer('contact_id')
+      .notNull()
+      .references(() => contacts.id),
     state: text('state').$type<RecipientState>().notNull(),
     skipReason: text('skip_reason'),
     skipDetail: text('skip_detail'),
@@ -346,7 +388,9 @@ export const media = sqliteTable(
   'media',
   {
     id: integer('id').primaryKey({ autoIncrement: true }),
-    workspaceId: integer('workspace_id').notNull().references(() => workspaces.id),
+    workspaceId: integer('workspace_id')
+      .notNull()
+      .references(() => workspaces.id),
     channelId: integer('channel_id').references(() => channels.id),
     // Null for an upload not yet attached to a message.
     messageId: integer('message_id').references(() => messages.id),
@@ -413,7 +457,9 @@ export const passwordResets = sqliteTable(
   'password_resets',
   {
     id: integer('id').primaryKey({ autoIncrement: true }),
-    userId: integer('user_id').notNull().references(() => users.id),
+    userId: integer('user_id')
+      .notNull()
+      .references(() => users.id),
     tokenHash: text('token_hash').notNull(),
     expiresAt: integer('expires_at').notNull(),
     usedAt: integer('used_at'),

@@ -9,7 +9,6 @@ import { START_TIMEOUT_MS, waitUntilServing } from './process.ts'
 
 export { freePort } from './process.ts'
 
-
 export interface ParleyProcess {
   url: string
   child: ChildProcess
@@ -17,7 +16,10 @@ export interface ParleyProcess {
   kill(signal?: NodeJS.Signals): Promise<void>
 }
 
-export async function spawnParley(t: TestLike, opts: { dataDir: string; port: number; env?: Record<string, string> }): Promise<ParleyProcess> {
+export async function spawnParley(
+  t: TestLike,
+  opts: { dataDir: string; port: number; env?: Record<string, string> },
+): Promise<ParleyProcess> {
   const url = `http://127.0.0.1:${opts.port}`
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/main.ts')], {
     cwd: ROOT,

@@ -63,10 +63,14 @@ export async function ensureWebBuild(): Promise<void> {
     }
     try {
       if (isStale()) {
-        execFileSync(process.execPath, [path.join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--config', 'web/vite.config.ts', '--logLevel', 'warn'], {
-          cwd: ROOT,
-          stdio: ['ignore', 'ignore', 'inherit'],
-        })
+        execFileSync(
+          process.execPath,
+          [path.join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--config', 'web/vite.config.ts', '--logLevel', 'warn'],
+          {
+            cwd: ROOT,
+            stdio: ['ignore', 'ignore', 'inherit'],
+          },
+        )
       }
       return
     } finally {

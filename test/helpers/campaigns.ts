@@ -72,10 +72,14 @@ export function waitCampaign(
   what: string,
   timeoutMs = 30_000,
 ): Promise<CampaignDTO> {
-  return until(async () => {
-    const c = await campaign(p, id)
-    return pred(c) ? c : undefined
-  }, what, timeoutMs)
+  return until(
+    async () => {
+      const c = await campaign(p, id)
+      return pred(c) ? c : undefined
+    },
+    what,
+    timeoutMs,
+  )
 }
 
 /** Every recipient, through the keyset-paginated API. */
@@ -94,7 +98,18 @@ export async function recipients(p: { call: Pair['call'] }, id: number, status?:
 
 /** The counters as the per-recipient table says they are. */
 export function truth(rs: CampaignRecipientDTO[]): CampaignCounts {
-  const c: CampaignCounts = { total: 0, queued: 0, sending: 0, unknown: 0, sent: 0, delivered: 0, read: 0, failed: 0, skipped: 0, replied: 0 }
+  const c: CampaignCounts = {
+    total: 0,
+    queued: 0,
+    sending: 0,
+    unknown: 0,
+    sent: 0,
+    delivered: 0,
+    read: 0,
+    failed: 0,
+    skipped: 0,
+    replied: 0,
+  }
   for (const r of rs) {
     c.total++
     c[r.status]++

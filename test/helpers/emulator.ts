@@ -132,7 +132,12 @@ export interface EmulatedParley {
   call(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>
 }
 
-export async function spawnAgainstEmulator(t: TestLike, emu: Emu, name: string, extraEnv: Record<string, string> = {}): Promise<EmulatedParley> {
+export async function spawnAgainstEmulator(
+  t: TestLike,
+  emu: Emu,
+  name: string,
+  extraEnv: Record<string, string> = {},
+): Promise<EmulatedParley> {
   const dataDir = mkdtempSync(path.join(tmpdir(), `${name}-`))
   t.teardown(() => rmSync(dataDir, { recursive: true, force: true }))
   const port = await freePort()

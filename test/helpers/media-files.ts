@@ -40,7 +40,13 @@ export function mp4(tag = '', size = 0): Buffer {
 }
 
 /** An agent's upload as the composer sends it: multipart to /api/media. */
-export async function uploadMedia(url: string, token: string, bytes: Buffer, type: string, name: string): Promise<{ status: number; body: any }> {
+export async function uploadMedia(
+  url: string,
+  token: string,
+  bytes: Buffer,
+  type: string,
+  name: string,
+): Promise<{ status: number; body: any }> {
   const form = new FormData()
   form.set('file', new Blob([new Uint8Array(bytes)], { type }), name)
   const res = await fetch(`${url}/api/media`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: form })

@@ -20,7 +20,10 @@ export const echoItem = (psid: string, message: Record<string, unknown>, page = 
 })
 
 export const pageWebhook = (...items: unknown[]) => ({ object: 'page', entry: [{ id: PAGE_ID, time: Date.now(), messaging: items }] })
-export const pageWebhookFor = (page: string, ...items: unknown[]) => ({ object: 'page', entry: [{ id: page, time: Date.now(), messaging: items }] })
+export const pageWebhookFor = (page: string, ...items: unknown[]) => ({
+  object: 'page',
+  entry: [{ id: page, time: Date.now(), messaging: items }],
+})
 
 export function postMessenger(url: string, payload: unknown, secret: string): Promise<Response> {
   const body = metaEscape(JSON.stringify(payload))

@@ -26,10 +26,7 @@ export interface SseClient {
   data<T = unknown>(type?: string): T[]
 }
 
-export function connectSse(
-  url: string,
-  opts: { token?: string; cookie?: string; lastEventId?: string } = {},
-): Promise<SseClient> {
+export function connectSse(url: string, opts: { token?: string; cookie?: string; lastEventId?: string } = {}): Promise<SseClient> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = { accept: 'text/event-stream' }
     if (opts.token) headers.authorization = `Bearer ${opts.token}`

@@ -84,14 +84,7 @@ export interface GraphClientOptions {
 }
 
 // Socket errors that happen before a request is written: nothing reached Meta.
-const NOT_SENT_CODES = new Set([
-  'ECONNREFUSED',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'UND_ERR_CONNECT_TIMEOUT',
-])
+const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT'])
 
 // Templates come in pages; a WABA has at most a few hundred, so this bounds a bad paging loop.
 const MAX_TEMPLATE_PAGES = 20
@@ -147,7 +140,10 @@ export class GraphClient {
    * Who a WhatsApp number is, as Meta knows it: GET /{phone-number-id}?fields=… with the
    * number's token. Settings checks saved credentials with it (190: the token; 100: the id).
    */
-  async phoneNumberInfo(phoneNumberId: string, token: string): Promise<{ id: string; displayPhoneNumber: string | null; verifiedName: string | null }> {
+  async phoneNumberInfo(
+    phoneNumberId: string,
+    token: string,
+  ): Promise<{ id: string; displayPhoneNumber: string | null; verifiedName: string | null }> {
     const json = await this.call('GET', `${encodeURIComponent(phoneNumberId)}?fields=display_phone_number,verified_name`, token)
     return { id: str(json.id) ?? phoneNumberId, displayPhoneNumber: str(json.display_phone_number), verifiedName: str(json.verified_name) }
   }
@@ -226,7 +222,11 @@ export class GraphClient {
       },
     })
     try {
-      await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), meter, createWriteStream(dest, { mode: 0o600 }))
+      await pipeline(
+        Readable.fromWeb(res.body as import('node:stream/web').ReadableStream),
+        meter,
+        createWriteStream(dest, { mode: 0o600 }),
+      )
     } catch (err) {
       await rm(dest, { force: true })
       throw err instanceof GraphError ? err : new GraphError('not_sent', `Media download broke: ${(err as Error).message}`)
@@ -241,11 +241,7 @@ export class GraphClient {
   }
 
   /** Uploads a file for sending; the id is valid for 30 days. */
-  async uploadMedia(
-    phoneNumberId: string,
-    token: string,
-    file: { bytes: Buffer; mimeType: string; filename: string },
-  ): Promise<string> {
+  async uploadMedia(phoneNumberId: string, token: string, file: { bytes: Buffer; mimeType: string; filename: string }): Promise<string> {
     const form = new FormData()
     form.set('messaging_product', 'whatsapp')
     form.set('type', file.mimeType)
@@ -273,8 +269,14 @@ export class GraphClient {
     form.set('filedata', new Blob([new Uint8Array(file.bytes)], { type: file.mimeType }), file.filename)
     const res = await this.request('POST', this.url(`${encodeURIComponent(pageId)}/message_attachments`, token), token, form)
     const json = await readJson(res)
-    if (!res.ok || !json) throw json && isObj(json.error) ? metaError(res.status, json) : new GraphError('http', `HTTP ${res.status}`, null, res.status)
-    const id = typeof json.attachment_id === 'string' ? json.attachment_id : typeof json.attachment_id === 'number' ? String(json.attachment_id) : null
+    if (!res.ok || !json)
+      throw json && isObj(json.error) ? metaError(res.status, json) : new GraphError('http', `HTTP ${res.status}`, null, res.status)
+    const id =
+      typeof json.attachment_id === 'string'
+        ? json.attachment_id
+        : typeof json.attachment_id === 'number'
+          ? String(json.attachment_id)
+          : null
     if (!id) throw new GraphError('http', 'Attachment upload answered without an attachment_id')
     return id
   }

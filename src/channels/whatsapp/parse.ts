@@ -163,7 +163,8 @@ export function parseWhatsApp(body: unknown, now: number): WaParsed {
         const echo = isObj(m) && type && !ECHO_CHANGES.has(type) ? parseEcho(m, now) : null
         if (echo) parsed.echoes.push(echo)
         // With the number it was sent from: what a later version needs to apply it.
-        else if (type && ECHO_CHANGES.has(type)) out.unhandled.push({ reason: `smb_message_echoes:${type}`, value: { metadata: meta, echo: m } })
+        else if (type && ECHO_CHANGES.has(type))
+          out.unhandled.push({ reason: `smb_message_echoes:${type}`, value: { metadata: meta, echo: m } })
         else out.unhandled.push({ reason: 'malformed_echo', value: m })
       }
       for (const p of arr(value.user_preferences)) {
@@ -175,13 +176,7 @@ export function parseWhatsApp(body: unknown, now: number): WaParsed {
       if (Array.isArray(value.errors) && value.errors.length > 0) {
         out.unhandled.push({ reason: 'value_errors', value: value.errors })
       }
-      if (
-        parsed.messages.length ||
-        parsed.statuses.length ||
-        parsed.contacts.length ||
-        parsed.echoes.length ||
-        parsed.preferences.length
-      ) {
+      if (parsed.messages.length || parsed.statuses.length || parsed.contacts.length || parsed.echoes.length || parsed.preferences.length) {
         out.changes.push(parsed)
       } else if (!Array.isArray(value.errors) && !Array.isArray(value.message_echoes) && !Array.isArray(value.user_preferences)) {
         out.unhandled.push({ reason: 'empty_change', value: change })

@@ -102,8 +102,7 @@ export const api = {
   markRead: (id: number) => request<{ conversation: ConversationDTO }>('POST', `/api/conversations/${id}/read`, {}),
   /** The sending API (issue 4): idempotent on clientMessageId, answers 202 {message}. */
   post: (path: string, body: unknown) => request<{ message?: MessageDTO }>('POST', path, body),
-  templates: (conversationId: number) =>
-    request<{ templates: TemplateDTO[] }>('GET', `/api/templates${qs({ conversationId })}`),
+  templates: (conversationId: number) => request<{ templates: TemplateDTO[] }>('GET', `/api/templates${qs({ conversationId })}`),
   upload: (form: FormData) => request<{ media: MediaDTO }>('POST', '/api/media', form),
   channels: () => request<{ channels: ChannelPublic[] }>('GET', '/api/channels'),
   verifyToken: () => request<{ verifyToken: string }>('GET', '/api/channels/verify-token'),

@@ -15,12 +15,7 @@ import { createStreamClient, type AuthCheck } from './stream.ts'
 const CHANNEL = 'parley-stream'
 const LOCK = 'parley-stream-leader'
 
-type Relay =
-  | { t: 'event'; ev: StreamEvent }
-  | { t: 'status'; s: ConnectionState }
-  | { t: 'hello' }
-  | { t: 'logout' }
-  | { t: 'expired' }
+type Relay = { t: 'event'; ev: StreamEvent } | { t: 'status'; s: ConnectionState } | { t: 'hello' } | { t: 'logout' } | { t: 'expired' }
 
 export interface SharedStreamOptions {
   cursor: () => string | null

@@ -84,7 +84,9 @@ export function CampaignBuilder({ id }: { id?: number }) {
     const t = templates.value.find((x) => tplKey(x) === key)
     if (!t) return
     const map = (ps: { name: string }[], old: Record<string, ParamSource>): Record<string, ParamSource> =>
-      Object.fromEntries(ps.map((p, i): [string, ParamSource] => [p.name, old[p.name] ?? (i === 0 ? defaultSource() : { from: 'fixed', value: '' })]))
+      Object.fromEntries(
+        ps.map((p, i): [string, ParamSource] => [p.name, old[p.name] ?? (i === 0 ? defaultSource() : { from: 'fixed', value: '' })]),
+      )
     params.value = { body: map(t.bodyParams, params.value.body), header: map(t.headerParams, params.value.header) }
   }
 
@@ -156,8 +158,14 @@ export function CampaignBuilder({ id }: { id?: number }) {
     error.value = null
     busy.value = true
     try {
-      const spec = { name: name.value.trim() || 'Untitled campaign', template: { name: t.name, language: t.language }, params: params.value, audience: audience.value }
-      const c = draftId.value === null ? (await campaignsApi.create(spec)).campaign : (await campaignsApi.update(draftId.value, spec)).campaign
+      const spec = {
+        name: name.value.trim() || 'Untitled campaign',
+        template: { name: t.name, language: t.language },
+        params: params.value,
+        audience: audience.value,
+      }
+      const c =
+        draftId.value === null ? (await campaignsApi.create(spec)).campaign : (await campaignsApi.update(draftId.value, spec)).campaign
       draftId.value = c.id
       if (!send) return navigate(`/campaigns/${c.id}/edit`)
       const time = when.value === 'later' && at.value ? new Date(at.value).getTime() : null
@@ -189,7 +197,13 @@ export function CampaignBuilder({ id }: { id?: number }) {
         <div class="builder-form">
           <label class="field">
             <span>Name</span>
-            <input value={name.value} maxLength={200} required placeholder="Spring sale" onInput={(e) => (name.value = e.currentTarget.value)} />
+            <input
+              value={name.value}
+              maxLength={200}
+              required
+              placeholder="Spring sale"
+              onInput={(e) => (name.value = e.currentTarget.value)}
+            />
           </label>
 
           <fieldset class="field">
@@ -229,7 +243,8 @@ export function CampaignBuilder({ id }: { id?: number }) {
             <legend>Audience</legend>
             {a.kind === 'followup' ? (
               <p>
-                Follow-up of campaign #{a.campaignId}: recipients who {a.filter === 'failed' ? 'could not be reached' : a.filter === 'unread' ? 'did not read it' : 'did not reply'}.
+                Follow-up of campaign #{a.campaignId}: recipients who{' '}
+                {a.filter === 'failed' ? 'could not be reached' : a.filter === 'unread' ? 'did not read it' : 'did not reply'}.
               </p>
             ) : (
               <>
@@ -242,7 +257,11 @@ export function CampaignBuilder({ id }: { id?: number }) {
                         checked={a.kind === k}
                         onChange={() =>
                           (audience.value =
-                            k === 'all' ? { kind: 'all' } : k === 'tags' ? { kind: 'tags', tags: [], match: 'any' } : { kind: 'list', listId: lists.value[0]?.id ?? 0 })
+                            k === 'all'
+                              ? { kind: 'all' }
+                              : k === 'tags'
+                                ? { kind: 'tags', tags: [], match: 'any' }
+                                : { kind: 'list', listId: lists.value[0]?.id ?? 0 })
                         }
                       />{' '}
                       {k === 'all' ? 'All contacts' : k === 'tags' ? 'Contacts with tags' : 'An imported list'}
@@ -267,7 +286,11 @@ export function CampaignBuilder({ id }: { id?: number }) {
                       )
                     })}
                     {a.tags.length > 1 && (
-                      <select value={a.match} aria-label="Match" onChange={(e) => (audience.value = { ...a, match: e.currentTarget.value as 'any' | 'all' })}>
+                      <select
+                        value={a.match}
+                        aria-label="Match"
+                        onChange={(e) => (audience.value = { ...a, match: e.currentTarget.value as 'any' | 'all' })}
+                      >
                         <option value="any">any of these tags</option>
                         <option value="all">all of these tags</option>
                       </select>
@@ -275,7 +298,11 @@ export function CampaignBuilder({ id }: { id?: number }) {
                   </div>
                 )}
                 {a.kind === 'list' && (
-                  <select value={String(a.listId)} aria-label="List" onChange={(e) => (audience.value = { kind: 'list', listId: Number(e.currentTarget.value) })}>
+                  <select
+                    value={String(a.listId)}
+                    aria-label="List"
+                    onChange={(e) => (audience.value = { kind: 'list', listId: Number(e.currentTarget.value) })}
+                  >
                     {lists.value.map((l) => (
                       <option key={l.id} value={String(l.id)}>
                         {l.name} ({l.size})
@@ -317,7 +344,11 @@ export function CampaignBuilder({ id }: { id?: number }) {
             <button type="button" disabled={busy.value || !t} onClick={() => void save(false)}>
               Save draft
             </button>
-            <button type="submit" class="primary" disabled={busy.value || !t || missing.value.length > 0 || (p !== null && p.audience.eligible === 0)}>
+            <button
+              type="submit"
+              class="primary"
+              disabled={busy.value || !t || missing.value.length > 0 || (p !== null && p.audience.eligible === 0)}
+            >
               {when.value === 'later' ? 'Schedule' : 'Send now'}
             </button>
           </div>
@@ -328,7 +359,10 @@ export function CampaignBuilder({ id }: { id?: number }) {
           {sample.value.length > 0 && (
             <label class="field">
               <span>For</span>
-              <select value={String(previewContact.value ?? '')} onChange={(e) => (previewContact.value = e.currentTarget.value ? Number(e.currentTarget.value) : null)}>
+              <select
+                value={String(previewContact.value ?? '')}
+                onChange={(e) => (previewContact.value = e.currentTarget.value ? Number(e.currentTarget.value) : null)}
+              >
                 <option value="">the first contact of the audience</option>
                 {sample.value.map((c) => (
                   <option key={c.id} value={String(c.id)}>
@@ -370,7 +404,15 @@ export function CampaignBuilder({ id }: { id?: number }) {
   )
 }
 
-function SendConfirm(props: { name: string; audience: string; category: string; size: AudienceSize; busy: boolean; onCancel: () => void; onConfirm: () => void }) {
+function SendConfirm(props: {
+  name: string
+  audience: string
+  category: string
+  size: AudienceSize
+  busy: boolean
+  onCancel: () => void
+  onConfirm: () => void
+}) {
   const { total, optedOut, eligible } = props.size
   return (
     <form
@@ -389,7 +431,8 @@ function SendConfirm(props: { name: string; audience: string; category: string; 
           some fail or are not on WhatsApp, hence "about". */}
       <p>
         Cost: about <strong>{eligible.toLocaleString()}</strong> {eligible === 1 ? 'conversation' : 'conversations'} — one {props.category}{' '}
-        conversation per recipient WhatsApp delivers it to. It cannot be taken back once sent; you can pause or cancel what has not gone out yet.
+        conversation per recipient WhatsApp delivers it to. It cannot be taken back once sent; you can pause or cancel what has not gone out
+        yet.
       </p>
       <div class="actions">
         <button type="button" onClick={props.onCancel}>
@@ -413,7 +456,13 @@ function SourceRow(props: { label: string; example: string | null; source: Param
         aria-label={`Value of ${props.label}`}
         onChange={(e) => {
           const k = e.currentTarget.value as SourceKind
-          props.onChange(k === 'attribute' ? { from: 'attribute', key: '' } : k === 'fixed' ? { from: 'fixed', value: props.example ?? '' } : { from: k })
+          props.onChange(
+            k === 'attribute'
+              ? { from: 'attribute', key: '' }
+              : k === 'fixed'
+                ? { from: 'fixed', value: props.example ?? '' }
+                : { from: k },
+          )
         }}
       >
         {(Object.keys(SOURCE_LABEL) as SourceKind[]).map((k) => (
@@ -424,7 +473,13 @@ function SourceRow(props: { label: string; example: string | null; source: Param
       </select>
       {s.from === 'attribute' && (
         <>
-          <input placeholder="column, e.g. order" maxLength={100} value={s.key} aria-label={`Attribute for ${props.label}`} onInput={(e) => props.onChange({ ...s, key: e.currentTarget.value })} />
+          <input
+            placeholder="column, e.g. order"
+            maxLength={100}
+            value={s.key}
+            aria-label={`Attribute for ${props.label}`}
+            onInput={(e) => props.onChange({ ...s, key: e.currentTarget.value })}
+          />
           <input
             placeholder="if empty…"
             maxLength={1024}
@@ -435,7 +490,13 @@ function SourceRow(props: { label: string; example: string | null; source: Param
         </>
       )}
       {s.from === 'fixed' && (
-        <input placeholder={props.example ?? 'text'} maxLength={1024} value={s.value} aria-label={`Text for ${props.label}`} onInput={(e) => props.onChange({ from: 'fixed', value: e.currentTarget.value })} />
+        <input
+          placeholder={props.example ?? 'text'}
+          maxLength={1024}
+          value={s.value}
+          aria-label={`Text for ${props.label}`}
+          onInput={(e) => props.onChange({ from: 'fixed', value: e.currentTarget.value })}
+        />
       )}
     </div>
   )

@@ -75,16 +75,18 @@ export function CampaignList() {
         </p>
       )}
       {!loading.value && items.value.length === 0 && !error.value && (
-        <p class="pane-note">
-          No campaigns yet. Import contacts first (Contacts → Import CSV), then send them an approved template.
-        </p>
+        <p class="pane-note">No campaigns yet. Import contacts first (Contacts → Import CSV), then send them an approved template.</p>
       )}
       <ul class="cards">
         {items.value.map((c) => {
           const f = funnel(c)
           return (
             <li key={c.id}>
-              <a class="card" href={`/campaigns/${c.id}`} onClick={(e) => navigate(c.status === 'draft' ? `/campaigns/${c.id}/edit` : `/campaigns/${c.id}`, e)}>
+              <a
+                class="card"
+                href={`/campaigns/${c.id}`}
+                onClick={(e) => navigate(c.status === 'draft' ? `/campaigns/${c.id}/edit` : `/campaigns/${c.id}`, e)}
+              >
                 <div class="card-line">
                   <strong class="card-title">{c.name}</strong>
                   <StatusBadge c={c} />

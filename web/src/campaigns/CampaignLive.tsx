@@ -235,13 +235,17 @@ export function CampaignLive({ id }: { id: number }) {
 
       {k.unknown > 0 && (x.status === 'running' || x.status === 'completed') && (
         <p class="notice">
-          {k.unknown.toLocaleString()} sends were interrupted (a restart or a dropped connection) and WhatsApp has not confirmed them. Parley
-          never resends these by itself.{' '}
+          {k.unknown.toLocaleString()} sends were interrupted (a restart or a dropped connection) and WhatsApp has not confirmed them.
+          Parley never resends these by itself.{' '}
           <button
             type="button"
             class="link"
             onClick={() => {
-              if (confirm('Send again to the unconfirmed recipients? If WhatsApp did receive some of them and its confirmation is only late, those customers get the message twice.')) {
+              if (
+                confirm(
+                  'Send again to the unconfirmed recipients? If WhatsApp did receive some of them and its confirmation is only late, those customers get the message twice.',
+                )
+              ) {
                 void act(() => campaignsApi.retryUnconfirmed(id))
               }
             }}
@@ -291,9 +295,21 @@ export function CampaignLive({ id }: { id: number }) {
       {(x.status === 'completed' || x.status === 'cancelled') && (
         <div class="actions">
           <span class="muted">Follow up with a new campaign for those who</span>
-          {fu.failed > 0 && <button type="button" onClick={() => void followUp('failed')}>failed ({fu.failed})</button>}
-          {fu.unread > 0 && <button type="button" onClick={() => void followUp('unread')}>did not read ({fu.unread})</button>}
-          {fu.noReply > 0 && <button type="button" onClick={() => void followUp('no_reply')}>did not reply ({fu.noReply})</button>}
+          {fu.failed > 0 && (
+            <button type="button" onClick={() => void followUp('failed')}>
+              failed ({fu.failed})
+            </button>
+          )}
+          {fu.unread > 0 && (
+            <button type="button" onClick={() => void followUp('unread')}>
+              did not read ({fu.unread})
+            </button>
+          )}
+          {fu.noReply > 0 && (
+            <button type="button" onClick={() => void followUp('no_reply')}>
+              did not reply ({fu.noReply})
+            </button>
+          )}
         </div>
       )}
 
@@ -354,7 +370,9 @@ export function CampaignLive({ id }: { id: number }) {
                 <td>{fmtTime(r.deliveredAt)}</td>
                 <td>{fmtTime(r.readAt)}</td>
                 <td>{fmtTime(r.repliedAt)}</td>
-                <td class="why">{r.error ? `${r.error.code ?? ''} ${r.error.reason}`.trim() : r.skip ? (r.skip.detail ?? r.skip.label) : ''}</td>
+                <td class="why">
+                  {r.error ? `${r.error.code ?? ''} ${r.error.reason}`.trim() : r.skip ? (r.skip.detail ?? r.skip.label) : ''}
+                </td>
               </tr>
             ))}
           </tbody>

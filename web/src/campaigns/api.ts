@@ -77,7 +77,8 @@ export const campaignsApi = {
   contact: (id: number) => call<{ contact: ContactDetailDTO }>('GET', `/api/contacts/${id}`),
   updateContact: (id: number, body: { name?: string | null; tags?: string[]; attributes?: Record<string, string> }) =>
     call<{ contact: ContactDetailDTO }>('PATCH', `/api/contacts/${id}`, body),
-  addContact: (body: { phone: string; name?: string; tags?: string[] }) => call<{ contact: ContactDetailDTO }>('POST', '/api/contacts', body),
+  addContact: (body: { phone: string; name?: string; tags?: string[] }) =>
+    call<{ contact: ContactDetailDTO }>('POST', '/api/contacts', body),
   setOptOut: (id: number, optedOut: boolean) => call<{ contact: ContactDetailDTO }>('POST', `/api/contacts/${id}/opt-out`, { optedOut }),
   tags: () => call<{ tags: { tag: string; count: number }[] }>('GET', '/api/contacts/tags'),
   lists: () => call<{ lists: { id: number; name: string; size: number; createdAt: number }[] }>('GET', '/api/contacts/lists'),
@@ -99,9 +100,11 @@ export const campaignsApi = {
   retryUnconfirmed: (id: number) => call<{ campaign: CampaignDTO; requeued: number }>('POST', `/api/campaigns/${id}/retry-unconfirmed`, {}),
   followUp: (id: number, filter: FollowUpFilter) => call<{ campaign: CampaignDTO }>('POST', `/api/campaigns/${id}/follow-up`, { filter }),
   recipients: (id: number, p: { cursor?: string | null; status?: string; limit?: number }) =>
-    call<{ recipients: CampaignRecipientDTO[]; nextCursor: string | null; eventId: string }>('GET', `/api/campaigns/${id}/recipients${qs(p)}`),
+    call<{ recipients: CampaignRecipientDTO[]; nextCursor: string | null; eventId: string }>(
+      'GET',
+      `/api/campaigns/${id}/recipients${qs(p)}`,
+    ),
   exportUrl: (id: number) => `/api/campaigns/${id}/recipients.csv`,
 }
 
-export const describeError = (e: unknown) =>
-  e instanceof ApiError ? (e.status === 0 ? 'No connection to Parley.' : e.message) : String(e)
+export const describeError = (e: unknown) => (e instanceof ApiError ? (e.status === 0 ? 'No connection to Parley.' : e.message) : String(e))

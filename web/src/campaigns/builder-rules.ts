@@ -12,7 +12,10 @@ export const primaryLanguage = (tag: string) => tag.split(/[-_]/)[0]!.toLowerCas
  * browser's language stands for it, then English: the first approved template in that
  * language, else the first one.
  */
-export function defaultTemplate<T extends Pick<TemplateDTO, 'language' | 'status'>>(templates: T[], browserLanguage: string | undefined): T | undefined {
+export function defaultTemplate<T extends Pick<TemplateDTO, 'language' | 'status'>>(
+  templates: T[],
+  browserLanguage: string | undefined,
+): T | undefined {
   const approved = templates.filter((t) => t.status.toUpperCase() === 'APPROVED')
   for (const lang of [browserLanguage ? primaryLanguage(browserLanguage) : '', 'en']) {
     const hit = lang ? approved.find((t) => primaryLanguage(t.language) === lang) : undefined
@@ -26,7 +29,11 @@ export function defaultTemplate<T extends Pick<TemplateDTO, 'language' | 'status
  * see checkParams and checkAudience): an empty list means "ask it". The builder asks
  * nothing before, so opening it no longer logs a 400.
  */
-export function missingForPreview(template: Pick<TemplateDTO, 'bodyParams' | 'headerParams'> | undefined, params: CampaignParams, audience: CampaignAudience): string[] {
+export function missingForPreview(
+  template: Pick<TemplateDTO, 'bodyParams' | 'headerParams'> | undefined,
+  params: CampaignParams,
+  audience: CampaignAudience,
+): string[] {
   if (!template) return ['a template']
   const out: string[] = []
   for (const [where, wanted] of [

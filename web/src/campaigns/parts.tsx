@@ -38,7 +38,15 @@ export function Progress({ c }: { c: CampaignDTO }) {
   const part = (n: number) => `${(n / total) * 100}%`
   const label = `${Math.round(c.progress * 100)}% done: ${(k.total - k.queued - k.sending).toLocaleString()} of ${k.total.toLocaleString()}`
   return (
-    <div class="progress" role="progressbar" aria-valuemin={0} aria-valuemax={100} aria-valuenow={Math.round(c.progress * 100)} aria-label={label} title={label}>
+    <div
+      class="progress"
+      role="progressbar"
+      aria-valuemin={0}
+      aria-valuemax={100}
+      aria-valuenow={Math.round(c.progress * 100)}
+      aria-label={label}
+      title={label}
+    >
       <span class="seg seg-read" style={{ width: part(k.read) }} />
       <span class="seg seg-delivered" style={{ width: part(k.delivered) }} />
       <span class="seg seg-sent" style={{ width: part(k.sent + k.unknown) }} />
@@ -49,5 +57,7 @@ export function Progress({ c }: { c: CampaignDTO }) {
 }
 
 export function fmtTime(ms: number | null): string {
-  return ms === null ? '' : new Date(ms).toLocaleString(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit' })
+  return ms === null
+    ? ''
+    : new Date(ms).toLocaleString(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit' })
 }

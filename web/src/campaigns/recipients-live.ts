@@ -26,7 +26,12 @@ const campaignOf = (m: MessageDTO): number | undefined => {
  * Applies one stream event to the rows of campaign `campaignId`; returns the new rows,
  * or null when the event changes none of them.
  */
-export function applyRecipientEvent(rows: CampaignRecipientDTO[], ev: StreamEvent, campaignId: number, seqs: RowSeqs): CampaignRecipientDTO[] | null {
+export function applyRecipientEvent(
+  rows: CampaignRecipientDTO[],
+  ev: StreamEvent,
+  campaignId: number,
+  seqs: RowSeqs,
+): CampaignRecipientDTO[] | null {
   if (ev.type !== 'message.created' && ev.type !== 'message.updated') return null
   const data = ev.data as { message?: MessageDTO; conversation?: ConversationDTO }
   const m = data.message

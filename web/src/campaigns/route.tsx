@@ -34,9 +34,7 @@ export function CampaignsRoute() {
   const [failed, setFailed] = useState(false)
   useEffect(() => {
     if (C) return
-    import('./CampaignsApp.tsx')
-      .then((m) => setC(() => (loaded = m.CampaignsApp)))
-      .catch(() => setFailed(true))
+    import('./CampaignsApp.tsx').then((m) => setC(() => (loaded = m.CampaignsApp))).catch(() => setFailed(true))
   }, [])
   if (failed) {
     return (

@@ -113,9 +113,7 @@ export function SessionNotice() {
   const mins = Math.max(1, Math.ceil(left / 60_000))
   return (
     <p class="session-notice" role="status" data-session-notice>
-      <span class="session-notice-text">
-        Your session ends in {mins} min — sign in again to keep working
-      </span>
+      <span class="session-notice-text">Your session ends in {mins} min — sign in again to keep working</span>
       <button type="button" class="link" onClick={() => (app.reauth.value = 'renew')}>
         Sign in again
       </button>

@@ -106,9 +106,9 @@ function TextComposer({
     >
       {humanAgentUntil !== null && (
         <p class="window-note human-agent" id="composer-note" role="note">
-          <strong>Human agent follow-up.</strong> The customer last wrote more than 24 hours ago. Messenger still lets a
-          person on your team reply until {untilFmt.format(humanAgentUntil)}; Parley sends it with the HUMAN_AGENT tag.
-          Not for automated or promotional messages.
+          <strong>Human agent follow-up.</strong> The customer last wrote more than 24 hours ago. Messenger still lets a person on your team
+          reply until {untilFmt.format(humanAgentUntil)}; Parley sends it with the HUMAN_AGENT tag. Not for automated or promotional
+          messages.
           {onBack && (
             <>
               {' '}
@@ -131,7 +131,13 @@ function TextComposer({
         </div>
       )}
       <div class="compose-row">
-        <button type="button" class="icon" aria-label="Attach an image, audio, video or document" title="Attach" onClick={() => file.current?.click()}>
+        <button
+          type="button"
+          class="icon"
+          aria-label="Attach an image, audio, video or document"
+          title="Attach"
+          onClick={() => file.current?.click()}
+        >
           <Icon icon={Paperclip} />
         </button>
         <input
@@ -258,7 +264,9 @@ function TemplatePicker({ conv, onSent, onBack }: { conv: ConversationDTO; onSen
       <label class="tpl-pick">
         Template
         <select value={chosen ? `${chosen.name}|${chosen.language}` : ''} onChange={(e) => choose(e.currentTarget.value)}>
-          <option value="">{templates === null ? 'Loading templates…' : templates.length ? 'Choose a template' : 'No approved templates'}</option>
+          <option value="">
+            {templates === null ? 'Loading templates…' : templates.length ? 'Choose a template' : 'No approved templates'}
+          </option>
           {(templates ?? [])
             .filter((t) => t.sendable)
             .map((t) => (
@@ -291,7 +299,9 @@ function TemplatePicker({ conv, onSent, onBack }: { conv: ConversationDTO; onSen
             </label>
           ))}
           <p class="tpl-preview" aria-label="Preview">
-            {[chosen.header && fillTemplate(chosen.header, header), fillTemplate(chosen.body, body), chosen.footer].filter(Boolean).join('\n')}
+            {[chosen.header && fillTemplate(chosen.header, header), fillTemplate(chosen.body, body), chosen.footer]
+              .filter(Boolean)
+              .join('\n')}
           </p>
         </>
       )}

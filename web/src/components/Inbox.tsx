@@ -20,7 +20,10 @@ export function SandboxBanner() {
   if (!on) return null
   return (
     <p class="sandbox-banner" role="note">
-      Sandbox mode: nothing reaches Meta. <a href="/sandbox" target="_blank" rel="noopener">Play a customer</a>
+      Sandbox mode: nothing reaches Meta.{' '}
+      <a href="/sandbox" target="_blank" rel="noopener">
+        Play a customer
+      </a>
     </p>
   )
 }
@@ -56,9 +59,7 @@ export function Inbox() {
       const away = document.visibilityState !== 'visible' || s.selectedId.value !== m.conversationId || app.view.value !== 'inbox'
       if (!away) return
       chime()
-      showNotification(contactLabel(c.contact), previewText(m), `parley-msg-${m.id}`, () =>
-        void app.openConversation(m.conversationId),
-      )
+      showNotification(contactLabel(c.contact), previewText(m), `parley-msg-${m.id}`, () => void app.openConversation(m.conversationId))
     })
     return () => {
       document.removeEventListener('keydown', onKey)

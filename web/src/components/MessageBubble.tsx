@@ -118,7 +118,11 @@ function Body({ m }: { m: MessageDTO }) {
           {ok && (
             <>
               {' '}
-              <a href={`https://www.openstreetmap.org/?mlat=${lat}&mlon=${lon}#map=16/${lat}/${lon}`} target="_blank" rel="noopener noreferrer">
+              <a
+                href={`https://www.openstreetmap.org/?mlat=${lat}&mlon=${lon}#map=16/${lat}/${lon}`}
+                target="_blank"
+                rel="noopener noreferrer"
+              >
                 Open map ({lat.toFixed(5)}, {lon.toFixed(5)})
               </a>
             </>
@@ -172,7 +176,7 @@ function Body({ m }: { m: MessageDTO }) {
     default:
       return (
         <p class="unsupported">
-          This kind of message ({m.type === 'unsupported' ? strOf(obj(data).type) ?? 'unknown' : m.type}) cannot be shown here yet.
+          This kind of message ({m.type === 'unsupported' ? (strOf(obj(data).type) ?? 'unknown') : m.type}) cannot be shown here yet.
           {m.text ? ` ${m.text}` : ''}
         </p>
       )
@@ -204,7 +208,13 @@ const TICK_ICON: Record<string, string> = {
 
 export function Ticks({ status }: { status: string }) {
   return (
-    <span class={`ticks t-${status}`} data-status={status} role="img" aria-label={TICK_LABEL[status] ?? status} title={TICK_LABEL[status] ?? status}>
+    <span
+      class={`ticks t-${status}`}
+      data-status={status}
+      role="img"
+      aria-label={TICK_LABEL[status] ?? status}
+      title={TICK_LABEL[status] ?? status}
+    >
       {TICK_ICON[status] ?? ''}
     </span>
   )
@@ -241,11 +251,7 @@ function Reactions({ reactions }: { reactions: Record<string, string> | null }) 
 function CampaignLabel({ m }: { m: MessageDTO }) {
   const c = (m.context as { campaign?: { id?: unknown; name?: unknown } } | null)?.campaign
   if (!c || typeof c.name !== 'string') return null
-  return (
-    <span class="campaign-ref">
-      {m.direction === 'in' ? `📣 Replied to campaign “${c.name}”` : `📣 Campaign “${c.name}”`}
-    </span>
-  )
+  return <span class="campaign-ref">{m.direction === 'in' ? `📣 Replied to campaign “${c.name}”` : `📣 Campaign “${c.name}”`}</span>
 }
 
 export const MessageBubble = memo(function MessageBubble({ m, thread }: { m: MessageDTO; thread: Thread }) {
@@ -259,7 +265,12 @@ export const MessageBubble = memo(function MessageBubble({ m, thread }: { m: Mes
   return (
     // Focusable (not in the tab order) so a tap on a phone focuses the message and
     // shows its actions (.msg:focus-within in styles.css); a tap elsewhere hides them.
-    <div class={`msg ${out ? 'out' : 'in'}`} data-message-id={m.id} data-client-id={m.clientMessageId ?? undefined} tabIndex={canAct ? -1 : undefined}>
+    <div
+      class={`msg ${out ? 'out' : 'in'}`}
+      data-message-id={m.id}
+      data-client-id={m.clientMessageId ?? undefined}
+      tabIndex={canAct ? -1 : undefined}
+    >
       <div class={`bubble${failed ? ' failed' : ''}`}>
         {m.replyToMessageId !== null && m.type !== 'reaction' && <Quote thread={thread} id={m.replyToMessageId} />}
         <CampaignLabel m={m} />

@@ -53,7 +53,13 @@ export function TopBar({ current, title }: { current: Section; title?: string })
         </a>
       </nav>
       {permission.value === 'default' && (
-        <button type="button" class="tb-btn" onClick={() => void askPermission()} aria-label="Turn on notifications" title="Turn on notifications">
+        <button
+          type="button"
+          class="tb-btn"
+          onClick={() => void askPermission()}
+          aria-label="Turn on notifications"
+          title="Turn on notifications"
+        >
           <Icon icon={Bell} />
         </button>
       )}
@@ -85,7 +91,13 @@ export function TopBar({ current, title }: { current: Section; title?: string })
           <span class="tb-label">Settings</span>
         </a>
       )}
-      <button type="button" class="tb-btn" onClick={() => void app.logout()} aria-label="Sign out" title={user ? `Sign out (${user.email})` : 'Sign out'}>
+      <button
+        type="button"
+        class="tb-btn"
+        onClick={() => void app.logout()}
+        aria-label="Sign out"
+        title={user ? `Sign out (${user.email})` : 'Sign out'}
+      >
         <Icon icon={LogOut} />
         <span class="tb-label">Sign out</span>
       </button>

@@ -99,7 +99,12 @@ export function ContactsPage() {
     const raw = prompt(`Tags for ${label(c)}, separated by commas`, c.tags.join(', '))
     if (raw === null) return
     try {
-      const r = await campaignsApi.updateContact(c.id, { tags: raw.split(',').map((t) => t.trim()).filter(Boolean) })
+      const r = await campaignsApi.updateContact(c.id, {
+        tags: raw
+          .split(',')
+          .map((t) => t.trim())
+          .filter(Boolean),
+      })
       rows.value = rows.value.map((x) => (x.id === c.id ? r.contact : x))
       void loadFacets()
     } catch (e) {
@@ -264,16 +269,34 @@ function AddContact({ onDone }: { onDone: () => void }) {
       onSubmit={async (e) => {
         e.preventDefault()
         try {
-          await campaignsApi.addContact({ phone: phone.value, name: name.value || undefined, tags: tags.value.split(',').map((t) => t.trim()).filter(Boolean) })
+          await campaignsApi.addContact({
+            phone: phone.value,
+            name: name.value || undefined,
+            tags: tags.value
+              .split(',')
+              .map((t) => t.trim())
+              .filter(Boolean),
+          })
           onDone()
         } catch (err) {
           error.value = describeError(err)
         }
       }}
     >
-      <input required placeholder="+49 151 2345678" aria-label="Phone number" value={phone.value} onInput={(e) => (phone.value = e.currentTarget.value)} />
+      <input
+        required
+        placeholder="+49 151 2345678"
+        aria-label="Phone number"
+        value={phone.value}
+        onInput={(e) => (phone.value = e.currentTarget.value)}
+      />
       <input placeholder="Name" aria-label="Name" value={name.value} onInput={(e) => (name.value = e.currentTarget.value)} />
-      <input placeholder="tags, comma separated" aria-label="Tags" value={tags.value} onInput={(e) => (tags.value = e.currentTarget.value)} />
+      <input
+        placeholder="tags, comma separated"
+        aria-label="Tags"
+        value={tags.value}
+        onInput={(e) => (tags.value = e.currentTarget.value)}
+      />
       <button type="submit" class="primary">
         Add
       </button>

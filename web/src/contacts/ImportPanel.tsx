@@ -23,7 +23,10 @@ export function ImportPanel({ onDone }: { onDone: () => void }) {
     csv: csv.value ?? '',
     mapping: { ...mapping.value },
     ...(country.value.trim() ? { defaultCountryCode: country.value.trim() } : {}),
-    tags: extraTags.value.split(',').map((t) => t.trim()).filter(Boolean),
+    tags: extraTags.value
+      .split(',')
+      .map((t) => t.trim())
+      .filter(Boolean),
     ...(listName.value.trim() ? { listName: listName.value.trim() } : {}),
   })
 
@@ -71,7 +74,8 @@ export function ImportPanel({ onDone }: { onDone: () => void }) {
     return (
       <div class="panel" role="status">
         <p>
-          Imported into “{x.listName}”: {x.created?.toLocaleString()} new, {x.updated?.toLocaleString()} updated. {x.invalidCount + x.duplicateCount + x.skippedCount} rows were not imported.
+          Imported into “{x.listName}”: {x.created?.toLocaleString()} new, {x.updated?.toLocaleString()} updated.{' '}
+          {x.invalidCount + x.duplicateCount + x.skippedCount} rows were not imported.
         </p>
         <button type="button" class="primary" onClick={onDone}>
           Done
@@ -103,8 +107,9 @@ export function ImportPanel({ onDone }: { onDone: () => void }) {
     <div class="panel import">
       <h2>Import contacts from a CSV file</h2>
       <p class="muted small">
-        One row per contact, the first line naming the columns. Comma or semicolon separated (Excel’s either way). Numbers with the country code
-        (+49 151 …); for numbers written nationally (0151 …) choose a default country code. Other columns become attributes you can use in templates.
+        One row per contact, the first line naming the columns. Comma or semicolon separated (Excel’s either way). Numbers with the country
+        code (+49 151 …); for numbers written nationally (0151 …) choose a default country code. Other columns become attributes you can use
+        in templates.
       </p>
       <input type="file" accept=".csv,text/csv,text/plain" aria-label="CSV file" onChange={(e) => void pick(e.currentTarget.files?.[0])} />
       {csv.value !== null && (
@@ -114,7 +119,13 @@ export function ImportPanel({ onDone }: { onDone: () => void }) {
           {column('tags', 'Tags column', true)}
           <label class="field inline">
             <span>Default country code</span>
-            <input size={4} placeholder="e.g. 49" value={country.value} onInput={(e) => (country.value = e.currentTarget.value)} onBlur={() => void check()} />
+            <input
+              size={4}
+              placeholder="e.g. 49"
+              value={country.value}
+              onInput={(e) => (country.value = e.currentTarget.value)}
+              onBlur={() => void check()}
+            />
           </label>
           <label class="field inline">
             <span>Add tags</span>
@@ -134,9 +145,10 @@ export function ImportPanel({ onDone }: { onDone: () => void }) {
       {r && (
         <div class="report">
           <p>
-            <strong>{r.valid.toLocaleString()}</strong> of {r.rows.toLocaleString()} rows will be imported ({r.newContacts.toLocaleString()} new,{' '}
-            {r.existingContacts.toLocaleString()} already contacts, updated). {r.invalidCount} invalid numbers, {r.duplicateCount} duplicates,{' '}
-            {r.skippedCount} skipped rows. Separator “{r.separator === '\t' ? 'tab' : r.separator}”; attributes: {r.mapping.attributes.join(', ') || 'none'}.
+            <strong>{r.valid.toLocaleString()}</strong> of {r.rows.toLocaleString()} rows will be imported ({r.newContacts.toLocaleString()}{' '}
+            new, {r.existingContacts.toLocaleString()} already contacts, updated). {r.invalidCount} invalid numbers, {r.duplicateCount}{' '}
+            duplicates, {r.skippedCount} skipped rows. Separator “{r.separator === '\t' ? 'tab' : r.separator}”; attributes:{' '}
+            {r.mapping.attributes.join(', ') || 'none'}.
           </p>
           {r.invalid.length > 0 && (
             <details open>
@@ -197,7 +209,11 @@ export function ImportPanel({ onDone }: { onDone: () => void }) {
                       </td>
                       <td>{x.name ?? ''}</td>
                       <td>{x.tags.join(', ')}</td>
-                      <td class="attrs">{Object.entries(x.attributes).map(([k, v]) => `${k}: ${v}`).join(' · ')}</td>
+                      <td class="attrs">
+                        {Object.entries(x.attributes)
+                          .map(([k, v]) => `${k}: ${v}`)
+                          .join(' · ')}
+                      </td>
                     </tr>
                   ))}
                 </tbody>

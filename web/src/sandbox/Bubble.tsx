@@ -52,11 +52,23 @@ export function Bubble(props: {
 export function Ticks({ status, readTitle }: { status: string | null; readTitle: string }) {
   switch (status) {
     case 'sent':
-      return <span class="status" title="Sent">✓</span>
+      return (
+        <span class="status" title="Sent">
+          ✓
+        </span>
+      )
     case 'delivered':
-      return <span class="status" title="Delivered">✓✓</span>
+      return (
+        <span class="status" title="Delivered">
+          ✓✓
+        </span>
+      )
     case 'read':
-      return <span class="status read" title={readTitle}>✓✓</span>
+      return (
+        <span class="status read" title={readTitle}>
+          ✓✓
+        </span>
+      )
     default:
       return null
   }
@@ -104,7 +116,13 @@ export function FileLink(props: {
 }
 
 /** Reply, and (where the person may react) a picker of the channel's reactions. */
-export function Actions({ onReply, react }: { onReply: () => void; react?: { emoji: readonly string[]; pick: (emoji: string) => void } | undefined }) {
+export function Actions({
+  onReply,
+  react,
+}: {
+  onReply: () => void
+  react?: { emoji: readonly string[]; pick: (emoji: string) => void } | undefined
+}) {
   const [picking, setPicking] = useState(false)
   return (
     <div class="actions">

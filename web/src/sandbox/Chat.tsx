@@ -16,7 +16,11 @@ const EMOJI = ['👍', '❤️', '😂', '😮', '😢', '🙏']
 function BusinessStatus({ m }: { m: SimMessage }) {
   switch (m.status) {
     case 'accepted':
-      return <span class="status" title="Accepted by Meta">🕓</span>
+      return (
+        <span class="status" title="Accepted by Meta">
+          🕓
+        </span>
+      )
     case 'failed':
       return (
         <span class="status failed" title={m.error ? `${m.error.title} (${m.error.code})` : 'Failed'}>
@@ -30,16 +34,29 @@ function BusinessStatus({ m }: { m: SimMessage }) {
 
 function Body({ m }: { m: SimMessage }) {
   if (m.media && m.type === 'image') return <Picture src={mediaSrc(m.media.id)} alt={m.text ?? 'Image'} caption={m.text} />
-  if (m.media && (m.type === 'audio' || m.type === 'video')) return <Clip src={mediaSrc(m.media.id)} mimeType={m.media.mimeType} caption={m.text} />
+  if (m.media && (m.type === 'audio' || m.type === 'video'))
+    return <Clip src={mediaSrc(m.media.id)} mimeType={m.media.mimeType} caption={m.text} />
   if (m.media) {
-    return <FileLink href={mediaSrc(m.media.id)} filename={m.media.filename} mimeType={m.media.mimeType} fallback="document" caption={m.text} />
+    return (
+      <FileLink href={mediaSrc(m.media.id)} filename={m.media.filename} mimeType={m.media.mimeType} fallback="document" caption={m.text} />
+    )
   }
   if (m.type === 'location') return <p>📍 {m.text ?? 'Location'}</p>
   if (m.type === 'button' || m.type === 'interactive') return <p class="tapped">↪ {m.text}</p>
   return <p class="text">{m.text ?? `(${m.type})`}</p>
 }
 
-function Message({ sim, m, byId, reactions }: { sim: Simulator; m: SimMessage; byId: Map<string, SimMessage>; reactions: Map<string, string[]> }) {
+function Message({
+  sim,
+  m,
+  byId,
+  reactions,
+}: {
+  sim: Simulator
+  m: SimMessage
+  byId: Map<string, SimMessage>
+  reactions: Map<string, string[]>
+}) {
   const mine = m.direction === 'in'
   const quoted = m.contextId && m.type !== 'button' && m.type !== 'interactive' ? byId.get(m.contextId) : undefined
   const buttons = !mine && Array.isArray(m.extra?.buttons) ? (m.extra.buttons as string[]) : []
@@ -140,9 +157,17 @@ export function Chat({ sim }: { sim: Simulator }) {
       personId={c.phone}
       count={msgs.length}
       reader={sim}
-      words={{ toggle: 'Read while open', toggleTitle: "Read the business's messages as they arrive while this chat is open", button: 'Mark read' }}
+      words={{
+        toggle: 'Read while open',
+        toggleTitle: "Read the business's messages as they arrive while this chat is open",
+        button: 'Mark read',
+      }}
       tools={
-        <button type="button" title="The customer sends a message dated 25 hours ago (as Meta delivers a late message): the window closes, only templates get through" onClick={() => void sim.closeWindow()}>
+        <button
+          type="button"
+          title="The customer sends a message dated 25 hours ago (as Meta delivers a late message): the window closes, only templates get through"
+          onClick={() => void sim.closeWindow()}
+        >
           Wrote 25 h ago
         </button>
       }

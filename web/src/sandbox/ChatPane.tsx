@@ -57,7 +57,11 @@ export function ChatPane(props: {
         </div>
         <div class="chat-tools">
           <label title={words.toggleTitle}>
-            <input type="checkbox" checked={reader.autoRead.value} onChange={(e) => reader.setAutoRead((e.currentTarget as HTMLInputElement).checked)} />{' '}
+            <input
+              type="checkbox"
+              checked={reader.autoRead.value}
+              onChange={(e) => reader.setAutoRead((e.currentTarget as HTMLInputElement).checked)}
+            />{' '}
             {words.toggle}
           </label>
           {!reader.autoRead.value && (

@@ -24,7 +24,14 @@ export function Customers({ sim }: { sim: Simulator }) {
           }
         }}
       >
-        <input value={name} maxLength={100} placeholder="Name" aria-label="Customer name" required onInput={(e) => setName((e.currentTarget as HTMLInputElement).value)} />
+        <input
+          value={name}
+          maxLength={100}
+          placeholder="Name"
+          aria-label="Customer name"
+          required
+          onInput={(e) => setName((e.currentTarget as HTMLInputElement).value)}
+        />
         <input
           value={phone}
           maxLength={30}

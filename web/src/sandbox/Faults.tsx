@@ -26,7 +26,11 @@ export function Faults({ sim }: { sim: Simulator }) {
     <details class="faults">
       <summary>Fault injection</summary>
       {rate('errorRate', 'Transient errors', 'Share of sends Meta answers with 131000 (Parley retries them)')}
-      {rate('dropRate', 'Dropped answers', 'Share of sends accepted, then answered by dropping the connection (Parley marks them unknown until a status arrives)')}
+      {rate(
+        'dropRate',
+        'Dropped answers',
+        'Share of sends accepted, then answered by dropping the connection (Parley marks them unknown until a status arrives)',
+      )}
       {rate('duplicateRate', 'Duplicate statuses', 'Share of status webhooks delivered twice')}
       <label title="Added to every send">
         Latency
@@ -41,7 +45,12 @@ export function Faults({ sim }: { sim: Simulator }) {
         ms
       </label>
       <label>
-        <input type="checkbox" checked={f.outOfOrder} onChange={(e) => void sim.setFaults({ outOfOrder: (e.currentTarget as HTMLInputElement).checked })} /> Statuses out of order
+        <input
+          type="checkbox"
+          checked={f.outOfOrder}
+          onChange={(e) => void sim.setFaults({ outOfOrder: (e.currentTarget as HTMLInputElement).checked })}
+        />{' '}
+        Statuses out of order
       </label>
       <label title="Webhooks wait in the sandbox's queue, as Meta's would while Parley is down">
         <input

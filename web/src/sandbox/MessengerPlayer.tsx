@@ -72,18 +72,31 @@ export function MessengerIntro() {
   const p = messengerPlayer()
   return (
     <p class="muted">
-      Sandbox mode: these Messenger users exist only here. They write to the Facebook Page “{p.pageName.value ?? 'Messenger sandbox'}” through
-      signed webhooks, as Messenger would. <a href="/" target="parley-inbox">Open the inbox</a> to answer them.
+      Sandbox mode: these Messenger users exist only here. They write to the Facebook Page “{p.pageName.value ?? 'Messenger sandbox'}”
+      through signed webhooks, as Messenger would.{' '}
+      <a href="/" target="parley-inbox">
+        Open the inbox
+      </a>{' '}
+      to answer them.
     </p>
   )
 }
 
 function Body({ m }: { m: MsMessage }) {
   if (m.type === 'image' && m.imageId) return <Picture src={cdnSrc(m.imageId)} alt="Image" />
-  if (m.attachment && (m.type === 'audio' || m.type === 'video')) return <Clip src={cdnSrc(m.attachment.id)} mimeType={m.attachment.mimeType} />
+  if (m.attachment && (m.type === 'audio' || m.type === 'video'))
+    return <Clip src={cdnSrc(m.attachment.id)} mimeType={m.attachment.mimeType} />
   // The Page's file (a PDF, a document).
   if (m.attachment && m.type !== 'image') {
-    return <FileLink class="file" href={cdnSrc(m.attachment.id)} filename={m.attachment.filename} mimeType={m.attachment.mimeType} fallback="file" />
+    return (
+      <FileLink
+        class="file"
+        href={cdnSrc(m.attachment.id)}
+        filename={m.attachment.filename}
+        mimeType={m.attachment.mimeType}
+        fallback="file"
+      />
+    )
   }
   if (m.type === 'postback') return <p class="tapped">☰ {m.text}</p>
   if (m.type === 'quick_reply') return <p class="tapped">↪ {m.text}</p>
@@ -162,7 +175,14 @@ function Users({ p }: { p: Player }) {
           if (name.trim() && (await p.createUser(name))) setName('')
         }}
       >
-        <input value={name} maxLength={100} placeholder="Name" aria-label="Messenger user name" required onInput={(e) => setName((e.currentTarget as HTMLInputElement).value)} />
+        <input
+          value={name}
+          maxLength={100}
+          placeholder="Name"
+          aria-label="Messenger user name"
+          required
+          onInput={(e) => setName((e.currentTarget as HTMLInputElement).value)}
+        />
         <button type="submit">Add Messenger user</button>
       </form>
     </PeopleList>
@@ -195,13 +215,25 @@ function Thread({ p }: { p: Player }) {
       personId={u.psid}
       count={msgs.length}
       reader={p}
-      words={{ toggle: 'Seen while open', toggleTitle: "See the Page's messages as they arrive while this chat is open", button: 'Mark seen' }}
+      words={{
+        toggle: 'Seen while open',
+        toggleTitle: "See the Page's messages as they arrive while this chat is open",
+        button: 'Mark seen',
+      }}
       tools={
         <>
-          <button type="button" title="The user sends a message dated 25 hours ago: only HUMAN_AGENT replies pass" onClick={() => void p.wroteEarlier(1)}>
+          <button
+            type="button"
+            title="The user sends a message dated 25 hours ago: only HUMAN_AGENT replies pass"
+            onClick={() => void p.wroteEarlier(1)}
+          >
             Wrote a day ago
           </button>
-          <button type="button" title="The user sends a message dated 8 days ago: Meta refuses every reply with code 10" onClick={() => void p.wroteEarlier(8)}>
+          <button
+            type="button"
+            title="The user sends a message dated 8 days ago: Meta refuses every reply with code 10"
+            onClick={() => void p.wroteEarlier(8)}
+          >
             Wrote 8 days ago
           </button>
         </>

@@ -11,7 +11,13 @@ export interface PersonRow {
   unread: number
 }
 
-export function PeopleList(props: { label: string; people: PersonRow[]; selected: string | null; onSelect: (id: string) => unknown; children: ComponentChildren }) {
+export function PeopleList(props: {
+  label: string
+  people: PersonRow[]
+  selected: string | null
+  onSelect: (id: string) => unknown
+  children: ComponentChildren
+}) {
   return (
     <nav class="customers" aria-label={props.label}>
       {props.children}

@@ -19,14 +19,17 @@ export function Simulator({ sim }: { sim: Sim }) {
     case 'not-sandbox':
       return (
         <p class="notice">
-          This Parley is connected to a real WhatsApp number, so there is no sandbox. Remove
-          WHATSAPP_ACCESS_TOKEN to try Parley with simulated customers.
+          This Parley is connected to a real WhatsApp number, so there is no sandbox. Remove WHATSAPP_ACCESS_TOKEN to try Parley with
+          simulated customers.
         </p>
       )
     case 'offline':
       return (
         <p class="notice">
-          Parley could not be reached. <button type="button" onClick={() => location.reload()}>Try again</button>
+          Parley could not be reached.{' '}
+          <button type="button" onClick={() => location.reload()}>
+            Try again
+          </button>
         </p>
       )
   }
@@ -44,7 +47,11 @@ export function Simulator({ sim }: { sim: Sim }) {
           ) : (
             <p class="muted">
               Sandbox mode: these WhatsApp customers exist only here. They write to the business number +{info?.displayPhoneNumber} through
-              signed webhooks, as WhatsApp would. <a href="/" target="parley-inbox">Open the inbox</a> to answer them.
+              signed webhooks, as WhatsApp would.{' '}
+              <a href="/" target="parley-inbox">
+                Open the inbox
+              </a>{' '}
+              to answer them.
             </p>
           )}
           <PlayerSwitch />
@@ -58,13 +65,13 @@ export function Simulator({ sim }: { sim: Sim }) {
         </p>
       )}
       {!messenger && (
-      <div class="panes">
-        <div class="side">
-          <Customers sim={sim} />
-          <Faults sim={sim} />
+        <div class="panes">
+          <div class="side">
+            <Customers sim={sim} />
+            <Faults sim={sim} />
+          </div>
+          <Chat sim={sim} />
         </div>
-        <Chat sim={sim} />
-      </div>
       )}
     </div>
   )

@@ -11,7 +11,6 @@ export interface MsUserView extends MsUser {
   unread: number
 }
 
-
 const base = '/api/sandbox/messenger'
 export const messengerApi = {
   info: () => request<{ pages: { pageId: string; name: string }[] }>('GET', base),

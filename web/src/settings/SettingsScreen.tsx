@@ -31,8 +31,8 @@ export function SettingsScreen() {
         <section aria-labelledby="channels-heading">
           <h2 id="channels-heading">Channels</h2>
           <p class="hint">
-            The WhatsApp numbers and Facebook Pages whose messages arrive in this inbox. Tokens and secrets are kept on
-            the server and never shown again once saved.
+            The WhatsApp numbers and Facebook Pages whose messages arrive in this inbox. Tokens and secrets are kept on the server and never
+            shown again once saved.
           </p>
           <WebhookUrls />
           <ul class="channel-cards" aria-label="Connected channels">
@@ -88,22 +88,26 @@ function WebhookUrls() {
         <>
           <CopyField label="Verify token" value={verifyToken} secret />
           <p class="hint">
-            Paste it as “Verify token” next to the callback URL (unless the channel has its own). It is a secret shared with
-            Meta: only admins see it here.
+            Paste it as “Verify token” next to the callback URL (unless the channel has its own). It is a secret shared with Meta: only
+            admins see it here.
           </p>
         </>
       )}
       <CopyField label="WhatsApp callback URL" value={webhookUrl('whatsapp')} />
-      <p class="hint">WhatsApp → Configuration → Webhook: paste it with the number's verify token; subscribe to the “messages” field, and to “smb_message_echoes” and “user_preferences” (replies sent from the WhatsApp Business app on the phone, and customers who stop marketing messages in WhatsApp).</p>
+      <p class="hint">
+        WhatsApp → Configuration → Webhook: paste it with the number's verify token; subscribe to the “messages” field, and to
+        “smb_message_echoes” and “user_preferences” (replies sent from the WhatsApp Business app on the phone, and customers who stop
+        marketing messages in WhatsApp).
+      </p>
       <CopyField label="Messenger callback URL" value={webhookUrl('messenger')} />
       <p class="hint">
-        Messenger → Settings → Webhooks: paste it with the page's verify token; subscribe to messages, message_echoes,
-        message_deliveries, message_reads, message_reactions and messaging_postbacks.
+        Messenger → Settings → Webhooks: paste it with the page's verify token; subscribe to messages, message_echoes, message_deliveries,
+        message_reads, message_reactions and messaging_postbacks.
       </p>
       {location.protocol !== 'https:' && (
         <p class="warn" role="note">
-          Meta only calls https:// addresses. Serve Parley over TLS (for example behind a reverse proxy) and open this
-          page at that address to see the URLs to use.
+          Meta only calls https:// addresses. Serve Parley over TLS (for example behind a reverse proxy) and open this page at that address
+          to see the URLs to use.
         </p>
       )}
     </div>
@@ -194,9 +198,7 @@ function ChannelCard({ c, onEdit }: { c: ChannelPublic; onEdit: () => void }) {
         <dt>Webhook URL</dt>
         <dd class="mono">{`${location.origin}${c.webhookPath}`}</dd>
       </dl>
-      {!c.enabled && (
-        <p class="hint">Disabled: its webhooks are acknowledged and logged but not stored, and nothing is sent through it.</p>
-      )}
+      {!c.enabled && <p class="hint">Disabled: its webhooks are acknowledged and logged but not stored, and nothing is sent through it.</p>}
       {error && (
         <p class="form-error" role="alert">
           {error}
@@ -206,7 +208,13 @@ function ChannelCard({ c, onEdit }: { c: ChannelPublic; onEdit: () => void }) {
         <button type="button" class="chip" onClick={onEdit} aria-label={`Edit ${c.name}`}>
           Edit
         </button>
-        <button type="button" class="chip" disabled={busy} onClick={() => void toggle()} aria-label={`${c.enabled ? 'Disable' : 'Enable'} ${c.name}`}>
+        <button
+          type="button"
+          class="chip"
+          disabled={busy}
+          onClick={() => void toggle()}
+          aria-label={`${c.enabled ? 'Disable' : 'Enable'} ${c.name}`}
+        >
           {c.enabled ? 'Disable' : 'Enable'}
         </button>
       </div>
@@ -235,7 +243,11 @@ const TOKEN_HELP: Record<ChannelKind, string> = {
 }
 const SECRETS: Array<[SecretKey, string, string | null]> = [
   ['accessToken', 'Access token', null],
-  ['appSecret', 'App secret', "The Meta app's secret: webhooks for this channel must be signed with it. Empty: the server's META_APP_SECRET."],
+  [
+    'appSecret',
+    'App secret',
+    "The Meta app's secret: webhooks for this channel must be signed with it. Empty: the server's META_APP_SECRET.",
+  ],
   ['verifyToken', 'Verify token', "Any phrase you also type into Meta's webhook settings. Empty: the server's META_VERIFY_TOKEN."],
 ]
 const hasSecret = (c: ChannelPublic, k: SecretKey) =>
@@ -328,7 +340,13 @@ function ChannelForm({ kind, channel, onDone }: { kind: ChannelKind; channel: Ch
             <span>
               WhatsApp Business account ID <span class="hint">(optional, for templates)</span>
             </span>
-            <input name="businessAccountId" value={waba} inputMode="numeric" maxLength={32} onInput={(e) => setWaba(e.currentTarget.value)} />
+            <input
+              name="businessAccountId"
+              value={waba}
+              inputMode="numeric"
+              maxLength={32}
+              onInput={(e) => setWaba(e.currentTarget.value)}
+            />
           </label>
         </>
       )}
@@ -358,8 +376,8 @@ function ChannelForm({ kind, channel, onDone }: { kind: ChannelKind; channel: Ch
             />
             {set && (
               <label class="inline">
-                <input type="checkbox" checked={remove[k]} onChange={(e) => setRemove({ ...remove, [k]: e.currentTarget.checked })} /> Remove the saved{' '}
-                {label.toLowerCase()}
+                <input type="checkbox" checked={remove[k]} onChange={(e) => setRemove({ ...remove, [k]: e.currentTarget.checked })} />{' '}
+                Remove the saved {label.toLowerCase()}
               </label>
             )}
             <span class="hint">{help ?? TOKEN_HELP[kind]}</span>

@@ -279,7 +279,12 @@ export function createApp() {
       const ch = state.channel.value
       const page = await api.conversations({ status: f, q, ...channelParams(ch), limit: CONVERSATION_PAGE })
       if (gen !== resyncGen) return
-      state.applyConversationPage(page.conversations, page.eventId, { key: listKey(f, q, ch), nextCursor: page.nextCursor, first: true }, { replace: true })
+      state.applyConversationPage(
+        page.conversations,
+        page.eventId,
+        { key: listKey(f, q, ch), nextCursor: page.nextCursor, first: true },
+        { replace: true },
+      )
       state.dropThreadsExcept(sel)
       if (sel !== null) {
         const [c, m] = await Promise.all([api.conversation(sel), api.messages(sel, null, MESSAGE_PAGE)])
@@ -308,11 +313,15 @@ export function createApp() {
     const key = listKey(f, q, ch)
     const p = state.paging.value
     if (!first && (p.key !== key || p.complete || p.loading || !p.nextCursor)) return true
-    state.paging.value = first
-      ? { key, nextCursor: null, frontier: null, complete: false, loading: true }
-      : { ...p, loading: true }
+    state.paging.value = first ? { key, nextCursor: null, frontier: null, complete: false, loading: true } : { ...p, loading: true }
     try {
-      const page = await api.conversations({ status: f, q, ...channelParams(ch), cursor: first ? null : p.nextCursor, limit: CONVERSATION_PAGE })
+      const page = await api.conversations({
+        status: f,
+        q,
+        ...channelParams(ch),
+        cursor: first ? null : p.nextCursor,
+        limit: CONVERSATION_PAGE,
+      })
       state.applyConversationPage(page.conversations, page.eventId, { key, nextCursor: page.nextCursor, first })
       return true
     } catch (e) {
