@@ -420,12 +420,11 @@ export function messengerAttachmentType(kind: UploadKind | null): 'image' | 'aud
   return kind === 'image' || kind === 'audio' || kind === 'video' ? kind : 'file'
 }
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what a filename must lose
+const FILENAME_UNSAFE = /[\u0000-\u001f\u007f"]/g
+
 /** A display name only: no directories, no control characters, bounded. */
 export function cleanFilename(name: string): string {
   const base = name.split(/[\\/]/).pop() ?? ''
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what a filename must lose
-  return base
-    .replace(/[\u0000-\u001f\u007f"]/g, '')
-    .trim()
-    .slice(0, 200)
+  return base.replace(FILENAME_UNSAFE, '').trim().slice(0, 200)
 }
