@@ -15,8 +15,8 @@ import { AppError } from './errors.ts'
 import { openDatabase, type Db } from './store/db.ts'
 import { usePrivateUmask } from './store/data-dir.ts'
 import { users } from './store/schema.ts'
-import { AuthService } from './domain/auth.ts'
-import { PasswordResets } from './domain/password-reset.ts'
+import { AuthService } from './domain/accounts/auth.ts'
+import { PasswordResets } from './domain/accounts/password-reset.ts'
 
 const USAGE = `Usage:
   npm run admin -- list-users

@@ -7,9 +7,9 @@ import type { Db } from './store/db.ts'
 import { EventLog, systemClock, type Clock } from './events/event-log.ts'
 import { StreamHub } from './events/stream-hub.ts'
 import { InboxStore } from './store/inbox-store.ts'
-import { AuthService } from './domain/auth.ts'
-import { IngestQueue } from './domain/ingest-queue.ts'
-import { bootstrap } from './domain/bootstrap.ts'
+import { AuthService } from './domain/accounts/auth.ts'
+import { IngestQueue } from './domain/inbox/ingest-queue.ts'
+import { bootstrap } from './domain/accounts/bootstrap.ts'
 import { installErrorHandler } from './http/error-handler.ts'
 import { RequestLogController, serializeRequest } from './http/request-log.ts'
 import { authPlugin } from './http/auth.ts'
@@ -17,17 +17,18 @@ import { whatsappWebhookRoutes } from './http/webhooks-whatsapp.ts'
 import { streamRoutes } from './http/stream.ts'
 import { conversationRoutes } from './http/conversations.ts'
 import { webRoutes } from './http/web.ts'
-import { ChannelDirectory } from './domain/channels.ts'
-import { ChannelChecks } from './domain/channel-checks.ts'
+import { ChannelDirectory } from './domain/channels/channels.ts'
+import { ChannelChecks } from './domain/channels/channel-checks.ts'
 import { messengerWebhookRoutes } from './http/webhooks-messenger.ts'
 import { channelRoutes } from './http/channels.ts'
-import { createSending, type Sending } from './domain/replies-wiring.ts'
+import { createSending } from './domain/sending/wiring.ts'
+import type { Services } from './services.ts'
 import { messageRoutes } from './http/messages.ts'
 import { templateRoutes } from './http/templates.ts'
 import { mediaRoutes } from './http/media.ts'
 import { sandboxRoutes } from './http/sandbox.ts'
 import { createSandbox, type SandboxMode } from './sandbox/sandbox-mode.ts'
-import { createCampaigns, type Campaigns } from './domain/campaign-wiring.ts'
+import { createCampaigns } from './domain/campaigns/wiring.ts'
 import { contactRoutes } from './http/contacts.ts'
 import { campaignRoutes } from './http/campaigns.ts'
 import { healthRoutes } from './http/health.ts'
@@ -38,32 +39,6 @@ export interface AppDeps {
   db: Db
   clock?: Clock
   logger?: FastifyServerOptions['logger']
-}
-
-export interface Services {
-  config: Readonly<Config>
-  db: Db
-  clock: Clock
-  events: EventLog
-  hub: StreamHub
-  store: InboxStore
-  auth: AuthService
-  ingest: IngestQueue
-  channels: ChannelDirectory
-  /** Checks saved channel credentials with Meta in the background (issue 11). */
-  channelChecks: ChannelChecks
-  /** Replies, outbox, media, templates (issue 4). */
-  sending: Sending
-  /** Present in sandbox mode: the in-process Meta emulator. */
-  sandbox?: SandboxMode
-  /** Contacts, CSV import, broadcast campaigns and their analytics (issue 7). */
-  campaigns: Campaigns
-}
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    services: Services
-  }
 }
 
 // Prune hourly: retention is in days, so an hour of slack costs nothing.

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { ADMIN, apiCall, startServer, type TestServer } from './helpers/server.ts'
 import { connectSse } from './helpers/sse.ts'
-import { PasswordResets } from '../src/domain/password-reset.ts'
+import { PasswordResets } from '../src/domain/accounts/password-reset.ts'
 
 const run = promisify(execFile)
 

@@ -4,9 +4,9 @@
 // state than the page it came from.
 import t from 'tap'
 import Database from 'better-sqlite3'
-import { STATUS_SQL } from '../src/domain/campaign-analytics.ts'
-import { recipientFailure, recipientStatusOf } from '../src/domain/campaign-recipient.ts'
-import { plainReason } from '../src/domain/meta-errors.ts'
+import { STATUS_SQL } from '../src/domain/campaigns/campaign-analytics.ts'
+import { recipientFailure, recipientStatusOf } from '../src/domain/campaigns/campaign-recipient.ts'
+import { plainReason } from '../src/domain/sending/meta-errors.ts'
 import type { MessageStatus } from '../src/store/schema.ts'
 import type { CampaignRecipientDTO, ConversationDTO, MessageDTO } from '../src/events/types.ts'
 import { applyRecipientEvent, type RowSeqs } from '../web/src/campaigns/recipients-live.ts'

@@ -11,7 +11,7 @@ import { freePort } from './helpers/process.ts'
 import { connectSse } from './helpers/sse.ts'
 import { startMessengerSandbox } from './helpers/messenger-sandbox.ts'
 import { agentPage, ensureWebBuild, launchBrowser, E2E_FILE_TIMEOUT_MS, LIVE_MS } from './helpers/browser.ts'
-import type { ChannelPublic } from '../src/domain/channels.ts'
+import type { ChannelPublic } from '../src/domain/channels/channels.ts'
 
 t.setTimeout(E2E_FILE_TIMEOUT_MS)
 

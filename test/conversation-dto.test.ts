@@ -5,7 +5,7 @@ import t from 'tap'
 import { startServer, type TestServer } from './helpers/server.ts'
 import { status, statusWebhook, textWebhook } from './helpers/wa.ts'
 import type { ConversationDTO, MessageDTO } from '../src/events/types.ts'
-import { plainReason } from '../src/domain/meta-errors.ts'
+import { plainReason } from '../src/domain/sending/meta-errors.ts'
 
 const CUSTOMER = '4915100000901'
 

@@ -1,7 +1,7 @@
 // The RFC 4180 reader behind contact imports, and the phone rule (issue 7).
 import t from 'tap'
-import { csvCell, csvLine, detectSeparator, parseCsv } from '../src/domain/csv.ts'
-import { normalizePhone } from '../src/domain/contacts-phone.ts'
+import { csvCell, csvLine, detectSeparator, parseCsv } from '../src/domain/contacts/csv.ts'
+import { normalizePhone } from '../src/domain/contacts/contacts-phone.ts'
 
 const rows = (text: string) => parseCsv(text).records.map((r) => r.fields)
 

@@ -9,9 +9,9 @@ import { startServer, type TestServer } from './helpers/server.ts'
 import { status, statusWebhook, textWebhook } from './helpers/wa.ts'
 import { item, mid, pageWebhookFor, postMessenger } from './helpers/ms.ts'
 import { agentPage, E2E_FILE_TIMEOUT_MS, ensureWebBuild, launchBrowser, listRows, LIVE_MS, openConversation } from './helpers/browser.ts'
-import type { ChannelPublic } from '../src/domain/channels.ts'
+import type { ChannelPublic } from '../src/domain/channels/channels.ts'
 import type { MessageDTO } from '../src/events/types.ts'
-import { plainReason } from '../src/domain/meta-errors.ts'
+import { plainReason } from '../src/domain/sending/meta-errors.ts'
 
 const AGENT = { email: 'agent@example.com', password: 'an agent password', name: 'Agnes' }
 const PAGE_ID = '100000000000040'

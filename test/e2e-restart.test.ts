@@ -6,7 +6,7 @@ import { mkdtempSync, renameSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { openDatabase } from '../src/store/db.ts'
-import { AuthService } from '../src/domain/auth.ts'
+import { AuthService } from '../src/domain/accounts/auth.ts'
 import {
   agentPage,
   E2E_FILE_TIMEOUT_MS,

@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { openDatabase, type Db } from '../src/store/db.ts'
 import { EventLog, systemClock } from '../src/events/event-log.ts'
-import { IngestQueue, type IngestJob } from '../src/domain/ingest-queue.ts'
-import { keepRaw } from '../src/domain/whatsapp-ingest.ts'
+import { IngestQueue, type IngestJob } from '../src/domain/inbox/ingest-queue.ts'
+import { keepRaw } from '../src/domain/inbox/whatsapp-ingest.ts'
 import { AppError } from '../src/errors.ts'
 
 function setup(t: { teardown(fn: () => void): void }) {

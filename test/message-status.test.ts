@@ -1,7 +1,7 @@
 // Property test: over every order of sent/delivered/read/failed, with duplicates, the
 // final status is the highest reached and never regresses along the way.
 import t from 'tap'
-import { applyStatus, STATUS_RANK, type StatusState, type StatusUpdate } from '../src/domain/message-status.ts'
+import { applyStatus, STATUS_RANK, type StatusState, type StatusUpdate } from '../src/domain/inbox/message-status.ts'
 
 const fresh = (): StatusState => ({
   status: 'sending',

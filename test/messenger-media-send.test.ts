@@ -11,7 +11,7 @@ import { startMessengerSandbox } from './helpers/messenger-sandbox.ts'
 import { connectSse } from './helpers/sse.ts'
 import { until } from './helpers/emulator.ts'
 import { agentPage, ensureWebBuild, openConversation, launchBrowser, watchPage, E2E_FILE_TIMEOUT_MS, LIVE_MS } from './helpers/browser.ts'
-import { plainReason } from '../src/domain/meta-errors.ts'
+import { plainReason } from '../src/domain/sending/meta-errors.ts'
 import type { MessageDTO } from '../src/events/types.ts'
 import { mp4, oggOpus } from './helpers/media-files.ts'
 

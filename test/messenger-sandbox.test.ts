@@ -7,7 +7,7 @@ import { startMessengerSandbox } from './helpers/messenger-sandbox.ts'
 import { connectSse } from './helpers/sse.ts'
 import { until } from './helpers/emulator.ts'
 import { agentPage, ensureWebBuild, launchBrowser, watchPage, E2E_FILE_TIMEOUT_MS, LIVE_MS } from './helpers/browser.ts'
-import { plainReason } from '../src/domain/meta-errors.ts'
+import { plainReason } from '../src/domain/sending/meta-errors.ts'
 import type { ConversationDTO, MessageDTO } from '../src/events/types.ts'
 
 const DAY = 24 * 3600_000

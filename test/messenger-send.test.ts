@@ -4,7 +4,7 @@
 import t from 'tap'
 import { startServer, APP_SECRET } from './helpers/server.ts'
 import { PAGE_ID, item, mid, pageWebhook, postMessenger } from './helpers/ms.ts'
-import { localReasons, plainReason } from '../src/domain/meta-errors.ts'
+import { localReasons, plainReason } from '../src/domain/sending/meta-errors.ts'
 
 const HOUR = 3600_000
 

@@ -11,7 +11,7 @@ import {
   MARGIN_WIDEN_MIN_STEP_MS,
   THROTTLE_PAUSE_BASE_MS,
   WINDOW_MARGIN_MS,
-} from '../src/domain/outbox-rate.ts'
+} from '../src/domain/sending/outbox-rate.ts'
 
 async function customers(p: Pair, n: number) {
   const ids: number[] = []

@@ -7,7 +7,7 @@ import { statusWebhook, status } from './helpers/wa.ts'
 import { freePort } from './helpers/process.ts'
 import type { TestLike } from './helpers/server.ts'
 import type { MessageDTO } from '../src/events/types.ts'
-import { STATUS_RANK } from '../src/domain/message-status.ts'
+import { STATUS_RANK } from '../src/domain/inbox/message-status.ts'
 
 const CUSTOMER = '15550001111'
 

@@ -6,7 +6,7 @@ import t from 'tap'
 import { startPair, until, type Pair } from './helpers/emulator.ts'
 import { startMessengerSandbox } from './helpers/messenger-sandbox.ts'
 import { statusWebhook, status, textWebhook } from './helpers/wa.ts'
-import { classify, plainReason } from '../src/domain/meta-errors.ts'
+import { classify, plainReason } from '../src/domain/sending/meta-errors.ts'
 import { RETRYABLE_CODES, sendRecovery } from '../src/events/send-recovery.ts'
 import type { MessageDTO } from '../src/events/types.ts'
 

@@ -6,7 +6,7 @@ import { startServer, VERIFY_TOKEN, APP_SECRET, type TestServer } from './helper
 import { connectSse } from './helpers/sse.ts'
 import { contact, envelope, inbound, status, statusWebhook, text, textWebhook, value, wamid } from './helpers/wa.ts'
 import { metaEscape } from '../src/channels/meta-signature.ts'
-import { plainReason } from '../src/domain/meta-errors.ts'
+import { plainReason } from '../src/domain/sending/meta-errors.ts'
 
 const count = (s: TestServer, table: string) => (s.db.$client.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n
 

@@ -8,7 +8,7 @@ import { serve } from './proc.ts'
 import { nowMs } from './hist.ts'
 import { seedOutbound } from './parley-seed.ts'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
-import { IngestQueue } from '../../src/domain/ingest-queue.ts'
+import { IngestQueue } from '../../src/domain/inbox/ingest-queue.ts'
 import { Hist } from './hist.ts'
 
 // Observation only: how long each group commit holds the event loop (SQL, COMMIT and

@@ -1,5 +1,5 @@
 // What an agent can do about a reply that failed or was not confirmed (issue 11 point
-// 3): the one rule behind both the retry route (src/domain/replies.ts) and the failed
+// 3): the one rule behind both the retry route (src/domain/sending/replies.ts) and the failed
 // bubble's button (web/src/components/MessageBubble.tsx). Pure, no imports but types,
 // so the browser bundles the same code the server runs.
 //

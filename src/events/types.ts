@@ -1,7 +1,7 @@
 // Event and DTO shapes shared by the server and the web client (imported as types),
 // plus the one rule both sides must word alike: why a message failed.
 
-import type { ChannelPublic } from '../domain/channels.ts'
+import type { ChannelPublic } from '../domain/channels/channels.ts'
 
 export type ChannelKind = 'whatsapp' | 'messenger'
 

@@ -9,9 +9,9 @@ import rateLimit from '@fastify/rate-limit'
 import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Errors } from '../errors.ts'
-import { publicUser, type Session } from '../domain/auth.ts'
-import { LoginThrottle, accountKey } from '../domain/login-throttle.ts'
-import type { Services } from '../app.ts'
+import { publicUser, type Session } from '../domain/accounts/auth.ts'
+import { LoginThrottle, accountKey } from '../domain/accounts/login-throttle.ts'
+import type { Services } from '../services.ts'
 
 export const SESSION_COOKIE = 'parley_session'
 

@@ -6,10 +6,10 @@ import type { FastifyInstance } from 'fastify'
 import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Errors } from '../errors.ts'
-import { csvLine } from '../domain/csv.ts'
-import { RECIPIENT_FILTERS } from '../domain/campaign-analytics.ts'
+import { csvLine } from '../domain/contacts/csv.ts'
+import { RECIPIENT_FILTERS } from '../domain/campaigns/campaign-analytics.ts'
 import type { CampaignAudience, CampaignParams, CampaignRecipientDTO } from '../events/types.ts'
-import type { Services } from '../app.ts'
+import type { Services } from '../services.ts'
 
 const DEFAULT_PAGE = 50
 const MAX_PAGE = 500

@@ -3,9 +3,9 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import { toPublicChannel } from '../domain/channels.ts'
+import { toPublicChannel } from '../domain/channels/channels.ts'
 import { Errors } from '../errors.ts'
-import type { Services } from '../app.ts'
+import type { Services } from '../services.ts'
 
 const Secret = Type.Optional(Type.Union([Type.String({ maxLength: 1024 }), Type.Null()]))
 const Editable = {

@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify'
 import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Errors } from '../errors.ts'
-import type { Services } from '../app.ts'
+import type { Services } from '../services.ts'
 
 const DEFAULT_PAGE = 50
 const MAX_PAGE = 200

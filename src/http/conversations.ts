@@ -5,8 +5,8 @@ import type { FastifyInstance } from 'fastify'
 import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Errors } from '../errors.ts'
-import type { Services } from '../app.ts'
-import { setConversationStatus } from '../domain/conversation-status.ts'
+import type { Services } from '../services.ts'
+import { setConversationStatus } from '../domain/inbox/conversation-status.ts'
 
 const DEFAULT_PAGE = 50
 const MAX_PAGE = 200

@@ -4,7 +4,7 @@
 // did not fail for storage; otherwise 503 STORAGE_UNAVAILABLE (a full disk shows
 // here before Meta's retries run out). Never cached.
 import type { FastifyInstance } from 'fastify'
-import type { Services } from '../app.ts'
+import type { Services } from '../services.ts'
 import { Errors } from '../errors.ts'
 import { isStorageFailure } from '../store/db.ts'
 

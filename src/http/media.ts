@@ -8,7 +8,7 @@ import multipart from '@fastify/multipart'
 import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { AppError, Errors } from '../errors.ts'
-import type { Services } from '../app.ts'
+import type { Services } from '../services.ts'
 
 // Images a browser decodes as images and nothing else (no SVG: it can carry script).
 const INLINE_TYPES = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp'])

@@ -5,7 +5,7 @@
 import type { FastifyInstance } from 'fastify'
 import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import type { Services } from '../app.ts'
+import type { Services } from '../services.ts'
 
 const Params = Type.Union([
   Type.Array(Type.String({ maxLength: 1024 }), { maxItems: 50 }),

@@ -5,11 +5,11 @@
 import type { FastifyInstance } from 'fastify'
 import sjson from 'secure-json-parse'
 import { verifyWithAny } from '../channels/meta-signature.ts'
-import { keepRaw } from '../domain/whatsapp-ingest.ts'
-import type { ChannelKind } from '../domain/channels.ts'
+import { keepRaw } from '../domain/inbox/whatsapp-ingest.ts'
+import type { ChannelKind } from '../domain/channels/channels.ts'
 import type { EventBatch } from '../events/event-log.ts'
 import { Errors } from '../errors.ts'
-import type { Services } from '../app.ts'
+import type { Services } from '../services.ts'
 
 // Meta's payloads reach 3 MB; Fastify's 1 MiB default would refuse real deliveries,
 // and Meta would retry them for a week.

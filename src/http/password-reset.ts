@@ -7,10 +7,10 @@
 import type { FastifyInstance } from 'fastify'
 import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import type { Services } from '../app.ts'
-import { publicUser } from '../domain/auth.ts'
-import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, PasswordResets } from '../domain/password-reset.ts'
-import { watchRevocations } from '../domain/session-revocation.ts'
+import type { Services } from '../services.ts'
+import { publicUser } from '../domain/accounts/auth.ts'
+import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, PasswordResets } from '../domain/accounts/password-reset.ts'
+import { watchRevocations } from '../domain/accounts/session-revocation.ts'
 
 export async function passwordResetRoutes(app: FastifyInstance, opts: { services: Services }) {
   const { config, db, auth, hub, clock } = opts.services

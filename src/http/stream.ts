@@ -1,7 +1,7 @@
 // GET /stream: the one authenticated Server-Sent Events connection per browser.
 // The hub does the work; this route authenticates, writes headers and hands over.
 import type { FastifyInstance } from 'fastify'
-import type { Services } from '../app.ts'
+import type { Services } from '../services.ts'
 import { httpChunk } from '../events/stream-hub.ts'
 
 export async function streamRoutes(app: FastifyInstance, opts: { services: Services }) {

@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify'
 import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Errors } from '../errors.ts'
-import type { Services } from '../app.ts'
+import type { Services } from '../services.ts'
 
 export async function templateRoutes(app: FastifyInstance, opts: { services: Services }) {
   const { replies, templates } = opts.services.sending

@@ -1,9 +1,9 @@
 // /webhooks/messenger: a Facebook Page's Messenger events.
 import type { FastifyInstance } from 'fastify'
 import { parseMessenger } from '../channels/messenger/parse.ts'
-import { ingestMessenger } from '../domain/messenger-ingest.ts'
+import { ingestMessenger } from '../domain/inbox/messenger-ingest.ts'
 import { registerMetaWebhook } from './meta-webhook.ts'
-import type { Services } from '../app.ts'
+import type { Services } from '../services.ts'
 
 export async function messengerWebhookRoutes(app: FastifyInstance, opts: { services: Services }) {
   const { db, store, channels, clock, sending } = opts.services

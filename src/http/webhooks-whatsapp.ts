@@ -3,9 +3,9 @@
 // meta-webhook.ts.
 import type { FastifyInstance } from 'fastify'
 import { parseWhatsApp } from '../channels/whatsapp/parse.ts'
-import { ingestWhatsApp } from '../domain/whatsapp-ingest.ts'
+import { ingestWhatsApp } from '../domain/inbox/whatsapp-ingest.ts'
 import { registerMetaWebhook } from './meta-webhook.ts'
-import type { Services } from '../app.ts'
+import type { Services } from '../services.ts'
 
 export async function whatsappWebhookRoutes(app: FastifyInstance, opts: { services: Services }) {
   const { db, store, clock, channels, sending } = opts.services

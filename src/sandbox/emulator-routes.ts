@@ -8,7 +8,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandle
 import multipart from '@fastify/multipart'
 import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import { Emulator, MetaError, metaError, PLAYABLE, type Faults } from './emulator.ts'
+import { type Emulator, MetaError, metaError, PLAYABLE, type Faults } from './emulator.ts'
 import { messengerOf } from './emulator-messenger.ts'
 import { messengerGraphRoutes, messengerSandboxRoutes } from './emulator-messenger-routes.ts'
 import { registerChangeStream } from './change-stream.ts'

@@ -33,12 +33,12 @@ export interface MessagePage {
 }
 
 // Shapes of the sending API (issue 4), shared with the server as types only.
-export type { TemplateDTO } from '../../../src/domain/templates.ts'
-import type { TemplateDTO } from '../../../src/domain/templates.ts'
-import type { MediaDTO } from '../../../src/domain/media.ts'
+export type { TemplateDTO } from '../../../src/domain/sending/templates.ts'
+import type { TemplateDTO } from '../../../src/domain/sending/templates.ts'
+import type { MediaDTO } from '../../../src/domain/media/media.ts'
 // Channels as data (issue 6); secrets are write-only, the API only says whether one is set.
-export type { ChannelPublic, ChannelInput } from '../../../src/domain/channels.ts'
-import type { ChannelPublic, ChannelInput } from '../../../src/domain/channels.ts'
+export type { ChannelPublic, ChannelInput } from '../../../src/domain/channels/channels.ts'
+import type { ChannelPublic, ChannelInput } from '../../../src/domain/channels/channels.ts'
 
 let onUnauthorized: () => void = () => {}
 /** Called when any request answers 401: the session ended (logout elsewhere, expiry). */

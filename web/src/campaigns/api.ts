@@ -10,8 +10,8 @@ import type {
   ContactDetailDTO,
   FollowUpFilter,
 } from '../../../src/events/types.ts'
-import type { TemplateDTO } from '../../../src/domain/templates.ts'
-import type { ImportReport } from '../../../src/domain/contacts-import.ts'
+import type { TemplateDTO } from '../../../src/domain/sending/templates.ts'
+import type { ImportReport } from '../../../src/domain/contacts/contacts-import.ts'
 
 export type { ImportReport, TemplateDTO }
 

@@ -10,7 +10,7 @@
 // Nothing is refetched per event. Each row remembers the stream position it is current
 // to, so an event older than the page the row came from never moves it back.
 import type { CampaignRecipientDTO, ConversationDTO, MessageDTO } from '../../../src/events/types.ts'
-import { recipientFailure, recipientStatusOf } from '../../../src/domain/campaign-recipient.ts'
+import { recipientFailure, recipientStatusOf } from '../../../src/domain/campaigns/campaign-recipient.ts'
 import type { StreamEvent } from '../state/inbox.ts'
 import { seqOf } from './live.ts'
 

@@ -1,0 +1,48 @@
+// Start-up state: the default workspace, the first admin from ADMIN_EMAIL/ADMIN_PASSWORD,
+// and the WhatsApp number from the environment as the workspace's first channel.
+import { and, eq } from 'drizzle-orm'
+import type { Config } from '../../config.ts'
+import type { Db } from '../../store/db.ts'
+import { channels } from '../../store/schema.ts'
+import type { AuthService } from './auth.ts'
+
+export async function bootstrap(config: Config, db: Db, auth: AuthService): Promise<{ workspaceId: number }> {
+  const workspaceId = auth.defaultWorkspace()
+  if (config.adminEmail && config.adminPassword && auth.userCount() === 0) {
+    await auth.createUser({
+      workspaceId,
+      email: config.adminEmail,
+      name: 'Admin',
+      password: config.adminPassword,
+      role: 'admin',
+    })
+  }
+  const wa = config.whatsapp
+  if (wa.phoneNumberId) {
+    const values = {
+      workspaceId,
+      kind: 'whatsapp' as const,
+      externalId: wa.phoneNumberId,
+      name: 'WhatsApp',
+      businessAccountId: wa.businessAccountId ?? null,
+      accessToken: wa.accessToken ?? null,
+      enabled: true,
+    }
+    const existing = db
+      .select()
+      .from(channels)
+      .where(and(eq(channels.kind, 'whatsapp'), eq(channels.externalId, wa.phoneNumberId)))
+      .get()
+    if (!existing) db.insert(channels).values(values).run()
+    else {
+      // The environment wins for what it sets; what it leaves unset (a token saved in
+      // Settings, say) is kept rather than wiped at every start.
+      const set = {
+        ...(wa.businessAccountId !== undefined ? { businessAccountId: wa.businessAccountId } : {}),
+        ...(wa.accessToken !== undefined ? { accessToken: wa.accessToken } : {}),
+      }
+      if (Object.keys(set).length > 0) db.update(channels).set(set).where(eq(channels.id, existing.id)).run()
+    }
+  }
+  return { workspaceId }
+}

@@ -1,0 +1,321 @@
+// Campaign analytics (issue 7), derived — never counted separately — from the one
+// truth: each recipient row and the status of the message it became. The counters in
+// `campaign.updated` and the per-recipient table run the same status expression over
+// the same rows, so they cannot disagree. Updates go out on the ordinary event stream,
+// at most a few times a second per campaign, whenever a campaign's messages change.
+import type Database from 'better-sqlite3'
+import type { EventLog, LoggedEvent } from '../../events/event-log.ts'
+import type {
+  CampaignAudience,
+  CampaignCounts,
+  CampaignDTO,
+  CampaignParams,
+  CampaignRecipientDTO,
+  RecipientStatus,
+} from '../../events/types.ts'
+import type { campaigns } from '../../store/schema.ts'
+import { plainReason } from '../sending/meta-errors.ts'
+import { recipientFailure } from './campaign-recipient.ts'
+
+export type CampaignRow = typeof campaigns.$inferSelect
+
+export const SKIP_LABELS: Record<string, string> = {
+  opted_out: 'Opted out',
+  no_phone: 'No WhatsApp number',
+  missing_value: 'A template value is missing',
+  invalid_value: 'A template value was not accepted',
+  cancelled: 'Campaign cancelled before sending',
+}
+
+/**
+ * A recipient's status: its row while it waits or was skipped, its message's after
+ * (recipientStatusOf in campaign-recipient.ts is the same rule for one message).
+ */
+export const STATUS_SQL = `CASE
+  WHEN r.state = 'pending' THEN 'queued'
+  WHEN r.state = 'skipped' THEN 'skipped'
+  WHEN m.status IS NULL OR m.status IN ('pending', 'queued') THEN 'queued'
+  WHEN m.status = 'played' THEN 'read'
+  ELSE m.status END`
+
+const STATUS_FILTER: Record<string, string> = {
+  queued: `(${STATUS_SQL}) = 'queued'`,
+  sending: `(${STATUS_SQL}) = 'sending'`,
+  unknown: `(${STATUS_SQL}) = 'unknown'`,
+  sent: `(${STATUS_SQL}) = 'sent'`,
+  delivered: `(${STATUS_SQL}) = 'delivered'`,
+  read: `(${STATUS_SQL}) = 'read'`,
+  failed: `(${STATUS_SQL}) = 'failed'`,
+  skipped: `r.state = 'skipped'`,
+  replied: `r.replied_at IS NOT NULL`,
+}
+export const RECIPIENT_FILTERS = Object.keys(STATUS_FILTER)
+
+// Send rate: messages handed to WhatsApp per second over this window.
+const RATE_WINDOW_MS = 10_000
+// How often changed campaigns are published, and how often a running one is refreshed
+// even when nothing changed (its rate decays to 0 instead of freezing at the last value).
+export const FLUSH_MS = 250
+const RUNNING_REFRESH_MS = 1000
+
+interface RecipientJoin {
+  id: number
+  contactId: number
+  name: string | null
+  phone: string | null
+  externalId: string
+  state: string
+  skipReason: string | null
+  skipDetail: string | null
+  queuedAt: number | null
+  repliedAt: number | null
+  messageId: number | null
+  status: string
+  sentAt: number | null
+  deliveredAt: number | null
+  readAt: number | null
+  failedAt: number | null
+  errorCode: number | null
+  errorDetail: string | null
+  conversationId: number | null
+}
+
+const RECIPIENT_SELECT = `SELECT r.id, r.contact_id AS contactId, c.name, c.phone, c.external_id AS externalId, r.state,
+       r.skip_reason AS skipReason, r.skip_detail AS skipDetail, r.queued_at AS queuedAt, r.replied_at AS repliedAt,
+       r.message_id AS messageId, ${STATUS_SQL} AS status, m.sent_at AS sentAt, m.delivered_at AS deliveredAt,
+       m.read_at AS readAt, m.failed_at AS failedAt, m.error_code AS errorCode, m.error_detail AS errorDetail,
+       m.conversation_id AS conversationId
+  FROM campaign_recipients r
+  JOIN contacts c ON c.id = r.contact_id
+  LEFT JOIN messages m ON m.id = r.message_id`
+
+export function toRecipientDTO(x: RecipientJoin): CampaignRecipientDTO {
+  return {
+    id: x.id,
+    contact: { id: x.contactId, name: x.name, phone: x.phone ?? x.externalId },
+    status: x.status as RecipientStatus,
+    skip: x.skipReason ? { reason: x.skipReason, label: SKIP_LABELS[x.skipReason] ?? x.skipReason, detail: x.skipDetail } : null,
+    error: x.status === 'failed' ? recipientFailure(x.errorCode, x.errorDetail) : null,
+    queuedAt: x.queuedAt,
+    sentAt: x.sentAt,
+    deliveredAt: x.deliveredAt,
+    readAt: x.readAt,
+    failedAt: x.failedAt,
+    repliedAt: x.repliedAt,
+    conversationId: x.conversationId,
+    messageId: x.messageId,
+  }
+}
+
+export class CampaignAnalytics {
+  private readonly countsStmt: Database.Statement
+  private readonly failuresStmt: Database.Statement
+  private readonly skipsStmt: Database.Statement
+  private readonly runningStmt: Database.Statement
+  private readonly pages = new Map<string, Database.Statement>()
+  private readonly samples = new Map<number, { at: number; n: number }[]>()
+  private readonly dirty = new Set<number>()
+  private readonly lastSent = new Map<number, string>()
+  private timer: NodeJS.Timeout | undefined
+  private refresher: NodeJS.Timeout | undefined
+  private stopped = true
+
+  constructor(
+    private readonly sqlite: Database.Database,
+    private readonly events: EventLog,
+    private readonly now: () => number,
+    private readonly load: (id: number) => CampaignRow | undefined,
+    private readonly hooks: { onCampaignMessage?: () => void; onError: (err: unknown) => void },
+  ) {
+    this.countsStmt = sqlite.prepare(
+      `SELECT ${STATUS_SQL} AS s, count(*) AS n, sum(r.replied_at IS NOT NULL) AS replied
+         FROM campaign_recipients r LEFT JOIN messages m ON m.id = r.message_id
+        WHERE r.campaign_id = ? GROUP BY s`,
+    )
+    this.failuresStmt = sqlite.prepare(
+      `SELECT m.error_code AS code, count(*) AS n, max(m.error_detail) AS detail
+         FROM campaign_recipients r JOIN messages m ON m.id = r.message_id
+        WHERE r.campaign_id = ? AND m.status = 'failed' GROUP BY m.error_code ORDER BY n DESC`,
+    )
+    this.skipsStmt = sqlite.prepare(
+      `SELECT skip_reason AS reason, count(*) AS n FROM campaign_recipients
+        WHERE campaign_id = ? AND state = 'skipped' GROUP BY skip_reason ORDER BY n DESC`,
+    )
+    this.runningStmt = sqlite.prepare(`SELECT id FROM campaigns WHERE status = 'running'`)
+    events.onCommitted((batch) => this.observe(batch))
+  }
+
+  start(): void {
+    this.stopped = false
+    this.refresher = setInterval(() => {
+      for (const { id } of this.runningStmt.all() as { id: number }[]) this.dirty.add(id)
+      this.schedule()
+    }, RUNNING_REFRESH_MS)
+    this.refresher.unref()
+  }
+
+  stop(): void {
+    this.stopped = true
+    clearTimeout(this.timer)
+    clearInterval(this.refresher)
+  }
+
+  counts(campaignId: number): CampaignCounts {
+    const c: CampaignCounts = {
+      total: 0,
+      queued: 0,
+      sending: 0,
+      unknown: 0,
+      sent: 0,
+      delivered: 0,
+      read: 0,
+      failed: 0,
+      skipped: 0,
+      replied: 0,
+    }
+    for (const row of this.countsStmt.all(campaignId) as { s: keyof CampaignCounts; n: number; replied: number }[]) {
+      c.total += row.n
+      c.replied += row.replied ?? 0
+      if (row.s in c) c[row.s] += row.n
+    }
+    return c
+  }
+
+  /** Messages handed to WhatsApp (accepted or refused, or in doubt). */
+  private processed(c: CampaignCounts): number {
+    return c.sent + c.delivered + c.read + c.failed + c.unknown
+  }
+
+  rate(campaignId: number, c: CampaignCounts): number {
+    const now = this.now()
+    const xs = this.samples.get(campaignId) ?? []
+    const n = this.processed(c)
+    if (!xs.length || xs[xs.length - 1]!.at < now) xs.push({ at: now, n })
+    while (xs.length > 2 && xs[0]!.at < now - RATE_WINDOW_MS) xs.shift()
+    this.samples.set(campaignId, xs)
+    const first = xs[0]!
+    const dt = now - first.at
+    // Too short a window says more about timer jitter than about the rate.
+    return dt >= 1000 ? Math.max(0, Math.round((((n - first.n) * 1000) / dt) * 10) / 10) : 0
+  }
+
+  dto(row: CampaignRow): CampaignDTO {
+    const counts = this.counts(row.id)
+    const failures = (this.failuresStmt.all(row.id) as { code: number | null; n: number; detail: string | null }[]).map((f) => ({
+      code: f.code,
+      reason: f.code !== null ? plainReason(f.code, f.detail) : (f.detail ?? 'Not sent'),
+      count: f.n,
+    }))
+    const skips = (this.skipsStmt.all(row.id) as { reason: string | null; n: number }[]).map((s) => ({
+      reason: s.reason ?? 'unknown',
+      label: SKIP_LABELS[s.reason ?? ''] ?? s.reason ?? 'Skipped',
+      count: s.n,
+    }))
+    const waiting = counts.queued + counts.sending
+    return {
+      id: row.id,
+      name: row.name,
+      status: row.status,
+      channelId: row.channelId,
+      template: { name: row.templateName, language: row.templateLanguage },
+      params: row.params as unknown as CampaignParams,
+      audience: row.audience as unknown as CampaignAudience,
+      scheduledAt: row.scheduledAt,
+      startedAt: row.startedAt,
+      completedAt: row.completedAt,
+      cancelledAt: row.cancelledAt,
+      pausedAt: row.pausedAt,
+      pause: row.pauseCode ? { code: row.pauseCode, reason: row.pauseReason ?? '' } : null,
+      note: row.status === 'running' ? row.note : null,
+      followUpOf: row.followUpOf,
+      createdAt: row.createdAt,
+      updatedAt: row.updatedAt,
+      counts,
+      failures,
+      skips,
+      // Only a running campaign has a send rate; a finished one's last sample would linger.
+      rate: row.status === 'running' ? this.rate(row.id, counts) : 0,
+      progress: counts.total === 0 ? 0 : Math.round(((counts.total - waiting) / counts.total) * 1000) / 1000,
+    }
+  }
+
+  recipients(campaignId: number, opts: { afterId?: number; limit: number; status?: string }): CampaignRecipientDTO[] {
+    const filter = opts.status ? STATUS_FILTER[opts.status] : undefined
+    const key = filter ?? ''
+    let stmt = this.pages.get(key)
+    if (!stmt) {
+      stmt = this.sqlite.prepare(
+        `${RECIPIENT_SELECT} WHERE r.campaign_id = ? AND r.id > ? ${filter ? `AND ${filter}` : ''} ORDER BY r.id LIMIT ?`,
+      )
+      this.pages.set(key, stmt)
+    }
+    return (stmt.all(campaignId, opts.afterId ?? 0, opts.limit) as RecipientJoin[]).map(toRecipientDTO)
+  }
+
+  /** Every recipient in id order, a page at a time (the CSV export streams this). */
+  *allRecipients(campaignId: number, pageSize = 1000): Generator<CampaignRecipientDTO[]> {
+    let after = 0
+    for (;;) {
+      const page = this.recipients(campaignId, { afterId: after, limit: pageSize })
+      if (page.length === 0) return
+      yield page
+      after = page[page.length - 1]!.id
+    }
+  }
+
+  /** Publishes this campaign soon (a change the event stream did not show). */
+  touch(campaignId: number): void {
+    this.dirty.add(campaignId)
+    this.schedule()
+  }
+
+  // Campaign messages carry `context.campaign` in their DTO (sent ones and attributed
+  // replies alike), so the committed events say which campaigns changed.
+  private observe(batch: LoggedEvent[]): void {
+    let changed = false
+    let claimed = false
+    for (const ev of batch) {
+      if (ev.type !== 'message.updated' && ev.type !== 'message.created') continue
+      const at = ev.data.indexOf('"campaign":{"id":')
+      if (at < 0) continue
+      const id = Number(/^"campaign":\{"id":(\d+)/.exec(ev.data.slice(at, at + 40))?.[1])
+      if (!Number.isSafeInteger(id)) continue
+      this.dirty.add(id)
+      changed = true
+      // The outbox claimed a campaign message: its backlog shrank.
+      if (ev.type === 'message.updated' && ev.data.includes('"status":"sending"')) claimed = true
+    }
+    if (claimed) this.hooks.onCampaignMessage?.()
+    if (changed) this.schedule()
+  }
+
+  private schedule(): void {
+    if (this.stopped || this.timer || this.dirty.size === 0) return
+    this.timer = setTimeout(() => {
+      this.timer = undefined
+      this.flush()
+    }, FLUSH_MS)
+    this.timer.unref()
+  }
+
+  flush(): void {
+    const ids = [...this.dirty]
+    this.dirty.clear()
+    try {
+      this.events.transact((batch) => {
+        for (const id of ids) {
+          const row = this.load(id)
+          if (!row) continue
+          const dto = this.dto(row)
+          // Unchanged (a refresh of an idle campaign): nothing to publish.
+          const key = JSON.stringify({ ...dto, updatedAt: 0 })
+          if (this.lastSent.get(id) === key) continue
+          this.lastSent.set(id, key)
+          batch.emit(row.workspaceId, 'campaign.updated', { campaign: dto })
+        }
+      })
+    } catch (err) {
+      this.hooks.onError(err)
+    }
+  }
+}

@@ -1,0 +1,145 @@
+// Opting out of campaigns (issue 7). Four ways in, two ways out:
+//   - the customer writes a stop keyword (the whole message: "STOP", "Baja.", "parar!"),
+//     marked in the webhook's own transaction, with the time and the words;
+//   - the customer stops marketing messages inside WhatsApp (the `user_preferences`
+//     webhook, issue 11), marked in the webhook's transaction;
+//   - Meta answers 131050 ("the user has opted out of marketing messages") for a send,
+//     synchronously or in a failed status — either way a `message.updated` event carries
+//     it, and the contact is marked right after that commit (and, should the process die
+//     in between, by the catch-up at the next start);
+//   - an agent sets it by hand;
+// and an agent reverses it, or the customer does by resuming marketing messages in
+// WhatsApp. Campaigns skip opted-out contacts and count them.
+import type Database from 'better-sqlite3'
+import type { EventLog, LoggedEvent } from '../../events/event-log.ts'
+import type { EventBatch } from '../../events/event-log.ts'
+import type { MessageDTO } from '../../events/types.ts'
+import type { ContactsService } from '../contacts/contacts.ts'
+
+/** Meta's code for "this user opted out of marketing messages from you". */
+export const META_OPTED_OUT = 131050
+
+/** Lower-case, accents and punctuation removed, spaces collapsed: "¡BAJA!" → "baja". */
+export function normalizeKeyword(text: string): string {
+  return text
+    .normalize('NFKD')
+    .replace(/\p{M}/gu, '')
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}\s]/gu, ' ')
+    .replace(/\s+/g, ' ')
+    .trim()
+}
+
+export class OptOutKeywords {
+  private readonly set: Set<string>
+
+  constructor(keywords: readonly string[]) {
+    this.set = new Set(keywords.map(normalizeKeyword).filter(Boolean))
+  }
+
+  /** True when the whole message is a stop keyword; "please don't stop" is not. */
+  matches(text: string | null | undefined): boolean {
+    if (!text || text.length > 100) return false
+    return this.set.has(normalizeKeyword(text))
+  }
+}
+
+/**
+ * The customer stopped (or resumed) marketing messages inside WhatsApp, in the webhook's
+ * transaction. Meta retries and does not order its webhooks, so the preference's own
+ * time decides, not its arrival: a stop older than the last resume (or an agent's
+ * reversal) does not opt the contact out again, a resume older than the opt-out does not
+ * reverse it, and a duplicate changes nothing. True when the contact changed.
+ */
+export function applyMarketingPreference(
+  contacts: ContactsService,
+  contactId: number,
+  value: 'stop' | 'resume',
+  at: number,
+  batch: EventBatch,
+): boolean {
+  // Meta's `detail` ("User requested to stop marketing messages") is not the customer's
+  // words: the source says it all.
+  return value === 'stop'
+    ? contacts.optOutInTx(contactId, 'whatsapp_stop', null, at, batch)
+    : contacts.optInInTx(contactId, 'whatsapp_resume', at, batch)
+}
+
+/**
+ * Marks contacts whose sends Meta refused with 131050. Listens to committed events and
+ * does its writes afterwards, outside the publishing loop (a write inside it would
+ * publish out of order).
+ */
+export class MetaOptOutWatcher {
+  private pending = new Set<number>()
+  private timer: NodeJS.Timeout | undefined
+  private stopped = false
+  private readonly contactOfMessage: Database.Statement
+  private readonly failedUnmarked: Database.Statement
+
+  constructor(
+    private readonly sqlite: Database.Database,
+    private readonly events: EventLog,
+    private readonly contacts: ContactsService,
+    private readonly onError: (err: unknown) => void,
+  ) {
+    this.contactOfMessage = sqlite.prepare(
+      `SELECT v.contact_id AS contactId, m.failed_at AS failedAt, m.error_code AS code
+         FROM messages m JOIN conversations v ON v.id = m.conversation_id WHERE m.id = ?`,
+    )
+    // The catch-up: a 131050 failure newer than the contact's last reversal, not yet marked.
+    this.failedUnmarked = sqlite.prepare(
+      `SELECT m.id FROM messages m
+         JOIN conversations v ON v.id = m.conversation_id
+         JOIN contacts c ON c.id = v.contact_id
+        WHERE m.direction = 'out' AND m.status = 'failed' AND m.error_code = ${META_OPTED_OUT}
+          AND c.opted_out_at IS NULL
+          AND (c.opt_out_reversed_at IS NULL OR c.opt_out_reversed_at < coalesce(m.failed_at, m.updated_at))`,
+    )
+    events.onCommitted((batch) => this.observe(batch))
+  }
+
+  start(): void {
+    this.stopped = false
+    for (const { id } of this.failedUnmarked.all() as { id: number }[]) this.pending.add(id)
+    this.schedule()
+  }
+
+  stop(): void {
+    this.stopped = true
+    clearTimeout(this.timer)
+  }
+
+  private observe(batch: LoggedEvent[]): void {
+    for (const ev of batch) {
+      if (ev.type !== 'message.updated' || !ev.data.includes(`"code":${META_OPTED_OUT}`)) continue
+      const m = (JSON.parse(ev.data) as { message: MessageDTO }).message
+      if (m.status === 'failed' && m.error?.code === META_OPTED_OUT) this.pending.add(m.id)
+    }
+    if (this.pending.size) this.schedule()
+  }
+
+  private schedule(): void {
+    if (this.stopped || this.timer || this.pending.size === 0) return
+    this.timer = setTimeout(() => {
+      this.timer = undefined
+      this.flush()
+    }, 0)
+  }
+
+  flush(): void {
+    const ids = [...this.pending]
+    this.pending.clear()
+    try {
+      this.events.transact((batch) => {
+        for (const id of ids) {
+          const r = this.contactOfMessage.get(id) as { contactId: number; failedAt: number | null; code: number | null } | undefined
+          if (!r || r.code !== META_OPTED_OUT) continue
+          this.contacts.optOutInTx(r.contactId, 'meta_131050', null, r.failedAt ?? Date.now(), batch)
+        }
+      })
+    } catch (err) {
+      this.onError(err)
+    }
+  }
+}

@@ -1,0 +1,184 @@
+// Channels as data: a workspace's WhatsApp numbers and Messenger pages, each with its
+// own credentials. Secrets are write-only through the API (never returned once saved).
+// Webhook verification asks this directory which app secrets and verify tokens exist;
+// the answer is cached and refreshed on every change (one process, one writer).
+import type Database from 'better-sqlite3'
+import type { Config } from '../../config.ts'
+import type { Db } from '../../store/db.ts'
+import { channels } from '../../store/schema.ts'
+import { Statements, TableCodec } from '../../store/prepared.ts'
+import type { ChannelRow } from '../../store/inbox-store.ts'
+import { AppError } from '../../errors.ts'
+import type { PacingStatus } from '../sending/outbox-rate.ts'
+
+export type ChannelKind = 'whatsapp' | 'messenger'
+
+/**
+ * What Meta said of the saved credentials (issue 11): `verified` (detail: the name and
+ * number Meta answered), `rejected` (detail: what to do, in words), `unchecked` (never
+ * asked yet, no token, or Meta could not be reached: retried with backoff).
+ */
+export interface ChannelCredentials {
+  status: 'verified' | 'rejected' | 'unchecked'
+  checkedAt: number | null
+  detail: string | null
+}
+
+export interface ChannelPublic {
+  id: number
+  kind: ChannelKind
+  externalId: string
+  name: string
+  displayPhoneNumber: string | null
+  businessAccountId: string | null
+  enabled: boolean
+  hasAccessToken: boolean
+  hasAppSecret: boolean
+  hasVerifyToken: boolean
+  webhookPath: string
+  createdAt: number
+  /** WhatsApp numbers: how Parley paces sends to Meta right now (see outbox-rate.ts). */
+  pacing?: PacingStatus
+  credentials: ChannelCredentials
+}
+
+export interface ChannelInput {
+  kind: ChannelKind
+  externalId: string
+  name: string
+  displayPhoneNumber?: string | null
+  businessAccountId?: string | null
+  accessToken?: string | null
+  appSecret?: string | null
+  verifyToken?: string | null
+  enabled?: boolean
+}
+
+export const toPublicChannel = (c: ChannelRow): ChannelPublic => ({
+  id: c.id,
+  kind: c.kind,
+  externalId: c.externalId,
+  name: c.name,
+  displayPhoneNumber: c.displayPhoneNumber,
+  businessAccountId: c.businessAccountId,
+  enabled: c.enabled,
+  hasAccessToken: !!c.accessToken,
+  hasAppSecret: !!c.appSecret,
+  hasVerifyToken: !!c.verifyToken,
+  webhookPath: `/webhooks/${c.kind}`,
+  createdAt: c.createdAt,
+  credentials: {
+    status: c.credentialsStatus ?? 'unchecked',
+    checkedAt: c.credentialsCheckedAt,
+    detail: c.credentialsDetail ?? (c.accessToken ? null : 'No access token is saved: nothing can be sent through this channel.'),
+  },
+})
+
+export class ChannelDirectory {
+  private readonly codec = new TableCodec<ChannelRow>(channels)
+  private readonly sql: Statements
+  private secretCache = new Map<ChannelKind, { secrets: string[]; tokens: string[] }>()
+
+  constructor(
+    db: Db,
+    private readonly config: Readonly<Config>,
+  ) {
+    this.sql = new Statements(db.$client as Database.Database)
+  }
+
+  list(workspaceId: number): ChannelRow[] {
+    return this.sql
+      .get(`SELECT ${this.codec.select()} FROM channels WHERE workspace_id = ? ORDER BY id`)
+      .all(workspaceId)
+      .map((r) => this.codec.decode(r))
+  }
+
+  get(workspaceId: number, id: number): ChannelRow | undefined {
+    const r = this.sql.get(`SELECT ${this.codec.select()} FROM channels WHERE workspace_id = ? AND id = ?`).get(workspaceId, id)
+    return r === undefined ? undefined : this.codec.decode(r)
+  }
+
+  create(workspaceId: number, input: ChannelInput): ChannelRow {
+    const row = this.sql.insert(this.codec, { ...clean(input), workspaceId, enabled: input.enabled ?? true }, 'DO NOTHING')
+    // (kind, external id) is unique across workspaces: a webhook must route to one place.
+    if (!row) throw new AppError('CHANNEL_EXISTS', 409, 'That number or page is already connected')
+    this.secretCache.clear()
+    return row
+  }
+
+  update(workspaceId: number, id: number, patch: Partial<Omit<ChannelInput, 'kind' | 'externalId'>>): ChannelRow | undefined {
+    if (!this.get(workspaceId, id)) return undefined
+    const set = clean(patch)
+    // A new (or removed) token has not been checked: the old verdict was about another one.
+    if (patch.accessToken !== undefined)
+      Object.assign(set, { credentialsStatus: null, credentialsCheckedAt: null, credentialsDetail: null })
+    const row = Object.keys(set).length ? this.sql.updateById(this.codec, id, set) : this.get(workspaceId, id)
+    this.secretCache.clear()
+    return row
+  }
+
+  /**
+   * Stores what Meta said of the token `checkedToken`, unless the channel's token changed
+   * meanwhile (that one gets its own check). Returns the updated row, or undefined.
+   */
+  recordCheck(
+    workspaceId: number,
+    id: number,
+    checkedToken: string,
+    result: { status: 'verified' | 'rejected' | null; checkedAt: number; detail: string | null },
+  ): ChannelRow | undefined {
+    const row = this.get(workspaceId, id)
+    if (!row || row.accessToken !== checkedToken) return undefined
+    return this.sql.updateById(this.codec, id, {
+      credentialsStatus: result.status,
+      credentialsCheckedAt: result.checkedAt,
+      credentialsDetail: result.detail,
+    })
+  }
+
+  /** Every workspace's channels with a token Meta has not judged yet (checked at start). */
+  uncheckedWithToken(): ChannelRow[] {
+    return this.sql
+      .get(`SELECT ${this.codec.select()} FROM channels WHERE credentials_status IS NULL AND access_token IS NOT NULL ORDER BY id`)
+      .all()
+      .map((r) => this.codec.decode(r))
+  }
+
+  /** App secrets a webhook of this kind may be signed with: the app's, then channels' own. */
+  appSecrets(kind: ChannelKind): string[] {
+    return this.cached(kind).secrets
+  }
+
+  verifyTokens(kind: ChannelKind): string[] {
+    return this.cached(kind).tokens
+  }
+
+  /** The secret that must have signed a webhook for this channel. */
+  secretOf(channel: ChannelRow): string {
+    return channel.appSecret ?? this.config.metaAppSecret
+  }
+
+  private cached(kind: ChannelKind) {
+    let c = this.secretCache.get(kind)
+    if (!c) {
+      const rows = this.sql.get(`SELECT app_secret AS s, verify_token AS t FROM channels WHERE kind = ? AND enabled = 1`).all(kind) as {
+        s: string | null
+        t: string | null
+      }[]
+      const uniq = (xs: Array<string | null>) => [...new Set(xs.filter((x): x is string => !!x))]
+      c = {
+        secrets: uniq([this.config.metaAppSecret, ...rows.map((r) => r.s)]),
+        tokens: uniq([this.config.metaVerifyToken, ...rows.map((r) => r.t)]),
+      }
+      this.secretCache.set(kind, c)
+    }
+    return c
+  }
+}
+
+// Empty strings clear a secret; undefined leaves it as it is.
+function clean(o: object): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) out[k] = v === '' ? null : v
+  return out
+}

@@ -1,0 +1,71 @@
+// Resolve and reopen (issue 11): the status change, a system line in the timeline and
+// both events in one transaction, so every stream and every replay sees the same thing.
+// The line is a message row (direction `system`, type `activity`) so it pages, replays
+// and orders with the history, but it is written here and not through recordMessage:
+// it never becomes the preview, never counts as unread, never touches the 24-hour
+// window or lastMessageStatus, and has no outbox row (nothing is sent to the customer).
+// Campaign attribution and opt-outs read only `in`/`out` rows, so they never see it.
+//
+// A customer writing to a resolved conversation reopens it (conversation-activity.ts)
+// without a line: the customer's message right below "Ana resolved this" already says
+// why it is open again, and a campaign's replies (its conversations start resolved)
+// would otherwise each carry a line.
+import type { EventLog } from '../../events/event-log.ts'
+import type { ConversationDTO, SystemLineData } from '../../events/types.ts'
+import { toMessageDTO, type InboxStore } from '../../store/inbox-store.ts'
+import { Errors } from '../../errors.ts'
+
+export type ConversationStatus = 'open' | 'resolved'
+
+export interface ConversationStatusDeps {
+  store: InboxStore
+  events: EventLog
+  now: () => number
+}
+
+/** The line's words when a client does not render `data` itself (search, exports, old clients). */
+export function systemLineText(d: SystemLineData): string {
+  return `${d.actor.name} ${d.action === 'resolved' ? 'resolved' : 'reopened'} this`
+}
+
+/**
+ * Sets the status; idempotent: the status it already has answers the conversation as
+ * it is, with no event and no second line. 404 for an unknown id or another workspace's.
+ */
+export function setConversationStatus(
+  deps: ConversationStatusDeps,
+  who: { workspaceId: number; userId: number },
+  conversationId: number,
+  status: ConversationStatus,
+): ConversationDTO {
+  const ws = who.workspaceId
+  return deps.events.transact((batch) => {
+    const now = deps.now()
+    const conv = deps.store.setConversationStatus(ws, conversationId, status, now)
+    const current = deps.store.conversation(ws, conversationId)
+    if (!current) throw Errors.notFound('Conversation')
+    if (!conv) return current
+    const data: SystemLineData = {
+      action: status === 'resolved' ? 'resolved' : 'reopened',
+      actor: { userId: who.userId, name: deps.store.userName(ws, who.userId) ?? 'An agent' },
+    }
+    const row = deps.store.insertMessage({
+      workspaceId: ws,
+      conversationId,
+      channelId: conv.channelId,
+      direction: 'system',
+      type: 'activity',
+      text: systemLineText(data),
+      data,
+      senderUserId: who.userId,
+      // Not a delivery state: a system line is never sent.
+      status: 'received',
+      timestamp: now,
+      createdAt: now,
+      updatedAt: now,
+    })!
+    batch.emit(ws, 'message.created', { message: toMessageDTO(row), conversation: current })
+    batch.emit(ws, 'conversation.updated', { conversation: current })
+    return current
+  })
+}

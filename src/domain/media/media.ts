@@ -1,0 +1,430 @@
+// Media files. Inbound: the webhook names a media id; Parley fetches it through the
+// Graph flow (id → URL valid 5 minutes → bytes, Bearer on both) into DATA_DIR and
+// tells the browsers where it is. Outbound: an agent's upload is kept in DATA_DIR and
+// uploaded to Meta when its message is sent: WhatsApp's media endpoint, or a Messenger
+// Page's Attachment Upload API.
+// Files are named by random ids, never by anything a customer or an agent chose.
+import { createHash, randomBytes } from 'node:crypto'
+import { createWriteStream, mkdirSync } from 'node:fs'
+import { readFile, rename, rm } from 'node:fs/promises'
+import path from 'node:path'
+import type { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { Transform } from 'node:stream'
+import { and, eq, inArray, lte, isNotNull } from 'drizzle-orm'
+import type { FastifyBaseLogger } from 'fastify'
+import type { EventBatch, EventLog } from '../../events/event-log.ts'
+import { sentFromPhoneApp } from '../../events/types.ts'
+import type { GraphClient } from '../../channels/whatsapp/graph-client.ts'
+import type { Db } from '../../store/db.ts'
+import { toMessageDTO, type ChannelRow, type InboxStore, type MessageRow } from '../../store/inbox-store.ts'
+import { channels, media, messages } from '../../store/schema.ts'
+import { Errors } from '../../errors.ts'
+import { retryDelay } from '../sending/outbox-rate.ts'
+import { LocalSendError } from '../sending/outbox-worker.ts'
+import { LOCAL_REASONS } from '../sending/meta-errors.ts'
+import { Wakeup } from '../wakeup.ts'
+
+export type MediaRow = typeof media.$inferSelect
+
+// Inbound fetches: a few at a time (each may be 100 MB), retried a few times over
+// minutes — Meta's ids live 7 days, but a URL only 5 minutes, so each try asks anew.
+const FETCH_CONCURRENCY = 3
+const FETCH_MAX_ATTEMPTS = 6
+const FETCH_RETRY_BASE_MS = 2000
+const FETCH_RETRY_CAP_MS = 10 * 60_000
+// Uploaded ids live 30 days on WhatsApp and 90 on Messenger (attachment ids); re-upload
+// a day early rather than send a dead id.
+const UPLOAD_ID_TTL_MS = { whatsapp: 29 * 86400_000, messenger: 89 * 86400_000 } as const
+/** Messenger takes attachments up to 25 MB (saving-assets), whatever their type. */
+export const MESSENGER_MAX_BYTES = 25 * 1024 * 1024
+
+export type UploadKind = 'image' | 'document' | 'audio' | 'video'
+
+/** The first bytes kept from an upload to prove its type (an Ogg page header with its segment table fits). */
+const HEAD_BYTES = 512
+const MB = 1024 * 1024
+const prefix =
+  (...bytes: number[]) =>
+  (h: Buffer) =>
+    bytes.every((b, i) => h[i] === b)
+const ascii = (h: Buffer, at: number, text: string) => h.subarray(at, at + text.length).toString('latin1') === text
+// ISO base media (MP4, M4A, 3GP): the first box is `ftyp`.
+const isoMedia = (h: Buffer) => ascii(h, 4, 'ftyp')
+// MP3: an ID3 tag or an MPEG audio frame sync (11 bits set).
+const mpegAudio = (h: Buffer) => ascii(h, 0, 'ID3') || (h[0] === 0xff && ((h[1] ?? 0) & 0xe0) === 0xe0)
+// AAC in ADTS frames: sync 0xFFF, layer 00 (an ID3 tag may come first).
+const adts = (h: Buffer) => ascii(h, 0, 'ID3') || (h[0] === 0xff && ((h[1] ?? 0) & 0xf6) === 0xf0)
+// WhatsApp takes Ogg only with Opus (W-MEDIA): the first page's first packet is `OpusHead`.
+const oggOpus = (h: Buffer) => ascii(h, 0, 'OggS') && h.length > 27 && ascii(h, 27 + (h[26] ?? 0), 'OpusHead')
+
+/**
+ * What agents may send (W-MEDIA, saving-assets) and the bytes that prove the type. `maxBytes`
+ * is the largest any channel takes — Messenger takes 25 MB of anything — and `whatsappMaxBytes`
+ * WhatsApp's smaller limit, checked when the upload is sent there. Codecs are not checked
+ * (WhatsApp video is H.264 + AAC): Meta refuses others at upload, and the send fails with
+ * Meta's reason.
+ */
+const UPLOAD_TYPES: Record<string, { kind: UploadKind; maxBytes: number; whatsappMaxBytes?: number; sniff?: (head: Buffer) => boolean }> = {
+  'image/jpeg': { kind: 'image', maxBytes: 5 * MB, sniff: prefix(0xff, 0xd8, 0xff) },
+  'image/png': { kind: 'image', maxBytes: 5 * MB, sniff: prefix(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a) },
+  'audio/aac': { kind: 'audio', maxBytes: 25 * MB, whatsappMaxBytes: 16 * MB, sniff: adts },
+  'audio/amr': { kind: 'audio', maxBytes: 25 * MB, whatsappMaxBytes: 16 * MB, sniff: (h) => ascii(h, 0, '#!AMR\n') },
+  'audio/mpeg': { kind: 'audio', maxBytes: 25 * MB, whatsappMaxBytes: 16 * MB, sniff: mpegAudio },
+  'audio/mp4': { kind: 'audio', maxBytes: 25 * MB, whatsappMaxBytes: 16 * MB, sniff: isoMedia },
+  'audio/ogg': { kind: 'audio', maxBytes: 25 * MB, whatsappMaxBytes: 16 * MB, sniff: oggOpus },
+  'video/mp4': { kind: 'video', maxBytes: 25 * MB, whatsappMaxBytes: 16 * MB, sniff: isoMedia },
+  'video/3gpp': { kind: 'video', maxBytes: 25 * MB, whatsappMaxBytes: 16 * MB, sniff: isoMedia },
+  'application/pdf': { kind: 'document', maxBytes: 100 * MB, sniff: prefix(0x25, 0x50, 0x44, 0x46, 0x2d) },
+  'text/plain': { kind: 'document', maxBytes: 100 * MB },
+  'application/msword': { kind: 'document', maxBytes: 100 * MB },
+  'application/vnd.openxmlformats-officedocument.wordprocessingml.document': { kind: 'document', maxBytes: 100 * MB },
+  'application/vnd.ms-excel': { kind: 'document', maxBytes: 100 * MB },
+  'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet': { kind: 'document', maxBytes: 100 * MB },
+  'application/vnd.ms-powerpoint': { kind: 'document', maxBytes: 100 * MB },
+  'application/vnd.openxmlformats-officedocument.presentationml.presentation': { kind: 'document', maxBytes: 100 * MB },
+}
+// Other names browsers give the same files (an .m4a is audio/x-m4a on some systems); the
+// upload is stored and sent under Meta's name.
+const TYPE_ALIASES: Record<string, string> = {
+  'audio/x-m4a': 'audio/mp4',
+  'audio/m4a': 'audio/mp4',
+  'audio/mp3': 'audio/mpeg',
+  'audio/x-aac': 'audio/aac',
+  'audio/opus': 'audio/ogg',
+  'video/3gp': 'video/3gpp',
+}
+
+/** WhatsApp's limit for an upload's type when it is smaller than what Parley accepts (audio, video: 16 MB). */
+export function whatsappMaxBytes(mimeType: string | null): number | null {
+  return (mimeType && UPLOAD_TYPES[mimeType]?.whatsappMaxBytes) || null
+}
+
+export interface MediaDTO {
+  id: number
+  kind: UploadKind | null
+  mimeType: string | null
+  filename: string | null
+  size: number | null
+  url: string
+}
+
+export const mediaUrl = (id: number) => `/api/media/${id}`
+
+export interface MediaDeps {
+  db: Db
+  store: InboxStore
+  events: EventLog
+  graph: GraphClient
+  dataDir: string
+  maxBytes: number
+  uploadMaxBytes: number
+  now: () => number
+  log: FastifyBaseLogger
+}
+
+export class MediaService {
+  readonly dir: string
+  private readonly inFlight = new Map<number, Promise<void>>()
+  private readonly wakeup = new Wakeup(() => this.pump())
+
+  constructor(private readonly deps: MediaDeps) {
+    this.dir = path.join(deps.dataDir, 'media')
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 })
+  }
+
+  // ---- inbound ----------------------------------------------------------------
+
+  /** Ingest hook, inside the webhook's transaction: a media message queues its download. */
+  onInboundStored(channel: ChannelRow, row: MessageRow): void {
+    const m = row.media
+    // A file the business sent from the phone app (issue 11) is Meta's to download too.
+    if ((row.direction !== 'in' && !sentFromPhoneApp(row)) || !m || typeof m.id !== 'string') return
+    const now = this.deps.now()
+    this.deps.db
+      .insert(media)
+      .values({
+        workspaceId: row.workspaceId,
+        channelId: channel.id,
+        messageId: row.id,
+        direction: 'in',
+        providerMediaId: m.id,
+        state: 'pending',
+        mimeType: typeof m.mimeType === 'string' ? m.mimeType : null,
+        filename: typeof m.filename === 'string' ? cleanFilename(m.filename) : null,
+        sha256: typeof m.sha256 === 'string' ? m.sha256 : null,
+        nextAttemptAt: now,
+        createdAt: now,
+        updatedAt: now,
+      })
+      .run()
+    // After this synchronous commit: the fetch reads committed rows.
+    setImmediate(() => this.kick())
+  }
+
+  start(): void {
+    this.wakeup.start()
+  }
+
+  /** Stops fetching; a download in flight is abandoned (its row stays pending for the next start). */
+  async stop(graceMs: number): Promise<void> {
+    this.wakeup.stop()
+    if (this.inFlight.size === 0) return
+    let t: NodeJS.Timeout | undefined
+    await Promise.race([Promise.allSettled([...this.inFlight.values()]), new Promise<void>((r) => (t = setTimeout(r, graceMs)))])
+    clearTimeout(t)
+  }
+
+  kick(): void {
+    this.wakeup.after(0)
+  }
+
+  private get stopped(): boolean {
+    return this.wakeup.stopped
+  }
+
+  private pump(): void {
+    if (this.stopped) return
+    const now = this.deps.now()
+    const free = FETCH_CONCURRENCY - this.inFlight.size
+    if (free > 0) {
+      const due = this.deps.db
+        .select()
+        .from(media)
+        .where(and(eq(media.state, 'pending'), eq(media.direction, 'in'), lte(media.nextAttemptAt, now)))
+        .limit(free + this.inFlight.size)
+        .all()
+        .filter((r) => !this.inFlight.has(r.id))
+        .slice(0, free)
+      for (const row of due) {
+        const p = this.fetchOne(row)
+          .catch((err) => {
+            if (!this.stopped) this.deps.log.error({ err, mediaId: row.id }, 'media: download bookkeeping failed')
+          })
+          .finally(() => {
+            this.inFlight.delete(row.id)
+            this.kick()
+          })
+        this.inFlight.set(row.id, p)
+      }
+    }
+    const next = this.deps.db.$client
+      .prepare(`SELECT min(next_attempt_at) AS at FROM media WHERE state = 'pending' AND direction = 'in' AND next_attempt_at > ?`)
+      .get(now) as { at: number | null }
+    if (next.at !== null) this.wakeup.after(next.at - now)
+  }
+
+  private async fetchOne(row: MediaRow): Promise<void> {
+    const { graph, db } = this.deps
+    const channel = row.channelId ? db.select().from(channels).where(eq(channels.id, row.channelId)).get() : undefined
+    const token = channel?.accessToken
+    const file = randomBytes(16).toString('hex')
+    const dest = path.join(this.dir, file)
+    try {
+      if (!channel || !token || !row.providerMediaId) throw new Error('the WhatsApp number has no access token')
+      const info = await graph.mediaInfo(row.providerMediaId, token, channel.externalId)
+      const got = await graph.downloadMedia(info.url, token, dest + '.part', this.deps.maxBytes)
+      const expected = row.sha256 ?? info.sha256
+      // Meta's sha256 is base64 in current payloads and hex in older ones.
+      if (expected && expected !== got.sha256Base64 && expected.toLowerCase() !== got.sha256Hex) {
+        await rm(dest + '.part', { force: true })
+        throw new Error('checksum mismatch')
+      }
+      await rename(dest + '.part', dest)
+      // Stopped meanwhile: the database may be closed; the row is fetched again next start.
+      if (this.stopped) return
+      const mimeType = row.mimeType ?? info.mimeType ?? got.contentType
+      this.deps.events.transact((batch) => {
+        const stored = this.update(row.id, { state: 'stored', path: file, size: got.size, mimeType, lastError: null })
+        this.patchMessage(stored, batch, { localId: stored.id, url: mediaUrl(stored.id), size: got.size })
+      })
+    } catch (err) {
+      await rm(dest + '.part', { force: true })
+      const attempts = row.attempts + 1
+      const reason = (err as Error).message
+      if (this.stopped) return
+      this.deps.log.warn({ mediaId: row.id, attempts, reason }, 'media: inbound download failed')
+      this.deps.events.transact((batch) => {
+        if (attempts >= FETCH_MAX_ATTEMPTS) {
+          const failed = this.update(row.id, { state: 'failed', attempts, lastError: reason })
+          this.patchMessage(failed, batch, { localId: failed.id, error: 'The file could not be downloaded from WhatsApp.' })
+        } else {
+          this.update(row.id, {
+            attempts,
+            lastError: reason,
+            nextAttemptAt: this.deps.now() + Math.max(500, retryDelay(attempts, FETCH_RETRY_BASE_MS, FETCH_RETRY_CAP_MS)),
+          })
+        }
+      })
+    }
+  }
+
+  private update(id: number, set: Partial<typeof media.$inferInsert>): MediaRow {
+    return this.deps.db
+      .update(media)
+      .set({ ...set, updatedAt: this.deps.now() })
+      .where(eq(media.id, id))
+      .returning()
+      .get()
+  }
+
+  private patchMessage(row: MediaRow, batch: EventBatch, add: Record<string, unknown>): void {
+    if (!row.messageId) return
+    const msg = this.deps.db.select().from(messages).where(eq(messages.id, row.messageId)).get()
+    if (!msg) return
+    const updated = this.deps.store.updateMessage(msg.id, { media: { ...(msg.media ?? {}), ...add }, updatedAt: this.deps.now() })
+    batch.emit(updated.workspaceId, 'message.updated', { message: toMessageDTO(updated) })
+  }
+
+  // ---- outbound ---------------------------------------------------------------
+
+  /** Stores an agent's upload; the type is checked against the bytes, not the browser's word. */
+  async saveUpload(workspaceId: number, userId: number, file: { stream: Readable; mimetype: string; filename: string }): Promise<MediaDTO> {
+    const given = file.mimetype.split(';')[0]!.trim().toLowerCase()
+    const mimeType = TYPE_ALIASES[given] ?? given
+    const type = UPLOAD_TYPES[mimeType]
+    if (!type) {
+      file.stream.resume()
+      throw Errors.mediaTypeUnsupported(
+        'Send a JPEG or PNG image, AAC, AMR, MP3, M4A or Ogg Opus audio, an MP4 or 3GP video, or a PDF, Word, Excel, PowerPoint or text document',
+      )
+    }
+    const limit = Math.min(type.maxBytes, this.deps.uploadMaxBytes)
+    const name = randomBytes(16).toString('hex')
+    const dest = path.join(this.dir, name)
+    const hash = createHash('sha256')
+    let size = 0
+    let head = Buffer.alloc(0)
+    const meter = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        size += chunk.length
+        if (size > limit) return cb(Errors.mediaTooLarge(`The file is larger than ${Math.floor(limit / 1024 / 1024)} MB`))
+        if (head.length < HEAD_BYTES) head = Buffer.concat([head, chunk.subarray(0, HEAD_BYTES - head.length)])
+        hash.update(chunk)
+        cb(null, chunk)
+      },
+    })
+    try {
+      await pipeline(file.stream, meter, createWriteStream(dest + '.part', { mode: 0o600 }))
+      // @fastify/multipart truncates instead of failing when its own limit is hit.
+      if ((file.stream as Readable & { truncated?: boolean }).truncated) {
+        throw Errors.mediaTooLarge(`The file is larger than ${Math.floor(limit / 1024 / 1024)} MB`)
+      }
+      if (size === 0) throw Errors.invalidMessage('The file is empty')
+      if (type.sniff && !type.sniff(head)) {
+        throw Errors.mediaTypeUnsupported(`The file is not really ${mimeType}`)
+      }
+      await rename(dest + '.part', dest)
+    } catch (err) {
+      await rm(dest + '.part', { force: true })
+      throw err
+    }
+    const now = this.deps.now()
+    const row = this.deps.db
+      .insert(media)
+      .values({
+        workspaceId,
+        direction: 'out',
+        state: 'stored',
+        mimeType,
+        filename: cleanFilename(file.filename) || type.kind,
+        sha256: hash.digest('base64'),
+        size,
+        path: name,
+        uploadedBy: userId,
+        createdAt: now,
+        updatedAt: now,
+      })
+      .returning()
+      .get()
+    return this.dto(row)
+  }
+
+  /** An upload of this workspace, ready to attach to a message. */
+  upload(workspaceId: number, id: number): MediaRow | undefined {
+    return this.deps.db
+      .select()
+      .from(media)
+      .where(and(eq(media.id, id), eq(media.workspaceId, workspaceId), eq(media.direction, 'out'), eq(media.state, 'stored')))
+      .get()
+  }
+
+  kindOf(row: MediaRow): UploadKind | null {
+    return (row.mimeType && UPLOAD_TYPES[row.mimeType]?.kind) || null
+  }
+
+  /**
+   * Worker hook: Meta's id for this upload (a WhatsApp media id, or a Messenger Page's
+   * attachment_id), uploading it (again) when needed: for another channel, or expired.
+   */
+  async providerIdFor(localMediaId: number, channel: ChannelRow, token: string): Promise<string> {
+    const row = this.deps.db.select().from(media).where(eq(media.id, localMediaId)).get()
+    if (!row || !row.path) throw new LocalSendError(LOCAL_REASONS.mediaMissing, false)
+    const now = this.deps.now()
+    if (row.providerMediaId && row.channelId === channel.id && (row.providerUploadedAt ?? 0) > now - UPLOAD_ID_TTL_MS[channel.kind]) {
+      return row.providerMediaId
+    }
+    let bytes: Buffer
+    try {
+      bytes = await readFile(path.join(this.dir, row.path))
+    } catch {
+      throw new LocalSendError(LOCAL_REASONS.mediaMissing, false)
+    }
+    const file = { bytes, mimeType: row.mimeType ?? 'application/octet-stream', filename: row.filename ?? 'file' }
+    const id =
+      channel.kind === 'messenger'
+        ? await this.deps.graph.uploadPageAttachment(channel.externalId, token, {
+            ...file,
+            type: messengerAttachmentType(this.kindOf(row)),
+          })
+        : await this.deps.graph.uploadMedia(channel.externalId, token, file)
+    this.update(row.id, { providerMediaId: id, providerUploadedAt: this.deps.now(), channelId: channel.id })
+    return id
+  }
+
+  /** Links uploads to the message that sends them (inside the caller's transaction). */
+  attach(mediaId: number, messageId: number): void {
+    this.deps.db
+      .update(media)
+      .set({ messageId, updatedAt: this.deps.now() })
+      .where(and(eq(media.id, mediaId), inArray(media.direction, ['out'])))
+      .run()
+  }
+
+  // ---- serving ----------------------------------------------------------------
+
+  forServing(workspaceId: number, id: number): { row: MediaRow; file: string } | undefined {
+    const row = this.deps.db
+      .select()
+      .from(media)
+      .where(and(eq(media.id, id), eq(media.workspaceId, workspaceId), eq(media.state, 'stored'), isNotNull(media.path)))
+      .get()
+    if (!row || !row.path) return undefined
+    return { row, file: path.join(this.dir, path.basename(row.path)) }
+  }
+
+  dto(row: MediaRow): MediaDTO {
+    return {
+      id: row.id,
+      kind: this.kindOf(row),
+      mimeType: row.mimeType,
+      filename: row.filename,
+      size: row.size,
+      url: mediaUrl(row.id),
+    }
+  }
+}
+
+/** Messenger's attachment type for an upload: images, audio and video are shown as such, anything else is a file. */
+export function messengerAttachmentType(kind: UploadKind | null): 'image' | 'audio' | 'video' | 'file' {
+  return kind === 'image' || kind === 'audio' || kind === 'video' ? kind : 'file'
+}
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what a filename must lose
+const FILENAME_UNSAFE = /[\u0000-\u001f\u007f"]/g
+
+/** A display name only: no directories, no control characters, bounded. */
+export function cleanFilename(name: string): string {
+  const base = name.split(/[\\/]/).pop() ?? ''
+  return base.replace(FILENAME_UNSAFE, '').trim().slice(0, 200)
+}

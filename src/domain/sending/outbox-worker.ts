@@ -1,0 +1,296 @@
+// The outbox worker: claims due rows (state committed as `sending` with a lease before
+// each call), sends them through the Graph client within each number's rate, and
+// commits the outcome. What happens on failure is decided by meta-errors.ts:
+//   transient (5xx, 131000, 131057, network before sending) → retry, full-jitter backoff
+//   throttle (130429)                                      → the whole number pauses
+//   permanent (131047, 131026, 132xxx, 190, 100, 368, …)    → failed after one attempt
+//   ambiguous (the request left, no answer came)           → unknown, never resent by itself
+import { eq } from 'drizzle-orm'
+import type { FastifyBaseLogger } from 'fastify'
+import { GraphError, type GraphClient } from '../../channels/whatsapp/graph-client.ts'
+import type { Db } from '../../store/db.ts'
+import { channels } from '../../store/schema.ts'
+import type { ChannelRow } from '../../store/inbox-store.ts'
+import { classify, localReasons, plainReason } from './meta-errors.ts'
+import type { Outbox, OutboxRow } from './outbox.ts'
+import { retryDelay, type SendRateLimiter } from './outbox-rate.ts'
+
+/** A failure found before or around a call that has a reason for the agent. */
+export class LocalSendError extends Error {
+  constructor(
+    readonly reason: string,
+    readonly retryable: boolean,
+  ) {
+    super(reason)
+  }
+}
+
+export interface MediaUploader {
+  /** Meta's media id for a local upload, uploading it first when needed. */
+  providerIdFor(localMediaId: number, channel: ChannelRow, token: string): Promise<string>
+}
+
+export interface WorkerOptions {
+  retryBaseMs: number
+  retryCapMs: number
+  maxAttempts: number
+  graphTimeoutMs: number
+  ratePerSecond: number
+}
+
+export interface WorkerDeps {
+  db: Db
+  outbox: Outbox
+  graph: GraphClient
+  limiter: SendRateLimiter
+  media: MediaUploader
+  now: () => number
+  log: FastifyBaseLogger
+  options: WorkerOptions
+  random?: () => number
+}
+
+// Even when idle the worker looks again this often: a safety net for any wake-up missed.
+const SAFETY_TICK_MS = 5000
+
+export class OutboxWorker {
+  private timer: NodeJS.Timeout | undefined
+  private timerAt = Infinity
+  private safety: NodeJS.Timeout | undefined
+  private running = false
+  private again = false
+  private stopped = true
+  private readonly inFlight = new Map<number, Promise<void>>()
+  private readonly perChannel = new Map<number, number>()
+  private readonly random: () => number
+  private readonly leaseMs: number
+  private readonly maxInFlight: number
+
+  constructor(private readonly deps: WorkerDeps) {
+    this.random = deps.random ?? Math.random
+    // Upload + send, each bounded by the timeout, plus slack: past this a row is abandoned.
+    this.leaseMs = deps.options.graphTimeoutMs * 2 + 10_000
+    // Enough to keep a number at its full rate while Meta takes up to a second to answer.
+    this.maxInFlight = Math.max(4, deps.options.ratePerSecond)
+  }
+
+  start(): void {
+    this.stopped = false
+    const abandoned = this.deps.outbox.abandonSending()
+    if (abandoned > 0) {
+      this.deps.log.warn({ count: abandoned }, 'outbox: sends interrupted by the last stop are now unknown (not resent)')
+    }
+    this.safety = setInterval(() => this.kick(), SAFETY_TICK_MS)
+    this.safety.unref()
+    this.kick()
+  }
+
+  /** Stops claiming; waits up to `graceMs` for calls in flight (their rows stay `sending` otherwise). */
+  async stop(graceMs: number): Promise<void> {
+    this.stopped = true
+    clearTimeout(this.timer)
+    clearInterval(this.safety)
+    if (this.inFlight.size === 0) return
+    let t: NodeJS.Timeout | undefined
+    await Promise.race([Promise.allSettled([...this.inFlight.values()]), new Promise<void>((r) => (t = setTimeout(r, graceMs)))])
+    clearTimeout(t)
+  }
+
+  get inFlightCount(): number {
+    return this.inFlight.size
+  }
+
+  kick(): void {
+    this.schedule(0)
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return
+    const at = this.deps.now() + Math.max(0, delayMs)
+    if (this.timer && this.timerAt <= at) return
+    clearTimeout(this.timer)
+    this.timerAt = at
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined
+        this.timerAt = Infinity
+        this.run()
+      },
+      Math.max(0, delayMs),
+    )
+  }
+
+  private run(): void {
+    if (this.stopped) return
+    if (this.running) {
+      this.again = true
+      return
+    }
+    this.running = true
+    let wake = Infinity
+    try {
+      const now = this.deps.now()
+      this.deps.outbox.abandonSending(now, new Set(this.inFlight.keys()))
+      for (const channelId of this.deps.outbox.dueChannels(now)) {
+        wake = Math.min(wake, this.claimFor(channelId, now))
+      }
+      const next = this.deps.outbox.nextDueAt(now)
+      if (next !== null) wake = Math.min(wake, next)
+      if (wake !== Infinity) this.schedule(wake - now)
+    } catch (err) {
+      this.deps.log.error({ err }, 'outbox: worker pass failed')
+      this.schedule(1000)
+    } finally {
+      this.running = false
+      if (this.again) {
+        this.again = false
+        this.schedule(0)
+      }
+    }
+  }
+
+  /** Claims what this number may send now; returns when to look again. */
+  private claimFor(channelId: number, now: number): number {
+    const { limiter, outbox } = this.deps
+    const channel = this.deps.db.select().from(channels).where(eq(channels.id, channelId)).get()
+    const busy = this.perChannel.get(channelId) ?? 0
+    // Evenly paced, never a burst (outbox-rate.ts).
+    const free = limiter.paced(channelId, now)
+    const n = Math.min(free, this.maxInFlight - busy)
+    if (free <= 0) return limiter.nextPacedAt(channelId, now)
+    if (n <= 0) return Infinity // a completion kicks the worker
+    const rows = outbox.claim(channelId, n, this.leaseMs)
+    for (const row of rows) {
+      limiter.take(channelId, now)
+      this.launch(row, channel)
+    }
+    if (rows.length < n) return Infinity
+    return limiter.paced(channelId, now) > 0 ? now : limiter.nextPacedAt(channelId, now)
+  }
+
+  private launch(row: OutboxRow, channel: ChannelRow | undefined): void {
+    this.perChannel.set(row.channelId, (this.perChannel.get(row.channelId) ?? 0) + 1)
+    const p = this.process(row, channel)
+      // After stop() the database may be closed: the row stays `sending` and becomes
+      // `unknown` at the next start, which is the truth (the answer was not recorded).
+      .catch((err) => {
+        if (!this.stopped) this.deps.log.error({ err, outboxId: row.id }, 'outbox: send bookkeeping failed')
+      })
+      .finally(() => {
+        this.inFlight.delete(row.id)
+        this.perChannel.set(row.channelId, (this.perChannel.get(row.channelId) ?? 1) - 1)
+        this.kick()
+      })
+    this.inFlight.set(row.id, p)
+  }
+
+  private async process(row: OutboxRow, channel: ChannelRow | undefined): Promise<void> {
+    const { outbox, graph } = this.deps
+    if (!channel || !channel.enabled) {
+      outbox.markFailed(row.id, { code: null, title: 'Channel disabled', reason: `The ${channelLabel(channel)} is disconnected.` })
+      return
+    }
+    const token = channel.accessToken
+    if (!token) {
+      outbox.markFailed(row.id, {
+        code: null,
+        title: 'No access token',
+        reason: `The ${channelLabel(channel)} has no access token; an admin must configure it.`,
+      })
+      return
+    }
+    const startedAt = this.deps.now()
+    const { _parley, ...body } = row.payload as Record<string, unknown> & { _parley?: { mediaId?: number } }
+    // Uploading first is safe to repeat (an unused media id costs nothing), so its
+    // failures are never "unknown": they retry or fail like any request not sent.
+    // Messenger the same way, by choice: its Send API could also take the bytes itself
+    // (multipart `filedata`), but then the one call that is not safe to repeat would carry
+    // up to 25 MB, and a connection broken mid-upload would leave the message "unknown"
+    // (never resent by itself). Uploading to the Attachment Upload API first keeps that
+    // call a small JSON request by attachment_id, exactly like a text send — same lease,
+    // same echo reconciliation — and a retried send reuses the (reusable) id.
+    if (_parley?.mediaId !== undefined) {
+      try {
+        const id = await this.deps.media.providerIdFor(_parley.mediaId, channel, token)
+        if (channel.kind === 'messenger') withAttachmentId(body, id)
+        else body[row.kind] = { ...(body[row.kind] as Record<string, unknown>), id }
+      } catch (err) {
+        this.handleError(row, err instanceof GraphError && err.kind === 'ambiguous' ? asNotSent(err) : err, startedAt, channel.kind)
+        return
+      }
+    }
+    try {
+      const res =
+        channel.kind === 'messenger'
+          ? // Messenger's echo carries the message's own metadata back instead (see replies.ts).
+            await graph.sendPageMessage(channel.externalId, token, body)
+          : await graph.sendMessage(channel.externalId, token, { ...body, biz_opaque_callback_data: outbox.callbackData(row) })
+      outbox.markSent(row.id, res.wamid)
+      this.deps.limiter.succeeded(row.channelId)
+    } catch (err) {
+      this.handleError(row, err, startedAt, channel.kind)
+    }
+  }
+
+  private handleError(row: OutboxRow, err: unknown, startedAt: number, kind: ChannelRow['kind'] = 'whatsapp'): void {
+    const { outbox, limiter, log } = this.deps
+    const now = this.deps.now()
+    if (err instanceof LocalSendError) {
+      if (err.retryable) return this.retry(row, null, err.reason, kind)
+      return outbox.markFailed(row.id, { code: null, title: 'Not sent', reason: err.reason })
+    }
+    if (!(err instanceof GraphError)) {
+      log.error({ err, outboxId: row.id }, 'outbox: unexpected error while sending')
+      return outbox.markFailed(row.id, { code: null, title: 'Not sent', reason: 'Parley hit an internal error while sending.' })
+    }
+    log.warn({ outboxId: row.id, kind: err.kind, code: err.code, httpStatus: err.httpStatus }, 'outbox: send failed')
+    switch (err.kind) {
+      case 'ambiguous':
+        return outbox.markUnknown(row.id, err.message)
+      case 'not_sent':
+        return this.retry(row, null, localReasons(kind).network, kind)
+      case 'http':
+        if ((err.httpStatus ?? 0) >= 500) return this.retry(row, null, `HTTP ${err.httpStatus}`, kind)
+        return outbox.markFailed(row.id, { code: null, title: `HTTP ${err.httpStatus}`, reason: localReasons(kind).http })
+      case 'meta': {
+        const cls = classify(err.code)
+        if (cls === 'throttle') {
+          const before = limiter.margin(row.channelId, now)
+          const at = limiter.throttled(row.channelId, startedAt, now)
+          const marginMs = limiter.margin(row.channelId, now)
+          // Worth a line of its own: a number whose margin keeps widening has a jittery
+          // link to Meta (or a rate set above Meta's), and runs slower for it.
+          if (marginMs !== before) log.warn({ channelId: row.channelId, marginMs }, 'outbox: 130429, pacing margin widened')
+          return outbox.scheduleRetry(row.id, at, err.code, err.title ?? err.message, false)
+        }
+        // An unlisted code on a 5xx is Meta's own trouble: worth another try.
+        if (cls === 'transient' || (err.httpStatus ?? 0) >= 500) return this.retry(row, err.code, err.title ?? err.message, kind)
+        return outbox.markFailed(row.id, { code: err.code, title: err.title, reason: plainReason(err.code, err.details, kind) })
+      }
+    }
+  }
+
+  private retry(row: OutboxRow, code: number | null, text: string, kind: ChannelRow['kind'] = 'whatsapp'): void {
+    const { outbox, options } = this.deps
+    if (row.attempts >= options.maxAttempts) {
+      const reasons = localReasons(kind)
+      const why = code !== null ? plainReason(code, null, kind).replace(/[;,]? ?Parley will try again\.$/, '.') : reasons.unreachable
+      return outbox.markFailed(row.id, { code, title: text, reason: `${why} ${reasons.exhausted}` })
+    }
+    const delay = retryDelay(row.attempts, options.retryBaseMs, options.retryCapMs, this.random)
+    outbox.scheduleRetry(row.id, this.deps.now() + delay, code, text)
+  }
+}
+
+/** message.attachment.payload.attachment_id, copying what it changes (the row's payload stays as stored). */
+function withAttachmentId(body: Record<string, unknown>, id: string): void {
+  const message = (body.message ?? {}) as { attachment?: { type?: unknown; payload?: Record<string, unknown> } }
+  const attachment = message.attachment ?? {}
+  body.message = { ...message, attachment: { ...attachment, payload: { ...(attachment.payload ?? {}), attachment_id: id } } }
+}
+
+const channelLabel = (c: ChannelRow | undefined) => (c?.kind === 'messenger' ? 'Messenger page' : 'WhatsApp number')
+
+function asNotSent(err: GraphError): GraphError {
+  return new GraphError('not_sent', err.message, err.code, err.httpStatus, err.title, err.details)
+}

@@ -1,0 +1,137 @@
+// Builds everything sending needs from the app's basics, so app.ts wires it in one line:
+// the Graph client (Meta, or the sandbox's emulator), the outbox and its worker, the
+// per-number rate limiter, media, templates, replies, and the ingest hooks that let
+// status webhooks settle sends, inbound media start downloading and Messenger contacts
+// get their names (messenger-profiles.ts).
+import type { FastifyBaseLogger } from 'fastify'
+import type { Config } from '../../config.ts'
+import type { Db } from '../../store/db.ts'
+import type { EventLog } from '../../events/event-log.ts'
+import type { InboxStore } from '../../store/inbox-store.ts'
+import { GraphClient } from '../../channels/whatsapp/graph-client.ts'
+import type { IngestHooks } from '../inbox/whatsapp-ingest.ts'
+import { Outbox } from './outbox.ts'
+import { OutboxWorker } from './outbox-worker.ts'
+import { SendRateLimiter } from './outbox-rate.ts'
+import { MediaService } from '../media/media.ts'
+import { TemplateService } from './templates.ts'
+import { Replies } from './replies.ts'
+import { MessengerProfiles } from '../contacts/messenger-profiles.ts'
+import type { MessengerIngestHooks } from '../inbox/messenger-ingest.ts'
+
+// A name is not worth waiting long for: a profile call still unanswered after this is
+// given up and retried like a network error (a send's GRAPH_TIMEOUT_MS is longer because
+// its outcome matters).
+const PROFILE_TIMEOUT_MS = 10_000
+
+export interface Sending {
+  graph: GraphClient
+  outbox: Outbox
+  worker: OutboxWorker
+  limiter: SendRateLimiter
+  media: MediaService
+  templates: TemplateService
+  replies: Replies
+  ingestHooks: IngestHooks
+  /** Messenger contacts' names from the User Profile API. */
+  profiles: MessengerProfiles
+  messengerHooks: MessengerIngestHooks
+  start(): void
+  stop(graceMs: number): Promise<void>
+}
+
+export interface SendingDeps {
+  config: Readonly<Config>
+  db: Db
+  events: EventLog
+  store: InboxStore
+  now: () => number
+  log: FastifyBaseLogger
+  /** Where a token's Graph calls go: the sandbox's emulator for its own token, else Meta. */
+  graphBaseUrl: (token: string) => string
+}
+
+export function createSending(deps: SendingDeps): Sending {
+  const { config, db, events, store, now, log } = deps
+  const s = config.sending
+  const graph = new GraphClient({ baseUrl: deps.graphBaseUrl, timeoutMs: s.graphTimeoutMs })
+  const outbox = new Outbox({ db, store, events, now })
+  const limiter = new SendRateLimiter(s.ratePerSecond)
+  // The floor of each number's pacing margin (WHATSAPP_RATE_MARGIN_MS); a number widens
+  // its own margin on 130429 (outbox-rate.ts). Replies and campaigns share this limiter.
+  limiter.setMargin(s.rateMarginMs)
+  const media = new MediaService({
+    db,
+    store,
+    events,
+    graph,
+    dataDir: config.dataDir,
+    maxBytes: config.media.maxBytes,
+    uploadMaxBytes: config.media.uploadMaxBytes,
+    now,
+    log: log.child({ subsystem: 'media' }),
+  })
+  const worker = new OutboxWorker({
+    db,
+    outbox,
+    graph,
+    limiter,
+    media,
+    now,
+    log: log.child({ subsystem: 'outbox' }),
+    options: {
+      retryBaseMs: s.retryBaseMs,
+      retryCapMs: s.retryCapMs,
+      maxAttempts: s.maxAttempts,
+      graphTimeoutMs: s.graphTimeoutMs,
+      ratePerSecond: s.ratePerSecond,
+    },
+  })
+  const profiles = new MessengerProfiles({
+    db,
+    store,
+    events,
+    graph: new GraphClient({ baseUrl: deps.graphBaseUrl, timeoutMs: Math.min(PROFILE_TIMEOUT_MS, s.graphTimeoutMs) }),
+    enabled: config.messenger.fetchProfiles,
+    now,
+    log: log.child({ subsystem: 'messenger-profiles' }),
+  })
+  const templates = new TemplateService(graph, s.templateCacheSeconds * 1000, now)
+  const replies = new Replies({
+    db,
+    store,
+    events,
+    outbox,
+    worker,
+    media,
+    templates,
+    graph,
+    now,
+    markRead: s.markRead,
+    log: log.child({ subsystem: 'replies' }),
+  })
+  return {
+    graph,
+    outbox,
+    worker,
+    limiter,
+    media,
+    templates,
+    replies,
+    ingestHooks: {
+      reconcileStatus: (channel, st, batch) => outbox.reconcileStatus(channel, st, batch),
+      messageStored: (channel, row) => media.onInboundStored(channel, row),
+    },
+    profiles,
+    messengerHooks: { contactWrote: (channel, contact) => profiles.contactWrote(channel, contact) },
+    start() {
+      worker.start()
+      media.start()
+      profiles.start()
+    },
+    async stop(graceMs) {
+      profiles.stop()
+      await Promise.all([media.stop(graceMs), worker.stop(graceMs)])
+    },
+  }
+}

@@ -1,0 +1,40 @@
+// The services every route is given, as one type: route files import it from here, not
+// from app.ts, so the wiring point and the routes it registers never import each other.
+import type { Config } from './config.ts'
+import type { Db } from './store/db.ts'
+import type { Clock, EventLog } from './events/event-log.ts'
+import type { StreamHub } from './events/stream-hub.ts'
+import type { InboxStore } from './store/inbox-store.ts'
+import type { AuthService } from './domain/accounts/auth.ts'
+import type { IngestQueue } from './domain/inbox/ingest-queue.ts'
+import type { ChannelDirectory } from './domain/channels/channels.ts'
+import type { ChannelChecks } from './domain/channels/channel-checks.ts'
+import type { Sending } from './domain/sending/wiring.ts'
+import type { SandboxMode } from './sandbox/sandbox-mode.ts'
+import type { Campaigns } from './domain/campaigns/wiring.ts'
+
+export interface Services {
+  config: Readonly<Config>
+  db: Db
+  clock: Clock
+  events: EventLog
+  hub: StreamHub
+  store: InboxStore
+  auth: AuthService
+  ingest: IngestQueue
+  channels: ChannelDirectory
+  /** Checks saved channel credentials with Meta in the background (issue 11). */
+  channelChecks: ChannelChecks
+  /** Replies, outbox, media, templates (issue 4). */
+  sending: Sending
+  /** Present in sandbox mode: the in-process Meta emulator. */
+  sandbox?: SandboxMode
+  /** Contacts, CSV import, broadcast campaigns and their analytics (issue 7). */
+  campaigns: Campaigns
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    services: Services
+  }
+}
