@@ -7,6 +7,8 @@ import type { Db } from './store/db.ts'
 import { EventLog, systemClock, type Clock } from './events/event-log.ts'
 import { StreamHub } from './events/stream-hub.ts'
 import { InboxStore } from './store/inbox-store.ts'
+import { InboxWriter } from './domain/inbox/writer.ts'
+import { SideEffects } from './domain/effects.ts'
 import { AuthService } from './domain/accounts/auth.ts'
 import { IngestQueue } from './domain/inbox/ingest-queue.ts'
 import { bootstrap } from './domain/accounts/bootstrap.ts'
@@ -79,11 +81,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const auth = new AuthService(db, clock.now)
   let sandbox: SandboxMode | undefined
   const store = new InboxStore(db)
+  const writer = new InboxWriter(store, clock.now)
+  const effects = new SideEffects()
   const sending = createSending({
     config,
     db,
     events,
     store,
+    writer,
     now: clock.now,
     log: app.log,
     graphBaseUrl: (token) => (sandbox?.owns(token) ? sandbox.graphBaseUrl() : config.graphApiUrl),
@@ -96,6 +101,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     events,
     hub,
     store,
+    writer,
+    effects,
     auth,
     channels,
     channelChecks: new ChannelChecks({
@@ -111,8 +118,30 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       onJobError: (err) => app.log.error({ err }, 'webhook ingest failed; payload kept raw'),
     }),
     sending,
-    campaigns: createCampaigns({ config, db, events, store, sending, now: clock.now, log: app.log, emulator: () => sandbox?.emulator }),
+    campaigns: createCampaigns({ config, db, events, store, writer, sending, now: clock.now, log: app.log }),
   }
+  const { campaigns } = services
+
+  // ---- Side effects: everything that happens when something is stored, in order ----
+  // Inside the webhook's transaction (commits or rolls back with the message):
+  effects
+    // A status for a wamid Parley has not stored may name one of its sends (biz_opaque_callback_data).
+    .onUnknownStatus(({ channel, status, batch }) => sending.outbox.reconcileStatus(channel, status, batch))
+    // A customer's media (or the phone app's) starts downloading.
+    .onMessageStored(({ channel, message }) => sending.media.onInboundStored(channel, message))
+    // A reply to a campaign is attributed to it; STOP and the other keywords opt the contact out.
+    .onMessageStored(({ channel, message, batch }) => campaigns.attribution.onInbound(channel, message, batch))
+    // A customer stopped or resumed marketing messages inside WhatsApp.
+    .onMarketingPreference(({ contact, preference, batch }) =>
+      campaigns.marketingPreference(contact.id, preference.value, preference.timestamp, batch),
+    )
+    // A Messenger user wrote: their name is fetched from the User Profile API after the commit.
+    .onContactWrote(({ channel, contact }) => sending.profiles.contactWrote(channel, contact))
+  // After the commit, with the typed events it published, in registration order:
+  events.onCommitted((committed) => hub.publish(committed)) // every stream of the workspace
+  events.onCommitted(campaigns.analytics.observe) // campaign counters; a claimed campaign message wakes the runner
+  events.onCommitted(campaigns.metaOptOut.observe) // a send Meta refused with 131050 opts its contact out
+
   app.decorate('services', services)
   await bootstrap(config, db, auth)
   if (config.sandbox.enabled) {
@@ -168,7 +197,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     hub.start()
     services.sending.start()
     services.campaigns.start()
-    sandbox?.emulator.start()
+    sandbox?.start()
     prune()
     pruneTimer = setInterval(prune, PRUNE_INTERVAL_MS)
     pruneTimer.unref()
@@ -188,7 +217,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     clearInterval(pruneTimer)
     services.campaigns.stop()
     await services.sending.stop(SEND_STOP_GRACE_MS)
-    sandbox?.emulator.stop()
+    sandbox?.stop()
     services.ingest.close()
     hub.stop()
   })

@@ -5,6 +5,8 @@ import type { Db } from './store/db.ts'
 import type { Clock, EventLog } from './events/event-log.ts'
 import type { StreamHub } from './events/stream-hub.ts'
 import type { InboxStore } from './store/inbox-store.ts'
+import type { InboxWriter } from './domain/inbox/writer.ts'
+import type { SideEffects } from './domain/effects.ts'
 import type { AuthService } from './domain/accounts/auth.ts'
 import type { IngestQueue } from './domain/inbox/ingest-queue.ts'
 import type { ChannelDirectory } from './domain/channels/channels.ts'
@@ -20,6 +22,10 @@ export interface Services {
   events: EventLog
   hub: StreamHub
   store: InboxStore
+  /** The one writer of messages and conversation summaries. */
+  writer: InboxWriter
+  /** The side effects of stored messages, registered in app.ts. */
+  effects: SideEffects
   auth: AuthService
   ingest: IngestQueue
   channels: ChannelDirectory

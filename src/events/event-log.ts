@@ -13,6 +13,16 @@ export interface LoggedEvent {
   data: string
 }
 
+/**
+ * A committed event as the side effects registered after the commit receive it (app.ts):
+ * the payload as its writer emitted it, typed by the event's type, so no listener ever
+ * searches the serialized JSON (a reordered DTO would break it silently).
+ */
+export type CommittedEvent = { [T in EventType]: LoggedEvent & { type: T; payload: EventPayloads[T] } }[EventType]
+
+/** What runs after a commit, with the events it published, in id order. */
+export type AfterCommit = (events: readonly CommittedEvent[]) => void
+
 export interface Clock {
   now(): number
 }
@@ -20,11 +30,11 @@ export const systemClock: Clock = { now: () => Date.now() }
 
 /** Events appended by one unit of work, published only if it commits. */
 export class EventBatch {
-  readonly events: LoggedEvent[] = []
+  readonly events: CommittedEvent[] = []
   constructor(private readonly log: EventLog) {}
 
   emit<T extends EventType>(workspaceId: number, type: T, payload: EventPayloads[T]): void {
-    this.events.push(this.log.append(workspaceId, type, payload))
+    this.events.push({ ...this.log.append(workspaceId, type, payload), type, payload } as CommittedEvent)
   }
 }
 
@@ -36,7 +46,7 @@ export class EventLog {
   prunedThrough: number
   private readonly insert: Statement
   private readonly readPage: Statement
-  private listeners: Array<(events: LoggedEvent[]) => void> = []
+  private listeners: AfterCommit[] = []
 
   constructor(
     private readonly db: Db,
@@ -76,13 +86,14 @@ export class EventLog {
     return result
   }
 
-  committed(events: LoggedEvent[]): void {
+  committed(events: CommittedEvent[]): void {
     if (events.length === 0) return
     this.head = Math.max(this.head, events[events.length - 1]!.id)
     for (const l of this.listeners) l(events)
   }
 
-  onCommitted(listener: (events: LoggedEvent[]) => void): void {
+  /** Registered once, in app.ts's list of side effects; called in registration order. */
+  onCommitted(listener: AfterCommit): void {
     this.listeners.push(listener)
   }
 

@@ -105,7 +105,6 @@ export class StreamHub {
     this.coalesceMs = opts.coalesceMs ?? 0
     this.maxPerSession = opts.maxStreamsPerSession ?? Infinity
     this.flushedThrough = log.head
-    log.onCommitted((events) => this.publish(events))
   }
 
   get size(): number {
@@ -234,8 +233,8 @@ export class StreamHub {
     })
   }
 
-  /** Called after each commit with the batch's events, in id order. */
-  publish(events: LoggedEvent[]): void {
+  /** After each commit, with its events in id order (registered in app.ts's side effects). */
+  publish(events: readonly LoggedEvent[]): void {
     if (events.length === 0) return
     for (const ev of events) this.queued.push(ev)
     if (this.flushTimer) return

@@ -113,6 +113,12 @@ export interface CampaignRef {
   name: string
 }
 
+/** The campaign a message belongs to (its `context.campaign`), or null. */
+export function campaignIdOf(m: Pick<MessageDTO, 'context'>): number | null {
+  const id = (m.context?.campaign as Partial<CampaignRef> | undefined)?.id
+  return typeof id === 'number' && Number.isSafeInteger(id) ? id : null
+}
+
 export interface ContactDetailDTO extends ContactDTO {
   kind: ChannelKind
   profileName: string | null

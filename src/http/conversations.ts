@@ -121,7 +121,12 @@ export async function conversationRoutes(app: FastifyInstance, opts: { services:
     },
     async (req) => {
       const who = { workspaceId: req.session.workspaceId, userId: req.session.userId }
-      const conversation = setConversationStatus({ store, events, now: () => clock.now() }, who, req.params.id, req.body.status)
+      const conversation = setConversationStatus(
+        { store, writer: opts.services.writer, events, now: () => clock.now() },
+        who,
+        req.params.id,
+        req.body.status,
+      )
       return { conversation }
     },
   )
@@ -133,7 +138,7 @@ export async function conversationRoutes(app: FastifyInstance, opts: { services:
       const changed = store.markRead(ws, req.params.id, clock.now())
       hadUnread = changed !== undefined
       const dto = store.conversation(ws, req.params.id)
-      if (changed && dto) batch.emit(ws, 'conversation.updated', { conversation: dto })
+      if (changed && dto) opts.services.writer.conversationChanged(batch, ws, dto)
       return dto
     })
     if (!conversation) throw Errors.notFound('Conversation')

@@ -6,12 +6,13 @@ import { registerMetaWebhook } from './meta-webhook.ts'
 import type { Services } from '../services.ts'
 
 export async function messengerWebhookRoutes(app: FastifyInstance, opts: { services: Services }) {
-  const { db, store, channels, clock, sending } = opts.services
+  const { store, writer, effects, channels, clock } = opts.services
   registerMetaWebhook(app, opts.services, {
     kind: 'messenger',
     ingest: (body, secret) => {
       const parsed = parseMessenger(body, clock.now())
-      return (events) => ingestMessenger({ db, store, channels, now: clock.now, hooks: sending.messengerHooks }, events, parsed, secret)
+      return (events) =>
+        ingestMessenger({ store, writer, effects, secretOf: (c) => channels.secretOf(c), now: clock.now }, events, parsed, secret)
     },
   })
 }

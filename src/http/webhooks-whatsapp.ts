@@ -8,14 +8,13 @@ import { registerMetaWebhook } from './meta-webhook.ts'
 import type { Services } from '../services.ts'
 
 export async function whatsappWebhookRoutes(app: FastifyInstance, opts: { services: Services }) {
-  const { db, store, clock, channels, sending } = opts.services
+  const { store, writer, effects, clock, channels } = opts.services
   const secretOf = channels.secretOf.bind(channels)
   registerMetaWebhook(app, opts.services, {
     kind: 'whatsapp',
     ingest: (body, secret) => {
       const parsed = parseWhatsApp(body, clock.now())
-      return (events) =>
-        ingestWhatsApp({ db, store, now: clock.now, hooks: sending.ingestHooks, signedWith: { secret, secretOf } }, events, parsed)
+      return (events) => ingestWhatsApp({ store, writer, effects, now: clock.now, signedWith: { secret, secretOf } }, events, parsed)
     },
   })
 }

@@ -12,6 +12,7 @@ import type { Db } from '../store/db.ts'
 import { channels } from '../store/schema.ts'
 import { Emulator, GRAPH_VERSION } from './emulator.ts'
 import { attachMessenger, MessengerEmulator } from './emulator-messenger.ts'
+import { RecipientPlayer } from './emulator-campaign.ts'
 
 // The ids Meta's own examples use (meta-platform-facts.md §6): recognisably fake.
 export const SANDBOX_PHONE_NUMBER_ID = '100000000000002'
@@ -36,7 +37,16 @@ export interface SandboxMode {
   graphBaseUrl(): string
   /** Called once the server listens: now the emulator knows where to send webhooks. */
   listening(address: AddressInfo | string | null): string | undefined
+  /**
+   * Starts the emulator and, unless a test or benchmark installed its own, the campaign
+   * audience that delivers, reads, fails and answers the sandbox's broadcasts.
+   */
+  start(): void
+  stop(): void
 }
+
+// In the sandbox, one reply in ten says STOP, so the opt-out path shows in a demo.
+const SANDBOX_STOP_SHARE = 0.1
 
 export function createSandbox(
   config: Readonly<Config>,
@@ -121,8 +131,26 @@ export function createSandbox(
   // Until the server listens there is nowhere to send to; a refused connection is
   // retried by the outbox like any network failure.
   let base = 'http://127.0.0.1:0'
+  let player: RecipientPlayer | undefined
   return {
     emulator,
+    start() {
+      const r = config.sandbox.recipients
+      if (r.enabled && !emulator.recipients) {
+        player = emulator.recipients = new RecipientPlayer(emulator, {
+          failures: r.failures,
+          delivered: r.delivered,
+          read: r.read,
+          replied: r.replied,
+          stop: SANDBOX_STOP_SHARE,
+        })
+      }
+      emulator.start()
+    },
+    stop() {
+      player?.stop()
+      emulator.stop()
+    },
     channelId: channel.id,
     messenger: messenger.emulator,
     owns: (t) => t === token || t === messenger.token,

@@ -4,7 +4,7 @@
 // the same rows, so they cannot disagree. Updates go out on the ordinary event stream,
 // at most a few times a second per campaign, whenever a campaign's messages change.
 import type Database from 'better-sqlite3'
-import type { EventLog, LoggedEvent } from '../../events/event-log.ts'
+import type { CommittedEvent, EventLog } from '../../events/event-log.ts'
 import type {
   CampaignAudience,
   CampaignCounts,
@@ -13,6 +13,7 @@ import type {
   CampaignRecipientDTO,
   RecipientStatus,
 } from '../../events/types.ts'
+import { campaignIdOf } from '../../events/types.ts'
 import type { campaigns } from '../../store/schema.ts'
 import { plainReason } from '../sending/meta-errors.ts'
 import { recipientFailure } from './campaign-recipient.ts'
@@ -142,7 +143,6 @@ export class CampaignAnalytics {
         WHERE campaign_id = ? AND state = 'skipped' GROUP BY skip_reason ORDER BY n DESC`,
     )
     this.runningStmt = sqlite.prepare(`SELECT id FROM campaigns WHERE status = 'running'`)
-    events.onCommitted((batch) => this.observe(batch))
   }
 
   start(): void {
@@ -269,21 +269,22 @@ export class CampaignAnalytics {
     this.schedule()
   }
 
-  // Campaign messages carry `context.campaign` in their DTO (sent ones and attributed
-  // replies alike), so the committed events say which campaigns changed.
-  private observe(batch: LoggedEvent[]): void {
+  /**
+   * After each commit (registered in app.ts): campaign messages carry `context.campaign`
+   * (sent ones and attributed replies alike), so the committed events say which
+   * campaigns changed.
+   */
+  readonly observe = (batch: readonly CommittedEvent[]): void => {
     let changed = false
     let claimed = false
     for (const ev of batch) {
       if (ev.type !== 'message.updated' && ev.type !== 'message.created') continue
-      const at = ev.data.indexOf('"campaign":{"id":')
-      if (at < 0) continue
-      const id = Number(/^"campaign":\{"id":(\d+)/.exec(ev.data.slice(at, at + 40))?.[1])
-      if (!Number.isSafeInteger(id)) continue
+      const id = campaignIdOf(ev.payload.message)
+      if (id === null) continue
       this.dirty.add(id)
       changed = true
       // The outbox claimed a campaign message: its backlog shrank.
-      if (ev.type === 'message.updated' && ev.data.includes('"status":"sending"')) claimed = true
+      if (ev.type === 'message.updated' && ev.payload.message.status === 'sending') claimed = true
     }
     if (claimed) this.hooks.onCampaignMessage?.()
     if (changed) this.schedule()

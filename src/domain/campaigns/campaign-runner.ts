@@ -16,7 +16,8 @@ import type Database from 'better-sqlite3'
 import type { FastifyBaseLogger } from 'fastify'
 import type { EventLog } from '../../events/event-log.ts'
 import type { CampaignParams, CampaignRef } from '../../events/types.ts'
-import { toMessageDTO, type ChannelRow, type ContactRow, type InboxStore } from '../../store/inbox-store.ts'
+import type { ChannelRow, ContactRow, InboxStore } from '../../store/inbox-store.ts'
+import type { InboxWriter } from '../inbox/writer.ts'
 import { AppError } from '../../errors.ts'
 import type { CampaignAnalytics, CampaignRow } from './campaign-analytics.ts'
 import { resolveParams } from './campaign-params.ts'
@@ -26,7 +27,6 @@ import type { Outbox } from '../sending/outbox.ts'
 import type { SendRateLimiter } from '../sending/outbox-rate.ts'
 import type { BuiltTemplate, TemplateService } from '../sending/templates.ts'
 import { plainReason } from '../sending/meta-errors.ts'
-import { listPreviewOf } from '../../events/preview.ts'
 
 /** Outbox priority of campaign messages: after every agent reply (0). */
 export const CAMPAIGN_PRIORITY = 1
@@ -50,6 +50,7 @@ export interface RunnerDeps {
   sqlite: Database.Database
   events: EventLog
   store: InboxStore
+  writer: InboxWriter
   outbox: Outbox
   limiter: SendRateLimiter
   templates: TemplateService
@@ -323,51 +324,49 @@ export class CampaignRunner {
     const clientMessageId = `campaign:${c.id}:${cl.recipientId}`
     const existingConv = store.conversationByChannelContact(channel.id, contact.id)
     const conv = existingConv ?? store.findOrOpenConversation(c.workspaceId, channel.id, contact.id, now)
-    const row = store.insertMessage({
-      workspaceId: c.workspaceId,
-      conversationId: conv.id,
-      channelId: channel.id,
-      direction: 'out',
-      type: 'template',
-      text: built.text,
-      data: built.data,
-      context: { campaign: ref },
-      clientMessageId,
-      senderUserId: c.createdBy,
-      status: 'queued',
-      timestamp: now,
-      createdAt: now,
-      updatedAt: now,
-    })
-    if (!row) {
+    // "+" and the full number: without it Meta prepends the business's country code.
+    const to = /^\d+$/.test(contact.externalId) ? `+${contact.externalId}` : contact.externalId
+    const recorded = this.d.writer.record(
+      batch,
+      conv,
+      {
+        direction: 'out',
+        type: 'template',
+        text: built.text,
+        data: built.data,
+        context: { campaign: ref },
+        clientMessageId,
+        senderUserId: c.createdBy,
+        status: 'queued',
+        timestamp: now,
+        createdAt: now,
+        updatedAt: now,
+      },
+      {
+        // The message shows in the customer's conversation, but a broadcast does not push
+        // thousands of conversations to the top of the inbox: a new one starts resolved
+        // (a reply reopens it), an existing one keeps its place.
+        by: 'broadcast',
+        newConversation: !existingConv,
+        now,
+        then: (row) => {
+          this.stmts.link.run(row.id, cl.recipientId)
+          this.d.outbox.enqueue(
+            row,
+            'template',
+            { messaging_product: 'whatsapp', recipient_type: 'individual', to, type: 'template', template: built.graph },
+            { priority: CAMPAIGN_PRIORITY },
+          )
+        },
+      },
+    )
+    if (!recorded) {
       // Unreachable while the recipient was pending (its message id is derived from
       // the recipient); if it ever happens, link the message that exists, send nothing.
       const existing = this.stmts.byClientId.get(c.workspaceId, clientMessageId) as { id: number } | undefined
       if (existing) this.stmts.link.run(existing.id, cl.recipientId)
       return false
     }
-    this.stmts.link.run(row.id, cl.recipientId)
-    // "+" and the full number: without it Meta prepends the business's country code.
-    const to = /^\d+$/.test(contact.externalId) ? `+${contact.externalId}` : contact.externalId
-    this.d.outbox.enqueue(
-      row,
-      'template',
-      { messaging_product: 'whatsapp', recipient_type: 'individual', to, type: 'template', template: built.graph },
-      { priority: CAMPAIGN_PRIORITY },
-    )
-    // The message shows in the customer's conversation, but a broadcast does not push
-    // thousands of conversations to the top of the inbox: a new one starts resolved
-    // (a reply reopens it), an existing one keeps its place.
-    store.updateConversation(conv.id, {
-      lastMessageId: row.id,
-      lastMessagePreview: listPreviewOf(row),
-      lastMessageDirection: 'out',
-      lastMessageAt: now,
-      ...(existingConv ? {} : { status: 'resolved' as const }),
-      updatedAt: now,
-    })
-    const conversation = store.conversation(c.workspaceId, conv.id)!
-    batch.emit(c.workspaceId, 'message.created', { message: toMessageDTO(row), conversation })
     return true
   }
 

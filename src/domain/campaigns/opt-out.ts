@@ -11,9 +11,8 @@
 // and an agent reverses it, or the customer does by resuming marketing messages in
 // WhatsApp. Campaigns skip opted-out contacts and count them.
 import type Database from 'better-sqlite3'
-import type { EventLog, LoggedEvent } from '../../events/event-log.ts'
+import type { CommittedEvent, EventLog } from '../../events/event-log.ts'
 import type { EventBatch } from '../../events/event-log.ts'
-import type { MessageDTO } from '../../events/types.ts'
 import type { ContactsService } from '../contacts/contacts.ts'
 
 /** Meta's code for "this user opted out of marketing messages from you". */
@@ -96,7 +95,6 @@ export class MetaOptOutWatcher {
           AND c.opted_out_at IS NULL
           AND (c.opt_out_reversed_at IS NULL OR c.opt_out_reversed_at < coalesce(m.failed_at, m.updated_at))`,
     )
-    events.onCommitted((batch) => this.observe(batch))
   }
 
   start(): void {
@@ -110,10 +108,11 @@ export class MetaOptOutWatcher {
     clearTimeout(this.timer)
   }
 
-  private observe(batch: LoggedEvent[]): void {
+  /** After each commit (registered in app.ts): a send Meta refused with 131050. */
+  readonly observe = (batch: readonly CommittedEvent[]): void => {
     for (const ev of batch) {
-      if (ev.type !== 'message.updated' || !ev.data.includes(`"code":${META_OPTED_OUT}`)) continue
-      const m = (JSON.parse(ev.data) as { message: MessageDTO }).message
+      if (ev.type !== 'message.updated') continue
+      const m = ev.payload.message
       if (m.status === 'failed' && m.error?.code === META_OPTED_OUT) this.pending.add(m.id)
     }
     if (this.pending.size) this.schedule()

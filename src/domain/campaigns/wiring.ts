@@ -1,15 +1,14 @@
 // Builds contacts and campaigns (issue 7) from the app's basics and the sending stack
 // (issue 4), so app.ts wires them in one line: the contacts service and CSV importer,
-// the campaign service, its runner and analytics, opt-out (keywords and Meta's 131050),
-// reply attribution joined to the WhatsApp ingest, and — in sandbox mode — the
-// emulator's campaign audience.
+// the campaign service, its runner and analytics, opt-out (keywords and Meta's 131050)
+// and reply attribution. What they do when a message is stored or a send settles is
+// registered in app.ts's list of side effects.
 import type { FastifyBaseLogger } from 'fastify'
 import type { Config } from '../../config.ts'
 import type { Db } from '../../store/db.ts'
-import type { EventLog } from '../../events/event-log.ts'
+import type { EventBatch, EventLog } from '../../events/event-log.ts'
 import type { InboxStore } from '../../store/inbox-store.ts'
-import type { Emulator } from '../../sandbox/emulator.ts'
-import { RecipientPlayer } from '../../sandbox/emulator-campaign.ts'
+import type { InboxWriter } from '../inbox/writer.ts'
 import type { Sending } from '../sending/wiring.ts'
 import { ContactsService } from '../contacts/contacts.ts'
 import { ContactImporter } from '../contacts/contacts-import.ts'
@@ -25,8 +24,12 @@ export interface Campaigns {
   service: CampaignService
   analytics: CampaignAnalytics
   runner: CampaignRunner
-  /** The sandbox's campaign audience, when the emulator runs in this process. */
-  player?: RecipientPlayer
+  /** Replies attributed to the campaign they answer; stop keywords (inside the ingest's transaction). */
+  attribution: CampaignAttribution
+  /** Contacts Meta refused with 131050 become opted out (after the commit). */
+  metaOptOut: MetaOptOutWatcher
+  /** A customer stopped or resumed marketing messages in WhatsApp (inside the ingest's transaction). */
+  marketingPreference(contactId: number, value: 'stop' | 'resume', at: number, batch: EventBatch): void
   start(): void
   stop(): void
 }
@@ -36,15 +39,11 @@ export interface CampaignsDeps {
   db: Db
   events: EventLog
   store: InboxStore
+  writer: InboxWriter
   sending: Sending
   now: () => number
   log: FastifyBaseLogger
-  /** The in-process emulator in sandbox mode (known once the app is built). */
-  emulator: () => Emulator | undefined
 }
-
-// In the sandbox, one reply in ten says STOP, so the opt-out path shows in a demo.
-const SANDBOX_STOP_SHARE = 0.1
 
 export function createCampaigns(deps: CampaignsDeps): Campaigns {
   const { config, db, events, store, sending, now } = deps
@@ -76,6 +75,7 @@ export function createCampaigns(deps: CampaignsDeps): Campaigns {
     sqlite,
     events,
     store,
+    writer: deps.writer,
     outbox: sending.outbox,
     limiter: sending.limiter,
     templates: sending.templates,
@@ -96,38 +96,16 @@ export function createCampaigns(deps: CampaignsDeps): Campaigns {
   )
   const watcher = new MetaOptOutWatcher(sqlite, events, contacts, (err) => log.error({ err }, 'opt-out from 131050 failed'))
 
-  // Joined to the WhatsApp ingest after sending's own hook (media downloads).
-  const before = sending.ingestHooks
-  sending.ingestHooks = {
-    ...before,
-    messageStored: (channel, row, batch) => {
-      const current = before.messageStored?.(channel, row, batch) ?? row
-      return attribution.onInbound(channel, current, batch) ?? current
-    },
-    marketingPreference: (_channel, contact, pref, batch) => {
-      applyMarketingPreference(contacts, contact.id, pref.value, pref.timestamp, batch)
-    },
-  }
-
-  const out: Campaigns = {
+  return {
     contacts,
     importer,
     service,
     analytics,
     runner,
+    attribution,
+    metaOptOut: watcher,
+    marketingPreference: (contactId, value, at, batch) => applyMarketingPreference(contacts, contactId, value, at, batch),
     start() {
-      const emulator = deps.emulator()
-      const r = config.sandbox.recipients
-      if (emulator && r.enabled && !emulator.recipients) {
-        out.player = new RecipientPlayer(emulator, {
-          failures: r.failures,
-          delivered: r.delivered,
-          read: r.read,
-          replied: r.replied,
-          stop: SANDBOX_STOP_SHARE,
-        })
-        emulator.recipients = out.player
-      }
       analytics.start()
       watcher.start()
       runner!.start()
@@ -136,8 +114,6 @@ export function createCampaigns(deps: CampaignsDeps): Campaigns {
       runner!.stop()
       watcher.stop()
       analytics.stop()
-      out.player?.stop()
     },
   }
-  return out
 }

@@ -1,24 +1,26 @@
 // Resolve and reopen (issue 11): the status change, a system line in the timeline and
 // both events in one transaction, so every stream and every replay sees the same thing.
 // The line is a message row (direction `system`, type `activity`) so it pages, replays
-// and orders with the history, but it is written here and not through recordMessage:
-// it never becomes the preview, never counts as unread, never touches the 24-hour
+// and orders with the history, but it is written by the writer's recordSystemLine, not
+// record: it never becomes the preview, never counts as unread, never touches the 24-hour
 // window or lastMessageStatus, and has no outbox row (nothing is sent to the customer).
 // Campaign attribution and opt-outs read only `in`/`out` rows, so they never see it.
 //
-// A customer writing to a resolved conversation reopens it (conversation-activity.ts)
+// A customer writing to a resolved conversation reopens it (writer.ts)
 // without a line: the customer's message right below "Ana resolved this" already says
 // why it is open again, and a campaign's replies (its conversations start resolved)
 // would otherwise each carry a line.
 import type { EventLog } from '../../events/event-log.ts'
 import type { ConversationDTO, SystemLineData } from '../../events/types.ts'
-import { toMessageDTO, type InboxStore } from '../../store/inbox-store.ts'
+import type { InboxStore } from '../../store/inbox-store.ts'
 import { Errors } from '../../errors.ts'
+import type { InboxWriter } from './writer.ts'
 
 export type ConversationStatus = 'open' | 'resolved'
 
 export interface ConversationStatusDeps {
   store: InboxStore
+  writer: InboxWriter
   events: EventLog
   now: () => number
 }
@@ -49,23 +51,8 @@ export function setConversationStatus(
       action: status === 'resolved' ? 'resolved' : 'reopened',
       actor: { userId: who.userId, name: deps.store.userName(ws, who.userId) ?? 'An agent' },
     }
-    const row = deps.store.insertMessage({
-      workspaceId: ws,
-      conversationId,
-      channelId: conv.channelId,
-      direction: 'system',
-      type: 'activity',
-      text: systemLineText(data),
-      data,
-      senderUserId: who.userId,
-      // Not a delivery state: a system line is never sent.
-      status: 'received',
-      timestamp: now,
-      createdAt: now,
-      updatedAt: now,
-    })!
-    batch.emit(ws, 'message.created', { message: toMessageDTO(row), conversation: current })
-    batch.emit(ws, 'conversation.updated', { conversation: current })
+    deps.writer.recordSystemLine(batch, current, { workspaceId: ws, text: systemLineText(data), data, userId: who.userId, now })
+    deps.writer.conversationChanged(batch, ws, current)
     return current
   })
 }

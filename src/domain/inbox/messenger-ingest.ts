@@ -2,41 +2,35 @@
 // reactions, echoes of the Page's own messages, and delivery/read watermarks.
 import type { EventBatch } from '../../events/event-log.ts'
 import { messageTypeOf, type MsEvent, type MsParsed } from '../../channels/messenger/parse.ts'
-import { toMessageDTO, type ChannelRow, type ContactRow, type InboxStore, type MessageRow } from '../../store/inbox-store.ts'
-import type { Db } from '../../store/db.ts'
+import type { ChannelRow, InboxStore, MessageRow } from '../../store/inbox-store.ts'
 import type { MessageStatus } from '../../store/schema.ts'
-import { applyStatus } from './message-status.ts'
-import { keepRaw } from './whatsapp-ingest.ts'
-import { recordMessage } from './conversation-activity.ts'
-import type { ChannelDirectory } from '../channels/channels.ts'
+import { keepRaw } from '../../store/webhook-leftovers.ts'
+import type { SideEffects } from '../effects.ts'
+import type { InboxWriter } from './writer.ts'
 
 /** Parley's own sends carry this in `message.metadata`; the echo names its message. */
 export const ECHO_METADATA_PREFIX = 'parley:'
 
 export interface MessengerIngestDeps {
-  db: Db
   store: InboxStore
-  channels: ChannelDirectory
+  writer: InboxWriter
+  effects: SideEffects
+  /** The app secret each Page's webhooks must be signed with. */
+  secretOf(channel: ChannelRow): string
   now: () => number
-  /** Called inside the transaction when a person writes (messenger-profiles.ts fetches their name after it). */
-  hooks?: MessengerIngestHooks
-}
-
-export interface MessengerIngestHooks {
-  contactWrote?(channel: ChannelRow, contact: ContactRow): void
 }
 
 export function ingestMessenger(deps: MessengerIngestDeps, events: EventBatch, parsed: MsParsed, verifiedWith: string): void {
-  for (const u of parsed.unhandled) keepRaw(deps.db, 'messenger', u.reason, u.value)
+  for (const u of parsed.unhandled) keepRaw(deps.store.db, 'messenger', u.reason, u.value)
   for (const ev of parsed.events) {
     const channel = deps.store.channelByExternalId('messenger', ev.pageId)
     if (!channel || !channel.enabled) {
-      keepRaw(deps.db, 'messenger', `unknown_channel:${ev.pageId}`, ev.raw)
+      keepRaw(deps.store.db, 'messenger', `unknown_channel:${ev.pageId}`, ev.raw)
       continue
     }
     // A webhook signed by one app cannot speak for a page of another.
-    if (deps.channels.secretOf(channel) !== verifiedWith) {
-      keepRaw(deps.db, 'messenger', `secret_mismatch:${ev.pageId}`, ev.raw)
+    if (deps.secretOf(channel) !== verifiedWith) {
+      keepRaw(deps.store.db, 'messenger', `secret_mismatch:${ev.pageId}`, ev.raw)
       continue
     }
     switch (ev.kind) {
@@ -78,29 +72,28 @@ function inbound(
   const type = isPostback ? 'postback' : messageTypeOf(ev.text, ev.attachments)
   const first = isPostback ? undefined : ev.attachments[0]
   const replyTo = !isPostback && ev.replyToMid ? store.messageByProviderId(channel.id, ev.replyToMid) : undefined
-  const row = store.insertMessage({
-    workspaceId: ws,
-    conversationId: conv.id,
-    channelId: channel.id,
-    direction: 'in',
-    type,
-    text: isPostback ? ev.title : (ev.text ?? first?.title ?? null),
-    media: first ? { url: first.url, mimeType: null, filename: first.title, attachmentType: first.type } : null,
-    data: isPostback ? { payload: ev.payload, title: ev.title } : { attachments: ev.attachments, quickReply: ev.quickReplyPayload },
-    context: !isPostback && ev.replyToMid ? { id: ev.replyToMid } : null,
-    replyToMessageId: replyTo?.id ?? null,
-    // A postback may come without a mid: its sender and time identify it for dedupe.
-    providerMessageId: ev.kind === 'message' ? ev.mid : (ev.mid ?? `postback:${ev.psid}:${ev.timestamp}`),
-    status: 'received',
-    timestamp: ev.timestamp,
-    raw: ev.raw,
-    createdAt: now,
-    updatedAt: now,
-  })
-  if (!row) return
-  const conversation = recordMessage(store, conv, row, now)
-  events.emit(ws, 'message.created', { message: toMessageDTO(row), conversation })
-  deps.hooks?.contactWrote?.(channel, contact)
+  const recorded = deps.writer.record(
+    events,
+    conv,
+    {
+      direction: 'in',
+      type,
+      text: isPostback ? ev.title : (ev.text ?? first?.title ?? null),
+      media: first ? { url: first.url, mimeType: null, filename: first.title, attachmentType: first.type } : null,
+      data: isPostback ? { payload: ev.payload, title: ev.title } : { attachments: ev.attachments, quickReply: ev.quickReplyPayload },
+      context: !isPostback && ev.replyToMid ? { id: ev.replyToMid } : null,
+      replyToMessageId: replyTo?.id ?? null,
+      // A postback may come without a mid: its sender and time identify it for dedupe.
+      providerMessageId: ev.kind === 'message' ? ev.mid : (ev.mid ?? `postback:${ev.psid}:${ev.timestamp}`),
+      status: 'received',
+      timestamp: ev.timestamp,
+      raw: ev.raw,
+      createdAt: now,
+      updatedAt: now,
+    },
+    { by: 'customer', now },
+  )
+  if (recorded) deps.effects.contactWrote(channel, contact)
 }
 
 function echo(deps: MessengerIngestDeps, events: EventBatch, channel: ChannelRow, ev: Extract<MsEvent, { kind: 'echo' }>): void {
@@ -113,9 +106,10 @@ function echo(deps: MessengerIngestDeps, events: EventBatch, channel: ChannelRow
     const own = Number.isSafeInteger(id) ? store.messageById(ws, id) : undefined
     if (own && own.channelId === channel.id) {
       if (own.providerMessageId === null) {
-        const patch = applyStatus(own, { status: 'sent', timestamp: ev.timestamp, error: null })
-        const updated = store.updateMessage(own.id, { ...patch, providerMessageId: ev.mid, updatedAt: deps.now() })
-        events.emit(ws, 'message.updated', { message: toMessageDTO(updated) })
+        // Named even when the status has moved past sent: the id is what matters here.
+        const sent = { status: 'sent', timestamp: ev.timestamp, error: null } as const
+        const named = { providerMessageId: ev.mid, updatedAt: deps.now() }
+        if (!deps.writer.applyStatus(events, own, sent, named)) deps.writer.updateMessage(events, own.id, named)
       }
       return
     }
@@ -123,26 +117,25 @@ function echo(deps: MessengerIngestDeps, events: EventBatch, channel: ChannelRow
   // Sent from elsewhere (Meta Business Suite, the Page's inbox): shown as outbound.
   const { conv, now } = conversationFor(deps, channel, ev.psid)
   const first = ev.attachments[0]
-  const row = store.insertMessage({
-    workspaceId: ws,
-    conversationId: conv.id,
-    channelId: channel.id,
-    direction: 'out',
-    type: messageTypeOf(ev.text, ev.attachments),
-    text: ev.text ?? first?.title ?? null,
-    media: first ? { url: first.url, mimeType: null, filename: first.title, attachmentType: first.type } : null,
-    data: { attachments: ev.attachments, echo: true, appId: ev.appId },
-    providerMessageId: ev.mid,
-    status: 'sent',
-    sentAt: ev.timestamp,
-    timestamp: ev.timestamp,
-    raw: ev.raw,
-    createdAt: now,
-    updatedAt: now,
-  })
-  if (!row) return
-  const conversation = recordMessage(store, conv, row, now)
-  events.emit(ws, 'message.created', { message: toMessageDTO(row), conversation })
+  deps.writer.record(
+    events,
+    conv,
+    {
+      direction: 'out',
+      type: messageTypeOf(ev.text, ev.attachments),
+      text: ev.text ?? first?.title ?? null,
+      media: first ? { url: first.url, mimeType: null, filename: first.title, attachmentType: first.type } : null,
+      data: { attachments: ev.attachments, echo: true, appId: ev.appId },
+      providerMessageId: ev.mid,
+      status: 'sent',
+      sentAt: ev.timestamp,
+      timestamp: ev.timestamp,
+      raw: ev.raw,
+      createdAt: now,
+      updatedAt: now,
+    },
+    { by: 'echo', now },
+  )
 }
 
 function reaction(deps: MessengerIngestDeps, events: EventBatch, channel: ChannelRow, ev: Extract<MsEvent, { kind: 'reaction' }>): void {
@@ -150,12 +143,8 @@ function reaction(deps: MessengerIngestDeps, events: EventBatch, channel: Channe
   if (!target) return
   const contact = deps.store.upsertContact(channel.workspaceId, 'messenger', ev.psid, null, null, deps.now())
   const who = `contact:${contact.id}`
-  const reactions = { ...(target.reactions ?? {}) }
-  if ((reactions[who] ?? null) === ev.emoji) return // a duplicate changes nothing
-  if (ev.emoji) reactions[who] = ev.emoji
-  else delete reactions[who]
-  const updated = deps.store.updateMessage(target.id, { reactions, updatedAt: deps.now() })
-  events.emit(channel.workspaceId, 'message.updated', { message: toMessageDTO(updated) })
+  if ((target.reactions?.[who] ?? null) === ev.emoji) return // a duplicate changes nothing
+  deps.writer.react(events, target, who, ev.emoji)
 }
 
 /**
@@ -182,10 +171,5 @@ function watermark(
       if (m && m.direction === 'out') targets.set(m.id, m)
     }
   }
-  for (const m of targets.values()) {
-    const patch = applyStatus(m, { status, timestamp: ev.watermark, error: null })
-    if (!patch) continue
-    const updated = deps.store.updateMessage(m.id, { ...patch, updatedAt: deps.now() })
-    events.emit(channel.workspaceId, 'message.updated', { message: toMessageDTO(updated) })
-  }
+  for (const m of targets.values()) deps.writer.applyStatus(events, m, { status, timestamp: ev.watermark, error: null })
 }

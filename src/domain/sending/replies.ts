@@ -9,10 +9,9 @@ import type { EventLog } from '../../events/event-log.ts'
 import type { MessageDTO } from '../../events/types.ts'
 import { sendRecovery } from '../../events/send-recovery.ts'
 import type { GraphClient } from '../../channels/whatsapp/graph-client.ts'
-import { listPreviewOf } from '../../events/preview.ts'
 import type { Db } from '../../store/db.ts'
 import { ECHO_METADATA_PREFIX } from '../inbox/messenger-ingest.ts'
-import { SERVICE_WINDOW_MS } from '../inbox/conversation-activity.ts'
+import { BUSINESS_REACTOR, SERVICE_WINDOW_MS, type InboxWriter } from '../inbox/writer.ts'
 import { toMessageDTO, type ChannelRow, type InboxStore, type MessageRow } from '../../store/inbox-store.ts'
 import { channels, messages } from '../../store/schema.ts'
 import { Errors } from '../../errors.ts'
@@ -45,12 +44,11 @@ export interface SendInput {
 const MAX_TEXT = 4096
 const MAX_CAPTION = 1024
 const URL_IN_TEXT = /\bhttps?:\/\/\S/i
-// The reactor key for the business's own reaction: WhatsApp shows one per message.
-export const BUSINESS_REACTOR = 'business'
 
 export interface RepliesDeps {
   db: Db
   store: InboxStore
+  writer: InboxWriter
   events: EventLog
   outbox: Outbox
   worker: OutboxWorker
@@ -140,71 +138,60 @@ export class Replies {
       const reactTo = type === 'reaction' ? this.target(ws, conversationId, input.reaction!.messageId) : null
       if (reactTo) p.part = { message_id: reactTo.providerMessageId, emoji: input.reaction!.emoji }
 
-      const row = this.deps.store.insertMessage({
-        workspaceId: ws,
-        conversationId,
-        channelId: channel.id,
-        direction: 'out',
-        type,
-        text: p.text,
-        media: p.media,
-        data: p.data ?? (type === 'reaction' ? p.part : null),
-        // A Messenger follow-up says so: a refusal of it (code 10) means the 7 days are over
-        // too, and the bubble must not offer another follow-up (send-recovery.ts).
-        context: quoted ? { id: quoted.providerMessageId } : tag ? { messengerTag: tag } : null,
-        replyToMessageId: quoted?.id ?? null,
-        clientMessageId: input.clientMessageId,
-        senderUserId: who.userId,
-        status: 'queued',
-        timestamp: now,
-        createdAt: now,
-        updatedAt: now,
-      })
-      if (!row) throw Errors.clientIdReused() // unreachable: the unique key was checked above
-      // The echo of a Messenger send names the message (`metadata` rides on text and
-      // attachments alike), so it is never shown twice.
-      const metadata = `${ECHO_METADATA_PREFIX}${row.id}`
-      const payload: Record<string, unknown> = messenger
-        ? {
-            recipient: { id: fresh.contact.externalId },
-            messaging_type: tag ? 'MESSAGE_TAG' : 'RESPONSE',
-            ...(tag ? { tag } : {}),
-            // An attachment goes by the attachment_id the worker uploads it for (outbox-worker.ts).
-            message: p.mediaId !== null ? { attachment: { type: p.part.type, payload: {} }, metadata } : { text: p.text, metadata },
-            ...(p.mediaId !== null ? { _parley: { mediaId: p.mediaId } } : {}),
-          }
-        : {
-            messaging_product: 'whatsapp',
-            recipient_type: 'individual',
-            to: fresh.contact.externalId,
-            type,
-            [type]: p.part,
-            ...(quoted ? { context: { message_id: quoted.providerMessageId } } : {}),
-            // Stripped before sending: which local upload to turn into Meta's media id.
-            ...(p.mediaId !== null ? { _parley: { mediaId: p.mediaId } } : {}),
-          }
-      this.deps.outbox.enqueue(row, type, payload)
-      if (p.mediaId !== null) this.deps.media.attach(p.mediaId, row.id)
-
-      if (reactTo) {
-        const reactions = { ...(reactTo.reactions ?? {}) }
-        if (input.reaction!.emoji) reactions[BUSINESS_REACTOR] = input.reaction!.emoji
-        else delete reactions[BUSINESS_REACTOR]
-        const updated = this.deps.store.updateMessage(reactTo.id, { reactions, updatedAt: now })
-        batch.emit(ws, 'message.updated', { message: toMessageDTO(updated) })
-      }
-      this.deps.store.updateConversation(conversationId, {
-        lastMessageId: row.id,
-        lastMessagePreview: listPreviewOf(row),
-        lastMessageDirection: 'out',
-        lastMessageAt: now,
-        lastActivityAt: Math.max(fresh.lastActivityAt, now),
-        updatedAt: now,
-      })
-      const conversation = this.deps.store.conversation(ws, conversationId)!
-      const message = toMessageDTO(row)
-      batch.emit(ws, 'message.created', { message, conversation })
-      return { message, created: true }
+      const recorded = this.deps.writer.record(
+        batch,
+        this.deps.store.conversationByChannelContact(fresh.channelId, fresh.contact.id)!,
+        {
+          direction: 'out',
+          type,
+          text: p.text,
+          media: p.media,
+          data: p.data ?? (type === 'reaction' ? p.part : null),
+          // A Messenger follow-up says so: a refusal of it (code 10) means the 7 days are over
+          // too, and the bubble must not offer another follow-up (send-recovery.ts).
+          context: quoted ? { id: quoted.providerMessageId } : tag ? { messengerTag: tag } : null,
+          replyToMessageId: quoted?.id ?? null,
+          clientMessageId: input.clientMessageId,
+          senderUserId: who.userId,
+          status: 'queued',
+          timestamp: now,
+          createdAt: now,
+          updatedAt: now,
+        },
+        {
+          by: 'agent',
+          now,
+          then: (row) => {
+            // The echo of a Messenger send names the message (`metadata` rides on text and
+            // attachments alike), so it is never shown twice.
+            const metadata = `${ECHO_METADATA_PREFIX}${row.id}`
+            const payload: Record<string, unknown> = messenger
+              ? {
+                  recipient: { id: fresh.contact.externalId },
+                  messaging_type: tag ? 'MESSAGE_TAG' : 'RESPONSE',
+                  ...(tag ? { tag } : {}),
+                  // An attachment goes by the attachment_id the worker uploads it for (outbox-worker.ts).
+                  message: p.mediaId !== null ? { attachment: { type: p.part.type, payload: {} }, metadata } : { text: p.text, metadata },
+                  ...(p.mediaId !== null ? { _parley: { mediaId: p.mediaId } } : {}),
+                }
+              : {
+                  messaging_product: 'whatsapp',
+                  recipient_type: 'individual',
+                  to: fresh.contact.externalId,
+                  type,
+                  [type]: p.part,
+                  ...(quoted ? { context: { message_id: quoted.providerMessageId } } : {}),
+                  // Stripped before sending: which local upload to turn into Meta's media id.
+                  ...(p.mediaId !== null ? { _parley: { mediaId: p.mediaId } } : {}),
+                }
+            this.deps.outbox.enqueue(row, type, payload)
+            if (p.mediaId !== null) this.deps.media.attach(p.mediaId, row.id)
+            if (reactTo) this.deps.writer.react(batch, reactTo, BUSINESS_REACTOR, input.reaction!.emoji || null, now)
+          },
+        },
+      )
+      if (!recorded) throw Errors.clientIdReused() // unreachable: the unique key was checked above
+      return { message: toMessageDTO(recorded.message), created: true }
     })
     if (result.created) this.deps.worker.kick()
     return result

@@ -1,15 +1,15 @@
 // Builds everything sending needs from the app's basics, so app.ts wires it in one line:
 // the Graph client (Meta, or the sandbox's emulator), the outbox and its worker, the
-// per-number rate limiter, media, templates, replies, and the ingest hooks that let
-// status webhooks settle sends, inbound media start downloading and Messenger contacts
-// get their names (messenger-profiles.ts).
+// per-number rate limiter, media, templates, replies and Messenger profiles. What they
+// do when a webhook is stored (settle a send, download media, fetch a name) is
+// registered in app.ts's list of side effects.
 import type { FastifyBaseLogger } from 'fastify'
 import type { Config } from '../../config.ts'
 import type { Db } from '../../store/db.ts'
 import type { EventLog } from '../../events/event-log.ts'
 import type { InboxStore } from '../../store/inbox-store.ts'
 import { GraphClient } from '../../channels/whatsapp/graph-client.ts'
-import type { IngestHooks } from '../inbox/whatsapp-ingest.ts'
+import type { InboxWriter } from '../inbox/writer.ts'
 import { Outbox } from './outbox.ts'
 import { OutboxWorker } from './outbox-worker.ts'
 import { SendRateLimiter } from './outbox-rate.ts'
@@ -17,7 +17,6 @@ import { MediaService } from '../media/media.ts'
 import { TemplateService } from './templates.ts'
 import { Replies } from './replies.ts'
 import { MessengerProfiles } from '../contacts/messenger-profiles.ts'
-import type { MessengerIngestHooks } from '../inbox/messenger-ingest.ts'
 
 // A name is not worth waiting long for: a profile call still unanswered after this is
 // given up and retried like a network error (a send's GRAPH_TIMEOUT_MS is longer because
@@ -32,10 +31,8 @@ export interface Sending {
   media: MediaService
   templates: TemplateService
   replies: Replies
-  ingestHooks: IngestHooks
   /** Messenger contacts' names from the User Profile API. */
   profiles: MessengerProfiles
-  messengerHooks: MessengerIngestHooks
   start(): void
   stop(graceMs: number): Promise<void>
 }
@@ -45,6 +42,7 @@ export interface SendingDeps {
   db: Db
   events: EventLog
   store: InboxStore
+  writer: InboxWriter
   now: () => number
   log: FastifyBaseLogger
   /** Where a token's Graph calls go: the sandbox's emulator for its own token, else Meta. */
@@ -100,6 +98,7 @@ export function createSending(deps: SendingDeps): Sending {
   const replies = new Replies({
     db,
     store,
+    writer: deps.writer,
     events,
     outbox,
     worker,
@@ -118,12 +117,7 @@ export function createSending(deps: SendingDeps): Sending {
     media,
     templates,
     replies,
-    ingestHooks: {
-      reconcileStatus: (channel, st, batch) => outbox.reconcileStatus(channel, st, batch),
-      messageStored: (channel, row) => media.onInboundStored(channel, row),
-    },
     profiles,
-    messengerHooks: { contactWrote: (channel, contact) => profiles.contactWrote(channel, contact) },
     start() {
       worker.start()
       media.start()

@@ -1,0 +1,90 @@
+// The moments other features join, as one typed list. app.ts registers every listener
+// (read it to see everything that happens when a message is stored); the writers call
+// the dispatchers. Listeners of these moments run inside the transaction that stores
+// them, so what they write commits or rolls back with the message; what runs after the
+// commit is registered on the event log (EventLog.onCommitted) and receives the typed
+// events (CommittedEvent), never their serialized JSON.
+import type { WaPreference, WaStatus } from '../channels/whatsapp/parse.ts'
+import type { EventBatch } from '../events/event-log.ts'
+import type { ChannelRow, ContactRow, MessageRow } from '../store/inbox-store.ts'
+
+/** A customer's message was stored, or an echo of one the business sent from the phone app. */
+export interface MessageStored {
+  channel: ChannelRow
+  message: MessageRow
+  batch: EventBatch
+}
+
+/** A WhatsApp status for a wamid Parley has not stored: it may name one of Parley's own sends. */
+export interface UnknownStatus {
+  channel: ChannelRow
+  status: WaStatus
+  batch: EventBatch
+}
+
+/** A customer stopped or resumed marketing messages inside WhatsApp. */
+export interface MarketingPreference {
+  channel: ChannelRow
+  contact: ContactRow
+  preference: WaPreference
+  batch: EventBatch
+}
+
+/** A person wrote to a Messenger Page. */
+export interface ContactWrote {
+  channel: ChannelRow
+  contact: ContactRow
+}
+
+export class SideEffects {
+  private readonly stored: Array<(e: MessageStored) => MessageRow | undefined | void> = []
+  private readonly unknown: Array<(e: UnknownStatus) => MessageRow | undefined> = []
+  private readonly preferences: Array<(e: MarketingPreference) => void> = []
+  private readonly wrote: Array<(e: ContactWrote) => void> = []
+
+  /** May return the message as it changed (before `message.created` is emitted with it). */
+  onMessageStored(fn: (e: MessageStored) => MessageRow | undefined | void): this {
+    this.stored.push(fn)
+    return this
+  }
+
+  /** Returns the message the status belongs to, when the listener can name it. */
+  onUnknownStatus(fn: (e: UnknownStatus) => MessageRow | undefined): this {
+    this.unknown.push(fn)
+    return this
+  }
+
+  onMarketingPreference(fn: (e: MarketingPreference) => void): this {
+    this.preferences.push(fn)
+    return this
+  }
+
+  onContactWrote(fn: (e: ContactWrote) => void): this {
+    this.wrote.push(fn)
+    return this
+  }
+
+  /** Runs the listeners in registration order, each seeing the message as the one before left it. */
+  messageStored(channel: ChannelRow, message: MessageRow, batch: EventBatch): MessageRow {
+    let current = message
+    for (const fn of this.stored) current = fn({ channel, message: current, batch }) ?? current
+    return current
+  }
+
+  /** The first listener that names the status's message wins. */
+  unknownStatus(channel: ChannelRow, status: WaStatus, batch: EventBatch): MessageRow | undefined {
+    for (const fn of this.unknown) {
+      const found = fn({ channel, status, batch })
+      if (found) return found
+    }
+    return undefined
+  }
+
+  marketingPreference(channel: ChannelRow, contact: ContactRow, preference: WaPreference, batch: EventBatch): void {
+    for (const fn of this.preferences) fn({ channel, contact, preference, batch })
+  }
+
+  contactWrote(channel: ChannelRow, contact: ContactRow): void {
+    for (const fn of this.wrote) fn({ channel, contact })
+  }
+}

@@ -1,0 +1,245 @@
+// The one writer of messages and conversation summaries. Every way a message enters the
+// inbox — a customer's (WhatsApp, Messenger), an agent's reply, a campaign's template,
+// the business's own from the phone app or the Page inbox, a system line — and every
+// change to one (a status, a reaction, downloaded media) goes through here, so the
+// rules live once: the preview, the out-of-order guard, unread, the 24-hour window,
+// `lastActivityAt`, and the `message.created` / `message.updated` /
+// `conversation.updated` events. Everything runs in the caller's transaction; the
+// events it emits are published after the commit.
+import { statusErrorOf, type WaStatusName } from '../../channels/whatsapp/parse.ts'
+import type { EventBatch } from '../../events/event-log.ts'
+import { listPreviewOf } from '../../events/preview.ts'
+import type { ChannelKind, ConversationDTO, SystemLineData } from '../../events/types.ts'
+import {
+  type ContactRow,
+  type ConversationRow,
+  type InboxStore,
+  type MessageRow,
+  type NewMessage,
+  toConversationDTO,
+  toMessageDTO,
+} from '../../store/inbox-store.ts'
+import { PendingStatuses } from '../../store/webhook-leftovers.ts'
+import { plainReason } from '../sending/meta-errors.ts'
+import { applyStatus, type StatusUpdate } from './message-status.ts'
+
+/** Meta's customer-service window: 24 h after the customer's last message. */
+export const SERVICE_WINDOW_MS = 24 * 3600 * 1000
+
+/** A message as its writer describes it; the writer places it in its conversation. */
+export type MessageInput = Omit<NewMessage, 'workspaceId' | 'conversationId' | 'channelId'>
+
+/**
+ * Who the message is from, which decides what it does to its conversation:
+ * - `customer`: reopens it, counts as unread, opens Meta's 24-hour window.
+ * - `echo`: the business writing from elsewhere (the phone app, the Page's inbox): moves
+ *   the preview and the order like a reply, opens no window, adds nothing unread.
+ * - `agent`: Parley's own send, made now: always the newest, to the top of the inbox.
+ * - `broadcast`: a campaign's message: the newest, but the conversation keeps its place
+ *   in the inbox (a broadcast does not push thousands of them to the top), and one
+ *   opened for it starts resolved (a reply reopens it).
+ */
+export type Author = 'customer' | 'echo' | 'agent' | 'broadcast'
+
+export interface RecordOptions {
+  by: Author
+  now: number
+  /** `customer`: false for a reaction, shown on its message and not counted as unread. */
+  countsAsUnread?: boolean
+  /** `broadcast`: the conversation was opened for this message. */
+  newConversation?: boolean
+  /**
+   * The conversation's contact and channel kind, when the caller has them: the event's
+   * conversation is then built from the updated row instead of read back through four
+   * joins (one statement of the eight an inbound message costs).
+   */
+  view?: { contact: ContactRow; channelKind: ChannelKind }
+  /**
+   * The caller's part of the same unit of work, after the insert and before the
+   * conversation changes and `message.created` is emitted (the outbox row, the side
+   * effects of a stored message). Returns the message as it changed, if it did.
+   */
+  then?(row: MessageRow): MessageRow | undefined | void
+}
+
+export class InboxWriter {
+  private readonly pending: PendingStatuses
+
+  constructor(
+    private readonly store: InboxStore,
+    private readonly now: () => number,
+  ) {
+    this.pending = new PendingStatuses(store.db)
+  }
+
+  /**
+   * Stores a message in its conversation, updates the conversation and emits
+   * `message.created`. Undefined when the message is already stored (a duplicate
+   * delivery: its provider id or client id exists): nothing changes, nothing is emitted.
+   */
+  record(
+    batch: EventBatch,
+    conv: ConversationRow,
+    input: MessageInput,
+    opts: RecordOptions,
+  ): { message: MessageRow; conversation: ConversationDTO } | undefined {
+    // A system line is recordSystemLine's: it never becomes the preview.
+    if (input.direction === 'system') throw new Error('InboxWriter.record: a system line is not conversation activity')
+    const inserted = this.store.insertMessage({
+      ...input,
+      workspaceId: conv.workspaceId,
+      conversationId: conv.id,
+      channelId: conv.channelId,
+    })
+    if (!inserted) return undefined
+    const message = opts.then?.(inserted) ?? inserted
+    const conversation = this.summarize(conv, message, opts)
+    batch.emit(conv.workspaceId, 'message.created', { message: toMessageDTO(message), conversation })
+    return { message, conversation }
+  }
+
+  /** What a new message does to its conversation's summary; returns the conversation as the event carries it. */
+  private summarize(conv: ConversationRow, row: MessageRow, opts: RecordOptions): ConversationDTO {
+    const { by, now } = opts
+    const inbound = by === 'customer'
+    // Out-of-order delivery: an older message never moves the preview back in time.
+    // Meta stamps inbound messages in whole seconds while Parley stamps its sends in
+    // milliseconds, so within the same second arrival decides. Parley's own sends are
+    // made now: always the newest.
+    const newest =
+      by === 'agent' || by === 'broadcast' || conv.lastMessageAt === null || row.timestamp + (inbound ? 999 : 0) >= conv.lastMessageAt
+    const updated = this.store.updateConversation(conv.id, {
+      ...(inbound
+        ? {
+            status: 'open' as const,
+            unreadCount: opts.countsAsUnread === false ? conv.unreadCount : conv.unreadCount + 1,
+            lastInboundAt: Math.max(conv.lastInboundAt ?? 0, row.timestamp),
+            windowExpiresAt: Math.max(conv.windowExpiresAt ?? 0, row.timestamp + SERVICE_WINDOW_MS),
+          }
+        : {}),
+      // The inbox orders by when Parley received it: a message Meta retried for hours is
+      // news to the agent and belongs at the top. A broadcast keeps the conversation's place.
+      ...(by === 'broadcast' ? {} : { lastActivityAt: Math.max(conv.lastActivityAt, now) }),
+      ...(by === 'broadcast' && opts.newConversation ? { status: 'resolved' as const } : {}),
+      updatedAt: now,
+      ...(newest
+        ? {
+            lastMessageId: row.id,
+            lastMessagePreview: listPreviewOf(row),
+            lastMessageDirection: row.direction as 'in' | 'out',
+            lastMessageAt: row.timestamp,
+          }
+        : {}),
+    })
+    // The list's last-message status is this message's when it is the newest; an older
+    // one arriving late leaves it as stored, which only the read-back knows.
+    if (opts.view && newest) {
+      const { contact, channelKind } = opts.view
+      return toConversationDTO({
+        c: updated,
+        contact: { id: contact.id, externalId: contact.externalId, name: contact.name, phone: contact.phone },
+        channelKind,
+        last: { status: row.status, errorTitle: row.errorTitle, errorDetail: row.errorDetail },
+      })
+    }
+    return this.store.conversation(conv.workspaceId, conv.id)!
+  }
+
+  /**
+   * A line of the team's activity in the timeline ("Ana resolved this"): a message row
+   * (direction `system`, type `activity`) so it pages, replays and orders with the
+   * history, but never the preview, never unread, never the window, never sent. Emits
+   * `message.created` with the conversation as it now is.
+   */
+  recordSystemLine(
+    batch: EventBatch,
+    conversation: ConversationDTO,
+    line: { workspaceId: number; text: string; data: SystemLineData; userId: number; now: number },
+  ): MessageRow {
+    const ws = line.workspaceId
+    const row = this.store.insertMessage({
+      workspaceId: ws,
+      conversationId: conversation.id,
+      channelId: conversation.channelId,
+      direction: 'system',
+      type: 'activity',
+      text: line.text,
+      data: line.data,
+      senderUserId: line.userId,
+      // Not a delivery state: a system line is never sent.
+      status: 'received',
+      timestamp: line.now,
+      createdAt: line.now,
+      updatedAt: line.now,
+    })!
+    batch.emit(ws, 'message.created', { message: toMessageDTO(row), conversation })
+    return row
+  }
+
+  /** The conversation changed (status, read, the contact's name): every stream hears it. */
+  conversationChanged(batch: EventBatch, workspaceId: number, conversation: ConversationDTO): void {
+    batch.emit(workspaceId, 'conversation.updated', { conversation })
+  }
+
+  /**
+   * Changes a stored message (a status, its provider id, downloaded media) and emits
+   * `message.updated` — or, with no batch, only changes it: for a message whose
+   * `message.created` is still to come in the same unit of work.
+   */
+  updateMessage(batch: EventBatch | null, id: number, patch: Partial<NewMessage>): MessageRow {
+    const updated = this.store.updateMessage(id, { ...patch, updatedAt: patch.updatedAt ?? this.now() })
+    if (batch) batch.emit(updated.workspaceId, 'message.updated', { message: toMessageDTO(updated) })
+    return updated
+  }
+
+  /**
+   * A delivery status (Meta's webhook, a Messenger watermark, an echo naming Parley's
+   * send): applied only forward (message-status.ts), `extra` alongside. Undefined when
+   * it changes nothing: no write, no event.
+   */
+  applyStatus(batch: EventBatch | null, target: MessageRow, update: StatusUpdate, extra: Partial<NewMessage> = {}): MessageRow | undefined {
+    const patch = applyStatus(target, update)
+    if (!patch) return undefined
+    return this.updateMessage(batch, target.id, { ...patch, ...extra })
+  }
+
+  /**
+   * Statuses that arrived before their message had its id (kept in pending_statuses):
+   * applied in Meta's order once it has one. Only changes the message; the caller emits
+   * (it is about to emit the message anyway). Returns the message as they left it.
+   */
+  applyPendingStatuses(row: MessageRow): MessageRow {
+    if (row.providerMessageId === null) return row
+    let current = row
+    for (const p of this.pending.take(row.channelId, row.providerMessageId)) {
+      const error = statusErrorOf(p.raw)
+      // A failure reported by webhook reads like one reported by the send call.
+      const update: StatusUpdate = {
+        status: p.status as WaStatusName,
+        timestamp: p.timestamp,
+        error: error ? { ...error, detail: plainReason(error.code, error.detail) } : null,
+      }
+      current = this.applyStatus(null, current, update) ?? current
+    }
+    return current
+  }
+
+  /** A status for a message Parley has not stored (yet): kept, applied when the id appears. */
+  keepPendingStatus(p: { channelId: number; providerMessageId: string; status: string; timestamp: number; raw: unknown }): void {
+    this.pending.keep(p)
+  }
+
+  /**
+   * Sets (or, with no emoji, removes) one reactor's reaction on a message and emits the
+   * update. `reactor` is `contact:<id>` for a customer, BUSINESS_REACTOR for the business.
+   */
+  react(batch: EventBatch, target: MessageRow, reactor: string, emoji: string | null, now = this.now()): MessageRow {
+    const reactions = { ...(target.reactions ?? {}) }
+    if (emoji) reactions[reactor] = emoji
+    else delete reactions[reactor]
+    return this.updateMessage(batch, target.id, { reactions, updatedAt: now })
+  }
+}
+
+/** The reactor key for the business's own reaction: WhatsApp shows one per message. */
+export const BUSINESS_REACTOR = 'business'
