@@ -3,10 +3,12 @@
 import type Database from 'better-sqlite3'
 import { and, eq } from 'drizzle-orm'
 import type { Db } from './db.ts'
-import type { ChannelRow } from './inbox-store.ts'
 import { Statements, TableCodec } from './prepared.ts'
 import { channels } from './schema.ts'
 
+// The same row type as inbox-store's ChannelRow; defined here so the channel directory
+// does not import the inbox store (whose DTO types import the directory's).
+export type ChannelRow = typeof channels.$inferSelect
 export type NewChannel = typeof channels.$inferInsert
 
 export class ChannelsRepo {

@@ -3,9 +3,8 @@
 // Webhook verification asks this directory which app secrets and verify tokens exist;
 // the answer is cached and refreshed on every change (one process, one writer).
 import type { Config } from '../../config.ts'
-import { ChannelsRepo } from '../../store/channels.ts'
+import { ChannelsRepo, type ChannelRow } from '../../store/channels.ts'
 import type { Db } from '../../store/db.ts'
-import type { ChannelRow } from '../../store/inbox-store.ts'
 import { AppError } from '../../errors.ts'
 import type { PacingStatus } from '../sending/outbox-rate.ts'
 
