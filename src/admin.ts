@@ -9,12 +9,11 @@
 //   reset-password <email> --password-stdin sets the password read from standard input
 import { existsSync } from 'node:fs'
 import { text } from 'node:stream/consumers'
-import { asc, eq } from 'drizzle-orm'
 import { ConfigError, loadConfig, loadDotEnv, type Config } from './config.ts'
 import { AppError } from './errors.ts'
 import { openDatabase, type Db } from './store/db.ts'
 import { usePrivateUmask } from './store/data-dir.ts'
-import { users } from './store/schema.ts'
+import { UsersRepo } from './store/users.ts'
 import { AuthService } from './domain/accounts/auth.ts'
 import { PasswordResets } from './domain/accounts/password-reset.ts'
 
@@ -27,7 +26,7 @@ Both end the person's sessions. DATA_DIR (or .env) selects the data directory, a
 class UsageError extends Error {}
 
 function listUsers(db: Db): void {
-  const rows = db.select().from(users).orderBy(asc(users.id)).all()
+  const rows = new UsersRepo(db).all()
   if (rows.length === 0) {
     console.log('No users yet: open Parley to create the admin, or set ADMIN_EMAIL and ADMIN_PASSWORD.')
     return
@@ -64,7 +63,7 @@ async function resetPassword(config: Readonly<Config>, db: Db, args: string[]): 
   const rest = args.filter((a) => a !== '--password-stdin')
   if (rest.length !== 1 || rest[0]!.startsWith('-')) throw new UsageError('reset-password takes one email address')
   const email = rest[0]!.trim().toLowerCase()
-  const user = db.select().from(users).where(eq(users.email, email)).get()
+  const user = new UsersRepo(db).byEmail(email)
   if (!user) throw new UsageError(`No user with the email ${email} (npm run admin -- list-users shows them)`)
   if (user.disabledAt !== null) throw new UsageError(`${email} is disabled; a reset would not let them sign in`)
 

@@ -117,4 +117,18 @@ export class EventLog {
     if (through > this.prunedThrough) this.prunedThrough = through
     return through
   }
+
+  // One transaction function for every snapshot: better-sqlite3 builds a new wrapper
+  // (five variants) for each transaction() call.
+  private inSnapshot: ((fn: () => unknown) => { result: unknown; eventId: string }) | undefined
+
+  /**
+   * Runs the read `fn` in one transaction with the event cursor, so the cursor names
+   * exactly the state the response shows: a client opens /stream?lastEventId= from there
+   * and misses nothing between the page load and the stream.
+   */
+  snapshot<T>(fn: () => T): { result: T; eventId: string } {
+    this.inSnapshot ??= this.db.$client.transaction((f: () => unknown) => ({ result: f(), eventId: this.cursor() }))
+    return this.inSnapshot(fn) as { result: T; eventId: string }
+  }
 }

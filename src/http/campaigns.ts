@@ -5,21 +5,14 @@ import { Readable } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
 import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import { Errors } from '../errors.ts'
 import { csvLine } from '../domain/contacts/csv.ts'
 import { RECIPIENT_FILTERS } from '../domain/campaigns/campaign-analytics.ts'
 import type { CampaignAudience, CampaignParams, CampaignRecipientDTO } from '../events/types.ts'
 import type { Services } from '../services.ts'
+import { cursorOf, idFromCursor, keysetPage } from './paging.ts'
 
 const DEFAULT_PAGE = 50
 const MAX_PAGE = 500
-
-const cursorOf = (id: number) => Buffer.from(String(id)).toString('base64url')
-function idFromCursor(raw: string): number {
-  const n = Number(Buffer.from(raw, 'base64url').toString('utf8'))
-  if (!Number.isSafeInteger(n) || n < 0) throw Errors.badCursor()
-  return n
-}
 
 const ParamName = Type.String({ minLength: 1, maxLength: 60 })
 // Union branches carry no additionalProperties: false — Fastify's Ajv removes
@@ -65,12 +58,10 @@ const IdParams = Type.Object({ id: Type.Integer({ minimum: 1 }) })
 const iso = (t: number | null) => (t === null ? '' : new Date(t).toISOString())
 
 export async function campaignRoutes(app: FastifyInstance, opts: { services: Services }) {
-  const { db, events } = opts.services
+  const { events } = opts.services
   const { service, analytics } = opts.services.campaigns
   const r = app.withTypeProvider<TypeBoxTypeProvider>()
   app.addHook('onRequest', app.authenticate)
-  const snapshot = <T>(fn: () => T): { result: T; eventId: string } =>
-    db.$client.transaction(() => ({ result: fn(), eventId: events.cursor() }))()
   const as = (b: { params: unknown; audience: unknown }) => ({
     params: b.params as CampaignParams,
     audience: b.audience as CampaignAudience,
@@ -87,7 +78,7 @@ export async function campaignRoutes(app: FastifyInstance, opts: { services: Ser
       },
     },
     async (req) => {
-      const { result, eventId } = snapshot(() =>
+      const { result, eventId } = events.snapshot(() =>
         service.list(req.session.workspaceId, {
           beforeId: req.query.cursor ? idFromCursor(req.query.cursor) : undefined,
           limit: req.query.limit ?? DEFAULT_PAGE,
@@ -125,7 +116,7 @@ export async function campaignRoutes(app: FastifyInstance, opts: { services: Ser
   )
 
   r.get('/api/campaigns/:id', { schema: { params: IdParams } }, async (req) => {
-    const { result, eventId } = snapshot(() => service.get(req.session.workspaceId, req.params.id))
+    const { result, eventId } = events.snapshot(() => service.get(req.session.workspaceId, req.params.id))
     return { campaign: result, eventId }
   })
 
@@ -195,19 +186,15 @@ export async function campaignRoutes(app: FastifyInstance, opts: { services: Ser
     async (req) => {
       service.owned(req.session.workspaceId, req.params.id)
       const limit = req.query.limit ?? DEFAULT_PAGE
-      const { result, eventId } = snapshot(() =>
+      const { result, eventId } = events.snapshot(() =>
         analytics.recipients(req.params.id, {
           afterId: req.query.cursor ? idFromCursor(req.query.cursor) : undefined,
           limit: limit + 1,
           status: req.query.status,
         }),
       )
-      const page = result.slice(0, limit)
-      return {
-        recipients: page,
-        nextCursor: result.length > limit ? cursorOf(page[page.length - 1]!.id) : null,
-        eventId,
-      }
+      const { page, nextCursor } = keysetPage(result, limit, (last) => [last.id])
+      return { recipients: page, nextCursor, eventId }
     },
   )
 

@@ -4,20 +4,13 @@
 import type { FastifyInstance } from 'fastify'
 import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import { Errors } from '../errors.ts'
 import type { Services } from '../services.ts'
+import { cursorOf, idFromCursor } from './paging.ts'
 
 const DEFAULT_PAGE = 50
 const MAX_PAGE = 200
 // A 100,000-row CSV with a few columns is well under this; the app's default is 256 KB.
 const IMPORT_BODY_LIMIT = 32 * 1024 * 1024
-
-const cursorOf = (id: number) => Buffer.from(String(id)).toString('base64url')
-function idFromCursor(raw: string): number {
-  const n = Number(Buffer.from(raw, 'base64url').toString('utf8'))
-  if (!Number.isSafeInteger(n) || n < 0) throw Errors.badCursor()
-  return n
-}
 
 const Tag = Type.String({ minLength: 1, maxLength: 40 })
 const Attributes = Type.Record(Type.String({ maxLength: 100 }), Type.String({ maxLength: 1024 }))
@@ -45,12 +38,10 @@ const ImportBody = Type.Object(
 )
 
 export async function contactRoutes(app: FastifyInstance, opts: { services: Services }) {
-  const { db, events } = opts.services
+  const { events } = opts.services
   const { contacts, importer } = opts.services.campaigns
   const r = app.withTypeProvider<TypeBoxTypeProvider>()
   app.addHook('onRequest', app.authenticate)
-  const snapshot = <T>(fn: () => T): { result: T; eventId: string } =>
-    db.$client.transaction(() => ({ result: fn(), eventId: events.cursor() }))()
 
   r.get(
     '/api/contacts',
@@ -69,7 +60,7 @@ export async function contactRoutes(app: FastifyInstance, opts: { services: Serv
     },
     async (req) => {
       const q = req.query
-      const { result, eventId } = snapshot(() =>
+      const { result, eventId } = events.snapshot(() =>
         contacts.list(req.session.workspaceId, {
           q: q.q,
           tag: q.tag,
@@ -133,7 +124,7 @@ export async function contactRoutes(app: FastifyInstance, opts: { services: Serv
   )
 
   r.get('/api/contacts/:id', { schema: { params: Type.Object({ id: Type.Integer({ minimum: 1 }) }) } }, async (req) => {
-    const { result, eventId } = snapshot(() => contacts.get(req.session.workspaceId, req.params.id))
+    const { result, eventId } = events.snapshot(() => contacts.get(req.session.workspaceId, req.params.id))
     return { contact: result, eventId }
   })
 

@@ -7,29 +7,15 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Errors } from '../errors.ts'
 import type { Services } from '../services.ts'
 import { setConversationStatus } from '../domain/inbox/conversation-status.ts'
+import { decodeCursor, keysetPage } from './paging.ts'
 
 const DEFAULT_PAGE = 50
 const MAX_PAGE = 200
 
-function encodeCursor(parts: number[]): string {
-  return Buffer.from(parts.join(':')).toString('base64url')
-}
-function decodeCursor(raw: string, n: number): number[] {
-  const parts = Buffer.from(raw, 'base64url').toString('utf8').split(':').map(Number)
-  if (parts.length !== n || parts.some((p) => !Number.isSafeInteger(p))) throw Errors.badCursor()
-  return parts
-}
-
 export async function conversationRoutes(app: FastifyInstance, opts: { services: Services }) {
-  const { store, events, db, clock } = opts.services
+  const { store, events, clock } = opts.services
   const r = app.withTypeProvider<TypeBoxTypeProvider>()
   app.addHook('onRequest', app.authenticate)
-
-  // Reads run in one transaction with the cursor, so the cursor names exactly the
-  // state the page shows. One transaction function for every read: better-sqlite3
-  // builds a new wrapper (five variants) for each transaction() call.
-  const inSnapshot = db.$client.transaction((fn: () => unknown) => ({ result: fn(), eventId: events.cursor() }))
-  const snapshot = <T>(fn: () => T) => inSnapshot(fn) as { result: T; eventId: string }
 
   r.get(
     '/api/conversations',
@@ -51,7 +37,7 @@ export async function conversationRoutes(app: FastifyInstance, opts: { services:
       const limit = req.query.limit ?? DEFAULT_PAGE
       const before = req.query.cursor ? decodeCursor(req.query.cursor, 2) : undefined
       const status = req.query.status === 'all' ? undefined : req.query.status
-      const { result, eventId } = snapshot(() =>
+      const { result, eventId } = events.snapshot(() =>
         store.listConversations(req.session.workspaceId, {
           limit: limit + 1,
           status,
@@ -61,18 +47,13 @@ export async function conversationRoutes(app: FastifyInstance, opts: { services:
           before: before && { at: before[0]!, id: before[1]! },
         }),
       )
-      const page = result.slice(0, limit)
-      const last = page[page.length - 1]
-      return {
-        conversations: page,
-        nextCursor: result.length > limit && last ? encodeCursor([last.lastActivityAt, last.id]) : null,
-        eventId,
-      }
+      const { page, nextCursor } = keysetPage(result, limit, (last) => [last.lastActivityAt, last.id])
+      return { conversations: page, nextCursor, eventId }
     },
   )
 
   r.get('/api/conversations/:id', { schema: { params: Type.Object({ id: Type.Integer({ minimum: 1 }) }) } }, async (req) => {
-    const { result, eventId } = snapshot(() => store.conversation(req.session.workspaceId, req.params.id))
+    const { result, eventId } = events.snapshot(() => store.conversation(req.session.workspaceId, req.params.id))
     if (!result) throw Errors.notFound('Conversation')
     return { conversation: result, eventId }
   })
@@ -92,20 +73,15 @@ export async function conversationRoutes(app: FastifyInstance, opts: { services:
       const ws = req.session.workspaceId
       const limit = req.query.limit ?? DEFAULT_PAGE
       const beforeId = req.query.cursor ? decodeCursor(req.query.cursor, 1)[0] : undefined
-      const { result, eventId } = snapshot(() => {
+      const { result, eventId } = events.snapshot(() => {
         // Another workspace's conversation answers 404, not an empty page.
         if (!store.conversationExists(ws, req.params.id)) return undefined
         return store.listMessages(ws, req.params.id, { limit: limit + 1, beforeId })
       })
       if (!result) throw Errors.notFound('Conversation')
-      const page = result.slice(0, limit)
-      const oldest = page[page.length - 1]
-      return {
-        // Newest page first; within a page, oldest to newest as a chat reads.
-        messages: page.reverse(),
-        nextCursor: result.length > limit && oldest ? encodeCursor([oldest.id]) : null,
-        eventId,
-      }
+      // Newest page first (the cursor is at its oldest); within a page, oldest to newest as a chat reads.
+      const { page, nextCursor } = keysetPage(result, limit, (oldest) => [oldest.id])
+      return { messages: page.reverse(), nextCursor, eventId }
     },
   )
 

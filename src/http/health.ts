@@ -7,17 +7,18 @@ import type { FastifyInstance } from 'fastify'
 import type { Services } from '../services.ts'
 import { Errors } from '../errors.ts'
 import { isStorageFailure } from '../store/db.ts'
+import { metaReader } from '../store/meta.ts'
 
 export async function healthRoutes(app: FastifyInstance, opts: { services: Services }) {
   const { db, ingest } = opts.services
   // Reads a page of the database file itself (SELECT 1 would not touch it).
-  const probe = db.$client.prepare(`SELECT value FROM meta WHERE key = 'epoch'`)
+  const readMeta = metaReader(db)
 
   // A monitor asks every few seconds: its requests are not logged, only failures.
   app.get('/api/health', { logLevel: 'warn' }, async (req, reply) => {
     reply.header('cache-control', 'no-store')
     try {
-      probe.get()
+      readMeta('epoch')
     } catch (err) {
       if (!isStorageFailure(err)) throw err
       req.log.error({ code: (err as { code?: string }).code }, 'health: the database cannot be read')

@@ -2,13 +2,13 @@
 // hashed off the event loop by @node-rs/argon2.
 import { randomBytes } from 'node:crypto'
 import { hash, verify } from '@node-rs/argon2'
-import { and, count, eq, isNull } from 'drizzle-orm'
 import type { Db } from '../../store/db.ts'
-import { sessions, users, workspaces } from '../../store/schema.ts'
+import { SessionsRepo } from '../../store/sessions.ts'
+import { UsersRepo, WorkspacesRepo, type UserRow } from '../../store/users.ts'
 
 const ARGON2 = { algorithm: 2 /* Algorithm.Argon2id (a const enum) */, memoryCost: 19456, timeCost: 2, parallelism: 1 }
 
-export type UserRow = typeof users.$inferSelect
+export type { UserRow }
 export interface PublicUser {
   id: number
   email: string
@@ -37,17 +37,17 @@ export const publicUser = (u: UserRow): PublicUser => ({
 export class AuthService {
   // Verifying against a real hash for unknown emails makes both paths take the same time.
   private dummyHash: Promise<string> | undefined
-  private readonly sessionStmt
+  private readonly users: UsersRepo
+  private readonly workspaces: WorkspacesRepo
+  private readonly sessions: SessionsRepo
 
   constructor(
-    private readonly db: Db,
+    db: Db,
     private readonly now: () => number,
   ) {
-    this.sessionStmt = db.$client.prepare(
-      `SELECT s.user_id AS userId, s.workspace_id AS workspaceId, s.expires_at AS expiresAt, u.role AS role
-         FROM sessions s JOIN users u ON u.id = s.user_id
-        WHERE s.id = ? AND s.revoked_at IS NULL AND u.disabled_at IS NULL`,
-    )
+    this.users = new UsersRepo(db)
+    this.workspaces = new WorkspacesRepo(db)
+    this.sessions = new SessionsRepo(db)
   }
 
   hashPassword(password: string): Promise<string> {
@@ -55,13 +55,11 @@ export class AuthService {
   }
 
   userCount(): number {
-    return this.db.select({ n: count() }).from(users).get()!.n
+    return this.users.count()
   }
 
   defaultWorkspace(): number {
-    const ws = this.db.select().from(workspaces).limit(1).get()
-    if (ws) return ws.id
-    return this.db.insert(workspaces).values({ name: 'My business' }).returning().get().id
+    return this.workspaces.firstOrCreate('My business')
   }
 
   async createUser(input: {
@@ -72,26 +70,18 @@ export class AuthService {
     role: 'admin' | 'agent'
   }): Promise<UserRow> {
     const passwordHash = await this.hashPassword(input.password)
-    return this.db
-      .insert(users)
-      .values({
-        workspaceId: input.workspaceId,
-        email: input.email.trim().toLowerCase(),
-        name: input.name,
-        passwordHash,
-        role: input.role,
-      })
-      .returning()
-      .get()
+    return this.users.insert({
+      workspaceId: input.workspaceId,
+      email: input.email.trim().toLowerCase(),
+      name: input.name,
+      passwordHash,
+      role: input.role,
+    })
   }
 
   /** The user for these credentials, or undefined; same work whether the email exists or not. */
   async checkCredentials(email: string, password: string): Promise<UserRow | undefined> {
-    const user = this.db
-      .select()
-      .from(users)
-      .where(and(eq(users.email, email.trim().toLowerCase()), isNull(users.disabledAt)))
-      .get()
+    const user = this.users.activeByEmail(email.trim().toLowerCase())
     this.dummyHash ??= this.hashPassword(randomBytes(16).toString('hex'))
     const stored = user?.passwordHash ?? (await this.dummyHash)
     const ok = await verify(stored, password).catch(() => false)
@@ -101,22 +91,22 @@ export class AuthService {
   createSession(user: UserRow, ttlSeconds: number): Session {
     const sessionId = randomBytes(18).toString('base64url')
     const expiresAt = this.now() + ttlSeconds * 1000
-    this.db.insert(sessions).values({ id: sessionId, userId: user.id, workspaceId: user.workspaceId, expiresAt }).run()
+    this.sessions.insert({ id: sessionId, userId: user.id, workspaceId: user.workspaceId, expiresAt })
     return { sessionId, userId: user.id, workspaceId: user.workspaceId, role: user.role, expiresAt }
   }
 
   /** The live session for this id, or undefined if revoked, expired or the user is disabled. */
   session(sessionId: string): Session | undefined {
-    const row = this.sessionStmt.get(sessionId) as Omit<Session, 'sessionId'> | undefined
+    const row = this.sessions.unrevoked(sessionId)
     if (!row || row.expiresAt <= this.now()) return undefined
     return { sessionId, ...row }
   }
 
   revokeSession(sessionId: string): void {
-    this.db.update(sessions).set({ revokedAt: this.now() }).where(eq(sessions.id, sessionId)).run()
+    this.sessions.revoke(sessionId, this.now())
   }
 
   user(id: number): UserRow | undefined {
-    return this.db.select().from(users).where(eq(users.id, id)).get()
+    return this.users.byId(id)
   }
 }

@@ -1,9 +1,8 @@
 // Start-up state: the default workspace, the first admin from ADMIN_EMAIL/ADMIN_PASSWORD,
 // and the WhatsApp number from the environment as the workspace's first channel.
-import { and, eq } from 'drizzle-orm'
 import type { Config } from '../../config.ts'
+import { ChannelsRepo } from '../../store/channels.ts'
 import type { Db } from '../../store/db.ts'
-import { channels } from '../../store/schema.ts'
 import type { AuthService } from './auth.ts'
 
 export async function bootstrap(config: Config, db: Db, auth: AuthService): Promise<{ workspaceId: number }> {
@@ -28,21 +27,13 @@ export async function bootstrap(config: Config, db: Db, auth: AuthService): Prom
       accessToken: wa.accessToken ?? null,
       enabled: true,
     }
-    const existing = db
-      .select()
-      .from(channels)
-      .where(and(eq(channels.kind, 'whatsapp'), eq(channels.externalId, wa.phoneNumberId)))
-      .get()
-    if (!existing) db.insert(channels).values(values).run()
-    else {
-      // The environment wins for what it sets; what it leaves unset (a token saved in
-      // Settings, say) is kept rather than wiped at every start.
-      const set = {
-        ...(wa.businessAccountId !== undefined ? { businessAccountId: wa.businessAccountId } : {}),
-        ...(wa.accessToken !== undefined ? { accessToken: wa.accessToken } : {}),
-      }
-      if (Object.keys(set).length > 0) db.update(channels).set(set).where(eq(channels.id, existing.id)).run()
+    // The environment wins for what it sets; what it leaves unset (a token saved in
+    // Settings, say) is kept rather than wiped at every start.
+    const set = {
+      ...(wa.businessAccountId !== undefined ? { businessAccountId: wa.businessAccountId } : {}),
+      ...(wa.accessToken !== undefined ? { accessToken: wa.accessToken } : {}),
     }
+    new ChannelsRepo(db).ensure(values, set)
   }
   return { workspaceId }
 }

@@ -6,12 +6,10 @@
 // The token is 32 random bytes; only its SHA-256 is stored. A slow hash (argon2) is not
 // needed for 256 bits of entropy, and the lookup by hash stays one indexed read.
 import { createHash, randomBytes } from 'node:crypto'
-import { and, eq, isNull } from 'drizzle-orm'
 import { Errors } from '../../errors.ts'
 import type { Db } from '../../store/db.ts'
-import { passwordResets, users } from '../../store/schema.ts'
+import { PasswordResetsRepo } from '../../store/password-resets.ts'
 import type { AuthService, UserRow } from './auth.ts'
-import { revokeUserSessions } from './session-revocation.ts'
 
 /** The issue: "a single-use link valid 1 hour". Long enough to open it, short enough to age out of a chat log. */
 export const RESET_LINK_TTL_MS = 3600_000
@@ -36,36 +34,28 @@ export interface IssuedReset {
 }
 
 export class PasswordResets {
+  private readonly resets: PasswordResetsRepo
+
   constructor(
-    private readonly db: Db,
+    db: Db,
     private readonly auth: AuthService,
     private readonly now: () => number,
-  ) {}
+  ) {
+    this.resets = new PasswordResetsRepo(db)
+  }
 
   /** A new link for this user; any earlier unused one stops working (only the newest is valid). */
   issue(userId: number, ttlMs = RESET_LINK_TTL_MS): IssuedReset {
     const token = randomBytes(32).toString('base64url')
     const now = this.now()
     const expiresAt = now + ttlMs
-    this.db.transaction((tx) => {
-      tx.update(passwordResets)
-        .set({ usedAt: now })
-        .where(and(eq(passwordResets.userId, userId), isNull(passwordResets.usedAt)))
-        .run()
-      tx.insert(passwordResets)
-        .values({ userId, tokenHash: hashToken(token), expiresAt, createdAt: now })
-        .run()
-    })
+    this.resets.issue(userId, hashToken(token), expiresAt, now)
     return { token, expiresAt }
   }
 
   /** Whose link this is, or the named reason it cannot be used. */
   check(token: string): { user: UserRow; expiresAt: number } {
-    const row = this.db
-      .select()
-      .from(passwordResets)
-      .where(eq(passwordResets.tokenHash, hashToken(token)))
-      .get()
+    const row = this.resets.byTokenHash(hashToken(token))
     if (!row) throw Errors.resetLinkInvalid()
     if (row.usedAt !== null) throw Errors.resetLinkUsed()
     if (row.expiresAt <= this.now()) throw Errors.resetLinkExpired()
@@ -75,48 +65,27 @@ export class PasswordResets {
   }
 
   /**
-   * Sets the password the link's owner chose and ends their sessions. Single use even
-   * under a race: the token is claimed by a conditional UPDATE in the same transaction
-   * that changes the password, after the (slow, async) hash is computed.
+   * Sets the password the link's owner chose and ends their sessions (and their other
+   * links). Single use even under a race: the token is claimed by a conditional UPDATE in
+   * the same transaction that changes the password, after the (slow, async) hash is computed.
    */
   async consume(token: string, password: string): Promise<UserRow> {
     checkPassword(password)
     const { user } = this.check(token)
     const passwordHash = await this.auth.hashPassword(password)
-    const now = this.now()
-    return this.db.transaction((tx) => {
-      const claimed = this.db.$client
-        .prepare(`UPDATE password_resets SET used_at = ? WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?`)
-        .run(now, hashToken(token), now)
-      if (claimed.changes !== 1) throw Errors.resetLinkUsed()
-      tx.update(users).set({ passwordHash }).where(eq(users.id, user.id)).run()
-      // Other links of this person die with this one.
-      tx.update(passwordResets)
-        .set({ usedAt: now })
-        .where(and(eq(passwordResets.userId, user.id), isNull(passwordResets.usedAt)))
-        .run()
-      revokeUserSessions(this.db, user.id, now)
-      return { ...user, passwordHash }
-    })
+    if (!this.resets.consume(hashToken(token), user.id, passwordHash, this.now())) throw Errors.resetLinkUsed()
+    return { ...user, passwordHash }
   }
 
   /** Ends every session of the user now (their streams close; see session-revocation.ts). */
   endSessions(userId: number): { sessionsEnded: number } {
-    return this.db.transaction(() => ({ sessionsEnded: revokeUserSessions(this.db, userId, this.now()) }))
+    return this.resets.endSessions(userId, this.now())
   }
 
   /** `--password-stdin`: the operator chose the password; sessions end as with a link. */
   async setPassword(userId: number, password: string): Promise<{ sessionsEnded: number }> {
     checkPassword(password)
     const passwordHash = await this.auth.hashPassword(password)
-    const now = this.now()
-    return this.db.transaction((tx) => {
-      tx.update(users).set({ passwordHash }).where(eq(users.id, userId)).run()
-      tx.update(passwordResets)
-        .set({ usedAt: now })
-        .where(and(eq(passwordResets.userId, userId), isNull(passwordResets.usedAt)))
-        .run()
-      return { sessionsEnded: revokeUserSessions(this.db, userId, now) }
-    })
+    return this.resets.setPassword(userId, passwordHash, this.now())
   }
 }

@@ -2,12 +2,9 @@
 // own credentials. Secrets are write-only through the API (never returned once saved).
 // Webhook verification asks this directory which app secrets and verify tokens exist;
 // the answer is cached and refreshed on every change (one process, one writer).
-import type Database from 'better-sqlite3'
 import type { Config } from '../../config.ts'
+import { ChannelsRepo, type ChannelRow } from '../../store/channels.ts'
 import type { Db } from '../../store/db.ts'
-import { channels } from '../../store/schema.ts'
-import { Statements, TableCodec } from '../../store/prepared.ts'
-import type { ChannelRow } from '../../store/inbox-store.ts'
 import { AppError } from '../../errors.ts'
 import type { PacingStatus } from '../sending/outbox-rate.ts'
 
@@ -75,31 +72,26 @@ export const toPublicChannel = (c: ChannelRow): ChannelPublic => ({
 })
 
 export class ChannelDirectory {
-  private readonly codec = new TableCodec<ChannelRow>(channels)
-  private readonly sql: Statements
+  private readonly repo: ChannelsRepo
   private secretCache = new Map<ChannelKind, { secrets: string[]; tokens: string[] }>()
 
   constructor(
     db: Db,
     private readonly config: Readonly<Config>,
   ) {
-    this.sql = new Statements(db.$client as Database.Database)
+    this.repo = new ChannelsRepo(db)
   }
 
   list(workspaceId: number): ChannelRow[] {
-    return this.sql
-      .get(`SELECT ${this.codec.select()} FROM channels WHERE workspace_id = ? ORDER BY id`)
-      .all(workspaceId)
-      .map((r) => this.codec.decode(r))
+    return this.repo.list(workspaceId)
   }
 
   get(workspaceId: number, id: number): ChannelRow | undefined {
-    const r = this.sql.get(`SELECT ${this.codec.select()} FROM channels WHERE workspace_id = ? AND id = ?`).get(workspaceId, id)
-    return r === undefined ? undefined : this.codec.decode(r)
+    return this.repo.get(workspaceId, id)
   }
 
   create(workspaceId: number, input: ChannelInput): ChannelRow {
-    const row = this.sql.insert(this.codec, { ...clean(input), workspaceId, enabled: input.enabled ?? true }, 'DO NOTHING')
+    const row = this.repo.insertIfNew({ ...clean(input), workspaceId, enabled: input.enabled ?? true })
     // (kind, external id) is unique across workspaces: a webhook must route to one place.
     if (!row) throw new AppError('CHANNEL_EXISTS', 409, 'That number or page is already connected')
     this.secretCache.clear()
@@ -112,7 +104,7 @@ export class ChannelDirectory {
     // A new (or removed) token has not been checked: the old verdict was about another one.
     if (patch.accessToken !== undefined)
       Object.assign(set, { credentialsStatus: null, credentialsCheckedAt: null, credentialsDetail: null })
-    const row = Object.keys(set).length ? this.sql.updateById(this.codec, id, set) : this.get(workspaceId, id)
+    const row = Object.keys(set).length ? this.repo.update(id, set) : this.get(workspaceId, id)
     this.secretCache.clear()
     return row
   }
@@ -129,7 +121,7 @@ export class ChannelDirectory {
   ): ChannelRow | undefined {
     const row = this.get(workspaceId, id)
     if (!row || row.accessToken !== checkedToken) return undefined
-    return this.sql.updateById(this.codec, id, {
+    return this.repo.update(id, {
       credentialsStatus: result.status,
       credentialsCheckedAt: result.checkedAt,
       credentialsDetail: result.detail,
@@ -138,10 +130,7 @@ export class ChannelDirectory {
 
   /** Every workspace's channels with a token Meta has not judged yet (checked at start). */
   uncheckedWithToken(): ChannelRow[] {
-    return this.sql
-      .get(`SELECT ${this.codec.select()} FROM channels WHERE credentials_status IS NULL AND access_token IS NOT NULL ORDER BY id`)
-      .all()
-      .map((r) => this.codec.decode(r))
+    return this.repo.uncheckedWithToken()
   }
 
   /** App secrets a webhook of this kind may be signed with: the app's, then channels' own. */
@@ -161,14 +150,11 @@ export class ChannelDirectory {
   private cached(kind: ChannelKind) {
     let c = this.secretCache.get(kind)
     if (!c) {
-      const rows = this.sql.get(`SELECT app_secret AS s, verify_token AS t FROM channels WHERE kind = ? AND enabled = 1`).all(kind) as {
-        s: string | null
-        t: string | null
-      }[]
+      const rows = this.repo.webhookSecrets(kind)
       const uniq = (xs: Array<string | null>) => [...new Set(xs.filter((x): x is string => !!x))]
       c = {
-        secrets: uniq([this.config.metaAppSecret, ...rows.map((r) => r.s)]),
-        tokens: uniq([this.config.metaVerifyToken, ...rows.map((r) => r.t)]),
+        secrets: uniq([this.config.metaAppSecret, ...rows.map((r) => r.appSecret)]),
+        tokens: uniq([this.config.metaVerifyToken, ...rows.map((r) => r.verifyToken)]),
       }
       this.secretCache.set(kind, c)
     }

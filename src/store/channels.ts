@@ -1,0 +1,75 @@
+// Channels: a workspace's WhatsApp numbers and Messenger pages with their credentials.
+// (kind, external id) is unique across workspaces: a webhook routes to one place.
+import type Database from 'better-sqlite3'
+import { and, eq } from 'drizzle-orm'
+import type { Db } from './db.ts'
+import { Statements, TableCodec } from './prepared.ts'
+import { channels } from './schema.ts'
+
+// The same row type as inbox-store's ChannelRow; defined here so the channel directory
+// does not import the inbox store (whose DTO types import the directory's).
+export type ChannelRow = typeof channels.$inferSelect
+export type NewChannel = typeof channels.$inferInsert
+
+export class ChannelsRepo {
+  private readonly codec = new TableCodec<ChannelRow>(channels)
+  private readonly sql: Statements
+
+  constructor(private readonly db: Db) {
+    this.sql = new Statements(db.$client as Database.Database)
+  }
+
+  list(workspaceId: number): ChannelRow[] {
+    return this.sql
+      .get(`SELECT ${this.codec.select()} FROM channels WHERE workspace_id = ? ORDER BY id`)
+      .all(workspaceId)
+      .map((r) => this.codec.decode(r))
+  }
+
+  get(workspaceId: number, id: number): ChannelRow | undefined {
+    const r = this.sql.get(`SELECT ${this.codec.select()} FROM channels WHERE workspace_id = ? AND id = ?`).get(workspaceId, id)
+    return r === undefined ? undefined : this.codec.decode(r)
+  }
+
+  /** The new channel, or undefined when its (kind, external id) is already connected. */
+  insertIfNew(values: Record<string, unknown>): ChannelRow | undefined {
+    return this.sql.insert(this.codec, values, 'DO NOTHING')
+  }
+
+  /** Sets the given columns (empty: not allowed) and returns the updated row. */
+  update(id: number, set: Record<string, unknown>): ChannelRow | undefined {
+    return this.sql.updateById(this.codec, id, set)
+  }
+
+  /** Every workspace's channels with a token Meta has not judged yet. */
+  uncheckedWithToken(): ChannelRow[] {
+    return this.sql
+      .get(`SELECT ${this.codec.select()} FROM channels WHERE credentials_status IS NULL AND access_token IS NOT NULL ORDER BY id`)
+      .all()
+      .map((r) => this.codec.decode(r))
+  }
+
+  /** The app secrets and verify tokens saved on the enabled channels of this kind (nulls included). */
+  webhookSecrets(kind: ChannelRow['kind']): { appSecret: string | null; verifyToken: string | null }[] {
+    return this.sql
+      .get(`SELECT app_secret AS appSecret, verify_token AS verifyToken FROM channels WHERE kind = ? AND enabled = 1`)
+      .all(kind) as {
+      appSecret: string | null
+      verifyToken: string | null
+    }[]
+  }
+
+  /**
+   * Start-up: the channel the environment names is created when missing; when present it
+   * gets `set` (what the environment sets; nothing when empty).
+   */
+  ensure(values: NewChannel, set: Partial<NewChannel>): void {
+    const existing = this.db
+      .select()
+      .from(channels)
+      .where(and(eq(channels.kind, values.kind), eq(channels.externalId, values.externalId)))
+      .get()
+    if (!existing) this.db.insert(channels).values(values).run()
+    else if (Object.keys(set).length > 0) this.db.update(channels).set(set).where(eq(channels.id, existing.id)).run()
+  }
+}

@@ -1,0 +1,57 @@
+// Workspaces and users. Emails are stored trimmed and lower-cased; callers pass them so.
+import { and, asc, count, eq, isNull } from 'drizzle-orm'
+import type { Db } from './db.ts'
+import { users, workspaces } from './schema.ts'
+
+export type UserRow = typeof users.$inferSelect
+export type NewUser = typeof users.$inferInsert
+
+export class WorkspacesRepo {
+  constructor(private readonly db: Db) {}
+
+  /** The first workspace's id; one named `name` is created when there is none. */
+  firstOrCreate(name: string): number {
+    const ws = this.db.select().from(workspaces).limit(1).get()
+    if (ws) return ws.id
+    return this.db.insert(workspaces).values({ name }).returning().get().id
+  }
+}
+
+export class UsersRepo {
+  constructor(private readonly db: Db) {}
+
+  count(): number {
+    return this.db.select({ n: count() }).from(users).get()!.n
+  }
+
+  insert(values: NewUser): UserRow {
+    return this.db.insert(users).values(values).returning().get()
+  }
+
+  byId(id: number): UserRow | undefined {
+    return this.db.select().from(users).where(eq(users.id, id)).get()
+  }
+
+  /** Whoever has this email, disabled or not. */
+  byEmail(email: string): UserRow | undefined {
+    return this.db.select().from(users).where(eq(users.email, email)).get()
+  }
+
+  /** The user who may sign in with this email: not disabled. */
+  activeByEmail(email: string): UserRow | undefined {
+    return this.db
+      .select()
+      .from(users)
+      .where(and(eq(users.email, email), isNull(users.disabledAt)))
+      .get()
+  }
+
+  /** Every user, oldest first. */
+  all(): UserRow[] {
+    return this.db.select().from(users).orderBy(asc(users.id)).all()
+  }
+
+  setPasswordHash(userId: number, passwordHash: string): void {
+    this.db.update(users).set({ passwordHash }).where(eq(users.id, userId)).run()
+  }
+}
