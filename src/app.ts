@@ -29,7 +29,7 @@ import { messageRoutes } from './http/messages.ts'
 import { templateRoutes } from './http/templates.ts'
 import { mediaRoutes } from './http/media.ts'
 import { sandboxRoutes } from './http/sandbox.ts'
-import { createSandbox, type SandboxMode } from './sandbox/sandbox-mode.ts'
+import { createSandbox } from './sandbox/sandbox-mode.ts'
 import { createCampaigns } from './domain/campaigns/wiring.ts'
 import { contactRoutes } from './http/contacts.ts'
 import { campaignRoutes } from './http/campaigns.ts'
@@ -79,7 +79,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     maxStreamsPerSession: config.sseMaxStreamsPerSession,
   })
   const auth = new AuthService(db, clock.now)
-  let sandbox: SandboxMode | undefined
+  await bootstrap(config, db, auth)
+  const workspaceId = auth.defaultWorkspace()
+  // Sandbox mode: the Meta emulator in this process, built first so the Graph client knows it.
+  const sandbox = config.sandbox.enabled ? createSandbox(config, db, workspaceId) : undefined
   const store = new InboxStore(db)
   const writer = new InboxWriter(store, clock.now)
   const effects = new SideEffects()
@@ -118,6 +121,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       onJobError: (err) => app.log.error({ err }, 'webhook ingest failed; payload kept raw'),
     }),
     sending,
+    sandbox,
     campaigns: createCampaigns({ config, db, events, store, writer, sending, now: clock.now, log: app.log }),
   }
   const { campaigns } = services
@@ -142,11 +146,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   events.onCommitted(campaigns.analytics.observe) // campaign counters; a claimed campaign message wakes the runner
   events.onCommitted(campaigns.metaOptOut.observe) // a send Meta refused with 131050 opts its contact out
 
+  // A sandbox channel added (the Page) or given a new token is checked like any other.
+  sandbox?.onChannelAdded((id) => services.channelChecks.check(workspaceId, id))
+
   app.decorate('services', services)
-  await bootstrap(config, db, auth)
-  if (config.sandbox.enabled) {
-    const workspaceId = auth.defaultWorkspace()
-    sandbox = services.sandbox = createSandbox(config, db, workspaceId, (id) => services.channelChecks.check(workspaceId, id))
+  if (sandbox) {
     app.log.warn(
       'SANDBOX MODE: WHATSAPP_ACCESS_TOKEN and WHATSAPP_PHONE_NUMBER_ID are not set, so nothing reaches Meta. ' +
         'Replies go to the built-in WhatsApp emulator; play a customer at /sandbox.',

@@ -37,6 +37,8 @@ export interface SandboxMode {
   graphBaseUrl(): string
   /** Called once the server listens: now the emulator knows where to send webhooks. */
   listening(address: AddressInfo | string | null): string | undefined
+  /** Who hears of a sandbox channel added or given a new token (the app's channel checks). */
+  onChannelAdded(fn: (channelId: number) => void): void
   /**
    * Starts the emulator and, unless a test or benchmark installed its own, the campaign
    * audience that delivers, reads, fails and answers the sandbox's broadcasts.
@@ -48,13 +50,12 @@ export interface SandboxMode {
 // In the sandbox, one reply in ten says STOP, so the opt-out path shows in a demo.
 const SANDBOX_STOP_SHARE = 0.1
 
-export function createSandbox(
-  config: Readonly<Config>,
-  db: Db,
-  workspaceId: number,
-  /** A sandbox channel was added (the Page) or given a new token: Settings checks it like any other. */
-  onChannelAdded: (channelId: number) => void = () => {},
-): SandboxMode {
+export function createSandbox(config: Readonly<Config>, db: Db, workspaceId: number): SandboxMode {
+  // A sandbox channel was added (the Page) or given a new token: Settings checks it like
+  // any other. One may be added while this is built, before the app registers its listener.
+  let channelAdded: ((channelId: number) => void) | undefined
+  const addedEarly: number[] = []
+  const onChannelAdded = (id: number) => (channelAdded ? channelAdded(id) : addedEarly.push(id))
   const find = (id: string) =>
     db
       .select()
@@ -134,6 +135,10 @@ export function createSandbox(
   let player: RecipientPlayer | undefined
   return {
     emulator,
+    onChannelAdded(fn) {
+      channelAdded = fn
+      for (const id of addedEarly.splice(0)) fn(id)
+    },
     start() {
       const r = config.sandbox.recipients
       if (r.enabled && !emulator.recipients) {
