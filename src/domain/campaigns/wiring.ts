@@ -8,12 +8,15 @@ import type { Config } from '../../config.ts'
 import type { Db } from '../../store/db.ts'
 import type { EventLog } from '../../events/event-log.ts'
 import type { InboxStore } from '../../store/inbox-store.ts'
+import { ContactsRepo } from '../../store/contacts.ts'
+import { CampaignsRepo } from '../../store/campaigns.ts'
+import { CampaignRecipientsRepo } from '../../store/campaign-recipients.ts'
 import type { Emulator } from '../../sandbox/emulator.ts'
 import { RecipientPlayer } from '../../sandbox/emulator-campaign.ts'
 import type { Sending } from '../sending/wiring.ts'
 import { ContactsService } from '../contacts/contacts.ts'
 import { ContactImporter } from '../contacts/contacts-import.ts'
-import { CampaignAnalytics } from './campaign-analytics.ts'
+import { CampaignAnalytics, type CampaignRepos } from './campaign-analytics.ts'
 import { CampaignService } from './campaigns.ts'
 import { CampaignRunner } from './campaign-runner.ts'
 import { CampaignAttribution } from './campaign-attribution.ts'
@@ -49,18 +52,19 @@ const SANDBOX_STOP_SHARE = 0.1
 export function createCampaigns(deps: CampaignsDeps): Campaigns {
   const { config, db, events, store, sending, now } = deps
   const log = deps.log.child({ subsystem: 'campaigns' })
-  const sqlite = db.$client
-  const contacts = new ContactsService(db, events, now)
-  const importer = new ContactImporter(events, contacts, now)
+  const contactsRepo = new ContactsRepo(db)
+  const repos: CampaignRepos = { campaigns: new CampaignsRepo(db), recipients: new CampaignRecipientsRepo(db) }
+  const contacts = new ContactsService(contactsRepo, events, now)
+  const importer = new ContactImporter(events, contacts, contactsRepo, now)
   let runner: CampaignRunner | undefined
   let service: CampaignService | undefined
-  const analytics = new CampaignAnalytics(sqlite, events, now, (id) => service!.row(id), {
+  const analytics = new CampaignAnalytics(repos, events, now, (id) => service!.row(id), {
     // A campaign message moved in the outbox: the backlog may have room again.
     onCampaignMessage: () => runner?.kick(),
     onError: (err) => log.error({ err }, 'campaign analytics update failed'),
   })
   service = new CampaignService({
-    db,
+    repos,
     events,
     now,
     contacts,
@@ -73,28 +77,31 @@ export function createCampaigns(deps: CampaignsDeps): Campaigns {
     kickOutbox: () => sending.worker.kick(),
   })
   runner = new CampaignRunner({
-    sqlite,
+    campaigns: service,
+    contacts,
+    repos,
+    sending: {
+      templates: sending.templates,
+      limiter: sending.limiter,
+      channel: (id) => sending.replies.channel(id),
+      kickOutbox: () => sending.worker.kick(),
+    },
     events,
     store,
     outbox: sending.outbox,
-    limiter: sending.limiter,
-    templates: sending.templates,
-    contacts,
-    campaigns: service,
-    analytics,
-    channel: (id) => sending.replies.channel(id),
-    kickOutbox: () => sending.worker.kick(),
     now,
     log,
-    ratePerSecond: config.sending.ratePerSecond,
-    failurePauseRatio: config.campaigns.failurePauseRatio,
-    failureWindow: config.campaigns.failureWindow,
+    options: {
+      ratePerSecond: config.sending.ratePerSecond,
+      failurePauseRatio: config.campaigns.failurePauseRatio,
+      failureWindow: config.campaigns.failureWindow,
+    },
   })
   const keywords = new OptOutKeywords(config.campaigns.optOutKeywords)
-  const attribution = new CampaignAttribution(sqlite, store, contacts, keywords, config.campaigns.replyWindowMs, (id) =>
+  const attribution = new CampaignAttribution(repos.recipients, store, contacts, keywords, config.campaigns.replyWindowMs, (id) =>
     analytics.touch(id),
   )
-  const watcher = new MetaOptOutWatcher(sqlite, events, contacts, (err) => log.error({ err }, 'opt-out from 131050 failed'))
+  const watcher = new MetaOptOutWatcher(contactsRepo, events, contacts, (err) => log.error({ err }, 'opt-out from 131050 failed'))
 
   // Joined to the WhatsApp ingest after sending's own hook (media downloads).
   const before = sending.ingestHooks
