@@ -6,10 +6,17 @@ import type { Db } from './db.ts'
 import { campaigns, contacts } from './schema.ts'
 import { Statements, TableCodec } from './prepared.ts'
 import type { ContactRow } from './inbox-store.ts'
+import type { CampaignRecipientsRepo } from './campaign-recipients.ts'
 
 export type CampaignRow = typeof campaigns.$inferSelect
 export type NewCampaign = typeof campaigns.$inferInsert
 export type CampaignPatch = Partial<NewCampaign>
+
+/** The campaign tables, as the campaign modules take them. */
+export interface CampaignRepos {
+  campaigns: CampaignsRepo
+  recipients: CampaignRecipientsRepo
+}
 
 /** An audience whose tags are cleaned and distinct already (contacts.ts cleanTag). */
 export type AudienceQuery = CampaignAudience

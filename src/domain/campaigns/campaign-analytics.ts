@@ -12,20 +12,14 @@ import type {
   CampaignRecipientDTO,
   RecipientStatus,
 } from '../../events/types.ts'
-import type { CampaignRecipientsRepo, RecipientJoin } from '../../store/campaign-recipients.ts'
-import type { CampaignRow, CampaignsRepo } from '../../store/campaigns.ts'
+import type { RecipientJoin } from '../../store/campaign-recipients.ts'
+import type { CampaignRepos, CampaignRow } from '../../store/campaigns.ts'
 import { plainReason } from '../sending/meta-errors.ts'
 import { recipientFailure } from './campaign-recipient.ts'
 
 export type { CampaignRow } from '../../store/campaigns.ts'
 // The status rule and its filters are SQL: they live with the recipients' queries.
 export { RECIPIENT_FILTERS, STATUS_SQL } from '../../store/campaign-recipients.ts'
-
-/** The campaign tables the analytics read. */
-export interface CampaignRepos {
-  campaigns: CampaignsRepo
-  recipients: CampaignRecipientsRepo
-}
 
 export const SKIP_LABELS: Record<string, string> = {
   opted_out: 'Opted out',
