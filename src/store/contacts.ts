@@ -32,7 +32,7 @@ export interface ContactListSummary {
 }
 
 export class ContactsRepo {
-  readonly codec = new TableCodec<ContactRow>(contacts)
+  private readonly codec = new TableCodec<ContactRow>(contacts)
   private readonly sql: Statements
 
   constructor(db: Db) {

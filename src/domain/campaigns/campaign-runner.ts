@@ -19,7 +19,7 @@ import { toMessageDTO, type ChannelRow, type ContactRow, type InboxStore } from 
 import { AppError } from '../../errors.ts'
 import type { CampaignRepos, CampaignRow } from '../../store/campaigns.ts'
 import { resolveParams } from './campaign-params.ts'
-import { PAUSE_CODES, type CampaignService } from './campaigns.ts'
+import { PAUSE_CODE_LIST, PAUSE_CODES, type CampaignService } from './campaigns.ts'
 import type { ContactsService } from '../contacts/contacts.ts'
 import type { Outbox } from '../sending/outbox.ts'
 import type { SendRateLimiter } from '../sending/outbox-rate.ts'
@@ -89,7 +89,6 @@ export class CampaignRunner {
   private readonly backlogTarget: number
   private readonly templateBlockedUntil = new Map<number, number>()
   private readonly healthAt = new Map<number, number>()
-  private readonly pauseCodes = Object.keys(PAUSE_CODES).map(Number)
 
   constructor(private readonly d: RunnerDeps) {
     this.backlogTarget = Math.max(MIN_BACKLOG, Math.ceil(d.options.ratePerSecond * BACKLOG_SECONDS))
@@ -321,7 +320,7 @@ export class CampaignRunner {
     if (!c || c.status !== 'running') return
     const since = c.resumedAt ?? c.startedAt ?? 0
     const { recipients } = this.d.repos
-    const refusal = recipients.refusalSince(id, since, this.pauseCodes)
+    const refusal = recipients.refusalSince(id, since, PAUSE_CODE_LIST)
     if (refusal) {
       this.autoPause(c, PAUSE_CODES[refusal.code] ?? 'account_blocked', plainReason(refusal.code, refusal.detail))
       return

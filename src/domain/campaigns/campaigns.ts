@@ -6,7 +6,8 @@
 import type { EventLog } from '../../events/event-log.ts'
 import type { CampaignAudience, CampaignDTO, CampaignParams, ContactDetailDTO, FollowUpFilter } from '../../events/types.ts'
 import type { ChannelRow, ContactRow } from '../../store/inbox-store.ts'
-import type { AudienceQuery, CampaignPatch, CampaignRepos, CampaignRow } from '../../store/campaigns.ts'
+import type { AudienceQuery, CampaignPatch, CampaignRepos, CampaignRow, CampaignsRepo } from '../../store/campaigns.ts'
+import type { CampaignRecipientsRepo } from '../../store/campaign-recipients.ts'
 import { AppError, Errors } from '../../errors.ts'
 import type { CampaignAnalytics } from './campaign-analytics.ts'
 import { checkParams, normalizeParams, resolveParams } from './campaign-params.ts'
@@ -41,8 +42,8 @@ export const PAUSE_CODES: Record<number, string> = {
   132015: 'template_rejected',
   132016: 'template_rejected',
 }
-// The codes above as numbers, in key order (the SQL lists them).
-const PAUSE_CODE_LIST = Object.keys(PAUSE_CODES).map(Number)
+/** PAUSE_CODES' codes as numbers, in key order. */
+export const PAUSE_CODE_LIST = Object.keys(PAUSE_CODES).map(Number)
 
 export interface CampaignServiceDeps {
   repos: CampaignRepos
@@ -63,8 +64,8 @@ const NAME_MAX = 200
 const TAGS_MAX = 20
 
 export class CampaignService {
-  private readonly repo
-  private readonly recipients
+  private readonly repo: CampaignsRepo
+  private readonly recipients: CampaignRecipientsRepo
 
   constructor(private readonly deps: CampaignServiceDeps) {
     this.repo = deps.repos.campaigns
