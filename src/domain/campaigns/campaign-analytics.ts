@@ -3,7 +3,6 @@
 // `campaign.updated` and the per-recipient table run the same status expression over
 // the same rows, so they cannot disagree. Updates go out on the ordinary event stream,
 // at most a few times a second per campaign, whenever a campaign's messages change.
-import type Database from 'better-sqlite3'
 import type { CommittedEvent, EventLog } from '../../events/event-log.ts'
 import type {
   CampaignAudience,
@@ -14,11 +13,14 @@ import type {
   RecipientStatus,
 } from '../../events/types.ts'
 import { campaignIdOf } from '../../events/types.ts'
-import type { campaigns } from '../../store/schema.ts'
+import type { RecipientJoin } from '../../store/campaign-recipients.ts'
+import type { CampaignRepos, CampaignRow } from '../../store/campaigns.ts'
 import { plainReason } from '../sending/meta-errors.ts'
 import { recipientFailure } from './campaign-recipient.ts'
 
-export type CampaignRow = typeof campaigns.$inferSelect
+export type { CampaignRow } from '../../store/campaigns.ts'
+// The status rule and its filters are SQL: they live with the recipients' queries.
+export { RECIPIENT_FILTERS, STATUS_SQL } from '../../store/campaign-recipients.ts'
 
 export const SKIP_LABELS: Record<string, string> = {
   opted_out: 'Opted out',
@@ -28,67 +30,12 @@ export const SKIP_LABELS: Record<string, string> = {
   cancelled: 'Campaign cancelled before sending',
 }
 
-/**
- * A recipient's status: its row while it waits or was skipped, its message's after
- * (recipientStatusOf in campaign-recipient.ts is the same rule for one message).
- */
-export const STATUS_SQL = `CASE
-  WHEN r.state = 'pending' THEN 'queued'
-  WHEN r.state = 'skipped' THEN 'skipped'
-  WHEN m.status IS NULL OR m.status IN ('pending', 'queued') THEN 'queued'
-  WHEN m.status = 'played' THEN 'read'
-  ELSE m.status END`
-
-const STATUS_FILTER: Record<string, string> = {
-  queued: `(${STATUS_SQL}) = 'queued'`,
-  sending: `(${STATUS_SQL}) = 'sending'`,
-  unknown: `(${STATUS_SQL}) = 'unknown'`,
-  sent: `(${STATUS_SQL}) = 'sent'`,
-  delivered: `(${STATUS_SQL}) = 'delivered'`,
-  read: `(${STATUS_SQL}) = 'read'`,
-  failed: `(${STATUS_SQL}) = 'failed'`,
-  skipped: `r.state = 'skipped'`,
-  replied: `r.replied_at IS NOT NULL`,
-}
-export const RECIPIENT_FILTERS = Object.keys(STATUS_FILTER)
-
 // Send rate: messages handed to WhatsApp per second over this window.
 const RATE_WINDOW_MS = 10_000
 // How often changed campaigns are published, and how often a running one is refreshed
 // even when nothing changed (its rate decays to 0 instead of freezing at the last value).
 export const FLUSH_MS = 250
 const RUNNING_REFRESH_MS = 1000
-
-interface RecipientJoin {
-  id: number
-  contactId: number
-  name: string | null
-  phone: string | null
-  externalId: string
-  state: string
-  skipReason: string | null
-  skipDetail: string | null
-  queuedAt: number | null
-  repliedAt: number | null
-  messageId: number | null
-  status: string
-  sentAt: number | null
-  deliveredAt: number | null
-  readAt: number | null
-  failedAt: number | null
-  errorCode: number | null
-  errorDetail: string | null
-  conversationId: number | null
-}
-
-const RECIPIENT_SELECT = `SELECT r.id, r.contact_id AS contactId, c.name, c.phone, c.external_id AS externalId, r.state,
-       r.skip_reason AS skipReason, r.skip_detail AS skipDetail, r.queued_at AS queuedAt, r.replied_at AS repliedAt,
-       r.message_id AS messageId, ${STATUS_SQL} AS status, m.sent_at AS sentAt, m.delivered_at AS deliveredAt,
-       m.read_at AS readAt, m.failed_at AS failedAt, m.error_code AS errorCode, m.error_detail AS errorDetail,
-       m.conversation_id AS conversationId
-  FROM campaign_recipients r
-  JOIN contacts c ON c.id = r.contact_id
-  LEFT JOIN messages m ON m.id = r.message_id`
 
 export function toRecipientDTO(x: RecipientJoin): CampaignRecipientDTO {
   return {
@@ -109,11 +56,6 @@ export function toRecipientDTO(x: RecipientJoin): CampaignRecipientDTO {
 }
 
 export class CampaignAnalytics {
-  private readonly countsStmt: Database.Statement
-  private readonly failuresStmt: Database.Statement
-  private readonly skipsStmt: Database.Statement
-  private readonly runningStmt: Database.Statement
-  private readonly pages = new Map<string, Database.Statement>()
   private readonly samples = new Map<number, { at: number; n: number }[]>()
   private readonly dirty = new Set<number>()
   private readonly lastSent = new Map<number, string>()
@@ -122,33 +64,17 @@ export class CampaignAnalytics {
   private stopped = true
 
   constructor(
-    private readonly sqlite: Database.Database,
+    private readonly repos: CampaignRepos,
     private readonly events: EventLog,
     private readonly now: () => number,
     private readonly load: (id: number) => CampaignRow | undefined,
     private readonly hooks: { onCampaignMessage?: () => void; onError: (err: unknown) => void },
-  ) {
-    this.countsStmt = sqlite.prepare(
-      `SELECT ${STATUS_SQL} AS s, count(*) AS n, sum(r.replied_at IS NOT NULL) AS replied
-         FROM campaign_recipients r LEFT JOIN messages m ON m.id = r.message_id
-        WHERE r.campaign_id = ? GROUP BY s`,
-    )
-    this.failuresStmt = sqlite.prepare(
-      `SELECT m.error_code AS code, count(*) AS n, max(m.error_detail) AS detail
-         FROM campaign_recipients r JOIN messages m ON m.id = r.message_id
-        WHERE r.campaign_id = ? AND m.status = 'failed' GROUP BY m.error_code ORDER BY n DESC`,
-    )
-    this.skipsStmt = sqlite.prepare(
-      `SELECT skip_reason AS reason, count(*) AS n FROM campaign_recipients
-        WHERE campaign_id = ? AND state = 'skipped' GROUP BY skip_reason ORDER BY n DESC`,
-    )
-    this.runningStmt = sqlite.prepare(`SELECT id FROM campaigns WHERE status = 'running'`)
-  }
+  ) {}
 
   start(): void {
     this.stopped = false
     this.refresher = setInterval(() => {
-      for (const { id } of this.runningStmt.all() as { id: number }[]) this.dirty.add(id)
+      for (const id of this.repos.campaigns.runningIds()) this.dirty.add(id)
       this.schedule()
     }, RUNNING_REFRESH_MS)
     this.refresher.unref()
@@ -173,10 +99,10 @@ export class CampaignAnalytics {
       skipped: 0,
       replied: 0,
     }
-    for (const row of this.countsStmt.all(campaignId) as { s: keyof CampaignCounts; n: number; replied: number }[]) {
+    for (const row of this.repos.recipients.statusCounts(campaignId)) {
       c.total += row.n
       c.replied += row.replied ?? 0
-      if (row.s in c) c[row.s] += row.n
+      if (row.s in c) c[row.s as keyof CampaignCounts] += row.n
     }
     return c
   }
@@ -201,12 +127,12 @@ export class CampaignAnalytics {
 
   dto(row: CampaignRow): CampaignDTO {
     const counts = this.counts(row.id)
-    const failures = (this.failuresStmt.all(row.id) as { code: number | null; n: number; detail: string | null }[]).map((f) => ({
+    const failures = this.repos.recipients.failureCounts(row.id).map((f) => ({
       code: f.code,
       reason: f.code !== null ? plainReason(f.code, f.detail) : (f.detail ?? 'Not sent'),
       count: f.n,
     }))
-    const skips = (this.skipsStmt.all(row.id) as { reason: string | null; n: number }[]).map((s) => ({
+    const skips = this.repos.recipients.skipCounts(row.id).map((s) => ({
       reason: s.reason ?? 'unknown',
       label: SKIP_LABELS[s.reason ?? ''] ?? s.reason ?? 'Skipped',
       count: s.n,
@@ -240,16 +166,7 @@ export class CampaignAnalytics {
   }
 
   recipients(campaignId: number, opts: { afterId?: number; limit: number; status?: string }): CampaignRecipientDTO[] {
-    const filter = opts.status ? STATUS_FILTER[opts.status] : undefined
-    const key = filter ?? ''
-    let stmt = this.pages.get(key)
-    if (!stmt) {
-      stmt = this.sqlite.prepare(
-        `${RECIPIENT_SELECT} WHERE r.campaign_id = ? AND r.id > ? ${filter ? `AND ${filter}` : ''} ORDER BY r.id LIMIT ?`,
-      )
-      this.pages.set(key, stmt)
-    }
-    return (stmt.all(campaignId, opts.afterId ?? 0, opts.limit) as RecipientJoin[]).map(toRecipientDTO)
+    return this.repos.recipients.page(campaignId, opts).map(toRecipientDTO)
   }
 
   /** Every recipient in id order, a page at a time (the CSV export streams this). */

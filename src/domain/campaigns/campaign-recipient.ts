@@ -1,7 +1,7 @@
 // A campaign recipient as its message makes it: the status and the failure wording the
 // per-recipient table shows. Pure, so the server's table (campaign-analytics.ts) and the
 // browser's live table (issue 11 point 6: it lagged the counters until a reload) read a
-// `message.updated` the same way. STATUS_SQL in campaign-analytics.ts is the same rule
+// `message.updated` the same way. STATUS_SQL in store/campaign-recipients.ts is the same rule
 // in SQL for the counters; test/campaign-recipient.test.ts holds the two together.
 import type { RecipientStatus } from '../../events/types.ts'
 import { plainReason } from '../sending/meta-errors.ts'

@@ -12,21 +12,21 @@
 // written with it. A crash before the commit leaves it pending; after, the outbox owns
 // it (a send interrupted mid-call becomes `unknown` and is settled by its status via
 // biz_opaque_callback_data). So nobody is messaged twice and nobody is forgotten.
-import type Database from 'better-sqlite3'
 import type { FastifyBaseLogger } from 'fastify'
 import type { EventLog } from '../../events/event-log.ts'
 import type { CampaignParams, CampaignRef } from '../../events/types.ts'
 import type { ChannelRow, ContactRow, InboxStore } from '../../store/inbox-store.ts'
 import type { InboxWriter } from '../inbox/writer.ts'
 import { AppError } from '../../errors.ts'
-import type { CampaignAnalytics, CampaignRow } from './campaign-analytics.ts'
+import type { CampaignRepos, CampaignRow } from '../../store/campaigns.ts'
 import { resolveParams } from './campaign-params.ts'
-import { PAUSE_CODES, type CampaignService } from './campaigns.ts'
+import { PAUSE_CODE_LIST, PAUSE_CODES, type CampaignService } from './campaigns.ts'
 import type { ContactsService } from '../contacts/contacts.ts'
 import type { Outbox } from '../sending/outbox.ts'
 import type { SendRateLimiter } from '../sending/outbox-rate.ts'
 import type { BuiltTemplate, TemplateService } from '../sending/templates.ts'
 import { plainReason } from '../sending/meta-errors.ts'
+import { Wakeup } from '../wakeup.ts'
 
 /** Outbox priority of campaign messages: after every agent reply (0). */
 export const CAMPAIGN_PRIORITY = 1
@@ -46,24 +46,35 @@ const FLOOD_MIN_SAMPLE = 20
 // the runner wakes on every claim, and the checks read the campaign's recent sends.
 const HEALTH_EVERY_MS = 250
 
+/** What the runner uses of the sending stack (issue 4): templates, pacing, a number, a kick. */
+export interface RunnerSending {
+  templates: TemplateService
+  limiter: SendRateLimiter
+  channel: (id: number) => ChannelRow | undefined
+  kickOutbox: () => void
+}
+
+export interface RunnerOptions {
+  ratePerSecond: number
+  failurePauseRatio: number
+  failureWindow: number
+}
+
 export interface RunnerDeps {
-  sqlite: Database.Database
+  /** The campaigns' own operations (start when due, pause, complete, the note). */
+  campaigns: CampaignService
+  contacts: ContactsService
+  /** The campaign tables: recipients to claim, health to read. */
+  repos: CampaignRepos
+  sending: RunnerSending
+  // The claim transaction's writers: a campaign message is stored and queued like a reply.
   events: EventLog
   store: InboxStore
   writer: InboxWriter
   outbox: Outbox
-  limiter: SendRateLimiter
-  templates: TemplateService
-  contacts: ContactsService
-  campaigns: CampaignService
-  analytics: CampaignAnalytics
-  channel: (id: number) => ChannelRow | undefined
-  kickOutbox: () => void
   now: () => number
   log: FastifyBaseLogger
-  ratePerSecond: number
-  failurePauseRatio: number
-  failureWindow: number
+  options: RunnerOptions
 }
 
 interface Claim {
@@ -74,123 +85,55 @@ interface Claim {
 }
 
 export class CampaignRunner {
-  private timer: NodeJS.Timeout | undefined
-  private safety: NodeJS.Timeout | undefined
-  private running = false
-  private again = false
-  private stopped = true
+  // The one timer (wakeup.ts): woken by kick(), by its own plan, and by the safety tick.
+  private readonly wakeup: Wakeup
   private readonly backlogTarget: number
   private readonly templateBlockedUntil = new Map<number, number>()
   private readonly healthAt = new Map<number, number>()
-  private readonly stmts
 
   constructor(private readonly d: RunnerDeps) {
-    this.backlogTarget = Math.max(MIN_BACKLOG, Math.ceil(d.ratePerSecond * BACKLOG_SECONDS))
-    const s = d.sqlite
-    const codes = Object.keys(PAUSE_CODES).join(',')
-    this.stmts = {
-      due: s.prepare(`SELECT id FROM campaigns WHERE status = 'scheduled' AND scheduled_at <= ?`),
-      running: s.prepare(`SELECT id, channel_id AS channelId FROM campaigns WHERE status = 'running' ORDER BY id`),
-      backlog: s.prepare(`SELECT count(*) AS n FROM outbox WHERE channel_id = ? AND state = 'queued' AND priority = ${CAMPAIGN_PRIORITY}`),
-      pending: s.prepare(
-        `SELECT r.id AS recipientId, r.contact_id AS contactId FROM campaign_recipients r
-          WHERE r.campaign_id = ? AND r.state = 'pending' ORDER BY r.id LIMIT ?`,
-      ),
-      anyPending: s.prepare(`SELECT 1 FROM campaign_recipients WHERE campaign_id = ? AND state = 'pending' LIMIT 1`),
-      active: s.prepare(
-        `SELECT count(*) AS n FROM campaign_recipients r JOIN outbox o ON o.message_id = r.message_id
-          WHERE r.campaign_id = ? AND r.state = 'queued' AND o.state IN ('queued', 'sending')`,
-      ),
-      retrying: s.prepare(
-        `SELECT count(*) AS n, max(o.last_error_text) AS why, max(o.last_error_code) AS code FROM campaign_recipients r
-           JOIN outbox o ON o.message_id = r.message_id
-          WHERE r.campaign_id = ? AND r.state = 'queued' AND o.state = 'queued' AND o.attempts > 0 AND o.next_attempt_at > ?`,
-      ),
-      take: s.prepare(`UPDATE campaign_recipients SET state = 'queued', queued_at = ? WHERE id = ? AND state = 'pending'`),
-      link: s.prepare(`UPDATE campaign_recipients SET message_id = ? WHERE id = ?`),
-      skip: s.prepare(
-        `UPDATE campaign_recipients SET state = 'skipped', skip_reason = ?, skip_detail = ? WHERE id = ? AND state = 'pending'`,
-      ),
-      status: s.prepare(`SELECT status FROM campaigns WHERE id = ?`),
-      refusals: s.prepare(
-        `SELECT m.error_code AS code, m.error_detail AS detail FROM campaign_recipients r JOIN messages m ON m.id = r.message_id
-          WHERE r.campaign_id = ? AND m.status = 'failed' AND m.error_code IN (${codes}) AND m.updated_at >= ? LIMIT 1`,
-      ),
-      recent: s.prepare(
-        `SELECT m.status, m.error_code AS code, m.error_detail AS detail FROM campaign_recipients r JOIN messages m ON m.id = r.message_id
-          WHERE r.campaign_id = ? AND m.status IN ('sent', 'delivered', 'read', 'played', 'failed') AND m.updated_at >= ?
-          ORDER BY r.id DESC LIMIT ?`,
-      ),
-      setNote: s.prepare(`UPDATE campaigns SET note = ? WHERE id = ? AND coalesce(note, '') <> coalesce(?, '')`),
-      byClientId: s.prepare(`SELECT id FROM messages WHERE workspace_id = ? AND client_message_id = ?`),
-    }
+    this.backlogTarget = Math.max(MIN_BACKLOG, Math.ceil(d.options.ratePerSecond * BACKLOG_SECONDS))
+    this.wakeup = new Wakeup(() => this.pass(), { now: d.now, safetyMs: SAFETY_TICK_MS })
+  }
+
+  private get stopped(): boolean {
+    return this.wakeup.stopped
   }
 
   start(): void {
-    this.stopped = false
-    this.safety = setInterval(() => this.kick(), SAFETY_TICK_MS)
-    this.safety.unref()
-    this.kick()
+    this.wakeup.start()
   }
 
   stop(): void {
-    this.stopped = true
-    clearTimeout(this.timer)
-    clearInterval(this.safety)
+    this.wakeup.stop()
   }
 
   kick(): void {
-    this.schedule(0)
+    this.wakeup.soon(0)
   }
 
-  private timerAt = Infinity
-  private schedule(delayMs: number): void {
-    if (this.stopped) return
-    const at = this.d.now() + delayMs
-    if (this.timer && this.timerAt <= at) return
-    clearTimeout(this.timer)
-    this.timerAt = at
-    this.timer = setTimeout(() => {
-      this.timer = undefined
-      this.timerAt = Infinity
-      void this.pass()
-    }, delayMs)
-  }
-
-  private async pass(): Promise<void> {
-    if (this.stopped) return
-    if (this.running) {
-      this.again = true
-      return
-    }
-    this.running = true
-    let next = Infinity
+  /** One guarded pass; returns when to look again (ms). */
+  private async pass(): Promise<number> {
     try {
-      next = await this.work()
+      return await this.work()
     } catch (err) {
       this.d.log.error({ err }, 'campaigns: runner pass failed')
-      next = 1000
-    } finally {
-      this.running = false
-      if (this.again) {
-        this.again = false
-        next = 0
-      }
-      if (next !== Infinity) this.schedule(next)
+      return 1000
     }
   }
 
   /** One pass; returns when to look again (ms), Infinity when nothing runs. */
   private async work(): Promise<number> {
     const now = this.d.now()
-    for (const { id } of this.stmts.due.all(now) as { id: number }[]) this.d.campaigns.startScheduled(id)
+    const { campaigns } = this.d.repos
+    for (const id of campaigns.dueScheduled(now)) this.d.campaigns.startScheduled(id)
     // Health first: a campaign that must pause (190, an error flood) gets nothing more.
-    for (const r of this.stmts.running.all() as { id: number }[]) {
+    for (const r of campaigns.running()) {
       if (now - (this.healthAt.get(r.id) ?? 0) < HEALTH_EVERY_MS) continue
       this.healthAt.set(r.id, now)
       this.checkHealth(r.id)
     }
-    const running = this.stmts.running.all() as { id: number; channelId: number | null }[]
+    const running = campaigns.running()
     if (running.length === 0) return this.nextScheduledIn(now)
     const byChannel = new Map<number, number[]>()
     for (const r of running) {
@@ -205,17 +148,15 @@ export class CampaignRunner {
   }
 
   private nextScheduledIn(now: number): number {
-    const r = this.d.sqlite.prepare(`SELECT min(scheduled_at) AS at FROM campaigns WHERE status = 'scheduled'`).get() as {
-      at: number | null
-    }
+    const at = this.d.repos.campaigns.nextScheduledAt()
     // Timers are capped: a campaign scheduled for next week is looked at again hourly.
-    return r.at === null ? Infinity : Math.min(3600_000, Math.max(0, r.at - now))
+    return at === null ? Infinity : Math.min(3600_000, Math.max(0, at - now))
   }
 
   /** Tops up this number's backlog from its running campaigns, round robin. */
   private async feed(channelId: number, campaignIds: number[]): Promise<void> {
-    const channel = this.d.channel(channelId)
-    const backlog = (this.stmts.backlog.get(channelId) as { n: number }).n
+    const channel = this.d.sending.channel(channelId)
+    const backlog = this.d.repos.recipients.queuedInOutbox(channelId, CAMPAIGN_PRIORITY)
     // Topped up once half is used: one claim transaction for many recipients, not one
     // per send (the worker starts sends one by one, evenly paced).
     if (backlog > this.backlogTarget / 2) return
@@ -237,7 +178,8 @@ export class CampaignRunner {
 
   /** Claims up to `limit` pending recipients of one campaign; returns how many left pending. */
   private async materialize(c: CampaignRow, channel: ChannelRow, limit: number): Promise<number> {
-    const rows = this.stmts.pending.all(c.id, limit) as { recipientId: number; contactId: number }[]
+    const { recipients } = this.d.repos
+    const rows = recipients.pending(c.id, limit)
     if (rows.length === 0) return 0
     const params = c.params as unknown as CampaignParams
     const template = { name: c.templateName, language: c.templateLanguage }
@@ -259,7 +201,7 @@ export class CampaignRunner {
       }
       try {
         // The same validation and rendering as an agent's template reply (cached list).
-        claims.push({ recipientId: r.recipientId, contact, built: await this.d.templates.build(channel, resolved.send) })
+        claims.push({ recipientId: r.recipientId, contact, built: await this.d.sending.templates.build(channel, resolved.send) })
       } catch (err) {
         if (err instanceof AppError && err.code === 'TEMPLATE_PARAMETERS') {
           claims.push({ recipientId: r.recipientId, contact, skip: { reason: 'invalid_value', detail: err.message } })
@@ -282,27 +224,27 @@ export class CampaignRunner {
     if (claims.length === 0) return 0
     const ref: CampaignRef = { id: c.id, name: c.name }
     const queued = this.d.events.transact((batch) => {
-      const status = (this.stmts.status.get(c.id) as { status: string } | undefined)?.status
+      const status = this.d.repos.campaigns.status(c.id)
       // Paused or cancelled while the values were being built: nothing is claimed.
       if (status !== 'running') return 0
       const now = this.d.now()
       let n = 0
       for (const cl of claims) {
         if (cl.skip) {
-          this.stmts.skip.run(cl.skip.reason, cl.skip.detail, cl.recipientId)
+          recipients.skip(cl.recipientId, cl.skip.reason, cl.skip.detail)
           continue
         }
         // Re-read inside the transaction: an opt-out may have arrived meanwhile.
         const contact = this.d.contacts.row(c.workspaceId, cl.contact!.id)
         if (!contact || contact.optedOutAt !== null) {
-          this.stmts.skip.run('opted_out', null, cl.recipientId)
+          recipients.skip(cl.recipientId, 'opted_out', null)
           continue
         }
         if (this.queue(c, channel, contact, cl, ref, now, batch)) n++
       }
       return n
     })
-    if (queued > 0) this.d.kickOutbox()
+    if (queued > 0) this.d.sending.kickOutbox()
     this.note(c.id, null)
     return queued
   }
@@ -318,9 +260,10 @@ export class CampaignRunner {
     batch: import('../../events/event-log.ts').EventBatch,
   ): boolean {
     const { store } = this.d
+    const { recipients } = this.d.repos
     const built = cl.built!
     // The claim itself: only a recipient still pending moves on (never two messages).
-    if (this.stmts.take.run(now, cl.recipientId).changes === 0) return false
+    if (!recipients.take(cl.recipientId, now)) return false
     const clientMessageId = `campaign:${c.id}:${cl.recipientId}`
     const existingConv = store.conversationByChannelContact(channel.id, contact.id)
     const conv = existingConv ?? store.findOrOpenConversation(c.workspaceId, channel.id, contact.id, now)
@@ -350,7 +293,7 @@ export class CampaignRunner {
         newConversation: !existingConv,
         now,
         then: (row) => {
-          this.stmts.link.run(row.id, cl.recipientId)
+          recipients.link(cl.recipientId, row.id)
           this.d.outbox.enqueue(
             row,
             'template',
@@ -363,8 +306,8 @@ export class CampaignRunner {
     if (!recorded) {
       // Unreachable while the recipient was pending (its message id is derived from
       // the recipient); if it ever happens, link the message that exists, send nothing.
-      const existing = this.stmts.byClientId.get(c.workspaceId, clientMessageId) as { id: number } | undefined
-      if (existing) this.stmts.link.run(existing.id, cl.recipientId)
+      const existing = recipients.messageIdByClientId(c.workspaceId, clientMessageId)
+      if (existing !== undefined) recipients.link(cl.recipientId, existing)
       return false
     }
     return true
@@ -375,19 +318,17 @@ export class CampaignRunner {
     const c = this.d.campaigns.row(id)
     if (!c || c.status !== 'running') return
     const since = c.resumedAt ?? c.startedAt ?? 0
-    const refusal = this.stmts.refusals.get(id, since) as { code: number; detail: string | null } | undefined
+    const { recipients } = this.d.repos
+    const refusal = recipients.refusalSince(id, since, PAUSE_CODE_LIST)
     if (refusal) {
       this.autoPause(c, PAUSE_CODES[refusal.code] ?? 'account_blocked', plainReason(refusal.code, refusal.detail))
       return
     }
-    const recent = this.stmts.recent.all(id, since, this.d.failureWindow) as {
-      status: string
-      code: number | null
-      detail: string | null
-    }[]
-    if (recent.length >= Math.min(FLOOD_MIN_SAMPLE, this.d.failureWindow)) {
+    const { failureWindow, failurePauseRatio } = this.d.options
+    const recent = recipients.recentSettled(id, since, failureWindow)
+    if (recent.length >= Math.min(FLOOD_MIN_SAMPLE, failureWindow)) {
       const failed = recent.filter((r) => r.status === 'failed')
-      if (failed.length / recent.length >= this.d.failurePauseRatio) {
+      if (failed.length / recent.length >= failurePauseRatio) {
         const byCode = new Map<number | null, number>()
         for (const f of failed) byCode.set(f.code, (byCode.get(f.code) ?? 0) + 1)
         const [code] = [...byCode.entries()].sort((a, b) => b[1] - a[1])[0]!
@@ -397,31 +338,23 @@ export class CampaignRunner {
         return
       }
     }
-    if (this.stmts.anyPending.get(id)) {
+    if (recipients.anyPending(id)) {
       this.explainWait(c)
       return
     }
-    if ((this.stmts.active.get(id) as { n: number }).n > 0) return
-    this.d.events.transact((batch) => {
-      const now = this.d.now()
-      const done = this.d.campaigns.sql.updateById(this.d.campaigns.codec, id, {
-        status: 'completed',
-        completedAt: now,
-        note: null,
-        updatedAt: now,
-      })!
-      if (done) batch.emit(c.workspaceId, 'campaign.updated', { campaign: this.d.analytics.dto(done) })
-    })
+    if (recipients.activeCount(id) > 0) return
+    this.d.campaigns.complete(c.workspaceId, id)
   }
 
   private explainWait(c: CampaignRow): void {
     const now = this.d.now()
-    if (c.channelId !== null && this.d.limiter.pausedUntil(c.channelId) > now) {
-      const s = Math.ceil((this.d.limiter.pausedUntil(c.channelId) - now) / 1000)
+    const { limiter } = this.d.sending
+    if (c.channelId !== null && limiter.pausedUntil(c.channelId) > now) {
+      const s = Math.ceil((limiter.pausedUntil(c.channelId) - now) / 1000)
       this.note(c.id, `WhatsApp asked this number to slow down (130429); sending resumes in ${s} s.`)
       return
     }
-    const r = this.stmts.retrying.get(c.id, now) as { n: number; why: string | null; code: number | null }
+    const r = this.d.repos.recipients.retrying(c.id, now)
     if (r.n > 0) {
       const why = r.code !== null ? plainReason(r.code) : (r.why ?? 'WhatsApp could not be reached')
       this.note(c.id, `${r.n} message${r.n === 1 ? '' : 's'} waiting to be retried: ${why}`)
@@ -442,6 +375,6 @@ export class CampaignRunner {
 
   /** Sets the running campaign's "why it waits" note; published only when it changed. */
   private note(id: number, text: string | null): void {
-    if (this.stmts.setNote.run(text, id, text).changes > 0) this.d.analytics.touch(id)
+    this.d.campaigns.setNote(id, text)
   }
 }

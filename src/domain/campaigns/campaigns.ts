@@ -3,15 +3,13 @@
 // that turns "tags / an imported list / everyone" into one recipient row per contact
 // (UNIQUE(campaign, contact)). Sending is the runner's job (campaign-runner.ts), through
 // the same outbox as agents' replies.
-import type Database from 'better-sqlite3'
 import type { EventLog } from '../../events/event-log.ts'
 import type { CampaignAudience, CampaignDTO, CampaignParams, ContactDetailDTO, FollowUpFilter } from '../../events/types.ts'
-import type { Db } from '../../store/db.ts'
 import type { ChannelRow, ContactRow } from '../../store/inbox-store.ts'
-import { campaigns } from '../../store/schema.ts'
-import { Statements, TableCodec } from '../../store/prepared.ts'
+import type { AudienceQuery, CampaignPatch, CampaignRepos, CampaignRow, CampaignsRepo } from '../../store/campaigns.ts'
+import type { CampaignRecipientsRepo } from '../../store/campaign-recipients.ts'
 import { AppError, Errors } from '../../errors.ts'
-import type { CampaignAnalytics, CampaignRow } from './campaign-analytics.ts'
+import type { CampaignAnalytics } from './campaign-analytics.ts'
 import { checkParams, normalizeParams, resolveParams } from './campaign-params.ts'
 import { cleanTag, type ContactsService } from '../contacts/contacts.ts'
 import type { TemplateDTO, TemplateService } from '../sending/templates.ts'
@@ -44,9 +42,11 @@ export const PAUSE_CODES: Record<number, string> = {
   132015: 'template_rejected',
   132016: 'template_rejected',
 }
+/** PAUSE_CODES' codes as numbers, in key order. */
+export const PAUSE_CODE_LIST = Object.keys(PAUSE_CODES).map(Number)
 
 export interface CampaignServiceDeps {
-  db: Db
+  repos: CampaignRepos
   events: EventLog
   now: () => number
   contacts: ContactsService
@@ -64,18 +64,16 @@ const NAME_MAX = 200
 const TAGS_MAX = 20
 
 export class CampaignService {
-  readonly codec = new TableCodec<CampaignRow>(campaigns)
-  readonly sql: Statements
-  private readonly sqlite: Database.Database
+  private readonly repo: CampaignsRepo
+  private readonly recipients: CampaignRecipientsRepo
 
   constructor(private readonly deps: CampaignServiceDeps) {
-    this.sqlite = deps.db.$client as Database.Database
-    this.sql = new Statements(this.sqlite)
+    this.repo = deps.repos.campaigns
+    this.recipients = deps.repos.recipients
   }
 
   row(id: number): CampaignRow | undefined {
-    const r = this.sql.get(`SELECT ${this.codec.select()} FROM campaigns WHERE id = ?`).get(id)
-    return r === undefined ? undefined : this.codec.decode(r)
+    return this.repo.byId(id)
   }
 
   owned(workspaceId: number, id: number): CampaignRow {
@@ -89,10 +87,7 @@ export class CampaignService {
   }
 
   list(workspaceId: number, opts: { beforeId?: number; limit: number }): { campaigns: CampaignDTO[]; nextBeforeId: number | null } {
-    const rows = this.sql
-      .get(`SELECT ${this.codec.select()} FROM campaigns WHERE workspace_id = ? AND id < ? ORDER BY id DESC LIMIT ?`)
-      .all(workspaceId, opts.beforeId ?? Number.MAX_SAFE_INTEGER, opts.limit + 1)
-      .map((r) => this.codec.decode(r))
+    const rows = this.repo.page(workspaceId, opts.beforeId ?? Number.MAX_SAFE_INTEGER, opts.limit + 1)
     const page = rows.slice(0, opts.limit)
     return {
       campaigns: page.map((r) => this.deps.analytics.dto(r)),
@@ -139,7 +134,7 @@ export class CampaignService {
     const { channel } = await this.validate(workspaceId, input)
     return this.deps.events.transact((batch) => {
       const now = this.deps.now()
-      const row = this.sql.insert(this.codec, {
+      const row = this.repo.insert({
         workspaceId,
         channelId: channel.id,
         name: input.name.trim(),
@@ -152,7 +147,7 @@ export class CampaignService {
         createdBy: userId,
         createdAt: now,
         updatedAt: now,
-      })!
+      })
       const dto = this.deps.analytics.dto(row)
       batch.emit(workspaceId, 'campaign.updated', { campaign: dto })
       return dto
@@ -175,48 +170,9 @@ export class CampaignService {
 
   // ---- audience -------------------------------------------------------------------
 
-  /** SQL selecting the audience's contacts as `c` (WhatsApp contacts of the workspace). */
-  private audienceWhere(a: CampaignAudience): { where: string; params: Record<string, unknown> } {
-    const base = `c.workspace_id = @ws AND c.kind = 'whatsapp'`
-    switch (a.kind) {
-      case 'all':
-        return { where: base, params: {} }
-      case 'tags': {
-        const tags = [...new Set(a.tags.map(cleanTag).filter((t): t is string => !!t))]
-        const inTags = `t.contact_id = c.id AND t.tag IN (SELECT value FROM json_each(@tags))`
-        return a.match === 'all'
-          ? {
-              where: `${base} AND (SELECT count(DISTINCT t.tag) FROM contact_tags t WHERE ${inTags}) = @ntags`,
-              params: { tags: JSON.stringify(tags), ntags: tags.length },
-            }
-          : { where: `${base} AND EXISTS (SELECT 1 FROM contact_tags t WHERE ${inTags})`, params: { tags: JSON.stringify(tags) } }
-      }
-      case 'list':
-        return {
-          where: `${base} AND EXISTS (SELECT 1 FROM contact_list_members l WHERE l.contact_id = c.id AND l.list_id = @listId)`,
-          params: { listId: a.listId },
-        }
-      case 'followup': {
-        const cond: Record<FollowUpFilter, string> = {
-          failed: `m.status = 'failed'`,
-          unread: `m.status IN ('sent', 'delivered')`,
-          no_reply: `m.status IN ('sent', 'delivered', 'read', 'played') AND r.replied_at IS NULL`,
-        }
-        return {
-          where: `${base} AND c.id IN (SELECT r.contact_id FROM campaign_recipients r JOIN messages m ON m.id = r.message_id
-                   WHERE r.campaign_id = @src AND r.workspace_id = @ws AND ${cond[a.filter]})`,
-          params: { src: a.campaignId },
-        }
-      }
-    }
-  }
-
   audienceSize(workspaceId: number, a: CampaignAudience): { total: number; optedOut: number; eligible: number } {
     this.checkAudience(workspaceId, a)
-    const { where, params } = this.audienceWhere(a)
-    const r = this.sqlite
-      .prepare(`SELECT count(*) AS total, sum(c.opted_out_at IS NOT NULL) AS optedOut FROM contacts c WHERE ${where}`)
-      .get({ ...params, ws: workspaceId }) as { total: number; optedOut: number | null }
+    const r = this.repo.audienceSize(workspaceId, audienceQuery(a))
     return { total: r.total, optedOut: r.optedOut ?? 0, eligible: r.total - (r.optedOut ?? 0) }
   }
 
@@ -226,18 +182,7 @@ export class CampaignService {
    * they are counted, not forgotten.
    */
   private snapshot(c: CampaignRow): number {
-    const { where, params } = this.audienceWhere(c.audience as unknown as CampaignAudience)
-    const info = this.sqlite
-      .prepare(
-        `INSERT OR IGNORE INTO campaign_recipients (campaign_id, workspace_id, contact_id, state, skip_reason, created_at)
-         SELECT @cid, @ws, c.id,
-                CASE WHEN c.opted_out_at IS NOT NULL OR c.external_id GLOB '*[^0-9]*' THEN 'skipped' ELSE 'pending' END,
-                CASE WHEN c.opted_out_at IS NOT NULL THEN 'opted_out' WHEN c.external_id GLOB '*[^0-9]*' THEN 'no_phone' END,
-                @now
-           FROM contacts c WHERE ${where} ORDER BY c.id`,
-      )
-      .run({ ...params, ws: c.workspaceId, cid: c.id, now: this.deps.now() })
-    return info.changes
+    return this.repo.snapshot(c, audienceQuery(c.audience as unknown as CampaignAudience), this.deps.now())
   }
 
   // ---- lifecycle --------------------------------------------------------------------
@@ -247,13 +192,13 @@ export class CampaignService {
     workspaceId: number,
     id: number,
     from: CampaignRow['status'][],
-    set: (c: CampaignRow) => Partial<typeof campaigns.$inferInsert>,
+    set: (c: CampaignRow) => CampaignPatch,
     after?: (c: CampaignRow) => void,
   ): CampaignDTO {
     return this.deps.events.transact((batch) => {
       const c = this.owned(workspaceId, id)
       if (!from.includes(c.status)) throw Errors.campaignState(`The campaign is ${c.status}`)
-      const updated = this.sql.updateById(this.codec, id, { ...set(c), updatedAt: this.deps.now() })!
+      const updated = this.repo.update(id, { ...set(c), updatedAt: this.deps.now() })!
       after?.(updated)
       const dto = this.deps.analytics.dto(updated)
       batch.emit(workspaceId, 'campaign.updated', { campaign: dto })
@@ -341,14 +286,8 @@ export class CampaignService {
     // never delivered: they go again, through the outbox's own "send again" (which
     // refuses anything Meta accepted, so nobody gets the message twice).
     if (paused.pauseCode && paused.pauseCode !== 'manual') {
-      const codes = Object.keys(PAUSE_CODES).join(',')
-      const refused = this.sqlite
-        .prepare(
-          `SELECT m.id FROM campaign_recipients r JOIN messages m ON m.id = r.message_id
-            WHERE r.campaign_id = ? AND m.status = 'failed' AND m.error_code IN (${codes}) AND m.provider_message_id IS NULL`,
-        )
-        .all(id) as { id: number }[]
-      for (const m of refused) this.deps.outbox.requeue(workspaceId, m.id)
+      const refused = this.recipients.refusedMessages(id, PAUSE_CODE_LIST)
+      for (const messageId of refused) this.deps.outbox.requeue(workspaceId, messageId)
       if (refused.length) this.deps.kickOutbox()
     }
     this.deps.kick()
@@ -365,14 +304,8 @@ export class CampaignService {
   retryUnconfirmed(workspaceId: number, id: number): { campaign: CampaignDTO; requeued: number } {
     const c = this.owned(workspaceId, id)
     if (c.status !== 'running' && c.status !== 'completed') throw Errors.campaignState(`The campaign is ${c.status}`)
-    const rows = this.sqlite
-      .prepare(
-        `SELECT m.id FROM campaign_recipients r JOIN messages m ON m.id = r.message_id
-          WHERE r.campaign_id = ? AND m.status = 'unknown' AND m.provider_message_id IS NULL ORDER BY r.id`,
-      )
-      .all(id) as { id: number }[]
     let requeued = 0
-    for (const m of rows) if (this.deps.outbox.requeue(workspaceId, m.id)) requeued++
+    for (const messageId of this.recipients.unconfirmedMessages(id)) if (this.deps.outbox.requeue(workspaceId, messageId)) requeued++
     if (requeued > 0 && c.status === 'completed') {
       // Running again until those sends settle; the runner completes it once more.
       this.transition(workspaceId, id, ['completed'], () => ({ status: 'running', completedAt: null, resumedAt: this.deps.now() }))
@@ -392,14 +325,25 @@ export class CampaignService {
       id,
       ['draft', 'scheduled', 'running', 'paused'],
       () => ({ status: 'cancelled', cancelledAt: this.deps.now(), note: null }),
-      (c) => {
-        this.sqlite
-          .prepare(
-            `UPDATE campaign_recipients SET state = 'skipped', skip_reason = 'cancelled' WHERE campaign_id = ? AND state = 'pending'`,
-          )
-          .run(c.id)
-      },
+      (c) => this.recipients.cancelPending(c.id),
     )
+  }
+
+  /**
+   * The runner: every recipient of a running campaign is settled. Completes it (whatever
+   * its status now: the runner checked) and publishes the change.
+   */
+  complete(workspaceId: number, id: number): void {
+    this.deps.events.transact((batch) => {
+      const now = this.deps.now()
+      const done = this.repo.update(id, { status: 'completed', completedAt: now, note: null, updatedAt: now })
+      if (done) batch.emit(workspaceId, 'campaign.updated', { campaign: this.deps.analytics.dto(done) })
+    })
+  }
+
+  /** The runner: why a running campaign waits (null: it is moving); published only when it changed. */
+  setNote(id: number, text: string | null): void {
+    if (this.repo.setNote(id, text)) this.deps.analytics.touch(id)
   }
 
   /** "Follow up": a new draft for the failed, unread or non-replying recipients of this one. */
@@ -447,13 +391,7 @@ export class CampaignService {
       contact = this.deps.contacts.row(workspaceId, contactId)
       if (!contact) throw Errors.notFound('Contact')
     } else {
-      const { where, params } = this.audienceWhere(input.audience)
-      const r = this.sqlite
-        .prepare(
-          `SELECT ${this.deps.contacts.codec.select('c')} FROM contacts c WHERE ${where} AND c.opted_out_at IS NULL ORDER BY c.id LIMIT 1`,
-        )
-        .get({ ...params, ws: workspaceId })
-      contact = r === undefined ? undefined : this.deps.contacts.codec.decode(r)
+      contact = this.repo.firstEligible(workspaceId, audienceQuery(input.audience))
     }
     if (!contact) return { contact: null, text: null, skip: null, audience }
     const dto = this.deps.contacts.dto(contact)
@@ -471,6 +409,12 @@ export class CampaignService {
       throw err
     }
   }
+}
+
+/** The audience as the store queries it: tags cleaned and distinct (the store cleans nothing). */
+function audienceQuery(a: CampaignAudience): AudienceQuery {
+  if (a.kind !== 'tags') return a
+  return { kind: 'tags', match: a.match, tags: [...new Set(a.tags.map(cleanTag).filter((t): t is string => !!t))] }
 }
 
 function normalizeAudience(a: CampaignAudience): Record<string, unknown> {

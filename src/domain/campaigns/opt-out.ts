@@ -10,9 +10,9 @@
 //   - an agent sets it by hand;
 // and an agent reverses it, or the customer does by resuming marketing messages in
 // WhatsApp. Campaigns skip opted-out contacts and count them.
-import type Database from 'better-sqlite3'
 import type { CommittedEvent, EventLog } from '../../events/event-log.ts'
 import type { EventBatch } from '../../events/event-log.ts'
+import type { ContactsRepo } from '../../store/contacts.ts'
 import type { ContactsService } from '../contacts/contacts.ts'
 
 /** Meta's code for "this user opted out of marketing messages from you". */
@@ -73,33 +73,18 @@ export class MetaOptOutWatcher {
   private pending = new Set<number>()
   private timer: NodeJS.Timeout | undefined
   private stopped = false
-  private readonly contactOfMessage: Database.Statement
-  private readonly failedUnmarked: Database.Statement
 
   constructor(
-    private readonly sqlite: Database.Database,
+    private readonly repo: ContactsRepo,
     private readonly events: EventLog,
     private readonly contacts: ContactsService,
     private readonly onError: (err: unknown) => void,
-  ) {
-    this.contactOfMessage = sqlite.prepare(
-      `SELECT v.contact_id AS contactId, m.failed_at AS failedAt, m.error_code AS code
-         FROM messages m JOIN conversations v ON v.id = m.conversation_id WHERE m.id = ?`,
-    )
-    // The catch-up: a 131050 failure newer than the contact's last reversal, not yet marked.
-    this.failedUnmarked = sqlite.prepare(
-      `SELECT m.id FROM messages m
-         JOIN conversations v ON v.id = m.conversation_id
-         JOIN contacts c ON c.id = v.contact_id
-        WHERE m.direction = 'out' AND m.status = 'failed' AND m.error_code = ${META_OPTED_OUT}
-          AND c.opted_out_at IS NULL
-          AND (c.opt_out_reversed_at IS NULL OR c.opt_out_reversed_at < coalesce(m.failed_at, m.updated_at))`,
-    )
-  }
+  ) {}
 
   start(): void {
     this.stopped = false
-    for (const { id } of this.failedUnmarked.all() as { id: number }[]) this.pending.add(id)
+    // The catch-up: a 131050 failure newer than the contact's last reversal, not yet marked.
+    for (const id of this.repo.unmarkedRefusals(META_OPTED_OUT)) this.pending.add(id)
     this.schedule()
   }
 
@@ -132,7 +117,7 @@ export class MetaOptOutWatcher {
     try {
       this.events.transact((batch) => {
         for (const id of ids) {
-          const r = this.contactOfMessage.get(id) as { contactId: number; failedAt: number | null; code: number | null } | undefined
+          const r = this.repo.recipientOfMessage(id)
           if (!r || r.code !== META_OPTED_OUT) continue
           this.contacts.optOutInTx(r.contactId, 'meta_131050', null, r.failedAt ?? Date.now(), batch)
         }

@@ -9,6 +9,9 @@ import type { Db } from '../../store/db.ts'
 import type { EventBatch, EventLog } from '../../events/event-log.ts'
 import type { InboxStore } from '../../store/inbox-store.ts'
 import type { InboxWriter } from '../inbox/writer.ts'
+import { ContactsRepo } from '../../store/contacts.ts'
+import { type CampaignRepos, CampaignsRepo } from '../../store/campaigns.ts'
+import { CampaignRecipientsRepo } from '../../store/campaign-recipients.ts'
 import type { Sending } from '../sending/wiring.ts'
 import { ContactsService } from '../contacts/contacts.ts'
 import { ContactImporter } from '../contacts/contacts-import.ts'
@@ -48,18 +51,20 @@ export interface CampaignsDeps {
 export function createCampaigns(deps: CampaignsDeps): Campaigns {
   const { config, db, events, store, sending, now } = deps
   const log = deps.log.child({ subsystem: 'campaigns' })
-  const sqlite = db.$client
-  const contacts = new ContactsService(db, events, now)
-  const importer = new ContactImporter(events, contacts, now)
-  let runner: CampaignRunner | undefined
-  let service: CampaignService | undefined
-  const analytics = new CampaignAnalytics(sqlite, events, now, (id) => service!.row(id), {
+  const contactsRepo = new ContactsRepo(db)
+  const repos: CampaignRepos = { campaigns: new CampaignsRepo(db), recipients: new CampaignRecipientsRepo(db) }
+  const contacts = new ContactsService(contactsRepo, events, now)
+  const importer = new ContactImporter(events, contacts, contactsRepo, now)
+  // The runner is built last (it drives the service); the service and analytics wake it
+  // through this, which only runs once everything is built (start() comes after).
+  const kickRunner = () => runner.kick()
+  const analytics = new CampaignAnalytics(repos, events, now, (id) => repos.campaigns.byId(id), {
     // A campaign message moved in the outbox: the backlog may have room again.
-    onCampaignMessage: () => runner?.kick(),
+    onCampaignMessage: kickRunner,
     onError: (err) => log.error({ err }, 'campaign analytics update failed'),
   })
-  service = new CampaignService({
-    db,
+  const service = new CampaignService({
+    repos,
     events,
     now,
     contacts,
@@ -68,33 +73,36 @@ export function createCampaigns(deps: CampaignsDeps): Campaigns {
     analytics,
     whatsappChannel: (ws) => sending.replies.whatsappChannel(ws),
     channel: (id) => sending.replies.channel(id),
-    kick: () => runner?.kick(),
+    kick: kickRunner,
     kickOutbox: () => sending.worker.kick(),
   })
-  runner = new CampaignRunner({
-    sqlite,
+  const runner = new CampaignRunner({
+    campaigns: service,
+    contacts,
+    repos,
+    sending: {
+      templates: sending.templates,
+      limiter: sending.limiter,
+      channel: (id) => sending.replies.channel(id),
+      kickOutbox: () => sending.worker.kick(),
+    },
     events,
     store,
     writer: deps.writer,
     outbox: sending.outbox,
-    limiter: sending.limiter,
-    templates: sending.templates,
-    contacts,
-    campaigns: service,
-    analytics,
-    channel: (id) => sending.replies.channel(id),
-    kickOutbox: () => sending.worker.kick(),
     now,
     log,
-    ratePerSecond: config.sending.ratePerSecond,
-    failurePauseRatio: config.campaigns.failurePauseRatio,
-    failureWindow: config.campaigns.failureWindow,
+    options: {
+      ratePerSecond: config.sending.ratePerSecond,
+      failurePauseRatio: config.campaigns.failurePauseRatio,
+      failureWindow: config.campaigns.failureWindow,
+    },
   })
   const keywords = new OptOutKeywords(config.campaigns.optOutKeywords)
-  const attribution = new CampaignAttribution(sqlite, store, contacts, keywords, config.campaigns.replyWindowMs, (id) =>
+  const attribution = new CampaignAttribution(repos.recipients, store, contacts, keywords, config.campaigns.replyWindowMs, (id) =>
     analytics.touch(id),
   )
-  const watcher = new MetaOptOutWatcher(sqlite, events, contacts, (err) => log.error({ err }, 'opt-out from 131050 failed'))
+  const watcher = new MetaOptOutWatcher(contactsRepo, events, contacts, (err) => log.error({ err }, 'opt-out from 131050 failed'))
 
   return {
     contacts,
@@ -108,10 +116,10 @@ export function createCampaigns(deps: CampaignsDeps): Campaigns {
     start() {
       analytics.start()
       watcher.start()
-      runner!.start()
+      runner.start()
     },
     stop() {
-      runner!.stop()
+      runner.stop()
       watcher.stop()
       analytics.stop()
     },

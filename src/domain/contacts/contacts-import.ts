@@ -7,6 +7,7 @@ import { Errors } from '../../errors.ts'
 import { CsvError, parseCsv, type Separator } from './csv.ts'
 import { normalizeCountryCode, normalizePhone } from './contacts-phone.ts'
 import { cleanAttributes, cleanTag, type ContactsService } from './contacts.ts'
+import type { ContactPatch, ContactsRepo } from '../../store/contacts.ts'
 
 // A bound on one request's work: 100,000 rows parse and store in a few seconds.
 export const MAX_IMPORT_ROWS = 100_000
@@ -78,6 +79,7 @@ export class ContactImporter {
   constructor(
     private readonly events: EventLog,
     private readonly contacts: ContactsService,
+    private readonly repo: ContactsRepo,
     private readonly now: () => number,
   ) {}
 
@@ -93,27 +95,23 @@ export class ContactImporter {
       if (report.valid === 0) throw Errors.csvInvalid('No row of the file has a valid phone number; nothing was imported')
       const now = this.now()
       const listName = (input.listName?.trim() || `Import ${new Date(now).toISOString().slice(0, 16).replace('T', ' ')}`).slice(0, 200)
-      const sql = this.contacts.sql
-      const codec = this.contacts.codec
+      const repo = this.repo
       const { sample: _s, ...kept } = report
-      const list = sql
-        .get(`INSERT INTO contact_lists (workspace_id, name, report, created_by, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id`)
-        .get(workspaceId, listName, JSON.stringify(kept), userId, now) as { id: number }
-      const member = sql.get(`INSERT INTO contact_list_members (list_id, contact_id) VALUES (?, ?) ON CONFLICT DO NOTHING`)
+      const listId = repo.createList(workspaceId, listName, kept, userId, now)
       let created = 0
       let updated = 0
       for (const r of rows) {
         const existing = this.contacts.byExternalId(workspaceId, r.phone)
         let id: number
         if (existing) {
-          const set: Record<string, unknown> = { updatedAt: now }
+          const set: ContactPatch = { updatedAt: now }
           if (r.name) set.name = r.name
           if (Object.keys(r.attributes).length) set.attributes = { ...(existing.attributes ?? {}), ...r.attributes }
-          sql.updateById(codec, existing.id, set)
+          repo.update(existing.id, set)
           id = existing.id
           updated++
         } else {
-          id = sql.insert(codec, {
+          id = repo.insert({
             workspaceId,
             kind: 'whatsapp',
             externalId: r.phone,
@@ -122,7 +120,7 @@ export class ContactImporter {
             attributes: r.attributes,
             createdAt: now,
             updatedAt: now,
-          })!.id
+          }).id
           created++
         }
         try {
@@ -130,10 +128,10 @@ export class ContactImporter {
         } catch {
           // Past the per-contact tag limit: the contact is imported, the extra tags are not.
         }
-        member.run(list.id, id)
+        repo.addToList(listId, id)
       }
-      batch.emit(workspaceId, 'contacts.imported', { listId: list.id, created, updated })
-      return { ...report, listId: list.id, listName, created, updated }
+      batch.emit(workspaceId, 'contacts.imported', { listId, created, updated })
+      return { ...report, listId, listName, created, updated }
     })
   }
 
@@ -240,14 +238,10 @@ export class ContactImporter {
       })
     }
     // Which numbers are already contacts, in one statement per thousand.
-    const existing = new Set<string>()
-    const stmt = this.contacts.sql.get(
-      `SELECT external_id AS e FROM contacts WHERE workspace_id = ? AND kind = 'whatsapp' AND external_id IN (SELECT value FROM json_each(?))`,
+    const existing = this.repo.existingPhones(
+      workspaceId,
+      rows.map((x) => x.phone),
     )
-    for (let i = 0; i < rows.length; i += 1000) {
-      for (const r of stmt.all(workspaceId, JSON.stringify(rows.slice(i, i + 1000).map((x) => x.phone))) as { e: string }[])
-        existing.add(r.e)
-    }
     for (const r of rows) r.existing = existing.has(r.phone)
     report.valid = rows.length
     report.existingContacts = rows.filter((r) => r.existing).length

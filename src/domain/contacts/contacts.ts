@@ -2,12 +2,9 @@
 // imported lists and the opt-out state. The inbox creates contacts as customers write
 // (inbox-store.ts); this module reads and edits the same rows. Every query is scoped by
 // the workspace id from the session.
-import type Database from 'better-sqlite3'
 import type { EventBatch, EventLog } from '../../events/event-log.ts'
 import type { ContactDetailDTO } from '../../events/types.ts'
-import type { Db } from '../../store/db.ts'
-import { contacts } from '../../store/schema.ts'
-import { Statements, TableCodec } from '../../store/prepared.ts'
+import type { ContactPatch, ContactsRepo } from '../../store/contacts.ts'
 import type { ContactRow } from '../../store/inbox-store.ts'
 import { Errors } from '../../errors.ts'
 import { normalizePhone } from './contacts-phone.ts'
@@ -57,31 +54,23 @@ export function cleanAttributes(raw: Record<string, unknown>): Record<string, st
 }
 
 export class ContactsService {
-  readonly codec = new TableCodec<ContactRow>(contacts)
-  readonly sql: Statements
-
   constructor(
-    private readonly db: Db,
+    private readonly repo: ContactsRepo,
     private readonly events: EventLog,
     private readonly now: () => number,
-  ) {
-    this.sql = new Statements(db.$client as Database.Database)
-  }
+  ) {}
 
   row(workspaceId: number, id: number): ContactRow | undefined {
-    const r = this.sql.get(`SELECT ${this.codec.select()} FROM contacts WHERE workspace_id = ? AND id = ?`).get(workspaceId, id)
-    return r === undefined ? undefined : this.codec.decode(r)
+    return this.repo.byId(workspaceId, id)
+  }
+
+  /** The contact a conversation is with. */
+  contactOfConversation(conversationId: number): number | undefined {
+    return this.repo.contactOfConversation(conversationId)
   }
 
   tagsOf(ids: number[]): Map<number, string[]> {
-    const out = new Map<number, string[]>()
-    if (ids.length === 0) return out
-    // json_each keeps one prepared statement for any number of ids.
-    const rows = this.sql
-      .get(`SELECT contact_id AS id, tag FROM contact_tags WHERE contact_id IN (SELECT value FROM json_each(?)) ORDER BY tag`)
-      .all(JSON.stringify(ids)) as { id: number; tag: string }[]
-    for (const r of rows) out.set(r.id, [...(out.get(r.id) ?? []), r.tag])
-    return out
+    return this.repo.tagsOf(ids)
   }
 
   dto(row: ContactRow, tags?: string[]): ContactDetailDTO {
@@ -111,43 +100,15 @@ export class ContactsService {
   }
 
   list(workspaceId: number, f: ContactFilter): { contacts: ContactDetailDTO[]; nextBeforeId: number | null } {
-    const where = ['c.workspace_id = @ws']
-    const params: Record<string, unknown> = { ws: workspaceId, limit: f.limit + 1 }
-    if (f.beforeId !== undefined) {
-      where.push('c.id < @beforeId')
-      params.beforeId = f.beforeId
-    }
-    if (f.kind) {
-      where.push('c.kind = @kind')
-      params.kind = f.kind
-    }
-    if (f.optedOut !== undefined) where.push(f.optedOut ? 'c.opted_out_at IS NOT NULL' : 'c.opted_out_at IS NULL')
-    if (f.tag) {
-      const tag = cleanTag(f.tag)
-      where.push('EXISTS (SELECT 1 FROM contact_tags t WHERE t.contact_id = c.id AND t.tag = @tag)')
-      params.tag = tag ?? ''
-    }
-    if (f.listId !== undefined) {
-      where.push('EXISTS (SELECT 1 FROM contact_list_members m WHERE m.contact_id = c.id AND m.list_id = @listId)')
-      params.listId = f.listId
-    }
-    const q = f.q?.trim()
-    if (q) {
-      // LIKE wildcards typed by the user match literally; a number matches on its digits.
-      const like = (s: string) => `%${s.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`
-      const digits = q.replace(/\D/g, '')
-      params.q = like(q)
-      if (/^[\d\s+()./-]+$/.test(q) && digits) {
-        params.digits = like(digits)
-        where.push(`(c.name LIKE @q ESCAPE '\\' OR c.phone LIKE @digits ESCAPE '\\' OR c.external_id LIKE @digits ESCAPE '\\')`)
-      } else {
-        where.push(`(c.name LIKE @q ESCAPE '\\' OR c.profile_name LIKE @q ESCAPE '\\')`)
-      }
-    }
-    const rows = this.sql
-      .get(`SELECT ${this.codec.select('c')} FROM contacts c WHERE ${where.join(' AND ')} ORDER BY c.id DESC LIMIT @limit`)
-      .all(params)
-      .map((r) => this.codec.decode(r))
+    const rows = this.repo.search(workspaceId, {
+      q: f.q,
+      tag: f.tag ? (cleanTag(f.tag) ?? '') : undefined,
+      listId: f.listId,
+      optedOut: f.optedOut,
+      kind: f.kind,
+      beforeId: f.beforeId,
+      limit: f.limit + 1,
+    })
     const page = rows.slice(0, f.limit)
     const tags = this.tagsOf(page.map((r) => r.id))
     return {
@@ -168,13 +129,13 @@ export class ContactsService {
       let row = this.byExternalId(workspaceId, phone.digits)
       const attributes = cleanAttributes(input.attributes ?? {})
       if (row) {
-        row = this.sql.updateById(this.codec, row.id, {
+        row = this.repo.update(row.id, {
           ...(input.name?.trim() ? { name: input.name.trim() } : {}),
           attributes: { ...(row.attributes ?? {}), ...attributes },
           updatedAt: now,
         })!
       } else {
-        row = this.sql.insert(this.codec, {
+        row = this.repo.insert({
           workspaceId,
           kind: 'whatsapp',
           externalId: phone.digits,
@@ -183,7 +144,7 @@ export class ContactsService {
           attributes,
           createdAt: now,
           updatedAt: now,
-        })!
+        })
       }
       this.addTags(workspaceId, row.id, input.tags ?? [])
       const dto = this.dto(row)
@@ -200,12 +161,12 @@ export class ContactsService {
     return this.events.transact((batch) => {
       const row = this.row(workspaceId, id)
       if (!row) throw Errors.notFound('Contact')
-      const set: Record<string, unknown> = { updatedAt: this.now() }
+      const set: ContactPatch = { updatedAt: this.now() }
       if (patch.name !== undefined) set.name = patch.name?.trim() || null
       if (patch.attributes !== undefined) set.attributes = cleanAttributes(patch.attributes)
-      const updated = this.sql.updateById(this.codec, id, set)!
+      const updated = this.repo.update(id, set)!
       if (patch.tags !== undefined) {
-        this.sql.get(`DELETE FROM contact_tags WHERE contact_id = ?`).run(id)
+        this.repo.clearTags(id)
         this.addTags(workspaceId, id, patch.tags)
       }
       const dto = this.dto(updated)
@@ -218,21 +179,19 @@ export class ContactsService {
   addTags(workspaceId: number, contactId: number, tags: string[]): void {
     const clean = [...new Set(tags.map(cleanTag).filter((t): t is string => t !== undefined))]
     if (clean.length === 0) return
-    const have = (this.sql.get(`SELECT count(*) AS n FROM contact_tags WHERE contact_id = ?`).get(contactId) as { n: number }).n
+    const have = this.repo.tagCount(contactId)
     if (have + clean.length > MAX_TAGS_PER_CONTACT) throw Errors.contactInvalid(`A contact can hold at most ${MAX_TAGS_PER_CONTACT} tags`)
-    const ins = this.sql.get(`INSERT INTO contact_tags (workspace_id, contact_id, tag) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`)
-    for (const t of clean) ins.run(workspaceId, contactId, t)
+    this.repo.addTags(workspaceId, contactId, clean)
   }
 
   /** Adds and removes tags on many contacts at once (the contacts page's bulk action). */
   bulkTag(workspaceId: number, ids: number[], add: string[], remove: string[]): number {
     return this.events.transact((batch) => {
       let n = 0
-      const del = this.sql.get(`DELETE FROM contact_tags WHERE contact_id = ? AND tag = ?`)
       for (const id of new Set(ids)) {
         const row = this.row(workspaceId, id)
         if (!row) continue
-        for (const t of remove.map(cleanTag)) if (t) del.run(id, t)
+        for (const t of remove.map(cleanTag)) if (t) this.repo.removeTag(id, t)
         this.addTags(workspaceId, id, add)
         batch.emit(workspaceId, 'contact.updated', { contact: this.dto(row) })
         n++
@@ -242,36 +201,19 @@ export class ContactsService {
   }
 
   byExternalId(workspaceId: number, externalId: string): ContactRow | undefined {
-    const r = this.sql
-      .get(`SELECT ${this.codec.select()} FROM contacts WHERE workspace_id = ? AND kind = 'whatsapp' AND external_id = ?`)
-      .get(workspaceId, externalId)
-    return r === undefined ? undefined : this.codec.decode(r)
+    return this.repo.byPhone(workspaceId, externalId)
   }
 
   tags(workspaceId: number): { tag: string; count: number }[] {
-    return this.sql
-      .get(`SELECT tag, count(*) AS count FROM contact_tags WHERE workspace_id = ? GROUP BY tag ORDER BY tag`)
-      .all(workspaceId) as { tag: string; count: number }[]
+    return this.repo.tagCounts(workspaceId)
   }
 
   lists(workspaceId: number): { id: number; name: string; size: number; createdAt: number; report: unknown }[] {
-    return this.sql
-      .get(
-        `SELECT l.id, l.name, l.created_at AS createdAt, l.report,
-                (SELECT count(*) FROM contact_list_members m WHERE m.list_id = l.id) AS size
-           FROM contact_lists l WHERE l.workspace_id = ? ORDER BY l.id DESC`,
-      )
-      .all(workspaceId)
-      .map((r) => {
-        const x = r as { id: number; name: string; size: number; createdAt: number; report: string | null }
-        return { ...x, report: x.report ? (JSON.parse(x.report) as unknown) : null }
-      })
+    return this.repo.lists(workspaceId)
   }
 
   listById(workspaceId: number, listId: number): { id: number; name: string } | undefined {
-    return this.sql.get(`SELECT id, name FROM contact_lists WHERE workspace_id = ? AND id = ?`).get(workspaceId, listId) as
-      | { id: number; name: string }
-      | undefined
+    return this.repo.listById(workspaceId, listId)
   }
 
   // ---- opt-out --------------------------------------------------------------------
@@ -285,8 +227,8 @@ export class ContactsService {
       const updated = optedOut
         ? row.optedOutAt !== null
           ? row
-          : this.sql.updateById(this.codec, id, { optedOutAt: now, optOutSource: 'agent', optOutText: null, updatedAt: now })!
-        : this.sql.updateById(this.codec, id, {
+          : this.repo.update(id, { optedOutAt: now, optOutSource: 'agent', optOutText: null, updatedAt: now })!
+        : this.repo.update(id, {
             optedOutAt: null,
             optOutSource: null,
             optOutText: null,
@@ -305,9 +247,8 @@ export class ContactsService {
    * opted out unless it already is, or an agent reversed it after `at`.
    */
   optOutInTx(contactId: number, source: OptOutSource, text: string | null, at: number, batch: EventBatch): boolean {
-    const r = this.sql.get(`SELECT ${this.codec.select()} FROM contacts WHERE id = ?`).get(contactId)
-    if (r === undefined) return false
-    const row = this.codec.decode(r)
+    const row = this.repo.byIdUnscoped(contactId)
+    if (row === undefined) return false
     // Already out. A newer stop in WhatsApp still becomes the opt-out (its time): the
     // resume it competes with may be older and delivered later, and must not reverse it.
     if (row.optedOutAt !== null && (source !== 'whatsapp_stop' || at <= row.optedOutAt)) return false
@@ -315,7 +256,7 @@ export class ContactsService {
     // may have been written after it, and a customer's STOP is honoured when in doubt.
     const slack = META_STAMPED.has(source) ? 1000 : 0
     if (row.optOutReversedAt !== null && row.optOutReversedAt >= at + slack) return false
-    const updated = this.sql.updateById(this.codec, contactId, {
+    const updated = this.repo.update(contactId, {
       optedOutAt: at,
       optOutSource: source,
       optOutText: text ? text.slice(0, 500) : null,
@@ -332,12 +273,11 @@ export class ContactsService {
    * late, older than it, does not opt the contact out again. A duplicate changes nothing.
    */
   optInInTx(contactId: number, source: OptInSource, at: number, batch: EventBatch): boolean {
-    const r = this.sql.get(`SELECT ${this.codec.select()} FROM contacts WHERE id = ?`).get(contactId)
-    if (r === undefined) return false
-    const row = this.codec.decode(r)
+    const row = this.repo.byIdUnscoped(contactId)
+    if (row === undefined) return false
     const stale = row.optedOutAt !== null ? row.optedOutAt >= at : row.optOutReversedAt !== null && row.optOutReversedAt >= at
     if (stale) return false
-    const updated = this.sql.updateById(this.codec, contactId, {
+    const updated = this.repo.update(contactId, {
       optedOutAt: null,
       optOutSource: null,
       optOutText: null,

@@ -19,6 +19,7 @@ import type { ChannelRow, ContactRow, InboxStore } from '../../store/inbox-store
 import { channels } from '../../store/schema.ts'
 import { Statements, TableCodec } from '../../store/prepared.ts'
 import { ContactsService } from './contacts.ts'
+import { ContactsRepo } from '../../store/contacts.ts'
 import { retryDelay } from '../sending/outbox-rate.ts'
 import { Wakeup } from '../wakeup.ts'
 
@@ -84,7 +85,7 @@ export class MessengerProfiles {
   private readonly wakeup = new Wakeup(() => this.pump())
 
   constructor(private readonly deps: MessengerProfilesDeps) {
-    this.contacts = new ContactsService(deps.db, deps.events, deps.now)
+    this.contacts = new ContactsService(new ContactsRepo(deps.db), deps.events, deps.now)
     this.sql = new Statements(deps.db.$client as Database.Database)
   }
 

@@ -14,6 +14,7 @@ import type { ChannelRow } from '../../store/inbox-store.ts'
 import { classify, localReasons, plainReason } from './meta-errors.ts'
 import type { Outbox, OutboxRow } from './outbox.ts'
 import { retryDelay, type SendRateLimiter } from './outbox-rate.ts'
+import { Wakeup } from '../wakeup.ts'
 
 /** A failure found before or around a call that has a reason for the agent. */
 export class LocalSendError extends Error {
@@ -54,12 +55,8 @@ export interface WorkerDeps {
 const SAFETY_TICK_MS = 5000
 
 export class OutboxWorker {
-  private timer: NodeJS.Timeout | undefined
-  private timerAt = Infinity
-  private safety: NodeJS.Timeout | undefined
-  private running = false
-  private again = false
-  private stopped = true
+  // The one timer (wakeup.ts): woken by kick(), by its own next due time, and by the safety tick.
+  private readonly wakeup: Wakeup
   private readonly inFlight = new Map<number, Promise<void>>()
   private readonly perChannel = new Map<number, number>()
   private readonly random: () => number
@@ -72,24 +69,24 @@ export class OutboxWorker {
     this.leaseMs = deps.options.graphTimeoutMs * 2 + 10_000
     // Enough to keep a number at its full rate while Meta takes up to a second to answer.
     this.maxInFlight = Math.max(4, deps.options.ratePerSecond)
+    this.wakeup = new Wakeup(() => this.run(), { now: deps.now, safetyMs: SAFETY_TICK_MS })
+  }
+
+  private get stopped(): boolean {
+    return this.wakeup.stopped
   }
 
   start(): void {
-    this.stopped = false
     const abandoned = this.deps.outbox.abandonSending()
     if (abandoned > 0) {
       this.deps.log.warn({ count: abandoned }, 'outbox: sends interrupted by the last stop are now unknown (not resent)')
     }
-    this.safety = setInterval(() => this.kick(), SAFETY_TICK_MS)
-    this.safety.unref()
-    this.kick()
+    this.wakeup.start()
   }
 
   /** Stops claiming; waits up to `graceMs` for calls in flight (their rows stay `sending` otherwise). */
   async stop(graceMs: number): Promise<void> {
-    this.stopped = true
-    clearTimeout(this.timer)
-    clearInterval(this.safety)
+    this.wakeup.stop()
     if (this.inFlight.size === 0) return
     let t: NodeJS.Timeout | undefined
     await Promise.race([Promise.allSettled([...this.inFlight.values()]), new Promise<void>((r) => (t = setTimeout(r, graceMs)))])
@@ -101,34 +98,13 @@ export class OutboxWorker {
   }
 
   kick(): void {
-    this.schedule(0)
+    this.wakeup.soon(0)
   }
 
-  private schedule(delayMs: number): void {
-    if (this.stopped) return
-    const at = this.deps.now() + Math.max(0, delayMs)
-    if (this.timer && this.timerAt <= at) return
-    clearTimeout(this.timer)
-    this.timerAt = at
-    this.timer = setTimeout(
-      () => {
-        this.timer = undefined
-        this.timerAt = Infinity
-        this.run()
-      },
-      Math.max(0, delayMs),
-    )
-  }
-
-  private run(): void {
-    if (this.stopped) return
-    if (this.running) {
-      this.again = true
-      return
-    }
-    this.running = true
-    let wake = Infinity
+  /** One pass: claims what is due; returns when to look again (ms), Infinity when nothing waits. */
+  private run(): number {
     try {
+      let wake = Infinity
       const now = this.deps.now()
       this.deps.outbox.abandonSending(now, new Set(this.inFlight.keys()))
       for (const channelId of this.deps.outbox.dueChannels(now)) {
@@ -136,16 +112,10 @@ export class OutboxWorker {
       }
       const next = this.deps.outbox.nextDueAt(now)
       if (next !== null) wake = Math.min(wake, next)
-      if (wake !== Infinity) this.schedule(wake - now)
+      return wake === Infinity ? Infinity : wake - now
     } catch (err) {
       this.deps.log.error({ err }, 'outbox: worker pass failed')
-      this.schedule(1000)
-    } finally {
-      this.running = false
-      if (this.again) {
-        this.again = false
-        this.schedule(0)
-      }
+      return 1000
     }
   }
 

@@ -1,0 +1,82 @@
+// The one scheduler of the background pumps (issue 12 point 5): the outbox worker and the
+// campaign runner rely on soon() keeping the earliest wake-up, on one pass at a time (a
+// wake-up during a pass runs it once more after), on the pass's own "look again in", and
+// on nothing running after stop(). The media and profile pumps rely on after() replacing.
+import t from 'tap'
+import { Wakeup } from '../src/domain/wakeup.ts'
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+t.test('soon() keeps the earliest wake-up; after() replaces it', async (t) => {
+  const runs: number[] = []
+  const w = new Wakeup(() => {
+    runs.push(Date.now())
+  })
+  w.start()
+  await sleep(20)
+  t.equal(runs.length, 1, 'start() runs once')
+  w.soon(1000)
+  w.soon(10) // earlier: moves it up
+  w.soon(500) // later: the 10 ms one stands
+  await sleep(150)
+  t.equal(runs.length, 2, 'the earliest ran')
+  w.after(10)
+  w.after(1000) // replaces, later
+  await sleep(60)
+  t.equal(runs.length, 2, 'after() replaced the sooner wake-up')
+  w.stop()
+})
+
+t.test('one pass at a time: a wake-up during an async pass runs it once more after', async (t) => {
+  let active = 0
+  let most = 0
+  let passes = 0
+  const w = new Wakeup(async () => {
+    active++
+    most = Math.max(most, active)
+    passes++
+    await sleep(30)
+    active--
+    return Infinity
+  })
+  w.start()
+  await sleep(5)
+  w.soon(0)
+  w.soon(0)
+  await sleep(10)
+  w.soon(0)
+  await sleep(100)
+  t.equal(most, 1, 'never two passes at once')
+  t.equal(passes, 2, 'the wake-ups during the pass made one more')
+  w.stop()
+})
+
+t.test("the pass's return value schedules the next; stop() ends it all", async (t) => {
+  let passes = 0
+  const w = new Wakeup(() => {
+    passes++
+    return passes < 3 ? 5 : Infinity
+  })
+  w.start()
+  await sleep(200)
+  t.equal(passes, 3, 'looked again as asked, then stopped asking')
+  w.soon(0)
+  w.stop()
+  await sleep(20)
+  t.equal(passes, 3, 'nothing after stop()')
+  t.ok(w.stopped)
+})
+
+t.test('the safety tick wakes an idle pump', async (t) => {
+  let passes = 0
+  const w = new Wakeup(
+    () => {
+      passes++
+    },
+    { safetyMs: 15 },
+  )
+  w.start()
+  await sleep(200)
+  t.ok(passes >= 3, `woken by the tick (${passes} passes)`)
+  w.stop()
+})
