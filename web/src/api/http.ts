@@ -1,6 +1,7 @@
-// Thin JSON client for Parley's REST API. The browser authenticates with the HttpOnly
-// session cookie (never a token in JS); errors arrive as `{error: {code, message}}`.
+// The inbox's endpoints (session, conversations, sending, channels), on the one client
+// (client.ts: its 401 rule and the direction between state and api are written there).
 import type { ConversationDTO, MessageDTO } from '../../../src/events/types.ts'
+import { qs, request } from './client.ts'
 
 export interface User {
   id: number
@@ -8,17 +9,6 @@ export interface User {
   name: string
   role: 'admin' | 'agent'
   workspaceId: number
-}
-
-export class ApiError extends Error {
-  constructor(
-    /** HTTP status; 0 when the server could not be reached. */
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message)
-  }
 }
 
 export interface ConversationPage {
@@ -39,47 +29,6 @@ import type { MediaDTO } from '../../../src/domain/media/media.ts'
 // Channels as data (issue 6); secrets are write-only, the API only says whether one is set.
 export type { ChannelPublic, ChannelInput } from '../../../src/domain/channels/channels.ts'
 import type { ChannelPublic, ChannelInput } from '../../../src/domain/channels/channels.ts'
-
-let onUnauthorized: () => void = () => {}
-/** Called when any request answers 401: the session ended (logout elsewhere, expiry). */
-export function setUnauthorizedHandler(fn: () => void) {
-  onUnauthorized = fn
-}
-/**
- * For the app's other JSON clients (campaigns, contacts): a 401 anywhere leads to the
- * same in-place sign-in, never to a reload that would lose the page.
- */
-export function reportUnauthorized() {
-  onUnauthorized()
-}
-
-async function request<T>(method: string, path: string, body?: unknown, opts: { quiet401?: boolean } = {}): Promise<T> {
-  let res: Response
-  const isForm = typeof FormData !== 'undefined' && body instanceof FormData
-  try {
-    res = await fetch(path, {
-      method,
-      credentials: 'same-origin',
-      headers: body === undefined || isForm ? {} : { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : isForm ? (body as FormData) : JSON.stringify(body),
-    })
-  } catch {
-    throw new ApiError(0, 'NETWORK', 'The server could not be reached')
-  }
-  const json = (await res.json().catch(() => null)) as { error?: { code?: string; message?: string } } | null
-  if (!res.ok) {
-    if (res.status === 401 && !opts.quiet401) onUnauthorized()
-    throw new ApiError(res.status, json?.error?.code ?? `HTTP_${res.status}`, json?.error?.message ?? res.statusText)
-  }
-  return json as T
-}
-
-const qs = (params: Record<string, string | number | null | undefined>) => {
-  const p = new URLSearchParams()
-  for (const [k, v] of Object.entries(params)) if (v !== null && v !== undefined && v !== '') p.set(k, String(v))
-  const s = p.toString()
-  return s ? `?${s}` : ''
-}
 
 export const api = {
   me: () => request<{ user: User; expiresAt: number }>('GET', '/api/me', undefined, { quiet401: true }),
@@ -109,4 +58,6 @@ export const api = {
   createChannel: (body: ChannelInput) => request<{ channel: ChannelPublic }>('POST', '/api/channels', body),
   updateChannel: (id: number, patch: Partial<Omit<ChannelInput, 'kind' | 'externalId'>>) =>
     request<{ channel: ChannelPublic }>('PATCH', `/api/channels/${id}`, patch),
+  /** Answers only in sandbox mode (a 404 otherwise): the inbox then says so across the page. */
+  sandboxInfo: () => request<{ sandbox: true }>('GET', '/api/sandbox/info'),
 }

@@ -9,8 +9,7 @@
 // its first page: anything the leader relays after that is applied on top of the page
 // (the per-entity event ids make the overlap harmless), and anything before it is in
 // the page. So no event falls between.
-import type { ConnectionState, StreamEvent } from '../state/inbox.ts'
-import { createStreamClient, type AuthCheck } from './stream.ts'
+import { createStreamClient, type AuthCheck, type ConnectionState, type StreamEvent } from './stream.ts'
 
 const CHANNEL = 'parley-stream'
 const LOCK = 'parley-stream-leader'

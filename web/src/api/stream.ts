@@ -6,7 +6,15 @@
 //   session still holds (401 → login), and opens a new one with ?lastEventId=<cursor>;
 // - 7: the server sends a named `ping`; a watchdog reconnects a stream that went quiet
 //   (a half-open connection after a laptop sleeps or a NAT box drops it).
-import type { ConnectionState, StreamEvent } from '../state/inbox.ts'
+
+export type ConnectionState = 'connecting' | 'live' | 'reconnecting' | 'offline'
+
+/** One event as the stream delivers it (data already parsed from JSON). */
+export interface StreamEvent {
+  id: string | null
+  type: string
+  data: unknown
+}
 
 export const STREAM_EVENT_TYPES = [
   'message.created',

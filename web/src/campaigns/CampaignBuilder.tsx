@@ -2,12 +2,12 @@
 // contact field, an attribute (with a fallback) or a fixed value, the audience, and
 // "send now" or a time — with a live preview of what one contact will receive, and a
 // confirmation naming the audience's size and cost before anything goes out at once.
-import { useComputed, useSignal } from '@preact/signals'
-import { useEffect, useRef } from 'preact/hooks'
-import type { CampaignAudience, CampaignParams, ContactDetailDTO, ParamSource } from '../../../src/events/types.ts'
-import { campaignsApi, describeError, type AudienceSize, type Preview, type TemplateDTO } from './api.ts'
-import { audienceName, defaultTemplate, missingForPreview } from './builder-rules.ts'
-import { navigate } from './route.tsx'
+import { useEffect, useRef, useState } from 'preact/hooks'
+import type { ParamSource } from '../../../src/events/types.ts'
+import type { AudienceSize } from '../api/campaigns.ts'
+import { askToSend, followBuilder, loadBuilder, saveCampaign } from './actions.ts'
+import { audienceName } from './builder-rules.ts'
+import { createBuilderState, defaultSource, pickTemplate, setSource, tplKey } from './state.ts'
 
 type SourceKind = 'name' | 'first_name' | 'phone' | 'attribute' | 'fixed'
 const SOURCE_LABEL: Record<SourceKind, string> = {
@@ -17,130 +17,18 @@ const SOURCE_LABEL: Record<SourceKind, string> = {
   attribute: 'Attribute (CSV column)',
   fixed: 'Fixed text',
 }
-const PREVIEW_DEBOUNCE_MS = 300
-
-const tplKey = (t: { name: string; language: string }) => `${t.name}|${t.language}`
-
-function defaultSource(): ParamSource {
-  return { from: 'first_name' }
-}
 
 export function CampaignBuilder({ id }: { id?: number }) {
-  const templates = useSignal<TemplateDTO[]>([])
-  const tags = useSignal<{ tag: string; count: number }[]>([])
-  const lists = useSignal<{ id: number; name: string; size: number }[]>([])
-  const name = useSignal('')
-  const tpl = useSignal<string>('')
-  const params = useSignal<CampaignParams>({ body: {}, header: {} })
-  const audience = useSignal<CampaignAudience>({ kind: 'all' })
-  const when = useSignal<'now' | 'later'>('now')
-  const at = useSignal('')
-  const preview = useSignal<Preview | null>(null)
-  const previewError = useSignal<string | null>(null)
-  const sample = useSignal<ContactDetailDTO[]>([])
-  const previewContact = useSignal<number | null>(null)
-  const error = useSignal<string | null>(null)
-  const busy = useSignal(false)
-  const draftId = useSignal<number | null>(id ?? null)
-  const previewTimer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined)
-  // "Send now", asked: who and how many, fresh from the server, until confirmed or cancelled.
-  const confirming = useSignal<AudienceSize | null>(null)
+  // One state per builder opened (the screen is keyed by what it edits).
+  const [s] = useState(() => createBuilderState(id))
+  const { templates, tags, lists, name, tpl, params, audience, when, at, preview, previewError, sample, previewContact, error, busy } = s
+  const { confirming, template, missing } = s
   const dialog = useRef<HTMLDialogElement>(null)
 
-  const template = useComputed(() => templates.value.find((t) => tplKey(t) === tpl.value))
-  const missing = useComputed(() => missingForPreview(template.value, params.value, audience.value))
-
   useEffect(() => {
-    const load = async () => {
-      try {
-        const [t, g, l] = await Promise.all([campaignsApi.templates(), campaignsApi.tags(), campaignsApi.lists()])
-        templates.value = t.templates.filter((x) => x.sendable)
-        tags.value = g.tags
-        lists.value = l.lists
-        if (id !== undefined) {
-          const { campaign } = await campaignsApi.campaign(id)
-          if (campaign.status !== 'draft' && campaign.status !== 'scheduled') return navigate(`/campaigns/${id}`)
-          name.value = campaign.name
-          tpl.value = tplKey(campaign.template)
-          params.value = campaign.params
-          audience.value = campaign.audience
-          if (campaign.scheduledAt) {
-            when.value = 'later'
-            at.value = toLocalInput(campaign.scheduledAt)
-          }
-        } else {
-          const first = defaultTemplate(templates.value, typeof navigator === 'undefined' ? undefined : navigator.language)
-          if (first) pickTemplate(tplKey(first))
-        }
-      } catch (e) {
-        error.value = describeError(e)
-      }
-    }
-    void load()
+    void loadBuilder(s)
+    return followBuilder(s)
   }, [])
-
-  function pickTemplate(key: string) {
-    tpl.value = key
-    const t = templates.value.find((x) => tplKey(x) === key)
-    if (!t) return
-    const map = (ps: { name: string }[], old: Record<string, ParamSource>): Record<string, ParamSource> =>
-      Object.fromEntries(
-        ps.map((p, i): [string, ParamSource] => [p.name, old[p.name] ?? (i === 0 ? defaultSource() : { from: 'fixed', value: '' })]),
-      )
-    params.value = { body: map(t.bodyParams, params.value.body), header: map(t.headerParams, params.value.header) }
-  }
-
-  function setSource(where: 'body' | 'header', param: string, s: ParamSource) {
-    params.value = { ...params.value, [where]: { ...params.value[where], [param]: s } }
-  }
-
-  // The preview follows every change, a moment after the last keystroke — once there is
-  // something the server can preview (before that it would only answer 400).
-  useEffect(() => {
-    clearTimeout(previewTimer.current)
-    const t = template.value
-    if (!t || missing.value.length > 0) {
-      preview.value = null
-      previewError.value = null
-      return
-    }
-    const spec = { template: { name: t.name, language: t.language }, params: params.value, audience: audience.value }
-    previewTimer.current = setTimeout(async () => {
-      try {
-        preview.value = await campaignsApi.preview({ ...spec, ...(previewContact.value ? { contactId: previewContact.value } : {}) })
-        previewError.value = null
-      } catch (e) {
-        previewError.value = describeError(e)
-      }
-    }, PREVIEW_DEBOUNCE_MS)
-  }, [template.value, params.value, audience.value, previewContact.value, missing.value.length])
-
-  // A few contacts of the audience to preview with.
-  useEffect(() => {
-    const a = audience.value
-    if ((a.kind === 'tags' && a.tags.length === 0) || (a.kind === 'list' && !(a.listId >= 1))) {
-      sample.value = []
-      return
-    }
-    const q = a.kind === 'tags' ? { tag: a.tags[0] } : a.kind === 'list' ? { listId: a.listId } : {}
-    campaignsApi
-      .contacts({ ...q, optedOut: false, limit: 20 })
-      .then((r) => (sample.value = r.contacts))
-      .catch(() => (sample.value = []))
-  }, [audience.value])
-
-  // Sending at once cannot be taken back: say to whom, how many and what it costs first.
-  async function askToSend() {
-    error.value = null
-    busy.value = true
-    try {
-      confirming.value = (await campaignsApi.audienceSize(audience.value)).audience
-    } catch (e) {
-      error.value = describeError(e)
-    } finally {
-      busy.value = false
-    }
-  }
 
   useEffect(() => {
     const d = dialog.current
@@ -150,33 +38,6 @@ export function CampaignBuilder({ id }: { id?: number }) {
   function closeConfirm() {
     confirming.value = null
     if (dialog.current?.open) dialog.current.close()
-  }
-
-  async function save(send: boolean) {
-    const t = template.value
-    if (!t) return
-    error.value = null
-    busy.value = true
-    try {
-      const spec = {
-        name: name.value.trim() || 'Untitled campaign',
-        template: { name: t.name, language: t.language },
-        params: params.value,
-        audience: audience.value,
-      }
-      const c =
-        draftId.value === null ? (await campaignsApi.create(spec)).campaign : (await campaignsApi.update(draftId.value, spec)).campaign
-      draftId.value = c.id
-      if (!send) return navigate(`/campaigns/${c.id}/edit`)
-      const time = when.value === 'later' && at.value ? new Date(at.value).getTime() : null
-      if (when.value === 'later' && (!time || !Number.isFinite(time))) throw new Error('Choose when to send it')
-      await campaignsApi.start(c.id, time)
-      navigate(`/campaigns/${c.id}`)
-    } catch (e) {
-      error.value = e instanceof Error && !('code' in e) ? e.message : describeError(e)
-    } finally {
-      busy.value = false
-    }
   }
 
   const t = template.value
@@ -191,7 +52,7 @@ export function CampaignBuilder({ id }: { id?: number }) {
         class="builder-grid"
         onSubmit={(e) => {
           e.preventDefault()
-          void (when.value === 'now' ? askToSend() : save(true))
+          void (when.value === 'now' ? askToSend(s) : saveCampaign(s, true))
         }}
       >
         <div class="builder-form">
@@ -211,7 +72,7 @@ export function CampaignBuilder({ id }: { id?: number }) {
             {templates.value.length === 0 ? (
               <p class="muted">No approved template that Parley can fill in.</p>
             ) : (
-              <select value={tpl.value} onChange={(e) => pickTemplate(e.currentTarget.value)} aria-label="Template">
+              <select value={tpl.value} onChange={(e) => pickTemplate(s, e.currentTarget.value)} aria-label="Template">
                 {templates.value.map((x) => (
                   <option key={tplKey(x)} value={tplKey(x)}>
                     {x.name} ({x.language}){x.category ? ` · ${x.category.toLowerCase()}` : ''}
@@ -232,7 +93,7 @@ export function CampaignBuilder({ id }: { id?: number }) {
                     label={`${where === 'header' ? 'Header ' : ''}{{${param.name}}}`}
                     example={param.example}
                     source={params.value[where][param.name] ?? defaultSource()}
-                    onChange={(s) => setSource(where, param.name, s)}
+                    onChange={(src) => setSource(s, where, param.name, src)}
                   />
                 )),
               )}
@@ -341,7 +202,7 @@ export function CampaignBuilder({ id }: { id?: number }) {
             </p>
           )}
           <div class="actions">
-            <button type="button" disabled={busy.value || !t} onClick={() => void save(false)}>
+            <button type="button" disabled={busy.value || !t} onClick={() => void saveCampaign(s, false)}>
               Save draft
             </button>
             <button
@@ -395,7 +256,7 @@ export function CampaignBuilder({ id }: { id?: number }) {
             onCancel={closeConfirm}
             onConfirm={() => {
               closeConfirm()
-              void save(true)
+              void saveCampaign(s, true)
             }}
           />
         )}
@@ -500,9 +361,4 @@ function SourceRow(props: { label: string; example: string | null; source: Param
       )}
     </div>
   )
-}
-
-function toLocalInput(ms: number): string {
-  const d = new Date(ms - new Date(ms).getTimezoneOffset() * 60_000)
-  return d.toISOString().slice(0, 16)
 }

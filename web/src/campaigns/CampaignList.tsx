@@ -1,64 +1,17 @@
 // The campaigns list: status, progress and the funnel of each, updated live.
-import { useSignal } from '@preact/signals'
-import { useEffect } from 'preact/hooks'
-import type { CampaignDTO } from '../../../src/events/types.ts'
-import { campaignsApi, describeError } from './api.ts'
-import { FALLBACK_REFRESH_MS, hasRelay, onStreamEvent, seqOf } from './live.ts'
-import { navigate } from './route.tsx'
+import { useEffect, useState } from 'preact/hooks'
+import { useApp } from '../state/context.ts'
+import { navigate } from '../lib/nav.ts'
+import { followCampaignList, loadMoreCampaigns } from './actions.ts'
+import { createCampaignListState } from './state.ts'
 import { Progress, StatusBadge, funnel } from './parts.tsx'
 
 export function CampaignList() {
-  const items = useSignal<CampaignDTO[]>([])
-  const next = useSignal<string | null>(null)
-  const error = useSignal<string | null>(null)
-  const loading = useSignal(true)
+  const app = useApp()
+  const [s] = useState(createCampaignListState)
+  const { items, next, error, loading } = s
 
-  useEffect(() => {
-    let asOf = 0
-    const seen = new Map<number, number>()
-    const load = async () => {
-      try {
-        const page = await campaignsApi.campaigns()
-        asOf = seqOf(page.eventId)
-        items.value = page.campaigns
-        next.value = page.nextCursor
-        error.value = null
-      } catch (e) {
-        error.value = describeError(e)
-      } finally {
-        loading.value = false
-      }
-    }
-    void load()
-    const off = onStreamEvent((ev) => {
-      if (ev.type === 'reset') return void load()
-      if (ev.type !== 'campaign.updated') return
-      const n = seqOf(ev.id)
-      const c = (ev.data as { campaign: CampaignDTO }).campaign
-      // Only news: older than the page, or than an update already applied, is dropped.
-      if (n <= asOf || n <= (seen.get(c.id) ?? 0)) return
-      seen.set(c.id, n)
-      const i = items.value.findIndex((x) => x.id === c.id)
-      items.value = i >= 0 ? items.value.map((x) => (x.id === c.id ? c : x)) : [c, ...items.value]
-    })
-    const timer = hasRelay ? undefined : setInterval(() => void load(), FALLBACK_REFRESH_MS)
-    return () => {
-      off()
-      clearInterval(timer)
-    }
-  }, [])
-
-  const more = async () => {
-    if (!next.value) return
-    try {
-      const page = await campaignsApi.campaigns(next.value)
-      const have = new Set(items.value.map((c) => c.id))
-      items.value = [...items.value, ...page.campaigns.filter((c) => !have.has(c.id))]
-      next.value = page.nextCursor
-    } catch (e) {
-      error.value = describeError(e)
-    }
-  }
+  useEffect(() => followCampaignList(s, app.resumed), [])
 
   return (
     <section class="page">
@@ -114,7 +67,7 @@ export function CampaignList() {
         })}
       </ul>
       {next.value && (
-        <button type="button" class="link" onClick={() => void more()}>
+        <button type="button" class="link" onClick={() => void loadMoreCampaigns(s)}>
           Load more
         </button>
       )}

@@ -2,17 +2,21 @@
 // or paused, pause / resume / cancel, the per-recipient table, CSV export and follow-ups.
 // Counters come from `campaign.updated` on the stream; the table is read in keyset pages
 // and then follows the message events its rows are made of (recipients-live.ts).
-import { useSignal } from '@preact/signals'
-import { useEffect, useRef } from 'preact/hooks'
-import type { CampaignDTO, CampaignRecipientDTO, FollowUpFilter } from '../../../src/events/types.ts'
-import { campaignsApi, describeError } from './api.ts'
-import { FALLBACK_REFRESH_MS, hasRelay, onStreamEvent, seqOf } from './live.ts'
-import { applyRecipientEvent, type RowSeqs } from './recipients-live.ts'
-import type { StreamEvent } from '../state/inbox.ts'
-import { navigate } from './route.tsx'
+import { useEffect, useState } from 'preact/hooks'
+import { navigate } from '../lib/nav.ts'
+import { useApp } from '../state/context.ts'
+import {
+  controlCampaign,
+  followCampaign,
+  followUp,
+  loadRecipients,
+  recipientsCsvUrl,
+  retryUnconfirmed,
+  setRecipientFilter,
+} from './actions.ts'
+import { createCampaignLiveState } from './state.ts'
 import { Progress, StatusBadge, fmtTime, followUpSizes, funnel, pct } from './parts.tsx'
 
-const PAGE = 100
 const FILTERS: [string, string][] = [
   ['', 'Everyone'],
   ['queued', 'Waiting'],
@@ -36,111 +40,12 @@ const STATUS_TEXT: Record<string, string> = {
 }
 
 export function CampaignLive({ id }: { id: number }) {
-  const c = useSignal<CampaignDTO | null>(null)
-  const error = useSignal<string | null>(null)
-  const busy = useSignal(false)
-  const rows = useSignal<CampaignRecipientDTO[]>([])
-  const next = useSignal<string | null>(null)
-  const filter = useSignal('')
-  // The stream position each row is current to, and the message events that arrive
-  // while a page is being read (applied to it once it is there, if newer).
-  const seqs = useRef<RowSeqs>(new Map())
-  const inflight = useRef<StreamEvent[] | null>(null)
-  const reads = useRef(0)
+  const app = useApp()
+  // One state per campaign shown (the screen is keyed by the id).
+  const [s] = useState(() => createCampaignLiveState(id))
+  const { campaign: c, error, busy, rows, next, filter } = s
 
-  function applyEvent(ev: StreamEvent) {
-    const changed = applyRecipientEvent(rows.value, ev, id, seqs.current)
-    if (changed) rows.value = changed
-  }
-
-  async function loadTable(reset: boolean) {
-    const buffer: StreamEvent[] = []
-    inflight.current = buffer
-    const read = ++reads.current
-    try {
-      const page = await campaignsApi.recipients(id, { status: filter.value || undefined, cursor: reset ? null : next.value, limit: PAGE })
-      // A later read (another filter, a re-read) supersedes this one.
-      if (read !== reads.current) return
-      if (reset) seqs.current.clear()
-      const asOf = seqOf(page.eventId)
-      for (const r of page.recipients) seqs.current.set(r.id, asOf)
-      rows.value = reset ? page.recipients : [...rows.value, ...page.recipients]
-      next.value = page.nextCursor
-      for (const ev of buffer) applyEvent(ev)
-    } catch (e) {
-      error.value = describeError(e)
-    } finally {
-      if (inflight.current === buffer) inflight.current = null
-    }
-  }
-
-  useEffect(() => {
-    let asOf = 0
-    const load = async () => {
-      try {
-        const r = await campaignsApi.campaign(id)
-        asOf = seqOf(r.eventId)
-        c.value = r.campaign
-      } catch (e) {
-        error.value = describeError(e)
-      }
-    }
-    void load()
-    void loadTable(true)
-    const off = onStreamEvent((ev) => {
-      if (ev.type === 'reset') {
-        void load()
-        return void loadTable(true)
-      }
-      if (ev.type === 'message.created' || ev.type === 'message.updated') {
-        inflight.current?.push(ev)
-        return applyEvent(ev)
-      }
-      if (ev.type !== 'campaign.updated') return
-      const dto = (ev.data as { campaign: CampaignDTO }).campaign
-      const n = seqOf(ev.id)
-      if (dto.id !== id || n <= asOf) return
-      asOf = n
-      const before = c.value
-      c.value = dto
-      // Rows change without a message event only when recipients are taken (a start),
-      // skipped (a missing value, a cancel) or the campaign ends: then re-read the page.
-      const reshaped =
-        !before || before.status !== dto.status || before.counts.total !== dto.counts.total || before.counts.skipped !== dto.counts.skipped
-      if (reshaped && rows.value.length <= PAGE) void loadTable(true)
-    })
-    const timer = hasRelay
-      ? undefined
-      : setInterval(() => {
-          void load()
-          if (rows.value.length <= PAGE) void loadTable(true)
-        }, FALLBACK_REFRESH_MS)
-    return () => {
-      off()
-      clearInterval(timer)
-    }
-  }, [id])
-
-  async function act(fn: () => Promise<{ campaign: CampaignDTO }>) {
-    busy.value = true
-    error.value = null
-    try {
-      c.value = (await fn()).campaign
-    } catch (e) {
-      error.value = describeError(e)
-    } finally {
-      busy.value = false
-    }
-  }
-
-  async function followUp(f: FollowUpFilter) {
-    try {
-      const r = await campaignsApi.followUp(id, f)
-      navigate(`/campaigns/${r.campaign.id}/edit`)
-    } catch (e) {
-      error.value = describeError(e)
-    }
-  }
+  useEffect(() => followCampaign(s, app.resumed), [])
 
   const x = c.value
   if (!x) {
@@ -163,12 +68,12 @@ export function CampaignLive({ id }: { id: number }) {
         <StatusBadge c={x} />
         <span class="spacer" />
         {x.status === 'running' && (
-          <button type="button" disabled={busy.value} onClick={() => void act(() => campaignsApi.act(id, 'pause'))}>
+          <button type="button" disabled={busy.value} onClick={() => void controlCampaign(s, 'pause')}>
             Pause
           </button>
         )}
         {x.status === 'paused' && (
-          <button type="button" class="primary" disabled={busy.value} onClick={() => void act(() => campaignsApi.act(id, 'resume'))}>
+          <button type="button" class="primary" disabled={busy.value} onClick={() => void controlCampaign(s, 'resume')}>
             Resume
           </button>
         )}
@@ -184,7 +89,7 @@ export function CampaignLive({ id }: { id: number }) {
             disabled={busy.value}
             onClick={() => {
               if (confirm(`Cancel “${x.name}”? ${waiting.toLocaleString()} recipients who have not been sent it yet will not get it.`)) {
-                void act(() => campaignsApi.act(id, 'cancel'))
+                void controlCampaign(s, 'cancel')
               }
             }}
           >
@@ -246,7 +151,7 @@ export function CampaignLive({ id }: { id: number }) {
                   'Send again to the unconfirmed recipients? If WhatsApp did receive some of them and its confirmation is only late, those customers get the message twice.',
                 )
               ) {
-                void act(() => campaignsApi.retryUnconfirmed(id))
+                void retryUnconfirmed(s)
               }
             }}
           >
@@ -296,17 +201,17 @@ export function CampaignLive({ id }: { id: number }) {
         <div class="actions">
           <span class="muted">Follow up with a new campaign for those who</span>
           {fu.failed > 0 && (
-            <button type="button" onClick={() => void followUp('failed')}>
+            <button type="button" onClick={() => void followUp(s, 'failed')}>
               failed ({fu.failed})
             </button>
           )}
           {fu.unread > 0 && (
-            <button type="button" onClick={() => void followUp('unread')}>
+            <button type="button" onClick={() => void followUp(s, 'unread')}>
               did not read ({fu.unread})
             </button>
           )}
           {fu.noReply > 0 && (
-            <button type="button" onClick={() => void followUp('no_reply')}>
+            <button type="button" onClick={() => void followUp(s, 'no_reply')}>
               did not reply ({fu.noReply})
             </button>
           )}
@@ -315,25 +220,18 @@ export function CampaignLive({ id }: { id: number }) {
 
       <div class="table-head">
         <h2>Recipients</h2>
-        <select
-          value={filter.value}
-          aria-label="Show"
-          onChange={(e) => {
-            filter.value = e.currentTarget.value
-            void loadTable(true)
-          }}
-        >
+        <select value={filter.value} aria-label="Show" onChange={(e) => setRecipientFilter(s, e.currentTarget.value)}>
           {FILTERS.map(([v, l]) => (
             <option key={v} value={v}>
               {l}
             </option>
           ))}
         </select>
-        <button type="button" class="link" onClick={() => void loadTable(true)}>
+        <button type="button" class="link" onClick={() => void loadRecipients(s, true)}>
           Refresh
         </button>
         <span class="spacer" />
-        <a class="link" href={campaignsApi.exportUrl(id)} download>
+        <a class="link" href={recipientsCsvUrl(s)} download>
           Export CSV
         </a>
       </div>
@@ -380,7 +278,7 @@ export function CampaignLive({ id }: { id: number }) {
       </div>
       {rows.value.length === 0 && <p class="muted">Nobody here.</p>}
       {next.value && (
-        <button type="button" class="link" onClick={() => void loadTable(false)}>
+        <button type="button" class="link" onClick={() => void loadRecipients(s, false)}>
           Load more
         </button>
       )}

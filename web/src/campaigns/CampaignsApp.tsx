@@ -4,7 +4,7 @@
 //   /campaigns           the list
 //   /campaigns/new       the builder (also /campaigns/:id/edit for a draft)
 //   /campaigns/:id       the live view
-import { path, navigate } from './route.tsx'
+import { path, navigate } from '../lib/nav.ts'
 import { CampaignList } from './CampaignList.tsx'
 import { CampaignBuilder } from './CampaignBuilder.tsx'
 import { CampaignLive } from './CampaignLive.tsx'

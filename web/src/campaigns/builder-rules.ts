@@ -1,7 +1,7 @@
 // The campaign builder's rules, apart from its markup: which template it starts with,
 // when there is something to preview, and how to name the audience in a confirmation.
 import type { CampaignAudience, CampaignParams } from '../../../src/events/types.ts'
-import type { TemplateDTO } from './api.ts'
+import type { TemplateDTO } from '../api/campaigns.ts'
 
 /** A language tag's primary subtag: `en_US`, `en-GB` and `en` are all `en`. */
 export const primaryLanguage = (tag: string) => tag.split(/[-_]/)[0]!.toLowerCase()

@@ -4,8 +4,9 @@
 // relay (it never joins the leader election), so it adds no connection. Where the
 // browser has no BroadcastChannel or Web Locks, the page refreshes what it shows every
 // few seconds instead.
+import type { ReadonlySignal } from '@preact/signals'
 import { createSharedStream } from '../api/shared-stream.ts'
-import type { StreamEvent } from '../state/inbox.ts'
+import type { StreamEvent } from '../api/stream.ts'
 
 type Listener = (ev: StreamEvent) => void
 
@@ -37,8 +38,14 @@ export function onStreamEvent(fn: Listener): () => void {
   return () => listeners.delete(fn)
 }
 
-/** The event's sequence number within the stream's epoch (`<epoch>:<n>`). */
-export function seqOf(id: string | null | undefined): number {
-  const n = id ? Number(id.slice(id.lastIndexOf(':') + 1)) : NaN
-  return Number.isFinite(n) ? n : 0
+/**
+ * Calls `fn` each time the agent has signed in again over the page (the app's `resumed`
+ * count): what a page asked while the session was over was refused, so it reads again.
+ */
+export function onResume(resumed: ReadonlySignal<number>, fn: () => void): () => void {
+  const at = resumed.peek()
+  // subscribe, not effect: what `fn` reads must not become a reason to call it again.
+  return resumed.subscribe((n) => {
+    if (n !== at) fn()
+  })
 }

@@ -11,8 +11,8 @@
 // to, so an event older than the page the row came from never moves it back.
 import type { CampaignRecipientDTO, ConversationDTO, MessageDTO } from '../../../src/events/types.ts'
 import { recipientFailure, recipientStatusOf } from '../../../src/domain/campaigns/campaign-recipient.ts'
-import type { StreamEvent } from '../state/inbox.ts'
-import { seqOf } from './live.ts'
+import type { StreamEvent } from '../api/stream.ts'
+import { seqOf } from '../state/event-id.ts'
 
 /** Stream position each row is current to, by recipient id. */
 export type RowSeqs = Map<number, number>

@@ -1,29 +1,8 @@
 // The doorway to contacts and campaigns (issue 7), small enough for the inbox's initial
-// bundle: the current path as a signal, navigation without a reload (the top bar's links
-// use it, components/TopBar.tsx), and a loader that fetches the screens only when they are opened.
-import { signal } from '@preact/signals'
+// bundle: a loader that fetches the screens only when they are opened. Where they are
+// (the path) and how one moves there is lib/nav.ts, which the screens import instead of this file.
 import { useEffect, useState } from 'preact/hooks'
 import type { ComponentType } from 'preact'
-
-export const path = signal(typeof location === 'undefined' ? '/' : location.pathname)
-
-if (typeof window !== 'undefined') addEventListener('popstate', () => (path.value = location.pathname))
-
-export const isCampaignsPath = (p = path.value) => /^\/(campaigns|contacts)(\/|$)/.test(p)
-
-export function navigate(to: string, e?: Event) {
-  if (e) {
-    const m = e as MouseEvent
-    // New tab / window: let the browser do it.
-    if (m.ctrlKey || m.metaKey || m.shiftKey || m.button === 1) return
-    e.preventDefault()
-  }
-  if (location.pathname + location.search === to) return
-  history.pushState(null, '', to)
-  path.value = location.pathname
-  // The inbox follows the URL on popstate (its open conversation); tell it too.
-  if (!isCampaignsPath()) dispatchEvent(new PopStateEvent('popstate'))
-}
 
 let loaded: ComponentType | null = null
 

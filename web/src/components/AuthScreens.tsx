@@ -3,7 +3,7 @@
 import { useEffect, useState } from 'preact/hooks'
 import type { TargetedEvent } from 'preact'
 import { useApp } from '../state/context.ts'
-import { ApiError, api } from '../api/http.ts'
+import { ApiError } from '../api/client.ts'
 import { SESSION_WARN_MS } from '../state/app.ts'
 import { clock } from '../lib/clock.ts'
 
@@ -196,6 +196,7 @@ const describeRefusal = (err: unknown) =>
     : String(err)
 
 export function ResetPasswordScreen() {
+  const app = useApp()
   const [token] = useState(takeResetToken)
   const [state, setState] = useState<ResetState>(() =>
     token
@@ -204,7 +205,7 @@ export function ResetPasswordScreen() {
   )
   useEffect(() => {
     if (!token) return
-    api.checkResetLink(token).then(
+    app.checkResetLink(token).then(
       (r) => setState({ kind: 'form', email: r.email }),
       (err: unknown) => setState({ kind: 'refused', message: describeRefusal(err) }),
     )
@@ -214,14 +215,13 @@ export function ResetPasswordScreen() {
     const password = str(f, 'password')
     if (password !== str(f, 'confirm')) throw new Error('The two passwords are not the same.')
     try {
-      await api.resetPassword({ token, password })
+      await app.resetPassword(token, email, password)
     } catch (err) {
       // Expired or used while the page was open: the form gives way to the reason.
       if (err instanceof ApiError && err.code.startsWith('RESET_LINK_')) setState({ kind: 'refused', message: err.message })
       throw err
     }
-    // The new password signs in like any other; a full load starts the inbox clean.
-    await api.login({ email, password }).catch(() => {})
+    // A full load starts the inbox clean.
     location.replace('/')
   })
   return (

@@ -1,6 +1,6 @@
 // The inbox layout: the list beside the open conversation (one or the other on a
 // phone), global keys, notifications and the page title. The top bar is the shell's (Root).
-import { useEffect, useState } from 'preact/hooks'
+import { useEffect } from 'preact/hooks'
 import { useApp } from '../state/context.ts'
 import { ConversationList } from './ConversationList.tsx'
 import { ConversationView } from './ConversationView.tsx'
@@ -8,16 +8,11 @@ import { chime, showNotification, unlockAudio } from '../lib/notify.ts'
 import { contactLabel } from '../lib/format.ts'
 import { previewText } from './message-text.ts'
 
-// Issue 4: sandbox mode says so in the UI too. The info route exists only in sandbox mode.
+// Issue 4: sandbox mode says so in the UI too (the app asks the server once it is signed in).
 // Root shows it across the page, above the top bar (issue 11).
 export function SandboxBanner() {
-  const [on, setOn] = useState(false)
-  useEffect(() => {
-    fetch('/api/sandbox/info')
-      .then((r) => setOn(r.ok))
-      .catch(() => setOn(false))
-  }, [])
-  if (!on) return null
+  const app = useApp()
+  if (!app.sandbox.value) return null
   return (
     <p class="sandbox-banner" role="note">
       Sandbox mode: nothing reaches Meta.{' '}

@@ -3,7 +3,8 @@ import { LoginScreen, ResetPasswordScreen, SessionNotice, SetupScreen, SignInAga
 import { Inbox, SandboxBanner } from './Inbox.tsx'
 import { TopBar } from './TopBar.tsx'
 import { SettingsRoute } from '../settings/lazy.tsx'
-import { CampaignsRoute, isCampaignsPath } from '../campaigns/route.tsx'
+import { CampaignsRoute } from '../campaigns/route.tsx'
+import { isCampaignsPath } from '../lib/nav.ts'
 
 export function Root() {
   const app = useApp()

@@ -6,7 +6,7 @@
 import { useApp } from '../state/context.ts'
 import { ConnectionIndicator } from './ConnectionIndicator.tsx'
 import { askPermission, muted, permission, toggleMute } from '../lib/notify.ts'
-import { navigate as go } from '../campaigns/route.tsx'
+import { navigate as go } from '../lib/nav.ts'
 import { Bell, Inbox, LogOut, Megaphone, Settings, Volume2, VolumeX } from 'lucide'
 import { Icon } from './Icon.tsx'
 

@@ -1,15 +1,13 @@
 // Contacts (issue 7): search, filter by tag, list or opt-out, edit tags, set or reverse
 // an opt-out, and import a CSV (ImportPanel). Names and attributes are customer data:
 // rendered as text only.
-import { useSignal } from '@preact/signals'
-import { useEffect, useRef } from 'preact/hooks'
+import { useEffect, useState } from 'preact/hooks'
 import type { ContactDetailDTO } from '../../../src/events/types.ts'
-import { campaignsApi, describeError } from '../campaigns/api.ts'
-import { onStreamEvent } from '../campaigns/live.ts'
+import { useApp } from '../state/context.ts'
+import { addContact, followContacts, loadContacts, reloadContacts, search, setFilter, setOptOut, setTags } from './actions.ts'
+import { createAddContactState, createContactsState, type AddContactState, type OptedOutFilter } from './state.ts'
 import { ImportPanel } from './ImportPanel.tsx'
 
-const PAGE = 50
-const SEARCH_DEBOUNCE_MS = 250
 const SOURCE_TEXT: Record<string, string> = {
   keyword: 'wrote a stop word',
   meta_131050: 'WhatsApp: opted out of marketing',
@@ -25,91 +23,22 @@ const OPT_IN_TEXT: Record<string, string> = {
 const shortDate = (ms: number) => new Date(ms).toLocaleDateString(undefined, { day: 'numeric', month: 'short' })
 
 export function ContactsPage() {
-  const q = useSignal('')
-  const tag = useSignal('')
-  const listId = useSignal('')
-  const optedOut = useSignal<'' | 'true' | 'false'>('')
-  const rows = useSignal<ContactDetailDTO[]>([])
-  const next = useSignal<string | null>(null)
-  const tags = useSignal<{ tag: string; count: number }[]>([])
-  const lists = useSignal<{ id: number; name: string; size: number }[]>([])
-  const error = useSignal<string | null>(null)
-  const importing = useSignal(false)
-  const adding = useSignal(false)
-  const timer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined)
+  const app = useApp()
+  const [s] = useState(createContactsState)
+  const { q, tag, listId, optedOut, rows, next, tags, lists, error, importing, adding } = s
 
-  const filters = () => ({
-    q: q.value.trim() || undefined,
-    tag: tag.value || undefined,
-    listId: listId.value ? Number(listId.value) : undefined,
-    optedOut: optedOut.value === '' ? undefined : optedOut.value === 'true',
-  })
+  useEffect(() => followContacts(s, app.resumed), [])
 
-  async function load(reset: boolean) {
-    try {
-      const page = await campaignsApi.contacts({ ...filters(), cursor: reset ? null : next.value, limit: PAGE })
-      rows.value = reset ? page.contacts : [...rows.value, ...page.contacts]
-      next.value = page.nextCursor
-      error.value = null
-    } catch (e) {
-      error.value = describeError(e)
-    }
-  }
-  async function loadFacets() {
-    try {
-      const [t, l] = await Promise.all([campaignsApi.tags(), campaignsApi.lists()])
-      tags.value = t.tags
-      lists.value = l.lists
-    } catch {
-      // The filters keep their last values.
-    }
-  }
-
-  useEffect(() => {
-    void load(true)
-    void loadFacets()
-    return onStreamEvent((ev) => {
-      if (ev.type === 'contact.updated') {
-        const c = (ev.data as { contact: ContactDetailDTO }).contact
-        if (rows.value.some((x) => x.id === c.id)) rows.value = rows.value.map((x) => (x.id === c.id ? c : x))
-      } else if (ev.type === 'contacts.imported' || ev.type === 'reset') {
-        void load(true)
-        void loadFacets()
-      }
-    })
-  }, [])
-
-  const refilter = () => {
-    clearTimeout(timer.current)
-    timer.current = setTimeout(() => void load(true), SEARCH_DEBOUNCE_MS)
-  }
-
-  async function toggleOptOut(c: ContactDetailDTO) {
+  function toggleOptOut(c: ContactDetailDTO) {
     const to = c.optOut === null
     if (!to && !confirm(`Reverse the opt-out of ${label(c)}? Campaigns will reach them again.`)) return
-    try {
-      const r = await campaignsApi.setOptOut(c.id, to)
-      rows.value = rows.value.map((x) => (x.id === c.id ? r.contact : x))
-    } catch (e) {
-      error.value = describeError(e)
-    }
+    void setOptOut(s, c, to)
   }
 
-  async function editTags(c: ContactDetailDTO) {
+  function editTags(c: ContactDetailDTO) {
     const raw = prompt(`Tags for ${label(c)}, separated by commas`, c.tags.join(', '))
     if (raw === null) return
-    try {
-      const r = await campaignsApi.updateContact(c.id, {
-        tags: raw
-          .split(',')
-          .map((t) => t.trim())
-          .filter(Boolean),
-      })
-      rows.value = rows.value.map((x) => (x.id === c.id ? r.contact : x))
-      void loadFacets()
-    } catch (e) {
-      error.value = describeError(e)
-    }
+    void setTags(s, c, raw)
   }
 
   return (
@@ -128,8 +57,7 @@ export function ContactsPage() {
         <ImportPanel
           onDone={() => {
             importing.value = false
-            void load(true)
-            void loadFacets()
+            reloadContacts(s)
           }}
         />
       )}
@@ -137,8 +65,7 @@ export function ContactsPage() {
         <AddContact
           onDone={() => {
             adding.value = false
-            void load(true)
-            void loadFacets()
+            reloadContacts(s)
           }}
         />
       )}
@@ -149,12 +76,9 @@ export function ContactsPage() {
           placeholder="Search by name or number"
           aria-label="Search contacts"
           value={q.value}
-          onInput={(e) => {
-            q.value = e.currentTarget.value
-            refilter()
-          }}
+          onInput={(e) => search(s, e.currentTarget.value)}
         />
-        <select aria-label="Tag" value={tag.value} onChange={(e) => ((tag.value = e.currentTarget.value), void load(true))}>
+        <select aria-label="Tag" value={tag.value} onChange={(e) => setFilter(s, { tag: e.currentTarget.value })}>
           <option value="">All tags</option>
           {tags.value.map((t) => (
             <option key={t.tag} value={t.tag}>
@@ -162,7 +86,7 @@ export function ContactsPage() {
             </option>
           ))}
         </select>
-        <select aria-label="List" value={listId.value} onChange={(e) => ((listId.value = e.currentTarget.value), void load(true))}>
+        <select aria-label="List" value={listId.value} onChange={(e) => setFilter(s, { listId: e.currentTarget.value })}>
           <option value="">All lists</option>
           {lists.value.map((l) => (
             <option key={l.id} value={String(l.id)}>
@@ -173,7 +97,7 @@ export function ContactsPage() {
         <select
           aria-label="Opt-out"
           value={optedOut.value}
-          onChange={(e) => ((optedOut.value = e.currentTarget.value as '' | 'true' | 'false'), void load(true))}
+          onChange={(e) => setFilter(s, { optedOut: e.currentTarget.value as OptedOutFilter })}
         >
           <option value="">Everyone</option>
           <option value="false">Reachable</option>
@@ -207,7 +131,7 @@ export function ContactsPage() {
                       {t}
                     </span>
                   ))}{' '}
-                  <button type="button" class="link small" onClick={() => void editTags(c)} aria-label={`Edit tags of ${label(c)}`}>
+                  <button type="button" class="link small" onClick={() => editTags(c)} aria-label={`Edit tags of ${label(c)}`}>
                     edit
                   </button>
                 </td>
@@ -226,7 +150,7 @@ export function ContactsPage() {
                         {SOURCE_TEXT[c.optOut.source] ?? c.optOut.source} · {shortDate(c.optOut.at)}
                         {c.optOut.text ? ` · “${c.optOut.text}”` : ''}
                       </div>
-                      <button type="button" class="link small" onClick={() => void toggleOptOut(c)}>
+                      <button type="button" class="link small" onClick={() => toggleOptOut(c)}>
                         Reverse
                       </button>
                     </div>
@@ -237,7 +161,7 @@ export function ContactsPage() {
                           {OPT_IN_TEXT[c.optIn.source] ?? c.optIn.source} · {shortDate(c.optIn.at)}
                         </div>
                       )}
-                      <button type="button" class="link small" onClick={() => void toggleOptOut(c)}>
+                      <button type="button" class="link small" onClick={() => toggleOptOut(c)}>
                         Opt out
                       </button>
                     </div>
@@ -250,7 +174,7 @@ export function ContactsPage() {
       </div>
       {rows.value.length === 0 && !error.value && <p class="muted">No contacts match.</p>}
       {next.value && (
-        <button type="button" class="link" onClick={() => void load(false)}>
+        <button type="button" class="link" onClick={() => void loadContacts(s, false)}>
           Load more
         </button>
       )}
@@ -259,28 +183,14 @@ export function ContactsPage() {
 }
 
 function AddContact({ onDone }: { onDone: () => void }) {
-  const phone = useSignal('')
-  const name = useSignal('')
-  const tags = useSignal('')
-  const error = useSignal<string | null>(null)
+  const [s] = useState<AddContactState>(createAddContactState)
+  const { phone, name, tags, error } = s
   return (
     <form
       class="panel inline-form"
       onSubmit={async (e) => {
         e.preventDefault()
-        try {
-          await campaignsApi.addContact({
-            phone: phone.value,
-            name: name.value || undefined,
-            tags: tags.value
-              .split(',')
-              .map((t) => t.trim())
-              .filter(Boolean),
-          })
-          onDone()
-        } catch (err) {
-          error.value = describeError(err)
-        }
+        if (await addContact(s)) onDone()
       }}
     >
       <input

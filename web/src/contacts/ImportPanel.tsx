@@ -1,72 +1,16 @@
 // CSV import in two steps: the file is checked first (which column is the number, the
 // name, the tags; invalid numbers, duplicates and empty rows, each with its line), and
 // only "Import" stores it — exactly the file that was previewed.
-import { useSignal } from '@preact/signals'
-import { campaignsApi, describeError, type ImportInput, type ImportReport } from '../campaigns/api.ts'
+import { useState } from 'preact/hooks'
+import { checkImport, commitImport, mapColumn, pickImportFile } from './actions.ts'
+import { createImportState, type ColumnKey } from './state.ts'
 
 // The report lists at most this many problem rows on screen (the counts are complete).
 const SHOWN = 50
 
 export function ImportPanel({ onDone }: { onDone: () => void }) {
-  const csv = useSignal<string | null>(null)
-  const fileName = useSignal('')
-  const report = useSignal<ImportReport | null>(null)
-  const mapping = useSignal<{ phone?: string; name?: string; tags?: string }>({})
-  const country = useSignal('')
-  const extraTags = useSignal('')
-  const listName = useSignal('')
-  const error = useSignal<string | null>(null)
-  const busy = useSignal(false)
-  const result = useSignal<ImportReport | null>(null)
-
-  const input = (): ImportInput => ({
-    csv: csv.value ?? '',
-    mapping: { ...mapping.value },
-    ...(country.value.trim() ? { defaultCountryCode: country.value.trim() } : {}),
-    tags: extraTags.value
-      .split(',')
-      .map((t) => t.trim())
-      .filter(Boolean),
-    ...(listName.value.trim() ? { listName: listName.value.trim() } : {}),
-  })
-
-  async function check() {
-    if (!csv.value) return
-    busy.value = true
-    error.value = null
-    try {
-      const r = (await campaignsApi.previewImport(input())).report
-      report.value = r
-      mapping.value = { phone: r.mapping.phone, name: r.mapping.name ?? undefined, tags: r.mapping.tags ?? undefined }
-    } catch (e) {
-      report.value = null
-      error.value = describeError(e)
-    } finally {
-      busy.value = false
-    }
-  }
-
-  async function commit() {
-    busy.value = true
-    error.value = null
-    try {
-      result.value = (await campaignsApi.commitImport(input())).report
-    } catch (e) {
-      error.value = describeError(e)
-    } finally {
-      busy.value = false
-    }
-  }
-
-  async function pick(file: File | undefined) {
-    if (!file) return
-    fileName.value = file.name
-    if (!listName.value) listName.value = file.name.replace(/\.(csv|txt)$/i, '')
-    csv.value = await file.text()
-    mapping.value = {}
-    result.value = null
-    await check()
-  }
+  const [s] = useState(createImportState)
+  const { csv, report, mapping, country, extraTags, listName, error, busy, result } = s
 
   const r = report.value
   if (result.value) {
@@ -83,17 +27,11 @@ export function ImportPanel({ onDone }: { onDone: () => void }) {
       </div>
     )
   }
-  const column = (key: 'phone' | 'name' | 'tags', label: string, optional: boolean) =>
+  const column = (key: ColumnKey, label: string, optional: boolean) =>
     r && (
       <label class="field inline">
         <span>{label}</span>
-        <select
-          value={mapping.value[key] ?? ''}
-          onChange={(e) => {
-            mapping.value = { ...mapping.value, [key]: e.currentTarget.value || undefined }
-            void check()
-          }}
-        >
+        <select value={mapping.value[key] ?? ''} onChange={(e) => mapColumn(s, key, e.currentTarget.value || undefined)}>
           {optional && <option value="">(none)</option>}
           {r.columns.map((c) => (
             <option key={c} value={c}>
@@ -111,7 +49,12 @@ export function ImportPanel({ onDone }: { onDone: () => void }) {
         code (+49 151 …); for numbers written nationally (0151 …) choose a default country code. Other columns become attributes you can use
         in templates.
       </p>
-      <input type="file" accept=".csv,text/csv,text/plain" aria-label="CSV file" onChange={(e) => void pick(e.currentTarget.files?.[0])} />
+      <input
+        type="file"
+        accept=".csv,text/csv,text/plain"
+        aria-label="CSV file"
+        onChange={(e) => void pickImportFile(s, e.currentTarget.files?.[0])}
+      />
       {csv.value !== null && (
         <div class="import-options">
           {column('phone', 'Phone column', false)}
@@ -124,7 +67,7 @@ export function ImportPanel({ onDone }: { onDone: () => void }) {
               placeholder="e.g. 49"
               value={country.value}
               onInput={(e) => (country.value = e.currentTarget.value)}
-              onBlur={() => void check()}
+              onBlur={() => void checkImport(s)}
             />
           </label>
           <label class="field inline">
@@ -221,7 +164,7 @@ export function ImportPanel({ onDone }: { onDone: () => void }) {
             </div>
           )}
           <div class="actions">
-            <button type="button" class="primary" disabled={busy.value || r.valid === 0} onClick={() => void commit()}>
+            <button type="button" class="primary" disabled={busy.value || r.valid === 0} onClick={() => void commitImport(s)}>
               Import {r.valid.toLocaleString()} contacts
             </button>
             <button type="button" onClick={onDone}>

@@ -1,6 +1,9 @@
-// The sandbox's control API (/api/sandbox/*), as the simulator page uses it. The browser
-// is signed in to Parley (the HttpOnly session cookie rides along); shapes are shared
-// with the emulator as types only.
+// The sandbox's control API (/api/sandbox/*), as the simulator page uses it, on the
+// app's one client (api/client.ts). The browser is signed in to Parley (the HttpOnly
+// session cookie rides along); shapes are shared with the emulator as types only.
+// The simulator has no sign-in form of its own: it registers no session handler, and
+// says "signed out" where a call answers 401 (state.ts, messenger-state.ts).
+import { request } from '../api/client.ts'
 import type { SimCustomer, SimMessage } from '../../../src/sandbox/emulator-state.ts'
 import type { Faults } from '../../../src/sandbox/emulator.ts'
 
@@ -15,33 +18,6 @@ export interface SandboxInfo {
   phoneNumberId: string
   displayPhoneNumber: string
   wabaId: string
-}
-
-export class SandboxError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message)
-  }
-}
-
-/** JSON over fetch for the sandbox's own API (shared by the WhatsApp and Messenger players). */
-export async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
-  let res: Response
-  try {
-    res = await fetch(path, {
-      method,
-      credentials: 'same-origin',
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    })
-  } catch {
-    throw new SandboxError(0, 'Parley could not be reached')
-  }
-  const json = (await res.json().catch(() => null)) as { error?: { message?: string } } | null
-  if (!res.ok) throw new SandboxError(res.status, json?.error?.message ?? `HTTP ${res.status}`)
-  return json as T
 }
 
 /** What a customer can send (the emulator turns it into Meta's webhook). */

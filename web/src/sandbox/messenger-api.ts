@@ -1,7 +1,7 @@
 // The sandbox's Messenger control API (/api/sandbox/messenger/*), as the simulator's
 // Messenger player uses it; shapes shared with the emulator as types only.
 import type { MsMessage, MsUser, MsUserInput } from '../../../src/sandbox/emulator-messenger.ts'
-import { request } from './api.ts'
+import { request } from '../api/client.ts'
 
 export type { MsMessage, MsUserInput }
 export interface MsUserView extends MsUser {

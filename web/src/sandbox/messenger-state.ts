@@ -3,7 +3,7 @@
 // replies by mid, reactions that can be taken back (unreact), quick replies and postbacks.
 // "Read" here is Messenger's seen: the emulator turns it into a read watermark.
 import { signal } from '@preact/signals'
-import { SandboxError } from './api.ts'
+import { ApiError } from '../api/client.ts'
 import { createPlayer, errorText, toBase64 } from './player-state.ts'
 import { messengerApi, type MsMessage, type MsUserInput, type MsUserView } from './messenger-api.ts'
 
@@ -25,7 +25,7 @@ export function createMessengerPlayer() {
     unread: (m) => m.direction === 'out' && m.status !== 'read',
     // The WhatsApp side owns the page's signed-out state; here it is only said.
     onFailure: (err) =>
-      err instanceof SandboxError && err.status === 401 ? 'Signed out: sign in to the inbox again, then reload.' : errorText(err),
+      err instanceof ApiError && err.status === 401 ? 'Signed out: sign in to the inbox again, then reload.' : errorText(err),
   })
 
   /** Started the first time the player is shown (the WhatsApp side needs none of this). */

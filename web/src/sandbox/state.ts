@@ -3,7 +3,8 @@
 // contexts (replies, button taps) and reactions as WhatsApp's webhook shapes them.
 import { signal } from '@preact/signals'
 import { createPlayer, errorText, toBase64 } from './player-state.ts'
-import { sandboxApi, SandboxError, type Customer, type CustomerInput, type Faults, type SandboxInfo, type SimMessage } from './api.ts'
+import { ApiError } from '../api/client.ts'
+import { sandboxApi, type Customer, type CustomerInput, type Faults, type SandboxInfo, type SimMessage } from './api.ts'
 
 // A day and an hour: clearly past the 24-hour window, not near its edge.
 const WROTE_EARLIER_MS = 25 * 3600_000
@@ -30,8 +31,8 @@ export function createSimulator() {
     // Why the stream closed decides what comes next: signed out and offline end the page.
     beforeReconnect: () => sandboxApi.customers(),
     onFailure: (err) => {
-      if (err instanceof SandboxError && err.status === 401) phase.value = 'signed-out'
-      else if (err instanceof SandboxError && err.status === 0) phase.value = 'offline'
+      if (err instanceof ApiError && err.status === 401) phase.value = 'signed-out'
+      else if (err instanceof ApiError && err.status === 0) phase.value = 'offline'
       else return errorText(err)
       return null
     },
@@ -41,7 +42,7 @@ export function createSimulator() {
     try {
       info.value = await sandboxApi.info()
     } catch (err) {
-      phase.value = err instanceof SandboxError && err.status === 404 ? 'not-sandbox' : 'offline'
+      phase.value = err instanceof ApiError && err.status === 404 ? 'not-sandbox' : 'offline'
       return
     }
     try {

@@ -3,10 +3,10 @@
 // one is set, and a field replaces it); the webhook URL to paste into Meta's dashboard.
 import { useEffect, useState } from 'preact/hooks'
 import type { ChannelKind } from '../../../src/events/types.ts'
-import { api, type ChannelInput, type ChannelPublic } from '../api/http.ts'
+import type { ChannelInput, ChannelPublic } from '../api/http.ts'
 import { useApp } from '../state/context.ts'
 import { channelTitle, KIND_LABEL } from '../lib/channels.ts'
-import { channelError, createChannel, updateChannel, type ChannelPatch } from './actions.ts'
+import { channelError, createChannel, loadVerifyToken, updateChannel, type ChannelPatch } from './actions.ts'
 import './settings.css'
 
 type Editing = { mode: 'add'; kind: ChannelKind } | { mode: 'edit'; id: number } | null
@@ -75,8 +75,8 @@ function WebhookUrls() {
   const [verifyToken, setVerifyToken] = useState<string | null>(null)
   useEffect(() => {
     let live = true
-    api.verifyToken().then(
-      (r) => live && setVerifyToken(r.verifyToken),
+    loadVerifyToken().then(
+      (token) => live && setVerifyToken(token),
       () => {},
     )
     return () => void (live = false)

@@ -1,7 +1,8 @@
 // Channel changes from the settings screen: each call goes to the server, and the
 // answer (never a secret, only whether one is set) replaces the app's copy, so the
 // inbox's badges and channel filter follow at once.
-import { api, ApiError, type ChannelInput, type ChannelPublic } from '../api/http.ts'
+import { ApiError } from '../api/client.ts'
+import { api, type ChannelInput, type ChannelPublic } from '../api/http.ts'
 import type { App } from '../state/app.ts'
 
 export type ChannelPatch = Partial<Omit<ChannelInput, 'kind' | 'externalId'>>
@@ -21,6 +22,11 @@ export async function updateChannel(app: App, id: number, patch: ChannelPatch): 
   const { channel } = await api.updateChannel(id, patch)
   put(app, channel)
   return channel
+}
+
+/** The server's webhook verify token (admins only), to paste into Meta's App Dashboard. */
+export async function loadVerifyToken(): Promise<string> {
+  return (await api.verifyToken()).verifyToken
 }
 
 /** An API refusal in words an admin can act on (the server's codes, errors.ts and domain/channels.ts). */

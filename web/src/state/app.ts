@@ -1,7 +1,8 @@
 // The inbox application: session, the shared stream, and every action that talks to
 // the server. Components read signals and call these actions; they never fetch.
 import { batch, effect, signal } from '@preact/signals'
-import { api, ApiError, setUnauthorizedHandler, type ChannelPublic, type TemplateDTO, type User } from '../api/http.ts'
+import { ApiError, setUnauthorizedHandler } from '../api/client.ts'
+import { api, type ChannelPublic, type TemplateDTO, type User } from '../api/http.ts'
 import { createSharedStream } from '../api/shared-stream.ts'
 import {
   channelParams,
@@ -54,6 +55,10 @@ export function createApp() {
    * agent chose to sign in again before it ends. The page and its state stay under it.
    */
   const reauth = signal<null | 'expired' | 'renew'>(null)
+  /** Counts the returns from an ended session (the in-place sign-in): pages reload on it. */
+  const resumed = signal(0)
+  /** Sandbox mode (issue 4): the page says so across the top; nothing reaches Meta. */
+  const sandbox = signal(false)
   let sessionTimer: ReturnType<typeof setTimeout> | undefined
   const sessionChannel = typeof BroadcastChannel !== 'undefined' ? new BroadcastChannel(SESSION_CHANNEL) : null
   /** The message being replied to, per conversation. */
@@ -151,6 +156,8 @@ export function createApp() {
     const wasExpired = reauth.value === 'expired'
     reauth.value = null
     if (!wasExpired || phase.value !== 'inbox') return
+    // The other pages (contacts, campaigns) reload what their requests missed meanwhile.
+    resumed.value++
     startStream().start()
     const sel = state.selectedId.value
     if (sel !== null && state.thread(sel).status.value !== 'ready') void openConversation(sel, { push: false })
@@ -183,6 +190,15 @@ export function createApp() {
   }
 
   if (sessionChannel) sessionChannel.onmessage = () => void (reauth.value === 'expired' && checkSession())
+
+  /** A password reset link (`npm run admin -- reset-password`): whose it is, while it holds. */
+  const checkResetLink = (token: string) => api.checkResetLink(token)
+
+  /** Sets the new password from a reset link, then signs in with it like any other. */
+  async function resetPassword(token: string, email: string, password: string) {
+    await api.resetPassword({ token, password })
+    await api.login({ email, password }).catch(() => {})
+  }
 
   async function logout() {
     stream?.broadcastLogout()
@@ -238,6 +254,11 @@ export function createApp() {
   async function enterInbox() {
     const s = startStream()
     void loadChannels()
+    // The info route exists only in sandbox mode.
+    api.sandboxInfo().then(
+      () => void (sandbox.value = true),
+      () => {},
+    )
     applyRoute()
     addEventListener('popstate', applyRoute)
     phase.value = 'inbox'
@@ -611,7 +632,11 @@ export function createApp() {
     reconnectNow: () => stream?.reconnectNow(),
     sessionExpiresAt,
     reauth,
+    resumed,
+    sandbox,
     boot,
+    checkResetLink,
+    resetPassword,
     login,
     reauthenticate,
     setup,

@@ -12,18 +12,13 @@
 import { batch, computed, signal, type Signal } from '@preact/signals'
 import { failureReason, type ChannelKind, type ConversationDTO, type MessageDTO, type ResetPayload } from '../../../src/events/types.ts'
 import { parseEventId } from './event-id.ts'
+import type { ConnectionState, StreamEvent } from '../api/stream.ts'
 
 export type StatusFilter = 'open' | 'resolved' | 'all'
 /** The channel filter: every channel (''), every channel of a kind, or one number or page. */
 export type ChannelFilter = '' | `kind:${ChannelKind}` | `ch:${number}`
-export type ConnectionState = 'connecting' | 'live' | 'reconnecting' | 'offline'
-
-/** One event as the stream delivers it (data already parsed from JSON). */
-export interface StreamEvent {
-  id: string | null
-  type: string
-  data: unknown
-}
+// The stream's shapes belong to the api (it delivers them); the state applies them.
+export type { ConnectionState, StreamEvent } from '../api/stream.ts'
 
 export type ApplyResult = 'applied' | 'duplicate' | 'ignored' | 'reset'
 

@@ -1,0 +1,25 @@
+// Moving between the app's pages without a reload: the current path as a signal and
+// `navigate`. The top bar (components/TopBar.tsx), the contacts and campaigns screens
+// and their lazy doorway (campaigns/route.tsx) all use it; it imports none of them, so
+// the doorway and the screens it loads never import each other.
+import { signal } from '@preact/signals'
+
+export const path = signal(typeof location === 'undefined' ? '/' : location.pathname)
+
+if (typeof window !== 'undefined') addEventListener('popstate', () => (path.value = location.pathname))
+
+export const isCampaignsPath = (p = path.value) => /^\/(campaigns|contacts)(\/|$)/.test(p)
+
+export function navigate(to: string, e?: Event) {
+  if (e) {
+    const m = e as MouseEvent
+    // New tab / window: let the browser do it.
+    if (m.ctrlKey || m.metaKey || m.shiftKey || m.button === 1) return
+    e.preventDefault()
+  }
+  if (location.pathname + location.search === to) return
+  history.pushState(null, '', to)
+  path.value = location.pathname
+  // The inbox follows the URL on popstate (its open conversation); tell it too.
+  if (!isCampaignsPath()) dispatchEvent(new PopStateEvent('popstate'))
+}
