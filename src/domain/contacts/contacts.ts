@@ -4,7 +4,7 @@
 // the workspace id from the session.
 import type { EventBatch, EventLog } from '../../events/event-log.ts'
 import type { ContactDetailDTO } from '../../events/types.ts'
-import type { ContactPatch, ContactsRepo } from '../../store/contacts.ts'
+import type { ContactPatch, ContactSearch, ContactsRepo } from '../../store/contacts.ts'
 import type { ContactRow } from '../../store/inbox-store.ts'
 import { Errors } from '../../errors.ts'
 import { normalizePhone } from './contacts-phone.ts'
@@ -15,16 +15,8 @@ export type OptInSource = 'agent' | 'whatsapp_resume'
 // Sources stamped by Meta in whole seconds (see optOutInTx).
 const META_STAMPED: ReadonlySet<OptOutSource> = new Set(['keyword', 'whatsapp_stop'])
 
-export interface ContactFilter {
-  q?: string
-  tag?: string
-  listId?: number
-  optedOut?: boolean
-  kind?: 'whatsapp' | 'messenger'
-  /** Keyset: contacts with a smaller id (newest first). */
-  beforeId?: number
-  limit: number
-}
+/** A contacts page's filters as the route passes them (the tag is cleaned here; keyset: ids below beforeId). */
+export type ContactFilter = ContactSearch
 
 // Tags are labels people type: trimmed, at most this long, compared case-insensitively
 // by storing them lower-case (so "VIP" and "vip" are one audience).
