@@ -54,33 +54,19 @@ function ingestChange(deps: IngestDeps, events: EventBatch, channel: ChannelRow,
 }
 
 function ingestMessage(deps: IngestDeps, events: EventBatch, channel: ChannelRow, msg: WaInbound, profileName: string | null): void {
-  const { store, writer } = deps
   const now = deps.now()
-  const ws = channel.workspaceId
-  const contact = store.upsertContact(ws, 'whatsapp', msg.from, profileName, /^\d+$/.test(msg.from) ? msg.from : null, now)
-  const conv = store.findOrOpenConversation(ws, channel.id, contact.id, now)
-  const replyTo = msg.replyToProviderId ? store.messageByProviderId(channel.id, msg.replyToProviderId) : undefined
+  const { contact, conv, fields } = place(deps, channel, msg, msg.from, profileName, now)
   // A duplicate delivery stores nothing and emits nothing (the wamid is the key).
-  writer.record(
+  deps.writer.record(
     events,
     conv,
     {
+      ...fields,
       direction: 'in',
-      // Types Parley does not know yet are kept with their data and shown as unsupported.
-      type: msg.supported ? msg.type : 'unsupported',
-      text: msg.text,
-      media: msg.media,
-      data: msg.supported || msg.type === 'unsupported' ? msg.data : { type: msg.type, [msg.type]: msg.data },
       context: msg.context,
-      replyToMessageId: replyTo?.id ?? null,
-      providerMessageId: msg.providerId,
       status: 'received',
       errorCode: errorCodeOf(msg.errors),
       errorTitle: errorTitleOf(msg.errors),
-      timestamp: msg.timestamp,
-      raw: msg.raw,
-      createdAt: now,
-      updatedAt: now,
     },
     {
       by: 'customer',
@@ -90,10 +76,7 @@ function ingestMessage(deps: IngestDeps, events: EventBatch, channel: ChannelRow
       view: { contact, channelKind: 'whatsapp' },
       then: (stored) => {
         const row = deps.effects.messageStored(channel, stored, events)
-        if (msg.reaction) {
-          const target = store.messageByProviderId(channel.id, msg.reaction.targetProviderId)
-          if (target) writer.react(events, target, `contact:${contact.id}`, msg.reaction.emoji || null, now)
-        }
+        react(deps, events, channel, msg, `contact:${contact.id}`, now)
         return row
       },
     },
@@ -107,50 +90,68 @@ function ingestMessage(deps: IngestDeps, events: EventBatch, channel: ChannelRow
  * reply; it is not the customer's, so it opens no window and adds nothing unread.
  */
 function ingestEcho(deps: IngestDeps, events: EventBatch, channel: ChannelRow, echo: WaEcho): void {
-  const { store, writer } = deps
   const now = deps.now()
-  const ws = channel.workspaceId
   // Already stored: a duplicate delivery (Meta retries), or a message Parley sent itself.
-  if (store.messageByProviderId(channel.id, echo.providerId)) return
-  const contact = store.upsertContact(ws, 'whatsapp', echo.to, null, /^\d+$/.test(echo.to) ? echo.to : null, now)
-  const conv = store.findOrOpenConversation(ws, channel.id, contact.id, now)
-  const replyTo = echo.replyToProviderId ? store.messageByProviderId(channel.id, echo.replyToProviderId) : undefined
-  writer.record(
+  if (deps.store.messageByProviderId(channel.id, echo.providerId)) return
+  const { contact, conv, fields } = place(deps, channel, echo, echo.to, null, now)
+  deps.writer.record(
     events,
     conv,
     {
+      ...fields,
       direction: 'out',
-      type: echo.supported ? echo.type : 'unsupported',
-      text: echo.text,
-      media: echo.media,
-      data: echo.supported || echo.type === 'unsupported' ? echo.data : { type: echo.type, [echo.type]: echo.data },
       context: { ...(echo.context ?? {}), source: PHONE_APP_SOURCE },
-      replyToMessageId: replyTo?.id ?? null,
-      providerMessageId: echo.providerId,
       // It left the phone: as far as Parley knows, sent. Statuses move it on from here.
       status: 'sent',
       sentAt: echo.timestamp,
-      timestamp: echo.timestamp,
-      raw: echo.raw,
-      createdAt: now,
-      updatedAt: now,
     },
     {
       by: 'echo',
       now,
       view: { contact, channelKind: 'whatsapp' },
       then: (stored) => {
-        const row = deps.effects.messageStored(channel, writer.applyPendingStatuses(stored), events)
-        if (echo.reaction) {
-          // The business reacted from the phone: shown on the customer's message as a
-          // reaction sent from Parley is.
-          const target = store.messageByProviderId(channel.id, echo.reaction.targetProviderId)
-          if (target) writer.react(events, target, BUSINESS_REACTOR, echo.reaction.emoji || null, now)
-        }
+        const row = deps.effects.messageStored(channel, deps.writer.applyPendingStatuses(stored), events)
+        // The business reacted from the phone: shown on the customer's message as a
+        // reaction sent from Parley is.
+        react(deps, events, channel, echo, BUSINESS_REACTOR, now)
         return row
       },
     },
   )
+}
+
+/**
+ * What a customer's message and the phone app's echo share: the contact (created when
+ * Parley has not met them), the conversation, the message it quotes, and the fields of
+ * the message itself.
+ */
+function place(deps: IngestDeps, channel: ChannelRow, m: WaInbound | WaEcho, waId: string, name: string | null, now: number) {
+  const { store } = deps
+  const ws = channel.workspaceId
+  const contact = store.upsertContact(ws, 'whatsapp', waId, name, /^\d+$/.test(waId) ? waId : null, now)
+  const conv = store.findOrOpenConversation(ws, channel.id, contact.id, now)
+  const replyTo = m.replyToProviderId ? store.messageByProviderId(channel.id, m.replyToProviderId) : undefined
+  const fields = {
+    // Types Parley does not know yet are kept with their data and shown as unsupported.
+    type: m.supported ? m.type : 'unsupported',
+    text: m.text,
+    media: m.media,
+    data: m.supported || m.type === 'unsupported' ? m.data : { type: m.type, [m.type]: m.data },
+    replyToMessageId: replyTo?.id ?? null,
+    providerMessageId: m.providerId,
+    timestamp: m.timestamp,
+    raw: m.raw,
+    createdAt: now,
+    updatedAt: now,
+  }
+  return { contact, conv, fields }
+}
+
+/** A reaction message shows on the message it reacts to (when Parley has it). */
+function react(deps: IngestDeps, events: EventBatch, channel: ChannelRow, m: WaInbound | WaEcho, reactor: string, now: number): void {
+  if (!m.reaction) return
+  const target = deps.store.messageByProviderId(channel.id, m.reaction.targetProviderId)
+  if (target) deps.writer.react(events, target, reactor, m.reaction.emoji || null, now)
 }
 
 /**
