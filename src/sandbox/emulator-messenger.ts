@@ -24,10 +24,10 @@
 // Its HTTP routes (the CDN, the Send and Upload APIs, the simulator's API) are in
 // emulator-messenger-routes.ts.
 import { createHash, randomBytes } from 'node:crypto'
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { EmulatorState } from './emulator-state.ts'
 import { WebhookSender } from './emulator-webhooks.ts'
+import { StateFile } from './state-file.ts'
 import { MetaError, metaError, type Emulator } from './emulator.ts'
 
 /** The standard messaging window, and the HUMAN_AGENT tag's (M-POLICY). */
@@ -44,7 +44,6 @@ const CDN_MAX_BYTES = 200 * 1024 * 1024
 const ATTACHMENT_MAX_BYTES = 25 * 1024 * 1024
 const ATTACHMENT_TYPES = new Set(['image', 'file', 'audio', 'video'])
 const METADATA_MAX = 1000
-const SAVE_DELAY_MS = 200
 const REQUEST_LOG_MAX = 500
 
 export interface MessengerPage {
@@ -211,7 +210,7 @@ export class MessengerEmulator {
   private webhookUrl: string | undefined
   private timers = new Set<NodeJS.Timeout>()
   private listeners = new Set<Listener>()
-  private saveTimer: NodeJS.Timeout | undefined
+  private readonly stateFile: StateFile<Persisted>
   private pagesEnsured = new Set<string>()
   private counters = {
     sendRequests: 0,
@@ -244,6 +243,8 @@ export class MessengerEmulator {
       timeoutMs: 10_000,
       now: this.now,
     })
+    const file = config.stateDir ? path.join(config.stateDir, 'messenger.json') : undefined
+    this.stateFile = new StateFile(file, () => ({ users: [...this.users.values()], messages: this.messages }))
     this.load()
   }
 
@@ -830,17 +831,10 @@ export class MessengerEmulator {
     }
   }
 
-  private file(): string | undefined {
-    return this.config.stateDir ? path.join(this.config.stateDir, 'messenger.json') : undefined
-  }
-
   private load(): void {
-    const file = this.file()
-    if (!file) return
-    mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 })
-    if (!existsSync(file)) return
+    const p = this.stateFile.read()
+    if (!p) return
     try {
-      const p = JSON.parse(readFileSync(file, 'utf8')) as Persisted
       for (const u of p.users ?? []) if (this.pages.has(u.pageId)) this.users.set(u.psid, u)
       for (const m of p.messages ?? []) if (this.users.has(m.psid)) this.addMessage(m)
       // Users exist, so their Page's channel must too.
@@ -854,27 +848,11 @@ export class MessengerEmulator {
   }
 
   private changed(): void {
-    if (!this.file() || this.saveTimer) return
-    // A write that fails (a full disk, a directory removed under a stopped sandbox) must
-    // not take Parley down with it: the demo state is saved again on the next change.
-    this.saveTimer = setTimeout(() => {
-      try {
-        this.save()
-      } catch {
-        this.saveTimer = undefined
-      }
-    }, SAVE_DELAY_MS)
-    this.saveTimer.unref()
+    this.stateFile.changed()
   }
 
   save(): void {
-    clearTimeout(this.saveTimer)
-    this.saveTimer = undefined
-    const file = this.file()
-    if (!file) return
-    const p: Persisted = { users: [...this.users.values()], messages: this.messages }
-    writeFileSync(file + '.tmp', JSON.stringify(p), { mode: 0o600 })
-    renameSync(file + '.tmp', file)
+    this.stateFile.save()
   }
 }
 

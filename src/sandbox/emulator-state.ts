@@ -2,7 +2,8 @@
 // sent and received, uploaded media. Separate from Parley's database on purpose (it is
 // the outside world); kept in a JSON file so the sandbox survives a restart, with
 // media bytes in files beside it.
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { StateFile } from './state-file.ts'
 import path from 'node:path'
 
 export interface SimCustomer {
@@ -69,7 +70,6 @@ interface Persisted {
 // A demo sandbox, not an archive: the oldest messages go beyond this.
 const MAX_MESSAGES = 5000
 // Debounce: many changes in a burst become one write.
-const SAVE_DELAY_MS = 200
 
 export class EmulatorState {
   customers = new Map<string, SimCustomer>()
@@ -79,23 +79,25 @@ export class EmulatorState {
   private mediaBytes = new Map<string, Buffer>()
   webhooks: PendingWebhook[] = []
   webhookSeq = 0
-  private saveTimer: NodeJS.Timeout | undefined
+  private readonly stateFile: StateFile<Persisted>
 
   constructor(private readonly dir?: string) {
+    this.stateFile = new StateFile(dir ? path.join(dir, 'state.json') : undefined, () => ({
+      customers: [...this.customers.values()],
+      messages: this.messages,
+      media: [...this.media.values()],
+      webhooks: this.webhooks,
+      webhookSeq: this.webhookSeq,
+    }))
     if (!dir) return
     mkdirSync(path.join(dir, 'media'), { recursive: true, mode: 0o700 })
-    const file = path.join(dir, 'state.json')
-    if (!existsSync(file)) return
-    try {
-      const p = JSON.parse(readFileSync(file, 'utf8')) as Persisted
-      for (const c of p.customers ?? []) this.customers.set(c.phone, c)
-      for (const m of p.messages ?? []) this.addMessage(m, false)
-      for (const m of p.media ?? []) this.media.set(m.id, m)
-      this.webhooks = p.webhooks ?? []
-      this.webhookSeq = p.webhookSeq ?? 0
-    } catch {
-      // A broken sandbox file is not worth refusing to start over: begin empty.
-    }
+    const p = this.stateFile.read()
+    if (!p) return
+    for (const c of p.customers ?? []) this.customers.set(c.phone, c)
+    for (const m of p.messages ?? []) this.addMessage(m, false)
+    for (const m of p.media ?? []) this.media.set(m.id, m)
+    this.webhooks = p.webhooks ?? []
+    this.webhookSeq = p.webhookSeq ?? 0
   }
 
   addMessage(m: SimMessage, save = true): void {
@@ -125,32 +127,10 @@ export class EmulatorState {
   }
 
   changed(): void {
-    if (!this.dir || this.saveTimer) return
-    // A write that fails (a full disk, a directory removed under a stopped sandbox) must
-    // not take Parley down with it: the demo state is saved again on the next change.
-    this.saveTimer = setTimeout(() => {
-      try {
-        this.save()
-      } catch {
-        this.saveTimer = undefined
-      }
-    }, SAVE_DELAY_MS)
-    this.saveTimer.unref()
+    this.stateFile.changed()
   }
 
   save(): void {
-    clearTimeout(this.saveTimer)
-    this.saveTimer = undefined
-    if (!this.dir) return
-    const p: Persisted = {
-      customers: [...this.customers.values()],
-      messages: this.messages,
-      media: [...this.media.values()],
-      webhooks: this.webhooks,
-      webhookSeq: this.webhookSeq,
-    }
-    const file = path.join(this.dir, 'state.json')
-    writeFileSync(file + '.tmp', JSON.stringify(p), { mode: 0o600 })
-    renameSync(file + '.tmp', file)
+    this.stateFile.save()
   }
 }
