@@ -292,7 +292,7 @@ export class CampaignRunner {
         by: 'broadcast',
         newConversation: !existingConv,
         now,
-        then: (row) => {
+        alongside: (row) => {
           recipients.link(cl.recipientId, row.id)
           this.d.outbox.enqueue(
             row,

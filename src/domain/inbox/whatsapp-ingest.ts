@@ -74,7 +74,7 @@ function ingestMessage(deps: IngestDeps, events: EventBatch, channel: ChannelRow
       // A reaction is shown on its message; it does not add to the unread count.
       countsAsUnread: !msg.reaction,
       view: { contact, channelKind: 'whatsapp' },
-      then: (stored) => {
+      alongside: (stored) => {
         const row = deps.effects.messageStored(channel, stored, events)
         react(deps, events, channel, msg, `contact:${contact.id}`, now)
         return row
@@ -109,7 +109,7 @@ function ingestEcho(deps: IngestDeps, events: EventBatch, channel: ChannelRow, e
       by: 'echo',
       now,
       view: { contact, channelKind: 'whatsapp' },
-      then: (stored) => {
+      alongside: (stored) => {
         const row = deps.effects.messageStored(channel, deps.writer.applyPendingStatuses(stored), events)
         // The business reacted from the phone: shown on the customer's message as a
         // reaction sent from Parley is.

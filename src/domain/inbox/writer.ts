@@ -59,7 +59,7 @@ export interface RecordOptions {
    * conversation changes and `message.created` is emitted (the outbox row, the side
    * effects of a stored message). Returns the message as it changed, if it did.
    */
-  then?(row: MessageRow): MessageRow | undefined | void
+  alongside?(row: MessageRow): MessageRow | undefined | void
 }
 
 export class InboxWriter {
@@ -92,7 +92,7 @@ export class InboxWriter {
       channelId: conv.channelId,
     })
     if (!inserted) return undefined
-    const message = opts.then?.(inserted) ?? inserted
+    const message = opts.alongside?.(inserted) ?? inserted
     const conversation = this.summarize(conv, message, opts)
     batch.emit(conv.workspaceId, 'message.created', { message: toMessageDTO(message), conversation })
     return { message, conversation }

@@ -161,7 +161,7 @@ export class Replies {
         {
           by: 'agent',
           now,
-          then: (row) => {
+          alongside: (row) => {
             // The echo of a Messenger send names the message (`metadata` rides on text and
             // attachments alike), so it is never shown twice.
             const metadata = `${ECHO_METADATA_PREFIX}${row.id}`
