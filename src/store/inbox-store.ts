@@ -1,37 +1,37 @@
 // The inbox's data access in one object, for the code that takes one: each method is a
-// repository's (conversations.ts, messages.ts, contact-identities.ts, channel-lookup.ts,
-// user-names.ts), and the DTO mapping is dto.ts. Synchronous functions over one
+// repository's (conversations.ts, messages.ts, contact-identities.ts, channels.ts,
+// users.ts), and the DTO mapping is dto.ts. Synchronous functions over one
 // connection: callers run them inside a transaction. Every read that serves a user
 // takes the workspace id, which comes from the session, never from the request.
 import type { ChannelKind, ConversationDTO, MessageDTO } from '../events/types.ts'
-import { ChannelLookup } from './channel-lookup.ts'
+import { ChannelsRepo } from './channels.ts'
 import { ContactIdentities } from './contact-identities.ts'
 import { ConversationsRepo, type ConversationListOptions } from './conversations.ts'
 import type { Db } from './db.ts'
 import { MessagesRepo } from './messages.ts'
 import type { ChannelRow, ContactRow, ConversationRow, MessageRow, NewConversation, NewMessage } from './rows.ts'
-import { UserNames } from './user-names.ts'
+import { UsersRepo } from './users.ts'
 
 export type { ChannelRow, ContactRow, ConversationRow, MessageRow, NewMessage } from './rows.ts'
 export { toConversationDTO, toMessageDTO } from './dto.ts'
 
 export class InboxStore {
-  readonly channels: ChannelLookup
+  readonly channels: ChannelsRepo
   readonly contacts: ContactIdentities
   readonly conversations: ConversationsRepo
   readonly messages: MessagesRepo
-  private readonly users: UserNames
+  private readonly users: UsersRepo
 
   constructor(readonly db: Db) {
-    this.channels = new ChannelLookup(db)
+    this.channels = new ChannelsRepo(db)
     this.contacts = new ContactIdentities(db)
     this.conversations = new ConversationsRepo(db)
     this.messages = new MessagesRepo(db)
-    this.users = new UserNames(db)
+    this.users = new UsersRepo(db)
   }
 
   channelByExternalId(kind: ChannelKind, externalId: string): ChannelRow | undefined {
-    return this.channels.channelByExternalId(kind, externalId)
+    return this.channels.byExternalId(kind, externalId)
   }
 
   /** Finds or creates the contact; refreshes the profile name only when it changed. */
@@ -114,7 +114,7 @@ export class InboxStore {
 
   /** The name a system line gives an agent (their own workspace's users only). */
   userName(workspaceId: number, userId: number): string | undefined {
-    return this.users.userName(workspaceId, userId)
+    return this.users.nameInWorkspace(workspaceId, userId)
   }
 
   /** Clears the unread count; returns undefined if not in this workspace. */

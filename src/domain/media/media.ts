@@ -208,7 +208,7 @@ export class MediaService {
 
   private async fetchOne(row: MediaRow): Promise<void> {
     const { graph, store } = this.deps
-    const channel = row.channelId ? store.channels.channelById(row.channelId) : undefined
+    const channel = row.channelId ? store.channels.byId(row.channelId) : undefined
     const token = channel?.accessToken
     const file = randomBytes(16).toString('hex')
     const dest = path.join(this.dir, file)
