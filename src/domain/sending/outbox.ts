@@ -7,7 +7,7 @@ import type { EventBatch, EventLog } from '../../events/event-log.ts'
 import type { Db } from '../../store/db.ts'
 import { toMessageDTO, type ChannelRow, type InboxStore, type MessageRow, type NewMessage } from '../../store/inbox-store.ts'
 import { OutboxRepo, type NewOutboxRow, type OutboxRow } from '../../store/outbox.ts'
-import { PendingStatusesRepo } from '../../store/pending-statuses.ts'
+import { PendingStatuses } from '../../store/webhook-leftovers.ts'
 import type { MessageStatus } from '../../store/schema.ts'
 import { statusErrorOf, type WaStatus, type WaStatusName } from '../../channels/whatsapp/parse.ts'
 import { applyStatus } from '../inbox/message-status.ts'
@@ -33,11 +33,11 @@ export interface Failure {
 
 export class Outbox {
   private readonly repo: OutboxRepo
-  private readonly pendingStatuses: PendingStatusesRepo
+  private readonly pendingStatuses: PendingStatuses
 
   constructor(private readonly deps: OutboxDeps) {
     this.repo = new OutboxRepo(deps.db)
-    this.pendingStatuses = new PendingStatusesRepo(deps.db)
+    this.pendingStatuses = new PendingStatuses(deps.db)
   }
 
   /**
@@ -293,17 +293,14 @@ export class Outbox {
       ...(PRE_SENT.has(message.status) ? { status: 'sent' as const, errorCode: null, errorTitle: null, errorDetail: null } : {}),
       updatedAt: this.deps.now(),
     })
-    const pending = this.pendingStatuses.pendingStatusesFor(row.channelId, wamid)
-    for (const p of pending) {
+    // Taken (read and removed) in this transaction: applied below, or rolled back with it.
+    for (const p of this.pendingStatuses.take(row.channelId, wamid)) {
       const patch = applyStatus(current, {
         status: p.status as WaStatusName,
         timestamp: p.timestamp,
         error: statusErrorOf(p.raw),
       })
       if (patch) current = this.deps.store.updateMessage(message.id, { ...patch, updatedAt: this.deps.now() })
-    }
-    if (pending.length > 0) {
-      this.pendingStatuses.deletePendingStatuses(row.channelId, wamid)
     }
     batch.emit(current.workspaceId, 'message.updated', { message: toMessageDTO(current) })
     return current
