@@ -1,8 +1,8 @@
 // The event log: every state change appends rows here inside the same transaction as
 // the change. After the commit, the rows are published to the stream hub. Ids come from
 // one AUTOINCREMENT sequence and are the SSE `id:` (prefixed by the database epoch).
-import type { Statement } from 'better-sqlite3'
-import { readMeta, writeMeta, type Db } from '../store/db.ts'
+import type { Db } from '../store/db.ts'
+import { EventsRepo } from '../store/events.ts'
 import type { EventPayloads, EventType } from './types.ts'
 
 export interface LoggedEvent {
@@ -44,23 +44,17 @@ export class EventLog {
   head: number
   /** Every id at or below this may have been pruned. */
   prunedThrough: number
-  private readonly insert: Statement
-  private readonly readPage: Statement
+  private readonly repo: EventsRepo
   private listeners: AfterCommit[] = []
 
   constructor(
     private readonly db: Db,
     private readonly clock: Clock,
   ) {
-    this.epoch = readMeta(db, 'epoch')!
-    this.prunedThrough = Number(readMeta(db, 'events_pruned_through') ?? 0)
-    // sqlite_sequence survives pruning, so the head is right even with an empty table.
-    const seq = db.$client.prepare(`SELECT seq FROM sqlite_sequence WHERE name = 'events'`).get() as { seq: number } | undefined
-    this.head = seq?.seq ?? 0
-    this.insert = db.$client.prepare('INSERT INTO events(workspace_id, type, payload, created_at) VALUES (?, ?, ?, ?) RETURNING id')
-    this.readPage = db.$client.prepare(
-      'SELECT id, workspace_id AS workspaceId, type, payload AS data FROM events WHERE workspace_id = ? AND id > ? AND id <= ? ORDER BY id LIMIT ?',
-    )
+    this.repo = new EventsRepo(db)
+    this.epoch = this.repo.epoch()
+    this.prunedThrough = this.repo.prunedThrough()
+    this.head = this.repo.sequenceHead()
   }
 
   cursor(id = this.head): string {
@@ -70,8 +64,8 @@ export class EventLog {
   /** Must run inside a transaction; publish with `committed` after it commits. */
   append(workspaceId: number, type: string, payload: unknown): LoggedEvent {
     const data = JSON.stringify(payload)
-    const row = this.insert.get(workspaceId, type, data, this.clock.now()) as { id: number }
-    return { id: row.id, workspaceId, type, data }
+    const id = this.repo.insertEvent(workspaceId, type, data, this.clock.now())
+    return { id, workspaceId, type, data }
   }
 
   batch(): EventBatch {
@@ -98,22 +92,12 @@ export class EventLog {
   }
 
   read(workspaceId: number, afterId: number, upToId: number, limit: number): LoggedEvent[] {
-    return this.readPage.all(workspaceId, afterId, upToId, limit) as LoggedEvent[]
+    return this.repo.readEventsPage(workspaceId, afterId, upToId, limit)
   }
 
   /** Deletes events older than the retention; ids are never reused (AUTOINCREMENT). */
   prune(olderThanMs: number): number {
-    const tx = this.db.$client.transaction(() => {
-      const row = this.db.$client.prepare('SELECT max(id) AS maxId, count(*) AS n FROM events WHERE created_at < ?').get(olderThanMs) as {
-        maxId: number | null
-        n: number
-      }
-      if (row.maxId === null) return 0
-      this.db.$client.prepare('DELETE FROM events WHERE id <= ?').run(row.maxId)
-      writeMeta(this.db, 'events_pruned_through', String(row.maxId))
-      return row.maxId
-    })
-    const through = tx() as number
+    const through = this.repo.pruneEventsBefore(olderThanMs)
     if (through > this.prunedThrough) this.prunedThrough = through
     return through
   }

@@ -14,9 +14,32 @@ export type NewChannel = typeof channels.$inferInsert
 export class ChannelsRepo {
   private readonly codec = new TableCodec<ChannelRow>(channels)
   private readonly sql: Statements
+  // The lookups webhooks and background work make, prepared once (ingest's hot path).
+  private readonly byExternalIdStmt: Database.Statement
+  private readonly byIdStmt: Database.Statement
+  private readonly kindStmt: Database.Statement
 
   constructor(private readonly db: Db) {
     this.sql = new Statements(db.$client as Database.Database)
+    this.byExternalIdStmt = db.$client.prepare(`SELECT ${this.codec.select()} FROM channels WHERE kind = ? AND external_id = ?`)
+    this.byIdStmt = db.$client.prepare(`SELECT ${this.codec.select()} FROM channels WHERE id = ?`)
+    this.kindStmt = db.$client.prepare('SELECT kind FROM channels WHERE id = ?')
+  }
+
+  /** The channel a webhook names (a WhatsApp number id, a Page id). */
+  byExternalId(kind: ChannelRow['kind'], externalId: string): ChannelRow | undefined {
+    const r = this.byExternalIdStmt.get(kind, externalId)
+    return r === undefined ? undefined : this.codec.decode(r)
+  }
+
+  /** By id alone, for background work that holds the id from its own row (media, profiles). */
+  byId(id: number): ChannelRow | undefined {
+    const r = this.byIdStmt.get(id)
+    return r === undefined ? undefined : this.codec.decode(r)
+  }
+
+  kindOf(id: number): ChannelRow['kind'] | undefined {
+    return (this.kindStmt.get(id) as { kind: ChannelRow['kind'] } | undefined)?.kind
   }
 
   list(workspaceId: number): ChannelRow[] {

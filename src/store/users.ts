@@ -51,6 +51,15 @@ export class UsersRepo {
     return this.db.select().from(users).orderBy(asc(users.id)).all()
   }
 
+  /** The name a system line gives an agent ("Ana resolved this"): their own workspace's users only. */
+  nameInWorkspace(workspaceId: number, userId: number): string | undefined {
+    return this.db
+      .select({ name: users.name })
+      .from(users)
+      .where(and(eq(users.workspaceId, workspaceId), eq(users.id, userId)))
+      .get()?.name
+  }
+
   setPasswordHash(userId: number, passwordHash: string): void {
     this.db.update(users).set({ passwordHash }).where(eq(users.id, userId)).run()
   }

@@ -8,7 +8,6 @@
 // some PSIDs): Parley then keeps showing the PSID and remembers the refusal in memory, so
 // it does not ask again for every message; a restart may try again. Transient failures
 // (network, 5xx, Meta's busy and rate-limit codes) are retried a few times with backoff.
-import type Database from 'better-sqlite3'
 import { createHash } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import type { EventLog } from '../../events/event-log.ts'
@@ -16,8 +15,6 @@ import type { GraphClient } from '../../channels/whatsapp/graph-client.ts'
 import { GraphError } from '../../channels/whatsapp/graph-client.ts'
 import type { Db } from '../../store/db.ts'
 import type { ChannelRow, ContactRow, InboxStore } from '../../store/inbox-store.ts'
-import { channels } from '../../store/schema.ts'
-import { Statements, TableCodec } from '../../store/prepared.ts'
 import { ContactsService } from './contacts.ts'
 import { ContactsRepo } from '../../store/contacts.ts'
 import { retryDelay } from '../sending/outbox-rate.ts'
@@ -80,13 +77,10 @@ export class MessengerProfiles {
   /** Channel id → fingerprint of the token Meta refused. */
   private readonly refusedPages = new Map<number, string>()
   private readonly contacts: ContactsService
-  private readonly sql: Statements
-  private readonly channelCodec = new TableCodec<ChannelRow>(channels)
   private readonly wakeup = new Wakeup(() => this.pump())
 
   constructor(private readonly deps: MessengerProfilesDeps) {
     this.contacts = new ContactsService(new ContactsRepo(deps.db), deps.events, deps.now)
-    this.sql = new Statements(deps.db.$client as Database.Database)
   }
 
   /**
@@ -182,8 +176,7 @@ export class MessengerProfiles {
 
   /** The contact and its Page as committed now; undefined when there is nothing to fetch. */
   private target(job: Job): { contact: ContactRow; channel: ChannelRow; token: string } | undefined {
-    const raw = this.sql.get(`SELECT ${this.channelCodec.select()} FROM channels WHERE id = ?`).get(job.channelId)
-    const channel = raw === undefined ? undefined : this.channelCodec.decode(raw)
+    const channel = this.deps.store.channels.byId(job.channelId)
     if (!channel || !channel.enabled || channel.kind !== 'messenger' || !channel.accessToken) return undefined
     const contact = this.contacts.row(channel.workspaceId, job.contactId)
     // Named meanwhile (an agent, or an earlier fetch), or not this Page's person.
@@ -203,12 +196,7 @@ export class MessengerProfiles {
       const updated = this.deps.store.upsertContact(ws, 'messenger', current.externalId, profileName, null, this.deps.now())
       if (updated.profileName === current.profileName && updated.name === current.name) return
       batch.emit(ws, 'contact.updated', { contact: this.contacts.dto(updated) })
-      const convs = this.sql
-        .get(`SELECT id FROM conversations WHERE workspace_id = ? AND contact_id = ? ORDER BY id`)
-        .all(ws, contact.id) as {
-        id: number
-      }[]
-      for (const { id } of convs) {
+      for (const id of this.deps.store.conversations.conversationIdsOfContact(ws, contact.id)) {
         const conversation = this.deps.store.conversation(ws, id)
         if (conversation) batch.emit(ws, 'conversation.updated', { conversation })
       }

@@ -11,21 +11,20 @@ import path from 'node:path'
 import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { Transform } from 'node:stream'
-import { and, eq, inArray, lte, isNotNull } from 'drizzle-orm'
 import type { FastifyBaseLogger } from 'fastify'
 import type { EventBatch, EventLog } from '../../events/event-log.ts'
 import { sentFromPhoneApp } from '../../events/types.ts'
 import type { GraphClient } from '../../channels/whatsapp/graph-client.ts'
 import type { Db } from '../../store/db.ts'
 import { toMessageDTO, type ChannelRow, type InboxStore, type MessageRow } from '../../store/inbox-store.ts'
-import { channels, media, messages } from '../../store/schema.ts'
+import { MediaRepo, type MediaRow, type NewMedia } from '../../store/media.ts'
 import { Errors } from '../../errors.ts'
 import { retryDelay } from '../sending/outbox-rate.ts'
 import { LocalSendError } from '../sending/outbox-worker.ts'
 import { LOCAL_REASONS } from '../sending/meta-errors.ts'
 import { Wakeup } from '../wakeup.ts'
 
-export type MediaRow = typeof media.$inferSelect
+export type { MediaRow } from '../../store/media.ts'
 
 // Inbound fetches: a few at a time (each may be 100 MB), retried a few times over
 // minutes — Meta's ids live 7 days, but a URL only 5 minutes, so each try asks anew.
@@ -127,8 +126,10 @@ export class MediaService {
   readonly dir: string
   private readonly inFlight = new Map<number, Promise<void>>()
   private readonly wakeup = new Wakeup(() => this.pump())
+  private readonly repo: MediaRepo
 
   constructor(private readonly deps: MediaDeps) {
+    this.repo = new MediaRepo(deps.db)
     this.dir = path.join(deps.dataDir, 'media')
     mkdirSync(this.dir, { recursive: true, mode: 0o700 })
   }
@@ -141,23 +142,20 @@ export class MediaService {
     // A file the business sent from the phone app (issue 11) is Meta's to download too.
     if ((row.direction !== 'in' && !sentFromPhoneApp(row)) || !m || typeof m.id !== 'string') return
     const now = this.deps.now()
-    this.deps.db
-      .insert(media)
-      .values({
-        workspaceId: row.workspaceId,
-        channelId: channel.id,
-        messageId: row.id,
-        direction: 'in',
-        providerMediaId: m.id,
-        state: 'pending',
-        mimeType: typeof m.mimeType === 'string' ? m.mimeType : null,
-        filename: typeof m.filename === 'string' ? cleanFilename(m.filename) : null,
-        sha256: typeof m.sha256 === 'string' ? m.sha256 : null,
-        nextAttemptAt: now,
-        createdAt: now,
-        updatedAt: now,
-      })
-      .run()
+    this.repo.insertMedia({
+      workspaceId: row.workspaceId,
+      channelId: channel.id,
+      messageId: row.id,
+      direction: 'in',
+      providerMediaId: m.id,
+      state: 'pending',
+      mimeType: typeof m.mimeType === 'string' ? m.mimeType : null,
+      filename: typeof m.filename === 'string' ? cleanFilename(m.filename) : null,
+      sha256: typeof m.sha256 === 'string' ? m.sha256 : null,
+      nextAttemptAt: now,
+      createdAt: now,
+      updatedAt: now,
+    })
     // After this synchronous commit: the fetch reads committed rows.
     setImmediate(() => this.kick())
   }
@@ -188,12 +186,8 @@ export class MediaService {
     const now = this.deps.now()
     const free = FETCH_CONCURRENCY - this.inFlight.size
     if (free > 0) {
-      const due = this.deps.db
-        .select()
-        .from(media)
-        .where(and(eq(media.state, 'pending'), eq(media.direction, 'in'), lte(media.nextAttemptAt, now)))
-        .limit(free + this.inFlight.size)
-        .all()
+      const due = this.repo
+        .dueInboundMedia(now, free + this.inFlight.size)
         .filter((r) => !this.inFlight.has(r.id))
         .slice(0, free)
       for (const row of due) {
@@ -208,15 +202,13 @@ export class MediaService {
         this.inFlight.set(row.id, p)
       }
     }
-    const next = this.deps.db.$client
-      .prepare(`SELECT min(next_attempt_at) AS at FROM media WHERE state = 'pending' AND direction = 'in' AND next_attempt_at > ?`)
-      .get(now) as { at: number | null }
-    if (next.at !== null) this.wakeup.after(next.at - now)
+    const next = this.repo.nextInboundMediaDueAt(now)
+    if (next !== null) this.wakeup.after(next - now)
   }
 
   private async fetchOne(row: MediaRow): Promise<void> {
-    const { graph, db } = this.deps
-    const channel = row.channelId ? db.select().from(channels).where(eq(channels.id, row.channelId)).get() : undefined
+    const { graph, store } = this.deps
+    const channel = row.channelId ? store.channels.byId(row.channelId) : undefined
     const token = channel?.accessToken
     const file = randomBytes(16).toString('hex')
     const dest = path.join(this.dir, file)
@@ -259,18 +251,13 @@ export class MediaService {
     }
   }
 
-  private update(id: number, set: Partial<typeof media.$inferInsert>): MediaRow {
-    return this.deps.db
-      .update(media)
-      .set({ ...set, updatedAt: this.deps.now() })
-      .where(eq(media.id, id))
-      .returning()
-      .get()
+  private update(id: number, set: Partial<NewMedia>): MediaRow {
+    return this.repo.updateMedia(id, { ...set, updatedAt: this.deps.now() })
   }
 
   private patchMessage(row: MediaRow, batch: EventBatch, add: Record<string, unknown>): void {
     if (!row.messageId) return
-    const msg = this.deps.db.select().from(messages).where(eq(messages.id, row.messageId)).get()
+    const msg = this.deps.store.messages.messageRowById(row.messageId)
     if (!msg) return
     const updated = this.deps.store.updateMessage(msg.id, { media: { ...(msg.media ?? {}), ...add }, updatedAt: this.deps.now() })
     batch.emit(updated.workspaceId, 'message.updated', { message: toMessageDTO(updated) })
@@ -320,33 +307,25 @@ export class MediaService {
       throw err
     }
     const now = this.deps.now()
-    const row = this.deps.db
-      .insert(media)
-      .values({
-        workspaceId,
-        direction: 'out',
-        state: 'stored',
-        mimeType,
-        filename: cleanFilename(file.filename) || type.kind,
-        sha256: hash.digest('base64'),
-        size,
-        path: name,
-        uploadedBy: userId,
-        createdAt: now,
-        updatedAt: now,
-      })
-      .returning()
-      .get()
+    const row = this.repo.insertMediaReturning({
+      workspaceId,
+      direction: 'out',
+      state: 'stored',
+      mimeType,
+      filename: cleanFilename(file.filename) || type.kind,
+      sha256: hash.digest('base64'),
+      size,
+      path: name,
+      uploadedBy: userId,
+      createdAt: now,
+      updatedAt: now,
+    })
     return this.dto(row)
   }
 
   /** An upload of this workspace, ready to attach to a message. */
   upload(workspaceId: number, id: number): MediaRow | undefined {
-    return this.deps.db
-      .select()
-      .from(media)
-      .where(and(eq(media.id, id), eq(media.workspaceId, workspaceId), eq(media.direction, 'out'), eq(media.state, 'stored')))
-      .get()
+    return this.repo.storedUpload(workspaceId, id)
   }
 
   kindOf(row: MediaRow): UploadKind | null {
@@ -358,7 +337,7 @@ export class MediaService {
    * attachment_id), uploading it (again) when needed: for another channel, or expired.
    */
   async providerIdFor(localMediaId: number, channel: ChannelRow, token: string): Promise<string> {
-    const row = this.deps.db.select().from(media).where(eq(media.id, localMediaId)).get()
+    const row = this.repo.mediaById(localMediaId)
     if (!row || !row.path) throw new LocalSendError(LOCAL_REASONS.mediaMissing, false)
     const now = this.deps.now()
     if (row.providerMediaId && row.channelId === channel.id && (row.providerUploadedAt ?? 0) > now - UPLOAD_ID_TTL_MS[channel.kind]) {
@@ -384,21 +363,13 @@ export class MediaService {
 
   /** Links uploads to the message that sends them (inside the caller's transaction). */
   attach(mediaId: number, messageId: number): void {
-    this.deps.db
-      .update(media)
-      .set({ messageId, updatedAt: this.deps.now() })
-      .where(and(eq(media.id, mediaId), inArray(media.direction, ['out'])))
-      .run()
+    this.repo.attachUpload(mediaId, messageId, this.deps.now())
   }
 
   // ---- serving ----------------------------------------------------------------
 
   forServing(workspaceId: number, id: number): { row: MediaRow; file: string } | undefined {
-    const row = this.deps.db
-      .select()
-      .from(media)
-      .where(and(eq(media.id, id), eq(media.workspaceId, workspaceId), eq(media.state, 'stored'), isNotNull(media.path)))
-      .get()
+    const row = this.repo.storedMediaFile(workspaceId, id)
     if (!row || !row.path) return undefined
     return { row, file: path.join(this.dir, path.basename(row.path)) }
   }

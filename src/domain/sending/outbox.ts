@@ -3,16 +3,17 @@
 // committed with the message's own status and a `message.updated` event in one
 // transaction. Synchronous: the worker (outbox-worker.ts) does the HTTP calls between
 // these commits, never inside them.
-import { and, asc, eq, sql } from 'drizzle-orm'
 import type { EventBatch, EventLog } from '../../events/event-log.ts'
 import type { Db } from '../../store/db.ts'
-import { toMessageDTO, type ChannelRow, type InboxStore, type MessageRow } from '../../store/inbox-store.ts'
-import { messages, outbox, pendingStatuses, type MessageStatus } from '../../store/schema.ts'
+import { toMessageDTO, type ChannelRow, type InboxStore, type MessageRow, type NewMessage } from '../../store/inbox-store.ts'
+import { OutboxRepo, type NewOutboxRow, type OutboxRow } from '../../store/outbox.ts'
+import { PendingStatuses } from '../../store/webhook-leftovers.ts'
+import type { MessageStatus } from '../../store/schema.ts'
 import { statusErrorOf, type WaStatus, type WaStatusName } from '../../channels/whatsapp/parse.ts'
 import { applyStatus } from '../inbox/message-status.ts'
 import { localReasons } from './meta-errors.ts'
 
-export type OutboxRow = typeof outbox.$inferSelect
+export type { OutboxRow } from '../../store/outbox.ts'
 
 /** Message states the worker owns; once Meta has spoken (sent, delivered, …) only statuses move it. */
 const PRE_SENT = new Set<MessageStatus>(['pending', 'queued', 'sending', 'unknown'])
@@ -31,30 +32,12 @@ export interface Failure {
 }
 
 export class Outbox {
-  private readonly dueChannelsStmt
-  private readonly claimableStmt
-  private readonly nextDueStmt
-  private readonly sendingStmt
-  private readonly channelKindStmt
+  private readonly repo: OutboxRepo
+  private readonly pendingStatuses: PendingStatuses
 
   constructor(private readonly deps: OutboxDeps) {
-    const c = deps.db.$client
-    this.dueChannelsStmt = c.prepare(`SELECT DISTINCT channel_id AS channelId FROM outbox WHERE state = 'queued' AND next_attempt_at <= ?`)
-    // One send in flight per conversation, oldest first: a customer reads replies in the
-    // order agents wrote them (Meta does not guarantee order across concurrent sends).
-    // Agents' replies (priority 0) before campaign messages (1): a broadcast shares the
-    // number's rate but never makes a customer wait for an answer.
-    this.claimableStmt = c.prepare(
-      `SELECT o.id FROM outbox o
-        WHERE o.channel_id = ? AND o.state = 'queued' AND o.next_attempt_at <= ?
-          AND NOT EXISTS (SELECT 1 FROM outbox p
-                           WHERE p.conversation_id = o.conversation_id AND p.id < o.id
-                             AND p.state IN ('queued', 'sending'))
-        ORDER BY o.priority, o.id LIMIT ?`,
-    )
-    this.nextDueStmt = c.prepare(`SELECT min(next_attempt_at) AS at FROM outbox WHERE state = 'queued' AND next_attempt_at > ?`)
-    this.sendingStmt = c.prepare(`SELECT id FROM outbox WHERE state = 'sending' AND (? IS NULL OR lease_until < ?)`)
-    this.channelKindStmt = c.prepare(`SELECT kind FROM channels WHERE id = ?`)
+    this.repo = new OutboxRepo(deps.db)
+    this.pendingStatuses = new PendingStatuses(deps.db)
   }
 
   /**
@@ -80,31 +63,27 @@ export class Outbox {
   /** Inside the caller's transaction (the message is inserted in the same one). */
   enqueue(message: MessageRow, kind: string, payload: Record<string, unknown>, opts: { priority?: number } = {}): OutboxRow {
     const now = this.deps.now()
-    return this.deps.db
-      .insert(outbox)
-      .values({
-        workspaceId: message.workspaceId,
-        channelId: message.channelId,
-        conversationId: message.conversationId,
-        messageId: message.id,
-        kind,
-        payload,
-        priority: opts.priority ?? 0,
-        state: 'queued',
-        nextAttemptAt: now,
-        createdAt: now,
-        updatedAt: now,
-      })
-      .returning()
-      .get()
+    return this.repo.insertOutboxRow({
+      workspaceId: message.workspaceId,
+      channelId: message.channelId,
+      conversationId: message.conversationId,
+      messageId: message.id,
+      kind,
+      payload,
+      priority: opts.priority ?? 0,
+      state: 'queued',
+      nextAttemptAt: now,
+      createdAt: now,
+      updatedAt: now,
+    })
   }
 
   byId(id: number): OutboxRow | undefined {
-    return this.deps.db.select().from(outbox).where(eq(outbox.id, id)).get()
+    return this.repo.outboxById(id)
   }
 
   byMessage(messageId: number): OutboxRow | undefined {
-    return this.deps.db.select().from(outbox).where(eq(outbox.messageId, messageId)).get()
+    return this.repo.outboxByMessage(messageId)
   }
 
   /**
@@ -114,9 +93,9 @@ export class Outbox {
    * With `leaseBefore`, only rows whose lease ran out (a call that never returned).
    */
   abandonSending(leaseBefore?: number, skip?: Set<number>): number {
-    const rows = this.sendingStmt.all(leaseBefore ?? null, leaseBefore ?? null) as { id: number }[]
+    const ids = this.repo.sendingOutboxIds(leaseBefore ?? null)
     let n = 0
-    for (const { id } of rows) {
+    for (const id of ids) {
       if (skip?.has(id)) continue
       this.deps.events.transact((batch) => {
         const row = this.byId(id)
@@ -134,12 +113,12 @@ export class Outbox {
   }
 
   dueChannels(now: number): number[] {
-    return (this.dueChannelsStmt.all(now) as { channelId: number }[]).map((r) => r.channelId)
+    return this.repo.dueOutboxChannels(now)
   }
 
   /** Earliest future retry, for the worker's timer. */
   nextDueAt(now: number): number | null {
-    return (this.nextDueStmt.get(now) as { at: number | null }).at
+    return this.repo.nextOutboxDueAt(now)
   }
 
   /** Atomically moves up to `limit` eligible rows to `sending` with a lease; committed before any call. */
@@ -147,15 +126,10 @@ export class Outbox {
     if (limit <= 0) return []
     const now = this.deps.now()
     return this.deps.events.transact((batch) => {
-      const ids = (this.claimableStmt.all(channelId, now, limit) as { id: number }[]).map((r) => r.id)
+      const ids = this.repo.claimableOutboxIds(channelId, now, limit)
       const claimed: OutboxRow[] = []
       for (const id of ids) {
-        const row = this.deps.db
-          .update(outbox)
-          .set({ state: 'sending', attempts: sqlIncrement(), leaseUntil: now + leaseMs, updatedAt: now })
-          .where(and(eq(outbox.id, id), eq(outbox.state, 'queued')))
-          .returning()
-          .get()
+        const row = this.repo.claimOutboxRow(id, now + leaseMs, now)
         if (!row) continue
         claimed.push(row)
         this.setMessage(row.messageId, batch, (m) => (PRE_SENT.has(m.status) ? { status: 'sending' } : null))
@@ -174,7 +148,7 @@ export class Outbox {
         this.setOutbox(id, { leaseUntil: null })
         return
       }
-      const message = this.deps.db.select().from(messages).where(eq(messages.id, row.messageId)).get()
+      const message = this.deps.store.messages.messageRowById(row.messageId)
       if (!message) return
       this.assignWamid(row, message, wamid, batch)
     })
@@ -252,7 +226,7 @@ export class Outbox {
     return this.deps.events.transact((batch) => {
       const row = this.byMessage(messageId)
       if (!row || row.workspaceId !== workspaceId) return undefined
-      const message = this.deps.db.select().from(messages).where(eq(messages.id, messageId)).get()
+      const message = this.deps.store.messages.messageRowById(messageId)
       if (!message) return undefined
       const failedAfterSend = opts.afterSend === true && row.state === 'sent' && message.status === 'failed'
       if (row.state !== 'failed' && row.state !== 'unknown' && !failedAfterSend) return undefined
@@ -300,7 +274,7 @@ export class Outbox {
     if (tag === undefined) return undefined
     const row = this.byId(tag.id)
     if (!row || row.channelId !== channel.id || resendOf(row) !== tag.resend) return undefined
-    const message = this.deps.db.select().from(messages).where(eq(messages.id, row.messageId)).get()
+    const message = this.deps.store.messages.messageRowById(row.messageId)
     if (!message) return undefined
     if (message.providerMessageId !== null && message.providerMessageId !== st.providerId) return undefined
     return this.assignWamid(row, message, st.providerId, batch)
@@ -319,13 +293,8 @@ export class Outbox {
       ...(PRE_SENT.has(message.status) ? { status: 'sent' as const, errorCode: null, errorTitle: null, errorDetail: null } : {}),
       updatedAt: this.deps.now(),
     })
-    const pending = this.deps.db
-      .select()
-      .from(pendingStatuses)
-      .where(and(eq(pendingStatuses.channelId, row.channelId), eq(pendingStatuses.providerMessageId, wamid)))
-      .orderBy(asc(pendingStatuses.timestamp))
-      .all()
-    for (const p of pending) {
+    // Taken (read and removed) in this transaction: applied below, or rolled back with it.
+    for (const p of this.pendingStatuses.take(row.channelId, wamid)) {
       const patch = applyStatus(current, {
         status: p.status as WaStatusName,
         timestamp: p.timestamp,
@@ -333,37 +302,22 @@ export class Outbox {
       })
       if (patch) current = this.deps.store.updateMessage(message.id, { ...patch, updatedAt: this.deps.now() })
     }
-    if (pending.length > 0) {
-      this.deps.db
-        .delete(pendingStatuses)
-        .where(and(eq(pendingStatuses.channelId, row.channelId), eq(pendingStatuses.providerMessageId, wamid)))
-        .run()
-    }
     batch.emit(current.workspaceId, 'message.updated', { message: toMessageDTO(current) })
     return current
   }
 
-  private setOutbox(id: number, set: Partial<typeof outbox.$inferInsert>): void {
-    this.deps.db
-      .update(outbox)
-      .set({ ...set, updatedAt: this.deps.now() })
-      .where(eq(outbox.id, id))
-      .run()
+  private setOutbox(id: number, set: Partial<NewOutboxRow>): void {
+    this.repo.updateOutboxRow(id, { ...set, updatedAt: this.deps.now() })
+  }
+
+  /** "Cannot tell whether it was sent", naming the channel's service (WhatsApp or Messenger). */
+  private ambiguousFor(channelId: number): string {
+    return localReasons(this.deps.store.channels.kindOf(channelId) ?? 'whatsapp').ambiguous
   }
 
   /** Applies `patch(message)` (null: no change) and emits the update. */
-  /** "Cannot tell whether it was sent", naming the channel's service (WhatsApp or Messenger). */
-  private ambiguousFor(channelId: number): string {
-    const row = this.channelKindStmt.get(channelId) as { kind: 'whatsapp' | 'messenger' } | undefined
-    return localReasons(row?.kind ?? 'whatsapp').ambiguous
-  }
-
-  private setMessage(
-    messageId: number,
-    batch: EventBatch,
-    patch: (m: MessageRow) => Partial<typeof messages.$inferInsert> | null,
-  ): MessageRow | undefined {
-    const m = this.deps.db.select().from(messages).where(eq(messages.id, messageId)).get()
+  private setMessage(messageId: number, batch: EventBatch, patch: (m: MessageRow) => Partial<NewMessage> | null): MessageRow | undefined {
+    const m = this.deps.store.messages.messageRowById(messageId)
     if (!m) return undefined
     const p = patch(m)
     if (!p) return m
@@ -377,8 +331,4 @@ export class Outbox {
 function resendOf(row: Pick<OutboxRow, 'payload'>): number {
   const n = (row.payload._parley as { resend?: unknown } | undefined)?.resend
   return typeof n === 'number' ? n : 0
-}
-
-function sqlIncrement() {
-  return sql`${outbox.attempts} + 1`
 }

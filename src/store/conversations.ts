@@ -1,0 +1,171 @@
+// Conversations: the inbox's reads and writes of the `conversations` table, and the
+// conversation DTO reads (joined with the contact, the channel and the last message).
+// Synchronous, over one connection: callers run the writes inside their transaction.
+// Every read that serves a user takes the workspace id, which comes from the session.
+import type Database from 'better-sqlite3'
+import { and, eq, sql } from 'drizzle-orm'
+import type { ChannelKind, ConversationDTO } from '../events/types.ts'
+import type { Db } from './db.ts'
+import { CONVERSATION_DTO_SELECT, rowToConversationDTO, type ConversationDTORow } from './dto.ts'
+import { Statements, TableCodec } from './prepared.ts'
+import type { ConversationRow, NewConversation } from './rows.ts'
+import { conversations } from './schema.ts'
+
+export interface ConversationListOptions {
+  limit: number
+  before?: { at: number; id: number }
+  status?: 'open' | 'resolved'
+  q?: string
+  /** One number or page, or every channel of a kind (the inbox's channel filter). */
+  channelId?: number
+  kind?: ChannelKind
+}
+
+export class ConversationsRepo {
+  private readonly sql: Statements
+  private readonly codec = new TableCodec<ConversationRow>(conversations)
+  // Statements prepared once (a typo in their SQL fails at startup).
+  private readonly byChannelContactStmt: Database.Statement
+  private readonly dtoStmt: Database.Statement
+  private readonly existsStmt: Database.Statement
+  private readonly statusStmt: Database.Statement
+  private readonly idsByContactStmt: Database.Statement
+  private readonly listStmts = new Map<string, Database.Statement>()
+
+  constructor(private readonly db: Db) {
+    const c = db.$client
+    this.sql = new Statements(c)
+    this.byChannelContactStmt = c.prepare(`SELECT ${this.codec.select()} FROM conversations WHERE channel_id = ? AND contact_id = ?`)
+    this.dtoStmt = c.prepare(`${CONVERSATION_DTO_SELECT} WHERE v.workspace_id = ? AND v.id = ?`).raw()
+    this.existsStmt = c.prepare('SELECT 1 FROM conversations WHERE workspace_id = ? AND id = ?')
+    this.statusStmt = c.prepare('SELECT status FROM conversations WHERE workspace_id = ? AND id = ?')
+    this.idsByContactStmt = c.prepare('SELECT id FROM conversations WHERE workspace_id = ? AND contact_id = ? ORDER BY id')
+  }
+
+  conversationByChannelContact(channelId: number, contactId: number): ConversationRow | undefined {
+    const row = this.byChannelContactStmt.get(channelId, contactId)
+    return row === undefined ? undefined : this.codec.decode(row)
+  }
+
+  findOrOpenConversation(workspaceId: number, channelId: number, contactId: number, now: number): ConversationRow {
+    const found = this.conversationByChannelContact(channelId, contactId)
+    if (found !== undefined) return found
+    return this.sql.insert(this.codec, {
+      workspaceId,
+      channelId,
+      contactId,
+      lastActivityAt: now,
+      createdAt: now,
+      updatedAt: now,
+    })!
+  }
+
+  updateConversation(id: number, set: Partial<NewConversation>): ConversationRow {
+    return this.sql.updateById(this.codec, id, set)!
+  }
+
+  /** The contact's conversations in this workspace, oldest first (one per channel it wrote to). */
+  conversationIdsOfContact(workspaceId: number, contactId: number): number[] {
+    return (this.idsByContactStmt.all(workspaceId, contactId) as { id: number }[]).map((r) => r.id)
+  }
+
+  conversationDTO(workspaceId: number, id: number): ConversationDTO | undefined {
+    const row = this.dtoStmt.get(workspaceId, id) as ConversationDTORow | undefined
+    return row === undefined ? undefined : rowToConversationDTO(row)
+  }
+
+  /** Whether the conversation exists in this workspace (the message list's 404 check). */
+  conversationExists(workspaceId: number, id: number): boolean {
+    return this.existsStmt.get(workspaceId, id) !== undefined
+  }
+
+  /** Most recent activity first; keyset pagination on (last_activity_at, id). */
+  listConversationDTOs(workspaceId: number, opts: ConversationListOptions): ConversationDTO[] {
+    // Prepared once per combination of filters (at most 2^5 × 2 shapes), not per
+    // request: drizzle's builder re-built and re-prepared this SQL on every call
+    // (profiled: more time than SQLite spent running it).
+    const where = ['v.workspace_id = ?']
+    const params: unknown[] = [workspaceId]
+    let shape = ''
+    if (opts.status) {
+      where.push('v.status = ?')
+      params.push(opts.status)
+      shape += 's'
+    }
+    if (opts.channelId !== undefined) {
+      where.push('v.channel_id = ?')
+      params.push(opts.channelId)
+      shape += 'c'
+    }
+    if (opts.kind) {
+      where.push('ch.kind = ?')
+      params.push(opts.kind)
+      shape += 'k'
+    }
+    const search = opts.q ? contactSearch(opts.q) : undefined
+    if (search) {
+      where.push(search.sql)
+      params.push(...search.params)
+      shape += search.shape
+    }
+    if (opts.before) {
+      // A row value, not `a < x OR (a = x AND id < y)`: SQLite seeks the
+      // (workspace, last_activity_at, id) index with it; the OR form scans (20 ms
+      // instead of 3 ms for a deep page of 100,000 conversations).
+      where.push('(v.last_activity_at, v.id) < (?, ?)')
+      params.push(opts.before.at, opts.before.id)
+      shape += 'b'
+    }
+    let stmt = this.listStmts.get(shape)
+    if (!stmt) {
+      stmt = this.db.$client
+        .prepare(`${CONVERSATION_DTO_SELECT} WHERE ${where.join(' AND ')} ORDER BY v.last_activity_at DESC, v.id DESC LIMIT ?`)
+        .raw()
+      this.listStmts.set(shape, stmt)
+    }
+    params.push(opts.limit)
+    return (stmt.all(...params) as ConversationDTORow[]).map(rowToConversationDTO)
+  }
+
+  /**
+   * Sets open / resolved; undefined when the conversation is not in this workspace or
+   * already has that status (nothing to record). Only status: the preview, unread count,
+   * window and ordering stay as they are.
+   */
+  setConversationStatus(workspaceId: number, id: number, status: 'open' | 'resolved', now: number): ConversationRow | undefined {
+    const cur = this.statusStmt.get(workspaceId, id) as { status: string } | undefined
+    if (!cur || cur.status === status) return undefined
+    return this.updateConversation(id, { status, updatedAt: now })
+  }
+
+  /** Clears the unread count; returns undefined if not in this workspace. */
+  markConversationRead(workspaceId: number, id: number, now: number): ConversationRow | undefined {
+    return this.db
+      .update(conversations)
+      .set({ unreadCount: 0, updatedAt: now })
+      .where(and(eq(conversations.workspaceId, workspaceId), eq(conversations.id, id), sql`unread_count > 0`))
+      .returning()
+      .get()
+  }
+}
+
+/**
+ * Search by contact name or number. A query that looks like a phone number matches
+ * on its digits ("+49 151-23" finds 4915123…); LIKE wildcards typed by the agent are
+ * matched literally.
+ */
+function contactSearch(raw: string): { sql: string; params: string[]; shape: string } | undefined {
+  const q = raw.trim()
+  if (!q) return undefined
+  const like = (s: string) => `%${s.replace(/[\\%_]/g, (c) => `\\${c}`)}%`
+  const digits = q.replace(/\D/g, '')
+  const byName = `ct.name LIKE ? ESCAPE '\\'`
+  if (/^[\d\s+()./-]+$/.test(q) && digits) {
+    return {
+      sql: `(${byName} OR ct.phone LIKE ? OR ct.external_id LIKE ?)`,
+      params: [like(q), like(digits), like(digits)],
+      shape: 'p',
+    }
+  }
+  return { sql: byName, params: [like(q)], shape: 'n' }
+}

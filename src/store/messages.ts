@@ -1,0 +1,89 @@
+// Messages: the inbox's reads and writes of the `messages` table. Synchronous, over one
+// connection: callers run the writes inside their transaction.
+import type Database from 'better-sqlite3'
+import type { MessageDTO } from '../events/types.ts'
+import type { Db } from './db.ts'
+import { MESSAGE_DTO_COLUMNS, rowToMessageDTO } from './dto.ts'
+import { Statements, TableCodec } from './prepared.ts'
+import type { MessageRow, NewMessage } from './rows.ts'
+import { messages } from './schema.ts'
+
+export class MessagesRepo {
+  private readonly sql: Statements
+  private readonly codec = new TableCodec<MessageRow>(messages)
+  // Statements prepared once (a typo in their SQL fails at startup).
+  private readonly byProviderIdStmt: Database.Statement
+  private readonly byIdInWorkspaceStmt: Database.Statement
+  private readonly byIdStmt: Database.Statement
+  private readonly dtoNewestStmt: Database.Statement
+  private readonly dtoBeforeStmt: Database.Statement
+
+  constructor(db: Db) {
+    const c = db.$client
+    this.sql = new Statements(c)
+    const all = this.codec.select()
+    this.byProviderIdStmt = c.prepare(`SELECT ${all} FROM messages WHERE channel_id = ? AND provider_message_id = ?`)
+    this.byIdInWorkspaceStmt = c.prepare(`SELECT ${all} FROM messages WHERE workspace_id = ? AND id = ?`)
+    this.byIdStmt = c.prepare(`SELECT ${all} FROM messages WHERE id = ?`)
+    this.dtoNewestStmt = c
+      .prepare(`SELECT ${MESSAGE_DTO_COLUMNS} FROM messages WHERE workspace_id = ? AND conversation_id = ? ORDER BY id DESC LIMIT ?`)
+      .raw()
+    this.dtoBeforeStmt = c
+      .prepare(
+        `SELECT ${MESSAGE_DTO_COLUMNS} FROM messages WHERE workspace_id = ? AND conversation_id = ? AND id < ?
+          ORDER BY id DESC LIMIT ?`,
+      )
+      .raw()
+  }
+
+  /** Inserts unless the provider id (or client id) is already stored; undefined means duplicate. */
+  insertMessage(values: NewMessage): MessageRow | undefined {
+    return this.sql.insert(this.codec, values, 'DO NOTHING')
+  }
+
+  updateMessage(id: number, set: Partial<NewMessage>): MessageRow {
+    return this.sql.updateById(this.codec, id, set)!
+  }
+
+  messageByProviderId(channelId: number, providerMessageId: string): MessageRow | undefined {
+    return this.decode(this.byProviderIdStmt.get(channelId, providerMessageId))
+  }
+
+  /** A message of this workspace (a read that serves a user). */
+  messageById(workspaceId: number, id: number): MessageRow | undefined {
+    return this.decode(this.byIdInWorkspaceStmt.get(workspaceId, id))
+  }
+
+  /** A message by id alone, for background work that holds an id from its own row (media, outbox). */
+  messageRowById(id: number): MessageRow | undefined {
+    return this.decode(this.byIdStmt.get(id))
+  }
+
+  /** Outbound messages sent at or before `at` (ms) still in one of `statuses` (watermarks). */
+  outboundUpTo(conversationId: number, at: number, statuses: readonly string[]): MessageRow[] {
+    const marks = statuses.map(() => '?').join(', ')
+    return this.sql
+      .get(
+        `SELECT ${this.codec.select()} FROM messages
+          WHERE conversation_id = ? AND direction = 'out' AND status IN (${marks})
+            AND coalesce(sent_at, timestamp) <= ?
+          ORDER BY id`,
+      )
+      .all(conversationId, ...statuses, at)
+      .map((r) => this.codec.decode(r))
+  }
+
+  /** Newest first; keyset pagination on id. Only the DTO's columns (not `raw`, the webhook as received). */
+  listMessageDTOs(workspaceId: number, conversationId: number, opts: { limit: number; beforeId?: number }): MessageDTO[] {
+    const rows = (
+      opts.beforeId === undefined
+        ? this.dtoNewestStmt.all(workspaceId, conversationId, opts.limit)
+        : this.dtoBeforeStmt.all(workspaceId, conversationId, opts.beforeId, opts.limit)
+    ) as unknown[][]
+    return rows.map(rowToMessageDTO)
+  }
+
+  private decode(row: unknown): MessageRow | undefined {
+    return row === undefined ? undefined : this.codec.decode(row)
+  }
+}
