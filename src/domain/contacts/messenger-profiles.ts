@@ -12,8 +12,8 @@ import type Database from 'better-sqlite3'
 import { createHash } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import type { EventLog } from '../../events/event-log.ts'
-import type { GraphClient } from '../../channels/whatsapp/graph-client.ts'
-import { GraphError } from '../../channels/whatsapp/graph-client.ts'
+import { GraphError } from '../../channels/graph-http.ts'
+import type { MessengerGraph } from '../../channels/messenger/graph-client.ts'
 import type { Db } from '../../store/db.ts'
 import type { ChannelRow, ContactRow, InboxStore } from '../../store/inbox-store.ts'
 import { channels } from '../../store/schema.ts'
@@ -55,7 +55,7 @@ export interface MessengerProfilesDeps {
   db: Db
   store: InboxStore
   events: EventLog
-  graph: GraphClient
+  graph: Pick<MessengerGraph, 'userProfile'>
   /** MESSENGER_FETCH_PROFILES: off for apps without profile access. */
   enabled: boolean
   now: () => number

@@ -8,6 +8,9 @@ import type { EventBatch, EventLog } from '../../events/event-log.ts'
 import type { Db } from '../../store/db.ts'
 import { toMessageDTO, type ChannelRow, type InboxStore, type MessageRow } from '../../store/inbox-store.ts'
 import { messages, outbox, pendingStatuses, type MessageStatus } from '../../store/schema.ts'
+import type { ChannelProviders } from '../../channels/index.ts'
+import type { OutboundMessage } from '../../channels/provider.ts'
+import type { ChannelKind } from '../../events/types.ts'
 import { statusErrorOf, type WaStatus, type WaStatusName } from '../../channels/whatsapp/parse.ts'
 import { applyStatus } from '../inbox/message-status.ts'
 import { localReasons } from './meta-errors.ts'
@@ -21,6 +24,8 @@ export interface OutboxDeps {
   db: Db
   store: InboxStore
   events: EventLog
+  /** Each channel's provider writes its own stored bodies. */
+  providers: Pick<ChannelProviders, 'for'>
   now: () => number
 }
 
@@ -77,9 +82,20 @@ export class Outbox {
     return Number.isSafeInteger(id) && Number.isSafeInteger(resend) ? { id, resend } : undefined
   }
 
-  /** Inside the caller's transaction (the message is inserted in the same one). */
-  enqueue(message: MessageRow, kind: string, payload: Record<string, unknown>, opts: { priority?: number } = {}): OutboxRow {
+  /**
+   * Inside the caller's transaction (the message is inserted in the same one). The
+   * channel's provider writes the stored body (channels/provider.ts), and the same
+   * provider sends it later; the outbox never reads inside it but for its own `_parley`.
+   */
+  enqueue(
+    message: MessageRow,
+    channel: ChannelKind,
+    send: Omit<OutboundMessage, 'messageId'>,
+    opts: { priority?: number } = {},
+  ): OutboxRow {
     const now = this.deps.now()
+    const kind = send.content.type
+    const payload = this.deps.providers.for(channel).buildSend({ ...send, messageId: message.id })
     return this.deps.db
       .insert(outbox)
       .values({

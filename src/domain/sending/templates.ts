@@ -3,8 +3,8 @@
 // allows 200 calls an hour per WABA). A send names a template, a language and the
 // values of its parameters; they are checked here, before anything is queued, so an
 // agent sees "2 values needed" instead of a failed message (132000).
-import type { GraphClient, GraphTemplate, GraphTemplateComponent } from '../../channels/whatsapp/graph-client.ts'
-import { GraphError } from '../../channels/whatsapp/graph-client.ts'
+import { GraphError } from '../../channels/graph-http.ts'
+import type { GraphTemplate, GraphTemplateComponent, WhatsAppGraph } from '../../channels/whatsapp/graph-client.ts'
 import type { ChannelRow } from '../../store/inbox-store.ts'
 import { Errors } from '../../errors.ts'
 
@@ -57,7 +57,7 @@ export class TemplateService {
   private readonly inflight = new Map<number, Promise<{ templates: TemplateDTO[] }>>()
 
   constructor(
-    private readonly graph: GraphClient,
+    private readonly graph: Pick<WhatsAppGraph, 'listTemplates'>,
     private readonly ttlMs: number,
     private readonly now: () => number,
   ) {}
