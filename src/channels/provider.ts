@@ -26,10 +26,18 @@ export type OutboundContent =
       caption: string | null
       filename: string | null
     }
-  /** WhatsApp's `template` object as templates.ts built it from the approved template. */
-  | { type: 'template'; template: Record<string, unknown> }
+  | { type: 'template'; template: TemplateMessage }
   /** `emoji` '' removes the business's reaction. */
   | { type: 'reaction'; targetId: string; emoji: string }
+
+/** An approved template with its parameters' values, in order (templates.ts checked them). */
+export interface TemplateMessage {
+  name: string
+  language: string
+  /** A named parameter carries its name; a positional one ({{1}}) has none. */
+  header: { name: string | null; text: string }[]
+  body: { name: string | null; text: string }[]
+}
 
 /** Messenger's tag for a person's follow-up outside the 24 hours (M-POLICY). */
 export type SendTag = 'HUMAN_AGENT'

@@ -2,7 +2,7 @@
 // messaging_product, the recipient, the type and an object of that type; a quoted reply
 // adds `context`. A media message names Meta's media id, known only once the file is
 // uploaded: the stored body keeps the local upload in `_localMediaId` until then.
-import type { OutboundMessage, StoredSend } from '../provider.ts'
+import type { OutboundMessage, StoredSend, TemplateMessage } from '../provider.ts'
 
 export function buildWhatsAppSend(msg: OutboundMessage): StoredSend {
   const c = msg.content
@@ -12,7 +12,7 @@ export function buildWhatsAppSend(msg: OutboundMessage): StoredSend {
       part = { body: c.body, preview_url: c.previewUrl }
       break
     case 'template':
-      part = c.template
+      part = templateObject(c.template)
       break
     case 'reaction':
       part = { message_id: c.targetId, emoji: c.emoji }
@@ -35,6 +35,16 @@ export function buildWhatsAppSend(msg: OutboundMessage): StoredSend {
     ...(msg.quote ? { context: { message_id: msg.quote } } : {}),
     ...('localMediaId' in c ? { _localMediaId: c.localMediaId } : {}),
   }
+}
+
+/** The `template` object (W-TEMPLATE): name, language and the filled-in parameters per component. */
+function templateObject(t: TemplateMessage): Record<string, unknown> {
+  const parameters = (values: TemplateMessage['body']) =>
+    values.map((v) => (v.name === null ? { type: 'text', text: v.text } : { type: 'text', parameter_name: v.name, text: v.text }))
+  const components: Record<string, unknown>[] = []
+  if (t.header.length) components.push({ type: 'header', parameters: parameters(t.header) })
+  if (t.body.length) components.push({ type: 'body', parameters: parameters(t.body) })
+  return { name: t.name, language: { code: t.language }, ...(components.length ? { components } : {}) }
 }
 
 /** The body with Meta's media id in its media object, copying what it changes. */

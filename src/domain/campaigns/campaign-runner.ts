@@ -295,7 +295,7 @@ export class CampaignRunner {
           this.d.outbox.enqueue(
             row,
             channel.kind,
-            { to: contact.externalId, broadcast: true, content: { type: 'template', template: built.graph } },
+            { to: contact.externalId, broadcast: true, content: { type: 'template', template: built.message } },
             { priority: CAMPAIGN_PRIORITY },
           )
         },

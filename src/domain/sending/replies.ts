@@ -130,7 +130,7 @@ export class Replies {
       const p: Prepared = built
         ? {
             type,
-            content: { type: 'template', template: built.graph },
+            content: { type: 'template', template: built.message },
             part: {},
             text: built.text,
             data: built.data,
