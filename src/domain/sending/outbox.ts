@@ -389,7 +389,10 @@ export class Outbox {
   }
 }
 
-/** How many times an agent has sent this row again (0: the first send). */
+/**
+ * How many times an agent has sent this row again (0: the first send). Kept in the stored
+ * body under `_parley`, the outbox's own key: providers never send `_` keys (channels/provider.ts).
+ */
 function resendOf(row: Pick<OutboxRow, 'payload'>): number {
   const n = (row.payload._parley as { resend?: unknown } | undefined)?.resend
   return typeof n === 'number' ? n : 0
