@@ -1,9 +1,11 @@
 // What every channel provides to the rest of Parley, so the domain never speaks a
 // channel's wire format: a send described in Parley's terms goes in, the channel's own
 // request body comes out (stored in the outbox) and is sent later by the same provider,
-// which also owns the channel's Graph calls (uploads, read receipts, credential checks)
-// and how its errors read. Providers are pure about the database: they take what they
-// need as arguments and never read or write a table. The registry is ./index.ts.
+// which also owns the channel's Graph calls (uploads, read receipts, credential checks),
+// what agents call the channel and how a rejected credential reads. Meta's error codes
+// keep one table for both Graph channels (domain/sending/meta-errors.ts). Providers are
+// pure about the database: they take what they need as arguments and never read or
+// write a table. The registry is ./index.ts.
 import type { ChannelKind } from '../events/types.ts'
 import type { Downloaded, SendResult } from './graph-http.ts'
 
