@@ -110,7 +110,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     channels,
     channelChecks: new ChannelChecks({
       channels,
-      graph: sending.graph,
+      providers: sending.providers,
       events,
       now: clock.now,
       log: app.log,

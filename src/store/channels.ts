@@ -38,6 +38,14 @@ export class ChannelsRepo {
     return r === undefined ? undefined : this.codec.decode(r)
   }
 
+  /** The workspace's first enabled channel of a kind (its WhatsApp number, for templates and campaigns). */
+  firstEnabled(workspaceId: number, kind: ChannelRow['kind']): ChannelRow | undefined {
+    const r = this.sql
+      .get(`SELECT ${this.codec.select()} FROM channels WHERE workspace_id = ? AND kind = ? AND enabled = 1 ORDER BY id LIMIT 1`)
+      .get(workspaceId, kind)
+    return r === undefined ? undefined : this.codec.decode(r)
+  }
+
   kindOf(id: number): ChannelRow['kind'] | undefined {
     return (this.kindStmt.get(id) as { kind: ChannelRow['kind'] } | undefined)?.kind
   }

@@ -17,6 +17,8 @@ export class MessagesRepo {
   private readonly byIdStmt: Database.Statement
   private readonly dtoNewestStmt: Database.Statement
   private readonly dtoBeforeStmt: Database.Statement
+  private readonly byClientIdStmt: Database.Statement
+  private readonly lastInboundStmt: Database.Statement
 
   constructor(db: Db) {
     const c = db.$client
@@ -25,6 +27,12 @@ export class MessagesRepo {
     this.byProviderIdStmt = c.prepare(`SELECT ${all} FROM messages WHERE channel_id = ? AND provider_message_id = ?`)
     this.byIdInWorkspaceStmt = c.prepare(`SELECT ${all} FROM messages WHERE workspace_id = ? AND id = ?`)
     this.byIdStmt = c.prepare(`SELECT ${all} FROM messages WHERE id = ?`)
+    this.byClientIdStmt = c.prepare(`SELECT ${all} FROM messages WHERE workspace_id = ? AND client_message_id = ?`)
+    this.lastInboundStmt = c.prepare(
+      `SELECT provider_message_id AS id FROM messages
+        WHERE conversation_id = ? AND direction = 'in' AND provider_message_id IS NOT NULL AND type <> 'reaction'
+        ORDER BY id DESC LIMIT 1`,
+    )
     this.dtoNewestStmt = c
       .prepare(`SELECT ${MESSAGE_DTO_COLUMNS} FROM messages WHERE workspace_id = ? AND conversation_id = ? ORDER BY id DESC LIMIT ?`)
       .raw()
@@ -81,6 +89,17 @@ export class MessagesRepo {
         : this.dtoBeforeStmt.all(workspaceId, conversationId, opts.beforeId, opts.limit)
     ) as unknown[][]
     return rows.map(rowToMessageDTO)
+  }
+
+  /** The message an agent's send with this clientMessageId stored, if any (a send's idempotency key). */
+  byClientId(workspaceId: number, clientMessageId: string): MessageRow | undefined {
+    return this.decode(this.byClientIdStmt.get(workspaceId, clientMessageId))
+  }
+
+  /** The provider's id of the customer's latest message (not a reaction): marking it read marks the earlier ones. */
+  lastInboundProviderId(conversationId: number): string | null {
+    const row = this.lastInboundStmt.get(conversationId) as { id: string } | undefined
+    return row?.id ?? null
   }
 
   private decode(row: unknown): MessageRow | undefined {

@@ -10,14 +10,15 @@
 import type { EventBatch } from '../../events/event-log.ts'
 import type { CampaignRef } from '../../events/types.ts'
 import type { CampaignRecipientsRepo } from '../../store/campaign-recipients.ts'
-import type { ChannelRow, InboxStore, MessageRow } from '../../store/inbox-store.ts'
+import type { ChannelRow, MessageRow } from '../../store/inbox-store.ts'
+import type { InboxWriter } from '../inbox/writer.ts'
 import type { ContactsService } from '../contacts/contacts.ts'
 import type { OptOutKeywords } from './opt-out.ts'
 
 export class CampaignAttribution {
   constructor(
     private readonly recipients: CampaignRecipientsRepo,
-    private readonly store: InboxStore,
+    private readonly writer: Pick<InboxWriter, 'updateMessage'>,
     private readonly contacts: ContactsService,
     private readonly keywords: OptOutKeywords,
     private readonly windowMs: number,
@@ -39,6 +40,7 @@ export class CampaignAttribution {
     if (hit.repliedAt === null) this.recipients.markReplied(hit.recipientId, row.timestamp, row.id)
     const ref: CampaignRef = { id: hit.campaignId, name: hit.name }
     this.onAttributed(hit.campaignId)
-    return this.store.updateMessage(row.id, { context: { ...(row.context ?? {}), campaign: ref } })
+    // No event of its own: message.created, emitted next, carries the attribution.
+    return this.writer.updateMessage(null, row.id, { context: { ...(row.context ?? {}), campaign: ref }, updatedAt: row.updatedAt })
   }
 }

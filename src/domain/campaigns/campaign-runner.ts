@@ -267,8 +267,6 @@ export class CampaignRunner {
     const clientMessageId = `campaign:${c.id}:${cl.recipientId}`
     const existingConv = store.conversationByChannelContact(channel.id, contact.id)
     const conv = existingConv ?? store.findOrOpenConversation(c.workspaceId, channel.id, contact.id, now)
-    // "+" and the full number: without it Meta prepends the business's country code.
-    const to = /^\d+$/.test(contact.externalId) ? `+${contact.externalId}` : contact.externalId
     const recorded = this.d.writer.record(
       batch,
       conv,
@@ -296,8 +294,8 @@ export class CampaignRunner {
           recipients.link(cl.recipientId, row.id)
           this.d.outbox.enqueue(
             row,
-            'template',
-            { messaging_product: 'whatsapp', recipient_type: 'individual', to, type: 'template', template: built.graph },
+            channel.kind,
+            { to: contact.externalId, broadcast: true, content: { type: 'template', template: built.message } },
             { priority: CAMPAIGN_PRIORITY },
           )
         },

@@ -99,7 +99,7 @@ export function createCampaigns(deps: CampaignsDeps): Campaigns {
     },
   })
   const keywords = new OptOutKeywords(config.campaigns.optOutKeywords)
-  const attribution = new CampaignAttribution(repos.recipients, store, contacts, keywords, config.campaigns.replyWindowMs, (id) =>
+  const attribution = new CampaignAttribution(repos.recipients, deps.writer, contacts, keywords, config.campaigns.replyWindowMs, (id) =>
     analytics.touch(id),
   )
   const watcher = new MetaOptOutWatcher(contactsRepo, events, contacts, (err) => log.error({ err }, 'opt-out from 131050 failed'))

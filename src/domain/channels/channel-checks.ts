@@ -10,26 +10,22 @@
 // every channel Meta has not judged yet is asked again.
 import type { FastifyBaseLogger } from 'fastify'
 import type { EventLog } from '../../events/event-log.ts'
-import { GraphError, type GraphClient } from '../../channels/whatsapp/graph-client.ts'
+import type { ChannelProviders } from '../../channels/index.ts'
+import type { CredentialsVerdict } from '../../channels/provider.ts'
 import type { ChannelRow } from '../../store/inbox-store.ts'
 import { toPublicChannel, type ChannelDirectory } from './channels.ts'
 import { retryDelay } from '../sending/outbox-rate.ts'
 
 export interface ChannelChecksDeps {
   channels: ChannelDirectory
-  graph: Pick<GraphClient, 'phoneNumberInfo' | 'me'>
+  /** Each channel's provider asks Meta about its own kind of credentials. */
+  providers: Pick<ChannelProviders, 'for'>
   events: EventLog
   now: () => number
   log: FastifyBaseLogger
   retryBaseMs: number
   retryCapMs: number
 }
-
-type Verdict = { status: 'verified' | 'rejected' | null; detail: string }
-
-// Meta's codes that say "not now" rather than "not this token": ask again later.
-// 1/2 unknown/temporary, 4/17/32/613 call-rate limits, 80007 WABA rate limit, 130429 throughput.
-const TRANSIENT_CODES = new Set([1, 2, 4, 17, 32, 613, 80007, 130429])
 
 export class ChannelChecks {
   private readonly timers = new Map<number, NodeJS.Timeout>()
@@ -111,49 +107,7 @@ export class ChannelChecks {
   }
 
   /** Meta's answer about this token, in words an admin can act on. */
-  private async ask(c: ChannelRow, token: string): Promise<Verdict> {
-    try {
-      if (c.kind === 'whatsapp') {
-        const info = await this.d.graph.phoneNumberInfo(c.externalId, token)
-        const who = [info.verifiedName, info.displayPhoneNumber].filter(Boolean).join(' · ')
-        return { status: 'verified', detail: who || `Phone number ID ${info.id}` }
-      }
-      const me = await this.d.graph.me(token)
-      if (me.id !== null && me.id !== c.externalId) {
-        return {
-          status: 'rejected',
-          detail: `This token belongs to ${me.name ? `the Page “${me.name}”` : 'another Page'} (ID ${me.id}), not to Page ID ${c.externalId}. Paste the access token of this Page.`,
-        }
-      }
-      return { status: 'verified', detail: me.name ?? `Page ID ${c.externalId}` }
-    } catch (err) {
-      return verdictOf(c, err)
-    }
+  private ask(c: ChannelRow, token: string): Promise<CredentialsVerdict> {
+    return this.d.providers.for(c.kind).checkCredentials(c, token)
   }
-}
-
-function verdictOf(c: ChannelRow, err: unknown): Verdict {
-  if (!(err instanceof GraphError)) throw err
-  if (err.kind !== 'meta') return { status: null, detail: `Meta could not be reached (${err.message}).` }
-  const code = err.code ?? 0
-  if (TRANSIENT_CODES.has(code)) return { status: null, detail: `Meta asked to try later (${code}).` }
-  if (code === 190) {
-    return {
-      status: 'rejected',
-      detail:
-        c.kind === 'whatsapp'
-          ? 'Meta rejected the access token (190): it is invalid, expired or revoked. Create a permanent system-user token with whatsapp_business_messaging (Business settings → System users) and save it here.'
-          : "Meta rejected the access token (190): it is invalid, expired or revoked. Copy the Page's access token again (Messenger → Settings → Access tokens) and save it here.",
-    }
-  }
-  if (code === 100) {
-    return {
-      status: 'rejected',
-      detail:
-        c.kind === 'whatsapp'
-          ? `Meta does not know phone number ID ${c.externalId} for this token (100). Check the Phone number ID under WhatsApp → API Setup, and that the token's system user was given this WhatsApp account.`
-          : `Meta refused this token for Page ID ${c.externalId} (100). Check the Page ID and that the token is this Page's own access token.`,
-    }
-  }
-  return { status: 'rejected', detail: `Meta refused the credentials (${code}): ${err.title ?? err.message}` }
 }

@@ -11,14 +11,15 @@
 import { createHash } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import type { EventLog } from '../../events/event-log.ts'
-import type { GraphClient } from '../../channels/whatsapp/graph-client.ts'
-import { GraphError } from '../../channels/whatsapp/graph-client.ts'
+import { GraphError } from '../../channels/graph-http.ts'
+import type { MessengerGraph } from '../../channels/messenger/graph-client.ts'
 import type { Db } from '../../store/db.ts'
 import type { ChannelRow, ContactRow, InboxStore } from '../../store/inbox-store.ts'
 import { ContactsService } from './contacts.ts'
 import { ContactsRepo } from '../../store/contacts.ts'
 import { retryDelay } from '../sending/outbox-rate.ts'
 import { Wakeup } from '../wakeup.ts'
+import type { InboxWriter } from '../inbox/writer.ts'
 
 // A name is a nicety, not worth many sockets: a burst of new customers is fetched a few
 // at a time while sends and media keep the Graph connections they need.
@@ -51,8 +52,10 @@ const PAGE_REFUSAL_CODES = new Set([3, 10, 190, 200, 230])
 export interface MessengerProfilesDeps {
   db: Db
   store: InboxStore
+  /** Messages and conversations change only through the inbox writer. */
+  writer: InboxWriter
   events: EventLog
-  graph: GraphClient
+  graph: Pick<MessengerGraph, 'userProfile'>
   /** MESSENGER_FETCH_PROFILES: off for apps without profile access. */
   enabled: boolean
   now: () => number
@@ -198,7 +201,7 @@ export class MessengerProfiles {
       batch.emit(ws, 'contact.updated', { contact: this.contacts.dto(updated) })
       for (const id of this.deps.store.conversations.conversationIdsOfContact(ws, contact.id)) {
         const conversation = this.deps.store.conversation(ws, id)
-        if (conversation) batch.emit(ws, 'conversation.updated', { conversation })
+        if (conversation) this.deps.writer.conversationChanged(batch, ws, conversation)
       }
     })
   }

@@ -2,14 +2,12 @@
 // reactions, echoes of the Page's own messages, and delivery/read watermarks.
 import type { EventBatch } from '../../events/event-log.ts'
 import { messageTypeOf, type MsEvent, type MsParsed } from '../../channels/messenger/parse.ts'
+import { ECHO_METADATA_PREFIX } from '../../channels/messenger/send.ts'
 import type { ChannelRow, InboxStore, MessageRow } from '../../store/inbox-store.ts'
 import type { MessageStatus } from '../../store/schema.ts'
 import { keepRaw } from '../../store/webhook-leftovers.ts'
 import type { SideEffects } from '../effects.ts'
 import type { InboxWriter } from './writer.ts'
-
-/** Parley's own sends carry this in `message.metadata`; the echo names its message. */
-export const ECHO_METADATA_PREFIX = 'parley:'
 
 export interface MessengerIngestDeps {
   store: InboxStore

@@ -192,6 +192,11 @@ export class InboxWriter {
     return updated
   }
 
+  /** Announces a message's current state (after changes made with no batch). */
+  messageChanged(batch: EventBatch, row: MessageRow): void {
+    batch.emit(row.workspaceId, 'message.updated', { message: toMessageDTO(row) })
+  }
+
   /**
    * A delivery status (Meta's webhook, a Messenger watermark, an echo naming Parley's
    * send): applied only forward (message-status.ts), `extra` alongside. Undefined when

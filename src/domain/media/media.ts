@@ -14,7 +14,7 @@ import { Transform } from 'node:stream'
 import type { FastifyBaseLogger } from 'fastify'
 import type { EventBatch, EventLog } from '../../events/event-log.ts'
 import { sentFromPhoneApp } from '../../events/types.ts'
-import type { GraphClient } from '../../channels/whatsapp/graph-client.ts'
+import type { ChannelProviders } from '../../channels/index.ts'
 import type { Db } from '../../store/db.ts'
 import { toMessageDTO, type ChannelRow, type InboxStore, type MessageRow } from '../../store/inbox-store.ts'
 import { MediaRepo, type MediaRow, type NewMedia } from '../../store/media.ts'
@@ -23,6 +23,7 @@ import { retryDelay } from '../sending/outbox-rate.ts'
 import { LocalSendError } from '../sending/outbox-worker.ts'
 import { LOCAL_REASONS } from '../sending/meta-errors.ts'
 import { Wakeup } from '../wakeup.ts'
+import type { InboxWriter } from '../inbox/writer.ts'
 
 export type { MediaRow } from '../../store/media.ts'
 
@@ -32,9 +33,6 @@ const FETCH_CONCURRENCY = 3
 const FETCH_MAX_ATTEMPTS = 6
 const FETCH_RETRY_BASE_MS = 2000
 const FETCH_RETRY_CAP_MS = 10 * 60_000
-// Uploaded ids live 30 days on WhatsApp and 90 on Messenger (attachment ids); re-upload
-// a day early rather than send a dead id.
-const UPLOAD_ID_TTL_MS = { whatsapp: 29 * 86400_000, messenger: 89 * 86400_000 } as const
 /** Messenger takes attachments up to 25 MB (saving-assets), whatever their type. */
 export const MESSENGER_MAX_BYTES = 25 * 1024 * 1024
 
@@ -113,8 +111,11 @@ export const mediaUrl = (id: number) => `/api/media/${id}`
 export interface MediaDeps {
   db: Db
   store: InboxStore
+  /** Messages and conversations change only through the inbox writer. */
+  writer: InboxWriter
   events: EventLog
-  graph: GraphClient
+  /** Each channel's uploads and downloads go through its own provider. */
+  providers: Pick<ChannelProviders, 'for'>
   dataDir: string
   maxBytes: number
   uploadMaxBytes: number
@@ -207,16 +208,17 @@ export class MediaService {
   }
 
   private async fetchOne(row: MediaRow): Promise<void> {
-    const { graph, store } = this.deps
+    const { store } = this.deps
     const channel = row.channelId ? store.channels.byId(row.channelId) : undefined
     const token = channel?.accessToken
     const file = randomBytes(16).toString('hex')
     const dest = path.join(this.dir, file)
     try {
       if (!channel || !token || !row.providerMediaId) throw new Error('the WhatsApp number has no access token')
-      const info = await graph.mediaInfo(row.providerMediaId, token, channel.externalId)
-      const got = await graph.downloadMedia(info.url, token, dest + '.part', this.deps.maxBytes)
-      const expected = row.sha256 ?? info.sha256
+      const provider = this.deps.providers.for(channel.kind)
+      if (!provider.fetchMedia) throw new Error(`a ${channel.kind} channel has no media to fetch by id`)
+      const got = await provider.fetchMedia(channel, token, row.providerMediaId, dest + '.part', this.deps.maxBytes)
+      const expected = row.sha256 ?? got.sha256
       // Meta's sha256 is base64 in current payloads and hex in older ones.
       if (expected && expected !== got.sha256Base64 && expected.toLowerCase() !== got.sha256Hex) {
         await rm(dest + '.part', { force: true })
@@ -225,7 +227,7 @@ export class MediaService {
       await rename(dest + '.part', dest)
       // Stopped meanwhile: the database may be closed; the row is fetched again next start.
       if (this.stopped) return
-      const mimeType = row.mimeType ?? info.mimeType ?? got.contentType
+      const mimeType = row.mimeType ?? got.mimeType ?? got.contentType
       this.deps.events.transact((batch) => {
         const stored = this.update(row.id, { state: 'stored', path: file, size: got.size, mimeType, lastError: null })
         this.patchMessage(stored, batch, { localId: stored.id, url: mediaUrl(stored.id), size: got.size })
@@ -259,8 +261,7 @@ export class MediaService {
     if (!row.messageId) return
     const msg = this.deps.store.messages.messageRowById(row.messageId)
     if (!msg) return
-    const updated = this.deps.store.updateMessage(msg.id, { media: { ...(msg.media ?? {}), ...add }, updatedAt: this.deps.now() })
-    batch.emit(updated.workspaceId, 'message.updated', { message: toMessageDTO(updated) })
+    this.deps.writer.updateMessage(batch, msg.id, { media: { ...(msg.media ?? {}), ...add } })
   }
 
   // ---- outbound ---------------------------------------------------------------
@@ -340,7 +341,8 @@ export class MediaService {
     const row = this.repo.mediaById(localMediaId)
     if (!row || !row.path) throw new LocalSendError(LOCAL_REASONS.mediaMissing, false)
     const now = this.deps.now()
-    if (row.providerMediaId && row.channelId === channel.id && (row.providerUploadedAt ?? 0) > now - UPLOAD_ID_TTL_MS[channel.kind]) {
+    const provider = this.deps.providers.for(channel.kind)
+    if (row.providerMediaId && row.channelId === channel.id && (row.providerUploadedAt ?? 0) > now - provider.uploadTtlMs) {
       return row.providerMediaId
     }
     let bytes: Buffer
@@ -350,13 +352,7 @@ export class MediaService {
       throw new LocalSendError(LOCAL_REASONS.mediaMissing, false)
     }
     const file = { bytes, mimeType: row.mimeType ?? 'application/octet-stream', filename: row.filename ?? 'file' }
-    const id =
-      channel.kind === 'messenger'
-        ? await this.deps.graph.uploadPageAttachment(channel.externalId, token, {
-            ...file,
-            type: messengerAttachmentType(this.kindOf(row)),
-          })
-        : await this.deps.graph.uploadMedia(channel.externalId, token, file)
+    const id = await provider.uploadMedia(channel, token, { ...file, kind: this.kindOf(row) })
     this.update(row.id, { providerMediaId: id, providerUploadedAt: this.deps.now(), channelId: channel.id })
     return id
   }
@@ -384,11 +380,6 @@ export class MediaService {
       url: mediaUrl(row.id),
     }
   }
-}
-
-/** Messenger's attachment type for an upload: images, audio and video are shown as such, anything else is a file. */
-export function messengerAttachmentType(kind: UploadKind | null): 'image' | 'audio' | 'video' | 'file' {
-  return kind === 'image' || kind === 'audio' || kind === 'video' ? kind : 'file'
 }
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what a filename must lose

@@ -1,15 +1,14 @@
 // The outbox worker: claims due rows (state committed as `sending` with a lease before
-// each call), sends them through the Graph client within each number's rate, and
+// each call), sends them through the channel's provider within each number's rate, and
 // commits the outcome. What happens on failure is decided by meta-errors.ts:
 //   transient (5xx, 131000, 131057, network before sending) → retry, full-jitter backoff
 //   throttle (130429)                                      → the whole number pauses
 //   permanent (131047, 131026, 132xxx, 190, 100, 368, …)    → failed after one attempt
 //   ambiguous (the request left, no answer came)           → unknown, never resent by itself
-import { eq } from 'drizzle-orm'
 import type { FastifyBaseLogger } from 'fastify'
-import { GraphError, type GraphClient } from '../../channels/whatsapp/graph-client.ts'
-import type { Db } from '../../store/db.ts'
-import { channels } from '../../store/schema.ts'
+import { GraphError } from '../../channels/graph-http.ts'
+import type { ChannelProviders } from '../../channels/index.ts'
+import type { ChannelsRepo } from '../../store/channels.ts'
 import type { ChannelRow } from '../../store/inbox-store.ts'
 import { classify, localReasons, plainReason } from './meta-errors.ts'
 import type { Outbox, OutboxRow } from './outbox.ts'
@@ -40,9 +39,11 @@ export interface WorkerOptions {
 }
 
 export interface WorkerDeps {
-  db: Db
+  /** The channel a row goes out on (its token, its kind). */
+  channels: Pick<ChannelsRepo, 'byId'>
   outbox: Outbox
-  graph: GraphClient
+  /** Each channel's provider sends what it stored (channels/provider.ts). */
+  providers: Pick<ChannelProviders, 'for'>
   limiter: SendRateLimiter
   media: MediaUploader
   now: () => number
@@ -122,7 +123,7 @@ export class OutboxWorker {
   /** Claims what this number may send now; returns when to look again. */
   private claimFor(channelId: number, now: number): number {
     const { limiter, outbox } = this.deps
-    const channel = this.deps.db.select().from(channels).where(eq(channels.id, channelId)).get()
+    const channel = this.deps.channels.byId(channelId)
     const busy = this.perChannel.get(channelId) ?? 0
     // Evenly paced, never a burst (outbox-rate.ts).
     const free = limiter.paced(channelId, now)
@@ -155,9 +156,9 @@ export class OutboxWorker {
   }
 
   private async process(row: OutboxRow, channel: ChannelRow | undefined): Promise<void> {
-    const { outbox, graph } = this.deps
+    const { outbox } = this.deps
     if (!channel || !channel.enabled) {
-      outbox.markFailed(row.id, { code: null, title: 'Channel disabled', reason: `The ${channelLabel(channel)} is disconnected.` })
+      outbox.markFailed(row.id, { code: null, title: 'Channel disabled', reason: `The ${this.label(channel)} is disconnected.` })
       return
     }
     const token = channel.accessToken
@@ -165,41 +166,32 @@ export class OutboxWorker {
       outbox.markFailed(row.id, {
         code: null,
         title: 'No access token',
-        reason: `The ${channelLabel(channel)} has no access token; an admin must configure it.`,
+        reason: `The ${this.label(channel)} has no access token; an admin must configure it.`,
       })
       return
     }
     const startedAt = this.deps.now()
-    const { _parley, ...body } = row.payload as Record<string, unknown> & { _parley?: { mediaId?: number } }
-    // Uploading first is safe to repeat (an unused media id costs nothing), so its
-    // failures are never "unknown": they retry or fail like any request not sent.
-    // Messenger the same way, by choice: its Send API could also take the bytes itself
-    // (multipart `filedata`), but then the one call that is not safe to repeat would carry
-    // up to 25 MB, and a connection broken mid-upload would leave the message "unknown"
-    // (never resent by itself). Uploading to the Attachment Upload API first keeps that
-    // call a small JSON request by attachment_id, exactly like a text send — same lease,
-    // same echo reconciliation — and a retried send reuses the (reusable) id.
-    if (_parley?.mediaId !== undefined) {
-      try {
-        const id = await this.deps.media.providerIdFor(_parley.mediaId, channel, token)
-        if (channel.kind === 'messenger') withAttachmentId(body, id)
-        else body[row.kind] = { ...(body[row.kind] as Record<string, unknown>), id }
-      } catch (err) {
-        this.handleError(row, err instanceof GraphError && err.kind === 'ambiguous' ? asNotSent(err) : err, startedAt, channel.kind)
-        return
-      }
-    }
     try {
-      const res =
-        channel.kind === 'messenger'
-          ? // Messenger's echo carries the message's own metadata back instead (see replies.ts).
-            await graph.sendPageMessage(channel.externalId, token, body)
-          : await graph.sendMessage(channel.externalId, token, { ...body, biz_opaque_callback_data: outbox.callbackData(row) })
+      // The channel's provider unpacks what it stored at enqueue and speaks its own API.
+      const res = await this.deps.providers.for(channel.kind).send(channel, token, row.payload, {
+        callbackData: outbox.callbackData(row),
+        // Uploading first is safe to repeat (an unused media id costs nothing), so its
+        // failures are never "unknown": they retry or fail like any request not sent.
+        mediaId: (localMediaId) =>
+          this.deps.media
+            .providerIdFor(localMediaId, channel, token)
+            .catch((err: unknown) => Promise.reject(err instanceof GraphError && err.kind === 'ambiguous' ? asNotSent(err) : err)),
+      })
       outbox.markSent(row.id, res.wamid)
       this.deps.limiter.succeeded(row.channelId)
     } catch (err) {
       this.handleError(row, err, startedAt, channel.kind)
     }
+  }
+
+  /** What agents call the channel: its provider's word for it. */
+  private label(channel: ChannelRow | undefined): string {
+    return channel ? this.deps.providers.for(channel.kind).label : 'WhatsApp number'
   }
 
   private handleError(row: OutboxRow, err: unknown, startedAt: number, kind: ChannelRow['kind'] = 'whatsapp'): void {
@@ -251,15 +243,6 @@ export class OutboxWorker {
     outbox.scheduleRetry(row.id, this.deps.now() + delay, code, text)
   }
 }
-
-/** message.attachment.payload.attachment_id, copying what it changes (the row's payload stays as stored). */
-function withAttachmentId(body: Record<string, unknown>, id: string): void {
-  const message = (body.message ?? {}) as { attachment?: { type?: unknown; payload?: Record<string, unknown> } }
-  const attachment = message.attachment ?? {}
-  body.message = { ...message, attachment: { ...attachment, payload: { ...(attachment.payload ?? {}), attachment_id: id } } }
-}
-
-const channelLabel = (c: ChannelRow | undefined) => (c?.kind === 'messenger' ? 'Messenger page' : 'WhatsApp number')
 
 function asNotSent(err: GraphError): GraphError {
   return new GraphError('not_sent', err.message, err.code, err.httpStatus, err.title, err.details)

@@ -9,9 +9,13 @@ import { toMessageDTO, type ChannelRow, type InboxStore, type MessageRow, type N
 import { OutboxRepo, type NewOutboxRow, type OutboxRow } from '../../store/outbox.ts'
 import { PendingStatuses } from '../../store/webhook-leftovers.ts'
 import type { MessageStatus } from '../../store/schema.ts'
+import type { ChannelProviders } from '../../channels/index.ts'
+import type { OutboundMessage } from '../../channels/provider.ts'
+import type { ChannelKind } from '../../events/types.ts'
 import { statusErrorOf, type WaStatus, type WaStatusName } from '../../channels/whatsapp/parse.ts'
 import { applyStatus } from '../inbox/message-status.ts'
 import { localReasons } from './meta-errors.ts'
+import type { InboxWriter } from '../inbox/writer.ts'
 
 export type { OutboxRow } from '../../store/outbox.ts'
 
@@ -21,7 +25,11 @@ const PRE_SENT = new Set<MessageStatus>(['pending', 'queued', 'sending', 'unknow
 export interface OutboxDeps {
   db: Db
   store: InboxStore
+  /** Messages change only through the inbox writer (their status, their wamid). */
+  writer: InboxWriter
   events: EventLog
+  /** Each channel's provider writes its own stored bodies. */
+  providers: Pick<ChannelProviders, 'for'>
   now: () => number
 }
 
@@ -60,9 +68,20 @@ export class Outbox {
     return Number.isSafeInteger(id) && Number.isSafeInteger(resend) ? { id, resend } : undefined
   }
 
-  /** Inside the caller's transaction (the message is inserted in the same one). */
-  enqueue(message: MessageRow, kind: string, payload: Record<string, unknown>, opts: { priority?: number } = {}): OutboxRow {
+  /**
+   * Inside the caller's transaction (the message is inserted in the same one). The
+   * channel's provider writes the stored body (channels/provider.ts), and the same
+   * provider sends it later; the outbox never reads inside it but for its own `_parley`.
+   */
+  enqueue(
+    message: MessageRow,
+    channel: ChannelKind,
+    send: Omit<OutboundMessage, 'messageId'>,
+    opts: { priority?: number } = {},
+  ): OutboxRow {
     const now = this.deps.now()
+    const kind = send.content.type
+    const payload = this.deps.providers.for(channel).buildSend({ ...send, messageId: message.id })
     return this.repo.insertOutboxRow({
       workspaceId: message.workspaceId,
       channelId: message.channelId,
@@ -288,21 +307,13 @@ export class Outbox {
     const other = this.deps.store.messageByProviderId(row.channelId, wamid)
     if (other && other.id !== message.id) return undefined // never two messages with one wamid
     this.setOutbox(row.id, { state: 'sent', providerMessageId: wamid, leaseUntil: null })
-    let current = this.deps.store.updateMessage(message.id, {
+    const named = this.deps.writer.updateMessage(null, message.id, {
       providerMessageId: wamid,
       ...(PRE_SENT.has(message.status) ? { status: 'sent' as const, errorCode: null, errorTitle: null, errorDetail: null } : {}),
-      updatedAt: this.deps.now(),
     })
-    // Taken (read and removed) in this transaction: applied below, or rolled back with it.
-    for (const p of this.pendingStatuses.take(row.channelId, wamid)) {
-      const patch = applyStatus(current, {
-        status: p.status as WaStatusName,
-        timestamp: p.timestamp,
-        error: statusErrorOf(p.raw),
-      })
-      if (patch) current = this.deps.store.updateMessage(message.id, { ...patch, updatedAt: this.deps.now() })
-    }
-    batch.emit(current.workspaceId, 'message.updated', { message: toMessageDTO(current) })
+    // Taken (read and removed) in this transaction: applied here, or rolled back with it.
+    const current = this.deps.writer.applyPendingStatuses(named)
+    this.deps.writer.messageChanged(batch, current)
     return current
   }
 
@@ -321,13 +332,14 @@ export class Outbox {
     if (!m) return undefined
     const p = patch(m)
     if (!p) return m
-    const updated = this.deps.store.updateMessage(messageId, { ...p, updatedAt: this.deps.now() })
-    batch.emit(updated.workspaceId, 'message.updated', { message: toMessageDTO(updated) })
-    return updated
+    return this.deps.writer.updateMessage(batch, messageId, p)
   }
 }
 
-/** How many times an agent has sent this row again (0: the first send). */
+/**
+ * How many times an agent has sent this row again (0: the first send). Kept in the stored
+ * body under `_parley`, the outbox's own key: providers never send `_` keys (channels/provider.ts).
+ */
 function resendOf(row: Pick<OutboxRow, 'payload'>): number {
   const n = (row.payload._parley as { resend?: unknown } | undefined)?.resend
   return typeof n === 'number' ? n : 0

@@ -3,21 +3,19 @@
 // connection never sends twice: chatwoot #9314) and is stored — message, outbox row,
 // conversation preview and `message.created` — in one transaction; the outbox worker
 // does the rest. The 24-hour window is enforced here, before anything is queued.
-import { and, desc, eq, ne, isNotNull } from 'drizzle-orm'
 import type { FastifyBaseLogger } from 'fastify'
 import type { EventLog } from '../../events/event-log.ts'
 import type { MessageDTO } from '../../events/types.ts'
 import { sendRecovery } from '../../events/send-recovery.ts'
-import type { GraphClient } from '../../channels/whatsapp/graph-client.ts'
+import type { ChannelProviders } from '../../channels/index.ts'
+import type { OutboundContent } from '../../channels/provider.ts'
 import type { Db } from '../../store/db.ts'
-import { ECHO_METADATA_PREFIX } from '../inbox/messenger-ingest.ts'
 import { BUSINESS_REACTOR, SERVICE_WINDOW_MS, type InboxWriter } from '../inbox/writer.ts'
 import { toMessageDTO, type ChannelRow, type InboxStore, type MessageRow } from '../../store/inbox-store.ts'
-import { channels, messages } from '../../store/schema.ts'
 import { Errors } from '../../errors.ts'
 import type { Outbox } from './outbox.ts'
 import type { OutboxWorker } from './outbox-worker.ts'
-import { MESSENGER_MAX_BYTES, messengerAttachmentType, whatsappMaxBytes, type MediaService } from '../media/media.ts'
+import { MESSENGER_MAX_BYTES, whatsappMaxBytes, type MediaService } from '../media/media.ts'
 import type { TemplateSend, TemplateService } from './templates.ts'
 
 export type SendType = 'text' | 'template' | 'image' | 'document' | 'audio' | 'video' | 'reaction'
@@ -54,7 +52,8 @@ export interface RepliesDeps {
   worker: OutboxWorker
   media: MediaService
   templates: TemplateService
-  graph: GraphClient
+  /** Each channel's provider writes its payloads and sends its read receipts. */
+  providers: Pick<ChannelProviders, 'for'>
   now: () => number
   markRead: boolean
   log: FastifyBaseLogger
@@ -62,6 +61,9 @@ export interface RepliesDeps {
 
 interface Prepared {
   type: SendType
+  /** What the channel's provider sends (channels/provider.ts). */
+  content: OutboundContent
+  /** A reaction's {message_id, emoji}: the message's data, shaped like an inbound reaction's. */
   part: Record<string, unknown>
   text: string | null
   data: unknown
@@ -73,17 +75,12 @@ export class Replies {
   constructor(private readonly deps: RepliesDeps) {}
 
   channel(id: number): ChannelRow | undefined {
-    return this.deps.db.select().from(channels).where(eq(channels.id, id)).get()
+    return this.deps.store.channels.byId(id)
   }
 
   /** The workspace's WhatsApp number (the first enabled one). */
   whatsappChannel(workspaceId: number): ChannelRow | undefined {
-    return this.deps.db
-      .select()
-      .from(channels)
-      .where(and(eq(channels.workspaceId, workspaceId), eq(channels.kind, 'whatsapp'), eq(channels.enabled, true)))
-      .orderBy(channels.id)
-      .get()
+    return this.deps.store.channels.firstEnabled(workspaceId, 'whatsapp')
   }
 
   async send(
@@ -129,14 +126,25 @@ export class Replies {
       if (!messenger && type !== 'template' && !(fresh.windowExpiresAt !== null && fresh.windowExpiresAt > now)) throw Errors.windowClosed()
 
       const p: Prepared = built
-        ? { type, part: built.graph, text: built.text, data: built.data, media: null, mediaId: null }
+        ? {
+            type,
+            content: { type: 'template', template: built.message },
+            part: {},
+            text: built.text,
+            data: built.data,
+            media: null,
+            mediaId: null,
+          }
         : this.prepare(ws, type, input, messenger)
       const quoted =
         input.replyToMessageId !== undefined && type !== 'reaction' && !messenger
           ? this.target(ws, conversationId, input.replyToMessageId)
           : null
       const reactTo = type === 'reaction' ? this.target(ws, conversationId, input.reaction!.messageId) : null
-      if (reactTo) p.part = { message_id: reactTo.providerMessageId, emoji: input.reaction!.emoji }
+      if (reactTo) {
+        p.part = { message_id: reactTo.providerMessageId, emoji: input.reaction!.emoji }
+        p.content = { type: 'reaction', targetId: reactTo.providerMessageId!, emoji: input.reaction!.emoji }
+      }
 
       const recorded = this.deps.writer.record(
         batch,
@@ -162,29 +170,13 @@ export class Replies {
           by: 'agent',
           now,
           alongside: (row) => {
-            // The echo of a Messenger send names the message (`metadata` rides on text and
-            // attachments alike), so it is never shown twice.
-            const metadata = `${ECHO_METADATA_PREFIX}${row.id}`
-            const payload: Record<string, unknown> = messenger
-              ? {
-                  recipient: { id: fresh.contact.externalId },
-                  messaging_type: tag ? 'MESSAGE_TAG' : 'RESPONSE',
-                  ...(tag ? { tag } : {}),
-                  // An attachment goes by the attachment_id the worker uploads it for (outbox-worker.ts).
-                  message: p.mediaId !== null ? { attachment: { type: p.part.type, payload: {} }, metadata } : { text: p.text, metadata },
-                  ...(p.mediaId !== null ? { _parley: { mediaId: p.mediaId } } : {}),
-                }
-              : {
-                  messaging_product: 'whatsapp',
-                  recipient_type: 'individual',
-                  to: fresh.contact.externalId,
-                  type,
-                  [type]: p.part,
-                  ...(quoted ? { context: { message_id: quoted.providerMessageId } } : {}),
-                  // Stripped before sending: which local upload to turn into Meta's media id.
-                  ...(p.mediaId !== null ? { _parley: { mediaId: p.mediaId } } : {}),
-                }
-            this.deps.outbox.enqueue(row, type, payload)
+            // The channel's provider writes the request body; the worker sends it (outbox-worker.ts).
+            this.deps.outbox.enqueue(row, channel.kind, {
+              to: fresh.contact.externalId,
+              content: p.content,
+              quote: quoted?.providerMessageId ?? null,
+              tag,
+            })
             if (p.mediaId !== null) this.deps.media.attach(p.mediaId, row.id)
             if (reactTo) this.deps.writer.react(batch, reactTo, BUSINESS_REACTOR, input.reaction!.emoji || null, now)
           },
@@ -220,7 +212,7 @@ export class Replies {
       // inside the 24 hours and is retried after them goes as a human agent's follow-up.
       const tag = messengerTag(conv.windowExpiresAt, this.deps.now())
       const followUp = msg.context?.messengerTag === 'HUMAN_AGENT'
-      if (tag && !followUp) refresh = { payload: { messaging_type: 'MESSAGE_TAG', tag }, context: { messengerTag: tag } }
+      if (tag && !followUp) refresh = { payload: this.deps.providers.for(conv.channelKind).tagFields(tag), context: { messengerTag: tag } }
     } else if (msg.type !== 'template' && !(conv.windowExpiresAt && conv.windowExpiresAt > this.deps.now())) throw Errors.windowClosed()
     const row = this.deps.outbox.requeue(workspaceId, messageId, { afterSend: true, ...refresh })
     if (!row) throw Errors.notRetryable()
@@ -237,23 +229,12 @@ export class Replies {
     if (!this.deps.markRead) return Promise.resolve()
     const conv = this.deps.store.conversation(workspaceId, conversationId)
     const channel = conv ? this.channel(conv.channelId) : undefined
-    if (!conv || !channel || channel.kind !== 'whatsapp' || !channel.enabled || !channel.accessToken) return Promise.resolve()
-    const last = this.deps.db
-      .select({ wamid: messages.providerMessageId })
-      .from(messages)
-      .where(
-        and(
-          eq(messages.conversationId, conversationId),
-          eq(messages.direction, 'in'),
-          isNotNull(messages.providerMessageId),
-          ne(messages.type, 'reaction'),
-        ),
-      )
-      .orderBy(desc(messages.id))
-      .limit(1)
-      .get()
-    if (!last?.wamid) return Promise.resolve()
-    return this.deps.graph.markRead(channel.externalId, channel.accessToken, last.wamid).catch((err: unknown) => {
+    const provider = channel ? this.deps.providers.for(channel.kind) : undefined
+    // Only channels with read receipts (WhatsApp's blue ticks) have markRead.
+    if (!conv || !channel || !provider?.markRead || !channel.enabled || !channel.accessToken) return Promise.resolve()
+    const last = this.deps.store.messages.lastInboundProviderId(conversationId)
+    if (!last) return Promise.resolve()
+    return provider.markRead(channel, channel.accessToken, last).catch((err: unknown) => {
       const e = err as { kind?: string; code?: number | null }
       this.deps.log.warn({ conversationId, kind: e.kind, code: e.code }, 'mark-as-read on WhatsApp failed')
     })
@@ -267,7 +248,8 @@ export class Replies {
         if (body.length > MAX_TEXT) throw Errors.invalidMessage(`A message can hold at most ${MAX_TEXT} characters`)
         return {
           type,
-          part: { body, preview_url: input.previewUrl ?? URL_IN_TEXT.test(body) },
+          content: { type, body, previewUrl: input.previewUrl ?? URL_IN_TEXT.test(body) },
+          part: {},
           text: body,
           data: null,
           media: null,
@@ -303,12 +285,8 @@ export class Replies {
         }
         return {
           type,
-          part: messenger
-            ? { type: messengerAttachmentType(kind) }
-            : {
-                ...(caption && type !== 'audio' ? { caption } : {}),
-                ...(type === 'document' && up.filename ? { filename: up.filename } : {}),
-              },
+          content: { type, localMediaId: id, caption: caption || null, filename: up.filename },
+          part: {},
           text: (type !== 'audio' && caption) || null,
           data: null,
           media: { localId: dto.id, url: dto.url, mimeType: dto.mimeType, filename: dto.filename, size: dto.size },
@@ -319,7 +297,16 @@ export class Replies {
         const r = this.need(input.reaction, 'reaction')
         // An empty emoji removes the reaction, as on WhatsApp.
         if (r.emoji.length > 16 || /\s/.test(r.emoji)) throw Errors.invalidMessage('A reaction is a single emoji')
-        return { type, part: {}, text: r.emoji || null, data: null, media: null, mediaId: null }
+        // The target is looked up in send() (it must be a message of this conversation).
+        return {
+          type,
+          content: { type, targetId: '', emoji: r.emoji },
+          part: {},
+          text: r.emoji || null,
+          data: null,
+          media: null,
+          mediaId: null,
+        }
       }
       default:
         throw Errors.invalidMessage(`Unknown message type ${String(type)}`)
@@ -347,19 +334,11 @@ export class Replies {
   }
 
   private message(ws: number, id: number): MessageRow | undefined {
-    return this.deps.db
-      .select()
-      .from(messages)
-      .where(and(eq(messages.workspaceId, ws), eq(messages.id, id)))
-      .get()
+    return this.deps.store.messageById(ws, id)
   }
 
   private byClientId(ws: number, clientMessageId: string): MessageRow | undefined {
-    return this.deps.db
-      .select()
-      .from(messages)
-      .where(and(eq(messages.workspaceId, ws), eq(messages.clientMessageId, clientMessageId)))
-      .get()
+    return this.deps.store.messages.byClientId(ws, clientMessageId)
   }
 
   /** The same clientMessageId again: the message as it is now, nothing sent. */

@@ -3,8 +3,9 @@
 // allows 200 calls an hour per WABA). A send names a template, a language and the
 // values of its parameters; they are checked here, before anything is queued, so an
 // agent sees "2 values needed" instead of a failed message (132000).
-import type { GraphClient, GraphTemplate, GraphTemplateComponent } from '../../channels/whatsapp/graph-client.ts'
-import { GraphError } from '../../channels/whatsapp/graph-client.ts'
+import { GraphError } from '../../channels/graph-http.ts'
+import type { GraphTemplate, GraphTemplateComponent, WhatsAppGraph } from '../../channels/whatsapp/graph-client.ts'
+import type { TemplateMessage } from '../../channels/provider.ts'
 import type { ChannelRow } from '../../store/inbox-store.ts'
 import { Errors } from '../../errors.ts'
 
@@ -39,8 +40,8 @@ export interface TemplateSend {
 }
 
 export interface BuiltTemplate {
-  /** The `template` object of the Graph request. */
-  graph: Record<string, unknown>
+  /** What the channel's provider sends (WhatsApp's `template` object: channels/whatsapp/send.ts). */
+  message: TemplateMessage
   /** What the customer will read, for the bubble and the preview. */
   text: string
   data: Record<string, unknown>
@@ -57,7 +58,7 @@ export class TemplateService {
   private readonly inflight = new Map<number, Promise<{ templates: TemplateDTO[] }>>()
 
   constructor(
-    private readonly graph: GraphClient,
+    private readonly graph: Pick<WhatsAppGraph, 'listTemplates'>,
     private readonly ttlMs: number,
     private readonly now: () => number,
   ) {}
@@ -102,14 +103,11 @@ export class TemplateService {
     if (!t.sendable) throw Errors.templateParams('This template needs a media header or a button value, which Parley cannot fill in yet')
     const header = fill('header', t.headerParams, send.headerParams)
     const body = fill('body', t.bodyParams, send.bodyParams)
-    const components: Record<string, unknown>[] = []
-    if (header.params.length) components.push({ type: 'header', parameters: header.params })
-    if (body.params.length) components.push({ type: 'body', parameters: body.params })
     const text = [t.header && render(t.header, header.values), render(t.body, body.values), t.footer]
       .filter((x): x is string => typeof x === 'string' && x.length > 0)
       .join('\n')
     return {
-      graph: { name: t.name, language: { code: t.language }, ...(components.length ? { components } : {}) },
+      message: { name: t.name, language: t.language, header: header.params, body: body.params },
       text,
       data: { template: { name: t.name, language: t.language, category: t.category, header: header.values, body: body.values } },
     }
@@ -161,7 +159,7 @@ function fill(
   where: 'header' | 'body',
   params: TemplateParam[],
   given: string[] | Record<string, string> | undefined,
-): { params: Record<string, unknown>[]; values: Record<string, string> } {
+): { params: TemplateMessage['body']; values: Record<string, string> } {
   const values: Record<string, string> = {}
   const positional = params.every((p) => /^\d+$/.test(p.name))
   if (Array.isArray(given)) {
@@ -184,9 +182,7 @@ function fill(
       throw Errors.templateParams(`The ${where} value ${name} may not contain line breaks, tabs or long runs of spaces`)
     }
   }
-  const out = params.map((p) =>
-    positional ? { type: 'text', text: values[p.name]! } : { type: 'text', parameter_name: p.name, text: values[p.name]! },
-  )
+  const out = params.map((p) => ({ name: positional ? null : p.name, text: values[p.name]! }))
   return { params: out, values }
 }
 

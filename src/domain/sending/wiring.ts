@@ -1,5 +1,5 @@
 // Builds everything sending needs from the app's basics, so app.ts wires it in one line:
-// the Graph client (Meta, or the sandbox's emulator), the outbox and its worker, the
+// the channel providers (Meta, or the sandbox's emulator), the outbox and its worker, the
 // per-number rate limiter, media, templates, replies and Messenger profiles. What they
 // do when a webhook is stored (settle a send, download media, fetch a name) is
 // registered in app.ts's list of side effects.
@@ -8,7 +8,10 @@ import type { Config } from '../../config.ts'
 import type { Db } from '../../store/db.ts'
 import type { EventLog } from '../../events/event-log.ts'
 import type { InboxStore } from '../../store/inbox-store.ts'
-import { GraphClient } from '../../channels/whatsapp/graph-client.ts'
+import { GraphHttp } from '../../channels/graph-http.ts'
+import { ChannelProviders } from '../../channels/index.ts'
+import { MessengerGraph } from '../../channels/messenger/graph-client.ts'
+import { WhatsAppGraph } from '../../channels/whatsapp/graph-client.ts'
 import type { InboxWriter } from '../inbox/writer.ts'
 import { Outbox } from './outbox.ts'
 import { OutboxWorker } from './outbox-worker.ts'
@@ -24,7 +27,8 @@ import { MessengerProfiles } from '../contacts/messenger-profiles.ts'
 const PROFILE_TIMEOUT_MS = 10_000
 
 export interface Sending {
-  graph: GraphClient
+  /** WhatsApp's and Messenger's providers (channels/index.ts): every Graph call goes through them. */
+  providers: ChannelProviders
   outbox: Outbox
   worker: OutboxWorker
   limiter: SendRateLimiter
@@ -52,8 +56,10 @@ export interface SendingDeps {
 export function createSending(deps: SendingDeps): Sending {
   const { config, db, events, store, now, log } = deps
   const s = config.sending
-  const graph = new GraphClient({ baseUrl: deps.graphBaseUrl, timeoutMs: s.graphTimeoutMs })
-  const outbox = new Outbox({ db, store, events, now })
+  const http = new GraphHttp({ baseUrl: deps.graphBaseUrl, timeoutMs: s.graphTimeoutMs })
+  const providers = new ChannelProviders(http)
+  const { writer } = deps
+  const outbox = new Outbox({ db, store, writer, events, providers, now })
   const limiter = new SendRateLimiter(s.ratePerSecond)
   // The floor of each number's pacing margin (WHATSAPP_RATE_MARGIN_MS); a number widens
   // its own margin on 130429 (outbox-rate.ts). Replies and campaigns share this limiter.
@@ -61,8 +67,9 @@ export function createSending(deps: SendingDeps): Sending {
   const media = new MediaService({
     db,
     store,
+    writer,
     events,
-    graph,
+    providers,
     dataDir: config.dataDir,
     maxBytes: config.media.maxBytes,
     uploadMaxBytes: config.media.uploadMaxBytes,
@@ -70,9 +77,9 @@ export function createSending(deps: SendingDeps): Sending {
     log: log.child({ subsystem: 'media' }),
   })
   const worker = new OutboxWorker({
-    db,
+    channels: store.channels,
     outbox,
-    graph,
+    providers,
     limiter,
     media,
     now,
@@ -88,29 +95,30 @@ export function createSending(deps: SendingDeps): Sending {
   const profiles = new MessengerProfiles({
     db,
     store,
+    writer,
     events,
-    graph: new GraphClient({ baseUrl: deps.graphBaseUrl, timeoutMs: Math.min(PROFILE_TIMEOUT_MS, s.graphTimeoutMs) }),
+    graph: new MessengerGraph(new GraphHttp({ baseUrl: deps.graphBaseUrl, timeoutMs: Math.min(PROFILE_TIMEOUT_MS, s.graphTimeoutMs) })),
     enabled: config.messenger.fetchProfiles,
     now,
     log: log.child({ subsystem: 'messenger-profiles' }),
   })
-  const templates = new TemplateService(graph, s.templateCacheSeconds * 1000, now)
+  const templates = new TemplateService(new WhatsAppGraph(http), s.templateCacheSeconds * 1000, now)
   const replies = new Replies({
     db,
     store,
-    writer: deps.writer,
+    writer,
     events,
     outbox,
     worker,
     media,
     templates,
-    graph,
+    providers,
     now,
     markRead: s.markRead,
     log: log.child({ subsystem: 'replies' }),
   })
   return {
-    graph,
+    providers,
     outbox,
     worker,
     limiter,
