@@ -9,6 +9,8 @@ import { StreamHub } from './events/stream-hub.ts'
 import { InboxStore } from './store/inbox-store.ts'
 import { InboxWriter } from './domain/inbox/writer.ts'
 import { SideEffects } from './domain/effects.ts'
+import { AccessResolver } from './domain/accounts/access.ts'
+import { ChannelMembersRepo } from './store/channel-members.ts'
 import { AuthService } from './domain/accounts/auth.ts'
 import { IngestQueue } from './domain/inbox/ingest-queue.ts'
 import { bootstrap } from './domain/accounts/bootstrap.ts'
@@ -85,6 +87,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const sandbox = config.sandbox.enabled ? createSandbox(config, db, workspaceId) : undefined
   const store = new InboxStore(db)
   const writer = new InboxWriter(store, clock.now)
+  const members = new ChannelMembersRepo(db)
   const effects = new SideEffects()
   const sending = createSending({
     config,
@@ -107,6 +110,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     writer,
     effects,
     auth,
+    access: new AccessResolver(members),
+    members,
     channels,
     channelChecks: new ChannelChecks({
       channels,

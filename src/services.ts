@@ -8,6 +8,8 @@ import type { InboxStore } from './store/inbox-store.ts'
 import type { InboxWriter } from './domain/inbox/writer.ts'
 import type { SideEffects } from './domain/effects.ts'
 import type { AuthService } from './domain/accounts/auth.ts'
+import type { AccessResolver } from './domain/accounts/access.ts'
+import type { ChannelMembersRepo } from './store/channel-members.ts'
 import type { IngestQueue } from './domain/inbox/ingest-queue.ts'
 import type { ChannelDirectory } from './domain/channels/channels.ts'
 import type { ChannelChecks } from './domain/channels/channel-checks.ts'
@@ -27,6 +29,10 @@ export interface Services {
   /** The side effects of stored messages, registered in app.ts. */
   effects: SideEffects
   auth: AuthService
+  /** What each person may see: their role and channels (issue 13). */
+  access: AccessResolver
+  /** Who works which channel. */
+  members: ChannelMembersRepo
   ingest: IngestQueue
   channels: ChannelDirectory
   /** Checks saved channel credentials with Meta in the background (issue 11). */

@@ -2,7 +2,7 @@
 // the change. After the commit, the rows are published to the stream hub. Ids come from
 // one AUTOINCREMENT sequence and are the SSE `id:` (prefixed by the database epoch).
 import type { Db } from '../store/db.ts'
-import { EventsRepo } from '../store/events.ts'
+import { EventsRepo, type ReplayAudience } from '../store/events.ts'
 import type { EventPayloads, EventType } from './types.ts'
 
 export interface LoggedEvent {
@@ -11,7 +11,22 @@ export interface LoggedEvent {
   type: string
   /** The JSON payload, serialized once and reused for the row and every stream. */
   data: string
+  /** Who may see it (issue 13): one channel's members, or one user; both null: the whole workspace. */
+  channelId: number | null
+  userId: number | null
 }
+
+/**
+ * An event's audience. Conversations and their messages belong to their channel: the
+ * writer names it (the type below makes it required for those events). A user's own
+ * events (assigned to you, your read position) name the user.
+ */
+export interface Audience {
+  channelId?: number
+  userId?: number
+}
+type ChannelScoped = 'message.created' | 'message.updated' | 'conversation.updated'
+type AudienceArg<T extends EventType> = T extends ChannelScoped ? [audience: Audience & { channelId: number }] : [audience?: Audience]
 
 /**
  * A committed event as the side effects registered after the commit receive it (app.ts):
@@ -33,8 +48,8 @@ export class EventBatch {
   readonly events: CommittedEvent[] = []
   constructor(private readonly log: EventLog) {}
 
-  emit<T extends EventType>(workspaceId: number, type: T, payload: EventPayloads[T]): void {
-    this.events.push({ ...this.log.append(workspaceId, type, payload), type, payload } as CommittedEvent)
+  emit<T extends EventType>(workspaceId: number, type: T, payload: EventPayloads[T], ...audience: AudienceArg<T>): void {
+    this.events.push({ ...this.log.append(workspaceId, type, payload, audience[0]), type, payload } as CommittedEvent)
   }
 }
 
@@ -62,10 +77,12 @@ export class EventLog {
   }
 
   /** Must run inside a transaction; publish with `committed` after it commits. */
-  append(workspaceId: number, type: string, payload: unknown): LoggedEvent {
+  append(workspaceId: number, type: string, payload: unknown, audience: Audience = {}): LoggedEvent {
     const data = JSON.stringify(payload)
-    const id = this.repo.insertEvent(workspaceId, type, data, this.clock.now())
-    return { id, workspaceId, type, data }
+    const channelId = audience.channelId ?? null
+    const userId = audience.userId ?? null
+    const id = this.repo.insertEvent(workspaceId, type, data, this.clock.now(), channelId, userId)
+    return { id, workspaceId, type, data, channelId, userId }
   }
 
   batch(): EventBatch {
@@ -91,8 +108,9 @@ export class EventLog {
     this.listeners.push(listener)
   }
 
-  read(workspaceId: number, afterId: number, upToId: number, limit: number): LoggedEvent[] {
-    return this.repo.readEventsPage(workspaceId, afterId, upToId, limit)
+  /** A replay page; with an audience, only the events it may see (issue 13). */
+  read(workspaceId: number, afterId: number, upToId: number, limit: number, audience?: ReplayAudience): LoggedEvent[] {
+    return this.repo.readEventsPage(workspaceId, afterId, upToId, limit, audience)
   }
 
   /** Deletes events older than the retention; ids are never reused (AUTOINCREMENT). */

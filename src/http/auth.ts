@@ -10,6 +10,7 @@ import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Errors } from '../errors.ts'
 import { publicUser, type Session } from '../domain/accounts/auth.ts'
+import type { Access } from '../domain/accounts/access.ts'
 import { LoginThrottle, accountKey } from '../domain/accounts/login-throttle.ts'
 import type { Services } from '../services.ts'
 
@@ -18,6 +19,8 @@ export const SESSION_COOKIE = 'parley_session'
 declare module 'fastify' {
   interface FastifyRequest {
     session: Session
+    /** What this person may see (issue 13), read with the session on every request. */
+    access: Access
   }
   interface FastifyInstance {
     authenticate: (req: FastifyRequest, reply: FastifyReply) => Promise<void>
@@ -66,6 +69,7 @@ export const authPlugin = fp(async (app: FastifyInstance, opts: { services: Serv
   await app.register(rateLimit, { global: false })
 
   app.decorateRequest('session', null as unknown as Session)
+  app.decorateRequest('access', null as unknown as Access)
   app.decorate('authenticate', async (req: FastifyRequest) => {
     let claims: { sid?: unknown }
     try {
@@ -82,6 +86,7 @@ export const authPlugin = fp(async (app: FastifyInstance, opts: { services: Serv
       if (origin !== undefined && !sameOrigin(origin, req.headers.host)) throw Errors.crossOrigin()
     }
     req.session = session
+    req.access = services.access.of(session)
   })
 
   const r = app.withTypeProvider<TypeBoxTypeProvider>()

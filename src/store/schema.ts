@@ -1,7 +1,7 @@
 // The database schema. drizzle-kit generates migrations/ from this file; migrations
 // are committed, append-only and applied at start. Times are Unix milliseconds.
 import { sql } from 'drizzle-orm'
-import { index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core'
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core'
 
 const now = sql`(cast(unixepoch('subsec') * 1000 as integer))`
 
@@ -9,6 +9,14 @@ export const workspaces = sqliteTable('workspaces', {
   id: integer('id').primaryKey({ autoIncrement: true }),
   name: text('name').notNull(),
   createdAt: integer('created_at').notNull().default(now),
+  // The team (issue 13): automatic assignment gives nobody more open conversations than this.
+  assignmentCap: integer('assignment_cap').notNull().default(10),
+  // Business hours: an IANA timezone, the weekly hours and holidays (JSON, see domain/team/business-hours.ts),
+  // and the automatic replies sent outside them / to a brand-new conversation (null: off).
+  timezone: text('timezone').notNull().default('UTC'),
+  businessHours: text('business_hours', { mode: 'json' }).$type<unknown>(),
+  awayMessage: text('away_message'),
+  greetingMessage: text('greeting_message'),
 })
 
 export const users = sqliteTable(
@@ -23,6 +31,10 @@ export const users = sqliteTable(
     passwordHash: text('password_hash').notNull(),
     role: text('role', { enum: ['admin', 'agent'] }).notNull(),
     disabledAt: integer('disabled_at'),
+    // What the person set in the top bar: online | busy (no automatic assignment) | away.
+    availability: text('availability', { enum: ['online', 'busy', 'away'] })
+      .notNull()
+      .default('online'),
     createdAt: integer('created_at').notNull().default(now),
   },
   (t) => [uniqueIndex('users_email_uq').on(t.email)],
@@ -71,8 +83,27 @@ export const channels = sqliteTable(
     credentialsStatus: text('credentials_status', { enum: ['verified', 'rejected'] }),
     credentialsCheckedAt: integer('credentials_checked_at'),
     credentialsDetail: text('credentials_detail'),
+    // Issue 13: new and reopened conversations go round robin to the available members.
+    autoAssign: integer('auto_assign', { mode: 'boolean' }).notNull().default(false),
+    // The member who got the last automatic assignment (round robin starts after them).
+    lastAssignedUserId: integer('last_assigned_user_id'),
   },
   (t) => [uniqueIndex('channels_kind_external_uq').on(t.kind, t.externalId)],
+)
+
+// Who works a channel's conversations (agents; admins see every channel).
+export const channelMembers = sqliteTable(
+  'channel_members',
+  {
+    channelId: integer('channel_id')
+      .notNull()
+      .references(() => channels.id),
+    userId: integer('user_id')
+      .notNull()
+      .references(() => users.id),
+    createdAt: integer('created_at').notNull().default(now),
+  },
+  (t) => [primaryKey({ columns: [t.channelId, t.userId] }), index('channel_members_user_idx').on(t.userId)],
 )
 
 export const contacts = sqliteTable(
@@ -165,6 +196,12 @@ export const conversations = sqliteTable(
     status: text('status', { enum: ['open', 'resolved'] })
       .notNull()
       .default('open'),
+    // The agent working it (issue 13), or nobody (the pool).
+    assigneeId: integer('assignee_id').references(() => users.id),
+    // Since when the customer waits for a reply: set by their message, cleared by anyone's reply.
+    waitingSince: integer('waiting_since'),
+    // The away auto-reply was last sent then (once per conversation per 12 h).
+    awayRepliedAt: integer('away_replied_at'),
     unreadCount: integer('unread_count').notNull().default(0),
     lastMessageId: integer('last_message_id'),
     lastMessagePreview: text('last_message_preview'),
@@ -440,6 +477,9 @@ export const events = sqliteTable(
     type: text('type').notNull(),
     payload: text('payload').notNull(),
     createdAt: integer('created_at').notNull(),
+    // The audience (issue 13): the whole workspace (both null), one channel's members, or one user.
+    channelId: integer('channel_id'),
+    userId: integer('user_id'),
   },
   (t) => [index('events_ws_id_idx').on(t.workspaceId, t.id), index('events_created_idx').on(t.createdAt)],
 )
@@ -466,4 +506,22 @@ export const passwordResets = sqliteTable(
     createdAt: integer('created_at').notNull().default(now),
   },
   (t) => [uniqueIndex('password_resets_token_uq').on(t.tokenHash), index('password_resets_user_idx').on(t.userId)],
+)
+
+// Each person's read position per conversation (issue 13): unread is per person, counted
+// from the customer's messages after it, so assigning or labelling never marks anything unread.
+export const conversationReads = sqliteTable(
+  'conversation_reads',
+  {
+    conversationId: integer('conversation_id')
+      .notNull()
+      .references(() => conversations.id),
+    userId: integer('user_id')
+      .notNull()
+      .references(() => users.id),
+    // The newest message the person had when they read it; unread counts the customer's after it.
+    readThroughId: integer('read_through_id').notNull(),
+    readAt: integer('read_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.conversationId, t.userId] }), index('conversation_reads_user_idx').on(t.userId)],
 )

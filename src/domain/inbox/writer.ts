@@ -94,7 +94,7 @@ export class InboxWriter {
     if (!inserted) return undefined
     const message = opts.alongside?.(inserted) ?? inserted
     const conversation = this.summarize(conv, message, opts)
-    batch.emit(conv.workspaceId, 'message.created', { message: toMessageDTO(message), conversation })
+    batch.emit(conv.workspaceId, 'message.created', { message: toMessageDTO(message), conversation }, { channelId: conv.channelId })
     return { message, conversation }
   }
 
@@ -172,13 +172,13 @@ export class InboxWriter {
       createdAt: line.now,
       updatedAt: line.now,
     })!
-    batch.emit(ws, 'message.created', { message: toMessageDTO(row), conversation })
+    batch.emit(ws, 'message.created', { message: toMessageDTO(row), conversation }, { channelId: conversation.channelId })
     return row
   }
 
   /** The conversation changed (status, read, the contact's name): every stream hears it. */
   conversationChanged(batch: EventBatch, workspaceId: number, conversation: ConversationDTO): void {
-    batch.emit(workspaceId, 'conversation.updated', { conversation })
+    batch.emit(workspaceId, 'conversation.updated', { conversation }, { channelId: conversation.channelId })
   }
 
   /**
@@ -188,13 +188,13 @@ export class InboxWriter {
    */
   updateMessage(batch: EventBatch | null, id: number, patch: Partial<NewMessage>): MessageRow {
     const updated = this.store.updateMessage(id, { ...patch, updatedAt: patch.updatedAt ?? this.now() })
-    if (batch) batch.emit(updated.workspaceId, 'message.updated', { message: toMessageDTO(updated) })
+    if (batch) batch.emit(updated.workspaceId, 'message.updated', { message: toMessageDTO(updated) }, { channelId: updated.channelId })
     return updated
   }
 
   /** Announces a message's current state (after changes made with no batch). */
   messageChanged(batch: EventBatch, row: MessageRow): void {
-    batch.emit(row.workspaceId, 'message.updated', { message: toMessageDTO(row) })
+    batch.emit(row.workspaceId, 'message.updated', { message: toMessageDTO(row) }, { channelId: row.channelId })
   }
 
   /**
