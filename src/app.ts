@@ -35,6 +35,8 @@ import { contactRoutes } from './http/contacts.ts'
 import { campaignRoutes } from './http/campaigns.ts'
 import { healthRoutes } from './http/health.ts'
 import { passwordResetRoutes } from './http/password-reset.ts'
+import { createAccounts } from './domain/accounts/wiring.ts'
+import { userRoutes } from './http/users.ts'
 
 export interface AppDeps {
   config: Readonly<Config>
@@ -123,6 +125,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     sending,
     sandbox,
     campaigns: createCampaigns({ config, db, events, store, writer, sending, now: clock.now, log: app.log }),
+    accounts: createAccounts({ config, db, events, auth, now: clock.now, log: app.log }),
   }
   const { campaigns } = services
 
@@ -185,6 +188,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(contactRoutes, { services })
   await app.register(campaignRoutes, { services })
   await app.register(passwordResetRoutes, { services })
+  await app.register(userRoutes, { services })
   if (sandbox) await app.register(sandboxRoutes, { sandbox })
   // Last: the browser app's catch-all GET must not shadow any route above.
   await app.register(webRoutes)
@@ -223,6 +227,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await services.sending.stop(SEND_STOP_GRACE_MS)
     sandbox?.stop()
     services.ingest.close()
+    services.accounts.mailer.close()
     hub.stop()
   })
   return app

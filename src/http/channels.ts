@@ -1,6 +1,6 @@
 // Channels as data: list for everyone in the workspace; add and edit for admins.
 // Tokens and secrets are write-only: once saved, the API only says whether one is set.
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { toPublicChannel } from '../domain/channels/channels.ts'
@@ -22,9 +22,7 @@ export async function channelRoutes(app: FastifyInstance, opts: { services: Serv
   const { channels, channelChecks, sending, clock, config } = opts.services
   const r = app.withTypeProvider<TypeBoxTypeProvider>()
   app.addHook('onRequest', app.authenticate)
-  const adminOnly = async (req: FastifyRequest) => {
-    if (req.session.role !== 'admin') throw Errors.forbidden()
-  }
+  const adminOnly = app.requireAdmin
 
   // WhatsApp numbers carry their live pacing: whether Meta's 130429 widened the margin
   // or paused the number, which is otherwise visible only in the log.

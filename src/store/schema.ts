@@ -1,7 +1,7 @@
 // The database schema. drizzle-kit generates migrations/ from this file; migrations
 // are committed, append-only and applied at start. Times are Unix milliseconds.
 import { sql } from 'drizzle-orm'
-import { index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core'
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core'
 
 const now = sql`(cast(unixepoch('subsec') * 1000 as integer))`
 
@@ -23,6 +23,10 @@ export const users = sqliteTable(
     passwordHash: text('password_hash').notNull(),
     role: text('role', { enum: ['admin', 'agent'] }).notNull(),
     disabledAt: integer('disabled_at'),
+    // What the person set in the top bar (issue 13): online, busy (no automatic assignment), away.
+    availability: text('availability', { enum: ['online', 'busy', 'away'] })
+      .notNull()
+      .default('online'),
     createdAt: integer('created_at').notNull().default(now),
   },
   (t) => [uniqueIndex('users_email_uq').on(t.email)],
@@ -45,6 +49,46 @@ export const sessions = sqliteTable(
     revokedAt: integer('revoked_at'),
   },
   (t) => [index('sessions_user_idx').on(t.userId)],
+)
+
+// Which agents work which channels (issue 13). Admins see every channel whatever this
+// says; a channel an admin adds has no members until they are set.
+export const channelMembers = sqliteTable(
+  'channel_members',
+  {
+    channelId: integer('channel_id')
+      .notNull()
+      .references(() => channels.id),
+    userId: integer('user_id')
+      .notNull()
+      .references(() => users.id),
+  },
+  (t) => [primaryKey({ columns: [t.channelId, t.userId] }), index('channel_members_user_idx').on(t.userId)],
+)
+
+// Invitations (issue 13): a single-use link, valid 7 days, to join with a role and
+// channels. Only the SHA-256 of the token is kept (like password_resets). channel_ids is
+// a JSON array of channel ids, applied when the invitation is accepted.
+export const invitations = sqliteTable(
+  'invitations',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    workspaceId: integer('workspace_id')
+      .notNull()
+      .references(() => workspaces.id),
+    email: text('email').notNull(),
+    role: text('role', { enum: ['admin', 'agent'] }).notNull(),
+    channelIds: text('channel_ids').notNull(),
+    tokenHash: text('token_hash').notNull(),
+    invitedBy: integer('invited_by')
+      .notNull()
+      .references(() => users.id),
+    expiresAt: integer('expires_at').notNull(),
+    acceptedAt: integer('accepted_at'),
+    revokedAt: integer('revoked_at'),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [uniqueIndex('invitations_token_uq').on(t.tokenHash), index('invitations_ws_idx').on(t.workspaceId)],
 )
 
 // A WhatsApp number or a Messenger page, with its credentials.
