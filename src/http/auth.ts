@@ -22,9 +22,11 @@ declare module 'fastify' {
   interface FastifyInstance {
     authenticate: (req: FastifyRequest, reply: FastifyReply) => Promise<void>
     /**
-     * preHandler for what only admins may do (issue 13: channels, people, invitations,
-     * campaign writes, workspace settings); after `authenticate`. The role is read with
-     * the session on every request, so a demotion applies at once.
+     * The hook for what only admins may do (issue 13: channels, people, invitations,
+     * campaign writes, workspace settings), as a route's `preValidation`: after
+     * `authenticate`, before the body is validated, so an agent learns nothing of the
+     * route's schema — every call answers 403. The role is read with the session on
+     * every request, so a demotion applies at once.
      */
     requireAdmin: (req: FastifyRequest) => Promise<void>
     /** Starts a session for this user: the cookie is set on the reply; the token and its end are returned. */

@@ -90,7 +90,7 @@ export async function campaignRoutes(app: FastifyInstance, opts: { services: Ser
     },
   )
 
-  r.post('/api/campaigns', { preHandler: adminOnly, schema: { body: CampaignBody } }, async (req, reply) => {
+  r.post('/api/campaigns', { preValidation: adminOnly, schema: { body: CampaignBody } }, async (req, reply) => {
     const campaign = await service.create(req.session.workspaceId, req.session.userId, { ...req.body, ...as(req.body) })
     return reply.status(201).send({ campaign })
   })
@@ -122,14 +122,14 @@ export async function campaignRoutes(app: FastifyInstance, opts: { services: Ser
     return { campaign: result, eventId }
   })
 
-  r.put('/api/campaigns/:id', { preHandler: adminOnly, schema: { params: IdParams, body: CampaignBody } }, async (req) => ({
+  r.put('/api/campaigns/:id', { preValidation: adminOnly, schema: { params: IdParams, body: CampaignBody } }, async (req) => ({
     campaign: await service.update(req.session.workspaceId, req.params.id, { ...req.body, ...as(req.body) }),
   }))
 
   r.post(
     '/api/campaigns/:id/start',
     {
-      preHandler: adminOnly,
+      preValidation: adminOnly,
       schema: {
         params: IdParams,
         // `at`: Unix ms to schedule; absent, null or past: send now.
@@ -139,25 +139,25 @@ export async function campaignRoutes(app: FastifyInstance, opts: { services: Ser
     async (req) => ({ campaign: await service.start(req.session.workspaceId, req.params.id, req.body.at) }),
   )
 
-  r.post('/api/campaigns/:id/pause', { preHandler: adminOnly, schema: { params: IdParams } }, async (req) => ({
+  r.post('/api/campaigns/:id/pause', { preValidation: adminOnly, schema: { params: IdParams } }, async (req) => ({
     campaign: service.pause(req.session.workspaceId, req.params.id),
   }))
-  r.post('/api/campaigns/:id/resume', { preHandler: adminOnly, schema: { params: IdParams } }, async (req) => ({
+  r.post('/api/campaigns/:id/resume', { preValidation: adminOnly, schema: { params: IdParams } }, async (req) => ({
     campaign: service.resume(req.session.workspaceId, req.params.id),
   }))
-  r.post('/api/campaigns/:id/cancel', { preHandler: adminOnly, schema: { params: IdParams } }, async (req) => ({
+  r.post('/api/campaigns/:id/cancel', { preValidation: adminOnly, schema: { params: IdParams } }, async (req) => ({
     campaign: service.cancel(req.session.workspaceId, req.params.id),
   }))
 
   // Explicit, never automatic: sends in doubt may have reached WhatsApp (see the domain).
-  r.post('/api/campaigns/:id/retry-unconfirmed', { preHandler: adminOnly, schema: { params: IdParams } }, async (req) =>
+  r.post('/api/campaigns/:id/retry-unconfirmed', { preValidation: adminOnly, schema: { params: IdParams } }, async (req) =>
     service.retryUnconfirmed(req.session.workspaceId, req.params.id),
   )
 
   r.post(
     '/api/campaigns/:id/follow-up',
     {
-      preHandler: adminOnly,
+      preValidation: adminOnly,
       schema: {
         params: IdParams,
         body: Type.Object(

@@ -38,7 +38,7 @@ export async function channelRoutes(app: FastifyInstance, opts: { services: Serv
 
   // The server's verify token, to paste into Meta's webhook settings: a secret shared
   // with Meta, so admins only, never cached and never logged (the body is not logged).
-  r.get('/api/channels/verify-token', { preHandler: adminOnly }, async (_req, reply) => {
+  r.get('/api/channels/verify-token', { preValidation: adminOnly }, async (_req, reply) => {
     reply.header('cache-control', 'no-store')
     return { verifyToken: config.metaVerifyToken }
   })
@@ -46,7 +46,7 @@ export async function channelRoutes(app: FastifyInstance, opts: { services: Serv
   r.post(
     '/api/channels',
     {
-      preHandler: adminOnly,
+      preValidation: adminOnly,
       schema: {
         body: Type.Object({
           kind: Type.Union([Type.Literal('whatsapp'), Type.Literal('messenger')]),
@@ -67,7 +67,7 @@ export async function channelRoutes(app: FastifyInstance, opts: { services: Serv
   r.patch(
     '/api/channels/:id',
     {
-      preHandler: adminOnly,
+      preValidation: adminOnly,
       schema: {
         params: Type.Object({ id: Type.Integer({ minimum: 1 }) }),
         body: Type.Partial(Type.Object(Editable)),

@@ -20,7 +20,7 @@ export async function userRoutes(app: FastifyInstance, opts: { services: Service
   const { config, hub } = opts.services
   const { team, invitations, resets } = opts.services.accounts
   const r = app.withTypeProvider<TypeBoxTypeProvider>()
-  const admin = { onRequest: app.authenticate, preHandler: app.requireAdmin }
+  const admin = { onRequest: app.authenticate, preValidation: app.requireAdmin }
   const signedIn = { onRequest: app.authenticate }
   // Links shown to an admin start with PUBLIC_URL, else the address the admin is using.
   const baseUrl = (req: FastifyRequest) => config.publicUrl ?? `${req.protocol}://${req.host}`
