@@ -292,3 +292,32 @@ t.test('an open stream of the invited person works after accepting', async (t) =
   t.equal(sse.status, 200)
   sse.close()
 })
+
+t.test('SMTP_URL is checked at start, and needs PUBLIC_URL', async (t) => {
+  const { loadConfig, ConfigError } = await import('../src/config.ts')
+  const { mkdtempSync, rmSync } = await import('node:fs')
+  const { tmpdir } = await import('node:os')
+  const path = await import('node:path')
+  const dir = mkdtempSync(path.join(tmpdir(), 'parley-cfg-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const base = { DATA_DIR: dir }
+  const wrong = (() => {
+    try {
+      loadConfig({ ...base, SMTP_URL: 'http://mail.example.com', PUBLIC_URL: 'https://x.example' })
+    } catch (e) {
+      return e
+    }
+  })()
+  t.ok(wrong instanceof ConfigError, 'not an smtp URL: refused at start')
+  const noPublic = (() => {
+    try {
+      loadConfig({ ...base, SMTP_URL: 'smtp://user:secret@mail.example.com:587' })
+    } catch (e) {
+      return e as Error
+    }
+  })()
+  t.match(noPublic?.message, /PUBLIC_URL/)
+  t.notMatch(noPublic?.message, /secret/, 'the password in the URL is never repeated')
+  const ok = loadConfig({ ...base, SMTP_URL: 'smtps://user:secret@mail.example.com', PUBLIC_URL: 'https://x.example' })
+  t.same(ok.mail, { smtpUrl: 'smtps://user:secret@mail.example.com', from: 'Parley <no-reply@localhost>' })
+})
