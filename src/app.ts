@@ -144,6 +144,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     )
     // A Messenger user wrote: their name is fetched from the User Profile API after the commit.
     .onContactWrote(({ channel, contact }) => sending.profiles.contactWrote(channel, contact))
+  // When an admin deactivates someone (after that commit): services.accounts.team.hooks.onDeactivated(…)
+  // is where their open assigned conversations go back to the pool (issue 13, assignment).
   // After the commit, with the typed events it published, in registration order:
   events.onCommitted((committed) => hub.publish(committed)) // every stream of the workspace
   events.onCommitted(campaigns.analytics.observe) // campaign counters; a claimed campaign message wakes the runner

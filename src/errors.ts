@@ -85,6 +85,11 @@ export const Errors = {
   currentPasswordWrong: make('CURRENT_PASSWORD_WRONG', 403, 'The current password is not right'),
   nameInvalid: make('NAME_INVALID', 400, 'The name cannot be empty'),
   userDisabled: make('USER_DISABLED', 409, 'This person is deactivated: reactivate them first'),
+  resetRequestsThrottled: make(
+    'RESET_REQUESTS_THROTTLED',
+    429,
+    'A link was asked for this address several times already; check your mail, or wait a quarter of an hour',
+  ),
   mailNotConfigured: make('MAIL_NOT_CONFIGURED', 409, 'Parley cannot send mail (SMTP_URL is not set): ask an admin for a reset link'),
   invitationInvalid: make('INVITATION_INVALID', 404, 'This invitation link is not valid. Ask for a new one.'),
   invitationExpired: make('INVITATION_EXPIRED', 410, 'This invitation has expired. Ask whoever invited you for a new one.'),

@@ -264,8 +264,14 @@ t.test('a mail server that is down fails nothing', async (t) => {
     channelIds: [],
   })
   t.equal(created.status, 201, 'the invitation is made; the link is shown')
-  const req = await apiCall(s.url, '')('POST', '/api/password-reset/request', { email: ADMIN.email }, null)
-  t.equal(req.status, 202)
+  const anon = apiCall(s.url, '')
+  for (const email of [ADMIN.email, 'nobody@example.com']) {
+    for (let i = 0; i < 3; i++) t.equal((await anon('POST', '/api/password-reset/request', { email }, null)).status, 202)
+    // A fourth link for the same address within the quarter hour: refused alike, known or not.
+    const fourth = await anon('POST', '/api/password-reset/request', { email }, null)
+    t.equal(fourth.status, 429, `${email}: throttled per address asked about`)
+    t.equal(fourth.body.error.code, 'RESET_REQUESTS_THROTTLED')
+  }
 })
 
 t.test('without SMTP the sign-in page offers no forgot-password and the route says why', async (t) => {
