@@ -5,6 +5,7 @@
 import t from 'tap'
 import { apiCall, startServer } from './helpers/server.ts'
 import { connectSse, type SseClient } from './helpers/sse.ts'
+import { ChannelMembersRepo } from '../src/store/channel-members.ts'
 
 const AGENT = { email: 'agent@example.com', password: 'agent password 1' }
 
@@ -123,7 +124,7 @@ t.test('deactivation closes the person’s stream within a second; their token s
 })
 
 t.test('an admin sets someone’s channels; unknown channels are refused', async (t) => {
-  const { api, agentId } = await withAgent(t)
+  const { s, api, agentId } = await withAgent(t)
   const created = await api('POST', '/api/channels', { kind: 'messenger', externalId: '555000111', name: 'Shop page' })
   t.equal(created.status, 201)
   const pageId = created.body.channel.id as number
@@ -135,6 +136,10 @@ t.test('an admin sets someone’s channels; unknown channels are refused', async
     [waId, pageId].sort((a, b) => a - b),
   )
   t.same((await api('PATCH', `/api/users/${agentId}`, { channelIds: [pageId] })).body.user.channelIds, [pageId], 'replaced, not added')
+  const members = new ChannelMembersRepo(s.db)
+  t.same(members.membersOf(pageId), [agentId], 'the repository answers both ways')
+  t.same(members.membersOf(waId), [])
+  t.same(members.channelIdsOf(agentId), [pageId])
   const bad = await api('PATCH', `/api/users/${agentId}`, { channelIds: [pageId, 424242] })
   t.equal(bad.status, 400)
   t.equal(bad.body.error.code, 'UNKNOWN_CHANNEL')
