@@ -37,6 +37,8 @@ import { contactRoutes } from './http/contacts.ts'
 import { campaignRoutes } from './http/campaigns.ts'
 import { healthRoutes } from './http/health.ts'
 import { passwordResetRoutes } from './http/password-reset.ts'
+import { createAccounts } from './domain/accounts/wiring.ts'
+import { userRoutes } from './http/users.ts'
 
 export interface AppDeps {
   config: Readonly<Config>
@@ -128,6 +130,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     sending,
     sandbox,
     campaigns: createCampaigns({ config, db, events, store, writer, sending, now: clock.now, log: app.log }),
+    accounts: createAccounts({ config, db, events, auth, now: clock.now, log: app.log }),
   }
   const { campaigns } = services
 
@@ -146,6 +149,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     )
     // A Messenger user wrote: their name is fetched from the User Profile API after the commit.
     .onContactWrote(({ channel, contact }) => sending.profiles.contactWrote(channel, contact))
+  // When an admin deactivates someone (after that commit): services.accounts.team.hooks.onDeactivated(…)
+  // is where their open assigned conversations go back to the pool (issue 13, assignment).
   // After the commit, with the typed events it published, in registration order:
   events.onCommitted((committed) => hub.publish(committed)) // every stream of the workspace
   events.onCommitted(campaigns.analytics.observe) // campaign counters; a claimed campaign message wakes the runner
@@ -190,6 +195,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(contactRoutes, { services })
   await app.register(campaignRoutes, { services })
   await app.register(passwordResetRoutes, { services })
+  await app.register(userRoutes, { services })
   if (sandbox) await app.register(sandboxRoutes, { sandbox })
   // Last: the browser app's catch-all GET must not shadow any route above.
   await app.register(webRoutes)
@@ -228,6 +234,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await services.sending.stop(SEND_STOP_GRACE_MS)
     sandbox?.stop()
     services.ingest.close()
+    services.accounts.mailer.close()
     hub.stop()
   })
   return app

@@ -109,6 +109,8 @@ export const DEFAULTS = {
   SANDBOX_RECIPIENT_DELIVERED_RATE: 0.97,
   SANDBOX_RECIPIENT_READ_RATE: 0.7,
   SANDBOX_RECIPIENT_REPLY_RATE: 0.2,
+  // Invitations and "forgot password" links are mailed from this address when SMTP_URL is set.
+  SMTP_FROM: 'Parley <no-reply@localhost>',
 } as const
 
 export interface Config {
@@ -193,6 +195,12 @@ export interface Config {
     optOutKeywords: string[]
     failurePauseRatio: number
     failureWindow: number
+  }
+  /** Outgoing mail (issue 13): invitations and forgot-password links. No SMTP_URL, no mail. */
+  mail: {
+    /** smtp://user:pass@host:587 or smtps://…; a secret (it may carry a password): never logged. */
+    smtpUrl: string | undefined
+    from: string
   }
 }
 
@@ -366,6 +374,21 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     failureWindow: int(env, 'CAMPAIGN_FAILURE_WINDOW', DEFAULTS.CAMPAIGN_FAILURE_WINDOW, 5, 10_000),
   })
 
+  const smtpUrl = str(env, 'SMTP_URL')
+  if (smtpUrl !== undefined) {
+    let ok = false
+    try {
+      const u = new URL(smtpUrl)
+      ok = (u.protocol === 'smtp:' || u.protocol === 'smtps:') && u.hostname !== ''
+    } catch {}
+    // The value may hold a password: the message names the shape, never the value.
+    if (!ok) throw new ConfigError('SMTP_URL', 'must look like smtp://user:pass@host:587 (or smtps://)')
+    // A mailed link must not take its address from a request's Host header, which anyone
+    // asking for a "forgot password" mail could set to their own site.
+    if (publicUrl === undefined) throw new ConfigError('PUBLIC_URL', 'must be set when SMTP_URL is: mailed links start with it')
+  }
+  const mail = Object.freeze({ smtpUrl, from: str(env, 'SMTP_FROM') ?? DEFAULTS.SMTP_FROM })
+
   mkdirSync(dataDir, { recursive: true })
   const appSecretFromEnv = str(env, 'META_APP_SECRET')
   return Object.freeze({
@@ -399,6 +422,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     }),
     sandbox,
     campaigns,
+    mail,
   })
 }
 

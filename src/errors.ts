@@ -73,4 +73,26 @@ export const Errors = {
   resetLinkExpired: make('RESET_LINK_EXPIRED', 410, 'This password reset link has expired. Ask for a new one.'),
   resetLinkUsed: make('RESET_LINK_USED', 410, 'This password reset link was already used. Sign in, or ask for a new one.'),
   passwordInvalid: (why: string) => new AppError('PASSWORD_INVALID', 400, why),
+  // The team (issue 13).
+  emailTaken: make('EMAIL_TAKEN', 409, 'Someone already has an account with this email address'),
+  lastAdmin: make(
+    'LAST_ADMIN',
+    409,
+    'This is the last active admin: make someone else an admin first, or the workspace would have nobody to manage it',
+  ),
+  unknownChannel: make('UNKNOWN_CHANNEL', 400, 'One of the channels does not exist in this workspace'),
+  currentPasswordRequired: make('CURRENT_PASSWORD_REQUIRED', 400, 'Type your current password to choose a new one'),
+  currentPasswordWrong: make('CURRENT_PASSWORD_WRONG', 403, 'The current password is not right'),
+  nameInvalid: make('NAME_INVALID', 400, 'The name cannot be empty'),
+  userDisabled: make('USER_DISABLED', 409, 'This person is deactivated: reactivate them first'),
+  resetRequestsThrottled: make(
+    'RESET_REQUESTS_THROTTLED',
+    429,
+    'A link was asked for this address several times already; check your mail, or wait a quarter of an hour',
+  ),
+  mailNotConfigured: make('MAIL_NOT_CONFIGURED', 409, 'Parley cannot send mail (SMTP_URL is not set): ask an admin for a reset link'),
+  invitationInvalid: make('INVITATION_INVALID', 404, 'This invitation link is not valid. Ask for a new one.'),
+  invitationExpired: make('INVITATION_EXPIRED', 410, 'This invitation has expired. Ask whoever invited you for a new one.'),
+  invitationUsed: make('INVITATION_USED', 410, 'This invitation was already used. Sign in with the password you chose.'),
+  invitationRevoked: make('INVITATION_REVOKED', 410, 'This invitation was withdrawn. Ask whoever invited you for a new one.'),
 } as const

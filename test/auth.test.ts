@@ -125,7 +125,7 @@ t.test('cookie-authenticated writes refuse a foreign Origin', async (t) => {
 
 t.test('first-run setup creates the admin once', async (t) => {
   const s = await startServer(t, { env: { ADMIN_EMAIL: '', ADMIN_PASSWORD: '' } })
-  t.same(await (await fetch(`${s.url}/api/setup`)).json(), { needed: true })
+  t.same(await (await fetch(`${s.url}/api/setup`)).json(), { needed: true, mail: false })
   const create = (email: string) =>
     fetch(`${s.url}/api/setup`, {
       method: 'POST',
@@ -135,7 +135,7 @@ t.test('first-run setup creates the admin once', async (t) => {
   const first = await create('owner@example.com')
   t.equal(first.status, 200)
   t.match(await first.json(), { token: String, user: { role: 'admin', email: 'owner@example.com' } })
-  t.same(await (await fetch(`${s.url}/api/setup`)).json(), { needed: false })
+  t.same(await (await fetch(`${s.url}/api/setup`)).json(), { needed: false, mail: false })
   const second = await create('intruder@example.com')
   t.equal(second.status, 403, 'closed once a user exists')
 })

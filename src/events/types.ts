@@ -100,6 +100,20 @@ export interface EventPayloads {
   'contacts.imported': { listId: number; created: number; updated: number }
   // Issue 11: a channel's credential check result (as GET /api/channels lists it, without pacing).
   'channel.updated': { channel: ChannelPublic }
+  // Issue 13: a person's role, channels, state, name or availability changed.
+  'user.updated': { user: TeamUserDTO }
+}
+
+/** A person of the workspace as the team list (GET /api/users) and `user.updated` show them (issue 13). */
+export interface TeamUserDTO {
+  id: number
+  email: string
+  name: string
+  role: 'admin' | 'agent'
+  /** The channels they work; admins see every channel whatever this says. */
+  channelIds: number[]
+  availability: 'online' | 'busy' | 'away'
+  disabled: boolean
 }
 
 // ---- Contacts and campaigns (issue 7) ----------------------------------------------

@@ -9,7 +9,7 @@ import rateLimit from '@fastify/rate-limit'
 import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Errors } from '../errors.ts'
-import { publicUser, type Session } from '../domain/accounts/auth.ts'
+import { publicUser, type Session, type UserRow } from '../domain/accounts/auth.ts'
 import type { Access } from '../domain/accounts/access.ts'
 import { LoginThrottle, accountKey } from '../domain/accounts/login-throttle.ts'
 import type { Services } from '../services.ts'
@@ -24,6 +24,16 @@ declare module 'fastify' {
   }
   interface FastifyInstance {
     authenticate: (req: FastifyRequest, reply: FastifyReply) => Promise<void>
+    /**
+     * The hook for what only admins may do (issue 13: channels, people, invitations,
+     * campaign writes, workspace settings), as a route's `preValidation`: after
+     * `authenticate`, before the body is validated, so an agent learns nothing of the
+     * route's schema — every call answers 403. The role is read with the session on
+     * every request, so a demotion applies at once.
+     */
+    requireAdmin: (req: FastifyRequest) => Promise<void>
+    /** Starts a session for this user: the cookie is set on the reply; the token and its end are returned. */
+    signIn: (reply: FastifyReply, user: UserRow) => { token: string; expiresAt: number }
   }
 }
 declare module '@fastify/jwt' {
@@ -89,6 +99,10 @@ export const authPlugin = fp(async (app: FastifyInstance, opts: { services: Serv
     req.access = services.access.of(session)
   })
 
+  app.decorate('requireAdmin', async (req: FastifyRequest) => {
+    if (req.session.role !== 'admin') throw Errors.forbidden()
+  })
+
   const r = app.withTypeProvider<TypeBoxTypeProvider>()
 
   const credentials = Type.Object({
@@ -107,6 +121,10 @@ export const authPlugin = fp(async (app: FastifyInstance, opts: { services: Serv
     })
     return token
   }
+  app.decorate('signIn', (reply: FastifyReply, user: UserRow) => {
+    const session = auth.createSession(user, config.sessionTtlSeconds)
+    return { token: issue(reply, session), expiresAt: session.expiresAt }
+  })
 
   // Throttled per account and per address by LoginThrottle, in the handler: the account
   // is in the body, which a rate-limit plugin's onRequest hook never sees.
@@ -143,7 +161,8 @@ export const authPlugin = fp(async (app: FastifyInstance, opts: { services: Serv
 
   // First run: when no user exists (and ADMIN_EMAIL did not create one), the first
   // visitor creates the admin. Closed for good once any user exists.
-  r.get('/api/setup', async () => ({ needed: auth.userCount() === 0 }))
+  // `mail`: whether Parley can mail links (SMTP_URL): the sign-in page offers "Forgot password?" only then.
+  r.get('/api/setup', async () => ({ needed: auth.userCount() === 0, mail: services.accounts.mailer.enabled }))
   r.post(
     '/api/setup',
     {

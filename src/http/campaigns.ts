@@ -62,6 +62,8 @@ export async function campaignRoutes(app: FastifyInstance, opts: { services: Ser
   const { service, analytics } = opts.services.campaigns
   const r = app.withTypeProvider<TypeBoxTypeProvider>()
   app.addHook('onRequest', app.authenticate)
+  // Issue 13: agents read campaigns; only admins create, edit and run them.
+  const adminOnly = app.requireAdmin
   const as = (b: { params: unknown; audience: unknown }) => ({
     params: b.params as CampaignParams,
     audience: b.audience as CampaignAudience,
@@ -88,7 +90,7 @@ export async function campaignRoutes(app: FastifyInstance, opts: { services: Ser
     },
   )
 
-  r.post('/api/campaigns', { schema: { body: CampaignBody } }, async (req, reply) => {
+  r.post('/api/campaigns', { preValidation: adminOnly, schema: { body: CampaignBody } }, async (req, reply) => {
     const campaign = await service.create(req.session.workspaceId, req.session.userId, { ...req.body, ...as(req.body) })
     return reply.status(201).send({ campaign })
   })
@@ -120,13 +122,14 @@ export async function campaignRoutes(app: FastifyInstance, opts: { services: Ser
     return { campaign: result, eventId }
   })
 
-  r.put('/api/campaigns/:id', { schema: { params: IdParams, body: CampaignBody } }, async (req) => ({
+  r.put('/api/campaigns/:id', { preValidation: adminOnly, schema: { params: IdParams, body: CampaignBody } }, async (req) => ({
     campaign: await service.update(req.session.workspaceId, req.params.id, { ...req.body, ...as(req.body) }),
   }))
 
   r.post(
     '/api/campaigns/:id/start',
     {
+      preValidation: adminOnly,
       schema: {
         params: IdParams,
         // `at`: Unix ms to schedule; absent, null or past: send now.
@@ -136,24 +139,25 @@ export async function campaignRoutes(app: FastifyInstance, opts: { services: Ser
     async (req) => ({ campaign: await service.start(req.session.workspaceId, req.params.id, req.body.at) }),
   )
 
-  r.post('/api/campaigns/:id/pause', { schema: { params: IdParams } }, async (req) => ({
+  r.post('/api/campaigns/:id/pause', { preValidation: adminOnly, schema: { params: IdParams } }, async (req) => ({
     campaign: service.pause(req.session.workspaceId, req.params.id),
   }))
-  r.post('/api/campaigns/:id/resume', { schema: { params: IdParams } }, async (req) => ({
+  r.post('/api/campaigns/:id/resume', { preValidation: adminOnly, schema: { params: IdParams } }, async (req) => ({
     campaign: service.resume(req.session.workspaceId, req.params.id),
   }))
-  r.post('/api/campaigns/:id/cancel', { schema: { params: IdParams } }, async (req) => ({
+  r.post('/api/campaigns/:id/cancel', { preValidation: adminOnly, schema: { params: IdParams } }, async (req) => ({
     campaign: service.cancel(req.session.workspaceId, req.params.id),
   }))
 
   // Explicit, never automatic: sends in doubt may have reached WhatsApp (see the domain).
-  r.post('/api/campaigns/:id/retry-unconfirmed', { schema: { params: IdParams } }, async (req) =>
+  r.post('/api/campaigns/:id/retry-unconfirmed', { preValidation: adminOnly, schema: { params: IdParams } }, async (req) =>
     service.retryUnconfirmed(req.session.workspaceId, req.params.id),
   )
 
   r.post(
     '/api/campaigns/:id/follow-up',
     {
+      preValidation: adminOnly,
       schema: {
         params: IdParams,
         body: Type.Object(

@@ -1,6 +1,6 @@
 // Channels as data: list for everyone in the workspace; add and edit for admins.
 // Tokens and secrets are write-only: once saved, the API only says whether one is set.
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { toPublicChannel } from '../domain/channels/channels.ts'
@@ -22,9 +22,7 @@ export async function channelRoutes(app: FastifyInstance, opts: { services: Serv
   const { channels, channelChecks, sending, clock, config } = opts.services
   const r = app.withTypeProvider<TypeBoxTypeProvider>()
   app.addHook('onRequest', app.authenticate)
-  const adminOnly = async (req: FastifyRequest) => {
-    if (req.session.role !== 'admin') throw Errors.forbidden()
-  }
+  const adminOnly = app.requireAdmin
 
   // WhatsApp numbers carry their live pacing: whether Meta's 130429 widened the margin
   // or paused the number, which is otherwise visible only in the log.
@@ -40,7 +38,7 @@ export async function channelRoutes(app: FastifyInstance, opts: { services: Serv
 
   // The server's verify token, to paste into Meta's webhook settings: a secret shared
   // with Meta, so admins only, never cached and never logged (the body is not logged).
-  r.get('/api/channels/verify-token', { preHandler: adminOnly }, async (_req, reply) => {
+  r.get('/api/channels/verify-token', { preValidation: adminOnly }, async (_req, reply) => {
     reply.header('cache-control', 'no-store')
     return { verifyToken: config.metaVerifyToken }
   })
@@ -48,7 +46,7 @@ export async function channelRoutes(app: FastifyInstance, opts: { services: Serv
   r.post(
     '/api/channels',
     {
-      preHandler: adminOnly,
+      preValidation: adminOnly,
       schema: {
         body: Type.Object({
           kind: Type.Union([Type.Literal('whatsapp'), Type.Literal('messenger')]),
@@ -69,7 +67,7 @@ export async function channelRoutes(app: FastifyInstance, opts: { services: Serv
   r.patch(
     '/api/channels/:id',
     {
-      preHandler: adminOnly,
+      preValidation: adminOnly,
       schema: {
         params: Type.Object({ id: Type.Integer({ minimum: 1 }) }),
         body: Type.Partial(Type.Object(Editable)),

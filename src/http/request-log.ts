@@ -19,8 +19,12 @@ const decode = (s: string): string => {
   }
 }
 
-/** The URL with the values of secret-looking query parameters replaced. */
-export function redactUrl(url: string): string {
+// GET /api/invitations/:token (issue 13) carries an invitation token in its path.
+const TOKEN_PATH = /^\/api\/invitations\/(?!check\b|accept\b)[^/?]+/
+
+/** The URL with the values of secret-looking query parameters (and path tokens) replaced. */
+export function redactUrl(raw: string): string {
+  const url = raw.replace(TOKEN_PATH, '/api/invitations/[redacted]')
   const q = url.indexOf('?')
   if (q < 0) return url
   const query = url

@@ -1,38 +1,52 @@
-// Who works which channel (issue 13): agents see the conversations of their channels
-// only; admins see every channel and need no rows here.
-import type Database from 'better-sqlite3'
+// Channel membership (issue 13): which agents work which channels. Admins see every
+// channel whatever this table says; the access rules that read it live in the domain.
+import type { Statement } from 'better-sqlite3'
 import type { Db } from './db.ts'
 
 export class ChannelMembersRepo {
-  private readonly ofUserStmt: Database.Statement
-  private readonly ofChannelStmt: Database.Statement
-  private readonly deleteOfUserStmt: Database.Statement
-  private readonly insertStmt: Database.Statement
+  private readonly ofUser: Statement
+  private readonly ofChannel: Statement
+  private readonly all: Statement
+  private readonly clear: Statement
+  private readonly add: Statement
 
   constructor(private readonly db: Db) {
     const c = db.$client
-    // Prepared once: read for every authenticated request of an agent.
-    this.ofUserStmt = c.prepare('SELECT channel_id FROM channel_members WHERE user_id = ? ORDER BY channel_id').pluck()
-    this.ofChannelStmt = c.prepare('SELECT user_id FROM channel_members WHERE channel_id = ? ORDER BY user_id').pluck()
-    this.deleteOfUserStmt = c.prepare('DELETE FROM channel_members WHERE user_id = ?')
-    this.insertStmt = c.prepare('INSERT OR IGNORE INTO channel_members(channel_id, user_id) VALUES (?, ?)')
+    this.ofUser = c.prepare('SELECT channel_id AS id FROM channel_members WHERE user_id = ? ORDER BY channel_id').pluck()
+    this.ofChannel = c.prepare('SELECT user_id AS id FROM channel_members WHERE channel_id = ? ORDER BY user_id').pluck()
+    this.all = c.prepare('SELECT user_id AS userId, channel_id AS channelId FROM channel_members ORDER BY user_id, channel_id')
+    this.clear = c.prepare('DELETE FROM channel_members WHERE user_id = ?')
+    // Only channels of the user's own workspace: an id from another one is silently not a membership.
+    this.add = c.prepare(
+      `INSERT OR IGNORE INTO channel_members(channel_id, user_id)
+       SELECT ch.id, u.id FROM channels ch JOIN users u ON u.workspace_id = ch.workspace_id WHERE ch.id = ? AND u.id = ?`,
+    )
   }
 
-  /** The channels a person is a member of, ascending. */
   channelIdsOf(userId: number): number[] {
-    return this.ofUserStmt.all(userId) as number[]
+    return this.ofUser.all(userId) as number[]
   }
 
-  /** A channel's members, ascending. */
   membersOf(channelId: number): number[] {
-    return this.ofChannelStmt.all(channelId) as number[]
+    return this.ofChannel.all(channelId) as number[]
   }
 
-  /** Replaces a person's channels (in one transaction). */
+  /** Every membership, by user: one read for a people list. */
+  byUser(): Map<number, number[]> {
+    const out = new Map<number, number[]>()
+    for (const r of this.all.all() as Array<{ userId: number; channelId: number }>) {
+      let list = out.get(r.userId)
+      if (!list) out.set(r.userId, (list = []))
+      list.push(r.channelId)
+    }
+    return out
+  }
+
+  /** Replaces the user's channels with these (in the caller's transaction, or its own). */
   set(userId: number, channelIds: readonly number[]): void {
     this.db.$client.transaction(() => {
-      this.deleteOfUserStmt.run(userId)
-      for (const id of channelIds) this.insertStmt.run(id, userId)
+      this.clear.run(userId)
+      for (const id of new Set(channelIds)) this.add.run(id, userId)
     })()
   }
 }

@@ -47,9 +47,9 @@ export class PasswordResetsRepo {
     })
   }
 
-  /** Sets the password: the user's other links stop working and their sessions end. */
-  setPassword(userId: number, passwordHash: string, now: number): { sessionsEnded: number } {
-    return this.db.transaction(() => this.setPasswordIn(userId, passwordHash, now))
+  /** Sets the password: the user's other links stop working and their sessions end (but `keepSession`, when given). */
+  setPassword(userId: number, passwordHash: string, now: number, keepSession?: string): { sessionsEnded: number } {
+    return this.db.transaction(() => this.setPasswordIn(userId, passwordHash, now, keepSession))
   }
 
   /** Ends every live session of the user; returns how many. */
@@ -57,10 +57,10 @@ export class PasswordResetsRepo {
     return this.db.transaction(() => ({ sessionsEnded: this.sessions.revokeAllOfUser(userId, now) }))
   }
 
-  private setPasswordIn(userId: number, passwordHash: string, now: number): { sessionsEnded: number } {
+  private setPasswordIn(userId: number, passwordHash: string, now: number, keepSession?: string): { sessionsEnded: number } {
     this.users.setPasswordHash(userId, passwordHash)
     this.retireUnused(userId, now)
-    return { sessionsEnded: this.sessions.revokeAllOfUser(userId, now) }
+    return { sessionsEnded: this.sessions.revokeAllOfUser(userId, now, keepSession) }
   }
 
   private retireUnused(userId: number, now: number): void {

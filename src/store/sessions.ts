@@ -30,7 +30,7 @@ export class SessionsRepo {
         WHERE s.id = ? AND s.revoked_at IS NULL AND u.disabled_at IS NULL`,
     )
     this.revokeUserStmt = db.$client.prepare(
-      `UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?`,
+      `UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ? AND id <> ?`,
     )
   }
 
@@ -47,9 +47,12 @@ export class SessionsRepo {
     this.db.update(sessions).set({ revokedAt: now }).where(eq(sessions.id, sessionId)).run()
   }
 
-  /** Revokes every live session of the user and moves the mark; call inside the caller's transaction. Returns how many. */
-  revokeAllOfUser(userId: number, now: number): number {
-    const n = this.revokeUserStmt.run(now, userId, now).changes
+  /**
+   * Revokes every live session of the user (but `keep`, the one asking, when given) and
+   * moves the mark; call inside the caller's transaction. Returns how many.
+   */
+  revokeAllOfUser(userId: number, now: number, keep?: string): number {
+    const n = this.revokeUserStmt.run(now, userId, now, keep ?? '').changes
     bumpMeta(this.db, REVOCATION_MARK)
     return n
   }

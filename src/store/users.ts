@@ -15,6 +15,10 @@ export class WorkspacesRepo {
     if (ws) return ws.id
     return this.db.insert(workspaces).values({ name }).returning().get().id
   }
+
+  name(id: number): string | undefined {
+    return this.db.select({ name: workspaces.name }).from(workspaces).where(eq(workspaces.id, id)).get()?.name
+  }
 }
 
 export class UsersRepo {
@@ -62,5 +66,24 @@ export class UsersRepo {
 
   setPasswordHash(userId: number, passwordHash: string): void {
     this.db.update(users).set({ passwordHash }).where(eq(users.id, userId)).run()
+  }
+
+  /** Every user of the workspace, oldest first. */
+  ofWorkspace(workspaceId: number): UserRow[] {
+    return this.db.select().from(users).where(eq(users.workspaceId, workspaceId)).orderBy(asc(users.id)).all()
+  }
+
+  /** Changes what is given; the row after the change (undefined when there is no such user). */
+  update(userId: number, set: Partial<Pick<UserRow, 'name' | 'role' | 'disabledAt' | 'availability'>>): UserRow | undefined {
+    return this.db.update(users).set(set).where(eq(users.id, userId)).returning().get()
+  }
+
+  /** Admins who can sign in: the last one may not be demoted or deactivated. */
+  activeAdmins(workspaceId: number): number {
+    return this.db
+      .select({ n: count() })
+      .from(users)
+      .where(and(eq(users.workspaceId, workspaceId), eq(users.role, 'admin'), isNull(users.disabledAt)))
+      .get()!.n
   }
 }

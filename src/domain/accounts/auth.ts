@@ -88,6 +88,11 @@ export class AuthService {
     return ok && user ? user : undefined
   }
 
+  /** Whether this is the user's password (the current one, for a self-service change). */
+  async verifyPassword(user: UserRow, password: string): Promise<boolean> {
+    return verify(user.passwordHash, password).catch(() => false)
+  }
+
   createSession(user: UserRow, ttlSeconds: number): Session {
     const sessionId = randomBytes(18).toString('base64url')
     const expiresAt = this.now() + ttlSeconds * 1000

@@ -1,6 +1,6 @@
-// Password resets: single-use links (issued today by `npm run admin -- reset-password`;
-// later by "forgot password" email and by an admin in Settings) and setting a password
-// directly. Either way the person's sessions end: a reset is what you do when a password
+// Password resets: single-use links (issued by `npm run admin -- reset-password`, by
+// "Forgot password?" mail and by an admin in Settings → Team, issue 13) and setting a
+// password directly. Either way the person's sessions end: a reset is what you do when a password
 // may be known to someone else.
 //
 // The token is 32 random bytes; only its SHA-256 is stored. A slow hash (argon2) is not

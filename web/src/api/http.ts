@@ -32,7 +32,8 @@ import type { ChannelPublic, ChannelInput } from '../../../src/domain/channels/c
 
 export const api = {
   me: () => request<{ user: User; expiresAt: number }>('GET', '/api/me', undefined, { quiet401: true }),
-  setupNeeded: () => request<{ needed: boolean }>('GET', '/api/setup'),
+  // `mail`: Parley can mail links (SMTP_URL), so the sign-in page offers "Forgot password?".
+  setupNeeded: () => request<{ needed: boolean; mail: boolean }>('GET', '/api/setup'),
   setup: (body: { email: string; name: string; password: string }) =>
     request<{ user: User; expiresAt: number }>('POST', '/api/setup', body, { quiet401: true }),
   login: (body: { email: string; password: string }) =>

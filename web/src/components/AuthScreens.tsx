@@ -1,5 +1,6 @@
-// First run (create the admin), login, a password reset link, and signing in again over
-// the page when the session ends. Errors from the server are shown as text.
+// First run (create the admin), login with "Forgot password?" when the server can mail,
+// a password reset link, an invitation link (issue 13), and signing in again over the
+// page when the session ends. Errors from the server are shown as text.
 import { useEffect, useState } from 'preact/hooks'
 import type { TargetedEvent } from 'preact'
 import { useApp } from '../state/context.ts'
@@ -38,7 +39,9 @@ const str = (f: FormData, k: string) => String(f.get(k) ?? '')
 
 export function LoginScreen() {
   const app = useApp()
+  const [forgot, setForgot] = useState(false)
   const { busy, error, onSubmit } = useSubmit((f) => app.login(str(f, 'email'), str(f, 'password')))
+  if (forgot) return <ForgotPassword onBack={() => setForgot(false)} />
   return (
     <main class="auth">
       <form class="auth-card" onSubmit={onSubmit} aria-labelledby="login-title">
@@ -58,6 +61,54 @@ export function LoginScreen() {
         )}
         <button type="submit" class="primary" disabled={busy}>
           {busy ? 'Signing in…' : 'Sign in'}
+        </button>
+        {/* Only when the server can mail the link (SMTP_URL); otherwise an admin issues one. */}
+        {app.mail.value && (
+          <button type="button" class="link" onClick={() => setForgot(true)}>
+            Forgot password?
+          </button>
+        )}
+      </form>
+    </main>
+  )
+}
+
+/** "Forgot password?": the same answer whether or not the address has an account. */
+function ForgotPassword({ onBack }: { onBack: () => void }) {
+  const app = useApp()
+  const [sent, setSent] = useState<string | null>(null)
+  const { busy, error, onSubmit } = useSubmit(async (f) => {
+    const email = str(f, 'email').trim()
+    await app.requestPasswordReset(email)
+    setSent(email)
+  })
+  return (
+    <main class="auth">
+      <form class="auth-card" onSubmit={onSubmit} aria-labelledby="forgot-title">
+        <h1 id="forgot-title">Forgot your password?</h1>
+        {sent ? (
+          <p role="status" data-reset-sent>
+            If an account uses <strong>{sent}</strong>, a link to choose a new password is on its way. It works once, for an hour.
+          </p>
+        ) : (
+          <>
+            <p>Type the email you sign in with: Parley mails you a link to choose a new password.</p>
+            <label>
+              Email
+              <input name="email" type="email" autoComplete="username" required autoFocus />
+            </label>
+            {error && (
+              <p class="form-error" role="alert">
+                {error}
+              </p>
+            )}
+            <button type="submit" class="primary" disabled={busy || !!sent}>
+              {busy ? 'Sending…' : 'Mail me a link'}
+            </button>
+          </>
+        )}
+        <button type="button" class="link" onClick={onBack}>
+          Back to sign in
         </button>
       </form>
     </main>
@@ -258,6 +309,96 @@ export function ResetPasswordScreen() {
             )}
             <button type="submit" class="primary" disabled={busy}>
               {busy ? 'Saving…' : 'Save and sign in'}
+            </button>
+          </>
+        )}
+      </form>
+    </main>
+  )
+}
+
+// An invitation link (issue 13) opens /invite#token=…: like a reset link, the fragment
+// never reaches the server and is dropped from the address bar and history at once.
+export const INVITE_PATH = '/invite'
+export const isInvitePath = () => location.pathname === INVITE_PATH
+
+function takeInviteToken(): string {
+  const token = new URLSearchParams(location.hash.slice(1)).get('token') ?? ''
+  if (location.hash) history.replaceState(null, '', INVITE_PATH)
+  return token
+}
+
+type InvitePreview = Awaited<ReturnType<ReturnType<typeof useApp>['checkInvitation']>>
+type InviteState = { kind: 'checking' } | { kind: 'form'; invitation: InvitePreview } | { kind: 'refused'; message: string }
+
+export function InviteScreen() {
+  const app = useApp()
+  const [token] = useState(takeInviteToken)
+  const [state, setState] = useState<InviteState>(() =>
+    token ? { kind: 'checking' } : { kind: 'refused', message: 'This page opens from an invitation link. Ask your admin for one.' },
+  )
+  useEffect(() => {
+    if (!token) return
+    app.checkInvitation(token).then(
+      (invitation) => setState({ kind: 'form', invitation }),
+      (err: unknown) => setState({ kind: 'refused', message: describeRefusal(err) }),
+    )
+  }, [token])
+  const { busy, error, onSubmit } = useSubmit(async (f) => {
+    const password = str(f, 'password')
+    if (password !== str(f, 'confirm')) throw new Error('The two passwords are not the same.')
+    try {
+      await app.acceptInvitation(token, str(f, 'name').trim(), password)
+    } catch (err) {
+      // Used, revoked or expired while the page was open: the form gives way to the reason.
+      if (err instanceof ApiError && err.code.startsWith('INVITATION_')) setState({ kind: 'refused', message: err.message })
+      throw err
+    }
+    // Signed in by the server (the session cookie): a full load starts the inbox clean.
+    location.replace('/')
+  })
+  return (
+    <main class="auth">
+      <form class="auth-card" onSubmit={onSubmit} aria-labelledby="invite-title">
+        <h1 id="invite-title">Join your team on Parley</h1>
+        {state.kind === 'checking' && <p role="status">Checking the invitation…</p>}
+        {state.kind === 'refused' && (
+          <>
+            <p class="form-error" role="alert" data-invite-refused>
+              {state.message}
+            </p>
+            <a href="/">Go to sign in</a>
+          </>
+        )}
+        {state.kind === 'form' && (
+          <>
+            <p data-invite-from>
+              <strong>{state.invitation.invitedBy}</strong> invited you to <strong>{state.invitation.workspace}</strong> as{' '}
+              {state.invitation.role === 'admin' ? 'an admin' : 'an agent'}.
+            </p>
+            <p>
+              You will sign in as <strong>{state.invitation.email}</strong>.
+            </p>
+            <input type="hidden" name="email" value={state.invitation.email} autoComplete="username" />
+            <label>
+              Your name
+              <input name="name" autoComplete="name" required maxLength={100} autoFocus />
+            </label>
+            <label>
+              Password (at least 8 characters)
+              <input name="password" type="password" autoComplete="new-password" required minLength={8} maxLength={1024} />
+            </label>
+            <label>
+              The same again
+              <input name="confirm" type="password" autoComplete="new-password" required minLength={8} maxLength={1024} />
+            </label>
+            {error && (
+              <p class="form-error" role="alert">
+                {error}
+              </p>
+            )}
+            <button type="submit" class="primary" disabled={busy}>
+              {busy ? 'Joining…' : 'Join and sign in'}
             </button>
           </>
         )}

@@ -1,5 +1,14 @@
 import { useApp } from '../state/context.ts'
-import { LoginScreen, ResetPasswordScreen, SessionNotice, SetupScreen, SignInAgain, isResetPasswordPath } from './AuthScreens.tsx'
+import {
+  InviteScreen,
+  LoginScreen,
+  ResetPasswordScreen,
+  SessionNotice,
+  SetupScreen,
+  SignInAgain,
+  isInvitePath,
+  isResetPasswordPath,
+} from './AuthScreens.tsx'
 import { Inbox, SandboxBanner } from './Inbox.tsx'
 import { TopBar } from './TopBar.tsx'
 import { SettingsRoute } from '../settings/lazy.tsx'
@@ -9,6 +18,7 @@ import { isCampaignsPath } from '../lib/nav.ts'
 export function Root() {
   const app = useApp()
   if (isResetPasswordPath()) return <ResetPasswordScreen />
+  if (isInvitePath()) return <InviteScreen />
   switch (app.phase.value) {
     case 'boot':
       return (

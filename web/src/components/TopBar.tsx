@@ -73,13 +73,13 @@ export function TopBar({ current, title }: { current: Section; title?: string })
       >
         <Icon icon={muted.value ? VolumeX : Volume2} />
       </button>
-      {user?.role === 'admin' && (
+      {user && (
         <a
           class="tb-btn"
           href="/settings"
           aria-current={here('settings')}
           aria-label="Settings"
-          title="Settings (channels)"
+          title={user.role === 'admin' ? 'Settings (profile, team, channels)' : 'Settings (your profile)'}
           onClick={(e) => {
             // A new tab or window: let the browser do it.
             if (e.ctrlKey || e.metaKey || e.shiftKey) return

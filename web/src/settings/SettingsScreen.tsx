@@ -1,12 +1,16 @@
-// Settings for admins (issue 6): the workspace's WhatsApp numbers and Messenger pages.
-// Add, edit, disable and enable them; secrets are write-only (the API only says whether
-// one is set, and a field replaces it); the webhook URL to paste into Meta's dashboard.
+// Settings. For everyone: their own profile (issue 13). For admins: the team (issue 13)
+// and the workspace's WhatsApp numbers and Messenger pages (issue 6) — add, edit,
+// disable and enable them; secrets are write-only (the API only says whether one is
+// set, and a field replaces it); the webhook URL to paste into Meta's dashboard.
 import { useEffect, useState } from 'preact/hooks'
 import type { ChannelKind } from '../../../src/events/types.ts'
 import type { ChannelInput, ChannelPublic } from '../api/http.ts'
 import { useApp } from '../state/context.ts'
 import { channelTitle, KIND_LABEL } from '../lib/channels.ts'
 import { channelError, createChannel, loadVerifyToken, updateChannel, type ChannelPatch } from './actions.ts'
+import { CopyField } from './CopyField.tsx'
+import { ProfileSection } from './ProfileSection.tsx'
+import { TeamSection } from './TeamSection.tsx'
 import './settings.css'
 
 type Editing = { mode: 'add'; kind: ChannelKind } | { mode: 'edit'; id: number } | null
@@ -14,6 +18,7 @@ type Editing = { mode: 'add'; kind: ChannelKind } | { mode: 'edit'; id: number }
 export function SettingsScreen() {
   const app = useApp()
   const channels = app.channels.value
+  const admin = app.user.value?.role === 'admin'
   const [editing, setEditing] = useState<Editing>(null)
 
   useEffect(() => {
@@ -28,40 +33,44 @@ export function SettingsScreen() {
   return (
     <div class="settings">
       <main class="settings-body">
-        <section aria-labelledby="channels-heading">
-          <h2 id="channels-heading">Channels</h2>
-          <p class="hint">
-            The WhatsApp numbers and Facebook Pages whose messages arrive in this inbox. Tokens and secrets are kept on the server and never
-            shown again once saved.
-          </p>
-          <WebhookUrls />
-          <ul class="channel-cards" aria-label="Connected channels">
-            {channels.map((c) =>
-              editing?.mode === 'edit' && editing.id === c.id ? (
-                <li key={c.id} class="channel-card editing">
-                  <ChannelForm kind={c.kind} channel={c} onDone={() => setEditing(null)} />
-                </li>
-              ) : (
-                <ChannelCard key={c.id} c={c} onEdit={() => setEditing({ mode: 'edit', id: c.id })} />
-              ),
+        <ProfileSection />
+        {admin && <TeamSection />}
+        {admin && (
+          <section aria-labelledby="channels-heading">
+            <h2 id="channels-heading">Channels</h2>
+            <p class="hint">
+              The WhatsApp numbers and Facebook Pages whose messages arrive in this inbox. Tokens and secrets are kept on the server and
+              never shown again once saved.
+            </p>
+            <WebhookUrls />
+            <ul class="channel-cards" aria-label="Connected channels">
+              {channels.map((c) =>
+                editing?.mode === 'edit' && editing.id === c.id ? (
+                  <li key={c.id} class="channel-card editing">
+                    <ChannelForm kind={c.kind} channel={c} onDone={() => setEditing(null)} />
+                  </li>
+                ) : (
+                  <ChannelCard key={c.id} c={c} onEdit={() => setEditing({ mode: 'edit', id: c.id })} />
+                ),
+              )}
+              {channels.length === 0 && <li class="hint">No channel is connected yet.</li>}
+            </ul>
+            {editing?.mode === 'add' ? (
+              <div class="channel-card editing">
+                <ChannelForm kind={editing.kind} channel={null} onDone={() => setEditing(null)} />
+              </div>
+            ) : (
+              <div class="settings-actions">
+                <button type="button" class="primary" onClick={() => setEditing({ mode: 'add', kind: 'whatsapp' })}>
+                  Add a WhatsApp number
+                </button>
+                <button type="button" class="primary" onClick={() => setEditing({ mode: 'add', kind: 'messenger' })}>
+                  Add a Messenger page
+                </button>
+              </div>
             )}
-            {channels.length === 0 && <li class="hint">No channel is connected yet.</li>}
-          </ul>
-          {editing?.mode === 'add' ? (
-            <div class="channel-card editing">
-              <ChannelForm kind={editing.kind} channel={null} onDone={() => setEditing(null)} />
-            </div>
-          ) : (
-            <div class="settings-actions">
-              <button type="button" class="primary" onClick={() => setEditing({ mode: 'add', kind: 'whatsapp' })}>
-                Add a WhatsApp number
-              </button>
-              <button type="button" class="primary" onClick={() => setEditing({ mode: 'add', kind: 'messenger' })}>
-                Add a Messenger page
-              </button>
-            </div>
-          )}
-        </section>
+          </section>
+        )}
       </main>
     </div>
   )
@@ -110,39 +119,6 @@ function WebhookUrls() {
           to see the URLs to use.
         </p>
       )}
-    </div>
-  )
-}
-
-function CopyField({ label, value, secret = false }: { label: string; value: string; secret?: boolean }) {
-  const [copied, setCopied] = useState(false)
-  const id = `copy-${label.replace(/\W+/g, '-').toLowerCase()}`
-  const copy = async (input: HTMLInputElement | null) => {
-    try {
-      await navigator.clipboard.writeText(value)
-      setCopied(true)
-      setTimeout(() => setCopied(false), 2000)
-    } catch {
-      // No clipboard outside a secure context: select it for Ctrl+C.
-      input?.select()
-    }
-  }
-  return (
-    <div class="copy-field">
-      <label for={id}>{label}</label>
-      <div class="copy-row">
-        <input
-          id={id}
-          readOnly
-          value={value}
-          spellcheck={false}
-          {...(secret ? { 'data-verify-token': '' } : { 'data-webhook-url': value })}
-          onFocus={(e) => e.currentTarget.select()}
-        />
-        <button type="button" class="chip" onClick={(e) => void copy(e.currentTarget.previousElementSibling as HTMLInputElement | null)}>
-          {copied ? 'Copied' : 'Copy'}
-        </button>
-      </div>
     </div>
   )
 }

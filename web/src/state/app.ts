@@ -3,6 +3,7 @@
 import { batch, effect, signal } from '@preact/signals'
 import { ApiError, setUnauthorizedHandler } from '../api/client.ts'
 import { api, type ChannelPublic, type TemplateDTO, type User } from '../api/http.ts'
+import { teamApi, type TeamUserDTO } from '../api/team.ts'
 import { createSharedStream } from '../api/shared-stream.ts'
 import {
   channelParams,
@@ -18,7 +19,7 @@ import { createDrafts } from '../lib/drafts.ts'
 import type { MessageDTO } from '../../../src/events/types.ts'
 
 export type Phase = 'boot' | 'setup' | 'login' | 'inbox' | 'error'
-/** Screens of the signed-in app: the inbox, and for admins the settings (channels). */
+/** Screens of the signed-in app: the inbox, and the settings (your profile; for admins also team and channels). */
 export type View = 'inbox' | 'settings'
 
 // 100 conversations fill any screen several times over; 200 is the server's maximum.
@@ -59,6 +60,8 @@ export function createApp() {
   const resumed = signal(0)
   /** Sandbox mode (issue 4): the page says so across the top; nothing reaches Meta. */
   const sandbox = signal(false)
+  /** Parley can mail links (SMTP_URL): the sign-in page offers "Forgot password?" (issue 13). */
+  const mail = signal(false)
   let sessionTimer: ReturnType<typeof setTimeout> | undefined
   const sessionChannel = typeof BroadcastChannel !== 'undefined' ? new BroadcastChannel(SESSION_CHANNEL) : null
   /** The message being replied to, per conversation. */
@@ -103,6 +106,7 @@ export function createApp() {
       if (e instanceof ApiError && e.status === 401) {
         try {
           const s = await api.setupNeeded()
+          mail.value = s.mail === true
           phase.value = s.needed ? 'setup' : 'login'
         } catch (err) {
           bootError.value = describe(err)
@@ -200,6 +204,19 @@ export function createApp() {
     await api.login({ email, password }).catch(() => {})
   }
 
+  /** An invitation link (issue 13): who invited whom, where, while it holds. */
+  const checkInvitation = async (token: string) => (await teamApi.checkInvitation(token)).invitation
+
+  /** Accepts the invitation: the server signs the new person in (the session cookie). */
+  async function acceptInvitation(token: string, name: string, password: string) {
+    await teamApi.acceptInvitation({ token, name, password })
+  }
+
+  /** "Forgot password?": the server mails a link if the address has an account (the same answer either way). */
+  async function requestPasswordReset(email: string) {
+    await teamApi.requestPasswordReset(email)
+  }
+
   async function logout() {
     stream?.broadcastLogout()
     await api.logout().catch(() => {})
@@ -281,6 +298,12 @@ export function createApp() {
     if (ev.type === 'channel.updated' && r !== 'duplicate' && r !== 'reset') {
       const ch = (ev.data as { channel?: ChannelPublic } | null)?.channel
       if (ch) channels.value = channels.value.map((c) => (c.id === ch.id ? { ...c, ...ch } : c))
+    }
+    // Issue 13: an admin changed my name or role, or I did in another tab.
+    if (ev.type === 'user.updated' && r !== 'duplicate' && r !== 'reset') {
+      const changed = (ev.data as { user?: TeamUserDTO } | null)?.user
+      const me = user.value
+      if (changed && me && changed.id === me.id) user.value = { ...me, name: changed.name, role: changed.role }
     }
     const sel = state.selectedId.value
     // A message arriving in the open conversation while the agent is reading it.
@@ -384,12 +407,9 @@ export function createApp() {
 
   function applyRoute() {
     if (location.pathname === '/settings') {
-      // Settings are for admins; anyone else who follows the link lands in the inbox.
-      if (user.value?.role === 'admin') {
-        view.value = 'settings'
-        return
-      }
-      history.replaceState(null, '', '/')
+      // Everyone has their profile there; the team and channels sections are for admins.
+      view.value = 'settings'
+      return
     }
     view.value = 'inbox'
     const m = /^\/c\/(\d+)$/.exec(location.pathname)
@@ -634,7 +654,11 @@ export function createApp() {
     reauth,
     resumed,
     sandbox,
+    mail,
     boot,
+    checkInvitation,
+    acceptInvitation,
+    requestPasswordReset,
     checkResetLink,
     resetPassword,
     login,

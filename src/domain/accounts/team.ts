@@ -1,0 +1,182 @@
+// The people of a workspace (issue 13): the team list, role, channels, deactivation,
+// availability and each person's own name and password.
+//
+// Rules kept here, whatever the route: the last active admin can be neither demoted nor
+// deactivated; deactivating ends every session of the person in the same transaction
+// (their streams are closed by the caller through the hub, at once); each change is
+// published as `user.updated`.
+import type { EventBatch, EventLog } from '../../events/event-log.ts'
+import type { TeamUserDTO } from '../../events/types.ts'
+import { Errors } from '../../errors.ts'
+import { ChannelMembersRepo } from '../../store/channel-members.ts'
+import { ChannelsRepo } from '../../store/channels.ts'
+import type { Db } from '../../store/db.ts'
+import { PasswordResetsRepo } from '../../store/password-resets.ts'
+import { SessionsRepo } from '../../store/sessions.ts'
+import { UsersRepo, type UserRow } from '../../store/users.ts'
+import type { AuthService } from './auth.ts'
+import { checkPassword } from './password-reset.ts'
+
+export type Role = 'admin' | 'agent'
+export type Availability = TeamUserDTO['availability']
+
+export interface UserPatch {
+  role?: Role
+  channelIds?: number[]
+  disabled?: boolean
+}
+
+/** What a deactivation hook is told (after the commit). */
+export interface Deactivated {
+  workspaceId: number
+  userId: number
+  /** The admin who did it. */
+  actorId: number
+}
+
+/**
+ * What else happens when people change, registered in app.ts beside the other side
+ * effects. `onDeactivated`: the person's open assigned conversations go back to the pool
+ * (the assignment work registers it); runs after the commit that deactivated them.
+ */
+export class TeamHooks {
+  private readonly deactivated: Array<(e: Deactivated) => void> = []
+
+  onDeactivated(fn: (e: Deactivated) => void): this {
+    this.deactivated.push(fn)
+    return this
+  }
+
+  runDeactivated(e: Deactivated): void {
+    for (const fn of this.deactivated) fn(e)
+  }
+}
+
+export class Team {
+  readonly hooks = new TeamHooks()
+  private readonly users: UsersRepo
+  private readonly members: ChannelMembersRepo
+  private readonly channels: ChannelsRepo
+  private readonly sessions: SessionsRepo
+  private readonly passwords: PasswordResetsRepo
+
+  constructor(
+    db: Db,
+    private readonly events: EventLog,
+    private readonly auth: AuthService,
+    private readonly now: () => number,
+  ) {
+    this.users = new UsersRepo(db)
+    this.members = new ChannelMembersRepo(db)
+    this.channels = new ChannelsRepo(db)
+    this.sessions = new SessionsRepo(db)
+    this.passwords = new PasswordResetsRepo(db)
+  }
+
+  dto(u: UserRow, channelIds = this.members.channelIdsOf(u.id)): TeamUserDTO {
+    return {
+      id: u.id,
+      email: u.email,
+      name: u.name,
+      role: u.role,
+      channelIds,
+      availability: u.availability,
+      disabled: u.disabledAt !== null,
+    }
+  }
+
+  list(workspaceId: number): TeamUserDTO[] {
+    const byUser = this.members.byUser()
+    return this.users.ofWorkspace(workspaceId).map((u) => this.dto(u, byUser.get(u.id) ?? []))
+  }
+
+  /** The person, when they belong to this workspace. */
+  member(workspaceId: number, userId: number): UserRow {
+    const u = this.users.byId(userId)
+    if (!u || u.workspaceId !== workspaceId) throw Errors.notFound('User')
+    return u
+  }
+
+  /** Throws unless every id is a channel of the workspace. */
+  checkChannels(workspaceId: number, channelIds: readonly number[]): void {
+    const known = new Set(this.channels.list(workspaceId).map((c) => c.id))
+    if (channelIds.some((id) => !known.has(id))) throw Errors.unknownChannel()
+  }
+
+  /** Sets a user's channels (their memberships are replaced), inside the caller's transaction. */
+  setChannels(userId: number, channelIds: readonly number[]): void {
+    this.members.set(userId, channelIds)
+  }
+
+  /**
+   * An admin changes someone's role, channels or state. Deactivation ends every session
+   * of the person (the caller closes their streams) and runs the `onDeactivated` hooks.
+   */
+  update(workspaceId: number, actorId: number, userId: number, patch: UserPatch): { user: TeamUserDTO; deactivated: boolean } {
+    if (patch.channelIds) this.checkChannels(workspaceId, patch.channelIds)
+    const result = this.events.transact((batch) => {
+      const before = this.member(workspaceId, userId)
+      const activeAdmin = before.role === 'admin' && before.disabledAt === null
+      const losesAdmin = (patch.role === 'agent' || patch.disabled === true) && activeAdmin
+      if (losesAdmin && this.users.activeAdmins(workspaceId) <= 1) throw Errors.lastAdmin()
+      const deactivating = patch.disabled === true && before.disabledAt === null
+      const set: Partial<Pick<UserRow, 'role' | 'disabledAt'>> = {}
+      if (patch.role !== undefined) set.role = patch.role
+      if (patch.disabled !== undefined && patch.disabled !== (before.disabledAt !== null)) {
+        set.disabledAt = patch.disabled ? this.now() : null
+      }
+      const after = Object.keys(set).length > 0 ? this.users.update(userId, set)! : before
+      if (patch.channelIds) this.members.set(userId, patch.channelIds)
+      if (deactivating) this.sessions.revokeAllOfUser(userId, this.now())
+      const user = this.dto(after)
+      this.emit(batch, workspaceId, user)
+      return { user, deactivated: deactivating }
+    })
+    if (result.deactivated) this.hooks.runDeactivated({ workspaceId, userId, actorId })
+    return result
+  }
+
+  /** The person's own availability (top bar). */
+  setAvailability(workspaceId: number, userId: number, availability: Availability): TeamUserDTO {
+    return this.events.transact((batch) => {
+      this.member(workspaceId, userId)
+      const user = this.dto(this.users.update(userId, { availability })!)
+      this.emit(batch, workspaceId, user)
+      return user
+    })
+  }
+
+  /**
+   * The person's own name and password. A new password needs the current one; it signs
+   * out every other session of theirs (not `sessionId`, the one asking). Returns how
+   * many sessions ended.
+   */
+  async updateProfile(
+    workspaceId: number,
+    userId: number,
+    sessionId: string,
+    patch: { name?: string; password?: string; currentPassword?: string },
+  ): Promise<{ user: UserRow; sessionsEnded: number }> {
+    const me = this.member(workspaceId, userId)
+    let passwordHash: string | undefined
+    if (patch.password !== undefined) {
+      if (!patch.currentPassword) throw Errors.currentPasswordRequired()
+      checkPassword(patch.password)
+      if (!(await this.auth.verifyPassword(me, patch.currentPassword))) throw Errors.currentPasswordWrong()
+      passwordHash = await this.auth.hashPassword(patch.password)
+    }
+    const name = patch.name?.trim()
+    if (patch.name !== undefined && !name) throw Errors.nameInvalid()
+    return this.events.transact((batch) => {
+      let sessionsEnded = 0
+      if (passwordHash !== undefined) sessionsEnded = this.passwords.setPassword(userId, passwordHash, this.now(), sessionId).sessionsEnded
+      const user = name !== undefined && name !== me.name ? this.users.update(userId, { name })! : this.users.byId(userId)!
+      if (name !== undefined && name !== me.name) this.emit(batch, workspaceId, this.dto(user))
+      return { user, sessionsEnded }
+    })
+  }
+
+  emit(batch: EventBatch, workspaceId: number, user: TeamUserDTO): void {
+    batch.emit(workspaceId, 'user.updated', { user })
+  }
+}

@@ -1,0 +1,156 @@
+// The team (issue 13): admins list people, change their role and channels, deactivate
+// and reactivate them, invite new ones and issue reset links; everyone changes their own
+// name, password and availability; an invited person opens their link and joins.
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { Type } from 'typebox'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { publicUser } from '../domain/accounts/auth.ts'
+import { PASSWORD_MAX_LENGTH } from '../domain/accounts/password-reset.ts'
+import { Errors } from '../errors.ts'
+import type { Services } from '../services.ts'
+import { resetUrl } from './password-reset.ts'
+
+const Role = Type.Union([Type.Literal('admin'), Type.Literal('agent')])
+const ChannelIds = Type.Array(Type.Integer({ minimum: 1 }), { maxItems: 1000 })
+const IdParams = Type.Object({ id: Type.Integer({ minimum: 1 }) })
+const Token = Type.String({ minLength: 1, maxLength: 200 })
+const Name = Type.String({ minLength: 1, maxLength: 100, pattern: '\\S' })
+
+export async function userRoutes(app: FastifyInstance, opts: { services: Services }) {
+  const { config, hub } = opts.services
+  const { team, invitations, resets } = opts.services.accounts
+  const r = app.withTypeProvider<TypeBoxTypeProvider>()
+  const admin = { onRequest: app.authenticate, preValidation: app.requireAdmin }
+  const signedIn = { onRequest: app.authenticate }
+  // Links shown to an admin start with PUBLIC_URL, else the address the admin is using.
+  const baseUrl = (req: FastifyRequest) => config.publicUrl ?? `${req.protocol}://${req.host}`
+  // Guessing a 256-bit token is hopeless; the limit only keeps the hashing work bounded.
+  const rateLimit = { max: config.loginRatePerMinute, timeWindow: 60_000 }
+
+  // ---- admins: people ----
+  r.get('/api/users', admin, async (req) => ({ users: team.list(req.session.workspaceId) }))
+
+  r.patch(
+    '/api/users/:id',
+    {
+      ...admin,
+      schema: {
+        params: IdParams,
+        body: Type.Object(
+          { role: Type.Optional(Role), channelIds: Type.Optional(ChannelIds), disabled: Type.Optional(Type.Boolean()) },
+          { additionalProperties: false },
+        ),
+      },
+    },
+    async (req) => {
+      const { user, deactivated } = team.update(req.session.workspaceId, req.session.userId, req.params.id, req.body)
+      // Their sessions were revoked with the change; their open streams end now, not at the next poll.
+      if (deactivated) hub.closeWhere((s) => s.userId === user.id)
+      return { user }
+    },
+  )
+
+  // Without SMTP, how an agent who forgot their password gets back in: the admin passes the link on.
+  r.post('/api/users/:id/password-reset', { ...admin, schema: { params: IdParams } }, async (req, reply) => {
+    const user = team.member(req.session.workspaceId, req.params.id)
+    if (user.disabledAt !== null) throw Errors.userDisabled()
+    const { token, expiresAt } = resets.issue(user.id)
+    reply.header('cache-control', 'no-store')
+    return reply.status(201).send({ url: resetUrl(baseUrl(req), token), expiresAt })
+  })
+
+  // ---- admins: invitations ----
+  r.post(
+    '/api/users/invitations',
+    {
+      ...admin,
+      schema: {
+        body: Type.Object(
+          {
+            email: Type.String({ pattern: '^[^@\\s]+@[^@\\s]+$', maxLength: 254 }),
+            role: Role,
+            channelIds: Type.Optional(ChannelIds),
+          },
+          { additionalProperties: false },
+        ),
+      },
+    },
+    async (req, reply) => {
+      const invitation = invitations.create(
+        req.session.workspaceId,
+        req.session.userId,
+        { email: req.body.email, role: req.body.role, channelIds: req.body.channelIds ?? [] },
+        // A mailed link must start with PUBLIC_URL (config.ts requires it with SMTP_URL).
+        baseUrl(req),
+      )
+      reply.header('cache-control', 'no-store')
+      return reply.status(201).send({ invitation })
+    },
+  )
+  r.get('/api/users/invitations', admin, async (req) => ({ invitations: invitations.pending(req.session.workspaceId) }))
+  r.delete('/api/users/invitations/:id', { ...admin, schema: { params: IdParams } }, async (req) => {
+    invitations.revoke(req.session.workspaceId, req.params.id)
+    return { ok: true }
+  })
+
+  // ---- the invited person (no session: the link is the credential) ----
+  // GET keeps the issue's shape for API clients; the browser posts the token in a body
+  // (check), so it never appears in a URL. request-log.ts redacts it from logged URLs.
+  r.get('/api/invitations/:token', { schema: { params: Type.Object({ token: Token }) }, config: { rateLimit } }, async (req) => ({
+    invitation: invitations.preview(req.params.token),
+  }))
+  r.post('/api/invitations/check', { schema: { body: Type.Object({ token: Token }) }, config: { rateLimit } }, async (req) => ({
+    invitation: invitations.preview(req.body.token),
+  }))
+  r.post(
+    '/api/invitations/accept',
+    {
+      schema: { body: Type.Object({ token: Token, name: Name, password: Type.String({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH }) }) },
+      config: { rateLimit },
+    },
+    async (req, reply) => {
+      const user = await invitations.accept(req.body.token, req.body.name, req.body.password)
+      const { token, expiresAt } = app.signIn(reply, user)
+      return reply.status(201).send({ token, user: publicUser(user), expiresAt })
+    },
+  )
+
+  // ---- everyone: their own profile and availability ----
+  r.patch(
+    '/api/me',
+    {
+      ...signedIn,
+      schema: {
+        body: Type.Object(
+          {
+            name: Type.Optional(Name),
+            password: Type.Optional(Type.String({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH })),
+            currentPassword: Type.Optional(Type.String({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH })),
+          },
+          { additionalProperties: false },
+        ),
+      },
+    },
+    async (req) => {
+      const { sessionId, userId, workspaceId } = req.session
+      const { user, sessionsEnded } = await team.updateProfile(workspaceId, userId, sessionId, req.body)
+      // The other sessions were revoked with the new password; their streams end now.
+      if (sessionsEnded > 0) hub.closeWhere((s) => s.userId === userId && s.sessionId !== sessionId)
+      return { user: publicUser(user), sessionsEnded }
+    },
+  )
+
+  r.put(
+    '/api/me/availability',
+    {
+      ...signedIn,
+      schema: {
+        body: Type.Object(
+          { status: Type.Union([Type.Literal('online'), Type.Literal('busy'), Type.Literal('away')]) },
+          { additionalProperties: false },
+        ),
+      },
+    },
+    async (req) => ({ user: team.setAvailability(req.session.workspaceId, req.session.userId, req.body.status) }),
+  )
+}
