@@ -73,4 +73,6 @@ export const Errors = {
   resetLinkExpired: make('RESET_LINK_EXPIRED', 410, 'This password reset link has expired. Ask for a new one.'),
   resetLinkUsed: make('RESET_LINK_USED', 410, 'This password reset link was already used. Sign in, or ask for a new one.'),
   passwordInvalid: (why: string) => new AppError('PASSWORD_INVALID', 400, why),
+  // Workspace settings (issue 13): a timezone Intl does not know, hours that overlap or end before they start.
+  settingsInvalid: (why: string) => new AppError('SETTINGS_INVALID', 422, why),
 } as const
