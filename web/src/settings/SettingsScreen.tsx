@@ -8,6 +8,7 @@ import { useApp } from '../state/context.ts'
 import { channelTitle, KIND_LABEL } from '../lib/channels.ts'
 import { channelError, createChannel, loadVerifyToken, updateChannel, type ChannelPatch } from './actions.ts'
 import './settings.css'
+import { BusinessHoursSection } from './BusinessHoursSection.tsx'
 
 type Editing = { mode: 'add'; kind: ChannelKind } | { mode: 'edit'; id: number } | null
 
@@ -62,6 +63,7 @@ export function SettingsScreen() {
             </div>
           )}
         </section>
+        <BusinessHoursSection />
       </main>
     </div>
   )
