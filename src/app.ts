@@ -39,6 +39,9 @@ import { healthRoutes } from './http/health.ts'
 import { passwordResetRoutes } from './http/password-reset.ts'
 import { createAccounts } from './domain/accounts/wiring.ts'
 import { userRoutes } from './http/users.ts'
+import { WorkspaceSettingsRepo } from './store/workspace-settings.ts'
+import { AutoReplies } from './domain/team/auto-replies.ts'
+import { settingsRoutes } from './http/settings.ts'
 
 export interface AppDeps {
   config: Readonly<Config>
@@ -131,8 +134,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     sandbox,
     campaigns: createCampaigns({ config, db, events, store, writer, sending, now: clock.now, log: app.log }),
     accounts: createAccounts({ config, db, events, auth, now: clock.now, log: app.log }),
+    settings: new WorkspaceSettingsRepo(db),
   }
   const { campaigns } = services
+  const autoReplies = new AutoReplies({ settings: services.settings, store, writer, outbox: sending.outbox, now: clock.now })
 
   // ---- Side effects: everything that happens when something is stored, in order ----
   // Inside the webhook's transaction (commits or rolls back with the message):
@@ -149,12 +154,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     )
     // A Messenger user wrote: their name is fetched from the User Profile API after the commit.
     .onContactWrote(({ channel, contact }) => sending.profiles.contactWrote(channel, contact))
-  // When an admin deactivates someone (after that commit): services.accounts.team.hooks.onDeactivated(…)
-  // is where their open assigned conversations go back to the pool (issue 13, assignment).
+    // A customer wrote: the greeting (a brand-new conversation) and the away message (outside business hours).
+    .onCustomerWrote(autoReplies.onCustomerWrote)
   // After the commit, with the typed events it published, in registration order:
   events.onCommitted((committed) => hub.publish(committed)) // every stream of the workspace
   events.onCommitted(campaigns.analytics.observe) // campaign counters; a claimed campaign message wakes the runner
   events.onCommitted(campaigns.metaOptOut.observe) // a send Meta refused with 131050 opts its contact out
+  events.onCommitted((committed) => AutoReplies.queuedAny(committed) && sending.worker.kick()) // an automatic reply is sent now
 
   // A sandbox channel added (the Page) or given a new token is checked like any other.
   sandbox?.onChannelAdded((id) => services.channelChecks.check(workspaceId, id))
@@ -196,6 +202,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(campaignRoutes, { services })
   await app.register(passwordResetRoutes, { services })
   await app.register(userRoutes, { services })
+  await app.register(settingsRoutes, { services })
   if (sandbox) await app.register(sandboxRoutes, { sandbox })
   // Last: the browser app's catch-all GET must not shadow any route above.
   await app.register(webRoutes)

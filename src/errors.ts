@@ -95,4 +95,6 @@ export const Errors = {
   invitationExpired: make('INVITATION_EXPIRED', 410, 'This invitation has expired. Ask whoever invited you for a new one.'),
   invitationUsed: make('INVITATION_USED', 410, 'This invitation was already used. Sign in with the password you chose.'),
   invitationRevoked: make('INVITATION_REVOKED', 410, 'This invitation was withdrawn. Ask whoever invited you for a new one.'),
+  // Workspace settings (issue 13): a timezone Intl does not know, hours that overlap or end before they start.
+  settingsInvalid: (why: string) => new AppError('SETTINGS_INVALID', 422, why),
 } as const

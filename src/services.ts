@@ -17,6 +17,7 @@ import type { Sending } from './domain/sending/wiring.ts'
 import type { SandboxMode } from './sandbox/sandbox-mode.ts'
 import type { Campaigns } from './domain/campaigns/wiring.ts'
 import type { Accounts } from './domain/accounts/wiring.ts'
+import type { WorkspaceSettingsRepo } from './store/workspace-settings.ts'
 
 export interface Services {
   config: Readonly<Config>
@@ -46,6 +47,8 @@ export interface Services {
   campaigns: Campaigns
   /** The team: people, invitations, password reset links, mail (issue 13). */
   accounts: Accounts
+  /** The workspace's settings: assignment cap, business hours, automatic replies (issue 13). */
+  settings: WorkspaceSettingsRepo
 }
 
 declare module 'fastify' {

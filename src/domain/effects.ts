@@ -6,7 +6,7 @@
 // events (CommittedEvent), never their serialized JSON.
 import type { WaPreference, WaStatus } from '../channels/whatsapp/parse.ts'
 import type { EventBatch } from '../events/event-log.ts'
-import type { ChannelRow, ContactRow, MessageRow } from '../store/inbox-store.ts'
+import type { ChannelRow, ContactRow, ConversationRow, MessageRow } from '../store/inbox-store.ts'
 
 /** A customer's message was stored, or an echo of one the business sent from the phone app. */
 export interface MessageStored {
@@ -36,11 +36,25 @@ export interface ContactWrote {
   contact: ContactRow
 }
 
+/**
+ * A customer wrote (WhatsApp or Messenger): their message — not a reaction, not an echo
+ * of the business's own — is stored and its conversation updated. `before` is the
+ * conversation as it was: `lastMessageId === null` when this is the first message of a
+ * brand-new one. Listeners may write in the same transaction (the automatic replies).
+ */
+export interface CustomerWrote {
+  channel: ChannelRow
+  before: ConversationRow
+  message: MessageRow
+  batch: EventBatch
+}
+
 export class SideEffects {
   private readonly stored: Array<(e: MessageStored) => MessageRow | undefined | void> = []
   private readonly unknown: Array<(e: UnknownStatus) => MessageRow | undefined> = []
   private readonly preferences: Array<(e: MarketingPreference) => void> = []
   private readonly wrote: Array<(e: ContactWrote) => void> = []
+  private readonly customerWroteFns: Array<(e: CustomerWrote) => void> = []
 
   /** May return the message as it changed (before `message.created` is emitted with it). */
   onMessageStored(fn: (e: MessageStored) => MessageRow | undefined | void): this {
@@ -61,6 +75,11 @@ export class SideEffects {
 
   onContactWrote(fn: (e: ContactWrote) => void): this {
     this.wrote.push(fn)
+    return this
+  }
+
+  onCustomerWrote(fn: (e: CustomerWrote) => void): this {
+    this.customerWroteFns.push(fn)
     return this
   }
 
@@ -86,5 +105,9 @@ export class SideEffects {
 
   contactWrote(channel: ChannelRow, contact: ContactRow): void {
     for (const fn of this.wrote) fn({ channel, contact })
+  }
+
+  customerWrote(channel: ChannelRow, before: ConversationRow, message: MessageRow, batch: EventBatch): void {
+    for (const fn of this.customerWroteFns) fn({ channel, before, message, batch })
   }
 }

@@ -91,7 +91,10 @@ function inbound(
     },
     { by: 'customer', now },
   )
-  if (recorded) deps.effects.contactWrote(channel, contact)
+  if (recorded) {
+    deps.effects.contactWrote(channel, contact)
+    deps.effects.customerWrote(channel, conv, recorded.message, events)
+  }
 }
 
 function echo(deps: MessengerIngestDeps, events: EventBatch, channel: ChannelRow, ev: Extract<MsEvent, { kind: 'echo' }>): void {

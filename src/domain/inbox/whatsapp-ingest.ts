@@ -57,7 +57,7 @@ function ingestMessage(deps: IngestDeps, events: EventBatch, channel: ChannelRow
   const now = deps.now()
   const { contact, conv, fields } = place(deps, channel, msg, msg.from, profileName, now)
   // A duplicate delivery stores nothing and emits nothing (the wamid is the key).
-  deps.writer.record(
+  const recorded = deps.writer.record(
     events,
     conv,
     {
@@ -81,6 +81,8 @@ function ingestMessage(deps: IngestDeps, events: EventBatch, channel: ChannelRow
       },
     },
   )
+  // After the conversation took the message: what answers a customer comes after it.
+  if (recorded && !msg.reaction) deps.effects.customerWrote(channel, conv, recorded.message, events)
 }
 
 /**

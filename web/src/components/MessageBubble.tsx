@@ -31,6 +31,12 @@ export function Linkified({ text }: { text: string }) {
   )
 }
 
+/** `away` or `greeting` on an automatic reply (context.automatic), null otherwise. */
+const automaticOf = (m: MessageDTO): string | null => {
+  const k = m.context?.automatic
+  return k === 'away' || k === 'greeting' ? k : null
+}
+
 type Obj = Record<string, unknown>
 const obj = (v: unknown): Obj => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Obj) : {})
 const strOf = (v: unknown): string | null => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : null)
@@ -278,6 +284,12 @@ export const MessageBubble = memo(function MessageBubble({ m, thread }: { m: Mes
         <span class="meta">
           {/* Issue 11: written on the WhatsApp Business app (coexistence), not in Parley. */}
           {sentFromPhoneApp(m) && <span class="via-phone">Sent from the phone app ·</span>}
+          {/* Issue 13: Parley's away message or greeting, sent by nobody. */}
+          {out && automaticOf(m) && (
+            <span class="via-phone automatic" title={automaticOf(m) === 'away' ? 'Away message (outside business hours)' : 'Greeting'}>
+              Automatic ·
+            </span>
+          )}
           <time dateTime={new Date(m.timestamp).toISOString()}>{timeOf(m.timestamp)}</time>
           {out && <Ticks status={m.status} />}
         </span>

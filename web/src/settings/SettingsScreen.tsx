@@ -12,6 +12,7 @@ import { CopyField } from './CopyField.tsx'
 import { ProfileSection } from './ProfileSection.tsx'
 import { TeamSection } from './TeamSection.tsx'
 import './settings.css'
+import { BusinessHoursSection } from './BusinessHoursSection.tsx'
 
 type Editing = { mode: 'add'; kind: ChannelKind } | { mode: 'edit'; id: number } | null
 
@@ -71,6 +72,7 @@ export function SettingsScreen() {
             )}
           </section>
         )}
+        {admin && <BusinessHoursSection />}
       </main>
     </div>
   )

@@ -1,0 +1,101 @@
+// The automatic replies (issue 13): a greeting for a brand-new conversation and an away
+// message when a customer writes outside business hours (once per conversation per 12 h).
+// Each is a reply like an agent's — stored through the inbox writer, queued in the
+// outbox in the same transaction as the customer's message, sent by the outbox worker —
+// marked `context.automatic` and sent by nobody (`senderUserId: null`). The customer
+// has just written, so the 24-hour window is open; a message Meta retried for a day
+// (the window already closed) gets nothing.
+import type { CommittedEvent } from '../../events/event-log.ts'
+import type { InboxStore } from '../../store/inbox-store.ts'
+import type { WorkspaceSettingsRepo } from '../../store/workspace-settings.ts'
+import type { CustomerWrote } from '../effects.ts'
+import type { InboxWriter } from '../inbox/writer.ts'
+import type { Outbox } from '../sending/outbox.ts'
+import { isOpen } from './business-hours.ts'
+
+/** The away message goes at most once per conversation in this long. */
+export const AWAY_REPLY_EVERY_MS = 12 * 3600 * 1000
+
+export type AutomaticKind = 'away' | 'greeting'
+
+export interface AutoRepliesDeps {
+  settings: WorkspaceSettingsRepo
+  store: InboxStore
+  writer: InboxWriter
+  outbox: Pick<Outbox, 'enqueue'>
+  now: () => number
+}
+
+export class AutoReplies {
+  constructor(private readonly deps: AutoRepliesDeps) {}
+
+  /** The side effect of a customer's message (effects.ts `onCustomerWrote`), inside its transaction. */
+  onCustomerWrote = ({ channel, before, message, batch }: CustomerWrote): void => {
+    const { store } = this.deps
+    const settings = this.deps.settings.get(channel.workspaceId)
+    if (!settings || (!settings.greetingMessage && !settings.awayMessage)) return
+    const now = this.deps.now()
+    const conv = store.conversation(channel.workspaceId, message.conversationId)
+    if (!conv || conv.windowExpiresAt === null || conv.windowExpiresAt <= now) return
+    const row = store.conversationByChannelContact(conv.channelId, conv.contact.id)
+    if (!row) return
+
+    const replies: Array<{ kind: AutomaticKind; text: string }> = []
+    if (settings.greetingMessage && before.lastMessageId === null) replies.push({ kind: 'greeting', text: settings.greetingMessage })
+    const away =
+      settings.awayMessage &&
+      !isOpen(settings.businessHours, settings.timezone, now) &&
+      (row.awayRepliedAt === null || now - row.awayRepliedAt >= AWAY_REPLY_EVERY_MS)
+    if (away) {
+      replies.push({ kind: 'away', text: settings.awayMessage! })
+      store.updateConversation(row.id, { awayRepliedAt: now })
+    }
+
+    for (const reply of replies) {
+      const current = store.conversationByChannelContact(conv.channelId, conv.contact.id)!
+      this.deps.writer.record(
+        batch,
+        current,
+        {
+          direction: 'out',
+          type: 'text',
+          text: reply.text,
+          media: null,
+          data: null,
+          context: { automatic: reply.kind },
+          replyToMessageId: null,
+          clientMessageId: null,
+          senderUserId: null,
+          status: 'queued',
+          timestamp: now,
+          createdAt: now,
+          updatedAt: now,
+        },
+        {
+          by: 'agent',
+          now,
+          // The channel's provider writes the request body; the outbox worker sends it.
+          alongside: (stored) => {
+            this.deps.outbox.enqueue(stored, channel.kind, {
+              to: conv.contact.externalId,
+              content: { type: 'text', body: reply.text, previewUrl: /\bhttps?:\/\/\S/i.test(reply.text) },
+              quote: null,
+              tag: null,
+            })
+          },
+        },
+      )
+    }
+  }
+
+  /** After the commit: whether it queued an automatic reply (the outbox worker is then woken). */
+  static queuedAny(events: readonly CommittedEvent[]): boolean {
+    return events.some((e) => e.type === 'message.created' && automaticKindOf(e.payload.message.context) !== null)
+  }
+}
+
+/** `'away'` or `'greeting'` for an automatic reply's context, null for any other message. */
+export function automaticKindOf(context: Record<string, unknown> | null | undefined): AutomaticKind | null {
+  const k = context?.automatic
+  return k === 'away' || k === 'greeting' ? k : null
+}
