@@ -37,6 +37,9 @@ import { contactRoutes } from './http/contacts.ts'
 import { campaignRoutes } from './http/campaigns.ts'
 import { healthRoutes } from './http/health.ts'
 import { passwordResetRoutes } from './http/password-reset.ts'
+import { Assignment, type Presence } from './domain/team/assignment.ts'
+import { AssignmentRepo } from './store/assignment.ts'
+import { assignmentRoutes } from './http/assignment.ts'
 
 export interface AppDeps {
   config: Readonly<Config>
@@ -50,6 +53,10 @@ export interface AppDeps {
 // settled as `unknown` at the next start (never resent blindly).
 const SEND_STOP_GRACE_MS = 5000
 const PRUNE_INTERVAL_MS = 3600_000
+
+// Until presence (open streams, PRESENCE_OFFLINE_AFTER_SECONDS) is wired in, everyone
+// counts as present and only the availability a person sets decides automatic assignment.
+const presenceNotYetTracked: Presence = { isOnline: () => true }
 
 export const loggerOptions = (level: string) => ({
   level,
@@ -86,9 +93,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Sandbox mode: the Meta emulator in this process, built first so the Graph client knows it.
   const sandbox = config.sandbox.enabled ? createSandbox(config, db, workspaceId) : undefined
   const store = new InboxStore(db)
-  const writer = new InboxWriter(store, clock.now)
-  const members = new ChannelMembersRepo(db)
   const effects = new SideEffects()
+  const writer = new InboxWriter(store, clock.now, effects)
+  const members = new ChannelMembersRepo(db)
   const sending = createSending({
     config,
     db,
@@ -128,8 +135,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     sending,
     sandbox,
     campaigns: createCampaigns({ config, db, events, store, writer, sending, now: clock.now, log: app.log }),
+    assignment: new Assignment({
+      repo: new AssignmentRepo(db),
+      store,
+      writer,
+      events,
+      presence: presenceNotYetTracked,
+      now: clock.now,
+    }),
   }
-  const { campaigns } = services
+  const { campaigns, assignment } = services
 
   // ---- Side effects: everything that happens when something is stored, in order ----
   // Inside the webhook's transaction (commits or rolls back with the message):
@@ -146,6 +161,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     )
     // A Messenger user wrote: their name is fetched from the User Profile API after the commit.
     .onContactWrote(({ channel, contact }) => sending.profiles.contactWrote(channel, contact))
+    // A new, pooled or reopened conversation goes round robin to an available member (auto-assign channels).
+    // Also exported for other features: assignment.drainFor (someone became available: availability
+    // set to online, presence's first stream) and assignment.unassignAllOf (deactivation).
+    .onCustomerWrote((e) => assignment.customerWrote(e))
   // After the commit, with the typed events it published, in registration order:
   events.onCommitted((committed) => hub.publish(committed)) // every stream of the workspace
   events.onCommitted(campaigns.analytics.observe) // campaign counters; a claimed campaign message wakes the runner
@@ -183,6 +202,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(messengerWebhookRoutes, { services })
   await app.register(streamRoutes, { services })
   await app.register(conversationRoutes, { services })
+  await app.register(assignmentRoutes, { services })
   await app.register(channelRoutes, { services })
   await app.register(messageRoutes, { services })
   await app.register(templateRoutes, { services })

@@ -73,4 +73,10 @@ export const Errors = {
   resetLinkExpired: make('RESET_LINK_EXPIRED', 410, 'This password reset link has expired. Ask for a new one.'),
   resetLinkUsed: make('RESET_LINK_USED', 410, 'This password reset link was already used. Sign in, or ask for a new one.'),
   passwordInvalid: (why: string) => new AppError('PASSWORD_INVALID', 400, why),
+  // Assignment (issue 13).
+  assigneeNotEligible: make(
+    'ASSIGNEE_NOT_ELIGIBLE',
+    422,
+    'That person cannot be given this conversation: only an active member of its channel, or an admin, can.',
+  ),
 } as const

@@ -6,7 +6,7 @@
 // events (CommittedEvent), never their serialized JSON.
 import type { WaPreference, WaStatus } from '../channels/whatsapp/parse.ts'
 import type { EventBatch } from '../events/event-log.ts'
-import type { ChannelRow, ContactRow, MessageRow } from '../store/inbox-store.ts'
+import type { ChannelRow, ContactRow, ConversationRow, MessageRow } from '../store/inbox-store.ts'
 
 /** A customer's message was stored, or an echo of one the business sent from the phone app. */
 export interface MessageStored {
@@ -36,11 +36,24 @@ export interface ContactWrote {
   contact: ContactRow
 }
 
+/**
+ * A customer's message (or reaction) was stored in a conversation: the conversation as
+ * it was before (`before.lastMessageId === null` and no inbound: brand new; `status`
+ * resolved: the customer reopened it) and after. Automatic assignment joins here.
+ */
+export interface CustomerWrote {
+  before: ConversationRow
+  after: ConversationRow
+  message: MessageRow
+  batch: EventBatch
+}
+
 export class SideEffects {
   private readonly stored: Array<(e: MessageStored) => MessageRow | undefined | void> = []
   private readonly unknown: Array<(e: UnknownStatus) => MessageRow | undefined> = []
   private readonly preferences: Array<(e: MarketingPreference) => void> = []
   private readonly wrote: Array<(e: ContactWrote) => void> = []
+  private readonly customer: Array<(e: CustomerWrote) => void> = []
 
   /** May return the message as it changed (before `message.created` is emitted with it). */
   onMessageStored(fn: (e: MessageStored) => MessageRow | undefined | void): this {
@@ -62,6 +75,16 @@ export class SideEffects {
   onContactWrote(fn: (e: ContactWrote) => void): this {
     this.wrote.push(fn)
     return this
+  }
+
+  onCustomerWrote(fn: (e: CustomerWrote) => void): this {
+    this.customer.push(fn)
+    return this
+  }
+
+  /** Dispatched by the inbox writer, in the transaction that stores the customer's message. */
+  customerWrote(e: CustomerWrote): void {
+    for (const fn of this.customer) fn(e)
   }
 
   /** Runs the listeners in registration order, each seeing the message as the one before left it. */
