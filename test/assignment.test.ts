@@ -222,7 +222,7 @@ t.test(
     t.equal(s.app.services.assignment.drainFor(ws, dan.id), 0, 'nothing left to drain')
 
     // A reopened conversation whose assignee went away goes to someone available with room.
-  s.db.$client.prepare('UPDATE workspaces SET assignment_cap = 10 WHERE id = ?').run(ws)
+    s.db.$client.prepare('UPDATE workspaces SET assignment_cap = 10 WHERE id = ?').run(ws)
     t.equal((await admin('POST', `/api/conversations/${c1.id}/status`, { status: 'resolved' })).status, 200)
     setAvailability(ben.id, 'away')
     await customerWrites(c1.from, 'It broke again')
@@ -248,3 +248,29 @@ t.test(
     void token
   },
 )
+
+t.test('turning automatic assignment on hands out the waiting pool, oldest first, round robin', async (t) => {
+  const { admin, channelId, person, customerWrites, assigneeOf, lines } = await setup(t)
+  const ben = await person('Ben', [channelId])
+  const dan = await person('Dan', [channelId])
+  const waiting = [await customerWrites(), await customerWrites(), await customerWrites()]
+  t.same(
+    waiting.map((c) => assigneeOf(c.id)),
+    [null, null, null],
+  )
+  t.equal((await admin('PATCH', `/api/channels/${channelId}`, { name: 'Sales' })).status, 200)
+  t.same(
+    waiting.map((c) => assigneeOf(c.id)),
+    [null, null, null],
+    'another change leaves the pool alone',
+  )
+  t.equal((await admin('PATCH', `/api/channels/${channelId}`, { autoAssign: true })).status, 200)
+  t.same(
+    waiting.map((c) => assigneeOf(c.id)),
+    [ben.id, dan.id, ben.id],
+  )
+  t.same(await lines(waiting[1]!.id), ['Assigned to Dan automatically'])
+  t.equal((await admin('PATCH', `/api/channels/${channelId}`, { autoAssign: false })).status, 200)
+  const later = await customerWrites()
+  t.equal(assigneeOf(later.id), null, 'off again: new conversations wait in the pool')
+})

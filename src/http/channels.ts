@@ -21,7 +21,7 @@ const Editable = {
 }
 
 export async function channelRoutes(app: FastifyInstance, opts: { services: Services }) {
-  const { channels, channelChecks, sending, clock, config } = opts.services
+  const { channels, channelChecks, sending, clock, config, assignment } = opts.services
   const r = app.withTypeProvider<TypeBoxTypeProvider>()
   app.addHook('onRequest', app.authenticate)
   const adminOnly = async (req: FastifyRequest) => {
@@ -82,6 +82,8 @@ export async function channelRoutes(app: FastifyInstance, opts: { services: Serv
       const row = channels.update(req.session.workspaceId, req.params.id, req.body)
       if (!row) throw Errors.notFound('Channel')
       if (req.body.accessToken !== undefined) channelChecks.check(row.workspaceId, row.id)
+      // Turned on: the conversations already waiting go round robin now, not at the next arrival.
+      if (req.body.autoAssign === true) assignment.drainChannel(row.workspaceId, row.id)
       return { channel: toPublicChannel(row, channels.membersByChannel(row.workspaceId).get(row.id) ?? []) }
     },
   )

@@ -29,6 +29,7 @@ export class AssignmentRepo {
   private readonly conversationStmt: Database.Statement
   private readonly waitingStmt: Database.Statement
   private readonly openOfStmt: Database.Statement
+  private readonly poolStmt: Database.Statement
   private readonly autoChannelsOfStmt: Database.Statement
 
   constructor(db: Db) {
@@ -62,6 +63,10 @@ export class AssignmentRepo {
          JOIN channel_members m ON m.channel_id = v.channel_id AND m.user_id = ?
          JOIN channels ch ON ch.id = v.channel_id AND ch.auto_assign = 1
         WHERE v.workspace_id = ? AND v.status = 'open' AND v.assignee_id IS NULL
+        ORDER BY COALESCE(v.waiting_since, v.last_inbound_at, v.created_at), v.id LIMIT ?`,
+    )
+    this.poolStmt = c.prepare(
+      `SELECT ${conv} FROM conversations v WHERE v.channel_id = ? AND v.status = 'open' AND v.assignee_id IS NULL
         ORDER BY COALESCE(v.waiting_since, v.last_inbound_at, v.created_at), v.id LIMIT ?`,
     )
     this.openOfStmt = c.prepare(
@@ -119,6 +124,11 @@ export class AssignmentRepo {
   /** Unassigned open conversations of this person's auto-assign channels, the longest waiting first. */
   waitingFor(workspaceId: number, userId: number, limit: number): ConversationRow[] {
     return this.waitingStmt.all(userId, workspaceId, limit).map((r) => this.codec.decode(r))
+  }
+
+  /** A channel's unassigned open conversations, the longest waiting first. */
+  poolOf(channelId: number, limit: number): ConversationRow[] {
+    return this.poolStmt.all(channelId, limit).map((r) => this.codec.decode(r))
   }
 
   /** The open conversations this person holds. */

@@ -54,6 +54,11 @@ export function drainRoom(load: number, cap: number): number {
   return Math.max(0, cap - load)
 }
 
+// Turning automatic assignment on hands out at most this many waiting conversations in
+// one transaction (members × cap is far below it for a small team; the rest wait for
+// the next availability change rather than hold the write lock for long).
+const POOL_DRAIN_LIMIT = 500
+
 export interface AssignmentDeps {
   repo: AssignmentRepo
   store: InboxStore
@@ -129,6 +134,24 @@ export class Assignment {
       if (room === 0) return 0
       let n = 0
       for (const conv of repo.waitingFor(workspaceId, userId, room)) if (this.change(batch, conv, p, null)) n++
+      return n
+    })
+  }
+
+  /**
+   * Automatic assignment was turned on for a channel: its waiting pool, oldest first,
+   * goes round robin until nobody available has room. Returns how many were assigned.
+   */
+  drainChannel(workspaceId: number, channelId: number): number {
+    const { repo } = this.deps
+    return this.deps.events.transact((batch) => {
+      if (!repo.rotation(channelId).autoAssign) return 0
+      let n = 0
+      // Bounded by what the channel's members can take at most: each pass assigns one or stops.
+      for (const conv of repo.poolOf(channelId, POOL_DRAIN_LIMIT)) {
+        if (conv.workspaceId !== workspaceId || !this.autoAssign(batch, conv)) break
+        n++
+      }
       return n
     })
   }
