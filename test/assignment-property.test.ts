@@ -53,19 +53,20 @@ function simulate(seed: number, steps: number) {
       }
   }
   for (const a of agents) for (const b of agents) if (a !== b) pairDiff.set(key(a, b), 0)
-  const loads = () => {
-    const m = new Map<number, number>()
-    for (const c of convs) if (c.open && c.assignee !== null) m.set(c.assignee, (m.get(c.assignee) ?? 0) + 1)
-    return m
-  }
+  // Open conversations per agent, kept as they change (a recount per step made runs quadratic).
+  const load = new Map<number, number>()
+  const loads = () => load
+  const openAssigned: Conv[] = []
   const problems: string[] = []
   let counted = 0
   const give = (c: Conv, to: number, how: string) => {
     if (c.assignee !== null) problems.push(`step: conversation ${c.id} assigned twice (${how})`)
     c.assignee = to
     c.assignedTimes++
-    const load = loads().get(to) ?? 0
-    if (load > cap) problems.push(`${how}: ${to} over the cap (${load} > ${cap})`)
+    openAssigned.push(c)
+    const n = (load.get(to) ?? 0) + 1
+    load.set(to, n)
+    if (n > cap) problems.push(`${how}: ${to} over the cap (${n} > ${cap})`)
   }
 
   for (let step = 0; step < steps; step++) {
@@ -96,8 +97,14 @@ function simulate(seed: number, steps: number) {
       }
     } else if (r < 0.85) {
       // Someone resolves one of theirs.
-      const open = convs.filter((c) => c.open && c.assignee !== null)
-      if (open.length) open[int(0, open.length - 1)]!.open = false
+      if (openAssigned.length) {
+        const i = int(0, openAssigned.length - 1)
+        const c = openAssigned[i]!
+        openAssigned[i] = openAssigned[openAssigned.length - 1]!
+        openAssigned.pop()
+        c.open = false
+        load.set(c.assignee!, load.get(c.assignee!)! - 1)
+      }
     } else if (r < 0.95) {
       // Someone changes availability; becoming available drains the pool, oldest first.
       const a = agents[int(0, agents.length - 1)]!
