@@ -42,6 +42,9 @@ import { userRoutes } from './http/users.ts'
 import { WorkspaceSettingsRepo } from './store/workspace-settings.ts'
 import { AutoReplies } from './domain/team/auto-replies.ts'
 import { settingsRoutes } from './http/settings.ts'
+import { Assignment, type Presence } from './domain/team/assignment.ts'
+import { AssignmentRepo } from './store/assignment.ts'
+import { assignmentRoutes } from './http/assignment.ts'
 
 export interface AppDeps {
   config: Readonly<Config>
@@ -55,6 +58,10 @@ export interface AppDeps {
 // settled as `unknown` at the next start (never resent blindly).
 const SEND_STOP_GRACE_MS = 5000
 const PRUNE_INTERVAL_MS = 3600_000
+
+// Until presence (open streams, PRESENCE_OFFLINE_AFTER_SECONDS) is wired in, everyone
+// counts as present and only the availability a person sets decides automatic assignment.
+const presenceNotYetTracked: Presence = { isOnline: () => true }
 
 export const loggerOptions = (level: string) => ({
   level,
@@ -91,9 +98,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Sandbox mode: the Meta emulator in this process, built first so the Graph client knows it.
   const sandbox = config.sandbox.enabled ? createSandbox(config, db, workspaceId) : undefined
   const store = new InboxStore(db)
-  const writer = new InboxWriter(store, clock.now)
-  const members = new ChannelMembersRepo(db)
   const effects = new SideEffects()
+  const writer = new InboxWriter(store, clock.now, effects)
+  const members = new ChannelMembersRepo(db)
   const sending = createSending({
     config,
     db,
@@ -135,8 +142,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     campaigns: createCampaigns({ config, db, events, store, writer, sending, now: clock.now, log: app.log }),
     accounts: createAccounts({ config, db, events, auth, now: clock.now, log: app.log }),
     settings: new WorkspaceSettingsRepo(db),
+    assignment: new Assignment({
+      repo: new AssignmentRepo(db),
+      store,
+      writer,
+      events,
+      presence: presenceNotYetTracked,
+      now: clock.now,
+    }),
   }
-  const { campaigns } = services
+  const { campaigns, assignment } = services
   const autoReplies = new AutoReplies({ settings: services.settings, store, writer, outbox: sending.outbox, now: clock.now })
 
   // ---- Side effects: everything that happens when something is stored, in order ----
@@ -156,6 +171,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     .onContactWrote(({ channel, contact }) => sending.profiles.contactWrote(channel, contact))
     // A customer wrote: the greeting (a brand-new conversation) and the away message (outside business hours).
     .onCustomerWrote(autoReplies.onCustomerWrote)
+    // A new, pooled or reopened conversation goes round robin to an available member (auto-assign channels).
+    // Also exported for other features: assignment.drainFor (someone became available: availability
+    // set to online, presence's first stream) and assignment.unassignAllOf (deactivation).
+    .onCustomerWrote((e) => assignment.customerWrote(e))
   // After the commit, with the typed events it published, in registration order:
   events.onCommitted((committed) => hub.publish(committed)) // every stream of the workspace
   events.onCommitted(campaigns.analytics.observe) // campaign counters; a claimed campaign message wakes the runner
@@ -194,6 +213,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(messengerWebhookRoutes, { services })
   await app.register(streamRoutes, { services })
   await app.register(conversationRoutes, { services })
+  await app.register(assignmentRoutes, { services })
   await app.register(channelRoutes, { services })
   await app.register(messageRoutes, { services })
   await app.register(templateRoutes, { services })

@@ -97,4 +97,10 @@ export const Errors = {
   invitationRevoked: make('INVITATION_REVOKED', 410, 'This invitation was withdrawn. Ask whoever invited you for a new one.'),
   // Workspace settings (issue 13): a timezone Intl does not know, hours that overlap or end before they start.
   settingsInvalid: (why: string) => new AppError('SETTINGS_INVALID', 422, why),
+  // Assignment (issue 13).
+  assigneeNotEligible: make(
+    'ASSIGNEE_NOT_ELIGIBLE',
+    422,
+    'That person cannot be given this conversation: only an active member of its channel, or an admin, can.',
+  ),
 } as const

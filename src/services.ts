@@ -18,6 +18,7 @@ import type { SandboxMode } from './sandbox/sandbox-mode.ts'
 import type { Campaigns } from './domain/campaigns/wiring.ts'
 import type { Accounts } from './domain/accounts/wiring.ts'
 import type { WorkspaceSettingsRepo } from './store/workspace-settings.ts'
+import type { Assignment } from './domain/team/assignment.ts'
 
 export interface Services {
   config: Readonly<Config>
@@ -49,6 +50,8 @@ export interface Services {
   accounts: Accounts
   /** The workspace's settings: assignment cap, business hours, automatic replies (issue 13). */
   settings: WorkspaceSettingsRepo
+  /** Assignment by hand and automatic (round robin), issue 13. */
+  assignment: Assignment
 }
 
 declare module 'fastify' {

@@ -37,14 +37,14 @@ export interface ContactWrote {
 }
 
 /**
- * A customer wrote (WhatsApp or Messenger): their message — not a reaction, not an echo
- * of the business's own — is stored and its conversation updated. `before` is the
- * conversation as it was: `lastMessageId === null` when this is the first message of a
- * brand-new one. Listeners may write in the same transaction (the automatic replies).
+ * A customer's message (or reaction) was stored in a conversation: the conversation as
+ * it was before (`before.lastMessageId === null` and no inbound: brand new; `status`
+ * resolved: the customer reopened it) and after. Dispatched by the inbox writer after the
+ * message's own event. Automatic assignment and the automatic replies join here.
  */
 export interface CustomerWrote {
-  channel: ChannelRow
   before: ConversationRow
+  after: ConversationRow
   message: MessageRow
   batch: EventBatch
 }
@@ -54,7 +54,7 @@ export class SideEffects {
   private readonly unknown: Array<(e: UnknownStatus) => MessageRow | undefined> = []
   private readonly preferences: Array<(e: MarketingPreference) => void> = []
   private readonly wrote: Array<(e: ContactWrote) => void> = []
-  private readonly customerWroteFns: Array<(e: CustomerWrote) => void> = []
+  private readonly customer: Array<(e: CustomerWrote) => void> = []
 
   /** May return the message as it changed (before `message.created` is emitted with it). */
   onMessageStored(fn: (e: MessageStored) => MessageRow | undefined | void): this {
@@ -79,8 +79,13 @@ export class SideEffects {
   }
 
   onCustomerWrote(fn: (e: CustomerWrote) => void): this {
-    this.customerWroteFns.push(fn)
+    this.customer.push(fn)
     return this
+  }
+
+  /** Dispatched by the inbox writer, in the transaction that stores the customer's message. */
+  customerWrote(e: CustomerWrote): void {
+    for (const fn of this.customer) fn(e)
   }
 
   /** Runs the listeners in registration order, each seeing the message as the one before left it. */
@@ -105,9 +110,5 @@ export class SideEffects {
 
   contactWrote(channel: ChannelRow, contact: ContactRow): void {
     for (const fn of this.wrote) fn({ channel, contact })
-  }
-
-  customerWrote(channel: ChannelRow, before: ConversationRow, message: MessageRow, batch: EventBatch): void {
-    for (const fn of this.customerWroteFns) fn({ channel, before, message, batch })
   }
 }

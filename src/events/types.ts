@@ -85,15 +85,22 @@ export interface MessageDTO {
  * `action: 'assigned'` with a `target` user) reuse the same line.
  */
 export interface SystemLineData {
-  action: 'resolved' | 'reopened'
-  /** The agent who did it. */
-  actor: { userId: number; name: string }
+  action: 'resolved' | 'reopened' | 'assigned' | 'unassigned'
+  /** The agent who did it; null: Parley did (automatic assignment). */
+  actor: { userId: number; name: string } | null
+  /** `assigned`: who was given the conversation. */
+  target?: { userId: number; name: string }
 }
+
+/** Who assigned a conversation: a person, or null for automatic assignment. */
+export type AssignedBy = { userId: number; name: string } | null
 
 export interface EventPayloads {
   'message.created': { message: MessageDTO; conversation: ConversationDTO }
   'message.updated': { message: MessageDTO }
   'conversation.updated': { conversation: ConversationDTO }
+  // Issue 13: to the new assignee alone (their client notifies them); the conversation as it now is.
+  'conversation.assigned': { conversation: ConversationDTO; by: AssignedBy }
   // Issue 7: live campaign analytics, contact opt-outs and imports.
   'campaign.updated': { campaign: CampaignDTO }
   'contact.updated': { contact: ContactDetailDTO }

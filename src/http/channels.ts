@@ -16,10 +16,12 @@ const Editable = {
   appSecret: Secret,
   verifyToken: Secret,
   enabled: Type.Optional(Type.Boolean()),
+  // Issue 13: automatic assignment, round robin among the available members.
+  autoAssign: Type.Optional(Type.Boolean()),
 }
 
 export async function channelRoutes(app: FastifyInstance, opts: { services: Services }) {
-  const { channels, channelChecks, sending, clock, config } = opts.services
+  const { channels, channelChecks, sending, clock, config, assignment } = opts.services
   const r = app.withTypeProvider<TypeBoxTypeProvider>()
   app.addHook('onRequest', app.authenticate)
   const adminOnly = app.requireAdmin
@@ -28,9 +30,10 @@ export async function channelRoutes(app: FastifyInstance, opts: { services: Serv
   // or paused the number, which is otherwise visible only in the log.
   r.get('/api/channels', async (req) => {
     const now = clock.now()
+    const members = channels.membersByChannel(req.session.workspaceId)
     return {
       channels: channels.list(req.session.workspaceId).map((c) => ({
-        ...toPublicChannel(c),
+        ...toPublicChannel(c, members.get(c.id) ?? []),
         ...(c.kind === 'whatsapp' ? { pacing: sending.limiter.status(c.id, now) } : {}),
       })),
     }
@@ -60,7 +63,7 @@ export async function channelRoutes(app: FastifyInstance, opts: { services: Serv
       const row = channels.create(req.session.workspaceId, req.body)
       // Meta is asked after the commit, in the background: saving never waits for or fails on it.
       channelChecks.check(row.workspaceId, row.id)
-      return reply.status(201).send({ channel: toPublicChannel(row) })
+      return reply.status(201).send({ channel: toPublicChannel(row, []) })
     },
   )
 
@@ -77,7 +80,9 @@ export async function channelRoutes(app: FastifyInstance, opts: { services: Serv
       const row = channels.update(req.session.workspaceId, req.params.id, req.body)
       if (!row) throw Errors.notFound('Channel')
       if (req.body.accessToken !== undefined) channelChecks.check(row.workspaceId, row.id)
-      return { channel: toPublicChannel(row) }
+      // Turned on: the conversations already waiting go round robin now, not at the next arrival.
+      if (req.body.autoAssign === true) assignment.drainChannel(row.workspaceId, row.id)
+      return { channel: toPublicChannel(row, channels.membersByChannel(row.workspaceId).get(row.id) ?? []) }
     },
   )
 }

@@ -72,6 +72,24 @@ export class ChannelsRepo {
     return this.sql.updateById(this.codec, id, set)
   }
 
+  /** Who works each of the workspace's channels (issue 13): channel id → member user ids, ascending. */
+  membersByChannel(workspaceId: number): Map<number, number[]> {
+    const rows = this.sql
+      .get(
+        `SELECT m.channel_id, m.user_id FROM channel_members m JOIN channels ch ON ch.id = m.channel_id
+          WHERE ch.workspace_id = ? ORDER BY m.channel_id, m.user_id`,
+      )
+      .raw()
+      .all(workspaceId) as [number, number][]
+    const out = new Map<number, number[]>()
+    for (const [channelId, userId] of rows) {
+      const list = out.get(channelId)
+      if (list) list.push(userId)
+      else out.set(channelId, [userId])
+    }
+    return out
+  }
+
   /** Every workspace's channels with a token Meta has not judged yet. */
   uncheckedWithToken(): ChannelRow[] {
     return this.sql

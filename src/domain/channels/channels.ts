@@ -37,6 +37,10 @@ export interface ChannelPublic {
   /** WhatsApp numbers: how Parley paces sends to Meta right now (see outbox-rate.ts). */
   pacing?: PacingStatus
   credentials: ChannelCredentials
+  /** Issue 13: new and reopened conversations go round robin to its available members (off by default). */
+  autoAssign: boolean
+  /** Who works this channel (user ids, ascending): in the REST answers, not in `channel.updated`. */
+  members?: number[]
 }
 
 export interface ChannelInput {
@@ -49,9 +53,10 @@ export interface ChannelInput {
   appSecret?: string | null
   verifyToken?: string | null
   enabled?: boolean
+  autoAssign?: boolean
 }
 
-export const toPublicChannel = (c: ChannelRow): ChannelPublic => ({
+export const toPublicChannel = (c: ChannelRow, members?: number[]): ChannelPublic => ({
   id: c.id,
   kind: c.kind,
   externalId: c.externalId,
@@ -69,6 +74,8 @@ export const toPublicChannel = (c: ChannelRow): ChannelPublic => ({
     checkedAt: c.credentialsCheckedAt,
     detail: c.credentialsDetail ?? (c.accessToken ? null : 'No access token is saved: nothing can be sent through this channel.'),
   },
+  autoAssign: c.autoAssign,
+  ...(members ? { members } : {}),
 })
 
 export class ChannelDirectory {
@@ -88,6 +95,11 @@ export class ChannelDirectory {
 
   get(workspaceId: number, id: number): ChannelRow | undefined {
     return this.repo.get(workspaceId, id)
+  }
+
+  /** Channel id → its members' user ids (a channel with none is absent). */
+  membersByChannel(workspaceId: number): Map<number, number[]> {
+    return this.repo.membersByChannel(workspaceId)
   }
 
   create(workspaceId: number, input: ChannelInput): ChannelRow {

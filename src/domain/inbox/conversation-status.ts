@@ -27,7 +27,20 @@ export interface ConversationStatusDeps {
 
 /** The line's words when a client does not render `data` itself (search, exports, old clients). */
 export function systemLineText(d: SystemLineData): string {
-  return `${d.actor.name} ${d.action === 'resolved' ? 'resolved' : 'reopened'} this`
+  const who = d.actor?.name
+  switch (d.action) {
+    case 'resolved':
+    case 'reopened':
+      return `${who ?? 'Parley'} ${d.action} this`
+    case 'assigned': {
+      const to = d.target?.name ?? 'someone'
+      if (!d.actor) return `Assigned to ${to} automatically`
+      // "Ben took this": the person assigned it to themselves.
+      return d.target?.userId === d.actor.userId ? `${who} took this` : `${who} assigned this to ${to}`
+    }
+    case 'unassigned':
+      return d.actor ? `${who} unassigned this` : 'Unassigned automatically'
+  }
 }
 
 /**

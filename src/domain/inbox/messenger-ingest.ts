@@ -91,10 +91,7 @@ function inbound(
     },
     { by: 'customer', now },
   )
-  if (recorded) {
-    deps.effects.contactWrote(channel, contact)
-    deps.effects.customerWrote(channel, conv, recorded.message, events)
-  }
+  if (recorded) deps.effects.contactWrote(channel, contact)
 }
 
 function echo(deps: MessengerIngestDeps, events: EventBatch, channel: ChannelRow, ev: Extract<MsEvent, { kind: 'echo' }>): void {

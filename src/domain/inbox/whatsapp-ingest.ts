@@ -81,8 +81,6 @@ function ingestMessage(deps: IngestDeps, events: EventBatch, channel: ChannelRow
       },
     },
   )
-  // After the conversation took the message: what answers a customer comes after it.
-  if (recorded && !msg.reaction) deps.effects.customerWrote(channel, conv, recorded.message, events)
 }
 
 /**

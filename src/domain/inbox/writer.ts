@@ -20,6 +20,7 @@ import {
   toMessageDTO,
 } from '../../store/inbox-store.ts'
 import { PendingStatuses } from '../../store/webhook-leftovers.ts'
+import type { SideEffects } from '../effects.ts'
 import { plainReason } from '../sending/meta-errors.ts'
 import { applyStatus, type StatusUpdate } from './message-status.ts'
 
@@ -68,6 +69,8 @@ export class InboxWriter {
   constructor(
     private readonly store: InboxStore,
     private readonly now: () => number,
+    /** The moments the writer dispatches (a customer wrote), registered in app.ts. */
+    private readonly effects?: Pick<SideEffects, 'customerWrote'>,
   ) {
     this.pending = new PendingStatuses(store.db)
   }
@@ -93,13 +96,15 @@ export class InboxWriter {
     })
     if (!inserted) return undefined
     const message = opts.alongside?.(inserted) ?? inserted
-    const conversation = this.summarize(conv, message, opts)
+    const { row, conversation } = this.summarize(conv, message, opts)
     batch.emit(conv.workspaceId, 'message.created', { message: toMessageDTO(message), conversation }, { channelId: conv.channelId })
+    // After the message's own event, so a timeline reads "message, then Ana took this".
+    if (opts.by === 'customer') this.effects?.customerWrote({ before: conv, after: row, message, batch })
     return { message, conversation }
   }
 
   /** What a new message does to its conversation's summary; returns the conversation as the event carries it. */
-  private summarize(conv: ConversationRow, row: MessageRow, opts: RecordOptions): ConversationDTO {
+  private summarize(conv: ConversationRow, row: MessageRow, opts: RecordOptions): { row: ConversationRow; conversation: ConversationDTO } {
     const { by, now } = opts
     const inbound = by === 'customer'
     // Out-of-order delivery: an older message never moves the preview back in time.
@@ -135,14 +140,15 @@ export class InboxWriter {
     // one arriving late leaves it as stored, which only the read-back knows.
     if (opts.view && newest) {
       const { contact, channelKind } = opts.view
-      return toConversationDTO({
+      const conversation = toConversationDTO({
         c: updated,
         contact: { id: contact.id, externalId: contact.externalId, name: contact.name, phone: contact.phone },
         channelKind,
         last: { status: row.status, errorTitle: row.errorTitle, errorDetail: row.errorDetail },
       })
+      return { row: updated, conversation }
     }
-    return this.store.conversation(conv.workspaceId, conv.id)!
+    return { row: updated, conversation: this.store.conversation(conv.workspaceId, conv.id)! }
   }
 
   /**
@@ -154,7 +160,7 @@ export class InboxWriter {
   recordSystemLine(
     batch: EventBatch,
     conversation: ConversationDTO,
-    line: { workspaceId: number; text: string; data: SystemLineData; userId: number; now: number },
+    line: { workspaceId: number; text: string; data: SystemLineData; userId: number | null; now: number },
   ): MessageRow {
     const ws = line.workspaceId
     const row = this.store.insertMessage({
@@ -174,6 +180,27 @@ export class InboxWriter {
     })!
     batch.emit(ws, 'message.created', { message: toMessageDTO(row), conversation }, { channelId: conversation.channelId })
     return row
+  }
+
+  /**
+   * Gives the conversation to `assigneeId` (null: back to the pool), with its line in the
+   * timeline and `conversation.updated`, in the caller's transaction. Only the assignee
+   * (and updatedAt) changes: never unread, the preview, the order or the window.
+   * Idempotent: undefined when it already has that assignee (no write, no event).
+   */
+  assign(
+    batch: EventBatch,
+    conv: ConversationRow,
+    assigneeId: number | null,
+    line: { text: string; data: SystemLineData; userId: number | null; now: number },
+  ): { row: ConversationRow; conversation: ConversationDTO } | undefined {
+    if (conv.assigneeId === assigneeId) return undefined
+    const ws = conv.workspaceId
+    const row = this.store.updateConversation(conv.id, { assigneeId, updatedAt: line.now })
+    const conversation = this.store.conversation(ws, conv.id)!
+    this.recordSystemLine(batch, conversation, { workspaceId: ws, ...line })
+    this.conversationChanged(batch, ws, conversation)
+    return { row, conversation }
   }
 
   /** The conversation changed (status, read, the contact's name): every stream hears it. */

@@ -30,10 +30,14 @@ export class AutoReplies {
   constructor(private readonly deps: AutoRepliesDeps) {}
 
   /** The side effect of a customer's message (effects.ts `onCustomerWrote`), inside its transaction. */
-  onCustomerWrote = ({ channel, before, message, batch }: CustomerWrote): void => {
+  onCustomerWrote = ({ before, message, batch }: CustomerWrote): void => {
     const { store } = this.deps
-    const settings = this.deps.settings.get(channel.workspaceId)
+    // A reaction is not a message to answer.
+    if (message.type === 'reaction') return
+    const settings = this.deps.settings.get(message.workspaceId)
     if (!settings || (!settings.greetingMessage && !settings.awayMessage)) return
+    const channel = store.channels.byId(message.channelId)
+    if (!channel) return
     const now = this.deps.now()
     const conv = store.conversation(channel.workspaceId, message.conversationId)
     if (!conv || conv.windowExpiresAt === null || conv.windowExpiresAt <= now) return
