@@ -11,6 +11,7 @@ import { InboxWriter } from './domain/inbox/writer.ts'
 import { SideEffects } from './domain/effects.ts'
 import { AccessResolver } from './domain/accounts/access.ts'
 import { ChannelMembersRepo } from './store/channel-members.ts'
+import { Presence } from './domain/team/presence.ts'
 import { AuthService } from './domain/accounts/auth.ts'
 import { IngestQueue } from './domain/inbox/ingest-queue.ts'
 import { bootstrap } from './domain/accounts/bootstrap.ts'
@@ -128,6 +129,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     sending,
     sandbox,
     campaigns: createCampaigns({ config, db, events, store, writer, sending, now: clock.now, log: app.log }),
+    presence: new Presence({
+      offlineAfterMs: config.presenceOfflineAfterSeconds * 1000,
+      onListenerError: (err) => app.log.error({ err }, 'presence listener failed'),
+    }),
   }
   const { campaigns } = services
 
@@ -150,6 +155,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   events.onCommitted((committed) => hub.publish(committed)) // every stream of the workspace
   events.onCommitted(campaigns.analytics.observe) // campaign counters; a claimed campaign message wakes the runner
   events.onCommitted(campaigns.metaOptOut.observe) // a send Meta refused with 131050 opts its contact out
+  // Who is online: a person's first stream opening, their last one closing (offline after the grace).
+  hub.onUserStreams((userId, workspaceId, open) => services.presence.streams(userId, workspaceId, open))
 
   // A sandbox channel added (the Page) or given a new token is checked like any other.
   sandbox?.onChannelAdded((id) => services.channelChecks.check(workspaceId, id))
@@ -229,6 +236,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     sandbox?.stop()
     services.ingest.close()
     hub.stop()
+    services.presence.stop()
   })
   return app
 }

@@ -16,6 +16,7 @@ import type { ChannelChecks } from './domain/channels/channel-checks.ts'
 import type { Sending } from './domain/sending/wiring.ts'
 import type { SandboxMode } from './sandbox/sandbox-mode.ts'
 import type { Campaigns } from './domain/campaigns/wiring.ts'
+import type { Presence } from './domain/team/presence.ts'
 
 export interface Services {
   config: Readonly<Config>
@@ -43,6 +44,8 @@ export interface Services {
   sandbox?: SandboxMode
   /** Contacts, CSV import, broadcast campaigns and their analytics (issue 7). */
   campaigns: Campaigns
+  /** Who has an open stream, with a grace before offline (issue 13); assignment listens to it. */
+  presence: Presence
 }
 
 declare module 'fastify' {
