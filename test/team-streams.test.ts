@@ -259,3 +259,62 @@ t.test('presence: online with the first stream, offline only after the grace; a 
   await until(async () => changes.length === 3, 'online again')
   t.same(changes[2], [tm.ben.id, true])
 })
+
+t.test(
+  'one commit with events for the workspace, each channel and each person: every stream gets exactly its share, in order, live and replayed',
+  async (t) => {
+    const tm = await team(t)
+    const { hub, events, auth } = tm.s.app.services
+    const ws = auth.defaultWorkspace()
+    const streams = { admin: await open(tm, tm.admin), ana: await open(tm, tm.ana.token), ben: await open(tm, tm.ben.token) }
+    t.teardown(() => {
+      for (const c of Object.values(streams)) c.close()
+    })
+    await until(async () => hub.size === 3, 'three streams')
+    const before = events.cursor()
+    // Minimal payloads: the hub reads only the audience; the test reads `tag`.
+    const conv = (tag: string, channelId: number) => ({ conversation: { tag, channelId } }) as never
+    events.transact((batch) => {
+      batch.emit(ws, 'contacts.imported', { listId: 1, created: 0, updated: 0 })
+      batch.emit(ws, 'conversation.updated', conv('second', tm.second), { channelId: tm.second })
+      batch.emit(ws, 'conversation.updated', conv('first', tm.first), { channelId: tm.first })
+      batch.emit(ws, 'contacts.imported', { listId: 2, created: 0, updated: 0 }, { userId: tm.ana.id })
+      batch.emit(ws, 'conversation.updated', conv('ben-second', tm.second), { channelId: tm.second, userId: tm.ben.id })
+      batch.emit(ws, 'conversation.updated', conv('ben-first', tm.first), { channelId: tm.first, userId: tm.ben.id })
+      batch.emit(ws, 'contacts.imported', { listId: 3, created: 0, updated: 0 })
+    })
+    const tags = (evs: SseEvent[]) =>
+      evs
+        .filter((e) => e.event === 'conversation.updated' || e.event === 'contacts.imported')
+        .map((e) => {
+          const d = JSON.parse(e.data) as { conversation?: { tag: string }; listId?: number }
+          return d.conversation ? d.conversation.tag : `list${d.listId}`
+        })
+    const expected = {
+      admin: ['list1', 'second', 'first', 'list3'],
+      ana: ['list1', 'first', 'list2', 'list3'],
+      ben: ['list1', 'second', 'ben-second', 'list3'],
+    }
+    for (const [who, c] of Object.entries(streams)) {
+      await c.waitFor((evs) => tags(evs).includes('list3'))
+      t.same(tags(c.events), expected[who as keyof typeof expected], `${who}: live`)
+      strictlyIncreasing(t, c, who)
+    }
+    for (const [who, token] of [
+      ['admin', tm.admin],
+      ['ana', tm.ana.token],
+      ['ben', tm.ben.token],
+    ] as const) {
+      const replay = await open(tm, token, before)
+      t.teardown(() => replay.close())
+      await replay.waitFor((evs) => tags(evs).includes('list3'))
+      t.same(tags(replay.events), expected[who], `${who}: replayed`)
+      t.same(
+        replay.events.map((e) => e.id),
+        streams[who].events.filter((e) => e.id && idNum(e.id) > idNum(before)).map((e) => e.id),
+        `${who}: the same ids as live`,
+      )
+      replay.close()
+    }
+  },
+)

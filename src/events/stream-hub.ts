@@ -384,6 +384,19 @@ export class StreamHub {
       for (const conn of room.all) this.deliver(conn, group)
       return
     }
+    // The usual flush: a message or two in one conversation, so one channel. Its
+    // audience is the admins and that channel's members (disjoint sets), and they all see
+    // every event of it: the same loop as a whole-workspace event, over fewer streams.
+    const channel = evs[0]!.channelId
+    let oneChannel = channel !== null
+    for (const ev of evs) if (ev.userId !== null || ev.channelId !== channel) oneChannel = false
+    if (oneChannel) {
+      const group = this.group(evs)
+      for (const conn of room.admins) this.deliver(conn, group)
+      const members = room.byChannel.get(channel!)
+      if (members) for (const conn of members) this.deliver(conn, group)
+      return
+    }
     const seq = ++this.flushSeq
     const touched: Conn[] = []
     const touch = (c: Conn, part: string) => {
