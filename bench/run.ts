@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [-- --only=ingest,delivery,fanout,replay,reads,peer,campaign] [-- --profile]`
+// `npm run bench [-- --quick] [-- --only=ingest,delivery,fanout,replay,reads,peer,campaign,audience] [-- --profile]`
 // `[-- --campaign-full]`: the campaign workload at the issue's 10,000 recipients (else 1,000).
 //
 // Runs each workload with its baselines side by side, prints the tables and writes
@@ -19,6 +19,7 @@ import { replay } from './workloads/replay.ts'
 import { reads } from './workloads/reads.ts'
 import { peer } from './workloads/peer.ts'
 import { campaign } from './campaign.ts'
+import { audience } from './workloads/audience.ts'
 
 const WORKLOADS: Record<string, (ctx: Ctx) => Promise<Section | Section[]>> = {
   ingest,
@@ -28,6 +29,7 @@ const WORKLOADS: Record<string, (ctx: Ctx) => Promise<Section | Section[]>> = {
   reads,
   peer,
   campaign,
+  audience,
 }
 
 const args = process.argv.slice(2)

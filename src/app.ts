@@ -11,6 +11,8 @@ import { InboxWriter } from './domain/inbox/writer.ts'
 import { SideEffects } from './domain/effects.ts'
 import { AccessResolver } from './domain/accounts/access.ts'
 import { ChannelMembersRepo } from './store/channel-members.ts'
+import { Presence } from './domain/team/presence.ts'
+import { PresenceRepo } from './store/presence.ts'
 import { AuthService } from './domain/accounts/auth.ts'
 import { IngestQueue } from './domain/inbox/ingest-queue.ts'
 import { bootstrap } from './domain/accounts/bootstrap.ts'
@@ -42,7 +44,7 @@ import { userRoutes } from './http/users.ts'
 import { WorkspaceSettingsRepo } from './store/workspace-settings.ts'
 import { AutoReplies } from './domain/team/auto-replies.ts'
 import { settingsRoutes } from './http/settings.ts'
-import { Assignment, type Presence } from './domain/team/assignment.ts'
+import { Assignment } from './domain/team/assignment.ts'
 import { AssignmentRepo } from './store/assignment.ts'
 import { assignmentRoutes } from './http/assignment.ts'
 
@@ -61,7 +63,6 @@ const PRUNE_INTERVAL_MS = 3600_000
 
 // Until presence (open streams, PRESENCE_OFFLINE_AFTER_SECONDS) is wired in, everyone
 // counts as present and only the availability a person sets decides automatic assignment.
-const presenceNotYetTracked: Presence = { isOnline: () => true }
 
 export const loggerOptions = (level: string) => ({
   level,
@@ -112,6 +113,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     graphBaseUrl: (token) => (sandbox?.owns(token) ? sandbox.graphBaseUrl() : config.graphApiUrl),
   })
   const channels = new ChannelDirectory(db, config)
+  // Who is online: a person with an open stream, offline only after a grace (issue 13).
+  const presence = new Presence({
+    offlineAfterMs: config.presenceOfflineAfterSeconds * 1000,
+    repo: new PresenceRepo(db),
+    now: clock.now,
+    onListenerError: (err) => app.log.error({ err }, 'presence listener failed'),
+  })
   const services: Services = {
     config,
     db,
@@ -142,12 +150,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     campaigns: createCampaigns({ config, db, events, store, writer, sending, now: clock.now, log: app.log }),
     accounts: createAccounts({ config, db, events, auth, now: clock.now, log: app.log }),
     settings: new WorkspaceSettingsRepo(db),
+    presence,
     assignment: new Assignment({
       repo: new AssignmentRepo(db),
       store,
       writer,
       events,
-      presence: presenceNotYetTracked,
+      presence,
       now: clock.now,
     }),
   }
@@ -180,6 +189,23 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   events.onCommitted(campaigns.analytics.observe) // campaign counters; a claimed campaign message wakes the runner
   events.onCommitted(campaigns.metaOptOut.observe) // a send Meta refused with 131050 opts its contact out
   events.onCommitted((committed) => AutoReplies.queuedAny(committed) && sending.worker.kick()) // an automatic reply is sent now
+
+  // ---- The team: what follows when people change (issue 13) ----
+  // Who is online: a person's first stream opening, their last one closing (offline after the grace).
+  hub.onUserStreams((userId, workspaceId, open) => presence.streams(userId, workspaceId, open))
+  // Someone became available (came online, or set themselves online): the oldest waiting pool is theirs, up to their cap.
+  presence.onChange((userId, online) => {
+    const user = online ? auth.user(userId) : undefined
+    if (user) assignment.drainFor(user.workspaceId, userId)
+  })
+  services.accounts.team.hooks
+    .onAvailable(({ workspaceId, userId }) => assignment.drainFor(workspaceId, userId))
+    // A change of role or channels applies to open streams at once (reset, and the client refetches).
+    .onAccessChanged(({ userId }) => hub.resetUser(userId))
+    // A deactivated person's open conversations go back to the pool, with their lines and events.
+    .onDeactivated(({ workspaceId, userId, actorId }) =>
+      assignment.unassignAllOf(workspaceId, userId, { userId: actorId, name: auth.user(actorId)?.name ?? 'An admin' }),
+    )
 
   // A sandbox channel added (the Page) or given a new token is checked like any other.
   sandbox?.onChannelAdded((id) => services.channelChecks.check(workspaceId, id))
@@ -236,6 +262,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   }
   let pruneTimer: NodeJS.Timeout | undefined
   app.addHook('onReady', async () => {
+    presence.start()
     hub.start()
     services.sending.start()
     services.campaigns.start()
@@ -263,6 +290,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     services.ingest.close()
     services.accounts.mailer.close()
     hub.stop()
+    services.presence.stop()
   })
   return app
 }

@@ -36,6 +36,9 @@ export const DEFAULTS = {
   // oldest stream of the session is closed: it may be a half-dead socket of a sleeping
   // laptop, and if it is alive it replays what it missed on reconnect.
   SSE_MAX_STREAMS_PER_SESSION: 5,
+  // A person with no open stream this long counts as offline for assignment (issue 13):
+  // five minutes rides out a reload, a network blip, a laptop lid closed for a coffee.
+  PRESENCE_OFFLINE_AFTER_SECONDS: 300,
   // A request slower than this is logged at warn whatever LOG_LEVEL says.
   SLOW_REQUEST_MS: 1000,
   LOG_LEVEL: 'info',
@@ -143,6 +146,7 @@ export interface Config {
   loginRatePerMinute: number
   loginRatePerAddressPerMinute: number
   slowRequestMs: number
+  presenceOfflineAfterSeconds: number
   logLevel: string
   cookieSecure: boolean
   trustProxy: boolean
@@ -321,6 +325,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     loginRatePerAddressPerMinute: int(env, 'LOGIN_RATE_PER_ADDRESS_PER_MINUTE', DEFAULTS.LOGIN_RATE_PER_ADDRESS_PER_MINUTE, 1, 100_000),
     sseMaxStreamsPerSession: int(env, 'SSE_MAX_STREAMS_PER_SESSION', DEFAULTS.SSE_MAX_STREAMS_PER_SESSION, 1, 1_000_000),
     slowRequestMs: int(env, 'SLOW_REQUEST_MS', DEFAULTS.SLOW_REQUEST_MS, 1, 3600_000),
+    presenceOfflineAfterSeconds: int(env, 'PRESENCE_OFFLINE_AFTER_SECONDS', DEFAULTS.PRESENCE_OFFLINE_AFTER_SECONDS, 1, 86400),
   }
 
   const sending = Object.freeze({

@@ -19,6 +19,7 @@ import type { Campaigns } from './domain/campaigns/wiring.ts'
 import type { Accounts } from './domain/accounts/wiring.ts'
 import type { WorkspaceSettingsRepo } from './store/workspace-settings.ts'
 import type { Assignment } from './domain/team/assignment.ts'
+import type { Presence } from './domain/team/presence.ts'
 
 export interface Services {
   config: Readonly<Config>
@@ -52,6 +53,8 @@ export interface Services {
   settings: WorkspaceSettingsRepo
   /** Assignment by hand and automatic (round robin), issue 13. */
   assignment: Assignment
+  /** Who has an open stream, with a grace before offline (issue 13); assignment listens to it. */
+  presence: Presence
 }
 
 declare module 'fastify' {

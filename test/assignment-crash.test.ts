@@ -13,6 +13,8 @@ import { AuthService } from '../src/domain/accounts/auth.ts'
 import { ChannelMembersRepo } from '../src/store/channel-members.ts'
 import { deliverLikeMeta, freePort, spawnParley } from './helpers/browser-server.ts'
 import { textWebhook } from './helpers/wa.ts'
+import { connectSse } from './helpers/sse.ts'
+import { until } from './helpers/emulator.ts'
 
 const CUSTOMERS = 150
 const KILL_AFTER = 50
@@ -46,6 +48,22 @@ t.test('kill -9 while conversations are being assigned: none assigned twice, non
     members.set(u.id, [channelId])
     agents.push(u.id)
   }
+  // Their inboxes are open (an open stream is what makes a person online); the kill cuts
+  // them, and Parley counts them online for the grace after the restart, as for any blip.
+  for (const name of ['Ben', 'Dan', 'Eve']) {
+    const login = await fetch(`http://127.0.0.1:${port}/api/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: `${name.toLowerCase()}@example.com`, password: 'a long enough password' }),
+    })
+    const { token } = (await login.json()) as { token: string }
+    const open = await connectSse(`http://127.0.0.1:${port}/stream`, { token })
+    t.teardown(() => open.close())
+  }
+  await until(
+    async () => (db.$client.prepare('SELECT count(*) FROM users WHERE streaming = 1').pluck().get() as number) === 3,
+    'the three agents online',
+  )
   db.$client.prepare('UPDATE channels SET auto_assign = 1 WHERE id = ?').run(channelId)
   db.$client.prepare('UPDATE workspaces SET assignment_cap = 1000 WHERE id = ?').run(ws)
 

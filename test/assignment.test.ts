@@ -6,12 +6,13 @@
 // when someone becomes available; unassignAllOf for deactivation.
 //
 // People are created and given channels with the app's own services (the invitation
-// and availability routes belong to the team feature); availability is set in the
+// and availability routes belong to the team feature); each agent has a stream open (presence), availability is set in the
 // users table as PUT /api/me/availability will.
 import t from 'tap'
 import { startServer, apiCall, type ApiCall, type TestLike, type TestServer } from './helpers/server.ts'
 import { connectSse, type SseClient } from './helpers/sse.ts'
 import { textWebhook } from './helpers/wa.ts'
+import { until } from './helpers/emulator.ts'
 import type { ConversationDTO, MessageDTO, SystemLineData } from '../src/events/types.ts'
 
 const PASSWORD = 'a long enough password'
@@ -35,6 +36,10 @@ async function setup(t: TestLike) {
     const user = await services.auth.createUser({ workspaceId: ws, email, name, password: PASSWORD, role: 'agent' })
     services.members.set(user.id, channels)
     const session = await s.login({ email, password: PASSWORD })
+    // Their inbox is open: an open stream is what makes a person online (presence.ts).
+    const open = await connectSse(`${s.url}/stream`, { token: session.token })
+    t.teardown(() => open.close())
+    await until(async () => services.presence.isOnline(user.id), `${name} online`)
     return { id: user.id, token: session.token, call: apiCall(s.url, session.token) }
   }
   let n = 0

@@ -16,6 +16,8 @@ export interface Sizes {
   replay: { events: number; perWebhook: number; reps: number }
   reads: { conversations: number; messages: number; seconds: number; concurrency: number[] }
   peer: { clients: number; connections: number; seconds: number; warmSeconds: number }
+  /** Per-user streams (issue 13): streams of `users` agents over `channels` channels. */
+  audience: { streams: number; users: number; channels: number; perProcess: number; reps: number; replayEvents: number; perWebhook: number }
 }
 
 export interface Ctx {
@@ -42,6 +44,7 @@ export function sizes(quick: boolean): Sizes {
       replay: { events: 10_000, perWebhook: 50, reps: 2 },
       reads: { conversations: 10_000, messages: 100_000, seconds: 0.7, concurrency: [4] },
       peer: { clients: 50, connections: 32, seconds: 2, warmSeconds: 1 },
+      audience: { streams: 1000, users: 40, channels: 20, perProcess: 1000, reps: 3, replayEvents: 2000, perWebhook: 50 },
     }
   }
   const max = maxStreams()
@@ -52,5 +55,6 @@ export function sizes(quick: boolean): Sizes {
     replay: { events: 10_000, perWebhook: 50, reps: 7 },
     reads: { conversations: 100_000, messages: 1_000_000, seconds: 4, concurrency: [1, 8] },
     peer: { clients: 100, connections: 64, seconds: 8, warmSeconds: 4 },
+    audience: { streams: 10_000, users: 200, channels: 20, perProcess: 5000, reps: 5, replayEvents: 10_000, perWebhook: 50 },
   }
 }

@@ -10,6 +10,7 @@ import { seedOutbound } from './parley-seed.ts'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { IngestQueue } from '../../src/domain/inbox/ingest-queue.ts'
 import { Hist } from './hist.ts'
+import { replayAudienceOf } from '../../src/domain/accounts/access.ts'
 
 // Observation only: how long each group commit holds the event loop (SQL, COMMIT and
 // its fsync, fan-out), and how late the loop runs. Wrapped on the prototype; the
@@ -152,6 +153,36 @@ async function main() {
       },
       seedOutbound: (a: { targets: Array<{ wamid: string; to: string }> }) => seedOutbound(db.$client, a.targets),
       head: () => ({ head: app.services.events.head, cursor: app.services.events.cursor() }),
+      /**
+       * The audience workload's team: `users` agents, agent i a member of channelIds[i % n],
+       * each with a session minted here (no argon2 login per agent). Users are inserted
+       * with an unusable password hash: nobody signs in as them.
+       */
+      team: (a: { users: number; channelIds: number[] }) => {
+        const { auth, members } = app.services
+        const ws = auth.defaultWorkspace()
+        const insert = db.$client
+          .prepare(
+            `INSERT INTO users(workspace_id, email, name, password_hash, role) VALUES (?, ?, ?, 'bench-no-login', 'agent') RETURNING id`,
+          )
+          .pluck()
+        const out: Array<{ userId: number; channelId: number; token: string }> = []
+        for (let i = 0; i < a.users; i++) {
+          const userId = insert.get(ws, `agent${i}@bench.example`, `Agent ${i}`) as number
+          const channelId = a.channelIds[i % a.channelIds.length]!
+          members.set(userId, [channelId])
+          const session = auth.createSession(auth.user(userId)!, 12 * 3600)
+          out.push({ userId, channelId, token: app.jwt.sign({ sub: String(userId), sid: session.sessionId }) })
+        }
+        return out
+      },
+      /** How many events after `afterId` this person may see (what their replay must carry). */
+      visible: (a: { userId: number; afterId: number }) => {
+        const { auth, access, events } = app.services
+        const user = auth.user(a.userId)!
+        const who = access.of({ workspaceId: user.workspaceId, userId: user.id, role: user.role })
+        return events.read(user.workspaceId, a.afterId, events.head, 1e9, replayAudienceOf(who)).length
+      },
     },
     async () => {
       await app.close()

@@ -1,7 +1,7 @@
 // What one receiving client saw of a planned workload: for every event, which plan
 // item it carried (g) and when it arrived. At the end, with the sender's send times,
 // it yields latencies and exactly-once accounting (missing, duplicated items).
-import { Hist, type HistJSON } from './hist.ts'
+import type { Hist, HistJSON } from './hist.ts'
 
 export class Tracker {
   private g: Int32Array

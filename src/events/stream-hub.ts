@@ -4,10 +4,18 @@
 // every recipient; subscribe before replay so nothing falls between history and live;
 // a reader that does not keep up is closed (it replays on reconnect) instead of
 // holding memory or slowing the others; one timer for all heartbeats.
+//
+// Per-user streams (issue 13): a connection carries what its person may see (Access)
+// and gets exactly the events canSeeEvent allows, in id order (a filtered-out id is
+// simply not sent). Connections are indexed by audience — a workspace's admins, each
+// channel's members, each user — so an event for one channel touches only the streams
+// that may see it, and each distinct set of visible events is framed once per flush:
+// no serialization and no permission query per stream per event.
 import type { ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { EventLog, LoggedEvent } from './event-log.ts'
 import type { ResetPayload } from './types.ts'
+import { type Access, canSeeChannel, canSeeEvent, replayAudienceOf } from '../domain/accounts/access.ts'
 
 export interface StreamSubscriber {
   userId: number
@@ -15,7 +23,18 @@ export interface StreamSubscriber {
   sessionId: string
   /** Unix ms; the stream closes when the token expires. */
   expiresAt: number
+  /** What this person may see, read when the stream opened and again at each resetUser. */
+  access: Access
 }
+
+/**
+ * Reads a stream's access again (after a change of role or channels); undefined when its
+ * session no longer holds (revoked, user deactivated): the stream is closed.
+ */
+export type AccessReader = (sub: StreamSubscriber) => Access | undefined
+
+/** A person's first stream opened (`open`: true) or their last one closed (false). */
+export type UserStreamsListener = (userId: number, workspaceId: number, open: boolean) => void
 
 export interface HubOptions {
   heartbeatMs: number
@@ -58,6 +77,43 @@ interface Conn extends StreamSubscriber {
   skipThrough: number
   blockedSince: number
   closed: boolean
+  /** The person's access changed while history was replayed: a reset follows the replay. */
+  resetAfterReplay: boolean
+  /** Scratch of one flush: the flush that last touched this stream, and what it sees in it. */
+  mark: number
+  key: string
+}
+
+/** One workspace's open streams, indexed by who may see what. */
+interface Room {
+  all: Set<Conn>
+  /** Streams of admins: every channel. */
+  admins: Set<Conn>
+  /** Streams of agents, by each channel they are a member of. */
+  byChannel: Map<number, Set<Conn>>
+  /** Every stream of a person (their own events, resets, presence). */
+  byUser: Map<number, Set<Conn>>
+}
+
+/** The events one group of streams sees in a flush, framed once for all of them. */
+interface Group {
+  events: LoggedEvent[]
+  bytes: Buffer
+  framed: Buffer | undefined
+}
+
+function addTo<K>(map: Map<K, Set<Conn>>, key: K, c: Conn): void {
+  let set = map.get(key)
+  if (!set) map.set(key, (set = new Set()))
+  set.add(c)
+}
+
+/** Removes; true when the set became empty (and was dropped). */
+function removeFrom<K>(map: Map<K, Set<Conn>>, key: K, c: Conn): boolean {
+  const set = map.get(key)
+  if (!set?.delete(c) || set.size > 0) return false
+  map.delete(key)
+  return true
 }
 
 const CRLF = Buffer.from('\r\n')
@@ -81,7 +137,7 @@ export function frameOf(epoch: string, ev: LoggedEvent): string {
 export type CursorCheck = { ok: true; afterId: number } | { ok: false; reason: ResetPayload['reason'] }
 
 export class StreamHub {
-  private readonly byWorkspace = new Map<number, Set<Conn>>()
+  private readonly rooms = new Map<number, Room>()
   /** Each session's open streams, oldest first (a Set keeps insertion order). Touched on open and close only. */
   private readonly bySession = new Map<string, Set<Conn>>()
   private readonly maxPerSession: number
@@ -95,6 +151,9 @@ export class StreamHub {
   private lastFlushAt = -Infinity
   private readonly coalesceMs: number
   private readonly pageSize: number
+  private flushSeq = 0
+  private accessOf: AccessReader | undefined
+  private readonly userListeners: UserStreamsListener[] = []
 
   constructor(
     private readonly log: EventLog,
@@ -109,8 +168,23 @@ export class StreamHub {
 
   get size(): number {
     let n = 0
-    for (const set of this.byWorkspace.values()) n += set.size
+    for (const room of this.rooms.values()) n += room.all.size
     return n
+  }
+
+  /** How a stream's access is read again at resetUser (the stream route knows sessions). */
+  readAccessWith(reader: AccessReader): void {
+    this.accessOf = reader
+  }
+
+  /** Presence (app.ts): called when a person's first stream opens and when their last one closes. */
+  onUserStreams(listener: UserStreamsListener): void {
+    this.userListeners.push(listener)
+  }
+
+  /** Whether this person has an open stream. */
+  hasStreams(userId: number, workspaceId: number): boolean {
+    return this.rooms.get(workspaceId)?.byUser.has(userId) ?? false
   }
 
   start(): void {
@@ -125,7 +199,7 @@ export class StreamHub {
     this.timer = undefined
     clearTimeout(this.flushTimer)
     this.flushTimer = undefined
-    for (const set of this.byWorkspace.values()) for (const c of set) this.close(c)
+    for (const room of [...this.rooms.values()]) for (const c of [...room.all]) this.close(c)
   }
 
   checkCursor(raw: string): CursorCheck {
@@ -165,6 +239,9 @@ export class StreamHub {
       skipThrough: this.log.head,
       blockedSince: 0,
       closed: false,
+      resetAfterReplay: false,
+      mark: 0,
+      key: '',
     }
     const sessionStreams = this.bySession.get(sub.sessionId)
     if (sessionStreams) {
@@ -176,10 +253,17 @@ export class StreamHub {
     let mine = this.bySession.get(sub.sessionId)
     if (!mine) this.bySession.set(sub.sessionId, (mine = new Set()))
     mine.add(conn)
-    let set = this.byWorkspace.get(sub.workspaceId)
-    if (!set) this.byWorkspace.set(sub.workspaceId, (set = new Set()))
-    set.add(conn)
+    let room = this.rooms.get(sub.workspaceId)
+    if (!room) this.rooms.set(sub.workspaceId, (room = { all: new Set(), admins: new Set(), byChannel: new Map(), byUser: new Map() }))
+    const first = !room.byUser.has(sub.userId)
+    // The person's streams share one Access while it is the same (memory per stream).
+    const sibling = first ? undefined : room.byUser.get(sub.userId)!.values().next().value
+    if (sibling && sameAccess(sibling.access, conn.access)) conn.access = sibling.access
+    room.all.add(conn)
+    addTo(room.byUser, sub.userId, conn)
+    this.index(room, conn)
     res.on('close', () => this.remove(conn))
+    if (first) for (const l of this.userListeners) l(sub.userId, sub.workspaceId, true)
     socket.on('drain', () => (conn.blockedSince = 0))
 
     if (cursor === undefined) return
@@ -195,11 +279,24 @@ export class StreamHub {
     void this.replay(conn, check.afterId, this.flushedThrough)
   }
 
+  /** Files a stream under the audiences it belongs to (by its access). */
+  private index(room: Room, c: Conn): void {
+    if (c.access.channelIds === null) room.admins.add(c)
+    else for (const ch of c.access.channelIds) addTo(room.byChannel, ch, c)
+  }
+
+  private unindex(room: Room, c: Conn): void {
+    room.admins.delete(c)
+    if (c.access.channelIds !== null) for (const ch of c.access.channelIds) removeFrom(room.byChannel, ch, c)
+  }
+
   private async replay(conn: Conn, afterId: number, highWater: number): Promise<void> {
     let from = afterId
     try {
       while (!conn.closed && from < highWater) {
-        const page = this.log.read(conn.workspaceId, from, highWater, this.pageSize)
+        // Read with the stream's audience (in SQL): a forged or old cursor replays only
+        // what this person may see. Per page: a reset may change it mid-replay.
+        const page = this.log.read(conn.workspaceId, from, highWater, this.pageSize, replayAudienceOf(conn.access))
         if (page.length === 0) break
         let chunk = ''
         for (const ev of page) chunk += frameOf(this.log.epoch, ev)
@@ -214,6 +311,13 @@ export class StreamHub {
     const pending = conn.pending ?? []
     conn.pending = null
     conn.pendingBytes = 0
+    if (conn.resetAfterReplay) {
+      // Its access changed meanwhile: the client refetches; what was buffered under the
+      // old access is not sent (everything buffered is at or below the reset's cursor).
+      conn.resetAfterReplay = false
+      this.sendReset(conn, 'access_changed')
+      return
+    }
     let chunk = ''
     for (const ev of pending) if (ev.id > highWater) chunk += frameOf(this.log.epoch, ev)
     if (chunk) this.write(conn, chunk)
@@ -250,35 +354,118 @@ export class StreamHub {
     if (events.length === 0) return
     this.queued = []
     this.flushedThrough = events[events.length - 1]!.id
-    // One string per workspace per flush: the commits of many webhooks become one
-    // write per connection.
-    const perWorkspace = new Map<number, { frames: string; events: LoggedEvent[] }>()
+    // One pass per workspace per flush: the commits of many webhooks become one write
+    // per connection.
+    const perWorkspace = new Map<number, LoggedEvent[]>()
     for (const ev of events) {
-      if (!this.byWorkspace.has(ev.workspaceId)) continue
-      let entry = perWorkspace.get(ev.workspaceId)
-      if (!entry) perWorkspace.set(ev.workspaceId, (entry = { frames: '', events: [] }))
-      entry.frames += frameOf(this.log.epoch, ev)
-      entry.events.push(ev)
+      if (!this.rooms.has(ev.workspaceId)) continue
+      let list = perWorkspace.get(ev.workspaceId)
+      if (!list) perWorkspace.set(ev.workspaceId, (list = []))
+      list.push(ev)
     }
-    for (const [workspaceId, { frames, events: evs }] of perWorkspace) {
-      const set = this.byWorkspace.get(workspaceId)
-      if (!set) continue
-      const bytes = Buffer.from(frames)
-      let framed: Buffer | undefined
-      for (const conn of set) {
-        if (conn.pending) {
-          conn.pending.push(...evs)
-          conn.pendingBytes += bytes.length
-          if (conn.pendingBytes > this.opts.maxBufferedBytes) this.close(conn)
-        } else if (conn.skipThrough >= evs[0]!.id) {
-          // Opened while these were queued, with a cursor among them (rare): its own bytes.
-          let own = ''
-          for (const ev of evs) if (ev.id > conn.skipThrough) own += frameOf(this.log.epoch, ev)
-          if (own) this.write(conn, own)
-        } else {
-          this.write(conn, bytes, conn.chunked ? (framed ??= httpChunk(bytes)) : undefined)
-        }
-      }
+    for (const [workspaceId, evs] of perWorkspace) {
+      const room = this.rooms.get(workspaceId)
+      if (room) this.fanOut(room, evs)
+    }
+  }
+
+  /**
+   * Sends one workspace's events of a flush. Who sees what is found from the audience
+   * indexes, never by testing every stream: a channel's event touches its members'
+   * streams and the admins', a person's event their streams. Each touched stream gets a
+   * key naming what it sees in this flush; streams with the same key share one frame
+   * string, built once from the first of them (canSeeEvent once per group per event).
+   */
+  private fanOut(room: Room, evs: LoggedEvent[]): void {
+    let wholeWorkspace = true
+    for (const ev of evs) if (ev.channelId !== null || ev.userId !== null) wholeWorkspace = false
+    if (wholeWorkspace) {
+      const group = this.group(evs)
+      for (const conn of room.all) this.deliver(conn, group)
+      return
+    }
+    // The usual flush: a message or two in one conversation, so one channel. Its
+    // audience is the admins and that channel's members (disjoint sets), and they all see
+    // every event of it: the same loop as a whole-workspace event, over fewer streams.
+    const channel = evs[0]!.channelId
+    let oneChannel = channel !== null
+    for (const ev of evs) if (ev.userId !== null || ev.channelId !== channel) oneChannel = false
+    if (oneChannel) {
+      const group = this.group(evs)
+      for (const conn of room.admins) this.deliver(conn, group)
+      const members = room.byChannel.get(channel!)
+      if (members) for (const conn of members) this.deliver(conn, group)
+      return
+    }
+    const seq = ++this.flushSeq
+    const touched: Conn[] = []
+    const touch = (c: Conn, part: string) => {
+      if (c.mark !== seq) {
+        c.mark = seq
+        c.key = part
+        touched.push(c)
+      } else c.key += part
+    }
+    let workspaceWide = false
+    const channels = new Set<number>()
+    const personal: LoggedEvent[] = []
+    for (const ev of evs) {
+      if (ev.userId !== null) personal.push(ev)
+      else if (ev.channelId !== null) channels.add(ev.channelId)
+      else workspaceWide = true
+    }
+    if (workspaceWide) for (const c of room.all) touch(c, '')
+    for (const ch of channels) {
+      const part = `c${ch},`
+      for (const c of room.admins) touch(c, part)
+      const members = room.byChannel.get(ch)
+      if (members) for (const c of members) touch(c, part)
+    }
+    for (const ev of personal) {
+      const mine = room.byUser.get(ev.userId!)
+      if (!mine) continue
+      const part = `e${ev.id},`
+      for (const c of mine) if (ev.channelId === null || canSeeChannel(c.access, ev.channelId)) touch(c, part)
+    }
+    if (touched.length === 0) return
+    // The common case, one event or one audience: one group, no lookups.
+    const only = touched[0]!.key
+    let oneGroup = true
+    for (const c of touched) if (c.key !== only) oneGroup = false
+    if (oneGroup) {
+      const group = this.group(evs.filter((ev) => canSeeEvent(touched[0]!.access, ev)))
+      for (const c of touched) this.deliver(c, group)
+      return
+    }
+    const groups = new Map<string, Group>()
+    for (const c of touched) {
+      let group = groups.get(c.key)
+      if (!group) groups.set(c.key, (group = this.group(evs.filter((ev) => canSeeEvent(c.access, ev)))))
+      this.deliver(c, group)
+    }
+  }
+
+  private group(events: LoggedEvent[]): Group {
+    let frames = ''
+    for (const ev of events) frames += frameOf(this.log.epoch, ev)
+    return { events, bytes: Buffer.from(frames), framed: undefined }
+  }
+
+  /** One flush's events for one stream: buffered while it replays, else written. */
+  private deliver(conn: Conn, group: Group): void {
+    const evs = group.events
+    if (evs.length === 0) return
+    if (conn.pending) {
+      for (const ev of evs) conn.pending.push(ev)
+      conn.pendingBytes += group.bytes.length
+      if (conn.pendingBytes > this.opts.maxBufferedBytes) this.close(conn)
+    } else if (conn.skipThrough >= evs[0]!.id) {
+      // Opened while these were queued, with a cursor among them (rare): its own bytes.
+      let own = ''
+      for (const ev of evs) if (ev.id > conn.skipThrough) own += frameOf(this.log.epoch, ev)
+      if (own) this.write(conn, own)
+    } else {
+      this.write(conn, group.bytes, conn.chunked ? (group.framed ??= httpChunk(group.bytes)) : undefined)
     }
   }
 
@@ -301,13 +488,68 @@ export class StreamHub {
   /** Closes every stream of a session (logout) or of a user (disabled, password change). */
   closeWhere(pred: (s: StreamSubscriber) => boolean): number {
     let n = 0
-    for (const set of this.byWorkspace.values())
-      for (const c of set)
+    for (const room of [...this.rooms.values()])
+      for (const c of [...room.all])
         if (pred(c)) {
           this.close(c)
           n++
         }
     return n
+  }
+
+  /** A person was deactivated: their streams close now (the client sees its session is gone). */
+  closeUser(userId: number): number {
+    let n = 0
+    for (const c of this.streamsOf(userId)) {
+      this.close(c)
+      n++
+    }
+    return n
+  }
+
+  /**
+   * A person's role or channels changed: each of their open streams reads its access
+   * again and gets `reset` (reason access_changed), so the client refetches what it
+   * shows; from the reset on it carries exactly what the new access allows. A stream
+   * whose session no longer holds is closed. Returns how many streams were reset.
+   */
+  resetUser(userId: number): number {
+    let n = 0
+    for (const c of this.streamsOf(userId)) {
+      const access = this.accessOf ? this.accessOf(c) : undefined
+      if (!access) {
+        // Without a way to read it (or a session), the stream cannot stay: the client
+        // reconnects and authenticates afresh.
+        this.close(c)
+        continue
+      }
+      const room = this.rooms.get(c.workspaceId)!
+      this.unindex(room, c)
+      c.access = access
+      this.index(room, c)
+      if (c.pending) c.resetAfterReplay = true
+      else this.sendReset(c, 'access_changed')
+      n++
+    }
+    return n
+  }
+
+  private streamsOf(userId: number): Conn[] {
+    const out: Conn[] = []
+    for (const room of this.rooms.values()) {
+      const mine = room.byUser.get(userId)
+      if (mine) out.push(...mine)
+    }
+    return out
+  }
+
+  /**
+   * An in-band reset at what has been fanned out: everything at or below it was sent or
+   * filtered, everything above comes live under the stream's current access.
+   */
+  private sendReset(conn: Conn, reason: ResetPayload['reason']): void {
+    const reset: ResetPayload = { reason, cursor: this.log.cursor(this.flushedThrough) }
+    this.write(conn, `id: ${reset.cursor}\nevent: reset\ndata: ${JSON.stringify(reset)}\n\n`)
   }
 
   private tick(): void {
@@ -319,8 +561,8 @@ export class StreamHub {
     const heartbeat = beat ? HEARTBEAT : null
     const pingFrame = ping ? Buffer.from(`event: ping\ndata: {"t":${now}}\n\n`) : null
     const pingChunk = pingFrame ? httpChunk(pingFrame) : undefined
-    for (const set of this.byWorkspace.values()) {
-      for (const c of set) {
+    for (const room of this.rooms.values()) {
+      for (const c of room.all) {
         if (c.expiresAt <= now) {
           this.close(c)
         } else if (c.blockedSince !== 0 && now - c.blockedSince > this.opts.drainTimeoutMs) {
@@ -344,9 +586,23 @@ export class StreamHub {
 
   private remove(conn: Conn): void {
     conn.closed = true
-    const set = this.byWorkspace.get(conn.workspaceId)
-    if (set?.delete(conn) && set.size === 0) this.byWorkspace.delete(conn.workspaceId)
+    const room = this.rooms.get(conn.workspaceId)
+    if (room?.all.delete(conn)) {
+      this.unindex(room, conn)
+      const last = removeFrom(room.byUser, conn.userId, conn)
+      if (room.all.size === 0) this.rooms.delete(conn.workspaceId)
+      if (last) for (const l of this.userListeners) l(conn.userId, conn.workspaceId, false)
+    }
     const mine = this.bySession.get(conn.sessionId)
     if (mine?.delete(conn) && mine.size === 0) this.bySession.delete(conn.sessionId)
   }
+}
+
+function sameAccess(a: Access, b: Access): boolean {
+  if (a === b) return true
+  if (a.role !== b.role || a.userId !== b.userId || a.workspaceId !== b.workspaceId) return false
+  if (a.channelIds === null || b.channelIds === null) return a.channelIds === b.channelIds
+  if (a.channelIds.size !== b.channelIds.size) return false
+  for (const ch of a.channelIds) if (!b.channelIds.has(ch)) return false
+  return true
 }

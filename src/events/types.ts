@@ -243,6 +243,7 @@ export type EventType = keyof EventPayloads
 
 /** Sent in-band when a cursor cannot be replayed: the client refetches its state. */
 export interface ResetPayload {
-  reason: 'unknown_cursor' | 'other_epoch' | 'ahead_of_log' | 'pruned'
+  /** access_changed (issue 13): the person's role or channels changed; the stream goes on under the new access. */
+  reason: 'unknown_cursor' | 'other_epoch' | 'ahead_of_log' | 'pruned' | 'access_changed'
   cursor: string
 }

@@ -5,7 +5,13 @@ import type { Services } from '../services.ts'
 import { httpChunk } from '../events/stream-hub.ts'
 
 export async function streamRoutes(app: FastifyInstance, opts: { services: Services }) {
-  const { hub } = opts.services
+  const { hub, auth, access } = opts.services
+  // A change of role or channels (hub.resetUser) reads the person's access again from
+  // their session, as a request would; a session that no longer holds closes the stream.
+  hub.readAccessWith((sub) => {
+    const session = auth.session(sub.sessionId)
+    return session ? access.of(session) : undefined
+  })
 
   // No helmet here: its dozen headers would be held by every open stream for its whole
   // life (measured: ~2 KiB of a stream's memory), and a text/event-stream response
@@ -51,6 +57,9 @@ export async function streamRoutes(app: FastifyInstance, opts: { services: Servi
         workspaceId: req.session.workspaceId,
         sessionId: req.session.sessionId,
         expiresAt: req.session.expiresAt,
+        // What this person may see, read with the session (auth.ts): every event and
+        // every replay page of this stream is filtered by it.
+        access: req.access,
       },
       cursor,
     )

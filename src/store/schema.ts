@@ -35,6 +35,11 @@ export const users = sqliteTable(
     availability: text('availability', { enum: ['online', 'busy', 'away'] })
       .notNull()
       .default('online'),
+    // Presence across restarts (issue 13): 1 while the person holds an open stream, and
+    // when Parley last saw them open or close one. A restart (even kill -9) is a blip for
+    // the people who were online: they stay online for the grace instead of all going offline.
+    streaming: integer('streaming', { mode: 'boolean' }).notNull().default(false),
+    seenAt: integer('seen_at'),
     createdAt: integer('created_at').notNull().default(now),
   },
   (t) => [uniqueIndex('users_email_uq').on(t.email)],

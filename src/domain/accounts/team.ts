@@ -41,6 +41,28 @@ export interface Deactivated {
  */
 export class TeamHooks {
   private readonly deactivated: Array<(e: Deactivated) => void> = []
+  private readonly accessChanged: Array<(e: { workspaceId: number; userId: number }) => void> = []
+  private readonly available: Array<(e: { workspaceId: number; userId: number }) => void> = []
+
+  /** Someone's role or channels changed (after the commit): their open streams must follow. */
+  onAccessChanged(fn: (e: { workspaceId: number; userId: number }) => void): this {
+    this.accessChanged.push(fn)
+    return this
+  }
+
+  runAccessChanged(e: { workspaceId: number; userId: number }): void {
+    for (const fn of this.accessChanged) fn(e)
+  }
+
+  /** Someone set themselves online (after the commit). */
+  onAvailable(fn: (e: { workspaceId: number; userId: number }) => void): this {
+    this.available.push(fn)
+    return this
+  }
+
+  runAvailable(e: { workspaceId: number; userId: number }): void {
+    for (const fn of this.available) fn(e)
+  }
 
   onDeactivated(fn: (e: Deactivated) => void): this {
     this.deactivated.push(fn)
@@ -133,17 +155,20 @@ export class Team {
       return { user, deactivated: deactivating }
     })
     if (result.deactivated) this.hooks.runDeactivated({ workspaceId, userId, actorId })
+    else if (patch.role !== undefined || patch.channelIds !== undefined) this.hooks.runAccessChanged({ workspaceId, userId })
     return result
   }
 
   /** The person's own availability (top bar). */
   setAvailability(workspaceId: number, userId: number, availability: Availability): TeamUserDTO {
-    return this.events.transact((batch) => {
+    const user = this.events.transact((batch) => {
       this.member(workspaceId, userId)
       const user = this.dto(this.users.update(userId, { availability })!)
       this.emit(batch, workspaceId, user)
       return user
     })
+    if (availability === 'online') this.hooks.runAvailable({ workspaceId, userId })
+    return user
   }
 
   /**
