@@ -3,7 +3,7 @@
 // the business's own from the phone app or the Page inbox, a system line — and every
 // change to one (a status, a reaction, downloaded media) goes through here, so the
 // rules live once: the preview, the out-of-order guard, unread, the 24-hour window,
-// `lastActivityAt`, and the `message.created` / `message.updated` /
+// `lastActivityAt`, how long the customer waits for a reply, and the `message.created` / `message.updated` /
 // `conversation.updated` events. Everything runs in the caller's transaction; the
 // events it emits are published after the commit.
 import { statusErrorOf, type WaStatusName } from '../../channels/whatsapp/parse.ts'
@@ -108,6 +108,7 @@ export class InboxWriter {
     // made now: always the newest.
     const newest =
       by === 'agent' || by === 'broadcast' || conv.lastMessageAt === null || row.timestamp + (inbound ? 999 : 0) >= conv.lastMessageAt
+    const waitingSince = waitingAfter(conv, row, by, newest)
     const updated = this.store.updateConversation(conv.id, {
       ...(inbound
         ? {
@@ -121,6 +122,7 @@ export class InboxWriter {
       // news to the agent and belongs at the top. A broadcast keeps the conversation's place.
       ...(by === 'broadcast' ? {} : { lastActivityAt: Math.max(conv.lastActivityAt, now) }),
       ...(by === 'broadcast' && opts.newConversation ? { status: 'resolved' as const } : {}),
+      ...(waitingSince !== conv.waitingSince ? { waitingSince } : {}),
       updatedAt: now,
       ...(newest
         ? {
@@ -133,13 +135,15 @@ export class InboxWriter {
     })
     // The list's last-message status is this message's when it is the newest; an older
     // one arriving late leaves it as stored, which only the read-back knows.
-    if (opts.view && newest) {
+    // An assignee's name is the read-back's too.
+    if (opts.view && newest && updated.assigneeId === null) {
       const { contact, channelKind } = opts.view
       return toConversationDTO({
         c: updated,
         contact: { id: contact.id, externalId: contact.externalId, name: contact.name, phone: contact.phone },
         channelKind,
         last: { status: row.status, errorTitle: row.errorTitle, errorDetail: row.errorDetail },
+        assignee: null,
       })
     }
     return this.store.conversation(conv.workspaceId, conv.id)!
@@ -244,6 +248,21 @@ export class InboxWriter {
     else delete reactions[reactor]
     return this.updateMessage(batch, target.id, { reactions, updatedAt: now })
   }
+}
+
+/**
+ * How long the customer has waited for a reply (issue 13), after this message. Their
+ * message starts the wait when nobody was waiting; a person's reply ends it — an
+ * agent's send, or the business's own from the phone app or the Page inbox (an echo).
+ * A campaign's message is not a reply, and a reaction neither starts nor ends a wait.
+ * A message older than the newest (a late delivery) changes nothing: what came after
+ * it already decided.
+ */
+function waitingAfter(conv: ConversationRow, row: MessageRow, by: Author, newest: boolean): number | null {
+  if (!newest || row.type === 'reaction') return conv.waitingSince
+  if (by === 'customer') return conv.waitingSince ?? row.timestamp
+  if (by === 'agent' || by === 'echo') return null
+  return conv.waitingSince
 }
 
 /** The reactor key for the business's own reaction: WhatsApp shows one per message. */

@@ -1,0 +1,1 @@
+CREATE INDEX `messages_customer_idx` ON `messages` (`conversation_id`,`id`) WHERE direction = 'in' AND type <> 'reaction';
