@@ -187,8 +187,12 @@ t.test('unread is per person: A reads, B still has it; assigning changes nobody�
   t.equal(read.status, 200)
   t.equal(read.body.conversation.unreadCount, 0, 'the reader’s own count')
   await sse.waitFor((evs) => evs.some((e) => e.event === 'conversation.updated'))
-  const ev = JSON.parse(sse.events.find((e) => e.event === 'conversation.updated')!.data) as { conversation: ConversationDTO }
+  const ev = JSON.parse(sse.events.find((e) => e.event === 'conversation.updated')!.data) as {
+    conversation: ConversationDTO
+    readBy?: number
+  }
   t.equal(ev.conversation.unreadCount, 0, 'the reader’s stream hears her count')
+  t.equal(ev.readBy, ana.id, 'marked as her own read')
   const logged = s.db.$client
     .prepare(`SELECT user_id AS userId, channel_id AS channelId FROM events WHERE type = 'conversation.updated' ORDER BY id DESC LIMIT 1`)
     .get()

@@ -111,7 +111,12 @@ export interface SystemLineData {
 export interface EventPayloads {
   'message.created': { message: MessageDTO; conversation: ConversationDTO }
   'message.updated': { message: MessageDTO }
-  'conversation.updated': { conversation: ConversationDTO }
+  /**
+   * `readBy`: only on the reader's own event after POST /read (audience: that user), whose
+   * `unreadCount` is theirs (0). Every other one carries the conversation's count, which
+   * a client does not take over its own (see ConversationDTO.unreadCount).
+   */
+  'conversation.updated': { conversation: ConversationDTO; readBy?: number }
   // Issue 7: live campaign analytics, contact opt-outs and imports.
   'campaign.updated': { campaign: CampaignDTO }
   'contact.updated': { contact: ContactDetailDTO }

@@ -142,7 +142,12 @@ export async function conversationRoutes(app: FastifyInstance, opts: { services:
       store.conversations.readUpTo(req.params.id, viewer.userId, now)
       const dto = store.conversations.conversationDTOFor(viewer, ws, req.params.id)!
       if (before.unreadCount > 0) {
-        batch.emit(ws, 'conversation.updated', { conversation: dto }, { channelId: dto.channelId, userId: viewer.userId })
+        batch.emit(
+          ws,
+          'conversation.updated',
+          { conversation: dto, readBy: viewer.userId },
+          { channelId: dto.channelId, userId: viewer.userId },
+        )
       }
       return dto
     })
