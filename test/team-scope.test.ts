@@ -124,6 +124,7 @@ t.test('isolation matrix: every route with a conversation, message, media or con
     ['POST', `/api/conversations/${cx}/status`, { status: 'resolved' }],
     ['GET', `/api/media/${msg.media!.localId as number}`],
     ['GET', `/api/media/${draft}`],
+    ['GET', `/api/templates?conversationId=${cx}`],
     // Referencing someone else's upload from a conversation of one's own.
     ['POST', `/api/conversations/${cyConv}/messages`, { clientMessageId: 'b-4', type: 'image', mediaId: draft }],
   ]
