@@ -289,6 +289,18 @@ t.test('waiting: the customer’s message starts it, a person’s reply ends it,
     )
   })
   t.equal(await waiting(c), w, 'a broadcast leaves it waiting')
+  // An automatic reply (away, greeting: sent by Parley for nobody) neither.
+  events.transact((batch) => {
+    const row = store.conversations.conversationByChannelContact(x, store.conversation(ws, c)!.contact.id)!
+    const at = Date.now()
+    writer.record(
+      batch,
+      row,
+      { direction: 'out', type: 'text', text: 'We are closed', status: 'queued', timestamp: at, createdAt: at, updatedAt: at },
+      { by: 'agent', automatic: true, now: at },
+    )
+  })
+  t.equal(await waiting(c), w, 'an automatic reply leaves it waiting')
   const ev = s.db.$client
     .prepare(`SELECT payload FROM events WHERE type = 'message.created' ORDER BY id DESC LIMIT 1`)
     .pluck()
