@@ -38,7 +38,12 @@ const systemLines = (p: Page) => p.$$eval('.system-line', (els) => els.map((e) =
 t.test('Resolve leaves the Open list for every agent and shows the system line; Alt+R reopens', async (t) => {
   const s = await startServer(t)
   const auth = s.app.services.auth
-  await auth.createUser({ ...AGENT_B, workspaceId: auth.defaultWorkspace(), role: 'agent' })
+  const agentB = await auth.createUser({ ...AGENT_B, workspaceId: auth.defaultWorkspace(), role: 'agent' })
+  // Issue 13: an agent works the conversations of their channels; B is a member of every one.
+  s.app.services.members.set(
+    agentB.id,
+    s.app.services.channels.list(auth.defaultWorkspace()).map((c) => c.id),
+  )
   await say(s, '4915100000001', 'Xavier', 'x1')
   await say(s, '4915100000002', 'Yara', 'my parcel never came')
   const browser = await launchBrowser(t)

@@ -57,7 +57,7 @@ t.test(
   async (t) => {
     const s = await startServer(t)
     const auth = s.app.services.auth
-    await auth.createUser({ ...AGENT, workspaceId: auth.defaultWorkspace(), role: 'agent' })
+    const agentUser = await auth.createUser({ ...AGENT, workspaceId: auth.defaultWorkspace(), role: 'agent' })
     const { token } = await s.login()
     await say(s, '4915100000501', 'Wanda', 'hello on WhatsApp')
     const browser = await launchBrowser(t)
@@ -170,7 +170,11 @@ t.test(
     await until(async () => (await badges(page)).length === 3, 'everything again')
     t.same(await badges(page), ['messenger:Messenger', 'messenger:Messenger', 'whatsapp:WhatsApp'])
 
-    // An agent: Settings hold only their own profile (issue 13), never the channels, not even by its address.
+    // An agent (issue 13: a member of every channel, so they see them all): Settings hold only their own profile, never the channels, not even by its address.
+    s.app.services.members.set(
+      agentUser.id,
+      s.app.services.channels.list(auth.defaultWorkspace()).map((c) => c.id),
+    )
     const agent = await agentPage(t, browser, s.url, AGENT)
     await until(async () => (await badges(agent.page)).length === 3, "the agent's list")
     await agent.page.goto(`${s.url}/settings`)
@@ -189,7 +193,12 @@ t.test('a WhatsApp send that Meta reports failed shows as failed in the list pre
   // The emulator stays silent; the test plays Meta's failed status webhook.
   const s = await startServer(t, { env: { SANDBOX_SENT_DELAY_MS: '600000', SANDBOX_DELIVERED_DELAY_MS: '600000' } })
   const auth = s.app.services.auth
-  await auth.createUser({ ...AGENT, workspaceId: auth.defaultWorkspace(), role: 'agent' })
+  const agentUser = await auth.createUser({ ...AGENT, workspaceId: auth.defaultWorkspace(), role: 'agent' })
+  // Issue 13: an agent works the conversations of their channels.
+  s.app.services.members.set(
+    agentUser.id,
+    s.app.services.channels.list(auth.defaultWorkspace()).map((c) => c.id),
+  )
   const { token } = await s.login()
   const customer = '4915100000601'
   await say(s, customer, 'Fritz', 'Is my order late?')

@@ -51,7 +51,12 @@ t.before(ensureWebBuild)
 t.test('a customer message reaches two agents live: list reorders, badges count, read clears', async (t) => {
   const s = await startServer(t)
   const auth = s.app.services.auth
-  await auth.createUser({ ...AGENT_B, workspaceId: auth.defaultWorkspace(), role: 'agent' })
+  const agentB = await auth.createUser({ ...AGENT_B, workspaceId: auth.defaultWorkspace(), role: 'agent' })
+  // Issue 13: an agent works the conversations of their channels; B is a member of every one.
+  s.app.services.members.set(
+    agentB.id,
+    s.app.services.channels.list(auth.defaultWorkspace()).map((c) => c.id),
+  )
   await say(s, '4915100000001', 'Xavier', 'x1')
   await say(s, '4915100000002', 'Yara', 'y1')
   const browser = await launchBrowser(t)
@@ -336,7 +341,12 @@ t.test('agent A replies: B sees it live, ticks advance sent → delivered → re
   t.equal((await sandbox(`/api/sandbox/customers/${phone}/messages`, { type: 'text', text: 'can you help?' })).status, 201)
 
   const auth = s.app.services.auth
-  await auth.createUser({ ...AGENT_B, workspaceId: auth.defaultWorkspace(), role: 'agent' })
+  const agentB = await auth.createUser({ ...AGENT_B, workspaceId: auth.defaultWorkspace(), role: 'agent' })
+  // Issue 13: an agent works the conversations of their channels; B is a member of every one.
+  s.app.services.members.set(
+    agentB.id,
+    s.app.services.channels.list(auth.defaultWorkspace()).map((c) => c.id),
+  )
   const browser = await launchBrowser(t)
   const a = await agentPage(t, browser, s.url)
   const b = await agentPage(t, browser, s.url, AGENT_B)

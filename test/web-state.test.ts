@@ -15,6 +15,8 @@ function conv(cid: number, over: Partial<ConversationDTO> = {}): ConversationDTO
     channelKind: 'whatsapp',
     status: 'open',
     unreadCount: 0,
+    assignee: null,
+    waitingSince: null,
     lastMessageId: null,
     lastMessagePreview: null,
     lastMessageDirection: null,

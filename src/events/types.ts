@@ -17,7 +17,25 @@ export interface ConversationDTO {
   channelId: number
   channelKind: ChannelKind
   status: 'open' | 'resolved'
+  /**
+   * The customer's messages (not reactions) still unread. A REST response carries the
+   * caller's own count: the customer's messages after their read position (POST
+   * /read), or, before they ever read it, those since they joined its channel (an admin:
+   * since their account exists). An event is shared by every stream of the channel,
+   * so it carries the conversation's count (since anyone last read it); a client keeps
+   * each person's own count from the events (+1 on a customer's message, 0 on their
+   * own `conversation.updated` after a read, which only the reader gets). Assigning
+   * never changes anyone's count (issue 13; chatwoot #14445).
+   */
   unreadCount: number
+  /** Who works it (issue 13), or null: the pool. */
+  assignee: { id: number; name: string } | null
+  /**
+   * Since when the customer has waited for a reply (ms): set by their message when
+   * nobody was waiting, cleared by a reply from a person — an agent's or the business's
+   * from the phone app. A campaign's message is not a reply. Null when nobody waits.
+   */
+  waitingSince: number | null
   lastMessageId: number | null
   lastMessagePreview: string | null
   lastMessageDirection: 'in' | 'out' | null
@@ -98,7 +116,12 @@ export type AssignedBy = { userId: number; name: string } | null
 export interface EventPayloads {
   'message.created': { message: MessageDTO; conversation: ConversationDTO }
   'message.updated': { message: MessageDTO }
-  'conversation.updated': { conversation: ConversationDTO }
+  /**
+   * `readBy`: only on the reader's own event after POST /read (audience: that user), whose
+   * `unreadCount` is theirs (0). Every other one carries the conversation's count, which
+   * a client does not take over its own (see ConversationDTO.unreadCount).
+   */
+  'conversation.updated': { conversation: ConversationDTO; readBy?: number }
   // Issue 13: to the new assignee alone (their client notifies them); the conversation as it now is.
   'conversation.assigned': { conversation: ConversationDTO; by: AssignedBy }
   // Issue 7: live campaign analytics, contact opt-outs and imports.

@@ -1,10 +1,13 @@
 // Contacts (issue 7): search and filters, one contact, tags, opt-out, imported lists,
 // and the CSV import in two steps — a preview with its validation report, then the
-// import of exactly that file. Route → schema → one domain call → status.
+// import of exactly that file. Route → schema → one domain call → status. A contact is the
+// workspace's (every agent edits contacts); its conversations — the contact's thread,
+// one per channel it wrote to — are listed only in the caller's channels (issue 13).
 import type { FastifyInstance } from 'fastify'
 import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Services } from '../services.ts'
+import { canSeeChannel } from '../domain/accounts/access.ts'
 import { cursorOf, idFromCursor } from './paging.ts'
 
 const DEFAULT_PAGE = 50
@@ -126,6 +129,20 @@ export async function contactRoutes(app: FastifyInstance, opts: { services: Serv
   r.get('/api/contacts/:id', { schema: { params: Type.Object({ id: Type.Integer({ minimum: 1 }) }) } }, async (req) => {
     const { result, eventId } = events.snapshot(() => contacts.get(req.session.workspaceId, req.params.id))
     return { contact: result, eventId }
+  })
+
+  // The contact's conversations the caller may see, oldest first, each as the list shows it.
+  r.get('/api/contacts/:id/conversations', { schema: { params: Type.Object({ id: Type.Integer({ minimum: 1 }) }) } }, async (req) => {
+    const ws = req.session.workspaceId
+    const { store } = opts.services
+    const { result, eventId } = events.snapshot(() => {
+      contacts.get(ws, req.params.id)
+      return store.conversations
+        .conversationIdsOfContact(ws, req.params.id)
+        .map((id) => store.conversations.conversationDTOFor({ userId: req.access.userId }, ws, id)!)
+        .filter((c) => canSeeChannel(req.access, c.channelId))
+    })
+    return { conversations: result, eventId }
   })
 
   r.patch(

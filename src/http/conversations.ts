@@ -1,13 +1,17 @@
 // Conversation list, message history, read marking and resolve/reopen. Each list response carries
 // the event cursor it is current to, so a client opens /stream?lastEventId= from
-// exactly there and misses nothing between the page load and the stream.
+// exactly there and misses nothing between the page load and the stream. Everything
+// here is scoped by the caller's channels (issue 13): a list shows only those, and a
+// conversation outside them answers 404; a conversation's unread count is the caller's own.
 import type { FastifyInstance } from 'fastify'
 import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Errors } from '../errors.ts'
 import type { Services } from '../services.ts'
 import { setConversationStatus } from '../domain/inbox/conversation-status.ts'
+import { canSeeChannel, channelFilterOf } from '../domain/accounts/access.ts'
 import { decodeCursor, keysetPage } from './paging.ts'
+import { conversationInScope } from './scope.ts'
 
 const DEFAULT_PAGE = 50
 const MAX_PAGE = 200
@@ -30,6 +34,8 @@ export async function conversationRoutes(app: FastifyInstance, opts: { services:
           // The inbox's channel filter: one number or page by id, or every channel of a kind.
           channel: Type.Optional(Type.Integer({ minimum: 1 })),
           kind: Type.Optional(Type.Union([Type.Literal('whatsapp'), Type.Literal('messenger')])),
+          // Mine (assigned to me), Unassigned, All (default): always within my channels.
+          view: Type.Optional(Type.Union([Type.Literal('mine'), Type.Literal('unassigned'), Type.Literal('all')])),
         }),
       },
     },
@@ -37,24 +43,39 @@ export async function conversationRoutes(app: FastifyInstance, opts: { services:
       const limit = req.query.limit ?? DEFAULT_PAGE
       const before = req.query.cursor ? decodeCursor(req.query.cursor, 2) : undefined
       const status = req.query.status === 'all' ? undefined : req.query.status
+      const view = req.query.view === 'all' ? undefined : req.query.view
       const { result, eventId } = events.snapshot(() =>
-        store.listConversations(req.session.workspaceId, {
-          limit: limit + 1,
-          status,
-          q: req.query.q,
-          channelId: req.query.channel,
-          kind: req.query.kind,
-          before: before && { at: before[0]!, id: before[1]! },
-        }),
+        store.conversations.listConversationDTOs(
+          req.session.workspaceId,
+          {
+            limit: limit + 1,
+            status,
+            q: req.query.q,
+            channelId: req.query.channel,
+            kind: req.query.kind,
+            channelIds: channelFilterOf(req.access),
+            view,
+            before: before && { at: before[0]!, id: before[1]! },
+          },
+          { userId: req.access.userId },
+        ),
       )
       const { page, nextCursor } = keysetPage(result, limit, (last) => [last.lastActivityAt, last.id])
       return { conversations: page, nextCursor, eventId }
     },
   )
 
+  // The views' live counts: open conversations assigned to me, to nobody, and all of
+  // them, within my channels.
+  r.get('/api/conversations/counts', async (req) =>
+    store.conversations.viewCounts(req.session.workspaceId, { userId: req.access.userId }, channelFilterOf(req.access)),
+  )
+
   r.get('/api/conversations/:id', { schema: { params: Type.Object({ id: Type.Integer({ minimum: 1 }) }) } }, async (req) => {
-    const { result, eventId } = events.snapshot(() => store.conversation(req.session.workspaceId, req.params.id))
-    if (!result) throw Errors.notFound('Conversation')
+    const { result, eventId } = events.snapshot(() =>
+      store.conversations.conversationDTOFor({ userId: req.access.userId }, req.session.workspaceId, req.params.id),
+    )
+    if (!result || !canSeeChannel(req.access, result.channelId)) throw Errors.notFound('Conversation')
     return { conversation: result, eventId }
   })
 
@@ -74,8 +95,9 @@ export async function conversationRoutes(app: FastifyInstance, opts: { services:
       const limit = req.query.limit ?? DEFAULT_PAGE
       const beforeId = req.query.cursor ? decodeCursor(req.query.cursor, 1)[0] : undefined
       const { result, eventId } = events.snapshot(() => {
-        // Another workspace's conversation answers 404, not an empty page.
-        if (!store.conversationExists(ws, req.params.id)) return undefined
+        // Another workspace's or channel's conversation answers 404, not an empty page.
+        const channelId = store.conversations.channelOf(ws, req.params.id)
+        if (channelId === undefined || !canSeeChannel(req.access, channelId)) return undefined
         return store.listMessages(ws, req.params.id, { limit: limit + 1, beforeId })
       })
       if (!result) throw Errors.notFound('Conversation')
@@ -97,24 +119,36 @@ export async function conversationRoutes(app: FastifyInstance, opts: { services:
     },
     async (req) => {
       const who = { workspaceId: req.session.workspaceId, userId: req.session.userId }
-      const conversation = setConversationStatus(
-        { store, writer: opts.services.writer, events, now: () => clock.now() },
-        who,
-        req.params.id,
-        req.body.status,
-      )
-      return { conversation }
+      conversationInScope(opts.services, req.access, req.params.id)
+      setConversationStatus({ store, writer: opts.services.writer, events, now: () => clock.now() }, who, req.params.id, req.body.status)
+      return { conversation: store.conversations.conversationDTOFor({ userId: who.userId }, who.workspaceId, req.params.id)! }
     },
   )
 
+  // The caller's read position moves to the newest message: their unread is 0, anyone
+  // else's stays as it was. Only the reader's streams hear it (a user audience within
+  // the channel); the conversation's own count (the one events carry) is cleared too,
+  // and the customer gets blue ticks the first time anyone reads.
   r.post('/api/conversations/:id/read', { schema: { params: Type.Object({ id: Type.Integer({ minimum: 1 }) }) } }, async (req) => {
     const ws = req.session.workspaceId
+    const viewer = { userId: req.access.userId }
+    conversationInScope(opts.services, req.access, req.params.id)
     let hadUnread = false
     const conversation = events.transact((batch) => {
-      const changed = store.markRead(ws, req.params.id, clock.now())
-      hadUnread = changed !== undefined
-      const dto = store.conversation(ws, req.params.id)
-      if (changed && dto) opts.services.writer.conversationChanged(batch, ws, dto)
+      const before = store.conversations.conversationDTOFor(viewer, ws, req.params.id)
+      if (!before) return undefined
+      const now = clock.now()
+      hadUnread = store.markRead(ws, req.params.id, now) !== undefined
+      store.conversations.readUpTo(req.params.id, viewer.userId, now)
+      const dto = store.conversations.conversationDTOFor(viewer, ws, req.params.id)!
+      if (before.unreadCount > 0) {
+        batch.emit(
+          ws,
+          'conversation.updated',
+          { conversation: dto, readBy: viewer.userId },
+          { channelId: dto.channelId, userId: viewer.userId },
+        )
+      }
       return dto
     })
     if (!conversation) throw Errors.notFound('Conversation')

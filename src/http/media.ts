@@ -1,7 +1,8 @@
 // Media for agents: uploads to send (multipart, parsed only in this plugin) and the
 // authenticated download route for every stored file. Files are customer-controlled
 // bytes, so they are never rendered by the browser as a page: nosniff, a sandboxing
-// CSP, and `attachment` for everything but a few image types shown inline.
+// CSP, and `attachment` for everything but a few image types shown inline. A file is
+// its message's channel's: outside the caller's channels it answers 404 (issue 13).
 import { createReadStream } from 'node:fs'
 import type { FastifyInstance } from 'fastify'
 import multipart from '@fastify/multipart'
@@ -9,6 +10,7 @@ import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { AppError, Errors } from '../errors.ts'
 import type { Services } from '../services.ts'
+import { canSeeMedia } from './scope.ts'
 
 // Images a browser decodes as images and nothing else (no SVG: it can carry script).
 const INLINE_TYPES = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp'])
@@ -70,7 +72,7 @@ export async function mediaRoutes(app: FastifyInstance, opts: { services: Servic
 
   r.get('/api/media/:id', { schema: { params: Type.Object({ id: Type.Integer({ minimum: 1 }) }) } }, async (req, reply) => {
     const found = media.forServing(req.session.workspaceId, req.params.id)
-    if (!found) throw Errors.notFound('Media')
+    if (!found || !canSeeMedia(opts.services, req.access, found.row)) throw Errors.notFound('Media')
     const type = contentTypeOf(found.row.mimeType)
     reply
       .header('Content-Type', type)

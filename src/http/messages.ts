@@ -1,11 +1,15 @@
 // Sending: POST a reply (text, template, image/document/audio/video, reaction, quoted reply) and
 // "send again" for a failed or unconfirmed one where another attempt can succeed (the rule
 // in src/events/send-recovery.ts; otherwise 422 with the reason). 202: stored and queued,
-// not yet sent — the ticks arrive on the stream as `message.updated`.
+// not yet sent — the ticks arrive on the stream as `message.updated`. A conversation outside
+// the caller's channels, or an upload that is not theirs to send, answers 404 (issue 13);
+// quoted and reacted-to messages must be of the same conversation (the domain checks).
 import type { FastifyInstance } from 'fastify'
 import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { Errors } from '../errors.ts'
 import type { Services } from '../services.ts'
+import { canSeeMedia, conversationInScope } from './scope.ts'
 
 const Params = Type.Union([
   Type.Array(Type.String({ maxLength: 1024 }), { maxItems: 50 }),
@@ -57,6 +61,11 @@ export async function messageRoutes(app: FastifyInstance, opts: { services: Serv
     '/api/conversations/:id/messages',
     { schema: { params: Type.Object({ id: Type.Integer({ minimum: 1 }) }), body: SendBody } },
     async (req, reply) => {
+      conversationInScope(opts.services, req.access, req.params.id)
+      if (req.body.mediaId !== undefined) {
+        const upload = opts.services.sending.media.upload(req.session.workspaceId, req.body.mediaId)
+        if (upload && !canSeeMedia(opts.services, req.access, upload)) throw Errors.notFound('Upload')
+      }
       const { message } = await replies.send({ workspaceId: req.session.workspaceId, userId: req.session.userId }, req.params.id, req.body)
       return reply.status(202).send({ message })
     },
@@ -66,6 +75,7 @@ export async function messageRoutes(app: FastifyInstance, opts: { services: Serv
     '/api/conversations/:id/messages/:messageId/retry',
     { schema: { params: Type.Object({ id: Type.Integer({ minimum: 1 }), messageId: Type.Integer({ minimum: 1 }) }) } },
     async (req, reply) => {
+      conversationInScope(opts.services, req.access, req.params.id)
       const message = replies.retry(req.session.workspaceId, req.params.id, req.params.messageId)
       return reply.status(202).send({ message })
     },

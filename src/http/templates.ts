@@ -5,6 +5,7 @@ import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Errors } from '../errors.ts'
 import type { Services } from '../services.ts'
+import { conversationInScope } from './scope.ts'
 
 export async function templateRoutes(app: FastifyInstance, opts: { services: Services }) {
   const { replies, templates } = opts.services.sending
@@ -26,9 +27,8 @@ export async function templateRoutes(app: FastifyInstance, opts: { services: Ser
       const ws = req.session.workspaceId
       let channel: ReturnType<typeof replies.channel>
       if (req.query.conversationId !== undefined) {
-        const conv = opts.services.store.conversation(ws, req.query.conversationId)
-        if (!conv) throw Errors.notFound('Conversation')
-        channel = replies.channel(conv.channelId)
+        // Outside the caller's channels: 404, as for every conversation route (issue 13).
+        channel = replies.channel(conversationInScope(opts.services, req.access, req.query.conversationId))
         if (channel?.kind !== 'whatsapp') channel = undefined
       } else {
         channel = replies.whatsappChannel(ws)

@@ -6,7 +6,7 @@ import type Database from 'better-sqlite3'
 import { and, eq, sql } from 'drizzle-orm'
 import type { ChannelKind, ConversationDTO } from '../events/types.ts'
 import type { Db } from './db.ts'
-import { CONVERSATION_DTO_SELECT, rowToConversationDTO, type ConversationDTORow } from './dto.ts'
+import { CONVERSATION_DTO_SELECT, rowToConversationDTO, VIEWER_CONVERSATION_DTO_SELECT, type ConversationDTORow } from './dto.ts'
 import { Statements, TableCodec } from './prepared.ts'
 import type { ConversationRow, NewConversation } from './rows.ts'
 import { conversations } from './schema.ts'
@@ -19,6 +19,22 @@ export interface ConversationListOptions {
   /** One number or page, or every channel of a kind (the inbox's channel filter). */
   channelId?: number
   kind?: ChannelKind
+  /** Only these channels (what the caller may see, issue 13); null or absent: every channel. */
+  channelIds?: readonly number[] | null
+  /** The inbox's views: assigned to the viewer, or to nobody. Absent: all (within channelIds). */
+  view?: 'mine' | 'unassigned'
+}
+
+/** Who reads: unread is theirs, and `mine` is theirs. */
+export interface Viewer {
+  userId: number
+}
+
+/** The open conversations of each view (GET /api/conversations/counts). */
+export interface ViewCounts {
+  mine: number
+  unassigned: number
+  all: number
 }
 
 export class ConversationsRepo {
@@ -27,6 +43,12 @@ export class ConversationsRepo {
   // Statements prepared once (a typo in their SQL fails at startup).
   private readonly byChannelContactStmt: Database.Statement
   private readonly dtoStmt: Database.Statement
+  private readonly viewerDtoStmt: Database.Statement
+  private readonly channelOfStmt: Database.Statement
+  private readonly readUpToStmt: Database.Statement
+  private readonly startReadsStmt: Database.Statement
+  private readonly countsAllStmt: Database.Statement
+  private readonly countsInStmt: Database.Statement
   private readonly existsStmt: Database.Statement
   private readonly statusStmt: Database.Statement
   private readonly idsByContactStmt: Database.Statement
@@ -37,6 +59,27 @@ export class ConversationsRepo {
     this.sql = new Statements(c)
     this.byChannelContactStmt = c.prepare(`SELECT ${this.codec.select()} FROM conversations WHERE channel_id = ? AND contact_id = ?`)
     this.dtoStmt = c.prepare(`${CONVERSATION_DTO_SELECT} WHERE v.workspace_id = ? AND v.id = ?`).raw()
+    this.viewerDtoStmt = c.prepare(`${VIEWER_CONVERSATION_DTO_SELECT} WHERE v.workspace_id = ? AND v.id = ?`).raw()
+    this.channelOfStmt = c.prepare('SELECT channel_id AS channelId FROM conversations WHERE workspace_id = ? AND id = ?')
+    // A read position only moves forward (two tabs, one behind, cannot un-read). The
+    // `WHERE true` keeps SQLite from reading ON CONFLICT as a join constraint.
+    this.readUpToStmt = c.prepare(
+      `INSERT INTO conversation_reads (conversation_id, user_id, read_through_id, read_at)
+         SELECT @conversation, @user, coalesce(max(id), 0), @now FROM messages WHERE conversation_id = @conversation AND true
+         ON CONFLICT (conversation_id, user_id) DO UPDATE
+           SET read_through_id = max(read_through_id, excluded.read_through_id), read_at = excluded.read_at`,
+    )
+    this.startReadsStmt = c.prepare(
+      `INSERT INTO conversation_reads (conversation_id, user_id, read_through_id, read_at)
+         SELECT v.id, @user, coalesce((SELECT max(m.id) FROM messages m WHERE m.conversation_id = v.id), 0), @now
+           FROM conversations v WHERE v.channel_id IN (SELECT value FROM json_each(@channels))
+         ON CONFLICT (conversation_id, user_id) DO NOTHING`,
+    )
+    // Open conversations only: the views' counts are the work still to do.
+    const counts = `SELECT coalesce(sum(v.assignee_id = @viewer), 0), coalesce(sum(v.assignee_id IS NULL), 0), count(*)
+                      FROM conversations v WHERE v.workspace_id = @ws AND v.status = 'open'`
+    this.countsAllStmt = c.prepare(counts).raw()
+    this.countsInStmt = c.prepare(`${counts} AND v.channel_id IN (SELECT value FROM json_each(@channels))`).raw()
     this.existsStmt = c.prepare('SELECT 1 FROM conversations WHERE workspace_id = ? AND id = ?')
     this.statusStmt = c.prepare('SELECT status FROM conversations WHERE workspace_id = ? AND id = ?')
     this.idsByContactStmt = c.prepare('SELECT id FROM conversations WHERE workspace_id = ? AND contact_id = ? ORDER BY id')
@@ -74,19 +117,72 @@ export class ConversationsRepo {
     return row === undefined ? undefined : rowToConversationDTO(row)
   }
 
+  /** The conversation as this person sees it: their own unread count. */
+  conversationDTOFor(viewer: Viewer, workspaceId: number, id: number): ConversationDTO | undefined {
+    const row = this.viewerDtoStmt.get({ viewer: viewer.userId }, workspaceId, id) as ConversationDTORow | undefined
+    return row === undefined ? undefined : rowToConversationDTO(row)
+  }
+
+  /** The conversation's channel, if it is in this workspace: what access is checked against. */
+  channelOf(workspaceId: number, id: number): number | undefined {
+    return (this.channelOfStmt.get(workspaceId, id) as { channelId: number } | undefined)?.channelId
+  }
+
+  /** Moves this person's read position to the newest message of the conversation (never back). */
+  readUpTo(conversationId: number, userId: number, now: number): void {
+    this.readUpToStmt.run({ conversation: conversationId, user: userId, now })
+  }
+
+  /**
+   * A person who joins channels starts with their conversations read (issue 13: unread
+   * counts what arrives after you joined, not the channel's history). Keeps a read
+   * position already there. For the code that adds members (Settings → Team).
+   */
+  startReadsAt(userId: number, channelIds: readonly number[], now: number): void {
+    this.startReadsStmt.run({ user: userId, channels: JSON.stringify(channelIds), now })
+  }
+
+  /** Open conversations per view, within these channels (null: every channel). */
+  viewCounts(workspaceId: number, viewer: Viewer, channelIds: readonly number[] | null): ViewCounts {
+    const named = { ws: workspaceId, viewer: viewer.userId }
+    const row = (
+      channelIds === null ? this.countsAllStmt.get(named) : this.countsInStmt.get({ ...named, channels: JSON.stringify(channelIds) })
+    ) as [number, number, number]
+    return { mine: row[0], unassigned: row[1], all: row[2] }
+  }
+
   /** Whether the conversation exists in this workspace (the message list's 404 check). */
   conversationExists(workspaceId: number, id: number): boolean {
     return this.existsStmt.get(workspaceId, id) !== undefined
   }
 
-  /** Most recent activity first; keyset pagination on (last_activity_at, id). */
-  listConversationDTOs(workspaceId: number, opts: ConversationListOptions): ConversationDTO[] {
-    // Prepared once per combination of filters (at most 2^5 × 2 shapes), not per
+  /**
+   * Most recent activity first; keyset pagination on (last_activity_at, id). With a
+   * viewer, each row's unread count is theirs; the channel and view filters are part of
+   * the query, so a page is exactly `limit` rows of what the caller may see.
+   */
+  listConversationDTOs(workspaceId: number, opts: ConversationListOptions, viewer?: Viewer): ConversationDTO[] {
+    // Prepared once per combination of filters (at most 2^8 × 2 shapes), not per
     // request: drizzle's builder re-built and re-prepared this SQL on every call
     // (profiled: more time than SQLite spent running it).
     const where = ['v.workspace_id = ?']
     const params: unknown[] = [workspaceId]
-    let shape = ''
+    let shape = viewer ? 'V' : ''
+    if (opts.channelIds) {
+      // One statement for any list of channels (a list of `?` would be one per length).
+      where.push('v.channel_id IN (SELECT value FROM json_each(?))')
+      params.push(JSON.stringify(opts.channelIds))
+      shape += 'a'
+    }
+    if (opts.view === 'mine') {
+      if (!viewer) throw new Error('listConversationDTOs: the mine view needs a viewer')
+      where.push('v.assignee_id = ?')
+      params.push(viewer.userId)
+      shape += 'm'
+    } else if (opts.view === 'unassigned') {
+      where.push('v.assignee_id IS NULL')
+      shape += 'u'
+    }
     if (opts.status) {
       where.push('v.status = ?')
       params.push(opts.status)
@@ -119,12 +215,16 @@ export class ConversationsRepo {
     let stmt = this.listStmts.get(shape)
     if (!stmt) {
       stmt = this.db.$client
-        .prepare(`${CONVERSATION_DTO_SELECT} WHERE ${where.join(' AND ')} ORDER BY v.last_activity_at DESC, v.id DESC LIMIT ?`)
+        .prepare(
+          `${viewer ? VIEWER_CONVERSATION_DTO_SELECT : CONVERSATION_DTO_SELECT} WHERE ${where.join(' AND ')}
+            ORDER BY v.last_activity_at DESC, v.id DESC LIMIT ?`,
+        )
         .raw()
       this.listStmts.set(shape, stmt)
     }
     params.push(opts.limit)
-    return (stmt.all(...params) as ConversationDTORow[]).map(rowToConversationDTO)
+    const rows = (viewer ? stmt.all({ viewer: viewer.userId }, ...params) : stmt.all(...params)) as ConversationDTORow[]
+    return rows.map(rowToConversationDTO)
   }
 
   /**
@@ -138,7 +238,11 @@ export class ConversationsRepo {
     return this.updateConversation(id, { status, updatedAt: now })
   }
 
-  /** Clears the unread count; returns undefined if not in this workspace. */
+  /**
+   * Clears the conversation's own unread count (the one events carry: since anyone last
+   * read it); returns undefined if not in this workspace or already 0. Each person's
+   * count is their read position (readUpTo).
+   */
   markConversationRead(workspaceId: number, id: number, now: number): ConversationRow | undefined {
     return this.db
       .update(conversations)

@@ -7,20 +7,42 @@ import type { ConversationRow, MessageRow } from './rows.ts'
 import { messages } from './schema.ts'
 
 // The conversation DTO's columns, for the list and the single read: the conversation,
-// its contact and channel kind, and the last message's status (a left join by primary
-// key: cheap) so a failed send shows in the list. Read as arrays (better-sqlite3's raw
-// mode): building a keyed object per row in the driver cost as much as the query.
-// rowToConversationDTO reads them by position, in this order.
-export const CONVERSATION_DTO_SELECT = `SELECT v.id, v.channel_id, v.status, v.unread_count, v.last_message_id,
+// its contact and channel kind, the last message's status (a left join by primary
+// key: cheap) so a failed send shows in the list, and the assignee's name. Read as
+// arrays (better-sqlite3's raw mode): building a keyed object per row in the driver
+// cost as much as the query. rowToConversationDTO reads them by position, in this order.
+function conversationDTOSelect(unread: string, joins = ''): string {
+  return `SELECT v.id, v.channel_id, v.status, ${unread}, v.last_message_id,
        v.last_message_preview, v.last_message_direction, v.last_message_at, v.last_activity_at,
        v.window_expires_at,
        ct.id, ct.external_id, ct.name, ct.phone,
        ch.kind,
-       lm.status, lm.error_title, lm.error_detail
+       lm.status, lm.error_title, lm.error_detail,
+       v.waiting_since, au.id, au.name
   FROM conversations v
   JOIN contacts ct ON ct.id = v.contact_id
   JOIN channels ch ON ch.id = v.channel_id
-  LEFT JOIN messages lm ON lm.id = v.last_message_id`
+  LEFT JOIN messages lm ON lm.id = v.last_message_id
+  LEFT JOIN users au ON au.id = v.assignee_id${joins}`
+}
+
+/** The conversation as every stream of its channel sees it: the conversation's own unread count. */
+export const CONVERSATION_DTO_SELECT = conversationDTOSelect('v.unread_count')
+
+/**
+ * The conversation as one person sees it (bind `@viewer`, their user id): unread is
+ * their own — the customer's messages (not reactions) after their read position, or
+ * all of them before they ever read it (times are not compared: a message's and a
+ * membership's clocks need not agree; a new member starts at the channel's newest with
+ * ConversationsRepo.startReadsAt). Counted from messages_customer_idx, a partial
+ * covering index: one range scan per row, no table reads.
+ */
+export const VIEWER_CONVERSATION_DTO_SELECT = conversationDTOSelect(
+  `(SELECT count(*) FROM messages m
+     WHERE m.conversation_id = v.id AND direction = 'in' AND type <> 'reaction' AND m.id > coalesce(rd.read_through_id, 0))`,
+  `
+  LEFT JOIN conversation_reads rd ON rd.conversation_id = v.id AND rd.user_id = @viewer`,
+)
 
 type ConversationDTOColumns = Pick<
   ConversationRow,
@@ -34,6 +56,7 @@ type ConversationDTOColumns = Pick<
   | 'lastMessageAt'
   | 'lastActivityAt'
   | 'windowExpiresAt'
+  | 'waitingSince'
 >
 /** One row of CONVERSATION_DTO_SELECT in raw mode. */
 export type ConversationDTORow = unknown[]
@@ -115,10 +138,12 @@ export function rowToConversationDTO(r: ConversationDTORow): ConversationDTO {
       lastMessageAt: r[7] as number | null,
       lastActivityAt: r[8] as number,
       windowExpiresAt: r[9] as number | null,
+      waitingSince: r[18] as number | null,
     },
     contact: { id: r[10] as number, externalId: r[11] as string, name: r[12] as string | null, phone: r[13] as string | null },
     channelKind: r[14] as ChannelKind,
     last: { status: r[15] as string | null, errorTitle: r[16] as string | null, errorDetail: r[17] as string | null },
+    assignee: r[19] === null ? null : { id: r[19] as number, name: r[20] as string },
   })
 }
 
@@ -128,6 +153,8 @@ export function toConversationDTO(r: {
   channelKind: ChannelKind
   /** The last message's status and error; null when the conversation has none (a left join). */
   last: { status: string | null; errorTitle: string | null; errorDetail: string | null } | null
+  /** The assignee and their name; null: nobody. */
+  assignee: { id: number; name: string } | null
 }): ConversationDTO {
   const c = r.c
   const last = r.last ?? { status: null, errorTitle: null, errorDetail: null }
@@ -137,6 +164,8 @@ export function toConversationDTO(r: {
     channelKind: r.channelKind,
     status: c.status,
     unreadCount: c.unreadCount,
+    assignee: r.assignee,
+    waitingSince: c.waitingSince,
     lastMessageId: c.lastMessageId,
     lastMessagePreview: c.lastMessagePreview,
     lastMessageDirection: c.lastMessageDirection,

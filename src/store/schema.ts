@@ -303,6 +303,9 @@ export const messages = sqliteTable(
     uniqueIndex('messages_channel_provider_uq').on(t.channelId, t.providerMessageId),
     uniqueIndex('messages_ws_client_uq').on(t.workspaceId, t.clientMessageId),
     index('messages_conversation_idx').on(t.conversationId, t.id),
+    // Per-person unread (issue 13) counts the customer's messages after a read position:
+    // partial and covering, so the list's count per row is a range scan of this index alone.
+    index('messages_customer_idx').on(t.conversationId, t.id).where(sql`direction = 'in' AND type <> 'reaction'`),
   ],
 )
 

@@ -9,6 +9,7 @@ import type { EventBatch, EventLog } from '../../events/event-log.ts'
 import type { TeamUserDTO } from '../../events/types.ts'
 import { Errors } from '../../errors.ts'
 import { ChannelMembersRepo } from '../../store/channel-members.ts'
+import { ConversationsRepo } from '../../store/conversations.ts'
 import { ChannelsRepo } from '../../store/channels.ts'
 import type { Db } from '../../store/db.ts'
 import { PasswordResetsRepo } from '../../store/password-resets.ts'
@@ -78,6 +79,7 @@ export class Team {
   readonly hooks = new TeamHooks()
   private readonly users: UsersRepo
   private readonly members: ChannelMembersRepo
+  private readonly conversations: ConversationsRepo
   private readonly channels: ChannelsRepo
   private readonly sessions: SessionsRepo
   private readonly passwords: PasswordResetsRepo
@@ -90,6 +92,7 @@ export class Team {
   ) {
     this.users = new UsersRepo(db)
     this.members = new ChannelMembersRepo(db)
+    this.conversations = new ConversationsRepo(db)
     this.channels = new ChannelsRepo(db)
     this.sessions = new SessionsRepo(db)
     this.passwords = new PasswordResetsRepo(db)
@@ -128,6 +131,8 @@ export class Team {
   /** Sets a user's channels (their memberships are replaced), inside the caller's transaction. */
   setChannels(userId: number, channelIds: readonly number[]): void {
     this.members.set(userId, channelIds)
+    // A new member starts with the channel read: its history is not their unread.
+    this.conversations.startReadsAt(userId, channelIds, this.now())
   }
 
   /**
@@ -148,7 +153,7 @@ export class Team {
         set.disabledAt = patch.disabled ? this.now() : null
       }
       const after = Object.keys(set).length > 0 ? this.users.update(userId, set)! : before
-      if (patch.channelIds) this.members.set(userId, patch.channelIds)
+      if (patch.channelIds) this.setChannels(userId, patch.channelIds)
       if (deactivating) this.sessions.revokeAllOfUser(userId, this.now())
       const user = this.dto(after)
       this.emit(batch, workspaceId, user)

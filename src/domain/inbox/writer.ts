@@ -3,8 +3,8 @@
 // the business's own from the phone app or the Page inbox, a system line — and every
 // change to one (a status, a reaction, downloaded media) goes through here, so the
 // rules live once: the preview, the out-of-order guard, unread, the 24-hour window,
-// `lastActivityAt`, and the `message.created` / `message.updated` /
-// `conversation.updated` events. Everything runs in the caller's transaction; the
+// `lastActivityAt`, how long the customer waits for a reply, and the `message.created` /
+// `message.updated` / `conversation.updated` events. Everything runs in the caller's transaction; the
 // events it emits are published after the commit.
 import { statusErrorOf, type WaStatusName } from '../../channels/whatsapp/parse.ts'
 import type { EventBatch } from '../../events/event-log.ts'
@@ -47,6 +47,11 @@ export interface RecordOptions {
   now: number
   /** `customer`: false for a reaction, shown on its message and not counted as unread. */
   countsAsUnread?: boolean
+  /**
+   * `agent`: sent by Parley on nobody's behalf (an away reply, a greeting): not a
+   * person's reply, so the customer is still waiting for one.
+   */
+  automatic?: boolean
   /** `broadcast`: the conversation was opened for this message. */
   newConversation?: boolean
   /**
@@ -113,6 +118,7 @@ export class InboxWriter {
     // made now: always the newest.
     const newest =
       by === 'agent' || by === 'broadcast' || conv.lastMessageAt === null || row.timestamp + (inbound ? 999 : 0) >= conv.lastMessageAt
+    const waitingSince = waitingAfter(conv, row, by, newest, opts.automatic === true)
     const updated = this.store.updateConversation(conv.id, {
       ...(inbound
         ? {
@@ -126,6 +132,7 @@ export class InboxWriter {
       // news to the agent and belongs at the top. A broadcast keeps the conversation's place.
       ...(by === 'broadcast' ? {} : { lastActivityAt: Math.max(conv.lastActivityAt, now) }),
       ...(by === 'broadcast' && opts.newConversation ? { status: 'resolved' as const } : {}),
+      ...(waitingSince !== conv.waitingSince ? { waitingSince } : {}),
       updatedAt: now,
       ...(newest
         ? {
@@ -138,13 +145,15 @@ export class InboxWriter {
     })
     // The list's last-message status is this message's when it is the newest; an older
     // one arriving late leaves it as stored, which only the read-back knows.
-    if (opts.view && newest) {
+    // An assignee's name is the read-back's too.
+    if (opts.view && newest && updated.assigneeId === null) {
       const { contact, channelKind } = opts.view
       const conversation = toConversationDTO({
         c: updated,
         contact: { id: contact.id, externalId: contact.externalId, name: contact.name, phone: contact.phone },
         channelKind,
         last: { status: row.status, errorTitle: row.errorTitle, errorDetail: row.errorDetail },
+        assignee: null,
       })
       return { row: updated, conversation }
     }
@@ -271,6 +280,22 @@ export class InboxWriter {
     else delete reactions[reactor]
     return this.updateMessage(batch, target.id, { reactions, updatedAt: now })
   }
+}
+
+/**
+ * How long the customer has waited for a reply (issue 13), after this message. Their
+ * message starts the wait when nobody was waiting; a person's reply ends it — an
+ * agent's send, or the business's own from the phone app or the Page inbox (an echo).
+ * A campaign's message or an automatic one (away, greeting) is not a reply, and a
+ * reaction neither starts nor ends a wait.
+ * A message older than the newest (a late delivery) changes nothing: what came after
+ * it already decided.
+ */
+function waitingAfter(conv: ConversationRow, row: MessageRow, by: Author, newest: boolean, automatic: boolean): number | null {
+  if (!newest || row.type === 'reaction' || automatic) return conv.waitingSince
+  if (by === 'customer') return conv.waitingSince ?? row.timestamp
+  if (by === 'agent' || by === 'echo') return null
+  return conv.waitingSince
 }
 
 /** The reactor key for the business's own reaction: WhatsApp shows one per message. */

@@ -77,6 +77,8 @@ export class AutoReplies {
         },
         {
           by: 'agent',
+          // Parley's own answer, not a person's: the customer still waits for one.
+          automatic: true,
           now,
           // The channel's provider writes the request body; the outbox worker sends it.
           alongside: (stored) => {
