@@ -20,6 +20,8 @@ export const STREAM_EVENT_TYPES = [
   'message.created',
   'message.updated',
   'conversation.updated',
+  // Issue 13: something was assigned to this person (their own audience).
+  'conversation.assigned',
   // Contacts and campaigns (issue 7): relayed to their screens (web/src/campaigns/live.ts).
   'campaign.updated',
   'contact.updated',
