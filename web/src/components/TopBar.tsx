@@ -10,6 +10,7 @@ import { navigate as go } from '../lib/nav.ts'
 import { Bell, Inbox, LogOut, Megaphone, Settings, Volume2, VolumeX } from 'lucide'
 import { Icon } from './Icon.tsx'
 import { AVAILABILITIES, type Availability } from '../state/team.ts'
+import { PickMenu } from './PickMenu.tsx'
 
 export type Section = 'inbox' | 'campaigns' | 'settings'
 
@@ -117,20 +118,20 @@ function AvailabilitySwitch() {
   const app = useApp()
   const current = app.availability.value
   return (
-    <label class={`availability av-${current}`} title="Your availability: busy and away get no automatic assignments">
+    <PickMenu
+      class={`availability av-${current}`}
+      label={`Your availability: ${AVAILABILITY_LABELS[current]}`}
+      title="Your availability: busy and away get no automatic assignments"
+      attrs={{ 'data-availability': current }}
+      items={AVAILABILITIES.map((a) => ({
+        key: a,
+        label: AVAILABILITY_LABELS[a],
+        checked: a === current,
+        onPick: () => void app.setAvailability(a),
+      }))}
+    >
       <span class="av-dot" aria-hidden="true" />
-      <select
-        aria-label="Your availability"
-        data-availability={current}
-        value={current}
-        onChange={(e) => void app.setAvailability(e.currentTarget.value as Availability)}
-      >
-        {AVAILABILITIES.map((a) => (
-          <option key={a} value={a}>
-            {AVAILABILITY_LABELS[a]}
-          </option>
-        ))}
-      </select>
-    </label>
+      <span class="tb-label">{AVAILABILITY_LABELS[current]}</span>
+    </PickMenu>
   )
 }

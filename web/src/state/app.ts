@@ -293,6 +293,12 @@ export function createApp() {
   function handleEvent(ev: StreamEvent) {
     const r = state.applyEvent(ev)
     if (r === 'reset') void resync()
+    // Issue 13: my availability, changed in another tab or on another device.
+    const u =
+      ev.type === 'user.updated' && r !== 'duplicate' ? (ev.data as { user?: { id?: unknown; availability?: unknown } } | null)?.user : null
+    if (u && u.id === user.value?.id && (u.availability === 'online' || u.availability === 'busy' || u.availability === 'away')) {
+      availability.value = u.availability
+    }
     // A conversation on a number or page added since the list of channels was loaded.
     const cid = (ev.data as { conversation?: { channelId?: unknown } } | null)?.conversation?.channelId
     if (r === 'applied' && typeof cid === 'number' && !channels.value.some((c) => c.id === cid)) void loadChannels()
