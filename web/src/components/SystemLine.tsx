@@ -15,7 +15,7 @@ function words(m: MessageDTO): string {
 
 export function SystemLine({ m }: { m: MessageDTO }) {
   return (
-    <div class="system-line" role="note" data-message-id={m.id}>
+    <div class="system-line" role="note" data-message-id={m.id} data-action={(m.data as LineData | null)?.action}>
       <span>
         {words(m)} · <time dateTime={new Date(m.timestamp).toISOString()}>{timeOf(m.timestamp)}</time>
       </span>
