@@ -205,16 +205,22 @@ t.test('conversation.assigned: applied, heard once, never touching unread', asyn
   const ev: StreamEvent = {
     id: id(11),
     type: 'conversation.assigned',
-    data: { conversation: conv(1, { assignee: ANA, unreadCount: 0 }), by: BEN },
+    data: { conversation: conv(1, { assignee: ANA, unreadCount: 0 }), by: { userId: BEN.id, name: BEN.name } },
   }
   t.equal(s.applyEvent(ev), 'applied')
   t.equal(s.applyEvent(ev), 'duplicate')
   t.same(heard, [[1, 'Ben Ortiz']])
+  // Automatic assignment: by nobody.
+  s.applyEvent({ id: id(12), type: 'conversation.assigned', data: { conversation: conv(2, { assignee: ANA }), by: null } })
+  t.same(heard, [
+    [1, 'Ben Ortiz'],
+    [2, null],
+  ])
   t.equal(s.conversation(1)!.unreadCount, 2)
   s.view.value = 'mine'
   t.same(
     s.conversationList.value.map((c) => c.id),
-    [1],
+    [2, 1],
   )
   // Assignees seen are known by name (the picker names channel members with them).
   t.equal(s.knownAssignees.get(ME), 'Ana Lopez')
@@ -256,6 +262,7 @@ t.test('assignment lines and waiting read as people say them', async (t) => {
   t.equal(assignmentWords({ action: 'assigned', actor: ana, target: ben }), 'Ana assigned this to Ben')
   t.equal(assignmentWords({ action: 'assigned', actor: ben, target: ben }), 'Ben took this')
   t.equal(assignmentWords({ action: 'unassigned', actor: ana, target: null }), 'Ana unassigned this')
+  t.equal(assignmentWords({ action: 'assigned', actor: null, target: ben }), 'Parley assigned this to Ben', 'automatic assignment')
   t.equal(assignmentWords({ action: 'resolved', actor: ana }), null)
   t.equal(assignmentWords(null), null)
   const now = 1_700_000_000_000

@@ -333,10 +333,12 @@ export function createInboxState(opts: { now?: () => number } = {}) {
         }
         case 'conversation.assigned': {
           // To this person only (a `{userId}` audience): something was assigned to them.
-          const { conversation, by } = data as { conversation: ConversationDTO; by?: { id: number; name: string } | null }
+          // `by`: the person who did it ({userId, name}), or null when Parley assigned it automatically.
+          const { conversation, by } = data as { conversation: ConversationDTO; by?: { userId?: number; name?: string } | null }
+          const who = typeof by?.userId === 'number' ? { id: by.userId, name: by.name ?? '' } : null
           const newer = putEventConversation(conversation, n)
           if (newer) (changed = true), bumpList()
-          if (newer) for (const l of assignedListeners) l(conversations.get(conversation.id) ?? conversation, by ?? null)
+          if (newer) for (const l of assignedListeners) l(conversations.get(conversation.id) ?? conversation, who)
           break
         }
       }

@@ -104,12 +104,15 @@ export interface LineData {
   target?: { userId?: number; name?: string } | null
 }
 
-/** "Ana assigned this to Ben", "Ana unassigned this", "Ben took this"; null for other lines. */
+/**
+ * "Ana assigned this to Ben", "Ana unassigned this", "Ben took this"; "Parley assigned
+ * this to Ben" when no person did (`actor: null`: automatic assignment). Null for other lines.
+ */
 export function assignmentWords(d: LineData | null): string | null {
-  const who = typeof d?.actor?.name === 'string' ? d.actor.name : null
+  if (d?.action !== 'assigned' && d?.action !== 'unassigned') return null
+  const who = typeof d.actor?.name === 'string' ? d.actor.name : d.actor ? null : 'Parley'
   if (!who) return null
-  if (d?.action === 'unassigned') return `${who} unassigned this`
-  if (d?.action !== 'assigned') return null
+  if (d.action === 'unassigned') return `${who} unassigned this`
   const target = d.target
   if (!target || typeof target.name !== 'string') return `${who} assigned this`
   const self = target.userId !== undefined && target.userId === d.actor?.userId
