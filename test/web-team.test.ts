@@ -254,6 +254,11 @@ t.test('whom a conversation can be handed to', async (t) => {
     ],
     'with neither: who is known, and the current assignee always',
   )
+  t.same(
+    assignable(2, null, [3], new Map(), null, { id: 1, name: 'Admin' }).map((p) => p.name),
+    ['Admin', 'Teammate #3'],
+    'the person looking can always take it (an admin is in no member list)',
+  )
 })
 
 t.test('assignment lines and waiting read as people say them', async (t) => {

@@ -587,10 +587,8 @@ export function createApp() {
     if (!c) return []
     const ch = channels.value.find((x) => x.id === c.channelId) as { members?: unknown } | undefined
     const members = Array.isArray(ch?.members) ? (ch.members.filter((m) => typeof m === 'number') as number[]) : null
-    const known = new Map(state.knownAssignees)
     const me = user.value
-    if (me) known.set(me.id, me.name)
-    return assignable(c.channelId, people.value, members, known, assigneeOf(c))
+    return assignable(c.channelId, people.value, members, state.knownAssignees, assigneeOf(c), me && { id: me.id, name: me.name })
   }
 
   /**

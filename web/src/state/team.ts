@@ -84,6 +84,7 @@ export function assignable(
   members: readonly number[] | null,
   known: ReadonlyMap<number, string>,
   current: Assignee | null,
+  self: Assignee | null = null,
 ): Assignee[] {
   const out = new Map<number, string>()
   if (people) {
@@ -93,6 +94,8 @@ export function assignable(
   } else {
     for (const [id, name] of known) out.set(id, name)
   }
+  // Whoever sees the conversation may take it (a member, or an admin who is in no member list).
+  if (self) out.set(self.id, self.name)
   if (current) out.set(current.id, current.name)
   return [...out].map(([id, name]) => ({ id, name })).sort((a, b) => a.name.localeCompare(b.name) || a.id - b.id)
 }
