@@ -210,8 +210,11 @@ t.test('conversation.assigned: applied, heard once, never touching unread', asyn
   t.equal(s.applyEvent(ev), 'applied')
   t.equal(s.applyEvent(ev), 'duplicate')
   t.same(heard, [[1, 'Ben Ortiz']])
+  // Someone else's (never sent to me; if it were, no news for me).
+  s.applyEvent({ id: id(13), type: 'conversation.assigned', data: { conversation: conv(3, { assignee: BEN }), by: null } })
+  t.same(heard, [[1, 'Ben Ortiz']])
   // Automatic assignment: by nobody.
-  s.applyEvent({ id: id(12), type: 'conversation.assigned', data: { conversation: conv(2, { assignee: ANA }), by: null } })
+  s.applyEvent({ id: id(14), type: 'conversation.assigned', data: { conversation: conv(2, { assignee: ANA }), by: null } })
   t.same(heard, [
     [1, 'Ben Ortiz'],
     [2, null],

@@ -338,7 +338,9 @@ export function createInboxState(opts: { now?: () => number } = {}) {
           const who = typeof by?.userId === 'number' ? { id: by.userId, name: by.name ?? '' } : null
           const newer = putEventConversation(conversation, n)
           if (newer) (changed = true), bumpList()
-          if (newer) for (const l of assignedListeners) l(conversations.get(conversation.id) ?? conversation, who)
+          // Only news if it is (still) this person's: never someone else's event, never a stale one.
+          const mine = me.value === null || assigneeOf(conversation)?.id === me.value
+          if (newer && mine) for (const l of assignedListeners) l(conversations.get(conversation.id) ?? conversation, who)
           break
         }
       }
