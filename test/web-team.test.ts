@@ -225,8 +225,28 @@ t.test('conversation.assigned: applied, heard once, never touching unread', asyn
     s.conversationList.value.map((c) => c.id),
     [2, 1],
   )
-  // Assignees seen are known by name (the picker names channel members with them).
-  t.equal(s.knownAssignees.get(ME), 'Ana Lopez')
+  // Assignees seen are known by name (the picker names channel members with them), and
+  // so are the people system lines and user.updated events name.
+  t.equal(s.knownNames.get(ME), 'Ana Lopez')
+  s.applyMessagePage(
+    1,
+    [
+      msg(300, 1, {
+        direction: 'system',
+        type: 'activity',
+        data: { action: 'assigned', actor: { userId: 20, name: 'Cora' }, target: { userId: 21, name: 'Dan' } },
+      }),
+    ],
+    id(15),
+    {
+      older: false,
+      nextCursor: null,
+    },
+  )
+  t.equal(s.knownNames.get(20), 'Cora')
+  t.equal(s.knownNames.get(21), 'Dan')
+  s.applyEvent({ id: id(16), type: 'user.updated', data: { user: { id: 22, name: 'Eve', role: 'agent' } } })
+  t.equal(s.knownNames.get(22), 'Eve')
 })
 
 t.test('whom a conversation can be handed to', async (t) => {

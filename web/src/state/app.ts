@@ -588,7 +588,7 @@ export function createApp() {
     const ch = channels.value.find((x) => x.id === c.channelId) as { members?: unknown } | undefined
     const members = Array.isArray(ch?.members) ? (ch.members.filter((m) => typeof m === 'number') as number[]) : null
     const me = user.value
-    return assignable(c.channelId, people.value, members, state.knownAssignees, assigneeOf(c), me && { id: me.id, name: me.name })
+    return assignable(c.channelId, people.value, members, state.knownNames, assigneeOf(c), me && { id: me.id, name: me.name })
   }
 
   /**

@@ -12,7 +12,17 @@
 import { batch, computed, signal, type Signal } from '@preact/signals'
 import { failureReason, type ChannelKind, type ConversationDTO, type MessageDTO, type ResetPayload } from '../../../src/events/types.ts'
 import { parseEventId } from './event-id.ts'
-import { addCounts, assigneeOf, concernsMe, countsDelta, matchesView, type Assignee, type AssignView, type ViewCounts } from './team.ts'
+import {
+  addCounts,
+  assigneeOf,
+  concernsMe,
+  countsDelta,
+  matchesView,
+  type Assignee,
+  type AssignView,
+  type LineData,
+  type ViewCounts,
+} from './team.ts'
 import type { ConnectionState, StreamEvent } from '../api/stream.ts'
 
 export type StatusFilter = 'open' | 'resolved' | 'all'
@@ -138,8 +148,8 @@ export function createInboxState(opts: { now?: () => number } = {}) {
    */
   const counts = signal<ViewCounts | null>(null)
   const countsStale = signal(0)
-  /** Names of the people seen as assignees: the picker names channel members with them. */
-  const knownAssignees = new Map<number, string>()
+  /** Names of the people seen (assignees, system lines, user.updated): the picker names channel members with them. */
+  const knownNames = new Map<number, string>()
   const paging = signal<ListPaging>({ key: listKey('open', ''), nextCursor: null, frontier: null, complete: false, loading: false })
   /**
    * The newest `message.updated` (by event id) of each conversation's last message. The
@@ -176,7 +186,7 @@ export function createInboxState(opts: { now?: () => number } = {}) {
     conversations.set(dto.id, withLastStatus(dto, asOf))
     convAsOf.set(dto.id, asOf)
     const a = assigneeOf(dto)
-    if (a) knownAssignees.set(a.id, a.name)
+    if (a) knownNames.set(a.id, a.name)
     return true
   }
 
@@ -310,6 +320,7 @@ export function createInboxState(opts: { now?: () => number } = {}) {
           const inbound = message.direction === 'in' && message.type !== 'reaction'
           const newer = putEventConversation(conversation, n, { inbound })
           if (newer) (changed = true), bumpList()
+          if (message.direction === 'system') learnNames(message.data as LineData | null)
           const t = threads.get(message.conversationId)
           const fresh = newer && !t?.byId.has(message.id)
           if (t && putMessage(t, message, n)) (changed = true), bumpThread(t)
@@ -331,6 +342,12 @@ export function createInboxState(opts: { now?: () => number } = {}) {
           if (putEventConversation(conversation, n, { ownUnread: own })) (changed = true), bumpList()
           break
         }
+        case 'user.updated': {
+          // A teammate's name (or a new one): the picker names channel members with it.
+          const u = (data as { user?: { id?: unknown; name?: unknown } }).user
+          if (typeof u?.id === 'number' && typeof u.name === 'string') knownNames.set(u.id, u.name)
+          break
+        }
         case 'conversation.assigned': {
           // To this person only (a `{userId}` audience): something was assigned to them.
           // `by`: the person who did it ({userId, name}), or null when Parley assigned it automatically.
@@ -346,6 +363,11 @@ export function createInboxState(opts: { now?: () => number } = {}) {
       }
     })
     return changed ? 'applied' : 'ignored'
+  }
+
+  /** The people a system line names (who did it, to whom): known by name from then on. */
+  function learnNames(d: LineData | null) {
+    for (const p of [d?.actor, d?.target]) if (typeof p?.userId === 'number' && typeof p.name === 'string') knownNames.set(p.userId, p.name)
   }
 
   /** A status change of a conversation's last message reaches the list's preview (a failed send). */
@@ -491,7 +513,10 @@ export function createInboxState(opts: { now?: () => number } = {}) {
           }
         }
       }
-      for (const m of messages) putMessage(t, m, E)
+      for (const m of messages) {
+        putMessage(t, m, E)
+        if (m.direction === 'system') learnNames(m.data as LineData | null)
+      }
       if (page.older || t.status.value !== 'ready' || opts.replace) {
         t.olderCursor = page.nextCursor
         t.hasOlder.value = page.nextCursor !== null
@@ -598,7 +623,7 @@ export function createInboxState(opts: { now?: () => number } = {}) {
     me,
     counts,
     countsStale,
-    knownAssignees: knownAssignees as ReadonlyMap<number, string>,
+    knownNames: knownNames as ReadonlyMap<number, string>,
     paging,
     selectedId,
     selected,
