@@ -78,11 +78,11 @@ t.test('a customer message reaches two agents live: list reorders, badges count,
   t.comment(`webhook → both lists updated: ${Math.max(...seen)} ms (bound ${LIVE_MS} ms)`)
   for (const p of [a.page, b.page]) t.ok(await sameDocument(p), 'no reload')
 
-  // Agent A opens it: the badge clears for everyone.
+  // Agent A opens it: A's badge clears; B's is B's own (issue 13: unread is per person).
   const xId = (await listRows(a.page))[0]!.id
   await openConversation(a.page, xId)
   await waitForBubbles(a.page, ['x1', 'x2 arrives live'])
-  await waitRows(b.page, (r) => r.find((x) => x.name === 'Xavier')?.unread === 0, 'read state reaches B')
+  await waitRows(a.page, (r) => r.find((x) => x.name === 'Xavier')?.unread === 0, 'A read it')
 
   // A message while A reads the conversation appears in the view, at the bottom.
   const t0 = Date.now()
@@ -90,6 +90,8 @@ t.test('a customer message reaches two agents live: list reorders, badges count,
   await waitForBubbles(a.page, ['x1', 'x2 arrives live', 'x3 while open'])
   t.comment(`webhook → bubble in the open conversation: ${Date.now() - t0} ms`)
   t.same((await bubbleTexts(a.page)).slice(-1), ['x3 while open'], 'newest last')
+  // B never read it: A's read did not clear B's count, which went on counting.
+  await waitRows(b.page, (r) => r.find((x) => x.name === 'Xavier')?.unread === 3, "B's own unread: 3")
 
   // A brand-new customer appears at the top at once.
   await say(s, '4915100000003', 'Zoe', 'z1')

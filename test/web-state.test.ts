@@ -129,9 +129,14 @@ t.test('events older than a snapshot do not overwrite it; newer ones do', async 
   t.equal(s.conversation(1)!.unreadCount, 3, 'the page (newer) wins')
   t.equal(s.applyEvent(convUpdated(21, conv(1, { unreadCount: 4, lastMessagePreview: 'four' }))), 'applied')
   t.equal(s.conversation(1)!.lastMessagePreview, 'four')
+  t.equal(s.conversation(1)!.unreadCount, 3, "an event's shared copy does not set this person's unread (issue 13)")
   // And a page read before the latest event does not take it back.
-  s.applyConversationPage([conv(1, { unreadCount: 3 })], id(20), { key: s.paging.value.key, nextCursor: null, first: true })
-  t.equal(s.conversation(1)!.unreadCount, 4, 'a slower page load never undoes a live update')
+  s.applyConversationPage([conv(1, { unreadCount: 3, lastMessagePreview: 'three' })], id(20), {
+    key: s.paging.value.key,
+    nextCursor: null,
+    first: true,
+  })
+  t.equal(s.conversation(1)!.lastMessagePreview, 'four', 'a slower page load never undoes a live update')
 })
 
 t.test('message statuses never go back when events replay out of order', async (t) => {
@@ -360,8 +365,8 @@ t.test("a failed send reaches the list's preview through message.updated of the 
 
   // A conversation event read before the failure (its copy says `sent`) arrives late:
   // its other news applies, the status stays failed.
-  t.equal(s.applyEvent(convUpdated(11, conv(1, { ...lastOut, unreadCount: 2 }))), 'applied')
-  t.equal(s.conversation(1)!.unreadCount, 2)
+  t.equal(s.applyEvent(convUpdated(11, conv(1, { ...lastOut, unreadCount: 2, lastMessagePreview: 'renamed' }))), 'applied')
+  t.equal(s.conversation(1)!.lastMessagePreview, 'renamed')
   t.same(preview(), ['failed', 'Unable to deliver message.'], 'an older copy does not hide the failure')
   // So does a page read before it (at 11) that lands after it.
   s.applyConversationPage([conv(1, { ...lastOut, unreadCount: 2 })], id(11), { key: s.paging.value.key, nextCursor: null, first: true })

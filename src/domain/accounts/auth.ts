@@ -15,6 +15,8 @@ export interface PublicUser {
   name: string
   role: 'admin' | 'agent'
   workspaceId: number
+  /** What the person set in the top bar (issue 13). */
+  availability: 'online' | 'busy' | 'away'
 }
 
 export interface Session {
@@ -32,6 +34,7 @@ export const publicUser = (u: UserRow): PublicUser => ({
   name: u.name,
   role: u.role,
   workspaceId: u.workspaceId,
+  availability: u.availability,
 })
 
 export class AuthService {

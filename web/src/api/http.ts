@@ -9,6 +9,8 @@ export interface User {
   name: string
   role: 'admin' | 'agent'
   workspaceId: number
+  /** Issue 13: set in the top bar; absent from a server that does not say. */
+  availability?: 'online' | 'busy' | 'away'
 }
 
 export interface ConversationPage {
@@ -44,8 +46,15 @@ export const api = {
     request<{ email: string; expiresAt: number }>('POST', '/api/password-reset/check', { token }, { quiet401: true }),
   resetPassword: (body: { token: string; password: string }) =>
     request<{ user: User }>('POST', '/api/password-reset', body, { quiet401: true }),
-  conversations: (p: { cursor?: string | null; limit?: number; status?: string; q?: string; channel?: number; kind?: string }) =>
-    request<ConversationPage>('GET', `/api/conversations${qs(p)}`),
+  conversations: (p: {
+    cursor?: string | null
+    limit?: number
+    status?: string
+    q?: string
+    channel?: number
+    kind?: string
+    view?: 'mine' | 'unassigned' | 'all'
+  }) => request<ConversationPage>('GET', `/api/conversations${qs(p)}`),
   conversation: (id: number) => request<{ conversation: ConversationDTO; eventId: string }>('GET', `/api/conversations/${id}`),
   messages: (id: number, cursor?: string | null, limit?: number) =>
     request<MessagePage>('GET', `/api/conversations/${id}/messages${qs({ cursor, limit })}`),

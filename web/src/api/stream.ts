@@ -20,12 +20,16 @@ export const STREAM_EVENT_TYPES = [
   'message.created',
   'message.updated',
   'conversation.updated',
+  // Issue 13: something was assigned to this person (their own audience).
+  'conversation.assigned',
   // Contacts and campaigns (issue 7): relayed to their screens (web/src/campaigns/live.ts).
   'campaign.updated',
   'contact.updated',
   'contacts.imported',
   // Settings (issue 11): a channel's credential check result.
   'channel.updated',
+  // The team (issue 13): a person's role, channels, state, name or availability.
+  'user.updated',
   'reset',
   'ping',
 ] as const

@@ -5,6 +5,7 @@ import { memo } from '../lib/memo.ts'
 import type { ConversationDTO } from '../../../src/events/types.ts'
 import { useApp } from '../state/context.ts'
 import type { ChannelFilter, StatusFilter } from '../state/inbox.ts'
+import { assigneeOf, type AssignView } from '../state/team.ts'
 import { clock } from '../lib/clock.ts'
 import { contactLabel, initials, listTime, rowTime } from '../lib/format.ts'
 import { channelBadge, channelFilterOptions, channelWindow } from '../lib/channels.ts'
@@ -14,6 +15,13 @@ const ROW_HEIGHT = 72
 const OVERSCAN = 6
 // Ask for the next page when this close to the end of what is loaded.
 const LOAD_AHEAD_ROWS = 20
+
+// Issue 13: whose conversations, each with its live count of open ones.
+const VIEWS: Array<[AssignView, string]> = [
+  ['mine', 'Mine'],
+  ['unassigned', 'Unassigned'],
+  ['all', 'All'],
+]
 
 const FILTERS: Array<[StatusFilter, string]> = [
   ['open', 'Open'],
@@ -45,7 +53,7 @@ export function ConversationList() {
   useLayoutEffect(() => {
     if (box.current) box.current.scrollTop = 0
     setTop(0)
-  }, [s.filter.value, s.query.value, s.channel.value])
+  }, [s.filter.value, s.query.value, s.channel.value, s.view.value])
 
   const first = Math.max(0, Math.floor(top / ROW_HEIGHT) - OVERSCAN)
   const last = Math.min(list.length, Math.ceil((top + height) / ROW_HEIGHT) + OVERSCAN)
@@ -77,8 +85,36 @@ export function ConversationList() {
     }
   }
 
+  const counts = s.counts.value
+  const me = s.me.value
   return (
     <div class="conv-list">
+      <div class="views" role="tablist" aria-label="Whose conversations">
+        {VIEWS.map(([v, label]) => {
+          const on = s.view.value === v
+          const n = counts?.[v]
+          return (
+            <button
+              type="button"
+              role="tab"
+              key={v}
+              class={on ? 'view-tab on' : 'view-tab'}
+              aria-selected={on}
+              aria-controls="conversation-list"
+              data-view={v}
+              title={n === undefined ? label : `${label}: ${n} open`}
+              onClick={() => app.setView(v)}
+            >
+              {label}
+              {n !== undefined && (
+                <span class="view-count" data-count={n}>
+                  {n > 999 ? '999+' : n}
+                </span>
+              )}
+            </button>
+          )
+        })}
+      </div>
       <div class="list-tools">
         <input
           type="search"
@@ -144,6 +180,7 @@ export function ConversationList() {
               selected={c.id === selectedId}
               now={now}
               channel={channelBadge(c.channelKind, c.channelId, channels)}
+              me={me}
               onOpen={app.openConversation}
             />
           ))}
@@ -165,9 +202,13 @@ const ConversationRow = memo(function ConversationRow(props: {
   now: number
   /** The channel badge's text (kind, and name when there are several of that kind). */
   channel: string
+  /** Who is signed in: their own conversations say "you". */
+  me: number | null
   onOpen: (id: number) => unknown
 }) {
   const { c, now } = props
+  const assignee = assigneeOf(c)
+  const assignedTo = assignee ? (assignee.id === props.me ? 'Assigned to you' : `Assigned to ${assignee.name}`) : undefined
   const name = contactLabel(c.contact)
   const win = channelWindow(c.channelKind, c.windowExpiresAt, now)
   const unread = c.unreadCount
@@ -211,6 +252,17 @@ const ConversationRow = memo(function ConversationRow(props: {
             {c.lastMessageDirection === 'out' && <span class="you">You: </span>}
             {c.lastMessagePreview ?? ''}
           </span>
+          {assignee && (
+            <span
+              class={`assignee${assignee.id === props.me ? ' mine' : ''}`}
+              role="img"
+              aria-label={assignedTo}
+              title={assignedTo}
+              data-assignee-id={assignee.id}
+            >
+              {initials(assignee.name)}
+            </span>
+          )}
           {unread > 0 && (
             <span class="badge" aria-label={`${unread} unread`} data-unread={unread}>
               {unread > 999 ? '999+' : unread}

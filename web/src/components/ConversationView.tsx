@@ -5,7 +5,7 @@ import type { MessageDTO } from '../../../src/events/types.ts'
 import { useApp } from '../state/context.ts'
 import { threadItems, type PendingMessage, type Thread } from '../state/inbox.ts'
 import { clock } from '../lib/clock.ts'
-import { contactLabel, dayKey, dayLabel, timeOf } from '../lib/format.ts'
+import { contactLabel, dayKey, dayLabel, timeOf, waitingLabel } from '../lib/format.ts'
 import { channelBadge, channelWindow, type ChannelWindow } from '../lib/channels.ts'
 import { ChatScroller, type ScrollerHandle } from './ChatScroller.tsx'
 import { MessageBubble, PendingBubble } from './MessageBubble.tsx'
@@ -13,6 +13,8 @@ import { SystemLine } from './SystemLine.tsx'
 import { CircleCheck, RotateCcw } from 'lucide'
 import { Icon } from './Icon.tsx'
 import { Composer } from './Composer.tsx'
+import { AssigneeControl } from './AssigneeControl.tsx'
+import { waitingSinceOf } from '../state/team.ts'
 
 type Row =
   | { key: string; kind: 'top'; loading: boolean; hasOlder: boolean }
@@ -130,6 +132,8 @@ export function ConversationView({ id }: { id: number }) {
   }
   const name = contactLabel(conv.contact)
   const win = channelWindow(conv.channelKind, conv.windowExpiresAt, now)
+  // Issue 13: since the customer's first unanswered message; a reply from anyone ends it.
+  const waitingSince = waitingSinceOf(conv)
 
   const renderRow = (r: Row) => {
     switch (r.kind) {
@@ -172,8 +176,17 @@ export function ConversationView({ id }: { id: number }) {
             {conv.contact.phone ? `+${conv.contact.phone}` : conv.contact.externalId} ·{' '}
             <span class={`chan chan-${conv.channelKind}`}>{channelBadge(conv.channelKind, conv.channelId, app.channels.value)}</span> ·{' '}
             <span class={`win ${win.mode === 'open' ? 'open' : 'closed'}`}>{headerWindow(win, now)}</span>
+            {waitingSince !== null && (
+              <>
+                {' · '}
+                <span class="waiting" data-waiting-since={waitingSince} title={`The customer has waited since ${timeOf(waitingSince)}`}>
+                  {waitingLabel(waitingSince, now)}
+                </span>
+              </>
+            )}
           </span>
         </div>
+        <AssigneeControl conv={conv} />
         <StatusButton id={id} resolved={conv.status === 'resolved'} />
       </header>
       {status === 'error' ? (

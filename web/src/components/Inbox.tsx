@@ -7,6 +7,7 @@ import { ConversationView } from './ConversationView.tsx'
 import { chime, showNotification, unlockAudio } from '../lib/notify.ts'
 import { contactLabel } from '../lib/format.ts'
 import { previewText } from './message-text.ts'
+import { concernsMe } from '../state/team.ts'
 
 // Issue 4: sandbox mode says so in the UI too (the app asks the server once it is signed in).
 // Root shows it across the page, above the top bar (issue 11).
@@ -51,14 +52,27 @@ export function Inbox() {
     const off = s.onMessage((m, c) => {
       // One tab speaks for the browser: the leader (every tab sees every event).
       if (!app.isLeader() || m.direction !== 'in' || m.type === 'reaction') return
+      // Only what concerns me (issue 13): mine and the unassigned, not a teammate's.
+      if (!concernsMe(c, s.me.value)) return
       const away = document.visibilityState !== 'visible' || s.selectedId.value !== m.conversationId || app.view.value !== 'inbox'
       if (!away) return
       chime()
       showNotification(contactLabel(c.contact), previewText(m), `parley-msg-${m.id}`, () => void app.openConversation(m.conversationId))
     })
+    // Being assigned something (by someone else: taking one oneself is no news).
+    const offAssigned = s.onAssigned((c, by) => {
+      if (by !== null && by.id === s.me.value) return
+      const what = `${by ? `${by.name} assigned you` : 'Assigned to you'}: ${contactLabel(c.contact)}`
+      // Every tab says so on the page; the leader alone rings and notifies.
+      app.flash(what)
+      if (!app.isLeader()) return
+      chime()
+      showNotification(what, c.lastMessagePreview ?? '', `parley-assigned-${c.id}`, () => void app.openConversation(c.id))
+    })
     return () => {
       document.removeEventListener('keydown', onKey)
       off()
+      offAssigned()
     }
   }, [])
 

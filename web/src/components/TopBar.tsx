@@ -9,6 +9,8 @@ import { askPermission, muted, permission, toggleMute } from '../lib/notify.ts'
 import { navigate as go } from '../lib/nav.ts'
 import { Bell, Inbox, LogOut, Megaphone, Settings, Volume2, VolumeX } from 'lucide'
 import { Icon } from './Icon.tsx'
+import { AVAILABILITIES, type Availability } from '../state/team.ts'
+import { PickMenu } from './PickMenu.tsx'
 
 export type Section = 'inbox' | 'campaigns' | 'settings'
 
@@ -52,6 +54,7 @@ export function TopBar({ current, title }: { current: Section; title?: string })
           <span class="tb-label">Contacts &amp; campaigns</span>
         </a>
       </nav>
+      <AvailabilitySwitch />
       {permission.value === 'default' && (
         <button
           type="button"
@@ -102,5 +105,33 @@ export function TopBar({ current, title }: { current: Section; title?: string })
         <span class="tb-label">Sign out</span>
       </button>
     </header>
+  )
+}
+
+const AVAILABILITY_LABELS: Record<Availability, string> = { online: 'Online', busy: 'Busy', away: 'Away' }
+
+/**
+ * Online, busy (no automatic assignment) or away (issue 13): set here by the person,
+ * never by a backgrounded tab. Shows what the server last said, else "Online".
+ */
+function AvailabilitySwitch() {
+  const app = useApp()
+  const current = app.availability.value
+  return (
+    <PickMenu
+      class={`availability av-${current}`}
+      label={`Your availability: ${AVAILABILITY_LABELS[current]}`}
+      title="Your availability: busy and away get no automatic assignments"
+      attrs={{ 'data-availability': current }}
+      items={AVAILABILITIES.map((a) => ({
+        key: a,
+        label: AVAILABILITY_LABELS[a],
+        checked: a === current,
+        onPick: () => void app.setAvailability(a),
+      }))}
+    >
+      <span class="av-dot" aria-hidden="true" />
+      <span class="tb-label">{AVAILABILITY_LABELS[current]}</span>
+    </PickMenu>
   )
 }

@@ -75,3 +75,15 @@ export function initials(label: string): string {
 export function rowTime(c: { lastMessageAt: number | null; lastActivityAt: number }): number {
   return c.lastMessageAt ?? c.lastActivityAt
 }
+
+/**
+ * How long the customer has waited for a reply (issue 13): "waiting 12 min", then hours
+ * and minutes, then days. Under a minute reads "waiting 1 min": a wait has begun.
+ */
+export function waitingLabel(since: number, now: number): string {
+  const mins = Math.max(1, Math.floor((now - since) / 60_000))
+  if (mins < 60) return `waiting ${mins} min`
+  const hours = Math.floor(mins / 60)
+  if (hours < 24) return mins % 60 ? `waiting ${hours} h ${mins % 60} min` : `waiting ${hours} h`
+  return `waiting ${Math.floor(hours / 24)} d`
+}

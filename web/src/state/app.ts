@@ -4,6 +4,7 @@ import { batch, effect, signal } from '@preact/signals'
 import { ApiError, setUnauthorizedHandler } from '../api/client.ts'
 import { api, type ChannelPublic, type TemplateDTO, type User } from '../api/http.ts'
 import { teamApi, type TeamUserDTO } from '../api/team.ts'
+import { assignmentApi, type Availability } from '../api/assignment.ts'
 import { createSharedStream } from '../api/shared-stream.ts'
 import {
   channelParams,
@@ -14,6 +15,7 @@ import {
   type StatusFilter,
   type StreamEvent,
 } from './inbox.ts'
+import { assignable, assigneeOf, type Assignee, type AssignView, type Person } from './team.ts'
 import { newClientMessageId } from '../lib/ids.ts'
 import { createDrafts } from '../lib/drafts.ts'
 import type { MessageDTO } from '../../../src/events/types.ts'
@@ -29,6 +31,9 @@ const MESSAGE_PAGE = 100
 // once the agent pauses.
 const SEARCH_DEBOUNCE_MS = 250
 const RESYNC_RETRY_MS = 2000
+// Events that move a conversation the counts cannot place come in bursts (a campaign's
+// replies): one request for the views' counts per burst.
+const COUNTS_DEBOUNCE_MS = 500
 /** The top of the page warns this long before the session ends (SESSION_TTL_SECONDS). */
 export const SESSION_WARN_MS = 5 * 60_000
 // A session check that could not reach the server is tried again after this long.
@@ -82,6 +87,17 @@ export function createApp() {
   let searchTimer: ReturnType<typeof setTimeout> | undefined
   let resyncGen = 0
   const markingRead = new Set<number>()
+  /** This person's availability (issue 13): the top bar's switch; the server's default until it says. */
+  const availability = signal<Availability>('online')
+  /**
+   * The team as the assignee picker needs it: GET /api/users (admins); null while not
+   * loaded or when refused (agents): the picker then works from the channels' members.
+   */
+  const people = signal<Person[] | null>(null)
+  let peopleLoading: Promise<void> | null = null
+  let peopleRefused = false
+  let countsTimer: ReturnType<typeof setTimeout> | undefined
+  let countsGen = 0
 
   setUnauthorizedHandler(() => loggedOut(true))
 
@@ -133,6 +149,8 @@ export function createApp() {
 
   function signedIn(u: User, expiresAt: number) {
     user.value = u
+    state.me.value = u.id
+    if (u.availability) availability.value = u.availability
     drafts.use(u.id)
     sessionExpiresAt.value = expiresAt
     scheduleSessionCheck()
@@ -279,6 +297,7 @@ export function createApp() {
     applyRoute()
     addEventListener('popstate', applyRoute)
     phase.value = 'inbox'
+    void loadCounts()
     const loaded = await loadConversations(true)
     // The first page's cursor is where the stream starts. If the page could not be
     // loaded, the stream starts live-only and the list is fetched again until it loads.
@@ -291,6 +310,12 @@ export function createApp() {
   function handleEvent(ev: StreamEvent) {
     const r = state.applyEvent(ev)
     if (r === 'reset') void resync()
+    // Issue 13: my availability, changed in another tab or on another device.
+    const u =
+      ev.type === 'user.updated' && r !== 'duplicate' ? (ev.data as { user?: { id?: unknown; availability?: unknown } } | null)?.user : null
+    if (u && u.id === user.value?.id && (u.availability === 'online' || u.availability === 'busy' || u.availability === 'away')) {
+      availability.value = u.availability
+    }
     // A conversation on a number or page added since the list of channels was loaded.
     const cid = (ev.data as { conversation?: { channelId?: unknown } } | null)?.conversation?.channelId
     if (r === 'applied' && typeof cid === 'number' && !channels.value.some((c) => c.id === cid)) void loadChannels()
@@ -321,12 +346,14 @@ export function createApp() {
       const f = state.filter.value
       const q = state.query.value.trim()
       const ch = state.channel.value
-      const page = await api.conversations({ status: f, q, ...channelParams(ch), limit: CONVERSATION_PAGE })
+      const v = state.view.value
+      void loadCounts()
+      const page = await api.conversations({ status: f, q, ...channelParams(ch), ...viewParam(v), limit: CONVERSATION_PAGE })
       if (gen !== resyncGen) return
       state.applyConversationPage(
         page.conversations,
         page.eventId,
-        { key: listKey(f, q, ch), nextCursor: page.nextCursor, first: true },
+        { key: listKey(f, q, ch, v), nextCursor: page.nextCursor, first: true },
         { replace: true },
       )
       state.dropThreadsExcept(sel)
@@ -354,7 +381,8 @@ export function createApp() {
     const f = state.filter.value
     const q = state.query.value.trim()
     const ch = state.channel.value
-    const key = listKey(f, q, ch)
+    const v = state.view.value
+    const key = listKey(f, q, ch, v)
     const p = state.paging.value
     if (!first && (p.key !== key || p.complete || p.loading || !p.nextCursor)) return true
     state.paging.value = first ? { key, nextCursor: null, frontier: null, complete: false, loading: true } : { ...p, loading: true }
@@ -363,6 +391,7 @@ export function createApp() {
         status: f,
         q,
         ...channelParams(ch),
+        ...viewParam(v),
         cursor: first ? null : p.nextCursor,
         limit: CONVERSATION_PAGE,
       })
@@ -380,6 +409,33 @@ export function createApp() {
     state.filter.value = f
     void loadConversations(true)
   }
+
+  /** Mine, Unassigned or All (issue 13): the list asks the server for that view. */
+  function setView(v: AssignView) {
+    if (state.view.value === v) return
+    state.view.value = v
+    void loadConversations(true)
+  }
+
+  /**
+   * The views' counts. One request at a time; a change the state could not place while
+   * one is out (`countsStale`) asks again once it answers, so the last word is the newest.
+   */
+  async function loadCounts(): Promise<void> {
+    clearTimeout(countsTimer)
+    const gen = ++countsGen
+    try {
+      const c = await assignmentApi.counts()
+      if (gen === countsGen) state.counts.value = { mine: c.mine, unassigned: c.unassigned, all: c.all }
+    } catch {
+      /* the tabs show no numbers until the next change asks again */
+    }
+  }
+  effect(() => {
+    if (state.countsStale.value === 0) return
+    clearTimeout(countsTimer)
+    countsTimer = setTimeout(() => void loadCounts(), COUNTS_DEBOUNCE_MS)
+  })
 
   function setChannel(ch: ChannelFilter) {
     if (state.channel.value === ch) return
@@ -517,6 +573,81 @@ export function createApp() {
     } catch (e) {
       if (state.conversation(id)?.status === status) state.applyLocalConversationPatch(id, { status: c.status })
       flash(`Could not ${status === 'resolved' ? 'resolve' : 'reopen'} the conversation: ${describe(e)}`)
+    }
+  }
+
+  // --- the team (issue 13) ---------------------------------------------------
+
+  /** Loads the team once for the assignee picker; an agent's 403 leaves it to the channels' members. */
+  function loadPeople(): Promise<void> {
+    if (people.value !== null || peopleRefused) return Promise.resolve()
+    peopleLoading ??= assignmentApi
+      .people()
+      .then((r) => {
+        people.value = r.users
+          .filter((u) => u.disabled !== true)
+          .map((u) => ({
+            id: u.id,
+            name: u.name,
+            // Admins work every channel whatever their list says.
+            channelIds: u.role === 'admin' || !Array.isArray(u.channelIds) ? null : u.channelIds,
+            availability: u.availability,
+          }))
+      })
+      .catch((e) => {
+        if (e instanceof ApiError && (e.status === 403 || e.status === 404)) peopleRefused = true
+      })
+      .finally(() => (peopleLoading = null))
+    return peopleLoading
+  }
+
+  /** Whom a conversation can be handed to: its channel's members (see team.ts `assignable`). */
+  function assigneesFor(conversationId: number): Assignee[] {
+    const c = state.conversation(conversationId)
+    if (!c) return []
+    const ch = channels.value.find((x) => x.id === c.channelId) as { members?: unknown } | undefined
+    const members = Array.isArray(ch?.members) ? (ch.members.filter((m) => typeof m === 'number') as number[]) : null
+    const me = user.value
+    return assignable(c.channelId, people.value, members, state.knownNames, assigneeOf(c), me && { id: me.id, name: me.name })
+  }
+
+  /**
+   * Assigns (or with null unassigns) a conversation. The header and the views move at
+   * once; the server's events (the system line, conversation.updated) confirm it.
+   */
+  async function assign(id: number, to: Assignee | null) {
+    const c = state.conversation(id)
+    if (!c) return
+    const before = assigneeOf(c)
+    if ((before?.id ?? null) === (to?.id ?? null)) return
+    state.applyLocalConversationPatch(id, { assignee: to })
+    try {
+      await assignmentApi.assign(id, to?.id ?? null)
+    } catch (e) {
+      const now = state.conversation(id)
+      if (now && (assigneeOf(now)?.id ?? null) === (to?.id ?? null)) state.applyLocalConversationPatch(id, { assignee: before })
+      flash(`Could not ${to ? 'assign' : 'unassign'} the conversation: ${describe(e)}`)
+    }
+  }
+
+  /** "Assign to me". */
+  function takeConversation(id: number) {
+    const me = user.value
+    if (me) void assign(id, { id: me.id, name: me.name })
+  }
+
+  /** Online, busy (no automatic assignment) or away: the top bar's switch. */
+  async function setAvailability(status: Availability) {
+    const before = availability.value
+    if (before === status) return
+    availability.value = status
+    try {
+      const r = await assignmentApi.setAvailability(status)
+      const now = r.user?.availability
+      if (now) availability.value = now
+    } catch (e) {
+      if (availability.value === status) availability.value = before
+      flash(`Could not change your availability: ${describe(e)}`)
     }
   }
 
@@ -669,7 +800,16 @@ export function createApp() {
     setFilter,
     setQuery,
     setChannel,
+    setView,
+    loadCounts,
     loadChannels,
+    availability,
+    setAvailability,
+    people,
+    loadPeople,
+    assigneesFor,
+    assign,
+    takeConversation,
     navigate,
     openConversation,
     closeConversation,
@@ -692,6 +832,9 @@ export function createApp() {
 }
 
 export type App = ReturnType<typeof createApp>
+
+/** The view as the list API's query parameter; All is the API's default, so it is left out. */
+const viewParam = (v: AssignView): { view?: AssignView } => (v === 'all' ? {} : { view: v })
 
 /** The template's text with the values filled in, positional ({{1}}) or named ({{name}}) in order. */
 export function fillTemplate(text: string, params: string[]): string {

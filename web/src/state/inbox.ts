@@ -12,6 +12,17 @@
 import { batch, computed, signal, type Signal } from '@preact/signals'
 import { failureReason, type ChannelKind, type ConversationDTO, type MessageDTO, type ResetPayload } from '../../../src/events/types.ts'
 import { parseEventId } from './event-id.ts'
+import {
+  addCounts,
+  assigneeOf,
+  concernsMe,
+  countsDelta,
+  matchesView,
+  type Assignee,
+  type AssignView,
+  type LineData,
+  type ViewCounts,
+} from './team.ts'
 import type { ConnectionState, StreamEvent } from '../api/stream.ts'
 
 export type StatusFilter = 'open' | 'resolved' | 'all'
@@ -71,8 +82,8 @@ const SEEN_EVENTS = 5000
 /** Events older than the newest known state compare by number within one epoch. */
 const UNKNOWN = -1
 
-export function listKey(filter: StatusFilter, query: string, channel: ChannelFilter = ''): string {
-  return `${filter}|${channel}|${query.trim().toLowerCase()}`
+export function listKey(filter: StatusFilter, query: string, channel: ChannelFilter = '', view: AssignView = 'all'): string {
+  return `${filter}|${channel}|${view}|${query.trim().toLowerCase()}`
 }
 
 /** Whether a conversation belongs to the channel filter (the server's `channel=` / `kind=`). */
@@ -127,6 +138,18 @@ export function createInboxState(opts: { now?: () => number } = {}) {
   const filter = signal<StatusFilter>('open')
   const query = signal('')
   const channel = signal<ChannelFilter>('')
+  /** Mine, Unassigned or All (issue 13), combined with the status and channel filters. */
+  const view = signal<AssignView>('all')
+  /** Who is signed in: "Mine", the unread rule of their own reads, what concerns them. */
+  const me = signal<number | null>(null)
+  /**
+   * The views' counts (GET /api/conversations/counts), moved by events whose change is
+   * known here; `countsStale` is bumped when one is not (the app refetches them).
+   */
+  const counts = signal<ViewCounts | null>(null)
+  const countsStale = signal(0)
+  /** Names of the people seen (assignees, system lines, user.updated): the picker names channel members with them. */
+  const knownNames = new Map<number, string>()
   const paging = signal<ListPaging>({ key: listKey('open', ''), nextCursor: null, frontier: null, complete: false, loading: false })
   /**
    * The newest `message.updated` (by event id) of each conversation's last message. The
@@ -140,6 +163,7 @@ export function createInboxState(opts: { now?: () => number } = {}) {
   const threads = new Map<number, Thread>()
 
   const messageListeners = new Set<(m: MessageDTO, c: ConversationDTO) => void>()
+  const assignedListeners = new Set<(c: ConversationDTO, by: { id: number; name: string } | null) => void>()
 
   const epochOf = (): string | null => parseEventId(cursor.value)?.epoch ?? null
 
@@ -161,6 +185,30 @@ export function createInboxState(opts: { now?: () => number } = {}) {
     if (prev > asOf) return false
     conversations.set(dto.id, withLastStatus(dto, asOf))
     convAsOf.set(dto.id, asOf)
+    const a = assigneeOf(dto)
+    if (a) knownNames.set(a.id, a.name)
+    return true
+  }
+
+  /**
+   * A conversation as an event carries it: one copy shared by everyone who may see it,
+   * so its `unreadCount` is nobody's in particular. The count held here is this
+   * person's own (issue 13, "unread per person"): it goes up by one for a customer's
+   * message (not a reaction) and only to what `ownUnread` says for their own read; an
+   * assignment, a status change or a label never moves it. The views' counts follow.
+   */
+  function putEventConversation(dto: ConversationDTO, n: number, opts: { inbound?: boolean; ownUnread?: number } = {}): boolean {
+    const prev = conversations.get(dto.id)
+    const held = prev?.unreadCount ?? 0
+    const unreadCount = opts.ownUnread ?? (opts.inbound ? held + 1 : held)
+    const next = unreadCount === dto.unreadCount ? dto : { ...dto, unreadCount }
+    if (!putConversation(next, n)) return false
+    const c = counts.value
+    if (c) {
+      const d = countsDelta(prev, next, me.value)
+      if (d === null) countsStale.value++
+      else if (d.mine || d.unassigned || d.all) counts.value = addCounts(c, d)
+    }
     return true
   }
 
@@ -269,8 +317,10 @@ export function createInboxState(opts: { now?: () => number } = {}) {
           const { message, conversation } = data as { message: MessageDTO; conversation: ConversationDTO }
           // News only if this copy of the conversation was older than the event (a
           // page read later already showed it) and the message is not on screen yet.
-          const newer = putConversation(conversation, n)
+          const inbound = message.direction === 'in' && message.type !== 'reaction'
+          const newer = putEventConversation(conversation, n, { inbound })
           if (newer) (changed = true), bumpList()
+          if (message.direction === 'system') learnNames(message.data as LineData | null)
           const t = threads.get(message.conversationId)
           const fresh = newer && !t?.byId.has(message.id)
           if (t && putMessage(t, message, n)) (changed = true), bumpThread(t)
@@ -285,13 +335,39 @@ export function createInboxState(opts: { now?: () => number } = {}) {
           break
         }
         case 'conversation.updated': {
-          const { conversation } = data as { conversation: ConversationDTO }
-          if (putConversation(conversation, n)) (changed = true), bumpList()
+          // `readBy`: the answer to a person's own read (their audience only, issue 13):
+          // then its count is theirs. Any other update leaves this person's unread alone.
+          const { conversation, readBy } = data as { conversation: ConversationDTO; readBy?: number }
+          const own = readBy !== undefined && readBy === me.value ? conversation.unreadCount : undefined
+          if (putEventConversation(conversation, n, { ownUnread: own })) (changed = true), bumpList()
+          break
+        }
+        case 'user.updated': {
+          // A teammate's name (or a new one): the picker names channel members with it.
+          const u = (data as { user?: { id?: unknown; name?: unknown } }).user
+          if (typeof u?.id === 'number' && typeof u.name === 'string') knownNames.set(u.id, u.name)
+          break
+        }
+        case 'conversation.assigned': {
+          // To this person only (a `{userId}` audience): something was assigned to them.
+          // `by`: the person who did it ({userId, name}), or null when Parley assigned it automatically.
+          const { conversation, by } = data as { conversation: ConversationDTO; by?: { userId?: number; name?: string } | null }
+          const who = typeof by?.userId === 'number' ? { id: by.userId, name: by.name ?? '' } : null
+          const newer = putEventConversation(conversation, n)
+          if (newer) (changed = true), bumpList()
+          // Only news if it is (still) this person's: never someone else's event, never a stale one.
+          const mine = me.value === null || assigneeOf(conversation)?.id === me.value
+          if (newer && mine) for (const l of assignedListeners) l(conversations.get(conversation.id) ?? conversation, who)
           break
         }
       }
     })
     return changed ? 'applied' : 'ignored'
+  }
+
+  /** The people a system line names (who did it, to whom): known by name from then on. */
+  function learnNames(d: LineData | null) {
+    for (const p of [d?.actor, d?.target]) if (typeof p?.userId === 'number' && typeof p.name === 'string') knownNames.set(p.userId, p.name)
   }
 
   /** A status change of a conversation's last message reaches the list's preview (a failed send). */
@@ -344,7 +420,10 @@ export function createInboxState(opts: { now?: () => number } = {}) {
           }
         }
       }
-      for (const c of page) putConversation(c, E)
+      for (const c of page) {
+        const prev = conversations.get(c.id)
+        if (putConversation(c, E)) checkCounts(prev, conversations.get(c.id))
+      }
       bumpList()
       if (view.key === paging.value.key) {
         const last = page[page.length - 1]
@@ -369,18 +448,41 @@ export function createInboxState(opts: { now?: () => number } = {}) {
       bumpList()
       return
     }
-    if (putConversation(dto, E)) bumpList()
+    const prev = conversations.get(dto.id)
+    if (putConversation(dto, E)) {
+      checkCounts(prev, conversations.get(dto.id))
+      bumpList()
+    }
   }
 
   /**
    * A change the agent made here (the badge cleared on open), shown before the server
    * confirms it. Its event id stays: the server's own event still applies over it.
    */
-  function applyLocalConversationPatch(id: number, patch: Partial<ConversationDTO>) {
+  function applyLocalConversationPatch(id: number, patch: Partial<ConversationDTO> & { assignee?: Assignee | null }) {
     const c = conversations.get(id)
     if (!c) return
-    conversations.set(id, { ...c, ...patch })
+    const next = { ...c, ...patch }
+    conversations.set(id, next)
+    moveCounts(c, next)
     bumpList()
+  }
+
+  /** This person's own change (resolve, assign), shown before the server confirms it, moves the counts at once. */
+  function moveCounts(prev: ConversationDTO, next: ConversationDTO) {
+    const c = counts.value
+    const d = c && countsDelta(prev, next, me.value)
+    if (c && d && (d.mine || d.unassigned || d.all)) counts.value = addCounts(c, d)
+  }
+
+  /**
+   * A REST copy that moves a held conversation between views: the counts (read at
+   * another moment, with no event id) cannot be moved by it with certainty: refetch.
+   */
+  function checkCounts(prev: ConversationDTO | undefined, next: ConversationDTO | undefined) {
+    if (!counts.value || !prev || !next || prev === next) return
+    const d = countsDelta(prev, next, me.value)
+    if (d && (d.mine || d.unassigned || d.all)) countsStale.value++
   }
 
   function thread(conversationId: number): Thread {
@@ -411,7 +513,10 @@ export function createInboxState(opts: { now?: () => number } = {}) {
           }
         }
       }
-      for (const m of messages) putMessage(t, m, E)
+      for (const m of messages) {
+        putMessage(t, m, E)
+        if (m.direction === 'system') learnNames(m.data as LineData | null)
+      }
       if (page.older || t.status.value !== 'ready' || opts.replace) {
         t.olderCursor = page.nextCursor
         t.hasOlder.value = page.nextCursor !== null
@@ -473,12 +578,15 @@ export function createInboxState(opts: { now?: () => number } = {}) {
     const f = filter.value
     const q = query.value
     const ch = channel.value
+    const v = view.value
+    const who = me.value
     const p = paging.value
-    const frontier = p.key === listKey(f, q, ch) && !p.complete ? p.frontier : null
+    const frontier = p.key === listKey(f, q, ch, v) && !p.complete ? p.frontier : null
     const out: ConversationDTO[] = []
     for (const c of conversations.values()) {
       if (f !== 'all' && c.status !== f) continue
       if (!matchesChannel(c, ch)) continue
+      if (!matchesView(c, v, who)) continue
       if (!matchesQuery(c, q)) continue
       // Below the last loaded page, other conversations may be missing: show only what
       // is known to be in order; scrolling loads the rest.
@@ -488,10 +596,12 @@ export function createInboxState(opts: { now?: () => number } = {}) {
     return out.sort(compareConversations)
   })
 
+  /** The title's count: unread messages of what concerns this person (theirs and the unassigned). */
   const unreadTotal = computed(() => {
     convVersion.value
+    const who = me.value
     let n = 0
-    for (const c of conversations.values()) n += c.unreadCount
+    for (const c of conversations.values()) if (concernsMe(c, who)) n += c.unreadCount
     return n
   })
 
@@ -509,6 +619,11 @@ export function createInboxState(opts: { now?: () => number } = {}) {
     filter,
     query,
     channel,
+    view,
+    me,
+    counts,
+    countsStale,
+    knownNames: knownNames as ReadonlyMap<number, string>,
     paging,
     selectedId,
     selected,
@@ -534,6 +649,11 @@ export function createInboxState(opts: { now?: () => number } = {}) {
     onMessage(listener: (m: MessageDTO, c: ConversationDTO) => void) {
       messageListeners.add(listener)
       return () => messageListeners.delete(listener)
+    },
+    /** Called once per conversation assigned to this person (`conversation.assigned`), with who did it. */
+    onAssigned(listener: (c: ConversationDTO, by: { id: number; name: string } | null) => void) {
+      assignedListeners.add(listener)
+      return () => assignedListeners.delete(listener)
     },
   }
 }

@@ -1,0 +1,86 @@
+// The inbox's team UI in a real Chromium (issue 13), two people in two browser
+// contexts: an admin hands a conversation to an agent from the header's picker; it
+// appears live in the agent's Mine view with its count and a notice; the timeline
+// says who did what; the agent takes another with "Assign to me"; unread and the
+// title count are each person's own and only what concerns them.
+//
+// It needs the server's assignment, views and counts (the scope and assign work of
+// issue 13): on a server without them it says so and passes over it.
+import t from 'tap'
+import type { Page } from 'playwright-core'
+import { startServer } from './helpers/server.ts'
+import { textWebhook } from './helpers/wa.ts'
+import { agentPage, E2E_FILE_TIMEOUT_MS, ensureWebBuild, launchBrowser, listRows, LIVE_MS, openConversation } from './helpers/browser.ts'
+
+const AGENT_B = { email: 'bea@example.com', password: 'another good password', name: 'Bea' }
+
+async function until(pred: () => Promise<boolean>, what: string): Promise<void> {
+  const end = Date.now() + LIVE_MS
+  while (!(await pred())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
+
+const counts = (p: Page) =>
+  p.$$eval('[data-view]', (els) =>
+    els.map((e) => `${(e as HTMLElement).dataset.view}:${e.querySelector('.view-count')?.textContent ?? '-'}`).join(' '),
+  )
+const lines = (p: Page) => p.$$eval('.system-line', (els) => els.map((e) => e.textContent ?? '').join('|'))
+
+t.setTimeout(E2E_FILE_TIMEOUT_MS)
+t.before(ensureWebBuild)
+
+t.test('assign from the header: live in the assignee’s Mine, with counts, a notice and the timeline line', async (t) => {
+  const s = await startServer(t)
+  const auth = s.app.services.auth
+  const bea = await auth.createUser({ ...AGENT_B, workspaceId: auth.defaultWorkspace(), role: 'agent' })
+  for (const [phone, name, text] of [
+    ['4915100000001', 'Xavier Smith', 'hello there'],
+    ['4915100000002', 'Yara', 'hi'],
+  ]) {
+    const res = await s.webhook(textWebhook(phone!, name!, text!).payload)
+    t.equal(res.status, 200)
+  }
+  // Bea works the channel those conversations came in on.
+  s.app.services.members.set(
+    bea.id,
+    s.app.services.channels.list(auth.defaultWorkspace()).map((c) => c.id),
+  )
+  const browser = await launchBrowser(t)
+  const a = await agentPage(t, browser, s.url)
+  const b = await agentPage(t, browser, s.url, AGENT_B)
+  await until(async () => (await counts(b.page)) === 'mine:0 unassigned:2 all:2', "Bea's counts")
+  await b.page.click('[data-view=mine]')
+  t.same(await listRows(b.page), [], 'nothing is Bea’s yet')
+
+  // The admin hands Xavier to Bea from the picker.
+  const x = (await listRows(a.page)).find((r) => r.name === 'Xavier Smith')!
+  await openConversation(a.page, x.id)
+  await a.page.click('.assignee-picker [aria-haspopup=menu]')
+  await a.page.click(`[role=menuitemradio][data-value="${bea.id}"]`)
+  await until(async () => (await listRows(b.page)).some((r) => r.name === 'Xavier Smith'), "Xavier in Bea's Mine")
+  await until(async () => (await counts(b.page)) === 'mine:1 unassigned:1 all:2', "Bea's counts move")
+  await until(async () => (await b.page.textContent('.toast'))?.includes('Admin assigned you: Xavier Smith') ?? false, 'the notice')
+  await until(async () => (await lines(a.page)).includes('Admin assigned this to Bea'), 'the system line')
+  t.equal(await a.page.getAttribute(`#conv-${x.id} .assignee`, 'aria-label'), 'Assigned to Bea', "the row shows the assignee's initials")
+  // The title counts what concerns each: the admin's is Yara (unassigned) alone now.
+  await until(async () => (await a.page.title()) === '(1) Parley', "the admin's title")
+  await until(async () => (await b.page.title()) === '(2) Parley', "Bea's title")
+
+  // Bea takes Yara herself.
+  await b.page.click('[data-view=all]')
+  const y = (await listRows(b.page)).find((r) => r.name === 'Yara')!
+  await openConversation(b.page, y.id)
+  await b.page.click('.assign button:has-text("Assign to me")')
+  await until(async () => (await lines(b.page)).includes('Bea took this'), '"Bea took this"')
+  await until(async () => (await counts(b.page)) === 'mine:2 unassigned:0 all:2', 'all of it is Bea’s')
+  t.equal(await b.page.textContent('.assign .assign-btn'), 'Unassign')
+
+  // Yara writes again: Bea sees how long she has waited; the admin's title does not count
+  // a conversation that is Bea's, and Bea reading it does not read it for the admin.
+  await s.webhook(textWebhook('4915100000002', 'Yara', 'are you there?').payload)
+  await until(async () => /^waiting \d+ min$/.test((await b.page.textContent('.conv-header .waiting')) ?? ''), 'waiting in the header')
+  await until(async () => (await a.page.title()) === 'Parley', "nothing of the admin's")
+  await until(async () => (await listRows(a.page)).find((r) => r.name === 'Yara')?.unread === 2, "the admin's own unread of Yara")
+})
