@@ -3,12 +3,10 @@
 // appears live in the agent's Mine view with its count and a notice; the timeline
 // says who did what; the agent takes another with "Assign to me"; unread and the
 // title count are each person's own and only what concerns them.
-//
-// It needs the server's assignment, views and counts (the scope and assign work of
-// issue 13): on a server without them it says so and passes over it.
+// A second test: a channel's customer reaches its member live and a non-member never.
 import t from 'tap'
 import type { Page } from 'playwright-core'
-import { startServer } from './helpers/server.ts'
+import { apiCall, startServer } from './helpers/server.ts'
 import { textWebhook } from './helpers/wa.ts'
 import { agentPage, E2E_FILE_TIMEOUT_MS, ensureWebBuild, launchBrowser, listRows, LIVE_MS, openConversation } from './helpers/browser.ts'
 
@@ -83,4 +81,44 @@ t.test('assign from the header: live in the assignee’s Mine, with counts, a no
   await until(async () => /^waiting \d+ min$/.test((await b.page.textContent('.conv-header .waiting')) ?? ''), 'waiting in the header')
   await until(async () => (await a.page.title()) === 'Parley', "nothing of the admin's")
   await until(async () => (await listRows(a.page)).find((r) => r.name === 'Yara')?.unread === 2, "the admin's own unread of Yara")
+})
+
+t.test('a customer on a channel: its member sees them live, a non-member never (not listed, nothing live, 404 by URL)', async (t) => {
+  const s = await startServer(t)
+  const auth = s.app.services.auth
+  const ws = auth.defaultWorkspace()
+  const MIA = { email: 'mia@example.com', password: 'a member password', name: 'Mia' }
+  const NICO = { email: 'nico@example.com', password: 'not a member password', name: 'Nico' }
+  const mia = await auth.createUser({ ...MIA, workspaceId: ws, role: 'agent' })
+  await auth.createUser({ ...NICO, workspaceId: ws, role: 'agent' })
+  s.app.services.members.set(
+    mia.id,
+    s.app.services.channels.list(ws).map((c) => c.id),
+  )
+  const browser = await launchBrowser(t)
+  const m = await agentPage(t, browser, s.url, MIA)
+  const n = await agentPage(t, browser, s.url, NICO)
+  t.same(await listRows(n.page), [], 'Nico starts with an empty list')
+
+  const res = await s.webhook(textWebhook('4915100000009', 'Zed', 'only for the channel').payload)
+  t.equal(res.status, 200)
+  await until(async () => (await listRows(m.page)).some((r) => r.name === 'Zed'), 'Zed live in the member’s list')
+  const zed = (await listRows(m.page)).find((r) => r.name === 'Zed')!
+  // An event that does reach Nico, committed after Zed's message, proves his stream
+  // carried everything before it: his availability set from another session of his.
+  const nico = apiCall(s.url, (await s.login(NICO)).token)
+  t.equal((await nico('PUT', '/api/me/availability', { status: 'busy' })).status, 200)
+  await n.page.waitForSelector('[data-availability=busy]', { timeout: LIVE_MS })
+  t.same(await listRows(n.page), [], 'never in the non-member’s list')
+  t.equal(await n.page.title(), 'Parley', 'nothing counted in his title')
+
+  // By URL: the page shows nothing of it, and the API answers 404 as for what does not exist.
+  const status = await n.page.evaluate(async (id) => (await fetch(`/api/conversations/${id}`)).status, zed.id)
+  t.equal(status, 404)
+  const messages = await n.page.evaluate(async (id) => (await fetch(`/api/conversations/${id}/messages`)).status, zed.id)
+  t.equal(messages, 404)
+  await n.page.goto(`${s.url}/c/${zed.id}`)
+  await n.page.waitForSelector('#conversation-list')
+  t.equal(await n.page.locator('text=only for the channel').count(), 0, 'the customer’s words never reach his page')
+  t.same(await listRows(n.page), [], 'and the list stays empty after a reload')
 })

@@ -201,3 +201,37 @@ t.test('without SMTP an admin issues a reset link for an agent', async (t) => {
   await s.login({ email: AGENT.email, password: 'reset by admin' })
   t.equal((await api('POST', '/api/users/999/password-reset', {})).status, 404)
 })
+
+t.test("a channel's members set from its settings: each person's channels follow, refused for strangers", async (t) => {
+  const s = await startServer(t)
+  const { token } = await s.login()
+  const api = apiCall(s.url, token)
+  const auth = s.app.services.auth
+  const ws = auth.defaultWorkspace()
+  const ana = await auth.createUser({
+    workspaceId: ws,
+    email: 'ana.members@example.com',
+    name: 'Ana',
+    password: 'a long enough password',
+    role: 'agent',
+  })
+  const ben = await auth.createUser({
+    workspaceId: ws,
+    email: 'ben.members@example.com',
+    name: 'Ben',
+    password: 'a long enough password',
+    role: 'agent',
+  })
+  const channelId = ((await api('GET', '/api/channels')).body.channels[0] as { id: number }).id
+  const set = await api('PATCH', `/api/channels/${channelId}`, { members: [ben.id, ana.id] })
+  t.equal(set.status, 200)
+  t.same(set.body.channel.members, [ana.id, ben.id])
+  t.same(s.app.services.members.channelIdsOf(ana.id), [channelId])
+  const users = (await api('GET', '/api/users')).body.users as { id: number; channelIds: number[] }[]
+  t.same(users.find((u) => u.id === ben.id)?.channelIds, [channelId], "the people list shows Ben's channel")
+  const fewer = await api('PATCH', `/api/channels/${channelId}`, { members: [ana.id] })
+  t.same(fewer.body.channel.members, [ana.id])
+  t.same(s.app.services.members.channelIdsOf(ben.id), [], 'Ben is no longer a member')
+  t.equal((await api('PATCH', `/api/channels/${channelId}`, { members: [999_999] })).status, 404, 'an unknown person is refused')
+  t.same(s.app.services.members.channelIdsOf(ana.id), [channelId], 'nothing changed by the refused call')
+})

@@ -18,6 +18,8 @@ const Editable = {
   enabled: Type.Optional(Type.Boolean()),
   // Issue 13: automatic assignment, round robin among the available members.
   autoAssign: Type.Optional(Type.Boolean()),
+  // Issue 13: who works this channel's conversations (user ids; replaces the list).
+  members: Type.Optional(Type.Array(Type.Integer({ minimum: 1 }), { maxItems: 1000 })),
 }
 
 export async function channelRoutes(app: FastifyInstance, opts: { services: Services }) {
@@ -60,10 +62,12 @@ export async function channelRoutes(app: FastifyInstance, opts: { services: Serv
       },
     },
     async (req, reply) => {
-      const row = channels.create(req.session.workspaceId, req.body)
+      const { members, ...input } = req.body
+      const row = channels.create(req.session.workspaceId, input)
+      if (members) opts.services.accounts.team.setChannelMembers(row.workspaceId, row.id, members)
       // Meta is asked after the commit, in the background: saving never waits for or fails on it.
       channelChecks.check(row.workspaceId, row.id)
-      return reply.status(201).send({ channel: toPublicChannel(row, []) })
+      return reply.status(201).send({ channel: toPublicChannel(row, members ? [...new Set(members)].sort((a, b) => a - b) : []) })
     },
   )
 
@@ -77,7 +81,12 @@ export async function channelRoutes(app: FastifyInstance, opts: { services: Serv
       },
     },
     async (req) => {
-      const row = channels.update(req.session.workspaceId, req.params.id, req.body)
+      const { members, ...patch } = req.body
+      const ws = req.session.workspaceId
+      if (!channels.get(ws, req.params.id)) throw Errors.notFound('Channel')
+      // Members first: a refused list (someone unknown) changes nothing at all.
+      if (members) opts.services.accounts.team.setChannelMembers(ws, req.params.id, members)
+      const row = channels.update(ws, req.params.id, patch)
       if (!row) throw Errors.notFound('Channel')
       if (req.body.accessToken !== undefined) channelChecks.check(row.workspaceId, row.id)
       // Turned on: the conversations already waiting go round robin now, not at the next arrival.

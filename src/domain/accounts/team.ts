@@ -164,6 +164,34 @@ export class Team {
     return result
   }
 
+  /**
+   * An admin sets a channel's members (channel settings): each person's channels change
+   * to match, with `user.updated` for each, and their open streams follow (after the
+   * commit). Unknown or other workspaces' people are refused.
+   */
+  setChannelMembers(workspaceId: number, channelId: number, userIds: readonly number[]): number[] {
+    const people = this.users.ofWorkspace(workspaceId)
+    const known = new Set(people.map((u) => u.id))
+    if (userIds.some((id) => !known.has(id))) throw Errors.notFound('User')
+    this.checkChannels(workspaceId, [channelId])
+    const wanted = new Set(userIds)
+    const changed: number[] = []
+    this.events.transact((batch) => {
+      const byUser = this.members.byUser()
+      for (const u of people) {
+        const current = byUser.get(u.id) ?? []
+        const has = current.includes(channelId)
+        if (has === wanted.has(u.id)) continue
+        const next = has ? current.filter((c) => c !== channelId) : [...current, channelId].sort((a, b) => a - b)
+        this.setChannels(u.id, next)
+        this.emit(batch, workspaceId, this.dto(u, next))
+        changed.push(u.id)
+      }
+    })
+    for (const userId of changed) this.hooks.runAccessChanged({ workspaceId, userId })
+    return [...wanted].sort((a, b) => a - b)
+  }
+
   /** The person's own availability (top bar). */
   setAvailability(workspaceId: number, userId: number, availability: Availability): TeamUserDTO {
     const user = this.events.transact((batch) => {
