@@ -279,3 +279,26 @@ t.test('turning automatic assignment on hands out the waiting pool, oldest first
   const later = await customerWrites()
   t.equal(assigneeOf(later.id), null, 'off again: new conversations wait in the pool')
 })
+
+t.test('resolving frees a place under the cap: the oldest waiting conversation takes it', async (t) => {
+  const { s, ws, admin, channelId, person, customerWrites, assigneeOf } = await setup(t)
+  const ben = await person('Ben', [channelId])
+  s.db.$client.prepare('UPDATE workspaces SET assignment_cap = 1 WHERE id = ?').run(ws)
+  t.equal((await admin('PATCH', `/api/channels/${channelId}`, { autoAssign: true })).status, 200)
+  const c1 = await customerWrites()
+  const c2 = await customerWrites()
+  const c3 = await customerWrites()
+  t.same(
+    [c1, c2, c3].map((c) => assigneeOf(c.id)),
+    [ben.id, null, null],
+    'Ben holds 1 of 1: the others wait',
+  )
+  t.equal((await ben.call('POST', `/api/conversations/${c1.id}/status`, { status: 'resolved' })).status, 200)
+  t.same(
+    [c2, c3].map((c) => assigneeOf(c.id)),
+    [ben.id, null],
+    'the oldest waiting one is his now, and only one (his cap)',
+  )
+  t.equal((await ben.call('POST', `/api/conversations/${c3.id}/status`, { status: 'resolved' })).status, 200)
+  t.equal(assigneeOf(c3.id), null, 'resolving one that was not his frees nothing of his')
+})

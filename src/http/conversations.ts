@@ -120,7 +120,15 @@ export async function conversationRoutes(app: FastifyInstance, opts: { services:
     async (req) => {
       const who = { workspaceId: req.session.workspaceId, userId: req.session.userId }
       conversationInScope(opts.services, req.access, req.params.id)
-      setConversationStatus({ store, writer: opts.services.writer, events, now: () => clock.now() }, who, req.params.id, req.body.status)
+      const done = setConversationStatus(
+        { store, writer: opts.services.writer, events, now: () => clock.now() },
+        who,
+        req.params.id,
+        req.body.status,
+      )
+      // A resolved conversation frees a place under its assignee's cap: the oldest waiting
+      // unassigned conversation of their auto-assign channels takes it (after that commit).
+      if (done.status === 'resolved' && done.assignee) opts.services.assignment.drainFor(who.workspaceId, done.assignee.id)
       return { conversation: store.conversations.conversationDTOFor({ userId: who.userId }, who.workspaceId, req.params.id)! }
     },
   )
