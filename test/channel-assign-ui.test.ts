@@ -6,6 +6,8 @@
 import t from 'tap'
 import { apiCall, startServer } from './helpers/server.ts'
 import { textWebhook } from './helpers/wa.ts'
+import { startPair } from './helpers/emulator.ts'
+import { contactsCsv, createCampaign, importCsv } from './helpers/campaigns.ts'
 import { agentPage, E2E_FILE_TIMEOUT_MS, ensureWebBuild, launchBrowser, listRows, LIVE_MS } from './helpers/browser.ts'
 
 const ADA = { email: 'ada@example.com', password: 'an agent password', name: 'Ada' }
@@ -83,9 +85,12 @@ t.test('members and automatic assignment from the channel settings: a new conver
 })
 
 t.test('an agent reads campaigns without the admin’s controls', async (t) => {
-  const s = await startServer(t)
+  const p = await startPair(t)
+  const s = p.parley
   const auth = s.app.services.auth
   await auth.createUser({ ...ADA, workspaceId: auth.defaultWorkspace(), role: 'agent' })
+  await importCsv(p, contactsCsv(2))
+  const draft = await createCampaign(p, { name: 'Spring sale' })
   const browser = await launchBrowser(t)
 
   const b = await agentPage(t, browser, s.url, ADA)
@@ -94,7 +99,18 @@ t.test('an agent reads campaigns without the admin’s controls', async (t) => {
   await b.page.waitForSelector('.page-head h1:has-text("Campaigns")')
   await b.page.waitForSelector('.page-head [data-read-only]')
   t.equal(await b.page.locator('button:has-text("New campaign")').count(), 0, 'no "New campaign" for an agent')
-  // The builder's address says who creates campaigns instead of a form the server refuses.
+
+  // The draft opens read-only: its counters and recipients, no Edit or Cancel.
+  await b.page.click('.card:has-text("Spring sale")')
+  await b.page.waitForSelector('.page.live h1:has-text("Spring sale")')
+  t.equal(new URL(b.page.url()).pathname, `/campaigns/${draft.id}`, 'the live view, not the builder')
+  await b.page.waitForSelector('.page.live [data-read-only]')
+  for (const label of ['Edit', 'Cancel campaign', 'Pause', 'Resume'])
+    t.equal(await b.page.locator(`.page.live button:text-is("${label}")`).count(), 0, `no ${label}`)
+  // The builder's addresses: the edit one shows the campaign read-only, the new one says who creates campaigns.
+  await b.page.goto(`${s.url}/campaigns/${draft.id}/edit`)
+  await b.page.waitForSelector('.page.live h1:has-text("Spring sale")')
+  t.equal(await b.page.locator('form.builder-grid').count(), 0, 'no builder for a draft')
   await b.page.goto(`${s.url}/campaigns/new`)
   await b.page.waitForSelector('[data-read-only]:has-text("Only admins create and send campaigns")')
   t.equal(await b.page.locator('form.builder-grid').count(), 0, 'no builder')
@@ -104,4 +120,7 @@ t.test('an agent reads campaigns without the admin’s controls', async (t) => {
   await a.page.goto(`${s.url}/campaigns`)
   await a.page.waitForSelector('button:has-text("New campaign")')
   t.equal(await a.page.locator('[data-read-only]').count(), 0)
+  await a.page.goto(`${s.url}/campaigns/${draft.id}`)
+  await a.page.waitForSelector('.page.live button:text-is("Edit")')
+  t.equal(await a.page.locator('.page.live button:text-is("Cancel campaign")').count(), 1, 'the admin can cancel')
 })
