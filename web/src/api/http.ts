@@ -31,6 +31,8 @@ import type { MediaDTO } from '../../../src/domain/media/media.ts'
 // Channels as data (issue 6); secrets are write-only, the API only says whether one is set.
 export type { ChannelPublic, ChannelInput } from '../../../src/domain/channels/channels.ts'
 import type { ChannelPublic, ChannelInput } from '../../../src/domain/channels/channels.ts'
+/** What an admin may change of a channel (issue 13: `members` replaces its list of people). */
+export type ChannelPatchBody = Partial<Omit<ChannelInput, 'kind' | 'externalId'>> & { members?: number[] }
 
 export const api = {
   me: () => request<{ user: User; expiresAt: number }>('GET', '/api/me', undefined, { quiet401: true }),
@@ -66,8 +68,7 @@ export const api = {
   channels: () => request<{ channels: ChannelPublic[] }>('GET', '/api/channels'),
   verifyToken: () => request<{ verifyToken: string }>('GET', '/api/channels/verify-token'),
   createChannel: (body: ChannelInput) => request<{ channel: ChannelPublic }>('POST', '/api/channels', body),
-  updateChannel: (id: number, patch: Partial<Omit<ChannelInput, 'kind' | 'externalId'>>) =>
-    request<{ channel: ChannelPublic }>('PATCH', `/api/channels/${id}`, patch),
+  updateChannel: (id: number, patch: ChannelPatchBody) => request<{ channel: ChannelPublic }>('PATCH', `/api/channels/${id}`, patch),
   /** Answers only in sandbox mode (a 404 otherwise): the inbox then says so across the page. */
   sandboxInfo: () => request<{ sandbox: true }>('GET', '/api/sandbox/info'),
 }

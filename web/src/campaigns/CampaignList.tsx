@@ -1,4 +1,5 @@
-// The campaigns list: status, progress and the funnel of each, updated live.
+// The campaigns list: status, progress and the funnel of each, updated live. Agents
+// (readOnly, issue 13) read it without "New campaign"; a draft opens read-only for them.
 import { useEffect, useState } from 'preact/hooks'
 import { useApp } from '../state/context.ts'
 import { navigate } from '../lib/nav.ts'
@@ -6,7 +7,7 @@ import { followCampaignList, loadMoreCampaigns } from './actions.ts'
 import { createCampaignListState } from './state.ts'
 import { Progress, StatusBadge, funnel } from './parts.tsx'
 
-export function CampaignList() {
+export function CampaignList({ readOnly = false }: { readOnly?: boolean }) {
   const app = useApp()
   const [s] = useState(createCampaignListState)
   const { items, next, error, loading } = s
@@ -18,9 +19,15 @@ export function CampaignList() {
       <div class="page-head">
         <h1>Campaigns</h1>
         <span class="spacer" />
-        <button type="button" class="primary" onClick={() => navigate('/campaigns/new')}>
-          New campaign
-        </button>
+        {readOnly ? (
+          <span class="muted small" data-read-only>
+            Read only: admins create and send campaigns.
+          </span>
+        ) : (
+          <button type="button" class="primary" onClick={() => navigate('/campaigns/new')}>
+            New campaign
+          </button>
+        )}
       </div>
       {error.value && (
         <p class="form-error" role="alert">
@@ -28,7 +35,11 @@ export function CampaignList() {
         </p>
       )}
       {!loading.value && items.value.length === 0 && !error.value && (
-        <p class="pane-note">No campaigns yet. Import contacts first (Contacts → Import CSV), then send them an approved template.</p>
+        <p class="pane-note">
+          {readOnly
+            ? 'No campaigns yet.'
+            : 'No campaigns yet. Import contacts first (Contacts → Import CSV), then send them an approved template.'}
+        </p>
       )}
       <ul class="cards">
         {items.value.map((c) => {
@@ -38,7 +49,7 @@ export function CampaignList() {
               <a
                 class="card"
                 href={`/campaigns/${c.id}`}
-                onClick={(e) => navigate(c.status === 'draft' ? `/campaigns/${c.id}/edit` : `/campaigns/${c.id}`, e)}
+                onClick={(e) => navigate(c.status === 'draft' && !readOnly ? `/campaigns/${c.id}/edit` : `/campaigns/${c.id}`, e)}
               >
                 <div class="card-line">
                   <strong class="card-title">{c.name}</strong>

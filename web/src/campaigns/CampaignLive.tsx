@@ -2,6 +2,8 @@
 // or paused, pause / resume / cancel, the per-recipient table, CSV export and follow-ups.
 // Counters come from `campaign.updated` on the stream; the table is read in keyset pages
 // and then follows the message events its rows are made of (recipients-live.ts).
+// Agents (readOnly, issue 13) see all of it but none of the controls: the server would
+// answer 403 to edit, pause, resume, cancel, send again and follow up.
 import { useEffect, useState } from 'preact/hooks'
 import { navigate } from '../lib/nav.ts'
 import { useApp } from '../state/context.ts'
@@ -39,7 +41,7 @@ const STATUS_TEXT: Record<string, string> = {
   skipped: 'Skipped',
 }
 
-export function CampaignLive({ id }: { id: number }) {
+export function CampaignLive({ id, readOnly = false }: { id: number; readOnly?: boolean }) {
   const app = useApp()
   // One state per campaign shown (the screen is keyed by the id).
   const [s] = useState(() => createCampaignLiveState(id))
@@ -67,22 +69,27 @@ export function CampaignLive({ id }: { id: number }) {
         <h1>{x.name}</h1>
         <StatusBadge c={x} />
         <span class="spacer" />
-        {x.status === 'running' && (
+        {readOnly && (
+          <span class="muted small" data-read-only>
+            Read only: admins edit, pause and cancel campaigns.
+          </span>
+        )}
+        {!readOnly && x.status === 'running' && (
           <button type="button" disabled={busy.value} onClick={() => void controlCampaign(s, 'pause')}>
             Pause
           </button>
         )}
-        {x.status === 'paused' && (
+        {!readOnly && x.status === 'paused' && (
           <button type="button" class="primary" disabled={busy.value} onClick={() => void controlCampaign(s, 'resume')}>
             Resume
           </button>
         )}
-        {(x.status === 'draft' || x.status === 'scheduled') && (
+        {!readOnly && (x.status === 'draft' || x.status === 'scheduled') && (
           <button type="button" onClick={() => navigate(`/campaigns/${id}/edit`)}>
             Edit
           </button>
         )}
-        {['draft', 'scheduled', 'running', 'paused'].includes(x.status) && (
+        {!readOnly && ['draft', 'scheduled', 'running', 'paused'].includes(x.status) && (
           <button
             type="button"
             class="danger"
@@ -141,22 +148,29 @@ export function CampaignLive({ id }: { id: number }) {
       {k.unknown > 0 && (x.status === 'running' || x.status === 'completed') && (
         <p class="notice">
           {k.unknown.toLocaleString()} sends were interrupted (a restart or a dropped connection) and WhatsApp has not confirmed them.
-          Parley never resends these by itself.{' '}
-          <button
-            type="button"
-            class="link"
-            onClick={() => {
-              if (
-                confirm(
-                  'Send again to the unconfirmed recipients? If WhatsApp did receive some of them and its confirmation is only late, those customers get the message twice.',
-                )
-              ) {
-                void retryUnconfirmed(s)
-              }
-            }}
-          >
-            Send again…
-          </button>
+          Parley never resends these by itself.
+          {readOnly ? (
+            ' An admin can send them again.'
+          ) : (
+            <>
+              {' '}
+              <button
+                type="button"
+                class="link"
+                onClick={() => {
+                  if (
+                    confirm(
+                      'Send again to the unconfirmed recipients? If WhatsApp did receive some of them and its confirmation is only late, those customers get the message twice.',
+                    )
+                  ) {
+                    void retryUnconfirmed(s)
+                  }
+                }}
+              >
+                Send again…
+              </button>
+            </>
+          )}
         </p>
       )}
 
@@ -197,7 +211,7 @@ export function CampaignLive({ id }: { id: number }) {
         )}
       </div>
 
-      {(x.status === 'completed' || x.status === 'cancelled') && (
+      {!readOnly && (x.status === 'completed' || x.status === 'cancelled') && (
         <div class="actions">
           <span class="muted">Follow up with a new campaign for those who</span>
           {fu.failed > 0 && (

@@ -7,12 +7,14 @@ import type { ChannelKind } from '../../../src/events/types.ts'
 import type { ChannelInput, ChannelPublic } from '../api/http.ts'
 import { useApp } from '../state/context.ts'
 import { channelTitle, KIND_LABEL } from '../lib/channels.ts'
-import { channelError, createChannel, loadVerifyToken, updateChannel, type ChannelPatch } from './actions.ts'
+import { channelError, createChannel, loadTeam, loadVerifyToken, updateChannel, type ChannelPatch } from './actions.ts'
+import { ChannelAssignment } from './ChannelAssignment.tsx'
 import { CopyField } from './CopyField.tsx'
 import { ProfileSection } from './ProfileSection.tsx'
 import { TeamSection } from './TeamSection.tsx'
 import './settings.css'
 import { BusinessHoursSection } from './BusinessHoursSection.tsx'
+import { createTeamState, type TeamState } from './team-state.ts'
 
 type Editing = { mode: 'add'; kind: ChannelKind } | { mode: 'edit'; id: number } | null
 
@@ -21,6 +23,8 @@ export function SettingsScreen() {
   const channels = app.channels.value
   const admin = app.user.value?.role === 'admin'
   const [editing, setEditing] = useState<Editing>(null)
+  // The people (admins only): Settings → Team and each channel's members list them.
+  const [team] = useState(createTeamState)
 
   useEffect(() => {
     document.title = 'Settings · Parley'
@@ -30,12 +34,15 @@ export function SettingsScreen() {
       document.title = 'Parley'
     }
   }, [])
+  useEffect(() => {
+    if (admin) loadTeam(team).catch(() => {})
+  }, [admin])
 
   return (
     <div class="settings">
       <main class="settings-body">
         <ProfileSection />
-        {admin && <TeamSection />}
+        {admin && <TeamSection team={team} />}
         {admin && (
           <section aria-labelledby="channels-heading">
             <h2 id="channels-heading">Channels</h2>
@@ -51,7 +58,7 @@ export function SettingsScreen() {
                     <ChannelForm kind={c.kind} channel={c} onDone={() => setEditing(null)} />
                   </li>
                 ) : (
-                  <ChannelCard key={c.id} c={c} onEdit={() => setEditing({ mode: 'edit', id: c.id })} />
+                  <ChannelCard key={c.id} c={c} team={team} onEdit={() => setEditing({ mode: 'edit', id: c.id })} />
                 ),
               )}
               {channels.length === 0 && <li class="hint">No channel is connected yet.</li>}
@@ -127,7 +134,7 @@ function WebhookUrls() {
 
 const idLabel = (kind: ChannelKind) => (kind === 'whatsapp' ? 'Phone number ID' : 'Page ID')
 
-function ChannelCard({ c, onEdit }: { c: ChannelPublic; onEdit: () => void }) {
+function ChannelCard({ c, team, onEdit }: { c: ChannelPublic; team: TeamState; onEdit: () => void }) {
   const app = useApp()
   const [busy, setBusy] = useState(false)
   const [error, setError] = useState<string | null>(null)
@@ -196,6 +203,7 @@ function ChannelCard({ c, onEdit }: { c: ChannelPublic; onEdit: () => void }) {
           {c.enabled ? 'Disable' : 'Enable'}
         </button>
       </div>
+      <ChannelAssignment c={c} team={team} />
     </li>
   )
 }

@@ -2,22 +2,19 @@
 // is shown once to copy, and mailed when the server can), the pending invitations with
 // Revoke, and the people: role, channels, deactivate / reactivate, a reset link.
 import type { TargetedEvent } from 'preact'
-import { useEffect, useState } from 'preact/hooks'
+import { useState } from 'preact/hooks'
 import type { ChannelPublic } from '../api/http.ts'
 import type { NewInvitation, Role, TeamUserDTO } from '../api/team.ts'
 import { channelTitle } from '../lib/channels.ts'
 import { useApp } from '../state/context.ts'
 import { invite, issueResetLink, loadTeam, revokeInvitation, teamError, updateMember } from './actions.ts'
 import { CopyField } from './CopyField.tsx'
-import { createTeamState, type TeamState } from './team-state.ts'
+import type { TeamState } from './team-state.ts'
 
 const when = (ms: number) => new Date(ms).toLocaleString()
 
-export function TeamSection() {
-  const [team] = useState(createTeamState)
-  useEffect(() => {
-    loadTeam(team).catch(() => {})
-  }, [])
+/** The team's state is the settings screen's (loaded there): the channels' members list the same people. */
+export function TeamSection({ team }: { team: TeamState }) {
   return (
     <section aria-labelledby="team-heading" class="team">
       <h2 id="team-heading">Team</h2>

@@ -4,12 +4,12 @@
 // inbox's badges and channel filter follow at once.
 import { batch } from '@preact/signals'
 import { ApiError } from '../api/client.ts'
-import { api, type ChannelInput, type ChannelPublic } from '../api/http.ts'
+import { api, type ChannelInput, type ChannelPatchBody, type ChannelPublic } from '../api/http.ts'
 import { teamApi, type NewInvitation, type Role, type TeamUserDTO } from '../api/team.ts'
 import type { App } from '../state/app.ts'
 import { putUser, type TeamState } from './team-state.ts'
 
-export type ChannelPatch = Partial<Omit<ChannelInput, 'kind' | 'externalId'>>
+export type ChannelPatch = ChannelPatchBody
 
 function put(app: App, ch: ChannelPublic) {
   const list = app.channels.value
@@ -25,6 +25,26 @@ export async function createChannel(app: App, input: ChannelInput): Promise<Chan
 export async function updateChannel(app: App, id: number, patch: ChannelPatch): Promise<ChannelPublic> {
   const { channel } = await api.updateChannel(id, patch)
   put(app, channel)
+  return channel
+}
+
+/**
+ * A channel's people and automatic assignment (issue 13): `members` replaces its list.
+ * Each person's channels in the team's table follow at once (the server changed them too).
+ */
+export async function saveChannelAssignment(
+  app: App,
+  team: TeamState,
+  id: number,
+  body: { autoAssign: boolean; members: number[] },
+): Promise<ChannelPublic> {
+  const channel = await updateChannel(app, id, body)
+  const members = new Set(channel.members ?? body.members)
+  team.users.value = team.users.value.map((u) => {
+    const has = u.channelIds.includes(id)
+    if (has === members.has(u.id)) return u
+    return { ...u, channelIds: has ? u.channelIds.filter((c) => c !== id) : [...u.channelIds, id].sort((a, b) => a - b) }
+  })
   return channel
 }
 
@@ -95,6 +115,16 @@ export async function updateMember(
 ): Promise<TeamUserDTO> {
   const { user } = await teamApi.updateUser(id, patch)
   team.users.value = putUser(team.users.value, user)
+  // Their channels changed: each channel's members in the channel settings follow.
+  if (patch.channelIds) {
+    app.channels.value = app.channels.value.map((c) => {
+      if (!c.members || c.members.includes(user.id) === user.channelIds.includes(c.id)) return c
+      const members = user.channelIds.includes(c.id)
+        ? [...c.members, user.id].sort((a, b) => a - b)
+        : c.members.filter((m) => m !== user.id)
+      return { ...c, members }
+    })
+  }
   // My own role changed (another admin took over): the settings follow at once.
   const me = app.user.value
   if (me && me.id === user.id) app.user.value = { ...me, role: user.role, name: user.name }
