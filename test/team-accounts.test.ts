@@ -235,3 +235,29 @@ t.test("a channel's members set from its settings: each person's channels follow
   t.equal((await api('PATCH', `/api/channels/${channelId}`, { members: [999_999] })).status, 404, 'an unknown person is refused')
   t.same(s.app.services.members.channelIdsOf(ana.id), [channelId], 'nothing changed by the refused call')
 })
+
+t.test('everyone may read the teammates (names for the assignee picker), without emails or deactivated people', async (t) => {
+  const s = await startServer(t)
+  const { token } = await s.login()
+  const api = apiCall(s.url, token)
+  const auth = s.app.services.auth
+  const ws = auth.defaultWorkspace()
+  const password = 'a long enough password'
+  const ana = await auth.createUser({ workspaceId: ws, email: 'ana.team@example.com', name: 'Ana', password, role: 'agent' })
+  const gone = await auth.createUser({ workspaceId: ws, email: 'gone.team@example.com', name: 'Gone', password, role: 'agent' })
+  t.equal((await api('PATCH', `/api/users/${gone.id}`, { disabled: true })).status, 200)
+  const asAna = apiCall(s.url, (await s.login({ email: 'ana.team@example.com', password })).token)
+  const res = await asAna('GET', '/api/team')
+  t.equal(res.status, 200)
+  const people = res.body.people as Record<string, unknown>[]
+  t.same(people.map((p) => p.name).sort(), ['Admin', 'Ana'].sort(), 'active people only')
+  t.ok(
+    people.every((p) => !('email' in p)),
+    'no emails',
+  )
+  t.match(
+    people.find((p) => p.id === ana.id),
+    { name: 'Ana', role: 'agent', channelIds: [], availability: 'online' },
+  )
+  t.equal((await asAna('GET', '/api/users')).status, 403, 'the people list stays the admins’')
+})

@@ -30,6 +30,17 @@ export async function userRoutes(app: FastifyInstance, opts: { services: Service
   // ---- admins: people ----
   r.get('/api/users', admin, async (req) => ({ users: team.list(req.session.workspaceId) }))
 
+  // ---- everyone: who the teammates are ----
+  // The assignee picker's names for an agent, who may hand a conversation to another member
+  // of its channel but not read the people list (emails, deactivated people): active people,
+  // their name, role, channels and availability.
+  r.get('/api/team', signedIn, async (req) => ({
+    people: team
+      .list(req.session.workspaceId)
+      .filter((u) => !u.disabled)
+      .map(({ id, name, role, channelIds, availability }) => ({ id, name, role, channelIds, availability })),
+  }))
+
   r.patch(
     '/api/users/:id',
     {

@@ -21,6 +21,8 @@ export interface TeamPerson {
 
 export const assignmentApi = {
   people: () => request<{ users: TeamPerson[] }>('GET', '/api/users'),
+  /** Everyone may read this one: the active teammates, without emails (`GET /api/team`). */
+  teammates: () => request<{ people: TeamPerson[] }>('GET', '/api/team'),
   /** `userId: null` unassigns. Answers the conversation as the caller sees it. */
   assign: (conversationId: number, userId: number | null) =>
     request<{ conversation: ConversationDTO }>('POST', `/api/conversations/${conversationId}/assign`, { userId }),

@@ -581,8 +581,8 @@ export function createApp() {
   /** Loads the team once for the assignee picker; an agent's 403 leaves it to the channels' members. */
   function loadPeople(): Promise<void> {
     if (people.value !== null || peopleRefused) return Promise.resolve()
-    peopleLoading ??= assignmentApi
-      .people()
+    // Admins read the people list; an agent the teammates' names (GET /api/team).
+    peopleLoading ??= (user.value?.role === 'admin' ? assignmentApi.people() : assignmentApi.teammates().then((r) => ({ users: r.people })))
       .then((r) => {
         people.value = r.users
           .filter((u) => u.disabled !== true)
