@@ -6,6 +6,7 @@ import t from 'tap'
 import { apiCall, startServer } from './helpers/server.ts'
 import { connectSse, type SseClient } from './helpers/sse.ts'
 import { ChannelMembersRepo } from '../src/store/channel-members.ts'
+import { textWebhook } from './helpers/wa.ts'
 
 const AGENT = { email: 'agent@example.com', password: 'agent password 1' }
 
@@ -260,4 +261,25 @@ t.test('everyone may read the teammates (names for the assignee picker), without
     { name: 'Ana', role: 'agent', channelIds: [], availability: 'online' },
   )
   t.equal((await asAna('GET', '/api/users')).status, 403, 'the people list stays the admins’')
+})
+
+t.test('a change of channels applies to the person’s open stream at once: reset, then only what they may now see', async (t) => {
+  const s = await startServer(t)
+  const { token } = await s.login()
+  const api = apiCall(s.url, token)
+  const auth = s.app.services.auth
+  const ws = auth.defaultWorkspace()
+  const password = 'a long enough password'
+  const ana = await auth.createUser({ workspaceId: ws, email: 'ana.reset@example.com', name: 'Ana', password, role: 'agent' })
+  const channelId = ((await api('GET', '/api/channels')).body.channels[0] as { id: number }).id
+  const anaToken = (await s.login({ email: 'ana.reset@example.com', password })).token
+  const stream = await connectSse(`${s.url}/stream`, { token: anaToken })
+  t.teardown(() => stream.close())
+
+  t.equal((await api('PATCH', `/api/users/${ana.id}`, { channelIds: [channelId] })).status, 200)
+  await stream.waitFor((evs) => evs.some((e) => e.event === 'reset' && JSON.parse(e.data).reason === 'access_changed'))
+  // Now a member: a customer of that channel reaches her on the same stream.
+  await s.webhook(textWebhook('4915100000077', 'Lena', 'for the channel').payload)
+  await stream.waitFor((evs) => evs.some((e) => e.event === 'message.created' && JSON.parse(e.data).message.text === 'for the channel'))
+  t.pass('the new channel arrives on the stream that was open')
 })
