@@ -141,25 +141,9 @@ export async function conversationRoutes(app: FastifyInstance, opts: { services:
     const ws = req.session.workspaceId
     const viewer = { userId: req.access.userId }
     conversationInScope(opts.services, req.access, req.params.id)
-    let hadUnread = false
-    const conversation = events.transact((batch) => {
-      const before = store.conversations.conversationDTOFor(viewer, ws, req.params.id)
-      if (!before) return undefined
-      const now = clock.now()
-      hadUnread = store.markRead(ws, req.params.id, now) !== undefined
-      store.conversations.readUpTo(req.params.id, viewer.userId, now)
-      const dto = store.conversations.conversationDTOFor(viewer, ws, req.params.id)!
-      if (before.unreadCount > 0) {
-        batch.emit(
-          ws,
-          'conversation.updated',
-          { conversation: dto, readBy: viewer.userId },
-          { channelId: dto.channelId, userId: viewer.userId },
-        )
-      }
-      return dto
-    })
-    if (!conversation) throw Errors.notFound('Conversation')
+    const read = events.transact((batch) => opts.services.writer.markRead(batch, ws, req.params.id, viewer.userId, clock.now()))
+    if (!read) throw Errors.notFound('Conversation')
+    const { conversation, hadUnread } = read
     // Blue ticks on the customer's phone; off the request path, best effort.
     if (hadUnread) void opts.services.sending.replies.markReadOnWhatsApp(ws, req.params.id)
     return { conversation }

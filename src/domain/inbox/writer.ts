@@ -212,6 +212,36 @@ export class InboxWriter {
     return { row, conversation }
   }
 
+  /**
+   * One person read the conversation (issue 13): their read position moves to its newest
+   * message, the shared count clears (WhatsApp's blue ticks follow the first read), and
+   * only their own streams hear it — with their unread, 0. Nothing is emitted when they
+   * had nothing unread. Undefined for a conversation that does not exist.
+   */
+  markRead(
+    batch: EventBatch,
+    workspaceId: number,
+    conversationId: number,
+    userId: number,
+    now: number,
+  ): { conversation: ConversationDTO; hadUnread: boolean } | undefined {
+    const viewer = { userId }
+    const before = this.store.conversations.conversationDTOFor(viewer, workspaceId, conversationId)
+    if (!before) return undefined
+    const hadUnread = this.store.markRead(workspaceId, conversationId, now) !== undefined
+    this.store.conversations.readUpTo(conversationId, userId, now)
+    const conversation = this.store.conversations.conversationDTOFor(viewer, workspaceId, conversationId)!
+    if (before.unreadCount > 0) {
+      batch.emit(workspaceId, 'conversation.updated', { conversation, readBy: userId }, { channelId: conversation.channelId, userId })
+    }
+    return { conversation, hadUnread }
+  }
+
+  /** The away reply went out now: the next one waits 12 hours (auto-replies.ts). */
+  noteAwayReply(conversationId: number, now: number): void {
+    this.store.updateConversation(conversationId, { awayRepliedAt: now })
+  }
+
   /** The conversation changed (status, read, the contact's name): every stream hears it. */
   conversationChanged(batch: EventBatch, workspaceId: number, conversation: ConversationDTO): void {
     batch.emit(workspaceId, 'conversation.updated', { conversation }, { channelId: conversation.channelId })

@@ -52,7 +52,7 @@ export class AutoReplies {
       (row.awayRepliedAt === null || now - row.awayRepliedAt >= AWAY_REPLY_EVERY_MS)
     if (away) {
       replies.push({ kind: 'away', text: settings.awayMessage! })
-      store.updateConversation(row.id, { awayRepliedAt: now })
+      this.deps.writer.noteAwayReply(row.id, now)
     }
 
     for (const reply of replies) {
