@@ -81,7 +81,9 @@ t.test('Messenger code 10: "Follow up as a person" sends the same words with the
   await failed.getByRole('button', { name: 'Follow up as a person' }).click()
   await page.locator('.window-note.human-agent').waitFor({ timeout: LIVE_MS })
   t.equal(await page.inputValue('#composer-input'), 'Still there?', 'the failed words, ready to send')
-  await page.keyboard.press('Enter')
+  // Pressed on the input itself: the composer focuses it in an effect after it renders, and
+  // a key pressed before that (a busy CI machine) would go to the page and send nothing.
+  await page.locator('#composer-input').press('Enter')
   await until(async () => (await sb.atUser(psid)).some((m) => m.direction === 'out'), 'the follow-up at the user')
   t.match(
     (await sb.atUser(psid)).filter((m) => m.direction === 'out'),
