@@ -14,6 +14,8 @@ function conv(cid: number, over: Partial<ConversationDTO> = {}): ConversationDTO
     channelId: 1,
     channelKind: 'whatsapp',
     status: 'open',
+    snoozedUntil: null,
+    labels: [],
     unreadCount: 0,
     assignee: null,
     waitingSince: null,

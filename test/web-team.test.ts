@@ -20,6 +20,8 @@ function conv(cid: number, over: Partial<Conv> = {}): Conv {
     channelId: 1,
     channelKind: 'whatsapp',
     status: 'open',
+    snoozedUntil: null,
+    labels: [],
     unreadCount: 0,
     lastMessageId: null,
     lastMessagePreview: null,

@@ -5,6 +5,16 @@ import type { ChannelPublic } from '../domain/channels/channels.ts'
 
 export type ChannelKind = 'whatsapp' | 'messenger'
 
+export type ConversationStatusName = 'open' | 'pending' | 'snoozed' | 'resolved'
+
+/** A label as a conversation carries it (issue 14). */
+export interface LabelRef {
+  id: number
+  name: string
+  /** #rrggbb */
+  color: string
+}
+
 export interface ContactDTO {
   id: number
   externalId: string
@@ -16,7 +26,15 @@ export interface ConversationDTO {
   id: number
   channelId: number
   channelKind: ChannelKind
-  status: 'open' | 'resolved'
+  /**
+   * Issue 14: `pending` waits on the customer; `snoozed` is out of Open until
+   * `snoozedUntil` or the customer's next message, whichever comes first (both reopen).
+   */
+  status: ConversationStatusName
+  /** When a snoozed conversation comes back (ms); null unless snoozed. */
+  snoozedUntil: number | null
+  /** Its labels (issue 14), by name. */
+  labels: LabelRef[]
   /**
    * The customer's messages (not reactions) still unread. A REST response carries the
    * caller's own count: the customer's messages after their read position (POST
@@ -132,6 +150,41 @@ export interface EventPayloads {
   'channel.updated': { channel: ChannelPublic }
   // Issue 13: a person's role, channels, state, name or availability changed.
   'user.updated': { user: TeamUserDTO }
+  // Issue 14: a note was deleted by its author (audience: the channel); clients drop it.
+  'message.deleted': { messageId: number; conversationId: number }
+  // Issue 14: the person was mentioned in a note (audience: that user alone).
+  'mention.created': { mention: MentionDTO }
+  // Issue 14: the workspace's labels changed (created, renamed, recoloured, deleted): everyone.
+  'labels.changed': { labels: LabelRef[] }
+}
+
+/** An entry of a person's Mentions list (issue 14). */
+export interface MentionDTO {
+  id: number
+  conversationId: number
+  messageId: number
+  /** Who wrote the note; null if their account is gone. */
+  author: { id: number; name: string } | null
+  /** The note's text (plain text; rendered as text). */
+  text: string
+  createdAt: number
+  readAt: number | null
+  /** The conversation's contact, for the list row. */
+  contact: { id: number; name: string | null; phone: string | null }
+}
+
+/**
+ * Ephemeral presence (issue 14): who has a conversation open and who is typing. Sent
+ * live on the stream as a `presence` frame with no `id:` line; never in the event log,
+ * never replayed. `expiresAt`: when the state lapses without a refresh (≤ 10 s).
+ */
+export interface PresenceFrame {
+  conversationId: number
+  user: { id: number; name: string }
+  state: 'viewing' | 'typing' | 'idle'
+  /** `typing`: a reply or a note. */
+  mode?: 'reply' | 'note'
+  expiresAt: number
 }
 
 /** A person of the workspace as the team list (GET /api/users) and `user.updated` show them (issue 13). */

@@ -4,7 +4,7 @@
 // Every read that serves a user takes the workspace id, which comes from the session.
 import type Database from 'better-sqlite3'
 import { and, eq, sql } from 'drizzle-orm'
-import type { ChannelKind, ConversationDTO } from '../events/types.ts'
+import type { ChannelKind, ConversationDTO, LabelRef } from '../events/types.ts'
 import type { Db } from './db.ts'
 import { CONVERSATION_DTO_SELECT, rowToConversationDTO, VIEWER_CONVERSATION_DTO_SELECT, type ConversationDTORow } from './dto.ts'
 import { Statements, TableCodec } from './prepared.ts'
@@ -52,6 +52,7 @@ export class ConversationsRepo {
   private readonly existsStmt: Database.Statement
   private readonly statusStmt: Database.Statement
   private readonly idsByContactStmt: Database.Statement
+  private readonly labelsOfStmt: Database.Statement
   private readonly listStmts = new Map<string, Database.Statement>()
 
   constructor(private readonly db: Db) {
@@ -83,6 +84,15 @@ export class ConversationsRepo {
     this.existsStmt = c.prepare('SELECT 1 FROM conversations WHERE workspace_id = ? AND id = ?')
     this.statusStmt = c.prepare('SELECT status FROM conversations WHERE workspace_id = ? AND id = ?')
     this.idsByContactStmt = c.prepare('SELECT id FROM conversations WHERE workspace_id = ? AND contact_id = ? ORDER BY id')
+    this.labelsOfStmt = c.prepare(
+      `SELECT l.id, l.name, l.color FROM conversation_labels cl JOIN labels l ON l.id = cl.label_id
+        WHERE cl.conversation_id = ? ORDER BY l.name, l.id`,
+    )
+  }
+
+  /** A conversation's labels (issue 14), ordered by name as the DTO carries them. */
+  labelsOf(conversationId: number): LabelRef[] {
+    return this.labelsOfStmt.all(conversationId) as LabelRef[]
   }
 
   conversationByChannelContact(channelId: number, contactId: number): ConversationRow | undefined {

@@ -2,7 +2,7 @@
 // columns they are read from. A DTO SELECT and the function that reads its rows by
 // position live side by side here, so the two orders cannot drift apart.
 import { getTableColumns } from 'drizzle-orm'
-import { failureReason, type ChannelKind, type ConversationDTO, type MessageDTO } from '../events/types.ts'
+import { failureReason, type ChannelKind, type ConversationDTO, type LabelRef, type MessageDTO } from '../events/types.ts'
 import type { ConversationRow, MessageRow } from './rows.ts'
 import { messages } from './schema.ts'
 
@@ -18,7 +18,11 @@ function conversationDTOSelect(unread: string, joins = ''): string {
        ct.id, ct.external_id, ct.name, ct.phone,
        ch.kind,
        lm.status, lm.error_title, lm.error_detail,
-       v.waiting_since, au.id, au.name
+       v.waiting_since, au.id, au.name,
+       v.snoozed_until,
+       (SELECT json_group_array(json_object('id', l.id, 'name', l.name, 'color', l.color))
+          FROM (SELECT l.id, l.name, l.color FROM conversation_labels cl JOIN labels l ON l.id = cl.label_id
+                 WHERE cl.conversation_id = v.id ORDER BY l.name, l.id) l)
   FROM conversations v
   JOIN contacts ct ON ct.id = v.contact_id
   JOIN channels ch ON ch.id = v.channel_id
@@ -57,6 +61,7 @@ type ConversationDTOColumns = Pick<
   | 'lastActivityAt'
   | 'windowExpiresAt'
   | 'waitingSince'
+  | 'snoozedUntil'
 >
 /** One row of CONVERSATION_DTO_SELECT in raw mode. */
 export type ConversationDTORow = unknown[]
@@ -139,11 +144,13 @@ export function rowToConversationDTO(r: ConversationDTORow): ConversationDTO {
       lastActivityAt: r[8] as number,
       windowExpiresAt: r[9] as number | null,
       waitingSince: r[18] as number | null,
+      snoozedUntil: r[21] as number | null,
     },
     contact: { id: r[10] as number, externalId: r[11] as string, name: r[12] as string | null, phone: r[13] as string | null },
     channelKind: r[14] as ChannelKind,
     last: { status: r[15] as string | null, errorTitle: r[16] as string | null, errorDetail: r[17] as string | null },
     assignee: r[19] === null ? null : { id: r[19] as number, name: r[20] as string },
+    labels: JSON.parse(r[22] as string) as LabelRef[],
   })
 }
 
@@ -155,6 +162,8 @@ export function toConversationDTO(r: {
   last: { status: string | null; errorTitle: string | null; errorDetail: string | null } | null
   /** The assignee and their name; null: nobody. */
   assignee: { id: number; name: string } | null
+  /** Its labels (issue 14), ordered by name. */
+  labels: LabelRef[]
 }): ConversationDTO {
   const c = r.c
   const last = r.last ?? { status: null, errorTitle: null, errorDetail: null }
@@ -163,6 +172,8 @@ export function toConversationDTO(r: {
     channelId: c.channelId,
     channelKind: r.channelKind,
     status: c.status,
+    snoozedUntil: c.snoozedUntil,
+    labels: r.labels,
     unreadCount: c.unreadCount,
     assignee: r.assignee,
     waitingSince: c.waitingSince,

@@ -117,6 +117,8 @@ export const channels = sqliteTable(
     autoAssign: integer('auto_assign', { mode: 'boolean' }).notNull().default(false),
     // The member who got the last automatic assignment (round robin starts after them).
     lastAssignedUserId: integer('last_assigned_user_id'),
+    // Issue 14: only the conversation's assignee may reply (others get 403 ASSIGNEE_ONLY).
+    assigneeOnly: integer('assignee_only', { mode: 'boolean' }).notNull().default(false),
   },
   (t) => [uniqueIndex('channels_kind_external_uq').on(t.kind, t.externalId)],
 )
@@ -223,9 +225,12 @@ export const conversations = sqliteTable(
     contactId: integer('contact_id')
       .notNull()
       .references(() => contacts.id),
-    status: text('status', { enum: ['open', 'resolved'] })
+    // Issue 14: `pending` waits on the customer; `snoozed` is out of Open until
+    // snoozed_until or the customer's next message, whichever comes first.
+    status: text('status', { enum: ['open', 'pending', 'snoozed', 'resolved'] })
       .notNull()
       .default('open'),
+    snoozedUntil: integer('snoozed_until'),
     // The agent working it (issue 13), or nobody (the pool).
     assigneeId: integer('assignee_id').references(() => users.id),
     // Since when the customer waits for a reply: set by their message, cleared by anyone's reply.
@@ -249,6 +254,8 @@ export const conversations = sqliteTable(
     uniqueIndex('conversations_channel_contact_uq').on(t.channelId, t.contactId),
     index('conversations_ws_activity_idx').on(t.workspaceId, t.lastActivityAt, t.id),
     index('conversations_ws_status_activity_idx').on(t.workspaceId, t.status, t.lastActivityAt, t.id),
+    // The snooze wake-up (issue 14) finds the next one due without a scan.
+    index('conversations_snoozed_idx').on(t.snoozedUntil).where(sql`snoozed_until IS NOT NULL`),
   ],
 )
 
@@ -268,7 +275,9 @@ export const messages = sqliteTable(
       .notNull()
       .references(() => channels.id),
     // `system`: a line of the team's own activity in the timeline (resolved, reopened),
-    // never sent to the customer and never the conversation's preview (issue 11).
+    // never sent to the customer and never the conversation's preview (issue 11). An
+    // internal note (issue 14) is a `system` row of type `note`: the outbox refuses
+    // anything that is not `out`, so a note can never be sent.
     direction: text('direction', { enum: ['in', 'out', 'system'] }).notNull(),
     type: text('type').notNull(),
     // Body, caption, or the visible title of a reply; what search and previews read.
@@ -557,4 +566,83 @@ export const conversationReads = sqliteTable(
     readAt: integer('read_at').notNull(),
   },
   (t) => [primaryKey({ columns: [t.conversationId, t.userId] }), index('conversation_reads_user_idx').on(t.userId)],
+)
+
+// Labels (issue 14): admins define them; anyone who can see a conversation sets them.
+export const labels = sqliteTable(
+  'labels',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    workspaceId: integer('workspace_id')
+      .notNull()
+      .references(() => workspaces.id),
+    name: text('name').notNull(),
+    // #rrggbb
+    color: text('color').notNull(),
+    createdAt: integer('created_at').notNull().default(now),
+  },
+  (t) => [uniqueIndex('labels_ws_name_uq').on(t.workspaceId, t.name)],
+)
+
+export const conversationLabels = sqliteTable(
+  'conversation_labels',
+  {
+    conversationId: integer('conversation_id')
+      .notNull()
+      .references(() => conversations.id),
+    labelId: integer('label_id')
+      .notNull()
+      .references(() => labels.id),
+    createdAt: integer('created_at').notNull().default(now),
+  },
+  // The list's label filter walks label → conversations.
+  (t) => [primaryKey({ columns: [t.conversationId, t.labelId] }), index('conversation_labels_label_idx').on(t.labelId, t.conversationId)],
+)
+
+// Canned replies (issue 14): shared (owner null, admin-managed) or one person's own.
+export const cannedReplies = sqliteTable(
+  'canned_replies',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    workspaceId: integer('workspace_id')
+      .notNull()
+      .references(() => workspaces.id),
+    // Null: shared with the whole workspace.
+    ownerId: integer('owner_id').references(() => users.id),
+    shortcut: text('shortcut').notNull(),
+    text: text('text').notNull(),
+    createdBy: integer('created_by').references(() => users.id),
+    createdAt: integer('created_at').notNull().default(now),
+    updatedAt: integer('updated_at').notNull().default(now),
+  },
+  (t) => [index('canned_replies_ws_idx').on(t.workspaceId, t.ownerId, t.shortcut)],
+)
+
+// A person named in a note (issue 14): their Mentions list, with its unread state.
+export const mentions = sqliteTable(
+  'mentions',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    workspaceId: integer('workspace_id')
+      .notNull()
+      .references(() => workspaces.id),
+    userId: integer('user_id')
+      .notNull()
+      .references(() => users.id),
+    conversationId: integer('conversation_id')
+      .notNull()
+      .references(() => conversations.id),
+    // The note (a messages row of type `note`); deleting the note deletes its mentions.
+    messageId: integer('message_id')
+      .notNull()
+      .references(() => messages.id),
+    authorId: integer('author_id').references(() => users.id),
+    createdAt: integer('created_at').notNull(),
+    readAt: integer('read_at'),
+  },
+  (t) => [
+    index('mentions_user_idx').on(t.userId, t.id),
+    index('mentions_message_idx').on(t.messageId),
+    uniqueIndex('mentions_message_user_uq').on(t.messageId, t.userId),
+  ],
 )

@@ -122,7 +122,9 @@ export class InboxWriter {
     const updated = this.store.updateConversation(conv.id, {
       ...(inbound
         ? {
+            // A customer's message brings a pending, snoozed or resolved conversation back to Open.
             status: 'open' as const,
+            snoozedUntil: null,
             unreadCount: opts.countsAsUnread === false ? conv.unreadCount : conv.unreadCount + 1,
             lastInboundAt: Math.max(conv.lastInboundAt ?? 0, row.timestamp),
             windowExpiresAt: Math.max(conv.windowExpiresAt ?? 0, row.timestamp + SERVICE_WINDOW_MS),
@@ -154,6 +156,7 @@ export class InboxWriter {
         channelKind,
         last: { status: row.status, errorTitle: row.errorTitle, errorDetail: row.errorDetail },
         assignee: null,
+        labels: this.store.conversations.labelsOf(conv.id),
       })
       return { row: updated, conversation }
     }
