@@ -153,6 +153,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     presence,
     assignment: new Assignment({
       repo: new AssignmentRepo(db),
+      channels,
       store,
       writer,
       events,

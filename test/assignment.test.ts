@@ -275,6 +275,9 @@ t.test('turning automatic assignment on hands out the waiting pool, oldest first
     [ben.id, dan.id, ben.id],
   )
   t.same(await lines(waiting[1]!.id), ['Assigned to Dan automatically'])
+  // The channel's setting is cached for the webhooks: the very next customer message sees the change.
+  const next = await customerWrites()
+  t.equal(assigneeOf(next.id), dan.id, 'on: the very next new conversation goes round robin')
   t.equal((await admin('PATCH', `/api/channels/${channelId}`, { autoAssign: false })).status, 200)
   const later = await customerWrites()
   t.equal(assigneeOf(later.id), null, 'off again: new conversations wait in the pool')

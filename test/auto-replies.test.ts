@@ -267,6 +267,35 @@ t.test('nothing when the texts are off, for a reaction, or for a phone-app echo'
   )
 })
 
+t.test('a change of the settings applies to the very next customer message', async (t) => {
+  const s = await setup(t)
+  // Read (and kept in memory) for each of these messages; each change must reach the next one.
+  await settings(s.call, { businessHours: ALWAYS_OPEN, awayMessage: AWAY })
+  const phone = '15550006666'
+  await s.emu.customer('Iris', phone)
+  await s.emu.say(phone, 'Open?')
+  await until(async () => (await messagesOf(s, phone)).some((m) => m.text === 'Open?'), 'the first message stored')
+  t.same(
+    (await messagesOf(s, phone)).filter((m) => m.context?.automatic),
+    [],
+    'inside hours: no away reply',
+  )
+
+  await settings(s.call, { businessHours: ALWAYS_CLOSED })
+  await s.emu.say(phone, 'Closed now?')
+  await until(async () => (await received(s.emu, phone)).some((m) => m.text === AWAY), 'the away reply right after hours changed')
+
+  const CHANGED = 'Back on Monday.'
+  await settings(s.call, { awayMessage: CHANGED })
+  s.clock.offset = 12 * HOUR + 60_000
+  await s.emu.say(phone, 'Still closed?')
+  await until(async () => (await received(s.emu, phone)).some((m) => m.text === CHANGED), 'the new away text on the next message')
+  t.same(
+    (await messagesOf(s, phone)).filter((m) => m.context?.automatic).map((m) => m.text),
+    [AWAY, CHANGED],
+  )
+})
+
 t.test('Messenger: the away reply goes through the Send API too', async (t) => {
   const sb = await startMessengerSandbox(t)
   await settings(sb.call, { businessHours: ALWAYS_CLOSED, awayMessage: AWAY })

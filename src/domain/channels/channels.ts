@@ -1,7 +1,10 @@
 // Channels as data: a workspace's WhatsApp numbers and Messenger pages, each with its
 // own credentials. Secrets are write-only through the API (never returned once saved).
-// Webhook verification asks this directory which app secrets and verify tokens exist;
-// the answer is cached and refreshed on every change (one process, one writer).
+// Webhook verification asks this directory which app secrets and verify tokens exist, and
+// automatic assignment whether a channel assigns (issue 13, on every customer message);
+// both answers are cached and refreshed on every change (one process, one writer: this
+// directory; the sandbox and the environment's channel are written before any read and
+// never set auto-assign).
 import type { Config } from '../../config.ts'
 import { ChannelsRepo, type ChannelRow } from '../../store/channels.ts'
 import type { Db } from '../../store/db.ts'
@@ -81,6 +84,7 @@ export const toPublicChannel = (c: ChannelRow, members?: number[]): ChannelPubli
 export class ChannelDirectory {
   private readonly repo: ChannelsRepo
   private secretCache = new Map<ChannelKind, { secrets: string[]; tokens: string[] }>()
+  private autoAssignCache = new Map<number, boolean>()
 
   constructor(
     db: Db,
@@ -106,7 +110,7 @@ export class ChannelDirectory {
     const row = this.repo.insertIfNew({ ...clean(input), workspaceId, enabled: input.enabled ?? true })
     // (kind, external id) is unique across workspaces: a webhook must route to one place.
     if (!row) throw new AppError('CHANNEL_EXISTS', 409, 'That number or page is already connected')
-    this.secretCache.clear()
+    this.changed()
     return row
   }
 
@@ -117,7 +121,7 @@ export class ChannelDirectory {
     if (patch.accessToken !== undefined)
       Object.assign(set, { credentialsStatus: null, credentialsCheckedAt: null, credentialsDetail: null })
     const row = Object.keys(set).length ? this.repo.update(id, set) : this.get(workspaceId, id)
-    this.secretCache.clear()
+    this.changed()
     return row
   }
 
@@ -157,6 +161,28 @@ export class ChannelDirectory {
   /** The secret that must have signed a webhook for this channel. */
   secretOf(channel: ChannelRow): string {
     return channel.appSecret ?? this.config.metaAppSecret
+  }
+
+  /**
+   * Whether new and reopened conversations of this channel go round robin (`autoAssign`):
+   * asked for every customer message on an unassigned conversation, so cached; an
+   * unknown channel is false and not remembered.
+   */
+  autoAssigns(channelId: number): boolean {
+    let on = this.autoAssignCache.get(channelId)
+    if (on === undefined) {
+      const row = this.repo.byId(channelId)
+      if (!row) return false
+      on = row.autoAssign
+      this.autoAssignCache.set(channelId, on)
+    }
+    return on
+  }
+
+  /** A channel was added or changed: the next webhook reads the saved state again. */
+  private changed(): void {
+    this.secretCache.clear()
+    this.autoAssignCache.clear()
   }
 
   private cached(kind: ChannelKind) {

@@ -17,6 +17,7 @@ import type { InboxStore } from '../../store/inbox-store.ts'
 import type { ConversationRow } from '../../store/rows.ts'
 import { Errors } from '../../errors.ts'
 import { canSeeChannel, type Access } from '../accounts/access.ts'
+import type { ChannelDirectory } from '../channels/channels.ts'
 import type { CustomerWrote } from '../effects.ts'
 import type { InboxWriter } from '../inbox/writer.ts'
 import { systemLineText } from '../inbox/conversation-status.ts'
@@ -61,6 +62,8 @@ const POOL_DRAIN_LIMIT = 500
 
 export interface AssignmentDeps {
   repo: AssignmentRepo
+  /** Whether a channel assigns automatically: cached there, refreshed when a channel changes. */
+  channels: Pick<ChannelDirectory, 'autoAssigns'>
   store: InboxStore
   writer: InboxWriter
   events: EventLog
@@ -109,15 +112,16 @@ export class Assignment {
   customerWrote(e: CustomerWrote): void {
     const { after, batch } = e
     if (after.status !== 'open') return
-    const { repo } = this.deps
+    const { repo, channels } = this.deps
     if (after.assigneeId === null) {
-      if (repo.rotation(after.channelId).autoAssign) this.autoAssign(batch, after)
+      if (channels.autoAssigns(after.channelId)) this.autoAssign(batch, after)
       return
     }
     if (e.before.status !== 'resolved') return
+    const auto = channels.autoAssigns(after.channelId)
     const holder = repo.person(after.workspaceId, after.assigneeId)
-    if (holder && !holder.disabled && (this.isAvailable(holder) || !repo.rotation(after.channelId).autoAssign)) return
-    if (!repo.rotation(after.channelId).autoAssign || !this.autoAssign(batch, after)) this.change(batch, after, null, null)
+    if (holder && !holder.disabled && (this.isAvailable(holder) || !auto)) return
+    if (!auto || !this.autoAssign(batch, after)) this.change(batch, after, null, null)
   }
 
   /**
@@ -145,7 +149,7 @@ export class Assignment {
   drainChannel(workspaceId: number, channelId: number): number {
     const { repo } = this.deps
     return this.deps.events.transact((batch) => {
-      if (!repo.rotation(channelId).autoAssign) return 0
+      if (!this.deps.channels.autoAssigns(channelId)) return 0
       let n = 0
       // Bounded by what the channel's members can take at most: each pass assigns one or stops.
       for (const conv of repo.poolOf(channelId, POOL_DRAIN_LIMIT)) {
@@ -172,6 +176,8 @@ export class Assignment {
     const members = repo.activeMembers(conv.channelId)
     const available = members.filter((p) => p.id !== conv.assigneeId && this.isAvailable(p))
     if (available.length === 0) return false
+    // The position is read here, when someone is given work, not cached: it is written in
+    // this transaction, and a rolled-back one must leave the saved position as it was.
     const next = nextAssignee(
       available.map((p) => p.id),
       repo.openLoads(conv.workspaceId),
