@@ -148,7 +148,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     sending,
     sandbox,
     campaigns: createCampaigns({ config, db, events, store, writer, sending, now: clock.now, log: app.log }),
-    accounts: createAccounts({ config, db, events, auth, now: clock.now, log: app.log }),
+    accounts: createAccounts({ config, db, events, auth, members, conversations: store.conversations, now: clock.now, log: app.log }),
     settings: new WorkspaceSettingsRepo(db),
     presence,
     assignment: new Assignment({

@@ -8,8 +8,8 @@
 import type { EventBatch, EventLog } from '../../events/event-log.ts'
 import type { TeamUserDTO } from '../../events/types.ts'
 import { Errors } from '../../errors.ts'
-import { ChannelMembersRepo } from '../../store/channel-members.ts'
-import { ConversationsRepo } from '../../store/conversations.ts'
+import type { ChannelMembersRepo } from '../../store/channel-members.ts'
+import type { ConversationsRepo } from '../../store/conversations.ts'
 import { ChannelsRepo } from '../../store/channels.ts'
 import type { Db } from '../../store/db.ts'
 import { PasswordResetsRepo } from '../../store/password-resets.ts'
@@ -75,11 +75,19 @@ export class TeamHooks {
   }
 }
 
+/** The repositories the app already holds (app.ts): the same objects, not copies of them. */
+export interface TeamRepos {
+  /** Who works which channel: the app's `services.members`, which access checks read too. */
+  members: ChannelMembersRepo
+  /** The inbox store's conversations: a person given a channel starts reading it from now. */
+  conversations: Pick<ConversationsRepo, 'startReadsAt'>
+}
+
 export class Team {
   readonly hooks = new TeamHooks()
   private readonly users: UsersRepo
   private readonly members: ChannelMembersRepo
-  private readonly conversations: ConversationsRepo
+  private readonly conversations: TeamRepos['conversations']
   private readonly channels: ChannelsRepo
   private readonly sessions: SessionsRepo
   private readonly passwords: PasswordResetsRepo
@@ -89,10 +97,11 @@ export class Team {
     private readonly events: EventLog,
     private readonly auth: AuthService,
     private readonly now: () => number,
+    repos: TeamRepos,
   ) {
     this.users = new UsersRepo(db)
-    this.members = new ChannelMembersRepo(db)
-    this.conversations = new ConversationsRepo(db)
+    this.members = repos.members
+    this.conversations = repos.conversations
     this.channels = new ChannelsRepo(db)
     this.sessions = new SessionsRepo(db)
     this.passwords = new PasswordResetsRepo(db)

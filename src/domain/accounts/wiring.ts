@@ -8,7 +8,7 @@ import type { AuthService } from './auth.ts'
 import { Invitations } from './invitations.ts'
 import { createMailer, type Mailer } from './mailer.ts'
 import { PasswordResets } from './password-reset.ts'
-import { Team } from './team.ts'
+import { Team, type TeamRepos } from './team.ts'
 
 export interface Accounts {
   team: Team
@@ -22,12 +22,15 @@ export function createAccounts(deps: {
   db: Db
   events: EventLog
   auth: AuthService
+  /** The app's channel members and the inbox store's conversations (see TeamRepos). */
+  members: TeamRepos['members']
+  conversations: TeamRepos['conversations']
   now: () => number
   log: FastifyBaseLogger
 }): Accounts {
-  const { config, db, events, auth, now, log } = deps
+  const { config, db, events, auth, members, conversations, now, log } = deps
   const mailer = createMailer(config, log.child({ subsystem: 'mail' }))
-  const team = new Team(db, events, auth, now)
+  const team = new Team(db, events, auth, now, { members, conversations })
   return {
     team,
     invitations: new Invitations(db, events, auth, team, mailer, now),
