@@ -2,7 +2,7 @@
 // a password reset link, an invitation link (issue 13), and signing in again over the
 // page when the session ends. Errors from the server are shown as text.
 import { useEffect, useState } from 'preact/hooks'
-import type { TargetedEvent } from 'preact'
+import type { ComponentChildren, TargetedEvent } from 'preact'
 import { useApp } from '../state/context.ts'
 import { ApiError } from '../api/client.ts'
 import { SESSION_WARN_MS } from '../state/app.ts'
@@ -223,19 +223,20 @@ export function SignInAgain() {
   )
 }
 
-// A password reset link (`npm run admin -- reset-password`) opens
-// /reset-password#token=…: the fragment never reaches the server, and the page posts
-// the token in a body. It is read once and dropped from the address bar and history.
+// A password reset link (`npm run admin -- reset-password`) opens /reset-password#token=…
+// and an invitation link (issue 13) /invite#token=…: the fragment never reaches the
+// server, and the page posts the token in a body. It is read once and dropped from the
+// address bar and history. Both pages are one ChoosePasswordPage with their own texts.
 export const RESET_PASSWORD_PATH = '/reset-password'
 export const isResetPasswordPath = () => location.pathname === RESET_PASSWORD_PATH
+export const INVITE_PATH = '/invite'
+export const isInvitePath = () => location.pathname === INVITE_PATH
 
-function takeResetToken(): string {
+function takeToken(path: string): string {
   const token = new URLSearchParams(location.hash.slice(1)).get('token') ?? ''
-  if (location.hash) history.replaceState(null, '', RESET_PASSWORD_PATH)
+  if (location.hash) history.replaceState(null, '', path)
   return token
 }
-
-type ResetState = { kind: 'checking' } | { kind: 'form'; email: string } | { kind: 'refused'; message: string }
 
 const describeRefusal = (err: unknown) =>
   err instanceof ApiError
@@ -246,57 +247,85 @@ const describeRefusal = (err: unknown) =>
         : err.message
     : String(err)
 
-export function ResetPasswordScreen() {
-  const app = useApp()
-  const [token] = useState(takeResetToken)
-  const [state, setState] = useState<ResetState>(() =>
-    token
-      ? { kind: 'checking' }
-      : { kind: 'refused', message: 'This page opens from a password reset link. Ask your administrator for a new one.' },
-  )
+type LinkState<L> = { kind: 'checking' } | { kind: 'form'; link: L } | { kind: 'refused'; message: string }
+
+/** What differs between the pages that end in choosing a password; the rest is ChoosePasswordPage. */
+interface ChoosePasswordProps<L extends { email: string }> {
+  /** The page's path (the token is dropped from it) and its ids: `${name}-title`, `data-${name}-refused`. */
+  path: string
+  name: string
+  title: string
+  checking: string
+  /** Shown when the page is opened without a token. */
+  noToken: string
+  /** Whether the link works, and for whom (its email is the account's). */
+  check: (token: string) => Promise<L>
+  /** Error codes starting so mean the link stopped working while the page was open: the form gives way to the reason. */
+  retiredCodes: string
+  intro: (link: L) => ComponentChildren
+  /** Fields before the password (they take the focus then). */
+  fields?: ComponentChildren
+  passwordLabel: string
+  /** Uses the link; the server signs the person in (the session cookie). */
+  submit: (token: string, link: L, password: string, form: FormData) => Promise<void>
+  busyLabel: string
+  submitLabel: string
+}
+
+/** A one-time link's page: checking it, the reason it does not work, or the form to choose a password. */
+function ChoosePasswordPage<L extends { email: string }>(props: ChoosePasswordProps<L>) {
+  const [token] = useState(() => takeToken(props.path))
+  const [state, setState] = useState<LinkState<L>>(() => (token ? { kind: 'checking' } : { kind: 'refused', message: props.noToken }))
   useEffect(() => {
     if (!token) return
-    app.checkResetLink(token).then(
-      (r) => setState({ kind: 'form', email: r.email }),
+    props.check(token).then(
+      (link) => setState({ kind: 'form', link }),
       (err: unknown) => setState({ kind: 'refused', message: describeRefusal(err) }),
     )
   }, [token])
-  const email = state.kind === 'form' ? state.email : ''
+  const link = state.kind === 'form' ? state.link : undefined
   const { busy, error, onSubmit } = useSubmit(async (f) => {
     const password = str(f, 'password')
     if (password !== str(f, 'confirm')) throw new Error('The two passwords are not the same.')
     try {
-      await app.resetPassword(token, email, password)
+      await props.submit(token, link!, password, f)
     } catch (err) {
-      // Expired or used while the page was open: the form gives way to the reason.
-      if (err instanceof ApiError && err.code.startsWith('RESET_LINK_')) setState({ kind: 'refused', message: err.message })
+      if (err instanceof ApiError && err.code.startsWith(props.retiredCodes)) setState({ kind: 'refused', message: err.message })
       throw err
     }
     // A full load starts the inbox clean.
     location.replace('/')
   })
+  const titleId = `${props.name}-title`
   return (
     <main class="auth">
-      <form class="auth-card" onSubmit={onSubmit} aria-labelledby="reset-title">
-        <h1 id="reset-title">Choose a new password</h1>
-        {state.kind === 'checking' && <p role="status">Checking the link…</p>}
+      <form class="auth-card" onSubmit={onSubmit} aria-labelledby={titleId}>
+        <h1 id={titleId}>{props.title}</h1>
+        {state.kind === 'checking' && <p role="status">{props.checking}</p>}
         {state.kind === 'refused' && (
           <>
-            <p class="form-error" role="alert">
+            <p class="form-error" role="alert" {...{ [`data-${props.name}-refused`]: true }}>
               {state.message}
             </p>
             <a href="/">Go to sign in</a>
           </>
         )}
-        {state.kind === 'form' && (
+        {link && (
           <>
-            <p>
-              For <strong>{email}</strong>. Every device signed in to this account will be signed out.
-            </p>
-            <input type="hidden" name="email" value={email} autoComplete="username" />
+            {props.intro(link)}
+            <input type="hidden" name="email" value={link.email} autoComplete="username" />
+            {props.fields}
             <label>
-              New password (at least 8 characters)
-              <input name="password" type="password" autoComplete="new-password" required minLength={8} maxLength={1024} autoFocus />
+              {props.passwordLabel}
+              <input
+                name="password"
+                type="password"
+                autoComplete="new-password"
+                required
+                minLength={8}
+                maxLength={1024}
+                autoFocus={!props.fields}
+              />
             </label>
             <label>
               The same again
@@ -308,7 +337,7 @@ export function ResetPasswordScreen() {
               </p>
             )}
             <button type="submit" class="primary" disabled={busy}>
-              {busy ? 'Saving…' : 'Save and sign in'}
+              {busy ? props.busyLabel : props.submitLabel}
             </button>
           </>
         )}
@@ -317,92 +346,62 @@ export function ResetPasswordScreen() {
   )
 }
 
-// An invitation link (issue 13) opens /invite#token=…: like a reset link, the fragment
-// never reaches the server and is dropped from the address bar and history at once.
-export const INVITE_PATH = '/invite'
-export const isInvitePath = () => location.pathname === INVITE_PATH
-
-function takeInviteToken(): string {
-  const token = new URLSearchParams(location.hash.slice(1)).get('token') ?? ''
-  if (location.hash) history.replaceState(null, '', INVITE_PATH)
-  return token
+export function ResetPasswordScreen() {
+  const app = useApp()
+  return (
+    <ChoosePasswordPage
+      path={RESET_PASSWORD_PATH}
+      name="reset"
+      title="Choose a new password"
+      checking="Checking the link…"
+      noToken="This page opens from a password reset link. Ask your administrator for a new one."
+      check={app.checkResetLink}
+      retiredCodes="RESET_LINK_"
+      intro={({ email }) => (
+        <p>
+          For <strong>{email}</strong>. Every device signed in to this account will be signed out.
+        </p>
+      )}
+      passwordLabel="New password (at least 8 characters)"
+      submit={(token, { email }, password) => app.resetPassword(token, email, password)}
+      busyLabel="Saving…"
+      submitLabel="Save and sign in"
+    />
+  )
 }
-
-type InvitePreview = Awaited<ReturnType<ReturnType<typeof useApp>['checkInvitation']>>
-type InviteState = { kind: 'checking' } | { kind: 'form'; invitation: InvitePreview } | { kind: 'refused'; message: string }
 
 export function InviteScreen() {
   const app = useApp()
-  const [token] = useState(takeInviteToken)
-  const [state, setState] = useState<InviteState>(() =>
-    token ? { kind: 'checking' } : { kind: 'refused', message: 'This page opens from an invitation link. Ask your admin for one.' },
-  )
-  useEffect(() => {
-    if (!token) return
-    app.checkInvitation(token).then(
-      (invitation) => setState({ kind: 'form', invitation }),
-      (err: unknown) => setState({ kind: 'refused', message: describeRefusal(err) }),
-    )
-  }, [token])
-  const { busy, error, onSubmit } = useSubmit(async (f) => {
-    const password = str(f, 'password')
-    if (password !== str(f, 'confirm')) throw new Error('The two passwords are not the same.')
-    try {
-      await app.acceptInvitation(token, str(f, 'name').trim(), password)
-    } catch (err) {
-      // Used, revoked or expired while the page was open: the form gives way to the reason.
-      if (err instanceof ApiError && err.code.startsWith('INVITATION_')) setState({ kind: 'refused', message: err.message })
-      throw err
-    }
-    // Signed in by the server (the session cookie): a full load starts the inbox clean.
-    location.replace('/')
-  })
   return (
-    <main class="auth">
-      <form class="auth-card" onSubmit={onSubmit} aria-labelledby="invite-title">
-        <h1 id="invite-title">Join your team on Parley</h1>
-        {state.kind === 'checking' && <p role="status">Checking the invitation…</p>}
-        {state.kind === 'refused' && (
-          <>
-            <p class="form-error" role="alert" data-invite-refused>
-              {state.message}
-            </p>
-            <a href="/">Go to sign in</a>
-          </>
-        )}
-        {state.kind === 'form' && (
-          <>
-            <p data-invite-from>
-              <strong>{state.invitation.invitedBy}</strong> invited you to <strong>{state.invitation.workspace}</strong> as{' '}
-              {state.invitation.role === 'admin' ? 'an admin' : 'an agent'}.
-            </p>
-            <p>
-              You will sign in as <strong>{state.invitation.email}</strong>.
-            </p>
-            <input type="hidden" name="email" value={state.invitation.email} autoComplete="username" />
-            <label>
-              Your name
-              <input name="name" autoComplete="name" required maxLength={100} autoFocus />
-            </label>
-            <label>
-              Password (at least 8 characters)
-              <input name="password" type="password" autoComplete="new-password" required minLength={8} maxLength={1024} />
-            </label>
-            <label>
-              The same again
-              <input name="confirm" type="password" autoComplete="new-password" required minLength={8} maxLength={1024} />
-            </label>
-            {error && (
-              <p class="form-error" role="alert">
-                {error}
-              </p>
-            )}
-            <button type="submit" class="primary" disabled={busy}>
-              {busy ? 'Joining…' : 'Join and sign in'}
-            </button>
-          </>
-        )}
-      </form>
-    </main>
+    <ChoosePasswordPage
+      path={INVITE_PATH}
+      name="invite"
+      title="Join your team on Parley"
+      checking="Checking the invitation…"
+      noToken="This page opens from an invitation link. Ask your admin for one."
+      check={app.checkInvitation}
+      retiredCodes="INVITATION_"
+      intro={(invitation) => (
+        <>
+          <p data-invite-from>
+            <strong>{invitation.invitedBy}</strong> invited you to <strong>{invitation.workspace}</strong> as{' '}
+            {invitation.role === 'admin' ? 'an admin' : 'an agent'}.
+          </p>
+          <p>
+            You will sign in as <strong>{invitation.email}</strong>.
+          </p>
+        </>
+      )}
+      fields={
+        <label>
+          Your name
+          <input name="name" autoComplete="name" required maxLength={100} autoFocus />
+        </label>
+      }
+      passwordLabel="Password (at least 8 characters)"
+      submit={(token, _invitation, password, f) => app.acceptInvitation(token, str(f, 'name').trim(), password)}
+      busyLabel="Joining…"
+      submitLabel="Join and sign in"
+    />
   )
 }
