@@ -9,16 +9,11 @@
 // - memory per idle per-user stream against the raw node:http SSE baseline.
 import { Child, nofileLimits, sleep } from '../lib/proc.ts'
 import { nowMs } from '../lib/hist.ts'
-import { cursorOf, login, split, startBaseline, startParley, startReceivers, type Running } from '../lib/servers.ts'
+import { cursorOf, login, startBaseline, startParley, startReceivers, type Running } from '../lib/servers.ts'
+import { collectArrivals, openStreams, postWebhook, type Arrivals, type Mem, type PublishSample } from '../lib/streams.ts'
 import { customer, encode, inboundText, PHONE_NUMBER_ID, WABA_ID } from '../lib/wa.ts'
 import { kb, median, ms, num, ratio, type Section } from '../lib/report.ts'
 import type { Ctx } from '../lib/context.ts'
-
-interface Mem {
-  rss: number
-  heapUsed: number
-}
-type Sample = { startMs: number; durMs: number; flushMs: number; events: number; conns: number }
 
 // Channel checks run against a refused port (never graph.facebook.com), once: no retry
 // during the measurement publishes a channel.updated among the timed events.
@@ -56,50 +51,6 @@ function webhook(phoneId: string, tag: string, n: number): { body: string; signa
   })
 }
 
-async function post(url: string, e: { body: string; signature: string }): Promise<void> {
-  const res = await fetch(`${url}/webhooks/whatsapp`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-hub-signature-256': e.signature },
-    body: e.body,
-  })
-  if (res.status !== 200) throw new Error(`webhook answered ${res.status}`)
-}
-
-async function openStreams(server: Running, receivers: Child[], n: number, tokens: string[], addr: number): Promise<void> {
-  const opened = await Promise.all(
-    receivers.map((r, i) =>
-      r.call<{ opened: number; failed: number; firstError: string }>(
-        'open',
-        {
-          url: `${server.url}/stream`,
-          tokens,
-          count: split(n, receivers.length, i),
-          localAddress: `127.0.0.${60 + addr + i}`,
-          mode: 'fanout',
-          concurrency: 64,
-        },
-        180_000,
-      ),
-    ),
-  )
-  const failed = opened.reduce((a, r) => a + r.failed, 0)
-  if (failed) throw new Error(`${failed} of ${n} streams failed to open: ${opened.find((r) => r.failed)?.firstError}`)
-  const held = await server.child.call<number>('streams')
-  if (held !== n) throw new Error(`${server.name} holds ${held} streams, expected ${n}`)
-}
-
-/** Arrivals of each event id over all receivers since the last call. */
-async function arrivals(receivers: Child[], acc: Map<number, { n: number; max: number }>): Promise<void> {
-  const parts = await Promise.all(receivers.map((r) => r.call<Array<{ id: number; n: number; max: number }>>('fanout')))
-  for (const p of parts)
-    for (const f of p) {
-      const a = acc.get(f.id) ?? { n: 0, max: 0 }
-      a.n += f.n
-      a.max = Math.max(a.max, f.max)
-      acc.set(f.id, a)
-    }
-}
-
 interface Side {
   name: string
   server: Running
@@ -116,16 +67,16 @@ interface Side {
 /** One event to one channel: the hub's write time, and every recipient (exactly) reached. */
 async function once(side: Side, phoneId: string, tag: string): Promise<void> {
   await side.server.child.call('samples')
-  await post(side.server.url, webhook(phoneId, tag, 1))
-  const samples = await side.server.child.call<Sample[]>('samples')
+  await postWebhook(side.server.url, webhook(phoneId, tag, 1))
+  const samples = await side.server.child.call<PublishSample[]>('samples')
   const s = samples.find((x) => x.events === 1)
   if (!s) throw new Error(`${side.name}: no publish sample (got ${JSON.stringify(samples)})`)
   side.write.push(s.flushMs)
   side.loop.push(s.durMs)
-  const acc = new Map<number, { n: number; max: number }>()
+  const acc: Arrivals = new Map()
   const end = nowMs() + 20_000
   for (;;) {
-    await arrivals(side.receivers, acc)
+    await collectArrivals(side.receivers, acc)
     const got = [...acc.values()].reduce((a, x) => Math.max(a, x.n), 0)
     if (got >= side.expect) break
     if (nowMs() > end) throw new Error(`${side.name}: only ${got} of ${side.expect} streams got the event`)
@@ -133,7 +84,7 @@ async function once(side: Side, phoneId: string, tag: string): Promise<void> {
   }
   // Anything still in flight to a stream that should not have it would land by now.
   await sleep(150)
-  await arrivals(side.receivers, acc)
+  await collectArrivals(side.receivers, acc)
   const [only] = [...acc.values()]
   if (acc.size !== 1 || !only) throw new Error(`${side.name}: ${acc.size} distinct events arrived, expected 1`)
   side.extra += Math.max(0, only.n - side.expect)
@@ -190,10 +141,10 @@ export async function audience(ctx: Ctx): Promise<Section> {
       teamRecv,
       streams,
       members.map((m) => m.token),
-      0,
+      60,
     )
-    await openStreams(plain, plainRecv, recipients, [plainToken!], 10)
-    await openStreams(raw, rawRecv, streams, ['none'], 20)
+    await openStreams(plain, plainRecv, recipients, [plainToken!], 70)
+    await openStreams(raw, rawRecv, streams, ['none'], 80)
     await sleep(1000)
     const mem = { team: await team.child.call<Mem>('mem'), raw: await raw.child.call<Mem>('mem') }
     const perStream = (m: Mem, b: Mem) => (m.rss - b.rss) / streams
@@ -229,7 +180,7 @@ export async function audience(ctx: Ctx): Promise<Section> {
       Array.from({ length: 8 }, async () => {
         while (next < webhooks) {
           const k = next++
-          await post(team.url, webhook(wa[k % channels]!.externalId, `r${k}`, perWebhook))
+          await postWebhook(team.url, webhook(wa[k % channels]!.externalId, `r${k}`, perWebhook))
         }
       }),
     )

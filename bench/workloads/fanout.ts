@@ -5,17 +5,11 @@ import Database from 'better-sqlite3'
 import path from 'node:path'
 import { nofileLimits, sleep, type Child } from '../lib/proc.ts'
 import { nowMs } from '../lib/hist.ts'
-import { login, split, startBaseline, startParley, startReceivers, type Running } from '../lib/servers.ts'
+import { login, startBaseline, startParley, startReceivers, type Running } from '../lib/servers.ts'
+import { collectArrivals, openStreams, postWebhook, type Arrivals, type Mem, type PublishSample } from '../lib/streams.ts'
 import { customer, encode, envelope, inboundText } from '../lib/wa.ts'
 import { kb, median, ms, num, ratio, type Section } from '../lib/report.ts'
 import type { Ctx } from '../lib/context.ts'
-
-interface Mem {
-  rss: number
-  heapUsed: number
-  external: number
-  streams: number
-}
 
 async function postOne(url: string, n: number): Promise<void> {
   const from = customer(900_000 + n)
@@ -27,37 +21,11 @@ async function postOne(url: string, n: number): Promise<void> {
       ],
     }),
   )
-  const res = await fetch(`${url}/webhooks/whatsapp`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-hub-signature-256': e.signature },
-    body: e.body,
-  })
-  if (res.status !== 200) throw new Error(`webhook answered ${res.status}`)
+  await postWebhook(url, e)
 }
 
-async function openStreams(ctx: Ctx, server: Running, receivers: Child[], n: number, tokens: string[], addr: number): Promise<number> {
-  const t0 = nowMs()
-  const opened = await Promise.all(
-    receivers.map((r, i) =>
-      r.call<{ opened: number; failed: number; firstError: string }>(
-        'open',
-        {
-          url: `${server.url}/stream`,
-          tokens,
-          count: split(n, receivers.length, i),
-          localAddress: `127.0.0.${40 + addr + i}`,
-          mode: 'fanout',
-          concurrency: 64,
-        },
-        180_000,
-      ),
-    ),
-  )
-  const failed = opened.reduce((a, r) => a + r.failed, 0)
-  if (failed) throw new Error(`${failed} of ${n} streams failed to open: ${opened.find((r) => r.failed)?.firstError}`)
-  const openMs = nowMs() - t0
-  const held = await server.child.call<number>('streams')
-  if (held !== n) throw new Error(`${server.name} holds ${held} streams, expected ${n}`)
+async function open(ctx: Ctx, server: Running, receivers: Child[], n: number, tokens: string[], addr: number): Promise<number> {
+  const openMs = await openStreams(server, receivers, n, tokens, 40 + addr)
   ctx.log(`fanout: ${server.name} holds ${n} streams (opened in ${(openMs / 1000).toFixed(1)} s)`)
   return openMs
 }
@@ -65,16 +33,9 @@ async function openStreams(ctx: Ctx, server: Running, receivers: Child[], n: num
 /** Waits until all n clients have event `id` (or the deadline); returns the last arrival. */
 async function lastArrival(receivers: Child[], n: number, timeoutMs: number): Promise<{ id: number; max: number; got: number }> {
   const end = nowMs() + timeoutMs
-  const acc = new Map<number, { n: number; max: number }>()
+  const acc: Arrivals = new Map()
   for (;;) {
-    const parts = await Promise.all(receivers.map((r) => r.call<Array<{ id: number; n: number; max: number }>>('fanout')))
-    for (const p of parts)
-      for (const f of p) {
-        const a = acc.get(f.id) ?? { n: 0, max: 0 }
-        a.n += f.n
-        a.max = Math.max(a.max, f.max)
-        acc.set(f.id, a)
-      }
+    await collectArrivals(receivers, acc)
     const done = [...acc.entries()].find(([, a]) => a.n >= n)
     if (done) return { id: done[0], max: done[1].max, got: done[1].n }
     if (nowMs() > end) {
@@ -99,21 +60,20 @@ interface Side {
   loop: number[]
   e2e: number[]
 }
-type Sample = { startMs: number; durMs: number; flushMs: number; events: number; conns: number }
 
 /** One event through one system: returns the write-loop time and the time to the last client. */
 async function once(side: Side, n: number, seq: number, frame: string): Promise<void> {
   let start: number
   if (side.kind === 'parley') {
     await postOne(side.server.url, seq)
-    const samples = await side.server.child.call<Sample[]>('samples')
+    const samples = await side.server.child.call<PublishSample[]>('samples')
     const s = samples.find((x) => x.events === 1 && x.conns === n)
     if (!s) throw new Error(`no publish sample for ${n} streams (got ${JSON.stringify(samples)})`)
     side.write.push(s.flushMs)
     side.loop.push(s.durMs)
     start = s.startMs
   } else {
-    const r = await side.server.child.call<Sample>('broadcast', { frame: frame.replace(/^id: ([^:\n]*):\d+/, `id: $1:${seq}`) })
+    const r = await side.server.child.call<PublishSample>('broadcast', { frame: frame.replace(/^id: ([^:\n]*):\d+/, `id: $1:${seq}`) })
     side.write.push(r.flushMs)
     side.loop.push(r.durMs)
     start = r.startMs
@@ -166,11 +126,11 @@ async function runPair(ctx: Ctx, n: number): Promise<{ parley: Side; raw: Side; 
     await parley.server.child.call('record', { on: true })
     // Warm-up: a few streams and events through every path, then close them.
     let seq = 1
-    await openStreams(ctx, parley.server, parley.receivers.slice(0, 1), 100, parley.tokens, 0)
+    await open(ctx, parley.server, parley.receivers.slice(0, 1), 100, parley.tokens, 0)
     await postOne(parley.server.url, seq++)
     await lastArrival(parley.receivers.slice(0, 1), 100, 5000)
     const frame = lastFrame(parley.server.dataDir)
-    await openStreams(ctx, raw.server, raw.receivers.slice(0, 1), 100, raw.tokens, 20)
+    await open(ctx, raw.server, raw.receivers.slice(0, 1), 100, raw.tokens, 20)
     for (const side of sides) {
       for (let i = 0; i < 3; i++)
         await once({ ...side, receivers: side.receivers.slice(0, 1), write: [], loop: [], e2e: [] }, 100, seq++, frame)
@@ -179,8 +139,8 @@ async function runPair(ctx: Ctx, n: number): Promise<{ parley: Side; raw: Side; 
     }
     await sleep(300)
     for (const side of sides) side.base = await side.server.child.call<Mem>('mem')
-    parley.openMs = await openStreams(ctx, parley.server, parley.receivers, n, parley.tokens, 0)
-    raw.openMs = await openStreams(ctx, raw.server, raw.receivers, n, raw.tokens, 20)
+    parley.openMs = await open(ctx, parley.server, parley.receivers, n, parley.tokens, 0)
+    raw.openMs = await open(ctx, raw.server, raw.receivers, n, raw.tokens, 20)
     await sleep(1000)
     for (const side of sides) side.mem = await side.server.child.call<Mem>('mem')
     // One unrecorded round at full size (first writes to fresh sockets), then the reps.
