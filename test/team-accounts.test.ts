@@ -3,22 +3,22 @@
 // closes their open stream within a second; a password change signs out the person's
 // other sessions but not the one that made it; availability; an admin's reset link.
 import t from 'tap'
-import { apiCall, startServer } from './helpers/server.ts'
+import { apiCall, type TestLike } from './helpers/server.ts'
 import { connectSse, type SseClient } from './helpers/sse.ts'
 import { ChannelMembersRepo } from '../src/store/channel-members.ts'
 import { textWebhook } from './helpers/wa.ts'
+import { teamServer } from './helpers/team-fixtures.ts'
 
 const AGENT = { email: 'agent@example.com', password: 'agent password 1' }
 
-async function withAgent(t: Parameters<typeof startServer>[0]) {
-  const s = await startServer(t)
-  const admin = await s.login()
-  const api = apiCall(s.url, admin.token)
+/** The team server and one agent who joined through an invitation (their first session's token). */
+async function withAgent(t: TestLike) {
+  const { s, api, adminToken } = await teamServer(t)
   const inv = (await api('POST', '/api/users/invitations', { email: AGENT.email, role: 'agent', channelIds: [] })).body.invitation
   const token = new URL(inv.url).hash.replace('#token=', '')
   const acc = await apiCall(s.url, '')('POST', '/api/invitations/accept', { token, name: 'Agent', password: AGENT.password }, null)
   if (acc.status !== 201) throw new Error(`accept: ${acc.status}`)
-  return { s, api, adminToken: admin.token, agentId: acc.body.user.id as number, agentToken: acc.body.token as string }
+  return { s, api, adminToken, agentId: acc.body.user.id as number, agentToken: acc.body.token as string }
 }
 
 /** Resolves when the stream closes; fails the test past `ms`. */
@@ -204,25 +204,9 @@ t.test('without SMTP an admin issues a reset link for an agent', async (t) => {
 })
 
 t.test("a channel's members set from its settings: each person's channels follow, refused for strangers", async (t) => {
-  const s = await startServer(t)
-  const { token } = await s.login()
-  const api = apiCall(s.url, token)
-  const auth = s.app.services.auth
-  const ws = auth.defaultWorkspace()
-  const ana = await auth.createUser({
-    workspaceId: ws,
-    email: 'ana.members@example.com',
-    name: 'Ana',
-    password: 'a long enough password',
-    role: 'agent',
-  })
-  const ben = await auth.createUser({
-    workspaceId: ws,
-    email: 'ben.members@example.com',
-    name: 'Ben',
-    password: 'a long enough password',
-    role: 'agent',
-  })
+  const { s, api, addAgent } = await teamServer(t)
+  const ana = await addAgent('Ana', 'ana.members@example.com')
+  const ben = await addAgent('Ben', 'ben.members@example.com')
   const channelId = ((await api('GET', '/api/channels')).body.channels[0] as { id: number }).id
   const set = await api('PATCH', `/api/channels/${channelId}`, { members: [ben.id, ana.id] })
   t.equal(set.status, 200)
@@ -238,16 +222,11 @@ t.test("a channel's members set from its settings: each person's channels follow
 })
 
 t.test('everyone may read the teammates (names for the assignee picker), without emails or deactivated people', async (t) => {
-  const s = await startServer(t)
-  const { token } = await s.login()
-  const api = apiCall(s.url, token)
-  const auth = s.app.services.auth
-  const ws = auth.defaultWorkspace()
-  const password = 'a long enough password'
-  const ana = await auth.createUser({ workspaceId: ws, email: 'ana.team@example.com', name: 'Ana', password, role: 'agent' })
-  const gone = await auth.createUser({ workspaceId: ws, email: 'gone.team@example.com', name: 'Gone', password, role: 'agent' })
+  const { s, api, addAgent, tokenOf } = await teamServer(t)
+  const ana = await addAgent('Ana', 'ana.team@example.com')
+  const gone = await addAgent('Gone', 'gone.team@example.com')
   t.equal((await api('PATCH', `/api/users/${gone.id}`, { disabled: true })).status, 200)
-  const asAna = apiCall(s.url, (await s.login({ email: 'ana.team@example.com', password })).token)
+  const asAna = apiCall(s.url, await tokenOf('ana.team@example.com'))
   const res = await asAna('GET', '/api/team')
   t.equal(res.status, 200)
   const people = res.body.people as Record<string, unknown>[]
@@ -264,15 +243,10 @@ t.test('everyone may read the teammates (names for the assignee picker), without
 })
 
 t.test('a change of channels applies to the person’s open stream at once: reset, then only what they may now see', async (t) => {
-  const s = await startServer(t)
-  const { token } = await s.login()
-  const api = apiCall(s.url, token)
-  const auth = s.app.services.auth
-  const ws = auth.defaultWorkspace()
-  const password = 'a long enough password'
-  const ana = await auth.createUser({ workspaceId: ws, email: 'ana.reset@example.com', name: 'Ana', password, role: 'agent' })
+  const { s, api, addAgent, tokenOf } = await teamServer(t)
+  const ana = await addAgent('Ana', 'ana.reset@example.com')
   const channelId = ((await api('GET', '/api/channels')).body.channels[0] as { id: number }).id
-  const anaToken = (await s.login({ email: 'ana.reset@example.com', password })).token
+  const anaToken = await tokenOf('ana.reset@example.com')
   const stream = await connectSse(`${s.url}/stream`, { token: anaToken })
   t.teardown(() => stream.close())
 

@@ -4,59 +4,10 @@ import t from 'tap'
 import { channelParams, createInboxState, listKey, threadItems, type StreamEvent } from '../web/src/state/inbox.ts'
 import type { ConversationDTO, MessageDTO } from '../src/events/types.ts'
 import { channelBadge, channelFilterOptions, channelWindow } from '../web/src/lib/channels.ts'
+import { conv, msg } from './helpers/dto-fixtures.ts'
 
 const EPOCH = 'ep1'
 const id = (n: number, epoch = EPOCH) => `${epoch}:${n}`
-
-function conv(cid: number, over: Partial<ConversationDTO> = {}): ConversationDTO {
-  return {
-    id: cid,
-    channelId: 1,
-    channelKind: 'whatsapp',
-    status: 'open',
-    snoozedUntil: null,
-    labels: [],
-    unreadCount: 0,
-    assignee: null,
-    waitingSince: null,
-    lastMessageId: null,
-    lastMessagePreview: null,
-    lastMessageDirection: null,
-    lastMessageAt: null,
-    lastMessageStatus: null,
-    lastMessageError: null,
-    lastActivityAt: 1000 + cid,
-    windowExpiresAt: null,
-    contact: { id: cid, externalId: `49150000${cid}`, name: `Contact ${cid}`, phone: `49150000${cid}` },
-    ...over,
-  }
-}
-
-function msg(mid: number, cid: number, over: Partial<MessageDTO> = {}): MessageDTO {
-  return {
-    id: mid,
-    conversationId: cid,
-    direction: 'in',
-    type: 'text',
-    text: `m${mid}`,
-    media: null,
-    data: null,
-    context: null,
-    replyToMessageId: null,
-    reactions: null,
-    providerMessageId: `wamid.${mid}`,
-    clientMessageId: null,
-    senderUserId: null,
-    status: 'received',
-    sentAt: null,
-    deliveredAt: null,
-    readAt: null,
-    failedAt: null,
-    error: null,
-    timestamp: 1_700_000_000_000 + mid,
-    ...over,
-  }
-}
 
 const created = (n: number, m: MessageDTO, c: ConversationDTO): StreamEvent => ({
   id: id(n),

@@ -6,63 +6,12 @@ import { createInboxState, type StreamEvent } from '../web/src/state/inbox.ts'
 import { assignable, assignmentWords, concernsMe, countsDelta, matchesView } from '../web/src/state/team.ts'
 import { waitingLabel } from '../web/src/lib/format.ts'
 import type { ConversationDTO, MessageDTO } from '../src/events/types.ts'
+import { conv, msg } from './helpers/dto-fixtures.ts'
 
 const id = (n: number) => `ep1:${n}`
 const ME = 7
 const BEN = { id: 8, name: 'Ben Ortiz' }
 const ANA = { id: ME, name: 'Ana Lopez' }
-
-type Conv = ConversationDTO & { assignee?: { id: number; name: string } | null; waitingSince?: number | null }
-
-function conv(cid: number, over: Partial<Conv> = {}): Conv {
-  return {
-    id: cid,
-    channelId: 1,
-    channelKind: 'whatsapp',
-    status: 'open',
-    snoozedUntil: null,
-    labels: [],
-    unreadCount: 0,
-    lastMessageId: null,
-    lastMessagePreview: null,
-    lastMessageDirection: null,
-    lastMessageAt: null,
-    lastMessageStatus: null,
-    lastMessageError: null,
-    lastActivityAt: 1000 + cid,
-    windowExpiresAt: null,
-    contact: { id: cid, externalId: `49150000${cid}`, name: `Contact ${cid}`, phone: `49150000${cid}` },
-    assignee: null,
-    waitingSince: null,
-    ...over,
-  }
-}
-
-function msg(mid: number, cid: number, over: Partial<MessageDTO> = {}): MessageDTO {
-  return {
-    id: mid,
-    conversationId: cid,
-    direction: 'in',
-    type: 'text',
-    text: `m${mid}`,
-    media: null,
-    data: null,
-    context: null,
-    replyToMessageId: null,
-    reactions: null,
-    providerMessageId: `wamid.${mid}`,
-    clientMessageId: null,
-    senderUserId: null,
-    status: 'received',
-    sentAt: null,
-    deliveredAt: null,
-    readAt: null,
-    failedAt: null,
-    error: null,
-    timestamp: 1_700_000_000_000 + mid,
-    ...over,
-  }
-}
 
 const created = (n: number, m: MessageDTO, c: ConversationDTO): StreamEvent => ({
   id: id(n),
