@@ -36,6 +36,15 @@ export type AccessReader = (sub: StreamSubscriber) => Access | undefined
 /** A person's first stream opened (`open`: true) or their last one closed (false). */
 export type UserStreamsListener = (userId: number, workspaceId: number, open: boolean) => void
 
+/** Who may see an ephemeral frame: one channel's audience, one person, or (neither) the whole workspace. */
+export interface EphemeralAudience {
+  channelId?: number
+  userId?: number
+}
+
+/** What a stream is told once it is live (after its replay): the current ephemeral state (issue 14's presence). */
+export type EphemeralSnapshot = (sub: StreamSubscriber) => Array<{ type: string; payload: unknown; audience: EphemeralAudience }>
+
 export interface HubOptions {
   heartbeatMs: number
   pingMs: number
@@ -134,6 +143,11 @@ export function frameOf(epoch: string, ev: LoggedEvent): string {
   return `id: ${epoch}:${ev.id}\nevent: ${ev.type}\ndata: ${ev.data}\n\n`
 }
 
+/** A live-only frame: no `id:` line, so it is not a position in the log. */
+export function ephemeralFrameOf(type: string, payload: unknown): string {
+  return `event: ${type}\ndata: ${JSON.stringify(payload)}\n\n`
+}
+
 export type CursorCheck = { ok: true; afterId: number } | { ok: false; reason: ResetPayload['reason'] }
 
 export class StreamHub {
@@ -154,6 +168,7 @@ export class StreamHub {
   private flushSeq = 0
   private accessOf: AccessReader | undefined
   private readonly userListeners: UserStreamsListener[] = []
+  private snapshotOf: EphemeralSnapshot | undefined
 
   constructor(
     private readonly log: EventLog,
@@ -180,6 +195,11 @@ export class StreamHub {
   /** Presence (app.ts): called when a person's first stream opens and when their last one closes. */
   onUserStreams(listener: UserStreamsListener): void {
     this.userListeners.push(listener)
+  }
+
+  /** What a newly live stream is told of the ephemeral state (presence, app.ts). */
+  ephemeralSnapshotWith(snapshot: EphemeralSnapshot): void {
+    this.snapshotOf = snapshot
   }
 
   /** Whether this person has an open stream. */
@@ -266,15 +286,15 @@ export class StreamHub {
     if (first) for (const l of this.userListeners) l(sub.userId, sub.workspaceId, true)
     socket.on('drain', () => (conn.blockedSince = 0))
 
-    if (cursor === undefined) return
+    if (cursor === undefined) return this.sendSnapshot(conn)
     const check = this.checkCursor(cursor)
     if (!check.ok) {
       const reset: ResetPayload = { reason: check.reason, cursor: this.log.cursor() }
       this.write(conn, `id: ${reset.cursor}\nevent: reset\ndata: ${JSON.stringify(reset)}\n\n`)
-      return
+      return this.sendSnapshot(conn)
     }
     conn.skipThrough = check.afterId
-    if (check.afterId >= this.flushedThrough) return
+    if (check.afterId >= this.flushedThrough) return this.sendSnapshot(conn)
     conn.pending = []
     void this.replay(conn, check.afterId, this.flushedThrough)
   }
@@ -320,6 +340,52 @@ export class StreamHub {
     }
     let chunk = ''
     for (const ev of pending) if (ev.id > highWater) chunk += frameOf(this.log.epoch, ev)
+    if (chunk) this.write(conn, chunk)
+    this.sendSnapshot(conn)
+  }
+
+  /**
+   * Live-only frames (issue 14: who is viewing or typing). Framed once, with NO `id:`
+   * line — a browser's EventSource keeps its last event id, so they never move a cursor
+   * — and written only to the streams of the audience, found from the same indexes as
+   * events. Never in the event log, so never replayed: a stream still replaying skips
+   * them and gets the current state (the snapshot) when its replay ends. Returns how
+   * many streams it was written to.
+   */
+  publishEphemeral(workspaceId: number, type: string, payload: unknown, audience: EphemeralAudience = {}): number {
+    const room = this.rooms.get(workspaceId)
+    if (!room) return 0
+    const bytes = Buffer.from(ephemeralFrameOf(type, payload))
+    let framed: Buffer | undefined
+    let n = 0
+    const send = (c: Conn) => {
+      if (c.pending || c.closed) return
+      this.write(c, bytes, c.chunked ? (framed ??= httpChunk(bytes)) : undefined)
+      n++
+    }
+    const { channelId, userId } = audience
+    if (userId !== undefined) {
+      const mine = room.byUser.get(userId)
+      if (mine) for (const c of mine) if (channelId === undefined || canSeeChannel(c.access, channelId)) send(c)
+    } else if (channelId !== undefined) {
+      for (const c of room.admins) send(c)
+      const members = room.byChannel.get(channelId)
+      if (members) for (const c of members) send(c)
+    } else {
+      for (const c of room.all) send(c)
+    }
+    return n
+  }
+
+  /** The current ephemeral state, to a stream that just became live (filtered by what it may see). */
+  private sendSnapshot(conn: Conn): void {
+    if (!this.snapshotOf || conn.closed) return
+    let chunk = ''
+    for (const { type, payload, audience } of this.snapshotOf(conn)) {
+      if (audience.userId !== undefined && audience.userId !== conn.userId) continue
+      if (audience.channelId !== undefined && !canSeeChannel(conn.access, audience.channelId)) continue
+      chunk += ephemeralFrameOf(type, payload)
+    }
     if (chunk) this.write(conn, chunk)
   }
 
