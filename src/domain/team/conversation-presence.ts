@@ -104,6 +104,9 @@ export class ConversationPresence {
     e.channelId = s.channelId
     // Typing implies having it open: when typing lapses, the person shows as viewing.
     e.viewingUntil = Math.max(e.viewingUntil, now + VIEWING_TTL_MS)
+    // "Viewing" from someone who was typing: they sent or cleared their text, and the
+    // others stop seeing "typing" now rather than when it lapses.
+    if (s.state === 'viewing') e.typingUntil = 0
     if (s.state === 'typing') {
       // A throttled signal is accepted but changes nothing: the streams saw typing under 3 s ago.
       if (now - e.lastTypingSentAt < TYPING_THROTTLE_MS) {
