@@ -157,7 +157,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     conversationPresence: new ConversationPresence({
       now: clock.now,
       nameOf: (userId) => auth.user(userId)?.name,
-      publish: (ws, channelId, frame) => hub.publishEphemeral(ws, 'presence', frame, { channelId }),
+      // Keyed by conversation and person: an unsent older state of theirs there is replaced.
+      publish: (ws, channelId, frame) =>
+        hub.publishEphemeral(ws, 'presence', frame, { channelId }, `${frame.conversationId}:${frame.user.id}`),
     }),
     assignment: new Assignment({
       repo: new AssignmentRepo(db),

@@ -197,6 +197,7 @@ t.test('throttle: two typing signals within 3 s make one frame', async (t) => {
   )
   // Past 3 s, the next one goes out again.
   t.equal((await post(tm, tm.ana.token, conv, { state: 'typing' })).status, 204)
+  await admin.waitFor(() => frames(admin).filter((f) => f.state === 'typing').length === 2)
   tm.clock.offset += 3000
   t.equal((await post(tm, tm.ana.token, conv, { state: 'typing', mode: 'note' })).status, 204)
   await admin.waitFor(() => frames(admin).filter((f) => f.state === 'typing').length === 3)
