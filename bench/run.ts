@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [-- --only=ingest,delivery,fanout,replay,reads,peer,campaign,audience] [-- --profile]`
+// `npm run bench [-- --quick] [-- --only=ingest,delivery,fanout,replay,reads,peer,campaign,audience,presence] [-- --profile]`
 // `[-- --campaign-full]`: the campaign workload at the issue's 10,000 recipients (else 1,000).
 //
 // Runs each workload with its baselines side by side, prints the tables and writes
@@ -20,6 +20,7 @@ import { reads } from './workloads/reads.ts'
 import { peer } from './workloads/peer.ts'
 import { campaign } from './campaign.ts'
 import { audience } from './workloads/audience.ts'
+import { presence } from './workloads/presence.ts'
 
 const WORKLOADS: Record<string, (ctx: Ctx) => Promise<Section | Section[]>> = {
   ingest,
@@ -30,6 +31,7 @@ const WORKLOADS: Record<string, (ctx: Ctx) => Promise<Section | Section[]>> = {
   peer,
   campaign,
   audience,
+  presence,
 }
 
 const args = process.argv.slice(2)

@@ -47,6 +47,8 @@ import { settingsRoutes } from './http/settings.ts'
 import { Assignment } from './domain/team/assignment.ts'
 import { AssignmentRepo } from './store/assignment.ts'
 import { assignmentRoutes } from './http/assignment.ts'
+import { ConversationPresence } from './domain/team/conversation-presence.ts'
+import { presenceRoutes } from './http/presence.ts'
 
 export interface AppDeps {
   config: Readonly<Config>
@@ -151,6 +153,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     accounts: createAccounts({ config, db, events, auth, members, conversations: store.conversations, now: clock.now, log: app.log }),
     settings: new WorkspaceSettingsRepo(db),
     presence,
+    // Issue 14: viewing and typing, fanned out as `presence` frames without an id (never in the log).
+    conversationPresence: new ConversationPresence({
+      now: clock.now,
+      nameOf: (userId) => auth.user(userId)?.name,
+      // Keyed by conversation and person: an unsent older state of theirs there is replaced.
+      publish: (ws, channelId, frame) =>
+        hub.publishEphemeral(ws, 'presence', frame, { channelId }, `${frame.conversationId}:${frame.user.id}`),
+    }),
     assignment: new Assignment({
       repo: new AssignmentRepo(db),
       channels,
@@ -194,6 +204,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // ---- The team: what follows when people change (issue 13) ----
   // Who is online: a person's first stream opening, their last one closing (offline after the grace).
   hub.onUserStreams((userId, workspaceId, open) => presence.streams(userId, workspaceId, open))
+  // Issue 14: a person's last stream closed: what they viewed or typed in goes idle; a new stream hears who is where.
+  hub.onUserStreams((userId, _ws, open) => open || services.conversationPresence.userGone(userId))
+  hub.ephemeralSnapshotWith((sub) =>
+    services.conversationPresence
+      .snapshot(sub.workspaceId)
+      .map(({ channelId, frame }) => ({ type: 'presence', payload: frame, audience: { channelId } })),
+  )
   // Someone became available (came online, or set themselves online): the oldest waiting pool is theirs, up to their cap.
   presence.onChange((userId, online) => {
     const user = online ? auth.user(userId) : undefined
@@ -241,6 +258,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(streamRoutes, { services })
   await app.register(conversationRoutes, { services })
   await app.register(assignmentRoutes, { services })
+  await app.register(presenceRoutes, { services })
   await app.register(channelRoutes, { services })
   await app.register(messageRoutes, { services })
   await app.register(templateRoutes, { services })
@@ -292,6 +310,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     services.accounts.mailer.close()
     hub.stop()
     services.presence.stop()
+    services.conversationPresence.stop()
   })
   return app
 }

@@ -21,6 +21,8 @@ interface Conn {
   connected: boolean
   closed: boolean
   events: number
+  /** Issue 14: live-only `presence` frames (no id), counted and otherwise ignored. */
+  presence: number
   /** epoch part of the last id seen, and its number: the cursor to resume from */
   epoch: string
   lastId: number
@@ -72,6 +74,8 @@ function onFrames(c: Conn, buf: Buffer, t: number): void {
         }
       }
     }
+    // `event: presence` (no id line): counted, never an event of the log.
+    else if (buf[pos] === 101 && buf[pos + 7] === 112 && buf.toString('latin1', pos + 7, pos + 15) === 'presence') c.presence++
     pos = e + 2
   }
   c.pending = pos < buf.length ? Buffer.from(buf.subarray(pos)) : null
@@ -133,6 +137,7 @@ async function openOne(url: string, headers: Record<string, string>, localAddres
     connected: false,
     closed: false,
     events: 0,
+    presence: 0,
     epoch: '',
     lastId: 0,
     reconnects: 0,
@@ -209,6 +214,7 @@ serve({
       sum,
       closed: conns.filter((c) => c.closed).length,
       reconnects: conns.reduce((a, c) => a + c.reconnects, 0),
+      presence: conns.reduce((a, c) => a + c.presence, 0),
     }
   },
 

@@ -18,6 +18,8 @@ export interface Sizes {
   peer: { clients: number; connections: number; seconds: number; warmSeconds: number }
   /** Per-user streams (issue 13): streams of `users` agents over `channels` channels. */
   audience: { streams: number; users: number; channels: number; perProcess: number; reps: number; replayEvents: number; perWebhook: number }
+  /** Issue 14: `agents` agents' streams, typing every 3 s, while `rate` webhooks/s arrive for `seconds`. */
+  presence: { agents: number; rate: number; seconds: number; warmWebhooks: number }
 }
 
 export interface Ctx {
@@ -45,6 +47,7 @@ export function sizes(quick: boolean): Sizes {
       reads: { conversations: 10_000, messages: 100_000, seconds: 0.7, concurrency: [4] },
       peer: { clients: 50, connections: 32, seconds: 2, warmSeconds: 1 },
       audience: { streams: 1000, users: 40, channels: 20, perProcess: 1000, reps: 3, replayEvents: 2000, perWebhook: 50 },
+      presence: { agents: 200, rate: 200, seconds: 4, warmWebhooks: 300 },
     }
   }
   const max = maxStreams()
@@ -56,5 +59,6 @@ export function sizes(quick: boolean): Sizes {
     reads: { conversations: 100_000, messages: 1_000_000, seconds: 4, concurrency: [1, 8] },
     peer: { clients: 100, connections: 64, seconds: 8, warmSeconds: 4 },
     audience: { streams: 10_000, users: 200, channels: 20, perProcess: 5000, reps: 5, replayEvents: 10_000, perWebhook: 50 },
+    presence: { agents: 200, rate: 200, seconds: 15, warmWebhooks: 1000 },
   }
 }

@@ -153,6 +153,11 @@ async function main() {
       },
       seedOutbound: (a: { targets: Array<{ wamid: string; to: string }> }) => seedOutbound(db.$client, a.targets),
       head: () => ({ head: app.services.events.head, cursor: app.services.events.cursor() }),
+      /** Issue 14: the event log's rows, and how many of them are presence (there must be none). */
+      eventRows: () => ({
+        rows: db.$client.prepare('SELECT count(*) FROM events').pluck().get() as number,
+        presence: db.$client.prepare("SELECT count(*) FROM events WHERE type = 'presence'").pluck().get() as number,
+      }),
       /**
        * The audience workload's team: `users` agents, agent i a member of channelIds[i % n],
        * each with a session minted here (no argon2 login per agent). Users are inserted

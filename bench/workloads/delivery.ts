@@ -42,6 +42,15 @@ export interface DeliveryResult {
   serverCpuMs: number
   /** Over the same window: every process's CPU and the wall time, i.e. the machine's load. */
   window: { wallMs: number; serverMs: number; receiversMs: number; senderMs: number; machineBusy?: number }
+  /** Issue 14 (`o.team`): the event log's rows before and after, and what the typing agents did. */
+  team?: {
+    rowsBefore: number
+    rowsAfter: number
+    presenceRows: number
+    typing?: { sent: number; status204: number; other: number; errors: number; answerP50: number; answerP99: number }
+    /** presence frames the streams received */
+    frames: number
+  }
 }
 
 export interface LoopStats {
@@ -69,7 +78,19 @@ export const loopText = (r: DeliveryResult) =>
 export async function runDelivery(
   ctx: Ctx,
   system: 'parley' | 'peer' | 'raw',
-  o: { streams: number; rate: number; seconds: number; perProcess: number; warmWebhooks: number },
+  o: {
+    streams: number
+    rate: number
+    seconds: number
+    perProcess: number
+    warmWebhooks: number
+    /**
+     * Issue 14 (Parley only): the streams are `agents` agents' own, members of the webhooks'
+     * channel, instead of the admin's; with `typingEveryMs`, each agent also sends a typing
+     * signal that often in a conversation of the channel while the webhooks arrive.
+     */
+    team?: { agents: number; typingEveryMs?: number }
+  },
 ): Promise<DeliveryResult> {
   const webhooks = Math.round(o.rate * o.seconds)
   const plan = deliveryPlan(webhooks)
@@ -93,7 +114,9 @@ export async function runDelivery(
     children.push(sender)
     await sender.call('burst', { url: server.url, webhooks: o.warmWebhooks, perWebhook: 1, concurrency: 16, tag: 'warm' }, 120_000)
     const tokens = system === 'parley' ? await login(server.url, 4) : system === 'raw' ? ['none'] : [1, 2, 3, 4].map((u) => peerToken(u, 1))
+    const team = system === 'parley' && o.team ? await agentsOf(server, tokens[0]!, o.team.agents) : undefined
     const start = system === 'parley' ? await cursorOf(server.url, tokens[0]!) : undefined
+    const rowsBefore = team ? (await server.child.call<{ rows: number }>('eventRows')).rows : 0
     const receivers = await startReceivers(system === 'peer' ? 'sio' : 'sse', o.streams, o.perProcess)
     children.push(...receivers)
     ctx.log(`delivery/${system}: opening ${o.streams} streams`)
@@ -103,7 +126,7 @@ export async function runDelivery(
           'open',
           {
             url: system === 'peer' ? server.url : `${server.url}/stream`,
-            tokens,
+            tokens: team ? team.map((a) => a.token) : tokens,
             count: split(o.streams, receivers.length, i),
             lastEventId: start?.cursor,
             localAddress: `127.0.0.${20 + i}`,
@@ -126,6 +149,13 @@ export async function runDelivery(
     const snd0 = cpuMsOf(sender.proc.pid)
     const wall0 = performance.now()
     const stat0 = machineStat()
+    let typer: Child | undefined
+    if (team && o.team?.typingEveryMs) {
+      typer = await Child.start({ name: 'typing', module: 'gen/presence.ts' })
+      children.push(typer)
+      await typer.call('start', { url: server.url, agents: team, everyMs: o.team.typingEveryMs })
+      ctx.log(`delivery/${system}: ${team.length} agents typing every ${o.team.typingEveryMs} ms`)
+    }
     ctx.log(`delivery/${system}: ${webhooks} webhooks at ${o.rate}/s`)
     const sent = await sender.call<{
       due: Float64Array
@@ -137,6 +167,7 @@ export async function runDelivery(
       late: HistJSON
       unanswered: number
     }>('fixedRate', { url: server.url, rate: o.rate, webhooks, drainMs: 30_000 }, (o.seconds + 90) * 1000)
+    const typing = typer ? await typer.call<NonNullable<DeliveryResult['team']>['typing']>('stop') : undefined
     const loop = system === 'parley' ? await server.child.call<LoopStats>('loop') : undefined
     const serverCpuMs = cpuMsOf(server.child.proc.pid) - cpu0
     const window = {
@@ -167,7 +198,8 @@ export async function runDelivery(
             acked: sent.acked,
             // The first second warms the JIT and the connections: counted for loss, not latency.
             skipBelow: Math.min(o.rate, Math.floor(webhooks / 4)),
-            idRange: start && end ? { from: start.id, to: end.id } : undefined,
+            // An agent's stream carries its channel's events only: no contiguous id range to check.
+            idRange: start && end && !team ? { from: start.id, to: end.id } : undefined,
           },
           120_000,
         ),
@@ -183,9 +215,22 @@ export async function runDelivery(
       reconnects += s.reconnects ?? 0
       closed += s.closed
     }
+    let teamOut: DeliveryResult['team']
+    if (team) {
+      const rows = await server.child.call<{ rows: number; presence: number }>('eventRows')
+      const counted = await Promise.all(receivers.map((r) => r.call<{ presence: number }>('counts')))
+      teamOut = {
+        rowsBefore,
+        rowsAfter: rows.rows,
+        presenceRows: rows.presence,
+        ...(typing ? { typing } : {}),
+        frames: counted.reduce((a, c) => a + c.presence, 0),
+      }
+    }
     cpu.sender = await sender.stop()
     for (const [i, r] of receivers.entries()) cpu[`receivers ${i}`] = await r.stop()
     return {
+      ...(teamOut ? { team: teamOut } : {}),
       serverCpuMs,
       window,
       answerMs: Array.from(sent.due, (d, k) => sent.answeredAt[k]! - d),
@@ -204,7 +249,7 @@ export async function runDelivery(
       // From the first webhook's due time to the last event's arrival at any client.
       deliveredPerSec: expectedItems / Math.max((acc.lastMs - sent.due[0]!) / 1000, sent.sendSeconds),
       cpu,
-      idChecked: Boolean(start && end),
+      idChecked: Boolean(start && end && !team),
       reconnects,
       closed,
       loop,
@@ -213,6 +258,23 @@ export async function runDelivery(
     for (const c of children) c.kill()
     cpu.server = await server.stop()
   }
+}
+
+/**
+ * Issue 14: `n` agents of the webhooks' channel, each with a session (the server's `team`
+ * command, no login per agent), and a conversation of the channel each may type in.
+ */
+async function agentsOf(server: Running, adminToken: string, n: number): Promise<Array<{ token: string; conversationId: number }>> {
+  const get = async <T>(p: string) => {
+    const res = await fetch(`${server.url}${p}`, { headers: { authorization: `Bearer ${adminToken}` } })
+    if (res.status !== 200) throw new Error(`GET ${p}: ${res.status}`)
+    return (await res.json()) as T
+  }
+  const { channels } = await get<{ channels: Array<{ id: number }> }>('/api/channels')
+  const { conversations } = await get<{ conversations: Array<{ id: number }> }>('/api/conversations?limit=200')
+  if (conversations.length === 0) throw new Error('no conversation to type in (the warm-up made none)')
+  const agents = await server.child.call<Array<{ token: string }>>('team', { users: n, channelIds: [channels[0]!.id] })
+  return agents.map((a, i) => ({ token: a.token, conversationId: conversations[i % conversations.length]!.id }))
 }
 
 export const lossText = (r: DeliveryResult) => {

@@ -30,9 +30,14 @@ export const STREAM_EVENT_TYPES = [
   'channel.updated',
   // The team (issue 13): a person's role, channels, state, name or availability.
   'user.updated',
+  // Issue 14: who is viewing or typing. Live only, sent WITHOUT an id (never a cursor).
+  'presence',
   'reset',
   'ping',
 ] as const
+
+/** Frames sent without an `id:` line: never a position in the log, never deduplicated. */
+const LIVE_ONLY: ReadonlySet<string> = new Set(['ping', 'presence'])
 
 export type AuthCheck = 'ok' | 'unauthorized' | 'unreachable'
 
@@ -108,8 +113,8 @@ export function createStreamClient(o: StreamClientOptions) {
         } catch {
           return
         }
-        // A ping has no id of its own; EventSource would report the previous one.
-        o.onEvent({ id: type === 'ping' ? null : me.lastEventId || null, type, data })
+        // A ping or a presence frame has no id of its own; EventSource would report the previous one.
+        o.onEvent({ id: LIVE_ONLY.has(type) ? null : me.lastEventId || null, type, data })
       })
     }
     current.onerror = () => {

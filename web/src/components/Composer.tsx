@@ -13,6 +13,7 @@ import type { TemplateDTO } from '../api/http.ts'
 import type { ChannelWindow } from '../lib/channels.ts'
 import { Paperclip } from 'lucide'
 import { Icon } from './Icon.tsx'
+import { useTypingSignal } from './Presence.tsx'
 
 // Meta's text limit (W-SEND-TEXT).
 const MAX_TEXT = 4096
@@ -82,8 +83,10 @@ function TextComposer({
     if (explicitFollowUp) input.current?.focus()
   }, [])
 
+  const typing = useTypingSignal(conv.id) // issue 14: "… is typing" for the others
   const update = (v: string) => {
     setText(v)
+    typing(v)
     if (v) app.drafts.set(conv.id, v)
     else app.drafts.delete(conv.id)
   }

@@ -7,6 +7,7 @@ import { useApp } from '../state/context.ts'
 import type { ChannelFilter, StatusFilter } from '../state/inbox.ts'
 import { assigneeOf, type AssignView } from '../state/team.ts'
 import { clock } from '../lib/clock.ts'
+import { PresenceMarker } from './Presence.tsx'
 import { contactLabel, initials, listTime, rowTime } from '../lib/format.ts'
 import { channelBadge, channelFilterOptions, channelWindow } from '../lib/channels.ts'
 
@@ -252,6 +253,7 @@ const ConversationRow = memo(function ConversationRow(props: {
             {c.lastMessageDirection === 'out' && <span class="you">You: </span>}
             {c.lastMessagePreview ?? ''}
           </span>
+          <PresenceMarker id={c.id} />
           {assignee && (
             <span
               class={`assignee${assignee.id === props.me ? ' mine' : ''}`}

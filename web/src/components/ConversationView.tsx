@@ -15,6 +15,7 @@ import { Icon } from './Icon.tsx'
 import { Composer } from './Composer.tsx'
 import { AssigneeControl } from './AssigneeControl.tsx'
 import { waitingSinceOf } from '../state/team.ts'
+import { ConversationPresence } from './Presence.tsx'
 
 type Row =
   | { key: string; kind: 'top'; loading: boolean; hasOlder: boolean }
@@ -185,6 +186,7 @@ export function ConversationView({ id }: { id: number }) {
               </>
             )}
           </span>
+          <ConversationPresence id={id} />
         </div>
         <AssigneeControl conv={conv} />
         <StatusButton id={id} resolved={conv.status === 'resolved'} />

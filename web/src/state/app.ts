@@ -6,6 +6,8 @@ import { api, type ChannelPublic, type TemplateDTO, type User } from '../api/htt
 import { teamApi, type TeamUserDTO } from '../api/team.ts'
 import { assignmentApi, type Availability } from '../api/assignment.ts'
 import { createSharedStream } from '../api/shared-stream.ts'
+import { presenceApi } from '../api/presence.ts'
+import { createPresence } from './presence.ts'
 import {
   channelParams,
   createInboxState,
@@ -53,6 +55,8 @@ export function createApp() {
    * reloads and an expired session (localStorage, per user: lib/drafts.ts).
    */
   const drafts = createDrafts()
+  /** Issue 14: who else views or types where (the stream's id-less `presence` frames), and this tab's own signals. */
+  const presence = createPresence({ me: () => user.value?.id ?? null, send: presenceApi.signal })
   /** When the session ends (ms, from the server): the warning and the in-place sign-in. */
   const sessionExpiresAt = signal<number | null>(null)
   /**
@@ -249,6 +253,7 @@ export function createApp() {
   function loggedOut(expired: boolean) {
     stream?.stop()
     stream = null
+    presence.clear()
     if (phase.value !== 'inbox') return
     if (!expired) {
       location.assign('/')
@@ -308,6 +313,7 @@ export function createApp() {
   }
 
   function handleEvent(ev: StreamEvent) {
+    if (ev.type === 'presence') return presence.apply(ev.data) // live only: never an event of the log
     const r = state.applyEvent(ev)
     if (r === 'reset') void resync()
     // Issue 13: my availability, changed in another tab or on another device.
@@ -773,6 +779,7 @@ export function createApp() {
     user,
     bootError,
     drafts,
+    presence,
     replyTo,
     toast,
     atBottom,
