@@ -47,6 +47,8 @@ import { settingsRoutes } from './http/settings.ts'
 import { Assignment } from './domain/team/assignment.ts'
 import { AssignmentRepo } from './store/assignment.ts'
 import { assignmentRoutes } from './http/assignment.ts'
+import { Labels } from './domain/labels/labels.ts'
+import { labelRoutes } from './http/labels.ts'
 
 export interface AppDeps {
   config: Readonly<Config>
@@ -159,6 +161,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       presence,
       now: clock.now,
     }),
+    labels: new Labels({ store, writer, events, now: clock.now }),
   }
   const { campaigns, assignment } = services
   const autoReplies = new AutoReplies({ settings: services.settings, store, writer, outbox: sending.outbox, now: clock.now })
@@ -240,6 +243,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(streamRoutes, { services })
   await app.register(conversationRoutes, { services })
   await app.register(assignmentRoutes, { services })
+  await app.register(labelRoutes, { services })
   await app.register(channelRoutes, { services })
   await app.register(messageRoutes, { services })
   await app.register(templateRoutes, { services })
