@@ -49,7 +49,13 @@ async function workspace(t: TestLike) {
       on === 'x'
         ? await s.webhook(textWebhook(from, `Customer ${from.slice(-4)}`, body).payload)
         : await s.webhook(
-            envelope(value({ phoneNumberId: SECOND.phoneNumberId, contacts: [contact(from, `Customer ${from.slice(-4)}`)], messages: [text(from, body)] })),
+            envelope(
+              value({
+                phoneNumberId: SECOND.phoneNumberId,
+                contacts: [contact(from, `Customer ${from.slice(-4)}`)],
+                messages: [text(from, body)],
+              }),
+            ),
             { secret: SECOND.secret },
           )
     if (res.status !== 200) throw new Error(`webhook: ${res.status}`)
@@ -63,7 +69,13 @@ async function workspace(t: TestLike) {
   /** An admin of a second workspace, with a label of its own. */
   const otherWorkspace = async () => {
     const ws2 = s.db.$client.prepare(`INSERT INTO workspaces(name) VALUES ('Other shop') RETURNING id`).get() as { id: number }
-    await services.auth.createUser({ workspaceId: ws2.id, email: 'other@example.com', name: 'Other', password: 'other password 1', role: 'admin' })
+    await services.auth.createUser({
+      workspaceId: ws2.id,
+      email: 'other@example.com',
+      name: 'Other',
+      password: 'other password 1',
+      role: 'admin',
+    })
     const theirs = apiCall(s.url, (await s.login({ email: 'other@example.com', password: 'other password 1' })).token)
     const label = (await theirs('POST', '/api/labels', { name: 'Secret project', color: '#000000' })).body.label as LabelRef
     return { call: theirs, label }
@@ -120,7 +132,11 @@ t.test('admins create, list, rename, recolour and delete labels; each change is 
   t.same(((await call('GET', `/api/conversations/${c}`)).body.conversation as ConversationDTO).labels, [refund], 'off the conversation')
   t.equal(s.db.$client.prepare('SELECT count(*) FROM conversation_labels WHERE label_id = ?').pluck().get(vip.id), 0)
   t.equal(eventCount('labels.changed'), 5)
-  t.equal(eventCount('conversation.updated'), updatesBefore, 'clients apply labels.changed to the chips they hold: no event per conversation')
+  t.equal(
+    eventCount('conversation.updated'),
+    updatesBefore,
+    'clients apply labels.changed to the chips they hold: no event per conversation',
+  )
   t.equal((await call('DELETE', `/api/labels/${vip.id}`)).status, 404, 'gone')
   t.equal((await call('PATCH', `/api/labels/${vip.id}`, { name: 'Again' })).status, 404)
 })
@@ -229,7 +245,10 @@ t.test('setting labels: idempotent, and never touches unread, waiting, order or 
   t.same((await ana.call('PUT', `/api/conversations/${c}/labels`, { labelIds: [] })).body.conversation.labels, [])
   t.equal(eventCount('conversation.updated'), 3)
   t.same(ids(await benList()), ids(before), 'still in its place')
-  t.ok((await benList()).every((v) => v.id !== older || v.labels.length === 0), 'the others untouched')
+  t.ok(
+    (await benList()).every((v) => v.id !== older || v.labels.length === 0),
+    'the others untouched',
+  )
 
   const bad = await ana.call('PUT', `/api/conversations/${c}/labels`, { labelIds: [vip.id, 999999] })
   t.equal(bad.status, 422)
@@ -255,8 +274,16 @@ t.test('scope: another channel’s conversation is 404; another workspace’s la
   t.equal((await call('PUT', `/api/conversations/${onY}/labels`, { labelIds: [vip.id] })).status, 200, 'an admin sees every channel')
 
   const other = await otherWorkspace()
-  t.same(((await other.call('GET', '/api/labels')).body.labels as LabelRef[]).map((l) => l.name), ['Secret project'], 'their own only')
-  t.same(((await call('GET', '/api/labels')).body.labels as LabelRef[]).map((l) => l.name), ['VIP'], 'ours only')
+  t.same(
+    ((await other.call('GET', '/api/labels')).body.labels as LabelRef[]).map((l) => l.name),
+    ['Secret project'],
+    'their own only',
+  )
+  t.same(
+    ((await call('GET', '/api/labels')).body.labels as LabelRef[]).map((l) => l.name),
+    ['VIP'],
+    'ours only',
+  )
 
   // Their label on our conversation reads exactly like one that does not exist.
   const foreign = await ana.call('PUT', `/api/conversations/${onX}/labels`, { labelIds: [other.label.id] })
@@ -307,7 +334,11 @@ t.test('the list filters by label: paged, composed with status, channel and view
     const page = await call('GET', q)
     t.equal(page.status, 200)
     t.ok(page.body.conversations.length <= 2)
-    for (const c of page.body.conversations as ConversationDTO[]) t.ok(c.labels.some((l) => l.id === vip.id), 'carries VIP')
+    for (const c of page.body.conversations as ConversationDTO[])
+      t.ok(
+        c.labels.some((l) => l.id === vip.id),
+        'carries VIP',
+      )
     seen.push(...ids(page.body.conversations))
     cursor = page.body.nextCursor
     pages++
@@ -327,10 +358,10 @@ t.test('the list filters by label: paged, composed with status, channel and view
   // With the views: Ana takes one.
   await ana.call('POST', `/api/conversations/${conv[0]}/assign`, { userId: ana.id })
   t.same(ids((await ana.call('GET', `/api/conversations?label=${vip.id}&view=mine&status=all`)).body.conversations), [conv[0]])
-  t.same(
-    ids((await ana.call('GET', `/api/conversations?label=${refund.id}&view=unassigned&status=all`)).body.conversations),
-    [conv[2], conv[1]],
-  )
+  t.same(ids((await ana.call('GET', `/api/conversations?label=${refund.id}&view=unassigned&status=all`)).body.conversations), [
+    conv[2],
+    conv[1],
+  ])
   // With the search.
   t.same(ids((await call('GET', `/api/conversations?label=${vip.id}&q=0000002`)).body.conversations), [conv[1]])
   // The views' counts do not depend on labels.
