@@ -260,7 +260,7 @@ t.test('setting labels: idempotent, and never touches unread, waiting, order or 
 })
 
 t.test('scope: another channel’s conversation is 404; another workspace’s labels read as unknown', async (t) => {
-  const { s, call, x, y, agent, write, convOf, eventCount, otherWorkspace } = await workspace(t)
+  const { s, call, x, agent, write, convOf, eventCount, otherWorkspace } = await workspace(t)
   const vip = (await call('POST', '/api/labels', { name: 'VIP', color: '#2563eb' })).body.label as LabelRef
   const ana = await agent('Ana', [x])
   await write('15550001111', 'on X')
