@@ -30,6 +30,8 @@ export const STREAM_EVENT_TYPES = [
   'channel.updated',
   // The team (issue 13): a person's role, channels, state, name or availability.
   'user.updated',
+  // Issue 14: the workspace's labels (the whole list): the chips and the picker follow it.
+  'labels.changed',
   'reset',
   'ping',
 ] as const

@@ -9,6 +9,8 @@ import { assigneeOf, type AssignView } from '../state/team.ts'
 import { clock } from '../lib/clock.ts'
 import { contactLabel, initials, listTime, rowTime } from '../lib/format.ts'
 import { channelBadge, channelFilterOptions, channelWindow } from '../lib/channels.ts'
+import { LabelChips } from './LabelChips.tsx'
+import { LabelFilter } from './LabelFilter.tsx'
 
 const ROW_HEIGHT = 72
 // Rows rendered beyond the visible ones, so a fast scroll does not show blanks.
@@ -53,7 +55,7 @@ export function ConversationList() {
   useLayoutEffect(() => {
     if (box.current) box.current.scrollTop = 0
     setTop(0)
-  }, [s.filter.value, s.query.value, s.channel.value, s.view.value])
+  }, [s.filter.value, s.query.value, s.channel.value, s.view.value, s.label.value])
 
   const first = Math.max(0, Math.floor(top / ROW_HEIGHT) - OVERSCAN)
   const last = Math.min(list.length, Math.ceil((top + height) / ROW_HEIGHT) + OVERSCAN)
@@ -158,6 +160,7 @@ export function ConversationList() {
               ))}
             </select>
           )}
+          <LabelFilter />
         </div>
       </div>
       <div
@@ -243,6 +246,7 @@ const ConversationRow = memo(function ConversationRow(props: {
           <span class={`chan chan-${c.channelKind}`} title={props.channel}>
             {props.channel}
           </span>
+          <LabelChips refs={c.labels} max={2} />
           <span class={`conv-preview${failed ? ' failed' : ''}`} title={why}>
             {failed && (
               <span class="fail-icon" role="img" aria-label={why}>

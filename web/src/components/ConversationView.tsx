@@ -14,6 +14,8 @@ import { CircleCheck, RotateCcw } from 'lucide'
 import { Icon } from './Icon.tsx'
 import { Composer } from './Composer.tsx'
 import { AssigneeControl } from './AssigneeControl.tsx'
+import { LabelChips } from './LabelChips.tsx'
+import { LabelPicker } from './LabelPicker.tsx'
 import { waitingSinceOf } from '../state/team.ts'
 
 type Row =
@@ -186,6 +188,8 @@ export function ConversationView({ id }: { id: number }) {
             )}
           </span>
         </div>
+        <LabelChips refs={conv.labels} />
+        <LabelPicker conv={conv} />
         <AssigneeControl conv={conv} />
         <StatusButton id={id} resolved={conv.status === 'resolved'} />
       </header>
