@@ -187,8 +187,8 @@ export function ConversationView({ id }: { id: number }) {
               </>
             )}
           </span>
+          <LabelChips refs={conv.labels} />
         </div>
-        <LabelChips refs={conv.labels} />
         <LabelPicker conv={conv} />
         <AssigneeControl conv={conv} />
         <StatusButton id={id} resolved={conv.status === 'resolved'} />

@@ -6,6 +6,8 @@
 import { useEffect, useRef, useState } from 'preact/hooks'
 import type { ConversationDTO } from '../../../src/events/types.ts'
 import { useApp } from '../state/context.ts'
+import { Tag } from 'lucide'
+import { Icon } from './Icon.tsx'
 
 export function LabelPicker({ conv }: { conv: ConversationDTO }) {
   const app = useApp()
@@ -67,6 +69,7 @@ export function LabelPicker({ conv }: { conv: ConversationDTO }) {
         class="pick-btn"
         aria-haspopup="dialog"
         aria-expanded={open}
+        aria-label="Labels"
         title="Labels"
         onClick={() => {
           if (!open) void app.labels.load()
@@ -74,7 +77,7 @@ export function LabelPicker({ conv }: { conv: ConversationDTO }) {
           setOpen(!open)
         }}
       >
-        <span aria-hidden="true">🏷</span>
+        <Icon icon={Tag} size={15} />
         <span class="pick-text">Labels</span>
         <span aria-hidden="true">▾</span>
       </button>
