@@ -6,6 +6,7 @@
 import t from 'tap'
 import { ADMIN, startServer } from './helpers/server.ts'
 import { textWebhook } from './helpers/wa.ts'
+import { until } from './helpers/emulator.ts'
 import { agentPage, ensureWebBuild, launchBrowser, listRows, openConversation, E2E_FILE_TIMEOUT_MS, LIVE_MS } from './helpers/browser.ts'
 
 t.setTimeout(E2E_FILE_TIMEOUT_MS)
@@ -67,10 +68,26 @@ t.test('admin creates a label; A adds it; B sees the chip live and filters by it
   await ana.getByRole('dialog', { name: 'Labels of this conversation' }).getByText(NAME).waitFor({ timeout: LIVE_MS })
   await ana.keyboard.type('vip')
   await ana.keyboard.press('Enter')
-  await ana.locator(`[data-conversation="${maria}"] .conv-header .label-chip[data-label-id="${label.id}"]`).waitFor({ timeout: LIVE_MS })
+  const headerChip = ana.locator(`[data-conversation="${maria}"] .conv-header .label-chip[data-label-id="${label.id}"]`)
+  await headerChip.waitFor({ timeout: LIVE_MS })
+  // ↓ reaches the label's checkbox; Space unticks and ticks it again.
+  await ana.keyboard.press('ArrowDown')
+  t.ok(
+    await ana
+      .locator('.label-option')
+      .first()
+      .evaluate((e) => e === document.activeElement),
+    '↓ moves to the checkbox',
+  )
+  await ana.keyboard.press('Space')
+  await headerChip.waitFor({ state: 'detached', timeout: LIVE_MS })
+  await ana.keyboard.press('Space')
+  await headerChip.waitFor({ timeout: LIVE_MS })
   await ana.keyboard.press('Escape')
   t.equal(await ana.getByRole('dialog', { name: 'Labels of this conversation' }).count(), 0, 'Esc closes the picker')
   const stored = () => s.db.$client.prepare('SELECT label_id FROM conversation_labels WHERE conversation_id = ?').pluck().all(maria)
+  // The two ticks went out in order: the server ends with the label on.
+  await until(async () => JSON.stringify(stored()) === JSON.stringify([label.id]), 'the label stored on the server')
   t.same(stored(), [label.id], 'stored on the server')
 
   // B's list shows the chip live, and his unread is as it was.
@@ -123,5 +140,6 @@ t.test('admin creates a label; A adds it; B sees the chip live and filters by it
   await chip.waitFor({ state: 'detached', timeout: LIVE_MS })
   await ben.locator(`[role=option][data-conversation-id="${pedro}"]`).waitFor({ timeout: LIVE_MS })
   t.equal(await ben.locator('.label-filter').count(), 0, 'no labels left: no filter')
+  await until(async () => stored().length === 0, 'the label off the conversation')
   t.same(stored(), [], 'off the conversation')
 })

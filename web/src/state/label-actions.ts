@@ -19,6 +19,10 @@ export function createLabelActions(deps: {
   const { state } = deps
   const labels = createLabelsState()
   let loading: Promise<void> | null = null
+  // One PUT at a time per conversation, in the order the agent ticked: two quick ticks on
+  // two connections could otherwise reach the server in the other order and leave the
+  // first set standing.
+  const inFlight = new Map<number, Promise<unknown>>()
 
   /** Loads the workspace's labels (one request at a time); the inbox works without them. */
   function load(): Promise<void> {
@@ -50,8 +54,12 @@ export function createLabelActions(deps: {
     const known = labels.byId.value
     const next = labelIds.map((id) => known.get(id) ?? before.find((l) => l.id === id)).filter((l): l is LabelRef => !!l)
     state.applyLocalConversationPatch(conversationId, { labels: next.sort(byName) })
+    const run = (inFlight.get(conversationId) ?? Promise.resolve()).then(() => labelsApi.setOnConversation(conversationId, labelIds))
+    const settled = run.catch(() => {})
+    inFlight.set(conversationId, settled)
+    void settled.then(() => inFlight.get(conversationId) === settled && inFlight.delete(conversationId))
     try {
-      await labelsApi.setOnConversation(conversationId, labelIds)
+      await run
     } catch (e) {
       if (state.conversation(conversationId)?.labels === next) state.applyLocalConversationPatch(conversationId, { labels: before })
       deps.flash(`Could not change the labels: ${e instanceof ApiError ? e.message : String(e)}`)
