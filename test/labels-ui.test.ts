@@ -140,6 +140,10 @@ t.test('admin creates a label; A adds it; B sees the chip live and filters by it
   await chip.waitFor({ state: 'detached', timeout: LIVE_MS })
   await ben.locator(`[role=option][data-conversation-id="${pedro}"]`).waitFor({ timeout: LIVE_MS })
   t.equal(await ben.locator('.label-filter').count(), 0, 'no labels left: no filter')
+  // Settings → Labels is for admins.
+  await ben.click('[aria-label=Settings]')
+  await ben.waitForSelector('#profile-heading')
+  t.equal(await ben.locator('#labels-heading').count(), 0, 'an agent has no Settings → Labels')
   await until(async () => stored().length === 0, 'the label off the conversation')
   t.same(stored(), [], 'off the conversation')
 })

@@ -163,7 +163,7 @@ t.test('agents read the labels but cannot define them: 403', async (t) => {
 })
 
 t.test('validation: named codes for a bad name, a bad colour, a taken name', async (t) => {
-  const { call, eventCount } = await workspace(t)
+  const { s, call, eventCount } = await workspace(t)
   const bad = async (body: unknown, status: number, code: string, what: string) => {
     const res = await call('POST', '/api/labels', body)
     t.equal(res.status, status, what)
@@ -201,6 +201,14 @@ t.test('validation: named codes for a bad name, a bad colour, a taken name', asy
   const blank = await call('PATCH', `/api/labels/${vip.id}`, { name: '' })
   t.equal(blank.body.error.code, 'LABEL_NAME_INVALID')
   t.equal((await call('PATCH', '/api/labels/999999', { name: 'Nope' })).status, 404)
+
+  // At most 200 per workspace.
+  const ws = s.app.services.auth.defaultWorkspace()
+  const have = s.app.services.store.labels.count(ws)
+  for (let i = have; i < 200; i++) s.app.services.store.labels.insert(ws, `Filler ${i}`, '#000000', Date.now())
+  const full = await call('POST', '/api/labels', { name: 'One too many', color: '#000000' })
+  t.equal(full.status, 409)
+  t.equal(full.body.error.code, 'LABEL_LIMIT')
   t.equal((await call('PATCH', '/api/labels/abc', { name: 'Nope' })).status, 400)
 })
 
