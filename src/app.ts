@@ -49,6 +49,8 @@ import { AssignmentRepo } from './store/assignment.ts'
 import { assignmentRoutes } from './http/assignment.ts'
 import { ConversationPresence } from './domain/team/conversation-presence.ts'
 import { presenceRoutes } from './http/presence.ts'
+import { Labels } from './domain/labels/labels.ts'
+import { labelRoutes } from './http/labels.ts'
 
 export interface AppDeps {
   config: Readonly<Config>
@@ -170,6 +172,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       presence,
       now: clock.now,
     }),
+    labels: new Labels({ store, writer, events, now: clock.now }),
   }
   const { campaigns, assignment } = services
   const autoReplies = new AutoReplies({ settings: services.settings, store, writer, outbox: sending.outbox, now: clock.now })
@@ -259,6 +262,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(conversationRoutes, { services })
   await app.register(assignmentRoutes, { services })
   await app.register(presenceRoutes, { services })
+  await app.register(labelRoutes, { services })
   await app.register(channelRoutes, { services })
   await app.register(messageRoutes, { services })
   await app.register(templateRoutes, { services })

@@ -103,4 +103,10 @@ export const Errors = {
     422,
     'That person cannot be given this conversation: only an active member of its channel, or an admin, can.',
   ),
+  // Labels (issue 14).
+  labelExists: make('LABEL_EXISTS', 409, 'A label with this name already exists (names are compared without regard to case)'),
+  labelNameInvalid: (why: string) => new AppError('LABEL_NAME_INVALID', 422, why),
+  labelColorInvalid: make('LABEL_COLOR_INVALID', 422, 'The colour must be written #rrggbb, for example #2563eb'),
+  labelLimit: (max: number) => new AppError('LABEL_LIMIT', 409, `A workspace can have at most ${max} labels: delete one first`),
+  unknownLabel: make('UNKNOWN_LABEL', 422, 'One of the labels does not exist in this workspace'),
 } as const

@@ -36,6 +36,8 @@ export async function conversationRoutes(app: FastifyInstance, opts: { services:
           kind: Type.Optional(Type.Union([Type.Literal('whatsapp'), Type.Literal('messenger')])),
           // Mine (assigned to me), Unassigned, All (default): always within my channels.
           view: Type.Optional(Type.Union([Type.Literal('mine'), Type.Literal('unassigned'), Type.Literal('all')])),
+          // Issue 14: only conversations carrying this label.
+          label: Type.Optional(Type.Integer({ minimum: 1 })),
         }),
       },
     },
@@ -55,6 +57,7 @@ export async function conversationRoutes(app: FastifyInstance, opts: { services:
             kind: req.query.kind,
             channelIds: channelFilterOf(req.access),
             view,
+            label: req.query.label,
             before: before && { at: before[0]!, id: before[1]! },
           },
           { userId: req.access.userId },

@@ -23,6 +23,8 @@ export interface ConversationListOptions {
   channelIds?: readonly number[] | null
   /** The inbox's views: assigned to the viewer, or to nobody. Absent: all (within channelIds). */
   view?: 'mine' | 'unassigned'
+  /** Only conversations carrying this label (issue 14); composes with every filter above. */
+  label?: number
 }
 
 /** Who reads: unread is theirs, and `mine` is theirs. */
@@ -172,7 +174,7 @@ export class ConversationsRepo {
    * the query, so a page is exactly `limit` rows of what the caller may see.
    */
   listConversationDTOs(workspaceId: number, opts: ConversationListOptions, viewer?: Viewer): ConversationDTO[] {
-    // Prepared once per combination of filters (at most 2^8 × 2 shapes), not per
+    // Prepared once per combination of filters (at most 2^9 × 2 shapes), not per
     // request: drizzle's builder re-built and re-prepared this SQL on every call
     // (profiled: more time than SQLite spent running it).
     const where = ['v.workspace_id = ?']
@@ -202,6 +204,13 @@ export class ConversationsRepo {
       where.push('v.channel_id = ?')
       params.push(opts.channelId)
       shape += 'c'
+    }
+    if (opts.label !== undefined) {
+      // Walks conversation_labels_label_idx (label → conversations); another workspace's
+      // label id finds nothing here, as v.workspace_id is the caller's.
+      where.push('v.id IN (SELECT cl.conversation_id FROM conversation_labels cl WHERE cl.label_id = ?)')
+      params.push(opts.label)
+      shape += 'l'
     }
     if (opts.kind) {
       where.push('ch.kind = ?')

@@ -8,6 +8,7 @@ import { ChannelsRepo } from './channels.ts'
 import { ContactIdentities } from './contact-identities.ts'
 import { ConversationsRepo, type ConversationListOptions } from './conversations.ts'
 import type { Db } from './db.ts'
+import { LabelsRepo } from './labels.ts'
 import { MessagesRepo } from './messages.ts'
 import type { ChannelRow, ContactRow, ConversationRow, MessageRow, NewConversation, NewMessage } from './rows.ts'
 import { UsersRepo } from './users.ts'
@@ -20,6 +21,8 @@ export class InboxStore {
   readonly contacts: ContactIdentities
   readonly conversations: ConversationsRepo
   readonly messages: MessagesRepo
+  /** Labels and the conversations carrying them (issue 14). */
+  readonly labels: LabelsRepo
   private readonly users: UsersRepo
 
   constructor(readonly db: Db) {
@@ -27,6 +30,7 @@ export class InboxStore {
     this.contacts = new ContactIdentities(db)
     this.conversations = new ConversationsRepo(db)
     this.messages = new MessagesRepo(db)
+    this.labels = new LabelsRepo(db)
     this.users = new UsersRepo(db)
   }
 

@@ -240,6 +240,27 @@ export class InboxWriter {
     return { conversation, hadUnread }
   }
 
+  /**
+   * Makes the conversation carry exactly these labels (issue 14; ids already checked to be
+   * its workspace's) and emits `conversation.updated`, in the caller's transaction. Only
+   * conversation_labels is written: never unread, waiting, `lastActivityAt` (the order) or
+   * the preview — a label is not news, so it marks nothing unread for anyone. Labels are no
+   * timeline line either: they are a filing aid, and a line per click would bury the talk.
+   * Idempotent: undefined when it already carries that set (no write, no event).
+   */
+  setLabels(
+    batch: EventBatch,
+    workspaceId: number,
+    conversationId: number,
+    labelIds: readonly number[],
+    now: number,
+  ): ConversationDTO | undefined {
+    if (!this.store.labels.setForConversation(conversationId, labelIds, now)) return undefined
+    const conversation = this.store.conversation(workspaceId, conversationId)!
+    this.conversationChanged(batch, workspaceId, conversation)
+    return conversation
+  }
+
   /** The away reply went out now: the next one waits 12 hours (auto-replies.ts). */
   noteAwayReply(conversationId: number, now: number): void {
     this.store.updateConversation(conversationId, { awayRepliedAt: now })

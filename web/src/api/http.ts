@@ -56,6 +56,8 @@ export const api = {
     channel?: number
     kind?: string
     view?: 'mine' | 'unassigned' | 'all'
+    /** Issue 14: only conversations carrying this label. */
+    label?: number | null
   }) => request<ConversationPage>('GET', `/api/conversations${qs(p)}`),
   conversation: (id: number) => request<{ conversation: ConversationDTO; eventId: string }>('GET', `/api/conversations/${id}`),
   messages: (id: number, cursor?: string | null, limit?: number) =>

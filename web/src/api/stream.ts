@@ -32,6 +32,8 @@ export const STREAM_EVENT_TYPES = [
   'user.updated',
   // Issue 14: who is viewing or typing. Live only, sent WITHOUT an id (never a cursor).
   'presence',
+  // Issue 14: the workspace's labels (the whole list): the chips and the picker follow it.
+  'labels.changed',
   'reset',
   'ping',
 ] as const

@@ -10,6 +10,8 @@ import { clock } from '../lib/clock.ts'
 import { PresenceMarker } from './Presence.tsx'
 import { contactLabel, initials, listTime, rowTime } from '../lib/format.ts'
 import { channelBadge, channelFilterOptions, channelWindow } from '../lib/channels.ts'
+import { LabelChips } from './LabelChips.tsx'
+import { LabelFilter } from './LabelFilter.tsx'
 
 const ROW_HEIGHT = 72
 // Rows rendered beyond the visible ones, so a fast scroll does not show blanks.
@@ -54,7 +56,7 @@ export function ConversationList() {
   useLayoutEffect(() => {
     if (box.current) box.current.scrollTop = 0
     setTop(0)
-  }, [s.filter.value, s.query.value, s.channel.value, s.view.value])
+  }, [s.filter.value, s.query.value, s.channel.value, s.view.value, s.label.value])
 
   const first = Math.max(0, Math.floor(top / ROW_HEIGHT) - OVERSCAN)
   const last = Math.min(list.length, Math.ceil((top + height) / ROW_HEIGHT) + OVERSCAN)
@@ -159,6 +161,7 @@ export function ConversationList() {
               ))}
             </select>
           )}
+          <LabelFilter />
         </div>
       </div>
       <div
@@ -244,6 +247,7 @@ const ConversationRow = memo(function ConversationRow(props: {
           <span class={`chan chan-${c.channelKind}`} title={props.channel}>
             {props.channel}
           </span>
+          <LabelChips refs={c.labels} max={2} />
           <span class={`conv-preview${failed ? ' failed' : ''}`} title={why}>
             {failed && (
               <span class="fail-icon" role="img" aria-label={why}>

@@ -14,6 +14,8 @@ import { CircleCheck, RotateCcw } from 'lucide'
 import { Icon } from './Icon.tsx'
 import { Composer } from './Composer.tsx'
 import { AssigneeControl } from './AssigneeControl.tsx'
+import { LabelChips } from './LabelChips.tsx'
+import { LabelPicker } from './LabelPicker.tsx'
 import { waitingSinceOf } from '../state/team.ts'
 import { ConversationPresence } from './Presence.tsx'
 
@@ -187,7 +189,9 @@ export function ConversationView({ id }: { id: number }) {
             )}
           </span>
           <ConversationPresence id={id} />
+          <LabelChips refs={conv.labels} />
         </div>
+        <LabelPicker conv={conv} />
         <AssigneeControl conv={conv} />
         <StatusButton id={id} resolved={conv.status === 'resolved'} />
       </header>

@@ -14,6 +14,7 @@ import { ProfileSection } from './ProfileSection.tsx'
 import { TeamSection } from './TeamSection.tsx'
 import './settings.css'
 import { BusinessHoursSection } from './BusinessHoursSection.tsx'
+import { LabelsSection } from './LabelsSection.tsx'
 import { createTeamState, type TeamState } from './team-state.ts'
 
 type Editing = { mode: 'add'; kind: ChannelKind } | { mode: 'edit'; id: number } | null
@@ -80,6 +81,7 @@ export function SettingsScreen() {
           </section>
         )}
         {admin && <BusinessHoursSection />}
+        {admin && <LabelsSection />}
       </main>
     </div>
   )

@@ -20,6 +20,7 @@ import {
 import { assignable, assigneeOf, type Assignee, type AssignView, type Person } from './team.ts'
 import { newClientMessageId } from '../lib/ids.ts'
 import { createDrafts } from '../lib/drafts.ts'
+import { createLabelActions } from './label-actions.ts'
 import type { MessageDTO } from '../../../src/events/types.ts'
 
 export type Phase = 'boot' | 'setup' | 'login' | 'inbox' | 'error'
@@ -102,6 +103,8 @@ export function createApp() {
   let peopleRefused = false
   let countsTimer: ReturnType<typeof setTimeout> | undefined
   let countsGen = 0
+  /** The workspace's labels (issue 14): the chips, the picker and the list's label filter. */
+  const labels = createLabelActions({ state, flash: (m) => flash(m), setLabelFilter: (id) => setLabelFilter(id) })
 
   setUnauthorizedHandler(() => loggedOut(true))
 
@@ -294,6 +297,7 @@ export function createApp() {
   async function enterInbox() {
     const s = startStream()
     void loadChannels()
+    void labels.load()
     // The info route exists only in sandbox mode.
     api.sandboxInfo().then(
       () => void (sandbox.value = true),
@@ -316,6 +320,7 @@ export function createApp() {
     if (ev.type === 'presence') return presence.apply(ev.data) // live only: never an event of the log
     const r = state.applyEvent(ev)
     if (r === 'reset') void resync()
+    labels.onEvent(ev, r)
     // Issue 13: my availability, changed in another tab or on another device.
     const u =
       ev.type === 'user.updated' && r !== 'duplicate' ? (ev.data as { user?: { id?: unknown; availability?: unknown } } | null)?.user : null
@@ -353,13 +358,14 @@ export function createApp() {
       const q = state.query.value.trim()
       const ch = state.channel.value
       const v = state.view.value
+      const lb = state.label.value
       void loadCounts()
-      const page = await api.conversations({ status: f, q, ...channelParams(ch), ...viewParam(v), limit: CONVERSATION_PAGE })
+      const page = await api.conversations({ status: f, q, ...channelParams(ch), ...viewParam(v), label: lb, limit: CONVERSATION_PAGE })
       if (gen !== resyncGen) return
       state.applyConversationPage(
         page.conversations,
         page.eventId,
-        { key: listKey(f, q, ch, v), nextCursor: page.nextCursor, first: true },
+        { key: listKey(f, q, ch, v, lb), nextCursor: page.nextCursor, first: true },
         { replace: true },
       )
       state.dropThreadsExcept(sel)
@@ -388,7 +394,8 @@ export function createApp() {
     const q = state.query.value.trim()
     const ch = state.channel.value
     const v = state.view.value
-    const key = listKey(f, q, ch, v)
+    const lb = state.label.value
+    const key = listKey(f, q, ch, v, lb)
     const p = state.paging.value
     if (!first && (p.key !== key || p.complete || p.loading || !p.nextCursor)) return true
     state.paging.value = first ? { key, nextCursor: null, frontier: null, complete: false, loading: true } : { ...p, loading: true }
@@ -398,6 +405,7 @@ export function createApp() {
         q,
         ...channelParams(ch),
         ...viewParam(v),
+        label: lb,
         cursor: first ? null : p.nextCursor,
         limit: CONVERSATION_PAGE,
       })
@@ -442,6 +450,13 @@ export function createApp() {
     clearTimeout(countsTimer)
     countsTimer = setTimeout(() => void loadCounts(), COUNTS_DEBOUNCE_MS)
   })
+
+  /** Issue 14: only conversations carrying this label (null: any); composes with the other filters. */
+  function setLabelFilter(id: number | null) {
+    if (state.label.value === id) return
+    state.label.value = id
+    void loadConversations(true)
+  }
 
   function setChannel(ch: ChannelFilter) {
     if (state.channel.value === ch) return
@@ -808,6 +823,8 @@ export function createApp() {
     setQuery,
     setChannel,
     setView,
+    setLabelFilter,
+    labels,
     loadCounts,
     loadChannels,
     availability,

@@ -82,8 +82,14 @@ const SEEN_EVENTS = 5000
 /** Events older than the newest known state compare by number within one epoch. */
 const UNKNOWN = -1
 
-export function listKey(filter: StatusFilter, query: string, channel: ChannelFilter = '', view: AssignView = 'all'): string {
-  return `${filter}|${channel}|${view}|${query.trim().toLowerCase()}`
+export function listKey(
+  filter: StatusFilter,
+  query: string,
+  channel: ChannelFilter = '',
+  view: AssignView = 'all',
+  label: number | null = null,
+): string {
+  return `${filter}|${channel}|${view}|${query.trim().toLowerCase()}${label === null ? '' : `|label:${label}`}`
 }
 
 /** Whether a conversation belongs to the channel filter (the server's `channel=` / `kind=`). */
@@ -140,6 +146,8 @@ export function createInboxState(opts: { now?: () => number } = {}) {
   const channel = signal<ChannelFilter>('')
   /** Mine, Unassigned or All (issue 13), combined with the status and channel filters. */
   const view = signal<AssignView>('all')
+  /** Issue 14: only conversations carrying this label (the list's `?label=`); null: any. */
+  const label = signal<number | null>(null)
   /** Who is signed in: "Mine", the unread rule of their own reads, what concerns them. */
   const me = signal<number | null>(null)
   /**
@@ -579,14 +587,16 @@ export function createInboxState(opts: { now?: () => number } = {}) {
     const q = query.value
     const ch = channel.value
     const v = view.value
+    const lb = label.value
     const who = me.value
     const p = paging.value
-    const frontier = p.key === listKey(f, q, ch, v) && !p.complete ? p.frontier : null
+    const frontier = p.key === listKey(f, q, ch, v, lb) && !p.complete ? p.frontier : null
     const out: ConversationDTO[] = []
     for (const c of conversations.values()) {
       if (f !== 'all' && c.status !== f) continue
       if (!matchesChannel(c, ch)) continue
       if (!matchesView(c, v, who)) continue
+      if (lb !== null && !(c.labels ?? []).some((l) => l.id === lb)) continue
       if (!matchesQuery(c, q)) continue
       // Below the last loaded page, other conversations may be missing: show only what
       // is known to be in order; scrolling loads the rest.
@@ -620,6 +630,7 @@ export function createInboxState(opts: { now?: () => number } = {}) {
     query,
     channel,
     view,
+    label,
     me,
     counts,
     countsStale,

@@ -1,0 +1,124 @@
+// Labels (issue 14): admins define them (name, colour); anyone who can see a conversation
+// sets them on it; the inbox filters by them. Every change to the workspace's labels emits
+// `labels.changed` with the whole list (a workspace audience: everyone, whatever their
+// channels — a label's name is no conversation's secret).
+//
+// A rename, recolour or delete does NOT emit `conversation.updated` for each conversation
+// carrying the label: a label on thousands of conversations would flood every stream (and
+// the event log) for one click. Clients hold a conversation's labels by id and draw their
+// name and colour from the latest `labels.changed` list (a label missing from it is gone),
+// so one small event updates every chip; any later read of a conversation already has the
+// new names. Setting a conversation's labels is the writer's (writer.ts setLabels), with
+// its own `conversation.updated`, and never marks anything unread or moves it in the list.
+import type { EventLog } from '../../events/event-log.ts'
+import type { ConversationDTO, LabelRef } from '../../events/types.ts'
+import { Errors } from '../../errors.ts'
+import type { InboxStore } from '../../store/inbox-store.ts'
+import type { InboxWriter } from '../inbox/writer.ts'
+
+export const LABEL_NAME_MAX = 40
+// A filter bar and a picker stay usable with this many; more is a sign of tags used as notes.
+export const MAX_LABELS_PER_WORKSPACE = 200
+// At most this many labels on one conversation (the PUT's body schema).
+export const MAX_LABELS_PER_CONVERSATION = 50
+
+const COLOR = /^#[0-9a-f]{6}$/i
+// Control characters (a newline, a tab, a bidi override's neighbours) have no place in a chip.
+const CONTROL = /\p{Cc}/u
+
+/** The name as stored: NFC, trimmed, inner runs of spaces made one. Throws LABEL_NAME_INVALID. */
+export function labelName(raw: string): string {
+  const name = raw.normalize('NFC').trim().replace(/\s+/g, ' ')
+  if (CONTROL.test(raw.trim())) throw Errors.labelNameInvalid('A label name cannot contain control characters such as line breaks')
+  if (name.length === 0) throw Errors.labelNameInvalid('Give the label a name')
+  if ([...name].length > LABEL_NAME_MAX) throw Errors.labelNameInvalid(`A label name has at most ${LABEL_NAME_MAX} characters`)
+  return name
+}
+
+/** `#rrggbb`, lower case. Throws LABEL_COLOR_INVALID. */
+export function labelColor(raw: string): string {
+  const color = raw.trim()
+  if (!COLOR.test(color)) throw Errors.labelColorInvalid()
+  return color.toLowerCase()
+}
+
+const sameName = (a: string, b: string) => a.toLowerCase() === b.toLowerCase()
+
+export interface LabelsDeps {
+  store: InboxStore
+  writer: InboxWriter
+  events: EventLog
+  now: () => number
+}
+
+export class Labels {
+  constructor(private readonly deps: LabelsDeps) {}
+
+  /** The workspace's labels, by name, and the event id they are current to. */
+  list(workspaceId: number): { labels: LabelRef[]; eventId: string } {
+    const { result, eventId } = this.deps.events.snapshot(() => this.deps.store.labels.list(workspaceId))
+    return { labels: result, eventId }
+  }
+
+  create(workspaceId: number, input: { name: string; color: string }): LabelRef {
+    const name = labelName(input.name)
+    const color = labelColor(input.color)
+    return this.change(workspaceId, (repo) => {
+      if (repo.count(workspaceId) >= MAX_LABELS_PER_WORKSPACE) throw Errors.labelLimit(MAX_LABELS_PER_WORKSPACE)
+      this.refuseTaken(workspaceId, name)
+      return repo.insert(workspaceId, name, color, this.deps.now())
+    })
+  }
+
+  /** Renames and/or recolours; 404 for another workspace's or an unknown label. Unchanged: no event. */
+  update(workspaceId: number, id: number, patch: { name?: string; color?: string }): LabelRef {
+    const name = patch.name === undefined ? undefined : labelName(patch.name)
+    const color = patch.color === undefined ? undefined : labelColor(patch.color)
+    const current = this.deps.store.labels.byId(workspaceId, id)
+    if (!current) throw Errors.notFound('Label')
+    const next = { name: name ?? current.name, color: color ?? current.color }
+    if (next.name === current.name && next.color === current.color) return current
+    return this.change(workspaceId, (repo) => {
+      // Changing only the case of its own name is a rename, not a clash.
+      if (!sameName(next.name, current.name)) this.refuseTaken(workspaceId, next.name)
+      const updated = repo.update(workspaceId, id, next)
+      if (!updated) throw Errors.notFound('Label')
+      return updated
+    })
+  }
+
+  /** Deletes the label and takes it off every conversation; 404 for another workspace's. */
+  remove(workspaceId: number, id: number): void {
+    this.change(workspaceId, (repo) => {
+      if (!repo.delete(workspaceId, id)) throw Errors.notFound('Label')
+    })
+  }
+
+  /**
+   * The conversation carries exactly these labels (the caller checked it may see it).
+   * An id that is not this workspace's label answers UNKNOWN_LABEL (another workspace's
+   * label reads exactly like one that does not exist). The same set again: no event.
+   */
+  setOnConversation(workspaceId: number, conversationId: number, labelIds: readonly number[]): ConversationDTO | undefined {
+    const ids = [...new Set(labelIds)]
+    return this.deps.events.transact((batch) => {
+      for (const id of ids) if (!this.deps.store.labels.byId(workspaceId, id)) throw Errors.unknownLabel()
+      return this.deps.writer.setLabels(batch, workspaceId, conversationId, ids, this.deps.now())
+    })
+  }
+
+  private refuseTaken(workspaceId: number, name: string): void {
+    // Per workspace there are at most a few hundred: compared here, in full Unicode,
+    // where SQLite's NOCASE folds only ASCII.
+    if (this.deps.store.labels.list(workspaceId).some((l) => sameName(l.name, name))) throw Errors.labelExists()
+  }
+
+  /** One change to the workspace's labels and its `labels.changed`, in one transaction. */
+  private change<T>(workspaceId: number, fn: (repo: InboxStore['labels']) => T): T {
+    return this.deps.events.transact((batch) => {
+      const result = fn(this.deps.store.labels)
+      batch.emit(workspaceId, 'labels.changed', { labels: this.deps.store.labels.list(workspaceId) })
+      return result
+    })
+  }
+}
