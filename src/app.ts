@@ -47,6 +47,9 @@ import { settingsRoutes } from './http/settings.ts'
 import { Assignment } from './domain/team/assignment.ts'
 import { AssignmentRepo } from './store/assignment.ts'
 import { assignmentRoutes } from './http/assignment.ts'
+import { Snoozes } from './domain/inbox/snooze.ts'
+import { SnoozeRepo } from './store/snooze.ts'
+import { snoozeRoutes } from './http/snooze.ts'
 
 export interface AppDeps {
   config: Readonly<Config>
@@ -120,6 +123,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     now: clock.now,
     onListenerError: (err) => app.log.error({ err }, 'presence listener failed'),
   })
+  const settingsRepo = new WorkspaceSettingsRepo(db)
   const services: Services = {
     config,
     db,
@@ -149,7 +153,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     sandbox,
     campaigns: createCampaigns({ config, db, events, store, writer, sending, now: clock.now, log: app.log }),
     accounts: createAccounts({ config, db, events, auth, now: clock.now, log: app.log }),
-    settings: new WorkspaceSettingsRepo(db),
+    settings: settingsRepo,
     presence,
     assignment: new Assignment({
       repo: new AssignmentRepo(db),
@@ -158,6 +162,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       events,
       presence,
       now: clock.now,
+    }),
+    snoozes: new Snoozes({
+      repo: new SnoozeRepo(db),
+      store,
+      writer,
+      events,
+      timeZoneOf: (ws) => settingsRepo.get(ws)?.timezone,
+      now: clock.now,
+      onError: (err) => app.log.error({ err }, 'snooze wake-up failed'),
     }),
   }
   const { campaigns, assignment } = services
@@ -178,6 +191,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     )
     // A Messenger user wrote: their name is fetched from the User Profile API after the commit.
     .onContactWrote(({ channel, contact }) => sending.profiles.contactWrote(channel, contact))
+    // A customer wrote to a snoozed conversation: "Snooze ended" right below their message (issue 14).
+    .onCustomerWrote(services.snoozes.customerWrote)
     // A customer wrote: the greeting (a brand-new conversation) and the away message (outside business hours).
     .onCustomerWrote(autoReplies.onCustomerWrote)
     // A new, pooled or reopened conversation goes round robin to an available member (auto-assign channels).
@@ -240,6 +255,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(streamRoutes, { services })
   await app.register(conversationRoutes, { services })
   await app.register(assignmentRoutes, { services })
+  await app.register(snoozeRoutes, { services })
   await app.register(channelRoutes, { services })
   await app.register(messageRoutes, { services })
   await app.register(templateRoutes, { services })
@@ -266,6 +282,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     hub.start()
     services.sending.start()
     services.campaigns.start()
+    services.snoozes.start() // a snooze that came due while Parley was down wakes now
     sandbox?.start()
     prune()
     pruneTimer = setInterval(prune, PRUNE_INTERVAL_MS)
@@ -285,6 +302,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     services.channelChecks.stop()
     clearInterval(pruneTimer)
     services.campaigns.stop()
+    services.snoozes.stop()
     await services.sending.stop(SEND_STOP_GRACE_MS)
     sandbox?.stop()
     services.ingest.close()

@@ -103,4 +103,6 @@ export const Errors = {
     422,
     'That person cannot be given this conversation: only an active member of its channel, or an admin, can.',
   ),
+  // Snooze (issue 14): a time in the past, or further than a snooze may last.
+  snoozeInvalid: (why: string) => new AppError('SNOOZE_TIME_INVALID', 422, why),
 } as const

@@ -20,6 +20,7 @@ import type { Accounts } from './domain/accounts/wiring.ts'
 import type { WorkspaceSettingsRepo } from './store/workspace-settings.ts'
 import type { Assignment } from './domain/team/assignment.ts'
 import type { Presence } from './domain/team/presence.ts'
+import type { Snoozes } from './domain/inbox/snooze.ts'
 
 export interface Services {
   config: Readonly<Config>
@@ -55,6 +56,8 @@ export interface Services {
   assignment: Assignment
   /** Who has an open stream, with a grace before offline (issue 13); assignment listens to it. */
   presence: Presence
+  /** Snooze and its wake-up (issue 14). */
+  snoozes: Snoozes
 }
 
 declare module 'fastify' {
