@@ -25,6 +25,8 @@ const VIEWS: Array<[AssignView, string]> = [
 
 const FILTERS: Array<[StatusFilter, string]> = [
   ['open', 'Open'],
+  ['pending', 'Pending'],
+  ['snoozed', 'Snoozed'],
   ['resolved', 'Resolved'],
   ['all', 'All'],
 ]

@@ -14,6 +14,7 @@ import { CircleCheck, RotateCcw } from 'lucide'
 import { Icon } from './Icon.tsx'
 import { Composer } from './Composer.tsx'
 import { AssigneeControl } from './AssigneeControl.tsx'
+import { SnoozedBar, SnoozeMenu, StatusMenu } from './SnoozeMenu.tsx'
 import { waitingSinceOf } from '../state/team.ts'
 
 type Row =
@@ -188,7 +189,10 @@ export function ConversationView({ id }: { id: number }) {
         </div>
         <AssigneeControl conv={conv} />
         <StatusButton id={id} resolved={conv.status === 'resolved'} />
+        <StatusMenu conv={conv} />
+        <SnoozeMenu conv={conv} />
       </header>
+      <SnoozedBar conv={conv} />
       {status === 'error' ? (
         <p class="pane-note" role="alert">
           Could not load the messages.{' '}
