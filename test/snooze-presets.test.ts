@@ -78,3 +78,28 @@ t.test('zonedTime: a wall clock time the clocks skip lands just after the change
   t.equal(iso(zonedTime('Europe/Berlin', 2026, 3, 29, 9)), '2026-03-29T07:00:00.000Z')
   t.equal(iso(zonedTime('Europe/Berlin', 2026, 12, 32, 9)), '2027-01-01T08:00:00.000Z', 'day 32 is the 1st of the next month')
 })
+
+t.test('the browser’s words for the lines, and the picker’s local time round trip', async (t) => {
+  const { snoozeWords, localInputValue, fromLocalInput, snoozeChoices } = await import('../web/src/state/snooze.ts')
+  const ana = { userId: 1, name: 'Ana' }
+  t.equal(snoozeWords({ action: 'pending', actor: ana }, 0), 'Ana marked this pending')
+  t.match(
+    snoozeWords({ action: 'snoozed', actor: ana, until: at('2026-12-07T09:00:00Z') }, at('2026-12-01T09:00:00Z')),
+    /^Ana snoozed this until /,
+  )
+  t.equal(snoozeWords({ action: 'unsnoozed', actor: ana }, 0), 'Ana unsnoozed this')
+  t.equal(snoozeWords({ action: 'unsnoozed', actor: null, reason: 'due' }, 0), 'Snooze ended')
+  t.equal(snoozeWords({ action: 'unsnoozed', actor: null, reason: 'customer' }, 0), 'Snooze ended: the customer wrote')
+  t.equal(snoozeWords({ action: 'resolved', actor: ana }, 0), null, 'not a snooze line: the other words apply')
+  const minute = at('2026-12-07T09:41:00Z')
+  t.equal(fromLocalInput(localInputValue(minute)), minute)
+  t.ok(Number.isNaN(fromLocalInput('')))
+  t.same(
+    snoozeChoices(at('2026-12-31T12:00:00Z'), 'UTC').map((c) => [c.key, c.label, iso(c.until)]),
+    [
+      ['hour', '1 hour', '2026-12-31T13:00:00.000Z'],
+      ['tomorrow', 'Tomorrow 9:00', '2027-01-01T09:00:00.000Z'],
+      ['monday', 'Next Monday 9:00', '2027-01-04T09:00:00.000Z'],
+    ],
+  )
+})
