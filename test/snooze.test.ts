@@ -209,7 +209,11 @@ t.test('pending: its own status, line and filter; any status a person sets ends 
   const resolved = await call('POST', `/api/conversations/${conv.id}/status`, { status: 'resolved' })
   t.equal(resolved.body.conversation.status, 'resolved')
   t.equal(resolved.body.conversation.snoozedUntil, null)
-  t.equal(s.app.services.snoozes['deps'].repo.nextDue(), undefined, 'nothing left for the wake-up')
+  t.equal(
+    s.db.$client.prepare('SELECT count(*) FROM conversations WHERE snoozed_until IS NOT NULL').pluck().get(),
+    0,
+    'nothing left for the wake-up',
+  )
 
   const texts = (await history(call, conv.id)).slice(1)
   t.equal(texts.length, 5)

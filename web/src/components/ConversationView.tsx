@@ -14,7 +14,7 @@ import { CircleCheck, RotateCcw } from 'lucide'
 import { Icon } from './Icon.tsx'
 import { Composer } from './Composer.tsx'
 import { AssigneeControl } from './AssigneeControl.tsx'
-import { SnoozedBar, SnoozeMenu, StatusMenu } from './SnoozeMenu.tsx'
+import { SnoozedBar, StatusControls } from './SnoozeMenu.tsx'
 import { waitingSinceOf } from '../state/team.ts'
 
 type Row =
@@ -189,8 +189,7 @@ export function ConversationView({ id }: { id: number }) {
         </div>
         <AssigneeControl conv={conv} />
         <StatusButton id={id} resolved={conv.status === 'resolved'} />
-        <StatusMenu conv={conv} />
-        <SnoozeMenu conv={conv} />
+        <StatusControls conv={conv} />
       </header>
       <SnoozedBar conv={conv} />
       {status === 'error' ? (

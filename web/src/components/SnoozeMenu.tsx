@@ -23,6 +23,16 @@ const STATUS_NAMES: Record<ConversationDTO['status'], string> = {
   resolved: 'Resolved',
 }
 
+/** The header's pair, kept together when the header wraps. */
+export function StatusControls({ conv }: { conv: ConversationDTO }) {
+  return (
+    <div class="status-controls">
+      <StatusMenu conv={conv} />
+      <SnoozeMenu conv={conv} />
+    </div>
+  )
+}
+
 /** Open / Pending / Resolved; a snoozed conversation reads "Snoozed" (any choice ends the snooze). */
 export function StatusMenu({ conv }: { conv: ConversationDTO }) {
   const app = useApp()
