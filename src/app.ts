@@ -51,6 +51,9 @@ import { ConversationPresence } from './domain/team/conversation-presence.ts'
 import { presenceRoutes } from './http/presence.ts'
 import { Labels } from './domain/labels/labels.ts'
 import { labelRoutes } from './http/labels.ts'
+import { Snoozes } from './domain/inbox/snooze.ts'
+import { SnoozeRepo } from './store/snooze.ts'
+import { snoozeRoutes } from './http/snooze.ts'
 
 export interface AppDeps {
   config: Readonly<Config>
@@ -124,6 +127,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     now: clock.now,
     onListenerError: (err) => app.log.error({ err }, 'presence listener failed'),
   })
+  const settingsRepo = new WorkspaceSettingsRepo(db)
   const services: Services = {
     config,
     db,
@@ -153,7 +157,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     sandbox,
     campaigns: createCampaigns({ config, db, events, store, writer, sending, now: clock.now, log: app.log }),
     accounts: createAccounts({ config, db, events, auth, members, conversations: store.conversations, now: clock.now, log: app.log }),
-    settings: new WorkspaceSettingsRepo(db),
+    settings: settingsRepo,
     presence,
     // Issue 14: viewing and typing, fanned out as `presence` frames without an id (never in the log).
     conversationPresence: new ConversationPresence({
@@ -173,6 +177,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       now: clock.now,
     }),
     labels: new Labels({ store, writer, events, now: clock.now }),
+    snoozes: new Snoozes({
+      repo: new SnoozeRepo(db),
+      store,
+      writer,
+      events,
+      timeZoneOf: (ws) => settingsRepo.get(ws)?.timezone,
+      now: clock.now,
+      onError: (err) => app.log.error({ err }, 'snooze wake-up failed'),
+    }),
   }
   const { campaigns, assignment } = services
   const autoReplies = new AutoReplies({ settings: services.settings, store, writer, outbox: sending.outbox, now: clock.now })
@@ -192,6 +205,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     )
     // A Messenger user wrote: their name is fetched from the User Profile API after the commit.
     .onContactWrote(({ channel, contact }) => sending.profiles.contactWrote(channel, contact))
+    // A customer wrote to a snoozed conversation: "Snooze ended" right below their message (issue 14).
+    .onCustomerWrote(services.snoozes.customerWrote)
     // A customer wrote: the greeting (a brand-new conversation) and the away message (outside business hours).
     .onCustomerWrote(autoReplies.onCustomerWrote)
     // A new, pooled or reopened conversation goes round robin to an available member (auto-assign channels).
@@ -263,6 +278,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(assignmentRoutes, { services })
   await app.register(presenceRoutes, { services })
   await app.register(labelRoutes, { services })
+  await app.register(snoozeRoutes, { services })
   await app.register(channelRoutes, { services })
   await app.register(messageRoutes, { services })
   await app.register(templateRoutes, { services })
@@ -289,6 +305,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     hub.start()
     services.sending.start()
     services.campaigns.start()
+    services.snoozes.start() // a snooze that came due while Parley was down wakes now
     sandbox?.start()
     prune()
     pruneTimer = setInterval(prune, PRUNE_INTERVAL_MS)
@@ -308,6 +325,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     services.channelChecks.stop()
     clearInterval(pruneTimer)
     services.campaigns.stop()
+    services.snoozes.stop()
     await services.sending.stop(SEND_STOP_GRACE_MS)
     sandbox?.stop()
     services.ingest.close()

@@ -109,4 +109,6 @@ export const Errors = {
   labelColorInvalid: make('LABEL_COLOR_INVALID', 422, 'The colour must be written #rrggbb, for example #2563eb'),
   labelLimit: (max: number) => new AppError('LABEL_LIMIT', 409, `A workspace can have at most ${max} labels: delete one first`),
   unknownLabel: make('UNKNOWN_LABEL', 422, 'One of the labels does not exist in this workspace'),
+  // Snooze (issue 14): a time in the past, or further than a snooze may last.
+  snoozeInvalid: (why: string) => new AppError('SNOOZE_TIME_INVALID', 422, why),
 } as const

@@ -22,6 +22,7 @@ import type { Assignment } from './domain/team/assignment.ts'
 import type { Presence } from './domain/team/presence.ts'
 import type { ConversationPresence } from './domain/team/conversation-presence.ts'
 import type { Labels } from './domain/labels/labels.ts'
+import type { Snoozes } from './domain/inbox/snooze.ts'
 
 export interface Services {
   config: Readonly<Config>
@@ -61,6 +62,8 @@ export interface Services {
   conversationPresence: ConversationPresence
   /** The workspace's labels and the conversations' (issue 14). */
   labels: Labels
+  /** Snooze and its wake-up (issue 14). */
+  snoozes: Snoozes
 }
 
 declare module 'fastify' {

@@ -121,11 +121,15 @@ export interface MessageDTO {
  * `action: 'assigned'` with a `target` user) reuse the same line.
  */
 export interface SystemLineData {
-  action: 'resolved' | 'reopened' | 'assigned' | 'unassigned'
-  /** The agent who did it; null: Parley did (automatic assignment). */
+  action: 'resolved' | 'reopened' | 'assigned' | 'unassigned' | 'pending' | 'snoozed' | 'unsnoozed'
+  /** The agent who did it; null: Parley did (automatic assignment, a snooze that ended). */
   actor: { userId: number; name: string } | null
   /** `assigned`: who was given the conversation. */
   target?: { userId: number; name: string }
+  /** `snoozed`: until when (ms), worded by each client in its own local time (issue 14). */
+  until?: number
+  /** `unsnoozed` with no actor: why the snooze ended — its time came, or the customer wrote. */
+  reason?: 'due' | 'customer'
 }
 
 /** Who assigned a conversation: a person, or null for automatic assignment. */

@@ -1,4 +1,4 @@
-// Conversation list, message history, read marking and resolve/reopen. Each list response carries
+// Conversation list, message history, read marking and the status (open, pending, resolved). Each list response carries
 // the event cursor it is current to, so a client opens /stream?lastEventId= from
 // exactly there and misses nothing between the page load and the stream. Everything
 // here is scoped by the caller's channels (issue 13): a list shows only those, and a
@@ -28,7 +28,15 @@ export async function conversationRoutes(app: FastifyInstance, opts: { services:
         querystring: Type.Object({
           cursor: Type.Optional(Type.String({ maxLength: 100 })),
           limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE })),
-          status: Type.Optional(Type.Union([Type.Literal('open'), Type.Literal('resolved'), Type.Literal('all')])),
+          status: Type.Optional(
+            Type.Union([
+              Type.Literal('open'),
+              Type.Literal('pending'),
+              Type.Literal('snoozed'),
+              Type.Literal('resolved'),
+              Type.Literal('all'),
+            ]),
+          ),
           // Search by contact name or number (the inbox's search box).
           q: Type.Optional(Type.String({ maxLength: 100 })),
           // The inbox's channel filter: one number or page by id, or every channel of a kind.
@@ -110,14 +118,18 @@ export async function conversationRoutes(app: FastifyInstance, opts: { services:
     },
   )
 
-  // Resolve / reopen (issue 11): 200 with the conversation as the list shows it; the
-  // change and its timeline line reach every agent as events.
+  // Resolve / reopen (issue 11), pending (issue 14; any of them ends a snooze): 200 with
+  // the conversation as the list shows it; the change and its timeline line reach every
+  // agent as events.
   r.post(
     '/api/conversations/:id/status',
     {
       schema: {
         params: Type.Object({ id: Type.Integer({ minimum: 1 }) }),
-        body: Type.Object({ status: Type.Union([Type.Literal('open'), Type.Literal('resolved')]) }, { additionalProperties: false }),
+        body: Type.Object(
+          { status: Type.Union([Type.Literal('open'), Type.Literal('pending'), Type.Literal('resolved')]) },
+          { additionalProperties: false },
+        ),
       },
     },
     async (req) => {
@@ -129,9 +141,10 @@ export async function conversationRoutes(app: FastifyInstance, opts: { services:
         req.params.id,
         req.body.status,
       )
-      // A resolved conversation frees a place under its assignee's cap: the oldest waiting
-      // unassigned conversation of their auto-assign channels takes it (after that commit).
-      if (done.status === 'resolved' && done.assignee) opts.services.assignment.drainFor(who.workspaceId, done.assignee.id)
+      // A resolved (or pending, issue 14) conversation frees a place under its assignee's cap:
+      // the oldest waiting unassigned conversation of their auto-assign channels takes it
+      // (after that commit). Only open ones count toward the cap (assignment.ts).
+      if (done.status !== 'open' && done.assignee) opts.services.assignment.drainFor(who.workspaceId, done.assignee.id)
       return { conversation: store.conversations.conversationDTOFor({ userId: who.userId }, who.workspaceId, req.params.id)! }
     },
   )

@@ -70,7 +70,8 @@ export class AssignmentRepo {
         ORDER BY COALESCE(v.waiting_since, v.last_inbound_at, v.created_at), v.id LIMIT ?`,
     )
     this.openOfStmt = c.prepare(
-      `SELECT ${conv} FROM conversations v WHERE v.workspace_id = ? AND v.status = 'open' AND v.assignee_id = ? ORDER BY v.id`,
+      `SELECT ${conv} FROM conversations v
+        WHERE v.workspace_id = ? AND v.status IN ('open', 'pending', 'snoozed') AND v.assignee_id = ? ORDER BY v.id`,
     )
     this.autoChannelsOfStmt = c
       .prepare(
@@ -131,7 +132,7 @@ export class AssignmentRepo {
     return this.poolStmt.all(channelId, limit).map((r) => this.codec.decode(r))
   }
 
-  /** The open conversations this person holds. */
+  /** The conversations this person holds that are not resolved (open, pending, snoozed: issue 14). */
   openOf(workspaceId: number, userId: number): ConversationRow[] {
     return this.openOfStmt.all(workspaceId, userId).map((r) => this.codec.decode(r))
   }

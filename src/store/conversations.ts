@@ -14,7 +14,7 @@ import { conversations } from './schema.ts'
 export interface ConversationListOptions {
   limit: number
   before?: { at: number; id: number }
-  status?: 'open' | 'resolved'
+  status?: 'open' | 'pending' | 'snoozed' | 'resolved'
   q?: string
   /** One number or page, or every channel of a kind (the inbox's channel filter). */
   channelId?: number
@@ -247,14 +247,19 @@ export class ConversationsRepo {
   }
 
   /**
-   * Sets open / resolved; undefined when the conversation is not in this workspace or
-   * already has that status (nothing to record). Only status: the preview, unread count,
-   * window and ordering stay as they are.
+   * Sets open / pending / resolved; undefined when the conversation is not in this workspace or
+   * already has that status (nothing to record). Only status (a snooze ends with it): the
+   * preview, unread count, window and ordering stay as they are.
    */
-  setConversationStatus(workspaceId: number, id: number, status: 'open' | 'resolved', now: number): ConversationRow | undefined {
+  setConversationStatus(
+    workspaceId: number,
+    id: number,
+    status: 'open' | 'pending' | 'resolved',
+    now: number,
+  ): ConversationRow | undefined {
     const cur = this.statusStmt.get(workspaceId, id) as { status: string } | undefined
     if (!cur || cur.status === status) return undefined
-    return this.updateConversation(id, { status, updatedAt: now })
+    return this.updateConversation(id, { status, snoozedUntil: null, updatedAt: now })
   }
 
   /**

@@ -13,7 +13,7 @@ import { MessagesRepo } from './messages.ts'
 import type { ChannelRow, ContactRow, ConversationRow, MessageRow, NewConversation, NewMessage } from './rows.ts'
 import { UsersRepo } from './users.ts'
 
-export type { ChannelRow, ContactRow, ConversationRow, MessageRow, NewMessage } from './rows.ts'
+export type { ChannelRow, ContactRow, ConversationRow, MessageRow, NewConversation, NewMessage } from './rows.ts'
 export { toConversationDTO, toMessageDTO } from './dto.ts'
 
 export class InboxStore {
@@ -112,7 +112,12 @@ export class InboxStore {
    * already has that status (nothing to record). Only status: the preview, unread count,
    * window and ordering stay as they are.
    */
-  setConversationStatus(workspaceId: number, id: number, status: 'open' | 'resolved', now: number): ConversationRow | undefined {
+  setConversationStatus(
+    workspaceId: number,
+    id: number,
+    status: 'open' | 'pending' | 'resolved',
+    now: number,
+  ): ConversationRow | undefined {
     return this.conversations.setConversationStatus(workspaceId, id, status, now)
   }
 

@@ -16,7 +16,8 @@ import type { InboxStore } from '../../store/inbox-store.ts'
 import { Errors } from '../../errors.ts'
 import type { InboxWriter } from './writer.ts'
 
-export type ConversationStatus = 'open' | 'resolved'
+/** What a person sets by hand (issue 14 adds `pending`: waiting on the customer); `snoozed` is snooze.ts's. */
+export type ConversationStatus = 'open' | 'pending' | 'resolved'
 
 export interface ConversationStatusDeps {
   store: InboxStore
@@ -25,13 +26,23 @@ export interface ConversationStatusDeps {
   now: () => number
 }
 
-/** The line's words when a client does not render `data` itself (search, exports, old clients). */
-export function systemLineText(d: SystemLineData): string {
+/**
+ * The line's words when a client does not render `data` itself (search, exports, old
+ * clients). A snooze's time is worded in `timeZone` (the workspace's; UTC without one).
+ */
+export function systemLineText(d: SystemLineData, timeZone = 'UTC'): string {
   const who = d.actor?.name
   switch (d.action) {
     case 'resolved':
     case 'reopened':
       return `${who ?? 'Parley'} ${d.action} this`
+    case 'pending':
+      return `${who ?? 'Parley'} marked this pending`
+    case 'snoozed':
+      return `${who ?? 'Parley'} snoozed this until ${d.until === undefined ? 'later' : snoozeTimeText(d.until, timeZone)}`
+    case 'unsnoozed':
+      if (d.actor) return `${who} unsnoozed this`
+      return d.reason === 'customer' ? 'Snooze ended: the customer wrote' : 'Snooze ended'
     case 'assigned': {
       const to = d.target?.name ?? 'someone'
       if (!d.actor) return `Assigned to ${to} automatically`
@@ -43,8 +54,32 @@ export function systemLineText(d: SystemLineData): string {
   }
 }
 
+/** "Mon 7 Dec, 09:00" on the timezone's wall clock. */
+function snoozeTimeText(at: number, timeZone: string): string {
+  try {
+    return new Intl.DateTimeFormat('en-GB', {
+      timeZone,
+      weekday: 'short',
+      day: 'numeric',
+      month: 'short',
+      hour: '2-digit',
+      minute: '2-digit',
+      hourCycle: 'h23',
+    }).format(at)
+  } catch {
+    return new Date(at).toISOString()
+  }
+}
+
+/** The line for a status a person set, from the status it had: leaving a snooze for Open is "unsnoozed". */
+function statusAction(from: string, to: ConversationStatus): SystemLineData['action'] {
+  if (to === 'resolved') return 'resolved'
+  if (to === 'pending') return 'pending'
+  return from === 'snoozed' ? 'unsnoozed' : 'reopened'
+}
+
 /**
- * Sets the status; idempotent: the status it already has answers the conversation as
+ * Sets the status (and ends a snooze: any status a person sets replaces it); idempotent: the status it already has answers the conversation as
  * it is, with no event and no second line. 404 for an unknown id or another workspace's.
  */
 export function setConversationStatus(
@@ -56,12 +91,13 @@ export function setConversationStatus(
   const ws = who.workspaceId
   return deps.events.transact((batch) => {
     const now = deps.now()
+    const from = deps.store.conversation(ws, conversationId)?.status
     const conv = deps.store.setConversationStatus(ws, conversationId, status, now)
     const current = deps.store.conversation(ws, conversationId)
-    if (!current) throw Errors.notFound('Conversation')
+    if (!current || from === undefined) throw Errors.notFound('Conversation')
     if (!conv) return current
     const data: SystemLineData = {
-      action: status === 'resolved' ? 'resolved' : 'reopened',
+      action: statusAction(from, status),
       actor: { userId: who.userId, name: deps.store.userName(ws, who.userId) ?? 'An agent' },
     }
     deps.writer.recordSystemLine(batch, current, { workspaceId: ws, text: systemLineText(data), data, userId: who.userId, now })

@@ -15,6 +15,7 @@ import {
   type ConversationRow,
   type InboxStore,
   type MessageRow,
+  type NewConversation,
   type NewMessage,
   toConversationDTO,
   toMessageDTO,
@@ -213,6 +214,49 @@ export class InboxWriter {
     this.recordSystemLine(batch, conversation, { workspaceId: ws, ...line })
     this.conversationChanged(batch, ws, conversation)
     return { row, conversation }
+  }
+
+  /**
+   * Snoozes the conversation until `until` (issue 14): out of Open, with its line and
+   * `conversation.updated`. Only the status, snoozedUntil and updatedAt change — never
+   * unread, the wait, the preview or the order. Undefined when it is already snoozed
+   * until then (no write, no event).
+   */
+  snooze(
+    batch: EventBatch,
+    current: ConversationDTO,
+    until: number,
+    line: { text: string; data: SystemLineData; userId: number | null; now: number },
+  ): ConversationDTO | undefined {
+    if (current.status === 'snoozed' && current.snoozedUntil === until) return undefined
+    return this.statusWithLine(batch, current, { status: 'snoozed', snoozedUntil: until }, line)
+  }
+
+  /**
+   * A snooze ends (its time came): back to Open with its line ("Snooze ended") and
+   * `conversation.updated`; nothing else changes. Undefined when it is no longer snoozed.
+   * (A customer's message ends a snooze in `record`; its line is the caller's.)
+   */
+  wake(
+    batch: EventBatch,
+    current: ConversationDTO,
+    line: { text: string; data: SystemLineData; userId: number | null; now: number },
+  ): ConversationDTO | undefined {
+    if (current.status !== 'snoozed') return undefined
+    return this.statusWithLine(batch, current, { status: 'open', snoozedUntil: null }, line)
+  }
+
+  private statusWithLine(
+    batch: EventBatch,
+    current: ConversationDTO,
+    set: Pick<NewConversation, 'status' | 'snoozedUntil'>,
+    line: { text: string; data: SystemLineData; userId: number | null; now: number },
+  ): ConversationDTO {
+    const ws = this.store.updateConversation(current.id, { ...set, updatedAt: line.now }).workspaceId
+    const conversation = this.store.conversation(ws, current.id)!
+    this.recordSystemLine(batch, conversation, { workspaceId: ws, ...line })
+    this.conversationChanged(batch, ws, conversation)
+    return conversation
   }
 
   /**

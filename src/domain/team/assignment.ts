@@ -6,6 +6,12 @@
 //    #7204, #4158: reopened chats went back to an agent who had gone home),
 //  - the longest-waiting pool, when an agent becomes available (`drainFor`; chatwoot
 //    #10376, #10685: nobody drained the backlog when someone came online).
+// Issue 14: the cap counts OPEN conversations only. A pending one waits on the customer and
+// a snoozed one on a time: neither is work now, so setting either (like resolving) frees a
+// place and drains the pool. When one comes back (the customer writes: the reopen rule
+// below; its snooze ends: it stays with its assignee) it counts again, even if that puts
+// its assignee over the cap for a while — taking it away would be worse.
+// Deactivation returns pending and snoozed conversations to the pool too.
 // Every change is one transaction: the assignee, a system line, `conversation.updated`
 // and `conversation.assigned` to the new assignee. A conversation has one assignee
 // column, so it cannot be given twice; a crash loses nothing (the message and its
@@ -117,7 +123,8 @@ export class Assignment {
       if (channels.autoAssigns(after.channelId)) this.autoAssign(batch, after)
       return
     }
-    if (e.before.status !== 'resolved') return
+    // Back to Open from resolved, pending or snoozed (issue 14): the same rule as a reopen.
+    if (e.before.status === 'open') return
     const auto = channels.autoAssigns(after.channelId)
     const holder = repo.person(after.workspaceId, after.assigneeId)
     if (holder && !holder.disabled && (this.isAvailable(holder) || !auto)) return
@@ -160,7 +167,7 @@ export class Assignment {
     })
   }
 
-  /** Deactivation: every open conversation of theirs returns to the pool, each with its line and events. */
+  /** Deactivation: every open, pending or snoozed conversation of theirs returns to the pool, each with its line and events. */
   unassignAllOf(workspaceId: number, userId: number, by: AssignedBy = null): number {
     const { repo } = this.deps
     return this.deps.events.transact((batch) => {

@@ -28,6 +28,8 @@ const VIEWS: Array<[AssignView, string]> = [
 
 const FILTERS: Array<[StatusFilter, string]> = [
   ['open', 'Open'],
+  ['pending', 'Pending'],
+  ['snoozed', 'Snoozed'],
   ['resolved', 'Resolved'],
   ['all', 'All'],
 ]

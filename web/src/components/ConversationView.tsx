@@ -16,6 +16,7 @@ import { Composer } from './Composer.tsx'
 import { AssigneeControl } from './AssigneeControl.tsx'
 import { LabelChips } from './LabelChips.tsx'
 import { LabelPicker } from './LabelPicker.tsx'
+import { SnoozedBar, StatusControls } from './SnoozeMenu.tsx'
 import { waitingSinceOf } from '../state/team.ts'
 import { ConversationPresence } from './Presence.tsx'
 
@@ -194,7 +195,9 @@ export function ConversationView({ id }: { id: number }) {
         <LabelPicker conv={conv} />
         <AssigneeControl conv={conv} />
         <StatusButton id={id} resolved={conv.status === 'resolved'} />
+        <StatusControls conv={conv} />
       </header>
+      <SnoozedBar conv={conv} />
       {status === 'error' ? (
         <p class="pane-note" role="alert">
           Could not load the messages.{' '}

@@ -4,13 +4,14 @@
 import type { MessageDTO } from '../../../src/events/types.ts'
 import { timeOf } from '../lib/format.ts'
 import { assignmentWords, type LineData } from '../state/team.ts'
+import { snoozeWords } from '../state/snooze.ts'
 
 function words(m: MessageDTO): string {
   const d = m.data as LineData | null
   const who = typeof d?.actor?.name === 'string' ? d.actor.name : null
   if (who && d?.action === 'resolved') return `${who} resolved this`
   if (who && d?.action === 'reopened') return `${who} reopened this`
-  return assignmentWords(d) ?? m.text ?? ''
+  return snoozeWords(d, m.timestamp) ?? assignmentWords(d) ?? m.text ?? ''
 }
 
 export function SystemLine({ m }: { m: MessageDTO }) {

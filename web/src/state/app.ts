@@ -19,6 +19,7 @@ import {
 } from './inbox.ts'
 import { assignable, assigneeOf, type Assignee, type AssignView, type Person } from './team.ts'
 import { newClientMessageId } from '../lib/ids.ts'
+import { createSnoozeActions } from './snooze-actions.ts'
 import { createDrafts } from '../lib/drafts.ts'
 import { createLabelActions } from './label-actions.ts'
 import type { MessageDTO } from '../../../src/events/types.ts'
@@ -585,17 +586,23 @@ export function createApp() {
    * Resolve or reopen (issue 11). The list moves it at once; the server's
    * conversation.updated event (which every agent gets) confirms it.
    */
-  async function setConversationStatus(id: number, status: 'open' | 'resolved') {
+  async function setConversationStatus(id: number, status: 'open' | 'pending' | 'resolved') {
     const c = state.conversation(id)
     if (!c || c.status === status) return
-    state.applyLocalConversationPatch(id, { status })
+    // Any status a person sets ends a snooze (issue 14).
+    state.applyLocalConversationPatch(id, { status, snoozedUntil: null })
     try {
       await api.post(`/api/conversations/${id}/status`, { status })
     } catch (e) {
-      if (state.conversation(id)?.status === status) state.applyLocalConversationPatch(id, { status: c.status })
-      flash(`Could not ${status === 'resolved' ? 'resolve' : 'reopen'} the conversation: ${describe(e)}`)
+      if (state.conversation(id)?.status === status)
+        state.applyLocalConversationPatch(id, { status: c.status, snoozedUntil: c.snoozedUntil })
+      const verb = status === 'resolved' ? 'resolve' : status === 'pending' ? 'mark pending' : 'reopen'
+      flash(`Could not ${verb} the conversation: ${describe(e)}`)
     }
   }
+
+  // Snooze (issue 14): its own actions file, with this app's state and toast.
+  const snoozeActions = createSnoozeActions({ state, flash, describe })
 
   // --- the team (issue 13) ---------------------------------------------------
 
@@ -842,6 +849,7 @@ export function createApp() {
     markRead,
     autoRead,
     setConversationStatus,
+    ...snoozeActions,
     sendText,
     retryPending,
     retryFailed,

@@ -25,7 +25,7 @@ import {
 } from './team.ts'
 import type { ConnectionState, StreamEvent } from '../api/stream.ts'
 
-export type StatusFilter = 'open' | 'resolved' | 'all'
+export type StatusFilter = 'open' | 'pending' | 'snoozed' | 'resolved' | 'all'
 /** The channel filter: every channel (''), every channel of a kind, or one number or page. */
 export type ChannelFilter = '' | `kind:${ChannelKind}` | `ch:${number}`
 // The stream's shapes belong to the api (it delivers them); the state applies them.
