@@ -54,6 +54,10 @@ import { labelRoutes } from './http/labels.ts'
 import { Snoozes } from './domain/inbox/snooze.ts'
 import { SnoozeRepo } from './store/snooze.ts'
 import { snoozeRoutes } from './http/snooze.ts'
+import { CannedReplies } from './domain/canned/canned-replies.ts'
+import { CannedRepliesRepo } from './store/canned-replies.ts'
+import { conversationInScope } from './http/scope.ts'
+import { cannedReplyRoutes } from './http/canned-replies.ts'
 
 export interface AppDeps {
   config: Readonly<Config>
@@ -186,6 +190,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       now: clock.now,
       onError: (err) => app.log.error({ err }, 'snooze wake-up failed'),
     }),
+    canned: new CannedReplies({
+      repo: new CannedRepliesRepo(db),
+      userName: (ws, userId) => store.userName(ws, userId),
+      inScope: (access, conversationId) => void conversationInScope({ store }, access, conversationId),
+      now: clock.now,
+    }),
   }
   const { campaigns, assignment } = services
   const autoReplies = new AutoReplies({ settings: services.settings, store, writer, outbox: sending.outbox, now: clock.now })
@@ -288,6 +298,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(passwordResetRoutes, { services })
   await app.register(userRoutes, { services })
   await app.register(settingsRoutes, { services })
+  await app.register(cannedReplyRoutes, { services })
   if (sandbox) await app.register(sandboxRoutes, { sandbox })
   // Last: the browser app's catch-all GET must not shadow any route above.
   await app.register(webRoutes)

@@ -111,4 +111,8 @@ export const Errors = {
   unknownLabel: make('UNKNOWN_LABEL', 422, 'One of the labels does not exist in this workspace'),
   // Snooze (issue 14): a time in the past, or further than a snooze may last.
   snoozeInvalid: (why: string) => new AppError('SNOOZE_TIME_INVALID', 422, why),
+  // Canned replies (issue 14).
+  cannedReplyInvalid: (why: string) => new AppError('CANNED_REPLY_INVALID', 400, why),
+  shortcutExists: make('SHORTCUT_EXISTS', 409, 'A canned reply you can use already has this shortcut: choose another one'),
+  unknownVariable: (message: string) => new AppError('UNKNOWN_VARIABLE', 422, message),
 } as const

@@ -23,6 +23,7 @@ import type { Presence } from './domain/team/presence.ts'
 import type { ConversationPresence } from './domain/team/conversation-presence.ts'
 import type { Labels } from './domain/labels/labels.ts'
 import type { Snoozes } from './domain/inbox/snooze.ts'
+import type { CannedReplies } from './domain/canned/canned-replies.ts'
 
 export interface Services {
   config: Readonly<Config>
@@ -64,6 +65,8 @@ export interface Services {
   labels: Labels
   /** Snooze and its wake-up (issue 14). */
   snoozes: Snoozes
+  /** Shared and personal canned replies with their variables (issue 14). */
+  canned: CannedReplies
 }
 
 declare module 'fastify' {

@@ -1,0 +1,155 @@
+// Canned replies (issue 14): shared ones (admins manage them) and each person's own, with
+// a shortcut for the composer's `/` list. Who may do what:
+// - everyone sees the shared replies and their own; someone else's own reply does not
+//   exist for them (404), whatever their role;
+// - anyone creates, changes and deletes their own; only admins create, change or delete
+//   shared ones (403 for an agent: they can see those, so 404 would be a lie);
+// - a shortcut is unique (case-insensitively) among the shared replies and the person's
+//   own, so the `/` list never offers two with one name; a shared one is checked against
+//   the shared ones and its admin's own;
+// - an unknown variable is refused when a reply is saved and again when it is rendered
+//   (a reply saved before an attribute disappeared from every contact), never sent raw.
+import type { Access } from '../accounts/access.ts'
+import { Errors } from '../../errors.ts'
+import type { CannedRepliesRepo, CannedReplyRow } from '../../store/canned-replies.ts'
+import { render, unknownVariableMessage, validate, BUILTIN_VARIABLES, type RenderOptions } from './variables.ts'
+
+export interface CannedReplyDTO {
+  id: number
+  shortcut: string
+  text: string
+  /** Shared with the workspace (ownerId null), else its owner's own. */
+  shared: boolean
+  ownerId: number | null
+  updatedAt: number
+}
+
+export interface CannedReplyInput {
+  shortcut: string
+  text: string
+  shared?: boolean
+}
+
+export interface RenderedReply {
+  text: string
+  /** Known variables that had no value and no fallback: rendered empty, flagged by the composer. */
+  missing: string[]
+}
+
+const SHORTCUT = /^[A-Za-z0-9_-]{1,32}$/
+// Meta's text limit (W-SEND-TEXT): a reply longer than one message could not be sent.
+export const CANNED_TEXT_MAX = 4096
+// The help line's attribute list stays readable; a workspace with more keys still uses them all.
+const ATTRIBUTE_KEYS_SHOWN = 100
+
+export const toCannedReplyDTO = (r: CannedReplyRow): CannedReplyDTO => ({
+  id: r.id,
+  shortcut: r.shortcut,
+  text: r.text,
+  shared: r.ownerId === null,
+  ownerId: r.ownerId,
+  updatedAt: r.updatedAt,
+})
+
+export class CannedReplies {
+  constructor(
+    private readonly deps: {
+      repo: CannedRepliesRepo
+      /** The agent's name for `{{agent.name}}`. */
+      userName: (workspaceId: number, userId: number) => string | undefined
+      /** The conversation's channel if the person may see it; else throws 404 (http/scope.ts). */
+      inScope: (access: Access, conversationId: number) => void
+      now: () => number
+    },
+  ) {}
+
+  list(a: Access): CannedReplyDTO[] {
+    return this.deps.repo.visibleTo(a.workspaceId, a.userId).map(toCannedReplyDTO)
+  }
+
+  /** The variables a reply may use, with the attributes the workspace's contacts have. */
+  variables(a: Access): { variables: string[]; attributes: string[] } {
+    return { variables: [...BUILTIN_VARIABLES], attributes: this.deps.repo.attributeKeys(a.workspaceId, ATTRIBUTE_KEYS_SHOWN) }
+  }
+
+  create(a: Access, input: CannedReplyInput): CannedReplyDTO {
+    const shared = input.shared === true
+    if (shared && a.role !== 'admin') throw Errors.forbidden()
+    const { shortcut, text } = this.check(a, input.shortcut, input.text)
+    const { repo } = this.deps
+    return repo.transaction(() => {
+      if (repo.shortcutTaken(a.workspaceId, a.userId, shortcut)) throw Errors.shortcutExists()
+      const row = repo.insert({
+        workspaceId: a.workspaceId,
+        ownerId: shared ? null : a.userId,
+        shortcut,
+        text,
+        createdBy: a.userId,
+        now: this.deps.now(),
+      })
+      return toCannedReplyDTO(row)
+    })
+  }
+
+  /** Changes the given fields; `shared` moves a reply between the team and its admin's own. */
+  update(a: Access, id: number, patch: Partial<CannedReplyInput>): CannedReplyDTO {
+    const { repo } = this.deps
+    return repo.transaction(() => {
+      const row = this.writable(a, id)
+      const shared = patch.shared ?? row.ownerId === null
+      if (shared !== (row.ownerId === null) && a.role !== 'admin') throw Errors.forbidden()
+      const { shortcut, text } = this.check(a, patch.shortcut ?? row.shortcut, patch.text ?? row.text)
+      if (repo.shortcutTaken(a.workspaceId, a.userId, shortcut, row.id)) throw Errors.shortcutExists()
+      return toCannedReplyDTO(repo.update(row.id, { ownerId: shared ? null : a.userId, shortcut, text, now: this.deps.now() }))
+    })
+  }
+
+  remove(a: Access, id: number): void {
+    const { repo } = this.deps
+    repo.transaction(() => repo.delete(this.writable(a, id).id))
+  }
+
+  /** The reply's text for this conversation's contact, with the caller as the agent. */
+  render(a: Access, id: number, conversationId: number): RenderedReply {
+    const row = this.visible(a, id)
+    this.deps.inScope(a, conversationId)
+    const contact = this.deps.repo.contactOf(a.workspaceId, conversationId)
+    if (!contact) throw Errors.notFound('Conversation')
+    const agent = { name: this.deps.userName(a.workspaceId, a.userId) ?? '' }
+    const out = render(row.text, { contact, agent }, this.attributeRule(a))
+    if (out.unknown.length > 0) throw Errors.unknownVariable(unknownVariableMessage(out.unknown))
+    return { text: out.text, missing: out.missing }
+  }
+
+  private attributeRule(a: Access): RenderOptions {
+    return { knownAttribute: (key) => this.deps.repo.attributeInUse(a.workspaceId, key) }
+  }
+
+  private check(a: Access, rawShortcut: string, rawText: string): { shortcut: string; text: string } {
+    const shortcut = rawShortcut.trim().replace(/^\//, '')
+    if (!SHORTCUT.test(shortcut))
+      throw Errors.cannedReplyInvalid(
+        'A shortcut is 1–32 letters, digits, hyphens or underscores (no spaces), for example "thanks" or "opening-hours"',
+      )
+    const text = rawText.trim()
+    if (text.length === 0 || text.length > CANNED_TEXT_MAX)
+      throw Errors.cannedReplyInvalid(`The text must be 1–${CANNED_TEXT_MAX} characters`)
+    const unknown = validate(text, this.attributeRule(a))
+    if (unknown.length > 0) throw Errors.unknownVariable(unknownVariableMessage(unknown))
+    return { shortcut, text }
+  }
+
+  /** A reply the person can see (shared or their own); else 404. */
+  private visible(a: Access, id: number): CannedReplyRow {
+    const row = this.deps.repo.byId(a.workspaceId, id)
+    if (!row || (row.ownerId !== null && row.ownerId !== a.userId)) throw Errors.notFound('Canned reply')
+    return row
+  }
+
+  /** A reply the person may change: their own, or a shared one for an admin. */
+  private writable(a: Access, id: number): CannedReplyRow {
+    const row = this.visible(a, id)
+    if (row.ownerId === null && a.role !== 'admin') throw Errors.forbidden()
+    return row
+  }
+}
