@@ -14,6 +14,7 @@ import type { ChannelWindow } from '../lib/channels.ts'
 import { Paperclip } from 'lucide'
 import { Icon } from './Icon.tsx'
 import { useTypingSignal } from './Presence.tsx'
+import { useCannedReplies } from './CannedPicker.tsx'
 
 // Meta's text limit (W-SEND-TEXT).
 const MAX_TEXT = 4096
@@ -90,6 +91,8 @@ function TextComposer({
     if (v) app.drafts.set(conv.id, v)
     else app.drafts.delete(conv.id)
   }
+  // Issue 14: `/` at the start opens the canned replies; the chosen one is inserted, not sent.
+  const canned = useCannedReplies(conv, text, update, input)
   const send = () => {
     const v = text.trim()
     if (!v) return
@@ -133,6 +136,7 @@ function TextComposer({
           </button>
         </div>
       )}
+      {canned.view}
       <div class="compose-row">
         <button
           type="button"
@@ -182,6 +186,7 @@ function TextComposer({
           value={text}
           onInput={(e) => update(e.currentTarget.value)}
           onKeyDown={(e) => {
+            if (canned.onKeyDown(e)) return
             // Enter sends; Shift+Enter (and Enter while an IME is composing) types a new line.
             if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
               e.preventDefault()

@@ -15,6 +15,7 @@ import { TeamSection } from './TeamSection.tsx'
 import './settings.css'
 import { BusinessHoursSection } from './BusinessHoursSection.tsx'
 import { LabelsSection } from './LabelsSection.tsx'
+import { CannedRepliesSection } from './CannedRepliesSection.tsx'
 import { createTeamState, type TeamState } from './team-state.ts'
 
 type Editing = { mode: 'add'; kind: ChannelKind } | { mode: 'edit'; id: number } | null
@@ -82,6 +83,7 @@ export function SettingsScreen() {
         )}
         {admin && <BusinessHoursSection />}
         {admin && <LabelsSection />}
+        <CannedRepliesSection />
       </main>
     </div>
   )
