@@ -6,7 +6,9 @@
 //   shared ones (403 for an agent: they can see those, so 404 would be a lie);
 // - a shortcut is unique (case-insensitively) among the shared replies and the person's
 //   own, so the `/` list never offers two with one name; a shared one is checked against
-//   the shared ones and its admin's own;
+//   the shared ones and its admin's own (an agent's own reply that had the name first
+//   stays theirs: people's own replies are private, so they cannot block an admin; the
+//   agent then sees both, the shared one first, and can rename theirs);
 // - an unknown variable is refused when a reply is saved and again when it is rendered
 //   (a reply saved before an attribute disappeared from every contact), never sent raw.
 import type { Access } from '../accounts/access.ts'
