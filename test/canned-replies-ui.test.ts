@@ -21,7 +21,12 @@ async function say(s: TestServer, from: string, name: string, body: string) {
 
 const composer = (p: Page) => p.locator('#composer-input')
 const value = (p: Page) => composer(p).inputValue()
-const activeOption = (p: Page) => p.$eval('.canned-list [aria-selected=true]', (e) => (e as HTMLElement).dataset.shortcut)
+const waitActive = (p: Page, want: string) =>
+  p.waitForFunction(
+    (w) => (document.querySelector('.canned-list [aria-selected=true]') as HTMLElement | null)?.dataset.shortcut === w,
+    want,
+    { timeout: LIVE_MS, polling: 50 },
+  )
 const waitOptions = (p: Page, want: string[]) =>
   p.waitForFunction(
     (w) => [...document.querySelectorAll('.canned-list [role=option]')].map((e) => (e as HTMLElement).dataset.shortcut).join() === w,
@@ -66,7 +71,7 @@ t.test('`/` opens the list; the keyboard chooses; the text is inserted, literal,
   // `/` opens the list: every reply, by shortcut, the first one active.
   await page.keyboard.type('/')
   await waitOptions(page, ['hi', 'thanks', 'tier'])
-  t.equal(await activeOption(page), 'hi')
+  await waitActive(page, 'hi')
   t.equal(await composer(page).getAttribute('aria-expanded'), 'true', 'the input announces the list')
   // Filtered by shortcut and by text as one types.
   await page.keyboard.type('talk')
@@ -75,10 +80,11 @@ t.test('`/` opens the list; the keyboard chooses; the text is inserted, literal,
   await waitOptions(page, ['hi', 'thanks', 'tier'])
   // Arrows move (and wrap); Esc closes and leaves what is typed.
   await page.keyboard.press('ArrowDown')
-  t.equal(await activeOption(page), 'thanks')
+  await waitActive(page, 'thanks')
   await page.keyboard.press('ArrowUp')
   await page.keyboard.press('ArrowUp')
-  t.equal(await activeOption(page), 'tier', 'up from the first is the last')
+  await waitActive(page, 'tier') // up from the first is the last
+  t.equal(await composer(page).getAttribute('aria-activedescendant'), await page.$eval('.canned-list [aria-selected=true]', (e) => e.id))
   await page.keyboard.press('Escape')
   await page.waitForSelector('.canned-list', { state: 'detached', timeout: LIVE_MS })
   t.equal(await value(page), '/')

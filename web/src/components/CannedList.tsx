@@ -7,7 +7,7 @@
 // The text goes in as the textarea's value: a contact's name is never read as HTML.
 // Loaded on the first `/` (CannedPicker.tsx), so the inbox's first load stays small.
 import type { RefObject } from 'preact'
-import { useEffect, useRef, useState } from 'preact/hooks'
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks'
 import type { ConversationDTO } from '../../../src/events/types.ts'
 import { cannedError, loadCannedReplies, renderCannedReply, type CannedReplyDTO } from '../state/canned-actions.ts'
 import { filterCanned, pickerQuery } from '../state/canned.ts'
@@ -27,7 +27,11 @@ export interface CannedListProps {
 
 export function CannedList({ conv, text, setText, input, keys }: CannedListProps) {
   const [replies, setReplies] = useState<CannedReplyDTO[] | null>(null)
-  const [active, setActive] = useState(0)
+  // The highlighted match, kept in a ref so keys pressed faster than renders (or an
+  // effect flushed late) never act on a stale index; a new query starts at the top.
+  const active = useRef(0)
+  const [, redraw] = useState(0)
+  const lastQuery = useRef<string | null>(null)
   const [closed, setClosed] = useState(false)
   const [missing, setMissing] = useState<string[]>([])
   const [error, setError] = useState<string | null>(null)
@@ -35,7 +39,11 @@ export function CannedList({ conv, text, setText, input, keys }: CannedListProps
   const query = pickerQuery(text)
   const open = query !== null && !closed
   const matches = open && replies ? filterCanned(replies, query) : []
-  const current = matches[Math.min(active, matches.length - 1)]
+  if (lastQuery.current !== query) {
+    lastQuery.current = query
+    active.current = 0
+  }
+  const current = matches[Math.min(active.current, matches.length - 1)]
 
   // Esc closes the list until the `/` is gone; clearing the composer clears the warnings.
   useEffect(() => {
@@ -47,7 +55,6 @@ export function CannedList({ conv, text, setText, input, keys }: CannedListProps
       setError(null)
     }
   }, [text === ''])
-  useEffect(() => setActive(0), [query])
   // Read fresh each time the list opens: a colleague may have added a shared one.
   useEffect(() => {
     if (!open) return
@@ -58,8 +65,9 @@ export function CannedList({ conv, text, setText, input, keys }: CannedListProps
     )
     return () => void (live = false)
   }, [open])
-  // The textarea announces the list (the combobox pattern) while it is open.
-  useEffect(() => {
+  // The textarea announces the list (the combobox pattern) while it is open; in the same
+  // commit as the list, so a screen reader never hears an option that is gone.
+  useLayoutEffect(() => {
     const el = input.current
     if (!el) return
     const shown = open && matches.length > 0
@@ -107,12 +115,14 @@ export function CannedList({ conv, text, setText, input, keys }: CannedListProps
     const step = e.key === 'ArrowDown' ? 1 : e.key === 'ArrowUp' ? -1 : 0
     if (step !== 0) {
       e.preventDefault()
-      setActive((Math.min(active, matches.length - 1) + step + matches.length) % matches.length)
+      active.current = (Math.min(active.current, matches.length - 1) + step + matches.length) % matches.length
+      redraw((n) => n + 1)
       return true
     }
-    if ((e.key === 'Enter' || e.key === 'Tab') && !e.shiftKey && current) {
+    const chosen = matches[Math.min(active.current, matches.length - 1)]
+    if ((e.key === 'Enter' || e.key === 'Tab') && !e.shiftKey && chosen) {
       e.preventDefault()
-      void choose(current)
+      void choose(chosen)
       return true
     }
     return false
