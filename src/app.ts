@@ -49,6 +49,9 @@ import { AssignmentRepo } from './store/assignment.ts'
 import { assignmentRoutes } from './http/assignment.ts'
 import { ConversationPresence } from './domain/team/conversation-presence.ts'
 import { presenceRoutes } from './http/presence.ts'
+import { Notes } from './domain/notes/notes.ts'
+import { MentionsRepo } from './store/mentions.ts'
+import { noteRoutes } from './http/notes.ts'
 
 export interface AppDeps {
   config: Readonly<Config>
@@ -170,6 +173,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       presence,
       now: clock.now,
     }),
+    notes: new Notes({ store, writer, events, mentions: new MentionsRepo(db), now: clock.now }),
   }
   const { campaigns, assignment } = services
   const autoReplies = new AutoReplies({ settings: services.settings, store, writer, outbox: sending.outbox, now: clock.now })
@@ -259,6 +263,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(conversationRoutes, { services })
   await app.register(assignmentRoutes, { services })
   await app.register(presenceRoutes, { services })
+  await app.register(noteRoutes, { services })
   await app.register(channelRoutes, { services })
   await app.register(messageRoutes, { services })
   await app.register(templateRoutes, { services })

@@ -103,4 +103,13 @@ export const Errors = {
     422,
     'That person cannot be given this conversation: only an active member of its channel, or an admin, can.',
   ),
+  // Internal notes and mentions (issue 14).
+  mentionNoAccess: (who: string, why: string) =>
+    new AppError(
+      'MENTION_NO_ACCESS',
+      422,
+      `${who} cannot be mentioned here: ${why}. Leave them out, or ask an admin to add them to the channel.`,
+    ),
+  mentionUnknown: make('MENTION_UNKNOWN', 422, 'One of the people mentioned is not on this team'),
+  noteNotYours: make('NOTE_NOT_YOURS', 403, 'Only the person who wrote a note can delete it'),
 } as const

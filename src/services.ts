@@ -21,6 +21,7 @@ import type { WorkspaceSettingsRepo } from './store/workspace-settings.ts'
 import type { Assignment } from './domain/team/assignment.ts'
 import type { Presence } from './domain/team/presence.ts'
 import type { ConversationPresence } from './domain/team/conversation-presence.ts'
+import type { Notes } from './domain/notes/notes.ts'
 
 export interface Services {
   config: Readonly<Config>
@@ -58,6 +59,8 @@ export interface Services {
   presence: Presence
   /** Who is viewing or typing in which conversation: in memory, live-only frames (issue 14). */
   conversationPresence: ConversationPresence
+  /** Internal notes and mentions (issue 14). */
+  notes: Notes
 }
 
 declare module 'fastify' {
