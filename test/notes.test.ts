@@ -148,9 +148,14 @@ t.test('a note: a timeline entry of type note that leaves the conversation as it
 
 t.test('mentions: to the person named alone; nobody outside the channel; the whole note refused by name', async (t) => {
   const tm = await team(t)
-  const [adminSse, anaSse, benSse, cleoSse] = await Promise.all([tm.admin, tm.ana, tm.ben, tm.cleo].map((p) => stream(tm, p)))
+  const [adminSse, anaSse, benSse, cleoSse] = (await Promise.all([tm.admin, tm.ana, tm.ben, tm.cleo].map((p) => stream(tm, p)))) as [
+    SseClient,
+    SseClient,
+    SseClient,
+    SseClient,
+  ]
   t.teardown(() => {
-    for (const c of [adminSse, anaSse, benSse, cleoSse]) c!.close()
+    for (const c of [adminSse, anaSse, benSse, cleoSse]) c.close()
   })
   await until(async () => tm.s.app.services.hub.size === 4, 'four streams')
 
