@@ -32,6 +32,10 @@ export const STREAM_EVENT_TYPES = [
   'user.updated',
   // Issue 14: who is viewing or typing. Live only, sent WITHOUT an id (never a cursor).
   'presence',
+  // Issue 14: a note deleted (its channel); a mention of this person, their mentions read (their own audience).
+  'message.deleted',
+  'mention.created',
+  'mentions.read',
   'reset',
   'ping',
 ] as const

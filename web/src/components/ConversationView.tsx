@@ -16,6 +16,8 @@ import { Composer } from './Composer.tsx'
 import { AssigneeControl } from './AssigneeControl.tsx'
 import { waitingSinceOf } from '../state/team.ts'
 import { ConversationPresence } from './Presence.tsx'
+import { NoteBubble, useNoteFocus } from './NoteBubble.tsx'
+import { ComposerModes } from './NoteComposer.tsx'
 
 type Row =
   | { key: string; kind: 'top'; loading: boolean; hasOlder: boolean }
@@ -112,6 +114,9 @@ export function ConversationView({ id }: { id: number }) {
     return out
   }, [messages, pending, loadingOlder, hasOlder, dividerBefore, dayKey(now)])
 
+  // Issue 14: a jump from the Mentions list scrolls to its note (loading older pages to reach it).
+  useNoteFocus(id, rows, scroller, t)
+
   // Reading the newest messages clears the unread badge (when the tab is visible).
   const unread = conv?.unreadCount ?? 0
   useEffect(() => {
@@ -159,6 +164,7 @@ export function ConversationView({ id }: { id: number }) {
           </div>
         )
       case 'msg':
+        if (r.m.direction === 'system' && r.m.type === 'note') return <NoteBubble m={r.m} />
         return r.m.direction === 'system' ? <SystemLine m={r.m} /> : <MessageBubble m={r.m} thread={t} />
       case 'pending':
         return <PendingBubble p={r.p} />
@@ -219,6 +225,7 @@ export function ConversationView({ id }: { id: number }) {
           )}
         </div>
       )}
+      <ComposerModes conv={conv} />
       <Composer conv={conv} win={win} onSent={() => scroller.current?.scrollToBottom()} />
     </section>
   )

@@ -14,6 +14,7 @@ import {
   listKey,
   type ChannelFilter,
   type PendingMessage,
+  type ApplyResult,
   type StatusFilter,
   type StreamEvent,
 } from './inbox.ts'
@@ -101,6 +102,7 @@ export function createApp() {
   let peopleLoading: Promise<void> | null = null
   let peopleRefused = false
   let countsTimer: ReturnType<typeof setTimeout> | undefined
+  const eventListeners = new Set<(ev: StreamEvent, result: ApplyResult) => void>()
   let countsGen = 0
 
   setUnauthorizedHandler(() => loggedOut(true))
@@ -315,6 +317,8 @@ export function createApp() {
   function handleEvent(ev: StreamEvent) {
     if (ev.type === 'presence') return presence.apply(ev.data) // live only: never an event of the log
     const r = state.applyEvent(ev)
+    // Features with state of their own (issue 14: mentions) hear every event after the inbox.
+    for (const l of eventListeners) l(ev, r)
     if (r === 'reset') void resync()
     // Issue 13: my availability, changed in another tab or on another device.
     const u =
@@ -835,6 +839,11 @@ export function createApp() {
     react,
     loadTemplates,
     flash,
+    /** Every stream event, with what the inbox state made of it; returns the unsubscribe. */
+    onEvent(listener: (ev: StreamEvent, result: ApplyResult) => void) {
+      eventListeners.add(listener)
+      return () => eventListeners.delete(listener)
+    },
   }
 }
 
