@@ -222,6 +222,27 @@ t.test('mentions: to the person named alone; nobody outside the channel; the who
   t.same((await tm.ben.call('GET', '/api/mentions')).body, { mentions: [], nextCursor: null, unread: 0 })
   t.same((await tm.ana.call('GET', '/api/mentions')).body.mentions, [], 'no mention of oneself')
 
+  // On replay from the start, the same audience: Cleo's mention is hers alone. A note
+  // written after the streams opened comes after everything replayed: once it is in,
+  // the replay is complete.
+  const { epoch } = tm.s.app.services.events
+  const [cleoReplay, anaReplay] = await Promise.all(
+    [tm.cleo, tm.ana].map((p) => connectSse(`${tm.s.url}/stream`, { token: p.token, lastEventId: `${epoch}:0` })),
+  )
+  t.teardown(() => {
+    cleoReplay!.close()
+    anaReplay!.close()
+  })
+  const marker = (await tm.cleo.call<{ note: MessageDTO }>('POST', `/api/conversations/${tm.conv}/notes`, { text: 'marker' })).body.note.id
+  for (const c of [cleoReplay!, anaReplay!])
+    await c.waitFor(() => c.data<{ message: MessageDTO }>('message.created').some((e) => e.message.id === marker))
+  t.same(
+    cleoReplay!.data<{ mention: MentionDTO }>('mention.created').map((e) => e.mention.id),
+    [cleoMention.id],
+    'replayed to Cleo',
+  )
+  t.notOk(types(anaReplay!).includes('mention.created'), 'never replayed to anyone else')
+
   // Stored: one row per person named, in the same transaction as the note.
   const rows = tm.s.db.$client.prepare('SELECT user_id AS u FROM mentions WHERE message_id = ? ORDER BY user_id').all(noteId) as Array<{
     u: number

@@ -49,7 +49,7 @@ export function MentionsPanel() {
                 <span class="mr-top">
                   {m.readAt === null && <span class="mr-dot" aria-label="Unread" />}
                   <span class="mr-who">{m.author?.name ?? 'A teammate'}</span> in{' '}
-                  <span class="mr-contact">{contactLabel({ ...m.contact, externalId: '' })}</span>
+                  <span class="mr-contact">{contactLabel({ ...m.contact, externalId: '' }) || 'a customer'}</span>
                   <time dateTime={new Date(m.createdAt).toISOString()}>{timeOf(m.createdAt)}</time>
                 </span>
                 <span class="mr-text">{m.text}</span>

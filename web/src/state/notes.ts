@@ -148,7 +148,7 @@ export function createNotes(app: App) {
         mentions.value = [m, ...mentions.value]
         unread.value++
       })
-      const what = `${m.author?.name ?? 'A teammate'} mentioned you: ${contactLabel({ ...m.contact, externalId: '' })}`
+      const what = `${m.author?.name ?? 'A teammate'} mentioned you: ${contactLabel({ ...m.contact, externalId: '' }) || 'a customer'}`
       // Every tab says so on the page; the leader alone rings and notifies.
       app.flash(what)
       if (!app.isLeader()) return
