@@ -5,6 +5,7 @@ import type { ConversationDTO } from '../../../src/events/types.ts'
 import type { Teammate } from '../api/notes.ts'
 import { useApp } from '../state/context.ts'
 import { notesOf } from '../state/notes.ts'
+import { useTypingSignal } from './Presence.tsx'
 
 const MAX_ROWS = 6
 const NOTE_MAX_CHARS = 10_000
@@ -54,8 +55,11 @@ export function NoteEditor({ conv }: { conv: ConversationDTO }) {
   const options = at ? matches(notes.mentionable(conv.id), at.query) : []
   const open = at !== null && options.length > 0
 
+  // "… is typing a note" for the others (presence, issue 14).
+  const typing = useTypingSignal(conv.id)
   const update = (v: string, caret: number) => {
     setText(v)
+    typing(v, 'note')
     setError(null)
     if (v) notes.drafts.set(conv.id, v)
     else notes.drafts.delete(conv.id)
