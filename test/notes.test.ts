@@ -4,7 +4,8 @@
 // the mention reaches that person alone; only the author deletes a note; the Mentions
 // list pages, counts unread, marks read and follows the person's channels.
 import t, { type Test } from 'tap'
-import { apiCall, startServer, type ApiCall, type TestServer } from './helpers/server.ts'
+import { apiCall, PHONE_NUMBER_ID, type ApiCall, type TestServer } from './helpers/server.ts'
+import { teamServer } from './helpers/team-fixtures.ts'
 import { connectSse, type SseClient } from './helpers/sse.ts'
 import { until } from './helpers/emulator.ts'
 import { contact, envelope, text, value } from './helpers/wa.ts'
@@ -13,7 +14,6 @@ import type { MentionDTO, MessageDTO } from '../src/events/types.ts'
 
 const SECOND_NUMBER = '100000000000003'
 const SECOND_SECRET = 'second-app-secret'
-const PASSWORD = 'agent password 1'
 
 interface Person {
   id: number
@@ -37,10 +37,9 @@ interface Team {
 }
 
 async function team(t: Test): Promise<Team> {
-  const s = await startServer(t)
-  const { token: adminToken } = await s.login()
-  const adminCall = apiCall(s.url, adminToken)
-  const created = await adminCall<{ channel: { id: number } }>('POST', '/api/channels', {
+  const ts = await teamServer(t)
+  const { s } = ts
+  const created = await ts.api<{ channel: { id: number } }>('POST', '/api/channels', {
     kind: 'whatsapp',
     externalId: SECOND_NUMBER,
     name: 'Support line',
@@ -50,14 +49,13 @@ async function team(t: Test): Promise<Team> {
     verifyToken: 'second-verify',
   })
   t.equal(created.status, 201)
-  const first = (s.db.$client.prepare('SELECT id FROM channels WHERE external_id = ?').get('100000000000002') as { id: number }).id
+  const first = (s.db.$client.prepare('SELECT id FROM channels WHERE external_id = ?').get(PHONE_NUMBER_ID) as { id: number }).id
   const second = created.body.channel.id
-  const { auth, members } = s.app.services
   const agent = async (name: string, channelIds: number[]): Promise<Person> => {
     const email = `${name.toLowerCase().replace(/\s+/g, '.')}@example.com`
-    const user = await auth.createUser({ workspaceId: auth.defaultWorkspace(), email, name, password: PASSWORD, role: 'agent' })
-    members.set(user.id, channelIds)
-    const { token } = await s.login({ email, password: PASSWORD })
+    const user = await ts.addAgent(name, email)
+    s.app.services.members.set(user.id, channelIds)
+    const token = await ts.tokenOf(email)
     return { id: user.id, token, call: apiCall(s.url, token) }
   }
   const adminId = (s.db.$client.prepare("SELECT id FROM users WHERE role = 'admin'").get() as { id: number }).id
@@ -65,12 +63,12 @@ async function team(t: Test): Promise<Team> {
     envelope(value({ contacts: [contact('15550007001', 'Maria')], messages: [text('15550007001', 'where is my order?')] })),
   )
   t.equal(res.status, 200)
-  const conv = (await adminCall<{ conversations: Array<{ id: number }> }>('GET', '/api/conversations')).body.conversations[0]!.id
+  const conv = (await ts.api<{ conversations: Array<{ id: number }> }>('GET', '/api/conversations')).body.conversations[0]!.id
   return {
     s,
     first,
     second,
-    admin: { id: adminId, token: adminToken, call: adminCall },
+    admin: { id: adminId, token: ts.adminToken, call: ts.api },
     ana: await agent('Ana Lima', [first]),
     ben: await agent('Ben', [second]),
     cleo: await agent('Cleo', [first]),
