@@ -361,3 +361,15 @@ t.test('the Mentions list: newest first in keyset pages, read by id or all, othe
   tm.s.app.services.members.set(tm.cleo.id, [tm.first])
   t.equal((await tm.cleo.call('GET', '/api/mentions')).body.mentions.length, 6, 'back on the channel: back in the list')
 })
+
+t.test('a deactivated teammate: typed, their name is just text; picked, the note is refused by name', async (t) => {
+  const tm = await team(t)
+  t.equal((await tm.admin.call('PATCH', `/api/users/${tm.cleo.id}`, { disabled: true })).status, 200)
+  const picked = await tm.ana.call('POST', `/api/conversations/${tm.conv}/notes`, { text: '@Cleo see this', mentions: [tm.cleo.id] })
+  t.equal(picked.status, 422)
+  t.equal(picked.body.error.code, 'MENTION_NO_ACCESS')
+  t.match(picked.body.error.message, /^Cleo cannot be mentioned here: their account is deactivated/)
+  const typed = await tm.ana.call('POST', `/api/conversations/${tm.conv}/notes`, { text: '@Cleo said so last week' })
+  t.equal(typed.status, 201)
+  t.equal((tm.s.db.$client.prepare('SELECT count(*) AS n FROM mentions').get() as { n: number }).n, 0, 'nobody mentioned')
+})
