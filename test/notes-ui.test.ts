@@ -47,6 +47,17 @@ t.test('A notes @Bea from the composer; Bea is notified, jumps to it; nothing re
     role: 'agent',
   })
   members.set(otto.id, [])
+  const bert = await auth.createUser({
+    email: 'bert@example.com',
+    password: 'bert password 123',
+    name: 'Bert',
+    workspaceId: auth.defaultWorkspace(),
+    role: 'agent',
+  })
+  members.set(
+    bert.id,
+    channels.list(auth.defaultWorkspace()).map((c) => c.id),
+  )
   await p.emu.customer('Maria', '15550004444')
   await p.emu.say('15550004444', 'my parcel never came')
   // A second customer whose window closed a day ago: the composer offers templates only, and Note.
@@ -73,9 +84,22 @@ t.test('A notes @Bea from the composer; Bea is notified, jumps to it; nothing re
   await input.pressSequentially('Refund approved, @Be')
   const picker = a.page.getByRole('listbox', { name: 'Mention a teammate' })
   await picker.waitFor({ timeout: LIVE_MS })
-  t.same(await picker.getByRole('option').allTextContents(), ['Bea'], 'channel members only (not Otto), and not oneself')
-  await input.press('Enter')
-  t.equal(await input.inputValue(), 'Refund approved, @Bea ', 'Enter inserts the full name')
+  const options = picker.getByRole('option')
+  t.same(await options.allTextContents(), ['Bea', 'Bert'], 'channel members only (not Otto), and not oneself')
+  const selected = () => picker.locator('[aria-selected="true"]').textContent()
+  t.equal(await selected(), 'Bea')
+  await input.press('ArrowDown')
+  t.equal(await selected(), 'Bert', 'arrows move')
+  await input.press('ArrowDown')
+  t.equal(await selected(), 'Bea', 'and wrap')
+  await input.press('Escape')
+  t.equal(await picker.count(), 0, 'Esc closes the list')
+  t.equal(await a.page.locator(`[data-conversation="${maria}"]`).count(), 1, '…and only the list, not the conversation')
+  await input.press('a')
+  await picker.waitFor({ timeout: LIVE_MS })
+  t.same(await options.allTextContents(), ['Bea'], 'typing narrows it')
+  await input.press('Tab')
+  t.equal(await input.inputValue(), 'Refund approved, @Bea ', 'Tab inserts the full name')
   await input.pressSequentially('please call her. @O')
   t.equal(await picker.count(), 0, 'Otto (no access to the channel) is not offered')
   await input.press('Backspace')
@@ -90,6 +114,16 @@ t.test('A notes @Bea from the composer; Bea is notified, jumps to it; nothing re
   t.equal(await note.locator('.mention').textContent(), '@Bea', 'the mention is marked')
   t.equal(await input.inputValue(), '', 'the composer is cleared')
   t.equal(await a.page.locator('.msg .text', { hasText: 'Refund approved' }).count(), 0, 'not a message bubble')
+  t.equal(
+    (p.parley.db.$client.prepare('SELECT count(*) AS n FROM mentions WHERE user_id = ?').get(bert.id) as { n: number }).n,
+    0,
+    'Bert, offered but not chosen, was not mentioned',
+  )
+  t.equal(
+    (p.parley.db.$client.prepare('SELECT count(*) AS n FROM mentions WHERE user_id = ?').get(bea.id) as { n: number }).n,
+    1,
+    'Bea was',
+  )
 
   // Bea: the badge, the toast, the notification; the list jumps to the note and highlights it.
   const badge = b.page.locator('.mentions-btn')
