@@ -58,6 +58,9 @@ import { CannedReplies } from './domain/canned/canned-replies.ts'
 import { CannedRepliesRepo } from './store/canned-replies.ts'
 import { conversationInScope } from './http/scope.ts'
 import { cannedReplyRoutes } from './http/canned-replies.ts'
+import { Notes } from './domain/notes/notes.ts'
+import { MentionsRepo } from './store/mentions.ts'
+import { noteRoutes } from './http/notes.ts'
 
 export interface AppDeps {
   config: Readonly<Config>
@@ -196,6 +199,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       inScope: (access, conversationId) => void conversationInScope({ store }, access, conversationId),
       now: clock.now,
     }),
+    notes: new Notes({ store, writer, events, mentions: new MentionsRepo(db), now: clock.now }),
   }
   const { campaigns, assignment } = services
   const autoReplies = new AutoReplies({ settings: services.settings, store, writer, outbox: sending.outbox, now: clock.now })
@@ -289,6 +293,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(presenceRoutes, { services })
   await app.register(labelRoutes, { services })
   await app.register(snoozeRoutes, { services })
+  await app.register(noteRoutes, { services })
   await app.register(channelRoutes, { services })
   await app.register(messageRoutes, { services })
   await app.register(templateRoutes, { services })

@@ -115,4 +115,13 @@ export const Errors = {
   cannedReplyInvalid: (why: string) => new AppError('CANNED_REPLY_INVALID', 400, why),
   shortcutExists: make('SHORTCUT_EXISTS', 409, 'A canned reply you can use already has this shortcut: choose another one'),
   unknownVariable: (message: string) => new AppError('UNKNOWN_VARIABLE', 422, message),
+  // Internal notes and mentions (issue 14).
+  mentionNoAccess: (who: string, why: string) =>
+    new AppError(
+      'MENTION_NO_ACCESS',
+      422,
+      `${who} cannot be mentioned here: ${why}. Leave them out, or ask an admin to add them to the channel.`,
+    ),
+  mentionUnknown: make('MENTION_UNKNOWN', 422, 'One of the people mentioned is not on this team'),
+  noteNotYours: make('NOTE_NOT_YOURS', 403, 'Only the person who wrote a note can delete it'),
 } as const

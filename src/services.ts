@@ -24,6 +24,7 @@ import type { ConversationPresence } from './domain/team/conversation-presence.t
 import type { Labels } from './domain/labels/labels.ts'
 import type { Snoozes } from './domain/inbox/snooze.ts'
 import type { CannedReplies } from './domain/canned/canned-replies.ts'
+import type { Notes } from './domain/notes/notes.ts'
 
 export interface Services {
   config: Readonly<Config>
@@ -67,6 +68,8 @@ export interface Services {
   snoozes: Snoozes
   /** Shared and personal canned replies with their variables (issue 14). */
   canned: CannedReplies
+  /** Internal notes and mentions (issue 14). */
+  notes: Notes
 }
 
 declare module 'fastify' {

@@ -94,7 +94,10 @@ export function sentFromPhoneApp(m: Pick<MessageDTO, 'direction' | 'context'>): 
 export interface MessageDTO {
   id: number
   conversationId: number
-  /** `system`: a timeline line of the team's activity (type `activity`, data SystemLineData), never sent. */
+  /**
+   * `system`: never sent — a timeline line of the team's activity (type `activity`, data
+   * SystemLineData) or an internal note (type `note`, text, senderUserId its author).
+   */
   direction: 'in' | 'out' | 'system'
   type: string
   text: string | null
@@ -158,6 +161,9 @@ export interface EventPayloads {
   'message.deleted': { messageId: number; conversationId: number }
   // Issue 14: the person was mentioned in a note (audience: that user alone).
   'mention.created': { mention: MentionDTO }
+  // Issue 14: the person read mentions (POST /api/mentions/read; audience: that user), so
+  // their other tabs and devices clear them too; `unread`: what is left unread.
+  'mentions.read': { mentionIds: number[]; readAt: number; unread: number }
   // Issue 14: the workspace's labels changed (created, renamed, recoloured, deleted): everyone.
   'labels.changed': { labels: LabelRef[] }
 }

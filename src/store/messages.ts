@@ -19,6 +19,7 @@ export class MessagesRepo {
   private readonly dtoBeforeStmt: Database.Statement
   private readonly byClientIdStmt: Database.Statement
   private readonly lastInboundStmt: Database.Statement
+  private readonly deleteNoteStmt: Database.Statement
 
   constructor(db: Db) {
     const c = db.$client
@@ -33,6 +34,8 @@ export class MessagesRepo {
         WHERE conversation_id = ? AND direction = 'in' AND provider_message_id IS NOT NULL AND type <> 'reaction'
         ORDER BY id DESC LIMIT 1`,
     )
+    // Issue 14: only a note is ever deleted (its author's choice); every other row is history.
+    this.deleteNoteStmt = c.prepare(`DELETE FROM messages WHERE id = ? AND direction = 'system' AND type = 'note'`)
     this.dtoNewestStmt = c
       .prepare(`SELECT ${MESSAGE_DTO_COLUMNS} FROM messages WHERE workspace_id = ? AND conversation_id = ? ORDER BY id DESC LIMIT ?`)
       .raw()
@@ -47,6 +50,11 @@ export class MessagesRepo {
   /** Inserts unless the provider id (or client id) is already stored; undefined means duplicate. */
   insertMessage(values: NewMessage): MessageRow | undefined {
     return this.sql.insert(this.codec, values, 'DO NOTHING')
+  }
+
+  /** Deletes an internal note (nothing else); false when the id is not a note. Its mentions go first. */
+  deleteNote(id: number): boolean {
+    return this.deleteNoteStmt.run(id).changes === 1
   }
 
   updateMessage(id: number, set: Partial<NewMessage>): MessageRow {

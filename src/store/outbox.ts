@@ -15,6 +15,7 @@ export class OutboxRepo {
   private readonly claimableStmt: Database.Statement
   private readonly nextDueStmt: Database.Statement
   private readonly sendingStmt: Database.Statement
+  private readonly directionStmt: Database.Statement
 
   constructor(private readonly db: Db) {
     const c = db.$client
@@ -32,10 +33,18 @@ export class OutboxRepo {
         ORDER BY o.priority, o.id LIMIT ?`,
     )
     this.nextDueStmt = c.prepare(`SELECT min(next_attempt_at) AS at FROM outbox WHERE state = 'queued' AND next_attempt_at > ?`)
+    this.directionStmt = c.prepare('SELECT direction FROM messages WHERE id = ?').pluck()
     this.sendingStmt = c.prepare(`SELECT id FROM outbox WHERE state = 'sending' AND (? IS NULL OR lease_until < ?)`)
   }
 
+  /**
+   * Issue 14: a row only for an outbound message — the second line of the rule the
+   * domain's enqueue states (a note, a system line, a customer's message can never be
+   * sent), checked here so no other caller can get past it either.
+   */
   insertOutboxRow(values: NewOutboxRow): OutboxRow {
+    const direction = this.directionStmt.get(values.messageId) as string | undefined
+    if (direction !== 'out') throw new Error(`outbox: message ${values.messageId} is not outbound (${direction ?? 'missing'}); refused`)
     return this.db.insert(outbox).values(values).returning().get()
   }
 

@@ -196,6 +196,55 @@ export class InboxWriter {
   }
 
   /**
+   * An internal note (issue 14): a message row (direction `system`, type `note`, the
+   * author as its sender) that pages, replays and orders with the history and is never
+   * sent — the outbox refuses anything that is not `out`. Like a system line it leaves
+   * the conversation exactly as it is: never the preview (the list would show the team's
+   * words as if said to the customer), never unread (the customer did not write), never
+   * the window or the wait (nobody answered the customer), never `lastActivityAt` (the
+   * team's own chatter must not reorder everyone's list or bring a conversation back to
+   * the top). Emits `message.created` with the conversation as it is.
+   */
+  recordNote(
+    batch: EventBatch,
+    conversation: ConversationDTO,
+    note: { workspaceId: number; text: string; authorId: number; now: number },
+  ): MessageRow {
+    const ws = note.workspaceId
+    const row = this.store.insertMessage({
+      workspaceId: ws,
+      conversationId: conversation.id,
+      channelId: conversation.channelId,
+      direction: 'system',
+      type: 'note',
+      text: note.text,
+      senderUserId: note.authorId,
+      // Not a delivery state: a note is never sent.
+      status: 'received',
+      timestamp: note.now,
+      createdAt: note.now,
+      updatedAt: note.now,
+    })!
+    batch.emit(ws, 'message.created', { message: toMessageDTO(row), conversation }, { channelId: conversation.channelId })
+    return row
+  }
+
+  /**
+   * Deletes a note (its author's choice, issue 14; the caller removed its mentions first)
+   * and emits `message.deleted` to the channel. False when `note` is not a note.
+   */
+  deleteNote(batch: EventBatch, note: MessageRow): boolean {
+    if (!this.store.messages.deleteNote(note.id)) return false
+    batch.emit(
+      note.workspaceId,
+      'message.deleted',
+      { messageId: note.id, conversationId: note.conversationId },
+      { channelId: note.channelId },
+    )
+    return true
+  }
+
+  /**
    * Gives the conversation to `assigneeId` (null: back to the pool), with its line in the
    * timeline and `conversation.updated`, in the caller's transaction. Only the assignee
    * (and updatedAt) changes: never unread, the preview, the order or the window.

@@ -33,6 +33,14 @@ export interface OutboxDeps {
   now: () => number
 }
 
+/** Thrown when anything but an outbound message is handed to the outbox (issue 14). */
+export class OutboxRefused extends Error {
+  constructor(message: Pick<MessageRow, 'id' | 'direction' | 'type'>) {
+    super(`The outbox sends only outbound messages: message ${message.id} is ${message.direction} (${message.type})`)
+    this.name = 'OutboxRefused'
+  }
+}
+
 export interface Failure {
   code: number | null
   title: string | null
@@ -79,6 +87,10 @@ export class Outbox {
     send: Omit<OutboundMessage, 'messageId'>,
     opts: { priority?: number } = {},
   ): OutboxRow {
+    // Issue 14: only an outbound message is ever sent. A note or a line of the team's
+    // activity (direction `system`) or a customer's message here is a bug, refused loudly
+    // and rolled back with the caller's transaction — never a request to Meta.
+    if (message.direction !== 'out') throw new OutboxRefused(message)
     const now = this.deps.now()
     const kind = send.content.type
     const payload = this.deps.providers.for(channel).buildSend({ ...send, messageId: message.id })

@@ -34,6 +34,10 @@ export const STREAM_EVENT_TYPES = [
   'presence',
   // Issue 14: the workspace's labels (the whole list): the chips and the picker follow it.
   'labels.changed',
+  // Issue 14: a note deleted (its channel); a mention of this person, their mentions read (their own audience).
+  'message.deleted',
+  'mention.created',
+  'mentions.read',
   'reset',
   'ping',
 ] as const

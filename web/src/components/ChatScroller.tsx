@@ -23,6 +23,8 @@ const NEAR_TOP_PX = 600
 
 export interface ScrollerHandle {
   scrollToBottom(): void
+  /** Brings a row into view, a third from the top, and keeps it there (issue 14: a mentioned note). */
+  scrollToKey(key: string): void
 }
 
 /** Index of the last offset ≤ y (offsets ascending, offsets[0] = 0). */
@@ -77,7 +79,18 @@ export function ChatScroller<R extends ScrollerRow>(props: {
     stick.current = true
     el.scrollTop = el.scrollHeight
   }
-  if (props.handle) props.handle.current = { scrollToBottom }
+  const scrollToKey = (key: string) => {
+    const el = box.current
+    const i = rowsRef.current.findIndex((r) => r.key === key)
+    if (!el || i < 0) return
+    const delta = -Math.round(el.clientHeight / 3)
+    stick.current = false
+    anchor.current = { key, delta }
+    el.scrollTop = Math.max(0, offsetsRef.current[i]! + delta)
+    props.onBottomChange(false)
+    setTick((t) => t + 1)
+  }
+  if (props.handle) props.handle.current = { scrollToBottom, scrollToKey }
 
   // After every render: measure what is on screen, then put the view where it belongs.
   useLayoutEffect(() => {

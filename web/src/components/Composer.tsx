@@ -15,6 +15,7 @@ import { Paperclip } from 'lucide'
 import { Icon } from './Icon.tsx'
 import { useTypingSignal } from './Presence.tsx'
 import { useCannedReplies } from './CannedPicker.tsx'
+import { NoteComposer, useNoteMode } from './NoteComposer.tsx'
 
 // Meta's text limit (W-SEND-TEXT).
 const MAX_TEXT = 4096
@@ -35,6 +36,8 @@ function whatsappLimit(f: File): { bytes: number; what: string } {
 
 export function Composer({ conv, win, onSent }: { conv: ConversationDTO; win: ChannelWindow; onSent: () => void }) {
   const app = useApp()
+  // Issue 14: Note mode whatever the window says — a note is never sent.
+  if (useNoteMode(conv.id)) return <NoteComposer conv={conv} />
   // A failed bubble's action (send-recovery.ts) overrides Parley's own window count: Meta
   // said the window is closed. It lasts until the customer writes again.
   const o = app.composeOverride.value

@@ -19,6 +19,8 @@ import { LabelPicker } from './LabelPicker.tsx'
 import { SnoozedBar, StatusControls } from './SnoozeMenu.tsx'
 import { waitingSinceOf } from '../state/team.ts'
 import { ConversationPresence } from './Presence.tsx'
+import { NoteBubble, useNoteFocus } from './NoteBubble.tsx'
+import { ComposerModes } from './NoteComposer.tsx'
 
 type Row =
   | { key: string; kind: 'top'; loading: boolean; hasOlder: boolean }
@@ -115,6 +117,9 @@ export function ConversationView({ id }: { id: number }) {
     return out
   }, [messages, pending, loadingOlder, hasOlder, dividerBefore, dayKey(now)])
 
+  // Issue 14: a jump from the Mentions list scrolls to its note (loading older pages to reach it).
+  useNoteFocus(id, rows, scroller, t)
+
   // Reading the newest messages clears the unread badge (when the tab is visible).
   const unread = conv?.unreadCount ?? 0
   useEffect(() => {
@@ -162,6 +167,7 @@ export function ConversationView({ id }: { id: number }) {
           </div>
         )
       case 'msg':
+        if (r.m.direction === 'system' && r.m.type === 'note') return <NoteBubble m={r.m} />
         return r.m.direction === 'system' ? <SystemLine m={r.m} /> : <MessageBubble m={r.m} thread={t} />
       case 'pending':
         return <PendingBubble p={r.p} />
@@ -226,6 +232,7 @@ export function ConversationView({ id }: { id: number }) {
           )}
         </div>
       )}
+      <ComposerModes conv={conv} />
       <Composer conv={conv} win={win} onSent={() => scroller.current?.scrollToBottom()} />
     </section>
   )

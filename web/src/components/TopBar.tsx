@@ -11,6 +11,7 @@ import { Bell, Inbox, LogOut, Megaphone, Settings, Volume2, VolumeX } from 'luci
 import { Icon } from './Icon.tsx'
 import { AVAILABILITIES, type Availability } from '../state/team.ts'
 import { PickMenu } from './PickMenu.tsx'
+import { MentionsButton } from './MentionsButton.tsx'
 
 export type Section = 'inbox' | 'campaigns' | 'settings'
 
@@ -54,6 +55,7 @@ export function TopBar({ current, title }: { current: Section; title?: string })
           <span class="tb-label">Contacts &amp; campaigns</span>
         </a>
       </nav>
+      <MentionsButton />
       <AvailabilitySwitch />
       {permission.value === 'default' && (
         <button

@@ -14,6 +14,7 @@ import {
   listKey,
   type ChannelFilter,
   type PendingMessage,
+  type ApplyResult,
   type StatusFilter,
   type StreamEvent,
 } from './inbox.ts'
@@ -103,6 +104,7 @@ export function createApp() {
   let peopleLoading: Promise<void> | null = null
   let peopleRefused = false
   let countsTimer: ReturnType<typeof setTimeout> | undefined
+  const eventListeners = new Set<(ev: StreamEvent, result: ApplyResult) => void>()
   let countsGen = 0
   /** The workspace's labels (issue 14): the chips, the picker and the list's label filter. */
   const labels = createLabelActions({ state, flash: (m) => flash(m), setLabelFilter: (id) => setLabelFilter(id) })
@@ -320,6 +322,8 @@ export function createApp() {
   function handleEvent(ev: StreamEvent) {
     if (ev.type === 'presence') return presence.apply(ev.data) // live only: never an event of the log
     const r = state.applyEvent(ev)
+    // Features with state of their own (issue 14: mentions) hear every event after the inbox.
+    for (const l of eventListeners) l(ev, r)
     if (r === 'reset') void resync()
     labels.onEvent(ev, r)
     // Issue 13: my availability, changed in another tab or on another device.
@@ -860,6 +864,11 @@ export function createApp() {
     react,
     loadTemplates,
     flash,
+    /** Every stream event, with what the inbox state made of it; returns the unsubscribe. */
+    onEvent(listener: (ev: StreamEvent, result: ApplyResult) => void) {
+      eventListeners.add(listener)
+      return () => eventListeners.delete(listener)
+    },
   }
 }
 

@@ -350,6 +350,19 @@ export function createInboxState(opts: { now?: () => number } = {}) {
           if (putEventConversation(conversation, n, { ownUnread: own })) (changed = true), bumpList()
           break
         }
+        case 'message.deleted': {
+          // Issue 14: its author deleted a note. The message's event id stays behind (asOf)
+          // as a tombstone: a page read before the deletion does not bring it back.
+          const { messageId, conversationId } = data as { messageId: number; conversationId: number }
+          const t = threads.get(conversationId)
+          if (t && t.byId.delete(messageId)) {
+            t.ids = t.ids.filter((id) => id !== messageId)
+            t.asOf.set(messageId, n)
+            changed = true
+            bumpThread(t)
+          } else if (t) t.asOf.set(messageId, n)
+          break
+        }
         case 'user.updated': {
           // A teammate's name (or a new one): the picker names channel members with it.
           const u = (data as { user?: { id?: unknown; name?: unknown } }).user
