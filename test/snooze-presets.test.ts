@@ -80,7 +80,8 @@ t.test('zonedTime: a wall clock time the clocks skip lands just after the change
 })
 
 t.test('the browser’s words for the lines, and the picker’s local time round trip', async (t) => {
-  const { snoozeWords, localInputValue, fromLocalInput, snoozeChoices } = await import('../web/src/state/snooze.ts')
+  const { snoozeWords } = await import('../web/src/state/snooze.ts')
+  const { localInputValue, fromLocalInput, snoozeChoices } = await import('../web/src/state/snooze-choices.ts')
   const ana = { userId: 1, name: 'Ana' }
   t.equal(snoozeWords({ action: 'pending', actor: ana }, 0), 'Ana marked this pending')
   t.match(

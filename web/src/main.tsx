@@ -2,7 +2,7 @@ import { render } from 'preact'
 import { createApp } from './state/app.ts'
 import { AppContext } from './state/context.ts'
 import { Root } from './components/Root.tsx'
-import { isResetPasswordPath } from './components/AuthScreens.tsx'
+import { isResetPasswordPath } from './lib/auth-paths.ts'
 import './styles.css'
 
 const app = createApp()

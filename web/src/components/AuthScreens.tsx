@@ -1,3 +1,5 @@
+// Loaded on demand (Root.tsx, lib/lazy.tsx): a signed-in agent's inbox never needs these
+// screens, so they stay out of its initial JavaScript (test/web-budget.test.ts).
 // First run (create the admin), login with "Forgot password?" when the server can mail,
 // a password reset link, an invitation link (issue 13), and signing in again over the
 // page when the session ends. Errors from the server are shown as text.
@@ -5,8 +7,7 @@ import { useEffect, useState } from 'preact/hooks'
 import type { ComponentChildren, TargetedEvent } from 'preact'
 import { useApp } from '../state/context.ts'
 import { ApiError } from '../api/client.ts'
-import { SESSION_WARN_MS } from '../state/app.ts'
-import { clock } from '../lib/clock.ts'
+import { INVITE_PATH, RESET_PASSWORD_PATH } from '../lib/auth-paths.ts'
 
 function useSubmit(fn: (form: FormData) => Promise<void>) {
   const [busy, setBusy] = useState(false)
@@ -151,28 +152,6 @@ export function SetupScreen() {
 }
 
 /**
- * The session is about to end (issue 11): say so a few minutes before, with a way to
- * sign in again at once. Nothing is lost either way: drafts are kept, and an ended
- * session asks for the password over the page.
- */
-export function SessionNotice() {
-  const app = useApp()
-  const at = app.sessionExpiresAt.value
-  if (at === null || app.reauth.value !== null) return null
-  const left = at - clock.value
-  if (left <= 0 || left > SESSION_WARN_MS) return null
-  const mins = Math.max(1, Math.ceil(left / 60_000))
-  return (
-    <p class="session-notice" role="status" data-session-notice>
-      <span class="session-notice-text">Your session ends in {mins} min — sign in again to keep working</span>
-      <button type="button" class="link" onClick={() => (app.reauth.value = 'renew')}>
-        Sign in again
-      </button>
-    </p>
-  )
-}
-
-/**
  * Sign in again over the page: after an ended session (a 401 anywhere, the stream
  * refused) or before it ends. The same person carries on where they were — the open
  * conversation, the draft, the stream from its cursor; app.reauthenticate.
@@ -227,10 +206,6 @@ export function SignInAgain() {
 // and an invitation link (issue 13) /invite#token=…: the fragment never reaches the
 // server, and the page posts the token in a body. It is read once and dropped from the
 // address bar and history. Both pages are one ChoosePasswordPage with their own texts.
-export const RESET_PASSWORD_PATH = '/reset-password'
-export const isResetPasswordPath = () => location.pathname === RESET_PASSWORD_PATH
-export const INVITE_PATH = '/invite'
-export const isInvitePath = () => location.pathname === INVITE_PATH
 
 function takeToken(path: string): string {
   const token = new URLSearchParams(location.hash.slice(1)).get('token') ?? ''

@@ -15,12 +15,16 @@ import { Icon } from './Icon.tsx'
 import { Composer } from './Composer.tsx'
 import { AssigneeControl } from './AssigneeControl.tsx'
 import { LabelChips } from './LabelChips.tsx'
-import { LabelPicker } from './LabelPicker.tsx'
-import { SnoozedBar, StatusControls } from './SnoozeMenu.tsx'
+import { lazy, LazyInline } from '../lib/lazy.tsx'
 import { waitingSinceOf } from '../state/team.ts'
 import { ConversationPresence } from './Presence.tsx'
 import { NoteBubble, useNoteFocus } from './NoteBubble.tsx'
 import { ComposerModes } from './NoteComposer.tsx'
+
+// The header's label picker and status/snooze menus load a moment after the first
+// conversation opens: out of the inbox's initial JavaScript (test/web-budget.test.ts).
+const labelPicker = lazy(() => import('./LabelPicker.tsx'))
+const snoozeMenus = lazy(() => import('./SnoozeMenu.tsx'))
 
 type Row =
   | { key: string; kind: 'top'; loading: boolean; hasOlder: boolean }
@@ -198,12 +202,12 @@ export function ConversationView({ id }: { id: number }) {
           <ConversationPresence id={id} />
           <LabelChips refs={conv.labels} />
         </div>
-        <LabelPicker conv={conv} />
+        <LazyInline of={labelPicker}>{(m) => <m.LabelPicker conv={conv} />}</LazyInline>
         <AssigneeControl conv={conv} />
         <StatusButton id={id} resolved={conv.status === 'resolved'} />
-        <StatusControls conv={conv} />
+        <LazyInline of={snoozeMenus}>{(m) => <m.StatusControls conv={conv} />}</LazyInline>
       </header>
-      <SnoozedBar conv={conv} />
+      <LazyInline of={snoozeMenus}>{(m) => <m.SnoozedBar conv={conv} />}</LazyInline>
       {status === 'error' ? (
         <p class="pane-note" role="alert">
           Could not load the messages.{' '}

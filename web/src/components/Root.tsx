@@ -1,24 +1,30 @@
 import { useApp } from '../state/context.ts'
-import {
-  InviteScreen,
-  LoginScreen,
-  ResetPasswordScreen,
-  SessionNotice,
-  SetupScreen,
-  SignInAgain,
-  isInvitePath,
-  isResetPasswordPath,
-} from './AuthScreens.tsx'
+import { isInvitePath, isResetPasswordPath } from '../lib/auth-paths.ts'
+import { lazy, LazyView } from '../lib/lazy.tsx'
+import { SessionNotice } from './SessionNotice.tsx'
 import { Inbox, SandboxBanner } from './Inbox.tsx'
 import { TopBar } from './TopBar.tsx'
 import { SettingsRoute } from '../settings/lazy.tsx'
 import { CampaignsRoute } from '../campaigns/route.tsx'
 import { isCampaignsPath } from '../lib/nav.ts'
 
+// Sign-in, first run, one-time links and signing in again: never needed by a signed-in inbox.
+const auth = lazy(() => import('./AuthScreens.tsx'))
+
 export function Root() {
   const app = useApp()
-  if (isResetPasswordPath()) return <ResetPasswordScreen />
-  if (isInvitePath()) return <InviteScreen />
+  if (isResetPasswordPath())
+    return (
+      <LazyView of={auth} what="page">
+        {(m) => <m.ResetPasswordScreen />}
+      </LazyView>
+    )
+  if (isInvitePath())
+    return (
+      <LazyView of={auth} what="page">
+        {(m) => <m.InviteScreen />}
+      </LazyView>
+    )
   switch (app.phase.value) {
     case 'boot':
       return (
@@ -27,9 +33,17 @@ export function Root() {
         </div>
       )
     case 'setup':
-      return <SetupScreen />
+      return (
+        <LazyView of={auth} what="page">
+          {(m) => <m.SetupScreen />}
+        </LazyView>
+      )
     case 'login':
-      return <LoginScreen />
+      return (
+        <LazyView of={auth} what="sign-in page">
+          {(m) => <m.LoginScreen />}
+        </LazyView>
+      )
     case 'error':
       return (
         <div class="splash" role="alert">
@@ -63,7 +77,11 @@ export function Root() {
             </div>
           </div>
           {/* An ended session: sign in over the page, which keeps its state underneath. */}
-          {signingIn && <SignInAgain />}
+          {signingIn && (
+            <LazyView of={auth} what="sign-in form">
+              {(m) => <m.SignInAgain />}
+            </LazyView>
+          )}
         </>
       )
     }

@@ -7,7 +7,8 @@ import { useEffect, useRef, useState } from 'preact/hooks'
 import type { ConversationDTO } from '../../../src/events/types.ts'
 import { useApp } from '../state/context.ts'
 import { clock } from '../lib/clock.ts'
-import { browserTimeZone, fromLocalInput, localInputValue, snoozeChoices, snoozeTimeLabel } from '../state/snooze.ts'
+import { snoozeTimeLabel } from '../state/snooze.ts'
+import { browserTimeZone, fromLocalInput, localInputValue, snoozeChoices } from '../state/snooze-choices.ts'
 import { PickMenu } from './PickMenu.tsx'
 
 const STATUSES = [
