@@ -6,6 +6,8 @@ export class AppError extends Error {
     readonly code: string,
     readonly statusCode: number,
     message: string,
+    /** Fields sent beside `error` in the answer (issue 14: the send guard's `newer`). */
+    readonly extra?: Record<string, unknown>,
   ) {
     super(message)
     this.name = 'AppError'
@@ -124,4 +126,7 @@ export const Errors = {
     ),
   mentionUnknown: make('MENTION_UNKNOWN', 422, 'One of the people mentioned is not on this team'),
   noteNotYours: make('NOTE_NOT_YOURS', 403, 'Only the person who wrote a note can delete it'),
+  // The send guard (issue 14): what changed since the agent last looked, and who may reply.
+  conversationChanged: (message: string, extra: Record<string, unknown>) => new AppError('CONVERSATION_CHANGED', 409, message, extra),
+  assigneeOnly: (message: string, extra: Record<string, unknown>) => new AppError('ASSIGNEE_ONLY', 403, message, extra),
 } as const

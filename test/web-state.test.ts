@@ -422,6 +422,7 @@ t.test('the channel badge names the channel only when its kind has several', asy
       createdAt: 0,
       credentials: { status: 'unchecked', checkedAt: null, detail: null },
       autoAssign: false,
+      assigneeOnly: false,
     }) as const
   const one = [ch(1, 'whatsapp', 'Sales'), ch(2, 'messenger', 'Shop')]
   t.equal(channelBadge('whatsapp', 1, one), 'WhatsApp')

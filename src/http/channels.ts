@@ -18,6 +18,8 @@ const Editable = {
   enabled: Type.Optional(Type.Boolean()),
   // Issue 13: automatic assignment, round robin among the available members.
   autoAssign: Type.Optional(Type.Boolean()),
+  // Issue 14: only the conversation's assignee may reply.
+  assigneeOnly: Type.Optional(Type.Boolean()),
   // Issue 13: who works this channel's conversations (user ids; replaces the list).
   members: Type.Optional(Type.Array(Type.Integer({ minimum: 1 }), { maxItems: 1000 })),
 }

@@ -15,7 +15,7 @@ const FASTIFY_CODES: Record<string, { code: string; status: number; message?: st
 export function installErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | AppError, req, reply) => {
     if (err instanceof AppError) {
-      return reply.status(err.statusCode).send({ error: { code: err.code, message: err.message } })
+      return reply.status(err.statusCode).send({ ...err.extra, error: { code: err.code, message: err.message } })
     }
     const known = err.code ? FASTIFY_CODES[err.code] : undefined
     if (known) {

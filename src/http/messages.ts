@@ -48,6 +48,10 @@ const SendBody = Type.Object(
     reaction: Type.Optional(Type.Object({ messageId: Type.Integer({ minimum: 1 }), emoji: Type.String({ maxLength: 32 }) })),
     // Messenger: a person's follow-up with the HUMAN_AGENT tag (after Meta's code 10).
     humanAgent: Type.Optional(Type.Boolean()),
+    // Issue 14, the send guard: the newest message the agent had on screen; anything that
+    // matters after it holds the reply (409 CONVERSATION_CHANGED with `newer`) unless `force`.
+    seenMessageId: Type.Optional(Type.Integer({ minimum: 0 })),
+    force: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false },
 )

@@ -42,6 +42,8 @@ export interface ChannelPublic {
   credentials: ChannelCredentials
   /** Issue 13: new and reopened conversations go round robin to its available members (off by default). */
   autoAssign: boolean
+  /** Issue 14: only the conversation's assignee may reply (others get 403 ASSIGNEE_ONLY); off by default. */
+  assigneeOnly: boolean
   /** Who works this channel (user ids, ascending): in the REST answers, not in `channel.updated`. */
   members?: number[]
 }
@@ -57,6 +59,7 @@ export interface ChannelInput {
   verifyToken?: string | null
   enabled?: boolean
   autoAssign?: boolean
+  assigneeOnly?: boolean
 }
 
 export const toPublicChannel = (c: ChannelRow, members?: number[]): ChannelPublic => ({
@@ -78,6 +81,7 @@ export const toPublicChannel = (c: ChannelRow, members?: number[]): ChannelPubli
     detail: c.credentialsDetail ?? (c.accessToken ? null : 'No access token is saved: nothing can be sent through this channel.'),
   },
   autoAssign: c.autoAssign,
+  assigneeOnly: c.assigneeOnly,
   ...(members ? { members } : {}),
 })
 

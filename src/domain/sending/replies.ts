@@ -17,10 +17,12 @@ import type { Outbox } from './outbox.ts'
 import type { OutboxWorker } from './outbox-worker.ts'
 import { MESSENGER_MAX_BYTES, whatsappMaxBytes, type MediaService } from '../media/media.ts'
 import type { TemplateSend, TemplateService } from './templates.ts'
+import { SendGuardRepo } from '../../store/send-guard.ts'
+import { SendGuard, type GuardInput } from './send-guard.ts'
 
 export type SendType = 'text' | 'template' | 'image' | 'document' | 'audio' | 'video' | 'reaction'
 
-export interface SendInput {
+export interface SendInput extends GuardInput {
   clientMessageId: string
   type?: SendType
   text?: string
@@ -72,7 +74,12 @@ interface Prepared {
 }
 
 export class Replies {
-  constructor(private readonly deps: RepliesDeps) {}
+  /** Issue 14: only the assignee replies, and the send guard (send-guard.ts). */
+  private readonly guard: SendGuard
+
+  constructor(private readonly deps: RepliesDeps) {
+    this.guard = new SendGuard(new SendGuardRepo(deps.db))
+  }
 
   channel(id: number): ChannelRow | undefined {
     return this.deps.store.channels.byId(id)
@@ -114,6 +121,8 @@ export class Replies {
       const now = this.deps.now()
       const fresh = this.deps.store.conversation(ws, conversationId)
       if (!fresh) throw Errors.notFound('Conversation')
+      // In this transaction: nothing can arrive between the check and the insert.
+      this.guard.check(who, fresh, this.channel(fresh.channelId) ?? channel, input)
       // Only templates may open a conversation or reach a customer who has been quiet for a day.
       // Messenger: any reply for 24 h, then only a human agent's, tagged, up to 7 days.
       if (input.humanAgent && !messenger)
