@@ -28,6 +28,8 @@ export class ApiError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    /** The whole answer, for refusals that carry more than the error (issue 14: the send guard's `newer`). */
+    readonly body?: unknown,
   ) {
     super(message)
   }
@@ -59,6 +61,7 @@ export async function request<T>(method: string, path: string, body?: unknown, o
       res.status,
       json?.error?.code ?? `HTTP_${res.status}`,
       json?.error?.message ?? (res.statusText || `HTTP ${res.status}`),
+      json,
     )
   }
   return json as T

@@ -16,6 +16,7 @@ import { Icon } from './Icon.tsx'
 import { useTypingSignal } from './Presence.tsx'
 import { useCannedReplies } from './CannedPicker.tsx'
 import { NoteComposer, useNoteMode } from './NoteComposer.tsx'
+import { SendGuardBanner, useSendGuard } from './SendGuard.tsx'
 
 // Meta's text limit (W-SEND-TEXT).
 const MAX_TEXT = 4096
@@ -82,6 +83,8 @@ function TextComposer({
   const input = useRef<HTMLTextAreaElement>(null)
   const file = useRef<HTMLInputElement>(null)
   const reply = app.replyTo.value?.conversationId === conv.id ? app.replyTo.value.message : null
+  // A reply the send guard held comes back here (issue 14).
+  useSendGuard(conv.id, text, setText)
   // Chosen from a failed bubble: the words are here, ready to send.
   useEffect(() => {
     if (explicitFollowUp) input.current?.focus()
@@ -113,6 +116,7 @@ function TextComposer({
         send()
       }}
     >
+      <SendGuardBanner conv={conv} />
       {humanAgentUntil !== null && (
         <p class="window-note human-agent" id="composer-note" role="note">
           <strong>Human agent follow-up.</strong> The customer last wrote more than 24 hours ago. Messenger still lets a person on your team
@@ -261,6 +265,7 @@ function TemplatePicker({ conv, onSent, onBack }: { conv: ConversationDTO; onSen
         onSent()
       }}
     >
+      <SendGuardBanner conv={conv} />
       <p class="window-note">
         The customer has not written in the last 24 hours: WhatsApp only delivers an approved template until they reply.
         {onBack && (

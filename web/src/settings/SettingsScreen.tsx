@@ -9,6 +9,7 @@ import { useApp } from '../state/context.ts'
 import { channelTitle, KIND_LABEL } from '../lib/channels.ts'
 import { channelError, createChannel, loadTeam, loadVerifyToken, updateChannel, type ChannelPatch } from './actions.ts'
 import { ChannelAssignment } from './ChannelAssignment.tsx'
+import { AssigneeOnlySwitch } from './AssigneeOnlySwitch.tsx'
 import { CopyField } from './CopyField.tsx'
 import { ProfileSection } from './ProfileSection.tsx'
 import { TeamSection } from './TeamSection.tsx'
@@ -208,6 +209,7 @@ function ChannelCard({ c, team, onEdit }: { c: ChannelPublic; team: TeamState; o
         </button>
       </div>
       <ChannelAssignment c={c} team={team} />
+      <AssigneeOnlySwitch c={c} />
     </li>
   )
 }

@@ -23,6 +23,7 @@ import { newClientMessageId } from '../lib/ids.ts'
 import { createSnoozeActions } from './snooze-actions.ts'
 import { createDrafts } from '../lib/drafts.ts'
 import { createLabelActions } from './label-actions.ts'
+import { createSendGuard } from './send-guard.ts'
 import type { MessageDTO } from '../../../src/events/types.ts'
 
 export type Phase = 'boot' | 'setup' | 'login' | 'inbox' | 'error'
@@ -685,6 +686,20 @@ export function createApp() {
 
   // --- sending (the API of issue 4) -----------------------------------------
 
+  // Issue 14: replies name what their agent saw; a held one waits for "Send anyway" (send-guard.ts).
+  const guard = createSendGuard({
+    state,
+    drafts,
+    submit: (p) => submit(p),
+    assignToMe: async (id) => {
+      const me = user.value
+      if (!me) return false
+      await assign(id, { id: me.id, name: me.name })
+      const c = state.conversation(id)
+      return !!c && assigneeOf(c)?.id === me.id
+    },
+  })
+
   function submit(p: PendingMessage) {
     state.addPending(p)
     void post(p)
@@ -706,6 +721,7 @@ export function createApp() {
       const r = await api.post(p.path, body)
       if (r.message) state.applySentMessage(r.message)
     } catch (e) {
+      if (guard.intercept(p, e)) return
       state.updatePending(p.conversationId, p.clientMessageId, { state: 'failed', error: describe(e) })
     }
   }
@@ -721,7 +737,7 @@ export function createApp() {
       createdAt: Date.now(),
       state: 'sending',
       error: null,
-      body: { ...body, clientMessageId },
+      body: guard.stamp({ ...body, clientMessageId }, conversationId),
       path: `/api/conversations/${conversationId}/messages`,
     }
   }
@@ -861,6 +877,7 @@ export function createApp() {
     composeAfterFailure,
     sendTemplate,
     sendMedia,
+    guard,
     react,
     loadTemplates,
     flash,
