@@ -30,6 +30,14 @@ async function say(s: TestServer, from: string, name: string, body: string) {
 }
 
 const composer = (p: Page) => p.locator('#composer-input')
+/** The composer shows `text` (it follows the draft in an effect, after the banner renders). */
+async function composerShows(p: Page, text: string): Promise<boolean> {
+  await p.waitForFunction((want) => (document.querySelector('#composer-input') as HTMLTextAreaElement | null)?.value === want, text, {
+    timeout: LIVE_MS,
+    polling: 50,
+  })
+  return true
+}
 const outTexts = (s: TestServer) =>
   (s.db.$client.prepare("SELECT text FROM messages WHERE direction = 'out' ORDER BY id").pluck().all() as string[]).join('|')
 
@@ -70,7 +78,7 @@ t.test('B’s reply after A’s answer is held: the banner shows A’s message, 
   await banner.waitFor({ timeout: LIVE_MS })
   t.match(await banner.locator('[data-changed-by]').innerText(), /^Admin replied (just now|\d+ s ago)$/, 'who, and how long ago')
   t.match(await banner.getByRole('list', { name: 'New since you looked' }).innerText(), /Admin:\s+It is on its way, tracking sent\./)
-  t.equal(await composer(b).inputValue(), 'Sorry! Let me check.', 'the words are back in the composer')
+  t.ok(await composerShows(b, 'Sorry! Let me check.'), 'the words are back in the composer')
   t.equal(outTexts(s), 'It is on its way, tracking sent.', 'nothing of B’s was stored')
   // The time counts on while the banner shows.
   await b.waitForFunction(
@@ -83,7 +91,7 @@ t.test('B’s reply after A’s answer is held: the banner shows A’s message, 
   await banner.getByRole('button', { name: 'Send anyway' }).click()
   await waitForBubbles(b, ['It is on its way, tracking sent.', 'Sorry! Let me check.'])
   await banner.waitFor({ state: 'detached', timeout: LIVE_MS })
-  t.equal(await composer(b).inputValue(), '', 'sent: the composer is empty')
+  t.ok(await composerShows(b, ''), 'sent: the composer is empty')
   t.equal(outTexts(s), 'It is on its way, tracking sent.|Sorry! Let me check.', 'sent anyway')
   await waitForBubbles(a, ['Sorry! Let me check.'])
 
@@ -96,7 +104,7 @@ t.test('B’s reply after A’s answer is held: the banner shows A’s message, 
   t.match(await banner.locator('[data-changed-by]').innerText(), /^The customer wrote (just now|\d+ s ago)$/)
   await banner.getByRole('button', { name: 'Edit' }).click()
   await banner.waitFor({ state: 'detached', timeout: LIVE_MS })
-  t.equal(await composer(b).inputValue(), 'One more thing')
+  t.ok(await composerShows(b, 'One more thing'))
   await composer(b).fill('One more thing: you are welcome.')
   await composer(b).press('Enter')
   await waitForBubbles(b, ['One more thing: you are welcome.'])
@@ -104,7 +112,7 @@ t.test('B’s reply after A’s answer is held: the banner shows A’s message, 
 })
 
 t.test('only the assignee replies: the admin switches it on in Settings; B sees why and "Assign to me" lets B send', async (t) => {
-  const { s, a, b } = await twoAgents(t)
+  const { s, a, b, yara } = await twoAgents(t)
   await a.click('[aria-label=Settings]')
   const sw = a.locator('[data-assignee-only]').first()
   await sw.waitFor({ timeout: LIVE_MS })
@@ -113,12 +121,19 @@ t.test('only the assignee replies: the admin switches it on in Settings; B sees 
   await sw.locator('[data-state=on]').waitFor({ timeout: LIVE_MS })
   t.equal(s.db.$client.prepare('SELECT assignee_only FROM channels').pluck().get(), 1, 'saved')
 
+  // B's page, loaded after the change, says so before B even writes.
+  await b.reload()
+  await b.waitForSelector(`[data-conversation="${yara}"] #composer-input`, { timeout: LIVE_MS })
+  const note = b.locator('[data-send-guard=assignee-only][role=note]')
+  await note.waitFor({ timeout: LIVE_MS })
+  t.match(await note.innerText(), /Assign this conversation to yourself to reply/, 'told before writing')
+
   await composer(b).fill('I can help with that.')
   await composer(b).press('Enter')
-  const banner = b.locator('[data-send-guard=assignee-only]')
+  const banner = b.locator('[data-send-guard=assignee-only][role=alert]')
   await banner.waitFor({ timeout: LIVE_MS })
   t.match(await banner.innerText(), /Assign this conversation to yourself to reply/, 'the reason')
-  t.equal(await composer(b).inputValue(), 'I can help with that.', 'the words stay')
+  t.ok(await composerShows(b, 'I can help with that.'), 'the words stay')
   t.equal(outTexts(s), '', 'nothing stored')
 
   await banner.getByRole('button', { name: 'Assign to me' }).click()
