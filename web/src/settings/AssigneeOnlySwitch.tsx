@@ -10,18 +10,20 @@ import './assignee-only.css'
 
 export function AssigneeOnlySwitch({ c }: { c: ChannelPublic }) {
   const app = useApp()
-  const [busy, setBusy] = useState(false)
+  // What the admin chose, shown at once while it is saved (undefined: the saved value).
+  const [saving, setSaving] = useState<boolean | undefined>(undefined)
   const [error, setError] = useState<string | null>(null)
-  const on = c.assigneeOnly === true
+  const busy = saving !== undefined
+  const on = saving ?? c.assigneeOnly === true
   const toggle = async (next: boolean) => {
-    setBusy(true)
+    setSaving(next)
     setError(null)
     try {
       await updateChannel(app, c.id, { assigneeOnly: next })
     } catch (err) {
       setError(channelError(err))
     } finally {
-      setBusy(false)
+      setSaving(undefined)
     }
   }
   return (
@@ -29,7 +31,7 @@ export function AssigneeOnlySwitch({ c }: { c: ChannelPublic }) {
       <label class="inline switch">
         <input type="checkbox" name="assigneeOnly" checked={on} disabled={busy} onChange={(e) => void toggle(e.currentTarget.checked)} />{' '}
         <strong>Only the assignee can reply</strong>
-        <span class={on ? 'state on' : 'state off'} data-state={on ? 'on' : 'off'}>
+        <span class={on ? 'state on' : 'state off'} data-state={busy ? 'saving' : on ? 'on' : 'off'}>
           {on ? 'On' : 'Off'}
         </span>
       </label>
