@@ -122,6 +122,20 @@ t.test('a colleague’s reply and a phone-app echo hold the reply; own messages,
   // Ben himself is not held by his own reply.
   t.equal((await send(ben.call, { text: 'Ben again', seenMessageId: seen2 })).status, 202)
 
+  // Notes: a colleague's holds the reply, one's own does not.
+  const seenN = await newest()
+  t.equal((await p.call('POST', `/api/conversations/${conv}/notes`, { text: 'my own note' })).status, 201)
+  t.equal((await send(p.call, { text: 'After my note', seenMessageId: seenN })).status, 202, 'my own note: not held')
+  const seenM = await newest()
+  t.equal((await ben.call('POST', `/api/conversations/${conv}/notes`, { text: 'careful: VIP customer' })).status, 201)
+  const byNote = await send(p.call, { text: 'After Ben’s note', seenMessageId: seenM })
+  t.equal(byNote.status, 409)
+  t.match(byNote.body.error.message, /^Ben added a note/)
+  t.same(
+    byNote.body.newer.map((m: MessageDTO) => [m.type, m.text]),
+    [['note', 'careful: VIP customer']],
+  )
+
   // The business wrote from the phone app (coexistence echo): that matters too.
   const seen3 = await newest()
   t.equal((await p.parley.webhook(echo(CUSTOMER, 'Sent from the phone'))).status, 200)
@@ -265,6 +279,11 @@ t.test('only the assignee replies: off by default, admins toggle it, agents cann
   )!
   const reaction = await send(ben.call, { type: 'reaction', reaction: { messageId: inbound.id, emoji: '👍' } })
   t.equal(reaction.status, 403, 'a reaction is a reply')
+  t.equal(
+    (await ben.call('POST', `/api/conversations/${conv}/notes`, { text: 'a note is not a reply' })).status,
+    201,
+    'notes are never blocked',
+  )
 
   // "Assign to me", then Ben replies (and Cy no longer can).
   t.equal((await ben.call('POST', `/api/conversations/${conv}/assign`, { userId: ben.id })).status, 200)

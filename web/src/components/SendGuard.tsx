@@ -3,7 +3,7 @@
 // or, on a channel where only the assignee replies, who can and "Assign to me" (403
 // ASSIGNEE_ONLY, also shown before sending when this person is not the assignee).
 // The held reply's words are back in the composer (state/send-guard.ts).
-import { useEffect, useRef, useState } from 'preact/hooks'
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks'
 import type { ConversationDTO, MessageDTO } from '../../../src/events/types.ts'
 import { useApp } from '../state/context.ts'
 import { changedBy, secondsAgo, type Hold } from '../state/send-guard.ts'
@@ -18,7 +18,9 @@ import './send-guard.css'
 export function useSendGuard(conversationId: number, text: string, set: (text: string) => void) {
   const app = useApp()
   const hasText = text.trim() !== ''
-  useEffect(() => app.guard.drafting(conversationId, hasText), [conversationId, hasText])
+  // In the commit of the keystroke's render, not after paint: a message arriving right after
+  // the first key is one the agent did not have on screen when they began.
+  useLayoutEffect(() => app.guard.drafting(conversationId, hasText), [conversationId, hasText])
   const n = app.guard.restored.value
   const seen = useRef(n)
   useEffect(() => {
