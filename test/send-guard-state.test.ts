@@ -2,7 +2,8 @@
 // reply names as seen, and what a held reply does to the bubble, the draft and the banner.
 import t from 'tap'
 import { createInboxState, threadItems, type PendingMessage } from '../web/src/state/inbox.ts'
-import { changedBy, createSendGuard, secondsAgo } from '../web/src/state/send-guard.ts'
+import { createSendGuard } from '../web/src/state/send-guard.ts'
+import { assignToMe, changedBy, dismiss, secondsAgo, sendAnyway } from '../web/src/state/send-guard-actions.ts'
 import { ApiError } from '../web/src/api/client.ts'
 import type { Drafts } from '../web/src/lib/drafts.ts'
 import type { MessageDTO } from '../src/events/types.ts'
@@ -97,7 +98,9 @@ t.test('409: the bubble goes, the words return to the draft, the banner holds th
     senders: { 5: 'Ben' },
   })
   const before = guard.restored.value
-  t.equal(guard.intercept(p, err), true)
+  const held = guard.intercept(p, err)
+  t.ok(held, 'held')
+  await held
   t.same(threadItems(state.thread(7)).pending, [], 'no optimistic bubble')
   t.same(
     threadItems(state.thread(7)).messages.map((m) => m.id),
@@ -111,7 +114,7 @@ t.test('409: the bubble goes, the words return to the draft, the banner holds th
   t.equal(changedBy(hold.newer.at(-1)!, hold.senders), 'Ben replied')
 
   drafts.set(7, 'Sorry, checking')
-  guard.sendAnyway(7)
+  sendAnyway(guard, 7)
   t.equal(guard.holds.value.has(7), false, 'the banner goes')
   t.equal(drafts.get(7), undefined, 'the draft it went back to is cleared')
   t.equal(submitted.length, 1)
@@ -122,9 +125,9 @@ t.test('Edit: the banner goes, the draft stays, the next reply counts the shown 
   const { guard, drafts, pending } = setUp()
   const p = pending('first try')
   const err = new ApiError(409, 'CONVERSATION_CHANGED', 'The customer wrote since you last looked', { newer: [msg(4)], senders: {} })
-  guard.intercept(p, err)
+  await guard.intercept(p, err)
   t.equal(changedBy(guard.holds.value.get(7)!.newer[0]!, {}), 'The customer wrote')
-  guard.dismiss(7)
+  dismiss(guard, 7)
   t.equal(guard.holds.value.has(7), false)
   t.equal(drafts.get(7), 'first try')
   t.equal(pending('first try, edited').body.seenMessageId, 4)
@@ -132,22 +135,22 @@ t.test('Edit: the banner goes, the draft stays, the next reply counts the shown 
 
 t.test('403 ASSIGNEE_ONLY holds the reply until "Assign to me" works; other failures are not the guard’s', async (t) => {
   const { guard, pending, setAssigned } = setUp()
-  t.equal(guard.intercept(pending('x'), new ApiError(0, 'NETWORK', 'Parley could not be reached')), false)
-  t.equal(guard.intercept(pending('y'), new ApiError(422, 'WINDOW_CLOSED', 'closed')), false)
+  t.equal(guard.intercept(pending('x'), new ApiError(0, 'NETWORK', 'Parley could not be reached')), null)
+  t.equal(guard.intercept(pending('y'), new ApiError(422, 'WINDOW_CLOSED', 'closed')), null)
   const err = new ApiError(403, 'ASSIGNEE_ONLY', 'Only Cy, who is assigned, can reply', { assignee: { id: 3, name: 'Cy' } })
-  t.equal(guard.intercept(pending('z'), err), true)
+  await guard.intercept(pending('z'), err)
   t.same(guard.holds.value.get(7)!.assignee, { id: 3, name: 'Cy' })
-  await guard.assignToMe(7)
+  await assignToMe(guard, 7)
   t.equal(guard.holds.value.has(7), true, 'refused: still held')
   setAssigned(true)
-  await guard.assignToMe(7)
+  await assignToMe(guard, 7)
   t.equal(guard.holds.value.has(7), false, 'assigned: the agent sends')
 })
 
 t.test('a template’s text never lands in the draft; times read as people say them', async (t) => {
   const { guard, drafts, pending } = setUp()
   const p = pending('Hello {{1}}', { template: { name: 'hello', language: 'en' } })
-  guard.intercept(p, new ApiError(409, 'CONVERSATION_CHANGED', 'changed', { newer: [msg(5)] }))
+  await guard.intercept(p, new ApiError(409, 'CONVERSATION_CHANGED', 'changed', { newer: [msg(5)] }))
   t.equal(drafts.get(7), undefined)
   t.equal(secondsAgo(10_000, 12_000), 'just now')
   t.equal(secondsAgo(0, 20_000), '20 s ago')
