@@ -4,12 +4,15 @@ import { lazy, LazyView } from '../lib/lazy.tsx'
 import { SessionNotice } from './SessionNotice.tsx'
 import { Inbox, SandboxBanner } from './Inbox.tsx'
 import { TopBar } from './TopBar.tsx'
-import { SettingsRoute } from '../settings/lazy.tsx'
-import { CampaignsRoute } from '../campaigns/route.tsx'
 import { isCampaignsPath } from '../lib/nav.ts'
 
-// Sign-in, first run, one-time links and signing in again: never needed by a signed-in inbox.
+// Screens loaded on first use, out of the inbox's initial JavaScript: sign-in, first run,
+// one-time links and signing in again (never needed by a signed-in inbox); the settings
+// (for admins, a few times a year); contacts and campaigns (issue 7; where they are and
+// how one moves there is lib/nav.ts, which the screens import instead of this file).
 const auth = lazy(() => import('./AuthScreens.tsx'))
+const settingsScreen = lazy(() => import('../settings/SettingsScreen.tsx'))
+const campaignsApp = lazy(() => import('../campaigns/CampaignsApp.tsx'))
 
 export function Root() {
   const app = useApp()
@@ -69,8 +72,16 @@ export function Root() {
             <TopBar current={settings ? 'settings' : area ? 'campaigns' : 'inbox'} title={settings ? 'Settings' : undefined} />
             <SessionNotice />
             <div class="frame-page">
-              {settings && <SettingsRoute />}
-              {area && <CampaignsRoute />}
+              {settings && (
+                <LazyView of={settingsScreen} what="settings">
+                  {(m) => <m.SettingsScreen />}
+                </LazyView>
+              )}
+              {area && (
+                <LazyView of={campaignsApp} what="page">
+                  {(m) => <m.CampaignsApp />}
+                </LazyView>
+              )}
               <div class="shell" hidden={settings || area}>
                 <Inbox />
               </div>

@@ -1,7 +1,7 @@
 // Moving between the app's pages without a reload: the current path as a signal and
 // `navigate`. The top bar (components/TopBar.tsx), the contacts and campaigns screens
-// and their lazy doorway (campaigns/route.tsx) all use it; it imports none of them, so
-// the doorway and the screens it loads never import each other.
+// and Root.tsx, which loads those screens on first use, all use it; it imports none of
+// them, so Root and the screens it loads never import each other.
 import { signal } from '@preact/signals'
 
 export const path = signal(typeof location === 'undefined' ? '/' : location.pathname)
