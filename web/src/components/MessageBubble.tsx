@@ -3,7 +3,6 @@
 // attribute values through Preact, never as HTML; links are http(s) only.
 import { useState } from 'preact/hooks'
 import { sentFromPhoneApp, type MessageDTO } from '../../../src/events/types.ts'
-import { sendRecovery } from '../../../src/events/send-recovery.ts'
 import { useApp } from '../state/context.ts'
 import type { PendingMessage, Thread } from '../state/inbox.ts'
 import { linkify } from '../lib/linkify.ts'
@@ -12,6 +11,7 @@ import { memo } from '../lib/memo.ts'
 import { previewText } from './message-text.ts'
 import { Reply, SmilePlus } from 'lucide'
 import { Icon } from './Icon.tsx'
+import { lazy, LazyInline } from '../lib/lazy.tsx'
 
 const QUICK_REACTIONS = ['👍', '❤️', '😂', '😮', '😢', '🙏']
 
@@ -335,37 +335,11 @@ export const MessageBubble = memo(function MessageBubble({ m, thread }: { m: Mes
   )
 })
 
-/**
- * Why a reply failed and the one action that can help, by the rule the retry route
- * follows too (send-recovery.ts): Retry, the template picker, a human-agent follow-up,
- * or nothing.
- */
+// Why a reply failed and what can help (FailureActions.tsx): loaded with the first failed
+// message, out of the inbox's initial JavaScript.
+const failureActions = lazy(() => import('./FailureActions.tsx'))
 function Recover({ m }: { m: MessageDTO }) {
-  const app = useApp()
-  const kind = app.state.conversation(m.conversationId)?.channelKind ?? 'whatsapp'
-  const r = sendRecovery(m, kind)
-  if (!r) return null
-  return (
-    <p class="fail-reason" role="alert" data-recovery={r.action}>
-      {r.reason}
-      {m.error?.code ? ` (code ${m.error.code})` : ''}{' '}
-      {r.action === 'retry' && (
-        <button type="button" class="link" onClick={() => void app.retryFailed(m)}>
-          Retry
-        </button>
-      )}
-      {r.action === 'template' && (
-        <button type="button" class="link" onClick={() => app.composeAfterFailure(m, 'template')}>
-          Send a template
-        </button>
-      )}
-      {r.action === 'human_agent' && (
-        <button type="button" class="link" onClick={() => app.composeAfterFailure(m, 'human_agent')}>
-          Follow up as a person
-        </button>
-      )}
-    </p>
-  )
+  return <LazyInline of={failureActions}>{(f) => <f.Recover m={m} />}</LazyInline>
 }
 
 function replyTo(app: ReturnType<typeof useApp>, m: MessageDTO) {
