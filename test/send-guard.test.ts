@@ -9,6 +9,7 @@ import { textWebhook } from './helpers/wa.ts'
 import { echo } from './helpers/coexistence.ts'
 import { PAGE_ID, item, mid, pageWebhook, postMessenger } from './helpers/ms.ts'
 import { APP_SECRET } from './helpers/server.ts'
+import { connectSse } from './helpers/sse.ts'
 import type { MessageDTO } from '../src/events/types.ts'
 
 const CUSTOMER = '15550001111'
@@ -236,10 +237,14 @@ t.test('only the assignee replies: off by default, admins toggle it, agents cann
     const email = `${name.toLowerCase()}@example.com`
     const user = await services.auth.createUser({ workspaceId: ws, email, name, password: PASSWORD, role: 'agent' })
     services.members.set(user.id, [channel.id])
-    return { id: user.id, call: apiCall(s.url, (await s.login({ email, password: PASSWORD })).token) }
+    const token = (await s.login({ email, password: PASSWORD })).token
+    return { id: user.id, token, call: apiCall(s.url, token) }
   }
   const ben = await agent('Ben')
   const cy = await agent('Cy')
+  // Ben's open page hears the switch live (the composer's hint), without a reload.
+  const benStream = await connectSse(`${s.url}/stream`, { token: ben.token })
+  t.teardown(() => benStream.close())
   t.equal((await s.webhook(textWebhook(CUSTOMER, 'Maria', 'hello').payload)).status, 200)
   const conv = (await call('GET', '/api/conversations')).body.conversations[0].id as number
   let n = 0
@@ -256,6 +261,9 @@ t.test('only the assignee replies: off by default, admins toggle it, agents cann
   t.equal(on.status, 200)
   t.equal(on.body.channel.assigneeOnly, true, 'the admin turns it on')
   t.equal((await ben.call('GET', '/api/channels')).body.channels[0].assigneeOnly, true, 'everyone sees it')
+  await benStream.waitFor((evs) => evs.some((e) => e.event === 'channel.updated'))
+  const heard = benStream.data<{ channel: { id: number; assigneeOnly: boolean } }>('channel.updated')[0]!
+  t.same([heard.channel.id, heard.channel.assigneeOnly], [channel.id, true], 'and hears it live on its stream (channel.updated)')
 
   // Unassigned: nobody replies, the reason says what to do.
   const before = stored()

@@ -93,6 +93,11 @@ export async function channelRoutes(app: FastifyInstance, opts: { services: Serv
       if (req.body.accessToken !== undefined) channelChecks.check(row.workspaceId, row.id)
       // Turned on: the conversations already waiting go round robin now, not at the next arrival.
       if (req.body.autoAssign === true) assignment.drainChannel(row.workspaceId, row.id)
+      // A rule everyone's open page follows (issue 14: the composer's "only the assignee can
+      // reply" hint; the channel's name in the list): live, as `channel.updated`, without members.
+      if (patch.assigneeOnly !== undefined || patch.autoAssign !== undefined || patch.name !== undefined) {
+        opts.services.events.transact((batch) => batch.emit(row.workspaceId, 'channel.updated', { channel: toPublicChannel(row) }))
+      }
       return { channel: toPublicChannel(row, channels.membersByChannel(row.workspaceId).get(row.id) ?? []) }
     },
   )
