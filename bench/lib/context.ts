@@ -47,7 +47,7 @@ export function sizes(quick: boolean): Sizes {
       reads: { conversations: 10_000, messages: 100_000, seconds: 0.7, concurrency: [4] },
       peer: { clients: 50, connections: 32, seconds: 2, warmSeconds: 1 },
       audience: { streams: 1000, users: 40, channels: 20, perProcess: 1000, reps: 3, replayEvents: 2000, perWebhook: 50 },
-      presence: { agents: 200, rate: 200, seconds: 4, warmWebhooks: 300 },
+      presence: { agents: 200, rate: 200, seconds: 10, warmWebhooks: 300 },
     }
   }
   const max = maxStreams()
