@@ -4,6 +4,7 @@
 // ↓/↑ move through the list, Space ticks, Enter in the search ticks the first match, Esc
 // closes and gives focus back to the button.
 import { useEffect, useRef, useState } from 'preact/hooks'
+import { arrowFocus, usePopover } from '../lib/popover.ts'
 import type { ConversationDTO } from '../../../src/events/types.ts'
 import { useApp } from '../state/context.ts'
 import { Tag } from 'lucide'
@@ -19,26 +20,7 @@ export function LabelPicker({ conv }: { conv: ConversationDTO }) {
   const q = query.trim().toLowerCase()
   const shown = q ? all.filter((l) => l.name.toLowerCase().includes(q)) : all
 
-  useEffect(() => {
-    if (!open) return
-    const away = (e: Event) => {
-      if (box.current && !box.current.contains(e.target as Node)) setOpen(false)
-    }
-    const esc = (e: KeyboardEvent) => {
-      if (e.key !== 'Escape') return
-      // Esc closes the list, not the conversation under it.
-      e.stopPropagation()
-      setOpen(false)
-      box.current?.querySelector<HTMLElement>('.pick-btn')?.focus()
-    }
-    document.addEventListener('pointerdown', away)
-    document.addEventListener('keydown', esc, true)
-    box.current?.querySelector<HTMLElement>('.label-search')?.focus()
-    return () => {
-      document.removeEventListener('pointerdown', away)
-      document.removeEventListener('keydown', esc, true)
-    }
-  }, [open])
+  usePopover(open, () => setOpen(false), box, { button: '.pick-btn', first: '.label-search' })
   // Another conversation: the list closes.
   useEffect(() => setOpen(false), [conv.id])
 
@@ -55,11 +37,7 @@ export function LabelPicker({ conv }: { conv: ConversationDTO }) {
       if (shown[0]) toggle(shown[0].id)
       return
     }
-    if (e.key !== 'ArrowDown' && e.key !== 'ArrowUp') return
-    e.preventDefault()
-    const items = [...(box.current?.querySelectorAll<HTMLElement>('.label-search, .label-option') ?? [])]
-    const i = items.indexOf(document.activeElement as HTMLElement)
-    items[(i + (e.key === 'ArrowDown' ? 1 : items.length - 1)) % items.length]?.focus()
+    arrowFocus(e, box.current, '.label-search, .label-option')
   }
 
   return (

@@ -2,7 +2,8 @@
 // picker; issue 13). Not a native <select>: the page keeps its one select per task
 // (the template picker), and the choices can say more than an option can.
 import type { ComponentChildren } from 'preact'
-import { useEffect, useRef, useState } from 'preact/hooks'
+import { useRef, useState } from 'preact/hooks'
+import { arrowFocus, usePopover } from '../lib/popover.ts'
 
 export interface PickItem {
   key: string
@@ -24,33 +25,8 @@ export function PickMenu(props: {
 }) {
   const [open, setOpen] = useState(false)
   const box = useRef<HTMLDivElement>(null)
-  useEffect(() => {
-    if (!open) return
-    const away = (e: Event) => {
-      if (box.current && !box.current.contains(e.target as Node)) setOpen(false)
-    }
-    const esc = (e: KeyboardEvent) => {
-      if (e.key !== 'Escape') return
-      // Esc closes the menu, not the conversation under it.
-      e.stopPropagation()
-      setOpen(false)
-      box.current?.querySelector<HTMLElement>('button')?.focus()
-    }
-    document.addEventListener('pointerdown', away)
-    document.addEventListener('keydown', esc, true)
-    box.current?.querySelector<HTMLElement>('[role=menuitemradio][aria-checked=true], [role=menuitemradio]')?.focus()
-    return () => {
-      document.removeEventListener('pointerdown', away)
-      document.removeEventListener('keydown', esc, true)
-    }
-  }, [open])
-  const onMenuKey = (e: KeyboardEvent) => {
-    if (e.key !== 'ArrowDown' && e.key !== 'ArrowUp') return
-    e.preventDefault()
-    const items = [...(box.current?.querySelectorAll<HTMLElement>('[role=menuitemradio]') ?? [])]
-    const i = items.indexOf(document.activeElement as HTMLElement)
-    items[(i + (e.key === 'ArrowDown' ? 1 : items.length - 1)) % items.length]?.focus()
-  }
+  usePopover(open, () => setOpen(false), box, { button: 'button', first: '[role=menuitemradio][aria-checked=true], [role=menuitemradio]' })
+  const onMenuKey = (e: KeyboardEvent) => void arrowFocus(e, box.current, '[role=menuitemradio]')
   return (
     <div class={`pick ${props.class ?? ''}`} ref={box} {...props.attrs}>
       <button

@@ -3,7 +3,8 @@
 // with the time it is here, or a chosen time), and for a snoozed conversation a bar
 // "Snoozed until …" with Unsnooze. The change shows at once; the server's line and
 // events confirm it for everyone.
-import { useEffect, useRef, useState } from 'preact/hooks'
+import { useRef, useState } from 'preact/hooks'
+import { arrowFocus, usePopover } from '../lib/popover.ts'
 import type { ConversationDTO } from '../../../src/events/types.ts'
 import { useApp } from '../state/context.ts'
 import { clock } from '../lib/clock.ts'
@@ -64,26 +65,7 @@ export function SnoozeMenu({ conv }: { conv: ConversationDTO }) {
   const [picked, setPicked] = useState('')
   const box = useRef<HTMLDivElement>(null)
   const now = clock.value
-  useEffect(() => {
-    if (!open) return
-    const away = (e: Event) => {
-      if (box.current && !box.current.contains(e.target as Node)) setOpen(false)
-    }
-    const esc = (e: KeyboardEvent) => {
-      if (e.key !== 'Escape') return
-      // Esc closes the menu, not the conversation under it.
-      e.stopPropagation()
-      setOpen(false)
-      box.current?.querySelector<HTMLElement>('.snooze-btn')?.focus()
-    }
-    document.addEventListener('pointerdown', away)
-    document.addEventListener('keydown', esc, true)
-    box.current?.querySelector<HTMLElement>('[role=menuitem]')?.focus()
-    return () => {
-      document.removeEventListener('pointerdown', away)
-      document.removeEventListener('keydown', esc, true)
-    }
-  }, [open])
+  usePopover(open, () => setOpen(false), box, { button: '.snooze-btn', first: '[role=menuitem]' })
 
   // Computed when shown, from this moment: the clock signal only ticks every few seconds.
   const at = open ? Date.now() : now
@@ -95,13 +77,7 @@ export function SnoozeMenu({ conv }: { conv: ConversationDTO }) {
   }
   const pickedAt = fromLocalInput(picked)
   const pickedOk = Number.isFinite(pickedAt) && pickedAt > at
-  const onMenuKey = (e: KeyboardEvent) => {
-    if (e.key !== 'ArrowDown' && e.key !== 'ArrowUp') return
-    e.preventDefault()
-    const items = [...(box.current?.querySelectorAll<HTMLElement>('[role=menuitem]') ?? [])]
-    const i = items.indexOf(document.activeElement as HTMLElement)
-    items[(i + (e.key === 'ArrowDown' ? 1 : items.length - 1)) % items.length]?.focus()
-  }
+  const onMenuKey = (e: KeyboardEvent) => void arrowFocus(e, box.current, '[role=menuitem]')
 
   return (
     <div class="pick snooze" ref={box}>
