@@ -11,6 +11,7 @@ import { apiCall, startServer, type TestLike } from './helpers/server.ts'
 import { AGENT_PASSWORD } from './helpers/team-fixtures.ts'
 import { contact, envelope, inbound, value } from './helpers/wa.ts'
 import type { ConversationDTO } from '../src/events/types.ts'
+import type { ReportRow } from '../src/domain/reports/reports.ts'
 
 const MIN = 60_000
 const HOUR = 60 * MIN
@@ -58,7 +59,9 @@ async function scenario(t: TestLike): Promise<Scenario> {
     if (res.status !== 200) throw new Error(`webhook ${res.status}`)
   }
   const convOf = async (phone: string) =>
-    ((await admin('GET', '/api/conversations?status=all')).body.conversations as ConversationDTO[]).find((c) => c.contact.externalId === phone)!
+    ((await admin('GET', '/api/conversations?status=all')).body.conversations as ConversationDTO[]).find(
+      (c) => c.contact.externalId === phone,
+    )!
   let n = 0
   const reply = async (call: typeof admin, id: number, text: string) => {
     const r = await call('POST', `/api/conversations/${id}/messages`, { text, clientMessageId: `r-${++n}` })
@@ -117,7 +120,7 @@ t.test('the summary matches the hand-computed scenario, by day, agent, channel a
     campaigns: { delivered: 0, replied: 0, replyRate: null },
   })
   t.same(
-    all.rows.map((r: any) => r.key),
+    all.rows.map((r: ReportRow) => r.key),
     [MON, TUE],
   )
   const [mon, tue] = all.rows
@@ -138,14 +141,14 @@ t.test('the summary matches the hand-computed scenario, by day, agent, channel a
 
   // Per agent: each figure to the person who did it.
   const agents = await get(`from=${MON}&to=${TUE}&groupBy=agent&hours=business`)
-  const byName = Object.fromEntries(agents.rows.map((r: any) => [r.label, r]))
+  const byName = Object.fromEntries(agents.rows.map((r: ReportRow) => [r.label, r]))
   t.match(byName.Admin, { messagesOut: 1, conversationsResolved: 1 })
   t.same(byName.Admin.firstResponse, { count: 1, medianSeconds: 300, p90Seconds: 300 })
   t.same(byName.Admin.resolution, { count: 1, medianSeconds: 3600, p90Seconds: 3600 })
   t.match(byName.Ana, { messagesOut: 1, conversationsResolved: 1 })
   t.same(byName.Ana.firstResponse, { count: 1, medianSeconds: 5400, p90Seconds: 5400 })
   t.same(byName.Ana.resolution, { count: 1, medianSeconds: 7200, p90Seconds: 7200 })
-  const sum = (k: string) => agents.rows.reduce((n: number, r: any) => n + r[k], 0)
+  const sum = (k: keyof ReportRow) => agents.rows.reduce((n: number, r: ReportRow) => n + (r[k] as number), 0)
   t.equal(sum('messagesIn'), 3, 'every message in belongs to one row')
   t.equal(sum('conversationsOpened'), 3)
 
@@ -157,7 +160,7 @@ t.test('the summary matches the hand-computed scenario, by day, agent, channel a
   // By week: one week, Monday first.
   const week = await get(`from=${MON}&to=${day(6)}&groupBy=week&hours=all`)
   t.same(
-    week.rows.map((r: any) => r.key),
+    week.rows.map((r: ReportRow) => r.key),
     [MON],
   )
   t.equal(week.rows[0].conversationsOpened, 3)
@@ -210,7 +213,13 @@ t.test('facts survive a restart; an agent is refused; bad parameters are named',
   t.same(after, before, 'the same figures after a restart')
 
   const { auth } = again.app.services
-  await auth.createUser({ workspaceId: auth.defaultWorkspace(), email: 'bo@example.com', name: 'Bo', password: AGENT_PASSWORD, role: 'agent' })
+  await auth.createUser({
+    workspaceId: auth.defaultWorkspace(),
+    email: 'bo@example.com',
+    name: 'Bo',
+    password: AGENT_PASSWORD,
+    role: 'agent',
+  })
   const agent = apiCall(again.url, (await again.login({ email: 'bo@example.com', password: AGENT_PASSWORD })).token)
   const refused = await agent('GET', q)
   t.equal(refused.status, 403)

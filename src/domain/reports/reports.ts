@@ -116,7 +116,11 @@ function figures(a: Acc): ReportFigures {
     firstResponse: durations(a.firstResponse),
     resolution: durations(a.resolution),
     waiting: { count: a.waits.length, waitingSince: a.waitingSince, longestWaitSeconds: longest },
-    campaigns: { delivered: a.delivered, replied: a.replied, replyRate: a.delivered ? Math.round((a.replied / a.delivered) * 1000) / 1000 : null },
+    campaigns: {
+      delivered: a.delivered,
+      replied: a.replied,
+      replyRate: a.delivered ? Math.round((a.replied / a.delivered) * 1000) / 1000 : null,
+    },
   }
 }
 
@@ -148,7 +152,8 @@ export class Reports {
         throw Errors.badReportQuery(`${name} is a date (YYYY-MM-DD)`)
     }
     if (from > to) throw Errors.badReportQuery('from is after to')
-    if (Date.parse(to) - Date.parse(from) > MAX_REPORT_DAYS * 86400_000) throw Errors.badReportQuery(`A report covers at most ${MAX_REPORT_DAYS} days`)
+    if (Date.parse(to) - Date.parse(from) > MAX_REPORT_DAYS * 86400_000)
+      throw Errors.badReportQuery(`A report covers at most ${MAX_REPORT_DAYS} days`)
 
     const start = instantOf(timezone, from)
     const end = instantOf(timezone, addDays(to, 1))
