@@ -56,9 +56,9 @@ export class ReportsRepo {
     const c = db.$client
     // Anything that happened in the range: opened, answered or resolved in it (three index ranges).
     this.episodesStmt = c.prepare(
-      `SELECT ${EPISODE} WHERE workspace_id = @ws AND opened_at >= @from AND opened_at < @to
-       UNION SELECT ${EPISODE} WHERE workspace_id = @ws AND resolved_at >= @from AND resolved_at < @to
-       UNION SELECT ${EPISODE} WHERE workspace_id = @ws AND first_reply_at >= @from AND first_reply_at < @to`,
+      `SELECT ${EPISODE} WHERE workspace_id = @ws AND
+         ((opened_at >= @from AND opened_at < @to) OR (resolved_at >= @from AND resolved_at < @to)
+          OR (first_reply_at >= @from AND first_reply_at < @to))`,
     )
     this.countsStmt = c.prepare(
       `SELECT hour, channel_id AS channelId, user_id AS userId, messages_in AS messagesIn, messages_out AS messagesOut

@@ -167,7 +167,14 @@ export class Reports {
     const clock = new BusinessClock(hours === 'business' ? (settings?.businessHours ?? null) : null, timezone, lo, Math.max(end, now))
 
     const inRange = (t: number | null): t is number => t !== null && t >= start && t < end
-    const dayOf = (t: number) => localTime(timezone, t).date
+    // Every timezone's offset is a whole number of quarter hours: one Intl call per quarter hour seen.
+    const days = new Map<number, string>()
+    const dayOf = (t: number) => {
+      const q = Math.floor(t / 900_000)
+      let d = days.get(q)
+      if (d === undefined) days.set(q, (d = localTime(timezone, q * 900_000).date))
+      return d
+    }
     const timeKey = (t: number) => {
       const day = dayOf(t)
       return groupBy === 'week' ? addDays(day, -weekdayIndex(day)) : day
