@@ -4,7 +4,7 @@
 // (business hours count only open hours), another customer still waits. The figures come
 // from facts the database keeps at write time, so they are the same after a restart.
 import t from 'tap'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { apiCall, startServer, type TestLike } from './helpers/server.ts'
@@ -238,4 +238,27 @@ t.test('facts survive a restart; an agent is refused; bad parameters are named',
     t.equal(r.body.error.code, 'BAD_REPORT_QUERY')
     t.match(r.body.error.message, why)
   }
+})
+
+t.test('the migration’s backfill rebuilds from the history the facts the triggers kept', async (t) => {
+  const { s } = await scenario(t)
+  const c = s.db.$client
+  const episodes = () =>
+    c
+      .prepare(
+        `SELECT conversation_id, channel_id, opened_at, reopened, first_in_at, first_reply_at, first_reply_by, resolved_at, resolved_by
+         FROM report_episodes ORDER BY conversation_id, opened_at`,
+      )
+      .all()
+  const counts = () => c.prepare('SELECT * FROM report_message_counts ORDER BY hour, channel_id, user_id').all()
+  const kept = { episodes: episodes(), counts: counts() }
+  t.equal(kept.episodes.length, 3, 'two episodes of Maria’s, one of João’s')
+  const backfill = readFileSync(path.join(import.meta.dirname, '../migrations/0012_report_triggers.sql'), 'utf8')
+    .split('--> statement-breakpoint')
+    .filter((sql) => /^\s*(--[^\n]*\n\s*)*(INSERT|WITH)/.test(sql))
+  t.equal(backfill.length, 2, 'the two backfill statements')
+  c.exec('DELETE FROM report_episodes; DELETE FROM report_message_counts')
+  for (const sql of backfill) c.exec(sql)
+  t.same(episodes(), kept.episodes)
+  t.same(counts(), kept.counts)
 })
