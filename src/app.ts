@@ -61,6 +61,9 @@ import { cannedReplyRoutes } from './http/canned-replies.ts'
 import { Notes } from './domain/notes/notes.ts'
 import { MentionsRepo } from './store/mentions.ts'
 import { noteRoutes } from './http/notes.ts'
+import { Reports } from './domain/reports/reports.ts'
+import { ReportsRepo } from './store/reports.ts'
+import { reportRoutes } from './http/reports.ts'
 
 export interface AppDeps {
   config: Readonly<Config>
@@ -200,6 +203,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       now: clock.now,
     }),
     notes: new Notes({ store, writer, events, mentions: new MentionsRepo(db), now: clock.now }),
+    // Issue 15: the figures read facts the database keeps at write time (migration report_triggers).
+    reports: new Reports({ repo: new ReportsRepo(db), settings: (ws) => settingsRepo.get(ws), now: clock.now }),
   }
   const { campaigns, assignment } = services
   const autoReplies = new AutoReplies({ settings: services.settings, store, writer, outbox: sending.outbox, now: clock.now })
@@ -304,6 +309,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(userRoutes, { services })
   await app.register(settingsRoutes, { services })
   await app.register(cannedReplyRoutes, { services })
+  await app.register(reportRoutes, { services })
   if (sandbox) await app.register(sandboxRoutes, { sandbox })
   // Last: the browser app's catch-all GET must not shadow any route above.
   await app.register(webRoutes)

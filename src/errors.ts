@@ -129,4 +129,6 @@ export const Errors = {
   // The send guard (issue 14): what changed since the agent last looked, and who may reply.
   conversationChanged: (message: string, extra: Record<string, unknown>) => new AppError('CONVERSATION_CHANGED', 409, message, extra),
   assigneeOnly: (message: string, extra: Record<string, unknown>) => new AppError('ASSIGNEE_ONLY', 403, message, extra),
+  // Reports (issue 15): a date range, grouping or hours the summary cannot use.
+  badReportQuery: (why: string) => new AppError('BAD_REPORT_QUERY', 400, why),
 } as const

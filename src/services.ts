@@ -25,6 +25,7 @@ import type { Labels } from './domain/labels/labels.ts'
 import type { Snoozes } from './domain/inbox/snooze.ts'
 import type { CannedReplies } from './domain/canned/canned-replies.ts'
 import type { Notes } from './domain/notes/notes.ts'
+import type { Reports } from './domain/reports/reports.ts'
 
 export interface Services {
   config: Readonly<Config>
@@ -70,6 +71,8 @@ export interface Services {
   canned: CannedReplies
   /** Internal notes and mentions (issue 14). */
   notes: Notes
+  /** The team's figures (issue 15), from facts kept at write time. */
+  reports: Reports
 }
 
 declare module 'fastify' {

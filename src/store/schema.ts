@@ -646,3 +646,53 @@ export const mentions = sqliteTable(
     uniqueIndex('mentions_message_user_uq').on(t.messageId, t.userId),
   ],
 )
+
+// Reports (issue 15): facts kept at write time by triggers (migration report_triggers), so a
+// report reads a range of these and never scans the messages. No foreign keys: one insert per
+// fact on the webhook's path, nothing else checked.
+// An episode: a conversation from its opening (the customer's first message, or a reopening)
+// to its resolution, with its first customer message and the first person's reply in it.
+export const reportEpisodes = sqliteTable(
+  'report_episodes',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    workspaceId: integer('workspace_id').notNull(),
+    conversationId: integer('conversation_id').notNull(),
+    channelId: integer('channel_id').notNull(),
+    openedAt: integer('opened_at').notNull(),
+    // 1: the conversation had been resolved before (a reopening).
+    reopened: integer('reopened').notNull().default(0),
+    // The assignee when it opened.
+    openedAssigneeId: integer('opened_assignee_id'),
+    firstInAt: integer('first_in_at'),
+    firstReplyAt: integer('first_reply_at'),
+    // The person who replied first (null: the business from the phone app or the Page inbox).
+    firstReplyBy: integer('first_reply_by'),
+    resolvedAt: integer('resolved_at'),
+    resolvedBy: integer('resolved_by'),
+    // The assignee when it was resolved.
+    resolvedAssigneeId: integer('resolved_assignee_id'),
+  },
+  (t) => [
+    index('report_episodes_conv_idx').on(t.conversationId, t.id),
+    index('report_episodes_opened_idx').on(t.workspaceId, t.openedAt),
+    index('report_episodes_resolved_idx').on(t.workspaceId, t.resolvedAt),
+    index('report_episodes_reply_idx').on(t.workspaceId, t.firstReplyAt),
+  ],
+)
+
+// Messages in (the customer's, without reactions) and out (a person's reply: an agent's, or the
+// business's own from the phone app; never a campaign's or an automatic one) per UTC hour, channel
+// and person (in: the assignee then; out: the sender; 0: nobody).
+export const reportMessageCounts = sqliteTable(
+  'report_message_counts',
+  {
+    workspaceId: integer('workspace_id').notNull(),
+    hour: integer('hour').notNull(),
+    channelId: integer('channel_id').notNull(),
+    userId: integer('user_id').notNull(),
+    messagesIn: integer('messages_in').notNull().default(0),
+    messagesOut: integer('messages_out').notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.workspaceId, t.hour, t.channelId, t.userId] })],
+)

@@ -4,7 +4,7 @@ import { lazy, LazyView } from '../lib/lazy.tsx'
 import { SessionNotice } from './SessionNotice.tsx'
 import { Inbox, SandboxBanner } from './Inbox.tsx'
 import { TopBar } from './TopBar.tsx'
-import { isCampaignsPath } from '../lib/nav.ts'
+import { isCampaignsPath, isReportsPath } from '../lib/nav.ts'
 
 // Screens loaded on first use, out of the inbox's initial JavaScript: sign-in, first run,
 // one-time links and signing in again (never needed by a signed-in inbox); the settings
@@ -13,6 +13,7 @@ import { isCampaignsPath } from '../lib/nav.ts'
 const auth = lazy(() => import('./AuthScreens.tsx'))
 const settingsScreen = lazy(() => import('../settings/SettingsScreen.tsx'))
 const campaignsApp = lazy(() => import('../campaigns/CampaignsApp.tsx'))
+const reportsScreen = lazy(() => import('../reports/ReportsScreen.tsx'))
 
 export function Root() {
   const app = useApp()
@@ -61,7 +62,8 @@ export function Root() {
       // positions carry on while an admin edits channels.
       const settings = app.view.value === 'settings'
       // Contacts and campaigns (issue 7) cover it the same way.
-      const area = !settings && isCampaignsPath()
+      const reports = !settings && isReportsPath()
+      const area = !settings && !reports && isCampaignsPath()
       const signingIn = app.reauth.value !== null
       // One top bar for every page (issue 11): it stays put while the pages change under it.
       return (
@@ -69,7 +71,10 @@ export function Root() {
           <div class="frame" inert={signingIn}>
             <SandboxBanner />
             {/* Contacts and campaigns name themselves in their own headings; the settings page had its title in its bar. */}
-            <TopBar current={settings ? 'settings' : area ? 'campaigns' : 'inbox'} title={settings ? 'Settings' : undefined} />
+            <TopBar
+              current={settings ? 'settings' : reports ? 'reports' : area ? 'campaigns' : 'inbox'}
+              title={settings ? 'Settings' : undefined}
+            />
             <SessionNotice />
             <div class="frame-page">
               {settings && (
@@ -82,7 +87,12 @@ export function Root() {
                   {(m) => <m.CampaignsApp />}
                 </LazyView>
               )}
-              <div class="shell" hidden={settings || area}>
+              {reports && (
+                <LazyView of={reportsScreen} what="reports">
+                  {(m) => <m.ReportsScreen />}
+                </LazyView>
+              )}
+              <div class="shell" hidden={settings || area || reports}>
                 <Inbox />
               </div>
             </div>

@@ -13,7 +13,7 @@ import { AVAILABILITIES, type Availability } from '../state/team.ts'
 import { PickMenu } from './PickMenu.tsx'
 import { MentionsButton } from './MentionsButton.tsx'
 
-export type Section = 'inbox' | 'campaigns' | 'settings'
+export type Section = 'inbox' | 'campaigns' | 'settings' | 'reports'
 
 /**
  * Follows a link inside the app without a reload. The inbox reads the URL on popstate
@@ -54,6 +54,11 @@ export function TopBar({ current, title }: { current: Section; title?: string })
           <Icon icon={Megaphone} />
           <span class="tb-label">Contacts &amp; campaigns</span>
         </a>
+        {user?.role === 'admin' && (
+          <a class="tb-btn keep-label" href="/reports" aria-current={here('reports')} onClick={(e) => follow('/reports', e)}>
+            <span class="tb-label">Reports</span>
+          </a>
+        )}
       </nav>
       <MentionsButton />
       <AvailabilitySwitch />

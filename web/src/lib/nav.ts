@@ -9,6 +9,8 @@ export const path = signal(typeof location === 'undefined' ? '/' : location.path
 if (typeof window !== 'undefined') addEventListener('popstate', () => (path.value = location.pathname))
 
 export const isCampaignsPath = (p = path.value) => /^\/(campaigns|contacts)(\/|$)/.test(p)
+// Reports (issue 15), for admins.
+export const isReportsPath = (p = path.value) => p === '/reports'
 
 export function navigate(to: string, e?: Event) {
   if (e) {

@@ -2,6 +2,7 @@
 // and the workspace's WhatsApp numbers and Messenger pages (issue 6) — add, edit,
 // disable and enable them; secrets are write-only (the API only says whether one is
 // set, and a field replaces it); the webhook URL to paste into Meta's dashboard.
+import { ReportsLink } from '../reports/ReportsLink.tsx'
 import { useEffect, useState } from 'preact/hooks'
 import type { ChannelKind } from '../../../src/events/types.ts'
 import type { ChannelInput, ChannelPublic } from '../api/http.ts'
@@ -84,6 +85,7 @@ export function SettingsScreen() {
         )}
         {admin && <BusinessHoursSection />}
         {admin && <LabelsSection />}
+        {admin && <ReportsLink />}
         <CannedRepliesSection />
       </main>
     </div>
