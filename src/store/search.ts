@@ -1,0 +1,195 @@
+// Full-text search's reads (issue 15). The index (message_search, contact_search,
+// contact_phone_search) is written by triggers (migrations/0011_search.sql), inside the
+// transaction that stores the message or contact. Here: one page of conversations that
+// match, each with its newest matching message, scoped in SQL to the workspace and the
+// caller's channels — a conversation outside them is never read, not even counted.
+//
+// Order and paging: each conversation's key is its newest matching message's id (ids grow
+// with arrival, so newest first); a conversation found by its contact's name or number
+// has the key of its last message. Both kinds of hit are grouped per conversation and its
+// highest key wins (a tie goes to the message); the key doubles with the kind in its low
+// bit (key * 2 + 1 for a message), so (key2, conversation id) is one total order and the
+// keyset cursor is exactly that pair. A conversation's key does not depend on the page,
+// so no conversation appears twice across pages.
+import type { Statement } from 'better-sqlite3'
+import type { Db } from './db.ts'
+import type { SearchFilters } from '../domain/search/query.ts'
+
+export interface SearchSpec {
+  workspaceId: number
+  /** The caller's channels; null: every channel (an admin). */
+  channelIds: readonly number[] | null
+  /** The caller, for assignee:me. */
+  userId: number
+  /** FTS5 MATCH expression over messages (quoted terms only), or null for a filter-only query. */
+  match: string | null
+  /** Same expression for contacts' names; null when contacts are not searched. */
+  contactMatch: string | null
+  /** Digits for the contacts' phone index (trigram, 3+), or null. */
+  phone: string | null
+  filters: SearchFilters
+  /** Keyset: results strictly after this (key2, conversation id). */
+  after?: { key: number; conversationId: number }
+  limit: number
+}
+
+export interface SearchHit {
+  conversationId: number
+  /** The matching message; null when the conversation was found by its contact. */
+  messageId: number | null
+  /** key2 of the cursor (see the header). */
+  key: number
+}
+
+export interface SearchContact {
+  name: string | null
+  profileName: string | null
+  phone: string | null
+  externalId: string
+  kind: string
+}
+
+export class SearchRepo {
+  private readonly stmts = new Map<string, Statement>()
+  private readonly contactStmt: Statement
+
+  constructor(private readonly db: Db) {
+    this.contactStmt = db.$client.prepare(
+      `SELECT k.name, k.profile_name AS profileName, k.phone, k.external_id AS externalId, k.kind
+         FROM conversations c JOIN contacts k ON k.id = c.contact_id WHERE c.id = ?`,
+    )
+  }
+
+  private prepare(sql: string): Statement {
+    let s = this.stmts.get(sql)
+    if (!s) {
+      s = this.db.$client.prepare(sql)
+      // Query shapes are few (which filters are present), so this stays small.
+      this.stmts.set(sql, s)
+    }
+    return s
+  }
+
+  /** Conditions on `c` (conversations): workspace, channels, and the conversation filters. */
+  private conversationWhere(spec: SearchSpec, params: unknown[]): string {
+    const w = ['c.workspace_id = ?']
+    params.push(spec.workspaceId)
+    if (spec.channelIds !== null) {
+      // An agent without channels sees nothing (`IN ()` is not SQL).
+      if (spec.channelIds.length === 0) w.push('0')
+      else {
+        w.push(`c.channel_id IN (${spec.channelIds.map(() => '?').join(', ')})`)
+        params.push(...spec.channelIds)
+      }
+    }
+    const f = spec.filters
+    if (f.channel !== undefined) {
+      w.push('c.channel_id IN (SELECT id FROM channels WHERE workspace_id = ? AND name = ? COLLATE NOCASE)')
+      params.push(spec.workspaceId, f.channel)
+    }
+    if (f.label !== undefined) {
+      w.push(
+        'EXISTS (SELECT 1 FROM conversation_labels cl JOIN labels l ON l.id = cl.label_id WHERE cl.conversation_id = c.id AND l.workspace_id = ? AND l.name = ? COLLATE NOCASE)',
+      )
+      params.push(spec.workspaceId, f.label)
+    }
+    if (f.assignee?.kind === 'me') {
+      w.push('c.assignee_id = ?')
+      params.push(spec.userId)
+    } else if (f.assignee?.kind === 'none') w.push('c.assignee_id IS NULL')
+    else if (f.assignee?.kind === 'name') {
+      w.push('c.assignee_id IN (SELECT id FROM users WHERE workspace_id = ? AND name = ? COLLATE NOCASE)')
+      params.push(spec.workspaceId, f.assignee.name)
+    }
+    if (f.status !== undefined) {
+      w.push('c.status = ?')
+      params.push(f.status)
+    }
+    return w.join(' AND ')
+  }
+
+  /** Conditions on `m` (messages): who wrote it and when. */
+  private messageWhere(spec: SearchSpec, params: unknown[]): string {
+    const w: string[] = []
+    const f = spec.filters
+    if (f.from?.kind === 'customer') w.push(`m.direction = 'in'`)
+    // An agent's words: their replies and their notes.
+    else if (f.from?.kind === 'agent') w.push(`(m.direction = 'out' OR m.type = 'note')`)
+    else if (f.from?.kind === 'agentName') {
+      w.push(
+        `(m.direction = 'out' OR m.type = 'note') AND m.sender_user_id IN (SELECT id FROM users WHERE workspace_id = ? AND name = ? COLLATE NOCASE)`,
+      )
+      params.push(spec.workspaceId, f.from.name)
+    }
+    if (f.before !== undefined) {
+      w.push('m.timestamp < ?')
+      params.push(f.before)
+    }
+    if (f.after !== undefined) {
+      w.push('m.timestamp >= ?')
+      params.push(f.after)
+    }
+    return w.length ? ` AND ${w.join(' AND ')}` : ''
+  }
+
+  search(spec: SearchSpec): SearchHit[] {
+    const params: unknown[] = []
+    const parts: string[] = []
+    const messageFilters = spec.filters.from !== undefined || spec.filters.before !== undefined || spec.filters.after !== undefined
+    if (spec.match !== null) {
+      const conv = this.conversationWhere(spec, params)
+      params.push(spec.match)
+      const msg = this.messageWhere(spec, params)
+      parts.push(
+        `SELECT m.conversation_id AS cid, max(m.id) * 2 + 1 AS key2 FROM message_search s
+           JOIN messages m ON m.id = s.rowid JOIN conversations c ON c.id = m.conversation_id
+          WHERE ${conv} AND message_search MATCH ?${msg} GROUP BY m.conversation_id`,
+      )
+    } else if (messageFilters) {
+      // Filters about messages without words: the newest searchable message that passes them.
+      const conv = this.conversationWhere(spec, params)
+      const msg = this.messageWhere(spec, params)
+      parts.push(
+        `SELECT m.conversation_id AS cid, max(m.id) * 2 + 1 AS key2 FROM messages m JOIN conversations c ON c.id = m.conversation_id
+          WHERE ${conv} AND m.type <> 'reaction' AND (m.direction <> 'system' OR m.type = 'note')${msg} GROUP BY m.conversation_id`,
+      )
+    } else if (spec.contactMatch === null && spec.phone === null) {
+      // Conversation filters alone: every conversation that passes them, at its last message.
+      const conv = this.conversationWhere(spec, params)
+      parts.push(`SELECT c.id AS cid, coalesce(c.last_message_id, 0) * 2 AS key2 FROM conversations c WHERE ${conv}`)
+    }
+    if (!messageFilters && (spec.contactMatch !== null || spec.phone !== null)) {
+      const conv = this.conversationWhere(spec, params)
+      const who: string[] = []
+      if (spec.contactMatch !== null) {
+        who.push('SELECT rowid FROM contact_search WHERE contact_search MATCH ?')
+        params.push(spec.contactMatch)
+      }
+      if (spec.phone !== null) {
+        who.push('SELECT rowid FROM contact_phone_search WHERE contact_phone_search MATCH ?')
+        params.push(`"${spec.phone}"`)
+      }
+      parts.push(
+        `SELECT c.id AS cid, coalesce(c.last_message_id, 0) * 2 AS key2 FROM conversations c
+          WHERE ${conv} AND c.contact_id IN (${who.join(' UNION ')})`,
+      )
+    }
+    let having = ''
+    if (spec.after) {
+      having = 'HAVING (max(key2), cid) < (?, ?)'
+      params.push(spec.after.key, spec.after.conversationId)
+    }
+    params.push(spec.limit)
+    const sql = `SELECT cid, max(key2) AS key2 FROM (${parts.join(' UNION ALL ')}) GROUP BY cid ${having} ORDER BY key2 DESC, cid DESC LIMIT ?`
+    const rows = this.prepare(sql).all(...params) as { cid: number; key2: number }[]
+    return rows.map((r) => ({
+      conversationId: r.cid,
+      messageId: r.key2 % 2 === 1 ? (r.key2 - 1) / 2 : null,
+      key: r.key2,
+    }))
+  }
+
+  contactOf(conversationId: number): SearchContact | undefined {
+    return this.contactStmt.get(conversationId) as SearchContact | undefined
+  }
+}
