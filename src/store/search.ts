@@ -132,34 +132,45 @@ export class SearchRepo {
     return w.length ? ` AND ${w.join(' AND ')}` : ''
   }
 
+  /** The workspace and the caller's channels, on `m` (a message carries its conversation's channel). */
+  private messageScope(spec: SearchSpec, params: unknown[]): string {
+    params.push(spec.workspaceId)
+    if (spec.channelIds === null) return 'm.workspace_id = ?'
+    if (spec.channelIds.length === 0) return 'm.workspace_id = ? AND 0'
+    params.push(...spec.channelIds)
+    return `m.workspace_id = ? AND m.channel_id IN (${spec.channelIds.map(() => '?').join(', ')})`
+  }
+
   search(spec: SearchSpec): SearchHit[] {
+    // Matches are grouped per conversation on `messages` alone (scoped by its own workspace
+    // and channel columns), and only the groups meet `conversations` for the conversation
+    // filters: a common word's tens of thousands of hits never each join a second table.
     const params: unknown[] = []
     const parts: string[] = []
     const messageFilters = spec.filters.from !== undefined || spec.filters.before !== undefined || spec.filters.after !== undefined
     if (spec.match !== null) {
-      const conv = this.conversationWhere(spec, params)
+      const scope = this.messageScope(spec, params)
       params.push(spec.match)
       const msg = this.messageWhere(spec, params)
       parts.push(
-        `SELECT m.conversation_id AS cid, max(m.id) * 2 + 1 AS key2 FROM message_search s
-           JOIN messages m ON m.id = s.rowid JOIN conversations c ON c.id = m.conversation_id
-          WHERE ${conv} AND message_search MATCH ?${msg} GROUP BY m.conversation_id`,
+        `SELECT m.conversation_id AS cid, max(m.id) * 2 + 1 AS key2 FROM message_search s JOIN messages m ON m.id = s.rowid
+          WHERE ${scope} AND message_search MATCH ?${msg} GROUP BY m.conversation_id`,
       )
     } else if (messageFilters) {
       // Filters about messages without words: the newest searchable message that passes them.
-      const conv = this.conversationWhere(spec, params)
+      const scope = this.messageScope(spec, params)
       const msg = this.messageWhere(spec, params)
       parts.push(
-        `SELECT m.conversation_id AS cid, max(m.id) * 2 + 1 AS key2 FROM messages m JOIN conversations c ON c.id = m.conversation_id
-          WHERE ${conv} AND m.type <> 'reaction' AND (m.direction <> 'system' OR m.type = 'note')${msg} GROUP BY m.conversation_id`,
+        `SELECT m.conversation_id AS cid, max(m.id) * 2 + 1 AS key2 FROM messages m
+          WHERE ${scope} AND m.type <> 'reaction' AND (m.direction <> 'system' OR m.type = 'note')${msg} GROUP BY m.conversation_id`,
       )
     } else if (spec.contactMatch === null && spec.phone === null) {
       // Conversation filters alone: every conversation that passes them, at its last message.
-      const conv = this.conversationWhere(spec, params)
-      parts.push(`SELECT c.id AS cid, coalesce(c.last_message_id, 0) * 2 AS key2 FROM conversations c WHERE ${conv}`)
+      parts.push('SELECT c.id AS cid, coalesce(c.last_message_id, 0) * 2 AS key2 FROM conversations c WHERE c.workspace_id = ?')
+      params.push(spec.workspaceId)
     }
     if (!messageFilters && (spec.contactMatch !== null || spec.phone !== null)) {
-      const conv = this.conversationWhere(spec, params)
+      params.push(spec.workspaceId)
       const who: string[] = []
       if (spec.contactMatch !== null) {
         who.push('SELECT rowid FROM contact_search WHERE contact_search MATCH ?')
@@ -171,16 +182,19 @@ export class SearchRepo {
       }
       parts.push(
         `SELECT c.id AS cid, coalesce(c.last_message_id, 0) * 2 AS key2 FROM conversations c
-          WHERE ${conv} AND c.contact_id IN (${who.join(' UNION ')})`,
+          WHERE c.workspace_id = ? AND c.contact_id IN (${who.join(' UNION ')})`,
       )
     }
+    // Every hit, whatever found it, passes the workspace, the caller's channels and the conversation filters here.
+    const conv = this.conversationWhere(spec, params)
     let having = ''
     if (spec.after) {
-      having = 'HAVING (max(key2), cid) < (?, ?)'
+      having = 'HAVING (max(h.key2), h.cid) < (?, ?)'
       params.push(spec.after.key, spec.after.conversationId)
     }
     params.push(spec.limit)
-    const sql = `SELECT cid, max(key2) AS key2 FROM (${parts.join(' UNION ALL ')}) GROUP BY cid ${having} ORDER BY key2 DESC, cid DESC LIMIT ?`
+    const sql = `SELECT h.cid AS cid, max(h.key2) AS key2 FROM (${parts.join(' UNION ALL ')}) h JOIN conversations c ON c.id = h.cid
+      WHERE ${conv} GROUP BY h.cid ${having} ORDER BY key2 DESC, cid DESC LIMIT ?`
     const rows = this.prepare(sql).all(...params) as { cid: number; key2: number }[]
     return rows.map((r) => ({
       conversationId: r.cid,
