@@ -78,17 +78,6 @@ for (const q of ['"hello"', '"blue"']) {
   const n = c.prepare('SELECT count(*) FROM message_search WHERE message_search MATCH ?').pluck().get(q)
   const s2 = process.hrtime.bigint()
   c.prepare('SELECT count(*) FROM message_search s JOIN messages m ON m.id = s.rowid WHERE message_search MATCH ?').pluck().get(q)
-  const s3 = process.hrtime.bigint()
-  c.prepare(
-    'SELECT m.conversation_id, max(m.id) FROM message_search s JOIN messages m ON m.id = s.rowid WHERE message_search MATCH ? AND m.workspace_id = 1 GROUP BY m.conversation_id',
-  ).all(q)
-  const s4 = process.hrtime.bigint()
-  c.prepare(
-    'SELECT m.conversation_id, max(m.id) k FROM message_search s JOIN messages m ON m.id = s.rowid WHERE message_search MATCH ? AND m.workspace_id = 1 GROUP BY m.conversation_id ORDER BY k DESC LIMIT 21',
-  ).all(q)
-  console.log(
-    `grouped ${(Number(s4 - s3) / 1e6).toFixed(1)} ms, grouped+sorted ${(Number(process.hrtime.bigint() - s4) / 1e6).toFixed(1)} ms`,
-  )
   console.log(
     `${q}: ${n} hits, fts alone ${(Number(s2 - s) / 1e6).toFixed(1)} ms, with the join ${(Number(process.hrtime.bigint() - s2) / 1e6).toFixed(1)} ms`,
   )

@@ -141,7 +141,93 @@ export class SearchRepo {
     return `m.workspace_id = ? AND m.channel_id IN (${spec.channelIds.map(() => '?').join(', ')})`
   }
 
+  /**
+   * Words given: walk the matches newest first (FTS5 reads its doclist backwards) in
+   * batches, and stop as soon as the page is full — a common word costs a page, not all of
+   * its hits. A conversation counts at its first (newest) match; after a cursor, one that
+   * still has a match (or its contact's key) at or above the cursor was on an earlier page.
+   * Contacts found by name or number are merged in by their key.
+   */
   search(spec: SearchSpec): SearchHit[] {
+    if (spec.match === null) return this.searchBySql(spec)
+    const match = spec.match
+    const K = spec.after?.key ?? Number.MAX_SAFE_INTEGER
+    const C = spec.after?.conversationId ?? Number.MAX_SAFE_INTEGER
+    const before = (k: number, cid: number) => k < K || (k === K && cid < C)
+    const messageFilters = spec.filters.from !== undefined || spec.filters.before !== undefined || spec.filters.after !== undefined
+    // Contacts found by name or number, with the conversation filters, by key.
+    const contactKey = new Map<number, number>()
+    if (!messageFilters && (spec.contactMatch !== null || spec.phone !== null)) {
+      for (const h of this.searchBySql({ ...spec, match: null, after: undefined, limit: 10_000 })) contactKey.set(h.conversationId, h.key)
+    }
+    const contacts = [...contactKey.entries()].filter(([cid, k]) => before(k, cid)).sort((a, b) => b[1] - a[1] || b[0] - a[0])
+    const convFilters =
+      spec.filters.channel !== undefined ||
+      spec.filters.label !== undefined ||
+      spec.filters.assignee !== undefined ||
+      spec.filters.status !== undefined
+    const convParams: unknown[] = []
+    const convCheck = convFilters
+      ? this.prepare(`SELECT 1 FROM conversations c WHERE c.id = ? AND ${this.conversationWhere(spec, convParams)}`)
+      : null
+    const msgParams: unknown[] = []
+    const msgWhere = this.messageWhere(spec, msgParams)
+    const shownCheck = this.prepare(
+      `SELECT 1 FROM messages m WHERE m.conversation_id = ? AND m.id >= ?${msgWhere}
+         AND EXISTS (SELECT 1 FROM message_search WHERE message_search MATCH ? AND rowid = m.id) LIMIT 1`,
+    )
+    // Message ids at or above this bound are at or above the cursor (key = id * 2 + 1).
+    const bound = spec.after ? Math.ceil((K - 1) / 2) : Number.MAX_SAFE_INTEGER
+    const scopeParams: unknown[] = []
+    const scope = this.messageScope(spec, scopeParams)
+    const stream = this.prepare(
+      `SELECT m.id AS id, m.conversation_id AS cid FROM message_search s JOIN messages m ON m.id = s.rowid
+        WHERE message_search MATCH ? AND s.rowid < ? AND ${scope}${msgWhere} ORDER BY s.rowid DESC LIMIT ?`,
+    )
+    const seen = new Set<number>()
+    const out: SearchHit[] = []
+    const consider = (cid: number, key: number, messageId: number | null) => {
+      if (seen.has(cid)) return
+      seen.add(cid)
+      if (convCheck && convCheck.get(cid, ...convParams) === undefined) return
+      if (spec.after) {
+        const ck = contactKey.get(cid)
+        if (ck !== undefined && !before(ck, cid)) return
+        if (shownCheck.get(cid, bound, ...msgParams, match) !== undefined) return
+      }
+      out.push({ conversationId: cid, messageId, key })
+    }
+    let ci = 0
+    let below = bound
+    const BATCH = 256
+    while (out.length < spec.limit) {
+      const rows = stream.all(match, below, ...scopeParams, ...msgParams, BATCH) as { id: number; cid: number }[]
+      for (const r of rows) {
+        const key = r.id * 2 + 1
+        while (
+          ci < contacts.length &&
+          out.length < spec.limit &&
+          (contacts[ci]![1] > key || (contacts[ci]![1] === key && contacts[ci]![0] > r.cid))
+        ) {
+          consider(contacts[ci]![0], contacts[ci]![1], null)
+          ci++
+        }
+        if (out.length >= spec.limit) break
+        consider(r.cid, key, r.id)
+        if (out.length >= spec.limit) break
+      }
+      if (rows.length < BATCH) break
+      below = rows[rows.length - 1]!.id
+    }
+    while (ci < contacts.length && out.length < spec.limit) {
+      consider(contacts[ci]![0], contacts[ci]![1], null)
+      ci++
+    }
+    return out
+  }
+
+  /** The same answer in one SQL statement: filter-only queries, and the contacts' part of a search. */
+  private searchBySql(spec: SearchSpec): SearchHit[] {
     // Matches are grouped per conversation on `messages` alone (scoped by its own workspace
     // and channel columns), and only the groups meet `conversations` for the conversation
     // filters: a common word's tens of thousands of hits never each join a second table.
