@@ -227,7 +227,7 @@ export class SearchRepo {
   }
 
   /** The same answer in one SQL statement: filter-only queries, and the contacts' part of a search. */
-  private searchBySql(spec: SearchSpec): SearchHit[] {
+  searchBySql(spec: SearchSpec): SearchHit[] {
     // Matches are grouped per conversation on `messages` alone (scoped by its own workspace
     // and channel columns), and only the groups meet `conversations` for the conversation
     // filters: a common word's tens of thousands of hits never each join a second table.
