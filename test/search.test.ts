@@ -288,7 +288,9 @@ t.test('a bad query is a 400 BAD_QUERY in words, never a 500 or FTS5 text', asyn
     t.not(res.status, 500, q)
   }
   t.equal((await search(w.call, 'sofa OR')).results.length, 1, '"OR" is a word here')
-  t.equal((await w.call('GET', '/api/search')).status, 400, 'q is required')
+  const none = await w.call('GET', '/api/search')
+  t.equal(none.status, 400, 'q is required')
+  t.equal(none.body.error.code, 'BAD_QUERY')
 })
 
 t.test('a customer’s <script> comes back as plain text with ranges', async (t) => {

@@ -43,14 +43,14 @@ export async function searchRoutes(app: FastifyInstance, opts: { services: Servi
     {
       schema: {
         querystring: Type.Object({
-          q: Type.String({ maxLength: 500 }),
+          q: Type.Optional(Type.String({ maxLength: 500 })),
           cursor: Type.Optional(Type.String({ maxLength: 100 })),
           limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE })),
         }),
       },
     },
     async (req) => {
-      const parsed = parseQuery(req.query.q)
+      const parsed = parseQuery(req.query.q ?? '')
       if (!parsed.ok) throw Errors.badQuery(parsed.message)
       const { terms, filters } = parsed.query
       const limit = req.query.limit ?? DEFAULT_PAGE
