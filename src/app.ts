@@ -51,6 +51,7 @@ import { ConversationPresence } from './domain/team/conversation-presence.ts'
 import { presenceRoutes } from './http/presence.ts'
 import { Labels } from './domain/labels/labels.ts'
 import { labelRoutes } from './http/labels.ts'
+import { searchRoutes } from './http/search.ts'
 import { Snoozes } from './domain/inbox/snooze.ts'
 import { SnoozeRepo } from './store/snooze.ts'
 import { snoozeRoutes } from './http/snooze.ts'
@@ -297,6 +298,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(assignmentRoutes, { services })
   await app.register(presenceRoutes, { services })
   await app.register(labelRoutes, { services })
+  await app.register(searchRoutes, { services })
   await app.register(snoozeRoutes, { services })
   await app.register(noteRoutes, { services })
   await app.register(channelRoutes, { services })

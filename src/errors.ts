@@ -24,6 +24,8 @@ export const Errors = {
   loginThrottled: make('LOGIN_THROTTLED', 429, 'Too many failed sign-ins; wait a minute and try again'),
   notFound: (what = 'Resource') => new AppError('NOT_FOUND', 404, `${what} not found`),
   badCursor: make('BAD_CURSOR', 400, 'The pagination cursor is not valid'),
+  // Search (issue 15): what to fix in the query, in words (never FTS5's own error text).
+  badQuery: (why: string) => new AppError('BAD_QUERY', 400, why),
   invalidSignature: make('INVALID_SIGNATURE', 401, 'X-Hub-Signature-256 is missing or does not match'),
   malformedJson: make('MALFORMED_JSON', 400, 'The body is not valid JSON'),
   verifyFailed: make('VERIFY_TOKEN_MISMATCH', 403, 'Verification failed'),
