@@ -78,6 +78,13 @@ t.test('an admin downloads the HTML transcript from the header; an agent has no 
   t.match(body, NAUGHTY)
   t.notMatch(body, 'Call her back')
 
+  // On a phone the menu stays on screen.
+  await page.setViewportSize({ width: 375, height: 800 })
+  await page.waitForFunction(() => innerWidth === 375)
+  const box = await page.locator('.conv-menu-list').boundingBox()
+  t.ok(box && box.x >= 0 && box.x + box.width <= 375, `the menu fits a 375 px screen (${box?.x}…${box && box.x + box.width})`)
+  await page.setViewportSize({ width: 1200, height: 1400 })
+
   // The agent: the same header, no "⋯" menu (and the route refuses them anyway).
   const ana = await agentPage(t, browser, s.url, { email: 'ana@example.com', password: AGENT_PASSWORD })
   await ana.page.waitForSelector(`[role=option][data-conversation-id="${conv}"]`, { timeout: LIVE_MS })
