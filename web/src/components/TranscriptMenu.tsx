@@ -6,6 +6,7 @@ import type { ConversationDTO } from '../../../src/events/types.ts'
 import type { TranscriptFormat } from '../api/transcript.ts'
 import { describeError } from '../api/client.ts'
 import { exportTranscript } from '../state/transcript-actions.ts'
+import { usePopover } from '../lib/popover.ts'
 import './transcript.css'
 
 type Phase = { kind: 'idle' } | { kind: 'busy' } | { kind: 'done'; filename: string } | { kind: 'failed'; message: string }
@@ -17,26 +18,7 @@ export function ConversationMenu({ conv }: { conv: ConversationDTO }) {
   const [notes, setNotes] = useState(false)
   const [phase, setPhase] = useState<Phase>({ kind: 'idle' })
   const box = useRef<HTMLDivElement>(null)
-  useEffect(() => {
-    if (!open) return
-    const away = (e: Event) => {
-      if (box.current && !box.current.contains(e.target as Node)) setOpen(false)
-    }
-    const esc = (e: KeyboardEvent) => {
-      if (e.key !== 'Escape') return
-      // Esc closes the menu, not the conversation under it.
-      e.stopPropagation()
-      setOpen(false)
-      box.current?.querySelector<HTMLElement>('.conv-menu-btn')?.focus()
-    }
-    document.addEventListener('pointerdown', away)
-    document.addEventListener('keydown', esc, true)
-    box.current?.querySelector<HTMLElement>('[role=menuitem]')?.focus()
-    return () => {
-      document.removeEventListener('pointerdown', away)
-      document.removeEventListener('keydown', esc, true)
-    }
-  }, [open])
+  usePopover(open, () => setOpen(false), box, { button: '.conv-menu-btn', first: '[role=menuitem]' })
   // Another conversation: the menu starts over.
   useEffect(() => {
     setOpen(false)
