@@ -8,6 +8,7 @@ import t, { type Test } from 'tap'
 import { apiCall, PHONE_NUMBER_ID } from './helpers/server.ts'
 import { teamServer } from './helpers/team-fixtures.ts'
 import { contact, envelope, inbound, value } from './helpers/wa.ts'
+import type { MessageDTO } from '../src/events/types.ts'
 
 const NAUGHTY = `<script>alert("x")</script> & "quotes" <img src=x onerror=alert(1)>`
 const CUSTOMER = 'Maria <b>Bold</b>'
@@ -246,4 +247,76 @@ t.test('a long conversation comes out whole, in order, across pages', async (t) 
     'each once, in order',
   )
   t.match(body, `${8 + 1234} entries`)
+})
+
+t.test('the words of each entry: who, what, marks (pure)', async (t) => {
+  const { entryOf } = await import('../src/domain/transcript/entries.ts')
+  const { textRenderer } = await import('../src/domain/transcript/text.ts')
+  const { escapeHtml } = await import('../src/domain/transcript/escape.ts')
+  const base: MessageDTO = {
+    id: 1,
+    conversationId: 1,
+    direction: 'out',
+    type: 'text',
+    text: 'hi',
+    media: null,
+    data: null,
+    context: null,
+    replyToMessageId: null,
+    reactions: null,
+    providerMessageId: null,
+    clientMessageId: null,
+    senderUserId: null,
+    status: 'sent',
+    sentAt: null,
+    deliveredAt: null,
+    readAt: null,
+    failedAt: null,
+    error: null,
+    timestamp: Date.UTC(2026, 11, 6, 12, 0),
+  }
+  const look = {
+    customer: 'Maria',
+    timeZone: 'Europe/Lisbon',
+    userName: (id: number) => (id === 7 ? 'Ana' : null),
+    messageText: (id: number) => (id === 3 ? 'the   earlier\nmessage' : null),
+    providerMessageText: () => null,
+  }
+  const e = (m: Partial<MessageDTO>) => entryOf({ ...base, ...m }, look)
+  t.match(e({ context: { source: 'whatsapp_business_app' } }), { speaker: 'phone', who: 'Phone app' })
+  t.match(e({ context: { automatic: 'away' } }), { speaker: 'automatic', who: 'Parley' })
+  t.match(e({ senderUserId: 7, replyToMessageId: 3 }), { speaker: 'agent', who: 'Ana', replyTo: 'the earlier message' })
+  t.match(e({ status: 'unknown' }), { marks: ['Delivery not confirmed'] })
+  t.match(e({ type: 'deleted', text: null }), { kind: '[Deleted message]', marks: ['Deleted'] })
+  t.match(e({ direction: 'in', type: 'audio', text: null, media: { voice: true } }), { who: 'Maria', kind: '[Voice message]' })
+  t.match(e({ direction: 'in', type: 'reaction', text: null, data: { message_id: 'wamid.x' } }), { kind: '[Reaction removed]' })
+  t.match(
+    e({ direction: 'in', type: 'contacts', text: null, data: [{ name: { formatted_name: 'Bob' }, phones: [{ phone: '+1 555' }] }] }),
+    { kind: '[Contact: Bob +1 555]' },
+  )
+  t.match(e({ direction: 'in', type: 'unsupported', text: null, data: { type: 'poll' } }), { kind: '[Unsupported message: poll]' })
+  const line = (data: unknown) => e({ direction: 'system', type: 'activity', text: 'fallback', data }).text
+  t.equal(line({ action: 'assigned', actor: { userId: 7, name: 'Ana' }, target: { userId: 8, name: 'Ben' } }), 'Assigned to Ben by Ana')
+  t.equal(line({ action: 'assigned', actor: { userId: 7, name: 'Ana' }, target: { userId: 7, name: 'Ana' } }), 'Taken by Ana')
+  t.equal(line({ action: 'assigned', actor: null, target: { userId: 8, name: 'Ben' } }), 'Assigned to Ben by Parley')
+  // 09:00 in Lisbon (UTC+0 in December).
+  t.equal(
+    line({ action: 'snoozed', actor: { userId: 7, name: 'Ana' }, until: Date.UTC(2026, 11, 7, 9, 0) }),
+    'Snoozed until 2026-12-07 09:00 by Ana',
+  )
+  t.equal(line({ action: 'unsnoozed', actor: null, reason: 'customer' }), 'Snooze ended: the customer wrote')
+  t.equal(line(null), 'fallback')
+  t.match(e({ direction: 'system', type: 'note', text: 'n', senderUserId: 99 }), {
+    speaker: 'note',
+    who: 'Note (internal) · a former teammate',
+  })
+
+  t.equal(escapeHtml(`<a href="x" onclick='y'>&</a>`), '&lt;a href=&quot;x&quot; onclick=&#39;y&#39;&gt;&amp;&lt;/a&gt;')
+  const r = textRenderer('Europe/Lisbon')
+  const block = r.entry(e({ direction: 'in', text: 'red\u001b[31m alert\r\nsecond line\u0007' }))
+  t.equal(
+    block,
+    '\n== Sunday, 2026-12-06 ==\n\n12:00  Maria\n    red[31m alert\n    second line\n',
+    'control characters dropped, lines indented',
+  )
 })
