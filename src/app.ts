@@ -65,6 +65,8 @@ import { noteRoutes } from './http/notes.ts'
 import { Reports } from './domain/reports/reports.ts'
 import { ReportsRepo } from './store/reports.ts'
 import { reportRoutes } from './http/reports.ts'
+// Issue 15: a conversation's transcript (text or printable HTML) for admins.
+import { transcriptRoutes } from './http/transcript.ts'
 
 export interface AppDeps {
   config: Readonly<Config>
@@ -301,6 +303,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(searchRoutes, { services })
   await app.register(snoozeRoutes, { services })
   await app.register(noteRoutes, { services })
+  await app.register(transcriptRoutes, { services })
   await app.register(channelRoutes, { services })
   await app.register(messageRoutes, { services })
   await app.register(templateRoutes, { services })

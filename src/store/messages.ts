@@ -20,6 +20,7 @@ export class MessagesRepo {
   private readonly byClientIdStmt: Database.Statement
   private readonly lastInboundStmt: Database.Statement
   private readonly deleteNoteStmt: Database.Statement
+  private readonly dtoAfterStmt: Database.Statement
 
   constructor(db: Db) {
     const c = db.$client
@@ -43,6 +44,13 @@ export class MessagesRepo {
       .prepare(
         `SELECT ${MESSAGE_DTO_COLUMNS} FROM messages WHERE workspace_id = ? AND conversation_id = ? AND id < ?
           ORDER BY id DESC LIMIT ?`,
+      )
+      .raw()
+    // Issue 15, a transcript: oldest first, a page at a time, up to the newest id when it began.
+    this.dtoAfterStmt = c
+      .prepare(
+        `SELECT ${MESSAGE_DTO_COLUMNS} FROM messages WHERE workspace_id = ? AND conversation_id = ? AND id > ? AND id <= ?
+          ORDER BY id LIMIT ?`,
       )
       .raw()
   }
@@ -97,6 +105,17 @@ export class MessagesRepo {
         : this.dtoBeforeStmt.all(workspaceId, conversationId, opts.beforeId, opts.limit)
     ) as unknown[][]
     return rows.map(rowToMessageDTO)
+  }
+
+  /** Oldest first from after `afterId` through `throughId`: a transcript's pages (keyset on id). */
+  messageDTOsAfter(workspaceId: number, conversationId: number, afterId: number, throughId: number, limit: number): MessageDTO[] {
+    return (this.dtoAfterStmt.all(workspaceId, conversationId, afterId, throughId, limit) as unknown[][]).map(rowToMessageDTO)
+  }
+
+  /** The conversation's newest message id (any kind, notes too); 0 without any. */
+  newestIdOf(conversationId: number): number {
+    return (this.sql.get('SELECT coalesce(max(id), 0) AS id FROM messages WHERE conversation_id = ?').get(conversationId) as { id: number })
+      .id
   }
 
   /** The message an agent's send with this clientMessageId stored, if any (a send's idempotency key). */

@@ -42,6 +42,14 @@ export function setUnauthorizedHandler(fn: () => void) {
 }
 
 export async function request<T>(method: string, path: string, body?: unknown, opts: { quiet401?: boolean } = {}): Promise<T> {
+  const res = await send(method, path, body, opts)
+  return (await res.json().catch(() => null)) as T
+}
+
+/** A GET whose answer is a file, not JSON (issue 15: a transcript): the answer when it succeeded; refusals as for `request`. */
+export const download = (path: string): Promise<Response> => send('GET', path)
+
+async function send(method: string, path: string, body?: unknown, opts: { quiet401?: boolean } = {}): Promise<Response> {
   let res: Response
   const isForm = typeof FormData !== 'undefined' && body instanceof FormData
   try {
@@ -54,8 +62,8 @@ export async function request<T>(method: string, path: string, body?: unknown, o
   } catch {
     throw new ApiError(0, 'NETWORK', 'Parley could not be reached')
   }
-  const json = (await res.json().catch(() => null)) as { error?: { code?: string; message?: string } } | null
   if (!res.ok) {
+    const json = (await res.json().catch(() => null)) as { error?: { code?: string; message?: string } } | null
     if (res.status === 401 && !opts.quiet401) onUnauthorized()
     throw new ApiError(
       res.status,
@@ -64,7 +72,7 @@ export async function request<T>(method: string, path: string, body?: unknown, o
       json,
     )
   }
-  return json as T
+  return res
 }
 
 /** A query string of the given parameters; empty, null and undefined ones are left out. */

@@ -25,6 +25,8 @@ import { ComposerModes } from './NoteComposer.tsx'
 // conversation opens: out of the inbox's initial JavaScript (test/web-budget.test.ts).
 const labelPicker = lazy(() => import('./LabelPicker.tsx'))
 const snoozeMenus = lazy(() => import('./SnoozeMenu.tsx'))
+// Issue 15: the admins' "⋯" menu (Export transcript), loaded only for an admin.
+const conversationMenu = lazy(() => import('./TranscriptMenu.tsx'))
 
 type Row =
   | { key: string; kind: 'top'; loading: boolean; hasOlder: boolean }
@@ -206,6 +208,7 @@ export function ConversationView({ id }: { id: number }) {
         <AssigneeControl conv={conv} />
         <StatusButton id={id} resolved={conv.status === 'resolved'} />
         <LazyInline of={snoozeMenus}>{(m) => <m.StatusControls conv={conv} />}</LazyInline>
+        {app.user.value?.role === 'admin' && <LazyInline of={conversationMenu}>{(m) => <m.ConversationMenu conv={conv} />}</LazyInline>}
       </header>
       <LazyInline of={snoozeMenus}>{(m) => <m.SnoozedBar conv={conv} />}</LazyInline>
       {status === 'error' ? (
