@@ -4,46 +4,17 @@
 // other filters); another channel's conversation answers 404 and another workspace's
 // labels are indistinguishable from labels that do not exist.
 import t from 'tap'
-import { apiCall, startServer, type ApiCall, type TestLike, type TestServer } from './helpers/server.ts'
+import { apiCall, type TestLike } from './helpers/server.ts'
+import { SECOND_CHANNEL, twoChannelServer } from './helpers/team-fixtures.ts'
 import { contact, envelope, text, textWebhook, value } from './helpers/wa.ts'
 import type { ConversationDTO, LabelRef } from '../src/events/types.ts'
 
-const SECOND = { phoneNumberId: '100000000000003', secret: 'second-app-secret' }
-const PASSWORD = 'agent password 123'
-
-interface Person {
-  id: number
-  token: string
-  call: ApiCall
-}
+const SECOND = SECOND_CHANNEL
 
 /** A workspace with two WhatsApp numbers, X (the configured one) and Y. */
 async function workspace(t: TestLike) {
-  const s: TestServer = await startServer(t)
-  const admin = await s.login()
-  const call = apiCall(s.url, admin.token)
-  const created = await call('POST', '/api/channels', {
-    kind: 'whatsapp',
-    externalId: SECOND.phoneNumberId,
-    name: 'Support line',
-    accessToken: 'EAA-second',
-    appSecret: SECOND.secret,
-    verifyToken: 'second-verify',
-  })
-  if (created.status !== 201) throw new Error(`channel: ${created.status}`)
-  const y = created.body.channel.id as number
-  const x = ((await call('GET', '/api/channels')).body.channels as { id: number; externalId: string }[]).find(
-    (c) => c.externalId !== SECOND.phoneNumberId,
-  )!.id
+  const { s, api: call, first: x, second: y, agent } = await twoChannelServer(t)
   const services = s.app.services
-  const ws = services.auth.defaultWorkspace()
-  const agent = async (name: string, channelIds: number[]): Promise<Person> => {
-    const email = `${name.toLowerCase()}@example.com`
-    const user = await services.auth.createUser({ workspaceId: ws, email, name, password: PASSWORD, role: 'agent' })
-    services.members.set(user.id, channelIds)
-    const { token } = await s.login({ email, password: PASSWORD })
-    return { id: user.id, token, call: apiCall(s.url, token) }
-  }
   const write = async (from: string, body: string, on: 'x' | 'y' = 'x') => {
     const res =
       on === 'x'

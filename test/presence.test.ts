@@ -2,15 +2,15 @@
 // streams that may see the conversation's channel as a `presence` frame WITHOUT an id,
 // never enters the event log, is never replayed, is throttled and expires.
 import t, { type Test } from 'tap'
-import { apiCall, startServer, type TestServer } from './helpers/server.ts'
+import { apiCall, type TestServer } from './helpers/server.ts'
+import { SECOND_CHANNEL, twoChannelServer } from './helpers/team-fixtures.ts'
 import { connectSse, type SseClient } from './helpers/sse.ts'
 import { until } from './helpers/emulator.ts'
 import { contact, envelope, text, value } from './helpers/wa.ts'
 import type { PresenceFrame } from '../src/events/types.ts'
 
-const SECOND_NUMBER = '100000000000003'
-const SECOND_SECRET = 'second-app-secret'
-const PASSWORD = 'agent password 1'
+const SECOND_NUMBER = SECOND_CHANNEL.phoneNumberId
+const SECOND_SECRET = SECOND_CHANNEL.secret
 
 interface Team {
   s: TestServer
@@ -26,29 +26,10 @@ interface Team {
 
 async function team(t: Test): Promise<Team> {
   const clock = { offset: 0, now: () => Date.now() + clock.offset }
-  const s = await startServer(t, { clock })
-  const { token: admin } = await s.login()
-  const created = await apiCall(s.url, admin)<{ channel: { id: number } }>('POST', '/api/channels', {
-    kind: 'whatsapp',
-    externalId: SECOND_NUMBER,
-    name: 'Support line',
-    displayPhoneNumber: '15550003000',
-    accessToken: 'EAA-second',
-    appSecret: SECOND_SECRET,
-    verifyToken: 'second-verify',
-  })
-  t.equal(created.status, 201)
-  const first = (s.db.$client.prepare('SELECT id FROM channels WHERE external_id = ?').get('100000000000002') as { id: number }).id
-  const second = created.body.channel.id
-  const { auth, members } = s.app.services
-  const agent = async (name: string, channelIds: number[]) => {
-    const email = `${name.toLowerCase()}@example.com`
-    const user = await auth.createUser({ workspaceId: auth.defaultWorkspace(), email, name, password: PASSWORD, role: 'agent' })
-    members.set(user.id, channelIds)
-    const { token } = await s.login({ email, password: PASSWORD })
-    return { id: user.id, token }
-  }
-  return { s, first, second, admin, ana: await agent('Ana', [first]), ben: await agent('Ben', [second]), clock }
+  const ts = await twoChannelServer(t, { clock })
+  t.equal(ts.secondStatus, 201)
+  const { s, first, second } = ts
+  return { s, first, second, admin: ts.adminToken, ana: await ts.agent('Ana', [first]), ben: await ts.agent('Ben', [second]), clock }
 }
 
 /** A customer writes on a channel; answers the conversation's id. */

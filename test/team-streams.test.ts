@@ -1,14 +1,14 @@
 // Per-user streams and presence (issue 13): real server, real SSE clients. Two agents
 // on different channels and the admin; a customer writes on one channel.
 import t, { type Test } from 'tap'
-import { apiCall, startServer, type TestServer } from './helpers/server.ts'
+import type { TestServer } from './helpers/server.ts'
+import { SECOND_CHANNEL, twoChannelServer } from './helpers/team-fixtures.ts'
 import { connectSse, type SseClient, type SseEvent } from './helpers/sse.ts'
 import { until } from './helpers/emulator.ts'
 import { contact, envelope, text, value } from './helpers/wa.ts'
 
-const SECOND_NUMBER = '100000000000003'
-const SECOND_SECRET = 'second-app-secret'
-const PASSWORD = 'agent password 1'
+const SECOND_NUMBER = SECOND_CHANNEL.phoneNumberId
+const SECOND_SECRET = SECOND_CHANNEL.secret
 
 interface Team {
   s: TestServer
@@ -23,30 +23,10 @@ interface Team {
 }
 
 async function team(t: Test, env: Record<string, string> = {}): Promise<Team> {
-  const s = await startServer(t, { env })
-  const { token: admin } = await s.login()
-  const call = apiCall(s.url, admin)
-  const created = await call<{ channel: { id: number } }>('POST', '/api/channels', {
-    kind: 'whatsapp',
-    externalId: SECOND_NUMBER,
-    name: 'Support line',
-    displayPhoneNumber: '15550003000',
-    accessToken: 'EAA-second',
-    appSecret: SECOND_SECRET,
-    verifyToken: 'second-verify',
-  })
-  t.equal(created.status, 201)
-  const first = (s.db.$client.prepare('SELECT id FROM channels WHERE external_id = ?').get('100000000000002') as { id: number }).id
-  const second = created.body.channel.id
-  const { auth, members } = s.app.services
-  const agent = async (name: string, channelIds: number[]) => {
-    const email = `${name.toLowerCase()}@example.com`
-    const user = await auth.createUser({ workspaceId: auth.defaultWorkspace(), email, name, password: PASSWORD, role: 'agent' })
-    members.set(user.id, channelIds)
-    const { token } = await s.login({ email, password: PASSWORD })
-    return { id: user.id, token }
-  }
-  return { s, first, second, admin, ana: await agent('Ana', [first]), ben: await agent('Ben', [second]) }
+  const ts = await twoChannelServer(t, { env })
+  t.equal(ts.secondStatus, 201)
+  const { s, first, second } = ts
+  return { s, first, second, admin: ts.adminToken, ana: await ts.agent('Ana', [first]), ben: await ts.agent('Ben', [second]) }
 }
 
 /** A customer writes on the first channel (default) or the second. */

@@ -1,6 +1,6 @@
 // A server with its admin signed in, and agents added straight through the app's own
 // AuthService (the invitation route has its own tests): the set-up the team tests share.
-import { apiCall, startServer, type ApiCall, type StartOptions, type TestLike, type TestServer } from './server.ts'
+import { apiCall, PHONE_NUMBER_ID, startServer, type ApiCall, type StartOptions, type TestLike, type TestServer } from './server.ts'
 
 export const AGENT_PASSWORD = 'a long enough password'
 
@@ -28,5 +28,56 @@ export async function teamServer(t: TestLike, opts: StartOptions = {}): Promise<
     workspaceId,
     addAgent: (name, email) => auth.createUser({ workspaceId, email, name, password: AGENT_PASSWORD, role: 'agent' }),
     tokenOf: async (email) => (await s.login({ email, password: AGENT_PASSWORD })).token,
+  }
+}
+
+/** The second WhatsApp number the two-channel tests add ('Support line'). */
+export const SECOND_CHANNEL = { phoneNumberId: '100000000000003', secret: 'second-app-secret' }
+
+/** A signed-in person: their id, bearer token and API client. */
+export interface Person {
+  id: number
+  token: string
+  call: ApiCall
+}
+
+export interface TwoChannelServer extends TeamServer {
+  /** The configured WhatsApp channel (PHONE_NUMBER_ID). */
+  first: number
+  /** The second WhatsApp channel (SECOND_CHANNEL), created through POST /api/channels. */
+  second: number
+  /** What POST /api/channels answered for the second channel (201; anything else throws). */
+  secondStatus: number
+  /** An agent who works `channelIds`, signed in; email: the name in lower case, spaces as dots. */
+  agent(name: string, channelIds: number[]): Promise<Person>
+}
+
+/** A team server with a second WhatsApp number, and agents placed on channels. */
+export async function twoChannelServer(t: TestLike, opts: StartOptions = {}): Promise<TwoChannelServer> {
+  const ts = await teamServer(t, opts)
+  const { s } = ts
+  const created = await ts.api<{ channel: { id: number } }>('POST', '/api/channels', {
+    kind: 'whatsapp',
+    externalId: SECOND_CHANNEL.phoneNumberId,
+    name: 'Support line',
+    displayPhoneNumber: '15550003000',
+    accessToken: 'EAA-second',
+    appSecret: SECOND_CHANNEL.secret,
+    verifyToken: 'second-verify',
+  })
+  if (created.status !== 201) throw new Error(`second channel: ${created.status}`)
+  const first = s.db.$client.prepare('SELECT id FROM channels WHERE external_id = ?').pluck().get(PHONE_NUMBER_ID) as number
+  return {
+    ...ts,
+    first,
+    second: created.body.channel.id,
+    secondStatus: created.status,
+    agent: async (name, channelIds) => {
+      const email = `${name.toLowerCase().replace(/\s+/g, '.')}@example.com`
+      const user = await ts.addAgent(name, email)
+      s.app.services.members.set(user.id, channelIds)
+      const token = await ts.tokenOf(email)
+      return { id: user.id, token, call: apiCall(s.url, token) }
+    },
   }
 }
