@@ -5,32 +5,15 @@
 // labels are indistinguishable from labels that do not exist.
 import t from 'tap'
 import { apiCall, type TestLike } from './helpers/server.ts'
-import { SECOND_CHANNEL, twoChannelServer } from './helpers/team-fixtures.ts'
-import { contact, envelope, text, textWebhook, value } from './helpers/wa.ts'
+import { twoChannelServer } from './helpers/team-fixtures.ts'
 import type { ConversationDTO, LabelRef } from '../src/events/types.ts'
-
-const SECOND = SECOND_CHANNEL
 
 /** A workspace with two WhatsApp numbers, X (the configured one) and Y. */
 async function workspace(t: TestLike) {
-  const { s, api: call, first: x, second: y, agent } = await twoChannelServer(t)
+  const { s, api: call, first: x, second: y, agent, customerWrites } = await twoChannelServer(t)
   const services = s.app.services
-  const write = async (from: string, body: string, on: 'x' | 'y' = 'x') => {
-    const res =
-      on === 'x'
-        ? await s.webhook(textWebhook(from, `Customer ${from.slice(-4)}`, body).payload)
-        : await s.webhook(
-            envelope(
-              value({
-                phoneNumberId: SECOND.phoneNumberId,
-                contacts: [contact(from, `Customer ${from.slice(-4)}`)],
-                messages: [text(from, body)],
-              }),
-            ),
-            { secret: SECOND.secret },
-          )
-    if (res.status !== 200) throw new Error(`webhook: ${res.status}`)
-  }
+  const write = (from: string, body: string, on: 'x' | 'y' = 'x') =>
+    customerWrites(from, `Customer ${from.slice(-4)}`, body, on === 'x' ? 'first' : 'second')
   const convOf = (from: string) =>
     s.db.$client
       .prepare('SELECT v.id FROM conversations v JOIN contacts c ON c.id = v.contact_id WHERE c.external_id = ?')

@@ -3,14 +3,10 @@
 // never enters the event log, is never replayed, is throttled and expires.
 import t, { type Test } from 'tap'
 import { apiCall, type TestServer } from './helpers/server.ts'
-import { SECOND_CHANNEL, twoChannelServer } from './helpers/team-fixtures.ts'
+import { type TwoChannelServer, twoChannelServer } from './helpers/team-fixtures.ts'
 import { connectSse, type SseClient } from './helpers/sse.ts'
 import { until } from './helpers/emulator.ts'
-import { contact, envelope, text, value } from './helpers/wa.ts'
 import type { PresenceFrame } from '../src/events/types.ts'
-
-const SECOND_NUMBER = SECOND_CHANNEL.phoneNumberId
-const SECOND_SECRET = SECOND_CHANNEL.secret
 
 interface Team {
   s: TestServer
@@ -21,6 +17,7 @@ interface Team {
   ana: { id: number; token: string }
   /** Member of the second channel only. */
   ben: { id: number; token: string }
+  customerWrites: TwoChannelServer['customerWrites']
   clock: { offset: number; now: () => number }
 }
 
@@ -29,18 +26,21 @@ async function team(t: Test): Promise<Team> {
   const ts = await twoChannelServer(t, { clock })
   t.equal(ts.secondStatus, 201)
   const { s, first, second } = ts
-  return { s, first, second, admin: ts.adminToken, ana: await ts.agent('Ana', [first]), ben: await ts.agent('Ben', [second]), clock }
+  return {
+    s,
+    first,
+    second,
+    admin: ts.adminToken,
+    ana: await ts.agent('Ana', [first]),
+    ben: await ts.agent('Ben', [second]),
+    customerWrites: ts.customerWrites,
+    clock,
+  }
 }
 
 /** A customer writes on a channel; answers the conversation's id. */
 async function customerWrites(tm: Team, channel: 'first' | 'second', from: string, body: string): Promise<number> {
-  const v = value({
-    ...(channel === 'second' ? { phoneNumberId: SECOND_NUMBER } : {}),
-    contacts: [contact(from, `Customer ${from}`)],
-    messages: [text(from, body)],
-  })
-  const res = await tm.s.webhook(envelope(v), channel === 'second' ? { secret: SECOND_SECRET } : {})
-  if (res.status !== 200) throw new Error(`webhook ${res.status}`)
+  await tm.customerWrites(from, `Customer ${from}`, body, channel)
   const row = tm.s.db.$client
     .prepare('SELECT c.id FROM conversations c JOIN contacts k ON k.id = c.contact_id WHERE k.phone = ? ORDER BY c.id DESC')
     .get(from) as { id: number }

@@ -5,8 +5,8 @@
 // and the Mine / Unassigned / All views and their counts.
 import t from 'tap'
 import { ADMIN, type TestLike } from './helpers/server.ts'
-import { type Person, SECOND_CHANNEL, twoChannelServer } from './helpers/team-fixtures.ts'
-import { contact, envelope, text, textWebhook, value } from './helpers/wa.ts'
+import { type Person, twoChannelServer } from './helpers/team-fixtures.ts'
+import { contact, envelope, text, value } from './helpers/wa.ts'
 import { echo } from './helpers/coexistence.ts'
 import { uploadMedia } from './helpers/media-files.ts'
 import { connectSse } from './helpers/sse.ts'
@@ -14,32 +14,17 @@ import { replayAudienceOf } from '../src/domain/accounts/access.ts'
 import type { ConversationDTO, MessageDTO } from '../src/events/types.ts'
 
 const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', 'base64')
-const SECOND = SECOND_CHANNEL
 
 /** A workspace with two WhatsApp numbers: X (the configured one) and Y. */
 async function team(t: TestLike) {
   const ts = await twoChannelServer(t)
-  const { s, api: call, first: x, second: y, agent, workspaceId: ws } = ts
+  const { s, api: call, first: x, second: y, agent, customerWrites, workspaceId: ws } = ts
   const services = s.app.services
   const adminId = s.db.$client.prepare('SELECT id FROM users WHERE email = ?').pluck().get(ADMIN.email) as number
 
   /** The customer writes on X, or on Y. */
-  const write = async (from: string, body: string, on: 'x' | 'y' = 'x') => {
-    const res =
-      on === 'x'
-        ? await s.webhook(textWebhook(from, `Customer ${from.slice(-4)}`, body).payload)
-        : await s.webhook(
-            envelope(
-              value({
-                phoneNumberId: SECOND.phoneNumberId,
-                contacts: [contact(from, `Customer ${from.slice(-4)}`)],
-                messages: [text(from, body)],
-              }),
-            ),
-            { secret: SECOND.secret },
-          )
-    if (res.status !== 200) throw new Error(`webhook: ${res.status}`)
-  }
+  const write = (from: string, body: string, on: 'x' | 'y' = 'x') =>
+    customerWrites(from, `Customer ${from.slice(-4)}`, body, on === 'x' ? 'first' : 'second')
   const convOf = (from: string, channelId: number) =>
     (s.db.$client
       .prepare('SELECT v.id FROM conversations v JOIN contacts c ON c.id = v.contact_id WHERE c.external_id = ? AND v.channel_id = ?')

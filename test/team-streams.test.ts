@@ -2,13 +2,9 @@
 // on different channels and the admin; a customer writes on one channel.
 import t, { type Test } from 'tap'
 import type { TestServer } from './helpers/server.ts'
-import { SECOND_CHANNEL, twoChannelServer } from './helpers/team-fixtures.ts'
+import { type TwoChannelServer, twoChannelServer } from './helpers/team-fixtures.ts'
 import { connectSse, type SseClient, type SseEvent } from './helpers/sse.ts'
 import { until } from './helpers/emulator.ts'
-import { contact, envelope, text, value } from './helpers/wa.ts'
-
-const SECOND_NUMBER = SECOND_CHANNEL.phoneNumberId
-const SECOND_SECRET = SECOND_CHANNEL.secret
 
 interface Team {
   s: TestServer
@@ -20,25 +16,27 @@ interface Team {
   ana: { id: number; token: string }
   /** Member of the second channel only. */
   ben: { id: number; token: string }
+  customerWrites: TwoChannelServer['customerWrites']
 }
 
 async function team(t: Test, env: Record<string, string> = {}): Promise<Team> {
   const ts = await twoChannelServer(t, { env })
   t.equal(ts.secondStatus, 201)
   const { s, first, second } = ts
-  return { s, first, second, admin: ts.adminToken, ana: await ts.agent('Ana', [first]), ben: await ts.agent('Ben', [second]) }
+  return {
+    s,
+    first,
+    second,
+    admin: ts.adminToken,
+    ana: await ts.agent('Ana', [first]),
+    ben: await ts.agent('Ben', [second]),
+    customerWrites: ts.customerWrites,
+  }
 }
 
 /** A customer writes on the first channel (default) or the second. */
-async function customerWrites(tm: Team, channel: 'first' | 'second', from: string, body: string): Promise<void> {
-  const v = value({
-    ...(channel === 'second' ? { phoneNumberId: SECOND_NUMBER } : {}),
-    contacts: [contact(from, `Customer ${from}`)],
-    messages: [text(from, body)],
-  })
-  const res = await tm.s.webhook(envelope(v), channel === 'second' ? { secret: SECOND_SECRET } : {})
-  if (res.status !== 200) throw new Error(`webhook ${res.status}`)
-}
+const customerWrites = (tm: Team, channel: 'first' | 'second', from: string, body: string): Promise<void> =>
+  tm.customerWrites(from, `Customer ${from}`, body, channel)
 
 const idNum = (id: string | undefined) => Number(id!.slice(id!.lastIndexOf(':') + 1))
 

@@ -1,6 +1,7 @@
 // A server with its admin signed in, and agents added straight through the app's own
 // AuthService (the invitation route has its own tests): the set-up the team tests share.
 import { apiCall, PHONE_NUMBER_ID, startServer, type ApiCall, type StartOptions, type TestLike, type TestServer } from './server.ts'
+import { contact, envelope, text, value } from './wa.ts'
 
 export const AGENT_PASSWORD = 'a long enough password'
 
@@ -50,6 +51,8 @@ export interface TwoChannelServer extends TeamServer {
   secondStatus: number
   /** An agent who works `channelIds`, signed in; email: the name in lower case, spaces as dots. */
   agent(name: string, channelIds: number[]): Promise<Person>
+  /** The customer `from` (called `name`) writes `body` on the first channel or the second: a signed webhook that must answer 200. */
+  customerWrites(from: string, name: string, body: string, on?: 'first' | 'second'): Promise<void>
 }
 
 /** A team server with a second WhatsApp number, and agents placed on channels. */
@@ -78,6 +81,15 @@ export async function twoChannelServer(t: TestLike, opts: StartOptions = {}): Pr
       s.app.services.members.set(user.id, channelIds)
       const token = await ts.tokenOf(email)
       return { id: user.id, token, call: apiCall(s.url, token) }
+    },
+    customerWrites: async (from, name, body, on = 'first') => {
+      const v = value({
+        ...(on === 'second' ? { phoneNumberId: SECOND_CHANNEL.phoneNumberId } : {}),
+        contacts: [contact(from, name)],
+        messages: [text(from, body)],
+      })
+      const res = await s.webhook(envelope(v), on === 'second' ? { secret: SECOND_CHANNEL.secret } : {})
+      if (res.status !== 200) throw new Error(`webhook answered ${res.status}`)
     },
   }
 }
