@@ -93,3 +93,18 @@ export async function twoChannelServer(t: TestLike, opts: StartOptions = {}): Pr
     },
   }
 }
+
+/** The second agent of the two-browser tests (agent A is the admin). */
+export const AGENT_B = { email: 'bea@example.com', password: 'another good password', name: 'Bea' }
+
+/** Adds AGENT_B as an agent who works every channel of the default workspace (issue 13); answers the user. */
+export async function addAgentB(s: TestServer): Promise<{ id: number }> {
+  const { auth, channels, members } = s.app.services
+  const ws = auth.defaultWorkspace()
+  const b = await auth.createUser({ ...AGENT_B, workspaceId: ws, role: 'agent' })
+  members.set(
+    b.id,
+    channels.list(ws).map((c) => c.id),
+  )
+  return b
+}
