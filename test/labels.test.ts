@@ -4,14 +4,13 @@
 // other filters); another channel's conversation answers 404 and another workspace's
 // labels are indistinguishable from labels that do not exist.
 import t from 'tap'
-import { apiCall, type TestLike } from './helpers/server.ts'
-import { twoChannelServer } from './helpers/team-fixtures.ts'
+import type { TestLike } from './helpers/server.ts'
+import { otherWorkspaceAdmin, twoChannelServer } from './helpers/team-fixtures.ts'
 import type { ConversationDTO, LabelRef } from '../src/events/types.ts'
 
 /** A workspace with two WhatsApp numbers, X (the configured one) and Y. */
 async function workspace(t: TestLike) {
   const { s, api: call, first: x, second: y, agent, customerWrites } = await twoChannelServer(t)
-  const services = s.app.services
   const write = (from: string, body: string, on: 'x' | 'y' = 'x') =>
     customerWrites(from, `Customer ${from.slice(-4)}`, body, on === 'x' ? 'first' : 'second')
   const convOf = (from: string) =>
@@ -22,15 +21,7 @@ async function workspace(t: TestLike) {
   const eventCount = (type: string) => s.db.$client.prepare('SELECT count(*) FROM events WHERE type = ?').pluck().get(type) as number
   /** An admin of a second workspace, with a label of its own. */
   const otherWorkspace = async () => {
-    const ws2 = s.db.$client.prepare(`INSERT INTO workspaces(name) VALUES ('Other shop') RETURNING id`).get() as { id: number }
-    await services.auth.createUser({
-      workspaceId: ws2.id,
-      email: 'other@example.com',
-      name: 'Other',
-      password: 'other password 1',
-      role: 'admin',
-    })
-    const theirs = apiCall(s.url, (await s.login({ email: 'other@example.com', password: 'other password 1' })).token)
+    const { call: theirs } = await otherWorkspaceAdmin(s)
     const label = (await theirs('POST', '/api/labels', { name: 'Secret project', color: '#000000' })).body.label as LabelRef
     return { call: theirs, label }
   }

@@ -108,3 +108,12 @@ export async function addAgentB(s: TestServer): Promise<{ id: number }> {
   )
   return b
 }
+
+/** An admin of a second workspace ('Other shop'), signed in: the workspace's id, their token and API client. */
+export async function otherWorkspaceAdmin(s: TestServer): Promise<{ workspaceId: number; token: string; call: ApiCall }> {
+  const workspaceId = s.db.$client.prepare(`INSERT INTO workspaces(name) VALUES ('Other shop') RETURNING id`).pluck().get() as number
+  const login = { email: 'other@example.com', password: 'other password 1' }
+  await s.app.services.auth.createUser({ workspaceId, ...login, name: 'Other', role: 'admin' })
+  const { token } = await s.login(login)
+  return { workspaceId, token, call: apiCall(s.url, token) }
+}
