@@ -2,40 +2,19 @@
 // streams that may see the conversation's channel as a `presence` frame WITHOUT an id,
 // never enters the event log, is never replayed, is throttled and expires.
 import t, { type Test } from 'tap'
-import { apiCall, type TestServer } from './helpers/server.ts'
-import { type TwoChannelServer, twoChannelServer } from './helpers/team-fixtures.ts'
+import { apiCall } from './helpers/server.ts'
+import { type AnaAndBen, anaAndBen } from './helpers/team-fixtures.ts'
 import { connectSse, type SseClient } from './helpers/sse.ts'
 import { until } from './helpers/emulator.ts'
 import type { PresenceFrame } from '../src/events/types.ts'
 
-interface Team {
-  s: TestServer
-  first: number
-  second: number
-  admin: string
-  /** Member of the first channel only. */
-  ana: { id: number; token: string }
-  /** Member of the second channel only. */
-  ben: { id: number; token: string }
-  customerWrites: TwoChannelServer['customerWrites']
-  clock: { offset: number; now: () => number }
-}
+type Team = AnaAndBen & { clock: { offset: number; now: () => number } }
 
 async function team(t: Test): Promise<Team> {
   const clock = { offset: 0, now: () => Date.now() + clock.offset }
-  const ts = await twoChannelServer(t, { clock })
-  t.equal(ts.secondStatus, 201)
-  const { s, first, second } = ts
-  return {
-    s,
-    first,
-    second,
-    admin: ts.adminToken,
-    ana: await ts.agent('Ana', [first]),
-    ben: await ts.agent('Ben', [second]),
-    customerWrites: ts.customerWrites,
-    clock,
-  }
+  const tm = await anaAndBen(t, { clock })
+  t.equal(tm.secondStatus, 201)
+  return { ...tm, clock }
 }
 
 /** A customer writes on a channel; answers the conversation's id. */

@@ -1,37 +1,17 @@
 // Per-user streams and presence (issue 13): real server, real SSE clients. Two agents
 // on different channels and the admin; a customer writes on one channel.
 import t, { type Test } from 'tap'
-import type { TestServer } from './helpers/server.ts'
-import { type TwoChannelServer, twoChannelServer } from './helpers/team-fixtures.ts'
+import { type AnaAndBen, anaAndBen } from './helpers/team-fixtures.ts'
 import { connectSse, type SseClient, type SseEvent } from './helpers/sse.ts'
 import { until } from './helpers/emulator.ts'
 
-interface Team {
-  s: TestServer
-  /** The default channel (from the environment) and a second one. */
-  first: number
-  second: number
-  admin: string
-  /** Member of the first channel only. */
-  ana: { id: number; token: string }
-  /** Member of the second channel only. */
-  ben: { id: number; token: string }
-  customerWrites: TwoChannelServer['customerWrites']
-}
+/** The default channel (from the environment) and a second one; Ana works the first, Ben the second. */
+type Team = AnaAndBen
 
 async function team(t: Test, env: Record<string, string> = {}): Promise<Team> {
-  const ts = await twoChannelServer(t, { env })
-  t.equal(ts.secondStatus, 201)
-  const { s, first, second } = ts
-  return {
-    s,
-    first,
-    second,
-    admin: ts.adminToken,
-    ana: await ts.agent('Ana', [first]),
-    ben: await ts.agent('Ben', [second]),
-    customerWrites: ts.customerWrites,
-  }
+  const tm = await anaAndBen(t, { env })
+  t.equal(tm.secondStatus, 201)
+  return tm
 }
 
 /** A customer writes on the first channel (default) or the second. */

@@ -117,3 +117,18 @@ export async function otherWorkspaceAdmin(s: TestServer): Promise<{ workspaceId:
   const { token } = await s.login(login)
   return { workspaceId, token, call: apiCall(s.url, token) }
 }
+
+export interface AnaAndBen extends TwoChannelServer {
+  /** The admin's bearer token. */
+  admin: string
+  /** Member of the first channel only. */
+  ana: Person
+  /** Member of the second channel only. */
+  ben: Person
+}
+
+/** twoChannelServer with agent Ana on the first channel only and agent Ben on the second only. */
+export async function anaAndBen(t: TestLike, opts: StartOptions = {}): Promise<AnaAndBen> {
+  const ts = await twoChannelServer(t, opts)
+  return { ...ts, admin: ts.adminToken, ana: await ts.agent('Ana', [ts.first]), ben: await ts.agent('Ben', [ts.second]) }
+}
