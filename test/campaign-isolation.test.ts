@@ -4,20 +4,13 @@
 import t from 'tap'
 import { startPair } from './helpers/emulator.ts'
 import { connectSse } from './helpers/sse.ts'
+import { otherWorkspaceAdmin } from './helpers/team-fixtures.ts'
 import { action, contactsCsv, createCampaign, importCsv, play, waitCampaign } from './helpers/campaigns.ts'
 
 t.test('another workspace sees none of it', async (t) => {
   const p = await startPair(t)
   play(p)
-  const ws2 = p.parley.db.$client.prepare(`INSERT INTO workspaces(name) VALUES ('Other shop') RETURNING id`).get() as { id: number }
-  await p.parley.app.services.auth.createUser({
-    workspaceId: ws2.id,
-    email: 'other@example.com',
-    name: 'Other',
-    password: 'other password 1',
-    role: 'admin',
-  })
-  const theirs = await p.parley.login({ email: 'other@example.com', password: 'other password 1' })
+  const theirs = await otherWorkspaceAdmin(p.parley)
   const as2 = async (method: string, path: string, body?: unknown) => {
     const res = await fetch(p.parley.url + path, {
       method,

@@ -5,19 +5,14 @@
 // Canned replies shows an unknown variable's refusal next to the form, then saves.
 import t from 'tap'
 import type { Page } from 'playwright-core'
-import { apiCall, startServer, type ApiCall, type TestServer } from './helpers/server.ts'
-import { textWebhook } from './helpers/wa.ts'
+import { apiCall, startServer, type ApiCall } from './helpers/server.ts'
+import { say } from './helpers/wa.ts'
 import { agentPage, bubbleTexts, E2E_FILE_TIMEOUT_MS, ensureWebBuild, launchBrowser, LIVE_MS, openConversation } from './helpers/browser.ts'
 
 t.setTimeout(E2E_FILE_TIMEOUT_MS)
 t.before(ensureWebBuild)
 
 const EVIL = `<script>window.__pwned=1</script><b>x</b><img src=x onerror="window.__pwned=2">`
-
-async function say(s: TestServer, from: string, name: string, body: string) {
-  const res = await s.webhook(textWebhook(from, name, body).payload)
-  if (res.status !== 200) throw new Error(`webhook answered ${res.status}`)
-}
 
 const composer = (p: Page) => p.locator('#composer-input')
 const value = (p: Page) => composer(p).inputValue()

@@ -3,8 +3,9 @@
 // agent, live, and the timeline shows the centred system line.
 import t from 'tap'
 import type { Page } from 'playwright-core'
-import { startServer, type TestServer } from './helpers/server.ts'
-import { textWebhook } from './helpers/wa.ts'
+import { startServer } from './helpers/server.ts'
+import { AGENT_B, addAgentB } from './helpers/team-fixtures.ts'
+import { say } from './helpers/wa.ts'
 import {
   agentPage,
   E2E_FILE_TIMEOUT_MS,
@@ -16,15 +17,8 @@ import {
   waitForBubbles,
 } from './helpers/browser.ts'
 
-const AGENT_B = { email: 'bea@example.com', password: 'another good password', name: 'Bea' }
-
 t.setTimeout(E2E_FILE_TIMEOUT_MS)
 t.before(ensureWebBuild)
-
-async function say(s: TestServer, from: string, name: string, body: string) {
-  const res = await s.webhook(textWebhook(from, name, body).payload)
-  if (res.status !== 200) throw new Error(`webhook answered ${res.status}`)
-}
 
 const names = async (p: Page) => (await listRows(p)).map((r) => r.name).join()
 const waitNames = (p: Page, want: string) =>
@@ -37,13 +31,8 @@ const systemLines = (p: Page) => p.$$eval('.system-line', (els) => els.map((e) =
 
 t.test('Resolve leaves the Open list for every agent and shows the system line; Alt+R reopens', async (t) => {
   const s = await startServer(t)
-  const auth = s.app.services.auth
-  const agentB = await auth.createUser({ ...AGENT_B, workspaceId: auth.defaultWorkspace(), role: 'agent' })
   // Issue 13: an agent works the conversations of their channels; B is a member of every one.
-  s.app.services.members.set(
-    agentB.id,
-    s.app.services.channels.list(auth.defaultWorkspace()).map((c) => c.id),
-  )
+  await addAgentB(s)
   await say(s, '4915100000001', 'Xavier', 'x1')
   await say(s, '4915100000002', 'Yara', 'my parcel never came')
   const browser = await launchBrowser(t)

@@ -5,6 +5,7 @@
 import t from 'tap'
 import { startServer, apiCall, type TestLike, type TestServer } from './helpers/server.ts'
 import { connectSse, type SseClient } from './helpers/sse.ts'
+import { otherWorkspaceAdmin } from './helpers/team-fixtures.ts'
 import { textWebhook } from './helpers/wa.ts'
 import type { ConversationDTO, MessageDTO } from '../src/events/types.ts'
 
@@ -104,15 +105,7 @@ t.test('bad status 400, unknown or another workspace’s conversation 404', asyn
   t.equal(missing.status, 404)
   t.equal(missing.body.error.code, 'NOT_FOUND')
 
-  const ws2 = s.db.$client.prepare(`INSERT INTO workspaces(name) VALUES ('Other shop') RETURNING id`).get() as { id: number }
-  await s.app.services.auth.createUser({
-    workspaceId: ws2.id,
-    email: 'other@example.com',
-    name: 'Other',
-    password: 'other password 1',
-    role: 'admin',
-  })
-  const theirs = apiCall(s.url, (await s.login({ email: 'other@example.com', password: 'other password 1' })).token)
+  const { call: theirs } = await otherWorkspaceAdmin(s)
   const foreign = await theirs('POST', `/api/conversations/${conv.id}/status`, { status: 'resolved' })
   t.equal(foreign.status, 404)
   t.equal((await call('GET', `/api/conversations/${conv.id}`)).body.conversation.status, 'open', 'untouched')

@@ -6,7 +6,7 @@
 import t from 'tap'
 import type { Page } from 'playwright-core'
 import { startServer, type TestServer } from './helpers/server.ts'
-import { status, statusWebhook, textWebhook } from './helpers/wa.ts'
+import { status, statusWebhook, say } from './helpers/wa.ts'
 import { item, mid, pageWebhookFor, postMessenger } from './helpers/ms.ts'
 import { agentPage, E2E_FILE_TIMEOUT_MS, ensureWebBuild, launchBrowser, listRows, LIVE_MS, openConversation } from './helpers/browser.ts'
 import type { ChannelPublic } from '../src/domain/channels/channels.ts'
@@ -25,11 +25,6 @@ async function until<T>(fn: () => Promise<T | undefined | false | null>, what: s
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
     await new Promise((r) => setTimeout(r, 50))
   }
-}
-
-async function say(s: TestServer, from: string, name: string, body: string) {
-  const res = await s.webhook(textWebhook(from, name, body).payload)
-  if (res.status !== 200) throw new Error(`webhook answered ${res.status}`)
 }
 
 /** The rows' channel kinds and badge texts, top to bottom. */

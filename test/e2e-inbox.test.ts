@@ -3,8 +3,9 @@
 // corpus. Customer messages are posted as signed webhooks, as Meta sends them.
 import t from 'tap'
 import type { Page } from 'playwright-core'
-import { startServer, type TestServer } from './helpers/server.ts'
-import { contact, envelope, inbound, text, textWebhook, value } from './helpers/wa.ts'
+import { startServer } from './helpers/server.ts'
+import { AGENT_B, addAgentB } from './helpers/team-fixtures.ts'
+import { contact, envelope, inbound, text, value, say } from './helpers/wa.ts'
 import {
   agentPage,
   bubbleTexts,
@@ -20,8 +21,6 @@ import {
   watchPage,
 } from './helpers/browser.ts'
 
-const AGENT_B = { email: 'bea@example.com', password: 'another good password', name: 'Bea' }
-
 async function until(pred: () => boolean | Promise<boolean>, timeout: number, what: string): Promise<void> {
   const end = Date.now() + timeout
   for (;;) {
@@ -29,11 +28,6 @@ async function until(pred: () => boolean | Promise<boolean>, timeout: number, wh
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
     await new Promise((r) => setTimeout(r, 50))
   }
-}
-
-async function say(s: TestServer, from: string, name: string, body: string) {
-  const res = await s.webhook(textWebhook(from, name, body).payload)
-  if (res.status !== 200) throw new Error(`webhook answered ${res.status}`)
 }
 
 async function waitRows(page: Page, pred: (rows: Awaited<ReturnType<typeof listRows>>) => boolean, what: string) {
@@ -50,13 +44,8 @@ t.before(ensureWebBuild)
 
 t.test('a customer message reaches two agents live: list reorders, badges count, read clears', async (t) => {
   const s = await startServer(t)
-  const auth = s.app.services.auth
-  const agentB = await auth.createUser({ ...AGENT_B, workspaceId: auth.defaultWorkspace(), role: 'agent' })
   // Issue 13: an agent works the conversations of their channels; B is a member of every one.
-  s.app.services.members.set(
-    agentB.id,
-    s.app.services.channels.list(auth.defaultWorkspace()).map((c) => c.id),
-  )
+  await addAgentB(s)
   await say(s, '4915100000001', 'Xavier', 'x1')
   await say(s, '4915100000002', 'Yara', 'y1')
   const browser = await launchBrowser(t)
@@ -342,13 +331,8 @@ t.test('agent A replies: B sees it live, ticks advance sent → delivered → re
   t.equal((await sandbox('/api/sandbox/customers', { name: 'Rita', phone })).status, 201)
   t.equal((await sandbox(`/api/sandbox/customers/${phone}/messages`, { type: 'text', text: 'can you help?' })).status, 201)
 
-  const auth = s.app.services.auth
-  const agentB = await auth.createUser({ ...AGENT_B, workspaceId: auth.defaultWorkspace(), role: 'agent' })
   // Issue 13: an agent works the conversations of their channels; B is a member of every one.
-  s.app.services.members.set(
-    agentB.id,
-    s.app.services.channels.list(auth.defaultWorkspace()).map((c) => c.id),
-  )
+  await addAgentB(s)
   const browser = await launchBrowser(t)
   const a = await agentPage(t, browser, s.url)
   const b = await agentPage(t, browser, s.url, AGENT_B)

@@ -3,39 +3,19 @@
 // labels reach the people of its channel as `conversation.updated` — and never an agent
 // without that channel, live or in a replay.
 import t from 'tap'
-import { apiCall, startServer } from './helpers/server.ts'
+import { twoChannelServer } from './helpers/team-fixtures.ts'
 import { connectSse } from './helpers/sse.ts'
 import { textWebhook } from './helpers/wa.ts'
 import type { ConversationDTO, LabelRef } from '../src/events/types.ts'
 
-const PASSWORD = 'agent password 1'
-
 t.test('a label change reaches B’s stream; an agent without the channel never gets the conversation', async (t) => {
-  const s = await startServer(t)
-  const { token: adminToken } = await s.login()
-  const admin = apiCall(s.url, adminToken)
   // A second channel, so Cy can work one that is not the customer's.
-  const other = await admin('POST', '/api/channels', {
-    kind: 'whatsapp',
-    externalId: '100000000000003',
-    name: 'Support line',
-    accessToken: 'EAA-second',
-    appSecret: 'second-app-secret',
-    verifyToken: 'second-verify',
-  })
-  t.equal(other.status, 201)
-  const x = (s.db.$client.prepare('SELECT id FROM channels WHERE external_id = ?').get('100000000000002') as { id: number }).id
-  const { auth, members } = s.app.services
-  const agent = async (name: string, channelIds: number[]) => {
-    const email = `${name.toLowerCase()}@example.com`
-    const user = await auth.createUser({ workspaceId: auth.defaultWorkspace(), email, name, password: PASSWORD, role: 'agent' })
-    members.set(user.id, channelIds)
-    const { token } = await s.login({ email, password: PASSWORD })
-    return { id: user.id, token, call: apiCall(s.url, token) }
-  }
+  const ts = await twoChannelServer(t)
+  t.equal(ts.secondStatus, 201)
+  const { s, api: admin, first: x, agent } = ts
   const ana = await agent('Ana', [x])
   const ben = await agent('Ben', [x])
-  const cy = await agent('Cy', [other.body.channel.id])
+  const cy = await agent('Cy', [ts.second])
 
   t.equal((await s.webhook(textWebhook('15550001111', 'Maria', 'Hello').payload)).status, 200)
   const conv = ((await ben.call('GET', '/api/conversations')).body.conversations as ConversationDTO[])[0]!

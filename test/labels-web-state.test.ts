@@ -5,34 +5,14 @@
 import t from 'tap'
 import { createLabelsState } from '../web/src/state/labels.ts'
 import { createInboxState, listKey } from '../web/src/state/inbox.ts'
+import { conv as dtoConv } from './helpers/dto-fixtures.ts'
 import type { ConversationDTO, LabelRef } from '../src/events/types.ts'
 
 const vip: LabelRef = { id: 1, name: 'VIP', color: '#2563eb' }
 const refund: LabelRef = { id: 2, name: 'Refund', color: '#dc2626' }
 
-function conv(id: number, labels: LabelRef[], over: Partial<ConversationDTO> = {}): ConversationDTO {
-  return {
-    id,
-    channelId: 1,
-    channelKind: 'whatsapp',
-    status: 'open',
-    snoozedUntil: null,
-    labels,
-    unreadCount: 0,
-    assignee: null,
-    waitingSince: null,
-    lastMessageId: null,
-    lastMessagePreview: null,
-    lastMessageDirection: null,
-    lastMessageAt: null,
-    lastMessageStatus: null,
-    lastMessageError: null,
-    lastActivityAt: 1000 + id,
-    windowExpiresAt: null,
-    contact: { id, externalId: `4915000${id}`, name: `Contact ${id}`, phone: `4915000${id}` },
-    ...over,
-  }
-}
+/** Conversation `id` (test/helpers/dto-fixtures.ts) carrying `labels`. */
+const conv = (id: number, labels: LabelRef[], over: Partial<ConversationDTO> = {}): ConversationDTO => dtoConv(id, { labels, ...over })
 
 t.test('the list follows events by id; an older read never undoes a newer event', async (t) => {
   const s = createLabelsState()

@@ -4,62 +4,15 @@
 // other filters); another channel's conversation answers 404 and another workspace's
 // labels are indistinguishable from labels that do not exist.
 import t from 'tap'
-import { apiCall, startServer, type ApiCall, type TestLike, type TestServer } from './helpers/server.ts'
-import { contact, envelope, text, textWebhook, value } from './helpers/wa.ts'
+import type { TestLike } from './helpers/server.ts'
+import { otherWorkspaceAdmin, twoChannelServer } from './helpers/team-fixtures.ts'
 import type { ConversationDTO, LabelRef } from '../src/events/types.ts'
-
-const SECOND = { phoneNumberId: '100000000000003', secret: 'second-app-secret' }
-const PASSWORD = 'agent password 123'
-
-interface Person {
-  id: number
-  token: string
-  call: ApiCall
-}
 
 /** A workspace with two WhatsApp numbers, X (the configured one) and Y. */
 async function workspace(t: TestLike) {
-  const s: TestServer = await startServer(t)
-  const admin = await s.login()
-  const call = apiCall(s.url, admin.token)
-  const created = await call('POST', '/api/channels', {
-    kind: 'whatsapp',
-    externalId: SECOND.phoneNumberId,
-    name: 'Support line',
-    accessToken: 'EAA-second',
-    appSecret: SECOND.secret,
-    verifyToken: 'second-verify',
-  })
-  if (created.status !== 201) throw new Error(`channel: ${created.status}`)
-  const y = created.body.channel.id as number
-  const x = ((await call('GET', '/api/channels')).body.channels as { id: number; externalId: string }[]).find(
-    (c) => c.externalId !== SECOND.phoneNumberId,
-  )!.id
-  const services = s.app.services
-  const ws = services.auth.defaultWorkspace()
-  const agent = async (name: string, channelIds: number[]): Promise<Person> => {
-    const email = `${name.toLowerCase()}@example.com`
-    const user = await services.auth.createUser({ workspaceId: ws, email, name, password: PASSWORD, role: 'agent' })
-    services.members.set(user.id, channelIds)
-    const { token } = await s.login({ email, password: PASSWORD })
-    return { id: user.id, token, call: apiCall(s.url, token) }
-  }
-  const write = async (from: string, body: string, on: 'x' | 'y' = 'x') => {
-    const res =
-      on === 'x'
-        ? await s.webhook(textWebhook(from, `Customer ${from.slice(-4)}`, body).payload)
-        : await s.webhook(
-            envelope(
-              value({
-                phoneNumberId: SECOND.phoneNumberId,
-                contacts: [contact(from, `Customer ${from.slice(-4)}`)],
-                messages: [text(from, body)],
-              }),
-            ),
-            { secret: SECOND.secret },
-          )
-    if (res.status !== 200) throw new Error(`webhook: ${res.status}`)
-  }
+  const { s, api: call, first: x, second: y, agent, customerWrites } = await twoChannelServer(t)
+  const write = (from: string, body: string, on: 'x' | 'y' = 'x') =>
+    customerWrites(from, `Customer ${from.slice(-4)}`, body, on === 'x' ? 'first' : 'second')
   const convOf = (from: string) =>
     s.db.$client
       .prepare('SELECT v.id FROM conversations v JOIN contacts c ON c.id = v.contact_id WHERE c.external_id = ?')
@@ -68,15 +21,7 @@ async function workspace(t: TestLike) {
   const eventCount = (type: string) => s.db.$client.prepare('SELECT count(*) FROM events WHERE type = ?').pluck().get(type) as number
   /** An admin of a second workspace, with a label of its own. */
   const otherWorkspace = async () => {
-    const ws2 = s.db.$client.prepare(`INSERT INTO workspaces(name) VALUES ('Other shop') RETURNING id`).get() as { id: number }
-    await services.auth.createUser({
-      workspaceId: ws2.id,
-      email: 'other@example.com',
-      name: 'Other',
-      password: 'other password 1',
-      role: 'admin',
-    })
-    const theirs = apiCall(s.url, (await s.login({ email: 'other@example.com', password: 'other password 1' })).token)
+    const { call: theirs } = await otherWorkspaceAdmin(s)
     const label = (await theirs('POST', '/api/labels', { name: 'Secret project', color: '#000000' })).body.label as LabelRef
     return { call: theirs, label }
   }

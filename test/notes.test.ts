@@ -4,22 +4,16 @@
 // the mention reaches that person alone; only the author deletes a note; the Mentions
 // list pages, counts unread, marks read and follows the person's channels.
 import t, { type Test } from 'tap'
-import { apiCall, PHONE_NUMBER_ID, type ApiCall, type TestServer } from './helpers/server.ts'
-import { teamServer } from './helpers/team-fixtures.ts'
+import type { TestServer } from './helpers/server.ts'
+import { type Person, SECOND_CHANNEL, twoChannelServer } from './helpers/team-fixtures.ts'
 import { connectSse, type SseClient } from './helpers/sse.ts'
 import { until } from './helpers/emulator.ts'
 import { contact, envelope, text, value } from './helpers/wa.ts'
 import { mentionedNames } from '../src/domain/notes/mention-parse.ts'
 import type { MentionDTO, MessageDTO } from '../src/events/types.ts'
 
-const SECOND_NUMBER = '100000000000003'
-const SECOND_SECRET = 'second-app-secret'
-
-interface Person {
-  id: number
-  token: string
-  call: ApiCall
-}
+const SECOND_NUMBER = SECOND_CHANNEL.phoneNumberId
+const SECOND_SECRET = SECOND_CHANNEL.secret
 
 interface Team {
   s: TestServer
@@ -37,27 +31,9 @@ interface Team {
 }
 
 async function team(t: Test): Promise<Team> {
-  const ts = await teamServer(t)
-  const { s } = ts
-  const created = await ts.api<{ channel: { id: number } }>('POST', '/api/channels', {
-    kind: 'whatsapp',
-    externalId: SECOND_NUMBER,
-    name: 'Support line',
-    displayPhoneNumber: '15550003000',
-    accessToken: 'EAA-second',
-    appSecret: SECOND_SECRET,
-    verifyToken: 'second-verify',
-  })
-  t.equal(created.status, 201)
-  const first = (s.db.$client.prepare('SELECT id FROM channels WHERE external_id = ?').get(PHONE_NUMBER_ID) as { id: number }).id
-  const second = created.body.channel.id
-  const agent = async (name: string, channelIds: number[]): Promise<Person> => {
-    const email = `${name.toLowerCase().replace(/\s+/g, '.')}@example.com`
-    const user = await ts.addAgent(name, email)
-    s.app.services.members.set(user.id, channelIds)
-    const token = await ts.tokenOf(email)
-    return { id: user.id, token, call: apiCall(s.url, token) }
-  }
+  const ts = await twoChannelServer(t)
+  t.equal(ts.secondStatus, 201)
+  const { s, first, second, agent } = ts
   const adminId = (s.db.$client.prepare("SELECT id FROM users WHERE role = 'admin'").get() as { id: number }).id
   const res = await s.webhook(
     envelope(value({ contacts: [contact('15550007001', 'Maria')], messages: [text('15550007001', 'where is my order?')] })),

@@ -3,19 +3,13 @@
 // 10 s after A stops; the list row carries a marker; nobody ever sees themselves.
 import t from 'tap'
 import type { Page } from 'playwright-core'
-import { startServer, type TestServer } from './helpers/server.ts'
-import { textWebhook } from './helpers/wa.ts'
+import { startServer } from './helpers/server.ts'
+import { AGENT_B, addAgentB } from './helpers/team-fixtures.ts'
+import { say } from './helpers/wa.ts'
 import { agentPage, E2E_FILE_TIMEOUT_MS, ensureWebBuild, launchBrowser, listRows, LIVE_MS, openConversation } from './helpers/browser.ts'
-
-const AGENT_B = { email: 'bea@example.com', password: 'another good password', name: 'Bea' }
 
 t.setTimeout(E2E_FILE_TIMEOUT_MS)
 t.before(ensureWebBuild)
-
-async function say(s: TestServer, from: string, name: string, body: string) {
-  const res = await s.webhook(textWebhook(from, name, body).payload)
-  if (res.status !== 200) throw new Error(`webhook answered ${res.status}`)
-}
 
 /** The header's presence line, as the agent reads it. */
 const presenceLine = (p: Page) =>
@@ -35,12 +29,7 @@ const waitLine = (p: Page, pred: string, arg: string, timeout = LIVE_MS) =>
 
 t.test('A types, B sees "Admin is typing…" within a second, and it goes when A stops', async (t) => {
   const s = await startServer(t)
-  const auth = s.app.services.auth
-  const bea = await auth.createUser({ ...AGENT_B, workspaceId: auth.defaultWorkspace(), role: 'agent' })
-  s.app.services.members.set(
-    bea.id,
-    s.app.services.channels.list(auth.defaultWorkspace()).map((c) => c.id),
-  )
+  await addAgentB(s)
   await say(s, '4915100000001', 'Xavier', 'x1')
   await say(s, '4915100000002', 'Yara', 'where is my parcel')
   const browser = await launchBrowser(t)

@@ -2,64 +2,24 @@
 // streams that may see the conversation's channel as a `presence` frame WITHOUT an id,
 // never enters the event log, is never replayed, is throttled and expires.
 import t, { type Test } from 'tap'
-import { apiCall, startServer, type TestServer } from './helpers/server.ts'
+import { apiCall } from './helpers/server.ts'
+import { type AnaAndBen, anaAndBen } from './helpers/team-fixtures.ts'
 import { connectSse, type SseClient } from './helpers/sse.ts'
 import { until } from './helpers/emulator.ts'
-import { contact, envelope, text, value } from './helpers/wa.ts'
 import type { PresenceFrame } from '../src/events/types.ts'
 
-const SECOND_NUMBER = '100000000000003'
-const SECOND_SECRET = 'second-app-secret'
-const PASSWORD = 'agent password 1'
-
-interface Team {
-  s: TestServer
-  first: number
-  second: number
-  admin: string
-  /** Member of the first channel only. */
-  ana: { id: number; token: string }
-  /** Member of the second channel only. */
-  ben: { id: number; token: string }
-  clock: { offset: number; now: () => number }
-}
+type Team = AnaAndBen & { clock: { offset: number; now: () => number } }
 
 async function team(t: Test): Promise<Team> {
   const clock = { offset: 0, now: () => Date.now() + clock.offset }
-  const s = await startServer(t, { clock })
-  const { token: admin } = await s.login()
-  const created = await apiCall(s.url, admin)<{ channel: { id: number } }>('POST', '/api/channels', {
-    kind: 'whatsapp',
-    externalId: SECOND_NUMBER,
-    name: 'Support line',
-    displayPhoneNumber: '15550003000',
-    accessToken: 'EAA-second',
-    appSecret: SECOND_SECRET,
-    verifyToken: 'second-verify',
-  })
-  t.equal(created.status, 201)
-  const first = (s.db.$client.prepare('SELECT id FROM channels WHERE external_id = ?').get('100000000000002') as { id: number }).id
-  const second = created.body.channel.id
-  const { auth, members } = s.app.services
-  const agent = async (name: string, channelIds: number[]) => {
-    const email = `${name.toLowerCase()}@example.com`
-    const user = await auth.createUser({ workspaceId: auth.defaultWorkspace(), email, name, password: PASSWORD, role: 'agent' })
-    members.set(user.id, channelIds)
-    const { token } = await s.login({ email, password: PASSWORD })
-    return { id: user.id, token }
-  }
-  return { s, first, second, admin, ana: await agent('Ana', [first]), ben: await agent('Ben', [second]), clock }
+  const tm = await anaAndBen(t, { clock })
+  t.equal(tm.secondStatus, 201)
+  return { ...tm, clock }
 }
 
 /** A customer writes on a channel; answers the conversation's id. */
 async function customerWrites(tm: Team, channel: 'first' | 'second', from: string, body: string): Promise<number> {
-  const v = value({
-    ...(channel === 'second' ? { phoneNumberId: SECOND_NUMBER } : {}),
-    contacts: [contact(from, `Customer ${from}`)],
-    messages: [text(from, body)],
-  })
-  const res = await tm.s.webhook(envelope(v), channel === 'second' ? { secret: SECOND_SECRET } : {})
-  if (res.status !== 200) throw new Error(`webhook ${res.status}`)
+  await tm.customerWrites(from, `Customer ${from}`, body, channel)
   const row = tm.s.db.$client
     .prepare('SELECT c.id FROM conversations c JOIN contacts k ON k.id = c.contact_id WHERE k.phone = ? ORDER BY c.id DESC')
     .get(from) as { id: number }

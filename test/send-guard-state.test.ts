@@ -6,33 +6,12 @@ import { createSendGuard } from '../web/src/state/send-guard.ts'
 import { assignToMe, changedBy, dismiss, secondsAgo, sendAnyway } from '../web/src/state/send-guard-actions.ts'
 import { ApiError } from '../web/src/api/client.ts'
 import type { Drafts } from '../web/src/lib/drafts.ts'
+import { msg as dtoMsg } from './helpers/dto-fixtures.ts'
 import type { MessageDTO } from '../src/events/types.ts'
 
-function msg(id: number, over: Partial<MessageDTO> = {}): MessageDTO {
-  return {
-    id,
-    conversationId: 7,
-    direction: 'in',
-    type: 'text',
-    text: `m${id}`,
-    media: null,
-    data: null,
-    context: null,
-    replyToMessageId: null,
-    reactions: null,
-    providerMessageId: null,
-    clientMessageId: null,
-    senderUserId: null,
-    status: 'received',
-    sentAt: null,
-    deliveredAt: null,
-    readAt: null,
-    failedAt: null,
-    error: null,
-    timestamp: id * 1000,
-    ...over,
-  }
-}
+/** Message `id` (test/helpers/dto-fixtures.ts) in conversation 7, at `id` seconds, without a provider id. */
+const msg = (id: number, over: Partial<MessageDTO> = {}): MessageDTO =>
+  dtoMsg(id, 7, { providerMessageId: null, timestamp: id * 1000, ...over })
 
 function setUp() {
   const state = createInboxState()

@@ -6,7 +6,8 @@
 import t from 'tap'
 import type { Page } from 'playwright-core'
 import { startServer, type TestServer } from './helpers/server.ts'
-import { textWebhook } from './helpers/wa.ts'
+import { AGENT_B, addAgentB } from './helpers/team-fixtures.ts'
+import { say } from './helpers/wa.ts'
 import {
   type BrowserTestLike,
   agentPage,
@@ -19,15 +20,8 @@ import {
   waitForBubbles,
 } from './helpers/browser.ts'
 
-const AGENT_B = { email: 'bea@example.com', password: 'another good password', name: 'Bea' }
-
 t.setTimeout(E2E_FILE_TIMEOUT_MS)
 t.before(ensureWebBuild)
-
-async function say(s: TestServer, from: string, name: string, body: string) {
-  const res = await s.webhook(textWebhook(from, name, body).payload)
-  if (res.status !== 200) throw new Error(`webhook answered ${res.status}`)
-}
 
 const composer = (p: Page) => p.locator('#composer-input')
 /** The composer shows `text` (it follows the draft in an effect, after the banner renders). */
@@ -43,13 +37,7 @@ const outTexts = (s: TestServer) =>
 
 async function twoAgents(t: BrowserTestLike) {
   const s = await startServer(t)
-  const auth = s.app.services.auth
-  const ws = auth.defaultWorkspace()
-  const b = await auth.createUser({ ...AGENT_B, workspaceId: ws, role: 'agent' })
-  s.app.services.members.set(
-    b.id,
-    s.app.services.channels.list(ws).map((c) => c.id),
-  )
+  await addAgentB(s)
   await say(s, '4915100000002', 'Yara', 'my parcel never came')
   const browser = await launchBrowser(t)
   const a = await agentPage(t, browser, s.url)

@@ -3,8 +3,8 @@
 // every page that stays on one line at every width, and message actions on a phone.
 import t from 'tap'
 import type { Page } from 'playwright-core'
-import { ADMIN, apiCall, startServer, type TestServer } from './helpers/server.ts'
-import { textWebhook } from './helpers/wa.ts'
+import { ADMIN, apiCall, startServer } from './helpers/server.ts'
+import { say } from './helpers/wa.ts'
 import {
   agentPage,
   E2E_FILE_TIMEOUT_MS,
@@ -21,11 +21,6 @@ import {
 
 t.setTimeout(E2E_FILE_TIMEOUT_MS)
 t.before(ensureWebBuild)
-
-async function say(s: TestServer, from: string, name: string, body: string) {
-  const res = await s.webhook(textWebhook(from, name, body).payload)
-  if (res.status !== 200) throw new Error(`webhook answered ${res.status}`)
-}
 
 /** A marker in the page's document: a reload would drop it. */
 const markDocument = (p: Page) => p.evaluate(() => ((window as unknown as { __sameDocument: boolean }).__sameDocument = true))

@@ -4,8 +4,8 @@
 // server's fake clock); the list's Pending and Snoozed filters; the timeline's lines.
 import t from 'tap'
 import type { Page } from 'playwright-core'
-import { startServer, apiCall, type TestServer } from './helpers/server.ts'
-import { textWebhook } from './helpers/wa.ts'
+import { startServer, apiCall } from './helpers/server.ts'
+import { say } from './helpers/wa.ts'
 import {
   agentPage,
   E2E_FILE_TIMEOUT_MS,
@@ -22,11 +22,6 @@ t.setTimeout(E2E_FILE_TIMEOUT_MS)
 t.before(ensureWebBuild)
 
 const ZONE = 'Asia/Tokyo'
-
-async function say(s: TestServer, from: string, name: string, body: string) {
-  const res = await s.webhook(textWebhook(from, name, body).payload)
-  if (res.status !== 200) throw new Error(`webhook answered ${res.status}`)
-}
 
 const waitNames = (p: Page, want: string) =>
   p.waitForFunction(

@@ -9,6 +9,7 @@ import path from 'node:path'
 import t from 'tap'
 import { startServer, apiCall, type ApiCall, type TestLike, type TestServer } from './helpers/server.ts'
 import { connectSse, type SseClient } from './helpers/sse.ts'
+import { otherWorkspaceAdmin } from './helpers/team-fixtures.ts'
 import { textWebhook } from './helpers/wa.ts'
 import { until as waitUntil } from './helpers/emulator.ts'
 import type { ConversationDTO, MessageDTO, SystemLineData } from '../src/events/types.ts'
@@ -279,9 +280,7 @@ t.test('scope: another channel’s or workspace’s conversation answers 404 and
   t.equal((await cy('POST', `/api/conversations/${conv.id}/status`, { status: 'pending' })).status, 404)
   t.same(await ids(cy, 'status=snoozed'), [])
 
-  const ws2 = s.db.$client.prepare(`INSERT INTO workspaces(name) VALUES ('Other shop') RETURNING id`).get() as { id: number }
-  await services.auth.createUser({ workspaceId: ws2.id, email: 'o@example.com', name: 'O', password: PASSWORD, role: 'admin' })
-  const other = apiCall(s.url, (await s.login({ email: 'o@example.com', password: PASSWORD })).token)
+  const { call: other } = await otherWorkspaceAdmin(s)
   t.equal((await other('POST', `/api/conversations/${conv.id}/snooze`, { until })).status, 404, 'another workspace')
   t.equal((await call('GET', `/api/conversations/${conv.id}`)).body.conversation.status, 'open')
   t.same(await history(call, conv.id), ['Hi'])

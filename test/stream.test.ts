@@ -3,6 +3,7 @@ import net from 'node:net'
 import t from 'tap'
 import { startServer, ADMIN, PHONE_NUMBER_ID, type TestServer } from './helpers/server.ts'
 import { connectSse, type SseClient } from './helpers/sse.ts'
+import { otherWorkspaceAdmin } from './helpers/team-fixtures.ts'
 import { until } from './helpers/emulator.ts'
 import { textWebhook, envelope, value, contact, text } from './helpers/wa.ts'
 
@@ -242,19 +243,11 @@ t.test('streams close on logout and on token expiry', async (t) => {
 t.test('events are filtered by workspace, live and in replay', async (t) => {
   const s = await startServer(t)
   const { services } = s.app
-  const ws2 = s.db.$client.prepare(`INSERT INTO workspaces(name) VALUES ('Other shop') RETURNING id`).get() as { id: number }
-  await services.auth.createUser({
-    workspaceId: ws2.id,
-    email: 'other@example.com',
-    name: 'Other',
-    password: 'other password 1',
-    role: 'admin',
-  })
+  const theirs = await otherWorkspaceAdmin(s)
   s.db.$client
     .prepare(`INSERT INTO channels(workspace_id, kind, external_id, name) VALUES (?, 'whatsapp', '200000000000002', 'Other WA')`)
-    .run(ws2.id)
+    .run(theirs.workspaceId)
   const mine = await s.login()
-  const theirs = await s.login({ email: 'other@example.com', password: 'other password 1' })
   const sMine = await connectSse(`${s.url}/stream`, { token: mine.token })
   const sTheirs = await connectSse(`${s.url}/stream`, { token: theirs.token })
   t.teardown(() => (sMine.close(), sTheirs.close()))
@@ -284,7 +277,8 @@ t.test('events are filtered by workspace, live and in replay', async (t) => {
   t.notMatch(replay.events[0]!.data, /secret/)
 
   // REST: the other workspace's conversation answers 404 on every route.
-  const otherConv = (s.db.$client.prepare('SELECT id FROM conversations WHERE workspace_id = ?').get(ws2.id) as { id: number }).id
+  const otherConv = (s.db.$client.prepare('SELECT id FROM conversations WHERE workspace_id = ?').get(theirs.workspaceId) as { id: number })
+    .id
   for (const [method, path] of [
     ['GET', `/api/conversations/${otherConv}`],
     ['GET', `/api/conversations/${otherConv}/messages`],

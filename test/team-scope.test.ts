@@ -4,8 +4,9 @@
 // the customer's waiting time starts with their message and ends with a person's reply,
 // and the Mine / Unassigned / All views and their counts.
 import t from 'tap'
-import { ADMIN, apiCall, startServer, type ApiCall, type TestLike, type TestServer } from './helpers/server.ts'
-import { contact, envelope, text, textWebhook, value } from './helpers/wa.ts'
+import { ADMIN, type TestLike } from './helpers/server.ts'
+import { type Person, twoChannelServer } from './helpers/team-fixtures.ts'
+import { contact, envelope, text, value } from './helpers/wa.ts'
 import { echo } from './helpers/coexistence.ts'
 import { uploadMedia } from './helpers/media-files.ts'
 import { connectSse } from './helpers/sse.ts'
@@ -13,62 +14,17 @@ import { replayAudienceOf } from '../src/domain/accounts/access.ts'
 import type { ConversationDTO, MessageDTO } from '../src/events/types.ts'
 
 const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', 'base64')
-const SECOND = { phoneNumberId: '100000000000003', secret: 'second-app-secret' }
-const PASSWORD = 'agent password 123'
-
-interface Person {
-  id: number
-  token: string
-  call: ApiCall
-}
 
 /** A workspace with two WhatsApp numbers: X (the configured one) and Y. */
 async function team(t: TestLike) {
-  const s: TestServer = await startServer(t)
-  const admin = await s.login()
-  const call = apiCall(s.url, admin.token)
-  const created = await call('POST', '/api/channels', {
-    kind: 'whatsapp',
-    externalId: SECOND.phoneNumberId,
-    name: 'Support line',
-    displayPhoneNumber: '15550003000',
-    accessToken: 'EAA-second',
-    appSecret: SECOND.secret,
-    verifyToken: 'second-verify',
-  })
-  if (created.status !== 201) throw new Error(`channel: ${created.status}`)
-  const y = created.body.channel.id as number
-  const x = ((await call('GET', '/api/channels')).body.channels as { id: number; externalId: string }[]).find(
-    (c) => c.externalId !== SECOND.phoneNumberId,
-  )!.id
+  const ts = await twoChannelServer(t)
+  const { s, api: call, first: x, second: y, agent, customerWrites, workspaceId: ws } = ts
   const services = s.app.services
-  const ws = services.auth.defaultWorkspace()
   const adminId = s.db.$client.prepare('SELECT id FROM users WHERE email = ?').pluck().get(ADMIN.email) as number
 
-  const agent = async (name: string, channelIds: number[]): Promise<Person> => {
-    const email = `${name.toLowerCase()}@example.com`
-    const user = await services.auth.createUser({ workspaceId: ws, email, name, password: PASSWORD, role: 'agent' })
-    services.members.set(user.id, channelIds)
-    const { token } = await s.login({ email, password: PASSWORD })
-    return { id: user.id, token, call: apiCall(s.url, token) }
-  }
   /** The customer writes on X, or on Y. */
-  const write = async (from: string, body: string, on: 'x' | 'y' = 'x') => {
-    const res =
-      on === 'x'
-        ? await s.webhook(textWebhook(from, `Customer ${from.slice(-4)}`, body).payload)
-        : await s.webhook(
-            envelope(
-              value({
-                phoneNumberId: SECOND.phoneNumberId,
-                contacts: [contact(from, `Customer ${from.slice(-4)}`)],
-                messages: [text(from, body)],
-              }),
-            ),
-            { secret: SECOND.secret },
-          )
-    if (res.status !== 200) throw new Error(`webhook: ${res.status}`)
-  }
+  const write = (from: string, body: string, on: 'x' | 'y' = 'x') =>
+    customerWrites(from, `Customer ${from.slice(-4)}`, body, on === 'x' ? 'first' : 'second')
   const convOf = (from: string, channelId: number) =>
     (s.db.$client
       .prepare('SELECT v.id FROM conversations v JOIN contacts c ON c.id = v.contact_id WHERE c.external_id = ? AND v.channel_id = ?')
@@ -76,7 +32,7 @@ async function team(t: TestLike) {
       .get(from, channelId) as number | undefined)!
   const assign = (conversationId: number, userId: number | null) =>
     services.store.updateConversation(conversationId, { assigneeId: userId })
-  return { s, ws, call, adminId, x, y, agent, write, convOf, assign, admin: { id: adminId, token: admin.token, call } as Person }
+  return { s, ws, call, adminId, x, y, agent, write, convOf, assign, admin: { id: adminId, token: ts.adminToken, call } as Person }
 }
 
 const ids = (list: ConversationDTO[]) => list.map((c) => c.id)

@@ -1,64 +1,22 @@
 // Per-user streams and presence (issue 13): real server, real SSE clients. Two agents
 // on different channels and the admin; a customer writes on one channel.
 import t, { type Test } from 'tap'
-import { apiCall, startServer, type TestServer } from './helpers/server.ts'
+import { type AnaAndBen, anaAndBen } from './helpers/team-fixtures.ts'
 import { connectSse, type SseClient, type SseEvent } from './helpers/sse.ts'
 import { until } from './helpers/emulator.ts'
-import { contact, envelope, text, value } from './helpers/wa.ts'
 
-const SECOND_NUMBER = '100000000000003'
-const SECOND_SECRET = 'second-app-secret'
-const PASSWORD = 'agent password 1'
-
-interface Team {
-  s: TestServer
-  /** The default channel (from the environment) and a second one. */
-  first: number
-  second: number
-  admin: string
-  /** Member of the first channel only. */
-  ana: { id: number; token: string }
-  /** Member of the second channel only. */
-  ben: { id: number; token: string }
-}
+/** The default channel (from the environment) and a second one; Ana works the first, Ben the second. */
+type Team = AnaAndBen
 
 async function team(t: Test, env: Record<string, string> = {}): Promise<Team> {
-  const s = await startServer(t, { env })
-  const { token: admin } = await s.login()
-  const call = apiCall(s.url, admin)
-  const created = await call<{ channel: { id: number } }>('POST', '/api/channels', {
-    kind: 'whatsapp',
-    externalId: SECOND_NUMBER,
-    name: 'Support line',
-    displayPhoneNumber: '15550003000',
-    accessToken: 'EAA-second',
-    appSecret: SECOND_SECRET,
-    verifyToken: 'second-verify',
-  })
-  t.equal(created.status, 201)
-  const first = (s.db.$client.prepare('SELECT id FROM channels WHERE external_id = ?').get('100000000000002') as { id: number }).id
-  const second = created.body.channel.id
-  const { auth, members } = s.app.services
-  const agent = async (name: string, channelIds: number[]) => {
-    const email = `${name.toLowerCase()}@example.com`
-    const user = await auth.createUser({ workspaceId: auth.defaultWorkspace(), email, name, password: PASSWORD, role: 'agent' })
-    members.set(user.id, channelIds)
-    const { token } = await s.login({ email, password: PASSWORD })
-    return { id: user.id, token }
-  }
-  return { s, first, second, admin, ana: await agent('Ana', [first]), ben: await agent('Ben', [second]) }
+  const tm = await anaAndBen(t, { env })
+  t.equal(tm.secondStatus, 201)
+  return tm
 }
 
 /** A customer writes on the first channel (default) or the second. */
-async function customerWrites(tm: Team, channel: 'first' | 'second', from: string, body: string): Promise<void> {
-  const v = value({
-    ...(channel === 'second' ? { phoneNumberId: SECOND_NUMBER } : {}),
-    contacts: [contact(from, `Customer ${from}`)],
-    messages: [text(from, body)],
-  })
-  const res = await tm.s.webhook(envelope(v), channel === 'second' ? { secret: SECOND_SECRET } : {})
-  if (res.status !== 200) throw new Error(`webhook ${res.status}`)
-}
+const customerWrites = (tm: Team, channel: 'first' | 'second', from: string, body: string): Promise<void> =>
+  tm.customerWrites(from, `Customer ${from}`, body, channel)
 
 const idNum = (id: string | undefined) => Number(id!.slice(id!.lastIndexOf(':') + 1))
 

@@ -1,7 +1,7 @@
 // WhatsApp Cloud API payload builders, composed from the field lists in
 // meta-platform-facts.md (fake ids: business 15550001000, phone_number_id
 // 100000000000002, WABA 100000000000001).
-import { PHONE_NUMBER_ID } from './server.ts'
+import { PHONE_NUMBER_ID, type TestServer } from './server.ts'
 
 let seq = 0
 export const wamid = (tag = 'm') => `wamid.HBgL${tag}${Date.now().toString(36)}${(++seq).toString(36)}AA==`
@@ -47,6 +47,12 @@ export function textWebhook(from: string, name: string, bodyText: string, id?: s
   const m = text(from, bodyText)
   if (id) m.id = id
   return { payload: envelope(value({ contacts: [contact(from, name)], messages: [m] })), id: m.id }
+}
+
+/** The customer `from` (called `name`) writes `body` on the configured number: a signed webhook that must answer 200. */
+export async function say(s: TestServer, from: string, name: string, body: string): Promise<void> {
+  const res = await s.webhook(textWebhook(from, name, body).payload)
+  if (res.status !== 200) throw new Error(`webhook answered ${res.status}`)
 }
 
 export function status(id: string, st: string, recipient: string, extra: Record<string, unknown> = {}) {
