@@ -24,6 +24,8 @@ export const Errors = {
   loginThrottled: make('LOGIN_THROTTLED', 429, 'Too many failed sign-ins; wait a minute and try again'),
   notFound: (what = 'Resource') => new AppError('NOT_FOUND', 404, `${what} not found`),
   badCursor: make('BAD_CURSOR', 400, 'The pagination cursor is not valid'),
+  // Issue 15: a history page is read one way at a time.
+  pagingConflict: make('PAGING_CONFLICT', 400, 'Ask for one page at a time: around, cursor or after, not several together'),
   invalidSignature: make('INVALID_SIGNATURE', 401, 'X-Hub-Signature-256 is missing or does not match'),
   malformedJson: make('MALFORMED_JSON', 400, 'The body is not valid JSON'),
   verifyFailed: make('VERIFY_TOKEN_MISMATCH', 403, 'Verification failed'),

@@ -20,6 +20,10 @@ export class MessagesRepo {
   private readonly byClientIdStmt: Database.Statement
   private readonly lastInboundStmt: Database.Statement
   private readonly deleteNoteStmt: Database.Statement
+  // Issue 15: history around a message (a search result), paged both ways.
+  private readonly dtoAfterStmt: Database.Statement
+  private readonly dtoOneStmt: Database.Statement
+  private readonly newerExistsStmt: Database.Statement
 
   constructor(db: Db) {
     const c = db.$client
@@ -45,6 +49,16 @@ export class MessagesRepo {
           ORDER BY id DESC LIMIT ?`,
       )
       .raw()
+    this.dtoAfterStmt = c
+      .prepare(
+        `SELECT ${MESSAGE_DTO_COLUMNS} FROM messages WHERE workspace_id = ? AND conversation_id = ? AND id > ?
+          ORDER BY id LIMIT ?`,
+      )
+      .raw()
+    this.dtoOneStmt = c
+      .prepare(`SELECT ${MESSAGE_DTO_COLUMNS} FROM messages WHERE workspace_id = ? AND conversation_id = ? AND id = ?`)
+      .raw()
+    this.newerExistsStmt = c.prepare('SELECT 1 FROM messages WHERE workspace_id = ? AND conversation_id = ? AND id > ? LIMIT 1').pluck()
   }
 
   /** Inserts unless the provider id (or client id) is already stored; undefined means duplicate. */
@@ -97,6 +111,22 @@ export class MessagesRepo {
         : this.dtoBeforeStmt.all(workspaceId, conversationId, opts.beforeId, opts.limit)
     ) as unknown[][]
     return rows.map(rowToMessageDTO)
+  }
+
+  /** Oldest first: the messages after `afterId` (the newer direction of the keyset, issue 15). */
+  listMessageDTOsAfter(workspaceId: number, conversationId: number, opts: { limit: number; afterId: number }): MessageDTO[] {
+    return (this.dtoAfterStmt.all(workspaceId, conversationId, opts.afterId, opts.limit) as unknown[][]).map(rowToMessageDTO)
+  }
+
+  /** One message of this conversation as the history shows it; undefined when it is not one of its messages. */
+  messageDTOIn(workspaceId: number, conversationId: number, id: number): MessageDTO | undefined {
+    const row = this.dtoOneStmt.get(workspaceId, conversationId, id) as unknown[] | undefined
+    return row === undefined ? undefined : rowToMessageDTO(row)
+  }
+
+  /** Whether the conversation has a message newer than `id`. */
+  hasMessageAfter(workspaceId: number, conversationId: number, id: number): boolean {
+    return this.newerExistsStmt.get(workspaceId, conversationId, id) !== undefined
   }
 
   /** The message an agent's send with this clientMessageId stored, if any (a send's idempotency key). */
