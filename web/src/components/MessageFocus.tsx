@@ -5,7 +5,7 @@
 // loaded with the first jump (ConversationView.tsx), out of the inbox's initial JavaScript.
 import { useEffect, useRef } from 'preact/hooks'
 import { useApp } from '../state/context.ts'
-import type { Focus } from '../state/focus.ts'
+import { focusShown, type Focus } from '../state/focus.ts'
 import type { Thread } from '../state/inbox.ts'
 import { loadAround } from '../state/history-actions.ts'
 import type { ScrollerHandle } from './ChatScroller.tsx'
@@ -28,6 +28,7 @@ export function MessageFocus(props: {
       done.current = f
       // After this render has placed the rows.
       requestAnimationFrame(() => props.scroller.current?.scrollToKey(key))
+      focusShown(f)
     } else if (asked.current !== f) {
       asked.current = f
       void loadAround(app, f.conversationId, f.messageId)

@@ -15,9 +15,14 @@ export interface Focus {
 export const focus = signal<Focus | null>(null)
 let timer: ReturnType<typeof setTimeout> | undefined
 
+/** Asks for the message; it stays asked for until it is on screen (however long the history around it takes). */
 export function focusMessage(conversationId: number, messageId: number) {
-  const f = { conversationId, messageId }
-  focus.value = f
+  clearTimeout(timer)
+  focus.value = { conversationId, messageId }
+}
+
+/** The message is on screen: its highlight fades after a moment. */
+export function focusShown(f: Focus) {
   clearTimeout(timer)
   timer = setTimeout(() => focus.value === f && (focus.value = null), FOCUS_MS)
 }

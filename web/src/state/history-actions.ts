@@ -5,6 +5,7 @@
 import { ApiError, describeError } from '../api/client.ts'
 import { historyApi } from '../api/history.ts'
 import type { App } from './app.ts'
+import { focus } from './focus.ts'
 import type { ScrollerHandle } from '../components/ChatScroller.tsx'
 
 // As many as the newest page (state/app.ts MESSAGE_PAGE): about half before the message, half after.
@@ -27,8 +28,11 @@ export async function loadAround(app: App, conversationId: number, messageId: nu
     // The message is gone (a deleted note) or out of reach now: the conversation as usual.
     if (e instanceof ApiError && e.status === 404 && e.message.startsWith('Message')) {
       app.flash('That message is no longer in the conversation.')
+      if (focus.value?.messageId === messageId) focus.value = null
       return loadLatest(app, conversationId)
     }
+    // "Try again" then opens the conversation as usual.
+    if (focus.value?.messageId === messageId) focus.value = null
     if (t.status.value === 'loading') t.status.value = 'error'
     app.flash(`Could not load the messages: ${describeError(e)}`)
   }
