@@ -26,6 +26,8 @@ export const Errors = {
   badCursor: make('BAD_CURSOR', 400, 'The pagination cursor is not valid'),
   // Search (issue 15): what to fix in the query, in words (never FTS5's own error text).
   badQuery: (why: string) => new AppError('BAD_QUERY', 400, why),
+  // Issue 15: a history page is read one way at a time.
+  pagingConflict: make('PAGING_CONFLICT', 400, 'Ask for one page at a time: around, cursor or after, not several together'),
   invalidSignature: make('INVALID_SIGNATURE', 401, 'X-Hub-Signature-256 is missing or does not match'),
   malformedJson: make('MALFORMED_JSON', 400, 'The body is not valid JSON'),
   verifyFailed: make('VERIFY_TOKEN_MISMATCH', 403, 'Verification failed'),

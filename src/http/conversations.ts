@@ -10,7 +10,8 @@ import { Errors } from '../errors.ts'
 import type { Services } from '../services.ts'
 import { setConversationStatus } from '../domain/inbox/conversation-status.ts'
 import { canSeeChannel, channelFilterOf } from '../domain/accounts/access.ts'
-import { decodeCursor, keysetPage } from './paging.ts'
+import { decodeCursor, idFromCursor, keysetPage } from './paging.ts'
+import { readMessagePage, type MessagePageAt } from './message-pages.ts'
 import { conversationInScope } from './scope.ts'
 
 const DEFAULT_PAGE = 50
@@ -90,6 +91,8 @@ export async function conversationRoutes(app: FastifyInstance, opts: { services:
     return { conversation: result, eventId }
   })
 
+  // The history, a page at a time: the newest page, older (`cursor`), newer (`after`) or
+  // around one message (`around`, issue 15: a search result); see message-pages.ts.
   r.get(
     '/api/conversations/:id/messages',
     {
@@ -97,24 +100,33 @@ export async function conversationRoutes(app: FastifyInstance, opts: { services:
         params: Type.Object({ id: Type.Integer({ minimum: 1 }) }),
         querystring: Type.Object({
           cursor: Type.Optional(Type.String({ maxLength: 100 })),
+          after: Type.Optional(Type.String({ maxLength: 100 })),
+          around: Type.Optional(Type.Integer({ minimum: 1 })),
           limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE })),
         }),
       },
     },
     async (req) => {
       const ws = req.session.workspaceId
+      const { cursor, after, around } = req.query
       const limit = req.query.limit ?? DEFAULT_PAGE
-      const beforeId = req.query.cursor ? decodeCursor(req.query.cursor, 1)[0] : undefined
+      if ([cursor, after, around].filter((p) => p !== undefined).length > 1) throw Errors.pagingConflict()
+      const at: MessagePageAt =
+        around !== undefined
+          ? { around }
+          : after !== undefined
+            ? { after: idFromCursor(after) }
+            : { before: cursor ? decodeCursor(cursor, 1)[0] : undefined }
       const { result, eventId } = events.snapshot(() => {
         // Another workspace's or channel's conversation answers 404, not an empty page.
         const channelId = store.conversations.channelOf(ws, req.params.id)
-        if (channelId === undefined || !canSeeChannel(req.access, channelId)) return undefined
-        return store.listMessages(ws, req.params.id, { limit: limit + 1, beforeId })
+        if (channelId === undefined || !canSeeChannel(req.access, channelId)) return 'no-conversation' as const
+        return readMessagePage(store.messages, ws, req.params.id, limit, at) ?? ('no-message' as const)
       })
-      if (!result) throw Errors.notFound('Conversation')
-      // Newest page first (the cursor is at its oldest); within a page, oldest to newest as a chat reads.
-      const { page, nextCursor } = keysetPage(result, limit, (oldest) => [oldest.id])
-      return { messages: page.reverse(), nextCursor, eventId }
+      if (result === 'no-conversation') throw Errors.notFound('Conversation')
+      // `around` a message of another conversation: as if it did not exist.
+      if (result === 'no-message') throw Errors.notFound('Message')
+      return { ...result, eventId }
     },
   )
 

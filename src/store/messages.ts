@@ -21,6 +21,9 @@ export class MessagesRepo {
   private readonly lastInboundStmt: Database.Statement
   private readonly deleteNoteStmt: Database.Statement
   private readonly dtoAfterStmt: Database.Statement
+  // Issue 15: history around a message (a search result), paged both ways.
+  private readonly dtoOneStmt: Database.Statement
+  private readonly newerExistsStmt: Database.Statement
 
   constructor(db: Db) {
     const c = db.$client
@@ -46,13 +49,18 @@ export class MessagesRepo {
           ORDER BY id DESC LIMIT ?`,
       )
       .raw()
-    // Issue 15, a transcript: oldest first, a page at a time, up to the newest id when it began.
+    // Issue 15: oldest first after an id, up to another (a transcript: the newest id when it
+    // began; the history's newer pages: no bound).
     this.dtoAfterStmt = c
       .prepare(
         `SELECT ${MESSAGE_DTO_COLUMNS} FROM messages WHERE workspace_id = ? AND conversation_id = ? AND id > ? AND id <= ?
           ORDER BY id LIMIT ?`,
       )
       .raw()
+    this.dtoOneStmt = c
+      .prepare(`SELECT ${MESSAGE_DTO_COLUMNS} FROM messages WHERE workspace_id = ? AND conversation_id = ? AND id = ?`)
+      .raw()
+    this.newerExistsStmt = c.prepare('SELECT 1 FROM messages WHERE workspace_id = ? AND conversation_id = ? AND id > ? LIMIT 1').pluck()
   }
 
   /** Inserts unless the provider id (or client id) is already stored; undefined means duplicate. */
@@ -116,6 +124,22 @@ export class MessagesRepo {
   newestIdOf(conversationId: number): number {
     return (this.sql.get('SELECT coalesce(max(id), 0) AS id FROM messages WHERE conversation_id = ?').get(conversationId) as { id: number })
       .id
+  }
+
+  /** Oldest first: the messages after `afterId` (the newer direction of the keyset, issue 15). */
+  listMessageDTOsAfter(workspaceId: number, conversationId: number, opts: { limit: number; afterId: number }): MessageDTO[] {
+    return this.messageDTOsAfter(workspaceId, conversationId, opts.afterId, Number.MAX_SAFE_INTEGER, opts.limit)
+  }
+
+  /** One message of this conversation as the history shows it; undefined when it is not one of its messages. */
+  messageDTOIn(workspaceId: number, conversationId: number, id: number): MessageDTO | undefined {
+    const row = this.dtoOneStmt.get(workspaceId, conversationId, id) as unknown[] | undefined
+    return row === undefined ? undefined : rowToMessageDTO(row)
+  }
+
+  /** Whether the conversation has a message newer than `id`. */
+  hasMessageAfter(workspaceId: number, conversationId: number, id: number): boolean {
+    return this.newerExistsStmt.get(workspaceId, conversationId, id) !== undefined
   }
 
   /** The message an agent's send with this clientMessageId stored, if any (a send's idempotency key). */

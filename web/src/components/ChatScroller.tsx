@@ -46,6 +46,10 @@ export function ChatScroller<R extends ScrollerRow>(props: {
   canAnchor: (row: R) => boolean
   render: (row: R) => ComponentChild
   onNearTop: () => void
+  /** Issue 15: set while newer messages remain to load (a thread opened around a message); the view does not stick to the bottom then. */
+  onNearBottom?: () => void
+  /** The row a jump highlights (class `focus`). */
+  focusKey?: string | null
   onBottomChange: (atBottom: boolean) => void
   handle?: { current: ScrollerHandle | null }
   label: string
@@ -110,7 +114,7 @@ export function ChatScroller<R extends ScrollerRow>(props: {
       setTick((t) => t + 1)
       return
     }
-    if (stick.current) {
+    if (stick.current && !props.onNearBottom) {
       const want = Math.max(0, total - el.clientHeight)
       if (Math.abs(el.scrollTop - want) > 1) el.scrollTop = want
     } else if (anchor.current) {
@@ -123,6 +127,12 @@ export function ChatScroller<R extends ScrollerRow>(props: {
     // Still near the top after this render (a short history, or the agent waits at the
     // top while pages arrive): load more now, no scroll event will come to ask.
     if (total <= el.clientHeight || el.scrollTop < NEAR_TOP_PX) props.onNearTop()
+    if (props.onNearBottom) {
+      // Rows added below keep the reading position; the bottom is the bottom again only when the agent goes there.
+      const rest = total - el.scrollTop - el.clientHeight
+      stick.current = rest <= BOTTOM_SLACK_PX
+      if (rest < NEAR_TOP_PX) props.onNearBottom()
+    }
   })
 
   // Re-measure when the box or rendered rows change size (window resize, images).
@@ -151,13 +161,19 @@ export function ChatScroller<R extends ScrollerRow>(props: {
     anchor.current = row ? { key: row.key, delta: el.scrollTop - offs[i]! } : null
     setView({ top: el.scrollTop, height: el.clientHeight })
     if (el.scrollTop < NEAR_TOP_PX) props.onNearTop()
+    if (el.scrollHeight - el.scrollTop - el.clientHeight < NEAR_TOP_PX) props.onNearBottom?.()
   }
 
   return (
     <div ref={box} class="chat-scroll" onScroll={onScroll} role="log" aria-label={props.label} tabIndex={0}>
       <div class="chat-spacer" style={{ height: `${total}px` }}>
         {rows.slice(from, to).map((r, j) => (
-          <div key={r.key} data-row={r.key} class="chat-row" style={{ transform: `translateY(${offsets[from + j]}px)` }}>
+          <div
+            key={r.key}
+            data-row={r.key}
+            class={r.key === props.focusKey ? 'chat-row focus' : 'chat-row'}
+            style={{ transform: `translateY(${offsets[from + j]}px)` }}
+          >
             {props.render(r)}
           </div>
         ))}

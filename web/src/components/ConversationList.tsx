@@ -12,6 +12,10 @@ import { contactLabel, initials, listTime, rowTime } from '../lib/format.ts'
 import { channelBadge, channelFilterOptions, channelWindow } from '../lib/channels.ts'
 import { LabelChips } from './LabelChips.tsx'
 import { LabelFilter } from './LabelFilter.tsx'
+import { lazy, LazyInline } from '../lib/lazy.tsx'
+
+// Issue 15: the search (its results, their paging) loads with the first query typed.
+const searchPanel = lazy(() => import('./SearchResults.tsx'))
 
 const ROW_HEIGHT = 72
 // Rows rendered beyond the visible ones, so a fast scroll does not show blanks.
@@ -58,7 +62,7 @@ export function ConversationList() {
   useLayoutEffect(() => {
     if (box.current) box.current.scrollTop = 0
     setTop(0)
-  }, [s.filter.value, s.query.value, s.channel.value, s.view.value, s.label.value])
+  }, [s.filter.value, s.channel.value, s.view.value, s.label.value])
 
   const first = Math.max(0, Math.floor(top / ROW_HEIGHT) - OVERSCAN)
   const last = Math.min(list.length, Math.ceil((top + height) / ROW_HEIGHT) + OVERSCAN)
@@ -92,8 +96,9 @@ export function ConversationList() {
 
   const counts = s.counts.value
   const me = s.me.value
+  const q = s.search.value.trim()
   return (
-    <div class="conv-list">
+    <div class={q ? 'conv-list searching' : 'conv-list'}>
       <div class="views" role="tablist" aria-label="Whose conversations">
         {VIEWS.map(([v, label]) => {
           const on = s.view.value === v
@@ -121,15 +126,17 @@ export function ConversationList() {
         })}
       </div>
       <div class="list-tools">
+        {/* Issue 15: one box searches messages, notes and contacts (names, numbers); / or Ctrl+K comes here (Inbox.tsx). */}
         <input
           type="search"
+          id="search"
           class="search"
-          placeholder="Search name or number"
-          aria-label="Search conversations by name or number"
-          value={s.query.value}
-          onInput={(e) => app.setQuery(e.currentTarget.value)}
+          placeholder="Search messages, names, numbers"
+          aria-label="Search"
+          value={s.search.value}
+          onInput={(e) => (s.search.value = e.currentTarget.value)}
           onKeyDown={(e) => {
-            if (e.key === 'ArrowDown') {
+            if (e.key === 'ArrowDown' && !q) {
               e.preventDefault()
               box.current?.focus()
               if (selectedId === null) app.step(1)
@@ -166,6 +173,7 @@ export function ConversationList() {
           <LabelFilter />
         </div>
       </div>
+      {q && <LazyInline of={searchPanel}>{(m) => <m.SearchResults query={q} />}</LazyInline>}
       <div
         ref={box}
         id="conversation-list"
@@ -191,11 +199,7 @@ export function ConversationList() {
             />
           ))}
         </div>
-        {list.length === 0 && (
-          <p class="list-empty">
-            {paging.loading ? 'Loading…' : s.query.value.trim() ? 'No conversation matches.' : 'No conversations yet.'}
-          </p>
-        )}
+        {list.length === 0 && <p class="list-empty">{paging.loading ? 'Loading…' : 'No conversations yet.'}</p>}
       </div>
     </div>
   )

@@ -18,7 +18,8 @@ import { LabelChips } from './LabelChips.tsx'
 import { lazy, LazyInline } from '../lib/lazy.tsx'
 import { waitingSinceOf } from '../state/team.ts'
 import { ConversationPresence } from './Presence.tsx'
-import { NoteBubble, useNoteFocus } from './NoteBubble.tsx'
+import { NoteBubble } from './NoteBubble.tsx'
+import { focus } from '../state/focus.ts'
 import { ComposerModes } from './NoteComposer.tsx'
 
 // The header's label picker and status/snooze menus load a moment after the first
@@ -27,9 +28,13 @@ const labelPicker = lazy(() => import('./LabelPicker.tsx'))
 const snoozeMenus = lazy(() => import('./SnoozeMenu.tsx'))
 // Issue 15: the admins' "⋯" menu (Export transcript), loaded only for an admin.
 const conversationMenu = lazy(() => import('./TranscriptMenu.tsx'))
+// Issue 15: a jump to a message (a search result, a mention) and the history around it and after it load on first use.
+const messageFocus = lazy(() => import('./MessageFocus.tsx'))
+const historyActions = lazy(() => import('../state/history-actions.ts'))
 
 type Row =
   | { key: string; kind: 'top'; loading: boolean; hasOlder: boolean }
+  | { key: string; kind: 'newer' }
   | { key: string; kind: 'day'; label: string }
   | { key: string; kind: 'unread'; count: number }
   | { key: string; kind: 'msg'; m: MessageDTO }
@@ -58,6 +63,8 @@ export function ConversationView({ id }: { id: number }) {
   const status = t.status.value
   const hasOlder = t.hasOlder.value
   const loadingOlder = t.loadingOlder.value
+  // Issue 15: opened around a message, not at the live end yet (pages load on scrolling down).
+  const hasNewer = t.hasNewer.value
   const now = clock.value
   // The unread count when the agent opened it: where the "unread" divider goes.
   const [unreadAtOpen] = useState(() => conv?.unreadCount ?? 0)
@@ -67,7 +74,7 @@ export function ConversationView({ id }: { id: number }) {
 
   const { messages, pending } = useMemo(() => threadItems(t), [t, version])
   const newest = messages[messages.length - 1]?.id ?? 0
-  if (atBottom) seenUpTo.current = newest
+  if (atBottom || hasNewer) seenUpTo.current = newest
   let newCount = 0
   if (!atBottom) for (let i = messages.length - 1; i >= 0 && messages[i]!.id > seenUpTo.current; i--) newCount++
 
@@ -89,7 +96,9 @@ export function ConversationView({ id }: { id: number }) {
         left--
       }
     }
-    if (left > 0 && hasOlder && unreadPages.current < UNREAD_PAGES_MAX) wantOlder = true
+    // Opened far back (a search result): the unread ones are at the live end, not here.
+    if (hasNewer) divider.current = -1
+    else if (left > 0 && hasOlder && unreadPages.current < UNREAD_PAGES_MAX) wantOlder = true
     else divider.current = oldestIn
   }
   useEffect(() => {
@@ -120,18 +129,21 @@ export function ConversationView({ id }: { id: number }) {
       }
       out.push({ key: `p-${p.clientMessageId}`, kind: 'pending', p })
     }
+    if (hasNewer) out.push({ key: 'newer', kind: 'newer' })
     return out
-  }, [messages, pending, loadingOlder, hasOlder, dividerBefore, dayKey(now)])
+  }, [messages, pending, loadingOlder, hasOlder, hasNewer, dividerBefore, dayKey(now)])
 
-  // Issue 14: a jump from the Mentions list scrolls to its note (loading older pages to reach it).
-  useNoteFocus(id, rows, scroller, t)
+  // A jump (a mention's note, issue 14; a search result, issue 15) scrolls to its message, loading the history around it.
+  const f = focus.value?.conversationId === id ? focus.value : null
 
   // Reading the newest messages clears the unread badge (when the tab is visible).
   const unread = conv?.unreadCount ?? 0
+  // The bottom of a window far back is not the newest message: nothing is read there.
+  const live = atBottom && !hasNewer
   useEffect(() => {
-    app.atBottom.value = atBottom
-    if (atBottom && unread > 0 && status === 'ready') app.autoRead(id)
-  }, [atBottom, unread, status])
+    app.atBottom.value = live
+    if (live && unread > 0 && status === 'ready') app.autoRead(id)
+  }, [live, unread, status])
   useEffect(() => {
     const onVisible = () => app.atBottom.value && app.autoRead(id)
     document.addEventListener('visibilitychange', onVisible)
@@ -177,11 +189,14 @@ export function ConversationView({ id }: { id: number }) {
         return r.m.direction === 'system' ? <SystemLine m={r.m} /> : <MessageBubble m={r.m} thread={t} />
       case 'pending':
         return <PendingBubble p={r.p} />
+      case 'newer':
+        return <div class="history-top">Loading newer messages…</div>
     }
   }
 
   return (
     <section class="conversation" aria-label={`Conversation with ${name}`} data-conversation={id}>
+      {f && <LazyInline of={messageFocus}>{(m) => <m.MessageFocus f={f} rows={rows} scroller={scroller} t={t} />}</LazyInline>}
       <header class="conv-header">
         <button type="button" class="icon back" onClick={() => app.closeConversation()} aria-label="Back to conversations">
           ←
@@ -228,6 +243,8 @@ export function ConversationView({ id }: { id: number }) {
             canAnchor={canAnchor}
             render={renderRow}
             onNearTop={() => void app.loadOlder(id)}
+            onNearBottom={hasNewer ? () => void historyActions.load().then((m) => m.loadNewer(app, id)) : undefined}
+            focusKey={f && `m-${f.messageId}`}
             onBottomChange={setAtBottom}
             handle={scroller}
             label={`Messages with ${name}`}
@@ -240,7 +257,14 @@ export function ConversationView({ id }: { id: number }) {
         </div>
       )}
       <ComposerModes conv={conv} />
-      <Composer conv={conv} win={win} onSent={() => scroller.current?.scrollToBottom()} />
+      <Composer
+        conv={conv}
+        win={win}
+        onSent={() =>
+          // A reply sent from far back: the live end replaces the window, then the view goes down to it.
+          t.hasNewer.value ? void historyActions.load().then((m) => m.toLatest(app, id, scroller)) : scroller.current?.scrollToBottom()
+        }
+      />
     </section>
   )
 }

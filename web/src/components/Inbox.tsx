@@ -35,10 +35,19 @@ export function Inbox() {
       if (app.view.value !== 'inbox' || app.reauth.value !== null) return
       if (e.key === 'Escape') {
         if (app.replyTo.value) app.replyTo.value = null
+        // Issue 15: out of the search, back to the list (cleared).
+        else if (s.search.value) s.search.value = ''
         else if (s.selectedId.value !== null) {
           app.closeConversation()
           document.querySelector<HTMLElement>('#conversation-list')?.focus()
         }
+      } else if (
+        (e.key === '/' && !(e.target as Element).closest('input,textarea,select,[contenteditable]')) ||
+        (e.key === 'k' && (e.ctrlKey || e.metaKey))
+      ) {
+        // Issue 15: the search box, from anywhere but a field being typed in.
+        e.preventDefault()
+        document.getElementById('search')?.focus()
       } else if (e.altKey && (e.key === 'ArrowDown' || e.key === 'ArrowUp')) {
         e.preventDefault()
         app.step(e.key === 'ArrowDown' ? 1 : -1)

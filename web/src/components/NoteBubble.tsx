@@ -2,17 +2,12 @@
 // the customer's side nor ours, with a "Note" badge and its author — never mistaken for
 // a message the customer saw. Its author can delete it (asked twice, on the card itself).
 // The text is rendered as text; `@Name` of a teammate is marked.
-import { useEffect, useRef, useState } from 'preact/hooks'
+import { useState } from 'preact/hooks'
 import type { MessageDTO } from '../../../src/events/types.ts'
 import { useApp } from '../state/context.ts'
 import { notesOf } from '../state/notes.ts'
 import { timeOf } from '../lib/format.ts'
-import type { Thread } from '../state/inbox.ts'
-import type { ScrollerHandle } from './ChatScroller.tsx'
 import './notes.css'
-
-// Pages (of 100) a jump may load to reach an old note.
-const FOCUS_PAGES_MAX = 20
 
 /** The note's text with teammates' `@Name` marked (text nodes only). */
 function withMentions(text: string, names: string[]) {
@@ -86,36 +81,4 @@ export function NoteBubble({ m }: { m: MessageDTO }) {
       </p>
     </div>
   )
-}
-
-/**
- * Scrolls the open conversation to the note a jump asked for (`notes.focus`), loading
- * older pages until it is in (a bounded number), once per jump.
- */
-export function useNoteFocus(
-  conversationId: number,
-  rows: ReadonlyArray<{ key: string }>,
-  scroller: { current: ScrollerHandle | null },
-  t: Thread,
-) {
-  const app = useApp()
-  const notes = notesOf(app)
-  const f = notes.focus.value
-  const done = useRef<object | null>(null)
-  const pages = useRef(0)
-  const ready = t.status.value === 'ready'
-  useEffect(() => {
-    if (!f || f.conversationId !== conversationId || done.current === f || !ready) return
-    const key = `m-${f.messageId}`
-    if (rows.some((r) => r.key === key)) {
-      done.current = f
-      // After this render has placed the rows.
-      requestAnimationFrame(() => scroller.current?.scrollToKey(key))
-      return
-    }
-    if (t.hasOlder.value && !t.loadingOlder.value && pages.current < FOCUS_PAGES_MAX) {
-      pages.current++
-      void app.loadOlder(conversationId)
-    }
-  }, [f, rows, ready])
 }

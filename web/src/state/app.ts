@@ -24,6 +24,7 @@ import { createSnoozeActions } from './snooze-actions.ts'
 import { createDrafts } from '../lib/drafts.ts'
 import { createLabelActions } from './label-actions.ts'
 import { createSendGuard } from './send-guard.ts'
+import { focus } from './focus.ts'
 import type { MessageDTO } from '../../../src/events/types.ts'
 
 export type Phase = 'boot' | 'setup' | 'login' | 'inbox' | 'error'
@@ -33,9 +34,6 @@ export type View = 'inbox' | 'settings'
 // 100 conversations fill any screen several times over; 200 is the server's maximum.
 const CONVERSATION_PAGE = 100
 const MESSAGE_PAGE = 100
-// Typing in the search box filters at once over what is loaded; the server is asked
-// once the agent pauses.
-const SEARCH_DEBOUNCE_MS = 250
 const RESYNC_RETRY_MS = 2000
 // Events that move a conversation the counts cannot place come in bursts (a campaign's
 // replies): one request for the views' counts per burst.
@@ -92,7 +90,6 @@ export function createApp() {
   const channels = signal<ChannelPublic[]>([])
   let channelsLoading: Promise<void> | null = null
   let stream: ReturnType<typeof createSharedStream> | null = null
-  let searchTimer: ReturnType<typeof setTimeout> | undefined
   let resyncGen = 0
   const markingRead = new Set<number>()
   /** This person's availability (issue 13): the top bar's switch; the server's default until it says. */
@@ -361,17 +358,16 @@ export function createApp() {
     const sel = state.selectedId.value
     try {
       const f = state.filter.value
-      const q = state.query.value.trim()
       const ch = state.channel.value
       const v = state.view.value
       const lb = state.label.value
       void loadCounts()
-      const page = await api.conversations({ status: f, q, ...channelParams(ch), ...viewParam(v), label: lb, limit: CONVERSATION_PAGE })
+      const page = await api.conversations({ status: f, ...channelParams(ch), ...viewParam(v), label: lb, limit: CONVERSATION_PAGE })
       if (gen !== resyncGen) return
       state.applyConversationPage(
         page.conversations,
         page.eventId,
-        { key: listKey(f, q, ch, v, lb), nextCursor: page.nextCursor, first: true },
+        { key: listKey(f, '', ch, v, lb), nextCursor: page.nextCursor, first: true },
         { replace: true },
       )
       state.dropThreadsExcept(sel)
@@ -397,18 +393,17 @@ export function createApp() {
   /** Loads the first or the next page of the list; false if the server could not answer. */
   async function loadConversations(first: boolean): Promise<boolean> {
     const f = state.filter.value
-    const q = state.query.value.trim()
+    // The list is never narrowed by a query: the search box (issue 15) shows search results in its place.
     const ch = state.channel.value
     const v = state.view.value
     const lb = state.label.value
-    const key = listKey(f, q, ch, v, lb)
+    const key = listKey(f, '', ch, v, lb)
     const p = state.paging.value
     if (!first && (p.key !== key || p.complete || p.loading || !p.nextCursor)) return true
     state.paging.value = first ? { key, nextCursor: null, frontier: null, complete: false, loading: true } : { ...p, loading: true }
     try {
       const page = await api.conversations({
         status: f,
-        q,
         ...channelParams(ch),
         ...viewParam(v),
         label: lb,
@@ -480,12 +475,6 @@ export function createApp() {
     return channelsLoading
   }
 
-  function setQuery(q: string) {
-    state.query.value = q
-    clearTimeout(searchTimer)
-    searchTimer = setTimeout(() => void loadConversations(true), SEARCH_DEBOUNCE_MS)
-  }
-
   // --- one conversation ------------------------------------------------------
 
   function applyRoute() {
@@ -521,7 +510,8 @@ export function createApp() {
         const c = await api.conversation(id)
         state.applyConversation(c.conversation, c.eventId)
       }
-      if (t.status.value !== 'ready') {
+      // A jump to a message (focus.ts) loads the history around it instead (components/message-focus.ts).
+      if (t.status.value !== 'ready' && focus.value?.conversationId !== id) {
         const m = await api.messages(id, null, MESSAGE_PAGE)
         state.applyMessagePage(id, m.messages, m.eventId, { older: false, nextCursor: m.nextCursor })
       }
@@ -847,7 +837,6 @@ export function createApp() {
     logout,
     loadConversations,
     setFilter,
-    setQuery,
     setChannel,
     setView,
     setLabelFilter,

@@ -66,6 +66,15 @@ export interface Thread {
   olderCursor: string | null
   hasOlder: Signal<boolean>
   loadingOlder: Signal<boolean>
+  /**
+   * Issue 15: a thread opened around a message (a search result) does not reach the live
+   * end yet: `newerCursor` pages on from `upTo`, its newest loaded message, and what the
+   * stream brings beyond it is held but not shown until the pages in between are in.
+   */
+  newerCursor: string | null
+  hasNewer: Signal<boolean>
+  loadingNewer: Signal<boolean>
+  upTo: number
 }
 
 export interface ListPaging {
@@ -143,6 +152,8 @@ export function createInboxState(opts: { now?: () => number } = {}) {
   const convVersion = signal(0)
   const filter = signal<StatusFilter>('open')
   const query = signal('')
+  /** Issue 15: the search box over the list; while it holds a query, search results replace the list (SearchResults.tsx). */
+  const search = signal('')
   const channel = signal<ChannelFilter>('')
   /** Mine, Unassigned or All (issue 13), combined with the status and channel filters. */
   const view = signal<AssignView>('all')
@@ -241,6 +252,10 @@ export function createInboxState(opts: { now?: () => number } = {}) {
       olderCursor: null,
       hasOlder: signal(false),
       loadingOlder: signal(false),
+      newerCursor: null,
+      hasNewer: signal(false),
+      loadingNewer: signal(false),
+      upTo: 0,
     }
   }
 
@@ -512,12 +527,16 @@ export function createInboxState(opts: { now?: () => number } = {}) {
     return t
   }
 
-  /** A page of messages read at `eventId`: the newest page (`older: false`) or one further back. */
+  /**
+   * A page of messages read at `eventId`: the newest page (`older: false`) or one further
+   * back; with `newerCursor`, one that knows what lies after it (issue 15: around a
+   * message, `older: true`; newer than the thread, `older: false`).
+   */
   function applyMessagePage(
     conversationId: number,
     messages: MessageDTO[],
     eventId: string,
-    page: { older: boolean; nextCursor: string | null },
+    page: { older: boolean; nextCursor: string | null; newerCursor?: string | null },
     opts: { replace?: boolean } = {},
   ) {
     const E = seqOf(eventId) ?? parseEventId(eventId)?.n ?? 0
@@ -542,8 +561,13 @@ export function createInboxState(opts: { now?: () => number } = {}) {
         t.olderCursor = page.nextCursor
         t.hasOlder.value = page.nextCursor !== null
       }
+      if (page.newerCursor !== undefined) {
+        t.newerCursor = page.newerCursor
+        t.upTo = messages[messages.length - 1]?.id ?? t.upTo
+        t.hasNewer.value = page.newerCursor !== null
+      } else if (!page.older) t.hasNewer.value = false
       t.status.value = 'ready'
-      t.loadingOlder.value = false
+      t.loadingOlder.value = t.loadingNewer.value = false
       bumpThread(t)
     })
   }
@@ -641,6 +665,7 @@ export function createInboxState(opts: { now?: () => number } = {}) {
     lastSyncedAt,
     filter,
     query,
+    search,
     channel,
     view,
     label,
@@ -688,7 +713,9 @@ export type InboxState = ReturnType<typeof createInboxState>
 export function threadItems(t: Thread): { messages: MessageDTO[]; pending: PendingMessage[] } {
   t.version.value
   const messages: MessageDTO[] = []
+  const upTo = t.hasNewer.value ? t.upTo : Infinity
   for (const id of t.ids) {
+    if (id > upTo) break
     const m = t.byId.get(id)
     if (m) messages.push(m)
   }

@@ -12,9 +12,7 @@ import { chime, showNotification } from '../lib/notify.ts'
 import { contactLabel } from '../lib/format.ts'
 import { mentionedNames } from '../../../src/domain/notes/mention-parse.ts'
 import type { App } from './app.ts'
-
-// How long a note the agent jumped to stays highlighted.
-const FOCUS_MS = 4000
+import { focus, focusMessage } from './focus.ts'
 
 export function createNotes(app: App) {
   /** Conversations whose composer is in Note mode. */
@@ -28,9 +26,6 @@ export function createNotes(app: App) {
   const nextCursor = signal<string | null>(null)
   const loaded = signal(false)
   const panelOpen = signal(false)
-  /** The note to scroll to and highlight (a jump from the Mentions list or a notification). */
-  const focus = signal<{ conversationId: number; messageId: number } | null>(null)
-  let focusTimer: ReturnType<typeof setTimeout> | undefined
 
   const describe = (e: unknown) => (e instanceof ApiError ? (e.status === 0 ? 'No connection to Parley.' : e.message) : String(e))
 
@@ -120,11 +115,7 @@ export function createNotes(app: App) {
   /** Opens the note's conversation, scrolls to the note and highlights it; the mention is read. */
   function jump(m: MentionDTO) {
     panelOpen.value = false
-    focus.value = { conversationId: m.conversationId, messageId: m.messageId }
-    clearTimeout(focusTimer)
-    focusTimer = setTimeout(() => {
-      if (focus.value?.messageId === m.messageId) focus.value = null
-    }, FOCUS_MS)
+    focusMessage(m.conversationId, m.messageId)
     if (m.readAt === null) void readMentions([m.id])
     if (location.pathname !== `/c/${m.conversationId}`) {
       // Through the router, as a link would: the other pages (contacts, campaigns, settings) leave too.
@@ -192,6 +183,7 @@ export function createNotes(app: App) {
     loadMentions,
     readMentions,
     jump,
+    /** The note to scroll to and highlight (a jump from the Mentions list or a notification): the page's one focus (focus.ts). */
     focus,
   }
 }
