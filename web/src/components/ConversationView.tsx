@@ -13,7 +13,6 @@ import { SystemLine } from './SystemLine.tsx'
 import { CircleCheck, RotateCcw } from 'lucide'
 import { Icon } from './Icon.tsx'
 import { Composer } from './Composer.tsx'
-import { AssigneeControl } from './AssigneeControl.tsx'
 import { LabelChips } from './LabelChips.tsx'
 import { lazy, LazyInline } from '../lib/lazy.tsx'
 import { waitingSinceOf } from '../state/team.ts'
@@ -22,9 +21,10 @@ import { NoteBubble } from './NoteBubble.tsx'
 import { focus } from '../state/focus.ts'
 import { ComposerModes } from './NoteComposer.tsx'
 
-// The header's label picker and status/snooze menus load a moment after the first
+// The header's assignee, label and status/snooze menus load a moment after the first
 // conversation opens: out of the inbox's initial JavaScript (test/web-budget.test.ts).
 const labelPicker = lazy(() => import('./LabelPicker.tsx'))
+const assigneeControl = lazy(() => import('./AssigneeControl.tsx'))
 const snoozeMenus = lazy(() => import('./SnoozeMenu.tsx'))
 // Issue 15: the admins' "⋯" menu (Export transcript), loaded only for an admin.
 const conversationMenu = lazy(() => import('./TranscriptMenu.tsx'))
@@ -220,7 +220,7 @@ export function ConversationView({ id }: { id: number }) {
           <LabelChips refs={conv.labels} />
         </div>
         <LazyInline of={labelPicker}>{(m) => <m.LabelPicker conv={conv} />}</LazyInline>
-        <AssigneeControl conv={conv} />
+        <LazyInline of={assigneeControl}>{(m) => <m.AssigneeControl conv={conv} />}</LazyInline>
         <StatusButton id={id} resolved={conv.status === 'resolved'} />
         <LazyInline of={snoozeMenus}>{(m) => <m.StatusControls conv={conv} />}</LazyInline>
         {app.user.value?.role === 'admin' && <LazyInline of={conversationMenu}>{(m) => <m.ConversationMenu conv={conv} />}</LazyInline>}
