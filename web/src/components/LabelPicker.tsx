@@ -7,6 +7,7 @@ import { useEffect, useRef, useState } from 'preact/hooks'
 import { arrowFocus, usePopover } from '../lib/popover.ts'
 import type { ConversationDTO } from '../../../src/events/types.ts'
 import { useApp } from '../state/context.ts'
+import { setConversationLabels } from '../state/label-edit.ts'
 import { Tag } from 'lucide'
 import { Icon } from './Icon.tsx'
 
@@ -28,7 +29,7 @@ export function LabelPicker({ conv }: { conv: ConversationDTO }) {
     const next = new Set(carried)
     if (next.has(id)) next.delete(id)
     else next.add(id)
-    void app.labels.setConversationLabels(conv.id, [...next])
+    void setConversationLabels(app.labels, conv.id, [...next])
   }
   const onKey = (e: KeyboardEvent) => {
     const target = e.target as HTMLElement

@@ -73,15 +73,19 @@ export function NoteEditor({ conv }: { conv: ConversationDTO }) {
     const caret = input.current?.selectionStart ?? text.length
     const inserted = `@${p.name} `
     const v = text.slice(0, at.start) + inserted + text.slice(caret)
+    const end = at.start + inserted.length
     setPicked((list) => (list.some((x) => x.id === p.id) ? list : [...list, p]))
-    update(v, at.start + inserted.length)
-    setAt(null)
-    requestAnimationFrame(() => {
-      const el = input.current
-      if (!el) return
+    // The field and its caret change now, in this key's handler: set after the next frame,
+    // the caret moved back over a key typed in between (seen on a busy CI machine:
+    // "@Bea lease call her. p").
+    const el = input.current
+    if (el) {
+      el.value = v
+      el.setSelectionRange(end, end)
       el.focus()
-      el.setSelectionRange(at.start + inserted.length, at.start + inserted.length)
-    })
+    }
+    update(v, end)
+    setAt(null)
   }
 
   const send = async () => {

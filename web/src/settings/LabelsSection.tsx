@@ -6,6 +6,7 @@ import { useState } from 'preact/hooks'
 import { ApiError } from '../api/client.ts'
 import type { LabelRef } from '../../../src/events/types.ts'
 import { useApp } from '../state/context.ts'
+import { createLabel, removeLabel, updateLabel } from '../state/label-edit.ts'
 import '../components/labels.css'
 import './labels-settings.css'
 
@@ -72,7 +73,7 @@ function LabelRow({ label }: { label: LabelRef }) {
     setBusy(true)
     setError(null)
     try {
-      await app.labels.remove(label.id)
+      await removeLabel(app.labels, label.id)
     } catch (e) {
       setError(labelError(e))
       setBusy(false)
@@ -130,9 +131,9 @@ function LabelForm({ label, onDone }: { label: LabelRef | null; onDone: () => vo
     setBusy(true)
     setError(null)
     try {
-      if (label) await app.labels.update(label.id, { name: n, color })
+      if (label) await updateLabel(app.labels, label.id, { name: n, color })
       else {
-        await app.labels.create(n, color)
+        await createLabel(app.labels, n, color)
         setName('')
       }
       setBusy(false)
