@@ -252,6 +252,9 @@ export const conversations = sqliteTable(
   },
   (t) => [
     uniqueIndex('conversations_channel_contact_uq').on(t.channelId, t.contactId),
+    // A contact's conversations (search by name or number finds contacts first): without it,
+    // each such search walked every conversation of the workspace (bench "history").
+    index('conversations_contact_idx').on(t.contactId),
     index('conversations_ws_activity_idx').on(t.workspaceId, t.lastActivityAt, t.id),
     index('conversations_ws_status_activity_idx').on(t.workspaceId, t.status, t.lastActivityAt, t.id),
     // The snooze wake-up (issue 14) finds the next one due without a scan.
@@ -675,9 +678,11 @@ export const reportEpisodes = sqliteTable(
   },
   (t) => [
     index('report_episodes_conv_idx').on(t.conversationId, t.id),
-    index('report_episodes_opened_idx').on(t.workspaceId, t.openedAt),
-    index('report_episodes_resolved_idx').on(t.workspaceId, t.resolvedAt),
-    index('report_episodes_reply_idx').on(t.workspaceId, t.firstReplyAt),
+    // Covering: a report reads each range from its index alone, never a row (a whole
+    // history's range is 100,000s of entries; bench "reports").
+    index('report_episodes_opened_idx').on(t.workspaceId, t.openedAt, t.reopened, t.openedAssigneeId, t.channelId),
+    index('report_episodes_resolved_idx').on(t.workspaceId, t.resolvedAt, t.openedAt, t.resolvedBy, t.resolvedAssigneeId, t.channelId),
+    index('report_episodes_reply_idx').on(t.workspaceId, t.firstReplyAt, t.firstInAt, t.firstReplyBy, t.channelId),
   ],
 )
 

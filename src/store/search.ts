@@ -133,12 +133,15 @@ export class SearchRepo {
   }
 
   /** The workspace and the caller's channels, on `m` (a message carries its conversation's channel). */
-  private messageScope(spec: SearchSpec, params: unknown[]): string {
+  private messageScope(spec: SearchSpec, params: unknown[], unindexed = false): string {
+    // Unindexed (a unary +): a walk newest first by id, which the planner would otherwise trade
+    // for the workspace's or channel's index and a sort of every row in it.
+    const p = unindexed ? '+' : ''
     params.push(spec.workspaceId)
-    if (spec.channelIds === null) return 'm.workspace_id = ?'
-    if (spec.channelIds.length === 0) return 'm.workspace_id = ? AND 0'
+    if (spec.channelIds === null) return `${p}m.workspace_id = ?`
+    if (spec.channelIds.length === 0) return `${p}m.workspace_id = ? AND 0`
     params.push(...spec.channelIds)
-    return `m.workspace_id = ? AND m.channel_id IN (${spec.channelIds.map(() => '?').join(', ')})`
+    return `${p}m.workspace_id = ? AND ${p}m.channel_id IN (${spec.channelIds.map(() => '?').join(', ')})`
   }
 
   /**
@@ -149,12 +152,15 @@ export class SearchRepo {
    * Contacts found by name or number are merged in by their key.
    */
   search(spec: SearchSpec): SearchHit[] {
-    if (spec.match === null) return this.searchBySql(spec)
     const match = spec.match
+    const messageFilters = spec.filters.from !== undefined || spec.filters.before !== undefined || spec.filters.after !== undefined
+    // Conversation filters alone: one statement over the conversations. Filters about
+    // messages without words walk the messages newest first like words do (grouping every
+    // matching message of the workspace first read them all: 0.5 s on a million).
+    if (match === null && !messageFilters) return this.searchBySql(spec)
     const K = spec.after?.key ?? Number.MAX_SAFE_INTEGER
     const C = spec.after?.conversationId ?? Number.MAX_SAFE_INTEGER
     const before = (k: number, cid: number) => k < K || (k === K && cid < C)
-    const messageFilters = spec.filters.from !== undefined || spec.filters.before !== undefined || spec.filters.after !== undefined
     // Contacts found by name or number, with the conversation filters, by key.
     const contactKey = new Map<number, number>()
     if (!messageFilters && (spec.contactMatch !== null || spec.phone !== null)) {
@@ -166,34 +172,43 @@ export class SearchRepo {
       spec.filters.label !== undefined ||
       spec.filters.assignee !== undefined ||
       spec.filters.status !== undefined
+    // The conversation filters join the walk itself (in its order: CROSS JOIN), so SQLite
+    // skips the conversations they exclude instead of JavaScript asking about each one.
     const convParams: unknown[] = []
-    const convCheck = convFilters
-      ? this.prepare(`SELECT 1 FROM conversations c WHERE c.id = ? AND ${this.conversationWhere(spec, convParams)}`)
-      : null
+    const convJoin = convFilters
+      ? { join: ' CROSS JOIN conversations c ON c.id = m.conversation_id', where: ` AND ${this.conversationWhere(spec, convParams)}` }
+      : { join: '', where: '' }
     const msgParams: unknown[] = []
     const msgWhere = this.messageWhere(spec, msgParams)
-    const shownCheck = this.prepare(
-      `SELECT 1 FROM messages m WHERE m.conversation_id = ? AND m.id >= ?${msgWhere}
-         AND EXISTS (SELECT 1 FROM message_search WHERE message_search MATCH ? AND rowid = m.id) LIMIT 1`,
-    )
-    // Message ids at or above this bound are at or above the cursor (key = id * 2 + 1).
+    // A message search finds: the words, or (filters alone) any message the index holds.
+    const found =
+      match === null
+        ? `m.type <> 'reaction' AND (m.direction <> 'system' OR m.type = 'note')`
+        : 'EXISTS (SELECT 1 FROM message_search WHERE message_search MATCH ? AND rowid = m.id)'
+    const matchParams = match === null ? [] : [match]
+    const shownCheck = this.prepare(`SELECT 1 FROM messages m WHERE m.conversation_id = ? AND m.id >= ?${msgWhere} AND ${found} LIMIT 1`)
     const bound = spec.after ? Math.ceil((K - 1) / 2) : Number.MAX_SAFE_INTEGER
     const scopeParams: unknown[] = []
-    const scope = this.messageScope(spec, scopeParams)
-    const stream = this.prepare(
-      `SELECT m.id AS id, m.conversation_id AS cid FROM message_search s JOIN messages m ON m.id = s.rowid
-        WHERE message_search MATCH ? AND s.rowid < ? AND ${scope}${msgWhere} ORDER BY s.rowid DESC LIMIT ?`,
-    )
+    const scope = this.messageScope(spec, scopeParams, match === null)
+    const stream =
+      match === null
+        ? this.prepare(
+            `SELECT m.id AS id, m.conversation_id AS cid FROM messages m${convJoin.join}
+              WHERE m.id < ? AND ${scope}${msgWhere} AND ${found}${convJoin.where} ORDER BY m.id DESC LIMIT ?`,
+          )
+        : this.prepare(
+            `SELECT m.id AS id, m.conversation_id AS cid FROM message_search s CROSS JOIN messages m ON m.id = s.rowid${convJoin.join}
+              WHERE message_search MATCH ? AND s.rowid < ? AND ${scope}${msgWhere}${convJoin.where} ORDER BY s.rowid DESC LIMIT ?`,
+          )
     const seen = new Set<number>()
     const out: SearchHit[] = []
     const consider = (cid: number, key: number, messageId: number | null) => {
       if (seen.has(cid)) return
       seen.add(cid)
-      if (convCheck && convCheck.get(cid, ...convParams) === undefined) return
       if (spec.after) {
         const ck = contactKey.get(cid)
         if (ck !== undefined && !before(ck, cid)) return
-        if (shownCheck.get(cid, bound, ...msgParams, match) !== undefined) return
+        if (shownCheck.get(cid, bound, ...msgParams, ...matchParams) !== undefined) return
       }
       out.push({ conversationId: cid, messageId, key })
     }
@@ -201,7 +216,7 @@ export class SearchRepo {
     let below = bound
     const BATCH = 256
     while (out.length < spec.limit) {
-      const rows = stream.all(match, below, ...scopeParams, ...msgParams, BATCH) as { id: number; cid: number }[]
+      const rows = stream.all(...matchParams, below, ...scopeParams, ...msgParams, ...convParams, BATCH) as { id: number; cid: number }[]
       for (const r of rows) {
         const key = r.id * 2 + 1
         while (
@@ -256,7 +271,6 @@ export class SearchRepo {
       params.push(spec.workspaceId)
     }
     if (!messageFilters && (spec.contactMatch !== null || spec.phone !== null)) {
-      params.push(spec.workspaceId)
       const who: string[] = []
       if (spec.contactMatch !== null) {
         who.push('SELECT rowid FROM contact_search WHERE contact_search MATCH ?')
@@ -266,9 +280,12 @@ export class SearchRepo {
         who.push('SELECT rowid FROM contact_phone_search WHERE contact_phone_search MATCH ?')
         params.push(`"${spec.phone}"`)
       }
+      params.push(spec.workspaceId)
+      // From the matching contacts to their conversations (CROSS JOIN keeps that order: the
+      // planner, without statistics, walked every conversation of the workspace instead).
       parts.push(
-        `SELECT c.id AS cid, coalesce(c.last_message_id, 0) * 2 AS key2 FROM conversations c
-          WHERE c.workspace_id = ? AND c.contact_id IN (${who.join(' UNION ')})`,
+        `SELECT c.id AS cid, coalesce(c.last_message_id, 0) * 2 AS key2 FROM (${who.join(' UNION ')}) k
+          CROSS JOIN conversations c ON c.contact_id = k.rowid WHERE c.workspace_id = ?`,
       )
     }
     // Every hit, whatever found it, passes the workspace, the caller's channels and the conversation filters here.

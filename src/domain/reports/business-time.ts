@@ -38,6 +38,41 @@ function ymd(date: string): [number, number, number] {
   return [Number(m[1]), Number(m[2]) - 1, Number(m[3])]
 }
 
+/** The timezone's offset from UTC at an instant (ms; e.g. -3 h for America/Sao_Paulo). */
+export function utcOffset(timezone: string, at: number): number {
+  const local = localTime(timezone, at)
+  return Date.UTC(...ymd(local.date)) + local.minutes * 60_000 - (at - (((at % 60_000) + 60_000) % 60_000))
+}
+
+/**
+ * The timezone's offsets over [from, to): `offsets[i]` holds before `changes[i]`, the last
+ * one after every change (daylight saving). Sampled daily (no zone changes twice in a
+ * day), each change found to the minute by bisection.
+ */
+export function offsetSegments(timezone: string, from: number, to: number): { changes: number[]; offsets: number[] } {
+  const changes: number[] = []
+  const offsets = [utcOffset(timezone, from)]
+  let prev = from
+  for (let t = Math.min(from + DAY_MS, to); prev < to; prev = t, t = Math.min(t + DAY_MS, to)) {
+    const off = utcOffset(timezone, t)
+    if (off === offsets[offsets.length - 1]) continue
+    // The first minute of the new offset, in (prev, t].
+    let lo = Math.floor(prev / 60_000)
+    let hi = Math.ceil(t / 60_000)
+    while (hi - lo > 1) {
+      const mid = (lo + hi) >> 1
+      if (utcOffset(timezone, mid * 60_000) === off) hi = mid
+      else lo = mid
+    }
+    changes.push(hi * 60_000)
+    offsets.push(off)
+  }
+  return { changes, offsets }
+}
+
+/** The date (YYYY-MM-DD) of a day number (days since 1970-01-01). */
+export const dateOfDay = (day: number): string => new Date(day * DAY_MS).toISOString().slice(0, 10)
+
 /** The open stretches [from, to) of the local days from `fromDate` to `toDate`, in order. */
 export function openIntervals(hours: BusinessHours, timezone: string, fromDate: string, toDate: string): Array<[number, number]> {
   const out: Array<[number, number]> = []

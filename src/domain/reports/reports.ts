@@ -8,11 +8,11 @@
 // message in and a waiting customer to the conversation's assignee then ("Nobody": none).
 // Days and weeks (Monday first) are the workspace's local ones (its timezone).
 import { Errors } from '../../errors.ts'
-import type { ReportsRepo } from '../../store/reports.ts'
+import type { Grouping, ReportsRepo } from '../../store/reports.ts'
 import type { WorkspaceSettings } from '../../store/workspace-settings.ts'
 import { localTime } from '../team/business-hours.ts'
 import { csvLine } from '../contacts/csv.ts'
-import { addDays, BusinessClock, instantOf, weekdayIndex } from './business-time.ts'
+import { addDays, BusinessClock, dateOfDay, instantOf, offsetSegments, weekdayIndex } from './business-time.ts'
 
 export const GROUPINGS = ['day', 'week', 'agent', 'channel'] as const
 export type GroupBy = (typeof GROUPINGS)[number]
@@ -69,12 +69,12 @@ const DATE = /^\d{4}-\d{2}-\d{2}$/
 interface Acc {
   opened: number
   reopened: number
-  resolved: number
   in: number
   out: number
-  firstResponse: number[]
-  resolution: number[]
-  waits: number[]
+  /** Durations in ms, as the lists of their groups (concatenated once, when sorted). */
+  firstResponse: Float64Array[]
+  resolution: Float64Array[]
+  waiting: number
   waitingSince: number | null
   delivered: number
   replied: number
@@ -83,39 +83,83 @@ interface Acc {
 const emptyAcc = (): Acc => ({
   opened: 0,
   reopened: 0,
-  resolved: 0,
   in: 0,
   out: 0,
   firstResponse: [],
   resolution: [],
-  waits: [],
+  waiting: 0,
   waitingSince: null,
   delivered: 0,
   replied: 0,
 })
 
 /** The value at a share of the sorted values, nearest rank (median: 0.5, p90: 0.9). */
-export function percentile(sorted: readonly number[], p: number): number | null {
+export function percentile(sorted: ArrayLike<number>, p: number): number | null {
   if (sorted.length === 0) return null
   return sorted[Math.max(0, Math.ceil(p * sorted.length) - 1)]!
 }
 
-function durations(ms: number[]): Durations {
-  const s = ms.map((v) => Math.round(v / 1000)).sort((a, b) => a - b)
-  return { count: s.length, medianSeconds: percentile(s, 0.5), p90Seconds: percentile(s, 0.9) }
+/**
+ * Puts the k-th smallest of a[lo..hi] at a[k], smaller ones before it and larger after
+ * (quickselect, Hoare's partition around the middle of three): linear on average, where
+ * sorting a whole history's durations twice (a group's, then the totals') cost the
+ * report tens of milliseconds (bench "reports").
+ */
+export function selectKth(a: Float64Array, k: number, lo = 0, hi = a.length - 1): void {
+  while (hi > lo) {
+    const mid = (lo + hi) >> 1
+    const x = a[lo]!
+    const y = a[mid]!
+    const z = a[hi]!
+    const pivot = x < y ? (y < z ? y : x < z ? z : x) : x < z ? x : y < z ? z : y
+    let i = lo
+    let j = hi
+    while (i <= j) {
+      while (a[i]! < pivot) i++
+      while (a[j]! > pivot) j--
+      if (i <= j) {
+        const t = a[i]!
+        a[i++] = a[j]!
+        a[j--] = t
+      }
+    }
+    if (k <= j) hi = j
+    else if (k >= i) lo = i
+    else return
+  }
 }
 
-function figures(a: Acc): ReportFigures {
-  const longest = a.waits.length ? Math.round(Math.max(...a.waits) / 1000) : null
+/** Count, median and p90 (nearest rank) of durations in ms, in whole seconds. */
+function durations(lists: Float64Array[]): Durations {
+  let n = 0
+  for (const l of lists) n += l.length
+  if (n === 0) return { count: 0, medianSeconds: null, p90Seconds: null }
+  const all = new Float64Array(n)
+  let at = 0
+  for (const l of lists) all.set(l, (at += l.length) - l.length)
+  const rank = (p: number) => Math.max(0, Math.ceil(p * n) - 1)
+  const m = rank(0.5)
+  const p90 = rank(0.9)
+  selectKth(all, m)
+  selectKth(all, p90, m)
+  const seconds = (v: number) => Math.round(Math.max(0, v) / 1000)
+  return { count: n, medianSeconds: seconds(all[m]!), p90Seconds: seconds(all[p90]!) }
+}
+
+function figures(a: Acc, longestWaitMs: (since: number) => number): ReportFigures {
   return {
     conversationsOpened: a.opened,
     conversationsReopened: a.reopened,
-    conversationsResolved: a.resolved,
+    conversationsResolved: a.resolution.reduce((n, l) => n + l.length, 0),
     messagesIn: a.in,
     messagesOut: a.out,
     firstResponse: durations(a.firstResponse),
     resolution: durations(a.resolution),
-    waiting: { count: a.waits.length, waitingSince: a.waitingSince, longestWaitSeconds: longest },
+    waiting: {
+      count: a.waiting,
+      waitingSince: a.waitingSince,
+      longestWaitSeconds: a.waitingSince === null ? null : Math.round(longestWaitMs(a.waitingSince) / 1000),
+    },
     campaigns: {
       delivered: a.delivered,
       replied: a.replied,
@@ -158,87 +202,68 @@ export class Reports {
     const start = instantOf(timezone, from)
     const end = instantOf(timezone, addDays(to, 1))
     const { repo } = this.d
-    const episodes = repo.episodes(workspaceId, start, end)
-    const waiting = repo.waiting(workspaceId)
-    // The clock covers every instant a duration starts or ends at.
-    let lo = start
-    for (const e of episodes) lo = Math.min(lo, e.openedAt, e.firstInAt ?? e.openedAt)
-    for (const w of waiting) lo = Math.min(lo, w.waitingSince)
-    const clock = new BusinessClock(hours === 'business' ? (settings?.businessHours ?? null) : null, timezone, lo, Math.max(end, now))
-
-    const inRange = (t: number | null): t is number => t !== null && t >= start && t < end
-    // Every timezone's offset is a whole number of quarter hours: one Intl call per quarter hour seen.
-    const days = new Map<number, string>()
-    const dayOf = (t: number) => {
-      const q = Math.floor(t / 900_000)
-      let d = days.get(q)
-      if (d === undefined) days.set(q, (d = localTime(timezone, q * 900_000).date))
-      return d
-    }
-    const timeKey = (t: number) => {
-      const day = dayOf(t)
+    const byTime = groupBy === 'day' || groupBy === 'week'
+    const grouping: Grouping = byTime
+      ? { by: 'day', ...offsetSegments(timezone, start, end) }
+      : { by: groupBy === 'agent' ? 'user' : 'channel' }
+    // A group's key: its day or week (the Monday), or the person's or channel's id ("0": none).
+    const keyOf = (key: number): string => {
+      if (!byTime) return String(key)
+      const day = dateOfDay(key)
       return groupBy === 'week' ? addDays(day, -weekdayIndex(day)) : day
     }
-    const byTime = groupBy === 'day' || groupBy === 'week'
-    // The group of a fact: its time, its person or its channel.
-    const keyOf = (t: number, userId: number | null | undefined, channelId: number | null | undefined): string =>
-      byTime ? timeKey(t) : groupBy === 'agent' ? String(userId ?? 0) : String(channelId ?? 0)
-
     const groups = new Map<string, Acc>()
     const total = emptyAcc()
-    const accOf = (key: string) => {
-      let a = groups.get(key)
-      if (!a) groups.set(key, (a = emptyAcc()))
+    const accOf = (key: number) => {
+      const k = keyOf(key)
+      let a = groups.get(k)
+      if (!a) groups.set(k, (a = emptyAcc()))
       return a
     }
-    const add = (key: string, f: (a: Acc) => void) => {
-      f(accOf(key))
-      f(total)
-    }
 
-    for (const e of episodes) {
-      if (inRange(e.openedAt)) {
-        add(keyOf(e.openedAt, e.openedAssigneeId, e.channelId), (a) => {
-          a.opened++
-          if (e.reopened) a.reopened++
-        })
-      }
-      if (inRange(e.firstReplyAt) && e.firstInAt !== null) {
-        const ms = clock.between(e.firstInAt, e.firstReplyAt)
-        add(keyOf(e.firstReplyAt, e.firstReplyBy, e.channelId), (a) => a.firstResponse.push(ms))
-      }
-      if (inRange(e.resolvedAt)) {
-        const ms = clock.between(e.openedAt, e.resolvedAt)
-        add(keyOf(e.resolvedAt, e.resolvedBy ?? e.resolvedAssigneeId, e.channelId), (a) => {
-          a.resolved++
-          a.resolution.push(ms)
-        })
+    // In business hours, a duration counts only the open time between its start and end:
+    // measured here over one clock covering every start.
+    const hoursOpen = hours === 'business' ? (settings?.businessHours ?? null) : null
+    const firstResponses = repo.durations(workspaceId, 'firstResponse', start, end, grouping, hoursOpen !== null)
+    const resolutions = repo.durations(workspaceId, 'resolution', start, end, grouping, hoursOpen !== null)
+    const waiting = repo.waiting(workspaceId, start, end, grouping)
+    let lo = start
+    for (const l of [...firstResponses, ...resolutions]) for (const s of l.starts ?? []) lo = Math.min(lo, s)
+    for (const w of waiting) lo = Math.min(lo, w.since)
+    const clock = new BusinessClock(hoursOpen, timezone, lo, Math.max(end, now))
+    for (const [lists, put] of [
+      [firstResponses, (a: Acc) => a.firstResponse],
+      [resolutions, (a: Acc) => a.resolution],
+    ] as const) {
+      for (const l of lists) {
+        // With starts, the values are the ends: each becomes its open time.
+        if (l.starts) for (let i = 0; i < l.values.length; i++) l.values[i] = clock.between(l.starts[i]!, l.values[i]!)
+        put(accOf(l.key)).push(l.values)
+        put(total).push(l.values)
       }
     }
-    for (const c of repo.messageCounts(workspaceId, start, end)) {
-      add(keyOf(c.hour, c.userId, c.channelId), (a) => {
-        a.in += c.messagesIn
-        a.out += c.messagesOut
-      })
+    for (const c of repo.episodeCounts(workspaceId, start, end, grouping)) {
+      for (const a of [accOf(c.key), total]) (a.opened += c.opened), (a.reopened += c.reopened)
     }
-    for (const r of repo.campaignRecipients(workspaceId, start, end)) {
-      add(keyOf(r.queuedAt, r.createdBy, r.channelId), (a) => {
-        a.delivered += r.delivered
-        a.replied += r.delivered ? r.replied : 0
-      })
+    for (const c of repo.messageCounts(workspaceId, start, end, grouping)) {
+      for (const a of [accOf(c.key), total]) (a.in += c.messagesIn), (a.out += c.messagesOut)
     }
-    // Waiting is now, whatever the range: by day or week, in the group of the day the wait began (if in the range).
+    for (const c of repo.campaignCounts(workspaceId, start, end, grouping)) {
+      for (const a of [accOf(c.key), total]) (a.delivered += c.delivered), (a.replied += c.replied)
+    }
+    // Waiting is now, whatever the range: by day or week, in the group of the day the wait
+    // began if that is in the range (else only in the totals).
     for (const w of waiting) {
-      const wait = (a: Acc) => {
-        a.waits.push(clock.between(w.waitingSince, now))
-        a.waitingSince = a.waitingSince === null ? w.waitingSince : Math.min(a.waitingSince, w.waitingSince)
+      for (const a of w.key === null ? [total] : [accOf(w.key), total]) {
+        a.waiting += w.count
+        a.waitingSince = a.waitingSince === null ? w.since : Math.min(a.waitingSince, w.since)
       }
-      wait(total)
-      if (!byTime || inRange(w.waitingSince)) wait(accOf(keyOf(w.waitingSince, w.assigneeId, w.channelId)))
     }
+    // The longest wait is the earliest one's: open time only grows with the wait.
+    const longest = (since: number) => clock.between(since, now)
 
     const rows: ReportRow[] = []
-    const row = (key: string, label: string) => rows.push({ key, label, ...figures(groups.get(key) ?? emptyAcc()) })
+    const row = (key: string, label: string) => rows.push({ key, label, ...figures(groups.get(key) ?? emptyAcc(), longest) })
     if (byTime) {
       // Every day or week of the range, with nothing or not: a chart's axis has no holes.
       for (let d = groupBy === 'week' ? addDays(from, -weekdayIndex(from)) : from; d <= to; d = addDays(d, groupBy === 'week' ? 7 : 1)) {
@@ -249,7 +274,7 @@ export class Reports {
       for (const n of named) row(String(n.id), n.name)
       if (groups.has('0')) row('0', groupBy === 'agent' ? 'Nobody' : 'No channel')
     }
-    return { from, to, groupBy, hours, timezone, rows, totals: figures(total) }
+    return { from, to, groupBy, hours, timezone, rows, totals: figures(total, longest) }
   }
 }
 
