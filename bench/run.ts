@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [-- --only=ingest,delivery,fanout,replay,reads,peer,campaign,audience,presence] [-- --profile]`
+// `npm run bench [-- --quick] [-- --only=ingest,delivery,fanout,replay,reads,peer,campaign,audience,presence,history] [-- --profile]`
 // `[-- --campaign-full]`: the campaign workload at the issue's 10,000 recipients (else 1,000).
 //
 // Runs each workload with its baselines side by side, prints the tables and writes
@@ -21,6 +21,7 @@ import { peer } from './workloads/peer.ts'
 import { campaign } from './campaign.ts'
 import { audience } from './workloads/audience.ts'
 import { presence } from './workloads/presence.ts'
+import { history } from './workloads/history.ts'
 
 const WORKLOADS: Record<string, (ctx: Ctx) => Promise<Section | Section[]>> = {
   ingest,
@@ -32,6 +33,7 @@ const WORKLOADS: Record<string, (ctx: Ctx) => Promise<Section | Section[]>> = {
   campaign,
   audience,
   presence,
+  history,
 }
 
 const args = process.argv.slice(2)

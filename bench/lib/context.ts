@@ -20,6 +20,15 @@ export interface Sizes {
   audience: { streams: number; users: number; channels: number; perProcess: number; reps: number; replayEvents: number; perWebhook: number }
   /** Issue 14: `agents` agents' streams, typing every 3 s, while `rate` webhooks/s arrive for `seconds`. */
   presence: { agents: number; rate: number; seconds: number; warmWebhooks: number }
+  /** Issue 15: search and reports over a long history; ingest with and without the search index. */
+  history: {
+    conversations: number
+    messages: number
+    seconds: number
+    ingestSeconds: number
+    ingestRounds: number
+    ingestWarmSeconds: number
+  }
 }
 
 export interface Ctx {
@@ -48,6 +57,7 @@ export function sizes(quick: boolean): Sizes {
       peer: { clients: 50, connections: 32, seconds: 2, warmSeconds: 1 },
       audience: { streams: 1000, users: 40, channels: 20, perProcess: 1000, reps: 3, replayEvents: 2000, perWebhook: 50 },
       presence: { agents: 200, rate: 200, seconds: 10, warmWebhooks: 300 },
+      history: { conversations: 10_000, messages: 100_000, seconds: 1, ingestSeconds: 1.5, ingestRounds: 2, ingestWarmSeconds: 1 },
     }
   }
   const max = maxStreams()
@@ -60,5 +70,6 @@ export function sizes(quick: boolean): Sizes {
     peer: { clients: 100, connections: 64, seconds: 8, warmSeconds: 4 },
     audience: { streams: 10_000, users: 200, channels: 20, perProcess: 5000, reps: 5, replayEvents: 10_000, perWebhook: 50 },
     presence: { agents: 200, rate: 200, seconds: 15, warmWebhooks: 1000 },
+    history: { conversations: 100_000, messages: 1_000_000, seconds: 3, ingestSeconds: 4, ingestRounds: 3, ingestWarmSeconds: 3 },
   }
 }
