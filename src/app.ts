@@ -64,6 +64,8 @@ import { MentionsRepo } from './store/mentions.ts'
 import { noteRoutes } from './http/notes.ts'
 import { Reports } from './domain/reports/reports.ts'
 import { ReportsRepo } from './store/reports.ts'
+import { AuditLogRepo } from './store/audit-log.ts'
+import { AuditLog } from './domain/audit/audit-log.ts'
 import { reportRoutes } from './http/reports.ts'
 // Issue 15: a conversation's transcript (text or printable HTML) for admins.
 import { transcriptRoutes } from './http/transcript.ts'
@@ -208,6 +210,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     notes: new Notes({ store, writer, events, mentions: new MentionsRepo(db), now: clock.now }),
     // Issue 15: the figures read facts the database keeps at write time (migration report_triggers).
     reports: new Reports({ repo: new ReportsRepo(db), settings: (ws) => settingsRepo.get(ws), now: clock.now }),
+    audit: new AuditLog({ repo: new AuditLogRepo(db), now: clock.now }),
   }
   const { campaigns, assignment } = services
   const autoReplies = new AutoReplies({ settings: services.settings, store, writer, outbox: sending.outbox, now: clock.now })

@@ -26,6 +26,7 @@ import type { Snoozes } from './domain/inbox/snooze.ts'
 import type { CannedReplies } from './domain/canned/canned-replies.ts'
 import type { Notes } from './domain/notes/notes.ts'
 import type { Reports } from './domain/reports/reports.ts'
+import type { AuditLog } from './domain/audit/audit-log.ts'
 
 export interface Services {
   config: Readonly<Config>
@@ -73,6 +74,8 @@ export interface Services {
   notes: Notes
   /** The team's figures (issue 15), from facts kept at write time. */
   reports: Reports
+  /** Who did what to people, channels, secrets and data (issue 16): `audit.record(...)`. */
+  audit: AuditLog
 }
 
 declare module 'fastify' {

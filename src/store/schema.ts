@@ -701,3 +701,25 @@ export const reportMessageCounts = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.workspaceId, t.hour, t.channelId, t.userId] })],
 )
+
+// The audit log (issue 16): who did what to the workspace's people, channels, secrets and data,
+// for admins to read and export. Append-only; `detail` never holds a secret.
+export const auditLog = sqliteTable(
+  'audit_log',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    workspaceId: integer('workspace_id').notNull(),
+    at: integer('at').notNull(),
+    // The person who acted (null: Parley itself, or someone not signed in, e.g. a failed sign-in).
+    actorUserId: integer('actor_user_id'),
+    // What the log shows for the actor when no user matches (the e-mail a failed sign-in tried, "system").
+    actorLabel: text('actor_label'),
+    // A dotted name: 'auth.login', 'auth.login_failed', 'auth.locked_out', '2fa.enabled', 'user.invited', …
+    action: text('action').notNull(),
+    targetType: text('target_type'),
+    targetId: text('target_id'),
+    detail: text('detail', { mode: 'json' }).$type<Record<string, unknown>>(),
+    ip: text('ip'),
+  },
+  (t) => [index('audit_log_ws_idx').on(t.workspaceId, t.id)],
+)
