@@ -66,6 +66,7 @@ import { Reports } from './domain/reports/reports.ts'
 import { ReportsRepo } from './store/reports.ts'
 import { AuditLogRepo } from './store/audit-log.ts'
 import { AuditLog } from './domain/audit/audit-log.ts'
+import { SecretBox } from './store/secret-box.ts'
 import { reportRoutes } from './http/reports.ts'
 // Issue 15: a conversation's transcript (text or printable HTML) for admins.
 import { transcriptRoutes } from './http/transcript.ts'
@@ -143,6 +144,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     onListenerError: (err) => app.log.error({ err }, 'presence listener failed'),
   })
   const settingsRepo = new WorkspaceSettingsRepo(db)
+  const secrets = new SecretBox(SecretBox.keyFrom(config.secretKey)!)
   const services: Services = {
     config,
     db,
@@ -211,6 +213,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Issue 15: the figures read facts the database keeps at write time (migration report_triggers).
     reports: new Reports({ repo: new ReportsRepo(db), settings: (ws) => settingsRepo.get(ws), now: clock.now }),
     audit: new AuditLog({ repo: new AuditLogRepo(db), now: clock.now }),
+    secrets,
   }
   const { campaigns, assignment } = services
   const autoReplies = new AutoReplies({ settings: services.settings, store, writer, outbox: sending.outbox, now: clock.now })

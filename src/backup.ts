@@ -16,7 +16,7 @@ import Database from 'better-sqlite3'
 import { loadConfig, loadDotEnv } from './config.ts'
 import { usePrivateUmask } from './store/data-dir.ts'
 
-const SECRET_FILES = ['jwt-secret', 'meta-app-secret', 'meta-verify-token']
+const SECRET_FILES = ['jwt-secret', 'meta-app-secret', 'meta-verify-token', 'secret-key']
 
 async function main(): Promise<void> {
   // A backup holds everything the data dir does: private whatever the shell's umask.

@@ -135,6 +135,8 @@ export interface Config {
   adminEmail: string | undefined
   adminPassword: string | undefined
   jwtSecret: string
+  /** Seals secrets at rest (store/secret-box.ts): 64 hex digits or base64 of 32 bytes. Never logged. */
+  secretKey: string
   sessionTtlSeconds: number
   eventRetentionDays: number
   sseHeartbeatSeconds: number
@@ -280,6 +282,17 @@ function persistedSecret(dataDir: string, file: string): string {
   return s
 }
 
+/** The key that seals secrets at rest (store/secret-box.ts): PARLEY_SECRET_KEY, else DATA_DIR/secret-key. */
+function secretKeyOf(env: Env, dataDir: string): string {
+  const given = str(env, 'PARLEY_SECRET_KEY')
+  if (given !== undefined) {
+    if (!/^[0-9a-f]{64}$/i.test(given.trim()) && Buffer.from(given.trim(), 'base64').length !== 32)
+      throw new ConfigError('PARLEY_SECRET_KEY', 'must be 32 bytes as 64 hex digits or base64 (openssl rand -hex 32)')
+    return given.trim()
+  }
+  return persistedSecret(dataDir, 'secret-key')
+}
+
 export function loadConfig(env: Env = process.env): Readonly<Config> {
   const dataDir = path.resolve(str(env, 'DATA_DIR') ?? DEFAULTS.DATA_DIR)
   const port = int(env, 'PORT', DEFAULTS.PORT, 0, 65535)
@@ -414,6 +427,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     adminEmail,
     adminPassword,
     jwtSecret: jwtFromEnv ?? persistedSecret(dataDir, 'jwt-secret'),
+    secretKey: secretKeyOf(env, dataDir),
     ...timing,
     logLevel,
     cookieSecure: env.COOKIE_SECURE === 'true',

@@ -27,6 +27,7 @@ import type { CannedReplies } from './domain/canned/canned-replies.ts'
 import type { Notes } from './domain/notes/notes.ts'
 import type { Reports } from './domain/reports/reports.ts'
 import type { AuditLog } from './domain/audit/audit-log.ts'
+import type { SecretBox } from './store/secret-box.ts'
 
 export interface Services {
   config: Readonly<Config>
@@ -76,6 +77,8 @@ export interface Services {
   reports: Reports
   /** Who did what to people, channels, secrets and data (issue 16): `audit.record(...)`. */
   audit: AuditLog
+  /** Seals and opens secrets stored in the database (issue 16): tokens, app secrets, TOTP and webhook secrets. */
+  secrets: SecretBox
 }
 
 declare module 'fastify' {
