@@ -1,5 +1,6 @@
 // buildApp(deps): the one wiring point. The register order below is the table of
 // contents: error handling → security headers → auth → webhooks → stream → REST.
+import { existsSync } from 'node:fs'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import helmet from '@fastify/helmet'
 import type { Config } from './config.ts'
@@ -64,6 +65,7 @@ import { MentionsRepo } from './store/mentions.ts'
 import { noteRoutes } from './http/notes.ts'
 import { Reports } from './domain/reports/reports.ts'
 import { ReportsRepo } from './store/reports.ts'
+import { InlineFacts, ThreadFacts } from './store/report-threads.ts'
 import { AuditLogRepo } from './store/audit-log.ts'
 import { AuditLog } from './domain/audit/audit-log.ts'
 import { SecretBox } from './store/secret-box.ts'
@@ -145,6 +147,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   })
   const settingsRepo = new WorkspaceSettingsRepo(db)
   const secrets = new SecretBox(SecretBox.keyFrom(config.secretKey)!)
+  const reportsRepo = new ReportsRepo(db)
+  const reportFacts =
+    config.reportThreads > 0 && existsSync(config.databaseFile)
+      ? new ThreadFacts({ file: config.databaseFile, busyTimeoutMs: config.dbBusyTimeoutMs, threads: config.reportThreads })
+      : new InlineFacts(reportsRepo)
   const services: Services = {
     config,
     db,
@@ -211,7 +218,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     }),
     notes: new Notes({ store, writer, events, mentions: new MentionsRepo(db), now: clock.now }),
     // Issue 15: the figures read facts the database keeps at write time (migration report_triggers).
-    reports: new Reports({ repo: new ReportsRepo(db), settings: (ws) => settingsRepo.get(ws), now: clock.now }),
+    reports: new Reports({ repo: reportsRepo, facts: reportFacts, settings: (ws) => settingsRepo.get(ws), now: clock.now }),
     audit: new AuditLog({ repo: new AuditLogRepo(db), now: clock.now }),
     secrets,
   }
@@ -366,6 +373,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     hub.stop()
     services.presence.stop()
     services.conversationPresence.stop()
+    await reportFacts.close()
   })
   return app
 }

@@ -42,6 +42,9 @@ export const DEFAULTS = {
   // A request slower than this is logged at warn whatever LOG_LEVEL says.
   SLOW_REQUEST_MS: 1000,
   LOG_LEVEL: 'info',
+  // Threads that read reports (issue 15): two run a report's two halves at once, and keep
+  // a whole history's report off the event loop that serves webhooks and streams. 0: inline.
+  REPORT_THREADS: 2,
   // Off: X-Forwarded-For is client-controlled unless a proxy you run sets it, and the
   // login throttle keys on the client address.
   TRUST_PROXY: false,
@@ -150,6 +153,8 @@ export interface Config {
   slowRequestMs: number
   presenceOfflineAfterSeconds: number
   logLevel: string
+  /** Worker threads for reports (store/report-threads.ts); 0 reads in the main thread. */
+  reportThreads: number
   cookieSecure: boolean
   trustProxy: boolean
   sending: {
@@ -430,6 +435,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     secretKey: secretKeyOf(env, dataDir),
     ...timing,
     logLevel,
+    reportThreads: int(env, 'REPORT_THREADS', DEFAULTS.REPORT_THREADS, 0, 8),
     cookieSecure: env.COOKIE_SECURE === 'true',
     trustProxy: env.TRUST_PROXY === undefined ? DEFAULTS.TRUST_PROXY : env.TRUST_PROXY === 'true',
     sending,

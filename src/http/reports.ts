@@ -22,12 +22,12 @@ export async function reportRoutes(app: FastifyInstance, opts: { services: Servi
   const admin = { onRequest: app.authenticate, preValidation: app.requireAdmin, schema: { querystring: Query } }
 
   r.get('/api/reports/summary', admin, async (req) => {
-    const { rows, totals, ...range } = reports.summary(req.session.workspaceId, req.query)
+    const { rows, totals, ...range } = await reports.summary(req.session.workspaceId, req.query)
     return { rows, totals, ...range }
   })
 
   r.get('/api/reports/summary.csv', admin, async (req, reply) => {
-    const s = reports.summary(req.session.workspaceId, req.query)
+    const s = await reports.summary(req.session.workspaceId, req.query)
     return reply
       .header('content-type', 'text/csv; charset=utf-8')
       .header('content-disposition', `attachment; filename="parley-report-${s.groupBy}-${s.from}-${s.to}.csv"`)

@@ -9,6 +9,7 @@
 // Days and weeks (Monday first) are the workspace's local ones (its timezone).
 import { Errors } from '../../errors.ts'
 import type { Grouping, ReportsRepo } from '../../store/reports.ts'
+import type { ReportFactSource } from '../../store/report-threads.ts'
 import type { WorkspaceSettings } from '../../store/workspace-settings.ts'
 import { localTime } from '../team/business-hours.ts'
 import { csvLine } from '../contacts/csv.ts'
@@ -172,12 +173,14 @@ export class Reports {
   constructor(
     private readonly d: {
       repo: ReportsRepo
+      /** Where the range's facts are read: report threads, or inline (store/report-threads.ts). */
+      facts: ReportFactSource
       settings: (workspaceId: number) => Readonly<WorkspaceSettings> | undefined
       now: () => number
     },
   ) {}
 
-  summary(workspaceId: number, q: ReportQuery): ReportSummary {
+  async summary(workspaceId: number, q: ReportQuery): Promise<ReportSummary> {
     const settings = this.d.settings(workspaceId)
     const timezone = settings?.timezone ?? 'UTC'
     const now = this.d.now()
@@ -224,9 +227,8 @@ export class Reports {
     // In business hours, a duration counts only the open time between its start and end:
     // measured here over one clock covering every start.
     const hoursOpen = hours === 'business' ? (settings?.businessHours ?? null) : null
-    const firstResponses = repo.durations(workspaceId, 'firstResponse', start, end, grouping, hoursOpen !== null)
-    const resolutions = repo.durations(workspaceId, 'resolution', start, end, grouping, hoursOpen !== null)
-    const waiting = repo.waiting(workspaceId, start, end, grouping)
+    const facts = await this.d.facts.read({ workspaceId, start, end, grouping, withStarts: hoursOpen !== null })
+    const { firstResponses, resolutions, waiting } = facts
     let lo = start
     for (const l of [...firstResponses, ...resolutions]) for (const s of l.starts ?? []) lo = Math.min(lo, s)
     for (const w of waiting) lo = Math.min(lo, w.since)
@@ -242,13 +244,13 @@ export class Reports {
         put(total).push(l.values)
       }
     }
-    for (const c of repo.episodeCounts(workspaceId, start, end, grouping)) {
+    for (const c of facts.episodes) {
       for (const a of [accOf(c.key), total]) (a.opened += c.opened), (a.reopened += c.reopened)
     }
-    for (const c of repo.messageCounts(workspaceId, start, end, grouping)) {
+    for (const c of facts.messages) {
       for (const a of [accOf(c.key), total]) (a.in += c.messagesIn), (a.out += c.messagesOut)
     }
-    for (const c of repo.campaignCounts(workspaceId, start, end, grouping)) {
+    for (const c of facts.campaigns) {
       for (const a of [accOf(c.key), total]) (a.delivered += c.delivered), (a.replied += c.replied)
     }
     // Waiting is now, whatever the range: by day or week, in the group of the day the wait
