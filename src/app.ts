@@ -70,6 +70,8 @@ import { SecretBox } from './store/secret-box.ts'
 import { reportRoutes } from './http/reports.ts'
 // Issue 15: a conversation's transcript (text or printable HTML) for admins.
 import { transcriptRoutes } from './http/transcript.ts'
+// Issue 16: the OpenAPI document, collected from the routes registered after it.
+import { openApiRoutes, registerOpenApi } from './http/openapi.ts'
 
 export interface AppDeps {
   config: Readonly<Config>
@@ -297,6 +299,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       },
     },
   })
+  // Before every route: it collects them as they are registered (issue 16).
+  await registerOpenApi(app)
   await app.register(healthRoutes, { services })
   await app.register(authPlugin, { services })
   await app.register(whatsappWebhookRoutes, { services })
@@ -322,6 +326,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(cannedReplyRoutes, { services })
   await app.register(reportRoutes, { services })
   if (sandbox) await app.register(sandboxRoutes, { sandbox })
+  await app.register(openApiRoutes)
   // Last: the browser app's catch-all GET must not shadow any route above.
   await app.register(webRoutes)
 
