@@ -17,7 +17,7 @@ import { AuthService } from './domain/accounts/auth.ts'
 import { IngestQueue } from './domain/inbox/ingest-queue.ts'
 import { bootstrap } from './domain/accounts/bootstrap.ts'
 import { installErrorHandler } from './http/error-handler.ts'
-import { RequestLogController, serializeRequest } from './http/request-log.ts'
+import { REDACT_PATHS, RequestLogController, serializeRequest } from './http/request-log.ts'
 import { authPlugin } from './http/auth.ts'
 import { whatsappWebhookRoutes } from './http/webhooks-whatsapp.ts'
 import { streamRoutes } from './http/stream.ts'
@@ -95,7 +95,7 @@ export const loggerOptions = (level: string) => ({
   // headers and with secret query parameters replaced (request-log.ts); redact is the
   // second line of defence for a header logged by hand.
   serializers: { req: serializeRequest },
-  redact: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]', 'req.headers["x-hub-signature-256"]'],
+  redact: REDACT_PATHS,
 })
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
