@@ -8,7 +8,7 @@
 // (Parley is open source, and a script or an API client's generator can fetch it
 // without a session). Tokens, secrets and examples of them never appear in it.
 //
-// What is described: /api/*, /webhooks/* and /stream. Not described: the browser
+// What is described: /api/*, /webhooks/*, /stream and /metrics. Not described: the browser
 // app's pages and assets, and the sandbox's emulator and simulator (sandbox mode only,
 // a tool for trying Parley, not an API to build on).
 import type { FastifyInstance } from 'fastify'
@@ -32,7 +32,7 @@ const PUBLIC = [
 ]
 
 /** What the document describes: the API, the webhooks and the stream — not pages, assets or the sandbox. */
-const DESCRIBED = /^\/(api|webhooks|stream)(\/|$)/
+const DESCRIBED = /^\/(api|webhooks|stream|metrics)(\/|$)/
 const UNDESCRIBED = /^\/api\/(sandbox|docs)(\/|$)/
 
 export const isPublicRoute = (url: string) => PUBLIC.some((re) => re.test(url))
@@ -49,8 +49,15 @@ function pathParams(url: string): Record<string, unknown> | undefined {
   }
 }
 
+/** Routes with their own credential (not a person's session), by path. */
+const OWN_SECURITY: Record<string, Array<Record<string, string[]>>> = {
+  // Prometheus scrapes with METRICS_TOKEN; without it set the route answers 404.
+  '/metrics': [{ metricsToken: [] }],
+}
+
 /** A tag per area, from the path: /api/conversations/:id/notes → conversations. */
 function tagOf(url: string): string {
+  if (url === '/metrics') return 'operations'
   if (url.startsWith('/webhooks/')) return 'webhooks'
   if (url === '/stream') return 'stream'
   const first = url.split('/')[2] ?? 'api'
@@ -92,6 +99,7 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
             description: 'A session token (JWT from POST /api/auth/login) or a personal API token',
           },
           cookie: { type: 'apiKey', in: 'cookie', name: SESSION_COOKIE, description: "The browser's session cookie" },
+          metricsToken: { type: 'http', scheme: 'bearer', description: 'METRICS_TOKEN, for GET /metrics only' },
         },
       },
       security: [{ bearer: [] }, { cookie: [] }],
@@ -107,7 +115,7 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
           params: schema?.params ?? pathParams(url),
           tags: schema?.tags ?? [tagOf(url)],
           ...(summary && !schema?.summary ? { summary } : {}),
-          ...(isPublicRoute(url) ? { security: [] } : {}),
+          ...(isPublicRoute(url) ? { security: [] } : OWN_SECURITY[url] ? { security: OWN_SECURITY[url] } : {}),
         },
       }
     },
