@@ -73,6 +73,7 @@ t.test('every public route is in /api/openapi.json with its methods; the public 
       skipped.add(route.url)
       continue
     }
+    // HEAD is Fastify's automatic twin of every GET (exposeHeadRoutes): the GET stands for both.
     const methods = (Array.isArray(route.method) ? route.method : [route.method]).filter((m) => m !== 'HEAD')
     const url = toOpenApi(route.url)
     for (const m of methods) (required.get(url) ?? required.set(url, new Set()).get(url)!).add(m.toLowerCase())
