@@ -18,7 +18,7 @@ import { AuthService } from './domain/accounts/auth.ts'
 import { IngestQueue } from './domain/inbox/ingest-queue.ts'
 import { bootstrap } from './domain/accounts/bootstrap.ts'
 import { installErrorHandler } from './http/error-handler.ts'
-import { RequestLogController, serializeRequest } from './http/request-log.ts'
+import { REDACT_PATHS, RequestLogController, serializeRequest } from './http/request-log.ts'
 import { authPlugin } from './http/auth.ts'
 import { whatsappWebhookRoutes } from './http/webhooks-whatsapp.ts'
 import { streamRoutes } from './http/stream.ts'
@@ -72,6 +72,8 @@ import { SecretBox } from './store/secret-box.ts'
 import { reportRoutes } from './http/reports.ts'
 // Issue 15: a conversation's transcript (text or printable HTML) for admins.
 import { transcriptRoutes } from './http/transcript.ts'
+// Issue 16: the OpenAPI document, collected from the routes registered after it.
+import { openApiRoutes, registerOpenApi } from './http/openapi.ts'
 
 export interface AppDeps {
   config: Readonly<Config>
@@ -95,7 +97,7 @@ export const loggerOptions = (level: string) => ({
   // headers and with secret query parameters replaced (request-log.ts); redact is the
   // second line of defence for a header logged by hand.
   serializers: { req: serializeRequest },
-  redact: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]', 'req.headers["x-hub-signature-256"]'],
+  redact: REDACT_PATHS,
 })
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -304,6 +306,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       },
     },
   })
+  // Before every route: it collects them as they are registered (issue 16).
+  await registerOpenApi(app)
   await app.register(healthRoutes, { services })
   await app.register(authPlugin, { services })
   await app.register(whatsappWebhookRoutes, { services })
@@ -329,6 +333,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(cannedReplyRoutes, { services })
   await app.register(reportRoutes, { services })
   if (sandbox) await app.register(sandboxRoutes, { sandbox })
+  await app.register(openApiRoutes)
   // Last: the browser app's catch-all GET must not shadow any route above.
   await app.register(webRoutes)
 
