@@ -3,12 +3,12 @@
 // every write, tokens refused token and 2FA management, revocation, a disabled person's tokens,
 // the last-used time (at most once a minute, fake clock), the stream, the audit log, the log.
 import { Writable } from 'node:stream'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { apiCall } from './helpers/server.ts'
 import { twoChannelServer } from './helpers/team-fixtures.ts'
 import { connectSse } from './helpers/sse.ts'
 
-async function setup(t: Parameters<Parameters<typeof t.test>[1]>[0], logLines?: string[]) {
+async function setup(t: Test, logLines?: string[]) {
   const clock = { offset: 0, now: () => Date.now() + clock.offset }
   const logStream = logLines
     ? new Writable({
