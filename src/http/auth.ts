@@ -96,7 +96,8 @@ export const authPlugin = fp(async (app: FastifyInstance, opts: { services: Serv
     if (bearer !== undefined && isTokenValue(bearer)) {
       const caller = services.apiTokens.authenticate(bearer)
       if (!caller) throw Errors.unauthorized()
-      if (SESSION_ONLY_PATHS.test(req.url)) throw Errors.tokenNotAllowed()
+      // The matched route's pattern, not the raw URL: no spelling of the path slips past.
+      if (SESSION_ONLY_PATHS.test(req.routeOptions.url ?? req.url)) throw Errors.tokenNotAllowed()
       if (caller.scope === 'read' && !READ_METHODS.has(req.method)) throw Errors.tokenReadOnly()
       req.session = services.apiTokens.sessionOf(caller, config.sessionTtlSeconds * 1000)
       req.access = services.access.of(req.session)
