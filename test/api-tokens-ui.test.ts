@@ -4,7 +4,7 @@
 import t from 'tap'
 import { ADMIN, apiCall, startServer } from './helpers/server.ts'
 import { textWebhook } from './helpers/wa.ts'
-import { agentPage, ensureWebBuild, launchBrowser, E2E_FILE_TIMEOUT_MS, LIVE_MS } from './helpers/browser.ts'
+import { agentPage, ensureWebBuild, launchBrowser, listRows, waitLive, E2E_FILE_TIMEOUT_MS, LIVE_MS } from './helpers/browser.ts'
 
 t.setTimeout(E2E_FILE_TIMEOUT_MS)
 
@@ -63,6 +63,13 @@ t.test('an admin creates, uses and revokes a token; exports and erases a contact
   t.equal(exported.contact.name ?? exported.contact.profileName, 'Maria Silva')
   t.equal(exported.conversations[0].messages[0].text, 'Where is my order?', 'the export holds her message')
 
+  // Another inbox is open on both conversations: after the erasure it drops Maria's, live.
+  const { page: inbox } = await agentPage(t, browser, s.url, ADMIN)
+  await waitLive(inbox)
+  await inbox.waitForFunction(() => document.querySelectorAll('[role=option][data-conversation-id]').length === 2, undefined, {
+    timeout: LIVE_MS,
+  })
+
   await page.getByRole('button', { name: 'Erase Maria Silva' }).click()
   const confirm = page.getByRole('form', { name: 'Erase Maria Silva' })
   await confirm.getByLabel("Type the contact's name or number").fill('Pedro')
@@ -74,4 +81,12 @@ t.test('an admin creates, uses and revokes a token; exports and erases a contact
   await page.waitForFunction(() => document.querySelectorAll('.contacts-table tbody tr').length === 1, undefined, { timeout: LIVE_MS })
   t.equal(s.db.$client.prepare(`SELECT count(*) FROM contacts WHERE external_id = '15550001111'`).pluck().get(), 0, 'erased')
   t.equal(s.db.$client.prepare('SELECT count(*) FROM contacts').pluck().get(), 1, 'Pedro stays')
+  await inbox.waitForFunction(() => document.querySelectorAll('[role=option][data-conversation-id]').length === 1, undefined, {
+    timeout: LIVE_MS,
+  })
+  t.same(
+    (await listRows(inbox)).map((r) => r.name),
+    ['Pedro'],
+    'the open inbox dropped her conversation',
+  )
 })
