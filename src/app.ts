@@ -1,6 +1,7 @@
 // buildApp(deps): the one wiring point. The register order below is the table of
 // contents: error handling → security headers → auth → webhooks → stream → REST.
 import { existsSync } from 'node:fs'
+import path from 'node:path'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import helmet from '@fastify/helmet'
 import type { Config } from './config.ts'
@@ -70,6 +71,13 @@ import { AuditLogRepo } from './store/audit-log.ts'
 import { AuditLog } from './domain/audit/audit-log.ts'
 import { SecretBox } from './store/secret-box.ts'
 import { reportRoutes } from './http/reports.ts'
+// Issue 16: personal API tokens; a contact's data (export, erasure).
+import { ApiTokens, TOKEN_SESSION_PREFIX } from './domain/tokens/api-tokens.ts'
+import { ApiTokensRepo } from './store/api-tokens.ts'
+import { apiTokenRoutes } from './http/api-tokens.ts'
+import { ContactData } from './domain/contacts/erasure.ts'
+import { ContactErasureRepo, workspaceUserIds } from './store/contact-erasure.ts'
+import { contactDataRoutes } from './http/contact-data.ts'
 // Issue 15: a conversation's transcript (text or printable HTML) for admins.
 import { transcriptRoutes } from './http/transcript.ts'
 // Issue 16: the OpenAPI document, collected from the routes registered after it.
@@ -154,6 +162,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     config.reportThreads > 0 && existsSync(config.databaseFile)
       ? new ThreadFacts({ file: config.databaseFile, busyTimeoutMs: config.dbBusyTimeoutMs, threads: config.reportThreads })
       : new InlineFacts(reportsRepo)
+  const audit = new AuditLog({ repo: new AuditLogRepo(db), now: clock.now })
+  const apiTokens = new ApiTokens({ repo: new ApiTokensRepo(db), audit, now: clock.now })
+  // A token's requests and streams run as session `token:<id>` (issue 16).
+  auth.resolveSessionsWith(TOKEN_SESSION_PREFIX, (id) => apiTokens.sessionById(id, config.sessionTtlSeconds * 1000))
   const services: Services = {
     config,
     db,
@@ -221,8 +233,21 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     notes: new Notes({ store, writer, events, mentions: new MentionsRepo(db), now: clock.now }),
     // Issue 15: the figures read facts the database keeps at write time (migration report_triggers).
     reports: new Reports({ repo: reportsRepo, facts: reportFacts, settings: (ws) => settingsRepo.get(ws), now: clock.now }),
-    audit: new AuditLog({ repo: new AuditLogRepo(db), now: clock.now }),
+    audit,
     secrets,
+    apiTokens,
+    contactData: new ContactData({
+      repo: new ContactErasureRepo(db),
+      events,
+      audit,
+      mediaDir: path.join(config.dataDir, 'media'),
+      now: clock.now,
+      // Open streams refetch what they show: the erased conversations are gone from it.
+      afterErase: (ws) => {
+        for (const id of workspaceUserIds(db, ws)) hub.resetUser(id)
+      },
+      onFileError: (err) => app.log.error({ err }, 'erasure: a media file could not be removed'),
+    }),
   }
   const { campaigns, assignment } = services
   const autoReplies = new AutoReplies({ settings: services.settings, store, writer, outbox: sending.outbox, now: clock.now })
@@ -332,6 +357,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(settingsRoutes, { services })
   await app.register(cannedReplyRoutes, { services })
   await app.register(reportRoutes, { services })
+  await app.register(apiTokenRoutes, { services })
+  await app.register(contactDataRoutes, { services })
   if (sandbox) await app.register(sandboxRoutes, { sandbox })
   await app.register(openApiRoutes)
   // Last: the browser app's catch-all GET must not shadow any route above.

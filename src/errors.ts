@@ -135,4 +135,18 @@ export const Errors = {
   assigneeOnly: (message: string, extra: Record<string, unknown>) => new AppError('ASSIGNEE_ONLY', 403, message, extra),
   // Reports (issue 15): a date range, grouping or hours the summary cannot use.
   badReportQuery: (why: string) => new AppError('BAD_REPORT_QUERY', 400, why),
+  // Personal API tokens (issue 16).
+  tokenReadOnly: make('TOKEN_READ_ONLY', 403, 'This API token may only read (GET): create a read-write token to make changes'),
+  tokenNotAllowed: make(
+    'TOKEN_NOT_ALLOWED',
+    403,
+    'API tokens cannot manage API tokens or two-factor sign-in: sign in to Parley to do that',
+  ),
+  tokenNameInvalid: make('TOKEN_NAME_INVALID', 400, 'Give the token a name (what it is for), up to 100 characters'),
+  // A contact's data (issue 16): erasure asks for the contact's name or number, typed.
+  eraseConfirmMismatch: make(
+    'ERASE_CONFIRM_MISMATCH',
+    422,
+    "Type the contact's name or phone number exactly as shown to confirm the erasure",
+  ),
 } as const

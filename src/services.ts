@@ -28,6 +28,8 @@ import type { Notes } from './domain/notes/notes.ts'
 import type { Reports } from './domain/reports/reports.ts'
 import type { AuditLog } from './domain/audit/audit-log.ts'
 import type { SecretBox } from './store/secret-box.ts'
+import type { ApiTokens } from './domain/tokens/api-tokens.ts'
+import type { ContactData } from './domain/contacts/erasure.ts'
 
 export interface Services {
   config: Readonly<Config>
@@ -79,6 +81,10 @@ export interface Services {
   audit: AuditLog
   /** Seals and opens secrets stored in the database (issue 16): tokens, app secrets, TOTP and webhook secrets. */
   secrets: SecretBox
+  /** Personal API tokens (issue 16): a script acts as its person, read or read-write. */
+  apiTokens: ApiTokens
+  /** A contact's data (issue 16): export as JSON, and erasure. */
+  contactData: ContactData
 }
 
 declare module 'fastify' {

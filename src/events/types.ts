@@ -166,6 +166,11 @@ export interface EventPayloads {
   'mentions.read': { mentionIds: number[]; readAt: number; unread: number }
   // Issue 14: the workspace's labels changed (created, renamed, recoloured, deleted): everyone.
   'labels.changed': { labels: LabelRef[] }
+  // Issue 16: a contact's data was erased: its conversations (audience: each one's channel) and
+  // the contact (everyone) are gone; clients drop them. Older events that carried its text were
+  // turned into `erased` tombstones (same ids, no content).
+  'conversation.deleted': { conversationId: number }
+  'contact.deleted': { contactId: number }
 }
 
 /** An entry of a person's Mentions list (issue 14). */

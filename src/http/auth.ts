@@ -13,6 +13,7 @@ import { publicUser, type Session, type UserRow } from '../domain/accounts/auth.
 import type { Access } from '../domain/accounts/access.ts'
 import { LoginThrottle, accountKey } from '../domain/accounts/login-throttle.ts'
 import type { Services } from '../services.ts'
+import { isTokenValue } from '../domain/tokens/api-tokens.ts'
 
 export const SESSION_COOKIE = 'parley_session'
 
@@ -44,6 +45,15 @@ declare module '@fastify/jwt' {
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
+// Issue 16: what a `read` API token may do, and what no API token may touch (session only).
+const READ_METHODS = new Set(['GET', 'HEAD'])
+const SESSION_ONLY_PATHS = /^\/api\/(?:tokens|me\/2fa)(?:[/?]|$)/
+
+/** The value of `Authorization: Bearer <value>`, if the request has one. */
+function bearerOf(req: FastifyRequest): string | undefined {
+  const h = req.headers.authorization
+  return h?.startsWith('Bearer ') ? h.slice(7).trim() : undefined
+}
 const LOGIN_WINDOW_MS = 60_000
 
 /** Whether a browser's Origin header names this server; `null`, garbage or another host do not. */
@@ -81,6 +91,18 @@ export const authPlugin = fp(async (app: FastifyInstance, opts: { services: Serv
   app.decorateRequest('session', null as unknown as Session)
   app.decorateRequest('access', null as unknown as Access)
   app.decorate('authenticate', async (req: FastifyRequest) => {
+    // Issue 16: a personal API token (prefix prl_) acts as its person, within its scope.
+    const bearer = bearerOf(req)
+    if (bearer !== undefined && isTokenValue(bearer)) {
+      const caller = services.apiTokens.authenticate(bearer)
+      if (!caller) throw Errors.unauthorized()
+      // The matched route's pattern, not the raw URL: no spelling of the path slips past.
+      if (SESSION_ONLY_PATHS.test(req.routeOptions.url ?? req.url)) throw Errors.tokenNotAllowed()
+      if (caller.scope === 'read' && !READ_METHODS.has(req.method)) throw Errors.tokenReadOnly()
+      req.session = services.apiTokens.sessionOf(caller, config.sessionTtlSeconds * 1000)
+      req.access = services.access.of(req.session)
+      return
+    }
     let claims: { sid?: unknown }
     try {
       claims = await req.jwtVerify()

@@ -723,3 +723,26 @@ export const auditLog = sqliteTable(
   },
   (t) => [index('audit_log_ws_idx').on(t.workspaceId, t.id)],
 )
+
+// Personal API tokens (issue 16): a person's scripts act as them, with `read` or `write` scope.
+// Only the SHA-256 of the value is kept (the value is random and high-entropy, so a plain hash
+// is enough): a copy of the database cannot be used to call the API. Revoking deletes the row.
+export const apiTokens = sqliteTable(
+  'api_tokens',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    workspaceId: integer('workspace_id')
+      .notNull()
+      .references(() => workspaces.id),
+    userId: integer('user_id')
+      .notNull()
+      .references(() => users.id),
+    name: text('name').notNull(),
+    scope: text('scope', { enum: ['read', 'write'] }).notNull(),
+    tokenHash: text('token_hash').notNull(),
+    createdAt: integer('created_at').notNull(),
+    // Updated at most once a minute per token (a script's every call does not write).
+    lastUsedAt: integer('last_used_at'),
+  },
+  (t) => [uniqueIndex('api_tokens_hash_uq').on(t.tokenHash), index('api_tokens_user_idx').on(t.userId, t.id)],
+)

@@ -26,6 +26,8 @@ export interface Session {
   role: 'admin' | 'agent'
   /** Unix ms */
   expiresAt: number
+  /** Set when the caller is a personal API token (issue 16): its id and scope. */
+  token?: { id: number; scope: 'read' | 'write' }
 }
 
 export const publicUser = (u: UserRow): PublicUser => ({
@@ -43,6 +45,8 @@ export class AuthService {
   private readonly users: UsersRepo
   private readonly workspaces: WorkspacesRepo
   private readonly sessions: SessionsRepo
+  /** Sessions that are not rows of `sessions` (issue 16: API tokens, ids `token:<id>`), by id prefix. */
+  private readonly otherSessions = new Map<string, (sessionId: string) => Session | undefined>()
 
   constructor(
     db: Db,
@@ -103,8 +107,14 @@ export class AuthService {
     return { sessionId, userId: user.id, workspaceId: user.workspaceId, role: user.role, expiresAt }
   }
 
+  /** Resolves session ids starting with `prefix` through `fn` (issue 16: API tokens). */
+  resolveSessionsWith(prefix: string, fn: (sessionId: string) => Session | undefined): void {
+    this.otherSessions.set(prefix, fn)
+  }
+
   /** The live session for this id, or undefined if revoked, expired or the user is disabled. */
   session(sessionId: string): Session | undefined {
+    for (const [prefix, fn] of this.otherSessions) if (sessionId.startsWith(prefix)) return fn(sessionId)
     const row = this.sessions.unrevoked(sessionId)
     if (!row || row.expiresAt <= this.now()) return undefined
     return { sessionId, ...row }

@@ -7,6 +7,7 @@ import { useApp } from '../state/context.ts'
 import { addContact, followContacts, loadContacts, reloadContacts, search, setFilter, setOptOut, setTags } from './actions.ts'
 import { createAddContactState, createContactsState, type AddContactState, type OptedOutFilter } from './state.ts'
 import { ImportPanel } from './ImportPanel.tsx'
+import { ContactDataActions } from './ContactDataActions.tsx'
 
 const SOURCE_TEXT: Record<string, string> = {
   keyword: 'wrote a stop word',
@@ -25,6 +26,8 @@ const shortDate = (ms: number) => new Date(ms).toLocaleDateString(undefined, { d
 export function ContactsPage() {
   const app = useApp()
   const [s] = useState(createContactsState)
+  // Issue 16: admins export or erase a contact's data.
+  const admin = app.user.value?.role === 'admin'
   const { q, tag, listId, optedOut, rows, next, tags, lists, error, importing, adding } = s
 
   useEffect(() => followContacts(s, app.resumed), [])
@@ -118,6 +121,7 @@ export function ContactsPage() {
               <th>Tags</th>
               <th>Attributes</th>
               <th>Campaigns</th>
+              {admin && <th>Data</th>}
             </tr>
           </thead>
           <tbody>
@@ -167,6 +171,11 @@ export function ContactsPage() {
                     </div>
                   )}
                 </td>
+                {admin && (
+                  <td>
+                    <ContactDataActions contact={c} onErased={() => (rows.value = rows.value.filter((r) => r.id !== c.id))} />
+                  </td>
+                )}
               </tr>
             ))}
           </tbody>

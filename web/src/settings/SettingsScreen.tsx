@@ -18,6 +18,7 @@ import './settings.css'
 import { BusinessHoursSection } from './BusinessHoursSection.tsx'
 import { LabelsSection } from './LabelsSection.tsx'
 import { CannedRepliesSection } from './CannedRepliesSection.tsx'
+import { ApiTokensSection } from './ApiTokensSection.tsx'
 import { createTeamState, type TeamState } from './team-state.ts'
 
 type Editing = { mode: 'add'; kind: ChannelKind } | { mode: 'edit'; id: number } | null
@@ -87,6 +88,7 @@ export function SettingsScreen() {
         {admin && <LabelsSection />}
         {admin && <ReportsLink />}
         <CannedRepliesSection />
+        <ApiTokensSection />
       </main>
     </div>
   )
