@@ -70,6 +70,10 @@ import { SecretBox } from './store/secret-box.ts'
 import { reportRoutes } from './http/reports.ts'
 // Issue 15: a conversation's transcript (text or printable HTML) for admins.
 import { transcriptRoutes } from './http/transcript.ts'
+// Issue 16: knowing it is healthy (/metrics, /api/admin/health).
+import { createHealth } from './domain/health/wiring.ts'
+import { metricsRoutes } from './http/metrics.ts'
+import { adminHealthRoutes } from './http/admin-health.ts'
 
 export interface AppDeps {
   config: Readonly<Config>
@@ -125,6 +129,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const effects = new SideEffects()
   const writer = new InboxWriter(store, clock.now, effects)
   const members = new ChannelMembersRepo(db)
+  // Issue 16: counters on the hot paths (webhooks, commits, sends), everything else read when asked.
+  const health = createHealth({
+    config,
+    db,
+    now: clock.now,
+    isChannel: (kind, externalId) => store.channelByExternalId(kind, externalId) !== undefined,
+    openStreams: () => hub.size,
+    pausedUntil: (channelId) => sending.limiter.status(channelId, clock.now()).pausedUntil,
+    campaignCounts: (id) => services.campaigns.analytics.counts(id),
+    storageFailure: () => services.ingest.storageFailure,
+  })
   const sending = createSending({
     config,
     db,
@@ -134,6 +149,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     now: clock.now,
     log: app.log,
     graphBaseUrl: (token) => (sandbox?.owns(token) ? sandbox.graphBaseUrl() : config.graphApiUrl),
+    onSendOutcome: health.tracker.sendOutcome,
   })
   const channels = new ChannelDirectory(db, config)
   // Who is online: a person with an open stream, offline only after a grace (issue 13).
@@ -169,6 +185,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     }),
     ingest: new IngestQueue(db.$client, events, {
       onJobError: (err) => app.log.error({ err }, 'webhook ingest failed; payload kept raw'),
+      onCommitted: (seconds) => health.tracker.ingestCommitted(seconds),
     }),
     sending,
     sandbox,
@@ -214,6 +231,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     reports: new Reports({ repo: new ReportsRepo(db), settings: (ws) => settingsRepo.get(ws), now: clock.now }),
     audit: new AuditLog({ repo: new AuditLogRepo(db), now: clock.now }),
     secrets,
+    health,
   }
   const { campaigns, assignment } = services
   const autoReplies = new AutoReplies({ settings: services.settings, store, writer, outbox: sending.outbox, now: clock.now })
@@ -321,6 +339,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(settingsRoutes, { services })
   await app.register(cannedReplyRoutes, { services })
   await app.register(reportRoutes, { services })
+  await app.register(adminHealthRoutes, { services })
+  await app.register(metricsRoutes, { services })
   if (sandbox) await app.register(sandboxRoutes, { sandbox })
   // Last: the browser app's catch-all GET must not shadow any route above.
   await app.register(webRoutes)

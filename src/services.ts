@@ -28,6 +28,7 @@ import type { Notes } from './domain/notes/notes.ts'
 import type { Reports } from './domain/reports/reports.ts'
 import type { AuditLog } from './domain/audit/audit-log.ts'
 import type { SecretBox } from './store/secret-box.ts'
+import type { Health } from './domain/health/health.ts'
 
 export interface Services {
   config: Readonly<Config>
@@ -79,6 +80,8 @@ export interface Services {
   audit: AuditLog
   /** Seals and opens secrets stored in the database (issue 16): tokens, app secrets, TOTP and webhook secrets. */
   secrets: SecretBox
+  /** Issue 16: what /metrics and the admins' health page read; `health.tracker` is fed by webhooks and sends. */
+  health: Health
 }
 
 declare module 'fastify' {
