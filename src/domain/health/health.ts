@@ -429,6 +429,14 @@ function signatureItem(
   const last = s.times[n - 1]!
   const passedSince = lastWebhookAt !== null && lastWebhookAt > first
   const count = `${n} webhook${n === 1 ? '' : 's'} for this ${label} failed the signature check in the last hour`
+  if (lastWebhookAt !== null && lastWebhookAt > last && s.lastProblem !== 'other_app') {
+    // Passing again since the last failure (a secret fixed, or a stray request): nothing to do.
+    const cause = `${count}; webhooks pass again since ${iso(lastWebhookAt)}.`
+    return {
+      item: { key: 'signature', label: 'Signature check', status: 'info', text: cause },
+      facts: { lastHour: n, lastAt: last, cause },
+    }
+  }
   let cause: string
   let fix: string
   if (s.lastProblem === 'missing') {
