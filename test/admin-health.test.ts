@@ -100,6 +100,27 @@ t.test('a Page’s refused webhooks are attributed by its id', async (t) => {
   t.match(itemOf(page, 'signature')?.text, /for this Page .*the app secret is probably wrong/)
 })
 
+t.test('signed by another app than the number’s own: its secret is the wrong one', async (t) => {
+  const s = await startServer(t)
+  const call = apiCall(s.url, (await s.login()).token)
+  const second = '100000000000003'
+  t.equal(
+    (await call('POST', '/api/channels', { kind: 'whatsapp', externalId: second, name: 'Support line', appSecret: 'support-app-secret' }))
+      .status,
+    201,
+  )
+  // Signed with the install's app secret (valid), naming the number whose own app is another: kept raw, not stored.
+  const payload = envelope(
+    value({ phoneNumberId: second, contacts: [contact('15550003333', 'Ada')], messages: [text('15550003333', 'hi')] }),
+  )
+  t.equal((await s.webhook(payload)).status, 200)
+  const support = ((await call('GET', '/api/admin/health')).body as HealthReport).channels.find((c) => c.externalId === second)
+  const sig = itemOf(support, 'signature')!
+  t.equal(sig.status, 'red')
+  t.match(sig.text, /signed with the secret of another Meta app/)
+  t.match(sig.fix, /App Secret/)
+})
+
 t.test('token errors (190) with when; an old queue; backup and disk', async (t) => {
   // A Graph API that refuses the token (190), then one that holds every request unanswered.
   let refuse = true

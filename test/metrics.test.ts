@@ -5,6 +5,7 @@
 import t from 'tap'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { Writable } from 'node:stream'
 import { apiCall, startServer, type TestServer } from './helpers/server.ts'
 import { contact, envelope, text as textMessage, textWebhook, value } from './helpers/wa.ts'
 import { connectSse } from './helpers/sse.ts'
@@ -140,4 +141,56 @@ t.test('sends by Meta error code (190)', async (t) => {
   t.equal(sample(text, 'parley_sends_total', { channel_kind: 'whatsapp', result: 'meta_error', code: '190' }), 1)
   const channel = s.app.services.store.channelByExternalId('whatsapp', s.config.whatsapp.phoneNumberId!)!
   t.equal(sample(text, 'parley_outbox_depth', { channel: String(channel.id) }), 0, 'failed: no longer waiting')
+})
+
+t.test('the token never reaches the log, right or wrong', async (t) => {
+  let log = ''
+  const stream = new Writable({
+    write(chunk, _enc, cb) {
+      log += chunk.toString()
+      cb()
+    },
+  })
+  const s = await startServer(t, { env: { METRICS_TOKEN: TOKEN, LOG_LEVEL: 'debug' }, logStream: stream })
+  t.equal((await scrape(s, `Bearer ${TOKEN}`)).status, 200)
+  t.equal((await scrape(s, `Bearer ${TOKEN}-but-wrong`)).status, 401)
+  await s.close()
+  t.match(log, /"url":"\/metrics"/, 'the requests are in the log')
+  t.notOk(log.includes(TOKEN), 'but never the token')
+})
+
+t.test('130429: the number pauses, counted by channel and by code', async (t) => {
+  const graph = createServer((req, res) => {
+    req.resume()
+    req.on('end', () => {
+      res.writeHead(400, { 'content-type': 'application/json' })
+      res.end(JSON.stringify({ error: { message: 'Rate limit hit', type: 'OAuthException', code: 130429 } }))
+    })
+  })
+  await new Promise<void>((r) => graph.listen(0, '127.0.0.1', r))
+  t.teardown(() => graph.close())
+  const s = await startServer(t, {
+    env: {
+      METRICS_TOKEN: TOKEN,
+      WHATSAPP_ACCESS_TOKEN: 'test-access-token',
+      GRAPH_API_URL: `http://127.0.0.1:${(graph.address() as AddressInfo).port}/v23.0`,
+    },
+  })
+  await s.webhook(textWebhook('15550001111', 'Maria', 'Hello').payload)
+  const call = apiCall(s.url, (await s.login()).token)
+  const conv = (await call('GET', '/api/conversations')).body.conversations[0]
+  await call('POST', `/api/conversations/${conv.id}/messages`, { text: 'On its way', clientMessageId: 'm-1' })
+  const channel = s.app.services.store.channelByExternalId('whatsapp', s.config.whatsapp.phoneNumberId!)!
+  let text = ''
+  for (let i = 0; i < 500; i++) {
+    text = await (await scrape(s, `Bearer ${TOKEN}`)).text()
+    if ((sample(text, 'parley_throttle_pauses_total', { channel: String(channel.id) }) ?? 0) >= 1) break
+    await new Promise((r) => setTimeout(r, 10))
+  }
+  t.ok((sample(text, 'parley_throttle_pauses_total', { channel: String(channel.id) }) ?? 0) >= 1)
+  t.ok((sample(text, 'parley_sends_total', { result: 'throttled', code: '130429' }) ?? 0) >= 1)
+  t.equal(sample(text, 'parley_outbox_depth', { channel: String(channel.id) }), 1, 'the message waits for the pause')
+  const wa = (await call('GET', '/api/admin/health')).body.channels.find((c: { id: number }) => c.id === channel.id)
+  t.ok(wa.pauses.throttles >= 1, 'the health page counts the pauses')
+  t.ok(wa.items.some((i: { key: string }) => i.key === 'throttle'))
 })

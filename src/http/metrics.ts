@@ -14,8 +14,8 @@ export async function metricsRoutes(app: FastifyInstance, opts: { services: Serv
   const { config, health } = opts.services
   const expected = config.metricsToken === undefined ? null : digest(`Bearer ${config.metricsToken}`)
 
-  // A scraper asks every 15–60 s: its requests are not logged, only failures.
-  app.get('/metrics', { logLevel: 'warn', helmet: false }, async (req, reply) => {
+  // Logged like any API call (a line at debug), without its headers.
+  app.get('/metrics', { helmet: false }, async (req, reply) => {
     if (expected === null) throw Errors.notFound('Route')
     const given = req.headers.authorization
     if (typeof given !== 'string' || !timingSafeEqual(digest(given), expected)) throw Errors.unauthorized()
