@@ -134,7 +134,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     config,
     db,
     now: clock.now,
-    isChannel: (kind, externalId) => store.channelByExternalId(kind, externalId) !== undefined,
     openStreams: () => hub.size,
     pausedUntil: (channelId) => sending.limiter.status(channelId, clock.now()).pausedUntil,
     campaignCounts: (id) => services.campaigns.analytics.counts(id),

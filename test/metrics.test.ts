@@ -30,7 +30,7 @@ t.test('off unless METRICS_TOKEN is set', async (t) => {
   const s = await startServer(t)
   const res = await scrape(s, `Bearer ${TOKEN}`)
   t.equal(res.status, 404)
-  t.equal(((await res.json()) as any).error.code, 'NOT_FOUND')
+  t.equal(((await res.json()) as { error: { code: string } }).error.code, 'NOT_FOUND')
 })
 
 t.test('a short METRICS_TOKEN stops the start with the variable named, not the value', async (t) => {
@@ -43,7 +43,7 @@ t.test('401 without the right token; the real values with it', async (t) => {
   t.equal((await scrape(s, `Bearer ${TOKEN}x`)).status, 401, 'a wrong token')
   t.equal((await scrape(s, TOKEN)).status, 401, 'the token without Bearer')
   const unauth = await scrape(s, 'Bearer nope')
-  t.equal(((await unauth.json()) as any).error.code, 'UNAUTHORIZED')
+  t.equal(((await unauth.json()) as { error: { code: string } }).error.code, 'UNAUTHORIZED')
 
   // Real deliveries: two good, one bad signature, one naming a number Parley does not have,
   // one signed but with a part Parley does not know (kept raw).

@@ -41,6 +41,7 @@ export class HealthRepo {
   private readonly mediaStmt: Database.Statement
   private readonly eventsStmt: Database.Statement
   private readonly metaStmt: Database.Statement
+  private readonly isChannelStmt: Database.Statement
 
   constructor(db: Db) {
     const c = db.$client
@@ -69,6 +70,13 @@ export class HealthRepo {
               (SELECT created_at FROM events ORDER BY id LIMIT 1) AS oldestAt`,
     )
     this.metaStmt = c.prepare(`SELECT value FROM meta WHERE key = ?`).pluck()
+    // On the unique (kind, external_id) index; reads no secret column.
+    this.isChannelStmt = c.prepare(`SELECT 1 FROM channels WHERE kind = ? AND external_id = ?`).pluck()
+  }
+
+  /** Whether this number or Page is connected. */
+  isChannel(kind: string, externalId: string): boolean {
+    return this.isChannelStmt.get(kind, externalId) !== undefined
   }
 
   channels(): ChannelRef[] {

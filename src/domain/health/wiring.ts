@@ -7,7 +7,6 @@ import type { CampaignCounts } from '../../events/types.ts'
 import type { Db } from '../../store/db.ts'
 import { HealthRepo } from '../../store/health.ts'
 import { onKeptRaw } from '../../store/webhook-leftovers.ts'
-import type { ChannelKind } from '../channels/channels.ts'
 import { Health } from './health.ts'
 import { ParleyMetrics } from './metrics.ts'
 import { HealthTracker } from './tracker.ts'
@@ -16,7 +15,6 @@ export interface HealthWiring {
   config: Readonly<Config>
   db: Db
   now: () => number
-  isChannel(kind: ChannelKind, externalId: string): boolean
   openStreams(): number
   pausedUntil(channelId: number): number | null
   campaignCounts(campaignId: number): CampaignCounts
@@ -25,13 +23,14 @@ export interface HealthWiring {
 
 export function createHealth(w: HealthWiring): Health {
   const metrics = new ParleyMetrics({ processMetrics: w.config.metricsToken !== undefined })
-  const tracker = new HealthTracker({ metrics, now: w.now, isChannel: w.isChannel })
+  const repo = new HealthRepo(w.db)
+  const tracker = new HealthTracker({ metrics, now: w.now, isChannel: (kind, externalId) => repo.isChannel(kind, externalId) })
   // Payloads kept raw (unknown channel, unknown shape, another app's signature) are counted by reason.
   onKeptRaw(w.db, (provider, reason) => tracker.keptRaw(provider, reason))
   return new Health({
     tracker,
     metrics,
-    repo: new HealthRepo(w.db),
+    repo,
     now: w.now,
     dataDir: w.config.dataDir,
     databaseFile: w.config.databaseFile,
