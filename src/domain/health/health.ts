@@ -186,7 +186,9 @@ export class Health {
 
     const rejected = c.credentialsStatus === 'rejected'
     const lastTokenErrorAt = sends?.lastTokenErrorAt ?? null
-    const tokenFailing = lastTokenErrorAt !== null && (sends?.lastSentAt ?? 0) < lastTokenErrorAt
+    // Cleared by a send that went through since, or by Meta verifying a (new) token since.
+    const verifiedSince = c.credentialsStatus === 'verified' && (c.credentialsCheckedAt ?? 0) > (lastTokenErrorAt ?? 0)
+    const tokenFailing = lastTokenErrorAt !== null && (sends?.lastSentAt ?? 0) < lastTokenErrorAt && !verifiedSince
     items.push(
       rejected || tokenFailing
         ? {
