@@ -222,16 +222,7 @@ export class OutboxWorker {
       return outbox.markFailed(row.id, { code: null, title: 'Not sent', reason: 'Parley hit an internal error while sending.' })
     }
     log.warn({ outboxId: row.id, kind: err.kind, code: err.code, httpStatus: err.httpStatus }, 'outbox: send failed')
-    told(
-      err.kind === 'meta'
-        ? classify(err.code) === 'throttle'
-          ? 'throttled'
-          : 'meta_error'
-        : err.kind === 'not_sent'
-          ? 'network'
-          : err.kind,
-      err.kind === 'meta' ? err.code : null,
-    )
+    told(resultOf(err), err.kind === 'meta' ? err.code : null)
     switch (err.kind) {
       case 'ambiguous':
         return outbox.markUnknown(row.id, err.message)
@@ -268,6 +259,12 @@ export class OutboxWorker {
     const delay = retryDelay(row.attempts, options.retryBaseMs, options.retryCapMs, this.random)
     outbox.scheduleRetry(row.id, this.deps.now() + delay, code, text)
   }
+}
+
+/** A Graph failure as the metrics count it. */
+function resultOf(err: GraphError): SendOutcome['result'] {
+  if (err.kind === 'meta') return classify(err.code) === 'throttle' ? 'throttled' : 'meta_error'
+  return err.kind === 'not_sent' ? 'network' : err.kind
 }
 
 function asNotSent(err: GraphError): GraphError {
