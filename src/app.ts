@@ -82,6 +82,10 @@ import { contactDataRoutes } from './http/contact-data.ts'
 import { transcriptRoutes } from './http/transcript.ts'
 // Issue 16: the OpenAPI document, collected from the routes registered after it.
 import { openApiRoutes, registerOpenApi } from './http/openapi.ts'
+// Issue 16: knowing it is healthy (/metrics, /api/admin/health).
+import { createHealth } from './domain/health/wiring.ts'
+import { metricsRoutes } from './http/metrics.ts'
+import { adminHealthRoutes } from './http/admin-health.ts'
 
 export interface AppDeps {
   config: Readonly<Config>
@@ -137,6 +141,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const effects = new SideEffects()
   const writer = new InboxWriter(store, clock.now, effects)
   const members = new ChannelMembersRepo(db)
+  // Issue 16: counters on the hot paths (webhooks, commits, sends), everything else read when asked.
+  const health = createHealth({
+    config,
+    db,
+    now: clock.now,
+    openStreams: () => hub.size,
+    pausedUntil: (channelId) => sending.limiter.status(channelId, clock.now()).pausedUntil,
+    campaignCounts: (id) => services.campaigns.analytics.counts(id),
+    storageFailure: () => services.ingest.storageFailure,
+  })
   const sending = createSending({
     config,
     db,
@@ -146,6 +160,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     now: clock.now,
     log: app.log,
     graphBaseUrl: (token) => (sandbox?.owns(token) ? sandbox.graphBaseUrl() : config.graphApiUrl),
+    onSendOutcome: health.tracker.sendOutcome,
   })
   const channels = new ChannelDirectory(db, config)
   // Who is online: a person with an open stream, offline only after a grace (issue 13).
@@ -190,6 +205,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     }),
     ingest: new IngestQueue(db.$client, events, {
       onJobError: (err) => app.log.error({ err }, 'webhook ingest failed; payload kept raw'),
+      onCommitted: (seconds) => health.tracker.ingestCommitted(seconds),
     }),
     sending,
     sandbox,
@@ -248,6 +264,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       },
       onFileError: (err) => app.log.error({ err }, 'erasure: a media file could not be removed'),
     }),
+    health,
   }
   const { campaigns, assignment } = services
   const autoReplies = new AutoReplies({ settings: services.settings, store, writer, outbox: sending.outbox, now: clock.now })
@@ -359,6 +376,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(reportRoutes, { services })
   await app.register(apiTokenRoutes, { services })
   await app.register(contactDataRoutes, { services })
+  await app.register(adminHealthRoutes, { services })
+  await app.register(metricsRoutes, { services })
   if (sandbox) await app.register(sandboxRoutes, { sandbox })
   await app.register(openApiRoutes)
   // Last: the browser app's catch-all GET must not shadow any route above.

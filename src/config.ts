@@ -207,6 +207,8 @@ export interface Config {
     failurePauseRatio: number
     failureWindow: number
   }
+  /** Issue 16: the Bearer token GET /metrics asks for; unset, /metrics is off (404). A secret: never logged. */
+  metricsToken: string | undefined
   /** Outgoing mail (issue 13): invitations and forgot-password links. No SMTP_URL, no mail. */
   mail: {
     /** smtp://user:pass@host:587 or smtps://…; a secret (it may carry a password): never logged. */
@@ -411,6 +413,10 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     if (publicUrl === undefined) throw new ConfigError('PUBLIC_URL', 'must be set when SMTP_URL is: mailed links start with it')
   }
   const mail = Object.freeze({ smtpUrl, from: str(env, 'SMTP_FROM') ?? DEFAULTS.SMTP_FROM })
+  // Issue 16: /metrics only with a token long enough not to be guessed (the message never holds it).
+  const metricsToken = str(env, 'METRICS_TOKEN')
+  if (metricsToken !== undefined && (metricsToken.length < 16 || /\s/.test(metricsToken)))
+    throw new ConfigError('METRICS_TOKEN', 'must be at least 16 characters without spaces (openssl rand -hex 24)')
 
   mkdirSync(dataDir, { recursive: true })
   const appSecretFromEnv = str(env, 'META_APP_SECRET')
@@ -448,6 +454,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     sandbox,
     campaigns,
     mail,
+    metricsToken,
   })
 }
 

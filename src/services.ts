@@ -30,6 +30,7 @@ import type { AuditLog } from './domain/audit/audit-log.ts'
 import type { SecretBox } from './store/secret-box.ts'
 import type { ApiTokens } from './domain/tokens/api-tokens.ts'
 import type { ContactData } from './domain/contacts/erasure.ts'
+import type { Health } from './domain/health/health.ts'
 
 export interface Services {
   config: Readonly<Config>
@@ -85,6 +86,8 @@ export interface Services {
   apiTokens: ApiTokens
   /** A contact's data (issue 16): export as JSON, and erasure. */
   contactData: ContactData
+  /** Issue 16: what /metrics and the admins' health page read; `health.tracker` is fed by webhooks and sends. */
+  health: Health
 }
 
 declare module 'fastify' {

@@ -24,6 +24,7 @@ export interface MetaWebhookSpec {
 /** Registers GET/POST /webhooks/<kind>. Call inside an encapsulated plugin. */
 export function registerMetaWebhook(app: FastifyInstance, services: Services, spec: MetaWebhookSpec): void {
   const { ingest, db, channels } = services
+  const tracker = services.health.tracker
   const path = `/webhooks/${spec.kind}`
 
   // Encapsulated: only this plugin sees JSON as raw bytes.
@@ -50,6 +51,7 @@ export function registerMetaWebhook(app: FastifyInstance, services: Services, sp
     const header = req.headers['x-hub-signature-256']
     const secret = verifyWithAny(channels.appSecrets(spec.kind), raw, typeof header === 'string' ? header : undefined)
     if (!secret) {
+      tracker.webhookRefused(spec.kind, raw, typeof header === 'string' ? header : undefined)
       req.log.warn({ provider: spec.kind }, 'webhook refused: bad or missing signature')
       throw Errors.invalidSignature()
     }
@@ -67,6 +69,7 @@ export function registerMetaWebhook(app: FastifyInstance, services: Services, sp
       // Meta would otherwise retry it for a week to the same end.
       fallback: () => keepRaw(db, spec.kind, 'ingest_error', raw.toString('utf8')),
     })
+    tracker.webhookAccepted(spec.kind)
     return reply.status(200).send('EVENT_RECEIVED')
   })
 }

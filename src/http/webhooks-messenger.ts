@@ -6,11 +6,12 @@ import { registerMetaWebhook } from './meta-webhook.ts'
 import type { Services } from '../services.ts'
 
 export async function messengerWebhookRoutes(app: FastifyInstance, opts: { services: Services }) {
-  const { store, writer, effects, channels, clock } = opts.services
+  const { store, writer, effects, channels, clock, health } = opts.services
   registerMetaWebhook(app, opts.services, {
     kind: 'messenger',
     ingest: (body, secret) => {
       const parsed = parseMessenger(body, clock.now())
+      for (const ev of parsed.events) health.tracker.webhookSeen('messenger', ev.pageId)
       return (events) =>
         ingestMessenger({ store, writer, effects, secretOf: (c) => channels.secretOf(c), now: clock.now }, events, parsed, secret)
     },

@@ -8,12 +8,13 @@ import { registerMetaWebhook } from './meta-webhook.ts'
 import type { Services } from '../services.ts'
 
 export async function whatsappWebhookRoutes(app: FastifyInstance, opts: { services: Services }) {
-  const { store, writer, effects, clock, channels } = opts.services
+  const { store, writer, effects, clock, channels, health } = opts.services
   const secretOf = channels.secretOf.bind(channels)
   registerMetaWebhook(app, opts.services, {
     kind: 'whatsapp',
     ingest: (body, secret) => {
       const parsed = parseWhatsApp(body, clock.now())
+      for (const c of parsed.changes) health.tracker.webhookSeen('whatsapp', c.phoneNumberId)
       return (events) => ingestWhatsApp({ store, writer, effects, now: clock.now, signedWith: { secret, secretOf } }, events, parsed)
     },
   })

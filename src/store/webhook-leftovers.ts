@@ -7,11 +7,21 @@ import { pendingStatuses, rawWebhooks } from './schema.ts'
 
 export type PendingStatusRow = typeof pendingStatuses.$inferSelect
 
+// Issue 16: who hears of each payload kept (the metrics count them by reason), per
+// database, so several apps in one process (tests) never hear each other's.
+const keptListeners = new WeakMap<Db, (provider: string, reason: string) => void>()
+
+/** Tells `fn` of every payload kept raw through this database. */
+export function onKeptRaw(db: Db, fn: (provider: string, reason: string) => void): void {
+  keptListeners.set(db, fn)
+}
+
 /** Keeps a webhook payload (or part of one) whole, with why it was not ingested. */
 export function keepRaw(db: Db, provider: string, reason: string, body: unknown): void {
   db.insert(rawWebhooks)
     .values({ provider, reason, body: typeof body === 'string' ? body : JSON.stringify(body) })
     .run()
+  keptListeners.get(db)?.(provider, reason)
 }
 
 export class PendingStatuses {

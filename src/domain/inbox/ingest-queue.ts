@@ -24,6 +24,8 @@ export interface IngestQueueOptions {
   /** Upper bound on jobs per commit, so one commit never holds the loop for long. */
   maxBatch?: number
   onJobError?: (err: unknown) => void
+  /** Issue 16: how long each successful group commit took (seconds), for the metrics. */
+  onCommitted?: (seconds: number) => void
 }
 
 export class IngestQueue {
@@ -81,6 +83,7 @@ export class IngestQueue {
 
   private commit(group: Queued[]): void {
     const batch = this.log.batch()
+    const started = performance.now()
     try {
       this.inTx(() => {
         for (const q of group) {
@@ -101,6 +104,7 @@ export class IngestQueue {
       return
     }
     this.storageFailure = null
+    this.opts.onCommitted?.((performance.now() - started) / 1000)
     this.log.committed(batch.events)
     for (const q of group) q.resolve()
   }

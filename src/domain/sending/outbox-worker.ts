@@ -30,6 +30,15 @@ export interface MediaUploader {
   providerIdFor(localMediaId: number, channel: ChannelRow, token: string): Promise<string>
 }
 
+/** What became of one send attempt (issue 16: metrics and the health page count these). */
+export interface SendOutcome {
+  channelId: number
+  channelKind: ChannelRow['kind']
+  result: 'sent' | 'meta_error' | 'throttled' | 'network' | 'http' | 'ambiguous' | 'local'
+  /** Meta's error code, when Meta answered with one. */
+  code: number | null
+}
+
 export interface WorkerOptions {
   retryBaseMs: number
   retryCapMs: number
@@ -50,6 +59,8 @@ export interface WorkerDeps {
   log: FastifyBaseLogger
   options: WorkerOptions
   random?: () => number
+  /** Told of every attempt's outcome (a counter's increment: it runs on every send). */
+  onOutcome?: (o: SendOutcome) => void
 }
 
 // Even when idle the worker looks again this often: a safety net for any wake-up missed.
@@ -184,6 +195,7 @@ export class OutboxWorker {
       })
       outbox.markSent(row.id, res.wamid)
       this.deps.limiter.succeeded(row.channelId)
+      this.deps.onOutcome?.({ channelId: row.channelId, channelKind: channel.kind, result: 'sent', code: null })
     } catch (err) {
       this.handleError(row, err, startedAt, channel.kind)
     }
@@ -197,15 +209,20 @@ export class OutboxWorker {
   private handleError(row: OutboxRow, err: unknown, startedAt: number, kind: ChannelRow['kind'] = 'whatsapp'): void {
     const { outbox, limiter, log } = this.deps
     const now = this.deps.now()
+    const told = (result: SendOutcome['result'], code: number | null = null) =>
+      this.deps.onOutcome?.({ channelId: row.channelId, channelKind: kind, result, code })
     if (err instanceof LocalSendError) {
+      told('local')
       if (err.retryable) return this.retry(row, null, err.reason, kind)
       return outbox.markFailed(row.id, { code: null, title: 'Not sent', reason: err.reason })
     }
     if (!(err instanceof GraphError)) {
+      told('local')
       log.error({ err, outboxId: row.id }, 'outbox: unexpected error while sending')
       return outbox.markFailed(row.id, { code: null, title: 'Not sent', reason: 'Parley hit an internal error while sending.' })
     }
     log.warn({ outboxId: row.id, kind: err.kind, code: err.code, httpStatus: err.httpStatus }, 'outbox: send failed')
+    told(resultOf(err), err.kind === 'meta' ? err.code : null)
     switch (err.kind) {
       case 'ambiguous':
         return outbox.markUnknown(row.id, err.message)
@@ -242,6 +259,12 @@ export class OutboxWorker {
     const delay = retryDelay(row.attempts, options.retryBaseMs, options.retryCapMs, this.random)
     outbox.scheduleRetry(row.id, this.deps.now() + delay, code, text)
   }
+}
+
+/** A Graph failure as the metrics count it. */
+function resultOf(err: GraphError): SendOutcome['result'] {
+  if (err.kind === 'meta') return classify(err.code) === 'throttle' ? 'throttled' : 'meta_error'
+  return err.kind === 'not_sent' ? 'network' : err.kind
 }
 
 function asNotSent(err: GraphError): GraphError {

@@ -14,7 +14,7 @@ import { MessengerGraph } from '../../channels/messenger/graph-client.ts'
 import { WhatsAppGraph } from '../../channels/whatsapp/graph-client.ts'
 import type { InboxWriter } from '../inbox/writer.ts'
 import { Outbox } from './outbox.ts'
-import { OutboxWorker } from './outbox-worker.ts'
+import { OutboxWorker, type SendOutcome } from './outbox-worker.ts'
 import { SendRateLimiter } from './outbox-rate.ts'
 import { MediaService } from '../media/media.ts'
 import { TemplateService } from './templates.ts'
@@ -51,6 +51,8 @@ export interface SendingDeps {
   log: FastifyBaseLogger
   /** Where a token's Graph calls go: the sandbox's emulator for its own token, else Meta. */
   graphBaseUrl: (token: string) => string
+  /** Issue 16: each send attempt's outcome, for metrics and the health page. */
+  onSendOutcome?: (o: SendOutcome) => void
 }
 
 export function createSending(deps: SendingDeps): Sending {
@@ -84,6 +86,7 @@ export function createSending(deps: SendingDeps): Sending {
     media,
     now,
     log: log.child({ subsystem: 'outbox' }),
+    ...(deps.onSendOutcome ? { onOutcome: deps.onSendOutcome } : {}),
     options: {
       retryBaseMs: s.retryBaseMs,
       retryCapMs: s.retryCapMs,

@@ -4,7 +4,7 @@ import { lazy, LazyView } from '../lib/lazy.tsx'
 import { SessionNotice } from './SessionNotice.tsx'
 import { Inbox, SandboxBanner } from './Inbox.tsx'
 import { TopBar } from './TopBar.tsx'
-import { isCampaignsPath, isReportsPath } from '../lib/nav.ts'
+import { isCampaignsPath, isHealthPath, isReportsPath } from '../lib/nav.ts'
 
 // Screens loaded on first use, out of the inbox's initial JavaScript: sign-in, first run,
 // one-time links and signing in again (never needed by a signed-in inbox); the settings
@@ -14,6 +14,7 @@ const auth = lazy(() => import('./AuthScreens.tsx'))
 const settingsScreen = lazy(() => import('../settings/SettingsScreen.tsx'))
 const campaignsApp = lazy(() => import('../campaigns/CampaignsApp.tsx'))
 const reportsScreen = lazy(() => import('../reports/ReportsScreen.tsx'))
+const healthScreen = lazy(() => import('../health/HealthScreen.tsx'))
 
 export function Root() {
   const app = useApp()
@@ -63,6 +64,7 @@ export function Root() {
       const settings = app.view.value === 'settings'
       // Contacts and campaigns (issue 7) cover it the same way.
       const reports = !settings && isReportsPath()
+      const health = !settings && isHealthPath()
       const area = !settings && !reports && isCampaignsPath()
       const signingIn = app.reauth.value !== null
       // One top bar for every page (issue 11): it stays put while the pages change under it.
@@ -72,7 +74,7 @@ export function Root() {
             <SandboxBanner />
             {/* Contacts and campaigns name themselves in their own headings; the settings page had its title in its bar. */}
             <TopBar
-              current={settings ? 'settings' : reports ? 'reports' : area ? 'campaigns' : 'inbox'}
+              current={settings ? 'settings' : reports ? 'reports' : health ? 'health' : area ? 'campaigns' : 'inbox'}
               title={settings ? 'Settings' : undefined}
             />
             <SessionNotice />
@@ -92,7 +94,12 @@ export function Root() {
                   {(m) => <m.ReportsScreen />}
                 </LazyView>
               )}
-              <div class="shell" hidden={settings || area || reports}>
+              {health && (
+                <LazyView of={healthScreen} what="health page">
+                  {(m) => <m.HealthScreen />}
+                </LazyView>
+              )}
+              <div class="shell" hidden={settings || area || reports || health}>
                 <Inbox />
               </div>
             </div>

@@ -13,7 +13,7 @@ import { AVAILABILITIES, type Availability } from '../state/team.ts'
 import { PickMenu } from './PickMenu.tsx'
 import { MentionsButton } from './MentionsButton.tsx'
 
-export type Section = 'inbox' | 'campaigns' | 'settings' | 'reports'
+export type Section = 'inbox' | 'campaigns' | 'settings' | 'reports' | 'health'
 
 /**
  * Follows a link inside the app without a reload. The inbox reads the URL on popstate

@@ -11,6 +11,8 @@ if (typeof window !== 'undefined') addEventListener('popstate', () => (path.valu
 export const isCampaignsPath = (p = path.value) => /^\/(campaigns|contacts)(\/|$)/.test(p)
 // Reports (issue 15), for admins.
 export const isReportsPath = (p = path.value) => p === '/reports'
+// Health (issue 16), for admins.
+export const isHealthPath = (p = path.value) => p === '/health'
 
 export function navigate(to: string, e?: Event) {
   if (e) {

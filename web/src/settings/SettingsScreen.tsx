@@ -3,6 +3,7 @@
 // disable and enable them; secrets are write-only (the API only says whether one is
 // set, and a field replaces it); the webhook URL to paste into Meta's dashboard.
 import { ReportsLink } from '../reports/ReportsLink.tsx'
+import { HealthLink } from '../health/HealthLink.tsx'
 import { useEffect, useState } from 'preact/hooks'
 import type { ChannelKind } from '../../../src/events/types.ts'
 import type { ChannelInput, ChannelPublic } from '../api/http.ts'
@@ -87,6 +88,7 @@ export function SettingsScreen() {
         {admin && <BusinessHoursSection />}
         {admin && <LabelsSection />}
         {admin && <ReportsLink />}
+        {admin && <HealthLink />}
         <CannedRepliesSection />
         <ApiTokensSection />
       </main>

@@ -1,0 +1,43 @@
+// Builds the health parts (issue 16) so app.ts wires them in a few lines: the metrics
+// registry, the tracker the webhook routes and the outbox worker feed, and the reader
+// behind GET /api/admin/health and GET /metrics. Built before sending and the ingest
+// queue (they are told of the tracker); what it reads of them later goes through closures.
+import type { Config } from '../../config.ts'
+import type { CampaignCounts } from '../../events/types.ts'
+import type { Db } from '../../store/db.ts'
+import { HealthRepo } from '../../store/health.ts'
+import { onKeptRaw } from '../../store/webhook-leftovers.ts'
+import { Health } from './health.ts'
+import { ParleyMetrics } from './metrics.ts'
+import { HealthTracker } from './tracker.ts'
+
+export interface HealthWiring {
+  config: Readonly<Config>
+  db: Db
+  now: () => number
+  openStreams(): number
+  pausedUntil(channelId: number): number | null
+  campaignCounts(campaignId: number): CampaignCounts
+  storageFailure(): string | null
+}
+
+export function createHealth(w: HealthWiring): Health {
+  const metrics = new ParleyMetrics({ processMetrics: w.config.metricsToken !== undefined })
+  const repo = new HealthRepo(w.db)
+  const tracker = new HealthTracker({ metrics, now: w.now, isChannel: (kind, externalId) => repo.isChannel(kind, externalId) })
+  // Payloads kept raw (unknown channel, unknown shape, another app's signature) are counted by reason.
+  onKeptRaw(w.db, (provider, reason) => tracker.keptRaw(provider, reason))
+  return new Health({
+    tracker,
+    metrics,
+    repo,
+    now: w.now,
+    dataDir: w.config.dataDir,
+    databaseFile: w.config.databaseFile,
+    eventRetentionDays: w.config.eventRetentionDays,
+    openStreams: w.openStreams,
+    pausedUntil: w.pausedUntil,
+    campaignCounts: w.campaignCounts,
+    storageFailure: w.storageFailure,
+  })
+}
