@@ -67,6 +67,11 @@ import { ReportsRepo } from './store/reports.ts'
 import { AuditLogRepo } from './store/audit-log.ts'
 import { AuditLog } from './domain/audit/audit-log.ts'
 import { SecretBox } from './store/secret-box.ts'
+import { bindSecretBox } from './store/sealed-columns.ts'
+import { sealSecretsAtRest } from './domain/secrets/at-rest.ts'
+import { BackupSchedule } from './domain/backup/schedule.ts'
+import { LAST_BACKUP_META } from './store/backup-db.ts'
+import { readMeta, writeMeta } from './store/db.ts'
 import { reportRoutes } from './http/reports.ts'
 // Issue 15: a conversation's transcript (text or printable HTML) for admins.
 import { transcriptRoutes } from './http/transcript.ts'
@@ -116,11 +121,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     drainTimeoutMs: config.sseDrainTimeoutMs,
     maxStreamsPerSession: config.sseMaxStreamsPerSession,
   })
+  // Issue 16: secrets at rest. The key is checked and clear secrets sealed before anything
+  // reads a channel; every repository that stores secrets seals with this box.
+  const secrets = new SecretBox(SecretBox.keyFrom(config.secretKey)!)
+  bindSecretBox(db, secrets)
+  sealSecretsAtRest(db, secrets)
   const auth = new AuthService(db, clock.now)
   await bootstrap(config, db, auth)
   const workspaceId = auth.defaultWorkspace()
   // Sandbox mode: the Meta emulator in this process, built first so the Graph client knows it.
-  const sandbox = config.sandbox.enabled ? createSandbox(config, db, workspaceId) : undefined
+  const sandbox = config.sandbox.enabled ? createSandbox(config, db, workspaceId, secrets) : undefined
   const store = new InboxStore(db)
   const effects = new SideEffects()
   const writer = new InboxWriter(store, clock.now, effects)
@@ -144,7 +154,24 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     onListenerError: (err) => app.log.error({ err }, 'presence listener failed'),
   })
   const settingsRepo = new WorkspaceSettingsRepo(db)
-  const secrets = new SecretBox(SecretBox.keyFrom(config.secretKey)!)
+  // Issue 16: scheduled online backups into DATA_DIR/backups (off with BACKUP_INTERVAL_HOURS=0).
+  const backups =
+    config.backup.intervalHours > 0
+      ? new BackupSchedule({
+          dataDir: config.dataDir,
+          databaseFile: config.databaseFile,
+          busyTimeoutMs: config.dbBusyTimeoutMs,
+          intervalMs: config.backup.intervalHours * 3600_000,
+          keep: config.backup.keep,
+          now: clock.now,
+          lastBackupAt: () => {
+            const v = Number(readMeta(db, LAST_BACKUP_META))
+            return Number.isFinite(v) && v > 0 ? v : undefined
+          },
+          recordBackupAt: (at) => writeMeta(db, LAST_BACKUP_META, String(at)),
+          log: app.log,
+        })
+      : undefined
   const services: Services = {
     config,
     db,
@@ -214,6 +241,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     reports: new Reports({ repo: new ReportsRepo(db), settings: (ws) => settingsRepo.get(ws), now: clock.now }),
     audit: new AuditLog({ repo: new AuditLogRepo(db), now: clock.now }),
     secrets,
+    backups,
   }
   const { campaigns, assignment } = services
   const autoReplies = new AutoReplies({ settings: services.settings, store, writer, outbox: sending.outbox, now: clock.now })
@@ -339,6 +367,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     services.sending.start()
     services.campaigns.start()
     services.snoozes.start() // a snooze that came due while Parley was down wakes now
+    backups?.start() // issue 16: BACKUP_INTERVAL_HOURS (one overdue at start is made now)
     sandbox?.start()
     prune()
     pruneTimer = setInterval(prune, PRUNE_INTERVAL_MS)
@@ -356,6 +385,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('onListen', async () => services.channelChecks.start())
   app.addHook('preClose', async () => {
     services.channelChecks.stop()
+    await backups?.stop()
     clearInterval(pruneTimer)
     services.campaigns.stop()
     services.snoozes.stop()
