@@ -66,6 +66,10 @@ t.test('secrets saved through the API are sealed at rest, work, and are in no da
     .raw()
     .all(a.body.channel.id, m.body.channel.id) as string[][]
   for (const v of raw.flat()) t.match(v, /^enc:v1:/, 'stored sealed')
+  // Every secret column of every channel, the sandbox number's token included.
+  const every = s.db.$client.prepare('SELECT access_token, app_secret, verify_token FROM channels').raw().all() as (string | null)[][]
+  t.ok(every.length >= 3)
+  for (const v of every.flat()) if (v !== null) t.match(v, /^enc:v1:/, 'every stored secret is sealed')
   // Callers get plain values.
   const row = s.app.services.channels.get(a.body.channel.workspaceId ?? 1, a.body.channel.id)
   t.equal(row?.accessToken, newToken)
