@@ -70,6 +70,11 @@ import { InlineFacts, ThreadFacts } from './store/report-threads.ts'
 import { AuditLogRepo } from './store/audit-log.ts'
 import { AuditLog } from './domain/audit/audit-log.ts'
 import { SecretBox } from './store/secret-box.ts'
+import { bindSecretBox } from './store/sealed-columns.ts'
+import { sealSecretsAtRest } from './domain/secrets/at-rest.ts'
+import { BackupSchedule } from './domain/backup/schedule.ts'
+import { LAST_BACKUP_META } from './store/backup-db.ts'
+import { readMeta, writeMeta } from './store/db.ts'
 import { reportRoutes } from './http/reports.ts'
 // Issue 16: personal API tokens; a contact's data (export, erasure).
 import { ApiTokens, TOKEN_SESSION_PREFIX } from './domain/tokens/api-tokens.ts'
@@ -132,11 +137,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     drainTimeoutMs: config.sseDrainTimeoutMs,
     maxStreamsPerSession: config.sseMaxStreamsPerSession,
   })
+  // Issue 16: secrets at rest. The key is checked and clear secrets sealed before anything
+  // reads a channel; every repository that stores secrets seals with this box.
+  const secrets = new SecretBox(SecretBox.keyFrom(config.secretKey)!)
+  bindSecretBox(db, secrets)
+  sealSecretsAtRest(db, secrets)
   const auth = new AuthService(db, clock.now)
   await bootstrap(config, db, auth)
   const workspaceId = auth.defaultWorkspace()
   // Sandbox mode: the Meta emulator in this process, built first so the Graph client knows it.
-  const sandbox = config.sandbox.enabled ? createSandbox(config, db, workspaceId) : undefined
+  const sandbox = config.sandbox.enabled ? createSandbox(config, db, workspaceId, secrets) : undefined
   const store = new InboxStore(db)
   const effects = new SideEffects()
   const writer = new InboxWriter(store, clock.now, effects)
@@ -171,7 +181,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     onListenerError: (err) => app.log.error({ err }, 'presence listener failed'),
   })
   const settingsRepo = new WorkspaceSettingsRepo(db)
-  const secrets = new SecretBox(SecretBox.keyFrom(config.secretKey)!)
   const reportsRepo = new ReportsRepo(db)
   const reportFacts =
     config.reportThreads > 0 && existsSync(config.databaseFile)
@@ -181,6 +190,24 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const apiTokens = new ApiTokens({ repo: new ApiTokensRepo(db), audit, now: clock.now })
   // A token's requests and streams run as session `token:<id>` (issue 16).
   auth.resolveSessionsWith(TOKEN_SESSION_PREFIX, (id) => apiTokens.sessionById(id, config.sessionTtlSeconds * 1000))
+  // Issue 16: scheduled online backups into DATA_DIR/backups (off with BACKUP_INTERVAL_HOURS=0).
+  const backups =
+    config.backup.intervalHours > 0
+      ? new BackupSchedule({
+          dataDir: config.dataDir,
+          databaseFile: config.databaseFile,
+          busyTimeoutMs: config.dbBusyTimeoutMs,
+          intervalMs: config.backup.intervalHours * 3600_000,
+          keep: config.backup.keep,
+          now: clock.now,
+          lastBackupAt: () => {
+            const v = Number(readMeta(db, LAST_BACKUP_META))
+            return Number.isFinite(v) && v > 0 ? v : undefined
+          },
+          recordBackupAt: (at) => writeMeta(db, LAST_BACKUP_META, String(at)),
+          log: app.log,
+        })
+      : undefined
   const services: Services = {
     config,
     db,
@@ -265,6 +292,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       onFileError: (err) => app.log.error({ err }, 'erasure: a media file could not be removed'),
     }),
     health,
+    backups,
   }
   const { campaigns, assignment } = services
   const autoReplies = new AutoReplies({ settings: services.settings, store, writer, outbox: sending.outbox, now: clock.now })
@@ -397,6 +425,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     services.sending.start()
     services.campaigns.start()
     services.snoozes.start() // a snooze that came due while Parley was down wakes now
+    backups?.start() // issue 16: BACKUP_INTERVAL_HOURS (one overdue at start is made now)
     sandbox?.start()
     prune()
     pruneTimer = setInterval(prune, PRUNE_INTERVAL_MS)
@@ -414,6 +443,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('onListen', async () => services.channelChecks.start())
   app.addHook('preClose', async () => {
     services.channelChecks.stop()
+    await backups?.stop()
     clearInterval(pruneTimer)
     services.campaigns.stop()
     services.snoozes.stop()

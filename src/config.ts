@@ -115,6 +115,10 @@ export const DEFAULTS = {
   SANDBOX_RECIPIENT_DELIVERED_RATE: 0.97,
   SANDBOX_RECIPIENT_READ_RATE: 0.7,
   SANDBOX_RECIPIENT_REPLY_RATE: 0.2,
+  // Issue 16: an online backup into DATA_DIR/backups once a day (0: off), keeping the
+  // newest week of them: a bad day noticed within a week can still be undone.
+  BACKUP_INTERVAL_HOURS: 24,
+  BACKUP_KEEP: 7,
   // Invitations and "forgot password" links are mailed from this address when SMTP_URL is set.
   SMTP_FROM: 'Parley <no-reply@localhost>',
 } as const
@@ -140,6 +144,8 @@ export interface Config {
   jwtSecret: string
   /** Seals secrets at rest (store/secret-box.ts): 64 hex digits or base64 of 32 bytes. Never logged. */
   secretKey: string
+  /** The key came from PARLEY_SECRET_KEY (not the DATA_DIR/secret-key file): a restore keeps using it. */
+  secretKeyFromEnv: boolean
   sessionTtlSeconds: number
   eventRetentionDays: number
   sseHeartbeatSeconds: number
@@ -209,6 +215,8 @@ export interface Config {
   }
   /** Issue 16: the Bearer token GET /metrics asks for; unset, /metrics is off (404). A secret: never logged. */
   metricsToken: string | undefined
+  /** Scheduled online backups into DATA_DIR/backups (issue 16): every intervalHours (0: off), the newest `keep` kept. */
+  backup: { intervalHours: number; keep: number }
   /** Outgoing mail (issue 13): invitations and forgot-password links. No SMTP_URL, no mail. */
   mail: {
     /** smtp://user:pass@host:587 or smtps://…; a secret (it may carry a password): never logged. */
@@ -242,6 +250,15 @@ function rate(env: Env, name: string, def: number): number {
   if (raw === undefined || raw === '') return def
   const n = Number(raw)
   if (!Number.isFinite(n) || n < 0 || n > 1) throw new ConfigError(name, `must be a number from 0 to 1, got "${raw}"`)
+  return n
+}
+
+function hours(env: Env, name: string, def: number): number {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return def
+  const n = Number(raw)
+  if (raw.trim() === '' || !Number.isFinite(n) || n < 0 || n > 24 * 366)
+    throw new ConfigError(name, `must be a number of hours from 0 (off) to 8784, got "${raw}"`)
   return n
 }
 
@@ -439,6 +456,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     adminPassword,
     jwtSecret: jwtFromEnv ?? persistedSecret(dataDir, 'jwt-secret'),
     secretKey: secretKeyOf(env, dataDir),
+    secretKeyFromEnv: str(env, 'PARLEY_SECRET_KEY') !== undefined,
     ...timing,
     logLevel,
     reportThreads: int(env, 'REPORT_THREADS', DEFAULTS.REPORT_THREADS, 0, 8),
@@ -453,6 +471,10 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     }),
     sandbox,
     campaigns,
+    backup: Object.freeze({
+      intervalHours: hours(env, 'BACKUP_INTERVAL_HOURS', DEFAULTS.BACKUP_INTERVAL_HOURS),
+      keep: int(env, 'BACKUP_KEEP', DEFAULTS.BACKUP_KEEP, 1, 10_000),
+    }),
     mail,
     metricsToken,
   })

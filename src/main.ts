@@ -3,6 +3,8 @@ import { type Config, ConfigError, loadConfig, loadDotEnv } from './config.ts'
 import { openDatabase } from './store/db.ts'
 import { makePrivate, usePrivateUmask } from './store/data-dir.ts'
 import { buildApp } from './app.ts'
+import { acquireDataDirLock, DataDirLockedError, type DataDirLock } from './domain/backup/data-dir-lock.ts'
+import { SecretKeyMismatchError } from './domain/secrets/at-rest.ts'
 
 async function main(): Promise<void> {
   // Before anything is written: the data dir, SQLite's -wal/-shm, media, secrets.
@@ -18,10 +20,32 @@ async function main(): Promise<void> {
     }
     throw err
   }
+  // One Parley per DATA_DIR (issue 16/17): a second one, or a restore, would corrupt it.
+  let lock: DataDirLock
+  try {
+    lock = acquireDataDirLock(config.dataDir)
+  } catch (err) {
+    if (err instanceof DataDirLockedError) {
+      console.error(err.message)
+      process.exit(1)
+    }
+    throw err
+  }
+  process.on('exit', () => lock.release())
   // Installs from before the umask held files other accounts could read: corrected here.
   const madePrivate = makePrivate(config.dataDir)
   const db = openDatabase(config.databaseFile, { busyTimeoutMs: config.dbBusyTimeoutMs })
-  const app = await buildApp({ config, db })
+  let app: Awaited<ReturnType<typeof buildApp>>
+  try {
+    app = await buildApp({ config, db })
+  } catch (err) {
+    // A wrong PARLEY_SECRET_KEY: one clear line, not a stack trace (and nothing written).
+    if (err instanceof SecretKeyMismatchError) {
+      console.error(err.message)
+      process.exit(1)
+    }
+    throw err
+  }
   if (madePrivate > 0)
     app.log.warn(
       `${madePrivate} files and folders in ${config.dataDir} had wider permissions than 0700 (folders) or 0600 (files): corrected`,

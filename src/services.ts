@@ -31,6 +31,7 @@ import type { SecretBox } from './store/secret-box.ts'
 import type { ApiTokens } from './domain/tokens/api-tokens.ts'
 import type { ContactData } from './domain/contacts/erasure.ts'
 import type { Health } from './domain/health/health.ts'
+import type { BackupSchedule } from './domain/backup/schedule.ts'
 
 export interface Services {
   config: Readonly<Config>
@@ -88,6 +89,8 @@ export interface Services {
   contactData: ContactData
   /** Issue 16: what /metrics and the admins' health page read; `health.tracker` is fed by webhooks and sends. */
   health: Health
+  /** Scheduled online backups (issue 16); absent when BACKUP_INTERVAL_HOURS is 0. */
+  backups: BackupSchedule | undefined
 }
 
 declare module 'fastify' {

@@ -263,7 +263,9 @@ t.test('refused up front: a caption, a reaction, a closed window; the emulator c
 
   // The Attachment Upload API as Meta answers it.
   const page = (await sb.call('GET', '/api/sandbox/messenger')).body.pages[0].pageId as string
-  const pageToken = (sb.s.db.$client.prepare(`SELECT access_token AS t FROM channels WHERE kind = 'messenger'`).get() as { t: string }).t
+  const pageToken = sb.s.app.services.secrets.open(
+    (sb.s.db.$client.prepare(`SELECT access_token AS t FROM channels WHERE kind = 'messenger'`).get() as { t: string }).t,
+  )
   const form = () => {
     const f = new FormData()
     f.set('message', JSON.stringify({ attachment: { type: 'image', payload: { is_reusable: true } } }))

@@ -23,7 +23,11 @@ async function sandbox(t: TestLike, env: Record<string, string> = {}) {
   const profiles = s.app.services.sending.profiles
   /** Nothing queued, waiting for a retry or in flight: no further profile request will be made. */
   const settled = () => until(async () => profiles.pending() === 0, 'profile fetches settled')
-  const pageToken = () => (s.db.$client.prepare(`SELECT access_token AS t FROM channels WHERE kind = 'messenger'`).get() as { t: string }).t
+  // Stored sealed (issue 16): opened with the server's key.
+  const pageToken = () =>
+    s.app.services.secrets.open(
+      (s.db.$client.prepare(`SELECT access_token AS t FROM channels WHERE kind = 'messenger'`).get() as { t: string }).t,
+    )
   return { ...sb, say, profileRequests, faults, settled, pageToken }
 }
 

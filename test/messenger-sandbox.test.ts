@@ -94,7 +94,9 @@ t.test("the emulator's window refusal (code 10) ends as a failed message in Mess
 
   // The refusal as Meta words it, straight from the emulator.
   const page = (await sb.call('GET', '/api/sandbox/messenger')).body.pages[0].pageId as string
-  const token = (sb.s.db.$client.prepare(`SELECT access_token AS t FROM channels WHERE kind = 'messenger'`).get() as { t: string }).t
+  const token = sb.s.app.services.secrets.open(
+    (sb.s.db.$client.prepare(`SELECT access_token AS t FROM channels WHERE kind = 'messenger'`).get() as { t: string }).t,
+  )
   const res = await fetch(`${sb.s.url}/sandbox/graph/v23.0/${page}/messages`, {
     method: 'POST',
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },

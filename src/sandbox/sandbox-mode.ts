@@ -10,6 +10,7 @@ import { and, eq } from 'drizzle-orm'
 import type { Config } from '../config.ts'
 import type { Db } from '../store/db.ts'
 import { channels } from '../store/schema.ts'
+import type { SecretBox } from '../store/secret-box.ts'
 import { Emulator, GRAPH_VERSION } from './emulator.ts'
 import { attachMessenger, MessengerEmulator } from './emulator-messenger.ts'
 import { RecipientPlayer } from './emulator-campaign.ts'
@@ -47,21 +48,30 @@ export interface SandboxMode {
   stop(): void
 }
 
+/** A channel row as read, with its token opened (stored sealed, issue 16). */
+function opened<R extends { accessToken: string | null }>(secrets: SecretBox, row: R | undefined): R | undefined {
+  return row && { ...row, accessToken: secrets.openOrNull(row.accessToken) }
+}
+
 // In the sandbox, one reply in ten says STOP, so the opt-out path shows in a demo.
 const SANDBOX_STOP_SHARE = 0.1
 
-export function createSandbox(config: Readonly<Config>, db: Db, workspaceId: number): SandboxMode {
+export function createSandbox(config: Readonly<Config>, db: Db, workspaceId: number, secrets: SecretBox): SandboxMode {
   // A sandbox channel was added (the Page) or given a new token: Settings checks it like
   // any other. One may be added while this is built, before the app registers its listener.
   let channelAdded: ((channelId: number) => void) | undefined
   const addedEarly: number[] = []
   const onChannelAdded = (id: number) => (channelAdded ? channelAdded(id) : addedEarly.push(id))
+  // Tokens are stored sealed (issue 16): opened here, sealed on every write below.
   const find = (id: string) =>
-    db
-      .select()
-      .from(channels)
-      .where(and(eq(channels.kind, 'whatsapp'), eq(channels.externalId, id)))
-      .get()
+    opened(
+      secrets,
+      db
+        .select()
+        .from(channels)
+        .where(and(eq(channels.kind, 'whatsapp'), eq(channels.externalId, id)))
+        .get(),
+    )
   let phoneNumberId = config.whatsapp.phoneNumberId ?? SANDBOX_PHONE_NUMBER_ID
   let channel = find(phoneNumberId)
   if (channel?.accessToken && !channel.accessToken.startsWith(SANDBOX_TOKEN_PREFIX)) {
@@ -85,7 +95,7 @@ export function createSandbox(config: Readonly<Config>, db: Db, workspaceId: num
         name: 'WhatsApp sandbox',
         displayPhoneNumber: SANDBOX_DISPLAY_NUMBER,
         businessAccountId: wabaId,
-        accessToken: token,
+        accessToken: secrets.seal(token),
         enabled: true,
       })
       .returning()
@@ -94,7 +104,7 @@ export function createSandbox(config: Readonly<Config>, db: Db, workspaceId: num
     channel = db
       .update(channels)
       .set({
-        accessToken: token,
+        accessToken: secrets.seal(token),
         // Meta's verdict on another token says nothing of this one: checked again at start.
         ...(channel.accessToken !== token ? { credentialsStatus: null, credentialsCheckedAt: null, credentialsDetail: null } : {}),
         businessAccountId: channel.businessAccountId ?? wabaId,
@@ -127,7 +137,7 @@ export function createSandbox(config: Readonly<Config>, db: Db, workspaceId: num
       dropRate: s.dropRate,
     },
   })
-  const messenger = createSandboxPage(config, db, workspaceId, onChannelAdded)
+  const messenger = createSandboxPage(config, db, workspaceId, onChannelAdded, secrets)
   attachMessenger(emulator, messenger.emulator)
   // Until the server listens there is nowhere to send to; a refused connection is
   // retried by the outbox like any network failure.
@@ -187,13 +197,17 @@ function createSandboxPage(
   db: Db,
   workspaceId: number,
   onChannelAdded: (channelId: number) => void,
+  secrets: SecretBox,
 ): { emulator: MessengerEmulator; token: string } {
   const find = (id: string) =>
-    db
-      .select()
-      .from(channels)
-      .where(and(eq(channels.kind, 'messenger'), eq(channels.externalId, id)))
-      .get()
+    opened(
+      secrets,
+      db
+        .select()
+        .from(channels)
+        .where(and(eq(channels.kind, 'messenger'), eq(channels.externalId, id)))
+        .get(),
+    )
   let pageId = SANDBOX_PAGE_ID
   let row = find(pageId)
   if (row?.accessToken && !row.accessToken.startsWith(SANDBOX_TOKEN_PREFIX)) {
@@ -211,7 +225,7 @@ function createSandboxPage(
       const fresh = existing.accessToken !== token
       db.update(channels)
         .set({
-          accessToken: token,
+          accessToken: secrets.seal(token),
           enabled: true,
           ...(fresh ? { credentialsStatus: null, credentialsCheckedAt: null, credentialsDetail: null } : {}),
         })
@@ -221,7 +235,14 @@ function createSandboxPage(
     } else {
       const added = db
         .insert(channels)
-        .values({ workspaceId, kind: 'messenger', externalId: pageId, name: 'Messenger sandbox', accessToken: token, enabled: true })
+        .values({
+          workspaceId,
+          kind: 'messenger',
+          externalId: pageId,
+          name: 'Messenger sandbox',
+          accessToken: secrets.seal(token),
+          enabled: true,
+        })
         .returning({ id: channels.id })
         .get()
       onChannelAdded(added.id)
