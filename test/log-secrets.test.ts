@@ -283,6 +283,24 @@ const STEPS: Array<{ name: string; run(ctx: Ctx): Promise<void> }> = [
     },
   },
   {
+    name: 'personal API tokens: created, used as a bearer (reads and a refused write), revoked',
+    async run(ctx) {
+      const created = await ctx.api('POST', '/api/tokens', { name: 'script', scope: 'read' })
+      expect(created.status === 201, `token created: ${created.status}`)
+      const value = ctx.secret('API token', created.body.token.value as string)
+      expect((await ctx.s.get('/api/conversations', value)).status === 200, 'a read with the token')
+      const write = await fetch(`${ctx.s.url}/api/labels`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${value}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'x', color: '#112233' }),
+      })
+      expect(write.status === 403, `a read token cannot write: ${write.status}`)
+      await fetch(`${ctx.s.url}/api/me?token=${encodeURIComponent(value)}`)
+      expect((await ctx.api('DELETE', `/api/tokens/${created.body.token.id}`)).status < 300, 'revoked')
+      expect((await ctx.s.get('/api/me', value)).status === 401, 'a revoked token is refused')
+    },
+  },
+  {
     name: 'sign out',
     async run(ctx) {
       for (const s of ctx.streams) s.close()
