@@ -70,6 +70,11 @@ import { SecretBox } from './store/secret-box.ts'
 import { reportRoutes } from './http/reports.ts'
 // Issue 15: a conversation's transcript (text or printable HTML) for admins.
 import { transcriptRoutes } from './http/transcript.ts'
+// Issue 16: TOTP two-factor sign-in, and the audit log's read side.
+import { TwoFactor } from './domain/accounts/two-factor.ts'
+import { TwoFactorRepo } from './store/two-factor.ts'
+import { twoFactorRoutes } from './http/two-factor.ts'
+import { auditRoutes } from './http/audit.ts'
 
 export interface AppDeps {
   config: Readonly<Config>
@@ -214,6 +219,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     reports: new Reports({ repo: new ReportsRepo(db), settings: (ws) => settingsRepo.get(ws), now: clock.now }),
     audit: new AuditLog({ repo: new AuditLogRepo(db), now: clock.now }),
     secrets,
+    twoFactor: new TwoFactor({ repo: new TwoFactorRepo(db), secrets, now: clock.now, issuer: 'Parley' }),
   }
   const { campaigns, assignment } = services
   const autoReplies = new AutoReplies({ settings: services.settings, store, writer, outbox: sending.outbox, now: clock.now })
@@ -321,6 +327,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(settingsRoutes, { services })
   await app.register(cannedReplyRoutes, { services })
   await app.register(reportRoutes, { services })
+  await app.register(twoFactorRoutes, { services })
+  await app.register(auditRoutes, { services })
   if (sandbox) await app.register(sandboxRoutes, { sandbox })
   // Last: the browser app's catch-all GET must not shadow any route above.
   await app.register(webRoutes)

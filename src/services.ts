@@ -28,6 +28,7 @@ import type { Notes } from './domain/notes/notes.ts'
 import type { Reports } from './domain/reports/reports.ts'
 import type { AuditLog } from './domain/audit/audit-log.ts'
 import type { SecretBox } from './store/secret-box.ts'
+import type { TwoFactor } from './domain/accounts/two-factor.ts'
 
 export interface Services {
   config: Readonly<Config>
@@ -79,6 +80,8 @@ export interface Services {
   audit: AuditLog
   /** Seals and opens secrets stored in the database (issue 16): tokens, app secrets, TOTP and webhook secrets. */
   secrets: SecretBox
+  /** TOTP two-factor sign-in and the workspace's "required for everyone" (issue 16). */
+  twoFactor: TwoFactor
 }
 
 declare module 'fastify' {
