@@ -111,6 +111,13 @@ t.test('a recovery code works once; disable and regenerate need the password or 
   t.equal(off.status, 200, 'disabled with a current code')
   t.equal((await login()).status, 200, 'the password alone signs in again')
   t.equal((await api('POST', '/api/me/2fa/disable', { password: ADMIN.password })).body.error.code, 'TOTP_NOT_ENABLED')
+  const actions = (await api('GET', '/api/audit?limit=200')).body.entries.map((e: { action: string }) => e.action).reverse()
+  t.same(
+    actions.filter((a: string) => a.startsWith('2fa.')),
+    ['2fa.enabled', '2fa.recovery_used', '2fa.recovery_codes_regenerated', '2fa.recovery_used', '2fa.disabled'],
+    'each change is in the audit log',
+  )
+  t.ok(actions.includes('auth.login'))
 })
 
 t.test('wrong codes count for the login throttle and are audited; the lock-out too', async (t) => {
