@@ -2,7 +2,7 @@
 // code, a reused one (refused), ±1 step of skew accepted and ±2 refused, recovery codes
 // that work once, wrong codes counted by the login throttle, and "required for everyone"
 // with its setup-only token.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { generate } from 'otplib'
 import { ADMIN, apiCall, startServer } from './helpers/server.ts'
 
@@ -10,7 +10,7 @@ const STEP = 30_000
 // A step boundary near now (sessions and JWTs are checked against real time too), plus 10 s.
 const T0 = Math.floor(Date.now() / STEP) * STEP + 10_000
 
-async function setup(t: Parameters<Parameters<typeof t.test>[1]>[0], env: Record<string, string> = {}) {
+async function setup(t: Test, env: Record<string, string> = {}) {
   const clock = { t: T0, now: () => clock.t }
   const s = await startServer(t, { clock, env })
   const { token } = await s.login()

@@ -18,6 +18,9 @@ import './settings.css'
 import { BusinessHoursSection } from './BusinessHoursSection.tsx'
 import { LabelsSection } from './LabelsSection.tsx'
 import { CannedRepliesSection } from './CannedRepliesSection.tsx'
+// Issue 16: two-factor sign-in (everyone) and the audit log (admins).
+import { TwoFactorSection } from './TwoFactorSection.tsx'
+import { AuditSection } from './AuditSection.tsx'
 import { createTeamState, type TeamState } from './team-state.ts'
 
 type Editing = { mode: 'add'; kind: ChannelKind } | { mode: 'edit'; id: number } | null
@@ -46,6 +49,7 @@ export function SettingsScreen() {
     <div class="settings">
       <main class="settings-body">
         <ProfileSection />
+        <TwoFactorSection />
         {admin && <TeamSection team={team} />}
         {admin && (
           <section aria-labelledby="channels-heading">
@@ -86,6 +90,7 @@ export function SettingsScreen() {
         {admin && <BusinessHoursSection />}
         {admin && <LabelsSection />}
         {admin && <ReportsLink />}
+        {admin && <AuditSection />}
         <CannedRepliesSection />
       </main>
     </div>
