@@ -183,4 +183,20 @@ t.test('required for everyone: a person without 2FA gets a setup-only token, set
   t.equal((await api('DELETE', `/api/users/${ana.id}/2fa`)).status, 200)
   t.equal((await login({}, ana.email, 'ana password 1')).body.error.code, 'TOTP_SETUP_REQUIRED')
   t.equal((await login()).body.error.code, 'TOTP_SETUP_REQUIRED', 'admins too')
+
+  // An invited person joins: the account is made, but no session before 2FA is set up.
+  const inv = await api('POST', '/api/users/invitations', { email: 'zoe@example.com', role: 'agent', channelIds: [] })
+  const inviteToken = new URL(inv.body.invitation.url).hash.replace('#token=', '')
+  const joined = await api('POST', '/api/invitations/accept', { token: inviteToken, name: 'Zoe', password: 'zoe password 1' }, null)
+  t.equal(joined.status, 401)
+  t.equal(joined.body.error.code, 'TOTP_SETUP_REQUIRED')
+  t.notOk(joined.body.token)
+  const zoeSetup = await api('POST', '/api/me/2fa/setup', { setupToken: joined.body.setupToken }, null)
+  const zoeOn = await api(
+    'POST',
+    '/api/me/2fa/enable',
+    { setupToken: joined.body.setupToken, code: await codeAt(zoeSetup.body.secret, clock.t) },
+    null,
+  )
+  t.equal(zoeOn.body.user.email, 'zoe@example.com', 'signed in once set up')
 })

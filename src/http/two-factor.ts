@@ -39,7 +39,7 @@ const Proof = Type.Object(
 export type LoginMethod = 'password' | 'totp' | 'recovery_code'
 
 /** A token that allows only 2FA setup for this person. */
-const setupTokenFor = (app: FastifyInstance, user: UserRow) =>
+export const setupTokenFor = (app: FastifyInstance, user: UserRow) =>
   app.jwt.sign(
     { sub: String(user.id), sid: `${SETUP_SID_PREFIX}${randomBytes(12).toString('base64url')}` },
     { expiresIn: SETUP_TOKEN_SECONDS },

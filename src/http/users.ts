@@ -10,6 +10,7 @@ import { Errors } from '../errors.ts'
 import type { Services } from '../services.ts'
 import { resetUrl } from './password-reset.ts'
 import { auditPersonChange } from './audit.ts'
+import { setupTokenFor } from './two-factor.ts'
 
 const Role = Type.Union([Type.Literal('admin'), Type.Literal('agent')])
 const ChannelIds = Type.Array(Type.Integer({ minimum: 1 }), { maxItems: 1000 })
@@ -131,6 +132,8 @@ export async function userRoutes(app: FastifyInstance, opts: { services: Service
     },
     async (req, reply) => {
       const user = await invitations.accept(req.body.token, req.body.name, req.body.password)
+      // Issue 16: the workspace requires 2FA: the new person sets it up before any session.
+      if (opts.services.twoFactor.required(user.workspaceId)) throw Errors.totpSetupRequired(setupTokenFor(app, user))
       const { token, expiresAt } = app.signIn(reply, user)
       return reply.status(201).send({ token, user: publicUser(user), expiresAt })
     },

@@ -447,6 +447,9 @@ export function ResetPasswordScreen() {
 
 export function InviteScreen() {
   const app = useApp()
+  // Issue 16: the workspace requires two-factor sign-in: the account exists, set it up next.
+  const [setupToken, setSetupToken] = useState<string | null>(null)
+  if (setupToken) return <SetupStep setupToken={setupToken} />
   return (
     <ChoosePasswordPage
       path={INVITE_PATH}
@@ -474,7 +477,14 @@ export function InviteScreen() {
         </label>
       }
       passwordLabel="Password (at least 8 characters)"
-      submit={(token, _invitation, password, f) => app.acceptInvitation(token, str(f, 'name').trim(), password)}
+      submit={(token, _invitation, password, f) =>
+        app.acceptInvitation(token, str(f, 'name').trim(), password).catch((e: unknown) => {
+          const step = secondStep(e, '', '')
+          if (step.kind === 'setup') setSetupToken(step.setupToken)
+          // Never settles: the setup step replaces this page.
+          return new Promise<void>(() => {})
+        })
+      }
       busyLabel="Joining…"
       submitLabel="Join and sign in"
     />
