@@ -72,8 +72,22 @@ t.test('enable 2FA in settings, sign out, sign in with the code; the audit log s
   await section.locator('[data-2fa-required=on]').waitFor({ timeout: LIVE_MS })
   t.equal(s.app.services.twoFactor.required(s.app.services.auth.defaultWorkspace()), true)
   const audit = page.locator('section[aria-labelledby=audit-heading]')
-  await audit.getByRole('button', { name: 'Refresh' }).click()
+  // Older entries than a page holds: 60 filler lines before the ones of this test.
+  const ws = s.app.services.auth.defaultWorkspace()
+  const firstId = s.db.$client.prepare('SELECT min(id) FROM audit_log').pluck().get() as number
+  s.db.$client.prepare('UPDATE audit_log SET id = id + 1000').run()
+  for (let i = 0; i < 60; i++)
+    s.db.$client
+      .prepare('INSERT INTO audit_log (id, workspace_id, at, action, actor_label) VALUES (?, ?, ?, ?, ?)')
+      .run(firstId + i, ws, clock.t - 3600_000, 'test.filler', `<b>filler ${i}</b>`)
+  await audit.getByRole('button', { name: 'Show entries' }).click()
   await audit.locator('tr[data-audit-entry="2fa.requirement_changed"]').waitFor({ timeout: LIVE_MS })
+  t.equal(await audit.locator('tbody tr').count(), 50, 'a page of 50')
+  await audit.locator('[data-audit-more]').click()
+  await audit.locator('tbody tr[data-audit-entry="test.filler"]').nth(59).waitFor({ timeout: LIVE_MS })
+  t.equal(await audit.locator('[data-audit-more]').count(), 0, 'no more pages')
+  t.equal(await audit.locator('b').count(), 0, 'labels are text, never markup')
+  t.ok((await audit.locator('tbody tr').last().textContent())?.includes('<b>filler 0</b>'), 'the oldest last')
   t.equal(await audit.locator('tr[data-audit-entry="2fa.enabled"]').count(), 1)
   t.equal(await audit.locator('tr[data-audit-entry="2fa.recovery_used"]').count(), 1)
   t.ok((await audit.locator('tr[data-audit-entry="auth.login_failed"]').count()) >= 1, 'the wrong code is there')

@@ -1,8 +1,9 @@
 // Settings → Audit log (issue 16), admins only: who did what — sign-ins and failures,
 // two-factor changes, invitations, roles and channels, channel credentials (which field,
 // never the value), exports — newest first, 50 at a time ("Older entries"), and Export
-// (CSV, itself recorded). Everything shown is text.
-import { useEffect, useState } from 'preact/hooks'
+// (CSV, itself recorded). Everything shown is text. The entries load when asked for ("Show
+// entries"), not with every visit to the settings.
+import { useState } from 'preact/hooks'
 import { auditLog, securityError, type AuditEntry } from './security-actions.ts'
 import './security.css'
 
@@ -55,7 +56,6 @@ export function AuditSection() {
       setBusy(false)
     }
   }
-  useEffect(() => void load(null), [])
   const exportCsv = async () => {
     setError(null)
     try {
@@ -70,7 +70,7 @@ export function AuditSection() {
       <p class="hint">Sign-ins, two-factor changes, people, channels and exports, newest first. Secrets are never written here.</p>
       <div class="settings-actions">
         <button type="button" onClick={() => void load(null)} disabled={busy}>
-          Refresh
+          {loaded ? 'Refresh' : 'Show entries'}
         </button>
         <button type="button" class="primary" onClick={() => void exportCsv()} data-audit-export>
           Export CSV
@@ -81,35 +81,37 @@ export function AuditSection() {
           {error}
         </p>
       )}
-      <table class="audit-table">
-        <thead>
-          <tr>
-            <th scope="col">When</th>
-            <th scope="col">Who</th>
-            <th scope="col">What</th>
-            <th scope="col">Details</th>
-            <th scope="col">Address</th>
-          </tr>
-        </thead>
-        <tbody>
-          {entries.map((e) => (
-            <tr key={e.id} data-audit-entry={e.action}>
-              <td>{when(e.at)}</td>
-              <td>{actorOf(e)}</td>
-              <td>{ACTIONS[e.action] ?? e.action}</td>
-              <td class="audit-detail">{detailOf(e)}</td>
-              <td>{e.ip ?? ''}</td>
-            </tr>
-          ))}
-          {loaded && entries.length === 0 && (
+      {loaded && (
+        <table class="audit-table">
+          <thead>
             <tr>
-              <td colSpan={5} class="hint">
-                Nothing recorded yet.
-              </td>
+              <th scope="col">When</th>
+              <th scope="col">Who</th>
+              <th scope="col">What</th>
+              <th scope="col">Details</th>
+              <th scope="col">Address</th>
             </tr>
-          )}
-        </tbody>
-      </table>
+          </thead>
+          <tbody>
+            {entries.map((e) => (
+              <tr key={e.id} data-audit-entry={e.action}>
+                <td>{when(e.at)}</td>
+                <td>{actorOf(e)}</td>
+                <td>{ACTIONS[e.action] ?? e.action}</td>
+                <td class="audit-detail">{detailOf(e)}</td>
+                <td>{e.ip ?? ''}</td>
+              </tr>
+            ))}
+            {loaded && entries.length === 0 && (
+              <tr>
+                <td colSpan={5} class="hint">
+                  Nothing recorded yet.
+                </td>
+              </tr>
+            )}
+          </tbody>
+        </table>
+      )}
       {next && (
         <div class="settings-actions">
           <button type="button" onClick={() => void load(next)} disabled={busy} data-audit-more>
