@@ -29,6 +29,7 @@ t.test('each action writes its entry; admins page through them newest first and 
   t.equal((await api('POST', '/api/users/invitations', { email: 'zoe@example.com', role: 'agent', channelIds: [first] })).status, 201)
   t.equal((await api('PATCH', `/api/users/${ana.id}`, { role: 'admin' })).status, 200)
   t.equal((await api('PATCH', `/api/users/${ana.id}`, { role: 'agent', channelIds: [first, second] })).status, 200)
+  t.equal((await api('POST', `/api/users/${ana.id}/password-reset`)).status, 201)
   t.equal((await api('PATCH', `/api/users/${ana.id}`, { disabled: true })).status, 200)
   const edit = await api('PATCH', `/api/channels/${second}`, { name: 'Sales line', accessToken: 'EAA-secret-value-42' })
   t.equal(edit.status, 200)
@@ -71,6 +72,7 @@ t.test('each action writes its entry; admins page through them newest first and 
   t.same(one('user.channels_changed')[0]!.detail, { from: [first], to: [first, second] })
   t.same(one('user.channels_changed')[0]!.target, { type: 'user', id: String(ana.id) })
   t.equal(one('user.disabled').length, 1)
+  t.same(one('user.password_reset_link')[0]!.target, { type: 'user', id: String(ana.id) }, 'the link itself is not kept')
   t.same(one('channel.created')[0]!.detail, {
     kind: 'whatsapp',
     name: 'Support line',

@@ -70,6 +70,12 @@ export async function userRoutes(app: FastifyInstance, opts: { services: Service
     const user = team.member(req.session.workspaceId, req.params.id)
     if (user.disabledAt !== null) throw Errors.userDisabled()
     const { token, expiresAt } = resets.issue(user.id)
+    audit.record({
+      workspaceId: req.session.workspaceId,
+      actor: { userId: req.session.userId, ip: req.ip },
+      action: 'user.password_reset_link',
+      target: { type: 'user', id: user.id },
+    })
     reply.header('cache-control', 'no-store')
     return reply.status(201).send({ url: resetUrl(baseUrl(req), token), expiresAt })
   })

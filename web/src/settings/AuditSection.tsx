@@ -22,6 +22,7 @@ const ACTIONS: Record<string, string> = {
   'user.channels_changed': "Changed someone's channels",
   'user.disabled': 'Deactivated someone',
   'user.enabled': 'Reactivated someone',
+  'user.password_reset_link': 'Made a password reset link',
   'channel.created': 'Added a channel',
   'channel.updated': 'Changed a channel',
   'channel.credentials_changed': "Changed a channel's credentials",
