@@ -7,6 +7,7 @@
 //   list-users                              every account: email, name, role, state
 //   reset-password <email>                  prints a single-use link, valid 1 hour
 //   reset-password <email> --password-stdin sets the password read from standard input
+//   disable-2fa <email>                     turns two-factor sign-in off (a lost phone and lost recovery codes)
 import { existsSync } from 'node:fs'
 import { text } from 'node:stream/consumers'
 import { ConfigError, loadConfig, loadDotEnv, type Config } from './config.ts'
@@ -16,11 +17,14 @@ import { usePrivateUmask } from './store/data-dir.ts'
 import { UsersRepo } from './store/users.ts'
 import { AuthService } from './domain/accounts/auth.ts'
 import { PasswordResets } from './domain/accounts/password-reset.ts'
+import { TwoFactorRepo } from './store/two-factor.ts'
+import { AuditLogRepo } from './store/audit-log.ts'
 
 const USAGE = `Usage:
   npm run admin -- list-users
   npm run admin -- reset-password <email>                   print a single-use link (valid 1 hour)
   npm run admin -- reset-password <email> --password-stdin  set the password read from standard input
+  npm run admin -- disable-2fa <email>                      turn two-factor sign-in off (they set it up again if required)
 Both end the person's sessions. DATA_DIR (or .env) selects the data directory, as for npm start.`
 
 class UsageError extends Error {}
@@ -89,6 +93,34 @@ async function resetPassword(config: Readonly<Config>, db: Db, args: string[]): 
   console.log(`${sessionsEnded} session(s) ended.${config.publicUrl ? '' : ' Set PUBLIC_URL if people open Parley at another address.'}`)
 }
 
+/** Issue 16: someone lost their phone and their recovery codes (perhaps the only admin). */
+function disableTwoFactor(db: Db, args: string[]): void {
+  if (args.length !== 1 || args[0]!.startsWith('-')) throw new UsageError('disable-2fa takes one email address')
+  const email = args[0]!.trim().toLowerCase()
+  const user = new UsersRepo(db).byEmail(email)
+  if (!user) throw new UsageError(`No user with the email ${email} (npm run admin -- list-users shows them)`)
+  const repo = new TwoFactorRepo(db)
+  if (!repo.get(user.id)?.enabledAt) {
+    console.log(`Two-factor sign-in is not on for ${email}: nothing to do.`)
+    return
+  }
+  repo.remove(user.id)
+  new AuditLogRepo(db).insert({
+    workspaceId: user.workspaceId,
+    at: Date.now(),
+    actorUserId: null,
+    actorLabel: 'npm run admin',
+    action: '2fa.disabled',
+    targetType: 'user',
+    targetId: String(user.id),
+    detail: { by: 'admin command' },
+    ip: null,
+  })
+  console.log(
+    `Two-factor sign-in is off for ${email}; they sign in with their password (and set it up again if the workspace requires it).`,
+  )
+}
+
 async function main(): Promise<void> {
   usePrivateUmask()
   const [command, ...args] = process.argv.slice(2)
@@ -96,7 +128,8 @@ async function main(): Promise<void> {
     console.log(USAGE)
     return
   }
-  if (command !== 'list-users' && command !== 'reset-password') throw new UsageError(`Unknown command "${command}"`)
+  if (command !== 'list-users' && command !== 'reset-password' && command !== 'disable-2fa')
+    throw new UsageError(`Unknown command "${command}"`)
   loadDotEnv()
   const config = loadConfig()
   // Never create an empty database by mistake (a wrong DATA_DIR): say where we looked.
@@ -104,6 +137,7 @@ async function main(): Promise<void> {
   const db = openDatabase(config.databaseFile, { busyTimeoutMs: config.dbBusyTimeoutMs })
   try {
     if (command === 'list-users') listUsers(db)
+    else if (command === 'disable-2fa') disableTwoFactor(db, args)
     else await resetPassword(config, db, args)
   } finally {
     db.$client.close()

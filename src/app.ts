@@ -91,6 +91,11 @@ import { openApiRoutes, registerOpenApi } from './http/openapi.ts'
 import { createHealth } from './domain/health/wiring.ts'
 import { metricsRoutes } from './http/metrics.ts'
 import { adminHealthRoutes } from './http/admin-health.ts'
+// Issue 16: TOTP two-factor sign-in, and the audit log's read side.
+import { TwoFactor } from './domain/accounts/two-factor.ts'
+import { TwoFactorRepo } from './store/two-factor.ts'
+import { twoFactorRoutes } from './http/two-factor.ts'
+import { auditRoutes } from './http/audit.ts'
 
 export interface AppDeps {
   config: Readonly<Config>
@@ -293,6 +298,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     }),
     health,
     backups,
+    twoFactor: new TwoFactor({ repo: new TwoFactorRepo(db), secrets, now: clock.now, issuer: 'Parley' }),
   }
   const { campaigns, assignment } = services
   const autoReplies = new AutoReplies({ settings: services.settings, store, writer, outbox: sending.outbox, now: clock.now })
@@ -406,6 +412,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(contactDataRoutes, { services })
   await app.register(adminHealthRoutes, { services })
   await app.register(metricsRoutes, { services })
+  await app.register(twoFactorRoutes, { services })
+  await app.register(auditRoutes, { services })
   if (sandbox) await app.register(sandboxRoutes, { sandbox })
   await app.register(openApiRoutes)
   // Last: the browser app's catch-all GET must not shadow any route above.

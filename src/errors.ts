@@ -149,4 +149,22 @@ export const Errors = {
     422,
     "Type the contact's name or phone number exactly as shown to confirm the erasure",
   ),
+  // Two-factor sign-in (issue 16). At sign-in each answer is a 401 with its own code; on the
+  // signed-in person's own 2FA routes a wrong code is a 422 (a 401 there would mean the session ended).
+  totpRequired: make('TOTP_REQUIRED', 401, 'Type the 6-digit code from your authenticator app, or a recovery code'),
+  totpInvalid: make('TOTP_INVALID', 401, 'That code is not right, or was already used: type the current code from your app'),
+  recoveryCodeInvalid: make('RECOVERY_CODE_INVALID', 401, 'That recovery code is not right, or was already used'),
+  totpSetupRequired: (setupToken: string) =>
+    new AppError('TOTP_SETUP_REQUIRED', 401, 'This workspace requires two-factor sign-in: set it up to continue', { setupToken }),
+  setupTokenInvalid: make('SETUP_TOKEN_INVALID', 401, 'This setup has expired: sign in again'),
+  totpAlreadyEnabled: make('TOTP_ALREADY_ENABLED', 409, 'Two-factor sign-in is already on: turn it off first to move it to another app'),
+  totpNotSetUp: make('TOTP_NOT_SET_UP', 409, 'Start the setup first: it gives the secret for your authenticator app'),
+  totpNotEnabled: make('TOTP_NOT_ENABLED', 409, 'Two-factor sign-in is not on for this account'),
+  totpCodeWrong: make(
+    'TOTP_CODE_WRONG',
+    422,
+    'That code is not right (or was already used): type the current code from your authenticator app',
+  ),
+  twoFactorProofRequired: make('TWO_FACTOR_PROOF_REQUIRED', 400, 'Type your password, or a code from your authenticator app, to confirm'),
+  twoFactorProofWrong: make('TWO_FACTOR_PROOF_WRONG', 403, 'That password or code is not right'),
 } as const

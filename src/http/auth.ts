@@ -14,6 +14,7 @@ import type { Access } from '../domain/accounts/access.ts'
 import { LoginThrottle, accountKey } from '../domain/accounts/login-throttle.ts'
 import type { Services } from '../services.ts'
 import { isTokenValue } from '../domain/tokens/api-tokens.ts'
+import { loginAudit, secondFactor } from './two-factor.ts'
 
 export const SESSION_COOKIE = 'parley_session'
 
@@ -130,7 +131,11 @@ export const authPlugin = fp(async (app: FastifyInstance, opts: { services: Serv
   const credentials = Type.Object({
     email: Type.String({ minLength: 3, maxLength: 254 }),
     password: Type.String({ minLength: 1, maxLength: 1024 }),
+    // Issue 16: the second factor, when the account has 2FA on (TOTP_REQUIRED asks for it).
+    totp: Type.Optional(Type.String({ minLength: 1, maxLength: 32 })),
+    recoveryCode: Type.Optional(Type.String({ minLength: 1, maxLength: 32 })),
   })
+  const audited = loginAudit(services)
 
   const issue = (reply: FastifyReply, session: Session) => {
     const token = app.jwt.sign({ sub: String(session.userId), sid: session.sessionId })
@@ -160,9 +165,18 @@ export const authPlugin = fp(async (app: FastifyInstance, opts: { services: Serv
     const user = await auth.checkCredentials(req.body.email, req.body.password)
     if (!user) {
       if (attempt.lastForAccount) req.log.warn({ account }, 'login: account locked for a minute after repeated failures')
+      audited.failed(account, req.ip, 'password', attempt.lastForAccount)
       throw Errors.invalidCredentials()
     }
+    // Issue 16: the second factor (http/two-factor.ts). A wrong code counts like a wrong password.
+    const second = await secondFactor(app, services, user, req.body, req.ip)
+    if (!second.ok) {
+      if (second.counts) audited.failed(account, req.ip, req.body.totp !== undefined ? 'totp' : 'recovery_code', attempt.lastForAccount)
+      else throttle.succeeded(account, req.ip)
+      throw second.error
+    }
     throttle.succeeded(account, req.ip)
+    audited.succeeded(user, req.ip, second.method)
     const session = auth.createSession(user, config.sessionTtlSeconds)
     // expiresAt (ms): the browser warns before it and signs in again in place (issue 11).
     return { token: issue(reply, session), user: publicUser(user), expiresAt: session.expiresAt }

@@ -6,6 +6,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { toPublicChannel } from '../domain/channels/channels.ts'
 import { Errors } from '../errors.ts'
 import type { Services } from '../services.ts'
+import { auditChannelChange } from './audit.ts'
 
 const Secret = Type.Optional(Type.Union([Type.String({ maxLength: 1024 }), Type.Null()]))
 const Editable = {
@@ -69,6 +70,7 @@ export async function channelRoutes(app: FastifyInstance, opts: { services: Serv
       if (members) opts.services.accounts.team.setChannelMembers(row.workspaceId, row.id, members)
       // Meta is asked after the commit, in the background: saving never waits for or fails on it.
       channelChecks.check(row.workspaceId, row.id)
+      auditChannelChange(opts.services, req, row.id, 'channel.created', req.body)
       return reply.status(201).send({ channel: toPublicChannel(row, members ? [...new Set(members)].sort((a, b) => a - b) : []) })
     },
   )
@@ -90,6 +92,7 @@ export async function channelRoutes(app: FastifyInstance, opts: { services: Serv
       if (members) opts.services.accounts.team.setChannelMembers(ws, req.params.id, members)
       const row = channels.update(ws, req.params.id, patch)
       if (!row) throw Errors.notFound('Channel')
+      auditChannelChange(opts.services, req, row.id, 'channel.updated', req.body)
       if (req.body.accessToken !== undefined) channelChecks.check(row.workspaceId, row.id)
       // Turned on: the conversations already waiting go round robin now, not at the next arrival.
       if (req.body.autoAssign === true) assignment.drainChannel(row.workspaceId, row.id)

@@ -9,6 +9,8 @@ import { PASSWORD_MAX_LENGTH } from '../domain/accounts/password-reset.ts'
 import { Errors } from '../errors.ts'
 import type { Services } from '../services.ts'
 import { resetUrl } from './password-reset.ts'
+import { auditPersonChange } from './audit.ts'
+import { setupTokenFor } from './two-factor.ts'
 
 const Role = Type.Union([Type.Literal('admin'), Type.Literal('agent')])
 const ChannelIds = Type.Array(Type.Integer({ minimum: 1 }), { maxItems: 1000 })
@@ -17,7 +19,7 @@ const Token = Type.String({ minLength: 1, maxLength: 200 })
 const Name = Type.String({ minLength: 1, maxLength: 100, pattern: '\\S' })
 
 export async function userRoutes(app: FastifyInstance, opts: { services: Services }) {
-  const { config, hub } = opts.services
+  const { config, hub, audit } = opts.services
   const { team, invitations, resets } = opts.services.accounts
   const r = app.withTypeProvider<TypeBoxTypeProvider>()
   const admin = { onRequest: app.authenticate, preValidation: app.requireAdmin }
@@ -54,7 +56,9 @@ export async function userRoutes(app: FastifyInstance, opts: { services: Service
       },
     },
     async (req) => {
+      const before = team.list(req.session.workspaceId).find((u) => u.id === req.params.id)
       const { user, deactivated } = team.update(req.session.workspaceId, req.session.userId, req.params.id, req.body)
+      if (before) auditPersonChange(opts.services, req, before, user)
       // Their sessions were revoked with the change; their open streams end now, not at the next poll.
       if (deactivated) hub.closeWhere((s) => s.userId === user.id)
       return { user }
@@ -66,6 +70,12 @@ export async function userRoutes(app: FastifyInstance, opts: { services: Service
     const user = team.member(req.session.workspaceId, req.params.id)
     if (user.disabledAt !== null) throw Errors.userDisabled()
     const { token, expiresAt } = resets.issue(user.id)
+    audit.record({
+      workspaceId: req.session.workspaceId,
+      actor: { userId: req.session.userId, ip: req.ip },
+      action: 'user.password_reset_link',
+      target: { type: 'user', id: user.id },
+    })
     reply.header('cache-control', 'no-store')
     return reply.status(201).send({ url: resetUrl(baseUrl(req), token), expiresAt })
   })
@@ -94,6 +104,13 @@ export async function userRoutes(app: FastifyInstance, opts: { services: Service
         // A mailed link must start with PUBLIC_URL (config.ts requires it with SMTP_URL).
         baseUrl(req),
       )
+      audit.record({
+        workspaceId: req.session.workspaceId,
+        actor: { userId: req.session.userId, ip: req.ip },
+        action: 'user.invited',
+        target: { type: 'invitation', id: invitation.id },
+        detail: { email: invitation.email, role: invitation.role, channelIds: req.body.channelIds ?? [] },
+      })
       reply.header('cache-control', 'no-store')
       return reply.status(201).send({ invitation })
     },
@@ -121,6 +138,8 @@ export async function userRoutes(app: FastifyInstance, opts: { services: Service
     },
     async (req, reply) => {
       const user = await invitations.accept(req.body.token, req.body.name, req.body.password)
+      // Issue 16: the workspace requires 2FA: the new person sets it up before any session.
+      if (opts.services.twoFactor.required(user.workspaceId)) throw Errors.totpSetupRequired(setupTokenFor(app, user))
       const { token, expiresAt } = app.signIn(reply, user)
       return reply.status(201).send({ token, user: publicUser(user), expiresAt })
     },

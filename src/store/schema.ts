@@ -746,3 +746,26 @@ export const apiTokens = sqliteTable(
   },
   (t) => [uniqueIndex('api_tokens_hash_uq').on(t.tokenHash), index('api_tokens_user_idx').on(t.userId, t.id)],
 )
+// ---- TOTP two-factor sign-in (issue 16) ----
+// One row per person who started or finished setting up 2FA. The TOTP secret is sealed
+// (services.secrets); `pending_secret` is the one shown by setup until a code confirms it.
+// `last_step` is the last TOTP time step accepted (a code is never accepted twice).
+// `recovery_codes` is a JSON array of the SHA-256 of the unused one-time codes.
+export const twoFactor = sqliteTable('two_factor', {
+  userId: integer('user_id')
+    .primaryKey()
+    .references(() => users.id),
+  workspaceId: integer('workspace_id').notNull(),
+  secret: text('secret'),
+  pendingSecret: text('pending_secret'),
+  enabledAt: integer('enabled_at'),
+  lastStep: integer('last_step'),
+  recoveryCodes: text('recovery_codes', { mode: 'json' }).$type<string[]>(),
+})
+
+// Whether a workspace requires 2FA of everyone (issue 16): one row per workspace that set it.
+export const twoFactorPolicy = sqliteTable('two_factor_policy', {
+  workspaceId: integer('workspace_id').primaryKey(),
+  required: integer('required', { mode: 'boolean' }).notNull().default(false),
+  updatedAt: integer('updated_at').notNull(),
+})

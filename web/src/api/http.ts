@@ -40,7 +40,8 @@ export const api = {
   setupNeeded: () => request<{ needed: boolean; mail: boolean }>('GET', '/api/setup'),
   setup: (body: { email: string; name: string; password: string }) =>
     request<{ user: User; expiresAt: number }>('POST', '/api/setup', body, { quiet401: true }),
-  login: (body: { email: string; password: string }) =>
+  // Issue 16: `totp` or `recoveryCode` when the server answered TOTP_REQUIRED.
+  login: (body: { email: string; password: string; totp?: string; recoveryCode?: string }) =>
     request<{ user: User; expiresAt: number }>('POST', '/api/auth/login', body, { quiet401: true }),
   logout: () => request<{ ok: boolean }>('POST', '/api/auth/logout', {}, { quiet401: true }),
   // Password reset links (`npm run admin -- reset-password`): the token travels in the body only.

@@ -8,6 +8,7 @@ import type { ComponentChildren, TargetedEvent } from 'preact'
 import { useApp } from '../state/context.ts'
 import { ApiError } from '../api/client.ts'
 import { INVITE_PATH, RESET_PASSWORD_PATH } from '../lib/auth-paths.ts'
+import { RecoveryCodes, TwoFactorSetup } from '../settings/TwoFactorSection.tsx'
 
 function useSubmit(fn: (form: FormData) => Promise<void>) {
   const [busy, setBusy] = useState(false)
@@ -38,10 +39,32 @@ function useSubmit(fn: (form: FormData) => Promise<void>) {
 
 const str = (f: FormData, k: string) => String(f.get(k) ?? '')
 
+type LoginStep =
+  | { kind: 'password' }
+  /** Issue 16: the password was right and the account has two-factor sign-in on. */
+  | { kind: 'code'; email: string; password: string }
+  /** Issue 16: the workspace requires two-factor sign-in and this person has none yet. */
+  | { kind: 'setup'; setupToken: string }
+
+/** The second step's answers (TOTP_REQUIRED, TOTP_SETUP_REQUIRED) as the step to show, else rethrown. */
+function secondStep(e: unknown, email: string, password: string): LoginStep {
+  if (e instanceof ApiError && e.code === 'TOTP_REQUIRED') return { kind: 'code', email, password }
+  const setupToken = (e instanceof ApiError && e.code === 'TOTP_SETUP_REQUIRED' && (e.body as { setupToken?: string })?.setupToken) || ''
+  if (setupToken) return { kind: 'setup', setupToken }
+  throw e
+}
+
 export function LoginScreen() {
   const app = useApp()
   const [forgot, setForgot] = useState(false)
-  const { busy, error, onSubmit } = useSubmit((f) => app.login(str(f, 'email'), str(f, 'password')))
+  const [step, setStep] = useState<LoginStep>({ kind: 'password' })
+  const { busy, error, onSubmit } = useSubmit(async (f) => {
+    const email = str(f, 'email')
+    const password = str(f, 'password')
+    await app.login(email, password).catch((e: unknown) => setStep(secondStep(e, email, password)))
+  })
+  if (step.kind === 'code') return <CodeStep onCode={(second) => app.login(step.email, step.password, second)} />
+  if (step.kind === 'setup') return <SetupStep setupToken={step.setupToken} />
   if (forgot) return <ForgotPassword onBack={() => setForgot(false)} />
   return (
     <main class="auth">
@@ -70,6 +93,72 @@ export function LoginScreen() {
           </button>
         )}
       </form>
+    </main>
+  )
+}
+
+type SecondFactor = { totp: string } | { recoveryCode: string }
+
+/** Issue 16: the code from the authenticator app, or one recovery code. */
+function CodeForm({ onCode, children }: { onCode: (second: SecondFactor) => Promise<void>; children?: ComponentChildren }) {
+  const [recovery, setRecovery] = useState(false)
+  const { busy, error, onSubmit } = useSubmit(async (f) => {
+    const v = str(f, 'code').trim()
+    await onCode(recovery ? { recoveryCode: v } : { totp: v })
+  })
+  return (
+    <form class="auth-card" onSubmit={onSubmit} aria-labelledby="code-title" data-totp-step>
+      <h1 id="code-title">Two-factor sign-in</h1>
+      {children}
+      <label>
+        {recovery ? 'One of your recovery codes' : 'The 6-digit code from your authenticator app'}
+        <input
+          key={recovery ? 'recovery' : 'totp'}
+          name="code"
+          autoComplete={recovery ? 'off' : 'one-time-code'}
+          inputMode={recovery ? 'text' : 'numeric'}
+          required
+          maxLength={32}
+          autoFocus
+        />
+      </label>
+      {error && (
+        <p class="form-error" role="alert">
+          {error}
+        </p>
+      )}
+      <button type="submit" class="primary" disabled={busy}>
+        {busy ? 'Checking…' : 'Sign in'}
+      </button>
+      <button type="button" class="link" onClick={() => setRecovery(!recovery)}>
+        {recovery ? 'Use the code from my app' : 'Lost your phone? Use a recovery code'}
+      </button>
+    </form>
+  )
+}
+
+function CodeStep({ onCode }: { onCode: (second: SecondFactor) => Promise<void> }) {
+  return (
+    <main class="auth">
+      <CodeForm onCode={onCode} />
+    </main>
+  )
+}
+
+/** Issue 16: the workspace requires two-factor sign-in: set it up (with the setup-only token), keep the codes, go in. */
+function SetupStep({ setupToken }: { setupToken: string }) {
+  const [codes, setCodes] = useState<string[] | null>(null)
+  return (
+    <main class="auth">
+      <div class="auth-card auth-wide" data-totp-setup-step>
+        <h1>Set up two-factor sign-in</h1>
+        <p>This workspace asks everyone to sign in with a code from an authenticator app as well as their password.</p>
+        {codes ? (
+          <RecoveryCodes codes={codes} onDone={() => location.assign('/')} />
+        ) : (
+          <TwoFactorSetup setupToken={setupToken} onEnabled={setCodes} />
+        )}
+      </div>
     </main>
   )
 }
@@ -159,9 +248,20 @@ export function SetupScreen() {
 export function SignInAgain() {
   const app = useApp()
   const mode = app.reauth.value
+  const [step, setStep] = useState<LoginStep>({ kind: 'password' })
   const { busy, error, onSubmit } = useSubmit(async (f) => {
-    await app.reauthenticate(str(f, 'email'), str(f, 'password'))
+    const email = str(f, 'email')
+    const password = str(f, 'password')
+    await app.reauthenticate(email, password).catch((e: unknown) => setStep(secondStep(e, email, password)))
   })
+  // A required setup cannot happen over the page: the full sign-in does it.
+  if (step.kind === 'setup') location.assign('/')
+  if (step.kind === 'code')
+    return (
+      <div class="modal-backdrop" role="dialog" aria-modal="true" aria-label="Two-factor sign-in">
+        <CodeForm onCode={(second) => app.reauthenticate(step.email, step.password, second)} />
+      </div>
+    )
   return (
     <div class="modal-backdrop" role="dialog" aria-modal="true" aria-labelledby="reauth-title" aria-describedby="reauth-why">
       <form class="auth-card" onSubmit={onSubmit}>
@@ -347,6 +447,9 @@ export function ResetPasswordScreen() {
 
 export function InviteScreen() {
   const app = useApp()
+  // Issue 16: the workspace requires two-factor sign-in: the account exists, set it up next.
+  const [setupToken, setSetupToken] = useState<string | null>(null)
+  if (setupToken) return <SetupStep setupToken={setupToken} />
   return (
     <ChoosePasswordPage
       path={INVITE_PATH}
@@ -374,7 +477,14 @@ export function InviteScreen() {
         </label>
       }
       passwordLabel="Password (at least 8 characters)"
-      submit={(token, _invitation, password, f) => app.acceptInvitation(token, str(f, 'name').trim(), password)}
+      submit={(token, _invitation, password, f) =>
+        app.acceptInvitation(token, str(f, 'name').trim(), password).catch((e: unknown) => {
+          const step = secondStep(e, '', '')
+          if (step.kind === 'setup') setSetupToken(step.setupToken)
+          // Never settles: the setup step replaces this page.
+          return new Promise<void>(() => {})
+        })
+      }
       busyLabel="Joining…"
       submitLabel="Join and sign in"
     />

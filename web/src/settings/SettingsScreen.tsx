@@ -20,6 +20,9 @@ import { BusinessHoursSection } from './BusinessHoursSection.tsx'
 import { LabelsSection } from './LabelsSection.tsx'
 import { CannedRepliesSection } from './CannedRepliesSection.tsx'
 import { ApiTokensSection } from './ApiTokensSection.tsx'
+// Issue 16: two-factor sign-in (everyone) and the audit log (admins).
+import { TwoFactorSection } from './TwoFactorSection.tsx'
+import { AuditSection } from './AuditSection.tsx'
 import { createTeamState, type TeamState } from './team-state.ts'
 
 type Editing = { mode: 'add'; kind: ChannelKind } | { mode: 'edit'; id: number } | null
@@ -48,6 +51,7 @@ export function SettingsScreen() {
     <div class="settings">
       <main class="settings-body">
         <ProfileSection />
+        <TwoFactorSection />
         {admin && <TeamSection team={team} />}
         {admin && (
           <section aria-labelledby="channels-heading">
@@ -89,6 +93,7 @@ export function SettingsScreen() {
         {admin && <LabelsSection />}
         {admin && <ReportsLink />}
         {admin && <HealthLink />}
+        {admin && <AuditSection />}
         <CannedRepliesSection />
         <ApiTokensSection />
       </main>

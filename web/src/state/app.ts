@@ -143,8 +143,8 @@ export function createApp() {
     }
   }
 
-  async function login(email: string, password: string) {
-    const r = await api.login({ email, password })
+  async function login(email: string, password: string, second?: { totp?: string; recoveryCode?: string }) {
+    const r = await api.login({ email, password, ...second })
     signedIn(r.user, r.expiresAt)
     await enterInbox()
   }
@@ -169,9 +169,9 @@ export function createApp() {
    * were (conversation, draft, scroll) and the stream resumes from its cursor, so
    * nothing that happened meanwhile is missed. Someone else starts clean at their own inbox.
    */
-  async function reauthenticate(email: string, password: string) {
+  async function reauthenticate(email: string, password: string, second?: { totp?: string; recoveryCode?: string }) {
     const before = user.value
-    const r = await api.login({ email, password })
+    const r = await api.login({ email, password, ...second })
     if (before && r.user.id !== before.id) {
       location.assign('/')
       return

@@ -1,0 +1,232 @@
+// Two-factor sign-in (issue 16): the person's own 2FA routes, the workspace switch that
+// requires it of everyone, an admin's reset for someone who lost their phone, and the
+// second step of sign-in (`secondFactor`, called by the login route in http/auth.ts).
+//
+//   GET  /api/me/2fa                  → {enabled, pending, recoveryCodesLeft, required}
+//   POST /api/me/2fa/setup            → {secret, otpauthUrl}   (pending until enabled)
+//   POST /api/me/2fa/enable {code}    → {recoveryCodes}        (10, shown once)
+//   POST /api/me/2fa/disable {password | code}                 → {ok}
+//   POST /api/me/2fa/recovery-codes {password | code}          → {recoveryCodes} (the old ones stop working)
+//   GET|PUT /api/settings/two-factor {required}                (admins)
+//   DELETE /api/users/:id/2fa                                  (admins: the person sets it up again)
+//
+// "Required for everyone": someone without 2FA whose password is right gets
+// 401 TOTP_SETUP_REQUIRED with a `setupToken` instead of a session. That token is a JWT
+// (the app's key, 10 minutes) whose `sid` is not a session id, so `authenticate` refuses it
+// everywhere; only setup and enable here accept it, in the body (never a URL), and only
+// while the person has no 2FA on. Enable with it answers the recovery codes AND signs in.
+import { randomBytes } from 'node:crypto'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { Type } from 'typebox'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { publicUser, type UserRow } from '../domain/accounts/auth.ts'
+import { type AppError, Errors } from '../errors.ts'
+import type { Services } from '../services.ts'
+import { UsersRepo } from '../store/users.ts'
+
+const SETUP_SID_PREFIX = '2fa-setup:'
+const SETUP_TOKEN_SECONDS = 600
+// Confirming with a password or a code: a few tries a minute is plenty for a person.
+const PROOF_RATE_LIMIT = { max: 10, timeWindow: 60_000 }
+
+const Code = Type.String({ minLength: 1, maxLength: 32 })
+const SetupToken = Type.String({ minLength: 1, maxLength: 2048 })
+const Proof = Type.Object(
+  { password: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })), code: Type.Optional(Code) },
+  { additionalProperties: false },
+)
+
+export type LoginMethod = 'password' | 'totp' | 'recovery_code'
+
+/** A token that allows only 2FA setup for this person. */
+export const setupTokenFor = (app: FastifyInstance, user: UserRow) =>
+  app.jwt.sign(
+    { sub: String(user.id), sid: `${SETUP_SID_PREFIX}${randomBytes(12).toString('base64url')}` },
+    { expiresIn: SETUP_TOKEN_SECONDS },
+  )
+
+/**
+ * The second step of sign-in, once the password was right. `ok: false` carries the answer
+ * and whether it counts as a failed attempt (a wrong code does; "type your code" does not).
+ */
+export async function secondFactor(
+  app: FastifyInstance,
+  services: Services,
+  user: UserRow,
+  proof: { totp?: string; recoveryCode?: string },
+  ip: string,
+): Promise<{ ok: true; method: LoginMethod } | { ok: false; error: AppError; counts: boolean }> {
+  const { twoFactor, audit } = services
+  if (!twoFactor.isEnabled(user.id)) {
+    if (twoFactor.required(user.workspaceId)) return { ok: false, error: Errors.totpSetupRequired(setupTokenFor(app, user)), counts: false }
+    return { ok: true, method: 'password' }
+  }
+  if (proof.totp !== undefined) {
+    return (await twoFactor.checkCode(user.id, proof.totp))
+      ? { ok: true, method: 'totp' }
+      : { ok: false, error: Errors.totpInvalid(), counts: true }
+  }
+  if (proof.recoveryCode !== undefined) {
+    if (!twoFactor.useRecoveryCode(user.id, proof.recoveryCode)) return { ok: false, error: Errors.recoveryCodeInvalid(), counts: true }
+    const left = twoFactor.status(user.id, user.workspaceId).recoveryCodesLeft
+    audit.record({
+      workspaceId: user.workspaceId,
+      actor: { userId: user.id, ip },
+      action: '2fa.recovery_used',
+      target: { type: 'user', id: user.id },
+      detail: { recoveryCodesLeft: left },
+    })
+    return { ok: true, method: 'recovery_code' }
+  }
+  return { ok: false, error: Errors.totpRequired(), counts: false }
+}
+
+/**
+ * Audit lines for sign-in (issue 16). A failure is written to the workspace of the account
+ * whose e-mail was tried (the first workspace when no account has it), labelled with that
+ * e-mail — never the password or code.
+ */
+export function loginAudit(services: Services) {
+  const users = new UsersRepo(services.db)
+  const workspaceOf = (email: string) => users.byEmail(email)?.workspaceId ?? services.auth.defaultWorkspace()
+  return {
+    succeeded(user: UserRow, ip: string, method: LoginMethod) {
+      services.audit.record({
+        workspaceId: user.workspaceId,
+        actor: { userId: user.id, ip },
+        action: 'auth.login',
+        target: { type: 'user', id: user.id },
+        detail: { method },
+      })
+    },
+    /** `reason`: password | totp | recovery_code; `lockedOut`: this failure locked the account. */
+    failed(email: string, ip: string, reason: string, lockedOut: boolean) {
+      const workspaceId = workspaceOf(email)
+      const label = email.slice(0, 254)
+      services.audit.record({ workspaceId, actor: { userId: null, label, ip }, action: 'auth.login_failed', detail: { reason } })
+      if (lockedOut)
+        services.audit.record({ workspaceId, actor: { userId: null, label, ip }, action: 'auth.locked_out', detail: { reason } })
+    },
+  }
+}
+
+export async function twoFactorRoutes(app: FastifyInstance, opts: { services: Services }) {
+  const { services } = opts
+  const { auth, twoFactor, audit } = services
+  const r = app.withTypeProvider<TypeBoxTypeProvider>()
+  const signedIn = { onRequest: app.authenticate }
+  const admin = { onRequest: app.authenticate, preValidation: app.requireAdmin }
+
+  /** The person acting: from a setup token when one is given, else the session. */
+  const person = async (req: FastifyRequest, reply: FastifyReply, setupToken: string | undefined) => {
+    if (setupToken !== undefined) {
+      let claims: { sub?: unknown; sid?: unknown }
+      try {
+        claims = app.jwt.verify<{ sub: string; sid: string }>(setupToken)
+      } catch {
+        throw Errors.setupTokenInvalid()
+      }
+      const user = typeof claims.sid === 'string' && claims.sid.startsWith(SETUP_SID_PREFIX) ? auth.user(Number(claims.sub)) : undefined
+      if (!user || user.disabledAt !== null) throw Errors.setupTokenInvalid()
+      return { user, viaSetupToken: true }
+    }
+    await app.authenticate(req, reply)
+    const user = auth.user(req.session.userId)
+    if (!user) throw Errors.unauthorized()
+    return { user, viaSetupToken: false }
+  }
+
+  const record = (user: UserRow, ip: string, action: string, detail?: Record<string, unknown>) =>
+    audit.record({ workspaceId: user.workspaceId, actor: { userId: user.id, ip }, action, target: { type: 'user', id: user.id }, detail })
+
+  /** A password or a current code (or a recovery code) confirms a change to 2FA. */
+  const confirm = async (user: UserRow, proof: { password?: string; code?: string }) => {
+    if (proof.password === undefined && proof.code === undefined) throw Errors.twoFactorProofRequired()
+    const ok =
+      proof.password !== undefined
+        ? await auth.verifyPassword(user, proof.password)
+        : (await twoFactor.checkCode(user.id, proof.code!)) || twoFactor.useRecoveryCode(user.id, proof.code!)
+    if (!ok) throw Errors.twoFactorProofWrong()
+  }
+
+  r.get('/api/me/2fa', signedIn, async (req) => twoFactor.status(req.session.userId, req.session.workspaceId))
+
+  r.post(
+    '/api/me/2fa/setup',
+    { schema: { body: Type.Optional(Type.Object({ setupToken: Type.Optional(SetupToken) }, { additionalProperties: false })) } },
+    async (req, reply) => {
+      const { user } = await person(req, reply, req.body?.setupToken)
+      return twoFactor.setup(user)
+    },
+  )
+
+  r.post(
+    '/api/me/2fa/enable',
+    {
+      schema: { body: Type.Object({ code: Code, setupToken: Type.Optional(SetupToken) }, { additionalProperties: false }) },
+      config: { rateLimit: PROOF_RATE_LIMIT },
+    },
+    async (req, reply) => {
+      const { user, viaSetupToken } = await person(req, reply, req.body.setupToken)
+      const recoveryCodes = await twoFactor.enable(user.id, req.body.code)
+      record(user, req.ip, '2fa.enabled')
+      if (!viaSetupToken) return { recoveryCodes }
+      // Set up at sign-in (required for everyone): this completes the sign-in.
+      const { token, expiresAt } = app.signIn(reply, user)
+      loginAudit(services).succeeded(user, req.ip, 'totp')
+      return { recoveryCodes, token, user: publicUser(user), expiresAt }
+    },
+  )
+
+  r.post('/api/me/2fa/disable', { ...signedIn, schema: { body: Proof }, config: { rateLimit: PROOF_RATE_LIMIT } }, async (req) => {
+    const user = auth.user(req.session.userId)!
+    if (!twoFactor.isEnabled(user.id)) throw Errors.totpNotEnabled()
+    await confirm(user, req.body)
+    twoFactor.disable(user.id)
+    record(user, req.ip, '2fa.disabled')
+    return { ok: true }
+  })
+
+  r.post('/api/me/2fa/recovery-codes', { ...signedIn, schema: { body: Proof }, config: { rateLimit: PROOF_RATE_LIMIT } }, async (req) => {
+    const user = auth.user(req.session.userId)!
+    if (!twoFactor.isEnabled(user.id)) throw Errors.totpNotEnabled()
+    await confirm(user, req.body)
+    const recoveryCodes = twoFactor.regenerate(user.id)
+    record(user, req.ip, '2fa.recovery_codes_regenerated')
+    return { recoveryCodes }
+  })
+
+  // ---- admins ----
+  r.get('/api/settings/two-factor', admin, async (req) => ({ required: twoFactor.required(req.session.workspaceId) }))
+  r.put(
+    '/api/settings/two-factor',
+    { ...admin, schema: { body: Type.Object({ required: Type.Boolean() }, { additionalProperties: false }) } },
+    async (req) => {
+      const ws = req.session.workspaceId
+      twoFactor.setRequired(ws, req.body.required)
+      audit.record({
+        workspaceId: ws,
+        actor: { userId: req.session.userId, ip: req.ip },
+        action: '2fa.requirement_changed',
+        detail: { required: req.body.required },
+      })
+      return { required: req.body.required }
+    },
+  )
+
+  // Someone lost their phone and their recovery codes: an admin turns 2FA off for them
+  // (their sessions stay; their next sign-in asks for setup again when it is required).
+  r.delete('/api/users/:id/2fa', { ...admin, schema: { params: Type.Object({ id: Type.Integer({ minimum: 1 }) }) } }, async (req) => {
+    const target = auth.user(req.params.id)
+    if (!target || target.workspaceId !== req.session.workspaceId) throw Errors.notFound('User')
+    twoFactor.disable(target.id)
+    audit.record({
+      workspaceId: target.workspaceId,
+      actor: { userId: req.session.userId, ip: req.ip },
+      action: '2fa.disabled',
+      target: { type: 'user', id: target.id },
+      detail: { by: 'admin' },
+    })
+    return { ok: true }
+  })
+}
