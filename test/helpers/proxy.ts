@@ -6,6 +6,7 @@
 import { spawn, spawnSync } from 'node:child_process'
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
+import https from 'node:https'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -23,8 +24,10 @@ export const CADDYFILE = path.join(ROOT, 'deploy', 'Caddyfile')
 const READY_MS = 15_000
 
 export interface Proxy {
-  /** http://127.0.0.1:<port>: the proxy's front. */
+  /** http(s)://127.0.0.1:<port>: the proxy's front. */
   url: string
+  /** For https: the certificate authority the proxy's certificate is trusted by. */
+  ca?: string
   /** The proxy's own log so far (for a failure message). */
   log(): string
 }
@@ -82,7 +85,19 @@ async function waitForPort(port: number, exited: () => string | undefined, log: 
   }
 }
 
-async function run(t: ProxyTestLike, cmd: string, args: string[], env: NodeJS.ProcessEnv, port: number, fileLog?: string) {
+/**
+ * Starts a proxy and stops it at teardown: nginx by SIGTERM (its fast shutdown: the master
+ * ends its workers), Caddy by SIGKILL (one process; SIGTERM would wait for open streams).
+ */
+async function run(
+  t: ProxyTestLike,
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  port: number,
+  stop: NodeJS.Signals,
+  fileLog?: string,
+) {
   const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] })
   let output = ''
   child.stdout.on('data', (d) => (output += d))
@@ -96,7 +111,7 @@ async function run(t: ProxyTestLike, cmd: string, args: string[], env: NodeJS.Pr
   )
   t.teardown(async () => {
     if (!ended) {
-      child.kill('SIGTERM')
+      child.kill(stop)
       await exited
     }
   })
@@ -163,7 +178,7 @@ export const startNginx: StartProxy = async (t, upstreamPort) => {
   const nginx = binaryPath('nginx') ?? 'nginx'
   const test = spawnSync(nginx, ['-t', '-p', `${dir}/`, '-c', conf, '-e', `${dir}/error.log`], { encoding: 'utf8' })
   if (test.status !== 0) throw new Error(`nginx -t refused the derived config:\n${test.stderr}`)
-  return run(t, nginx, ['-p', `${dir}/`, '-c', conf, '-e', `${dir}/error.log`], process.env, port, `${dir}/error.log`)
+  return run(t, nginx, ['-p', `${dir}/`, '-c', conf, '-e', `${dir}/error.log`], process.env, port, 'SIGTERM', `${dir}/error.log`)
 }
 
 /**
@@ -171,11 +186,11 @@ export const startNginx: StartProxy = async (t, upstreamPort) => {
  * port) and the upstream (PARLEY_UPSTREAM: Parley's test port) given by its own placeholders;
  * global options turn off the admin endpoint and keep Caddy's state in a temp dir.
  */
-export function caddyConfig(): string {
+export function caddyConfig(globalOptions: string[] = ['auto_https off']): string {
   const shipped = readFileSync(CADDYFILE, 'utf8')
   for (const placeholder of ['{$PARLEY_DOMAIN:', '{$PARLEY_UPSTREAM:'])
     if (!shipped.includes(placeholder)) throw new Error(`${CADDYFILE} no longer has ${placeholder}: update test/helpers/proxy.ts`)
-  return `{\n\tadmin off\n\tauto_https off\n}\n\n${shipped}`
+  return `{\n\tadmin off\n${globalOptions.map((o) => `\t${o}\n`).join('')}}\n\n${shipped}`
 }
 
 export const startCaddy: StartProxy = async (t, upstreamPort) => {
@@ -191,7 +206,43 @@ export const startCaddy: StartProxy = async (t, upstreamPort) => {
     PARLEY_DOMAIN: `http://127.0.0.1:${port}`,
     PARLEY_UPSTREAM: `127.0.0.1:${upstreamPort}`,
   }
-  return run(t, binaryPath('caddy') ?? 'caddy', ['run', '--config', conf, '--adapter', 'caddyfile'], env, port)
+  return run(t, binaryPath('caddy') ?? 'caddy', ['run', '--config', conf, '--adapter', 'caddyfile'], env, port, 'SIGKILL')
+}
+
+/**
+ * deploy/Caddyfile as shipped over HTTPS, with a certificate from Caddy's internal CA for
+ * https://127.0.0.1:<port> (global options: local certificates, nothing installed in the
+ * system's trust store, no port-80 redirect server). The test trusts that CA alone.
+ */
+export const startCaddyTls: StartProxy = async (t, upstreamPort) => {
+  const dir = tempDir(t, 'parley-caddy-tls-')
+  const port = await freePort()
+  const conf = path.join(dir, 'Caddyfile')
+  writeFileSync(conf, caddyConfig(['local_certs', 'skip_install_trust', 'auto_https disable_redirects']))
+  const env = {
+    ...process.env,
+    HOME: dir,
+    XDG_DATA_HOME: path.join(dir, 'data'),
+    XDG_CONFIG_HOME: path.join(dir, 'config'),
+    PARLEY_DOMAIN: `https://127.0.0.1:${port}`,
+    PARLEY_UPSTREAM: `127.0.0.1:${upstreamPort}`,
+  }
+  const started = await run(t, binaryPath('caddy') ?? 'caddy', ['run', '--config', conf, '--adapter', 'caddyfile'], env, port, 'SIGKILL')
+  // The CA is made at start; the site's certificate is issued just after: ready when a
+  // request trusting only that CA gets through.
+  const root = path.join(dir, 'data', 'caddy', 'pki', 'authorities', 'local', 'root.crt')
+  const deadline = Date.now() + READY_MS
+  for (;;) {
+    try {
+      const ca = readFileSync(root, 'utf8')
+      const health = await request(`https://127.0.0.1:${port}/api/health`, { ca })
+      if (health.status === 200) return { url: `https://127.0.0.1:${port}`, ca, log: started.log }
+    } catch {
+      // no CA file or no certificate yet
+    }
+    if (Date.now() > deadline) throw new Error(`Caddy served no trusted HTTPS within ${READY_MS} ms:\n${started.log()}`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
 }
 
 export interface Answer {
@@ -203,10 +254,14 @@ export interface Answer {
 /** One HTTP request from a chosen loopback address (127.0.0.2, 127.0.0.3…: distinct clients to the proxy). */
 export function request(
   url: string,
-  opts: { method?: string; headers?: Record<string, string>; body?: string; localAddress?: string } = {},
+  opts: { method?: string; headers?: Record<string, string>; body?: string; localAddress?: string; ca?: string } = {},
 ): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: opts.method ?? 'GET', headers: opts.headers, localAddress: opts.localAddress }, (res) => {
+    const options = { method: opts.method ?? 'GET', headers: opts.headers, localAddress: opts.localAddress }
+    const send = url.startsWith('https:')
+      ? (cb: (res: http.IncomingMessage) => void) => https.request(url, { ...options, ca: opts.ca }, cb)
+      : (cb: (res: http.IncomingMessage) => void) => http.request(url, options, cb)
+    const req = send((res) => {
       let text = ''
       res.setEncoding('utf8')
       res.on('data', (d) => (text += d))
@@ -225,18 +280,23 @@ export function request(
   })
 }
 
+/** Where a request goes: Parley itself or a proxy (with its CA for https). */
+export type Target = Pick<Proxy, 'url' | 'ca'>
+
 /** A customer's text as Meta posts it (escaped and signed), to `baseUrl`'s webhook route. */
-export function postWebhook(baseUrl: string, from: string, text: string): Promise<Answer> {
+export function postWebhook(to: Target, from: string, text: string): Promise<Answer> {
   const body = metaEscape(JSON.stringify(textWebhook(from, 'Ana', text).payload))
-  return request(`${baseUrl}/webhooks/whatsapp`, {
+  return request(`${to.url}/webhooks/whatsapp`, {
+    ca: to.ca,
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-hub-signature-256': signPayload(APP_SECRET, body) },
     body,
   })
 }
 
-export function login(baseUrl: string, creds: { email: string; password: string }, from?: { localAddress?: string; xff?: string }) {
-  return request(`${baseUrl}/api/auth/login`, {
+export function login(to: Target, creds: { email: string; password: string }, from?: { localAddress?: string; xff?: string }) {
+  return request(`${to.url}/api/auth/login`, {
+    ca: to.ca,
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(from?.xff ? { 'x-forwarded-for': from.xff } : {}) },
     body: JSON.stringify(creds),
@@ -274,15 +334,15 @@ export function proxyChecks(t: ProxyTestLike, name: string, startProxy: StartPro
         // Client A (127.0.0.2) fails three sign-ins on three accounts: its address is throttled.
         const a = { localAddress: '127.0.0.2' }
         for (let i = 0; i < 3; i++) {
-          const res = await login(proxy.url, { email: `nobody${i}@example.com`, password: 'wrong' }, a)
+          const res = await login(proxy, { email: `nobody${i}@example.com`, password: 'wrong' }, a)
           t.equal(res.status, 401, `A's failed sign-in ${i + 1} answered 401`)
         }
         // Claiming another address in its own X-Forwarded-For does not get A out of it.
-        const fourth = await login(proxy.url, ADMIN, { ...a, xff: '198.51.100.1' })
+        const fourth = await login(proxy, ADMIN, { ...a, xff: '198.51.100.1' })
         t.equal(fourth.status, 429, "A's address is throttled: its own X-Forwarded-For did not make it someone else")
         t.equal(fourth.body?.error?.code, 'LOGIN_THROTTLED')
         // Client B (127.0.0.3) claims to be A: the proxy replaces what a client says.
-        const b = await login(proxy.url, ADMIN, { localAddress: '127.0.0.3', xff: '127.0.0.2' })
+        const b = await login(proxy, ADMIN, { localAddress: '127.0.0.3', xff: '127.0.0.2' })
         if (trust) t.equal(b.status, 200, "with TRUST_PROXY, B is its own address (from the proxy's X-Forwarded-For)")
         else t.equal(b.status, 429, "without TRUST_PROXY, every client is the proxy's address: B shares A's throttle")
       },
@@ -291,13 +351,13 @@ export function proxyChecks(t: ProxyTestLike, name: string, startProxy: StartPro
 }
 
 async function streamChecks(t: Test, s: TestServer, proxy: Proxy): Promise<void> {
-  const signIn = await login(proxy.url, ADMIN)
+  const signIn = await login(proxy, ADMIN)
   t.equal(signIn.status, 200, 'signed in through the proxy')
   const token = signIn.body.token as string
   // A reference stream straight to Parley sees every event, for the replay comparison.
   const direct = await connectSse(`${s.url}/stream`, { token })
   t.teardown(() => direct.close())
-  let sse: SseClient = await connectSse(`${proxy.url}/stream`, { token })
+  let sse: SseClient = await connectSse(`${proxy.url}/stream`, { token, ca: proxy.ca })
   t.teardown(() => sse.close())
   t.equal(sse.status, 200)
   t.match(sse.headers['content-type'], /^text\/event-stream/)
@@ -306,7 +366,7 @@ async function streamChecks(t: Test, s: TestServer, proxy: Proxy): Promise<void>
   // one, so a proxy holding events until its buffer fills would stop this loop.
   for (let i = 1; i <= 3; i++) {
     const sent = performance.now()
-    const res = await postWebhook(proxy.url, '5511999990001', `hello ${i}`)
+    const res = await postWebhook(proxy, '5511999990001', `hello ${i}`)
     t.equal(res.status, 200, `webhook ${i} accepted through the proxy`)
     await sse.waitFor((events) => events.some(carries(`hello ${i}`)), 5000)
     const ms = performance.now() - sent
@@ -319,8 +379,8 @@ async function streamChecks(t: Test, s: TestServer, proxy: Proxy): Promise<void>
   t.ok(cut, 'events carry ids')
   sse.close()
   await sse.closed
-  for (const i of [4, 5]) t.equal((await postWebhook(proxy.url, '5511999990001', `hello ${i}`)).status, 200)
-  sse = await connectSse(`${proxy.url}/stream`, { token, lastEventId: cut })
+  for (const i of [4, 5]) t.equal((await postWebhook(proxy, '5511999990001', `hello ${i}`)).status, 200)
+  sse = await connectSse(`${proxy.url}/stream`, { token, lastEventId: cut, ca: proxy.ca })
   await direct.waitFor((events) => events.some(carries('hello 5')))
   const expected = withoutPings(direct.events.slice(direct.events.findIndex((e) => e.id === cut) + 1))
   const lastId = expected.at(-1)!.id
@@ -335,4 +395,8 @@ async function streamChecks(t: Test, s: TestServer, proxy: Proxy): Promise<void>
   t.equal(new Set(replayed.map((e) => e.id)).size, replayed.length, 'no id twice')
   t.ok(replayed.some(carries('hello 2')) && replayed.some(carries('hello 5')), 'from the second message to the fifth')
   t.notOk(replayed.some(carries('hello 1')), 'not the one before the cut')
+  for (const client of [sse, direct]) {
+    client.close()
+    await client.closed
+  }
 }
