@@ -21,8 +21,9 @@ const SKIP = new Set(['dist', 'node_modules', '.build-lock'])
 export type WebBuildDecision = { build: false } | { build: true; reason: string }
 
 function newest(p: string): { file: string; mtimeMs: number } | undefined {
-  if (!existsSync(p)) return undefined
-  const st = statSync(p)
+  const st = statSync(p, { throwIfNoEntry: false })
+  // Gone, or a dangling link: nothing the build reads.
+  if (!st) return undefined
   if (!st.isDirectory()) return { file: p, mtimeMs: st.mtimeMs }
   let best: { file: string; mtimeMs: number } | undefined
   for (const name of readdirSync(p)) {

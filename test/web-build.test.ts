@@ -1,7 +1,7 @@
 // `npm start` builds the web client only when web/dist is missing or stale (src/web-build.ts),
 // and a production install (`npm ci --omit=dev`) runs without dev tools.
 import { spawnSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import t from 'tap'
@@ -58,7 +58,8 @@ t.test('what the build writes and what is installed there do not count', async (
   write('web/dist/assets/late.js', 5000)
   write('web/node_modules/x/index.js', 5000)
   write('web/.build-lock/x', 5000)
-  t.same(webBuildDecision(root), { build: false })
+  symlinkSync(path.join(root, 'nowhere'), path.join(root, 'web', 'src', 'dangling.ts'))
+  t.same(webBuildDecision(root), { build: false }, 'nor does a dangling link')
 })
 
 t.test('--check never builds: it exits 1 with the reason when a build is needed, 0 when not', async (t) => {
