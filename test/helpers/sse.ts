@@ -1,6 +1,7 @@
 // A raw SSE client over node:http: it reads the stream byte for byte as a browser
 // would, records every event with its id, and lets a test stop reading (slow client).
 import http from 'node:http'
+import https from 'node:https'
 
 export interface SseEvent {
   id: string | undefined
@@ -26,13 +27,17 @@ export interface SseClient {
   data<T = unknown>(type?: string): T[]
 }
 
-export function connectSse(url: string, opts: { token?: string; cookie?: string; lastEventId?: string } = {}): Promise<SseClient> {
+export function connectSse(
+  url: string,
+  /** `ca`: the certificate authority an https:// URL is trusted by (a proxy's own CA). */
+  opts: { token?: string; cookie?: string; lastEventId?: string; ca?: string } = {},
+): Promise<SseClient> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = { accept: 'text/event-stream' }
     if (opts.token) headers.authorization = `Bearer ${opts.token}`
     if (opts.cookie) headers.cookie = opts.cookie
     if (opts.lastEventId) headers['last-event-id'] = opts.lastEventId
-    const req = http.get(url, { headers })
+    const req = url.startsWith('https:') ? https.get(url, { headers, ca: opts.ca }) : http.get(url, { headers })
     req.on('error', reject)
     req.on('response', (res) => {
       const client = makeClient(res, req)
