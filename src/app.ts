@@ -91,6 +91,9 @@ import { openApiRoutes, registerOpenApi } from './http/openapi.ts'
 import { createHealth } from './domain/health/wiring.ts'
 import { metricsRoutes } from './http/metrics.ts'
 import { adminHealthRoutes } from './http/admin-health.ts'
+// Issue 16: outgoing webhooks (a cursor per endpoint on the event log).
+import { createWebhooks } from './domain/webhooks/wiring.ts'
+import { webhookEndpointRoutes } from './http/webhook-endpoints.ts'
 
 export interface AppDeps {
   config: Readonly<Config>
@@ -104,6 +107,8 @@ export interface AppDeps {
 // settled as `unknown` at the next start (never resent blindly).
 const SEND_STOP_GRACE_MS = 5000
 const PRUNE_INTERVAL_MS = 3600_000
+// On close, outgoing webhook requests in flight get this long to be answered and recorded.
+const WEBHOOK_STOP_GRACE_MS = 3000
 
 // Until presence (open streams, PRESENCE_OFFLINE_AFTER_SECONDS) is wired in, everyone
 // counts as present and only the availability a person sets decides automatic assignment.
@@ -293,6 +298,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     }),
     health,
     backups,
+    webhooks: createWebhooks({ config, db, events, secrets, audit, clock, log: app.log }),
   }
   const { campaigns, assignment } = services
   const autoReplies = new AutoReplies({ settings: services.settings, store, writer, outbox: sending.outbox, now: clock.now })
@@ -325,6 +331,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   events.onCommitted(campaigns.analytics.observe) // campaign counters; a claimed campaign message wakes the runner
   events.onCommitted(campaigns.metaOptOut.observe) // a send Meta refused with 131050 opts its contact out
   events.onCommitted((committed) => AutoReplies.queuedAny(committed) && sending.worker.kick()) // an automatic reply is sent now
+  events.onCommitted(services.webhooks.observe) // outgoing webhooks: the endpoints that want these events wake
 
   // ---- The team: what follows when people change (issue 13) ----
   // Who is online: a person's first stream opening, their last one closing (offline after the grace).
@@ -406,6 +413,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(contactDataRoutes, { services })
   await app.register(adminHealthRoutes, { services })
   await app.register(metricsRoutes, { services })
+  await app.register(webhookEndpointRoutes, { services })
   if (sandbox) await app.register(sandboxRoutes, { sandbox })
   await app.register(openApiRoutes)
   // Last: the browser app's catch-all GET must not shadow any route above.
@@ -426,6 +434,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     services.campaigns.start()
     services.snoozes.start() // a snooze that came due while Parley was down wakes now
     backups?.start() // issue 16: BACKUP_INTERVAL_HOURS (one overdue at start is made now)
+    services.webhooks.start() // each endpoint carries on from its cursor
     sandbox?.start()
     prune()
     pruneTimer = setInterval(prune, PRUNE_INTERVAL_MS)
@@ -447,7 +456,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     clearInterval(pruneTimer)
     services.campaigns.stop()
     services.snoozes.stop()
+    const webhooksStopped = services.webhooks.stop(WEBHOOK_STOP_GRACE_MS)
     await services.sending.stop(SEND_STOP_GRACE_MS)
+    await webhooksStopped
     sandbox?.stop()
     services.ingest.close()
     services.accounts.mailer.close()

@@ -149,4 +149,14 @@ export const Errors = {
     422,
     "Type the contact's name or phone number exactly as shown to confirm the erasure",
   ),
+  // Outgoing webhooks (issue 16): what is wrong with the URL or the event types, in words.
+  webhookUrlInvalid: (why: string) => new AppError('WEBHOOK_URL_INVALID', 422, why),
+  webhookUrlPrivate: make(
+    'WEBHOOK_URL_PRIVATE',
+    422,
+    'This address is on this server or its private network; webhooks go to public addresses (WEBHOOK_ALLOW_PRIVATE=true allows private ones)',
+  ),
+  webhookEventUnknown: (why: string) => new AppError('WEBHOOK_EVENT_UNKNOWN', 422, why),
+  webhookEndpointLimit: (max: number) =>
+    new AppError('WEBHOOK_ENDPOINT_LIMIT', 409, `A workspace can have at most ${max} webhook endpoints: delete one first`),
 } as const

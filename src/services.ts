@@ -32,6 +32,7 @@ import type { ApiTokens } from './domain/tokens/api-tokens.ts'
 import type { ContactData } from './domain/contacts/erasure.ts'
 import type { Health } from './domain/health/health.ts'
 import type { BackupSchedule } from './domain/backup/schedule.ts'
+import type { Webhooks } from './domain/webhooks/webhooks.ts'
 
 export interface Services {
   config: Readonly<Config>
@@ -91,6 +92,8 @@ export interface Services {
   health: Health
   /** Scheduled online backups (issue 16); absent when BACKUP_INTERVAL_HOURS is 0. */
   backups: BackupSchedule | undefined
+  /** Outgoing webhooks (issue 16): endpoints, their delivery workers and attempts. */
+  webhooks: Webhooks
 }
 
 declare module 'fastify' {
