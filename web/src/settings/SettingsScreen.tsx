@@ -20,6 +20,7 @@ import { BusinessHoursSection } from './BusinessHoursSection.tsx'
 import { LabelsSection } from './LabelsSection.tsx'
 import { CannedRepliesSection } from './CannedRepliesSection.tsx'
 import { ApiTokensSection } from './ApiTokensSection.tsx'
+import { WebhooksSection } from './WebhooksSection.tsx'
 import { createTeamState, type TeamState } from './team-state.ts'
 
 type Editing = { mode: 'add'; kind: ChannelKind } | { mode: 'edit'; id: number } | null
@@ -89,6 +90,7 @@ export function SettingsScreen() {
         {admin && <LabelsSection />}
         {admin && <ReportsLink />}
         {admin && <HealthLink />}
+        {admin && <WebhooksSection />}
         <CannedRepliesSection />
         <ApiTokensSection />
       </main>
