@@ -293,3 +293,36 @@ t.test('a private address is refused at delivery when WEBHOOK_ALLOW_PRIVATE is t
   t.match(d, { result: 'retrying', statusCode: null, error: /private/ })
   t.equal(receiver.received.length, 0, 'nothing reached the address')
 })
+
+t.test('a receiver that hangs holds back only its own endpoint', async (t) => {
+  const s = await startServer(t, { env: { ...FAST, WEBHOOK_TIMEOUT_MS: '1000' } })
+  const api = apiCall(s.url, (await s.login()).token)
+  const [slowPort, fastPort] = [await freePort(), await freePort()]
+  const add = async (port: number) =>
+    (await api('POST', '/api/webhook-endpoints', { url: `http://127.0.0.1:${port}/h`, events: ['message.created'] })).body.endpoint as {
+      id: number
+      secret: string
+    }
+  const slow = await add(slowPort)
+  const fast = await add(fastPort)
+  const hanging = await startReceiver(t, { port: slowPort, secret: slow.secret, status: 0 })
+  const ok = await startReceiver(t, { port: fastPort, secret: fast.secret })
+
+  for (const [i, text] of ['one', 'two', 'three'].entries()) {
+    const started = performance.now()
+    await say(s, `1555000200${i}`, `Customer ${i}`, text)
+    t.ok(performance.now() - started < 1000, `webhook ${i + 1} is answered without waiting for the hanging receiver`)
+  }
+  await ok.until((r) => r.length >= 3, 'the three messages at the answering receiver')
+  t.same(
+    ok.received.map((r) => (r.payload!.data as { message: { text: string } }).message.text),
+    ['one', 'two', 'three'],
+  )
+  const timedOut = await until(async () => (await deliveriesOf(api, slow.id)).find((d) => d.result === 'retrying'), 'a timeout')
+  t.match(timedOut, { statusCode: null, error: 'no answer within 1000 ms', attempt: 1 })
+  t.ok(timedOut.durationMs >= 900, 'it waited for the timeout')
+  t.ok(
+    hanging.received.every((r) => r.id === hanging.received[0]!.id),
+    'the hanging endpoint is still on its first event',
+  )
+})

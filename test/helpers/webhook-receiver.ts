@@ -62,13 +62,15 @@ if (process.env.RECEIVER_PORT) {
       }
       // Written before answering: a delivery Parley counts as done is always in the log.
       process.stdout.write(`${JSON.stringify(line)}\n`, () => {
+        // Status 0: a receiver that hangs, never answering.
+        if (status === 0) return
         res.writeHead(status, { 'content-type': 'text/plain' })
         res.end(status < 300 ? 'ok' : 'failing on purpose')
       })
     })
   })
   server.listen(port, '127.0.0.1', () => process.stdout.write('listening\n'))
-  process.on('SIGTERM', () => server.close(() => process.exit(0)))
+  process.on('SIGTERM', () => process.exit(0))
 }
 
 export interface Receiver {
@@ -81,7 +83,7 @@ export interface Receiver {
 
 const SELF = fileURLToPath(import.meta.url)
 
-/** Starts a receiver on `port` answering `status`; resolves once it listens. */
+/** Starts a receiver on `port` answering `status` (0: never answers); resolves once it listens. */
 export async function startReceiver(
   t: { teardown(fn: () => unknown): void },
   o: { port: number; secret: string; status?: number },

@@ -143,10 +143,16 @@ class EndpointWorker {
       this.again = true
       return
     }
-    this.running = this.run().finally(() => {
-      this.running = undefined
-      if (this.again && !this.stopped) this.kick()
-    })
+    this.running = this.run()
+      .catch((err: unknown) => {
+        // The database failed under it (a full disk): try again later, never crash the process.
+        this.o.log.error({ err, webhookEndpointId: this.id }, 'webhook delivery worker failed; trying again later')
+        if (!this.stopped) this.waitForRetry(Math.min(this.o.retryCapMs, POLL_MS))
+      })
+      .finally(() => {
+        this.running = undefined
+        if (this.again && !this.stopped) this.kick()
+      })
   }
 
   async stop(graceMs: number): Promise<void> {

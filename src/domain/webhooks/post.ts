@@ -45,6 +45,7 @@ export function postWebhook(url: string, headers: Record<string, string>, body: 
     if (!o.allowPrivate && (isPrivateAddress(host) || host === 'localhost')) {
       return resolve({ statusCode: null, error: ERROR_WORDS[PRIVATE_ADDRESS]! })
     }
+    if (o.signal.aborted) return resolve({ statusCode: null, error: 'cancelled: Parley stopped' })
     const payload = Buffer.from(body)
     const req = (u.protocol === 'https:' ? https : http).request(u, {
       method: 'POST',
@@ -65,7 +66,9 @@ export function postWebhook(url: string, headers: Record<string, string>, body: 
       // Only the status counts; the body is drained so the socket closes cleanly.
       res.resume()
       res.on('end', () => finish({ statusCode: res.statusCode ?? 0, error: null }))
+      // Cut off mid-answer: the status was given, so it counts as given.
       res.on('error', () => finish({ statusCode: res.statusCode ?? 0, error: null }))
+      res.on('close', () => finish({ statusCode: res.statusCode ?? 0, error: null }))
     })
     req.on('error', (err: NodeJS.ErrnoException) => {
       finish({ statusCode: null, error: (err.code && ERROR_WORDS[err.code]) ?? err.code ?? 'request failed' })
