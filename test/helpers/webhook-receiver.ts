@@ -108,7 +108,8 @@ export async function startReceiver(
     }
     for (const w of waiters) w()
   })
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  // 'close': after its stdout is read to the end, so no line it wrote is lost.
+  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()))
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
     await exited
