@@ -8,7 +8,10 @@ import t from 'tap'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import { lookup } from 'node:dns/promises'
+import { hostname } from 'node:os'
 import { Webhook } from 'standardwebhooks'
+import { isPrivateAddress } from '../src/domain/webhooks/address-guard.ts'
 import { apiCall, startServer, type TestServer } from './helpers/server.ts'
 import { otherWorkspaceAdmin, teamServer } from './helpers/team-fixtures.ts'
 import { freePort } from './helpers/process.ts'
@@ -291,6 +294,18 @@ t.test('a private address is refused at delivery when WEBHOOK_ALLOW_PRIVATE is t
   t.equal((await api('POST', '/api/labels', { name: 'Nope', color: '#2563eb' })).status, 201)
   const d = await until(async () => (await deliveriesOf(api, id))[0], 'an attempt')
   t.match(d, { result: 'retrying', statusCode: null, error: /private/ })
+
+  // A host name is checked after it resolves: this machine's name (in /etc/hosts, on
+  // loopback or the container's private network) is accepted as a URL and refused at delivery.
+  const host = hostname()
+  const resolved = await lookup(host).catch(() => null)
+  if (resolved && isPrivateAddress(resolved.address)) {
+    const byName = await api('POST', '/api/webhook-endpoints', { url: `http://${host}:${port}/h`, events: ['labels.changed'] })
+    t.equal(byName.status, 201, 'a host name is not refused when added')
+    t.equal((await api('POST', '/api/labels', { name: 'Again', color: '#2563eb' })).status, 201)
+    const e = await until(async () => (await deliveriesOf(api, byName.body.endpoint.id))[0], 'an attempt by name')
+    t.match(e, { result: 'retrying', statusCode: null, error: /private/ }, `${host} → ${resolved.address}: refused`)
+  }
   t.equal(receiver.received.length, 0, 'nothing reached the address')
 })
 

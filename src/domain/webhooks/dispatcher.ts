@@ -191,7 +191,8 @@ class EndpointWorker {
         this.scanned = Math.max(this.scanned, head)
         return
       }
-      const attempt = row.attempts + 1
+      // The retries counted are this event's (one pruned from the log meanwhile takes its count with it).
+      const attempt = row.attempts > 0 && this.o.repo.last(this.id)?.eventId === event.id ? row.attempts + 1 : 1
       const started = performance.now()
       const outcome = await this.send(event)
       // Recorded even after a stop began (the grace), not after the cut: the database is still open then.
