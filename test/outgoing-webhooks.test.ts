@@ -12,6 +12,7 @@ import { lookup } from 'node:dns/promises'
 import { hostname } from 'node:os'
 import { Webhook } from 'standardwebhooks'
 import { isPrivateAddress } from '../src/domain/webhooks/address-guard.ts'
+import { DELIVERIES_KEPT } from '../src/store/webhook-endpoints.ts'
 import { apiCall, startServer, type TestServer } from './helpers/server.ts'
 import { otherWorkspaceAdmin, teamServer } from './helpers/team-fixtures.ts'
 import { freePort } from './helpers/process.ts'
@@ -340,4 +341,20 @@ t.test('a receiver that hangs holds back only its own endpoint', async (t) => {
     hanging.received.every((r) => r.id === hanging.received[0]!.id),
     'the hanging endpoint is still on its first event',
   )
+})
+
+t.test('the attempts kept per endpoint are bounded', async (t) => {
+  const s = await startServer(t, { env: { WEBHOOK_ALLOW_PRIVATE: 'true', WEBHOOK_RETRY_BASE_MS: '1', WEBHOOK_RETRY_CAP_MS: '2' } })
+  const api = apiCall(s.url, (await s.login()).token)
+  const port = await freePort()
+  const created = await api('POST', '/api/webhook-endpoints', { url: `http://127.0.0.1:${port}/h`, events: ['labels.changed'] })
+  const { id, secret } = created.body.endpoint as { id: number; secret: string }
+  const failing = await startReceiver(t, { port, secret, status: 500 })
+  t.equal((await api('POST', '/api/labels', { name: 'Again and again', color: '#2563eb' })).status, 201)
+  await failing.until((r) => r.length >= DELIVERIES_KEPT + 30, 'many retries', 60_000)
+  const count = () => s.db.$client.prepare('SELECT count(*) FROM webhook_deliveries WHERE endpoint_id = ?').pluck().get(id) as number
+  t.ok(count() <= DELIVERIES_KEPT, `at most ${DELIVERIES_KEPT} kept (${count()})`)
+  const newest = await deliveriesOf(api, id)
+  t.equal(newest.length, DELIVERIES_KEPT, 'the route answers the newest, up to its limit')
+  t.ok(newest[0]!.attempt > DELIVERIES_KEPT, 'the newest attempts are the ones kept')
 })
