@@ -96,6 +96,9 @@ import { TwoFactor } from './domain/accounts/two-factor.ts'
 import { TwoFactorRepo } from './store/two-factor.ts'
 import { twoFactorRoutes } from './http/two-factor.ts'
 import { auditRoutes } from './http/audit.ts'
+// Issue 16: outgoing webhooks (a cursor per endpoint on the event log).
+import { createWebhooks } from './domain/webhooks/wiring.ts'
+import { webhookEndpointRoutes } from './http/webhook-endpoints.ts'
 
 export interface AppDeps {
   config: Readonly<Config>
@@ -109,6 +112,8 @@ export interface AppDeps {
 // settled as `unknown` at the next start (never resent blindly).
 const SEND_STOP_GRACE_MS = 5000
 const PRUNE_INTERVAL_MS = 3600_000
+// On close, outgoing webhook requests in flight get this long to be answered and recorded.
+const WEBHOOK_STOP_GRACE_MS = 3000
 
 // Until presence (open streams, PRESENCE_OFFLINE_AFTER_SECONDS) is wired in, everyone
 // counts as present and only the availability a person sets decides automatic assignment.
@@ -299,6 +304,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     health,
     backups,
     twoFactor: new TwoFactor({ repo: new TwoFactorRepo(db), secrets, now: clock.now, issuer: 'Parley' }),
+    webhooks: createWebhooks({ config, db, events, secrets, audit, clock, log: app.log }),
   }
   const { campaigns, assignment } = services
   const autoReplies = new AutoReplies({ settings: services.settings, store, writer, outbox: sending.outbox, now: clock.now })
@@ -331,6 +337,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   events.onCommitted(campaigns.analytics.observe) // campaign counters; a claimed campaign message wakes the runner
   events.onCommitted(campaigns.metaOptOut.observe) // a send Meta refused with 131050 opts its contact out
   events.onCommitted((committed) => AutoReplies.queuedAny(committed) && sending.worker.kick()) // an automatic reply is sent now
+  events.onCommitted(services.webhooks.observe) // outgoing webhooks: the endpoints that want these events wake
 
   // ---- The team: what follows when people change (issue 13) ----
   // Who is online: a person's first stream opening, their last one closing (offline after the grace).
@@ -414,6 +421,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(metricsRoutes, { services })
   await app.register(twoFactorRoutes, { services })
   await app.register(auditRoutes, { services })
+  await app.register(webhookEndpointRoutes, { services })
   if (sandbox) await app.register(sandboxRoutes, { sandbox })
   await app.register(openApiRoutes)
   // Last: the browser app's catch-all GET must not shadow any route above.
@@ -434,6 +442,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     services.campaigns.start()
     services.snoozes.start() // a snooze that came due while Parley was down wakes now
     backups?.start() // issue 16: BACKUP_INTERVAL_HOURS (one overdue at start is made now)
+    services.webhooks.start() // each endpoint carries on from its cursor
     sandbox?.start()
     prune()
     pruneTimer = setInterval(prune, PRUNE_INTERVAL_MS)
@@ -455,7 +464,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     clearInterval(pruneTimer)
     services.campaigns.stop()
     services.snoozes.stop()
+    const webhooksStopped = services.webhooks.stop(WEBHOOK_STOP_GRACE_MS)
     await services.sending.stop(SEND_STOP_GRACE_MS)
+    await webhooksStopped
     sandbox?.stop()
     services.ingest.close()
     services.accounts.mailer.close()

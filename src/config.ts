@@ -121,6 +121,17 @@ export const DEFAULTS = {
   BACKUP_KEEP: 7,
   // Invitations and "forgot password" links are mailed from this address when SMTP_URL is set.
   SMTP_FROM: 'Parley <no-reply@localhost>',
+  // Outgoing webhooks (issue 16): a failed delivery is tried again after a random wait
+  // between half and all of base·2^(attempt-1), capped; an event still failing this many
+  // hours after it happened is given up (recorded as skipped) and the next one goes.
+  WEBHOOK_RETRY_BASE_MS: 5000,
+  WEBHOOK_RETRY_CAP_MS: 3600_000,
+  WEBHOOK_RETRY_HOURS: 24,
+  // One delivery; Standard Webhooks receivers are asked to answer within 15 s.
+  WEBHOOK_TIMEOUT_MS: 15_000,
+  // Off: an endpoint may not be on loopback, a private network or link-local (the cloud's
+  // metadata address), so an admin's URL cannot reach into the server's own network.
+  WEBHOOK_ALLOW_PRIVATE: false,
 } as const
 
 export interface Config {
@@ -222,6 +233,14 @@ export interface Config {
     /** smtp://user:pass@host:587 or smtps://…; a secret (it may carry a password): never logged. */
     smtpUrl: string | undefined
     from: string
+  }
+  /** Outgoing webhooks (issue 16): retries, timeout, and whether private addresses may be endpoints. */
+  webhooks: {
+    retryBaseMs: number
+    retryCapMs: number
+    retryForMs: number
+    timeoutMs: number
+    allowPrivate: boolean
   }
 }
 
@@ -477,6 +496,13 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     }),
     mail,
     metricsToken,
+    webhooks: Object.freeze({
+      retryBaseMs: int(env, 'WEBHOOK_RETRY_BASE_MS', DEFAULTS.WEBHOOK_RETRY_BASE_MS, 1, 24 * 3600_000),
+      retryCapMs: int(env, 'WEBHOOK_RETRY_CAP_MS', DEFAULTS.WEBHOOK_RETRY_CAP_MS, 1, 24 * 3600_000),
+      retryForMs: int(env, 'WEBHOOK_RETRY_HOURS', DEFAULTS.WEBHOOK_RETRY_HOURS, 1, 7 * 24) * 3600_000,
+      timeoutMs: int(env, 'WEBHOOK_TIMEOUT_MS', DEFAULTS.WEBHOOK_TIMEOUT_MS, 100, 600_000),
+      allowPrivate: bool(env, 'WEBHOOK_ALLOW_PRIVATE', DEFAULTS.WEBHOOK_ALLOW_PRIVATE),
+    }),
   })
 }
 

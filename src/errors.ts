@@ -167,4 +167,14 @@ export const Errors = {
   ),
   twoFactorProofRequired: make('TWO_FACTOR_PROOF_REQUIRED', 400, 'Type your password, or a code from your authenticator app, to confirm'),
   twoFactorProofWrong: make('TWO_FACTOR_PROOF_WRONG', 403, 'That password or code is not right'),
+  // Outgoing webhooks (issue 16): what is wrong with the URL or the event types, in words.
+  webhookUrlInvalid: (why: string) => new AppError('WEBHOOK_URL_INVALID', 422, why),
+  webhookUrlPrivate: make(
+    'WEBHOOK_URL_PRIVATE',
+    422,
+    'This address is on this server or its private network; webhooks go to public addresses (WEBHOOK_ALLOW_PRIVATE=true allows private ones)',
+  ),
+  webhookEventUnknown: (why: string) => new AppError('WEBHOOK_EVENT_UNKNOWN', 422, why),
+  webhookEndpointLimit: (max: number) =>
+    new AppError('WEBHOOK_ENDPOINT_LIMIT', 409, `A workspace can have at most ${max} webhook endpoints: delete one first`),
 } as const

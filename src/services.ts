@@ -33,6 +33,7 @@ import type { ContactData } from './domain/contacts/erasure.ts'
 import type { Health } from './domain/health/health.ts'
 import type { BackupSchedule } from './domain/backup/schedule.ts'
 import type { TwoFactor } from './domain/accounts/two-factor.ts'
+import type { Webhooks } from './domain/webhooks/webhooks.ts'
 
 export interface Services {
   config: Readonly<Config>
@@ -94,6 +95,8 @@ export interface Services {
   backups: BackupSchedule | undefined
   /** TOTP two-factor sign-in and the workspace's "required for everyone" (issue 16). */
   twoFactor: TwoFactor
+  /** Outgoing webhooks (issue 16): endpoints, their delivery workers and attempts. */
+  webhooks: Webhooks
 }
 
 declare module 'fastify' {

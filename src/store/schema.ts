@@ -769,3 +769,50 @@ export const twoFactorPolicy = sqliteTable('two_factor_policy', {
   required: integer('required', { mode: 'boolean' }).notNull().default(false),
   updatedAt: integer('updated_at').notNull(),
 })
+
+// Outgoing webhooks (issue 16): endpoints an admin registers, each with a cursor on the event
+// log (`cursor`: every event at or below it was delivered or given up on), so a receiver that
+// was down gets what it missed in order, as a browser's stream does. The secret is sealed
+// (store/secret-box.ts). `attempts`/`next_attempt_at`: the retries of the event after the
+// cursor, kept so a restart carries on the backoff instead of starting it over.
+export const webhookEndpoints = sqliteTable(
+  'webhook_endpoints',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    workspaceId: integer('workspace_id')
+      .notNull()
+      .references(() => workspaces.id),
+    url: text('url').notNull(),
+    // JSON array of event types (src/domain/webhooks/event-types.ts).
+    events: text('events').notNull(),
+    secret: text('secret').notNull(),
+    cursor: integer('cursor').notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: integer('next_attempt_at'),
+    createdAt: integer('created_at').notNull(),
+    createdBy: integer('created_by'),
+  },
+  (t) => [index('webhook_endpoints_ws_idx').on(t.workspaceId, t.id)],
+)
+
+// Each delivery attempt, newest kept (a fixed number per endpoint; older ones are pruned as
+// new ones are written). `result`: delivered | retrying | skipped (failed for a day, given up).
+export const webhookDeliveries = sqliteTable(
+  'webhook_deliveries',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    endpointId: integer('endpoint_id')
+      .notNull()
+      .references(() => webhookEndpoints.id, { onDelete: 'cascade' }),
+    eventId: integer('event_id').notNull(),
+    eventType: text('event_type').notNull(),
+    attempt: integer('attempt').notNull(),
+    result: text('result').notNull(),
+    statusCode: integer('status_code'),
+    error: text('error'),
+    durationMs: integer('duration_ms').notNull(),
+    at: integer('at').notNull(),
+    nextRetryAt: integer('next_retry_at'),
+  },
+  (t) => [index('webhook_deliveries_endpoint_idx').on(t.endpointId, t.id)],
+)

@@ -23,6 +23,7 @@ import { ApiTokensSection } from './ApiTokensSection.tsx'
 // Issue 16: two-factor sign-in (everyone) and the audit log (admins).
 import { TwoFactorSection } from './TwoFactorSection.tsx'
 import { AuditSection } from './AuditSection.tsx'
+import { WebhooksSection } from './WebhooksSection.tsx'
 import { createTeamState, type TeamState } from './team-state.ts'
 
 type Editing = { mode: 'add'; kind: ChannelKind } | { mode: 'edit'; id: number } | null
@@ -94,6 +95,7 @@ export function SettingsScreen() {
         {admin && <ReportsLink />}
         {admin && <HealthLink />}
         {admin && <AuditSection />}
+        {admin && <WebhooksSection />}
         <CannedRepliesSection />
         <ApiTokensSection />
       </main>

@@ -1,0 +1,255 @@
+// Delivering outgoing webhooks (issue 16). Each endpoint has a cursor on the event log and
+// one worker, in this process, that sends the endpoint's events one at a time in id order:
+//
+// - It wakes when an event it wants commits (app.ts's after-commit list), on a timer (a
+//   safety net), and when its backoff ends. It reads the next event after its cursor from
+//   the database, so a restart carries on where the cursor is: nothing missed, in order.
+// - A 2xx moves the cursor past the event. Anything else (another status, a timeout, a
+//   refused connection) is retried after a random wait between half and all of
+//   base·2^(attempt-1), capped (WEBHOOK_RETRY_BASE_MS, WEBHOOK_RETRY_CAP_MS); the events
+//   after it wait, so the order holds.
+// - An event still failing WEBHOOK_RETRY_HOURS (a day) after it happened is given up: the
+//   attempt is recorded as `skipped` and the cursor moves on to the next event.
+// - Delivery is at least once: a request cut off by a stop or a crash after the receiver
+//   took it is sent again, with the same `webhook-id`, which receivers use to de-duplicate.
+//
+// Workers are independent and every request is asynchronous: a slow or dead receiver holds
+// only its own endpoint back, never webhook ingest or another endpoint.
+import type { Clock, CommittedEvent, EventLog } from '../../events/event-log.ts'
+import type { SecretBox } from '../../store/secret-box.ts'
+import type { DeliveryResult, EndpointRow, PendingEvent, WebhookEndpointsRepo } from '../../store/webhook-endpoints.ts'
+import { postWebhook, type PostOutcome } from './post.ts'
+import { secretKey, signatureHeader, webhookBody, webhookEventId } from './signature.ts'
+
+export interface DispatcherOptions {
+  repo: WebhookEndpointsRepo
+  events: EventLog
+  secrets: SecretBox
+  clock: Clock
+  retryBaseMs: number
+  retryCapMs: number
+  retryForMs: number
+  timeoutMs: number
+  allowPrivate: boolean
+  log: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void }
+  /** Test seam for the jitter; Math.random by default. */
+  random?: () => number
+}
+
+// Every worker is woken this often even with nothing committed: a safety net, cheap (one
+// indexed read per endpoint).
+const POLL_MS = 30_000
+const USER_AGENT = 'Parley-Webhooks/1'
+
+export class WebhookDispatcher {
+  private readonly workers = new Map<number, EndpointWorker>()
+  private poll: NodeJS.Timeout | undefined
+  private started = false
+
+  constructor(private readonly o: DispatcherOptions) {}
+
+  start(): void {
+    this.started = true
+    for (const row of this.o.repo.all()) this.add(row)
+    this.poll = setInterval(() => {
+      for (const w of this.workers.values()) w.kick()
+    }, POLL_MS)
+    this.poll.unref()
+  }
+
+  /** Stops every worker: requests in flight get `graceMs` to finish (and be recorded), then are cut off. */
+  async stop(graceMs: number): Promise<void> {
+    this.started = false
+    clearInterval(this.poll)
+    const all = [...this.workers.values()]
+    this.workers.clear()
+    await Promise.all(all.map((w) => w.stop(graceMs)))
+  }
+
+  /** A new endpoint starts at once (from its cursor: the log's head when it was created). */
+  add(row: EndpointRow): void {
+    if (!this.started || this.workers.has(row.id)) return
+    let w: EndpointWorker
+    try {
+      w = new EndpointWorker(row, this.o)
+    } catch (err) {
+      // Its secret does not open (another PARLEY_SECRET_KEY): nothing is sent unsigned.
+      this.o.log.error({ err, webhookEndpointId: row.id }, 'webhook endpoint not started: its secret cannot be opened')
+      return
+    }
+    this.workers.set(row.id, w)
+    w.start()
+  }
+
+  remove(id: number): void {
+    const w = this.workers.get(id)
+    if (!w) return
+    this.workers.delete(id)
+    void w.stop(0)
+  }
+
+  /** After a commit: wakes the workers that want one of its events. */
+  observe = (committed: readonly CommittedEvent[]): void => {
+    if (this.workers.size === 0) return
+    for (const w of this.workers.values()) {
+      if (committed.some((e) => e.userId === null && w.wants(e.workspaceId, e.type))) w.kick()
+    }
+  }
+}
+
+class EndpointWorker {
+  private readonly id: number
+  private readonly workspaceId: number
+  private readonly url: string
+  private readonly types: Set<string>
+  private readonly typesJson: string
+  private readonly key: Buffer
+  private running: Promise<void> | undefined
+  private again = false
+  /** Set while a failed event waits for its retry: wakes before it are ignored. */
+  private retryTimer: NodeJS.Timeout | undefined
+  private stopped = false
+  private readonly abort = new AbortController()
+  /** Ids up to here were read past with nothing for this endpoint (kept in memory only). */
+  private scanned = 0
+
+  constructor(
+    private row: EndpointRow,
+    private readonly o: DispatcherOptions,
+  ) {
+    this.id = row.id
+    this.workspaceId = row.workspaceId
+    this.url = row.url
+    this.typesJson = row.events
+    this.types = new Set(JSON.parse(row.events) as string[])
+    this.key = secretKey(o.secrets.open(row.secret))
+  }
+
+  wants(workspaceId: number, type: string): boolean {
+    return workspaceId === this.workspaceId && this.types.has(type)
+  }
+
+  start(): void {
+    // A retry that was waiting when Parley stopped waits out what is left of it (at most the cap).
+    const due = this.row.nextAttemptAt
+    const wait = due === null ? 0 : Math.min(Math.max(0, due - this.o.clock.now()), this.o.retryCapMs)
+    if (wait > 0) this.waitForRetry(wait)
+    else this.kick()
+  }
+
+  kick(): void {
+    if (this.stopped || this.retryTimer) return
+    if (this.running) {
+      this.again = true
+      return
+    }
+    this.running = this.run()
+      .catch((err: unknown) => {
+        // The database failed under it (a full disk): try again later, never crash the process.
+        this.o.log.error({ err, webhookEndpointId: this.id }, 'webhook delivery worker failed; trying again later')
+        if (!this.stopped) this.waitForRetry(Math.min(this.o.retryCapMs, POLL_MS))
+      })
+      .finally(() => {
+        this.running = undefined
+        if (this.again && !this.stopped) this.kick()
+      })
+  }
+
+  async stop(graceMs: number): Promise<void> {
+    this.stopped = true
+    clearTimeout(this.retryTimer)
+    this.retryTimer = undefined
+    const running = this.running
+    if (!running) return
+    let cut: NodeJS.Timeout | undefined
+    await Promise.race([running, new Promise<void>((r) => (cut = setTimeout(r, graceMs)))])
+    clearTimeout(cut)
+    this.abort.abort()
+    await running
+  }
+
+  private waitForRetry(ms: number): void {
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined
+      this.kick()
+    }, ms)
+    this.retryTimer.unref()
+  }
+
+  private async run(): Promise<void> {
+    // Yield first: a kick from inside a commit's listeners must not do the reading there.
+    await Promise.resolve()
+    for (;;) {
+      this.again = false
+      if (this.stopped) return
+      const row = this.o.repo.byId(this.id)
+      if (!row) return // deleted
+      this.row = row
+      const head = this.o.events.head
+      const event = this.o.repo.nextEvent(this.workspaceId, Math.max(row.cursor, this.scanned), head, this.typesJson)
+      if (!event) {
+        this.scanned = Math.max(this.scanned, head)
+        return
+      }
+      // The retries counted are this event's (one pruned from the log meanwhile takes its count with it).
+      const attempt = row.attempts > 0 && this.o.repo.last(this.id)?.eventId === event.id ? row.attempts + 1 : 1
+      const started = performance.now()
+      const outcome = await this.send(event)
+      // Recorded even after a stop began (the grace), not after the cut: the database is still open then.
+      if (this.abort.signal.aborted) return
+      const durationMs = Math.round(performance.now() - started)
+      const now = this.o.clock.now()
+      const ok = outcome.statusCode !== null && outcome.statusCode >= 200 && outcome.statusCode < 300
+      const deadline = event.createdAt + this.o.retryForMs
+      const result: DeliveryResult = ok ? 'delivered' : now >= deadline ? 'skipped' : 'retrying'
+      let wait = 0
+      if (result === 'retrying') {
+        const exp = Math.min(this.o.retryCapMs, this.o.retryBaseMs * 2 ** Math.min(attempt - 1, 40))
+        // The last try comes at the deadline, not up to a cap's length after it.
+        wait = Math.max(1, Math.min(Math.round(exp * (0.5 + (this.o.random ?? Math.random)() / 2)), deadline - now))
+      }
+      if (!ok) {
+        this.o.log.warn(
+          { webhookEndpointId: this.id, eventId: event.id, attempt, statusCode: outcome.statusCode, error: outcome.error, result },
+          'webhook delivery failed',
+        )
+      }
+      const written = this.o.repo.record(this.id, {
+        eventId: event.id,
+        eventType: event.type,
+        attempt,
+        result,
+        statusCode: outcome.statusCode,
+        error: outcome.error ?? (ok ? null : `answered ${outcome.statusCode}`),
+        durationMs,
+        at: now,
+        nextRetryAt: result === 'retrying' ? now + wait : null,
+      })
+      if (!written) return // deleted while sending
+      if (result === 'retrying') {
+        this.waitForRetry(wait)
+        return
+      }
+    }
+  }
+
+  private send(event: PendingEvent): Promise<PostOutcome> {
+    const id = webhookEventId(this.o.events.epoch, event.id)
+    const body = webhookBody(event.type, event.createdAt, event.data)
+    // The receiver checks the timestamp against its own clock (the spec: 5 minutes either
+    // way), so it is the time of this attempt by the wall clock, not by the app's clock.
+    const timestamp = Math.floor(Date.now() / 1000)
+    return postWebhook(
+      this.url,
+      {
+        'content-type': 'application/json',
+        'user-agent': USER_AGENT,
+        'webhook-id': id,
+        'webhook-timestamp': String(timestamp),
+        'webhook-signature': signatureHeader(this.key, id, timestamp, body),
+      },
+      body,
+      { timeoutMs: this.o.timeoutMs, allowPrivate: this.o.allowPrivate, signal: this.abort.signal },
+    )
+  }
+}
