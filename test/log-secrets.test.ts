@@ -12,6 +12,7 @@
 import type { AddressInfo } from 'node:net'
 import { Writable } from 'node:stream'
 import pino from 'pino'
+import { generate } from 'otplib'
 import t, { type Test } from 'tap'
 import { SMTPServer } from 'smtp-server'
 import { ADMIN, APP_SECRET, PHONE_NUMBER_ID, apiCall, startServer, type ApiCall, type TestServer } from './helpers/server.ts'
@@ -301,6 +302,53 @@ const STEPS: Array<{ name: string; run(ctx: Ctx): Promise<void> }> = [
     },
   },
   {
+    name: 'two-factor sign-in: setup, enable, a wrong code, a recovery code, turned off',
+    async run(ctx) {
+      const set = await ctx.api('POST', '/api/me/2fa/setup', {})
+      expect(set.status === 200, `2fa setup: ${set.status}`)
+      const secret = ctx.secret('TOTP secret', set.body.secret as string)
+      ctx.secret('otpauth URL', set.body.otpauthUrl as string)
+      // Six digits are too short to grep for in a log; the secret behind them is named above.
+      const code = await generate({ secret })
+      const on = await ctx.api('POST', '/api/me/2fa/enable', { code })
+      expect(on.status === 200, `2fa enabled: ${on.status}`)
+      const codes = on.body.recoveryCodes as string[]
+      for (const [i, c] of codes.entries()) ctx.secret(`recovery code ${i + 1}`, c)
+      const wrong = await post(ctx, '/api/auth/login', {
+        email: ADMIN.email,
+        password: ADMIN.password,
+        totp: code === '000000' ? '111111' : '000000',
+      })
+      expect(wrong.status === 401, `a wrong code refused: ${wrong.status}`)
+      const rec = await post(ctx, '/api/auth/login', { email: ADMIN.email, password: ADMIN.password, recoveryCode: codes[0] })
+      expect(rec.status === 200, `a recovery code signs in: ${rec.status}`)
+      ctx.secret('session token (recovery code)', ((await rec.json()) as { token: string }).token)
+      const off = await ctx.api('POST', '/api/me/2fa/disable', { password: ADMIN.password })
+      expect(off.status < 300, `2fa off: ${off.status}`)
+    },
+  },
+  {
+    name: 'outgoing webhooks: an endpoint with a token in its URL, its secret, failed deliveries',
+    async run(ctx) {
+      const receiverToken = ctx.secret("receiver's URL token", 'rcv-tok/en+9=z')
+      const created = await ctx.api('POST', '/api/webhook-endpoints', {
+        url: `http://127.0.0.1:9/hook?token=${encodeURIComponent(receiverToken)}`,
+        events: ['message.created'],
+      })
+      expect(created.status === 201, `endpoint created: ${created.status}`)
+      ctx.secret('webhook signing secret', created.body.endpoint.secret as string)
+      ctx.secret('webhook signing key', (created.body.endpoint.secret as string).replace(/^whsec_/, ''))
+      // A message to deliver: the closed port fails it, and the failure is logged.
+      await ctx.emu.say('15551230001', 'for the webhook')
+      const id = created.body.endpoint.id as number
+      await until(async () => {
+        const d = await ctx.api('GET', `/api/webhook-endpoints/${id}/deliveries`)
+        return (d.body.deliveries as unknown[]).length > 0 ? true : undefined
+      }, 'a failed delivery')
+      expect((await ctx.api('DELETE', `/api/webhook-endpoints/${id}`)).status === 204, 'endpoint deleted')
+    },
+  },
+  {
     name: 'sign out',
     async run(ctx) {
       for (const s of ctx.streams) s.close()
@@ -357,6 +405,9 @@ t.test('LOG_LEVEL=trace, a whole scenario: no secret in any log line', async (t)
       OUTBOX_RETRY_CAP_MS: '200',
       SMTP_URL: smtp.url,
       PUBLIC_URL: 'http://parley.test',
+      WEBHOOK_ALLOW_PRIVATE: 'true',
+      WEBHOOK_RETRY_BASE_MS: '50',
+      WEBHOOK_RETRY_CAP_MS: '200',
     },
   })
   emu.emulator.setWebhookUrl(`${s.url}/webhooks/whatsapp`)
