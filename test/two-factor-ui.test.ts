@@ -68,7 +68,8 @@ t.test('enable 2FA in settings, sign out, sign in with the code; the audit log s
   // Admins: require it for everyone; the audit log lists the sign-ins and the change.
   await page.locator('[aria-label=Settings]').first().click()
   await section.locator('[data-2fa-status]', { hasText: '9 recovery codes left' }).waitFor({ timeout: LIVE_MS })
-  await section.locator('input[name=require2fa]').check()
+  // The switch follows the server's answer (a click, then the state it saved), not the click alone.
+  await section.locator('input[name=require2fa]').click()
   await section.locator('[data-2fa-required=on]').waitFor({ timeout: LIVE_MS })
   t.equal(s.app.services.twoFactor.required(s.app.services.auth.defaultWorkspace()), true)
   const audit = page.locator('section[aria-labelledby=audit-heading]')

@@ -151,9 +151,22 @@ export async function twoFactorRoutes(app: FastifyInstance, opts: { services: Se
 
   r.get('/api/me/2fa', signedIn, async (req) => twoFactor.status(req.session.userId, req.session.workspaceId))
 
+  // Nobody to set up without a session (header or cookie) or a setup token: 401 before the
+  // body's validation, as every signed-in route answers (a 400 would tell a stranger the shape).
+  const someone = {
+    preValidation: async (req: FastifyRequest) => {
+      const body = req.body as { setupToken?: unknown } | null | undefined
+      const token = body !== null && typeof body === 'object' ? body.setupToken : undefined
+      if (!req.headers.authorization && !req.headers.cookie && token === undefined) throw Errors.unauthorized()
+    },
+  }
+
   r.post(
     '/api/me/2fa/setup',
-    { schema: { body: Type.Optional(Type.Object({ setupToken: Type.Optional(SetupToken) }, { additionalProperties: false })) } },
+    {
+      ...someone,
+      schema: { body: Type.Optional(Type.Object({ setupToken: Type.Optional(SetupToken) }, { additionalProperties: false })) },
+    },
     async (req, reply) => {
       const { user } = await person(req, reply, req.body?.setupToken)
       return twoFactor.setup(user)
@@ -163,6 +176,7 @@ export async function twoFactorRoutes(app: FastifyInstance, opts: { services: Se
   r.post(
     '/api/me/2fa/enable',
     {
+      ...someone,
       schema: { body: Type.Object({ code: Code, setupToken: Type.Optional(SetupToken) }, { additionalProperties: false }) },
       config: { rateLimit: PROOF_RATE_LIMIT },
     },
