@@ -1,5 +1,5 @@
 // Starting the systems under test as child processes, each on its own temp dir.
-import { mkdtempSync, rmSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { Child, type CpuUse } from './proc.ts'
@@ -145,3 +145,16 @@ export async function startReceivers(kind: 'sse' | 'sio', total: number, perProc
 }
 
 export const split = (total: number, parts: number, i: number) => Math.floor(total / parts) + (i < total % parts ? 1 : 0)
+
+/**
+ * A cached database's copy for one run: the file and the key its secrets were sealed with
+ * (DATA_DIR/secret-key, issue 16) — without the key, Parley refuses to start on it.
+ */
+export function copyDataDir(fromFile: string, toDir: string): string {
+  mkdirSync(toDir, { recursive: true })
+  const file = path.join(toDir, 'parley.db')
+  copyFileSync(fromFile, file)
+  const key = path.join(path.dirname(fromFile), 'secret-key')
+  if (existsSync(key)) copyFileSync(key, path.join(toDir, 'secret-key'))
+  return file
+}

@@ -3,12 +3,11 @@
 // HTTP as an agent's browser asks for them; and what the search index costs the webhook
 // path: ingest into the same Parley with and without the index's triggers, interleaved
 // in one run.
-import { copyFileSync, mkdirSync } from 'node:fs'
 import path from 'node:path'
 import { openDatabase } from '../../src/store/db.ts'
 import { Child } from '../lib/proc.ts'
 import { Hist, type HistJSON } from '../lib/hist.ts'
-import { login, startParley, tempDir, type Running } from '../lib/servers.ts'
+import { copyDataDir, login, startParley, tempDir, type Running } from '../lib/servers.ts'
 import { median, ms, num, ratio, type Section } from '../lib/report.ts'
 import { OUTBOUND_POOL, customer, ingestOutbound } from '../lib/wa.ts'
 import type { Ctx } from '../lib/context.ts'
@@ -51,8 +50,7 @@ export async function history(ctx: Ctx): Promise<Section[]> {
       20 * 60_000,
     )
     if (info.built) ctx.log(`history: built in ${(info.ms / 1000).toFixed(0)} s`)
-    mkdirSync(dataDir, { recursive: true })
-    copyFileSync(info.file, path.join(dataDir, 'parley.db'))
+    copyDataDir(info.file, dataDir)
     parley = await startParley('parley-history', { dataDir, profileDir: ctx.profileDir && path.join(ctx.profileDir, 'history') })
     const [token] = await login(parley.url, 1)
     const settings = await fetch(`${parley.url}/api/settings/workspace`, {

@@ -1,11 +1,10 @@
 // 5. Reads on a big inbox: GET /api/conversations (first page, deep keyset pages) and
 // a conversation's messages (newest page, older pages), p50/p99, with the bare-SQLite
 // time of the same queries as the baseline. The database is built once and cached.
-import { copyFileSync, mkdirSync } from 'node:fs'
 import path from 'node:path'
 import { Child } from '../lib/proc.ts'
 import { Hist, type HistJSON } from '../lib/hist.ts'
-import { login, startParley, tempDir } from '../lib/servers.ts'
+import { copyDataDir, login, startParley, tempDir } from '../lib/servers.ts'
 import { ms, num, ratio, type Section, type Target } from '../lib/report.ts'
 import type { Ctx } from '../lib/context.ts'
 import type { ReadSample } from '../lib/reads-db.ts'
@@ -25,9 +24,7 @@ export async function reads(ctx: Ctx): Promise<Section> {
     )
     if (info.built) ctx.log(`reads: built in ${(info.ms / 1000).toFixed(0)} s (inserts ${(info.sample.seedMs / 1000).toFixed(0)} s)`)
     // The run works on a copy: the server adds sessions, the cache stays as built.
-    mkdirSync(dataDir, { recursive: true })
-    const file = path.join(dataDir, 'parley.db')
-    copyFileSync(info.file, file)
+    const file = copyDataDir(info.file, dataDir)
     parley = await startParley('parley-reads', { dataDir, profileDir: ctx.profileDir && path.join(ctx.profileDir, 'reads') })
     const [token] = await login(parley.url, 1)
     const reader = await Child.start({ name: 'reader', module: 'gen/reader.ts' })
