@@ -81,44 +81,7 @@ function list(csv: string | null): Float64Array {
   return out
 }
 
-/** What a report reads: its workspace, range and grouping; starts when business hours measure the durations. */
-export interface FactsQuery {
-  workspaceId: number
-  start: number
-  end: number
-  grouping: Grouping
-  withStarts: boolean
-}
-
-export interface ReportFacts {
-  firstResponses: DurationList[]
-  resolutions: DurationList[]
-  episodes: EpisodeCounts[]
-  messages: MessageCounts[]
-  campaigns: CampaignCounts[]
-  waiting: WaitingRow[]
-}
-
 export type WaitingRow = Omit<WaitingCounts, 'key'> & { key: number | null }
-
-/** The two halves of a report's reads, so two threads can each take one: the durations, and every count. */
-export type FactsPart = 'durations' | 'counts' | 'all'
-
-export function readFacts(repo: ReportsRepo, q: FactsQuery, part: FactsPart): Partial<ReportFacts> {
-  const { workspaceId: ws, start, end, grouping: g } = q
-  const out: Partial<ReportFacts> = {}
-  if (part !== 'counts') {
-    out.firstResponses = repo.durations(ws, 'firstResponse', start, end, g, q.withStarts)
-    out.resolutions = repo.durations(ws, 'resolution', start, end, g, q.withStarts)
-  }
-  if (part !== 'durations') {
-    out.episodes = repo.episodeCounts(ws, start, end, g)
-    out.messages = repo.messageCounts(ws, start, end, g)
-    out.campaigns = repo.campaignCounts(ws, start, end, g)
-    out.waiting = repo.waiting(ws, start, end, g)
-  }
-  return out
-}
 
 export class ReportsRepo {
   private readonly c: Db['$client']

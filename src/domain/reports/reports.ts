@@ -9,7 +9,7 @@
 // Days and weeks (Monday first) are the workspace's local ones (its timezone).
 import { Errors } from '../../errors.ts'
 import type { Grouping, ReportsRepo } from '../../store/reports.ts'
-import type { ReportFactSource } from '../../store/report-threads.ts'
+import type { ReportFactSource } from './report-threads.ts'
 import type { WorkspaceSettings } from '../../store/workspace-settings.ts'
 import { localTime } from '../team/business-hours.ts'
 import { csvLine } from '../contacts/csv.ts'
@@ -227,19 +227,14 @@ export class Reports {
     // In business hours, a duration counts only the open time between its start and end:
     // measured here over one clock covering every start.
     const hoursOpen = hours === 'business' ? (settings?.businessHours ?? null) : null
-    const facts = await this.d.facts.read({ workspaceId, start, end, grouping, withStarts: hoursOpen !== null })
+    const business = hoursOpen ? { hours: hoursOpen, timezone, hi: Math.max(end, now) } : null
+    const facts = await this.d.facts.read({ workspaceId, start, end, grouping, business })
     const { firstResponses, resolutions, waiting } = facts
-    let lo = start
-    for (const l of [...firstResponses, ...resolutions]) for (const s of l.starts ?? []) lo = Math.min(lo, s)
-    for (const w of waiting) lo = Math.min(lo, w.since)
-    const clock = new BusinessClock(hoursOpen, timezone, lo, Math.max(end, now))
     for (const [lists, put] of [
       [firstResponses, (a: Acc) => a.firstResponse],
       [resolutions, (a: Acc) => a.resolution],
     ] as const) {
       for (const l of lists) {
-        // With starts, the values are the ends: each becomes its open time.
-        if (l.starts) for (let i = 0; i < l.values.length; i++) l.values[i] = clock.between(l.starts[i]!, l.values[i]!)
         put(accOf(l.key)).push(l.values)
         put(total).push(l.values)
       }
@@ -262,6 +257,9 @@ export class Reports {
       }
     }
     // The longest wait is the earliest one's: open time only grows with the wait.
+    let earliest = now
+    for (const w of waiting) earliest = Math.min(earliest, w.since)
+    const clock = new BusinessClock(hoursOpen, timezone, earliest, now)
     const longest = (since: number) => clock.between(since, now)
 
     const rows: ReportRow[] = []

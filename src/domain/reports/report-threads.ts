@@ -2,10 +2,11 @@
 // in the main thread that would stall every webhook and stream for as long. So they run on
 // worker threads, each with its own connection to the database file (WAL: readers never
 // block the writer), and with two threads the two halves of a report's reads — the
-// durations, and every count — run at once (REPORT_THREADS; 0 reads in the main thread).
+// first responses with the openings, the resolutions with the other counts — run at once (REPORT_THREADS; 0 reads in the main thread).
 // Threads start on the first report and end with the app.
 import { Worker } from 'node:worker_threads'
-import { type FactsPart, type FactsQuery, type ReportFacts, readFacts, type ReportsRepo } from './reports.ts'
+import type { ReportsRepo } from '../../store/reports.ts'
+import { type FactsPart, type FactsQuery, type ReportFacts, readFacts } from './report-facts.ts'
 
 export interface ReportFactSource {
   read(q: FactsQuery): Promise<ReportFacts>
@@ -83,8 +84,8 @@ export class ThreadFacts implements ReportFactSource {
 
   async read(q: FactsQuery): Promise<ReportFacts> {
     if (this.threads.length === 1) return (await this.threads[0]!.run(q, 'all')) as ReportFacts
-    const [durations, counts] = await Promise.all([this.threads[0]!.run(q, 'durations'), this.threads[1]!.run(q, 'counts')])
-    return { ...durations, ...counts } as ReportFacts
+    const [first, second] = await Promise.all([this.threads[0]!.run(q, 'first'), this.threads[1]!.run(q, 'second')])
+    return { ...first, ...second } as ReportFacts
   }
 
   async close(): Promise<void> {

@@ -3,7 +3,8 @@
 // durations' lists travel back to the main thread without a copy (transferred buffers).
 import { parentPort, workerData } from 'node:worker_threads'
 import Database from 'better-sqlite3'
-import { type FactsPart, type FactsQuery, readFacts, ReportsRepo } from './reports.ts'
+import { ReportsRepo } from '../../store/reports.ts'
+import { type FactsPart, type FactsQuery, readFacts } from './report-facts.ts'
 
 const { file, busyTimeoutMs } = workerData as { file: string; busyTimeoutMs: number }
 const sqlite = new Database(file, { fileMustExist: true })
