@@ -10,11 +10,11 @@
 // To cover a new secret: add a step to STEPS (or a line to an existing one) that uses
 // it the way a client would and names it with `ctx.secret(name, value)`.
 import type { AddressInfo } from 'node:net'
-import { Writable } from 'node:stream'
 import pino from 'pino'
 import { generate } from 'otplib'
 import t, { type Test } from 'tap'
 import { SMTPServer } from 'smtp-server'
+import { captureLog, type LogCapture } from './helpers/log-capture.ts'
 import { ADMIN, APP_SECRET, PHONE_NUMBER_ID, apiCall, startServer, type ApiCall, type TestServer } from './helpers/server.ts'
 import { startEmulator, until, type Emu, WABA_ID, DISPLAY_NUMBER } from './helpers/emulator.ts'
 import { connectSse, type SseClient } from './helpers/sse.ts'
@@ -34,50 +34,6 @@ const SECOND = {
   verifyToken: 'second-verify/token+c4=9e',
 }
 const SMTP_PASSWORD = 'smtp-pass/word+3f9=a'
-
-interface LogLine {
-  level: number
-  msg: string
-  url?: string
-  method?: string
-  statusCode?: number
-  [k: string]: unknown
-}
-
-/** The app's log as written, and a way to wait for a line (lines are written when responses finish). */
-function capture() {
-  let text = ''
-  const waiters = new Set<() => void>()
-  const stream = new Writable({
-    write(chunk, _enc, cb) {
-      text += chunk.toString()
-      for (const w of [...waiters]) w()
-      cb()
-    },
-  })
-  const lines = () =>
-    text
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => JSON.parse(l) as LogLine)
-  const waitFor = (pred: (l: LogLine) => boolean, what: string) =>
-    new Promise<void>((resolve, reject) => {
-      const check = () => {
-        if (!lines().some(pred)) return
-        clearTimeout(timer)
-        waiters.delete(check)
-        resolve()
-      }
-      const timer = setTimeout(() => {
-        waiters.delete(check)
-        reject(new Error(`no log line: ${what}`))
-      }, 15_000)
-      waiters.add(check)
-      check()
-    })
-  return { stream, text: () => text, lines, waitFor }
-}
-type Capture = ReturnType<typeof capture>
 
 /** A real SMTP server on loopback that asks for the password and keeps what it receives. */
 async function smtpSink(t: { teardown(fn: () => unknown): void }) {
@@ -111,7 +67,7 @@ const tokenIn = (raw: string) => /#token=([A-Za-z0-9_-]+)/.exec(raw.replace(/=\r
 interface Ctx {
   s: TestServer
   emu: Emu
-  log: Capture
+  log: LogCapture
   smtp: { mails: string[] }
   /** Names a secret the scenario used; returns it. */
   secret(name: string, value: string): string
@@ -385,7 +341,7 @@ function noSecretIn(t: Test, text: string, secrets: Array<{ name: string; value:
 }
 
 t.test('LOG_LEVEL=trace, a whole scenario: no secret in any log line', async (t) => {
-  const log = capture()
+  const log = captureLog()
   const smtp = await smtpSink(t)
   const emu = await startEmulator(t, {
     numbers: [
@@ -466,7 +422,7 @@ t.test('LOG_LEVEL=trace, a whole scenario: no secret in any log line', async (t)
 })
 
 t.test("sandbox mode at trace: the emulator in Parley's own process (its requests are logged too)", async (t) => {
-  const log = capture()
+  const log = captureLog()
   const s = await startServer(t, {
     logStream: log.stream,
     env: { LOG_LEVEL: 'trace', WHATSAPP_PHONE_NUMBER_ID: '', SANDBOX_SENT_DELAY_MS: '20', SANDBOX_DELIVERED_DELAY_MS: '60' },
@@ -517,7 +473,7 @@ t.test("sandbox mode at trace: the emulator in Parley's own process (its request
 })
 
 t.test('a secret-named field logged by hand is written [Redacted] (the last line of defence)', async (t) => {
-  const log = capture()
+  const log = captureLog()
   const logger = pino({ ...loggerOptions('trace') }, log.stream)
   logger.info({ password: 'pw-aaaaaaaa', body: { accessToken: 'at-bbbbbbbb', appSecret: 'as-cccccccc' }, token: 'tk-dddddddd' }, 'by hand')
   logger.warn({ channel: { verifyToken: 'vt-eeeeeeee', secret: 'sc-ffffffff' }, ok: 'kept-visible' }, 'by hand too')

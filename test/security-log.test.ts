@@ -6,8 +6,8 @@ import { once } from 'node:events'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { Writable } from 'node:stream'
 import t, { type Test } from 'tap'
+import { captureLog, type LogCapture, type LogLine } from './helpers/log-capture.ts'
 import { startServer, ADMIN, APP_SECRET, PHONE_NUMBER_ID, VERIFY_TOKEN, type TestServer } from './helpers/server.ts'
 import { spawnParley } from './helpers/process.ts'
 import { connectSse } from './helpers/sse.ts'
@@ -20,51 +20,8 @@ const NUMBER = { accessToken: 'EAAWA-token-90be12', appSecret: 'wa-app-secret-2c
 const WRONG_PASSWORD = 'not-the-password-3b9f'
 const SECOND_NUMBER = '100000000000077'
 
-interface LogLine {
-  level: number
-  msg: string
-  url?: string
-  method?: string
-  statusCode?: number
-  [k: string]: unknown
-}
-
-/** Every line the app writes, and a way to wait for one (lines are written when responses finish). */
-function capture() {
-  let text = ''
-  const waiters = new Set<() => void>()
-  const stream = new Writable({
-    write(chunk, _enc, cb) {
-      text += chunk.toString()
-      for (const w of [...waiters]) w()
-      cb()
-    },
-  })
-  const lines = () =>
-    text
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => JSON.parse(l) as LogLine)
-  const waitFor = (pred: (l: LogLine) => boolean, what: string) =>
-    new Promise<void>((resolve, reject) => {
-      const check = () => {
-        if (!lines().some(pred)) return
-        clearTimeout(timer)
-        waiters.delete(check)
-        resolve()
-      }
-      const timer = setTimeout(() => {
-        waiters.delete(check)
-        reject(new Error(`no log line: ${what}`))
-      }, 10_000)
-      waiters.add(check)
-      check()
-    })
-  return { stream, text: () => text, lines, waitFor }
-}
-
 /** A run touching every secret: logins, handshakes, webhooks, bearer and cookie use, channels with credentials. */
-async function run(s: TestServer, log: ReturnType<typeof capture>) {
+async function run(s: TestServer, log: LogCapture) {
   const secrets: Record<string, string> = {
     'admin password': ADMIN.password,
     'wrong password': WRONG_PASSWORD,
@@ -145,7 +102,7 @@ function noSecrets(t: Test, log: string, secrets: Record<string, string>) {
 }
 
 t.test('default level: webhook results and no per-request lines; no secret anywhere', async (t) => {
-  const log = capture()
+  const log = captureLog()
   const s = await startServer(t, { env: { LOG_LEVEL: 'info' }, logStream: log.stream })
   const secrets = await run(s, log)
   await log.waitFor(
@@ -167,7 +124,7 @@ t.test('default level: webhook results and no per-request lines; no secret anywh
 })
 
 t.test('LOG_LEVEL=debug: a line for every request, still without secrets', async (t) => {
-  const log = capture()
+  const log = captureLog()
   const s = await startServer(t, { env: { LOG_LEVEL: 'debug' }, logStream: log.stream })
   const secrets = await run(s, log)
   await log.waitFor((l) => l.msg === 'request completed' && l.url?.endsWith('/read') === true, 'the last request')
