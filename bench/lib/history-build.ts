@@ -7,14 +7,11 @@
 // most episodes end resolved; some customers come back. The report facts of the episodes
 // are then rebuilt by the migration's own backfill statement (the one an existing
 // database runs), since the status changes that keep them were not replayed.
-import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
-import type Database from 'better-sqlite3'
-import { loadConfig } from '../../src/config.ts'
-import { MIGRATIONS_DIR, openDatabase } from '../../src/store/db.ts'
-import { buildApp } from '../../src/app.ts'
-import { channelOf } from './parley-seed.ts'
-import { ADMIN, APP_SECRET, JWT_SECRET, PHONE_NUMBER_ID, VERIFY_TOKEN, customer } from './wa.ts'
+import { MIGRATIONS_DIR } from '../../src/store/db.ts'
+import { bootstrapBenchDb, channelOf, rng } from './parley-seed.ts'
+import { customer } from './wa.ts'
 
 export const AGENTS = 20
 export const DAYS = 90
@@ -29,16 +26,6 @@ export interface HistorySample {
   /** The history's last instant (ms): reports end there. */
   end: number
   seedMs: number
-}
-
-/** A deterministic PRNG: the same seed builds the same database. */
-export function rng(seed: number) {
-  let s = seed >>> 0
-  return () => {
-    s = (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0
-    s ^= s + Math.imul(s ^ (s >>> 7), s | 61)
-    return ((s ^ (s >>> 14)) >>> 0) / 4294967296
-  }
 }
 
 // A shop's words: a few very common, a long tail of rare ones (Zipf-like by rank), some with accents.
@@ -77,24 +64,7 @@ function reportBackfill(): string[] {
 }
 
 export async function buildHistory(dir: string, C: number, M: number): Promise<HistorySample> {
-  rmSync(dir, { recursive: true, force: true })
-  mkdirSync(dir, { recursive: true })
-  const env = {
-    DATA_DIR: dir,
-    META_APP_SECRET: APP_SECRET,
-    META_VERIFY_TOKEN: VERIFY_TOKEN,
-    WHATSAPP_PHONE_NUMBER_ID: PHONE_NUMBER_ID,
-    ADMIN_EMAIL: ADMIN.email,
-    ADMIN_PASSWORD: ADMIN.password,
-    JWT_SECRET,
-    LOG_LEVEL: 'silent',
-  }
-  const config = loadConfig(env)
-  const db = openDatabase(config.databaseFile, { busyTimeoutMs: 5000 })
-  const app = await buildApp({ config, db, logger: false })
-  await app.ready()
-  await app.close()
-  const sqlite: Database.Database = db.$client
+  const sqlite = await bootstrapBenchDb(dir)
   const { channelId, workspaceId } = channelOf(sqlite)
   const rand = rng(7)
   const end = Date.now()
@@ -278,7 +248,7 @@ export async function buildHistory(dir: string, C: number, M: number): Promise<H
   })()
   const seedMs = Date.now() - t0
   sqlite.pragma('wal_checkpoint(TRUNCATE)')
-  db.$client.close()
+  sqlite.close()
   return {
     conversations: C,
     messages,

@@ -1,7 +1,11 @@
 // Direct SQLite inserts into Parley's migrated schema, for state a workload needs to
 // exist before it starts (outbound messages that statuses refer to). One transaction.
+import { mkdirSync, rmSync } from 'node:fs'
 import type Database from 'better-sqlite3'
-import { PHONE_NUMBER_ID } from './wa.ts'
+import { loadConfig } from '../../src/config.ts'
+import { openDatabase } from '../../src/store/db.ts'
+import { buildApp } from '../../src/app.ts'
+import { ADMIN, APP_SECRET, JWT_SECRET, PHONE_NUMBER_ID, VERIFY_TOKEN } from './wa.ts'
 
 export function channelOf(sqlite: Database.Database): { channelId: number; workspaceId: number } {
   const row = sqlite
@@ -44,4 +48,38 @@ export function seedOutbound(sqlite: Database.Database, targets: Array<{ wamid: 
     }
   })()
   return n
+}
+
+/** A deterministic PRNG in [0, 1): the same seed builds the same database. */
+export function rng(seed: number): () => number {
+  let s = seed >>> 0
+  return () => {
+    s = (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0
+    s ^= s + Math.imul(s ^ (s >>> 7), s | 61)
+    return ((s ^ (s >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+/**
+ * A fresh DATA_DIR bootstrapped by the real app (migrations, workspace, admin, the bench's
+ * channel), returned open for the caller's direct inserts, for a cached bench database.
+ */
+export async function bootstrapBenchDb(dir: string): Promise<Database.Database> {
+  rmSync(dir, { recursive: true, force: true })
+  mkdirSync(dir, { recursive: true })
+  const config = loadConfig({
+    DATA_DIR: dir,
+    META_APP_SECRET: APP_SECRET,
+    META_VERIFY_TOKEN: VERIFY_TOKEN,
+    WHATSAPP_PHONE_NUMBER_ID: PHONE_NUMBER_ID,
+    ADMIN_EMAIL: ADMIN.email,
+    ADMIN_PASSWORD: ADMIN.password,
+    JWT_SECRET,
+    LOG_LEVEL: 'silent',
+  })
+  const db = openDatabase(config.databaseFile, { busyTimeoutMs: 5000 })
+  const app = await buildApp({ config, db, logger: false })
+  await app.ready()
+  await app.close()
+  return db.$client
 }

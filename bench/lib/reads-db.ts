@@ -3,16 +3,14 @@
 // app, then filled with direct inserts in one transaction — and runs the bare-SQLite
 // baseline of the read queries.
 import { createHash } from 'node:crypto'
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import Database from 'better-sqlite3'
-import { loadConfig } from '../../src/config.ts'
-import { MIGRATIONS_DIR, openDatabase } from '../../src/store/db.ts'
-import { buildApp } from '../../src/app.ts'
+import { MIGRATIONS_DIR } from '../../src/store/db.ts'
 import { serve } from './proc.ts'
-import { channelOf } from './parley-seed.ts'
+import { bootstrapBenchDb, channelOf, rng } from './parley-seed.ts'
 import { Hist, nowMs } from './hist.ts'
-import { ADMIN, APP_SECRET, JWT_SECRET, PHONE_NUMBER_ID, VERIFY_TOKEN, customer } from './wa.ts'
+import { customer } from './wa.ts'
 
 // Bump when the generated data changes shape.
 const SEED_VERSION = 1
@@ -38,38 +36,11 @@ function migrationsHash(): string {
   return h.digest('hex').slice(0, 12)
 }
 
-/** A deterministic PRNG: the same seed builds the same database. */
-function rng(seed: number) {
-  let s = seed >>> 0
-  return () => {
-    s = (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0
-    s ^= s + Math.imul(s ^ (s >>> 7), s | 61)
-    return ((s ^ (s >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 const b64 = (s: string) => Buffer.from(s).toString('base64url')
 
 async function build(dir: string, C: number, M: number): Promise<ReadSample> {
-  rmSync(dir, { recursive: true, force: true })
-  mkdirSync(dir, { recursive: true })
-  const env = {
-    DATA_DIR: dir,
-    META_APP_SECRET: APP_SECRET,
-    META_VERIFY_TOKEN: VERIFY_TOKEN,
-    WHATSAPP_PHONE_NUMBER_ID: PHONE_NUMBER_ID,
-    ADMIN_EMAIL: ADMIN.email,
-    ADMIN_PASSWORD: ADMIN.password,
-    JWT_SECRET,
-    LOG_LEVEL: 'silent',
-  }
   // The real app bootstraps the workspace, the admin and the channel.
-  const config = loadConfig(env)
-  const db = openDatabase(config.databaseFile, { busyTimeoutMs: 5000 })
-  const app = await buildApp({ config, db, logger: false })
-  await app.ready()
-  await app.close()
-  const sqlite = db.$client
+  const sqlite = await bootstrapBenchDb(dir)
   const { channelId, workspaceId } = channelOf(sqlite)
   const rand = rng(42)
 
@@ -199,7 +170,7 @@ async function build(dir: string, C: number, M: number): Promise<ReadSample> {
       return `/api/conversations/${c}/messages?limit=50${r ? `&cursor=${b64(String(r.id))}` : ''}`
     }),
   }
-  db.$client.close()
+  sqlite.close()
   const sample: ReadSample = {
     paths,
     conversations: C,
