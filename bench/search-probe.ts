@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { openDatabase } from '../src/store/db.ts'
 import { SearchRepo } from '../src/store/search.ts'
+import { SearchIndexWriter } from '../src/store/search-index.ts'
 import { matchExpression, parseQuery, phoneDigits } from '../src/domain/search/query.ts'
 
 const N = Number(process.argv[2] ?? 100_000)
@@ -44,6 +45,7 @@ c.transaction(() => {
     words.push(COMMON[rnd(COMMON.length)]!)
     msg.run(cid, 1 + (cid % 2), i % 2 ? 'in' : 'out', words.join(' '), 1_700_000_000_000 + i * 1000)
   }
+  new SearchIndexWriter(c).flush() // the index's last step of a commit (migration 0019)
 })()
 c.exec(`UPDATE conversations SET last_message_id = (SELECT max(id) FROM messages m WHERE m.conversation_id = conversations.id)`)
 console.log(`built ${N} messages in ${CONVS} conversations in ${Date.now() - t0} ms`)

@@ -11,6 +11,7 @@ import { StreamHub } from './events/stream-hub.ts'
 import { InboxStore } from './store/inbox-store.ts'
 import { InboxWriter } from './domain/inbox/writer.ts'
 import { SideEffects } from './domain/effects.ts'
+import { SearchIndexWriter } from './store/search-index.ts'
 import { AccessResolver } from './domain/accounts/access.ts'
 import { ChannelMembersRepo } from './store/channel-members.ts'
 import { Presence } from './domain/team/presence.ts'
@@ -140,6 +141,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   })
 
   const events = new EventLog(db, clock)
+  const searchIndex = new SearchIndexWriter(db.$client)
   const hub = new StreamHub(events, {
     heartbeatMs: config.sseHeartbeatSeconds * 1000,
     pingMs: config.ssePingSeconds * 1000,
@@ -332,6 +334,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Also exported for other features: assignment.drainFor (someone became available: availability
     // set to online, presence's first stream) and assignment.unassignAllOf (deactivation).
     .onCustomerWrote((e) => assignment.customerWrote(e))
+  // Last inside every writing transaction, once per commit:
+  events.onBeforeCommit(() => searchIndex.flush()) // the messages stored in it join the search index (issue 15)
   // After the commit, with the typed events it published, in registration order:
   events.onCommitted((committed) => hub.publish(committed)) // every stream of the workspace
   events.onCommitted(campaigns.analytics.observe) // campaign counters; a claimed campaign message wakes the runner

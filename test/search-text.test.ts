@@ -1,4 +1,4 @@
-// The index's SQL (migrations/0011_search.sql triggers) and searchTextOf (the rule, in
+// The index's SQL (migrations 0013 and 0019: the triggers and the flush at each commit) and searchTextOf (the rule, in
 // TypeScript) agree for every kind of message, on insert, update and delete; and the
 // migration indexes what a database held before it.
 import t from 'tap'
@@ -10,7 +10,7 @@ import { drizzle } from 'drizzle-orm/better-sqlite3'
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator'
 import { startServer } from './helpers/server.ts'
 import { contact, envelope, inbound, text, value } from './helpers/wa.ts'
-import { MIGRATIONS_DIR } from '../src/store/db.ts'
+import { MIGRATIONS_DIR, openDatabase } from '../src/store/db.ts'
 import { searchTextOf, tokenize } from '../src/domain/search/text.ts'
 
 /** The words the index holds for each message id (fts5vocab reads a contentless index). */
@@ -131,4 +131,46 @@ t.test('the migration indexes messages and contacts stored before it', async (t)
   t.equal(sqlite.prepare(`SELECT rowid FROM contact_search WHERE contact_search MATCH '"ines" AND "araujo"'`).pluck().get(), 1)
   t.equal(sqlite.prepare(`SELECT rowid FROM contact_phone_search WHERE contact_phone_search MATCH '"77776"'`).pluck().get(), 1)
   sqlite.close()
+})
+
+t.test('the index is written once, at the end of each writing transaction (migration 0019)', async (t) => {
+  const s = await startServer(t)
+  const from = '5511988880009'
+  // Several webhooks at once share one group commit: every message is indexed by it.
+  const texts = ['primeira mensagem', 'segunda mensagem', 'terceira mensagem', 'quarta mensagem']
+  const answers = await Promise.all(
+    texts.map((x) => s.webhook(envelope(value({ contacts: [contact(from, 'Zé')], messages: [text(from, x)] })))),
+  )
+  t.same(
+    answers.map((r) => r.status),
+    [200, 200, 200, 200],
+  )
+  const db = new Database(path.join(s.dataDir, 'parley.db'), { readonly: true })
+  t.teardown(() => db.close())
+  t.equal(db.prepare('SELECT count(*) FROM message_search_pending').pluck().get(), 0, 'nothing left noted after the commits')
+  t.same(indexed(db), expected(db), 'each message indexed once, as searchTextOf says')
+  const found = db.prepare(`SELECT count(*) FROM message_search WHERE message_search MATCH '"mensagem"'`).pluck().get()
+  t.equal(found, 4)
+})
+
+t.test('a message a tool stored by hand is indexed at the next start', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'parley-search-pending-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const file = path.join(dir, 'p.db')
+  openDatabase(file, { busyTimeoutMs: 1000 }).$client.close()
+  const sqlite = new Database(file)
+  sqlite.exec(`
+    INSERT INTO workspaces (id, name) VALUES (1, 'W');
+    INSERT INTO channels (id, workspace_id, kind, external_id, name) VALUES (1, 1, 'whatsapp', '1', 'Main');
+    INSERT INTO contacts (id, workspace_id, kind, external_id, name) VALUES (1, 1, 'whatsapp', '5511977776666', 'Inês');
+    INSERT INTO conversations (id, workspace_id, channel_id, contact_id, last_activity_at) VALUES (1, 1, 1, 1, 0);
+    INSERT INTO messages (workspace_id, conversation_id, channel_id, direction, type, text, status, timestamp)
+      VALUES (1, 1, 1, 'in', 'text', 'Quanto custa a poltrona?', 'received', 0);
+  `)
+  t.equal(sqlite.prepare('SELECT count(*) FROM message_search_pending').pluck().get(), 1, 'noted, not yet indexed')
+  sqlite.close()
+  const db = openDatabase(file, { busyTimeoutMs: 1000 })
+  t.teardown(() => db.$client.close())
+  t.equal(db.$client.prepare('SELECT count(*) FROM message_search_pending').pluck().get(), 0)
+  t.equal(db.$client.prepare(`SELECT rowid FROM message_search WHERE message_search MATCH '"poltrona"'`).pluck().get(), 1)
 })

@@ -70,6 +70,6 @@ export function sizes(quick: boolean): Sizes {
     peer: { clients: 100, connections: 64, seconds: 8, warmSeconds: 4 },
     audience: { streams: 10_000, users: 200, channels: 20, perProcess: 5000, reps: 5, replayEvents: 10_000, perWebhook: 50 },
     presence: { agents: 200, rate: 200, seconds: 15, warmWebhooks: 1000 },
-    history: { conversations: 100_000, messages: 1_000_000, seconds: 3, ingestSeconds: 4, ingestRounds: 3, ingestWarmSeconds: 3 },
+    history: { conversations: 100_000, messages: 1_000_000, seconds: 3, ingestSeconds: 4, ingestRounds: 7, ingestWarmSeconds: 3 },
   }
 }

@@ -1,7 +1,7 @@
 // A long history for the search and reports workloads (issue 15): C conversations and
 // about M messages over 90 days, two channels and 20 agents, built on the real migrated
 // schema (bootstrapped by the real app) with direct inserts in time order, so the
-// database's own triggers index every message (FTS5) and count it for reports, as a
+// database's own triggers note every message for the index (FTS5, written at the end as a commit does) and count it for reports, as a
 // webhook's transaction would. Conversations come in episodes: the customer writes, an
 // agent answers after a while (minutes, sometimes hours), they go back and forth and
 // most episodes end resolved; some customers come back. The report facts of the episodes
@@ -10,6 +10,7 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { MIGRATIONS_DIR } from '../../src/store/db.ts'
+import { SearchIndexWriter } from '../../src/store/search-index.ts'
 import { bootstrapBenchDb, channelOf, rng } from './parley-seed.ts'
 import { customer } from './wa.ts'
 
@@ -245,6 +246,8 @@ export async function buildHistory(dir: string, C: number, M: number): Promise<H
       opened_assignee_id = (SELECT assignee_id FROM conversations c WHERE c.id = report_episodes.conversation_id),
       resolved_assignee_id = CASE WHEN resolved_at IS NULL THEN NULL
         ELSE (SELECT assignee_id FROM conversations c WHERE c.id = report_episodes.conversation_id) END`)
+    // The search index's last step of a commit, as the writer's transactions end (migration 0019).
+    new SearchIndexWriter(sqlite).flush()
   })()
   const seedMs = Date.now() - t0
   sqlite.pragma('wal_checkpoint(TRUNCATE)')

@@ -7,6 +7,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import Database from 'better-sqlite3'
 import { MIGRATIONS_DIR } from '../../src/store/db.ts'
+import { SearchIndexWriter } from '../../src/store/search-index.ts'
 import { serve } from './proc.ts'
 import { bootstrapBenchDb, channelOf, rng } from './parley-seed.ts'
 import { Hist, nowMs } from './hist.ts'
@@ -145,6 +146,7 @@ async function build(dir: string, C: number, M: number): Promise<ReadSample> {
         at,
       )
     }
+    new SearchIndexWriter(sqlite).flush() // the index's last step of a commit (migration 0019)
   })()
   const seedMs = nowMs() - t0
   sqlite.pragma('wal_checkpoint(TRUNCATE)')

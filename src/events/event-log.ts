@@ -61,6 +61,7 @@ export class EventLog {
   prunedThrough: number
   private readonly repo: EventsRepo
   private listeners: AfterCommit[] = []
+  private finishers: Array<() => void> = []
 
   constructor(
     private readonly db: Db,
@@ -92,9 +93,29 @@ export class EventLog {
   /** Runs `fn` in one transaction with an event batch; publishes after the commit. */
   transact<T>(fn: (events: EventBatch) => T): T {
     const batch = this.batch()
-    const result = this.db.$client.transaction(() => fn(batch)).immediate()
+    const result = this.db.$client
+      .transaction(() => {
+        const r = fn(batch)
+        this.beforeCommit()
+        return r
+      })
+      .immediate()
     this.committed(batch.events)
     return result
+  }
+
+  /**
+   * The last step of every writing transaction (transact's, and the ingest queue's group
+   * commit): what is written once per commit rather than once per change (app.ts's list:
+   * the search index). Runs inside the transaction, outside any savepoint.
+   */
+  beforeCommit(): void {
+    for (const f of this.finishers) f()
+  }
+
+  /** Registered once, in app.ts's list of side effects. */
+  onBeforeCommit(finisher: () => void): void {
+    this.finishers.push(finisher)
   }
 
   committed(events: CommittedEvent[]): void {

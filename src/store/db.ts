@@ -6,6 +6,7 @@ import Database from 'better-sqlite3'
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3'
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator'
 import * as schema from './schema.ts'
+import { SearchIndexWriter } from './search-index.ts'
 
 export type Db = BetterSQLite3Database<typeof schema> & { $client: Database.Database }
 
@@ -27,6 +28,8 @@ export function openDatabase(file: string, opts: OpenOptions): Db {
   const db = drizzle(sqlite, { schema }) as Db
   migrate(db, { migrationsFolder: MIGRATIONS_DIR })
   ensureEpoch(sqlite)
+  // Messages a hand-written tool stored without indexing them (migration 0019).
+  sqlite.transaction(() => new SearchIndexWriter(sqlite).flush()).immediate()
   return db
 }
 

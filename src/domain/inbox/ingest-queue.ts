@@ -97,6 +97,8 @@ export class IngestQueue {
             this.savepoint(() => q.job.fallback(err))
           }
         }
+        // Outside the jobs' savepoints: written once for the whole group.
+        this.log.beforeCommit()
       })
     } catch (err) {
       if (isStorageFailure(err)) this.storageFailure = String((err as { code: string }).code)
