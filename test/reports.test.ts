@@ -253,7 +253,7 @@ t.test('the migration’s backfill rebuilds from the history the facts the trigg
   const counts = () => c.prepare('SELECT * FROM report_message_counts ORDER BY hour, channel_id, user_id').all()
   const kept = { episodes: episodes(), counts: counts() }
   t.equal(kept.episodes.length, 3, 'two episodes of Maria’s, one of João’s')
-  const backfill = readFileSync(path.join(import.meta.dirname, '../migrations/0012_report_triggers.sql'), 'utf8')
+  const backfill = readFileSync(path.join(import.meta.dirname, '../migrations/sqlite/0012_report_triggers.sql'), 'utf8')
     .split('--> statement-breakpoint')
     .filter((sql) => /^\s*(--[^\n]*\n\s*)*(INSERT|WITH)/.test(sql))
   t.equal(backfill.length, 2, 'the two backfill statements')

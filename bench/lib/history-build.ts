@@ -52,7 +52,7 @@ function sentence(rand: () => number): string {
   return words.join(' ')
 }
 
-/** The migration's backfill statements for the report facts (migrations/*_report_triggers.sql). */
+/** The migration's backfill statements for the report facts (migrations/sqlite/*_report_triggers.sql). */
 function reportBackfill(): string[] {
   const file = readdirSync(MIGRATIONS_DIR)
     .sort()

@@ -10,7 +10,7 @@ import { SearchIndexWriter } from './search-index.ts'
 
 export type Db = BetterSQLite3Database<typeof schema> & { $client: Database.Database }
 
-export const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../migrations')
+export const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../migrations/sqlite')
 
 export interface OpenOptions {
   busyTimeoutMs: number

@@ -1,5 +1,5 @@
 // Full-text search's reads (issue 15). The index (message_search, contact_search,
-// contact_phone_search) is written by triggers (migrations/0011_search.sql), inside the
+// contact_phone_search) is written by triggers (migrations/sqlite/0013_search.sql, 0019_search_pending.sql), inside the
 // transaction that stores the message or contact. Here: one page of conversations that
 // match, each with its newest matching message, scoped in SQL to the workspace and the
 // caller's channels — a conversation outside them is never read, not even counted.

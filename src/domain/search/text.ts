@@ -1,6 +1,6 @@
 // What search reads of a message (issue 15), and how a piece of text breaks into words.
 //
-// searchTextOf is the rule; migrations/0011_search.sql's triggers are its SQL twin (they
+// searchTextOf is the rule; migrations/sqlite/0013_search.sql's triggers (and store/search-index.ts) are its SQL twin (they
 // fill the index inside the writer's own transaction, so they cannot call JavaScript):
 // test/search-text.test.ts stores a message of every type and checks both agree.
 
