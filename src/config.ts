@@ -2,12 +2,17 @@
 // reason beside it; an invalid value stops the start with one line naming the variable.
 import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { hostname } from 'node:os'
 import path from 'node:path'
 
 export const DEFAULTS = {
   PORT: 3000,
   HOST: '0.0.0.0',
   DATA_DIR: './data',
+  // Issue 17, several processes on PostgreSQL: how often each process reads the event log
+  // when nothing woke it (its own commits and NOTIFY hints usually do first). Centrifugo's
+  // PostgreSQL consumer polls every 300 ms; the issue asks for at most 500.
+  PG_POLL_MS: 250,
   // Meta's production Graph base URL; the sandbox and tests point this at the emulator.
   GRAPH_API_URL: 'https://graph.facebook.com/v23.0',
   // Short-lived sessions: a stolen token is useful for a working day at most.
@@ -141,6 +146,16 @@ export interface Config {
   publicUrl: string | undefined
   dataDir: string
   databaseFile: string
+  /**
+   * Issue 17: where the data lives. DATABASE_URL unset or `file:` → SQLite (`databaseFile`);
+   * `postgres://…` → PostgreSQL, shared by several Parley processes. The URL holds a password:
+   * it is never logged.
+   */
+  database: { kind: 'sqlite' } | { kind: 'postgres'; url: string }
+  /** This process's name among several (PARLEY_NODE_ID; default host-pid-random): owner of leases, in logs. */
+  nodeId: string
+  /** PostgreSQL: the event log read when nothing woke the process sooner (PG_POLL_MS). */
+  pgPollMs: number
   metaAppSecret: string
   metaAppSecretGenerated: boolean
   metaVerifyToken: string
@@ -310,6 +325,21 @@ function shares(env: Env, name: string, def: string): Record<number, number> {
   return out
 }
 
+// DATABASE_URL: unset or `file:[path]` is SQLite (the path, else DATA_DIR/parley.db);
+// `postgres://` or `postgresql://` is PostgreSQL. Errors never repeat the URL (a password).
+function databaseOf(env: Env): Config['database'] {
+  const url = str(env, 'DATABASE_URL')
+  if (url === undefined || url.startsWith('file:')) return { kind: 'sqlite' }
+  if (/^postgres(ql)?:\/\//.test(url)) return { kind: 'postgres', url }
+  throw new ConfigError('DATABASE_URL', 'must start with file: (SQLite) or postgres:// (PostgreSQL)')
+}
+
+function sqliteFileOf(env: Env, dataDir: string): string {
+  const url = str(env, 'DATABASE_URL')
+  const file = url?.startsWith('file:') ? url.slice('file:'.length).replace(/^\/\//, '') : ''
+  return file ? path.resolve(file) : path.join(dataDir, 'parley.db')
+}
+
 function str(env: Env, name: string): string | undefined {
   const v = env[name]?.trim()
   return v === undefined || v === '' ? undefined : v
@@ -461,7 +491,10 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     host: str(env, 'HOST') ?? DEFAULTS.HOST,
     publicUrl,
     dataDir,
-    databaseFile: path.join(dataDir, 'parley.db'),
+    databaseFile: sqliteFileOf(env, dataDir),
+    database: databaseOf(env),
+    nodeId: str(env, 'PARLEY_NODE_ID') ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
+    pgPollMs: int(env, 'PG_POLL_MS', DEFAULTS.PG_POLL_MS, 20, 500),
     metaAppSecret: appSecretFromEnv ?? persistedSecret(dataDir, 'meta-app-secret'),
     metaAppSecretGenerated: appSecretFromEnv === undefined,
     metaVerifyToken: str(env, 'META_VERIFY_TOKEN') ?? persistedSecret(dataDir, 'meta-verify-token'),

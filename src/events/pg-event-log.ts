@@ -1,0 +1,287 @@
+// The event log on PostgreSQL, shared by several processes (issue 17).
+//
+// Writing: `transact(unit)` runs a unit of work (store/unit.ts) in one transaction on one
+// connection; its events are collected in memory and written last, with ids from the
+// counter (store/pg/events.ts), so commits become visible in id order. After the commit:
+// the local side effects get the typed events (as on SQLite), the local tailer is woken,
+// and a NOTIFY carrying only the last id is sent as a hint to the other processes —
+// after COMMIT and coalesced, because NOTIFY inside a transaction takes a cluster-wide
+// lock at commit and would serialize every writer (scale-out.md §2).
+//
+// Reading: streams are fed by the tailer (events/log-tailer.ts) from the table itself,
+// never from the commit, so every process — the writer's own too — publishes exactly the
+// committed sequence, in order.
+import type pg from 'pg'
+import { type PendingEvent, PgEventsRepo } from '../store/pg/events.ts'
+import { pgClient } from '../store/pg/db.ts'
+import type { ReplayAudience, StoredEvent } from '../store/events.ts'
+import { type Q, runAsync } from '../store/unit.ts'
+import { LogTailer, type WakeReason } from './log-tailer.ts'
+import type { Audience, Clock, CommittedEvent } from './event-log.ts'
+import type { EventPayloads, EventType } from './types.ts'
+
+export const NOTIFY_CHANNEL = 'parley_events'
+
+/** Events a unit appends: ids are given at its commit. */
+export class PgEventBatch {
+  readonly pending: Array<PendingEvent & { payload: unknown }> = []
+  constructor(private readonly now: () => number) {}
+
+  emit<T extends EventType>(workspaceId: number, type: T, payload: EventPayloads[T], audience: Audience = {}): void {
+    this.pending.push({
+      workspaceId,
+      type,
+      payload,
+      data: JSON.stringify(payload),
+      channelId: audience.channelId ?? null,
+      userId: audience.userId ?? null,
+      createdAt: this.now(),
+    })
+  }
+}
+
+/** The transaction's connection, for a unit's steps. */
+export type PgTx = Pick<pg.ClientBase, 'query'>
+
+export interface PgEventLogOptions {
+  url: string
+  nodeId: string
+  pollMs: number
+  clock: Clock
+  onError(err: unknown, what: string): void
+}
+
+export class PgEventLog {
+  epoch = ''
+  private readonly repo = new PgEventsRepo()
+  private readonly tailer: LogTailer
+  private readonly listener: PgListener
+  private readonly hinter: Hinter
+  private publishers: Array<(events: StoredEvent[]) => void> = []
+  private committedListeners: Array<(events: readonly CommittedEvent[]) => void> = []
+
+  constructor(
+    readonly pool: pg.Pool,
+    private readonly opts: PgEventLogOptions,
+  ) {
+    this.tailer = new LogTailer({
+      read: (afterId, limit) => this.repo.readAfter(this.pool, afterId, limit),
+      publish: (events) => {
+        for (const p of this.publishers) p(events)
+      },
+      pollMs: opts.pollMs,
+      onError: (err) => opts.onError(err, 'reading the event log'),
+    })
+    this.listener = new PgListener(opts.url, `parley-listen:${opts.nodeId}`, {
+      hint: (id) => this.tailer.hint(id, 'notify'),
+      reconnected: () => this.tailer.wake('reconnect'),
+      onError: (err) => opts.onError(err, 'the listening connection'),
+    })
+    this.hinter = new Hinter(pool, (err) => opts.onError(err, 'sending a NOTIFY hint'))
+  }
+
+  /** Highest id published to this process's streams. */
+  get head(): number {
+    return this.tailer.tail
+  }
+
+  /** What woke reads that found events, by reason (commit, notify, timer, reconnect). */
+  get wakes(): Readonly<Record<WakeReason, number>> {
+    return this.tailer.found
+  }
+
+  /** Whether the listening connection is up (the hints flow). */
+  get listening(): boolean {
+    return this.listener.connected
+  }
+
+  async start(): Promise<void> {
+    const { epoch, last } = await this.repo.head(this.pool)
+    this.epoch = epoch
+    // LISTEN before the first read: an event committed in between is read, not missed.
+    await this.listener.start()
+    this.tailer.start(last)
+  }
+
+  async stop(): Promise<void> {
+    this.tailer.stop()
+    await this.listener.stop()
+  }
+
+  /** Streams' feed: every committed event of every workspace, in id order, once. */
+  onPublished(publisher: (events: StoredEvent[]) => void): void {
+    this.publishers.push(publisher)
+  }
+
+  /** Local side effects of this process's own commits, with the typed payloads. */
+  onCommitted(listener: (events: readonly CommittedEvent[]) => void): void {
+    this.committedListeners.push(listener)
+  }
+
+  /** Runs the unit in one transaction on one connection; its events get their ids last. */
+  async transact<T>(unit: (batch: PgEventBatch, tx: PgTx) => Q<T>): Promise<T> {
+    const client = await this.pool.connect()
+    const batch = new PgEventBatch(this.opts.clock.now)
+    let result: T
+    let committed: CommittedEvent[] = []
+    try {
+      await client.query('BEGIN')
+      result = await runAsync(unit(batch, client))
+      if (batch.pending.length > 0) {
+        const first = await this.repo.append(client, batch.pending)
+        committed = batch.pending.map(
+          (e, i) =>
+            ({
+              id: first + i,
+              workspaceId: e.workspaceId,
+              type: e.type,
+              data: e.data,
+              channelId: e.channelId,
+              userId: e.userId,
+              payload: e.payload,
+            }) as CommittedEvent,
+        )
+      }
+      await client.query('COMMIT')
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {})
+      client.release()
+      throw err
+    }
+    client.release()
+    if (committed.length > 0) {
+      for (const l of this.committedListeners) l(committed)
+      this.tailer.wake('commit')
+      this.hinter.hint(committed[committed.length - 1]!.id)
+    }
+    return result
+  }
+
+  /** A replay page for one workspace (and audience), read from the table. */
+  read(workspaceId: number, afterId: number, upToId: number, limit: number, audience?: ReplayAudience): Promise<StoredEvent[]> {
+    return this.repo.readEventsPage(this.pool, workspaceId, afterId, upToId, limit, audience)
+  }
+}
+
+/**
+ * After-commit NOTIFY hints, coalesced: at most one in flight; while it is, newer ids
+ * replace each other and only the last is sent next. A lost hint costs latency (the
+ * others' timers catch up), never an event.
+ */
+class Hinter {
+  private sending = false
+  private wanted = 0
+  private sent = 0
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly onError: (err: unknown) => void,
+  ) {}
+
+  hint(id: number): void {
+    if (id <= this.wanted) return
+    this.wanted = id
+    if (!this.sending) void this.flush()
+  }
+
+  private async flush(): Promise<void> {
+    this.sending = true
+    try {
+      while (this.wanted > this.sent) {
+        const id = this.wanted
+        try {
+          await this.pool.query('SELECT pg_notify($1, $2)', [NOTIFY_CHANNEL, String(id)])
+        } catch (err) {
+          this.onError(err)
+        }
+        this.sent = id
+      }
+    } finally {
+      this.sending = false
+    }
+  }
+}
+
+/**
+ * The LISTEN connection: its own, outside the pool (and any pooler). When it drops it is
+ * reopened with a growing pause, and each reconnection triggers a catch-up read, since
+ * the hints sent while it was down are gone.
+ */
+class PgListener {
+  connected = false
+  /** How many times the connection came back after a drop. */
+  reconnects = 0
+  private client: pg.Client | undefined
+  private stopped = false
+  private retryMs = 100
+  private retryTimer: NodeJS.Timeout | undefined
+
+  constructor(
+    private readonly url: string,
+    private readonly name: string,
+    private readonly on: { hint(id: number): void; reconnected(): void; onError(err: unknown): void },
+  ) {}
+
+  async start(): Promise<void> {
+    await this.connect()
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true
+    clearTimeout(this.retryTimer)
+    const c = this.client
+    this.client = undefined
+    this.connected = false
+    await c?.end().catch(() => {})
+  }
+
+  private async connect(): Promise<void> {
+    const client = pgClient(this.url, this.name)
+    let live = false
+    let dead = false
+    // A dropped connection reports an error, an end, or both: one reconnection either way.
+    const dropped = (err?: unknown) => {
+      if (dead) return
+      dead = true
+      client.end().catch(() => {})
+      if (!live) return // still opening: connect() fails and its caller retries
+      if (this.client === client) {
+        this.client = undefined
+        this.connected = false
+      }
+      if (err) this.on.onError(err)
+      this.schedule()
+    }
+    client.on('error', dropped)
+    client.on('end', () => dropped())
+    client.on('notification', (m) => {
+      const id = Number(m.payload)
+      if (Number.isFinite(id)) this.on.hint(id)
+    })
+    await client.connect()
+    await client.query(`LISTEN ${NOTIFY_CHANNEL}`)
+    if (dead) throw new Error('the listening connection closed while it was opening')
+    live = true
+    this.client = client
+    this.connected = true
+    this.retryMs = 100
+  }
+
+  private schedule(): void {
+    if (this.stopped) return
+    this.retryTimer = setTimeout(() => {
+      this.connect().then(
+        () => {
+          this.reconnects++
+          this.on.reconnected()
+        },
+        (err) => {
+          this.on.onError(err)
+          this.retryMs = Math.min(this.retryMs * 2, 5000)
+          this.schedule()
+        },
+      )
+    }, this.retryMs)
+    this.retryTimer.unref()
+  }
+}

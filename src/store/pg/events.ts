@@ -1,0 +1,85 @@
+// The event log's table on PostgreSQL (issue 17). Ids come from the one-row counter
+// event_seq, updated by every writing transaction after its other statements: PostgreSQL
+// marks a transaction committed before it releases its locks, so the next writer can only
+// take ids after the previous one's are visible — ids become visible in id order and are
+// dense (a rollback undoes the counter too). A reader of `id > tail` therefore never skips
+// an event that commits later with a lower id (the bigserial trap: Eventuous #222, Hasura
+// #8632, SQLStreamStore #121; scale-out.md §1).
+import type pg from 'pg'
+import type { ReplayAudience, StoredEvent } from '../events.ts'
+
+/** An event written by a transaction, before the commit gives it an id. */
+export interface PendingEvent {
+  workspaceId: number
+  type: string
+  /** The JSON payload, serialized once. */
+  data: string
+  channelId: number | null
+  userId: number | null
+  createdAt: number
+}
+
+type Queryable = Pick<pg.ClientBase, 'query'>
+
+const COLUMNS = 'id, workspace_id AS "workspaceId", type, payload AS data, channel_id AS "channelId", user_id AS "userId"'
+
+export class PgEventsRepo {
+  /**
+   * Inside the writing transaction, after everything else it writes: takes `events.length`
+   * ids from the counter (the row stays locked until the commit) and inserts the rows.
+   * Returns the first id; the others follow densely.
+   */
+  async append(tx: Queryable, events: readonly PendingEvent[]): Promise<number> {
+    const n = events.length
+    const r = await tx.query<{ last: number }>('UPDATE event_seq SET last = last + $1 WHERE one RETURNING last', [n])
+    const first = r.rows[0]!.last - n + 1
+    await tx.query(
+      `INSERT INTO events (id, workspace_id, type, payload, created_at, channel_id, user_id)
+       SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[])`,
+      [
+        events.map((_, i) => first + i),
+        events.map((e) => e.workspaceId),
+        events.map((e) => e.type),
+        events.map((e) => e.data),
+        events.map((e) => e.createdAt),
+        events.map((e) => e.channelId),
+        events.map((e) => e.userId),
+      ],
+    )
+    return first
+  }
+
+  /** The epoch and the last id handed out (the counter survives pruning). */
+  async head(q: Queryable): Promise<{ epoch: string; last: number }> {
+    const r = await q.query<{ epoch: string; last: number }>('SELECT epoch, last FROM event_seq WHERE one')
+    if (!r.rows[0]) throw new Error('event_seq has no row: the database was not migrated by Parley')
+    return r.rows[0]
+  }
+
+  /** Every workspace's events after `afterId`, oldest first: what a process fans out. */
+  async readAfter(q: Queryable, afterId: number, limit: number): Promise<StoredEvent[]> {
+    const r = await q.query<StoredEvent>(`SELECT ${COLUMNS} FROM events WHERE id > $1 ORDER BY id LIMIT $2`, [afterId, limit])
+    return r.rows
+  }
+
+  /** One workspace's events with afterId < id <= upToId for a replay, only what the audience may see. */
+  async readEventsPage(
+    q: Queryable,
+    workspaceId: number,
+    afterId: number,
+    upToId: number,
+    limit: number,
+    audience?: ReplayAudience,
+  ): Promise<StoredEvent[]> {
+    const base = `SELECT ${COLUMNS} FROM events WHERE workspace_id = $1 AND id > $2 AND id <= $3`
+    if (!audience) {
+      return (await q.query<StoredEvent>(`${base} ORDER BY id LIMIT $4`, [workspaceId, afterId, upToId, limit])).rows
+    }
+    if (audience.channelIds === null) {
+      const sql = `${base} AND (user_id IS NULL OR user_id = $4) ORDER BY id LIMIT $5`
+      return (await q.query<StoredEvent>(sql, [workspaceId, afterId, upToId, audience.userId, limit])).rows
+    }
+    const sql = `${base} AND (channel_id IS NULL OR channel_id = ANY($4::bigint[])) AND (user_id IS NULL OR user_id = $5) ORDER BY id LIMIT $6`
+    return (await q.query<StoredEvent>(sql, [workspaceId, afterId, upToId, audience.channelIds, audience.userId, limit])).rows
+  }
+}
