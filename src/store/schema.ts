@@ -816,3 +816,14 @@ export const webhookDeliveries = sqliteTable(
   },
   (t) => [index('webhook_deliveries_endpoint_idx').on(t.endpointId, t.id)],
 )
+
+// Work ownership (issue 17): a named piece of work (a phone number, a Messenger page, a
+// campaign, …) is owned by one process at a time until expires_at (Unix ms, database clock);
+// the owner renews it, and `fence` grows at each change of owner so a former owner's late
+// writes can be told apart.
+export const leases = sqliteTable('leases', {
+  name: text('name').primaryKey(),
+  owner: text('owner').notNull(),
+  fence: integer('fence').notNull().default(0),
+  expiresAt: integer('expires_at').notNull(),
+})
