@@ -221,8 +221,7 @@ t.test('the PostgreSQL-only event_seq is what the event log expects', async (t) 
 })
 
 t.test('migrations/pg applied to a real PostgreSQL is the pg schema', async (t) => {
-  // tap's t.skip(name) is a (skipped) subtest, not the helper's skip(message): same call, other type.
-  const url = await freshPgDatabase(t as unknown as Parameters<typeof freshPgDatabase>[0])
+  const url = await freshPgDatabase(t)
   if (!url) return
   const client = new pg.Client({ connectionString: url })
   await client.connect()
