@@ -20,6 +20,14 @@ async function main(): Promise<void> {
     }
     throw err
   }
+  // Issue 17 is being built: the PostgreSQL schema, migrations and event log are in place,
+  // the stores of the rest of the app are not yet. Say so rather than start half a Parley.
+  if (config.database.kind === 'postgres') {
+    console.error(
+      'DATABASE_URL names a PostgreSQL server: this version of Parley runs on SQLite only (PostgreSQL with several processes is being built). Unset DATABASE_URL to use SQLite in DATA_DIR.',
+    )
+    process.exit(1)
+  }
   // One Parley per DATA_DIR (issue 16/17): a second one, or a restore, would corrupt it.
   let lock: DataDirLock
   try {

@@ -43,3 +43,23 @@ t.test('invalid values stop the start with one line naming the variable', async 
     t.match((caught as ConfigError).message, variable, 'names the variable')
   }
 })
+
+t.test('DATABASE_URL chooses the database (issue 17); the URL never appears in an error', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'parley-cfg-db-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const sqlite = loadConfig({ DATA_DIR: dir })
+  t.same(sqlite.database, { kind: 'sqlite' })
+  t.equal(sqlite.databaseFile, path.join(dir, 'parley.db'))
+  t.same(loadConfig({ DATA_DIR: dir, DATABASE_URL: 'file:' }).database, { kind: 'sqlite' })
+  t.equal(loadConfig({ DATA_DIR: dir, DATABASE_URL: `file:${dir}/other.db` }).databaseFile, path.join(dir, 'other.db'))
+  const url = 'postgres://parley:s3cret@db.internal:5432/parley'
+  t.same(loadConfig({ DATA_DIR: dir, DATABASE_URL: url }).database, { kind: 'postgres', url })
+  t.same(loadConfig({ DATA_DIR: dir, DATABASE_URL: 'postgresql://x@h/d' }).database.kind, 'postgres')
+  t.throws(() => loadConfig({ DATA_DIR: dir, DATABASE_URL: 'mysql://root:hunter2@h/d' }), {
+    message: 'Invalid configuration: DATABASE_URL must start with file: (SQLite) or postgres:// (PostgreSQL)',
+  })
+  t.match(loadConfig({ DATA_DIR: dir }).nodeId, /^.+-\d+-[0-9a-f]{6}$/, 'host-pid-random by default')
+  t.equal(loadConfig({ DATA_DIR: dir, PARLEY_NODE_ID: 'web-2' }).nodeId, 'web-2')
+  t.equal(loadConfig({ DATA_DIR: dir }).pgPollMs, 250)
+  t.throws(() => loadConfig({ DATA_DIR: dir, PG_POLL_MS: '900' }), /PG_POLL_MS must be between 20 and 500/)
+})

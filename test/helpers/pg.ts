@@ -31,7 +31,7 @@ export async function freshPgDatabase(t: T): Promise<string | undefined> {
   const admin = pgAdminUrl()
   if (!admin) {
     if (process.env.PARLEY_TEST_PG === 'required') t.fail('PARLEY_TEST_PG=required but PARLEY_TEST_PG_URL is not set')
-    else t.plan(0, 'skip: no PostgreSQL (set PARLEY_TEST_PG_URL to a server where tests may create databases)')
+    else t.plan(0, 'no PostgreSQL: set PARLEY_TEST_PG_URL to a server where tests may create databases')
     return undefined
   }
   const name = `parley_t_${randomBytes(6).toString('hex')}`
