@@ -19,6 +19,8 @@ import { AuthService } from './domain/accounts/auth.ts'
 import { PasswordResets } from './domain/accounts/password-reset.ts'
 import { TwoFactorRepo } from './store/two-factor.ts'
 import { AuditLogRepo } from './store/audit-log.ts'
+import { sqliteConn } from './store/conn.ts'
+import { runSync } from './store/unit.ts'
 
 const USAGE = `Usage:
   npm run admin -- list-users
@@ -105,17 +107,20 @@ function disableTwoFactor(db: Db, args: string[]): void {
     return
   }
   repo.remove(user.id)
-  new AuditLogRepo(db).insert({
-    workspaceId: user.workspaceId,
-    at: Date.now(),
-    actorUserId: null,
-    actorLabel: 'npm run admin',
-    action: '2fa.disabled',
-    targetType: 'user',
-    targetId: String(user.id),
-    detail: { by: 'admin command' },
-    ip: null,
-  })
+  runSync(
+    new AuditLogRepo().insert({
+      workspaceId: user.workspaceId,
+      at: Date.now(),
+      actorUserId: null,
+      actorLabel: 'npm run admin',
+      action: '2fa.disabled',
+      targetType: 'user',
+      targetId: String(user.id),
+      detail: { by: 'admin command' },
+      ip: null,
+    }),
+    sqliteConn(db.$client),
+  )
   console.log(
     `Two-factor sign-in is off for ${email}; they sign in with their password (and set it up again if the workspace requires it).`,
   )

@@ -69,6 +69,8 @@ import { Reports } from './domain/reports/reports.ts'
 import { ReportsRepo } from './store/reports.ts'
 import { InlineFacts, ThreadFacts } from './domain/reports/report-threads.ts'
 import { AuditLogRepo } from './store/audit-log.ts'
+import { sqliteConn } from './store/conn.ts'
+import { type Q, runSync } from './store/unit.ts'
 import { AuditLog } from './domain/audit/audit-log.ts'
 import { SecretBox } from './store/secret-box.ts'
 import { bindSecretBox } from './store/sealed-columns.ts'
@@ -198,7 +200,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     config.reportThreads > 0 && existsSync(config.databaseFile)
       ? new ThreadFacts({ file: config.databaseFile, busyTimeoutMs: config.dbBusyTimeoutMs, threads: config.reportThreads })
       : new InlineFacts(reportsRepo)
-  const audit = new AuditLog({ repo: new AuditLogRepo(db), now: clock.now })
+  // Code still synchronous on SQLite runs a unit of work at once, inside its own transaction (issue 17).
+  const runNow = <T>(unit: Q<T>): T => runSync(unit, sqliteConn(db.$client))
+  const audit = new AuditLog({ repo: new AuditLogRepo(), now: clock.now, runNow })
   const apiTokens = new ApiTokens({ repo: new ApiTokensRepo(db), audit, now: clock.now })
   // A token's requests and streams run as session `token:<id>` (issue 16).
   auth.resolveSessionsWith(TOKEN_SESSION_PREFIX, (id) => apiTokens.sessionById(id, config.sessionTtlSeconds * 1000))

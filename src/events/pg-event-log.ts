@@ -14,6 +14,8 @@
 import type pg from 'pg'
 import { type PendingEvent, PgEventsRepo } from '../store/pg/events.ts'
 import { pgClient } from '../store/pg/db.ts'
+import { pgConn } from '../store/conn.ts'
+import { commit } from '../store/runner.ts'
 import type { ReplayAudience, StoredEvent } from '../store/events.ts'
 import { type Q, runAsync } from '../store/unit.ts'
 import { LogTailer, type WakeReason } from './log-tailer.ts'
@@ -39,9 +41,6 @@ export class PgEventBatch {
     })
   }
 }
-
-/** The transaction's connection, for a unit's steps. */
-export type PgTx = Pick<pg.ClientBase, 'query'>
 
 export interface PgEventLogOptions {
   url: string
@@ -119,14 +118,14 @@ export class PgEventLog {
   }
 
   /** Runs the unit in one transaction on one connection; its events get their ids last. */
-  async transact<T>(unit: (batch: PgEventBatch, tx: PgTx) => Q<T>): Promise<T> {
+  async transact<T>(unit: (batch: PgEventBatch) => Q<T>): Promise<T> {
     const client = await this.pool.connect()
     const batch = new PgEventBatch(this.opts.clock.now)
     let result: T
     let committed: CommittedEvent[] = []
     try {
       await client.query('BEGIN')
-      result = await runAsync(unit(batch, client))
+      result = await runAsync(unit(batch), pgConn(client))
       if (batch.pending.length > 0) {
         const first = await this.repo.append(client, batch.pending)
         committed = batch.pending.map(
@@ -142,7 +141,7 @@ export class PgEventLog {
             }) as CommittedEvent,
         )
       }
-      await client.query('COMMIT')
+      await commit(client)
     } catch (err) {
       await client.query('ROLLBACK').catch(() => {})
       client.release()

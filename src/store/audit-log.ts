@@ -1,7 +1,7 @@
 // The audit log's rows (issue 16): appended by domain/audit/audit-log.ts, read newest first
 // in keyset pages by id. Every read takes the workspace id, which comes from the session.
-import type { Statement } from 'better-sqlite3'
-import type { Db } from './db.ts'
+// Written as units of work (store/unit.ts): the same SQL on SQLite and PostgreSQL (issue 17).
+import { all, get, type Q } from './unit.ts'
 
 export interface AuditEntry {
   id: number
@@ -19,31 +19,31 @@ export type NewAuditEntry = Omit<AuditEntry, 'id'> & { workspaceId: number }
 
 type Row = Omit<AuditEntry, 'detail'> & { detail: string | null }
 
+const INSERT = `INSERT INTO audit_log (workspace_id, at, actor_user_id, actor_label, action, target_type, target_id, detail, ip)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
+const PAGE = `SELECT id, at, actor_user_id AS "actorUserId", actor_label AS "actorLabel", action, target_type AS "targetType",
+  target_id AS "targetId", detail, ip FROM audit_log WHERE workspace_id = ? AND id < ? ORDER BY id DESC LIMIT ?`
+
 export class AuditLogRepo {
-  private readonly insertStmt: Statement
-  private readonly pageStmt: Statement
-
-  constructor(db: Db) {
-    const c = db.$client
-    this.insertStmt = c.prepare(
-      `INSERT INTO audit_log (workspace_id, at, actor_user_id, actor_label, action, target_type, target_id, detail, ip)
-       VALUES (@workspaceId, @at, @actorUserId, @actorLabel, @action, @targetType, @targetId, @detail, @ip) RETURNING id`,
-    )
-    this.pageStmt = c.prepare(
-      `SELECT id, at, actor_user_id AS actorUserId, actor_label AS actorLabel, action, target_type AS targetType,
-         target_id AS targetId, detail, ip FROM audit_log WHERE workspace_id = ? AND id < ? ORDER BY id DESC LIMIT ?`,
-    )
-  }
-
-  insert(e: NewAuditEntry): number {
-    return (this.insertStmt.get({ ...e, detail: e.detail === null ? null : JSON.stringify(e.detail) }) as { id: number }).id
+  *insert(e: NewAuditEntry): Q<number> {
+    const detail = e.detail === null ? null : JSON.stringify(e.detail)
+    const row = yield* get<{ id: number }>(INSERT, [
+      e.workspaceId,
+      e.at,
+      e.actorUserId,
+      e.actorLabel,
+      e.action,
+      e.targetType,
+      e.targetId,
+      detail,
+      e.ip,
+    ])
+    return row!.id
   }
 
   /** Newest first, ids below `beforeId`. */
-  page(workspaceId: number, beforeId: number, limit: number): AuditEntry[] {
-    return (this.pageStmt.all(workspaceId, beforeId, limit) as Row[]).map((r) => ({
-      ...r,
-      detail: r.detail === null ? null : (JSON.parse(r.detail) as Record<string, unknown>),
-    }))
+  *page(workspaceId: number, beforeId: number, limit: number): Q<AuditEntry[]> {
+    const rows = yield* all<Row>(PAGE, [workspaceId, beforeId, limit])
+    return rows.map((r) => ({ ...r, detail: r.detail === null ? null : (JSON.parse(r.detail) as Record<string, unknown>) }))
   }
 }

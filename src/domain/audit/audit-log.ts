@@ -1,11 +1,14 @@
 // The audit log (issue 16): one call, `record`, for every place that changes who may do
 // what or touches secrets and data — sign-ins and their failures, lock-outs, 2FA, invitations,
 // roles and channel access, channel credentials, API tokens, outgoing webhooks, exports and
-// deletions. Synchronous (one insert), so a caller inside a transaction records in it.
+// deletions. One insert, so a caller inside a transaction records in it: a unit of work
+// (`recordUnit`, on either database, issue 17) or, for code still synchronous on SQLite,
+// `record` at once inside the caller's transaction.
 //
 // `detail` says what changed in words and ids, never a secret: a credential change names
 // the field ("accessToken changed"), not its value.
 import type { AuditEntry, AuditLogRepo } from '../../store/audit-log.ts'
+import type { Q } from '../../store/unit.ts'
 
 export interface AuditActor {
   /** The person who acted; null for Parley itself or someone not signed in. */
@@ -25,10 +28,22 @@ export interface AuditRecord {
 }
 
 export class AuditLog {
-  constructor(private readonly d: { repo: AuditLogRepo; now: () => number }) {}
+  constructor(
+    private readonly d: {
+      repo: AuditLogRepo
+      now: () => number
+      /** Runs a unit at once inside the open transaction (SQLite: runSync on the one connection). */
+      runNow: <T>(unit: Q<T>) => T
+    },
+  ) {}
 
+  /** At once, inside the caller's (synchronous, SQLite) transaction. */
   record(r: AuditRecord): number {
-    return this.d.repo.insert({
+    return this.d.runNow(this.recordUnit(r))
+  }
+
+  *recordUnit(r: AuditRecord): Q<number> {
+    return yield* this.d.repo.insert({
       workspaceId: r.workspaceId,
       at: this.d.now(),
       actorUserId: r.actor.userId,
@@ -43,6 +58,10 @@ export class AuditLog {
 
   /** Newest first; `beforeId` from the previous page's last entry. */
   page(workspaceId: number, beforeId: number | undefined, limit: number): AuditEntry[] {
+    return this.d.runNow(this.pageUnit(workspaceId, beforeId, limit))
+  }
+
+  pageUnit(workspaceId: number, beforeId: number | undefined, limit: number): Q<AuditEntry[]> {
     return this.d.repo.page(workspaceId, beforeId ?? Number.MAX_SAFE_INTEGER, limit)
   }
 }

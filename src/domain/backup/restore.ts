@@ -14,6 +14,8 @@ import path from 'node:path'
 import { openDatabase } from '../../store/db.ts'
 import { integrityOf, newEpoch } from '../../store/backup-db.ts'
 import { AuditLogRepo } from '../../store/audit-log.ts'
+import { sqliteConn } from '../../store/conn.ts'
+import { runSync } from '../../store/unit.ts'
 import { bindSecretBox } from '../../store/sealed-columns.ts'
 import { SecretBox } from '../../store/secret-box.ts'
 import { AuditLog } from '../audit/audit-log.ts'
@@ -85,7 +87,7 @@ export function restoreBackup(o: RestoreOptions): RestoreResult {
         }
         const marker = readMarker(from)
         const workspaceId = new AuthService(db, o.now).defaultWorkspace()
-        new AuditLog({ repo: new AuditLogRepo(db), now: o.now }).record({
+        new AuditLog({ repo: new AuditLogRepo(), now: o.now, runNow: (u) => runSync(u, sqliteConn(db.$client)) }).record({
           workspaceId,
           actor: { userId: null, label: 'npm run restore' },
           action: 'backup.restored',
