@@ -212,6 +212,8 @@ async function copyInto(
     if (r.rows[0]!.any) busy.push(t.name)
   }
   if (head.rows[0].last > 0) busy.push('event_seq (events were written)')
+  // The table an operator recognizes first: a Parley that ever started on this database made one.
+  busy.sort((a, b) => Number(b === 'workspaces') - Number(a === 'workspaces'))
   if (busy.length > 0)
     throw new DbCopyError(
       `The target database already holds data (${busy.slice(0, 5).join(', ')}${busy.length > 5 ? ', …' : ''}): db:copy copies only into an empty database and never merges. Create a new database and copy into it.`,
