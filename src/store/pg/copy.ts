@@ -153,9 +153,13 @@ export async function copySqliteToPg(opts: CopyOptions): Promise<CopyResult> {
       )
       const sourceEpoch = (sqlite.prepare(`SELECT value FROM meta WHERE key = 'epoch'`).pluck().get() as string | undefined) ?? ''
 
-      await migratePg(opts.to, opts.nodeId)
       const client = pgClient(opts.to, `parley-db-copy:${opts.nodeId}`)
-      await client.connect()
+      try {
+        await migratePg(opts.to, opts.nodeId)
+        await client.connect()
+      } catch (err) {
+        throw new DbCopyError(`could not connect to and migrate ${describePgUrl(opts.to)}: ${(err as Error).message}`)
+      }
       try {
         await client.query('BEGIN')
         try {
