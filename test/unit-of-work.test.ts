@@ -11,6 +11,8 @@ import { migratePg, openPgPool } from '../src/store/pg/db.ts'
 import { AbortedTransactionError, PgRunner, SqliteRunner, type UnitRunner } from '../src/store/runner.ts'
 import { all, dialect, get, type Q, run, step } from '../src/store/unit.ts'
 import { AuditLogRepo } from '../src/store/audit-log.ts'
+import { insertRow, TableCodec, updateRowById } from '../src/store/prepared.ts'
+import { users, workspaces } from '../src/store/schema.ts'
 import { freshPgDatabase } from './helpers/pg.ts'
 
 t.test('placeholders are numbered for PostgreSQL outside quotes and comments', async (t) => {
@@ -178,4 +180,45 @@ t.test('a unit reads many statements in one snapshot on PostgreSQL', async (t) =
   })
   t.same(seen, [2, 2], 'REPEATABLE READ: the commit in between is not seen')
   t.equal((await r.read(() => get<{ n: number }>('SELECT count(*)::int AS n FROM workspaces')))!.n, 3)
+})
+
+t.test('rows by the schema: inserted and updated alike on both databases (JSON parsed, booleans as booleans)', async (t) => {
+  const ws = new TableCodec<{ id: number; name: string; businessHours: unknown; assignmentCap: number }>(workspaces)
+  const people = new TableCodec<{ id: number; email: string; streaming: boolean; seenAt: number | null }>(users)
+  const { sqlite, pg } = await onBoth(t, (r) =>
+    r.transact(function* () {
+      const w = (yield* insertRow(ws, { name: 'Shop', businessHours: { mon: [[540, 1080]] }, createdAt: 5 }))!
+      const u = (yield* insertRow(people, {
+        workspaceId: w.id,
+        email: 'ana@example.com',
+        name: 'Ana',
+        passwordHash: 'x',
+        role: 'agent',
+        streaming: true,
+        createdAt: 5,
+      }))!
+      const again = yield* insertRow(
+        people,
+        { workspaceId: w.id, email: 'ana@example.com', name: 'A', passwordHash: 'x', role: 'agent', createdAt: 6 },
+        '(email) DO NOTHING',
+      )
+      const off = (yield* updateRowById(people, u.id, { streaming: false, seenAt: 42 }))!
+      const capped = (yield* updateRowById(ws, w.id, { assignmentCap: 3, businessHours: null }))!
+      return {
+        w: { name: w.name, businessHours: w.businessHours, cap: w.assignmentCap },
+        u: { email: u.email, streaming: u.streaming, seenAt: u.seenAt },
+        again: again ?? null,
+        off: { streaming: off.streaming, seenAt: off.seenAt },
+        capped: { cap: capped.assignmentCap, businessHours: capped.businessHours },
+      }
+    }),
+  )
+  t.same(sqlite, {
+    w: { name: 'Shop', businessHours: { mon: [[540, 1080]] }, cap: 10 },
+    u: { email: 'ana@example.com', streaming: true, seenAt: null },
+    again: null,
+    off: { streaming: false, seenAt: 42 },
+    capped: { cap: 3, businessHours: null },
+  })
+  if (pg) t.same(pg, sqlite, 'PostgreSQL: the same rows')
 })

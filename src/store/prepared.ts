@@ -5,6 +5,7 @@
 // the SQL here cannot drift from it.
 import type Database from 'better-sqlite3'
 import { getTableColumns, getTableName, type Table } from 'drizzle-orm'
+import { get, type Q } from './unit.ts'
 
 interface ColumnInfo {
   key: string
@@ -30,6 +31,45 @@ export class TableCodec<Row> {
   }
 
   private readonly selects = new Map<string, string>()
+  private readonly quotedSelects = new Map<string, string>()
+
+  /**
+   * `alias.col AS "key", …`: the quoted form both databases read alike (PostgreSQL folds an
+   * unquoted alias to lower case). Units of work (issue 17) use this one.
+   */
+  selectQuoted(alias = this.name): string {
+    let s = this.quotedSelects.get(alias)
+    if (s === undefined) {
+      s = this.cols.map((c) => `${alias}.${c.name} AS "${c.key}"`).join(', ')
+      this.quotedSelects.set(alias, s)
+    }
+    return s
+  }
+
+  /** A row as either database returns it: JSON text parsed, SQLite's 0/1 booleans as booleans. */
+  decodeAny(raw: unknown): Row {
+    const r = raw as Record<string, unknown>
+    for (const c of this.cols) {
+      const v = r[c.key]
+      if (c.json && typeof v === 'string') r[c.key] = JSON.parse(v)
+      else if (c.bool && typeof v === 'number') r[c.key] = v === 1
+    }
+    return r as Row
+  }
+
+  /** Positional parameters in key order: JSON stringified, booleans as booleans (each connection binds its own). */
+  encodePositional(values: Record<string, unknown>): { keys: string[]; params: unknown[] } {
+    const keys = Object.keys(values)
+      .filter((k) => values[k] !== undefined)
+      .sort()
+    const params = keys.map((k) => {
+      const c = this.byKey.get(k)
+      if (!c) throw new Error(`${this.name} has no column ${k}`)
+      const v = values[k]
+      return v === null ? null : c.json ? JSON.stringify(v) : v
+    })
+    return { keys, params }
+  }
 
   /** `alias.col AS key, …` for every column. */
   select(alias = this.name): string {
@@ -121,4 +161,26 @@ export class Statements {
     const row = stmt.get(params)
     return row === undefined ? undefined : codec.decode(row)
   }
+}
+
+// The same two shapes as units of work (issue 17): one SQL text for both databases.
+
+/** INSERT of the given columns; `onConflict` e.g. '(channel_id, contact_id) DO NOTHING'. The row, or undefined. */
+export function* insertRow<Row>(codec: TableCodec<Row>, values: Record<string, unknown>, onConflict?: string): Q<Row | undefined> {
+  const { keys, params } = codec.encodePositional(values)
+  const sql =
+    `INSERT INTO ${codec.name} (${keys.map((k) => codec.column(k)).join(', ')}) VALUES (${keys.map(() => '?').join(', ')})` +
+    (onConflict ? ` ON CONFLICT ${onConflict}` : '') +
+    ` RETURNING ${codec.selectQuoted(codec.name)}`
+  const row = yield* get<Record<string, unknown>>(sql, params)
+  return row === undefined ? undefined : codec.decodeAny(row)
+}
+
+/** UPDATE … SET the given columns WHERE id = ?; the updated row, or undefined. */
+export function* updateRowById<Row>(codec: TableCodec<Row>, id: number, set: Record<string, unknown>): Q<Row | undefined> {
+  const { keys, params } = codec.encodePositional(set)
+  if (keys.length === 0) throw new Error('empty update')
+  const sql = `UPDATE ${codec.name} SET ${keys.map((k) => `${codec.column(k)} = ?`).join(', ')} WHERE id = ? RETURNING ${codec.selectQuoted(codec.name)}`
+  const row = yield* get<Record<string, unknown>>(sql, [...params, id])
+  return row === undefined ? undefined : codec.decodeAny(row)
 }
