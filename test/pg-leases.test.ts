@@ -9,7 +9,8 @@ import { once } from 'node:events'
 import path from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
 import { LocalOwnership, type LostInfo } from '../src/domain/ownership/ownership.ts'
-import { migratePg, openPgPool } from '../src/store/pg/db.ts'
+import { PgOwnership } from '../src/domain/ownership/pg-ownership.ts'
+import { migratePg, openPgPool, pgClient } from '../src/store/pg/db.ts'
 import {
   acquireLease,
   freeLeases,
@@ -21,7 +22,7 @@ import {
   renewLeases,
 } from '../src/store/pg/leases.ts'
 import type { Acts, Belief, Report } from './helpers/pg-lease-node.ts'
-import { freshPgDatabase } from './helpers/pg.ts'
+import { freshPgDatabase, pgAdminUrl } from './helpers/pg.ts'
 
 const NODE = path.join(import.meta.dirname, 'helpers/pg-lease-node.ts')
 const TTL_MS = 1500
@@ -266,6 +267,7 @@ t.test('kill -9 one process: its names are owned by the others after its leases 
   await once(victim.child, 'exit')
   const killedAt = Date.now()
   const survivors = [nodes[0]!, nodes[2]!]
+  // The issue's bound with production leases (15 s + 5 s) is 20 s; these leases are ten times shorter.
   const after = await waitFor(`${victim.id}'s names owned by the others`, async () => {
     const rows = await channelLeases(pool)
     const ok = theirs.every((old) => {
@@ -345,6 +347,68 @@ t.test('handOver: a named lease moves to another process', async (t) => {
   checkTimelines(t, await logsOf(nodes))
   await stopAll(nodes)
 })
+
+t.test(
+  'in one process: a lease taken from under it is dropped at the next renewal; cut off from the database, it stops at its local deadline, before the lease expires',
+  async (t) => {
+    const url = await freshPgDatabase(t)
+    if (!url) return
+    await migratePg(url, 'test')
+    const dbName = new URL(url).pathname.slice(1)
+    // The database is closed to new connections below: the test reads it on a connection
+    // opened before, and closes and reopens it from the server's own database.
+    const admin = pgClient(url, 'parley-test-watch')
+    await admin.connect()
+    const server = pgClient(pgAdminUrl()!, 'parley-test-server')
+    await server.connect()
+    const pool = openPgPool(url, { nodeId: 'p1', max: 2 })
+    pool.on('error', () => {}) // its connections are terminated below on purpose
+    const errors: string[] = []
+    const own = new PgOwnership(pool, {
+      nodeId: 'p1',
+      names: ['channel:1', 'channel:2'],
+      ttlMs: TTL_MS,
+      renewMs: RENEW_MS,
+      now: Date.now, // the database's clock on this machine: the deadlines compare with expires_at
+      onError: (_err, what) => errors.push(what),
+    })
+    t.teardown(async () => {
+      await server.query(`ALTER DATABASE ${dbName} ALLOW_CONNECTIONS true`)
+      await own.stop()
+      await pool.end()
+      await admin.end()
+      await server.end()
+    })
+    const lost: Array<[string, LostInfo]> = []
+    own.onLost((n, i) => lost.push([n, i]))
+    await own.start()
+    t.ok(own.owns('channel:1') && own.owns('channel:2'), 'alone, it owns both names after its first round')
+
+    // The row changes owner behind its back (an operator; a bug elsewhere): its next renewal fails.
+    await admin.query(`UPDATE leases SET owner = 'intruder', fence = fence + 1 WHERE name = 'channel:1'`)
+    const [, stolen] = await waitFor('channel:1 reported lost', async () => lost.find(([n]) => n === 'channel:1'))
+    t.equal(stolen.reason, 'renew-failed', 'dropped at once when the renewal fails')
+    t.notOk(own.owns('channel:1'))
+    t.ok(own.owns('channel:2'), 'the other name is still owned')
+
+    // Cut off: no new connection to the database (superusers included), the open ones terminated.
+    await server.query(`ALTER DATABASE ${dbName} ALLOW_CONNECTIONS false`)
+    await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'parley:p1'`)
+    const [, cut] = await waitFor('channel:2 reported lost', async () => lost.find(([n]) => n === 'channel:2'))
+    t.equal(cut.reason, 'expired', 'lost at its local deadline, without hearing from the database')
+    t.notOk(own.owns('channel:2'))
+    const row = (await listLeases(admin, 'channel:2'))[0]!
+    t.ok(row.expiresAt >= cut.at, `the local deadline (${cut.at}) is not after the lease's expiry in the table (${row.expiresAt})`)
+    t.ok(errors.length > 0, 'the failed rounds were reported')
+
+    await server.query(`ALTER DATABASE ${dbName} ALLOW_CONNECTIONS true`)
+    own.wake()
+    await waitFor('both names owned again once the database is back and the intruder’s lease expired', async () =>
+      own.owns('channel:1') && own.owns('channel:2') ? true : undefined,
+    )
+    t.ok((own.fence('channel:1') ?? 0) > stolen.fence && (own.fence('channel:2') ?? 0) > cut.fence, 'under new fences')
+  },
+)
 
 t.test('SQLite (one process): LocalOwnership owns every name at once', async (t) => {
   const own = new LocalOwnership('solo', ['channel:1', 'campaign:1'])

@@ -154,6 +154,17 @@ export class PgOwnership implements Ownership {
     clearTimeout(this.lapseTimer)
   }
 
+  /**
+   * Runs a round now instead of at the next period: e.g. on a hint that another process
+   * released a name (a handOver), so that the move leaves the name unowned for less than a
+   * period. Does nothing while a round is running.
+   */
+  wake(): void {
+    if (!this.running || this.round) return
+    clearTimeout(this.timer)
+    void this.runRound()
+  }
+
   private runRound(): Promise<void> {
     this.round = this.renewAndBalance()
       .catch((err) => this.opts.onError(err, 'a lease renewal round'))
