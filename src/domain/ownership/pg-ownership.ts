@@ -268,13 +268,15 @@ export class PgOwnership implements Ownership {
     const h = this.owned.get(name)
     if (!h) return
     this.owned.delete(name)
-    this.listeners.emitLost(name, { fence: h.fence, reason, at })
+    // owns() already answered false from the deadline on (a renewal that failed after a slow
+    // round trip is noticed late): the ownership ended there.
+    this.listeners.emitLost(name, { fence: h.fence, reason, at: Math.min(at, h.deadline) })
   }
 
   /** Drops every name past its local deadline. */
   private lapse(): void {
     const now = this.now()
-    for (const [name, h] of [...this.owned]) if (now >= h.deadline) this.drop(name, 'expired', h.deadline)
+    for (const [name, h] of [...this.owned]) if (now >= h.deadline) this.drop(name, 'expired')
     this.scheduleLapse()
   }
 
