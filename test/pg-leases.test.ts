@@ -17,6 +17,7 @@ import {
   type LeaseRow,
   listLeases,
   liveOwners,
+  pruneLeases,
   releaseLease,
   renewLease,
   renewLeases,
@@ -229,6 +230,8 @@ t.test('the lease SQL: take, keep, renew, release, expire, fence', async (t) => 
   t.equal(await acquireLease(pool, 'node:a', 'a', 60_000), 1)
   t.equal(await acquireLease(pool, 'node:b', 'b', 0), 1)
   t.same(await liveOwners(pool, 'node:'), ['a'], 'live owners: only unexpired heartbeats')
+  t.equal(await pruneLeases(pool, 'node:', 0), 1, 'pruned: the expired heartbeat only')
+  t.equal(await pruneLeases(pool, 'node:', 0), 0)
   const rows = await listLeases(pool, 'channel:')
   t.same(
     rows.map((r) => [r.name, r.owner, r.fence, r.live]),

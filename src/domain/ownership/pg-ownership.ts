@@ -19,7 +19,7 @@
 // can take its names: it never needs a round trip to know it must stop. Only durations are
 // measured locally; the lease times themselves are on the database's clock (leases.ts).
 import type pg from 'pg'
-import { acquireLease, freeLeases, liveOwners, releaseLease, renewLeases } from '../../store/pg/leases.ts'
+import { acquireLease, freeLeases, liveOwners, pruneLeases, releaseLease, renewLeases } from '../../store/pg/leases.ts'
 import { type LossReason, type LostInfo, type Ownership, OwnershipListeners } from './ownership.ts'
 
 /**
@@ -32,6 +32,8 @@ export const LEASE_TTL_MS = 15_000
 export const LEASE_RENEW_MS = 5_000
 
 const HEARTBEAT_PREFIX = 'node:'
+/** Heartbeats of processes gone for this long are deleted at a start (each start has a new node id). */
+const HEARTBEAT_KEEP_MS = 24 * 3600_000
 
 export interface PgOwnershipOptions {
   /** This process (PARLEY_NODE_ID): the leases' owner. */
@@ -97,6 +99,7 @@ export class PgOwnership implements Ownership {
   async start(): Promise<void> {
     if (this.running) return
     this.running = true
+    await pruneLeases(this.pool, HEARTBEAT_PREFIX, HEARTBEAT_KEEP_MS).catch((err) => this.opts.onError(err, 'pruning old heartbeats'))
     await this.runRound()
   }
 

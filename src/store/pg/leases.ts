@@ -120,3 +120,14 @@ export async function listLeases(q: Queryable, prefix = ''): Promise<LeaseRow[]>
   )
   return r.rows
 }
+
+/**
+ * Deletes the rows under `prefix` expired for longer than `expiredForMs`. For the heartbeats
+ * only: every process start has a new node id, so their rows would pile up; a deleted row's
+ * fence starts over, which is harmless for a name never used again. Never for work names,
+ * whose fences must keep growing.
+ */
+export async function pruneLeases(q: Queryable, prefix: string, expiredForMs: number): Promise<number> {
+  const r = await q.query(`DELETE FROM leases WHERE starts_with(name, $1) AND expires_at < ${DB_NOW_MS} - $2`, [prefix, expiredForMs])
+  return r.rowCount ?? 0
+}
