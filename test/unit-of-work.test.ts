@@ -14,6 +14,8 @@ import { AuditLogRepo } from '../src/store/audit-log.ts'
 import { insertRow, TableCodec, updateRowById } from '../src/store/prepared.ts'
 import { users, workspaces } from '../src/store/schema.ts'
 import { freshPgDatabase } from './helpers/pg.ts'
+import { type Emitter, EventLog, type UnitLog } from '../src/events/event-log.ts'
+import { PgEventLog } from '../src/events/pg-event-log.ts'
 
 t.test('placeholders are numbered for PostgreSQL outside quotes and comments', async (t) => {
   t.equal(numberPlaceholders('SELECT a FROM t WHERE b = ? AND c = ?'), 'SELECT a FROM t WHERE b = $1 AND c = $2')
@@ -221,4 +223,68 @@ t.test('rows by the schema: inserted and updated alike on both databases (JSON p
     capped: { cap: 3, businessHours: null },
   })
   if (pg) t.same(pg, sqlite, 'PostgreSQL: the same rows')
+})
+
+t.test('a unit with events: the same events committed and published on either log', async (t) => {
+  const labels = function* (batch: Emitter, name: string): Q<number> {
+    const row = yield* get<{ id: number }>(`INSERT INTO labels (workspace_id, name, color, created_at) VALUES (?, ?, ?, ?) RETURNING id`, [
+      1,
+      name,
+      '#123456',
+      7,
+    ])
+    const list = yield* all<{ id: number; name: string; color: string }>(
+      `SELECT id, name, color FROM labels WHERE workspace_id = ? ORDER BY name, id`,
+      [1],
+    )
+    batch.emit(1, 'labels.changed', { labels: list })
+    return row!.id
+  }
+  const shape = (events: { type: string; data: string; channelId: number | null; userId: number | null }[]) =>
+    events.map((e) => ({ type: e.type, data: JSON.parse(e.data), channelId: e.channelId, userId: e.userId }))
+
+  // SQLite: EventLog's unit log, published after the commit.
+  const dir = mkdtempSync(path.join(tmpdir(), 'parley-unit-log-'))
+  const db = openDatabase(path.join(dir, 'p.db'), { busyTimeoutMs: 1000 })
+  t.teardown(() => {
+    db.$client.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
+  db.$client.exec(`INSERT INTO workspaces (id, name) VALUES (1, 'W')`)
+  const sqliteLog = new EventLog(db, { now: () => 7 })
+  const onSqlite: { type: string; data: string; channelId: number | null; userId: number | null }[] = []
+  sqliteLog.onCommitted((events) => onSqlite.push(...events))
+  const log: UnitLog = sqliteLog.unitLog()
+  const ids = [await log.transact((b) => labels(b, 'Urgent')), await log.transact((b) => labels(b, 'Beta'))]
+  await log
+    .transact(function* (b) {
+      yield* labels(b, 'Never')
+      throw new Error('no')
+    })
+    .catch(() => {})
+  t.equal(onSqlite.length, 2, 'the unit that threw published nothing')
+
+  const url = await freshPgDatabase(t)
+  if (!url) return
+  await migratePg(url, 'unit-log')
+  const pool = openPgPool(url, { nodeId: 'unit-log', max: 3 })
+  await pool.query(`INSERT INTO workspaces (name) VALUES ('W')`)
+  const pgLog = new PgEventLog(pool, { url, nodeId: 'unit-log', pollMs: 100, clock: { now: () => 7 }, onError: () => {} })
+  t.teardown(async () => {
+    await pgLog.stop()
+    await pool.end()
+  })
+  const onPg: typeof onSqlite = []
+  pgLog.onPublished((events) => onPg.push(...events))
+  await pgLog.start()
+  const pgIds = [await pgLog.transact((b) => labels(b, 'Urgent')), await pgLog.transact((b) => labels(b, 'Beta'))]
+  await pgLog
+    .transact(function* (b) {
+      yield* labels(b, 'Never')
+      throw new Error('no')
+    })
+    .catch(() => {})
+  for (let i = 0; i < 500 && onPg.length < 2; i++) await new Promise((r) => setTimeout(r, 10))
+  t.same(pgIds, ids, 'the same rows')
+  t.same(shape(onPg), shape(onSqlite), 'the same events, in the same order, with the same audience')
 })

@@ -4,6 +4,8 @@
 import type { Db } from '../store/db.ts'
 import { EventsRepo, type ReplayAudience } from '../store/events.ts'
 import type { EventPayloads, EventType } from './types.ts'
+import { sqliteConn } from '../store/conn.ts'
+import { type Q, runSync } from '../store/unit.ts'
 
 export interface LoggedEvent {
   id: number
@@ -26,7 +28,9 @@ export interface Audience {
   userId?: number
 }
 type ChannelScoped = 'message.created' | 'message.updated' | 'conversation.updated'
-type AudienceArg<T extends EventType> = T extends ChannelScoped ? [audience: Audience & { channelId: number }] : [audience?: Audience]
+export type AudienceArg<T extends EventType> = T extends ChannelScoped
+  ? [audience: Audience & { channelId: number }]
+  : [audience?: Audience]
 
 /**
  * A committed event as the side effects registered after the commit receive it (app.ts):
@@ -43,8 +47,22 @@ export interface Clock {
 }
 export const systemClock: Clock = { now: () => Date.now() }
 
+/** What a unit of work emits its events through, on either database (issue 17). */
+export interface Emitter {
+  emit<T extends EventType>(workspaceId: number, type: T, payload: EventPayloads[T], ...audience: AudienceArg<T>): void
+}
+
+/**
+ * The writing seam of code written as units of work (store/unit.ts), on either database:
+ * the unit runs in one transaction with an event batch, and its events are published
+ * after the commit. SQLite: EventLog.unitLog(); PostgreSQL: PgEventLog.
+ */
+export interface UnitLog {
+  transact<T>(unit: (batch: Emitter) => Q<T>): Promise<T>
+}
+
 /** Events appended by one unit of work, published only if it commits. */
-export class EventBatch {
+export class EventBatch implements Emitter {
   readonly events: CommittedEvent[] = []
   constructor(private readonly log: EventLog) {}
 
@@ -88,6 +106,13 @@ export class EventLog {
 
   batch(): EventBatch {
     return new EventBatch(this)
+  }
+
+  /** Units of work on this (SQLite) log: run synchronously inside `transact` (issue 17). */
+  unitLog(): UnitLog & { transactSync<T>(unit: (batch: Emitter) => Q<T>): T } {
+    const conn = sqliteConn(this.db.$client)
+    const transactSync = <T>(unit: (batch: Emitter) => Q<T>): T => this.transact((batch) => runSync(unit(batch), conn))
+    return { transactSync, transact: async (unit) => transactSync(unit) }
   }
 
   /** Runs `fn` in one transaction with an event batch; publishes after the commit. */

@@ -19,17 +19,18 @@ import { commit } from '../store/runner.ts'
 import type { ReplayAudience, StoredEvent } from '../store/events.ts'
 import { type Q, runAsync } from '../store/unit.ts'
 import { LogTailer, type WakeReason } from './log-tailer.ts'
-import type { Audience, Clock, CommittedEvent } from './event-log.ts'
+import type { Audience, AudienceArg, Clock, CommittedEvent, Emitter, UnitLog } from './event-log.ts'
 import type { EventPayloads, EventType } from './types.ts'
 
 export const NOTIFY_CHANNEL = 'parley_events'
 
 /** Events a unit appends: ids are given at its commit. */
-export class PgEventBatch {
+export class PgEventBatch implements Emitter {
   readonly pending: Array<PendingEvent & { payload: unknown }> = []
   constructor(private readonly now: () => number) {}
 
-  emit<T extends EventType>(workspaceId: number, type: T, payload: EventPayloads[T], audience: Audience = {}): void {
+  emit<T extends EventType>(workspaceId: number, type: T, payload: EventPayloads[T], ...audienceArg: AudienceArg<T>): void {
+    const audience: Audience = audienceArg[0] ?? {}
     this.pending.push({
       workspaceId,
       type,
@@ -50,7 +51,7 @@ export interface PgEventLogOptions {
   onError(err: unknown, what: string): void
 }
 
-export class PgEventLog {
+export class PgEventLog implements UnitLog {
   epoch = ''
   private readonly repo = new PgEventsRepo()
   private readonly tailer: LogTailer
@@ -118,7 +119,7 @@ export class PgEventLog {
   }
 
   /** Runs the unit in one transaction on one connection; its events get their ids last. */
-  async transact<T>(unit: (batch: PgEventBatch) => Q<T>): Promise<T> {
+  async transact<T>(unit: (batch: Emitter) => Q<T>): Promise<T> {
     const client = await this.pool.connect()
     const batch = new PgEventBatch(this.opts.clock.now)
     let result: T
