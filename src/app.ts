@@ -71,6 +71,7 @@ import { InlineFacts, ThreadFacts } from './domain/reports/report-threads.ts'
 import { AuditLogRepo } from './store/audit-log.ts'
 import { sqliteConn } from './store/conn.ts'
 import { type Q, runSync } from './store/unit.ts'
+import { SqliteRunner } from './store/runner.ts'
 import { AuditLog } from './domain/audit/audit-log.ts'
 import { SecretBox } from './store/secret-box.ts'
 import { bindSecretBox } from './store/sealed-columns.ts'
@@ -226,6 +227,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       : undefined
   const services: Services = {
     config,
+    units: new SqliteRunner(db.$client),
+    unitLog: events.unitLog(),
+    runNow,
     db,
     clock,
     events,

@@ -2,7 +2,9 @@
 // from app.ts, so the wiring point and the routes it registers never import each other.
 import type { Config } from './config.ts'
 import type { Db } from './store/db.ts'
-import type { Clock, EventLog } from './events/event-log.ts'
+import type { Clock, EventLog, UnitLog } from './events/event-log.ts'
+import type { UnitRunner } from './store/runner.ts'
+import type { Q } from './store/unit.ts'
 import type { StreamHub } from './events/stream-hub.ts'
 import type { InboxStore } from './store/inbox-store.ts'
 import type { InboxWriter } from './domain/inbox/writer.ts'
@@ -37,6 +39,14 @@ import type { Webhooks } from './domain/webhooks/webhooks.ts'
 
 export interface Services {
   config: Readonly<Config>
+  /**
+   * Issue 17, code written as units of work (store/unit.ts) for both databases: `units` runs a
+   * unit in a transaction (or a read), `unitLog` a writing unit with its events; `runNow` runs a
+   * unit at once inside the caller's open transaction, for code still synchronous on SQLite.
+   */
+  units: UnitRunner
+  unitLog: UnitLog
+  runNow: <T>(unit: Q<T>) => T
   db: Db
   clock: Clock
   events: EventLog
