@@ -30,7 +30,7 @@ export interface AuditEntryDto {
 }
 
 export async function auditRoutes(app: FastifyInstance, opts: { services: Services }) {
-  const { audit } = opts.services
+  const { audit, units } = opts.services
   const users = new UsersRepo(opts.services.db)
   const r = app.withTypeProvider<TypeBoxTypeProvider>()
   const admin = { onRequest: app.authenticate, preValidation: app.requireAdmin }
@@ -68,18 +68,21 @@ export async function auditRoutes(app: FastifyInstance, opts: { services: Servic
       const ws = req.session.workspaceId
       const limit = req.query.limit ?? DEFAULT_LIMIT
       const before = req.query.cursor ? idFromCursor(req.query.cursor) : undefined
-      const { page, nextCursor } = keysetPage(audit.page(ws, before, limit + 1), limit, (last) => [last.id])
+      const entries = await units.read(() => audit.pageUnit(ws, before, limit + 1))
+      const { page, nextCursor } = keysetPage(entries, limit, (last) => [last.id])
       return { entries: dtos(ws, page), nextCursor }
     },
   )
 
   r.get('/api/audit.csv', admin, async (req, reply) => {
     const ws = req.session.workspaceId
-    audit.record({ workspaceId: ws, actor: { userId: req.session.userId, ip: req.ip }, action: 'audit.exported' })
+    await units.transact(() =>
+      audit.recordUnit({ workspaceId: ws, actor: { userId: req.session.userId, ip: req.ip }, action: 'audit.exported' }),
+    )
     let out = csvLine([...CSV_COLUMNS])
     let before: number | undefined
     for (;;) {
-      const rows = audit.page(ws, before, CSV_PAGE)
+      const rows = await units.read(() => audit.pageUnit(ws, before, CSV_PAGE))
       for (const e of dtos(ws, rows)) {
         out += csvLine([
           e.id,
