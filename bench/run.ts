@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [-- --only=ingest,delivery,fanout,replay,reads,peer,campaign,audience,presence,history] [-- --profile]`
+// `npm run bench [-- --quick] [-- --only=ingest,delivery,fanout,replay,reads,peer,campaign,audience,presence,history,pglog] [-- --profile]`
 // `[-- --campaign-full]`: the campaign workload at the issue's 10,000 recipients (else 1,000).
 //
 // Runs each workload with its baselines side by side, prints the tables and writes
@@ -22,6 +22,7 @@ import { campaign } from './campaign.ts'
 import { audience } from './workloads/audience.ts'
 import { presence } from './workloads/presence.ts'
 import { history } from './workloads/history.ts'
+import { pglog } from './workloads/pglog.ts'
 
 const WORKLOADS: Record<string, (ctx: Ctx) => Promise<Section | Section[]>> = {
   ingest,
@@ -34,6 +35,7 @@ const WORKLOADS: Record<string, (ctx: Ctx) => Promise<Section | Section[]>> = {
   audience,
   presence,
   history,
+  pglog,
 }
 
 const args = process.argv.slice(2)

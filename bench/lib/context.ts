@@ -29,6 +29,8 @@ export interface Sizes {
     ingestRounds: number
     ingestWarmSeconds: number
   }
+  /** Issue 17: the event log's commits/s and publish latency, W writers for `seconds` per cell, `rounds` interleaved. */
+  pglog: { levels: number[]; seconds: number; warmSeconds: number; rounds: number }
 }
 
 export interface Ctx {
@@ -58,6 +60,7 @@ export function sizes(quick: boolean): Sizes {
       audience: { streams: 1000, users: 40, channels: 20, perProcess: 1000, reps: 3, replayEvents: 2000, perWebhook: 50 },
       presence: { agents: 200, rate: 200, seconds: 10, warmWebhooks: 300 },
       history: { conversations: 10_000, messages: 100_000, seconds: 1, ingestSeconds: 1.5, ingestRounds: 2, ingestWarmSeconds: 1 },
+      pglog: { levels: [1, 8], seconds: 1, warmSeconds: 0.5, rounds: 1 },
     }
   }
   const max = maxStreams()
@@ -71,5 +74,6 @@ export function sizes(quick: boolean): Sizes {
     audience: { streams: 10_000, users: 200, channels: 20, perProcess: 5000, reps: 5, replayEvents: 10_000, perWebhook: 50 },
     presence: { agents: 200, rate: 200, seconds: 15, warmWebhooks: 1000 },
     history: { conversations: 100_000, messages: 1_000_000, seconds: 3, ingestSeconds: 4, ingestRounds: 7, ingestWarmSeconds: 3 },
+    pglog: { levels: [1, 8, 32], seconds: 4, warmSeconds: 2, rounds: 2 },
   }
 }
