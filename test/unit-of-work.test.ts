@@ -288,3 +288,20 @@ t.test('a unit with events: the same events committed and published on either lo
   t.same(pgIds, ids, 'the same rows')
   t.same(shape(onPg), shape(onSqlite), 'the same events, in the same order, with the same audience')
 })
+
+t.test('an idle pooled connection ended by the server does not end the process; the next unit reconnects', async (t) => {
+  const url = await freshPgDatabase(t)
+  if (!url) return
+  await migratePg(url, 'idle')
+  const errors: Error[] = []
+  const pool = openPgPool(url, { nodeId: 'idle-test', max: 2, onIdleError: (e) => errors.push(e) })
+  t.teardown(() => pool.end())
+  const r = new PgRunner(pool)
+  t.equal((await r.read(() => get<{ n: number }>('SELECT 1 AS "n"')))!.n, 1)
+  const admin = openPgPool(url, { nodeId: 'admin', max: 1 })
+  t.teardown(() => admin.end())
+  await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'parley:idle-test'`)
+  for (let i = 0; i < 500 && errors.length === 0; i++) await new Promise((res) => setTimeout(res, 10))
+  t.equal(errors.length, 1, 'reported, not thrown')
+  t.equal((await r.read(() => get<{ n: number }>('SELECT 2 AS "n"')))!.n, 2, 'a new connection serves the next unit')
+})

@@ -67,7 +67,14 @@ export class PgEventLog implements UnitLog {
     this.tailer = new LogTailer({
       read: (afterId, limit) => this.repo.readAfter(this.pool, afterId, limit),
       publish: (events) => {
-        for (const p of this.publishers) p(events)
+        // One failing stream feed must not keep the others from their events.
+        for (const p of this.publishers) {
+          try {
+            p(events)
+          } catch (err) {
+            opts.onError(err, 'publishing events')
+          }
+        }
       },
       pollMs: opts.pollMs,
       onError: (err) => opts.onError(err, 'reading the event log'),
@@ -144,8 +151,12 @@ export class PgEventLog implements UnitLog {
       }
       await commit(client)
     } catch (err) {
-      await client.query('ROLLBACK').catch(() => {})
-      client.release()
+      // A connection that cannot even roll back is broken: dropped, not returned to the pool.
+      const broken = await client.query('ROLLBACK').then(
+        () => false,
+        () => true,
+      )
+      client.release(broken)
       throw err
     }
     client.release()

@@ -58,6 +58,14 @@ export class AbortedTransactionError extends Error {
   }
 }
 
+/** Rolls back; true when even that failed (the connection is broken: drop it, do not pool it). */
+async function rollback(client: pg.PoolClient): Promise<boolean> {
+  return client.query('ROLLBACK').then(
+    () => false,
+    () => true,
+  )
+}
+
 export async function commit(client: pg.PoolClient | pg.Client): Promise<void> {
   const r = await client.query('COMMIT')
   if (r.command === 'ROLLBACK') throw new AbortedTransactionError()
@@ -70,32 +78,34 @@ export class PgRunner implements UnitRunner {
 
   async transact<T>(unit: () => Q<T>, isolation: 'READ COMMITTED' | 'REPEATABLE READ' = 'READ COMMITTED'): Promise<T> {
     const client = await this.pool.connect()
+    let broken = false
     try {
       await client.query(`BEGIN ISOLATION LEVEL ${isolation}`)
       const result = await runAsync(unit(), pgConn(client))
       await commit(client)
       return result
     } catch (err) {
-      await client.query('ROLLBACK').catch(() => {})
+      broken = await rollback(client)
       throw err
     } finally {
-      client.release()
+      client.release(broken)
     }
   }
 
   /** Several statements in one snapshot (REPEATABLE READ, read only). */
   async read<T>(unit: () => Q<T>): Promise<T> {
     const client = await this.pool.connect()
+    let broken = false
     try {
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
       const result = await runAsync(unit(), pgConn(client))
       await client.query('COMMIT')
       return result
     } catch (err) {
-      await client.query('ROLLBACK').catch(() => {})
+      broken = await rollback(client)
       throw err
     } finally {
-      client.release()
+      client.release(broken)
     }
   }
 }

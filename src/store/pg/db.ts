@@ -34,16 +34,23 @@ export interface PgOptions {
   nodeId: string
   /** Connections in the pool. */
   max?: number
+  /** An idle pooled connection was ended by the server (logged by the caller). */
+  onIdleError?: (err: Error) => void
 }
 
 export function openPgPool(url: string, opts: PgOptions): pg.Pool {
-  return new pg.Pool({
+  const pool = new pg.Pool({
     connectionString: url,
     max: opts.max ?? 10,
     application_name: `parley:${opts.nodeId}`.slice(0, 63),
     options: SESSION_OPTIONS,
     types,
   })
+  // An idle connection the server ended (a restart, pg_terminate_backend, a dropped network) is
+  // an 'error' on the pool: without a listener Node would end the process. The pool has already
+  // dropped that connection; the next query opens a new one.
+  pool.on('error', (err) => opts.onIdleError?.(err))
+  return pool
 }
 
 /** One connection outside the pool (the listener, the migrator): same session settings and types. */
