@@ -64,6 +64,8 @@ export function pgClient(url: string, applicationName: string): pg.Client {
  */
 export async function migratePg(url: string, nodeId: string): Promise<{ applied: number }> {
   const client = pgClient(url, `parley-migrate:${nodeId}`)
+  // A connection lost mid-way fails the awaited query below; the 'error' event must not end the process.
+  client.on('error', () => {})
   await client.connect()
   try {
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY])
