@@ -35,8 +35,8 @@ const LIVE_BY_ID = `SELECT ${LIVE_COLUMNS} WHERE t.id = ? AND u.disabled_at IS N
 // Only when the last use is older than `staleBefore`: with several processes (PostgreSQL), two
 // calls of one token at once write once (the second re-checks the row after the first's commit).
 const TOUCH = `UPDATE api_tokens SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at <= ?)`
-// RETURNING: the check that the token is the person's and its removal are one statement, so
-// two revocations racing on PostgreSQL (READ COMMITTED) cannot both report (and audit) it.
+// RETURNING: the row it removed (its name and scope go in the audit line), in the one statement
+// that checks the token is the person's, so nothing can change between a check and the delete.
 const DELETE = `DELETE FROM api_tokens WHERE id = ? AND workspace_id = ? AND user_id = ? RETURNING ${ROW}`
 
 export class ApiTokensRepo {
