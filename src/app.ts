@@ -204,7 +204,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Code still synchronous on SQLite runs a unit of work at once, inside its own transaction (issue 17).
   const runNow = <T>(unit: Q<T>): T => runSync(unit, sqliteConn(db.$client))
   const audit = new AuditLog({ repo: new AuditLogRepo(), now: clock.now, runNow })
-  const apiTokens = new ApiTokens({ repo: new ApiTokensRepo(db), audit, now: clock.now })
+  const apiTokens = new ApiTokens({ repo: new ApiTokensRepo(), audit, now: clock.now, runNow })
   // A token's requests and streams run as session `token:<id>` (issue 16).
   auth.resolveSessionsWith(TOKEN_SESSION_PREFIX, (id) => apiTokens.sessionById(id, config.sessionTtlSeconds * 1000))
   // Issue 16: scheduled online backups into DATA_DIR/backups (off with BACKUP_INTERVAL_HOURS=0).

@@ -7,6 +7,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import type { ApiTokenRow, ApiTokensRepo, TokenScope } from '../../store/api-tokens.ts'
 import type { AuditLog } from '../audit/audit-log.ts'
 import type { Session } from '../accounts/auth.ts'
+import type { Q } from '../../store/unit.ts'
 
 /** Every token starts with this: auth.ts tells a token from a JWT by it, and scanners can spot leaked ones. */
 export const TOKEN_PREFIX = 'prl_'
@@ -28,15 +29,24 @@ export const hashToken = (value: string): string => createHash('sha256').update(
 export const isTokenValue = (value: string): boolean => value.startsWith(TOKEN_PREFIX)
 
 export class ApiTokens {
-  constructor(private readonly d: { repo: ApiTokensRepo; audit: AuditLog; now: () => number }) {}
+  constructor(
+    private readonly d: {
+      repo: ApiTokensRepo
+      audit: AuditLog
+      now: () => number
+      /** Runs a unit at once (SQLite), for auth.ts's synchronous calls (authenticate, sessionById). */
+      runNow: <T>(unit: Q<T>) => T
+    },
+  ) {}
 
-  create(
+  /** A new token and its audit line, in the caller's transaction; the value is in this answer only. */
+  *createUnit(
     who: { workspaceId: number; userId: number; ip?: string },
     input: { name: string; scope: TokenScope },
-  ): { id: number; name: string; scope: TokenScope; value: string } {
+  ): Q<{ id: number; name: string; scope: TokenScope; value: string }> {
     const value = TOKEN_PREFIX + randomBytes(32).toString('base64url')
     const name = input.name.trim()
-    const id = this.d.repo.insert({
+    const id = yield* this.d.repo.insert({
       workspaceId: who.workspaceId,
       userId: who.userId,
       name,
@@ -44,7 +54,7 @@ export class ApiTokens {
       tokenHash: hashToken(value),
       createdAt: this.d.now(),
     })
-    this.d.audit.record({
+    yield* this.d.audit.recordUnit({
       workspaceId: who.workspaceId,
       actor: { userId: who.userId, ip: who.ip },
       action: 'token.created',
@@ -54,15 +64,15 @@ export class ApiTokens {
     return { id, name, scope: input.scope, value }
   }
 
-  list(workspaceId: number, userId: number): ApiTokenRow[] {
+  listUnit(workspaceId: number, userId: number): Q<ApiTokenRow[]> {
     return this.d.repo.listOf(workspaceId, userId)
   }
 
   /** Revokes the person's own token; false when it is not theirs (or does not exist). */
-  revoke(who: { workspaceId: number; userId: number; ip?: string }, id: number): boolean {
-    const row = this.d.repo.ownById(id, who.workspaceId, who.userId)
-    if (!row || !this.d.repo.delete(id, who.workspaceId, who.userId)) return false
-    this.d.audit.record({
+  *revokeUnit(who: { workspaceId: number; userId: number; ip?: string }, id: number): Q<boolean> {
+    const row = yield* this.d.repo.delete(id, who.workspaceId, who.userId)
+    if (!row) return false
+    yield* this.d.audit.recordUnit({
       workspaceId: who.workspaceId,
       actor: { userId: who.userId, ip: who.ip },
       action: 'token.revoked',
@@ -72,13 +82,19 @@ export class ApiTokens {
     return true
   }
 
-  /** The caller a token value names, or undefined (unknown, revoked, or its person disabled). */
+  /** The caller a token value names, or undefined (unknown, revoked, or its person disabled). At once (SQLite). */
   authenticate(value: string): TokenCaller | undefined {
+    return isTokenValue(value) ? this.d.runNow(this.authenticateUnit(value)) : undefined
+  }
+
+  /** The same as a unit; it writes the last-used time (at most once a LAST_USED_GRANULARITY_MS), so run it with transact. */
+  *authenticateUnit(value: string): Q<TokenCaller | undefined> {
     if (!isTokenValue(value)) return undefined
-    const row = this.d.repo.live(hashToken(value))
+    const row = yield* this.d.repo.live(hashToken(value))
     if (!row) return undefined
     const now = this.d.now()
-    if (row.lastUsedAt === null || now - row.lastUsedAt >= LAST_USED_GRANULARITY_MS) this.d.repo.touch(row.id, now)
+    const staleBefore = now - LAST_USED_GRANULARITY_MS
+    if (row.lastUsedAt === null || row.lastUsedAt <= staleBefore) yield* this.d.repo.touch(row.id, now, staleBefore)
     return { tokenId: row.id, userId: row.userId, workspaceId: row.workspaceId, role: row.role, scope: row.scope }
   }
 
@@ -98,10 +114,15 @@ export class ApiTokens {
     }
   }
 
-  /** AuthService.session for `token:<id>` ids: an open stream reads its person's access again. */
+  /** AuthService.session for `token:<id>` ids: an open stream reads its person's access again. At once (SQLite). */
   sessionById(sessionId: string, ttlMs: number): Session | undefined {
+    return this.d.runNow(this.sessionByIdUnit(sessionId, ttlMs))
+  }
+
+  /** The same as a unit (it only reads). */
+  *sessionByIdUnit(sessionId: string, ttlMs: number): Q<Session | undefined> {
     const id = Number(sessionId.slice(TOKEN_SESSION_PREFIX.length))
-    const row = Number.isSafeInteger(id) ? this.d.repo.liveById(id) : undefined
+    const row = Number.isSafeInteger(id) ? yield* this.d.repo.liveById(id) : undefined
     if (!row) return undefined
     return this.sessionOf({ tokenId: row.id, userId: row.userId, workspaceId: row.workspaceId, role: row.role, scope: row.scope }, ttlMs)
   }
