@@ -201,7 +201,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     config.reportThreads > 0 && existsSync(config.databaseFile)
       ? new ThreadFacts({ file: config.databaseFile, busyTimeoutMs: config.dbBusyTimeoutMs, threads: config.reportThreads })
       : new InlineFacts(reportsRepo)
-  // Code still synchronous on SQLite runs a unit of work at once, inside its own transaction (issue 17).
+  // Code still synchronous on SQLite runs a unit of work at once: inside the caller's open transaction, or as autocommit statements (issue 17).
   const runNow = <T>(unit: Q<T>): T => runSync(unit, sqliteConn(db.$client))
   const audit = new AuditLog({ repo: new AuditLogRepo(), now: clock.now, runNow })
   const apiTokens = new ApiTokens({ repo: new ApiTokensRepo(), audit, now: clock.now, runNow })
