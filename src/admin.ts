@@ -19,8 +19,7 @@ import { AuthService } from './domain/accounts/auth.ts'
 import { PasswordResets } from './domain/accounts/password-reset.ts'
 import { TwoFactorRepo } from './store/two-factor.ts'
 import { AuditLogRepo } from './store/audit-log.ts'
-import { sqliteConn } from './store/conn.ts'
-import { runSync } from './store/unit.ts'
+import { SqliteRunner } from './store/runner.ts'
 
 const USAGE = `Usage:
   npm run admin -- list-users
@@ -101,14 +100,11 @@ function disableTwoFactor(db: Db, args: string[]): void {
   const email = args[0]!.trim().toLowerCase()
   const user = new UsersRepo(db).byEmail(email)
   if (!user) throw new UsageError(`No user with the email ${email} (npm run admin -- list-users shows them)`)
-  const repo = new TwoFactorRepo(db)
-  if (!repo.get(user.id)?.enabledAt) {
-    console.log(`Two-factor sign-in is not on for ${email}: nothing to do.`)
-    return
-  }
-  repo.remove(user.id)
-  runSync(
-    new AuditLogRepo().insert({
+  const repo = new TwoFactorRepo()
+  // Turned off and audited in one transaction; false when it was not on (nothing written).
+  const disabled = new SqliteRunner(db.$client).transactSync(function* () {
+    if (!(yield* repo.removeEnabled(user.workspaceId, user.id))) return false
+    yield* new AuditLogRepo().insert({
       workspaceId: user.workspaceId,
       at: Date.now(),
       actorUserId: null,
@@ -118,9 +114,13 @@ function disableTwoFactor(db: Db, args: string[]): void {
       targetId: String(user.id),
       detail: { by: 'admin command' },
       ip: null,
-    }),
-    sqliteConn(db.$client),
-  )
+    })
+    return true
+  })
+  if (!disabled) {
+    console.log(`Two-factor sign-in is not on for ${email}: nothing to do.`)
+    return
+  }
   console.log(
     `Two-factor sign-in is off for ${email}; they sign in with their password (and set it up again if the workspace requires it).`,
   )

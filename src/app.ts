@@ -313,7 +313,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     }),
     health,
     backups,
-    twoFactor: new TwoFactor({ repo: new TwoFactorRepo(db), secrets, now: clock.now, issuer: 'Parley' }),
+    twoFactor: new TwoFactor({ repo: new TwoFactorRepo(), secrets, now: clock.now, issuer: 'Parley', runNow }),
     webhooks: createWebhooks({ config, db, events, secrets, audit, clock, log: app.log }),
   }
   const { campaigns, assignment } = services

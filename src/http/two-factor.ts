@@ -15,6 +15,9 @@
 // (the app's key, 10 minutes) whose `sid` is not a session id, so `authenticate` refuses it
 // everywhere; only setup and enable here accept it, in the body (never a URL), and only
 // while the person has no 2FA on. Enable with it answers the recovery codes AND signs in.
+//
+// Issue 17: every read and change runs as a unit of work (services.units), so it is the same
+// on SQLite and PostgreSQL; a change and its audit line commit together.
 import { randomBytes } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
@@ -56,26 +59,34 @@ export async function secondFactor(
   proof: { totp?: string; recoveryCode?: string },
   ip: string,
 ): Promise<{ ok: true; method: LoginMethod } | { ok: false; error: AppError; counts: boolean }> {
-  const { twoFactor, audit } = services
-  if (!twoFactor.isEnabled(user.id)) {
-    if (twoFactor.required(user.workspaceId)) return { ok: false, error: Errors.totpSetupRequired(setupTokenFor(app, user)), counts: false }
+  const { twoFactor, audit, units } = services
+  const { enabled, required } = await units.read(() => twoFactor.status(user))
+  if (!enabled) {
+    if (required) return { ok: false, error: Errors.totpSetupRequired(setupTokenFor(app, user)), counts: false }
     return { ok: true, method: 'password' }
   }
   if (proof.totp !== undefined) {
-    return (await twoFactor.checkCode(user.id, proof.totp))
+    const code = proof.totp
+    return (await units.transact(() => twoFactor.checkCode(user, code)))
       ? { ok: true, method: 'totp' }
       : { ok: false, error: Errors.totpInvalid(), counts: true }
   }
   if (proof.recoveryCode !== undefined) {
-    if (!twoFactor.useRecoveryCode(user.id, proof.recoveryCode)) return { ok: false, error: Errors.recoveryCodeInvalid(), counts: true }
-    const left = twoFactor.status(user.id, user.workspaceId).recoveryCodesLeft
-    audit.record({
-      workspaceId: user.workspaceId,
-      actor: { userId: user.id, ip },
-      action: '2fa.recovery_used',
-      target: { type: 'user', id: user.id },
-      detail: { recoveryCodesLeft: left },
+    const code = proof.recoveryCode
+    // The code used up and its audit line (with how many are left) in one transaction.
+    const used = await units.transact(function* () {
+      if (!(yield* twoFactor.useRecoveryCode(user, code))) return false
+      const left = (yield* twoFactor.status(user)).recoveryCodesLeft
+      yield* audit.recordUnit({
+        workspaceId: user.workspaceId,
+        actor: { userId: user.id, ip },
+        action: '2fa.recovery_used',
+        target: { type: 'user', id: user.id },
+        detail: { recoveryCodesLeft: left },
+      })
+      return true
     })
+    if (!used) return { ok: false, error: Errors.recoveryCodeInvalid(), counts: true }
     return { ok: true, method: 'recovery_code' }
   }
   return { ok: false, error: Errors.totpRequired(), counts: false }
@@ -112,7 +123,7 @@ export function loginAudit(services: Services) {
 
 export async function twoFactorRoutes(app: FastifyInstance, opts: { services: Services }) {
   const { services } = opts
-  const { auth, twoFactor, audit } = services
+  const { auth, twoFactor, audit, units } = services
   const r = app.withTypeProvider<TypeBoxTypeProvider>()
   const signedIn = { onRequest: app.authenticate }
   const admin = { onRequest: app.authenticate, preValidation: app.requireAdmin }
@@ -136,20 +147,33 @@ export async function twoFactorRoutes(app: FastifyInstance, opts: { services: Se
     return { user, viaSetupToken: false }
   }
 
+  /** The audit line of a person's own change, as a unit (it commits with the change). */
   const record = (user: UserRow, ip: string, action: string, detail?: Record<string, unknown>) =>
-    audit.record({ workspaceId: user.workspaceId, actor: { userId: user.id, ip }, action, target: { type: 'user', id: user.id }, detail })
+    audit.recordUnit({
+      workspaceId: user.workspaceId,
+      actor: { userId: user.id, ip },
+      action,
+      target: { type: 'user', id: user.id },
+      detail,
+    })
 
   /** A password or a current code (or a recovery code) confirms a change to 2FA. */
   const confirm = async (user: UserRow, proof: { password?: string; code?: string }) => {
     if (proof.password === undefined && proof.code === undefined) throw Errors.twoFactorProofRequired()
+    const code = proof.code
     const ok =
       proof.password !== undefined
         ? await auth.verifyPassword(user, proof.password)
-        : (await twoFactor.checkCode(user.id, proof.code!)) || twoFactor.useRecoveryCode(user.id, proof.code!)
+        : await units.transact(function* () {
+            return (yield* twoFactor.checkCode(user, code!)) || (yield* twoFactor.useRecoveryCode(user, code!))
+          })
     if (!ok) throw Errors.twoFactorProofWrong()
   }
 
-  r.get('/api/me/2fa', signedIn, async (req) => twoFactor.status(req.session.userId, req.session.workspaceId))
+  /** The session's person as 2FA sees them. */
+  const sessionPerson = (req: FastifyRequest) => ({ id: req.session.userId, workspaceId: req.session.workspaceId })
+
+  r.get('/api/me/2fa', signedIn, async (req) => units.read(() => twoFactor.status(sessionPerson(req))))
 
   // Nobody to set up without a session (header or cookie) or a setup token: 401 before the
   // body's validation, as every signed-in route answers (a 400 would tell a stranger the shape).
@@ -169,7 +193,7 @@ export async function twoFactorRoutes(app: FastifyInstance, opts: { services: Se
     },
     async (req, reply) => {
       const { user } = await person(req, reply, req.body?.setupToken)
-      return twoFactor.setup(user)
+      return units.transact(() => twoFactor.setup(user))
     },
   )
 
@@ -182,8 +206,12 @@ export async function twoFactorRoutes(app: FastifyInstance, opts: { services: Se
     },
     async (req, reply) => {
       const { user, viaSetupToken } = await person(req, reply, req.body.setupToken)
-      const recoveryCodes = await twoFactor.enable(user.id, req.body.code)
-      record(user, req.ip, '2fa.enabled')
+      const code = req.body.code
+      const recoveryCodes = await units.transact(function* () {
+        const codes = yield* twoFactor.enable(user, code)
+        yield* record(user, req.ip, '2fa.enabled')
+        return codes
+      })
       if (!viaSetupToken) return { recoveryCodes }
       // Set up at sign-in (required for everyone): this completes the sign-in.
       const { token, expiresAt } = app.signIn(reply, user)
@@ -194,37 +222,47 @@ export async function twoFactorRoutes(app: FastifyInstance, opts: { services: Se
 
   r.post('/api/me/2fa/disable', { ...signedIn, schema: { body: Proof }, config: { rateLimit: PROOF_RATE_LIMIT } }, async (req) => {
     const user = auth.user(req.session.userId)!
-    if (!twoFactor.isEnabled(user.id)) throw Errors.totpNotEnabled()
+    if (!(await units.read(() => twoFactor.isEnabled(user)))) throw Errors.totpNotEnabled()
     await confirm(user, req.body)
-    twoFactor.disable(user.id)
-    record(user, req.ip, '2fa.disabled')
+    await units.transact(function* () {
+      yield* twoFactor.disable(user)
+      yield* record(user, req.ip, '2fa.disabled')
+    })
     return { ok: true }
   })
 
   r.post('/api/me/2fa/recovery-codes', { ...signedIn, schema: { body: Proof }, config: { rateLimit: PROOF_RATE_LIMIT } }, async (req) => {
     const user = auth.user(req.session.userId)!
-    if (!twoFactor.isEnabled(user.id)) throw Errors.totpNotEnabled()
+    if (!(await units.read(() => twoFactor.isEnabled(user)))) throw Errors.totpNotEnabled()
     await confirm(user, req.body)
-    const recoveryCodes = twoFactor.regenerate(user.id)
-    record(user, req.ip, '2fa.recovery_codes_regenerated')
+    const recoveryCodes = await units.transact(function* () {
+      const codes = yield* twoFactor.regenerate(user)
+      yield* record(user, req.ip, '2fa.recovery_codes_regenerated')
+      return codes
+    })
     return { recoveryCodes }
   })
 
   // ---- admins ----
-  r.get('/api/settings/two-factor', admin, async (req) => ({ required: twoFactor.required(req.session.workspaceId) }))
+  r.get('/api/settings/two-factor', admin, async (req) => ({
+    required: await units.read(() => twoFactor.requiredUnit(req.session.workspaceId)),
+  }))
   r.put(
     '/api/settings/two-factor',
     { ...admin, schema: { body: Type.Object({ required: Type.Boolean() }, { additionalProperties: false }) } },
     async (req) => {
       const ws = req.session.workspaceId
-      twoFactor.setRequired(ws, req.body.required)
-      audit.record({
-        workspaceId: ws,
-        actor: { userId: req.session.userId, ip: req.ip },
-        action: '2fa.requirement_changed',
-        detail: { required: req.body.required },
+      const required = req.body.required
+      await units.transact(function* () {
+        yield* twoFactor.setRequiredUnit(ws, required)
+        yield* audit.recordUnit({
+          workspaceId: ws,
+          actor: { userId: req.session.userId, ip: req.ip },
+          action: '2fa.requirement_changed',
+          detail: { required },
+        })
       })
-      return { required: req.body.required }
+      return { required }
     },
   )
 
@@ -233,13 +271,17 @@ export async function twoFactorRoutes(app: FastifyInstance, opts: { services: Se
   r.delete('/api/users/:id/2fa', { ...admin, schema: { params: Type.Object({ id: Type.Integer({ minimum: 1 }) }) } }, async (req) => {
     const target = auth.user(req.params.id)
     if (!target || target.workspaceId !== req.session.workspaceId) throw Errors.notFound('User')
-    twoFactor.disable(target.id)
-    audit.record({
-      workspaceId: target.workspaceId,
-      actor: { userId: req.session.userId, ip: req.ip },
-      action: '2fa.disabled',
-      target: { type: 'user', id: target.id },
-      detail: { by: 'admin' },
+    // The admin's workspace, from the session: the row of someone elsewhere is never touched.
+    const who = { id: target.id, workspaceId: req.session.workspaceId }
+    await units.transact(function* () {
+      yield* twoFactor.disable(who)
+      yield* audit.recordUnit({
+        workspaceId: who.workspaceId,
+        actor: { userId: req.session.userId, ip: req.ip },
+        action: '2fa.disabled',
+        target: { type: 'user', id: who.id },
+        detail: { by: 'admin' },
+      })
     })
     return { ok: true }
   })

@@ -9,11 +9,18 @@
 // - 10 recovery codes, shown once at enable (and at regenerate), kept as SHA-256 hashes
 //   (50 random bits each: a fast hash is enough, as for password reset links); each works once.
 // - time is the app's clock (services.clock), so tests move a fake one.
+// - written as units of work (issue 17): one transaction reads the row, checks the code and
+//   writes, on SQLite or PostgreSQL. Codes are checked with otplib's verifySync (HMAC, no I/O),
+//   so a unit never waits on anything but the database. `required`/`setRequired` also stay
+//   synchronous (through `runNow`, SQLite) for the code that still calls them so.
+// - every method takes the person as {id, workspaceId} (a user row or the session): their row
+//   is only ever read or changed within their own workspace.
 import { createHash, randomInt } from 'node:crypto'
-import { generateSecret, generateURI, verify } from 'otplib'
+import { generateSecret, generateURI, verifySync } from 'otplib'
 import { Errors } from '../../errors.ts'
 import type { SecretBox } from '../../store/secret-box.ts'
 import type { TwoFactorRepo } from '../../store/two-factor.ts'
+import type { Q } from '../../store/unit.ts'
 
 export const TOTP_PERIOD_SECONDS = 30
 const RECOVERY_CODE_COUNT = 10
@@ -38,6 +45,12 @@ function newRecoveryCode(): string {
   return `${s.slice(0, 5)}-${s.slice(5)}`
 }
 
+/** Whose 2FA: a user row or a session's {userId, workspaceId} as {id, workspaceId}. */
+export interface TwoFactorPerson {
+  id: number
+  workspaceId: number
+}
+
 export class TwoFactor {
   constructor(
     private readonly d: {
@@ -46,84 +59,99 @@ export class TwoFactor {
       now: () => number
       /** The name an authenticator app shows beside the account. */
       issuer: string
+      /** Runs a unit at once (SQLite: runSync on the one connection), for callers still synchronous. */
+      runNow: <T>(unit: Q<T>) => T
     },
   ) {}
 
-  status(userId: number, workspaceId: number): TwoFactorStatus {
-    const row = this.d.repo.get(userId)
+  *status(who: TwoFactorPerson): Q<TwoFactorStatus> {
+    const row = yield* this.d.repo.get(who.workspaceId, who.id)
     return {
       enabled: Boolean(row?.enabledAt),
       pending: Boolean(row?.pendingSecret),
       recoveryCodesLeft: row?.enabledAt ? (row.recoveryCodes?.length ?? 0) : 0,
-      required: this.d.repo.required(workspaceId),
+      required: yield* this.d.repo.required(who.workspaceId),
     }
   }
 
-  isEnabled(userId: number): boolean {
-    return Boolean(this.d.repo.get(userId)?.enabledAt)
+  *isEnabled(who: TwoFactorPerson): Q<boolean> {
+    return Boolean((yield* this.d.repo.get(who.workspaceId, who.id))?.enabledAt)
   }
 
+  /** At once (SQLite): for code that is still synchronous (sign-up, tests). */
   required(workspaceId: number): boolean {
+    return this.d.runNow(this.requiredUnit(workspaceId))
+  }
+
+  requiredUnit(workspaceId: number): Q<boolean> {
     return this.d.repo.required(workspaceId)
   }
 
+  /** At once (SQLite): for code that is still synchronous. */
   setRequired(workspaceId: number, required: boolean): void {
-    this.d.repo.setRequired(workspaceId, required, this.d.now())
+    this.d.runNow(this.setRequiredUnit(workspaceId, required))
+  }
+
+  setRequiredUnit(workspaceId: number, required: boolean): Q<void> {
+    return this.d.repo.setRequired(workspaceId, required, this.d.now())
   }
 
   /** A new pending secret and the otpauth:// URL an authenticator app reads. */
-  setup(user: { id: number; workspaceId: number; email: string }): { secret: string; otpauthUrl: string } {
-    if (this.isEnabled(user.id)) throw Errors.totpAlreadyEnabled()
+  *setup(user: TwoFactorPerson & { email: string }): Q<{ secret: string; otpauthUrl: string }> {
+    if (yield* this.isEnabled(user)) throw Errors.totpAlreadyEnabled()
     const secret = generateSecret()
-    this.d.repo.setPending(user.id, user.workspaceId, this.d.secrets.seal(secret))
+    yield* this.d.repo.setPending(user.workspaceId, user.id, this.d.secrets.seal(secret))
     return { secret, otpauthUrl: generateURI({ issuer: this.d.issuer, label: user.email, secret, period: TOTP_PERIOD_SECONDS }) }
   }
 
   /** Confirms the pending secret with a code from it: 2FA is on; the recovery codes, shown once. */
-  async enable(userId: number, code: string): Promise<string[]> {
-    const row = this.d.repo.get(userId)
+  *enable(who: TwoFactorPerson, code: string): Q<string[]> {
+    const row = yield* this.d.repo.get(who.workspaceId, who.id)
     if (row?.enabledAt) throw Errors.totpAlreadyEnabled()
     if (!row?.pendingSecret) throw Errors.totpNotSetUp()
-    const step = await this.match(this.d.secrets.open(row.pendingSecret), code)
+    const step = this.match(this.d.secrets.open(row.pendingSecret), code)
     if (step === undefined) throw Errors.totpCodeWrong()
     const codes = Array.from({ length: RECOVERY_CODE_COUNT }, newRecoveryCode)
-    this.d.repo.enable(userId, row.pendingSecret, this.d.now(), step, codes.map(hashRecovery))
+    const enabled = yield* this.d.repo.enable(who.workspaceId, who.id, row.pendingSecret, this.d.now(), step, codes.map(hashRecovery))
+    // Another request enabled it, or restarted setup (a new secret, which this code is not from),
+    // between our read and our write (PostgreSQL, several processes): say what it is now.
+    if (!enabled) throw (yield* this.isEnabled(who)) ? Errors.totpAlreadyEnabled() : Errors.totpCodeWrong()
     return codes
   }
 
   /** Whether this is a current code of the person's enabled secret, not used before (it is used up now). */
-  async checkCode(userId: number, code: string): Promise<boolean> {
-    const row = this.d.repo.get(userId)
+  *checkCode(who: TwoFactorPerson, code: string): Q<boolean> {
+    const row = yield* this.d.repo.get(who.workspaceId, who.id)
     if (!row?.enabledAt || !row.secret) return false
-    const step = await this.match(this.d.secrets.open(row.secret), code)
+    const step = this.match(this.d.secrets.open(row.secret), code)
     if (step === undefined || (row.lastStep !== null && step <= row.lastStep)) return false
-    return this.d.repo.advanceStep(userId, step)
+    return yield* this.d.repo.advanceStep(who.workspaceId, who.id, step)
   }
 
   /** Whether this is one of the person's unused recovery codes (it is used up now). */
-  useRecoveryCode(userId: number, code: string): boolean {
-    if (!this.isEnabled(userId) || normalizeRecovery(code).length !== 10) return false
-    return this.d.repo.useRecoveryCode(userId, hashRecovery(code))
+  *useRecoveryCode(who: TwoFactorPerson, code: string): Q<boolean> {
+    if (normalizeRecovery(code).length !== 10) return false
+    // Only an enabled 2FA's codes (the repository's reads ask for enabled_at).
+    return yield* this.d.repo.useRecoveryCode(who.workspaceId, who.id, hashRecovery(code))
   }
 
   /** New recovery codes (the old ones stop working), shown once. */
-  regenerate(userId: number): string[] {
-    if (!this.isEnabled(userId)) throw Errors.totpNotEnabled()
+  *regenerate(who: TwoFactorPerson): Q<string[]> {
     const codes = Array.from({ length: RECOVERY_CODE_COUNT }, newRecoveryCode)
-    this.d.repo.setRecoveryCodes(userId, codes.map(hashRecovery))
+    if (!(yield* this.d.repo.setRecoveryCodes(who.workspaceId, who.id, codes.map(hashRecovery)))) throw Errors.totpNotEnabled()
     return codes
   }
 
-  disable(userId: number): void {
-    if (!this.isEnabled(userId)) throw Errors.totpNotEnabled()
-    this.d.repo.remove(userId)
+  *disable(who: TwoFactorPerson): Q<void> {
+    if (!(yield* this.d.repo.removeEnabled(who.workspaceId, who.id))) throw Errors.totpNotEnabled()
   }
 
   /** The time step a 6-digit code matches, within one step either side of now; undefined when none. */
-  private async match(secret: string, code: string): Promise<number | undefined> {
+  private match(secret: string, code: string): number | undefined {
     const token = code.replace(/\s/g, '')
     if (!/^\d{6}$/.test(token)) return undefined
-    const result = await verify({
+    // verifySync: a pure HMAC (otplib's default crypto plugin), so it can run inside a unit of work.
+    const result = verifySync({
       secret,
       token,
       period: TOTP_PERIOD_SECONDS,
