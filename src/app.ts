@@ -314,7 +314,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     health,
     backups,
     twoFactor: new TwoFactor({ repo: new TwoFactorRepo(), secrets, now: clock.now, issuer: 'Parley', runNow }),
-    webhooks: createWebhooks({ config, db, events, secrets, audit, clock, log: app.log }),
+    webhooks: createWebhooks({ config, units: new SqliteRunner(db.$client), events, secrets, audit, clock, log: app.log }),
   }
   const { campaigns, assignment } = services
   const autoReplies = new AutoReplies({ settings: services.settings, store, writer, outbox: sending.outbox, now: clock.now })

@@ -21,24 +21,29 @@ const DeliveriesQuery = Type.Object({ limit: Type.Optional(Type.Integer({ minimu
 const actorOf = (req: FastifyRequest): AuditActor => ({ userId: req.session.userId, ip: req.ip })
 
 export async function webhookEndpointRoutes(app: FastifyInstance, opts: { services: Services }) {
-  const { webhooks } = opts.services
+  const { webhooks, units } = opts.services
   const r = app.withTypeProvider<TypeBoxTypeProvider>()
   const admin = { onRequest: app.authenticate, preValidation: app.requireAdmin }
 
-  r.post('/api/webhook-endpoints', { ...admin, schema: { body: CreateBody } }, async (req, reply) =>
-    reply.status(201).send({ endpoint: webhooks.create(req.session.workspaceId, actorOf(req), req.body) }),
-  )
+  r.post('/api/webhook-endpoints', { ...admin, schema: { body: CreateBody } }, async (req, reply) => {
+    const made = await units.transact(() => webhooks.createUnit(req.session.workspaceId, actorOf(req), req.body))
+    webhooks.created(made.row)
+    return reply.status(201).send({ endpoint: made.endpoint })
+  })
 
   // Without secrets: they were shown once, at creation.
-  r.get('/api/webhook-endpoints', admin, async (req) => ({ endpoints: webhooks.list(req.session.workspaceId) }))
+  r.get('/api/webhook-endpoints', admin, async (req) => ({
+    endpoints: await units.read(() => webhooks.listUnit(req.session.workspaceId)),
+  }))
 
   r.delete('/api/webhook-endpoints/:id', { ...admin, schema: { params: IdParams } }, async (req, reply) => {
-    webhooks.remove(req.session.workspaceId, actorOf(req), req.params.id)
+    await units.transact(() => webhooks.removeUnit(req.session.workspaceId, actorOf(req), req.params.id))
+    webhooks.removed(req.params.id)
     return reply.status(204).send()
   })
 
   // Newest first: each attempt's event, status code or error, duration, attempt number, time and next retry.
   r.get('/api/webhook-endpoints/:id/deliveries', { ...admin, schema: { params: IdParams, querystring: DeliveriesQuery } }, async (req) => ({
-    deliveries: webhooks.deliveries(req.session.workspaceId, req.params.id, req.query.limit ?? 50),
+    deliveries: await units.read(() => webhooks.deliveriesUnit(req.session.workspaceId, req.params.id, req.query.limit ?? 50)),
   }))
 }

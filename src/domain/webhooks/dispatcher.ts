@@ -15,15 +15,32 @@
 //
 // Workers are independent and every request is asynchronous: a slow or dead receiver holds
 // only its own endpoint back, never webhook ingest or another endpoint.
-import type { Clock, CommittedEvent, EventLog } from '../../events/event-log.ts'
+//
+// Several processes (PostgreSQL, issue 17) each run a worker for every endpoint; one attempt
+// goes: a unit of work that reads the next event and claims the endpoint (repo.claim: FOR
+// UPDATE SKIP LOCKED, timed on the database's clock), the POST outside any transaction, and
+// a second unit that records the outcome only while the claim holds. So one process at a
+// time sends an endpoint's events, in order, and an attempt is not sent twice unless its
+// process died or hung past the claim (then another sends it again: at least once).
+import type { Clock, CommittedEvent } from '../../events/event-log.ts'
+import type { UnitRunner } from '../../store/runner.ts'
 import type { SecretBox } from '../../store/secret-box.ts'
-import type { DeliveryResult, EndpointRow, PendingEvent, WebhookEndpointsRepo } from '../../store/webhook-endpoints.ts'
+import type { Q } from '../../store/unit.ts'
+import type { ClaimedEndpoint, DeliveryResult, EndpointRow, PendingEvent, WebhookEndpointsRepo } from '../../store/webhook-endpoints.ts'
 import { postWebhook, type PostOutcome } from './post.ts'
 import { secretKey, signatureHeader, webhookBody, webhookEventId } from './signature.ts'
 
+/** What the workers read of the event log: its committed head, and the epoch that makes ids unique. */
+export interface LogHead {
+  readonly head: number
+  readonly epoch: string
+}
+
 export interface DispatcherOptions {
   repo: WebhookEndpointsRepo
-  events: EventLog
+  /** Runs the workers' units of work on the app's database. */
+  units: UnitRunner
+  events: LogHead
   secrets: SecretBox
   clock: Clock
   retryBaseMs: number
@@ -40,6 +57,17 @@ export interface DispatcherOptions {
 // indexed read per endpoint).
 const POLL_MS = 30_000
 const USER_AGENT = 'Parley-Webhooks/1'
+// A claim outlives the attempt's timeout by this much: time to record the outcome. A process
+// that is still not done then (stopped dead, or its database connection hung) loses the endpoint.
+const CLAIM_MARGIN_MS = 30_000
+// Another process holds the endpoint (PostgreSQL): look again after at least this long.
+const BUSY_WAIT_MS = 1_000
+
+type NextAttempt =
+  | { kind: 'deleted' }
+  | { kind: 'idle' }
+  | { kind: 'busy'; nextAttemptAt: number | null }
+  | { kind: 'send'; row: ClaimedEndpoint; event: PendingEvent; attempt: number }
 
 export class WebhookDispatcher {
   private readonly workers = new Map<number, EndpointWorker>()
@@ -50,7 +78,15 @@ export class WebhookDispatcher {
 
   start(): void {
     this.started = true
-    for (const row of this.o.repo.all()) this.add(row)
+    // (On SQLite the read is done within this call, as before; the workers start a moment later.)
+    this.o.units
+      .read(() => this.o.repo.all())
+      .then(
+        (rows) => {
+          for (const row of rows) this.add(row)
+        },
+        (err: unknown) => this.o.log.error({ err }, 'webhook endpoints could not be read: no delivery until restart'),
+      )
     this.poll = setInterval(() => {
       for (const w of this.workers.values()) w.kick()
     }, POLL_MS)
@@ -102,7 +138,7 @@ class EndpointWorker {
   private readonly workspaceId: number
   private readonly url: string
   private readonly types: Set<string>
-  private readonly typesJson: string
+  private readonly typeList: readonly string[]
   private readonly key: Buffer
   private running: Promise<void> | undefined
   private again = false
@@ -120,8 +156,8 @@ class EndpointWorker {
     this.id = row.id
     this.workspaceId = row.workspaceId
     this.url = row.url
-    this.typesJson = row.events
-    this.types = new Set(JSON.parse(row.events) as string[])
+    this.typeList = JSON.parse(row.events) as string[]
+    this.types = new Set(this.typeList)
     this.key = secretKey(o.secrets.open(row.secret))
   }
 
@@ -182,17 +218,22 @@ class EndpointWorker {
     for (;;) {
       this.again = false
       if (this.stopped) return
-      const row = this.o.repo.byId(this.id)
-      if (!row) return // deleted
-      this.row = row
       const head = this.o.events.head
-      const event = this.o.repo.nextEvent(this.workspaceId, Math.max(row.cursor, this.scanned), head, this.typesJson)
-      if (!event) {
+      const next = await this.o.units.transact(() => this.claimNext(head))
+      if (next.kind === 'deleted') return
+      if (next.kind === 'idle') {
         this.scanned = Math.max(this.scanned, head)
         return
       }
-      // The retries counted are this event's (one pruned from the log meanwhile takes its count with it).
-      const attempt = row.attempts > 0 && this.o.repo.last(this.id)?.eventId === event.id ? row.attempts + 1 : 1
+      if (next.kind === 'busy') {
+        // Another process is sending it, or waits for its retry: look again when that is due
+        // (its claim or retry time; it may have died), or a little later.
+        const due = next.nextAttemptAt === null ? 0 : next.nextAttemptAt - this.o.clock.now()
+        this.waitForRetry(Math.min(Math.max(due, BUSY_WAIT_MS), Math.max(this.o.retryCapMs, BUSY_WAIT_MS), POLL_MS))
+        return
+      }
+      const { row, event, attempt } = next
+      this.row = row
       const started = performance.now()
       const outcome = await this.send(event)
       // Recorded even after a stop began (the grace), not after the cut: the database is still open then.
@@ -214,7 +255,7 @@ class EndpointWorker {
           'webhook delivery failed',
         )
       }
-      const written = this.o.repo.record(this.id, {
+      const delivery = {
         eventId: event.id,
         eventType: event.type,
         attempt,
@@ -224,13 +265,44 @@ class EndpointWorker {
         durationMs,
         at: now,
         nextRetryAt: result === 'retrying' ? now + wait : null,
-      })
-      if (!written) return // deleted while sending
+      }
+      const written = await this.o.units.transact(() => this.o.repo.record(this.id, delivery, row.claim))
+      if (!written) return // deleted while sending (or, on PostgreSQL, its claim ran out: another process has it)
       if (result === 'retrying') {
         this.waitForRetry(wait)
         return
       }
     }
+  }
+
+  /**
+   * One unit: the next event after the cursor (or what was already read past), and the
+   * endpoint claimed to send it. The cursor is read again from the claim: another process
+   * may have moved it between the first read and the claim.
+   */
+  private *claimNext(head: number): Q<NextAttempt> {
+    const { repo } = this.o
+    const row = yield* repo.byId(this.id)
+    if (!row) return { kind: 'deleted' }
+    const event = yield* repo.nextEvent(this.workspaceId, Math.max(row.cursor, this.scanned), head, this.typeList)
+    if (!event) return { kind: 'idle' }
+    const claimed = yield* repo.claim(this.id, this.o.timeoutMs + CLAIM_MARGIN_MS)
+    if (!claimed) {
+      const now = yield* repo.byId(this.id)
+      return now ? { kind: 'busy', nextAttemptAt: now.nextAttemptAt } : { kind: 'deleted' }
+    }
+    let next: PendingEvent | undefined = event
+    if (claimed.cursor !== row.cursor) {
+      next = yield* repo.nextEvent(this.workspaceId, Math.max(claimed.cursor, this.scanned), head, this.typeList)
+      if (!next) {
+        yield* repo.release(this.id, claimed.claim)
+        return { kind: 'idle' }
+      }
+    }
+    // The retries counted are this event's (one pruned from the log meanwhile takes its count with it).
+    const last = claimed.attempts > 0 ? yield* repo.last(this.id) : undefined
+    const attempt = last?.eventId === next.id ? claimed.attempts + 1 : 1
+    return { kind: 'send', row: claimed, event: next, attempt }
   }
 
   private send(event: PendingEvent): Promise<PostOutcome> {

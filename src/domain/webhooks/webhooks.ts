@@ -1,13 +1,15 @@
 // Outgoing webhook endpoints (issue 16), for admins: register a URL with the event types it
 // wants (its secret is shown once, in the answer, and kept sealed), list them with how their
 // deliveries go, delete one, read its recent attempts. Delivery itself: dispatcher.ts.
+// Written as units of work (issue 17): the routes run them (`services.units`), then tell this
+// service what committed (`created`, `removed`) so the delivery workers follow.
 import { Errors } from '../../errors.ts'
-import type { EventLog } from '../../events/event-log.ts'
 import type { SecretBox } from '../../store/secret-box.ts'
+import type { Q } from '../../store/unit.ts'
 import type { DeliveryRow, EndpointRow, WebhookEndpointsRepo } from '../../store/webhook-endpoints.ts'
 import type { AuditActor, AuditLog } from '../audit/audit-log.ts'
 import { checkWebhookUrl } from './address-guard.ts'
-import type { WebhookDispatcher } from './dispatcher.ts'
+import type { LogHead, WebhookDispatcher } from './dispatcher.ts'
 import { checkEventTypes } from './event-types.ts'
 import { newWebhookSecret, webhookEventId } from './signature.ts'
 
@@ -41,11 +43,18 @@ export interface WebhookEndpointDTO {
   lastDelivery: WebhookDeliveryDTO | null
 }
 
+export interface CreatedEndpoint {
+  /** The answer: the endpoint with its secret, shown this once. */
+  endpoint: WebhookEndpointDTO & { secret: string }
+  /** For `created`, once committed. */
+  row: EndpointRow
+}
+
 export class Webhooks {
   constructor(
     private readonly d: {
       repo: WebhookEndpointsRepo
-      events: EventLog
+      events: LogHead
       secrets: SecretBox
       audit: AuditLog
       dispatcher: WebhookDispatcher
@@ -69,13 +78,14 @@ export class Webhooks {
     return this.d.dispatcher.observe
   }
 
-  /** The endpoint with its secret: the only time the secret is shown. */
-  create(workspaceId: number, actor: AuditActor, input: { url: string; events: string[] }): WebhookEndpointDTO & { secret: string } {
+  /** The endpoint with its secret: the only time the secret is shown. Then `created(row)`. */
+  *createUnit(workspaceId: number, actor: AuditActor, input: { url: string; events: string[] }): Q<CreatedEndpoint> {
+    const { repo } = this.d
     const url = checkWebhookUrl(input.url, this.d.allowPrivate)
     const events = checkEventTypes(input.events)
-    if (this.d.repo.count(workspaceId) >= MAX_ENDPOINTS) throw Errors.webhookEndpointLimit(MAX_ENDPOINTS)
+    if ((yield* repo.count(workspaceId)) >= MAX_ENDPOINTS) throw Errors.webhookEndpointLimit(MAX_ENDPOINTS)
     const secret = newWebhookSecret()
-    const row = this.d.repo.insert({
+    const row = yield* repo.insert({
       workspaceId,
       url,
       events,
@@ -85,26 +95,32 @@ export class Webhooks {
       now: this.d.now(),
       createdBy: actor.userId,
     })
-    this.d.audit.record({
+    yield* this.d.audit.recordUnit({
       workspaceId,
       actor,
       action: 'webhook_endpoint.created',
       target: { type: 'webhook_endpoint', id: row.id },
       detail: { url: withoutQuery(url), events },
     })
+    return { endpoint: { ...(yield* this.dto(row)), secret }, row }
+  }
+
+  /** After createUnit committed: the endpoint's worker starts at once (from its cursor). */
+  created(row: EndpointRow): void {
     this.d.dispatcher.add(row)
-    return { ...this.dto(row), secret }
   }
 
-  list(workspaceId: number): WebhookEndpointDTO[] {
-    return this.d.repo.list(workspaceId).map((r) => this.dto(r))
+  *listUnit(workspaceId: number): Q<WebhookEndpointDTO[]> {
+    const out: WebhookEndpointDTO[] = []
+    for (const r of yield* this.d.repo.list(workspaceId)) out.push(yield* this.dto(r))
+    return out
   }
 
-  remove(workspaceId: number, actor: AuditActor, id: number): void {
-    const row = this.d.repo.get(workspaceId, id)
-    if (!row || !this.d.repo.delete(workspaceId, id)) throw Errors.notFound('Webhook endpoint')
-    this.d.dispatcher.remove(id)
-    this.d.audit.record({
+  /** NOT_FOUND when it is not in this workspace. Then `removed(id)`. */
+  *removeUnit(workspaceId: number, actor: AuditActor, id: number): Q<void> {
+    const row = yield* this.d.repo.get(workspaceId, id)
+    if (!row || !(yield* this.d.repo.delete(workspaceId, id))) throw Errors.notFound('Webhook endpoint')
+    yield* this.d.audit.recordUnit({
       workspaceId,
       actor,
       action: 'webhook_endpoint.deleted',
@@ -113,14 +129,19 @@ export class Webhooks {
     })
   }
 
-  /** Newest first. */
-  deliveries(workspaceId: number, id: number, limit: number): WebhookDeliveryDTO[] {
-    if (!this.d.repo.get(workspaceId, id)) throw Errors.notFound('Webhook endpoint')
-    return this.d.repo.deliveries(id, limit).map((r) => this.deliveryDTO(r))
+  /** After removeUnit committed: its worker stops (a request in flight is cut off). */
+  removed(id: number): void {
+    this.d.dispatcher.remove(id)
   }
 
-  private dto(r: EndpointRow): WebhookEndpointDTO {
-    const last = this.d.repo.last(r.id)
+  /** Newest first. */
+  *deliveriesUnit(workspaceId: number, id: number, limit: number): Q<WebhookDeliveryDTO[]> {
+    if (!(yield* this.d.repo.get(workspaceId, id))) throw Errors.notFound('Webhook endpoint')
+    return (yield* this.d.repo.deliveries(id, limit)).map((r) => this.deliveryDTO(r))
+  }
+
+  private *dto(r: EndpointRow): Q<WebhookEndpointDTO> {
+    const last = yield* this.d.repo.last(r.id)
     return {
       id: r.id,
       url: r.url,
