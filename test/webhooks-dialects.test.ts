@@ -4,7 +4,10 @@
 // the claim (FOR UPDATE SKIP LOCKED, fenced, timed by the database) lets two delivery
 // workers on one database send every event exactly once, in order.
 import t, { type Test } from 'tap'
+import { type ChildProcess, fork } from 'node:child_process'
+import { once } from 'node:events'
 import http from 'node:http'
+import path from 'node:path'
 import type { AddressInfo } from 'node:net'
 import { AuditLogRepo } from '../src/store/audit-log.ts'
 import { AuditLog } from '../src/domain/audit/audit-log.ts'
@@ -13,7 +16,11 @@ import { all, get, type Q, step } from '../src/store/unit.ts'
 import { type ClaimedEndpoint, DELIVERIES_KEPT, type NewDelivery, WebhookEndpointsRepo } from '../src/store/webhook-endpoints.ts'
 import { WebhookDispatcher } from '../src/domain/webhooks/dispatcher.ts'
 import { Webhooks } from '../src/domain/webhooks/webhooks.ts'
+import { PgEventLog } from '../src/events/pg-event-log.ts'
+import { migratePg, openPgPool } from '../src/store/pg/db.ts'
+import { PgRunner } from '../src/store/runner.ts'
 import { type DialectDb, onBoth, pgDb, sqliteDb } from './helpers/dialects.ts'
+import { freshPgDatabase } from './helpers/pg.ts'
 
 const repo = new WebhookEndpointsRepo()
 const secrets = new SecretBox(Buffer.alloc(32, 7))
@@ -488,3 +495,124 @@ t.test('PostgreSQL: two delivery workers on one database send every event exactl
     'all delivered at the first attempt',
   )
 })
+
+const NODE = path.join(import.meta.dirname, 'helpers/webhook-node.ts')
+
+/** A delivering process (helpers/webhook-node.ts), ready; `next(key)` waits for its message with that key. */
+async function startNode(t: Test, url: string, nodeId: string, env: Record<string, string>) {
+  const child: ChildProcess = fork(NODE, [], {
+    execArgv: ['--import', 'tsx'],
+    env: { ...process.env, PG_URL: url, NODE_ID: nodeId, ...env },
+    stdio: 'inherit',
+  })
+  t.teardown(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  })
+  const inbox: Array<Record<string, unknown>> = []
+  const waiters: Array<() => void> = []
+  child.on('message', (m: Record<string, unknown>) => {
+    if (m.error) t.comment(`${nodeId}: ${String(m.error)}`)
+    inbox.push(m)
+    for (const w of waiters.splice(0)) w()
+  })
+  const next = async <T>(key: string): Promise<T> => {
+    for (;;) {
+      const i = inbox.findIndex((m) => key in m)
+      if (i >= 0) return inbox.splice(i, 1)[0] as T
+      if (child.exitCode !== null) throw new Error(`${nodeId} exited with ${child.exitCode}`)
+      await new Promise<void>((resolve) => {
+        waiters.push(resolve)
+        child.once('exit', () => resolve())
+      })
+    }
+  }
+  await next('ready')
+  return { child, next }
+}
+
+t.test(
+  'PostgreSQL, real processes: one killed (kill -9) mid-attempt loses nothing; the others send each event once, in order',
+  async (t) => {
+    const url = await freshPgDatabase(t)
+    if (!url) return
+    await migratePg(url, 'parent')
+    const pool = openPgPool(url, { nodeId: 'parent', max: 4 })
+    await pool.query(`INSERT INTO workspaces (name) VALUES ('W')`)
+    const log = new PgEventLog(pool, { url, nodeId: 'parent', pollMs: 100, clock: { now: () => Date.now() }, onError: () => {} })
+    await log.start()
+    t.teardown(async () => {
+      await log.stop()
+      await pool.end()
+    })
+    const runner = new PgRunner(pool)
+    // The receiver holds the first request it gets unanswered (the process sending it is then
+    // killed mid-attempt), and answers every other one 200.
+    const got: number[] = []
+    let firstArrived: () => void = () => {}
+    const first = new Promise<void>((r) => (firstArrived = r))
+    const server = http.createServer((req, res) => {
+      req.resume()
+      req.on('end', () => {
+        got.push(Number(String(req.headers['webhook-id']).split('_')[2]))
+        if (got.length === 1) return firstArrived()
+        setTimeout(() => res.writeHead(200).end(), 5)
+      })
+    })
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    t.teardown(() => {
+      server.closeAllConnections()
+      return new Promise<void>((r) => server.close(() => r()))
+    })
+    const hookUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`
+    const endpoint = await runner.transact(() =>
+      repo.insert({
+        workspaceId: 1,
+        url: hookUrl,
+        events: ['contacts.imported'],
+        secret: secrets.seal('whsec_AAAA'),
+        cursor: log.head,
+        now: 1,
+        createdBy: null,
+      }),
+    )
+    const emit = (from: number, n: number) =>
+      // biome-ignore lint/correctness/useYield: a unit whose only writes are its events
+      log.transact(function* (batch) {
+        for (let i = 0; i < n; i++) batch.emit(1, 'contacts.imported', { listId: from + i, created: 1, updated: 0 })
+      })
+
+    // Process a claims the endpoint (for 1.5 s) and is killed while its request hangs.
+    const a = await startNode(t, url, 'a', { TIMEOUT_MS: '60000', CLAIM_MS: '1500' })
+    await emit(0, 1)
+    await first
+    a.child.kill('SIGKILL')
+    await once(a.child, 'exit')
+    // b and c claim for long enough that a slow moment on this busy machine never lets the
+    // other take over: here, only a's claim is to run out.
+    const others = await Promise.all(['b', 'c'].map((id) => startNode(t, url, id, { TIMEOUT_MS: '10000', CLAIM_MS: '60000' })))
+    const N = 30
+    for (let i = 1; i < N; i += 5) await emit(i, Math.min(5, N - i))
+    const lastId = (await runner.read(() => get<{ n: number }>('SELECT max(id) AS n FROM events')))!.n
+    await until('every event delivered', async () => (await runner.read(() => repo.byId(endpoint.id)))?.cursor === lastId, 60_000)
+    for (const o of others) o.child.send({ cmd: 'stop' })
+    const claimed = await Promise.all(others.map((o) => o.next<{ claimed: number }>('stopped')))
+    const firstId = lastId - N + 1
+    t.same(
+      got.map((id) => id - firstId + 1),
+      [1, ...Array.from({ length: N }, (_, i) => i + 1)],
+      "the killed process's attempt sent again (same webhook-id) once its claim ran out; every event once more, in order",
+    )
+    const kept = await runner.read(() => repo.deliveries(endpoint.id, 1000))
+    t.same(
+      kept.map((k) => [k.eventId - firstId + 1, k.attempt, k.result]).reverse(),
+      Array.from({ length: N }, (_, i) => [i + 1, 1, 'delivered']),
+      'one attempt recorded per event (the killed one recorded nothing)',
+    )
+    t.equal(
+      claimed.reduce((n, c) => n + c.claimed, 0),
+      N,
+      'the two live processes claimed N attempts between them: none twice',
+    )
+    t.comment(`attempts claimed: b ${claimed[0]!.claimed}, c ${claimed[1]!.claimed}`)
+  },
+)

@@ -22,7 +22,7 @@
 // a second unit that records the outcome only while the claim holds. So one process at a
 // time sends an endpoint's events, in order, and an attempt is not sent twice unless its
 // process died or hung past the claim (then another sends it again: at least once).
-import type { Clock, CommittedEvent } from '../../events/event-log.ts'
+import type { Clock } from '../../events/event-log.ts'
 import type { UnitRunner } from '../../store/runner.ts'
 import type { SecretBox } from '../../store/secret-box.ts'
 import type { Q } from '../../store/unit.ts'
@@ -49,6 +49,11 @@ export interface DispatcherOptions {
   timeoutMs: number
   allowPrivate: boolean
   log: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void }
+  /**
+   * How long a claim on an endpoint lasts (PostgreSQL): past it, another process may send the
+   * endpoint's event again. By default the request's timeout plus CLAIM_MARGIN_MS.
+   */
+  claimMs?: number
   /** Test seam for the jitter; Math.random by default. */
   random?: () => number
 }
@@ -124,8 +129,11 @@ export class WebhookDispatcher {
     void w.stop(0)
   }
 
-  /** After a commit: wakes the workers that want one of its events. */
-  observe = (committed: readonly CommittedEvent[]): void => {
+  /**
+   * After a commit: wakes the workers that want one of its events. (With several processes,
+   * feed it every process's events, as the log's tailer publishes them, not only this one's.)
+   */
+  observe = (committed: readonly { workspaceId: number; type: string; userId: number | null }[]): void => {
     if (this.workers.size === 0) return
     for (const w of this.workers.values()) {
       if (committed.some((e) => e.userId === null && w.wants(e.workspaceId, e.type))) w.kick()
@@ -286,7 +294,7 @@ class EndpointWorker {
     if (!row) return { kind: 'deleted' }
     const event = yield* repo.nextEvent(this.workspaceId, Math.max(row.cursor, this.scanned), head, this.typeList)
     if (!event) return { kind: 'idle' }
-    const claimed = yield* repo.claim(this.id, this.o.timeoutMs + CLAIM_MARGIN_MS)
+    const claimed = yield* repo.claim(this.id, this.o.claimMs ?? this.o.timeoutMs + CLAIM_MARGIN_MS)
     if (!claimed) {
       const now = yield* repo.byId(this.id)
       return now ? { kind: 'busy', nextAttemptAt: now.nextAttemptAt } : { kind: 'deleted' }
