@@ -3,17 +3,14 @@
 // answers and the same refusals — lists in the same order, attribute variables known per
 // workspace, render scoped by channel and workspace, another workspace's rows absent. On
 // PostgreSQL the shortcut's uniqueness holds under concurrent requests (the workspace lock).
-import t, { type Test } from 'tap'
+import t from 'tap'
 import type { Access } from '../src/domain/accounts/access.ts'
 import { CannedReplies } from '../src/domain/canned/canned-replies.ts'
 import { AppError } from '../src/errors.ts'
 import { CannedRepliesRepo } from '../src/store/canned-replies.ts'
 import { get, type Q, step } from '../src/store/unit.ts'
-import pg from 'pg'
-import { migratePg, openPgPool } from '../src/store/pg/db.ts'
-import { PgRunner, type UnitRunner } from '../src/store/runner.ts'
-import { onBoth } from './helpers/dialects.ts'
-import { freshPgDatabase } from './helpers/pg.ts'
+import type { UnitRunner } from '../src/store/runner.ts'
+import { onBoth, pgDb } from './helpers/dialects.ts'
 
 const WS = 1
 const OTHER_WS = 2
@@ -249,38 +246,8 @@ async function until(what: string, check: () => Promise<boolean>, ms = 10_000): 
   }
 }
 
-/**
- * A PostgreSQL database with a pool of 4 (this test holds 3 connections at once). Its own
- * rather than helpers/dialects.ts's pgDb: pool.end() resolves before the connections have
- * closed, and the database's DROP … WITH (FORCE) then sometimes kills one mid-close, which
- * throws in the teardown (seen here about one run in five). This teardown waits for the
- * database to have no session left before the drop runs (teardowns run last-in first-out).
- */
-async function pgRunner(t: Test): Promise<{ runner: UnitRunner } | undefined> {
-  const url = await freshPgDatabase(t)
-  if (!url) return undefined
-  await migratePg(url, 'canned-test')
-  const pool = openPgPool(url, { nodeId: 'canned-test', max: 4 })
-  t.teardown(async () => {
-    await pool.end()
-    const admin = new pg.Client({ connectionString: process.env.PARLEY_TEST_PG_URL })
-    await admin.connect()
-    try {
-      const name = new URL(url).pathname.slice(1)
-      await until('the pool’s sessions to close', async () => {
-        const r = await admin.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1', [name])
-        return r.rows[0].n === 0
-      })
-    } finally {
-      await admin.end()
-    }
-  })
-  await pool.query(`INSERT INTO workspaces (name) VALUES ('W'), ('Other')`)
-  return { runner: new PgRunner(pool) }
-}
-
 t.test('PostgreSQL: two concurrent creates of one shortcut — the second waits for the first and is refused', async (t) => {
-  const db = await pgRunner(t)
+  const db = await pgDb(t) // a pool of 4: this test holds 3 connections at once
   if (!db) return
   const s = await seed(db)
   const { canned } = cannedOn()
