@@ -60,7 +60,6 @@ import { SnoozeRepo } from './store/snooze.ts'
 import { snoozeRoutes } from './http/snooze.ts'
 import { CannedReplies } from './domain/canned/canned-replies.ts'
 import { CannedRepliesRepo } from './store/canned-replies.ts'
-import { conversationInScope } from './http/scope.ts'
 import { cannedReplyRoutes } from './http/canned-replies.ts'
 import { Notes } from './domain/notes/notes.ts'
 import { MentionsRepo } from './store/mentions.ts'
@@ -287,12 +286,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       now: clock.now,
       onError: (err) => app.log.error({ err }, 'snooze wake-up failed'),
     }),
-    canned: new CannedReplies({
-      repo: new CannedRepliesRepo(db),
-      userName: (ws, userId) => store.userName(ws, userId),
-      inScope: (access, conversationId) => void conversationInScope({ store }, access, conversationId),
-      now: clock.now,
-    }),
+    canned: new CannedReplies({ repo: new CannedRepliesRepo(), now: clock.now }),
     notes: new Notes({ store, writer, events, mentions: new MentionsRepo(db), now: clock.now }),
     // Issue 15: the figures read facts the database keeps at write time (migration report_triggers).
     reports: new Reports({ repo: reportsRepo, facts: reportFacts, settings: (ws) => settingsRepo.get(ws), now: clock.now }),

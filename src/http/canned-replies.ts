@@ -1,7 +1,8 @@
 // Canned replies (issue 14): the shared ones and the caller's own, with a shortcut for the
 // composer's `/` list, and their text rendered for one conversation. The rules (who may
 // change what, shortcuts, variables) are domain/canned/canned-replies.ts's; lengths and
-// the shortcut's form are checked there too, so a refusal says what to fix.
+// the shortcut's form are checked there too, so a refusal says what to fix. Each request
+// runs the domain's units of work (issue 17): a read, or one transaction for a change.
 import type { FastifyInstance } from 'fastify'
 import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
@@ -13,14 +14,14 @@ const Text = Type.String({ maxLength: 20_000 })
 const IdParams = Type.Object({ id: Type.Integer({ minimum: 1 }) })
 
 export async function cannedReplyRoutes(app: FastifyInstance, opts: { services: Services }) {
-  const { canned } = opts.services
+  const { canned, units } = opts.services
   const r = app.withTypeProvider<TypeBoxTypeProvider>()
   app.addHook('onRequest', app.authenticate)
 
-  r.get('/api/canned-replies', async (req) => ({ cannedReplies: canned.list(req.access) }))
+  r.get('/api/canned-replies', async (req) => ({ cannedReplies: await units.read(() => canned.list(req.access)) }))
 
   // The help line of the settings screen: the variables and the contacts' attribute keys.
-  r.get('/api/canned-replies/variables', async (req) => canned.variables(req.access))
+  r.get('/api/canned-replies/variables', async (req) => units.read(() => canned.variables(req.access)))
 
   r.post(
     '/api/canned-replies',
@@ -29,7 +30,7 @@ export async function cannedReplyRoutes(app: FastifyInstance, opts: { services: 
         body: Type.Object({ shortcut: Shortcut, text: Text, shared: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
       },
     },
-    async (req, reply) => reply.status(201).send({ cannedReply: canned.create(req.access, req.body) }),
+    async (req, reply) => reply.status(201).send({ cannedReply: await units.transact(() => canned.create(req.access, req.body)) }),
   )
 
   r.patch(
@@ -43,11 +44,11 @@ export async function cannedReplyRoutes(app: FastifyInstance, opts: { services: 
         ),
       },
     },
-    async (req) => ({ cannedReply: canned.update(req.access, req.params.id, req.body) }),
+    async (req) => ({ cannedReply: await units.transact(() => canned.update(req.access, req.params.id, req.body)) }),
   )
 
   r.delete('/api/canned-replies/:id', { schema: { params: IdParams } }, async (req) => {
-    canned.remove(req.access, req.params.id)
+    await units.transact(() => canned.remove(req.access, req.params.id))
     return { ok: true }
   })
 
@@ -61,6 +62,6 @@ export async function cannedReplyRoutes(app: FastifyInstance, opts: { services: 
         ),
       },
     },
-    async (req) => canned.render(req.access, req.body.id, req.body.conversationId),
+    async (req) => units.read(() => canned.render(req.access, req.body.id, req.body.conversationId)),
   )
 }

@@ -11,9 +11,10 @@
 //   agent then sees both, the shared one first, and can rename theirs);
 // - an unknown variable is refused when a reply is saved and again when it is rendered
 //   (a reply saved before an attribute disappeared from every contact), never sent raw.
-import type { Access } from '../accounts/access.ts'
+import { type Access, canSeeChannel } from '../accounts/access.ts'
 import { Errors } from '../../errors.ts'
 import type { CannedRepliesRepo, CannedReplyRow } from '../../store/canned-replies.ts'
+import type { Q } from '../../store/unit.ts'
 import { render, unknownVariableMessage, validate, BUILTIN_VARIABLES, type RenderOptions } from './variables.ts'
 
 export interface CannedReplyDTO {
@@ -57,77 +58,95 @@ export class CannedReplies {
   constructor(
     private readonly deps: {
       repo: CannedRepliesRepo
-      /** The agent's name for `{{agent.name}}`. */
-      userName: (workspaceId: number, userId: number) => string | undefined
-      /** The conversation's channel if the person may see it; else throws 404 (http/scope.ts). */
-      inScope: (access: Access, conversationId: number) => void
       now: () => number
     },
   ) {}
 
-  list(a: Access): CannedReplyDTO[] {
-    return this.deps.repo.visibleTo(a.workspaceId, a.userId).map(toCannedReplyDTO)
+  *list(a: Access): Q<CannedReplyDTO[]> {
+    return (yield* this.deps.repo.visibleTo(a.workspaceId, a.userId)).map(toCannedReplyDTO)
   }
 
   /** The variables a reply may use, with the attributes the workspace's contacts have. */
-  variables(a: Access): { variables: string[]; attributes: string[] } {
-    return { variables: [...BUILTIN_VARIABLES], attributes: this.deps.repo.attributeKeys(a.workspaceId, ATTRIBUTE_KEYS_SHOWN) }
+  *variables(a: Access): Q<{ variables: string[]; attributes: string[] }> {
+    return { variables: [...BUILTIN_VARIABLES], attributes: yield* this.deps.repo.attributeKeys(a.workspaceId, ATTRIBUTE_KEYS_SHOWN) }
   }
 
-  create(a: Access, input: CannedReplyInput): CannedReplyDTO {
+  /** Run in a transaction: the check and the write are one step (the shortcut stays unique under concurrent requests). */
+  *create(a: Access, input: CannedReplyInput): Q<CannedReplyDTO> {
     const shared = input.shared === true
     if (shared && a.role !== 'admin') throw Errors.forbidden()
-    const { shortcut, text } = this.check(a, input.shortcut, input.text)
     const { repo } = this.deps
-    return repo.transaction(() => {
-      if (repo.shortcutTaken(a.workspaceId, a.userId, shortcut)) throw Errors.shortcutExists()
-      const row = repo.insert({
-        workspaceId: a.workspaceId,
-        ownerId: shared ? null : a.userId,
-        shortcut,
-        text,
-        createdBy: a.userId,
-        now: this.deps.now(),
-      })
-      return toCannedReplyDTO(row)
+    yield* repo.lockWorkspace(a.workspaceId)
+    const { shortcut, text } = yield* this.check(a, input.shortcut, input.text)
+    if (yield* repo.shortcutTaken(a.workspaceId, a.userId, shortcut)) throw Errors.shortcutExists()
+    const row = yield* repo.insert({
+      workspaceId: a.workspaceId,
+      ownerId: shared ? null : a.userId,
+      shortcut,
+      text,
+      createdBy: a.userId,
+      now: this.deps.now(),
     })
+    return toCannedReplyDTO(row)
   }
 
-  /** Changes the given fields; `shared` moves a reply between the team and its admin's own. */
-  update(a: Access, id: number, patch: Partial<CannedReplyInput>): CannedReplyDTO {
+  /** Changes the given fields; `shared` moves a reply between the team and its admin's own. In a transaction. */
+  *update(a: Access, id: number, patch: Partial<CannedReplyInput>): Q<CannedReplyDTO> {
     const { repo } = this.deps
-    return repo.transaction(() => {
-      const row = this.writable(a, id)
-      const shared = patch.shared ?? row.ownerId === null
-      if (shared !== (row.ownerId === null) && a.role !== 'admin') throw Errors.forbidden()
-      const { shortcut, text } = this.check(a, patch.shortcut ?? row.shortcut, patch.text ?? row.text)
-      if (repo.shortcutTaken(a.workspaceId, a.userId, shortcut, row.id)) throw Errors.shortcutExists()
-      return toCannedReplyDTO(repo.update(row.id, { ownerId: shared ? null : a.userId, shortcut, text, now: this.deps.now() }))
-    })
+    yield* repo.lockWorkspace(a.workspaceId)
+    const row = yield* this.writable(a, id)
+    const shared = patch.shared ?? row.ownerId === null
+    if (shared !== (row.ownerId === null) && a.role !== 'admin') throw Errors.forbidden()
+    const { shortcut, text } = yield* this.check(a, patch.shortcut ?? row.shortcut, patch.text ?? row.text)
+    if (yield* repo.shortcutTaken(a.workspaceId, a.userId, shortcut, row.id)) throw Errors.shortcutExists()
+    const updated = yield* repo.update(a.workspaceId, row.id, { ownerId: shared ? null : a.userId, shortcut, text, now: this.deps.now() })
+    // Read under the lock, in the same transaction: deleted since cannot happen; kept loud if it ever does.
+    if (!updated) throw Errors.notFound('Canned reply')
+    return toCannedReplyDTO(updated)
   }
 
-  remove(a: Access, id: number): void {
+  /** In a transaction. */
+  *remove(a: Access, id: number): Q<void> {
     const { repo } = this.deps
-    repo.transaction(() => repo.delete(this.writable(a, id).id))
+    yield* repo.lockWorkspace(a.workspaceId)
+    yield* repo.delete(a.workspaceId, (yield* this.writable(a, id)).id)
   }
 
   /** The reply's text for this conversation's contact, with the caller as the agent. */
-  render(a: Access, id: number, conversationId: number): RenderedReply {
-    const row = this.visible(a, id)
-    this.deps.inScope(a, conversationId)
-    const contact = this.deps.repo.contactOf(a.workspaceId, conversationId)
-    if (!contact) throw Errors.notFound('Conversation')
-    const agent = { name: this.deps.userName(a.workspaceId, a.userId) ?? '' }
-    const out = render(row.text, { contact, agent }, this.attributeRule(a))
+  *render(a: Access, id: number, conversationId: number): Q<RenderedReply> {
+    const { repo } = this.deps
+    const row = yield* this.visible(a, id)
+    // The conversation must be in the caller's channels: 404 otherwise, also for another
+    // workspace's (the rule of http/scope.ts conversationInScope, on the row read here).
+    const of = yield* repo.contactOf(a.workspaceId, conversationId)
+    if (!of || !canSeeChannel(a, of.channelId)) throw Errors.notFound('Conversation')
+    const input = { contact: of.contact, agent: { name: (yield* repo.userName(a.workspaceId, a.userId)) ?? '' } }
+    const rule = yield* this.attributeRule(a, (r) => render(row.text, input, r))
+    const out = render(row.text, input, rule)
     if (out.unknown.length > 0) throw Errors.unknownVariable(unknownVariableMessage(out.unknown))
     return { text: out.text, missing: out.missing }
   }
 
-  private attributeRule(a: Access): RenderOptions {
-    return { knownAttribute: (key) => this.deps.repo.attributeInUse(a.workspaceId, key) }
+  /**
+   * Which `contact.<key>` attributes are known (some contact of the workspace has them).
+   * variables.ts asks through a synchronous callback and a unit cannot query from inside
+   * one, so `use` runs once with a rule that only notes the keys asked (what it asks does
+   * not depend on the answers), each key is queried, and the rule answers from those.
+   */
+  private *attributeRule(a: Access, use: (rule: RenderOptions) => unknown): Q<RenderOptions> {
+    const asked = new Set<string>()
+    use({
+      knownAttribute: (key) => {
+        asked.add(key)
+        return true
+      },
+    })
+    const known = new Set<string>()
+    for (const key of asked) if (yield* this.deps.repo.attributeInUse(a.workspaceId, key)) known.add(key)
+    return { knownAttribute: (key) => known.has(key) }
   }
 
-  private check(a: Access, rawShortcut: string, rawText: string): { shortcut: string; text: string } {
+  private *check(a: Access, rawShortcut: string, rawText: string): Q<{ shortcut: string; text: string }> {
     const shortcut = rawShortcut.trim().replace(/^\//, '')
     if (!SHORTCUT.test(shortcut))
       throw Errors.cannedReplyInvalid(
@@ -136,21 +155,21 @@ export class CannedReplies {
     const text = rawText.trim()
     if (text.length === 0 || text.length > CANNED_TEXT_MAX)
       throw Errors.cannedReplyInvalid(`The text must be 1–${CANNED_TEXT_MAX} characters`)
-    const unknown = validate(text, this.attributeRule(a))
+    const unknown = validate(text, yield* this.attributeRule(a, (r) => validate(text, r)))
     if (unknown.length > 0) throw Errors.unknownVariable(unknownVariableMessage(unknown))
     return { shortcut, text }
   }
 
   /** A reply the person can see (shared or their own); else 404. */
-  private visible(a: Access, id: number): CannedReplyRow {
-    const row = this.deps.repo.byId(a.workspaceId, id)
+  private *visible(a: Access, id: number): Q<CannedReplyRow> {
+    const row = yield* this.deps.repo.byId(a.workspaceId, id)
     if (!row || (row.ownerId !== null && row.ownerId !== a.userId)) throw Errors.notFound('Canned reply')
     return row
   }
 
   /** A reply the person may change: their own, or a shared one for an admin. */
-  private writable(a: Access, id: number): CannedReplyRow {
-    const row = this.visible(a, id)
+  private *writable(a: Access, id: number): Q<CannedReplyRow> {
+    const row = yield* this.visible(a, id)
     if (row.ownerId === null && a.role !== 'admin') throw Errors.forbidden()
     return row
   }
