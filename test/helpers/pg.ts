@@ -47,6 +47,14 @@ export async function freshPgDatabase(t: T): Promise<string | undefined> {
     const d = new pg.Client({ connectionString: admin })
     await d.connect()
     try {
+      // pool.end() resolves before its connections have closed: a FORCE drop now would kill
+      // one mid-close (FATAL 57P01 thrown in the teardown). Wait for them, a few seconds at most.
+      const deadline = Date.now() + 5000
+      while (Date.now() < deadline) {
+        const r = await d.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1', [name])
+        if (r.rows[0].n === 0) break
+        await new Promise((res) => setTimeout(res, 20))
+      }
       await d.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
     } finally {
       await d.end()
