@@ -2,7 +2,6 @@
 // one; see test/helpers/pg.ts): ids visible in commit order however transactions overlap,
 // a dropped listening connection losing nothing, three processes migrating at once.
 import t, { type Test } from 'tap'
-import { type ChildProcess, fork } from 'node:child_process'
 import { once } from 'node:events'
 import path from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
@@ -11,40 +10,18 @@ import { migratePg, openPgPool } from '../src/store/pg/db.ts'
 import type { StoredEvent } from '../src/store/events.ts'
 import { step } from '../src/store/unit.ts'
 import { freshPgDatabase } from './helpers/pg.ts'
+import { type ChildNode, type Message, startChildNode } from './helpers/child-node.ts'
 
 const NODE = path.join(import.meta.dirname, 'helpers/pg-log-node.ts')
 
-interface Node {
-  child: ChildProcess
+interface Node extends ChildNode {
   ready: { applied: number; epoch: string; head: number }
-  next<T>(key: string): Promise<T>
 }
 
 async function startNode(t: Test, url: string, nodeId: string): Promise<Node> {
-  const child = fork(NODE, [], { execArgv: ['--import', 'tsx'], env: { ...process.env, PG_URL: url, NODE_ID: nodeId }, stdio: 'inherit' })
-  t.teardown(() => {
-    if (child.exitCode === null) child.kill('SIGKILL')
-  })
-  const inbox: Array<Record<string, unknown>> = []
-  const waiters: Array<() => void> = []
-  child.on('message', (m: Record<string, unknown>) => {
-    if (m.error) t.comment(`${nodeId}: ${String(m.error)}`)
-    inbox.push(m)
-    for (const w of waiters.splice(0)) w()
-  })
-  const next = async <T>(key: string): Promise<T> => {
-    for (;;) {
-      const i = inbox.findIndex((m) => key in m)
-      if (i >= 0) return inbox.splice(i, 1)[0] as T
-      if (child.exitCode !== null) throw new Error(`${nodeId} exited with ${child.exitCode}`)
-      await new Promise<void>((resolve) => {
-        waiters.push(resolve)
-        child.once('exit', () => resolve())
-      })
-    }
-  }
-  const ready = await next<Node['ready']>('ready')
-  return { child, ready, next }
+  const node = startChildNode(t, NODE, nodeId, { PG_URL: url, NODE_ID: nodeId })
+  const ready = await node.next<Node['ready'] & Message>('ready')
+  return { ...node, ready }
 }
 
 t.test(

@@ -4,7 +4,7 @@
 // as owner again, a forced move. Short leases (TTL 1.5 s, renewal 0.5 s) keep it quick; every
 // wait is for a state, with a generous deadline, never a sleep standing in for one.
 import t, { type Test } from 'tap'
-import { type ChildProcess, fork } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import path from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
@@ -23,6 +23,7 @@ import {
   renewLeases,
 } from '../src/store/pg/leases.ts'
 import type { Acts, Belief, Report } from './helpers/pg-lease-node.ts'
+import { startChildNode } from './helpers/child-node.ts'
 import { freshPgDatabase, pgAdminUrl } from './helpers/pg.ts'
 
 const NODE = path.join(import.meta.dirname, 'helpers/pg-lease-node.ts')
@@ -40,38 +41,16 @@ interface Node {
 }
 
 async function startNode(t: Test, url: string, id: string): Promise<Node> {
-  const env = { ...process.env, PG_URL: url, NODE_ID: id, NAMES: String(NAMES), TTL_MS: String(TTL_MS), RENEW_MS: String(RENEW_MS) }
-  const child = fork(NODE, [], { execArgv: ['--import', 'tsx'], env, stdio: 'inherit' })
-  t.teardown(() => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGCONT')
-      child.kill('SIGKILL')
-    }
-  })
-  const inbox: Array<Record<string, unknown>> = []
-  const waiters: Array<() => void> = []
-  child.on('message', (m: Record<string, unknown>) => {
-    if (m.error) t.comment(`${id}: ${String(m.error)}`)
-    inbox.push(m)
-    for (const w of waiters.splice(0)) w()
-  })
-  child.on('exit', () => {
-    for (const w of waiters.splice(0)) w()
-  })
-  const next = async <T>(key: string): Promise<T> => {
-    for (;;) {
-      const i = inbox.findIndex((m) => key in m)
-      if (i >= 0) return inbox.splice(i, 1)[0]![key] as T
-      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${id} exited (${child.exitCode ?? child.signalCode})`)
-      await new Promise<void>((resolve) => waiters.push(resolve))
-    }
-  }
+  const env = { PG_URL: url, NODE_ID: id, NAMES: String(NAMES), TTL_MS: String(TTL_MS), RENEW_MS: String(RENEW_MS) }
+  const node = startChildNode(t, NODE, id, env)
+  // These children answer with the value under the key itself.
+  const next = async <T>(key: string) => (await node.next(key))[key] as T
   const ask = <T>(msg: Record<string, unknown>, key: string) => {
-    child.send(msg)
+    node.child.send(msg)
     return next<T>(key)
   }
   await next('ready')
-  return { id, child, next, ask }
+  return { id, child: node.child, next, ask }
 }
 
 /** Polls `check` until it returns a value (not undefined) or the deadline passes. */

@@ -8,12 +8,13 @@ import path from 'node:path'
 import { numberPlaceholders } from '../src/store/conn.ts'
 import { openDatabase } from '../src/store/db.ts'
 import { migratePg, openPgPool } from '../src/store/pg/db.ts'
-import { AbortedTransactionError, PgRunner, SqliteRunner, type UnitRunner } from '../src/store/runner.ts'
+import { AbortedTransactionError, PgRunner, type SqliteRunner, type UnitRunner } from '../src/store/runner.ts'
 import { all, dialect, get, type Q, run, step } from '../src/store/unit.ts'
 import { AuditLogRepo } from '../src/store/audit-log.ts'
 import { insertRow, TableCodec, updateRowById } from '../src/store/prepared.ts'
 import { users, workspaces } from '../src/store/schema.ts'
 import { freshPgDatabase } from './helpers/pg.ts'
+import { onBoth as onBothDbs, pgDb, sqliteDb } from './helpers/dialects.ts'
 import { type Emitter, EventLog, type UnitLog } from '../src/events/event-log.ts'
 import { PgEventLog } from '../src/events/pg-event-log.ts'
 
@@ -25,35 +26,19 @@ t.test('placeholders are numbered for PostgreSQL outside quotes and comments', a
   )
 })
 
-function sqliteRunner(t: Tap): SqliteRunner {
-  const dir = mkdtempSync(path.join(tmpdir(), 'parley-unit-'))
-  const db = openDatabase(path.join(dir, 'p.db'), { busyTimeoutMs: 1000 })
-  t.teardown(() => {
-    db.$client.close()
-    rmSync(dir, { recursive: true, force: true })
-  })
-  db.$client.exec(`INSERT INTO workspaces (id, name) VALUES (1, 'W'), (2, 'Other')`)
-  return new SqliteRunner(db.$client)
+type Tap = Test
+
+async function sqliteRunner(t: Tap): Promise<SqliteRunner> {
+  return (await sqliteDb(t)).runner as SqliteRunner
 }
 
 async function pgRunner(t: Tap): Promise<PgRunner | undefined> {
-  const url = await freshPgDatabase(t)
-  if (!url) return undefined
-  await migratePg(url, 'unit-test')
-  const pool = openPgPool(url, { nodeId: 'unit-test', max: 3 })
-  t.teardown(() => pool.end())
-  // Ids from the identity (an explicit id would not move it: the next insert would collide).
-  await pool.query(`INSERT INTO workspaces (name) VALUES ('W'), ('Other')`)
-  return new PgRunner(pool)
+  return (await pgDb(t))?.runner as PgRunner | undefined
 }
 
-type Tap = Test
-
 /** The same unit on both databases: what each returns. */
-async function onBoth<T>(t: Tap, body: (r: UnitRunner) => Promise<T>): Promise<{ sqlite: T; pg: T | undefined }> {
-  const sqlite = await body(sqliteRunner(t))
-  const p = await pgRunner(t)
-  return { sqlite, pg: p ? await body(p) : undefined }
+function onBoth<T>(t: Tap, body: (r: UnitRunner) => Promise<T>): Promise<{ sqlite: T; pg: T | undefined }> {
+  return onBothDbs(t, (db) => body(db.runner))
 }
 
 t.test('the audit log repository: the same entries on SQLite and PostgreSQL', async (t) => {
@@ -156,7 +141,7 @@ t.test('a unit: errors thrown at the yield, all or nothing, and a caught databas
 })
 
 t.test('SQLite refuses an asynchronous step: it would commit half a transaction', async (t) => {
-  const r = sqliteRunner(t)
+  const r = await sqliteRunner(t)
   t.throws(
     () =>
       r.transactSync(function* () {

@@ -4,7 +4,6 @@
 // the claim (FOR UPDATE SKIP LOCKED, fenced, timed by the database) lets two delivery
 // workers on one database send every event exactly once, in order.
 import t, { type Test } from 'tap'
-import { type ChildProcess, fork } from 'node:child_process'
 import { once } from 'node:events'
 import http from 'node:http'
 import path from 'node:path'
@@ -20,6 +19,7 @@ import { PgEventLog } from '../src/events/pg-event-log.ts'
 import { migratePg, openPgPool } from '../src/store/pg/db.ts'
 import { PgRunner } from '../src/store/runner.ts'
 import { type DialectDb, onBoth, pgDb, sqliteDb } from './helpers/dialects.ts'
+import { startChildNode } from './helpers/child-node.ts'
 import { freshPgDatabase } from './helpers/pg.ts'
 
 const repo = new WebhookEndpointsRepo()
@@ -500,34 +500,9 @@ const NODE = path.join(import.meta.dirname, 'helpers/webhook-node.ts')
 
 /** A delivering process (helpers/webhook-node.ts), ready; `next(key)` waits for its message with that key. */
 async function startNode(t: Test, url: string, nodeId: string, env: Record<string, string>) {
-  const child: ChildProcess = fork(NODE, [], {
-    execArgv: ['--import', 'tsx'],
-    env: { ...process.env, PG_URL: url, NODE_ID: nodeId, ...env },
-    stdio: 'inherit',
-  })
-  t.teardown(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-  })
-  const inbox: Array<Record<string, unknown>> = []
-  const waiters: Array<() => void> = []
-  child.on('message', (m: Record<string, unknown>) => {
-    if (m.error) t.comment(`${nodeId}: ${String(m.error)}`)
-    inbox.push(m)
-    for (const w of waiters.splice(0)) w()
-  })
-  const next = async <T>(key: string): Promise<T> => {
-    for (;;) {
-      const i = inbox.findIndex((m) => key in m)
-      if (i >= 0) return inbox.splice(i, 1)[0] as T
-      if (child.exitCode !== null) throw new Error(`${nodeId} exited with ${child.exitCode}`)
-      await new Promise<void>((resolve) => {
-        waiters.push(resolve)
-        child.once('exit', () => resolve())
-      })
-    }
-  }
-  await next('ready')
-  return { child, next }
+  const node = startChildNode(t, NODE, nodeId, { PG_URL: url, NODE_ID: nodeId, ...env })
+  await node.next('ready')
+  return node
 }
 
 t.test(

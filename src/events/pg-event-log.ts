@@ -15,7 +15,7 @@ import type pg from 'pg'
 import { type PendingEvent, PgEventsRepo } from '../store/pg/events.ts'
 import { pgClient } from '../store/pg/db.ts'
 import { pgConn } from '../store/conn.ts'
-import { commit } from '../store/runner.ts'
+import { inPgTransaction } from '../store/runner.ts'
 import type { ReplayAudience, StoredEvent } from '../store/events.ts'
 import { type Q, runAsync } from '../store/unit.ts'
 import { LogTailer, type WakeReason } from './log-tailer.ts'
@@ -127,39 +127,25 @@ export class PgEventLog implements UnitLog {
 
   /** Runs the unit in one transaction on one connection; its events get their ids last. */
   async transact<T>(unit: (batch: Emitter) => Q<T>): Promise<T> {
-    const client = await this.pool.connect()
     const batch = new PgEventBatch(this.opts.clock.now)
-    let result: T
-    let committed: CommittedEvent[] = []
-    try {
-      await client.query('BEGIN')
-      result = await runAsync(unit(batch), pgConn(client))
-      if (batch.pending.length > 0) {
-        const first = await this.repo.append(client, batch.pending)
-        committed = batch.pending.map(
-          (e, i) =>
-            ({
-              id: first + i,
-              workspaceId: e.workspaceId,
-              type: e.type,
-              data: e.data,
-              channelId: e.channelId,
-              userId: e.userId,
-              payload: e.payload,
-            }) as CommittedEvent,
-        )
-      }
-      await commit(client)
-    } catch (err) {
-      // A connection that cannot even roll back is broken: dropped, not returned to the pool.
-      const broken = await client.query('ROLLBACK').then(
-        () => false,
-        () => true,
+    const { result, committed } = await inPgTransaction(this.pool, 'BEGIN', async (client) => {
+      const result = await runAsync(unit(batch), pgConn(client))
+      if (batch.pending.length === 0) return { result, committed: [] as CommittedEvent[] }
+      const first = await this.repo.append(client, batch.pending)
+      const committed = batch.pending.map(
+        (e, i) =>
+          ({
+            id: first + i,
+            workspaceId: e.workspaceId,
+            type: e.type,
+            data: e.data,
+            channelId: e.channelId,
+            userId: e.userId,
+            payload: e.payload,
+          }) as CommittedEvent,
       )
-      client.release(broken)
-      throw err
-    }
-    client.release()
+      return { result, committed }
+    })
     if (committed.length > 0) {
       for (const l of this.committedListeners) l(committed)
       this.tailer.wake('commit')

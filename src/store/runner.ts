@@ -58,17 +58,39 @@ export class AbortedTransactionError extends Error {
   }
 }
 
-/** Rolls back; true when even that failed (the connection is broken: drop it, do not pool it). */
-async function rollback(client: pg.PoolClient): Promise<boolean> {
-  return client.query('ROLLBACK').then(
-    () => false,
-    () => true,
-  )
-}
-
 export async function commit(client: pg.PoolClient | pg.Client): Promise<void> {
   const r = await client.query('COMMIT')
   if (r.command === 'ROLLBACK') throw new AbortedTransactionError()
+}
+
+/**
+ * `fn` on one pooled connection between `begin` and COMMIT (checked by `commit` when
+ * `checkCommit`); ROLLBACK when it throws, and a connection that cannot even roll back is
+ * broken: dropped, not returned to the pool. The one transaction wrapper of PostgreSQL code.
+ */
+export async function inPgTransaction<T>(
+  pool: pg.Pool,
+  begin: string,
+  fn: (client: pg.PoolClient) => Promise<T>,
+  checkCommit = true,
+): Promise<T> {
+  const client = await pool.connect()
+  let broken = false
+  try {
+    await client.query(begin)
+    const result = await fn(client)
+    if (checkCommit) await commit(client)
+    else await client.query('COMMIT')
+    return result
+  } catch (err) {
+    broken = await client.query('ROLLBACK').then(
+      () => false,
+      () => true,
+    )
+    throw err
+  } finally {
+    client.release(broken)
+  }
 }
 
 /** PostgreSQL: one pooled connection per unit, BEGIN … COMMIT around it, ROLLBACK when it throws. */
@@ -76,36 +98,12 @@ export class PgRunner implements UnitRunner {
   readonly dialect = 'postgres' as const
   constructor(private readonly pool: pg.Pool) {}
 
-  async transact<T>(unit: () => Q<T>, isolation: 'READ COMMITTED' | 'REPEATABLE READ' = 'READ COMMITTED'): Promise<T> {
-    const client = await this.pool.connect()
-    let broken = false
-    try {
-      await client.query(`BEGIN ISOLATION LEVEL ${isolation}`)
-      const result = await runAsync(unit(), pgConn(client))
-      await commit(client)
-      return result
-    } catch (err) {
-      broken = await rollback(client)
-      throw err
-    } finally {
-      client.release(broken)
-    }
+  transact<T>(unit: () => Q<T>, isolation: 'READ COMMITTED' | 'REPEATABLE READ' = 'READ COMMITTED'): Promise<T> {
+    return inPgTransaction(this.pool, `BEGIN ISOLATION LEVEL ${isolation}`, (c) => runAsync(unit(), pgConn(c)))
   }
 
   /** Several statements in one snapshot (REPEATABLE READ, read only). */
-  async read<T>(unit: () => Q<T>): Promise<T> {
-    const client = await this.pool.connect()
-    let broken = false
-    try {
-      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
-      const result = await runAsync(unit(), pgConn(client))
-      await client.query('COMMIT')
-      return result
-    } catch (err) {
-      broken = await rollback(client)
-      throw err
-    } finally {
-      client.release(broken)
-    }
+  read<T>(unit: () => Q<T>): Promise<T> {
+    return inPgTransaction(this.pool, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', (c) => runAsync(unit(), pgConn(c)), false)
   }
 }
