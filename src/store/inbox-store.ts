@@ -11,6 +11,8 @@ import type { Db } from './db.ts'
 import { LabelsRepo } from './labels.ts'
 import { MessagesRepo } from './messages.ts'
 import type { ChannelRow, ContactRow, ConversationRow, MessageRow, NewConversation, NewMessage } from './rows.ts'
+import { sqliteConn } from './conn.ts'
+import { runSync, type Q } from './unit.ts'
 import { UsersRepo } from './users.ts'
 
 export type { ChannelRow, ContactRow, ConversationRow, MessageRow, NewConversation, NewMessage } from './rows.ts'
@@ -32,6 +34,14 @@ export class InboxStore {
     this.messages = new MessagesRepo(db)
     this.labels = new LabelsRepo(db)
     this.users = new UsersRepo(db)
+  }
+
+  /**
+   * Runs a repository unit now on this connection (issue 17: repositories written as units;
+   * the inbox's own callers are still synchronous, inside a better-sqlite3 transaction).
+   */
+  runNow<T>(unit: Q<T>): T {
+    return runSync(unit, sqliteConn(this.db.$client))
   }
 
   channelByExternalId(kind: ChannelKind, externalId: string): ChannelRow | undefined {
