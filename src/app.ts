@@ -211,6 +211,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     config.backup.intervalHours > 0
       ? new BackupSchedule({
           dataDir: config.dataDir,
+          mediaDir: config.mediaDir,
           databaseFile: config.databaseFile,
           busyTimeoutMs: config.dbBusyTimeoutMs,
           intervalMs: config.backup.intervalHours * 3600_000,
@@ -297,7 +298,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       repo: new ContactErasureRepo(db),
       events,
       audit,
-      mediaDir: path.join(config.dataDir, 'media'),
+      mediaDir: config.mediaDir,
       now: clock.now,
       // Open streams refetch what they show: the erased conversations are gone from it.
       afterErase: (ws) => {

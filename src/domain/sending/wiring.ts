@@ -72,7 +72,7 @@ export function createSending(deps: SendingDeps): Sending {
     writer,
     events,
     providers,
-    dataDir: config.dataDir,
+    mediaDir: config.mediaDir,
     maxBytes: config.media.maxBytes,
     uploadMaxBytes: config.media.uploadMaxBytes,
     now,
