@@ -16,7 +16,8 @@ const INSERT = 'INSERT INTO labels (workspace_id, name, color, created_at) VALUE
 const UPDATE = 'UPDATE labels SET name = ?, color = ? WHERE workspace_id = ? AND id = ? RETURNING id, name, color'
 const UNLINK_ALL = 'DELETE FROM conversation_labels WHERE label_id = ?'
 const DELETE = 'DELETE FROM labels WHERE workspace_id = ? AND id = ?'
-const IDS_OF = 'SELECT label_id AS "labelId" FROM conversation_labels WHERE conversation_id = ?'
+// Ordered: PostgreSQL returns rows in no set order (SQLite walked the primary key's order).
+const IDS_OF = 'SELECT label_id AS "labelId" FROM conversation_labels WHERE conversation_id = ? ORDER BY label_id'
 const LINK = 'INSERT INTO conversation_labels (conversation_id, label_id, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING'
 const UNLINK = 'DELETE FROM conversation_labels WHERE conversation_id = ? AND label_id = ?'
 
