@@ -14,8 +14,9 @@ import { HealthRepo } from '../store/health.ts'
 // 08 connection exception, 53 insufficient resources (disk full, too many connections),
 // 57P operator intervention (shutting down), 58 system error (I/O).
 const PG_UNAVAILABLE = /^(08|53|57P|58)/
-// The driver's own: the server unreachable, or the pool found no connection in time.
-const NET_UNAVAILABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'ETIMEDOUT', 'EHOSTUNREACH', 'EPIPE'])
+// The driver's own: the server unreachable (ENOENT: its Unix socket is gone), or the pool
+// found no connection in time.
+const NET_UNAVAILABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOENT', 'ENOTFOUND', 'ETIMEDOUT', 'EHOSTUNREACH', 'EPIPE'])
 
 /** Whether the database cannot be read for a reason of the server, its disk or the network. */
 export function isDatabaseUnavailable(err: unknown): boolean {
