@@ -9,7 +9,7 @@ import { AppError } from '../src/errors.ts'
 import { LabelsRepo } from '../src/store/labels.ts'
 import { get, type Q } from '../src/store/unit.ts'
 import type { Emitter } from '../src/events/event-log.ts'
-import { type DialectDb, onBoth } from './helpers/dialects.ts'
+import { type DialectDb, onBoth, pgDb } from './helpers/dialects.ts'
 
 const WS = 1
 const OTHER_WS = 2
@@ -164,4 +164,28 @@ t.test('the same labels, refusals and events on SQLite and PostgreSQL', async (t
   t.equal(events.length, 12)
   if (pg) t.same(pg, sqlite, 'PostgreSQL answers exactly what SQLite does')
   else t.comment('no PostgreSQL (PARLEY_TEST_PG_URL unset): SQLite only')
+})
+
+t.test('PostgreSQL with a linguistic collation still lists labels by code point, as SQLite does', async (t) => {
+  const db = await pgDb(t)
+  if (!db) return t.comment('no PostgreSQL (PARLEY_TEST_PG_URL unset)')
+  // A database created with an ICU (or en_US) locale gives its text columns that collation:
+  // 'alpha' before 'Beta' before '_x'. The test server's is C.UTF-8, so the column is given one.
+  await db.exec('ALTER TABLE labels ALTER COLUMN name TYPE text COLLATE "en-x-icu"')
+  const repo = new LabelsRepo()
+  const names = ['beta', 'Alpha', '_under', 'Zeta', 'alpha two', 'Ärger']
+  await db.runner.transact(function* () {
+    for (const name of names) yield* repo.insert(WS, name, '#000000', 0)
+  })
+  const linguistic = await db.runner.read(function* () {
+    return (yield* get<{ names: string }>(`SELECT string_agg(name, '|' ORDER BY name) AS names FROM labels WHERE workspace_id = ?`, [WS]))!
+      .names
+  })
+  t.not(linguistic, ['Alpha', 'Zeta', '_under', 'alpha two', 'beta', 'Ärger'].join('|'), 'the column sorts linguistically')
+  const listed = await db.runner.read(() => repo.list(WS))
+  t.same(
+    listed.map((l) => l.name),
+    ['Alpha', 'Zeta', '_under', 'alpha two', 'beta', 'Ärger'],
+    'the list: by code point',
+  )
 })
