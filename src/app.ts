@@ -277,7 +277,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       presence,
       now: clock.now,
     }),
-    labels: new Labels({ store, writer, events, now: clock.now }),
+    labels: new Labels({ repo: store.labels.repo, store, writer, events, now: clock.now }),
     snoozes: new Snoozes({
       repo: new SnoozeRepo(db),
       store,

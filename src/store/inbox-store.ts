@@ -8,7 +8,7 @@ import { ChannelsRepo } from './channels.ts'
 import { ContactIdentities } from './contact-identities.ts'
 import { ConversationsRepo, type ConversationListOptions } from './conversations.ts'
 import type { Db } from './db.ts'
-import { LabelsRepo } from './labels.ts'
+import { LabelsNow, LabelsRepo } from './labels.ts'
 import { MessagesRepo } from './messages.ts'
 import type { ChannelRow, ContactRow, ConversationRow, MessageRow, NewConversation, NewMessage } from './rows.ts'
 import { sqliteConn } from './conn.ts'
@@ -24,7 +24,7 @@ export class InboxStore {
   readonly conversations: ConversationsRepo
   readonly messages: MessagesRepo
   /** Labels and the conversations carrying them (issue 14). */
-  readonly labels: LabelsRepo
+  readonly labels: LabelsNow
   private readonly users: UsersRepo
 
   constructor(readonly db: Db) {
@@ -32,7 +32,7 @@ export class InboxStore {
     this.contacts = new ContactIdentities(db)
     this.conversations = new ConversationsRepo(db)
     this.messages = new MessagesRepo(db)
-    this.labels = new LabelsRepo(db)
+    this.labels = new LabelsNow(new LabelsRepo(), (unit) => this.runNow(unit))
     this.users = new UsersRepo(db)
   }
 
