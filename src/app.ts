@@ -13,7 +13,7 @@ import { InboxWriter } from './domain/inbox/writer.ts'
 import { SideEffects } from './domain/effects.ts'
 import { SearchIndexWriter } from './store/search-index.ts'
 import { AccessResolver } from './domain/accounts/access.ts'
-import { ChannelMembersRepo } from './store/channel-members.ts'
+import { ChannelMembers } from './domain/channels/members.ts'
 import { Presence } from './domain/team/presence.ts'
 import { PresenceRepo } from './store/presence.ts'
 import { AuthService } from './domain/accounts/auth.ts'
@@ -27,6 +27,7 @@ import { streamRoutes } from './http/stream.ts'
 import { conversationRoutes } from './http/conversations.ts'
 import { webRoutes } from './http/web.ts'
 import { ChannelDirectory } from './domain/channels/channels.ts'
+import { ChannelsRepo } from './store/channels.ts'
 import { ChannelChecks } from './domain/channels/channel-checks.ts'
 import { messengerWebhookRoutes } from './http/webhooks-messenger.ts'
 import { channelRoutes } from './http/channels.ts'
@@ -164,7 +165,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const store = new InboxStore(db)
   const effects = new SideEffects()
   const writer = new InboxWriter(store, clock.now, effects)
-  const members = new ChannelMembersRepo(db)
+  const members = new ChannelMembers(db)
   // Issue 16: counters on the hot paths (webhooks, commits, sends), everything else read when asked.
   const health = createHealth({
     config,
@@ -186,7 +187,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     graphBaseUrl: (token) => (sandbox?.owns(token) ? sandbox.graphBaseUrl() : config.graphApiUrl),
     onSendOutcome: health.tracker.sendOutcome,
   })
-  const channels = new ChannelDirectory(db, config)
+  const channels = new ChannelDirectory({ repo: new ChannelsRepo(secrets), config, runNow: (unit) => store.runNow(unit) })
   // Who is online: a person with an open stream, offline only after a grace (issue 13).
   const presence = new Presence({
     offlineAfterMs: config.presenceOfflineAfterSeconds * 1000,
@@ -194,7 +195,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     now: clock.now,
     onListenerError: (err) => app.log.error({ err }, 'presence listener failed'),
   })
-  const settingsRepo = new WorkspaceSettingsRepo(db)
+  const settingsRepo = new WorkspaceSettingsRepo()
   const reportsRepo = new ReportsRepo(db)
   const reportFacts =
     config.reportThreads > 0 && existsSync(config.databaseFile)
@@ -244,7 +245,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     channelChecks: new ChannelChecks({
       channels,
       providers: sending.providers,
-      events,
+      units: new SqliteRunner(db.$client),
+      unitLog: events.unitLog(),
       now: clock.now,
       log: app.log,
       retryBaseMs: config.channelCheck.retryBaseMs,
@@ -283,14 +285,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       store,
       writer,
       events,
-      timeZoneOf: (ws) => settingsRepo.get(ws)?.timezone,
+      timeZoneOf: (ws) => runNow(settingsRepo.get(ws))?.timezone,
       now: clock.now,
       onError: (err) => app.log.error({ err }, 'snooze wake-up failed'),
     }),
     canned: new CannedReplies({ repo: new CannedRepliesRepo(), now: clock.now }),
     notes: new Notes({ store, writer, events, mentions: new MentionsRepo(db), now: clock.now }),
     // Issue 15: the figures read facts the database keeps at write time (migration report_triggers).
-    reports: new Reports({ repo: reportsRepo, facts: reportFacts, settings: (ws) => settingsRepo.get(ws), now: clock.now }),
+    reports: new Reports({ repo: reportsRepo, facts: reportFacts, settings: (ws) => runNow(settingsRepo.get(ws)), now: clock.now }),
     audit,
     secrets,
     apiTokens,

@@ -11,7 +11,7 @@ import type { InboxWriter } from './domain/inbox/writer.ts'
 import type { SideEffects } from './domain/effects.ts'
 import type { AuthService } from './domain/accounts/auth.ts'
 import type { AccessResolver } from './domain/accounts/access.ts'
-import type { ChannelMembersRepo } from './store/channel-members.ts'
+import type { ChannelMembers } from './domain/channels/members.ts'
 import type { IngestQueue } from './domain/inbox/ingest-queue.ts'
 import type { ChannelDirectory } from './domain/channels/channels.ts'
 import type { ChannelChecks } from './domain/channels/channel-checks.ts'
@@ -60,7 +60,7 @@ export interface Services {
   /** What each person may see: their role and channels (issue 13). */
   access: AccessResolver
   /** Who works which channel. */
-  members: ChannelMembersRepo
+  members: ChannelMembers
   ingest: IngestQueue
   channels: ChannelDirectory
   /** Checks saved channel credentials with Meta in the background (issue 11). */

@@ -5,6 +5,7 @@
 // takes the workspace id, which comes from the session, never from the request.
 import type { ChannelKind, ConversationDTO, MessageDTO } from '../events/types.ts'
 import { ChannelsRepo } from './channels.ts'
+import { secretBoxOf } from './sealed-columns.ts'
 import { ContactIdentities } from './contact-identities.ts'
 import { ConversationsRepo, type ConversationListOptions } from './conversations.ts'
 import type { Db } from './db.ts'
@@ -28,7 +29,7 @@ export class InboxStore {
   private readonly users: UsersRepo
 
   constructor(readonly db: Db) {
-    this.channels = new ChannelsRepo(db)
+    this.channels = new ChannelsRepo(secretBoxOf(db))
     this.contacts = new ContactIdentities(db)
     this.conversations = new ConversationsRepo(db)
     this.messages = new MessagesRepo(db)
@@ -45,7 +46,7 @@ export class InboxStore {
   }
 
   channelByExternalId(kind: ChannelKind, externalId: string): ChannelRow | undefined {
-    return this.channels.byExternalId(kind, externalId)
+    return this.runNow(this.channels.byExternalId(kind, externalId))
   }
 
   /** Finds or creates the contact; refreshes the profile name only when it changed. */

@@ -8,9 +8,12 @@
 import type { EventBatch, EventLog } from '../../events/event-log.ts'
 import type { TeamUserDTO } from '../../events/types.ts'
 import { Errors } from '../../errors.ts'
-import type { ChannelMembersRepo } from '../../store/channel-members.ts'
+import type { ChannelMembers } from '../channels/members.ts'
 import type { ConversationsRepo } from '../../store/conversations.ts'
 import { ChannelsRepo } from '../../store/channels.ts'
+import { sqliteConn } from '../../store/conn.ts'
+import { secretBoxOf } from '../../store/sealed-columns.ts'
+import { runSync, type Q } from '../../store/unit.ts'
 import type { Db } from '../../store/db.ts'
 import { PasswordResetsRepo } from '../../store/password-resets.ts'
 import { SessionsRepo } from '../../store/sessions.ts'
@@ -78,7 +81,7 @@ export class TeamHooks {
 /** The repositories the app already holds (app.ts): the same objects, not copies of them. */
 export interface TeamRepos {
   /** Who works which channel: the app's `services.members`, which access checks read too. */
-  members: ChannelMembersRepo
+  members: ChannelMembers
   /** The inbox store's conversations: a person given a channel starts reading it from now. */
   conversations: Pick<ConversationsRepo, 'startReadsAt'>
 }
@@ -86,9 +89,11 @@ export interface TeamRepos {
 export class Team {
   readonly hooks = new TeamHooks()
   private readonly users: UsersRepo
-  private readonly members: ChannelMembersRepo
+  private readonly members: ChannelMembers
   private readonly conversations: TeamRepos['conversations']
   private readonly channels: ChannelsRepo
+  // Channels are units of work (issue 17); this code is still synchronous on SQLite.
+  private readonly runNow: <T>(unit: Q<T>) => T
   private readonly sessions: SessionsRepo
   private readonly passwords: PasswordResetsRepo
 
@@ -102,7 +107,8 @@ export class Team {
     this.users = new UsersRepo(db)
     this.members = repos.members
     this.conversations = repos.conversations
-    this.channels = new ChannelsRepo(db)
+    this.channels = new ChannelsRepo(secretBoxOf(db))
+    this.runNow = (unit) => runSync(unit, sqliteConn(db.$client))
     this.sessions = new SessionsRepo(db)
     this.passwords = new PasswordResetsRepo(db)
   }
@@ -133,7 +139,7 @@ export class Team {
 
   /** Throws unless every id is a channel of the workspace. */
   checkChannels(workspaceId: number, channelIds: readonly number[]): void {
-    const known = new Set(this.channels.list(workspaceId).map((c) => c.id))
+    const known = new Set(this.runNow(this.channels.list(workspaceId)).map((c) => c.id))
     if (channelIds.some((id) => !known.has(id))) throw Errors.unknownChannel()
   }
 

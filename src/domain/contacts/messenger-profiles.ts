@@ -179,7 +179,7 @@ export class MessengerProfiles {
 
   /** The contact and its Page as committed now; undefined when there is nothing to fetch. */
   private target(job: Job): { contact: ContactRow; channel: ChannelRow; token: string } | undefined {
-    const channel = this.deps.store.channels.byId(job.channelId)
+    const channel = this.deps.store.runNow(this.deps.store.channels.byId(job.channelId))
     if (!channel || !channel.enabled || channel.kind !== 'messenger' || !channel.accessToken) return undefined
     const contact = this.contacts.row(channel.workspaceId, job.contactId)
     // Named meanwhile (an agent, or an earlier fetch), or not this Page's person.

@@ -210,7 +210,7 @@ export class MediaService {
 
   private async fetchOne(row: MediaRow): Promise<void> {
     const { store } = this.deps
-    const channel = row.channelId ? store.channels.byId(row.channelId) : undefined
+    const channel = row.channelId ? store.runNow(store.channels.byId(row.channelId)) : undefined
     const token = channel?.accessToken
     const file = randomBytes(16).toString('hex')
     const dest = path.join(this.dir, file)

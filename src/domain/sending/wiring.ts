@@ -79,7 +79,7 @@ export function createSending(deps: SendingDeps): Sending {
     log: log.child({ subsystem: 'media' }),
   })
   const worker = new OutboxWorker({
-    channels: store.channels,
+    channels: { byId: (id) => store.runNow(store.channels.byId(id)) },
     outbox,
     providers,
     limiter,

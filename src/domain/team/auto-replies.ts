@@ -34,9 +34,9 @@ export class AutoReplies {
     const { store } = this.deps
     // A reaction is not a message to answer.
     if (message.type === 'reaction') return
-    const settings = this.deps.settings.get(message.workspaceId)
+    const settings = store.runNow(this.deps.settings.get(message.workspaceId))
     if (!settings || (!settings.greetingMessage && !settings.awayMessage)) return
-    const channel = store.channels.byId(message.channelId)
+    const channel = store.runNow(store.channels.byId(message.channelId))
     if (!channel) return
     const now = this.deps.now()
     const conv = store.conversation(channel.workspaceId, message.conversationId)

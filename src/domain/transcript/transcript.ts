@@ -53,11 +53,11 @@ export class Transcripts {
     const { store } = this.deps
     const conv = store.conversation(r.workspaceId, r.conversationId)
     if (!conv) return undefined
-    const timeZone = this.deps.settings.get(r.workspaceId)?.timezone ?? 'UTC'
+    const timeZone = store.runNow(this.deps.settings.get(r.workspaceId))?.timezone ?? 'UTC'
     const now = this.deps.now()
     const c = conv.contact
     const contact = c.name?.trim() || (c.phone ? `+${c.phone}` : c.externalId)
-    const channel = store.channels.get(r.workspaceId, conv.channelId)
+    const channel = store.runNow(store.channels.get(r.workspaceId, conv.channelId))
     const service = conv.channelKind === 'messenger' ? 'Messenger' : 'WhatsApp'
     const header: TranscriptHeader = {
       conversationId: conv.id,
