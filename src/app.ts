@@ -45,7 +45,7 @@ import { healthRoutes } from './http/health.ts'
 import { passwordResetRoutes } from './http/password-reset.ts'
 import { createAccounts } from './domain/accounts/wiring.ts'
 import { userRoutes } from './http/users.ts'
-import { WorkspaceSettingsRepo } from './store/workspace-settings.ts'
+import { WorkspaceSettingsNow } from './domain/channels/workspace-settings.ts'
 import { AutoReplies } from './domain/team/auto-replies.ts'
 import { settingsRoutes } from './http/settings.ts'
 import { Assignment } from './domain/team/assignment.ts'
@@ -195,7 +195,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     now: clock.now,
     onListenerError: (err) => app.log.error({ err }, 'presence listener failed'),
   })
-  const settingsRepo = new WorkspaceSettingsRepo()
+  const settingsRepo = new WorkspaceSettingsNow(db)
   const reportsRepo = new ReportsRepo(db)
   const reportFacts =
     config.reportThreads > 0 && existsSync(config.databaseFile)
@@ -285,14 +285,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       store,
       writer,
       events,
-      timeZoneOf: (ws) => runNow(settingsRepo.get(ws))?.timezone,
+      timeZoneOf: (ws) => settingsRepo.get(ws)?.timezone,
       now: clock.now,
       onError: (err) => app.log.error({ err }, 'snooze wake-up failed'),
     }),
     canned: new CannedReplies({ repo: new CannedRepliesRepo(), now: clock.now }),
     notes: new Notes({ store, writer, events, mentions: new MentionsRepo(db), now: clock.now }),
     // Issue 15: the figures read facts the database keeps at write time (migration report_triggers).
-    reports: new Reports({ repo: reportsRepo, facts: reportFacts, settings: (ws) => runNow(settingsRepo.get(ws)), now: clock.now }),
+    reports: new Reports({ repo: reportsRepo, facts: reportFacts, settings: (ws) => settingsRepo.get(ws), now: clock.now }),
     audit,
     secrets,
     apiTokens,

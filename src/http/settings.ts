@@ -43,7 +43,8 @@ const Patch = Type.Object(
 const textOrNull = (t: string | null | undefined) => (t === undefined ? undefined : t === null || t.trim() === '' ? null : t)
 
 export async function settingsRoutes(app: FastifyInstance, opts: { services: Services }) {
-  const { settings, units } = opts.services
+  const { units } = opts.services
+  const settings = opts.services.settings.repo
   const r = app.withTypeProvider<TypeBoxTypeProvider>()
   app.addHook('onRequest', app.authenticate)
   const adminOnly = async (req: FastifyRequest) => {

@@ -5,7 +5,7 @@
 // Everything up to the newest message when the export began; later ones are not in it.
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import type { InboxStore } from '../../store/inbox-store.ts'
-import type { WorkspaceSettingsRepo } from '../../store/workspace-settings.ts'
+import type { WorkspaceSettingsNow } from '../channels/workspace-settings.ts'
 import { entryOf, quoteText, type TranscriptLookups } from './entries.ts'
 import type { TranscriptHeader, TranscriptRenderer } from './header.ts'
 import { htmlRenderer } from './html.ts'
@@ -43,7 +43,7 @@ export class Transcripts {
   constructor(
     private readonly deps: {
       store: InboxStore
-      settings: Pick<WorkspaceSettingsRepo, 'get'>
+      settings: Pick<WorkspaceSettingsNow, 'get'>
       now: () => number
     },
   ) {}
@@ -53,7 +53,7 @@ export class Transcripts {
     const { store } = this.deps
     const conv = store.conversation(r.workspaceId, r.conversationId)
     if (!conv) return undefined
-    const timeZone = store.runNow(this.deps.settings.get(r.workspaceId))?.timezone ?? 'UTC'
+    const timeZone = this.deps.settings.get(r.workspaceId)?.timezone ?? 'UTC'
     const now = this.deps.now()
     const c = conv.contact
     const contact = c.name?.trim() || (c.phone ? `+${c.phone}` : c.externalId)
