@@ -405,3 +405,24 @@ t.test('PostgreSQL: two sessions creating the same contact at once both get it, 
   const n = await db.runner.read(() => get<{ n: number }>('SELECT count(*) AS n FROM contacts'))
   t.equal(n?.n, 10)
 })
+
+t.test('tags are listed by code point on both, also where PostgreSQL has a linguistic collation', async (t) => {
+  const tags = ['b_c', 'bc', 'b-c', 'ärger', 'zeta', 'a b', '10', '9']
+  const r = await onBoth(t, async (db) => {
+    // A database created with an ICU (or en_US) locale gives its text columns that collation;
+    // the test server's is C.UTF-8, so the column is given one.
+    if (db.runner.dialect === 'postgres') await db.exec('ALTER TABLE contact_tags ALTER COLUMN tag TYPE text COLLATE "en-x-icu"')
+    const { contacts, repo } = domainOn()
+    const id = (await db.log.transact((b) => contacts.createUnit(WS, { phone: '+4915100000001', name: 'Ana', tags }, b))).id
+    const data = new ContactData({ repo: new ContactErasureRepo(), unitLog: db.log, audit: domainOn().audit, mediaDir: '/x', now: () => 1 })
+    return {
+      tagsOf: (await db.runner.read(() => repo.tagsOf([id]))).get(id),
+      counts: (await db.runner.read(() => repo.tagCounts(WS))).map((c) => c.tag),
+      exported: ((await db.runner.transact(() => data.exportUnit(WS, id, { userId: null }))) as { contact: { tags: string[] } }).contact
+        .tags,
+    }
+  })
+  const byCodePoint = [...tags].sort()
+  t.same(r.sqlite, { tagsOf: byCodePoint, counts: byCodePoint, exported: byCodePoint })
+  if (r.pg) t.same(r.pg, r.sqlite, 'PostgreSQL: the same order')
+})

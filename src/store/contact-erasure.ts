@@ -50,9 +50,12 @@ const EXPORT_MESSAGES = `SELECT id, direction, type, text, media, data, context,
  FROM messages WHERE conversation_id = ? ORDER BY id`
 const EXPORT_MEDIA = `SELECT id, direction, state, mime_type AS "mimeType", filename, sha256, size, created_at AS "createdAt"
  FROM media WHERE message_id = ? ORDER BY id`
+// Names in code-point order on both: SQLite compares bytes, PostgreSQL its column's collation unless told "C".
 const EXPORT_LABELS = `SELECT l.id, l.name, l.color, cl.created_at AS "addedAt" FROM conversation_labels cl JOIN labels l ON l.id = cl.label_id
 WHERE cl.conversation_id = ? ORDER BY l.name`
+const EXPORT_LABELS_PG = `${EXPORT_LABELS} COLLATE "C"`
 const EXPORT_TAGS = `SELECT tag FROM contact_tags WHERE contact_id = ? ORDER BY tag`
+const EXPORT_TAGS_PG = `${EXPORT_TAGS} COLLATE "C"`
 const EXPORT_LISTS = `SELECT l.id, l.name FROM contact_list_members m JOIN contact_lists l ON l.id = m.list_id WHERE m.contact_id = ? ORDER BY l.id`
 const EXPORT_CAMPAIGNS = `SELECT r.id, r.campaign_id AS "campaignId", c.name AS "campaignName", c.template_name AS "templateName", r.state,
         r.skip_reason AS "skipReason", r.skip_detail AS "skipDetail", r.message_id AS "messageId", r.queued_at AS "queuedAt",
@@ -118,6 +121,7 @@ export class ContactErasureRepo {
   *exportOf(workspaceId: number, contactId: number): Q<Record<string, unknown> | undefined> {
     const contact = yield* this.contact(workspaceId, contactId)
     if (!contact) return undefined
+    const pg = (yield* dialect()) === 'postgres'
     const conversations = yield* all<Record<string, unknown> & { id: number }>(EXPORT_CONVERSATIONS, [contactId, workspaceId])
     const outConversations: Record<string, unknown>[] = []
     for (const v of conversations) {
@@ -134,14 +138,14 @@ export class ContactErasureRepo {
       }
       outConversations.push({
         ...v,
-        labels: yield* all(EXPORT_LABELS, [v.id]),
+        labels: yield* all(pg ? EXPORT_LABELS_PG : EXPORT_LABELS, [v.id]),
         notes: messages
           .filter((m) => m.direction === 'system' && m.type === 'note')
           .map((m) => ({ id: m.id, text: m.text, authorId: m.senderUserId, createdAt: m.createdAt })),
         messages,
       })
     }
-    const tags = (yield* all<{ tag: string }>(EXPORT_TAGS, [contactId])).map((r) => r.tag)
+    const tags = (yield* all<{ tag: string }>(pg ? EXPORT_TAGS_PG : EXPORT_TAGS, [contactId])).map((r) => r.tag)
     const lists = yield* all(EXPORT_LISTS, [contactId])
     const campaignRows = yield* all(EXPORT_CAMPAIGNS, [contactId, workspaceId])
     return { contact: { ...contact, tags, lists }, conversations: outConversations, campaigns: campaignRows }

@@ -43,12 +43,14 @@ const BY_PHONE = `SELECT ${COLS} FROM contacts WHERE workspace_id = ? AND kind =
 const EXISTING_PHONES_SQLITE = `SELECT external_id AS e FROM contacts WHERE workspace_id = ? AND kind = 'whatsapp' AND external_id IN (SELECT value FROM json_each(?))`
 const EXISTING_PHONES_PG = `SELECT external_id AS e FROM contacts WHERE workspace_id = ? AND kind = 'whatsapp' AND external_id = ANY(?::text[])`
 const TAGS_OF_SQLITE = `SELECT contact_id AS id, tag FROM contact_tags WHERE contact_id IN (SELECT value FROM json_each(?)) ORDER BY tag`
-const TAGS_OF_PG = `SELECT contact_id AS id, tag FROM contact_tags WHERE contact_id = ANY(?::bigint[]) ORDER BY tag`
+// Tags in code-point order on both: SQLite compares bytes, PostgreSQL its column's collation unless told "C".
+const TAGS_OF_PG = `SELECT contact_id AS id, tag FROM contact_tags WHERE contact_id = ANY(?::bigint[]) ORDER BY tag COLLATE "C"`
 const TAG_COUNT = `SELECT count(*) AS n FROM contact_tags WHERE contact_id = ?`
 const ADD_TAG = `INSERT INTO contact_tags (workspace_id, contact_id, tag) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`
 const REMOVE_TAG = `DELETE FROM contact_tags WHERE contact_id = ? AND tag = ?`
 const CLEAR_TAGS = `DELETE FROM contact_tags WHERE contact_id = ?`
-const TAG_COUNTS = `SELECT tag, count(*) AS count FROM contact_tags WHERE workspace_id = ? GROUP BY tag ORDER BY tag`
+const TAG_COUNTS_SQLITE = `SELECT tag, count(*) AS count FROM contact_tags WHERE workspace_id = ? GROUP BY tag ORDER BY tag`
+const TAG_COUNTS_PG = `SELECT tag, count(*) AS count FROM contact_tags WHERE workspace_id = ? GROUP BY tag ORDER BY tag COLLATE "C"`
 const LISTS = `SELECT l.id, l.name, l.created_at AS "createdAt", l.report,
        (SELECT count(*) FROM contact_list_members m WHERE m.list_id = l.id) AS size
   FROM contact_lists l WHERE l.workspace_id = ? ORDER BY l.id DESC`
@@ -183,8 +185,9 @@ export class ContactsRepo {
   }
 
   /** The workspace's tags with how many contacts carry each, alphabetically. */
-  tagCounts(workspaceId: number): Q<{ tag: string; count: number }[]> {
-    return all<{ tag: string; count: number }>(TAG_COUNTS, [workspaceId])
+  *tagCounts(workspaceId: number): Q<{ tag: string; count: number }[]> {
+    const sql = (yield* dialect()) === 'postgres' ? TAG_COUNTS_PG : TAG_COUNTS_SQLITE
+    return yield* all<{ tag: string; count: number }>(sql, [workspaceId])
   }
 
   // ---- lists --------------------------------------------------------------------------
