@@ -297,14 +297,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     secrets,
     apiTokens,
     contactData: new ContactData({
-      repo: new ContactErasureRepo(db),
-      events,
+      repo: new ContactErasureRepo(),
+      unitLog: events.unitLog(),
       audit,
       mediaDir: config.mediaDir,
       now: clock.now,
       // Open streams refetch what they show: the erased conversations are gone from it.
       afterErase: (ws) => {
-        for (const id of workspaceUserIds(db, ws)) hub.resetUser(id)
+        for (const id of runNow(workspaceUserIds(ws))) hub.resetUser(id)
       },
       onFileError: (err) => app.log.error({ err }, 'erasure: a media file could not be removed'),
     }),

@@ -30,7 +30,7 @@ export class InboxStore {
 
   constructor(readonly db: Db) {
     this.channels = new ChannelsRepo(secretBoxOf(db))
-    this.contacts = new ContactIdentities(db)
+    this.contacts = new ContactIdentities()
     this.conversations = new ConversationsRepo(db)
     this.messages = new MessagesRepo(db)
     this.labels = new LabelsNow(new LabelsRepo(), (unit) => this.runNow(unit))
@@ -58,11 +58,11 @@ export class InboxStore {
     phone: string | null,
     now: number,
   ): ContactRow {
-    return this.contacts.upsertContact(workspaceId, kind, externalId, profileName, phone, now)
+    return this.runNow(this.contacts.upsertContact(workspaceId, kind, externalId, profileName, phone, now))
   }
 
   contactByExternalId(workspaceId: number, kind: 'whatsapp' | 'messenger', externalId: string): ContactRow | undefined {
-    return this.contacts.contactByExternalId(workspaceId, kind, externalId)
+    return this.runNow(this.contacts.contactByExternalId(workspaceId, kind, externalId))
   }
 
   findOrOpenConversation(workspaceId: number, channelId: number, contactId: number, now: number): ConversationRow {

@@ -83,7 +83,8 @@ export class MessengerProfiles {
   private readonly wakeup = new Wakeup(() => this.pump())
 
   constructor(private readonly deps: MessengerProfilesDeps) {
-    this.contacts = new ContactsService(new ContactsRepo(deps.db), deps.events, deps.now)
+    // Still synchronous on SQLite (issue 17): the fetch is I/O outside any unit; its writes go through the inbox store.
+    this.contacts = new ContactsService(new ContactsRepo(), deps.events, deps.now, (unit) => deps.store.runNow(unit))
   }
 
   /**
