@@ -9,10 +9,12 @@ import t from 'tap'
 import { InlineFacts } from '../src/domain/reports/report-threads.ts'
 import { type ReportSummary, Reports } from '../src/domain/reports/reports.ts'
 import type { BusinessHours } from '../src/domain/team/business-hours.ts'
+import { migratePg, openPgPool } from '../src/store/pg/db.ts'
 import { ReportsRepo } from '../src/store/reports.ts'
 import { all, get } from '../src/store/unit.ts'
 import type { WorkspaceSettings } from '../src/store/workspace-settings.ts'
 import { type DialectDb, onBoth } from './helpers/dialects.ts'
+import { freshPgDatabase } from './helpers/pg.ts'
 
 const WS = 1
 const OTHER_WS = 2
@@ -258,4 +260,58 @@ t.test('the same facts and figures on SQLite and PostgreSQL, workspace-scoped', 
   t.same(pg.facts.counts, s.facts.counts, 'the same hourly counts')
   for (const [i, q] of QUERIES.entries()) t.same(pg.summaries[i], s.summaries[i], `the same summary: ${JSON.stringify(q)}`)
   t.same(pg.other, s.other, 'the same summary of the other workspace')
+})
+
+// SQLite has one writer at a time; PostgreSQL runs writers at once. Two customer messages of
+// one conversation in concurrent transactions must still open one episode: the second waits
+// for the first's lock on the conversation, then sees its episode.
+t.test('PostgreSQL: two concurrent first messages of a conversation open one episode', async (t) => {
+  const url = await freshPgDatabase(t)
+  if (!url) return
+  await migratePg(url, 'reports-test')
+  const pool = openPgPool(url, { nodeId: 'reports-test', max: 4 })
+  t.teardown(() => pool.end())
+  const one = async (sql: string, params: unknown[] = []) => (await pool.query(sql, params)).rows[0] as { id: number }
+  const ws = (await one(`INSERT INTO workspaces (name) VALUES ('W') RETURNING id`)).id
+  const ch = (
+    await one(`INSERT INTO channels (workspace_id, kind, external_id, name) VALUES ($1, 'whatsapp', 'e', 'Main') RETURNING id`, [ws])
+  ).id
+  const contact = (await one(`INSERT INTO contacts (workspace_id, kind, external_id) VALUES ($1, 'whatsapp', 'p') RETURNING id`, [ws])).id
+  const conv = (
+    await one('INSERT INTO conversations (workspace_id, channel_id, contact_id, last_activity_at) VALUES ($1, $2, $3, 1) RETURNING id', [
+      ws,
+      ch,
+      contact,
+    ])
+  ).id
+  const insertIn = `INSERT INTO messages (workspace_id, conversation_id, channel_id, direction, type, status, timestamp)
+    VALUES ($1, $2, $3, 'in', 'text', 'received', $4)`
+  const first = await pool.connect()
+  const second = await pool.connect()
+  t.teardown(() => {
+    first.release()
+    second.release()
+  })
+  await first.query('BEGIN')
+  await first.query(insertIn, [ws, conv, ch, T0])
+  await second.query('BEGIN')
+  // An hour later: another hourly count, so nothing but the conversation's lock orders the two.
+  const secondDone = second.query(insertIn, [ws, conv, ch, T0 + HOUR])
+  // Wait for the state, not a time: the second transaction waits on the first's lock.
+  const deadline = Date.now() + 10_000
+  for (;;) {
+    const r = await pool.query<{ n: number }>(
+      `SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+    )
+    if (r.rows[0]!.n > 0) break
+    if (Date.now() > deadline) throw new Error('the second transaction never waited for the first')
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  await first.query('COMMIT')
+  await secondDone
+  await second.query('COMMIT')
+  const episodes = await pool.query('SELECT opened_at, first_in_at, reopened FROM report_episodes WHERE conversation_id = $1', [conv])
+  t.same(episodes.rows, [{ opened_at: T0, first_in_at: T0, reopened: 0 }], 'one episode, opened by the first message')
+  const counts = await pool.query('SELECT messages_in FROM report_message_counts WHERE workspace_id = $1 ORDER BY hour', [ws])
+  t.same(counts.rows, [{ messages_in: 1 }, { messages_in: 1 }], 'both messages counted')
 })
