@@ -196,11 +196,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     onListenerError: (err) => app.log.error({ err }, 'presence listener failed'),
   })
   const settingsRepo = new WorkspaceSettingsNow(db)
-  const reportsRepo = new ReportsRepo(db)
+  const reportsRepo = new ReportsRepo()
+  const reportUnits = new SqliteRunner(db.$client)
   const reportFacts =
     config.reportThreads > 0 && existsSync(config.databaseFile)
       ? new ThreadFacts({ file: config.databaseFile, busyTimeoutMs: config.dbBusyTimeoutMs, threads: config.reportThreads })
-      : new InlineFacts(reportsRepo)
+      : new InlineFacts(reportsRepo, reportUnits)
   // Code still synchronous on SQLite runs a unit of work at once: inside the caller's open transaction, or as autocommit statements (issue 17).
   const runNow = <T>(unit: Q<T>): T => runSync(unit, sqliteConn(db.$client))
   const audit = new AuditLog({ repo: new AuditLogRepo(), now: clock.now, runNow })
@@ -292,7 +293,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     canned: new CannedReplies({ repo: new CannedRepliesRepo(), now: clock.now }),
     notes: new Notes({ store, writer, events, mentions: new MentionsRepo(db), now: clock.now }),
     // Issue 15: the figures read facts the database keeps at write time (migration report_triggers).
-    reports: new Reports({ repo: reportsRepo, facts: reportFacts, settings: (ws) => settingsRepo.get(ws), now: clock.now }),
+    reports: new Reports({
+      repo: reportsRepo,
+      facts: reportFacts,
+      units: reportUnits,
+      settings: (ws) => settingsRepo.get(ws),
+      now: clock.now,
+    }),
     audit,
     secrets,
     apiTokens,
