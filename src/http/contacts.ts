@@ -63,20 +63,17 @@ export async function contactRoutes(app: FastifyInstance, opts: { services: Serv
     },
     async (req) => {
       const q = req.query
-      // The stream position with the read (`eventId`) is SQLite's snapshot for now: the event
-      // log has no cursor-with-read seam for units yet (issue 17), so the unit runs inside it.
-      const { result, eventId } = events.snapshot(() =>
-        runNow(
-          contacts.listUnit(req.session.workspaceId, {
-            q: q.q,
-            tag: q.tag,
-            listId: q.listId,
-            optedOut: q.optedOut,
-            kind: q.kind,
-            beforeId: q.cursor ? idFromCursor(q.cursor) : undefined,
-            limit: q.limit ?? DEFAULT_PAGE,
-          }),
-        ),
+      // The page and its stream position (`eventId`) in one snapshot.
+      const { result, eventId } = await unitLog.snapshot(() =>
+        contacts.listUnit(req.session.workspaceId, {
+          q: q.q,
+          tag: q.tag,
+          listId: q.listId,
+          optedOut: q.optedOut,
+          kind: q.kind,
+          beforeId: q.cursor ? idFromCursor(q.cursor) : undefined,
+          limit: q.limit ?? DEFAULT_PAGE,
+        }),
       )
       return { contacts: result.contacts, nextCursor: result.nextBeforeId === null ? null : cursorOf(result.nextBeforeId), eventId }
     },
@@ -138,7 +135,7 @@ export async function contactRoutes(app: FastifyInstance, opts: { services: Serv
   )
 
   r.get('/api/contacts/:id', { schema: { params: Type.Object({ id: Type.Integer({ minimum: 1 }) }) } }, async (req) => {
-    const { result, eventId } = events.snapshot(() => runNow(contacts.getUnit(req.session.workspaceId, req.params.id)))
+    const { result, eventId } = await unitLog.snapshot(() => contacts.getUnit(req.session.workspaceId, req.params.id))
     return { contact: result, eventId }
   })
 
