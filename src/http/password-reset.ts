@@ -26,9 +26,9 @@ const RESET_REQUEST_WINDOW_MS = 15 * 60_000
 export const resetUrl = (base: string, token: string) => `${base}/reset-password#token=${token}`
 
 export async function passwordResetRoutes(app: FastifyInstance, opts: { services: Services }) {
-  const { config, db, auth, hub, clock } = opts.services
+  const { config, db, auth, hub, clock, units } = opts.services
   const { resets, mailer } = opts.services.accounts
-  const users = new UsersRepo(db)
+  const users = new UsersRepo()
   const requests = new LoginThrottle(
     { perAccount: RESET_REQUESTS_PER_ACCOUNT, perAddress: config.loginRatePerAddressPerMinute, windowMs: RESET_REQUEST_WINDOW_MS },
     clock.now,
@@ -39,7 +39,7 @@ export async function passwordResetRoutes(app: FastifyInstance, opts: { services
   const token = Type.String({ minLength: 1, maxLength: 200 })
 
   r.post('/api/password-reset/check', { schema: { body: Type.Object({ token }) }, config: { rateLimit } }, async (req) => {
-    const { user, expiresAt } = resets.check(req.body.token)
+    const { user, expiresAt } = await units.read(() => resets.checkUnit(req.body.token))
     return { email: user.email, expiresAt }
   })
 
@@ -82,9 +82,15 @@ export async function passwordResetRoutes(app: FastifyInstance, opts: { services
         reply.header('retry-after', Math.ceil(attempt.retryAfterMs / 1000))
         throw Errors.resetRequestsThrottled()
       }
-      const user = users.activeByEmail(account)
-      if (user) {
-        const { token, expiresAt } = resets.issue(user.id)
+      const issued = await units.transact(function* () {
+        const user = yield* users.activeByEmail(account)
+        return user && { user, link: yield* resets.issueUnit(user.id) }
+      })
+      if (issued) {
+        const {
+          user,
+          link: { token, expiresAt },
+        } = issued
         void mailer.send(passwordResetMail({ to: user.email, url: resetUrl(config.publicUrl, token), expiresAt }), 'password-reset')
       }
       return reply.status(202).send({ ok: true })

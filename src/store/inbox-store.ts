@@ -33,7 +33,7 @@ export class InboxStore {
     this.conversations = new ConversationsRepo(db)
     this.messages = new MessagesRepo(db)
     this.labels = new LabelsRepo(db)
-    this.users = new UsersRepo(db)
+    this.users = new UsersRepo()
   }
 
   /**
@@ -133,7 +133,7 @@ export class InboxStore {
 
   /** The name a system line gives an agent (their own workspace's users only). */
   userName(workspaceId: number, userId: number): string | undefined {
-    return this.users.nameInWorkspace(workspaceId, userId)
+    return this.runNow(this.users.nameInWorkspace(workspaceId, userId))
   }
 
   /** Clears the unread count; returns undefined if not in this workspace. */

@@ -3,7 +3,13 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { Config } from '../../config.ts'
 import type { EventLog } from '../../events/event-log.ts'
+import type { ChannelMembersRepo } from '../../store/channel-members.ts'
+import { ChannelsRepo } from '../../store/channels.ts'
+import { sqliteConn } from '../../store/conn.ts'
+import type { ConversationsRepo } from '../../store/conversations.ts'
 import type { Db } from '../../store/db.ts'
+import { SqliteRunner } from '../../store/runner.ts'
+import { type Q, runSync, step } from '../../store/unit.ts'
 import type { AuthService } from './auth.ts'
 import { Invitations } from './invitations.ts'
 import { createMailer, type Mailer } from './mailer.ts'
@@ -22,18 +28,35 @@ export function createAccounts(deps: {
   db: Db
   events: EventLog
   auth: AuthService
-  /** The app's channel members and the inbox store's conversations (see TeamRepos). */
-  members: TeamRepos['members']
-  conversations: TeamRepos['conversations']
+  /** The app's channel members (`services.members`, which access checks read too). */
+  members: Pick<ChannelMembersRepo, 'channelIdsOf' | 'byUser' | 'set'>
+  /** The inbox store's conversations: a person given a channel starts reading it from now. */
+  conversations: Pick<ConversationsRepo, 'startReadsAt'>
   now: () => number
   log: FastifyBaseLogger
 }): Accounts {
   const { config, db, events, auth, members, conversations, now, log } = deps
   const mailer = createMailer(config, log.child({ subsystem: 'mail' }))
-  const team = new Team(db, events, auth, now, { members, conversations })
+  const conn = sqliteConn(db.$client)
+  const runNow = <T>(unit: Q<T>): T => runSync(unit, conn)
+  const units = new SqliteRunner(db.$client)
+  const channels = new ChannelsRepo(db)
+  // Channel members, conversations and channels are still synchronous (SQLite) repositories:
+  // each call is one step of the team's units until those move to units too (issue 17);
+  // then these adapters become the repositories' own unit methods.
+  const repos: TeamRepos = {
+    members: {
+      channelIdsOf: (userId) => step(() => members.channelIdsOf(userId)),
+      byUser: () => step(() => members.byUser()),
+      set: (userId, channelIds) => step(() => members.set(userId, channelIds)),
+    },
+    conversations: { startReadsAt: (userId, channelIds, at) => step(() => conversations.startReadsAt(userId, channelIds, at)) },
+    channelIds: (workspaceId) => step(() => channels.list(workspaceId).map((c) => c.id)),
+  }
+  const team = new Team(events, auth, now, repos, runNow, units)
   return {
     team,
-    invitations: new Invitations(db, events, auth, team, mailer, now),
+    invitations: new Invitations(events, auth, team, mailer, now, runNow, units),
     resets: new PasswordResets(db, auth, now),
     mailer,
   }
