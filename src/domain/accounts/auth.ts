@@ -43,6 +43,11 @@ export const publicUser = (u: UserRow): PublicUser => ({
   availability: u.availability,
 })
 
+/** The synchronous door of a service built without SQLite: a named error, not a wrong database. */
+export function noSyncCalls(): never {
+  throw new Error('a synchronous accounts call on PostgreSQL: run the unit of work (…Unit) with a runner instead')
+}
+
 export class AuthService {
   // Verifying against a real hash for unknown emails makes both paths take the same time.
   private dummyHash: Promise<string> | undefined
@@ -56,14 +61,23 @@ export class AuthService {
   /** Where the asynchronous methods (createUser, checkCredentials) run their units. */
   private readonly units: UnitRunner
 
+  /**
+   * On SQLite, the database (`units` defaults to a runner on it). On PostgreSQL, `{units}`:
+   * only the units and the asynchronous methods work there (runNow is SQLite's).
+   */
   constructor(
-    db: Db,
+    db: Db | { units: UnitRunner },
     private readonly now: () => number,
     units?: UnitRunner,
   ) {
-    const conn = sqliteConn(db.$client)
-    this.runNow = (unit) => runSync(unit, conn)
-    this.units = units ?? new SqliteRunner(db.$client)
+    if ('units' in db) {
+      this.runNow = noSyncCalls
+      this.units = db.units
+    } else {
+      const conn = sqliteConn(db.$client)
+      this.runNow = (unit) => runSync(unit, conn)
+      this.units = units ?? new SqliteRunner(db.$client)
+    }
   }
 
   hashPassword(password: string): Promise<string> {

@@ -11,7 +11,7 @@ import type { Db } from '../../store/db.ts'
 import { SqliteRunner, type UnitRunner } from '../../store/runner.ts'
 import type { Q } from '../../store/unit.ts'
 import { PasswordResetsRepo } from '../../store/password-resets.ts'
-import type { AuthService, UserRow } from './auth.ts'
+import { type AuthService, noSyncCalls, type UserRow } from './auth.ts'
 
 /** The issue: "a single-use link valid 1 hour". Long enough to open it, short enough to age out of a chat log. */
 export const RESET_LINK_TTL_MS = 3600_000
@@ -38,18 +38,25 @@ export interface IssuedReset {
 export class PasswordResets {
   private readonly resets = new PasswordResetsRepo()
   /** For the callers still synchronous (SQLite): each operation its own transaction, as before. */
-  private readonly sqlite: SqliteRunner
+  private readonly sqlite: Pick<SqliteRunner, 'transactSync' | 'readSync'>
   /** Where the asynchronous methods run their units. */
   private readonly units: UnitRunner
 
+  /** On SQLite, the database; on PostgreSQL, `{units}` (only units and async methods work there). */
   constructor(
-    db: Db,
+    db: Db | { units: UnitRunner },
     private readonly auth: AuthService,
     private readonly now: () => number,
     units?: UnitRunner,
   ) {
-    this.sqlite = new SqliteRunner(db.$client)
-    this.units = units ?? this.sqlite
+    if ('units' in db) {
+      this.sqlite = { transactSync: noSyncCalls, readSync: noSyncCalls }
+      this.units = db.units
+    } else {
+      const sqlite = new SqliteRunner(db.$client)
+      this.sqlite = sqlite
+      this.units = units ?? sqlite
+    }
   }
 
   /** A new link for this user; any earlier unused one stops working (only the newest is valid). */
