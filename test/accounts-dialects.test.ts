@@ -7,6 +7,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { Config } from '../src/config.ts'
 import { AuthService, type UserRow } from '../src/domain/accounts/auth.ts'
 import { Invitations } from '../src/domain/accounts/invitations.ts'
+import { type LoginAttempt, LoginThrottle } from '../src/domain/accounts/login-throttle.ts'
 import { createMailer } from '../src/domain/accounts/mailer.ts'
 import { PasswordResets } from '../src/domain/accounts/password-reset.ts'
 import { Team, type TeamRepos } from '../src/domain/accounts/team.ts'
@@ -314,4 +315,55 @@ t.test('password reset links: the newest only, used once even when raced, ending
     setPassword: { sessionsEnded: 0 },
   })
   if (pg) t.same(pg, sqlite, 'PostgreSQL answers as SQLite')
+})
+
+t.test('login throttling holds in the database: across throttle objects (processes) and racing attempts', async (t) => {
+  const { sqlite, pg } = await onBoth(t, async (db) => {
+    let now = T0
+    const opts = { name: 'login', perAccount: 3, perAddress: 5, windowMs: 60_000 }
+    const here = new LoginThrottle(opts, () => now, db.runner)
+    // Another process: its own object, the same table.
+    const there = new LoginThrottle(opts, () => now, db.runner)
+    const show = (a: LoginAttempt) => (a.ok ? (a.lastForAccount ? 'last' : 'ok') : `wait ${a.retryAfterMs}`)
+    const r: Record<string, unknown> = {}
+    r.account = [
+      show(await here.begin('a', '10.0.0.1')),
+      show(await there.begin('a', '10.0.0.2')),
+      show(await here.begin('a', '10.0.0.1')),
+      show(await there.begin('a', '10.0.0.3')),
+    ]
+    now += 10_000
+    r.address = [
+      show(await here.begin('b', '10.0.0.1')),
+      show(await here.begin('c', '10.0.0.1')),
+      show(await there.begin('d', '10.0.0.1')),
+      show(await there.begin('e', '10.0.0.1')),
+    ]
+    await there.succeeded('b', '10.0.0.1')
+    r.refunded = show(await here.begin('e', '10.0.0.1'))
+    r.otherThrottle = show(await new LoginThrottle({ ...opts, name: 'reset-request' }, () => now, db.runner).begin('a', '10.0.0.1'))
+    now += 50_000
+    r.windowOver = show(await there.begin('a', '10.0.0.9'))
+    // Twenty attempts on one account at once, from twenty addresses: exactly the allowance passes.
+    const raced = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? here : there).begin('r', `10.1.0.${i}`)))
+    r.raced = raced.filter((a) => a.ok).length
+    now += 60_000
+    // Ended windows are swept (at most once a window per object).
+    await here.begin('z', '10.2.0.1')
+    r.rows = await db.runner.read(function* () {
+      return (yield* all<{ key: string }>(`SELECT key FROM login_attempts ORDER BY key`)).map((x) => x.key)
+    })
+    return r
+  })
+  t.same(sqlite, {
+    account: ['ok', 'ok', 'last', 'wait 60000'],
+    // 10.0.0.1 tried twice for a, then three more accounts: its five; a sixth waits.
+    address: ['ok', 'ok', 'ok', 'wait 50000'],
+    refunded: 'ok',
+    otherThrottle: 'ok',
+    windowOver: 'ok',
+    raced: 3,
+    rows: ['login:a:z', 'login:i:10.2.0.1'],
+  })
+  if (pg) t.same(pg, sqlite, 'PostgreSQL counts as SQLite')
 })

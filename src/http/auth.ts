@@ -76,8 +76,9 @@ export const authPlugin = fp(async (app: FastifyInstance, opts: { services: Serv
   const { services } = opts
   const { config, auth, hub, clock, units } = services
   const throttle = new LoginThrottle(
-    { perAccount: config.loginRatePerMinute, perAddress: config.loginRatePerAddressPerMinute, windowMs: LOGIN_WINDOW_MS },
+    { name: 'login', perAccount: config.loginRatePerMinute, perAddress: config.loginRatePerAddressPerMinute, windowMs: LOGIN_WINDOW_MS },
     clock.now,
+    units,
   )
   await app.register(cookie)
   await app.register(jwt, {
@@ -159,7 +160,7 @@ export const authPlugin = fp(async (app: FastifyInstance, opts: { services: Serv
   // is in the body, which a rate-limit plugin's onRequest hook never sees.
   r.post('/api/auth/login', { schema: { body: credentials } }, async (req, reply) => {
     const account = accountKey(req.body.email)
-    const attempt = throttle.begin(account, req.ip)
+    const attempt = await throttle.begin(account, req.ip)
     if (!attempt.ok) {
       reply.header('retry-after', Math.ceil(attempt.retryAfterMs / 1000))
       throw Errors.loginThrottled()
@@ -174,10 +175,10 @@ export const authPlugin = fp(async (app: FastifyInstance, opts: { services: Serv
     const second = await secondFactor(app, services, user, req.body, req.ip)
     if (!second.ok) {
       if (second.counts) audited.failed(account, req.ip, req.body.totp !== undefined ? 'totp' : 'recovery_code', attempt.lastForAccount)
-      else throttle.succeeded(account, req.ip)
+      else await throttle.succeeded(account, req.ip)
       throw second.error
     }
-    throttle.succeeded(account, req.ip)
+    await throttle.succeeded(account, req.ip)
     audited.succeeded(user, req.ip, second.method)
     const session = await units.transact(() => auth.createSessionUnit(user, config.sessionTtlSeconds))
     // expiresAt (ms): the browser warns before it and signs in again in place (issue 11).

@@ -30,8 +30,14 @@ export async function passwordResetRoutes(app: FastifyInstance, opts: { services
   const { resets, mailer } = opts.services.accounts
   const users = new UsersRepo()
   const requests = new LoginThrottle(
-    { perAccount: RESET_REQUESTS_PER_ACCOUNT, perAddress: config.loginRatePerAddressPerMinute, windowMs: RESET_REQUEST_WINDOW_MS },
+    {
+      name: 'reset-request',
+      perAccount: RESET_REQUESTS_PER_ACCOUNT,
+      perAddress: config.loginRatePerAddressPerMinute,
+      windowMs: RESET_REQUEST_WINDOW_MS,
+    },
     clock.now,
+    units,
   )
   const r = app.withTypeProvider<TypeBoxTypeProvider>()
   // Guessing a 256-bit token is hopeless; the limit only keeps the hashing work bounded.
@@ -77,7 +83,7 @@ export async function passwordResetRoutes(app: FastifyInstance, opts: { services
       if (!mailer.enabled || config.publicUrl === undefined) throw Errors.mailNotConfigured()
       // Counted for any address, with an account or not: a 429 says nothing about who has one.
       const account = accountKey(req.body.email)
-      const attempt = requests.begin(account, req.ip)
+      const attempt = await requests.begin(account, req.ip)
       if (!attempt.ok) {
         reply.header('retry-after', Math.ceil(attempt.retryAfterMs / 1000))
         throw Errors.resetRequestsThrottled()
