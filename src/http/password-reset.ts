@@ -26,7 +26,7 @@ const RESET_REQUEST_WINDOW_MS = 15 * 60_000
 export const resetUrl = (base: string, token: string) => `${base}/reset-password#token=${token}`
 
 export async function passwordResetRoutes(app: FastifyInstance, opts: { services: Services }) {
-  const { config, db, auth, hub, clock, units } = opts.services
+  const { config, auth, hub, clock, units } = opts.services
   const { resets, mailer } = opts.services.accounts
   const users = new UsersRepo()
   const requests = new LoginThrottle(
@@ -105,7 +105,20 @@ export async function passwordResetRoutes(app: FastifyInstance, opts: { services
 
   let watch: { stop(): void } | undefined
   app.addHook('onReady', async () => {
-    watch = watchRevocations(db, () => hub.closeWhere((s) => auth.session(s.sessionId) === undefined))
+    watch = watchRevocations(units, async () => {
+      // The sessions of the open streams (closeWhere visits each), then which of them ended.
+      const open = new Set<string>()
+      hub.closeWhere((s) => {
+        open.add(s.sessionId)
+        return false
+      })
+      const ended = await units.read(function* () {
+        const ended = new Set<string>()
+        for (const id of open) if ((yield* auth.sessionUnit(id)) === undefined) ended.add(id)
+        return ended
+      })
+      if (ended.size > 0) hub.closeWhere((s) => ended.has(s.sessionId))
+    })
   })
   app.addHook('preClose', async () => watch?.stop())
 }
