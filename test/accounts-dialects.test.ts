@@ -186,6 +186,14 @@ t.test('the team: role, deactivation, availability and the last admin, with the 
       const { user } = JSON.parse(e.data) as { user: { name: string; role: string; disabled: boolean; availability: string } }
       return `${e.type} ${user.name} ${user.role} ${user.disabled ? 'disabled' : 'active'} ${user.availability}`
     })
+    // Two admins demoting each other at once (two processes): one of them stays admin.
+    const cy = await db.runner.transact(() =>
+      auth.insertUserUnit({ workspaceId: 1, email: 'cy@example.com', name: 'Cy', passwordHash: 'x', role: 'admin' }),
+    )
+    r.raced = (await Promise.all([update(1, ben.id, { role: 'agent' }), update(1, cy.id, { role: 'agent' })])).sort()
+    r.adminsLeft = await db.runner.read(() => new UsersRepo().activeAdmins(1))
+    // Whichever of the two won, its change was published once.
+    r.racedEvents = db.published.length - (r.events as string[]).length
     return r
   })
   t.same(sqlite, {
@@ -208,6 +216,9 @@ t.test('the team: role, deactivation, availability and the last admin, with the 
       'user.updated Ben admin active busy',
       'user.updated Benedict admin active busy',
     ],
+    raced: ['LAST_ADMIN', 'ok'],
+    adminsLeft: 1,
+    racedEvents: 1,
   })
   if (pg) t.same(pg, sqlite, 'PostgreSQL answers and publishes as SQLite')
 })

@@ -2,7 +2,7 @@
 // Written as units of work (store/unit.ts): the same SQL on SQLite and PostgreSQL (issue 17).
 import { insertRow, TableCodec, updateRowById } from './prepared.ts'
 import { users } from './schema.ts'
-import { all, get, type Q, run } from './unit.ts'
+import { all, dialect, get, type Q, run } from './unit.ts'
 
 export type UserRow = typeof users.$inferSelect
 export type NewUser = typeof users.$inferInsert
@@ -23,6 +23,7 @@ const NAME_IN_WORKSPACE = `SELECT name FROM users WHERE workspace_id = ? AND id 
 const SET_PASSWORD = `UPDATE users SET password_hash = ? WHERE id = ?`
 const OF_WORKSPACE = `SELECT ${USER_COLUMNS} FROM users u WHERE u.workspace_id = ? ORDER BY u.id`
 const ACTIVE_ADMINS = `SELECT count(*) AS n FROM users WHERE workspace_id = ? AND role = 'admin' AND disabled_at IS NULL`
+const LOCK_ACTIVE_ADMINS = `SELECT id FROM users WHERE workspace_id = ? AND role = 'admin' AND disabled_at IS NULL FOR UPDATE`
 
 export class WorkspacesRepo {
   /** The first workspace's id; one named `name` is created when there is none. */
@@ -87,6 +88,16 @@ export class UsersRepo {
   /** Admins who can sign in: the last one may not be demoted or deactivated. */
   *activeAdmins(workspaceId: number): Q<number> {
     return Number((yield* get<{ n: number }>(ACTIVE_ADMINS, [workspaceId]))!.n)
+  }
+
+  /**
+   * Before counting them to demote or deactivate one, in a writing transaction: on PostgreSQL
+   * the active admins' rows are locked until it ends (FOR UPDATE), so two admins demoting each
+   * other at once on two processes are serialized and the second sees the first's change — as
+   * on SQLite, where writing transactions are serialized already.
+   */
+  *lockActiveAdmins(workspaceId: number): Q<void> {
+    if ((yield* dialect()) === 'postgres') yield* all(LOCK_ACTIVE_ADMINS, [workspaceId])
   }
 }
 

@@ -179,7 +179,10 @@ export class Team {
     const before = yield* this.memberUnit(workspaceId, userId)
     const activeAdmin = before.role === 'admin' && before.disabledAt === null
     const losesAdmin = (patch.role === 'agent' || patch.disabled === true) && activeAdmin
-    if (losesAdmin && (yield* this.users.activeAdmins(workspaceId)) <= 1) throw Errors.lastAdmin()
+    if (losesAdmin) {
+      yield* this.users.lockActiveAdmins(workspaceId)
+      if ((yield* this.users.activeAdmins(workspaceId)) <= 1) throw Errors.lastAdmin()
+    }
     const deactivating = patch.disabled === true && before.disabledAt === null
     const set: Partial<Pick<UserRow, 'role' | 'disabledAt'>> = {}
     if (patch.role !== undefined) set.role = patch.role
