@@ -13,7 +13,7 @@ import { InboxWriter } from './domain/inbox/writer.ts'
 import { SideEffects } from './domain/effects.ts'
 import { SearchIndexWriter } from './store/search-index.ts'
 import { AccessResolver } from './domain/accounts/access.ts'
-import { ChannelMembersRepo } from './store/channel-members.ts'
+import { ChannelMembers } from './domain/channels/members.ts'
 import { Presence } from './domain/team/presence.ts'
 import { PresenceRepo } from './store/presence.ts'
 import { AuthService } from './domain/accounts/auth.ts'
@@ -27,6 +27,7 @@ import { streamRoutes } from './http/stream.ts'
 import { conversationRoutes } from './http/conversations.ts'
 import { webRoutes } from './http/web.ts'
 import { ChannelDirectory } from './domain/channels/channels.ts'
+import { ChannelsRepo } from './store/channels.ts'
 import { ChannelChecks } from './domain/channels/channel-checks.ts'
 import { messengerWebhookRoutes } from './http/webhooks-messenger.ts'
 import { channelRoutes } from './http/channels.ts'
@@ -44,7 +45,7 @@ import { healthRoutes } from './http/health.ts'
 import { passwordResetRoutes } from './http/password-reset.ts'
 import { createAccounts } from './domain/accounts/wiring.ts'
 import { userRoutes } from './http/users.ts'
-import { WorkspaceSettingsRepo } from './store/workspace-settings.ts'
+import { WorkspaceSettingsNow } from './domain/channels/workspace-settings.ts'
 import { AutoReplies } from './domain/team/auto-replies.ts'
 import { settingsRoutes } from './http/settings.ts'
 import { Assignment } from './domain/team/assignment.ts'
@@ -164,7 +165,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const store = new InboxStore(db)
   const effects = new SideEffects()
   const writer = new InboxWriter(store, clock.now, effects)
-  const members = new ChannelMembersRepo(db)
+  const members = new ChannelMembers(db)
   // Issue 16: counters on the hot paths (webhooks, commits, sends), everything else read when asked.
   const health = createHealth({
     config,
@@ -186,7 +187,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     graphBaseUrl: (token) => (sandbox?.owns(token) ? sandbox.graphBaseUrl() : config.graphApiUrl),
     onSendOutcome: health.tracker.sendOutcome,
   })
-  const channels = new ChannelDirectory(db, config)
+  const channels = new ChannelDirectory({ repo: new ChannelsRepo(secrets), config, runNow: (unit) => store.runNow(unit) })
   // Who is online: a person with an open stream, offline only after a grace (issue 13).
   const presence = new Presence({
     offlineAfterMs: config.presenceOfflineAfterSeconds * 1000,
@@ -194,12 +195,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     now: clock.now,
     onListenerError: (err) => app.log.error({ err }, 'presence listener failed'),
   })
-  const settingsRepo = new WorkspaceSettingsRepo(db)
-  const reportsRepo = new ReportsRepo(db)
+  const settingsRepo = new WorkspaceSettingsNow(db)
+  const reportsRepo = new ReportsRepo()
+  const reportUnits = new SqliteRunner(db.$client)
   const reportFacts =
     config.reportThreads > 0 && existsSync(config.databaseFile)
       ? new ThreadFacts({ file: config.databaseFile, busyTimeoutMs: config.dbBusyTimeoutMs, threads: config.reportThreads })
-      : new InlineFacts(reportsRepo)
+      : new InlineFacts(reportsRepo, reportUnits)
   // Code still synchronous on SQLite runs a unit of work at once: inside the caller's open transaction, or as autocommit statements (issue 17).
   const runNow = <T>(unit: Q<T>): T => runSync(unit, sqliteConn(db.$client))
   const audit = new AuditLog({ repo: new AuditLogRepo(), now: clock.now, runNow })
@@ -211,6 +213,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     config.backup.intervalHours > 0
       ? new BackupSchedule({
           dataDir: config.dataDir,
+          mediaDir: config.mediaDir,
           databaseFile: config.databaseFile,
           busyTimeoutMs: config.dbBusyTimeoutMs,
           intervalMs: config.backup.intervalHours * 3600_000,
@@ -243,7 +246,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     channelChecks: new ChannelChecks({
       channels,
       providers: sending.providers,
-      events,
+      units: new SqliteRunner(db.$client),
+      unitLog: events.unitLog(),
       now: clock.now,
       log: app.log,
       retryBaseMs: config.channelCheck.retryBaseMs,
@@ -276,7 +280,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       presence,
       now: clock.now,
     }),
-    labels: new Labels({ store, writer, events, now: clock.now }),
+    labels: new Labels({ repo: store.labels.repo, store, writer, events, now: clock.now }),
     snoozes: new Snoozes({
       repo: new SnoozeRepo(db),
       store,
@@ -289,19 +293,25 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     canned: new CannedReplies({ repo: new CannedRepliesRepo(), now: clock.now }),
     notes: new Notes({ store, writer, events, mentions: new MentionsRepo(db), now: clock.now }),
     // Issue 15: the figures read facts the database keeps at write time (migration report_triggers).
-    reports: new Reports({ repo: reportsRepo, facts: reportFacts, settings: (ws) => settingsRepo.get(ws), now: clock.now }),
+    reports: new Reports({
+      repo: reportsRepo,
+      facts: reportFacts,
+      units: reportUnits,
+      settings: (ws) => settingsRepo.get(ws),
+      now: clock.now,
+    }),
     audit,
     secrets,
     apiTokens,
     contactData: new ContactData({
-      repo: new ContactErasureRepo(db),
-      events,
+      repo: new ContactErasureRepo(),
+      unitLog: events.unitLog(),
       audit,
-      mediaDir: path.join(config.dataDir, 'media'),
+      mediaDir: config.mediaDir,
       now: clock.now,
       // Open streams refetch what they show: the erased conversations are gone from it.
       afterErase: (ws) => {
-        for (const id of workspaceUserIds(db, ws)) hub.resetUser(id)
+        for (const id of runNow(workspaceUserIds(ws))) hub.resetUser(id)
       },
       onFileError: (err) => app.log.error({ err }, 'erasure: a media file could not be removed'),
     }),

@@ -16,6 +16,7 @@ async function main(): Promise<void> {
   const dir = path.resolve(process.argv[2] ?? defaultBackupDir(config.dataDir, now))
   const r = await writeBackup({
     dataDir: config.dataDir,
+    mediaDir: config.mediaDir,
     databaseFile: config.databaseFile,
     busyTimeoutMs: config.dbBusyTimeoutMs,
     dir,

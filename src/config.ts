@@ -145,6 +145,12 @@ export interface Config {
   /** Where people open Parley (PUBLIC_URL), for links printed outside a request; no trailing slash. */
   publicUrl: string | undefined
   dataDir: string
+  /**
+   * Issue 17: media files (customers' photos, documents, agents' uploads). MEDIA_DIR, else
+   * DATA_DIR/media. Several processes on one PostgreSQL must share it (a mounted volume):
+   * any process may serve a file another one fetched.
+   */
+  mediaDir: string
   databaseFile: string
   /**
    * Issue 17: where the data lives. DATABASE_URL unset or `file:` → SQLite (`databaseFile`);
@@ -491,6 +497,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     host: str(env, 'HOST') ?? DEFAULTS.HOST,
     publicUrl,
     dataDir,
+    mediaDir: path.resolve(str(env, 'MEDIA_DIR') ?? path.join(dataDir, 'media')),
     databaseFile: sqliteFileOf(env, dataDir),
     database: databaseOf(env),
     nodeId: str(env, 'PARLEY_NODE_ID') ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,

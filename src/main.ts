@@ -1,4 +1,5 @@
 // Process entry: config → database + migrations → app → listen → graceful close.
+import path from 'node:path'
 import { type Config, ConfigError, loadConfig, loadDotEnv } from './config.ts'
 import { openDatabase } from './store/db.ts'
 import { makePrivate, usePrivateUmask } from './store/data-dir.ts'
@@ -41,7 +42,10 @@ async function main(): Promise<void> {
   }
   process.on('exit', () => lock.release())
   // Installs from before the umask held files other accounts could read: corrected here.
-  const madePrivate = makePrivate(config.dataDir)
+  // MEDIA_DIR apart from DATA_DIR (a shared volume): its files are customers' too.
+  const mediaApart =
+    path.relative(config.dataDir, config.mediaDir).startsWith('..') || path.isAbsolute(path.relative(config.dataDir, config.mediaDir))
+  const madePrivate = makePrivate(config.dataDir) + (mediaApart ? makePrivate(config.mediaDir) : 0)
   const db = openDatabase(config.databaseFile, { busyTimeoutMs: config.dbBusyTimeoutMs })
   let app: Awaited<ReturnType<typeof buildApp>>
   try {

@@ -22,6 +22,7 @@ function main(): void {
   const r = restoreBackup({
     from,
     dataDir: config.dataDir,
+    mediaDir: config.mediaDir,
     busyTimeoutMs: config.dbBusyTimeoutMs,
     secretKeyFromEnv: config.secretKeyFromEnv ? config.secretKey : undefined,
     now: Date.now,

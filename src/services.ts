@@ -11,7 +11,7 @@ import type { InboxWriter } from './domain/inbox/writer.ts'
 import type { SideEffects } from './domain/effects.ts'
 import type { AuthService } from './domain/accounts/auth.ts'
 import type { AccessResolver } from './domain/accounts/access.ts'
-import type { ChannelMembersRepo } from './store/channel-members.ts'
+import type { ChannelMembers } from './domain/channels/members.ts'
 import type { IngestQueue } from './domain/inbox/ingest-queue.ts'
 import type { ChannelDirectory } from './domain/channels/channels.ts'
 import type { ChannelChecks } from './domain/channels/channel-checks.ts'
@@ -19,7 +19,7 @@ import type { Sending } from './domain/sending/wiring.ts'
 import type { SandboxMode } from './sandbox/sandbox-mode.ts'
 import type { Campaigns } from './domain/campaigns/wiring.ts'
 import type { Accounts } from './domain/accounts/wiring.ts'
-import type { WorkspaceSettingsRepo } from './store/workspace-settings.ts'
+import type { WorkspaceSettingsNow } from './domain/channels/workspace-settings.ts'
 import type { Assignment } from './domain/team/assignment.ts'
 import type { Presence } from './domain/team/presence.ts'
 import type { ConversationPresence } from './domain/team/conversation-presence.ts'
@@ -60,7 +60,7 @@ export interface Services {
   /** What each person may see: their role and channels (issue 13). */
   access: AccessResolver
   /** Who works which channel. */
-  members: ChannelMembersRepo
+  members: ChannelMembers
   ingest: IngestQueue
   channels: ChannelDirectory
   /** Checks saved channel credentials with Meta in the background (issue 11). */
@@ -74,7 +74,7 @@ export interface Services {
   /** The team: people, invitations, password reset links, mail (issue 13). */
   accounts: Accounts
   /** The workspace's settings: assignment cap, business hours, automatic replies (issue 13). */
-  settings: WorkspaceSettingsRepo
+  settings: WorkspaceSettingsNow
   /** Assignment by hand and automatic (round robin), issue 13. */
   assignment: Assignment
   /** Who has an open stream, with a grace before offline (issue 13); assignment listens to it. */

@@ -13,6 +13,9 @@ import { PasswordResets } from '../src/domain/accounts/password-reset.ts'
 import { Team, type TeamRepos } from '../src/domain/accounts/team.ts'
 import type { EventLog } from '../src/events/event-log.ts'
 import { AppError } from '../src/errors.ts'
+import { ChannelMembersRepo } from '../src/store/channel-members.ts'
+import { ChannelsRepo } from '../src/store/channels.ts'
+import { SecretBox } from '../src/store/secret-box.ts'
 import { REVOCATION_MARK, SessionsRepo } from '../src/store/sessions.ts'
 import { all, get, type Q, run } from '../src/store/unit.ts'
 import { UsersRepo } from '../src/store/users.ts'
@@ -39,35 +42,18 @@ function setUp(db: DialectDb) {
     throw new Error('runNow is not used by this test')
   }
   const auth = new AuthService({ units: db.runner }, clock.now)
-  // Channel members and channels are not units yet (another part of issue 17): the team reads
-  // them here with the same SQL on both databases.
+  // Channel members and channels are units (their own repositories); conversations are not
+  // yet (another part of issue 17): invitations here carry no channels, so nothing is marked read.
+  const channels = new ChannelsRepo(new SecretBox(Buffer.alloc(32, 7)))
   const repos: TeamRepos = {
-    members: {
-      *channelIdsOf(userId) {
-        const rows = yield* all<{ id: number }>(`SELECT channel_id AS id FROM channel_members WHERE user_id = ? ORDER BY channel_id`, [
-          userId,
-        ])
-        return rows.map((r) => r.id)
-      },
-      *byUser() {
-        const rows = yield* all<{ u: number; c: number }>(`SELECT user_id AS u, channel_id AS c FROM channel_members ORDER BY channel_id`)
-        const m = new Map<number, number[]>()
-        for (const r of rows) m.set(r.u, [...(m.get(r.u) ?? []), r.c])
-        return m
-      },
-      *set(userId, channelIds) {
-        yield* run(`DELETE FROM channel_members WHERE user_id = ?`, [userId])
-        for (const c of channelIds) yield* run(`INSERT INTO channel_members (channel_id, user_id) VALUES (?, ?)`, [c, userId])
-      },
-    },
+    members: new ChannelMembersRepo(),
     conversations: {
       *startReadsAt(_userId, channelIds) {
-        // Invitations here carry no channels; nothing to mark read.
         if (channelIds.length > 0) yield* run(`SELECT 1`)
       },
     },
     *channelIds(workspaceId) {
-      return (yield* all<{ id: number }>(`SELECT id FROM channels WHERE workspace_id = ? ORDER BY id`, [workspaceId])).map((r) => r.id)
+      return (yield* channels.list(workspaceId)).map((c) => c.id)
     },
   }
   // The team's events go through the unit log passed to each call; its synchronous seam is SQLite's.

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { openDatabase } from '../src/store/db.ts'
 import { AuthService } from '../src/domain/accounts/auth.ts'
-import { ChannelMembersRepo } from '../src/store/channel-members.ts'
+import { ChannelMembers } from '../src/domain/channels/members.ts'
 import { deliverLikeMeta, freePort, spawnParley } from './helpers/browser-server.ts'
 import { textWebhook } from './helpers/wa.ts'
 import { connectSse } from './helpers/sse.ts'
@@ -35,7 +35,7 @@ t.test('kill -9 while conversations are being assigned: none assigned twice, non
   const auth = new AuthService(db, Date.now)
   const ws = auth.defaultWorkspace()
   const channelId = (db.$client.prepare('SELECT id FROM channels ORDER BY id LIMIT 1').get() as { id: number }).id
-  const members = new ChannelMembersRepo(db)
+  const members = new ChannelMembers(db)
   const agents: number[] = []
   for (const name of ['Ben', 'Dan', 'Eve']) {
     const u = await auth.createUser({

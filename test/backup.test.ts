@@ -3,7 +3,8 @@ import t from 'tap'
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import path from 'node:path'
-import { cpSync, existsSync, readdirSync, statSync } from 'node:fs'
+import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import Database from 'better-sqlite3'
 import { startServer } from './helpers/server.ts'
 import { uploadMedia } from './helpers/media-files.ts'
@@ -86,4 +87,30 @@ t.test('media are backed up incrementally, and a restore from the backup serves 
     t.equal(res.status, 200, `media ${id} is served after the restore`)
     t.same(Buffer.from(await res.arrayBuffer()), bytes)
   }
+})
+
+t.test('MEDIA_DIR apart from DATA_DIR: the backup takes the media from it, the restore puts them back into it', async (t) => {
+  const mediaDir = path.join(t.testdir({}), 'media-volume')
+  const s = await startServer(t, { env: { MEDIA_DIR: mediaDir } })
+  const { token } = await s.login()
+  t.equal((await uploadMedia(s.url, token, PNG, 'image/png', 'apart.png')).status, 201)
+  t.equal(readdirSync(mediaDir).length, 1, 'the upload is in MEDIA_DIR')
+  const { stdout } = await run(process.execPath, ['--import', 'tsx', 'src/backup.ts'], {
+    env: { ...process.env, DATA_DIR: s.dataDir, MEDIA_DIR: mediaDir },
+  })
+  t.match(stdout, /Media: 1 copied, 0 linked/)
+  const dir = /Backup written to (.+)/.exec(stdout)![1]!
+  t.same(readdirSync(path.join(dir, 'media')), readdirSync(mediaDir), 'the backup holds the file')
+
+  // Not t.testdir again: a second call in one test empties the first.
+  const restoredRoot = mkdtempSync(path.join(tmpdir(), 'parley-restored-'))
+  t.teardown(() => rmSync(restoredRoot, { recursive: true, force: true }))
+  const restoredData = path.join(restoredRoot, 'data')
+  const restoredMedia = path.join(restoredRoot, 'media-volume')
+  const r = await run(process.execPath, ['--import', 'tsx', 'src/restore.ts', dir], {
+    env: { ...process.env, DATA_DIR: restoredData, MEDIA_DIR: restoredMedia },
+  })
+  t.match(r.stdout, /media files: 1/)
+  t.same(readdirSync(restoredMedia), readdirSync(mediaDir), 'restored into the new MEDIA_DIR')
+  t.notOk(existsSync(path.join(restoredData, 'media')), 'not into DATA_DIR/media')
 })

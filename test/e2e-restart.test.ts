@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { openDatabase } from '../src/store/db.ts'
 import { AuthService } from '../src/domain/accounts/auth.ts'
-import { ChannelMembersRepo } from '../src/store/channel-members.ts'
+import { ChannelMembers } from '../src/domain/channels/members.ts'
 import {
   agentPage,
   E2E_FILE_TIMEOUT_MS,
@@ -45,7 +45,7 @@ t.test('kill -9 and restart while messages arrive: both browsers end with every 
   const auth = new AuthService(db, Date.now)
   const agentB = await auth.createUser({ ...AGENT_B, workspaceId: auth.defaultWorkspace(), role: 'agent' })
   // Issue 13: an agent works the conversations of their channels (here: every one).
-  new ChannelMembersRepo(db).set(agentB.id, db.$client.prepare('SELECT id FROM channels').pluck().all() as number[])
+  new ChannelMembers(db).set(agentB.id, db.$client.prepare('SELECT id FROM channels').pluck().all() as number[])
   db.$client.close()
 
   await deliverLikeMeta(server.url, textWebhook(CUSTOMER, 'Kim', 'm0').payload)

@@ -1,6 +1,9 @@
 // Media both ways through the Graph media flow: a customer's photo is fetched
 // (id → short-lived URL → bytes with the Bearer token) into the data dir and served to
 // agents with safe headers; an agent's upload goes to Meta and reaches the customer.
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
 import t from 'tap'
 import { startPair, until, type Pair } from './helpers/emulator.ts'
 import type { MessageDTO } from '../src/events/types.ts'
@@ -62,6 +65,23 @@ t.test('inbound image: fetched through the Graph media flow and served with safe
   })
   const other = await p.parley.login({ email: 'other@example.com', password: 'another long password' })
   t.equal((await get(p, img.media!.url as string, other.token)).status, 404)
+})
+
+t.test('MEDIA_DIR apart from the data dir (a volume several processes share): files go there, nothing under DATA_DIR/media', async (t) => {
+  const mediaDir = path.join(mkdtempSync(path.join(tmpdir(), 'parley-media-')), 'shared')
+  t.teardown(() => rmSync(path.dirname(mediaDir), { recursive: true, force: true }))
+  const p = await startPair(t, { env: { MEDIA_DIR: mediaDir } })
+  await p.emu.customer('Maria', CUSTOMER)
+  await p.emu.send(CUSTOMER, { type: 'image', data: PNG.toString('base64'), mimeType: 'image/png' })
+  const conv = await conversation(p)
+  const img = await until(async () => (await conv.messages()).find((m) => m.type === 'image' && m.media?.url), 'the image stored')
+  const files = readdirSync(mediaDir).filter((f) => !f.endsWith('.part'))
+  t.equal(files.length, 1, 'one file in MEDIA_DIR')
+  t.same(readFileSync(path.join(mediaDir, files[0]!)), PNG, 'the customer’s bytes')
+  const inDataDir = path.join(p.parley.dataDir, 'media')
+  t.ok(!existsSync(inDataDir) || readdirSync(inDataDir).length === 0, 'DATA_DIR/media holds nothing')
+  const res = await get(p, img.media!.url as string)
+  t.same(Buffer.from(await res.arrayBuffer()), PNG, 'served from MEDIA_DIR')
 })
 
 t.test('a customer’s HTML “document” is never served as a page', async (t) => {

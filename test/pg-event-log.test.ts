@@ -12,6 +12,9 @@ import { step } from '../src/store/unit.ts'
 import { freshPgDatabase } from './helpers/pg.ts'
 import { type ChildNode, type Message, startChildNode } from './helpers/child-node.ts'
 
+// The whole file's limit: three processes × 20,000 events took 32–59 s in CI rehearsals; the default 120 s per file is too close on a slower CI machine.
+t.setTimeout(300_000)
+
 const NODE = path.join(import.meta.dirname, 'helpers/pg-log-node.ts')
 
 interface Node extends ChildNode {

@@ -26,6 +26,9 @@ import type { Acts, Belief, Report } from './helpers/pg-lease-node.ts'
 import { startChildNode } from './helpers/child-node.ts'
 import { freshPgDatabase, pgAdminUrl } from './helpers/pg.ts'
 
+// The whole file's limit: real processes waiting out real leases took 25–43 s in CI rehearsals; the default 120 s per file is too close on a slower machine.
+t.setTimeout(300_000)
+
 const NODE = path.join(import.meta.dirname, 'helpers/pg-lease-node.ts')
 const TTL_MS = 1500
 const RENEW_MS = 500

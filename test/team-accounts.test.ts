@@ -5,7 +5,7 @@
 import t from 'tap'
 import { apiCall, type TestLike } from './helpers/server.ts'
 import { connectSse, type SseClient } from './helpers/sse.ts'
-import { ChannelMembersRepo } from '../src/store/channel-members.ts'
+import { ChannelMembers } from '../src/domain/channels/members.ts'
 import { textWebhook } from './helpers/wa.ts'
 import { teamServer } from './helpers/team-fixtures.ts'
 
@@ -137,7 +137,7 @@ t.test('an admin sets someone’s channels; unknown channels are refused', async
     [waId, pageId].sort((a, b) => a - b),
   )
   t.same((await api('PATCH', `/api/users/${agentId}`, { channelIds: [pageId] })).body.user.channelIds, [pageId], 'replaced, not added')
-  const members = new ChannelMembersRepo(s.db)
+  const members = new ChannelMembers(s.db)
   t.same(members.membersOf(pageId), [agentId], 'the repository answers both ways')
   t.same(members.membersOf(waId), [])
   t.same(members.channelIdsOf(agentId), [pageId])

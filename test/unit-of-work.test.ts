@@ -290,3 +290,39 @@ t.test('an idle pooled connection ended by the server does not end the process; 
   t.equal(errors.length, 1, 'reported, not thrown')
   t.equal((await r.read(() => get<{ n: number }>('SELECT 2 AS "n"')))!.n, 2, 'a new connection serves the next unit')
 })
+
+t.test(
+  'a read and its event cursor in one snapshot: the page shows exactly the events up to its eventId, even while others write',
+  async (t) => {
+    // Each write adds one label and one event, so in any consistent snapshot the number of
+    // labels equals the number of events, and the cursor names the newest of them.
+    const write = (log: UnitLog, i: number) =>
+      log.transact(function* (b) {
+        yield* run(`INSERT INTO labels (workspace_id, name, color, created_at) VALUES (?, ?, ?, ?)`, [1, `L${i}`, '#123456', 7])
+        b.emit(1, 'labels.changed', { labels: [] })
+      })
+    const page = () => get<{ n: number }>('SELECT count(*) AS n FROM labels WHERE workspace_id = ?', [1])
+    const results = await onBothDbs(t, async (db) => {
+      const before = await db.log.snapshot(page)
+      const [epoch, base] = before.eventId.split(':')
+      const mismatches: string[] = []
+      let seen = 0
+      // Writers and readers at once: on PostgreSQL the reads run on other connections while
+      // commits land between their statements.
+      const writers = Array.from({ length: 40 }, (_, i) => write(db.log, i))
+      const readers = Array.from({ length: 40 }, async () => {
+        const s = await db.log.snapshot(page)
+        const [e, id] = s.eventId.split(':')
+        if (e !== epoch) mismatches.push(`epoch ${e}`)
+        const events = Number(id) - Number(base)
+        if (events !== s.result!.n - before.result!.n) mismatches.push(`${s.result!.n - before.result!.n} labels at ${events} events`)
+        seen = Math.max(seen, events)
+      })
+      await Promise.all([...writers, ...readers])
+      const after = await db.log.snapshot(page)
+      return { mismatches, final: Number(after.eventId.split(':')[1]) - Number(base), labels: after.result!.n - before.result!.n }
+    })
+    t.same(results.sqlite, { mismatches: [], final: 40, labels: 40 }, 'SQLite: every snapshot consistent')
+    if (results.pg) t.same(results.pg, { mismatches: [], final: 40, labels: 40 }, 'PostgreSQL: every snapshot consistent')
+  },
+)

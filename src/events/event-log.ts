@@ -59,6 +59,12 @@ export interface Emitter {
  */
 export interface UnitLog {
   transact<T>(unit: (batch: Emitter) => Q<T>): Promise<T>
+  /**
+   * Runs a read unit in one snapshot with the event cursor (`epoch:id`) of that same
+   * snapshot, so a page and its `eventId` name exactly one state: a client opening
+   * /stream?lastEventId= from there misses nothing and gets nothing twice.
+   */
+  snapshot<T>(unit: () => Q<T>): Promise<{ result: T; eventId: string }>
 }
 
 /** Events appended by one unit of work, published only if it commits. */
@@ -112,7 +118,11 @@ export class EventLog {
   unitLog(): UnitLog & { transactSync<T>(unit: (batch: Emitter) => Q<T>): T } {
     const conn = sqliteConn(this.db.$client)
     const transactSync = <T>(unit: (batch: Emitter) => Q<T>): T => this.transact((batch) => runSync(unit(batch), conn))
-    return { transactSync, transact: async (unit) => transactSync(unit) }
+    return {
+      transactSync,
+      transact: async (unit) => transactSync(unit),
+      snapshot: async (unit) => this.snapshot(() => runSync(unit(), conn)),
+    }
   }
 
   /** Runs `fn` in one transaction with an event batch; publishes after the commit. */

@@ -126,6 +126,24 @@ export class PgEventLog implements UnitLog {
   }
 
   /** Runs the unit in one transaction on one connection; its events get their ids last. */
+  /**
+   * The read and the counter row in one REPEATABLE READ snapshot: events become visible in id
+   * order with the counter (it is written last in each committing transaction), so `last`
+   * is exactly the newest event this snapshot shows, and every lower id is visible too.
+   */
+  async snapshot<T>(unit: () => Q<T>): Promise<{ result: T; eventId: string }> {
+    return inPgTransaction(
+      this.pool,
+      'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
+      async (client) => {
+        const result = await runAsync(unit(), pgConn(client))
+        const { epoch, last } = await this.repo.head(client)
+        return { result, eventId: `${epoch}:${last}` }
+      },
+      false,
+    )
+  }
+
   async transact<T>(unit: (batch: Emitter) => Q<T>): Promise<T> {
     const batch = new PgEventBatch(this.opts.clock.now)
     const { result, committed } = await inPgTransaction(this.pool, 'BEGIN', async (client) => {

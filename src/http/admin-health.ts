@@ -7,10 +7,12 @@ import type { FastifyInstance } from 'fastify'
 import type { Services } from '../services.ts'
 
 export async function adminHealthRoutes(app: FastifyInstance, opts: { services: Services }) {
-  const { health } = opts.services
+  const { health, units } = opts.services
   // The Health page asks every few seconds while open: only failures are logged.
   app.get('/api/admin/health', { logLevel: 'warn', onRequest: app.authenticate, preValidation: app.requireAdmin }, async (req, reply) => {
     reply.header('cache-control', 'no-store')
-    return health.report(req.session.workspaceId)
+    // The database's facts in one read (either database), the disk's outside it.
+    const facts = await units.read(() => health.factsUnit())
+    return health.report(req.session.workspaceId, facts)
   })
 }

@@ -1,5 +1,6 @@
 // Channels as data: list for everyone in the workspace; add and edit for admins.
 // Tokens and secrets are write-only: once saved, the API only says whether one is set.
+// The channel's own reads and writes are units of work (issue 17), on either database.
 import type { FastifyInstance } from 'fastify'
 import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
@@ -26,7 +27,7 @@ const Editable = {
 }
 
 export async function channelRoutes(app: FastifyInstance, opts: { services: Services }) {
-  const { channels, channelChecks, sending, clock, config, assignment } = opts.services
+  const { channels, channelChecks, sending, clock, config, assignment, units, unitLog } = opts.services
   const r = app.withTypeProvider<TypeBoxTypeProvider>()
   app.addHook('onRequest', app.authenticate)
   const adminOnly = app.requireAdmin
@@ -35,9 +36,12 @@ export async function channelRoutes(app: FastifyInstance, opts: { services: Serv
   // or paused the number, which is otherwise visible only in the log.
   r.get('/api/channels', async (req) => {
     const now = clock.now()
-    const members = channels.membersByChannel(req.session.workspaceId)
+    const ws = req.session.workspaceId
+    const [members, list] = await units.read(function* () {
+      return [yield* channels.membersByChannelUnit(ws), yield* channels.listUnit(ws)] as const
+    })
     return {
-      channels: channels.list(req.session.workspaceId).map((c) => ({
+      channels: list.map((c) => ({
         ...toPublicChannel(c, members.get(c.id) ?? []),
         ...(c.kind === 'whatsapp' ? { pacing: sending.limiter.status(c.id, now) } : {}),
       })),
@@ -66,7 +70,9 @@ export async function channelRoutes(app: FastifyInstance, opts: { services: Serv
     },
     async (req, reply) => {
       const { members, ...input } = req.body
-      const row = channels.create(req.session.workspaceId, input)
+      const row = await units.transact(() => channels.createUnit(req.session.workspaceId, input))
+      // Again after the commit: a reader in between may have cached the old state (PostgreSQL).
+      channels.changed()
       if (members) opts.services.accounts.team.setChannelMembers(row.workspaceId, row.id, members)
       // Meta is asked after the commit, in the background: saving never waits for or fails on it.
       channelChecks.check(row.workspaceId, row.id)
@@ -87,21 +93,27 @@ export async function channelRoutes(app: FastifyInstance, opts: { services: Serv
     async (req) => {
       const { members, ...patch } = req.body
       const ws = req.session.workspaceId
-      if (!channels.get(ws, req.params.id)) throw Errors.notFound('Channel')
+      const id = req.params.id
+      if (!(await units.read(() => channels.getUnit(ws, id)))) throw Errors.notFound('Channel')
       // Members first: a refused list (someone unknown) changes nothing at all.
-      if (members) opts.services.accounts.team.setChannelMembers(ws, req.params.id, members)
-      const row = channels.update(ws, req.params.id, patch)
+      if (members) opts.services.accounts.team.setChannelMembers(ws, id, members)
+      // A rule everyone's open page follows (issue 14: the composer's "only the assignee can
+      // reply" hint; the channel's name in the list): live, as `channel.updated` without
+      // members, committed with the change itself.
+      const live = patch.assigneeOnly !== undefined || patch.autoAssign !== undefined || patch.name !== undefined
+      const row = await unitLog.transact(function* (batch) {
+        const row = yield* channels.updateUnit(ws, id, patch)
+        if (row && live) batch.emit(row.workspaceId, 'channel.updated', { channel: toPublicChannel(row) })
+        return row
+      })
+      channels.changed()
       if (!row) throw Errors.notFound('Channel')
       auditChannelChange(opts.services, req, row.id, 'channel.updated', req.body)
       if (req.body.accessToken !== undefined) channelChecks.check(row.workspaceId, row.id)
       // Turned on: the conversations already waiting go round robin now, not at the next arrival.
       if (req.body.autoAssign === true) assignment.drainChannel(row.workspaceId, row.id)
-      // A rule everyone's open page follows (issue 14: the composer's "only the assignee can
-      // reply" hint; the channel's name in the list): live, as `channel.updated`, without members.
-      if (patch.assigneeOnly !== undefined || patch.autoAssign !== undefined || patch.name !== undefined) {
-        opts.services.events.transact((batch) => batch.emit(row.workspaceId, 'channel.updated', { channel: toPublicChannel(row) }))
-      }
-      return { channel: toPublicChannel(row, channels.membersByChannel(row.workspaceId).get(row.id) ?? []) }
+      const byChannel = await units.read(() => channels.membersByChannelUnit(row.workspaceId))
+      return { channel: toPublicChannel(row, byChannel.get(row.id) ?? []) }
     },
   )
 }

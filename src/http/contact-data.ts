@@ -9,14 +9,14 @@ import type { Services } from '../services.ts'
 const Params = Type.Object({ id: Type.Integer({ minimum: 1 }) })
 
 export async function contactDataRoutes(app: FastifyInstance, opts: { services: Services }) {
-  const { contactData } = opts.services
+  const { contactData, units } = opts.services
   const r = app.withTypeProvider<TypeBoxTypeProvider>()
   app.addHook('onRequest', app.authenticate)
   app.addHook('preValidation', app.requireAdmin)
 
   r.get('/api/contacts/:id/export', { schema: { params: Params } }, async (req, reply) => {
     const { workspaceId, userId } = req.session
-    const data = contactData.exportOf(workspaceId, req.params.id, { userId, ip: req.ip })
+    const data = await units.transact(() => contactData.exportUnit(workspaceId, req.params.id, { userId, ip: req.ip }))
     reply.header('content-disposition', `attachment; filename="contact-${req.params.id}.json"`)
     reply.header('cache-control', 'no-store')
     return data

@@ -2,25 +2,44 @@
 // needs no session and tells nothing but whether this process can take webhooks:
 // 200 {"status":"ok"} when the database answers a read and the last webhook commit
 // did not fail for storage; otherwise 503 STORAGE_UNAVAILABLE (a full disk shows
-// here before Meta's retries run out). Never cached.
+// here before Meta's retries run out). Never cached. The read is a unit of work
+// (issue 17): the same on SQLite and PostgreSQL.
 import type { FastifyInstance } from 'fastify'
 import type { Services } from '../services.ts'
 import { Errors } from '../errors.ts'
 import { isStorageFailure } from '../store/db.ts'
-import { metaReader } from '../store/meta.ts'
+import { HealthRepo } from '../store/health.ts'
+
+// PostgreSQL error classes meaning the server cannot serve (not a bug in the query):
+// 08 connection exception, 53 insufficient resources (disk full, too many connections),
+// 57P operator intervention (shutting down), 58 system error (I/O).
+const PG_UNAVAILABLE = /^(08|53|57P|58)/
+// The driver's own: the server unreachable (ENOENT: its Unix socket is gone), or the pool
+// found no connection in time.
+const NET_UNAVAILABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOENT', 'ENOTFOUND', 'ETIMEDOUT', 'EHOSTUNREACH', 'EPIPE'])
+
+/** Whether the database cannot be read for a reason of the server, its disk or the network. */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  if (isStorageFailure(err)) return true
+  const code = (err as { code?: unknown })?.code
+  if (typeof code === 'string' && (PG_UNAVAILABLE.test(code) || NET_UNAVAILABLE.has(code))) return true
+  const message = (err as { message?: unknown })?.message
+  return typeof message === 'string' && /Connection terminated|timeout exceeded when trying to connect/.test(message)
+}
 
 export async function healthRoutes(app: FastifyInstance, opts: { services: Services }) {
-  const { db, ingest } = opts.services
-  // Reads a page of the database file itself (SELECT 1 would not touch it).
-  const readMeta = metaReader(db)
+  const { units, ingest } = opts.services
+  const repo = new HealthRepo()
 
   // A monitor asks every few seconds: its requests are not logged, only failures.
   app.get('/api/health', { logLevel: 'warn' }, async (req, reply) => {
     reply.header('cache-control', 'no-store')
     try {
-      readMeta('epoch')
+      // Reads a page of the database itself (SELECT 1 would not touch SQLite's file).
+      await units.read(() => repo.meta('epoch'))
     } catch (err) {
-      if (!isStorageFailure(err)) throw err
+      if (!isDatabaseUnavailable(err)) throw err
+      // The code only: an error's message may carry the connection string.
       req.log.error({ code: (err as { code?: string }).code }, 'health: the database cannot be read')
       throw Errors.storageUnavailable()
     }

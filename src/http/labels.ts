@@ -1,6 +1,8 @@
 // Labels (issue 14): everyone signed in reads the workspace's labels (the picker and the
 // list's filter need them); admins create, rename, recolour and delete them; anyone who can
-// see a conversation sets its labels. The rules are src/domain/labels/labels.ts's.
+// see a conversation sets its labels. The rules are src/domain/labels/labels.ts's. Changes to
+// the labels themselves run as units of work (issue 17); the list (its stream cursor) and a
+// conversation's labels (the inbox writer) are still synchronous on SQLite.
 import type { FastifyInstance } from 'fastify'
 import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
@@ -15,7 +17,7 @@ const Name = Type.String({ maxLength: 400 })
 const Color = Type.String({ maxLength: 100 })
 
 export async function labelRoutes(app: FastifyInstance, opts: { services: Services }) {
-  const { labels, store } = opts.services
+  const { labels, store, unitLog } = opts.services
   const r = app.withTypeProvider<TypeBoxTypeProvider>()
   const signedIn = { onRequest: app.authenticate }
   const admin = { onRequest: app.authenticate, preValidation: app.requireAdmin }
@@ -27,7 +29,10 @@ export async function labelRoutes(app: FastifyInstance, opts: { services: Servic
   r.post(
     '/api/labels',
     { ...admin, schema: { body: Type.Object({ name: Name, color: Color }, { additionalProperties: false }) } },
-    async (req, reply) => reply.status(201).send({ label: labels.create(req.session.workspaceId, req.body) }),
+    async (req, reply) => {
+      const label = await unitLog.transact((batch) => labels.createUnit(batch, req.session.workspaceId, req.body))
+      return reply.status(201).send({ label })
+    },
   )
 
   r.patch(
@@ -39,11 +44,13 @@ export async function labelRoutes(app: FastifyInstance, opts: { services: Servic
         body: Type.Object({ name: Type.Optional(Name), color: Type.Optional(Color) }, { additionalProperties: false }),
       },
     },
-    async (req) => ({ label: labels.update(req.session.workspaceId, req.params.id, req.body) }),
+    async (req) => ({
+      label: await unitLog.transact((batch) => labels.updateUnit(batch, req.session.workspaceId, req.params.id, req.body)),
+    }),
   )
 
   r.delete('/api/labels/:id', { ...admin, schema: { params: IdParams } }, async (req, reply) => {
-    labels.remove(req.session.workspaceId, req.params.id)
+    await unitLog.transact((batch) => labels.removeUnit(batch, req.session.workspaceId, req.params.id))
     return reply.status(204).send()
   })
 

@@ -11,7 +11,7 @@ import type { Services } from '../services.ts'
 const digest = (s: string) => createHash('sha256').update(s).digest()
 
 export async function metricsRoutes(app: FastifyInstance, opts: { services: Services }) {
-  const { config, health } = opts.services
+  const { config, health, units } = opts.services
   const expected = config.metricsToken === undefined ? null : digest(`Bearer ${config.metricsToken}`)
 
   // Logged like any API call (a line at debug), without its headers.
@@ -19,7 +19,8 @@ export async function metricsRoutes(app: FastifyInstance, opts: { services: Serv
     if (expected === null) throw Errors.notFound('Route')
     const given = req.headers.authorization
     if (typeof given !== 'string' || !timingSafeEqual(digest(given), expected)) throw Errors.unauthorized()
-    const { contentType, body } = await health.metricsText()
+    const facts = await units.read(() => health.factsUnit({ metrics: true }))
+    const { contentType, body } = await health.metricsText(facts)
     return reply.header('cache-control', 'no-store').type(contentType).send(body)
   })
 }

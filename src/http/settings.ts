@@ -1,6 +1,6 @@
 // Workspace settings (issue 13): the assignment cap, business hours with their timezone,
 // and the automatic replies' texts. Everyone signed in may read them (the inbox shows
-// whether the team is open); only admins change them.
+// whether the team is open); only admins change them. Units of work (issue 17), on either database.
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
@@ -43,17 +43,18 @@ const Patch = Type.Object(
 const textOrNull = (t: string | null | undefined) => (t === undefined ? undefined : t === null || t.trim() === '' ? null : t)
 
 export async function settingsRoutes(app: FastifyInstance, opts: { services: Services }) {
-  const { settings } = opts.services
+  const { units } = opts.services
+  const settings = opts.services.settings.repo
   const r = app.withTypeProvider<TypeBoxTypeProvider>()
   app.addHook('onRequest', app.authenticate)
   const adminOnly = async (req: FastifyRequest) => {
     if (req.session.role !== 'admin') throw Errors.forbidden()
   }
-  const read = (ws: number): { settings: WorkspaceSettings } => {
-    const s = settings.get(ws)
+  const answer = (s: WorkspaceSettings | undefined): { settings: WorkspaceSettings } => {
     if (!s) throw Errors.notFound('Workspace')
     return { settings: s }
   }
+  const read = async (ws: number) => answer(await units.read(() => settings.get(ws)))
 
   r.get('/api/settings/workspace', async (req) => read(req.session.workspaceId))
 
@@ -75,13 +76,17 @@ export async function settingsRoutes(app: FastifyInstance, opts: { services: Ser
       const problem = hoursProblem(hours)
       if (problem) throw Errors.settingsInvalid(problem)
     } else hours = b.businessHours
-    settings.update(req.session.workspaceId, {
+    const ws = req.session.workspaceId
+    const patch = {
       assignmentCap: b.assignmentCap,
       timezone: b.timezone,
       businessHours: hours,
       awayMessage: textOrNull(b.awayMessage),
       greetingMessage: textOrNull(b.greetingMessage),
-    })
-    return read(req.session.workspaceId)
+    }
+    const after = await units.transact(() => settings.update(ws, patch))
+    // Again after the commit: a reader in between may have cached the old row (PostgreSQL).
+    settings.forget(ws)
+    return answer(after)
   })
 }

@@ -1,12 +1,10 @@
 // Channels: a workspace's WhatsApp numbers and Messenger pages with their credentials.
 // (kind, external id) is unique across workspaces: a webhook routes to one place.
-import type Database from 'better-sqlite3'
-import { and, eq } from 'drizzle-orm'
-import type { Db } from './db.ts'
-import { Statements, TableCodec } from './prepared.ts'
+// Written as units of work (store/unit.ts): the same SQL on SQLite and PostgreSQL (issue 17).
+import { insertRow, TableCodec, updateRowById } from './prepared.ts'
 import { channels } from './schema.ts'
 import { SecretBox } from './secret-box.ts'
-import { secretBoxOf } from './sealed-columns.ts'
+import { all, get, run, type Q } from './unit.ts'
 
 // The same row type as inbox-store's ChannelRow; defined here so the channel directory
 // does not import the inbox store (whose DTO types import the directory's).
@@ -18,81 +16,84 @@ export type NewChannel = typeof channels.$inferInsert
 const SECRET_KEYS = ['accessToken', 'appSecret', 'verifyToken'] as const
 const SECRET_COLUMNS = ['access_token', 'app_secret', 'verify_token'] as const
 
+const plainCodec = new TableCodec<ChannelRow>(channels)
+const COLS = plainCodec.selectQuoted('channels')
+
+// Constant texts: SQLite caches one prepared statement per text, so the webhook's lookup by
+// external id (ingest's hot path) stays one prepared statement.
+const BY_EXTERNAL_ID = `SELECT ${COLS} FROM channels WHERE kind = ? AND external_id = ?`
+const BY_ID = `SELECT ${COLS} FROM channels WHERE id = ?`
+const KIND_OF = 'SELECT kind FROM channels WHERE id = ?'
+const FIRST_ENABLED = `SELECT ${COLS} FROM channels WHERE workspace_id = ? AND kind = ? AND enabled = ? ORDER BY id LIMIT 1`
+const LIST = `SELECT ${COLS} FROM channels WHERE workspace_id = ? ORDER BY id`
+const GET = `SELECT ${COLS} FROM channels WHERE workspace_id = ? AND id = ?`
+const MEMBERS_BY_CHANNEL = `SELECT m.channel_id AS "channelId", m.user_id AS "userId" FROM channel_members m
+  JOIN channels ch ON ch.id = m.channel_id WHERE ch.workspace_id = ? ORDER BY m.channel_id, m.user_id`
+const UNCHECKED_WITH_TOKEN = `SELECT ${COLS} FROM channels WHERE credentials_status IS NULL AND access_token IS NOT NULL ORDER BY id`
+const WEBHOOK_SECRETS = `SELECT app_secret AS "appSecret", verify_token AS "verifyToken" FROM channels WHERE kind = ? AND enabled = ? ORDER BY id`
+const ALL_SECRETS = `SELECT id, ${SECRET_COLUMNS.join(', ')} FROM channels ORDER BY id`
+const SEAL_ONE = Object.fromEntries(SECRET_COLUMNS.map((col) => [col, `UPDATE channels SET ${col} = ? WHERE id = ?`])) as Record<
+  (typeof SECRET_COLUMNS)[number],
+  string
+>
+const ANY_SEALED = Object.fromEntries(
+  SECRET_COLUMNS.map((col) => [col, `SELECT ${col} AS v FROM channels WHERE ${col} LIKE 'enc:%' ORDER BY id LIMIT 1`]),
+) as Record<(typeof SECRET_COLUMNS)[number], string>
+const ID_BY_EXTERNAL_ID = 'SELECT id FROM channels WHERE kind = ? AND external_id = ?'
+
 export class ChannelsRepo {
   private readonly codec: TableCodec<ChannelRow>
-  private readonly box: SecretBox
-  private readonly sql: Statements
-  // The lookups webhooks and background work make, prepared once (ingest's hot path).
-  private readonly byExternalIdStmt: Database.Statement
-  private readonly byIdStmt: Database.Statement
-  private readonly kindStmt: Database.Statement
 
-  constructor(private readonly db: Db) {
-    this.box = secretBoxOf(db)
-    this.codec = new OpeningCodec(this.box)
-    this.sql = new Statements(db.$client as Database.Database)
-    this.byExternalIdStmt = db.$client.prepare(`SELECT ${this.codec.select()} FROM channels WHERE kind = ? AND external_id = ?`)
-    this.byIdStmt = db.$client.prepare(`SELECT ${this.codec.select()} FROM channels WHERE id = ?`)
-    this.kindStmt = db.$client.prepare('SELECT kind FROM channels WHERE id = ?')
+  /** `box` seals and opens the secret columns (the database's, sealed-columns.ts `secretBoxOf`). */
+  constructor(private readonly box: SecretBox) {
+    this.codec = new OpeningCodec(box)
   }
 
   /** The channel a webhook names (a WhatsApp number id, a Page id). */
-  byExternalId(kind: ChannelRow['kind'], externalId: string): ChannelRow | undefined {
-    const r = this.byExternalIdStmt.get(kind, externalId)
-    return r === undefined ? undefined : this.codec.decode(r)
+  *byExternalId(kind: ChannelRow['kind'], externalId: string): Q<ChannelRow | undefined> {
+    return this.one(yield* get(BY_EXTERNAL_ID, [kind, externalId]))
   }
 
   /** By id alone, for background work that holds the id from its own row (media, profiles). */
-  byId(id: number): ChannelRow | undefined {
-    const r = this.byIdStmt.get(id)
-    return r === undefined ? undefined : this.codec.decode(r)
+  *byId(id: number): Q<ChannelRow | undefined> {
+    return this.one(yield* get(BY_ID, [id]))
   }
 
   /** The workspace's first enabled channel of a kind (its WhatsApp number, for templates and campaigns). */
-  firstEnabled(workspaceId: number, kind: ChannelRow['kind']): ChannelRow | undefined {
-    const r = this.sql
-      .get(`SELECT ${this.codec.select()} FROM channels WHERE workspace_id = ? AND kind = ? AND enabled = 1 ORDER BY id LIMIT 1`)
-      .get(workspaceId, kind)
-    return r === undefined ? undefined : this.codec.decode(r)
+  *firstEnabled(workspaceId: number, kind: ChannelRow['kind']): Q<ChannelRow | undefined> {
+    return this.one(yield* get(FIRST_ENABLED, [workspaceId, kind, true]))
   }
 
-  kindOf(id: number): ChannelRow['kind'] | undefined {
-    return (this.kindStmt.get(id) as { kind: ChannelRow['kind'] } | undefined)?.kind
+  *kindOf(id: number): Q<ChannelRow['kind'] | undefined> {
+    return (yield* get<{ kind: ChannelRow['kind'] }>(KIND_OF, [id]))?.kind
   }
 
-  list(workspaceId: number): ChannelRow[] {
-    return this.sql
-      .get(`SELECT ${this.codec.select()} FROM channels WHERE workspace_id = ? ORDER BY id`)
-      .all(workspaceId)
-      .map((r) => this.codec.decode(r))
+  *list(workspaceId: number): Q<ChannelRow[]> {
+    return (yield* all(LIST, [workspaceId])).map((r) => this.codec.decodeAny(r))
   }
 
-  get(workspaceId: number, id: number): ChannelRow | undefined {
-    const r = this.sql.get(`SELECT ${this.codec.select()} FROM channels WHERE workspace_id = ? AND id = ?`).get(workspaceId, id)
-    return r === undefined ? undefined : this.codec.decode(r)
+  *get(workspaceId: number, id: number): Q<ChannelRow | undefined> {
+    return this.one(yield* get(GET, [workspaceId, id]))
   }
 
   /** The new channel, or undefined when its (kind, external id) is already connected. */
-  insertIfNew(values: Record<string, unknown>): ChannelRow | undefined {
-    return this.sql.insert(this.codec, this.seal(values), 'DO NOTHING')
+  *insertIfNew(values: Record<string, unknown>): Q<ChannelRow | undefined> {
+    // ON CONFLICT, not a caught unique violation: PostgreSQL would abort the whole transaction.
+    const row = yield* insertRow(plainCodec, this.seal(values), 'DO NOTHING')
+    return row === undefined ? undefined : this.open(row)
   }
 
   /** Sets the given columns (empty: not allowed) and returns the updated row. */
-  update(id: number, set: Record<string, unknown>): ChannelRow | undefined {
-    return this.sql.updateById(this.codec, id, this.seal(set))
+  *update(id: number, set: Record<string, unknown>): Q<ChannelRow | undefined> {
+    const row = yield* updateRowById(plainCodec, id, this.seal(set))
+    return row === undefined ? undefined : this.open(row)
   }
 
   /** Who works each of the workspace's channels (issue 13): channel id → member user ids, ascending. */
-  membersByChannel(workspaceId: number): Map<number, number[]> {
-    const rows = this.sql
-      .get(
-        `SELECT m.channel_id, m.user_id FROM channel_members m JOIN channels ch ON ch.id = m.channel_id
-          WHERE ch.workspace_id = ? ORDER BY m.channel_id, m.user_id`,
-      )
-      .raw()
-      .all(workspaceId) as [number, number][]
+  *membersByChannel(workspaceId: number): Q<Map<number, number[]>> {
+    const rows = yield* all<{ channelId: number; userId: number }>(MEMBERS_BY_CHANNEL, [workspaceId])
     const out = new Map<number, number[]>()
-    for (const [channelId, userId] of rows) {
+    for (const { channelId, userId } of rows) {
       const list = out.get(channelId)
       if (list) list.push(userId)
       else out.set(channelId, [userId])
@@ -101,21 +102,13 @@ export class ChannelsRepo {
   }
 
   /** Every workspace's channels with a token Meta has not judged yet. */
-  uncheckedWithToken(): ChannelRow[] {
-    return this.sql
-      .get(`SELECT ${this.codec.select()} FROM channels WHERE credentials_status IS NULL AND access_token IS NOT NULL ORDER BY id`)
-      .all()
-      .map((r) => this.codec.decode(r))
+  *uncheckedWithToken(): Q<ChannelRow[]> {
+    return (yield* all(UNCHECKED_WITH_TOKEN)).map((r) => this.codec.decodeAny(r))
   }
 
   /** The app secrets and verify tokens saved on the enabled channels of this kind (nulls included). */
-  webhookSecrets(kind: ChannelRow['kind']): { appSecret: string | null; verifyToken: string | null }[] {
-    const rows = this.sql
-      .get(`SELECT app_secret AS appSecret, verify_token AS verifyToken FROM channels WHERE kind = ? AND enabled = 1`)
-      .all(kind) as {
-      appSecret: string | null
-      verifyToken: string | null
-    }[]
+  *webhookSecrets(kind: ChannelRow['kind']): Q<{ appSecret: string | null; verifyToken: string | null }[]> {
+    const rows = yield* all<{ appSecret: string | null; verifyToken: string | null }>(WEBHOOK_SECRETS, [kind, true])
     return rows.map((r) => ({ appSecret: this.box.openOrNull(r.appSecret), verifyToken: this.box.openOrNull(r.verifyToken) }))
   }
 
@@ -125,15 +118,14 @@ export class ChannelsRepo {
    * values were sealed. With `secure_delete` the clear bytes are overwritten, not just
    * unlinked, so they do not survive in free space of the database file.
    */
-  sealClearSecrets(): number {
-    const c = this.db.$client
-    const rows = c.prepare(`SELECT id, ${SECRET_COLUMNS.join(', ')} FROM channels`).all() as Record<string, string | number | null>[]
+  *sealClearSecrets(): Q<number> {
+    const rows = yield* all<Record<string, string | number | null>>(ALL_SECRETS)
     let sealed = 0
     for (const r of rows) {
       for (const col of SECRET_COLUMNS) {
         const v = r[col]
         if (typeof v !== 'string' || SecretBox.isSealed(v)) continue
-        c.prepare(`UPDATE channels SET ${col} = ? WHERE id = ?`).run(this.box.seal(v), r.id)
+        yield* run(SEAL_ONE[col], [this.box.seal(v), r.id])
         sealed++
       }
     }
@@ -141,10 +133,9 @@ export class ChannelsRepo {
   }
 
   /** One sealed secret of any channel, to prove the key opens this database's secrets. */
-  anySealed(): string | undefined {
-    const c = this.db.$client
+  *anySealed(): Q<string | undefined> {
     for (const col of SECRET_COLUMNS) {
-      const v = c.prepare(`SELECT ${col} FROM channels WHERE ${col} LIKE 'enc:%' LIMIT 1`).pluck().get() as string | undefined
+      const v = (yield* get<{ v: string }>(ANY_SEALED[col]))?.v
       if (v !== undefined) return v
     }
     return undefined
@@ -154,14 +145,20 @@ export class ChannelsRepo {
    * Start-up: the channel the environment names is created when missing; when present it
    * gets `set` (what the environment sets; nothing when empty).
    */
-  ensure(values: NewChannel, set: Partial<NewChannel>): void {
-    const existing = this.db
-      .select()
-      .from(channels)
-      .where(and(eq(channels.kind, values.kind), eq(channels.externalId, values.externalId)))
-      .get()
-    if (!existing) this.db.insert(channels).values(this.seal(values)).run()
-    else if (Object.keys(set).length > 0) this.db.update(channels).set(this.seal(set)).where(eq(channels.id, existing.id)).run()
+  *ensure(values: NewChannel, set: Partial<NewChannel>): Q<void> {
+    const existing = yield* get<{ id: number }>(ID_BY_EXTERNAL_ID, [values.kind, values.externalId])
+    if (!existing) yield* insertRow(plainCodec, this.seal(values))
+    else if (Object.keys(set).length > 0) yield* updateRowById(plainCodec, existing.id, this.seal(set))
+  }
+
+  private one(raw: unknown): ChannelRow | undefined {
+    return raw === undefined ? undefined : this.codec.decodeAny(raw)
+  }
+
+  /** A row read with the plain codec, its secrets opened. */
+  private open(row: ChannelRow): ChannelRow {
+    for (const k of SECRET_KEYS) row[k] = this.box.openOrNull(row[k])
+    return row
   }
 
   /** The values with their secret fields sealed (null and absent stay so). */
@@ -178,8 +175,8 @@ class OpeningCodec extends TableCodec<ChannelRow> {
     super(channels)
   }
 
-  override decode(raw: unknown): ChannelRow {
-    const row = super.decode(raw)
+  override decodeAny(raw: unknown): ChannelRow {
+    const row = super.decodeAny(raw)
     for (const k of SECRET_KEYS) row[k] = this.box.openOrNull(row[k])
     return row
   }

@@ -5,10 +5,11 @@
 // takes the workspace id, which comes from the session, never from the request.
 import type { ChannelKind, ConversationDTO, MessageDTO } from '../events/types.ts'
 import { ChannelsRepo } from './channels.ts'
+import { secretBoxOf } from './sealed-columns.ts'
 import { ContactIdentities } from './contact-identities.ts'
 import { ConversationsRepo, type ConversationListOptions } from './conversations.ts'
 import type { Db } from './db.ts'
-import { LabelsRepo } from './labels.ts'
+import { LabelsNow, LabelsRepo } from './labels.ts'
 import { MessagesRepo } from './messages.ts'
 import type { ChannelRow, ContactRow, ConversationRow, MessageRow, NewConversation, NewMessage } from './rows.ts'
 import { sqliteConn } from './conn.ts'
@@ -24,15 +25,15 @@ export class InboxStore {
   readonly conversations: ConversationsRepo
   readonly messages: MessagesRepo
   /** Labels and the conversations carrying them (issue 14). */
-  readonly labels: LabelsRepo
+  readonly labels: LabelsNow
   private readonly users: UsersRepo
 
   constructor(readonly db: Db) {
-    this.channels = new ChannelsRepo(db)
-    this.contacts = new ContactIdentities(db)
+    this.channels = new ChannelsRepo(secretBoxOf(db))
+    this.contacts = new ContactIdentities()
     this.conversations = new ConversationsRepo(db)
     this.messages = new MessagesRepo(db)
-    this.labels = new LabelsRepo(db)
+    this.labels = new LabelsNow(new LabelsRepo(), (unit) => this.runNow(unit))
     this.users = new UsersRepo()
   }
 
@@ -45,7 +46,7 @@ export class InboxStore {
   }
 
   channelByExternalId(kind: ChannelKind, externalId: string): ChannelRow | undefined {
-    return this.channels.byExternalId(kind, externalId)
+    return this.runNow(this.channels.byExternalId(kind, externalId))
   }
 
   /** Finds or creates the contact; refreshes the profile name only when it changed. */
@@ -57,11 +58,11 @@ export class InboxStore {
     phone: string | null,
     now: number,
   ): ContactRow {
-    return this.contacts.upsertContact(workspaceId, kind, externalId, profileName, phone, now)
+    return this.runNow(this.contacts.upsertContact(workspaceId, kind, externalId, profileName, phone, now))
   }
 
   contactByExternalId(workspaceId: number, kind: 'whatsapp' | 'messenger', externalId: string): ContactRow | undefined {
-    return this.contacts.contactByExternalId(workspaceId, kind, externalId)
+    return this.runNow(this.contacts.contactByExternalId(workspaceId, kind, externalId))
   }
 
   findOrOpenConversation(workspaceId: number, channelId: number, contactId: number, now: number): ConversationRow {

@@ -1,85 +1,115 @@
-// Labels (issue 14): the workspace's labels and which conversations carry them. Synchronous,
-// over one connection: callers run the writes inside their transaction. Every read that
-// serves a user takes the workspace id, which comes from the session.
-import type { Statement } from 'better-sqlite3'
+// Labels (issue 14): the workspace's labels and which conversations carry them. Written as
+// units of work (store/unit.ts), the same SQL on SQLite and PostgreSQL (issue 17): callers
+// run the writes inside their transaction. Every read that serves a user takes the
+// workspace id, which comes from the session.
 import type { LabelRef } from '../events/types.ts'
-import type { Db } from './db.ts'
+import { all, dialect, get, type Q, run } from './unit.ts'
+
+// By name, as a conversation's labels are ordered (store/conversations.ts labelsOf). SQLite
+// compares text by code point; PostgreSQL by the database's locale (en_US would put 'a'
+// before 'B'), so it is told to compare by code point too: one order on both.
+const LIST_SQLITE = 'SELECT id, name, color FROM labels WHERE workspace_id = ? ORDER BY name, id'
+const LIST_PG = 'SELECT id, name, color FROM labels WHERE workspace_id = ? ORDER BY name COLLATE "C", id'
+const BY_ID = 'SELECT id, name, color FROM labels WHERE workspace_id = ? AND id = ?'
+const COUNT = 'SELECT count(*) AS n FROM labels WHERE workspace_id = ?'
+const INSERT = 'INSERT INTO labels (workspace_id, name, color, created_at) VALUES (?, ?, ?, ?) RETURNING id, name, color'
+const UPDATE = 'UPDATE labels SET name = ?, color = ? WHERE workspace_id = ? AND id = ? RETURNING id, name, color'
+const UNLINK_ALL = 'DELETE FROM conversation_labels WHERE label_id = ?'
+const DELETE = 'DELETE FROM labels WHERE workspace_id = ? AND id = ?'
+// Ordered: PostgreSQL returns rows in no set order (SQLite walked the primary key's order).
+const IDS_OF = 'SELECT label_id AS "labelId" FROM conversation_labels WHERE conversation_id = ? ORDER BY label_id'
+const LINK = 'INSERT INTO conversation_labels (conversation_id, label_id, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING'
+const UNLINK = 'DELETE FROM conversation_labels WHERE conversation_id = ? AND label_id = ?'
 
 export class LabelsRepo {
-  private readonly listStmt: Statement
-  private readonly byIdStmt: Statement
-  private readonly countStmt: Statement
-  private readonly insertStmt: Statement
-  private readonly updateStmt: Statement
-  private readonly unlinkAllStmt: Statement
-  private readonly deleteStmt: Statement
-  private readonly idsOfStmt: Statement
-  private readonly linkStmt: Statement
-  private readonly unlinkStmt: Statement
-
-  constructor(db: Db) {
-    const c = db.$client
-    // By name, as a conversation's labels are ordered (store/conversations.ts labelsOf).
-    this.listStmt = c.prepare('SELECT id, name, color FROM labels WHERE workspace_id = ? ORDER BY name, id')
-    this.byIdStmt = c.prepare('SELECT id, name, color FROM labels WHERE workspace_id = ? AND id = ?')
-    this.countStmt = c.prepare('SELECT count(*) FROM labels WHERE workspace_id = ?').pluck()
-    this.insertStmt = c.prepare('INSERT INTO labels (workspace_id, name, color, created_at) VALUES (?, ?, ?, ?) RETURNING id, name, color')
-    this.updateStmt = c.prepare(
-      'UPDATE labels SET name = @name, color = @color WHERE workspace_id = @ws AND id = @id RETURNING id, name, color',
-    )
-    this.unlinkAllStmt = c.prepare('DELETE FROM conversation_labels WHERE label_id = ?')
-    this.deleteStmt = c.prepare('DELETE FROM labels WHERE workspace_id = ? AND id = ?')
-    this.idsOfStmt = c.prepare('SELECT label_id FROM conversation_labels WHERE conversation_id = ?').pluck()
-    this.linkStmt = c.prepare(
-      'INSERT INTO conversation_labels (conversation_id, label_id, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
-    )
-    this.unlinkStmt = c.prepare('DELETE FROM conversation_labels WHERE conversation_id = ? AND label_id = ?')
-  }
-
   /** The workspace's labels, by name. */
-  list(workspaceId: number): LabelRef[] {
-    return this.listStmt.all(workspaceId) as LabelRef[]
+  *list(workspaceId: number): Q<LabelRef[]> {
+    return yield* all<LabelRef>((yield* dialect()) === 'postgres' ? LIST_PG : LIST_SQLITE, [workspaceId])
   }
 
-  byId(workspaceId: number, id: number): LabelRef | undefined {
-    return this.byIdStmt.get(workspaceId, id) as LabelRef | undefined
+  *byId(workspaceId: number, id: number): Q<LabelRef | undefined> {
+    return yield* get<LabelRef>(BY_ID, [workspaceId, id])
   }
 
-  count(workspaceId: number): number {
-    return this.countStmt.get(workspaceId) as number
+  *count(workspaceId: number): Q<number> {
+    return Number((yield* get<{ n: number }>(COUNT, [workspaceId]))!.n)
   }
 
-  insert(workspaceId: number, name: string, color: string, now: number): LabelRef {
-    return this.insertStmt.get(workspaceId, name, color, now) as LabelRef
+  *insert(workspaceId: number, name: string, color: string, now: number): Q<LabelRef> {
+    return (yield* get<LabelRef>(INSERT, [workspaceId, name, color, now]))!
   }
 
   /** Undefined when the label is not in this workspace. */
-  update(workspaceId: number, id: number, set: { name: string; color: string }): LabelRef | undefined {
-    return this.updateStmt.get({ ws: workspaceId, id, ...set }) as LabelRef | undefined
+  *update(workspaceId: number, id: number, set: { name: string; color: string }): Q<LabelRef | undefined> {
+    return yield* get<LabelRef>(UPDATE, [set.name, set.color, workspaceId, id])
   }
 
   /** Deletes the label and takes it off every conversation; false when it is not in this workspace. */
-  delete(workspaceId: number, id: number): boolean {
-    if (!this.byId(workspaceId, id)) return false
-    this.unlinkAllStmt.run(id)
-    return this.deleteStmt.run(workspaceId, id).changes > 0
+  *delete(workspaceId: number, id: number): Q<boolean> {
+    if (!(yield* this.byId(workspaceId, id))) return false
+    yield* run(UNLINK_ALL, [id])
+    return (yield* run(DELETE, [workspaceId, id])).changes > 0
   }
 
   /** The ids of the conversation's labels. */
-  idsOf(conversationId: number): number[] {
-    return this.idsOfStmt.all(conversationId) as number[]
+  *idsOf(conversationId: number): Q<number[]> {
+    return (yield* all<{ labelId: number }>(IDS_OF, [conversationId])).map((r) => r.labelId)
   }
 
   /**
    * Makes the conversation carry exactly these labels (already checked to be its
    * workspace's). Returns whether anything changed.
    */
-  setForConversation(conversationId: number, labelIds: readonly number[], now: number): boolean {
+  *setForConversation(conversationId: number, labelIds: readonly number[], now: number): Q<boolean> {
     const want = new Set(labelIds)
-    const have = new Set(this.idsOf(conversationId))
+    const have = new Set(yield* this.idsOf(conversationId))
     let changed = false
-    for (const id of have) if (!want.has(id)) changed = this.unlinkStmt.run(conversationId, id).changes > 0 || changed
-    for (const id of want) if (!have.has(id)) changed = this.linkStmt.run(conversationId, id, now).changes > 0 || changed
+    for (const id of have) if (!want.has(id)) changed = (yield* run(UNLINK, [conversationId, id])).changes > 0 || changed
+    for (const id of want) if (!have.has(id)) changed = (yield* run(LINK, [conversationId, id, now])).changes > 0 || changed
     return changed
+  }
+}
+
+/**
+ * The repository at once, for code still synchronous on SQLite (the inbox writer's
+ * setLabels, tests): each method runs its unit through `runNow`, inside the caller's open
+ * transaction if there is one — exactly what the statements did before (issue 17).
+ */
+export class LabelsNow {
+  constructor(
+    readonly repo: LabelsRepo,
+    private readonly runNow: <T>(unit: Q<T>) => T,
+  ) {}
+
+  list(workspaceId: number): LabelRef[] {
+    return this.runNow(this.repo.list(workspaceId))
+  }
+
+  byId(workspaceId: number, id: number): LabelRef | undefined {
+    return this.runNow(this.repo.byId(workspaceId, id))
+  }
+
+  count(workspaceId: number): number {
+    return this.runNow(this.repo.count(workspaceId))
+  }
+
+  insert(workspaceId: number, name: string, color: string, now: number): LabelRef {
+    return this.runNow(this.repo.insert(workspaceId, name, color, now))
+  }
+
+  update(workspaceId: number, id: number, set: { name: string; color: string }): LabelRef | undefined {
+    return this.runNow(this.repo.update(workspaceId, id, set))
+  }
+
+  delete(workspaceId: number, id: number): boolean {
+    return this.runNow(this.repo.delete(workspaceId, id))
+  }
+
+  idsOf(conversationId: number): number[] {
+    return this.runNow(this.repo.idsOf(conversationId))
+  }
+
+  setForConversation(conversationId: number, labelIds: readonly number[], now: number): boolean {
+    return this.runNow(this.repo.setForConversation(conversationId, labelIds, now))
   }
 }

@@ -5,7 +5,14 @@
 // as one comma-separated list per group (group_concat), which is an order of magnitude
 // cheaper than a row per duration (bench "reports"). Every read takes the workspace id,
 // which comes from the session.
-import type { Db } from './db.ts'
+//
+// Written as units of work (store/unit.ts, issue 17): the same SQL on SQLite and PostgreSQL but
+// for the lists (SQLite's group_concat, PostgreSQL's string_agg) and the names' order. The
+// SQL texts depend only on the grouping's shape (a local day's offsets are bound, never
+// inlined), so each is prepared once and reused (sqliteConn caches statements by text): a
+// bounded set, where inlining each range's offsets would cache a statement per range.
+import type { Dialect } from './conn.ts'
+import { all, dialect, type Q } from './unit.ts'
 
 /**
  * How facts are grouped: by the person a fact belongs to, by channel, or by local day.
@@ -53,25 +60,46 @@ export type DurationKind = 'firstResponse' | 'resolution'
 
 // Per fact: the instant that places it in the range, and the columns of its person and channel.
 const DURATIONS: Record<DurationKind, { start: string; end: string; user: string; where: string }> = {
-  firstResponse: { start: 'first_in_at', end: 'first_reply_at', user: 'first_reply_by', where: 'first_in_at IS NOT NULL' },
-  resolution: { start: 'opened_at', end: 'resolved_at', user: 'COALESCE(resolved_by, resolved_assignee_id)', where: '1' },
+  firstResponse: { start: 'first_in_at', end: 'first_reply_at', user: 'first_reply_by', where: ' AND first_in_at IS NOT NULL' },
+  resolution: { start: 'opened_at', end: 'resolved_at', user: 'COALESCE(resolved_by, resolved_assignee_id)', where: '' },
 }
 
-const int = (n: number) => {
-  if (!Number.isSafeInteger(n)) throw new Error(`not an integer: ${n}`)
-  return String(n)
+/** A fact's group key: its SQL, and the values it binds (a local day's offsets). */
+interface Key {
+  sql: string
+  params: number[]
 }
 
-/** The SQL of a fact's group key (only integers computed by Parley are inlined). */
-function keySql(g: Grouping, at: string, user: string, channel: string): string {
-  if (g.by === 'user') return `COALESCE(${user}, 0)`
-  if (g.by === 'channel') return `COALESCE(${channel}, 0)`
-  const last = g.offsets[g.offsets.length - 1]!
-  const offset = g.changes.length
-    ? `CASE ${g.changes.map((c, i) => `WHEN ${at} < ${int(c)} THEN ${int(g.offsets[i]!)}`).join(' ')} ELSE ${int(last)} END`
-    : int(last)
-  return `((${at} + ${offset}) / 86400000)`
+/**
+ * The SQL of a fact's group key. A local day's offsets are bound as BIGINT (PostgreSQL would
+ * take an untyped parameter in a CASE for text), so the text depends only on how many changes.
+ */
+function keySql(g: Grouping, at: string, user: string, channel: string): Key {
+  if (g.by === 'user') return { sql: `COALESCE(${user}, 0)`, params: [] }
+  if (g.by === 'channel') return { sql: `COALESCE(${channel}, 0)`, params: [] }
+  const params: number[] = []
+  const when = g.changes.map((c, i) => {
+    params.push(c, g.offsets[i]!)
+    return `WHEN ${at} < CAST(? AS BIGINT) THEN CAST(? AS BIGINT)`
+  })
+  params.push(g.offsets[g.offsets.length - 1]!)
+  const offset = when.length ? `CASE ${when.join(' ')} ELSE CAST(? AS BIGINT) END` : 'CAST(? AS BIGINT)'
+  return { sql: `((${at} + ${offset}) / 86400000)`, params }
 }
+
+/** A grouping's shape: what the SQL text depends on. */
+const shape = (g: Grouping) => (g.by === 'day' ? `day${g.changes.length}` : g.by)
+
+// The texts built once per shape and dialect (and kind), then looked up.
+const texts = new Map<string, string>()
+function text(id: string, build: () => string): string {
+  let sql = texts.get(id)
+  if (sql === undefined) texts.set(id, (sql = build()))
+  return sql
+}
+
+/** Values as one comma-separated text per group: the two dialects' aggregates. */
+const listOf = (d: Dialect, expr: string) => (d === 'sqlite' ? `group_concat(${expr})` : `string_agg(CAST(${expr} AS TEXT), ',')`)
 
 function list(csv: string | null): Float64Array {
   if (!csv) return new Float64Array(0)
@@ -83,53 +111,55 @@ function list(csv: string | null): Float64Array {
 
 export type WaitingRow = Omit<WaitingCounts, 'key'> & { key: number | null }
 
+const USERS: Record<Dialect, string> = {
+  sqlite: 'SELECT id, name FROM users WHERE workspace_id = ? ORDER BY name, id',
+  // By code point, as SQLite's BINARY: a database's linguistic collation would order otherwise.
+  postgres: 'SELECT id, name FROM users WHERE workspace_id = ? ORDER BY name COLLATE "C", id',
+}
+const CHANNELS: Record<Dialect, string> = {
+  sqlite: 'SELECT id, name FROM channels WHERE workspace_id = ? ORDER BY name, id',
+  postgres: 'SELECT id, name FROM channels WHERE workspace_id = ? ORDER BY name COLLATE "C", id',
+}
+
 export class ReportsRepo {
-  private readonly c: Db['$client']
-
-  /** Only the connection is used: a report thread gives its own (store/report-threads.ts). */
-  constructor(db: Pick<Db, '$client'>) {
-    this.c = db.$client
-  }
-
-  // The statements depend on the grouping (and its offsets): prepared per call, which costs
-  // microseconds against the milliseconds of the range they read.
-  private rows<T>(sql: string, params: unknown[]): T[] {
-    return this.c
-      .prepare(sql)
-      .raw()
-      .all(...params) as T[]
-  }
-
   /** Episodes opened in [from, to): how many, and how many of them reopened a conversation. */
-  episodeCounts(ws: number, from: number, to: number, g: Grouping): EpisodeCounts[] {
+  *episodeCounts(ws: number, from: number, to: number, g: Grouping): Q<EpisodeCounts[]> {
     const key = keySql(g, 'opened_at', 'opened_assignee_id', 'channel_id')
-    return this.rows<[number, number, number]>(
-      `SELECT ${key}, count(*), sum(reopened) FROM report_episodes
+    const sql = text(
+      `episodes:${shape(g)}`,
+      () => `SELECT ${key.sql} AS "key", count(*) AS "opened", CAST(sum(reopened) AS INTEGER) AS "reopened" FROM report_episodes
        WHERE workspace_id = ? AND opened_at >= ? AND opened_at < ? GROUP BY 1`,
-      [ws, from, to],
-    ).map(([key, opened, reopened]) => ({ key, opened, reopened }))
+    )
+    return yield* all<EpisodeCounts>(sql, [...key.params, ws, from, to])
   }
 
   /** First responses or resolutions in [from, to), per group. */
-  durations(ws: number, kind: DurationKind, from: number, to: number, g: Grouping, withStarts: boolean): DurationList[] {
+  *durations(ws: number, kind: DurationKind, from: number, to: number, g: Grouping, withStarts: boolean): Q<DurationList[]> {
     const d = DURATIONS[kind]
     const key = keySql(g, d.end, d.user, 'channel_id')
-    const lists = withStarts ? `group_concat(${d.start}), group_concat(${d.end})` : `NULL, group_concat(${d.end} - ${d.start})`
-    return this.rows<[number, string | null, string]>(
-      `SELECT ${key}, ${lists} FROM report_episodes
-       WHERE workspace_id = ? AND ${d.end} >= ? AND ${d.end} < ? AND ${d.where} GROUP BY 1`,
-      [ws, from, to],
-    ).map(([key, starts, values]) => ({ key, starts: withStarts ? list(starts) : null, values: list(values) }))
+    const dia = yield* dialect()
+    // Both lists of a group are aggregated over the same rows in one pass: their orders agree.
+    const sql = text(`durations:${kind}:${shape(g)}:${dia}:${withStarts}`, () => {
+      const lists = withStarts
+        ? `${listOf(dia, d.start)} AS "starts", ${listOf(dia, d.end)} AS "values"`
+        : `NULL AS "starts", ${listOf(dia, `${d.end} - ${d.start}`)} AS "values"`
+      return `SELECT ${key.sql} AS "key", ${lists} FROM report_episodes
+       WHERE workspace_id = ? AND ${d.end} >= ? AND ${d.end} < ?${d.where} GROUP BY 1`
+    })
+    const rows = yield* all<{ key: number; starts: string | null; values: string }>(sql, [...key.params, ws, from, to])
+    return rows.map((r) => ({ key: r.key, starts: withStarts ? list(r.starts) : null, values: list(r.values) }))
   }
 
   /** Messages in and out in the hours starting in [from, to). */
-  messageCounts(ws: number, from: number, to: number, g: Grouping): MessageCounts[] {
+  *messageCounts(ws: number, from: number, to: number, g: Grouping): Q<MessageCounts[]> {
     const key = keySql(g, 'hour', 'user_id', 'channel_id')
-    return this.rows<[number, number, number]>(
-      `SELECT ${key}, sum(messages_in), sum(messages_out) FROM report_message_counts
+    const sql = text(
+      `messages:${shape(g)}`,
+      () => `SELECT ${key.sql} AS "key", CAST(sum(messages_in) AS INTEGER) AS "messagesIn",
+         CAST(sum(messages_out) AS INTEGER) AS "messagesOut" FROM report_message_counts
        WHERE workspace_id = ? AND hour >= ? AND hour < ? GROUP BY 1`,
-      [ws, from, to],
-    ).map(([key, messagesIn, messagesOut]) => ({ key, messagesIn, messagesOut }))
+    )
+    return yield* all<MessageCounts>(sql, [...key.params, ws, from, to])
   }
 
   /**
@@ -137,46 +167,49 @@ export class ReportsRepo {
    * grouping by day, only waits that began in [from, to) have a group; the others come
    * under key null (they count in the totals).
    */
-  waiting(ws: number, from: number, to: number, g: Grouping): WaitingRow[] {
-    const key =
-      g.by === 'day'
-        ? `CASE WHEN waiting_since >= ${int(from)} AND waiting_since < ${int(to)} THEN ${keySql(g, 'waiting_since', '', '')} END`
-        : keySql(g, 'waiting_since', 'assignee_id', 'channel_id')
-    return this.rows<[number | null, number, number]>(
-      `SELECT ${key}, count(*), min(waiting_since) FROM conversations
+  *waiting(ws: number, from: number, to: number, g: Grouping): Q<WaitingRow[]> {
+    let key: Key
+    if (g.by === 'day') {
+      const day = keySql(g, 'waiting_since', '', '')
+      key = {
+        sql: `CASE WHEN waiting_since >= CAST(? AS BIGINT) AND waiting_since < CAST(? AS BIGINT) THEN ${day.sql} END`,
+        params: [from, to, ...day.params],
+      }
+    } else key = keySql(g, 'waiting_since', 'assignee_id', 'channel_id')
+    const sql = text(
+      `waiting:${shape(g)}`,
+      () => `SELECT ${key.sql} AS "key", count(*) AS "count", min(waiting_since) AS "since" FROM conversations
        WHERE workspace_id = ? AND status = 'open' AND waiting_since IS NOT NULL GROUP BY 1`,
-      [ws],
-    ).map(([key, count, since]) => ({ key, count, since }))
+    )
+    return yield* all<WaitingRow>(sql, [...key.params, ws])
   }
 
   /**
    * Campaign messages queued in [from, to): how many the customer's phone had (delivered,
    * read or played), and how many of those the customer answered. By the campaign's author.
    */
-  campaignCounts(ws: number, from: number, to: number, g: Grouping): CampaignCounts[] {
+  *campaignCounts(ws: number, from: number, to: number, g: Grouping): Q<CampaignCounts[]> {
     const key = keySql(g, 'queued_at', 'created_by', 'channel_id')
-    return this.rows<[number, number, number]>(
-      `SELECT ${key}, sum(delivered), sum(delivered AND replied) FROM (
-         SELECT r.queued_at, k.created_by, k.channel_id, r.replied_at IS NOT NULL AS replied,
-           (m.status IN ('delivered', 'read', 'played') OR m.delivered_at IS NOT NULL OR m.read_at IS NOT NULL) AS delivered
+    // 1 and 0, not booleans: PostgreSQL sums no booleans.
+    const sql = text(
+      `campaigns:${shape(g)}`,
+      () => `SELECT ${key.sql} AS "key", CAST(sum(delivered) AS INTEGER) AS "delivered",
+         CAST(sum(delivered * replied) AS INTEGER) AS "replied" FROM (
+         SELECT r.queued_at, k.created_by, k.channel_id, CASE WHEN r.replied_at IS NOT NULL THEN 1 ELSE 0 END AS replied,
+           CASE WHEN m.status IN ('delivered', 'read', 'played') OR m.delivered_at IS NOT NULL OR m.read_at IS NOT NULL
+             THEN 1 ELSE 0 END AS delivered
          FROM campaign_recipients r JOIN campaigns k ON k.id = r.campaign_id JOIN messages m ON m.id = r.message_id
-         WHERE r.workspace_id = ? AND r.queued_at >= ? AND r.queued_at < ?)
+         WHERE r.workspace_id = ? AND r.queued_at >= ? AND r.queued_at < ?) AS f
        GROUP BY 1`,
-      [ws, from, to],
-    ).map(([key, delivered, replied]) => ({ key, delivered, replied }))
+    )
+    return yield* all<CampaignCounts>(sql, [...key.params, ws, from, to])
   }
 
-  users(ws: number): Array<{ id: number; name: string }> {
-    return this.c.prepare('SELECT id, name FROM users WHERE workspace_id = ? ORDER BY name, id').all(ws) as Array<{
-      id: number
-      name: string
-    }>
+  *users(ws: number): Q<Array<{ id: number; name: string }>> {
+    return yield* all<{ id: number; name: string }>(USERS[yield* dialect()], [ws])
   }
 
-  channels(ws: number): Array<{ id: number; name: string }> {
-    return this.c.prepare('SELECT id, name FROM channels WHERE workspace_id = ? ORDER BY name, id').all(ws) as Array<{
-      id: number
-      name: string
-    }>
+  *channels(ws: number): Q<Array<{ id: number; name: string }>> {
+    return yield* all<{ id: number; name: string }>(CHANNELS[yield* dialect()], [ws])
   }
 }

@@ -2,12 +2,13 @@
 // assignment gives one person, the business hours with their timezone, and the texts of
 // the automatic replies (null: off). One row per workspace: the workspaces table.
 // Read for every customer message (the automatic replies), so kept in memory; `update`
-// is their only writer (one process) and drops the workspace's copy, so a change applies
-// to the very next webhook. (The assignment cap is also read, uncached, by AssignmentRepo
+// is their only writer and drops the workspace's copy (again after its commit, `forget`),
+// so a change applies to the very next webhook of this process. (Several processes on
+// PostgreSQL: the other processes' copies are dropped by events from the log, a later step
+// of issue 17; until then they keep theirs.) (The assignment cap is also read, uncached, by AssignmentRepo
 // when someone is given work.)
-import type Database from 'better-sqlite3'
 import type { BusinessHours } from '../domain/team/business-hours.ts'
-import type { Db } from './db.ts'
+import { get, run, type Q } from './unit.ts'
 
 export interface WorkspaceSettings {
   assignmentCap: number
@@ -19,14 +20,14 @@ export interface WorkspaceSettings {
 }
 
 interface Row {
-  assignment_cap: number
+  assignmentCap: number
   timezone: string
-  business_hours: string | null
-  away_message: string | null
-  greeting_message: string | null
+  businessHours: string | null
+  awayMessage: string | null
+  greetingMessage: string | null
 }
 
-const COLUMNS: Record<keyof WorkspaceSettings, keyof Row> = {
+const COLUMNS: Record<keyof WorkspaceSettings, string> = {
   assignmentCap: 'assignment_cap',
   timezone: 'timezone',
   businessHours: 'business_hours',
@@ -34,48 +35,66 @@ const COLUMNS: Record<keyof WorkspaceSettings, keyof Row> = {
   greetingMessage: 'greeting_message',
 }
 
+const GET = `SELECT assignment_cap AS "assignmentCap", timezone, business_hours AS "businessHours", away_message AS "awayMessage",
+  greeting_message AS "greetingMessage" FROM workspaces WHERE id = ?`
+
+// One UPDATE text per set of columns (at most 2^5), built once: SQLite caches statements by text.
+const updates = new Map<string, string>()
+function updateSql(columns: readonly string[]): string {
+  const key = columns.join(',')
+  let sql = updates.get(key)
+  if (sql === undefined) updates.set(key, (sql = `UPDATE workspaces SET ${columns.map((c) => `${c} = ?`).join(', ')} WHERE id = ?`))
+  return sql
+}
+
 export class WorkspaceSettingsRepo {
-  private readonly getStmt: Database.Statement
   private readonly cache = new Map<number, Readonly<WorkspaceSettings>>()
 
-  constructor(private readonly db: Db) {
-    this.getStmt = db.$client.prepare(
-      'SELECT assignment_cap, timezone, business_hours, away_message, greeting_message FROM workspaces WHERE id = ?',
-    )
+  /** Drops the workspace's cached copy: the next read asks the database. */
+  forget(workspaceId: number): void {
+    this.cache.delete(workspaceId)
   }
 
   /** The workspace's settings (shared and frozen: not to be changed in place); undefined for no such workspace. */
-  get(workspaceId: number): Readonly<WorkspaceSettings> | undefined {
+  *get(workspaceId: number): Q<Readonly<WorkspaceSettings> | undefined> {
     const cached = this.cache.get(workspaceId)
     if (cached) return cached
-    const row = this.getStmt.get(workspaceId) as Row | undefined
-    if (!row) return undefined
-    const settings = Object.freeze({
-      assignmentCap: row.assignment_cap,
-      timezone: row.timezone,
-      businessHours: row.business_hours === null ? null : deepFreeze(JSON.parse(row.business_hours) as BusinessHours),
-      awayMessage: row.away_message,
-      greetingMessage: row.greeting_message,
-    })
-    this.cache.set(workspaceId, settings)
+    const settings = yield* this.load(workspaceId)
+    if (settings) this.cache.set(workspaceId, settings)
     return settings
   }
 
-  /** Changes the given fields only; returns the settings as they now are. */
-  update(workspaceId: number, patch: Partial<WorkspaceSettings>): WorkspaceSettings | undefined {
+  private *load(workspaceId: number): Q<Readonly<WorkspaceSettings> | undefined> {
+    const row = yield* get<Row>(GET, [workspaceId])
+    if (!row) return undefined
+    return Object.freeze({
+      assignmentCap: row.assignmentCap,
+      timezone: row.timezone,
+      businessHours: row.businessHours === null ? null : deepFreeze(JSON.parse(row.businessHours) as BusinessHours),
+      awayMessage: row.awayMessage,
+      greetingMessage: row.greetingMessage,
+    })
+  }
+
+  /**
+   * Changes the given fields only; returns the settings as they now are (not cached: the
+   * transaction may still roll back). The caller calls `forget` after the commit as well:
+   * on PostgreSQL another connection may read (and cache) the old row before it.
+   */
+  *update(workspaceId: number, patch: Partial<WorkspaceSettings>): Q<WorkspaceSettings | undefined> {
     const sets: string[] = []
     const values: unknown[] = []
-    for (const [key, column] of Object.entries(COLUMNS) as Array<[keyof WorkspaceSettings, keyof Row]>) {
+    for (const [key, column] of Object.entries(COLUMNS) as Array<[keyof WorkspaceSettings, string]>) {
       if (!(key in patch) || patch[key] === undefined) continue
-      sets.push(`${column} = ?`)
+      sets.push(column)
       const v = patch[key]
       values.push(key === 'businessHours' ? (v === null ? null : JSON.stringify(v)) : v)
     }
     if (sets.length > 0) {
-      this.db.$client.prepare(`UPDATE workspaces SET ${sets.join(', ')} WHERE id = ?`).run(...values, workspaceId)
+      yield* run(updateSql(sets), [...values, workspaceId])
       this.cache.delete(workspaceId)
     }
-    return this.get(workspaceId)
+    return yield* this.load(workspaceId)
   }
 }
 

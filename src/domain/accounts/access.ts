@@ -3,7 +3,7 @@
 // Every query and every stream is scoped by this; something outside it answers 404, as
 // if it did not exist.
 import type { ReplayAudience } from '../../store/events.ts'
-import type { ChannelMembersRepo } from '../../store/channel-members.ts'
+import type { ChannelMembers } from '../channels/members.ts'
 
 export interface Access {
   workspaceId: number
@@ -33,7 +33,7 @@ export function channelFilterOf(a: Access): readonly number[] | null {
 }
 
 export class AccessResolver {
-  constructor(private readonly members: Pick<ChannelMembersRepo, 'channelIdsOf'>) {}
+  constructor(private readonly members: Pick<ChannelMembers, 'channelIdsOf'>) {}
 
   /** Read fresh for each request and each stream: a change of role or channels applies at once. */
   of(who: { workspaceId: number; userId: number; role: 'admin' | 'agent' }): Access {

@@ -2,6 +2,9 @@
 // and the WhatsApp number from the environment as the workspace's first channel.
 import type { Config } from '../../config.ts'
 import { ChannelsRepo } from '../../store/channels.ts'
+import { sqliteConn } from '../../store/conn.ts'
+import { secretBoxOf } from '../../store/sealed-columns.ts'
+import { runSync } from '../../store/unit.ts'
 import type { Db } from '../../store/db.ts'
 import type { AuthService } from './auth.ts'
 
@@ -33,7 +36,7 @@ export async function bootstrap(config: Config, db: Db, auth: AuthService): Prom
       ...(wa.businessAccountId !== undefined ? { businessAccountId: wa.businessAccountId } : {}),
       ...(wa.accessToken !== undefined ? { accessToken: wa.accessToken } : {}),
     }
-    new ChannelsRepo(db).ensure(values, set)
+    runSync(new ChannelsRepo(secretBoxOf(db)).ensure(values, set), sqliteConn(db.$client))
   }
   return { workspaceId }
 }

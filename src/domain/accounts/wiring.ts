@@ -3,11 +3,12 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { Config } from '../../config.ts'
 import type { EventLog } from '../../events/event-log.ts'
-import type { ChannelMembersRepo } from '../../store/channel-members.ts'
+import type { ChannelMembers } from '../channels/members.ts'
 import { ChannelsRepo } from '../../store/channels.ts'
 import { sqliteConn } from '../../store/conn.ts'
 import type { ConversationsRepo } from '../../store/conversations.ts'
 import type { Db } from '../../store/db.ts'
+import { secretBoxOf } from '../../store/sealed-columns.ts'
 import { SqliteRunner } from '../../store/runner.ts'
 import { type Q, runSync, step } from '../../store/unit.ts'
 import type { AuthService } from './auth.ts'
@@ -28,8 +29,8 @@ export function createAccounts(deps: {
   db: Db
   events: EventLog
   auth: AuthService
-  /** The app's channel members (`services.members`, which access checks read too). */
-  members: Pick<ChannelMembersRepo, 'channelIdsOf' | 'byUser' | 'set'>
+  /** The app's channel members (`services.members`, which access checks read too): the team uses its repository's units. */
+  members: Pick<ChannelMembers, 'repo'>
   /** The inbox store's conversations: a person given a channel starts reading it from now. */
   conversations: Pick<ConversationsRepo, 'startReadsAt'>
   now: () => number
@@ -40,18 +41,16 @@ export function createAccounts(deps: {
   const conn = sqliteConn(db.$client)
   const runNow = <T>(unit: Q<T>): T => runSync(unit, conn)
   const units = new SqliteRunner(db.$client)
-  const channels = new ChannelsRepo(db)
-  // Channel members, conversations and channels are still synchronous (SQLite) repositories:
-  // each call is one step of the team's units until those move to units too (issue 17);
-  // then these adapters become the repositories' own unit methods.
+  const channels = new ChannelsRepo(secretBoxOf(db))
+  // Channel members and channels are units already (the same repository the app's
+  // ChannelMembers runs); conversations are still a synchronous (SQLite) repository: its
+  // one call is a step of the team's units until it moves to units too (issue 17).
   const repos: TeamRepos = {
-    members: {
-      channelIdsOf: (userId) => step(() => members.channelIdsOf(userId)),
-      byUser: () => step(() => members.byUser()),
-      set: (userId, channelIds) => step(() => members.set(userId, channelIds)),
-    },
+    members: members.repo,
     conversations: { startReadsAt: (userId, channelIds, at) => step(() => conversations.startReadsAt(userId, channelIds, at)) },
-    channelIds: (workspaceId) => step(() => channels.list(workspaceId).map((c) => c.id)),
+    *channelIds(workspaceId) {
+      return (yield* channels.list(workspaceId)).map((c) => c.id)
+    },
   }
   const team = new Team(events, auth, now, repos, runNow, units)
   return {

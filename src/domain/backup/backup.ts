@@ -33,6 +33,8 @@ export const BACKUP_MARKER = 'parley-backup.json'
 
 export interface BackupOptions {
   dataDir: string
+  /** MEDIA_DIR when set apart from DATA_DIR (default DATA_DIR/media). */
+  mediaDir?: string
   databaseFile: string
   busyTimeoutMs: number
   /** The folder to write (created); a repeated backup into it copies only what it lacks. */
@@ -83,7 +85,7 @@ export async function writeBackup(o: BackupOptions): Promise<BackupResult> {
   }
   // After the database: every file the copied rows name was stored before them, so it
   // is already in media/ now (files arriving meanwhile are copied too, unreferenced).
-  const media = backupMedia(path.join(o.dataDir, 'media'), dir)
+  const media = backupMedia(o.mediaDir ?? path.join(o.dataDir, 'media'), dir)
   const at = o.now()
   writeFileSync(path.join(dir, BACKUP_MARKER), JSON.stringify({ at, scheduled: o.scheduled === true }) + '\n')
   return { dir, at, media }

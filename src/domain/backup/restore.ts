@@ -30,6 +30,8 @@ export interface RestoreOptions {
   /** The backup folder (as `npm run backup` writes it). */
   from: string
   dataDir: string
+  /** MEDIA_DIR when set apart from DATA_DIR (default DATA_DIR/media). */
+  mediaDir?: string
   busyTimeoutMs: number
   /** PARLEY_SECRET_KEY when set: it, not a key file, opens the restored secrets. */
   secretKeyFromEnv: string | undefined
@@ -115,7 +117,7 @@ export function restoreBackup(o: RestoreOptions): RestoreResult {
     const secretFiles = SECRET_FILES.filter((f) => existsSync(path.join(from, f)))
     for (const f of secretFiles) copyFileSync(path.join(from, f), path.join(o.dataDir, f))
     const media = path.join(from, 'media')
-    if (existsSync(media)) cpSync(media, path.join(o.dataDir, 'media'), { recursive: true, force: true })
+    if (existsSync(media)) cpSync(media, o.mediaDir ?? path.join(o.dataDir, 'media'), { recursive: true, force: true })
     return { secretFiles, mediaFiles: countFiles(media) }
   } finally {
     lock.release()

@@ -10,6 +10,7 @@ import { type BackupResult, defaultBackupDir, pruneBackups, writeBackup } from '
 
 export interface BackupScheduleDeps {
   dataDir: string
+  mediaDir?: string
   databaseFile: string
   busyTimeoutMs: number
   intervalMs: number
@@ -82,6 +83,7 @@ export class BackupSchedule {
     try {
       const r = await writeBackup({
         dataDir: this.d.dataDir,
+        mediaDir: this.d.mediaDir,
         databaseFile: this.d.databaseFile,
         busyTimeoutMs: this.d.busyTimeoutMs,
         dir: defaultBackupDir(this.d.dataDir, started),

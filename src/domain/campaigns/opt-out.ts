@@ -84,7 +84,7 @@ export class MetaOptOutWatcher {
   start(): void {
     this.stopped = false
     // The catch-up: a 131050 failure newer than the contact's last reversal, not yet marked.
-    for (const id of this.repo.unmarkedRefusals(META_OPTED_OUT)) this.pending.add(id)
+    for (const id of this.contacts.runNow(this.repo.unmarkedRefusals(META_OPTED_OUT))) this.pending.add(id)
     this.schedule()
   }
 
@@ -117,7 +117,7 @@ export class MetaOptOutWatcher {
     try {
       this.events.transact((batch) => {
         for (const id of ids) {
-          const r = this.repo.recipientOfMessage(id)
+          const r = this.contacts.runNow(this.repo.recipientOfMessage(id))
           if (!r || r.code !== META_OPTED_OUT) continue
           this.contacts.optOutInTx(r.contactId, 'meta_131050', null, r.failedAt ?? Date.now(), batch)
         }

@@ -51,9 +51,9 @@ export interface CampaignsDeps {
 export function createCampaigns(deps: CampaignsDeps): Campaigns {
   const { config, db, events, store, sending, now } = deps
   const log = deps.log.child({ subsystem: 'campaigns' })
-  const contactsRepo = new ContactsRepo(db)
+  const contactsRepo = new ContactsRepo()
   const repos: CampaignRepos = { campaigns: new CampaignsRepo(db), recipients: new CampaignRecipientsRepo(db) }
-  const contacts = new ContactsService(contactsRepo, events, now)
+  const contacts = new ContactsService(contactsRepo, events, now, (unit) => store.runNow(unit))
   const importer = new ContactImporter(events, contacts, contactsRepo, now)
   // The runner is built last (it drives the service); the service and analytics wake it
   // through this, which only runs once everything is built (start() comes after).

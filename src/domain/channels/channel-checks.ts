@@ -9,10 +9,11 @@
 // cannot be reached the channel stays unchecked and is asked again with backoff; at start
 // every channel Meta has not judged yet is asked again.
 import type { FastifyBaseLogger } from 'fastify'
-import type { EventLog } from '../../events/event-log.ts'
+import type { UnitLog } from '../../events/event-log.ts'
 import type { ChannelProviders } from '../../channels/index.ts'
 import type { CredentialsVerdict } from '../../channels/provider.ts'
 import type { ChannelRow } from '../../store/inbox-store.ts'
+import type { UnitRunner } from '../../store/runner.ts'
 import { toPublicChannel, type ChannelDirectory } from './channels.ts'
 import { retryDelay } from '../sending/outbox-rate.ts'
 
@@ -20,7 +21,10 @@ export interface ChannelChecksDeps {
   channels: ChannelDirectory
   /** Each channel's provider asks Meta about its own kind of credentials. */
   providers: Pick<ChannelProviders, 'for'>
-  events: EventLog
+  /** Reads (issue 17: units of work, either database). */
+  units: Pick<UnitRunner, 'read'>
+  /** The verdict is stored with its `channel.updated` in one unit. */
+  unitLog: UnitLog
   now: () => number
   log: FastifyBaseLogger
   retryBaseMs: number
@@ -37,9 +41,10 @@ export class ChannelChecks {
   constructor(private readonly d: ChannelChecksDeps) {}
 
   /** At start: every channel with a token Meta has not judged yet. */
-  start(): void {
+  async start(): Promise<void> {
     this.stopped = false
-    for (const c of this.d.channels.uncheckedWithToken()) this.schedule(c.workspaceId, c.id, 0)
+    const unchecked = await this.d.units.read(() => this.d.channels.uncheckedWithTokenUnit())
+    for (const c of unchecked) this.schedule(c.workspaceId, c.id, 0)
   }
 
   stop(): void {
@@ -67,7 +72,7 @@ export class ChannelChecks {
   }
 
   private async run(workspaceId: number, id: number): Promise<void> {
-    const c = this.d.channels.get(workspaceId, id)
+    const c = await this.d.units.read(() => this.d.channels.getUnit(workspaceId, id))
     if (!c?.accessToken) return
     const token = c.accessToken
     const verdict = await this.ask(c, token)
@@ -91,8 +96,9 @@ export class ChannelChecks {
     // without an event each time. Checks at start are stored only: the settings page reads
     // them when it loads, and every agent's stream is spared an event per channel per boot.
     const changed = this.announced.has(id) && (c.credentialsStatus !== verdict.status || c.credentialsCheckedAt === null)
-    const dto = this.d.events.transact((batch) => {
-      const row = this.d.channels.recordCheck(workspaceId, id, token, { status: verdict.status, checkedAt: now, detail })
+    const channels = this.d.channels
+    const dto = await this.d.unitLog.transact(function* (batch) {
+      const row = yield* channels.recordCheckUnit(workspaceId, id, token, { status: verdict.status, checkedAt: now, detail })
       if (!row) return undefined
       const dto = toPublicChannel(row)
       if (changed) batch.emit(workspaceId, 'channel.updated', { channel: dto })

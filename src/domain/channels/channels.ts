@@ -2,12 +2,18 @@
 // own credentials. Secrets are write-only through the API (never returned once saved).
 // Webhook verification asks this directory which app secrets and verify tokens exist, and
 // automatic assignment whether a channel assigns (issue 13, on every customer message);
-// both answers are cached and refreshed on every change (one process, one writer: this
-// directory; the sandbox and the environment's channel are written before any read and
-// never set auto-assign).
+// both answers are cached and refreshed on every change (one writer: this directory,
+// which drops its caches in the unit and again after the commit, `changed`; the sandbox
+// and the environment's channel are written before any read and never set auto-assign).
+// Several processes on PostgreSQL: another process's caches are not dropped yet (caches
+// invalidated by events from the log are a later step of issue 17).
+//
+// Units of work (issue 17) for both databases; the synchronous methods (`list`, `get`,
+// `autoAssigns`, `appSecrets`, `verifyTokens`) run the same units at once on SQLite for
+// callers still synchronous, through `runNow`.
 import type { Config } from '../../config.ts'
-import { ChannelsRepo, type ChannelRow } from '../../store/channels.ts'
-import type { Db } from '../../store/db.ts'
+import type { ChannelRow, ChannelsRepo } from '../../store/channels.ts'
+import type { Q } from '../../store/unit.ts'
 import { AppError } from '../../errors.ts'
 import type { PacingStatus } from '../sending/outbox-rate.ts'
 
@@ -85,46 +91,63 @@ export const toPublicChannel = (c: ChannelRow, members?: number[]): ChannelPubli
   ...(members ? { members } : {}),
 })
 
+export interface ChannelDirectoryDeps {
+  repo: ChannelsRepo
+  config: Readonly<Config>
+  /** Runs a unit at once inside the open transaction (SQLite: runSync on the one connection). */
+  runNow: <T>(unit: Q<T>) => T
+}
+
 export class ChannelDirectory {
   private readonly repo: ChannelsRepo
+  private readonly config: Readonly<Config>
   private secretCache = new Map<ChannelKind, { secrets: string[]; tokens: string[] }>()
   private autoAssignCache = new Map<number, boolean>()
 
-  constructor(
-    db: Db,
-    private readonly config: Readonly<Config>,
-  ) {
-    this.repo = new ChannelsRepo(db)
+  constructor(private readonly d: ChannelDirectoryDeps) {
+    this.repo = d.repo
+    this.config = d.config
   }
 
   list(workspaceId: number): ChannelRow[] {
+    return this.d.runNow(this.listUnit(workspaceId))
+  }
+
+  listUnit(workspaceId: number): Q<ChannelRow[]> {
     return this.repo.list(workspaceId)
   }
 
   get(workspaceId: number, id: number): ChannelRow | undefined {
+    return this.d.runNow(this.getUnit(workspaceId, id))
+  }
+
+  getUnit(workspaceId: number, id: number): Q<ChannelRow | undefined> {
     return this.repo.get(workspaceId, id)
   }
 
   /** Channel id → its members' user ids (a channel with none is absent). */
-  membersByChannel(workspaceId: number): Map<number, number[]> {
+  membersByChannelUnit(workspaceId: number): Q<Map<number, number[]>> {
     return this.repo.membersByChannel(workspaceId)
   }
 
-  create(workspaceId: number, input: ChannelInput): ChannelRow {
-    const row = this.repo.insertIfNew({ ...clean(input), workspaceId, enabled: input.enabled ?? true })
+  /** The caller calls `changed()` after the commit too (see `changed`). */
+  *createUnit(workspaceId: number, input: ChannelInput): Q<ChannelRow> {
+    const row = yield* this.repo.insertIfNew({ ...clean(input), workspaceId, enabled: input.enabled ?? true })
     // (kind, external id) is unique across workspaces: a webhook must route to one place.
     if (!row) throw new AppError('CHANNEL_EXISTS', 409, 'That number or page is already connected')
     this.changed()
     return row
   }
 
-  update(workspaceId: number, id: number, patch: Partial<Omit<ChannelInput, 'kind' | 'externalId'>>): ChannelRow | undefined {
-    if (!this.get(workspaceId, id)) return undefined
+  /** The caller calls `changed()` after the commit too (see `changed`). */
+  *updateUnit(workspaceId: number, id: number, patch: Partial<Omit<ChannelInput, 'kind' | 'externalId'>>): Q<ChannelRow | undefined> {
+    const current = yield* this.repo.get(workspaceId, id)
+    if (!current) return undefined
     const set = clean(patch)
     // A new (or removed) token has not been checked: the old verdict was about another one.
     if (patch.accessToken !== undefined)
       Object.assign(set, { credentialsStatus: null, credentialsCheckedAt: null, credentialsDetail: null })
-    const row = Object.keys(set).length ? this.repo.update(id, set) : this.get(workspaceId, id)
+    const row = Object.keys(set).length ? yield* this.repo.update(id, set) : current
     this.changed()
     return row
   }
@@ -133,15 +156,15 @@ export class ChannelDirectory {
    * Stores what Meta said of the token `checkedToken`, unless the channel's token changed
    * meanwhile (that one gets its own check). Returns the updated row, or undefined.
    */
-  recordCheck(
+  *recordCheckUnit(
     workspaceId: number,
     id: number,
     checkedToken: string,
     result: { status: 'verified' | 'rejected' | null; checkedAt: number; detail: string | null },
-  ): ChannelRow | undefined {
-    const row = this.get(workspaceId, id)
+  ): Q<ChannelRow | undefined> {
+    const row = yield* this.repo.get(workspaceId, id)
     if (!row || row.accessToken !== checkedToken) return undefined
-    return this.repo.update(id, {
+    return yield* this.repo.update(id, {
       credentialsStatus: result.status,
       credentialsCheckedAt: result.checkedAt,
       credentialsDetail: result.detail,
@@ -149,17 +172,17 @@ export class ChannelDirectory {
   }
 
   /** Every workspace's channels with a token Meta has not judged yet (checked at start). */
-  uncheckedWithToken(): ChannelRow[] {
+  uncheckedWithTokenUnit(): Q<ChannelRow[]> {
     return this.repo.uncheckedWithToken()
   }
 
   /** App secrets a webhook of this kind may be signed with: the app's, then channels' own. */
   appSecrets(kind: ChannelKind): string[] {
-    return this.cached(kind).secrets
+    return this.d.runNow(this.secretsUnit(kind)).secrets
   }
 
   verifyTokens(kind: ChannelKind): string[] {
-    return this.cached(kind).tokens
+    return this.d.runNow(this.secretsUnit(kind)).tokens
   }
 
   /** The secret that must have signed a webhook for this channel. */
@@ -173,9 +196,13 @@ export class ChannelDirectory {
    * unknown channel is false and not remembered.
    */
   autoAssigns(channelId: number): boolean {
+    return this.d.runNow(this.autoAssignsUnit(channelId))
+  }
+
+  *autoAssignsUnit(channelId: number): Q<boolean> {
     let on = this.autoAssignCache.get(channelId)
     if (on === undefined) {
-      const row = this.repo.byId(channelId)
+      const row = yield* this.repo.byId(channelId)
       if (!row) return false
       on = row.autoAssign
       this.autoAssignCache.set(channelId, on)
@@ -183,16 +210,21 @@ export class ChannelDirectory {
     return on
   }
 
-  /** A channel was added or changed: the next webhook reads the saved state again. */
-  private changed(): void {
+  /**
+   * A channel was added or changed: the next webhook reads the saved state again. Called in
+   * the writing unit and again after its commit: on PostgreSQL a reader on another
+   * connection may cache the old state in between.
+   */
+  changed(): void {
     this.secretCache.clear()
     this.autoAssignCache.clear()
   }
 
-  private cached(kind: ChannelKind) {
+  /** The app secrets and verify tokens of this kind (cached until `changed`). */
+  *secretsUnit(kind: ChannelKind): Q<{ secrets: string[]; tokens: string[] }> {
     let c = this.secretCache.get(kind)
     if (!c) {
-      const rows = this.repo.webhookSecrets(kind)
+      const rows = yield* this.repo.webhookSecrets(kind)
       const uniq = (xs: Array<string | null>) => [...new Set(xs.filter((x): x is string => !!x))]
       c = {
         secrets: uniq([this.config.metaAppSecret, ...rows.map((r) => r.appSecret)]),

@@ -2,8 +2,9 @@
 // written) and the import (one transaction), so what the user approved is what is
 // stored. The report names every row that will not be imported and why: an invalid
 // number, a duplicate of an earlier row, an empty row.
-import type { EventLog } from '../../events/event-log.ts'
-import { Errors } from '../../errors.ts'
+import type { Emitter, EventLog } from '../../events/event-log.ts'
+import type { Q } from '../../store/unit.ts'
+import { AppError, Errors } from '../../errors.ts'
 import { CsvError, parseCsv, type Separator } from './csv.ts'
 import { normalizeCountryCode, normalizePhone } from './contacts-phone.ts'
 import { cleanAttributes, cleanTag, type ContactsService } from './contacts.ts'
@@ -84,58 +85,69 @@ export class ContactImporter {
   ) {}
 
   preview(workspaceId: number, input: ImportInput): ImportReport {
-    return this.analyze(workspaceId, input).report
+    return this.contacts.runNow(this.previewUnit(workspaceId, input))
   }
 
   commit(workspaceId: number, userId: number | null, input: ImportInput): ImportReport {
-    const extraTags = (input.tags ?? []).map(cleanTag).filter((t): t is string => t !== undefined)
-    return this.events.transact((batch) => {
-      // Analyzed inside the transaction: "existing" is exact at the moment of writing.
-      const { report, rows } = this.analyze(workspaceId, input)
-      if (report.valid === 0) throw Errors.csvInvalid('No row of the file has a valid phone number; nothing was imported')
-      const now = this.now()
-      const listName = (input.listName?.trim() || `Import ${new Date(now).toISOString().slice(0, 16).replace('T', ' ')}`).slice(0, 200)
-      const repo = this.repo
-      const { sample: _s, ...kept } = report
-      const listId = repo.createList(workspaceId, listName, kept, userId, now)
-      let created = 0
-      let updated = 0
-      for (const r of rows) {
-        const existing = this.contacts.byExternalId(workspaceId, r.phone)
-        let id: number
-        if (existing) {
-          const set: ContactPatch = { updatedAt: now }
-          if (r.name) set.name = r.name
-          if (Object.keys(r.attributes).length) set.attributes = { ...(existing.attributes ?? {}), ...r.attributes }
-          repo.update(existing.id, set)
-          id = existing.id
-          updated++
-        } else {
-          id = repo.insert({
-            workspaceId,
-            kind: 'whatsapp',
-            externalId: r.phone,
-            phone: r.phone,
-            name: r.name,
-            attributes: r.attributes,
-            createdAt: now,
-            updatedAt: now,
-          }).id
-          created++
-        }
-        try {
-          this.contacts.addTags(workspaceId, id, [...r.tags, ...extraTags])
-        } catch {
-          // Past the per-contact tag limit: the contact is imported, the extra tags are not.
-        }
-        repo.addToList(listId, id)
-      }
-      batch.emit(workspaceId, 'contacts.imported', { listId, created, updated })
-      return { ...report, listId, listName, created, updated }
-    })
+    return this.events.transact((batch) => this.contacts.runNow(this.commitUnit(workspaceId, userId, input, batch)))
   }
 
-  private analyze(workspaceId: number, input: ImportInput): { report: ImportReport; rows: ImportRow[] } {
+  /** The report of the file, nothing written (a read). */
+  *previewUnit(workspaceId: number, input: ImportInput): Q<ImportReport> {
+    return (yield* this.analyze(workspaceId, input)).report
+  }
+
+  /** The import of the file, in one transaction (run with the event log's transact). */
+  *commitUnit(workspaceId: number, userId: number | null, input: ImportInput, batch: Emitter): Q<ImportReport> {
+    const extraTags = (input.tags ?? []).map(cleanTag).filter((t): t is string => t !== undefined)
+    // Analyzed inside the transaction: "existing" is exact at the moment of writing.
+    const { report, rows } = yield* this.analyze(workspaceId, input)
+    if (report.valid === 0) throw Errors.csvInvalid('No row of the file has a valid phone number; nothing was imported')
+    const now = this.now()
+    const listName = (input.listName?.trim() || `Import ${new Date(now).toISOString().slice(0, 16).replace('T', ' ')}`).slice(0, 200)
+    const repo = this.repo
+    const { sample: _s, ...kept } = report
+    const listId = yield* repo.createList(workspaceId, listName, kept, userId, now)
+    let created = 0
+    let updated = 0
+    for (const r of rows) {
+      const existing = yield* this.contacts.byExternalIdUnit(workspaceId, r.phone)
+      let id: number
+      if (existing) {
+        const set: ContactPatch = { updatedAt: now }
+        if (r.name) set.name = r.name
+        if (Object.keys(r.attributes).length) set.attributes = { ...(existing.attributes ?? {}), ...r.attributes }
+        yield* repo.update(existing.id, set)
+        id = existing.id
+        updated++
+      } else {
+        id = (yield* repo.insert({
+          workspaceId,
+          kind: 'whatsapp',
+          externalId: r.phone,
+          phone: r.phone,
+          name: r.name,
+          attributes: r.attributes,
+          createdAt: now,
+          updatedAt: now,
+        })).id
+        created++
+      }
+      try {
+        yield* this.contacts.addTagsUnit(workspaceId, id, [...r.tags, ...extraTags])
+      } catch (err) {
+        // Past the per-contact tag limit: the contact is imported, the extra tags are not.
+        // That refusal comes before any write; a database error is not caught (PostgreSQL
+        // would have aborted the transaction).
+        if (!(err instanceof AppError)) throw err
+      }
+      yield* repo.addToList(listId, id)
+    }
+    batch.emit(workspaceId, 'contacts.imported', { listId, created, updated })
+    return { ...report, listId, listName, created, updated }
+  }
+
+  private *analyze(workspaceId: number, input: ImportInput): Q<{ report: ImportReport; rows: ImportRow[] }> {
     let table: ReturnType<typeof parseCsv>
     try {
       table = parseCsv(input.csv, { separator: input.separator, maxRecords: MAX_IMPORT_ROWS + 1 })
@@ -238,7 +250,7 @@ export class ContactImporter {
       })
     }
     // Which numbers are already contacts, in one statement per thousand.
-    const existing = this.repo.existingPhones(
+    const existing = yield* this.repo.existingPhones(
       workspaceId,
       rows.map((x) => x.phone),
     )

@@ -4,11 +4,13 @@
 // raw payloads naming it) and scrubs the event log's payloads that carried its text — their ids
 // stay, so every cursor stays valid. The media files go after the commit. Open streams get
 // `conversation.deleted` and `contact.deleted`, and are reset so browsers drop what they show.
-// Both are audited; the audit entry has counts, never content.
+// Both are audited; the audit entry has counts, never content. Units of work for both
+// databases (issue 17): the erasure is one transaction on either.
 import { unlink } from 'node:fs/promises'
 import path from 'node:path'
 import { Errors } from '../../errors.ts'
-import type { EventLog } from '../../events/event-log.ts'
+import type { Emitter, UnitLog } from '../../events/event-log.ts'
+import type { Q } from '../../store/unit.ts'
 import type { ContactErasureRepo, ErasureCounts } from '../../store/contact-erasure.ts'
 import type { AuditActor, AuditLog } from '../audit/audit-log.ts'
 
@@ -16,13 +18,14 @@ export type { ErasureCounts }
 
 export interface ContactDataDeps {
   repo: ContactErasureRepo
-  events: EventLog
+  /** The erasure's transaction, with its events (issue 17: SQLite's or PostgreSQL's log). */
+  unitLog: UnitLog
   audit: AuditLog
   /** Where media files live (DATA_DIR/media). */
   mediaDir: string
   now: () => number
   /** After an erasure commits: the workspace's open streams refetch (hub.resetUser for each person). */
-  afterErase?: (workspaceId: number) => void
+  afterErase?: (workspaceId: number) => void | Promise<void>
   onFileError?: (err: unknown) => void
 }
 
@@ -45,12 +48,12 @@ export function confirmsContact(
 export class ContactData {
   constructor(private readonly d: ContactDataDeps) {}
 
-  /** Everything of the contact, or 404. Audited `contact.exported`. */
-  exportOf(workspaceId: number, contactId: number, actor: AuditActor): Record<string, unknown> {
-    const data = this.d.repo.exportOf(workspaceId, contactId)
+  /** Everything of the contact, or 404. Audited `contact.exported` (a write: run it with `units.transact`). */
+  *exportUnit(workspaceId: number, contactId: number, actor: AuditActor): Q<Record<string, unknown>> {
+    const data = yield* this.d.repo.exportOf(workspaceId, contactId)
     if (!data) throw Errors.notFound('Contact')
     const conversations = data.conversations as Array<{ messages: unknown[] }>
-    this.d.audit.record({
+    yield* this.d.audit.recordUnit({
       workspaceId,
       actor,
       action: 'contact.exported',
@@ -60,33 +63,45 @@ export class ContactData {
     return { exportedAt: new Date(this.d.now()).toISOString(), ...data }
   }
 
-  /** Erases the contact once `confirm` names it (its name or number). Audited `contact.erased` with counts. */
-  async erase(workspaceId: number, contactId: number, confirm: string, actor: AuditActor): Promise<ErasureCounts> {
-    const { repo, events, audit } = this.d
-    const contact = repo.contact(workspaceId, contactId)
+  /**
+   * The erasure's one transaction: the contact is read, the confirmation checked, every row
+   * deleted, the events emitted and the audit line written — all of it commits, or none.
+   */
+  *eraseUnit(
+    workspaceId: number,
+    contactId: number,
+    confirm: string,
+    actor: AuditActor,
+    batch: Emitter,
+  ): Q<{ counts: ErasureCounts; files: string[] }> {
+    const { repo, audit } = this.d
+    const contact = yield* repo.contact(workspaceId, contactId)
     if (!contact) throw Errors.notFound('Contact')
     if (!confirmsContact(confirm, contact)) throw Errors.eraseConfirmMismatch()
-    const { counts, files } = events.transact((batch) => {
-      const convs = repo.conversationsOf(workspaceId, contactId)
-      const result = repo.erase(workspaceId, contactId, String(contact.externalId ?? ''))
-      for (const v of convs) batch.emit(workspaceId, 'conversation.deleted', { conversationId: v.id }, { channelId: v.channelId })
-      batch.emit(workspaceId, 'contact.deleted', { contactId })
-      audit.record({
-        workspaceId,
-        actor,
-        action: 'contact.erased',
-        target: { type: 'contact', id: contactId },
-        detail: { ...result.counts },
-      })
-      return result
+    const convs = yield* repo.conversationsOf(workspaceId, contactId)
+    const result = yield* repo.erase(workspaceId, contactId, String(contact.externalId ?? ''))
+    for (const v of convs) batch.emit(workspaceId, 'conversation.deleted', { conversationId: v.id }, { channelId: v.channelId })
+    batch.emit(workspaceId, 'contact.deleted', { contactId })
+    yield* audit.recordUnit({
+      workspaceId,
+      actor,
+      action: 'contact.erased',
+      target: { type: 'contact', id: contactId },
+      detail: { ...result.counts },
     })
+    return result
+  }
+
+  /** Erases the contact once `confirm` names it (its name or number). Audited `contact.erased` with counts. */
+  async erase(workspaceId: number, contactId: number, confirm: string, actor: AuditActor): Promise<ErasureCounts> {
+    const { counts, files } = await this.d.unitLog.transact((batch) => this.eraseUnit(workspaceId, contactId, confirm, actor, batch))
     // Files after the commit: a failed transaction leaves every file in place.
     for (const f of files) {
       await unlink(path.join(this.d.mediaDir, path.basename(f))).catch((err: NodeJS.ErrnoException) => {
         if (err.code !== 'ENOENT') this.d.onFileError?.(err)
       })
     }
-    this.d.afterErase?.(workspaceId)
+    await this.d.afterErase?.(workspaceId)
     return counts
   }
 }

@@ -83,7 +83,8 @@ export class MessengerProfiles {
   private readonly wakeup = new Wakeup(() => this.pump())
 
   constructor(private readonly deps: MessengerProfilesDeps) {
-    this.contacts = new ContactsService(new ContactsRepo(deps.db), deps.events, deps.now)
+    // Still synchronous on SQLite (issue 17): the fetch is I/O outside any unit; its writes go through the inbox store.
+    this.contacts = new ContactsService(new ContactsRepo(), deps.events, deps.now, (unit) => deps.store.runNow(unit))
   }
 
   /**
@@ -179,7 +180,7 @@ export class MessengerProfiles {
 
   /** The contact and its Page as committed now; undefined when there is nothing to fetch. */
   private target(job: Job): { contact: ContactRow; channel: ChannelRow; token: string } | undefined {
-    const channel = this.deps.store.channels.byId(job.channelId)
+    const channel = this.deps.store.runNow(this.deps.store.channels.byId(job.channelId))
     if (!channel || !channel.enabled || channel.kind !== 'messenger' || !channel.accessToken) return undefined
     const contact = this.contacts.row(channel.workspaceId, job.contactId)
     // Named meanwhile (an agent, or an earlier fetch), or not this Page's person.

@@ -2,10 +2,13 @@
 // for Prometheus (GET /metrics), issue 16. Each channel and the system get a list of
 // items, green or red (or grey: nothing to judge yet); every red item says, in `fix`,
 // what to do about it. Facts come from the tracker (this process's memory: webhooks,
-// signature failures, Meta's answers to sends) and from the database at the moment asked.
+// signature failures, Meta's answers to sends) and from the database at the moment asked:
+// one unit of work reads those (`factsUnit`, on SQLite or PostgreSQL, issue 17), then the
+// report or the metrics are put together from them outside it (they stat the disk).
 import { statSync, statfsSync } from 'node:fs'
 import type { CampaignCounts } from '../../events/types.ts'
-import type { ChannelRef, HealthRepo, PausedCampaign } from '../../store/health.ts'
+import type { Backlog, ChannelRef, HealthRepo, PausedCampaign } from '../../store/health.ts'
+import type { Q } from '../../store/unit.ts'
 import type { MetricsSnapshot, ParleyMetrics } from './metrics.ts'
 import { type HealthTracker, type SignatureFacts, UNKNOWN_CHANNEL } from './tracker.ts'
 
@@ -58,6 +61,21 @@ export interface HealthReport {
   }
 }
 
+/** What the database says, read in one unit of work (`Health.factsUnit`). */
+export interface HealthFacts {
+  /** When they were read (ms): the report's `checkedAt`. */
+  at: number
+  channels: ChannelRef[]
+  backlog: Backlog[]
+  paused: PausedCampaign[]
+  /** Read for /metrics only (empty for the report). */
+  running: { id: number; name: string }[]
+  eventLog: { events: number; oldestAt: number | null }
+  lastBackupAt: number | null
+  /** Null when the figure read last is still fresh (it is a sum over media, read at most every SIZES_TTL_MS). */
+  mediaBytes: number | null
+}
+
 export interface HealthDeps {
   tracker: HealthTracker
   metrics: ParleyMetrics
@@ -99,41 +117,56 @@ export class Health {
     return this.d.tracker
   }
 
-  /** The Prometheus text of every metric, gauges read now. */
-  async metricsText(): Promise<{ contentType: string; body: string }> {
-    this.refreshMetrics()
+  /**
+   * The database's part of a report or a scrape, in one unit (reads only: run it with
+   * `units.read`). `metrics`: also the running campaigns, for their gauges.
+   */
+  *factsUnit(opts: { metrics?: boolean } = {}): Q<HealthFacts> {
+    const { repo } = this.d
+    const at = this.d.now()
+    const channels = yield* repo.channels()
+    const backlog = yield* repo.backlog()
+    const paused = opts.metrics ? [] : yield* repo.pausedCampaigns(MAX_CAMPAIGNS)
+    const running = opts.metrics ? yield* repo.runningCampaigns(MAX_CAMPAIGNS) : []
+    const eventLog = yield* repo.eventLog()
+    const backup = Number(yield* repo.meta(LAST_BACKUP_KEY))
+    const lastBackupAt = Number.isFinite(backup) && backup > 0 ? backup : null
+    const mediaBytes = this.sizesFresh(at) ? null : yield* repo.mediaBytes()
+    return { at, channels, backlog, paused, running, eventLog, lastBackupAt, mediaBytes }
+  }
+
+  /** The Prometheus text of every metric, gauges from `facts` (factsUnit({ metrics: true })) read now. */
+  async metricsText(facts: HealthFacts): Promise<{ contentType: string; body: string }> {
+    this.refreshMetrics(facts)
     const r = this.d.metrics.registry
     return { contentType: r.contentType, body: await r.metrics() }
   }
 
   /** What an admin of this workspace sees (the system part is the install's). */
-  report(workspaceId: number): HealthReport {
-    const now = this.d.now()
-    const backlog = new Map(this.d.repo.backlog().map((b) => [b.channelId, b]))
-    const paused = this.d.repo.pausedCampaigns(MAX_CAMPAIGNS).filter((c) => c.workspaceId === workspaceId)
-    const channels = this.d.repo
-      .channels()
-      .filter((c) => c.workspaceId === workspaceId)
-      .map((c) => this.channel(c, now, backlog.get(c.id), paused))
+  report(workspaceId: number, facts: HealthFacts): HealthReport {
+    const now = facts.at
+    const backlog = new Map(facts.backlog.map((b) => [b.channelId, b]))
+    const paused = facts.paused.filter((c) => c.workspaceId === workspaceId)
+    const channels = facts.channels.filter((c) => c.workspaceId === workspaceId).map((c) => this.channel(c, now, backlog.get(c.id), paused))
     for (const kind of ['whatsapp', 'messenger'] as const) {
       const unknown = this.d.tracker.webhookFacts(kind, UNKNOWN_CHANNEL)
       if (unknown && unknown.signature.times.length > 0) channels.push(this.unattributed(kind, unknown.signature, now))
     }
-    const system = this.system(now)
+    const system = this.system(now, facts)
     const red = channels.some((c) => c.status === 'red') || system.items.some((i) => i.status === 'red')
     return { status: red ? 'attention' : 'ok', checkedAt: now, since: this.d.tracker.startedAt, channels, system }
   }
 
   /** Fills the gauges for a scrape of /metrics. */
-  refreshMetrics(): void {
-    const now = this.d.now()
-    const backlog = new Map(this.d.repo.backlog().map((b) => [b.channelId, b]))
-    const sizes = this.sizesAt(now)
-    const backup = this.lastBackupAt()
+  refreshMetrics(facts: HealthFacts): void {
+    const now = facts.at
+    const backlog = new Map(facts.backlog.map((b) => [b.channelId, b]))
+    const sizes = this.sizesAt(now, facts.mediaBytes)
+    const backup = facts.lastBackupAt
     const snapshot: MetricsSnapshot = {
       now,
       openStreams: this.d.openStreams(),
-      channels: this.d.repo.channels().map((c) => {
+      channels: facts.channels.map((c) => {
         const b = backlog.get(c.id)
         return {
           id: c.id,
@@ -143,7 +176,8 @@ export class Health {
           oldestAgeSeconds: b?.oldestAt != null ? Math.max(0, (now - b.oldestAt) / 1000) : null,
         }
       }),
-      campaigns: this.d.repo.runningCampaigns(MAX_CAMPAIGNS).map((c) => {
+      // Counted outside the unit, by the campaigns' own (synchronous, SQLite) code.
+      campaigns: facts.running.map((c) => {
         const counts = this.d.campaignCounts(c.id)
         const waiting = counts.queued + counts.sending
         const { total: _total, replied: _replied, ...states } = counts
@@ -153,7 +187,7 @@ export class Health {
       mediaBytes: sizes.media,
       lastBackupAt: backup,
       diskFreeBytes: this.disk()?.freeBytes ?? null,
-      eventLogEvents: this.d.repo.eventLog().events,
+      eventLogEvents: facts.eventLog.events,
     }
     this.d.metrics.refresh(snapshot)
   }
@@ -302,7 +336,7 @@ export class Health {
     }
   }
 
-  private system(now: number): HealthReport['system'] {
+  private system(now: number, facts: HealthFacts): HealthReport['system'] {
     const items: HealthItem[] = []
     const failure = this.d.storageFailure()
     if (failure !== null) {
@@ -329,7 +363,7 @@ export class Health {
           : { key: 'disk', label: 'Disk', status: 'ok', text: `${bytes(disk.freeBytes)} free of ${bytes(disk.totalBytes)}.` },
       )
     }
-    const lastAt = this.lastBackupAt()
+    const lastAt = facts.lastBackupAt
     const ageSeconds = lastAt === null ? null : Math.max(0, Math.round((now - lastAt) / 1000))
     items.push(
       lastAt === null
@@ -350,7 +384,7 @@ export class Health {
             }
           : { key: 'backup', label: 'Backup', status: 'ok', text: `Last backup ${ageWords(ageSeconds!)} ago (${iso(lastAt)}).` },
     )
-    const eventLog = this.d.repo.eventLog()
+    const eventLog = facts.eventLog
     const overdue = eventLog.oldestAt !== null && now - eventLog.oldestAt > (this.d.eventRetentionDays + 2) * 86400_000
     items.push(
       overdue
@@ -368,7 +402,7 @@ export class Health {
             text: `${eventLog.events} events${eventLog.oldestAt === null ? '' : `, the oldest from ${iso(eventLog.oldestAt)}`}.`,
           },
     )
-    const sizes = this.sizesAt(now)
+    const sizes = this.sizesAt(now, facts.mediaBytes)
     items.push({
       key: 'size',
       label: 'Data',
@@ -386,11 +420,6 @@ export class Health {
     }
   }
 
-  private lastBackupAt(): number | null {
-    const v = Number(this.d.repo.meta(LAST_BACKUP_KEY))
-    return Number.isFinite(v) && v > 0 ? v : null
-  }
-
   private disk(): { freeBytes: number; totalBytes: number } | null {
     try {
       const s = statfsSync(this.d.dataDir)
@@ -400,8 +429,13 @@ export class Health {
     }
   }
 
-  private sizesAt(now: number): { media: number; db: number; wal: number } {
-    if (this.sizes && now - this.sizes.at < SIZES_TTL_MS && now >= this.sizes.at) return this.sizes
+  private sizesFresh(now: number): boolean {
+    return this.sizes !== null && now - this.sizes.at < SIZES_TTL_MS && now >= this.sizes.at
+  }
+
+  /** `mediaBytes`: as factsUnit read it at `now` (null: the last figure was fresh then). */
+  private sizesAt(now: number, mediaBytes: number | null): { media: number; db: number; wal: number } {
+    if (this.sizes && (mediaBytes === null || this.sizesFresh(now))) return this.sizes
     const size = (p: string) => {
       try {
         return statSync(p).size
@@ -409,7 +443,7 @@ export class Health {
         return 0
       }
     }
-    this.sizes = { at: now, media: this.d.repo.mediaBytes(), db: size(this.d.databaseFile), wal: size(`${this.d.databaseFile}-wal`) }
+    this.sizes = { at: now, media: mediaBytes ?? 0, db: size(this.d.databaseFile), wal: size(`${this.d.databaseFile}-wal`) }
     return this.sizes
   }
 }

@@ -5,7 +5,9 @@
 import type { Config } from '../../config.ts'
 import type { CampaignCounts } from '../../events/types.ts'
 import type { Db } from '../../store/db.ts'
+import { sqliteConn } from '../../store/conn.ts'
 import { HealthRepo } from '../../store/health.ts'
+import { runSync } from '../../store/unit.ts'
 import { onKeptRaw } from '../../store/webhook-leftovers.ts'
 import { Health } from './health.ts'
 import { ParleyMetrics } from './metrics.ts'
@@ -23,8 +25,14 @@ export interface HealthWiring {
 
 export function createHealth(w: HealthWiring): Health {
   const metrics = new ParleyMetrics({ processMetrics: w.config.metricsToken !== undefined })
-  const repo = new HealthRepo(w.db)
-  const tracker = new HealthTracker({ metrics, now: w.now, isChannel: (kind, externalId) => repo.isChannel(kind, externalId) })
+  const repo = new HealthRepo()
+  // The webhook routes ask synchronously (issue 17: on SQLite, one autocommit read at once).
+  const sqlite = sqliteConn(w.db.$client)
+  const tracker = new HealthTracker({
+    metrics,
+    now: w.now,
+    isChannel: (kind, externalId) => runSync(repo.isChannel(kind, externalId), sqlite),
+  })
   // Payloads kept raw (unknown channel, unknown shape, another app's signature) are counted by reason.
   onKeptRaw(w.db, (provider, reason) => tracker.keptRaw(provider, reason))
   return new Health({

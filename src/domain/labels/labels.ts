@@ -10,10 +10,12 @@
 // so one small event updates every chip; any later read of a conversation already has the
 // new names. Setting a conversation's labels is the writer's (writer.ts setLabels), with
 // its own `conversation.updated`, and never marks anything unread or moves it in the list.
-import type { EventLog } from '../../events/event-log.ts'
+import type { Emitter, EventLog } from '../../events/event-log.ts'
 import type { ConversationDTO, LabelRef } from '../../events/types.ts'
 import { Errors } from '../../errors.ts'
 import type { InboxStore } from '../../store/inbox-store.ts'
+import type { LabelsRepo } from '../../store/labels.ts'
+import type { Q } from '../../store/unit.ts'
 import type { InboxWriter } from '../inbox/writer.ts'
 
 export const LABEL_NAME_MAX = 40
@@ -45,80 +47,104 @@ export function labelColor(raw: string): string {
 const sameName = (a: string, b: string) => a.toLowerCase() === b.toLowerCase()
 
 export interface LabelsDeps {
-  store: InboxStore
-  writer: InboxWriter
-  events: EventLog
+  repo: LabelsRepo
   now: () => number
+  /**
+   * The SQLite inbox, for the two calls not yet units (issue 17): the list's stream cursor
+   * (EventLog.snapshot) and setting a conversation's labels (InboxWriter.setLabels, which
+   * writes through store.labels and emits `conversation.updated`).
+   */
+  store?: InboxStore
+  writer?: InboxWriter
+  events?: EventLog
 }
 
 export class Labels {
   constructor(private readonly deps: LabelsDeps) {}
 
-  /** The workspace's labels, by name, and the event id they are current to. */
+  private inbox(): { store: InboxStore; writer: InboxWriter; events: EventLog } {
+    const { store, writer, events } = this.deps
+    if (!store || !writer || !events)
+      throw new Error('Labels: the inbox (store, writer, events) is needed for this call; it runs on SQLite only')
+    return { store, writer, events }
+  }
+
+  /** The workspace's labels, by name. */
+  listUnit(workspaceId: number): Q<LabelRef[]> {
+    return this.deps.repo.list(workspaceId)
+  }
+
+  /** The workspace's labels, by name, and the event id they are current to (SQLite: one snapshot). */
   list(workspaceId: number): { labels: LabelRef[]; eventId: string } {
-    const { result, eventId } = this.deps.events.snapshot(() => this.deps.store.labels.list(workspaceId))
+    const { store, events } = this.inbox()
+    const { result, eventId } = events.snapshot(() => store.runNow(this.listUnit(workspaceId)))
     return { labels: result, eventId }
   }
 
-  create(workspaceId: number, input: { name: string; color: string }): LabelRef {
+  *createUnit(batch: Emitter, workspaceId: number, input: { name: string; color: string }): Q<LabelRef> {
     const name = labelName(input.name)
     const color = labelColor(input.color)
-    return this.change(workspaceId, (repo) => {
-      if (repo.count(workspaceId) >= MAX_LABELS_PER_WORKSPACE) throw Errors.labelLimit(MAX_LABELS_PER_WORKSPACE)
-      this.refuseTaken(workspaceId, name)
-      return repo.insert(workspaceId, name, color, this.deps.now())
-    })
+    const { repo } = this.deps
+    if ((yield* repo.count(workspaceId)) >= MAX_LABELS_PER_WORKSPACE) throw Errors.labelLimit(MAX_LABELS_PER_WORKSPACE)
+    yield* this.refuseTaken(workspaceId, name)
+    const label = yield* repo.insert(workspaceId, name, color, this.deps.now())
+    yield* this.changed(batch, workspaceId)
+    return label
   }
 
   /** Renames and/or recolours; 404 for another workspace's or an unknown label. Unchanged: no event. */
-  update(workspaceId: number, id: number, patch: { name?: string; color?: string }): LabelRef {
+  *updateUnit(batch: Emitter, workspaceId: number, id: number, patch: { name?: string; color?: string }): Q<LabelRef> {
     const name = patch.name === undefined ? undefined : labelName(patch.name)
     const color = patch.color === undefined ? undefined : labelColor(patch.color)
-    const current = this.deps.store.labels.byId(workspaceId, id)
+    const { repo } = this.deps
+    const current = yield* repo.byId(workspaceId, id)
     if (!current) throw Errors.notFound('Label')
     const next = { name: name ?? current.name, color: color ?? current.color }
     if (next.name === current.name && next.color === current.color) return current
-    return this.change(workspaceId, (repo) => {
-      // Changing only the case of its own name is a rename, not a clash.
-      if (!sameName(next.name, current.name)) this.refuseTaken(workspaceId, next.name)
-      const updated = repo.update(workspaceId, id, next)
-      if (!updated) throw Errors.notFound('Label')
-      return updated
-    })
+    // Changing only the case of its own name is a rename, not a clash.
+    if (!sameName(next.name, current.name)) yield* this.refuseTaken(workspaceId, next.name)
+    const updated = yield* repo.update(workspaceId, id, next)
+    if (!updated) throw Errors.notFound('Label')
+    yield* this.changed(batch, workspaceId)
+    return updated
   }
 
   /** Deletes the label and takes it off every conversation; 404 for another workspace's. */
-  remove(workspaceId: number, id: number): void {
-    this.change(workspaceId, (repo) => {
-      if (!repo.delete(workspaceId, id)) throw Errors.notFound('Label')
-    })
+  *removeUnit(batch: Emitter, workspaceId: number, id: number): Q<void> {
+    if (!(yield* this.deps.repo.delete(workspaceId, id))) throw Errors.notFound('Label')
+    yield* this.changed(batch, workspaceId)
+  }
+
+  /**
+   * Throws UNKNOWN_LABEL unless every id is this workspace's label (another workspace's
+   * label reads exactly like one that does not exist).
+   */
+  *checkIds(workspaceId: number, labelIds: readonly number[]): Q<void> {
+    for (const id of labelIds) if (!(yield* this.deps.repo.byId(workspaceId, id))) throw Errors.unknownLabel()
   }
 
   /**
    * The conversation carries exactly these labels (the caller checked it may see it).
-   * An id that is not this workspace's label answers UNKNOWN_LABEL (another workspace's
-   * label reads exactly like one that does not exist). The same set again: no event.
+   * An id that is not this workspace's label answers UNKNOWN_LABEL. The same set again: no
+   * event. Synchronous on SQLite: the InboxWriter's setLabels is not a unit yet.
    */
   setOnConversation(workspaceId: number, conversationId: number, labelIds: readonly number[]): ConversationDTO | undefined {
+    const { store, writer, events } = this.inbox()
     const ids = [...new Set(labelIds)]
-    return this.deps.events.transact((batch) => {
-      for (const id of ids) if (!this.deps.store.labels.byId(workspaceId, id)) throw Errors.unknownLabel()
-      return this.deps.writer.setLabels(batch, workspaceId, conversationId, ids, this.deps.now())
+    return events.transact((batch) => {
+      store.runNow(this.checkIds(workspaceId, ids))
+      return writer.setLabels(batch, workspaceId, conversationId, ids, this.deps.now())
     })
   }
 
-  private refuseTaken(workspaceId: number, name: string): void {
+  private *refuseTaken(workspaceId: number, name: string): Q<void> {
     // Per workspace there are at most a few hundred: compared here, in full Unicode,
-    // where SQLite's NOCASE folds only ASCII.
-    if (this.deps.store.labels.list(workspaceId).some((l) => sameName(l.name, name))) throw Errors.labelExists()
+    // where SQLite's NOCASE (and lower() on SQLite) folds only ASCII.
+    if ((yield* this.deps.repo.list(workspaceId)).some((l) => sameName(l.name, name))) throw Errors.labelExists()
   }
 
-  /** One change to the workspace's labels and its `labels.changed`, in one transaction. */
-  private change<T>(workspaceId: number, fn: (repo: InboxStore['labels']) => T): T {
-    return this.deps.events.transact((batch) => {
-      const result = fn(this.deps.store.labels)
-      batch.emit(workspaceId, 'labels.changed', { labels: this.deps.store.labels.list(workspaceId) })
-      return result
-    })
+  /** The workspace's `labels.changed`, with the whole list, in the change's transaction. */
+  private *changed(batch: Emitter, workspaceId: number): Q<void> {
+    batch.emit(workspaceId, 'labels.changed', { labels: yield* this.deps.repo.list(workspaceId) })
   }
 }

@@ -116,7 +116,8 @@ export interface MediaDeps {
   events: EventLog
   /** Each channel's uploads and downloads go through its own provider. */
   providers: Pick<ChannelProviders, 'for'>
-  dataDir: string
+  /** Where the files live (config.mediaDir: shared by every process on PostgreSQL). */
+  mediaDir: string
   maxBytes: number
   uploadMaxBytes: number
   now: () => number
@@ -131,7 +132,7 @@ export class MediaService {
 
   constructor(private readonly deps: MediaDeps) {
     this.repo = new MediaRepo(deps.db)
-    this.dir = path.join(deps.dataDir, 'media')
+    this.dir = deps.mediaDir
     mkdirSync(this.dir, { recursive: true, mode: 0o700 })
   }
 
@@ -209,7 +210,7 @@ export class MediaService {
 
   private async fetchOne(row: MediaRow): Promise<void> {
     const { store } = this.deps
-    const channel = row.channelId ? store.channels.byId(row.channelId) : undefined
+    const channel = row.channelId ? store.runNow(store.channels.byId(row.channelId)) : undefined
     const token = channel?.accessToken
     const file = randomBytes(16).toString('hex')
     const dest = path.join(this.dir, file)

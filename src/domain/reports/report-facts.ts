@@ -3,8 +3,11 @@
 // openings, and the resolutions with every other count. In business hours, the thread that
 // read a list of durations also measures it on its own BusinessClock (from its earliest
 // start): that work runs in parallel too, and the starts never cross to the main thread.
+// A unit of work (store/unit.ts, issue 17): a SQLite report thread runs it on its own
+// connection (runSync), PostgreSQL through the runner (no threads: the server does the work).
 import type { BusinessHours } from '../team/business-hours.ts'
 import type { CampaignCounts, DurationList, EpisodeCounts, Grouping, MessageCounts, ReportsRepo, WaitingRow } from '../../store/reports.ts'
+import type { Q } from '../../store/unit.ts'
 import { BusinessClock } from './business-time.ts'
 
 export interface FactsQuery {
@@ -41,19 +44,19 @@ function measure(lists: DurationList[], q: FactsQuery): DurationList[] {
   })
 }
 
-export function readFacts(repo: ReportsRepo, q: FactsQuery, part: FactsPart): Partial<ReportFacts> {
+export function* readFacts(repo: ReportsRepo, q: FactsQuery, part: FactsPart): Q<Partial<ReportFacts>> {
   const { workspaceId: ws, start, end, grouping: g } = q
   const withStarts = q.business !== null
   const out: Partial<ReportFacts> = {}
   if (part !== 'second') {
-    out.firstResponses = measure(repo.durations(ws, 'firstResponse', start, end, g, withStarts), q)
-    out.episodes = repo.episodeCounts(ws, start, end, g)
+    out.firstResponses = measure(yield* repo.durations(ws, 'firstResponse', start, end, g, withStarts), q)
+    out.episodes = yield* repo.episodeCounts(ws, start, end, g)
   }
   if (part !== 'first') {
-    out.resolutions = measure(repo.durations(ws, 'resolution', start, end, g, withStarts), q)
-    out.messages = repo.messageCounts(ws, start, end, g)
-    out.campaigns = repo.campaignCounts(ws, start, end, g)
-    out.waiting = repo.waiting(ws, start, end, g)
+    out.resolutions = measure(yield* repo.durations(ws, 'resolution', start, end, g, withStarts), q)
+    out.messages = yield* repo.messageCounts(ws, start, end, g)
+    out.campaigns = yield* repo.campaignCounts(ws, start, end, g)
+    out.waiting = yield* repo.waiting(ws, start, end, g)
   }
   return out
 }

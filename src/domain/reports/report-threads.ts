@@ -6,6 +6,7 @@
 // Threads start on the first report and end with the app.
 import { Worker } from 'node:worker_threads'
 import type { ReportsRepo } from '../../store/reports.ts'
+import type { UnitRunner } from '../../store/runner.ts'
 import { type FactsPart, type FactsQuery, type ReportFacts, readFacts } from './report-facts.ts'
 
 export interface ReportFactSource {
@@ -13,12 +14,19 @@ export interface ReportFactSource {
   close(): Promise<void>
 }
 
-/** The reads in the calling thread (REPORT_THREADS=0, or a database that is not a file). */
+/**
+ * The reads through a unit runner, as one read (one snapshot): on SQLite in the calling thread
+ * (REPORT_THREADS=0, or a database that is not a file); on PostgreSQL always (the server does
+ * the work, on its own processes).
+ */
 export class InlineFacts implements ReportFactSource {
-  constructor(private readonly repo: ReportsRepo) {}
+  constructor(
+    private readonly repo: ReportsRepo,
+    private readonly units: UnitRunner,
+  ) {}
 
   async read(q: FactsQuery): Promise<ReportFacts> {
-    return readFacts(this.repo, q, 'all') as ReportFacts
+    return (await this.units.read(() => readFacts(this.repo, q, 'all'))) as ReportFacts
   }
 
   async close(): Promise<void> {}

@@ -3,18 +3,21 @@
 // durations' lists travel back to the main thread without a copy (transferred buffers).
 import { parentPort, workerData } from 'node:worker_threads'
 import Database from 'better-sqlite3'
+import { sqliteConn } from '../../store/conn.ts'
 import { ReportsRepo } from '../../store/reports.ts'
+import { runSync } from '../../store/unit.ts'
 import { type FactsPart, type FactsQuery, readFacts } from './report-facts.ts'
 
 const { file, busyTimeoutMs } = workerData as { file: string; busyTimeoutMs: number }
 const sqlite = new Database(file, { fileMustExist: true })
 sqlite.pragma(`busy_timeout = ${Math.trunc(busyTimeoutMs)}`)
 sqlite.pragma('query_only = ON')
-const repo = new ReportsRepo({ $client: sqlite } as ConstructorParameters<typeof ReportsRepo>[0])
+const conn = sqliteConn(sqlite)
+const repo = new ReportsRepo()
 
 parentPort!.on('message', (m: { id: number; q: FactsQuery; part: FactsPart }) => {
   try {
-    const facts = readFacts(repo, m.q, m.part)
+    const facts = runSync(readFacts(repo, m.q, m.part), conn)
     const buffers: ArrayBuffer[] = []
     for (const list of [...(facts.firstResponses ?? []), ...(facts.resolutions ?? [])]) {
       buffers.push(list.values.buffer as ArrayBuffer)

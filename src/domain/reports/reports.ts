@@ -9,6 +9,7 @@
 // Days and weeks (Monday first) are the workspace's local ones (its timezone).
 import { Errors } from '../../errors.ts'
 import type { Grouping, ReportsRepo } from '../../store/reports.ts'
+import type { UnitRunner } from '../../store/runner.ts'
 import type { ReportFactSource } from './report-threads.ts'
 import type { WorkspaceSettings } from '../../store/workspace-settings.ts'
 import { localTime } from '../team/business-hours.ts'
@@ -175,6 +176,8 @@ export class Reports {
       repo: ReportsRepo
       /** Where the range's facts are read: report threads, or inline (store/report-threads.ts). */
       facts: ReportFactSource
+      /** Runs the repository's units (the names of the people and channels). */
+      units: UnitRunner
       settings: (workspaceId: number) => Readonly<WorkspaceSettings> | undefined
       now: () => number
     },
@@ -270,7 +273,7 @@ export class Reports {
         row(d, groupBy === 'week' ? `Week of ${d}` : d)
       }
     } else {
-      const named = groupBy === 'agent' ? repo.users(workspaceId) : repo.channels(workspaceId)
+      const named = await this.d.units.read(() => (groupBy === 'agent' ? repo.users(workspaceId) : repo.channels(workspaceId)))
       for (const n of named) row(String(n.id), n.name)
       if (groups.has('0')) row('0', groupBy === 'agent' ? 'Nobody' : 'No channel')
     }

@@ -8,6 +8,8 @@
 import type { Db } from '../../store/db.ts'
 import { readMeta, writeMeta } from '../../store/db.ts'
 import { ChannelsRepo } from '../../store/channels.ts'
+import { sqliteConn } from '../../store/conn.ts'
+import { runSync } from '../../store/unit.ts'
 import type { SecretBox } from '../../store/secret-box.ts'
 
 /** meta key: a known text sealed with the key, written on the first start with one. */
@@ -43,7 +45,7 @@ export function checkSecretKey(db: Db, box: SecretBox): void {
     return
   }
   // A database sealed before the check value existed: one sealed secret tells.
-  const sample = new ChannelsRepo(db).anySealed()
+  const sample = runSync(new ChannelsRepo(box).anySealed(), sqliteConn(db.$client))
   if (sample !== undefined && !opens(box, sample)) throw new SecretKeyMismatchError()
 }
 
@@ -56,7 +58,7 @@ export function sealSecretsAtRest(db: Db, box: SecretBox): number {
   const sealed = c.transaction(() => {
     checkSecretKey(db, box)
     if (readMeta(db, KEY_CHECK_META) === undefined) writeMeta(db, KEY_CHECK_META, box.seal(KEY_CHECK_TEXT))
-    return new ChannelsRepo(db).sealClearSecrets()
+    return runSync(new ChannelsRepo(box).sealClearSecrets(), sqliteConn(db.$client))
   })
   // secure_delete: the clear bytes are overwritten, not just freed, so they do not linger
   // in the database file's free space.

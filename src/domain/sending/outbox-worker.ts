@@ -8,7 +8,6 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { GraphError } from '../../channels/graph-http.ts'
 import type { ChannelProviders } from '../../channels/index.ts'
-import type { ChannelsRepo } from '../../store/channels.ts'
 import type { ChannelRow } from '../../store/inbox-store.ts'
 import { classify, localReasons, plainReason } from './meta-errors.ts'
 import type { Outbox, OutboxRow } from './outbox.ts'
@@ -49,7 +48,7 @@ export interface WorkerOptions {
 
 export interface WorkerDeps {
   /** The channel a row goes out on (its token, its kind). */
-  channels: Pick<ChannelsRepo, 'byId'>
+  channels: { byId(id: number): ChannelRow | undefined }
   outbox: Outbox
   /** Each channel's provider sends what it stored (channels/provider.ts). */
   providers: Pick<ChannelProviders, 'for'>

@@ -335,7 +335,7 @@ export class Outbox {
 
   /** "Cannot tell whether it was sent", naming the channel's service (WhatsApp or Messenger). */
   private ambiguousFor(channelId: number): string {
-    return localReasons(this.deps.store.channels.kindOf(channelId) ?? 'whatsapp').ambiguous
+    return localReasons(this.deps.store.runNow(this.deps.store.channels.kindOf(channelId)) ?? 'whatsapp').ambiguous
   }
 
   /** Applies `patch(message)` (null: no change) and emits the update. */

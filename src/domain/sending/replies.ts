@@ -82,12 +82,12 @@ export class Replies {
   }
 
   channel(id: number): ChannelRow | undefined {
-    return this.deps.store.channels.byId(id)
+    return this.deps.store.runNow(this.deps.store.channels.byId(id))
   }
 
   /** The workspace's WhatsApp number (the first enabled one). */
   whatsappChannel(workspaceId: number): ChannelRow | undefined {
-    return this.deps.store.channels.firstEnabled(workspaceId, 'whatsapp')
+    return this.deps.store.runNow(this.deps.store.channels.firstEnabled(workspaceId, 'whatsapp'))
   }
 
   async send(

@@ -72,14 +72,14 @@ export function createSending(deps: SendingDeps): Sending {
     writer,
     events,
     providers,
-    dataDir: config.dataDir,
+    mediaDir: config.mediaDir,
     maxBytes: config.media.maxBytes,
     uploadMaxBytes: config.media.uploadMaxBytes,
     now,
     log: log.child({ subsystem: 'media' }),
   })
   const worker = new OutboxWorker({
-    channels: store.channels,
+    channels: { byId: (id) => store.runNow(store.channels.byId(id)) },
     outbox,
     providers,
     limiter,

@@ -7,7 +7,7 @@
 // (the window already closed) gets nothing.
 import type { CommittedEvent } from '../../events/event-log.ts'
 import type { InboxStore } from '../../store/inbox-store.ts'
-import type { WorkspaceSettingsRepo } from '../../store/workspace-settings.ts'
+import type { WorkspaceSettingsNow } from '../channels/workspace-settings.ts'
 import type { CustomerWrote } from '../effects.ts'
 import type { InboxWriter } from '../inbox/writer.ts'
 import type { Outbox } from '../sending/outbox.ts'
@@ -19,7 +19,7 @@ export const AWAY_REPLY_EVERY_MS = 12 * 3600 * 1000
 export type AutomaticKind = 'away' | 'greeting'
 
 export interface AutoRepliesDeps {
-  settings: WorkspaceSettingsRepo
+  settings: WorkspaceSettingsNow
   store: InboxStore
   writer: InboxWriter
   outbox: Pick<Outbox, 'enqueue'>
@@ -36,7 +36,7 @@ export class AutoReplies {
     if (message.type === 'reaction') return
     const settings = this.deps.settings.get(message.workspaceId)
     if (!settings || (!settings.greetingMessage && !settings.awayMessage)) return
-    const channel = store.channels.byId(message.channelId)
+    const channel = store.runNow(store.channels.byId(message.channelId))
     if (!channel) return
     const now = this.deps.now()
     const conv = store.conversation(channel.workspaceId, message.conversationId)

@@ -5,7 +5,7 @@
 // Everything up to the newest message when the export began; later ones are not in it.
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import type { InboxStore } from '../../store/inbox-store.ts'
-import type { WorkspaceSettingsRepo } from '../../store/workspace-settings.ts'
+import type { WorkspaceSettingsNow } from '../channels/workspace-settings.ts'
 import { entryOf, quoteText, type TranscriptLookups } from './entries.ts'
 import type { TranscriptHeader, TranscriptRenderer } from './header.ts'
 import { htmlRenderer } from './html.ts'
@@ -43,7 +43,7 @@ export class Transcripts {
   constructor(
     private readonly deps: {
       store: InboxStore
-      settings: Pick<WorkspaceSettingsRepo, 'get'>
+      settings: Pick<WorkspaceSettingsNow, 'get'>
       now: () => number
     },
   ) {}
@@ -57,7 +57,7 @@ export class Transcripts {
     const now = this.deps.now()
     const c = conv.contact
     const contact = c.name?.trim() || (c.phone ? `+${c.phone}` : c.externalId)
-    const channel = store.channels.get(r.workspaceId, conv.channelId)
+    const channel = store.runNow(store.channels.get(r.workspaceId, conv.channelId))
     const service = conv.channelKind === 'messenger' ? 'Messenger' : 'WhatsApp'
     const header: TranscriptHeader = {
       conversationId: conv.id,

@@ -223,6 +223,8 @@ async function copyInto(
       `The target database already holds data (${busy.slice(0, 5).join(', ')}${busy.length > 5 ? ', …' : ''}): db:copy copies only into an empty database and never merges. Create a new database and copy into it.`,
     )
 
+  // The report facts come along as SQLite kept them: the triggers must not make them again (issue 15, migration report_triggers).
+  await client.query(`SET LOCAL parley.copying = 'on'`)
   const tables: CopyResult['tables'] = []
   for (const t of plan) {
     tables.push({ name: t.name, rows: await copyTable(client, sqlite, t, batchSize) })

@@ -674,7 +674,7 @@ export const mentions = pgTable(
 )
 
 // Reports (issue 15): facts kept at write time by triggers (on SQLite, the custom migration
-// report_triggers; PostgreSQL's are still to write, with the reports store), so a report reads a range of these and never scans the messages. No foreign keys: one insert per
+// report_triggers; on PostgreSQL the same in PL/pgSQL, migrations/pg 0001_report_triggers), so a report reads a range of these and never scans the messages. No foreign keys: one insert per
 // fact on the webhook's path, nothing else checked.
 // An episode: a conversation from its opening (the customer's first message, or a reopening)
 // to its resolution, with its first customer message and the first person's reply in it.
