@@ -284,10 +284,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     labels: new Labels({ repo: store.labels.repo, store, writer, events, now: clock.now }),
     snoozes: new Snoozes({
       repo: new SnoozeRepo(),
-      runNow,
       store,
       writer,
-      events,
+      unitLog: events.unitLog(),
+      units: new SqliteRunner(db.$client),
       timeZoneOf: (ws) => settingsRepo.get(ws)?.timezone,
       now: clock.now,
       onError: (err) => app.log.error({ err }, 'snooze wake-up failed'),

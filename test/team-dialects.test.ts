@@ -207,7 +207,11 @@ t.test("presence's memory: marks and the recent people the same on both", async 
       memory: { repo, runNow: <X>(unit: Q<X>) => runNowOn(db, unit) },
     })
     t.teardown(() => presence.stop())
-    const online = db.runner.dialect === 'sqlite' ? (presence.start(), presence.onlineUsers(WS).map((id) => names[id])) : null
+    let online: string[] | null = null
+    if (db.runner.dialect === 'sqlite') {
+      presence.start()
+      online = presence.onlineUsers(WS).map((id) => names[id]!)
+    }
     return { recent: recent.map((r) => [names[r.userId], r.workspaceId]), online }
   })
   t.same(sqlite.recent, [
@@ -485,13 +489,19 @@ t.test('the snooze wake-up as a unit on PostgreSQL: the claim is rolled back wit
     repo,
     store: notYet,
     writer: notYet,
-    events: undefined as never,
+    unitLog: db.log,
+    units: db.runner,
     timeZoneOf: () => 'UTC',
     now: () => T0 + 30,
-    runNow: () => {
-      throw new Error('the units run through the log here')
-    },
+    onError: (err) => errors.push(err as Error),
   })
+  const errors: Error[] = []
+  // The timer runs its pass through the unit log on PostgreSQL too, up to the writer's line.
+  snoozes.start()
+  t.teardown(() => snoozes.stop())
+  for (const deadline = Date.now() + 10_000; errors.length === 0 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 20))
+  t.equal(errors[0]?.name, 'NotOnPostgresYetError', "the timer's pass reached the writer and refused by name")
+  snoozes.stop()
   await t.rejects(
     db.log.transact((b) => snoozes.wakeDueUnit(b, T0 + 30)),
     { name: 'NotOnPostgresYetError' },

@@ -14,15 +14,17 @@
 // its transaction); `customerWrote` adds the line "Snooze ended: the customer wrote"
 // right below their message, in the same transaction.
 //
-// Issue 17: the snooze and the wake-up are units of work. With several processes on
+// Issue 17: the snooze and the wake-up are units of work, and the timer runs them through
+// the unit log and runner it is given (either database). With several processes on
 // PostgreSQL each runs this timer; a wake is the conditional UPDATE of SnoozeRepo.wake
 // (still snoozed and due), so a snooze ends once, with one line and one event, whichever
 // process gets there first. The line, the DTO and the snooze itself are still the inbox
 // writer's and store's, synchronous on SQLite (team/sqlite-only.ts).
-import type { Emitter, EventLog } from '../../events/event-log.ts'
+import type { Emitter, UnitLog } from '../../events/event-log.ts'
 import type { ConversationDTO, SystemLineData } from '../../events/types.ts'
 import type { InboxStore } from '../../store/inbox-store.ts'
 import type { SnoozeRepo } from '../../store/snooze.ts'
+import type { UnitRunner } from '../../store/runner.ts'
 import type { Q } from '../../store/unit.ts'
 import { Errors } from '../../errors.ts'
 import type { CustomerWrote } from '../effects.ts'
@@ -43,13 +45,14 @@ export interface SnoozeDeps {
   repo: SnoozeRepo
   store: InboxStore
   writer: InboxWriter
-  events: EventLog
+  /** The wake-up's transactions, with their events. */
+  unitLog: UnitLog
+  /** The wake-up's reads (the next time to look). */
+  units: UnitRunner
   /** The workspace's timezone, for the stored text of a snooze line. */
   timeZoneOf: (workspaceId: number) => string | undefined
   now: () => number
   onError?: (err: unknown) => void
-  /** Runs a unit at once inside the open transaction (SQLite: runSync on the app's connection). */
-  runNow: <T>(unit: Q<T>) => T
 }
 
 export class Snoozes {
@@ -74,13 +77,6 @@ export class Snoozes {
    */
   kick(): void {
     this.wakeup.after(0)
-  }
-
-  /** `snoozeUnit` in a transaction of its own, at once (SQLite), and the timer re-armed. */
-  snooze(who: { workspaceId: number; userId: number }, conversationId: number, until: number): ConversationDTO {
-    const done = this.deps.events.transact((batch) => this.deps.runNow(this.snoozeUnit(batch, who, conversationId, until)))
-    this.snoozed(until)
-    return done
   }
 
   /**
@@ -130,11 +126,11 @@ export class Snoozes {
   }
 
   /** Wakes every snooze that is due; returns when to look again. */
-  private pass(): number {
+  private async pass(): Promise<number> {
     try {
-      const n = this.deps.events.transact((batch) => this.deps.runNow(this.wakeDueUnit(batch, this.deps.now())))
+      const n = await this.deps.unitLog.transact((batch) => this.wakeDueUnit(batch, this.deps.now()))
       if (n === WAKE_BATCH) return 0
-      const next = this.deps.runNow(this.deps.repo.nextDue())
+      const next = await this.deps.units.read(() => this.deps.repo.nextDue())
       return next === undefined ? RECHECK_MS : Math.min(RECHECK_MS, Math.max(0, next - this.deps.now()))
     } catch (err) {
       this.deps.onError?.(err)
