@@ -22,7 +22,7 @@
 // writer's and store's, synchronous on SQLite (team/sqlite-only.ts).
 import type { Emitter, UnitLog } from '../../events/event-log.ts'
 import type { ConversationDTO, SystemLineData } from '../../events/types.ts'
-import type { InboxStore } from '../../store/inbox-store.ts'
+import type { ConversationRow, InboxStore } from '../../store/inbox-store.ts'
 import type { SnoozeRepo } from '../../store/snooze.ts'
 import type { UnitRunner } from '../../store/runner.ts'
 import type { Q } from '../../store/unit.ts'
@@ -109,19 +109,27 @@ export class Snoozes {
     this.wakeup.soon(Math.min(RECHECK_MS, until - this.deps.now()))
   }
 
-  /** A customer's message on a snoozed conversation (in its transaction): the line below it. */
+  /** A customer's message on a snoozed conversation, at once inside its (SQLite) transaction: the line below it. */
   readonly customerWrote = (e: CustomerWrote): void => {
+    this.deps.store.runNow(this.customerWroteUnit(e))
+  };
+
+  /** The line "Snooze ended: the customer wrote" below their message, in its transaction. */
+  *customerWroteUnit(e: { before: ConversationRow; after: ConversationRow; batch: Emitter }): Q<void> {
     if (e.before.status !== 'snoozed') return
     const ws = e.after.workspaceId
-    const conversation = this.deps.store.conversation(ws, e.after.id)
-    if (!conversation) return
-    const data: SystemLineData = { action: 'unsnoozed', actor: null, reason: 'customer' }
-    this.deps.writer.recordSystemLine(e.batch, conversation, {
-      workspaceId: ws,
-      text: systemLineText(data),
-      data,
-      userId: null,
-      now: this.deps.now(),
+    const { store, writer } = this.deps
+    yield* sqliteOnly('InboxWriter.recordSystemLine', () => {
+      const conversation = store.conversation(ws, e.after.id)
+      if (!conversation) return
+      const data: SystemLineData = { action: 'unsnoozed', actor: null, reason: 'customer' }
+      writer.recordSystemLine(eventBatchOf(e.batch, 'InboxWriter.recordSystemLine'), conversation, {
+        workspaceId: ws,
+        text: systemLineText(data),
+        data,
+        userId: null,
+        now: this.deps.now(),
+      })
     })
   }
 
