@@ -191,7 +191,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Who is online: a person with an open stream, offline only after a grace (issue 13).
   const presence = new Presence({
     offlineAfterMs: config.presenceOfflineAfterSeconds * 1000,
-    repo: new PresenceRepo(db),
+    memory: { repo: new PresenceRepo(), runNow: (unit) => store.runNow(unit) },
     now: clock.now,
     onListenerError: (err) => app.log.error({ err }, 'presence listener failed'),
   })
@@ -272,20 +272,22 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         hub.publishEphemeral(ws, 'presence', frame, { channelId }, `${frame.conversationId}:${frame.user.id}`),
     }),
     assignment: new Assignment({
-      repo: new AssignmentRepo(db),
+      repo: new AssignmentRepo(),
       channels,
       store,
       writer,
       events,
       presence,
       now: clock.now,
+      runNow,
     }),
     labels: new Labels({ repo: store.labels.repo, store, writer, events, now: clock.now }),
     snoozes: new Snoozes({
-      repo: new SnoozeRepo(db),
+      repo: new SnoozeRepo(),
       store,
       writer,
-      events,
+      unitLog: events.unitLog(),
+      units: new SqliteRunner(db.$client),
       timeZoneOf: (ws) => settingsRepo.get(ws)?.timezone,
       now: clock.now,
       onError: (err) => app.log.error({ err }, 'snooze wake-up failed'),

@@ -1,6 +1,7 @@
 // Snooze (issue 14): POST /api/conversations/:id/snooze {until} (Unix ms) → 200
 // {conversation}, snoozed until then; it comes back when the time comes or the customer
 // writes (domain/inbox/snooze.ts). Ending a snooze by hand is a status (POST …/status).
+// The snooze and the drain it allows are units of work with their events (issue 17).
 import type { FastifyInstance } from 'fastify'
 import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
@@ -8,7 +9,7 @@ import type { Services } from '../services.ts'
 import { conversationInScope } from './scope.ts'
 
 export async function snoozeRoutes(app: FastifyInstance, opts: { services: Services }) {
-  const { store, snoozes, assignment } = opts.services
+  const { store, snoozes, assignment, unitLog } = opts.services
   const r = app.withTypeProvider<TypeBoxTypeProvider>()
   app.addHook('onRequest', app.authenticate)
 
@@ -24,9 +25,11 @@ export async function snoozeRoutes(app: FastifyInstance, opts: { services: Servi
     async (req) => {
       const who = { workspaceId: req.session.workspaceId, userId: req.session.userId }
       conversationInScope(opts.services, req.access, req.params.id)
-      const done = snoozes.snooze(who, req.params.id, req.body.until)
+      const done = await unitLog.transact((batch) => snoozes.snoozeUnit(batch, who, req.params.id, req.body.until))
+      snoozes.snoozed(req.body.until) // after the commit: this process's timer looks then
       // Out of Open frees a place under its assignee's cap, as resolving does (assignment.ts counts open ones).
-      if (done.assignee) assignment.drainFor(who.workspaceId, done.assignee.id)
+      const assignee = done.assignee
+      if (assignee) await unitLog.transact((batch) => assignment.drainForUnit(batch, who.workspaceId, assignee.id))
       return { conversation: store.conversations.conversationDTOFor({ userId: who.userId }, who.workspaceId, req.params.id)! }
     },
   )

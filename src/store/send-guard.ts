@@ -2,46 +2,78 @@
 // message an agent had on screen, and the names of whoever wrote it. Message ids grow in
 // the order Parley stored the messages, which is the order every stream delivers them,
 // so "after what I had on screen" is simply `id > seenMessageId`.
-import type Database from 'better-sqlite3'
+// Units of work (store/unit.ts) for SQLite and PostgreSQL (issue 17): one SQL text per
+// dialect, as they read a key of the JSON `context` differently.
+import { getTableColumns } from 'drizzle-orm'
 import type { MessageDTO } from '../events/types.ts'
-import type { Db } from './db.ts'
-import { MESSAGE_DTO_COLUMNS, rowToMessageDTO } from './dto.ts'
+import { toMessageDTO } from './dto.ts'
+import type { MessageRow } from './rows.ts'
+import { messages } from './schema.ts'
+import { all, dialect, get, type Q } from './unit.ts'
+
+// The message DTO's columns (store/dto.ts): everything but the webhook as received (`raw`).
+const DTO_KEYS = [
+  'id',
+  'conversationId',
+  'direction',
+  'type',
+  'text',
+  'media',
+  'data',
+  'context',
+  'replyToMessageId',
+  'reactions',
+  'providerMessageId',
+  'clientMessageId',
+  'senderUserId',
+  'status',
+  'sentAt',
+  'deliveredAt',
+  'readAt',
+  'failedAt',
+  'errorCode',
+  'errorTitle',
+  'errorDetail',
+  'timestamp',
+] as const satisfies readonly (keyof MessageRow)[]
+const JSON_KEYS = ['media', 'data', 'context', 'reactions'] as const
+const COLUMNS = getTableColumns(messages)
+const SELECT = DTO_KEYS.map((k) => `${COLUMNS[k].name} AS "${k}"`).join(', ')
+
+// What matters to someone about to reply: the customer's messages, anyone else's
+// outbound message (a colleague's reply, the phone app's or the Page inbox's echo, a
+// campaign's) and anyone else's note. Not: one's own messages, reactions (either
+// way), the automatic away and greeting replies, the team's activity lines.
+// A status update changes a row; it adds none, so it is never newer.
+const newer = (automaticIsNull: string) => `SELECT ${SELECT} FROM messages
+  WHERE conversation_id = ? AND id > ? AND type <> 'reaction'
+    AND (direction = 'in'
+      OR (direction = 'out' AND sender_user_id IS DISTINCT FROM ? AND ${automaticIsNull})
+      OR (direction = 'system' AND type = 'note' AND sender_user_id IS DISTINCT FROM ?))
+  ORDER BY id DESC LIMIT ?`
+// json_extract's NULL (key missing or JSON null) is PostgreSQL's ->> NULL.
+const NEWER_SQLITE = newer(`json_extract(context, '$.automatic') IS NULL`)
+const NEWER_PG = newer(`(context::jsonb ->> 'automatic') IS NULL`)
+const NAME = 'SELECT id, name FROM users WHERE workspace_id = ? AND id = ?'
 
 export class SendGuardRepo {
-  private readonly newerStmt: Database.Statement
-  private readonly namesStmt: Database.Statement
-
-  constructor(db: Db) {
-    const c = db.$client
-    // What matters to someone about to reply: the customer's messages, anyone else's
-    // outbound message (a colleague's reply, the phone app's or the Page inbox's echo, a
-    // campaign's) and anyone else's note. Not: one's own messages, reactions (either
-    // way), the automatic away and greeting replies, the team's activity lines.
-    // A status update changes a row; it adds none, so it is never newer.
-    this.newerStmt = c
-      .prepare(
-        `SELECT ${MESSAGE_DTO_COLUMNS} FROM messages
-          WHERE conversation_id = ? AND id > ? AND type <> 'reaction'
-            AND (direction = 'in'
-              OR (direction = 'out' AND sender_user_id IS NOT ? AND json_extract(context, '$.automatic') IS NULL)
-              OR (direction = 'system' AND type = 'note' AND sender_user_id IS NOT ?))
-          ORDER BY id DESC LIMIT ?`,
-      )
-      .raw()
-    this.namesStmt = c.prepare('SELECT id, name FROM users WHERE workspace_id = ? AND id = ?')
-  }
-
   /** Up to `limit` messages that matter after `afterId`, oldest first (the newest last). */
-  newerThan(conversationId: number, afterId: number, userId: number, limit: number): MessageDTO[] {
-    const rows = this.newerStmt.all(conversationId, afterId, userId, userId, limit) as unknown[][]
-    return rows.map(rowToMessageDTO).reverse()
+  *newerThan(conversationId: number, afterId: number, userId: number, limit: number): Q<MessageDTO[]> {
+    const sql = (yield* dialect()) === 'sqlite' ? NEWER_SQLITE : NEWER_PG
+    const rows = yield* all<Record<string, unknown>>(sql, [conversationId, afterId, userId, userId, limit])
+    return rows
+      .map((r) => {
+        for (const k of JSON_KEYS) if (typeof r[k] === 'string') r[k] = JSON.parse(r[k] as string)
+        return toMessageDTO(r as unknown as Parameters<typeof toMessageDTO>[0])
+      })
+      .reverse()
   }
 
   /** The workspace's people among `ids`, id → name (an id of nobody's is left out). */
-  names(workspaceId: number, ids: Iterable<number>): Record<number, string> {
+  *names(workspaceId: number, ids: Iterable<number>): Q<Record<number, string>> {
     const out: Record<number, string> = {}
     for (const id of new Set(ids)) {
-      const r = this.namesStmt.get(workspaceId, id) as { id: number; name: string } | undefined
+      const r = yield* get<{ id: number; name: string }>(NAME, [workspaceId, id])
       if (r) out[r.id] = r.name
     }
     return out

@@ -13,12 +13,22 @@
 // The customer's message ends a snooze in the writer (status open, snoozed_until null, in
 // its transaction); `customerWrote` adds the line "Snooze ended: the customer wrote"
 // right below their message, in the same transaction.
-import type { EventLog } from '../../events/event-log.ts'
+//
+// Issue 17: the snooze and the wake-up are units of work, and the timer runs them through
+// the unit log and runner it is given (either database). With several processes on
+// PostgreSQL each runs this timer; a wake is the conditional UPDATE of SnoozeRepo.wake
+// (still snoozed and due), so a snooze ends once, with one line and one event, whichever
+// process gets there first. The line, the DTO and the snooze itself are still the inbox
+// writer's and store's, synchronous on SQLite (team/sqlite-only.ts).
+import type { Emitter, UnitLog } from '../../events/event-log.ts'
 import type { ConversationDTO, SystemLineData } from '../../events/types.ts'
-import type { InboxStore } from '../../store/inbox-store.ts'
+import type { ConversationRow, InboxStore } from '../../store/inbox-store.ts'
 import type { SnoozeRepo } from '../../store/snooze.ts'
+import type { UnitRunner } from '../../store/runner.ts'
+import type { Q } from '../../store/unit.ts'
 import { Errors } from '../../errors.ts'
 import type { CustomerWrote } from '../effects.ts'
+import { eventBatchOf, sqliteOnly } from '../team/sqlite-only.ts'
 import { Wakeup } from '../wakeup.ts'
 import { systemLineText } from './conversation-status.ts'
 import type { InboxWriter } from './writer.ts'
@@ -35,7 +45,10 @@ export interface SnoozeDeps {
   repo: SnoozeRepo
   store: InboxStore
   writer: InboxWriter
-  events: EventLog
+  /** The wake-up's transactions, with their events. */
+  unitLog: UnitLog
+  /** The wake-up's reads (the next time to look). */
+  units: UnitRunner
   /** The workspace's timezone, for the stored text of a snooze line. */
   timeZoneOf: (workspaceId: number) => string | undefined
   now: () => number
@@ -69,15 +82,16 @@ export class Snoozes {
   /**
    * Snoozes until `until` (ms): 422 SNOOZE_TIME_INVALID for a time not in the future or
    * more than a year away; 404 for a conversation not in this workspace. Snoozing again
-   * moves the time (a new line); the same time again changes nothing.
+   * moves the time (a new line); the same time again changes nothing. After it commits,
+   * `snoozed(until)` re-arms this process's timer.
    */
-  snooze(who: { workspaceId: number; userId: number }, conversationId: number, until: number): ConversationDTO {
-    const { store, writer, events } = this.deps
+  *snoozeUnit(batch: Emitter, who: { workspaceId: number; userId: number }, conversationId: number, until: number): Q<ConversationDTO> {
+    const { store, writer } = this.deps
     const ws = who.workspaceId
     const now = this.deps.now()
     if (until <= now) throw Errors.snoozeInvalid('That time has already passed: choose a time in the future')
     if (until - now > SNOOZE_MAX_MS) throw Errors.snoozeInvalid('A snooze can last at most a year')
-    const done = events.transact((batch) => {
+    return yield* sqliteOnly('InboxWriter.snooze', () => {
       const current = store.conversation(ws, conversationId)
       if (!current) throw Errors.notFound('Conversation')
       const data: SystemLineData = {
@@ -86,34 +100,45 @@ export class Snoozes {
         until,
       }
       const line = { text: systemLineText(data, this.deps.timeZoneOf(ws)), data, userId: who.userId, now }
-      return writer.snooze(batch, current, until, line) ?? current
+      return writer.snooze(eventBatchOf(batch, 'InboxWriter.snooze'), current, until, line) ?? current
     })
-    this.wakeup.soon(Math.min(RECHECK_MS, until - now))
-    return done
   }
 
-  /** A customer's message on a snoozed conversation (in its transaction): the line below it. */
+  /** A snooze until `until` committed: the timer looks then (at the latest within RECHECK_MS). */
+  snoozed(until: number): void {
+    this.wakeup.soon(Math.min(RECHECK_MS, until - this.deps.now()))
+  }
+
+  /** A customer's message on a snoozed conversation, at once inside its (SQLite) transaction: the line below it. */
   readonly customerWrote = (e: CustomerWrote): void => {
+    this.deps.store.runNow(this.customerWroteUnit(e))
+  };
+
+  /** The line "Snooze ended: the customer wrote" below their message, in its transaction. */
+  *customerWroteUnit(e: { before: ConversationRow; after: ConversationRow; batch: Emitter }): Q<void> {
     if (e.before.status !== 'snoozed') return
     const ws = e.after.workspaceId
-    const conversation = this.deps.store.conversation(ws, e.after.id)
-    if (!conversation) return
-    const data: SystemLineData = { action: 'unsnoozed', actor: null, reason: 'customer' }
-    this.deps.writer.recordSystemLine(e.batch, conversation, {
-      workspaceId: ws,
-      text: systemLineText(data),
-      data,
-      userId: null,
-      now: this.deps.now(),
+    const { store, writer } = this.deps
+    yield* sqliteOnly('InboxWriter.recordSystemLine', () => {
+      const conversation = store.conversation(ws, e.after.id)
+      if (!conversation) return
+      const data: SystemLineData = { action: 'unsnoozed', actor: null, reason: 'customer' }
+      writer.recordSystemLine(eventBatchOf(e.batch, 'InboxWriter.recordSystemLine'), conversation, {
+        workspaceId: ws,
+        text: systemLineText(data),
+        data,
+        userId: null,
+        now: this.deps.now(),
+      })
     })
   }
 
   /** Wakes every snooze that is due; returns when to look again. */
-  private pass(): number {
+  private async pass(): Promise<number> {
     try {
-      const n = this.wakeDue()
+      const n = await this.deps.unitLog.transact((batch) => this.wakeDueUnit(batch, this.deps.now()))
       if (n === WAKE_BATCH) return 0
-      const next = this.deps.repo.nextDue()
+      const next = await this.deps.units.read(() => this.deps.repo.nextDue())
       return next === undefined ? RECHECK_MS : Math.min(RECHECK_MS, Math.max(0, next - this.deps.now()))
     } catch (err) {
       this.deps.onError?.(err)
@@ -121,18 +146,27 @@ export class Snoozes {
     }
   }
 
-  private wakeDue(): number {
-    const { repo, store, writer, events } = this.deps
-    return events.transact((batch) => {
-      const now = this.deps.now()
-      const due = repo.due(now, WAKE_BATCH)
-      for (const row of due) {
-        const current = store.conversation(row.workspaceId, row.id)
-        if (!current) continue
-        const data: SystemLineData = { action: 'unsnoozed', actor: null, reason: 'due' }
-        writer.wake(batch, current, { text: systemLineText(data), data, userId: null, now })
-      }
-      return due.length
-    })
+  /**
+   * Wakes up to WAKE_BATCH snoozes due at `now`, each claimed by its conditional UPDATE:
+   * one another process (or the customer) ended first is skipped. Returns how many were
+   * due (a full batch: look again at once).
+   */
+  *wakeDueUnit(batch: Emitter, now: number): Q<number> {
+    const { repo, store, writer } = this.deps
+    const due = yield* repo.due(now, WAKE_BATCH)
+    for (const row of due) {
+      const woken = yield* repo.wake(row.id, now)
+      if (!woken) continue
+      const data: SystemLineData = { action: 'unsnoozed', actor: null, reason: 'due' }
+      const line = { text: systemLineText(data), data, userId: null, now }
+      // The line below the conversation's messages and conversation.updated: the writer's.
+      yield* sqliteOnly('InboxWriter.recordSystemLine', () => {
+        const events = eventBatchOf(batch, 'InboxWriter.recordSystemLine')
+        const conversation = store.conversation(woken.workspaceId, woken.id)!
+        writer.recordSystemLine(events, conversation, { workspaceId: woken.workspaceId, ...line })
+        writer.conversationChanged(events, woken.workspaceId, conversation)
+      })
+    }
+    return due.length
   }
 }

@@ -78,7 +78,7 @@ export class Replies {
   private readonly guard: SendGuard
 
   constructor(private readonly deps: RepliesDeps) {
-    this.guard = new SendGuard(new SendGuardRepo(deps.db))
+    this.guard = new SendGuard(new SendGuardRepo(), (unit) => deps.store.runNow(unit))
   }
 
   channel(id: number): ChannelRow | undefined {

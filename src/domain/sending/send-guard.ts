@@ -13,9 +13,13 @@
 //   `force: true` is the agent's "send anyway". Without `seenMessageId` nothing is checked
 //   (API clients that do not know about the guard keep working).
 // A retried POST whose clientMessageId is already stored replays before either rule runs.
+//
+// Issue 17: `checkUnit` is a unit of work (either database); `check` runs it at once for the
+// reply path, which is still synchronous inside SQLite's transaction.
 import type { ChannelRow } from '../../store/channels.ts'
 import type { SendGuardRepo } from '../../store/send-guard.ts'
 import type { ConversationDTO, MessageDTO } from '../../events/types.ts'
+import type { Q } from '../../store/unit.ts'
 import { Errors } from '../../errors.ts'
 
 /** At most this many of the messages that came since are returned (the newest ones). */
@@ -27,15 +31,24 @@ export interface GuardInput {
 }
 
 export class SendGuard {
-  constructor(private readonly repo: SendGuardRepo) {}
+  constructor(
+    private readonly repo: SendGuardRepo,
+    /** Runs a unit at once inside the open transaction (SQLite: runSync on the one connection). */
+    private readonly runNow: <T>(unit: Q<T>) => T,
+  ) {}
 
   /** Throws 403 ASSIGNEE_ONLY or 409 CONVERSATION_CHANGED; returns when the reply may go. */
   check(who: { workspaceId: number; userId: number }, conv: ConversationDTO, channel: ChannelRow, input: GuardInput): void {
+    this.runNow(this.checkUnit(who, conv, channel, input))
+  }
+
+  /** The same check as a unit, inside the transaction that stores the reply. */
+  *checkUnit(who: { workspaceId: number; userId: number }, conv: ConversationDTO, channel: ChannelRow, input: GuardInput): Q<void> {
     this.assigneeOnly(who, conv, channel)
     if (input.seenMessageId === undefined || input.force === true) return
-    const newer = this.repo.newerThan(conv.id, input.seenMessageId, who.userId, NEWER_LIMIT)
+    const newer = yield* this.repo.newerThan(conv.id, input.seenMessageId, who.userId, NEWER_LIMIT)
     if (newer.length === 0) return
-    const senders = this.repo.names(
+    const senders = yield* this.repo.names(
       who.workspaceId,
       newer.flatMap((m) => (m.senderUserId === null ? [] : [m.senderUserId])),
     )

@@ -16,8 +16,15 @@
 // and `conversation.assigned` to the new assignee. A conversation has one assignee
 // column, so it cannot be given twice; a crash loses nothing (the message and its
 // assignment commit together). Assigning never marks anything unread (chatwoot #14445).
+//
+// Issue 17: every operation is a unit of work (`…Unit`, with the Emitter of its
+// transaction); the repository's reads and the rotation run on either database. The
+// assignee's write, its line and the conversation's DTO are still the inbox writer's and
+// store's, synchronous on SQLite (sqlite-only.ts). The old names run the units at once for
+// callers still synchronous (effects inside the ingest transaction, accounts' hooks).
 import type { AssignedBy, ConversationDTO, SystemLineData } from '../../events/types.ts'
-import type { EventBatch, EventLog } from '../../events/event-log.ts'
+import type { Emitter, EventLog } from '../../events/event-log.ts'
+import type { Q } from '../../store/unit.ts'
 import type { AssignmentRepo, Person } from '../../store/assignment.ts'
 import type { InboxStore } from '../../store/inbox-store.ts'
 import type { ConversationRow } from '../../store/rows.ts'
@@ -27,6 +34,7 @@ import type { ChannelDirectory } from '../channels/channels.ts'
 import type { CustomerWrote } from '../effects.ts'
 import type { InboxWriter } from '../inbox/writer.ts'
 import { systemLineText } from '../inbox/conversation-status.ts'
+import { eventBatchOf, sqliteOnly } from './sqlite-only.ts'
 
 /** Whether a person has an open stream (or had one within the grace period): presence.ts answers. */
 export interface Presence {
@@ -75,6 +83,8 @@ export interface AssignmentDeps {
   events: EventLog
   presence: Presence
   now: () => number
+  /** Runs a unit at once inside the open transaction (SQLite: runSync on the app's connection). */
+  runNow: <T>(unit: Q<T>) => T
 }
 
 export class Assignment {
@@ -85,28 +95,37 @@ export class Assignment {
     return !p.disabled && p.availability === 'online' && this.deps.presence.isOnline(p.id)
   }
 
+  /** `assignUnit` in a transaction of its own, at once (SQLite). */
+  assign(access: Access, conversationId: number, userId: number | null): ConversationDTO {
+    return this.deps.events.transact((batch) => this.deps.runNow(this.assignUnit(batch, access, conversationId, userId)))
+  }
+
   /**
    * A person assigns (`userId`), takes (their own id) or unassigns (null). 404 when the
    * caller cannot see the conversation; 422 when the target is not an active member of
    * its channel (or an admin). The same assignee again changes nothing.
    */
-  assign(access: Access, conversationId: number, userId: number | null): ConversationDTO {
+  *assignUnit(batch: Emitter, access: Access, conversationId: number, userId: number | null): Q<ConversationDTO> {
+    const { repo, store } = this.deps
     const ws = access.workspaceId
-    return this.deps.events.transact((batch) => {
-      const conv = this.deps.repo.conversation(ws, conversationId)
-      if (!conv || !canSeeChannel(access, conv.channelId)) throw Errors.notFound('Conversation')
-      let target: Person | undefined
-      if (userId !== null) {
-        target = this.deps.repo.person(ws, userId)
-        const eligible =
-          target !== undefined && !target.disabled && (target.role === 'admin' || this.deps.repo.isMember(conv.channelId, target.id))
-        if (!eligible) throw Errors.assigneeNotEligible()
-      }
-      const actor = this.deps.repo.person(ws, access.userId)
-      const by: AssignedBy = { userId: access.userId, name: actor?.name ?? 'An agent' }
-      const changed = this.change(batch, conv, target ?? null, by)
-      return changed ?? this.deps.store.conversation(ws, conv.id)!
-    })
+    const conv = yield* repo.conversation(ws, conversationId)
+    if (!conv || !canSeeChannel(access, conv.channelId)) throw Errors.notFound('Conversation')
+    let target: Person | undefined
+    if (userId !== null) {
+      target = yield* repo.person(ws, userId)
+      const eligible =
+        target !== undefined && !target.disabled && (target.role === 'admin' || (yield* repo.isMember(conv.channelId, target.id)))
+      if (!eligible) throw Errors.assigneeNotEligible()
+    }
+    const actor = yield* repo.person(ws, access.userId)
+    const by: AssignedBy = { userId: access.userId, name: actor?.name ?? 'An agent' }
+    const changed = yield* this.change(batch, conv, target ?? null, by)
+    return changed ?? (yield* sqliteOnly('InboxStore.conversation', () => store.conversation(ws, conv.id)!))
+  }
+
+  /** `customerWroteUnit` at once, inside the customer's message's (SQLite) transaction. */
+  customerWrote(e: CustomerWrote): void {
+    this.deps.runNow(this.customerWroteUnit(e))
   }
 
   /**
@@ -115,20 +134,25 @@ export class Assignment {
    * assignee is unavailable goes to the next available member, or back to the pool;
    * one whose assignee was deactivated always leaves them.
    */
-  customerWrote(e: CustomerWrote): void {
+  *customerWroteUnit(e: { before: ConversationRow; after: ConversationRow; batch: Emitter }): Q<void> {
     const { after, batch } = e
     if (after.status !== 'open') return
     const { repo, channels } = this.deps
     if (after.assigneeId === null) {
-      if (channels.autoAssigns(after.channelId)) this.autoAssign(batch, after)
+      if (channels.autoAssigns(after.channelId)) yield* this.autoAssign(batch, after)
       return
     }
     // Back to Open from resolved, pending or snoozed (issue 14): the same rule as a reopen.
     if (e.before.status === 'open') return
     const auto = channels.autoAssigns(after.channelId)
-    const holder = repo.person(after.workspaceId, after.assigneeId)
+    const holder = yield* repo.person(after.workspaceId, after.assigneeId)
     if (holder && !holder.disabled && (this.isAvailable(holder) || !auto)) return
-    if (!auto || !this.autoAssign(batch, after)) this.change(batch, after, null, null)
+    if (!auto || !(yield* this.autoAssign(batch, after))) yield* this.change(batch, after, null, null)
+  }
+
+  /** `drainForUnit` in a transaction of its own, at once (SQLite). */
+  drainFor(workspaceId: number, userId: number): number {
+    return this.deps.events.transact((batch) => this.deps.runNow(this.drainForUnit(batch, workspaceId, userId)))
   }
 
   /**
@@ -136,80 +160,85 @@ export class Assignment {
    * opened): the oldest waiting unassigned conversations of their auto-assign channels,
    * up to their cap, in one transaction. Returns how many they were given.
    */
-  drainFor(workspaceId: number, userId: number): number {
+  *drainForUnit(batch: Emitter, workspaceId: number, userId: number): Q<number> {
     const { repo } = this.deps
-    return this.deps.events.transact((batch) => {
-      const p = repo.person(workspaceId, userId)
-      if (!p || !this.isAvailable(p)) return 0
-      const room = drainRoom(repo.openLoadOf(workspaceId, userId), repo.cap(workspaceId))
-      if (room === 0) return 0
-      let n = 0
-      for (const conv of repo.waitingFor(workspaceId, userId, room)) if (this.change(batch, conv, p, null)) n++
-      return n
-    })
+    const p = yield* repo.person(workspaceId, userId)
+    if (!p || !this.isAvailable(p)) return 0
+    const room = drainRoom(yield* repo.openLoadOf(workspaceId, userId), yield* repo.cap(workspaceId))
+    if (room === 0) return 0
+    let n = 0
+    for (const conv of yield* repo.waitingFor(workspaceId, userId, room)) if (yield* this.change(batch, conv, p, null)) n++
+    return n
+  }
+
+  /** `drainChannelUnit` in a transaction of its own, at once (SQLite). */
+  drainChannel(workspaceId: number, channelId: number): number {
+    return this.deps.events.transact((batch) => this.deps.runNow(this.drainChannelUnit(batch, workspaceId, channelId)))
   }
 
   /**
    * Automatic assignment was turned on for a channel: its waiting pool, oldest first,
    * goes round robin until nobody available has room. Returns how many were assigned.
    */
-  drainChannel(workspaceId: number, channelId: number): number {
-    const { repo } = this.deps
-    return this.deps.events.transact((batch) => {
-      if (!this.deps.channels.autoAssigns(channelId)) return 0
-      let n = 0
-      // Bounded by what the channel's members can take at most: each pass assigns one or stops.
-      for (const conv of repo.poolOf(channelId, POOL_DRAIN_LIMIT)) {
-        if (conv.workspaceId !== workspaceId || !this.autoAssign(batch, conv)) break
-        n++
-      }
-      return n
-    })
+  *drainChannelUnit(batch: Emitter, workspaceId: number, channelId: number): Q<number> {
+    if (!this.deps.channels.autoAssigns(channelId)) return 0
+    let n = 0
+    // Bounded by what the channel's members can take at most: each pass assigns one or stops.
+    for (const conv of yield* this.deps.repo.poolOf(channelId, POOL_DRAIN_LIMIT)) {
+      if (conv.workspaceId !== workspaceId || !(yield* this.autoAssign(batch, conv))) break
+      n++
+    }
+    return n
+  }
+
+  /** `unassignAllOfUnit` in a transaction of its own, at once (SQLite). */
+  unassignAllOf(workspaceId: number, userId: number, by: AssignedBy = null): number {
+    return this.deps.events.transact((batch) => this.deps.runNow(this.unassignAllOfUnit(batch, workspaceId, userId, by)))
   }
 
   /** Deactivation: every open, pending or snoozed conversation of theirs returns to the pool, each with its line and events. */
-  unassignAllOf(workspaceId: number, userId: number, by: AssignedBy = null): number {
-    const { repo } = this.deps
-    return this.deps.events.transact((batch) => {
-      let n = 0
-      for (const conv of repo.openOf(workspaceId, userId)) if (this.change(batch, conv, null, by)) n++
-      return n
-    })
+  *unassignAllOfUnit(batch: Emitter, workspaceId: number, userId: number, by: AssignedBy = null): Q<number> {
+    let n = 0
+    for (const conv of yield* this.deps.repo.openOf(workspaceId, userId)) if (yield* this.change(batch, conv, null, by)) n++
+    return n
   }
 
   /** Round robin on the conversation's channel; false when nobody available has room. */
-  private autoAssign(batch: EventBatch, conv: ConversationRow): boolean {
+  private *autoAssign(batch: Emitter, conv: ConversationRow): Q<boolean> {
     const { repo } = this.deps
-    const members = repo.activeMembers(conv.channelId)
+    const members = yield* repo.activeMembers(conv.channelId)
     const available = members.filter((p) => p.id !== conv.assigneeId && this.isAvailable(p))
     if (available.length === 0) return false
     // The position is read here, when someone is given work, not cached: it is written in
     // this transaction, and a rolled-back one must leave the saved position as it was.
     const next = nextAssignee(
       available.map((p) => p.id),
-      repo.openLoads(conv.workspaceId),
-      repo.rotation(conv.channelId).lastAssigned,
-      repo.cap(conv.workspaceId),
+      yield* repo.openLoads(conv.workspaceId),
+      (yield* repo.rotation(conv.channelId)).lastAssigned,
+      yield* repo.cap(conv.workspaceId),
     )
     const person = available.find((p) => p.id === next)
     if (!person) return false
-    repo.setLastAssigned(conv.channelId, person.id)
-    this.change(batch, conv, person, null)
+    yield* repo.setLastAssigned(conv.channelId, person.id)
+    yield* this.change(batch, conv, person, null)
     return true
   }
 
   /** One change of assignee with its line and events; undefined when it already had that one. */
-  private change(batch: EventBatch, conv: ConversationRow, target: Person | null, by: AssignedBy): ConversationDTO | undefined {
+  private *change(batch: Emitter, conv: ConversationRow, target: Person | null, by: AssignedBy): Q<ConversationDTO | undefined> {
     const now = this.deps.now()
     const data: SystemLineData = target
       ? { action: 'assigned', actor: by, target: { userId: target.id, name: target.name } }
       : { action: 'unassigned', actor: by }
-    const done = this.deps.writer.assign(batch, conv, target?.id ?? null, {
-      text: systemLineText(data),
-      data,
-      userId: by?.userId ?? null,
-      now,
-    })
+    // The assignee column, the timeline line and conversation.updated: the inbox writer's.
+    const done = yield* sqliteOnly('InboxWriter.assign', () =>
+      this.deps.writer.assign(eventBatchOf(batch, 'InboxWriter.assign'), conv, target?.id ?? null, {
+        text: systemLineText(data),
+        data,
+        userId: by?.userId ?? null,
+        now,
+      }),
+    )
     if (!done) return undefined
     // Their client notifies them (unless they took it themselves, which it can tell from `by`).
     if (target)

@@ -5,13 +5,19 @@
 // marked `context.automatic` and sent by nobody (`senderUserId: null`). The customer
 // has just written, so the 24-hour window is open; a message Meta retried for a day
 // (the window already closed) gets nothing.
-import type { CommittedEvent } from '../../events/event-log.ts'
-import type { InboxStore } from '../../store/inbox-store.ts'
+//
+// Issue 17: a unit of work. The workspace's settings and the channel are read through their
+// units (either database); the conversation, the reply and its outbox row are still the
+// inbox store's, writer's and outbox's, synchronous on SQLite (sqlite-only.ts).
+import type { CommittedEvent, Emitter } from '../../events/event-log.ts'
+import type { ConversationRow, InboxStore, MessageRow } from '../../store/inbox-store.ts'
+import type { Q } from '../../store/unit.ts'
 import type { WorkspaceSettingsNow } from '../channels/workspace-settings.ts'
 import type { CustomerWrote } from '../effects.ts'
 import type { InboxWriter } from '../inbox/writer.ts'
 import type { Outbox } from '../sending/outbox.ts'
 import { isOpen } from './business-hours.ts'
+import { eventBatchOf, sqliteOnly } from './sqlite-only.ts'
 
 /** The away message goes at most once per conversation in this long. */
 export const AWAY_REPLY_EVERY_MS = 12 * 3600 * 1000
@@ -29,69 +35,77 @@ export interface AutoRepliesDeps {
 export class AutoReplies {
   constructor(private readonly deps: AutoRepliesDeps) {}
 
-  /** The side effect of a customer's message (effects.ts `onCustomerWrote`), inside its transaction. */
-  onCustomerWrote = ({ before, message, batch }: CustomerWrote): void => {
+  /** The side effect of a customer's message (effects.ts `onCustomerWrote`), at once inside its (SQLite) transaction. */
+  onCustomerWrote = (e: CustomerWrote): void => {
+    this.deps.store.runNow(this.customerWroteUnit(e))
+  };
+
+  /** The greeting and the away message a customer's message calls for, in its transaction. */
+  *customerWroteUnit({ before, message, batch }: { before: ConversationRow; message: MessageRow; batch: Emitter }): Q<void> {
     const { store } = this.deps
     // A reaction is not a message to answer.
     if (message.type === 'reaction') return
-    const settings = this.deps.settings.get(message.workspaceId)
+    const settings = yield* this.deps.settings.repo.get(message.workspaceId)
     if (!settings || (!settings.greetingMessage && !settings.awayMessage)) return
-    const channel = store.runNow(store.channels.byId(message.channelId))
+    const channel = yield* store.channels.byId(message.channelId)
     if (!channel) return
     const now = this.deps.now()
-    const conv = store.conversation(channel.workspaceId, message.conversationId)
-    if (!conv || conv.windowExpiresAt === null || conv.windowExpiresAt <= now) return
-    const row = store.conversationByChannelContact(conv.channelId, conv.contact.id)
-    if (!row) return
+    yield* sqliteOnly('InboxWriter.record (an automatic reply)', () => {
+      const events = eventBatchOf(batch, 'InboxWriter.record (an automatic reply)')
+      const conv = store.conversation(channel.workspaceId, message.conversationId)
+      if (!conv || conv.windowExpiresAt === null || conv.windowExpiresAt <= now) return
+      const row = store.conversationByChannelContact(conv.channelId, conv.contact.id)
+      if (!row) return
 
-    const replies: Array<{ kind: AutomaticKind; text: string }> = []
-    if (settings.greetingMessage && before.lastMessageId === null) replies.push({ kind: 'greeting', text: settings.greetingMessage })
-    const away =
-      settings.awayMessage &&
-      !isOpen(settings.businessHours, settings.timezone, now) &&
-      (row.awayRepliedAt === null || now - row.awayRepliedAt >= AWAY_REPLY_EVERY_MS)
-    if (away) {
-      replies.push({ kind: 'away', text: settings.awayMessage! })
-      this.deps.writer.noteAwayReply(row.id, now)
-    }
+      const replies: Array<{ kind: AutomaticKind; text: string }> = []
+      if (settings.greetingMessage && before.lastMessageId === null) replies.push({ kind: 'greeting', text: settings.greetingMessage })
+      const away =
+        settings.awayMessage &&
+        !isOpen(settings.businessHours, settings.timezone, now) &&
+        (row.awayRepliedAt === null || now - row.awayRepliedAt >= AWAY_REPLY_EVERY_MS)
+      if (away) {
+        replies.push({ kind: 'away', text: settings.awayMessage! })
+        this.deps.writer.noteAwayReply(row.id, now)
+      }
 
-    for (const reply of replies) {
-      const current = store.conversationByChannelContact(conv.channelId, conv.contact.id)!
-      this.deps.writer.record(
-        batch,
-        current,
-        {
-          direction: 'out',
-          type: 'text',
-          text: reply.text,
-          media: null,
-          data: null,
-          context: { automatic: reply.kind },
-          replyToMessageId: null,
-          clientMessageId: null,
-          senderUserId: null,
-          status: 'queued',
-          timestamp: now,
-          createdAt: now,
-          updatedAt: now,
-        },
-        {
-          by: 'agent',
-          // Parley's own answer, not a person's: the customer still waits for one.
-          automatic: true,
-          now,
-          // The channel's provider writes the request body; the outbox worker sends it.
-          alongside: (stored) => {
-            this.deps.outbox.enqueue(stored, channel.kind, {
-              to: conv.contact.externalId,
-              content: { type: 'text', body: reply.text, previewUrl: /\bhttps?:\/\/\S/i.test(reply.text) },
-              quote: null,
-              tag: null,
-            })
+      for (const reply of replies) {
+        const current = store.conversationByChannelContact(conv.channelId, conv.contact.id)!
+        this.deps.writer.record(
+          events,
+          current,
+          {
+            direction: 'out',
+            type: 'text',
+            text: reply.text,
+            media: null,
+            data: null,
+            context: { automatic: reply.kind },
+            replyToMessageId: null,
+            clientMessageId: null,
+            senderUserId: null,
+            status: 'queued',
+            timestamp: now,
+            createdAt: now,
+            updatedAt: now,
           },
-        },
-      )
-    }
+          {
+            by: 'agent',
+            // Parley's own answer, not a person's: the customer still waits for one.
+            automatic: true,
+            now,
+            // The channel's provider writes the request body; the outbox worker sends it.
+            alongside: (stored) => {
+              this.deps.outbox.enqueue(stored, channel.kind, {
+                to: conv.contact.externalId,
+                content: { type: 'text', body: reply.text, previewUrl: /\bhttps?:\/\/\S/i.test(reply.text) },
+                quote: null,
+                tag: null,
+              })
+            },
+          },
+        )
+      }
+    })
   }
 
   /** After the commit: whether it queued an automatic reply (the outbox worker is then woken). */

@@ -8,7 +8,15 @@
 // like any other: who held a stream when the process stopped (or closed their last one
 // within the grace) stays online for the grace after the start, and their browser
 // reconnects within seconds (store/presence.ts keeps that across restarts).
+//
+// Issue 17: per process by design. Each process knows the streams it holds; with several
+// processes behind a load balancer a person online on node A is offline to node B's
+// automatic assignment. Crossing processes would need the stream count per person in the
+// database (or a heartbeat row per node and person, with expiry on the database clock) and
+// the offline transition decided by one owner (a lease) so that it is emitted once.
+// The memory across restarts is written through units (store/presence.ts, either database).
 import type { PresenceRepo } from '../../store/presence.ts'
+import type { Q } from '../../store/unit.ts'
 
 /** Someone became online (their first stream) or offline (after the grace). */
 export type PresenceListener = (userId: number, online: boolean) => void
@@ -19,7 +27,11 @@ export interface PresenceOptions {
   /** A listener threw: reported here, and the other listeners still run. */
   onListenerError?: (err: unknown) => void
   /** Presence's memory across restarts; none: in memory only. */
-  repo?: Pick<PresenceRepo, 'mark' | 'recent'>
+  memory?: {
+    repo: Pick<PresenceRepo, 'mark' | 'recent'>
+    /** Runs a unit at once (SQLite: runSync on the app's connection). */
+    runNow: <T>(unit: Q<T>) => T
+  }
   now?: () => number
 }
 
@@ -45,8 +57,9 @@ export class Presence {
    * the grace (no event: nothing changed for anyone), unless a stream of theirs opens.
    */
   start(): void {
-    if (!this.opts.repo) return
-    for (const { userId, workspaceId } of this.opts.repo.recent(this.now() - this.opts.offlineAfterMs)) {
+    const memory = this.opts.memory
+    if (!memory) return
+    for (const { userId, workspaceId } of memory.runNow(memory.repo.recent(this.now() - this.opts.offlineAfterMs))) {
       if (this.people.has(userId)) continue
       const person: Person = { workspaceId, offlineTimer: undefined }
       this.people.set(userId, person)
@@ -57,7 +70,8 @@ export class Presence {
   /** From the stream hub: a person's first stream opened (true) or their last one closed (false). */
   streams(userId: number, workspaceId: number, open: boolean): void {
     if (this.stopped) return
-    this.opts.repo?.mark(userId, open, this.now())
+    const memory = this.opts.memory
+    memory?.runNow(memory.repo.mark(userId, open, this.now()))
     const person = this.people.get(userId)
     if (open) {
       if (person) {
