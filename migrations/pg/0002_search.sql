@@ -69,8 +69,9 @@ BEGIN
       q := CASE WHEN q IS NULL THEN term_q ELSE q && term_q END;
     END IF;
   END LOOP;
-  -- No word at all (the parser keeps no such term; a defence): a query that finds nothing.
-  RETURN coalesce(q, ''::tsquery);
+  -- No word at all (the parser keeps no such term; a defence): NULL, which finds nothing (an
+  -- empty tsquery would too, with a NOTICE on every call).
+  RETURN q;
 END
 $$;
 --> statement-breakpoint
