@@ -7,24 +7,33 @@
 // tsquery or FTS5 syntax (quotes, & | ! : *) is only ever words. Edits and deletions reach the
 // index in the writer's own transaction on both.
 import t from 'tap'
+import { fork } from 'node:child_process'
+import path from 'node:path'
 import { parseQuery } from '../src/domain/search/query.ts'
 import { Search, type SearchFound, type SearchRequest } from '../src/domain/search/search.ts'
 import { SearchQueries } from '../src/store/search.ts'
 import { flushSearchIndex } from '../src/store/search-index.ts'
+import { all } from '../src/store/unit.ts'
+import { numberPlaceholders } from '../src/store/conn.ts'
+import { migratePg, openPgPool } from '../src/store/pg/db.ts'
+import { PgRunner } from '../src/store/runner.ts'
 import { type DialectDb, onBoth } from './helpers/dialects.ts'
+import { freshPgDatabase } from './helpers/pg.ts'
+
+type Store = Pick<DialectDb, 'runner' | 'exec'>
 
 const WS = 1
 const OTHER_WS = 2
 const day = (s: string) => Date.parse(`${s}T12:00:00Z`)
 
 /** Runs SQL and then the index's last step of a commit (SQLite: migration 0019's pending list; PostgreSQL: nothing). */
-async function write(db: DialectDb, sql: string, params: unknown[] = []): Promise<void> {
+async function write(db: Store, sql: string, params: unknown[] = []): Promise<void> {
   await db.exec(sql, params)
   await db.runner.transact(() => flushSearchIndex())
 }
 
 /** Workspace 1: channels Sales (1) and Support (2), agents Ana Silva (1) and Bruno (2); workspace 2 mirrors some of it. */
-async function seed(db: DialectDb): Promise<void> {
+async function seed(db: Store): Promise<void> {
   await db.exec(`INSERT INTO channels (workspace_id, kind, external_id, name) VALUES (1, 'whatsapp', 'p1', 'Sales'),
     (1, 'whatsapp', 'p2', 'Support'), (2, 'whatsapp', 'p3', 'Sales')`)
   await db.exec(`INSERT INTO users (workspace_id, email, name, password_hash, role) VALUES
@@ -300,3 +309,61 @@ t.test('a bad query is refused before any database, with the same words', async 
     t.equal(parsed.ok, false, `${JSON.stringify(q)} is refused`)
   }
 })
+
+t.test(
+  'PostgreSQL: a writer killed with SIGKILL mid-stream leaves every committed message and contact searchable, nothing else',
+  async (t) => {
+    const url = await freshPgDatabase(t)
+    if (!url) return
+    await migratePg(url, 'search-crash-test')
+    const pool = openPgPool(url, { nodeId: 'search-crash-test', max: 2 })
+    t.teardown(() => pool.end())
+    const runner = new PgRunner(pool)
+    const db: Store = {
+      runner,
+      exec: async (sql: string, params: unknown[] = []) => void (await pool.query(numberPlaceholders(sql), params)),
+    }
+    await db.exec(`INSERT INTO workspaces (name) VALUES ('W'), ('Other')`)
+    await seed(db)
+    const committed: { i: number; contact: number; conversation: number; message: number }[] = []
+    const child = fork(path.join(import.meta.dirname, 'helpers', 'search-pg-writer.ts'), {
+      execArgv: ['--import', 'tsx'],
+      env: { ...process.env, PG_URL: url },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    })
+    const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()))
+    child.on('message', (m) => committed.push(m as (typeof committed)[number]))
+    // Wait for a state, not a time: enough commits seen, then kill it wherever it is.
+    const deadline = Date.now() + 60_000
+    while (committed.length < 30 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+    child.kill('SIGKILL')
+    await exited
+    t.ok(committed.length >= 30, `${committed.length} transactions committed before the kill`)
+    const state = await runner.read(function* () {
+      return {
+        unindexed: yield* all<{ id: number }>(
+          `SELECT id FROM messages WHERE type <> 'reaction' AND (direction <> 'system' OR type = 'note')
+          AND id NOT IN (SELECT id FROM search.message_doc)`,
+        ),
+        orphans: yield* all<{ id: number }>('SELECT id FROM search.message_doc WHERE id NOT IN (SELECT id FROM messages)'),
+        contactsUnindexed: yield* all<{ id: number }>('SELECT id FROM contacts WHERE id NOT IN (SELECT id FROM search.contact_doc)'),
+        contactOrphans: yield* all<{ id: number }>('SELECT id FROM search.contact_doc WHERE id NOT IN (SELECT id FROM contacts)'),
+      }
+    })
+    t.same(state, { unindexed: [], orphans: [], contactsUnindexed: [], contactOrphans: [] }, 'the index holds exactly the stored rows')
+    for (const c of [committed[0]!, committed[committed.length - 1]!]) {
+      const byWord = await runner.read(() => search.findUnit(request(`crashword${c.i}`)))
+      t.same(
+        byWord.map((f) => [f.hit.conversationId, f.messageId]),
+        [[c.conversation, c.message]],
+        `message ${c.message} (committed) is found by its word`,
+      )
+      const byName = await runner.read(() => search.findUnit(request(`crashname${c.i}`)))
+      t.same(
+        byName.map((f) => [f.hit.conversationId, f.messageId]),
+        [[c.conversation, null]],
+        `contact ${c.contact} (committed) is found by its name`,
+      )
+    }
+  },
+)
