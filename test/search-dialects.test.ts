@@ -9,6 +9,7 @@
 import t from 'tap'
 import { fork } from 'node:child_process'
 import path from 'node:path'
+import pg from 'pg'
 import { parseQuery } from '../src/domain/search/query.ts'
 import { Search, type SearchFound, type SearchRequest } from '../src/domain/search/search.ts'
 import { SearchQueries } from '../src/store/search.ts'
@@ -18,7 +19,7 @@ import { numberPlaceholders } from '../src/store/conn.ts'
 import { migratePg, openPgPool } from '../src/store/pg/db.ts'
 import { PgRunner } from '../src/store/runner.ts'
 import { type DialectDb, onBoth } from './helpers/dialects.ts'
-import { freshPgDatabase } from './helpers/pg.ts'
+import { freshPgDatabase, pgAdminUrl, withDatabase } from './helpers/pg.ts'
 
 type Store = Pick<DialectDb, 'runner' | 'exec'>
 
@@ -367,3 +368,23 @@ t.test(
     }
   },
 )
+
+t.test('PostgreSQL: a database not in UTF8 is refused by the migration, in words', async (t) => {
+  const admin = pgAdminUrl()
+  if (!admin) return
+  const name = `parley_t_ascii_${Date.now().toString(36)}`
+  const c = new pg.Client({ connectionString: admin })
+  await c.connect()
+  t.teardown(async () => {
+    await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+    await c.end()
+  })
+  await c.query(`CREATE DATABASE ${name} ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0`)
+  const err = await migratePg(withDatabase(admin, name), 'search-ascii-test').then(
+    () => undefined,
+    (e: unknown) => e as Error & { cause?: Error },
+  )
+  // drizzle's migrator wraps the server's words as the cause of a "Failed query" error.
+  const said = `${err?.message ?? ''} ${err?.cause?.message ?? ''}`
+  t.match(said, /Parley needs a UTF8 PostgreSQL database \(this one is SQL_ASCII\)/, 'refused, saying why')
+})

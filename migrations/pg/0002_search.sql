@@ -25,6 +25,18 @@
 -- * A text is indexed up to its first 100,000 characters (a tsvector holds at most 1 MB).
 -- * media and data are JSON written by the app (JSON.stringify): read with ::jsonb, as the report
 --   triggers do; SQLite's json_valid() guard has no cheap equivalent before PostgreSQL 16.
+-- Search reads text as UTF-8 (unaccent's rules, the word classes): a database in another encoding
+-- (SQL_ASCII, from an initdb without a UTF-8 locale) is refused here, in words, rather than
+-- searched wrongly.
+DO $$
+BEGIN
+  IF current_setting('server_encoding') <> 'UTF8' THEN
+    RAISE EXCEPTION 'Parley needs a UTF8 PostgreSQL database (this one is %): create it with ENCODING ''UTF8'' (initdb -E UTF8 --locale=C.UTF-8)',
+      current_setting('server_encoding');
+  END IF;
+END
+$$;
+--> statement-breakpoint
 CREATE EXTENSION IF NOT EXISTS unaccent;
 --> statement-breakpoint
 CREATE EXTENSION IF NOT EXISTS pg_trgm;
