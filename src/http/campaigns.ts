@@ -13,6 +13,7 @@ import { cursorOf, idFromCursor, keysetPage } from './paging.ts'
 
 const DEFAULT_PAGE = 50
 const MAX_PAGE = 500
+const CSV_PAGE = 1000
 
 const ParamName = Type.String({ minLength: 1, maxLength: 60 })
 // Union branches carry no additionalProperties: false — Fastify's Ajv removes
@@ -58,7 +59,8 @@ const IdParams = Type.Object({ id: Type.Integer({ minimum: 1 }) })
 const iso = (t: number | null) => (t === null ? '' : new Date(t).toISOString())
 
 export async function campaignRoutes(app: FastifyInstance, opts: { services: Services }) {
-  const { events } = opts.services
+  // Issue 17: reads run as units (one snapshot, with their eventId), writes in the service's units.
+  const { units, unitLog } = opts.services
   const { service, analytics } = opts.services.campaigns
   const r = app.withTypeProvider<TypeBoxTypeProvider>()
   app.addHook('onRequest', app.authenticate)
@@ -80,8 +82,8 @@ export async function campaignRoutes(app: FastifyInstance, opts: { services: Ser
       },
     },
     async (req) => {
-      const { result, eventId } = events.snapshot(() =>
-        service.list(req.session.workspaceId, {
+      const { result, eventId } = await unitLog.snapshot(() =>
+        service.listUnit(req.session.workspaceId, {
           beforeId: req.query.cursor ? idFromCursor(req.query.cursor) : undefined,
           limit: req.query.limit ?? DEFAULT_PAGE,
         }),
@@ -113,12 +115,12 @@ export async function campaignRoutes(app: FastifyInstance, opts: { services: Ser
     '/api/campaigns/audience',
     { schema: { body: Type.Object({ audience: Audience }, { additionalProperties: false }) } },
     async (req) => ({
-      audience: service.audienceSize(req.session.workspaceId, req.body.audience as CampaignAudience),
+      audience: await units.read(() => service.audienceSizeUnit(req.session.workspaceId, req.body.audience as CampaignAudience)),
     }),
   )
 
   r.get('/api/campaigns/:id', { schema: { params: IdParams } }, async (req) => {
-    const { result, eventId } = events.snapshot(() => service.get(req.session.workspaceId, req.params.id))
+    const { result, eventId } = await unitLog.snapshot(() => service.getUnit(req.session.workspaceId, req.params.id))
     return { campaign: result, eventId }
   })
 
@@ -140,13 +142,13 @@ export async function campaignRoutes(app: FastifyInstance, opts: { services: Ser
   )
 
   r.post('/api/campaigns/:id/pause', { preValidation: adminOnly, schema: { params: IdParams } }, async (req) => ({
-    campaign: service.pause(req.session.workspaceId, req.params.id),
+    campaign: await service.pause(req.session.workspaceId, req.params.id),
   }))
   r.post('/api/campaigns/:id/resume', { preValidation: adminOnly, schema: { params: IdParams } }, async (req) => ({
-    campaign: service.resume(req.session.workspaceId, req.params.id),
+    campaign: await service.resume(req.session.workspaceId, req.params.id),
   }))
   r.post('/api/campaigns/:id/cancel', { preValidation: adminOnly, schema: { params: IdParams } }, async (req) => ({
-    campaign: service.cancel(req.session.workspaceId, req.params.id),
+    campaign: await service.cancel(req.session.workspaceId, req.params.id),
   }))
 
   // Explicit, never automatic: sends in doubt may have reached WhatsApp (see the domain).
@@ -188,10 +190,9 @@ export async function campaignRoutes(app: FastifyInstance, opts: { services: Ser
       },
     },
     async (req) => {
-      service.owned(req.session.workspaceId, req.params.id)
       const limit = req.query.limit ?? DEFAULT_PAGE
-      const { result, eventId } = events.snapshot(() =>
-        analytics.recipients(req.params.id, {
+      const { result, eventId } = await unitLog.snapshot(() =>
+        service.recipientsUnit(req.session.workspaceId, req.params.id, {
           afterId: req.query.cursor ? idFromCursor(req.query.cursor) : undefined,
           limit: limit + 1,
           status: req.query.status,
@@ -203,7 +204,7 @@ export async function campaignRoutes(app: FastifyInstance, opts: { services: Ser
   )
 
   r.get('/api/campaigns/:id/recipients.csv', { schema: { params: IdParams } }, async (req, reply) => {
-    const c = service.owned(req.session.workspaceId, req.params.id)
+    const c = await service.owned(req.session.workspaceId, req.params.id)
     const header = [
       'recipient_id',
       'contact_id',
@@ -237,12 +238,17 @@ export async function campaignRoutes(app: FastifyInstance, opts: { services: Ser
         iso(x.failedAt),
         iso(x.repliedAt),
       ])
-    const pages = analytics.allRecipients(c.id)
+    // Every recipient in id order, a page (one read) at a time.
     const body = Readable.from(
-      (function* () {
+      (async function* () {
         // A BOM so Excel reads the names as UTF-8.
         yield '\ufeff' + csvLine(header)
-        for (const page of pages) yield page.map(row).join('')
+        for (let after = 0; ; ) {
+          const page = await units.read(() => analytics.recipientsUnit(c.id, { afterId: after, limit: CSV_PAGE }))
+          if (page.length === 0) return
+          yield page.map(row).join('')
+          after = page[page.length - 1]!.id
+        }
       })(),
     )
     return reply

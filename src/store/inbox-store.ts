@@ -34,7 +34,7 @@ export class InboxStore {
     this.conversations = new ConversationsRepo(db)
     this.messages = new MessagesRepo(db)
     this.labels = new LabelsNow(new LabelsRepo(), (unit) => this.runNow(unit))
-    this.users = new UsersRepo(db)
+    this.users = new UsersRepo()
   }
 
   /**
@@ -134,7 +134,7 @@ export class InboxStore {
 
   /** The name a system line gives an agent (their own workspace's users only). */
   userName(workspaceId: number, userId: number): string | undefined {
-    return this.users.nameInWorkspace(workspaceId, userId)
+    return this.runNow(this.users.nameInWorkspace(workspaceId, userId))
   }
 
   /** Clears the unread count; returns undefined if not in this workspace. */

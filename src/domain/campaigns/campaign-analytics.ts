@@ -3,7 +3,7 @@
 // `campaign.updated` and the per-recipient table run the same status expression over
 // the same rows, so they cannot disagree. Updates go out on the ordinary event stream,
 // at most a few times a second per campaign, whenever a campaign's messages change.
-import type { CommittedEvent, EventLog } from '../../events/event-log.ts'
+import type { CommittedEvent, UnitLog } from '../../events/event-log.ts'
 import type {
   CampaignAudience,
   CampaignCounts,
@@ -15,6 +15,7 @@ import type {
 import { campaignIdOf } from '../../events/types.ts'
 import type { RecipientJoin } from '../../store/campaign-recipients.ts'
 import type { CampaignRepos, CampaignRow } from '../../store/campaigns.ts'
+import type { Q } from '../../store/unit.ts'
 import { plainReason } from '../sending/meta-errors.ts'
 import { recipientFailure } from './campaign-recipient.ts'
 
@@ -65,16 +66,17 @@ export class CampaignAnalytics {
 
   constructor(
     private readonly repos: CampaignRepos,
-    private readonly events: EventLog,
+    private readonly unitLog: UnitLog,
     private readonly now: () => number,
-    private readonly load: (id: number) => CampaignRow | undefined,
+    /** Runs a unit at once inside the open (synchronous, SQLite) transaction, for callers still synchronous. */
+    private readonly runNow: <T>(unit: Q<T>) => T,
     private readonly hooks: { onCampaignMessage?: () => void; onError: (err: unknown) => void },
   ) {}
 
   start(): void {
     this.stopped = false
     this.refresher = setInterval(() => {
-      for (const id of this.repos.campaigns.runningIds()) this.dirty.add(id)
+      for (const id of this.runNow(this.repos.campaigns.runningIds())) this.dirty.add(id)
       this.schedule()
     }, RUNNING_REFRESH_MS)
     this.refresher.unref()
@@ -86,7 +88,12 @@ export class CampaignAnalytics {
     clearInterval(this.refresher)
   }
 
+  /** For callers still synchronous (the health report on SQLite). */
   counts(campaignId: number): CampaignCounts {
+    return this.runNow(this.countsUnit(campaignId))
+  }
+
+  *countsUnit(campaignId: number): Q<CampaignCounts> {
     const c: CampaignCounts = {
       total: 0,
       queued: 0,
@@ -99,7 +106,7 @@ export class CampaignAnalytics {
       skipped: 0,
       replied: 0,
     }
-    for (const row of this.repos.recipients.statusCounts(campaignId)) {
+    for (const row of yield* this.repos.recipients.statusCounts(campaignId)) {
       c.total += row.n
       c.replied += row.replied ?? 0
       if (row.s in c) c[row.s as keyof CampaignCounts] += row.n
@@ -125,14 +132,14 @@ export class CampaignAnalytics {
     return dt >= 1000 ? Math.max(0, Math.round((((n - first.n) * 1000) / dt) * 10) / 10) : 0
   }
 
-  dto(row: CampaignRow): CampaignDTO {
-    const counts = this.counts(row.id)
-    const failures = this.repos.recipients.failureCounts(row.id).map((f) => ({
+  *dtoUnit(row: CampaignRow): Q<CampaignDTO> {
+    const counts = yield* this.countsUnit(row.id)
+    const failures = (yield* this.repos.recipients.failureCounts(row.id)).map((f) => ({
       code: f.code,
       reason: f.code !== null ? plainReason(f.code, f.detail) : (f.detail ?? 'Not sent'),
       count: f.n,
     }))
-    const skips = this.repos.recipients.skipCounts(row.id).map((s) => ({
+    const skips = (yield* this.repos.recipients.skipCounts(row.id)).map((s) => ({
       reason: s.reason ?? 'unknown',
       label: SKIP_LABELS[s.reason ?? ''] ?? s.reason ?? 'Skipped',
       count: s.n,
@@ -165,19 +172,8 @@ export class CampaignAnalytics {
     }
   }
 
-  recipients(campaignId: number, opts: { afterId?: number; limit: number; status?: string }): CampaignRecipientDTO[] {
-    return this.repos.recipients.page(campaignId, opts).map(toRecipientDTO)
-  }
-
-  /** Every recipient in id order, a page at a time (the CSV export streams this). */
-  *allRecipients(campaignId: number, pageSize = 1000): Generator<CampaignRecipientDTO[]> {
-    let after = 0
-    for (;;) {
-      const page = this.recipients(campaignId, { afterId: after, limit: pageSize })
-      if (page.length === 0) return
-      yield page
-      after = page[page.length - 1]!.id
-    }
+  *recipientsUnit(campaignId: number, opts: { afterId?: number; limit: number; status?: string }): Q<CampaignRecipientDTO[]> {
+    return (yield* this.repos.recipients.page(campaignId, opts)).map(toRecipientDTO)
   }
 
   /** Publishes this campaign soon (a change the event stream did not show). */
@@ -211,27 +207,32 @@ export class CampaignAnalytics {
     if (this.stopped || this.timer || this.dirty.size === 0) return
     this.timer = setTimeout(() => {
       this.timer = undefined
-      this.flush()
+      void this.flush()
     }, FLUSH_MS)
     this.timer.unref()
   }
 
-  flush(): void {
+  /** Publishes the changed campaigns in one unit; never throws (errors go to onError). */
+  async flush(): Promise<void> {
     const ids = [...this.dirty]
     this.dirty.clear()
+    const self = this
+    // Remembered once committed: a unit that rolls back published nothing.
+    const sent: [number, string][] = []
     try {
-      this.events.transact((batch) => {
+      await this.unitLog.transact(function* (batch) {
         for (const id of ids) {
-          const row = this.load(id)
+          const row = yield* self.repos.campaigns.byId(id)
           if (!row) continue
-          const dto = this.dto(row)
+          const dto = yield* self.dtoUnit(row)
           // Unchanged (a refresh of an idle campaign): nothing to publish.
           const key = JSON.stringify({ ...dto, updatedAt: 0 })
-          if (this.lastSent.get(id) === key) continue
-          this.lastSent.set(id, key)
+          if (self.lastSent.get(id) === key) continue
+          sent.push([id, key])
           batch.emit(row.workspaceId, 'campaign.updated', { campaign: dto })
         }
       })
+      for (const [id, key] of sent) this.lastSent.set(id, key)
     } catch (err) {
       this.hooks.onError(err)
     }

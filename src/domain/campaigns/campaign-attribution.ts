@@ -7,10 +7,11 @@
 //     recent such campaign wins). The message then carries `context.campaign`, so the
 //     conversation shows "replied to campaign …"; it is an ordinary inbound message in
 //     every other way and lands in the inbox like any other.
-import type { EventBatch } from '../../events/event-log.ts'
+import type { Emitter } from '../../events/event-log.ts'
 import type { CampaignRef } from '../../events/types.ts'
 import type { CampaignRecipientsRepo } from '../../store/campaign-recipients.ts'
 import type { ChannelRow, MessageRow } from '../../store/inbox-store.ts'
+import type { Q } from '../../store/unit.ts'
 import type { InboxWriter } from '../inbox/writer.ts'
 import type { ContactsService } from '../contacts/contacts.ts'
 import type { OptOutKeywords } from './opt-out.ts'
@@ -23,24 +24,36 @@ export class CampaignAttribution {
     private readonly keywords: OptOutKeywords,
     private readonly windowMs: number,
     private readonly onAttributed: (campaignId: number) => void,
+    /** Runs a unit at once inside the ingest's (synchronous, SQLite) transaction. */
+    private readonly runNow: <T>(unit: Q<T>) => T,
   ) {}
 
-  onInbound(channel: ChannelRow, row: MessageRow, batch: EventBatch): MessageRow | undefined {
+  /**
+   * Inside the ingest's transaction (still synchronous: the inbox writer is not yet a unit):
+   * the decision as a unit, then the message's `context.campaign` through the writer.
+   */
+  onInbound(channel: ChannelRow, row: MessageRow, batch: Emitter): MessageRow | undefined {
+    const ref = this.runNow(this.attributeUnit(channel, row, batch))
+    if (!ref) return undefined
+    this.onAttributed(ref.id)
+    // No event of its own: message.created, emitted next, carries the attribution.
+    return this.writer.updateMessage(null, row.id, { context: { ...(row.context ?? {}), campaign: ref }, updatedAt: row.updatedAt })
+  }
+
+  /** A stop keyword opts the contact out; the campaign the message answers (its first reply marked), if any. */
+  *attributeUnit(channel: ChannelRow, row: MessageRow, batch: Emitter): Q<CampaignRef | undefined> {
     if (channel.kind !== 'whatsapp' || row.direction !== 'in') return undefined
-    const contact = this.contacts.contactOfConversation(row.conversationId)
+    const contact = yield* this.contacts.contactOfConversationUnit(row.conversationId)
     if (contact === undefined) return undefined
     // A reaction is not a reply; an emoji cannot be a stop word.
     if (row.type === 'reaction') return undefined
-    if (this.keywords.matches(row.text)) this.contacts.optOutInTx(contact, 'keyword', row.text, row.timestamp, batch)
+    if (this.keywords.matches(row.text)) yield* this.contacts.optOutUnit(contact, 'keyword', row.text, row.timestamp, batch)
 
-    const quoted = row.replyToMessageId !== null ? this.recipients.byMessage(row.replyToMessageId) : undefined
-    const hit = quoted ?? this.recipients.deliveredWithin(contact, row.timestamp, this.windowMs)
+    const quoted = row.replyToMessageId !== null ? yield* this.recipients.byMessage(row.replyToMessageId) : undefined
+    const hit = quoted ?? (yield* this.recipients.deliveredWithin(contact, row.timestamp, this.windowMs))
     if (!hit) return undefined
     // Counted once per recipient: the first reply. A later quote is still shown as one.
-    if (hit.repliedAt === null) this.recipients.markReplied(hit.recipientId, row.timestamp, row.id)
-    const ref: CampaignRef = { id: hit.campaignId, name: hit.name }
-    this.onAttributed(hit.campaignId)
-    // No event of its own: message.created, emitted next, carries the attribution.
-    return this.writer.updateMessage(null, row.id, { context: { ...(row.context ?? {}), campaign: ref }, updatedAt: row.updatedAt })
+    if (hit.repliedAt === null) yield* this.recipients.markReplied(hit.recipientId, row.timestamp, row.id)
+    return { id: hit.campaignId, name: hit.name }
   }
 }

@@ -11,9 +11,17 @@
 // was still pending, and its message, outbox row and `message.created` event are
 // written with it. A crash before the commit leaves it pending; after, the outbox owns
 // it (a send interrupted mid-call becomes `unknown` and is settled by its status via
-// biz_opaque_callback_data). So nobody is messaged twice and nobody is forgotten.
+// biz_opaque_callback_data). So nobody is messaged twice and nobody is forgotten. With
+// several processes on PostgreSQL two runners may read the same pending rows: the claim's
+// conditional UPDATE lets one of them take each recipient (store/campaign-recipients.ts).
+//
+// Issue 17: the runner's database steps are units of work (store/unit.ts) run through
+// `units` and `unitLog`; its timers, the token bucket and the outbox handoff are as before.
+// The message and outbox row of a claim are still written by the inbox writer and the
+// outbox, which are synchronous SQLite code: that step refuses to run on PostgreSQL
+// (InboxWriterNotPortedError) until they are units too.
 import type { FastifyBaseLogger } from 'fastify'
-import type { EventLog } from '../../events/event-log.ts'
+import { type Emitter, EventBatch, type UnitLog } from '../../events/event-log.ts'
 import type { CampaignParams, CampaignRef } from '../../events/types.ts'
 import type { ChannelRow, ContactRow, InboxStore } from '../../store/inbox-store.ts'
 import type { InboxWriter } from '../inbox/writer.ts'
@@ -27,6 +35,8 @@ import type { SendRateLimiter } from '../sending/outbox-rate.ts'
 import type { BuiltTemplate, TemplateService } from '../sending/templates.ts'
 import { plainReason } from '../sending/meta-errors.ts'
 import { Wakeup } from '../wakeup.ts'
+import type { UnitRunner } from '../../store/runner.ts'
+import { type Q, step } from '../../store/unit.ts'
 
 /** Outbox priority of campaign messages: after every agent reply (0). */
 export const CAMPAIGN_PRIORITY = 1
@@ -67,14 +77,25 @@ export interface RunnerDeps {
   /** The campaign tables: recipients to claim, health to read. */
   repos: CampaignRepos
   sending: RunnerSending
+  units: UnitRunner
+  unitLog: UnitLog
+  /** Runs a unit at once inside the open (synchronous, SQLite) transaction: the writer's `alongside`. */
+  runNow: <T>(unit: Q<T>) => T
   // The claim transaction's writers: a campaign message is stored and queued like a reply.
-  events: EventLog
   store: InboxStore
   writer: InboxWriter
   outbox: Outbox
   now: () => number
   log: FastifyBaseLogger
   options: RunnerOptions
+}
+
+/** A claim reached the part still written for SQLite only (the inbox writer and the outbox). */
+export class InboxWriterNotPortedError extends Error {
+  constructor() {
+    super('a campaign message cannot be queued on PostgreSQL yet: the inbox writer and the outbox are SQLite code')
+    this.name = 'InboxWriterNotPortedError'
+  }
 }
 
 interface Claim {
@@ -126,14 +147,15 @@ export class CampaignRunner {
   private async work(): Promise<number> {
     const now = this.d.now()
     const { campaigns } = this.d.repos
-    for (const id of campaigns.dueScheduled(now)) this.d.campaigns.startScheduled(id)
+    const { units } = this.d
+    for (const id of await units.read(() => campaigns.dueScheduled(now))) await this.d.campaigns.startScheduled(id)
     // Health first: a campaign that must pause (190, an error flood) gets nothing more.
-    for (const r of campaigns.running()) {
+    for (const r of await units.read(() => campaigns.running())) {
       if (now - (this.healthAt.get(r.id) ?? 0) < HEALTH_EVERY_MS) continue
       this.healthAt.set(r.id, now)
-      this.checkHealth(r.id)
+      await this.checkHealth(r.id)
     }
-    const running = campaigns.running()
+    const running = await units.read(() => campaigns.running())
     if (running.length === 0) return this.nextScheduledIn(now)
     const byChannel = new Map<number, number[]>()
     for (const r of running) {
@@ -144,11 +166,11 @@ export class CampaignRunner {
       if (this.stopped) return Infinity
       await this.feed(channelId, ids)
     }
-    return Math.min(TICK_MS, this.nextScheduledIn(now))
+    return Math.min(TICK_MS, await this.nextScheduledIn(now))
   }
 
-  private nextScheduledIn(now: number): number {
-    const at = this.d.repos.campaigns.nextScheduledAt()
+  private async nextScheduledIn(now: number): Promise<number> {
+    const at = await this.d.units.read(() => this.d.repos.campaigns.nextScheduledAt())
     // Timers are capped: a campaign scheduled for next week is looked at again hourly.
     return at === null ? Infinity : Math.min(3600_000, Math.max(0, at - now))
   }
@@ -156,20 +178,21 @@ export class CampaignRunner {
   /** Tops up this number's backlog from its running campaigns, round robin. */
   private async feed(channelId: number, campaignIds: number[]): Promise<void> {
     const channel = this.d.sending.channel(channelId)
-    const backlog = this.d.repos.recipients.queuedInOutbox(channelId, CAMPAIGN_PRIORITY)
+    const backlog = await this.d.units.read(() => this.d.repos.recipients.queuedInOutbox(channelId, CAMPAIGN_PRIORITY))
     // Topped up once half is used: one claim transaction for many recipients, not one
     // per send (the worker starts sends one by one, evenly paced).
     if (backlog > this.backlogTarget / 2) return
     let room = this.backlogTarget - backlog
     if (!channel || !channel.enabled) {
-      for (const id of campaignIds) this.note(id, 'The WhatsApp number is disconnected; the campaign waits until it is enabled again.')
+      for (const id of campaignIds)
+        await this.note(id, 'The WhatsApp number is disconnected; the campaign waits until it is enabled again.')
       return
     }
     if ((this.templateBlockedUntil.get(channelId) ?? 0) > this.d.now()) return
     const share = Math.max(1, Math.ceil(room / campaignIds.length))
     for (const id of campaignIds) {
       if (room <= 0) break
-      const c = this.d.campaigns.row(id)
+      const c = await this.d.units.read(() => this.d.campaigns.rowUnit(id))
       if (!c || c.status !== 'running') continue
       const n = await this.materialize(c, channel, Math.min(share, room))
       room -= n
@@ -179,13 +202,20 @@ export class CampaignRunner {
   /** Claims up to `limit` pending recipients of one campaign; returns how many left pending. */
   private async materialize(c: CampaignRow, channel: ChannelRow, limit: number): Promise<number> {
     const { recipients } = this.d.repos
-    const rows = recipients.pending(c.id, limit)
+    const { contacts } = this.d
+    // The pending rows and their contacts in one read; the values are built outside any transaction.
+    const rows = await this.d.units.read(function* () {
+      const out: { recipientId: number; contact: ContactRow | undefined }[] = []
+      for (const r of yield* recipients.pending(c.id, limit))
+        out.push({ recipientId: r.recipientId, contact: yield* contacts.rowUnit(c.workspaceId, r.contactId) })
+      return out
+    })
     if (rows.length === 0) return 0
     const params = c.params as unknown as CampaignParams
     const template = { name: c.templateName, language: c.templateLanguage }
     const claims: Claim[] = []
     for (const r of rows) {
-      const contact = this.d.contacts.row(c.workspaceId, r.contactId)
+      const contact = r.contact
       if (!contact) {
         claims.push({ recipientId: r.recipientId, skip: { reason: 'no_phone', detail: 'The contact was deleted' } })
         continue
@@ -208,7 +238,7 @@ export class CampaignRunner {
           continue
         }
         if (err instanceof AppError && err.code === 'TEMPLATE_NOT_FOUND') {
-          this.autoPause(
+          await this.autoPause(
             c,
             'template_rejected',
             `The template ${c.templateName} (${c.templateLanguage}) is no longer approved on WhatsApp.`,
@@ -217,39 +247,55 @@ export class CampaignRunner {
         }
         // Meta's template list is unreachable and nothing is cached: wait, and say so.
         this.templateBlockedUntil.set(channel.id, this.d.now() + TEMPLATE_RETRY_MS)
-        this.note(c.id, `Waiting for WhatsApp's template list (${err instanceof Error ? err.message : String(err)}); trying again shortly.`)
+        await this.note(
+          c.id,
+          `Waiting for WhatsApp's template list (${err instanceof Error ? err.message : String(err)}); trying again shortly.`,
+        )
         break
       }
     }
     if (claims.length === 0) return 0
     const ref: CampaignRef = { id: c.id, name: c.name }
-    const queued = this.d.events.transact((batch) => {
-      const status = this.d.repos.campaigns.status(c.id)
-      // Paused or cancelled while the values were being built: nothing is claimed.
-      if (status !== 'running') return 0
-      const now = this.d.now()
-      let n = 0
-      for (const cl of claims) {
-        if (cl.skip) {
-          recipients.skip(cl.recipientId, cl.skip.reason, cl.skip.detail)
-          continue
-        }
-        // Re-read inside the transaction: an opt-out may have arrived meanwhile.
-        const contact = this.d.contacts.row(c.workspaceId, cl.contact!.id)
-        if (!contact || contact.optedOutAt !== null) {
-          recipients.skip(cl.recipientId, 'opted_out', null)
-          continue
-        }
-        if (this.queue(c, channel, contact, cl, ref, now, batch)) n++
-      }
-      return n
-    })
+    const queued = await this.d.unitLog.transact((batch) => this.claimUnit(c, channel, claims, ref, batch))
     if (queued > 0) this.d.sending.kickOutbox()
-    this.note(c.id, null)
+    await this.note(c.id, null)
     return queued
   }
 
-  /** Inside the claim transaction: message + outbox row + recipient → queued. */
+  /** The claim transaction: skips recorded, each still-pending recipient queued; how many were queued. */
+  private *claimUnit(c: CampaignRow, channel: ChannelRow, claims: Claim[], ref: CampaignRef, batch: Emitter): Q<number> {
+    const { recipients } = this.d.repos
+    const status = yield* this.d.repos.campaigns.status(c.id)
+    // Paused or cancelled while the values were being built: nothing is claimed.
+    if (status !== 'running') return 0
+    const now = this.d.now()
+    let n = 0
+    for (const cl of claims) {
+      if (cl.skip) {
+        yield* recipients.skip(cl.recipientId, cl.skip.reason, cl.skip.detail)
+        continue
+      }
+      // Re-read inside the transaction: an opt-out may have arrived meanwhile.
+      const contact = yield* this.d.contacts.rowUnit(c.workspaceId, cl.contact!.id)
+      if (!contact || contact.optedOutAt !== null) {
+        yield* recipients.skip(cl.recipientId, 'opted_out', null)
+        continue
+      }
+      // The claim itself: only a recipient still pending moves on (never two messages).
+      if (!(yield* recipients.take(cl.recipientId, now))) continue
+      const ok = yield* step((conn) => {
+        if (conn.dialect !== 'sqlite' || !(batch instanceof EventBatch)) throw new InboxWriterNotPortedError()
+        return this.queue(c, channel, contact, cl, ref, now, batch)
+      })
+      if (ok) n++
+    }
+    return n
+  }
+
+  /**
+   * Inside the claim transaction, on SQLite, once the recipient is taken: its message and
+   * outbox row, linked to it.
+   */
   private queue(
     c: CampaignRow,
     channel: ChannelRow,
@@ -257,13 +303,11 @@ export class CampaignRunner {
     cl: Claim,
     ref: CampaignRef,
     now: number,
-    batch: import('../../events/event-log.ts').EventBatch,
+    batch: EventBatch,
   ): boolean {
-    const { store } = this.d
+    const { store, runNow } = this.d
     const { recipients } = this.d.repos
     const built = cl.built!
-    // The claim itself: only a recipient still pending moves on (never two messages).
-    if (!recipients.take(cl.recipientId, now)) return false
     const clientMessageId = `campaign:${c.id}:${cl.recipientId}`
     const existingConv = store.conversationByChannelContact(channel.id, contact.id)
     const conv = existingConv ?? store.findOrOpenConversation(c.workspaceId, channel.id, contact.id, now)
@@ -291,7 +335,7 @@ export class CampaignRunner {
         newConversation: !existingConv,
         now,
         alongside: (row) => {
-          recipients.link(cl.recipientId, row.id)
+          runNow(recipients.link(cl.recipientId, row.id))
           this.d.outbox.enqueue(
             row,
             channel.kind,
@@ -304,26 +348,37 @@ export class CampaignRunner {
     if (!recorded) {
       // Unreachable while the recipient was pending (its message id is derived from
       // the recipient); if it ever happens, link the message that exists, send nothing.
-      const existing = recipients.messageIdByClientId(c.workspaceId, clientMessageId)
-      if (existing !== undefined) recipients.link(cl.recipientId, existing)
+      const existing = runNow(recipients.messageIdByClientId(c.workspaceId, clientMessageId))
+      if (existing !== undefined) runNow(recipients.link(cl.recipientId, existing))
       return false
     }
     return true
   }
 
   /** Completion, auto-pause and the "why is it waiting" note of a running campaign. */
-  private checkHealth(id: number): void {
-    const c = this.d.campaigns.row(id)
-    if (!c || c.status !== 'running') return
-    const since = c.resumedAt ?? c.startedAt ?? 0
+  private async checkHealth(id: number): Promise<void> {
     const { recipients } = this.d.repos
-    const refusal = recipients.refusalSince(id, since, PAUSE_CODE_LIST)
+    const { failureWindow, failurePauseRatio } = this.d.options
+    const campaigns = this.d.campaigns
+    // What the checks read, in one snapshot.
+    const facts = await this.d.units.read(function* () {
+      const c = yield* campaigns.rowUnit(id)
+      if (!c || c.status !== 'running') return undefined
+      const since = c.resumedAt ?? c.startedAt ?? 0
+      return {
+        c,
+        refusal: yield* recipients.refusalSince(id, since, PAUSE_CODE_LIST),
+        recent: yield* recipients.recentSettled(id, since, failureWindow),
+        anyPending: yield* recipients.anyPending(id),
+        active: yield* recipients.activeCount(id),
+      }
+    })
+    if (!facts) return
+    const { c, refusal, recent } = facts
     if (refusal) {
-      this.autoPause(c, PAUSE_CODES[refusal.code] ?? 'account_blocked', plainReason(refusal.code, refusal.detail))
+      await this.autoPause(c, PAUSE_CODES[refusal.code] ?? 'account_blocked', plainReason(refusal.code, refusal.detail))
       return
     }
-    const { failureWindow, failurePauseRatio } = this.d.options
-    const recent = recipients.recentSettled(id, since, failureWindow)
     if (recent.length >= Math.min(FLOOD_MIN_SAMPLE, failureWindow)) {
       const failed = recent.filter((r) => r.status === 'failed')
       if (failed.length / recent.length >= failurePauseRatio) {
@@ -332,47 +387,47 @@ export class CampaignRunner {
         const [code] = [...byCode.entries()].sort((a, b) => b[1] - a[1])[0]!
         const sample = failed.find((f) => f.code === code)
         const why = code !== null ? plainReason(code, sample?.detail) : (sample?.detail ?? 'not sent')
-        this.autoPause(c, 'error_flood', `${failed.length} of the last ${recent.length} messages failed. Most common reason: ${why}`)
+        await this.autoPause(c, 'error_flood', `${failed.length} of the last ${recent.length} messages failed. Most common reason: ${why}`)
         return
       }
     }
-    if (recipients.anyPending(id)) {
-      this.explainWait(c)
+    if (facts.anyPending) {
+      await this.explainWait(c)
       return
     }
-    if (recipients.activeCount(id) > 0) return
-    this.d.campaigns.complete(c.workspaceId, id)
+    if (facts.active > 0) return
+    await this.d.campaigns.complete(c.workspaceId, id)
   }
 
-  private explainWait(c: CampaignRow): void {
+  private async explainWait(c: CampaignRow): Promise<void> {
     const now = this.d.now()
     const { limiter } = this.d.sending
     if (c.channelId !== null && limiter.pausedUntil(c.channelId) > now) {
       const s = Math.ceil((limiter.pausedUntil(c.channelId) - now) / 1000)
-      this.note(c.id, `WhatsApp asked this number to slow down (130429); sending resumes in ${s} s.`)
+      await this.note(c.id, `WhatsApp asked this number to slow down (130429); sending resumes in ${s} s.`)
       return
     }
-    const r = this.d.repos.recipients.retrying(c.id, now)
+    const r = await this.d.units.read(() => this.d.repos.recipients.retrying(c.id, now))
     if (r.n > 0) {
       const why = r.code !== null ? plainReason(r.code) : (r.why ?? 'WhatsApp could not be reached')
-      this.note(c.id, `${r.n} message${r.n === 1 ? '' : 's'} waiting to be retried: ${why}`)
+      await this.note(c.id, `${r.n} message${r.n === 1 ? '' : 's'} waiting to be retried: ${why}`)
       return
     }
     if ((this.templateBlockedUntil.get(c.channelId ?? -1) ?? 0) > now) return
-    this.note(c.id, null)
+    await this.note(c.id, null)
   }
 
-  private autoPause(c: CampaignRow, code: string, reason: string): void {
+  private async autoPause(c: CampaignRow, code: string, reason: string): Promise<void> {
     this.d.log.warn({ campaignId: c.id, code }, 'campaign paused itself')
     try {
-      this.d.campaigns.pause(c.workspaceId, c.id, code, reason)
+      await this.d.campaigns.pause(c.workspaceId, c.id, code, reason)
     } catch (err) {
       if (!(err instanceof AppError)) throw err // already paused or cancelled
     }
   }
 
   /** Sets the running campaign's "why it waits" note; published only when it changed. */
-  private note(id: number, text: string | null): void {
-    this.d.campaigns.setNote(id, text)
+  private note(id: number, text: string | null): Promise<void> {
+    return this.d.campaigns.setNote(id, text)
   }
 }

@@ -3,8 +3,20 @@
 // that turns "tags / an imported list / everyone" into one recipient row per contact
 // (UNIQUE(campaign, contact)). Sending is the runner's job (campaign-runner.ts), through
 // the same outbox as agents' replies.
-import type { EventLog } from '../../events/event-log.ts'
-import type { CampaignAudience, CampaignDTO, CampaignParams, ContactDetailDTO, FollowUpFilter } from '../../events/types.ts'
+//
+// Issue 17: every database step is a unit of work (store/unit.ts), run through `units`
+// (reads) or `unitLog` (writes with their `campaign.updated`), the same code on SQLite and
+// PostgreSQL. What is not the database — Meta's template list, the outbox's requeue, the
+// runner's kick — happens outside the units.
+import type { Emitter, UnitLog } from '../../events/event-log.ts'
+import type {
+  CampaignAudience,
+  CampaignDTO,
+  CampaignParams,
+  CampaignRecipientDTO,
+  ContactDetailDTO,
+  FollowUpFilter,
+} from '../../events/types.ts'
 import type { ChannelRow, ContactRow } from '../../store/inbox-store.ts'
 import type { AudienceQuery, CampaignPatch, CampaignRepos, CampaignRow, CampaignsRepo } from '../../store/campaigns.ts'
 import type { CampaignRecipientsRepo } from '../../store/campaign-recipients.ts'
@@ -14,6 +26,8 @@ import { checkParams, normalizeParams, resolveParams } from './campaign-params.t
 import { cleanTag, type ContactsService } from '../contacts/contacts.ts'
 import type { TemplateDTO, TemplateService } from '../sending/templates.ts'
 import type { Outbox } from '../sending/outbox.ts'
+import type { UnitRunner } from '../../store/runner.ts'
+import type { Q } from '../../store/unit.ts'
 
 export interface CampaignInput {
   name: string
@@ -47,7 +61,8 @@ export const PAUSE_CODE_LIST = Object.keys(PAUSE_CODES).map(Number)
 
 export interface CampaignServiceDeps {
   repos: CampaignRepos
-  events: EventLog
+  units: UnitRunner
+  unitLog: UnitLog
   now: () => number
   contacts: ContactsService
   templates: TemplateService
@@ -63,6 +78,8 @@ export interface CampaignServiceDeps {
 const NAME_MAX = 200
 const TAGS_MAX = 20
 
+type Status = CampaignRow['status']
+
 export class CampaignService {
   private readonly repo: CampaignsRepo
   private readonly recipients: CampaignRecipientsRepo
@@ -72,27 +89,37 @@ export class CampaignService {
     this.recipients = deps.repos.recipients
   }
 
-  row(id: number): CampaignRow | undefined {
+  rowUnit(id: number): Q<CampaignRow | undefined> {
     return this.repo.byId(id)
   }
 
-  owned(workspaceId: number, id: number): CampaignRow {
-    const c = this.row(id)
+  /** The campaign if it is the workspace's; another workspace's is "not found". */
+  *ownedUnit(workspaceId: number, id: number): Q<CampaignRow> {
+    const c = yield* this.repo.byId(id)
     if (!c || c.workspaceId !== workspaceId) throw Errors.notFound('Campaign')
     return c
   }
 
-  get(workspaceId: number, id: number): CampaignDTO {
-    return this.deps.analytics.dto(this.owned(workspaceId, id))
+  owned(workspaceId: number, id: number): Promise<CampaignRow> {
+    return this.deps.units.read(() => this.ownedUnit(workspaceId, id))
   }
 
-  list(workspaceId: number, opts: { beforeId?: number; limit: number }): { campaigns: CampaignDTO[]; nextBeforeId: number | null } {
-    const rows = this.repo.page(workspaceId, opts.beforeId ?? Number.MAX_SAFE_INTEGER, opts.limit + 1)
+  *getUnit(workspaceId: number, id: number): Q<CampaignDTO> {
+    return yield* this.deps.analytics.dtoUnit(yield* this.ownedUnit(workspaceId, id))
+  }
+
+  *listUnit(workspaceId: number, opts: { beforeId?: number; limit: number }): Q<{ campaigns: CampaignDTO[]; nextBeforeId: number | null }> {
+    const rows = yield* this.repo.page(workspaceId, opts.beforeId ?? Number.MAX_SAFE_INTEGER, opts.limit + 1)
     const page = rows.slice(0, opts.limit)
-    return {
-      campaigns: page.map((r) => this.deps.analytics.dto(r)),
-      nextBeforeId: rows.length > opts.limit ? page[page.length - 1]!.id : null,
-    }
+    const campaigns: CampaignDTO[] = []
+    for (const r of page) campaigns.push(yield* this.deps.analytics.dtoUnit(r))
+    return { campaigns, nextBeforeId: rows.length > opts.limit ? page[page.length - 1]!.id : null }
+  }
+
+  /** A page of the campaign's recipients (the workspace's campaign only). */
+  *recipientsUnit(workspaceId: number, id: number, opts: { afterId?: number; limit: number; status?: string }): Q<CampaignRecipientDTO[]> {
+    yield* this.ownedUnit(workspaceId, id)
+    return yield* this.deps.analytics.recipientsUnit(id, opts)
   }
 
   // ---- drafts ---------------------------------------------------------------------
@@ -106,11 +133,11 @@ export class CampaignService {
     )
     if (!template) throw Errors.templateNotFound()
     checkParams(template, input.params)
-    this.checkAudience(workspaceId, input.audience)
+    await this.deps.units.read(() => this.checkAudienceUnit(workspaceId, input.audience))
     return { channel, template }
   }
 
-  private checkAudience(workspaceId: number, a: CampaignAudience): void {
+  private *checkAudienceUnit(workspaceId: number, a: CampaignAudience): Q<void> {
     switch (a.kind) {
       case 'all':
         return
@@ -120,42 +147,51 @@ export class CampaignService {
         return
       }
       case 'list':
-        if (!this.deps.contacts.listById(workspaceId, a.listId)) throw Errors.notFound('List')
+        if (!(yield* this.deps.contacts.listByIdUnit(workspaceId, a.listId))) throw Errors.notFound('List')
         return
       case 'followup':
-        this.owned(workspaceId, a.campaignId)
+        yield* this.ownedUnit(workspaceId, a.campaignId)
         return
       default:
         throw Errors.campaignInvalid('Unknown audience')
     }
   }
 
+  *createUnit(
+    workspaceId: number,
+    userId: number,
+    input: CampaignInput,
+    channelId: number,
+    followUpOf: number | null,
+    batch: Emitter,
+  ): Q<CampaignDTO> {
+    const now = this.deps.now()
+    const row = yield* this.repo.insert({
+      workspaceId,
+      channelId,
+      name: input.name.trim(),
+      status: 'draft',
+      templateName: input.template.name,
+      templateLanguage: input.template.language,
+      params: normalizeParams(input.params) as unknown as Record<string, unknown>,
+      audience: normalizeAudience(input.audience),
+      followUpOf,
+      createdBy: userId,
+      createdAt: now,
+      updatedAt: now,
+    })
+    const dto = yield* this.deps.analytics.dtoUnit(row)
+    batch.emit(workspaceId, 'campaign.updated', { campaign: dto })
+    return dto
+  }
+
   async create(workspaceId: number, userId: number, input: CampaignInput, followUpOf: number | null = null): Promise<CampaignDTO> {
     const { channel } = await this.validate(workspaceId, input)
-    return this.deps.events.transact((batch) => {
-      const now = this.deps.now()
-      const row = this.repo.insert({
-        workspaceId,
-        channelId: channel.id,
-        name: input.name.trim(),
-        status: 'draft',
-        templateName: input.template.name,
-        templateLanguage: input.template.language,
-        params: normalizeParams(input.params) as unknown as Record<string, unknown>,
-        audience: normalizeAudience(input.audience),
-        followUpOf,
-        createdBy: userId,
-        createdAt: now,
-        updatedAt: now,
-      })
-      const dto = this.deps.analytics.dto(row)
-      batch.emit(workspaceId, 'campaign.updated', { campaign: dto })
-      return dto
-    })
+    return this.deps.unitLog.transact((batch) => this.createUnit(workspaceId, userId, input, channel.id, followUpOf, batch))
   }
 
   async update(workspaceId: number, id: number, input: CampaignInput): Promise<CampaignDTO> {
-    const c = this.owned(workspaceId, id)
+    const c = await this.owned(workspaceId, id)
     if (c.status !== 'draft' && c.status !== 'scheduled') throw Errors.campaignState('Only a draft or a scheduled campaign can be edited')
     const { channel } = await this.validate(workspaceId, input)
     return this.transition(workspaceId, id, ['draft', 'scheduled'], () => ({
@@ -170,9 +206,9 @@ export class CampaignService {
 
   // ---- audience -------------------------------------------------------------------
 
-  audienceSize(workspaceId: number, a: CampaignAudience): { total: number; optedOut: number; eligible: number } {
-    this.checkAudience(workspaceId, a)
-    const r = this.repo.audienceSize(workspaceId, audienceQuery(a))
+  *audienceSizeUnit(workspaceId: number, a: CampaignAudience): Q<{ total: number; optedOut: number; eligible: number }> {
+    yield* this.checkAudienceUnit(workspaceId, a)
+    const r = yield* this.repo.audienceSize(workspaceId, audienceQuery(a))
     return { total: r.total, optedOut: r.optedOut ?? 0, eligible: r.total - (r.optedOut ?? 0) }
   }
 
@@ -181,34 +217,48 @@ export class CampaignService {
    * now. Opted-out contacts and contacts without a number are recorded as skipped, so
    * they are counted, not forgotten.
    */
-  private snapshot(c: CampaignRow): number {
+  private snapshotUnit(c: CampaignRow): Q<number> {
     return this.repo.snapshot(c, audienceQuery(c.audience as unknown as CampaignAudience), this.deps.now())
   }
 
   // ---- lifecycle --------------------------------------------------------------------
 
   /** Runs `set` on the campaign if its status is one of `from`; emits the update. */
+  *transitionUnit(
+    workspaceId: number,
+    id: number,
+    from: Status[],
+    set: (c: CampaignRow) => CampaignPatch,
+    batch: Emitter,
+    after?: (c: CampaignRow) => Q<void>,
+  ): Q<CampaignDTO> {
+    const c = yield* this.ownedUnit(workspaceId, id)
+    if (!from.includes(c.status)) throw Errors.campaignState(`The campaign is ${c.status}`)
+    const updated = (yield* this.repo.update(id, { ...set(c), updatedAt: this.deps.now() }))!
+    if (after) yield* after(updated)
+    const dto = yield* this.deps.analytics.dtoUnit(updated)
+    batch.emit(workspaceId, 'campaign.updated', { campaign: dto })
+    return dto
+  }
+
   private transition(
     workspaceId: number,
     id: number,
-    from: CampaignRow['status'][],
+    from: Status[],
     set: (c: CampaignRow) => CampaignPatch,
-    after?: (c: CampaignRow) => void,
-  ): CampaignDTO {
-    return this.deps.events.transact((batch) => {
-      const c = this.owned(workspaceId, id)
-      if (!from.includes(c.status)) throw Errors.campaignState(`The campaign is ${c.status}`)
-      const updated = this.repo.update(id, { ...set(c), updatedAt: this.deps.now() })!
-      after?.(updated)
-      const dto = this.deps.analytics.dto(updated)
-      batch.emit(workspaceId, 'campaign.updated', { campaign: dto })
-      return dto
-    })
+    after?: (c: CampaignRow) => Q<void>,
+  ): Promise<CampaignDTO> {
+    return this.deps.unitLog.transact((batch) => this.transitionUnit(workspaceId, id, from, set, batch, after))
+  }
+
+  /** `after` of a start: the audience snapshot; an empty one undoes the start. */
+  private *snapshotOrEmpty(c: CampaignRow): Q<void> {
+    if ((yield* this.snapshotUnit(c)) === 0) throw Errors.audienceEmpty()
   }
 
   /** Send now (no `at`, or a time already past) or at a time. */
   async start(workspaceId: number, id: number, at?: number | null): Promise<CampaignDTO> {
-    const c = this.owned(workspaceId, id)
+    const c = await this.owned(workspaceId, id)
     // The template may have been paused or deleted at Meta since the draft was saved.
     await this.validate(workspaceId, {
       name: c.name,
@@ -218,42 +268,50 @@ export class CampaignService {
     })
     const now = this.deps.now()
     if (at !== undefined && at !== null && at > now) {
-      const scheduled = this.transition(workspaceId, id, ['draft', 'scheduled'], () => ({ status: 'scheduled', scheduledAt: at }))
+      const scheduled = await this.transition(workspaceId, id, ['draft', 'scheduled'], () => ({ status: 'scheduled', scheduledAt: at }))
       this.deps.kick() // the runner sets its timer for it
       return scheduled
     }
-    const dto = this.transition(
+    const dto = await this.transition(
       workspaceId,
       id,
       ['draft', 'scheduled'],
       () => ({ status: 'running', startedAt: now, resumedAt: now, scheduledAt: c.scheduledAt ?? null }),
-      (updated) => {
-        if (this.snapshot(updated) === 0) throw Errors.audienceEmpty()
-      },
+      (updated) => this.snapshotOrEmpty(updated),
     )
     this.deps.kick()
     return dto
   }
 
   /** The runner: a scheduled campaign whose time has come. */
-  startScheduled(id: number): void {
-    const c = this.row(id)
+  async startScheduled(id: number): Promise<void> {
+    const c = await this.deps.units.read(() => this.rowUnit(id))
     if (!c || c.status !== 'scheduled') return
     try {
-      this.transition(
+      await this.transition(
         c.workspaceId,
         id,
         ['scheduled'],
         () => ({ status: 'running', startedAt: this.deps.now(), resumedAt: this.deps.now() }),
-        (u) => {
-          if (this.snapshot(u) === 0) throw Errors.audienceEmpty()
-        },
+        (u) => this.snapshotOrEmpty(u),
       )
     } catch (err) {
       if (!(err instanceof AppError)) throw err
       // Nobody to send to (the tag was emptied since): say so instead of running empty.
-      this.pause(c.workspaceId, id, 'audience_empty', 'No contact matched the audience when the campaign was due to start.', ['scheduled'])
+      await this.pause(c.workspaceId, id, 'audience_empty', 'No contact matched the audience when the campaign was due to start.', [
+        'scheduled',
+      ])
     }
+  }
+
+  pauseUnit(workspaceId: number, id: number, code: string, reason: string, from: Status[], batch: Emitter): Q<CampaignDTO> {
+    return this.transitionUnit(
+      workspaceId,
+      id,
+      from,
+      () => ({ status: 'paused', pausedAt: this.deps.now(), pauseCode: code, pauseReason: reason }),
+      batch,
+    )
   }
 
   pause(
@@ -261,37 +319,35 @@ export class CampaignService {
     id: number,
     code = 'manual',
     reason = 'Paused by a user.',
-    from: CampaignRow['status'][] = ['running'],
-  ): CampaignDTO {
-    return this.transition(workspaceId, id, from, () => ({
-      status: 'paused',
-      pausedAt: this.deps.now(),
-      pauseCode: code,
-      pauseReason: reason,
-    }))
+    from: Status[] = ['running'],
+  ): Promise<CampaignDTO> {
+    return this.deps.unitLog.transact((batch) => this.pauseUnit(workspaceId, id, code, reason, from, batch))
   }
 
-  resume(workspaceId: number, id: number): CampaignDTO {
+  /** paused → running; the pause's code, and the sends it refused when it was Meta's (one unit). */
+  *resumeUnit(workspaceId: number, id: number, batch: Emitter): Q<{ campaign: CampaignDTO; refused: number[] }> {
     const now = this.deps.now()
-    const paused = this.owned(workspaceId, id)
-    const dto = this.transition(workspaceId, id, ['paused'], (c) => ({
-      status: 'running',
-      pausedAt: null,
-      pauseCode: null,
-      pauseReason: null,
-      resumedAt: now,
-      startedAt: c.startedAt ?? now,
-    }))
+    const paused = yield* this.ownedUnit(workspaceId, id)
+    const campaign = yield* this.transitionUnit(
+      workspaceId,
+      id,
+      ['paused'],
+      (c) => ({ status: 'running', pausedAt: null, pauseCode: null, pauseReason: null, resumedAt: now, startedAt: c.startedAt ?? now }),
+      batch,
+    )
+    const refused = paused.pauseCode && paused.pauseCode !== 'manual' ? yield* this.recipients.refusedMessages(id, PAUSE_CODE_LIST) : []
+    return { campaign, refused }
+  }
+
+  async resume(workspaceId: number, id: number): Promise<CampaignDTO> {
+    const { campaign, refused } = await this.deps.unitLog.transact((batch) => this.resumeUnit(workspaceId, id, batch))
     // Sends Meta refused for the reason that paused it (190, a blocked account, …) were
     // never delivered: they go again, through the outbox's own "send again" (which
     // refuses anything Meta accepted, so nobody gets the message twice).
-    if (paused.pauseCode && paused.pauseCode !== 'manual') {
-      const refused = this.recipients.refusedMessages(id, PAUSE_CODE_LIST)
-      for (const messageId of refused) this.deps.outbox.requeue(workspaceId, messageId)
-      if (refused.length) this.deps.kickOutbox()
-    }
+    for (const messageId of refused) this.deps.outbox.requeue(workspaceId, messageId)
+    if (refused.length) this.deps.kickOutbox()
     this.deps.kick()
-    return dto
+    return campaign
   }
 
   /**
@@ -301,56 +357,71 @@ export class CampaignService {
    * customer gets it twice — the UI says so before asking. Each goes through the
    * outbox's own requeue, which refuses any message Meta has named (a wamid).
    */
-  retryUnconfirmed(workspaceId: number, id: number): { campaign: CampaignDTO; requeued: number } {
-    const c = this.owned(workspaceId, id)
+  async retryUnconfirmed(workspaceId: number, id: number): Promise<{ campaign: CampaignDTO; requeued: number }> {
+    const self = this
+    const { c, unconfirmed } = await this.deps.units.read(function* () {
+      const c = yield* self.ownedUnit(workspaceId, id)
+      return { c, unconfirmed: yield* self.recipients.unconfirmedMessages(id) }
+    })
     if (c.status !== 'running' && c.status !== 'completed') throw Errors.campaignState(`The campaign is ${c.status}`)
     let requeued = 0
-    for (const messageId of this.recipients.unconfirmedMessages(id)) if (this.deps.outbox.requeue(workspaceId, messageId)) requeued++
+    for (const messageId of unconfirmed) if (this.deps.outbox.requeue(workspaceId, messageId)) requeued++
     if (requeued > 0 && c.status === 'completed') {
       // Running again until those sends settle; the runner completes it once more.
-      this.transition(workspaceId, id, ['completed'], () => ({ status: 'running', completedAt: null, resumedAt: this.deps.now() }))
+      await this.transition(workspaceId, id, ['completed'], () => ({ status: 'running', completedAt: null, resumedAt: this.deps.now() }))
     }
     if (requeued > 0) {
       this.deps.kickOutbox()
       this.deps.kick()
     }
     this.deps.analytics.touch(id)
-    return { campaign: this.get(workspaceId, id), requeued }
+    return { campaign: await this.deps.units.read(() => this.getUnit(workspaceId, id)), requeued }
   }
 
-  /** Stops for good: recipients not yet handed to the outbox are skipped as cancelled. */
-  cancel(workspaceId: number, id: number): CampaignDTO {
-    return this.transition(
+  cancelUnit(workspaceId: number, id: number, batch: Emitter): Q<CampaignDTO> {
+    return this.transitionUnit(
       workspaceId,
       id,
       ['draft', 'scheduled', 'running', 'paused'],
       () => ({ status: 'cancelled', cancelledAt: this.deps.now(), note: null }),
+      batch,
       (c) => this.recipients.cancelPending(c.id),
     )
+  }
+
+  /** Stops for good: recipients not yet handed to the outbox are skipped as cancelled. */
+  cancel(workspaceId: number, id: number): Promise<CampaignDTO> {
+    return this.deps.unitLog.transact((batch) => this.cancelUnit(workspaceId, id, batch))
   }
 
   /**
    * The runner: every recipient of a running campaign is settled. Completes it (whatever
    * its status now: the runner checked) and publishes the change.
    */
-  complete(workspaceId: number, id: number): void {
-    this.deps.events.transact((batch) => {
-      const now = this.deps.now()
-      const done = this.repo.update(id, { status: 'completed', completedAt: now, note: null, updatedAt: now })
-      if (done) batch.emit(workspaceId, 'campaign.updated', { campaign: this.deps.analytics.dto(done) })
-    })
+  *completeUnit(workspaceId: number, id: number, batch: Emitter): Q<void> {
+    const now = this.deps.now()
+    const done = yield* this.repo.update(id, { status: 'completed', completedAt: now, note: null, updatedAt: now })
+    if (done) batch.emit(workspaceId, 'campaign.updated', { campaign: yield* this.deps.analytics.dtoUnit(done) })
+  }
+
+  complete(workspaceId: number, id: number): Promise<void> {
+    return this.deps.unitLog.transact((batch) => this.completeUnit(workspaceId, id, batch))
   }
 
   /** The runner: why a running campaign waits (null: it is moving); published only when it changed. */
-  setNote(id: number, text: string | null): void {
-    if (this.repo.setNote(id, text)) this.deps.analytics.touch(id)
+  async setNote(id: number, text: string | null): Promise<void> {
+    if (await this.deps.units.transact(() => this.repo.setNote(id, text))) this.deps.analytics.touch(id)
   }
 
   /** "Follow up": a new draft for the failed, unread or non-replying recipients of this one. */
   async followUp(workspaceId: number, userId: number, id: number, filter: FollowUpFilter, name?: string): Promise<CampaignDTO> {
-    const c = this.owned(workspaceId, id)
     const audience: CampaignAudience = { kind: 'followup', campaignId: id, filter }
-    if (this.audienceSize(workspaceId, audience).total === 0) throw Errors.audienceEmpty()
+    const self = this
+    const { c, size } = await this.deps.units.read(function* () {
+      const c = yield* self.ownedUnit(workspaceId, id)
+      return { c, size: yield* self.audienceSizeUnit(workspaceId, audience) }
+    })
+    if (size.total === 0) throw Errors.audienceEmpty()
     const label = { failed: 'failed', unread: 'unread', no_reply: 'no reply' }[filter]
     return this.create(
       workspaceId,
@@ -366,6 +437,23 @@ export class CampaignService {
   }
 
   // ---- preview ----------------------------------------------------------------------
+
+  /** The preview's database part: the audience's size and the contact shown (one snapshot). */
+  *previewContactUnit(
+    workspaceId: number,
+    audience: CampaignAudience,
+    contactId?: number,
+  ): Q<{ audience: { total: number; optedOut: number; eligible: number }; contact: ContactRow | undefined; dto: ContactDetailDTO | null }> {
+    const size = yield* this.audienceSizeUnit(workspaceId, audience)
+    let contact: ContactRow | undefined
+    if (contactId !== undefined) {
+      contact = yield* this.deps.contacts.rowUnit(workspaceId, contactId)
+      if (!contact) throw Errors.notFound('Contact')
+    } else {
+      contact = yield* this.repo.firstEligible(workspaceId, audienceQuery(audience))
+    }
+    return { audience: size, contact, dto: contact ? yield* this.deps.contacts.dtoUnit(contact) : null }
+  }
 
   /** What one contact would receive (the first of the audience unless one is named). */
   async preview(
@@ -385,16 +473,8 @@ export class CampaignService {
     )
     if (!template) throw Errors.templateNotFound()
     checkParams(template, input.params)
-    const audience = this.audienceSize(workspaceId, input.audience)
-    let contact: ContactRow | undefined
-    if (contactId !== undefined) {
-      contact = this.deps.contacts.row(workspaceId, contactId)
-      if (!contact) throw Errors.notFound('Contact')
-    } else {
-      contact = this.repo.firstEligible(workspaceId, audienceQuery(input.audience))
-    }
-    if (!contact) return { contact: null, text: null, skip: null, audience }
-    const dto = this.deps.contacts.dto(contact)
+    const { audience, contact, dto } = await this.deps.units.read(() => this.previewContactUnit(workspaceId, input.audience, contactId))
+    if (!contact || !dto) return { contact: null, text: null, skip: null, audience }
     if (contact.optedOutAt !== null)
       return { contact: dto, text: null, skip: { reason: 'opted_out', detail: 'This contact opted out of campaigns' }, audience }
     const resolved = resolveParams(input.template, input.params, contact)

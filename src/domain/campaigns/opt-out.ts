@@ -10,8 +10,7 @@
 //   - an agent sets it by hand;
 // and an agent reverses it, or the customer does by resuming marketing messages in
 // WhatsApp. Campaigns skip opted-out contacts and count them.
-import type { CommittedEvent, EventLog } from '../../events/event-log.ts'
-import type { EventBatch } from '../../events/event-log.ts'
+import type { CommittedEvent, EventBatch, UnitLog } from '../../events/event-log.ts'
 import type { ContactsRepo } from '../../store/contacts.ts'
 import type { ContactsService } from '../contacts/contacts.ts'
 
@@ -76,7 +75,7 @@ export class MetaOptOutWatcher {
 
   constructor(
     private readonly repo: ContactsRepo,
-    private readonly events: EventLog,
+    private readonly unitLog: UnitLog,
     private readonly contacts: ContactsService,
     private readonly onError: (err: unknown) => void,
   ) {}
@@ -107,19 +106,21 @@ export class MetaOptOutWatcher {
     if (this.stopped || this.timer || this.pending.size === 0) return
     this.timer = setTimeout(() => {
       this.timer = undefined
-      this.flush()
+      void this.flush()
     }, 0)
   }
 
-  flush(): void {
+  /** One unit for the pending messages; never throws (errors go to onError). */
+  async flush(): Promise<void> {
     const ids = [...this.pending]
     this.pending.clear()
+    const { repo, contacts } = this
     try {
-      this.events.transact((batch) => {
+      await this.unitLog.transact(function* (batch) {
         for (const id of ids) {
-          const r = this.contacts.runNow(this.repo.recipientOfMessage(id))
+          const r = yield* repo.recipientOfMessage(id)
           if (!r || r.code !== META_OPTED_OUT) continue
-          this.contacts.optOutInTx(r.contactId, 'meta_131050', null, r.failedAt ?? Date.now(), batch)
+          yield* contacts.optOutUnit(r.contactId, 'meta_131050', null, r.failedAt ?? Date.now(), batch)
         }
       })
     } catch (err) {

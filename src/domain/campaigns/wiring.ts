@@ -6,12 +6,13 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { Config } from '../../config.ts'
 import type { Db } from '../../store/db.ts'
-import type { EventBatch, EventLog } from '../../events/event-log.ts'
+import type { EventBatch, EventLog, UnitLog } from '../../events/event-log.ts'
 import type { InboxStore } from '../../store/inbox-store.ts'
 import type { InboxWriter } from '../inbox/writer.ts'
 import { ContactsRepo } from '../../store/contacts.ts'
 import { type CampaignRepos, CampaignsRepo } from '../../store/campaigns.ts'
 import { CampaignRecipientsRepo } from '../../store/campaign-recipients.ts'
+import { SqliteRunner, type UnitRunner } from '../../store/runner.ts'
 import type { Sending } from '../sending/wiring.ts'
 import { ContactsService } from '../contacts/contacts.ts'
 import { ContactImporter } from '../contacts/contacts-import.ts'
@@ -46,26 +47,33 @@ export interface CampaignsDeps {
   sending: Sending
   now: () => number
   log: FastifyBaseLogger
+  /** Issue 17: where the campaigns' units run (default: this SQLite database and its event log). */
+  units?: UnitRunner
+  unitLog?: UnitLog
 }
 
 export function createCampaigns(deps: CampaignsDeps): Campaigns {
   const { config, db, events, store, sending, now } = deps
   const log = deps.log.child({ subsystem: 'campaigns' })
   const contactsRepo = new ContactsRepo()
-  const repos: CampaignRepos = { campaigns: new CampaignsRepo(db), recipients: new CampaignRecipientsRepo(db) }
+  const repos: CampaignRepos = { campaigns: new CampaignsRepo(), recipients: new CampaignRecipientsRepo() }
+  const runNow = store.runNow.bind(store)
+  const units = deps.units ?? new SqliteRunner(db.$client)
+  const unitLog = deps.unitLog ?? events.unitLog()
   const contacts = new ContactsService(contactsRepo, events, now, (unit) => store.runNow(unit))
   const importer = new ContactImporter(events, contacts, contactsRepo, now)
   // The runner is built last (it drives the service); the service and analytics wake it
   // through this, which only runs once everything is built (start() comes after).
   const kickRunner = () => runner.kick()
-  const analytics = new CampaignAnalytics(repos, events, now, (id) => repos.campaigns.byId(id), {
+  const analytics = new CampaignAnalytics(repos, unitLog, now, runNow, {
     // A campaign message moved in the outbox: the backlog may have room again.
     onCampaignMessage: kickRunner,
     onError: (err) => log.error({ err }, 'campaign analytics update failed'),
   })
   const service = new CampaignService({
     repos,
-    events,
+    units,
+    unitLog,
     now,
     contacts,
     templates: sending.templates,
@@ -86,7 +94,9 @@ export function createCampaigns(deps: CampaignsDeps): Campaigns {
       channel: (id) => sending.replies.channel(id),
       kickOutbox: () => sending.worker.kick(),
     },
-    events,
+    units,
+    unitLog,
+    runNow,
     store,
     writer: deps.writer,
     outbox: sending.outbox,
@@ -99,10 +109,16 @@ export function createCampaigns(deps: CampaignsDeps): Campaigns {
     },
   })
   const keywords = new OptOutKeywords(config.campaigns.optOutKeywords)
-  const attribution = new CampaignAttribution(repos.recipients, deps.writer, contacts, keywords, config.campaigns.replyWindowMs, (id) =>
-    analytics.touch(id),
+  const attribution = new CampaignAttribution(
+    repos.recipients,
+    deps.writer,
+    contacts,
+    keywords,
+    config.campaigns.replyWindowMs,
+    (id) => analytics.touch(id),
+    runNow,
   )
-  const watcher = new MetaOptOutWatcher(contactsRepo, events, contacts, (err) => log.error({ err }, 'opt-out from 131050 failed'))
+  const watcher = new MetaOptOutWatcher(contactsRepo, unitLog, contacts, (err) => log.error({ err }, 'opt-out from 131050 failed'))
 
   return {
     contacts,
