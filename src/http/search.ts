@@ -13,10 +13,9 @@ import { Errors } from '../errors.ts'
 import type { Services } from '../services.ts'
 import type { ConversationDTO } from '../events/types.ts'
 import { channelFilterOf } from '../domain/accounts/access.ts'
-import { hasMessageFilters, matchExpression, parseQuery, phoneDigits } from '../domain/search/query.ts'
-import { snippetOf } from '../domain/search/snippet.ts'
-import { searchTextOf } from '../domain/search/text.ts'
-import { SearchRepo } from '../store/search.ts'
+import { parseQuery } from '../domain/search/query.ts'
+import { Search } from '../domain/search/search.ts'
+import { SearchQueries } from '../store/search.ts'
 import { decodeCursor, keysetPage } from './paging.ts'
 
 /** One result of GET /api/search (the web client reads this shape). */
@@ -33,8 +32,8 @@ const DEFAULT_PAGE = 20
 const MAX_PAGE = 50
 
 export async function searchRoutes(app: FastifyInstance, opts: { services: Services }) {
-  const { store, db } = opts.services
-  const repo = new SearchRepo(db)
+  const { store, units } = opts.services
+  const search = new Search(new SearchQueries())
   const r = app.withTypeProvider<TypeBoxTypeProvider>()
   app.addHook('onRequest', app.authenticate)
 
@@ -52,53 +51,34 @@ export async function searchRoutes(app: FastifyInstance, opts: { services: Servi
     async (req) => {
       const parsed = parseQuery(req.query.q ?? '')
       if (!parsed.ok) throw Errors.badQuery(parsed.message)
-      const { terms, filters } = parsed.query
       const limit = req.query.limit ?? DEFAULT_PAGE
       const after = req.query.cursor ? decodeCursor(req.query.cursor, 2) : undefined
       const ws = req.session.workspaceId
       const viewer = { userId: req.access.userId }
-      const match = matchExpression(terms)
-      // Contacts are found by their name or number, unless the query asks about messages (from:, before:, after:).
-      const contacts = !hasMessageFilters(filters)
-      const hits = repo.search({
-        workspaceId: ws,
-        channelIds: channelFilterOf(req.access),
-        userId: req.access.userId,
-        match,
-        contactMatch: contacts ? match : null,
-        phone: contacts ? phoneDigits(terms) : null,
-        filters,
-        after: after && { key: after[0]!, conversationId: after[1]! },
-        limit: limit + 1,
-      })
-      const { page, nextCursor } = keysetPage(hits, limit, (last) => [last.key, last.conversationId])
-      const results = page.flatMap((hit): SearchResult[] => {
-        const conversation = store.conversations.conversationDTOFor(viewer, ws, hit.conversationId)
+      const channelIds = channelFilterOf(req.access)
+      const found = await units.read(() =>
+        search.findUnit({
+          workspaceId: ws,
+          channelIds,
+          userId: req.access.userId,
+          query: parsed.query,
+          after: after && { key: after[0]!, conversationId: after[1]! },
+          limit: limit + 1,
+        }),
+      )
+      const { page, nextCursor } = keysetPage(found, limit, (last) => [last.hit.key, last.hit.conversationId])
+      // The conversation as the inbox shows it still comes from the inbox store (SQLite, not yet
+      // written as units); a result found by the contact is at the conversation's last activity.
+      const results = page.flatMap((f): SearchResult[] => {
+        const conversation = store.conversations.conversationDTOFor(viewer, ws, f.hit.conversationId)
         if (!conversation) return []
-        const message = hit.messageId !== null ? store.messages.messageRowById(hit.messageId) : undefined
-        if (message) {
-          const { snippet, highlights } = snippetOf(searchTextOf(message) ?? '', terms)
-          return [
-            { conversationId: hit.conversationId, messageId: message.id, snippet, highlights, timestamp: message.timestamp, conversation },
-          ]
-        }
-        // Found by the contact (or by filters alone): the contact's name and number, at the conversation's last activity.
-        const k = repo.contactOf(hit.conversationId)
-        const label = [
-          k?.name,
-          k?.profileName !== k?.name ? k?.profileName : null,
-          k?.phone ?? (k?.kind === 'whatsapp' ? k.externalId : null),
-        ]
-          .filter((s): s is string => typeof s === 'string' && s !== '')
-          .join(' · ')
-        const { snippet, highlights } = snippetOf(label, terms)
         return [
           {
-            conversationId: hit.conversationId,
-            messageId: null,
-            snippet,
-            highlights,
-            timestamp: conversation.lastActivityAt,
+            conversationId: f.hit.conversationId,
+            messageId: f.messageId,
+            snippet: f.snippet,
+            highlights: f.highlights,
+            timestamp: f.timestamp ?? conversation.lastActivityAt,
             conversation,
           },
         ]

@@ -8,13 +8,29 @@
 //
 // What is indexed is searchTextOf() (src/domain/search/text.ts); the SQL below is its twin,
 // as are the triggers of migrations 0013 and 0019 (test/search-text.test.ts proves they agree).
+//
+// On PostgreSQL (issue 17) the triggers of migrations/pg …_search write the index at once, so
+// there is nothing to flush: flushSearchIndex() is a no-op there.
 import type Database from 'better-sqlite3'
+import { dialect, get, type Q, run } from './unit.ts'
 
 const BODY = `trim(
     coalesce(m.text, '')
     || ' ' || coalesce(CASE WHEN json_valid(m.media) THEN json_extract(m.media, '$.filename') END, '')
     || ' ' || CASE WHEN m.type = 'location' AND coalesce(m.text, '') = '' AND json_valid(m.data)
          THEN coalesce(json_extract(m.data, '$.name'), '') || ' ' || coalesce(json_extract(m.data, '$.address'), '') ELSE '' END)`
+
+const ANY_PENDING = 'SELECT EXISTS (SELECT 1 FROM message_search_pending) AS "any"'
+const INDEX = `INSERT INTO message_search(rowid, body) SELECT m.id, ${BODY} FROM message_search_pending p JOIN messages m ON m.id = p.id`
+const CLEAR = 'DELETE FROM message_search_pending'
+
+/** SearchIndexWriter.flush as a unit, for a writing unit's last step (SQLite); nothing on PostgreSQL. */
+export function* flushSearchIndex(): Q<void> {
+  if ((yield* dialect()) === 'postgres') return
+  if ((yield* get<{ any: number }>(ANY_PENDING))?.any === 0) return
+  yield* run(INDEX)
+  yield* run(CLEAR)
+}
 
 export class SearchIndexWriter {
   private readonly anyPending: Database.Statement
@@ -24,10 +40,8 @@ export class SearchIndexWriter {
   constructor(sqlite: Database.Database) {
     this.anyPending = sqlite.prepare('SELECT EXISTS (SELECT 1 FROM message_search_pending)').pluck()
     // A noted message deleted in the same transaction (an erasure) is simply not found.
-    this.index = sqlite.prepare(
-      `INSERT INTO message_search(rowid, body) SELECT m.id, ${BODY} FROM message_search_pending p JOIN messages m ON m.id = p.id`,
-    )
-    this.clear = sqlite.prepare('DELETE FROM message_search_pending')
+    this.index = sqlite.prepare(INDEX)
+    this.clear = sqlite.prepare(CLEAR)
   }
 
   /** Indexes the messages noted so far; must run inside the writing transaction, last. */
