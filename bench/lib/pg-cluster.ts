@@ -100,7 +100,7 @@ export async function openPgServer(log: (msg: string) => void): Promise<PgServer
   }
   try {
     log(`pglog: starting a private PostgreSQL cluster (${path.basename(path.dirname(bin))}) in ${dir}`)
-    sh(path.join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '-A', 'trust', '--no-sync', '-E', 'UTF8'])
+    sh(path.join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '-A', 'trust', '--no-sync', '-E', 'UTF8', '--locale=C.UTF-8'])
     // Unix socket only (no TCP port to collide with another run); enough connections for
     // three processes' pools; durability as Parley's SQLite.
     const opts = [
