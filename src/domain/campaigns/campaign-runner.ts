@@ -19,9 +19,9 @@
 // `units` and `unitLog`; its timers, the token bucket and the outbox handoff are as before.
 // The message and outbox row of a claim are still written by the inbox writer and the
 // outbox, which are synchronous SQLite code: that step refuses to run on PostgreSQL
-// (InboxWriterNotPortedError) until they are units too.
+// (NotOnPostgresYetError, domain/sqlite-only.ts) until they are units too.
 import type { FastifyBaseLogger } from 'fastify'
-import { type Emitter, EventBatch, type UnitLog } from '../../events/event-log.ts'
+import type { Emitter, EventBatch, UnitLog } from '../../events/event-log.ts'
 import type { CampaignParams, CampaignRef } from '../../events/types.ts'
 import type { ChannelRow, ContactRow, InboxStore } from '../../store/inbox-store.ts'
 import type { InboxWriter } from '../inbox/writer.ts'
@@ -35,6 +35,7 @@ import type { SendRateLimiter } from '../sending/outbox-rate.ts'
 import type { BuiltTemplate, TemplateService } from '../sending/templates.ts'
 import { plainReason } from '../sending/meta-errors.ts'
 import { Wakeup } from '../wakeup.ts'
+import { eventBatchOf, sqliteOnly } from '../sqlite-only.ts'
 import type { UnitRunner } from '../../store/runner.ts'
 import { type Q, step } from '../../store/unit.ts'
 
@@ -88,14 +89,6 @@ export interface RunnerDeps {
   now: () => number
   log: FastifyBaseLogger
   options: RunnerOptions
-}
-
-/** A claim reached the part still written for SQLite only (the inbox writer and the outbox). */
-export class InboxWriterNotPortedError extends Error {
-  constructor() {
-    super('a campaign message cannot be queued on PostgreSQL yet: the inbox writer and the outbox are SQLite code')
-    this.name = 'InboxWriterNotPortedError'
-  }
 }
 
 interface Claim {
@@ -283,10 +276,8 @@ export class CampaignRunner {
       }
       // The claim itself: only a recipient still pending moves on (never two messages).
       if (!(yield* recipients.take(cl.recipientId, now))) continue
-      const ok = yield* step((conn) => {
-        if (conn.dialect !== 'sqlite' || !(batch instanceof EventBatch)) throw new InboxWriterNotPortedError()
-        return this.queue(c, channel, contact, cl, ref, now, batch)
-      })
+      const what = 'queueing a campaign message (the inbox writer and the outbox)'
+      const ok = yield* sqliteOnly(what, () => this.queue(c, channel, contact, cl, ref, now, eventBatchOf(batch, what)))
       if (ok) n++
     }
     return n

@@ -19,7 +19,7 @@
 // PostgreSQL each runs this timer; a wake is the conditional UPDATE of SnoozeRepo.wake
 // (still snoozed and due), so a snooze ends once, with one line and one event, whichever
 // process gets there first. The line, the DTO and the snooze itself are still the inbox
-// writer's and store's, synchronous on SQLite (team/sqlite-only.ts).
+// writer's and store's, synchronous on SQLite (domain/sqlite-only.ts).
 import type { Emitter, UnitLog } from '../../events/event-log.ts'
 import type { ConversationDTO, SystemLineData } from '../../events/types.ts'
 import type { ConversationRow, InboxStore } from '../../store/inbox-store.ts'
@@ -28,7 +28,7 @@ import type { UnitRunner } from '../../store/runner.ts'
 import type { Q } from '../../store/unit.ts'
 import { Errors } from '../../errors.ts'
 import type { CustomerWrote } from '../effects.ts'
-import { eventBatchOf, sqliteOnly } from '../team/sqlite-only.ts'
+import { eventBatchOf, sqliteOnly } from '../sqlite-only.ts'
 import { Wakeup } from '../wakeup.ts'
 import { systemLineText } from './conversation-status.ts'
 import type { InboxWriter } from './writer.ts'

@@ -20,7 +20,7 @@
 // Issue 17: every operation is a unit of work (`…Unit`, with the Emitter of its
 // transaction); the repository's reads and the rotation run on either database. The
 // assignee's write, its line and the conversation's DTO are still the inbox writer's and
-// store's, synchronous on SQLite (sqlite-only.ts). The old names run the units at once for
+// store's, synchronous on SQLite (domain/sqlite-only.ts). The old names run the units at once for
 // callers still synchronous (effects inside the ingest transaction, accounts' hooks).
 import type { AssignedBy, ConversationDTO, SystemLineData } from '../../events/types.ts'
 import type { Emitter, EventLog } from '../../events/event-log.ts'
@@ -34,7 +34,7 @@ import type { ChannelDirectory } from '../channels/channels.ts'
 import type { CustomerWrote } from '../effects.ts'
 import type { InboxWriter } from '../inbox/writer.ts'
 import { systemLineText } from '../inbox/conversation-status.ts'
-import { eventBatchOf, sqliteOnly } from './sqlite-only.ts'
+import { eventBatchOf, sqliteOnly } from '../sqlite-only.ts'
 
 /** Whether a person has an open stream (or had one within the grace period): presence.ts answers. */
 export interface Presence {

@@ -8,7 +8,7 @@
 //
 // Issue 17: a unit of work. The workspace's settings and the channel are read through their
 // units (either database); the conversation, the reply and its outbox row are still the
-// inbox store's, writer's and outbox's, synchronous on SQLite (sqlite-only.ts).
+// inbox store's, writer's and outbox's, synchronous on SQLite (domain/sqlite-only.ts).
 import type { CommittedEvent, Emitter } from '../../events/event-log.ts'
 import type { ConversationRow, InboxStore, MessageRow } from '../../store/inbox-store.ts'
 import type { Q } from '../../store/unit.ts'
@@ -17,7 +17,7 @@ import type { CustomerWrote } from '../effects.ts'
 import type { InboxWriter } from '../inbox/writer.ts'
 import type { Outbox } from '../sending/outbox.ts'
 import { isOpen } from './business-hours.ts'
-import { eventBatchOf, sqliteOnly } from './sqlite-only.ts'
+import { eventBatchOf, sqliteOnly } from '../sqlite-only.ts'
 
 /** The away message goes at most once per conversation in this long. */
 export const AWAY_REPLY_EVERY_MS = 12 * 3600 * 1000

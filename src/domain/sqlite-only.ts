@@ -1,10 +1,10 @@
-// Code the team's units still call that is not yet written as units of work (issue 17):
-// the inbox writer and the inbox store's conversation reads (another part of the port).
+// Code units still call (the team's, the campaign claim's) that is not yet written as units of work (issue 17):
+// the inbox writer, the inbox store's conversation reads and the outbox (the next part of the port).
 // On SQLite such a call runs at once inside the unit's transaction, on the same
 // connection, exactly as before. On PostgreSQL it refuses by name: running it there would
 // write to the SQLite file instead of the transaction the unit is in.
-import { EventBatch, type Emitter } from '../../events/event-log.ts'
-import { type Q, step } from '../../store/unit.ts'
+import { EventBatch, type Emitter } from '../events/event-log.ts'
+import { type Q, step } from '../store/unit.ts'
 
 export class NotOnPostgresYetError extends Error {
   constructor(what: string) {
