@@ -73,9 +73,9 @@ export async function searchRoutes(app: FastifyInstance, opts: { services: Servi
       })
       const { page, nextCursor } = keysetPage(hits, limit, (last) => [last.key, last.conversationId])
       const results = page.flatMap((hit): SearchResult[] => {
-        const conversation = store.conversations.conversationDTOFor(viewer, ws, hit.conversationId)
+        const conversation = store.runNow(store.conversations.conversationDTOFor(viewer, ws, hit.conversationId))
         if (!conversation) return []
-        const message = hit.messageId !== null ? store.messages.messageRowById(hit.messageId) : undefined
+        const message = hit.messageId !== null ? store.runNow(store.messages.messageRowById(hit.messageId)) : undefined
         if (message) {
           const { snippet, highlights } = snippetOf(searchTextOf(message) ?? '', terms)
           return [

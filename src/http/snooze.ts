@@ -27,7 +27,7 @@ export async function snoozeRoutes(app: FastifyInstance, opts: { services: Servi
       const done = snoozes.snooze(who, req.params.id, req.body.until)
       // Out of Open frees a place under its assignee's cap, as resolving does (assignment.ts counts open ones).
       if (done.assignee) assignment.drainFor(who.workspaceId, done.assignee.id)
-      return { conversation: store.conversations.conversationDTOFor({ userId: who.userId }, who.workspaceId, req.params.id)! }
+      return { conversation: store.runNow(store.conversations.conversationDTOFor({ userId: who.userId }, who.workspaceId, req.params.id))! }
     },
   )
 }

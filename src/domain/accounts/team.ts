@@ -147,7 +147,7 @@ export class Team {
   setChannels(userId: number, channelIds: readonly number[]): void {
     this.members.set(userId, channelIds)
     // A new member starts with the channel read: its history is not their unread.
-    this.conversations.startReadsAt(userId, channelIds, this.now())
+    this.runNow(this.conversations.startReadsAt(userId, channelIds, this.now()))
   }
 
   /**
