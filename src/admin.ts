@@ -15,6 +15,8 @@ import { AppError } from './errors.ts'
 import { openDatabase, type Db } from './store/db.ts'
 import { usePrivateUmask } from './store/data-dir.ts'
 import { UsersRepo } from './store/users.ts'
+import { sqliteConn } from './store/conn.ts'
+import { runSync } from './store/unit.ts'
 import { AuthService } from './domain/accounts/auth.ts'
 import { PasswordResets } from './domain/accounts/password-reset.ts'
 import { TwoFactorRepo } from './store/two-factor.ts'
@@ -31,7 +33,7 @@ Both end the person's sessions. DATA_DIR (or .env) selects the data directory, a
 class UsageError extends Error {}
 
 function listUsers(db: Db): void {
-  const rows = new UsersRepo(db).all()
+  const rows = runSync(new UsersRepo().all(), sqliteConn(db.$client))
   if (rows.length === 0) {
     console.log('No users yet: open Parley to create the admin, or set ADMIN_EMAIL and ADMIN_PASSWORD.')
     return
@@ -68,7 +70,7 @@ async function resetPassword(config: Readonly<Config>, db: Db, args: string[]): 
   const rest = args.filter((a) => a !== '--password-stdin')
   if (rest.length !== 1 || rest[0]!.startsWith('-')) throw new UsageError('reset-password takes one email address')
   const email = rest[0]!.trim().toLowerCase()
-  const user = new UsersRepo(db).byEmail(email)
+  const user = runSync(new UsersRepo().byEmail(email), sqliteConn(db.$client))
   if (!user) throw new UsageError(`No user with the email ${email} (npm run admin -- list-users shows them)`)
   if (user.disabledAt !== null) throw new UsageError(`${email} is disabled; a reset would not let them sign in`)
 
@@ -98,7 +100,7 @@ async function resetPassword(config: Readonly<Config>, db: Db, args: string[]): 
 function disableTwoFactor(db: Db, args: string[]): void {
   if (args.length !== 1 || args[0]!.startsWith('-')) throw new UsageError('disable-2fa takes one email address')
   const email = args[0]!.trim().toLowerCase()
-  const user = new UsersRepo(db).byEmail(email)
+  const user = runSync(new UsersRepo().byEmail(email), sqliteConn(db.$client))
   if (!user) throw new UsageError(`No user with the email ${email} (npm run admin -- list-users shows them)`)
   const repo = new TwoFactorRepo()
   // Turned off and audited in one transaction; false when it was not on (nothing written).

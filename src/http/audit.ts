@@ -31,7 +31,7 @@ export interface AuditEntryDto {
 
 export async function auditRoutes(app: FastifyInstance, opts: { services: Services }) {
   const { audit, units } = opts.services
-  const users = new UsersRepo(opts.services.db)
+  const users = new UsersRepo()
   const r = app.withTypeProvider<TypeBoxTypeProvider>()
   const admin = { onRequest: app.authenticate, preValidation: app.requireAdmin }
 
@@ -39,7 +39,7 @@ export async function auditRoutes(app: FastifyInstance, opts: { services: Servic
   const dtos = (ws: number, rows: AuditEntry[]): AuditEntryDto[] => {
     const names = new Map<number, string | null>()
     const nameOf = (id: number) => {
-      if (!names.has(id)) names.set(id, users.nameInWorkspace(ws, id) ?? null)
+      if (!names.has(id)) names.set(id, opts.services.runNow(users.nameInWorkspace(ws, id)) ?? null)
       return names.get(id)!
     }
     return rows.map((e) => ({

@@ -74,10 +74,11 @@ const VERIFIED_TOKENS_CACHE = 10_000
 
 export const authPlugin = fp(async (app: FastifyInstance, opts: { services: Services }) => {
   const { services } = opts
-  const { config, auth, hub, clock } = services
+  const { config, auth, hub, clock, units } = services
   const throttle = new LoginThrottle(
-    { perAccount: config.loginRatePerMinute, perAddress: config.loginRatePerAddressPerMinute, windowMs: LOGIN_WINDOW_MS },
+    { name: 'login', perAccount: config.loginRatePerMinute, perAddress: config.loginRatePerAddressPerMinute, windowMs: LOGIN_WINDOW_MS },
     clock.now,
+    units,
   )
   await app.register(cookie)
   await app.register(jwt, {
@@ -110,7 +111,9 @@ export const authPlugin = fp(async (app: FastifyInstance, opts: { services: Serv
     } catch {
       throw Errors.unauthorized()
     }
-    const session = typeof claims.sid === 'string' ? auth.session(claims.sid) : undefined
+    // Read in the database on every request (issue 17: whichever process serves it).
+    const sid = claims.sid
+    const session = typeof sid === 'string' ? await units.read(() => auth.sessionUnit(sid)) : undefined
     if (!session) throw Errors.unauthorized()
     // CSRF defence beyond SameSite for cookie-authenticated writes: the browser sets
     // Origin on cross-site requests, and it must be this server.
@@ -157,7 +160,7 @@ export const authPlugin = fp(async (app: FastifyInstance, opts: { services: Serv
   // is in the body, which a rate-limit plugin's onRequest hook never sees.
   r.post('/api/auth/login', { schema: { body: credentials } }, async (req, reply) => {
     const account = accountKey(req.body.email)
-    const attempt = throttle.begin(account, req.ip)
+    const attempt = await throttle.begin(account, req.ip)
     if (!attempt.ok) {
       reply.header('retry-after', Math.ceil(attempt.retryAfterMs / 1000))
       throw Errors.loginThrottled()
@@ -172,25 +175,27 @@ export const authPlugin = fp(async (app: FastifyInstance, opts: { services: Serv
     const second = await secondFactor(app, services, user, req.body, req.ip)
     if (!second.ok) {
       if (second.counts) audited.failed(account, req.ip, req.body.totp !== undefined ? 'totp' : 'recovery_code', attempt.lastForAccount)
-      else throttle.succeeded(account, req.ip)
+      else await throttle.succeeded(account, req.ip)
       throw second.error
     }
-    throttle.succeeded(account, req.ip)
+    await throttle.succeeded(account, req.ip)
     audited.succeeded(user, req.ip, second.method)
-    const session = auth.createSession(user, config.sessionTtlSeconds)
+    const session = await units.transact(() => auth.createSessionUnit(user, config.sessionTtlSeconds))
     // expiresAt (ms): the browser warns before it and signs in again in place (issue 11).
     return { token: issue(reply, session), user: publicUser(user), expiresAt: session.expiresAt }
   })
 
   r.post('/api/auth/logout', { onRequest: app.authenticate }, async (req, reply) => {
-    auth.revokeSession(req.session.sessionId)
+    const { sessionId } = req.session
+    await units.transact(() => auth.revokeSessionUnit(sessionId))
     hub.closeWhere((s) => s.sessionId === req.session.sessionId)
     reply.clearCookie(SESSION_COOKIE, { path: '/' })
     return { ok: true }
   })
 
   r.get('/api/me', { onRequest: app.authenticate }, async (req) => {
-    const user = auth.user(req.session.userId)
+    const { userId } = req.session
+    const user = await units.read(() => auth.userUnit(userId))
     if (!user) throw Errors.unauthorized()
     return { user: publicUser(user), expiresAt: req.session.expiresAt }
   })
@@ -198,7 +203,10 @@ export const authPlugin = fp(async (app: FastifyInstance, opts: { services: Serv
   // First run: when no user exists (and ADMIN_EMAIL did not create one), the first
   // visitor creates the admin. Closed for good once any user exists.
   // `mail`: whether Parley can mail links (SMTP_URL): the sign-in page offers "Forgot password?" only then.
-  r.get('/api/setup', async () => ({ needed: auth.userCount() === 0, mail: services.accounts.mailer.enabled }))
+  r.get('/api/setup', async () => ({
+    needed: (await units.read(() => auth.userCountUnit())) === 0,
+    mail: services.accounts.mailer.enabled,
+  }))
   r.post(
     '/api/setup',
     {
@@ -212,9 +220,16 @@ export const authPlugin = fp(async (app: FastifyInstance, opts: { services: Serv
       config: { rateLimit: { max: config.loginRatePerMinute, timeWindow: 60_000 } },
     },
     async (req, reply) => {
-      if (auth.userCount() > 0) throw Errors.forbidden()
-      const user = await auth.createUser({ ...req.body, workspaceId: auth.defaultWorkspace(), role: 'admin' })
-      const session = auth.createSession(user, config.sessionTtlSeconds)
+      if ((await units.read(() => auth.userCountUnit())) > 0) throw Errors.forbidden()
+      const passwordHash = await auth.hashPassword(req.body.password)
+      const { name, email } = req.body
+      // One transaction: the first admin and their session, and still nobody else first.
+      const { user, session } = await units.transact(function* () {
+        if ((yield* auth.userCountUnit()) > 0) throw Errors.forbidden()
+        const workspaceId = yield* auth.defaultWorkspaceUnit()
+        const user = yield* auth.insertUserUnit({ workspaceId, email, name, passwordHash, role: 'admin' })
+        return { user, session: yield* auth.createSessionUnit(user, config.sessionTtlSeconds) }
+      })
       // expiresAt (ms): the browser warns before it and signs in again in place (issue 11).
       return { token: issue(reply, session), user: publicUser(user), expiresAt: session.expiresAt }
     },

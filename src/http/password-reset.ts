@@ -26,12 +26,18 @@ const RESET_REQUEST_WINDOW_MS = 15 * 60_000
 export const resetUrl = (base: string, token: string) => `${base}/reset-password#token=${token}`
 
 export async function passwordResetRoutes(app: FastifyInstance, opts: { services: Services }) {
-  const { config, db, auth, hub, clock } = opts.services
+  const { config, auth, hub, clock, units } = opts.services
   const { resets, mailer } = opts.services.accounts
-  const users = new UsersRepo(db)
+  const users = new UsersRepo()
   const requests = new LoginThrottle(
-    { perAccount: RESET_REQUESTS_PER_ACCOUNT, perAddress: config.loginRatePerAddressPerMinute, windowMs: RESET_REQUEST_WINDOW_MS },
+    {
+      name: 'reset-request',
+      perAccount: RESET_REQUESTS_PER_ACCOUNT,
+      perAddress: config.loginRatePerAddressPerMinute,
+      windowMs: RESET_REQUEST_WINDOW_MS,
+    },
     clock.now,
+    units,
   )
   const r = app.withTypeProvider<TypeBoxTypeProvider>()
   // Guessing a 256-bit token is hopeless; the limit only keeps the hashing work bounded.
@@ -39,7 +45,7 @@ export async function passwordResetRoutes(app: FastifyInstance, opts: { services
   const token = Type.String({ minLength: 1, maxLength: 200 })
 
   r.post('/api/password-reset/check', { schema: { body: Type.Object({ token }) }, config: { rateLimit } }, async (req) => {
-    const { user, expiresAt } = resets.check(req.body.token)
+    const { user, expiresAt } = await units.read(() => resets.checkUnit(req.body.token))
     return { email: user.email, expiresAt }
   })
 
@@ -77,14 +83,20 @@ export async function passwordResetRoutes(app: FastifyInstance, opts: { services
       if (!mailer.enabled || config.publicUrl === undefined) throw Errors.mailNotConfigured()
       // Counted for any address, with an account or not: a 429 says nothing about who has one.
       const account = accountKey(req.body.email)
-      const attempt = requests.begin(account, req.ip)
+      const attempt = await requests.begin(account, req.ip)
       if (!attempt.ok) {
         reply.header('retry-after', Math.ceil(attempt.retryAfterMs / 1000))
         throw Errors.resetRequestsThrottled()
       }
-      const user = users.activeByEmail(account)
-      if (user) {
-        const { token, expiresAt } = resets.issue(user.id)
+      const issued = await units.transact(function* () {
+        const user = yield* users.activeByEmail(account)
+        return user && { user, link: yield* resets.issueUnit(user.id) }
+      })
+      if (issued) {
+        const {
+          user,
+          link: { token, expiresAt },
+        } = issued
         void mailer.send(passwordResetMail({ to: user.email, url: resetUrl(config.publicUrl, token), expiresAt }), 'password-reset')
       }
       return reply.status(202).send({ ok: true })
@@ -93,7 +105,20 @@ export async function passwordResetRoutes(app: FastifyInstance, opts: { services
 
   let watch: { stop(): void } | undefined
   app.addHook('onReady', async () => {
-    watch = watchRevocations(db, () => hub.closeWhere((s) => auth.session(s.sessionId) === undefined))
+    watch = watchRevocations(units, async () => {
+      // The sessions of the open streams (closeWhere visits each), then which of them ended.
+      const open = new Set<string>()
+      hub.closeWhere((s) => {
+        open.add(s.sessionId)
+        return false
+      })
+      const ended = await units.read(function* () {
+        const ended = new Set<string>()
+        for (const id of open) if ((yield* auth.sessionUnit(id)) === undefined) ended.add(id)
+        return ended
+      })
+      if (ended.size > 0) hub.closeWhere((s) => ended.has(s.sessionId))
+    })
   })
   app.addHook('preClose', async () => watch?.stop())
 }

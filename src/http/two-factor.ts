@@ -98,8 +98,8 @@ export async function secondFactor(
  * e-mail — never the password or code.
  */
 export function loginAudit(services: Services) {
-  const users = new UsersRepo(services.db)
-  const workspaceOf = (email: string) => users.byEmail(email)?.workspaceId ?? services.auth.defaultWorkspace()
+  const users = new UsersRepo()
+  const workspaceOf = (email: string) => services.runNow(users.byEmail(email))?.workspaceId ?? services.auth.defaultWorkspace()
   return {
     succeeded(user: UserRow, ip: string, method: LoginMethod) {
       services.audit.record({

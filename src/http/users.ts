@@ -19,7 +19,7 @@ const Token = Type.String({ minLength: 1, maxLength: 200 })
 const Name = Type.String({ minLength: 1, maxLength: 100, pattern: '\\S' })
 
 export async function userRoutes(app: FastifyInstance, opts: { services: Services }) {
-  const { config, hub, audit } = opts.services
+  const { config, hub, audit, units, unitLog } = opts.services
   const { team, invitations, resets } = opts.services.accounts
   const r = app.withTypeProvider<TypeBoxTypeProvider>()
   const admin = { onRequest: app.authenticate, preValidation: app.requireAdmin }
@@ -30,18 +30,24 @@ export async function userRoutes(app: FastifyInstance, opts: { services: Service
   const rateLimit = { max: config.loginRatePerMinute, timeWindow: 60_000 }
 
   // ---- admins: people ----
-  r.get('/api/users', admin, async (req) => ({ users: team.list(req.session.workspaceId) }))
+  r.get('/api/users', admin, async (req) => {
+    const ws = req.session.workspaceId
+    return { users: await units.read(() => team.listUnit(ws)) }
+  })
 
   // ---- everyone: who the teammates are ----
   // The assignee picker's names for an agent, who may hand a conversation to another member
   // of its channel but not read the people list (emails, deactivated people): active people,
   // their name, role, channels and availability.
-  r.get('/api/team', signedIn, async (req) => ({
-    people: team
-      .list(req.session.workspaceId)
-      .filter((u) => !u.disabled)
-      .map(({ id, name, role, channelIds, availability }) => ({ id, name, role, channelIds, availability })),
-  }))
+  r.get('/api/team', signedIn, async (req) => {
+    const ws = req.session.workspaceId
+    const people = await units.read(() => team.listUnit(ws))
+    return {
+      people: people
+        .filter((u) => !u.disabled)
+        .map(({ id, name, role, channelIds, availability }) => ({ id, name, role, channelIds, availability })),
+    }
+  })
 
   r.patch(
     '/api/users/:id',
@@ -56,8 +62,13 @@ export async function userRoutes(app: FastifyInstance, opts: { services: Service
       },
     },
     async (req) => {
-      const before = team.list(req.session.workspaceId).find((u) => u.id === req.params.id)
-      const { user, deactivated } = team.update(req.session.workspaceId, req.session.userId, req.params.id, req.body)
+      const { workspaceId, userId: actorId } = req.session
+      const { id } = req.params
+      const patch = req.body
+      const before = (await units.read(() => team.listUnit(workspaceId))).find((u) => u.id === id)
+      const result = await unitLog.transact((batch) => team.updateUnit(batch, workspaceId, id, patch))
+      team.afterUpdate(workspaceId, actorId, id, patch, result)
+      const { user, deactivated } = result
       if (before) auditPersonChange(opts.services, req, before, user)
       // Their sessions were revoked with the change; their open streams end now, not at the next poll.
       if (deactivated) hub.closeWhere((s) => s.userId === user.id)
@@ -67,14 +78,20 @@ export async function userRoutes(app: FastifyInstance, opts: { services: Service
 
   // Without SMTP, how an agent who forgot their password gets back in: the admin passes the link on.
   r.post('/api/users/:id/password-reset', { ...admin, schema: { params: IdParams } }, async (req, reply) => {
-    const user = team.member(req.session.workspaceId, req.params.id)
-    if (user.disabledAt !== null) throw Errors.userDisabled()
-    const { token, expiresAt } = resets.issue(user.id)
-    audit.record({
-      workspaceId: req.session.workspaceId,
-      actor: { userId: req.session.userId, ip: req.ip },
-      action: 'user.password_reset_link',
-      target: { type: 'user', id: user.id },
+    const { workspaceId, userId: actorId } = req.session
+    const { id } = req.params
+    // The link and its audit line in one transaction.
+    const { token, expiresAt } = await units.transact(function* () {
+      const user = yield* team.memberUnit(workspaceId, id)
+      if (user.disabledAt !== null) throw Errors.userDisabled()
+      const link = yield* resets.issueUnit(user.id)
+      yield* audit.recordUnit({
+        workspaceId,
+        actor: { userId: actorId, ip: req.ip },
+        action: 'user.password_reset_link',
+        target: { type: 'user', id: user.id },
+      })
+      return link
     })
     reply.header('cache-control', 'no-store')
     return reply.status(201).send({ url: resetUrl(baseUrl(req), token), expiresAt })
@@ -97,39 +114,51 @@ export async function userRoutes(app: FastifyInstance, opts: { services: Service
       },
     },
     async (req, reply) => {
-      const invitation = invitations.create(
-        req.session.workspaceId,
-        req.session.userId,
-        { email: req.body.email, role: req.body.role, channelIds: req.body.channelIds ?? [] },
-        // A mailed link must start with PUBLIC_URL (config.ts requires it with SMTP_URL).
-        baseUrl(req),
-      )
-      audit.record({
-        workspaceId: req.session.workspaceId,
-        actor: { userId: req.session.userId, ip: req.ip },
-        action: 'user.invited',
-        target: { type: 'invitation', id: invitation.id },
-        detail: { email: invitation.email, role: invitation.role, channelIds: req.body.channelIds ?? [] },
+      const { workspaceId, userId } = req.session
+      const channelIds = req.body.channelIds ?? []
+      const input = { email: req.body.email, role: req.body.role, channelIds }
+      // A mailed link must start with PUBLIC_URL (config.ts requires it with SMTP_URL).
+      const base = baseUrl(req)
+      // The invitation and its audit line in one transaction; the mail only once it committed.
+      const { invitation, mail } = await units.transact(function* () {
+        const created = yield* invitations.createUnit(workspaceId, userId, input, base)
+        const { invitation } = created
+        yield* audit.recordUnit({
+          workspaceId,
+          actor: { userId, ip: req.ip },
+          action: 'user.invited',
+          target: { type: 'invitation', id: invitation.id },
+          detail: { email: invitation.email, role: invitation.role, channelIds },
+        })
+        return created
       })
+      invitations.mailInvitation(mail)
       reply.header('cache-control', 'no-store')
       return reply.status(201).send({ invitation })
     },
   )
-  r.get('/api/users/invitations', admin, async (req) => ({ invitations: invitations.pending(req.session.workspaceId) }))
+  r.get('/api/users/invitations', admin, async (req) => {
+    const ws = req.session.workspaceId
+    return { invitations: await units.read(() => invitations.pendingUnit(ws)) }
+  })
   r.delete('/api/users/invitations/:id', { ...admin, schema: { params: IdParams } }, async (req) => {
-    invitations.revoke(req.session.workspaceId, req.params.id)
+    const ws = req.session.workspaceId
+    const { id } = req.params
+    await units.transact(() => invitations.revokeUnit(ws, id))
     return { ok: true }
   })
 
   // ---- the invited person (no session: the link is the credential) ----
   // GET keeps the issue's shape for API clients; the browser posts the token in a body
   // (check), so it never appears in a URL. request-log.ts redacts it from logged URLs.
-  r.get('/api/invitations/:token', { schema: { params: Type.Object({ token: Token }) }, config: { rateLimit } }, async (req) => ({
-    invitation: invitations.preview(req.params.token),
-  }))
-  r.post('/api/invitations/check', { schema: { body: Type.Object({ token: Token }) }, config: { rateLimit } }, async (req) => ({
-    invitation: invitations.preview(req.body.token),
-  }))
+  r.get('/api/invitations/:token', { schema: { params: Type.Object({ token: Token }) }, config: { rateLimit } }, async (req) => {
+    const { token } = req.params
+    return { invitation: await units.read(() => invitations.previewUnit(token)) }
+  })
+  r.post('/api/invitations/check', { schema: { body: Type.Object({ token: Token }) }, config: { rateLimit } }, async (req) => {
+    const { token } = req.body
+    return { invitation: await units.read(() => invitations.previewUnit(token)) }
+  })
   r.post(
     '/api/invitations/accept',
     {
@@ -137,7 +166,7 @@ export async function userRoutes(app: FastifyInstance, opts: { services: Service
       config: { rateLimit },
     },
     async (req, reply) => {
-      const user = await invitations.accept(req.body.token, req.body.name, req.body.password)
+      const user = await invitations.accept(req.body.token, req.body.name, req.body.password, { units, log: unitLog })
       // Issue 16: the workspace requires 2FA: the new person sets it up before any session.
       if (opts.services.twoFactor.required(user.workspaceId)) throw Errors.totpSetupRequired(setupTokenFor(app, user))
       const { token, expiresAt } = app.signIn(reply, user)
@@ -163,7 +192,7 @@ export async function userRoutes(app: FastifyInstance, opts: { services: Service
     },
     async (req) => {
       const { sessionId, userId, workspaceId } = req.session
-      const { user, sessionsEnded } = await team.updateProfile(workspaceId, userId, sessionId, req.body)
+      const { user, sessionsEnded } = await team.updateProfile(workspaceId, userId, sessionId, req.body, { units, log: unitLog })
       // The other sessions were revoked with the new password; their streams end now.
       if (sessionsEnded > 0) hub.closeWhere((s) => s.userId === userId && s.sessionId !== sessionId)
       return { user: publicUser(user), sessionsEnded }
@@ -181,6 +210,12 @@ export async function userRoutes(app: FastifyInstance, opts: { services: Service
         ),
       },
     },
-    async (req) => ({ user: team.setAvailability(req.session.workspaceId, req.session.userId, req.body.status) }),
+    async (req) => {
+      const { workspaceId, userId } = req.session
+      const { status } = req.body
+      const user = await unitLog.transact((batch) => team.setAvailabilityUnit(batch, workspaceId, userId, status))
+      team.afterAvailability(workspaceId, userId, status)
+      return { user }
+    },
   )
 }

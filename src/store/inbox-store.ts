@@ -35,7 +35,7 @@ export class InboxStore {
     this.conversations = new ConversationsRepo()
     this.messages = new MessagesRepo()
     this.labels = new LabelsNow(new LabelsRepo(), (unit) => this.runNow(unit))
-    this.users = new UsersRepo(db)
+    this.users = new UsersRepo()
   }
 
   /**
@@ -135,7 +135,7 @@ export class InboxStore {
 
   /** The name a system line gives an agent (their own workspace's users only). */
   userName(workspaceId: number, userId: number): string | undefined {
-    return this.users.nameInWorkspace(workspaceId, userId)
+    return this.runNow(this.users.nameInWorkspace(workspaceId, userId))
   }
 
   /** Clears the unread count; returns undefined if not in this workspace. */

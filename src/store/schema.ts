@@ -827,3 +827,17 @@ export const leases = sqliteTable('leases', {
   fence: integer('fence').notNull().default(0),
   expiresAt: integer('expires_at').notNull(),
 })
+
+// Login throttling (issue 11; issue 17: in the database, so the limits hold across every
+// process): one fixed window per key — `<throttle>:<a|i>:<account or address>` — with the
+// attempts counted in it. Rows whose window ended are swept by the throttle itself.
+export const loginAttempts = sqliteTable(
+  'login_attempts',
+  {
+    key: text('key').primaryKey(),
+    attempts: integer('attempts').notNull(),
+    // Unix ms: when the window ends (its start plus the throttle's window).
+    expiresAt: integer('expires_at').notNull(),
+  },
+  (t) => [index('login_attempts_expires_idx').on(t.expiresAt)],
+)

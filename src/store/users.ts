@@ -1,89 +1,107 @@
 // Workspaces and users. Emails are stored trimmed and lower-cased; callers pass them so.
-import { and, asc, count, eq, isNull } from 'drizzle-orm'
-import type { Db } from './db.ts'
-import { users, workspaces } from './schema.ts'
+// Written as units of work (store/unit.ts): the same SQL on SQLite and PostgreSQL (issue 17).
+import { insertRow, TableCodec, updateRowById } from './prepared.ts'
+import { users } from './schema.ts'
+import { all, dialect, get, type Q, run } from './unit.ts'
 
 export type UserRow = typeof users.$inferSelect
 export type NewUser = typeof users.$inferInsert
 
-export class WorkspacesRepo {
-  constructor(private readonly db: Db) {}
+const userCodec = new TableCodec<UserRow>(users)
+const USER_COLUMNS = userCodec.selectQuoted('u')
 
+const FIRST_WORKSPACE = `SELECT id FROM workspaces ORDER BY id LIMIT 1`
+const INSERT_WORKSPACE = `INSERT INTO workspaces (name) VALUES (?) RETURNING id`
+const WORKSPACE_NAME = `SELECT name FROM workspaces WHERE id = ?`
+
+const COUNT = `SELECT count(*) AS n FROM users`
+const BY_ID = `SELECT ${USER_COLUMNS} FROM users u WHERE u.id = ?`
+const BY_EMAIL = `SELECT ${USER_COLUMNS} FROM users u WHERE u.email = ?`
+const ACTIVE_BY_EMAIL = `SELECT ${USER_COLUMNS} FROM users u WHERE u.email = ? AND u.disabled_at IS NULL`
+const ALL = `SELECT ${USER_COLUMNS} FROM users u ORDER BY u.id`
+const NAME_IN_WORKSPACE = `SELECT name FROM users WHERE workspace_id = ? AND id = ?`
+const SET_PASSWORD = `UPDATE users SET password_hash = ? WHERE id = ?`
+const OF_WORKSPACE = `SELECT ${USER_COLUMNS} FROM users u WHERE u.workspace_id = ? ORDER BY u.id`
+const ACTIVE_ADMINS = `SELECT count(*) AS n FROM users WHERE workspace_id = ? AND role = 'admin' AND disabled_at IS NULL`
+const LOCK_ACTIVE_ADMINS = `SELECT id FROM users WHERE workspace_id = ? AND role = 'admin' AND disabled_at IS NULL FOR UPDATE`
+
+export class WorkspacesRepo {
   /** The first workspace's id; one named `name` is created when there is none. */
-  firstOrCreate(name: string): number {
-    const ws = this.db.select().from(workspaces).limit(1).get()
+  *firstOrCreate(name: string): Q<number> {
+    const ws = yield* get<{ id: number }>(FIRST_WORKSPACE)
     if (ws) return ws.id
-    return this.db.insert(workspaces).values({ name }).returning().get().id
+    return (yield* get<{ id: number }>(INSERT_WORKSPACE, [name]))!.id
   }
 
-  name(id: number): string | undefined {
-    return this.db.select({ name: workspaces.name }).from(workspaces).where(eq(workspaces.id, id)).get()?.name
+  *name(id: number): Q<string | undefined> {
+    return (yield* get<{ name: string }>(WORKSPACE_NAME, [id]))?.name
   }
 }
 
 export class UsersRepo {
-  constructor(private readonly db: Db) {}
-
-  count(): number {
-    return this.db.select({ n: count() }).from(users).get()!.n
+  *count(): Q<number> {
+    return Number((yield* get<{ n: number }>(COUNT))!.n)
   }
 
-  insert(values: NewUser): UserRow {
-    return this.db.insert(users).values(values).returning().get()
+  *insert(values: NewUser): Q<UserRow> {
+    return (yield* insertRow(userCodec, values))!
   }
 
-  byId(id: number): UserRow | undefined {
-    return this.db.select().from(users).where(eq(users.id, id)).get()
+  *byId(id: number): Q<UserRow | undefined> {
+    return yield* one(BY_ID, [id])
   }
 
   /** Whoever has this email, disabled or not. */
-  byEmail(email: string): UserRow | undefined {
-    return this.db.select().from(users).where(eq(users.email, email)).get()
+  *byEmail(email: string): Q<UserRow | undefined> {
+    return yield* one(BY_EMAIL, [email])
   }
 
   /** The user who may sign in with this email: not disabled. */
-  activeByEmail(email: string): UserRow | undefined {
-    return this.db
-      .select()
-      .from(users)
-      .where(and(eq(users.email, email), isNull(users.disabledAt)))
-      .get()
+  *activeByEmail(email: string): Q<UserRow | undefined> {
+    return yield* one(ACTIVE_BY_EMAIL, [email])
   }
 
   /** Every user, oldest first. */
-  all(): UserRow[] {
-    return this.db.select().from(users).orderBy(asc(users.id)).all()
+  *all(): Q<UserRow[]> {
+    return (yield* all<unknown>(ALL)).map((r) => userCodec.decodeAny(r))
   }
 
   /** The name a system line gives an agent ("Ana resolved this"): their own workspace's users only. */
-  nameInWorkspace(workspaceId: number, userId: number): string | undefined {
-    return this.db
-      .select({ name: users.name })
-      .from(users)
-      .where(and(eq(users.workspaceId, workspaceId), eq(users.id, userId)))
-      .get()?.name
+  *nameInWorkspace(workspaceId: number, userId: number): Q<string | undefined> {
+    return (yield* get<{ name: string }>(NAME_IN_WORKSPACE, [workspaceId, userId]))?.name
   }
 
-  setPasswordHash(userId: number, passwordHash: string): void {
-    this.db.update(users).set({ passwordHash }).where(eq(users.id, userId)).run()
+  *setPasswordHash(userId: number, passwordHash: string): Q<void> {
+    yield* run(SET_PASSWORD, [passwordHash, userId])
   }
 
   /** Every user of the workspace, oldest first. */
-  ofWorkspace(workspaceId: number): UserRow[] {
-    return this.db.select().from(users).where(eq(users.workspaceId, workspaceId)).orderBy(asc(users.id)).all()
+  *ofWorkspace(workspaceId: number): Q<UserRow[]> {
+    return (yield* all<unknown>(OF_WORKSPACE, [workspaceId])).map((r) => userCodec.decodeAny(r))
   }
 
   /** Changes what is given; the row after the change (undefined when there is no such user). */
-  update(userId: number, set: Partial<Pick<UserRow, 'name' | 'role' | 'disabledAt' | 'availability'>>): UserRow | undefined {
-    return this.db.update(users).set(set).where(eq(users.id, userId)).returning().get()
+  *update(userId: number, set: Partial<Pick<UserRow, 'name' | 'role' | 'disabledAt' | 'availability'>>): Q<UserRow | undefined> {
+    return yield* updateRowById(userCodec, userId, set)
   }
 
   /** Admins who can sign in: the last one may not be demoted or deactivated. */
-  activeAdmins(workspaceId: number): number {
-    return this.db
-      .select({ n: count() })
-      .from(users)
-      .where(and(eq(users.workspaceId, workspaceId), eq(users.role, 'admin'), isNull(users.disabledAt)))
-      .get()!.n
+  *activeAdmins(workspaceId: number): Q<number> {
+    return Number((yield* get<{ n: number }>(ACTIVE_ADMINS, [workspaceId]))!.n)
   }
+
+  /**
+   * Before counting them to demote or deactivate one, in a writing transaction: on PostgreSQL
+   * the active admins' rows are locked until it ends (FOR UPDATE), so two admins demoting each
+   * other at once on two processes are serialized and the second sees the first's change — as
+   * on SQLite, where writing transactions are serialized already.
+   */
+  *lockActiveAdmins(workspaceId: number): Q<void> {
+    if ((yield* dialect()) === 'postgres') yield* all(LOCK_ACTIVE_ADMINS, [workspaceId])
+  }
+}
+
+function* one(sql: string, params: unknown[]): Q<UserRow | undefined> {
+  const row = yield* get<unknown>(sql, params)
+  return row === undefined ? undefined : userCodec.decodeAny(row)
 }

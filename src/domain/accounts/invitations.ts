@@ -5,9 +5,10 @@
 // Like password reset links, the token is 32 random bytes and only its SHA-256 is
 // stored; the link carries it in the fragment, which no server or proxy log sees.
 import { createHash, randomBytes } from 'node:crypto'
-import type { EventLog } from '../../events/event-log.ts'
+import type { Emitter, EventLog, UnitLog } from '../../events/event-log.ts'
 import { Errors } from '../../errors.ts'
-import type { Db } from '../../store/db.ts'
+import type { UnitRunner } from '../../store/runner.ts'
+import type { Q } from '../../store/unit.ts'
 import { InvitationsRepo, type InvitationRow } from '../../store/invitations.ts'
 import { UsersRepo, WorkspacesRepo, type UserRow } from '../../store/users.ts'
 import type { AuthService } from './auth.ts'
@@ -42,23 +43,37 @@ export interface InvitationPreview {
 
 export const inviteUrl = (base: string, token: string) => `${base}${INVITE_PATH}#token=${token}`
 
+/** A new invitation as created; `mail` is what `mailInvitation` sends after the commit. */
+export interface CreatedInvitation {
+  id: number
+  email: string
+  role: Role
+  url: string
+  expiresAt: number
+}
+
+interface InvitationMail {
+  to: string
+  inviter: string
+  workspace: string
+  url: string
+  expiresAt: number
+}
+
 export class Invitations {
-  private readonly repo: InvitationsRepo
-  private readonly users: UsersRepo
-  private readonly workspaces: WorkspacesRepo
+  private readonly repo = new InvitationsRepo()
+  private readonly users = new UsersRepo()
+  private readonly workspaces = new WorkspacesRepo()
 
   constructor(
-    db: Db,
     private readonly events: EventLog,
     private readonly auth: AuthService,
     private readonly team: Team,
     private readonly mailer: Mailer,
     private readonly now: () => number,
-  ) {
-    this.repo = new InvitationsRepo(db)
-    this.users = new UsersRepo(db)
-    this.workspaces = new WorkspacesRepo(db)
-  }
+    private readonly runNow: <T>(unit: Q<T>) => T,
+    private readonly units: UnitRunner,
+  ) {}
 
   /**
    * A new invitation; an earlier pending one for the same email stops working. The url
@@ -69,13 +84,25 @@ export class Invitations {
     inviterId: number,
     input: { email: string; role: Role; channelIds: number[] },
     baseUrl: string,
-  ): { id: number; email: string; role: Role; url: string; expiresAt: number } {
+  ): CreatedInvitation {
+    const { invitation, mail } = this.events.unitLog().transactSync(() => this.createUnit(workspaceId, inviterId, input, baseUrl))
+    this.mailInvitation(mail)
+    return invitation
+  }
+
+  /** The invitation in one transaction; send `mail` with `mailInvitation` once it has committed. */
+  *createUnit(
+    workspaceId: number,
+    inviterId: number,
+    input: { email: string; role: Role; channelIds: number[] },
+    baseUrl: string,
+  ): Q<{ invitation: CreatedInvitation; mail: InvitationMail | undefined }> {
     const email = input.email.trim().toLowerCase()
-    if (this.users.byEmail(email)) throw Errors.emailTaken()
-    this.team.checkChannels(workspaceId, input.channelIds)
+    if (yield* this.users.byEmail(email)) throw Errors.emailTaken()
+    yield* this.team.checkChannelsUnit(workspaceId, input.channelIds)
     const token = randomBytes(32).toString('base64url')
     const now = this.now()
-    const row = this.repo.insert({
+    const row = yield* this.repo.insert({
       workspaceId,
       email,
       role: input.role,
@@ -86,33 +113,48 @@ export class Invitations {
       createdAt: now,
     })
     const url = inviteUrl(baseUrl, token)
+    let mail: InvitationMail | undefined
     if (this.mailer.enabled) {
-      const inviter = this.users.byId(inviterId)?.name ?? 'An admin'
-      void this.mailer.send(
-        invitationMail({ to: email, inviter, workspace: this.workspaceName(workspaceId), url, expiresAt: row.expiresAt }),
-        'invitation',
-      )
+      const inviter = (yield* this.users.byId(inviterId))?.name ?? 'An admin'
+      mail = { to: email, inviter, workspace: yield* this.workspaceName(workspaceId), url, expiresAt: row.expiresAt }
     }
-    return { id: row.id, email, role: row.role, url, expiresAt: row.expiresAt }
+    return { invitation: { id: row.id, email, role: row.role, url, expiresAt: row.expiresAt }, mail }
+  }
+
+  /** Mails the link in the background (never inside a transaction: it is network I/O). */
+  mailInvitation(mail: InvitationMail | undefined): void {
+    if (mail) void this.mailer.send(invitationMail(mail), 'invitation')
   }
 
   pending(workspaceId: number): InvitationDTO[] {
-    const names = new Map(this.users.ofWorkspace(workspaceId).map((u) => [u.id, u.name]))
-    return this.repo.pending(workspaceId, this.now()).map((r) => this.dto(r, names))
+    return this.runNow(this.pendingUnit(workspaceId))
+  }
+
+  *pendingUnit(workspaceId: number): Q<InvitationDTO[]> {
+    const names = new Map((yield* this.users.ofWorkspace(workspaceId)).map((u) => [u.id, u.name]))
+    return (yield* this.repo.pending(workspaceId, this.now())).map((r) => this.dto(r, names))
   }
 
   revoke(workspaceId: number, id: number): void {
-    if (!this.repo.revoke(workspaceId, id, this.now())) throw Errors.notFound('Invitation')
+    this.runNow(this.revokeUnit(workspaceId, id))
+  }
+
+  *revokeUnit(workspaceId: number, id: number): Q<void> {
+    if (!(yield* this.repo.revoke(workspaceId, id, this.now()))) throw Errors.notFound('Invitation')
   }
 
   /** Who invited whom, where; or the named reason the link cannot be used. */
   preview(token: string): InvitationPreview {
-    const row = this.usable(token)
+    return this.runNow(this.previewUnit(token))
+  }
+
+  *previewUnit(token: string): Q<InvitationPreview> {
+    const row = yield* this.usable(token)
     return {
       email: row.email,
       role: row.role,
-      workspace: this.workspaceName(row.workspaceId),
-      invitedBy: this.users.byId(row.invitedBy)?.name ?? 'An admin',
+      workspace: yield* this.workspaceName(row.workspaceId),
+      invitedBy: (yield* this.users.byId(row.invitedBy))?.name ?? 'An admin',
       expiresAt: row.expiresAt,
     }
   }
@@ -122,26 +164,40 @@ export class Invitations {
    * race: the invitation is claimed by a conditional UPDATE in the transaction that
    * creates the user, after the (slow, async) password hash is computed.
    */
-  async accept(token: string, name: string, password: string): Promise<UserRow> {
+  async accept(
+    token: string,
+    name: string,
+    password: string,
+    io: { units: UnitRunner; log: UnitLog } = { units: this.units, log: this.events.unitLog() },
+  ): Promise<UserRow> {
     checkPassword(password)
     const trimmed = name.trim()
     if (!trimmed) throw Errors.nameInvalid()
-    const row = this.usable(token)
-    if (this.users.byEmail(row.email)) throw Errors.emailTaken()
+    const row = await io.units.read(() => this.checkAcceptable(token))
     const passwordHash = await this.auth.hashPassword(password)
-    return this.events.transact((batch) => {
-      if (!this.repo.claim(row.id, this.now())) throw Errors.invitationUsed()
-      if (this.users.byEmail(row.email)) throw Errors.emailTaken()
-      const user = this.users.insert({ workspaceId: row.workspaceId, email: row.email, name: trimmed, passwordHash, role: row.role })
-      // Channels deleted since the invitation are simply not memberships (the repo joins on them).
-      this.team.setChannels(user.id, JSON.parse(row.channelIds) as number[])
-      this.team.emit(batch, row.workspaceId, this.team.dto(user))
-      return user
-    })
+    return io.log.transact((batch) => this.acceptUnit(batch, row, trimmed, passwordHash))
   }
 
-  private usable(token: string): InvitationRow {
-    const row = this.repo.byTokenHash(hashToken(token))
+  private *checkAcceptable(token: string): Q<InvitationRow> {
+    const row = yield* this.usable(token)
+    if (yield* this.users.byEmail(row.email)) throw Errors.emailTaken()
+    return row
+  }
+
+  private *acceptUnit(batch: Emitter, row: InvitationRow, name: string, passwordHash: string): Q<UserRow> {
+    if (!(yield* this.repo.claim(row.id, this.now()))) throw Errors.invitationUsed()
+    // Checked before the insert: PostgreSQL would abort the whole transaction at a unique violation.
+    if (yield* this.users.byEmail(row.email)) throw Errors.emailTaken()
+    const user = yield* this.users.insert({ workspaceId: row.workspaceId, email: row.email, name, passwordHash, role: row.role })
+    // Channels deleted since the invitation are simply not memberships (the repo joins on them).
+    const channelIds = JSON.parse(row.channelIds) as number[]
+    yield* this.team.setChannelsUnit(user.id, channelIds)
+    this.team.emit(batch, row.workspaceId, yield* this.team.dtoUnit(user))
+    return user
+  }
+
+  private *usable(token: string): Q<InvitationRow> {
+    const row = yield* this.repo.byTokenHash(hashToken(token))
     if (!row) throw Errors.invitationInvalid()
     if (row.acceptedAt !== null) throw Errors.invitationUsed()
     if (row.revokedAt !== null) throw Errors.invitationRevoked()
@@ -149,8 +205,8 @@ export class Invitations {
     return row
   }
 
-  private workspaceName(id: number): string {
-    return this.workspaces.name(id) ?? 'Parley'
+  private *workspaceName(id: number): Q<string> {
+    return (yield* this.workspaces.name(id)) ?? 'Parley'
   }
 
   private dto(r: InvitationRow, names: Map<number, string>): InvitationDTO {

@@ -8,8 +8,10 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { Errors } from '../../errors.ts'
 import type { Db } from '../../store/db.ts'
+import { SqliteRunner, type UnitRunner } from '../../store/runner.ts'
+import type { Q } from '../../store/unit.ts'
 import { PasswordResetsRepo } from '../../store/password-resets.ts'
-import type { AuthService, UserRow } from './auth.ts'
+import { type AuthService, noSyncCalls, type UserRow } from './auth.ts'
 
 /** The issue: "a single-use link valid 1 hour". Long enough to open it, short enough to age out of a chat log. */
 export const RESET_LINK_TTL_MS = 3600_000
@@ -34,32 +36,53 @@ export interface IssuedReset {
 }
 
 export class PasswordResets {
-  private readonly resets: PasswordResetsRepo
+  private readonly resets = new PasswordResetsRepo()
+  /** For the callers still synchronous (SQLite): each operation its own transaction, as before. */
+  private readonly sqlite: Pick<SqliteRunner, 'transactSync' | 'readSync'>
+  /** Where the asynchronous methods run their units. */
+  private readonly units: UnitRunner
 
+  /** On SQLite, the database; on PostgreSQL, `{units}` (only units and async methods work there). */
   constructor(
-    db: Db,
+    db: Db | { units: UnitRunner },
     private readonly auth: AuthService,
     private readonly now: () => number,
+    units?: UnitRunner,
   ) {
-    this.resets = new PasswordResetsRepo(db)
+    if ('units' in db) {
+      this.sqlite = { transactSync: noSyncCalls, readSync: noSyncCalls }
+      this.units = db.units
+    } else {
+      const sqlite = new SqliteRunner(db.$client)
+      this.sqlite = sqlite
+      this.units = units ?? sqlite
+    }
   }
 
   /** A new link for this user; any earlier unused one stops working (only the newest is valid). */
   issue(userId: number, ttlMs = RESET_LINK_TTL_MS): IssuedReset {
+    return this.sqlite.transactSync(() => this.issueUnit(userId, ttlMs))
+  }
+
+  *issueUnit(userId: number, ttlMs = RESET_LINK_TTL_MS): Q<IssuedReset> {
     const token = randomBytes(32).toString('base64url')
     const now = this.now()
     const expiresAt = now + ttlMs
-    this.resets.issue(userId, hashToken(token), expiresAt, now)
+    yield* this.resets.issue(userId, hashToken(token), expiresAt, now)
     return { token, expiresAt }
   }
 
   /** Whose link this is, or the named reason it cannot be used. */
   check(token: string): { user: UserRow; expiresAt: number } {
-    const row = this.resets.byTokenHash(hashToken(token))
+    return this.sqlite.readSync(() => this.checkUnit(token))
+  }
+
+  *checkUnit(token: string): Q<{ user: UserRow; expiresAt: number }> {
+    const row = yield* this.resets.byTokenHash(hashToken(token))
     if (!row) throw Errors.resetLinkInvalid()
     if (row.usedAt !== null) throw Errors.resetLinkUsed()
     if (row.expiresAt <= this.now()) throw Errors.resetLinkExpired()
-    const user = this.auth.user(row.userId)
+    const user = yield* this.auth.userUnit(row.userId)
     if (!user || user.disabledAt !== null) throw Errors.resetLinkInvalid()
     return { user, expiresAt: row.expiresAt }
   }
@@ -71,14 +94,19 @@ export class PasswordResets {
    */
   async consume(token: string, password: string): Promise<UserRow> {
     checkPassword(password)
-    const { user } = this.check(token)
+    const { user } = await this.units.read(() => this.checkUnit(token))
     const passwordHash = await this.auth.hashPassword(password)
-    if (!this.resets.consume(hashToken(token), user.id, passwordHash, this.now())) throw Errors.resetLinkUsed()
+    const done = await this.units.transact(() => this.resets.consume(hashToken(token), user.id, passwordHash, this.now()))
+    if (!done) throw Errors.resetLinkUsed()
     return { ...user, passwordHash }
   }
 
   /** Ends every session of the user now (their streams close; see session-revocation.ts). */
   endSessions(userId: number): { sessionsEnded: number } {
+    return this.sqlite.transactSync(() => this.endSessionsUnit(userId))
+  }
+
+  endSessionsUnit(userId: number): Q<{ sessionsEnded: number }> {
     return this.resets.endSessions(userId, this.now())
   }
 
@@ -86,6 +114,6 @@ export class PasswordResets {
   async setPassword(userId: number, password: string): Promise<{ sessionsEnded: number }> {
     checkPassword(password)
     const passwordHash = await this.auth.hashPassword(password)
-    return this.resets.setPassword(userId, passwordHash, this.now())
+    return this.units.transact(() => this.resets.setPassword(userId, passwordHash, this.now()))
   }
 }

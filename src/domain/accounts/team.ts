@@ -5,18 +5,13 @@
 // deactivated; deactivating ends every session of the person in the same transaction
 // (their streams are closed by the caller through the hub, at once); each change is
 // published as `user.updated`.
-import type { EventBatch, EventLog } from '../../events/event-log.ts'
+import type { Emitter, EventLog, UnitLog } from '../../events/event-log.ts'
 import type { TeamUserDTO } from '../../events/types.ts'
 import { Errors } from '../../errors.ts'
-import type { ChannelMembers } from '../channels/members.ts'
-import type { ConversationsRepo } from '../../store/conversations.ts'
-import { ChannelsRepo } from '../../store/channels.ts'
-import { sqliteConn } from '../../store/conn.ts'
-import { secretBoxOf } from '../../store/sealed-columns.ts'
-import { runSync, type Q } from '../../store/unit.ts'
-import type { Db } from '../../store/db.ts'
 import { PasswordResetsRepo } from '../../store/password-resets.ts'
 import { SessionsRepo } from '../../store/sessions.ts'
+import type { UnitRunner } from '../../store/runner.ts'
+import type { Q } from '../../store/unit.ts'
 import { UsersRepo, type UserRow } from '../../store/users.ts'
 import type { AuthService } from './auth.ts'
 import { checkPassword } from './password-reset.ts'
@@ -78,42 +73,47 @@ export class TeamHooks {
   }
 }
 
-/** The repositories the app already holds (app.ts): the same objects, not copies of them. */
+/**
+ * What the team needs of other features' repositories (channel members, conversations,
+ * channels), as units of work. wiring.ts adapts the app's own objects (the same ones, not
+ * copies: `services.members` is what access checks read too).
+ */
 export interface TeamRepos {
-  /** Who works which channel: the app's `services.members`, which access checks read too. */
-  members: ChannelMembers
-  /** The inbox store's conversations: a person given a channel starts reading it from now. */
-  conversations: Pick<ConversationsRepo, 'startReadsAt'>
+  members: {
+    channelIdsOf(userId: number): Q<number[]>
+    byUser(): Q<Map<number, number[]>>
+    /** Replaces the user's memberships. */
+    set(userId: number, channelIds: readonly number[]): Q<void>
+  }
+  /** A person given a channel starts reading it from now. */
+  conversations: { startReadsAt(userId: number, channelIds: readonly number[], now: number): Q<void> }
+  /** The ids of the workspace's channels. */
+  channelIds(workspaceId: number): Q<number[]>
 }
 
 export class Team {
   readonly hooks = new TeamHooks()
-  private readonly users: UsersRepo
-  private readonly members: ChannelMembers
-  private readonly conversations: TeamRepos['conversations']
-  private readonly channels: ChannelsRepo
-  // Channels are units of work (issue 17); this code is still synchronous on SQLite.
+  private readonly users = new UsersRepo()
+  private readonly passwords = new PasswordResetsRepo()
+  private readonly sessions = new SessionsRepo()
+  // Synchronous callers (SQLite) run the same units through the log's synchronous seam.
+  private readonly log: ReturnType<EventLog['unitLog']>
   private readonly runNow: <T>(unit: Q<T>) => T
-  private readonly sessions: SessionsRepo
-  private readonly passwords: PasswordResetsRepo
 
   constructor(
-    db: Db,
-    private readonly events: EventLog,
+    events: EventLog,
     private readonly auth: AuthService,
     private readonly now: () => number,
-    repos: TeamRepos,
+    private readonly repos: TeamRepos,
+    runNow: <T>(unit: Q<T>) => T,
+    private readonly units: UnitRunner,
   ) {
-    this.users = new UsersRepo(db)
-    this.members = repos.members
-    this.conversations = repos.conversations
-    this.channels = new ChannelsRepo(secretBoxOf(db))
-    this.runNow = (unit) => runSync(unit, sqliteConn(db.$client))
-    this.sessions = new SessionsRepo(db)
-    this.passwords = new PasswordResetsRepo(db)
+    this.log = events.unitLog()
+    this.runNow = runNow
   }
 
-  dto(u: UserRow, channelIds = this.members.channelIdsOf(u.id)): TeamUserDTO {
+  /** The person as the team list shows them. */
+  dto(u: UserRow, channelIds: number[]): TeamUserDTO {
     return {
       id: u.id,
       email: u.email,
@@ -125,29 +125,42 @@ export class Team {
     }
   }
 
+  /** The person with their channels read now. */
+  *dtoUnit(u: UserRow): Q<TeamUserDTO> {
+    return this.dto(u, yield* this.repos.members.channelIdsOf(u.id))
+  }
+
   list(workspaceId: number): TeamUserDTO[] {
-    const byUser = this.members.byUser()
-    return this.users.ofWorkspace(workspaceId).map((u) => this.dto(u, byUser.get(u.id) ?? []))
+    return this.runNow(this.listUnit(workspaceId))
+  }
+
+  *listUnit(workspaceId: number): Q<TeamUserDTO[]> {
+    const byUser = yield* this.repos.members.byUser()
+    return (yield* this.users.ofWorkspace(workspaceId)).map((u) => this.dto(u, byUser.get(u.id) ?? []))
   }
 
   /** The person, when they belong to this workspace. */
   member(workspaceId: number, userId: number): UserRow {
-    const u = this.users.byId(userId)
+    return this.runNow(this.memberUnit(workspaceId, userId))
+  }
+
+  *memberUnit(workspaceId: number, userId: number): Q<UserRow> {
+    const u = yield* this.users.byId(userId)
     if (!u || u.workspaceId !== workspaceId) throw Errors.notFound('User')
     return u
   }
 
   /** Throws unless every id is a channel of the workspace. */
-  checkChannels(workspaceId: number, channelIds: readonly number[]): void {
-    const known = new Set(this.runNow(this.channels.list(workspaceId)).map((c) => c.id))
+  *checkChannelsUnit(workspaceId: number, channelIds: readonly number[]): Q<void> {
+    const known = new Set(yield* this.repos.channelIds(workspaceId))
     if (channelIds.some((id) => !known.has(id))) throw Errors.unknownChannel()
   }
 
   /** Sets a user's channels (their memberships are replaced), inside the caller's transaction. */
-  setChannels(userId: number, channelIds: readonly number[]): void {
-    this.members.set(userId, channelIds)
+  *setChannelsUnit(userId: number, channelIds: readonly number[]): Q<void> {
+    yield* this.repos.members.set(userId, channelIds)
     // A new member starts with the channel read: its history is not their unread.
-    this.runNow(this.conversations.startReadsAt(userId, channelIds, this.now()))
+    yield* this.repos.conversations.startReadsAt(userId, channelIds, this.now())
   }
 
   /**
@@ -155,28 +168,39 @@ export class Team {
    * of the person (the caller closes their streams) and runs the `onDeactivated` hooks.
    */
   update(workspaceId: number, actorId: number, userId: number, patch: UserPatch): { user: TeamUserDTO; deactivated: boolean } {
-    if (patch.channelIds) this.checkChannels(workspaceId, patch.channelIds)
-    const result = this.events.transact((batch) => {
-      const before = this.member(workspaceId, userId)
-      const activeAdmin = before.role === 'admin' && before.disabledAt === null
-      const losesAdmin = (patch.role === 'agent' || patch.disabled === true) && activeAdmin
-      if (losesAdmin && this.users.activeAdmins(workspaceId) <= 1) throw Errors.lastAdmin()
-      const deactivating = patch.disabled === true && before.disabledAt === null
-      const set: Partial<Pick<UserRow, 'role' | 'disabledAt'>> = {}
-      if (patch.role !== undefined) set.role = patch.role
-      if (patch.disabled !== undefined && patch.disabled !== (before.disabledAt !== null)) {
-        set.disabledAt = patch.disabled ? this.now() : null
-      }
-      const after = Object.keys(set).length > 0 ? this.users.update(userId, set)! : before
-      if (patch.channelIds) this.setChannels(userId, patch.channelIds)
-      if (deactivating) this.sessions.revokeAllOfUser(userId, this.now())
-      const user = this.dto(after)
-      this.emit(batch, workspaceId, user)
-      return { user, deactivated: deactivating }
-    })
+    const result = this.log.transactSync((batch) => this.updateUnit(batch, workspaceId, userId, patch))
+    this.afterUpdate(workspaceId, actorId, userId, patch, result)
+    return result
+  }
+
+  /** The change in one transaction; run `afterUpdate` once it has committed. */
+  *updateUnit(batch: Emitter, workspaceId: number, userId: number, patch: UserPatch): Q<{ user: TeamUserDTO; deactivated: boolean }> {
+    if (patch.channelIds) yield* this.checkChannelsUnit(workspaceId, patch.channelIds)
+    const before = yield* this.memberUnit(workspaceId, userId)
+    const activeAdmin = before.role === 'admin' && before.disabledAt === null
+    const losesAdmin = (patch.role === 'agent' || patch.disabled === true) && activeAdmin
+    if (losesAdmin) {
+      yield* this.users.lockActiveAdmins(workspaceId)
+      if ((yield* this.users.activeAdmins(workspaceId)) <= 1) throw Errors.lastAdmin()
+    }
+    const deactivating = patch.disabled === true && before.disabledAt === null
+    const set: Partial<Pick<UserRow, 'role' | 'disabledAt'>> = {}
+    if (patch.role !== undefined) set.role = patch.role
+    if (patch.disabled !== undefined && patch.disabled !== (before.disabledAt !== null)) {
+      set.disabledAt = patch.disabled ? this.now() : null
+    }
+    const after = Object.keys(set).length > 0 ? (yield* this.users.update(userId, set))! : before
+    if (patch.channelIds) yield* this.setChannelsUnit(userId, patch.channelIds)
+    if (deactivating) yield* this.sessions.revokeAllOfUser(userId, this.now())
+    const user = yield* this.dtoUnit(after)
+    this.emit(batch, workspaceId, user)
+    return { user, deactivated: deactivating }
+  }
+
+  /** The hooks of a committed `updateUnit`. */
+  afterUpdate(workspaceId: number, actorId: number, userId: number, patch: UserPatch, result: { deactivated: boolean }): void {
     if (result.deactivated) this.hooks.runDeactivated({ workspaceId, userId, actorId })
     else if (patch.role !== undefined || patch.channelIds !== undefined) this.hooks.runAccessChanged({ workspaceId, userId })
-    return result
   }
 
   /**
@@ -185,38 +209,57 @@ export class Team {
    * commit). Unknown or other workspaces' people are refused.
    */
   setChannelMembers(workspaceId: number, channelId: number, userIds: readonly number[]): number[] {
-    const people = this.users.ofWorkspace(workspaceId)
+    const { members, changed } = this.log.transactSync((batch) => this.setChannelMembersUnit(batch, workspaceId, channelId, userIds))
+    this.afterAccessChanged(workspaceId, changed)
+    return members
+  }
+
+  /** The change in one transaction: the members now, and whose access changed (for `afterAccessChanged`). */
+  *setChannelMembersUnit(
+    batch: Emitter,
+    workspaceId: number,
+    channelId: number,
+    userIds: readonly number[],
+  ): Q<{ members: number[]; changed: number[] }> {
+    const people = yield* this.users.ofWorkspace(workspaceId)
     const known = new Set(people.map((u) => u.id))
     if (userIds.some((id) => !known.has(id))) throw Errors.notFound('User')
-    this.checkChannels(workspaceId, [channelId])
+    yield* this.checkChannelsUnit(workspaceId, [channelId])
     const wanted = new Set(userIds)
     const changed: number[] = []
-    this.events.transact((batch) => {
-      const byUser = this.members.byUser()
-      for (const u of people) {
-        const current = byUser.get(u.id) ?? []
-        const has = current.includes(channelId)
-        if (has === wanted.has(u.id)) continue
-        const next = has ? current.filter((c) => c !== channelId) : [...current, channelId].sort((a, b) => a - b)
-        this.setChannels(u.id, next)
-        this.emit(batch, workspaceId, this.dto(u, next))
-        changed.push(u.id)
-      }
-    })
-    for (const userId of changed) this.hooks.runAccessChanged({ workspaceId, userId })
-    return [...wanted].sort((a, b) => a - b)
+    const byUser = yield* this.repos.members.byUser()
+    for (const u of people) {
+      const current = byUser.get(u.id) ?? []
+      const has = current.includes(channelId)
+      if (has === wanted.has(u.id)) continue
+      const next = has ? current.filter((c) => c !== channelId) : [...current, channelId].sort((a, b) => a - b)
+      yield* this.setChannelsUnit(u.id, next)
+      this.emit(batch, workspaceId, this.dto(u, next))
+      changed.push(u.id)
+    }
+    return { members: [...wanted].sort((a, b) => a - b), changed }
+  }
+
+  afterAccessChanged(workspaceId: number, userIds: readonly number[]): void {
+    for (const userId of userIds) this.hooks.runAccessChanged({ workspaceId, userId })
   }
 
   /** The person's own availability (top bar). */
   setAvailability(workspaceId: number, userId: number, availability: Availability): TeamUserDTO {
-    const user = this.events.transact((batch) => {
-      this.member(workspaceId, userId)
-      const user = this.dto(this.users.update(userId, { availability })!)
-      this.emit(batch, workspaceId, user)
-      return user
-    })
-    if (availability === 'online') this.hooks.runAvailable({ workspaceId, userId })
+    const user = this.log.transactSync((batch) => this.setAvailabilityUnit(batch, workspaceId, userId, availability))
+    this.afterAvailability(workspaceId, userId, availability)
     return user
+  }
+
+  *setAvailabilityUnit(batch: Emitter, workspaceId: number, userId: number, availability: Availability): Q<TeamUserDTO> {
+    yield* this.memberUnit(workspaceId, userId)
+    const user = yield* this.dtoUnit((yield* this.users.update(userId, { availability }))!)
+    this.emit(batch, workspaceId, user)
+    return user
+  }
+
+  afterAvailability(workspaceId: number, userId: number, availability: Availability): void {
+    if (availability === 'online') this.hooks.runAvailable({ workspaceId, userId })
   }
 
   /**
@@ -229,8 +272,9 @@ export class Team {
     userId: number,
     sessionId: string,
     patch: { name?: string; password?: string; currentPassword?: string },
+    io: { units: UnitRunner; log: UnitLog } = { units: this.units, log: this.log },
   ): Promise<{ user: UserRow; sessionsEnded: number }> {
-    const me = this.member(workspaceId, userId)
+    const me = await io.units.read(() => this.memberUnit(workspaceId, userId))
     let passwordHash: string | undefined
     if (patch.password !== undefined) {
       if (!patch.currentPassword) throw Errors.currentPasswordRequired()
@@ -240,16 +284,28 @@ export class Team {
     }
     const name = patch.name?.trim()
     if (patch.name !== undefined && !name) throw Errors.nameInvalid()
-    return this.events.transact((batch) => {
-      let sessionsEnded = 0
-      if (passwordHash !== undefined) sessionsEnded = this.passwords.setPassword(userId, passwordHash, this.now(), sessionId).sessionsEnded
-      const user = name !== undefined && name !== me.name ? this.users.update(userId, { name })! : this.users.byId(userId)!
-      if (name !== undefined && name !== me.name) this.emit(batch, workspaceId, this.dto(user))
-      return { user, sessionsEnded }
-    })
+    return io.log.transact((batch) => this.profileUnit(batch, workspaceId, userId, sessionId, me, name, passwordHash))
   }
 
-  emit(batch: EventBatch, workspaceId: number, user: TeamUserDTO): void {
+  private *profileUnit(
+    batch: Emitter,
+    workspaceId: number,
+    userId: number,
+    sessionId: string,
+    me: UserRow,
+    name: string | undefined,
+    passwordHash: string | undefined,
+  ): Q<{ user: UserRow; sessionsEnded: number }> {
+    let sessionsEnded = 0
+    if (passwordHash !== undefined)
+      sessionsEnded = (yield* this.passwords.setPassword(userId, passwordHash, this.now(), sessionId)).sessionsEnded
+    const renamed = name !== undefined && name !== me.name
+    const user = renamed ? (yield* this.users.update(userId, { name }))! : (yield* this.users.byId(userId))!
+    if (renamed) this.emit(batch, workspaceId, yield* this.dtoUnit(user))
+    return { user, sessionsEnded }
+  }
+
+  emit(batch: Emitter, workspaceId: number, user: TeamUserDTO): void {
     batch.emit(workspaceId, 'user.updated', { user })
   }
 }

@@ -3,7 +3,14 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { Config } from '../../config.ts'
 import type { EventLog } from '../../events/event-log.ts'
+import type { ChannelMembers } from '../channels/members.ts'
+import { ChannelsRepo } from '../../store/channels.ts'
+import { sqliteConn } from '../../store/conn.ts'
+import type { ConversationsRepo } from '../../store/conversations.ts'
 import type { Db } from '../../store/db.ts'
+import { secretBoxOf } from '../../store/sealed-columns.ts'
+import { SqliteRunner } from '../../store/runner.ts'
+import { type Q, runSync } from '../../store/unit.ts'
 import type { AuthService } from './auth.ts'
 import { Invitations } from './invitations.ts'
 import { createMailer, type Mailer } from './mailer.ts'
@@ -22,18 +29,32 @@ export function createAccounts(deps: {
   db: Db
   events: EventLog
   auth: AuthService
-  /** The app's channel members and the inbox store's conversations (see TeamRepos). */
-  members: TeamRepos['members']
-  conversations: TeamRepos['conversations']
+  /** The app's channel members (`services.members`, which access checks read too): the team uses its repository's units. */
+  members: Pick<ChannelMembers, 'repo'>
+  /** The inbox store's conversations: a person given a channel starts reading it from now. */
+  conversations: Pick<ConversationsRepo, 'startReadsAt'>
   now: () => number
   log: FastifyBaseLogger
 }): Accounts {
   const { config, db, events, auth, members, conversations, now, log } = deps
   const mailer = createMailer(config, log.child({ subsystem: 'mail' }))
-  const team = new Team(db, events, auth, now, { members, conversations })
+  const conn = sqliteConn(db.$client)
+  const runNow = <T>(unit: Q<T>): T => runSync(unit, conn)
+  const units = new SqliteRunner(db.$client)
+  const channels = new ChannelsRepo(secretBoxOf(db))
+  // Channel members, channels and conversations are units already (the same repositories
+  // the app runs), so the team's units use them directly (issue 17).
+  const repos: TeamRepos = {
+    members: members.repo,
+    conversations,
+    *channelIds(workspaceId) {
+      return (yield* channels.list(workspaceId)).map((c) => c.id)
+    },
+  }
+  const team = new Team(events, auth, now, repos, runNow, units)
   return {
     team,
-    invitations: new Invitations(db, events, auth, team, mailer, now),
+    invitations: new Invitations(events, auth, team, mailer, now, runNow, units),
     resets: new PasswordResets(db, auth, now),
     mailer,
   }

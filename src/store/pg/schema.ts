@@ -850,3 +850,13 @@ export const leases = pgTable('leases', {
   fence: bigint('fence', { mode: 'number' }).notNull().default(0),
   expiresAt: bigint('expires_at', { mode: 'number' }).notNull(),
 })
+
+export const loginAttempts = pgTable(
+  'login_attempts',
+  {
+    key: text('key').primaryKey(),
+    attempts: bigint('attempts', { mode: 'number' }).notNull(),
+    expiresAt: bigint('expires_at', { mode: 'number' }).notNull(),
+  },
+  (t) => [index('login_attempts_expires_idx').on(t.expiresAt)],
+)
