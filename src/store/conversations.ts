@@ -4,7 +4,7 @@
 // still synchronous run them with InboxStore.runNow, inside their transaction.
 // Every read that serves a user takes the workspace id, which comes from the session.
 import type { ChannelKind, ConversationDTO, LabelRef } from '../events/types.ts'
-import { CONVERSATION_DTO_SELECTS, type ConversationDTORow, dtoRowToConversationDTO } from './dto.ts'
+import { anyRowToConversationDTO, CONVERSATION_DTO_SELECTS, type ConversationDTORow } from './dto.ts'
 import { insertRow, TableCodec, updateRowById } from './prepared.ts'
 import type { ConversationRow, NewConversation } from './rows.ts'
 import { conversations } from './schema.ts'
@@ -127,14 +127,14 @@ export class ConversationsRepo {
   }
 
   *conversationDTO(workspaceId: number, id: number): Q<ConversationDTO | undefined> {
-    const row = yield* get<ConversationDTORow>(DTO[yield* dialect()], [workspaceId, id])
-    return row === undefined ? undefined : dtoRowToConversationDTO(row)
+    const row = yield* get<ConversationDTORow | { r: string }>(DTO[yield* dialect()], [workspaceId, id])
+    return row === undefined ? undefined : anyRowToConversationDTO(row)
   }
 
   /** The conversation as this person sees it: their own unread count. */
   *conversationDTOFor(viewer: Viewer, workspaceId: number, id: number): Q<ConversationDTO | undefined> {
-    const row = yield* get<ConversationDTORow>(VIEWER_DTO[yield* dialect()], [viewer.userId, workspaceId, id])
-    return row === undefined ? undefined : dtoRowToConversationDTO(row)
+    const row = yield* get<ConversationDTORow | { r: string }>(VIEWER_DTO[yield* dialect()], [viewer.userId, workspaceId, id])
+    return row === undefined ? undefined : anyRowToConversationDTO(row)
   }
 
   /** The conversation's channel, if it is in this workspace: what access is checked against. */
@@ -252,7 +252,7 @@ export class ConversationsRepo {
       listSql[d].set(shape, sql)
     }
     params.push(opts.limit)
-    return (yield* all<ConversationDTORow>(sql, params)).map(dtoRowToConversationDTO)
+    return (yield* all<ConversationDTORow | { r: string }>(sql, params)).map(anyRowToConversationDTO)
   }
 
   /**

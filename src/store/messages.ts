@@ -2,14 +2,14 @@
 // (store/unit.ts, issue 17): the same code on SQLite and PostgreSQL; callers still
 // synchronous run them with InboxStore.runNow, inside their transaction.
 import type { MessageDTO } from '../events/types.ts'
-import { dtoRowToMessageDTO, MESSAGE_DTO_SELECT } from './dto.ts'
+import { anyRowToMessageDTO, MESSAGE_DTO_SELECTS } from './dto.ts'
 import { insertRow, TableCodec, updateRowById } from './prepared.ts'
 import type { MessageRow, NewMessage } from './rows.ts'
 import { messages } from './schema.ts'
-import { all, get, type Q, run } from './unit.ts'
+import { all, dialect, get, type Q, run } from './unit.ts'
 
 const codec = new TableCodec<MessageRow>(messages)
-type DTORow = Parameters<typeof dtoRowToMessageDTO>[0]
+type DTORow = Parameters<typeof anyRowToMessageDTO>[0]
 
 // Fixed SQL texts: SQLite's connection caches its prepared statements by text.
 const ALL = codec.selectQuoted()
@@ -24,14 +24,28 @@ const LAST_INBOUND = `SELECT provider_message_id AS "providerMessageId" FROM mes
   ORDER BY messages.id DESC LIMIT 1`
 // Issue 14: only a note is ever deleted (its author's choice); every other row is history.
 const DELETE_NOTE = `DELETE FROM messages WHERE id = ? AND direction = 'system' AND type = 'note'`
-const DTO_NEWEST = `SELECT ${MESSAGE_DTO_SELECT} FROM messages WHERE workspace_id = ? AND conversation_id = ? ORDER BY id DESC LIMIT ?`
-const DTO_BEFORE = `SELECT ${MESSAGE_DTO_SELECT} FROM messages WHERE workspace_id = ? AND conversation_id = ? AND id < ?
-  ORDER BY id DESC LIMIT ?`
+const DTO_NEWEST = {
+  sqlite: `SELECT ${MESSAGE_DTO_SELECTS.sqlite} FROM messages WHERE workspace_id = ? AND conversation_id = ? ORDER BY id DESC LIMIT ?`,
+  postgres: `SELECT ${MESSAGE_DTO_SELECTS.postgres} FROM messages WHERE workspace_id = ? AND conversation_id = ? ORDER BY id DESC LIMIT ?`,
+}
+const DTO_BEFORE = {
+  sqlite: `SELECT ${MESSAGE_DTO_SELECTS.sqlite} FROM messages WHERE workspace_id = ? AND conversation_id = ? AND id < ?
+  ORDER BY id DESC LIMIT ?`,
+  postgres: `SELECT ${MESSAGE_DTO_SELECTS.postgres} FROM messages WHERE workspace_id = ? AND conversation_id = ? AND id < ?
+  ORDER BY id DESC LIMIT ?`,
+}
 // Issue 15: oldest first after an id, up to another (a transcript: the newest id when it
 // began; the history's newer pages: no bound).
-const DTO_AFTER = `SELECT ${MESSAGE_DTO_SELECT} FROM messages WHERE workspace_id = ? AND conversation_id = ? AND id > ? AND id <= ?
-  ORDER BY id LIMIT ?`
-const DTO_ONE = `SELECT ${MESSAGE_DTO_SELECT} FROM messages WHERE workspace_id = ? AND conversation_id = ? AND id = ?`
+const DTO_AFTER = {
+  sqlite: `SELECT ${MESSAGE_DTO_SELECTS.sqlite} FROM messages WHERE workspace_id = ? AND conversation_id = ? AND id > ? AND id <= ?
+  ORDER BY id LIMIT ?`,
+  postgres: `SELECT ${MESSAGE_DTO_SELECTS.postgres} FROM messages WHERE workspace_id = ? AND conversation_id = ? AND id > ? AND id <= ?
+  ORDER BY id LIMIT ?`,
+}
+const DTO_ONE = {
+  sqlite: `SELECT ${MESSAGE_DTO_SELECTS.sqlite} FROM messages WHERE workspace_id = ? AND conversation_id = ? AND id = ?`,
+  postgres: `SELECT ${MESSAGE_DTO_SELECTS.postgres} FROM messages WHERE workspace_id = ? AND conversation_id = ? AND id = ?`,
+}
 const NEWER_EXISTS = 'SELECT 1 AS "one" FROM messages WHERE workspace_id = ? AND conversation_id = ? AND id > ? LIMIT 1'
 const NEWEST_ID = 'SELECT coalesce(max(id), 0) AS "id" FROM messages WHERE conversation_id = ?'
 // By the number of statuses (a few lengths): one text each.
@@ -85,14 +99,16 @@ export class MessagesRepo {
   *listMessageDTOs(workspaceId: number, conversationId: number, opts: { limit: number; beforeId?: number }): Q<MessageDTO[]> {
     const rows =
       opts.beforeId === undefined
-        ? yield* all<DTORow>(DTO_NEWEST, [workspaceId, conversationId, opts.limit])
-        : yield* all<DTORow>(DTO_BEFORE, [workspaceId, conversationId, opts.beforeId, opts.limit])
-    return rows.map(dtoRowToMessageDTO)
+        ? yield* all<DTORow>(DTO_NEWEST[yield* dialect()], [workspaceId, conversationId, opts.limit])
+        : yield* all<DTORow>(DTO_BEFORE[yield* dialect()], [workspaceId, conversationId, opts.beforeId, opts.limit])
+    return rows.map(anyRowToMessageDTO)
   }
 
   /** Oldest first from after `afterId` through `throughId`: a transcript's pages (keyset on id). */
   *messageDTOsAfter(workspaceId: number, conversationId: number, afterId: number, throughId: number, limit: number): Q<MessageDTO[]> {
-    return (yield* all<DTORow>(DTO_AFTER, [workspaceId, conversationId, afterId, throughId, limit])).map(dtoRowToMessageDTO)
+    return (yield* all<DTORow>(DTO_AFTER[yield* dialect()], [workspaceId, conversationId, afterId, throughId, limit])).map(
+      anyRowToMessageDTO,
+    )
   }
 
   /** The conversation's newest message id (any kind, notes too); 0 without any. */
@@ -107,8 +123,8 @@ export class MessagesRepo {
 
   /** One message of this conversation as the history shows it; undefined when it is not one of its messages. */
   *messageDTOIn(workspaceId: number, conversationId: number, id: number): Q<MessageDTO | undefined> {
-    const row = yield* get<DTORow>(DTO_ONE, [workspaceId, conversationId, id])
-    return row === undefined ? undefined : dtoRowToMessageDTO(row)
+    const row = yield* get<DTORow>(DTO_ONE[yield* dialect()], [workspaceId, conversationId, id])
+    return row === undefined ? undefined : anyRowToMessageDTO(row)
   }
 
   /** Whether the conversation has a message newer than `id`. */
