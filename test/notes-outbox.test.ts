@@ -25,7 +25,7 @@ t.test('the outbox refuses anything but an outbound message, in the domain and i
     ['a note', note.id],
     ['a customer message', inbound.id],
   ] as const) {
-    const row = store.messages.messageRowById(id)!
+    const row = store.runNow(store.messages.messageRowById(id))!
     t.throws(
       () => sending.outbox.enqueue(row, 'whatsapp', { to: CUSTOMER, content: { type: 'text', body: row.text ?? '', previewUrl: false } }),
       OutboxRefused,
@@ -55,13 +55,13 @@ t.test('the outbox refuses anything but an outbound message, in the domain and i
   t.throws(() =>
     p.parley.app.services.events.transact(() => {
       db.$client.prepare("UPDATE messages SET text = 'changed' WHERE id = ?").run(note.id)
-      sending.outbox.enqueue(store.messages.messageRowById(note.id)!, 'whatsapp', {
+      sending.outbox.enqueue(store.runNow(store.messages.messageRowById(note.id))!, 'whatsapp', {
         to: CUSTOMER,
         content: { type: 'text', body: 'x', previewUrl: false },
       })
     }),
   )
-  t.equal(store.messages.messageRowById(note.id)!.text, 'internal only', 'rolled back with the refusal')
+  t.equal(store.runNow(store.messages.messageRowById(note.id))!.text, 'internal only', 'rolled back with the refusal')
 })
 
 t.test('a note, and a note with a mention, never reach the Graph API emulator', async (t) => {

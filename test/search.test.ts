@@ -107,9 +107,11 @@ t.test('every kind of message is found, by its own words', async (t) => {
 
   // A template the business sent, stored by the one writer as the sender stores it.
   const services = w.s.app.services
-  const convRow = services.store.conversations.conversationByChannelContact(
-    w.x,
-    services.store.conversations.conversationDTOFor({ userId: w.adminId }, w.ws, conv)!.contact.id,
+  const convRow = services.store.runNow(
+    services.store.conversations.conversationByChannelContact(
+      w.x,
+      services.store.runNow(services.store.conversations.conversationDTOFor({ userId: w.adminId }, w.ws, conv))!.contact.id,
+    ),
   )!
   const template = services.events.transact((batch) =>
     services.writer.record(

@@ -196,7 +196,7 @@ t.test('unread is per person: A reads, B still has it; assigning changes nobody�
   t.equal(await unreadOf(ana), 1, 'a reaction is not unread')
   // A new member starts with the channel read (for the code that adds members).
   const cy = await agent('Cy', [x])
-  s.app.services.store.conversations.startReadsAt(cy.id, [x], Date.now())
+  s.app.services.store.runNow(s.app.services.store.conversations.startReadsAt(cy.id, [x], Date.now()))
   t.equal(await unreadOf(cy), 0)
 })
 
@@ -228,7 +228,7 @@ t.test('waiting: the customer’s message starts it, a person’s reply ends it,
   t.type(w, 'number')
   const { events, store, writer } = s.app.services
   events.transact((batch) => {
-    const row = store.conversations.conversationByChannelContact(x, store.conversation(ws, c)!.contact.id)!
+    const row = store.runNow(store.conversations.conversationByChannelContact(x, store.conversation(ws, c)!.contact.id))!
     writer.record(
       batch,
       row,
@@ -247,7 +247,7 @@ t.test('waiting: the customer’s message starts it, a person’s reply ends it,
   t.equal(await waiting(c), w, 'a broadcast leaves it waiting')
   // An automatic reply (away, greeting: sent by Parley for nobody) neither.
   events.transact((batch) => {
-    const row = store.conversations.conversationByChannelContact(x, store.conversation(ws, c)!.contact.id)!
+    const row = store.runNow(store.conversations.conversationByChannelContact(x, store.conversation(ws, c)!.contact.id))!
     const at = Date.now()
     writer.record(
       batch,

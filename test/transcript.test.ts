@@ -46,7 +46,8 @@ async function conversation(t: Test) {
   const channel = (s.db.$client.prepare('SELECT id FROM channels WHERE external_id = ?').get(PHONE_NUMBER_ID) as { id: number }).id
   services.members.set(agent.id, [channel])
   const { events, store, writer } = services
-  const row = () => store.conversations.conversationByChannelContact(channel, store.conversation(ts.workspaceId, conv)!.contact.id)!
+  const row = () =>
+    store.runNow(store.conversations.conversationByChannelContact(channel, store.conversation(ts.workspaceId, conv)!.contact.id))!
   const at = Date.now()
   events.transact((batch) => {
     writer.record(
@@ -224,9 +225,11 @@ t.test('a long conversation comes out whole, in order, across pages', async (t) 
   const { services } = s.app
   const { events, store, writer } = services
   const row = () =>
-    store.conversations.conversationByChannelContact(
-      store.conversation(ts.workspaceId, conv)!.channelId,
-      store.conversation(ts.workspaceId, conv)!.contact.id,
+    store.runNow(
+      store.conversations.conversationByChannelContact(
+        store.conversation(ts.workspaceId, conv)!.channelId,
+        store.conversation(ts.workspaceId, conv)!.contact.id,
+      ),
     )!
   const at = Date.now()
   events.transact((batch) => {

@@ -145,9 +145,9 @@ export async function contactRoutes(app: FastifyInstance, opts: { services: Serv
     const { store } = opts.services
     const { result, eventId } = events.snapshot(() => {
       runNow(contacts.getUnit(ws, req.params.id))
-      return store.conversations
-        .conversationIdsOfContact(ws, req.params.id)
-        .map((id) => store.conversations.conversationDTOFor({ userId: req.access.userId }, ws, id)!)
+      return store
+        .runNow(store.conversations.conversationIdsOfContact(ws, req.params.id))
+        .map((id) => store.runNow(store.conversations.conversationDTOFor({ userId: req.access.userId }, ws, id))!)
         .filter((c) => canSeeChannel(req.access, c.channelId))
     })
     return { conversations: result, eventId }

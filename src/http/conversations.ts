@@ -56,20 +56,22 @@ export async function conversationRoutes(app: FastifyInstance, opts: { services:
       const status = req.query.status === 'all' ? undefined : req.query.status
       const view = req.query.view === 'all' ? undefined : req.query.view
       const { result, eventId } = events.snapshot(() =>
-        store.conversations.listConversationDTOs(
-          req.session.workspaceId,
-          {
-            limit: limit + 1,
-            status,
-            q: req.query.q,
-            channelId: req.query.channel,
-            kind: req.query.kind,
-            channelIds: channelFilterOf(req.access),
-            view,
-            label: req.query.label,
-            before: before && { at: before[0]!, id: before[1]! },
-          },
-          { userId: req.access.userId },
+        store.runNow(
+          store.conversations.listConversationDTOs(
+            req.session.workspaceId,
+            {
+              limit: limit + 1,
+              status,
+              q: req.query.q,
+              channelId: req.query.channel,
+              kind: req.query.kind,
+              channelIds: channelFilterOf(req.access),
+              view,
+              label: req.query.label,
+              before: before && { at: before[0]!, id: before[1]! },
+            },
+            { userId: req.access.userId },
+          ),
         ),
       )
       const { page, nextCursor } = keysetPage(result, limit, (last) => [last.lastActivityAt, last.id])
@@ -80,12 +82,12 @@ export async function conversationRoutes(app: FastifyInstance, opts: { services:
   // The views' live counts: open conversations assigned to me, to nobody, and all of
   // them, within my channels.
   r.get('/api/conversations/counts', async (req) =>
-    store.conversations.viewCounts(req.session.workspaceId, { userId: req.access.userId }, channelFilterOf(req.access)),
+    store.runNow(store.conversations.viewCounts(req.session.workspaceId, { userId: req.access.userId }, channelFilterOf(req.access))),
   )
 
   r.get('/api/conversations/:id', { schema: { params: Type.Object({ id: Type.Integer({ minimum: 1 }) }) } }, async (req) => {
     const { result, eventId } = events.snapshot(() =>
-      store.conversations.conversationDTOFor({ userId: req.access.userId }, req.session.workspaceId, req.params.id),
+      store.runNow(store.conversations.conversationDTOFor({ userId: req.access.userId }, req.session.workspaceId, req.params.id)),
     )
     if (!result || !canSeeChannel(req.access, result.channelId)) throw Errors.notFound('Conversation')
     return { conversation: result, eventId }
@@ -119,9 +121,9 @@ export async function conversationRoutes(app: FastifyInstance, opts: { services:
             : { before: cursor ? decodeCursor(cursor, 1)[0] : undefined }
       const { result, eventId } = events.snapshot(() => {
         // Another workspace's or channel's conversation answers 404, not an empty page.
-        const channelId = store.conversations.channelOf(ws, req.params.id)
+        const channelId = store.runNow(store.conversations.channelOf(ws, req.params.id))
         if (channelId === undefined || !canSeeChannel(req.access, channelId)) return 'no-conversation' as const
-        return readMessagePage(store.messages, ws, req.params.id, limit, at) ?? ('no-message' as const)
+        return store.runNow(readMessagePage(store.messages, ws, req.params.id, limit, at)) ?? ('no-message' as const)
       })
       if (result === 'no-conversation') throw Errors.notFound('Conversation')
       // `around` a message of another conversation: as if it did not exist.
@@ -157,7 +159,7 @@ export async function conversationRoutes(app: FastifyInstance, opts: { services:
       // the oldest waiting unassigned conversation of their auto-assign channels takes it
       // (after that commit). Only open ones count toward the cap (assignment.ts).
       if (done.status !== 'open' && done.assignee) opts.services.assignment.drainFor(who.workspaceId, done.assignee.id)
-      return { conversation: store.conversations.conversationDTOFor({ userId: who.userId }, who.workspaceId, req.params.id)! }
+      return { conversation: store.runNow(store.conversations.conversationDTOFor({ userId: who.userId }, who.workspaceId, req.params.id))! }
     },
   )
 

@@ -72,7 +72,7 @@ export async function labelRoutes(app: FastifyInstance, opts: { services: Servic
       const ws = req.session.workspaceId
       conversationInScope(opts.services, req.access, req.params.id)
       labels.setOnConversation(ws, req.params.id, req.body.labelIds)
-      return { conversation: store.conversations.conversationDTOFor({ userId: req.access.userId }, ws, req.params.id)! }
+      return { conversation: store.runNow(store.conversations.conversationDTOFor({ userId: req.access.userId }, ws, req.params.id))! }
     },
   )
 }

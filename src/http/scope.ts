@@ -8,7 +8,7 @@ import type { Services } from '../services.ts'
 
 /** The conversation's channel when the caller may see it; else 404 (also for another workspace's). */
 export function conversationInScope(services: Pick<Services, 'store'>, access: Access, conversationId: number): number {
-  const channelId = services.store.conversations.channelOf(access.workspaceId, conversationId)
+  const channelId = services.store.runNow(services.store.conversations.channelOf(access.workspaceId, conversationId))
   if (channelId === undefined || !canSeeChannel(access, channelId)) throw Errors.notFound('Conversation')
   return channelId
 }
@@ -22,7 +22,7 @@ export function canSeeMedia(services: Pick<Services, 'store'>, access: Access, r
   if (access.channelIds === null) return true
   if (row.uploadedBy !== null && row.uploadedBy === access.userId) return true
   if (row.messageId !== null) {
-    const message = services.store.messages.messageRowById(row.messageId)
+    const message = services.store.runNow(services.store.messages.messageRowById(row.messageId))
     return message !== undefined && canSeeChannel(access, message.channelId)
   }
   return row.direction === 'in' && row.channelId !== null && canSeeChannel(access, row.channelId)

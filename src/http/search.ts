@@ -70,7 +70,7 @@ export async function searchRoutes(app: FastifyInstance, opts: { services: Servi
       // The conversation as the inbox shows it still comes from the inbox store (SQLite, not yet
       // written as units); a result found by the contact is at the conversation's last activity.
       const results = page.flatMap((f): SearchResult[] => {
-        const conversation = store.conversations.conversationDTOFor(viewer, ws, f.hit.conversationId)
+        const conversation = store.runNow(store.conversations.conversationDTOFor(viewer, ws, f.hit.conversationId))
         if (!conversation) return []
         return [
           {

@@ -30,7 +30,7 @@ export async function snoozeRoutes(app: FastifyInstance, opts: { services: Servi
       // Out of Open frees a place under its assignee's cap, as resolving does (assignment.ts counts open ones).
       const assignee = done.assignee
       if (assignee) await unitLog.transact((batch) => assignment.drainForUnit(batch, who.workspaceId, assignee.id))
-      return { conversation: store.conversations.conversationDTOFor({ userId: who.userId }, who.workspaceId, req.params.id)! }
+      return { conversation: store.runNow(store.conversations.conversationDTOFor({ userId: who.userId }, who.workspaceId, req.params.id))! }
     },
   )
 }

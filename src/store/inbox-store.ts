@@ -1,7 +1,8 @@
 // The inbox's data access in one object, for the code that takes one: each method is a
 // repository's (conversations.ts, messages.ts, contact-identities.ts, channels.ts,
-// users.ts), and the DTO mapping is dto.ts. Synchronous functions over one
-// connection: callers run them inside a transaction. Every read that serves a user
+// users.ts), and the DTO mapping is dto.ts. The repositories are units of work (issue 17);
+// these synchronous methods run them now on the SQLite connection: callers run them
+// inside a transaction. Every read that serves a user
 // takes the workspace id, which comes from the session, never from the request.
 import type { ChannelKind, ConversationDTO, MessageDTO } from '../events/types.ts'
 import { ChannelsRepo } from './channels.ts'
@@ -31,8 +32,8 @@ export class InboxStore {
   constructor(readonly db: Db) {
     this.channels = new ChannelsRepo(secretBoxOf(db))
     this.contacts = new ContactIdentities()
-    this.conversations = new ConversationsRepo(db)
-    this.messages = new MessagesRepo(db)
+    this.conversations = new ConversationsRepo()
+    this.messages = new MessagesRepo()
     this.labels = new LabelsNow(new LabelsRepo(), (unit) => this.runNow(unit))
     this.users = new UsersRepo()
   }
@@ -66,56 +67,56 @@ export class InboxStore {
   }
 
   findOrOpenConversation(workspaceId: number, channelId: number, contactId: number, now: number): ConversationRow {
-    return this.conversations.findOrOpenConversation(workspaceId, channelId, contactId, now)
+    return this.runNow(this.conversations.findOrOpenConversation(workspaceId, channelId, contactId, now))
   }
 
   updateConversation(id: number, set: Partial<NewConversation>): ConversationRow {
-    return this.conversations.updateConversation(id, set)
+    return this.runNow(this.conversations.updateConversation(id, set))
   }
 
   conversationByChannelContact(channelId: number, contactId: number): ConversationRow | undefined {
-    return this.conversations.conversationByChannelContact(channelId, contactId)
+    return this.runNow(this.conversations.conversationByChannelContact(channelId, contactId))
   }
 
   /** Inserts unless the provider id (or client id) is already stored; undefined means duplicate. */
   insertMessage(values: NewMessage): MessageRow | undefined {
-    return this.messages.insertMessage(values)
+    return this.runNow(this.messages.insertMessage(values))
   }
 
   messageByProviderId(channelId: number, providerMessageId: string): MessageRow | undefined {
-    return this.messages.messageByProviderId(channelId, providerMessageId)
+    return this.runNow(this.messages.messageByProviderId(channelId, providerMessageId))
   }
 
   updateMessage(id: number, set: Partial<NewMessage>): MessageRow {
-    return this.messages.updateMessage(id, set)
+    return this.runNow(this.messages.updateMessage(id, set))
   }
 
   messageById(workspaceId: number, id: number): MessageRow | undefined {
-    return this.messages.messageById(workspaceId, id)
+    return this.runNow(this.messages.messageById(workspaceId, id))
   }
 
   /** Outbound messages sent at or before `at` (ms) still in one of `statuses` (watermarks). */
   outboundUpTo(conversationId: number, at: number, statuses: readonly string[]): MessageRow[] {
-    return this.messages.outboundUpTo(conversationId, at, statuses)
+    return this.runNow(this.messages.outboundUpTo(conversationId, at, statuses))
   }
 
   conversation(workspaceId: number, id: number): ConversationDTO | undefined {
-    return this.conversations.conversationDTO(workspaceId, id)
+    return this.runNow(this.conversations.conversationDTO(workspaceId, id))
   }
 
   /** Whether the conversation exists in this workspace (the message list's 404 check). */
   conversationExists(workspaceId: number, id: number): boolean {
-    return this.conversations.conversationExists(workspaceId, id)
+    return this.runNow(this.conversations.conversationExists(workspaceId, id))
   }
 
   /** Most recent activity first; keyset pagination on (last_activity_at, id). */
   listConversations(workspaceId: number, opts: ConversationListOptions): ConversationDTO[] {
-    return this.conversations.listConversationDTOs(workspaceId, opts)
+    return this.runNow(this.conversations.listConversationDTOs(workspaceId, opts))
   }
 
   /** Newest first; keyset pagination on id. Only the DTO's columns (not `raw`, the webhook as received). */
   listMessages(workspaceId: number, conversationId: number, opts: { limit: number; beforeId?: number }): MessageDTO[] {
-    return this.messages.listMessageDTOs(workspaceId, conversationId, opts)
+    return this.runNow(this.messages.listMessageDTOs(workspaceId, conversationId, opts))
   }
 
   /**
@@ -129,7 +130,7 @@ export class InboxStore {
     status: 'open' | 'pending' | 'resolved',
     now: number,
   ): ConversationRow | undefined {
-    return this.conversations.setConversationStatus(workspaceId, id, status, now)
+    return this.runNow(this.conversations.setConversationStatus(workspaceId, id, status, now))
   }
 
   /** The name a system line gives an agent (their own workspace's users only). */
@@ -139,6 +140,6 @@ export class InboxStore {
 
   /** Clears the unread count; returns undefined if not in this workspace. */
   markRead(workspaceId: number, id: number, now: number): ConversationRow | undefined {
-    return this.conversations.markConversationRead(workspaceId, id, now)
+    return this.runNow(this.conversations.markConversationRead(workspaceId, id, now))
   }
 }

@@ -10,7 +10,7 @@ import type { ConversationsRepo } from '../../store/conversations.ts'
 import type { Db } from '../../store/db.ts'
 import { secretBoxOf } from '../../store/sealed-columns.ts'
 import { SqliteRunner } from '../../store/runner.ts'
-import { type Q, runSync, step } from '../../store/unit.ts'
+import { type Q, runSync } from '../../store/unit.ts'
 import type { AuthService } from './auth.ts'
 import { Invitations } from './invitations.ts'
 import { createMailer, type Mailer } from './mailer.ts'
@@ -42,12 +42,11 @@ export function createAccounts(deps: {
   const runNow = <T>(unit: Q<T>): T => runSync(unit, conn)
   const units = new SqliteRunner(db.$client)
   const channels = new ChannelsRepo(secretBoxOf(db))
-  // Channel members and channels are units already (the same repository the app's
-  // ChannelMembers runs); conversations are still a synchronous (SQLite) repository: its
-  // one call is a step of the team's units until it moves to units too (issue 17).
+  // Channel members, channels and conversations are units already (the same repositories
+  // the app runs), so the team's units use them directly (issue 17).
   const repos: TeamRepos = {
     members: members.repo,
-    conversations: { startReadsAt: (userId, channelIds, at) => step(() => conversations.startReadsAt(userId, channelIds, at)) },
+    conversations,
     *channelIds(workspaceId) {
       return (yield* channels.list(workspaceId)).map((c) => c.id)
     },

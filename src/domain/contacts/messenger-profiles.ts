@@ -200,7 +200,7 @@ export class MessengerProfiles {
       const updated = this.deps.store.upsertContact(ws, 'messenger', current.externalId, profileName, null, this.deps.now())
       if (updated.profileName === current.profileName && updated.name === current.name) return
       batch.emit(ws, 'contact.updated', { contact: this.contacts.dto(updated) })
-      for (const id of this.deps.store.conversations.conversationIdsOfContact(ws, contact.id)) {
+      for (const id of this.deps.store.runNow(this.deps.store.conversations.conversationIdsOfContact(ws, contact.id))) {
         const conversation = this.deps.store.conversation(ws, id)
         if (conversation) this.deps.writer.conversationChanged(batch, ws, conversation)
       }

@@ -157,7 +157,7 @@ export class InboxWriter {
         channelKind,
         last: { status: row.status, errorTitle: row.errorTitle, errorDetail: row.errorDetail },
         assignee: null,
-        labels: this.store.conversations.labelsOf(conv.id),
+        labels: this.store.runNow(this.store.conversations.labelsOf(conv.id)),
       })
       return { row: updated, conversation }
     }
@@ -234,7 +234,7 @@ export class InboxWriter {
    * and emits `message.deleted` to the channel. False when `note` is not a note.
    */
   deleteNote(batch: EventBatch, note: MessageRow): boolean {
-    if (!this.store.messages.deleteNote(note.id)) return false
+    if (!this.store.runNow(this.store.messages.deleteNote(note.id))) return false
     batch.emit(
       note.workspaceId,
       'message.deleted',
@@ -322,11 +322,11 @@ export class InboxWriter {
     now: number,
   ): { conversation: ConversationDTO; hadUnread: boolean } | undefined {
     const viewer = { userId }
-    const before = this.store.conversations.conversationDTOFor(viewer, workspaceId, conversationId)
+    const before = this.store.runNow(this.store.conversations.conversationDTOFor(viewer, workspaceId, conversationId))
     if (!before) return undefined
     const hadUnread = this.store.markRead(workspaceId, conversationId, now) !== undefined
-    this.store.conversations.readUpTo(conversationId, userId, now)
-    const conversation = this.store.conversations.conversationDTOFor(viewer, workspaceId, conversationId)!
+    this.store.runNow(this.store.conversations.readUpTo(conversationId, userId, now))
+    const conversation = this.store.runNow(this.store.conversations.conversationDTOFor(viewer, workspaceId, conversationId))!
     if (before.unreadCount > 0) {
       batch.emit(workspaceId, 'conversation.updated', { conversation, readBy: userId }, { channelId: conversation.channelId, userId })
     }

@@ -260,7 +260,7 @@ export class MediaService {
 
   private patchMessage(row: MediaRow, batch: EventBatch, add: Record<string, unknown>): void {
     if (!row.messageId) return
-    const msg = this.deps.store.messages.messageRowById(row.messageId)
+    const msg = this.deps.store.runNow(this.deps.store.messages.messageRowById(row.messageId))
     if (!msg) return
     this.deps.writer.updateMessage(batch, msg.id, { media: { ...(msg.media ?? {}), ...add } })
   }

@@ -179,7 +179,7 @@ export class Outbox {
         this.setOutbox(id, { leaseUntil: null })
         return
       }
-      const message = this.deps.store.messages.messageRowById(row.messageId)
+      const message = this.deps.store.runNow(this.deps.store.messages.messageRowById(row.messageId))
       if (!message) return
       this.assignWamid(row, message, wamid, batch)
     })
@@ -257,7 +257,7 @@ export class Outbox {
     return this.deps.events.transact((batch) => {
       const row = this.byMessage(messageId)
       if (!row || row.workspaceId !== workspaceId) return undefined
-      const message = this.deps.store.messages.messageRowById(messageId)
+      const message = this.deps.store.runNow(this.deps.store.messages.messageRowById(messageId))
       if (!message) return undefined
       const failedAfterSend = opts.afterSend === true && row.state === 'sent' && message.status === 'failed'
       if (row.state !== 'failed' && row.state !== 'unknown' && !failedAfterSend) return undefined
@@ -305,7 +305,7 @@ export class Outbox {
     if (tag === undefined) return undefined
     const row = this.byId(tag.id)
     if (!row || row.channelId !== channel.id || resendOf(row) !== tag.resend) return undefined
-    const message = this.deps.store.messages.messageRowById(row.messageId)
+    const message = this.deps.store.runNow(this.deps.store.messages.messageRowById(row.messageId))
     if (!message) return undefined
     if (message.providerMessageId !== null && message.providerMessageId !== st.providerId) return undefined
     return this.assignWamid(row, message, st.providerId, batch)
@@ -340,7 +340,7 @@ export class Outbox {
 
   /** Applies `patch(message)` (null: no change) and emits the update. */
   private setMessage(messageId: number, batch: EventBatch, patch: (m: MessageRow) => Partial<NewMessage> | null): MessageRow | undefined {
-    const m = this.deps.store.messages.messageRowById(messageId)
+    const m = this.deps.store.runNow(this.deps.store.messages.messageRowById(messageId))
     if (!m) return undefined
     const p = patch(m)
     if (!p) return m

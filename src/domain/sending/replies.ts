@@ -241,7 +241,7 @@ export class Replies {
     const provider = channel ? this.deps.providers.for(channel.kind) : undefined
     // Only channels with read receipts (WhatsApp's blue ticks) have markRead.
     if (!conv || !channel || !provider?.markRead || !channel.enabled || !channel.accessToken) return Promise.resolve()
-    const last = this.deps.store.messages.lastInboundProviderId(conversationId)
+    const last = this.deps.store.runNow(this.deps.store.messages.lastInboundProviderId(conversationId))
     if (!last) return Promise.resolve()
     return provider.markRead(channel, channel.accessToken, last).catch((err: unknown) => {
       const e = err as { kind?: string; code?: number | null }
@@ -347,7 +347,7 @@ export class Replies {
   }
 
   private byClientId(ws: number, clientMessageId: string): MessageRow | undefined {
-    return this.deps.store.messages.byClientId(ws, clientMessageId)
+    return this.deps.store.runNow(this.deps.store.messages.byClientId(ws, clientMessageId))
   }
 
   /** The same clientMessageId again: the message as it is now, nothing sent. */

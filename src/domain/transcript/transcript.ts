@@ -79,15 +79,15 @@ export class Transcripts {
         return names.get(id)!
       },
       messageText: (id) => {
-        const m = store.messages.messageById(r.workspaceId, id)
+        const m = store.runNow(store.messages.messageById(r.workspaceId, id))
         return m && m.conversationId === conv.id ? quoteText(m) : null
       },
       providerMessageText: (pid) => {
-        const m = store.messages.messageByProviderId(conv.channelId, pid)
+        const m = store.runNow(store.messages.messageByProviderId(conv.channelId, pid))
         return m && m.conversationId === conv.id ? quoteText(m) : null
       },
     }
-    const through = store.messages.newestIdOf(conv.id)
+    const through = store.runNow(store.messages.newestIdOf(conv.id))
     const date = wallClock(timeZone, now).date
     return {
       filename: `conversation-${conv.id}-${date}.${render.extension}`,
@@ -107,7 +107,9 @@ export class Transcripts {
     let after = 0
     let count = 0
     for (;;) {
-      const page = this.deps.store.messages.messageDTOsAfter(r.workspaceId, r.conversationId, after, through, TRANSCRIPT_PAGE)
+      const page = this.deps.store.runNow(
+        this.deps.store.messages.messageDTOsAfter(r.workspaceId, r.conversationId, after, through, TRANSCRIPT_PAGE),
+      )
       let chunk = ''
       for (const m of page) {
         if (m.direction === 'system' && m.type === 'note' && !r.notes) continue
