@@ -4,48 +4,16 @@
 // so "after what I had on screen" is simply `id > seenMessageId`.
 // Units of work (store/unit.ts) for SQLite and PostgreSQL (issue 17): one SQL text per
 // dialect, as they read a key of the JSON `context` differently.
-import { getTableColumns } from 'drizzle-orm'
 import type { MessageDTO } from '../events/types.ts'
-import { toMessageDTO } from './dto.ts'
-import type { MessageRow } from './rows.ts'
-import { messages } from './schema.ts'
+import { dtoRowToMessageDTO, MESSAGE_DTO_SELECT } from './dto.ts'
 import { all, dialect, get, type Q } from './unit.ts'
-
-// The message DTO's columns (store/dto.ts): everything but the webhook as received (`raw`).
-const DTO_KEYS = [
-  'id',
-  'conversationId',
-  'direction',
-  'type',
-  'text',
-  'media',
-  'data',
-  'context',
-  'replyToMessageId',
-  'reactions',
-  'providerMessageId',
-  'clientMessageId',
-  'senderUserId',
-  'status',
-  'sentAt',
-  'deliveredAt',
-  'readAt',
-  'failedAt',
-  'errorCode',
-  'errorTitle',
-  'errorDetail',
-  'timestamp',
-] as const satisfies readonly (keyof MessageRow)[]
-const JSON_KEYS = ['media', 'data', 'context', 'reactions'] as const
-const COLUMNS = getTableColumns(messages)
-const SELECT = DTO_KEYS.map((k) => `${COLUMNS[k].name} AS "${k}"`).join(', ')
 
 // What matters to someone about to reply: the customer's messages, anyone else's
 // outbound message (a colleague's reply, the phone app's or the Page inbox's echo, a
 // campaign's) and anyone else's note. Not: one's own messages, reactions (either
 // way), the automatic away and greeting replies, the team's activity lines.
 // A status update changes a row; it adds none, so it is never newer.
-const newer = (automaticIsNull: string) => `SELECT ${SELECT} FROM messages
+const newer = (automaticIsNull: string) => `SELECT ${MESSAGE_DTO_SELECT} FROM messages
   WHERE conversation_id = ? AND id > ? AND type <> 'reaction'
     AND (direction = 'in'
       OR (direction = 'out' AND sender_user_id IS DISTINCT FROM ? AND ${automaticIsNull})
@@ -60,13 +28,8 @@ export class SendGuardRepo {
   /** Up to `limit` messages that matter after `afterId`, oldest first (the newest last). */
   *newerThan(conversationId: number, afterId: number, userId: number, limit: number): Q<MessageDTO[]> {
     const sql = (yield* dialect()) === 'sqlite' ? NEWER_SQLITE : NEWER_PG
-    const rows = yield* all<Record<string, unknown>>(sql, [conversationId, afterId, userId, userId, limit])
-    return rows
-      .map((r) => {
-        for (const k of JSON_KEYS) if (typeof r[k] === 'string') r[k] = JSON.parse(r[k] as string)
-        return toMessageDTO(r as unknown as Parameters<typeof toMessageDTO>[0])
-      })
-      .reverse()
+    const rows = yield* all<Parameters<typeof dtoRowToMessageDTO>[0]>(sql, [conversationId, afterId, userId, userId, limit])
+    return rows.map(dtoRowToMessageDTO).reverse()
   }
 
   /** The workspace's people among `ids`, id → name (an id of nobody's is left out). */
