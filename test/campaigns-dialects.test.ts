@@ -19,21 +19,14 @@ import { CampaignRecipientsRepo } from '../src/store/campaign-recipients.ts'
 import { type CampaignRepos, CampaignsRepo } from '../src/store/campaigns.ts'
 import { ContactsRepo } from '../src/store/contacts.ts'
 import type { ChannelRow, MessageRow } from '../src/store/inbox-store.ts'
-import type { UnitRunner } from '../src/store/runner.ts'
 import { all, get, type Q } from '../src/store/unit.ts'
-import { type DialectDb, onBoth, pgDb } from './helpers/dialects.ts'
+import { type DialectDb, onBoth, pgDb, insertId } from './helpers/dialects.ts'
 
 const WS = 1
 const OTHER_WS = 2
 
 const notNow = <T>(_unit: Q<T>): T => {
   throw new Error('a synchronous call in a test of units')
-}
-
-async function insert(db: { runner: UnitRunner }, sql: string, params: unknown[]): Promise<number> {
-  return db.runner.transact(function* () {
-    return (yield* get<{ id: number }>(`${sql} RETURNING id`, params))!.id
-  })
 }
 
 /** What a unit threw: its code, or the unit's result. */
@@ -87,11 +80,11 @@ function domainOn(db: DialectDb) {
 
 /** Workspace 1: a number, five contacts (one opted out, one without a number), tags and a list; workspace 2: one contact. */
 async function seed(db: DialectDb) {
-  const channel = await insert(db, `INSERT INTO channels (workspace_id, kind, external_id, name) VALUES (?, 'whatsapp', 'p1', 'Main')`, [
+  const channel = await insertId(db, `INSERT INTO channels (workspace_id, kind, external_id, name) VALUES (?, 'whatsapp', 'p1', 'Main')`, [
     WS,
   ])
   const contact = (ws: number, phone: string, name: string, optedOutAt: number | null = null) =>
-    insert(
+    insertId(
       db,
       `INSERT INTO contacts (workspace_id, kind, external_id, phone, name, opted_out_at, created_at, updated_at) VALUES (?, 'whatsapp', ?, ?, ?, ?, 1, 1)`,
       [ws, phone, phone, name, optedOutAt],
@@ -108,7 +101,7 @@ async function seed(db: DialectDb) {
   await tag(WS, bob, 'new')
   await tag(WS, eve, 'new')
   await tag(OTHER_WS, zed, 'vip')
-  const list = await insert(db, 'INSERT INTO contact_lists (workspace_id, name, created_at) VALUES (?, ?, 1)', [WS, 'L'])
+  const list = await insertId(db, 'INSERT INTO contact_lists (workspace_id, name, created_at) VALUES (?, ?, 1)', [WS, 'L'])
   await db.exec('INSERT INTO contact_list_members (list_id, contact_id) VALUES (?, ?), (?, ?)', [list, bob, list, eve])
   return { channel, ana, bob, cat, dan, eve, zed, list }
 }
@@ -285,13 +278,13 @@ t.test('claims, sends, failures, Meta refusals on resume, completion and reply a
     await db.runner.transact(() => recipients.skip(eve!.recipientId, 'missing_value', 'No value for {{1}}'))
     // Their messages: Ana's delivered, Bob's refused by Meta (190), never accepted.
     const conv = (contact: number) =>
-      insert(
+      insertId(
         db,
         'INSERT INTO conversations (workspace_id, channel_id, contact_id, last_activity_at, created_at, updated_at) VALUES (?, ?, ?, 1, 1, 1)',
         [WS, s.channel, contact],
       )
     const message = (conversation: number, status: string, fields: { deliveredAt?: number; errorCode?: number; wamid?: string }) =>
-      insert(
+      insertId(
         db,
         `INSERT INTO messages (workspace_id, conversation_id, channel_id, direction, type, status, "timestamp", created_at, updated_at,
                               delivered_at, error_code, error_detail, provider_message_id, client_message_id)

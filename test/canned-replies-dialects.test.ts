@@ -10,7 +10,7 @@ import { AppError } from '../src/errors.ts'
 import { CannedRepliesRepo } from '../src/store/canned-replies.ts'
 import { get, type Q, step } from '../src/store/unit.ts'
 import type { UnitRunner } from '../src/store/runner.ts'
-import { onBoth, pgDb } from './helpers/dialects.ts'
+import { onBoth, pgDb, insertId } from './helpers/dialects.ts'
 
 const WS = 1
 const OTHER_WS = 2
@@ -26,27 +26,21 @@ interface Seed {
 }
 
 /** One insert through the runner; the id the database gave. */
-async function insert(db: { runner: UnitRunner }, sql: string, params: unknown[]): Promise<number> {
-  return db.runner.transact(function* () {
-    return (yield* get<{ id: number }>(`${sql} RETURNING id`, params))!.id
-  })
-}
-
 /** Two workspaces: an admin and an agent (one of two channels) in the first, an admin and a contact with its own attribute in the other. */
 async function seed(db: { runner: UnitRunner }): Promise<Seed> {
   const user = (ws: number, email: string, name: string, role: string) =>
-    insert(db, 'INSERT INTO users (workspace_id, email, name, password_hash, role) VALUES (?, ?, ?, ?, ?)', [ws, email, name, 'x', role])
+    insertId(db, 'INSERT INTO users (workspace_id, email, name, password_hash, role) VALUES (?, ?, ?, ?, ?)', [ws, email, name, 'x', role])
   const channel = (ws: number, external: string) =>
-    insert(db, `INSERT INTO channels (workspace_id, kind, external_id, name) VALUES (?, 'whatsapp', ?, ?)`, [ws, external, external])
+    insertId(db, `INSERT INTO channels (workspace_id, kind, external_id, name) VALUES (?, 'whatsapp', ?, ?)`, [ws, external, external])
   const contact = (ws: number, external: string, name: string | null, attributes: Record<string, string> | null) =>
-    insert(db, `INSERT INTO contacts (workspace_id, kind, external_id, name, attributes) VALUES (?, 'whatsapp', ?, ?, ?)`, [
+    insertId(db, `INSERT INTO contacts (workspace_id, kind, external_id, name, attributes) VALUES (?, 'whatsapp', ?, ?, ?)`, [
       ws,
       external,
       name,
       attributes === null ? null : JSON.stringify(attributes),
     ])
   const conversation = (ws: number, channelId: number, contactId: number) =>
-    insert(db, 'INSERT INTO conversations (workspace_id, channel_id, contact_id, last_activity_at) VALUES (?, ?, ?, ?)', [
+    insertId(db, 'INSERT INTO conversations (workspace_id, channel_id, contact_id, last_activity_at) VALUES (?, ?, ?, ?)', [
       ws,
       channelId,
       contactId,

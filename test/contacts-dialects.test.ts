@@ -15,9 +15,8 @@ import { AuditLogRepo } from '../src/store/audit-log.ts'
 import { ContactErasureRepo, workspaceUserIds } from '../src/store/contact-erasure.ts'
 import { ContactIdentities } from '../src/store/contact-identities.ts'
 import { ContactsRepo } from '../src/store/contacts.ts'
-import type { UnitRunner } from '../src/store/runner.ts'
 import { all, get, type Q } from '../src/store/unit.ts'
-import { type DialectDb, onBoth, pgDb } from './helpers/dialects.ts'
+import { type DialectDb, onBoth, pgDb, insertId } from './helpers/dialects.ts'
 
 const WS = 1
 const OTHER_WS = 2
@@ -35,12 +34,6 @@ function domainOn() {
   const importer = new ContactImporter(undefined as unknown as EventLog, contacts, repo, clock)
   const audit = new AuditLog({ repo: new AuditLogRepo(), now: clock, runNow: notNow })
   return { repo, contacts, importer, audit, clock }
-}
-
-async function insert(db: { runner: UnitRunner }, sql: string, params: unknown[]): Promise<number> {
-  return db.runner.transact(function* () {
-    return (yield* get<{ id: number }>(`${sql} RETURNING id`, params))!.id
-  })
 }
 
 /** What a unit threw: its code, or the unit's result. */
@@ -245,21 +238,23 @@ t.test('the CSV import: the same preview, the same import, the same list', async
 
 /** A contact with a conversation, messages, a media file, a tag, a list, and events naming them; and one in the other workspace. */
 async function seedErasure(db: DialectDb) {
-  const user = await insert(db, 'INSERT INTO users (workspace_id, email, name, password_hash, role) VALUES (?, ?, ?, ?, ?)', [
+  const user = await insertId(db, 'INSERT INTO users (workspace_id, email, name, password_hash, role) VALUES (?, ?, ?, ?, ?)', [
     WS,
     'ann@example.com',
     'Ann',
     'x',
     'admin',
   ])
-  const channel = await insert(db, `INSERT INTO channels (workspace_id, kind, external_id, name) VALUES (?, 'whatsapp', 'p1', 'Main')`, [
+  const channel = await insertId(db, `INSERT INTO channels (workspace_id, kind, external_id, name) VALUES (?, 'whatsapp', 'p1', 'Main')`, [
     WS,
   ])
-  const otherChannel = await insert(db, `INSERT INTO channels (workspace_id, kind, external_id, name) VALUES (?, 'whatsapp', 'p9', 'O')`, [
-    OTHER_WS,
-  ])
+  const otherChannel = await insertId(
+    db,
+    `INSERT INTO channels (workspace_id, kind, external_id, name) VALUES (?, 'whatsapp', 'p9', 'O')`,
+    [OTHER_WS],
+  )
   const contact = (ws: number, ext: string, name: string) =>
-    insert(
+    insertId(
       db,
       `INSERT INTO contacts (workspace_id, kind, external_id, phone, name, attributes, created_at, updated_at) VALUES (?, 'whatsapp', ?, ?, ?, ?, 1, 1)`,
       [ws, ext, ext, name, JSON.stringify({ tier: 'gold' })],
@@ -268,7 +263,7 @@ async function seedErasure(db: DialectDb) {
   const keep = await contact(WS, '4915100000002', 'Bo Keep')
   const other = await contact(OTHER_WS, '4915100000009', 'Other One')
   const conv = (ws: number, ch: number, c: number) =>
-    insert(
+    insertId(
       db,
       'INSERT INTO conversations (workspace_id, channel_id, contact_id, last_activity_at, created_at, updated_at) VALUES (?, ?, ?, 1, 1, 1)',
       [ws, ch, c],
@@ -277,7 +272,7 @@ async function seedErasure(db: DialectDb) {
   const keepConv = await conv(WS, channel, keep)
   await conv(OTHER_WS, otherChannel, other)
   const msg = (c: number, dir: string, type: string, text: string, pid: string | null) =>
-    insert(
+    insertId(
       db,
       `INSERT INTO messages (workspace_id, conversation_id, channel_id, direction, type, text, provider_message_id, status, "timestamp", created_at, updated_at, data)
        VALUES (?, ?, ?, ?, ?, ?, ?, 'delivered', 5, 5, 5, ?)`,
@@ -286,13 +281,13 @@ async function seedErasure(db: DialectDb) {
   const m1 = await msg(anaConv, 'in', 'text', 'my secret', 'wamid.1')
   await msg(anaConv, 'system', 'note', 'a note about Ana', null)
   const kept = await msg(keepConv, 'in', 'text', 'keep me', 'wamid.2')
-  await insert(
+  await insertId(
     db,
     `INSERT INTO media (workspace_id, channel_id, message_id, direction, state, mime_type, path, created_at) VALUES (?, ?, ?, 'in', 'ready', 'image/jpeg', 'media/a.jpg', 5)`,
     [WS, channel, m1],
   )
   await db.exec('INSERT INTO contact_tags (workspace_id, contact_id, tag) VALUES (?, ?, ?)', [WS, ana, 'vip'])
-  const list = await insert(db, 'INSERT INTO contact_lists (workspace_id, name, created_at) VALUES (?, ?, 1)', [WS, 'L'])
+  const list = await insertId(db, 'INSERT INTO contact_lists (workspace_id, name, created_at) VALUES (?, ?, 1)', [WS, 'L'])
   await db.exec('INSERT INTO contact_list_members (list_id, contact_id) VALUES (?, ?)', [list, ana])
   await db.exec('INSERT INTO raw_webhooks (provider, reason, body, created_at) VALUES (?, ?, ?, 1), (?, ?, ?, 1)', [
     'whatsapp',

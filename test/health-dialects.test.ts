@@ -13,7 +13,7 @@ import { HealthRepo } from '../src/store/health.ts'
 import { openPgPool } from '../src/store/pg/db.ts'
 import { PgRunner } from '../src/store/runner.ts'
 import { get } from '../src/store/unit.ts'
-import { type DialectDb, pgDb, sqliteDb } from './helpers/dialects.ts'
+import { type DialectDb, pgDb, sqliteDb, insertId } from './helpers/dialects.ts'
 
 const WS = 1
 const OTHER_WS = 2
@@ -30,15 +30,9 @@ async function onBoth<T>(t: Test, body: (db: DialectDb) => Promise<T>): Promise<
   return { sqlite, pg: p ? await body(p) : undefined }
 }
 
-async function insert(db: DialectDb, sql: string, params: unknown[]): Promise<number> {
-  return db.runner.transact(function* () {
-    return (yield* get<{ id: number }>(`${sql} RETURNING id`, params))!.id
-  })
-}
-
 async function seed(db: DialectDb): Promise<void> {
   const channel = (ws: number, kind: string, external: string, enabled: boolean, status: string | null, detail: string | null) =>
-    insert(
+    insertId(
       db,
       `INSERT INTO channels (workspace_id, kind, external_id, name, enabled, credentials_status, credentials_detail, credentials_checked_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -50,16 +44,16 @@ async function seed(db: DialectDb): Promise<void> {
 
   /** An outbox row in `state`, created `ageMin` minutes ago, on a conversation of its own. */
   const outbox = async (ws: number, channelId: number, state: string, ageMin: number) => {
-    const contact = await insert(db, `INSERT INTO contacts (workspace_id, kind, external_id) VALUES (?, 'whatsapp', ?)`, [
+    const contact = await insertId(db, `INSERT INTO contacts (workspace_id, kind, external_id) VALUES (?, 'whatsapp', ?)`, [
       ws,
       `c${channelId}-${state}-${ageMin}`,
     ])
-    const conv = await insert(
+    const conv = await insertId(
       db,
       'INSERT INTO conversations (workspace_id, channel_id, contact_id, last_activity_at) VALUES (?, ?, ?, ?)',
       [ws, channelId, contact, 1],
     )
-    const message = await insert(
+    const message = await insertId(
       db,
       `INSERT INTO messages (workspace_id, conversation_id, channel_id, direction, type, status, timestamp) VALUES (?, ?, ?, 'out', 'text', 'pending', ?)`,
       [ws, conv, channelId, NOW],
@@ -77,7 +71,7 @@ async function seed(db: DialectDb): Promise<void> {
   await outbox(OTHER_WS, other, 'queued', 30)
 
   const campaign = (ws: number, channelId: number, name: string, status: string, code: string | null, reason: string | null) =>
-    insert(
+    insertId(
       db,
       `INSERT INTO campaigns (workspace_id, channel_id, name, status, template_name, template_language, params, audience, paused_at, pause_code, pause_reason)
        VALUES (?, ?, ?, ?, 'hello', 'en', '{}', '{}', ?, ?, ?)`,

@@ -9,17 +9,11 @@ import { readMessagePage } from '../src/http/message-pages.ts'
 import { ConversationsRepo } from '../src/store/conversations.ts'
 import { MessagesRepo } from '../src/store/messages.ts'
 import type { NewMessage } from '../src/store/rows.ts'
-import { get, type Q } from '../src/store/unit.ts'
-import { type DialectDb, onBoth } from './helpers/dialects.ts'
+import { type Q } from '../src/store/unit.ts'
+import { type DialectDb, onBoth, insertId } from './helpers/dialects.ts'
 
 const WS = 1
 const OTHER_WS = 2
-
-async function insert(db: DialectDb, sql: string, params: unknown[]): Promise<number> {
-  return db.runner.transact(function* () {
-    return (yield* get<{ id: number }>(`${sql} RETURNING id`, params))!.id
-  })
-}
 
 const conversations = new ConversationsRepo()
 const messages = new MessagesRepo()
@@ -46,11 +40,15 @@ async function scenario(t: Test, db: DialectDb): Promise<Record<string, unknown>
   const out: Record<string, unknown> = {}
 
   const user = (ws: number, name: string) =>
-    insert(db, `INSERT INTO users (workspace_id, email, name, password_hash, role) VALUES (?, ?, ?, 'x', 'agent')`, [ws, `${name}@x`, name])
+    insertId(db, `INSERT INTO users (workspace_id, email, name, password_hash, role) VALUES (?, ?, ?, 'x', 'agent')`, [
+      ws,
+      `${name}@x`,
+      name,
+    ])
   const channel = (ws: number, kind: string, ext: string) =>
-    insert(db, 'INSERT INTO channels (workspace_id, kind, external_id, name) VALUES (?, ?, ?, ?)', [ws, kind, ext, ext])
+    insertId(db, 'INSERT INTO channels (workspace_id, kind, external_id, name) VALUES (?, ?, ?, ?)', [ws, kind, ext, ext])
   const contact = (ws: number, kind: string, ext: string, name: string | null, phone: string | null) =>
-    insert(db, 'INSERT INTO contacts (workspace_id, kind, external_id, name, phone) VALUES (?, ?, ?, ?, ?)', [ws, kind, ext, name, phone])
+    insertId(db, 'INSERT INTO contacts (workspace_id, kind, external_id, name, phone) VALUES (?, ?, ?, ?, ?)', [ws, kind, ext, name, phone])
   const ana = await user(WS, 'Ana')
   const bo = await user(WS, 'Bo')
   const wa = await channel(WS, 'whatsapp', 'pn1')
@@ -123,7 +121,7 @@ async function scenario(t: Test, db: DialectDb): Promise<Record<string, unknown>
 
   // Labels on the DTO, in code-point order (upper case first), whatever PostgreSQL's locale.
   const label = (ws: number, name: string) =>
-    insert(db, 'INSERT INTO labels (workspace_id, name, color) VALUES (?, ?, ?)', [ws, name, '#111111'])
+    insertId(db, 'INSERT INTO labels (workspace_id, name, color) VALUES (?, ?, ?)', [ws, name, '#111111'])
   const lb = await label(WS, 'beta')
   const lA = await label(WS, 'Alpha')
   const lu = await label(WS, '_vip')

@@ -9,30 +9,24 @@ import { AppError } from '../src/errors.ts'
 import { LabelsRepo } from '../src/store/labels.ts'
 import { get, type Q } from '../src/store/unit.ts'
 import type { Emitter } from '../src/events/event-log.ts'
-import { type DialectDb, onBoth, pgDb } from './helpers/dialects.ts'
+import { type DialectDb, onBoth, pgDb, insertId } from './helpers/dialects.ts'
 
 const WS = 1
 const OTHER_WS = 2
 
-async function insert(db: DialectDb, sql: string, params: unknown[]): Promise<number> {
-  return db.runner.transact(function* () {
-    return (yield* get<{ id: number }>(`${sql} RETURNING id`, params))!.id
-  })
-}
-
 /** A conversation in each workspace (labels are set on them). */
 async function seed(db: DialectDb): Promise<{ conv: number; otherConv: number }> {
   const conversation = async (ws: number, external: string) => {
-    const channel = await insert(db, `INSERT INTO channels (workspace_id, kind, external_id, name) VALUES (?, 'whatsapp', ?, ?)`, [
+    const channel = await insertId(db, `INSERT INTO channels (workspace_id, kind, external_id, name) VALUES (?, 'whatsapp', ?, ?)`, [
       ws,
       external,
       external,
     ])
-    const contact = await insert(db, `INSERT INTO contacts (workspace_id, kind, external_id) VALUES (?, 'whatsapp', ?)`, [
+    const contact = await insertId(db, `INSERT INTO contacts (workspace_id, kind, external_id) VALUES (?, 'whatsapp', ?)`, [
       ws,
       `c${external}`,
     ])
-    return insert(db, 'INSERT INTO conversations (workspace_id, channel_id, contact_id, last_activity_at) VALUES (?, ?, ?, ?)', [
+    return insertId(db, 'INSERT INTO conversations (workspace_id, channel_id, contact_id, last_activity_at) VALUES (?, ?, ?, ?)', [
       ws,
       channel,
       contact,

@@ -11,9 +11,9 @@ import { type ReportSummary, Reports } from '../src/domain/reports/reports.ts'
 import type { BusinessHours } from '../src/domain/team/business-hours.ts'
 import { migratePg, openPgPool } from '../src/store/pg/db.ts'
 import { ReportsRepo } from '../src/store/reports.ts'
-import { all, get } from '../src/store/unit.ts'
+import { all } from '../src/store/unit.ts'
 import type { WorkspaceSettings } from '../src/store/workspace-settings.ts'
-import { type DialectDb, onBoth } from './helpers/dialects.ts'
+import { type DialectDb, onBoth, insertId } from './helpers/dialects.ts'
 import { freshPgDatabase } from './helpers/pg.ts'
 
 const WS = 1
@@ -32,16 +32,10 @@ const HOURS: BusinessHours = {
   holidays: [],
 }
 
-async function insert(db: DialectDb, sql: string, params: unknown[]): Promise<number> {
-  return db.runner.transact(function* () {
-    return (yield* get<{ id: number }>(`${sql} RETURNING id`, params))!.id
-  })
-}
-
 /** The writes of a small history, in the order Parley's writers make them. */
 async function seed(db: DialectDb) {
   const user = (ws: number, name: string) =>
-    insert(db, `INSERT INTO users (workspace_id, email, name, password_hash, role) VALUES (?, ?, ?, 'x', 'agent')`, [
+    insertId(db, `INSERT INTO users (workspace_id, email, name, password_hash, role) VALUES (?, ?, ?, 'x', 'agent')`, [
       ws,
       `${name.toLowerCase()}@example.com`,
       name,
@@ -50,18 +44,17 @@ async function seed(db: DialectDb) {
   const bob = await user(WS, 'Bob')
   const zed = await user(OTHER_WS, 'Zed')
   const channel = (ws: number, name: string) =>
-    insert(db, `INSERT INTO channels (workspace_id, kind, external_id, name) VALUES (?, 'whatsapp', ?, ?)`, [ws, `e-${name}`, name])
+    insertId(db, `INSERT INTO channels (workspace_id, kind, external_id, name) VALUES (?, 'whatsapp', ?, ?)`, [ws, `e-${name}`, name])
   const main = await channel(WS, 'Main')
   const second = await channel(WS, 'Second')
   const other = await channel(OTHER_WS, 'Elsewhere')
   const conversation = async (ws: number, ch: number, phone: string) => {
-    const contact = await insert(db, `INSERT INTO contacts (workspace_id, kind, external_id) VALUES (?, 'whatsapp', ?)`, [ws, phone])
-    const id = await insert(db, 'INSERT INTO conversations (workspace_id, channel_id, contact_id, last_activity_at) VALUES (?, ?, ?, ?)', [
-      ws,
-      ch,
-      contact,
-      1,
-    ])
+    const contact = await insertId(db, `INSERT INTO contacts (workspace_id, kind, external_id) VALUES (?, 'whatsapp', ?)`, [ws, phone])
+    const id = await insertId(
+      db,
+      'INSERT INTO conversations (workspace_id, channel_id, contact_id, last_activity_at) VALUES (?, ?, ?, ?)',
+      [ws, ch, contact, 1],
+    )
     return { id, ws, ch, contact }
   }
   type Conv = Awaited<ReturnType<typeof conversation>>
@@ -71,7 +64,7 @@ async function seed(db: DialectDb) {
     at: number,
     o: { type?: string; status?: string; sender?: number; context?: unknown; data?: unknown } = {},
   ) =>
-    insert(
+    insertId(
       db,
       `INSERT INTO messages (workspace_id, conversation_id, channel_id, direction, type, status, timestamp, sender_user_id, context, data)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -134,7 +127,7 @@ async function seed(db: DialectDb) {
   // B: Bob's, with a campaign of Ana's: three messages queued, two delivered (one read), one
   // replied to — by the customer of B, whose reply opens B's episode; then B waits.
   await update(b, 'assignee_id = ?', [bob])
-  const campaign = await insert(
+  const campaign = await insertId(
     db,
     `INSERT INTO campaigns (workspace_id, name, status, template_name, template_language, params, audience, channel_id, created_by)
      VALUES (?, 'Promo', 'done', 'promo', 'en', '[]', '{}', ?, ?)`,
@@ -150,7 +143,7 @@ async function seed(db: DialectDb) {
     const contact =
       i === 0
         ? b.contact
-        : await insert(db, `INSERT INTO contacts (workspace_id, kind, external_id) VALUES (?, 'whatsapp', ?)`, [WS, `c${i}`])
+        : await insertId(db, `INSERT INTO contacts (workspace_id, kind, external_id) VALUES (?, 'whatsapp', ?)`, [WS, `c${i}`])
     await db.exec(
       `INSERT INTO campaign_recipients (campaign_id, workspace_id, contact_id, state, message_id, queued_at, replied_at)
        VALUES (?, ?, ?, 'sent', ?, ?, ?)`,

@@ -19,20 +19,14 @@ import type { ChannelRow } from '../src/store/channels.ts'
 import { PresenceRepo } from '../src/store/presence.ts'
 import { SendGuardRepo } from '../src/store/send-guard.ts'
 import { SnoozeRepo } from '../src/store/snooze.ts'
-import type { PgRunner, UnitRunner } from '../src/store/runner.ts'
-import { get, type Q, step } from '../src/store/unit.ts'
+import type { PgRunner } from '../src/store/runner.ts'
+import { type Q, step } from '../src/store/unit.ts'
 import type { ConversationDTO } from '../src/events/types.ts'
-import { type DialectDb, onBoth, pgDb } from './helpers/dialects.ts'
+import { type DialectDb, onBoth, pgDb, insertId } from './helpers/dialects.ts'
 
 const WS = 1
 const OTHER_WS = 2
 const T0 = 1_780_000_000_000
-
-async function insert(db: { runner: UnitRunner }, sql: string, params: unknown[]): Promise<number> {
-  return db.runner.transact(function* () {
-    return (yield* get<{ id: number }>(`${sql} RETURNING id`, params))!.id
-  })
-}
 
 interface Seed {
   ann: number
@@ -56,7 +50,7 @@ interface Seed {
  */
 async function seed(db: DialectDb): Promise<Seed> {
   const user = (ws: number, email: string, name: string, role: string, disabledAt: number | null = null) =>
-    insert(db, 'INSERT INTO users (workspace_id, email, name, password_hash, role, disabled_at) VALUES (?, ?, ?, ?, ?, ?)', [
+    insertId(db, 'INSERT INTO users (workspace_id, email, name, password_hash, role, disabled_at) VALUES (?, ?, ?, ?, ?, ?)', [
       ws,
       email,
       name,
@@ -65,7 +59,7 @@ async function seed(db: DialectDb): Promise<Seed> {
       disabledAt,
     ])
   const channel = (ws: number, external: string, auto: boolean) =>
-    insert(db, `INSERT INTO channels (workspace_id, kind, external_id, name, auto_assign) VALUES (?, 'whatsapp', ?, ?, ?)`, [
+    insertId(db, `INSERT INTO channels (workspace_id, kind, external_id, name, auto_assign) VALUES (?, 'whatsapp', ?, ?, ?)`, [
       ws,
       external,
       external,
@@ -74,12 +68,12 @@ async function seed(db: DialectDb): Promise<Seed> {
   let n = 0
   const conv = async (ws: number, channelId: number, status: string, assignee: number | null, waitingSince: number | null) => {
     n++
-    const contact = await insert(db, `INSERT INTO contacts (workspace_id, kind, external_id, name) VALUES (?, 'whatsapp', ?, ?)`, [
+    const contact = await insertId(db, `INSERT INTO contacts (workspace_id, kind, external_id, name) VALUES (?, 'whatsapp', ?, ?)`, [
       ws,
       `4915100000${n}`,
       `C${n}`,
     ])
-    return insert(
+    return insertId(
       db,
       `INSERT INTO conversations (workspace_id, channel_id, contact_id, status, assignee_id, waiting_since, last_activity_at, created_at, updated_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -236,7 +230,7 @@ t.test('the send guard: the same newer messages, senders and refusals on both', 
     const conv = s.pool[0]!
     let ts = 0
     const msg = (direction: string, type: string, text: string, sender: number | null, context: unknown = null) =>
-      insert(
+      insertId(
         db,
         `INSERT INTO messages (workspace_id, conversation_id, channel_id, direction, type, text, sender_user_id, context, status, "timestamp", created_at, updated_at, media)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'delivered', ?, ?, ?, ?)`,

@@ -11,6 +11,7 @@ import { PgEventLog } from '../../src/events/pg-event-log.ts'
 import { openDatabase } from '../../src/store/db.ts'
 import { migratePg, openPgPool } from '../../src/store/pg/db.ts'
 import { PgRunner, SqliteRunner, type UnitRunner } from '../../src/store/runner.ts'
+import { get } from '../../src/store/unit.ts'
 import { freshPgDatabase } from './pg.ts'
 
 export interface DialectDb {
@@ -77,4 +78,11 @@ export async function onBoth<T>(t: Test, body: (db: DialectDb) => Promise<T>): P
   const sqlite = await body(await sqliteDb(t))
   const p = await pgDb(t)
   return { sqlite, pg: p ? await body(p) : undefined }
+}
+
+/** A set-up row inserted with plain SQL (`INSERT …` without RETURNING): its id. */
+export async function insertId(db: { runner: UnitRunner }, sql: string, params: unknown[]): Promise<number> {
+  return db.runner.transact(function* () {
+    return (yield* get<{ id: number }>(`${sql} RETURNING id`, params))!.id
+  })
 }
