@@ -293,7 +293,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       onError: (err) => app.log.error({ err }, 'snooze wake-up failed'),
     }),
     canned: new CannedReplies({ repo: new CannedRepliesRepo(), now: clock.now }),
-    notes: new Notes({ store, writer, events, mentions: new MentionsRepo(db), now: clock.now }),
+    notes: new Notes({ store, writer, events, mentions: new MentionsRepo(), now: clock.now }),
     // Issue 15: the figures read facts the database keeps at write time (migration report_triggers).
     reports: new Reports({
       repo: reportsRepo,

@@ -1,79 +1,96 @@
 // Media files' rows: inbound downloads queued by ingest and fetched in the background,
 // agents' uploads, and the id Meta gave an upload. The files themselves live in
-// DATA_DIR/media (domain/media/media.ts); this is only their bookkeeping.
-import type Database from 'better-sqlite3'
-import { and, eq, inArray, isNotNull, lte } from 'drizzle-orm'
-import type { Db } from './db.ts'
+// MEDIA_DIR (domain/media/media.ts); this is only their bookkeeping. Units of work
+// (store/unit.ts, issue 17): the same code on SQLite and PostgreSQL; callers still
+// synchronous run them with runSync(unit, sqliteConn(db.$client)) inside their transaction.
+import { insertRow, TableCodec, updateRowById } from './prepared.ts'
 import { media } from './schema.ts'
+import { all, dialect, get, type Q, run } from './unit.ts'
 
 export type MediaRow = typeof media.$inferSelect
 export type NewMedia = typeof media.$inferInsert
 
+const codec = new TableCodec<MediaRow>(media)
+const ALL = codec.selectQuoted()
+
+const DUE_WHERE = `state = 'pending' AND direction = 'in' AND next_attempt_at <= ?`
+// Earliest due first (the fetcher's order), then by id: one order on both databases.
+const DUE = `SELECT ${ALL} FROM media WHERE ${DUE_WHERE} ORDER BY next_attempt_at, id LIMIT ?`
+// The claim (like the outbox's): the due rows and their lease in one statement, so a claimed
+// download is not due for anyone else until the lease passes — and becomes due again by
+// itself if the process that claimed it died (a download is idempotent). SQLite has one
+// writer at a time and the caller's clock; PostgreSQL skips rows another session is
+// claiming (FOR UPDATE SKIP LOCKED, re-checked after its commit) and leases on the
+// database's clock, never a process's.
+const CLAIM = {
+  sqlite: `UPDATE media SET next_attempt_at = ? + ?
+    WHERE id IN (SELECT id FROM media WHERE ${DUE_WHERE} ORDER BY next_attempt_at, id LIMIT ?)
+    RETURNING ${ALL}`,
+  postgres: `UPDATE media SET next_attempt_at = (extract(epoch from clock_timestamp()) * 1000)::bigint + ?
+    WHERE id IN (SELECT id FROM media WHERE ${DUE_WHERE} ORDER BY next_attempt_at, id LIMIT ? FOR UPDATE SKIP LOCKED)
+    RETURNING ${ALL}`,
+}
+const NEXT_DUE = `SELECT min(next_attempt_at) AS "at" FROM media WHERE state = 'pending' AND direction = 'in' AND next_attempt_at > ?`
+const BY_ID = `SELECT ${ALL} FROM media WHERE id = ?`
+const STORED_UPLOAD = `SELECT ${ALL} FROM media WHERE id = ? AND workspace_id = ? AND direction = 'out' AND state = 'stored'`
+const STORED_FILE = `SELECT ${ALL} FROM media WHERE id = ? AND workspace_id = ? AND state = 'stored' AND path IS NOT NULL`
+const ATTACH = `UPDATE media SET message_id = ?, updated_at = ? WHERE id = ? AND direction = 'out'`
+
+const decode = (row: unknown): MediaRow | undefined => (row === undefined ? undefined : codec.decodeAny(row))
+
 export class MediaRepo {
-  private readonly nextInboundDueStmt: Database.Statement
-
-  constructor(private readonly db: Db) {
-    this.nextInboundDueStmt = db.$client.prepare(
-      `SELECT min(next_attempt_at) AS at FROM media WHERE state = 'pending' AND direction = 'in' AND next_attempt_at > ?`,
-    )
-  }
-
   /** Inside the caller's transaction. */
-  insertMedia(values: NewMedia): void {
-    this.db.insert(media).values(values).run()
+  *insertMedia(values: NewMedia): Q<void> {
+    yield* insertRow(codec, values)
   }
 
-  insertMediaReturning(values: NewMedia): MediaRow {
-    return this.db.insert(media).values(values).returning().get()
+  *insertMediaReturning(values: NewMedia): Q<MediaRow> {
+    return (yield* insertRow(codec, values))!
   }
 
-  /** Pending inbound downloads due by `now`, at most `limit`. */
-  dueInboundMedia(now: number, limit: number): MediaRow[] {
-    return this.db
-      .select()
-      .from(media)
-      .where(and(eq(media.state, 'pending'), eq(media.direction, 'in'), lte(media.nextAttemptAt, now)))
-      .limit(limit)
-      .all()
+  /** Pending inbound downloads due by `now`, at most `limit`, earliest due first. */
+  *dueInboundMedia(now: number, limit: number): Q<MediaRow[]> {
+    return (yield* all(DUE, [now, limit])).map((r) => codec.decodeAny(r))
+  }
+
+  /**
+   * Claims up to `limit` pending inbound downloads due by `now`: each is returned once and
+   * is not due again until `leaseMs` has passed (on PostgreSQL from the database's clock),
+   * unless its fetch settles it first. In id order.
+   */
+  *claimDueInbound(now: number, limit: number, leaseMs: number): Q<MediaRow[]> {
+    const d = yield* dialect()
+    const rows = d === 'postgres' ? yield* all(CLAIM.postgres, [leaseMs, now, limit]) : yield* all(CLAIM.sqlite, [now, leaseMs, now, limit])
+    // RETURNING has no order of its own.
+    return rows.map((r) => codec.decodeAny(r)).sort((a, b) => a.id - b.id)
   }
 
   /** The earliest pending inbound download due after `now`, for the fetcher's timer. */
-  nextInboundMediaDueAt(now: number): number | null {
-    return (this.nextInboundDueStmt.get(now) as { at: number | null }).at
+  *nextInboundMediaDueAt(now: number): Q<number | null> {
+    const at = (yield* get<{ at: number | null }>(NEXT_DUE, [now]))?.at
+    return at === undefined || at === null ? null : Number(at)
   }
 
-  mediaById(id: number): MediaRow | undefined {
-    return this.db.select().from(media).where(eq(media.id, id)).get()
+  *mediaById(id: number): Q<MediaRow | undefined> {
+    return decode(yield* get(BY_ID, [id]))
   }
 
   /** An upload of this workspace, ready to attach to a message. */
-  storedUpload(workspaceId: number, id: number): MediaRow | undefined {
-    return this.db
-      .select()
-      .from(media)
-      .where(and(eq(media.id, id), eq(media.workspaceId, workspaceId), eq(media.direction, 'out'), eq(media.state, 'stored')))
-      .get()
+  *storedUpload(workspaceId: number, id: number): Q<MediaRow | undefined> {
+    return decode(yield* get(STORED_UPLOAD, [id, workspaceId]))
   }
 
   /** A stored file of this workspace (inbound or uploaded), to serve. */
-  storedMediaFile(workspaceId: number, id: number): MediaRow | undefined {
-    return this.db
-      .select()
-      .from(media)
-      .where(and(eq(media.id, id), eq(media.workspaceId, workspaceId), eq(media.state, 'stored'), isNotNull(media.path)))
-      .get()
+  *storedMediaFile(workspaceId: number, id: number): Q<MediaRow | undefined> {
+    return decode(yield* get(STORED_FILE, [id, workspaceId]))
   }
 
-  updateMedia(id: number, set: Partial<NewMedia>): MediaRow {
-    return this.db.update(media).set(set).where(eq(media.id, id)).returning().get()
+  *updateMedia(id: number, set: Partial<NewMedia>): Q<MediaRow> {
+    return (yield* updateRowById(codec, id, set))!
   }
 
   /** Links an upload to the message that sends it (inside the caller's transaction). */
-  attachUpload(mediaId: number, messageId: number, now: number): void {
-    this.db
-      .update(media)
-      .set({ messageId, updatedAt: now })
-      .where(and(eq(media.id, mediaId), inArray(media.direction, ['out'])))
-      .run()
+  *attachUpload(mediaId: number, messageId: number, now: number): Q<void> {
+    yield* run(ATTACH, [messageId, now, mediaId])
   }
 }

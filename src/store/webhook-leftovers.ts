@@ -1,11 +1,26 @@
 // What a webhook carried that Parley could not place yet: raw payloads it keeps rather
 // than drops (unknown channel, unknown shape, an ingest that failed), and statuses that
-// arrived before their message (applied when the message's id appears).
-import { and, asc, eq } from 'drizzle-orm'
+// arrived before their message (applied when the message's id appears). Units of work
+// (store/unit.ts, issue 17): the same SQL on SQLite and PostgreSQL; `keepRaw(db, …)` is
+// the synchronous SQLite call the ingest still makes.
 import type { Db } from './db.ts'
-import { pendingStatuses, rawWebhooks } from './schema.ts'
+import { TableCodec } from './prepared.ts'
+import { pendingStatuses } from './schema.ts'
+import { sqliteConn } from './conn.ts'
+import { all, type Q, run, runSync } from './unit.ts'
 
 export type PendingStatusRow = typeof pendingStatuses.$inferSelect
+
+const codec = new TableCodec<PendingStatusRow>(pendingStatuses)
+
+const INSERT_RAW = 'INSERT INTO raw_webhooks (provider, reason, body) VALUES (?, ?, ?)'
+// A duplicate (Meta delivers statuses more than once, to any process) is stored once.
+const KEEP = `INSERT INTO pending_statuses (channel_id, provider_message_id, status, timestamp, raw) VALUES (?, ?, ?, ?, ?)
+  ON CONFLICT (channel_id, provider_message_id, status) DO NOTHING`
+// Taking is one DELETE … RETURNING, not a read then a delete: on PostgreSQL a second
+// session taking the same message's statuses waits for the first's row locks and then
+// finds them gone, so each status is applied by exactly one taker.
+const TAKE = `DELETE FROM pending_statuses WHERE channel_id = ? AND provider_message_id = ? RETURNING ${codec.selectQuoted()}`
 
 // Issue 16: who hears of each payload kept (the metrics count them by reason), per
 // database, so several apps in one process (tests) never hear each other's.
@@ -16,27 +31,32 @@ export function onKeptRaw(db: Db, fn: (provider: string, reason: string) => void
   keptListeners.set(db, fn)
 }
 
-/** Keeps a webhook payload (or part of one) whole, with why it was not ingested. */
-export function keepRaw(db: Db, provider: string, reason: string, body: unknown): void {
-  db.insert(rawWebhooks)
-    .values({ provider, reason, body: typeof body === 'string' ? body : JSON.stringify(body) })
-    .run()
+/** For a unit's caller after it kept a payload with `rawWebhook`: the metrics hear of it. */
+export function tellKeptRaw(db: Db, provider: string, reason: string): void {
   keptListeners.get(db)?.(provider, reason)
 }
 
-export class PendingStatuses {
-  constructor(private readonly db: Db) {}
+/** Keeps a webhook payload (or part of one) whole, with why it was not ingested: the unit. */
+export function* rawWebhook(provider: string, reason: string, body: unknown): Q<void> {
+  yield* run(INSERT_RAW, [provider, reason, typeof body === 'string' ? body : JSON.stringify(body)])
+}
 
+/** The same at once on SQLite, inside the caller's transaction if one is open; the metrics hear of it. */
+export function keepRaw(db: Db, provider: string, reason: string, body: unknown): void {
+  runSync(rawWebhook(provider, reason, body), sqliteConn(db.$client))
+  tellKeptRaw(db, provider, reason)
+}
+
+export class PendingStatuses {
   /** A status for a message not stored (yet); a duplicate of one already kept is ignored. */
-  keep(p: { channelId: number; providerMessageId: string; status: string; timestamp: number; raw: unknown }): void {
-    this.db.insert(pendingStatuses).values(p).onConflictDoNothing().run()
+  *keep(p: { channelId: number; providerMessageId: string; status: string; timestamp: number; raw: unknown }): Q<void> {
+    const raw = p.raw === undefined || p.raw === null ? null : JSON.stringify(p.raw)
+    yield* run(KEEP, [p.channelId, p.providerMessageId, p.status, p.timestamp, raw])
   }
 
-  /** The statuses kept for this message, oldest first, removed from the table. */
-  take(channelId: number, providerMessageId: string): PendingStatusRow[] {
-    const where = and(eq(pendingStatuses.channelId, channelId), eq(pendingStatuses.providerMessageId, providerMessageId))
-    const rows = this.db.select().from(pendingStatuses).where(where).orderBy(asc(pendingStatuses.timestamp)).all()
-    if (rows.length > 0) this.db.delete(pendingStatuses).where(where).run()
-    return rows
+  /** The statuses kept for this message, oldest first (then in arrival order), removed from the table. */
+  *take(channelId: number, providerMessageId: string): Q<PendingStatusRow[]> {
+    const rows = (yield* all(TAKE, [channelId, providerMessageId])).map((r) => codec.decodeAny(r))
+    return rows.sort((a, b) => a.timestamp - b.timestamp || a.id - b.id)
   }
 }

@@ -78,7 +78,7 @@ export class InboxWriter {
     /** The moments the writer dispatches (a customer wrote), registered in app.ts. */
     private readonly effects?: Pick<SideEffects, 'customerWrote'>,
   ) {
-    this.pending = new PendingStatuses(store.db)
+    this.pending = new PendingStatuses()
   }
 
   /**
@@ -399,7 +399,7 @@ export class InboxWriter {
   applyPendingStatuses(row: MessageRow): MessageRow {
     if (row.providerMessageId === null) return row
     let current = row
-    for (const p of this.pending.take(row.channelId, row.providerMessageId)) {
+    for (const p of this.store.runNow(this.pending.take(row.channelId, row.providerMessageId))) {
       const error = statusErrorOf(p.raw)
       // A failure reported by webhook reads like one reported by the send call.
       const update: StatusUpdate = {
@@ -414,7 +414,7 @@ export class InboxWriter {
 
   /** A status for a message Parley has not stored (yet): kept, applied when the id appears. */
   keepPendingStatus(p: { channelId: number; providerMessageId: string; status: string; timestamp: number; raw: unknown }): void {
-    this.pending.keep(p)
+    this.store.runNow(this.pending.keep(p))
   }
 
   /**

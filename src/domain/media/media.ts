@@ -131,7 +131,7 @@ export class MediaService {
   private readonly repo: MediaRepo
 
   constructor(private readonly deps: MediaDeps) {
-    this.repo = new MediaRepo(deps.db)
+    this.repo = new MediaRepo()
     this.dir = deps.mediaDir
     mkdirSync(this.dir, { recursive: true, mode: 0o700 })
   }
@@ -144,20 +144,22 @@ export class MediaService {
     // A file the business sent from the phone app (issue 11) is Meta's to download too.
     if ((row.direction !== 'in' && !sentFromPhoneApp(row)) || !m || typeof m.id !== 'string') return
     const now = this.deps.now()
-    this.repo.insertMedia({
-      workspaceId: row.workspaceId,
-      channelId: channel.id,
-      messageId: row.id,
-      direction: 'in',
-      providerMediaId: m.id,
-      state: 'pending',
-      mimeType: typeof m.mimeType === 'string' ? m.mimeType : null,
-      filename: typeof m.filename === 'string' ? cleanFilename(m.filename) : null,
-      sha256: typeof m.sha256 === 'string' ? m.sha256 : null,
-      nextAttemptAt: now,
-      createdAt: now,
-      updatedAt: now,
-    })
+    this.deps.store.runNow(
+      this.repo.insertMedia({
+        workspaceId: row.workspaceId,
+        channelId: channel.id,
+        messageId: row.id,
+        direction: 'in',
+        providerMediaId: m.id,
+        state: 'pending',
+        mimeType: typeof m.mimeType === 'string' ? m.mimeType : null,
+        filename: typeof m.filename === 'string' ? cleanFilename(m.filename) : null,
+        sha256: typeof m.sha256 === 'string' ? m.sha256 : null,
+        nextAttemptAt: now,
+        createdAt: now,
+        updatedAt: now,
+      }),
+    )
     // After this synchronous commit: the fetch reads committed rows.
     setImmediate(() => this.kick())
   }
@@ -188,8 +190,8 @@ export class MediaService {
     const now = this.deps.now()
     const free = FETCH_CONCURRENCY - this.inFlight.size
     if (free > 0) {
-      const due = this.repo
-        .dueInboundMedia(now, free + this.inFlight.size)
+      const due = this.deps.store
+        .runNow(this.repo.dueInboundMedia(now, free + this.inFlight.size))
         .filter((r) => !this.inFlight.has(r.id))
         .slice(0, free)
       for (const row of due) {
@@ -204,7 +206,7 @@ export class MediaService {
         this.inFlight.set(row.id, p)
       }
     }
-    const next = this.repo.nextInboundMediaDueAt(now)
+    const next = this.deps.store.runNow(this.repo.nextInboundMediaDueAt(now))
     if (next !== null) this.wakeup.after(next - now)
   }
 
@@ -255,7 +257,7 @@ export class MediaService {
   }
 
   private update(id: number, set: Partial<NewMedia>): MediaRow {
-    return this.repo.updateMedia(id, { ...set, updatedAt: this.deps.now() })
+    return this.deps.store.runNow(this.repo.updateMedia(id, { ...set, updatedAt: this.deps.now() }))
   }
 
   private patchMessage(row: MediaRow, batch: EventBatch, add: Record<string, unknown>): void {
@@ -309,25 +311,27 @@ export class MediaService {
       throw err
     }
     const now = this.deps.now()
-    const row = this.repo.insertMediaReturning({
-      workspaceId,
-      direction: 'out',
-      state: 'stored',
-      mimeType,
-      filename: cleanFilename(file.filename) || type.kind,
-      sha256: hash.digest('base64'),
-      size,
-      path: name,
-      uploadedBy: userId,
-      createdAt: now,
-      updatedAt: now,
-    })
+    const row = this.deps.store.runNow(
+      this.repo.insertMediaReturning({
+        workspaceId,
+        direction: 'out',
+        state: 'stored',
+        mimeType,
+        filename: cleanFilename(file.filename) || type.kind,
+        sha256: hash.digest('base64'),
+        size,
+        path: name,
+        uploadedBy: userId,
+        createdAt: now,
+        updatedAt: now,
+      }),
+    )
     return this.dto(row)
   }
 
   /** An upload of this workspace, ready to attach to a message. */
   upload(workspaceId: number, id: number): MediaRow | undefined {
-    return this.repo.storedUpload(workspaceId, id)
+    return this.deps.store.runNow(this.repo.storedUpload(workspaceId, id))
   }
 
   kindOf(row: MediaRow): UploadKind | null {
@@ -339,7 +343,7 @@ export class MediaService {
    * attachment_id), uploading it (again) when needed: for another channel, or expired.
    */
   async providerIdFor(localMediaId: number, channel: ChannelRow, token: string): Promise<string> {
-    const row = this.repo.mediaById(localMediaId)
+    const row = this.deps.store.runNow(this.repo.mediaById(localMediaId))
     if (!row || !row.path) throw new LocalSendError(LOCAL_REASONS.mediaMissing, false)
     const now = this.deps.now()
     const provider = this.deps.providers.for(channel.kind)
@@ -360,13 +364,13 @@ export class MediaService {
 
   /** Links uploads to the message that sends them (inside the caller's transaction). */
   attach(mediaId: number, messageId: number): void {
-    this.repo.attachUpload(mediaId, messageId, this.deps.now())
+    this.deps.store.runNow(this.repo.attachUpload(mediaId, messageId, this.deps.now()))
   }
 
   // ---- serving ----------------------------------------------------------------
 
   forServing(workspaceId: number, id: number): { row: MediaRow; file: string } | undefined {
-    const row = this.repo.storedMediaFile(workspaceId, id)
+    const row = this.deps.store.runNow(this.repo.storedMediaFile(workspaceId, id))
     if (!row || !row.path) return undefined
     return { row, file: path.join(this.dir, path.basename(row.path)) }
   }

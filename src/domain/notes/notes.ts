@@ -52,14 +52,16 @@ export class Notes {
       for (const person of named) {
         // Naming oneself tells nobody anything.
         if (person.id === access.userId) continue
-        const mention = mentions.insert({
-          workspaceId: ws,
-          userId: person.id,
-          conversationId,
-          messageId: row.id,
-          authorId: access.userId,
-          createdAt: now,
-        })
+        const mention = store.runNow(
+          mentions.insert({
+            workspaceId: ws,
+            userId: person.id,
+            conversationId,
+            messageId: row.id,
+            authorId: access.userId,
+            createdAt: now,
+          }),
+        )
         if (!mention) continue
         created.push(mention)
         // To that person alone, and only while they can see the channel (a replay after
@@ -79,7 +81,7 @@ export class Notes {
       const isNote = note?.direction === 'system' && note.type === 'note' && note.conversationId === conversationId
       if (!note || !isNote || !canSeeChannel(access, note.channelId)) throw Errors.notFound('Note')
       if (note.senderUserId !== access.userId) throw Errors.noteNotYours()
-      mentions.deleteOfMessage(note.id)
+      store.runNow(mentions.deleteOfMessage(note.id))
       writer.deleteNote(batch, note)
     })
   }
@@ -87,9 +89,10 @@ export class Notes {
   /** A person's mentions, newest first, in the channels they can see now, and how many are unread. */
   list(access: Access, opts: { limit: number; beforeId?: number }): { mentions: MentionDTO[]; unread: number } {
     const channels = channelFilterOf(access)
+    const { store, mentions } = this.deps
     return {
-      mentions: this.deps.mentions.list(access.workspaceId, access.userId, channels, opts),
-      unread: this.deps.mentions.unread(access.workspaceId, access.userId, channels),
+      mentions: store.runNow(mentions.list(access.workspaceId, access.userId, channels, opts)),
+      unread: store.runNow(mentions.unread(access.workspaceId, access.userId, channels)),
     }
   }
 
@@ -102,8 +105,9 @@ export class Notes {
     const ws = access.workspaceId
     return this.deps.events.transact((batch) => {
       const readAt = this.deps.now()
-      const mentionIds = this.deps.mentions.markRead(ws, access.userId, ids, readAt)
-      const unread = this.deps.mentions.unread(ws, access.userId, channelFilterOf(access))
+      const { store, mentions } = this.deps
+      const mentionIds = store.runNow(mentions.markRead(ws, access.userId, ids, readAt))
+      const unread = store.runNow(mentions.unread(ws, access.userId, channelFilterOf(access)))
       if (mentionIds.length > 0) batch.emit(ws, 'mentions.read', { mentionIds, readAt, unread }, { userId: access.userId })
       return { mentionIds, unread }
     })
@@ -114,14 +118,14 @@ export class Notes {
    * refuses the note (MENTION_NO_ACCESS, naming them).
    */
   private whoIsNamed(workspaceId: number, channelId: number, input: NewNote): Mentionable[] {
-    const { mentions } = this.deps
-    const people = mentions.people(workspaceId)
+    const { store, mentions } = this.deps
+    const people = store.runNow(mentions.people(workspaceId))
     const byId = new Map(people.map((p) => [p.id, p]))
-    const canSee = (p: Mentionable) => !p.disabled && (p.role === 'admin' || mentions.isMember(channelId, p.id))
+    const canSee = (p: Mentionable) => !p.disabled && (p.role === 'admin' || store.runNow(mentions.isMember(channelId, p.id)))
     const refuse = (p: Mentionable): never => {
       const why = p.disabled
         ? 'their account is deactivated'
-        : `they do not work the channel “${mentions.channelName(channelId) ?? 'of this conversation'}”`
+        : `they do not work the channel “${store.runNow(mentions.channelName(channelId)) ?? 'of this conversation'}”`
       throw Errors.mentionNoAccess(p.name, why)
     }
     const named = mentionedNames(

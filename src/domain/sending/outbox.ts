@@ -53,7 +53,7 @@ export class Outbox {
 
   constructor(private readonly deps: OutboxDeps) {
     this.repo = new OutboxRepo(deps.db)
-    this.pendingStatuses = new PendingStatuses(deps.db)
+    this.pendingStatuses = new PendingStatuses()
   }
 
   /**
