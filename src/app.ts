@@ -341,13 +341,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // A Messenger user wrote: their name is fetched from the User Profile API after the commit.
     .onContactWrote(({ channel, contact }) => sending.profiles.contactWrote(channel, contact))
     // A customer wrote to a snoozed conversation: "Snooze ended" right below their message (issue 14).
-    .onCustomerWrote(services.snoozes.customerWrote)
+    .onCustomerWrote((e) => services.snoozes.customerWroteUnit(e))
     // A customer wrote: the greeting (a brand-new conversation) and the away message (outside business hours).
-    .onCustomerWrote(autoReplies.onCustomerWrote)
+    .onCustomerWrote((e) => autoReplies.customerWroteUnit(e))
     // A new, pooled or reopened conversation goes round robin to an available member (auto-assign channels).
     // Also exported for other features: assignment.drainFor (someone became available: availability
     // set to online, presence's first stream) and assignment.unassignAllOf (deactivation).
-    .onCustomerWrote((e) => assignment.customerWrote(e))
+    .onCustomerWrote((e) => assignment.customerWroteUnit(e))
   // Last inside every writing transaction, once per commit:
   events.onBeforeCommit(() => searchIndex.flush()) // the messages stored in it join the search index (issue 15)
   // After the commit, with the typed events it published, in registration order:

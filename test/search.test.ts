@@ -114,18 +114,20 @@ t.test('every kind of message is found, by its own words', async (t) => {
     ),
   )!
   const template = services.events.transact((batch) =>
-    services.writer.record(
-      batch,
-      convRow,
-      {
-        direction: 'out',
-        type: 'template',
-        text: 'Your order 4471 has shipped and arrives Thursday',
-        status: 'queued',
-        timestamp: Date.now(),
-        clientMessageId: 'tpl-1',
-      },
-      { by: 'agent', now: Date.now() },
+    services.store.runNow(
+      services.writer.record(
+        batch,
+        convRow,
+        {
+          direction: 'out',
+          type: 'template',
+          text: 'Your order 4471 has shipped and arrives Thursday',
+          status: 'queued',
+          timestamp: Date.now(),
+          clientMessageId: 'tpl-1',
+        },
+        { by: 'agent', now: Date.now() },
+      ),
     ),
   )!
   const note = await w.call('POST', `/api/conversations/${conv}/notes`, { text: 'Customer prefers morning courier slots' })

@@ -5,13 +5,12 @@
 // PostgreSQL and leaves nothing half-written.
 import t from 'tap'
 import type { Emitter } from '../src/events/event-log.ts'
-import type { InboxStore } from '../src/store/inbox-store.ts'
-import type { InboxWriter } from '../src/domain/inbox/writer.ts'
+import { type InboxStore, inboxRepos } from '../src/store/inbox-store.ts'
+import { InboxWriter } from '../src/domain/inbox/writer.ts'
 import type { AppError } from '../src/errors.ts'
 import type { Access } from '../src/domain/accounts/access.ts'
 import { Assignment } from '../src/domain/team/assignment.ts'
 import { Presence } from '../src/domain/team/presence.ts'
-import { NotOnPostgresYetError } from '../src/domain/sqlite-only.ts'
 import { Snoozes } from '../src/domain/inbox/snooze.ts'
 import { NEWER_LIMIT, SendGuard } from '../src/domain/sending/send-guard.ts'
 import { AssignmentRepo } from '../src/store/assignment.ts'
@@ -20,7 +19,7 @@ import { PresenceRepo } from '../src/store/presence.ts'
 import { SendGuardRepo } from '../src/store/send-guard.ts'
 import { SnoozeRepo } from '../src/store/snooze.ts'
 import type { PgRunner } from '../src/store/runner.ts'
-import { type Q, step } from '../src/store/unit.ts'
+import { all, type Q, step } from '../src/store/unit.ts'
 import type { ConversationDTO } from '../src/events/types.ts'
 import { type DialectDb, onBoth, pgDb, insertId } from './helpers/dialects.ts'
 
@@ -401,110 +400,125 @@ t.test('PostgreSQL: two sessions waking the same due snoozes at once wake each o
   t.same(left, [])
 })
 
-t.test(
-  'the domain as units: refusals the same on both; the writer not yet a unit refuses by name on PostgreSQL, writing nothing',
-  async (t) => {
-    const repo = new AssignmentRepo()
-    const { sqlite, pg } = await onBoth(t, async (db) => {
-      const s = await seed(db)
-      const presence = new Presence({ offlineAfterMs: 60_000 })
-      t.teardown(() => presence.stop())
-      presence.streams(s.cid, WS, true)
-      // The units below reach neither the store nor the writer on SQLite (they refuse or find
-      // nothing to do first); on PostgreSQL they must refuse at the writer, before using it.
-      const notYet = {} as InboxStore & InboxWriter
-      const assignment = new Assignment({
-        repo,
-        channels: { autoAssigns: (id) => id === s.auto },
-        store: notYet,
-        writer: notYet,
-        events: undefined as never,
-        presence,
-        now: () => T0,
-        runNow: () => {
-          throw new Error('the units run through the log here')
-        },
-      })
-      const fail = (unit: (batch: Emitter) => Q<unknown>) =>
-        db.log.transact(unit).then(
-          (v) => ({ ok: v }),
-          (err: Error & { code?: string }) => ({ err: err.code ?? err.name }),
-        )
-      const access = (userId: number, channelIds: number[] | null): Access => ({
-        workspaceId: WS,
-        userId,
-        role: channelIds === null ? 'admin' : 'agent',
-        channelIds: channelIds && new Set(channelIds),
-      })
-      const out = {
-        otherWorkspace: await fail((b) => assignment.assignUnit(b, access(s.ann, null), s.otherConv, s.bea)),
-        notHisChannel: await fail((b) => assignment.assignUnit(b, access(s.cid, [s.auto]), s.beas[1]!, s.cid)),
-        notAMember: await fail((b) => assignment.assignUnit(b, access(s.ann, null), s.beas[1]!, s.cid)),
-        deactivated: await fail((b) => assignment.assignUnit(b, access(s.ann, null), s.pool[0]!, s.gone)),
-        otherWorkspacePerson: await fail((b) => assignment.assignUnit(b, access(s.ann, null), s.pool[0]!, s.zed)),
-        offline: await fail((b) => assignment.drainForUnit(b, WS, s.bea)),
-        nobodyThere: await fail((b) => assignment.unassignAllOfUnit(b, OTHER_WS, s.bea)),
-        // Cid is online with room: the drain reaches the writer.
-        drain: db.runner.dialect === 'postgres' ? await fail((b) => assignment.drainForUnit(b, WS, s.cid)) : null,
-        turnedOn: db.runner.dialect === 'postgres' ? await fail((b) => assignment.drainChannelUnit(b, WS, s.auto)) : null,
-      }
-      const rotation = await db.runner.read(() => repo.rotation(s.auto))
-      const assigned = await db.runner.read(() => repo.openLoads(WS))
-      return { ...out, rotation: rotation.lastAssigned, loads: assigned.size, published: db.published.length }
+t.test('the domain as units: the same refusals, drains and events on SQLite and PostgreSQL, the inbox writer included', async (t) => {
+  const repo = new AssignmentRepo()
+  const { sqlite, pg } = await onBoth(t, async (db) => {
+    const s = await seed(db)
+    const presence = new Presence({ offlineAfterMs: 60_000 })
+    t.teardown(() => presence.stop())
+    presence.streams(s.cid, WS, true)
+    // The inbox's repositories and its writer, as units: the same objects on either database.
+    const repos = inboxRepos()
+    const assignment = new Assignment({
+      repo,
+      channels: { autoAssigns: (id) => id === s.auto },
+      store: repos as InboxStore,
+      writer: new InboxWriter(repos, () => T0),
+      events: undefined as never,
+      presence,
+      now: () => T0,
+      runNow: () => {
+        throw new Error('the units run through the log here')
+      },
     })
-    t.same(sqlite.otherWorkspace, { err: 'NOT_FOUND' }, "another workspace's conversation: 404")
-    t.same(sqlite.notHisChannel, { err: 'NOT_FOUND' }, "outside the caller's channels: 404")
-    t.same(sqlite.notAMember, { err: 'ASSIGNEE_NOT_ELIGIBLE' })
-    t.same(sqlite.deactivated, { err: 'ASSIGNEE_NOT_ELIGIBLE' })
-    t.same(sqlite.otherWorkspacePerson, { err: 'ASSIGNEE_NOT_ELIGIBLE' }, "another workspace's person: not eligible")
-    t.same(sqlite.offline, { ok: 0 }, 'not online: nothing drained')
-    t.same(sqlite.nobodyThere, { ok: 0 })
-    t.same(sqlite.published, 0, 'no event')
-    if (pg) {
-      const { drain, turnedOn, ...same } = pg
-      const { drain: _d, turnedOn: _t, ...sqliteSame } = sqlite
-      t.same(same, sqliteSame, 'PostgreSQL answers exactly what SQLite does')
-      t.same(drain, { err: 'NotOnPostgresYetError' }, 'the assignee write is the writer’s: refused by name')
-      t.same(turnedOn, { err: 'NotOnPostgresYetError' })
-      t.equal(pg.rotation, null, 'the rotation written before the refusal was rolled back')
-      t.equal(pg.loads, 1, 'nothing assigned')
+    const fail = (unit: (batch: Emitter) => Q<unknown>) =>
+      db.log.transact(unit).then(
+        (v) => ({ ok: v }),
+        (err: Error & { code?: string }) => ({ err: err.code ?? err.name }),
+      )
+    const access = (userId: number, channelIds: number[] | null): Access => ({
+      workspaceId: WS,
+      userId,
+      role: channelIds === null ? 'admin' : 'agent',
+      channelIds: channelIds && new Set(channelIds),
+    })
+    const out = {
+      otherWorkspace: await fail((b) => assignment.assignUnit(b, access(s.ann, null), s.otherConv, s.bea)),
+      notHisChannel: await fail((b) => assignment.assignUnit(b, access(s.cid, [s.auto]), s.beas[1]!, s.cid)),
+      notAMember: await fail((b) => assignment.assignUnit(b, access(s.ann, null), s.beas[1]!, s.cid)),
+      deactivated: await fail((b) => assignment.assignUnit(b, access(s.ann, null), s.pool[0]!, s.gone)),
+      otherWorkspacePerson: await fail((b) => assignment.assignUnit(b, access(s.ann, null), s.pool[0]!, s.zed)),
+      offline: await fail((b) => assignment.drainForUnit(b, WS, s.bea)),
+      nobodyThere: await fail((b) => assignment.unassignAllOfUnit(b, OTHER_WS, s.bea)),
+      before: db.published.length,
+      // Cid is online with room: the drain reaches the writer (the assignee, the line, the events).
+      drain: await fail((b) => assignment.drainForUnit(b, WS, s.cid)),
+      again: await fail((b) => assignment.drainChannelUnit(b, WS, s.auto)),
     }
-    t.ok(new NotOnPostgresYetError('InboxWriter.assign').message.includes('InboxWriter.assign'))
-  },
-)
+    const rotation = await db.runner.read(() => repo.rotation(s.auto))
+    const assigned = await db.runner.read(() => repo.openLoads(WS))
+    const lines = await db.runner.read(function* () {
+      return yield* all<{ text: string; conversationId: number }>(
+        `SELECT text, conversation_id AS "conversationId" FROM messages WHERE type = 'activity' ORDER BY id`,
+      )
+    })
+    return {
+      ...out,
+      rotation: rotation.lastAssigned,
+      loads: [...assigned.entries()],
+      lines,
+      published: db.published.map((e) => [e.type, e.channelId, e.userId]),
+    }
+  })
+  t.same(sqlite.otherWorkspace, { err: 'NOT_FOUND' }, "another workspace's conversation: 404")
+  t.same(sqlite.notHisChannel, { err: 'NOT_FOUND' }, "outside the caller's channels: 404")
+  t.same(sqlite.notAMember, { err: 'ASSIGNEE_NOT_ELIGIBLE' })
+  t.same(sqlite.deactivated, { err: 'ASSIGNEE_NOT_ELIGIBLE' })
+  t.same(sqlite.otherWorkspacePerson, { err: 'ASSIGNEE_NOT_ELIGIBLE' }, "another workspace's person: not eligible")
+  t.same(sqlite.offline, { ok: 0 }, 'not online: nothing drained')
+  t.same(sqlite.nobodyThere, { ok: 0 })
+  t.equal(sqlite.before, 0, 'no event for a refusal')
+  t.ok((sqlite.drain as { ok: number }).ok > 0, 'the drain assigned the pool to Cid')
+  t.ok(
+    sqlite.lines.length === (sqlite.drain as { ok: number }).ok + ((sqlite.again as { ok?: number }).ok ?? 0),
+    'one timeline line per assignment',
+  )
+  t.ok(
+    sqlite.published.some(([type]) => type === 'conversation.assigned'),
+    'the assignee hears of it (conversation.assigned)',
+  )
+  if (pg) t.same(pg, sqlite, 'PostgreSQL answers, writes and emits exactly what SQLite does')
+})
 
-t.test('the snooze wake-up as a unit on PostgreSQL: the claim is rolled back with the refused line', async (t) => {
+t.test('the snooze wake-up as a unit on PostgreSQL: the timer wakes each due snooze with its line and event', async (t) => {
   const db = await pgDb(t)
   if (!db) return void t.pass('no PostgreSQL (PARLEY_TEST_PG_URL): skipped')
   const s = await seedSnoozes(db)
   const repo = new SnoozeRepo()
-  const notYet = {} as InboxStore & InboxWriter
+  const repos = inboxRepos()
+  const errors: Error[] = []
   const snoozes = new Snoozes({
     repo,
-    store: notYet,
-    writer: notYet,
+    store: repos,
+    writer: new InboxWriter(repos, () => T0 + 30),
     unitLog: db.log,
     units: db.runner,
     timeZoneOf: () => 'UTC',
     now: () => T0 + 30,
     onError: (err) => errors.push(err as Error),
   })
-  const errors: Error[] = []
-  // The timer runs its pass through the unit log on PostgreSQL too, up to the writer's line.
+  // The timer runs its pass through the unit log on PostgreSQL as on SQLite.
   snoozes.start()
   t.teardown(() => snoozes.stop())
-  for (const deadline = Date.now() + 10_000; errors.length === 0 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 20))
-  t.equal(errors[0]?.name, 'NotOnPostgresYetError', "the timer's pass reached the writer and refused by name")
+  const woken = () => db.published.filter((e) => e.type === 'conversation.updated').length
+  for (const deadline = Date.now() + 20_000; woken() < 3 && errors.length === 0 && Date.now() < deadline; )
+    await new Promise((r) => setTimeout(r, 20))
+  t.same(errors, [], 'no error')
+  t.equal(woken(), 3, "the timer's pass woke the three due snoozes")
   snoozes.stop()
-  await t.rejects(
-    db.log.transact((b) => snoozes.wakeDueUnit(b, T0 + 30)),
-    { name: 'NotOnPostgresYetError' },
-  )
   const due = await db.runner.read(() => repo.due(T0 + 30, 10))
-  t.equal(due.length, 3, 'still snoozed: the wake did not commit without its line')
+  t.equal(due.length, 0, 'none still due')
+  const lines = await db.runner.read(function* () {
+    return yield* all<{ n: number }>(`SELECT count(*)::int AS n FROM messages WHERE type = 'activity'`)
+  })
+  t.equal(lines[0]!.n, 3, 'one "Snooze ended" line each')
+  t.equal(db.published.filter((e) => e.type === 'message.created').length, 3)
   await t.rejects(
     db.log.transact((b) => snoozes.snoozeUnit(b, { workspaceId: WS, userId: s.bea }, s.pool[0]!, T0 - 1)),
     { code: 'SNOOZE_TIME_INVALID' },
     'the time is checked before anything else, on either database',
   )
+  const snoozed = await db.log.transact((b) => snoozes.snoozeUnit(b, { workspaceId: WS, userId: s.bea }, s.pool[0]!, T0 + 3_600_000))
+  t.equal(snoozed.status, 'snoozed', 'a snooze is written on PostgreSQL too')
+  t.equal(snoozed.snoozedUntil, T0 + 3_600_000)
 })

@@ -229,19 +229,21 @@ t.test('waiting: the customer’s message starts it, a person’s reply ends it,
   const { events, store, writer } = s.app.services
   events.transact((batch) => {
     const row = store.runNow(store.conversations.conversationByChannelContact(x, store.conversation(ws, c)!.contact.id))!
-    writer.record(
-      batch,
-      row,
-      {
-        direction: 'out',
-        type: 'template',
-        text: 'Our sale',
-        status: 'queued',
-        timestamp: Date.now(),
-        createdAt: Date.now(),
-        updatedAt: Date.now(),
-      },
-      { by: 'broadcast', now: Date.now() },
+    store.runNow(
+      writer.record(
+        batch,
+        row,
+        {
+          direction: 'out',
+          type: 'template',
+          text: 'Our sale',
+          status: 'queued',
+          timestamp: Date.now(),
+          createdAt: Date.now(),
+          updatedAt: Date.now(),
+        },
+        { by: 'broadcast', now: Date.now() },
+      ),
     )
   })
   t.equal(await waiting(c), w, 'a broadcast leaves it waiting')
@@ -249,11 +251,13 @@ t.test('waiting: the customer’s message starts it, a person’s reply ends it,
   events.transact((batch) => {
     const row = store.runNow(store.conversations.conversationByChannelContact(x, store.conversation(ws, c)!.contact.id))!
     const at = Date.now()
-    writer.record(
-      batch,
-      row,
-      { direction: 'out', type: 'text', text: 'We are closed', status: 'queued', timestamp: at, createdAt: at, updatedAt: at },
-      { by: 'agent', automatic: true, now: at },
+    store.runNow(
+      writer.record(
+        batch,
+        row,
+        { direction: 'out', type: 'text', text: 'We are closed', status: 'queued', timestamp: at, createdAt: at, updatedAt: at },
+        { by: 'agent', automatic: true, now: at },
+      ),
     )
   })
   t.equal(await waiting(c), w, 'an automatic reply leaves it waiting')

@@ -50,41 +50,45 @@ async function conversation(t: Test) {
     store.runNow(store.conversations.conversationByChannelContact(channel, store.conversation(ts.workspaceId, conv)!.contact.id))!
   const at = Date.now()
   events.transact((batch) => {
-    writer.record(
-      batch,
-      row(),
-      {
-        direction: 'out',
-        type: 'template',
-        text: 'Spring sale: 20% off sofas',
-        data: { template: { name: 'spring_sale', language: 'en' } },
-        context: { campaign: { id: 1, name: 'Spring' } },
-        status: 'delivered',
-        timestamp: at,
-        createdAt: at,
-        updatedAt: at,
-      },
-      { by: 'broadcast', now: at },
+    store.runNow(
+      writer.record(
+        batch,
+        row(),
+        {
+          direction: 'out',
+          type: 'template',
+          text: 'Spring sale: 20% off sofas',
+          data: { template: { name: 'spring_sale', language: 'en' } },
+          context: { campaign: { id: 1, name: 'Spring' } },
+          status: 'delivered',
+          timestamp: at,
+          createdAt: at,
+          updatedAt: at,
+        },
+        { by: 'broadcast', now: at },
+      ),
     )
   })
   events.transact((batch) => {
-    writer.record(
-      batch,
-      row(),
-      {
-        direction: 'out',
-        type: 'text',
-        text: 'We will call you',
-        senderUserId: agent.id,
-        status: 'failed',
-        errorCode: 131047,
-        errorTitle: 'Re-engagement message',
-        errorDetail: 'More than 24 hours have passed',
-        timestamp: at + 1,
-        createdAt: at + 1,
-        updatedAt: at + 1,
-      },
-      { by: 'agent', now: at + 1 },
+    store.runNow(
+      writer.record(
+        batch,
+        row(),
+        {
+          direction: 'out',
+          type: 'text',
+          text: 'We will call you',
+          senderUserId: agent.id,
+          status: 'failed',
+          errorCode: 131047,
+          errorTitle: 'Re-engagement message',
+          errorDetail: 'More than 24 hours have passed',
+          timestamp: at + 1,
+          createdAt: at + 1,
+          updatedAt: at + 1,
+        },
+        { by: 'agent', now: at + 1 },
+      ),
     )
   })
   const agentCall = apiCall(s.url, await ts.tokenOf('ana@example.com'))
@@ -234,11 +238,13 @@ t.test('a long conversation comes out whole, in order, across pages', async (t) 
   const at = Date.now()
   events.transact((batch) => {
     for (let i = 0; i < 1234; i++) {
-      writer.record(
-        batch,
-        row(),
-        { direction: 'in', type: 'text', text: `line ${i}`, status: 'received', timestamp: at + i, createdAt: at, updatedAt: at },
-        { by: 'customer', now: at },
+      store.runNow(
+        writer.record(
+          batch,
+          row(),
+          { direction: 'in', type: 'text', text: `line ${i}`, status: 'received', timestamp: at + i, createdAt: at, updatedAt: at },
+          { by: 'customer', now: at },
+        ),
       )
     }
   })

@@ -5,8 +5,9 @@
 // commit is registered on the event log (EventLog.onCommitted) and receives the typed
 // events (CommittedEvent), never their serialized JSON.
 import type { WaPreference, WaStatus } from '../channels/whatsapp/parse.ts'
-import type { EventBatch } from '../events/event-log.ts'
+import type { Emitter, EventBatch } from '../events/event-log.ts'
 import type { ChannelRow, ContactRow, ConversationRow, MessageRow } from '../store/inbox-store.ts'
+import type { Q } from '../store/unit.ts'
 
 /** A customer's message was stored, or an echo of one the business sent from the phone app. */
 export interface MessageStored {
@@ -46,7 +47,7 @@ export interface CustomerWrote {
   before: ConversationRow
   after: ConversationRow
   message: MessageRow
-  batch: EventBatch
+  batch: Emitter
 }
 
 export class SideEffects {
@@ -54,7 +55,7 @@ export class SideEffects {
   private readonly unknown: Array<(e: UnknownStatus) => MessageRow | undefined> = []
   private readonly preferences: Array<(e: MarketingPreference) => void> = []
   private readonly wrote: Array<(e: ContactWrote) => void> = []
-  private readonly customer: Array<(e: CustomerWrote) => void> = []
+  private readonly customer: Array<(e: CustomerWrote) => Q<void>> = []
 
   /** May return the message as it changed (before `message.created` is emitted with it). */
   onMessageStored(fn: (e: MessageStored) => MessageRow | undefined | void): this {
@@ -78,14 +79,15 @@ export class SideEffects {
     return this
   }
 
-  onCustomerWrote(fn: (e: CustomerWrote) => void): this {
+  /** A unit of work (store/unit.ts) in the writer's: the same on SQLite and PostgreSQL (issue 17). */
+  onCustomerWrote(fn: (e: CustomerWrote) => Q<void>): this {
     this.customer.push(fn)
     return this
   }
 
   /** Dispatched by the inbox writer, in the transaction that stores the customer's message. */
-  customerWrote(e: CustomerWrote): void {
-    for (const fn of this.customer) fn(e)
+  *customerWrote(e: CustomerWrote): Q<void> {
+    for (const fn of this.customer) yield* fn(e)
   }
 
   /** Runs the listeners in registration order, each seeing the message as the one before left it. */

@@ -171,7 +171,9 @@ export async function conversationRoutes(app: FastifyInstance, opts: { services:
     const ws = req.session.workspaceId
     const viewer = { userId: req.access.userId }
     conversationInScope(opts.services, req.access, req.params.id)
-    const read = events.transact((batch) => opts.services.writer.markRead(batch, ws, req.params.id, viewer.userId, clock.now()))
+    const read = events.transact((batch) =>
+      opts.services.store.runNow(opts.services.writer.markRead(batch, ws, req.params.id, viewer.userId, clock.now())),
+    )
     if (!read) throw Errors.notFound('Conversation')
     const { conversation, hadUnread } = read
     // Blue ticks on the customer's phone; off the request path, best effort.

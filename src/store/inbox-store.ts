@@ -20,14 +20,29 @@ import { UsersRepo } from './users.ts'
 export type { ChannelRow, ContactRow, ConversationRow, MessageRow, NewConversation, NewMessage } from './rows.ts'
 export { toConversationDTO, toMessageDTO } from './dto.ts'
 
-export class InboxStore {
+/**
+ * The repositories the inbox's units of work use (issue 17): no connection of their own, so
+ * the same objects serve SQLite and PostgreSQL. InboxStore is one of these plus SQLite's
+ * synchronous methods.
+ */
+export interface InboxRepos {
+  readonly conversations: ConversationsRepo
+  readonly messages: MessagesRepo
+  readonly users: UsersRepo
+}
+
+export function inboxRepos(): InboxRepos {
+  return { conversations: new ConversationsRepo(), messages: new MessagesRepo(), users: new UsersRepo() }
+}
+
+export class InboxStore implements InboxRepos {
   readonly channels: ChannelsRepo
   readonly contacts: ContactIdentities
   readonly conversations: ConversationsRepo
   readonly messages: MessagesRepo
   /** Labels and the conversations carrying them (issue 14). */
   readonly labels: LabelsNow
-  private readonly users: UsersRepo
+  readonly users: UsersRepo
 
   constructor(readonly db: Db) {
     this.channels = new ChannelsRepo(secretBoxOf(db))

@@ -37,7 +37,9 @@ export class CampaignAttribution {
     if (!ref) return undefined
     this.onAttributed(ref.id)
     // No event of its own: message.created, emitted next, carries the attribution.
-    return this.writer.updateMessage(null, row.id, { context: { ...(row.context ?? {}), campaign: ref }, updatedAt: row.updatedAt })
+    return this.runNow(
+      this.writer.updateMessage(null, row.id, { context: { ...(row.context ?? {}), campaign: ref }, updatedAt: row.updatedAt }),
+    )
   }
 
   /** A stop keyword opts the contact out; the campaign the message answers (its first reply marked), if any. */

@@ -302,39 +302,44 @@ export class CampaignRunner {
     const clientMessageId = `campaign:${c.id}:${cl.recipientId}`
     const existingConv = store.conversationByChannelContact(channel.id, contact.id)
     const conv = existingConv ?? store.findOrOpenConversation(c.workspaceId, channel.id, contact.id, now)
-    const recorded = this.d.writer.record(
-      batch,
-      conv,
-      {
-        direction: 'out',
-        type: 'template',
-        text: built.text,
-        data: built.data,
-        context: { campaign: ref },
-        clientMessageId,
-        senderUserId: c.createdBy,
-        status: 'queued',
-        timestamp: now,
-        createdAt: now,
-        updatedAt: now,
-      },
-      {
-        // The message shows in the customer's conversation, but a broadcast does not push
-        // thousands of conversations to the top of the inbox: a new one starts resolved
-        // (a reply reopens it), an existing one keeps its place.
-        by: 'broadcast',
-        newConversation: !existingConv,
-        now,
-        alongside: (row) => {
-          runNow(recipients.link(cl.recipientId, row.id))
-          this.d.outbox.enqueue(
-            row,
-            channel.kind,
-            { to: contact.externalId, broadcast: true, content: { type: 'template', template: built.message } },
-            { priority: CAMPAIGN_PRIORITY },
-          )
+    const d = this.d
+    const recorded = runNow(
+      d.writer.record(
+        batch,
+        conv,
+        {
+          direction: 'out',
+          type: 'template',
+          text: built.text,
+          data: built.data,
+          context: { campaign: ref },
+          clientMessageId,
+          senderUserId: c.createdBy,
+          status: 'queued',
+          timestamp: now,
+          createdAt: now,
+          updatedAt: now,
         },
-      },
+        {
+          // The message shows in the customer's conversation, but a broadcast does not push
+          // thousands of conversations to the top of the inbox: a new one starts resolved
+          // (a reply reopens it), an existing one keeps its place.
+          by: 'broadcast',
+          newConversation: !existingConv,
+          now,
+          alongside: function* (row) {
+            yield* recipients.link(cl.recipientId, row.id)
+            yield* sqliteOnly('Outbox.enqueue', () =>
+              d.outbox.enqueue(
+                row,
+                channel.kind,
+                { to: contact.externalId, broadcast: true, content: { type: 'template', template: built.message } },
+                { priority: CAMPAIGN_PRIORITY },
+              ),
+            )
+          },
+        },
+      ),
     )
     if (!recorded) {
       // Unreachable while the recipient was pending (its message id is derived from

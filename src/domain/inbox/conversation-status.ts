@@ -100,7 +100,9 @@ export function setConversationStatus(
       action: statusAction(from, status),
       actor: { userId: who.userId, name: deps.store.userName(ws, who.userId) ?? 'An agent' },
     }
-    deps.writer.recordSystemLine(batch, current, { workspaceId: ws, text: systemLineText(data), data, userId: who.userId, now })
+    deps.store.runNow(
+      deps.writer.recordSystemLine(batch, current, { workspaceId: ws, text: systemLineText(data), data, userId: who.userId, now }),
+    )
     deps.writer.conversationChanged(batch, ws, current)
     return current
   })

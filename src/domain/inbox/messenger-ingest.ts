@@ -70,26 +70,28 @@ function inbound(
   const type = isPostback ? 'postback' : messageTypeOf(ev.text, ev.attachments)
   const first = isPostback ? undefined : ev.attachments[0]
   const replyTo = !isPostback && ev.replyToMid ? store.messageByProviderId(channel.id, ev.replyToMid) : undefined
-  const recorded = deps.writer.record(
-    events,
-    conv,
-    {
-      direction: 'in',
-      type,
-      text: isPostback ? ev.title : (ev.text ?? first?.title ?? null),
-      media: first ? { url: first.url, mimeType: null, filename: first.title, attachmentType: first.type } : null,
-      data: isPostback ? { payload: ev.payload, title: ev.title } : { attachments: ev.attachments, quickReply: ev.quickReplyPayload },
-      context: !isPostback && ev.replyToMid ? { id: ev.replyToMid } : null,
-      replyToMessageId: replyTo?.id ?? null,
-      // A postback may come without a mid: its sender and time identify it for dedupe.
-      providerMessageId: ev.kind === 'message' ? ev.mid : (ev.mid ?? `postback:${ev.psid}:${ev.timestamp}`),
-      status: 'received',
-      timestamp: ev.timestamp,
-      raw: ev.raw,
-      createdAt: now,
-      updatedAt: now,
-    },
-    { by: 'customer', now },
+  const recorded = store.runNow(
+    deps.writer.record(
+      events,
+      conv,
+      {
+        direction: 'in',
+        type,
+        text: isPostback ? ev.title : (ev.text ?? first?.title ?? null),
+        media: first ? { url: first.url, mimeType: null, filename: first.title, attachmentType: first.type } : null,
+        data: isPostback ? { payload: ev.payload, title: ev.title } : { attachments: ev.attachments, quickReply: ev.quickReplyPayload },
+        context: !isPostback && ev.replyToMid ? { id: ev.replyToMid } : null,
+        replyToMessageId: replyTo?.id ?? null,
+        // A postback may come without a mid: its sender and time identify it for dedupe.
+        providerMessageId: ev.kind === 'message' ? ev.mid : (ev.mid ?? `postback:${ev.psid}:${ev.timestamp}`),
+        status: 'received',
+        timestamp: ev.timestamp,
+        raw: ev.raw,
+        createdAt: now,
+        updatedAt: now,
+      },
+      { by: 'customer', now },
+    ),
   )
   if (recorded) deps.effects.contactWrote(channel, contact)
 }
@@ -107,7 +109,7 @@ function echo(deps: MessengerIngestDeps, events: EventBatch, channel: ChannelRow
         // Named even when the status has moved past sent: the id is what matters here.
         const sent = { status: 'sent', timestamp: ev.timestamp, error: null } as const
         const named = { providerMessageId: ev.mid, updatedAt: deps.now() }
-        if (!deps.writer.applyStatus(events, own, sent, named)) deps.writer.updateMessage(events, own.id, named)
+        if (!store.runNow(deps.writer.applyStatus(events, own, sent, named))) store.runNow(deps.writer.updateMessage(events, own.id, named))
       }
       return
     }
@@ -115,24 +117,26 @@ function echo(deps: MessengerIngestDeps, events: EventBatch, channel: ChannelRow
   // Sent from elsewhere (Meta Business Suite, the Page's inbox): shown as outbound.
   const { conv, now } = conversationFor(deps, channel, ev.psid)
   const first = ev.attachments[0]
-  deps.writer.record(
-    events,
-    conv,
-    {
-      direction: 'out',
-      type: messageTypeOf(ev.text, ev.attachments),
-      text: ev.text ?? first?.title ?? null,
-      media: first ? { url: first.url, mimeType: null, filename: first.title, attachmentType: first.type } : null,
-      data: { attachments: ev.attachments, echo: true, appId: ev.appId },
-      providerMessageId: ev.mid,
-      status: 'sent',
-      sentAt: ev.timestamp,
-      timestamp: ev.timestamp,
-      raw: ev.raw,
-      createdAt: now,
-      updatedAt: now,
-    },
-    { by: 'echo', now },
+  store.runNow(
+    deps.writer.record(
+      events,
+      conv,
+      {
+        direction: 'out',
+        type: messageTypeOf(ev.text, ev.attachments),
+        text: ev.text ?? first?.title ?? null,
+        media: first ? { url: first.url, mimeType: null, filename: first.title, attachmentType: first.type } : null,
+        data: { attachments: ev.attachments, echo: true, appId: ev.appId },
+        providerMessageId: ev.mid,
+        status: 'sent',
+        sentAt: ev.timestamp,
+        timestamp: ev.timestamp,
+        raw: ev.raw,
+        createdAt: now,
+        updatedAt: now,
+      },
+      { by: 'echo', now },
+    ),
   )
 }
 
@@ -142,7 +146,7 @@ function reaction(deps: MessengerIngestDeps, events: EventBatch, channel: Channe
   const contact = deps.store.upsertContact(channel.workspaceId, 'messenger', ev.psid, null, null, deps.now())
   const who = `contact:${contact.id}`
   if ((target.reactions?.[who] ?? null) === ev.emoji) return // a duplicate changes nothing
-  deps.writer.react(events, target, who, ev.emoji)
+  deps.store.runNow(deps.writer.react(events, target, who, ev.emoji))
 }
 
 /**
@@ -169,5 +173,5 @@ function watermark(
       if (m && m.direction === 'out') targets.set(m.id, m)
     }
   }
-  for (const m of targets.values()) deps.writer.applyStatus(events, m, { status, timestamp: ev.watermark, error: null })
+  for (const m of targets.values()) deps.store.runNow(deps.writer.applyStatus(events, m, { status, timestamp: ev.watermark, error: null }))
 }

@@ -18,17 +18,15 @@
 // the unit log and runner it is given (either database). With several processes on
 // PostgreSQL each runs this timer; a wake is the conditional UPDATE of SnoozeRepo.wake
 // (still snoozed and due), so a snooze ends once, with one line and one event, whichever
-// process gets there first. The line, the DTO and the snooze itself are still the inbox
-// writer's and store's, synchronous on SQLite (domain/sqlite-only.ts).
+// process gets there first. The line, the DTO and the snooze itself are the inbox writer's.
 import type { Emitter, UnitLog } from '../../events/event-log.ts'
 import type { ConversationDTO, SystemLineData } from '../../events/types.ts'
-import type { ConversationRow, InboxStore } from '../../store/inbox-store.ts'
+import type { InboxRepos } from '../../store/inbox-store.ts'
 import type { SnoozeRepo } from '../../store/snooze.ts'
 import type { UnitRunner } from '../../store/runner.ts'
 import type { Q } from '../../store/unit.ts'
 import { Errors } from '../../errors.ts'
 import type { CustomerWrote } from '../effects.ts'
-import { eventBatchOf, sqliteOnly } from '../sqlite-only.ts'
 import { Wakeup } from '../wakeup.ts'
 import { systemLineText } from './conversation-status.ts'
 import type { InboxWriter } from './writer.ts'
@@ -43,7 +41,7 @@ const WAKE_BATCH = 200
 
 export interface SnoozeDeps {
   repo: SnoozeRepo
-  store: InboxStore
+  store: Pick<InboxRepos, 'conversations' | 'users'>
   writer: InboxWriter
   /** The wake-up's transactions, with their events. */
   unitLog: UnitLog
@@ -91,17 +89,15 @@ export class Snoozes {
     const now = this.deps.now()
     if (until <= now) throw Errors.snoozeInvalid('That time has already passed: choose a time in the future')
     if (until - now > SNOOZE_MAX_MS) throw Errors.snoozeInvalid('A snooze can last at most a year')
-    return yield* sqliteOnly('InboxWriter.snooze', () => {
-      const current = store.conversation(ws, conversationId)
-      if (!current) throw Errors.notFound('Conversation')
-      const data: SystemLineData = {
-        action: 'snoozed',
-        actor: { userId: who.userId, name: store.userName(ws, who.userId) ?? 'An agent' },
-        until,
-      }
-      const line = { text: systemLineText(data, this.deps.timeZoneOf(ws)), data, userId: who.userId, now }
-      return writer.snooze(eventBatchOf(batch, 'InboxWriter.snooze'), current, until, line) ?? current
-    })
+    const current = yield* store.conversations.conversationDTO(ws, conversationId)
+    if (!current) throw Errors.notFound('Conversation')
+    const data: SystemLineData = {
+      action: 'snoozed',
+      actor: { userId: who.userId, name: (yield* store.users.nameInWorkspace(ws, who.userId)) ?? 'An agent' },
+      until,
+    }
+    const line = { text: systemLineText(data, this.deps.timeZoneOf(ws)), data, userId: who.userId, now }
+    return (yield* writer.snooze(batch, current, until, line)) ?? current
   }
 
   /** A snooze until `until` committed: the timer looks then (at the latest within RECHECK_MS). */
@@ -109,27 +105,23 @@ export class Snoozes {
     this.wakeup.soon(Math.min(RECHECK_MS, until - this.deps.now()))
   }
 
-  /** A customer's message on a snoozed conversation, at once inside its (SQLite) transaction: the line below it. */
-  readonly customerWrote = (e: CustomerWrote): void => {
-    this.deps.store.runNow(this.customerWroteUnit(e))
-  };
-
-  /** The line "Snooze ended: the customer wrote" below their message, in its transaction. */
-  *customerWroteUnit(e: { before: ConversationRow; after: ConversationRow; batch: Emitter }): Q<void> {
+  /**
+   * A customer's message on a snoozed conversation (effects.ts `onCustomerWrote`): the line
+   * "Snooze ended: the customer wrote" below their message, in its transaction.
+   */
+  *customerWroteUnit(e: Pick<CustomerWrote, 'before' | 'after' | 'batch'>): Q<void> {
     if (e.before.status !== 'snoozed') return
     const ws = e.after.workspaceId
     const { store, writer } = this.deps
-    yield* sqliteOnly('InboxWriter.recordSystemLine', () => {
-      const conversation = store.conversation(ws, e.after.id)
-      if (!conversation) return
-      const data: SystemLineData = { action: 'unsnoozed', actor: null, reason: 'customer' }
-      writer.recordSystemLine(eventBatchOf(e.batch, 'InboxWriter.recordSystemLine'), conversation, {
-        workspaceId: ws,
-        text: systemLineText(data),
-        data,
-        userId: null,
-        now: this.deps.now(),
-      })
+    const conversation = yield* store.conversations.conversationDTO(ws, e.after.id)
+    if (!conversation) return
+    const data: SystemLineData = { action: 'unsnoozed', actor: null, reason: 'customer' }
+    yield* writer.recordSystemLine(e.batch, conversation, {
+      workspaceId: ws,
+      text: systemLineText(data),
+      data,
+      userId: null,
+      now: this.deps.now(),
     })
   }
 
@@ -160,12 +152,9 @@ export class Snoozes {
       const data: SystemLineData = { action: 'unsnoozed', actor: null, reason: 'due' }
       const line = { text: systemLineText(data), data, userId: null, now }
       // The line below the conversation's messages and conversation.updated: the writer's.
-      yield* sqliteOnly('InboxWriter.recordSystemLine', () => {
-        const events = eventBatchOf(batch, 'InboxWriter.recordSystemLine')
-        const conversation = store.conversation(woken.workspaceId, woken.id)!
-        writer.recordSystemLine(events, conversation, { workspaceId: woken.workspaceId, ...line })
-        writer.conversationChanged(events, woken.workspaceId, conversation)
-      })
+      const conversation = (yield* store.conversations.conversationDTO(woken.workspaceId, woken.id))!
+      yield* writer.recordSystemLine(batch, conversation, { workspaceId: woken.workspaceId, ...line })
+      writer.conversationChanged(batch, woken.workspaceId, conversation)
     }
     return due.length
   }

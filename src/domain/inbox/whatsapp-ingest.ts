@@ -10,6 +10,7 @@ import type { WaChange, WaEcho, WaInbound, WaParsed, WaPreference, WaStatus } fr
 import type { ChannelRow, InboxStore } from '../../store/inbox-store.ts'
 import { keepRaw } from '../../store/webhook-leftovers.ts'
 import type { SideEffects } from '../effects.ts'
+import { sqliteOnly } from '../sqlite-only.ts'
 import { plainReason } from '../sending/meta-errors.ts'
 import { BUSINESS_REACTOR, type InboxWriter } from './writer.ts'
 
@@ -57,29 +58,32 @@ function ingestMessage(deps: IngestDeps, events: EventBatch, channel: ChannelRow
   const now = deps.now()
   const { contact, conv, fields } = place(deps, channel, msg, msg.from, profileName, now)
   // A duplicate delivery stores nothing and emits nothing (the wamid is the key).
-  const recorded = deps.writer.record(
-    events,
-    conv,
-    {
-      ...fields,
-      direction: 'in',
-      context: msg.context,
-      status: 'received',
-      errorCode: errorCodeOf(msg.errors),
-      errorTitle: errorTitleOf(msg.errors),
-    },
-    {
-      by: 'customer',
-      now,
-      // A reaction is shown on its message; it does not add to the unread count.
-      countsAsUnread: !msg.reaction,
-      view: { contact, channelKind: 'whatsapp' },
-      alongside: (stored) => {
-        const row = deps.effects.messageStored(channel, stored, events)
-        react(deps, events, channel, msg, `contact:${contact.id}`, now)
-        return row
+  deps.store.runNow(
+    deps.writer.record(
+      events,
+      conv,
+      {
+        ...fields,
+        direction: 'in',
+        context: msg.context,
+        status: 'received',
+        errorCode: errorCodeOf(msg.errors),
+        errorTitle: errorTitleOf(msg.errors),
       },
-    },
+      {
+        by: 'customer',
+        now,
+        // A reaction is shown on its message; it does not add to the unread count.
+        countsAsUnread: !msg.reaction,
+        view: { contact, channelKind: 'whatsapp' },
+        alongside: (stored) =>
+          sqliteOnly("the stored message's side effects", () => {
+            const row = deps.effects.messageStored(channel, stored, events)
+            react(deps, events, channel, msg, `contact:${contact.id}`, now)
+            return row
+          }),
+      },
+    ),
   )
 }
 
@@ -94,29 +98,34 @@ function ingestEcho(deps: IngestDeps, events: EventBatch, channel: ChannelRow, e
   // Already stored: a duplicate delivery (Meta retries), or a message Parley sent itself.
   if (deps.store.messageByProviderId(channel.id, echo.providerId)) return
   const { contact, conv, fields } = place(deps, channel, echo, echo.to, null, now)
-  deps.writer.record(
-    events,
-    conv,
-    {
-      ...fields,
-      direction: 'out',
-      context: { ...(echo.context ?? {}), source: PHONE_APP_SOURCE },
-      // It left the phone: as far as Parley knows, sent. Statuses move it on from here.
-      status: 'sent',
-      sentAt: echo.timestamp,
-    },
-    {
-      by: 'echo',
-      now,
-      view: { contact, channelKind: 'whatsapp' },
-      alongside: (stored) => {
-        const row = deps.effects.messageStored(channel, deps.writer.applyPendingStatuses(stored), events)
-        // The business reacted from the phone: shown on the customer's message as a
-        // reaction sent from Parley is.
-        react(deps, events, channel, echo, BUSINESS_REACTOR, now)
-        return row
+  deps.store.runNow(
+    deps.writer.record(
+      events,
+      conv,
+      {
+        ...fields,
+        direction: 'out',
+        context: { ...(echo.context ?? {}), source: PHONE_APP_SOURCE },
+        // It left the phone: as far as Parley knows, sent. Statuses move it on from here.
+        status: 'sent',
+        sentAt: echo.timestamp,
       },
-    },
+      {
+        by: 'echo',
+        now,
+        view: { contact, channelKind: 'whatsapp' },
+        alongside: function* (stored) {
+          const named = yield* deps.writer.applyPendingStatuses(stored)
+          return yield* sqliteOnly("the stored message's side effects", () => {
+            const row = deps.effects.messageStored(channel, named, events)
+            // The business reacted from the phone: shown on the customer's message as a
+            // reaction sent from Parley is.
+            react(deps, events, channel, echo, BUSINESS_REACTOR, now)
+            return row
+          })
+        },
+      },
+    ),
   )
 }
 
@@ -151,7 +160,7 @@ function place(deps: IngestDeps, channel: ChannelRow, m: WaInbound | WaEcho, waI
 function react(deps: IngestDeps, events: EventBatch, channel: ChannelRow, m: WaInbound | WaEcho, reactor: string, now: number): void {
   if (!m.reaction) return
   const target = deps.store.messageByProviderId(channel.id, m.reaction.targetProviderId)
-  if (target) deps.writer.react(events, target, reactor, m.reaction.emoji || null, now)
+  if (target) deps.store.runNow(deps.writer.react(events, target, reactor, m.reaction.emoji || null, now))
 }
 
 /**
@@ -175,24 +184,28 @@ function ingestStatus(deps: IngestDeps, events: EventBatch, channel: ChannelRow,
   const target = deps.store.messageByProviderId(channel.id, st.providerId) ?? deps.effects.unknownStatus(channel, st, events)
   if (!target) {
     // A status for a message Parley has not stored (yet): keep it; applied when the id appears.
-    deps.writer.keepPendingStatus({
-      channelId: channel.id,
-      providerMessageId: st.providerId,
-      status: st.status,
-      timestamp: st.timestamp,
-      raw: st.raw,
-    })
+    deps.store.runNow(
+      deps.writer.keepPendingStatus({
+        channelId: channel.id,
+        providerMessageId: st.providerId,
+        status: st.status,
+        timestamp: st.timestamp,
+        raw: st.raw,
+      }),
+    )
     return
   }
   // A failure reported by webhook reads like one reported by the send call: the
   // plain-language reason for Meta's code (Meta's own text when the code is unknown).
-  deps.writer.applyStatus(
-    events,
-    target,
-    st.error ? { ...st, error: { ...st.error, detail: plainReason(st.error.code, st.error.detail) } } : st,
-    {
-      updatedAt: deps.now(),
-    },
+  deps.store.runNow(
+    deps.writer.applyStatus(
+      events,
+      target,
+      st.error ? { ...st, error: { ...st.error, detail: plainReason(st.error.code, st.error.detail) } } : st,
+      {
+        updatedAt: deps.now(),
+      },
+    ),
   )
 }
 

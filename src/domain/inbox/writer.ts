@@ -6,20 +6,28 @@
 // `lastActivityAt`, how long the customer waits for a reply, and the `message.created` /
 // `message.updated` / `conversation.updated` events. Everything runs in the caller's transaction; the
 // events it emits are published after the commit.
+//
+// Issue 17: every method that touches the database is a unit of work (store/unit.ts) taking
+// the unit's `Emitter`, so the same rules run on SQLite and PostgreSQL. Code inside a unit
+// calls them with `yield*`; code still synchronous on SQLite runs them at once with
+// `store.runNow(writer.x(…))` inside its transaction. A unit is lazy: a call whose result is
+// neither yielded nor run does nothing.
 import { statusErrorOf, type WaStatusName } from '../../channels/whatsapp/parse.ts'
-import type { EventBatch } from '../../events/event-log.ts'
+import type { Emitter } from '../../events/event-log.ts'
 import { listPreviewOf } from '../../events/preview.ts'
 import type { ChannelKind, ConversationDTO, SystemLineData } from '../../events/types.ts'
 import {
   type ContactRow,
   type ConversationRow,
-  type InboxStore,
+  type InboxRepos,
   type MessageRow,
   type NewConversation,
   type NewMessage,
   toConversationDTO,
   toMessageDTO,
 } from '../../store/inbox-store.ts'
+import type { Q } from '../../store/unit.ts'
+import { LabelsRepo } from '../../store/labels.ts'
 import { PendingStatuses } from '../../store/webhook-leftovers.ts'
 import type { SideEffects } from '../effects.ts'
 import { plainReason } from '../sending/meta-errors.ts'
@@ -66,51 +74,55 @@ export interface RecordOptions {
    * conversation changes and `message.created` is emitted (the outbox row, the side
    * effects of a stored message). Returns the message as it changed, if it did.
    */
-  alongside?(row: MessageRow): MessageRow | undefined | void
+  alongside?(row: MessageRow): Q<MessageRow | undefined | void>
 }
 
 export class InboxWriter {
-  private readonly pending: PendingStatuses
+  private readonly pending = new PendingStatuses()
+  private readonly labels = new LabelsRepo()
 
   constructor(
-    private readonly store: InboxStore,
+    /** Repositories only: the writer runs on whichever database its units are run on. */
+    private readonly store: InboxRepos,
     private readonly now: () => number,
     /** The moments the writer dispatches (a customer wrote), registered in app.ts. */
     private readonly effects?: Pick<SideEffects, 'customerWrote'>,
-  ) {
-    this.pending = new PendingStatuses()
-  }
+  ) {}
 
   /**
    * Stores a message in its conversation, updates the conversation and emits
    * `message.created`. Undefined when the message is already stored (a duplicate
    * delivery: its provider id or client id exists): nothing changes, nothing is emitted.
    */
-  record(
-    batch: EventBatch,
+  *record(
+    batch: Emitter,
     conv: ConversationRow,
     input: MessageInput,
     opts: RecordOptions,
-  ): { message: MessageRow; conversation: ConversationDTO } | undefined {
+  ): Q<{ message: MessageRow; conversation: ConversationDTO } | undefined> {
     // A system line is recordSystemLine's: it never becomes the preview.
     if (input.direction === 'system') throw new Error('InboxWriter.record: a system line is not conversation activity')
-    const inserted = this.store.insertMessage({
+    const inserted = yield* this.store.messages.insertMessage({
       ...input,
       workspaceId: conv.workspaceId,
       conversationId: conv.id,
       channelId: conv.channelId,
     })
     if (!inserted) return undefined
-    const message = opts.alongside?.(inserted) ?? inserted
-    const { row, conversation } = this.summarize(conv, message, opts)
+    const message = (opts.alongside ? yield* opts.alongside(inserted) : undefined) ?? inserted
+    const { row, conversation } = yield* this.summarize(conv, message, opts)
     batch.emit(conv.workspaceId, 'message.created', { message: toMessageDTO(message), conversation }, { channelId: conv.channelId })
     // After the message's own event, so a timeline reads "message, then Ana took this".
-    if (opts.by === 'customer') this.effects?.customerWrote({ before: conv, after: row, message, batch })
+    if (opts.by === 'customer' && this.effects) yield* this.effects.customerWrote({ before: conv, after: row, message, batch })
     return { message, conversation }
   }
 
   /** What a new message does to its conversation's summary; returns the conversation as the event carries it. */
-  private summarize(conv: ConversationRow, row: MessageRow, opts: RecordOptions): { row: ConversationRow; conversation: ConversationDTO } {
+  private *summarize(
+    conv: ConversationRow,
+    row: MessageRow,
+    opts: RecordOptions,
+  ): Q<{ row: ConversationRow; conversation: ConversationDTO }> {
     const { by, now } = opts
     const inbound = by === 'customer'
     // Out-of-order delivery: an older message never moves the preview back in time.
@@ -120,7 +132,7 @@ export class InboxWriter {
     const newest =
       by === 'agent' || by === 'broadcast' || conv.lastMessageAt === null || row.timestamp + (inbound ? 999 : 0) >= conv.lastMessageAt
     const waitingSince = waitingAfter(conv, row, by, newest, opts.automatic === true)
-    const updated = this.store.updateConversation(conv.id, {
+    const updated = yield* this.store.conversations.updateConversation(conv.id, {
       ...(inbound
         ? {
             // A customer's message brings a pending, snoozed or resolved conversation back to Open.
@@ -157,11 +169,11 @@ export class InboxWriter {
         channelKind,
         last: { status: row.status, errorTitle: row.errorTitle, errorDetail: row.errorDetail },
         assignee: null,
-        labels: this.store.runNow(this.store.conversations.labelsOf(conv.id)),
+        labels: yield* this.store.conversations.labelsOf(conv.id),
       })
       return { row: updated, conversation }
     }
-    return { row: updated, conversation: this.store.conversation(conv.workspaceId, conv.id)! }
+    return { row: updated, conversation: (yield* this.store.conversations.conversationDTO(conv.workspaceId, conv.id))! }
   }
 
   /**
@@ -170,13 +182,13 @@ export class InboxWriter {
    * history, but never the preview, never unread, never the window, never sent. Emits
    * `message.created` with the conversation as it now is.
    */
-  recordSystemLine(
-    batch: EventBatch,
+  *recordSystemLine(
+    batch: Emitter,
     conversation: ConversationDTO,
     line: { workspaceId: number; text: string; data: SystemLineData; userId: number | null; now: number },
-  ): MessageRow {
+  ): Q<MessageRow> {
     const ws = line.workspaceId
-    const row = this.store.insertMessage({
+    const row = (yield* this.store.messages.insertMessage({
       workspaceId: ws,
       conversationId: conversation.id,
       channelId: conversation.channelId,
@@ -190,7 +202,7 @@ export class InboxWriter {
       timestamp: line.now,
       createdAt: line.now,
       updatedAt: line.now,
-    })!
+    }))!
     batch.emit(ws, 'message.created', { message: toMessageDTO(row), conversation }, { channelId: conversation.channelId })
     return row
   }
@@ -205,13 +217,13 @@ export class InboxWriter {
    * team's own chatter must not reorder everyone's list or bring a conversation back to
    * the top). Emits `message.created` with the conversation as it is.
    */
-  recordNote(
-    batch: EventBatch,
+  *recordNote(
+    batch: Emitter,
     conversation: ConversationDTO,
     note: { workspaceId: number; text: string; authorId: number; now: number },
-  ): MessageRow {
+  ): Q<MessageRow> {
     const ws = note.workspaceId
-    const row = this.store.insertMessage({
+    const row = (yield* this.store.messages.insertMessage({
       workspaceId: ws,
       conversationId: conversation.id,
       channelId: conversation.channelId,
@@ -224,7 +236,7 @@ export class InboxWriter {
       timestamp: note.now,
       createdAt: note.now,
       updatedAt: note.now,
-    })!
+    }))!
     batch.emit(ws, 'message.created', { message: toMessageDTO(row), conversation }, { channelId: conversation.channelId })
     return row
   }
@@ -233,8 +245,8 @@ export class InboxWriter {
    * Deletes a note (its author's choice, issue 14; the caller removed its mentions first)
    * and emits `message.deleted` to the channel. False when `note` is not a note.
    */
-  deleteNote(batch: EventBatch, note: MessageRow): boolean {
-    if (!this.store.runNow(this.store.messages.deleteNote(note.id))) return false
+  *deleteNote(batch: Emitter, note: MessageRow): Q<boolean> {
+    if (!(yield* this.store.messages.deleteNote(note.id))) return false
     batch.emit(
       note.workspaceId,
       'message.deleted',
@@ -250,17 +262,17 @@ export class InboxWriter {
    * (and updatedAt) changes: never unread, the preview, the order or the window.
    * Idempotent: undefined when it already has that assignee (no write, no event).
    */
-  assign(
-    batch: EventBatch,
+  *assign(
+    batch: Emitter,
     conv: ConversationRow,
     assigneeId: number | null,
     line: { text: string; data: SystemLineData; userId: number | null; now: number },
-  ): { row: ConversationRow; conversation: ConversationDTO } | undefined {
+  ): Q<{ row: ConversationRow; conversation: ConversationDTO } | undefined> {
     if (conv.assigneeId === assigneeId) return undefined
     const ws = conv.workspaceId
-    const row = this.store.updateConversation(conv.id, { assigneeId, updatedAt: line.now })
-    const conversation = this.store.conversation(ws, conv.id)!
-    this.recordSystemLine(batch, conversation, { workspaceId: ws, ...line })
+    const row = yield* this.store.conversations.updateConversation(conv.id, { assigneeId, updatedAt: line.now })
+    const conversation = (yield* this.store.conversations.conversationDTO(ws, conv.id))!
+    yield* this.recordSystemLine(batch, conversation, { workspaceId: ws, ...line })
     this.conversationChanged(batch, ws, conversation)
     return { row, conversation }
   }
@@ -271,14 +283,14 @@ export class InboxWriter {
    * unread, the wait, the preview or the order. Undefined when it is already snoozed
    * until then (no write, no event).
    */
-  snooze(
-    batch: EventBatch,
+  *snooze(
+    batch: Emitter,
     current: ConversationDTO,
     until: number,
     line: { text: string; data: SystemLineData; userId: number | null; now: number },
-  ): ConversationDTO | undefined {
+  ): Q<ConversationDTO | undefined> {
     if (current.status === 'snoozed' && current.snoozedUntil === until) return undefined
-    return this.statusWithLine(batch, current, { status: 'snoozed', snoozedUntil: until }, line)
+    return yield* this.statusWithLine(batch, current, { status: 'snoozed', snoozedUntil: until }, line)
   }
 
   /**
@@ -286,24 +298,24 @@ export class InboxWriter {
    * `conversation.updated`; nothing else changes. Undefined when it is no longer snoozed.
    * (A customer's message ends a snooze in `record`; its line is the caller's.)
    */
-  wake(
-    batch: EventBatch,
+  *wake(
+    batch: Emitter,
     current: ConversationDTO,
     line: { text: string; data: SystemLineData; userId: number | null; now: number },
-  ): ConversationDTO | undefined {
+  ): Q<ConversationDTO | undefined> {
     if (current.status !== 'snoozed') return undefined
-    return this.statusWithLine(batch, current, { status: 'open', snoozedUntil: null }, line)
+    return yield* this.statusWithLine(batch, current, { status: 'open', snoozedUntil: null }, line)
   }
 
-  private statusWithLine(
-    batch: EventBatch,
+  private *statusWithLine(
+    batch: Emitter,
     current: ConversationDTO,
     set: Pick<NewConversation, 'status' | 'snoozedUntil'>,
     line: { text: string; data: SystemLineData; userId: number | null; now: number },
-  ): ConversationDTO {
-    const ws = this.store.updateConversation(current.id, { ...set, updatedAt: line.now }).workspaceId
-    const conversation = this.store.conversation(ws, current.id)!
-    this.recordSystemLine(batch, conversation, { workspaceId: ws, ...line })
+  ): Q<ConversationDTO> {
+    const ws = (yield* this.store.conversations.updateConversation(current.id, { ...set, updatedAt: line.now })).workspaceId
+    const conversation = (yield* this.store.conversations.conversationDTO(ws, current.id))!
+    yield* this.recordSystemLine(batch, conversation, { workspaceId: ws, ...line })
     this.conversationChanged(batch, ws, conversation)
     return conversation
   }
@@ -314,19 +326,20 @@ export class InboxWriter {
    * only their own streams hear it — with their unread, 0. Nothing is emitted when they
    * had nothing unread. Undefined for a conversation that does not exist.
    */
-  markRead(
-    batch: EventBatch,
+  *markRead(
+    batch: Emitter,
     workspaceId: number,
     conversationId: number,
     userId: number,
     now: number,
-  ): { conversation: ConversationDTO; hadUnread: boolean } | undefined {
+  ): Q<{ conversation: ConversationDTO; hadUnread: boolean } | undefined> {
     const viewer = { userId }
-    const before = this.store.runNow(this.store.conversations.conversationDTOFor(viewer, workspaceId, conversationId))
+    const { conversations } = this.store
+    const before = yield* conversations.conversationDTOFor(viewer, workspaceId, conversationId)
     if (!before) return undefined
-    const hadUnread = this.store.markRead(workspaceId, conversationId, now) !== undefined
-    this.store.runNow(this.store.conversations.readUpTo(conversationId, userId, now))
-    const conversation = this.store.runNow(this.store.conversations.conversationDTOFor(viewer, workspaceId, conversationId))!
+    const hadUnread = (yield* conversations.markConversationRead(workspaceId, conversationId, now)) !== undefined
+    yield* conversations.readUpTo(conversationId, userId, now)
+    const conversation = (yield* conversations.conversationDTOFor(viewer, workspaceId, conversationId))!
     if (before.unreadCount > 0) {
       batch.emit(workspaceId, 'conversation.updated', { conversation, readBy: userId }, { channelId: conversation.channelId, userId })
     }
@@ -341,26 +354,26 @@ export class InboxWriter {
    * timeline line either: they are a filing aid, and a line per click would bury the talk.
    * Idempotent: undefined when it already carries that set (no write, no event).
    */
-  setLabels(
-    batch: EventBatch,
+  *setLabels(
+    batch: Emitter,
     workspaceId: number,
     conversationId: number,
     labelIds: readonly number[],
     now: number,
-  ): ConversationDTO | undefined {
-    if (!this.store.labels.setForConversation(conversationId, labelIds, now)) return undefined
-    const conversation = this.store.conversation(workspaceId, conversationId)!
+  ): Q<ConversationDTO | undefined> {
+    if (!(yield* this.labels.setForConversation(conversationId, labelIds, now))) return undefined
+    const conversation = (yield* this.store.conversations.conversationDTO(workspaceId, conversationId))!
     this.conversationChanged(batch, workspaceId, conversation)
     return conversation
   }
 
   /** The away reply went out now: the next one waits 12 hours (auto-replies.ts). */
-  noteAwayReply(conversationId: number, now: number): void {
-    this.store.updateConversation(conversationId, { awayRepliedAt: now })
+  *noteAwayReply(conversationId: number, now: number): Q<void> {
+    yield* this.store.conversations.updateConversation(conversationId, { awayRepliedAt: now })
   }
 
   /** The conversation changed (status, read, the contact's name): every stream hears it. */
-  conversationChanged(batch: EventBatch, workspaceId: number, conversation: ConversationDTO): void {
+  conversationChanged(batch: Emitter, workspaceId: number, conversation: ConversationDTO): void {
     batch.emit(workspaceId, 'conversation.updated', { conversation }, { channelId: conversation.channelId })
   }
 
@@ -369,14 +382,14 @@ export class InboxWriter {
    * `message.updated` — or, with no batch, only changes it: for a message whose
    * `message.created` is still to come in the same unit of work.
    */
-  updateMessage(batch: EventBatch | null, id: number, patch: Partial<NewMessage>): MessageRow {
-    const updated = this.store.updateMessage(id, { ...patch, updatedAt: patch.updatedAt ?? this.now() })
+  *updateMessage(batch: Emitter | null, id: number, patch: Partial<NewMessage>): Q<MessageRow> {
+    const updated = yield* this.store.messages.updateMessage(id, { ...patch, updatedAt: patch.updatedAt ?? this.now() })
     if (batch) batch.emit(updated.workspaceId, 'message.updated', { message: toMessageDTO(updated) }, { channelId: updated.channelId })
     return updated
   }
 
   /** Announces a message's current state (after changes made with no batch). */
-  messageChanged(batch: EventBatch, row: MessageRow): void {
+  messageChanged(batch: Emitter, row: MessageRow): void {
     batch.emit(row.workspaceId, 'message.updated', { message: toMessageDTO(row) }, { channelId: row.channelId })
   }
 
@@ -385,10 +398,15 @@ export class InboxWriter {
    * send): applied only forward (message-status.ts), `extra` alongside. Undefined when
    * it changes nothing: no write, no event.
    */
-  applyStatus(batch: EventBatch | null, target: MessageRow, update: StatusUpdate, extra: Partial<NewMessage> = {}): MessageRow | undefined {
+  *applyStatus(
+    batch: Emitter | null,
+    target: MessageRow,
+    update: StatusUpdate,
+    extra: Partial<NewMessage> = {},
+  ): Q<MessageRow | undefined> {
     const patch = applyStatus(target, update)
     if (!patch) return undefined
-    return this.updateMessage(batch, target.id, { ...patch, ...extra })
+    return yield* this.updateMessage(batch, target.id, { ...patch, ...extra })
   }
 
   /**
@@ -396,10 +414,11 @@ export class InboxWriter {
    * applied in Meta's order once it has one. Only changes the message; the caller emits
    * (it is about to emit the message anyway). Returns the message as they left it.
    */
-  applyPendingStatuses(row: MessageRow): MessageRow {
-    if (row.providerMessageId === null) return row
+  *applyPendingStatuses(row: MessageRow): Q<MessageRow> {
+    const providerId = row.providerMessageId
+    if (providerId === null) return row
     let current = row
-    for (const p of this.store.runNow(this.pending.take(row.channelId, row.providerMessageId))) {
+    for (const p of yield* this.pending.take(row.channelId, providerId)) {
       const error = statusErrorOf(p.raw)
       // A failure reported by webhook reads like one reported by the send call.
       const update: StatusUpdate = {
@@ -407,25 +426,25 @@ export class InboxWriter {
         timestamp: p.timestamp,
         error: error ? { ...error, detail: plainReason(error.code, error.detail) } : null,
       }
-      current = this.applyStatus(null, current, update) ?? current
+      current = (yield* this.applyStatus(null, current, update)) ?? current
     }
     return current
   }
 
   /** A status for a message Parley has not stored (yet): kept, applied when the id appears. */
-  keepPendingStatus(p: { channelId: number; providerMessageId: string; status: string; timestamp: number; raw: unknown }): void {
-    this.store.runNow(this.pending.keep(p))
+  *keepPendingStatus(p: { channelId: number; providerMessageId: string; status: string; timestamp: number; raw: unknown }): Q<void> {
+    yield* this.pending.keep(p)
   }
 
   /**
    * Sets (or, with no emoji, removes) one reactor's reaction on a message and emits the
    * update. `reactor` is `contact:<id>` for a customer, BUSINESS_REACTOR for the business.
    */
-  react(batch: EventBatch, target: MessageRow, reactor: string, emoji: string | null, now = this.now()): MessageRow {
+  *react(batch: Emitter, target: MessageRow, reactor: string, emoji: string | null, now = this.now()): Q<MessageRow> {
     const reactions = { ...(target.reactions ?? {}) }
     if (emoji) reactions[reactor] = emoji
     else delete reactions[reactor]
-    return this.updateMessage(batch, target.id, { reactions, updatedAt: now })
+    return yield* this.updateMessage(batch, target.id, { reactions, updatedAt: now })
   }
 }
 

@@ -133,7 +133,7 @@ export class Labels {
     const ids = [...new Set(labelIds)]
     return events.transact((batch) => {
       store.runNow(this.checkIds(workspaceId, ids))
-      return writer.setLabels(batch, workspaceId, conversationId, ids, this.deps.now())
+      return store.runNow(writer.setLabels(batch, workspaceId, conversationId, ids, this.deps.now()))
     })
   }
 

@@ -264,7 +264,7 @@ export class MediaService {
     if (!row.messageId) return
     const msg = this.deps.store.runNow(this.deps.store.messages.messageRowById(row.messageId))
     if (!msg) return
-    this.deps.writer.updateMessage(batch, msg.id, { media: { ...(msg.media ?? {}), ...add } })
+    this.deps.store.runNow(this.deps.writer.updateMessage(batch, msg.id, { media: { ...(msg.media ?? {}), ...add } }))
   }
 
   // ---- outbound ---------------------------------------------------------------

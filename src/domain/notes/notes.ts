@@ -47,7 +47,7 @@ export class Notes {
       if (!conversation || !canSeeChannel(access, conversation.channelId)) throw Errors.notFound('Conversation')
       const named = this.whoIsNamed(ws, conversation.channelId, input)
       const now = this.deps.now()
-      const row = writer.recordNote(batch, conversation, { workspaceId: ws, text: input.text, authorId: access.userId, now })
+      const row = store.runNow(writer.recordNote(batch, conversation, { workspaceId: ws, text: input.text, authorId: access.userId, now }))
       const created: MentionDTO[] = []
       for (const person of named) {
         // Naming oneself tells nobody anything.
@@ -82,7 +82,7 @@ export class Notes {
       if (!note || !isNote || !canSeeChannel(access, note.channelId)) throw Errors.notFound('Note')
       if (note.senderUserId !== access.userId) throw Errors.noteNotYours()
       store.runNow(mentions.deleteOfMessage(note.id))
-      writer.deleteNote(batch, note)
+      store.runNow(writer.deleteNote(batch, note))
     })
   }
 

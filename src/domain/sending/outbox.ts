@@ -319,12 +319,15 @@ export class Outbox {
     const other = this.deps.store.messageByProviderId(row.channelId, wamid)
     if (other && other.id !== message.id) return undefined // never two messages with one wamid
     this.setOutbox(row.id, { state: 'sent', providerMessageId: wamid, leaseUntil: null })
-    const named = this.deps.writer.updateMessage(null, message.id, {
-      providerMessageId: wamid,
-      ...(PRE_SENT.has(message.status) ? { status: 'sent' as const, errorCode: null, errorTitle: null, errorDetail: null } : {}),
-    })
+    const { store, writer } = this.deps
+    const named = store.runNow(
+      writer.updateMessage(null, message.id, {
+        providerMessageId: wamid,
+        ...(PRE_SENT.has(message.status) ? { status: 'sent' as const, errorCode: null, errorTitle: null, errorDetail: null } : {}),
+      }),
+    )
     // Taken (read and removed) in this transaction: applied here, or rolled back with it.
-    const current = this.deps.writer.applyPendingStatuses(named)
+    const current = store.runNow(writer.applyPendingStatuses(named))
     this.deps.writer.messageChanged(batch, current)
     return current
   }
@@ -344,7 +347,7 @@ export class Outbox {
     if (!m) return undefined
     const p = patch(m)
     if (!p) return m
-    return this.deps.writer.updateMessage(batch, messageId, p)
+    return this.deps.store.runNow(this.deps.writer.updateMessage(batch, messageId, p))
   }
 }
 

@@ -13,6 +13,7 @@ import type { Db } from '../../store/db.ts'
 import { BUSINESS_REACTOR, SERVICE_WINDOW_MS, type InboxWriter } from '../inbox/writer.ts'
 import { toMessageDTO, type ChannelRow, type InboxStore, type MessageRow } from '../../store/inbox-store.ts'
 import { Errors } from '../../errors.ts'
+import { sqliteOnly } from '../sqlite-only.ts'
 import type { Outbox } from './outbox.ts'
 import type { OutboxWorker } from './outbox-worker.ts'
 import { MESSENGER_MAX_BYTES, whatsappMaxBytes, type MediaService } from '../media/media.ts'
@@ -155,41 +156,46 @@ export class Replies {
         p.content = { type: 'reaction', targetId: reactTo.providerMessageId!, emoji: input.reaction!.emoji }
       }
 
-      const recorded = this.deps.writer.record(
-        batch,
-        this.deps.store.conversationByChannelContact(fresh.channelId, fresh.contact.id)!,
-        {
-          direction: 'out',
-          type,
-          text: p.text,
-          media: p.media,
-          data: p.data ?? (type === 'reaction' ? p.part : null),
-          // A Messenger follow-up says so: a refusal of it (code 10) means the 7 days are over
-          // too, and the bubble must not offer another follow-up (send-recovery.ts).
-          context: quoted ? { id: quoted.providerMessageId } : tag ? { messengerTag: tag } : null,
-          replyToMessageId: quoted?.id ?? null,
-          clientMessageId: input.clientMessageId,
-          senderUserId: who.userId,
-          status: 'queued',
-          timestamp: now,
-          createdAt: now,
-          updatedAt: now,
-        },
-        {
-          by: 'agent',
-          now,
-          alongside: (row) => {
-            // The channel's provider writes the request body; the worker sends it (outbox-worker.ts).
-            this.deps.outbox.enqueue(row, channel.kind, {
-              to: fresh.contact.externalId,
-              content: p.content,
-              quote: quoted?.providerMessageId ?? null,
-              tag,
-            })
-            if (p.mediaId !== null) this.deps.media.attach(p.mediaId, row.id)
-            if (reactTo) this.deps.writer.react(batch, reactTo, BUSINESS_REACTOR, input.reaction!.emoji || null, now)
+      const deps = this.deps
+      const recorded = deps.store.runNow(
+        deps.writer.record(
+          batch,
+          deps.store.conversationByChannelContact(fresh.channelId, fresh.contact.id)!,
+          {
+            direction: 'out',
+            type,
+            text: p.text,
+            media: p.media,
+            data: p.data ?? (type === 'reaction' ? p.part : null),
+            // A Messenger follow-up says so: a refusal of it (code 10) means the 7 days are over
+            // too, and the bubble must not offer another follow-up (send-recovery.ts).
+            context: quoted ? { id: quoted.providerMessageId } : tag ? { messengerTag: tag } : null,
+            replyToMessageId: quoted?.id ?? null,
+            clientMessageId: input.clientMessageId,
+            senderUserId: who.userId,
+            status: 'queued',
+            timestamp: now,
+            createdAt: now,
+            updatedAt: now,
           },
-        },
+          {
+            by: 'agent',
+            now,
+            alongside: function* (row) {
+              // The channel's provider writes the request body; the worker sends it (outbox-worker.ts).
+              yield* sqliteOnly('Outbox.enqueue', () => {
+                deps.outbox.enqueue(row, channel.kind, {
+                  to: fresh.contact.externalId,
+                  content: p.content,
+                  quote: quoted?.providerMessageId ?? null,
+                  tag,
+                })
+                if (p.mediaId !== null) deps.media.attach(p.mediaId, row.id)
+              })
+              if (reactTo) yield* deps.writer.react(batch, reactTo, BUSINESS_REACTOR, input.reaction!.emoji || null, now)
+            },
+          },
+        ),
       )
       if (!recorded) throw Errors.clientIdReused() // unreachable: the unique key was checked above
       return { message: toMessageDTO(recorded.message), created: true }

@@ -120,12 +120,7 @@ export class Assignment {
     const actor = yield* repo.person(ws, access.userId)
     const by: AssignedBy = { userId: access.userId, name: actor?.name ?? 'An agent' }
     const changed = yield* this.change(batch, conv, target ?? null, by)
-    return changed ?? (yield* sqliteOnly('InboxStore.conversation', () => store.conversation(ws, conv.id)!))
-  }
-
-  /** `customerWroteUnit` at once, inside the customer's message's (SQLite) transaction. */
-  customerWrote(e: CustomerWrote): void {
-    this.deps.runNow(this.customerWroteUnit(e))
+    return changed ?? (yield* store.conversations.conversationDTO(ws, conv.id))!
   }
 
   /**
@@ -134,7 +129,7 @@ export class Assignment {
    * assignee is unavailable goes to the next available member, or back to the pool;
    * one whose assignee was deactivated always leaves them.
    */
-  *customerWroteUnit(e: { before: ConversationRow; after: ConversationRow; batch: Emitter }): Q<void> {
+  *customerWroteUnit(e: Pick<CustomerWrote, 'before' | 'after' | 'batch'>): Q<void> {
     const { after, batch } = e
     if (after.status !== 'open') return
     const { repo, channels } = this.deps
@@ -231,14 +226,12 @@ export class Assignment {
       ? { action: 'assigned', actor: by, target: { userId: target.id, name: target.name } }
       : { action: 'unassigned', actor: by }
     // The assignee column, the timeline line and conversation.updated: the inbox writer's.
-    const done = yield* sqliteOnly('InboxWriter.assign', () =>
-      this.deps.writer.assign(eventBatchOf(batch, 'InboxWriter.assign'), conv, target?.id ?? null, {
-        text: systemLineText(data),
-        data,
-        userId: by?.userId ?? null,
-        now,
-      }),
-    )
+    const done = yield* this.deps.writer.assign(batch, conv, target?.id ?? null, {
+      text: systemLineText(data),
+      data,
+      userId: by?.userId ?? null,
+      now,
+    })
     if (!done) return undefined
     // Their client notifies them (unless they took it themselves, which it can tell from `by`).
     if (target)

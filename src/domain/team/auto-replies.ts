@@ -35,13 +35,11 @@ export interface AutoRepliesDeps {
 export class AutoReplies {
   constructor(private readonly deps: AutoRepliesDeps) {}
 
-  /** The side effect of a customer's message (effects.ts `onCustomerWrote`), at once inside its (SQLite) transaction. */
-  onCustomerWrote = (e: CustomerWrote): void => {
-    this.deps.store.runNow(this.customerWroteUnit(e))
-  };
-
-  /** The greeting and the away message a customer's message calls for, in its transaction. */
-  *customerWroteUnit({ before, message, batch }: { before: ConversationRow; message: MessageRow; batch: Emitter }): Q<void> {
+  /**
+   * The greeting and the away message a customer's message calls for (effects.ts
+   * `onCustomerWrote`), in its transaction.
+   */
+  *customerWroteUnit({ before, message, batch }: Pick<CustomerWrote, 'before' | 'message' | 'batch'>): Q<void> {
     const { store } = this.deps
     // A reaction is not a message to answer.
     if (message.type === 'reaction') return
@@ -50,62 +48,60 @@ export class AutoReplies {
     const channel = yield* store.channels.byId(message.channelId)
     if (!channel) return
     const now = this.deps.now()
-    yield* sqliteOnly('InboxWriter.record (an automatic reply)', () => {
-      const events = eventBatchOf(batch, 'InboxWriter.record (an automatic reply)')
-      const conv = store.conversation(channel.workspaceId, message.conversationId)
-      if (!conv || conv.windowExpiresAt === null || conv.windowExpiresAt <= now) return
-      const row = store.conversationByChannelContact(conv.channelId, conv.contact.id)
-      if (!row) return
+    const conv = yield* store.conversations.conversationDTO(channel.workspaceId, message.conversationId)
+    if (!conv || conv.windowExpiresAt === null || conv.windowExpiresAt <= now) return
+    const row = yield* store.conversations.conversationByChannelContact(conv.channelId, conv.contact.id)
+    if (!row) return
 
-      const replies: Array<{ kind: AutomaticKind; text: string }> = []
-      if (settings.greetingMessage && before.lastMessageId === null) replies.push({ kind: 'greeting', text: settings.greetingMessage })
-      const away =
-        settings.awayMessage &&
-        !isOpen(settings.businessHours, settings.timezone, now) &&
-        (row.awayRepliedAt === null || now - row.awayRepliedAt >= AWAY_REPLY_EVERY_MS)
-      if (away) {
-        replies.push({ kind: 'away', text: settings.awayMessage! })
-        this.deps.writer.noteAwayReply(row.id, now)
-      }
+    const replies: Array<{ kind: AutomaticKind; text: string }> = []
+    if (settings.greetingMessage && before.lastMessageId === null) replies.push({ kind: 'greeting', text: settings.greetingMessage })
+    const away =
+      settings.awayMessage &&
+      !isOpen(settings.businessHours, settings.timezone, now) &&
+      (row.awayRepliedAt === null || now - row.awayRepliedAt >= AWAY_REPLY_EVERY_MS)
+    if (away) {
+      replies.push({ kind: 'away', text: settings.awayMessage! })
+      yield* this.deps.writer.noteAwayReply(row.id, now)
+    }
 
-      for (const reply of replies) {
-        const current = store.conversationByChannelContact(conv.channelId, conv.contact.id)!
-        this.deps.writer.record(
-          events,
-          current,
-          {
-            direction: 'out',
-            type: 'text',
-            text: reply.text,
-            media: null,
-            data: null,
-            context: { automatic: reply.kind },
-            replyToMessageId: null,
-            clientMessageId: null,
-            senderUserId: null,
-            status: 'queued',
-            timestamp: now,
-            createdAt: now,
-            updatedAt: now,
-          },
-          {
-            by: 'agent',
-            // Parley's own answer, not a person's: the customer still waits for one.
-            automatic: true,
-            now,
-            // The channel's provider writes the request body; the outbox worker sends it.
-            alongside: (stored) => {
+    for (const reply of replies) {
+      const current = (yield* store.conversations.conversationByChannelContact(conv.channelId, conv.contact.id))!
+      yield* this.deps.writer.record(
+        batch,
+        current,
+        {
+          direction: 'out',
+          type: 'text',
+          text: reply.text,
+          media: null,
+          data: null,
+          context: { automatic: reply.kind },
+          replyToMessageId: null,
+          clientMessageId: null,
+          senderUserId: null,
+          status: 'queued',
+          timestamp: now,
+          createdAt: now,
+          updatedAt: now,
+        },
+        {
+          by: 'agent',
+          // Parley's own answer, not a person's: the customer still waits for one.
+          automatic: true,
+          now,
+          // The channel's provider writes the request body; the outbox worker sends it.
+          alongside: (stored) =>
+            sqliteOnly('Outbox.enqueue', () => {
               this.deps.outbox.enqueue(stored, channel.kind, {
                 to: conv.contact.externalId,
                 content: { type: 'text', body: reply.text, previewUrl: /\bhttps?:\/\/\S/i.test(reply.text) },
                 quote: null,
                 tag: null,
               })
-            },
-          },
-        )
-      }
-    })
+            }),
+        },
+      )
+    }
   }
 
   /** After the commit: whether it queued an automatic reply (the outbox worker is then woken). */
