@@ -253,7 +253,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       retryBaseMs: config.channelCheck.retryBaseMs,
       retryCapMs: config.channelCheck.retryCapMs,
     }),
-    ingest: new IngestQueue(db.$client, events, {
+    ingest: new IngestQueue(events, {
       onJobError: (err) => app.log.error({ err }, 'webhook ingest failed; payload kept raw'),
       onCommitted: (seconds) => health.tracker.ingestCommitted(seconds),
     }),

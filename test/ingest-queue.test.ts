@@ -12,6 +12,7 @@ import { EventLog, systemClock } from '../src/events/event-log.ts'
 import { IngestQueue, type IngestJob } from '../src/domain/inbox/ingest-queue.ts'
 import { keepRaw } from '../src/domain/inbox/whatsapp-ingest.ts'
 import { AppError } from '../src/errors.ts'
+import { sqliteOnly } from '../src/domain/sqlite-only.ts'
 
 function setup(t: { teardown(fn: () => void): void }) {
   const dir = mkdtempSync(path.join(tmpdir(), 'parley-queue-'))
@@ -21,7 +22,7 @@ function setup(t: { teardown(fn: () => void): void }) {
     rmSync(dir, { recursive: true, force: true })
   })
   const errors: unknown[] = []
-  const queue = new IngestQueue(db.$client, new EventLog(db, systemClock), { onJobError: (e) => errors.push(e) })
+  const queue = new IngestQueue(new EventLog(db, systemClock), { onJobError: (e) => errors.push(e) })
   return { db, queue, errors }
 }
 
@@ -30,12 +31,14 @@ const kept = (db: Db) =>
     (r) => `${r.reason}:${r.body}`,
   )
 
+// keepRaw is synchronous SQLite code: wrapped as the webhook route wraps it (issue 17).
 const job = (db: Db, body: string, fail?: () => never): IngestJob => ({
-  run: () => {
-    keepRaw(db, 'whatsapp', 'stored', body)
-    fail?.()
-  },
-  fallback: () => keepRaw(db, 'whatsapp', 'ingest_error', body),
+  run: () =>
+    sqliteOnly('test job', () => {
+      keepRaw(db, 'whatsapp', 'stored', body)
+      fail?.()
+    }),
+  fallback: () => sqliteOnly('test fallback', () => keepRaw(db, 'whatsapp', 'ingest_error', body)),
 })
 
 t.test('a job that throws is rolled back alone and kept raw; the others in its commit land', async (t) => {

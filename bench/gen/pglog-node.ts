@@ -7,7 +7,8 @@
 // The unit is the same on both databases: one small row (a raw_webhooks row with a
 // webhook-sized body) and one message.created event, in one transaction.
 import { rmSync } from 'node:fs'
-import { EventLog } from '../../src/events/event-log.ts'
+import { type Emitter, EventLog } from '../../src/events/event-log.ts'
+import { IngestQueue } from '../../src/domain/inbox/ingest-queue.ts'
 import { PgEventLog } from '../../src/events/pg-event-log.ts'
 import { openDatabase, type Db } from '../../src/store/db.ts'
 import { sqliteConn } from '../../src/store/conn.ts'
@@ -112,7 +113,12 @@ async function openSqlite(file: string): Promise<Log> {
   }
 }
 
-async function openPg(url: string, nodeId: string, writers: number): Promise<Log> {
+/**
+ * `group`: each writer's unit is a job of the ingest queue (src/domain/inbox/ingest-queue.ts),
+ * so the units ready together share one transaction (a savepoint each) and one turn of the
+ * counter; else one transaction per unit (PgEventLog.transact).
+ */
+async function openPg(url: string, nodeId: string, writers: number, group = false): Promise<Log> {
   await migratePg(url, nodeId)
   // One connection per writer, and the tailer's reads and the NOTIFY hints beside them.
   pool = openPgPool(url, { nodeId, max: writers + 4 })
@@ -126,14 +132,17 @@ async function openPg(url: string, nodeId: string, writers: number): Promise<Log
   events.onCommitted(recordCommitted)
   events.onPublished(recordPublished)
   await events.start()
+  const queue = group ? new IngestQueue(events) : undefined
   const r = await pool.query<{ name: string; setting: string }>(
     `SELECT name, setting FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'server_version', 'wal_sync_method', 'shared_buffers')`,
   )
   return {
     sync: false,
     head: () => events.head,
-    write: (ready, writer, seq) =>
-      events.transact((batch) => unit((p) => batch.emit(1, 'message.created', p as never, { channelId: 1 }), ready, writer, seq)),
+    write: (ready, writer, seq) => {
+      const run = (batch: Emitter) => unit((p) => batch.emit(1, 'message.created', p as never, { channelId: 1 }), ready, writer, seq)
+      return queue ? queue.submit({ run, fallback: function* () {} }) : events.transact(run)
+    },
     stop: async () => {
       await events.stop()
       await pool?.end()
@@ -144,8 +153,10 @@ async function openPg(url: string, nodeId: string, writers: number): Promise<Log
 
 const server = serve(
   {
-    open: async (a: { kind: 'sqlite'; file: string } | { kind: 'pg'; url: string; nodeId: string; maxWriters: number }) => {
-      log = a.kind === 'sqlite' ? await openSqlite(a.file) : await openPg(a.url, a.nodeId, a.maxWriters)
+    open: async (
+      a: { kind: 'sqlite'; file: string } | { kind: 'pg'; url: string; nodeId: string; maxWriters: number; group?: boolean },
+    ) => {
+      log = a.kind === 'sqlite' ? await openSqlite(a.file) : await openPg(a.url, a.nodeId, a.maxWriters, a.group)
       return { head: log.head(), settings: log.settings }
     },
     /** W writers for S seconds, each looping on one unit at a time. */

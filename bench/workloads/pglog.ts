@@ -3,7 +3,10 @@
 //   1. SQLite, one process: EventLog.transact, published by onCommitted;
 //   2. PostgreSQL, one process: PgEventLog.transact, published by its tailer (onPublished);
 //   3. PostgreSQL, three processes: the writers spread over the three, each event counted
-//      as published when the last of the three tailers published it.
+//      as published when the last of the three tailers published it;
+//   4. PostgreSQL, one process, group commit: the same unit as a job of the ingest queue
+//      (IngestQueue), so the units ready together share one transaction — against 2, the
+//      ratio of group commit to one transaction per unit in the same run.
 // Cells (system × writers) are interleaved, round after round, so a change in the
 // machine's load hits every system alike. Reported: commits/s and publish latency, and
 // the ratios against SQLite in the same run. Nothing here asserts on time.
@@ -16,7 +19,8 @@ import { tempDir } from '../lib/servers.ts'
 import { cpuPressure, ms, num, ratio, type Section } from '../lib/report.ts'
 import type { Ctx } from '../lib/context.ts'
 
-const TITLE = 'Event log on PostgreSQL (issue 17): commit rate and publish latency, 1 process on SQLite, 1 and 3 on PostgreSQL'
+const TITLE =
+  'Event log on PostgreSQL (issue 17): commit rate and publish latency, 1 process on SQLite, 1 and 3 on PostgreSQL, 1 on PostgreSQL with group commit'
 
 interface RunResult {
   commits: number
@@ -140,10 +144,14 @@ export async function pglog(ctx: Ctx): Promise<Section> {
     await Promise.all(
       pg3.map((n, i) => n.call('open', { kind: 'pg', url: threeUrl, nodeId: `bench-pg3-${i}`, maxWriters: Math.ceil(maxWriters / 3) })),
     )
+    const groupUrl = await server.createDatabase('grouped')
+    const pgg = await start('pglog-pgg')
+    await pgg.call('open', { kind: 'pg', url: groupUrl, nodeId: 'bench-pgg', maxWriters, group: true })
     const systems: System[] = [
       { name: 'SQLite, 1 process', nodes: [sqlite] },
       { name: 'PostgreSQL, 1 process', nodes: [pg1] },
       { name: 'PostgreSQL, 3 processes', nodes: pg3 },
+      { name: 'PostgreSQL, 1 process, group commit', nodes: [pgg] },
     ]
     const cells = new Map<string, Cell>()
     const key = (s: System, w: number) => `${s.name}|${w}`
@@ -201,6 +209,12 @@ function report(
       if (c.missing) trouble.push(`${s.name} at ${w} writers: ${c.missing} committed events not published by every process`)
     }
   }
+  // Group commit against one transaction per unit, same process count, same run.
+  const grouped = levels.map((w) => {
+    const one = cells.get(key(systems[1]!, w))!
+    const group = cells.get(key(systems[3]!, w))!
+    return `${w} writer(s): ${ratio(group.commits / group.seconds / (one.commits / one.seconds))}`
+  })
   // The serialized section, uncontended: what one commit costs alone on each database.
   const sqliteSection = cells.get(key(systems[0]!, levels[0]!))!.emitToCommit.pct(50)
   const pgSection = cells.get(key(systems[1]!, levels[0]!))!.emitToCommit.pct(50)
@@ -238,13 +252,14 @@ function report(
           ]
         : []),
       ...trouble.map((t) => `**${t}**`),
-      `Each commit is one unit of work (src/store/unit.ts): an INSERT of a raw_webhooks row (a ~250-byte webhook body) and one message.created event, in one transaction — on SQLite by EventLog.transact running the unit with runSync, on PostgreSQL by PgEventLog.transact. One unit per commit everywhere, no group commit in either: these are per-transaction costs, which group commit (many webhooks per transaction) divides. Each cell ran ${seconds} s × ${rounds} round(s), cells interleaved system by system at each writer count, after an unrecorded warm-up of each system.`,
+      `Each commit is one unit of work (src/store/unit.ts): an INSERT of a raw_webhooks row (a ~250-byte webhook body) and one message.created event, in one transaction — on SQLite by EventLog.transact running the unit with runSync, on PostgreSQL by PgEventLog.transact. One unit per commit in the first three systems, no group commit: these are per-transaction costs, which group commit (many webhooks per transaction, the fourth) divides. Each cell ran ${seconds} s × ${rounds} round(s), cells interleaved system by system at each writer count, after an unrecorded warm-up of each system.`,
+      `Group commit on PostgreSQL (the last row of each writer count): the same unit as a job of the ingest queue (src/domain/inbox/ingest-queue.ts), so the units ready at the same time share one transaction on one connection — a SAVEPOINT and RELEASE around each, the counter row and the events once, one COMMIT (one WAL flush, one turn of the counter). Its commits/s counts units, as the others do. Group commit ÷ one transaction per unit (PostgreSQL, 1 process), units/s: ${grouped.join('; ')}.`,
       'Writers: W loops, each committing one unit at a time (a closed loop). On SQLite they are the group of writers awaiting their turn on the one connection (better-sqlite3 is synchronous: each unit runs in its turn on the event loop). On PostgreSQL each writer takes a pooled connection; with three processes the W writers are spread over them (8 → 3 + 3 + 2; 1 → one process writes, all three publish).',
       'Latency on one clock: every timestamp is CLOCK_MONOTONIC (process.hrtime via bench/lib/hist.ts nowMs), which all processes on the machine share, so a stamp taken in the writing process is subtracted from one taken in a publishing process with no offset to exchange. "ready": the writer is ready to write its next unit (its wait for a turn, the connection and the counter follow); "emit": inside the transaction after the row, just before the event is appended (on PostgreSQL the counter UPDATE, the events INSERT and COMMIT follow); "commit": the writer\'s onCommitted listener, which both logs call right after COMMIT returns; "published": each process\'s feed of its streams (SQLite: onCommitted; PostgreSQL: the tailer\'s onPublished). The stamps travel in the event payload and in per-process records joined by event id; with three processes an event counts as published when the last of the three published it. In a closed loop ready → published averages about W ÷ commits/s (Little’s law; lock waits on PostgreSQL are not first-come first-served, hence its long p99), so beyond 1 writer the latency ratio mostly restates the rate ratio; the 1-writer row is the uncontended latency.',
       `What bounds SQLite: one WAL fsync per COMMIT (journal_mode=WAL, synchronous=FULL) on one connection: commits/s is about 1 ÷ the commit's time whatever W is (emit → commit at 1 writer: ${ms(sqliteSection)}, i.e. ≈ ${num(1000 / sqliteSection)}/s). Publishing is synchronous inside the commit call (onCommitted), so commit → published is zero by construction.`,
       `What bounds PostgreSQL: every COMMIT waits for its WAL flush (fsync=on, synchronous_commit=on: the durability of SQLite with FULL), and every writing transaction holds the one counter row (event_seq, scale-out.md §1) from its UPDATE until its COMMIT is flushed and its locks released — PostgreSQL releases them after the flush. Writers overlap everything before the counter UPDATE (BEGIN, the row); the section from the UPDATE to the flushed COMMIT (two round trips and one WAL flush) runs one transaction at a time, so PostgreSQL's own group commit of the WAL cannot merge these commits and commits/s levels off near 1 ÷ that section (emit → commit at 1 writer, one process: ${ms(pgSection)}, i.e. ≈ ${num(1000 / pgSection)}/s); more writers then add waiting (emit → commit grows) rather than commits. That is the price of ids visible in commit order; group commit in Parley (many webhooks per transaction) is what divides it. A wait for the counter longer than lock_timeout (5 s) fails the transaction: counted above if any.`,
       "What bounds publishing on PostgreSQL: the writer's own process reads the new rows when its commit wakes its tailer (one SELECT after COMMIT); the other processes learn of it from a NOTIFY hint the writer sends after COMMIT (coalesced: at most one in flight per process), then run their own SELECT; the tailers' 250 ms timer is the fallback when a hint is coalesced away or late, which is what a p99 near 250 ms would show. The hint is its own statement after COMMIT, never inside the writing transaction, so NOTIFY's cluster-wide lock at commit stays out of the counter's serialized section.",
-      `The machine: all processes — the SQLite one, the four PostgreSQL-side Node processes, the PostgreSQL server's backends, the orchestrator — share its cores (${cpuPressure() || 'CPU pressure unknown'}, at the end), so three processes on PostgreSQL compete for the same 2 cores as one and add a process hop (NOTIFY, a second SELECT) to every event: the point is the shape of the curve and the cost ratios, not absolute speed.`,
+      `The machine: all processes — the SQLite one, the five PostgreSQL-side Node processes, the PostgreSQL server's backends, the orchestrator — share its cores (${cpuPressure() || 'CPU pressure unknown'}, at the end), so three processes on PostgreSQL compete for the same 2 cores as one and add a process hop (NOTIFY, a second SELECT) to every event: the point is the shape of the curve and the cost ratios, not absolute speed.`,
       `PostgreSQL: ${server.describe}${pgSettings ? `; ${pgSettings}` : ''}; one database for the single process and another for the three, so each system's tailers read only its own events (the idle ones still poll every 250 ms). SQLite: Parley's openDatabase (WAL, synchronous=FULL) in a temp dir${server.private ? ', on the same filesystem as the private cluster' : ''}.`,
     ],
   }

@@ -1,7 +1,7 @@
 // The event log: every state change appends rows here inside the same transaction as
 // the change. After the commit, the rows are published to the stream hub. Ids come from
 // one AUTOINCREMENT sequence and are the SSE `id:` (prefixed by the database epoch).
-import type { Db } from '../store/db.ts'
+import { type Db, isStorageFailure } from '../store/db.ts'
 import { EventsRepo, type ReplayAudience } from '../store/events.ts'
 import type { EventPayloads, EventType } from './types.ts'
 import { sqliteConn } from '../store/conn.ts'
@@ -67,6 +67,39 @@ export interface UnitLog {
   snapshot<T>(unit: () => Q<T>): Promise<{ result: T; eventId: string }>
 }
 
+/** One part of a group commit (the ingest queue's job): units of work on either database. */
+export interface GroupPart {
+  /** Runs in its own savepoint; its events are kept only if it does not throw. */
+  run(batch: Emitter): Q<void>
+  /**
+   * When `run` threw something that is not a storage failure: its savepoint was rolled back
+   * and its events dropped; this runs in a fresh savepoint instead. A throw here fails the group.
+   */
+  fallback(err: unknown): Q<void>
+}
+
+/**
+ * Group commit on either database (the ingest queue): many parts in ONE transaction, each in
+ * its own savepoint, the kept parts' events appended once at the end (on PostgreSQL their ids
+ * from the counter, last before COMMIT), published after the commit. One fsync, one turn of
+ * the counter's lock, for a whole group of webhooks. SQLite: EventLog; PostgreSQL: PgEventLog.
+ */
+export interface GroupLog {
+  /**
+   * Whether `err` means the store cannot take writes now (a full disk, the server gone or
+   * refusing work): its code (for the health check), else undefined (a bug or a bad payload).
+   * A part that throws such an error fails the whole group.
+   */
+  storageFailureCode(err: unknown): string | undefined
+  /**
+   * Commits the parts in one transaction: throws (nothing committed) when a part threw a
+   * storage failure, a fallback threw, or the transaction itself failed. `afterCommit` runs
+   * right after the COMMIT, before the events are published. SQLite: synchronous (returns
+   * when done); PostgreSQL: a promise.
+   */
+  commitGroup(parts: readonly GroupPart[], afterCommit?: () => void): void | Promise<void>
+}
+
 /** Events appended by one unit of work, published only if it commits. */
 export class EventBatch implements Emitter {
   readonly events: CommittedEvent[] = []
@@ -77,7 +110,7 @@ export class EventBatch implements Emitter {
   }
 }
 
-export class EventLog {
+export class EventLog implements GroupLog {
   readonly epoch: string
   /** Highest committed and published event id. */
   head: number
@@ -137,6 +170,47 @@ export class EventLog {
       .immediate()
     this.committed(batch.events)
     return result
+  }
+
+  storageFailureCode(err: unknown): string | undefined {
+    return isStorageFailure(err) ? String((err as { code: string }).code) : undefined
+  }
+
+  // Built once: better-sqlite3 builds a new wrapper (five variants) for each transaction()
+  // call. Called inside a transaction, a transaction function runs in a SAVEPOINT.
+  private inGroup: ((fn: () => void) => void) | undefined
+  private inSavepoint: ((fn: () => void) => void) | undefined
+
+  /**
+   * The ingest queue's group commit on SQLite: synchronous, one BEGIN IMMEDIATE … COMMIT
+   * (one fsync) for every part, each part's unit run at once (runSync) in its savepoint; a
+   * part that throws has its savepoint rolled back and its events cut from the batch.
+   */
+  commitGroup(parts: readonly GroupPart[], afterCommit?: () => void): void {
+    if (!this.inGroup || !this.inSavepoint) {
+      const tx = this.db.$client.transaction((fn: () => void) => fn())
+      this.inGroup = (fn) => tx.immediate(fn)
+      this.inSavepoint = this.db.$client.transaction((fn: () => void) => fn())
+    }
+    const savepoint = this.inSavepoint
+    const conn = sqliteConn(this.db.$client)
+    const batch = this.batch()
+    this.inGroup(() => {
+      for (const part of parts) {
+        const mark = batch.events.length
+        try {
+          savepoint(() => runSync(part.run(batch), conn))
+        } catch (err) {
+          batch.events.length = mark
+          if (isStorageFailure(err)) throw err
+          savepoint(() => runSync(part.fallback(err), conn))
+        }
+      }
+      // Outside the parts' savepoints: written once for the whole group.
+      this.beforeCommit()
+    })
+    afterCommit?.()
+    this.committed(batch.events)
   }
 
   /**

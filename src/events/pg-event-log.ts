@@ -13,13 +13,13 @@
 // committed sequence, in order.
 import type pg from 'pg'
 import { type PendingEvent, PgEventsRepo } from '../store/pg/events.ts'
-import { pgClient } from '../store/pg/db.ts'
+import { isDatabaseUnavailable, isPgStorageFailure, pgClient } from '../store/pg/db.ts'
 import { pgConn } from '../store/conn.ts'
-import { inPgTransaction } from '../store/runner.ts'
+import { AbortedTransactionError, inPgTransaction, pgSavepoint } from '../store/runner.ts'
 import type { ReplayAudience, StoredEvent } from '../store/events.ts'
 import { type Q, runAsync } from '../store/unit.ts'
 import { LogTailer, type WakeReason } from './log-tailer.ts'
-import type { Audience, AudienceArg, Clock, CommittedEvent, Emitter, UnitLog } from './event-log.ts'
+import type { Audience, AudienceArg, Clock, CommittedEvent, Emitter, GroupLog, GroupPart, UnitLog } from './event-log.ts'
 import type { EventPayloads, EventType } from './types.ts'
 
 export const NOTIFY_CHANNEL = 'parley_events'
@@ -51,7 +51,7 @@ export interface PgEventLogOptions {
   onError(err: unknown, what: string): void
 }
 
-export class PgEventLog implements UnitLog {
+export class PgEventLog implements UnitLog, GroupLog {
   epoch = ''
   private readonly repo = new PgEventsRepo()
   private readonly tailer: LogTailer
@@ -148,28 +148,88 @@ export class PgEventLog implements UnitLog {
     const batch = new PgEventBatch(this.opts.clock.now)
     const { result, committed } = await inPgTransaction(this.pool, 'BEGIN', async (client) => {
       const result = await runAsync(unit(batch), pgConn(client))
-      if (batch.pending.length === 0) return { result, committed: [] as CommittedEvent[] }
-      const first = await this.repo.append(client, batch.pending)
-      const committed = batch.pending.map(
-        (e, i) =>
-          ({
-            id: first + i,
-            workspaceId: e.workspaceId,
-            type: e.type,
-            data: e.data,
-            channelId: e.channelId,
-            userId: e.userId,
-            payload: e.payload,
-          }) as CommittedEvent,
-      )
-      return { result, committed }
+      return { result, committed: await this.appendPending(client, batch) }
     })
-    if (committed.length > 0) {
-      for (const l of this.committedListeners) l(committed)
-      this.tailer.wake('commit')
-      this.hinter.hint(committed[committed.length - 1]!.id)
-    }
+    this.publish(committed)
     return result
+  }
+
+  /**
+   * What fails a whole group commit rather than one job: the health probe's classes (the
+   * server gone, out of resources, shutting down; the connection lost), and what the store
+   * refuses only for now — a lock wait past lock_timeout (55P03), a deadlock (40P01), a
+   * serialization failure (40001) — so Meta retries, where keeping the payload raw would
+   * give up on a webhook that succeeds a moment later; and a COMMIT that rolled back.
+   */
+  storageFailureCode(err: unknown): string | undefined {
+    if (err instanceof AbortedTransactionError) return 'COMMIT_ROLLED_BACK'
+    const code = (err as { code?: unknown })?.code
+    const transient = code === '40P01' || code === '40001'
+    if (!isDatabaseUnavailable(err) && !isPgStorageFailure(err) && !transient) return undefined
+    return typeof code === 'string' ? code : 'CONNECTION_LOST'
+  }
+
+  /**
+   * The ingest queue's group commit (scale-out.md §1): one pooled connection, BEGIN, each part
+   * in a savepoint (a part that throws is rolled back to it — which also un-aborts the
+   * transaction after a failed statement — its pending events dropped, and its fallback run in
+   * the same, now empty savepoint), the kept events appended once with ids from the counter,
+   * COMMIT; then the same after-commit steps as `transact`. A storage failure anywhere throws:
+   * the transaction rolls back (a dead connection is dropped, not pooled).
+   */
+  async commitGroup(parts: readonly GroupPart[], afterCommit?: () => void): Promise<void> {
+    const batch = new PgEventBatch(this.opts.clock.now)
+    const committed = await inPgTransaction(this.pool, 'BEGIN', async (client) => {
+      const conn = pgConn(client)
+      if (parts.length > 0) await pgSavepoint.open(client)
+      for (let i = 0; i < parts.length; i++) {
+        const part = parts[i]!
+        // The last part's savepoint is released alone; the others' release opens the next.
+        const done = i === parts.length - 1 ? pgSavepoint.release : pgSavepoint.next
+        const mark = batch.pending.length
+        try {
+          await runAsync(part.run(batch), conn)
+          // Fails too (25P02) when the part caught a failed statement and went on: then it is
+          // that part that is rolled back, below.
+          await done(client)
+        } catch (err) {
+          batch.pending.length = mark
+          if (this.storageFailureCode(err) !== undefined) throw err
+          await pgSavepoint.rollback(client)
+          await runAsync(part.fallback(err), conn)
+          await done(client)
+        }
+      }
+      return this.appendPending(client, batch)
+    })
+    afterCommit?.()
+    this.publish(committed)
+  }
+
+  /** Last in the transaction: the batch's events with ids from the counter. */
+  private async appendPending(client: pg.PoolClient, batch: PgEventBatch): Promise<CommittedEvent[]> {
+    if (batch.pending.length === 0) return []
+    const first = await this.repo.append(client, batch.pending)
+    return batch.pending.map(
+      (e, i) =>
+        ({
+          id: first + i,
+          workspaceId: e.workspaceId,
+          type: e.type,
+          data: e.data,
+          channelId: e.channelId,
+          userId: e.userId,
+          payload: e.payload,
+        }) as CommittedEvent,
+    )
+  }
+
+  /** After the commit: local side effects, the local tailer, a coalesced hint to the others. */
+  private publish(committed: CommittedEvent[]): void {
+    if (committed.length === 0) return
+    for (const l of this.committedListeners) l(committed)
+    this.tailer.wake('commit')
+    this.hinter.hint(committed[committed.length - 1]!.id)
   }
 
   /** A replay page for one workspace (and audience), read from the table. */

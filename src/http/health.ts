@@ -7,25 +7,12 @@
 import type { FastifyInstance } from 'fastify'
 import type { Services } from '../services.ts'
 import { Errors } from '../errors.ts'
-import { isStorageFailure } from '../store/db.ts'
+import { isDatabaseUnavailable } from '../store/pg/db.ts'
 import { HealthRepo } from '../store/health.ts'
 
-// PostgreSQL error classes meaning the server cannot serve (not a bug in the query):
-// 08 connection exception, 53 insufficient resources (disk full, too many connections),
-// 57P operator intervention (shutting down), 58 system error (I/O).
-const PG_UNAVAILABLE = /^(08|53|57P|58)/
-// The driver's own: the server unreachable (ENOENT: its Unix socket is gone), or the pool
-// found no connection in time.
-const NET_UNAVAILABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOENT', 'ENOTFOUND', 'ETIMEDOUT', 'EHOSTUNREACH', 'EPIPE'])
-
-/** Whether the database cannot be read for a reason of the server, its disk or the network. */
-export function isDatabaseUnavailable(err: unknown): boolean {
-  if (isStorageFailure(err)) return true
-  const code = (err as { code?: unknown })?.code
-  if (typeof code === 'string' && (PG_UNAVAILABLE.test(code) || NET_UNAVAILABLE.has(code))) return true
-  const message = (err as { message?: unknown })?.message
-  return typeof message === 'string' && /Connection terminated|timeout exceeded when trying to connect/.test(message)
-}
+// Whether the database cannot be read for a reason of the server, its disk or the network:
+// store/pg/db.ts, where the ingest queue's group commit on PostgreSQL reads it too.
+export { isDatabaseUnavailable }
 
 export async function healthRoutes(app: FastifyInstance, opts: { services: Services }) {
   const { units, ingest } = opts.services

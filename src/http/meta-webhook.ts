@@ -8,6 +8,7 @@ import { verifyWithAny } from '../channels/meta-signature.ts'
 import { keepRaw } from '../domain/inbox/whatsapp-ingest.ts'
 import type { ChannelKind } from '../domain/channels/channels.ts'
 import type { EventBatch } from '../events/event-log.ts'
+import { eventBatchOf, sqliteOnly } from '../domain/sqlite-only.ts'
 import { Errors } from '../errors.ts'
 import type { Services } from '../services.ts'
 
@@ -60,14 +61,20 @@ export function registerMetaWebhook(app: FastifyInstance, services: Services, sp
       body = sjson.parse(raw.toString('utf8'), null, { protoAction: 'remove', constructorAction: 'remove' })
     } catch {
       // Signed but not JSON: keep the bytes for the operator, tell the sender.
-      await ingest.submit({ run: () => keepRaw(db, spec.kind, 'malformed_json', raw.toString('utf8')), fallback: () => undefined })
+      await ingest.submit({
+        run: () => sqliteOnly('keeping a webhook raw', () => keepRaw(db, spec.kind, 'malformed_json', raw.toString('utf8'))),
+        fallback: function* () {},
+      })
       throw Errors.malformedJson()
     }
+    const run = spec.ingest(body, secret)
+    // The ingest and keepRaw are still synchronous SQLite code (issue 17): run at once inside
+    // the queue's savepoints on SQLite, refused by name on PostgreSQL.
     await ingest.submit({
-      run: spec.ingest(body, secret),
+      run: (batch) => sqliteOnly(`${spec.kind} ingest`, () => run(eventBatchOf(batch, `${spec.kind} ingest`))),
       // A signed payload that trips the ingest is kept whole and acknowledged:
       // Meta would otherwise retry it for a week to the same end.
-      fallback: () => keepRaw(db, spec.kind, 'ingest_error', raw.toString('utf8')),
+      fallback: () => sqliteOnly('keeping a webhook raw', () => keepRaw(db, spec.kind, 'ingest_error', raw.toString('utf8'))),
     })
     tracker.webhookAccepted(spec.kind)
     return reply.status(200).send('EVENT_RECEIVED')

@@ -76,6 +76,13 @@ export async function inPgTransaction<T>(
 ): Promise<T> {
   const client = await pool.connect()
   let broken = false
+  // A checked-out client whose server goes away (pg_terminate_backend, a restart) fails its
+  // query and then emits 'error': the pool listens only to idle clients, and an 'error' with no
+  // listener would end the process. The query's rejection is what this code acts on.
+  const dropped = () => {
+    broken = true
+  }
+  client.on('error', dropped)
   try {
     await client.query(begin)
     const result = await fn(client)
@@ -89,8 +96,22 @@ export async function inPgTransaction<T>(
     )
     throw err
   } finally {
+    client.removeListener('error', dropped)
     client.release(broken)
   }
+}
+
+/**
+ * Savepoints on a transaction's connection: the ingest queue's group commit runs each job in
+ * one (events/pg-event-log.ts commitGroup). ROLLBACK TO un-aborts the transaction after a
+ * failed statement, and leaves the savepoint open and empty. `next` releases one and opens
+ * the following in one round trip.
+ */
+export const pgSavepoint = {
+  open: (c: pg.ClientBase) => c.query('SAVEPOINT part'),
+  release: (c: pg.ClientBase) => c.query('RELEASE SAVEPOINT part'),
+  next: (c: pg.ClientBase) => c.query('RELEASE SAVEPOINT part; SAVEPOINT part'),
+  rollback: (c: pg.ClientBase) => c.query('ROLLBACK TO SAVEPOINT part'),
 }
 
 /** PostgreSQL: one pooled connection per unit, BEGIN … COMMIT around it, ROLLBACK when it throws. */

@@ -1,17 +1,22 @@
 // Group commit. With synchronous=FULL every commit waits for fsync, which caps one
-// commit per webhook at a few thousand a second. Webhooks that arrive together share
-// one transaction and one fsync; each is answered only after that commit. Each job
-// runs in its own savepoint, so one payload that trips a bug is rolled back alone
+// commit per webhook at a few thousand a second; on PostgreSQL every writing transaction
+// takes the event counter's lock until its commit (scale-out.md §1). Webhooks that arrive
+// together share one transaction and one commit; each is answered only after that commit.
+// Each job runs in its own savepoint, so one payload that trips a bug is rolled back alone
 // and kept raw, while a storage failure fails the whole group (→ 503, Meta retries).
-import type Database from 'better-sqlite3'
-import type { EventBatch, EventLog } from '../../events/event-log.ts'
-import { isStorageFailure } from '../../store/db.ts'
+//
+// One queue for both databases (issue 17): the jobs are units of work (store/unit.ts), and
+// the log (events/event-log.ts GroupLog) runs the group. SQLite: synchronously, as before —
+// groups commit one after another within one turn of the loop. PostgreSQL: one group at a
+// time on one pooled connection; the jobs that arrive while it commits form the next group.
+import type { Emitter, GroupLog, GroupPart } from '../../events/event-log.ts'
+import type { Q } from '../../store/unit.ts'
 import { Errors } from '../../errors.ts'
 
 export interface IngestJob {
-  run(events: EventBatch): void
-  /** Called in a fresh savepoint when `run` threw something that is not a storage failure. */
-  fallback(err: unknown): void
+  run(batch: Emitter): Q<void>
+  /** Runs in a fresh savepoint when `run` threw something that is not a storage failure. */
+  fallback(err: unknown): Q<void>
 }
 
 interface Queued {
@@ -21,7 +26,7 @@ interface Queued {
 }
 
 export interface IngestQueueOptions {
-  /** Upper bound on jobs per commit, so one commit never holds the loop for long. */
+  /** Upper bound on jobs per commit, so one commit never holds the loop (or the counter) for long. */
   maxBatch?: number
   onJobError?: (err: unknown) => void
   /** Issue 16: how long each successful group commit took (seconds), for the metrics. */
@@ -32,25 +37,21 @@ export class IngestQueue {
   private queue: Queued[] = []
   private scheduled = false
   private closed = false
+  /** PostgreSQL: the group being committed; the next waits for it. */
+  private inFlight: Promise<void> | undefined
   private readonly maxBatch: number
-  private readonly inTx: (fn: () => void) => void
 
   constructor(
-    sqlite: Database.Database,
-    private readonly log: EventLog,
+    private readonly log: GroupLog,
     private readonly opts: IngestQueueOptions = {},
   ) {
     this.maxBatch = opts.maxBatch ?? 512
-    const tx = sqlite.transaction((fn: () => void) => fn())
-    this.inTx = (fn) => tx.immediate(fn)
-    this.savepoint = sqlite.transaction((fn: () => void) => fn())
   }
 
-  private readonly savepoint: Database.Transaction<(fn: () => void) => void>
-
   /**
-   * The SQLite code of the last commit if it failed for storage (a full disk, an I/O
-   * error), until a commit succeeds again: what the health check reports.
+   * The code of the last commit's storage failure (SQLite's SQLITE_FULL, SQLITE_IOERR…;
+   * PostgreSQL's SQLSTATE, or CONNECTION_LOST), until a commit succeeds again: what the
+   * health check reports.
    */
   storageFailure: string | null = null
 
@@ -75,39 +76,67 @@ export class IngestQueue {
 
   private flush(): void {
     this.scheduled = false
+    // A group in flight flushes again when it is done, with everything queued meanwhile.
+    if (this.inFlight) return
     while (this.queue.length > 0) {
       const group = this.queue.splice(0, this.maxBatch)
-      this.commit(group)
+      const pending = this.commit(group)
+      if (pending) {
+        this.inFlight = pending.then(() => {
+          this.inFlight = undefined
+          this.flush()
+        })
+        return
+      }
     }
   }
 
-  private commit(group: Queued[]): void {
-    const batch = this.log.batch()
+  /** Synchronous on SQLite (done when it returns); a promise on PostgreSQL that never rejects. */
+  private commit(group: Queued[]): void | Promise<void> {
     const started = performance.now()
-    try {
-      this.inTx(() => {
-        for (const q of group) {
-          const mark = batch.events.length
-          try {
-            this.savepoint(() => q.job.run(batch))
-          } catch (err) {
-            batch.events.length = mark
-            if (isStorageFailure(err)) throw err
-            this.opts.onJobError?.(err)
-            this.savepoint(() => q.job.fallback(err))
-          }
-        }
-        // Outside the jobs' savepoints: written once for the whole group.
-        this.log.beforeCommit()
-      })
-    } catch (err) {
-      if (isStorageFailure(err)) this.storageFailure = String((err as { code: string }).code)
-      for (const q of group) q.reject(isStorageFailure(err) ? Errors.storageUnavailable() : err)
-      return
+    const parts = group.map(
+      ({ job }): GroupPart => ({
+        run: (batch) => job.run(batch),
+        fallback: (err) => {
+          this.opts.onJobError?.(err)
+          return job.fallback(err)
+        },
+      }),
+    )
+    let committed = false
+    const afterCommit = () => {
+      committed = true
+      this.storageFailure = null
+      this.opts.onCommitted?.((performance.now() - started) / 1000)
     }
-    this.storageFailure = null
-    this.opts.onCommitted?.((performance.now() - started) / 1000)
-    this.log.committed(batch.events)
-    for (const q of group) q.resolve()
+    const succeeded = () => {
+      for (const q of group) q.resolve()
+    }
+    let pending: void | Promise<void>
+    try {
+      pending = this.log.commitGroup(parts, afterCommit)
+    } catch (err) {
+      if (!committed) return this.failed(group, err)
+      // A side effect registered after the commit threw (a bug): the jobs did commit, and the
+      // error goes on up, as it always did.
+      succeeded()
+      throw err
+    }
+    if (!pending) return succeeded()
+    return pending.then(succeeded, (err) => {
+      if (!committed) return this.failed(group, err)
+      succeeded()
+      // As on SQLite: uncaught, out of the queue's chain, which must go on.
+      queueMicrotask(() => {
+        throw err
+      })
+    })
+  }
+
+  /** Nothing of the group committed: every job fails, with 503 when the store is the cause. */
+  private failed(group: Queued[], err: unknown): void {
+    const code = this.log.storageFailureCode(err)
+    if (code !== undefined) this.storageFailure = code
+    for (const q of group) q.reject(code !== undefined ? Errors.storageUnavailable() : err)
   }
 }

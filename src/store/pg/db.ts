@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url'
 import { drizzle } from 'drizzle-orm/node-postgres'
 import { migrate } from 'drizzle-orm/node-postgres/migrator'
 import pg from 'pg'
+import { isStorageFailure } from '../db.ts'
 
 export const PG_MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../migrations/pg')
 
@@ -95,4 +96,21 @@ export function isPgStorageFailure(err: unknown): boolean {
   if (typeof code !== 'string') return (err as Error)?.message?.includes('Connection terminated') ?? false
   // 08: connection exception; 53: insufficient resources; 57P: operator intervention; 55P03: lock timeout.
   return code.startsWith('08') || code.startsWith('53') || code.startsWith('57P') || code === '55P03'
+}
+
+// PostgreSQL error classes meaning the server cannot serve (not a bug in the query):
+// 08 connection exception, 53 insufficient resources (disk full, too many connections),
+// 57P operator intervention (shutting down), 58 system error (I/O).
+const PG_UNAVAILABLE = /^(08|53|57P|58)/
+// The driver's own: the server unreachable (ENOENT: its Unix socket is gone), or the pool
+// found no connection in time.
+const NET_UNAVAILABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOENT', 'ENOTFOUND', 'ETIMEDOUT', 'EHOSTUNREACH', 'EPIPE'])
+
+/** Whether the database cannot be read for a reason of the server, its disk or the network (the health probe's 503). */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  if (isStorageFailure(err)) return true
+  const code = (err as { code?: unknown })?.code
+  if (typeof code === 'string' && (PG_UNAVAILABLE.test(code) || NET_UNAVAILABLE.has(code))) return true
+  const message = (err as { message?: unknown })?.message
+  return typeof message === 'string' && /Connection terminated|timeout exceeded when trying to connect/.test(message)
 }
