@@ -3,9 +3,10 @@
 // the dispatchers. Listeners of these moments run inside the transaction that stores
 // them, so what they write commits or rolls back with the message; what runs after the
 // commit is registered on the event log (EventLog.onCommitted) and receives the typed
-// events (CommittedEvent), never their serialized JSON.
+// events (CommittedEvent), never their serialized JSON. Listeners that write are units of
+// work (store/unit.ts, issue 17): the same on SQLite and PostgreSQL.
 import type { WaPreference, WaStatus } from '../channels/whatsapp/parse.ts'
-import type { Emitter, EventBatch } from '../events/event-log.ts'
+import type { Emitter } from '../events/event-log.ts'
 import type { ChannelRow, ContactRow, ConversationRow, MessageRow } from '../store/inbox-store.ts'
 import type { Q } from '../store/unit.ts'
 
@@ -13,14 +14,14 @@ import type { Q } from '../store/unit.ts'
 export interface MessageStored {
   channel: ChannelRow
   message: MessageRow
-  batch: EventBatch
+  batch: Emitter
 }
 
 /** A WhatsApp status for a wamid Parley has not stored: it may name one of Parley's own sends. */
 export interface UnknownStatus {
   channel: ChannelRow
   status: WaStatus
-  batch: EventBatch
+  batch: Emitter
 }
 
 /** A customer stopped or resumed marketing messages inside WhatsApp. */
@@ -28,7 +29,7 @@ export interface MarketingPreference {
   channel: ChannelRow
   contact: ContactRow
   preference: WaPreference
-  batch: EventBatch
+  batch: Emitter
 }
 
 /** A person wrote to a Messenger Page. */
@@ -51,25 +52,25 @@ export interface CustomerWrote {
 }
 
 export class SideEffects {
-  private readonly stored: Array<(e: MessageStored) => MessageRow | undefined | void> = []
-  private readonly unknown: Array<(e: UnknownStatus) => MessageRow | undefined> = []
-  private readonly preferences: Array<(e: MarketingPreference) => void> = []
+  private readonly stored: Array<(e: MessageStored) => Q<MessageRow | undefined | void>> = []
+  private readonly unknown: Array<(e: UnknownStatus) => Q<MessageRow | undefined>> = []
+  private readonly preferences: Array<(e: MarketingPreference) => Q<unknown>> = []
   private readonly wrote: Array<(e: ContactWrote) => void> = []
   private readonly customer: Array<(e: CustomerWrote) => Q<void>> = []
 
   /** May return the message as it changed (before `message.created` is emitted with it). */
-  onMessageStored(fn: (e: MessageStored) => MessageRow | undefined | void): this {
+  onMessageStored(fn: (e: MessageStored) => Q<MessageRow | undefined | void>): this {
     this.stored.push(fn)
     return this
   }
 
   /** Returns the message the status belongs to, when the listener can name it. */
-  onUnknownStatus(fn: (e: UnknownStatus) => MessageRow | undefined): this {
+  onUnknownStatus(fn: (e: UnknownStatus) => Q<MessageRow | undefined>): this {
     this.unknown.push(fn)
     return this
   }
 
-  onMarketingPreference(fn: (e: MarketingPreference) => void): this {
+  onMarketingPreference(fn: (e: MarketingPreference) => Q<unknown>): this {
     this.preferences.push(fn)
     return this
   }
@@ -91,23 +92,23 @@ export class SideEffects {
   }
 
   /** Runs the listeners in registration order, each seeing the message as the one before left it. */
-  messageStored(channel: ChannelRow, message: MessageRow, batch: EventBatch): MessageRow {
+  *messageStored(channel: ChannelRow, message: MessageRow, batch: Emitter): Q<MessageRow> {
     let current = message
-    for (const fn of this.stored) current = fn({ channel, message: current, batch }) ?? current
+    for (const fn of this.stored) current = (yield* fn({ channel, message: current, batch })) ?? current
     return current
   }
 
   /** The first listener that names the status's message wins. */
-  unknownStatus(channel: ChannelRow, status: WaStatus, batch: EventBatch): MessageRow | undefined {
+  *unknownStatus(channel: ChannelRow, status: WaStatus, batch: Emitter): Q<MessageRow | undefined> {
     for (const fn of this.unknown) {
-      const found = fn({ channel, status, batch })
+      const found = yield* fn({ channel, status, batch })
       if (found) return found
     }
     return undefined
   }
 
-  marketingPreference(channel: ChannelRow, contact: ContactRow, preference: WaPreference, batch: EventBatch): void {
-    for (const fn of this.preferences) fn({ channel, contact, preference, batch })
+  *marketingPreference(channel: ChannelRow, contact: ContactRow, preference: WaPreference, batch: Emitter): Q<void> {
+    for (const fn of this.preferences) yield* fn({ channel, contact, preference, batch })
   }
 
   contactWrote(channel: ChannelRow, contact: ContactRow): void {

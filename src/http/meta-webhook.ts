@@ -5,10 +5,10 @@
 import type { FastifyInstance } from 'fastify'
 import sjson from 'secure-json-parse'
 import { verifyWithAny } from '../channels/meta-signature.ts'
-import { keepRaw } from '../domain/inbox/whatsapp-ingest.ts'
+import { keepRawUnit } from '../domain/inbox/whatsapp-ingest.ts'
 import type { ChannelKind } from '../domain/channels/channels.ts'
-import type { EventBatch } from '../events/event-log.ts'
-import { eventBatchOf, sqliteOnly } from '../domain/sqlite-only.ts'
+import type { Emitter } from '../events/event-log.ts'
+import type { Q } from '../store/unit.ts'
 import { Errors } from '../errors.ts'
 import type { Services } from '../services.ts'
 
@@ -19,13 +19,14 @@ export const META_WEBHOOK_BODY_LIMIT = 4 * 1024 * 1024
 export interface MetaWebhookSpec {
   kind: ChannelKind
   /** The state change for a verified, parsed body; `secret` is the app secret that signed it. */
-  ingest(body: unknown, secret: string): (events: EventBatch) => void
+  ingest(body: unknown, secret: string): (events: Emitter) => Q<void>
 }
 
 /** Registers GET/POST /webhooks/<kind>. Call inside an encapsulated plugin. */
 export function registerMetaWebhook(app: FastifyInstance, services: Services, spec: MetaWebhookSpec): void {
-  const { ingest, db, channels } = services
+  const { ingest, channels } = services
   const tracker = services.health.tracker
+  const kept = { keptRaw: tracker.keptRaw.bind(tracker) }
   const path = `/webhooks/${spec.kind}`
 
   // Encapsulated: only this plugin sees JSON as raw bytes.
@@ -62,19 +63,17 @@ export function registerMetaWebhook(app: FastifyInstance, services: Services, sp
     } catch {
       // Signed but not JSON: keep the bytes for the operator, tell the sender.
       await ingest.submit({
-        run: () => sqliteOnly('keeping a webhook raw', () => keepRaw(db, spec.kind, 'malformed_json', raw.toString('utf8'))),
+        run: () => keepRawUnit(kept, spec.kind, 'malformed_json', raw.toString('utf8')),
         fallback: function* () {},
       })
       throw Errors.malformedJson()
     }
-    const run = spec.ingest(body, secret)
-    // The ingest and keepRaw are still synchronous SQLite code (issue 17): run at once inside
-    // the queue's savepoints on SQLite, refused by name on PostgreSQL.
+    // A unit of work in the queue's group commit, on either database (issue 17).
     await ingest.submit({
-      run: (batch) => sqliteOnly(`${spec.kind} ingest`, () => run(eventBatchOf(batch, `${spec.kind} ingest`))),
+      run: spec.ingest(body, secret),
       // A signed payload that trips the ingest is kept whole and acknowledged:
       // Meta would otherwise retry it for a week to the same end.
-      fallback: () => sqliteOnly('keeping a webhook raw', () => keepRaw(db, spec.kind, 'ingest_error', raw.toString('utf8'))),
+      fallback: () => keepRawUnit(kept, spec.kind, 'ingest_error', raw.toString('utf8')),
     })
     tracker.webhookAccepted(spec.kind)
     return reply.status(200).send('EVENT_RECEIVED')

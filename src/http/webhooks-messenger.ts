@@ -12,8 +12,9 @@ export async function messengerWebhookRoutes(app: FastifyInstance, opts: { servi
     ingest: (body, secret) => {
       const parsed = parseMessenger(body, clock.now())
       for (const ev of parsed.events) health.tracker.webhookSeen('messenger', ev.pageId)
+      const keptRaw = health.tracker.keptRaw.bind(health.tracker)
       return (events) =>
-        ingestMessenger({ store, writer, effects, secretOf: (c) => channels.secretOf(c), now: clock.now }, events, parsed, secret)
+        ingestMessenger({ store, writer, effects, secretOf: (c) => channels.secretOf(c), now: clock.now, keptRaw }, events, parsed, secret)
     },
   })
 }

@@ -15,7 +15,9 @@ export async function whatsappWebhookRoutes(app: FastifyInstance, opts: { servic
     ingest: (body, secret) => {
       const parsed = parseWhatsApp(body, clock.now())
       for (const c of parsed.changes) health.tracker.webhookSeen('whatsapp', c.phoneNumberId)
-      return (events) => ingestWhatsApp({ store, writer, effects, now: clock.now, signedWith: { secret, secretOf } }, events, parsed)
+      const keptRaw = health.tracker.keptRaw.bind(health.tracker)
+      return (events) =>
+        ingestWhatsApp({ store, writer, effects, now: clock.now, signedWith: { secret, secretOf }, keptRaw }, events, parsed)
     },
   })
 }

@@ -29,17 +29,15 @@ export class CampaignAttribution {
   ) {}
 
   /**
-   * Inside the ingest's transaction (still synchronous: the inbox writer is not yet a unit):
-   * the decision as a unit, then the message's `context.campaign` through the writer.
+   * Inside the ingest's unit of work: the decision, then the message's `context.campaign`
+   * through the writer.
    */
-  onInbound(channel: ChannelRow, row: MessageRow, batch: Emitter): MessageRow | undefined {
-    const ref = this.runNow(this.attributeUnit(channel, row, batch))
+  *onInbound(channel: ChannelRow, row: MessageRow, batch: Emitter): Q<MessageRow | undefined> {
+    const ref = yield* this.attributeUnit(channel, row, batch)
     if (!ref) return undefined
     this.onAttributed(ref.id)
     // No event of its own: message.created, emitted next, carries the attribution.
-    return this.runNow(
-      this.writer.updateMessage(null, row.id, { context: { ...(row.context ?? {}), campaign: ref }, updatedAt: row.updatedAt }),
-    )
+    return yield* this.writer.updateMessage(null, row.id, { context: { ...(row.context ?? {}), campaign: ref }, updatedAt: row.updatedAt })
   }
 
   /** A stop keyword opts the contact out; the campaign the message answers (its first reply marked), if any. */

@@ -10,7 +10,8 @@
 //   - an agent sets it by hand;
 // and an agent reverses it, or the customer does by resuming marketing messages in
 // WhatsApp. Campaigns skip opted-out contacts and count them.
-import type { CommittedEvent, EventBatch, UnitLog } from '../../events/event-log.ts'
+import type { CommittedEvent, Emitter, EventBatch, UnitLog } from '../../events/event-log.ts'
+import type { Q } from '../../store/unit.ts'
 import type { ContactsRepo } from '../../store/contacts.ts'
 import type { ContactsService } from '../contacts/contacts.ts'
 
@@ -49,18 +50,18 @@ export class OptOutKeywords {
  * reversal) does not opt the contact out again, a resume older than the opt-out does not
  * reverse it, and a duplicate changes nothing. True when the contact changed.
  */
-export function applyMarketingPreference(
+export function* applyMarketingPreference(
   contacts: ContactsService,
   contactId: number,
   value: 'stop' | 'resume',
   at: number,
-  batch: EventBatch,
-): boolean {
+  batch: Emitter,
+): Q<boolean> {
   // Meta's `detail` ("User requested to stop marketing messages") is not the customer's
   // words: the source says it all.
   return value === 'stop'
-    ? contacts.optOutInTx(contactId, 'whatsapp_stop', null, at, batch)
-    : contacts.optInInTx(contactId, 'whatsapp_resume', at, batch)
+    ? yield* contacts.optOutUnit(contactId, 'whatsapp_stop', null, at, batch)
+    : yield* contacts.optInUnit(contactId, 'whatsapp_resume', at, batch)
 }
 
 /**

@@ -6,7 +6,8 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { Config } from '../../config.ts'
 import type { Db } from '../../store/db.ts'
-import type { EventBatch, EventLog, UnitLog } from '../../events/event-log.ts'
+import type { Emitter, EventBatch, EventLog, UnitLog } from '../../events/event-log.ts'
+import type { Q } from '../../store/unit.ts'
 import type { InboxStore } from '../../store/inbox-store.ts'
 import type { InboxWriter } from '../inbox/writer.ts'
 import { ContactsRepo } from '../../store/contacts.ts'
@@ -33,7 +34,8 @@ export interface Campaigns {
   /** Contacts Meta refused with 131050 become opted out (after the commit). */
   metaOptOut: MetaOptOutWatcher
   /** A customer stopped or resumed marketing messages in WhatsApp (inside the ingest's transaction). */
-  marketingPreference(contactId: number, value: 'stop' | 'resume', at: number, batch: EventBatch): void
+  /** A unit of work in the webhook's (store/unit.ts). */
+  marketingPreference(contactId: number, value: 'stop' | 'resume', at: number, batch: Emitter): Q<boolean>
   start(): void
   stop(): void
 }

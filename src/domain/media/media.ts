@@ -13,6 +13,7 @@ import { pipeline } from 'node:stream/promises'
 import { Transform } from 'node:stream'
 import type { FastifyBaseLogger } from 'fastify'
 import type { EventBatch, EventLog } from '../../events/event-log.ts'
+import type { Q } from '../../store/unit.ts'
 import { sentFromPhoneApp } from '../../events/types.ts'
 import type { ChannelProviders } from '../../channels/index.ts'
 import type { Db } from '../../store/db.ts'
@@ -139,28 +140,27 @@ export class MediaService {
   // ---- inbound ----------------------------------------------------------------
 
   /** Ingest hook, inside the webhook's transaction: a media message queues its download. */
-  onInboundStored(channel: ChannelRow, row: MessageRow): void {
+  *onInboundStored(channel: ChannelRow, row: MessageRow): Q<void> {
     const m = row.media
     // A file the business sent from the phone app (issue 11) is Meta's to download too.
     if ((row.direction !== 'in' && !sentFromPhoneApp(row)) || !m || typeof m.id !== 'string') return
     const now = this.deps.now()
-    this.deps.store.runNow(
-      this.repo.insertMedia({
-        workspaceId: row.workspaceId,
-        channelId: channel.id,
-        messageId: row.id,
-        direction: 'in',
-        providerMediaId: m.id,
-        state: 'pending',
-        mimeType: typeof m.mimeType === 'string' ? m.mimeType : null,
-        filename: typeof m.filename === 'string' ? cleanFilename(m.filename) : null,
-        sha256: typeof m.sha256 === 'string' ? m.sha256 : null,
-        nextAttemptAt: now,
-        createdAt: now,
-        updatedAt: now,
-      }),
-    )
-    // After this synchronous commit: the fetch reads committed rows.
+    yield* this.repo.insertMedia({
+      workspaceId: row.workspaceId,
+      channelId: channel.id,
+      messageId: row.id,
+      direction: 'in',
+      providerMediaId: m.id,
+      state: 'pending',
+      mimeType: typeof m.mimeType === 'string' ? m.mimeType : null,
+      filename: typeof m.filename === 'string' ? cleanFilename(m.filename) : null,
+      sha256: typeof m.sha256 === 'string' ? m.sha256 : null,
+      nextAttemptAt: now,
+      createdAt: now,
+      updatedAt: now,
+    })
+    // After this synchronous commit: the fetch reads committed rows (one that runs
+    // before a commit finds nothing yet; the fetcher's own timer looks again).
     setImmediate(() => this.kick())
   }
 
