@@ -128,7 +128,9 @@ export class Outbox {
    * With `leaseBefore`, only rows whose lease ran out (a call that never returned).
    */
   abandonSending(leaseBefore?: number, skip?: Set<number>): number {
-    const ids = this.now(this.repo.sendingIds(leaseBefore ?? null))
+    // At start every row in `sending` (one process: none is this one's); later, the leases that ran out.
+    const ids =
+      leaseBefore === undefined ? this.now(this.repo.sendingIds(null)) : this.now(this.repo.expireLeases(leaseBefore)).map((r) => r.id)
     let n = 0
     for (const id of ids) {
       if (skip?.has(id)) continue
