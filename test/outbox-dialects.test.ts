@@ -46,7 +46,7 @@ const SEEDS: Record<string, Seed> = {
   r5: { conv: 'a3', attempts: 2 }, // a retry that is due
   r6: { conv: 'a4', due: LATER, attempts: 1 }, // a retry not due yet …
   r7: { conv: 'a4' }, // … holds back its conversation
-  r8: { conv: 'b1', channel: 'B' },
+  r8: { conv: 'b1', channel: 'B', due: NOW - 10 }, // waiting longest: its number is served first
   r9: { conv: 'a5', state: 'sending', attempts: 1, leaseIn: -60_000 }, // in flight, lease ran out
   r10: { conv: 'a5' }, // behind the row in flight
   r11: { conv: 'a6', state: 'sent', attempts: 1 },
@@ -158,7 +158,7 @@ async function answers(db: Db) {
   r.byIdMissing = await read(() => repo.byId(99_999))
   r.byMessage = named(s, await read(() => repo.byMessage(s.message.r12!)))
   r.dueChannels = (await read(() => repo.dueChannels(NOW))).map((c) => (c === s.channel.A ? 'A' : 'B'))
-  r.dueChannelsEarly = await read(() => repo.dueChannels(NOW - 1))
+  r.dueChannelsEarly = (await read(() => repo.dueChannels(NOW - 1))).map((c) => (c === s.channel.A ? 'A' : 'B'))
   r.nextDueAt = await read(() => repo.nextDueAt(NOW))
   r.nextDueAtNone = await read(() => repo.nextDueAt(LATER))
   r.claimableA = names(s, await read(() => repo.claimableIds(s.channel.A, NOW, 10)))
@@ -182,7 +182,13 @@ async function answers(db: Db) {
   // r1 settles: r2 becomes its conversation's next; a retry of r3 waits.
   await db.runner.transact(function* () {
     yield* repo.update(s.id.r1!, { state: 'sent', leaseUntil: null, providerMessageId: 'wamid.1', updatedAt: 7 })
-    yield* repo.update(s.id.r3!, { state: 'queued', nextAttemptAt: LATER + 4_000, leaseUntil: null, lastErrorCode: 131000, lastErrorText: 'x' })
+    yield* repo.update(s.id.r3!, {
+      state: 'queued',
+      nextAttemptAt: LATER + 4_000,
+      leaseUntil: null,
+      lastErrorCode: 131000,
+      lastErrorText: 'x',
+    })
   })
   r.afterSettle = names(s, await read(() => repo.claimableIds(s.channel.A, NOW, 10)))
   r.nextDueAfter = await read(() => repo.nextDueAt(NOW))
@@ -221,8 +227,8 @@ async function answers(db: Db) {
 t.test('the same answers on SQLite and PostgreSQL', async (t) => {
   const r = await onBoth(t, answers)
   const sq = r.sqlite
-  t.same(sq.dueChannels, ['A', 'B'])
-  t.same(sq.dueChannelsEarly, [])
+  t.same(sq.dueChannels, ['B', 'A'], 'the number waiting longest first')
+  t.same(sq.dueChannelsEarly, ['B'])
   t.equal(sq.nextDueAt, LATER, 'the retry not due yet')
   t.equal(sq.nextDueAtNone, null)
   t.same(sq.claimableA, ['r1', 'r5', 'r3', 'r12'], 'oldest per conversation; replies, then campaigns; r2, r4, r7, r10 held back')

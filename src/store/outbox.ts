@@ -29,8 +29,10 @@ const PG_NOW_MS = '(extract(epoch FROM clock_timestamp()) * 1000)::bigint'
 const DIRECTION = 'SELECT direction FROM messages WHERE id = ?'
 const BY_ID = `SELECT ${COLS} FROM outbox WHERE id = ?`
 const BY_MESSAGE = `SELECT ${COLS} FROM outbox WHERE message_id = ?`
-// Ordered by id: PostgreSQL's DISTINCT returns no set order (the worker serves channels in it).
-const DUE_CHANNELS = `SELECT DISTINCT channel_id AS "channelId" FROM outbox WHERE state = 'queued' AND next_attempt_at <= ? ORDER BY channel_id`
+// The worker serves channels in this order: the one waiting longest first, as SQLite's scan of
+// outbox_state_due_idx gave them before, now said (PostgreSQL's DISTINCT promises no order).
+const DUE_CHANNELS = `SELECT channel_id AS "channelId" FROM outbox WHERE state = 'queued' AND next_attempt_at <= ?
+  GROUP BY channel_id ORDER BY min(next_attempt_at), channel_id`
 const NEXT_DUE = `SELECT min(next_attempt_at) AS at FROM outbox WHERE state = 'queued' AND next_attempt_at > ?`
 // One send in flight per conversation, oldest first: a customer reads replies in the
 // order agents wrote them (Meta does not guarantee order across concurrent sends).
