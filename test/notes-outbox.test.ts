@@ -5,6 +5,8 @@ import t from 'tap'
 import { startPair, until } from './helpers/emulator.ts'
 import { OutboxRefused } from '../src/domain/sending/outbox.ts'
 import { OutboxRepo } from '../src/store/outbox.ts'
+import { sqliteConn } from '../src/store/conn.ts'
+import { runSync } from '../src/store/unit.ts'
 import type { MessageDTO } from '../src/events/types.ts'
 
 const CUSTOMER = '15550002222'
@@ -33,19 +35,22 @@ t.test('the outbox refuses anything but an outbound message, in the domain and i
     )
     t.throws(
       () =>
-        new OutboxRepo(db).insertOutboxRow({
-          workspaceId: row.workspaceId,
-          channelId: row.channelId,
-          conversationId: row.conversationId,
-          messageId: row.id,
-          kind: 'text',
-          payload: { text: 'x' },
-          priority: 0,
-          state: 'queued',
-          nextAttemptAt: 0,
-          createdAt: 0,
-          updatedAt: 0,
-        }),
+        runSync(
+          new OutboxRepo().insert({
+            workspaceId: row.workspaceId,
+            channelId: row.channelId,
+            conversationId: row.conversationId,
+            messageId: row.id,
+            kind: 'text',
+            payload: { text: 'x' },
+            priority: 0,
+            state: 'queued',
+            nextAttemptAt: 0,
+            createdAt: 0,
+            updatedAt: 0,
+          }),
+          sqliteConn(db.$client),
+        ),
       /not outbound/,
       `the repository refuses ${label} too`,
     )

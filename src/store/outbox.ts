@@ -1,92 +1,158 @@
 // The outbox's rows: one per outbound message, moved through its state machine by
-// domain/sending/outbox.ts. Synchronous, over one connection: the domain runs each
-// transition inside its own transaction, and the worker's HTTP calls between them.
-import type Database from 'better-sqlite3'
-import { and, eq, sql } from 'drizzle-orm'
-import type { Db } from './db.ts'
+// domain/sending/outbox.ts. Units of work (store/unit.ts), the same answers on SQLite and
+// PostgreSQL (issue 17): the domain runs each transition inside its own transaction, and
+// the worker's HTTP calls between them. Plain SQL texts, so each is prepared once per
+// connection (conn.ts caches them): the worker's polling reads run on every wake-up.
+import { insertRow, TableCodec, updateRowById } from './prepared.ts'
 import { outbox } from './schema.ts'
+import { all, dialect, get, type Q } from './unit.ts'
 
 export type OutboxRow = typeof outbox.$inferSelect
 export type NewOutboxRow = typeof outbox.$inferInsert
 
-export class OutboxRepo {
-  // The worker's polling reads, prepared once: they run on every wake-up.
-  private readonly dueChannelsStmt: Database.Statement
-  private readonly claimableStmt: Database.Statement
-  private readonly nextDueStmt: Database.Statement
-  private readonly sendingStmt: Database.Statement
-  private readonly directionStmt: Database.Statement
+const codec = new TableCodec<OutboxRow>(outbox)
+const COLS = codec.selectQuoted('outbox')
 
-  constructor(private readonly db: Db) {
-    const c = db.$client
-    this.dueChannelsStmt = c.prepare(`SELECT DISTINCT channel_id AS channelId FROM outbox WHERE state = 'queued' AND next_attempt_at <= ?`)
-    // One send in flight per conversation, oldest first: a customer reads replies in the
-    // order agents wrote them (Meta does not guarantee order across concurrent sends).
-    // Agents' replies (priority 0) before campaign messages (1): a broadcast shares the
-    // number's rate but never makes a customer wait for an answer.
-    this.claimableStmt = c.prepare(
-      `SELECT o.id FROM outbox o
-        WHERE o.channel_id = ? AND o.state = 'queued' AND o.next_attempt_at <= ?
+/** Thrown when anything but an outbound message is given an outbox row (issue 14): a bug, never a send. */
+export class OutboxRowRefused extends Error {
+  readonly code = 'OUTBOX_NOT_OUTBOUND'
+  constructor(messageId: unknown, direction: string | undefined) {
+    super(`outbox: message ${messageId} is not outbound (${direction ?? 'missing'}); refused`)
+    this.name = 'OutboxRowRefused'
+  }
+}
+
+// PostgreSQL's clock in Unix ms, read when the statement runs: leases are set and judged by
+// the database every process shares, never by one process's own clock (scale-out.md §3).
+const PG_NOW_MS = '(extract(epoch FROM clock_timestamp()) * 1000)::bigint'
+
+const DIRECTION = 'SELECT direction FROM messages WHERE id = ?'
+const BY_ID = `SELECT ${COLS} FROM outbox WHERE id = ?`
+const BY_MESSAGE = `SELECT ${COLS} FROM outbox WHERE message_id = ?`
+// The worker serves channels in this order: the one waiting longest first, as SQLite's scan of
+// outbox_state_due_idx gave them before, now said (PostgreSQL's DISTINCT promises no order).
+const DUE_CHANNELS = `SELECT channel_id AS "channelId" FROM outbox WHERE state = 'queued' AND next_attempt_at <= ?
+  GROUP BY channel_id ORDER BY min(next_attempt_at), channel_id`
+const NEXT_DUE = `SELECT min(next_attempt_at) AS at FROM outbox WHERE state = 'queued' AND next_attempt_at > ?`
+// One send in flight per conversation, oldest first: a customer reads replies in the
+// order agents wrote them (Meta does not guarantee order across concurrent sends).
+// Agents' replies (priority 0) before campaign messages (1): a broadcast shares the
+// number's rate but never makes a customer wait for an answer.
+const CLAIMABLE_WHERE = `o.channel_id = ? AND o.state = 'queued' AND o.next_attempt_at <= ?
           AND NOT EXISTS (SELECT 1 FROM outbox p
                            WHERE p.conversation_id = o.conversation_id AND p.id < o.id
-                             AND p.state IN ('queued', 'sending'))
-        ORDER BY o.priority, o.id LIMIT ?`,
-    )
-    this.nextDueStmt = c.prepare(`SELECT min(next_attempt_at) AS at FROM outbox WHERE state = 'queued' AND next_attempt_at > ?`)
-    this.directionStmt = c.prepare('SELECT direction FROM messages WHERE id = ?').pluck()
-    this.sendingStmt = c.prepare(`SELECT id FROM outbox WHERE state = 'sending' AND (? IS NULL OR lease_until < ?)`)
-  }
+                             AND p.state IN ('queued', 'sending'))`
+const CLAIMABLE = `SELECT o.id FROM outbox o WHERE ${CLAIMABLE_WHERE} ORDER BY o.priority, o.id LIMIT ?`
+const SENDING_ALL = `SELECT id FROM outbox WHERE state = 'sending' ORDER BY id`
+const SENDING_BEFORE = `SELECT id FROM outbox WHERE state = 'sending' AND lease_until < ? ORDER BY id`
+const CLAIM_ROW = `UPDATE outbox SET state = 'sending', attempts = attempts + 1, lease_until = ?, updated_at = ?
+  WHERE id = ? AND state = 'queued' RETURNING ${COLS}`
+// The claim of several processes (PostgreSQL). Each candidate is locked FOR UPDATE SKIP
+// LOCKED: a row another claimer holds is passed over at once (never waited for, never taken
+// twice), and a row another claimer already committed as `sending` fails the re-check of
+// `state = 'queued'` that PostgreSQL makes on the row's newest version. One in flight per
+// conversation holds across processes because the only claimable row of a conversation is
+// its oldest queued-or-sending one: while one claimer holds (or has committed) that row,
+// every other claimer still sees it queued or sending, so the conversation's later rows
+// stay unclaimable for it — the lock on the oldest row is the lock on the conversation.
+const CLAIM_DUE_PG = `WITH picked AS (
+    SELECT o.id FROM outbox o WHERE ${CLAIMABLE_WHERE}
+     ORDER BY o.priority, o.id LIMIT ? FOR UPDATE OF o SKIP LOCKED)
+  UPDATE outbox SET state = 'sending', attempts = attempts + 1, lease_until = ${PG_NOW_MS} + ?, updated_at = ?
+    FROM picked WHERE outbox.id = picked.id AND outbox.state = 'queued'
+  RETURNING ${COLS}`
+// Leases that ran out. SQLite: by the one process's clock, as the lease was set. PostgreSQL:
+// by the database's, and locked (SKIP LOCKED: a row another process is expiring or settling
+// right now is its business) so the caller's transition in the same transaction is the only one.
+const EXPIRED_SQLITE = `SELECT ${COLS} FROM outbox WHERE state = 'sending' AND lease_until < ? ORDER BY id`
+const EXPIRED_PG = `SELECT ${COLS} FROM outbox WHERE state = 'sending' AND lease_until < ${PG_NOW_MS} ORDER BY id FOR UPDATE SKIP LOCKED`
 
+const byPriorityThenId = (a: OutboxRow, b: OutboxRow) => a.priority - b.priority || a.id - b.id
+
+export class OutboxRepo {
   /**
    * Issue 14: a row only for an outbound message — the second line of the rule the
    * domain's enqueue states (a note, a system line, a customer's message can never be
    * sent), checked here so no other caller can get past it either.
    */
-  insertOutboxRow(values: NewOutboxRow): OutboxRow {
-    const direction = this.directionStmt.get(values.messageId) as string | undefined
-    if (direction !== 'out') throw new Error(`outbox: message ${values.messageId} is not outbound (${direction ?? 'missing'}); refused`)
-    return this.db.insert(outbox).values(values).returning().get()
+  *insert(values: NewOutboxRow): Q<OutboxRow> {
+    const direction = (yield* get<{ direction: string }>(DIRECTION, [values.messageId]))?.direction
+    if (direction !== 'out') throw new OutboxRowRefused(values.messageId, direction)
+    return (yield* insertRow(codec, values as Record<string, unknown>))!
   }
 
-  outboxById(id: number): OutboxRow | undefined {
-    return this.db.select().from(outbox).where(eq(outbox.id, id)).get()
+  *byId(id: number): Q<OutboxRow | undefined> {
+    const row = yield* get<OutboxRow>(BY_ID, [id])
+    return row && codec.decodeAny(row)
   }
 
-  outboxByMessage(messageId: number): OutboxRow | undefined {
-    return this.db.select().from(outbox).where(eq(outbox.messageId, messageId)).get()
+  *byMessage(messageId: number): Q<OutboxRow | undefined> {
+    const row = yield* get<OutboxRow>(BY_MESSAGE, [messageId])
+    return row && codec.decodeAny(row)
   }
 
-  /** Channels with a queued row due by `now`. */
-  dueOutboxChannels(now: number): number[] {
-    return (this.dueChannelsStmt.all(now) as { channelId: number }[]).map((r) => r.channelId)
+  /** Channels with a queued row due by `now`, by id. */
+  *dueChannels(now: number): Q<number[]> {
+    return (yield* all<{ channelId: number }>(DUE_CHANNELS, [now])).map((r) => r.channelId)
   }
 
   /** Earliest future retry. */
-  nextOutboxDueAt(now: number): number | null {
-    return (this.nextDueStmt.get(now) as { at: number | null }).at
+  *nextDueAt(now: number): Q<number | null> {
+    const at = (yield* get<{ at: number | null }>(NEXT_DUE, [now]))?.at ?? null
+    return at === null ? null : Number(at)
   }
 
   /** Up to `limit` ids of this channel that may be sent now, in send order. */
-  claimableOutboxIds(channelId: number, now: number, limit: number): number[] {
-    return (this.claimableStmt.all(channelId, now, limit) as { id: number }[]).map((r) => r.id)
+  *claimableIds(channelId: number, now: number, limit: number): Q<number[]> {
+    return (yield* all<{ id: number }>(CLAIMABLE, [channelId, now, limit])).map((r) => r.id)
   }
 
-  /** Rows in `sending`; with `leaseBefore`, only those whose lease ran out before it. */
-  sendingOutboxIds(leaseBefore: number | null): number[] {
-    return (this.sendingStmt.all(leaseBefore, leaseBefore) as { id: number }[]).map((r) => r.id)
+  /** Rows in `sending`, by id; with `leaseBefore`, only those whose lease ran out before it. */
+  *sendingIds(leaseBefore: number | null): Q<number[]> {
+    const rows = leaseBefore === null ? yield* all<{ id: number }>(SENDING_ALL) : yield* all<{ id: number }>(SENDING_BEFORE, [leaseBefore])
+    return rows.map((r) => r.id)
   }
 
   /** queued → sending with a lease, counting the attempt; undefined if the row is no longer queued. */
-  claimOutboxRow(id: number, leaseUntil: number, now: number): OutboxRow | undefined {
-    return this.db
-      .update(outbox)
-      .set({ state: 'sending', attempts: sql`${outbox.attempts} + 1`, leaseUntil, updatedAt: now })
-      .where(and(eq(outbox.id, id), eq(outbox.state, 'queued')))
-      .returning()
-      .get()
+  *claimRow(id: number, leaseUntil: number, now: number): Q<OutboxRow | undefined> {
+    const row = yield* get<OutboxRow>(CLAIM_ROW, [leaseUntil, now, id])
+    return row && codec.decodeAny(row)
   }
 
-  updateOutboxRow(id: number, set: Partial<NewOutboxRow>): void {
-    this.db.update(outbox).set(set).where(eq(outbox.id, id)).run()
+  /**
+   * Claims what this channel may send now — up to `limit` rows, oldest first per
+   * conversation, replies before campaigns, one in flight per conversation — and moves them
+   * queued → sending (attempt + 1, lease of `leaseMs`), in send order. SQLite (one process,
+   * inside BEGIN IMMEDIATE): the claimable ids, then each row, leased by `now`. PostgreSQL:
+   * one statement, safe with several processes claiming at once (CLAIM_DUE_PG), the lease
+   * on the database's clock. `now` judges what is due on both (retry times are set by it).
+   */
+  *claimDue(channelId: number, now: number, limit: number, leaseMs: number): Q<OutboxRow[]> {
+    if (limit <= 0) return []
+    if ((yield* dialect()) === 'postgres') {
+      const rows = yield* all<OutboxRow>(CLAIM_DUE_PG, [channelId, now, limit, leaseMs, now])
+      return rows.map((r) => codec.decodeAny(r)).sort(byPriorityThenId)
+    }
+    const claimed: OutboxRow[] = []
+    for (const id of yield* this.claimableIds(channelId, now, limit)) {
+      const row = yield* this.claimRow(id, now + leaseMs, now)
+      if (row) claimed.push(row)
+    }
+    return claimed
+  }
+
+  /**
+   * Rows in `sending` whose lease ran out, by id: their process died or never got an answer
+   * in time, so the caller turns them `unknown` in the same transaction (never resent).
+   * SQLite: judged by `now` (the one process's clock, which set the lease). PostgreSQL: by
+   * the database's clock, whatever `now` says, and each row locked for the caller's update.
+   */
+  *expireLeases(now: number): Q<OutboxRow[]> {
+    const rows = (yield* dialect()) === 'postgres' ? yield* all<OutboxRow>(EXPIRED_PG) : yield* all<OutboxRow>(EXPIRED_SQLITE, [now])
+    return rows.map((r) => codec.decodeAny(r))
+  }
+
+  *update(id: number, set: Partial<NewOutboxRow>): Q<void> {
+    yield* updateRowById(codec, id, set as Record<string, unknown>)
   }
 }

@@ -7,7 +7,8 @@ import type { EventBatch, EventLog } from '../../events/event-log.ts'
 import type { Db } from '../../store/db.ts'
 import { toMessageDTO, type ChannelRow, type InboxStore, type MessageRow, type NewMessage } from '../../store/inbox-store.ts'
 import { OutboxRepo, type NewOutboxRow, type OutboxRow } from '../../store/outbox.ts'
-import { PendingStatuses } from '../../store/webhook-leftovers.ts'
+import { sqliteConn } from '../../store/conn.ts'
+import { runSync, type Q } from '../../store/unit.ts'
 import type { MessageStatus } from '../../store/schema.ts'
 import type { ChannelProviders } from '../../channels/index.ts'
 import type { OutboundMessage } from '../../channels/provider.ts'
@@ -49,11 +50,9 @@ export interface Failure {
 
 export class Outbox {
   private readonly repo: OutboxRepo
-  private readonly pendingStatuses: PendingStatuses
 
   constructor(private readonly deps: OutboxDeps) {
-    this.repo = new OutboxRepo(deps.db)
-    this.pendingStatuses = new PendingStatuses()
+    this.repo = new OutboxRepo()
   }
 
   /**
@@ -94,27 +93,29 @@ export class Outbox {
     const now = this.deps.now()
     const kind = send.content.type
     const payload = this.deps.providers.for(channel).buildSend({ ...send, messageId: message.id })
-    return this.repo.insertOutboxRow({
-      workspaceId: message.workspaceId,
-      channelId: message.channelId,
-      conversationId: message.conversationId,
-      messageId: message.id,
-      kind,
-      payload,
-      priority: opts.priority ?? 0,
-      state: 'queued',
-      nextAttemptAt: now,
-      createdAt: now,
-      updatedAt: now,
-    })
+    return this.now(
+      this.repo.insert({
+        workspaceId: message.workspaceId,
+        channelId: message.channelId,
+        conversationId: message.conversationId,
+        messageId: message.id,
+        kind,
+        payload,
+        priority: opts.priority ?? 0,
+        state: 'queued',
+        nextAttemptAt: now,
+        createdAt: now,
+        updatedAt: now,
+      }),
+    )
   }
 
   byId(id: number): OutboxRow | undefined {
-    return this.repo.outboxById(id)
+    return this.now(this.repo.byId(id))
   }
 
   byMessage(messageId: number): OutboxRow | undefined {
-    return this.repo.outboxByMessage(messageId)
+    return this.now(this.repo.byMessage(messageId))
   }
 
   /**
@@ -124,7 +125,9 @@ export class Outbox {
    * With `leaseBefore`, only rows whose lease ran out (a call that never returned).
    */
   abandonSending(leaseBefore?: number, skip?: Set<number>): number {
-    const ids = this.repo.sendingOutboxIds(leaseBefore ?? null)
+    // At start every row in `sending` (one process: none is this one's); later, the leases that ran out.
+    const ids =
+      leaseBefore === undefined ? this.now(this.repo.sendingIds(null)) : this.now(this.repo.expireLeases(leaseBefore)).map((r) => r.id)
     let n = 0
     for (const id of ids) {
       if (skip?.has(id)) continue
@@ -144,12 +147,12 @@ export class Outbox {
   }
 
   dueChannels(now: number): number[] {
-    return this.repo.dueOutboxChannels(now)
+    return this.now(this.repo.dueChannels(now))
   }
 
   /** Earliest future retry, for the worker's timer. */
   nextDueAt(now: number): number | null {
-    return this.repo.nextOutboxDueAt(now)
+    return this.now(this.repo.nextDueAt(now))
   }
 
   /** Atomically moves up to `limit` eligible rows to `sending` with a lease; committed before any call. */
@@ -157,12 +160,8 @@ export class Outbox {
     if (limit <= 0) return []
     const now = this.deps.now()
     return this.deps.events.transact((batch) => {
-      const ids = this.repo.claimableOutboxIds(channelId, now, limit)
-      const claimed: OutboxRow[] = []
-      for (const id of ids) {
-        const row = this.repo.claimOutboxRow(id, now + leaseMs, now)
-        if (!row) continue
-        claimed.push(row)
+      const claimed = this.now(this.repo.claimDue(channelId, now, limit, leaseMs))
+      for (const row of claimed) {
         this.setMessage(row.messageId, batch, (m) => (PRE_SENT.has(m.status) ? { status: 'sending' } : null))
       }
       return claimed
@@ -333,7 +332,15 @@ export class Outbox {
   }
 
   private setOutbox(id: number, set: Partial<NewOutboxRow>): void {
-    this.repo.updateOutboxRow(id, { ...set, updatedAt: this.deps.now() })
+    this.now(this.repo.update(id, { ...set, updatedAt: this.deps.now() }))
+  }
+
+  /**
+   * A repository unit at once (issue 17: the repository is units, this class is still
+   * synchronous SQLite), inside the caller's open transaction if there is one.
+   */
+  private now<T>(unit: Q<T>): T {
+    return runSync(unit, sqliteConn(this.deps.db.$client))
   }
 
   /** "Cannot tell whether it was sent", naming the channel's service (WhatsApp or Messenger). */
