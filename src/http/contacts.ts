@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify'
 import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Services } from '../services.ts'
+import type { ConversationDTO } from '../events/types.ts'
 import { canSeeChannel } from '../domain/accounts/access.ts'
 import { cursorOf, idFromCursor } from './paging.ts'
 
@@ -41,7 +42,7 @@ const ImportBody = Type.Object(
 )
 
 export async function contactRoutes(app: FastifyInstance, opts: { services: Services }) {
-  const { events, units, unitLog, runNow } = opts.services
+  const { units, unitLog } = opts.services
   const { contacts, importer } = opts.services.campaigns
   const r = app.withTypeProvider<TypeBoxTypeProvider>()
   app.addHook('onRequest', app.authenticate)
@@ -143,12 +144,15 @@ export async function contactRoutes(app: FastifyInstance, opts: { services: Serv
   r.get('/api/contacts/:id/conversations', { schema: { params: Type.Object({ id: Type.Integer({ minimum: 1 }) }) } }, async (req) => {
     const ws = req.session.workspaceId
     const { store } = opts.services
-    const { result, eventId } = events.snapshot(() => {
-      runNow(contacts.getUnit(ws, req.params.id))
-      return store
-        .runNow(store.conversations.conversationIdsOfContact(ws, req.params.id))
-        .map((id) => store.runNow(store.conversations.conversationDTOFor({ userId: req.access.userId }, ws, id))!)
-        .filter((c) => canSeeChannel(req.access, c.channelId))
+    const { conversations } = store
+    const { result, eventId } = await unitLog.snapshot(function* () {
+      yield* contacts.getUnit(ws, req.params.id)
+      const seen: ConversationDTO[] = []
+      for (const id of yield* conversations.conversationIdsOfContact(ws, req.params.id)) {
+        const c = (yield* conversations.conversationDTOFor({ userId: req.access.userId }, ws, id))!
+        if (canSeeChannel(req.access, c.channelId)) seen.push(c)
+      }
+      return seen
     })
     return { conversations: result, eventId }
   })
