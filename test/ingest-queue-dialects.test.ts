@@ -77,6 +77,24 @@ t.test('50 jobs submitted in one tick commit as one group; their events have den
   if (pg) t.same(pg, expected, 'PostgreSQL: the same')
 })
 
+t.test('100 jobs at once: one group on SQLite; on PostgreSQL groups of at most 64 savepoints, in submit order', async (t) => {
+  const { sqlite, pg } = await onBoth(t, async (db) => {
+    const { queue, commits } = queueOn(db)
+    await Promise.all(Array.from({ length: 100 }, (_, i) => queue.submit(job(i))))
+    const events = published(db)
+    const ids = events.map((e) => e.id)
+    return {
+      groups: commits.length,
+      rows: (await keys(db)).length,
+      inOrder: events.every((e, i) => e.n === i),
+      dense: ids.every((id, i) => i === 0 || id === ids[i - 1]! + 1),
+    }
+  })
+  t.same(sqlite, { groups: 1, rows: 100, inOrder: true, dense: true }, 'SQLite: one group (no subtransaction cache to overflow)')
+  // 64 parts fill PostgreSQL's per-backend subtransaction cache; a 65th would overflow it.
+  if (pg) t.same(pg, { groups: 2, rows: 100, inOrder: true, dense: true }, 'PostgreSQL: 64 + 36')
+})
+
 t.test('a job that throws is rolled back alone (its rows and events), its fallback kept; the others commit', async (t) => {
   const { sqlite, pg } = await onBoth(t, async (db) => {
     const { queue, commits, errors } = queueOn(db)

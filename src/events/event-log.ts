@@ -91,6 +91,8 @@ export interface GroupLog {
    * A part that throws such an error fails the whole group.
    */
   storageFailureCode(err: unknown): string | undefined
+  /** The most parts one group may hold (undefined: no limit of the database's own). */
+  readonly maxGroupParts?: number
   /**
    * Commits the parts in one transaction: throws (nothing committed) when a part threw a
    * storage failure, a fallback threw, or the transaction itself failed. `afterCommit` runs

@@ -161,6 +161,14 @@ export class PgEventLog implements UnitLog, GroupLog {
    * serialization failure (40001) — so Meta retries, where keeping the payload raw would
    * give up on a webhook that succeeds a moment later; and a COMMIT that rolled back.
    */
+  /**
+   * Each part is a savepoint that writes, so a subtransaction with its own xid: past 64 in
+   * one transaction PostgreSQL's snapshots overflow their per-backend cache and every
+   * other session's visibility checks go to pg_subtrans (the SubtransSLRU slowdown), so a
+   * group stops at 64 parts; more waiting jobs form the next group.
+   */
+  readonly maxGroupParts = 64
+
   storageFailureCode(err: unknown): string | undefined {
     if (err instanceof AbortedTransactionError) return 'COMMIT_ROLLED_BACK'
     const code = (err as { code?: unknown })?.code

@@ -45,7 +45,7 @@ export class IngestQueue {
     private readonly log: GroupLog,
     private readonly opts: IngestQueueOptions = {},
   ) {
-    this.maxBatch = opts.maxBatch ?? 512
+    this.maxBatch = Math.min(opts.maxBatch ?? 512, log.maxGroupParts ?? Number.POSITIVE_INFINITY)
   }
 
   /**
