@@ -8,17 +8,16 @@ import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Errors } from '../errors.ts'
 import type { Services } from '../services.ts'
-import { setConversationStatus } from '../domain/inbox/conversation-status.ts'
+import { conversationInScopeUnit, setConversationStatusUnit } from '../domain/inbox/conversation-status.ts'
 import { canSeeChannel, channelFilterOf } from '../domain/accounts/access.ts'
 import { decodeCursor, idFromCursor, keysetPage } from './paging.ts'
 import { readMessagePage, type MessagePageAt } from './message-pages.ts'
-import { conversationInScope } from './scope.ts'
 
 const DEFAULT_PAGE = 50
 const MAX_PAGE = 200
 
 export async function conversationRoutes(app: FastifyInstance, opts: { services: Services }) {
-  const { store, events, clock } = opts.services
+  const { store, unitLog, units, writer, clock } = opts.services
   const r = app.withTypeProvider<TypeBoxTypeProvider>()
   app.addHook('onRequest', app.authenticate)
 
@@ -55,23 +54,21 @@ export async function conversationRoutes(app: FastifyInstance, opts: { services:
       const before = req.query.cursor ? decodeCursor(req.query.cursor, 2) : undefined
       const status = req.query.status === 'all' ? undefined : req.query.status
       const view = req.query.view === 'all' ? undefined : req.query.view
-      const { result, eventId } = events.snapshot(() =>
-        store.runNow(
-          store.conversations.listConversationDTOs(
-            req.session.workspaceId,
-            {
-              limit: limit + 1,
-              status,
-              q: req.query.q,
-              channelId: req.query.channel,
-              kind: req.query.kind,
-              channelIds: channelFilterOf(req.access),
-              view,
-              label: req.query.label,
-              before: before && { at: before[0]!, id: before[1]! },
-            },
-            { userId: req.access.userId },
-          ),
+      const { result, eventId } = await unitLog.snapshot(() =>
+        store.conversations.listConversationDTOs(
+          req.session.workspaceId,
+          {
+            limit: limit + 1,
+            status,
+            q: req.query.q,
+            channelId: req.query.channel,
+            kind: req.query.kind,
+            channelIds: channelFilterOf(req.access),
+            view,
+            label: req.query.label,
+            before: before && { at: before[0]!, id: before[1]! },
+          },
+          { userId: req.access.userId },
         ),
       )
       const { page, nextCursor } = keysetPage(result, limit, (last) => [last.lastActivityAt, last.id])
@@ -82,12 +79,12 @@ export async function conversationRoutes(app: FastifyInstance, opts: { services:
   // The views' live counts: open conversations assigned to me, to nobody, and all of
   // them, within my channels.
   r.get('/api/conversations/counts', async (req) =>
-    store.runNow(store.conversations.viewCounts(req.session.workspaceId, { userId: req.access.userId }, channelFilterOf(req.access))),
+    units.read(() => store.conversations.viewCounts(req.session.workspaceId, { userId: req.access.userId }, channelFilterOf(req.access))),
   )
 
   r.get('/api/conversations/:id', { schema: { params: Type.Object({ id: Type.Integer({ minimum: 1 }) }) } }, async (req) => {
-    const { result, eventId } = events.snapshot(() =>
-      store.runNow(store.conversations.conversationDTOFor({ userId: req.access.userId }, req.session.workspaceId, req.params.id)),
+    const { result, eventId } = await unitLog.snapshot(() =>
+      store.conversations.conversationDTOFor({ userId: req.access.userId }, req.session.workspaceId, req.params.id),
     )
     if (!result || !canSeeChannel(req.access, result.channelId)) throw Errors.notFound('Conversation')
     return { conversation: result, eventId }
@@ -119,11 +116,11 @@ export async function conversationRoutes(app: FastifyInstance, opts: { services:
           : after !== undefined
             ? { after: idFromCursor(after) }
             : { before: cursor ? decodeCursor(cursor, 1)[0] : undefined }
-      const { result, eventId } = events.snapshot(() => {
+      const { result, eventId } = await unitLog.snapshot(function* () {
         // Another workspace's or channel's conversation answers 404, not an empty page.
-        const channelId = store.runNow(store.conversations.channelOf(ws, req.params.id))
+        const channelId = yield* store.conversations.channelOf(ws, req.params.id)
         if (channelId === undefined || !canSeeChannel(req.access, channelId)) return 'no-conversation' as const
-        return store.runNow(readMessagePage(store.messages, ws, req.params.id, limit, at)) ?? ('no-message' as const)
+        return (yield* readMessagePage(store.messages, ws, req.params.id, limit, at)) ?? ('no-message' as const)
       })
       if (result === 'no-conversation') throw Errors.notFound('Conversation')
       // `around` a message of another conversation: as if it did not exist.
@@ -148,18 +145,20 @@ export async function conversationRoutes(app: FastifyInstance, opts: { services:
     },
     async (req) => {
       const who = { workspaceId: req.session.workspaceId, userId: req.session.userId }
-      conversationInScope(opts.services, req.access, req.params.id)
-      const done = setConversationStatus(
-        { store, writer: opts.services.writer, events, now: () => clock.now() },
-        who,
-        req.params.id,
-        req.body.status,
-      )
+      const id = req.params.id
+      const { done, conversation } = await unitLog.transact(function* (batch) {
+        yield* conversationInScopeUnit(store, req.access, id)
+        const done = yield* setConversationStatusUnit({ repos: store, writer, now: () => clock.now() }, batch, who, id, req.body.status)
+        // As the caller sees it (their own unread); the drain below never changes this conversation.
+        return { done, conversation: (yield* store.conversations.conversationDTOFor({ userId: who.userId }, who.workspaceId, id))! }
+      })
       // A resolved (or pending, issue 14) conversation frees a place under its assignee's cap:
       // the oldest waiting unassigned conversation of their auto-assign channels takes it
       // (after that commit). Only open ones count toward the cap (assignment.ts).
-      if (done.status !== 'open' && done.assignee) opts.services.assignment.drainFor(who.workspaceId, done.assignee.id)
-      return { conversation: store.runNow(store.conversations.conversationDTOFor({ userId: who.userId }, who.workspaceId, req.params.id))! }
+      const assigneeId = done.assignee?.id
+      if (done.status !== 'open' && assigneeId !== undefined)
+        await unitLog.transact((batch) => opts.services.assignment.drainForUnit(batch, who.workspaceId, assigneeId))
+      return { conversation }
     },
   )
 
@@ -170,10 +169,10 @@ export async function conversationRoutes(app: FastifyInstance, opts: { services:
   r.post('/api/conversations/:id/read', { schema: { params: Type.Object({ id: Type.Integer({ minimum: 1 }) }) } }, async (req) => {
     const ws = req.session.workspaceId
     const viewer = { userId: req.access.userId }
-    conversationInScope(opts.services, req.access, req.params.id)
-    const read = events.transact((batch) =>
-      opts.services.store.runNow(opts.services.writer.markRead(batch, ws, req.params.id, viewer.userId, clock.now())),
-    )
+    const read = await unitLog.transact(function* (batch) {
+      yield* conversationInScopeUnit(store, req.access, req.params.id)
+      return yield* writer.markRead(batch, ws, req.params.id, viewer.userId, clock.now())
+    })
     if (!read) throw Errors.notFound('Conversation')
     const { conversation, hadUnread } = read
     // Blue ticks on the customer's phone; off the request path, best effort.

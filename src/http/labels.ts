@@ -1,14 +1,13 @@
 // Labels (issue 14): everyone signed in reads the workspace's labels (the picker and the
 // list's filter need them); admins create, rename, recolour and delete them; anyone who can
 // see a conversation sets its labels. The rules are src/domain/labels/labels.ts's. Changes to
-// the labels themselves run as units of work (issue 17); the list (its stream cursor) and a
-// conversation's labels (the inbox writer) are still synchronous on SQLite.
+// the labels and to a conversation's labels run as units of work on either database (issue 17).
 import type { FastifyInstance } from 'fastify'
 import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { MAX_LABELS_PER_CONVERSATION } from '../domain/labels/labels.ts'
 import type { Services } from '../services.ts'
-import { conversationInScope } from './scope.ts'
+import { conversationInScopeUnit } from '../domain/inbox/conversation-status.ts'
 
 const IdParams = Type.Object({ id: Type.Integer({ minimum: 1 }) })
 // Loose on purpose: the domain checks the name and the colour and names what is wrong
@@ -24,7 +23,10 @@ export async function labelRoutes(app: FastifyInstance, opts: { services: Servic
 
   // `eventId`: the stream position the list is current to (a client applies a later
   // `labels.changed` over it, never an older one).
-  r.get('/api/labels', signedIn, async (req) => labels.list(req.session.workspaceId))
+  r.get('/api/labels', signedIn, async (req) => {
+    const { result, eventId } = await unitLog.snapshot(() => labels.listUnit(req.session.workspaceId))
+    return { labels: result, eventId }
+  })
 
   r.post(
     '/api/labels',
@@ -70,9 +72,13 @@ export async function labelRoutes(app: FastifyInstance, opts: { services: Servic
     },
     async (req) => {
       const ws = req.session.workspaceId
-      conversationInScope(opts.services, req.access, req.params.id)
-      labels.setOnConversation(ws, req.params.id, req.body.labelIds)
-      return { conversation: store.runNow(store.conversations.conversationDTOFor({ userId: req.access.userId }, ws, req.params.id))! }
+      const id = req.params.id
+      const conversation = await unitLog.transact(function* (batch) {
+        yield* conversationInScopeUnit(store, req.access, id)
+        yield* labels.setOnConversationUnit(batch, ws, id, req.body.labelIds)
+        return (yield* store.conversations.conversationDTOFor({ userId: req.access.userId }, ws, id))!
+      })
+      return { conversation }
     },
   )
 }

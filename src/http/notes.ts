@@ -6,7 +6,6 @@ import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Services } from '../services.ts'
 import { idFromCursor, keysetPage } from './paging.ts'
-import { conversationInScope } from './scope.ts'
 
 // A note is for the team, not Meta: room for a proper handover, bounded all the same.
 const NOTE_MAX_CHARS = 10_000
@@ -34,8 +33,8 @@ export async function noteRoutes(app: FastifyInstance, opts: { services: Service
       },
     },
     async (req, reply) => {
-      conversationInScope(opts.services, req.access, req.params.id)
-      const { note } = notes.create(req.access, req.params.id, { text: req.body.text.trim(), mentions: req.body.mentions })
+      // The conversation's scope (404 outside the caller's channels) is checked in the note's own unit.
+      const { note } = await notes.create(req.access, req.params.id, { text: req.body.text.trim(), mentions: req.body.mentions })
       return reply.status(201).send({ note })
     },
   )
@@ -44,8 +43,7 @@ export async function noteRoutes(app: FastifyInstance, opts: { services: Service
     '/api/conversations/:id/notes/:noteId',
     { schema: { params: Type.Object({ id: Type.Integer({ minimum: 1 }), noteId: Type.Integer({ minimum: 1 }) }) } },
     async (req, reply) => {
-      conversationInScope(opts.services, req.access, req.params.id)
-      notes.delete(req.access, req.params.id, req.params.noteId)
+      await notes.delete(req.access, req.params.id, req.params.noteId)
       return reply.status(204).send()
     },
   )
@@ -63,7 +61,7 @@ export async function noteRoutes(app: FastifyInstance, opts: { services: Service
     async (req) => {
       const limit = req.query.limit ?? DEFAULT_PAGE
       const beforeId = req.query.cursor ? idFromCursor(req.query.cursor) : undefined
-      const { mentions, unread } = notes.list(req.access, { limit: limit + 1, beforeId })
+      const { mentions, unread } = await notes.list(req.access, { limit: limit + 1, beforeId })
       const { page, nextCursor } = keysetPage(mentions, limit, (last) => [last.id])
       return { mentions: page, nextCursor, unread }
     },

@@ -78,6 +78,10 @@ const COUNTS_IN = {
 }
 const EXISTS = 'SELECT 1 AS "one" FROM conversations WHERE workspace_id = ? AND id = ?'
 const STATUS = 'SELECT status FROM conversations WHERE workspace_id = ? AND id = ?'
+// PostgreSQL: the row stays locked until the transaction ends, so a concurrent status change
+// waits and then reads the status this one wrote. SQLite has no FOR UPDATE, nor needs it: its
+// write transactions (BEGIN IMMEDIATE) run one at a time.
+const STATUS_FOR_UPDATE = { sqlite: STATUS, postgres: `${STATUS} FOR UPDATE` }
 const IDS_BY_CONTACT = 'SELECT id FROM conversations WHERE workspace_id = ? AND contact_id = ? ORDER BY id'
 // COLLATE "C" on PostgreSQL: byte order, as SQLite's default collation orders the names.
 const LABELS_OF = {
@@ -260,6 +264,11 @@ export class ConversationsRepo {
    * already has that status (nothing to record). Only status (a snooze ends with it): the
    * preview, unread count, window and ordering stay as they are.
    */
+  /** The status, with the row locked for this transaction on PostgreSQL; undefined if not in this workspace. */
+  *statusForUpdate(workspaceId: number, id: number): Q<string | undefined> {
+    return (yield* get<{ status: string }>(STATUS_FOR_UPDATE[yield* dialect()], [workspaceId, id]))?.status
+  }
+
   *setConversationStatus(
     workspaceId: number,
     id: number,

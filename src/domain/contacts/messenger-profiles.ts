@@ -10,13 +10,15 @@
 // (network, 5xx, Meta's busy and rate-limit codes) are retried a few times with backoff.
 import { createHash } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
-import type { EventLog } from '../../events/event-log.ts'
+import type { EventLog, UnitLog } from '../../events/event-log.ts'
 import { GraphError } from '../../channels/graph-http.ts'
 import type { MessengerGraph } from '../../channels/messenger/graph-client.ts'
 import type { Db } from '../../store/db.ts'
 import type { ChannelRow, ContactRow, InboxStore } from '../../store/inbox-store.ts'
 import { ContactsService } from './contacts.ts'
 import { ContactsRepo } from '../../store/contacts.ts'
+import { SqliteRunner, type UnitRunner } from '../../store/runner.ts'
+import type { Q } from '../../store/unit.ts'
 import { retryDelay } from '../sending/outbox-rate.ts'
 import { Wakeup } from '../wakeup.ts'
 import type { InboxWriter } from '../inbox/writer.ts'
@@ -55,6 +57,12 @@ export interface MessengerProfilesDeps {
   /** Messages and conversations change only through the inbox writer. */
   writer: InboxWriter
   events: EventLog
+  /**
+   * Issue 17: the name's write with its events (absent: `events.unitLog()`, SQLite) and the
+   * reads before a fetch (absent: a SqliteRunner on `db`). On PostgreSQL pass both.
+   */
+  unitLog?: UnitLog
+  units?: UnitRunner
   graph: Pick<MessengerGraph, 'userProfile'>
   /** MESSENGER_FETCH_PROFILES: off for apps without profile access. */
   enabled: boolean
@@ -81,10 +89,17 @@ export class MessengerProfiles {
   private readonly refusedPages = new Map<number, string>()
   private readonly contacts: ContactsService
   private readonly wakeup = new Wakeup(() => this.pump())
+  private readonly log: UnitLog
+  private readonly units: UnitRunner
 
   constructor(private readonly deps: MessengerProfilesDeps) {
-    // Still synchronous on SQLite (issue 17): the fetch is I/O outside any unit; its writes go through the inbox store.
-    this.contacts = new ContactsService(new ContactsRepo(), deps.events, deps.now, (unit) => deps.store.runNow(unit))
+    // Only the service's units are used here (rowUnit, dtoUnit), run by this class's UnitLog
+    // or UnitRunner on either database (issue 17): nothing here runs a unit at once on SQLite.
+    this.contacts = new ContactsService(new ContactsRepo(), deps.events, deps.now, () => {
+      throw new Error('MessengerProfiles runs its contact reads as units of work')
+    })
+    this.log = deps.unitLog ?? deps.events.unitLog()
+    this.units = deps.units ?? new SqliteRunner(deps.db.$client)
   }
 
   /**
@@ -153,7 +168,8 @@ export class MessengerProfiles {
   }
 
   private async fetchOne(job: Job): Promise<void> {
-    const target = this.target(job)
+    const target = await this.units.read(() => this.target(job))
+    if (this.stopped) return // the database may be closed
     if (!target) {
       this.jobs.delete(job.contactId)
       return
@@ -175,34 +191,37 @@ export class MessengerProfiles {
       this.remember(job.contactId, Infinity)
       return
     }
-    this.store(contact, name)
+    await this.store(contact, name)
   }
 
   /** The contact and its Page as committed now; undefined when there is nothing to fetch. */
-  private target(job: Job): { contact: ContactRow; channel: ChannelRow; token: string } | undefined {
-    const channel = this.deps.store.runNow(this.deps.store.channels.byId(job.channelId))
+  private *target(job: Job): Q<{ contact: ContactRow; channel: ChannelRow; token: string } | undefined> {
+    const { store } = this.deps
+    const channel = yield* store.channels.byId(job.channelId)
     if (!channel || !channel.enabled || channel.kind !== 'messenger' || !channel.accessToken) return undefined
-    const contact = this.contacts.row(channel.workspaceId, job.contactId)
+    const contact = yield* this.contacts.rowUnit(channel.workspaceId, job.contactId)
     // Named meanwhile (an agent, or an earlier fetch), or not this Page's person.
     if (!contact || contact.kind !== 'messenger' || contact.name !== null || contact.profileName !== null) return undefined
-    if (!this.deps.store.conversationByChannelContact(channel.id, contact.id)) return undefined
+    if (!(yield* store.conversations.conversationByChannelContact(channel.id, contact.id))) return undefined
     if (this.isRefused(contact.id, channel)) return undefined
     return { contact, channel, token: channel.accessToken }
   }
 
   /** One transaction: the name, the contact event, and each of its conversations' events. */
-  private store(contact: ContactRow, profileName: string): void {
+  private async store(contact: ContactRow, profileName: string): Promise<void> {
     const ws = contact.workspaceId
-    this.deps.events.transact((batch) => {
-      const current = this.contacts.row(ws, contact.id)
+    const { store, writer, now } = this.deps
+    const contacts = this.contacts
+    await this.log.transact(function* (batch) {
+      const current = yield* contacts.rowUnit(ws, contact.id)
       if (!current) return
       // The WhatsApp rule: an agent-set name wins over the profile name.
-      const updated = this.deps.store.upsertContact(ws, 'messenger', current.externalId, profileName, null, this.deps.now())
+      const updated = yield* store.contacts.upsertContact(ws, 'messenger', current.externalId, profileName, null, now())
       if (updated.profileName === current.profileName && updated.name === current.name) return
-      batch.emit(ws, 'contact.updated', { contact: this.contacts.dto(updated) })
-      for (const id of this.deps.store.runNow(this.deps.store.conversations.conversationIdsOfContact(ws, contact.id))) {
-        const conversation = this.deps.store.conversation(ws, id)
-        if (conversation) this.deps.writer.conversationChanged(batch, ws, conversation)
+      batch.emit(ws, 'contact.updated', { contact: yield* contacts.dtoUnit(updated) })
+      for (const id of yield* store.conversations.conversationIdsOfContact(ws, contact.id)) {
+        const conversation = yield* store.conversations.conversationDTO(ws, id)
+        if (conversation) writer.conversationChanged(batch, ws, conversation)
       }
     })
   }

@@ -10,20 +10,33 @@
 // without a line: the customer's message right below "Ana resolved this" already says
 // why it is open again, and a campaign's replies (its conversations start resolved)
 // would otherwise each carry a line.
-import type { EventLog } from '../../events/event-log.ts'
+import type { Emitter, UnitLog } from '../../events/event-log.ts'
 import type { ConversationDTO, SystemLineData } from '../../events/types.ts'
-import type { InboxStore } from '../../store/inbox-store.ts'
+import type { InboxRepos } from '../../store/inbox-store.ts'
+import type { Q } from '../../store/unit.ts'
 import { Errors } from '../../errors.ts'
+import { type Access, canSeeChannel } from '../accounts/access.ts'
 import type { InboxWriter } from './writer.ts'
 
 /** What a person sets by hand (issue 14 adds `pending`: waiting on the customer); `snoozed` is snooze.ts's. */
 export type ConversationStatus = 'open' | 'pending' | 'resolved'
 
 export interface ConversationStatusDeps {
-  store: InboxStore
+  /** Repositories only (an InboxStore is one): the unit runs on whichever database runs it (issue 17). */
+  repos: InboxRepos
   writer: InboxWriter
-  events: EventLog
   now: () => number
+}
+
+/**
+ * The conversation's channel when the caller may see it; 404 NOT_FOUND for another
+ * workspace's, an unknown one or one outside the caller's channels (issue 13) — as a unit,
+ * so the check runs in the action's own transaction on either database.
+ */
+export function* conversationInScopeUnit(repos: Pick<InboxRepos, 'conversations'>, access: Access, conversationId: number): Q<number> {
+  const channelId = yield* repos.conversations.channelOf(access.workspaceId, conversationId)
+  if (channelId === undefined || !canSeeChannel(access, channelId)) throw Errors.notFound('Conversation')
+  return channelId
 }
 
 /**
@@ -79,31 +92,47 @@ function statusAction(from: string, to: ConversationStatus): SystemLineData['act
 }
 
 /**
- * Sets the status (and ends a snooze: any status a person sets replaces it); idempotent: the status it already has answers the conversation as
- * it is, with no event and no second line. 404 for an unknown id or another workspace's.
+ * Sets the status (and ends a snooze: any status a person sets replaces it); idempotent: the
+ * status it already has answers the conversation as it is, with no event and no second line.
+ * 404 for an unknown id or another workspace's. A unit of work (issue 17): run it with its
+ * events through a UnitLog (`setConversationStatus` below).
+ *
+ * The status is read with the row locked on PostgreSQL (statusForUpdate): two people
+ * resolving the same conversation at the same moment from two processes each read the
+ * status the other left, so only the first writes a line and an event. On SQLite the
+ * write transaction (BEGIN IMMEDIATE) already runs them one after the other.
  */
-export function setConversationStatus(
+export function* setConversationStatusUnit(
   deps: ConversationStatusDeps,
+  batch: Emitter,
   who: { workspaceId: number; userId: number },
   conversationId: number,
   status: ConversationStatus,
-): ConversationDTO {
+): Q<ConversationDTO> {
   const ws = who.workspaceId
-  return deps.events.transact((batch) => {
-    const now = deps.now()
-    const from = deps.store.conversation(ws, conversationId)?.status
-    const conv = deps.store.setConversationStatus(ws, conversationId, status, now)
-    const current = deps.store.conversation(ws, conversationId)
-    if (!current || from === undefined) throw Errors.notFound('Conversation')
-    if (!conv) return current
-    const data: SystemLineData = {
-      action: statusAction(from, status),
-      actor: { userId: who.userId, name: deps.store.userName(ws, who.userId) ?? 'An agent' },
-    }
-    deps.store.runNow(
-      deps.writer.recordSystemLine(batch, current, { workspaceId: ws, text: systemLineText(data), data, userId: who.userId, now }),
-    )
-    deps.writer.conversationChanged(batch, ws, current)
-    return current
-  })
+  const { conversations, users } = deps.repos
+  const now = deps.now()
+  const from = yield* conversations.statusForUpdate(ws, conversationId)
+  if (from === undefined) throw Errors.notFound('Conversation')
+  const conv = yield* conversations.setConversationStatus(ws, conversationId, status, now)
+  const current = yield* conversations.conversationDTO(ws, conversationId)
+  if (!current) throw Errors.notFound('Conversation')
+  if (!conv) return current
+  const data: SystemLineData = {
+    action: statusAction(from, status),
+    actor: { userId: who.userId, name: (yield* users.nameInWorkspace(ws, who.userId)) ?? 'An agent' },
+  }
+  yield* deps.writer.recordSystemLine(batch, current, { workspaceId: ws, text: systemLineText(data), data, userId: who.userId, now })
+  deps.writer.conversationChanged(batch, ws, current)
+  return current
+}
+
+/** The status change in its own transaction with its events, on the log's database. */
+export function setConversationStatus(
+  deps: ConversationStatusDeps & { unitLog: UnitLog },
+  who: { workspaceId: number; userId: number },
+  conversationId: number,
+  status: ConversationStatus,
+): Promise<ConversationDTO> {
+  return deps.unitLog.transact((batch) => setConversationStatusUnit(deps, batch, who, conversationId, status))
 }

@@ -49,36 +49,27 @@ const sameName = (a: string, b: string) => a.toLowerCase() === b.toLowerCase()
 export interface LabelsDeps {
   repo: LabelsRepo
   now: () => number
+  /** Setting a conversation's labels is the inbox writer's (InboxWriter.setLabels, a unit). */
+  writer?: InboxWriter
   /**
-   * The SQLite inbox, for the two calls not yet units (issue 17): the list's stream cursor
-   * (EventLog.snapshot) and setting a conversation's labels (InboxWriter.setLabels, which
-   * writes through store.labels and emits `conversation.updated`).
+   * Not used since every call is a unit of work run by its caller (issue 17); still accepted
+   * so the wiring in app.ts, which passes them, compiles unchanged. Drop them there.
    */
   store?: InboxStore
-  writer?: InboxWriter
   events?: EventLog
 }
 
 export class Labels {
   constructor(private readonly deps: LabelsDeps) {}
 
-  private inbox(): { store: InboxStore; writer: InboxWriter; events: EventLog } {
-    const { store, writer, events } = this.deps
-    if (!store || !writer || !events)
-      throw new Error('Labels: the inbox (store, writer, events) is needed for this call; it runs on SQLite only')
-    return { store, writer, events }
+  private writer(): InboxWriter {
+    if (!this.deps.writer) throw new Error("Labels: the inbox writer is needed to set a conversation's labels")
+    return this.deps.writer
   }
 
   /** The workspace's labels, by name. */
   listUnit(workspaceId: number): Q<LabelRef[]> {
     return this.deps.repo.list(workspaceId)
-  }
-
-  /** The workspace's labels, by name, and the event id they are current to (SQLite: one snapshot). */
-  list(workspaceId: number): { labels: LabelRef[]; eventId: string } {
-    const { store, events } = this.inbox()
-    const { result, eventId } = events.snapshot(() => store.runNow(this.listUnit(workspaceId)))
-    return { labels: result, eventId }
   }
 
   *createUnit(batch: Emitter, workspaceId: number, input: { name: string; color: string }): Q<LabelRef> {
@@ -126,15 +117,17 @@ export class Labels {
   /**
    * The conversation carries exactly these labels (the caller checked it may see it).
    * An id that is not this workspace's label answers UNKNOWN_LABEL. The same set again: no
-   * event. Synchronous on SQLite: the InboxWriter's setLabels is not a unit yet.
+   * write, no event (undefined).
    */
-  setOnConversation(workspaceId: number, conversationId: number, labelIds: readonly number[]): ConversationDTO | undefined {
-    const { store, writer, events } = this.inbox()
+  *setOnConversationUnit(
+    batch: Emitter,
+    workspaceId: number,
+    conversationId: number,
+    labelIds: readonly number[],
+  ): Q<ConversationDTO | undefined> {
     const ids = [...new Set(labelIds)]
-    return events.transact((batch) => {
-      store.runNow(this.checkIds(workspaceId, ids))
-      return store.runNow(writer.setLabels(batch, workspaceId, conversationId, ids, this.deps.now()))
-    })
+    yield* this.checkIds(workspaceId, ids)
+    return yield* this.writer().setLabels(batch, workspaceId, conversationId, ids, this.deps.now())
   }
 
   private *refuseTaken(workspaceId: number, name: string): Q<void> {

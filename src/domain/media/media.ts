@@ -12,7 +12,8 @@ import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { Transform } from 'node:stream'
 import type { FastifyBaseLogger } from 'fastify'
-import type { EventBatch, EventLog } from '../../events/event-log.ts'
+import type { Emitter, EventLog, UnitLog } from '../../events/event-log.ts'
+import { SqliteRunner, type UnitRunner } from '../../store/runner.ts'
 import type { Q } from '../../store/unit.ts'
 import { sentFromPhoneApp } from '../../events/types.ts'
 import type { ChannelProviders } from '../../channels/index.ts'
@@ -115,6 +116,13 @@ export interface MediaDeps {
   /** Messages and conversations change only through the inbox writer. */
   writer: InboxWriter
   events: EventLog
+  /**
+   * Issue 17: the fetcher's and the uploads' writes with their events (absent:
+   * `events.unitLog()`, SQLite) and their reads (absent: a SqliteRunner on `db`). On
+   * PostgreSQL pass both.
+   */
+  unitLog?: UnitLog
+  units?: UnitRunner
   /** Each channel's uploads and downloads go through its own provider. */
   providers: Pick<ChannelProviders, 'for'>
   /** Where the files live (config.mediaDir: shared by every process on PostgreSQL). */
@@ -130,9 +138,13 @@ export class MediaService {
   private readonly inFlight = new Map<number, Promise<void>>()
   private readonly wakeup = new Wakeup(() => this.pump())
   private readonly repo: MediaRepo
+  private readonly log: UnitLog
+  private readonly units: UnitRunner
 
   constructor(private readonly deps: MediaDeps) {
     this.repo = new MediaRepo()
+    this.log = deps.unitLog ?? deps.events.unitLog()
+    this.units = deps.units ?? new SqliteRunner(deps.db.$client)
     this.dir = deps.mediaDir
     mkdirSync(this.dir, { recursive: true, mode: 0o700 })
   }
@@ -185,34 +197,46 @@ export class MediaService {
     return this.wakeup.stopped
   }
 
-  private pump(): void {
+  private async pump(): Promise<void> {
     if (this.stopped) return
     const now = this.deps.now()
     const free = FETCH_CONCURRENCY - this.inFlight.size
-    if (free > 0) {
-      const due = this.deps.store
-        .runNow(this.repo.dueInboundMedia(now, free + this.inFlight.size))
-        .filter((r) => !this.inFlight.has(r.id))
-        .slice(0, free)
-      for (const row of due) {
-        const p = this.fetchOne(row)
-          .catch((err) => {
-            if (!this.stopped) this.deps.log.error({ err, mediaId: row.id }, 'media: download bookkeeping failed')
-          })
-          .finally(() => {
-            this.inFlight.delete(row.id)
-            this.kick()
-          })
-        this.inFlight.set(row.id, p)
-      }
+    const repo = this.repo
+    const inFlight = this.inFlight.size
+    let read: { due: MediaRow[]; next: number | null }
+    try {
+      // One read: what is due now and when the next one is.
+      read = await this.units.read(function* () {
+        return {
+          due: free > 0 ? yield* repo.dueInboundMedia(now, free + inFlight) : [],
+          next: yield* repo.nextInboundMediaDueAt(now),
+        }
+      })
+    } catch (err) {
+      // The database refused the read (PostgreSQL gone a moment): look again later.
+      if (!this.stopped) this.deps.log.error({ err }, 'media: reading due downloads failed')
+      this.wakeup.after(FETCH_RETRY_BASE_MS)
+      return
     }
-    const next = this.deps.store.runNow(this.repo.nextInboundMediaDueAt(now))
-    if (next !== null) this.wakeup.after(next - now)
+    if (this.stopped) return
+    for (const row of read.due.filter((r) => !this.inFlight.has(r.id)).slice(0, Math.max(0, free))) {
+      const p = this.fetchOne(row)
+        .catch((err) => {
+          if (!this.stopped) this.deps.log.error({ err, mediaId: row.id }, 'media: download bookkeeping failed')
+        })
+        .finally(() => {
+          this.inFlight.delete(row.id)
+          this.kick()
+        })
+      this.inFlight.set(row.id, p)
+    }
+    if (read.next !== null) this.wakeup.after(read.next - now)
   }
 
   private async fetchOne(row: MediaRow): Promise<void> {
     const { store } = this.deps
-    const channel = row.channelId ? store.runNow(store.channels.byId(row.channelId)) : undefined
+    const channelId = row.channelId
+    const channel = channelId ? await this.units.read(() => store.channels.byId(channelId)) : undefined
     const token = channel?.accessToken
     const file = randomBytes(16).toString('hex')
     const dest = path.join(this.dir, file)
@@ -231,40 +255,47 @@ export class MediaService {
       // Stopped meanwhile: the database may be closed; the row is fetched again next start.
       if (this.stopped) return
       const mimeType = row.mimeType ?? got.mimeType ?? got.contentType
-      this.deps.events.transact((batch) => {
-        const stored = this.update(row.id, { state: 'stored', path: file, size: got.size, mimeType, lastError: null })
-        this.patchMessage(stored, batch, { localId: stored.id, url: mediaUrl(stored.id), size: got.size })
-      })
+      await this.log.transact((batch) => this.stored(batch, row, { path: file, size: got.size, mimeType }))
     } catch (err) {
       await rm(dest + '.part', { force: true })
       const attempts = row.attempts + 1
       const reason = (err as Error).message
       if (this.stopped) return
       this.deps.log.warn({ mediaId: row.id, attempts, reason }, 'media: inbound download failed')
-      this.deps.events.transact((batch) => {
-        if (attempts >= FETCH_MAX_ATTEMPTS) {
-          const failed = this.update(row.id, { state: 'failed', attempts, lastError: reason })
-          this.patchMessage(failed, batch, { localId: failed.id, error: 'The file could not be downloaded from WhatsApp.' })
-        } else {
-          this.update(row.id, {
-            attempts,
-            lastError: reason,
-            nextAttemptAt: this.deps.now() + Math.max(500, retryDelay(attempts, FETCH_RETRY_BASE_MS, FETCH_RETRY_CAP_MS)),
-          })
-        }
+      await this.log.transact((batch) => this.failedAttempt(batch, row, attempts, reason))
+    }
+  }
+
+  /** The download is in place: the row says so and its message learns where (one unit). */
+  private *stored(batch: Emitter, row: MediaRow, got: { path: string; size: number; mimeType: string | null }): Q<void> {
+    const stored = yield* this.update(row.id, { state: 'stored', ...got, lastError: null })
+    yield* this.patchMessage(stored, batch, { localId: stored.id, url: mediaUrl(stored.id), size: got.size })
+  }
+
+  /** A failed try: retried later, or given up with the message told (one unit). */
+  private *failedAttempt(batch: Emitter, row: MediaRow, attempts: number, reason: string): Q<void> {
+    if (attempts >= FETCH_MAX_ATTEMPTS) {
+      const failed = yield* this.update(row.id, { state: 'failed', attempts, lastError: reason })
+      yield* this.patchMessage(failed, batch, { localId: failed.id, error: 'The file could not be downloaded from WhatsApp.' })
+    } else {
+      yield* this.update(row.id, {
+        attempts,
+        lastError: reason,
+        nextAttemptAt: this.deps.now() + Math.max(500, retryDelay(attempts, FETCH_RETRY_BASE_MS, FETCH_RETRY_CAP_MS)),
       })
     }
   }
 
-  private update(id: number, set: Partial<NewMedia>): MediaRow {
-    return this.deps.store.runNow(this.repo.updateMedia(id, { ...set, updatedAt: this.deps.now() }))
+  private update(id: number, set: Partial<NewMedia>): Q<MediaRow> {
+    return this.repo.updateMedia(id, { ...set, updatedAt: this.deps.now() })
   }
 
-  private patchMessage(row: MediaRow, batch: EventBatch, add: Record<string, unknown>): void {
+  /** The message carrying the file learns of it (`message.updated`), in the caller's unit. */
+  private *patchMessage(row: MediaRow, batch: Emitter, add: Record<string, unknown>): Q<void> {
     if (!row.messageId) return
-    const msg = this.deps.store.runNow(this.deps.store.messages.messageRowById(row.messageId))
+    const msg = yield* this.deps.store.messages.messageRowById(row.messageId)
     if (!msg) return
-    this.deps.store.runNow(this.deps.writer.updateMessage(batch, msg.id, { media: { ...(msg.media ?? {}), ...add } }))
+    yield* this.deps.writer.updateMessage(batch, msg.id, { media: { ...(msg.media ?? {}), ...add } })
   }
 
   // ---- outbound ---------------------------------------------------------------
@@ -311,7 +342,7 @@ export class MediaService {
       throw err
     }
     const now = this.deps.now()
-    const row = this.deps.store.runNow(
+    const row = await this.units.transact(() =>
       this.repo.insertMediaReturning({
         workspaceId,
         direction: 'out',
@@ -330,8 +361,13 @@ export class MediaService {
   }
 
   /** An upload of this workspace, ready to attach to a message. */
+  uploadUnit(workspaceId: number, id: number): Q<MediaRow | undefined> {
+    return this.repo.storedUpload(workspaceId, id)
+  }
+
+  /** `uploadUnit` at once, for the synchronous SQLite callers (sending's replies, the messages route). */
   upload(workspaceId: number, id: number): MediaRow | undefined {
-    return this.deps.store.runNow(this.repo.storedUpload(workspaceId, id))
+    return this.deps.store.runNow(this.uploadUnit(workspaceId, id))
   }
 
   kindOf(row: MediaRow): UploadKind | null {
@@ -343,7 +379,7 @@ export class MediaService {
    * attachment_id), uploading it (again) when needed: for another channel, or expired.
    */
   async providerIdFor(localMediaId: number, channel: ChannelRow, token: string): Promise<string> {
-    const row = this.deps.store.runNow(this.repo.mediaById(localMediaId))
+    const row = await this.units.read(() => this.repo.mediaById(localMediaId))
     if (!row || !row.path) throw new LocalSendError(LOCAL_REASONS.mediaMissing, false)
     const now = this.deps.now()
     const provider = this.deps.providers.for(channel.kind)
@@ -358,21 +394,33 @@ export class MediaService {
     }
     const file = { bytes, mimeType: row.mimeType ?? 'application/octet-stream', filename: row.filename ?? 'file' }
     const id = await provider.uploadMedia(channel, token, { ...file, kind: this.kindOf(row) })
-    this.update(row.id, { providerMediaId: id, providerUploadedAt: this.deps.now(), channelId: channel.id })
+    await this.units.transact(() =>
+      this.update(row.id, { providerMediaId: id, providerUploadedAt: this.deps.now(), channelId: channel.id }),
+    )
     return id
   }
 
   /** Links uploads to the message that sends them (inside the caller's transaction). */
+  attachUnit(mediaId: number, messageId: number): Q<void> {
+    return this.repo.attachUpload(mediaId, messageId, this.deps.now())
+  }
+
+  /** `attachUnit` at once, inside a synchronous SQLite caller's open transaction (sending's replies). */
   attach(mediaId: number, messageId: number): void {
-    this.deps.store.runNow(this.repo.attachUpload(mediaId, messageId, this.deps.now()))
+    this.deps.store.runNow(this.attachUnit(mediaId, messageId))
   }
 
   // ---- serving ----------------------------------------------------------------
 
-  forServing(workspaceId: number, id: number): { row: MediaRow; file: string } | undefined {
-    const row = this.deps.store.runNow(this.repo.storedMediaFile(workspaceId, id))
+  *forServingUnit(workspaceId: number, id: number): Q<{ row: MediaRow; file: string } | undefined> {
+    const row = yield* this.repo.storedMediaFile(workspaceId, id)
     if (!row || !row.path) return undefined
     return { row, file: path.join(this.dir, path.basename(row.path)) }
+  }
+
+  /** `forServingUnit` at once on SQLite, for the synchronous media route (src/http/media.ts). */
+  forServing(workspaceId: number, id: number): { row: MediaRow; file: string } | undefined {
+    return this.deps.store.runNow(this.forServingUnit(workspaceId, id))
   }
 
   dto(row: MediaRow): MediaDTO {

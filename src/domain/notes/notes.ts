@@ -7,22 +7,27 @@
 // naming anyone else refuses the whole note with MENTION_NO_ACCESS, which names them —
 // a note silently not reaching someone the author meant to tell is the worse failure.
 // Only its author deletes a note; the deletion is an event (`message.deleted`).
-import type { EventLog } from '../../events/event-log.ts'
+import type { Emitter, EventLog, UnitLog } from '../../events/event-log.ts'
 import type { MentionDTO, MessageDTO } from '../../events/types.ts'
 import { Errors } from '../../errors.ts'
-import type { InboxStore } from '../../store/inbox-store.ts'
+import type { InboxRepos } from '../../store/inbox-store.ts'
 import { toMessageDTO } from '../../store/inbox-store.ts'
 import type { Mentionable, MentionsRepo } from '../../store/mentions.ts'
+import type { Q } from '../../store/unit.ts'
 import { canSeeChannel, channelFilterOf, type Access } from '../accounts/access.ts'
+import { conversationInScopeUnit } from '../inbox/conversation-status.ts'
 import type { InboxWriter } from '../inbox/writer.ts'
 import { mentionedNames } from './mention-parse.ts'
 
 export interface NotesDeps {
-  store: InboxStore
+  /** Repositories only (an InboxStore is one): the units run on whichever database runs them (issue 17). */
+  store: InboxRepos
   writer: InboxWriter
-  events: EventLog
   mentions: MentionsRepo
   now: () => number
+  /** Runs the units with their events; absent: `events.unitLog()` (SQLite). */
+  unitLog?: UnitLog
+  events?: EventLog
 }
 
 export interface NewNote {
@@ -36,63 +41,76 @@ export interface NewNote {
 }
 
 export class Notes {
-  constructor(private readonly deps: NotesDeps) {}
+  private readonly log: UnitLog
+
+  constructor(private readonly deps: NotesDeps) {
+    const log = deps.unitLog ?? deps.events?.unitLog()
+    if (!log) throw new Error('Notes: a unitLog (or the SQLite events log) is needed')
+    this.log = log
+  }
 
   /** Writes the note and its mentions in one transaction; 404 outside the caller's channels, 422 for a name they cannot see. */
-  create(access: Access, conversationId: number, input: NewNote): { note: MessageDTO; mentions: MentionDTO[] } {
+  create(access: Access, conversationId: number, input: NewNote): Promise<{ note: MessageDTO; mentions: MentionDTO[] }> {
+    return this.log.transact((batch) => this.createUnit(batch, access, conversationId, input))
+  }
+
+  *createUnit(batch: Emitter, access: Access, conversationId: number, input: NewNote): Q<{ note: MessageDTO; mentions: MentionDTO[] }> {
     const ws = access.workspaceId
     const { store, writer, mentions } = this.deps
-    return this.deps.events.transact((batch) => {
-      const conversation = store.conversation(ws, conversationId)
-      if (!conversation || !canSeeChannel(access, conversation.channelId)) throw Errors.notFound('Conversation')
-      const named = this.whoIsNamed(ws, conversation.channelId, input)
-      const now = this.deps.now()
-      const row = store.runNow(writer.recordNote(batch, conversation, { workspaceId: ws, text: input.text, authorId: access.userId, now }))
-      const created: MentionDTO[] = []
-      for (const person of named) {
-        // Naming oneself tells nobody anything.
-        if (person.id === access.userId) continue
-        const mention = store.runNow(
-          mentions.insert({
-            workspaceId: ws,
-            userId: person.id,
-            conversationId,
-            messageId: row.id,
-            authorId: access.userId,
-            createdAt: now,
-          }),
-        )
-        if (!mention) continue
-        created.push(mention)
-        // To that person alone, and only while they can see the channel (a replay after
-        // they left it does not bring it back).
-        batch.emit(ws, 'mention.created', { mention }, { channelId: conversation.channelId, userId: person.id })
-      }
-      return { note: toMessageDTO(row), mentions: created }
-    })
+    const conversation = yield* store.conversations.conversationDTO(ws, conversationId)
+    if (!conversation || !canSeeChannel(access, conversation.channelId)) throw Errors.notFound('Conversation')
+    const named = yield* this.whoIsNamed(ws, conversation.channelId, input)
+    const now = this.deps.now()
+    const row = yield* writer.recordNote(batch, conversation, { workspaceId: ws, text: input.text, authorId: access.userId, now })
+    const created: MentionDTO[] = []
+    for (const person of named) {
+      // Naming oneself tells nobody anything.
+      if (person.id === access.userId) continue
+      const mention = yield* mentions.insert({
+        workspaceId: ws,
+        userId: person.id,
+        conversationId,
+        messageId: row.id,
+        authorId: access.userId,
+        createdAt: now,
+      })
+      if (!mention) continue
+      created.push(mention)
+      // To that person alone, and only while they can see the channel (a replay after
+      // they left it does not bring it back).
+      batch.emit(ws, 'mention.created', { mention }, { channelId: conversation.channelId, userId: person.id })
+    }
+    return { note: toMessageDTO(row), mentions: created }
   }
 
   /** The author deletes their note and its mentions; 404 for anything that is not a note of this conversation, 403 for someone else's. */
-  delete(access: Access, conversationId: number, noteId: number): void {
-    const ws = access.workspaceId
-    const { store, writer, mentions } = this.deps
-    this.deps.events.transact((batch) => {
-      const note = store.messageById(ws, noteId)
-      const isNote = note?.direction === 'system' && note.type === 'note' && note.conversationId === conversationId
-      if (!note || !isNote || !canSeeChannel(access, note.channelId)) throw Errors.notFound('Note')
-      if (note.senderUserId !== access.userId) throw Errors.noteNotYours()
-      store.runNow(mentions.deleteOfMessage(note.id))
-      store.runNow(writer.deleteNote(batch, note))
-    })
+  delete(access: Access, conversationId: number, noteId: number): Promise<void> {
+    return this.log.transact((batch) => this.deleteUnit(batch, access, conversationId, noteId))
   }
 
-  /** A person's mentions, newest first, in the channels they can see now, and how many are unread. */
-  list(access: Access, opts: { limit: number; beforeId?: number }): { mentions: MentionDTO[]; unread: number } {
+  *deleteUnit(batch: Emitter, access: Access, conversationId: number, noteId: number): Q<void> {
+    const { store, writer, mentions } = this.deps
+    // The conversation first: outside the caller's channels it answers as not there at all.
+    yield* conversationInScopeUnit(store, access, conversationId)
+    const note = yield* store.messages.messageById(access.workspaceId, noteId)
+    const isNote = note?.direction === 'system' && note.type === 'note' && note.conversationId === conversationId
+    if (!note || !isNote || !canSeeChannel(access, note.channelId)) throw Errors.notFound('Note')
+    if (note.senderUserId !== access.userId) throw Errors.noteNotYours()
+    yield* mentions.deleteOfMessage(note.id)
+    yield* writer.deleteNote(batch, note)
+  }
+
+  /** A person's mentions, newest first, in the channels they can see now, and how many are unread (one snapshot). */
+  async list(access: Access, opts: { limit: number; beforeId?: number }): Promise<{ mentions: MentionDTO[]; unread: number }> {
+    return (await this.log.snapshot(() => this.listUnit(access, opts))).result
+  }
+
+  *listUnit(access: Access, opts: { limit: number; beforeId?: number }): Q<{ mentions: MentionDTO[]; unread: number }> {
     const channels = channelFilterOf(access)
-    const { store, mentions } = this.deps
+    const { mentions } = this.deps
     return {
-      mentions: store.runNow(mentions.list(access.workspaceId, access.userId, channels, opts)),
-      unread: store.runNow(mentions.unread(access.workspaceId, access.userId, channels)),
+      mentions: yield* mentions.list(access.workspaceId, access.userId, channels, opts),
+      unread: yield* mentions.unread(access.workspaceId, access.userId, channels),
     }
   }
 
@@ -101,31 +119,35 @@ export class Notes {
    * streams (`mentions.read`), so every tab and device clears them. Ids that are not
    * theirs, or already read, change nothing.
    */
-  markRead(access: Access, ids: readonly number[] | null): { mentionIds: number[]; unread: number } {
+  markRead(access: Access, ids: readonly number[] | null): Promise<{ mentionIds: number[]; unread: number }> {
+    return this.log.transact((batch) => this.markReadUnit(batch, access, ids))
+  }
+
+  *markReadUnit(batch: Emitter, access: Access, ids: readonly number[] | null): Q<{ mentionIds: number[]; unread: number }> {
     const ws = access.workspaceId
-    return this.deps.events.transact((batch) => {
-      const readAt = this.deps.now()
-      const { store, mentions } = this.deps
-      const mentionIds = store.runNow(mentions.markRead(ws, access.userId, ids, readAt))
-      const unread = store.runNow(mentions.unread(ws, access.userId, channelFilterOf(access)))
-      if (mentionIds.length > 0) batch.emit(ws, 'mentions.read', { mentionIds, readAt, unread }, { userId: access.userId })
-      return { mentionIds, unread }
-    })
+    const readAt = this.deps.now()
+    const { mentions } = this.deps
+    const mentionIds = yield* mentions.markRead(ws, access.userId, ids, readAt)
+    const unread = yield* mentions.unread(ws, access.userId, channelFilterOf(access))
+    if (mentionIds.length > 0) batch.emit(ws, 'mentions.read', { mentionIds, readAt, unread }, { userId: access.userId })
+    return { mentionIds, unread }
   }
 
   /**
    * The people the note names, each able to see the channel; the first who cannot
    * refuses the note (MENTION_NO_ACCESS, naming them).
    */
-  private whoIsNamed(workspaceId: number, channelId: number, input: NewNote): Mentionable[] {
-    const { store, mentions } = this.deps
-    const people = store.runNow(mentions.people(workspaceId))
+  private *whoIsNamed(workspaceId: number, channelId: number, input: NewNote): Q<Mentionable[]> {
+    const { mentions } = this.deps
+    const people = yield* mentions.people(workspaceId)
     const byId = new Map(people.map((p) => [p.id, p]))
-    const canSee = (p: Mentionable) => !p.disabled && (p.role === 'admin' || store.runNow(mentions.isMember(channelId, p.id)))
-    const refuse = (p: Mentionable): never => {
+    const canSee = function* (p: Mentionable): Q<boolean> {
+      return !p.disabled && (p.role === 'admin' || (yield* mentions.isMember(channelId, p.id)))
+    }
+    const refuse = function* (p: Mentionable): Q<never> {
       const why = p.disabled
         ? 'their account is deactivated'
-        : `they do not work the channel “${store.runNow(mentions.channelName(channelId)) ?? 'of this conversation'}”`
+        : `they do not work the channel “${(yield* mentions.channelName(channelId)) ?? 'of this conversation'}”`
       throw Errors.mentionNoAccess(p.name, why)
     }
     const named = mentionedNames(
@@ -140,7 +162,7 @@ export class Notes {
       if (!p) throw Errors.mentionUnknown()
       const name = p.name.trim().toLowerCase()
       if (!named.has(name)) continue
-      if (!canSee(p)) refuse(p)
+      if (!(yield* canSee(p))) yield* refuse(p)
       settled.add(name)
       out.set(p.id, p)
     }
@@ -150,8 +172,9 @@ export class Notes {
       if (settled.has(name)) continue
       const bearers = people.filter((p) => !p.disabled && p.name.trim().toLowerCase() === name)
       if (bearers.length === 0) continue
-      const able = bearers.filter(canSee)
-      if (able.length === 0) refuse(bearers[0]!)
+      const able: Mentionable[] = []
+      for (const p of bearers) if (yield* canSee(p)) able.push(p)
+      if (able.length === 0) yield* refuse(bearers[0]!)
       for (const p of able) out.set(p.id, p)
     }
     return [...out.values()]
