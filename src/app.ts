@@ -282,7 +282,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       now: clock.now,
       runNow,
     }),
-    labels: new Labels({ repo: store.labels.repo, store, writer, events, now: clock.now }),
+    labels: new Labels({ repo: store.labels.repo, writer, now: clock.now }),
     snoozes: new Snoozes({
       repo: new SnoozeRepo(),
       store,
@@ -294,7 +294,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       onError: (err) => app.log.error({ err }, 'snooze wake-up failed'),
     }),
     canned: new CannedReplies({ repo: new CannedRepliesRepo(), now: clock.now }),
-    notes: new Notes({ store, writer, events, mentions: new MentionsRepo(), now: clock.now }),
+    notes: new Notes({ store, writer, unitLog: events.unitLog(), mentions: new MentionsRepo(), now: clock.now }),
     // Issue 15: the figures read facts the database keeps at write time (migration report_triggers).
     reports: new Reports({
       repo: reportsRepo,

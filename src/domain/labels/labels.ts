@@ -10,10 +10,9 @@
 // so one small event updates every chip; any later read of a conversation already has the
 // new names. Setting a conversation's labels is the writer's (writer.ts setLabels), with
 // its own `conversation.updated`, and never marks anything unread or moves it in the list.
-import type { Emitter, EventLog } from '../../events/event-log.ts'
+import type { Emitter } from '../../events/event-log.ts'
 import type { ConversationDTO, LabelRef } from '../../events/types.ts'
 import { Errors } from '../../errors.ts'
-import type { InboxStore } from '../../store/inbox-store.ts'
 import type { LabelsRepo } from '../../store/labels.ts'
 import type { Q } from '../../store/unit.ts'
 import type { InboxWriter } from '../inbox/writer.ts'
@@ -51,12 +50,6 @@ export interface LabelsDeps {
   now: () => number
   /** Setting a conversation's labels is the inbox writer's (InboxWriter.setLabels, a unit). */
   writer?: InboxWriter
-  /**
-   * Not used since every call is a unit of work run by its caller (issue 17); still accepted
-   * so the wiring in app.ts, which passes them, compiles unchanged. Drop them there.
-   */
-  store?: InboxStore
-  events?: EventLog
 }
 
 export class Labels {

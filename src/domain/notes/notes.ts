@@ -7,7 +7,7 @@
 // naming anyone else refuses the whole note with MENTION_NO_ACCESS, which names them —
 // a note silently not reaching someone the author meant to tell is the worse failure.
 // Only its author deletes a note; the deletion is an event (`message.deleted`).
-import type { Emitter, EventLog, UnitLog } from '../../events/event-log.ts'
+import type { Emitter, UnitLog } from '../../events/event-log.ts'
 import type { MentionDTO, MessageDTO } from '../../events/types.ts'
 import { Errors } from '../../errors.ts'
 import type { InboxRepos } from '../../store/inbox-store.ts'
@@ -25,9 +25,8 @@ export interface NotesDeps {
   writer: InboxWriter
   mentions: MentionsRepo
   now: () => number
-  /** Runs the units with their events; absent: `events.unitLog()` (SQLite). */
-  unitLog?: UnitLog
-  events?: EventLog
+  /** Runs the units with their events, on either database. */
+  unitLog: UnitLog
 }
 
 export interface NewNote {
@@ -44,9 +43,7 @@ export class Notes {
   private readonly log: UnitLog
 
   constructor(private readonly deps: NotesDeps) {
-    const log = deps.unitLog ?? deps.events?.unitLog()
-    if (!log) throw new Error('Notes: a unitLog (or the SQLite events log) is needed')
-    this.log = log
+    this.log = deps.unitLog
   }
 
   /** Writes the note and its mentions in one transaction; 404 outside the caller's channels, 422 for a name they cannot see. */
