@@ -7,6 +7,7 @@ import { existsSync, readdirSync } from 'node:fs'
 import path from 'node:path'
 import t, { type Test } from 'tap'
 import { twoChannelServer, otherWorkspaceAdmin } from './helpers/team-fixtures.ts'
+import { envelope, status, value } from './helpers/wa.ts'
 import { uploadMedia } from './helpers/media-files.ts'
 import { connectSse } from './helpers/sse.ts'
 
@@ -59,6 +60,10 @@ async function stocked(t: Test) {
   t.equal((await api('PUT', `/api/conversations/${ottoX}/labels`, { labelIds: [label.id] })).status, 200)
   t.equal((await api('PATCH', `/api/contacts/${rita}`, { tags: ['vip'] })).status, 200)
   t.equal((await api('POST', `/api/conversations/${ritaY}/read`, {})).status, 200)
+  // A status for a message Parley never stored (sent from another app): kept, naming her number.
+  const kept = await s.webhook(envelope(value({ statuses: [status('wamid.elsewhere-1', 'delivered', RITA)] })))
+  t.equal(kept.status, 200)
+  t.equal(db.prepare(`SELECT count(*) FROM pending_statuses WHERE instr(raw, ?) > 0`).pluck().get(RITA), 1, 'a kept status names her')
   // A campaign that reached both (a fixture row: campaigns need Meta's templates).
   const ws = ts.workspaceId
   const campaignId = db

@@ -102,6 +102,9 @@ function erasureSql(pg: boolean) {
     tags: `DELETE FROM contact_tags WHERE contact_id = ?`,
     lists: `DELETE FROM contact_list_members WHERE contact_id = ?`,
     rawWebhooks: pg ? `DELETE FROM raw_webhooks WHERE strpos(body, ?) > 0` : `DELETE FROM raw_webhooks WHERE instr(body, ?) > 0`,
+    // A status kept for a message Parley never stored (sent from another app, or not yet
+    // named) carries the customer's number as its recipient_id, in the kept webhook.
+    pendingRaw: pg ? `DELETE FROM pending_statuses WHERE strpos(raw, ?) > 0` : `DELETE FROM pending_statuses WHERE instr(raw, ?) > 0`,
     // The contact's own search rows go with it (SQLite: trigger contact_search_ad).
     contact: `DELETE FROM contacts WHERE id = ? AND workspace_id = ?`,
   }
@@ -194,6 +197,7 @@ export class ContactErasureRepo {
     yield* n(S.lists, [contactId])
     // Signed payloads kept raw (unknown fields, failures) that carry the contact's id.
     const rawWebhooks = externalId.length >= 5 ? yield* n(S.rawWebhooks, [externalId]) : 0
+    if (externalId.length >= 5) yield* n(S.pendingRaw, [externalId])
     yield* n(S.contact, [contactId, workspaceId])
     return {
       counts: { conversations, messages, media, mediaFiles: files.length, campaignRows, mentions, events, rawWebhooks },
