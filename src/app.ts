@@ -71,7 +71,6 @@ import { InlineFacts, ThreadFacts } from './domain/reports/report-threads.ts'
 import { AuditLogRepo } from './store/audit-log.ts'
 import { sqliteConn } from './store/conn.ts'
 import { type Q, runSync } from './store/unit.ts'
-import { eventBatchOf, sqliteOnly } from './domain/sqlite-only.ts'
 import { SqliteRunner } from './store/runner.ts'
 import { AuditLog } from './domain/audit/audit-log.ts'
 import { SecretBox } from './store/secret-box.ts'
@@ -330,11 +329,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Inside the webhook's transaction (commits or rolls back with the message):
   effects
     // A status for a wamid Parley has not stored may name one of its sends (biz_opaque_callback_data).
-    .onUnknownStatus(({ channel, status, batch }) =>
-      sqliteOnly('Outbox.reconcileStatus', () =>
-        sending.outbox.reconcileStatus(channel, status, eventBatchOf(batch, 'Outbox.reconcileStatus')),
-      ),
-    )
+    .onUnknownStatus(({ channel, status, batch }) => sending.outbox.reconcileStatus(channel, status, batch))
     // A customer's media (or the phone app's) starts downloading.
     .onMessageStored(({ channel, message }) => sending.media.onInboundStored(channel, message))
     // A reply to a campaign is attributed to it; STOP and the other keywords opt the contact out.

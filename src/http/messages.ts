@@ -80,7 +80,7 @@ export async function messageRoutes(app: FastifyInstance, opts: { services: Serv
     { schema: { params: Type.Object({ id: Type.Integer({ minimum: 1 }), messageId: Type.Integer({ minimum: 1 }) }) } },
     async (req, reply) => {
       conversationInScope(opts.services, req.access, req.params.id)
-      const message = replies.retry(req.session.workspaceId, req.params.id, req.params.messageId)
+      const message = await replies.retry(req.session.workspaceId, req.params.id, req.params.messageId)
       return reply.status(202).send({ message })
     },
   )

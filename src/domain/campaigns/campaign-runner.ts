@@ -329,13 +329,11 @@ export class CampaignRunner {
           now,
           alongside: function* (row) {
             yield* recipients.link(cl.recipientId, row.id)
-            yield* sqliteOnly('Outbox.enqueue', () =>
-              d.outbox.enqueue(
-                row,
-                channel.kind,
-                { to: contact.externalId, broadcast: true, content: { type: 'template', template: built.message } },
-                { priority: CAMPAIGN_PRIORITY },
-              ),
+            yield* d.outbox.enqueue(
+              row,
+              channel.kind,
+              { to: contact.externalId, broadcast: true, content: { type: 'template', template: built.message } },
+              { priority: CAMPAIGN_PRIORITY },
             )
           },
         },

@@ -5,12 +5,16 @@
 //   throttle (130429)                                      → the whole number pauses
 //   permanent (131047, 131026, 132xxx, 190, 100, 368, …)    → failed after one attempt
 //   ambiguous (the request left, no answer came)           → unknown, never resent by itself
+// Every read and transition is one of the outbox's units of work, run in its own transaction
+// through the UnitLog (issue 17): the same worker on SQLite and PostgreSQL.
 import type { FastifyBaseLogger } from 'fastify'
 import { GraphError } from '../../channels/graph-http.ts'
 import type { ChannelProviders } from '../../channels/index.ts'
 import type { ChannelRow } from '../../store/inbox-store.ts'
+import type { Emitter, UnitLog } from '../../events/event-log.ts'
+import type { Q } from '../../store/unit.ts'
 import { classify, localReasons, plainReason } from './meta-errors.ts'
-import type { Outbox, OutboxRow } from './outbox.ts'
+import type { Failure, Outbox, OutboxRow } from './outbox.ts'
 import { retryDelay, type SendRateLimiter } from './outbox-rate.ts'
 import { Wakeup } from '../wakeup.ts'
 
@@ -47,9 +51,11 @@ export interface WorkerOptions {
 }
 
 export interface WorkerDeps {
-  /** The channel a row goes out on (its token, its kind). */
-  channels: { byId(id: number): ChannelRow | undefined }
+  /** The channel a row goes out on (its token, its kind): a repository unit (store/channels.ts). */
+  channels: { byId(id: number): Q<ChannelRow | undefined> }
   outbox: Outbox
+  /** Runs the outbox's units, each in its own transaction, and publishes their events after the commit. */
+  units: UnitLog
   /** Each channel's provider sends what it stored (channels/provider.ts). */
   providers: Pick<ChannelProviders, 'for'>
   limiter: SendRateLimiter
@@ -88,11 +94,20 @@ export class OutboxWorker {
   }
 
   start(): void {
-    const abandoned = this.deps.outbox.abandonSending()
-    if (abandoned > 0) {
-      this.deps.log.warn({ count: abandoned }, 'outbox: sends interrupted by the last stop are now unknown (not resent)')
-    }
+    // On SQLite the transaction runs at once, inside this call: no pass claims before it.
+    // On PostgreSQL only expired leases are abandoned (outbox.ts), as every pass does too.
+    void this.transact((b) => this.deps.outbox.abandonSending(b)).then(
+      (abandoned) => {
+        if (abandoned > 0)
+          this.deps.log.warn({ count: abandoned }, 'outbox: sends interrupted by the last stop are now unknown (not resent)')
+      },
+      (err: unknown) => this.deps.log.error({ err }, 'outbox: abandoning interrupted sends failed'),
+    )
     this.wakeup.start()
+  }
+
+  private transact<T>(unit: (batch: Emitter) => Q<T>): Promise<T> {
+    return this.deps.units.transact(unit)
   }
 
   /** Stops claiming; waits up to `graceMs` for calls in flight (their rows stay `sending` otherwise). */
@@ -113,15 +128,21 @@ export class OutboxWorker {
   }
 
   /** One pass: claims what is due; returns when to look again (ms), Infinity when nothing waits. */
-  private run(): number {
+  private async run(): Promise<number> {
     try {
       let wake = Infinity
       const now = this.deps.now()
-      this.deps.outbox.abandonSending(now, new Set(this.inFlight.keys()))
-      for (const channelId of this.deps.outbox.dueChannels(now)) {
-        wake = Math.min(wake, this.claimFor(channelId, now))
+      const { outbox } = this.deps
+      const skip = new Set(this.inFlight.keys())
+      // One transaction for the pass's look: the leases that ran out, what is due, the next
+      // retry (claims below touch only rows due by `now`, never the next retry's).
+      const { due, next } = await this.transact(function* (b) {
+        yield* outbox.abandonSending(b, now, skip)
+        return { due: yield* outbox.dueChannels(now), next: yield* outbox.nextDueAt(now) }
+      })
+      for (const channelId of due) {
+        wake = Math.min(wake, await this.claimFor(channelId, now))
       }
-      const next = this.deps.outbox.nextDueAt(now)
       if (next !== null) wake = Math.min(wake, next)
       return wake === Infinity ? Infinity : wake - now
     } catch (err) {
@@ -131,16 +152,18 @@ export class OutboxWorker {
   }
 
   /** Claims what this number may send now; returns when to look again. */
-  private claimFor(channelId: number, now: number): number {
-    const { limiter, outbox } = this.deps
-    const channel = this.deps.channels.byId(channelId)
+  private async claimFor(channelId: number, now: number): Promise<number> {
+    const { limiter, outbox, channels } = this.deps
     const busy = this.perChannel.get(channelId) ?? 0
     // Evenly paced, never a burst (outbox-rate.ts).
     const free = limiter.paced(channelId, now)
     const n = Math.min(free, this.maxInFlight - busy)
     if (free <= 0) return limiter.nextPacedAt(channelId, now)
     if (n <= 0) return Infinity // a completion kicks the worker
-    const rows = outbox.claim(channelId, n, this.leaseMs)
+    const leaseMs = this.leaseMs
+    const { channel, rows } = await this.transact(function* (b) {
+      return { channel: yield* channels.byId(channelId), rows: yield* outbox.claim(b, channelId, n, leaseMs) }
+    })
     for (const row of rows) {
       limiter.take(channelId, now)
       this.launch(row, channel)
@@ -168,12 +191,12 @@ export class OutboxWorker {
   private async process(row: OutboxRow, channel: ChannelRow | undefined): Promise<void> {
     const { outbox } = this.deps
     if (!channel || !channel.enabled) {
-      outbox.markFailed(row.id, { code: null, title: 'Channel disabled', reason: `The ${this.label(channel)} is disconnected.` })
+      await this.failed(row.id, { code: null, title: 'Channel disabled', reason: `The ${this.label(channel)} is disconnected.` })
       return
     }
     const token = channel.accessToken
     if (!token) {
-      outbox.markFailed(row.id, {
+      await this.failed(row.id, {
         code: null,
         title: 'No access token',
         reason: `The ${this.label(channel)} has no access token; an admin must configure it.`,
@@ -192,12 +215,16 @@ export class OutboxWorker {
             .providerIdFor(localMediaId, channel, token)
             .catch((err: unknown) => Promise.reject(err instanceof GraphError && err.kind === 'ambiguous' ? asNotSent(err) : err)),
       })
-      outbox.markSent(row.id, res.wamid)
+      await this.transact((b) => outbox.markSent(b, row.id, res.wamid))
       this.deps.limiter.succeeded(row.channelId)
       this.deps.onOutcome?.({ channelId: row.channelId, channelKind: channel.kind, result: 'sent', code: null })
     } catch (err) {
-      this.handleError(row, err, startedAt, channel.kind)
+      await this.handleError(row, err, startedAt, channel.kind)
     }
+  }
+
+  private failed(id: number, failure: Failure): Promise<void> {
+    return this.transact((b) => this.deps.outbox.markFailed(b, id, failure))
   }
 
   /** What agents call the channel: its provider's word for it. */
@@ -205,7 +232,7 @@ export class OutboxWorker {
     return channel ? this.deps.providers.for(channel.kind).label : 'WhatsApp number'
   }
 
-  private handleError(row: OutboxRow, err: unknown, startedAt: number, kind: ChannelRow['kind'] = 'whatsapp'): void {
+  private handleError(row: OutboxRow, err: unknown, startedAt: number, kind: ChannelRow['kind'] = 'whatsapp'): Promise<void> {
     const { outbox, limiter, log } = this.deps
     const now = this.deps.now()
     const told = (result: SendOutcome['result'], code: number | null = null) =>
@@ -213,23 +240,23 @@ export class OutboxWorker {
     if (err instanceof LocalSendError) {
       told('local')
       if (err.retryable) return this.retry(row, null, err.reason, kind)
-      return outbox.markFailed(row.id, { code: null, title: 'Not sent', reason: err.reason })
+      return this.failed(row.id, { code: null, title: 'Not sent', reason: err.reason })
     }
     if (!(err instanceof GraphError)) {
       told('local')
       log.error({ err, outboxId: row.id }, 'outbox: unexpected error while sending')
-      return outbox.markFailed(row.id, { code: null, title: 'Not sent', reason: 'Parley hit an internal error while sending.' })
+      return this.failed(row.id, { code: null, title: 'Not sent', reason: 'Parley hit an internal error while sending.' })
     }
     log.warn({ outboxId: row.id, kind: err.kind, code: err.code, httpStatus: err.httpStatus }, 'outbox: send failed')
     told(resultOf(err), err.kind === 'meta' ? err.code : null)
     switch (err.kind) {
       case 'ambiguous':
-        return outbox.markUnknown(row.id, err.message)
+        return this.transact((b) => outbox.markUnknown(b, row.id, err.message))
       case 'not_sent':
         return this.retry(row, null, localReasons(kind).network, kind)
       case 'http':
         if ((err.httpStatus ?? 0) >= 500) return this.retry(row, null, `HTTP ${err.httpStatus}`, kind)
-        return outbox.markFailed(row.id, { code: null, title: `HTTP ${err.httpStatus}`, reason: localReasons(kind).http })
+        return this.failed(row.id, { code: null, title: `HTTP ${err.httpStatus}`, reason: localReasons(kind).http })
       case 'meta': {
         const cls = classify(err.code)
         if (cls === 'throttle') {
@@ -239,24 +266,26 @@ export class OutboxWorker {
           // Worth a line of its own: a number whose margin keeps widening has a jittery
           // link to Meta (or a rate set above Meta's), and runs slower for it.
           if (marginMs !== before) log.warn({ channelId: row.channelId, marginMs }, 'outbox: 130429, pacing margin widened')
-          return outbox.scheduleRetry(row.id, at, err.code, err.title ?? err.message, false)
+          const title = err.title ?? err.message
+          return this.transact((b) => outbox.scheduleRetry(b, row.id, at, err.code, title, false))
         }
         // An unlisted code on a 5xx is Meta's own trouble: worth another try.
         if (cls === 'transient' || (err.httpStatus ?? 0) >= 500) return this.retry(row, err.code, err.title ?? err.message, kind)
-        return outbox.markFailed(row.id, { code: err.code, title: err.title, reason: plainReason(err.code, err.details, kind) })
+        return this.failed(row.id, { code: err.code, title: err.title, reason: plainReason(err.code, err.details, kind) })
       }
     }
+    return Promise.resolve()
   }
 
-  private retry(row: OutboxRow, code: number | null, text: string, kind: ChannelRow['kind'] = 'whatsapp'): void {
+  private retry(row: OutboxRow, code: number | null, text: string, kind: ChannelRow['kind'] = 'whatsapp'): Promise<void> {
     const { outbox, options } = this.deps
     if (row.attempts >= options.maxAttempts) {
       const reasons = localReasons(kind)
       const why = code !== null ? plainReason(code, null, kind).replace(/[;,]? ?Parley will try again\.$/, '.') : reasons.unreachable
-      return outbox.markFailed(row.id, { code, title: text, reason: `${why} ${reasons.exhausted}` })
+      return this.failed(row.id, { code, title: text, reason: `${why} ${reasons.exhausted}` })
     }
-    const delay = retryDelay(row.attempts, options.retryBaseMs, options.retryCapMs, this.random)
-    outbox.scheduleRetry(row.id, this.deps.now() + delay, code, text)
+    const at = this.deps.now() + retryDelay(row.attempts, options.retryBaseMs, options.retryCapMs, this.random)
+    return this.transact((b) => outbox.scheduleRetry(b, row.id, at, code, text))
   }
 }
 

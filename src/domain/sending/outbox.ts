@@ -1,20 +1,21 @@
 // The outbox: one row per outbound message, and every transition of its state machine
 //   queued → sending (attempt + lease) → sent (wamid) | failed (code, reason) | unknown
 // committed with the message's own status and a `message.updated` event in one
-// transaction. Synchronous: the worker (outbox-worker.ts) does the HTTP calls between
-// these commits, never inside them.
-import type { EventBatch, EventLog } from '../../events/event-log.ts'
-import type { Db } from '../../store/db.ts'
-import { toMessageDTO, type ChannelRow, type InboxStore, type MessageRow, type NewMessage } from '../../store/inbox-store.ts'
+// transaction. Issue 17: each operation is a unit of work (store/unit.ts) taking the unit's
+// `Emitter`, so the same transitions run on SQLite and PostgreSQL; the worker
+// (outbox-worker.ts) runs each in its own transaction through a UnitLog and does the HTTP
+// calls between them, never inside. A unit is lazy: a call neither yielded nor run does nothing.
+import type { Emitter } from '../../events/event-log.ts'
+import type { ChannelRow, MessageRow, NewMessage } from '../../store/inbox-store.ts'
+import type { MessagesRepo } from '../../store/messages.ts'
+import type { ChannelsRepo } from '../../store/channels.ts'
 import { OutboxRepo, type NewOutboxRow, type OutboxRow } from '../../store/outbox.ts'
-import { sqliteConn } from '../../store/conn.ts'
-import { runSync, type Q } from '../../store/unit.ts'
+import { dialect, type Q } from '../../store/unit.ts'
 import type { MessageStatus } from '../../store/schema.ts'
 import type { ChannelProviders } from '../../channels/index.ts'
 import type { OutboundMessage } from '../../channels/provider.ts'
 import type { ChannelKind } from '../../events/types.ts'
-import { statusErrorOf, type WaStatus, type WaStatusName } from '../../channels/whatsapp/parse.ts'
-import { applyStatus } from '../inbox/message-status.ts'
+import type { WaStatus } from '../../channels/whatsapp/parse.ts'
 import { localReasons } from './meta-errors.ts'
 import type { InboxWriter } from '../inbox/writer.ts'
 
@@ -24,14 +25,23 @@ export type { OutboxRow } from '../../store/outbox.ts'
 const PRE_SENT = new Set<MessageStatus>(['pending', 'queued', 'sending', 'unknown'])
 
 export interface OutboxDeps {
-  db: Db
-  store: InboxStore
+  /** Repositories only (no connection of their own): the outbox runs on whichever database its units run on. */
+  repos: { messages: MessagesRepo; channels: Pick<ChannelsRepo, 'kindOf'> }
   /** Messages change only through the inbox writer (their status, their wamid). */
   writer: InboxWriter
-  events: EventLog
+  /**
+   * The event log's epoch, read when a callback tag is made or read (PostgreSQL's log
+   * learns it at start, after the outbox is built).
+   */
+  epoch: () => string
   /** Each channel's provider writes its own stored bodies. */
   providers: Pick<ChannelProviders, 'for'>
   now: () => number
+  /**
+   * SQLite only: runs a unit in its own transaction at once (EventLog.unitLog().transactSync),
+   * for the synchronous callers that remain (requeue's). Absent on PostgreSQL.
+   */
+  transactSync?: <T>(unit: (batch: Emitter) => Q<T>) => T
 }
 
 /** Thrown when anything but an outbound message is handed to the outbox (issue 14). */
@@ -64,28 +74,32 @@ export class Outbox {
     const resend = resendOf(row)
     // An agent's resend is a new attempt with its own tag (`id.n`): a late status of the
     // abandoned attempt (its wamid is gone from the message) never settles this one.
-    return `parley:${this.deps.events.epoch}:${row.id}${resend > 0 ? `.${resend}` : ''}`
+    return `parley:${this.deps.epoch()}:${row.id}${resend > 0 ? `.${resend}` : ''}`
   }
 
   parseCallbackData(data: string | null): { id: number; resend: number } | undefined {
     const m = data ? /^parley:([^:]+):(\d+)(?:\.(\d+))?$/.exec(data) : null
-    if (!m || m[1] !== this.deps.events.epoch) return undefined
+    if (!m || m[1] !== this.deps.epoch()) return undefined
     const id = Number(m[2])
     const resend = m[3] === undefined ? 0 : Number(m[3])
     return Number.isSafeInteger(id) && Number.isSafeInteger(resend) ? { id, resend } : undefined
   }
 
   /**
-   * Inside the caller's transaction (the message is inserted in the same one). The
-   * channel's provider writes the stored body (channels/provider.ts), and the same
-   * provider sends it later; the outbox never reads inside it but for its own `_parley`.
+   * The outbox row of a message just inserted, in the caller's unit (the message is
+   * inserted in the same one). The channel's provider writes the stored body
+   * (channels/provider.ts), and the same provider sends it later; the outbox never reads
+   * inside it but for its own `_parley`.
+   *
+   * Not a generator on purpose: the refusal is thrown at the call, before any step, so a
+   * caller that only calls it (a bug) is stopped as loudly as one that yields it.
    */
   enqueue(
     message: MessageRow,
     channel: ChannelKind,
     send: Omit<OutboundMessage, 'messageId'>,
     opts: { priority?: number } = {},
-  ): OutboxRow {
+  ): Q<OutboxRow> {
     // Issue 14: only an outbound message is ever sent. A note or a line of the team's
     // activity (direction `system`) or a customer's message here is a bug, refused loudly
     // and rolled back with the caller's transaction — never a request to Meta.
@@ -93,145 +107,135 @@ export class Outbox {
     const now = this.deps.now()
     const kind = send.content.type
     const payload = this.deps.providers.for(channel).buildSend({ ...send, messageId: message.id })
-    return this.now(
-      this.repo.insert({
-        workspaceId: message.workspaceId,
-        channelId: message.channelId,
-        conversationId: message.conversationId,
-        messageId: message.id,
-        kind,
-        payload,
-        priority: opts.priority ?? 0,
-        state: 'queued',
-        nextAttemptAt: now,
-        createdAt: now,
-        updatedAt: now,
-      }),
-    )
+    return this.repo.insert({
+      workspaceId: message.workspaceId,
+      channelId: message.channelId,
+      conversationId: message.conversationId,
+      messageId: message.id,
+      kind,
+      payload,
+      priority: opts.priority ?? 0,
+      state: 'queued',
+      nextAttemptAt: now,
+      createdAt: now,
+      updatedAt: now,
+    })
   }
 
-  byId(id: number): OutboxRow | undefined {
-    return this.now(this.repo.byId(id))
+  byId(id: number): Q<OutboxRow | undefined> {
+    return this.repo.byId(id)
   }
 
-  byMessage(messageId: number): OutboxRow | undefined {
-    return this.now(this.repo.byMessage(messageId))
+  byMessage(messageId: number): Q<OutboxRow | undefined> {
+    return this.repo.byMessage(messageId)
   }
 
   /**
-   * At start: a row still `sending` belonged to a process that died mid-call. Meta may
-   * or may not have the message; resending could deliver it twice, so it becomes
-   * `unknown` and waits for a status webhook (or an agent's explicit retry).
-   * With `leaseBefore`, only rows whose lease ran out (a call that never returned).
+   * Sends whose answer will never be recorded become `unknown`: Meta may or may not have
+   * the message, and resending could deliver it twice, so each waits for a status webhook
+   * (or an agent's explicit retry). One transaction for all of them.
+   * - SQLite, at start (no `leaseBefore`): every row still `sending` (one process: none is
+   *   this one's). With `leaseBefore`: the rows whose lease ran out before it.
+   * - PostgreSQL: always only the rows whose lease ran out by the database's clock (another
+   *   process may be sending the others right now), locked by expireLeases and moved here,
+   *   in the same transaction: never a separate re-check, which another process could have
+   *   re-queued in between.
+   * `skip`: this process's own sends in flight (their answer is still coming).
    */
-  abandonSending(leaseBefore?: number, skip?: Set<number>): number {
-    // At start every row in `sending` (one process: none is this one's); later, the leases that ran out.
-    const ids =
-      leaseBefore === undefined ? this.now(this.repo.sendingIds(null)) : this.now(this.repo.expireLeases(leaseBefore)).map((r) => r.id)
+  *abandonSending(batch: Emitter, leaseBefore?: number, skip?: ReadonlySet<number>): Q<number> {
+    const pg = (yield* dialect()) === 'postgres'
+    const rows =
+      !pg && leaseBefore === undefined ? yield* this.sendingRows() : yield* this.repo.expireLeases(leaseBefore ?? this.deps.now())
     let n = 0
-    for (const id of ids) {
-      if (skip?.has(id)) continue
-      this.deps.events.transact((batch) => {
-        const row = this.byId(id)
-        if (!row || row.state !== 'sending') return
-        this.setOutbox(id, { state: 'unknown', leaseUntil: null, lastErrorText: 'interrupted mid-send' })
-        this.setMessage(row.messageId, batch, (m) =>
-          PRE_SENT.has(m.status)
-            ? { status: 'unknown', errorCode: null, errorTitle: 'Not confirmed', errorDetail: this.ambiguousFor(m.channelId) }
-            : null,
-        )
-      })
+    for (const row of rows) {
+      if (skip?.has(row.id) || row.state !== 'sending') continue
+      yield* this.setOutbox(row.id, { state: 'unknown', leaseUntil: null, lastErrorText: 'interrupted mid-send' })
+      yield* this.setAmbiguous(row.messageId, batch)
       n++
     }
     return n
   }
 
-  dueChannels(now: number): number[] {
-    return this.now(this.repo.dueChannels(now))
+  private *sendingRows(): Q<OutboxRow[]> {
+    const rows: OutboxRow[] = []
+    for (const id of yield* this.repo.sendingIds(null)) {
+      const row = yield* this.repo.byId(id)
+      if (row) rows.push(row)
+    }
+    return rows
+  }
+
+  dueChannels(now: number): Q<number[]> {
+    return this.repo.dueChannels(now)
   }
 
   /** Earliest future retry, for the worker's timer. */
-  nextDueAt(now: number): number | null {
-    return this.now(this.repo.nextDueAt(now))
+  nextDueAt(now: number): Q<number | null> {
+    return this.repo.nextDueAt(now)
   }
 
-  /** Atomically moves up to `limit` eligible rows to `sending` with a lease; committed before any call. */
-  claim(channelId: number, limit: number, leaseMs: number): OutboxRow[] {
+  /** Moves up to `limit` eligible rows to `sending` with a lease (their messages too); committed before any call. */
+  *claim(batch: Emitter, channelId: number, limit: number, leaseMs: number): Q<OutboxRow[]> {
     if (limit <= 0) return []
-    const now = this.deps.now()
-    return this.deps.events.transact((batch) => {
-      const claimed = this.now(this.repo.claimDue(channelId, now, limit, leaseMs))
-      for (const row of claimed) {
-        this.setMessage(row.messageId, batch, (m) => (PRE_SENT.has(m.status) ? { status: 'sending' } : null))
-      }
-      return claimed
-    })
+    const claimed = yield* this.repo.claimDue(channelId, this.deps.now(), limit, leaseMs)
+    for (const row of claimed) {
+      yield* this.setMessage(row.messageId, batch, (m) => (PRE_SENT.has(m.status) ? { status: 'sending' } : null))
+    }
+    return claimed
   }
 
   /** Meta accepted the message and named it. */
-  markSent(id: number, wamid: string): void {
-    this.deps.events.transact((batch) => {
-      const row = this.byId(id)
-      if (!row) return
-      // A status webhook may have settled it already (statuses can outrun the answer).
-      if (row.state === 'sent' && row.providerMessageId === wamid) {
-        this.setOutbox(id, { leaseUntil: null })
-        return
-      }
-      const message = this.deps.store.runNow(this.deps.store.messages.messageRowById(row.messageId))
-      if (!message) return
-      this.assignWamid(row, message, wamid, batch)
-    })
+  *markSent(batch: Emitter, id: number, wamid: string): Q<void> {
+    const row = yield* this.repo.byId(id)
+    if (!row) return
+    // A status webhook may have settled it already (statuses can outrun the answer).
+    if (row.state === 'sent' && row.providerMessageId === wamid) {
+      yield* this.setOutbox(id, { leaseUntil: null })
+      return
+    }
+    const message = yield* this.deps.repos.messages.messageRowById(row.messageId)
+    if (!message) return
+    yield* this.assignWamid(row, message, wamid, batch)
   }
 
-  markFailed(id: number, failure: Failure): void {
-    this.deps.events.transact((batch) => {
-      const row = this.byId(id)
-      if (!row || (row.state !== 'sending' && row.state !== 'queued')) return
-      const now = this.deps.now()
-      this.setOutbox(id, {
-        state: 'failed',
-        leaseUntil: null,
-        lastErrorCode: failure.code,
-        lastErrorText: failure.title ?? failure.reason,
-      })
-      this.setMessage(row.messageId, batch, (m) =>
-        PRE_SENT.has(m.status)
-          ? { status: 'failed', failedAt: now, errorCode: failure.code, errorTitle: failure.title, errorDetail: failure.reason }
-          : null,
-      )
+  *markFailed(batch: Emitter, id: number, failure: Failure): Q<void> {
+    const row = yield* this.repo.byId(id)
+    if (!row || (row.state !== 'sending' && row.state !== 'queued')) return
+    const now = this.deps.now()
+    yield* this.setOutbox(id, {
+      state: 'failed',
+      leaseUntil: null,
+      lastErrorCode: failure.code,
+      lastErrorText: failure.title ?? failure.reason,
     })
+    yield* this.setMessage(row.messageId, batch, (m) =>
+      PRE_SENT.has(m.status)
+        ? { status: 'failed', failedAt: now, errorCode: failure.code, errorTitle: failure.title, errorDetail: failure.reason }
+        : null,
+    )
   }
 
-  markUnknown(id: number, why: string): void {
-    this.deps.events.transact((batch) => {
-      const row = this.byId(id)
-      if (!row || row.state !== 'sending') return
-      this.setOutbox(id, { state: 'unknown', leaseUntil: null, lastErrorText: why })
-      this.setMessage(row.messageId, batch, (m) =>
-        PRE_SENT.has(m.status)
-          ? { status: 'unknown', errorCode: null, errorTitle: 'Not confirmed', errorDetail: this.ambiguousFor(m.channelId) }
-          : null,
-      )
-    })
+  *markUnknown(batch: Emitter, id: number, why: string): Q<void> {
+    const row = yield* this.repo.byId(id)
+    if (!row || row.state !== 'sending') return
+    yield* this.setOutbox(id, { state: 'unknown', leaseUntil: null, lastErrorText: why })
+    yield* this.setAmbiguous(row.messageId, batch)
   }
 
   /** Back to the queue after a transient error; the message shows as queued again. */
-  scheduleRetry(id: number, at: number, code: number | null, text: string, countAttempt = true): void {
-    this.deps.events.transact((batch) => {
-      const row = this.byId(id)
-      if (!row || row.state !== 'sending') return
-      this.setOutbox(id, {
-        state: 'queued',
-        nextAttemptAt: at,
-        leaseUntil: null,
-        lastErrorCode: code,
-        lastErrorText: text,
-        // A throttle is the number's problem, not this message's: it does not use up attempts.
-        ...(countAttempt ? {} : { attempts: Math.max(0, row.attempts - 1) }),
-      })
-      this.setMessage(row.messageId, batch, (m) => (PRE_SENT.has(m.status) ? { status: 'queued' } : null))
+  *scheduleRetry(batch: Emitter, id: number, at: number, code: number | null, text: string, countAttempt = true): Q<void> {
+    const row = yield* this.repo.byId(id)
+    if (!row || row.state !== 'sending') return
+    yield* this.setOutbox(id, {
+      state: 'queued',
+      nextAttemptAt: at,
+      leaseUntil: null,
+      lastErrorCode: code,
+      lastErrorText: text,
+      // A throttle is the number's problem, not this message's: it does not use up attempts.
+      ...(countAttempt ? {} : { attempts: Math.max(0, row.attempts - 1) }),
     })
+    yield* this.setMessage(row.messageId, batch, (m) => (PRE_SENT.has(m.status) ? { status: 'queued' } : null))
   }
 
   /**
@@ -243,119 +247,123 @@ export class Outbox {
    * refused (campaigns rely on that). Whether a retry can succeed at all is the caller's
    * question (send-recovery.ts).
    */
-  requeue(
-    workspaceId: number,
-    messageId: number,
-    opts: {
-      afterSend?: boolean
-      /** Payload fields to set for the new attempt (Messenger: the tag the window calls for now). */
-      payload?: Record<string, unknown>
-      context?: Record<string, unknown> | null
-    } = {},
-  ): MessageRow | undefined {
-    return this.deps.events.transact((batch) => {
-      const row = this.byMessage(messageId)
-      if (!row || row.workspaceId !== workspaceId) return undefined
-      const message = this.deps.store.runNow(this.deps.store.messages.messageRowById(messageId))
-      if (!message) return undefined
-      const failedAfterSend = opts.afterSend === true && row.state === 'sent' && message.status === 'failed'
-      if (row.state !== 'failed' && row.state !== 'unknown' && !failedAfterSend) return undefined
-      // Meta confirmed it after all (a status arrived): nothing to resend.
-      if (!(message.status === 'failed' || message.status === 'unknown')) return undefined
-      if (message.providerMessageId && !failedAfterSend) return undefined
-      const now = this.deps.now()
-      const payload = {
-        ...row.payload,
-        ...opts.payload,
-        _parley: { ...((row.payload._parley as object | undefined) ?? {}), resend: resendOf(row) + 1 },
-      }
-      this.setOutbox(row.id, {
-        state: 'queued',
-        attempts: 0,
-        nextAttemptAt: now,
-        lastErrorCode: null,
-        lastErrorText: null,
-        providerMessageId: null,
-        payload,
-      })
-      return this.setMessage(messageId, batch, () => ({
-        status: 'queued',
-        ...(opts.context !== undefined ? { context: opts.context } : {}),
-        providerMessageId: null,
-        sentAt: null,
-        deliveredAt: null,
-        readAt: null,
-        failedAt: null,
-        errorCode: null,
-        errorTitle: null,
-        errorDetail: null,
-      }))
+  *resend(batch: Emitter, workspaceId: number, messageId: number, opts: RequeueOptions = {}): Q<MessageRow | undefined> {
+    const row = yield* this.repo.byMessage(messageId)
+    if (!row || row.workspaceId !== workspaceId) return undefined
+    const message = yield* this.deps.repos.messages.messageRowById(messageId)
+    if (!message) return undefined
+    const failedAfterSend = opts.afterSend === true && row.state === 'sent' && message.status === 'failed'
+    if (row.state !== 'failed' && row.state !== 'unknown' && !failedAfterSend) return undefined
+    // Meta confirmed it after all (a status arrived): nothing to resend.
+    if (!(message.status === 'failed' || message.status === 'unknown')) return undefined
+    if (message.providerMessageId && !failedAfterSend) return undefined
+    const now = this.deps.now()
+    const payload = {
+      ...row.payload,
+      ...opts.payload,
+      _parley: { ...((row.payload._parley as object | undefined) ?? {}), resend: resendOf(row) + 1 },
+    }
+    yield* this.setOutbox(row.id, {
+      state: 'queued',
+      attempts: 0,
+      nextAttemptAt: now,
+      lastErrorCode: null,
+      lastErrorText: null,
+      providerMessageId: null,
+      payload,
     })
+    return yield* this.setMessage(messageId, batch, () => ({
+      status: 'queued',
+      ...(opts.context !== undefined ? { context: opts.context } : {}),
+      providerMessageId: null,
+      sentAt: null,
+      deliveredAt: null,
+      readAt: null,
+      failedAt: null,
+      errorCode: null,
+      errorTitle: null,
+      errorDetail: null,
+    }))
+  }
+
+  /** `resend` in its own transaction at once, for synchronous SQLite callers (the campaigns' retries). */
+  requeue(workspaceId: number, messageId: number, opts: RequeueOptions = {}): MessageRow | undefined {
+    const transactSync = this.deps.transactSync
+    if (!transactSync) throw new Error('Outbox.requeue is synchronous SQLite; on PostgreSQL run the resend unit')
+    return transactSync((batch) => this.resend(batch, workspaceId, messageId, opts))
   }
 
   /**
    * Ingest hook: a status for a wamid Parley has not stored. If it carries one of our
    * callback tags, it names the outbox row whose answer never came (crash, dropped
    * connection) or has not come yet: the wamid is assigned and the caller applies the
-   * status as usual. Runs inside the webhook's transaction.
+   * status as usual. Runs inside the webhook's unit of work.
    */
-  reconcileStatus(channel: ChannelRow, st: WaStatus, batch: EventBatch): MessageRow | undefined {
+  *reconcileStatus(channel: Pick<ChannelRow, 'id'>, st: WaStatus, batch: Emitter): Q<MessageRow | undefined> {
     const tag = this.parseCallbackData(st.bizOpaqueCallbackData)
     if (tag === undefined) return undefined
-    const row = this.byId(tag.id)
+    const row = yield* this.repo.byId(tag.id)
     if (!row || row.channelId !== channel.id || resendOf(row) !== tag.resend) return undefined
-    const message = this.deps.store.runNow(this.deps.store.messages.messageRowById(row.messageId))
+    const message = yield* this.deps.repos.messages.messageRowById(row.messageId)
     if (!message) return undefined
     if (message.providerMessageId !== null && message.providerMessageId !== st.providerId) return undefined
-    return this.assignWamid(row, message, st.providerId, batch)
+    return yield* this.assignWamid(row, message, st.providerId, batch)
   }
 
   /**
    * Names the message with its wamid, marks the row sent (Meta has it, whatever our
    * call saw), and applies statuses that arrived before the name was known.
    */
-  private assignWamid(row: OutboxRow, message: MessageRow, wamid: string, batch: EventBatch): MessageRow | undefined {
-    const other = this.deps.store.messageByProviderId(row.channelId, wamid)
+  private *assignWamid(row: OutboxRow, message: MessageRow, wamid: string, batch: Emitter): Q<MessageRow | undefined> {
+    const other = yield* this.deps.repos.messages.messageByProviderId(row.channelId, wamid)
     if (other && other.id !== message.id) return undefined // never two messages with one wamid
-    this.setOutbox(row.id, { state: 'sent', providerMessageId: wamid, leaseUntil: null })
-    const { store, writer } = this.deps
-    const named = store.runNow(
-      writer.updateMessage(null, message.id, {
-        providerMessageId: wamid,
-        ...(PRE_SENT.has(message.status) ? { status: 'sent' as const, errorCode: null, errorTitle: null, errorDetail: null } : {}),
-      }),
-    )
+    yield* this.setOutbox(row.id, { state: 'sent', providerMessageId: wamid, leaseUntil: null })
+    const { writer } = this.deps
+    const named = yield* writer.updateMessage(null, message.id, {
+      providerMessageId: wamid,
+      ...(PRE_SENT.has(message.status) ? { status: 'sent' as const, errorCode: null, errorTitle: null, errorDetail: null } : {}),
+    })
     // Taken (read and removed) in this transaction: applied here, or rolled back with it.
-    const current = store.runNow(writer.applyPendingStatuses(named))
-    this.deps.writer.messageChanged(batch, current)
+    const current = yield* writer.applyPendingStatuses(named)
+    writer.messageChanged(batch, current)
     return current
   }
 
-  private setOutbox(id: number, set: Partial<NewOutboxRow>): void {
-    this.now(this.repo.update(id, { ...set, updatedAt: this.deps.now() }))
+  private *setOutbox(id: number, set: Partial<NewOutboxRow>): Q<void> {
+    yield* this.repo.update(id, { ...set, updatedAt: this.deps.now() })
   }
 
   /**
-   * A repository unit at once (issue 17: the repository is units, this class is still
-   * synchronous SQLite), inside the caller's open transaction if there is one.
+   * The message of an interrupted or unanswered send: "cannot tell whether it was sent",
+   * naming the channel's service (WhatsApp or Messenger); only while Parley owns its state.
    */
-  private now<T>(unit: Q<T>): T {
-    return runSync(unit, sqliteConn(this.deps.db.$client))
-  }
-
-  /** "Cannot tell whether it was sent", naming the channel's service (WhatsApp or Messenger). */
-  private ambiguousFor(channelId: number): string {
-    return localReasons(this.deps.store.runNow(this.deps.store.channels.kindOf(channelId)) ?? 'whatsapp').ambiguous
+  private *setAmbiguous(messageId: number, batch: Emitter): Q<void> {
+    const m = yield* this.deps.repos.messages.messageRowById(messageId)
+    if (!m || !PRE_SENT.has(m.status)) return
+    const kind = (yield* this.deps.repos.channels.kindOf(m.channelId)) ?? 'whatsapp'
+    yield* this.deps.writer.updateMessage(batch, messageId, {
+      status: 'unknown',
+      errorCode: null,
+      errorTitle: 'Not confirmed',
+      errorDetail: localReasons(kind).ambiguous,
+    })
   }
 
   /** Applies `patch(message)` (null: no change) and emits the update. */
-  private setMessage(messageId: number, batch: EventBatch, patch: (m: MessageRow) => Partial<NewMessage> | null): MessageRow | undefined {
-    const m = this.deps.store.runNow(this.deps.store.messages.messageRowById(messageId))
+  private *setMessage(messageId: number, batch: Emitter, patch: (m: MessageRow) => Partial<NewMessage> | null): Q<MessageRow | undefined> {
+    const m = yield* this.deps.repos.messages.messageRowById(messageId)
     if (!m) return undefined
     const p = patch(m)
     if (!p) return m
-    return this.deps.store.runNow(this.deps.writer.updateMessage(batch, messageId, p))
+    return yield* this.deps.writer.updateMessage(batch, messageId, p)
   }
+}
+
+export interface RequeueOptions {
+  afterSend?: boolean
+  /** Payload fields to set for the new attempt (Messenger: the tag the window calls for now). */
+  payload?: Record<string, unknown>
+  context?: Record<string, unknown> | null
 }
 
 /**

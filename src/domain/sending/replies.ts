@@ -4,20 +4,24 @@
 // conversation preview and `message.created` — in one transaction; the outbox worker
 // does the rest. The 24-hour window is enforced here, before anything is queued.
 import type { FastifyBaseLogger } from 'fastify'
-import type { EventLog } from '../../events/event-log.ts'
+import type { Emitter, UnitLog } from '../../events/event-log.ts'
+import type { UnitRunner } from '../../store/runner.ts'
+import type { Q } from '../../store/unit.ts'
+import type { ChannelsRepo } from '../../store/channels.ts'
+import { MediaRepo } from '../../store/media.ts'
 import type { MessageDTO } from '../../events/types.ts'
 import { sendRecovery } from '../../events/send-recovery.ts'
 import type { ChannelProviders } from '../../channels/index.ts'
 import type { OutboundContent } from '../../channels/provider.ts'
-import type { Db } from '../../store/db.ts'
 import { BUSINESS_REACTOR, SERVICE_WINDOW_MS, type InboxWriter } from '../inbox/writer.ts'
-import { toMessageDTO, type ChannelRow, type InboxStore, type MessageRow } from '../../store/inbox-store.ts'
+import { toMessageDTO, type ChannelRow, type InboxRepos, type InboxStore, type MessageRow } from '../../store/inbox-store.ts'
 import { Errors } from '../../errors.ts'
-import { sqliteOnly } from '../sqlite-only.ts'
 import type { Outbox } from './outbox.ts'
 import type { OutboxWorker } from './outbox-worker.ts'
 import { MESSENGER_MAX_BYTES, whatsappMaxBytes, type MediaService } from '../media/media.ts'
 import type { TemplateSend, TemplateService } from './templates.ts'
+
+type BuiltTemplate = Awaited<ReturnType<TemplateService['build']>>
 import { SendGuardRepo } from '../../store/send-guard.ts'
 import { SendGuard, type GuardInput } from './send-guard.ts'
 
@@ -47,10 +51,13 @@ const MAX_CAPTION = 1024
 const URL_IN_TEXT = /\bhttps?:\/\/\S/i
 
 export interface RepliesDeps {
-  db: Db
-  store: InboxStore
+  /** The inbox's repositories (its units run on whichever database the send runs on). */
+  store: InboxRepos & { channels: ChannelsRepo } & Pick<InboxStore, 'runNow' | 'conversation'>
   writer: InboxWriter
-  events: EventLog
+  /** Runs a send in one transaction and publishes its events after the commit. */
+  units: UnitLog
+  /** Reads before the transaction (what can be refused without one), in one snapshot. */
+  reads: Pick<UnitRunner, 'read'>
   outbox: Outbox
   worker: OutboxWorker
   media: MediaService
@@ -77,9 +84,15 @@ interface Prepared {
 export class Replies {
   /** Issue 14: only the assignee replies, and the send guard (send-guard.ts). */
   private readonly guard: SendGuard
+  /** Agents' uploads: found, and linked to the message that sends them, in the send's unit. */
+  private readonly uploads = new MediaRepo()
 
   constructor(private readonly deps: RepliesDeps) {
     this.guard = new SendGuard(new SendGuardRepo(), (unit) => deps.store.runNow(unit))
+  }
+
+  private get repos() {
+    return this.deps.store
   }
 
   channel(id: number): ChannelRow | undefined {
@@ -97,111 +110,128 @@ export class Replies {
     input: SendInput,
   ): Promise<{ message: MessageDTO; created: boolean }> {
     const ws = who.workspaceId
-    const seen = this.byClientId(ws, input.clientMessageId)
-    if (seen) return this.replay(seen, conversationId)
-
-    const conv = this.deps.store.conversation(ws, conversationId)
-    if (!conv) throw Errors.notFound('Conversation')
-    const channel = this.channel(conv.channelId)
-    if (!channel || !channel.enabled) throw Errors.noChannel()
+    const { repos } = this
+    const uploads = this.uploads
+    const media = this.deps.media
+    // What can be refused before the transaction, read in one snapshot.
+    type Pre = { seen: MessageRow } | { channel: ChannelRow; type: SendType }
+    const pre = await this.deps.reads.read<Pre>(function* () {
+      const seen = yield* repos.messages.byClientId(ws, input.clientMessageId)
+      if (seen) return { seen }
+      const conv = yield* repos.conversations.conversationDTO(ws, conversationId)
+      if (!conv) throw Errors.notFound('Conversation')
+      const channel = yield* repos.channels.byId(conv.channelId)
+      if (!channel || !channel.enabled) throw Errors.noChannel()
+      let type: SendType | undefined = input.type ?? (input.template ? 'template' : input.reaction ? 'reaction' : undefined)
+      if (type === undefined && input.mediaId) {
+        const up = yield* uploads.storedUpload(ws, input.mediaId)
+        if (!up) throw Errors.notFound('Upload')
+        type = media.kindOf(up) ?? 'document'
+      }
+      return { channel, type: type ?? ('text' as const) }
+    })
+    if ('seen' in pre) return this.replay(pre.seen, conversationId)
+    const { channel, type } = pre
     const messenger = channel.kind === 'messenger'
-    const type: SendType =
-      input.type ??
-      (input.template ? 'template' : input.reaction ? 'reaction' : input.mediaId ? this.uploadKind(ws, input.mediaId) : 'text')
     // Messenger's Send API takes text and attachments; it has no templates, and Parley
     // does not send reactions there.
     if (messenger && (type === 'template' || type === 'reaction')) {
       throw Errors.messengerUnsupported(type === 'template' ? 'Templates' : `A ${type}`)
     }
-    // The only await: a template is checked against Meta's approved list first.
+    // The only await outside the database: a template is checked against Meta's approved list first.
     const built = type === 'template' ? await this.deps.templates.build(channel, this.need(input.template, 'template')) : null
 
-    const result = this.deps.events.transact((batch) => {
-      const again = this.byClientId(ws, input.clientMessageId)
-      if (again) return this.replay(again, conversationId)
-      const now = this.deps.now()
-      const fresh = this.deps.store.conversation(ws, conversationId)
-      if (!fresh) throw Errors.notFound('Conversation')
-      // In this transaction: nothing can arrive between the check and the insert.
-      this.guard.check(who, fresh, this.channel(fresh.channelId) ?? channel, input)
-      // Only templates may open a conversation or reach a customer who has been quiet for a day.
-      // Messenger: any reply for 24 h, then only a human agent's, tagged, up to 7 days.
-      if (input.humanAgent && !messenger)
-        throw Errors.invalidMessage('The human agent follow-up is Messenger’s; on WhatsApp send a template')
-      const tag = messenger
-        ? input.humanAgent
-          ? humanAgentTag(fresh.windowExpiresAt, now)
-          : messengerTag(fresh.windowExpiresAt, now)
-        : null
-      if (!messenger && type !== 'template' && !(fresh.windowExpiresAt !== null && fresh.windowExpiresAt > now)) throw Errors.windowClosed()
-
-      const p: Prepared = built
-        ? {
-            type,
-            content: { type: 'template', template: built.message },
-            part: {},
-            text: built.text,
-            data: built.data,
-            media: null,
-            mediaId: null,
-          }
-        : this.prepare(ws, type, input, messenger)
-      const quoted =
-        input.replyToMessageId !== undefined && type !== 'reaction' && !messenger
-          ? this.target(ws, conversationId, input.replyToMessageId)
-          : null
-      const reactTo = type === 'reaction' ? this.target(ws, conversationId, input.reaction!.messageId) : null
-      if (reactTo) {
-        p.part = { message_id: reactTo.providerMessageId, emoji: input.reaction!.emoji }
-        p.content = { type: 'reaction', targetId: reactTo.providerMessageId!, emoji: input.reaction!.emoji }
-      }
-
-      const deps = this.deps
-      const recorded = deps.store.runNow(
-        deps.writer.record(
-          batch,
-          deps.store.conversationByChannelContact(fresh.channelId, fresh.contact.id)!,
-          {
-            direction: 'out',
-            type,
-            text: p.text,
-            media: p.media,
-            data: p.data ?? (type === 'reaction' ? p.part : null),
-            // A Messenger follow-up says so: a refusal of it (code 10) means the 7 days are over
-            // too, and the bubble must not offer another follow-up (send-recovery.ts).
-            context: quoted ? { id: quoted.providerMessageId } : tag ? { messengerTag: tag } : null,
-            replyToMessageId: quoted?.id ?? null,
-            clientMessageId: input.clientMessageId,
-            senderUserId: who.userId,
-            status: 'queued',
-            timestamp: now,
-            createdAt: now,
-            updatedAt: now,
-          },
-          {
-            by: 'agent',
-            now,
-            alongside: function* (row) {
-              // The channel's provider writes the request body; the worker sends it (outbox-worker.ts).
-              yield* sqliteOnly('Outbox.enqueue', () => {
-                deps.outbox.enqueue(row, channel.kind, {
-                  to: fresh.contact.externalId,
-                  content: p.content,
-                  quote: quoted?.providerMessageId ?? null,
-                  tag,
-                })
-                if (p.mediaId !== null) deps.media.attach(p.mediaId, row.id)
-              })
-              if (reactTo) yield* deps.writer.react(batch, reactTo, BUSINESS_REACTOR, input.reaction!.emoji || null, now)
-            },
-          },
-        ),
-      )
-      if (!recorded) throw Errors.clientIdReused() // unreachable: the unique key was checked above
-      return { message: toMessageDTO(recorded.message), created: true }
-    })
+    // The whole send — the guard's check, the message, its outbox row, its upload's link —
+    // is one unit of work in one transaction: nothing can arrive between the check and the insert.
+    const result = await this.deps.units.transact((batch) => this.store(batch, who, conversationId, input, { channel, type, built }))
     if (result.created) this.deps.worker.kick()
     return result
+  }
+
+  private *store(
+    batch: Emitter,
+    who: { workspaceId: number; userId: number },
+    conversationId: number,
+    input: SendInput,
+    pre: { channel: ChannelRow; type: SendType; built: BuiltTemplate | null },
+  ): Q<{ message: MessageDTO; created: boolean }> {
+    const ws = who.workspaceId
+    const { repos, deps } = this
+    const { channel, type, built } = pre
+    const messenger = channel.kind === 'messenger'
+    const again = yield* repos.messages.byClientId(ws, input.clientMessageId)
+    if (again) return this.replay(again, conversationId)
+    const now = deps.now()
+    const fresh = yield* repos.conversations.conversationDTO(ws, conversationId)
+    if (!fresh) throw Errors.notFound('Conversation')
+    yield* this.guard.checkUnit(who, fresh, (yield* repos.channels.byId(fresh.channelId)) ?? channel, input)
+    // Only templates may open a conversation or reach a customer who has been quiet for a day.
+    // Messenger: any reply for 24 h, then only a human agent's, tagged, up to 7 days.
+    if (input.humanAgent && !messenger) throw Errors.invalidMessage('The human agent follow-up is Messenger’s; on WhatsApp send a template')
+    const tag = messenger ? (input.humanAgent ? humanAgentTag(fresh.windowExpiresAt, now) : messengerTag(fresh.windowExpiresAt, now)) : null
+    if (!messenger && type !== 'template' && !(fresh.windowExpiresAt !== null && fresh.windowExpiresAt > now)) throw Errors.windowClosed()
+
+    const p: Prepared = built
+      ? {
+          type,
+          content: { type: 'template', template: built.message },
+          part: {},
+          text: built.text,
+          data: built.data,
+          media: null,
+          mediaId: null,
+        }
+      : yield* this.prepare(ws, type, input, messenger)
+    const quoted =
+      input.replyToMessageId !== undefined && type !== 'reaction' && !messenger
+        ? yield* this.target(ws, conversationId, input.replyToMessageId)
+        : null
+    const reactTo = type === 'reaction' ? yield* this.target(ws, conversationId, input.reaction!.messageId) : null
+    if (reactTo) {
+      p.part = { message_id: reactTo.providerMessageId, emoji: input.reaction!.emoji }
+      p.content = { type: 'reaction', targetId: reactTo.providerMessageId!, emoji: input.reaction!.emoji }
+    }
+
+    const uploads = this.uploads
+    const conv = yield* repos.conversations.conversationByChannelContact(fresh.channelId, fresh.contact.id)
+    const recorded = yield* deps.writer.record(
+      batch,
+      conv!,
+      {
+        direction: 'out',
+        type,
+        text: p.text,
+        media: p.media,
+        data: p.data ?? (type === 'reaction' ? p.part : null),
+        // A Messenger follow-up says so: a refusal of it (code 10) means the 7 days are over
+        // too, and the bubble must not offer another follow-up (send-recovery.ts).
+        context: quoted ? { id: quoted.providerMessageId } : tag ? { messengerTag: tag } : null,
+        replyToMessageId: quoted?.id ?? null,
+        clientMessageId: input.clientMessageId,
+        senderUserId: who.userId,
+        status: 'queued',
+        timestamp: now,
+        createdAt: now,
+        updatedAt: now,
+      },
+      {
+        by: 'agent',
+        now,
+        alongside: function* (row) {
+          // The channel's provider writes the request body; the worker sends it (outbox-worker.ts).
+          yield* deps.outbox.enqueue(row, channel.kind, {
+            to: fresh.contact.externalId,
+            content: p.content,
+            quote: quoted?.providerMessageId ?? null,
+            tag,
+          })
+          if (p.mediaId !== null) yield* uploads.attachUpload(p.mediaId, row.id, now)
+          if (reactTo) yield* deps.writer.react(batch, reactTo, BUSINESS_REACTOR, input.reaction!.emoji || null, now)
+        },
+      },
+    )
+    if (!recorded) throw Errors.clientIdReused() // unreachable: the unique key was checked above
+    return { message: toMessageDTO(recorded.message), created: true }
   }
 
   /**
@@ -210,29 +240,33 @@ export class Replies {
    * webhook). Only where sendRecovery — the rule the bubble's button follows too — says
    * another attempt can succeed; otherwise 422 with the reason and what to do instead.
    * Idempotent: a second call while the new attempt is under way answers the message
-   * as it is and sends nothing more.
+   * as it is and sends nothing more. One unit of work: the checks and the requeue in one transaction.
    */
-  retry(workspaceId: number, conversationId: number, messageId: number): MessageDTO {
-    const msg = this.message(workspaceId, messageId)
-    if (!msg || msg.conversationId !== conversationId || msg.direction !== 'out') throw Errors.notFound('Message')
-    const conv = this.deps.store.conversation(workspaceId, conversationId)
-    if (!conv) throw Errors.notFound('Conversation')
-    if (IN_FLIGHT.has(msg.status)) return toMessageDTO(msg)
-    const recovery = sendRecovery(toMessageDTO(msg), conv.channelKind)
-    if (!recovery) throw Errors.notRetryable()
-    if (recovery.action !== 'retry') throw Errors.retryRefused(recovery.action, recovery.reason)
-    let refresh: { payload: Record<string, unknown>; context: Record<string, unknown> | null } | undefined
-    if (conv.channelKind === 'messenger') {
-      // The tag the window calls for now, not when it was first sent: a reply that failed
-      // inside the 24 hours and is retried after them goes as a human agent's follow-up.
-      const tag = messengerTag(conv.windowExpiresAt, this.deps.now())
-      const followUp = msg.context?.messengerTag === 'HUMAN_AGENT'
-      if (tag && !followUp) refresh = { payload: this.deps.providers.for(conv.channelKind).tagFields(tag), context: { messengerTag: tag } }
-    } else if (msg.type !== 'template' && !(conv.windowExpiresAt && conv.windowExpiresAt > this.deps.now())) throw Errors.windowClosed()
-    const row = this.deps.outbox.requeue(workspaceId, messageId, { afterSend: true, ...refresh })
-    if (!row) throw Errors.notRetryable()
-    this.deps.worker.kick()
-    return toMessageDTO(row)
+  async retry(workspaceId: number, conversationId: number, messageId: number): Promise<MessageDTO> {
+    const { repos, deps } = this
+    const row = await deps.units.transact(function* (batch) {
+      const msg = yield* repos.messages.messageById(workspaceId, messageId)
+      if (!msg || msg.conversationId !== conversationId || msg.direction !== 'out') throw Errors.notFound('Message')
+      const conv = yield* repos.conversations.conversationDTO(workspaceId, conversationId)
+      if (!conv) throw Errors.notFound('Conversation')
+      if (IN_FLIGHT.has(msg.status)) return { row: msg, requeued: false }
+      const recovery = sendRecovery(toMessageDTO(msg), conv.channelKind)
+      if (!recovery) throw Errors.notRetryable()
+      if (recovery.action !== 'retry') throw Errors.retryRefused(recovery.action, recovery.reason)
+      let refresh: { payload: Record<string, unknown>; context: Record<string, unknown> | null } | undefined
+      if (conv.channelKind === 'messenger') {
+        // The tag the window calls for now, not when it was first sent: a reply that failed
+        // inside the 24 hours and is retried after them goes as a human agent's follow-up.
+        const tag = messengerTag(conv.windowExpiresAt, deps.now())
+        const followUp = msg.context?.messengerTag === 'HUMAN_AGENT'
+        if (tag && !followUp) refresh = { payload: deps.providers.for(conv.channelKind).tagFields(tag), context: { messengerTag: tag } }
+      } else if (msg.type !== 'template' && !(conv.windowExpiresAt && conv.windowExpiresAt > deps.now())) throw Errors.windowClosed()
+      const requeued = yield* deps.outbox.resend(batch, workspaceId, messageId, { afterSend: true, ...refresh })
+      if (!requeued) throw Errors.notRetryable()
+      return { row: requeued, requeued: true }
+    })
+    if (row.requeued) deps.worker.kick()
+    return toMessageDTO(row.row)
   }
 
   /**
@@ -255,7 +289,7 @@ export class Replies {
     })
   }
 
-  private prepare(ws: number, type: SendType, input: SendInput, messenger = false): Prepared {
+  private *prepare(ws: number, type: SendType, input: SendInput, messenger = false): Q<Prepared> {
     switch (type) {
       case 'text': {
         const body = input.text ?? ''
@@ -276,7 +310,7 @@ export class Replies {
       case 'audio':
       case 'video': {
         const id = this.need(input.mediaId, 'mediaId')
-        const up = this.deps.media.upload(ws, id)
+        const up = yield* this.uploads.storedUpload(ws, id)
         if (!up) throw Errors.notFound('Upload')
         const kind = this.deps.media.kindOf(up)
         if (kind !== type) throw Errors.invalidMessage(`The upload is ${kindName(kind)}, not ${kindName(type)}`)
@@ -329,31 +363,17 @@ export class Replies {
   }
 
   /** A message of this conversation that WhatsApp knows (has a wamid), to quote or react to. */
-  private target(ws: number, conversationId: number, id: number): MessageRow {
-    const m = this.message(ws, id)
+  private *target(ws: number, conversationId: number, id: number): Q<MessageRow> {
+    const m = yield* this.repos.messages.messageById(ws, id)
     if (!m || m.conversationId !== conversationId || !m.providerMessageId || m.type === 'reaction') {
       throw Errors.replyTargetInvalid()
     }
     return m
   }
 
-  private uploadKind(ws: number, id: number): SendType {
-    const up = this.deps.media.upload(ws, id)
-    if (!up) throw Errors.notFound('Upload')
-    return this.deps.media.kindOf(up) ?? 'document'
-  }
-
   private need<T>(v: T | undefined, what: string): T {
     if (v === undefined) throw Errors.invalidMessage(`${what} is required for this message type`)
     return v
-  }
-
-  private message(ws: number, id: number): MessageRow | undefined {
-    return this.deps.store.messageById(ws, id)
-  }
-
-  private byClientId(ws: number, clientMessageId: string): MessageRow | undefined {
-    return this.deps.store.runNow(this.deps.store.messages.byClientId(ws, clientMessageId))
   }
 
   /** The same clientMessageId again: the message as it is now, nothing sent. */

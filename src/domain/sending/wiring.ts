@@ -14,6 +14,7 @@ import { MessengerGraph } from '../../channels/messenger/graph-client.ts'
 import { WhatsAppGraph } from '../../channels/whatsapp/graph-client.ts'
 import type { InboxWriter } from '../inbox/writer.ts'
 import { Outbox } from './outbox.ts'
+import { SqliteRunner } from '../../store/runner.ts'
 import { OutboxWorker, type SendOutcome } from './outbox-worker.ts'
 import { SendRateLimiter } from './outbox-rate.ts'
 import { MediaService } from '../media/media.ts'
@@ -61,7 +62,16 @@ export function createSending(deps: SendingDeps): Sending {
   const http = new GraphHttp({ baseUrl: deps.graphBaseUrl, timeoutMs: s.graphTimeoutMs })
   const providers = new ChannelProviders(http)
   const { writer } = deps
-  const outbox = new Outbox({ db, store, writer, events, providers, now })
+  // SQLite's unit log: the outbox's units, the worker's transactions and a reply's send run on it.
+  const units = events.unitLog()
+  const outbox = new Outbox({
+    repos: store,
+    writer,
+    epoch: () => events.epoch,
+    providers,
+    now,
+    transactSync: units.transactSync,
+  })
   const limiter = new SendRateLimiter(s.ratePerSecond)
   // The floor of each number's pacing margin (WHATSAPP_RATE_MARGIN_MS); a number widens
   // its own margin on 130429 (outbox-rate.ts). Replies and campaigns share this limiter.
@@ -79,8 +89,9 @@ export function createSending(deps: SendingDeps): Sending {
     log: log.child({ subsystem: 'media' }),
   })
   const worker = new OutboxWorker({
-    channels: { byId: (id) => store.runNow(store.channels.byId(id)) },
+    channels: store.channels,
     outbox,
+    units,
     providers,
     limiter,
     media,
@@ -107,11 +118,11 @@ export function createSending(deps: SendingDeps): Sending {
   })
   const templates = new TemplateService(new WhatsAppGraph(http), s.templateCacheSeconds * 1000, now)
   const replies = new Replies({
-    db,
     store,
     writer,
-    events,
     outbox,
+    units,
+    reads: new SqliteRunner(db.$client),
     worker,
     media,
     templates,

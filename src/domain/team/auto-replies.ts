@@ -17,7 +17,6 @@ import type { CustomerWrote } from '../effects.ts'
 import type { InboxWriter } from '../inbox/writer.ts'
 import type { Outbox } from '../sending/outbox.ts'
 import { isOpen } from './business-hours.ts'
-import { eventBatchOf, sqliteOnly } from '../sqlite-only.ts'
 
 /** The away message goes at most once per conversation in this long. */
 export const AWAY_REPLY_EVERY_MS = 12 * 3600 * 1000
@@ -64,6 +63,7 @@ export class AutoReplies {
       yield* this.deps.writer.noteAwayReply(row.id, now)
     }
 
+    const { outbox } = this.deps
     for (const reply of replies) {
       const current = (yield* store.conversations.conversationByChannelContact(conv.channelId, conv.contact.id))!
       yield* this.deps.writer.record(
@@ -90,15 +90,14 @@ export class AutoReplies {
           automatic: true,
           now,
           // The channel's provider writes the request body; the outbox worker sends it.
-          alongside: (stored) =>
-            sqliteOnly('Outbox.enqueue', () => {
-              this.deps.outbox.enqueue(stored, channel.kind, {
-                to: conv.contact.externalId,
-                content: { type: 'text', body: reply.text, previewUrl: /\bhttps?:\/\/\S/i.test(reply.text) },
-                quote: null,
-                tag: null,
-              })
-            }),
+          alongside: function* (stored) {
+            yield* outbox.enqueue(stored, channel.kind, {
+              to: conv.contact.externalId,
+              content: { type: 'text', body: reply.text, previewUrl: /\bhttps?:\/\/\S/i.test(reply.text) },
+              quote: null,
+              tag: null,
+            })
+          },
         },
       )
     }
