@@ -841,3 +841,21 @@ export const loginAttempts = sqliteTable(
   },
   (t) => [index('login_attempts_expires_idx').on(t.expiresAt)],
 )
+
+// Who is online across processes (issue 17): one row per process and person, kept by that
+// process — streaming while it holds a stream of theirs, refreshed by its heartbeat (seen_at,
+// Unix ms), and left with the time of their last stream's close when it closes. A person is
+// online while any row of theirs was seen less than PRESENCE_OFFLINE_AFTER_SECONDS ago, so a
+// process that dies stops refreshing and its people go offline after the grace, as after any
+// blip. No foreign keys: the rows are short-lived heartbeats, swept by the processes.
+export const presenceNodes = sqliteTable(
+  'presence_nodes',
+  {
+    nodeId: text('node_id').notNull(),
+    userId: integer('user_id').notNull(),
+    workspaceId: integer('workspace_id').notNull(),
+    streaming: integer('streaming', { mode: 'boolean' }).notNull(),
+    seenAt: integer('seen_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.nodeId, t.userId] }), index('presence_nodes_seen_idx').on(t.seenAt)],
+)

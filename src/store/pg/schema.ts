@@ -860,3 +860,15 @@ export const loginAttempts = pgTable(
   },
   (t) => [index('login_attempts_expires_idx').on(t.expiresAt)],
 )
+
+export const presenceNodes = pgTable(
+  'presence_nodes',
+  {
+    nodeId: text('node_id').notNull(),
+    userId: bigint('user_id', { mode: 'number' }).notNull(),
+    workspaceId: bigint('workspace_id', { mode: 'number' }).notNull(),
+    streaming: boolean('streaming').notNull(),
+    seenAt: bigint('seen_at', { mode: 'number' }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.nodeId, t.userId] }), index('presence_nodes_seen_idx').on(t.seenAt)],
+)
