@@ -17,11 +17,10 @@
 //
 // Issue 17: the runner's database steps are units of work (store/unit.ts) run through
 // `units` and `unitLog`; its timers, the token bucket and the outbox handoff are as before.
-// The message and outbox row of a claim are still written by the inbox writer and the
-// outbox, which are synchronous SQLite code: that step refuses to run on PostgreSQL
-// (NotOnPostgresYetError, domain/sqlite-only.ts) until they are units too.
+// The message and outbox row of a claim are written in the claim's own unit by the inbox
+// writer and the outbox, on either database.
 import type { FastifyBaseLogger } from 'fastify'
-import type { Emitter, EventBatch, UnitLog } from '../../events/event-log.ts'
+import type { Emitter, UnitLog } from '../../events/event-log.ts'
 import type { CampaignParams, CampaignRef } from '../../events/types.ts'
 import type { ChannelRow, ContactRow, InboxStore } from '../../store/inbox-store.ts'
 import type { InboxWriter } from '../inbox/writer.ts'
@@ -35,9 +34,8 @@ import type { SendRateLimiter } from '../sending/outbox-rate.ts'
 import type { BuiltTemplate, TemplateService } from '../sending/templates.ts'
 import { plainReason } from '../sending/meta-errors.ts'
 import { Wakeup } from '../wakeup.ts'
-import { eventBatchOf, sqliteOnly } from '../sqlite-only.ts'
 import type { UnitRunner } from '../../store/runner.ts'
-import { type Q, step } from '../../store/unit.ts'
+import type { Q } from '../../store/unit.ts'
 
 /** Outbox priority of campaign messages: after every agent reply (0). */
 export const CAMPAIGN_PRIORITY = 1
@@ -80,10 +78,8 @@ export interface RunnerDeps {
   sending: RunnerSending
   units: UnitRunner
   unitLog: UnitLog
-  /** Runs a unit at once inside the open (synchronous, SQLite) transaction: the writer's `alongside`. */
-  runNow: <T>(unit: Q<T>) => T
   // The claim transaction's writers: a campaign message is stored and queued like a reply.
-  store: InboxStore
+  store: Pick<InboxStore, 'conversations'>
   writer: InboxWriter
   outbox: Outbox
   now: () => number
@@ -276,74 +272,70 @@ export class CampaignRunner {
       }
       // The claim itself: only a recipient still pending moves on (never two messages).
       if (!(yield* recipients.take(cl.recipientId, now))) continue
-      const what = 'queueing a campaign message (the inbox writer and the outbox)'
-      const ok = yield* sqliteOnly(what, () => this.queue(c, channel, contact, cl, ref, now, eventBatchOf(batch, what)))
-      if (ok) n++
+      if (yield* this.queue(c, channel, contact, cl, ref, now, batch)) n++
     }
     return n
   }
 
   /**
-   * Inside the claim transaction, on SQLite, once the recipient is taken: its message and
-   * outbox row, linked to it.
+   * Inside the claim transaction, once the recipient is taken: its message and outbox row,
+   * linked to it.
    */
-  private queue(
+  private *queue(
     c: CampaignRow,
     channel: ChannelRow,
     contact: ContactRow,
     cl: Claim,
     ref: CampaignRef,
     now: number,
-    batch: EventBatch,
-  ): boolean {
-    const { store, runNow } = this.d
+    batch: Emitter,
+  ): Q<boolean> {
+    const { conversations } = this.d.store
     const { recipients } = this.d.repos
     const built = cl.built!
     const clientMessageId = `campaign:${c.id}:${cl.recipientId}`
-    const existingConv = store.conversationByChannelContact(channel.id, contact.id)
-    const conv = existingConv ?? store.findOrOpenConversation(c.workspaceId, channel.id, contact.id, now)
+    const existingConv = yield* conversations.conversationByChannelContact(channel.id, contact.id)
+    const conv = existingConv ?? (yield* conversations.findOrOpenConversation(c.workspaceId, channel.id, contact.id, now))
     const d = this.d
-    const recorded = runNow(
-      d.writer.record(
-        batch,
-        conv,
-        {
-          direction: 'out',
-          type: 'template',
-          text: built.text,
-          data: built.data,
-          context: { campaign: ref },
-          clientMessageId,
-          senderUserId: c.createdBy,
-          status: 'queued',
-          timestamp: now,
-          createdAt: now,
-          updatedAt: now,
+    const recorded = yield* d.writer.record(
+      batch,
+      conv,
+      {
+        direction: 'out',
+        type: 'template',
+        text: built.text,
+        data: built.data,
+        context: { campaign: ref },
+        clientMessageId,
+        senderUserId: c.createdBy,
+        status: 'queued',
+        timestamp: now,
+        createdAt: now,
+        updatedAt: now,
+      },
+      {
+        // The message shows in the customer's conversation, but a broadcast does not push
+        // thousands of conversations to the top of the inbox: a new one starts resolved
+        // (a reply reopens it), an existing one keeps its place.
+        by: 'broadcast',
+        newConversation: !existingConv,
+        now,
+        alongside: function* (row) {
+          yield* recipients.link(cl.recipientId, row.id)
+          yield* d.outbox.enqueue(
+            row,
+            channel.kind,
+            { to: contact.externalId, broadcast: true, content: { type: 'template', template: built.message } },
+            { priority: CAMPAIGN_PRIORITY },
+          )
         },
-        {
-          // The message shows in the customer's conversation, but a broadcast does not push
-          // thousands of conversations to the top of the inbox: a new one starts resolved
-          // (a reply reopens it), an existing one keeps its place.
-          by: 'broadcast',
-          newConversation: !existingConv,
-          now,
-          alongside: function* (row) {
-            yield* recipients.link(cl.recipientId, row.id)
-            yield* d.outbox.enqueue(
-              row,
-              channel.kind,
-              { to: contact.externalId, broadcast: true, content: { type: 'template', template: built.message } },
-              { priority: CAMPAIGN_PRIORITY },
-            )
-          },
-        },
-      ),
+      },
     )
     if (!recorded) {
       // Unreachable while the recipient was pending (its message id is derived from
       // the recipient); if it ever happens, link the message that exists, send nothing.
-      const existing = runNow(recipients.messageIdByClientId(c.workspaceId, clientMessageId))
-      if (existing !== undefined) runNow(recipients.link(cl.recipientId, existing))
+      const existing = yield* recipients.messageIdByClientId(c.workspaceId, clientMessageId)
+      if (existing !== undefined) yield* recipients.link(cl.recipientId, existing)
       return false
     }
     return true

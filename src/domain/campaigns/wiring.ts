@@ -98,7 +98,6 @@ export function createCampaigns(deps: CampaignsDeps): Campaigns {
     },
     units,
     unitLog,
-    runNow,
     store,
     writer: deps.writer,
     outbox: sending.outbox,
