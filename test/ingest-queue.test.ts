@@ -2,7 +2,7 @@
 // share one transaction, each in its own savepoint. A job that trips a bug is rolled back
 // alone and its fallback (keeping the payload raw) runs instead, while the others commit;
 // a storage failure fails the whole group, so every webhook in it is answered 503 and
-// Meta retries it. The jobs are Parley's own `keepRaw` writes.
+// Meta retries it. The jobs are Parley's own `rawWebhook` writes.
 import t from 'tap'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -10,9 +10,8 @@ import path from 'node:path'
 import { openDatabase, type Db } from '../src/store/db.ts'
 import { EventLog, systemClock } from '../src/events/event-log.ts'
 import { IngestQueue, type IngestJob } from '../src/domain/inbox/ingest-queue.ts'
-import { keepRaw } from '../src/domain/inbox/whatsapp-ingest.ts'
+import { rawWebhook } from '../src/store/webhook-leftovers.ts'
 import { AppError } from '../src/errors.ts'
-import { sqliteOnly } from '../src/domain/sqlite-only.ts'
 
 function setup(t: { teardown(fn: () => void): void }) {
   const dir = mkdtempSync(path.join(tmpdir(), 'parley-queue-'))
@@ -31,14 +30,13 @@ const kept = (db: Db) =>
     (r) => `${r.reason}:${r.body}`,
   )
 
-// keepRaw is synchronous SQLite code: wrapped as the webhook route wraps it (issue 17).
-const job = (db: Db, body: string, fail?: () => never): IngestJob => ({
-  run: () =>
-    sqliteOnly('test job', () => {
-      keepRaw(db, 'whatsapp', 'stored', body)
-      fail?.()
-    }),
-  fallback: () => sqliteOnly('test fallback', () => keepRaw(db, 'whatsapp', 'ingest_error', body)),
+// Jobs are units of work, as the webhook route's are (issue 17).
+const job = (_db: Db, body: string, fail?: () => never): IngestJob => ({
+  run: function* () {
+    yield* rawWebhook('whatsapp', 'stored', body)
+    fail?.()
+  },
+  fallback: () => rawWebhook('whatsapp', 'ingest_error', body),
 })
 
 t.test('a job that throws is rolled back alone and kept raw; the others in its commit land', async (t) => {

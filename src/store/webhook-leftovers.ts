@@ -1,13 +1,11 @@
 // What a webhook carried that Parley could not place yet: raw payloads it keeps rather
 // than drops (unknown channel, unknown shape, an ingest that failed), and statuses that
 // arrived before their message (applied when the message's id appears). Units of work
-// (store/unit.ts, issue 17): the same SQL on SQLite and PostgreSQL; `keepRaw(db, …)` is
-// the synchronous SQLite call the ingest still makes.
-import type { Db } from './db.ts'
+// (store/unit.ts, issue 17): the same SQL on SQLite and PostgreSQL. The ingest tells the
+// metrics of each payload kept (whatsapp-ingest.ts keepRawUnit).
 import { TableCodec } from './prepared.ts'
 import { pendingStatuses } from './schema.ts'
-import { sqliteConn } from './conn.ts'
-import { all, type Q, run, runSync } from './unit.ts'
+import { all, type Q, run } from './unit.ts'
 
 export type PendingStatusRow = typeof pendingStatuses.$inferSelect
 
@@ -22,29 +20,9 @@ const KEEP = `INSERT INTO pending_statuses (channel_id, provider_message_id, sta
 // finds them gone, so each status is applied by exactly one taker.
 const TAKE = `DELETE FROM pending_statuses WHERE channel_id = ? AND provider_message_id = ? RETURNING ${codec.selectQuoted()}`
 
-// Issue 16: who hears of each payload kept (the metrics count them by reason), per
-// database, so several apps in one process (tests) never hear each other's.
-const keptListeners = new WeakMap<Db, (provider: string, reason: string) => void>()
-
-/** Tells `fn` of every payload kept raw through this database. */
-export function onKeptRaw(db: Db, fn: (provider: string, reason: string) => void): void {
-  keptListeners.set(db, fn)
-}
-
-/** For a unit's caller after it kept a payload with `rawWebhook`: the metrics hear of it. */
-export function tellKeptRaw(db: Db, provider: string, reason: string): void {
-  keptListeners.get(db)?.(provider, reason)
-}
-
 /** Keeps a webhook payload (or part of one) whole, with why it was not ingested: the unit. */
 export function* rawWebhook(provider: string, reason: string, body: unknown): Q<void> {
   yield* run(INSERT_RAW, [provider, reason, typeof body === 'string' ? body : JSON.stringify(body)])
-}
-
-/** The same at once on SQLite, inside the caller's transaction if one is open; the metrics hear of it. */
-export function keepRaw(db: Db, provider: string, reason: string, body: unknown): void {
-  runSync(rawWebhook(provider, reason, body), sqliteConn(db.$client))
-  tellKeptRaw(db, provider, reason)
 }
 
 export class PendingStatuses {

@@ -8,7 +8,6 @@ import type { Db } from '../../store/db.ts'
 import { sqliteConn } from '../../store/conn.ts'
 import { HealthRepo } from '../../store/health.ts'
 import { runSync } from '../../store/unit.ts'
-import { onKeptRaw } from '../../store/webhook-leftovers.ts'
 import { Health } from './health.ts'
 import { ParleyMetrics } from './metrics.ts'
 import { HealthTracker } from './tracker.ts'
@@ -33,8 +32,8 @@ export function createHealth(w: HealthWiring): Health {
     now: w.now,
     isChannel: (kind, externalId) => runSync(repo.isChannel(kind, externalId), sqlite),
   })
-  // Payloads kept raw (unknown channel, unknown shape, another app's signature) are counted by reason.
-  onKeptRaw(w.db, (provider, reason) => tracker.keptRaw(provider, reason))
+  // Payloads kept raw (unknown channel, unknown shape, another app's signature) are counted by
+  // reason: the webhook routes hand tracker.keptRaw to the ingest (http/meta-webhook.ts).
   return new Health({
     tracker,
     metrics,

@@ -9,13 +9,12 @@ import { PHONE_APP_SOURCE } from '../../events/types.ts'
 import type { WaChange, WaEcho, WaInbound, WaParsed, WaPreference, WaStatus } from '../../channels/whatsapp/parse.ts'
 import type { ChannelRow, InboxStore } from '../../store/inbox-store.ts'
 import type { Q } from '../../store/unit.ts'
-import { keepRaw, rawWebhook } from '../../store/webhook-leftovers.ts'
+import { rawWebhook } from '../../store/webhook-leftovers.ts'
 import type { SideEffects } from '../effects.ts'
 import { plainReason } from '../sending/meta-errors.ts'
 import { BUSINESS_REACTOR, type InboxWriter } from './writer.ts'
 
 export { SERVICE_WINDOW_MS } from './writer.ts'
-export { keepRaw }
 
 export interface IngestDeps {
   /** Repositories only (issue 17): the ingest is a unit of work, on either database. */

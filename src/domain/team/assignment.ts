@@ -34,7 +34,6 @@ import type { ChannelDirectory } from '../channels/channels.ts'
 import type { CustomerWrote } from '../effects.ts'
 import type { InboxWriter } from '../inbox/writer.ts'
 import { systemLineText } from '../inbox/conversation-status.ts'
-import { eventBatchOf, sqliteOnly } from '../sqlite-only.ts'
 
 /** Whether a person has an open stream (or had one within the grace period): presence.ts answers. */
 export interface Presence {
