@@ -144,7 +144,7 @@ t.test('PostgreSQL: a secret rotated through process A is answered by process B 
   // Two "processes": each its own pool, event log (tailer, listening connection) and directory.
   const proc = async (name: string) => {
     const pool = openPgPool(url, { nodeId: name, max: 4 })
-    const log = new PgEventLog(pool, { url, nodeId: name, pollMs: 5000, clock: { now: Date.now }, onError: () => {} })
+    const log = new PgEventLog(pool, { url, nodeId: name, pollMs: 1000, clock: { now: Date.now }, onError: () => {} })
     const errors: unknown[] = []
     const dir = new ChannelDirectory({
       repo: new ChannelsRepo(box),
@@ -181,8 +181,8 @@ t.test('PostgreSQL: a secret rotated through process A is answered by process B 
   await a.dir.settled()
   t.equal(accepted(a.dir, 'new-secret'), 'new-secret', 'A answers the new secret when its write returns')
   const eventId = a.committed.filter((e) => e.type === CHANNEL_CHANGED).at(-1)!.id
-  // B's tailer publishes it (woken by A's NOTIFY hint; its timer is 5 s): no fixed sleep, a deadline.
-  await until(async () => b.log.head >= eventId, 'B’s tailer published the rotation', 5000)
+  // B's tailer publishes it (woken by A's NOTIFY hint, else its 1 s timer): no fixed sleep, a deadline.
+  await until(async () => b.log.head >= eventId, 'B’s tailer published the rotation', 10_000)
   await b.dir.settled()
   t.equal(accepted(b.dir, 'new-secret'), 'new-secret', 'B answers the new secret')
   t.equal(accepted(b.dir, 'old-secret'), null, 'B refuses the old one')
@@ -195,7 +195,7 @@ t.test('PostgreSQL: a secret rotated through process A is answered by process B 
     Array.from({ length: 10 }, (_, i) => a.log.transact((batch) => a.dir.updateUnit(WS, ch.id, { appSecret: `burst-${i}` }, batch))),
   )
   const last = a.committed.filter((e) => e.type === CHANNEL_CHANGED).at(-1)!.id
-  await until(async () => b.log.head >= last, 'B’s tailer published the burst', 5000)
+  await until(async () => b.log.head >= last, 'B’s tailer published the burst', 10_000)
   await b.dir.settled()
   const saved = await new PgRunner(b.pool).read(() => b.dir.secretsUnit('whatsapp'))
   t.same(b.dir.appSecrets('whatsapp'), saved.secrets, 'B answers what the database holds after the burst')

@@ -10,7 +10,8 @@
 // process reloads its snapshot when its event log hands it that event (`changes`), so a
 // secret rotated through one process is answered by all of them once their logs reach
 // it. While a reload is pending the previous snapshot answers (never a read on the hot
-// path). The sandbox's and the environment's channels are written before the load.
+// path). The environment's channel is written before the load; the sandbox writes its
+// channels outside the event log and calls `changed()` itself (app.ts).
 //
 // Units of work (issue 17) for both databases; `list` and `get` still run the same units at
 // once on SQLite for callers still synchronous (tests), through `runNow`.
@@ -18,7 +19,6 @@ import type { Config } from '../../config.ts'
 import type { ChannelRow, ChannelsRepo } from '../../store/channels.ts'
 import type { Q } from '../../store/unit.ts'
 import type { UnitRunner } from '../../store/runner.ts'
-import type { Emitter } from '../../events/event-log.ts'
 import { AppError } from '../../errors.ts'
 import type { PacingStatus } from '../sending/outbox-rate.ts'
 
@@ -105,12 +105,20 @@ export const toPublicChannel = (c: ChannelRow, members?: number[]): ChannelPubli
 export type ChannelChanges = (listener: (events: readonly { type: string }[]) => void) => void
 
 /** The internal event of a change the directory's snapshot follows (never streamed, replayed or sent out). */
-export const CHANNEL_CHANGED = 'channel.changed'
+export const CHANNEL_CHANGED = 'channel.changed' as const
 /**
  * Its audience: no person (user ids start at 1), so no stream, replay or outgoing webhook
  * carries it; only the processes' own listeners read it from the log.
  */
 export const NOBODY = { userId: 0 } as const
+
+/**
+ * The change's unit's event batch (an `Emitter` of events/event-log.ts, named here by the one
+ * event it takes: importing that module would close a cycle through events/types.ts).
+ */
+export interface ChannelChangeEmitter {
+  emit(workspaceId: number, type: typeof CHANNEL_CHANGED, payload: { channelId: number }, audience: typeof NOBODY): void
+}
 
 export interface ChannelDirectoryDeps {
   repo: ChannelsRepo
@@ -193,7 +201,7 @@ export class ChannelDirectory {
    * `batch`: the change's own unit's events, which get `channel.changed` (every process's
    * snapshot follows it). Every writer in the app passes it; without one the caller emits.
    */
-  *createUnit(workspaceId: number, input: ChannelInput, batch?: Emitter): Q<ChannelRow> {
+  *createUnit(workspaceId: number, input: ChannelInput, batch?: ChannelChangeEmitter): Q<ChannelRow> {
     const row = yield* this.repo.insertIfNew({ ...clean(input), workspaceId, enabled: input.enabled ?? true })
     // (kind, external id) is unique across workspaces: a webhook must route to one place.
     if (!row) throw new AppError('CHANNEL_EXISTS', 409, 'That number or page is already connected')
@@ -206,7 +214,7 @@ export class ChannelDirectory {
     workspaceId: number,
     id: number,
     patch: Partial<Omit<ChannelInput, 'kind' | 'externalId'>>,
-    batch?: Emitter,
+    batch?: ChannelChangeEmitter,
   ): Q<ChannelRow | undefined> {
     const current = yield* this.repo.get(workspaceId, id)
     if (!current) return undefined
