@@ -187,7 +187,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     graphBaseUrl: (token) => (sandbox?.owns(token) ? sandbox.graphBaseUrl() : config.graphApiUrl),
     onSendOutcome: health.tracker.sendOutcome,
   })
-  const channels = new ChannelDirectory({ repo: new ChannelsRepo(secrets), config, runNow: (unit) => store.runNow(unit) })
+  // Webhook secrets and auto-assign flags from a snapshot, reloaded on every committed
+  // `channel.changed` (issue 17: on PostgreSQL, every process's published events).
+  const channels = new ChannelDirectory({
+    repo: new ChannelsRepo(secrets),
+    config,
+    units: new SqliteRunner(db.$client),
+    changes: (listener) => events.onCommitted(listener),
+    onError: (err) => app.log.error({ err }, 'channel directory reload failed; the previous snapshot answers'),
+    runNow: (unit) => store.runNow(unit),
+  })
+  await channels.load()
   // Who is online: a person with an open stream, offline only after a grace (issue 13).
   const presence = new Presence({
     offlineAfterMs: config.presenceOfflineAfterSeconds * 1000,
@@ -382,7 +392,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     )
 
   // A sandbox channel added (the Page) or given a new token is checked like any other.
-  sandbox?.onChannelAdded((id) => services.channelChecks.check(workspaceId, id))
+  // (Written outside the event log: the directory reloads too.)
+  sandbox?.onChannelAdded((id) => {
+    channels.changed()
+    services.channelChecks.check(workspaceId, id)
+  })
 
   app.decorate('services', services)
   if (sandbox) {
@@ -478,6 +492,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('onListen', async () => services.channelChecks.start())
   app.addHook('preClose', async () => {
     services.channelChecks.stop()
+    channels.stop()
     await backups?.stop()
     clearInterval(pruneTimer)
     services.campaigns.stop()

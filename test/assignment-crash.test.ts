@@ -15,6 +15,7 @@ import { deliverLikeMeta, freePort, spawnParley } from './helpers/browser-server
 import { textWebhook } from './helpers/wa.ts'
 import { connectSse } from './helpers/sse.ts'
 import { until } from './helpers/emulator.ts'
+import { ADMIN, apiCall } from './helpers/server.ts'
 
 const CUSTOMERS = 150
 const KILL_AFTER = 50
@@ -64,7 +65,16 @@ t.test('kill -9 while conversations are being assigned: none assigned twice, non
     async () => (db.$client.prepare('SELECT count(*) FROM users WHERE streaming = 1').pluck().get() as number) === 3,
     'the three agents online',
   )
-  db.$client.prepare('UPDATE channels SET auto_assign = 1 WHERE id = ?').run(channelId)
+  // Automatic assignment on through the API: the process's channel directory follows committed
+  // channel changes (issue 17), not a row written behind its back.
+  const base = `http://127.0.0.1:${port}`
+  const adminLogin = await fetch(`${base}/api/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email: ADMIN.email, password: ADMIN.password }),
+  })
+  const { token: adminToken } = (await adminLogin.json()) as { token: string }
+  t.equal((await apiCall(base, adminToken)('PATCH', `/api/channels/${channelId}`, { autoAssign: true })).status, 200)
   db.$client.prepare('UPDATE workspaces SET assignment_cap = 1000 WHERE id = ?').run(ws)
 
   let accepted = 0

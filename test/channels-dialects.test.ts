@@ -52,7 +52,7 @@ t.test('the same channels, members, settings and events on SQLite and PostgreSQL
     const repo = new ChannelsRepo(box)
     const members = new ChannelMembersRepo()
     const settings = new WorkspaceSettingsRepo()
-    const dir = new ChannelDirectory({ repo, config, runNow: () => t.fail('no synchronous call here') as never })
+    const dir = new ChannelDirectory({ repo, config, units: db.runner, runNow: () => t.fail('no synchronous call here') as never })
     const tx = <T>(unit: () => Q<T>) => outcome(() => db.runner.transact(unit))
     const read = <T>(unit: () => Q<T>) => db.runner.read(unit)
     const out: Record<string, unknown> = {}

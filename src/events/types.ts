@@ -155,6 +155,9 @@ export interface EventPayloads {
   'contacts.imported': { listId: number; created: number; updated: number }
   // Issue 11: a channel's credential check result (as GET /api/channels lists it, without pacing).
   'channel.updated': { channel: ChannelPublic }
+  // Issue 17: internal, addressed to nobody (never streamed, replayed or sent out): a channel
+  // was created or changed, so every process reloads its channel directory's snapshot.
+  'channel.changed': { channelId: number }
   // Issue 13: a person's role, channels, state, name or availability changed.
   'user.updated': { user: TeamUserDTO }
   // Issue 14: a note was deleted by its author (audience: the channel); clients drop it.

@@ -70,9 +70,9 @@ export async function channelRoutes(app: FastifyInstance, opts: { services: Serv
     },
     async (req, reply) => {
       const { members, ...input } = req.body
-      const row = await units.transact(() => channels.createUnit(req.session.workspaceId, input))
-      // Again after the commit: a reader in between may have cached the old state (PostgreSQL).
-      channels.changed()
+      // `channel.changed` commits with it: every process's directory reloads (this one before answering).
+      const row = await unitLog.transact((batch) => channels.createUnit(req.session.workspaceId, input, batch))
+      await channels.settled()
       if (members) opts.services.accounts.team.setChannelMembers(row.workspaceId, row.id, members)
       // Meta is asked after the commit, in the background: saving never waits for or fails on it.
       channelChecks.check(row.workspaceId, row.id)
@@ -101,12 +101,14 @@ export async function channelRoutes(app: FastifyInstance, opts: { services: Serv
       // reply" hint; the channel's name in the list): live, as `channel.updated` without
       // members, committed with the change itself.
       const live = patch.assigneeOnly !== undefined || patch.autoAssign !== undefined || patch.name !== undefined
+      // With `channel.changed` (every process's directory reloads on it): this process's
+      // reload is done before the answer, so its webhooks already use the new secrets.
       const row = await unitLog.transact(function* (batch) {
-        const row = yield* channels.updateUnit(ws, id, patch)
+        const row = yield* channels.updateUnit(ws, id, patch, batch)
         if (row && live) batch.emit(row.workspaceId, 'channel.updated', { channel: toPublicChannel(row) })
         return row
       })
-      channels.changed()
+      await channels.settled()
       if (!row) throw Errors.notFound('Channel')
       auditChannelChange(opts.services, req, row.id, 'channel.updated', req.body)
       if (req.body.accessToken !== undefined) channelChecks.check(row.workspaceId, row.id)

@@ -1,19 +1,24 @@
 // Channels as data: a workspace's WhatsApp numbers and Messenger pages, each with its
 // own credentials. Secrets are write-only through the API (never returned once saved).
-// Webhook verification asks this directory which app secrets and verify tokens exist, and
-// automatic assignment whether a channel assigns (issue 13, on every customer message);
-// both answers are cached and refreshed on every change (one writer: this directory,
-// which drops its caches in the unit and again after the commit, `changed`; the sandbox
-// and the environment's channel are written before any read and never set auto-assign).
-// Several processes on PostgreSQL: another process's caches are not dropped yet (caches
-// invalidated by events from the log are a later step of issue 17).
 //
-// Units of work (issue 17) for both databases; the synchronous methods (`list`, `get`,
-// `autoAssigns`, `appSecrets`, `verifyTokens`) run the same units at once on SQLite for
-// callers still synchronous, through `runNow`.
+// Webhook verification asks this directory which app secrets and verify tokens exist, and
+// automatic assignment whether a channel assigns (issue 13, on every customer message):
+// both on hot paths that must not wait on the database, so they are answered from an
+// in-memory snapshot (`load` at start). Several processes on PostgreSQL (issue 17): every
+// change that matters to the snapshot (create; update of secrets, tokens, enabled,
+// auto-assign, anything) emits `channel.changed` in the change's own unit, and every
+// process reloads its snapshot when its event log hands it that event (`changes`), so a
+// secret rotated through one process is answered by all of them once their logs reach
+// it. While a reload is pending the previous snapshot answers (never a read on the hot
+// path). The environment's channel is written before the load; the sandbox writes its
+// channels outside the event log and calls `changed()` itself (app.ts).
+//
+// Units of work (issue 17) for both databases; `list` and `get` still run the same units at
+// once on SQLite for callers still synchronous (tests), through `runNow`.
 import type { Config } from '../../config.ts'
 import type { ChannelRow, ChannelsRepo } from '../../store/channels.ts'
 import type { Q } from '../../store/unit.ts'
+import type { UnitRunner } from '../../store/runner.ts'
 import { AppError } from '../../errors.ts'
 import type { PacingStatus } from '../sending/outbox-rate.ts'
 
@@ -91,26 +96,88 @@ export const toPublicChannel = (c: ChannelRow, members?: number[]): ChannelPubli
   ...(members ? { members } : {}),
 })
 
+/**
+ * Who tells the directory of committed channel changes: SQLite, `EventLog.onCommitted` (one
+ * process). PostgreSQL: `PgEventLog.onPublished` (every process's tailer, own commits
+ * included), and `onCommitted` too where this process must answer with its own change at
+ * once (a reload more, coalesced).
+ */
+export type ChannelChanges = (listener: (events: readonly { type: string }[]) => void) => void
+
+/** The internal event of a change the directory's snapshot follows (never streamed, replayed or sent out). */
+export const CHANNEL_CHANGED = 'channel.changed' as const
+/**
+ * Its audience: no person (user ids start at 1), so no stream, replay or outgoing webhook
+ * carries it; only the processes' own listeners read it from the log.
+ */
+export const NOBODY = { userId: 0 } as const
+
+/**
+ * The change's unit's event batch (an `Emitter` of events/event-log.ts, named here by the one
+ * event it takes: importing that module would close a cycle through events/types.ts).
+ */
+export interface ChannelChangeEmitter {
+  emit(workspaceId: number, type: typeof CHANNEL_CHANGED, payload: { channelId: number }, audience: typeof NOBODY): void
+}
+
 export interface ChannelDirectoryDeps {
   repo: ChannelsRepo
   config: Readonly<Config>
-  /** Runs a unit at once inside the open transaction (SQLite: runSync on the one connection). */
-  runNow: <T>(unit: Q<T>) => T
+  /** Reads the snapshot (either database). */
+  units: Pick<UnitRunner, 'read'>
+  /** Committed events; the directory reloads on each `channel.changed` (unset: only `changed()`). */
+  changes?: ChannelChanges
+  /** A reload that failed (the previous snapshot answers meanwhile; it is tried again). */
+  onError?: (err: unknown) => void
+  /** How long after a failed reload it is tried again (default 1 s). */
+  retryMs?: number
+  /** Runs a unit at once (SQLite: runSync on the one connection): only `list` and `get` use it. */
+  runNow?: <T>(unit: Q<T>) => T
 }
+
+interface Snapshot {
+  secrets: Map<ChannelKind, { secrets: string[]; tokens: string[] }>
+  autoAssign: ReadonlySet<number>
+}
+
+const KINDS: readonly ChannelKind[] = ['whatsapp', 'messenger']
 
 export class ChannelDirectory {
   private readonly repo: ChannelsRepo
   private readonly config: Readonly<Config>
-  private secretCache = new Map<ChannelKind, { secrets: string[]; tokens: string[] }>()
-  private autoAssignCache = new Map<number, boolean>()
+  private snapshot: Snapshot
+  /** The reload running now, if any; `queued`: a change arrived while it ran (one more after it). */
+  private reloading: Promise<void> | undefined
+  private queued = false
+  private retry: NodeJS.Timeout | undefined
+  private stopped = false
+  /** Reloads done (tests and metrics). */
+  reloads = 0
 
   constructor(private readonly d: ChannelDirectoryDeps) {
     this.repo = d.repo
     this.config = d.config
+    // Before `load`: the app's own secret and token only (a channel's own ones are refused).
+    this.snapshot = { secrets: new Map(KINDS.map((k) => [k, this.withConfig([])])), autoAssign: new Set() }
+    d.changes?.((events) => {
+      if (events.some((e) => e.type === CHANNEL_CHANGED)) this.changed()
+    })
+  }
+
+  /** At start, before anything asks: the first snapshot (a failure fails the start). */
+  async load(): Promise<void> {
+    this.snapshot = await this.d.units.read(() => this.snapshotUnit())
+    this.reloads++
+  }
+
+  /** No more reloads (shutdown). */
+  stop(): void {
+    this.stopped = true
+    clearTimeout(this.retry)
   }
 
   list(workspaceId: number): ChannelRow[] {
-    return this.d.runNow(this.listUnit(workspaceId))
+    return this.now()(this.listUnit(workspaceId))
   }
 
   listUnit(workspaceId: number): Q<ChannelRow[]> {
@@ -118,7 +185,7 @@ export class ChannelDirectory {
   }
 
   get(workspaceId: number, id: number): ChannelRow | undefined {
-    return this.d.runNow(this.getUnit(workspaceId, id))
+    return this.now()(this.getUnit(workspaceId, id))
   }
 
   getUnit(workspaceId: number, id: number): Q<ChannelRow | undefined> {
@@ -130,31 +197,41 @@ export class ChannelDirectory {
     return this.repo.membersByChannel(workspaceId)
   }
 
-  /** The caller calls `changed()` after the commit too (see `changed`). */
-  *createUnit(workspaceId: number, input: ChannelInput): Q<ChannelRow> {
+  /**
+   * `batch`: the change's own unit's events, which get `channel.changed` (every process's
+   * snapshot follows it). Every writer in the app passes it; without one the caller emits.
+   */
+  *createUnit(workspaceId: number, input: ChannelInput, batch?: ChannelChangeEmitter): Q<ChannelRow> {
     const row = yield* this.repo.insertIfNew({ ...clean(input), workspaceId, enabled: input.enabled ?? true })
     // (kind, external id) is unique across workspaces: a webhook must route to one place.
     if (!row) throw new AppError('CHANNEL_EXISTS', 409, 'That number or page is already connected')
-    this.changed()
+    batch?.emit(row.workspaceId, CHANNEL_CHANGED, { channelId: row.id }, NOBODY)
     return row
   }
 
-  /** The caller calls `changed()` after the commit too (see `changed`). */
-  *updateUnit(workspaceId: number, id: number, patch: Partial<Omit<ChannelInput, 'kind' | 'externalId'>>): Q<ChannelRow | undefined> {
+  /** `batch`: as for `createUnit` (an empty patch changes nothing and emits nothing). */
+  *updateUnit(
+    workspaceId: number,
+    id: number,
+    patch: Partial<Omit<ChannelInput, 'kind' | 'externalId'>>,
+    batch?: ChannelChangeEmitter,
+  ): Q<ChannelRow | undefined> {
     const current = yield* this.repo.get(workspaceId, id)
     if (!current) return undefined
     const set = clean(patch)
     // A new (or removed) token has not been checked: the old verdict was about another one.
     if (patch.accessToken !== undefined)
       Object.assign(set, { credentialsStatus: null, credentialsCheckedAt: null, credentialsDetail: null })
-    const row = Object.keys(set).length ? yield* this.repo.update(id, set) : current
-    this.changed()
+    if (Object.keys(set).length === 0) return current
+    const row = yield* this.repo.update(id, set)
+    if (row) batch?.emit(row.workspaceId, CHANNEL_CHANGED, { channelId: row.id }, NOBODY)
     return row
   }
 
   /**
    * Stores what Meta said of the token `checkedToken`, unless the channel's token changed
-   * meanwhile (that one gets its own check). Returns the updated row, or undefined.
+   * meanwhile (that one gets its own check). Returns the updated row, or undefined. (The
+   * verdict is nothing the snapshot holds: no `channel.changed`.)
    */
   *recordCheckUnit(
     workspaceId: number,
@@ -176,63 +253,105 @@ export class ChannelDirectory {
     return this.repo.uncheckedWithToken()
   }
 
-  /** App secrets a webhook of this kind may be signed with: the app's, then channels' own. */
+  /** App secrets a webhook of this kind may be signed with: the app's, then channels' own (snapshot). */
   appSecrets(kind: ChannelKind): string[] {
-    return this.d.runNow(this.secretsUnit(kind)).secrets
+    return this.snapshot.secrets.get(kind)!.secrets
   }
 
+  /** Verify tokens Meta's subscription check may send for this kind (snapshot). */
   verifyTokens(kind: ChannelKind): string[] {
-    return this.d.runNow(this.secretsUnit(kind)).tokens
+    return this.snapshot.secrets.get(kind)!.tokens
   }
 
-  /** The secret that must have signed a webhook for this channel. */
+  /**
+   * The secret that must have signed a webhook for this channel: from the row the webhook's
+   * own transaction read (fresher than any snapshot), the app's when it has none.
+   */
   secretOf(channel: ChannelRow): string {
     return channel.appSecret ?? this.config.metaAppSecret
   }
 
   /**
    * Whether new and reopened conversations of this channel go round robin (`autoAssign`):
-   * asked for every customer message on an unassigned conversation, so cached; an
-   * unknown channel is false and not remembered.
+   * asked for every customer message on an unassigned conversation, so from the snapshot;
+   * an unknown channel is false.
    */
   autoAssigns(channelId: number): boolean {
-    return this.d.runNow(this.autoAssignsUnit(channelId))
+    return this.snapshot.autoAssign.has(channelId)
   }
 
+  /** The saved flag, read now (the snapshot's source). */
   *autoAssignsUnit(channelId: number): Q<boolean> {
-    let on = this.autoAssignCache.get(channelId)
-    if (on === undefined) {
-      const row = yield* this.repo.byId(channelId)
-      if (!row) return false
-      on = row.autoAssign
-      this.autoAssignCache.set(channelId, on)
-    }
-    return on
+    return (yield* this.repo.byId(channelId))?.autoAssign ?? false
   }
 
   /**
-   * A channel was added or changed: the next webhook reads the saved state again. Called in
-   * the writing unit and again after its commit: on PostgreSQL a reader on another
-   * connection may cache the old state in between.
+   * Reload the snapshot (async, coalesced: one reload at a time, one more queued when a
+   * change arrives meanwhile, since the running one may have read before that commit).
+   * Called for every `channel.changed` the log hands over, and by writers outside the
+   * event log (the sandbox's channels).
    */
   changed(): void {
-    this.secretCache.clear()
-    this.autoAssignCache.clear()
+    if (this.stopped) return
+    if (this.reloading) {
+      this.queued = true
+      return
+    }
+    clearTimeout(this.retry)
+    this.retry = undefined
+    this.reloading = this.reloadLoop().finally(() => {
+      this.reloading = undefined
+    })
   }
 
-  /** The app secrets and verify tokens of this kind (cached until `changed`). */
-  *secretsUnit(kind: ChannelKind): Q<{ secrets: string[]; tokens: string[] }> {
-    let c = this.secretCache.get(kind)
-    if (!c) {
-      const rows = yield* this.repo.webhookSecrets(kind)
-      const uniq = (xs: Array<string | null>) => [...new Set(xs.filter((x): x is string => !!x))]
-      c = {
-        secrets: uniq([this.config.metaAppSecret, ...rows.map((r) => r.appSecret)]),
-        tokens: uniq([this.config.metaVerifyToken, ...rows.map((r) => r.verifyToken)]),
+  /**
+   * Resolves once every reload asked for so far is done (never rejects): the PATCH route
+   * awaits it so this process answers with the new values when it returns.
+   */
+  async settled(): Promise<void> {
+    while (this.reloading) await this.reloading
+  }
+
+  private async reloadLoop(): Promise<void> {
+    do {
+      this.queued = false
+      try {
+        this.snapshot = await this.d.units.read(() => this.snapshotUnit())
+        this.reloads++
+      } catch (err) {
+        this.d.onError?.(err)
+        // The previous snapshot answers meanwhile; a change may never come to ask again.
+        if (!this.stopped && !this.queued) {
+          this.retry = setTimeout(() => this.changed(), this.d.retryMs ?? 1000)
+          this.retry.unref()
+        }
       }
-      this.secretCache.set(kind, c)
+    } while (this.queued && !this.stopped)
+  }
+
+  /** The whole snapshot in one read: every kind's secrets and tokens, the auto-assigning channels. */
+  *snapshotUnit(): Q<Snapshot> {
+    const secrets = new Map<ChannelKind, { secrets: string[]; tokens: string[] }>()
+    for (const kind of KINDS) secrets.set(kind, yield* this.secretsUnit(kind))
+    return { secrets, autoAssign: new Set(yield* this.repo.autoAssignIds()) }
+  }
+
+  /** The app secrets and verify tokens of this kind, read now (the snapshot's source). */
+  *secretsUnit(kind: ChannelKind): Q<{ secrets: string[]; tokens: string[] }> {
+    return this.withConfig(yield* this.repo.webhookSecrets(kind))
+  }
+
+  private withConfig(rows: { appSecret: string | null; verifyToken: string | null }[]): { secrets: string[]; tokens: string[] } {
+    const uniq = (xs: Array<string | null>) => [...new Set(xs.filter((x): x is string => !!x))]
+    return {
+      secrets: uniq([this.config.metaAppSecret, ...rows.map((r) => r.appSecret)]),
+      tokens: uniq([this.config.metaVerifyToken, ...rows.map((r) => r.verifyToken)]),
     }
-    return c
+  }
+
+  private now(): <T>(unit: Q<T>) => T {
+    if (!this.d.runNow) throw new Error('ChannelDirectory: list/get need runNow (SQLite)')
+    return this.d.runNow
   }
 }
 

@@ -17,6 +17,8 @@ const DELIVERABLE: Record<EventType, boolean> = {
   'contact.updated': true,
   'contacts.imported': true,
   'channel.updated': true,
+  // Internal (the processes' channel directories reload on it), addressed to nobody.
+  'channel.changed': false,
   'user.updated': true,
   'labels.changed': true,
   'mention.created': false,
