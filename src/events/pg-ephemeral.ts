@@ -20,7 +20,7 @@
 // newer frame for the same conversation and person replaces an unsent older one.
 import { randomBytes } from 'node:crypto'
 import type pg from 'pg'
-import { pgClient } from '../store/pg/db.ts'
+import { PgListener } from '../store/pg/listener.ts'
 import type { PresenceFrame } from './types.ts'
 
 export const EPHEMERAL_CHANNEL = 'parley_ephemeral'
@@ -57,35 +57,42 @@ interface Wire {
 }
 
 export class PgEphemeralRelay {
-  connected = false
-  /** How many times the listening connection came back after a drop. */
-  reconnects = 0
   /** Frames heard from other processes (tests, metrics). */
   received = 0
   /** NOTIFYs sent (each packs one or more frames). */
   notifies = 0
   private readonly tag = randomBytes(6).toString('base64url')
-  private client: pg.Client | undefined
+  private readonly listener: PgListener
   private stopped = false
-  private retryMs = 100
-  private retryTimer: NodeJS.Timeout | undefined
   private readonly pending = new Map<string, EphemeralSignal>()
   private sending = false
 
-  constructor(private readonly opts: PgEphemeralOptions) {}
+  constructor(private readonly opts: PgEphemeralOptions) {
+    this.listener = new PgListener(opts.url, `parley-ephemeral:${opts.nodeId}`, EPHEMERAL_CHANNEL, {
+      notified: (payload) => this.heard(payload),
+      onError: (err, when) =>
+        opts.onError?.(err, when === 'dropped' ? 'the ephemeral listening connection' : 'reopening the ephemeral listening connection'),
+    })
+  }
+
+  /** Whether the listening connection is up. */
+  get connected(): boolean {
+    return this.listener.connected
+  }
+
+  /** How many times the listening connection came back after a drop. */
+  get reconnects(): number {
+    return this.listener.reconnects
+  }
 
   async start(): Promise<void> {
-    await this.connect()
+    await this.listener.start()
   }
 
   async stop(): Promise<void> {
     this.stopped = true
-    clearTimeout(this.retryTimer)
     this.pending.clear()
-    const c = this.client
-    this.client = undefined
-    this.connected = false
-    await c?.end().catch(() => {})
+    await this.listener.stop()
   }
 
   /** A frame from this process: delivered here now, and to the other processes through the database. */
@@ -160,54 +167,6 @@ export class PgEphemeralRelay {
         this.opts.onError?.(err, 'delivering an ephemeral frame')
       }
     }
-  }
-
-  private async connect(): Promise<void> {
-    const client = pgClient(this.opts.url, `parley-ephemeral:${this.opts.nodeId}`)
-    let live = false
-    let dead = false
-    // A dropped connection reports an error, an end, or both: one reconnection either way.
-    const dropped = (err?: unknown) => {
-      if (dead) return
-      dead = true
-      client.end().catch(() => {})
-      if (!live) return // still opening: connect() fails and its caller retries
-      if (this.client === client) {
-        this.client = undefined
-        this.connected = false
-      }
-      if (err) this.opts.onError?.(err, 'the ephemeral listening connection')
-      this.schedule()
-    }
-    client.on('error', dropped)
-    client.on('end', () => dropped())
-    client.on('notification', (m) => {
-      if (m.channel === EPHEMERAL_CHANNEL) this.heard(m.payload)
-    })
-    await client.connect()
-    await client.query(`LISTEN ${EPHEMERAL_CHANNEL}`)
-    if (dead) throw new Error('the ephemeral listening connection closed while it was opening')
-    live = true
-    this.client = client
-    this.connected = true
-    this.retryMs = 100
-  }
-
-  private schedule(): void {
-    if (this.stopped) return
-    this.retryTimer = setTimeout(() => {
-      this.connect().then(
-        () => {
-          this.reconnects++
-        },
-        (err) => {
-          this.opts.onError?.(err, 'reopening the ephemeral listening connection')
-          this.retryMs = Math.min(this.retryMs * 2, 5000)
-          this.schedule()
-        },
-      )
-    }, this.retryMs)
-    this.retryTimer.unref()
   }
 }
 

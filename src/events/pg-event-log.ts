@@ -13,7 +13,8 @@
 // committed sequence, in order.
 import type pg from 'pg'
 import { type PendingEvent, PgEventsRepo } from '../store/pg/events.ts'
-import { isDatabaseUnavailable, isPgStorageFailure, pgClient } from '../store/pg/db.ts'
+import { isDatabaseUnavailable, isPgStorageFailure } from '../store/pg/db.ts'
+import { PgListener } from '../store/pg/listener.ts'
 import { pgConn } from '../store/conn.ts'
 import { AbortedTransactionError, inPgTransaction, pgSavepoint } from '../store/runner.ts'
 import type { ReplayAudience, StoredEvent } from '../store/events.ts'
@@ -79,8 +80,12 @@ export class PgEventLog implements UnitLog, GroupLog {
       pollMs: opts.pollMs,
       onError: (err) => opts.onError(err, 'reading the event log'),
     })
-    this.listener = new PgListener(opts.url, `parley-listen:${opts.nodeId}`, {
-      hint: (id) => this.tailer.hint(id, 'notify'),
+    // Each reconnection triggers a catch-up read: the hints sent while it was down are gone.
+    this.listener = new PgListener(opts.url, `parley-listen:${opts.nodeId}`, NOTIFY_CHANNEL, {
+      notified: (payload) => {
+        const id = Number(payload)
+        if (Number.isFinite(id)) this.tailer.hint(id, 'notify')
+      },
       reconnected: () => this.tailer.wake('reconnect'),
       onError: (err) => opts.onError(err, 'the listening connection'),
     })
@@ -282,89 +287,5 @@ class Hinter {
     } finally {
       this.sending = false
     }
-  }
-}
-
-/**
- * The LISTEN connection: its own, outside the pool (and any pooler). When it drops it is
- * reopened with a growing pause, and each reconnection triggers a catch-up read, since
- * the hints sent while it was down are gone.
- */
-class PgListener {
-  connected = false
-  /** How many times the connection came back after a drop. */
-  reconnects = 0
-  private client: pg.Client | undefined
-  private stopped = false
-  private retryMs = 100
-  private retryTimer: NodeJS.Timeout | undefined
-
-  constructor(
-    private readonly url: string,
-    private readonly name: string,
-    private readonly on: { hint(id: number): void; reconnected(): void; onError(err: unknown): void },
-  ) {}
-
-  async start(): Promise<void> {
-    await this.connect()
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true
-    clearTimeout(this.retryTimer)
-    const c = this.client
-    this.client = undefined
-    this.connected = false
-    await c?.end().catch(() => {})
-  }
-
-  private async connect(): Promise<void> {
-    const client = pgClient(this.url, this.name)
-    let live = false
-    let dead = false
-    // A dropped connection reports an error, an end, or both: one reconnection either way.
-    const dropped = (err?: unknown) => {
-      if (dead) return
-      dead = true
-      client.end().catch(() => {})
-      if (!live) return // still opening: connect() fails and its caller retries
-      if (this.client === client) {
-        this.client = undefined
-        this.connected = false
-      }
-      if (err) this.on.onError(err)
-      this.schedule()
-    }
-    client.on('error', dropped)
-    client.on('end', () => dropped())
-    client.on('notification', (m) => {
-      const id = Number(m.payload)
-      if (Number.isFinite(id)) this.on.hint(id)
-    })
-    await client.connect()
-    await client.query(`LISTEN ${NOTIFY_CHANNEL}`)
-    if (dead) throw new Error('the listening connection closed while it was opening')
-    live = true
-    this.client = client
-    this.connected = true
-    this.retryMs = 100
-  }
-
-  private schedule(): void {
-    if (this.stopped) return
-    this.retryTimer = setTimeout(() => {
-      this.connect().then(
-        () => {
-          this.reconnects++
-          this.on.reconnected()
-        },
-        (err) => {
-          this.on.onError(err)
-          this.retryMs = Math.min(this.retryMs * 2, 5000)
-          this.schedule()
-        },
-      )
-    }, this.retryMs)
-    this.retryTimer.unref()
   }
 }
