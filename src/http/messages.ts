@@ -65,10 +65,10 @@ export async function messageRoutes(app: FastifyInstance, opts: { services: Serv
     '/api/conversations/:id/messages',
     { schema: { params: Type.Object({ id: Type.Integer({ minimum: 1 }) }), body: SendBody } },
     async (req, reply) => {
-      conversationInScope(opts.services, req.access, req.params.id)
+      await conversationInScope(opts.services, req.access, req.params.id)
       if (req.body.mediaId !== undefined) {
         const upload = opts.services.sending.media.upload(req.session.workspaceId, req.body.mediaId)
-        if (upload && !canSeeMedia(opts.services, req.access, upload)) throw Errors.notFound('Upload')
+        if (upload && !(await canSeeMedia(opts.services, req.access, upload))) throw Errors.notFound('Upload')
       }
       const { message } = await replies.send({ workspaceId: req.session.workspaceId, userId: req.session.userId }, req.params.id, req.body)
       return reply.status(202).send({ message })
@@ -79,7 +79,7 @@ export async function messageRoutes(app: FastifyInstance, opts: { services: Serv
     '/api/conversations/:id/messages/:messageId/retry',
     { schema: { params: Type.Object({ id: Type.Integer({ minimum: 1 }), messageId: Type.Integer({ minimum: 1 }) }) } },
     async (req, reply) => {
-      conversationInScope(opts.services, req.access, req.params.id)
+      await conversationInScope(opts.services, req.access, req.params.id)
       const message = await replies.retry(req.session.workspaceId, req.params.id, req.params.messageId)
       return reply.status(202).send({ message })
     },

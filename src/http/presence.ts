@@ -28,7 +28,7 @@ export async function presenceRoutes(app: FastifyInstance, opts: { services: Ser
     },
     async (req, reply) => {
       // Outside the caller's channels: 404, as if the conversation did not exist.
-      const channelId = conversationInScope(services, req.access, req.params.id)
+      const channelId = await conversationInScope(services, req.access, req.params.id)
       services.conversationPresence.signal({
         workspaceId: req.access.workspaceId,
         channelId,

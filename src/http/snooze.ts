@@ -24,7 +24,7 @@ export async function snoozeRoutes(app: FastifyInstance, opts: { services: Servi
     },
     async (req) => {
       const who = { workspaceId: req.session.workspaceId, userId: req.session.userId }
-      conversationInScope(opts.services, req.access, req.params.id)
+      await conversationInScope(opts.services, req.access, req.params.id)
       const done = await unitLog.transact((batch) => snoozes.snoozeUnit(batch, who, req.params.id, req.body.until))
       snoozes.snoozed(req.body.until) // after the commit: this process's timer looks then
       // Out of Open frees a place under its assignee's cap, as resolving does (assignment.ts counts open ones).

@@ -28,7 +28,7 @@ export async function templateRoutes(app: FastifyInstance, opts: { services: Ser
       let channel: ReturnType<typeof replies.channel>
       if (req.query.conversationId !== undefined) {
         // Outside the caller's channels: 404, as for every conversation route (issue 13).
-        channel = replies.channel(conversationInScope(opts.services, req.access, req.query.conversationId))
+        channel = replies.channel(await conversationInScope(opts.services, req.access, req.query.conversationId))
         if (channel?.kind !== 'whatsapp') channel = undefined
       } else {
         channel = replies.whatsappChannel(ws)

@@ -32,7 +32,7 @@ export async function transcriptRoutes(app: FastifyInstance, opts: { services: S
       },
     },
     async (req, reply) => {
-      conversationInScope(services, req.access, req.params.id)
+      await conversationInScope(services, req.access, req.params.id)
       const format = req.query.format ?? 'html'
       // Internal notes leave the team only when asked for.
       const notes = req.query.notes === 'true'
