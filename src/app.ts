@@ -286,10 +286,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       channels,
       store,
       writer,
-      events,
       presence,
       now: clock.now,
-      runNow,
     }),
     labels: new Labels({ repo: store.labels.repo, writer, now: clock.now }),
     snoozes: new Snoozes({
@@ -378,18 +376,26 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       .map(({ channelId, frame }) => ({ type: 'presence', payload: frame, audience: { channelId } })),
   )
   // Someone became available (came online, or set themselves online): the oldest waiting pool is theirs, up to their cap.
+  // (On SQLite a unit log's transact runs at once, inside the call; on PostgreSQL it is awaited.)
+  const drainFor = (workspaceId: number, userId: number) =>
+    void services.unitLog
+      .transact((batch) => assignment.drainForUnit(batch, workspaceId, userId))
+      .catch((err) => app.log.error({ err }, 'assigning the pool to someone who became available failed'))
   presence.onChange((userId, online) => {
     const user = online ? auth.user(userId) : undefined
-    if (user) assignment.drainFor(user.workspaceId, userId)
+    if (user) drainFor(user.workspaceId, userId)
   })
   services.accounts.team.hooks
-    .onAvailable(({ workspaceId, userId }) => assignment.drainFor(workspaceId, userId))
+    .onAvailable(({ workspaceId, userId }) => drainFor(workspaceId, userId))
     // A change of role or channels applies to open streams at once (reset, and the client refetches).
     .onAccessChanged(({ userId }) => hub.resetUser(userId))
     // A deactivated person's open conversations go back to the pool, with their lines and events.
-    .onDeactivated(({ workspaceId, userId, actorId }) =>
-      assignment.unassignAllOf(workspaceId, userId, { userId: actorId, name: auth.user(actorId)?.name ?? 'An admin' }),
-    )
+    .onDeactivated(({ workspaceId, userId, actorId }) => {
+      const by = { userId: actorId, name: auth.user(actorId)?.name ?? 'An admin' }
+      void services.unitLog
+        .transact((batch) => assignment.unassignAllOfUnit(batch, workspaceId, userId, by))
+        .catch((err) => app.log.error({ err }, "returning a deactivated person's conversations to the pool failed"))
+    })
 
   // A sandbox channel added (the Page) or given a new token is checked like any other.
   // (Written outside the event log: the directory reloads too.)

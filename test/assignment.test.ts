@@ -219,12 +219,12 @@ t.test(
 
     // Dan becomes available: the pool's oldest first, up to his cap (he holds 1 of 3).
     setAvailability(dan.id, 'online')
-    t.equal(s.app.services.assignment.drainFor(ws, dan.id), 2)
+    t.equal(await s.app.services.unitLog.transact((b) => s.app.services.assignment.drainForUnit(b, ws, dan.id)), 2)
     t.same(
       [c5, c6].map((c) => assigneeOf(c.id)),
       [dan.id, dan.id],
     )
-    t.equal(s.app.services.assignment.drainFor(ws, dan.id), 0, 'nothing left to drain')
+    t.equal(await s.app.services.unitLog.transact((b) => s.app.services.assignment.drainForUnit(b, ws, dan.id)), 0, 'nothing left to drain')
 
     // A reopened conversation whose assignee went away goes to someone available with room.
     s.db.$client.prepare('UPDATE workspaces SET assignment_cap = 10 WHERE id = ?').run(ws)
@@ -248,7 +248,7 @@ t.test(
       }
     ).n
     t.ok(held > 0)
-    t.equal(s.app.services.assignment.unassignAllOf(ws, ben.id), held)
+    t.equal(await s.app.services.unitLog.transact((b) => s.app.services.assignment.unassignAllOfUnit(b, ws, ben.id)), held)
     t.equal((s.db.$client.prepare('SELECT count(*) AS n FROM conversations WHERE assignee_id = ?').get(ben.id) as { n: number }).n, 0)
     void token
   },

@@ -328,6 +328,6 @@ t.test('the cap counts open conversations: snoozing or pending frees a place, th
   t.same((await history(call, c1)).slice(-2), ['Hello?', 'Snooze ended: the customer wrote'])
 
   // Deactivating Ben returns his pending conversation to the pool too.
-  t.equal(services.assignment.unassignAllOf(ws, user.id), 3)
+  t.equal(await services.unitLog.transact((b) => services.assignment.unassignAllOfUnit(b, ws, user.id)), 3)
   t.same([c1, c2, c3].map(assigneeOf), [null, null, null])
 })

@@ -5,7 +5,7 @@
 // PostgreSQL and leaves nothing half-written.
 import t from 'tap'
 import type { Emitter } from '../src/events/event-log.ts'
-import { type InboxStore, inboxRepos } from '../src/store/inbox-store.ts'
+import { inboxRepos } from '../src/store/inbox-store.ts'
 import { InboxWriter } from '../src/domain/inbox/writer.ts'
 import type { AppError } from '../src/errors.ts'
 import type { Access } from '../src/domain/accounts/access.ts'
@@ -412,14 +412,10 @@ t.test('the domain as units: the same refusals, drains and events on SQLite and 
     const assignment = new Assignment({
       repo,
       channels: { autoAssigns: (id) => id === s.auto },
-      store: repos as InboxStore,
+      store: repos,
       writer: new InboxWriter(repos, () => T0),
-      events: undefined as never,
       presence,
       now: () => T0,
-      runNow: () => {
-        throw new Error('the units run through the log here')
-      },
     })
     const fail = (unit: (batch: Emitter) => Q<unknown>) =>
       db.log.transact(unit).then(

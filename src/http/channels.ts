@@ -113,7 +113,7 @@ export async function channelRoutes(app: FastifyInstance, opts: { services: Serv
       auditChannelChange(opts.services, req, row.id, 'channel.updated', req.body)
       if (req.body.accessToken !== undefined) channelChecks.check(row.workspaceId, row.id)
       // Turned on: the conversations already waiting go round robin now, not at the next arrival.
-      if (req.body.autoAssign === true) assignment.drainChannel(row.workspaceId, row.id)
+      if (req.body.autoAssign === true) await unitLog.transact((batch) => assignment.drainChannelUnit(batch, row.workspaceId, row.id))
       const byChannel = await units.read(() => channels.membersByChannelUnit(row.workspaceId))
       return { channel: toPublicChannel(row, byChannel.get(row.id) ?? []) }
     },

@@ -23,10 +23,10 @@
 // store's, synchronous on SQLite (domain/sqlite-only.ts). The old names run the units at once for
 // callers still synchronous (effects inside the ingest transaction, accounts' hooks).
 import type { AssignedBy, ConversationDTO, SystemLineData } from '../../events/types.ts'
-import type { Emitter, EventLog } from '../../events/event-log.ts'
+import type { Emitter } from '../../events/event-log.ts'
 import type { Q } from '../../store/unit.ts'
 import type { AssignmentRepo, Person } from '../../store/assignment.ts'
-import type { InboxStore } from '../../store/inbox-store.ts'
+import type { InboxRepos } from '../../store/inbox-store.ts'
 import type { ConversationRow } from '../../store/rows.ts'
 import { Errors } from '../../errors.ts'
 import { canSeeChannel, type Access } from '../accounts/access.ts'
@@ -77,13 +77,10 @@ export interface AssignmentDeps {
   repo: AssignmentRepo
   /** Whether a channel assigns automatically: cached there, refreshed when a channel changes. */
   channels: Pick<ChannelDirectory, 'autoAssigns'>
-  store: InboxStore
+  store: Pick<InboxRepos, 'conversations'>
   writer: InboxWriter
-  events: EventLog
   presence: Presence
   now: () => number
-  /** Runs a unit at once inside the open transaction (SQLite: runSync on the app's connection). */
-  runNow: <T>(unit: Q<T>) => T
 }
 
 export class Assignment {
@@ -92,11 +89,6 @@ export class Assignment {
   /** Available for automatic assignment: active, set to online, and present. */
   isAvailable(p: Person): boolean {
     return !p.disabled && p.availability === 'online' && this.deps.presence.isOnline(p.id)
-  }
-
-  /** `assignUnit` in a transaction of its own, at once (SQLite). */
-  assign(access: Access, conversationId: number, userId: number | null): ConversationDTO {
-    return this.deps.events.transact((batch) => this.deps.runNow(this.assignUnit(batch, access, conversationId, userId)))
   }
 
   /**
@@ -144,11 +136,6 @@ export class Assignment {
     if (!auto || !(yield* this.autoAssign(batch, after))) yield* this.change(batch, after, null, null)
   }
 
-  /** `drainForUnit` in a transaction of its own, at once (SQLite). */
-  drainFor(workspaceId: number, userId: number): number {
-    return this.deps.events.transact((batch) => this.deps.runNow(this.drainForUnit(batch, workspaceId, userId)))
-  }
-
   /**
    * A person became available (their availability set to online, or their first stream
    * opened): the oldest waiting unassigned conversations of their auto-assign channels,
@@ -165,11 +152,6 @@ export class Assignment {
     return n
   }
 
-  /** `drainChannelUnit` in a transaction of its own, at once (SQLite). */
-  drainChannel(workspaceId: number, channelId: number): number {
-    return this.deps.events.transact((batch) => this.deps.runNow(this.drainChannelUnit(batch, workspaceId, channelId)))
-  }
-
   /**
    * Automatic assignment was turned on for a channel: its waiting pool, oldest first,
    * goes round robin until nobody available has room. Returns how many were assigned.
@@ -183,11 +165,6 @@ export class Assignment {
       n++
     }
     return n
-  }
-
-  /** `unassignAllOfUnit` in a transaction of its own, at once (SQLite). */
-  unassignAllOf(workspaceId: number, userId: number, by: AssignedBy = null): number {
-    return this.deps.events.transact((batch) => this.deps.runNow(this.unassignAllOfUnit(batch, workspaceId, userId, by)))
   }
 
   /** Deactivation: every open, pending or snoozed conversation of theirs returns to the pool, each with its line and events. */
