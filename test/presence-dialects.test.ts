@@ -170,6 +170,9 @@ t.test(
 
     // Bea opens a stream on B only: A learns it at its next heartbeat, as from elsewhere.
     b.p.streams(s.bea, WS, true)
+    // B's write is queued: its writes and heartbeats run in order, so once this heartbeat is
+    // done Bea's row is committed (A reading before that would race it).
+    await b.p.heartbeat()
     t.notOk(a.p.isOnline(s.bea), 'not before A has read the rows')
     await a.p.heartbeat()
     t.ok(a.p.isOnline(s.bea), 'online on A from B’s row')
