@@ -5,6 +5,7 @@
 // Another workspace's conversation is not found. On PostgreSQL, two sessions setting the
 // same conversation's status at the same moment write one line and one event, not two.
 import t, { type Test } from 'tap'
+import { until as pollUntil } from './helpers/emulator.ts'
 import { AppError } from '../src/errors.ts'
 import type { Access } from '../src/domain/accounts/access.ts'
 import {
@@ -260,13 +261,8 @@ t.test('the inbox actions give the same rows and events on SQLite and PostgreSQL
   for (const key of Object.keys(sqlite)) t.same(pg[key], sqlite[key], `${key}: the same on both`)
 })
 
-async function until(what: string, check: () => Promise<boolean>, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}
+/** The project's poll (helpers/emulator.ts), named first as these tests read. */
+const until = (what: string, check: () => Promise<boolean>) => pollUntil(check, what)
 
 t.test('PostgreSQL: two sessions setting the same status at once write one line, not two', async (t) => {
   const db = await pgDb(t) // a pool of 4: this test holds 3 connections at once

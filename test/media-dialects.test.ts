@@ -5,6 +5,7 @@
 // lease has passed is due again, and two sessions taking one message's pending statuses at
 // once take each status exactly once, in timestamp order.
 import t from 'tap'
+import { until as pollUntil } from './helpers/emulator.ts'
 import type { Test } from 'tap'
 import { migratePg, openPgPool } from '../src/store/pg/db.ts'
 import { MediaRepo, type MediaRow, type NewMedia } from '../src/store/media.ts'
@@ -19,14 +20,8 @@ import { freshPgDatabase } from './helpers/pg.ts'
 const WS = 1
 const OTHER_WS = 2
 
-/** Polls until `check` holds, or fails after `ms` (a state is awaited, never a duration). */
-async function until(what: string, check: () => Promise<boolean>, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}
+/** The project's poll (helpers/emulator.ts), named first as these tests read. */
+const until = (what: string, check: () => Promise<boolean>) => pollUntil(check, what)
 
 /** Users, channels, a contact, conversations and notes in both workspaces. */
 async function seed(db: { runner: DialectDb['runner'] }) {

@@ -7,6 +7,7 @@
 // of one conversation, and never wait for each other; leases are set and expired by the
 // database's clock, whatever the process's clock says.
 import t from 'tap'
+import { until as pollUntil } from './helpers/emulator.ts'
 import { PgRunner } from '../src/store/runner.ts'
 import { OutboxRepo, type OutboxRow, OutboxRowRefused } from '../src/store/outbox.ts'
 import { migratePg, openPgPool } from '../src/store/pg/db.ts'
@@ -409,13 +410,7 @@ t.test('PostgreSQL: three sessions claiming at once never take one row twice nor
         ])
       ).rows[0]!.n,
     )
-  const until = async (what: string, check: () => Promise<boolean>) => {
-    const deadline = Date.now() + 10_000
-    while (!(await check())) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-      await new Promise((r) => setTimeout(r, 10))
-    }
-  }
+  const until = (what: string, check: () => Promise<boolean>) => pollUntil(check, what)
   const claimer = () =>
     runner.transact(function* () {
       yield* get(`SELECT pg_advisory_xact_lock_shared(${START}) AS x`)
