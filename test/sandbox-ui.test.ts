@@ -79,7 +79,23 @@ t.test('the simulator: write as a customer, see replies with their ticks, tap, r
   await sim.setInputFiles('input[type=file]', { name: 'parcel.png', mimeType: 'image/png', buffer: PNG })
   await sim.fill('textarea[aria-label=Message]', 'this one')
   await sim.click('button[aria-label=Send]')
-  const img = await until(async () => (await history()).find((m) => m.type === 'image' && m.media?.url), 'image stored in Parley')
+  // The whole chain (the browser's upload, the webhook, Parley's download from the Graph
+  // emulator) on a busy machine: waited for as a state, with room; a miss says how far it got.
+  const img = await until(
+    async () => (await history()).find((m) => m.type === 'image' && m.media?.url),
+    'image stored in Parley',
+    30_000,
+  ).catch(async (err: Error) => {
+    const seen = (await history()).filter((m) => m.type === 'image').map((m) => ({ text: m.text, media: m.media }))
+    const media = s.db.$client.prepare('SELECT id, state, attempts, last_error, next_attempt_at FROM media').all()
+    const flash = await sim
+      .locator('.flash')
+      .allTextContents()
+      .catch(() => [])
+    throw new Error(
+      `${err.message}; images in Parley: ${JSON.stringify(seen)}; media rows: ${JSON.stringify(media)}; simulator said: ${JSON.stringify(flash)}`,
+    )
+  })
   t.equal(img.text, 'this one')
   await sim.waitForSelector('.msg.mine img', { timeout: LIVE_MS })
 

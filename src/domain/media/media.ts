@@ -197,7 +197,12 @@ export class MediaService {
     return this.wakeup.stopped
   }
 
-  private async pump(): Promise<void> {
+  /**
+   * One pass; resolves to when to look again (ms), which the Wakeup keeps only if no
+   * earlier wake-up is set: a kick that came in while this pass awaited its read must
+   * not be pushed back to a later row's due time.
+   */
+  private async pump(): Promise<number | undefined> {
     if (this.stopped) return
     const now = this.deps.now()
     const free = FETCH_CONCURRENCY - this.inFlight.size
@@ -215,8 +220,7 @@ export class MediaService {
     } catch (err) {
       // The database refused the read (PostgreSQL gone a moment): look again later.
       if (!this.stopped) this.deps.log.error({ err }, 'media: reading due downloads failed')
-      this.wakeup.after(FETCH_RETRY_BASE_MS)
-      return
+      return FETCH_RETRY_BASE_MS
     }
     if (this.stopped) return
     for (const row of read.due.filter((r) => !this.inFlight.has(r.id)).slice(0, Math.max(0, free))) {
@@ -230,7 +234,7 @@ export class MediaService {
         })
       this.inFlight.set(row.id, p)
     }
-    if (read.next !== null) this.wakeup.after(read.next - now)
+    return read.next === null ? undefined : read.next - now
   }
 
   private async fetchOne(row: MediaRow): Promise<void> {
