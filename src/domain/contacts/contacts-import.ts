@@ -84,14 +84,6 @@ export class ContactImporter {
     private readonly now: () => number,
   ) {}
 
-  preview(workspaceId: number, input: ImportInput): ImportReport {
-    return this.contacts.runNow(this.previewUnit(workspaceId, input))
-  }
-
-  commit(workspaceId: number, userId: number | null, input: ImportInput): ImportReport {
-    return this.events.transact((batch) => this.contacts.runNow(this.commitUnit(workspaceId, userId, input, batch)))
-  }
-
   /** The report of the file, nothing written (a read). */
   *previewUnit(workspaceId: number, input: ImportInput): Q<ImportReport> {
     return (yield* this.analyze(workspaceId, input)).report
