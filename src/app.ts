@@ -173,7 +173,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     now: clock.now,
     openStreams: () => hub.size,
     pausedUntil: (channelId) => sending.limiter.status(channelId, clock.now()).pausedUntil,
-    campaignCounts: (id) => services.campaigns.analytics.counts(id),
+    campaignCounts: (id) => services.campaigns.analytics.countsUnit(id),
     storageFailure: () => services.ingest.storageFailure,
   })
   const sending = createSending({

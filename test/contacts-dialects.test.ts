@@ -9,7 +9,6 @@ import { AuditLog } from '../src/domain/audit/audit-log.ts'
 import { ContactImporter } from '../src/domain/contacts/contacts-import.ts'
 import { ContactsService } from '../src/domain/contacts/contacts.ts'
 import { ContactData } from '../src/domain/contacts/erasure.ts'
-import type { EventLog } from '../src/events/event-log.ts'
 import { AppError } from '../src/errors.ts'
 import { AuditLogRepo } from '../src/store/audit-log.ts'
 import { ContactErasureRepo, workspaceUserIds } from '../src/store/contact-erasure.ts'
@@ -30,8 +29,8 @@ function domainOn() {
   let now = 1_000_000
   const clock = () => ++now
   const repo = new ContactsRepo()
-  const contacts = new ContactsService(repo, undefined as unknown as EventLog, clock, notNow)
-  const importer = new ContactImporter(undefined as unknown as EventLog, contacts, repo, clock)
+  const contacts = new ContactsService(repo, clock)
+  const importer = new ContactImporter(contacts, repo, clock)
   const audit = new AuditLog({ repo: new AuditLogRepo(), now: clock, runNow: notNow })
   return { repo, contacts, importer, audit, clock }
 }
