@@ -31,8 +31,16 @@ async function seed(db: DialectDb) {
     `INSERT INTO channels (workspace_id, kind, external_id, name, display_phone_number) VALUES (?, 'whatsapp', 'p1', 'Support line', '+1 555 000 3000')`,
     [WS],
   )
-  const ana = await insertId(db, `INSERT INTO users (workspace_id, email, name, password_hash, role) VALUES (?, 'ana@x', 'Ana Lima', 'h', 'admin')`, [WS])
-  const ben = await insertId(db, `INSERT INTO users (workspace_id, email, name, password_hash, role) VALUES (?, 'ben@x', 'Ben', 'h', 'agent')`, [WS])
+  const ana = await insertId(
+    db,
+    `INSERT INTO users (workspace_id, email, name, password_hash, role) VALUES (?, 'ana@x', 'Ana Lima', 'h', 'admin')`,
+    [WS],
+  )
+  const ben = await insertId(
+    db,
+    `INSERT INTO users (workspace_id, email, name, password_hash, role) VALUES (?, 'ben@x', 'Ben', 'h', 'agent')`,
+    [WS],
+  )
   const contact = await insertId(
     db,
     `INSERT INTO contacts (workspace_id, kind, external_id, phone, name) VALUES (?, 'whatsapp', '5511987654321', '5511987654321', 'Maria')`,
@@ -43,17 +51,23 @@ async function seed(db: DialectDb) {
     `INSERT INTO contacts (workspace_id, kind, external_id, phone, name) VALUES (?, 'whatsapp', '5511911112222', '5511911112222', 'José')`,
     [WS],
   )
-  const conv = await insertId(db, `INSERT INTO conversations (workspace_id, channel_id, contact_id, status, last_activity_at) VALUES (?, ?, ?, 'open', 0)`, [
-    WS,
-    channel,
-    contact,
-  ])
-  const conv2 = await insertId(db, `INSERT INTO conversations (workspace_id, channel_id, contact_id, status, last_activity_at) VALUES (?, ?, ?, 'open', 0)`, [
-    WS,
-    channel,
-    other,
-  ])
-  const msg = (c: number, direction: string, type: string, txt: string | null, o: { sender?: number; pid?: string; replyTo?: number; data?: unknown } = {}) =>
+  const conv = await insertId(
+    db,
+    `INSERT INTO conversations (workspace_id, channel_id, contact_id, status, last_activity_at) VALUES (?, ?, ?, 'open', 0)`,
+    [WS, channel, contact],
+  )
+  const conv2 = await insertId(
+    db,
+    `INSERT INTO conversations (workspace_id, channel_id, contact_id, status, last_activity_at) VALUES (?, ?, ?, 'open', 0)`,
+    [WS, channel, other],
+  )
+  const msg = (
+    c: number,
+    direction: string,
+    type: string,
+    txt: string | null,
+    o: { sender?: number; pid?: string; replyTo?: number; data?: unknown } = {},
+  ) =>
     insertId(
       db,
       `INSERT INTO messages (workspace_id, conversation_id, channel_id, direction, type, text, sender_user_id, provider_message_id, reply_to_message_id, data, status, "timestamp", created_at, updated_at)
