@@ -60,8 +60,8 @@ function domainOn(db: DialectDb) {
     templates: undefined as never,
     outbox: undefined as never,
     analytics,
-    whatsappChannel: () => undefined,
-    channel: () => undefined,
+    whatsappChannel: async () => undefined,
+    channel: async () => undefined,
     kick: () => {},
     kickOutbox: () => {},
   })
