@@ -293,7 +293,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       presence,
       now: clock.now,
     }),
-    labels: new Labels({ repo: store.labels.repo, writer, now: clock.now }),
+    labels: new Labels({ repo: store.labels, writer, now: clock.now }),
     snoozes: new Snoozes({
       repo: new SnoozeRepo(),
       store,

@@ -149,8 +149,9 @@ t.test('validation: named codes for a bad name, a bad colour, a taken name', asy
 
   // At most 200 per workspace.
   const ws = s.app.services.auth.defaultWorkspace()
-  const have = s.app.services.store.labels.count(ws)
-  for (let i = have; i < 200; i++) s.app.services.store.labels.insert(ws, `Filler ${i}`, '#000000', Date.now())
+  const { store } = s.app.services
+  const have = store.runNow(store.labels.count(ws))
+  for (let i = have; i < 200; i++) store.runNow(store.labels.insert(ws, `Filler ${i}`, '#000000', Date.now()))
   const full = await call('POST', '/api/labels', { name: 'One too many', color: '#000000' })
   t.equal(full.status, 409)
   t.equal(full.body.error.code, 'LABEL_LIMIT')

@@ -9,7 +9,7 @@ import { secretBoxOf } from './sealed-columns.ts'
 import { ContactIdentities } from './contact-identities.ts'
 import { ConversationsRepo } from './conversations.ts'
 import type { Db } from './db.ts'
-import { LabelsNow, LabelsRepo } from './labels.ts'
+import { LabelsRepo } from './labels.ts'
 import { MessagesRepo } from './messages.ts'
 import { sqliteConn } from './conn.ts'
 import { runSync, type Q } from './unit.ts'
@@ -39,7 +39,7 @@ export class InboxStore implements InboxRepos {
   readonly conversations: ConversationsRepo
   readonly messages: MessagesRepo
   /** Labels and the conversations carrying them (issue 14). */
-  readonly labels: LabelsNow
+  readonly labels: LabelsRepo
   readonly users: UsersRepo
 
   constructor(readonly db: Db) {
@@ -47,7 +47,7 @@ export class InboxStore implements InboxRepos {
     this.contacts = new ContactIdentities()
     this.conversations = new ConversationsRepo()
     this.messages = new MessagesRepo()
-    this.labels = new LabelsNow(new LabelsRepo(), (unit) => this.runNow(unit))
+    this.labels = new LabelsRepo()
     this.users = new UsersRepo()
   }
 
