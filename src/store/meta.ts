@@ -4,6 +4,7 @@
 import { get, type Q, run } from './unit.ts'
 
 const VALUE = 'SELECT value FROM meta WHERE key = ?'
+const SET = 'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'
 // `meta.value`: the row being updated (PostgreSQL finds a bare `value` ambiguous with EXCLUDED's).
 const BUMP = `INSERT INTO meta (key, value) VALUES (?, '1')
   ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(meta.value AS INTEGER) + 1 AS TEXT)`
@@ -11,6 +12,11 @@ const BUMP = `INSERT INTO meta (key, value) VALUES (?, '1')
 /** One meta value, or undefined. */
 export function* metaValue(key: string): Q<string | undefined> {
   return (yield* get<{ value: string }>(VALUE, [key]))?.value
+}
+
+/** Sets a meta value; inside the caller's transaction. */
+export function* setMeta(key: string, value: string): Q<void> {
+  yield* run(SET, [key, value])
 }
 
 /** Adds one to a counter kept as text ('1' when new); inside the caller's transaction. */

@@ -6,10 +6,11 @@
 // A wrong key (PARLEY_SECRET_KEY changed, or DATA_DIR/secret-key lost or replaced) stops
 // the start with a clear message instead of Parley running with tokens it cannot read.
 import type { Db } from '../../store/db.ts'
-import { readMeta, writeMeta } from '../../store/db.ts'
 import { ChannelsRepo } from '../../store/channels.ts'
 import { sqliteConn } from '../../store/conn.ts'
-import { runSync } from '../../store/unit.ts'
+import { metaValue, setMeta } from '../../store/meta.ts'
+import type { UnitRunner } from '../../store/runner.ts'
+import { runSync, type Q } from '../../store/unit.ts'
 import type { SecretBox } from '../../store/secret-box.ts'
 
 /** meta key: a known text sealed with the key, written on the first start with one. */
@@ -38,15 +39,35 @@ function opens(box: SecretBox, sealed: string): boolean {
 }
 
 /** Throws SecretKeyMismatchError when `box` is not this database's key. Reads only. */
-export function checkSecretKey(db: Db, box: SecretBox): void {
-  const check = readMeta(db, KEY_CHECK_META)
+export function* checkSecretKeyUnit(box: SecretBox): Q<void> {
+  const check = yield* metaValue(KEY_CHECK_META)
   if (check !== undefined) {
     if (!opens(box, check) || box.open(check) !== KEY_CHECK_TEXT) throw new SecretKeyMismatchError()
     return
   }
   // A database sealed before the check value existed: one sealed secret tells.
-  const sample = runSync(new ChannelsRepo(box).anySealed(), sqliteConn(db.$client))
+  const sample = yield* new ChannelsRepo(box).anySealed()
   if (sample !== undefined && !opens(box, sample)) throw new SecretKeyMismatchError()
+}
+
+/** On a SQLite file (a backup being restored). */
+export function checkSecretKey(db: Db, box: SecretBox): void {
+  runSync(checkSecretKeyUnit(box), sqliteConn(db.$client))
+}
+
+/** The key checked, its check value written on first use, every clear secret sealed: how many (one unit). */
+export function* sealSecretsUnit(box: SecretBox): Q<number> {
+  yield* checkSecretKeyUnit(box)
+  if ((yield* metaValue(KEY_CHECK_META)) === undefined) yield* setMeta(KEY_CHECK_META, box.seal(KEY_CHECK_TEXT))
+  return yield* new ChannelsRepo(box).sealClearSecrets()
+}
+
+/**
+ * PostgreSQL (issue 17): the same check and sealing in one transaction. The clear values
+ * stay in dead row versions until autovacuum reclaims them (there is no secure_delete).
+ */
+export function sealSecretsAtRestOn(units: UnitRunner, box: SecretBox): Promise<number> {
+  return units.transact(() => sealSecretsUnit(box))
 }
 
 /**
@@ -55,11 +76,7 @@ export function checkSecretKey(db: Db, box: SecretBox): void {
  */
 export function sealSecretsAtRest(db: Db, box: SecretBox): number {
   const c = db.$client
-  const sealed = c.transaction(() => {
-    checkSecretKey(db, box)
-    if (readMeta(db, KEY_CHECK_META) === undefined) writeMeta(db, KEY_CHECK_META, box.seal(KEY_CHECK_TEXT))
-    return runSync(new ChannelsRepo(box).sealClearSecrets(), sqliteConn(db.$client))
-  })
+  const sealed = c.transaction(() => runSync(sealSecretsUnit(box), sqliteConn(c)))
   // secure_delete: the clear bytes are overwritten, not just freed, so they do not linger
   // in the database file's free space.
   const before = c.pragma('secure_delete', { simple: true }) as number
