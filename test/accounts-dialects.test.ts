@@ -17,7 +17,7 @@ import { ChannelMembersRepo } from '../src/store/channel-members.ts'
 import { ChannelsRepo } from '../src/store/channels.ts'
 import { SecretBox } from '../src/store/secret-box.ts'
 import { REVOCATION_MARK, SessionsRepo } from '../src/store/sessions.ts'
-import { all, get, type Q, run } from '../src/store/unit.ts'
+import { all, get, run } from '../src/store/unit.ts'
 import { UsersRepo } from '../src/store/users.ts'
 import { type DialectDb, onBoth } from './helpers/dialects.ts'
 
@@ -37,10 +37,6 @@ async function outcome(p: Promise<unknown>): Promise<string> {
 function setUp(db: DialectDb) {
   let now = T0
   const clock = { now: () => now, advance: (ms: number) => void (now += ms) }
-  // Units run on the test's runner; the synchronous door (SQLite only) is not used here.
-  const runNow = <T>(_unit: Q<T>): T => {
-    throw new Error('runNow is not used by this test')
-  }
   const auth = new AuthService({ units: db.runner }, clock.now)
   // Channel members and channels are units (their own repositories); conversations are not
   // yet (another part of issue 17): invitations here carry no channels, so nothing is marked read.
@@ -58,9 +54,9 @@ function setUp(db: DialectDb) {
   }
   // The team's events go through the unit log passed to each call; its synchronous seam is SQLite's.
   const events = { unitLog: () => db.log } as unknown as EventLog
-  const team = new Team(events, auth, clock.now, repos, runNow, db.runner)
+  const team = new Team(events, auth, clock.now, repos, db.runner)
   const mailer = createMailer({ mail: { smtpUrl: undefined } } as unknown as Config, {} as FastifyBaseLogger)
-  const invitations = new Invitations(events, auth, team, mailer, clock.now, runNow, db.runner)
+  const invitations = new Invitations(events, auth, team, mailer, clock.now, db.runner)
   const resets = new PasswordResets({ units: db.runner }, auth, clock.now)
   const io = { units: db.runner, log: db.log }
   return { clock, auth, team, invitations, resets, io }

@@ -32,7 +32,7 @@ function domainOn() {
   const repo = new ContactsRepo()
   const contacts = new ContactsService(repo, undefined as unknown as EventLog, clock, notNow)
   const importer = new ContactImporter(undefined as unknown as EventLog, contacts, repo, clock)
-  const audit = new AuditLog({ repo: new AuditLogRepo(), now: clock, runNow: notNow })
+  const audit = new AuditLog({ repo: new AuditLogRepo(), now: clock })
   return { repo, contacts, importer, audit, clock }
 }
 
