@@ -6,6 +6,7 @@ import t from 'tap'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Config } from '../src/config.ts'
 import { AuthService, type UserRow } from '../src/domain/accounts/auth.ts'
+import { bootstrap } from '../src/domain/accounts/bootstrap.ts'
 import { Invitations } from '../src/domain/accounts/invitations.ts'
 import { type LoginAttempt, LoginThrottle } from '../src/domain/accounts/login-throttle.ts'
 import { createMailer } from '../src/domain/accounts/mailer.ts'
@@ -139,6 +140,53 @@ t.test('users, workspaces and sessions give the same answers on SQLite and Postg
     unknown: undefined,
   })
   if (pg) t.same(pg, sqlite, 'PostgreSQL answers as SQLite')
+})
+
+t.test('start-up (bootstrap): the first admin once, the environment’s channel kept up to date, on both', async (t) => {
+  const { sqlite, pg } = await onBoth(t, async (db) => {
+    const { auth } = setUp(db)
+    const channels = new ChannelsRepo(new SecretBox(Buffer.alloc(32, 7)))
+    const config = (whatsapp: Config['whatsapp'], adminPassword = 'a long enough password') =>
+      ({ adminEmail: 'Boss@Example.com', adminPassword, whatsapp }) as unknown as Config
+    const first = await bootstrap(
+      config({ phoneNumberId: '123', businessAccountId: 'waba', accessToken: 'tok-1' }),
+      { units: db.runner, channels },
+      auth,
+    )
+    // A restart without the token in the environment keeps the one stored; another admin password changes nobody.
+    const again = await bootstrap(
+      config({ phoneNumberId: '123', businessAccountId: undefined, accessToken: undefined }, 'another password 1'),
+      { units: db.runner, channels },
+      auth,
+    )
+    const kept = await db.runner.read(() => channels.list(1))
+    await bootstrap(
+      config({ phoneNumberId: '123', businessAccountId: undefined, accessToken: 'tok-2' }),
+      { units: db.runner, channels },
+      auth,
+    )
+    const replaced = await db.runner.read(() => channels.list(1))
+    const admin = await auth.checkCredentials('boss@example.com', 'a long enough password')
+    return {
+      workspaces: [first.workspaceId, again.workspaceId, await auth.defaultWorkspace()],
+      users: await auth.userCount(),
+      admin: admin && { email: admin.email, role: admin.role, workspaceId: admin.workspaceId },
+      otherPassword: (await auth.checkCredentials('boss@example.com', 'another password 1')) === undefined,
+      kept: kept.map((c) => ({ kind: c.kind, externalId: c.externalId, name: c.name, waba: c.businessAccountId, token: c.accessToken })),
+      replaced: replaced.map((c) => c.accessToken),
+    }
+  })
+  t.same(sqlite.workspaces, [1, 1, 1])
+  t.equal(sqlite.users, 1, 'one admin, made once')
+  t.same(sqlite.admin, { email: 'boss@example.com', role: 'admin', workspaceId: 1 })
+  t.equal(sqlite.otherPassword, true)
+  t.same(
+    sqlite.kept,
+    [{ kind: 'whatsapp', externalId: '123', name: 'WhatsApp', waba: 'waba', token: 'tok-1' }],
+    'unset in the environment: kept',
+  )
+  t.same(sqlite.replaced, ['tok-2'], 'set in the environment: it wins')
+  if (pg) t.same(pg, sqlite, 'PostgreSQL: the same')
 })
 
 t.test('the team: role, deactivation, availability and the last admin, with the same events', async (t) => {
