@@ -174,7 +174,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     now: clock.now,
     openStreams: () => hub.size,
     pausedUntil: (channelId) => sending.limiter.status(channelId, clock.now()).pausedUntil,
-    campaignCounts: (id) => services.campaigns.analytics.counts(id),
+    campaignCounts: (id) => services.campaigns.analytics.countsUnit(id),
     storageFailure: () => services.ingest.storageFailure,
   })
   const sending = createSending({
@@ -202,7 +202,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Who is online: a person with an open stream, offline only after a grace (issue 13).
   const presence = new Presence({
     offlineAfterMs: config.presenceOfflineAfterSeconds * 1000,
-    memory: { repo: new PresenceRepo(), runNow: (unit) => store.runNow(unit) },
+    memory: {
+      repo: new PresenceRepo(),
+      runner: new SqliteRunner(db.$client),
+      onError: (err) => app.log.error({ err }, 'presence mark failed'),
+    },
     now: clock.now,
     onListenerError: (err) => app.log.error({ err }, 'presence listener failed'),
   })
@@ -484,7 +488,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   }
   let pruneTimer: NodeJS.Timeout | undefined
   app.addHook('onReady', async () => {
-    presence.start()
+    await presence.start()
     hub.start()
     services.sending.start()
     services.campaigns.start()
@@ -520,7 +524,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     services.ingest.close()
     services.accounts.mailer.close()
     hub.stop()
-    services.presence.stop()
+    await services.presence.stop()
     services.conversationPresence.stop()
     await reportFacts.close()
   })

@@ -12,7 +12,6 @@ import { CampaignAttribution } from '../src/domain/campaigns/campaign-attributio
 import { CampaignService, PAUSE_CODE_LIST } from '../src/domain/campaigns/campaigns.ts'
 import { OptOutKeywords } from '../src/domain/campaigns/opt-out.ts'
 import { ContactsService } from '../src/domain/contacts/contacts.ts'
-import type { EventLog } from '../src/events/event-log.ts'
 import type { CampaignAudience } from '../src/events/types.ts'
 import { AppError } from '../src/errors.ts'
 import { CampaignRecipientsRepo } from '../src/store/campaign-recipients.ts'
@@ -46,8 +45,8 @@ function domainOn(db: DialectDb) {
   let now = 1_000_000
   const clock = () => ++now
   const repos: CampaignRepos = { campaigns: new CampaignsRepo(), recipients: new CampaignRecipientsRepo() }
-  const contacts = new ContactsService(new ContactsRepo(), undefined as unknown as EventLog, clock, notNow)
-  const analytics = new CampaignAnalytics(repos, db.log, clock, notNow, {
+  const contacts = new ContactsService(new ContactsRepo(), clock)
+  const analytics = new CampaignAnalytics(repos, db.log, clock, db.runner, {
     onError: (err) => {
       throw err
     },
@@ -61,8 +60,8 @@ function domainOn(db: DialectDb) {
     templates: undefined as never,
     outbox: undefined as never,
     analytics,
-    whatsappChannel: () => undefined,
-    channel: () => undefined,
+    whatsappChannel: async () => undefined,
+    channel: async () => undefined,
     kick: () => {},
     kickOutbox: () => {},
   })

@@ -9,7 +9,6 @@ import { AuditLog } from '../src/domain/audit/audit-log.ts'
 import { ContactImporter } from '../src/domain/contacts/contacts-import.ts'
 import { ContactsService } from '../src/domain/contacts/contacts.ts'
 import { ContactData } from '../src/domain/contacts/erasure.ts'
-import type { EventLog } from '../src/events/event-log.ts'
 import { AppError } from '../src/errors.ts'
 import { AuditLogRepo } from '../src/store/audit-log.ts'
 import { ContactErasureRepo, workspaceUserIds } from '../src/store/contact-erasure.ts'
@@ -21,17 +20,13 @@ import { type DialectDb, onBoth, pgDb, insertId } from './helpers/dialects.ts'
 const WS = 1
 const OTHER_WS = 2
 
-const notNow = <T>(_unit: Q<T>): T => {
-  throw new Error('a synchronous call in a test of units')
-}
-
 /** The domain over one database, with a counter clock: the same times on both. */
 function domainOn() {
   let now = 1_000_000
   const clock = () => ++now
   const repo = new ContactsRepo()
-  const contacts = new ContactsService(repo, undefined as unknown as EventLog, clock, notNow)
-  const importer = new ContactImporter(undefined as unknown as EventLog, contacts, repo, clock)
+  const contacts = new ContactsService(repo, clock)
+  const importer = new ContactImporter(contacts, repo, clock)
   const audit = new AuditLog({ repo: new AuditLogRepo(), now: clock })
   return { repo, contacts, importer, audit, clock }
 }

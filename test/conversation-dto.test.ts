@@ -82,8 +82,8 @@ t.test('a conversation without messages has no last status (the left join)', asy
   const ws = await s.app.services.auth.defaultWorkspace()
   const store = s.app.services.store
   // A conversation opened without a message yet (as a campaign recipient's is).
-  const contact = store.upsertContact(ws, 'whatsapp', '4915100000902', 'Gus', '4915100000902', Date.now())
-  const conv = store.findOrOpenConversation(ws, 1, contact.id, Date.now())
+  const contact = store.runNow(store.contacts.upsertContact(ws, 'whatsapp', '4915100000902', 'Gus', '4915100000902', Date.now()))
+  const conv = store.runNow(store.conversations.findOrOpenConversation(ws, 1, contact.id, Date.now()))
   const c = (await api(s, token, 'GET', `/api/conversations/${conv.id}`)).body.conversation as ConversationDTO
   t.match(c, { lastMessageId: null, lastMessageStatus: null, lastMessageError: null })
   const listed = ((await api(s, token, 'GET', '/api/conversations')).body.conversations as ConversationDTO[]).find((x) => x.id === conv.id)

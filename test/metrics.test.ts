@@ -73,7 +73,7 @@ t.test('401 without the right token; the real values with it', async (t) => {
   const sse = await connectSse(`${s.url}/stream`, { token: (await s.login()).token })
   t.teardown(() => sse.close())
 
-  const channel = s.app.services.store.channelByExternalId('whatsapp', s.config.whatsapp.phoneNumberId!)!
+  const channel = s.app.services.store.runNow(s.app.services.store.channels.byExternalId('whatsapp', s.config.whatsapp.phoneNumberId!))!
   let text = ''
   // Wait for the send attempt to come back as a network failure (a counter moves once it does).
   for (let i = 0; i < 200; i++) {
@@ -139,7 +139,7 @@ t.test('sends by Meta error code (190)', async (t) => {
     await new Promise((r) => setTimeout(r, 10))
   }
   t.equal(sample(text, 'parley_sends_total', { channel_kind: 'whatsapp', result: 'meta_error', code: '190' }), 1)
-  const channel = s.app.services.store.channelByExternalId('whatsapp', s.config.whatsapp.phoneNumberId!)!
+  const channel = s.app.services.store.runNow(s.app.services.store.channels.byExternalId('whatsapp', s.config.whatsapp.phoneNumberId!))!
   t.equal(sample(text, 'parley_outbox_depth', { channel: String(channel.id) }), 0, 'failed: no longer waiting')
 })
 
@@ -180,7 +180,7 @@ t.test('130429: the number pauses, counted by channel and by code', async (t) =>
   const call = apiCall(s.url, (await s.login()).token)
   const conv = (await call('GET', '/api/conversations')).body.conversations[0]
   await call('POST', `/api/conversations/${conv.id}/messages`, { text: 'On its way', clientMessageId: 'm-1' })
-  const channel = s.app.services.store.channelByExternalId('whatsapp', s.config.whatsapp.phoneNumberId!)!
+  const channel = s.app.services.store.runNow(s.app.services.store.channels.byExternalId('whatsapp', s.config.whatsapp.phoneNumberId!))!
   let text = ''
   for (let i = 0; i < 500; i++) {
     text = await (await scrape(s, `Bearer ${TOKEN}`)).text()

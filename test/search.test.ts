@@ -198,7 +198,7 @@ t.test('filters: from, in, label, assignee, status, before/after', async (t) => 
   const label = await w.call('POST', '/api/labels', { name: 'Damaged', color: '#cc0000' })
   t.equal(label.status, 201)
   t.equal((await w.call('PUT', `/api/conversations/${convB}/labels`, { labelIds: [label.body.label.id] })).status, 200)
-  w.s.app.services.store.updateConversation(convA, { assigneeId: ana.id })
+  w.s.app.services.store.runNow(w.s.app.services.store.conversations.updateConversation(convA, { assigneeId: ana.id }))
 
   const convs = (p: Page) => p.results.map((r) => r.conversationId).sort()
   t.same(convs(await search(w.call, 'lamp')), [convA, convB].sort())

@@ -7,13 +7,15 @@
 // row's callback tag reconciles it. The same rows and the same events, in the same order, on
 // both. A note is refused by the outbox on both. PostgreSQL only: a lease run out (set in the
 // past by SQL on the database's clock) is abandoned to `unknown` once, even by two sessions
-// abandoning at once — each row by exactly one, in the transaction that locked it.
+// abandoning at once — each row by exactly one, in the transaction that locked it. Replies'
+// reads (a channel by id, the first WhatsApp number, mark-as-read's lookups) answer the same.
 import t from 'tap'
 import { ChannelProviders } from '../src/channels/index.ts'
 import { GraphHttp } from '../src/channels/graph-http.ts'
 import { InboxWriter } from '../src/domain/inbox/writer.ts'
 import { Outbox, OutboxRefused, type OutboxRow } from '../src/domain/sending/outbox.ts'
 import { plainReason } from '../src/domain/sending/meta-errors.ts'
+import { Replies, type RepliesDeps } from '../src/domain/sending/replies.ts'
 import { ChannelsRepo } from '../src/store/channels.ts'
 import { inboxRepos, type MessageRow } from '../src/store/inbox-store.ts'
 import { SecretBox } from '../src/store/secret-box.ts'
@@ -381,4 +383,47 @@ t.test('PostgreSQL: a run-out lease is abandoned once, even by two sessions at o
     messages.slice(0, 5).map((m) => m.id),
     'each message told once',
   )
+})
+
+t.test("replies' reads (channel lookups, mark-as-read) are units: the same answers on both", async (t) => {
+  const { sqlite, pg } = await onBoth(t, async (db) => {
+    const w = await seed(db, 2)
+    const repos = inboxRepos()
+    const channels = new ChannelsRepo(new SecretBox(Buffer.alloc(32, 7)))
+    await db.runner.transact(() => channels.update(w.channel, { accessToken: 'token-1' }))
+    await db.exec(
+      `INSERT INTO messages (workspace_id, conversation_id, channel_id, direction, type, text, provider_message_id, status, "timestamp", created_at, updated_at)
+       VALUES (?, ?, ?, 'in', 'text', 'hi', 'wamid.IN', 'received', 1, 1, 1)`,
+      [WS, w.conversations[0], w.channel],
+    )
+    const warns: Array<{ conversationId?: number; msg: string }> = []
+    // Only what these reads use; Meta is an address nothing answers at, so a mark-as-read that
+    // got as far as sending fails, and says so in the log.
+    const replies = new Replies({
+      store: { ...repos, channels },
+      reads: db.runner,
+      providers: new ChannelProviders(new GraphHttp({ baseUrl: () => 'http://127.0.0.1:9', timeoutMs: 1000 })),
+      markRead: true,
+      log: { warn: (o: { conversationId?: number }, msg: string) => warns.push({ conversationId: o.conversationId, msg }) },
+    } as unknown as RepliesDeps)
+    const byId = await replies.channel(w.channel)
+    const first = await replies.whatsappChannel(WS)
+    const none = await replies.whatsappChannel(2)
+    await replies.markReadOnWhatsApp(WS, w.conversations[1]!) // no inbound message: nothing to mark
+    await replies.markReadOnWhatsApp(WS, 999_999) // no such conversation
+    await replies.markReadOnWhatsApp(WS, w.conversations[0]!)
+    return {
+      byId: byId && { name: byId.name, token: byId.accessToken },
+      first: first?.id === w.channel,
+      none: none ?? null,
+      warns: warns.map((x) => ({ ...x, conversationId: x.conversationId === w.conversations[0] ? 'first' : x.conversationId })),
+    }
+  })
+  t.same(sqlite, {
+    byId: { name: 'Main', token: 'token-1' },
+    first: true,
+    none: null,
+    warns: [{ conversationId: 'first', msg: 'mark-as-read on WhatsApp failed' }],
+  })
+  if (pg) t.same(pg, sqlite, 'PostgreSQL answers exactly what SQLite does')
 })

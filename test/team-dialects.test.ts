@@ -197,30 +197,27 @@ t.test("presence's memory: marks and the recent people the same on both", async 
     const presence = new Presence({
       offlineAfterMs: 60_000,
       now: () => T0 + 200,
-      memory: { repo, runNow: <X>(unit: Q<X>) => runNowOn(db, unit) },
+      memory: { repo, runner: db.runner, onError: (err) => t.error(err) },
     })
     t.teardown(() => presence.stop())
-    let online: string[] | null = null
-    if (db.runner.dialect === 'sqlite') {
-      presence.start()
-      online = presence.onlineUsers(WS).map((id) => names[id]!)
-    }
-    return { recent: recent.map((r) => [names[r.userId], r.workspaceId]), online }
+    await presence.start()
+    const online = presence.onlineUsers(WS).map((id) => names[id]!)
+    // A mark through the domain (fire and forget, in order): Ann's open, then her close.
+    presence.streams(s.ann, WS, true)
+    presence.streams(s.ann, WS, false)
+    await presence.stop() // waits for the marks in flight
+    const ann = await db.runner.read(() => repo.recent(T0 + 150))
+    return { recent: recent.map((r) => [names[r.userId], r.workspaceId]), online, annAfter: ann.map((r) => names[r.userId]).sort() }
   })
   t.same(sqlite.recent, [
     ['bea', WS],
     ['cid', WS],
     ['zed', OTHER_WS],
   ])
-  t.same(sqlite.online, ['bea', 'cid'], 'the domain restores them through its runNow (SQLite), this workspace only')
-  if (pg) t.same(pg.recent, sqlite.recent, 'PostgreSQL answers exactly what SQLite does')
+  t.same(sqlite.online, ['bea', 'cid'], 'the domain restores them through its runner, this workspace only')
+  t.same(sqlite.annAfter, ['ann', 'bea', 'zed'], "the domain's marks are written, the close last (Ann seen at the stop, not streaming)")
+  if (pg) t.same(pg, sqlite, 'PostgreSQL answers exactly what SQLite does')
 })
-
-/** Presence's memory is written at once on SQLite; on PostgreSQL it would be a transaction of its own. */
-function runNowOn<X>(db: DialectDb, unit: Q<X>): X {
-  if (db.runner.dialect !== 'sqlite') throw new Error('runNow is synchronous: SQLite only')
-  return (db.runner as unknown as { transactSync<Y>(u: () => Q<Y>): Y }).transactSync(() => unit)
-}
 
 t.test('the send guard: the same newer messages, senders and refusals on both', async (t) => {
   const repo = new SendGuardRepo()
@@ -253,9 +250,7 @@ t.test('the send guard: the same newer messages, senders and refusals on both', 
         names: yield* repo.names(WS, [s.cid, s.zed, s.cid, 999_999]),
       }
     })
-    const guard = new SendGuard(repo, () => {
-      throw new Error('the units run through the runner here')
-    })
+    const guard = new SendGuard(repo)
     const convDto = { id: conv, assignee: { id: s.cid, name: 'Cid Agent' } } as unknown as ConversationDTO
     const channel = (assigneeOnly: boolean) => ({ id: s.auto, assigneeOnly }) as unknown as ChannelRow
     const refusal = async (unit: () => Q<void>) =>

@@ -31,7 +31,7 @@ async function team(t: TestLike) {
       .pluck()
       .get(from, channelId) as number | undefined)!
   const assign = (conversationId: number, userId: number | null) =>
-    services.store.updateConversation(conversationId, { assigneeId: userId })
+    services.store.runNow(services.store.conversations.updateConversation(conversationId, { assigneeId: userId }))
   return { s, ws, call, adminId, x, y, agent, write, convOf, assign, admin: { id: adminId, token: ts.adminToken, call } as Person }
 }
 
@@ -228,7 +228,9 @@ t.test('waiting: the customer’s message starts it, a person’s reply ends it,
   t.type(w, 'number')
   const { events, store, writer } = s.app.services
   events.transact((batch) => {
-    const row = store.runNow(store.conversations.conversationByChannelContact(x, store.conversation(ws, c)!.contact.id))!
+    const row = store.runNow(
+      store.conversations.conversationByChannelContact(x, store.runNow(store.conversations.conversationDTO(ws, c))!.contact.id),
+    )!
     store.runNow(
       writer.record(
         batch,
@@ -249,7 +251,9 @@ t.test('waiting: the customer’s message starts it, a person’s reply ends it,
   t.equal(await waiting(c), w, 'a broadcast leaves it waiting')
   // An automatic reply (away, greeting: sent by Parley for nobody) neither.
   events.transact((batch) => {
-    const row = store.runNow(store.conversations.conversationByChannelContact(x, store.conversation(ws, c)!.contact.id))!
+    const row = store.runNow(
+      store.conversations.conversationByChannelContact(x, store.runNow(store.conversations.conversationDTO(ws, c))!.contact.id),
+    )!
     const at = Date.now()
     store.runNow(
       writer.record(

@@ -47,7 +47,12 @@ async function conversation(t: Test) {
   services.members.set(agent.id, [channel])
   const { events, store, writer } = services
   const row = () =>
-    store.runNow(store.conversations.conversationByChannelContact(channel, store.conversation(ts.workspaceId, conv)!.contact.id))!
+    store.runNow(
+      store.conversations.conversationByChannelContact(
+        channel,
+        store.runNow(store.conversations.conversationDTO(ts.workspaceId, conv))!.contact.id,
+      ),
+    )!
   const at = Date.now()
   events.transact((batch) => {
     store.runNow(
@@ -231,8 +236,8 @@ t.test('a long conversation comes out whole, in order, across pages', async (t) 
   const row = () =>
     store.runNow(
       store.conversations.conversationByChannelContact(
-        store.conversation(ts.workspaceId, conv)!.channelId,
-        store.conversation(ts.workspaceId, conv)!.contact.id,
+        store.runNow(store.conversations.conversationDTO(ts.workspaceId, conv))!.channelId,
+        store.runNow(store.conversations.conversationDTO(ts.workspaceId, conv))!.contact.id,
       ),
     )!
   const at = Date.now()

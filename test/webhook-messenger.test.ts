@@ -2,7 +2,7 @@
 import t from 'tap'
 import { startServer, APP_SECRET, VERIFY_TOKEN, type TestServer } from './helpers/server.ts'
 import { connectSse } from './helpers/sse.ts'
-import { PAGE_ID, echoItem, item, mid, pageWebhook, pageWebhookFor, postMessenger } from './helpers/ms.ts'
+import { PAGE_ID, echoItem, item, mid, pageWebhook, postMessenger } from './helpers/ms.ts'
 
 const PSID = '7000000000000001'
 

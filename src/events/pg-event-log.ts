@@ -54,6 +54,10 @@ export interface PgEventLogOptions {
 
 export class PgEventLog implements UnitLog, GroupLog {
   epoch = ''
+  /** Events are not pruned on PostgreSQL yet (EVENT_RETENTION_DAYS applies to SQLite): every cursor of the epoch replays. */
+  readonly prunedThrough = 0
+  /** Streams waiting for this process to publish through an id another process committed. */
+  private catchUps: Array<{ id: number; done: (ok: boolean) => void }> = []
   private readonly repo = new PgEventsRepo()
   private readonly tailer: LogTailer
   private readonly listener: PgListener
@@ -76,6 +80,7 @@ export class PgEventLog implements UnitLog, GroupLog {
             opts.onError(err, 'publishing events')
           }
         }
+        if (this.catchUps.length) this.settleCatchUps(events[events.length - 1]!.id)
       },
       pollMs: opts.pollMs,
       onError: (err) => opts.onError(err, 'reading the event log'),
@@ -95,6 +100,48 @@ export class PgEventLog implements UnitLog, GroupLog {
   /** Highest id published to this process's streams. */
   get head(): number {
     return this.tailer.tail
+  }
+
+  /** A stream position on this log (`epoch:id`), as the SQLite log writes it. */
+  cursor(id = this.head): string {
+    return `${this.epoch}:${id}`
+  }
+
+  /**
+   * A client's cursor can be ahead of this process: another process committed the event and
+   * answered it (a page's `eventId`, a stream there) before this one's tailer read it. True
+   * once this process has published through `id` — woken at once, not at the next poll —
+   * false at once when the database has no such event (a forged cursor, or another
+   * database's), or when `timeoutMs` passes first.
+   */
+  async caughtUp(id: number, timeoutMs: number): Promise<boolean> {
+    if (id <= this.head) return true
+    const { last } = await this.repo.head(this.pool)
+    if (id > Number(last)) return false
+    if (id <= this.head) return true
+    return new Promise<boolean>((resolve) => {
+      const waiter = {
+        id,
+        done: (ok: boolean) => {
+          clearTimeout(timer)
+          resolve(ok)
+        },
+      }
+      const timer = setTimeout(() => {
+        this.catchUps = this.catchUps.filter((w) => w !== waiter)
+        resolve(id <= this.head)
+      }, timeoutMs)
+      timer.unref()
+      this.catchUps.push(waiter)
+      this.tailer.hint(id, 'notify')
+    })
+  }
+
+  private settleCatchUps(through: number): void {
+    const ready = this.catchUps.filter((w) => w.id <= through)
+    if (ready.length === 0) return
+    this.catchUps = this.catchUps.filter((w) => w.id > through)
+    for (const w of ready) w.done(true)
   }
 
   /** What woke reads that found events, by reason (commit, notify, timer, reconnect). */
@@ -117,6 +164,7 @@ export class PgEventLog implements UnitLog, GroupLog {
 
   async stop(): Promise<void> {
     this.tailer.stop()
+    for (const w of this.catchUps.splice(0)) w.done(false)
     await this.listener.stop()
   }
 

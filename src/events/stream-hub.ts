@@ -13,9 +13,39 @@
 // no serialization and no permission query per stream per event.
 import type { ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
-import type { EventLog, LoggedEvent } from './event-log.ts'
+import type { LoggedEvent } from './event-log.ts'
+import type { ReplayAudience } from '../store/events.ts'
 import type { ResetPayload } from './types.ts'
 import { type Access, canSeeChannel, canSeeEvent, replayAudienceOf } from '../domain/accounts/access.ts'
+
+/**
+ * The log a hub serves (issue 17): SQLite's EventLog (one process, reads at once) or
+ * PostgreSQL's PgEventLog (this process's tailer publishes; replay pages are awaited).
+ */
+export interface HubLog {
+  readonly epoch: string
+  /** The highest id this process has published (fed to the hub). */
+  readonly head: number
+  readonly prunedThrough: number
+  cursor(id?: number): string
+  read(
+    workspaceId: number,
+    afterId: number,
+    upToId: number,
+    limit: number,
+    audience?: ReplayAudience,
+  ): LoggedEvent[] | Promise<LoggedEvent[]>
+  /**
+   * Several processes: resolves true once this process has published through `id` (a cursor
+   * another process handed out, ahead of this one's tailer), false if the log has no such
+   * event or it took longer than `timeoutMs`. Absent on SQLite: one process, head is the log's.
+   */
+  caughtUp?(id: number, timeoutMs: number): Promise<boolean>
+}
+
+// How long a stream waits for this process to reach a cursor another process handed out.
+// The tailer is woken at once; its poll (EVENT_POLL_MS) is the fallback well inside this.
+const CATCH_UP_MS = 5000
 
 export interface StreamSubscriber {
   userId: number
@@ -189,7 +219,7 @@ export class StreamHub {
   private readonly ephemeralMs: number
 
   constructor(
-    private readonly log: EventLog,
+    private readonly log: HubLog,
     private readonly opts: HubOptions,
     private readonly now: () => number = Date.now,
   ) {
@@ -310,6 +340,12 @@ export class StreamHub {
 
     if (cursor === undefined) return this.sendSnapshot(conn)
     const check = this.checkCursor(cursor)
+    if (!check.ok && check.reason === 'ahead_of_log' && this.log.caughtUp) {
+      // Live events are buffered meanwhile, as during a replay, and flushed above it.
+      conn.pending = []
+      void this.catchUpThenReplay(conn, cursor)
+      return
+    }
     if (!check.ok) {
       const reset: ResetPayload = { reason: check.reason, cursor: this.log.cursor() }
       this.write(conn, `id: ${reset.cursor}\nevent: reset\ndata: ${JSON.stringify(reset)}\n\n`)
@@ -318,6 +354,23 @@ export class StreamHub {
     conn.skipThrough = check.afterId
     if (check.afterId >= this.flushedThrough) return this.sendSnapshot(conn)
     conn.pending = []
+    void this.replay(conn, check.afterId, this.flushedThrough)
+  }
+
+  /** A cursor from another process: wait for this one's tailer to reach it, then replay as usual. */
+  private async catchUpThenReplay(conn: Conn, cursor: string): Promise<void> {
+    const m = /:(\d+)$/.exec(cursor.trim())
+    const reached = await this.log.caughtUp!(Number(m![1]), CATCH_UP_MS).catch(() => false)
+    if (conn.closed) return
+    const check = this.checkCursor(cursor)
+    if (!reached || !check.ok) {
+      conn.pending = null
+      conn.pendingBytes = 0
+      const reset: ResetPayload = { reason: check.ok ? 'ahead_of_log' : check.reason, cursor: this.log.cursor() }
+      this.write(conn, `id: ${reset.cursor}\nevent: reset\ndata: ${JSON.stringify(reset)}\n\n`)
+      return this.sendSnapshot(conn)
+    }
+    conn.skipThrough = check.afterId
     void this.replay(conn, check.afterId, this.flushedThrough)
   }
 
@@ -338,7 +391,9 @@ export class StreamHub {
       while (!conn.closed && from < highWater) {
         // Read with the stream's audience (in SQL): a forged or old cursor replays only
         // what this person may see. Per page: a reset may change it mid-replay.
-        const page = this.log.read(conn.workspaceId, from, highWater, this.pageSize, replayAudienceOf(conn.access))
+        const read = this.log.read(conn.workspaceId, from, highWater, this.pageSize, replayAudienceOf(conn.access))
+        // SQLite answers at once (no extra turn per page); PostgreSQL's page is awaited.
+        const page = Array.isArray(read) ? read : await read
         if (page.length === 0) break
         let chunk = ''
         for (const ev of page) chunk += frameOf(this.log.epoch, ev)

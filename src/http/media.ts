@@ -71,7 +71,7 @@ export async function mediaRoutes(app: FastifyInstance, opts: { services: Servic
   })
 
   r.get('/api/media/:id', { schema: { params: Type.Object({ id: Type.Integer({ minimum: 1 }) }) } }, async (req, reply) => {
-    const found = media.forServing(req.session.workspaceId, req.params.id)
+    const found = await opts.services.units.read(() => media.forServingUnit(req.session.workspaceId, req.params.id))
     if (!found || !(await canSeeMedia(opts.services, req.access, found.row))) throw Errors.notFound('Media')
     const type = contentTypeOf(found.row.mimeType)
     reply

@@ -67,7 +67,9 @@ export async function messageRoutes(app: FastifyInstance, opts: { services: Serv
     async (req, reply) => {
       await conversationInScope(opts.services, req.access, req.params.id)
       if (req.body.mediaId !== undefined) {
-        const upload = opts.services.sending.media.upload(req.session.workspaceId, req.body.mediaId)
+        const { media } = opts.services.sending
+        const mediaId = req.body.mediaId
+        const upload = await opts.services.units.read(() => media.uploadUnit(req.session.workspaceId, mediaId))
         if (upload && !(await canSeeMedia(opts.services, req.access, upload))) throw Errors.notFound('Upload')
       }
       const { message } = await replies.send({ workspaceId: req.session.workspaceId, userId: req.session.userId }, req.params.id, req.body)

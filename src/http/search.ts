@@ -67,10 +67,15 @@ export async function searchRoutes(app: FastifyInstance, opts: { services: Servi
         }),
       )
       const { page, nextCursor } = keysetPage(found, limit, (last) => [last.hit.key, last.hit.conversationId])
-      // The conversation as the inbox shows it still comes from the inbox store (SQLite, not yet
-      // written as units); a result found by the contact is at the conversation's last activity.
-      const results = page.flatMap((f): SearchResult[] => {
-        const conversation = store.runNow(store.conversations.conversationDTOFor(viewer, ws, f.hit.conversationId))
+      // The conversations as the inbox shows them, the page's in one read; a result found by
+      // the contact is at the conversation's last activity.
+      const conversations = await units.read(function* () {
+        const out: Array<ConversationDTO | undefined> = []
+        for (const f of page) out.push(yield* store.conversations.conversationDTOFor(viewer, ws, f.hit.conversationId))
+        return out
+      })
+      const results = page.flatMap((f, i): SearchResult[] => {
+        const conversation = conversations[i]
         if (!conversation) return []
         return [
           {

@@ -9,7 +9,7 @@ import type { Services } from '../services.ts'
 import { conversationInScope } from './scope.ts'
 
 export async function snoozeRoutes(app: FastifyInstance, opts: { services: Services }) {
-  const { store, snoozes, assignment, unitLog } = opts.services
+  const { store, snoozes, assignment, unitLog, units } = opts.services
   const r = app.withTypeProvider<TypeBoxTypeProvider>()
   app.addHook('onRequest', app.authenticate)
 
@@ -30,7 +30,10 @@ export async function snoozeRoutes(app: FastifyInstance, opts: { services: Servi
       // Out of Open frees a place under its assignee's cap, as resolving does (assignment.ts counts open ones).
       const assignee = done.assignee
       if (assignee) await unitLog.transact((batch) => assignment.drainForUnit(batch, who.workspaceId, assignee.id))
-      return { conversation: store.runNow(store.conversations.conversationDTOFor({ userId: who.userId }, who.workspaceId, req.params.id))! }
+      const conversation = await units.read(() =>
+        store.conversations.conversationDTOFor({ userId: who.userId }, who.workspaceId, req.params.id),
+      )
+      return { conversation: conversation! }
     },
   )
 }

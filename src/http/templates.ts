@@ -25,13 +25,13 @@ export async function templateRoutes(app: FastifyInstance, opts: { services: Ser
     },
     async (req) => {
       const ws = req.session.workspaceId
-      let channel: ReturnType<typeof replies.channel>
+      let channel: Awaited<ReturnType<typeof replies.channel>>
       if (req.query.conversationId !== undefined) {
         // Outside the caller's channels: 404, as for every conversation route (issue 13).
-        channel = replies.channel(await conversationInScope(opts.services, req.access, req.query.conversationId))
+        channel = await replies.channel(await conversationInScope(opts.services, req.access, req.query.conversationId))
         if (channel?.kind !== 'whatsapp') channel = undefined
       } else {
-        channel = replies.whatsappChannel(ws)
+        channel = await replies.whatsappChannel(ws)
       }
       if (!channel) throw Errors.noChannel()
       return { templates: await templates.list(channel, { refresh: req.query.refresh === true }) }

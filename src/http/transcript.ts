@@ -15,7 +15,12 @@ import { conversationInScope } from './scope.ts'
 
 export async function transcriptRoutes(app: FastifyInstance, opts: { services: Services }) {
   const { services } = opts
-  const transcripts = new Transcripts({ store: services.store, settings: services.settings, now: services.clock.now })
+  const transcripts = new Transcripts({
+    units: services.units,
+    repos: services.store,
+    settings: services.settings.repo,
+    now: services.clock.now,
+  })
   const r = app.withTypeProvider<TypeBoxTypeProvider>()
 
   r.get(
@@ -36,7 +41,7 @@ export async function transcriptRoutes(app: FastifyInstance, opts: { services: S
       const format = req.query.format ?? 'html'
       // Internal notes leave the team only when asked for.
       const notes = req.query.notes === 'true'
-      const file = transcripts.export({
+      const file = await transcripts.export({
         workspaceId: req.session.workspaceId,
         userId: req.session.userId,
         conversationId: req.params.id,

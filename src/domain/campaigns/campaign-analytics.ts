@@ -15,6 +15,7 @@ import type {
 import { campaignIdOf } from '../../events/types.ts'
 import type { RecipientJoin } from '../../store/campaign-recipients.ts'
 import type { CampaignRepos, CampaignRow } from '../../store/campaigns.ts'
+import type { UnitRunner } from '../../store/runner.ts'
 import type { Q } from '../../store/unit.ts'
 import { plainReason } from '../sending/meta-errors.ts'
 import { recipientFailure } from './campaign-recipient.ts'
@@ -68,17 +69,14 @@ export class CampaignAnalytics {
     private readonly repos: CampaignRepos,
     private readonly unitLog: UnitLog,
     private readonly now: () => number,
-    /** Runs a unit at once inside the open (synchronous, SQLite) transaction, for callers still synchronous. */
-    private readonly runNow: <T>(unit: Q<T>) => T,
+    /** Reads (the running campaigns, refreshed now and then). */
+    private readonly units: UnitRunner,
     private readonly hooks: { onCampaignMessage?: () => void; onError: (err: unknown) => void },
   ) {}
 
   start(): void {
     this.stopped = false
-    this.refresher = setInterval(() => {
-      for (const id of this.runNow(this.repos.campaigns.runningIds())) this.dirty.add(id)
-      this.schedule()
-    }, RUNNING_REFRESH_MS)
+    this.refresher = setInterval(() => void this.refreshRunning(), RUNNING_REFRESH_MS)
     this.refresher.unref()
   }
 
@@ -88,9 +86,16 @@ export class CampaignAnalytics {
     clearInterval(this.refresher)
   }
 
-  /** For callers still synchronous (the health report on SQLite). */
-  counts(campaignId: number): CampaignCounts {
-    return this.runNow(this.countsUnit(campaignId))
+  /** Every running campaign is looked at again (a safety net for a missed event); never throws. */
+  private async refreshRunning(): Promise<void> {
+    try {
+      const ids = await this.units.read(() => this.repos.campaigns.runningIds())
+      if (this.stopped) return
+      for (const id of ids) this.dirty.add(id)
+      this.schedule()
+    } catch (err) {
+      if (!this.stopped) this.hooks.onError(err)
+    }
   }
 
   *countsUnit(campaignId: number): Q<CampaignCounts> {

@@ -59,7 +59,7 @@ const HEALTH_EVERY_MS = 250
 export interface RunnerSending {
   templates: TemplateService
   limiter: SendRateLimiter
-  channel: (id: number) => ChannelRow | undefined
+  channel: (id: number) => Promise<ChannelRow | undefined>
   kickOutbox: () => void
 }
 
@@ -166,7 +166,7 @@ export class CampaignRunner {
 
   /** Tops up this number's backlog from its running campaigns, round robin. */
   private async feed(channelId: number, campaignIds: number[]): Promise<void> {
-    const channel = this.d.sending.channel(channelId)
+    const channel = await this.d.sending.channel(channelId)
     const backlog = await this.d.units.read(() => this.d.repos.recipients.queuedInOutbox(channelId, CAMPAIGN_PRIORITY))
     // Topped up once half is used: one claim transaction for many recipients, not one
     // per send (the worker starts sends one by one, evenly paced).

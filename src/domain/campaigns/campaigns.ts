@@ -68,8 +68,8 @@ export interface CampaignServiceDeps {
   templates: TemplateService
   outbox: Outbox
   analytics: CampaignAnalytics
-  whatsappChannel: (workspaceId: number) => ChannelRow | undefined
-  channel: (id: number) => ChannelRow | undefined
+  whatsappChannel: (workspaceId: number) => Promise<ChannelRow | undefined>
+  channel: (id: number) => Promise<ChannelRow | undefined>
   /** Wakes the runner (a campaign started or resumed). */
   kick: () => void
   kickOutbox: () => void
@@ -126,7 +126,7 @@ export class CampaignService {
 
   private async validate(workspaceId: number, input: CampaignInput): Promise<{ channel: ChannelRow; template: TemplateDTO }> {
     if (!input.name.trim() || input.name.length > NAME_MAX) throw Errors.campaignInvalid(`Name the campaign (1–${NAME_MAX} characters)`)
-    const channel = this.deps.whatsappChannel(workspaceId)
+    const channel = await this.deps.whatsappChannel(workspaceId)
     if (!channel) throw Errors.noChannel()
     const template = (await this.deps.templates.list(channel)).find(
       (t) => t.name === input.template.name && t.language === input.template.language,
@@ -466,7 +466,7 @@ export class CampaignService {
     skip: { reason: string; detail: string } | null
     audience: { total: number; optedOut: number; eligible: number }
   }> {
-    const channel = this.deps.whatsappChannel(workspaceId)
+    const channel = await this.deps.whatsappChannel(workspaceId)
     if (!channel) throw Errors.noChannel()
     const template = (await this.deps.templates.list(channel)).find(
       (t) => t.name === input.template.name && t.language === input.template.language,

@@ -10,7 +10,8 @@
 //   - an agent sets it by hand;
 // and an agent reverses it, or the customer does by resuming marketing messages in
 // WhatsApp. Campaigns skip opted-out contacts and count them.
-import type { CommittedEvent, Emitter, EventBatch, UnitLog } from '../../events/event-log.ts'
+import type { CommittedEvent, Emitter, UnitLog } from '../../events/event-log.ts'
+import type { UnitRunner } from '../../store/runner.ts'
 import type { Q } from '../../store/unit.ts'
 import type { ContactsRepo } from '../../store/contacts.ts'
 import type { ContactsService } from '../contacts/contacts.ts'
@@ -77,15 +78,26 @@ export class MetaOptOutWatcher {
   constructor(
     private readonly repo: ContactsRepo,
     private readonly unitLog: UnitLog,
+    private readonly units: UnitRunner,
     private readonly contacts: ContactsService,
     private readonly onError: (err: unknown) => void,
   ) {}
 
   start(): void {
     this.stopped = false
-    // The catch-up: a 131050 failure newer than the contact's last reversal, not yet marked.
-    for (const id of this.contacts.runNow(this.repo.unmarkedRefusals(META_OPTED_OUT))) this.pending.add(id)
-    this.schedule()
+    void this.catchUp()
+  }
+
+  /** A 131050 failure newer than the contact's last reversal, not yet marked (while Parley was down). */
+  private async catchUp(): Promise<void> {
+    try {
+      const ids = await this.units.read(() => this.repo.unmarkedRefusals(META_OPTED_OUT))
+      if (this.stopped) return
+      for (const id of ids) this.pending.add(id)
+      this.schedule()
+    } catch (err) {
+      if (!this.stopped) this.onError(err)
+    }
   }
 
   stop(): void {

@@ -6,7 +6,7 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { Config } from '../../config.ts'
 import type { Db } from '../../store/db.ts'
-import type { Emitter, EventBatch, EventLog, UnitLog } from '../../events/event-log.ts'
+import type { Emitter, EventLog, UnitLog } from '../../events/event-log.ts'
 import type { Q } from '../../store/unit.ts'
 import type { InboxStore } from '../../store/inbox-store.ts'
 import type { InboxWriter } from '../inbox/writer.ts'
@@ -62,12 +62,12 @@ export function createCampaigns(deps: CampaignsDeps): Campaigns {
   const runNow = store.runNow.bind(store)
   const units = deps.units ?? new SqliteRunner(db.$client)
   const unitLog = deps.unitLog ?? events.unitLog()
-  const contacts = new ContactsService(contactsRepo, events, now, (unit) => store.runNow(unit))
-  const importer = new ContactImporter(events, contacts, contactsRepo, now)
+  const contacts = new ContactsService(contactsRepo, now)
+  const importer = new ContactImporter(contacts, contactsRepo, now)
   // The runner is built last (it drives the service); the service and analytics wake it
   // through this, which only runs once everything is built (start() comes after).
   const kickRunner = () => runner.kick()
-  const analytics = new CampaignAnalytics(repos, unitLog, now, runNow, {
+  const analytics = new CampaignAnalytics(repos, unitLog, now, units, {
     // A campaign message moved in the outbox: the backlog may have room again.
     onCampaignMessage: kickRunner,
     onError: (err) => log.error({ err }, 'campaign analytics update failed'),
@@ -119,7 +119,7 @@ export function createCampaigns(deps: CampaignsDeps): Campaigns {
     (id) => analytics.touch(id),
     runNow,
   )
-  const watcher = new MetaOptOutWatcher(contactsRepo, unitLog, contacts, (err) => log.error({ err }, 'opt-out from 131050 failed'))
+  const watcher = new MetaOptOutWatcher(contactsRepo, unitLog, units, contacts, (err) => log.error({ err }, 'opt-out from 131050 failed'))
 
   return {
     contacts,

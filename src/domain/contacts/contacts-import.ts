@@ -2,7 +2,7 @@
 // written) and the import (one transaction), so what the user approved is what is
 // stored. The report names every row that will not be imported and why: an invalid
 // number, a duplicate of an earlier row, an empty row.
-import type { Emitter, EventLog } from '../../events/event-log.ts'
+import type { Emitter } from '../../events/event-log.ts'
 import type { Q } from '../../store/unit.ts'
 import { AppError, Errors } from '../../errors.ts'
 import { CsvError, parseCsv, type Separator } from './csv.ts'
@@ -78,7 +78,6 @@ const TAGS_HEADER = /^(tags?|labels?|etiquetas?|segment|segments|groups?)$/i
 
 export class ContactImporter {
   constructor(
-    private readonly events: EventLog,
     private readonly contacts: ContactsService,
     private readonly repo: ContactsRepo,
     private readonly now: () => number,

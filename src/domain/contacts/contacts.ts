@@ -4,10 +4,8 @@
 // the workspace id from the session.
 //
 // Issue 17: each operation is a unit of work (`*…Unit`, store/unit.ts) for both databases;
-// the routes run them. The old synchronous names stay for the code still synchronous on
-// SQLite (campaigns, opt-out, Messenger profiles), through `runNow`, so it behaves exactly
-// as before.
-import type { Emitter, EventLog } from '../../events/event-log.ts'
+// the routes, campaigns, opt-out and Messenger profiles run them.
+import type { Emitter } from '../../events/event-log.ts'
 import type { ContactDetailDTO } from '../../events/types.ts'
 import type { ContactPatch, ContactSearch, ContactsRepo } from '../../store/contacts.ts'
 import type { ContactRow } from '../../store/inbox-store.ts'
@@ -54,10 +52,7 @@ export function cleanAttributes(raw: Record<string, unknown>): Record<string, st
 export class ContactsService {
   constructor(
     private readonly repo: ContactsRepo,
-    private readonly events: EventLog,
     private readonly now: () => number,
-    /** Runs a unit at once on SQLite (inside the caller's open transaction, if any). */
-    readonly runNow: <T>(unit: Q<T>) => T,
   ) {}
 
   // ---- units of work (issue 17) ----------------------------------------------------

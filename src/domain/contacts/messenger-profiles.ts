@@ -95,9 +95,7 @@ export class MessengerProfiles {
   constructor(private readonly deps: MessengerProfilesDeps) {
     // Only the service's units are used here (rowUnit, dtoUnit), run by this class's UnitLog
     // or UnitRunner on either database (issue 17): nothing here runs a unit at once on SQLite.
-    this.contacts = new ContactsService(new ContactsRepo(), deps.events, deps.now, () => {
-      throw new Error('MessengerProfiles runs its contact reads as units of work')
-    })
+    this.contacts = new ContactsService(new ContactsRepo(), deps.now)
     this.log = deps.unitLog ?? deps.events.unitLog()
     this.units = deps.units ?? new SqliteRunner(deps.db.$client)
   }

@@ -68,8 +68,8 @@ export interface HealthFacts {
   channels: ChannelRef[]
   backlog: Backlog[]
   paused: PausedCampaign[]
-  /** Read for /metrics only (empty for the report). */
-  running: { id: number; name: string }[]
+  /** Read for /metrics only (empty for the report), with each one's counts. */
+  running: { id: number; name: string; counts: CampaignCounts }[]
   eventLog: { events: number; oldestAt: number | null }
   lastBackupAt: number | null
   /** Null when the figure read last is still fresh (it is a sum over media, read at most every SIZES_TTL_MS). */
@@ -87,7 +87,8 @@ export interface HealthDeps {
   openStreams: () => number
   /** A number's 130429 pause, while it lasts. */
   pausedUntil: (channelId: number) => number | null
-  campaignCounts: (campaignId: number) => CampaignCounts
+  /** A campaign's counts, read inside the facts unit (the campaigns' own unit). */
+  campaignCounts: (campaignId: number) => Q<CampaignCounts>
   /** The SQLite code of a failing webhook commit (ingest-queue.ts), else null. */
   storageFailure: () => string | null
 }
@@ -127,7 +128,9 @@ export class Health {
     const channels = yield* repo.channels()
     const backlog = yield* repo.backlog()
     const paused = opts.metrics ? [] : yield* repo.pausedCampaigns(MAX_CAMPAIGNS)
-    const running = opts.metrics ? yield* repo.runningCampaigns(MAX_CAMPAIGNS) : []
+    const running = []
+    if (opts.metrics)
+      for (const c of yield* repo.runningCampaigns(MAX_CAMPAIGNS)) running.push({ ...c, counts: yield* this.d.campaignCounts(c.id) })
     const eventLog = yield* repo.eventLog()
     const backup = Number(yield* repo.meta(LAST_BACKUP_KEY))
     const lastBackupAt = Number.isFinite(backup) && backup > 0 ? backup : null
@@ -176,12 +179,10 @@ export class Health {
           oldestAgeSeconds: b?.oldestAt != null ? Math.max(0, (now - b.oldestAt) / 1000) : null,
         }
       }),
-      // Counted outside the unit, by the campaigns' own (synchronous, SQLite) code.
-      campaigns: facts.running.map((c) => {
-        const counts = this.d.campaignCounts(c.id)
+      campaigns: facts.running.map(({ id, counts }) => {
         const waiting = counts.queued + counts.sending
         const { total: _total, replied: _replied, ...states } = counts
-        return { id: c.id, counts: states, progress: counts.total === 0 ? 0 : (counts.total - waiting) / counts.total }
+        return { id, counts: states, progress: counts.total === 0 ? 0 : (counts.total - waiting) / counts.total }
       }),
       databaseBytes: { db: sizes.db, wal: sizes.wal },
       mediaBytes: sizes.media,

@@ -7,7 +7,7 @@ import type { CampaignCounts } from '../../events/types.ts'
 import type { Db } from '../../store/db.ts'
 import { sqliteConn } from '../../store/conn.ts'
 import { HealthRepo } from '../../store/health.ts'
-import { runSync } from '../../store/unit.ts'
+import { runSync, type Q } from '../../store/unit.ts'
 import { Health } from './health.ts'
 import { ParleyMetrics } from './metrics.ts'
 import { HealthTracker } from './tracker.ts'
@@ -18,7 +18,7 @@ export interface HealthWiring {
   now: () => number
   openStreams(): number
   pausedUntil(channelId: number): number | null
-  campaignCounts(campaignId: number): CampaignCounts
+  campaignCounts(campaignId: number): Q<CampaignCounts>
   storageFailure(): string | null
 }
 

@@ -369,11 +369,6 @@ export class MediaService {
     return this.repo.storedUpload(workspaceId, id)
   }
 
-  /** `uploadUnit` at once, for the synchronous SQLite callers (sending's replies, the messages route). */
-  upload(workspaceId: number, id: number): MediaRow | undefined {
-    return this.deps.store.runNow(this.uploadUnit(workspaceId, id))
-  }
-
   kindOf(row: MediaRow): UploadKind | null {
     return (row.mimeType && UPLOAD_TYPES[row.mimeType]?.kind) || null
   }
@@ -409,22 +404,12 @@ export class MediaService {
     return this.repo.attachUpload(mediaId, messageId, this.deps.now())
   }
 
-  /** `attachUnit` at once, inside a synchronous SQLite caller's open transaction (sending's replies). */
-  attach(mediaId: number, messageId: number): void {
-    this.deps.store.runNow(this.attachUnit(mediaId, messageId))
-  }
-
   // ---- serving ----------------------------------------------------------------
 
   *forServingUnit(workspaceId: number, id: number): Q<{ row: MediaRow; file: string } | undefined> {
     const row = yield* this.repo.storedMediaFile(workspaceId, id)
     if (!row || !row.path) return undefined
     return { row, file: path.join(this.dir, path.basename(row.path)) }
-  }
-
-  /** `forServingUnit` at once on SQLite, for the synchronous media route (src/http/media.ts). */
-  forServing(workspaceId: number, id: number): { row: MediaRow; file: string } | undefined {
-    return this.deps.store.runNow(this.forServingUnit(workspaceId, id))
   }
 
   dto(row: MediaRow): MediaDTO {

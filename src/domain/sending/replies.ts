@@ -14,7 +14,7 @@ import { sendRecovery } from '../../events/send-recovery.ts'
 import type { ChannelProviders } from '../../channels/index.ts'
 import type { OutboundContent } from '../../channels/provider.ts'
 import { BUSINESS_REACTOR, SERVICE_WINDOW_MS, type InboxWriter } from '../inbox/writer.ts'
-import { toMessageDTO, type ChannelRow, type InboxRepos, type InboxStore, type MessageRow } from '../../store/inbox-store.ts'
+import { toMessageDTO, type ChannelRow, type InboxRepos, type MessageRow } from '../../store/inbox-store.ts'
 import { Errors } from '../../errors.ts'
 import type { Outbox } from './outbox.ts'
 import type { OutboxWorker } from './outbox-worker.ts'
@@ -52,7 +52,7 @@ const URL_IN_TEXT = /\bhttps?:\/\/\S/i
 
 export interface RepliesDeps {
   /** The inbox's repositories (its units run on whichever database the send runs on). */
-  store: InboxRepos & { channels: ChannelsRepo } & Pick<InboxStore, 'runNow' | 'conversation'>
+  store: InboxRepos & { channels: ChannelsRepo }
   writer: InboxWriter
   /** Runs a send in one transaction and publishes its events after the commit. */
   units: UnitLog
@@ -88,20 +88,20 @@ export class Replies {
   private readonly uploads = new MediaRepo()
 
   constructor(private readonly deps: RepliesDeps) {
-    this.guard = new SendGuard(new SendGuardRepo(), (unit) => deps.store.runNow(unit))
+    this.guard = new SendGuard(new SendGuardRepo())
   }
 
   private get repos() {
     return this.deps.store
   }
 
-  channel(id: number): ChannelRow | undefined {
-    return this.deps.store.runNow(this.deps.store.channels.byId(id))
+  channel(id: number): Promise<ChannelRow | undefined> {
+    return this.deps.reads.read(() => this.deps.store.channels.byId(id))
   }
 
   /** The workspace's WhatsApp number (the first enabled one). */
-  whatsappChannel(workspaceId: number): ChannelRow | undefined {
-    return this.deps.store.runNow(this.deps.store.channels.firstEnabled(workspaceId, 'whatsapp'))
+  whatsappChannel(workspaceId: number): Promise<ChannelRow | undefined> {
+    return this.deps.reads.read(() => this.deps.store.channels.firstEnabled(workspaceId, 'whatsapp'))
   }
 
   async send(
@@ -274,15 +274,28 @@ export class Replies {
    * message read marks the earlier ones too (W-READ). Best effort and off the request
    * path: a failure here costs a tick, never an agent's action.
    */
-  markReadOnWhatsApp(workspaceId: number, conversationId: number): Promise<void> {
-    if (!this.deps.markRead) return Promise.resolve()
-    const conv = this.deps.store.conversation(workspaceId, conversationId)
-    const channel = conv ? this.channel(conv.channelId) : undefined
+  async markReadOnWhatsApp(workspaceId: number, conversationId: number): Promise<void> {
+    if (!this.deps.markRead) return
+    const { repos } = this
+    // The conversation, its channel and the last message to mark, in one snapshot. The caller
+    // does not wait (void): a failed read is logged here, never an unhandled rejection.
+    let found: { channel: ChannelRow; last: string | null } | undefined
+    try {
+      found = await this.deps.reads.read(function* () {
+        const conv = yield* repos.conversations.conversationDTO(workspaceId, conversationId)
+        const channel = conv ? yield* repos.channels.byId(conv.channelId) : undefined
+        return channel && { channel, last: yield* repos.messages.lastInboundProviderId(conversationId) }
+      })
+    } catch (err) {
+      this.deps.log.warn({ err, conversationId }, 'mark-as-read on WhatsApp: reading the conversation failed')
+      return
+    }
+    const channel = found?.channel
     const provider = channel ? this.deps.providers.for(channel.kind) : undefined
     // Only channels with read receipts (WhatsApp's blue ticks) have markRead.
-    if (!conv || !channel || !provider?.markRead || !channel.enabled || !channel.accessToken) return Promise.resolve()
-    const last = this.deps.store.runNow(this.deps.store.messages.lastInboundProviderId(conversationId))
-    if (!last) return Promise.resolve()
+    if (!channel || !provider?.markRead || !channel.enabled || !channel.accessToken) return
+    const last = found?.last
+    if (!last) return
     return provider.markRead(channel, channel.accessToken, last).catch((err: unknown) => {
       const e = err as { kind?: string; code?: number | null }
       this.deps.log.warn({ conversationId, kind: e.kind, code: e.code }, 'mark-as-read on WhatsApp failed')

@@ -14,8 +14,7 @@
 //   (API clients that do not know about the guard keep working).
 // A retried POST whose clientMessageId is already stored replays before either rule runs.
 //
-// Issue 17: `checkUnit` is a unit of work (either database); `check` runs it at once for the
-// reply path, which is still synchronous inside SQLite's transaction.
+// Issue 17: `checkUnit` is a unit of work (either database), run inside the send's unit.
 import type { ChannelRow } from '../../store/channels.ts'
 import type { SendGuardRepo } from '../../store/send-guard.ts'
 import type { ConversationDTO, MessageDTO } from '../../events/types.ts'
@@ -31,18 +30,12 @@ export interface GuardInput {
 }
 
 export class SendGuard {
-  constructor(
-    private readonly repo: SendGuardRepo,
-    /** Runs a unit at once inside the open transaction (SQLite: runSync on the one connection). */
-    private readonly runNow: <T>(unit: Q<T>) => T,
-  ) {}
+  constructor(private readonly repo: SendGuardRepo) {}
 
-  /** Throws 403 ASSIGNEE_ONLY or 409 CONVERSATION_CHANGED; returns when the reply may go. */
-  check(who: { workspaceId: number; userId: number }, conv: ConversationDTO, channel: ChannelRow, input: GuardInput): void {
-    this.runNow(this.checkUnit(who, conv, channel, input))
-  }
-
-  /** The same check as a unit, inside the transaction that stores the reply. */
+  /**
+   * Throws 403 ASSIGNEE_ONLY or 409 CONVERSATION_CHANGED; returns when the reply may go. A
+   * unit: it checks nothing unless `yield*`ed inside the transaction that stores the reply.
+   */
   *checkUnit(who: { workspaceId: number; userId: number }, conv: ConversationDTO, channel: ChannelRow, input: GuardInput): Q<void> {
     this.assigneeOnly(who, conv, channel)
     if (input.seenMessageId === undefined || input.force === true) return

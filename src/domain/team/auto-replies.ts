@@ -9,8 +9,8 @@
 // Issue 17: a unit of work. The workspace's settings and the channel are read through their
 // units (either database); the conversation, the reply and its outbox row are still the
 // inbox store's, writer's and outbox's, synchronous on SQLite (domain/sqlite-only.ts).
-import type { CommittedEvent, Emitter } from '../../events/event-log.ts'
-import type { ConversationRow, InboxStore, MessageRow } from '../../store/inbox-store.ts'
+import type { CommittedEvent } from '../../events/event-log.ts'
+import type { InboxStore } from '../../store/inbox-store.ts'
 import type { Q } from '../../store/unit.ts'
 import type { WorkspaceSettingsNow } from '../channels/workspace-settings.ts'
 import type { CustomerWrote } from '../effects.ts'

@@ -26,7 +26,6 @@
 //    run only where the first stream opened ('here').
 import type { PresenceRepo } from '../../store/presence.ts'
 import type { UnitRunner } from '../../store/runner.ts'
-import type { Q } from '../../store/unit.ts'
 
 /**
  * Someone became online or offline in this process's view. `where`: 'here' when a stream
@@ -44,11 +43,13 @@ export interface PresenceOptions {
   offlineAfterMs: number
   /** A listener threw: reported here, and the other listeners still run. */
   onListenerError?: (err: unknown) => void
-  /** Presence's memory across restarts; none: in memory only. One process (SQLite). */
+  /** Presence's memory across restarts; none: in memory only. One process (either database). */
   memory?: {
     repo: Pick<PresenceRepo, 'mark' | 'recent'>
-    /** Runs a unit at once (SQLite: runSync on the app's connection). */
-    runNow: <T>(unit: Q<T>) => T
+    /** Each mark is a transaction of its own, in order (fire and forget); the start reads through it. */
+    runner: Pick<UnitRunner, 'transact' | 'read'>
+    /** A mark failed: reported here, never thrown at the stream hub (the next mark writes the truth again). */
+    onError?: (err: unknown) => void
   }
   /** Several processes on one database (issue 17): rows per process in presence_nodes. Not with `memory`. */
   shared?: {
@@ -108,18 +109,20 @@ export class Presence {
    * stream any more, and the view is read from every process's rows (no event either);
    * the heartbeat starts. The promise settles when that first read is done.
    */
-  start(): Promise<void> {
+  async start(): Promise<void> {
     const memory = this.opts.memory
     if (memory) {
-      for (const { userId, workspaceId } of memory.runNow(memory.repo.recent(this.now() - this.opts.offlineAfterMs))) {
-        if (this.people.has(userId)) continue
+      const since = this.now() - this.opts.offlineAfterMs
+      for (const { userId, workspaceId } of await memory.runner.read(() => memory.repo.recent(since))) {
+        // A stream that opened while this was read already counts them (and a stop ends it all).
+        if (this.people.has(userId) || this.stopped) continue
         const person: Person = { workspaceId, offlineTimer: undefined }
         this.people.set(userId, person)
         this.startGrace(userId, person)
       }
     }
     const shared = this.opts.shared
-    if (!shared) return Promise.resolve()
+    if (!shared) return
     const every = shared.heartbeatMs ?? Math.max(50, Math.min(PRESENCE_HEARTBEAT_MS, Math.floor(this.opts.offlineAfterMs / 4)))
     if (every > 0) {
       this.beatTimer = setInterval(() => void this.heartbeat(), every)
@@ -134,7 +137,12 @@ export class Presence {
     if (this.stopped) return
     if (this.opts.shared) return this.sharedStreams(userId, workspaceId, open)
     const memory = this.opts.memory
-    memory?.runNow(memory.repo.mark(userId, open, this.now()))
+    if (memory) {
+      const at = this.now()
+      // In the chain: an open's row is never overwritten by an earlier close's (PostgreSQL's
+      // transactions may otherwise interleave; on SQLite each runs at once anyway).
+      this.enqueue(() => memory.runner.transact(() => memory.repo.mark(userId, open, at)))
+    }
     const person = this.people.get(userId)
     if (open) {
       if (person) {
@@ -189,7 +197,8 @@ export class Presence {
     for (const h of this.held.values()) clearTimeout(h.graceTimer)
     this.held.clear()
     const shared = this.opts.shared
-    if (!shared) return Promise.resolve()
+    // Memory mode: the marks in flight finish (the app closes the database after this).
+    if (!shared) return this.chain
     const at = this.now()
     return this.enqueue(() => shared.runner.transact(() => shared.repo.releaseNode(shared.nodeId, at)))
   }
@@ -284,7 +293,7 @@ export class Presence {
   private enqueue(task: () => Promise<unknown>): Promise<void> {
     const run = this.chain.then(task).then(
       () => {},
-      (err: unknown) => this.opts.shared?.onError?.(err),
+      (err: unknown) => (this.opts.shared ?? this.opts.memory)?.onError?.(err),
     )
     this.chain = run
     return run

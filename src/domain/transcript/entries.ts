@@ -95,6 +95,9 @@ export function activityWords(m: MessageDTO, timeZone: string): string {
   }
 }
 
+/** The provider's id of the message a reaction is to (transcript.ts reads it ahead of rendering). */
+export const reactionTarget = (m: Pick<MessageDTO, 'data'>): string | null => str(obj(m.data).message_id)
+
 /** What a message was, for anything that is not plain text. */
 function kindOf(m: MessageDTO, look: TranscriptLookups): { kind: string | null; text: string | null } {
   const media = m.media ?? {}
@@ -127,7 +130,7 @@ function kindOf(m: MessageDTO, look: TranscriptLookups): { kind: string | null; 
       return { kind: labelled('Template', name), text: m.text }
     }
     case 'reaction': {
-      const target = str(data.message_id)
+      const target = reactionTarget(m)
       const to = target ? look.providerMessageText(target) : null
       const about = to ? ` to “${shorten(to)}”` : ''
       return { kind: m.text ? `[Reaction: ${m.text}${about}]` : `[Reaction removed${about}]`, text: null }
