@@ -74,18 +74,19 @@ async function resetPassword(config: Readonly<Config>, db: Db, args: string[]): 
   if (!user) throw new UsageError(`No user with the email ${email} (npm run admin -- list-users shows them)`)
   if (user.disabledAt !== null) throw new UsageError(`${email} is disabled; a reset would not let them sign in`)
 
-  const auth = new AuthService(db, Date.now)
-  const resets = new PasswordResets(db, auth, Date.now)
+  const units = new SqliteRunner(db.$client)
+  const auth = new AuthService({ units }, Date.now)
+  const resets = new PasswordResets({ units }, auth, Date.now)
   if (fromStdin) {
     if (process.stdin.isTTY) console.error('Type the new password, then Enter and Ctrl-D:')
     const { sessionsEnded } = await resets.setPassword(user.id, stdinPassword(await text(process.stdin)))
     console.log(`Password set for ${email}. ${sessionsEnded} session(s) ended; they sign in with the new password.`)
     return
   }
-  const { token, expiresAt } = resets.issue(user.id)
+  const { token, expiresAt } = await units.transact(() => resets.issueUnit(user.id))
   // A link shown on the operator's screen asks them to pass it on: the old password may
   // be known to someone else, so the sessions end now, not only when the link is used.
-  const { sessionsEnded } = resets.endSessions(user.id)
+  const { sessionsEnded } = await units.transact(() => resets.endSessionsUnit(user.id))
   const base = config.publicUrl ?? `http://localhost:${config.port}`
   console.log(
     `Password reset link for ${email} (single use, valid until ${new Date(expiresAt).toISOString().slice(0, 16).replace('T', ' ')} UTC):`,

@@ -157,9 +157,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const secrets = new SecretBox(SecretBox.keyFrom(config.secretKey)!)
   bindSecretBox(db, secrets)
   sealSecretsAtRest(db, secrets)
-  const auth = new AuthService(db, clock.now)
-  await bootstrap(config, db, auth)
-  const workspaceId = auth.defaultWorkspace()
+  // The accounts' units run on this runner (issue 17); the start-up state through it too.
+  const accountUnits = new SqliteRunner(db.$client)
+  const auth = new AuthService({ units: accountUnits, unitLog: events.unitLog() }, clock.now)
+  const { workspaceId } = await bootstrap(config, { units: accountUnits, channels: new ChannelsRepo(secrets) }, auth)
   // Sandbox mode: the Meta emulator in this process, built first so the Graph client knows it.
   const sandbox = config.sandbox.enabled ? createSandbox(config, db, workspaceId, secrets) : undefined
   const store = new InboxStore(db)
@@ -218,10 +219,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       : new InlineFacts(reportsRepo, reportUnits)
   // Code still synchronous on SQLite runs a unit of work at once: inside the caller's open transaction, or as autocommit statements (issue 17).
   const runNow = <T>(unit: Q<T>): T => runSync(unit, sqliteConn(db.$client))
-  const audit = new AuditLog({ repo: new AuditLogRepo(), now: clock.now, runNow })
-  const apiTokens = new ApiTokens({ repo: new ApiTokensRepo(), audit, now: clock.now, runNow })
-  // A token's requests and streams run as session `token:<id>` (issue 16).
-  auth.resolveSessionsWith(TOKEN_SESSION_PREFIX, (id) => apiTokens.sessionById(id, config.sessionTtlSeconds * 1000))
+  const audit = new AuditLog({ repo: new AuditLogRepo(), now: clock.now })
+  const apiTokens = new ApiTokens({ repo: new ApiTokensRepo(), audit, now: clock.now })
+  // A token's requests and streams run as session `token:<id>` (issue 16), read in the session's own read.
+  auth.resolveSessionsWith(TOKEN_SESSION_PREFIX, (id) => apiTokens.sessionByIdUnit(id, config.sessionTtlSeconds * 1000))
   // Issue 16: scheduled online backups into DATA_DIR/backups (off with BACKUP_INTERVAL_HOURS=0).
   const backups =
     config.backup.intervalHours > 0
@@ -280,7 +281,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Issue 14: viewing and typing, fanned out as `presence` frames without an id (never in the log).
     conversationPresence: new ConversationPresence({
       now: clock.now,
-      nameOf: (userId) => auth.user(userId)?.name,
+      // Still synchronous (the presence snapshot is): SQLite's runNow until it reads names as a unit.
+      nameOf: (userId) => runNow(auth.userUnit(userId))?.name,
       // Keyed by conversation and person: an unsent older state of theirs there is replaced.
       publish: (ws, channelId, frame) =>
         hub.publishEphemeral(ws, 'presence', frame, { channelId }, `${frame.conversationId}:${frame.user.id}`),
@@ -324,14 +326,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       mediaDir: config.mediaDir,
       now: clock.now,
       // Open streams refetch what they show: the erased conversations are gone from it.
-      afterErase: (ws) => {
-        for (const id of runNow(workspaceUserIds(ws))) hub.resetUser(id)
+      afterErase: async (ws) => {
+        for (const id of await services.units.read(() => workspaceUserIds(ws))) hub.resetUser(id)
       },
       onFileError: (err) => app.log.error({ err }, 'erasure: a media file could not be removed'),
     }),
     health,
     backups,
-    twoFactor: new TwoFactor({ repo: new TwoFactorRepo(), secrets, now: clock.now, issuer: 'Parley', runNow }),
+    twoFactor: new TwoFactor({ repo: new TwoFactorRepo(), secrets, now: clock.now, issuer: 'Parley' }),
     webhooks: createWebhooks({ config, units: new SqliteRunner(db.$client), events, secrets, audit, clock, log: app.log }),
   }
   const { campaigns, assignment } = services
@@ -386,8 +388,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       .transact((batch) => assignment.drainForUnit(batch, workspaceId, userId))
       .catch((err) => app.log.error({ err }, 'assigning the pool to someone who became available failed'))
   presence.onChange((userId, online) => {
-    const user = online ? auth.user(userId) : undefined
-    if (user) drainFor(user.workspaceId, userId)
+    if (!online) return
+    // The person's workspace is read in the drain's own transaction (at once on SQLite, as before).
+    void services.unitLog
+      .transact(function* (batch) {
+        const user = yield* auth.userUnit(userId)
+        if (user) yield* assignment.drainForUnit(batch, user.workspaceId, userId)
+      })
+      .catch((err) => app.log.error({ err }, 'assigning the pool to someone who became available failed'))
   })
   services.accounts.team.hooks
     .onAvailable(({ workspaceId, userId }) => drainFor(workspaceId, userId))
@@ -395,9 +403,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     .onAccessChanged(({ userId }) => hub.resetUser(userId))
     // A deactivated person's open conversations go back to the pool, with their lines and events.
     .onDeactivated(({ workspaceId, userId, actorId }) => {
-      const by = { userId: actorId, name: auth.user(actorId)?.name ?? 'An admin' }
       void services.unitLog
-        .transact((batch) => assignment.unassignAllOfUnit(batch, workspaceId, userId, by))
+        .transact(function* (batch) {
+          const by = { userId: actorId, name: (yield* auth.userUnit(actorId))?.name ?? 'An admin' }
+          return yield* assignment.unassignAllOfUnit(batch, workspaceId, userId, by)
+        })
         .catch((err) => app.log.error({ err }, "returning a deactivated person's conversations to the pool failed"))
     })
 

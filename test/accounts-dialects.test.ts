@@ -6,6 +6,7 @@ import t from 'tap'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Config } from '../src/config.ts'
 import { AuthService, type UserRow } from '../src/domain/accounts/auth.ts'
+import { bootstrap } from '../src/domain/accounts/bootstrap.ts'
 import { Invitations } from '../src/domain/accounts/invitations.ts'
 import { type LoginAttempt, LoginThrottle } from '../src/domain/accounts/login-throttle.ts'
 import { createMailer } from '../src/domain/accounts/mailer.ts'
@@ -17,7 +18,7 @@ import { ChannelMembersRepo } from '../src/store/channel-members.ts'
 import { ChannelsRepo } from '../src/store/channels.ts'
 import { SecretBox } from '../src/store/secret-box.ts'
 import { REVOCATION_MARK, SessionsRepo } from '../src/store/sessions.ts'
-import { all, get, type Q, run } from '../src/store/unit.ts'
+import { all, get, run } from '../src/store/unit.ts'
 import { UsersRepo } from '../src/store/users.ts'
 import { type DialectDb, onBoth } from './helpers/dialects.ts'
 
@@ -37,10 +38,6 @@ async function outcome(p: Promise<unknown>): Promise<string> {
 function setUp(db: DialectDb) {
   let now = T0
   const clock = { now: () => now, advance: (ms: number) => void (now += ms) }
-  // Units run on the test's runner; the synchronous door (SQLite only) is not used here.
-  const runNow = <T>(_unit: Q<T>): T => {
-    throw new Error('runNow is not used by this test')
-  }
   const auth = new AuthService({ units: db.runner }, clock.now)
   // Channel members and channels are units (their own repositories); conversations are not
   // yet (another part of issue 17): invitations here carry no channels, so nothing is marked read.
@@ -58,9 +55,9 @@ function setUp(db: DialectDb) {
   }
   // The team's events go through the unit log passed to each call; its synchronous seam is SQLite's.
   const events = { unitLog: () => db.log } as unknown as EventLog
-  const team = new Team(events, auth, clock.now, repos, runNow, db.runner)
+  const team = new Team(events, auth, clock.now, repos, db.runner)
   const mailer = createMailer({ mail: { smtpUrl: undefined } } as unknown as Config, {} as FastifyBaseLogger)
-  const invitations = new Invitations(events, auth, team, mailer, clock.now, runNow, db.runner)
+  const invitations = new Invitations(events, auth, team, mailer, clock.now, db.runner)
   const resets = new PasswordResets({ units: db.runner }, auth, clock.now)
   const io = { units: db.runner, log: db.log }
   return { clock, auth, team, invitations, resets, io }
@@ -143,6 +140,53 @@ t.test('users, workspaces and sessions give the same answers on SQLite and Postg
     unknown: undefined,
   })
   if (pg) t.same(pg, sqlite, 'PostgreSQL answers as SQLite')
+})
+
+t.test('start-up (bootstrap): the first admin once, the environment’s channel kept up to date, on both', async (t) => {
+  const { sqlite, pg } = await onBoth(t, async (db) => {
+    const { auth } = setUp(db)
+    const channels = new ChannelsRepo(new SecretBox(Buffer.alloc(32, 7)))
+    const config = (whatsapp: Config['whatsapp'], adminPassword = 'a long enough password') =>
+      ({ adminEmail: 'Boss@Example.com', adminPassword, whatsapp }) as unknown as Config
+    const first = await bootstrap(
+      config({ phoneNumberId: '123', businessAccountId: 'waba', accessToken: 'tok-1' }),
+      { units: db.runner, channels },
+      auth,
+    )
+    // A restart without the token in the environment keeps the one stored; another admin password changes nobody.
+    const again = await bootstrap(
+      config({ phoneNumberId: '123', businessAccountId: undefined, accessToken: undefined }, 'another password 1'),
+      { units: db.runner, channels },
+      auth,
+    )
+    const kept = await db.runner.read(() => channels.list(1))
+    await bootstrap(
+      config({ phoneNumberId: '123', businessAccountId: undefined, accessToken: 'tok-2' }),
+      { units: db.runner, channels },
+      auth,
+    )
+    const replaced = await db.runner.read(() => channels.list(1))
+    const admin = await auth.checkCredentials('boss@example.com', 'a long enough password')
+    return {
+      workspaces: [first.workspaceId, again.workspaceId, await auth.defaultWorkspace()],
+      users: await auth.userCount(),
+      admin: admin && { email: admin.email, role: admin.role, workspaceId: admin.workspaceId },
+      otherPassword: (await auth.checkCredentials('boss@example.com', 'another password 1')) === undefined,
+      kept: kept.map((c) => ({ kind: c.kind, externalId: c.externalId, name: c.name, waba: c.businessAccountId, token: c.accessToken })),
+      replaced: replaced.map((c) => c.accessToken),
+    }
+  })
+  t.same(sqlite.workspaces, [1, 1, 1])
+  t.equal(sqlite.users, 1, 'one admin, made once')
+  t.same(sqlite.admin, { email: 'boss@example.com', role: 'admin', workspaceId: 1 })
+  t.equal(sqlite.otherPassword, true)
+  t.same(
+    sqlite.kept,
+    [{ kind: 'whatsapp', externalId: '123', name: 'WhatsApp', waba: 'waba', token: 'tok-1' }],
+    'unset in the environment: kept',
+  )
+  t.same(sqlite.replaced, ['tok-2'], 'set in the environment: it wins')
+  if (pg) t.same(pg, sqlite, 'PostgreSQL: the same')
 })
 
 t.test('the team: role, deactivation, availability and the last admin, with the same events', async (t) => {

@@ -108,8 +108,9 @@ t.test('an expired link is refused with its own code; a newer link replaces an o
   const user = s.app.services.auth.checkCredentials(ADMIN.email, ADMIN.password)
   const id = (await user)!.id
   // Issued two hours ago by the clock the domain is given.
-  const past = new PasswordResets(s.db, s.app.services.auth, () => Date.now() - 2 * 3600_000)
-  const expired = past.issue(id)
+  const { units } = s.app.services
+  const past = new PasswordResets({ units }, s.app.services.auth, () => Date.now() - 2 * 3600_000)
+  const expired = await units.transact(() => past.issueUnit(id))
   const r = await post(s, '/api/password-reset', { token: expired.token, password: 'a new password 1' })
   t.equal(r.status, 410)
   t.equal(r.body.error.code, 'RESET_LINK_EXPIRED')

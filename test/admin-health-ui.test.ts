@@ -14,7 +14,7 @@ t.test('a red signature item with its fix, live; agents are turned away', async 
   const s = await startServer(t)
   const { auth } = s.app.services
   await auth.createUser({
-    workspaceId: auth.defaultWorkspace(),
+    workspaceId: await auth.defaultWorkspace(),
     email: 'bo@example.com',
     name: 'Bo',
     password: AGENT_PASSWORD,

@@ -17,7 +17,7 @@ t.test('admins only', async (t) => {
   const s = await startServer(t)
   const { auth } = s.app.services
   await auth.createUser({
-    workspaceId: auth.defaultWorkspace(),
+    workspaceId: await auth.defaultWorkspace(),
     email: 'bo@example.com',
     name: 'Bo',
     password: AGENT_PASSWORD,

@@ -3,13 +3,13 @@
 // PostgreSQL database; another workspace's or person's token is absent. On PostgreSQL, two
 // revocations (or two uses) of one token in racing transactions write and audit once.
 import t from 'tap'
+import { AuthService } from '../src/domain/accounts/auth.ts'
 import { AuditLog } from '../src/domain/audit/audit-log.ts'
-import { ApiTokens, hashToken, LAST_USED_GRANULARITY_MS } from '../src/domain/tokens/api-tokens.ts'
+import { ApiTokens, hashToken, LAST_USED_GRANULARITY_MS, TOKEN_SESSION_PREFIX } from '../src/domain/tokens/api-tokens.ts'
 import { ApiTokensRepo } from '../src/store/api-tokens.ts'
 import { AuditLogRepo } from '../src/store/audit-log.ts'
-import { SqliteRunner } from '../src/store/runner.ts'
-import { get, type Q, step } from '../src/store/unit.ts'
-import { type DialectDb, onBoth, pgDb, sqliteDb } from './helpers/dialects.ts'
+import { get, step } from '../src/store/unit.ts'
+import { type DialectDb, onBoth, pgDb } from './helpers/dialects.ts'
 
 const T0 = 1_780_000_000_000
 
@@ -28,15 +28,10 @@ async function people(db: DialectDb) {
   })
 }
 
-function domain(db: DialectDb, clock: { now: number }) {
+function domain(clock: { now: number }) {
   const now = () => clock.now
-  // The synchronous entry points (auth.ts) exist for SQLite only; on PostgreSQL the units are used.
-  const runNow = <T>(unit: Q<T>): T => {
-    if (!(db.runner instanceof SqliteRunner)) throw new Error('runNow is for SQLite')
-    return db.runner.transactSync(() => unit)
-  }
-  const audit = new AuditLog({ repo: new AuditLogRepo(), now, runNow })
-  return { tokens: new ApiTokens({ repo: new ApiTokensRepo(), audit, now, runNow }), auditRepo: new AuditLogRepo() }
+  const audit = new AuditLog({ repo: new AuditLogRepo(), now })
+  return { tokens: new ApiTokens({ repo: new ApiTokensRepo(), audit, now }), auditRepo: new AuditLogRepo() }
 }
 
 t.test('the repository: the same rows on SQLite and PostgreSQL, scoped to workspace and person', async (t) => {
@@ -128,7 +123,7 @@ t.test('the domain: create, list, use, revoke — the same results and audit lin
   const { sqlite, pg } = await onBoth(t, async (db) => {
     const { ann, bob, cat } = await people(db)
     const clock = { now: T0 }
-    const { tokens, auditRepo } = domain(db, clock)
+    const { tokens, auditRepo } = domain(clock)
     const annWho = { workspaceId: 1, userId: ann, ip: '203.0.113.9' }
     const created = await db.runner.transact(() => tokens.createUnit(annWho, { name: '  CRM sync ', scope: 'write' }))
     const catToken = await db.runner.transact(() => tokens.createUnit({ workspaceId: 2, userId: cat }, { name: 'Other', scope: 'read' }))
@@ -230,23 +225,52 @@ t.test('the domain: create, list, use, revoke — the same results and audit lin
   if (pg) t.same(pg, sqlite, 'PostgreSQL: the same')
 })
 
-t.test('the synchronous entry points auth.ts calls still answer at once on SQLite', async (t) => {
-  const sqlite = await (async (db: DialectDb) => {
-    const { ann } = await people(db)
+t.test('AuthService reads a token session in its one session read, the same on both', async (t) => {
+  const { sqlite, pg } = await onBoth(t, async (db) => {
+    const { ann, bob } = await people(db)
     const clock = { now: T0 }
-    const { tokens } = domain(db, clock)
+    const { tokens } = domain(clock)
+    const auth = new AuthService({ units: db.runner }, () => clock.now)
+    auth.resolveSessionsWith(TOKEN_SESSION_PREFIX, (id) => tokens.sessionByIdUnit(id, 5))
     const created = await db.runner.transact(() => tokens.createUnit({ workspaceId: 1, userId: ann }, { name: 'x', scope: 'read' }))
+    const session = await auth.session(`token:${created.id}`)
+    const inUnit = await db.runner.read(() => auth.sessionUnit(`token:${created.id}`))
+    const unknown = await auth.session('token:999999')
+    // Disabled: the token's person no longer holds, so neither does its session.
+    await db.exec(`UPDATE users SET disabled_at = ? WHERE id = ?`, [T0, ann])
+    const disabled = await auth.session(`token:${created.id}`)
+    const signedIn = await auth.createSession((await auth.user(bob))!, 60)
+    const own = await auth.session(signedIn.sessionId)
+    await auth.revokeSession(signedIn.sessionId)
     return {
-      caller: tokens.authenticate(created.value),
-      notToken: tokens.authenticate('eyJhbGciOi'),
-      session: tokens.sessionById(`token:${created.id}`, 5),
-      id: created.id,
-      ann,
+      session: session && { ...session, sessionId: session.sessionId === `token:${created.id}` },
+      same: JSON.stringify(inUnit) === JSON.stringify(session),
+      unknown,
+      disabled,
+      own: own && { userId: own.userId === bob, workspaceId: own.workspaceId, role: own.role, expiresAt: own.expiresAt },
+      afterRevoke: await auth.session(signedIn.sessionId),
     }
-  })(await sqliteDb(t))
-  t.same(sqlite.caller, { tokenId: sqlite.id, userId: sqlite.ann, workspaceId: 1, role: 'admin', scope: 'read' })
-  t.equal(sqlite.notToken, undefined)
-  t.equal(sqlite.session?.expiresAt, T0 + 5)
+  })
+  t.same(sqlite.session, {
+    sessionId: true,
+    userId: sqlite.session?.userId,
+    workspaceId: 1,
+    role: 'admin',
+    expiresAt: T0 + 5,
+    token: { id: sqlite.session?.token?.id, scope: 'read' },
+  })
+  t.equal(sqlite.same, true, 'the plain method and the unit agree')
+  t.equal(sqlite.unknown, undefined)
+  t.equal(sqlite.disabled, undefined, "a disabled person's token session ends")
+  t.same(sqlite.own, { userId: true, workspaceId: 1, role: 'agent', expiresAt: T0 + 60_000 })
+  t.equal(sqlite.afterRevoke, undefined)
+  if (pg) {
+    t.same(
+      { ...pg, session: { ...pg.session, userId: 0, token: 0 } },
+      { ...sqlite, session: { ...sqlite.session, userId: 0, token: 0 } },
+      'PostgreSQL: the same',
+    )
+  }
 })
 
 /** Waits (with a deadline) until another session is blocked on a lock. */
@@ -267,7 +291,7 @@ t.test('PostgreSQL: racing revocations and uses of one token write and audit onc
   if (!db) return
   const { ann } = await people(db)
   const clock = { now: T0 }
-  const { tokens, auditRepo } = domain(db, clock)
+  const { tokens, auditRepo } = domain(clock)
   const who = { workspaceId: 1, userId: ann }
   const tok = await db.runner.transact(() => tokens.createUnit(who, { name: 'x', scope: 'write' }))
 

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { openDatabase } from '../src/store/db.ts'
 import { AuthService } from '../src/domain/accounts/auth.ts'
+import { SqliteRunner } from '../src/store/runner.ts'
 import { ChannelMembers } from '../src/domain/channels/members.ts'
 import { deliverLikeMeta, freePort, spawnParley } from './helpers/browser-server.ts'
 import { textWebhook } from './helpers/wa.ts'
@@ -33,8 +34,8 @@ t.test('kill -9 while conversations are being assigned: none assigned twice, non
   // process uses (WAL allows it); the team's invitation routes are another feature's.
   const db = openDatabase(path.join(dataDir, 'parley.db'), { busyTimeoutMs: 5000 })
   t.teardown(() => db.$client.close())
-  const auth = new AuthService(db, Date.now)
-  const ws = auth.defaultWorkspace()
+  const auth = new AuthService({ units: new SqliteRunner(db.$client) }, Date.now)
+  const ws = await auth.defaultWorkspace()
   const channelId = (db.$client.prepare('SELECT id FROM channels ORDER BY id LIMIT 1').get() as { id: number }).id
   const members = new ChannelMembers(db)
   const agents: number[] = []

@@ -28,7 +28,7 @@ async function setup(t: TestLike) {
   const { token } = await s.login()
   const admin = apiCall(s.url, token)
   const { services } = s.app
-  const ws = services.auth.defaultWorkspace()
+  const ws = await services.auth.defaultWorkspace()
   const channelId = ((await admin('GET', '/api/channels')).body.channels[0] as { id: number }).id
   const adminId = (s.db.$client.prepare("SELECT id FROM users WHERE role = 'admin'").get() as { id: number }).id
   const person = async (name: string, channels: number[]): Promise<Person> => {

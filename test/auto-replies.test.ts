@@ -147,7 +147,7 @@ t.test('settings: defaults, a round trip, validation, and admins only', async (t
   // An agent reads them but cannot change them.
   const { auth } = s.parley.app.services
   await auth.createUser({
-    workspaceId: auth.defaultWorkspace(),
+    workspaceId: await auth.defaultWorkspace(),
     email: 'ben@example.com',
     name: 'Ben',
     password: 'agent password 1',

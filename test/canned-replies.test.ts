@@ -12,7 +12,7 @@ async function setup(t: Parameters<typeof startServer>[0]) {
   const s: TestServer = await startServer(t)
   const admin = apiCall(s.url, (await s.login()).token)
   const services = s.app.services
-  const ws = services.auth.defaultWorkspace()
+  const ws = await services.auth.defaultWorkspace()
   const channelIds = services.channels.list(ws).map((c) => c.id)
   const person = async (name: string, channels: number[]): Promise<{ id: number; call: ApiCall }> => {
     const email = `${name.toLowerCase()}@example.com`
@@ -175,7 +175,7 @@ t.test('unknown variables: 422 UNKNOWN_VARIABLE on save, naming them; attributes
       `INSERT INTO canned_replies(workspace_id, owner_id, shortcut, text) VALUES (?, NULL, 'old', 'Total: {{order.total}}') RETURNING id`,
     )
     .pluck()
-    .get(s.app.services.auth.defaultWorkspace()) as number
+    .get(await s.app.services.auth.defaultWorkspace()) as number
   const stale = await bea.call('POST', '/api/canned-replies/render', { id: old, conversationId: conv.id })
   t.equal(stale.status, 422)
   t.match(stale.body.error, { code: 'UNKNOWN_VARIABLE', message: /\{\{order\.total\}\}/ })

@@ -27,7 +27,7 @@ t.before(ensureWebBuild)
 t.test('members and automatic assignment from the channel settings: a new conversation goes to the online member', async (t) => {
   const s = await startServer(t)
   const auth = s.app.services.auth
-  const ws = auth.defaultWorkspace()
+  const ws = await auth.defaultWorkspace()
   const ada = await auth.createUser({ ...ADA, workspaceId: ws, role: 'agent' })
   const ben = await auth.createUser({ ...BEN, workspaceId: ws, role: 'agent' })
   const admin = apiCall(s.url, (await s.login()).token)
@@ -88,7 +88,7 @@ t.test('an agent reads campaigns without the admin’s controls', async (t) => {
   const p = await startPair(t)
   const s = p.parley
   const auth = s.app.services.auth
-  await auth.createUser({ ...ADA, workspaceId: auth.defaultWorkspace(), role: 'agent' })
+  await auth.createUser({ ...ADA, workspaceId: await auth.defaultWorkspace(), role: 'agent' })
   await importCsv(p, contactsCsv(2))
   const draft = await createCampaign(p, { name: 'Spring sale' })
   const browser = await launchBrowser(t)

@@ -182,7 +182,7 @@ t.test('the verify token is for admins only', async (t) => {
   const p = await startPair(t)
   const auth = p.parley.app.services.auth
   const agent = { email: 'agent@example.com', password: 'an agent password', name: 'Agnes' }
-  await auth.createUser({ ...agent, workspaceId: auth.defaultWorkspace(), role: 'agent' })
+  await auth.createUser({ ...agent, workspaceId: await auth.defaultWorkspace(), role: 'agent' })
   const asAgent = apiCall(p.parley.url, (await p.parley.login(agent)).token)
   const refused = await asAgent('GET', '/api/channels/verify-token')
   t.equal(refused.status, 403)

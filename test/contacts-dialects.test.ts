@@ -20,10 +20,6 @@ import { type DialectDb, onBoth, pgDb, insertId } from './helpers/dialects.ts'
 const WS = 1
 const OTHER_WS = 2
 
-const notNow = <T>(_unit: Q<T>): T => {
-  throw new Error('a synchronous call in a test of units')
-}
-
 /** The domain over one database, with a counter clock: the same times on both. */
 function domainOn() {
   let now = 1_000_000
@@ -31,7 +27,7 @@ function domainOn() {
   const repo = new ContactsRepo()
   const contacts = new ContactsService(repo, clock)
   const importer = new ContactImporter(contacts, repo, clock)
-  const audit = new AuditLog({ repo: new AuditLogRepo(), now: clock, runNow: notNow })
+  const audit = new AuditLog({ repo: new AuditLogRepo(), now: clock })
   return { repo, contacts, importer, audit, clock }
 }
 

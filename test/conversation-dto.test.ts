@@ -79,7 +79,7 @@ t.test('the list and a single conversation carry the last message status, and wh
 t.test('a conversation without messages has no last status (the left join)', async (t) => {
   const s = await startServer(t)
   const { token } = await s.login()
-  const ws = s.app.services.auth.defaultWorkspace()
+  const ws = await s.app.services.auth.defaultWorkspace()
   const store = s.app.services.store
   // A conversation opened without a message yet (as a campaign recipient's is).
   const contact = store.runNow(store.contacts.upsertContact(ws, 'whatsapp', '4915100000902', 'Gus', '4915100000902', Date.now()))

@@ -52,7 +52,7 @@ t.test(
   async (t) => {
     const s = await startServer(t)
     const auth = s.app.services.auth
-    const agentUser = await auth.createUser({ ...AGENT, workspaceId: auth.defaultWorkspace(), role: 'agent' })
+    const agentUser = await auth.createUser({ ...AGENT, workspaceId: await auth.defaultWorkspace(), role: 'agent' })
     const { token } = await s.login()
     await say(s, '4915100000501', 'Wanda', 'hello on WhatsApp')
     const browser = await launchBrowser(t)
@@ -168,7 +168,7 @@ t.test(
     // An agent (issue 13: a member of every channel, so they see them all): Settings hold only their own profile, never the channels, not even by its address.
     s.app.services.members.set(
       agentUser.id,
-      s.app.services.channels.list(auth.defaultWorkspace()).map((c) => c.id),
+      s.app.services.channels.list(await auth.defaultWorkspace()).map((c) => c.id),
     )
     const agent = await agentPage(t, browser, s.url, AGENT)
     await until(async () => (await badges(agent.page)).length === 3, "the agent's list")
@@ -188,11 +188,11 @@ t.test('a WhatsApp send that Meta reports failed shows as failed in the list pre
   // The emulator stays silent; the test plays Meta's failed status webhook.
   const s = await startServer(t, { env: { SANDBOX_SENT_DELAY_MS: '600000', SANDBOX_DELIVERED_DELAY_MS: '600000' } })
   const auth = s.app.services.auth
-  const agentUser = await auth.createUser({ ...AGENT, workspaceId: auth.defaultWorkspace(), role: 'agent' })
+  const agentUser = await auth.createUser({ ...AGENT, workspaceId: await auth.defaultWorkspace(), role: 'agent' })
   // Issue 13: an agent works the conversations of their channels.
   s.app.services.members.set(
     agentUser.id,
-    s.app.services.channels.list(auth.defaultWorkspace()).map((c) => c.id),
+    s.app.services.channels.list(await auth.defaultWorkspace()).map((c) => c.id),
   )
   const { token } = await s.login()
   const customer = '4915100000601'

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { openDatabase } from '../src/store/db.ts'
 import { AuthService } from '../src/domain/accounts/auth.ts'
+import { SqliteRunner } from '../src/store/runner.ts'
 import { ChannelMembers } from '../src/domain/channels/members.ts'
 import {
   agentPage,
@@ -42,8 +43,8 @@ t.test('kill -9 and restart while messages arrive: both browsers end with every 
 
   // A second agent, written straight into the database the process uses (WAL allows it).
   const db = openDatabase(path.join(dataDir, 'parley.db'), { busyTimeoutMs: 5000 })
-  const auth = new AuthService(db, Date.now)
-  const agentB = await auth.createUser({ ...AGENT_B, workspaceId: auth.defaultWorkspace(), role: 'agent' })
+  const auth = new AuthService({ units: new SqliteRunner(db.$client) }, Date.now)
+  const agentB = await auth.createUser({ ...AGENT_B, workspaceId: await auth.defaultWorkspace(), role: 'agent' })
   // Issue 13: an agent works the conversations of their channels (here: every one).
   new ChannelMembers(db).set(agentB.id, db.$client.prepare('SELECT id FROM channels').pluck().all() as number[])
   db.$client.close()

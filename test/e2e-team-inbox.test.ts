@@ -32,7 +32,7 @@ t.before(ensureWebBuild)
 t.test('assign from the header: live in the assignee’s Mine, with counts, a notice and the timeline line', async (t) => {
   const s = await startServer(t)
   const auth = s.app.services.auth
-  const bea = await auth.createUser({ ...AGENT_B, workspaceId: auth.defaultWorkspace(), role: 'agent' })
+  const bea = await auth.createUser({ ...AGENT_B, workspaceId: await auth.defaultWorkspace(), role: 'agent' })
   for (const [phone, name, text] of [
     ['4915100000001', 'Xavier Smith', 'hello there'],
     ['4915100000002', 'Yara', 'hi'],
@@ -43,7 +43,7 @@ t.test('assign from the header: live in the assignee’s Mine, with counts, a no
   // Bea works the channel those conversations came in on.
   s.app.services.members.set(
     bea.id,
-    s.app.services.channels.list(auth.defaultWorkspace()).map((c) => c.id),
+    s.app.services.channels.list(await auth.defaultWorkspace()).map((c) => c.id),
   )
   const browser = await launchBrowser(t)
   const a = await agentPage(t, browser, s.url)
@@ -86,7 +86,7 @@ t.test('assign from the header: live in the assignee’s Mine, with counts, a no
 t.test('a customer on a channel: its member sees them live, a non-member never (not listed, nothing live, 404 by URL)', async (t) => {
   const s = await startServer(t)
   const auth = s.app.services.auth
-  const ws = auth.defaultWorkspace()
+  const ws = await auth.defaultWorkspace()
   const MIA = { email: 'mia@example.com', password: 'a member password', name: 'Mia' }
   const NICO = { email: 'nico@example.com', password: 'not a member password', name: 'Nico' }
   const mia = await auth.createUser({ ...MIA, workspaceId: ws, role: 'agent' })

@@ -18,7 +18,7 @@ t.test('admin creates a label; A adds it; B sees the chip live and filters by it
   await ensureWebBuild()
   const s = await startServer(t)
   const { auth, members } = s.app.services
-  const ws = auth.defaultWorkspace()
+  const ws = await auth.defaultWorkspace()
   const x = (s.db.$client.prepare('SELECT id FROM channels LIMIT 1').get() as { id: number }).id
   for (const name of ['Ana', 'Ben']) {
     const user = await auth.createUser({

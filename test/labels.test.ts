@@ -148,7 +148,7 @@ t.test('validation: named codes for a bad name, a bad colour, a taken name', asy
   t.equal((await call('PATCH', '/api/labels/999999', { name: 'Nope' })).status, 404)
 
   // At most 200 per workspace.
-  const ws = s.app.services.auth.defaultWorkspace()
+  const ws = await s.app.services.auth.defaultWorkspace()
   const { store } = s.app.services
   const have = store.runNow(store.labels.count(ws))
   for (let i = have; i < 200; i++) store.runNow(store.labels.insert(ws, `Filler ${i}`, '#000000', Date.now()))
@@ -258,7 +258,7 @@ t.test('scope: another channel’s conversation is 404; another workspace’s la
     .pluck()
     .all()
   t.equal(audience.length, 1, 'their labels.changed is theirs alone')
-  t.not(audience[0], s.app.services.auth.defaultWorkspace())
+  t.not(audience[0], await s.app.services.auth.defaultWorkspace())
   t.equal(eventCount('conversation.updated'), 1, 'only the admin’s change on Y')
 })
 

@@ -50,7 +50,7 @@ async function world(t: Test) {
   const idsOf = (conversationId: number) =>
     s.db.$client.prepare('SELECT id FROM messages WHERE conversation_id = ? ORDER BY id').pluck().all(conversationId) as number[]
   const services = s.app.services
-  const ws = services.auth.defaultWorkspace()
+  const ws = await services.auth.defaultWorkspace()
   const agent = async (name: string, channelIds: number[]): Promise<ApiCall> => {
     const email = `${name.toLowerCase()}@example.com`
     const user = await services.auth.createUser({ workspaceId: ws, email, name, password: PASSWORD, role: 'agent' })

@@ -80,7 +80,7 @@ t.test('a note, and a note with a mention, never reach the Graph API emulator', 
   t.equal((await p.call('POST', `/api/conversations/${conv}/notes`, { text: '@Admin note to self is fine too' })).status, 201)
   const { auth, members } = p.parley.app.services
   const ana = await auth.createUser({
-    workspaceId: auth.defaultWorkspace(),
+    workspaceId: await auth.defaultWorkspace(),
     email: 'ana@example.com',
     name: 'Ana',
     password: 'agent password 1',
@@ -88,7 +88,7 @@ t.test('a note, and a note with a mention, never reach the Graph API emulator', 
   })
   members.set(
     ana.id,
-    p.parley.app.services.channels.list(auth.defaultWorkspace()).map((c) => c.id),
+    p.parley.app.services.channels.list(await auth.defaultWorkspace()).map((c) => c.id),
   )
   t.equal((await p.call('POST', `/api/conversations/${conv}/notes`, { text: '@Ana please call her', mentions: [ana.id] })).status, 201)
   t.equal(((await p.parley.app.services.db.$client.prepare('SELECT count(*) AS n FROM mentions').get()) as { n: number }).n, 1)

@@ -34,16 +34,16 @@ const background = (p: Page, sel: string) => p.$eval(sel, (e) => getComputedStyl
 t.test('A notes @Bea from the composer; Bea is notified, jumps to it; nothing reaches the emulator', async (t) => {
   const p = await startPair(t)
   const { auth, members, channels } = p.parley.app.services
-  const bea = await auth.createUser({ ...BEA, workspaceId: auth.defaultWorkspace(), role: 'agent' })
+  const bea = await auth.createUser({ ...BEA, workspaceId: await auth.defaultWorkspace(), role: 'agent' })
   members.set(
     bea.id,
-    channels.list(auth.defaultWorkspace()).map((c) => c.id),
+    channels.list(await auth.defaultWorkspace()).map((c) => c.id),
   )
   const otto = await auth.createUser({
     email: 'otto@example.com',
     password: 'otto password 12',
     name: 'Otto',
-    workspaceId: auth.defaultWorkspace(),
+    workspaceId: await auth.defaultWorkspace(),
     role: 'agent',
   })
   members.set(otto.id, [])
@@ -51,12 +51,12 @@ t.test('A notes @Bea from the composer; Bea is notified, jumps to it; nothing re
     email: 'bert@example.com',
     password: 'bert password 123',
     name: 'Bert',
-    workspaceId: auth.defaultWorkspace(),
+    workspaceId: await auth.defaultWorkspace(),
     role: 'agent',
   })
   members.set(
     bert.id,
-    channels.list(auth.defaultWorkspace()).map((c) => c.id),
+    channels.list(await auth.defaultWorkspace()).map((c) => c.id),
   )
   await p.emu.customer('Maria', '15550004444')
   await p.emu.say('15550004444', 'my parcel never came')

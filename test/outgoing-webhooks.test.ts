@@ -134,7 +134,7 @@ t.test('a receiver that is down, then failing, across a restart, gets every even
   t.teardown(() => rmSync(dataDir, { recursive: true, force: true }))
   let s = await startServer(t, { dataDir, env: FAST })
   let api = apiCall(s.url, (await s.login()).token)
-  const ws = s.app.services.auth.defaultWorkspace()
+  const ws = await s.app.services.auth.defaultWorkspace()
   const port = await freePort()
   const types = ['message.created', 'labels.changed']
   const created = await api('POST', '/api/webhook-endpoints', { url: `http://127.0.0.1:${port}/hooks/parley`, events: types })

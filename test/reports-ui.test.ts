@@ -19,7 +19,7 @@ t.test('an admin reads the table, groups it by agent and downloads its CSV', asy
   t.equal((await call('POST', `/api/conversations/${conv.id}/messages`, { text: 'On its way', clientMessageId: 'r1' })).status, 202)
   const { auth } = s.app.services
   await auth.createUser({
-    workspaceId: auth.defaultWorkspace(),
+    workspaceId: await auth.defaultWorkspace(),
     email: 'bo@example.com',
     name: 'Bo',
     password: AGENT_PASSWORD,

@@ -46,7 +46,7 @@ async function scenario(t: TestLike): Promise<Scenario> {
   const { token } = await s.login()
   const admin = apiCall(s.url, token)
   const { auth } = s.app.services
-  const ws = auth.defaultWorkspace()
+  const ws = await auth.defaultWorkspace()
   const ana = await auth.createUser({ workspaceId: ws, email: 'ana@example.com', name: 'Ana', password: AGENT_PASSWORD, role: 'admin' })
   const anaToken = (await s.login({ email: 'ana@example.com', password: AGENT_PASSWORD })).token
   const asAna = apiCall(s.url, anaToken)
@@ -214,7 +214,7 @@ t.test('facts survive a restart; an agent is refused; bad parameters are named',
 
   const { auth } = again.app.services
   await auth.createUser({
-    workspaceId: auth.defaultWorkspace(),
+    workspaceId: await auth.defaultWorkspace(),
     email: 'bo@example.com',
     name: 'Bo',
     password: AGENT_PASSWORD,

@@ -214,7 +214,7 @@ t.test(
 t.test('a jump far back (a mention of an old note) loads the history around it and scrolls both ways', async (t) => {
   const s = await startServer(t)
   const auth = s.app.services.auth
-  const ws = auth.defaultWorkspace()
+  const ws = await auth.defaultWorkspace()
   const bea = await auth.createUser({ ...BEA, workspaceId: ws, role: 'agent' })
   s.app.services.members.set(
     bea.id,

@@ -43,7 +43,7 @@ async function world(t: TestLike) {
     (c) => c.externalId !== SECOND.phoneNumberId,
   )!.id
   const services = s.app.services
-  const ws = services.auth.defaultWorkspace()
+  const ws = await services.auth.defaultWorkspace()
   const adminId = s.db.$client.prepare('SELECT id FROM users WHERE email = ?').pluck().get(ADMIN.email) as number
   const agent = async (name: string, channelIds: number[]) => {
     const email = `${name.toLowerCase()}@example.com`

@@ -22,7 +22,7 @@ async function login(s: TestServer, creds: { email: string; password: string }, 
 
 async function addAgent(s: TestServer) {
   const { auth } = s.app.services
-  await auth.createUser({ ...OTHER, name: 'Agent', workspaceId: auth.defaultWorkspace(), role: 'agent' })
+  await auth.createUser({ ...OTHER, name: 'Agent', workspaceId: await auth.defaultWorkspace(), role: 'agent' })
 }
 
 t.test('a locked account blocks no other account, is locked from every address, and opens when the window passes', async (t) => {

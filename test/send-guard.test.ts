@@ -17,7 +17,7 @@ const PASSWORD = 'agent password 123'
 
 async function agentOf(p: { parley: Pair['parley'] }, name: string): Promise<{ id: number; call: ApiCall }> {
   const services = p.parley.app.services
-  const ws = services.auth.defaultWorkspace()
+  const ws = await services.auth.defaultWorkspace()
   const email = `${name.toLowerCase()}@example.com`
   const user = await services.auth.createUser({ workspaceId: ws, email, name, password: PASSWORD, role: 'agent' })
   services.members.set(
@@ -230,7 +230,7 @@ t.test('only the assignee replies: off by default, admins toggle it, agents cann
   const admin = await s.login()
   const call = apiCall(s.url, admin.token)
   const services = s.app.services
-  const ws = services.auth.defaultWorkspace()
+  const ws = await services.auth.defaultWorkspace()
   const channel = (await call('GET', '/api/channels')).body.channels[0]
   t.equal(channel.assigneeOnly, false, 'off by default')
   const agent = async (name: string) => {

@@ -101,7 +101,7 @@ t.test('a 401 from the contacts and campaigns client leads to the same sign-in o
   // The session ends on the server while its stream stays open: only the page's next request learns it.
   const token = (await context.cookies()).find((c) => c.name === 'parley_session')!.value
   const { sid } = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { sid: string }
-  s.app.services.auth.revokeSession(sid)
+  await s.app.services.auth.revokeSession(sid)
   await page.click('.area-tabs >> text=Contacts')
   const dialog = page.locator('[role=dialog]')
   await dialog.waitFor({ timeout: LIVE_MS })

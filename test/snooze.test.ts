@@ -271,7 +271,7 @@ t.test('scope: another channel’s or workspace’s conversation answers 404 and
   await customerWrites(s, 'Hi')
   const { conv } = await firstConversation(call)
   const { services } = s.app
-  const ws = services.auth.defaultWorkspace()
+  const ws = await services.auth.defaultWorkspace()
   const user = await services.auth.createUser({ workspaceId: ws, email: 'cy@example.com', name: 'Cy', password: PASSWORD, role: 'agent' })
   services.members.set(user.id, [])
   const cy = apiCall(s.url, (await s.login({ email: 'cy@example.com', password: PASSWORD })).token)
@@ -289,7 +289,7 @@ t.test('scope: another channel’s or workspace’s conversation answers 404 and
 t.test('the cap counts open conversations: snoozing or pending frees a place, the pool drains into it', async (t) => {
   const { s, call, clock } = await setup(t)
   const { services } = s.app
-  const ws = services.auth.defaultWorkspace()
+  const ws = await services.auth.defaultWorkspace()
   const channelId = ((await call('GET', '/api/channels')).body.channels[0] as { id: number }).id
   const user = await services.auth.createUser({ workspaceId: ws, email: 'ben@example.com', name: 'Ben', password: PASSWORD, role: 'agent' })
   services.members.set(user.id, [channelId])

@@ -172,7 +172,7 @@ t.test('a reset for a person whose session ended closes the stream instead', asy
 t.test('presence: online with the first stream, offline only after the grace; a closed tab or a blip is not offline', async (t) => {
   const tm = await team(t, { PRESENCE_OFFLINE_AFTER_SECONDS: '2' })
   const { presence, hub, auth } = tm.s.app.services
-  const ws = auth.defaultWorkspace()
+  const ws = await auth.defaultWorkspace()
   const changes: Array<[number, boolean]> = []
   presence.onChange((userId, online) => changes.push([userId, online]))
   t.notOk(presence.isOnline(tm.ben.id), 'nobody is online before a stream')
@@ -223,7 +223,7 @@ t.test(
   async (t) => {
     const tm = await team(t)
     const { hub, events, auth } = tm.s.app.services
-    const ws = auth.defaultWorkspace()
+    const ws = await auth.defaultWorkspace()
     const streams = { admin: await open(tm, tm.admin), ana: await open(tm, tm.ana.token), ben: await open(tm, tm.ben.token) }
     t.teardown(() => {
       for (const c of Object.values(streams)) c.close()

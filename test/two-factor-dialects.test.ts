@@ -11,7 +11,7 @@ import { TwoFactor, TOTP_PERIOD_SECONDS, type TwoFactorPerson } from '../src/dom
 import { AppError } from '../src/errors.ts'
 import { SecretBox } from '../src/store/secret-box.ts'
 import { TwoFactorRepo } from '../src/store/two-factor.ts'
-import { get, type Q } from '../src/store/unit.ts'
+import { get } from '../src/store/unit.ts'
 import { type DialectDb, onBoth } from './helpers/dialects.ts'
 
 const T0 = 1_780_000_000_000
@@ -19,13 +19,9 @@ const T0 = 1_780_000_000_000
 function setUp() {
   let now = T0
   const clock = { now: () => now, advance: (ms: number) => void (now += ms) }
-  // Units are run by the test's runner; the synchronous door (SQLite only) is not used here.
-  const runNow = <T>(_unit: Q<T>): T => {
-    throw new Error('runNow is not used by this test')
-  }
   const repo = new TwoFactorRepo()
-  const twoFactor = new TwoFactor({ repo, secrets: new SecretBox(Buffer.alloc(32, 7)), now: clock.now, issuer: 'Parley', runNow })
-  const audit = new AuditLog({ repo: new AuditLogRepo(), now: clock.now, runNow })
+  const twoFactor = new TwoFactor({ repo, secrets: new SecretBox(Buffer.alloc(32, 7)), now: clock.now, issuer: 'Parley' })
+  const audit = new AuditLog({ repo: new AuditLogRepo(), now: clock.now })
   return { clock, repo, twoFactor, audit }
 }
 

@@ -71,10 +71,12 @@ t.test('enable 2FA in settings, sign out, sign in with the code; the audit log s
   // The switch follows the server's answer (a click, then the state it saved), not the click alone.
   await section.locator('input[name=require2fa]').click()
   await section.locator('[data-2fa-required=on]').waitFor({ timeout: LIVE_MS })
-  t.equal(s.app.services.twoFactor.required(s.app.services.auth.defaultWorkspace()), true)
+  const { units, twoFactor, auth } = s.app.services
+  const ws0 = await auth.defaultWorkspace()
+  t.equal(await units.read(() => twoFactor.requiredUnit(ws0)), true)
   const audit = page.locator('section[aria-labelledby=audit-heading]')
   // Older entries than a page holds: 60 filler lines before the ones of this test.
-  const ws = s.app.services.auth.defaultWorkspace()
+  const ws = await s.app.services.auth.defaultWorkspace()
   const firstId = s.db.$client.prepare('SELECT min(id) FROM audit_log').pluck().get() as number
   s.db.$client.prepare('UPDATE audit_log SET id = id + 1000').run()
   for (let i = 0; i < 60; i++)
@@ -99,10 +101,10 @@ t.test('enable 2FA in settings, sign out, sign in with the code; the audit log s
 t.test('required for everyone: a person without 2FA sets it up at sign-in and reaches the inbox', async (t) => {
   const clock = { t: Math.floor(Date.now() / STEP) * STEP + 5_000, now: () => clock.t }
   const s = await startServer(t, { clock })
-  const { auth, twoFactor } = s.app.services
-  const ws = auth.defaultWorkspace()
+  const { auth, twoFactor, units } = s.app.services
+  const ws = await auth.defaultWorkspace()
   await auth.createUser({ workspaceId: ws, email: 'ana@example.com', name: 'Ana', password: 'ana password 1', role: 'agent' })
-  twoFactor.setRequired(ws, true)
+  await units.transact(() => twoFactor.setRequiredUnit(ws, true))
   const browser = await launchBrowser(t)
   const context = await browser.newContext()
   t.teardown(() => context.close().catch(() => {}))

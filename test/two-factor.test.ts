@@ -143,7 +143,7 @@ t.test('required for everyone: a person without 2FA gets a setup-only token, set
   const { s, api, token, login, codeAt, clock } = await setup(t)
   const { auth } = s.app.services
   const ana = await auth.createUser({
-    workspaceId: auth.defaultWorkspace(),
+    workspaceId: await auth.defaultWorkspace(),
     email: 'ana@example.com',
     name: 'Ana',
     password: 'ana password 1',

@@ -224,9 +224,6 @@ function domain(db: DialectDb, head: () => number) {
   const audit = new AuditLog({
     repo: new AuditLogRepo(),
     now: () => 42,
-    runNow: () => {
-      throw new Error('units only')
-    },
   })
   const dispatcher = new WebhookDispatcher({
     repo,

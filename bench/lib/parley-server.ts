@@ -163,9 +163,9 @@ async function main() {
        * each with a session minted here (no argon2 login per agent). Users are inserted
        * with an unusable password hash: nobody signs in as them.
        */
-      team: (a: { users: number; channelIds: number[] }) => {
+      team: async (a: { users: number; channelIds: number[] }) => {
         const { auth, members } = app.services
-        const ws = auth.defaultWorkspace()
+        const ws = await auth.defaultWorkspace()
         const insert = db.$client
           .prepare(
             `INSERT INTO users(workspace_id, email, name, password_hash, role) VALUES (?, ?, ?, 'bench-no-login', 'agent') RETURNING id`,
@@ -176,15 +176,15 @@ async function main() {
           const userId = insert.get(ws, `agent${i}@bench.example`, `Agent ${i}`) as number
           const channelId = a.channelIds[i % a.channelIds.length]!
           members.set(userId, [channelId])
-          const session = auth.createSession(auth.user(userId)!, 12 * 3600)
+          const session = await auth.createSession((await auth.user(userId))!, 12 * 3600)
           out.push({ userId, channelId, token: app.jwt.sign({ sub: String(userId), sid: session.sessionId }) })
         }
         return out
       },
       /** How many events after `afterId` this person may see (what their replay must carry). */
-      visible: (a: { userId: number; afterId: number }) => {
+      visible: async (a: { userId: number; afterId: number }) => {
         const { auth, access, events } = app.services
-        const user = auth.user(a.userId)!
+        const user = (await auth.user(a.userId))!
         const who = access.of({ workspaceId: user.workspaceId, userId: user.id, role: user.role })
         return events.read(user.workspaceId, a.afterId, events.head, 1e9, replayAudienceOf(who)).length
       },

@@ -8,7 +8,9 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { csvLine } from '../domain/contacts/csv.ts'
+import type { AuditRecord } from '../domain/audit/audit-log.ts'
 import type { AuditEntry } from '../store/audit-log.ts'
+import type { Q } from '../store/unit.ts'
 import type { TeamUserDTO } from '../events/types.ts'
 import { UsersRepo } from '../store/users.ts'
 import type { Services } from '../services.ts'
@@ -35,18 +37,18 @@ export async function auditRoutes(app: FastifyInstance, opts: { services: Servic
   const r = app.withTypeProvider<TypeBoxTypeProvider>()
   const admin = { onRequest: app.authenticate, preValidation: app.requireAdmin }
 
-  /** The page's entries with their actors' names (each name read once per page). */
-  const dtos = (ws: number, rows: AuditEntry[]): AuditEntryDto[] => {
+  /** The page's entries with their actors' names (each name read once per page), in the page's own read. */
+  function* dtos(ws: number, rows: AuditEntry[]): Q<AuditEntryDto[]> {
     const names = new Map<number, string | null>()
-    const nameOf = (id: number) => {
-      if (!names.has(id)) names.set(id, opts.services.runNow(users.nameInWorkspace(ws, id)) ?? null)
-      return names.get(id)!
+    for (const e of rows) {
+      const id = e.actorUserId
+      if (id !== null && !names.has(id)) names.set(id, (yield* users.nameInWorkspace(ws, id)) ?? null)
     }
     return rows.map((e) => ({
       id: e.id,
       at: e.at,
       action: e.action,
-      actor: { userId: e.actorUserId, name: e.actorUserId === null ? null : nameOf(e.actorUserId), label: e.actorLabel },
+      actor: { userId: e.actorUserId, name: e.actorUserId === null ? null : names.get(e.actorUserId)!, label: e.actorLabel },
       target: e.targetType === null ? null : { type: e.targetType, id: e.targetId ?? '' },
       detail: e.detail,
       ip: e.ip,
@@ -68,9 +70,11 @@ export async function auditRoutes(app: FastifyInstance, opts: { services: Servic
       const ws = req.session.workspaceId
       const limit = req.query.limit ?? DEFAULT_LIMIT
       const before = req.query.cursor ? idFromCursor(req.query.cursor) : undefined
-      const entries = await units.read(() => audit.pageUnit(ws, before, limit + 1))
-      const { page, nextCursor } = keysetPage(entries, limit, (last) => [last.id])
-      return { entries: dtos(ws, page), nextCursor }
+      return units.read(function* () {
+        const entries = yield* audit.pageUnit(ws, before, limit + 1)
+        const { page, nextCursor } = keysetPage(entries, limit, (last) => [last.id])
+        return { entries: yield* dtos(ws, page), nextCursor }
+      })
     },
   )
 
@@ -82,8 +86,11 @@ export async function auditRoutes(app: FastifyInstance, opts: { services: Servic
     let out = csvLine([...CSV_COLUMNS])
     let before: number | undefined
     for (;;) {
-      const rows = await units.read(() => audit.pageUnit(ws, before, CSV_PAGE))
-      for (const e of dtos(ws, rows)) {
+      const { rows, entries } = await units.read(function* () {
+        const rows = yield* audit.pageUnit(ws, before, CSV_PAGE)
+        return { rows, entries: yield* dtos(ws, rows) }
+      })
+      for (const e of entries) {
         out += csvLine([
           e.id,
           new Date(e.at).toISOString(),
@@ -111,13 +118,22 @@ const actorOf = (req: FastifyRequest) => ({ userId: req.session.userId, ip: req.
 const sameIds = (a: number[], b: number[]) => a.length === b.length && [...a].sort().join() === [...b].sort().join()
 
 /** Audit lines for an admin's change to a person (role, channels, deactivation), from before and after. */
-export function auditPersonChange(services: Services, req: FastifyRequest, before: TeamUserDTO, after: TeamUserDTO): void {
+export function auditPersonChange(services: Services, req: FastifyRequest, before: TeamUserDTO, after: TeamUserDTO): Promise<void> {
   const base = { workspaceId: req.session.workspaceId, actor: actorOf(req), target: { type: 'user', id: after.id } }
-  if (before.role !== after.role)
-    services.audit.record({ ...base, action: 'user.role_changed', detail: { from: before.role, to: after.role } })
+  const lines: AuditRecord[] = []
+  if (before.role !== after.role) lines.push({ ...base, action: 'user.role_changed', detail: { from: before.role, to: after.role } })
   if (!sameIds(before.channelIds, after.channelIds))
-    services.audit.record({ ...base, action: 'user.channels_changed', detail: { from: before.channelIds, to: after.channelIds } })
-  if (before.disabled !== after.disabled) services.audit.record({ ...base, action: after.disabled ? 'user.disabled' : 'user.enabled' })
+    lines.push({ ...base, action: 'user.channels_changed', detail: { from: before.channelIds, to: after.channelIds } })
+  if (before.disabled !== after.disabled) lines.push({ ...base, action: after.disabled ? 'user.disabled' : 'user.enabled' })
+  return recordAll(services, lines)
+}
+
+/** The lines in one transaction (none: no transaction). */
+async function recordAll(services: Services, lines: AuditRecord[]): Promise<void> {
+  if (lines.length === 0) return
+  await services.units.transact(function* () {
+    for (const line of lines) yield* services.audit.recordUnit(line)
+  })
 }
 
 const CREDENTIAL_FIELDS = ['accessToken', 'appSecret', 'verifyToken'] as const
@@ -132,15 +148,15 @@ export function auditChannelChange(
   channelId: number,
   action: 'channel.created' | 'channel.updated',
   body: Record<string, unknown>,
-): void {
+): Promise<void> {
   const base = { workspaceId: req.session.workspaceId, actor: actorOf(req), target: { type: 'channel', id: channelId } }
   const given = Object.keys(body).filter((k) => body[k] !== undefined)
   const credentials = given.filter((k) => (CREDENTIAL_FIELDS as readonly string[]).includes(k))
   const others = given.filter((k) => !credentials.includes(k))
-  if (action === 'channel.created') {
-    services.audit.record({ ...base, action, detail: { kind: body.kind, name: body.name, credentials } })
-    return
-  }
-  if (credentials.length > 0) services.audit.record({ ...base, action: 'channel.credentials_changed', detail: { fields: credentials } })
-  if (others.length > 0) services.audit.record({ ...base, action: 'channel.updated', detail: { fields: others } })
+  if (action === 'channel.created')
+    return recordAll(services, [{ ...base, action, detail: { kind: body.kind, name: body.name, credentials } }])
+  const lines: AuditRecord[] = []
+  if (credentials.length > 0) lines.push({ ...base, action: 'channel.credentials_changed', detail: { fields: credentials } })
+  if (others.length > 0) lines.push({ ...base, action: 'channel.updated', detail: { fields: others } })
+  return recordAll(services, lines)
 }

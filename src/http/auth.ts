@@ -35,7 +35,7 @@ declare module 'fastify' {
      */
     requireAdmin: (req: FastifyRequest) => Promise<void>
     /** Starts a session for this user: the cookie is set on the reply; the token and its end are returned. */
-    signIn: (reply: FastifyReply, user: UserRow) => { token: string; expiresAt: number }
+    signIn: (reply: FastifyReply, user: UserRow) => Promise<{ token: string; expiresAt: number }>
   }
 }
 declare module '@fastify/jwt' {
@@ -96,7 +96,8 @@ export const authPlugin = fp(async (app: FastifyInstance, opts: { services: Serv
     // Issue 16: a personal API token (prefix prl_) acts as its person, within its scope.
     const bearer = bearerOf(req)
     if (bearer !== undefined && isTokenValue(bearer)) {
-      const caller = services.apiTokens.authenticate(bearer)
+      // One transaction: the token's row, and its last-used time when that is stale.
+      const caller = await units.transact(() => services.apiTokens.authenticateUnit(bearer))
       if (!caller) throw Errors.unauthorized()
       // The matched route's pattern, not the raw URL: no spelling of the path slips past.
       if (SESSION_ONLY_PATHS.test(req.routeOptions.url ?? req.url)) throw Errors.tokenNotAllowed()
@@ -151,8 +152,8 @@ export const authPlugin = fp(async (app: FastifyInstance, opts: { services: Serv
     })
     return token
   }
-  app.decorate('signIn', (reply: FastifyReply, user: UserRow) => {
-    const session = auth.createSession(user, config.sessionTtlSeconds)
+  app.decorate('signIn', async (reply: FastifyReply, user: UserRow) => {
+    const session = await auth.createSession(user, config.sessionTtlSeconds)
     return { token: issue(reply, session), expiresAt: session.expiresAt }
   })
 
@@ -168,18 +169,19 @@ export const authPlugin = fp(async (app: FastifyInstance, opts: { services: Serv
     const user = await auth.checkCredentials(req.body.email, req.body.password)
     if (!user) {
       if (attempt.lastForAccount) req.log.warn({ account }, 'login: account locked for a minute after repeated failures')
-      audited.failed(account, req.ip, 'password', attempt.lastForAccount)
+      await audited.failed(account, req.ip, 'password', attempt.lastForAccount)
       throw Errors.invalidCredentials()
     }
     // Issue 16: the second factor (http/two-factor.ts). A wrong code counts like a wrong password.
     const second = await secondFactor(app, services, user, req.body, req.ip)
     if (!second.ok) {
-      if (second.counts) audited.failed(account, req.ip, req.body.totp !== undefined ? 'totp' : 'recovery_code', attempt.lastForAccount)
+      if (second.counts)
+        await audited.failed(account, req.ip, req.body.totp !== undefined ? 'totp' : 'recovery_code', attempt.lastForAccount)
       else await throttle.succeeded(account, req.ip)
       throw second.error
     }
     await throttle.succeeded(account, req.ip)
-    audited.succeeded(user, req.ip, second.method)
+    await audited.succeeded(user, req.ip, second.method)
     const session = await units.transact(() => auth.createSessionUnit(user, config.sessionTtlSeconds))
     // expiresAt (ms): the browser warns before it and signs in again in place (issue 11).
     return { token: issue(reply, session), user: publicUser(user), expiresAt: session.expiresAt }

@@ -76,7 +76,7 @@ export async function channelRoutes(app: FastifyInstance, opts: { services: Serv
       if (members) opts.services.accounts.team.setChannelMembers(row.workspaceId, row.id, members)
       // Meta is asked after the commit, in the background: saving never waits for or fails on it.
       channelChecks.check(row.workspaceId, row.id)
-      auditChannelChange(opts.services, req, row.id, 'channel.created', req.body)
+      await auditChannelChange(opts.services, req, row.id, 'channel.created', req.body)
       return reply.status(201).send({ channel: toPublicChannel(row, members ? [...new Set(members)].sort((a, b) => a - b) : []) })
     },
   )
@@ -110,7 +110,7 @@ export async function channelRoutes(app: FastifyInstance, opts: { services: Serv
       })
       await channels.settled()
       if (!row) throw Errors.notFound('Channel')
-      auditChannelChange(opts.services, req, row.id, 'channel.updated', req.body)
+      await auditChannelChange(opts.services, req, row.id, 'channel.updated', req.body)
       if (req.body.accessToken !== undefined) channelChecks.check(row.workspaceId, row.id)
       // Turned on: the conversations already waiting go round robin now, not at the next arrival.
       if (req.body.autoAssign === true) await unitLog.transact((batch) => assignment.drainChannelUnit(batch, row.workspaceId, row.id))

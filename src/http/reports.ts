@@ -28,12 +28,14 @@ export async function reportRoutes(app: FastifyInstance, opts: { services: Servi
 
   r.get('/api/reports/summary.csv', admin, async (req, reply) => {
     const s = await reports.summary(req.session.workspaceId, req.query)
-    opts.services.audit.record({
-      workspaceId: req.session.workspaceId,
-      actor: { userId: req.session.userId, ip: req.ip },
-      action: 'report.exported',
-      detail: { from: s.from, to: s.to, groupBy: s.groupBy, hours: s.hours },
-    })
+    await opts.services.units.transact(() =>
+      opts.services.audit.recordUnit({
+        workspaceId: req.session.workspaceId,
+        actor: { userId: req.session.userId, ip: req.ip },
+        action: 'report.exported',
+        detail: { from: s.from, to: s.to, groupBy: s.groupBy, hours: s.hours },
+      }),
+    )
     return reply
       .header('content-type', 'text/csv; charset=utf-8')
       .header('content-disposition', `attachment; filename="parley-report-${s.groupBy}-${s.from}-${s.to}.csv"`)

@@ -5,11 +5,12 @@ import type { Services } from '../services.ts'
 import { httpChunk } from '../events/stream-hub.ts'
 
 export async function streamRoutes(app: FastifyInstance, opts: { services: Services }) {
-  const { hub, auth, access } = opts.services
+  const { hub, auth, access, runNow } = opts.services
   // A change of role or channels (hub.resetUser) reads the person's access again from
   // their session, as a request would; a session that no longer holds closes the stream.
+  // The hub's reset is still synchronous (SQLite: runNow) until it awaits this reader.
   hub.readAccessWith((sub) => {
-    const session = auth.session(sub.sessionId)
+    const session = runNow(auth.sessionUnit(sub.sessionId))
     return session ? access.of(session) : undefined
   })
 

@@ -51,13 +51,15 @@ export async function transcriptRoutes(app: FastifyInstance, opts: { services: S
       if (!file) throw Errors.notFound('Conversation')
       // Who took a copy of a customer's conversation, and which: worth a line (no text, no secrets).
       req.log.info({ conversationId: req.params.id, format, notes, userId: req.session.userId }, 'transcript exported')
-      services.audit.record({
-        workspaceId: req.session.workspaceId,
-        actor: { userId: req.session.userId, ip: req.ip },
-        action: 'transcript.exported',
-        target: { type: 'conversation', id: req.params.id },
-        detail: { format, notes },
-      })
+      await services.units.transact(() =>
+        services.audit.recordUnit({
+          workspaceId: req.session.workspaceId,
+          actor: { userId: req.session.userId, ip: req.ip },
+          action: 'transcript.exported',
+          target: { type: 'conversation', id: req.params.id },
+          detail: { format, notes },
+        }),
+      )
       reply
         .header('content-type', file.contentType)
         .header('content-disposition', `attachment; filename="${file.filename}"`)

@@ -99,24 +99,29 @@ export async function secondFactor(
  */
 export function loginAudit(services: Services) {
   const users = new UsersRepo()
-  const workspaceOf = (email: string) => services.runNow(users.byEmail(email))?.workspaceId ?? services.auth.defaultWorkspace()
+  const { units, auth, audit } = services
   return {
-    succeeded(user: UserRow, ip: string, method: LoginMethod) {
-      services.audit.record({
-        workspaceId: user.workspaceId,
-        actor: { userId: user.id, ip },
-        action: 'auth.login',
-        target: { type: 'user', id: user.id },
-        detail: { method },
-      })
+    succeeded(user: UserRow, ip: string, method: LoginMethod): Promise<number> {
+      return units.transact(() =>
+        audit.recordUnit({
+          workspaceId: user.workspaceId,
+          actor: { userId: user.id, ip },
+          action: 'auth.login',
+          target: { type: 'user', id: user.id },
+          detail: { method },
+        }),
+      )
     },
     /** `reason`: password | totp | recovery_code; `lockedOut`: this failure locked the account. */
-    failed(email: string, ip: string, reason: string, lockedOut: boolean) {
-      const workspaceId = workspaceOf(email)
+    failed(email: string, ip: string, reason: string, lockedOut: boolean): Promise<void> {
       const label = email.slice(0, 254)
-      services.audit.record({ workspaceId, actor: { userId: null, label, ip }, action: 'auth.login_failed', detail: { reason } })
-      if (lockedOut)
-        services.audit.record({ workspaceId, actor: { userId: null, label, ip }, action: 'auth.locked_out', detail: { reason } })
+      // One transaction: the workspace (the default one may be created) and the lines.
+      return units.transact(function* () {
+        const workspaceId = (yield* users.byEmail(email))?.workspaceId ?? (yield* auth.defaultWorkspaceUnit())
+        yield* audit.recordUnit({ workspaceId, actor: { userId: null, label, ip }, action: 'auth.login_failed', detail: { reason } })
+        if (lockedOut)
+          yield* audit.recordUnit({ workspaceId, actor: { userId: null, label, ip }, action: 'auth.locked_out', detail: { reason } })
+      })
     },
   }
 }
@@ -137,12 +142,13 @@ export async function twoFactorRoutes(app: FastifyInstance, opts: { services: Se
       } catch {
         throw Errors.setupTokenInvalid()
       }
-      const user = typeof claims.sid === 'string' && claims.sid.startsWith(SETUP_SID_PREFIX) ? auth.user(Number(claims.sub)) : undefined
+      const user =
+        typeof claims.sid === 'string' && claims.sid.startsWith(SETUP_SID_PREFIX) ? await auth.user(Number(claims.sub)) : undefined
       if (!user || user.disabledAt !== null) throw Errors.setupTokenInvalid()
       return { user, viaSetupToken: true }
     }
     await app.authenticate(req, reply)
-    const user = auth.user(req.session.userId)
+    const user = await auth.user(req.session.userId)
     if (!user) throw Errors.unauthorized()
     return { user, viaSetupToken: false }
   }
@@ -214,14 +220,14 @@ export async function twoFactorRoutes(app: FastifyInstance, opts: { services: Se
       })
       if (!viaSetupToken) return { recoveryCodes }
       // Set up at sign-in (required for everyone): this completes the sign-in.
-      const { token, expiresAt } = app.signIn(reply, user)
-      loginAudit(services).succeeded(user, req.ip, 'totp')
+      const { token, expiresAt } = await app.signIn(reply, user)
+      await loginAudit(services).succeeded(user, req.ip, 'totp')
       return { recoveryCodes, token, user: publicUser(user), expiresAt }
     },
   )
 
   r.post('/api/me/2fa/disable', { ...signedIn, schema: { body: Proof }, config: { rateLimit: PROOF_RATE_LIMIT } }, async (req) => {
-    const user = auth.user(req.session.userId)!
+    const user = (await auth.user(req.session.userId))!
     if (!(await units.read(() => twoFactor.isEnabled(user)))) throw Errors.totpNotEnabled()
     await confirm(user, req.body)
     await units.transact(function* () {
@@ -232,7 +238,7 @@ export async function twoFactorRoutes(app: FastifyInstance, opts: { services: Se
   })
 
   r.post('/api/me/2fa/recovery-codes', { ...signedIn, schema: { body: Proof }, config: { rateLimit: PROOF_RATE_LIMIT } }, async (req) => {
-    const user = auth.user(req.session.userId)!
+    const user = (await auth.user(req.session.userId))!
     if (!(await units.read(() => twoFactor.isEnabled(user)))) throw Errors.totpNotEnabled()
     await confirm(user, req.body)
     const recoveryCodes = await units.transact(function* () {
@@ -269,7 +275,7 @@ export async function twoFactorRoutes(app: FastifyInstance, opts: { services: Se
   // Someone lost their phone and their recovery codes: an admin turns 2FA off for them
   // (their sessions stay; their next sign-in asks for setup again when it is required).
   r.delete('/api/users/:id/2fa', { ...admin, schema: { params: Type.Object({ id: Type.Integer({ minimum: 1 }) }) } }, async (req) => {
-    const target = auth.user(req.params.id)
+    const target = await auth.user(req.params.id)
     if (!target || target.workspaceId !== req.session.workspaceId) throw Errors.notFound('User')
     // The admin's workspace, from the session: the row of someone elsewhere is never touched.
     const who = { id: target.id, workspaceId: req.session.workspaceId }

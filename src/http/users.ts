@@ -69,7 +69,7 @@ export async function userRoutes(app: FastifyInstance, opts: { services: Service
       const result = await unitLog.transact((batch) => team.updateUnit(batch, workspaceId, id, patch))
       team.afterUpdate(workspaceId, actorId, id, patch, result)
       const { user, deactivated } = result
-      if (before) auditPersonChange(opts.services, req, before, user)
+      if (before) await auditPersonChange(opts.services, req, before, user)
       // Their sessions were revoked with the change; their open streams end now, not at the next poll.
       if (deactivated) hub.closeWhere((s) => s.userId === user.id)
       return { user }
@@ -168,8 +168,9 @@ export async function userRoutes(app: FastifyInstance, opts: { services: Service
     async (req, reply) => {
       const user = await invitations.accept(req.body.token, req.body.name, req.body.password, { units, log: unitLog })
       // Issue 16: the workspace requires 2FA: the new person sets it up before any session.
-      if (opts.services.twoFactor.required(user.workspaceId)) throw Errors.totpSetupRequired(setupTokenFor(app, user))
-      const { token, expiresAt } = app.signIn(reply, user)
+      if (await units.read(() => opts.services.twoFactor.requiredUnit(user.workspaceId)))
+        throw Errors.totpSetupRequired(setupTokenFor(app, user))
+      const { token, expiresAt } = await app.signIn(reply, user)
       return reply.status(201).send({ token, user: publicUser(user), expiresAt })
     },
   )

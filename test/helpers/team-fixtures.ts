@@ -21,7 +21,7 @@ export async function teamServer(t: TestLike, opts: StartOptions = {}): Promise<
   const s = await startServer(t, opts)
   const { token } = await s.login()
   const { auth } = s.app.services
-  const workspaceId = auth.defaultWorkspace()
+  const workspaceId = await auth.defaultWorkspace()
   return {
     s,
     api: apiCall(s.url, token),
@@ -100,7 +100,7 @@ export const AGENT_B = { email: 'bea@example.com', password: 'another good passw
 /** Adds AGENT_B as an agent who works every channel of the default workspace (issue 13); answers the user. */
 export async function addAgentB(s: TestServer): Promise<{ id: number }> {
   const { auth, channels, members } = s.app.services
-  const ws = auth.defaultWorkspace()
+  const ws = await auth.defaultWorkspace()
   const b = await auth.createUser({ ...AGENT_B, workspaceId: ws, role: 'agent' })
   members.set(
     b.id,

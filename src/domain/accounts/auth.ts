@@ -1,13 +1,13 @@
 // Users, passwords and sessions. argon2id at OWASP's parameters (m=19 MiB, t=2, p=1),
 // hashed off the event loop by @node-rs/argon2. Written as units of work (issue 17): the
-// `…Unit` methods run on SQLite or PostgreSQL; the plain ones stay for synchronous callers.
+// `…Unit` methods run on SQLite or PostgreSQL, inside a caller's unit; the plain (async) ones
+// run them through the service's UnitRunner, so they work on either database too.
 import { randomBytes } from 'node:crypto'
 import { hash, verify } from '@node-rs/argon2'
-import { sqliteConn } from '../../store/conn.ts'
-import type { Db } from '../../store/db.ts'
-import { SqliteRunner, type UnitRunner } from '../../store/runner.ts'
+import type { UnitLog } from '../../events/event-log.ts'
+import type { UnitRunner } from '../../store/runner.ts'
 import { SessionsRepo } from '../../store/sessions.ts'
-import { type Q, runSync } from '../../store/unit.ts'
+import type { Q } from '../../store/unit.ts'
 import { UsersRepo, WorkspacesRepo, type UserRow } from '../../store/users.ts'
 
 const ARGON2 = { algorithm: 2 /* Algorithm.Argon2id (a const enum) */, memoryCost: 19456, timeCost: 2, parallelism: 1 }
@@ -43,11 +43,6 @@ export const publicUser = (u: UserRow): PublicUser => ({
   availability: u.availability,
 })
 
-/** The synchronous door of a service built without SQLite: a named error, not a wrong database. */
-export function noSyncCalls(): never {
-  throw new Error('a synchronous accounts call on PostgreSQL: run the unit of work (…Unit) with a runner instead')
-}
-
 export class AuthService {
   // Verifying against a real hash for unknown emails makes both paths take the same time.
   private dummyHash: Promise<string> | undefined
@@ -55,45 +50,33 @@ export class AuthService {
   private readonly workspaces = new WorkspacesRepo()
   private readonly sessions = new SessionsRepo()
   /** Sessions that are not rows of `sessions` (issue 16: API tokens, ids `token:<id>`), by id prefix. */
-  private readonly otherSessions = new Map<string, (sessionId: string) => Session | undefined>()
-  /** For the callers still synchronous (SQLite): a unit at once, inside any open transaction. */
-  private readonly runNow: <T>(unit: Q<T>) => T
-  /** Where the asynchronous methods (createUser, checkCredentials) run their units. */
+  private readonly otherSessions = new Map<string, (sessionId: string) => Q<Session | undefined>>()
+  /** Where the asynchronous methods run their units (either database). */
   private readonly units: UnitRunner
 
-  /**
-   * On SQLite, the database (`units` defaults to a runner on it). On PostgreSQL, `{units}`:
-   * only the units and the asynchronous methods work there (runNow is SQLite's).
-   */
+  /** `unitLog` is the app's (services.unitLog); only the runner is read here for now. */
   constructor(
-    db: Db | { units: UnitRunner },
+    io: { units: UnitRunner; unitLog?: UnitLog },
     private readonly now: () => number,
-    units?: UnitRunner,
   ) {
-    if ('units' in db) {
-      this.runNow = noSyncCalls
-      this.units = db.units
-    } else {
-      const conn = sqliteConn(db.$client)
-      this.runNow = (unit) => runSync(unit, conn)
-      this.units = units ?? new SqliteRunner(db.$client)
-    }
+    this.units = io.units
   }
 
   hashPassword(password: string): Promise<string> {
     return hash(password, ARGON2)
   }
 
-  userCount(): number {
-    return this.runNow(this.userCountUnit())
+  userCount(): Promise<number> {
+    return this.units.read(() => this.userCountUnit())
   }
 
   userCountUnit(): Q<number> {
     return this.users.count()
   }
 
-  defaultWorkspace(): number {
-    return this.runNow(this.defaultWorkspaceUnit())
+  /** The first workspace (created when there is none, so this writes: a transaction). */
+  defaultWorkspace(): Promise<number> {
+    return this.units.transact(() => this.defaultWorkspaceUnit())
   }
 
   defaultWorkspaceUnit(): Q<number> {
@@ -141,8 +124,8 @@ export class AuthService {
     return verify(user.passwordHash, password).catch(() => false)
   }
 
-  createSession(user: UserRow, ttlSeconds: number): Session {
-    return this.runNow(this.createSessionUnit(user, ttlSeconds))
+  createSession(user: UserRow, ttlSeconds: number): Promise<Session> {
+    return this.units.transact(() => this.createSessionUnit(user, ttlSeconds))
   }
 
   *createSessionUnit(user: UserRow, ttlSeconds: number): Q<Session> {
@@ -152,35 +135,35 @@ export class AuthService {
     return { sessionId, userId: user.id, workspaceId: user.workspaceId, role: user.role, expiresAt }
   }
 
-  /** Resolves session ids starting with `prefix` through `fn` (issue 16: API tokens). */
-  resolveSessionsWith(prefix: string, fn: (sessionId: string) => Session | undefined): void {
+  /** Resolves session ids starting with `prefix` through the unit `fn` gives (issue 16: API tokens). */
+  resolveSessionsWith(prefix: string, fn: (sessionId: string) => Q<Session | undefined>): void {
     this.otherSessions.set(prefix, fn)
   }
 
   /** The live session for this id, or undefined if revoked, expired or the user is disabled. */
-  session(sessionId: string): Session | undefined {
-    return this.runNow(this.sessionUnit(sessionId))
+  session(sessionId: string): Promise<Session | undefined> {
+    return this.units.read(() => this.sessionUnit(sessionId))
   }
 
   /** The same as a unit: every request reads its session in the database, whichever process serves it. */
   *sessionUnit(sessionId: string): Q<Session | undefined> {
-    // Other kinds of session (API tokens) are still resolved synchronously (SQLite) by their owner.
-    for (const [prefix, fn] of this.otherSessions) if (sessionId.startsWith(prefix)) return fn(sessionId)
+    // Other kinds of session (API tokens) are read by their owner's unit, in this same read.
+    for (const [prefix, fn] of this.otherSessions) if (sessionId.startsWith(prefix)) return yield* fn(sessionId)
     const row = yield* this.sessions.unrevoked(sessionId)
     if (!row || row.expiresAt <= this.now()) return undefined
     return { sessionId, ...row }
   }
 
-  revokeSession(sessionId: string): void {
-    this.runNow(this.revokeSessionUnit(sessionId))
+  revokeSession(sessionId: string): Promise<void> {
+    return this.units.transact(() => this.revokeSessionUnit(sessionId))
   }
 
   revokeSessionUnit(sessionId: string): Q<void> {
     return this.sessions.revoke(sessionId, this.now())
   }
 
-  user(id: number): UserRow | undefined {
-    return this.runNow(this.userUnit(id))
+  user(id: number): Promise<UserRow | undefined> {
+    return this.units.read(() => this.userUnit(id))
   }
 
   userUnit(id: number): Q<UserRow | undefined> {

@@ -1,16 +1,18 @@
 // Start-up state: the default workspace, the first admin from ADMIN_EMAIL/ADMIN_PASSWORD,
 // and the WhatsApp number from the environment as the workspace's first channel.
 import type { Config } from '../../config.ts'
-import { ChannelsRepo } from '../../store/channels.ts'
-import { sqliteConn } from '../../store/conn.ts'
-import { secretBoxOf } from '../../store/sealed-columns.ts'
-import { runSync } from '../../store/unit.ts'
-import type { Db } from '../../store/db.ts'
+import type { ChannelsRepo } from '../../store/channels.ts'
+import type { UnitRunner } from '../../store/runner.ts'
 import type { AuthService } from './auth.ts'
 
-export async function bootstrap(config: Config, db: Db, auth: AuthService): Promise<{ workspaceId: number }> {
-  const workspaceId = auth.defaultWorkspace()
-  if (config.adminEmail && config.adminPassword && auth.userCount() === 0) {
+/** `channels`: the app's repository (it seals the access token with the app's secret box). */
+export async function bootstrap(
+  config: Config,
+  io: { units: UnitRunner; channels: ChannelsRepo },
+  auth: AuthService,
+): Promise<{ workspaceId: number }> {
+  const workspaceId = await auth.defaultWorkspace()
+  if (config.adminEmail && config.adminPassword && (await auth.userCount()) === 0) {
     await auth.createUser({
       workspaceId,
       email: config.adminEmail,
@@ -36,7 +38,7 @@ export async function bootstrap(config: Config, db: Db, auth: AuthService): Prom
       ...(wa.businessAccountId !== undefined ? { businessAccountId: wa.businessAccountId } : {}),
       ...(wa.accessToken !== undefined ? { accessToken: wa.accessToken } : {}),
     }
-    runSync(new ChannelsRepo(secretBoxOf(db)).ensure(values, set), sqliteConn(db.$client))
+    await io.units.transact(() => io.channels.ensure(values, set))
   }
   return { workspaceId }
 }

@@ -71,7 +71,6 @@ export class Invitations {
     private readonly team: Team,
     private readonly mailer: Mailer,
     private readonly now: () => number,
-    private readonly runNow: <T>(unit: Q<T>) => T,
     private readonly units: UnitRunner,
   ) {}
 
@@ -126,17 +125,9 @@ export class Invitations {
     if (mail) void this.mailer.send(invitationMail(mail), 'invitation')
   }
 
-  pending(workspaceId: number): InvitationDTO[] {
-    return this.runNow(this.pendingUnit(workspaceId))
-  }
-
   *pendingUnit(workspaceId: number): Q<InvitationDTO[]> {
     const names = new Map((yield* this.users.ofWorkspace(workspaceId)).map((u) => [u.id, u.name]))
     return (yield* this.repo.pending(workspaceId, this.now())).map((r) => this.dto(r, names))
-  }
-
-  revoke(workspaceId: number, id: number): void {
-    this.runNow(this.revokeUnit(workspaceId, id))
   }
 
   *revokeUnit(workspaceId: number, id: number): Q<void> {
@@ -144,10 +135,6 @@ export class Invitations {
   }
 
   /** Who invited whom, where; or the named reason the link cannot be used. */
-  preview(token: string): InvitationPreview {
-    return this.runNow(this.previewUnit(token))
-  }
-
   *previewUnit(token: string): Q<InvitationPreview> {
     const row = yield* this.usable(token)
     return {

@@ -7,11 +7,10 @@
 // needed for 256 bits of entropy, and the lookup by hash stays one indexed read.
 import { createHash, randomBytes } from 'node:crypto'
 import { Errors } from '../../errors.ts'
-import type { Db } from '../../store/db.ts'
-import { SqliteRunner, type UnitRunner } from '../../store/runner.ts'
+import type { UnitRunner } from '../../store/runner.ts'
 import type { Q } from '../../store/unit.ts'
 import { PasswordResetsRepo } from '../../store/password-resets.ts'
-import { type AuthService, noSyncCalls, type UserRow } from './auth.ts'
+import type { AuthService, UserRow } from './auth.ts'
 
 /** The issue: "a single-use link valid 1 hour". Long enough to open it, short enough to age out of a chat log. */
 export const RESET_LINK_TTL_MS = 3600_000
@@ -37,33 +36,18 @@ export interface IssuedReset {
 
 export class PasswordResets {
   private readonly resets = new PasswordResetsRepo()
-  /** For the callers still synchronous (SQLite): each operation its own transaction, as before. */
-  private readonly sqlite: Pick<SqliteRunner, 'transactSync' | 'readSync'>
-  /** Where the asynchronous methods run their units. */
+  /** Where the asynchronous methods run their units (either database). */
   private readonly units: UnitRunner
 
-  /** On SQLite, the database; on PostgreSQL, `{units}` (only units and async methods work there). */
   constructor(
-    db: Db | { units: UnitRunner },
+    io: { units: UnitRunner },
     private readonly auth: AuthService,
     private readonly now: () => number,
-    units?: UnitRunner,
   ) {
-    if ('units' in db) {
-      this.sqlite = { transactSync: noSyncCalls, readSync: noSyncCalls }
-      this.units = db.units
-    } else {
-      const sqlite = new SqliteRunner(db.$client)
-      this.sqlite = sqlite
-      this.units = units ?? sqlite
-    }
+    this.units = io.units
   }
 
   /** A new link for this user; any earlier unused one stops working (only the newest is valid). */
-  issue(userId: number, ttlMs = RESET_LINK_TTL_MS): IssuedReset {
-    return this.sqlite.transactSync(() => this.issueUnit(userId, ttlMs))
-  }
-
   *issueUnit(userId: number, ttlMs = RESET_LINK_TTL_MS): Q<IssuedReset> {
     const token = randomBytes(32).toString('base64url')
     const now = this.now()
@@ -73,10 +57,6 @@ export class PasswordResets {
   }
 
   /** Whose link this is, or the named reason it cannot be used. */
-  check(token: string): { user: UserRow; expiresAt: number } {
-    return this.sqlite.readSync(() => this.checkUnit(token))
-  }
-
   *checkUnit(token: string): Q<{ user: UserRow; expiresAt: number }> {
     const row = yield* this.resets.byTokenHash(hashToken(token))
     if (!row) throw Errors.resetLinkInvalid()
@@ -102,10 +82,6 @@ export class PasswordResets {
   }
 
   /** Ends every session of the user now (their streams close; see session-revocation.ts). */
-  endSessions(userId: number): { sessionsEnded: number } {
-    return this.sqlite.transactSync(() => this.endSessionsUnit(userId))
-  }
-
   endSessionsUnit(userId: number): Q<{ sessionsEnded: number }> {
     return this.resets.endSessions(userId, this.now())
   }

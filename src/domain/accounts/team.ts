@@ -98,18 +98,15 @@ export class Team {
   private readonly sessions = new SessionsRepo()
   // Synchronous callers (SQLite) run the same units through the log's synchronous seam.
   private readonly log: ReturnType<EventLog['unitLog']>
-  private readonly runNow: <T>(unit: Q<T>) => T
 
   constructor(
     events: EventLog,
     private readonly auth: AuthService,
     private readonly now: () => number,
     private readonly repos: TeamRepos,
-    runNow: <T>(unit: Q<T>) => T,
     private readonly units: UnitRunner,
   ) {
     this.log = events.unitLog()
-    this.runNow = runNow
   }
 
   /** The person as the team list shows them. */
@@ -130,20 +127,12 @@ export class Team {
     return this.dto(u, yield* this.repos.members.channelIdsOf(u.id))
   }
 
-  list(workspaceId: number): TeamUserDTO[] {
-    return this.runNow(this.listUnit(workspaceId))
-  }
-
   *listUnit(workspaceId: number): Q<TeamUserDTO[]> {
     const byUser = yield* this.repos.members.byUser()
     return (yield* this.users.ofWorkspace(workspaceId)).map((u) => this.dto(u, byUser.get(u.id) ?? []))
   }
 
   /** The person, when they belong to this workspace. */
-  member(workspaceId: number, userId: number): UserRow {
-    return this.runNow(this.memberUnit(workspaceId, userId))
-  }
-
   *memberUnit(workspaceId: number, userId: number): Q<UserRow> {
     const u = yield* this.users.byId(userId)
     if (!u || u.workspaceId !== workspaceId) throw Errors.notFound('User')

@@ -11,8 +11,7 @@
 // - time is the app's clock (services.clock), so tests move a fake one.
 // - written as units of work (issue 17): one transaction reads the row, checks the code and
 //   writes, on SQLite or PostgreSQL. Codes are checked with otplib's verifySync (HMAC, no I/O),
-//   so a unit never waits on anything but the database. `required`/`setRequired` also stay
-//   synchronous (through `runNow`, SQLite) for the code that still calls them so.
+//   so a unit never waits on anything but the database.
 // - every method takes the person as {id, workspaceId} (a user row or the session): their row
 //   is only ever read or changed within their own workspace.
 import { createHash, randomInt } from 'node:crypto'
@@ -59,8 +58,6 @@ export class TwoFactor {
       now: () => number
       /** The name an authenticator app shows beside the account. */
       issuer: string
-      /** Runs a unit at once (SQLite: runSync on the one connection), for callers still synchronous. */
-      runNow: <T>(unit: Q<T>) => T
     },
   ) {}
 
@@ -78,18 +75,8 @@ export class TwoFactor {
     return Boolean((yield* this.d.repo.get(who.workspaceId, who.id))?.enabledAt)
   }
 
-  /** At once (SQLite): for code that is still synchronous (sign-up, tests). */
-  required(workspaceId: number): boolean {
-    return this.d.runNow(this.requiredUnit(workspaceId))
-  }
-
   requiredUnit(workspaceId: number): Q<boolean> {
     return this.d.repo.required(workspaceId)
-  }
-
-  /** At once (SQLite): for code that is still synchronous. */
-  setRequired(workspaceId: number, required: boolean): void {
-    this.d.runNow(this.setRequiredUnit(workspaceId, required))
   }
 
   setRequiredUnit(workspaceId: number, required: boolean): Q<void> {

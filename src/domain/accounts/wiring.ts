@@ -5,12 +5,10 @@ import type { Config } from '../../config.ts'
 import type { EventLog } from '../../events/event-log.ts'
 import type { ChannelMembers } from '../channels/members.ts'
 import { ChannelsRepo } from '../../store/channels.ts'
-import { sqliteConn } from '../../store/conn.ts'
 import type { ConversationsRepo } from '../../store/conversations.ts'
 import type { Db } from '../../store/db.ts'
 import { secretBoxOf } from '../../store/sealed-columns.ts'
 import { SqliteRunner } from '../../store/runner.ts'
-import { type Q, runSync } from '../../store/unit.ts'
 import type { AuthService } from './auth.ts'
 import { Invitations } from './invitations.ts'
 import { createMailer, type Mailer } from './mailer.ts'
@@ -38,8 +36,6 @@ export function createAccounts(deps: {
 }): Accounts {
   const { config, db, events, auth, members, conversations, now, log } = deps
   const mailer = createMailer(config, log.child({ subsystem: 'mail' }))
-  const conn = sqliteConn(db.$client)
-  const runNow = <T>(unit: Q<T>): T => runSync(unit, conn)
   const units = new SqliteRunner(db.$client)
   const channels = new ChannelsRepo(secretBoxOf(db))
   // Channel members, channels and conversations are units already (the same repositories
@@ -51,11 +47,11 @@ export function createAccounts(deps: {
       return (yield* channels.list(workspaceId)).map((c) => c.id)
     },
   }
-  const team = new Team(events, auth, now, repos, runNow, units)
+  const team = new Team(events, auth, now, repos, units)
   return {
     team,
-    invitations: new Invitations(events, auth, team, mailer, now, runNow, units),
-    resets: new PasswordResets(db, auth, now),
+    invitations: new Invitations(events, auth, team, mailer, now, units),
+    resets: new PasswordResets({ units }, auth, now),
     mailer,
   }
 }

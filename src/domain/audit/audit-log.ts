@@ -1,9 +1,8 @@
 // The audit log (issue 16): one call, `record`, for every place that changes who may do
 // what or touches secrets and data — sign-ins and their failures, lock-outs, 2FA, invitations,
 // roles and channel access, channel credentials, API tokens, outgoing webhooks, exports and
-// deletions. One insert, so a caller inside a transaction records in it: a unit of work
-// (`recordUnit`, on either database, issue 17) or, for code still synchronous on SQLite,
-// `record` at once inside the caller's transaction.
+// deletions. One insert, written as a unit of work (`recordUnit`, on either database, issue 17):
+// a caller's transaction records in it with `yield*`, so the line commits with the change.
 //
 // `detail` says what changed in words and ids, never a secret: a credential change names
 // the field ("accessToken changed"), not its value.
@@ -32,15 +31,8 @@ export class AuditLog {
     private readonly d: {
       repo: AuditLogRepo
       now: () => number
-      /** Runs a unit at once inside the open transaction (SQLite: runSync on the one connection). */
-      runNow: <T>(unit: Q<T>) => T
     },
   ) {}
-
-  /** At once, inside the caller's (synchronous, SQLite) transaction. */
-  record(r: AuditRecord): number {
-    return this.d.runNow(this.recordUnit(r))
-  }
 
   *recordUnit(r: AuditRecord): Q<number> {
     return yield* this.d.repo.insert({
@@ -57,10 +49,6 @@ export class AuditLog {
   }
 
   /** Newest first; `beforeId` from the previous page's last entry. */
-  page(workspaceId: number, beforeId: number | undefined, limit: number): AuditEntry[] {
-    return this.d.runNow(this.pageUnit(workspaceId, beforeId, limit))
-  }
-
   pageUnit(workspaceId: number, beforeId: number | undefined, limit: number): Q<AuditEntry[]> {
     return this.d.repo.page(workspaceId, beforeId ?? Number.MAX_SAFE_INTEGER, limit)
   }

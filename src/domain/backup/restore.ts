@@ -14,8 +14,7 @@ import path from 'node:path'
 import { openDatabase } from '../../store/db.ts'
 import { integrityOf, newEpoch } from '../../store/backup-db.ts'
 import { AuditLogRepo } from '../../store/audit-log.ts'
-import { sqliteConn } from '../../store/conn.ts'
-import { runSync } from '../../store/unit.ts'
+import { SqliteRunner } from '../../store/runner.ts'
 import { bindSecretBox } from '../../store/sealed-columns.ts'
 import { SecretBox } from '../../store/secret-box.ts'
 import { AuditLog } from '../audit/audit-log.ts'
@@ -88,12 +87,17 @@ export function restoreBackup(o: RestoreOptions): RestoreResult {
           checkSecretKey(db, box)
         }
         const marker = readMarker(from)
-        const workspaceId = new AuthService(db, o.now).defaultWorkspace()
-        new AuditLog({ repo: new AuditLogRepo(), now: o.now, runNow: (u) => runSync(u, sqliteConn(db.$client)) }).record({
-          workspaceId,
-          actor: { userId: null, label: 'npm run restore' },
-          action: 'backup.restored',
-          detail: { backup: path.basename(from), ...(marker ? { backupAt: marker } : {}) },
+        // A restore works on the staged SQLite file itself: its units run at once on it.
+        const units = new SqliteRunner(db.$client)
+        const auth = new AuthService({ units }, o.now)
+        const audit = new AuditLog({ repo: new AuditLogRepo(), now: o.now })
+        units.transactSync(function* () {
+          yield* audit.recordUnit({
+            workspaceId: yield* auth.defaultWorkspaceUnit(),
+            actor: { userId: null, label: 'npm run restore' },
+            action: 'backup.restored',
+            detail: { backup: path.basename(from), ...(marker ? { backupAt: marker } : {}) },
+          })
         })
         db.$client.pragma('wal_checkpoint(TRUNCATE)')
       } finally {

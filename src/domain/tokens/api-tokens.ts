@@ -34,8 +34,6 @@ export class ApiTokens {
       repo: ApiTokensRepo
       audit: AuditLog
       now: () => number
-      /** Runs a unit at once (SQLite), for auth.ts's synchronous calls (authenticate, sessionById). */
-      runNow: <T>(unit: Q<T>) => T
     },
   ) {}
 
@@ -82,12 +80,10 @@ export class ApiTokens {
     return true
   }
 
-  /** The caller a token value names, or undefined (unknown, revoked, or its person disabled). At once (SQLite). */
-  authenticate(value: string): TokenCaller | undefined {
-    return isTokenValue(value) ? this.d.runNow(this.authenticateUnit(value)) : undefined
-  }
-
-  /** The same as a unit; it writes the last-used time (at most once a LAST_USED_GRANULARITY_MS), so run it with transact. */
+  /**
+   * The caller a token value names, or undefined (unknown, revoked, or its person disabled). It
+   * writes the last-used time (at most once a LAST_USED_GRANULARITY_MS), so run it with transact.
+   */
   *authenticateUnit(value: string): Q<TokenCaller | undefined> {
     if (!isTokenValue(value)) return undefined
     const row = yield* this.d.repo.live(hashToken(value))
@@ -114,12 +110,7 @@ export class ApiTokens {
     }
   }
 
-  /** AuthService.session for `token:<id>` ids: an open stream reads its person's access again. At once (SQLite). */
-  sessionById(sessionId: string, ttlMs: number): Session | undefined {
-    return this.d.runNow(this.sessionByIdUnit(sessionId, ttlMs))
-  }
-
-  /** The same as a unit (it only reads). */
+  /** AuthService.sessionUnit for `token:<id>` ids: an open stream reads its person's access again. It only reads. */
   *sessionByIdUnit(sessionId: string, ttlMs: number): Q<Session | undefined> {
     const id = Number(sessionId.slice(TOKEN_SESSION_PREFIX.length))
     const row = Number.isSafeInteger(id) ? yield* this.d.repo.liveById(id) : undefined
