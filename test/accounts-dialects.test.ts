@@ -55,7 +55,7 @@ function setUp(db: DialectDb) {
   }
   // The team's events go through the unit log passed to each call; its synchronous seam is SQLite's.
   const events = { unitLog: () => db.log } as unknown as EventLog
-  const team = new Team(events, auth, clock.now, repos, db.runner)
+  const team = new Team(db.log, auth, clock.now, repos, db.runner)
   const mailer = createMailer({ mail: { smtpUrl: undefined } } as unknown as Config, {} as FastifyBaseLogger)
   const invitations = new Invitations(events, auth, team, mailer, clock.now, db.runner)
   const resets = new PasswordResets({ units: db.runner }, auth, clock.now)

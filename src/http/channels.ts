@@ -73,7 +73,7 @@ export async function channelRoutes(app: FastifyInstance, opts: { services: Serv
       // `channel.changed` commits with it: every process's directory reloads (this one before answering).
       const row = await unitLog.transact((batch) => channels.createUnit(req.session.workspaceId, input, batch))
       await channels.settled()
-      if (members) opts.services.accounts.team.setChannelMembers(row.workspaceId, row.id, members)
+      if (members) await opts.services.accounts.team.setChannelMembers(row.workspaceId, row.id, members)
       // Meta is asked after the commit, in the background: saving never waits for or fails on it.
       channelChecks.check(row.workspaceId, row.id)
       await auditChannelChange(opts.services, req, row.id, 'channel.created', req.body)
@@ -96,7 +96,7 @@ export async function channelRoutes(app: FastifyInstance, opts: { services: Serv
       const id = req.params.id
       if (!(await units.read(() => channels.getUnit(ws, id)))) throw Errors.notFound('Channel')
       // Members first: a refused list (someone unknown) changes nothing at all.
-      if (members) opts.services.accounts.team.setChannelMembers(ws, id, members)
+      if (members) await opts.services.accounts.team.setChannelMembers(ws, id, members)
       // A rule everyone's open page follows (issue 14: the composer's "only the assignee can
       // reply" hint; the channel's name in the list): live, as `channel.updated` without
       // members, committed with the change itself.

@@ -75,21 +75,10 @@ export class Invitations {
   ) {}
 
   /**
-   * A new invitation; an earlier pending one for the same email stops working. The url
-   * is in this answer only (then only its hash exists), and mailed when SMTP is set.
+   * A new invitation, in one transaction; an earlier pending one for the same email stops
+   * working. The url is in this answer only (then only its hash exists); send `mail` with
+   * `mailInvitation` once it has committed (mailed when SMTP is set).
    */
-  create(
-    workspaceId: number,
-    inviterId: number,
-    input: { email: string; role: Role; channelIds: number[] },
-    baseUrl: string,
-  ): CreatedInvitation {
-    const { invitation, mail } = this.events.unitLog().transactSync(() => this.createUnit(workspaceId, inviterId, input, baseUrl))
-    this.mailInvitation(mail)
-    return invitation
-  }
-
-  /** The invitation in one transaction; send `mail` with `mailInvitation` once it has committed. */
   *createUnit(
     workspaceId: number,
     inviterId: number,

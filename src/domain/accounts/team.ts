@@ -5,7 +5,7 @@
 // deactivated; deactivating ends every session of the person in the same transaction
 // (their streams are closed by the caller through the hub, at once); each change is
 // published as `user.updated`.
-import type { Emitter, EventLog, UnitLog } from '../../events/event-log.ts'
+import type { Emitter, UnitLog } from '../../events/event-log.ts'
 import type { TeamUserDTO } from '../../events/types.ts'
 import { Errors } from '../../errors.ts'
 import { PasswordResetsRepo } from '../../store/password-resets.ts'
@@ -96,18 +96,14 @@ export class Team {
   private readonly users = new UsersRepo()
   private readonly passwords = new PasswordResetsRepo()
   private readonly sessions = new SessionsRepo()
-  // Synchronous callers (SQLite) run the same units through the log's synchronous seam.
-  private readonly log: ReturnType<EventLog['unitLog']>
-
   constructor(
-    events: EventLog,
+    /** Writes with their events (either database). */
+    private readonly log: UnitLog,
     private readonly auth: AuthService,
     private readonly now: () => number,
     private readonly repos: TeamRepos,
     private readonly units: UnitRunner,
-  ) {
-    this.log = events.unitLog()
-  }
+  ) {}
 
   /** The person as the team list shows them. */
   dto(u: UserRow, channelIds: number[]): TeamUserDTO {
@@ -156,12 +152,6 @@ export class Team {
    * An admin changes someone's role, channels or state. Deactivation ends every session
    * of the person (the caller closes their streams) and runs the `onDeactivated` hooks.
    */
-  update(workspaceId: number, actorId: number, userId: number, patch: UserPatch): { user: TeamUserDTO; deactivated: boolean } {
-    const result = this.log.transactSync((batch) => this.updateUnit(batch, workspaceId, userId, patch))
-    this.afterUpdate(workspaceId, actorId, userId, patch, result)
-    return result
-  }
-
   /** The change in one transaction; run `afterUpdate` once it has committed. */
   *updateUnit(batch: Emitter, workspaceId: number, userId: number, patch: UserPatch): Q<{ user: TeamUserDTO; deactivated: boolean }> {
     if (patch.channelIds) yield* this.checkChannelsUnit(workspaceId, patch.channelIds)
@@ -197,8 +187,8 @@ export class Team {
    * to match, with `user.updated` for each, and their open streams follow (after the
    * commit). Unknown or other workspaces' people are refused.
    */
-  setChannelMembers(workspaceId: number, channelId: number, userIds: readonly number[]): number[] {
-    const { members, changed } = this.log.transactSync((batch) => this.setChannelMembersUnit(batch, workspaceId, channelId, userIds))
+  async setChannelMembers(workspaceId: number, channelId: number, userIds: readonly number[]): Promise<number[]> {
+    const { members, changed } = await this.log.transact((batch) => this.setChannelMembersUnit(batch, workspaceId, channelId, userIds))
     this.afterAccessChanged(workspaceId, changed)
     return members
   }
@@ -233,13 +223,7 @@ export class Team {
     for (const userId of userIds) this.hooks.runAccessChanged({ workspaceId, userId })
   }
 
-  /** The person's own availability (top bar). */
-  setAvailability(workspaceId: number, userId: number, availability: Availability): TeamUserDTO {
-    const user = this.log.transactSync((batch) => this.setAvailabilityUnit(batch, workspaceId, userId, availability))
-    this.afterAvailability(workspaceId, userId, availability)
-    return user
-  }
-
+  /** The person's own availability (top bar): run it with the unit log, then `afterAvailability`. */
   *setAvailabilityUnit(batch: Emitter, workspaceId: number, userId: number, availability: Availability): Q<TeamUserDTO> {
     yield* this.memberUnit(workspaceId, userId)
     const user = yield* this.dtoUnit((yield* this.users.update(userId, { availability }))!)

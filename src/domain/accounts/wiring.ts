@@ -47,7 +47,7 @@ export function createAccounts(deps: {
       return (yield* channels.list(workspaceId)).map((c) => c.id)
     },
   }
-  const team = new Team(events, auth, now, repos, units)
+  const team = new Team(events.unitLog(), auth, now, repos, units)
   return {
     team,
     invitations: new Invitations(events, auth, team, mailer, now, units),
