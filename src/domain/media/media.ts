@@ -204,10 +204,7 @@ export class MediaService {
     if (this.inFlight.size === 0) return
     const claims = [...this.inFlight].map(([id, f]) => ({ id, leaseEnd: f.leaseEnd }))
     let t: NodeJS.Timeout | undefined
-    await Promise.race([
-      Promise.allSettled([...this.inFlight.values()].map((f) => f.done)),
-      new Promise<void>((r) => (t = setTimeout(r, graceMs))),
-    ])
+    await Promise.race([this.settled(), new Promise<void>((r) => (t = setTimeout(r, graceMs)))])
     clearTimeout(t)
     const now = this.deps.now()
     const repo = this.repo
@@ -223,6 +220,11 @@ export class MediaService {
 
   kick(): void {
     this.wakeup.after(0)
+  }
+
+  /** Resolves once the downloads in flight now have settled (stored, failed or abandoned). */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.inFlight.values()].map((f) => f.done))
   }
 
   private get stopped(): boolean {
@@ -299,8 +301,12 @@ export class MediaService {
         throw new Error('checksum mismatch')
       }
       await rename(dest + '.part', dest)
-      // Stopped meanwhile: the database may be closed; the row is fetched again next start.
-      if (this.stopped) return
+      // Stopped meanwhile: the database may be closed; the row is fetched again next start,
+      // into a new file, so this one is nobody's.
+      if (this.stopped) {
+        await rm(dest, { force: true })
+        return
+      }
       const mimeType = row.mimeType ?? got.mimeType ?? got.contentType
       const won = await this.log.transact((batch) => this.stored(batch, row, { path: file, size: got.size, mimeType }))
       // Another process stored this file first (our lease ran out mid-download): its copy is
