@@ -1,6 +1,8 @@
 // Media jobs, webhook leftovers, mentions and meta written once for both databases (issue 17):
 // the repositories' units, on a fresh SQLite and a fresh PostgreSQL database from their real
-// migrations, give the same answers; another workspace's rows are absent. On PostgreSQL,
+// migrations, give the same answers; another workspace's rows are absent. A claimed download
+// is settled conditionally: stored only while pending (the second process to finish keeps
+// nothing), failed or given back only while the row carries that claim's lease. On PostgreSQL,
 // three sessions claiming due media downloads at once never claim one twice, a claim whose
 // lease has passed is due again, and two sessions taking one message's pending statuses at
 // once take each status exactly once, in timestamp order.
