@@ -1,6 +1,8 @@
 // Media jobs, webhook leftovers, mentions and meta written once for both databases (issue 17):
 // the repositories' units, on a fresh SQLite and a fresh PostgreSQL database from their real
-// migrations, give the same answers; another workspace's rows are absent. On PostgreSQL,
+// migrations, give the same answers; another workspace's rows are absent. A claimed download
+// is settled conditionally: stored only while pending (the second process to finish keeps
+// nothing), failed or given back only while the row carries that claim's lease. On PostgreSQL,
 // three sessions claiming due media downloads at once never claim one twice, a claim whose
 // lease has passed is due again, and two sessions taking one message's pending statuses at
 // once take each status exactly once, in timestamp order.
@@ -128,15 +130,12 @@ t.test('media rows: the same answers on both, claims leased, another workspace a
       }),
     )
     const upload = (o.upload as MediaRow).id
-    o.due = await db.runner.read(() => repo.dueInboundMedia(250, 10))
-    o.dueLimited = await db.runner.read(() => repo.dueInboundMedia(250, 2))
     o.nextDue = await db.runner.read(() => repo.nextInboundMediaDueAt(250))
     o.nextDueNone = await db.runner.read(() => repo.nextInboundMediaDueAt(5000))
     // Two claimed of four due (earliest first), then the other two; then nothing is due.
     o.claim1 = leased(await tx(() => repo.claimDueInbound(250, 2, 1000)), 1250)
     o.claim2 = leased(await tx(() => repo.claimDueInbound(250, 10, 1000)), 1250)
     o.claim3 = await tx(() => repo.claimDueInbound(250, 10, 1000))
-    o.dueAfterClaims = await db.runner.read(() => repo.dueInboundMedia(250, 10))
     // A claim whose process died: its lease passes (set here by SQL) and it is due again.
     const idOf = async (name: string) =>
       (await db.runner.read(() => get<{ id: number }>('SELECT id FROM media WHERE provider_media_id = ?', [name])))!.id
@@ -162,21 +161,19 @@ t.test('media rows: the same answers on both, claims leased, another workspace a
     o.notAttached = ((await db.runner.read(() => repo.mediaById(wa3))) as MediaRow).messageId
     return o
   })
-  t.equal(
-    (sqlite.due as MediaRow[]).map((r) => r.providerMediaId).join(),
-    'wa-2,wa-z,wa-3',
-    'due: earliest first, every workspace (the fetcher is one)',
-  )
   t.equal(sqlite.nextDue, 300)
   t.equal(sqlite.nextDueNone, null)
-  t.equal((sqlite.claim1 as MediaRow[]).map((r) => r.providerMediaId).join(), 'wa-2,wa-z', 'the two earliest claimed (id order)')
+  t.equal(
+    (sqlite.claim1 as MediaRow[]).map((r) => r.providerMediaId).join(),
+    'wa-2,wa-z',
+    'the two earliest due claimed (id order), every workspace (the fetcher is one)',
+  )
   t.ok(
     (sqlite.claim1 as { nextAttemptAt: unknown }[]).every((r) => r.nextAttemptAt === 'leased'),
     'claimed rows carry the lease',
   )
   t.equal((sqlite.claim2 as MediaRow[]).map((r) => r.providerMediaId).join(), 'wa-3', 'then the rest that is due')
   t.same(sqlite.claim3, [], 'a claimed row is not due for anyone else')
-  t.same(sqlite.dueAfterClaims, [])
   t.equal((sqlite.claimAgain as MediaRow[]).map((r) => r.providerMediaId).join(), 'wa-3', 'a lease that passed is due again')
   t.match(sqlite.storedUpload, { filename: 'offer.pdf', direction: 'out', state: 'stored' })
   t.equal(sqlite.storedUploadOther, undefined, "another workspace's upload is absent")
@@ -187,6 +184,73 @@ t.test('media rows: the same answers on both, claims leased, another workspace a
   const ids = sqlite.ids as { n1: number; img: number }
   t.match(sqlite.attached, { messageId: ids.n1, updatedAt: 11 })
   t.equal(sqlite.notAttached, ids.img, 'only an upload is attached')
+  if (pg) t.same(pg, sqlite, 'PostgreSQL answers exactly as SQLite')
+})
+
+t.test('settling claims: the store is conditional on pending, a failure on the claim still holding', async (t) => {
+  const repo = new MediaRepo()
+  const { sqlite, pg } = await onBoth(t, async (db) => {
+    const s = await seed(db)
+    const tx = <T>(unit: () => Q<T>) => db.runner.transact(unit)
+    const o: Record<string, unknown> = {}
+    await tx(function* () {
+      for (const name of ['wa-a', 'wa-b', 'wa-c']) yield* repo.insertMedia(pendingIn(WS, s.ch1, s.img, name, 100))
+    })
+    const claimed = await tx(() => repo.claimDueInbound(200, 10, 1000))
+    const [a, b, c] = claimed as [MediaRow, MediaRow, MediaRow]
+    const lease = (r: MediaRow) => r.nextAttemptAt!
+    const one = (r: MediaRow | undefined) => (r === undefined ? r : leased([r], 1200)[0])
+    o.claimed = leased(claimed, 1200)
+    const got = { path: 'f1', size: 3, mimeType: 'image/png', updatedAt: 20 }
+    // Two processes finished the same download: the first stores it, the second finds it stored.
+    o.storedFirst = one(await tx(() => repo.storePendingInbound(a.id, got)))
+    o.storedSecond = await tx(() => repo.storePendingInbound(a.id, { ...got, path: 'f2' }))
+    o.failStored = await tx(() => repo.settleClaim(a.id, lease(a), { attempts: 1, lastError: 'late', nextAttemptAt: 900, updatedAt: 21 }))
+    // A failed try under another lease than the row carries (taken over) changes nothing;
+    // under its own it ends the lease with the retry time.
+    o.failTakenOver = await tx(() =>
+      repo.settleClaim(b.id, lease(b) + 1, { attempts: 1, lastError: 'x', nextAttemptAt: 500, updatedAt: 22 }),
+    )
+    o.failOwn = await tx(() => repo.settleClaim(b.id, lease(b), { attempts: 1, lastError: 'timeout', nextAttemptAt: 500, updatedAt: 22 }))
+    o.failOwnAgain = await tx(() => repo.settleClaim(b.id, lease(b), { attempts: 2, lastError: 'x', nextAttemptAt: 600, updatedAt: 23 }))
+    o.giveUp = one(await tx(() => repo.settleClaim(c.id, lease(c), { state: 'failed', attempts: 6, lastError: 'gone', updatedAt: 24 })))
+    o.storeFailed = await tx(() => repo.storePendingInbound(c.id, got))
+    // Given back at stop: due at once.
+    const [b2] = await tx(() => repo.claimDueInbound(550, 10, 1000))
+    o.reclaimed = one(b2)
+    o.givenBack = await tx(() => repo.settleClaim(b2!.id, lease(b2!), { nextAttemptAt: 560, updatedAt: 25 }))
+    o.claimAfterGiveBack = (await tx(() => repo.claimDueInbound(570, 10, 1000))).map((r) => r.providerMediaId)
+    const upload = await tx(() =>
+      repo.insertMediaReturning({ workspaceId: WS, direction: 'out', state: 'pending', createdAt: 1, updatedAt: 1, nextAttemptAt: 5 }),
+    )
+    o.uploadNotStored = await tx(() => repo.storePendingInbound(upload.id, got))
+    o.uploadNotSettled = await tx(() => repo.settleClaim(upload.id, 5, { nextAttemptAt: 6 }))
+    o.rows = leased(
+      await db.runner
+        .read(() => all<MediaRow>(`SELECT id FROM media ORDER BY id`))
+        .then((ids) => Promise.all(ids.map((r) => db.runner.read(() => repo.mediaById(r.id)) as Promise<MediaRow>))),
+      1200,
+    )
+    return o
+  })
+  t.match(sqlite.storedFirst, { providerMediaId: 'wa-a', state: 'stored', path: 'f1', size: 3, mimeType: 'image/png', updatedAt: 20 })
+  t.equal(sqlite.storedSecond, undefined, 'the second store finds the row stored: nothing written')
+  t.equal(sqlite.failStored, undefined, 'a stored row takes no failure')
+  t.equal(sqlite.failTakenOver, undefined, 'a claim another process took over is not settled')
+  t.match(sqlite.failOwn, { providerMediaId: 'wa-b', state: 'pending', attempts: 1, lastError: 'timeout', nextAttemptAt: 500 })
+  t.equal(sqlite.failOwnAgain, undefined, 'a claim is settled once')
+  t.match(sqlite.giveUp, { providerMediaId: 'wa-c', state: 'failed', attempts: 6 })
+  t.equal(sqlite.storeFailed, undefined, 'a row given up is not stored')
+  t.match(sqlite.givenBack, { providerMediaId: 'wa-b', nextAttemptAt: 560 })
+  t.same(sqlite.claimAfterGiveBack, ['wa-b'], 'a claim given back is due again')
+  t.equal(sqlite.uploadNotStored, undefined, 'an upload is no download')
+  t.equal(sqlite.uploadNotSettled, undefined)
+  t.match(sqlite.rows, [
+    { providerMediaId: 'wa-a', state: 'stored', path: 'f1' },
+    { providerMediaId: 'wa-b', state: 'pending', nextAttemptAt: 'leased' },
+    { providerMediaId: 'wa-c', state: 'failed' },
+    { direction: 'out' },
+  ])
   if (pg) t.same(pg, sqlite, 'PostgreSQL answers exactly as SQLite')
 })
 

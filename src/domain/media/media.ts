@@ -35,6 +35,14 @@ const FETCH_CONCURRENCY = 3
 const FETCH_MAX_ATTEMPTS = 6
 const FETCH_RETRY_BASE_MS = 2000
 const FETCH_RETRY_CAP_MS = 10 * 60_000
+/**
+ * How long a claimed download is this process's alone (issue 17: several processes on one
+ * PostgreSQL database). Longer than any download at the size limit takes (100 MB on a slow
+ * link, plus Graph's timeouts), so a healthy process never loses a claim mid-download; a
+ * crashed process's claims are due again by themselves after it. If it does run out, the
+ * conditional store keeps one copy (the loser deletes its own file).
+ */
+const FETCH_LEASE_MS = 10 * 60_000
 /** Messenger takes attachments up to 25 MB (saving-assets), whatever their type. */
 export const MESSENGER_MAX_BYTES = 25 * 1024 * 1024
 
@@ -111,11 +119,13 @@ export interface MediaDTO {
 export const mediaUrl = (id: number) => `/api/media/${id}`
 
 export interface MediaDeps {
-  db: Db
-  store: InboxStore
+  /** SQLite: the database and its event log, when `units` and `unitLog` are not given. */
+  db?: Db
+  /** Channels (their tokens) and messages, read in units: either database. */
+  store: Pick<InboxStore, 'channels' | 'messages'>
   /** Messages and conversations change only through the inbox writer. */
   writer: InboxWriter
-  events: EventLog
+  events?: EventLog
   /**
    * Issue 17: the fetcher's and the uploads' writes with their events (absent:
    * `events.unitLog()`, SQLite) and their reads (absent: a SqliteRunner on `db`). On
@@ -135,7 +145,8 @@ export interface MediaDeps {
 
 export class MediaService {
   readonly dir: string
-  private readonly inFlight = new Map<number, Promise<void>>()
+  /** Downloads this process runs, with the lease its claim holds (the row's next_attempt_at). */
+  private readonly inFlight = new Map<number, { done: Promise<void>; leaseEnd: number }>()
   private readonly wakeup = new Wakeup(() => this.pump())
   private readonly repo: MediaRepo
   private readonly log: UnitLog
@@ -143,8 +154,11 @@ export class MediaService {
 
   constructor(private readonly deps: MediaDeps) {
     this.repo = new MediaRepo()
-    this.log = deps.unitLog ?? deps.events.unitLog()
-    this.units = deps.units ?? new SqliteRunner(deps.db.$client)
+    const log = deps.unitLog ?? deps.events?.unitLog()
+    const units = deps.units ?? (deps.db ? new SqliteRunner(deps.db.$client) : undefined)
+    if (!log || !units) throw new Error('media: give unitLog and units, or SQLite events and db')
+    this.log = log
+    this.units = units
     this.dir = deps.mediaDir
     mkdirSync(this.dir, { recursive: true, mode: 0o700 })
   }
@@ -180,17 +194,37 @@ export class MediaService {
     this.wakeup.start()
   }
 
-  /** Stops fetching; a download in flight is abandoned (its row stays pending for the next start). */
+  /**
+   * Stops fetching; a download in flight is abandoned (its row stays pending for the next
+   * start): its claim is given back, so the next start (or another process) fetches it at
+   * once instead of after the lease. A claim another process took over is left alone.
+   */
   async stop(graceMs: number): Promise<void> {
     this.wakeup.stop()
     if (this.inFlight.size === 0) return
+    const claims = [...this.inFlight].map(([id, f]) => ({ id, leaseEnd: f.leaseEnd }))
     let t: NodeJS.Timeout | undefined
-    await Promise.race([Promise.allSettled([...this.inFlight.values()]), new Promise<void>((r) => (t = setTimeout(r, graceMs)))])
+    await Promise.race([this.settled(), new Promise<void>((r) => (t = setTimeout(r, graceMs)))])
     clearTimeout(t)
+    const now = this.deps.now()
+    const repo = this.repo
+    try {
+      await this.units.transact(function* () {
+        for (const c of claims) yield* repo.settleClaim(c.id, c.leaseEnd, { nextAttemptAt: now, updatedAt: now })
+      })
+    } catch (err) {
+      // Not given back: the lease runs out by itself.
+      this.deps.log.warn({ err }, 'media: giving back abandoned downloads failed')
+    }
   }
 
   kick(): void {
     this.wakeup.after(0)
+  }
+
+  /** Resolves once the downloads in flight now have settled (stored, failed or abandoned). */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.inFlight.values()].map((f) => f.done))
   }
 
   private get stopped(): boolean {
@@ -199,32 +233,42 @@ export class MediaService {
 
   /**
    * One pass; resolves to when to look again (ms), which the Wakeup keeps only if no
-   * earlier wake-up is set: a kick that came in while this pass awaited its read must
+   * earlier wake-up is set: a kick that came in while this pass awaited its claim must
    * not be pushed back to a later row's due time.
+   *
+   * Due downloads are claimed, not just read (issue 17): with several processes on one
+   * PostgreSQL database each row goes to one of them, leased for FETCH_LEASE_MS. The next
+   * due time includes leases, so a claim a crashed process left is picked up when it ends.
    */
   private async pump(): Promise<number | undefined> {
     if (this.stopped) return
     const now = this.deps.now()
     const free = FETCH_CONCURRENCY - this.inFlight.size
     const repo = this.repo
-    const inFlight = this.inFlight.size
-    let read: { due: MediaRow[]; next: number | null }
+    let pass: { claimed: MediaRow[]; next: number | null }
     try {
-      // One read: what is due now and when the next one is.
-      read = await this.units.read(function* () {
+      // One transaction: the claim and when the next download is due.
+      pass = await this.units.transact(function* () {
         return {
-          due: free > 0 ? yield* repo.dueInboundMedia(now, free + inFlight) : [],
+          claimed: free > 0 ? yield* repo.claimDueInbound(now, free, FETCH_LEASE_MS) : [],
           next: yield* repo.nextInboundMediaDueAt(now),
         }
       })
     } catch (err) {
-      // The database refused the read (PostgreSQL gone a moment): look again later.
-      if (!this.stopped) this.deps.log.error({ err }, 'media: reading due downloads failed')
+      // The database refused the claim (PostgreSQL gone a moment): look again later.
+      if (!this.stopped) this.deps.log.error({ err }, 'media: claiming due downloads failed')
       return FETCH_RETRY_BASE_MS
     }
+    // Claimed but stopped: the lease runs out by itself (stop() gives back only what runs).
     if (this.stopped) return
-    for (const row of read.due.filter((r) => !this.inFlight.has(r.id)).slice(0, Math.max(0, free))) {
-      const p = this.fetchOne(row)
+    for (const row of pass.claimed) {
+      const running = this.inFlight.get(row.id)
+      if (running) {
+        // Our own download outlived its lease and we claimed it again: it holds the new lease.
+        running.leaseEnd = row.nextAttemptAt ?? 0
+        continue
+      }
+      const done = this.fetchOne(row)
         .catch((err) => {
           if (!this.stopped) this.deps.log.error({ err, mediaId: row.id }, 'media: download bookkeeping failed')
         })
@@ -232,11 +276,12 @@ export class MediaService {
           this.inFlight.delete(row.id)
           this.kick()
         })
-      this.inFlight.set(row.id, p)
+      this.inFlight.set(row.id, { done, leaseEnd: row.nextAttemptAt ?? 0 })
     }
-    return read.next === null ? undefined : read.next - now
+    return pass.next === null ? undefined : pass.next - now
   }
 
+  /** `row` as claimed: its next_attempt_at is the lease's end. */
   private async fetchOne(row: MediaRow): Promise<void> {
     const { store } = this.deps
     const channelId = row.channelId
@@ -256,36 +301,56 @@ export class MediaService {
         throw new Error('checksum mismatch')
       }
       await rename(dest + '.part', dest)
-      // Stopped meanwhile: the database may be closed; the row is fetched again next start.
-      if (this.stopped) return
+      // Stopped meanwhile: the database may be closed; the row is fetched again next start,
+      // into a new file, so this one is nobody's.
+      if (this.stopped) {
+        await rm(dest, { force: true })
+        return
+      }
       const mimeType = row.mimeType ?? got.mimeType ?? got.contentType
-      await this.log.transact((batch) => this.stored(batch, row, { path: file, size: got.size, mimeType }))
+      const won = await this.log.transact((batch) => this.stored(batch, row, { path: file, size: got.size, mimeType }))
+      // Another process stored this file first (our lease ran out mid-download): its copy is
+      // the one the row names; ours is nobody's.
+      if (!won) await rm(dest, { force: true })
     } catch (err) {
       await rm(dest + '.part', { force: true })
       const attempts = row.attempts + 1
       const reason = (err as Error).message
       if (this.stopped) return
       this.deps.log.warn({ mediaId: row.id, attempts, reason }, 'media: inbound download failed')
-      await this.log.transact((batch) => this.failedAttempt(batch, row, attempts, reason))
+      const leaseEnd = this.inFlight.get(row.id)?.leaseEnd ?? row.nextAttemptAt ?? 0
+      await this.log.transact((batch) => this.failedAttempt(batch, row, leaseEnd, attempts, reason))
     }
   }
 
-  /** The download is in place: the row says so and its message learns where (one unit). */
-  private *stored(batch: Emitter, row: MediaRow, got: { path: string; size: number; mimeType: string | null }): Q<void> {
-    const stored = yield* this.update(row.id, { state: 'stored', ...got, lastError: null })
+  /**
+   * The download is in place: the row says so and its message learns where (one unit).
+   * False, with nothing written or emitted, when the row is no longer pending (another
+   * process stored it first).
+   */
+  private *stored(batch: Emitter, row: MediaRow, got: { path: string; size: number; mimeType: string | null }): Q<boolean> {
+    const stored = yield* this.repo.storePendingInbound(row.id, { ...got, updatedAt: this.deps.now() })
+    if (!stored) return false
     yield* this.patchMessage(stored, batch, { localId: stored.id, url: mediaUrl(stored.id), size: got.size })
+    return true
   }
 
-  /** A failed try: retried later, or given up with the message told (one unit). */
-  private *failedAttempt(batch: Emitter, row: MediaRow, attempts: number, reason: string): Q<void> {
+  /**
+   * A failed try: retried later (the new next_attempt_at also ends the lease), or given up
+   * with the message told (one unit). Only while the row still carries this claim's lease:
+   * a claim another process took over is theirs to settle.
+   */
+  private *failedAttempt(batch: Emitter, row: MediaRow, leaseEnd: number, attempts: number, reason: string): Q<void> {
+    const now = this.deps.now()
     if (attempts >= FETCH_MAX_ATTEMPTS) {
-      const failed = yield* this.update(row.id, { state: 'failed', attempts, lastError: reason })
-      yield* this.patchMessage(failed, batch, { localId: failed.id, error: 'The file could not be downloaded from WhatsApp.' })
+      const failed = yield* this.repo.settleClaim(row.id, leaseEnd, { state: 'failed', attempts, lastError: reason, updatedAt: now })
+      if (failed) yield* this.patchMessage(failed, batch, { localId: failed.id, error: 'The file could not be downloaded from WhatsApp.' })
     } else {
-      yield* this.update(row.id, {
+      yield* this.repo.settleClaim(row.id, leaseEnd, {
         attempts,
         lastError: reason,
-        nextAttemptAt: this.deps.now() + Math.max(500, retryDelay(attempts, FETCH_RETRY_BASE_MS, FETCH_RETRY_CAP_MS)),
+        nextAttemptAt: now + Math.max(500, retryDelay(attempts, FETCH_RETRY_BASE_MS, FETCH_RETRY_CAP_MS)),
+        updatedAt: now,
       })
     }
   }
