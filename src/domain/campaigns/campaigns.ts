@@ -17,7 +17,7 @@ import type {
   ContactDetailDTO,
   FollowUpFilter,
 } from '../../events/types.ts'
-import type { ChannelRow, ContactRow } from '../../store/inbox-store.ts'
+import type { ChannelRow, ContactRow, MessageRow } from '../../store/inbox-store.ts'
 import type { AudienceQuery, CampaignPatch, CampaignRepos, CampaignRow, CampaignsRepo } from '../../store/campaigns.ts'
 import type { CampaignRecipientsRepo } from '../../store/campaign-recipients.ts'
 import { AppError, Errors } from '../../errors.ts'
@@ -339,12 +339,18 @@ export class CampaignService {
     return { campaign, refused }
   }
 
+  /** The outbox's "send again" for one message, in its own transaction (either database). */
+  private requeue(workspaceId: number, messageId: number): Promise<MessageRow | undefined> {
+    const { outbox } = this.deps
+    return this.deps.unitLog.transact((batch) => outbox.resend(batch, workspaceId, messageId))
+  }
+
   async resume(workspaceId: number, id: number): Promise<CampaignDTO> {
     const { campaign, refused } = await this.deps.unitLog.transact((batch) => this.resumeUnit(workspaceId, id, batch))
     // Sends Meta refused for the reason that paused it (190, a blocked account, …) were
     // never delivered: they go again, through the outbox's own "send again" (which
     // refuses anything Meta accepted, so nobody gets the message twice).
-    for (const messageId of refused) this.deps.outbox.requeue(workspaceId, messageId)
+    for (const messageId of refused) await this.requeue(workspaceId, messageId)
     if (refused.length) this.deps.kickOutbox()
     this.deps.kick()
     return campaign
@@ -365,7 +371,7 @@ export class CampaignService {
     })
     if (c.status !== 'running' && c.status !== 'completed') throw Errors.campaignState(`The campaign is ${c.status}`)
     let requeued = 0
-    for (const messageId of unconfirmed) if (this.deps.outbox.requeue(workspaceId, messageId)) requeued++
+    for (const messageId of unconfirmed) if (await this.requeue(workspaceId, messageId)) requeued++
     if (requeued > 0 && c.status === 'completed') {
       // Running again until those sends settle; the runner completes it once more.
       await this.transition(workspaceId, id, ['completed'], () => ({ status: 'running', completedAt: null, resumedAt: this.deps.now() }))

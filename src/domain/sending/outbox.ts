@@ -37,11 +37,6 @@ export interface OutboxDeps {
   /** Each channel's provider writes its own stored bodies. */
   providers: Pick<ChannelProviders, 'for'>
   now: () => number
-  /**
-   * SQLite only: runs a unit in its own transaction at once (EventLog.unitLog().transactSync),
-   * for the synchronous callers that remain (requeue's). Absent on PostgreSQL.
-   */
-  transactSync?: <T>(unit: (batch: Emitter) => Q<T>) => T
 }
 
 /** Thrown when anything but an outbound message is handed to the outbox (issue 14). */
@@ -284,13 +279,6 @@ export class Outbox {
       errorTitle: null,
       errorDetail: null,
     }))
-  }
-
-  /** `resend` in its own transaction at once, for synchronous SQLite callers (the campaigns' retries). */
-  requeue(workspaceId: number, messageId: number, opts: RequeueOptions = {}): MessageRow | undefined {
-    const transactSync = this.deps.transactSync
-    if (!transactSync) throw new Error('Outbox.requeue is synchronous SQLite; on PostgreSQL run the resend unit')
-    return transactSync((batch) => this.resend(batch, workspaceId, messageId, opts))
   }
 
   /**

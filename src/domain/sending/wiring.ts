@@ -70,7 +70,6 @@ export function createSending(deps: SendingDeps): Sending {
     epoch: () => events.epoch,
     providers,
     now,
-    transactSync: units.transactSync,
   })
   const limiter = new SendRateLimiter(s.ratePerSecond)
   // The floor of each number's pacing margin (WHATSAPP_RATE_MARGIN_MS); a number widens
