@@ -281,8 +281,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Issue 14: viewing and typing, fanned out as `presence` frames without an id (never in the log).
     conversationPresence: new ConversationPresence({
       now: clock.now,
-      // Still synchronous (the presence snapshot is): SQLite's runNow until it reads names as a unit.
-      nameOf: (userId) => runNow(auth.userUnit(userId))?.name,
       // Keyed by conversation and person: an unsent older state of theirs there is replaced.
       publish: (ws, channelId, frame) =>
         hub.publishEphemeral(ws, 'presence', frame, { channelId }, `${frame.conversationId}:${frame.user.id}`),

@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify'
 import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Services } from '../services.ts'
-import { conversationInScope } from './scope.ts'
+import { conversationInScopeUnit } from '../domain/inbox/conversation-status.ts'
 
 export async function presenceRoutes(app: FastifyInstance, opts: { services: Services }) {
   const { services } = opts
@@ -27,15 +27,24 @@ export async function presenceRoutes(app: FastifyInstance, opts: { services: Ser
       },
     },
     async (req, reply) => {
-      // Outside the caller's channels: 404, as if the conversation did not exist.
-      const channelId = await conversationInScope(services, req.access, req.params.id)
-      services.conversationPresence.signal({
+      const { store, auth, conversationPresence: presence } = services
+      const { access } = req
+      const conversationId = req.params.id
+      // One read: the scope (outside the caller's channels: 404, as if the conversation did
+      // not exist) and, for a person new here, the name the others will see.
+      const { channelId, name } = await services.units.read(function* () {
+        const channelId = yield* conversationInScopeUnit(store, access, conversationId)
+        const name = presence.knowsName(access.userId) ? undefined : (yield* auth.userUnit(access.userId))?.name
+        return { channelId, name }
+      })
+      presence.signal({
         workspaceId: req.access.workspaceId,
         channelId,
         conversationId: req.params.id,
         userId: req.access.userId,
         state: req.body.state,
         ...(req.body.mode ? { mode: req.body.mode } : {}),
+        ...(name !== undefined ? { name } : {}),
       })
       return reply.code(204).send()
     },

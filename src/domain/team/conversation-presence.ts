@@ -31,8 +31,6 @@ export type PresenceSink = (workspaceId: number, channelId: number, frame: Prese
 export interface ConversationPresenceOptions {
   now: () => number
   publish: PresenceSink
-  /** A person's display name (the frame names who is viewing). */
-  nameOf: (userId: number) => string | undefined
 }
 
 export interface PresenceSignal {
@@ -42,6 +40,8 @@ export interface PresenceSignal {
   userId: number
   state: PresenceState
   mode?: PresenceMode
+  /** Their display name (the frame names who is viewing): needed when `knows` says no. */
+  name?: string
 }
 
 interface Entry {
@@ -65,6 +65,7 @@ const keyOf = (conversationId: number, userId: number) => `${conversationId}:${u
 
 export class ConversationPresence {
   private readonly entries = new Map<string, Entry>()
+  private readonly names = new Map<number, string>()
   /** Slot number (deadline / SLOT_MS, rounded up) → the entries that may lapse in it. */
   private readonly wheel = new Map<number, Set<string>>()
   private timer: NodeJS.Timeout | undefined
@@ -72,10 +73,19 @@ export class ConversationPresence {
 
   constructor(private readonly opts: ConversationPresenceOptions) {}
 
+  /**
+   * Whether this person's name is known (the route need not read it): kept from their first
+   * signal until their last stream closes, so a typing burst reads it once.
+   */
+  knowsName(userId: number): boolean {
+    return this.names.has(userId)
+  }
+
   /** A person's signal (POST /api/conversations/:id/presence). Returns whether a frame went out. */
   signal(s: PresenceSignal): boolean {
     if (this.stopped) return false
     const now = this.opts.now()
+    if (s.name !== undefined) this.names.set(s.userId, s.name)
     const key = keyOf(s.conversationId, s.userId)
     let e = this.entries.get(key)
     if (s.state === 'idle') {
@@ -89,7 +99,7 @@ export class ConversationPresence {
         channelId: s.channelId,
         conversationId: s.conversationId,
         userId: s.userId,
-        name: this.opts.nameOf(s.userId) ?? 'Someone',
+        name: this.names.get(s.userId) ?? 'Someone',
         viewingUntil: 0,
         typingUntil: 0,
         mode: 'reply',
@@ -127,6 +137,7 @@ export class ConversationPresence {
   /** A person's last stream closed: whatever they had open goes idle for the others. */
   userGone(userId: number): void {
     const now = this.opts.now()
+    this.names.delete(userId)
     for (const [key, e] of [...this.entries]) {
       if (e.userId !== userId) continue
       this.drop(key, e)
