@@ -4,6 +4,7 @@ import t, { type Test } from 'tap'
 import { type AnaAndBen, anaAndBen } from './helpers/team-fixtures.ts'
 import { connectSse, type SseClient, type SseEvent } from './helpers/sse.ts'
 import { until } from './helpers/emulator.ts'
+import { setMembers } from './helpers/members.ts'
 
 /** The default channel (from the environment) and a second one; Ana works the first, Ben the second. */
 type Team = AnaAndBen
@@ -121,8 +122,8 @@ t.test('a change of channels resets open streams, which go on under the new acce
   await ana.waitFor(() => texts(ana).includes('before'))
 
   // Ana joins the second channel.
-  members.set(tm.ana.id, [tm.first, tm.second])
-  t.equal(hub.resetUser(tm.ana.id), 1, 'one stream reset')
+  await setMembers(tm.s.app.services, tm.ana.id, [tm.first, tm.second])
+  t.equal(await hub.resetUser(tm.ana.id), 1, 'one stream reset')
   await ana.waitFor((evs) => evs.some((e) => e.event === 'reset'))
   const reset = ana.events.find((e) => e.event === 'reset')!
   t.same(JSON.parse(reset.data), { reason: 'access_changed', cursor: events.cursor() })
@@ -132,16 +133,16 @@ t.test('a change of channels resets open streams, which go on under the new acce
   t.same([...channelsSeen(ana.events)].sort(), [tm.first, tm.second].sort(), 'the new channel arrives live on the same stream')
 
   // And leaves both.
-  members.set(tm.ana.id, [])
-  hub.resetUser(tm.ana.id)
+  await setMembers(tm.s.app.services, tm.ana.id, [])
+  await hub.resetUser(tm.ana.id)
   await ana.waitFor((evs) => evs.filter((e) => e.event === 'reset').length === 2)
   const before = ana.events.length
   await customerWrites(tm, 'second', '15550009102', 'not for Ana')
   await customerWrites(tm, 'first', '15550009101', 'nor this')
   // A third reset after them: fan-out is in id order on one socket, so had either
   // message been sent to Ana it would have arrived before this.
-  members.set(tm.ana.id, [tm.first])
-  hub.resetUser(tm.ana.id)
+  await setMembers(tm.s.app.services, tm.ana.id, [tm.first])
+  await hub.resetUser(tm.ana.id)
   await ana.waitFor((evs) => evs.filter((e) => e.event === 'reset').length === 3)
   t.equal(texts(ana).length, 2, 'nothing of either channel between the second reset and the third')
   t.same(
@@ -164,7 +165,7 @@ t.test('a reset for a person whose session ended closes the stream instead', asy
   t.teardown(() => ben.close())
   await until(async () => hub.size === 1, 'the stream')
   tm.s.db.$client.prepare('UPDATE sessions SET revoked_at = ? WHERE user_id = ?').run(Date.now(), tm.ben.id)
-  t.equal(hub.resetUser(tm.ben.id), 0, 'nothing reset')
+  t.equal(await hub.resetUser(tm.ben.id), 0, 'nothing reset')
   await ben.closed
   t.notOk(ben.events.some((e) => e.event === 'reset'))
 })
