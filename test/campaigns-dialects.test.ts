@@ -18,7 +18,7 @@ import { CampaignRecipientsRepo } from '../src/store/campaign-recipients.ts'
 import { type CampaignRepos, CampaignsRepo } from '../src/store/campaigns.ts'
 import { ContactsRepo } from '../src/store/contacts.ts'
 import type { ChannelRow, MessageRow } from '../src/store/inbox-store.ts'
-import { all, get, type Q, step } from '../src/store/unit.ts'
+import { all, get, step } from '../src/store/unit.ts'
 import { type DialectDb, onBoth, pgDb, insertId } from './helpers/dialects.ts'
 
 const WS = 1

@@ -18,7 +18,7 @@ const NAME = 'VIP <b>gold</b>'
 t.test('admin creates a label; A adds it; B sees the chip live and filters by it', async (t) => {
   await ensureWebBuild()
   const s = await startServer(t)
-  const { auth, members } = s.app.services
+  const { auth } = s.app.services
   const ws = await auth.defaultWorkspace()
   const x = (s.db.$client.prepare('SELECT id FROM channels LIMIT 1').get() as { id: number }).id
   for (const name of ['Ana', 'Ben']) {

@@ -79,7 +79,7 @@ t.test('a note, and a note with a mention, never reach the Graph API emulator', 
 
   t.equal((await p.call('POST', `/api/conversations/${conv}/notes`, { text: 'Refund approved, do not promise a date' })).status, 201)
   t.equal((await p.call('POST', `/api/conversations/${conv}/notes`, { text: '@Admin note to self is fine too' })).status, 201)
-  const { auth, members } = p.parley.app.services
+  const { auth } = p.parley.app.services
   const ana = await auth.createUser({
     workspaceId: await auth.defaultWorkspace(),
     email: 'ana@example.com',

@@ -34,7 +34,7 @@ const background = (p: Page, sel: string) => p.$eval(sel, (e) => getComputedStyl
 
 t.test('A notes @Bea from the composer; Bea is notified, jumps to it; nothing reaches the emulator', async (t) => {
   const p = await startPair(t)
-  const { auth, members, channels } = p.parley.app.services
+  const { auth } = p.parley.app.services
   const bea = await auth.createUser({ ...BEA, workspaceId: await auth.defaultWorkspace(), role: 'agent' })
   await setMembers(p.parley.app.services, bea.id, await channelIdsOf(p.parley.app.services, await auth.defaultWorkspace()))
   const otto = await auth.createUser({

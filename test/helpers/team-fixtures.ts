@@ -100,7 +100,7 @@ export const AGENT_B = { email: 'bea@example.com', password: 'another good passw
 
 /** Adds AGENT_B as an agent who works every channel of the default workspace (issue 13); answers the user. */
 export async function addAgentB(s: TestServer): Promise<{ id: number }> {
-  const { auth, channels, members } = s.app.services
+  const { auth } = s.app.services
   const ws = await auth.defaultWorkspace()
   const b = await auth.createUser({ ...AGENT_B, workspaceId: ws, role: 'agent' })
   await setMembers(s.app.services, b.id, await channelIdsOf(s.app.services, ws))
