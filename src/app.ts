@@ -13,7 +13,7 @@ import { InboxWriter } from './domain/inbox/writer.ts'
 import { SideEffects } from './domain/effects.ts'
 import { SearchIndexWriter } from './store/search-index.ts'
 import { AccessResolver } from './domain/accounts/access.ts'
-import { ChannelMembers } from './domain/channels/members.ts'
+import { ChannelMembersRepo } from './store/channel-members.ts'
 import { Presence } from './domain/team/presence.ts'
 import { PresenceRepo } from './store/presence.ts'
 import { AuthService } from './domain/accounts/auth.ts'
@@ -45,7 +45,7 @@ import { healthRoutes } from './http/health.ts'
 import { passwordResetRoutes } from './http/password-reset.ts'
 import { createAccounts } from './domain/accounts/wiring.ts'
 import { userRoutes } from './http/users.ts'
-import { WorkspaceSettingsNow } from './domain/channels/workspace-settings.ts'
+import { WorkspaceSettingsRepo } from './store/workspace-settings.ts'
 import { AutoReplies } from './domain/team/auto-replies.ts'
 import { settingsRoutes } from './http/settings.ts'
 import { Assignment } from './domain/team/assignment.ts'
@@ -166,7 +166,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const store = new InboxStore(db)
   const effects = new SideEffects()
   const writer = new InboxWriter(store, clock.now, effects)
-  const members = new ChannelMembers(db)
+  const members = new ChannelMembersRepo()
   // Issue 16: counters on the hot paths (webhooks, commits, sends), everything else read when asked.
   const health = createHealth({
     config,
@@ -196,7 +196,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     units: new SqliteRunner(db.$client),
     changes: (listener) => events.onCommitted(listener),
     onError: (err) => app.log.error({ err }, 'channel directory reload failed; the previous snapshot answers'),
-    runNow: (unit) => store.runNow(unit),
   })
   await channels.load()
   // Who is online: a person with an open stream, offline only after a grace (issue 13).
@@ -210,7 +209,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     now: clock.now,
     onListenerError: (err) => app.log.error({ err }, 'presence listener failed'),
   })
-  const settingsRepo = new WorkspaceSettingsNow(db)
+  const settingsRepo = new WorkspaceSettingsRepo()
   const reportsRepo = new ReportsRepo()
   const reportUnits = new SqliteRunner(db.$client)
   const reportFacts =
@@ -246,7 +245,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     config,
     units: new SqliteRunner(db.$client),
     unitLog: events.unitLog(),
-    runNow,
     db,
     clock,
     events,
@@ -300,7 +298,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       writer,
       unitLog: events.unitLog(),
       units: new SqliteRunner(db.$client),
-      timeZoneOf: (ws) => settingsRepo.get(ws)?.timezone,
+      *timeZoneOf(ws) {
+        return (yield* settingsRepo.get(ws))?.timezone
+      },
       now: clock.now,
       onError: (err) => app.log.error({ err }, 'snooze wake-up failed'),
     }),
@@ -311,7 +311,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       repo: reportsRepo,
       facts: reportFacts,
       units: reportUnits,
-      settings: (ws) => settingsRepo.get(ws),
+      settings: (ws) => services.units.read(() => settingsRepo.get(ws)),
       now: clock.now,
     }),
     audit,
@@ -325,7 +325,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       now: clock.now,
       // Open streams refetch what they show: the erased conversations are gone from it.
       afterErase: async (ws) => {
-        for (const id of await services.units.read(() => workspaceUserIds(ws))) hub.resetUser(id)
+        const ids = await services.units.read(() => workspaceUserIds(ws))
+        await Promise.all(ids.map((id) => hub.resetUser(id)))
       },
       onFileError: (err) => app.log.error({ err }, 'erasure: a media file could not be removed'),
     }),
@@ -398,7 +399,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   services.accounts.team.hooks
     .onAvailable(({ workspaceId, userId }) => drainFor(workspaceId, userId))
     // A change of role or channels applies to open streams at once (reset, and the client refetches).
-    .onAccessChanged(({ userId }) => hub.resetUser(userId))
+    .onAccessChanged(({ userId }) => void hub.resetUser(userId))
     // A deactivated person's open conversations go back to the pool, with their lines and events.
     .onDeactivated(({ workspaceId, userId, actorId }) => {
       void services.unitLog

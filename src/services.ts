@@ -4,14 +4,13 @@ import type { Config } from './config.ts'
 import type { Db } from './store/db.ts'
 import type { Clock, EventLog, UnitLog } from './events/event-log.ts'
 import type { UnitRunner } from './store/runner.ts'
-import type { Q } from './store/unit.ts'
 import type { StreamHub } from './events/stream-hub.ts'
 import type { InboxStore } from './store/inbox-store.ts'
 import type { InboxWriter } from './domain/inbox/writer.ts'
 import type { SideEffects } from './domain/effects.ts'
 import type { AuthService } from './domain/accounts/auth.ts'
 import type { AccessResolver } from './domain/accounts/access.ts'
-import type { ChannelMembers } from './domain/channels/members.ts'
+import type { ChannelMembersRepo } from './store/channel-members.ts'
 import type { IngestQueue } from './domain/inbox/ingest-queue.ts'
 import type { ChannelDirectory } from './domain/channels/channels.ts'
 import type { ChannelChecks } from './domain/channels/channel-checks.ts'
@@ -19,7 +18,7 @@ import type { Sending } from './domain/sending/wiring.ts'
 import type { SandboxMode } from './sandbox/sandbox-mode.ts'
 import type { Campaigns } from './domain/campaigns/wiring.ts'
 import type { Accounts } from './domain/accounts/wiring.ts'
-import type { WorkspaceSettingsNow } from './domain/channels/workspace-settings.ts'
+import type { WorkspaceSettingsRepo } from './store/workspace-settings.ts'
 import type { Assignment } from './domain/team/assignment.ts'
 import type { Presence } from './domain/team/presence.ts'
 import type { ConversationPresence } from './domain/team/conversation-presence.ts'
@@ -41,12 +40,10 @@ export interface Services {
   config: Readonly<Config>
   /**
    * Issue 17, code written as units of work (store/unit.ts) for both databases: `units` runs a
-   * unit in a transaction (or a read), `unitLog` a writing unit with its events; `runNow` runs a
-   * unit at once inside the caller's open transaction, for code still synchronous on SQLite.
+   * unit in a transaction (or a read), `unitLog` a writing unit with its events.
    */
   units: UnitRunner
   unitLog: UnitLog
-  runNow: <T>(unit: Q<T>) => T
   db: Db
   clock: Clock
   events: EventLog
@@ -59,8 +56,8 @@ export interface Services {
   auth: AuthService
   /** What each person may see: their role and channels (issue 13). */
   access: AccessResolver
-  /** Who works which channel. */
-  members: ChannelMembers
+  /** Who works which channel (units: run them through `units`). */
+  members: ChannelMembersRepo
   ingest: IngestQueue
   channels: ChannelDirectory
   /** Checks saved channel credentials with Meta in the background (issue 11). */
@@ -74,7 +71,7 @@ export interface Services {
   /** The team: people, invitations, password reset links, mail (issue 13). */
   accounts: Accounts
   /** The workspace's settings: assignment cap, business hours, automatic replies (issue 13). */
-  settings: WorkspaceSettingsNow
+  settings: WorkspaceSettingsRepo
   /** Assignment by hand and automatic (round robin), issue 13. */
   assignment: Assignment
   /** Who has an open stream, with a grace before offline (issue 13); assignment listens to it. */

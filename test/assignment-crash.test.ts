@@ -11,7 +11,7 @@ import path from 'node:path'
 import { openDatabase } from '../src/store/db.ts'
 import { AuthService } from '../src/domain/accounts/auth.ts'
 import { SqliteRunner } from '../src/store/runner.ts'
-import { ChannelMembers } from '../src/domain/channels/members.ts'
+import { ChannelMembersRepo } from '../src/store/channel-members.ts'
 import { deliverLikeMeta, freePort, spawnParley } from './helpers/browser-server.ts'
 import { textWebhook } from './helpers/wa.ts'
 import { connectSse } from './helpers/sse.ts'
@@ -37,7 +37,8 @@ t.test('kill -9 while conversations are being assigned: none assigned twice, non
   const auth = new AuthService({ units: new SqliteRunner(db.$client) }, Date.now)
   const ws = await auth.defaultWorkspace()
   const channelId = (db.$client.prepare('SELECT id FROM channels ORDER BY id LIMIT 1').get() as { id: number }).id
-  const members = new ChannelMembers(db)
+  const members = new ChannelMembersRepo()
+  const runner = new SqliteRunner(db.$client)
   const agents: number[] = []
   for (const name of ['Ben', 'Dan', 'Eve']) {
     const u = await auth.createUser({
@@ -47,7 +48,7 @@ t.test('kill -9 while conversations are being assigned: none assigned twice, non
       password: 'a long enough password',
       role: 'agent',
     })
-    members.set(u.id, [channelId])
+    await runner.transact(() => members.set(u.id, [channelId]))
     agents.push(u.id)
   }
   // Their inboxes are open (an open stream is what makes a person online); the kill cuts

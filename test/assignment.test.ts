@@ -14,6 +14,7 @@ import { connectSse, type SseClient } from './helpers/sse.ts'
 import { textWebhook } from './helpers/wa.ts'
 import { until } from './helpers/emulator.ts'
 import type { ConversationDTO, MessageDTO, SystemLineData } from '../src/events/types.ts'
+import { setMembers } from './helpers/members.ts'
 
 const PASSWORD = 'a long enough password'
 
@@ -34,7 +35,7 @@ async function setup(t: TestLike) {
   const person = async (name: string, channels: number[]): Promise<Person> => {
     const email = `${name.toLowerCase()}@example.com`
     const user = await services.auth.createUser({ workspaceId: ws, email, name, password: PASSWORD, role: 'agent' })
-    services.members.set(user.id, channels)
+    await setMembers(services, user.id, channels)
     const session = await s.login({ email, password: PASSWORD })
     // Their inbox is open: an open stream is what makes a person online (presence.ts).
     const open = await connectSse(`${s.url}/stream`, { token: session.token })

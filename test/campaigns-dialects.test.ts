@@ -18,15 +18,11 @@ import { CampaignRecipientsRepo } from '../src/store/campaign-recipients.ts'
 import { type CampaignRepos, CampaignsRepo } from '../src/store/campaigns.ts'
 import { ContactsRepo } from '../src/store/contacts.ts'
 import type { ChannelRow, MessageRow } from '../src/store/inbox-store.ts'
-import { all, get, type Q, step } from '../src/store/unit.ts'
+import { all, get, step } from '../src/store/unit.ts'
 import { type DialectDb, onBoth, pgDb, insertId } from './helpers/dialects.ts'
 
 const WS = 1
 const OTHER_WS = 2
-
-const notNow = <T>(_unit: Q<T>): T => {
-  throw new Error('a synchronous call in a test of units')
-}
 
 /** What a unit threw: its code, or the unit's result. */
 async function outcome<T>(p: Promise<T>): Promise<T | { error: string }> {
@@ -72,7 +68,6 @@ function domainOn(db: DialectDb) {
     new OptOutKeywords(['stop']),
     60_000,
     () => {},
-    notNow,
   )
   return { repos, service, analytics, attribution, clock }
 }

@@ -5,6 +5,7 @@
 import t from 'tap'
 import { ADMIN, apiCall, startServer, type ApiCall, type TestServer } from './helpers/server.ts'
 import { textWebhook } from './helpers/wa.ts'
+import { channelIdsOf, setMembers } from './helpers/members.ts'
 
 const PASSWORD = 'agent password 123'
 
@@ -13,11 +14,11 @@ async function setup(t: Parameters<typeof startServer>[0]) {
   const admin = apiCall(s.url, (await s.login()).token)
   const services = s.app.services
   const ws = await services.auth.defaultWorkspace()
-  const channelIds = services.channels.list(ws).map((c) => c.id)
+  const channelIds = await channelIdsOf(services, ws)
   const person = async (name: string, channels: number[]): Promise<{ id: number; call: ApiCall }> => {
     const email = `${name.toLowerCase()}@example.com`
     const user = await services.auth.createUser({ workspaceId: ws, email, name, password: PASSWORD, role: 'agent' })
-    services.members.set(user.id, channels)
+    await setMembers(services, user.id, channels)
     return { id: user.id, call: apiCall(s.url, (await s.login({ email, password: PASSWORD })).token) }
   }
   const res = await s.webhook(textWebhook('4915100000001', 'Ana Sousa', 'hello').payload)

@@ -7,6 +7,7 @@ import type { Config } from '../src/config.ts'
 import { ChannelDirectory } from '../src/domain/channels/channels.ts'
 import { toPublicChannel } from '../src/domain/channels/channels.ts'
 import { AppError } from '../src/errors.ts'
+import { AccessResolver } from '../src/domain/accounts/access.ts'
 import { ChannelMembersRepo } from '../src/store/channel-members.ts'
 import { ChannelsRepo } from '../src/store/channels.ts'
 import type { UnitRunner } from '../src/store/runner.ts'
@@ -52,7 +53,8 @@ t.test('the same channels, members, settings and events on SQLite and PostgreSQL
     const repo = new ChannelsRepo(box)
     const members = new ChannelMembersRepo()
     const settings = new WorkspaceSettingsRepo()
-    const dir = new ChannelDirectory({ repo, config, units: db.runner, runNow: () => t.fail('no synchronous call here') as never })
+    const dir = new ChannelDirectory({ repo, config, units: db.runner })
+    const access = new AccessResolver(members)
     const tx = <T>(unit: () => Q<T>) => outcome(() => db.runner.transact(unit))
     const read = <T>(unit: () => Q<T>) => db.runner.read(unit)
     const out: Record<string, unknown> = {}
@@ -144,6 +146,16 @@ t.test('the same channels, members, settings and events on SQLite and PostgreSQL
     out.membersByChannelOther = [...(await read(() => dir.membersByChannelUnit(OTHER_WS))).entries()]
     await tx(() => members.set(ann, [page.id]))
     out.annAfter = await read(() => members.channelIdsOf(ann))
+    // What a request and a stream see (AccessResolver): an agent's channels, an admin's every one.
+    const accessOf = async (userId: number, role: 'admin' | 'agent') => {
+      const a = await read(() => access.ofUnit({ workspaceId: WS, userId, role }))
+      return { ...a, channelIds: a.channelIds === null ? null : [...a.channelIds] }
+    }
+    out.annAccess = await accessOf(ann, 'agent')
+    out.zedAccess = await accessOf(zed, 'agent')
+    out.adminAccess = await accessOf(bob, 'admin')
+    out.list = (await read(() => dir.listUnit(WS))).map((c) => [c.kind, c.name, c.accessToken])
+    out.listOther = (await read(() => dir.listUnit(OTHER_WS))).map((c) => c.name)
 
     // Workspace settings: the given fields only; another workspace untouched; none for no workspace.
     out.settings = await read(() => settings.get(WS))
@@ -199,6 +211,14 @@ t.test('the same channels, members, settings and events on SQLite and PostgreSQL
     ['channel.updated', 'channel.updated'],
   )
   t.same(o.annChannels, [(o.created as { id: number }[])[0]!.id, (o.created as { id: number }[])[1]!.id], 'own workspace only')
+  t.match(
+    o.annAccess,
+    { workspaceId: WS, role: 'agent', channelIds: [(o.created as { id: number }[])[1]!.id] },
+    'an agent sees their channels',
+  )
+  t.same((o.zedAccess as { channelIds: unknown }).channelIds, [(o.created as { id: number }[])[2]!.id], 'only of their own workspace')
+  t.equal((o.adminAccess as { channelIds: unknown }).channelIds, null, 'an admin sees every channel')
+  t.same(o.listOther, ['Theirs'], "the directory's list is the workspace's own")
   t.same(o.membersByChannelOther, [[(o.created as { id: number }[])[2]!.id, [3]]])
   t.match(o.settings, { assignmentCap: Number, timezone: String, businessHours: null })
   t.match(o.settingsRead, { assignmentCap: 7, timezone: 'Europe/Lisbon', awayMessage: 'Back soon' })

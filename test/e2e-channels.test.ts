@@ -12,6 +12,7 @@ import { agentPage, E2E_FILE_TIMEOUT_MS, ensureWebBuild, launchBrowser, listRows
 import type { ChannelPublic } from '../src/domain/channels/channels.ts'
 import type { MessageDTO } from '../src/events/types.ts'
 import { plainReason } from '../src/domain/sending/meta-errors.ts'
+import { channelIdsOf, setMembers } from './helpers/members.ts'
 
 const AGENT = { email: 'agent@example.com', password: 'an agent password', name: 'Agnes' }
 const PAGE_ID = '100000000000040'
@@ -166,10 +167,7 @@ t.test(
     t.same(await badges(page), ['messenger:Messenger', 'messenger:Messenger', 'whatsapp:WhatsApp'])
 
     // An agent (issue 13: a member of every channel, so they see them all): Settings hold only their own profile, never the channels, not even by its address.
-    s.app.services.members.set(
-      agentUser.id,
-      s.app.services.channels.list(await auth.defaultWorkspace()).map((c) => c.id),
-    )
+    await setMembers(s.app.services, agentUser.id, await channelIdsOf(s.app.services, await auth.defaultWorkspace()))
     const agent = await agentPage(t, browser, s.url, AGENT)
     await until(async () => (await badges(agent.page)).length === 3, "the agent's list")
     await agent.page.goto(`${s.url}/settings`)
@@ -190,10 +188,7 @@ t.test('a WhatsApp send that Meta reports failed shows as failed in the list pre
   const auth = s.app.services.auth
   const agentUser = await auth.createUser({ ...AGENT, workspaceId: await auth.defaultWorkspace(), role: 'agent' })
   // Issue 13: an agent works the conversations of their channels.
-  s.app.services.members.set(
-    agentUser.id,
-    s.app.services.channels.list(await auth.defaultWorkspace()).map((c) => c.id),
-  )
+  await setMembers(s.app.services, agentUser.id, await channelIdsOf(s.app.services, await auth.defaultWorkspace()))
   const { token } = await s.login()
   const customer = '4915100000601'
   await say(s, customer, 'Fritz', 'Is my order late?')

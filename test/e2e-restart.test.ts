@@ -8,7 +8,7 @@ import path from 'node:path'
 import { openDatabase } from '../src/store/db.ts'
 import { AuthService } from '../src/domain/accounts/auth.ts'
 import { SqliteRunner } from '../src/store/runner.ts'
-import { ChannelMembers } from '../src/domain/channels/members.ts'
+import { ChannelMembersRepo } from '../src/store/channel-members.ts'
 import {
   agentPage,
   E2E_FILE_TIMEOUT_MS,
@@ -46,7 +46,8 @@ t.test('kill -9 and restart while messages arrive: both browsers end with every 
   const auth = new AuthService({ units: new SqliteRunner(db.$client) }, Date.now)
   const agentB = await auth.createUser({ ...AGENT_B, workspaceId: await auth.defaultWorkspace(), role: 'agent' })
   // Issue 13: an agent works the conversations of their channels (here: every one).
-  new ChannelMembers(db).set(agentB.id, db.$client.prepare('SELECT id FROM channels').pluck().all() as number[])
+  const everyChannel = db.$client.prepare('SELECT id FROM channels').pluck().all() as number[]
+  await new SqliteRunner(db.$client).transact(() => new ChannelMembersRepo().set(agentB.id, everyChannel))
   db.$client.close()
 
   await deliverLikeMeta(server.url, textWebhook(CUSTOMER, 'Kim', 'm0').payload)

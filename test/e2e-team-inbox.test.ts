@@ -9,6 +9,7 @@ import type { Page } from 'playwright-core'
 import { apiCall, startServer } from './helpers/server.ts'
 import { textWebhook } from './helpers/wa.ts'
 import { agentPage, E2E_FILE_TIMEOUT_MS, ensureWebBuild, launchBrowser, listRows, LIVE_MS, openConversation } from './helpers/browser.ts'
+import { channelIdsOf, setMembers } from './helpers/members.ts'
 
 const AGENT_B = { email: 'bea@example.com', password: 'another good password', name: 'Bea' }
 
@@ -41,10 +42,7 @@ t.test('assign from the header: live in the assignee’s Mine, with counts, a no
     t.equal(res.status, 200)
   }
   // Bea works the channel those conversations came in on.
-  s.app.services.members.set(
-    bea.id,
-    s.app.services.channels.list(await auth.defaultWorkspace()).map((c) => c.id),
-  )
+  await setMembers(s.app.services, bea.id, await channelIdsOf(s.app.services, await auth.defaultWorkspace()))
   const browser = await launchBrowser(t)
   const a = await agentPage(t, browser, s.url)
   const b = await agentPage(t, browser, s.url, AGENT_B)
@@ -91,10 +89,7 @@ t.test('a customer on a channel: its member sees them live, a non-member never (
   const NICO = { email: 'nico@example.com', password: 'not a member password', name: 'Nico' }
   const mia = await auth.createUser({ ...MIA, workspaceId: ws, role: 'agent' })
   await auth.createUser({ ...NICO, workspaceId: ws, role: 'agent' })
-  s.app.services.members.set(
-    mia.id,
-    s.app.services.channels.list(ws).map((c) => c.id),
-  )
+  await setMembers(s.app.services, mia.id, await channelIdsOf(s.app.services, ws))
   const browser = await launchBrowser(t)
   const m = await agentPage(t, browser, s.url, MIA)
   const n = await agentPage(t, browser, s.url, NICO)

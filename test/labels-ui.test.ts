@@ -8,6 +8,7 @@ import { ADMIN, startServer } from './helpers/server.ts'
 import { textWebhook } from './helpers/wa.ts'
 import { until } from './helpers/emulator.ts'
 import { agentPage, ensureWebBuild, launchBrowser, listRows, openConversation, E2E_FILE_TIMEOUT_MS, LIVE_MS } from './helpers/browser.ts'
+import { setMembers } from './helpers/members.ts'
 
 t.setTimeout(E2E_FILE_TIMEOUT_MS)
 
@@ -17,7 +18,7 @@ const NAME = 'VIP <b>gold</b>'
 t.test('admin creates a label; A adds it; B sees the chip live and filters by it', async (t) => {
   await ensureWebBuild()
   const s = await startServer(t)
-  const { auth, members } = s.app.services
+  const { auth } = s.app.services
   const ws = await auth.defaultWorkspace()
   const x = (s.db.$client.prepare('SELECT id FROM channels LIMIT 1').get() as { id: number }).id
   for (const name of ['Ana', 'Ben']) {
@@ -28,7 +29,7 @@ t.test('admin creates a label; A adds it; B sees the chip live and filters by it
       password: PASSWORD,
       role: 'agent',
     })
-    members.set(user.id, [x])
+    await setMembers(s.app.services, user.id, [x])
   }
   t.equal((await s.webhook(textWebhook('15550001111', 'Maria', 'Where is my order?').payload)).status, 200)
   t.equal((await s.webhook(textWebhook('15550002222', 'Pedro', 'Hello there').payload)).status, 200)

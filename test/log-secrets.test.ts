@@ -446,7 +446,7 @@ t.test("sandbox mode at trace: the emulator in Parley's own process (its request
   t.equal((await call('POST', `/api/sandbox/messenger/users/${psid}/messages`, { type: 'text', text: 'Hello' })).body.delivered, true)
   // The sandbox's channels hold its tokens (a random one per database): read as Parley reads them.
   const ws = await s.app.services.auth.defaultWorkspace()
-  for (const c of s.app.services.channels.list(ws)) {
+  for (const c of await s.app.services.units.read(() => s.app.services.channels.listUnit(ws))) {
     for (const [field, value] of Object.entries({ accessToken: c.accessToken, appSecret: c.appSecret, verifyToken: c.verifyToken })) {
       if (value) secrets.push({ name: `${c.kind} channel ${field}`, value })
     }

@@ -6,6 +6,7 @@ import t, { type Test } from 'tap'
 import { apiCall, startServer, type ApiCall } from './helpers/server.ts'
 import { contact, envelope, text, value } from './helpers/wa.ts'
 import type { MessageDTO } from '../src/events/types.ts'
+import { setMembers } from './helpers/members.ts'
 
 const SECOND = { phoneNumberId: '100000000000003', secret: 'second-app-secret' }
 const PASSWORD = 'agent password 123'
@@ -54,7 +55,7 @@ async function world(t: Test) {
   const agent = async (name: string, channelIds: number[]): Promise<ApiCall> => {
     const email = `${name.toLowerCase()}@example.com`
     const user = await services.auth.createUser({ workspaceId: ws, email, name, password: PASSWORD, role: 'agent' })
-    services.members.set(user.id, channelIds)
+    await setMembers(services, user.id, channelIds)
     return apiCall(s.url, (await s.login({ email, password: PASSWORD })).token)
   }
   const alice = convOf(ALICE)

@@ -8,6 +8,7 @@ import { OutboxRepo } from '../src/store/outbox.ts'
 import { sqliteConn } from '../src/store/conn.ts'
 import { runSync } from '../src/store/unit.ts'
 import type { MessageDTO } from '../src/events/types.ts'
+import { channelIdsOf, setMembers } from './helpers/members.ts'
 
 const CUSTOMER = '15550002222'
 
@@ -78,7 +79,7 @@ t.test('a note, and a note with a mention, never reach the Graph API emulator', 
 
   t.equal((await p.call('POST', `/api/conversations/${conv}/notes`, { text: 'Refund approved, do not promise a date' })).status, 201)
   t.equal((await p.call('POST', `/api/conversations/${conv}/notes`, { text: '@Admin note to self is fine too' })).status, 201)
-  const { auth, members } = p.parley.app.services
+  const { auth } = p.parley.app.services
   const ana = await auth.createUser({
     workspaceId: await auth.defaultWorkspace(),
     email: 'ana@example.com',
@@ -86,10 +87,7 @@ t.test('a note, and a note with a mention, never reach the Graph API emulator', 
     password: 'agent password 1',
     role: 'agent',
   })
-  members.set(
-    ana.id,
-    p.parley.app.services.channels.list(await auth.defaultWorkspace()).map((c) => c.id),
-  )
+  await setMembers(p.parley.app.services, ana.id, await channelIdsOf(p.parley.app.services, await auth.defaultWorkspace()))
   t.equal((await p.call('POST', `/api/conversations/${conv}/notes`, { text: '@Ana please call her', mentions: [ana.id] })).status, 201)
   t.equal(((await p.parley.app.services.db.$client.prepare('SELECT count(*) AS n FROM mentions').get()) as { n: number }).n, 1)
 

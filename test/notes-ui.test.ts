@@ -9,6 +9,7 @@ import type { Page } from 'playwright-core'
 import { startPair } from './helpers/emulator.ts'
 import { ADMIN } from './helpers/server.ts'
 import { agentPage, E2E_FILE_TIMEOUT_MS, ensureWebBuild, launchBrowser, LIVE_MS, listRows, openConversation } from './helpers/browser.ts'
+import { channelIdsOf, setMembers } from './helpers/members.ts'
 
 const BEA = { email: 'bea@example.com', password: 'another good password', name: 'Bea' }
 
@@ -33,12 +34,9 @@ const background = (p: Page, sel: string) => p.$eval(sel, (e) => getComputedStyl
 
 t.test('A notes @Bea from the composer; Bea is notified, jumps to it; nothing reaches the emulator', async (t) => {
   const p = await startPair(t)
-  const { auth, members, channels } = p.parley.app.services
+  const { auth } = p.parley.app.services
   const bea = await auth.createUser({ ...BEA, workspaceId: await auth.defaultWorkspace(), role: 'agent' })
-  members.set(
-    bea.id,
-    channels.list(await auth.defaultWorkspace()).map((c) => c.id),
-  )
+  await setMembers(p.parley.app.services, bea.id, await channelIdsOf(p.parley.app.services, await auth.defaultWorkspace()))
   const otto = await auth.createUser({
     email: 'otto@example.com',
     password: 'otto password 12',
@@ -46,7 +44,7 @@ t.test('A notes @Bea from the composer; Bea is notified, jumps to it; nothing re
     workspaceId: await auth.defaultWorkspace(),
     role: 'agent',
   })
-  members.set(otto.id, [])
+  await setMembers(p.parley.app.services, otto.id, [])
   const bert = await auth.createUser({
     email: 'bert@example.com',
     password: 'bert password 123',
@@ -54,10 +52,7 @@ t.test('A notes @Bea from the composer; Bea is notified, jumps to it; nothing re
     workspaceId: await auth.defaultWorkspace(),
     role: 'agent',
   })
-  members.set(
-    bert.id,
-    channels.list(await auth.defaultWorkspace()).map((c) => c.id),
-  )
+  await setMembers(p.parley.app.services, bert.id, await channelIdsOf(p.parley.app.services, await auth.defaultWorkspace()))
   await p.emu.customer('Maria', '15550004444')
   await p.emu.say('15550004444', 'my parcel never came')
   // A second customer whose window closed a day ago: the composer offers templates only, and Note.

@@ -11,6 +11,7 @@ import { until } from './helpers/emulator.ts'
 import { contact, envelope, text, value } from './helpers/wa.ts'
 import { mentionedNames } from '../src/domain/notes/mention-parse.ts'
 import type { MentionDTO, MessageDTO } from '../src/events/types.ts'
+import { setMembers } from './helpers/members.ts'
 
 const SECOND_NUMBER = SECOND_CHANNEL.phoneNumberId
 const SECOND_SECRET = SECOND_CHANNEL.secret
@@ -332,9 +333,9 @@ t.test('the Mentions list: newest first in keyset pages, read by id or all, othe
   // A new unread one, then Cleo leaves the channel: her list and count no longer show its mentions.
   await tm.ana.call('POST', `/api/conversations/${tm.conv}/notes`, { text: 'one more @Cleo' })
   t.equal((await tm.cleo.call('GET', '/api/mentions')).body.unread, 1)
-  tm.s.app.services.members.set(tm.cleo.id, [tm.second])
+  await setMembers(tm.s.app.services, tm.cleo.id, [tm.second])
   t.same((await tm.cleo.call('GET', '/api/mentions')).body, { mentions: [], nextCursor: null, unread: 0 })
-  tm.s.app.services.members.set(tm.cleo.id, [tm.first])
+  await setMembers(tm.s.app.services, tm.cleo.id, [tm.first])
   t.equal((await tm.cleo.call('GET', '/api/mentions')).body.mentions.length, 6, 'back on the channel: back in the list')
 })
 

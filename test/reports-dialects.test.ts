@@ -184,7 +184,7 @@ t.test('the same facts and figures on SQLite and PostgreSQL, workspace-scoped', 
       repo,
       facts: new InlineFacts(repo, db.runner),
       units: db.runner,
-      settings: () => settings,
+      settings: async () => settings,
       now: () => NOW,
     })
     // The facts themselves, without ids (each database numbers its own).

@@ -70,7 +70,7 @@ t.test('backup → restore into a fresh DATA_DIR → start: the data and secrets
   t.equal(convs.status, 200)
   t.equal(convs.body.conversations.length, 1, 'the conversation is there')
   t.equal(
-    n.app.services.channels.get(1, ch.body.channel.id)?.accessToken,
+    (await n.app.services.units.read(() => n.app.services.channels.getUnit(1, ch.body.channel.id)))?.accessToken,
     pageToken,
     "the channel's sealed token opens with the restored key",
   )

@@ -11,6 +11,7 @@ import type { Page } from 'playwright-core'
 import { apiCall, startServer } from './helpers/server.ts'
 import { contact, envelope, text, value } from './helpers/wa.ts'
 import { agentPage, E2E_FILE_TIMEOUT_MS, ensureWebBuild, launchBrowser, LIVE_MS } from './helpers/browser.ts'
+import { channelIdsOf, setMembers } from './helpers/members.ts'
 
 t.setTimeout(E2E_FILE_TIMEOUT_MS)
 t.before(ensureWebBuild)
@@ -216,10 +217,7 @@ t.test('a jump far back (a mention of an old note) loads the history around it a
   const auth = s.app.services.auth
   const ws = await auth.defaultWorkspace()
   const bea = await auth.createUser({ ...BEA, workspaceId: ws, role: 'agent' })
-  s.app.services.members.set(
-    bea.id,
-    s.app.services.channels.list(ws).map((c) => c.id),
-  )
+  await setMembers(s.app.services, bea.id, await channelIdsOf(s.app.services, ws))
   const admin = apiCall(s.url, (await s.login()).token)
   // 100 messages, the note mentioning Bea, then 150 more: the note is far behind the newest page (100).
   const say = async (from: number, to: number) =>

@@ -7,6 +7,7 @@
 import t from 'tap'
 import { ADMIN, apiCall, startServer, type ApiCall, type TestLike, type TestServer } from './helpers/server.ts'
 import { contact, envelope, inbound, text, value } from './helpers/wa.ts'
+import { setMembers } from './helpers/members.ts'
 
 const SECOND = { phoneNumberId: '100000000000003', secret: 'second-app-secret' }
 const PASSWORD = 'agent password 123'
@@ -48,7 +49,7 @@ async function world(t: TestLike) {
   const agent = async (name: string, channelIds: number[]) => {
     const email = `${name.toLowerCase()}@example.com`
     const user = await services.auth.createUser({ workspaceId: ws, email, name, password: PASSWORD, role: 'agent' })
-    services.members.set(user.id, channelIds)
+    await setMembers(services, user.id, channelIds)
     const { token } = await s.login({ email, password: PASSWORD })
     return { id: user.id, call: apiCall(s.url, token) }
   }

@@ -71,7 +71,7 @@ t.test('secrets saved through the API are sealed at rest, work, and are in no da
   t.ok(every.length >= 3)
   for (const v of every.flat()) if (v !== null) t.match(v, /^enc:v1:/, 'every stored secret is sealed')
   // Callers get plain values.
-  const row = s.app.services.channels.get(a.body.channel.workspaceId ?? 1, a.body.channel.id)
+  const row = await s.app.services.units.read(() => s.app.services.channels.getUnit(a.body.channel.workspaceId ?? 1, a.body.channel.id))
   t.equal(row?.accessToken, newToken)
   t.equal(row?.appSecret, wa.appSecret)
 
@@ -125,7 +125,8 @@ t.test('a database with clear secrets is sealed at start (once), and the clear b
     .prepare('SELECT access_token AS a, app_secret AS b, verify_token AS c FROM channels WHERE id = ?')
     .get(created.body.channel.id) as Record<string, string>
   for (const v of Object.values(row)) t.match(v, /^enc:v1:/, 'sealed at start')
-  t.equal(s.app.services.channels.get(1, created.body.channel.id)?.accessToken, old.accessToken, 'and opened for callers')
+  const opened = await s.app.services.units.read(() => s.app.services.channels.getUnit(1, created.body.channel.id))
+  t.equal(opened?.accessToken, old.accessToken, 'and opened for callers')
   t.same(leaks(dbFiles(dataDir), Object.values(old)), [], 'the clear bytes are overwritten, not left in free pages or the WAL')
   const sealedOnce = row.a
   await s.close()

@@ -11,6 +11,7 @@ import { PAGE_ID, item, mid, pageWebhook, postMessenger } from './helpers/ms.ts'
 import { APP_SECRET } from './helpers/server.ts'
 import { connectSse } from './helpers/sse.ts'
 import type { MessageDTO } from '../src/events/types.ts'
+import { channelIdsOf, setMembers } from './helpers/members.ts'
 
 const CUSTOMER = '15550001111'
 const PASSWORD = 'agent password 123'
@@ -20,10 +21,7 @@ async function agentOf(p: { parley: Pair['parley'] }, name: string): Promise<{ i
   const ws = await services.auth.defaultWorkspace()
   const email = `${name.toLowerCase()}@example.com`
   const user = await services.auth.createUser({ workspaceId: ws, email, name, password: PASSWORD, role: 'agent' })
-  services.members.set(
-    user.id,
-    services.channels.list(ws).map((c) => c.id),
-  )
+  await setMembers(services, user.id, await channelIdsOf(services, ws))
   const { token } = await p.parley.login({ email, password: PASSWORD })
   return { id: user.id, call: apiCall(p.parley.url, token) }
 }
@@ -236,7 +234,7 @@ t.test('only the assignee replies: off by default, admins toggle it, agents cann
   const agent = async (name: string) => {
     const email = `${name.toLowerCase()}@example.com`
     const user = await services.auth.createUser({ workspaceId: ws, email, name, password: PASSWORD, role: 'agent' })
-    services.members.set(user.id, [channel.id])
+    await setMembers(services, user.id, [channel.id])
     const token = (await s.login({ email, password: PASSWORD })).token
     return { id: user.id, token, call: apiCall(s.url, token) }
   }

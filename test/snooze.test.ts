@@ -13,6 +13,7 @@ import { otherWorkspaceAdmin } from './helpers/team-fixtures.ts'
 import { textWebhook } from './helpers/wa.ts'
 import { until as waitUntil } from './helpers/emulator.ts'
 import type { ConversationDTO, MessageDTO, SystemLineData } from '../src/events/types.ts'
+import { setMembers } from './helpers/members.ts'
 
 const CUSTOMER = '15550002222'
 const HOUR = 3600_000
@@ -273,7 +274,7 @@ t.test('scope: another channel’s or workspace’s conversation answers 404 and
   const { services } = s.app
   const ws = await services.auth.defaultWorkspace()
   const user = await services.auth.createUser({ workspaceId: ws, email: 'cy@example.com', name: 'Cy', password: PASSWORD, role: 'agent' })
-  services.members.set(user.id, [])
+  await setMembers(services, user.id, [])
   const cy = apiCall(s.url, (await s.login({ email: 'cy@example.com', password: PASSWORD })).token)
   const until = clock.now() + HOUR
   t.equal((await cy('POST', `/api/conversations/${conv.id}/snooze`, { until })).status, 404, 'not his channel')
@@ -292,7 +293,7 @@ t.test('the cap counts open conversations: snoozing or pending frees a place, th
   const ws = await services.auth.defaultWorkspace()
   const channelId = ((await call('GET', '/api/channels')).body.channels[0] as { id: number }).id
   const user = await services.auth.createUser({ workspaceId: ws, email: 'ben@example.com', name: 'Ben', password: PASSWORD, role: 'agent' })
-  services.members.set(user.id, [channelId])
+  await setMembers(services, user.id, [channelId])
   const benToken = (await s.login({ email: 'ben@example.com', password: PASSWORD })).token
   const ben = apiCall(s.url, benToken)
   const open = await connectSse(`${s.url}/stream`, { token: benToken })

@@ -5,7 +5,6 @@
 import t from 'tap'
 import { apiCall, type TestLike } from './helpers/server.ts'
 import { connectSse, type SseClient } from './helpers/sse.ts'
-import { ChannelMembers } from '../src/domain/channels/members.ts'
 import { textWebhook } from './helpers/wa.ts'
 import { teamServer } from './helpers/team-fixtures.ts'
 
@@ -137,10 +136,10 @@ t.test('an admin sets someone’s channels; unknown channels are refused', async
     [waId, pageId].sort((a, b) => a - b),
   )
   t.same((await api('PATCH', `/api/users/${agentId}`, { channelIds: [pageId] })).body.user.channelIds, [pageId], 'replaced, not added')
-  const members = new ChannelMembers(s.db)
-  t.same(members.membersOf(pageId), [agentId], 'the repository answers both ways')
-  t.same(members.membersOf(waId), [])
-  t.same(members.channelIdsOf(agentId), [pageId])
+  const { members, units } = s.app.services
+  t.same(await units.read(() => members.membersOf(pageId)), [agentId], 'the repository answers both ways')
+  t.same(await units.read(() => members.membersOf(waId)), [])
+  t.same(await units.read(() => members.channelIdsOf(agentId)), [pageId])
   const bad = await api('PATCH', `/api/users/${agentId}`, { channelIds: [pageId, 424242] })
   t.equal(bad.status, 400)
   t.equal(bad.body.error.code, 'UNKNOWN_CHANNEL')
@@ -211,14 +210,15 @@ t.test("a channel's members set from its settings: each person's channels follow
   const set = await api('PATCH', `/api/channels/${channelId}`, { members: [ben.id, ana.id] })
   t.equal(set.status, 200)
   t.same(set.body.channel.members, [ana.id, ben.id])
-  t.same(s.app.services.members.channelIdsOf(ana.id), [channelId])
+  const channelsOf = (userId: number) => s.app.services.units.read(() => s.app.services.members.channelIdsOf(userId))
+  t.same(await channelsOf(ana.id), [channelId])
   const users = (await api('GET', '/api/users')).body.users as { id: number; channelIds: number[] }[]
   t.same(users.find((u) => u.id === ben.id)?.channelIds, [channelId], "the people list shows Ben's channel")
   const fewer = await api('PATCH', `/api/channels/${channelId}`, { members: [ana.id] })
   t.same(fewer.body.channel.members, [ana.id])
-  t.same(s.app.services.members.channelIdsOf(ben.id), [], 'Ben is no longer a member')
+  t.same(await channelsOf(ben.id), [], 'Ben is no longer a member')
   t.equal((await api('PATCH', `/api/channels/${channelId}`, { members: [999_999] })).status, 404, 'an unknown person is refused')
-  t.same(s.app.services.members.channelIdsOf(ana.id), [channelId], 'nothing changed by the refused call')
+  t.same(await channelsOf(ana.id), [channelId], 'nothing changed by the refused call')
 })
 
 t.test('everyone may read the teammates (names for the assignee picker), without emails or deactivated people', async (t) => {

@@ -484,7 +484,7 @@ t.test('the snooze wake-up as a unit on PostgreSQL: the timer wakes each due sno
     writer: new InboxWriter(repos, () => T0 + 30),
     unitLog: db.log,
     units: db.runner,
-    timeZoneOf: () => 'UTC',
+    timeZoneOf: () => step(() => 'UTC'),
     now: () => T0 + 30,
     onError: (err) => errors.push(err as Error),
   })

@@ -12,6 +12,7 @@ import { uploadMedia } from './helpers/media-files.ts'
 import { connectSse } from './helpers/sse.ts'
 import { replayAudienceOf } from '../src/domain/accounts/access.ts'
 import type { ConversationDTO, MessageDTO } from '../src/events/types.ts'
+import { setMembers } from './helpers/members.ts'
 
 const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', 'base64')
 
@@ -118,9 +119,9 @@ t.test('isolation matrix: every route with a conversation, message, media or con
   t.equal((await ana.call('GET', '/api/contacts/999999/conversations')).status, 404)
 
   // A change of channels applies to the next request.
-  s.app.services.members.set(ben.id, [x, y])
+  await setMembers(s.app.services, ben.id, [x, y])
   t.equal((await ben.call('GET', `/api/conversations/${cx}`)).status, 200, 'added to X: 200 at once')
-  s.app.services.members.set(ben.id, [y])
+  await setMembers(s.app.services, ben.id, [y])
   t.equal((await ben.call('GET', `/api/conversations/${cx}`)).status, 404, 'removed: 404 at once')
 })
 
@@ -154,7 +155,7 @@ t.test('unread is per person: A reads, B still has it; assigning changes nobodyâ
     .prepare(`SELECT user_id AS userId, channel_id AS channelId FROM events WHERE type = 'conversation.updated' ORDER BY id DESC LIMIT 1`)
     .get()
   t.same(logged, { userId: ana.id, channelId: x }, 'addressed to the reader alone')
-  const benAccess = s.app.services.access.of({ workspaceId: ws, userId: ben.id, role: 'agent' })
+  const benAccess = await s.app.services.units.read(() => s.app.services.access.ofUnit({ workspaceId: ws, userId: ben.id, role: 'agent' }))
   const benReplay = s.app.services.events.read(ws, 0, Number.MAX_SAFE_INTEGER, 1000, replayAudienceOf(benAccess))
   t.notOk(
     benReplay.some((e) => e.type === 'conversation.updated'),

@@ -4,6 +4,8 @@ import t, { type Test } from 'tap'
 import { type AnaAndBen, anaAndBen } from './helpers/team-fixtures.ts'
 import { connectSse, type SseClient, type SseEvent } from './helpers/sse.ts'
 import { until } from './helpers/emulator.ts'
+import { setMembers } from './helpers/members.ts'
+import type { Access } from '../src/domain/accounts/access.ts'
 
 /** The default channel (from the environment) and a second one; Ana works the first, Ben the second. */
 type Team = AnaAndBen
@@ -113,7 +115,7 @@ t.test('a customer message on a channel reaches its member and the admin, never 
 
 t.test('a change of channels resets open streams, which go on under the new access; deactivation closes them', async (t) => {
   const tm = await team(t)
-  const { hub, members, events } = tm.s.app.services
+  const { hub, events } = tm.s.app.services
   const ana = await open(tm, tm.ana.token)
   t.teardown(() => ana.close())
   await until(async () => hub.size === 1, 'the stream')
@@ -121,8 +123,8 @@ t.test('a change of channels resets open streams, which go on under the new acce
   await ana.waitFor(() => texts(ana).includes('before'))
 
   // Ana joins the second channel.
-  members.set(tm.ana.id, [tm.first, tm.second])
-  t.equal(hub.resetUser(tm.ana.id), 1, 'one stream reset')
+  await setMembers(tm.s.app.services, tm.ana.id, [tm.first, tm.second])
+  t.equal(await hub.resetUser(tm.ana.id), 1, 'one stream reset')
   await ana.waitFor((evs) => evs.some((e) => e.event === 'reset'))
   const reset = ana.events.find((e) => e.event === 'reset')!
   t.same(JSON.parse(reset.data), { reason: 'access_changed', cursor: events.cursor() })
@@ -132,16 +134,16 @@ t.test('a change of channels resets open streams, which go on under the new acce
   t.same([...channelsSeen(ana.events)].sort(), [tm.first, tm.second].sort(), 'the new channel arrives live on the same stream')
 
   // And leaves both.
-  members.set(tm.ana.id, [])
-  hub.resetUser(tm.ana.id)
+  await setMembers(tm.s.app.services, tm.ana.id, [])
+  await hub.resetUser(tm.ana.id)
   await ana.waitFor((evs) => evs.filter((e) => e.event === 'reset').length === 2)
   const before = ana.events.length
   await customerWrites(tm, 'second', '15550009102', 'not for Ana')
   await customerWrites(tm, 'first', '15550009101', 'nor this')
   // A third reset after them: fan-out is in id order on one socket, so had either
   // message been sent to Ana it would have arrived before this.
-  members.set(tm.ana.id, [tm.first])
-  hub.resetUser(tm.ana.id)
+  await setMembers(tm.s.app.services, tm.ana.id, [tm.first])
+  await hub.resetUser(tm.ana.id)
   await ana.waitFor((evs) => evs.filter((e) => e.event === 'reset').length === 3)
   t.equal(texts(ana).length, 2, 'nothing of either channel between the second reset and the third')
   t.same(
@@ -164,7 +166,7 @@ t.test('a reset for a person whose session ended closes the stream instead', asy
   t.teardown(() => ben.close())
   await until(async () => hub.size === 1, 'the stream')
   tm.s.db.$client.prepare('UPDATE sessions SET revoked_at = ? WHERE user_id = ?').run(Date.now(), tm.ben.id)
-  t.equal(hub.resetUser(tm.ben.id), 0, 'nothing reset')
+  t.equal(await hub.resetUser(tm.ben.id), 0, 'nothing reset')
   await ben.closed
   t.notOk(ben.events.some((e) => e.event === 'reset'))
 })
@@ -276,3 +278,46 @@ t.test(
     }
   },
 )
+
+t.test('an access read in flight holds the stream; of two reads the last wins; a stream closed meanwhile is skipped', async (t) => {
+  const tm = await team(t)
+  const { hub } = tm.s.app.services
+  const ana = await open(tm, tm.ana.token)
+  t.teardown(() => ana.close())
+  const admin = await open(tm, (await tm.s.login()).token)
+  t.teardown(() => admin.close())
+  await until(async () => hub.size === 2, 'the streams')
+  // The reads answer when the test says (as a slow database would).
+  const reads: Array<(a: Access | undefined) => void> = []
+  hub.readAccessWith(() => new Promise((resolve) => reads.push(resolve)))
+  const accessOf = (...channelIds: number[]): Access => ({
+    workspaceId: tm.workspaceId,
+    userId: tm.ana.id,
+    role: 'agent',
+    channelIds: new Set(channelIds),
+  })
+
+  const older = hub.resetUser(tm.ana.id)
+  const newer = hub.resetUser(tm.ana.id)
+  await until(async () => reads.length === 2, 'both reads started')
+  // A message of Ana's (old) channel while her access is read: the admin hears it, Ana not
+  // under the old access (the reset follows on her socket: had it been sent, it came first).
+  await customerWrites(tm, 'first', '15550009201', 'while held')
+  await admin.waitFor(() => texts(admin).includes('while held'))
+  reads[1]!(accessOf(tm.first, tm.second))
+  t.equal(await newer, 1, 'the last read is applied')
+  reads[0]!(accessOf())
+  t.equal(await older, 0, 'the older read, answering later, is not')
+  await ana.waitFor((evs) => evs.some((e) => e.event === 'reset'))
+  t.notOk(texts(ana).includes('while held'), 'nothing went out under the old access during the read')
+  await customerWrites(tm, 'second', '15550009202', 'the newer access')
+  await ana.waitFor(() => texts(ana).includes('the newer access'))
+  t.equal(ana.events.filter((e) => e.event === 'reset').length, 1, 'one reset')
+
+  const closing = hub.resetUser(tm.ana.id)
+  await until(async () => reads.length === 3, 'a third read started')
+  ana.close()
+  await until(async () => hub.size === 1, 'her stream gone')
+  reads[2]!(accessOf(tm.first))
+  t.equal(await closing, 0, 'a stream closed meanwhile is skipped')
+})

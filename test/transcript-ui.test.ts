@@ -17,6 +17,7 @@ import {
   openConversation,
   waitForBubbles,
 } from './helpers/browser.ts'
+import { setMembers } from './helpers/members.ts'
 
 t.setTimeout(E2E_FILE_TIMEOUT_MS)
 t.before(ensureWebBuild)
@@ -32,7 +33,7 @@ t.test('an admin downloads the HTML transcript from the header; an agent has no 
   t.equal((await ts.api('POST', `/api/conversations/${conv}/notes`, { text: 'Call her back on Monday' })).status, 201)
   const agent = await ts.addAgent('Ana Lima', 'ana@example.com')
   const channel = (s.db.$client.prepare('SELECT id FROM channels WHERE external_id = ?').get(PHONE_NUMBER_ID) as { id: number }).id
-  s.app.services.members.set(agent.id, [channel])
+  await setMembers(s.app.services, agent.id, [channel])
 
   const browser = await launchBrowser(t)
   const admin = await agentPage(t, browser, s.url)

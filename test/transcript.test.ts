@@ -9,6 +9,7 @@ import { apiCall, PHONE_NUMBER_ID } from './helpers/server.ts'
 import { teamServer } from './helpers/team-fixtures.ts'
 import { contact, envelope, inbound, value } from './helpers/wa.ts'
 import type { MessageDTO } from '../src/events/types.ts'
+import { setMembers } from './helpers/members.ts'
 
 const NAUGHTY = `<script>alert("x")</script> & "quotes" <img src=x onerror=alert(1)>`
 const CUSTOMER = 'Maria <b>Bold</b>'
@@ -25,7 +26,8 @@ async function conversation(t: Test) {
   const ts = await teamServer(t, { env: { LOG_LEVEL: 'info' }, logStream })
   const { s } = ts
   const { services } = s.app
-  services.settings.update(ts.workspaceId, { timezone: 'America/Sao_Paulo' })
+  await services.units.transact(() => services.settings.update(ts.workspaceId, { timezone: 'America/Sao_Paulo' }))
+  services.settings.forget(ts.workspaceId)
   const first = inbound(PHONE, 'text', { body: NAUGHTY })
   const messages = [
     first,
@@ -44,7 +46,7 @@ async function conversation(t: Test) {
 
   const agent = await ts.addAgent('Ana Lima', 'ana@example.com')
   const channel = (s.db.$client.prepare('SELECT id FROM channels WHERE external_id = ?').get(PHONE_NUMBER_ID) as { id: number }).id
-  services.members.set(agent.id, [channel])
+  await setMembers(services, agent.id, [channel])
   const { events, store, writer } = services
   const row = () =>
     store.runNow(

@@ -164,7 +164,7 @@ async function main() {
        * with an unusable password hash: nobody signs in as them.
        */
       team: async (a: { users: number; channelIds: number[] }) => {
-        const { auth, members } = app.services
+        const { auth, members, units } = app.services
         const ws = await auth.defaultWorkspace()
         const insert = db.$client
           .prepare(
@@ -175,7 +175,7 @@ async function main() {
         for (let i = 0; i < a.users; i++) {
           const userId = insert.get(ws, `agent${i}@bench.example`, `Agent ${i}`) as number
           const channelId = a.channelIds[i % a.channelIds.length]!
-          members.set(userId, [channelId])
+          await units.transact(() => members.set(userId, [channelId]))
           const session = await auth.createSession((await auth.user(userId))!, 12 * 3600)
           out.push({ userId, channelId, token: app.jwt.sign({ sub: String(userId), sid: session.sessionId }) })
         }
@@ -183,9 +183,9 @@ async function main() {
       },
       /** How many events after `afterId` this person may see (what their replay must carry). */
       visible: async (a: { userId: number; afterId: number }) => {
-        const { auth, access, events } = app.services
+        const { auth, access, events, units } = app.services
         const user = (await auth.user(a.userId))!
-        const who = access.of({ workspaceId: user.workspaceId, userId: user.id, role: user.role })
+        const who = await units.read(() => access.ofUnit({ workspaceId: user.workspaceId, userId: user.id, role: user.role }))
         return events.read(user.workspaceId, a.afterId, events.head, 1e9, replayAudienceOf(who)).length
       },
     },

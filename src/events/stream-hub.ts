@@ -59,9 +59,10 @@ export interface StreamSubscriber {
 
 /**
  * Reads a stream's access again (after a change of role or channels); undefined when its
- * session no longer holds (revoked, user deactivated): the stream is closed.
+ * session no longer holds (revoked, user deactivated): the stream is closed. Awaited
+ * (issue 17: the read is a database round trip on PostgreSQL).
  */
-export type AccessReader = (sub: StreamSubscriber) => Access | undefined
+export type AccessReader = (sub: StreamSubscriber) => Promise<Access | undefined>
 
 /** A person's first stream opened (`open`: true) or their last one closed (false). */
 export type UserStreamsListener = (userId: number, workspaceId: number, open: boolean) => void
@@ -130,6 +131,11 @@ interface Conn extends StreamSubscriber {
   closed: boolean
   /** The person's access changed while history was replayed: a reset follows the replay. */
   resetAfterReplay: boolean
+  /** `pending` holds live events while the access is read again (resetUser), not for a replay. */
+  held: boolean
+  /** The last access read started (resetUser) and the last one applied: they differ while one is in flight. */
+  accessSeq: number
+  accessApplied: number
   /** Scratch of one flush: the flush that last touched this stream, and what it sees in it. */
   mark: number
   key: string
@@ -312,6 +318,9 @@ export class StreamHub {
       blockedSince: 0,
       closed: false,
       resetAfterReplay: false,
+      held: false,
+      accessSeq: 0,
+      accessApplied: 0,
       mark: 0,
       key: '',
     }
@@ -368,6 +377,7 @@ export class StreamHub {
       conn.pendingBytes = 0
       const reset: ResetPayload = { reason: check.ok ? 'ahead_of_log' : check.reason, cursor: this.log.cursor() }
       this.write(conn, `id: ${reset.cursor}\nevent: reset\ndata: ${JSON.stringify(reset)}\n\n`)
+      if (this.holdWhileReading(conn)) return
       return this.sendSnapshot(conn)
     }
     conn.skipThrough = check.afterId
@@ -405,6 +415,9 @@ export class StreamHub {
       return
     }
     if (conn.closed) return
+    // Its access is being read again: held (not live under the old access) until that
+    // read is applied, which sends the reset.
+    if (this.holdWhileReading(conn)) return
     const pending = conn.pending ?? []
     conn.pending = null
     conn.pendingBytes = 0
@@ -725,27 +738,70 @@ export class StreamHub {
    * A person's role or channels changed: each of their open streams reads its access
    * again and gets `reset` (reason access_changed), so the client refetches what it
    * shows; from the reset on it carries exactly what the new access allows. A stream
-   * whose session no longer holds is closed. Returns how many streams were reset.
+   * whose session no longer holds is closed. Resolves to how many streams were reset
+   * (each read is awaited; a stream is held meanwhile, so nothing reaches it under the old access).
    */
-  resetUser(userId: number): number {
+  async resetUser(userId: number): Promise<number> {
+    const reads = this.streamsOf(userId).map((c) => {
+      const seq = ++c.accessSeq
+      // Until the new access is applied nothing goes out under the old one: live events
+      // are held (a replaying stream's own buffer holds them already; its end checks).
+      if (!c.pending) this.hold(c)
+      return this.readAccess(c).then((access) => this.applyAccess(c, seq, access))
+    })
     let n = 0
-    for (const c of this.streamsOf(userId)) {
-      const access = this.accessOf ? this.accessOf(c) : undefined
-      if (!access) {
-        // Without a way to read it (or a session), the stream cannot stay: the client
-        // reconnects and authenticates afresh.
-        this.close(c)
-        continue
-      }
-      const room = this.rooms.get(c.workspaceId)!
-      this.unindex(room, c)
-      c.access = access
-      this.index(room, c)
-      if (c.pending) c.resetAfterReplay = true
-      else this.sendReset(c, 'access_changed')
-      n++
-    }
+    for (const applied of await Promise.all(reads)) if (applied) n++
     return n
+  }
+
+  private async readAccess(c: Conn): Promise<Access | undefined> {
+    try {
+      return this.accessOf ? await this.accessOf(c) : undefined
+    } catch {
+      // A failed read is no access: the client reconnects and authenticates afresh.
+      return undefined
+    }
+  }
+
+  /** A read of a stream's access is in: applied unless the stream closed or a later read was started (the last wins). */
+  private applyAccess(c: Conn, seq: number, access: Access | undefined): boolean {
+    if (c.closed || seq !== c.accessSeq) return false
+    c.accessApplied = seq
+    if (!access) {
+      // Without a way to read it (or a session), the stream cannot stay: the client
+      // reconnects and authenticates afresh.
+      this.close(c)
+      return false
+    }
+    const room = this.rooms.get(c.workspaceId)!
+    this.unindex(room, c)
+    c.access = access
+    this.index(room, c)
+    if (c.held) {
+      // What was held came under the old access and is at or below the reset's cursor:
+      // not sent; the client refetches. Ephemeral frames held back too: the snapshot.
+      c.held = false
+      c.pending = null
+      c.pendingBytes = 0
+      this.sendReset(c, 'access_changed')
+      this.sendSnapshot(c)
+    } else if (c.pending) c.resetAfterReplay = true
+    else this.sendReset(c, 'access_changed')
+    return true
+  }
+
+  private hold(c: Conn): void {
+    c.pending = []
+    c.pendingBytes = 0
+    c.held = true
+  }
+
+  /** At a replay's end: held instead of going live when a read of its access is in flight. */
+  private holdWhileReading(c: Conn): boolean {
+    if (c.accessApplied === c.accessSeq) return false
+    c.resetAfterReplay = false
+    this.hold(c)
+    return true
   }
 
   private streamsOf(userId: number): Conn[] {

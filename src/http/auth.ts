@@ -96,14 +96,20 @@ export const authPlugin = fp(async (app: FastifyInstance, opts: { services: Serv
     // Issue 16: a personal API token (prefix prl_) acts as its person, within its scope.
     const bearer = bearerOf(req)
     if (bearer !== undefined && isTokenValue(bearer)) {
-      // One transaction: the token's row, and its last-used time when that is stale.
-      const caller = await units.transact(() => services.apiTokens.authenticateUnit(bearer))
-      if (!caller) throw Errors.unauthorized()
+      // One transaction: the token's row, its last-used time when that is stale, and the
+      // person's channels (what they may see).
+      const found = await units.transact(function* () {
+        const caller = yield* services.apiTokens.authenticateUnit(bearer)
+        if (!caller) return undefined
+        const session = services.apiTokens.sessionOf(caller, config.sessionTtlSeconds * 1000)
+        return { caller, session, access: yield* services.access.ofUnit(session) }
+      })
+      if (!found) throw Errors.unauthorized()
       // The matched route's pattern, not the raw URL: no spelling of the path slips past.
       if (SESSION_ONLY_PATHS.test(req.routeOptions.url ?? req.url)) throw Errors.tokenNotAllowed()
-      if (caller.scope === 'read' && !READ_METHODS.has(req.method)) throw Errors.tokenReadOnly()
-      req.session = services.apiTokens.sessionOf(caller, config.sessionTtlSeconds * 1000)
-      req.access = services.access.of(req.session)
+      if (found.caller.scope === 'read' && !READ_METHODS.has(req.method)) throw Errors.tokenReadOnly()
+      req.session = found.session
+      req.access = found.access
       return
     }
     let claims: { sid?: unknown }
@@ -112,18 +118,25 @@ export const authPlugin = fp(async (app: FastifyInstance, opts: { services: Serv
     } catch {
       throw Errors.unauthorized()
     }
-    // Read in the database on every request (issue 17: whichever process serves it).
+    // Read in the database on every request (issue 17: whichever process serves it): the
+    // session and the person's channels in one read.
     const sid = claims.sid
-    const session = typeof sid === 'string' ? await units.read(() => auth.sessionUnit(sid)) : undefined
-    if (!session) throw Errors.unauthorized()
+    const found =
+      typeof sid === 'string'
+        ? await units.read(function* () {
+            const session = yield* auth.sessionUnit(sid)
+            return session ? { session, access: yield* services.access.ofUnit(session) } : undefined
+          })
+        : undefined
+    if (!found) throw Errors.unauthorized()
     // CSRF defence beyond SameSite for cookie-authenticated writes: the browser sets
     // Origin on cross-site requests, and it must be this server.
     if (!SAFE_METHODS.has(req.method) && !req.headers.authorization) {
       const origin = req.headers.origin
       if (origin !== undefined && !sameOrigin(origin, req.headers.host)) throw Errors.crossOrigin()
     }
-    req.session = session
-    req.access = services.access.of(session)
+    req.session = found.session
+    req.access = found.access
   })
 
   app.decorate('requireAdmin', async (req: FastifyRequest) => {

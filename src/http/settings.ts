@@ -44,7 +44,7 @@ const textOrNull = (t: string | null | undefined) => (t === undefined ? undefine
 
 export async function settingsRoutes(app: FastifyInstance, opts: { services: Services }) {
   const { units } = opts.services
-  const settings = opts.services.settings.repo
+  const settings = opts.services.settings
   const r = app.withTypeProvider<TypeBoxTypeProvider>()
   app.addHook('onRequest', app.authenticate)
   const adminOnly = async (req: FastifyRequest) => {

@@ -5,14 +5,16 @@ import type { Services } from '../services.ts'
 import { httpChunk } from '../events/stream-hub.ts'
 
 export async function streamRoutes(app: FastifyInstance, opts: { services: Services }) {
-  const { hub, auth, access, runNow } = opts.services
+  const { hub, auth, access, units } = opts.services
   // A change of role or channels (hub.resetUser) reads the person's access again from
-  // their session, as a request would; a session that no longer holds closes the stream.
-  // The hub's reset is still synchronous (SQLite: runNow) until it awaits this reader.
-  hub.readAccessWith((sub) => {
-    const session = runNow(auth.sessionUnit(sub.sessionId))
-    return session ? access.of(session) : undefined
-  })
+  // their session, as a request would (one read, either database); a session that no
+  // longer holds closes the stream.
+  hub.readAccessWith((sub) =>
+    units.read(function* () {
+      const session = yield* auth.sessionUnit(sub.sessionId)
+      return session ? yield* access.ofUnit(session) : undefined
+    }),
+  )
 
   // No helmet here: its dozen headers would be held by every open stream for its whole
   // life (measured: ~2 KiB of a stream's memory), and a text/event-stream response

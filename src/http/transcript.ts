@@ -18,7 +18,7 @@ export async function transcriptRoutes(app: FastifyInstance, opts: { services: S
   const transcripts = new Transcripts({
     units: services.units,
     repos: services.store,
-    settings: services.settings.repo,
+    settings: services.settings,
     now: services.clock.now,
   })
   const r = app.withTypeProvider<TypeBoxTypeProvider>()

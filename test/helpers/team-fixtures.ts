@@ -2,6 +2,7 @@
 // AuthService (the invitation route has its own tests): the set-up the team tests share.
 import { apiCall, PHONE_NUMBER_ID, startServer, type ApiCall, type StartOptions, type TestLike, type TestServer } from './server.ts'
 import { contact, envelope, text, value } from './wa.ts'
+import { channelIdsOf, setMembers } from './members.ts'
 
 export const AGENT_PASSWORD = 'a long enough password'
 
@@ -78,7 +79,7 @@ export async function twoChannelServer(t: TestLike, opts: StartOptions = {}): Pr
     agent: async (name, channelIds) => {
       const email = `${name.toLowerCase().replace(/\s+/g, '.')}@example.com`
       const user = await ts.addAgent(name, email)
-      s.app.services.members.set(user.id, channelIds)
+      await setMembers(s.app.services, user.id, channelIds)
       const token = await ts.tokenOf(email)
       return { id: user.id, token, call: apiCall(s.url, token) }
     },
@@ -99,13 +100,10 @@ export const AGENT_B = { email: 'bea@example.com', password: 'another good passw
 
 /** Adds AGENT_B as an agent who works every channel of the default workspace (issue 13); answers the user. */
 export async function addAgentB(s: TestServer): Promise<{ id: number }> {
-  const { auth, channels, members } = s.app.services
+  const { auth } = s.app.services
   const ws = await auth.defaultWorkspace()
   const b = await auth.createUser({ ...AGENT_B, workspaceId: ws, role: 'agent' })
-  members.set(
-    b.id,
-    channels.list(ws).map((c) => c.id),
-  )
+  await setMembers(s.app.services, b.id, await channelIdsOf(s.app.services, ws))
   return b
 }
 

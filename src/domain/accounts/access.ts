@@ -3,7 +3,8 @@
 // Every query and every stream is scoped by this; something outside it answers 404, as
 // if it did not exist.
 import type { ReplayAudience } from '../../store/events.ts'
-import type { ChannelMembers } from '../channels/members.ts'
+import type { ChannelMembersRepo } from '../../store/channel-members.ts'
+import type { Q } from '../../store/unit.ts'
 
 export interface Access {
   workspaceId: number
@@ -33,15 +34,18 @@ export function channelFilterOf(a: Access): readonly number[] | null {
 }
 
 export class AccessResolver {
-  constructor(private readonly members: Pick<ChannelMembers, 'channelIdsOf'>) {}
+  constructor(private readonly members: Pick<ChannelMembersRepo, 'channelIdsOf'>) {}
 
-  /** Read fresh for each request and each stream: a change of role or channels applies at once. */
-  of(who: { workspaceId: number; userId: number; role: 'admin' | 'agent' }): Access {
+  /**
+   * Read fresh for each request and each stream: a change of role or channels applies at once.
+   * A unit (either database), so the request's session and its channels are one read.
+   */
+  *ofUnit(who: { workspaceId: number; userId: number; role: 'admin' | 'agent' }): Q<Access> {
     return {
       workspaceId: who.workspaceId,
       userId: who.userId,
       role: who.role,
-      channelIds: who.role === 'admin' ? null : new Set(this.members.channelIdsOf(who.userId)),
+      channelIds: who.role === 'admin' ? null : new Set(yield* this.members.channelIdsOf(who.userId)),
     }
   }
 }

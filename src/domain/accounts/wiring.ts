@@ -3,7 +3,7 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { Config } from '../../config.ts'
 import type { EventLog } from '../../events/event-log.ts'
-import type { ChannelMembers } from '../channels/members.ts'
+import type { ChannelMembersRepo } from '../../store/channel-members.ts'
 import { ChannelsRepo } from '../../store/channels.ts'
 import type { ConversationsRepo } from '../../store/conversations.ts'
 import type { Db } from '../../store/db.ts'
@@ -28,7 +28,7 @@ export function createAccounts(deps: {
   events: EventLog
   auth: AuthService
   /** The app's channel members (`services.members`, which access checks read too): the team uses its repository's units. */
-  members: Pick<ChannelMembers, 'repo'>
+  members: ChannelMembersRepo
   /** The inbox store's conversations: a person given a channel starts reading it from now. */
   conversations: Pick<ConversationsRepo, 'startReadsAt'>
   now: () => number
@@ -41,7 +41,7 @@ export function createAccounts(deps: {
   // Channel members, channels and conversations are units already (the same repositories
   // the app runs), so the team's units use them directly (issue 17).
   const repos: TeamRepos = {
-    members: members.repo,
+    members,
     conversations,
     *channelIds(workspaceId) {
       return (yield* channels.list(workspaceId)).map((c) => c.id)

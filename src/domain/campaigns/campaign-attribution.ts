@@ -24,8 +24,6 @@ export class CampaignAttribution {
     private readonly keywords: OptOutKeywords,
     private readonly windowMs: number,
     private readonly onAttributed: (campaignId: number) => void,
-    /** Runs a unit at once inside the ingest's (synchronous, SQLite) transaction. */
-    private readonly runNow: <T>(unit: Q<T>) => T,
   ) {}
 
   /**

@@ -59,7 +59,6 @@ export function createCampaigns(deps: CampaignsDeps): Campaigns {
   const log = deps.log.child({ subsystem: 'campaigns' })
   const contactsRepo = new ContactsRepo()
   const repos: CampaignRepos = { campaigns: new CampaignsRepo(), recipients: new CampaignRecipientsRepo() }
-  const runNow = store.runNow.bind(store)
   const units = deps.units ?? new SqliteRunner(db.$client)
   const unitLog = deps.unitLog ?? events.unitLog()
   const contacts = new ContactsService(contactsRepo, now)
@@ -110,14 +109,8 @@ export function createCampaigns(deps: CampaignsDeps): Campaigns {
     },
   })
   const keywords = new OptOutKeywords(config.campaigns.optOutKeywords)
-  const attribution = new CampaignAttribution(
-    repos.recipients,
-    deps.writer,
-    contacts,
-    keywords,
-    config.campaigns.replyWindowMs,
-    (id) => analytics.touch(id),
-    runNow,
+  const attribution = new CampaignAttribution(repos.recipients, deps.writer, contacts, keywords, config.campaigns.replyWindowMs, (id) =>
+    analytics.touch(id),
   )
   const watcher = new MetaOptOutWatcher(contactsRepo, unitLog, units, contacts, (err) => log.error({ err }, 'opt-out from 131050 failed'))
 

@@ -13,8 +13,8 @@
 // path). The environment's channel is written before the load; the sandbox writes its
 // channels outside the event log and calls `changed()` itself (app.ts).
 //
-// Units of work (issue 17) for both databases; `list` and `get` still run the same units at
-// once on SQLite for callers still synchronous (tests), through `runNow`.
+// Units of work (issue 17) for both databases: callers run `listUnit`/`getUnit` through
+// their runner or inside their own unit.
 import type { Config } from '../../config.ts'
 import type { ChannelRow, ChannelsRepo } from '../../store/channels.ts'
 import type { Q } from '../../store/unit.ts'
@@ -131,8 +131,6 @@ export interface ChannelDirectoryDeps {
   onError?: (err: unknown) => void
   /** How long after a failed reload it is tried again (default 1 s). */
   retryMs?: number
-  /** Runs a unit at once (SQLite: runSync on the one connection): only `list` and `get` use it. */
-  runNow?: <T>(unit: Q<T>) => T
 }
 
 interface Snapshot {
@@ -176,16 +174,8 @@ export class ChannelDirectory {
     clearTimeout(this.retry)
   }
 
-  list(workspaceId: number): ChannelRow[] {
-    return this.now()(this.listUnit(workspaceId))
-  }
-
   listUnit(workspaceId: number): Q<ChannelRow[]> {
     return this.repo.list(workspaceId)
-  }
-
-  get(workspaceId: number, id: number): ChannelRow | undefined {
-    return this.now()(this.getUnit(workspaceId, id))
   }
 
   getUnit(workspaceId: number, id: number): Q<ChannelRow | undefined> {
@@ -347,11 +337,6 @@ export class ChannelDirectory {
       secrets: uniq([this.config.metaAppSecret, ...rows.map((r) => r.appSecret)]),
       tokens: uniq([this.config.metaVerifyToken, ...rows.map((r) => r.verifyToken)]),
     }
-  }
-
-  private now(): <T>(unit: Q<T>) => T {
-    if (!this.d.runNow) throw new Error('ChannelDirectory: list/get need runNow (SQLite)')
-    return this.d.runNow
   }
 }
 

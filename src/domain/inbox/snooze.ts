@@ -48,7 +48,7 @@ export interface SnoozeDeps {
   /** The wake-up's reads (the next time to look). */
   units: UnitRunner
   /** The workspace's timezone, for the stored text of a snooze line. */
-  timeZoneOf: (workspaceId: number) => string | undefined
+  timeZoneOf: (workspaceId: number) => Q<string | undefined>
   now: () => number
   onError?: (err: unknown) => void
 }
@@ -96,7 +96,7 @@ export class Snoozes {
       actor: { userId: who.userId, name: (yield* store.users.nameInWorkspace(ws, who.userId)) ?? 'An agent' },
       until,
     }
-    const line = { text: systemLineText(data, this.deps.timeZoneOf(ws)), data, userId: who.userId, now }
+    const line = { text: systemLineText(data, yield* this.deps.timeZoneOf(ws)), data, userId: who.userId, now }
     return (yield* writer.snooze(batch, current, until, line)) ?? current
   }
 

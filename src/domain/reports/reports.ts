@@ -178,13 +178,13 @@ export class Reports {
       facts: ReportFactSource
       /** Runs the repository's units (the names of the people and channels). */
       units: UnitRunner
-      settings: (workspaceId: number) => Readonly<WorkspaceSettings> | undefined
+      settings: (workspaceId: number) => Promise<Readonly<WorkspaceSettings> | undefined>
       now: () => number
     },
   ) {}
 
   async summary(workspaceId: number, q: ReportQuery): Promise<ReportSummary> {
-    const settings = this.d.settings(workspaceId)
+    const settings = await this.d.settings(workspaceId)
     const timezone = settings?.timezone ?? 'UTC'
     const now = this.d.now()
     const today = localTime(timezone, now).date

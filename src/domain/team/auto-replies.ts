@@ -12,7 +12,7 @@
 import type { CommittedEvent } from '../../events/event-log.ts'
 import type { InboxStore } from '../../store/inbox-store.ts'
 import type { Q } from '../../store/unit.ts'
-import type { WorkspaceSettingsNow } from '../channels/workspace-settings.ts'
+import type { WorkspaceSettingsRepo } from '../../store/workspace-settings.ts'
 import type { CustomerWrote } from '../effects.ts'
 import type { InboxWriter } from '../inbox/writer.ts'
 import type { Outbox } from '../sending/outbox.ts'
@@ -24,7 +24,7 @@ export const AWAY_REPLY_EVERY_MS = 12 * 3600 * 1000
 export type AutomaticKind = 'away' | 'greeting'
 
 export interface AutoRepliesDeps {
-  settings: WorkspaceSettingsNow
+  settings: Pick<WorkspaceSettingsRepo, 'get'>
   store: InboxStore
   writer: InboxWriter
   outbox: Pick<Outbox, 'enqueue'>
@@ -42,7 +42,7 @@ export class AutoReplies {
     const { store } = this.deps
     // A reaction is not a message to answer.
     if (message.type === 'reaction') return
-    const settings = yield* this.deps.settings.repo.get(message.workspaceId)
+    const settings = yield* this.deps.settings.get(message.workspaceId)
     if (!settings || (!settings.greetingMessage && !settings.awayMessage)) return
     const channel = yield* store.channels.byId(message.channelId)
     if (!channel) return
