@@ -1,7 +1,6 @@
 // buildApp(deps): the one wiring point. The register order below is the table of
 // contents: error handling → security headers → auth → webhooks → stream → REST.
 import { existsSync } from 'node:fs'
-import path from 'node:path'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import helmet from '@fastify/helmet'
 import type { Config } from './config.ts'
@@ -69,8 +68,6 @@ import { Reports } from './domain/reports/reports.ts'
 import { ReportsRepo } from './store/reports.ts'
 import { InlineFacts, ThreadFacts } from './domain/reports/report-threads.ts'
 import { AuditLogRepo } from './store/audit-log.ts'
-import { sqliteConn } from './store/conn.ts'
-import { type Q, runSync } from './store/unit.ts'
 import { SqliteRunner } from './store/runner.ts'
 import { AuditLog } from './domain/audit/audit-log.ts'
 import { SecretBox } from './store/secret-box.ts'
@@ -216,8 +213,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     config.reportThreads > 0 && existsSync(config.databaseFile)
       ? new ThreadFacts({ file: config.databaseFile, busyTimeoutMs: config.dbBusyTimeoutMs, threads: config.reportThreads })
       : new InlineFacts(reportsRepo, reportUnits)
-  // Code still synchronous on SQLite runs a unit of work at once: inside the caller's open transaction, or as autocommit statements (issue 17).
-  const runNow = <T>(unit: Q<T>): T => runSync(unit, sqliteConn(db.$client))
   const audit = new AuditLog({ repo: new AuditLogRepo(), now: clock.now })
   const apiTokens = new ApiTokens({ repo: new ApiTokensRepo(), audit, now: clock.now })
   // A token's requests and streams run as session `token:<id>` (issue 16), read in the session's own read.
