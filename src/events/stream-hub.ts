@@ -356,8 +356,7 @@ export class StreamHub {
       return
     }
     if (!check.ok) {
-      const reset: ResetPayload = { reason: check.reason, cursor: this.log.cursor() }
-      this.write(conn, `id: ${reset.cursor}\nevent: reset\ndata: ${JSON.stringify(reset)}\n\n`)
+      this.sendCursorReset(conn, check.reason)
       return this.sendSnapshot(conn)
     }
     conn.skipThrough = check.afterId
@@ -375,8 +374,7 @@ export class StreamHub {
     if (!reached || !check.ok) {
       conn.pending = null
       conn.pendingBytes = 0
-      const reset: ResetPayload = { reason: check.ok ? 'ahead_of_log' : check.reason, cursor: this.log.cursor() }
-      this.write(conn, `id: ${reset.cursor}\nevent: reset\ndata: ${JSON.stringify(reset)}\n\n`)
+      this.sendCursorReset(conn, check.ok ? 'ahead_of_log' : check.reason)
       if (this.holdWhileReading(conn)) return
       return this.sendSnapshot(conn)
     }
@@ -817,6 +815,12 @@ export class StreamHub {
    * An in-band reset at what has been fanned out: everything at or below it was sent or
    * filtered, everything above comes live under the stream's current access.
    */
+  /** A cursor this stream cannot resume from: start again from the log's head. */
+  private sendCursorReset(conn: Conn, reason: ResetPayload['reason']): void {
+    const reset: ResetPayload = { reason, cursor: this.log.cursor() }
+    this.write(conn, `id: ${reset.cursor}\nevent: reset\ndata: ${JSON.stringify(reset)}\n\n`)
+  }
+
   private sendReset(conn: Conn, reason: ResetPayload['reason']): void {
     const reset: ResetPayload = { reason, cursor: this.log.cursor(this.flushedThrough) }
     this.write(conn, `id: ${reset.cursor}\nevent: reset\ndata: ${JSON.stringify(reset)}\n\n`)
