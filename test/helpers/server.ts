@@ -8,6 +8,8 @@ import type { FastifyInstance } from 'fastify'
 import { loadConfig, type Config } from '../../src/config.ts'
 import { openDatabase, type Db } from '../../src/store/db.ts'
 import { buildApp, loggerOptions } from '../../src/app.ts'
+import { migratePg, openPgPool } from '../../src/store/pg/db.ts'
+import { freshPgDatabase } from './pg.ts'
 import { EventLog, type Clock } from '../../src/events/event-log.ts'
 import { metaEscape, signPayload } from '../../src/channels/meta-signature.ts'
 
@@ -19,6 +21,7 @@ export const ADMIN = { email: 'admin@example.com', password: 'correct horse batt
 export interface TestServer {
   url: string
   app: FastifyInstance
+  /** SQLite's database (throws under PARLEY_TEST_DATABASE=postgres: such a test runs on SQLite only). */
   db: Db
   config: Readonly<Config>
   dataDir: string
@@ -56,6 +59,32 @@ export interface StartOptions {
   clock?: Clock
   /** Logs as in production (the app's own logger options, at LOG_LEVEL) into this stream. */
   logStream?: Writable
+  /** Always SQLite, even under PARLEY_TEST_DATABASE=postgres (a test of SQLite's own behaviour). */
+  sqlite?: boolean
+}
+
+/**
+ * Issue 17: PARLEY_TEST_DATABASE=postgres runs the apps of the tests on PostgreSQL (a fresh
+ * database each, on PARLEY_TEST_PG_URL's server); a restart on the same data dir finds its database again.
+ */
+export const onPostgres = process.env.PARLEY_TEST_DATABASE === 'postgres'
+const pgOfDataDir = new Map<string, string>()
+const PG_SHARED_SECRETS = { JWT_SECRET: 'test-jwt-secret-'.repeat(3), PARLEY_SECRET_KEY: 'a1'.repeat(32) }
+
+async function pgDatabaseFor(t: TestLike, dataDir: string): Promise<string> {
+  const known = pgOfDataDir.get(dataDir)
+  if (known) return known
+  const url = await freshPgDatabase({
+    comment: () => {},
+    fail: (m) => {
+      throw new Error(m)
+    },
+    teardown: (fn) => t.teardown(fn),
+  })
+  if (!url) throw new Error('PARLEY_TEST_DATABASE=postgres needs PARLEY_TEST_PG_URL')
+  pgOfDataDir.set(dataDir, url)
+  t.teardown(() => pgOfDataDir.delete(dataDir))
+  return url
 }
 
 /** What startServer needs of a tap test: somewhere to register its teardown. */
@@ -72,6 +101,7 @@ export function sqliteOf(app: FastifyInstance): { events: EventLog; db: Db } {
 
 export async function startServer(t: TestLike, opts: StartOptions = {}): Promise<TestServer> {
   const dataDir = opts.dataDir ?? mkdtempSync(path.join(tmpdir(), 'parley-test-'))
+  const pgUrl = onPostgres && !opts.sqlite ? await pgDatabaseFor(t, dataDir) : undefined
   const config = loadConfig({
     DATA_DIR: dataDir,
     META_APP_SECRET: APP_SECRET,
@@ -84,11 +114,22 @@ export async function startServer(t: TestLike, opts: StartOptions = {}): Promise
     // Tests never reach Meta: a channel with a made-up token (not the sandbox's) gets a
     // refused connection here instead of a request to graph.facebook.com.
     GRAPH_API_URL: 'http://127.0.0.1:9/v23.0',
+    ...(pgUrl ? { DATABASE_URL: pgUrl, ...PG_SHARED_SECRETS } : {}),
     ...opts.env,
   })
-  const db = openDatabase(config.databaseFile, { busyTimeoutMs: config.dbBusyTimeoutMs })
+  let db: Db | undefined
+  let pool: ReturnType<typeof openPgPool> | undefined
+  if (pgUrl) {
+    await migratePg(pgUrl, config.nodeId)
+    pool = openPgPool(pgUrl, { nodeId: config.nodeId, max: config.pgPoolSize })
+  } else db = openDatabase(config.databaseFile, { busyTimeoutMs: config.dbBusyTimeoutMs })
   const logger = opts.logStream ? { ...loggerOptions(config.logLevel), stream: opts.logStream } : false
-  const app = await buildApp({ config, db, logger, ...(opts.clock ? { clock: opts.clock } : {}) })
+  const app = await buildApp({
+    config,
+    ...(db ? { db } : { pg: { pool: pool!, url: pgUrl! } }),
+    logger,
+    ...(opts.clock ? { clock: opts.clock } : {}),
+  })
   await app.listen({ port: 0, host: '127.0.0.1' })
   const addr = app.server.address()
   if (!addr || typeof addr === 'string') throw new Error('no address')
@@ -98,14 +139,18 @@ export async function startServer(t: TestLike, opts: StartOptions = {}): Promise
     if (closed) return
     closed = true
     await app.close()
-    db.$client.close()
+    db?.$client.close()
+    await pool?.end()
     if (!opts.dataDir) rmSync(dataDir, { recursive: true, force: true })
   }
   t.teardown(close)
   return {
     url,
     app,
-    db,
+    get db(): Db {
+      if (!db) throw new Error('this test reads SQLite directly: it runs on SQLite only (PARLEY_TEST_DATABASE)')
+      return db
+    },
     config,
     dataDir,
     close,

@@ -230,7 +230,14 @@ export class Replies {
         },
       },
     )
-    if (!recorded) throw Errors.clientIdReused() // unreachable: the unique key was checked above
+    if (!recorded) {
+      // The same clientMessageId committed by a concurrent request between the check above and
+      // this insert (PostgreSQL: transactions run side by side; the insert waited for that one's
+      // commit and stored nothing). Read at this statement, it is visible: answer it as a retry.
+      const other = yield* repos.messages.byClientId(ws, input.clientMessageId)
+      if (other) return this.replay(other, conversationId)
+      throw Errors.clientIdReused()
+    }
     return { message: toMessageDTO(recorded.message), created: true }
   }
 
