@@ -1,8 +1,9 @@
 // `npm run admin -- <command>`: what the operator of the machine can do when nobody can
 // sign in (issue 11: a lost admin password locked the business out). It works on the
-// database in DATA_DIR directly, like `npm run backup`, whether Parley runs or not; a
-// running Parley sees the ended sessions at once (every request reads the sessions
-// table) and closes their streams within seconds (session-revocation.ts).
+// database directly — SQLite in DATA_DIR, like `npm run backup`, or the PostgreSQL server
+// DATABASE_URL names (issue 17) — whether Parley runs or not; a running Parley sees the
+// ended sessions at once (every request reads the sessions table) and closes their
+// streams within seconds (session-revocation.ts).
 //
 //   list-users                              every account: email, name, role, state
 //   reset-password <email>                  prints a single-use link, valid 1 hour
@@ -12,28 +13,27 @@ import { existsSync } from 'node:fs'
 import { text } from 'node:stream/consumers'
 import { ConfigError, loadConfig, loadDotEnv, type Config } from './config.ts'
 import { AppError } from './errors.ts'
-import { openDatabase, type Db } from './store/db.ts'
+import { openDatabase } from './store/db.ts'
+import { openPgPool } from './store/pg/db.ts'
 import { usePrivateUmask } from './store/data-dir.ts'
 import { UsersRepo } from './store/users.ts'
-import { sqliteConn } from './store/conn.ts'
-import { runSync } from './store/unit.ts'
 import { AuthService } from './domain/accounts/auth.ts'
 import { PasswordResets } from './domain/accounts/password-reset.ts'
 import { TwoFactorRepo } from './store/two-factor.ts'
 import { AuditLogRepo } from './store/audit-log.ts'
-import { SqliteRunner } from './store/runner.ts'
+import { PgRunner, SqliteRunner, type UnitRunner } from './store/runner.ts'
 
 const USAGE = `Usage:
   npm run admin -- list-users
   npm run admin -- reset-password <email>                   print a single-use link (valid 1 hour)
   npm run admin -- reset-password <email> --password-stdin  set the password read from standard input
   npm run admin -- disable-2fa <email>                      turn two-factor sign-in off (they set it up again if required)
-Both end the person's sessions. DATA_DIR (or .env) selects the data directory, as for npm start.`
+Both end the person's sessions. DATA_DIR or DATABASE_URL (or .env) selects the database, as for npm start.`
 
 class UsageError extends Error {}
 
-function listUsers(db: Db): void {
-  const rows = runSync(new UsersRepo().all(), sqliteConn(db.$client))
+async function listUsers(units: UnitRunner): Promise<void> {
+  const rows = await units.read(() => new UsersRepo().all())
   if (rows.length === 0) {
     console.log('No users yet: open Parley to create the admin, or set ADMIN_EMAIL and ADMIN_PASSWORD.')
     return
@@ -65,16 +65,15 @@ function stdinPassword(raw: string): string {
   return raw.replace(/\r?\n$/, '')
 }
 
-async function resetPassword(config: Readonly<Config>, db: Db, args: string[]): Promise<void> {
+async function resetPassword(config: Readonly<Config>, units: UnitRunner, args: string[]): Promise<void> {
   const fromStdin = args.includes('--password-stdin')
   const rest = args.filter((a) => a !== '--password-stdin')
   if (rest.length !== 1 || rest[0]!.startsWith('-')) throw new UsageError('reset-password takes one email address')
   const email = rest[0]!.trim().toLowerCase()
-  const user = runSync(new UsersRepo().byEmail(email), sqliteConn(db.$client))
+  const user = await units.read(() => new UsersRepo().byEmail(email))
   if (!user) throw new UsageError(`No user with the email ${email} (npm run admin -- list-users shows them)`)
   if (user.disabledAt !== null) throw new UsageError(`${email} is disabled; a reset would not let them sign in`)
 
-  const units = new SqliteRunner(db.$client)
   const auth = new AuthService({ units }, Date.now)
   const resets = new PasswordResets({ units }, auth, Date.now)
   if (fromStdin) {
@@ -98,14 +97,14 @@ async function resetPassword(config: Readonly<Config>, db: Db, args: string[]): 
 }
 
 /** Issue 16: someone lost their phone and their recovery codes (perhaps the only admin). */
-function disableTwoFactor(db: Db, args: string[]): void {
+async function disableTwoFactor(units: UnitRunner, args: string[]): Promise<void> {
   if (args.length !== 1 || args[0]!.startsWith('-')) throw new UsageError('disable-2fa takes one email address')
   const email = args[0]!.trim().toLowerCase()
-  const user = runSync(new UsersRepo().byEmail(email), sqliteConn(db.$client))
+  const user = await units.read(() => new UsersRepo().byEmail(email))
   if (!user) throw new UsageError(`No user with the email ${email} (npm run admin -- list-users shows them)`)
   const repo = new TwoFactorRepo()
   // Turned off and audited in one transaction; false when it was not on (nothing written).
-  const disabled = new SqliteRunner(db.$client).transactSync(function* () {
+  const disabled = await units.transact(function* () {
     if (!(yield* repo.removeEnabled(user.workspaceId, user.id))) return false
     yield* new AuditLogRepo().insert({
       workspaceId: user.workspaceId,
@@ -140,15 +139,30 @@ async function main(): Promise<void> {
     throw new UsageError(`Unknown command "${command}"`)
   loadDotEnv()
   const config = loadConfig()
+  const { units, close } = openUnits(config)
+  try {
+    if (command === 'list-users') await listUsers(units)
+    else if (command === 'disable-2fa') await disableTwoFactor(units, args)
+    else await resetPassword(config, units, args)
+  } finally {
+    await close()
+  }
+}
+
+/** The database npm start would use: SQLite's file in DATA_DIR, or the PostgreSQL server of DATABASE_URL. */
+function openUnits(config: Readonly<Config>): { units: UnitRunner; close(): Promise<void> } {
+  if (config.database.kind === 'postgres') {
+    const pool = openPgPool(config.database.url, { nodeId: `admin-${config.nodeId}`, max: 2 })
+    return { units: new PgRunner(pool), close: () => pool.end() }
+  }
   // Never create an empty database by mistake (a wrong DATA_DIR): say where we looked.
   if (!existsSync(config.databaseFile)) throw new UsageError(`No Parley database at ${config.databaseFile} (is DATA_DIR right?)`)
   const db = openDatabase(config.databaseFile, { busyTimeoutMs: config.dbBusyTimeoutMs })
-  try {
-    if (command === 'list-users') listUsers(db)
-    else if (command === 'disable-2fa') disableTwoFactor(db, args)
-    else await resetPassword(config, db, args)
-  } finally {
-    db.$client.close()
+  return {
+    units: new SqliteRunner(db.$client),
+    close: async () => {
+      db.$client.close()
+    },
   }
 }
 
