@@ -10,6 +10,7 @@ import { twoChannelServer, otherWorkspaceAdmin } from './helpers/team-fixtures.t
 import { envelope, status, value } from './helpers/wa.ts'
 import { uploadMedia } from './helpers/media-files.ts'
 import { connectSse } from './helpers/sse.ts'
+import { until } from './helpers/emulator.ts'
 
 const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', 'base64')
 interface ExportMessage {
@@ -40,7 +41,10 @@ async function stocked(t: Test) {
   const [ritaX, ritaY] = convsOf(rita) as [number, number]
   const [ottoX] = convsOf(otto) as [number]
 
-  // A picture sent to Rita (its file stays on disk; the send itself fails: no Meta here).
+  // A picture sent to Rita (its file stays on disk). The test server runs in sandbox mode: the
+  // first number's sends go to the emulator in the same process, which accepts the picture and
+  // reports it failed (she is none of its customers) by a status webhook some time later —
+  // before the erasure or after it (see the last test).
   const up = await uploadMedia(s.url, ts.adminToken, PNG, 'image/png', 'receipt-rita.png')
   t.equal(up.status, 201)
   const sent = await api('POST', `/api/conversations/${ritaX}/messages`, {
@@ -81,6 +85,17 @@ async function stocked(t: Test) {
     )
   }
   return { ...ts, ana, db, rita, otto, ritaX, ritaY, ottoX, campaignId, mediaId: up.body.media.id as number }
+}
+
+type SqliteClient = Awaited<ReturnType<typeof stocked>>['db']
+
+/** The tables (search indexes aside) whose rows, as JSON text, contain `needle`. */
+function tablesNaming(db: SqliteClient, needle: string): string[] {
+  const tables = db
+    .prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '%search%' AND name NOT LIKE 'sqlite_%'`)
+    .pluck()
+    .all() as string[]
+  return tables.filter((tb) => JSON.stringify(db.prepare(`SELECT * FROM "${tb}"`).all()).includes(needle))
 }
 
 t.test('export: everything stored of the contact, admins only, audited', async (t) => {
@@ -189,15 +204,7 @@ t.test('erase: nothing of the contact remains; others untouched; streams told; c
 
   // Every text of hers is gone from every table (the whole database, as text).
   for (const needle of ['quixotical', 'Rita Lopez', 'Refund her', RITA, 'receipt-rita']) {
-    const tables = db
-      .prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '%search%' AND name NOT LIKE 'sqlite_%'`)
-      .pluck()
-      .all() as string[]
-    const hits = tables.filter((tb) => {
-      const rows = db.prepare(`SELECT * FROM "${tb}"`).all()
-      return JSON.stringify(rows).includes(needle)
-    })
-    t.same(hits, [], `"${needle}" is in no table`)
+    t.same(tablesNaming(db, needle), [], `"${needle}" is in no table`)
   }
 
   // The event log keeps its ids (cursors stay valid); the scrubbed ones are tombstones.
@@ -229,4 +236,47 @@ t.test('erase: nothing of the contact remains; others untouched; streams told; c
   t.notOk(audit[0]!.includes('Rita'), 'and no content')
   t.equal((await api('POST', `/api/contacts/${rita}/erase`, { confirm: 'Rita Lopez' })).status, 404, 'erased: 404')
   t.equal((await api('GET', `/api/contacts/${rita}/export`)).status, 404)
+})
+
+// Meta goes on reporting on a message it accepted (sent, delivered, read, failed) after the
+// contact was erased. The status finds no message and is kept for when its message appears
+// (it never will): it must not bring her number back. Here the sandbox's emulator holds its
+// webhooks while the erasure runs, which is what a loaded machine did by chance.
+t.test('erase: a status still on its way for her message does not bring her number back', async (t) => {
+  const ts = await twoChannelServer(t)
+  const { s, api } = ts
+  const db = s.db.$client
+  const emulator = s.app.services.sandbox?.emulator
+  if (!emulator) throw new Error('the test server runs in sandbox mode')
+  await ts.customerWrites(RITA, 'Rita Lopez', 'Is my parcel on its way?')
+  const rita = db.prepare('SELECT id FROM contacts WHERE external_id = ?').pluck().get(RITA) as number
+  const conv = db.prepare('SELECT id FROM conversations WHERE contact_id = ?').pluck().get(rita) as number
+
+  emulator.setFaults({ pauseWebhooks: true })
+  const sent = await api('POST', `/api/conversations/${conv}/messages`, { clientMessageId: 'late-1', type: 'text', text: 'It is' })
+  t.equal(sent.status, 202)
+  // Meta accepted it (a wamid) and its failed status waits in the emulator's queue.
+  const wamid = await until(
+    async () => db.prepare(`SELECT provider_message_id FROM messages WHERE direction = 'out'`).pluck().get() as string | null,
+    'the reply named by Meta',
+  )
+  await until(async () => emulator.stats().statusesScheduled === 0 && emulator.stats().webhooksPending > 0, 'the status queued')
+
+  t.equal((await api('POST', `/api/contacts/${rita}/erase`, { confirm: 'Rita Lopez' })).status, 200)
+  const delivered = emulator.stats().webhooksDelivered
+  emulator.setFaults({ pauseWebhooks: false })
+  await until(
+    async () => emulator.stats().webhooksPending === 0 && emulator.stats().webhooksDelivered > delivered,
+    'the status delivered after the erasure',
+  )
+
+  const kept = db.prepare('SELECT status, raw FROM pending_statuses WHERE provider_message_id = ?').all(wamid) as Array<{
+    status: string
+    raw: string
+  }>
+  t.match(kept, [{ status: 'failed' }], 'the status is kept (its message is unknown now)')
+  t.match(JSON.parse(kept[0]!.raw), { errors: [{ code: 131026 }] }, 'with what applying it needs')
+  t.notOk('recipient_id' in JSON.parse(kept[0]!.raw), 'but not whom it was for')
+  t.same(tablesNaming(db, RITA), [], 'her number is in no table')
+  t.equal(db.prepare('SELECT count(*) FROM contacts WHERE external_id = ?').pluck().get(RITA), 0, 'and she is not a contact again')
 })

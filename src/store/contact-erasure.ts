@@ -114,8 +114,15 @@ const SQLITE = erasureSql(false)
 const PG = erasureSql(true)
 
 export class ContactErasureRepo {
-  *contact(workspaceId: number, contactId: number): Q<Record<string, unknown> | undefined> {
-    const row = yield* get<Record<string, unknown>>(CONTACT, [contactId, workspaceId])
+  /**
+   * The contact, or undefined. `forErase`: on PostgreSQL its row is locked (FOR UPDATE) until
+   * the erasure commits, before anything is deleted: a webhook keeping a status that names it
+   * (webhook-leftovers.ts, KEY SHARE on the same row) then either commits first — and the
+   * erasure's later statements see and delete its row — or waits and finds no contact.
+   */
+  *contact(workspaceId: number, contactId: number, forErase = false): Q<Record<string, unknown> | undefined> {
+    const pg = forErase && (yield* dialect()) === 'postgres'
+    const row = yield* get<Record<string, unknown>>(pg ? `${CONTACT} FOR UPDATE` : CONTACT, [contactId, workspaceId])
     if (!row) return undefined
     return { ...row, attributes: parse(row.attributes) }
   }

@@ -75,7 +75,8 @@ export class ContactData {
     batch: Emitter,
   ): Q<{ counts: ErasureCounts; files: string[] }> {
     const { repo, audit } = this.d
-    const contact = yield* repo.contact(workspaceId, contactId)
+    // Locked for the erasure (PostgreSQL): a status kept meanwhile naming it is deleted with it, or kept without its name.
+    const contact = yield* repo.contact(workspaceId, contactId, true)
     if (!contact) throw Errors.notFound('Contact')
     if (!confirmsContact(confirm, contact)) throw Errors.eraseConfirmMismatch()
     const convs = yield* repo.conversationsOf(workspaceId, contactId)
