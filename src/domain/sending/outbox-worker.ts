@@ -66,6 +66,12 @@ export interface WorkerDeps {
   random?: () => number
   /** Told of every attempt's outcome (a counter's increment: it runs on every send). */
   onOutcome?: (o: SendOutcome) => void
+  /**
+   * Issue 17, several processes: whether this process sends for the channel now (its
+   * `channel:<id>` lease, ownership.ts). Asked for each pass's due channels and again right
+   * before each claim. Absent: every channel is this process's (SQLite, one process).
+   */
+  owns?: (channelId: number) => boolean
 }
 
 // Even when idle the worker looks again this often: a safety net for any wake-up missed.
@@ -127,6 +133,22 @@ export class OutboxWorker {
     this.wakeup.soon(0)
   }
 
+  /**
+   * This process now owns the channel (ownership's onGained): another process may have been
+   * sending on it until a moment ago, so its rate window starts full (outbox-rate.ts,
+   * startEmpty) and the first send waits one window; then the worker looks at once. There is
+   * no `lost`: owns() answers false from then on and nothing new is claimed; the rows already
+   * claimed finish here (they hold their outbox lease and are never sent twice).
+   */
+  gained(channelId: number): void {
+    this.deps.limiter.startEmpty(channelId, this.deps.now())
+    this.kick()
+  }
+
+  private owns(channelId: number): boolean {
+    return this.deps.owns ? this.deps.owns(channelId) : true
+  }
+
   /** One pass: claims what is due; returns when to look again (ms), Infinity when nothing waits. */
   private async run(): Promise<number> {
     try {
@@ -140,7 +162,9 @@ export class OutboxWorker {
         yield* outbox.abandonSending(b, now, skip)
         return { due: yield* outbox.dueChannels(now), next: yield* outbox.nextDueAt(now) }
       })
+      // Another process's numbers are left to it (issue 17): their rows are not looked at.
       for (const channelId of due) {
+        if (!this.owns(channelId)) continue
         wake = Math.min(wake, await this.claimFor(channelId, now))
       }
       if (next !== null) wake = Math.min(wake, next)
@@ -161,8 +185,13 @@ export class OutboxWorker {
     if (free <= 0) return limiter.nextPacedAt(channelId, now)
     if (n <= 0) return Infinity // a completion kicks the worker
     const leaseMs = this.leaseMs
+    const owns = (id: number) => this.owns(id)
     const { channel, rows } = await this.transact(function* (b) {
-      return { channel: yield* channels.byId(channelId), rows: yield* outbox.claim(b, channelId, n, leaseMs) }
+      const channel = yield* channels.byId(channelId)
+      // Asked again right before the claim (on PostgreSQL the read above took a round trip):
+      // a number lost meanwhile is claimed by its new owner only.
+      if (!owns(channelId)) return { channel, rows: [] as OutboxRow[] }
+      return { channel, rows: yield* outbox.claim(b, channelId, n, leaseMs) }
     })
     for (const row of rows) {
       limiter.take(channelId, now)
