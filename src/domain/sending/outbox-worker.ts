@@ -165,10 +165,11 @@ export class OutboxWorker {
       // Another process's numbers are left to it (issue 17): their rows are not looked at.
       for (const channelId of due) {
         if (!this.owns(channelId)) continue
-        wake = Math.min(wake, await this.claimFor(channelId, now))
+        wake = Math.min(wake, await this.claimFor(channelId))
       }
       if (next !== null) wake = Math.min(wake, next)
-      return wake === Infinity ? Infinity : wake - now
+      // From the clock now: the pass's transactions took a while (round trips on PostgreSQL).
+      return wake === Infinity ? Infinity : wake - this.deps.now()
     } catch (err) {
       this.deps.log.error({ err }, 'outbox: worker pass failed')
       return 1000
@@ -176,8 +177,11 @@ export class OutboxWorker {
   }
 
   /** Claims what this number may send now; returns when to look again. */
-  private async claimFor(channelId: number, now: number): Promise<number> {
+  private async claimFor(channelId: number): Promise<number> {
     const { limiter, outbox, channels } = this.deps
+    // The limiter reads the clock now, not at the pass's start: on PostgreSQL every step before
+    // took a round trip, and a send recorded earlier than it starts would free its slot early.
+    const now = this.deps.now()
     const busy = this.perChannel.get(channelId) ?? 0
     // Evenly paced, never a burst (outbox-rate.ts).
     const free = limiter.paced(channelId, now)
@@ -193,12 +197,14 @@ export class OutboxWorker {
       if (!owns(channelId)) return { channel, rows: [] as OutboxRow[] }
       return { channel, rows: yield* outbox.claim(b, channelId, n, leaseMs) }
     })
+    // The sends start now, after the claim's commit: that is when they take their slots.
+    const startedAt = this.deps.now()
     for (const row of rows) {
-      limiter.take(channelId, now)
+      limiter.take(channelId, startedAt)
       this.launch(row, channel)
     }
     if (rows.length < n) return Infinity
-    return limiter.paced(channelId, now) > 0 ? now : limiter.nextPacedAt(channelId, now)
+    return limiter.paced(channelId, startedAt) > 0 ? startedAt : limiter.nextPacedAt(channelId, startedAt)
   }
 
   private launch(row: OutboxRow, channel: ChannelRow | undefined): void {
