@@ -233,3 +233,31 @@ t.test('the pacing: one slot apart on schedule; a late wake-up makes up at most 
   now += 1000
   t.equal(l.paced(1, now), 8, 'a long stall is not made up as a burst')
 })
+
+t.test('a number gained from another process (issue 17) starts with a full window: one window of silence, then one by one', async (t) => {
+  const l = new SendRateLimiter(80, () => 0.5)
+  const windowMs = 1000 + WINDOW_MARGIN_MS
+  const spacing = windowMs / 80
+  // Quiet here for long: on its own the number would make up 8 slots at once.
+  const now = 50_000
+  t.equal(l.paced(1, now), 8, 'a quiet number would start with a catch-up')
+  l.startEmpty(1, now)
+  t.equal(l.available(1, now), 0, 'nothing may start at the gain')
+  t.equal(l.paced(1, now + windowMs - 1), 0, 'nor during the window the other process may have used')
+  t.equal(l.nextPacedAt(1, now), now + windowMs, 'the first send one window after the gain')
+  let at = now + windowMs
+  for (let i = 0; i < 5; i++) {
+    t.equal(l.paced(1, at), 1, 'then one send at a time, no catch-up burst')
+    l.take(1, at)
+    const next = l.nextPacedAt(1, at)
+    t.ok(Math.abs(next - at - spacing) < 1e-9, 'one slot apart')
+    at = next
+  }
+  // A throttle pause and a widened margin outlive the gain (they describe Meta's view of the number).
+  l.throttled(2, now, now)
+  const paused = l.pausedUntil(2)
+  const margin = l.margin(2, now)
+  l.startEmpty(2, now)
+  t.equal(l.pausedUntil(2), paused, 'the pause is kept')
+  t.equal(l.margin(2, now), margin, 'the margin is kept')
+})

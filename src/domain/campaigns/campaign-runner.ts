@@ -19,6 +19,13 @@
 // `units` and `unitLog`; its timers, the token bucket and the outbox handoff are as before.
 // The message and outbox row of a claim are written in the claim's own unit by the inbox
 // writer and the outbox, on either database.
+//
+// Several processes (issue 17): each campaign is advanced by one process at a time, the owner
+// of its `campaign:<id>` lease (`owns`, ownership.ts). The runner keeps no progress of its
+// own: each recipient's claim commits its step (pending → queued) in the same transaction as
+// its message and outbox row, so a new owner reads where the previous one stopped, and the
+// claim's conditional UPDATE keeps a recipient from being taken twice even while two
+// processes briefly overlap.
 import type { FastifyBaseLogger } from 'fastify'
 import type { Emitter, UnitLog } from '../../events/event-log.ts'
 import type { CampaignParams, CampaignRef } from '../../events/types.ts'
@@ -85,6 +92,12 @@ export interface RunnerDeps {
   now: () => number
   log: FastifyBaseLogger
   options: RunnerOptions
+  /**
+   * Whether this process advances the campaign now (start when due, health, claims). Asked
+   * for every campaign of a pass and again right before each claim. Absent: every campaign
+   * is this process's (SQLite, one process).
+   */
+  owns?: (campaignId: number) => boolean
 }
 
 interface Claim {
@@ -122,6 +135,20 @@ export class CampaignRunner {
     this.wakeup.soon(0)
   }
 
+  /**
+   * This process now owns the campaign (ownership's onGained): look at once. Nothing to
+   * restore, the database holds where the previous owner stopped; only the in-memory waits
+   * are forgotten so that they are judged afresh here.
+   */
+  gained(campaignId: number): void {
+    this.healthAt.delete(campaignId)
+    this.kick()
+  }
+
+  private owns(campaignId: number): boolean {
+    return this.d.owns ? this.d.owns(campaignId) : true
+  }
+
   /** One guarded pass; returns when to look again (ms). */
   private async pass(): Promise<number> {
     try {
@@ -137,14 +164,18 @@ export class CampaignRunner {
     const now = this.d.now()
     const { campaigns } = this.d.repos
     const { units } = this.d
-    for (const id of await units.read(() => campaigns.dueScheduled(now))) await this.d.campaigns.startScheduled(id)
+    for (const id of await units.read(() => campaigns.dueScheduled(now))) {
+      if (this.owns(id)) await this.d.campaigns.startScheduled(id)
+    }
     // Health first: a campaign that must pause (190, an error flood) gets nothing more.
     for (const r of await units.read(() => campaigns.running())) {
+      if (!this.owns(r.id)) continue
       if (now - (this.healthAt.get(r.id) ?? 0) < HEALTH_EVERY_MS) continue
       this.healthAt.set(r.id, now)
       await this.checkHealth(r.id)
     }
-    const running = await units.read(() => campaigns.running())
+    // Another process's campaigns are left to it.
+    const running = (await units.read(() => campaigns.running())).filter((r) => this.owns(r.id))
     if (running.length === 0) return this.nextScheduledIn(now)
     const byChannel = new Map<number, number[]>()
     for (const r of running) {
@@ -160,8 +191,12 @@ export class CampaignRunner {
 
   private async nextScheduledIn(now: number): Promise<number> {
     const at = await this.d.units.read(() => this.d.repos.campaigns.nextScheduledAt())
+    if (at === null) return Infinity
+    // Due and still scheduled: another process owns it (issue 17) and is about to start it;
+    // look again shortly rather than at once, over and over.
+    if (at <= now) return TICK_MS
     // Timers are capped: a campaign scheduled for next week is looked at again hourly.
-    return at === null ? Infinity : Math.min(3600_000, Math.max(0, at - now))
+    return Math.min(3600_000, at - now)
   }
 
   /** Tops up this number's backlog from its running campaigns, round robin. */
@@ -181,6 +216,7 @@ export class CampaignRunner {
     const share = Math.max(1, Math.ceil(room / campaignIds.length))
     for (const id of campaignIds) {
       if (room <= 0) break
+      if (!this.owns(id)) continue
       const c = await this.d.units.read(() => this.d.campaigns.rowUnit(id))
       if (!c || c.status !== 'running') continue
       const n = await this.materialize(c, channel, Math.min(share, room))
@@ -245,6 +281,8 @@ export class CampaignRunner {
     }
     if (claims.length === 0) return 0
     const ref: CampaignRef = { id: c.id, name: c.name }
+    // Right before the claim: the values took a while to build (Meta's template list).
+    if (!this.owns(c.id)) return 0
     const queued = await this.d.unitLog.transact((batch) => this.claimUnit(c, channel, claims, ref, batch))
     if (queued > 0) this.d.sending.kickOutbox()
     await this.note(c.id, null)

@@ -11,6 +11,32 @@
 //   progress is committed there); the fence is higher than any earlier owner's.
 // This module knows nothing else of the app; the lead wires it into sending and campaigns.
 
+/** The name of a phone number's or a Messenger page's work (the outbox sends per channel). */
+export function channelName(channelId: number): string {
+  return `channel:${channelId}`
+}
+
+/** The name of a campaign's work (the campaign runner). */
+export function campaignName(campaignId: number): string {
+  return `campaign:${campaignId}`
+}
+
+/** What an owned name is about; undefined for any other name (heartbeats, a typo). */
+export function parseOwnedName(name: string): { kind: 'channel' | 'campaign'; id: number } | undefined {
+  const m = /^(channel|campaign):([1-9][0-9]*)$/.exec(name)
+  if (!m) return undefined
+  const id = Number(m[2])
+  return Number.isSafeInteger(id) ? { kind: m[1] as 'channel' | 'campaign', id } : undefined
+}
+
+/**
+ * `owns(id)` for one kind of name, as the outbox worker and the campaign runner take it
+ * (e.g. `owns: ownsOf(ownership, channelName)`).
+ */
+export function ownsOf(ownership: Pick<Ownership, 'owns'>, nameOf: (id: number) => string): (id: number) => boolean {
+  return (id) => ownership.owns(nameOf(id))
+}
+
 /** Why a name stopped being owned. */
 export type LossReason =
   /** The lease could not be renewed (it is not ours with that fence any more). */

@@ -180,6 +180,20 @@ export class SendRateLimiter {
     s.nextSlot = Math.max(s.nextSlot, now - spacing * (CATCH_UP_SLOTS - 1)) + spacing
   }
 
+  /**
+   * This process just became the number's sender (issue 17: work ownership moved it here from
+   * another process). That process's sends of the last window are unknown here, so the window
+   * is taken as full from `now`: the first send starts one window later, then evenly paced
+   * (no catch-up burst). Whatever the other process started before `now` then shares no
+   * window with this one's sends, and Meta's per-second rate holds across the move. The cost
+   * is one window (about a second) of silence per move. The margin and any pause are kept.
+   */
+  startEmpty(channelId: number, now: number): void {
+    const s = this.state(channelId, now)
+    s.starts = Array.from({ length: this.perSecond }, () => now)
+    s.nextSlot = Math.max(s.nextSlot, now + this.windowMs(s))
+  }
+
   /** How many sends may start now, evenly paced (the window's bound applies too). */
   paced(channelId: number, now: number): number {
     const free = this.available(channelId, now)

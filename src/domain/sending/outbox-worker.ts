@@ -66,6 +66,12 @@ export interface WorkerDeps {
   random?: () => number
   /** Told of every attempt's outcome (a counter's increment: it runs on every send). */
   onOutcome?: (o: SendOutcome) => void
+  /**
+   * Issue 17, several processes: whether this process sends for the channel now (its
+   * `channel:<id>` lease, ownership.ts). Asked for each pass's due channels and again right
+   * before each claim. Absent: every channel is this process's (SQLite, one process).
+   */
+  owns?: (channelId: number) => boolean
 }
 
 // Even when idle the worker looks again this often: a safety net for any wake-up missed.
@@ -127,6 +133,22 @@ export class OutboxWorker {
     this.wakeup.soon(0)
   }
 
+  /**
+   * This process now owns the channel (ownership's onGained): another process may have been
+   * sending on it until a moment ago, so its rate window starts full (outbox-rate.ts,
+   * startEmpty) and the first send waits one window; then the worker looks at once. There is
+   * no `lost`: owns() answers false from then on and nothing new is claimed; the rows already
+   * claimed finish here (they hold their outbox lease and are never sent twice).
+   */
+  gained(channelId: number): void {
+    this.deps.limiter.startEmpty(channelId, this.deps.now())
+    this.kick()
+  }
+
+  private owns(channelId: number): boolean {
+    return this.deps.owns ? this.deps.owns(channelId) : true
+  }
+
   /** One pass: claims what is due; returns when to look again (ms), Infinity when nothing waits. */
   private async run(): Promise<number> {
     try {
@@ -140,11 +162,14 @@ export class OutboxWorker {
         yield* outbox.abandonSending(b, now, skip)
         return { due: yield* outbox.dueChannels(now), next: yield* outbox.nextDueAt(now) }
       })
+      // Another process's numbers are left to it (issue 17): their rows are not looked at.
       for (const channelId of due) {
-        wake = Math.min(wake, await this.claimFor(channelId, now))
+        if (!this.owns(channelId)) continue
+        wake = Math.min(wake, await this.claimFor(channelId))
       }
       if (next !== null) wake = Math.min(wake, next)
-      return wake === Infinity ? Infinity : wake - now
+      // From the clock now: the pass's transactions took a while (round trips on PostgreSQL).
+      return wake === Infinity ? Infinity : wake - this.deps.now()
     } catch (err) {
       this.deps.log.error({ err }, 'outbox: worker pass failed')
       return 1000
@@ -152,8 +177,11 @@ export class OutboxWorker {
   }
 
   /** Claims what this number may send now; returns when to look again. */
-  private async claimFor(channelId: number, now: number): Promise<number> {
+  private async claimFor(channelId: number): Promise<number> {
     const { limiter, outbox, channels } = this.deps
+    // The limiter reads the clock now, not at the pass's start: on PostgreSQL every step before
+    // took a round trip, and a send recorded earlier than it starts would free its slot early.
+    const now = this.deps.now()
     const busy = this.perChannel.get(channelId) ?? 0
     // Evenly paced, never a burst (outbox-rate.ts).
     const free = limiter.paced(channelId, now)
@@ -161,15 +189,22 @@ export class OutboxWorker {
     if (free <= 0) return limiter.nextPacedAt(channelId, now)
     if (n <= 0) return Infinity // a completion kicks the worker
     const leaseMs = this.leaseMs
+    const owns = (id: number) => this.owns(id)
     const { channel, rows } = await this.transact(function* (b) {
-      return { channel: yield* channels.byId(channelId), rows: yield* outbox.claim(b, channelId, n, leaseMs) }
+      const channel = yield* channels.byId(channelId)
+      // Asked again right before the claim (on PostgreSQL the read above took a round trip):
+      // a number lost meanwhile is claimed by its new owner only.
+      if (!owns(channelId)) return { channel, rows: [] as OutboxRow[] }
+      return { channel, rows: yield* outbox.claim(b, channelId, n, leaseMs) }
     })
+    // The sends start now, after the claim's commit: that is when they take their slots.
+    const startedAt = this.deps.now()
     for (const row of rows) {
-      limiter.take(channelId, now)
+      limiter.take(channelId, startedAt)
       this.launch(row, channel)
     }
     if (rows.length < n) return Infinity
-    return limiter.paced(channelId, now) > 0 ? now : limiter.nextPacedAt(channelId, now)
+    return limiter.paced(channelId, startedAt) > 0 ? startedAt : limiter.nextPacedAt(channelId, startedAt)
   }
 
   private launch(row: OutboxRow, channel: ChannelRow | undefined): void {
