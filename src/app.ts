@@ -2,10 +2,13 @@
 // contents: error handling → security headers → auth → webhooks → stream → REST.
 import { existsSync } from 'node:fs'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import type pg from 'pg'
 import helmet from '@fastify/helmet'
 import type { Config } from './config.ts'
 import type { Db } from './store/db.ts'
-import { EventLog, systemClock, type Clock } from './events/event-log.ts'
+import { EventLog, systemClock, type Clock, type UnitLog } from './events/event-log.ts'
+import { PgEventLog } from './events/pg-event-log.ts'
+import { type EphemeralSignal, PgEphemeralRelay } from './events/pg-ephemeral.ts'
 import { StreamHub } from './events/stream-hub.ts'
 import { InboxStore } from './store/inbox-store.ts'
 import { InboxWriter } from './domain/inbox/writer.ts'
@@ -68,11 +71,11 @@ import { Reports } from './domain/reports/reports.ts'
 import { ReportsRepo } from './store/reports.ts'
 import { InlineFacts, ThreadFacts } from './domain/reports/report-threads.ts'
 import { AuditLogRepo } from './store/audit-log.ts'
-import { SqliteRunner } from './store/runner.ts'
+import { PgRunner, SqliteRunner, type UnitRunner } from './store/runner.ts'
 import { AuditLog } from './domain/audit/audit-log.ts'
 import { SecretBox } from './store/secret-box.ts'
 import { bindSecretBox } from './store/sealed-columns.ts'
-import { sealSecretsAtRest } from './domain/secrets/at-rest.ts'
+import { sealSecretsAtRest, sealSecretsAtRestOn } from './domain/secrets/at-rest.ts'
 import { BackupSchedule } from './domain/backup/schedule.ts'
 import { LAST_BACKUP_META } from './store/backup-db.ts'
 import { readMeta, writeMeta } from './store/db.ts'
@@ -103,7 +106,13 @@ import { webhookEndpointRoutes } from './http/webhook-endpoints.ts'
 
 export interface AppDeps {
   config: Readonly<Config>
-  db: Db
+  /** SQLite, the default: the open, migrated database of this one process. */
+  db?: Db
+  /**
+   * PostgreSQL (issue 17), shared by several processes: the pool (opened and migrated by the
+   * caller) and the server's URL, for the listening connections the pool cannot hold.
+   */
+  pg?: { pool: pg.Pool; url: string }
   clock?: Clock
   logger?: FastifyServerOptions['logger']
 }
@@ -131,6 +140,7 @@ export const loggerOptions = (level: string) => ({
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { config, db } = deps
   const clock = deps.clock ?? systemClock
+  if ((db === undefined) === (deps.pg === undefined)) throw new Error('buildApp: give either db (SQLite) or pg (PostgreSQL)')
   const app = Fastify({
     logger: deps.logger ?? loggerOptions(config.logLevel),
     // One line per answered request, at a level by what it is (request-log.ts).
@@ -140,8 +150,24 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     trustProxy: config.trustProxy,
   })
 
-  const events = new EventLog(db, clock)
-  const searchIndex = new SearchIndexWriter(db.$client)
+  // The database (issue 17). SQLite: one process, the log's commits feed its streams at once.
+  // PostgreSQL: every process tails the shared log and feeds its streams from it, its own
+  // commits included (pg-event-log.ts); the listening connections run beside the pool.
+  const pgLog = deps.pg
+    ? new PgEventLog(deps.pg.pool, {
+        url: deps.pg.url,
+        nodeId: config.nodeId,
+        pollMs: config.pgPollMs,
+        clock,
+        onError: (err, what) => app.log.error({ err }, `event log: ${what} failed`),
+      })
+    : undefined
+  const events: EventLog | PgEventLog = db ? new EventLog(db, clock) : pgLog!
+  const units: UnitRunner = db ? new SqliteRunner(db.$client) : new PgRunner(deps.pg!.pool)
+  const unitLog: UnitLog = events instanceof EventLog ? events.unitLog() : events
+  // SQLite indexes a transaction's messages for search last in it; PostgreSQL's triggers do it at once.
+  const searchIndex = db ? new SearchIndexWriter(db.$client) : undefined
+  await pgLog?.start()
   const hub = new StreamHub(events, {
     heartbeatMs: config.sseHeartbeatSeconds * 1000,
     pingMs: config.ssePingSeconds * 1000,
@@ -149,25 +175,39 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     drainTimeoutMs: config.sseDrainTimeoutMs,
     maxStreamsPerSession: config.sseMaxStreamsPerSession,
   })
+  // Viewing and typing (issue 14): to this process's streams; on PostgreSQL through the relay,
+  // which hands each frame to every process's streams (its own at once).
+  const presenceFrame = ({ workspaceId, channelId, frame }: EphemeralSignal) =>
+    hub.publishEphemeral(workspaceId, 'presence', frame, { channelId }, `${frame.conversationId}:${frame.user.id}`)
+  const relay = deps.pg
+    ? new PgEphemeralRelay({
+        url: deps.pg.url,
+        pool: deps.pg.pool,
+        nodeId: config.nodeId,
+        deliver: presenceFrame,
+        onError: (err, what) => app.log.error({ err }, `presence relay: ${what} failed`),
+      })
+    : undefined
   // Issue 16: secrets at rest. The key is checked and clear secrets sealed before anything
   // reads a channel; every repository that stores secrets seals with this box.
   const secrets = new SecretBox(SecretBox.keyFrom(config.secretKey)!)
-  bindSecretBox(db, secrets)
-  sealSecretsAtRest(db, secrets)
-  // The accounts' units run on this runner (issue 17); the start-up state through it too.
-  const accountUnits = new SqliteRunner(db.$client)
-  const auth = new AuthService({ units: accountUnits, unitLog: events.unitLog() }, clock.now)
-  const { workspaceId } = await bootstrap(config, { units: accountUnits, channels: new ChannelsRepo(secrets) }, auth)
+  if (db) {
+    bindSecretBox(db, secrets)
+    sealSecretsAtRest(db, secrets)
+  } else await sealSecretsAtRestOn(units, secrets)
+  const auth = new AuthService({ units, unitLog }, clock.now)
+  const { workspaceId } = await bootstrap(config, { units, channels: new ChannelsRepo(secrets) }, auth)
   // Sandbox mode: the Meta emulator in this process, built first so the Graph client knows it.
-  const sandbox = config.sandbox.enabled ? createSandbox(config, db, workspaceId, secrets) : undefined
-  const store = new InboxStore(db)
+  // Not on PostgreSQL: an emulator inside one of several processes would answer only there.
+  const sandbox = config.sandbox.enabled && db ? createSandbox(config, db, workspaceId, secrets) : undefined
+  const store = new InboxStore(secrets, db)
   const effects = new SideEffects()
   const writer = new InboxWriter(store, clock.now, effects)
   const members = new ChannelMembersRepo()
   // Issue 16: counters on the hot paths (webhooks, commits, sends), everything else read when asked.
   const health = createHealth({
     config,
-    db,
+    isChannel: (kind, externalId) => channels.isChannel(kind, externalId),
     now: clock.now,
     openStreams: () => hub.size,
     pausedUntil: (channelId) => sending.limiter.status(channelId, clock.now()).pausedUntil,
@@ -176,8 +216,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   })
   const sending = createSending({
     config,
-    db,
-    events,
+    units,
+    unitLog,
+    epoch: () => events.epoch,
     store,
     writer,
     now: clock.now,
@@ -186,12 +227,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     onSendOutcome: health.tracker.sendOutcome,
   })
   // Webhook secrets and auto-assign flags from a snapshot, reloaded on every committed
-  // `channel.changed` (issue 17: on PostgreSQL, every process's published events).
+  // `channel.changed`: this process's at its commit, and on PostgreSQL every other
+  // process's too, when the tailer publishes it (the snapshot is read once more for our own).
   const channels = new ChannelDirectory({
     repo: new ChannelsRepo(secrets),
     config,
-    units: new SqliteRunner(db.$client),
-    changes: (listener) => events.onCommitted(listener),
+    units,
+    changes: (listener) => {
+      events.onCommitted(listener)
+      pgLog?.onPublished(listener)
+    },
     onError: (err) => app.log.error({ err }, 'channel directory reload failed; the previous snapshot answers'),
   })
   await channels.load()
@@ -200,7 +245,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     offlineAfterMs: config.presenceOfflineAfterSeconds * 1000,
     memory: {
       repo: new PresenceRepo(),
-      runner: new SqliteRunner(db.$client),
+      runner: units,
       onError: (err) => app.log.error({ err }, 'presence mark failed'),
     },
     now: clock.now,
@@ -208,9 +253,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   })
   const settingsRepo = new WorkspaceSettingsRepo()
   const reportsRepo = new ReportsRepo()
-  const reportUnits = new SqliteRunner(db.$client)
+  const reportUnits = units
+  // Worker threads read SQLite's file beside the server; PostgreSQL is a server already.
   const reportFacts =
-    config.reportThreads > 0 && existsSync(config.databaseFile)
+    db && config.reportThreads > 0 && existsSync(config.databaseFile)
       ? new ThreadFacts({ file: config.databaseFile, busyTimeoutMs: config.dbBusyTimeoutMs, threads: config.reportThreads })
       : new InlineFacts(reportsRepo, reportUnits)
   const audit = new AuditLog({ repo: new AuditLogRepo(), now: clock.now })
@@ -218,8 +264,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // A token's requests and streams run as session `token:<id>` (issue 16), read in the session's own read.
   auth.resolveSessionsWith(TOKEN_SESSION_PREFIX, (id) => apiTokens.sessionByIdUnit(id, config.sessionTtlSeconds * 1000))
   // Issue 16: scheduled online backups into DATA_DIR/backups (off with BACKUP_INTERVAL_HOURS=0).
+  // SQLite's file copied online; a PostgreSQL server is backed up with its own tools (README).
   const backups =
-    config.backup.intervalHours > 0
+    db && config.backup.intervalHours > 0
       ? new BackupSchedule({
           dataDir: config.dataDir,
           mediaDir: config.mediaDir,
@@ -238,8 +285,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       : undefined
   const services: Services = {
     config,
-    units: new SqliteRunner(db.$client),
-    unitLog: events.unitLog(),
+    units,
+    unitLog,
     db,
     clock,
     events,
@@ -254,8 +301,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     channelChecks: new ChannelChecks({
       channels,
       providers: sending.providers,
-      units: new SqliteRunner(db.$client),
-      unitLog: events.unitLog(),
+      units,
+      unitLog,
       now: clock.now,
       log: app.log,
       retryBaseMs: config.channelCheck.retryBaseMs,
@@ -267,16 +314,26 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     }),
     sending,
     sandbox,
-    campaigns: createCampaigns({ config, db, events, store, writer, sending, now: clock.now, log: app.log }),
-    accounts: createAccounts({ config, db, events, auth, members, conversations: store.conversations, now: clock.now, log: app.log }),
+    campaigns: createCampaigns({ config, units, unitLog, store, writer, sending, now: clock.now, log: app.log }),
+    accounts: createAccounts({
+      config,
+      units,
+      unitLog,
+      secrets,
+      auth,
+      members,
+      conversations: store.conversations,
+      now: clock.now,
+      log: app.log,
+    }),
     settings: settingsRepo,
     presence,
     // Issue 14: viewing and typing, fanned out as `presence` frames without an id (never in the log).
     conversationPresence: new ConversationPresence({
       now: clock.now,
       // Keyed by conversation and person: an unsent older state of theirs there is replaced.
-      publish: (ws, channelId, frame) =>
-        hub.publishEphemeral(ws, 'presence', frame, { channelId }, `${frame.conversationId}:${frame.user.id}`),
+      publish: (workspaceId, channelId, frame) =>
+        relay ? relay.publish({ workspaceId, channelId, frame }) : presenceFrame({ workspaceId, channelId, frame }),
     }),
     assignment: new Assignment({
       repo: new AssignmentRepo(),
@@ -291,8 +348,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       repo: new SnoozeRepo(),
       store,
       writer,
-      unitLog: events.unitLog(),
-      units: new SqliteRunner(db.$client),
+      unitLog,
+      units,
       *timeZoneOf(ws) {
         return (yield* settingsRepo.get(ws))?.timezone
       },
@@ -300,7 +357,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       onError: (err) => app.log.error({ err }, 'snooze wake-up failed'),
     }),
     canned: new CannedReplies({ repo: new CannedRepliesRepo(), now: clock.now }),
-    notes: new Notes({ store, writer, unitLog: events.unitLog(), mentions: new MentionsRepo(), now: clock.now }),
+    notes: new Notes({ store, writer, unitLog, mentions: new MentionsRepo(), now: clock.now }),
     // Issue 15: the figures read facts the database keeps at write time (migration report_triggers).
     reports: new Reports({
       repo: reportsRepo,
@@ -314,7 +371,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     apiTokens,
     contactData: new ContactData({
       repo: new ContactErasureRepo(),
-      unitLog: events.unitLog(),
+      unitLog,
       audit,
       mediaDir: config.mediaDir,
       now: clock.now,
@@ -328,7 +385,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     health,
     backups,
     twoFactor: new TwoFactor({ repo: new TwoFactorRepo(), secrets, now: clock.now, issuer: 'Parley' }),
-    webhooks: createWebhooks({ config, units: new SqliteRunner(db.$client), events, secrets, audit, clock, log: app.log }),
+    webhooks: createWebhooks({ config, units, events, secrets, audit, clock, log: app.log }),
   }
   const { campaigns, assignment } = services
   const autoReplies = new AutoReplies({ settings: services.settings, store, writer, outbox: sending.outbox, now: clock.now })
@@ -357,13 +414,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // set to online, presence's first stream) and assignment.unassignAllOf (deactivation).
     .onCustomerWrote((e) => assignment.customerWroteUnit(e))
   // Last inside every writing transaction, once per commit:
-  events.onBeforeCommit(() => searchIndex.flush()) // the messages stored in it join the search index (issue 15)
-  // After the commit, with the typed events it published, in registration order:
-  events.onCommitted((committed) => hub.publish(committed)) // every stream of the workspace
+  if (events instanceof EventLog && searchIndex) events.onBeforeCommit(() => searchIndex.flush()) // the messages stored in it join the search index (issue 15)
+  // After this process's commit, with the typed events it published, in registration order:
+  if (events instanceof EventLog) events.onCommitted((committed) => hub.publish(committed)) // every stream of the workspace
   events.onCommitted(campaigns.analytics.observe) // campaign counters; a claimed campaign message wakes the runner
   events.onCommitted(campaigns.metaOptOut.observe) // a send Meta refused with 131050 opts its contact out
   events.onCommitted((committed) => AutoReplies.queuedAny(committed) && sending.worker.kick()) // an automatic reply is sent now
-  events.onCommitted(services.webhooks.observe) // outgoing webhooks: the endpoints that want these events wake
+  if (events instanceof EventLog) events.onCommitted(services.webhooks.observe) // outgoing webhooks: the endpoints that want these events wake
+  // PostgreSQL (issue 17): every process's committed events, in id order, as this process's tailer reads them:
+  pgLog?.onPublished((published) => hub.publish(published)) // every stream of the workspace on this process
+  pgLog?.onPublished(services.webhooks.observe) // outgoing webhooks: each endpoint's worker, whichever process claims it
+  // A message queued on another process may be for a number this one sends on: look now, not at the safety tick.
+  pgLog?.onPublished((published) => published.some((e) => e.type === 'message.created') && sending.worker.kick())
 
   // ---- The team: what follows when people change (issue 13) ----
   // Who is online: a person's first stream opening, their last one closing (offline after the grace).
@@ -413,6 +475,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   })
 
   app.decorate('services', services)
+  if (config.sandbox.enabled && !db) {
+    app.log.warn(
+      'WHATSAPP_ACCESS_TOKEN and WHATSAPP_PHONE_NUMBER_ID are not set, and the sandbox runs on SQLite only: ' +
+        'connect a number or Page in Settings → Channels.',
+    )
+  }
   if (sandbox) {
     app.log.warn(
       'SANDBOX MODE: WHATSAPP_ACCESS_TOKEN and WHATSAPP_PHONE_NUMBER_ID are not set, so nothing reaches Meta. ' +
@@ -474,6 +542,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(webRoutes)
 
   const prune = () => {
+    if (!(events instanceof EventLog)) return // not yet on PostgreSQL: its events are kept (README)
     try {
       events.prune(clock.now() - config.eventRetentionDays * 86400_000)
     } catch (err) {
@@ -482,6 +551,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   }
   let pruneTimer: NodeJS.Timeout | undefined
   app.addHook('onReady', async () => {
+    await relay?.start()
     await presence.start()
     hub.start()
     services.sending.start()
@@ -520,7 +590,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     hub.stop()
     await services.presence.stop()
     services.conversationPresence.stop()
+    await relay?.stop()
     await reportFacts.close()
+    await pgLog?.stop()
   })
   return app
 }

@@ -13,6 +13,9 @@ export const DEFAULTS = {
   // when nothing woke it (its own commits and NOTIFY hints usually do first). Centrifugo's
   // PostgreSQL consumer polls every 300 ms; the issue asks for at most 500.
   PG_POLL_MS: 250,
+  // Connections each process keeps to PostgreSQL (plus two listening ones). Three processes at
+  // the default stay far below the server's default max_connections of 100.
+  PG_POOL_SIZE: 10,
   // Meta's production Graph base URL; the sandbox and tests point this at the emulator.
   GRAPH_API_URL: 'https://graph.facebook.com/v23.0',
   // Short-lived sessions: a stolen token is useful for a working day at most.
@@ -162,6 +165,8 @@ export interface Config {
   nodeId: string
   /** PostgreSQL: the event log read when nothing woke the process sooner (PG_POLL_MS). */
   pgPollMs: number
+  /** PostgreSQL: connections in this process's pool (PG_POOL_SIZE). */
+  pgPoolSize: number
   metaAppSecret: string
   metaAppSecretGenerated: boolean
   metaVerifyToken: string
@@ -492,6 +497,15 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
 
   mkdirSync(dataDir, { recursive: true })
   const appSecretFromEnv = str(env, 'META_APP_SECRET')
+  const database = databaseOf(env)
+  // Several processes on PostgreSQL must share these: a secret one process generated into its
+  // own DATA_DIR would sign sessions, open sealed tokens or verify webhooks in that one only.
+  if (database.kind === 'postgres') {
+    for (const name of ['JWT_SECRET', 'PARLEY_SECRET_KEY', 'META_APP_SECRET', 'META_VERIFY_TOKEN']) {
+      if (str(env, name) === undefined)
+        throw new ConfigError(name, 'must be set with a postgres:// DATABASE_URL: every process needs the same value')
+    }
+  }
   return Object.freeze({
     port,
     host: str(env, 'HOST') ?? DEFAULTS.HOST,
@@ -499,9 +513,10 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     dataDir,
     mediaDir: path.resolve(str(env, 'MEDIA_DIR') ?? path.join(dataDir, 'media')),
     databaseFile: sqliteFileOf(env, dataDir),
-    database: databaseOf(env),
+    database,
     nodeId: str(env, 'PARLEY_NODE_ID') ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
     pgPollMs: int(env, 'PG_POLL_MS', DEFAULTS.PG_POLL_MS, 20, 500),
+    pgPoolSize: int(env, 'PG_POOL_SIZE', DEFAULTS.PG_POOL_SIZE, 2, 1000),
     metaAppSecret: appSecretFromEnv ?? persistedSecret(dataDir, 'meta-app-secret'),
     metaAppSecretGenerated: appSecretFromEnv === undefined,
     metaVerifyToken: str(env, 'META_VERIFY_TOKEN') ?? persistedSecret(dataDir, 'meta-verify-token'),

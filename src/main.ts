@@ -1,7 +1,9 @@
 // Process entry: config → database + migrations → app → listen → graceful close.
+import { mkdirSync } from 'node:fs'
 import path from 'node:path'
 import { type Config, ConfigError, loadConfig, loadDotEnv } from './config.ts'
 import { openDatabase } from './store/db.ts'
+import { migratePg, openPgPool } from './store/pg/db.ts'
 import { makePrivate, usePrivateUmask } from './store/data-dir.ts'
 import { buildApp } from './app.ts'
 import { acquireDataDirLock, DataDirLockedError, type DataDirLock } from './domain/backup/data-dir-lock.ts'
@@ -21,14 +23,7 @@ async function main(): Promise<void> {
     }
     throw err
   }
-  // Issue 17 is being built: the PostgreSQL schema, migrations and event log are in place,
-  // the stores of the rest of the app are not yet. Say so rather than start half a Parley.
-  if (config.database.kind === 'postgres') {
-    console.error(
-      'DATABASE_URL names a PostgreSQL server: this version of Parley runs on SQLite only (PostgreSQL with several processes is being built). Unset DATABASE_URL to use SQLite in DATA_DIR.',
-    )
-    process.exit(1)
-  }
+  if (config.database.kind === 'postgres') return runOnPostgres(config, config.database.url)
   // One Parley per DATA_DIR (issue 16/17): a second one, or a restore, would corrupt it.
   let lock: DataDirLock
   try {
@@ -66,24 +61,66 @@ async function main(): Promise<void> {
     app.log.warn(`META_APP_SECRET is not set: webhooks are verified with the generated secret in ${config.dataDir}/meta-app-secret`)
   }
 
+  const running = app
+  listenUntilSignal(running, async () => {
+    await running.close()
+    db.$client.close()
+  })
+
+  await app.listen({ port: config.port, host: config.host })
+  app.log.info(`Parley is listening on http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${config.port}`)
+}
+
+/**
+ * Issue 17: one of several processes on one PostgreSQL database. No lock on DATA_DIR (MEDIA_DIR
+ * is shared by design); the migrations run under an advisory lock, so processes starting
+ * together migrate once.
+ */
+async function runOnPostgres(config: Config, url: string): Promise<void> {
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 })
+  await migratePg(url, config.nodeId)
+  let app: Awaited<ReturnType<typeof buildApp>> | undefined
+  const pool = openPgPool(url, {
+    nodeId: config.nodeId,
+    max: config.pgPoolSize,
+    onIdleError: (err) => app?.log.warn({ err }, 'PostgreSQL ended an idle connection; the next query opens another'),
+  })
+  try {
+    app = await buildApp({ config, pg: { pool, url } })
+  } catch (err) {
+    if (err instanceof SecretKeyMismatchError) {
+      console.error(err.message)
+      process.exit(1)
+    }
+    throw err
+  }
+  const running = app
+  listenUntilSignal(running, async () => {
+    await running.close()
+    await pool.end()
+  })
+  await running.listen({ port: config.port, host: config.host })
+  running.log.info(
+    { nodeId: config.nodeId },
+    `Parley (PostgreSQL) is listening on http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${config.port}`,
+  )
+}
+
+/** SIGINT/SIGTERM: stop taking work, let in-flight requests finish, then close the database. */
+function listenUntilSignal(app: Awaited<ReturnType<typeof buildApp>>, close: () => Promise<void>): void {
   let closing = false
   const shutdown = async (signal: string) => {
     if (closing) return
     closing = true
     app.log.info({ signal }, 'shutting down')
-    // Stop taking work, let in-flight requests finish, then close the database.
     const force = setTimeout(() => process.exit(1), 10_000)
     force.unref()
-    await app.close()
-    db.$client.close()
+    await close()
     app.log.info('stopped')
     process.exit(0)
   }
   process.on('SIGINT', () => void shutdown('SIGINT'))
   process.on('SIGTERM', () => void shutdown('SIGTERM'))
-
-  await app.listen({ port: config.port, host: config.host })
-  app.log.info(`Parley is listening on http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${config.port}`)
 }
 
 main().catch((err) => {

@@ -3,6 +3,7 @@
 import type { Config } from './config.ts'
 import type { Db } from './store/db.ts'
 import type { Clock, EventLog, UnitLog } from './events/event-log.ts'
+import type { PgEventLog } from './events/pg-event-log.ts'
 import type { UnitRunner } from './store/runner.ts'
 import type { StreamHub } from './events/stream-hub.ts'
 import type { InboxStore } from './store/inbox-store.ts'
@@ -44,9 +45,11 @@ export interface Services {
    */
   units: UnitRunner
   unitLog: UnitLog
-  db: Db
+  /** SQLite's database (absent on PostgreSQL, issue 17): for tests and SQLite-only tools. */
+  db: Db | undefined
   clock: Clock
-  events: EventLog
+  /** The event log: SQLite's in this process, or PostgreSQL's shared by several (issue 17). */
+  events: EventLog | PgEventLog
   hub: StreamHub
   store: InboxStore
   /** The one writer of messages and conversation summaries. */

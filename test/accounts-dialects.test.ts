@@ -12,7 +12,6 @@ import { type LoginAttempt, LoginThrottle } from '../src/domain/accounts/login-t
 import { createMailer } from '../src/domain/accounts/mailer.ts'
 import { PasswordResets } from '../src/domain/accounts/password-reset.ts'
 import { Team, type TeamRepos } from '../src/domain/accounts/team.ts'
-import type { EventLog } from '../src/events/event-log.ts'
 import { AppError } from '../src/errors.ts'
 import { ChannelMembersRepo } from '../src/store/channel-members.ts'
 import { ChannelsRepo } from '../src/store/channels.ts'
@@ -53,11 +52,9 @@ function setUp(db: DialectDb) {
       return (yield* channels.list(workspaceId)).map((c) => c.id)
     },
   }
-  // The team's events go through the unit log passed to each call; its synchronous seam is SQLite's.
-  const events = { unitLog: () => db.log } as unknown as EventLog
   const team = new Team(db.log, auth, clock.now, repos, db.runner)
   const mailer = createMailer({ mail: { smtpUrl: undefined } } as unknown as Config, {} as FastifyBaseLogger)
-  const invitations = new Invitations(events, auth, team, mailer, clock.now, db.runner)
+  const invitations = new Invitations(db.log, auth, team, mailer, clock.now, db.runner)
   const resets = new PasswordResets({ units: db.runner }, auth, clock.now)
   const io = { units: db.runner, log: db.log }
   return { clock, auth, team, invitations, resets, io }

@@ -53,8 +53,24 @@ t.test('DATABASE_URL chooses the database (issue 17); the URL never appears in a
   t.same(loadConfig({ DATA_DIR: dir, DATABASE_URL: 'file:' }).database, { kind: 'sqlite' })
   t.equal(loadConfig({ DATA_DIR: dir, DATABASE_URL: `file:${dir}/other.db` }).databaseFile, path.join(dir, 'other.db'))
   const url = 'postgres://parley:s3cret@db.internal:5432/parley'
-  t.same(loadConfig({ DATA_DIR: dir, DATABASE_URL: url }).database, { kind: 'postgres', url })
-  t.same(loadConfig({ DATA_DIR: dir, DATABASE_URL: 'postgresql://x@h/d' }).database.kind, 'postgres')
+  // Several processes share the secrets: PostgreSQL requires them set, never generated per process.
+  const shared = {
+    JWT_SECRET: 'j'.repeat(40),
+    PARLEY_SECRET_KEY: 'ab'.repeat(32),
+    META_APP_SECRET: 'app-secret',
+    META_VERIFY_TOKEN: 'verify',
+  }
+  t.same(loadConfig({ DATA_DIR: dir, DATABASE_URL: url, ...shared }).database, { kind: 'postgres', url })
+  t.same(loadConfig({ DATA_DIR: dir, DATABASE_URL: 'postgresql://x@h/d', ...shared }).database.kind, 'postgres')
+  for (const name of Object.keys(shared)) {
+    const env: Record<string, string> = { DATA_DIR: dir, DATABASE_URL: url, ...shared }
+    delete env[name]
+    t.throws(
+      () => loadConfig(env),
+      { message: new RegExp(`^Invalid configuration: ${name} must be set with a postgres`) },
+      `${name} required`,
+    )
+  }
   t.throws(() => loadConfig({ DATA_DIR: dir, DATABASE_URL: 'mysql://root:hunter2@h/d' }), {
     message: 'Invalid configuration: DATABASE_URL must start with file: (SQLite) or postgres:// (PostgreSQL)',
   })

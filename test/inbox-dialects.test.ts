@@ -9,7 +9,7 @@ import { readMessagePage } from '../src/http/message-pages.ts'
 import { ConversationsRepo } from '../src/store/conversations.ts'
 import { MessagesRepo } from '../src/store/messages.ts'
 import type { NewMessage } from '../src/store/rows.ts'
-import { type Q } from '../src/store/unit.ts'
+import type { Q } from '../src/store/unit.ts'
 import { type DialectDb, onBoth, insertId } from './helpers/dialects.ts'
 
 const WS = 1

@@ -9,6 +9,7 @@ import { sqliteConn } from '../src/store/conn.ts'
 import { runSync } from '../src/store/unit.ts'
 import type { MessageDTO } from '../src/events/types.ts'
 import { channelIdsOf, setMembers } from './helpers/members.ts'
+import { sqliteOf } from './helpers/server.ts'
 
 const CUSTOMER = '15550002222'
 
@@ -21,7 +22,8 @@ t.test('the outbox refuses anything but an outbound message, in the domain and i
   const inbound = (await p.call<{ messages: MessageDTO[] }>('GET', `/api/conversations/${conv}/messages`)).body.messages.find(
     (m) => m.direction === 'in',
   )!
-  const { sending, store, db } = p.parley.app.services
+  const { sending, store } = p.parley.app.services
+  const { db, events } = sqliteOf(p.parley.app)
   const count = () => (db.$client.prepare('SELECT count(*) AS n FROM outbox').get() as { n: number }).n
 
   for (const [label, id] of [
@@ -59,7 +61,7 @@ t.test('the outbox refuses anything but an outbound message, in the domain and i
   t.equal(count(), 0, 'nothing entered the outbox')
   // Inside a transaction the refusal rolls the caller's work back.
   t.throws(() =>
-    p.parley.app.services.events.transact(() => {
+    events.transact(() => {
       db.$client.prepare("UPDATE messages SET text = 'changed' WHERE id = ?").run(note.id)
       sending.outbox.enqueue(store.runNow(store.messages.messageRowById(note.id))!, 'whatsapp', {
         to: CUSTOMER,
@@ -89,7 +91,7 @@ t.test('a note, and a note with a mention, never reach the Graph API emulator', 
   })
   await setMembers(p.parley.app.services, ana.id, await channelIdsOf(p.parley.app.services, await auth.defaultWorkspace()))
   t.equal((await p.call('POST', `/api/conversations/${conv}/notes`, { text: '@Ana please call her', mentions: [ana.id] })).status, 201)
-  t.equal(((await p.parley.app.services.db.$client.prepare('SELECT count(*) AS n FROM mentions').get()) as { n: number }).n, 1)
+  t.equal(((await sqliteOf(p.parley.app).db.$client.prepare('SELECT count(*) AS n FROM mentions').get()) as { n: number }).n, 1)
 
   // Then a real reply: the outbox sends in order, so once the emulator has it, anything
   // queued before it would have been sent already — and exactly one request arrived.
@@ -105,7 +107,7 @@ t.test('a note, and a note with a mention, never reach the Graph API emulator', 
     'the customer’s phone has the reply and never a note',
   )
   t.equal(
-    (p.parley.app.services.db.$client.prepare('SELECT count(*) AS n FROM outbox').get() as { n: number }).n,
+    (sqliteOf(p.parley.app).db.$client.prepare('SELECT count(*) AS n FROM outbox').get() as { n: number }).n,
     1,
     'one outbox row: the reply',
   )

@@ -5,7 +5,7 @@
 // repeat; an agent never sees (nor counts) another channel's conversation; a bad query is a
 // 400 BAD_QUERY in words; and a customer's `<script>` comes back as plain text with ranges.
 import t from 'tap'
-import { ADMIN, apiCall, startServer, type ApiCall, type TestLike, type TestServer } from './helpers/server.ts'
+import { ADMIN, apiCall, sqliteOf, startServer, type ApiCall, type TestLike, type TestServer } from './helpers/server.ts'
 import { contact, envelope, inbound, text, value } from './helpers/wa.ts'
 import { setMembers } from './helpers/members.ts'
 
@@ -114,7 +114,7 @@ t.test('every kind of message is found, by its own words', async (t) => {
       services.store.runNow(services.store.conversations.conversationDTOFor({ userId: w.adminId }, w.ws, conv))!.contact.id,
     ),
   )!
-  const template = services.events.transact((batch) =>
+  const template = sqliteOf(w.s.app).events.transact((batch) =>
     services.store.runNow(
       services.writer.record(
         batch,

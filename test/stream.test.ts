@@ -1,7 +1,7 @@
 // GET /stream: real SSE clients against a listening server.
 import net from 'node:net'
 import t from 'tap'
-import { startServer, ADMIN, PHONE_NUMBER_ID, type TestServer } from './helpers/server.ts'
+import { startServer, ADMIN, PHONE_NUMBER_ID, sqliteOf, type TestServer } from './helpers/server.ts'
 import { connectSse, type SseClient } from './helpers/sse.ts'
 import { otherWorkspaceAdmin } from './helpers/team-fixtures.ts'
 import { until } from './helpers/emulator.ts'
@@ -155,7 +155,7 @@ t.test('explicit reset for unknown, other-epoch, future and pruned cursors', asy
 
   // Pruning: events past retention are deleted; their ids are never reused.
   const oldCursor = `${epoch}:1`
-  s.app.services.events.prune(Date.now() + 1000)
+  sqliteOf(s.app).events.prune(Date.now() + 1000)
   t.equal(s.app.services.events.prunedThrough, 3)
   const pruned = await connectSse(`${s.url}/stream`, { token, lastEventId: oldCursor })
   t.teardown(() => pruned.close())

@@ -4,7 +4,7 @@
 // the customer's waiting time starts with their message and ends with a person's reply,
 // and the Mine / Unassigned / All views and their counts.
 import t from 'tap'
-import { ADMIN, type TestLike } from './helpers/server.ts'
+import { ADMIN, sqliteOf, type TestLike } from './helpers/server.ts'
 import { type Person, twoChannelServer } from './helpers/team-fixtures.ts'
 import { contact, envelope, text, value } from './helpers/wa.ts'
 import { echo } from './helpers/coexistence.ts'
@@ -156,7 +156,7 @@ t.test('unread is per person: A reads, B still has it; assigning changes nobody�
     .get()
   t.same(logged, { userId: ana.id, channelId: x }, 'addressed to the reader alone')
   const benAccess = await s.app.services.units.read(() => s.app.services.access.ofUnit({ workspaceId: ws, userId: ben.id, role: 'agent' }))
-  const benReplay = s.app.services.events.read(ws, 0, Number.MAX_SAFE_INTEGER, 1000, replayAudienceOf(benAccess))
+  const benReplay = await s.app.services.events.read(ws, 0, Number.MAX_SAFE_INTEGER, 1000, replayAudienceOf(benAccess))
   t.notOk(
     benReplay.some((e) => e.type === 'conversation.updated'),
     'another person’s replay has no read of Ana’s',
@@ -227,7 +227,8 @@ t.test('waiting: the customer’s message starts it, a person’s reply ends it,
   await write('15550001111', 'and now?')
   const w = await waiting(c)
   t.type(w, 'number')
-  const { events, store, writer } = s.app.services
+  const { store, writer } = s.app.services
+  const { events } = sqliteOf(s.app)
   events.transact((batch) => {
     const row = store.runNow(
       store.conversations.conversationByChannelContact(x, store.runNow(store.conversations.conversationDTO(ws, c))!.contact.id),

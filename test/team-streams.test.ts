@@ -5,6 +5,7 @@ import { type AnaAndBen, anaAndBen } from './helpers/team-fixtures.ts'
 import { connectSse, type SseClient, type SseEvent } from './helpers/sse.ts'
 import { until } from './helpers/emulator.ts'
 import { setMembers } from './helpers/members.ts'
+import { sqliteOf } from './helpers/server.ts'
 import type { Access } from '../src/domain/accounts/access.ts'
 
 /** The default channel (from the environment) and a second one; Ana works the first, Ben the second. */
@@ -224,7 +225,8 @@ t.test(
   'one commit with events for the workspace, each channel and each person: every stream gets exactly its share, in order, live and replayed',
   async (t) => {
     const tm = await team(t)
-    const { hub, events, auth } = tm.s.app.services
+    const { hub, auth } = tm.s.app.services
+    const { events } = sqliteOf(tm.s.app)
     const ws = await auth.defaultWorkspace()
     const streams = { admin: await open(tm, tm.admin), ana: await open(tm, tm.ana.token), ben: await open(tm, tm.ben.token) }
     t.teardown(() => {

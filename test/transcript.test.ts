@@ -5,7 +5,7 @@
 // download's headers, and a log with no secret in it.
 import { Writable } from 'node:stream'
 import t, { type Test } from 'tap'
-import { apiCall, PHONE_NUMBER_ID } from './helpers/server.ts'
+import { apiCall, PHONE_NUMBER_ID, sqliteOf } from './helpers/server.ts'
 import { teamServer } from './helpers/team-fixtures.ts'
 import { contact, envelope, inbound, value } from './helpers/wa.ts'
 import type { MessageDTO } from '../src/events/types.ts'
@@ -47,7 +47,8 @@ async function conversation(t: Test) {
   const agent = await ts.addAgent('Ana Lima', 'ana@example.com')
   const channel = (s.db.$client.prepare('SELECT id FROM channels WHERE external_id = ?').get(PHONE_NUMBER_ID) as { id: number }).id
   await setMembers(services, agent.id, [channel])
-  const { events, store, writer } = services
+  const { store, writer } = services
+  const { events } = sqliteOf(s.app)
   const row = () =>
     store.runNow(
       store.conversations.conversationByChannelContact(
@@ -234,7 +235,8 @@ t.test('admins only; another workspace’s or an unknown conversation is 404; ba
 t.test('a long conversation comes out whole, in order, across pages', async (t) => {
   const { ts, s, conv, admin } = await conversation(t)
   const { services } = s.app
-  const { events, store, writer } = services
+  const { store, writer } = services
+  const { events } = sqliteOf(s.app)
   const row = () =>
     store.runNow(
       store.conversations.conversationByChannelContact(

@@ -186,7 +186,7 @@ async function main() {
         const { auth, access, events, units } = app.services
         const user = (await auth.user(a.userId))!
         const who = await units.read(() => access.ofUnit({ workspaceId: user.workspaceId, userId: user.id, role: user.role }))
-        return events.read(user.workspaceId, a.afterId, events.head, 1e9, replayAudienceOf(who)).length
+        return (await events.read(user.workspaceId, a.afterId, events.head, 1e9, replayAudienceOf(who))).length
       },
     },
     async () => {

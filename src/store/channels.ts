@@ -31,6 +31,7 @@ const MEMBERS_BY_CHANNEL = `SELECT m.channel_id AS "channelId", m.user_id AS "us
   JOIN channels ch ON ch.id = m.channel_id WHERE ch.workspace_id = ? ORDER BY m.channel_id, m.user_id`
 const UNCHECKED_WITH_TOKEN = `SELECT ${COLS} FROM channels WHERE credentials_status IS NULL AND access_token IS NOT NULL ORDER BY id`
 const WEBHOOK_SECRETS = `SELECT app_secret AS "appSecret", verify_token AS "verifyToken" FROM channels WHERE kind = ? AND enabled = ? ORDER BY id`
+const EVERY_CHANNEL = 'SELECT id, kind, external_id AS "externalId" FROM channels ORDER BY id'
 const AUTO_ASSIGN_IDS = 'SELECT id FROM channels WHERE auto_assign = ? ORDER BY id'
 const ALL_SECRETS = `SELECT id, ${SECRET_COLUMNS.join(', ')} FROM channels ORDER BY id`
 const SEAL_ONE = Object.fromEntries(SECRET_COLUMNS.map((col) => [col, `UPDATE channels SET ${col} = ? WHERE id = ?`])) as Record<
@@ -111,6 +112,12 @@ export class ChannelsRepo {
   *webhookSecrets(kind: ChannelRow['kind']): Q<{ appSecret: string | null; verifyToken: string | null }[]> {
     const rows = yield* all<{ appSecret: string | null; verifyToken: string | null }>(WEBHOOK_SECRETS, [kind, true])
     return rows.map((r) => ({ appSecret: this.box.openOrNull(r.appSecret), verifyToken: this.box.openOrNull(r.verifyToken) }))
+  }
+
+  /** Every workspace's channels, by kind and Meta's id (issue 17: ownership names, the health tracker's lookups). */
+  *everyChannel(): Q<{ id: number; kind: ChannelRow['kind']; externalId: string }[]> {
+    const rows = yield* all<{ id: number; kind: ChannelRow['kind']; externalId: string }>(EVERY_CHANNEL)
+    return rows.map((r) => ({ ...r, id: Number(r.id) }))
   }
 
   /** Every workspace's channels that assign automatically (issue 13), ascending. */

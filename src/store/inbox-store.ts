@@ -5,7 +5,7 @@
 // Every read that serves a user takes the workspace id, which comes from the session,
 // never from the request.
 import { ChannelsRepo } from './channels.ts'
-import { secretBoxOf } from './sealed-columns.ts'
+import type { SecretBox } from './secret-box.ts'
 import { ContactIdentities } from './contact-identities.ts'
 import { ConversationsRepo } from './conversations.ts'
 import type { Db } from './db.ts'
@@ -42,8 +42,12 @@ export class InboxStore implements InboxRepos {
   readonly labels: LabelsRepo
   readonly users: UsersRepo
 
-  constructor(readonly db: Db) {
-    this.channels = new ChannelsRepo(secretBoxOf(db))
+  /** `db`: SQLite's, for `runNow` (absent on PostgreSQL). */
+  constructor(
+    box: SecretBox,
+    private readonly db?: Db,
+  ) {
+    this.channels = new ChannelsRepo(box)
     this.contacts = new ContactIdentities()
     this.conversations = new ConversationsRepo()
     this.messages = new MessagesRepo()
@@ -56,6 +60,7 @@ export class InboxStore implements InboxRepos {
    * the inbox's own callers are still synchronous, inside a better-sqlite3 transaction).
    */
   runNow<T>(unit: Q<T>): T {
+    if (!this.db) throw new Error('runNow: SQLite only (on PostgreSQL run units through services.units)')
     return runSync(unit, sqliteConn(this.db.$client))
   }
 }

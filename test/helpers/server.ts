@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify'
 import { loadConfig, type Config } from '../../src/config.ts'
 import { openDatabase, type Db } from '../../src/store/db.ts'
 import { buildApp, loggerOptions } from '../../src/app.ts'
-import type { Clock } from '../../src/events/event-log.ts'
+import { EventLog, type Clock } from '../../src/events/event-log.ts'
 import { metaEscape, signPayload } from '../../src/channels/meta-signature.ts'
 
 export const APP_SECRET = 'test-app-secret'
@@ -61,6 +61,13 @@ export interface StartOptions {
 /** What startServer needs of a tap test: somewhere to register its teardown. */
 export interface TestLike {
   teardown(fn: () => unknown): void
+}
+
+/** The app's SQLite event log and database (startServer's apps run on SQLite): for tests that write below the API. */
+export function sqliteOf(app: FastifyInstance): { events: EventLog; db: Db } {
+  const { events, db } = app.services
+  if (!(events instanceof EventLog) || !db) throw new Error('this test needs the SQLite app')
+  return { events, db }
 }
 
 export async function startServer(t: TestLike, opts: StartOptions = {}): Promise<TestServer> {

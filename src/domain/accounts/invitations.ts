@@ -5,7 +5,7 @@
 // Like password reset links, the token is 32 random bytes and only its SHA-256 is
 // stored; the link carries it in the fragment, which no server or proxy log sees.
 import { createHash, randomBytes } from 'node:crypto'
-import type { Emitter, EventLog, UnitLog } from '../../events/event-log.ts'
+import type { Emitter, UnitLog } from '../../events/event-log.ts'
 import { Errors } from '../../errors.ts'
 import type { UnitRunner } from '../../store/runner.ts'
 import type { Q } from '../../store/unit.ts'
@@ -66,7 +66,7 @@ export class Invitations {
   private readonly workspaces = new WorkspacesRepo()
 
   constructor(
-    private readonly events: EventLog,
+    private readonly unitLog: UnitLog,
     private readonly auth: AuthService,
     private readonly team: Team,
     private readonly mailer: Mailer,
@@ -144,7 +144,7 @@ export class Invitations {
     token: string,
     name: string,
     password: string,
-    io: { units: UnitRunner; log: UnitLog } = { units: this.units, log: this.events.unitLog() },
+    io: { units: UnitRunner; log: UnitLog } = { units: this.units, log: this.unitLog },
   ): Promise<UserRow> {
     checkPassword(password)
     const trimmed = name.trim()

@@ -2,13 +2,12 @@
 // password reset links and the mailer they share.
 import type { FastifyBaseLogger } from 'fastify'
 import type { Config } from '../../config.ts'
-import type { EventLog } from '../../events/event-log.ts'
+import type { UnitLog } from '../../events/event-log.ts'
 import type { ChannelMembersRepo } from '../../store/channel-members.ts'
 import { ChannelsRepo } from '../../store/channels.ts'
 import type { ConversationsRepo } from '../../store/conversations.ts'
-import type { Db } from '../../store/db.ts'
-import { secretBoxOf } from '../../store/sealed-columns.ts'
-import { SqliteRunner } from '../../store/runner.ts'
+import type { UnitRunner } from '../../store/runner.ts'
+import type { SecretBox } from '../../store/secret-box.ts'
 import type { AuthService } from './auth.ts'
 import { Invitations } from './invitations.ts'
 import { createMailer, type Mailer } from './mailer.ts'
@@ -24,8 +23,11 @@ export interface Accounts {
 
 export function createAccounts(deps: {
   config: Readonly<Config>
-  db: Db
-  events: EventLog
+  /** The app's database (issue 17: SQLite or PostgreSQL). */
+  units: UnitRunner
+  unitLog: UnitLog
+  /** Opens the channels' sealed secrets (issue 16). */
+  secrets: SecretBox
   auth: AuthService
   /** The app's channel members (`services.members`, which access checks read too): the team uses its repository's units. */
   members: ChannelMembersRepo
@@ -34,10 +36,9 @@ export function createAccounts(deps: {
   now: () => number
   log: FastifyBaseLogger
 }): Accounts {
-  const { config, db, events, auth, members, conversations, now, log } = deps
+  const { config, units, unitLog, auth, members, conversations, now, log } = deps
   const mailer = createMailer(config, log.child({ subsystem: 'mail' }))
-  const units = new SqliteRunner(db.$client)
-  const channels = new ChannelsRepo(secretBoxOf(db))
+  const channels = new ChannelsRepo(deps.secrets)
   // Channel members, channels and conversations are units already (the same repositories
   // the app runs), so the team's units use them directly (issue 17).
   const repos: TeamRepos = {
@@ -47,10 +48,10 @@ export function createAccounts(deps: {
       return (yield* channels.list(workspaceId)).map((c) => c.id)
     },
   }
-  const team = new Team(events.unitLog(), auth, now, repos, units)
+  const team = new Team(unitLog, auth, now, repos, units)
   return {
     team,
-    invitations: new Invitations(events, auth, team, mailer, now, units),
+    invitations: new Invitations(unitLog, auth, team, mailer, now, units),
     resets: new PasswordResets({ units }, auth, now),
     mailer,
   }

@@ -5,15 +5,14 @@
 // registered in app.ts's list of side effects.
 import type { FastifyBaseLogger } from 'fastify'
 import type { Config } from '../../config.ts'
-import type { Db } from '../../store/db.ts'
-import type { Emitter, EventLog, UnitLog } from '../../events/event-log.ts'
+import type { Emitter, UnitLog } from '../../events/event-log.ts'
 import type { Q } from '../../store/unit.ts'
 import type { InboxStore } from '../../store/inbox-store.ts'
 import type { InboxWriter } from '../inbox/writer.ts'
 import { ContactsRepo } from '../../store/contacts.ts'
 import { type CampaignRepos, CampaignsRepo } from '../../store/campaigns.ts'
 import { CampaignRecipientsRepo } from '../../store/campaign-recipients.ts'
-import { SqliteRunner, type UnitRunner } from '../../store/runner.ts'
+import type { UnitRunner } from '../../store/runner.ts'
 import type { Sending } from '../sending/wiring.ts'
 import { ContactsService } from '../contacts/contacts.ts'
 import { ContactImporter } from '../contacts/contacts-import.ts'
@@ -42,25 +41,21 @@ export interface Campaigns {
 
 export interface CampaignsDeps {
   config: Readonly<Config>
-  db: Db
-  events: EventLog
   store: InboxStore
   writer: InboxWriter
   sending: Sending
   now: () => number
   log: FastifyBaseLogger
-  /** Issue 17: where the campaigns' units run (default: this SQLite database and its event log). */
-  units?: UnitRunner
-  unitLog?: UnitLog
+  /** The app's database (issue 17: SQLite or PostgreSQL): where the campaigns' units run. */
+  units: UnitRunner
+  unitLog: UnitLog
 }
 
 export function createCampaigns(deps: CampaignsDeps): Campaigns {
-  const { config, db, events, store, sending, now } = deps
+  const { config, store, sending, now, units, unitLog } = deps
   const log = deps.log.child({ subsystem: 'campaigns' })
   const contactsRepo = new ContactsRepo()
   const repos: CampaignRepos = { campaigns: new CampaignsRepo(), recipients: new CampaignRecipientsRepo() }
-  const units = deps.units ?? new SqliteRunner(db.$client)
-  const unitLog = deps.unitLog ?? events.unitLog()
   const contacts = new ContactsService(contactsRepo, now)
   const importer = new ContactImporter(contacts, contactsRepo, now)
   // The runner is built last (it drives the service); the service and analytics wake it

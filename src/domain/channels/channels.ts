@@ -136,6 +136,9 @@ export interface ChannelDirectoryDeps {
 interface Snapshot {
   secrets: Map<ChannelKind, { secrets: string[]; tokens: string[] }>
   autoAssign: ReadonlySet<number>
+  /** Every channel's id, and `kind:externalId` of each (issue 17: answered without a read). */
+  ids: readonly number[]
+  known: ReadonlySet<string>
 }
 
 const KINDS: readonly ChannelKind[] = ['whatsapp', 'messenger']
@@ -151,12 +154,13 @@ export class ChannelDirectory {
   private stopped = false
   /** Reloads done (tests and metrics). */
   reloads = 0
+  private readonly reloadListeners: Array<() => void> = []
 
   constructor(private readonly d: ChannelDirectoryDeps) {
     this.repo = d.repo
     this.config = d.config
     // Before `load`: the app's own secret and token only (a channel's own ones are refused).
-    this.snapshot = { secrets: new Map(KINDS.map((k) => [k, this.withConfig([])])), autoAssign: new Set() }
+    this.snapshot = { secrets: new Map(KINDS.map((k) => [k, this.withConfig([])])), autoAssign: new Set(), ids: [], known: new Set() }
     d.changes?.((events) => {
       if (events.some((e) => e.type === CHANNEL_CHANGED)) this.changed()
     })
@@ -164,8 +168,7 @@ export class ChannelDirectory {
 
   /** At start, before anything asks: the first snapshot (a failure fails the start). */
   async load(): Promise<void> {
-    this.snapshot = await this.d.units.read(() => this.snapshotUnit())
-    this.reloads++
+    this.take(await this.d.units.read(() => this.snapshotUnit()))
   }
 
   /** No more reloads (shutdown). */
@@ -270,6 +273,33 @@ export class ChannelDirectory {
     return this.snapshot.autoAssign.has(channelId)
   }
 
+  /** Whether a number or Page is connected, from the snapshot (the health tracker asks on every webhook). */
+  isChannel(kind: ChannelKind, externalId: string): boolean {
+    return this.snapshot.known.has(`${kind}:${externalId}`)
+  }
+
+  /** Every channel's id, from the snapshot: what the processes share out among themselves (issue 17). */
+  channelIds(): readonly number[] {
+    return this.snapshot.ids
+  }
+
+  /** Told after each snapshot is in place (the first `load` too): ownership's set of numbers follows it. */
+  onReloaded(listener: () => void): void {
+    this.reloadListeners.push(listener)
+  }
+
+  private take(snapshot: Snapshot): void {
+    this.snapshot = snapshot
+    this.reloads++
+    for (const l of this.reloadListeners) {
+      try {
+        l()
+      } catch (err) {
+        this.d.onError?.(err)
+      }
+    }
+  }
+
   /** The saved flag, read now (the snapshot's source). */
   *autoAssignsUnit(channelId: number): Q<boolean> {
     return (yield* this.repo.byId(channelId))?.autoAssign ?? false
@@ -306,8 +336,7 @@ export class ChannelDirectory {
     do {
       this.queued = false
       try {
-        this.snapshot = await this.d.units.read(() => this.snapshotUnit())
-        this.reloads++
+        this.take(await this.d.units.read(() => this.snapshotUnit()))
       } catch (err) {
         this.d.onError?.(err)
         // The previous snapshot answers meanwhile; a change may never come to ask again.
@@ -323,7 +352,13 @@ export class ChannelDirectory {
   *snapshotUnit(): Q<Snapshot> {
     const secrets = new Map<ChannelKind, { secrets: string[]; tokens: string[] }>()
     for (const kind of KINDS) secrets.set(kind, yield* this.secretsUnit(kind))
-    return { secrets, autoAssign: new Set(yield* this.repo.autoAssignIds()) }
+    const every = yield* this.repo.everyChannel()
+    return {
+      secrets,
+      autoAssign: new Set(yield* this.repo.autoAssignIds()),
+      ids: every.map((c) => c.id),
+      known: new Set(every.map((c) => `${c.kind}:${c.externalId}`)),
+    }
   }
 
   /** The app secrets and verify tokens of this kind, read now (the snapshot's source). */

@@ -52,11 +52,12 @@ const TRANSIENT_CODES = new Set([1, 2, 4, 17, 32, 613])
 const PAGE_REFUSAL_CODES = new Set([3, 10, 190, 200, 230])
 
 export interface MessengerProfilesDeps {
-  db: Db
+  /** SQLite: the database and its event log, when `units` and `unitLog` are not given. */
+  db?: Db
   store: InboxStore
   /** Messages and conversations change only through the inbox writer. */
   writer: InboxWriter
-  events: EventLog
+  events?: EventLog
   /**
    * Issue 17: the name's write with its events (absent: `events.unitLog()`, SQLite) and the
    * reads before a fetch (absent: a SqliteRunner on `db`). On PostgreSQL pass both.
@@ -96,8 +97,11 @@ export class MessengerProfiles {
     // Only the service's units are used here (rowUnit, dtoUnit), run by this class's UnitLog
     // or UnitRunner on either database (issue 17): nothing here runs a unit at once on SQLite.
     this.contacts = new ContactsService(new ContactsRepo(), deps.now)
-    this.log = deps.unitLog ?? deps.events.unitLog()
-    this.units = deps.units ?? new SqliteRunner(deps.db.$client)
+    const log = deps.unitLog ?? deps.events?.unitLog()
+    const units = deps.units ?? (deps.db ? new SqliteRunner(deps.db.$client) : undefined)
+    if (!log || !units) throw new Error('messenger profiles: give unitLog and units, or SQLite events and db')
+    this.log = log
+    this.units = units
   }
 
   /**

@@ -4,17 +4,17 @@
 // queue (they are told of the tracker); what it reads of them later goes through closures.
 import type { Config } from '../../config.ts'
 import type { CampaignCounts } from '../../events/types.ts'
-import type { Db } from '../../store/db.ts'
-import { sqliteConn } from '../../store/conn.ts'
+import type { ChannelKind } from '../channels/channels.ts'
 import { HealthRepo } from '../../store/health.ts'
-import { runSync, type Q } from '../../store/unit.ts'
+import type { Q } from '../../store/unit.ts'
 import { Health } from './health.ts'
 import { ParleyMetrics } from './metrics.ts'
 import { HealthTracker } from './tracker.ts'
 
 export interface HealthWiring {
   config: Readonly<Config>
-  db: Db
+  /** Whether a number or Page is connected: asked on every webhook, so answered from memory (the channel directory). */
+  isChannel(kind: ChannelKind, externalId: string): boolean
   now: () => number
   openStreams(): number
   pausedUntil(channelId: number): number | null
@@ -25,13 +25,7 @@ export interface HealthWiring {
 export function createHealth(w: HealthWiring): Health {
   const metrics = new ParleyMetrics({ processMetrics: w.config.metricsToken !== undefined })
   const repo = new HealthRepo()
-  // The webhook routes ask synchronously (issue 17: on SQLite, one autocommit read at once).
-  const sqlite = sqliteConn(w.db.$client)
-  const tracker = new HealthTracker({
-    metrics,
-    now: w.now,
-    isChannel: (kind, externalId) => runSync(repo.isChannel(kind, externalId), sqlite),
-  })
+  const tracker = new HealthTracker({ metrics, now: w.now, isChannel: w.isChannel })
   // Payloads kept raw (unknown channel, unknown shape, another app's signature) are counted by
   // reason: the webhook routes hand tracker.keptRaw to the ingest (http/meta-webhook.ts).
   return new Health({

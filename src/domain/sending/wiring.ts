@@ -5,8 +5,8 @@
 // registered in app.ts's list of side effects.
 import type { FastifyBaseLogger } from 'fastify'
 import type { Config } from '../../config.ts'
-import type { Db } from '../../store/db.ts'
-import type { EventLog } from '../../events/event-log.ts'
+import type { UnitLog } from '../../events/event-log.ts'
+import type { UnitRunner } from '../../store/runner.ts'
 import type { InboxStore } from '../../store/inbox-store.ts'
 import { GraphHttp } from '../../channels/graph-http.ts'
 import { ChannelProviders } from '../../channels/index.ts'
@@ -14,7 +14,6 @@ import { MessengerGraph } from '../../channels/messenger/graph-client.ts'
 import { WhatsAppGraph } from '../../channels/whatsapp/graph-client.ts'
 import type { InboxWriter } from '../inbox/writer.ts'
 import { Outbox } from './outbox.ts'
-import { SqliteRunner } from '../../store/runner.ts'
 import { OutboxWorker, type SendOutcome } from './outbox-worker.ts'
 import { SendRateLimiter } from './outbox-rate.ts'
 import { MediaService } from '../media/media.ts'
@@ -44,8 +43,11 @@ export interface Sending {
 
 export interface SendingDeps {
   config: Readonly<Config>
-  db: Db
-  events: EventLog
+  /** The app's database (issue 17: SQLite or PostgreSQL): reads and transactions, and writes with their events. */
+  units: UnitRunner
+  unitLog: UnitLog
+  /** The event log's epoch (a send's idempotency key carries it). */
+  epoch: () => string
   store: InboxStore
   writer: InboxWriter
   now: () => number
@@ -57,17 +59,17 @@ export interface SendingDeps {
 }
 
 export function createSending(deps: SendingDeps): Sending {
-  const { config, db, events, store, now, log } = deps
+  const { config, store, now, log } = deps
   const s = config.sending
   const http = new GraphHttp({ baseUrl: deps.graphBaseUrl, timeoutMs: s.graphTimeoutMs })
   const providers = new ChannelProviders(http)
   const { writer } = deps
-  // SQLite's unit log: the outbox's units, the worker's transactions and a reply's send run on it.
-  const units = events.unitLog()
+  // The outbox's units, the worker's transactions and a reply's send run on the unit log.
+  const units = deps.unitLog
   const outbox = new Outbox({
     repos: store,
     writer,
-    epoch: () => events.epoch,
+    epoch: deps.epoch,
     providers,
     now,
   })
@@ -76,10 +78,10 @@ export function createSending(deps: SendingDeps): Sending {
   // its own margin on 130429 (outbox-rate.ts). Replies and campaigns share this limiter.
   limiter.setMargin(s.rateMarginMs)
   const media = new MediaService({
-    db,
     store,
     writer,
-    events,
+    unitLog: deps.unitLog,
+    units: deps.units,
     providers,
     mediaDir: config.mediaDir,
     maxBytes: config.media.maxBytes,
@@ -106,10 +108,10 @@ export function createSending(deps: SendingDeps): Sending {
     },
   })
   const profiles = new MessengerProfiles({
-    db,
     store,
     writer,
-    events,
+    unitLog: deps.unitLog,
+    units: deps.units,
     graph: new MessengerGraph(new GraphHttp({ baseUrl: deps.graphBaseUrl, timeoutMs: Math.min(PROFILE_TIMEOUT_MS, s.graphTimeoutMs) })),
     enabled: config.messenger.fetchProfiles,
     now,
@@ -121,7 +123,7 @@ export function createSending(deps: SendingDeps): Sending {
     writer,
     outbox,
     units,
-    reads: new SqliteRunner(db.$client),
+    reads: deps.units,
     worker,
     media,
     templates,
