@@ -9,7 +9,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { metaEscape, signPayload } from '../../src/channels/meta-signature.ts'
 import { type Emu, GRAPH_TOKEN, WABA_ID } from './emulator.ts'
-import { freePort, type ParleyProcess, waitUntilServing } from './process.ts'
+import { freePort, listensOn, type ParleyProcess } from './process.ts'
 import { binaryPath } from './proxy.ts'
 import { ADMIN, type ApiCall, APP_SECRET, PHONE_NUMBER_ID, type TestLike, VERIFY_TOKEN } from './server.ts'
 
@@ -62,7 +62,30 @@ function launch(t: TestLike, env: Record<string, string>, port: number): { proc:
     })
   t.teardown(() => kill())
   const proc: ParleyProcess = { url: `http://127.0.0.1:${port}`, child, output: () => output, kill }
-  return { proc, ready: waitUntilServing(child, port, () => output) }
+  return { proc, ready: serving(proc, port) }
+}
+
+// Three cold starts at once (tsx compiling, one migrating, the others waiting for its lock)
+// on a 2-core machine that runs other tests too: far longer than one start's 30 s.
+const CLUSTER_START_MS = 180_000
+
+/** Resolves when the process itself answers /api/health on `port`; rejects when it exits or the time runs out. */
+async function serving(proc: ParleyProcess, port: number): Promise<void> {
+  const deadline = Date.now() + CLUSTER_START_MS
+  for (;;) {
+    const { exitCode, signalCode } = proc.child
+    if (exitCode !== null || signalCode !== null)
+      throw new Error(`Parley on port ${port} exited (${exitCode ?? signalCode}) during start:\n${proc.output()}`)
+    try {
+      const res = await fetch(`${proc.url}/api/health`)
+      await res.text()
+      if (res.ok && listensOn(proc.child.pid, port)) return
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`Parley on port ${port} did not start within ${CLUSTER_START_MS} ms:\n${proc.output()}`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
 }
 
 /** `n` processes started at the same moment on `databaseUrl` (a fresh, empty database migrates on the way). */
