@@ -1,12 +1,14 @@
 // The files in deploy/ as the tools that read them see them (issue 16): nginx -t on the
 // whole site (certificates from openssl), Caddy's own adapter on the Caddyfile, systemd's
-// verifier on the unit, and the Dockerfile and compose file against the unit's start.
+// verifier on the unit, the site for several processes (issue 17), and the Dockerfile and
+// compose file against the unit's start.
 // (The proxies themselves, running, are test/proxy-nginx.test.ts and proxy-caddy.test.ts.)
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import t from 'tap'
+import { NGINX_SEVERAL_CONF } from './helpers/pg-cluster.ts'
 import { binaryPath, CADDYFILE, haveBinary, NGINX_CONF } from './helpers/proxy.ts'
 
 const ROOT = path.resolve(import.meta.dirname, '..')
@@ -64,6 +66,69 @@ t.test('the nginx site, TLS and redirect included, passes nginx -t', async (t) =
   t.ok(seconds >= 3 * 20, `proxy_read_timeout (${seconds} s) well above the 20-second heartbeat`)
   t.match(site, /client_max_body_size \d+m;/)
 })
+
+t.test(
+  'the nginx site for several processes: an upstream without stickiness, the stream unbuffered, webhooks retried elsewhere; nginx -t',
+  async (t) => {
+    const site = readFileSync(NGINX_SEVERAL_CONF, 'utf8')
+    const upstream = /upstream parley \{([^}]*)\}/.exec(site)?.[1] ?? ''
+    t.ok((upstream.match(/^\s*server 127\.0\.0\.1:\d+/gm) ?? []).length >= 2, 'an upstream of several processes')
+    t.notMatch(upstream, /\b(ip_hash|hash|sticky)\b/, 'no sticky sessions: any process serves any stream')
+    t.match(upstream, /^\s*keepalive \d+;/m)
+    const proxied = [...site.matchAll(/proxy_pass ([^;]+);/g)].map((m) => m[1])
+    t.ok(proxied.length >= 2 && proxied.every((p) => p === 'http://parley'), 'every location goes to the upstream')
+    for (const directive of [
+      'proxy_http_version 1.1;',
+      "proxy_set_header Connection '';",
+      'proxy_buffering off;',
+      'proxy_cache off;',
+      'proxy_set_header X-Forwarded-For $remote_addr;',
+      'proxy_set_header X-Forwarded-Proto $scheme;',
+      'proxy_set_header X-Forwarded-Host $host;',
+      'return 301 https://$host$request_uri;',
+      'location /webhooks/ {',
+      'proxy_next_upstream error timeout non_idempotent;',
+    ])
+      t.ok(site.includes(directive), directive)
+    const readTimeout = /proxy_read_timeout (\d+)([smh]);\s*proxy_send_timeout/.exec(site)
+    const seconds = readTimeout ? Number(readTimeout[1]) * { s: 1, m: 60, h: 3600 }[readTimeout[2] as 's' | 'm' | 'h'] : 0
+    t.ok(seconds >= 3 * 20, `the stream's proxy_read_timeout (${seconds} s) well above the 20-second heartbeat`)
+    if (!haveBinary(t, 'nginx', 'nginx-light')) return
+    const dir = mkdtempSync(path.join(tmpdir(), 'parley-nginx-several-t-'))
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+    const ssl = spawnSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=inbox.example.com',
+        '-keyout',
+        path.join(dir, 'privkey.pem'),
+        '-out',
+        path.join(dir, 'fullchain.pem'),
+      ],
+      { encoding: 'utf8' },
+    )
+    t.equal(ssl.status, 0, `openssl made a certificate ${ssl.stderr}`)
+    for (const name of ['client_body', 'proxy']) mkdirSync(path.join(dir, name))
+    const conf = path.join(dir, 'nginx.conf')
+    writeFileSync(
+      conf,
+      `pid ${dir}/nginx.pid;\nerror_log ${dir}/error.log;\nevents {}\nhttp {\n  access_log off;\n  client_body_temp_path ${dir}/client_body;\n  proxy_temp_path ${dir}/proxy;\n${site
+        .replaceAll('/etc/letsencrypt/live/inbox.example.com/', `${dir}/`)
+        .replace(/listen 80;/, 'listen 127.0.0.1:80;')}\n}\n`,
+    )
+    const check = spawnSync(binaryPath('nginx')!, ['-t', '-p', `${dir}/`, '-c', conf, '-e', `${dir}/error.log`], { encoding: 'utf8' })
+    t.equal(check.status, 0, check.stderr)
+    t.match(check.stderr, /syntax is ok/)
+  },
+)
 
 t.test('the Caddyfile adapts: HTTPS for the domain, the stream flushed at once, Parley on loopback', async (t) => {
   if (!haveBinary(t, 'caddy', 'caddy')) return
