@@ -72,6 +72,8 @@ import { ReportsRepo } from './store/reports.ts'
 import { InlineFacts, ThreadFacts } from './domain/reports/report-threads.ts'
 import { AuditLogRepo } from './store/audit-log.ts'
 import { PgRunner, SqliteRunner, type UnitRunner } from './store/runner.ts'
+import { PgOwnership } from './domain/ownership/pg-ownership.ts'
+import { channelName, parseOwnedName } from './domain/ownership/ownership.ts'
 import { AuditLog } from './domain/audit/audit-log.ts'
 import { SecretBox } from './store/secret-box.ts'
 import { bindSecretBox } from './store/sealed-columns.ts'
@@ -124,6 +126,8 @@ const SEND_STOP_GRACE_MS = 5000
 const PRUNE_INTERVAL_MS = 3600_000
 // On close, outgoing webhook requests in flight get this long to be answered and recorded.
 const WEBHOOK_STOP_GRACE_MS = 3000
+// Issue 17: the one lease whose owner runs every campaign.
+const CAMPAIGNS_LEASE = 'campaigns'
 
 // Until presence (open streams, PRESENCE_OFFLINE_AFTER_SECONDS) is wired in, everyone
 // counts as present and only the availability a person sets decides automatic assignment.
@@ -201,6 +205,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Not on PostgreSQL: an emulator inside one of several processes would answer only there.
   const sandbox = config.sandbox.enabled && db ? createSandbox(config, db, workspaceId, secrets) : undefined
   const store = new InboxStore(secrets, db)
+  // Issue 17, several processes: each number or Page is sent on by one process at a time (its
+  // per-number rate then holds across processes), and one process runs the campaigns (they
+  // queue into the outbox, which each number's owner sends). A lease each, in `leases`. With
+  // SQLite the one process owns everything: no ownership at all.
+  const ownership = deps.pg
+    ? new PgOwnership(deps.pg.pool, {
+        nodeId: config.nodeId,
+        onError: (err, what) => app.log.error({ err }, `ownership: ${what} failed`),
+      })
+    : undefined
   const effects = new SideEffects()
   const writer = new InboxWriter(store, clock.now, effects)
   const members = new ChannelMembersRepo()
@@ -225,6 +239,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     log: app.log,
     graphBaseUrl: (token) => (sandbox?.owns(token) ? sandbox.graphBaseUrl() : config.graphApiUrl),
     onSendOutcome: health.tracker.sendOutcome,
+    ...(ownership ? { ownsChannel: (id: number) => ownership.owns(channelName(id)) } : {}),
   })
   // Webhook secrets and auto-assign flags from a snapshot, reloaded on every committed
   // `channel.changed`: this process's at its commit, and on PostgreSQL every other
@@ -311,10 +326,24 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     ingest: new IngestQueue(events, {
       onJobError: (err) => app.log.error({ err }, 'webhook ingest failed; payload kept raw'),
       onCommitted: (seconds) => health.tracker.ingestCommitted(seconds),
+      onGroupFailed: (err, retrying) =>
+        retrying
+          ? app.log.warn({ err }, 'webhook group commit refused for now (deadlock or serialization); running it again')
+          : app.log.error({ err }, 'webhook group commit failed; its webhooks are answered 503 and Meta retries them'),
     }),
     sending,
     sandbox,
-    campaigns: createCampaigns({ config, units, unitLog, store, writer, sending, now: clock.now, log: app.log }),
+    campaigns: createCampaigns({
+      config,
+      units,
+      unitLog,
+      store,
+      writer,
+      sending,
+      now: clock.now,
+      log: app.log,
+      ...(ownership ? { ownsCampaign: () => ownership.owns(CAMPAIGNS_LEASE) } : {}),
+    }),
     accounts: createAccounts({
       config,
       units,
@@ -467,6 +496,20 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         .catch((err) => app.log.error({ err }, "returning a deactivated person's conversations to the pool failed"))
     })
 
+  // Issue 17: what this process owns follows the channels; a number gained starts with an empty
+  // bucket (its previous owner may have just sent), the campaigns gained resume from the database.
+  if (ownership) {
+    const names = () => [...channels.channelIds().map(channelName), CAMPAIGNS_LEASE]
+    channels.onReloaded(() => ownership.setNames(names()))
+    ownership.setNames(names())
+    ownership.onGained((name) => {
+      if (name === CAMPAIGNS_LEASE) return campaigns.runner.kick()
+      const owned = parseOwnedName(name)
+      if (owned?.kind === 'channel') sending.worker.gained(owned.id)
+    })
+    ownership.onLost((name, info) => app.log.info({ name, reason: info.reason }, 'ownership: no longer working on it'))
+  }
+
   // A sandbox channel added (the Page) or given a new token is checked like any other.
   // (Written outside the event log: the directory reloads too.)
   sandbox?.onChannelAdded((id) => {
@@ -551,6 +594,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   }
   let pruneTimer: NodeJS.Timeout | undefined
   app.addHook('onReady', async () => {
+    await ownership?.start()
     await relay?.start()
     await presence.start()
     hub.start()
@@ -583,6 +627,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     services.snoozes.stop()
     const webhooksStopped = services.webhooks.stop(WEBHOOK_STOP_GRACE_MS)
     await services.sending.stop(SEND_STOP_GRACE_MS)
+    // After the sends in flight: the numbers go to the others at once, not after the lease.
+    await ownership?.stop()
     await webhooksStopped
     sandbox?.stop()
     services.ingest.close()

@@ -49,6 +49,8 @@ export interface CampaignsDeps {
   /** The app's database (issue 17: SQLite or PostgreSQL): where the campaigns' units run. */
   units: UnitRunner
   unitLog: UnitLog
+  /** Issue 17, several processes: whether this process runs a campaign now (absent: every one). */
+  ownsCampaign?: (campaignId: number) => boolean
 }
 
 export function createCampaigns(deps: CampaignsDeps): Campaigns {
@@ -95,6 +97,7 @@ export function createCampaigns(deps: CampaignsDeps): Campaigns {
     store,
     writer: deps.writer,
     outbox: sending.outbox,
+    ...(deps.ownsCampaign ? { owns: deps.ownsCampaign } : {}),
     now,
     log,
     options: {

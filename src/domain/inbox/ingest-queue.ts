@@ -31,7 +31,16 @@ export interface IngestQueueOptions {
   onJobError?: (err: unknown) => void
   /** Issue 16: how long each successful group commit took (seconds), for the metrics. */
   onCommitted?: (seconds: number) => void
+  /** A whole group did not commit (`retrying`: it runs again at once; else its webhooks are answered 503). */
+  onGroupFailed?: (err: unknown, retrying: boolean) => void
 }
+
+// PostgreSQL refuses a transaction now and then when processes write at once: a deadlock
+// (40P01: the report triggers' shared counter rows taken in another order by a concurrent
+// group) or a serialization failure (40001). Nothing of it was stored: run the group again
+// rather than answer every webhook in it 503 and wait for Meta's retry, minutes later.
+const TRANSIENT = new Set(['40P01', '40001'])
+const MAX_GROUP_ATTEMPTS = 3
 
 export class IngestQueue {
   private queue: Queued[] = []
@@ -92,7 +101,7 @@ export class IngestQueue {
   }
 
   /** Synchronous on SQLite (done when it returns); a promise on PostgreSQL that never rejects. */
-  private commit(group: Queued[]): void | Promise<void> {
+  private commit(group: Queued[], attempt = 1): void | Promise<void> {
     const started = performance.now()
     const parts = group.map(
       ({ job }): GroupPart => ({
@@ -116,7 +125,10 @@ export class IngestQueue {
     try {
       pending = this.log.commitGroup(parts, afterCommit)
     } catch (err) {
-      if (!committed) return this.failed(group, err)
+      if (!committed) {
+        this.opts.onGroupFailed?.(err, false)
+        return this.failed(group, err)
+      }
       // A side effect registered after the commit threw (a bug): the jobs did commit, and the
       // error goes on up, as it always did.
       succeeded()
@@ -124,7 +136,11 @@ export class IngestQueue {
     }
     if (!pending) return succeeded()
     return pending.then(succeeded, (err) => {
-      if (!committed) return this.failed(group, err)
+      if (!committed) {
+        const retrying = attempt < MAX_GROUP_ATTEMPTS && TRANSIENT.has(this.log.storageFailureCode(err) ?? '')
+        this.opts.onGroupFailed?.(err, retrying)
+        return retrying ? this.commit(group, attempt + 1) : this.failed(group, err)
+      }
       succeeded()
       // As on SQLite: uncaught, out of the queue's chain, which must go on.
       queueMicrotask(() => {

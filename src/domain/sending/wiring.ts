@@ -56,6 +56,8 @@ export interface SendingDeps {
   graphBaseUrl: (token: string) => string
   /** Issue 16: each send attempt's outcome, for metrics and the health page. */
   onSendOutcome?: (o: SendOutcome) => void
+  /** Issue 17, several processes: whether this process sends for a number or Page now (absent: every one). */
+  ownsChannel?: (channelId: number) => boolean
 }
 
 export function createSending(deps: SendingDeps): Sending {
@@ -99,6 +101,7 @@ export function createSending(deps: SendingDeps): Sending {
     now,
     log: log.child({ subsystem: 'outbox' }),
     ...(deps.onSendOutcome ? { onOutcome: deps.onSendOutcome } : {}),
+    ...(deps.ownsChannel ? { owns: deps.ownsChannel } : {}),
     options: {
       retryBaseMs: s.retryBaseMs,
       retryCapMs: s.retryCapMs,
