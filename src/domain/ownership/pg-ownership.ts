@@ -76,6 +76,8 @@ export class PgOwnership implements Ownership {
   private timer: NodeJS.Timeout | undefined
   private lapseTimer: NodeJS.Timeout | undefined
   private running = false
+  /** wake() was asked while a round ran: the next round starts at once. */
+  private wakeAgain = false
   /** What the last round saw, for health pages and the tests. */
   lastRound = { liveNodes: 0, share: 0 }
 
@@ -125,8 +127,11 @@ export class PgOwnership implements Ownership {
   setNames(names: Iterable<string>): void {
     const next = new Set(names)
     for (const n of [...this.owned.keys()]) if (!next.has(n)) void this.giveUp(n, 'removed')
+    const added = [...next].some((n) => !this.names.has(n))
     this.names.clear()
     for (const n of next) this.names.add(n)
+    // A new number's sends must not wait for the next period (up to renewMs): look now.
+    if (added) this.wake()
   }
 
   onGained(fn: (name: string, fence: number) => void): () => void {
@@ -163,7 +168,12 @@ export class PgOwnership implements Ownership {
    * period. Does nothing while a round is running.
    */
   wake(): void {
-    if (!this.running || this.round) return
+    if (!this.running) return
+    // A round running now may have read the names before the change: one more right after it.
+    if (this.round) {
+      this.wakeAgain = true
+      return
+    }
     clearTimeout(this.timer)
     void this.runRound()
   }
@@ -175,7 +185,9 @@ export class PgOwnership implements Ownership {
         this.round = undefined
         this.scheduleLapse()
         if (this.running) {
-          this.timer = setTimeout(() => void this.runRound(), this.renewMs)
+          const again = this.wakeAgain
+          this.wakeAgain = false
+          this.timer = setTimeout(() => void this.runRound(), again ? 0 : this.renewMs)
           this.timer.unref()
         }
       })
