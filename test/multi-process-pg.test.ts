@@ -117,6 +117,21 @@ function noRefusals(t: Test, refusals: Answer[]): void {
   )
 }
 
+/** The owners of the live leases whose names start with `prefix` (issue 17: PgOwnership's rows). */
+async function ownersOf(url: string, prefix: string): Promise<string[]> {
+  const c = new pg.Client({ connectionString: url })
+  await c.connect()
+  try {
+    const r = await c.query<{ owner: string }>(
+      `SELECT owner FROM leases WHERE starts_with(name, $1) AND expires_at > (extract(epoch FROM clock_timestamp()) * 1000)::bigint`,
+      [prefix],
+    )
+    return r.rows.map((row) => row.owner)
+  } finally {
+    await c.end()
+  }
+}
+
 function needCluster(t: Test): Cluster | undefined {
   if (!cluster) t.fail('the processes did not start (see the first subtest)')
   return cluster
@@ -258,6 +273,59 @@ if (!databaseUrl) {
     const upTo = Math.min(...clients.map(({ sse }) => seqOf(sse.lastId())))
     const seen = clients.map(({ sse }) => sse.events.filter((e) => e.id && seqOf(e.id) <= upTo).map((e) => e.id))
     for (let i = 1; i < seen.length; i++) tt.same(seen[i], seen[0], `${clients[i]!.on} saw the same events as ${clients[0]!.on}`)
+  })
+
+  t.test('replies posted to every process at once: each sent to Meta exactly once, by the number’s owner', async (tt) => {
+    logsOnFailure(tt)
+    const c = needCluster(tt)
+    if (!c) return
+    const token = await signIn(c.nodes[0]!.url)
+    // The customers of proof 1 wrote within the last 24 hours: free text may be sent to them.
+    const list = await apiCall(c.nodes[0]!.url, token)('GET', '/api/conversations?limit=10')
+    const convs = (list.body.conversations as Array<{ id: number }>).slice(0, 5)
+    tt.ok(convs.length > 0, 'conversations to answer')
+    const before = (await emu!.stats()).sendRequests
+    const replies = 30
+    // Each reply is posted to two processes at once (a browser's retry landing elsewhere).
+    const answers = await Promise.all(
+      Array.from({ length: replies }, async (_, i) => {
+        const body = { text: `reply ${i}`, clientMessageId: `multi-reply-${i}` }
+        const path = `/api/conversations/${convs[i % convs.length]!.id}/messages`
+        const [x, y] = await Promise.all([
+          apiCall(c.nodes[i % 3]!.url, token)('POST', path, body),
+          apiCall(c.nodes[(i + 1) % 3]!.url, token)('POST', path, body),
+        ])
+        return { i, statuses: [x.status, y.status], ids: [x.body?.message?.id, y.body?.message?.id] }
+      }),
+    )
+    tt.same(
+      answers.filter((a) => a.statuses.some((s) => s !== 202) || a.ids[0] !== a.ids[1]),
+      [],
+      'both posts of each reply answered 202 with the same message',
+    )
+    // Sent means Meta accepted it: the message has its wamid, whichever process sent it.
+    const call = apiCall(c.nodes[2]!.url, token)
+    await until(
+      async () => {
+        const mine: Array<{ text: string | null; status: string }> = []
+        for (const conv of convs) {
+          const page = await call('GET', `/api/conversations/${conv.id}/messages?limit=200`)
+          for (const m of page.body.messages as Array<{ text: string | null; status: string }>)
+            if (m.text?.startsWith('reply ')) mine.push(m)
+        }
+        return mine.length === replies && mine.every((m) => m.status !== 'queued' && m.status !== 'sending')
+      },
+      'every reply settled at Meta',
+      EVENTS_MS,
+    )
+    const stats = await emu!.stats()
+    tt.equal(stats.sendRequests - before, replies, `${replies} replies, ${replies} send requests at the emulator: none twice`)
+    const owners = await ownersOf(dbUrl, 'channel:')
+    tt.equal(owners.length, 1, 'the number has one owner')
+    tt.ok(
+      c.nodes.some((n) => n.name === owners[0]),
+      `owned by one of the three (${owners.join(', ')})`,
+    )
   })
 
   t.test('nginx with deploy/nginx/parley-several.conf in front of the three: sign in, stream, webhook, event', async (tt) => {
