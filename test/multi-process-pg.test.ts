@@ -373,7 +373,10 @@ if (!databaseUrl) {
     logsOnFailure(tt)
     const c = needCluster(tt)
     if (!c) return
-    const [n1, n2, victim] = c.nodes as [ClusterNode, ClusterNode, ClusterNode]
+    // The victim is the number's owner: after its death another process must take the number over.
+    const owner = (await ownersOf(dbUrl, 'channel:'))[0]
+    const victim = c.nodes.find((n) => n.name === owner) ?? c.nodes[2]!
+    const [n1, n2] = c.nodes.filter((n) => n !== victim) as [ClusterNode, ClusterNode]
     const label = 'kill '
     const total = 150
     // Built once: a retry is the same webhook (the same wamid), as Meta resends it.
@@ -466,5 +469,33 @@ if (!databaseUrl) {
       )
       tt.ok(strictlyIncreasing(events()), `the client of ${name} saw ids strictly increasing`)
     }
+
+    // The dead owner's number: a survivor takes it once the lease runs out (15 s), and sends on it.
+    const survivors = [n1.name, n2.name]
+    await until(
+      async () => {
+        const now = await ownersOf(dbUrl, 'channel:')
+        return now.length === 1 && survivors.includes(now[0]!)
+      },
+      "the killed owner's number owned by a survivor",
+      EVENTS_MS,
+    )
+    const survivor = apiCall(n2.url, await signIn(n1.url))
+    const conv = ((await survivor('GET', '/api/conversations?limit=1')).body.conversations as Array<{ id: number }>)[0]!
+    const sent = await survivor('POST', `/api/conversations/${conv.id}/messages`, {
+      text: 'after the owner died',
+      clientMessageId: 'after-kill',
+    })
+    tt.equal(sent.status, 202, 'a reply through a survivor is accepted')
+    await until(
+      async () => {
+        const page = await survivor('GET', `/api/conversations/${conv.id}/messages?limit=50`)
+        const m = (page.body.messages as Array<{ text: string | null; status: string }>).find((x) => x.text === 'after the owner died')
+        return m && m.status !== 'queued' && m.status !== 'sending'
+      },
+      'the reply sent by the new owner',
+      EVENTS_MS,
+    )
+    tt.pass(`the number moved to ${(await ownersOf(dbUrl, 'channel:'))[0]} and its reply went out`)
   })
 }
