@@ -16,6 +16,9 @@ t.test('a running campaign’s progress on /metrics', async (t) => {
   const c = await createCampaign(p)
   await action(p, c.id, 'start', {})
   await until(async () => player.tally().messages >= 3, '3 sent')
+  // Parley records a send after WhatsApp's answer, in its own transaction (on PostgreSQL a
+  // moment later): the scrape waits for Parley's own count, not the emulator's.
+  await waitCampaign(p, c.id, (x) => x.counts.total - x.counts.queued - x.counts.sending >= 3, '3 recorded as handed over')
   const text = await (await fetch(`${p.parley.url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).text()
   const progress = new RegExp(`^parley_campaign_progress_ratio\\{campaign="${c.id}"\\} ([\\d.e-]+)$`, 'm').exec(text)
   t.ok(progress, 'the progress gauge of the running campaign')

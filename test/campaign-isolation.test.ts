@@ -4,8 +4,23 @@
 import t from 'tap'
 import { startPair } from './helpers/emulator.ts'
 import { connectSse } from './helpers/sse.ts'
-import { otherWorkspaceAdmin } from './helpers/team-fixtures.ts'
+import type { TestServer } from './helpers/server.ts'
 import { action, contactsCsv, createCampaign, importCsv, play, waitCampaign } from './helpers/campaigns.ts'
+import { get } from '../src/store/unit.ts'
+
+/**
+ * An admin of a second workspace (Parley has no API to create one). Written through the
+ * app's own unit runner, so it works on SQLite and on PostgreSQL alike.
+ */
+async function otherWorkspaceAdmin(s: TestServer): Promise<{ token: string }> {
+  const workspaceId = await s.app.services.units.transact(function* () {
+    return (yield* get<{ id: number }>(`INSERT INTO workspaces (name) VALUES ('Other shop') RETURNING id`))!.id
+  })
+  const login = { email: 'other@example.com', password: 'other password 1' }
+  await s.app.services.auth.createUser({ workspaceId, ...login, name: 'Other', role: 'admin' })
+  const { token } = await s.login(login)
+  return { token }
+}
 
 t.test('another workspace sees none of it', async (t) => {
   const p = await startPair(t)

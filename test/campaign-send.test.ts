@@ -50,6 +50,9 @@ t.test('a campaign reaches each recipient once; live counters equal the per-reci
       c.counts.replied === player.outcomes.replied &&
       c.counts.failed === Object.values(player.outcomes.failed).reduce((a, b) => a + b, 0),
     'campaign completed, every played status and reply arrived',
+    // A state wait, not a timing assertion: on PostgreSQL every send, status and reply is a
+    // transaction of several round trips, and a loaded machine can take well over 30s here.
+    90_000,
   )
   const rs = await recipients(p, draft.id)
   t.equal(rs.length, 120, 'one row per recipient')

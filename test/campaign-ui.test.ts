@@ -33,6 +33,7 @@ const XSS = '<img src=x onerror=alert(1)>'
 t.test('import contacts, build and send a campaign, watch it live', async (t) => {
   await ensureWebBuild()
   const s = await startServer(t, {
+    sqlite: true,
     env: {
       SANDBOX_SENT_DELAY_MS: '20',
       SANDBOX_DELIVERED_DELAY_MS: '60',
@@ -200,7 +201,7 @@ async function pageIn(t: BrowserTestLike, browser: Browser, url: string, locale:
 
 t.test('a new campaign starts from a template in the browser’s language, else English', async (t) => {
   await ensureWebBuild()
-  const s = await startServer(t)
+  const s = await startServer(t, { sqlite: true })
   const browser = await launchBrowser(t)
   // The sandbox's approved templates, by name: appointment_reminder (fr), follow_up (en),
   // hello_world (en_US), order_update (en) — the French one used to come first for all.

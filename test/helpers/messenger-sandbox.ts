@@ -5,7 +5,9 @@ import { uploadMedia } from './media-files.ts'
 import type { ConversationDTO, MessageDTO } from '../../src/events/types.ts'
 
 export async function startMessengerSandbox(t: TestLike, env: Record<string, string> = {}) {
+  // The sandbox runs on SQLite only (app.ts): these tests stay there under PARLEY_TEST_DATABASE=postgres.
   const s = await startServer(t, {
+    sqlite: true,
     env: { WHATSAPP_PHONE_NUMBER_ID: '', SANDBOX_SENT_DELAY_MS: '20', SANDBOX_DELIVERED_DELAY_MS: '80', ...env },
   })
   const { token } = await s.login()
