@@ -23,6 +23,7 @@ import { audience } from './workloads/audience.ts'
 import { presence } from './workloads/presence.ts'
 import { history } from './workloads/history.ts'
 import { pglog } from './workloads/pglog.ts'
+import { cluster } from './workloads/cluster.ts'
 
 const WORKLOADS: Record<string, (ctx: Ctx) => Promise<Section | Section[]>> = {
   ingest,
@@ -36,6 +37,7 @@ const WORKLOADS: Record<string, (ctx: Ctx) => Promise<Section | Section[]>> = {
   presence,
   history,
   pglog,
+  cluster,
 }
 
 const args = process.argv.slice(2)
