@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [-- --only=ingest,delivery,fanout,replay,reads,peer,campaign,audience,presence,history,pglog] [-- --profile]`
+// `npm run bench [-- --quick] [-- --only=ingest,delivery,fanout,replay,reads,peer,campaign,audience,presence,history,pglog,cluster] [-- --profile]`
 // `[-- --campaign-full]`: the campaign workload at the issue's 10,000 recipients (else 1,000).
 //
 // Runs each workload with its baselines side by side, prints the tables and writes

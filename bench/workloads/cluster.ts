@@ -51,6 +51,8 @@ interface SetupResult {
   complete: boolean
   /** CPU while the webhooks were sent and answered, in cores (CPU ms ÷ wall ms). */
   cores: { parley: number; nginx: number; generators: number; machine?: number }
+  /** Linux PSI right after the sending: how much other work competed for the cores. */
+  pressure: string
 }
 
 /** Busy and total jiffies of the whole machine, from /proc/stat (undefined elsewhere). */
@@ -122,6 +124,7 @@ async function runSetup(
       generators: (cpu(genPids) - g0) / wall,
       machine: m0 && m1 && m1.total > m0.total ? ((m1.busy - m0.busy) / (m1.total - m0.total)) * availableParallelism() : undefined,
     }
+    const pressure = cpuPressure()
     const waited = await receivers.call<{ done: boolean }>('wait', { acked: sent.acked, timeoutMs: 60_000 }, 90_000)
     const s = await receivers.call<{
       latency: HistJSON
@@ -148,6 +151,7 @@ async function runSetup(
       closed: s.closed,
       complete: waited.done,
       cores,
+      pressure,
     }
   } finally {
     await Promise.all(children.map((c) => c.stop()))
@@ -209,7 +213,7 @@ export async function cluster(ctx: Ctx): Promise<Section> {
       other === undefined
         ? ''
         : `, everything else (${r.name.startsWith('PostgreSQL') ? 'PostgreSQL’s backends and WAL writer, ' : ''}other work on the machine) ${other.toFixed(2)}`
-    } of ${availableParallelism()}`
+    } of ${availableParallelism()}${r.pressure ? ` (${r.pressure})` : ''}`
   })
   return {
     title: TITLE,
@@ -235,7 +239,7 @@ export async function cluster(ctx: Ctx): Promise<Section> {
       `The load, the same in each set-up: ${num(o.webhooks)} signed WhatsApp webhooks (one inbound text each, from ${num(o.contacts)} customers), posted by ${o.concurrency} closed-loop senders (each sends its next webhook when the last is answered) after an unrecorded warm-up of ${num(o.warm)}; webhooks/s is the 200s over the sending time. ${o.streams} SSE streams of one signed-in admin session were open before the first webhook, spread evenly over the processes (10 per process with three, straight to each process, so two thirds of deliveries cross processes); each counts the message.created event of every webhook: "every stream got every message" means each of the ${o.streams} streams got each 200-answered webhook's message exactly once.`,
       'The processes are the real Parley started as an operator starts it (`node --import tsx src/main.ts`, production logger at warn, the same secrets in every process, own PARLEY_NODE_ID, PORT and DATA_DIR, one MEDIA_DIR); each set-up starts fresh (a new DATA_DIR, or a new database on the PostgreSQL server). With three processes the webhooks go through nginx with the upstream of deploy/nginx/parley-several.conf (least_conn, keepalive 32) — a hop the one-process set-ups do not have; the one-process set-ups are reached directly.',
       "Latency: from the moment a sender posted the webhook to the moment a stream's socket delivered its event, on CLOCK_MONOTONIC (shared by the processes); it includes the ingest (group commit, each webhook answered after its commit), on PostgreSQL the tailer that publishes committed events (its own process at once, the others on a NOTIFY hint, a 250 ms poll as fallback), and the write to each stream.",
-      `What bounds each, while the webhooks were sent and answered (CPU in cores, CPU time ÷ wall time): ${bounds.join('; ')}. All set-ups share the machine's ${availableParallelism()} cores: three Parley processes and PostgreSQL compete for the same cores as one process, so the third set-up adds processes, a proxy hop and cross-process publishing (NOTIFY, a SELECT per tailer) without adding CPU; more processes pay where there are more cores or machines.`,
+      `What bounds each, while the webhooks were sent and answered (CPU in cores, CPU time ÷ wall time): ${bounds.join('; ')}. All set-ups share the machine's ${availableParallelism()} cores: three Parley processes and PostgreSQL compete for the same cores as one process, so the third set-up adds processes, a proxy hop and cross-process publishing (NOTIFY, a SELECT per tailer) without adding CPU; more processes pay where there are more cores or machines. When Parley's own share is far below the cores while the machine is full, the set-up waited for CPU held by others (the PostgreSQL server, other work): read the ratios as this machine's, not the design's.`,
       'What bounds ingest on each database: SQLite commits one group of webhooks at a time on one connection, one WAL fsync per group (synchronous=FULL). On PostgreSQL every writing transaction holds the one event counter row (event_seq, scale-out.md §1) from its UPDATE until its COMMIT is flushed: commits of all processes run one at a time through that row, so three processes do not commit faster than one — each process groups the webhooks that arrive together into one transaction (src/domain/inbox/ingest-queue.ts), which is what divides that cost; the pglog workload measures the serialized section itself.',
       `PostgreSQL: ${server.describe}. ${cpuPressure() || 'CPU pressure unknown'} (at the end).`,
     ],
