@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [-- --only=ingest,delivery,fanout,replay,reads,peer,campaign,audience,presence,history,pglog] [-- --profile]`
+// `npm run bench [-- --quick] [-- --only=ingest,delivery,fanout,replay,reads,peer,campaign,audience,presence,history,pglog,cluster] [-- --profile]`
 // `[-- --campaign-full]`: the campaign workload at the issue's 10,000 recipients (else 1,000).
 //
 // Runs each workload with its baselines side by side, prints the tables and writes
@@ -23,6 +23,7 @@ import { audience } from './workloads/audience.ts'
 import { presence } from './workloads/presence.ts'
 import { history } from './workloads/history.ts'
 import { pglog } from './workloads/pglog.ts'
+import { cluster } from './workloads/cluster.ts'
 
 const WORKLOADS: Record<string, (ctx: Ctx) => Promise<Section | Section[]>> = {
   ingest,
@@ -36,6 +37,7 @@ const WORKLOADS: Record<string, (ctx: Ctx) => Promise<Section | Section[]>> = {
   presence,
   history,
   pglog,
+  cluster,
 }
 
 const args = process.argv.slice(2)
