@@ -28,6 +28,10 @@ const PG_NOW_MS = '(extract(epoch FROM clock_timestamp()) * 1000)::bigint'
 
 const DIRECTION = 'SELECT direction FROM messages WHERE id = ?'
 const BY_ID = `SELECT ${COLS} FROM outbox WHERE id = ?`
+// PostgreSQL: the row stays locked until the transaction ends, so a concurrent transition of
+// it (the worker's answer, a status webhook's reconcile) waits, then reads what this one
+// wrote. SQLite has no FOR UPDATE, nor needs it: its write transactions run one at a time.
+const BY_ID_FOR_UPDATE = { sqlite: BY_ID, postgres: `${BY_ID} FOR UPDATE` }
 const BY_MESSAGE = `SELECT ${COLS} FROM outbox WHERE message_id = ?`
 // The worker serves channels in this order: the one waiting longest first, as SQLite's scan of
 // outbox_state_due_idx gave them before, now said (PostgreSQL's DISTINCT promises no order).
@@ -83,6 +87,12 @@ export class OutboxRepo {
 
   *byId(id: number): Q<OutboxRow | undefined> {
     const row = yield* get<OutboxRow>(BY_ID, [id])
+    return row && codec.decodeAny(row)
+  }
+
+  /** byId for a transition: on PostgreSQL the row is locked until the transaction ends. */
+  *lockById(id: number): Q<OutboxRow | undefined> {
+    const row = yield* get<OutboxRow>(BY_ID_FOR_UPDATE[yield* dialect()], [id])
     return row && codec.decodeAny(row)
   }
 

@@ -181,7 +181,7 @@ export class Outbox {
 
   /** Meta accepted the message and named it. */
   *markSent(batch: Emitter, id: number, wamid: string): Q<void> {
-    const row = yield* this.repo.byId(id)
+    const row = yield* this.repo.lockById(id)
     if (!row) return
     // A status webhook may have settled it already (statuses can outrun the answer).
     if (row.state === 'sent' && row.providerMessageId === wamid) {
@@ -194,7 +194,7 @@ export class Outbox {
   }
 
   *markFailed(batch: Emitter, id: number, failure: Failure): Q<void> {
-    const row = yield* this.repo.byId(id)
+    const row = yield* this.repo.lockById(id)
     if (!row || (row.state !== 'sending' && row.state !== 'queued')) return
     const now = this.deps.now()
     yield* this.setOutbox(id, {
@@ -211,7 +211,7 @@ export class Outbox {
   }
 
   *markUnknown(batch: Emitter, id: number, why: string): Q<void> {
-    const row = yield* this.repo.byId(id)
+    const row = yield* this.repo.lockById(id)
     if (!row || row.state !== 'sending') return
     yield* this.setOutbox(id, { state: 'unknown', leaseUntil: null, lastErrorText: why })
     yield* this.setAmbiguous(row.messageId, batch)
@@ -219,7 +219,7 @@ export class Outbox {
 
   /** Back to the queue after a transient error; the message shows as queued again. */
   *scheduleRetry(batch: Emitter, id: number, at: number, code: number | null, text: string, countAttempt = true): Q<void> {
-    const row = yield* this.repo.byId(id)
+    const row = yield* this.repo.lockById(id)
     if (!row || row.state !== 'sending') return
     yield* this.setOutbox(id, {
       state: 'queued',
@@ -290,7 +290,7 @@ export class Outbox {
   *reconcileStatus(channel: Pick<ChannelRow, 'id'>, st: WaStatus, batch: Emitter): Q<MessageRow | undefined> {
     const tag = this.parseCallbackData(st.bizOpaqueCallbackData)
     if (tag === undefined) return undefined
-    const row = yield* this.repo.byId(tag.id)
+    const row = yield* this.repo.lockById(tag.id)
     if (!row || row.channelId !== channel.id || resendOf(row) !== tag.resend) return undefined
     const message = yield* this.deps.repos.messages.messageRowById(row.messageId)
     if (!message) return undefined
