@@ -377,6 +377,18 @@ function secretKeyOf(env: Env, dataDir: string): string {
   return persistedSecret(dataDir, 'secret-key')
 }
 
+/**
+ * A server on PostgreSQL (issue 17) is one of several processes, which must share these: a
+ * secret one process generated into its own DATA_DIR would sign sessions, open sealed tokens
+ * or verify webhooks in that one only. Checked at `npm start` (tools like db:copy need none).
+ */
+export function assertSharedSecrets(env: Env = process.env): void {
+  for (const name of ['JWT_SECRET', 'PARLEY_SECRET_KEY', 'META_APP_SECRET', 'META_VERIFY_TOKEN']) {
+    if (str(env, name) === undefined)
+      throw new ConfigError(name, 'must be set with a postgres:// DATABASE_URL: every process needs the same value')
+  }
+}
+
 export function loadConfig(env: Env = process.env): Readonly<Config> {
   const dataDir = path.resolve(str(env, 'DATA_DIR') ?? DEFAULTS.DATA_DIR)
   const port = int(env, 'PORT', DEFAULTS.PORT, 0, 65535)
@@ -498,14 +510,6 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
   mkdirSync(dataDir, { recursive: true })
   const appSecretFromEnv = str(env, 'META_APP_SECRET')
   const database = databaseOf(env)
-  // Several processes on PostgreSQL must share these: a secret one process generated into its
-  // own DATA_DIR would sign sessions, open sealed tokens or verify webhooks in that one only.
-  if (database.kind === 'postgres') {
-    for (const name of ['JWT_SECRET', 'PARLEY_SECRET_KEY', 'META_APP_SECRET', 'META_VERIFY_TOKEN']) {
-      if (str(env, name) === undefined)
-        throw new ConfigError(name, 'must be set with a postgres:// DATABASE_URL: every process needs the same value')
-    }
-  }
   return Object.freeze({
     port,
     host: str(env, 'HOST') ?? DEFAULTS.HOST,

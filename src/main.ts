@@ -1,7 +1,7 @@
 // Process entry: config → database + migrations → app → listen → graceful close.
 import { mkdirSync } from 'node:fs'
 import path from 'node:path'
-import { type Config, ConfigError, loadConfig, loadDotEnv } from './config.ts'
+import { assertSharedSecrets, type Config, ConfigError, loadConfig, loadDotEnv } from './config.ts'
 import { openDatabase } from './store/db.ts'
 import { migratePg, openPgPool } from './store/pg/db.ts'
 import { makePrivate, usePrivateUmask } from './store/data-dir.ts'
@@ -16,6 +16,7 @@ async function main(): Promise<void> {
   let config: Config
   try {
     config = loadConfig()
+    if (config.database.kind === 'postgres') assertSharedSecrets()
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(err.message)

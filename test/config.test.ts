@@ -2,7 +2,7 @@ import t from 'tap'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { ConfigError, DEFAULTS, loadConfig } from '../src/config.ts'
+import { assertSharedSecrets, ConfigError, DEFAULTS, loadConfig } from '../src/config.ts'
 
 t.test('defaults, generated secrets kept in the data dir', async (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'parley-cfg-'))
@@ -65,8 +65,9 @@ t.test('DATABASE_URL chooses the database (issue 17); the URL never appears in a
   for (const name of Object.keys(shared)) {
     const env: Record<string, string> = { DATA_DIR: dir, DATABASE_URL: url, ...shared }
     delete env[name]
+    t.equal(loadConfig(env).database.kind, 'postgres', `tools (db:copy) load the config without ${name}`)
     t.throws(
-      () => loadConfig(env),
+      () => assertSharedSecrets(env),
       { message: new RegExp(`^Invalid configuration: ${name} must be set with a postgres`) },
       `${name} required`,
     )
