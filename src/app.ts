@@ -242,16 +242,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     ...(ownership ? { ownsChannel: (id: number) => ownership.owns(channelName(id)) } : {}),
   })
   // Webhook secrets and auto-assign flags from a snapshot, reloaded on every committed
-  // `channel.changed`: this process's at its commit, and on PostgreSQL every other
-  // process's too, when the tailer publishes it (the snapshot is read once more for our own).
+  // `channel.changed`: on SQLite at its commit; on PostgreSQL when the tailer publishes it,
+  // which it does for every process's commits, this one's included (one reload each).
   const channels = new ChannelDirectory({
     repo: new ChannelsRepo(secrets),
     config,
     units,
-    changes: (listener) => {
-      events.onCommitted(listener)
-      pgLog?.onPublished(listener)
-    },
+    changes: (listener) => (pgLog ? pgLog.onPublished(listener) : events.onCommitted(listener)),
     onError: (err) => app.log.error({ err }, 'channel directory reload failed; the previous snapshot answers'),
   })
   await channels.load()
