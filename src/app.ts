@@ -582,11 +582,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(webRoutes)
 
   const prune = () => {
-    if (!(events instanceof EventLog)) return // not yet on PostgreSQL: its events are kept (README)
+    const before = clock.now() - config.eventRetentionDays * 86400_000
+    const failed = (err: unknown) => app.log.error({ err }, 'event pruning failed')
+    // On PostgreSQL one process prunes at a time; the others' tries read the mark.
+    if (!(events instanceof EventLog)) return void events.prune(before).catch(failed)
     try {
-      events.prune(clock.now() - config.eventRetentionDays * 86400_000)
+      events.prune(before)
     } catch (err) {
-      app.log.error({ err }, 'event pruning failed')
+      failed(err)
     }
   }
   let pruneTimer: NodeJS.Timeout | undefined

@@ -61,7 +61,7 @@ async function setup(t: Test) {
   const other = openPgPool(url, { nodeId: 'a', max: 1 })
   t.teardown(() => other.end())
   const repo = new PgEventsRepo()
-  const commitElsewhere = async (n: number): Promise<number[]> => {
+  const commitElsewhere = async (n: number, createdAt = Date.now()): Promise<number[]> => {
     const client = await other.connect()
     try {
       await client.query('BEGIN')
@@ -71,7 +71,7 @@ async function setup(t: Test) {
         data: JSON.stringify({ n: i }),
         channelId: null,
         userId: null,
-        createdAt: Date.now(),
+        createdAt,
       }))
       const first = await repo.append(client, pending)
       await client.query('COMMIT')
@@ -82,7 +82,7 @@ async function setup(t: Test) {
   }
   // What the other process's hinter sends after a commit (this time it arrives).
   const notify = async (id: number) => void (await other.query('SELECT pg_notify($1, $2)', ['parley_events', String(id)]))
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, log, commitElsewhere, notify, errors }
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, log, other, repo, commitElsewhere, notify, errors }
 }
 
 t.test('a cursor from another process, ahead of this one: the stream waits for its tailer and replays, no reset', async (t) => {
@@ -131,3 +131,66 @@ t.test('a cursor past anything the database holds: reset (ahead_of_log), with th
   t.match(reset.cursor, new RegExp(`^${s.log.epoch}:\\d+$`))
   t.equal(sse.events.length, 1, 'only the reset: nothing replayed from a cursor the database never reached')
 })
+
+t.test('pruning on PostgreSQL: one process prunes, the others refuse the pruned cursors — never a silent gap', async (t) => {
+  const s = await setup(t)
+  if (!s) return
+  const DAY = 86_400_000
+  const old = await s.commitElsewhere(4, Date.now() - 10 * DAY)
+  const recent = await s.commitElsewhere(2)
+  await s.notify(recent[1]!)
+  await until(async () => s.log.head >= recent[1]!, 'B to read every event')
+  const count = async () => Number((await s.log.pool.query('SELECT count(*) AS n FROM events')).rows[0].n)
+
+  // Another process holds the prune lock: B's try deletes nothing and only reads the mark.
+  const holder = await s.other.connect()
+  await holder.query(`SELECT pg_advisory_lock(hashtext('parley:events-prune'))`)
+  t.equal(await s.log.prune(Date.now() - 7 * DAY), 0, 'another process is pruning: B only reads the mark (none yet)')
+  t.equal(await count(), 6, 'nothing deleted by B meanwhile')
+
+  await holder.query(`SELECT pg_advisory_unlock(hashtext('parley:events-prune'))`)
+  holder.release()
+  // Another process prunes (B does not know yet: its mark is from its start).
+  t.equal(await s.repo.pruneBefore(s.other, Date.now() - 7 * DAY), old[3]!, 'the mark: the newest old event')
+  t.equal(await count(), 2, 'the events older than the retention are gone, the recent ones kept')
+  t.equal(s.log.prunedThrough, 0, "B's mark is stale")
+
+  // A client resuming from a pruned cursor on B: the replay finds the mark moved and ends the
+  // stream instead of skipping the pruned events; its reconnect is told `pruned`.
+  const first = await connectSse(s.url, { lastEventId: s.log.cursor(old[0]!) })
+  t.teardown(() => first.close())
+  await first.closed
+  t.same(
+    first.events.filter((e) => e.event === 'conversation.updated'),
+    [],
+    'nothing replayed across the pruned range',
+  )
+  t.equal(s.log.prunedThrough, old[3]!, 'B learnt the mark from its replay read')
+  const again = await connectSse(s.url, { lastEventId: s.log.cursor(old[0]!) })
+  t.teardown(() => again.close())
+  await again.waitFor((evs) => evs.some((e) => e.event === 'reset'), 10_000)
+  t.equal(JSON.parse(again.events.find((e) => e.event === 'reset')!.data).reason, 'pruned', 'the reconnect: reset, pruned')
+
+  // A cursor at the mark still replays: the events after it are all there.
+  const fine = await connectSse(s.url, { lastEventId: s.log.cursor(old[3]!) })
+  t.teardown(() => fine.close())
+  await fine.waitFor((evs) => evs.filter((e) => e.event === 'conversation.updated').length >= 2, 10_000)
+  t.same(
+    fine.events.map((e) => e.id),
+    recent.map((id) => s.log.cursor(id)),
+    'from the mark: the kept events, in order, no reset',
+  )
+
+  // B's own prune: nothing more is old enough; the mark stays.
+  t.equal(await s.log.prune(Date.now() - 7 * DAY), old[3]!, "B's own prune keeps the mark")
+  t.equal(await count(), 2)
+  t.same(s.errors, [], 'no log errors')
+})
+
+async function until(pred: () => Promise<boolean>, what: string, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!(await pred())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}

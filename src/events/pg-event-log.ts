@@ -54,8 +54,12 @@ export interface PgEventLogOptions {
 
 export class PgEventLog implements UnitLog, GroupLog {
   epoch = ''
-  /** Events are not pruned on PostgreSQL yet (EVENT_RETENTION_DAYS applies to SQLite): every cursor of the epoch replays. */
-  readonly prunedThrough = 0
+  /**
+   * Every id at or below this may have been pruned (EVENT_RETENTION_DAYS), as this process
+   * last saw it: from its own prune, its hourly look at the mark, or a replay that found it
+   * moved (another process pruned meanwhile).
+   */
+  prunedThrough = 0
   /** Streams waiting for this process to publish through an id another process committed. */
   private catchUps: Array<{ id: number; done: (ok: boolean) => void }> = []
   private readonly repo = new PgEventsRepo()
@@ -157,6 +161,7 @@ export class PgEventLog implements UnitLog, GroupLog {
   async start(): Promise<void> {
     const { epoch, last } = await this.repo.head(this.pool)
     this.epoch = epoch
+    this.prunedThrough = await this.repo.prunedThrough(this.pool)
     // LISTEN before the first read: an event committed in between is read, not missed.
     await this.listener.start()
     this.tailer.start(last)
@@ -293,9 +298,36 @@ export class PgEventLog implements UnitLog, GroupLog {
     this.hinter.hint(committed[committed.length - 1]!.id)
   }
 
-  /** A replay page for one workspace (and audience), read from the table. */
-  read(workspaceId: number, afterId: number, upToId: number, limit: number, audience?: ReplayAudience): Promise<StoredEvent[]> {
-    return this.repo.readEventsPage(this.pool, workspaceId, afterId, upToId, limit, audience)
+  /**
+   * A replay page for one workspace (and audience), read from the table. The pruned-through
+   * mark is read after the page: the mark moves before any row goes, so a mark still at or
+   * below `afterId` proves the page lost nothing. One above it (another process pruned since
+   * this one last looked) fails the page — the hub ends the stream, and the client's
+   * reconnect with the same cursor is answered `reset` (pruned) instead of a silent gap.
+   */
+  async read(workspaceId: number, afterId: number, upToId: number, limit: number, audience?: ReplayAudience): Promise<StoredEvent[]> {
+    const page = await this.repo.readEventsPage(this.pool, workspaceId, afterId, upToId, limit, audience)
+    const mark = await this.repo.prunedThrough(this.pool)
+    if (mark > this.prunedThrough) this.prunedThrough = mark
+    if (afterId < mark) throw new PrunedUnderReplay(afterId, mark)
+    return page
+  }
+
+  /**
+   * Deletes events older than `olderThanMs` (one process at a time: the others only read the
+   * mark); this process's streams refuse cursors below the mark from then on.
+   */
+  async prune(olderThanMs: number): Promise<number> {
+    const through = await this.repo.pruneBefore(this.pool, olderThanMs)
+    if (through > this.prunedThrough) this.prunedThrough = through
+    return through
+  }
+}
+
+/** A replay from a cursor whose events another process pruned meanwhile. */
+export class PrunedUnderReplay extends Error {
+  constructor(afterId: number, mark: number) {
+    super(`events after ${afterId} were pruned through ${mark} by another process`)
   }
 }
 

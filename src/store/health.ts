@@ -3,7 +3,7 @@
 // log's extent and the last backup's time. Every query is an index lookup or a small
 // group; none runs on a webhook or a send. Written as units of work (store/unit.ts): the
 // same SQL on SQLite and PostgreSQL (issue 17).
-import { all, get, type Q } from './unit.ts'
+import { all, dialect, get, type Q } from './unit.ts'
 
 export interface ChannelRef {
   id: number
@@ -82,6 +82,12 @@ export class HealthRepo {
 
   *mediaBytes(): Q<number> {
     return Number((yield* get<{ bytes: number | null }>(MEDIA))?.bytes ?? 0)
+  }
+
+  /** PostgreSQL's size of this database (null on SQLite: its files are measured instead). */
+  *databaseBytes(): Q<number | null> {
+    if ((yield* dialect()) !== 'postgres') return null
+    return Number((yield* get<{ bytes: number | string }>('SELECT pg_database_size(current_database()) AS bytes'))!.bytes)
   }
 
   *eventLog(): Q<{ events: number; oldestAt: number | null }> {

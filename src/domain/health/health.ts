@@ -74,6 +74,8 @@ export interface HealthFacts {
   lastBackupAt: number | null
   /** Null when the figure read last is still fresh (it is a sum over media, read at most every SIZES_TTL_MS). */
   mediaBytes: number | null
+  /** PostgreSQL's database size, read with mediaBytes; null on SQLite (the file is measured). */
+  databaseBytes: number | null
 }
 
 export interface HealthDeps {
@@ -134,8 +136,10 @@ export class Health {
     const eventLog = yield* repo.eventLog()
     const backup = Number(yield* repo.meta(LAST_BACKUP_KEY))
     const lastBackupAt = Number.isFinite(backup) && backup > 0 ? backup : null
-    const mediaBytes = this.sizesFresh(at) ? null : yield* repo.mediaBytes()
-    return { at, channels, backlog, paused, running, eventLog, lastBackupAt, mediaBytes }
+    const fresh = this.sizesFresh(at)
+    const mediaBytes = fresh ? null : yield* repo.mediaBytes()
+    const databaseBytes = fresh ? null : yield* repo.databaseBytes()
+    return { at, channels, backlog, paused, running, eventLog, lastBackupAt, mediaBytes, databaseBytes }
   }
 
   /** The Prometheus text of every metric, gauges from `facts` (factsUnit({ metrics: true })) read now. */
@@ -164,7 +168,7 @@ export class Health {
   refreshMetrics(facts: HealthFacts): void {
     const now = facts.at
     const backlog = new Map(facts.backlog.map((b) => [b.channelId, b]))
-    const sizes = this.sizesAt(now, facts.mediaBytes)
+    const sizes = this.sizesAt(now, facts.mediaBytes, facts.databaseBytes)
     const backup = facts.lastBackupAt
     const snapshot: MetricsSnapshot = {
       now,
@@ -403,7 +407,7 @@ export class Health {
             text: `${eventLog.events} events${eventLog.oldestAt === null ? '' : `, the oldest from ${iso(eventLog.oldestAt)}`}.`,
           },
     )
-    const sizes = this.sizesAt(now, facts.mediaBytes)
+    const sizes = this.sizesAt(now, facts.mediaBytes, facts.databaseBytes)
     items.push({
       key: 'size',
       label: 'Data',
@@ -435,7 +439,7 @@ export class Health {
   }
 
   /** `mediaBytes`: as factsUnit read it at `now` (null: the last figure was fresh then). */
-  private sizesAt(now: number, mediaBytes: number | null): { media: number; db: number; wal: number } {
+  private sizesAt(now: number, mediaBytes: number | null, databaseBytes: number | null): { media: number; db: number; wal: number } {
     if (this.sizes && (mediaBytes === null || this.sizesFresh(now))) return this.sizes
     const size = (p: string) => {
       try {
@@ -444,7 +448,11 @@ export class Health {
         return 0
       }
     }
-    this.sizes = { at: now, media: mediaBytes ?? 0, db: size(this.d.databaseFile), wal: size(`${this.d.databaseFile}-wal`) }
+    // PostgreSQL's size comes from the server (its WAL is the server's, not this database's).
+    this.sizes =
+      databaseBytes !== null
+        ? { at: now, media: mediaBytes ?? 0, db: databaseBytes, wal: 0 }
+        : { at: now, media: mediaBytes ?? 0, db: size(this.d.databaseFile), wal: size(`${this.d.databaseFile}-wal`) }
     return this.sizes
   }
 }

@@ -93,7 +93,7 @@ export class ParleyMetrics {
     })
     this.databaseBytes = new Gauge({
       name: 'parley_database_bytes',
-      help: 'Size of the SQLite database file and its write-ahead log',
+      help: "Size of the database: SQLite's file (db) and write-ahead log (wal), or PostgreSQL's database (db)",
       labelNames: ['file'],
       registers,
     })

@@ -21,6 +21,14 @@ export interface PendingEvent {
 
 type Queryable = Pick<pg.ClientBase, 'query'>
 
+// The same meta key as SQLite's log (store/events.ts): every id at or below it may be gone.
+const PRUNED_THROUGH_KEY = 'events_pruned_through'
+// One pruner at a time across processes (each process's hourly timer tries; the others skip).
+const PRUNE_LOCK = 'parley:events-prune'
+// Deleted in slices, each its own short transaction: a month of events in one DELETE would
+// hold its row locks and bloat one transaction for as long as it takes.
+const PRUNE_SLICE = 10_000
+
 const COLUMNS = 'id, workspace_id AS "workspaceId", type, payload AS data, channel_id AS "channelId", user_id AS "userId"'
 
 export class PgEventsRepo {
@@ -81,5 +89,48 @@ export class PgEventsRepo {
     }
     const sql = `${base} AND (channel_id IS NULL OR channel_id = ANY($4::bigint[])) AND (user_id IS NULL OR user_id = $5) ORDER BY id LIMIT $6`
     return (await q.query<StoredEvent>(sql, [workspaceId, afterId, upToId, audience.channelIds, audience.userId, limit])).rows
+  }
+
+  /** Every id at or below this may have been pruned (0: none yet). */
+  async prunedThrough(q: Queryable): Promise<number> {
+    const r = await q.query<{ value: string }>('SELECT value FROM meta WHERE key = $1', [PRUNED_THROUGH_KEY])
+    return Number(r.rows[0]?.value ?? 0)
+  }
+
+  /**
+   * Deletes the events created before `olderThanMs`; returns the pruned-through mark after it.
+   * The mark is committed first and only then are rows deleted: a replay that checks the
+   * mark after reading its page (PgEventLog.read) therefore never passes over a row deleted
+   * under it. When another process holds the prune lock, this one only reads the mark.
+   */
+  async pruneBefore(pool: pg.Pool, olderThanMs: number): Promise<number> {
+    const client = await pool.connect()
+    let locked = false
+    try {
+      locked = (await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS ok', [PRUNE_LOCK])).rows[0]!.ok
+      if (!locked) return await this.prunedThrough(client)
+      const range = await client.query<{ through: string | null }>('SELECT max(id) AS through FROM events WHERE created_at < $1', [
+        olderThanMs,
+      ])
+      const previous = await this.prunedThrough(client)
+      const through = Math.max(Number(range.rows[0]!.through ?? 0), previous)
+      if (through > previous) {
+        await client.query('INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value', [
+          PRUNED_THROUGH_KEY,
+          String(through),
+        ])
+      }
+      for (;;) {
+        const r = await client.query('DELETE FROM events WHERE id IN (SELECT id FROM events WHERE id <= $1 ORDER BY id LIMIT $2)', [
+          through,
+          PRUNE_SLICE,
+        ])
+        if ((r.rowCount ?? 0) < PRUNE_SLICE) break
+      }
+      return through
+    } finally {
+      if (locked) await client.query('SELECT pg_advisory_unlock(hashtext($1))', [PRUNE_LOCK]).catch(() => undefined)
+      client.release()
+    }
   }
 }
