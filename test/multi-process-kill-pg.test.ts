@@ -21,10 +21,6 @@ import { apiCall } from './helpers/server.ts'
 // Recipients, and the number's rate: ~7 s of sending, so the kill lands mid-campaign.
 const N = 150
 const RATE = 20
-// Parley's Graph timeout bounds an outbox lease (outbox-worker.ts: 2 × timeout + 10 s): at the
-// default 30 s a dead process's `sending` rows wait 70 s before they turn `unknown`. 4 s gives
-// 18 s, within the issue's 20 s; the emulator answers in milliseconds, so no live send times out.
-const GRAPH_TIMEOUT_MS = 4000
 // Generous deadlines for states on a busy 2-core machine; nothing is asserted about time.
 const STATE_MS = 120_000
 
@@ -44,7 +40,6 @@ if (!databaseUrl) {
     const player = play({ emu })
     cluster = await startCluster(tt, dbUrl, emu, 3, {
       WHATSAPP_SEND_RATE_PER_SECOND: String(RATE),
-      GRAPH_TIMEOUT_MS: String(GRAPH_TIMEOUT_MS),
     })
     const c = cluster
     const token = await signIn(c.nodes[0]!.url)

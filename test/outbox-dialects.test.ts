@@ -179,6 +179,14 @@ async function answers(db: Db) {
   r.claimRowB = named(s, await db.runner.transact(() => repo.claimRow(s.id.r8!, NOW + LEASE_MS, NOW)))
   // Expired leases: the claim's own leases are good for LEASE_MS on either clock; r9's ran out.
   r.expired = (await db.runner.transact(() => repo.expireLeases(Date.now()))).map((row) => named(s, row))
+  // Its sender renews r9's lease (with r2, still queued, and a row that does not exist): only
+  // the row still `sending` moves, and it no longer runs out.
+  r.renewed = await db.runner.transact(() => repo.renewLeases([s.id.r9!, s.id.r2!, 999_999], Date.now(), LEASE_MS))
+  r.expiredAfterRenew = names(
+    s,
+    (await db.runner.transact(() => repo.expireLeases(Date.now()))).map((row) => row.id),
+  )
+  r.queuedUntouched = (await read(() => repo.byId(s.id.r2!)))!.leaseUntil
   r.sendingAfter = names(s, await read(() => repo.sendingIds(null)))
   // r1 settles: r2 becomes its conversation's next; a retry of r3 waits.
   await db.runner.transact(function* () {
@@ -263,6 +271,9 @@ t.test('the same answers on SQLite and PostgreSQL', async (t) => {
     (sq.expired as { name: string }[]).map((x) => x.name),
     ['r9'],
   )
+  t.equal(sq.renewed, 1, 'only the row still sending is renewed')
+  t.notOk((sq.expiredAfterRenew as string[]).includes('r9'), 'a renewed lease has not run out')
+  t.equal(sq.queuedUntouched, null, 'a queued row gets no lease')
   t.same(sq.afterSettle, ['r2'], 'r2 after r1 is sent; r3 back in the queue but not due')
   t.equal(sq.nextDueAfter, LATER)
   t.match(sq.updated, { name: 'r3', state: 'queued', nextAttemptAt: LATER + 4_000, lastErrorCode: 131000, attempts: 1, priority: 1 })

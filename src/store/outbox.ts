@@ -5,7 +5,7 @@
 // connection (conn.ts caches them): the worker's polling reads run on every wake-up.
 import { insertRow, TableCodec, updateRowById } from './prepared.ts'
 import { outbox } from './schema.ts'
-import { all, dialect, get, type Q } from './unit.ts'
+import { all, dialect, get, type Q, run } from './unit.ts'
 
 export type OutboxRow = typeof outbox.$inferSelect
 export type NewOutboxRow = typeof outbox.$inferInsert
@@ -70,6 +70,13 @@ const CLAIM_DUE_PG = `WITH picked AS (
 // right now is its business) so the caller's transition in the same transaction is the only one.
 const EXPIRED_SQLITE = `SELECT ${COLS} FROM outbox WHERE state = 'sending' AND lease_until < ? ORDER BY id`
 const EXPIRED_PG = `SELECT ${COLS} FROM outbox WHERE state = 'sending' AND lease_until < ${PG_NOW_MS} ORDER BY id FOR UPDATE SKIP LOCKED`
+
+// A sender renews the leases of its sends in flight (outbox-worker.ts): only rows still
+// `sending`; on PostgreSQL by the database's clock, in id order, passing over a row being
+// settled right now (its lease no longer matters).
+const RENEW_SQLITE = `UPDATE outbox SET lease_until = ? WHERE state = 'sending' AND id IN (SELECT value FROM json_each(?))`
+const RENEW_PG = `UPDATE outbox SET lease_until = ${PG_NOW_MS} + ?
+  WHERE id IN (SELECT id FROM outbox WHERE state = 'sending' AND id = ANY(?::bigint[]) ORDER BY id FOR UPDATE SKIP LOCKED)`
 
 const byPriorityThenId = (a: OutboxRow, b: OutboxRow) => a.priority - b.priority || a.id - b.id
 
@@ -160,6 +167,13 @@ export class OutboxRepo {
   *expireLeases(now: number): Q<OutboxRow[]> {
     const rows = (yield* dialect()) === 'postgres' ? yield* all<OutboxRow>(EXPIRED_PG) : yield* all<OutboxRow>(EXPIRED_SQLITE, [now])
     return rows.map((r) => codec.decodeAny(r))
+  }
+
+  /** Extends the leases of the given rows still `sending` to `leaseMs` from now; returns how many. */
+  *renewLeases(ids: readonly number[], now: number, leaseMs: number): Q<number> {
+    if (ids.length === 0) return 0
+    if ((yield* dialect()) === 'postgres') return (yield* run(RENEW_PG, [leaseMs, [...ids]])).changes
+    return (yield* run(RENEW_SQLITE, [now + leaseMs, JSON.stringify(ids)])).changes
   }
 
   *update(id: number, set: Partial<NewOutboxRow>): Q<void> {

@@ -20,8 +20,9 @@
 // The message and outbox row of a claim are written in the claim's own unit by the inbox
 // writer and the outbox, on either database.
 //
-// Several processes (issue 17): each campaign is advanced by one process at a time, the owner
-// of its `campaign:<id>` lease (`owns`, ownership.ts). The runner keeps no progress of its
+// Several processes (issue 17): the campaigns are advanced by one process at a time, the
+// owner of the one `campaigns` lease (`owns`, ownership.ts; app.ts names it) — they only
+// queue into the outbox, which each number's owner sends. The runner keeps no progress of its
 // own: each recipient's claim commits its step (pending → queued) in the same transaction as
 // its message and outbox row, so a new owner reads where the previous one stopped, and the
 // claim's conditional UPDATE keeps a recipient from being taken twice even while two

@@ -48,6 +48,8 @@ export interface WorkerOptions {
   maxAttempts: number
   graphTimeoutMs: number
   ratePerSecond: number
+  /** A send's lease (default SEND_LEASE_MS), renewed while its call is open. */
+  sendLeaseMs?: number
 }
 
 export interface WorkerDeps {
@@ -76,6 +78,12 @@ export interface WorkerDeps {
 
 // Even when idle the worker looks again this often: a safety net for any wake-up missed.
 const SAFETY_TICK_MS = 5000
+// A send's lease, renewed every third of it while the call is open: a sender that dies (or is
+// cut off from the database) has its sends turned `unknown` by the others within one lease —
+// issue 17 asks 20 s — instead of after the longest call it could have made (upload and send,
+// each up to GRAPH_TIMEOUT_MS). The same length as a number's ownership lease, which moves
+// with it.
+export const SEND_LEASE_MS = 15_000
 
 export class OutboxWorker {
   // The one timer (wakeup.ts): woken by kick(), by its own next due time, and by the safety tick.
@@ -85,11 +93,12 @@ export class OutboxWorker {
   private readonly random: () => number
   private readonly leaseMs: number
   private readonly maxInFlight: number
+  private renewTimer: NodeJS.Timeout | undefined
+  private renewing = false
 
   constructor(private readonly deps: WorkerDeps) {
     this.random = deps.random ?? Math.random
-    // Upload + send, each bounded by the timeout, plus slack: past this a row is abandoned.
-    this.leaseMs = deps.options.graphTimeoutMs * 2 + 10_000
+    this.leaseMs = deps.options.sendLeaseMs ?? SEND_LEASE_MS
     // Enough to keep a number at its full rate while Meta takes up to a second to answer.
     this.maxInFlight = Math.max(4, deps.options.ratePerSecond)
     this.wakeup = new Wakeup(() => this.run(), { now: deps.now, safetyMs: SAFETY_TICK_MS })
@@ -110,6 +119,23 @@ export class OutboxWorker {
       (err: unknown) => this.deps.log.error({ err }, 'outbox: abandoning interrupted sends failed'),
     )
     this.wakeup.start()
+    this.renewTimer = setInterval(() => void this.renewLeases(), Math.max(1, Math.floor(this.leaseMs / 3)))
+    this.renewTimer.unref()
+  }
+
+  /** The leases of this process's sends in flight run one lease from now again (SEND_LEASE_MS). */
+  private async renewLeases(): Promise<void> {
+    if (this.renewing || this.inFlight.size === 0) return
+    this.renewing = true
+    const ids = [...this.inFlight.keys()]
+    try {
+      await this.transact(() => this.deps.outbox.renewLeases(ids, this.leaseMs))
+    } catch (err) {
+      // The next renewal tries again; past the lease the others take the sends as `unknown`.
+      if (!this.stopped) this.deps.log.error({ err, count: ids.length }, 'outbox: renewing the leases of sends in flight failed')
+    } finally {
+      this.renewing = false
+    }
   }
 
   private transact<T>(unit: (batch: Emitter) => Q<T>): Promise<T> {
@@ -119,10 +145,14 @@ export class OutboxWorker {
   /** Stops claiming; waits up to `graceMs` for calls in flight (their rows stay `sending` otherwise). */
   async stop(graceMs: number): Promise<void> {
     this.wakeup.stop()
-    if (this.inFlight.size === 0) return
-    let t: NodeJS.Timeout | undefined
-    await Promise.race([Promise.allSettled([...this.inFlight.values()]), new Promise<void>((r) => (t = setTimeout(r, graceMs)))])
-    clearTimeout(t)
+    if (this.inFlight.size > 0) {
+      let t: NodeJS.Timeout | undefined
+      await Promise.race([Promise.allSettled([...this.inFlight.values()]), new Promise<void>((r) => (t = setTimeout(r, graceMs)))])
+      clearTimeout(t)
+    }
+    // Renewed through the grace (the database is still open); not after.
+    clearInterval(this.renewTimer)
+    this.renewTimer = undefined
   }
 
   get inFlightCount(): number {

@@ -179,6 +179,15 @@ export class Outbox {
     return claimed
   }
 
+  /**
+   * The sender is still waiting for these sends' answers: their leases run `leaseMs` from now
+   * again, so only a sender that stopped renewing (dead, or cut off from the database) has
+   * its sends turned `unknown` by the others — within one lease, not a worst-case call's time.
+   */
+  renewLeases(ids: readonly number[], leaseMs: number): Q<number> {
+    return this.repo.renewLeases(ids, this.deps.now(), leaseMs)
+  }
+
   /** Meta accepted the message and named it. */
   *markSent(batch: Emitter, id: number, wamid: string): Q<void> {
     const row = yield* this.repo.lockById(id)
