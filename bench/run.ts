@@ -1,5 +1,6 @@
-// `npm run bench [-- --quick] [-- --only=ingest,delivery,fanout,replay,reads,peer,campaign,audience,presence,history,pglog,cluster] [-- --profile]`
+// `npm run bench [-- --quick] [-- --only=ingest,delivery,fanout,replay,reads,peer,campaign,audience,presence,history,pglog,cluster,ownership-rate] [-- --profile]`
 // `[-- --campaign-full]`: the campaign workload at the issue's 10,000 recipients (else 1,000).
+// `[-- --ownership-rate=N]`: the ownership-rate workload's per-number rate (else 80/s).
 //
 // Runs each workload with its baselines side by side, prints the tables and writes
 // bench/RESULTS.md (a partial or profiled run writes bench/.work/RESULTS.partial.md
@@ -24,6 +25,7 @@ import { presence } from './workloads/presence.ts'
 import { history } from './workloads/history.ts'
 import { pglog } from './workloads/pglog.ts'
 import { cluster } from './workloads/cluster.ts'
+import { ownershipRate } from './workloads/ownership-rate.ts'
 
 const WORKLOADS: Record<string, (ctx: Ctx) => Promise<Section | Section[]>> = {
   ingest,
@@ -38,6 +40,7 @@ const WORKLOADS: Record<string, (ctx: Ctx) => Promise<Section | Section[]>> = {
   history,
   pglog,
   cluster,
+  'ownership-rate': ownershipRate,
 }
 
 const args = process.argv.slice(2)

@@ -43,6 +43,8 @@ export interface ParleyProc {
   url: string
   pid: number
   output(): string
+  /** Sends `signal` to this process alone and resolves once it exited (the ownership workload's moves). */
+  signal(signal: NodeJS.Signals): Promise<void>
 }
 
 export interface ParleySet {
@@ -58,8 +60,14 @@ const START_MS = 180_000
  * `n` Parley processes started at the same moment, on `databaseUrl` (PostgreSQL) or, without
  * it, on SQLite in the process's own DATA_DIR (then n must be 1). Every secret is the same in
  * every process; each has its own PARLEY_NODE_ID, PORT and DATA_DIR; MEDIA_DIR is shared.
+ * `extraEnv` is added to (and overrides) every process's environment, e.g. a real Graph URL.
  */
-export async function startParleys(tag: string, n: number, databaseUrl?: string): Promise<ParleySet> {
+export async function startParleys(
+  tag: string,
+  n: number,
+  databaseUrl?: string,
+  extraEnv: Record<string, string> = {},
+): Promise<ParleySet> {
   if (!databaseUrl && n !== 1) throw new Error('SQLite: one process per DATA_DIR')
   const base = tempDir(`cluster-${tag}`)
   const mediaDir = path.join(base, 'media')
@@ -73,7 +81,8 @@ export async function startParleys(tag: string, n: number, databaseUrl?: string)
     META_VERIFY_TOKEN: VERIFY_TOKEN,
     ADMIN_EMAIL: ADMIN.email,
     ADMIN_PASSWORD: ADMIN.password,
-    // A real WhatsApp channel; nothing is sent in this workload, so Graph is a closed port.
+    // A real WhatsApp channel; the cluster workload sends nothing, so Graph is a closed port
+    // unless extraEnv names one (the ownership-rate workload's emulator).
     GRAPH_API_URL: 'http://127.0.0.1:9',
     WHATSAPP_ACCESS_TOKEN: 'bench-graph-token',
     WHATSAPP_PHONE_NUMBER_ID: PHONE_NUMBER_ID,
@@ -83,6 +92,7 @@ export async function startParleys(tag: string, n: number, databaseUrl?: string)
     SSE_MAX_STREAMS_PER_SESSION: '100000',
     LOG_LEVEL: 'warn',
     HOST: '127.0.0.1',
+    ...extraEnv,
   }
   const ports = await freePorts(n)
   const children: ChildProcess[] = []
@@ -102,7 +112,13 @@ export async function startParleys(tag: string, n: number, databaseUrl?: string)
     const keep = (d: Buffer) => (out = (out + d.toString()).slice(-8000))
     child.stdout!.on('data', keep)
     child.stderr!.on('data', keep)
-    return { name, url: `http://127.0.0.1:${port}`, pid: child.pid!, output: () => out }
+    const signal = (sig: NodeJS.Signals) =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve()
+        child.once('exit', () => resolve())
+        child.kill(sig)
+      })
+    return { name, url: `http://127.0.0.1:${port}`, pid: child.pid!, output: () => out, signal }
   })
   const stop = async () => {
     await Promise.all(
