@@ -10,6 +10,7 @@ import { openDatabase, type Db } from '../../src/store/db.ts'
 import { buildApp, loggerOptions } from '../../src/app.ts'
 import { migratePg, openPgPool } from '../../src/store/pg/db.ts'
 import { freshPgDatabase } from './pg.ts'
+import { all as unitAll, get as unitGet, run as unitRun } from '../../src/store/unit.ts'
 import { EventLog, type Clock } from '../../src/events/event-log.ts'
 import { metaEscape, signPayload } from '../../src/channels/meta-signature.ts'
 
@@ -23,6 +24,12 @@ export interface TestServer {
   app: FastifyInstance
   /** SQLite's database (throws under PARLEY_TEST_DATABASE=postgres: such a test runs on SQLite only). */
   db: Db
+  /**
+   * SQL on the app's own database, SQLite or PostgreSQL (`?` placeholders, store/unit.ts), for
+   * what a test reads or sets up beneath the API; the same test then runs on both databases.
+   * Writes here bypass the event log, as a write through `db` does.
+   */
+  sql: TestSql
   config: Readonly<Config>
   dataDir: string
   close(): Promise<void>
@@ -31,6 +38,29 @@ export interface TestServer {
   /** POSTs a payload to /webhooks/whatsapp, encoded and signed as Meta does. */
   webhook(payload: unknown, opts?: { secret?: string; headers?: Record<string, string> }): Promise<Response>
   get(pathname: string, token: string): Promise<Response>
+}
+
+export interface TestSql {
+  readonly dialect: 'sqlite' | 'postgres'
+  get<T = any>(sql: string, params?: readonly unknown[]): Promise<T | undefined>
+  all<T = any>(sql: string, params?: readonly unknown[]): Promise<T[]>
+  /** Rows changed. */
+  run(sql: string, params?: readonly unknown[]): Promise<number>
+}
+
+/** TestServer.sql over the app's unit runner (services.units). */
+export function testSql(app: FastifyInstance): TestSql {
+  const units = app.services.units
+  return {
+    dialect: units.dialect,
+    // In a writing transaction: `INSERT … RETURNING` reads too.
+    get: (q, params = []) => units.transact(() => unitGet(q, params)),
+    all: (q, params = []) => units.transact(() => unitAll(q, params)),
+    run: (q, params = []) =>
+      units.transact(function* () {
+        return (yield* unitRun(q, params)).changes
+      }),
+  }
 }
 
 export type ApiCall = <T = any>(method: string, path: string, body?: unknown, auth?: string | null) => Promise<{ status: number; body: T }>
@@ -147,6 +177,7 @@ export async function startServer(t: TestLike, opts: StartOptions = {}): Promise
   return {
     url,
     app,
+    sql: testSql(app),
     get db(): Db {
       if (!db) throw new Error('this test reads SQLite directly: it runs on SQLite only (PARLEY_TEST_DATABASE)')
       return db

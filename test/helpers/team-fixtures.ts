@@ -70,7 +70,7 @@ export async function twoChannelServer(t: TestLike, opts: StartOptions = {}): Pr
     verifyToken: 'second-verify',
   })
   if (created.status !== 201) throw new Error(`second channel: ${created.status}`)
-  const first = s.db.$client.prepare('SELECT id FROM channels WHERE external_id = ?').pluck().get(PHONE_NUMBER_ID) as number
+  const first = (await s.sql.get<{ id: number }>('SELECT id FROM channels WHERE external_id = ?', [PHONE_NUMBER_ID]))!.id
   return {
     ...ts,
     first,
@@ -109,7 +109,7 @@ export async function addAgentB(s: TestServer): Promise<{ id: number }> {
 
 /** An admin of a second workspace ('Other shop'), signed in: the workspace's id, their token and API client. */
 export async function otherWorkspaceAdmin(s: TestServer): Promise<{ workspaceId: number; token: string; call: ApiCall }> {
-  const workspaceId = s.db.$client.prepare(`INSERT INTO workspaces(name) VALUES ('Other shop') RETURNING id`).pluck().get() as number
+  const workspaceId = (await s.sql.get<{ id: number }>(`INSERT INTO workspaces(name) VALUES ('Other shop') RETURNING id`))!.id
   const login = { email: 'other@example.com', password: 'other password 1' }
   await s.app.services.auth.createUser({ workspaceId, ...login, name: 'Other', role: 'admin' })
   const { token } = await s.login(login)
