@@ -1,6 +1,7 @@
 // `npm run admin`: the command run as a real process against a running Parley's data dir
 // (issue 11, point 2). The reset link is consumed over HTTP once; an expired, used or
 // tampered link is refused with its named code; sessions and their streams end.
+// On SQLite under PARLEY_TEST_DATABASE=postgres too (startServer sqlite: true): the admin command is pointed at DATA_DIR's SQLite file here.
 import t from 'tap'
 import { execFile, spawn } from 'node:child_process'
 import { promisify } from 'node:util'
@@ -38,7 +39,7 @@ function linkToken(stdout: string, base: string): string {
 }
 
 t.test('list-users prints every account (npm run admin)', async (t) => {
-  const s = await startServer(t)
+  const s = await startServer(t, { sqlite: true })
   const api = apiCall(s.url, (await s.login()).token)
   t.equal((await api('GET', '/api/me')).status, 200)
   await s.app.services.auth.createUser({
@@ -57,7 +58,7 @@ t.test('list-users prints every account (npm run admin)', async (t) => {
 })
 
 t.test('a reset link works once, ends sessions and their streams, and signs in with the new password', async (t) => {
-  const s = await startServer(t)
+  const s = await startServer(t, { sqlite: true })
   const { token: oldToken } = await s.login()
   const sse = await connectSse(`${s.url}/stream`, { token: oldToken })
   t.teardown(() => sse.close())
@@ -104,7 +105,7 @@ t.test('a reset link works once, ends sessions and their streams, and signs in w
 })
 
 t.test('an expired link is refused with its own code; a newer link replaces an older one', async (t) => {
-  const s = await startServer(t)
+  const s = await startServer(t, { sqlite: true })
   const user = s.app.services.auth.checkCredentials(ADMIN.email, ADMIN.password)
   const id = (await user)!.id
   // Issued two hours ago by the clock the domain is given.
@@ -125,7 +126,7 @@ t.test('an expired link is refused with its own code; a newer link replaces an o
 })
 
 t.test('--password-stdin sets the password and ends sessions; bad input changes nothing', async (t) => {
-  const s = await startServer(t)
+  const s = await startServer(t, { sqlite: true })
   const { token: oldToken } = await s.login()
 
   const short = await admin(s, ['reset-password', ADMIN.email, '--password-stdin'], 'short\n')

@@ -1,6 +1,7 @@
 // Issue 16: scheduled online backups. BACKUP_INTERVAL_HOURS makes them in the running
 // server (DATA_DIR/backups/<time>/), each records meta `last_backup_at`, and only the
 // newest BACKUP_KEEP of the schedule's own folders are kept.
+// On SQLite under PARLEY_TEST_DATABASE=postgres too (startServer sqlite: true): scheduled backups are SQLite's file copies.
 import t from 'tap'
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
@@ -34,7 +35,7 @@ t.test('the schedule backs up on its interval, records last_backup_at and keeps 
   mkdirSync(path.join(dataDir, 'backups', 'keep-me'), { recursive: true })
   writeFileSync(path.join(dataDir, 'backups', 'keep-me', 'notes.txt'), 'mine')
   // 0.0004 h = 1.44 s between backups.
-  const s = await startServer(t, { dataDir, env: { BACKUP_INTERVAL_HOURS: '0.0004', BACKUP_KEEP: '2' } })
+  const s = await startServer(t, { sqlite: true, dataDir, env: { BACKUP_INTERVAL_HOURS: '0.0004', BACKUP_KEEP: '2' } })
   const backups = s.app.services.backups
   t.ok(backups, 'on when BACKUP_INTERVAL_HOURS > 0')
   t.ok(backups!.dueAt() > Date.now(), 'a fresh install is not backed up at once: one interval after start')
@@ -64,15 +65,15 @@ t.test('the schedule backs up on its interval, records last_backup_at and keeps 
 
 t.test('a restart after a backup waits for the rest of the interval; 0 turns the schedule off', async (t) => {
   const dataDir = t.testdir({})
-  const s = await startServer(t, { dataDir, env: { BACKUP_INTERVAL_HOURS: '1' } })
+  const s = await startServer(t, { sqlite: true, dataDir, env: { BACKUP_INTERVAL_HOURS: '1' } })
   const at = Date.now()
   await s.app.services.backups!.runNow()
   await s.close()
-  const again = await startServer(t, { dataDir, env: { BACKUP_INTERVAL_HOURS: '1' } })
+  const again = await startServer(t, { sqlite: true, dataDir, env: { BACKUP_INTERVAL_HOURS: '1' } })
   const due = again.app.services.backups!.dueAt()
   t.ok(due >= at + 3600_000 - 1000 && due <= Date.now() + 3600_000, 'due an hour after the last backup')
   await again.close()
-  const off = await startServer(t, { dataDir, env: { BACKUP_INTERVAL_HOURS: '0' } })
+  const off = await startServer(t, { sqlite: true, dataDir, env: { BACKUP_INTERVAL_HOURS: '0' } })
   t.equal(off.app.services.backups, undefined)
   await off.close()
   t.equal(loadConfig({ DATA_DIR: dataDir }).backup.intervalHours, 24, 'daily by default')

@@ -2,6 +2,7 @@
 // with the key, media) after checking it, refuses while a Parley holds DATA_DIR, and a
 // server started on it has the data, opens the channels' sealed secrets, and resets the
 // cursors of browsers that followed the old server. One Parley per DATA_DIR (parley.lock).
+// On SQLite under PARLEY_TEST_DATABASE=postgres too (startServer sqlite: true): it restores SQLite's file backups.
 import t from 'tap'
 import { execFile, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -28,7 +29,7 @@ t.test('backup → restore into a fresh DATA_DIR → start: the data and secrets
   // One t.testdir per test (a second call would empty the first).
   const root = t.testdir({ old: {}, new: {} })
   const oldDir = path.join(root, 'old')
-  const s = await startServer(t, { dataDir: oldDir })
+  const s = await startServer(t, { sqlite: true, dataDir: oldDir })
   const { token } = await s.login()
   const call = apiCall(s.url, token)
   const pageToken = `page-${randomBytes(12).toString('hex')}`
@@ -64,7 +65,7 @@ t.test('backup → restore into a fresh DATA_DIR → start: the data and secrets
   )
   t.notOk(existsSync(path.join(newDir, LOCK_FILE)), 'the restore released its lock')
 
-  const n = await startServer(t, { dataDir: newDir })
+  const n = await startServer(t, { sqlite: true, dataDir: newDir })
   const nToken = (await n.login()).token
   const convs = await apiCall(n.url, nToken)('GET', '/api/conversations')
   t.equal(convs.status, 200)
@@ -94,7 +95,7 @@ t.test('backup → restore into a fresh DATA_DIR → start: the data and secrets
 t.test('restore refuses while Parley holds DATA_DIR, and a bad backup or key changes nothing', async (t) => {
   const root = t.testdir({ live: {}, fresh: {} })
   const dir = path.join(root, 'live')
-  const s = await startServer(t, { dataDir: dir })
+  const s = await startServer(t, { sqlite: true, dataDir: dir })
   const backup = path.join(dir, 'b')
   t.equal((await cli('backup', [backup], { DATA_DIR: dir })).code, 0)
 

@@ -1,5 +1,6 @@
 // The customer simulator page in Chromium, against a sandbox-mode Parley: a newcomer
 // plays a customer, and every action lands in Parley as a signed webhook would.
+// On SQLite under PARLEY_TEST_DATABASE=postgres too (startServer sqlite: true): the sandbox is SQLite's only.
 import t from 'tap'
 import { startServer } from './helpers/server.ts'
 import { agentPage, ensureWebBuild, launchBrowser, watchPage, E2E_FILE_TIMEOUT_MS, LIVE_MS } from './helpers/browser.ts'
@@ -13,7 +14,10 @@ const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR
 
 t.test('the simulator: write as a customer, see replies with their ticks, tap, react, quote, send a photo', async (t) => {
   await ensureWebBuild()
-  const s = await startServer(t, { env: { WHATSAPP_PHONE_NUMBER_ID: '', SANDBOX_SENT_DELAY_MS: '20', SANDBOX_DELIVERED_DELAY_MS: '60' } })
+  const s = await startServer(t, {
+    sqlite: true,
+    env: { WHATSAPP_PHONE_NUMBER_ID: '', SANDBOX_SENT_DELAY_MS: '20', SANDBOX_DELIVERED_DELAY_MS: '60' },
+  })
   const { token } = await s.login()
   const api = async (method: string, p: string, body?: unknown) => {
     const res = await fetch(s.url + p, {

@@ -5,6 +5,7 @@
 // agree, and the template-only composer (WhatsApp) and the HUMAN_AGENT follow-up
 // (Messenger) can be shown from the sandbox. Real HTTP, real SQLite, a real SSE stream,
 // real Chromium; the emulator in the sandbox-mode process is Meta.
+// On SQLite under PARLEY_TEST_DATABASE=postgres too (startServer sqlite: true): the sandbox is SQLite's only.
 import t from 'tap'
 import { apiCall, startServer, type TestLike } from './helpers/server.ts'
 import { startMessengerSandbox } from './helpers/messenger-sandbox.ts'
@@ -19,7 +20,10 @@ const HOUR = 3600_000
 const DAY = 24 * HOUR
 
 async function whatsappSandbox(t: TestLike) {
-  const s = await startServer(t, { env: { WHATSAPP_PHONE_NUMBER_ID: '', SANDBOX_SENT_DELAY_MS: '20', SANDBOX_DELIVERED_DELAY_MS: '60' } })
+  const s = await startServer(t, {
+    sqlite: true,
+    env: { WHATSAPP_PHONE_NUMBER_ID: '', SANDBOX_SENT_DELAY_MS: '20', SANDBOX_DELIVERED_DELAY_MS: '60' },
+  })
   const { token } = await s.login()
   const call = apiCall(s.url, token)
   const customer = async (name: string) => {
@@ -130,7 +134,10 @@ t.test(
   'Chromium: the simulator\'s buttons turn the inbox to "Template only" and follow-up mode live; the header names the channel',
   async (t) => {
     await ensureWebBuild()
-    const s = await startServer(t, { env: { WHATSAPP_PHONE_NUMBER_ID: '', SANDBOX_SENT_DELAY_MS: '20', SANDBOX_DELIVERED_DELAY_MS: '60' } })
+    const s = await startServer(t, {
+      sqlite: true,
+      env: { WHATSAPP_PHONE_NUMBER_ID: '', SANDBOX_SENT_DELAY_MS: '20', SANDBOX_DELIVERED_DELAY_MS: '60' },
+    })
     const browser = await launchBrowser(t)
     const { context, page } = await agentPage(t, browser, s.url)
     const sim = await context.newPage()

@@ -1,6 +1,7 @@
 // Sandbox mode: no WhatsApp credentials, and Parley still works end to end against the
 // emulator mounted in its own process — customer messages arrive as signed webhooks
 // through the real route, replies go out through the real Graph client.
+// On SQLite under PARLEY_TEST_DATABASE=postgres too (startServer sqlite: true): the sandbox (Meta's emulator inside Parley) is SQLite's only.
 import t from 'tap'
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -19,7 +20,7 @@ const SANDBOX_ENV = {
 }
 
 async function sandbox(t: TestLike) {
-  const s = await startServer(t, { env: SANDBOX_ENV })
+  const s = await startServer(t, { sqlite: true, env: SANDBOX_ENV })
   const { token, cookie } = await s.login()
   const call = apiCall(s.url, token)
   return { s, token, cookie, call }
@@ -147,7 +148,7 @@ t.test('the simulator plays every kind of customer message', async (t) => {
 t.test('the sandbox survives a restart: same customers, same token, sends still work', async (t) => {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'parley-sandbox-restart-'))
   t.teardown(() => rmSync(dataDir, { recursive: true, force: true }))
-  let s: TestServer = await startServer(t, { env: SANDBOX_ENV, dataDir })
+  let s: TestServer = await startServer(t, { sqlite: true, env: SANDBOX_ENV, dataDir })
   let { token } = await s.login(ADMIN)
   const post = (p: string, body: unknown) =>
     fetch(s.url + p, {
@@ -159,7 +160,7 @@ t.test('the sandbox survives a restart: same customers, same token, sends still 
   await post('/api/sandbox/customers/15550001111/messages', { type: 'text', text: 'before the restart' })
   await s.close()
 
-  s = await startServer(t, { env: SANDBOX_ENV, dataDir })
+  s = await startServer(t, { sqlite: true, env: SANDBOX_ENV, dataDir })
   ;({ token } = await s.login(ADMIN))
   const customers = (await (await fetch(`${s.url}/api/sandbox/customers`, { headers: { authorization: `Bearer ${token}` } })).json()) as any
   t.same(

@@ -1,6 +1,7 @@
 // Issue 16, secrets at rest: channel tokens, app secrets and verify tokens are sealed in
 // the database (their clear text is in no database file nor in a backup), a database with
 // clear values is sealed at start, and a wrong key stops the start with a clear message.
+// On SQLite under PARLEY_TEST_DATABASE=postgres too (startServer sqlite: true): it scans SQLite's files for secrets in clear (secrets-dialects covers PostgreSQL's rows).
 import t from 'tap'
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -45,7 +46,7 @@ const dbFiles = (dataDir: string) => ['parley.db', 'parley.db-wal', 'parley.db-s
 
 t.test('secrets saved through the API are sealed at rest, work, and are in no database file nor backup', async (t) => {
   const dataDir = t.testdir({})
-  const s = await startServer(t, { dataDir })
+  const s = await startServer(t, { sqlite: true, dataDir })
   const { token } = await s.login()
   const call = apiCall(s.url, token)
   const wa = { accessToken: secret('watoken'), appSecret: secret('waappsecret'), verifyToken: secret('waverify') }
@@ -104,7 +105,7 @@ t.test('secrets saved through the API are sealed at rest, work, and are in no da
 
 t.test('a database with clear secrets is sealed at start (once), and the clear bytes are gone', async (t) => {
   const dataDir = t.testdir({})
-  const first = await startServer(t, { dataDir })
+  const first = await startServer(t, { sqlite: true, dataDir })
   const { token } = await first.login()
   const created = await apiCall(first.url, token)('POST', '/api/channels', { kind: 'whatsapp', externalId: '200000000000043', name: 'Old' })
   t.equal(created.status, 201)
@@ -120,7 +121,7 @@ t.test('a database with clear secrets is sealed at start (once), and the clear b
   raw.close()
   t.not(leaks(dbFiles(dataDir), Object.values(old)), [], 'the old database holds them in clear')
 
-  const s = await startServer(t, { dataDir })
+  const s = await startServer(t, { sqlite: true, dataDir })
   const row = s.db.$client
     .prepare('SELECT access_token AS a, app_secret AS b, verify_token AS c FROM channels WHERE id = ?')
     .get(created.body.channel.id) as Record<string, string>
@@ -132,7 +133,7 @@ t.test('a database with clear secrets is sealed at start (once), and the clear b
   await s.close()
 
   // Idempotent: the next start finds nothing to seal (the sealed value is not sealed again).
-  const again = await startServer(t, { dataDir })
+  const again = await startServer(t, { sqlite: true, dataDir })
   const after = again.db.$client.prepare('SELECT access_token AS a FROM channels WHERE id = ?').pluck().get(created.body.channel.id)
   t.equal(after, sealedOnce)
   await again.close() // before t.testdir removes the folder
@@ -141,7 +142,7 @@ t.test('a database with clear secrets is sealed at start (once), and the clear b
 t.test('a wrong PARLEY_SECRET_KEY stops the start with a clear message', async (t) => {
   const dataDir = t.testdir({})
   const keyA = randomBytes(32).toString('hex')
-  const s = await startServer(t, { dataDir, env: { PARLEY_SECRET_KEY: keyA } })
+  const s = await startServer(t, { sqlite: true, dataDir, env: { PARLEY_SECRET_KEY: keyA } })
   const { token } = await s.login()
   const c = await apiCall(s.url, token)('POST', '/api/channels', {
     kind: 'messenger',
@@ -173,7 +174,7 @@ t.test('a wrong PARLEY_SECRET_KEY stops the start with a clear message', async (
   t.notOk(existsSync(path.join(dataDir, 'parley.lock')), 'the lock is released on that exit')
 
   // The right key still opens everything.
-  const ok = await startServer(t, { dataDir, env: { PARLEY_SECRET_KEY: keyA } })
+  const ok = await startServer(t, { sqlite: true, dataDir, env: { PARLEY_SECRET_KEY: keyA } })
   t.equal((await ok.login()).token.length > 0, true)
   t.ok(statSync(path.join(dataDir, 'parley.db')).size > 0)
   await ok.close() // before t.testdir removes the folder
