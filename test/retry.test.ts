@@ -82,7 +82,7 @@ t.test(
     await until(async () => (await p.emu.stats()).held === 1, 'the new attempt at Meta')
     // While it is in flight, a late status of the first attempt (its own callback tag) arrives:
     // it must not name the message with the old wamid.
-    const outboxId = (p.parley.db.$client.prepare('SELECT id FROM outbox WHERE message_id = ?').get(id) as { id: number }).id
+    const outboxId = (await p.parley.sql.get<{ id: number }>('SELECT id FROM outbox WHERE message_id = ?', [id]))!.id
     const oldTag = `parley:${p.parley.app.services.events.epoch}:${outboxId}`
     t.equal(
       (await p.parley.webhook(statusWebhook(status(first.providerMessageId!, 'delivered', CUSTOMER, { biz_opaque_callback_data: oldTag }))))
@@ -220,9 +220,7 @@ t.test('Messenger: a reply failed inside the 24 hours and retried after them goe
   t.equal(sendRecovery(failed, 'messenger')?.action, 'retry')
   // A day and a half later (on both clocks), the agent clicks Retry.
   const wrote = Date.now() - 36 * 3600_000
-  sb.s.db.$client
-    .prepare('UPDATE conversations SET last_inbound_at = ?, window_expires_at = ? WHERE id = ?')
-    .run(wrote, wrote + DAY, conv.id)
+  await sb.s.sql.run('UPDATE conversations SET last_inbound_at = ?, window_expires_at = ? WHERE id = ?', [wrote, wrote + DAY, conv.id])
   t.equal((await sb.call('PATCH', `/api/sandbox/messenger/users/${psid}`, { lastInboundAt: wrote })).status, 200)
   const retry = await sb.call('POST', `/api/conversations/${conv.id}/messages/${id}/retry`)
   t.equal(retry.status, 202)
