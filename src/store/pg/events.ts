@@ -39,13 +39,19 @@ export class PgEventsRepo {
    */
   async append(tx: Queryable, events: readonly PendingEvent[]): Promise<number> {
     const n = events.length
-    const r = await tx.query<{ last: number }>('UPDATE event_seq SET last = last + $1 WHERE one RETURNING last', [n])
-    const first = r.rows[0]!.last - n + 1
-    await tx.query(
-      `INSERT INTO events (id, workspace_id, type, payload, created_at, channel_id, user_id)
-       SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[])`,
+    // One statement: the counter row is locked from here to COMMIT, so the insert rides in the
+    // same round trip instead of holding the lock across another one (a data-modifying WITH
+    // runs once, to completion, and its rows number from the counter's new value).
+    const r = await tx.query<{ first: number }>(
+      `WITH seq AS (UPDATE event_seq SET last = last + $1 WHERE one RETURNING last),
+       ins AS (
+         INSERT INTO events (id, workspace_id, type, payload, created_at, channel_id, user_id)
+         SELECT seq.last - $1 + e.ord, e.w, e.t, e.p, e.c, e.ch, e.u
+           FROM seq, unnest($2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[])
+                WITH ORDINALITY AS e(w, t, p, c, ch, u, ord))
+       SELECT last - $1 + 1 AS first FROM seq`,
       [
-        events.map((_, i) => first + i),
+        n,
         events.map((e) => e.workspaceId),
         events.map((e) => e.type),
         events.map((e) => e.data),
@@ -54,7 +60,7 @@ export class PgEventsRepo {
         events.map((e) => e.userId),
       ],
     )
-    return first
+    return r.rows[0]!.first
   }
 
   /** The epoch and the last id handed out (the counter survives pruning). */
