@@ -189,6 +189,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         pool: deps.pg.pool,
         nodeId: config.nodeId,
         deliver: presenceFrame,
+        // Another process stopped and let its numbers go: take them now, not at the next round.
+        onReleased: () => ownership?.wake(),
         onError: (err, what) => app.log.error({ err }, `presence relay: ${what} failed`),
       })
     : undefined
@@ -629,6 +631,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await services.sending.stop(SEND_STOP_GRACE_MS)
     // After the sends in flight: the numbers go to the others at once, not after the lease.
     await ownership?.stop()
+    // The others take the numbers at once (a hint over the relay, still listening here).
+    if (ownership) await relay?.hintReleased()
     await webhooksStopped
     sandbox?.stop()
     services.ingest.close()

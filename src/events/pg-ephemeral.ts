@@ -47,13 +47,19 @@ export interface PgEphemeralOptions {
   nodeId: string
   /** Where frames go, this process's own and the others': the hub's publishEphemeral. */
   deliver: (signal: EphemeralSignal) => void
+  /** Another process stopped and released its leases (hintReleased): ownership looks now. */
+  onReleased?: () => void
   onError?: (err: unknown, what: string) => void
 }
 
-/** The wire form, kept short: n = sender's tag, s = [workspace, channel, frame][]. */
+/**
+ * The wire form, kept short: n = sender's tag, s = [workspace, channel, frame][];
+ * r = 1: the sender released its leases (a hint, no frames).
+ */
 interface Wire {
   n: string
   s: Array<[number, number, PresenceFrame]>
+  r?: 1
 }
 
 export class PgEphemeralRelay {
@@ -115,6 +121,20 @@ export class PgEphemeralRelay {
     if (!this.sending) void this.flush()
   }
 
+  /**
+   * Tells the other processes this one has released its leases (a graceful stop): they look
+   * at once instead of at their next round (up to LEASE_RENEW_MS), so a number moves in a
+   * round trip on a rolling restart. A hint only: lost, the next round takes the names anyway.
+   */
+  async hintReleased(): Promise<void> {
+    const wire: Wire = { n: this.tag, s: [], r: 1 }
+    try {
+      await this.opts.pool.query('SELECT pg_notify($1, $2)', [EPHEMERAL_CHANNEL, JSON.stringify(wire)])
+    } catch (err) {
+      this.opts.onError?.(err, 'hinting that leases were released')
+    }
+  }
+
   /** One NOTIFY at a time; what piles up meanwhile goes in the next ones, packed under the limit. */
   private async flush(): Promise<void> {
     this.sending = true
@@ -157,6 +177,13 @@ export class PgEphemeralRelay {
       return // not ours: anyone with access to the database may NOTIFY on the channel
     }
     if (!wire || wire.n === this.tag || !Array.isArray(wire.s)) return
+    if (wire.r === 1) {
+      try {
+        this.opts.onReleased?.()
+      } catch (err) {
+        this.opts.onError?.(err, 'acting on released leases')
+      }
+    }
     for (const item of wire.s) {
       const signal = signalOf(item)
       if (!signal) continue
