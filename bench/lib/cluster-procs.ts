@@ -10,6 +10,7 @@ import path from 'node:path'
 import { ROOT } from './proc.ts'
 import { tempDir } from './servers.ts'
 import { ADMIN, APP_SECRET, JWT_SECRET, PHONE_NUMBER_ID, VERIFY_TOKEN, WABA_ID } from './wa.ts'
+import { localNginxConfig } from '../../test/helpers/nginx-config.ts'
 
 const started = new Set<ChildProcess>()
 // Synchronous: the watchdog and Ctrl-C end the run with process.exit, skipping any finally.
@@ -175,57 +176,16 @@ export function nginxBinary(): string | undefined {
 
 const SEVERAL_CONF = path.join(ROOT, 'deploy', 'nginx', 'parley-several.conf')
 
-/**
- * deploy/nginx/parley-several.conf's upstream (least_conn, keepalive) and HTTPS server block
- * on a loopback port without TLS, the upstream's servers replaced by `upstreamPorts`.
- */
+/** deploy/nginx/parley-several.conf on a loopback port, its upstream's servers replaced (the tests' derivation). */
 function severalConfig(dir: string, port: number, upstreamPorts: number[]): string {
-  const shipped = readFileSync(SEVERAL_CONF, 'utf8')
-  const must = (text: string, from: RegExp, to: string) => {
-    const next = text.replace(from, to)
-    if (next === text) throw new Error(`${SEVERAL_CONF} no longer contains ${String(from)}: update bench/lib/cluster-procs.ts`)
-    return next
-  }
-  const at = shipped.search(/upstream parley \{/)
-  const end = shipped.indexOf('\n}\n', at)
-  if (at < 0 || end < 0) throw new Error(`${SEVERAL_CONF}: no upstream parley block`)
-  let upstream = shipped.slice(at, end + 3)
-  const options = /server 127\.0\.0\.1:\d+([^;]*);/.exec(upstream)?.[1] ?? ''
-  upstream = must(
-    upstream,
-    /(\n\s*server 127\.0\.0\.1:\d+[^;]*;)+/,
-    upstreamPorts.map((p) => `\n    server 127.0.0.1:${p}${options};`).join(''),
-  )
-  const start = shipped.search(/server \{\s*listen 443 /)
-  if (start < 0) throw new Error(`${SEVERAL_CONF}: no server block listening on 443`)
-  let site = shipped.slice(start)
-  site = must(site, /listen 443 ssl http2;/, `listen 127.0.0.1:${port};`)
-  site = must(site, /\n\s*listen \[::\]:443 ssl http2;/, '')
-  site = must(site, /(\n\s*ssl_[a-z_]+ [^;]+;)+/, '')
-  const temp = (name: string) => {
-    const p = path.join(dir, name)
-    mkdirSync(p, { recursive: true })
-    chmodSync(p, 0o777) // nginx's workers may run as nobody
-    return p
-  }
-  return [
-    'daemon off;',
-    'worker_processes 1;',
-    `pid ${dir}/nginx.pid;`,
-    `error_log ${dir}/error.log warn;`,
-    'events { worker_connections 4096; }',
-    'http {',
-    '  access_log off;',
-    `  client_body_temp_path ${temp('client_body')};`,
-    `  proxy_temp_path ${temp('proxy')};`,
-    `  fastcgi_temp_path ${temp('fastcgi')};`,
-    `  uwsgi_temp_path ${temp('uwsgi')};`,
-    `  scgi_temp_path ${temp('scgi')};`,
-    upstream,
-    site,
-    '}',
-    '',
-  ].join('\n')
+  return localNginxConfig(SEVERAL_CONF, {
+    dir,
+    port,
+    upstreamPorts,
+    workerConnections: 4096,
+    accessLog: ['  access_log off;'],
+    errorLevel: 'warn',
+  })
 }
 
 export interface Nginx {

@@ -9,6 +9,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { metaEscape, signPayload } from '../../src/channels/meta-signature.ts'
 import { type Emu, GRAPH_TOKEN, WABA_ID } from './emulator.ts'
+import { localNginxConfig } from './nginx-config.ts'
 import { freePort, listensOn, type ParleyProcess } from './process.ts'
 import { binaryPath } from './proxy.ts'
 import { ADMIN, type ApiCall, APP_SECRET, PHONE_NUMBER_ID, type TestLike, VERIFY_TOKEN } from './server.ts'
@@ -206,59 +207,17 @@ export interface Nginx {
 
 /**
  * deploy/nginx/parley-several.conf's upstream and HTTPS server block on loopback ports
- * without TLS, with the upstream's servers replaced by `upstreamPorts`, in a minimal
- * nginx.conf whose pid, logs and temp files are in a temp dir; stopped (SIGTERM) at teardown.
+ * without TLS, the upstream's servers replaced by `upstreamPorts` (nginx-config.ts).
  */
 export function nginxSeveralConfig(dir: string, port: number, upstreamPorts: number[]): string {
-  const shipped = readFileSync(NGINX_SEVERAL_CONF, 'utf8')
-  const must = (text: string, from: RegExp, to: string) => {
-    const next = text.replace(from, to)
-    if (next === text) throw new Error(`${NGINX_SEVERAL_CONF} no longer contains ${String(from)}: update test/helpers/pg-cluster.ts`)
-    return next
-  }
-  const upstreamAt = shipped.search(/upstream parley \{/)
-  const upstreamEnd = shipped.indexOf('\n}\n', upstreamAt)
-  if (upstreamAt < 0 || upstreamEnd < 0) throw new Error(`${NGINX_SEVERAL_CONF}: no upstream parley block`)
-  let upstream = shipped.slice(upstreamAt, upstreamEnd + 3)
-  const servers = upstream.match(/^\s*server 127\.0\.0\.1:\d+([^;]*);$/gm) ?? []
-  if (servers.length < 2) throw new Error(`${NGINX_SEVERAL_CONF}: the upstream lists fewer than two processes`)
-  const options = /server 127\.0\.0\.1:\d+([^;]*);/.exec(servers[0]!)![1]
-  upstream = upstream.replace(
-    /(\n\s*server 127\.0\.0\.1:\d+[^;]*;)+/,
-    upstreamPorts.map((p) => `\n    server 127.0.0.1:${p}${options};`).join(''),
-  )
-  const start = shipped.search(/server \{\s*listen 443 /)
-  if (start < 0) throw new Error(`${NGINX_SEVERAL_CONF}: no server block listening on 443`)
-  let site = shipped.slice(start)
-  site = must(site, /listen 443 ssl http2;/, `listen 127.0.0.1:${port};`)
-  site = must(site, /\n\s*listen \[::\]:443 ssl http2;/, '')
-  site = must(site, /(\n\s*ssl_[a-z_]+ [^;]+;)+/, '')
-  const temp = (name: string) => {
-    const p = path.join(dir, name)
-    mkdirSync(p, { recursive: true })
-    chmodSync(p, 0o777) // nginx's workers may run as nobody
-    return p
-  }
-  return [
-    'daemon off;',
-    'worker_processes 1;',
-    `pid ${dir}/nginx.pid;`,
-    `error_log ${dir}/error.log info;`,
-    'events { worker_connections 1024; }',
-    'http {',
+  return localNginxConfig(NGINX_SEVERAL_CONF, {
+    dir,
+    port,
+    upstreamPorts,
+    workerConnections: 1024,
     // Which process served each request, for the test to see that nginx spread them.
-    "  log_format upstream '$upstream_addr';",
-    `  access_log ${dir}/access.log upstream;`,
-    `  client_body_temp_path ${temp('client_body')};`,
-    `  proxy_temp_path ${temp('proxy')};`,
-    `  fastcgi_temp_path ${temp('fastcgi')};`,
-    `  uwsgi_temp_path ${temp('uwsgi')};`,
-    `  scgi_temp_path ${temp('scgi')};`,
-    upstream,
-    site,
-    '}',
-    '',
-  ].join('\n')
+    accessLog: ["  log_format upstream '$upstream_addr';", `  access_log ${dir}/access.log upstream;`],
+  })
 }
 
 export async function startNginxSeveral(t: TestLike, upstreamPorts: number[]): Promise<Nginx> {

@@ -4,7 +4,7 @@
 // A missing binary fails the test with the command that installs it; PARLEY_SKIP_PROXY_TESTS=1
 // skips instead (a development machine without them; CI installs both).
 import { spawn, spawnSync } from 'node:child_process'
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
 import https from 'node:https'
 import net from 'node:net'
@@ -13,6 +13,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Test } from 'tap'
 import { metaEscape, signPayload } from '../../src/channels/meta-signature.ts'
+import { localNginxConfig } from './nginx-config.ts'
 import { freePort } from './process.ts'
 import { ADMIN, APP_SECRET, startServer, type TestServer } from './server.ts'
 import { connectSse, type SseClient, type SseEvent } from './sse.ts'
@@ -50,13 +51,6 @@ export function haveBinary(t: Test, binary: string, pkg: string): boolean {
   if (process.env.PARLEY_SKIP_PROXY_TESTS === '1') t.plan(0, message)
   else t.fail(message)
   return false
-}
-
-/** Replaces `from` with `to` in `text`, failing loudly when the shipped file no longer has it. */
-function substitute(text: string, from: string | RegExp, to: string, file: string): string {
-  const next = text.replace(from, to)
-  if (next === text) throw new Error(`${file} no longer contains ${String(from)}: update test/helpers/proxy.ts`)
-  return next
 }
 
 function tempDir(t: ProxyTestLike, prefix: string): string {
@@ -130,43 +124,9 @@ async function run(
   return { url: `http://127.0.0.1:${port}`, log }
 }
 
-/**
- * The HTTPS server block of deploy/nginx/parley.conf on a loopback port without TLS,
- * proxying to Parley's test port, in a minimal nginx.conf whose pid, logs and temp
- * files are in a temp dir (nginx -p <dir> -c <conf>, daemon off).
- */
+/** deploy/nginx/parley.conf on a loopback port without TLS, proxying to Parley's test port (nginx-config.ts). */
 export function nginxConfig(dir: string, port: number, upstreamPort: number): string {
-  const shipped = readFileSync(NGINX_CONF, 'utf8')
-  const start = shipped.search(/server \{\s*listen 443 /)
-  if (start < 0) throw new Error(`${NGINX_CONF}: no server block listening on 443`)
-  let site = shipped.slice(start)
-  site = substitute(site, /listen 443 ssl http2;/, `listen 127.0.0.1:${port};`, NGINX_CONF)
-  site = substitute(site, /\n\s*listen \[::\]:443 ssl http2;/, '', NGINX_CONF)
-  site = substitute(site, /(\n\s*ssl_[a-z_]+ [^;]+;)+/, '', NGINX_CONF)
-  site = substitute(site, 'proxy_pass http://127.0.0.1:3000;', `proxy_pass http://127.0.0.1:${upstreamPort};`, NGINX_CONF)
-  const temp = (name: string) => {
-    const p = path.join(dir, name)
-    mkdirSync(p, { recursive: true })
-    chmodSync(p, 0o777) // nginx's workers may run as nobody
-    return p
-  }
-  return [
-    'daemon off;',
-    'worker_processes 1;',
-    `pid ${dir}/nginx.pid;`,
-    `error_log ${dir}/error.log info;`,
-    'events { worker_connections 256; }',
-    'http {',
-    `  access_log ${dir}/access.log;`,
-    `  client_body_temp_path ${temp('client_body')};`,
-    `  proxy_temp_path ${temp('proxy')};`,
-    `  fastcgi_temp_path ${temp('fastcgi')};`,
-    `  uwsgi_temp_path ${temp('uwsgi')};`,
-    `  scgi_temp_path ${temp('scgi')};`,
-    site,
-    '}',
-    '',
-  ].join('\n')
+  return localNginxConfig(NGINX_CONF, { dir, port, upstreamPort })
 }
 
 export const startNginx: StartProxy = async (t, upstreamPort) => {
