@@ -79,8 +79,8 @@ t.test('an admin creates, uses and revokes a token; exports and erases a contact
   await confirm.getByLabel("Type the contact's name or number").fill('Maria Silva')
   await confirm.getByRole('button', { name: 'Erase for good' }).click()
   await page.waitForFunction(() => document.querySelectorAll('.contacts-table tbody tr').length === 1, undefined, { timeout: LIVE_MS })
-  t.equal(s.db.$client.prepare(`SELECT count(*) FROM contacts WHERE external_id = '15550001111'`).pluck().get(), 0, 'erased')
-  t.equal(s.db.$client.prepare('SELECT count(*) FROM contacts').pluck().get(), 1, 'Pedro stays')
+  t.equal((await s.sql.get<{ n: number }>(`SELECT count(*) AS n FROM contacts WHERE external_id = '15550001111'`))!.n, 0, 'erased')
+  t.equal((await s.sql.get<{ n: number }>('SELECT count(*) AS n FROM contacts'))!.n, 1, 'Pedro stays')
   await inbox.waitForFunction(() => document.querySelectorAll('[role=option][data-conversation-id]').length === 1, undefined, {
     timeout: LIVE_MS,
   })

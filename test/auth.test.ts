@@ -29,7 +29,7 @@ t.test('login returns a token and an HttpOnly SameSite=Strict cookie; both authe
   t.equal(byCookie.status, 200)
 
   // The stored hash is argon2id at OWASP parameters.
-  const row = s.db.$client.prepare('SELECT password_hash FROM users').get() as { password_hash: string }
+  const row = (await s.sql.get<{ password_hash: string }>('SELECT password_hash FROM users'))!
   t.match(row.password_hash, /^\$argon2id\$v=19\$m=19456,t=2,p=1\$/)
 })
 

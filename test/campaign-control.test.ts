@@ -11,12 +11,8 @@ const SLOW = { env: { WHATSAPP_SEND_RATE_PER_SECOND: '10' }, emulator: { ratePer
 // worker may have claimed in its current window: what can still go out after a pause.
 const AFTER_PAUSE_BOUND = 5 + 10
 
-const campaignRowsInOutbox = (p: Pair) =>
-  (
-    p.parley.db.$client.prepare(`SELECT count(*) AS n FROM outbox WHERE priority = 1 AND state IN ('queued', 'sending')`).get() as {
-      n: number
-    }
-  ).n
+const campaignRowsInOutbox = async (p: Pair) =>
+  (await p.parley.sql.get<{ n: number }>(`SELECT count(*) AS n FROM outbox WHERE priority = 1 AND state IN ('queued', 'sending')`))!.n
 
 t.test('pause stops sending within the backlog; resume sends exactly the rest', async (t) => {
   const p = await startPair(t, SLOW)
@@ -29,7 +25,7 @@ t.test('pause stops sending within the backlog; resume sends exactly the rest', 
   t.equal(paused.status, 'paused')
   t.same(paused.pause, { code: 'manual', reason: 'Paused by a user.' })
   const atPause = player.tally().messages
-  await until(async () => campaignRowsInOutbox(p) === 0, 'the backlog drained')
+  await until(async () => (await campaignRowsInOutbox(p)) === 0, 'the backlog drained')
   const drained = player.tally().messages
   t.ok(drained - atPause <= AFTER_PAUSE_BOUND, `after the pause only the backlog went out (${drained - atPause})`)
   t.ok(drained < 60, 'the campaign did not finish while paused')
@@ -62,7 +58,7 @@ t.test('cancel: the rest is skipped as cancelled, and counted', async (t) => {
   await until(async () => player.tally().messages >= 5, '5 sent')
   const cancelled = await action(p, c.id, 'cancel')
   t.equal(cancelled.status, 'cancelled')
-  await until(async () => campaignRowsInOutbox(p) === 0, 'the backlog drained')
+  await until(async () => (await campaignRowsInOutbox(p)) === 0, 'the backlog drained')
   const final = await waitCampaign(p, c.id, (x) => x.counts.queued + x.counts.sending + x.counts.sent === 0, 'settled')
   const sent = player.tally()
   t.same(sent.twice, [])
@@ -85,7 +81,7 @@ t.test('an invalid token (190) pauses the campaign with its reason; after the fi
   const paused = await waitCampaign(p, c.id, (x) => x.status === 'paused', 'paused by itself')
   t.equal(paused.pause?.code, 'token_invalid')
   t.match(paused.pause?.reason, /access token has expired or is invalid/)
-  await until(async () => campaignRowsInOutbox(p) === 0, 'the backlog drained')
+  await until(async () => (await campaignRowsInOutbox(p)) === 0, 'the backlog drained')
   const refused = await campaign(p, c.id)
   t.ok(refused.counts.failed > 0 && refused.failures[0]?.code === 190, `${refused.counts.failed} refused with 190`)
   t.ok(refused.counts.queued > 0, 'the rest waits instead of failing one by one')

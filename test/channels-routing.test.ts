@@ -37,10 +37,7 @@ t.test('a second number with its own app: routed by phone_number_id, verified by
   t.equal((await s.webhook(forged, { secret: APP_SECRET })).status, 200, 'acknowledged…')
   t.equal((await s.webhook(toFirst, { secret: 'nobody' })).status, 401)
 
-  const rows = s.db.$client.prepare('SELECT m.text, m.channel_id AS ch FROM messages m ORDER BY m.id').all() as {
-    text: string
-    ch: number
-  }[]
+  const rows = await s.sql.all<{ text: string; ch: number }>('SELECT m.text, m.channel_id AS ch FROM messages m ORDER BY m.id')
   t.same(
     rows,
     [
@@ -49,7 +46,7 @@ t.test('a second number with its own app: routed by phone_number_id, verified by
     ],
     '…but the forged one is not stored',
   )
-  const kept = s.db.$client.prepare('SELECT reason FROM raw_webhooks').all()
+  const kept = await s.sql.all('SELECT reason FROM raw_webhooks')
   t.same(kept, [{ reason: 'secret_mismatch:100000000000003' }])
   // Same customer, two numbers: two conversations, each marked with its channel.
   const list = (await (await s.get('/api/conversations', token)).json()) as { conversations: Array<{ channelId: number }> }

@@ -80,7 +80,7 @@ t.test('the list narrows to one channel or one kind; paging, status and search s
 
 t.test("another workspace's channel id filters to nothing, never to their conversations", async (t) => {
   const s = await startServer(t)
-  const ws2 = s.db.$client.prepare(`INSERT INTO workspaces(name) VALUES ('Other') RETURNING id`).get() as { id: number }
+  const ws2 = (await s.sql.get<{ id: number }>(`INSERT INTO workspaces(name) VALUES ('Other') RETURNING id`))!
   await s.app.services.auth.createUser({
     workspaceId: ws2.id,
     email: 'o@example.com',

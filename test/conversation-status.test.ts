@@ -77,7 +77,7 @@ t.test('resolve: a conversation.updated and a system line for every stream, noth
   await live.waitFor(() => parse(live, 'message.created').length === 2)
   const lines = parse<{ message: MessageDTO }>(live, 'message.created').map((e) => e.message.text)
   t.same(lines, ['Admin resolved this', 'Admin reopened this'], 'the idempotent call added nothing in between')
-  const sends = s.db.$client.prepare('SELECT count(*) AS n FROM outbox').get() as { n: number }
+  const sends = (await s.sql.get<{ n: number }>('SELECT count(*) AS n FROM outbox'))!
   t.equal(sends.n, 0, 'nothing queued for the customer')
 
   // A stream that connects later replays both changes from the page's cursor.

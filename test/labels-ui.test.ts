@@ -20,7 +20,7 @@ t.test('admin creates a label; A adds it; B sees the chip live and filters by it
   const s = await startServer(t)
   const { auth } = s.app.services
   const ws = await auth.defaultWorkspace()
-  const x = (s.db.$client.prepare('SELECT id FROM channels LIMIT 1').get() as { id: number }).id
+  const x = (await s.sql.get<{ id: number }>('SELECT id FROM channels LIMIT 1'))!.id
   for (const name of ['Ana', 'Ben']) {
     const user = await auth.createUser({
       workspaceId: ws,
@@ -33,13 +33,12 @@ t.test('admin creates a label; A adds it; B sees the chip live and filters by it
   }
   t.equal((await s.webhook(textWebhook('15550001111', 'Maria', 'Where is my order?').payload)).status, 200)
   t.equal((await s.webhook(textWebhook('15550002222', 'Pedro', 'Hello there').payload)).status, 200)
-  const convOf = (from: string) =>
-    s.db.$client
-      .prepare('SELECT v.id FROM conversations v JOIN contacts c ON c.id = v.contact_id WHERE c.external_id = ?')
-      .pluck()
-      .get(from) as number
-  const maria = convOf('15550001111')
-  const pedro = convOf('15550002222')
+  const convOf = async (from: string) =>
+    (await s.sql.get<{ id: number }>('SELECT v.id FROM conversations v JOIN contacts c ON c.id = v.contact_id WHERE c.external_id = ?', [
+      from,
+    ]))!.id
+  const maria = await convOf('15550001111')
+  const pedro = await convOf('15550002222')
 
   const browser = await launchBrowser(t)
   const { page: ana } = await agentPage(t, browser, s.url, { email: 'ana@example.com', password: PASSWORD })
@@ -57,7 +56,7 @@ t.test('admin creates a label; A adds it; B sees the chip live and filters by it
   await row.waitFor({ timeout: LIVE_MS })
   t.equal(await row.locator('.label-name').textContent(), NAME, 'the name as text')
   t.equal(await row.locator('b').count(), 0, 'never as markup')
-  const label = s.db.$client.prepare('SELECT id, color FROM labels').get() as { id: number; color: string }
+  const label = (await s.sql.get<{ id: number; color: string }>('SELECT id, color FROM labels'))!
   t.equal(label.color, '#16a34a', 'the palette’s green')
 
   // A's inbox was open before the label existed: the picker lists it (labels.changed), by keyboard.
@@ -86,10 +85,13 @@ t.test('admin creates a label; A adds it; B sees the chip live and filters by it
   await headerChip.waitFor({ timeout: LIVE_MS })
   await ana.keyboard.press('Escape')
   t.equal(await ana.getByRole('dialog', { name: 'Labels of this conversation' }).count(), 0, 'Esc closes the picker')
-  const stored = () => s.db.$client.prepare('SELECT label_id FROM conversation_labels WHERE conversation_id = ?').pluck().all(maria)
+  const stored = async () =>
+    (await s.sql.all<{ label_id: number }>('SELECT label_id FROM conversation_labels WHERE conversation_id = ?', [maria])).map(
+      (r) => r.label_id,
+    )
   // The two ticks went out in order: the server ends with the label on.
-  await until(async () => JSON.stringify(stored()) === JSON.stringify([label.id]), 'the label stored on the server')
-  t.same(stored(), [label.id], 'stored on the server')
+  await until(async () => JSON.stringify(await stored()) === JSON.stringify([label.id]), 'the label stored on the server')
+  t.same(await stored(), [label.id], 'stored on the server')
 
   // B's list shows the chip live, and his unread is as it was.
   const chip = ben.locator(`[role=option][data-conversation-id="${maria}"] .label-chip[data-label-id="${label.id}"]`)
@@ -145,6 +147,6 @@ t.test('admin creates a label; A adds it; B sees the chip live and filters by it
   await ben.click('[aria-label=Settings]')
   await ben.waitForSelector('#profile-heading')
   t.equal(await ben.locator('#labels-heading').count(), 0, 'an agent has no Settings → Labels')
-  await until(async () => stored().length === 0, 'the label off the conversation')
-  t.same(stored(), [], 'off the conversation')
+  await until(async () => (await stored()).length === 0, 'the label off the conversation')
+  t.same(await stored(), [], 'off the conversation')
 })

@@ -43,13 +43,12 @@ async function world(t: Test) {
     value({ phoneNumberId: SECOND.phoneNumberId, contacts: [contact(BOB, 'Bob')], messages: [1, 2, 3].map((i) => text(BOB, `b${i}`)) }),
   )
   t.equal((await s.webhook(onY, { secret: SECOND.secret })).status, 200)
-  const convOf = (from: string) =>
-    s.db.$client
-      .prepare('SELECT v.id FROM conversations v JOIN contacts c ON c.id = v.contact_id WHERE c.external_id = ?')
-      .pluck()
-      .get(from) as number
-  const idsOf = (conversationId: number) =>
-    s.db.$client.prepare('SELECT id FROM messages WHERE conversation_id = ? ORDER BY id').pluck().all(conversationId) as number[]
+  const convOf = async (from: string) =>
+    (await s.sql.get<{ id: number }>('SELECT v.id FROM conversations v JOIN contacts c ON c.id = v.contact_id WHERE c.external_id = ?', [
+      from,
+    ]))!.id
+  const idsOf = async (conversationId: number) =>
+    (await s.sql.all<{ id: number }>('SELECT id FROM messages WHERE conversation_id = ? ORDER BY id', [conversationId])).map((r) => r.id)
   const services = s.app.services
   const ws = await services.auth.defaultWorkspace()
   const agent = async (name: string, channelIds: number[]): Promise<ApiCall> => {
@@ -58,9 +57,9 @@ async function world(t: Test) {
     await setMembers(services, user.id, channelIds)
     return apiCall(s.url, (await s.login({ email, password: PASSWORD })).token)
   }
-  const alice = convOf(ALICE)
-  const bob = convOf(BOB)
-  return { s, admin, agent, x, y, alice, bob, aliceIds: idsOf(alice), bobIds: idsOf(bob) }
+  const alice = await convOf(ALICE)
+  const bob = await convOf(BOB)
+  return { s, admin, agent, x, y, alice, bob, aliceIds: await idsOf(alice), bobIds: await idsOf(bob) }
 }
 
 const texts = (p: Page) => p.messages.map((m) => m.text)

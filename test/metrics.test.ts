@@ -9,6 +9,8 @@ import { Writable } from 'node:stream'
 import { apiCall, startServer, type TestServer } from './helpers/server.ts'
 import { contact, envelope, text as textMessage, textWebhook, value } from './helpers/wa.ts'
 import { connectSse } from './helpers/sse.ts'
+import { until } from './helpers/emulator.ts'
+import type { MessageDTO } from '../src/events/types.ts'
 
 const TOKEN = 'metrics-token-0123456789abcdef'
 
@@ -73,7 +75,9 @@ t.test('401 without the right token; the real values with it', async (t) => {
   const sse = await connectSse(`${s.url}/stream`, { token: (await s.login()).token })
   t.teardown(() => sse.close())
 
-  const channel = s.app.services.store.runNow(s.app.services.store.channels.byExternalId('whatsapp', s.config.whatsapp.phoneNumberId!))!
+  const channel = (await s.app.services.units.read(() =>
+    s.app.services.store.channels.byExternalId('whatsapp', s.config.whatsapp.phoneNumberId!),
+  ))!
   let text = ''
   // Wait for the send attempt to come back as a network failure (a counter moves once it does).
   for (let i = 0; i < 200; i++) {
@@ -106,7 +110,7 @@ t.test('401 without the right token; the real values with it', async (t) => {
 
   // The backup helper records its time in `meta`: the age follows.
   const at = Date.now() - 3600_000
-  s.db.$client.prepare(`INSERT INTO meta(key, value) VALUES ('last_backup_at', ?)`).run(String(at))
+  await s.sql.run(`INSERT INTO meta(key, value) VALUES ('last_backup_at', ?)`, [String(at)])
   text = await (await scrape(s, `Bearer ${TOKEN}`)).text()
   const age = sample(text, 'parley_last_backup_age_seconds')!
   t.ok(age >= 3600 && age < 3700, `backup age ${age}`)
@@ -132,14 +136,17 @@ t.test('sends by Meta error code (190)', async (t) => {
   const call = apiCall(s.url, (await s.login()).token)
   const conv = (await call('GET', '/api/conversations')).body.conversations[0]
   await call('POST', `/api/conversations/${conv.id}/messages`, { text: 'On its way', clientMessageId: 'm-1' })
-  let text = ''
-  for (let i = 0; i < 500; i++) {
-    text = await (await scrape(s, `Bearer ${TOKEN}`)).text()
-    if (sample(text, 'parley_sends_total', { result: 'meta_error', code: '190' }) === 1) break
-    await new Promise((r) => setTimeout(r, 10))
-  }
+  // The send is counted as it comes back, a moment before its failure commits (on PostgreSQL
+  // the scrape may fall in between): wait for the failure to be stored, then read both.
+  await until(async () => {
+    const { messages } = (await call('GET', `/api/conversations/${conv.id}/messages`)).body as { messages: MessageDTO[] }
+    return messages.some((m) => m.direction === 'out' && m.status === 'failed')
+  }, 'the reply failed')
+  const text = await (await scrape(s, `Bearer ${TOKEN}`)).text()
   t.equal(sample(text, 'parley_sends_total', { channel_kind: 'whatsapp', result: 'meta_error', code: '190' }), 1)
-  const channel = s.app.services.store.runNow(s.app.services.store.channels.byExternalId('whatsapp', s.config.whatsapp.phoneNumberId!))!
+  const channel = (await s.app.services.units.read(() =>
+    s.app.services.store.channels.byExternalId('whatsapp', s.config.whatsapp.phoneNumberId!),
+  ))!
   t.equal(sample(text, 'parley_outbox_depth', { channel: String(channel.id) }), 0, 'failed: no longer waiting')
 })
 
@@ -180,7 +187,9 @@ t.test('130429: the number pauses, counted by channel and by code', async (t) =>
   const call = apiCall(s.url, (await s.login()).token)
   const conv = (await call('GET', '/api/conversations')).body.conversations[0]
   await call('POST', `/api/conversations/${conv.id}/messages`, { text: 'On its way', clientMessageId: 'm-1' })
-  const channel = s.app.services.store.runNow(s.app.services.store.channels.byExternalId('whatsapp', s.config.whatsapp.phoneNumberId!))!
+  const channel = (await s.app.services.units.read(() =>
+    s.app.services.store.channels.byExternalId('whatsapp', s.config.whatsapp.phoneNumberId!),
+  ))!
   let text = ''
   for (let i = 0; i < 500; i++) {
     text = await (await scrape(s, `Bearer ${TOKEN}`)).text()

@@ -110,15 +110,11 @@ t.test('A notes @Bea from the composer; Bea is notified, jumps to it; nothing re
   t.equal(await input.inputValue(), '', 'the composer is cleared')
   t.equal(await a.page.locator('.msg .text', { hasText: 'Refund approved' }).count(), 0, 'not a message bubble')
   t.equal(
-    (p.parley.db.$client.prepare('SELECT count(*) AS n FROM mentions WHERE user_id = ?').get(bert.id) as { n: number }).n,
+    (await p.parley.sql.get<{ n: number }>('SELECT count(*) AS n FROM mentions WHERE user_id = ?', [bert.id]))!.n,
     0,
     'Bert, offered but not chosen, was not mentioned',
   )
-  t.equal(
-    (p.parley.db.$client.prepare('SELECT count(*) AS n FROM mentions WHERE user_id = ?').get(bea.id) as { n: number }).n,
-    1,
-    'Bea was',
-  )
+  t.equal((await p.parley.sql.get<{ n: number }>('SELECT count(*) AS n FROM mentions WHERE user_id = ?', [bea.id]))!.n, 1, 'Bea was')
 
   // Bea: the badge, the toast, the notification; the list jumps to the note and highlights it.
   const badge = b.page.locator('.mentions-btn')

@@ -145,7 +145,7 @@ t.test("Meta's 131050 opts the contact out of marketing; a reversal holds, even 
   // And one whose mark was lost (the process died between the failure and the mark)
   // is found by the catch-up.
   const second = refused[1]!
-  p.parley.db.$client.prepare(`UPDATE contacts SET opted_out_at = NULL, opt_out_source = NULL WHERE id = ?`).run(second)
+  await p.parley.sql.run(`UPDATE contacts SET opted_out_at = NULL, opt_out_source = NULL WHERE id = ?`, [second])
   await p.parley.close()
   p = await startPair(t, { dataDir, env })
   const afterRestart = async (id: number) => (await p.call('GET', `/api/contacts/${id}`)).body.contact as ContactDetailDTO

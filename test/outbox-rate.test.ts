@@ -50,14 +50,14 @@ function acceptedPerSecond(out: { timestamp: number }[]): number[] {
 }
 
 /** The WhatsApp number's pacing margin now, and the floor it starts at (Parley's own state). */
-function margins(p: Pair) {
-  const { id } = p.parley.db.$client.prepare(`SELECT id FROM channels WHERE external_id = ?`).get(PHONE_NUMBER_ID) as { id: number }
+async function margins(p: Pair) {
+  const { id } = (await p.parley.sql.get<{ id: number }>(`SELECT id FROM channels WHERE external_id = ?`, [PHONE_NUMBER_ID]))!
   const { limiter, config } = { limiter: p.parley.app.services.sending.limiter, config: p.parley.app.services.config }
   return { now: limiter.margin(id, Date.now()), floor: config.sending.rateMarginMs }
 }
 
-const failedCount = (p: Pair) =>
-  (p.parley.db.$client.prepare(`SELECT count(*) AS n FROM messages WHERE status = 'failed'`).get() as { n: number }).n
+const failedCount = async (p: Pair) =>
+  (await p.parley.sql.get<{ n: number }>(`SELECT count(*) AS n FROM messages WHERE status = 'failed'`))!.n
 
 // With a tight margin (the default) a loaded machine may delay one request enough that
 // Meta counts one send too many in a second and says 130429 — the design allows that
@@ -76,9 +76,9 @@ t.test('a burst is paced to the number’s rate: every message once, a 130429 wi
   const perSecond = acceptedPerSecond(out)
   t.ok(perSecond.length >= 4, `spread over ${perSecond.length} seconds`)
   t.ok(Math.max(...perSecond) <= RATE, `at most ${RATE} accepted in any second (${perSecond.join(', ')})`)
-  t.equal(failedCount(p), 0, 'none failed')
+  t.equal(await failedCount(p), 0, 'none failed')
   const throttled = (await p.emu.stats()).rejected[130429] ?? 0
-  const m = margins(p)
+  const m = await margins(p)
   if (throttled > 0) t.ok(m.now > m.floor, `Meta said 130429 ${throttled}× and the margin widened to ${m.now} ms`)
   else t.equal(m.now, m.floor, 'no 130429: the margin stayed at its floor')
 })
@@ -93,8 +93,8 @@ t.test('when Meta says 130429 the number backs off and every message still goes 
   t.equal(new Set(out.map((m) => m.text)).size, 20, 'no duplicates')
   const stats = await p.emu.stats()
   t.ok((stats.rejected[130429] ?? 0) > 0, `Meta throttled ${stats.rejected[130429]} requests`)
-  t.equal(failedCount(p), 0, 'a throttle never fails a message')
-  const m = margins(p)
+  t.equal(await failedCount(p), 0, 'a throttle never fails a message')
+  const m = await margins(p)
   t.ok(m.now > m.floor && m.now <= MARGIN_CAP_MS, `the margin widened to ${m.now} ms, within the cap`)
   // What an operator sees in the settings: the number's pacing, widened by the 130429.
   const listed = (await p.call('GET', '/api/channels')).body.channels as Array<{

@@ -32,12 +32,11 @@ async function setup(t: TestLike, env: Record<string, string> = {}) {
       },
       `message ${id} in ${statuses.join('|')}`,
     )
-  const outboxRow = (messageId: number) =>
-    p.parley.db.$client.prepare('SELECT * FROM outbox WHERE message_id = ?').get(messageId) as {
-      state: string
-      attempts: number
-      last_error_code: number | null
-    }
+  const outboxRow = async (messageId: number) =>
+    (await p.parley.sql.get<{ state: string; attempts: number; last_error_code: number | null }>(
+      'SELECT * FROM outbox WHERE message_id = ?',
+      [messageId],
+    ))!
   return { p, conv, send, message, settled, outboxRow }
 }
 
@@ -54,7 +53,7 @@ t.test('transient errors (131000, 131057, code 1 on a 500) are retried until acc
   t.equal(stats.sendRequests, 4, 'three refusals, one acceptance')
   t.same(stats.rejected, { 1: 1, 131000: 1, 131057: 1 })
   t.equal((await outbound(p)).length, 1, 'the customer got it once')
-  t.match(outboxRow(m.id), { state: 'sent', attempts: 4 })
+  t.match(await outboxRow(m.id), { state: 'sent', attempts: 4 })
 })
 
 t.test('transient errors stop after OUTBOX_MAX_ATTEMPTS with a reason', async (t) => {
@@ -82,7 +81,7 @@ t.test('permanent errors get one attempt and a plain-language reason', async (t)
     const failed = await settled(m.id, ['failed'])
     t.equal(failed.error?.code, code, `${code} recorded`)
     t.match(failed.error?.detail, reason, `${code}: ${failed.error?.detail}`)
-    t.equal(outboxRow(m.id).attempts, 1, `${code}: one attempt`)
+    t.equal((await outboxRow(m.id)).attempts, 1, `${code}: one attempt`)
   }
   t.equal((await p.emu.stats()).sendRequests, cases.length)
   t.equal((await outbound(p)).length, 0)
@@ -97,7 +96,7 @@ t.test('130429 pauses the number without using up the message’s attempts', asy
   const stats = await p.emu.stats()
   t.same(stats.rejected, { 130429: 1 })
   t.equal(stats.accepted, 1)
-  t.equal(outboxRow(m.id).state, 'sent')
+  t.equal((await outboxRow(m.id)).state, 'sent')
 })
 
 t.test('Meta unreachable: retried, never marked unknown, failed when attempts run out', async (t) => {
@@ -128,14 +127,14 @@ t.test('accepted, then the connection drops: unknown, not resent, settled by the
   const unknown = await settled(m.id, ['unknown'])
   t.equal(unknown.providerMessageId, null)
   t.match(unknown.error?.detail, /will not resend/)
-  t.equal(outboxRow(m.id).state, 'unknown')
+  t.equal((await outboxRow(m.id)).state, 'unknown')
   await p.emu.faults({ pauseWebhooks: false })
   const done = await settled(m.id, ['delivered'])
   const atCustomer = await outbound(p)
   t.equal(atCustomer.length, 1, 'sent once')
   t.equal(done.providerMessageId, atCustomer[0]!.id, 'the status named it (biz_opaque_callback_data)')
   t.equal(done.error, null)
-  t.equal(outboxRow(m.id).state, 'sent')
+  t.equal((await outboxRow(m.id)).state, 'sent')
   t.equal((await p.emu.stats()).sendRequests, 1)
 })
 
@@ -147,7 +146,7 @@ t.test('statuses that outrun the send’s answer are applied, not lost', async (
   const early = await settled(m.id, ['delivered'])
   t.match(early.providerMessageId, /^wamid\./)
   t.equal(p.emu.emulator.release(), 1)
-  await until(async () => outboxRow(m.id).state === 'sent', 'answer recorded')
+  await until(async () => (await outboxRow(m.id)).state === 'sent', 'answer recorded')
   const final = await settled(m.id, ['delivered'])
   t.equal(final.providerMessageId, early.providerMessageId)
   t.equal((await p.emu.stats()).sendRequests, 1)
@@ -160,12 +159,12 @@ t.test('a status without callback data waits in pending_statuses until the wamid
   const held = await until(async () => (await outbound(p))[0], 'the emulator has it')
   // Meta's delivered status, as a webhook that carries no biz_opaque_callback_data.
   t.equal((await p.parley.webhook(statusWebhook(status(held.id, 'delivered', CUSTOMER)))).status, 200)
-  const pending = () => p.parley.db.$client.prepare('SELECT count(*) AS n FROM pending_statuses').get() as { n: number }
-  t.equal(pending().n, 1, 'kept for later')
+  const pending = async () => (await p.parley.sql.get<{ n: number }>('SELECT count(*) AS n FROM pending_statuses'))!
+  t.equal((await pending()).n, 1, 'kept for later')
   p.emu.emulator.release()
   const done = await settled(m.id, ['delivered'])
   t.equal(done.providerMessageId, held.id)
-  t.equal(pending().n, 0, 'applied and cleared when the answer named the message')
+  t.equal((await pending()).n, 0, 'applied and cleared when the answer named the message')
 })
 
 t.test('duplicate and out-of-order statuses: ticks only move forward, one event per change', async (t) => {

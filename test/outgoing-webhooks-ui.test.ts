@@ -82,5 +82,5 @@ t.test('add an endpoint, copy the secret once, see its deliveries, delete it', a
   await row.getByRole('button', { name: `Delete ${url}` }).click()
   await row.getByRole('button', { name: 'Delete', exact: true }).click()
   await page.getByText('No webhook endpoints yet.').waitFor({ timeout: LIVE_MS })
-  t.equal(s.db.$client.prepare('SELECT count(*) FROM webhook_endpoints').pluck().get(), 0)
+  t.equal((await s.sql.get<{ n: number }>('SELECT count(*) AS n FROM webhook_endpoints'))!.n, 0)
 })

@@ -79,6 +79,6 @@ t.test('A types, B sees "Admin is typing…" within a second, and it goes when A
   await b.page.waitForSelector(`#conv-${xavier} .presence-marker.viewing`, { timeout: LIVE_MS })
 
   // Nothing of it reached the event log.
-  const presenceRows = s.db.$client.prepare("SELECT count(*) AS n FROM events WHERE type = 'presence'").get() as { n: number }
+  const presenceRows = (await s.sql.get<{ n: number }>("SELECT count(*) AS n FROM events WHERE type = 'presence'"))!
   t.equal(presenceRows.n, 0, 'no presence in the event log')
 })

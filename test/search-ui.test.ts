@@ -124,7 +124,7 @@ t.test(
     const many = Array.from({ length: 250 }, (_, i) => text(ALICE, i === 59 ? XSS : `m${i + 1}`))
     t.equal((await s.webhook(envelope(value({ contacts: [contact(ALICE, 'Alice')], messages: many })))).status, 200)
     t.equal((await s.webhook(envelope(value({ contacts: [contact(BOB, 'Bob')], messages: [text(BOB, 'no fish here')] })))).status, 200)
-    const target = s.db.$client.prepare('SELECT id FROM messages WHERE text = ?').pluck().get(XSS) as number
+    const target = (await s.sql.get<{ id: number }>('SELECT id FROM messages WHERE text = ?', [XSS]))!.id
     const browser = await launchBrowser(t)
     const { page } = await agentPage(t, browser, s.url)
     await page.waitForSelector('[role=option][data-conversation-id]')
@@ -235,7 +235,7 @@ t.test('a jump far back (a mention of an old note) loads the history around it a
       200,
     )
   await say(1, 100)
-  const alice = s.db.$client.prepare('SELECT id FROM conversations').pluck().get() as number
+  const alice = (await s.sql.get<{ id: number }>('SELECT id FROM conversations'))!.id
   const note = await admin('POST', `/api/conversations/${alice}/notes`, { text: 'Old note for @Bea', mentions: [bea.id] })
   t.equal(note.status, 201)
   await say(101, 250)

@@ -38,7 +38,7 @@ async function setUp(t: TestLike) {
   let n = 0
   const send = (call: ApiCall, body: Record<string, unknown>) =>
     call('POST', `/api/conversations/${conv}/messages`, { clientMessageId: `c-${++n}`, ...body })
-  const stored = () => p.parley.db.$client.prepare("SELECT count(*) FROM messages WHERE direction = 'out'").pluck().get() as number
+  const stored = async () => (await p.parley.sql.get<{ n: number }>("SELECT count(*) AS n FROM messages WHERE direction = 'out'"))!.n
   /** What the emulator received from Parley for this customer. */
   const atCustomer = async () => (await p.emu.messages(CUSTOMER)).filter((m) => m.direction === 'out').map((m) => m.text)
   return { p, conv, newest, ben, send, stored, atCustomer }
@@ -53,7 +53,7 @@ t.test('409 CONVERSATION_CHANGED when the customer wrote since; nothing is sent;
   const sendsBefore = (await p.emu.stats()).sendRequests
 
   await p.emu.say(CUSTOMER, 'Actually, can I change the address?')
-  const before = stored()
+  const before = await stored()
   const held = await send(p.call, { text: 'Anything else?', seenMessageId: seen })
   t.equal(held.status, 409)
   t.equal(held.body.error.code, 'CONVERSATION_CHANGED')
@@ -63,7 +63,7 @@ t.test('409 CONVERSATION_CHANGED when the customer wrote since; nothing is sent;
     [['in', 'Actually, can I change the address?']],
     'newer: only what matters (not my own reply)',
   )
-  t.equal(stored(), before, 'nothing stored')
+  t.equal(await stored(), before, 'nothing stored')
 
   // Held by the newest message id instead: nothing new, it goes.
   const forced = await send(p.call, { text: 'Of course: which one?', seenMessageId: seen, force: true })
@@ -157,11 +157,11 @@ t.test('idempotency wins: a retried POST that was stored replays, whatever came 
   t.equal(first.status, 202)
   t.equal((await ben.call('POST', `/api/conversations/${conv}/messages`, { clientMessageId: 'b-1', text: 'Ben' })).status, 202)
   await p.emu.say(CUSTOMER, 'and another thing')
-  const count = stored()
+  const count = await stored()
   const again = await p.call('POST', `/api/conversations/${conv}/messages`, body)
   t.equal(again.status, 202, 'the retry replays')
   t.equal(again.body.message.id, first.body.message.id, 'the same message')
-  t.equal(stored(), count, 'nothing new stored')
+  t.equal(await stored(), count, 'nothing new stored')
 })
 
 t.test('newer is capped at the 20 newest, oldest first', async (t) => {
@@ -248,7 +248,7 @@ t.test('only the assignee replies: off by default, admins toggle it, agents cann
   let n = 0
   const send = (who: ApiCall, body: Record<string, unknown> = { text: 'a reply' }) =>
     who('POST', `/api/conversations/${conv}/messages`, { clientMessageId: `a-${++n}`, ...body })
-  const stored = () => s.db.$client.prepare("SELECT count(*) FROM messages WHERE direction = 'out'").pluck().get() as number
+  const stored = async () => (await s.sql.get<{ n: number }>("SELECT count(*) AS n FROM messages WHERE direction = 'out'"))!.n
 
   t.equal((await send(ben.call)).status, 202, 'off: anyone replies')
 
@@ -264,14 +264,14 @@ t.test('only the assignee replies: off by default, admins toggle it, agents cann
   t.same([heard.channel.id, heard.channel.assigneeOnly], [channel.id, true], 'and hears it live on its stream (channel.updated)')
 
   // Unassigned: nobody replies, the reason says what to do.
-  const before = stored()
+  const before = await stored()
   const unassigned = await send(ben.call)
   t.equal(unassigned.status, 403)
   t.equal(unassigned.body.error.code, 'ASSIGNEE_ONLY')
   t.match(unassigned.body.error.message, /Assign this conversation to yourself to reply/)
   t.equal(unassigned.body.assignee, null)
   t.equal((await send(call)).status, 403, 'admins are not exempt')
-  t.equal(stored(), before, 'nothing stored')
+  t.equal(await stored(), before, 'nothing stored')
 
   // Cy is assigned: she replies; Ben is told who can.
   t.equal((await call('POST', `/api/conversations/${conv}/assign`, { userId: cy.id })).status, 200)

@@ -32,7 +32,7 @@ t.test('an admin downloads the HTML transcript from the header; an agent has no 
   const conv = (await ts.api<{ conversations: Array<{ id: number }> }>('GET', '/api/conversations')).body.conversations[0]!.id
   t.equal((await ts.api('POST', `/api/conversations/${conv}/notes`, { text: 'Call her back on Monday' })).status, 201)
   const agent = await ts.addAgent('Ana Lima', 'ana@example.com')
-  const channel = (s.db.$client.prepare('SELECT id FROM channels WHERE external_id = ?').get(PHONE_NUMBER_ID) as { id: number }).id
+  const channel = (await s.sql.get<{ id: number }>('SELECT id FROM channels WHERE external_id = ?', [PHONE_NUMBER_ID]))!.id
   await setMembers(s.app.services, agent.id, [channel])
 
   const browser = await launchBrowser(t)

@@ -77,12 +77,20 @@ t.test('enable 2FA in settings, sign out, sign in with the code; the audit log s
   const audit = page.locator('section[aria-labelledby=audit-heading]')
   // Older entries than a page holds: 60 filler lines before the ones of this test.
   const ws = await s.app.services.auth.defaultWorkspace()
-  const firstId = s.db.$client.prepare('SELECT min(id) FROM audit_log').pluck().get() as number
-  s.db.$client.prepare('UPDATE audit_log SET id = id + 1000').run()
+  const firstId = (await s.sql.get<{ id: number }>('SELECT min(id) AS id FROM audit_log'))!.id
+  await s.sql.run('UPDATE audit_log SET id = id + 1000')
   for (let i = 0; i < 60; i++)
-    s.db.$client
-      .prepare('INSERT INTO audit_log (id, workspace_id, at, action, actor_label) VALUES (?, ?, ?, ?, ?)')
-      .run(firstId + i, ws, clock.t - 3600_000, 'test.filler', `<b>filler ${i}</b>`)
+    await s.sql.run('INSERT INTO audit_log (id, workspace_id, at, action, actor_label) VALUES (?, ?, ?, ?, ?)', [
+      firstId + i,
+      ws,
+      clock.t - 3600_000,
+      'test.filler',
+      `<b>filler ${i}</b>`,
+    ])
+  // SQLite numbers the next entry after the highest id; PostgreSQL's identity goes on from its
+  // own sequence, which would now run into the moved ids.
+  if (s.sql.dialect === 'postgres')
+    await s.sql.get(`SELECT setval(pg_get_serial_sequence('audit_log', 'id'), (SELECT max(id) FROM audit_log))`)
   await audit.getByRole('button', { name: 'Show entries' }).click()
   await audit.locator('tr[data-audit-entry="2fa.requirement_changed"]').waitFor({ timeout: LIVE_MS })
   t.equal(await audit.locator('tbody tr').count(), 50, 'a page of 50')

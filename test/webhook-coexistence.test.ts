@@ -13,8 +13,8 @@ import type { ContactDetailDTO, ConversationDTO, MessageDTO } from '../src/event
 // A 1×1 PNG.
 const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', 'base64')
 
-const count = (p: Pair, sql: string, ...args: unknown[]) =>
-  (p.parley.db.$client.prepare(`SELECT count(*) AS n FROM ${sql}`).get(...args) as { n: number }).n
+const count = async (p: Pair, sql: string, ...args: unknown[]) =>
+  (await p.parley.sql.get<{ n: number }>(`SELECT count(*) AS n FROM ${sql}`, args))!.n
 
 /** Posts a signed webhook; Meta gets its 200 only once it is committed. */
 async function post(t: { equal: (...args: any[]) => unknown }, p: Pair, body: unknown) {
@@ -88,16 +88,16 @@ t.test('a message sent from the phone app shows once as outbound, is never sent,
   )
 
   // Meta retries and duplicates: stored once, nothing emitted again.
-  const events = count(p, 'events')
+  const events = await count(p, 'events')
   await post(t, p, body)
   await post(t, p, { ...body, entry: [...body.entry, ...body.entry] })
-  t.equal(count(p, 'messages WHERE provider_message_id = ?', id), 1, 'stored once')
-  t.equal(count(p, 'events'), events, 'a duplicate emits nothing')
+  t.equal(await count(p, 'messages WHERE provider_message_id = ?', id), 1, 'stored once')
+  t.equal(await count(p, 'events'), events, 'a duplicate emits nothing')
 
   // Never sent again: no outbox row, nothing reached Meta.
-  t.equal(count(p, 'outbox'), 0, 'no outbox row')
+  t.equal(await count(p, 'outbox'), 0, 'no outbox row')
   t.equal((await p.emu.stats()).sendRequests, 0, 'the emulator received no send')
-  t.equal(count(p, 'raw_webhooks'), 0, 'not kept as an unknown payload')
+  t.equal(await count(p, 'raw_webhooks'), 0, 'not kept as an unknown payload')
 
   // Statuses for the echo's wamid move its ticks (delivered may be skipped; read wins).
   await post(t, p, statusWebhook(status(id, 'delivered', maria)))
@@ -118,12 +118,12 @@ t.test('an echo to a customer Parley has not met creates them; a status that cam
   const id = echoId(body)
   // The delivered status outran the echo (Meta does not order its webhooks).
   await post(t, p, statusWebhook(status(id, 'delivered', ana)))
-  t.equal(count(p, 'pending_statuses'), 1, 'kept until its message appears')
+  t.equal(await count(p, 'pending_statuses'), 1, 'kept until its message appears')
   await post(t, p, body)
   const conv = await conversationOf(p, ana)
   t.match(conv, { unreadCount: 0, windowExpiresAt: null, lastMessageDirection: 'out', lastMessageStatus: 'delivered' })
   t.match(conv.contact, { phone: ana, externalId: ana, name: null })
-  t.equal(count(p, 'pending_statuses'), 0, 'applied')
+  t.equal(await count(p, 'pending_statuses'), 0, 'applied')
 
   // A photo from the phone (the phone uploaded it to Meta: here, to the emulator's media
   // store) is downloaded like a customer's; a reaction from the phone to the customer's
@@ -150,7 +150,7 @@ t.test('an echo to a customer Parley has not met creates them; a status that cam
   const msgs = await messages()
   t.same(msgs.find((m) => m.providerMessageId === said.id)?.reactions, { business: '👍' }, 'the reaction shows on the customer message')
   t.equal((await conversationOf(p, ana)).unreadCount, 1, 'only the customer message is unread')
-  t.equal(count(p, 'outbox'), 0)
+  t.equal(await count(p, 'outbox'), 0)
   t.equal((await p.emu.stats()).sendRequests, 0)
 })
 
@@ -173,7 +173,7 @@ t.test('edits and revokes from the phone are kept raw with their reason; other f
   const other = preference('15550001111', 'stop', 1767262000, 'Sheena Nelson')
   other.entry[0].changes[0].value.user_preferences[0].category = 'utility_messages'
   await post(t, p, other)
-  const kept = p.parley.db.$client.prepare(`SELECT reason, body FROM raw_webhooks ORDER BY id`).all() as { reason: string; body: string }[]
+  const kept = await p.parley.sql.all<{ reason: string; body: string }>(`SELECT reason, body FROM raw_webhooks ORDER BY id`)
   t.same(
     kept.map((k) => k.reason),
     ['smb_message_echoes:revoke', 'field:history', 'user_preferences'],
@@ -183,7 +183,7 @@ t.test('edits and revokes from the phone are kept raw with their reason; other f
     { metadata: { phone_number_id: '100000000000002' }, echo: { type: 'revoke' } },
     'with the number it came from',
   )
-  t.equal(count(p, 'messages'), 1, 'the echo itself stored, the revoke not made a message')
+  t.equal(await count(p, 'messages'), 1, 'the echo itself stored, the revoke not made a message')
   t.equal((await contactByPhone(p, '15550001111')).optOut, null, 'another category opts nobody out')
 })
 
@@ -206,7 +206,7 @@ t.test('user_preferences: stop opts out (campaigns skip), resume opts back in, b
   const updates = () => sse.data<{ contact: ContactDetailDTO }>('contact.updated').filter((d) => d.contact.id === out.id).length
   const seen = updates()
   await post(t, p, preference(maria, 'stop', t0, 'Maria S.'))
-  t.equal(count(p, 'contacts WHERE opted_out_at = ?', t0 * 1000), 1, 'a duplicate changes nothing')
+  t.equal(await count(p, 'contacts WHERE opted_out_at = ?', t0 * 1000), 1, 'a duplicate changes nothing')
 
   const c1 = await createCampaign(p)
   await action(p, c1.id, 'start', {})
@@ -255,7 +255,7 @@ t.test('user_preferences for someone Parley has not met creates the contact, nam
   const c = await contactByPhone(p, stranger)
   t.match(c, { name: 'Sheena Nelson', profileName: 'Sheena Nelson', externalId: stranger, optOut: { source: 'whatsapp_stop' } })
   await sse.waitFor((evs) => evs.some((e) => e.event === 'contact.updated' && e.data.includes('Sheena Nelson')))
-  t.equal(count(p, 'conversations'), 0, 'a preference is no conversation')
+  t.equal(await count(p, 'conversations'), 0, 'a preference is no conversation')
   const resumeOnly = '15550008888'
   await post(t, p, preference(resumeOnly, 'resume', Math.floor(Date.now() / 1000)))
   t.match(await contactByPhone(p, resumeOnly), { name: null, optOut: null, optIn: { source: 'whatsapp_resume' } })

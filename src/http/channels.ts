@@ -72,7 +72,7 @@ export async function channelRoutes(app: FastifyInstance, opts: { services: Serv
       const { members, ...input } = req.body
       // `channel.changed` commits with it: every process's directory reloads (this one before answering).
       const row = await unitLog.transact((batch) => channels.createUnit(req.session.workspaceId, input, batch))
-      await channels.settled()
+      await channels.reloadAfterOwnChange()
       if (members) await opts.services.accounts.team.setChannelMembers(row.workspaceId, row.id, members)
       // Meta is asked after the commit, in the background: saving never waits for or fails on it.
       channelChecks.check(row.workspaceId, row.id)
@@ -108,7 +108,7 @@ export async function channelRoutes(app: FastifyInstance, opts: { services: Serv
         if (row && live) batch.emit(row.workspaceId, 'channel.updated', { channel: toPublicChannel(row) })
         return row
       })
-      await channels.settled()
+      await channels.reloadAfterOwnChange()
       if (!row) throw Errors.notFound('Channel')
       await auditChannelChange(opts.services, req, row.id, 'channel.updated', req.body)
       if (req.body.accessToken !== undefined) channelChecks.check(row.workspaceId, row.id)

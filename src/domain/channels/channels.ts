@@ -325,11 +325,22 @@ export class ChannelDirectory {
   }
 
   /**
-   * Resolves once every reload asked for so far is done (never rejects): the PATCH route
-   * awaits it so this process answers with the new values when it returns.
+   * Resolves once every reload asked for so far is done (never rejects).
    */
   async settled(): Promise<void> {
     while (this.reloading) await this.reloading
+  }
+
+  /**
+   * This process committed a change to a channel: resolves once its own snapshot holds it,
+   * so the route answers only when this process's webhooks already use the new secrets. On
+   * SQLite the commit itself asked for the reload; on PostgreSQL `channel.changed` comes
+   * back only when the tailer publishes it, later, so a reload is asked for here (the
+   * tailer's own then reloads once more, harmlessly).
+   */
+  async reloadAfterOwnChange(): Promise<void> {
+    this.changed()
+    await this.settled()
   }
 
   private async reloadLoop(): Promise<void> {

@@ -43,6 +43,15 @@ const FETCH_RETRY_CAP_MS = 10 * 60_000
  * conditional store keeps one copy (the loser deletes its own file).
  */
 const FETCH_LEASE_MS = 10 * 60_000
+/**
+ * Even when nothing is due the fetcher looks again this often. A download is queued inside
+ * the webhook's transaction and its kick cannot wait for the commit: on SQLite the commit is
+ * synchronous and the kick runs after it, but on PostgreSQL (issue 17) the commit is a round
+ * trip away and the kick's claim usually runs first, finds nothing, and nothing else would
+ * wake the fetcher (nor another process, nor after a process died between its commit and its
+ * kick). Short, as a customer waits for the photo; one small transaction a second when idle.
+ */
+const FETCH_SAFETY_TICK_MS = 1000
 /** Messenger takes attachments up to 25 MB (saving-assets), whatever their type. */
 export const MESSENGER_MAX_BYTES = 25 * 1024 * 1024
 
@@ -147,7 +156,7 @@ export class MediaService {
   readonly dir: string
   /** Downloads this process runs, with the lease its claim holds (the row's next_attempt_at). */
   private readonly inFlight = new Map<number, { done: Promise<void>; leaseEnd: number }>()
-  private readonly wakeup = new Wakeup(() => this.pump())
+  private readonly wakeup = new Wakeup(() => this.pump(), { safetyMs: FETCH_SAFETY_TICK_MS })
   private readonly repo: MediaRepo
   private readonly log: UnitLog
   private readonly units: UnitRunner
@@ -186,7 +195,7 @@ export class MediaService {
       updatedAt: now,
     })
     // After this synchronous commit: the fetch reads committed rows (one that runs
-    // before a commit finds nothing yet; the fetcher's own timer looks again).
+    // before a commit, as on PostgreSQL, finds nothing yet; the safety tick looks again).
     setImmediate(() => this.kick())
   }
 
