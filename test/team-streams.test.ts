@@ -234,6 +234,7 @@ t.test(
     const before = events.cursor()
     // Minimal payloads: the hub reads only the audience; the test reads `tag`.
     const conv = (tag: string, channelId: number) => ({ conversation: { tag, channelId } }) as never
+    // biome-ignore lint/correctness/useYield: a unit that only emits events writes no row
     await unitLog.transact(function* (batch) {
       batch.emit(ws, 'contacts.imported', { listId: 1, created: 0, updated: 0 })
       batch.emit(ws, 'conversation.updated', conv('second', tm.second), { channelId: tm.second })
