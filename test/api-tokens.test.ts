@@ -5,6 +5,7 @@
 import { Writable } from 'node:stream'
 import t, { type Test } from 'tap'
 import { apiCall } from './helpers/server.ts'
+import { pluck } from './helpers/sql-reads-pga.ts'
 import { twoChannelServer } from './helpers/team-fixtures.ts'
 import { connectSse } from './helpers/sse.ts'
 
@@ -40,7 +41,7 @@ t.test('create, list without the value, hashed at rest, use as the person, revok
   t.equal(listed.body.tokens[0].lastUsedAt, null, 'never used yet')
   t.notOk(JSON.stringify(listed.body).includes(tok.value), 'the list never carries the value')
 
-  const dump = s.db.$client.prepare('SELECT * FROM api_tokens').all()
+  const dump = await s.sql.all('SELECT * FROM api_tokens')
   t.notOk(JSON.stringify(dump).includes(tok.value), 'the value is not stored')
   t.equal(dump.length, 1)
 
@@ -79,13 +80,9 @@ t.test('create, list without the value, hashed at rest, use as the person, revok
   t.equal((await api('DELETE', `/api/tokens/${tok.id}`)).status, 404, 'gone')
   t.same((await api('GET', '/api/tokens')).body.tokens, [])
 
-  const audit = s.db.$client
-    .prepare(`SELECT action, target_id AS targetId, detail FROM audit_log WHERE action LIKE 'token.%' ORDER BY id`)
-    .all() as Array<{
-    action: string
-    targetId: string
-    detail: string
-  }>
+  const audit = await s.sql.all<{ action: string; targetId: string; detail: string }>(
+    `SELECT action, target_id AS "targetId", detail FROM audit_log WHERE action LIKE 'token.%' ORDER BY id`,
+  )
   t.same(
     audit.map((a) => [a.action, a.targetId]),
     [
@@ -132,7 +129,7 @@ t.test('a token is scoped as its person: channels, own tokens only, disabled per
     [first],
     'only her channel',
   )
-  const other = s.db.$client.prepare('SELECT id FROM conversations WHERE channel_id = ?').pluck().get(second) as number
+  const other = (await pluck<number>(s.sql, 'SELECT id FROM conversations WHERE channel_id = ?', [second]))!
   t.equal((await asAna('GET', `/api/conversations/${other}/messages`)).status, 404, 'another channel: 404')
   t.equal((await asAna('GET', '/api/users/invitations')).status, 403, 'an agent’s token is not an admin')
 

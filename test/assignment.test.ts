@@ -31,7 +31,7 @@ async function setup(t: TestLike) {
   const { services } = s.app
   const ws = await services.auth.defaultWorkspace()
   const channelId = ((await admin('GET', '/api/channels')).body.channels[0] as { id: number }).id
-  const adminId = (s.db.$client.prepare("SELECT id FROM users WHERE role = 'admin'").get() as { id: number }).id
+  const adminId = (await s.sql.get<{ id: number }>("SELECT id FROM users WHERE role = 'admin'"))!.id
   const person = async (name: string, channels: number[]): Promise<Person> => {
     const email = `${name.toLowerCase()}@example.com`
     const user = await services.auth.createUser({ workspaceId: ws, email, name, password: PASSWORD, role: 'agent' })
@@ -48,15 +48,16 @@ async function setup(t: TestLike) {
     const who = from ?? `1555000${String(++n).padStart(4, '0')}`
     const res = await s.webhook(textWebhook(who, `Customer ${who}`, text).payload)
     if (res.status !== 200) throw new Error(`webhook answered ${res.status}`)
-    const row = s.db.$client
-      .prepare('SELECT v.id FROM conversations v JOIN contacts c ON c.id = v.contact_id WHERE c.external_id = ?')
-      .get(who) as { id: number }
+    const row = (await s.sql.get<{ id: number }>(
+      'SELECT v.id FROM conversations v JOIN contacts c ON c.id = v.contact_id WHERE c.external_id = ?',
+      [who],
+    ))!
     return { id: row.id, from: who }
   }
-  const assigneeOf = (id: number) =>
-    (s.db.$client.prepare('SELECT assignee_id FROM conversations WHERE id = ?').get(id) as { assignee_id: number | null }).assignee_id
+  const assigneeOf = async (id: number) =>
+    (await s.sql.get<{ assignee_id: number | null }>('SELECT assignee_id FROM conversations WHERE id = ?', [id]))!.assignee_id
   const setAvailability = (userId: number, status: 'online' | 'busy' | 'away') =>
-    s.db.$client.prepare('UPDATE users SET availability = ? WHERE id = ?').run(status, userId)
+    s.sql.run('UPDATE users SET availability = ? WHERE id = ?', [status, userId])
   const lines = async (id: number) =>
     ((await admin('GET', `/api/conversations/${id}/messages`)).body.messages as MessageDTO[])
       .filter((m) => m.direction === 'system')
@@ -70,7 +71,7 @@ t.test('assign, hand over, take, unassign: a line and events each, never unread,
   const { s, token, admin, adminId, channelId, person, customerWrites, assigneeOf, lines } = await setup(t)
   const ben = await person('Ben', [channelId])
   const conv = await customerWrites()
-  t.equal(assigneeOf(conv.id), null, 'a new conversation starts in the pool (automatic assignment is off by default)')
+  t.equal(await assigneeOf(conv.id), null, 'a new conversation starts in the pool (automatic assignment is off by default)')
   const before = (await admin('GET', `/api/conversations/${conv.id}`)).body as { conversation: ConversationDTO; eventId: string }
   const adminLive = await connectSse(`${s.url}/stream`, { token, lastEventId: before.eventId })
   const benLive = await connectSse(`${s.url}/stream`, { token: ben.token, lastEventId: before.eventId })
@@ -84,7 +85,7 @@ t.test('assign, hand over, take, unassign: a line and events each, never unread,
   t.equal(res.body.conversation.id, conv.id)
   t.equal(res.body.conversation.unreadCount, before.conversation.unreadCount, 'assigning marks nothing unread')
   t.equal(res.body.conversation.lastMessagePreview, 'Hello?', 'nor moves the preview')
-  t.equal(assigneeOf(conv.id), ben.id)
+  t.equal(await assigneeOf(conv.id), ben.id)
 
   await benLive.waitFor(() => parse(benLive, 'conversation.assigned').length === 1)
   const assigned = parse<{ conversation: ConversationDTO; by: unknown }>(benLive, 'conversation.assigned')[0]!
@@ -101,7 +102,7 @@ t.test('assign, hand over, take, unassign: a line and events each, never unread,
     actor: { userId: adminId, name: 'Admin' },
     target: { userId: ben.id, name: 'Ben' },
   })
-  const audience = s.db.$client.prepare("SELECT user_id, channel_id FROM events WHERE type = 'conversation.assigned'").all()
+  const audience = await s.sql.all("SELECT user_id, channel_id FROM events WHERE type = 'conversation.assigned'")
   t.same(audience, [{ user_id: ben.id, channel_id: channelId }], 'conversation.assigned is for the assignee alone')
 
   // The same assignee again: 200, nothing changes, nothing is emitted.
@@ -111,15 +112,15 @@ t.test('assign, hand over, take, unassign: a line and events each, never unread,
 
   // An agent hands it over to an admin, takes it back, unassigns it.
   t.equal((await ben.call('POST', `/api/conversations/${conv.id}/assign`, { userId: adminId })).status, 200)
-  t.equal(assigneeOf(conv.id), adminId)
+  t.equal(await assigneeOf(conv.id), adminId)
   t.equal((await ben.call('POST', `/api/conversations/${conv.id}/assign`, { userId: ben.id })).status, 200)
   t.equal((await ben.call('POST', `/api/conversations/${conv.id}/assign`, { userId: null })).status, 200)
-  t.equal(assigneeOf(conv.id), null)
+  t.equal(await assigneeOf(conv.id), null)
   t.same(await lines(conv.id), ['Admin assigned this to Ben', 'Ben assigned this to Admin', 'Ben took this', 'Ben unassigned this'])
   await adminLive.waitFor(() => parse(adminLive, 'conversation.updated').length === 4)
   const after = (await admin('GET', `/api/conversations/${conv.id}`)).body.conversation as ConversationDTO
   t.equal(after.unreadCount, before.conversation.unreadCount, 'still nothing unread after four changes')
-  const sends = s.db.$client.prepare('SELECT count(*) AS n FROM outbox').get() as { n: number }
+  const sends = (await s.sql.get<{ n: number }>('SELECT count(*) AS n FROM outbox'))!
   t.equal(sends.n, 0, 'nothing is sent to the customer')
 })
 
@@ -128,7 +129,7 @@ t.test('negatives: 404 for what the caller cannot see, 422 for whom it cannot be
   const ben = await person('Ben', [channelId])
   const cleo = await person('Cleo', []) // works no channel
   const dan = await person('Dan', [channelId])
-  s.db.$client.prepare('UPDATE users SET disabled_at = 1 WHERE id = ?').run(dan.id)
+  await s.sql.run('UPDATE users SET disabled_at = 1 WHERE id = ?', [dan.id])
   const conv = await customerWrites()
 
   const outsider = await cleo.call('POST', `/api/conversations/${conv.id}/assign`, { userId: cleo.id })
@@ -149,8 +150,8 @@ t.test('negatives: 404 for what the caller cannot see, 422 for whom it cannot be
   t.equal((await admin('POST', `/api/conversations/${conv.id}/assign`, { userId: 'ben' })).status, 400)
   t.equal((await admin('POST', `/api/conversations/${conv.id}/assign`, {})).status, 400)
   t.equal((await admin('POST', `/api/conversations/${conv.id}/assign`, { userId: null }, null)).status, 401)
-  t.equal(assigneeOf(conv.id), null, 'none of them changed anything')
-  const events = s.db.$client.prepare("SELECT count(*) AS n FROM events WHERE type = 'conversation.assigned'").get() as { n: number }
+  t.equal(await assigneeOf(conv.id), null, 'none of them changed anything')
+  const events = (await s.sql.get<{ n: number }>("SELECT count(*) AS n FROM events WHERE type = 'conversation.assigned'"))!
   t.equal(events.n, 0)
 })
 
@@ -179,14 +180,13 @@ t.test(
     const c1 = await customerWrites()
     const c2 = await customerWrites()
     const c3 = await customerWrites()
-    t.same(
-      [c1, c2, c3].map((c) => assigneeOf(c.id)),
-      [ben.id, dan.id, ben.id],
-    )
+    t.same(await Promise.all([c1, c2, c3].map((c) => assigneeOf(c.id))), [ben.id, dan.id, ben.id])
     t.same(await lines(c1.id), ['Assigned to Ben automatically'])
     // Each assignment's notification is addressed to its assignee (the log's audience; the
     // per-user streams deliver by it), and carries no person: Parley chose.
-    const audience = s.db.$client.prepare("SELECT user_id FROM events WHERE type = 'conversation.assigned' ORDER BY id").pluck().all()
+    const audience = (
+      await s.sql.all<{ user_id: number }>("SELECT user_id FROM events WHERE type = 'conversation.assigned' ORDER BY id")
+    ).map((r) => r.user_id)
     t.same(audience, [ben.id, dan.id, ben.id])
     await benLive.waitFor((evs) =>
       [c1.id, c3.id].every((id) => evs.some((e) => e.event === 'conversation.assigned' && JSON.parse(e.data).conversation.id === id)),
@@ -204,53 +204,48 @@ t.test(
     )
     const again = await customerWrites(c1.from, 'Still there?')
     t.equal(again.id, c1.id)
-    t.equal(assigneeOf(c1.id), ben.id, 'a customer writing again to an assigned conversation changes nothing')
+    t.equal(await assigneeOf(c1.id), ben.id, 'a customer writing again to an assigned conversation changes nothing')
 
     // Someone away (or busy) is skipped.
-    setAvailability(dan.id, 'away')
+    await setAvailability(dan.id, 'away')
     const c4 = await customerWrites()
-    t.equal(assigneeOf(c4.id), ben.id, 'Dan is away: Ben again')
+    t.equal(await assigneeOf(c4.id), ben.id, 'Dan is away: Ben again')
 
     // At the cap: nobody takes it; it waits in the pool.
-    s.db.$client.prepare('UPDATE workspaces SET assignment_cap = 3 WHERE id = ?').run(ws)
+    await s.sql.run('UPDATE workspaces SET assignment_cap = 3 WHERE id = ?', [ws])
     const c5 = await customerWrites()
     const c6 = await customerWrites()
-    t.equal(assigneeOf(c5.id), null, 'Ben holds 3 of 3, Dan is away: c5 waits')
-    t.equal(assigneeOf(c6.id), null)
+    t.equal(await assigneeOf(c5.id), null, 'Ben holds 3 of 3, Dan is away: c5 waits')
+    t.equal(await assigneeOf(c6.id), null)
 
     // Dan becomes available: the pool's oldest first, up to his cap (he holds 1 of 3).
-    setAvailability(dan.id, 'online')
+    await setAvailability(dan.id, 'online')
     t.equal(await s.app.services.unitLog.transact((b) => s.app.services.assignment.drainForUnit(b, ws, dan.id)), 2)
-    t.same(
-      [c5, c6].map((c) => assigneeOf(c.id)),
-      [dan.id, dan.id],
-    )
+    t.same(await Promise.all([c5, c6].map((c) => assigneeOf(c.id))), [dan.id, dan.id])
     t.equal(await s.app.services.unitLog.transact((b) => s.app.services.assignment.drainForUnit(b, ws, dan.id)), 0, 'nothing left to drain')
 
     // A reopened conversation whose assignee went away goes to someone available with room.
-    s.db.$client.prepare('UPDATE workspaces SET assignment_cap = 10 WHERE id = ?').run(ws)
+    await s.sql.run('UPDATE workspaces SET assignment_cap = 10 WHERE id = ?', [ws])
     t.equal((await admin('POST', `/api/conversations/${c1.id}/status`, { status: 'resolved' })).status, 200)
-    setAvailability(ben.id, 'away')
+    await setAvailability(ben.id, 'away')
     await customerWrites(c1.from, 'It broke again')
-    t.equal(assigneeOf(c1.id), dan.id, 'Ben went away: Dan gets the reopened conversation (he had room)')
+    t.equal(await assigneeOf(c1.id), dan.id, 'Ben went away: Dan gets the reopened conversation (he had room)')
     t.same(await lines(c1.id), ['Assigned to Ben automatically', 'Admin resolved this', 'Assigned to Dan automatically'])
 
     // And when nobody has room, back to the pool rather than to someone who went home.
     t.equal((await admin('POST', `/api/conversations/${c2.id}/status`, { status: 'resolved' })).status, 200)
-    setAvailability(dan.id, 'busy')
+    await setAvailability(dan.id, 'busy')
     await customerWrites(c2.from, 'Hello again')
-    t.equal(assigneeOf(c2.id), null, 'nobody available: the pool')
+    t.equal(await assigneeOf(c2.id), null, 'nobody available: the pool')
     t.same((await lines(c2.id)).slice(-1), ['Unassigned automatically'])
 
     // Deactivation returns everything open of theirs to the pool, each with a line.
-    const held = (
-      s.db.$client.prepare("SELECT count(*) AS n FROM conversations WHERE assignee_id = ? AND status = 'open'").get(ben.id) as {
-        n: number
-      }
-    ).n
+    const held = (await s.sql.get<{ n: number }>("SELECT count(*) AS n FROM conversations WHERE assignee_id = ? AND status = 'open'", [
+      ben.id,
+    ]))!.n
     t.ok(held > 0)
     t.equal(await s.app.services.unitLog.transact((b) => s.app.services.assignment.unassignAllOfUnit(b, ws, ben.id)), held)
-    t.equal((s.db.$client.prepare('SELECT count(*) AS n FROM conversations WHERE assignee_id = ?').get(ben.id) as { n: number }).n, 0)
+    t.equal((await s.sql.get<{ n: number }>('SELECT count(*) AS n FROM conversations WHERE assignee_id = ?', [ben.id]))!.n, 0)
     void token
   },
 )
@@ -260,49 +255,35 @@ t.test('turning automatic assignment on hands out the waiting pool, oldest first
   const ben = await person('Ben', [channelId])
   const dan = await person('Dan', [channelId])
   const waiting = [await customerWrites(), await customerWrites(), await customerWrites()]
-  t.same(
-    waiting.map((c) => assigneeOf(c.id)),
-    [null, null, null],
-  )
+  t.same(await Promise.all(waiting.map((c) => assigneeOf(c.id))), [null, null, null])
   t.equal((await admin('PATCH', `/api/channels/${channelId}`, { name: 'Sales' })).status, 200)
-  t.same(
-    waiting.map((c) => assigneeOf(c.id)),
-    [null, null, null],
-    'another change leaves the pool alone',
-  )
+  t.same(await Promise.all(waiting.map((c) => assigneeOf(c.id))), [null, null, null], 'another change leaves the pool alone')
   t.equal((await admin('PATCH', `/api/channels/${channelId}`, { autoAssign: true })).status, 200)
-  t.same(
-    waiting.map((c) => assigneeOf(c.id)),
-    [ben.id, dan.id, ben.id],
-  )
+  t.same(await Promise.all(waiting.map((c) => assigneeOf(c.id))), [ben.id, dan.id, ben.id])
   t.same(await lines(waiting[1]!.id), ['Assigned to Dan automatically'])
   // The channel's setting is cached for the webhooks: the very next customer message sees the change.
   const next = await customerWrites()
-  t.equal(assigneeOf(next.id), dan.id, 'on: the very next new conversation goes round robin')
+  t.equal(await assigneeOf(next.id), dan.id, 'on: the very next new conversation goes round robin')
   t.equal((await admin('PATCH', `/api/channels/${channelId}`, { autoAssign: false })).status, 200)
   const later = await customerWrites()
-  t.equal(assigneeOf(later.id), null, 'off again: new conversations wait in the pool')
+  t.equal(await assigneeOf(later.id), null, 'off again: new conversations wait in the pool')
 })
 
 t.test('resolving frees a place under the cap: the oldest waiting conversation takes it', async (t) => {
   const { s, ws, admin, channelId, person, customerWrites, assigneeOf } = await setup(t)
   const ben = await person('Ben', [channelId])
-  s.db.$client.prepare('UPDATE workspaces SET assignment_cap = 1 WHERE id = ?').run(ws)
+  await s.sql.run('UPDATE workspaces SET assignment_cap = 1 WHERE id = ?', [ws])
   t.equal((await admin('PATCH', `/api/channels/${channelId}`, { autoAssign: true })).status, 200)
   const c1 = await customerWrites()
   const c2 = await customerWrites()
   const c3 = await customerWrites()
-  t.same(
-    [c1, c2, c3].map((c) => assigneeOf(c.id)),
-    [ben.id, null, null],
-    'Ben holds 1 of 1: the others wait',
-  )
+  t.same(await Promise.all([c1, c2, c3].map((c) => assigneeOf(c.id))), [ben.id, null, null], 'Ben holds 1 of 1: the others wait')
   t.equal((await ben.call('POST', `/api/conversations/${c1.id}/status`, { status: 'resolved' })).status, 200)
   t.same(
-    [c2, c3].map((c) => assigneeOf(c.id)),
+    await Promise.all([c2, c3].map((c) => assigneeOf(c.id))),
     [ben.id, null],
     'the oldest waiting one is his now, and only one (his cap)',
   )
   t.equal((await ben.call('POST', `/api/conversations/${c3.id}/status`, { status: 'resolved' })).status, 200)
-  t.equal(assigneeOf(c3.id), null, 'resolving one that was not his frees nothing of his')
+  t.equal(await assigneeOf(c3.id), null, 'resolving one that was not his frees nothing of his')
 })

@@ -5,6 +5,7 @@
 // as CSV (itself audited); agents get 403 and another workspace's entries are never shown.
 import t from 'tap'
 import { ADMIN } from './helpers/server.ts'
+import { pluck } from './helpers/sql-reads-pga.ts'
 import { otherWorkspaceAdmin, twoChannelServer } from './helpers/team-fixtures.ts'
 
 interface Entry {
@@ -21,7 +22,7 @@ t.test('each action writes its entry; admins page through them newest first and 
   const ts = await twoChannelServer(t)
   const { s, api, first, second } = ts
   const ana = await ts.agent('Ana', [first])
-  const adminId = s.db.$client.prepare('SELECT id FROM users WHERE email = ?').pluck().get(ADMIN.email) as number
+  const adminId = (await pluck<number>(s.sql, 'SELECT id FROM users WHERE email = ?', [ADMIN.email]))!
 
   // A failed sign-in: the e-mail tried is the actor's label; the password is nowhere.
   const failed = await api('POST', '/api/auth/login', { email: 'Nobody@Example.com', password: 'hunter2-never-logged' }, null)
@@ -36,7 +37,7 @@ t.test('each action writes its entry; admins page through them newest first and 
   const csv = await s.get('/api/reports/summary.csv', ts.adminToken)
   t.equal(csv.status, 200)
   await ts.customerWrites('15550001111', 'Carla', 'Hello')
-  const conv = s.db.$client.prepare('SELECT id FROM conversations').pluck().get() as number
+  const conv = (await pluck<number>(s.sql, 'SELECT id FROM conversations'))!
   t.equal((await s.get(`/api/conversations/${conv}/transcript?format=text`, ts.adminToken)).status, 200)
 
   const page = await api('GET', '/api/audit?limit=200')
@@ -84,7 +85,7 @@ t.test('each action writes its entry; admins page through them newest first and 
   t.same(one('transcript.exported')[0]!.target, { type: 'conversation', id: String(conv) })
 
   // No secret in the log: not the password tried, not a token, not a channel secret.
-  const raw = JSON.stringify(s.db.$client.prepare('SELECT * FROM audit_log').all())
+  const raw = JSON.stringify(await s.sql.all('SELECT * FROM audit_log'))
   for (const secret of ['hunter2-never-logged', 'EAA-secret-value-42', 'EAA-second', 'second-app-secret', 'second-verify'])
     t.notOk(raw.includes(secret), `no ${secret} in the audit log`)
 

@@ -4,6 +4,7 @@
 // render (422 UNKNOWN_VARIABLE, naming them); render scoped by the conversation's channel.
 import t from 'tap'
 import { ADMIN, apiCall, startServer, type ApiCall, type TestServer } from './helpers/server.ts'
+import { pluck } from './helpers/sql-reads-pga.ts'
 import { textWebhook } from './helpers/wa.ts'
 import { channelIdsOf, setMembers } from './helpers/members.ts'
 
@@ -24,7 +25,7 @@ async function setup(t: Parameters<typeof startServer>[0]) {
   const res = await s.webhook(textWebhook('4915100000001', 'Ana Sousa', 'hello').payload)
   if (res.status !== 200) throw new Error(`webhook ${res.status}`)
   const conv = (await admin('GET', '/api/conversations')).body.conversations[0] as { id: number; contact: { id: number } }
-  const adminId = s.db.$client.prepare('SELECT id FROM users WHERE email = ?').pluck().get(ADMIN.email) as number
+  const adminId = (await pluck<number>(s.sql, 'SELECT id FROM users WHERE email = ?', [ADMIN.email]))!
   return { s, admin, adminId, person, channelIds, conv }
 }
 
@@ -171,12 +172,11 @@ t.test('unknown variables: 422 UNKNOWN_VARIABLE on save, naming them; attributes
   t.equal(gone.status, 422)
   t.equal(gone.body.error.code, 'UNKNOWN_VARIABLE')
   t.match(gone.body.error.message, /\{\{contact\.tier\}\}/)
-  const old = s.db.$client
-    .prepare(
-      `INSERT INTO canned_replies(workspace_id, owner_id, shortcut, text) VALUES (?, NULL, 'old', 'Total: {{order.total}}') RETURNING id`,
-    )
-    .pluck()
-    .get(await s.app.services.auth.defaultWorkspace()) as number
+  const old = (await pluck<number>(
+    s.sql,
+    `INSERT INTO canned_replies(workspace_id, owner_id, shortcut, text) VALUES (?, NULL, 'old', 'Total: {{order.total}}') RETURNING id`,
+    [await s.app.services.auth.defaultWorkspace()],
+  ))!
   const stale = await bea.call('POST', '/api/canned-replies/render', { id: old, conversationId: conv.id })
   t.equal(stale.status, 422)
   t.match(stale.body.error, { code: 'UNKNOWN_VARIABLE', message: /\{\{order\.total\}\}/ })
@@ -228,7 +228,7 @@ t.test('render: the conversation’s contact and the caller; missing values list
 t.test('render lists a known variable with no value and no fallback as missing', async (t) => {
   const { s, admin, conv } = await setup(t)
   // The contact loses both its names (a Messenger contact before its profile arrives looks like this).
-  s.db.$client.prepare('UPDATE contacts SET name = NULL, profile_name = NULL WHERE id = ?').run(conv.contact.id)
+  await s.sql.run('UPDATE contacts SET name = NULL, profile_name = NULL WHERE id = ?', [conv.contact.id])
   const r = await admin('POST', '/api/canned-replies', {
     shortcut: 'x',
     text: 'Hi {{contact.first_name}}{{contact.name | there}}, {{contact.name}}.',

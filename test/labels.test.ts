@@ -5,6 +5,7 @@
 // labels are indistinguishable from labels that do not exist.
 import t from 'tap'
 import type { TestLike } from './helpers/server.ts'
+import { pluck, pluckAll } from './helpers/sql-reads-pga.ts'
 import { otherWorkspaceAdmin, twoChannelServer } from './helpers/team-fixtures.ts'
 import type { ConversationDTO, LabelRef } from '../src/events/types.ts'
 
@@ -13,12 +14,9 @@ async function workspace(t: TestLike) {
   const { s, api: call, first: x, second: y, agent, customerWrites } = await twoChannelServer(t)
   const write = (from: string, body: string, on: 'x' | 'y' = 'x') =>
     customerWrites(from, `Customer ${from.slice(-4)}`, body, on === 'x' ? 'first' : 'second')
-  const convOf = (from: string) =>
-    s.db.$client
-      .prepare('SELECT v.id FROM conversations v JOIN contacts c ON c.id = v.contact_id WHERE c.external_id = ?')
-      .pluck()
-      .get(from) as number
-  const eventCount = (type: string) => s.db.$client.prepare('SELECT count(*) FROM events WHERE type = ?').pluck().get(type) as number
+  const convOf = async (from: string) =>
+    (await pluck<number>(s.sql, 'SELECT v.id FROM conversations v JOIN contacts c ON c.id = v.contact_id WHERE c.external_id = ?', [from]))!
+  const eventCount = async (type: string) => (await pluck<number>(s.sql, 'SELECT count(*) FROM events WHERE type = ?', [type]))!
   /** An admin of a second workspace, with a label of its own. */
   const otherWorkspace = async () => {
     const { call: theirs } = await otherWorkspaceAdmin(s)
@@ -37,7 +35,7 @@ t.test('admins create, list, rename, recolour and delete labels; each change is 
   const vip = created.body.label as LabelRef
   t.same(vip, { id: vip.id, name: 'VIP customer', color: '#2563eb' }, 'trimmed, inner spaces made one, colour in lower case')
   const refund = (await call('POST', '/api/labels', { name: 'Refund', color: '#dc2626' })).body.label as LabelRef
-  t.equal(eventCount('labels.changed'), 2)
+  t.equal(await eventCount('labels.changed'), 2)
 
   const list = await call('GET', '/api/labels')
   t.equal(list.status, 200)
@@ -49,36 +47,36 @@ t.test('admins create, list, rename, recolour and delete labels; each change is 
   t.same(renamed.body.label, { id: vip.id, name: 'VIP', color: '#2563eb' })
   const recoloured = await call('PATCH', `/api/labels/${vip.id}`, { color: '#16a34a' })
   t.same(recoloured.body.label, { id: vip.id, name: 'VIP', color: '#16a34a' })
-  t.equal(eventCount('labels.changed'), 4)
+  t.equal(await eventCount('labels.changed'), 4)
   const same = await call('PATCH', `/api/labels/${vip.id}`, { name: 'VIP', color: '#16A34A' })
   t.equal(same.status, 200)
-  t.equal(eventCount('labels.changed'), 4, 'nothing changed: no event')
+  t.equal(await eventCount('labels.changed'), 4, 'nothing changed: no event')
   const lastPayload = JSON.parse(
-    s.db.$client.prepare(`SELECT payload FROM events WHERE type = 'labels.changed' ORDER BY id DESC LIMIT 1`).pluck().get() as string,
+    (await pluck<string>(s.sql, `SELECT payload FROM events WHERE type = 'labels.changed' ORDER BY id DESC LIMIT 1`))!,
   )
   t.same(lastPayload, { labels: [refund, { id: vip.id, name: 'VIP', color: '#16a34a' }] }, 'the event carries the whole list')
-  const audience = s.db.$client
-    .prepare(`SELECT channel_id AS channelId, user_id AS userId FROM events WHERE type = 'labels.changed' ORDER BY id DESC LIMIT 1`)
-    .get()
+  const audience = await s.sql.get(
+    `SELECT channel_id AS "channelId", user_id AS "userId" FROM events WHERE type = 'labels.changed' ORDER BY id DESC LIMIT 1`,
+  )
   t.same(audience, { channelId: null, userId: null }, 'for the whole workspace')
 
   // A conversation carrying the label: its DTO names it with the new name; deleting takes it off.
   await write('15550001111', 'Hello')
-  const c = convOf('15550001111')
+  const c = await convOf('15550001111')
   t.equal((await call('PUT', `/api/conversations/${c}/labels`, { labelIds: [vip.id, refund.id] })).status, 200)
   t.same(((await call('GET', `/api/conversations/${c}`)).body.conversation as ConversationDTO).labels, [
     refund,
     { id: vip.id, name: 'VIP', color: '#16a34a' },
   ])
-  const updatesBefore = eventCount('conversation.updated')
+  const updatesBefore = await eventCount('conversation.updated')
   const del = await call('DELETE', `/api/labels/${vip.id}`)
   t.equal(del.status, 204)
   t.same((await call('GET', '/api/labels')).body.labels, [refund])
   t.same(((await call('GET', `/api/conversations/${c}`)).body.conversation as ConversationDTO).labels, [refund], 'off the conversation')
-  t.equal(s.db.$client.prepare('SELECT count(*) FROM conversation_labels WHERE label_id = ?').pluck().get(vip.id), 0)
-  t.equal(eventCount('labels.changed'), 5)
+  t.equal(await pluck(s.sql, 'SELECT count(*) FROM conversation_labels WHERE label_id = ?', [vip.id]), 0)
+  t.equal(await eventCount('labels.changed'), 5)
   t.equal(
-    eventCount('conversation.updated'),
+    await eventCount('conversation.updated'),
     updatesBefore,
     'clients apply labels.changed to the chips they hold: no event per conversation',
   )
@@ -103,7 +101,7 @@ t.test('agents read the labels but cannot define them: 403', async (t) => {
     t.equal(res.body.error.code, 'FORBIDDEN')
   }
   t.same((await call('GET', '/api/labels')).body.labels, [vip], 'unchanged')
-  t.equal(eventCount('labels.changed'), 1)
+  t.equal(await eventCount('labels.changed'), 1)
   t.equal((await ana.call('GET', '/api/labels', undefined, null)).status, 401, 'signed out: 401')
 })
 
@@ -124,7 +122,7 @@ t.test('validation: named codes for a bad name, a bad colour, a taken name', asy
   await bad({ name: 'No colour' }, 400, 'VALIDATION_FAILED', 'missing colour')
   await bad({ color: '#112233' }, 400, 'VALIDATION_FAILED', 'missing name')
   await bad({ name: { text: 'VIP' }, color: '#112233' }, 400, 'VALIDATION_FAILED', 'an object as name')
-  t.equal(eventCount('labels.changed'), 0, 'nothing was created')
+  t.equal(await eventCount('labels.changed'), 0, 'nothing was created')
 
   const forty = 'é'.repeat(40)
   t.equal((await call('POST', '/api/labels', { name: forty, color: '#112233' })).status, 201, '40 characters (not bytes) is fine')
@@ -150,8 +148,9 @@ t.test('validation: named codes for a bad name, a bad colour, a taken name', asy
   // At most 200 per workspace.
   const ws = await s.app.services.auth.defaultWorkspace()
   const { store } = s.app.services
-  const have = store.runNow(store.labels.count(ws))
-  for (let i = have; i < 200; i++) store.runNow(store.labels.insert(ws, `Filler ${i}`, '#000000', Date.now()))
+  const { units } = s.app.services
+  const have = await units.read(() => store.labels.count(ws))
+  for (let i = have; i < 200; i++) await units.transact(() => store.labels.insert(ws, `Filler ${i}`, '#000000', Date.now()))
   const full = await call('POST', '/api/labels', { name: 'One too many', color: '#000000' })
   t.equal(full.status, 409)
   t.equal(full.body.error.code, 'LABEL_LIMIT')
@@ -168,8 +167,8 @@ t.test('setting labels: idempotent, and never touches unread, waiting, order or 
   await write('15550002222', 'second one')
   await write('15550002222', 'second again')
   await write('15550003333', 'third, newest')
-  const older = convOf('15550001111')
-  const c = convOf('15550002222')
+  const older = await convOf('15550001111')
+  const c = await convOf('15550002222')
   const benList = async () => (await ben.call('GET', '/api/conversations')).body.conversations as ConversationDTO[]
   const before = await benList()
   const beforeOne = before.find((v) => v.id === c)!
@@ -179,7 +178,7 @@ t.test('setting labels: idempotent, and never touches unread, waiting, order or 
   t.equal(res.status, 200)
   const conv = res.body.conversation as ConversationDTO
   t.same(conv.labels, [refund, vip], 'both, by name, once')
-  t.equal(eventCount('conversation.updated'), 1)
+  t.equal(await eventCount('conversation.updated'), 1)
 
   const after = await benList()
   t.same(ids(after), ids(before), 'the list order is unchanged')
@@ -192,12 +191,12 @@ t.test('setting labels: idempotent, and never touches unread, waiting, order or 
   const again = await ana.call('PUT', `/api/conversations/${c}/labels`, { labelIds: [refund.id, vip.id] })
   t.equal(again.status, 200)
   t.same(again.body.conversation.labels, [refund, vip])
-  t.equal(eventCount('conversation.updated'), 1, 'idempotent: no second event')
+  t.equal(await eventCount('conversation.updated'), 1, 'idempotent: no second event')
 
   // Taking one off, then all.
   t.same((await ana.call('PUT', `/api/conversations/${c}/labels`, { labelIds: [vip.id] })).body.conversation.labels, [vip])
   t.same((await ana.call('PUT', `/api/conversations/${c}/labels`, { labelIds: [] })).body.conversation.labels, [])
-  t.equal(eventCount('conversation.updated'), 3)
+  t.equal(await eventCount('conversation.updated'), 3)
   t.same(ids(await benList()), ids(before), 'still in its place')
   t.ok(
     (await benList()).every((v) => v.id !== older || v.labels.length === 0),
@@ -219,12 +218,12 @@ t.test('scope: another channel’s conversation is 404; another workspace’s la
   const ana = await agent('Ana', [x])
   await write('15550001111', 'on X')
   await write('15550002222', 'on Y', 'y')
-  const onX = convOf('15550001111')
-  const onY = convOf('15550002222')
+  const onX = await convOf('15550001111')
+  const onY = await convOf('15550002222')
   const refused = await ana.call('PUT', `/api/conversations/${onY}/labels`, { labelIds: [vip.id] })
   t.equal(refused.status, 404, 'Y is not Ana’s channel')
   t.equal(refused.body.error.code, 'NOT_FOUND')
-  t.equal(s.db.$client.prepare('SELECT count(*) FROM conversation_labels').pluck().get(), 0)
+  t.equal(await pluck(s.sql, 'SELECT count(*) FROM conversation_labels'), 0)
   t.equal((await call('PUT', `/api/conversations/${onY}/labels`, { labelIds: [vip.id] })).status, 200, 'an admin sees every channel')
 
   const other = await otherWorkspace()
@@ -253,13 +252,13 @@ t.test('scope: another channel’s conversation is 404; another workspace’s la
   t.same((await call('GET', `/api/conversations?label=${other.label.id}`)).body.conversations, [], 'nor we into theirs')
   // Their label name is the same as ours: no clash across workspaces.
   t.equal((await other.call('POST', '/api/labels', { name: 'VIP', color: '#111111' })).status, 201)
-  const audience = s.db.$client
-    .prepare(`SELECT DISTINCT workspace_id FROM events WHERE type = 'labels.changed' AND payload LIKE '%Secret%'`)
-    .pluck()
-    .all()
+  const audience = await pluckAll(
+    s.sql,
+    `SELECT DISTINCT workspace_id FROM events WHERE type = 'labels.changed' AND payload LIKE '%Secret%'`,
+  )
   t.equal(audience.length, 1, 'their labels.changed is theirs alone')
   t.not(audience[0], await s.app.services.auth.defaultWorkspace())
-  t.equal(eventCount('conversation.updated'), 1, 'only the admin’s change on Y')
+  t.equal(await eventCount('conversation.updated'), 1, 'only the admin’s change on Y')
 })
 
 t.test('the list filters by label: paged, composed with status, channel and view', async (t) => {
@@ -270,8 +269,8 @@ t.test('the list filters by label: paged, composed with status, channel and view
   const numbers = ['15550000001', '15550000002', '15550000003', '15550000004', '15550000005', '15550000006', '15550000007']
   for (const n of numbers) await write(n, `hello from ${n}`)
   await write('15550000008', 'hello on Y', 'y')
-  const conv = numbers.map(convOf)
-  const onY = convOf('15550000008')
+  const conv = await Promise.all(numbers.map(convOf))
+  const onY = await convOf('15550000008')
   // VIP on 1, 2, 4, 5, 7 (and Y's); Refund on 2 and 3.
   for (const i of [0, 1, 3, 4, 6]) await call('PUT', `/api/conversations/${conv[i]}/labels`, { labelIds: [vip.id] })
   await call('PUT', `/api/conversations/${conv[1]}/labels`, { labelIds: [vip.id, refund.id] })

@@ -5,11 +5,9 @@ import t from 'tap'
 import { startPair, until } from './helpers/emulator.ts'
 import { OutboxRefused } from '../src/domain/sending/outbox.ts'
 import { OutboxRepo } from '../src/store/outbox.ts'
-import { sqliteConn } from '../src/store/conn.ts'
-import { runSync } from '../src/store/unit.ts'
+import { run } from '../src/store/unit.ts'
 import type { MessageDTO } from '../src/events/types.ts'
 import { channelIdsOf, setMembers } from './helpers/members.ts'
-import { sqliteOf } from './helpers/server.ts'
 
 const CUSTOMER = '15550002222'
 
@@ -22,54 +20,52 @@ t.test('the outbox refuses anything but an outbound message, in the domain and i
   const inbound = (await p.call<{ messages: MessageDTO[] }>('GET', `/api/conversations/${conv}/messages`)).body.messages.find(
     (m) => m.direction === 'in',
   )!
-  const { sending, store } = p.parley.app.services
-  const { db, events } = sqliteOf(p.parley.app)
-  const count = () => (db.$client.prepare('SELECT count(*) AS n FROM outbox').get() as { n: number }).n
+  const { sending, store, units } = p.parley.app.services
+  const count = async () => (await p.parley.sql.get<{ n: number }>('SELECT count(*) AS n FROM outbox'))!.n
 
   for (const [label, id] of [
     ['a note', note.id],
     ['a customer message', inbound.id],
   ] as const) {
-    const row = store.runNow(store.messages.messageRowById(id))!
+    const row = (await units.read(() => store.messages.messageRowById(id)))!
     t.throws(
       () => sending.outbox.enqueue(row, 'whatsapp', { to: CUSTOMER, content: { type: 'text', body: row.text ?? '', previewUrl: false } }),
       OutboxRefused,
       `enqueue refuses ${label}`,
     )
-    t.throws(
-      () =>
-        runSync(
-          new OutboxRepo().insert({
-            workspaceId: row.workspaceId,
-            channelId: row.channelId,
-            conversationId: row.conversationId,
-            messageId: row.id,
-            kind: 'text',
-            payload: { text: 'x' },
-            priority: 0,
-            state: 'queued',
-            nextAttemptAt: 0,
-            createdAt: 0,
-            updatedAt: 0,
-          }),
-          sqliteConn(db.$client),
-        ),
+    await t.rejects(
+      units.transact(() =>
+        new OutboxRepo().insert({
+          workspaceId: row.workspaceId,
+          channelId: row.channelId,
+          conversationId: row.conversationId,
+          messageId: row.id,
+          kind: 'text',
+          payload: { text: 'x' },
+          priority: 0,
+          state: 'queued',
+          nextAttemptAt: 0,
+          createdAt: 0,
+          updatedAt: 0,
+        }),
+      ),
       /not outbound/,
       `the repository refuses ${label} too`,
     )
   }
-  t.equal(count(), 0, 'nothing entered the outbox')
+  t.equal(await count(), 0, 'nothing entered the outbox')
   // Inside a transaction the refusal rolls the caller's work back.
-  t.throws(() =>
-    events.transact(() => {
-      db.$client.prepare("UPDATE messages SET text = 'changed' WHERE id = ?").run(note.id)
-      sending.outbox.enqueue(store.runNow(store.messages.messageRowById(note.id))!, 'whatsapp', {
+  await t.rejects(
+    units.transact(function* () {
+      yield* run("UPDATE messages SET text = 'changed' WHERE id = ?", [note.id])
+      return yield* sending.outbox.enqueue((yield* store.messages.messageRowById(note.id))!, 'whatsapp', {
         to: CUSTOMER,
         content: { type: 'text', body: 'x', previewUrl: false },
       })
     }),
+    OutboxRefused,
   )
-  t.equal(store.runNow(store.messages.messageRowById(note.id))!.text, 'internal only', 'rolled back with the refusal')
+  t.equal((await units.read(() => store.messages.messageRowById(note.id)))!.text, 'internal only', 'rolled back with the refusal')
 })
 
 t.test('a note, and a note with a mention, never reach the Graph API emulator', async (t) => {
@@ -91,7 +87,7 @@ t.test('a note, and a note with a mention, never reach the Graph API emulator', 
   })
   await setMembers(p.parley.app.services, ana.id, await channelIdsOf(p.parley.app.services, await auth.defaultWorkspace()))
   t.equal((await p.call('POST', `/api/conversations/${conv}/notes`, { text: '@Ana please call her', mentions: [ana.id] })).status, 201)
-  t.equal(((await sqliteOf(p.parley.app).db.$client.prepare('SELECT count(*) AS n FROM mentions').get()) as { n: number }).n, 1)
+  t.equal((await p.parley.sql.get<{ n: number }>('SELECT count(*) AS n FROM mentions'))!.n, 1)
 
   // Then a real reply: the outbox sends in order, so once the emulator has it, anything
   // queued before it would have been sent already — and exactly one request arrived.
@@ -106,9 +102,5 @@ t.test('a note, and a note with a mention, never reach the Graph API emulator', 
     ['It ships today.'],
     'the customer’s phone has the reply and never a note',
   )
-  t.equal(
-    (sqliteOf(p.parley.app).db.$client.prepare('SELECT count(*) AS n FROM outbox').get() as { n: number }).n,
-    1,
-    'one outbox row: the reply',
-  )
+  t.equal((await p.parley.sql.get<{ n: number }>('SELECT count(*) AS n FROM outbox'))!.n, 1, 'one outbox row: the reply')
 })

@@ -35,7 +35,7 @@ async function team(t: Test): Promise<Team> {
   const ts = await twoChannelServer(t)
   t.equal(ts.secondStatus, 201)
   const { s, first, second, agent } = ts
-  const adminId = (s.db.$client.prepare("SELECT id FROM users WHERE role = 'admin'").get() as { id: number }).id
+  const adminId = (await s.sql.get<{ id: number }>("SELECT id FROM users WHERE role = 'admin'"))!.id
   const res = await s.webhook(
     envelope(value({ contacts: [contact('15550007001', 'Maria')], messages: [text('15550007001', 'where is my order?')] })),
   )
@@ -111,7 +111,7 @@ t.test('a note: a timeline entry of type note that leaves the conversation as it
   t.equal(ev.message.id, note.id, 'message.created carries the note to the channel')
   t.equal(ev.conversation.id, tm.conv)
   t.notOk(types(adminSse).includes('conversation.updated'), 'the conversation did not change')
-  t.equal((tm.s.db.$client.prepare('SELECT count(*) AS n FROM outbox').get() as { n: number }).n, 0, 'nothing queued to send')
+  t.equal((await tm.s.sql.get<{ n: number }>('SELECT count(*) AS n FROM outbox'))!.n, 0, 'nothing queued to send')
 
   // Someone outside the channel: 404, as if it did not exist.
   const outside = await tm.ben.call('POST', `/api/conversations/${tm.conv}/notes`, { text: 'hello' })
@@ -219,9 +219,7 @@ t.test('mentions: to the person named alone; nobody outside the channel; the who
   t.notOk(types(anaReplay!).includes('mention.created'), 'never replayed to anyone else')
 
   // Stored: one row per person named, in the same transaction as the note.
-  const rows = tm.s.db.$client.prepare('SELECT user_id AS u FROM mentions WHERE message_id = ? ORDER BY user_id').all(noteId) as Array<{
-    u: number
-  }>
+  const rows = await tm.s.sql.all<{ u: number }>('SELECT user_id AS u FROM mentions WHERE message_id = ? ORDER BY user_id', [noteId])
   t.same(
     rows.map((r) => r.u),
     [tm.admin.id, tm.cleo.id].sort((a, b) => a - b),
@@ -348,5 +346,5 @@ t.test('a deactivated teammate: typed, their name is just text; picked, the note
   t.match(picked.body.error.message, /^Cleo cannot be mentioned here: their account is deactivated/)
   const typed = await tm.ana.call('POST', `/api/conversations/${tm.conv}/notes`, { text: '@Cleo said so last week' })
   t.equal(typed.status, 201)
-  t.equal((tm.s.db.$client.prepare('SELECT count(*) AS n FROM mentions').get() as { n: number }).n, 0, 'nobody mentioned')
+  t.equal((await tm.s.sql.get<{ n: number }>('SELECT count(*) AS n FROM mentions'))!.n, 0, 'nobody mentioned')
 })

@@ -20,13 +20,14 @@ async function team(t: Test): Promise<Team> {
 /** A customer writes on a channel; answers the conversation's id. */
 async function customerWrites(tm: Team, channel: 'first' | 'second', from: string, body: string): Promise<number> {
   await tm.customerWrites(from, `Customer ${from}`, body, channel)
-  const row = tm.s.db.$client
-    .prepare('SELECT c.id FROM conversations c JOIN contacts k ON k.id = c.contact_id WHERE k.phone = ? ORDER BY c.id DESC')
-    .get(from) as { id: number }
+  const row = (await tm.s.sql.get<{ id: number }>(
+    'SELECT c.id FROM conversations c JOIN contacts k ON k.id = c.contact_id WHERE k.phone = ? ORDER BY c.id DESC',
+    [from],
+  ))!
   return row.id
 }
 
-const eventRows = (tm: Team) => (tm.s.db.$client.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n
+const eventRows = async (tm: Team) => (await tm.s.sql.get<{ n: number }>('SELECT count(*) AS n FROM events'))!.n
 const open = (tm: Team, token: string, lastEventId?: string) =>
   connectSse(`${tm.s.url}/stream`, { token, ...(lastEventId ? { lastEventId } : {}) })
 const presenceOf = (c: SseClient) => c.events.filter((e) => e.event === 'presence')
@@ -44,7 +45,7 @@ t.test('viewing reaches the channel’s people without an id, never the log, nev
     for (const c of [admin, ana, ben]) c.close()
   })
   await until(async () => tm.s.app.services.hub.size === 3, 'three streams')
-  const before = eventRows(tm)
+  const before = await eventRows(tm)
 
   const res = await post(tm, tm.ana.token, conv, { state: 'viewing' })
   t.equal(res.status, 204)
@@ -78,12 +79,8 @@ t.test('viewing reaches the channel’s people without an id, never the log, nev
   t.equal(refused.status, 404)
   t.equal(refused.body.error.code, 'NOT_FOUND')
 
-  t.equal(eventRows(tm), before + 1, 'the events table grew by the customer message only (nothing for presence)')
-  t.equal(
-    (tm.s.db.$client.prepare("SELECT count(*) AS n FROM events WHERE type = 'presence'").get() as { n: number }).n,
-    0,
-    'no presence row ever',
-  )
+  t.equal(await eventRows(tm), before + 1, 'the events table grew by the customer message only (nothing for presence)')
+  t.equal((await tm.s.sql.get<{ n: number }>("SELECT count(*) AS n FROM events WHERE type = 'presence'"))!.n, 0, 'no presence row ever')
 })
 
 t.test('a reconnect with Last-Event-ID replays no presence; a new stream hears the current state once', async (t) => {

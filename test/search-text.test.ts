@@ -44,7 +44,8 @@ function expected(db: Database.Database): Map<number, string[]> {
 }
 
 t.test('the triggers index exactly what searchTextOf says, for every kind of message', async (t) => {
-  const s = await startServer(t)
+  // SQLite's FTS5 index and its triggers: on SQLite whatever the suite's database.
+  const s = await startServer(t, { sqlite: true })
   const from = '5511988880008'
   const send = async (m: Record<string, unknown>) => {
     const res = await s.webhook(envelope(value({ contacts: [contact(from, 'Zé Ninguém')], messages: [m] })))
@@ -134,7 +135,8 @@ t.test('the migration indexes messages and contacts stored before it', async (t)
 })
 
 t.test('the index is written once, at the end of each writing transaction (migration 0019)', async (t) => {
-  const s = await startServer(t)
+  // SQLite's FTS5 index and its flush at commit: on SQLite whatever the suite's database.
+  const s = await startServer(t, { sqlite: true })
   const from = '5511988880009'
   // Several webhooks at once share one group commit: every message is indexed by it.
   const texts = ['primeira mensagem', 'segunda mensagem', 'terceira mensagem', 'quarta mensagem']

@@ -5,7 +5,8 @@
 // repeat; an agent never sees (nor counts) another channel's conversation; a bad query is a
 // 400 BAD_QUERY in words; and a customer's `<script>` comes back as plain text with ranges.
 import t from 'tap'
-import { ADMIN, apiCall, sqliteOf, startServer, type ApiCall, type TestLike, type TestServer } from './helpers/server.ts'
+import { ADMIN, apiCall, startServer, type ApiCall, type TestLike, type TestServer } from './helpers/server.ts'
+import { pluck } from './helpers/sql-reads-pga.ts'
 import { contact, envelope, inbound, text, value } from './helpers/wa.ts'
 import { setMembers } from './helpers/members.ts'
 
@@ -45,7 +46,7 @@ async function world(t: TestLike) {
   )!.id
   const services = s.app.services
   const ws = await services.auth.defaultWorkspace()
-  const adminId = s.db.$client.prepare('SELECT id FROM users WHERE email = ?').pluck().get(ADMIN.email) as number
+  const adminId = (await pluck<number>(s.sql, 'SELECT id FROM users WHERE email = ?', [ADMIN.email]))!
   const agent = async (name: string, channelIds: number[]) => {
     const email = `${name.toLowerCase()}@example.com`
     const user = await services.auth.createUser({ workspaceId: ws, email, name, password: PASSWORD, role: 'agent' })
@@ -60,10 +61,10 @@ async function world(t: TestLike) {
     )
     const res = await s.webhook(payload, on === 'y' ? { secret: SECOND.secret } : {})
     if (res.status !== 200) throw new Error(`webhook: ${res.status}`)
-    return s.db.$client.prepare('SELECT id FROM messages WHERE provider_message_id = ?').pluck().get(message.id) as number
+    return (await pluck<number>(s.sql, 'SELECT id FROM messages WHERE provider_message_id = ?', [message.id]))!
   }
-  const convOf = (messageId: number) =>
-    s.db.$client.prepare('SELECT conversation_id FROM messages WHERE id = ?').pluck().get(messageId) as number
+  const convOf = async (messageId: number) =>
+    (await pluck<number>(s.sql, 'SELECT conversation_id FROM messages WHERE id = ?', [messageId]))!
   return { s, ws, call, adminId, x, y, agent, send, convOf }
 }
 
@@ -104,33 +105,27 @@ t.test('every kind of message is found, by its own words', async (t) => {
     inbound(from, 'interactive', { type: 'list_reply', list_reply: { id: 'l1', title: 'Weekend delivery', description: 'x' } }),
   )
   const buttonId = await w.send(from, 'Maria Souza', inbound(from, 'button', { text: 'Unsubscribe promotions', payload: 'STOP' }))
-  const conv = w.convOf(textId)
+  const conv = await w.convOf(textId)
 
   // A template the business sent, stored by the one writer as the sender stores it.
   const services = w.s.app.services
-  const convRow = services.store.runNow(
-    services.store.conversations.conversationByChannelContact(
-      w.x,
-      services.store.runNow(services.store.conversations.conversationDTOFor({ userId: w.adminId }, w.ws, conv))!.contact.id,
-    ),
-  )!
-  const template = sqliteOf(w.s.app).events.transact((batch) =>
-    services.store.runNow(
-      services.writer.record(
-        batch,
-        convRow,
-        {
-          direction: 'out',
-          type: 'template',
-          text: 'Your order 4471 has shipped and arrives Thursday',
-          status: 'queued',
-          timestamp: Date.now(),
-          clientMessageId: 'tpl-1',
-        },
-        { by: 'agent', now: Date.now() },
-      ),
-    ),
-  )!
+  const { store } = services
+  const contactId = (await services.units.read(() => store.conversations.conversationDTOFor({ userId: w.adminId }, w.ws, conv)))!.contact.id
+  const template = (await services.unitLog.transact(function* (batch) {
+    return yield* services.writer.record(
+      batch,
+      (yield* store.conversations.conversationByChannelContact(w.x, contactId))!,
+      {
+        direction: 'out',
+        type: 'template',
+        text: 'Your order 4471 has shipped and arrives Thursday',
+        status: 'queued',
+        timestamp: Date.now(),
+        clientMessageId: 'tpl-1',
+      },
+      { by: 'agent', now: Date.now() },
+    )
+  }))!
   const note = await w.call('POST', `/api/conversations/${conv}/notes`, { text: 'Customer prefers morning courier slots' })
   t.equal(note.status, 201)
   const noteId = note.body.note.id as number
@@ -190,16 +185,16 @@ t.test('filters: from, in, label, assignee, status, before/after', async (t) => 
   const ana = await w.agent('Ana', [w.x, w.y])
   const a = await w.send('5511911110001', 'Alice', text('5511911110001', 'question about the lamp'))
   const b = await w.send('5511922220002', 'Bruno', text('5511922220002', 'lamp arrived broken'), 'y')
-  const convA = w.convOf(a)
-  const convB = w.convOf(b)
+  const convA = await w.convOf(a)
+  const convB = await w.convOf(b)
   // Ana answers A with a note mentioning the lamp; B is resolved and labelled.
   t.equal((await ana.call('POST', `/api/conversations/${convA}/notes`, { text: 'lamp replacement ordered' })).status, 201)
-  const noteA = w.s.db.$client.prepare(`SELECT id FROM messages WHERE type = 'note'`).pluck().get() as number
+  const noteA = (await pluck<number>(w.s.sql, `SELECT id FROM messages WHERE type = 'note'`))!
   t.equal((await w.call('POST', `/api/conversations/${convB}/status`, { status: 'resolved' })).status, 200)
   const label = await w.call('POST', '/api/labels', { name: 'Damaged', color: '#cc0000' })
   t.equal(label.status, 201)
   t.equal((await w.call('PUT', `/api/conversations/${convB}/labels`, { labelIds: [label.body.label.id] })).status, 200)
-  w.s.app.services.store.runNow(w.s.app.services.store.conversations.updateConversation(convA, { assigneeId: ana.id }))
+  await w.s.app.services.units.transact(() => w.s.app.services.store.conversations.updateConversation(convA, { assigneeId: ana.id }))
 
   const convs = (p: Page) => p.results.map((r) => r.conversationId).sort()
   t.same(convs(await search(w.call, 'lamp')), [convA, convB].sort())

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import t from 'tap'
 import { startServer, apiCall, type ApiCall, type TestLike, type TestServer } from './helpers/server.ts'
+import { pluck } from './helpers/sql-reads-pga.ts'
 import { connectSse, type SseClient } from './helpers/sse.ts'
 import { otherWorkspaceAdmin } from './helpers/team-fixtures.ts'
 import { textWebhook } from './helpers/wa.ts'
@@ -103,7 +104,7 @@ t.test('snooze: leaves Open with a line and an event, wakes when the time comes'
   s.app.services.snoozes.kick()
   await call('GET', `/api/conversations/${conv.id}`)
   t.equal((await history(call, conv.id)).length, 3, 'one line, once')
-  t.equal(s.db.$client.prepare('SELECT count(*) FROM outbox').pluck().get(), 0, 'nothing was sent to the customer')
+  t.equal(await pluck(s.sql, 'SELECT count(*) FROM outbox'), 0, 'nothing was sent to the customer')
 })
 
 t.test('snooze: the customer writing first brings it back, with exactly one line below their message', async (t) => {
@@ -211,11 +212,7 @@ t.test('pending: its own status, line and filter; any status a person sets ends 
   const resolved = await call('POST', `/api/conversations/${conv.id}/status`, { status: 'resolved' })
   t.equal(resolved.body.conversation.status, 'resolved')
   t.equal(resolved.body.conversation.snoozedUntil, null)
-  t.equal(
-    s.db.$client.prepare('SELECT count(*) FROM conversations WHERE snoozed_until IS NOT NULL').pluck().get(),
-    0,
-    'nothing left for the wake-up',
-  )
+  t.equal(await pluck(s.sql, 'SELECT count(*) FROM conversations WHERE snoozed_until IS NOT NULL'), 0, 'nothing left for the wake-up')
 
   const texts = (await history(call, conv.id)).slice(1)
   t.equal(texts.length, 5)
@@ -299,14 +296,11 @@ t.test('the cap counts open conversations: snoozing or pending frees a place, th
   const open = await connectSse(`${s.url}/stream`, { token: benToken })
   t.teardown(() => open.close())
   await waitUntil(async () => services.presence.isOnline(user.id), 'Ben online')
-  s.db.$client.prepare('UPDATE workspaces SET assignment_cap = 1 WHERE id = ?').run(ws)
+  await s.sql.run('UPDATE workspaces SET assignment_cap = 1 WHERE id = ?', [ws])
   t.equal((await call('PATCH', `/api/channels/${channelId}`, { autoAssign: true })).status, 200)
-  const convOf = (from: string) =>
-    s.db.$client
-      .prepare('SELECT v.id FROM conversations v JOIN contacts c ON c.id = v.contact_id WHERE c.external_id = ?')
-      .pluck()
-      .get(from) as number
-  const assigneeOf = (id: number) => s.db.$client.prepare('SELECT assignee_id FROM conversations WHERE id = ?').pluck().get(id)
+  const convOf = async (from: string) =>
+    (await pluck<number>(s.sql, 'SELECT v.id FROM conversations v JOIN contacts c ON c.id = v.contact_id WHERE c.external_id = ?', [from]))!
+  const assigneeOf = (id: number) => pluck(s.sql, 'SELECT assignee_id FROM conversations WHERE id = ?', [id])
   const write = async (from: string) => {
     const res = await s.webhook(textWebhook(from, `Customer ${from}`, 'Hello?').payload)
     if (res.status !== 200) throw new Error(`webhook answered ${res.status}`)
@@ -315,20 +309,20 @@ t.test('the cap counts open conversations: snoozing or pending frees a place, th
   const c1 = await write('15550000001')
   const c2 = await write('15550000002')
   const c3 = await write('15550000003')
-  t.same([c1, c2, c3].map(assigneeOf), [user.id, null, null], 'Ben holds 1 of 1')
+  t.same(await Promise.all([c1, c2, c3].map(assigneeOf)), [user.id, null, null], 'Ben holds 1 of 1')
 
   t.equal((await ben('POST', `/api/conversations/${c1}/snooze`, { until: clock.now() + HOUR })).status, 200)
-  t.same([c2, c3].map(assigneeOf), [user.id, null], 'snoozing his one freed a place: the oldest waiting took it')
+  t.same(await Promise.all([c2, c3].map(assigneeOf)), [user.id, null], 'snoozing his one freed a place: the oldest waiting took it')
   t.equal((await ben('POST', `/api/conversations/${c2}/status`, { status: 'pending' })).status, 200)
-  t.same(assigneeOf(c3), user.id, 'so did marking one pending')
-  t.equal(assigneeOf(c1), user.id, 'the snoozed one stays his')
+  t.same(await assigneeOf(c3), user.id, 'so did marking one pending')
+  t.equal(await assigneeOf(c1), user.id, 'the snoozed one stays his')
 
   // The customer of the snoozed one writes: it comes back to Ben (available), over his cap for a while.
   await write('15550000001')
-  t.equal(assigneeOf(c1), user.id)
+  t.equal(await assigneeOf(c1), user.id)
   t.same((await history(call, c1)).slice(-2), ['Hello?', 'Snooze ended: the customer wrote'])
 
   // Deactivating Ben returns his pending conversation to the pool too.
   t.equal(await services.unitLog.transact((b) => services.assignment.unassignAllOfUnit(b, ws, user.id)), 3)
-  t.same([c1, c2, c3].map(assigneeOf), [null, null, null])
+  t.same(await Promise.all([c1, c2, c3].map(assigneeOf)), [null, null, null])
 })

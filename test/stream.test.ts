@@ -1,7 +1,7 @@
 // GET /stream: real SSE clients against a listening server.
 import net from 'node:net'
 import t from 'tap'
-import { startServer, ADMIN, PHONE_NUMBER_ID, sqliteOf, type TestServer } from './helpers/server.ts'
+import { startServer, ADMIN, PHONE_NUMBER_ID, type TestServer } from './helpers/server.ts'
 import { connectSse, type SseClient } from './helpers/sse.ts'
 import { otherWorkspaceAdmin } from './helpers/team-fixtures.ts'
 import { until } from './helpers/emulator.ts'
@@ -91,6 +91,10 @@ t.test('replay after disconnects while events keep arriving: no gap, no duplicat
         : await connectSse(`${s.url}/stream?lastEventId=${encodeURIComponent(last)}`, { token })
   }
   await producing
+  // On PostgreSQL this process learns of the commits through the log's listener, a moment
+  // after the webhooks were answered: wait for it to have seen them all (or more: then the
+  // equality below fails).
+  await until(async () => s.app.services.events.head >= total, 'the log’s head at the last webhook’s event')
   const head = s.app.services.events.head
   // The earlier connections may already have carried every event (a fast producer):
   // then this last one has nothing to replay, and waiting for the head on it alone
@@ -155,7 +159,7 @@ t.test('explicit reset for unknown, other-epoch, future and pruned cursors', asy
 
   // Pruning: events past retention are deleted; their ids are never reused.
   const oldCursor = `${epoch}:1`
-  sqliteOf(s.app).events.prune(Date.now() + 1000)
+  await s.app.services.events.prune(Date.now() + 1000)
   t.equal(s.app.services.events.prunedThrough, 3)
   const pruned = await connectSse(`${s.url}/stream`, { token, lastEventId: oldCursor })
   t.teardown(() => pruned.close())
@@ -248,9 +252,9 @@ t.test('events are filtered by workspace, live and in replay', async (t) => {
   const s = await startServer(t)
   const { services } = s.app
   const theirs = await otherWorkspaceAdmin(s)
-  s.db.$client
-    .prepare(`INSERT INTO channels(workspace_id, kind, external_id, name) VALUES (?, 'whatsapp', '200000000000002', 'Other WA')`)
-    .run(theirs.workspaceId)
+  await s.sql.run(`INSERT INTO channels(workspace_id, kind, external_id, name) VALUES (?, 'whatsapp', '200000000000002', 'Other WA')`, [
+    theirs.workspaceId,
+  ])
   const mine = await s.login()
   const sMine = await connectSse(`${s.url}/stream`, { token: mine.token })
   const sTheirs = await connectSse(`${s.url}/stream`, { token: theirs.token })
@@ -281,8 +285,7 @@ t.test('events are filtered by workspace, live and in replay', async (t) => {
   t.notMatch(replay.events[0]!.data, /secret/)
 
   // REST: the other workspace's conversation answers 404 on every route.
-  const otherConv = (s.db.$client.prepare('SELECT id FROM conversations WHERE workspace_id = ?').get(theirs.workspaceId) as { id: number })
-    .id
+  const otherConv = (await s.sql.get<{ id: number }>('SELECT id FROM conversations WHERE workspace_id = ?', [theirs.workspaceId]))!.id
   for (const [method, path] of [
     ['GET', `/api/conversations/${otherConv}`],
     ['GET', `/api/conversations/${otherConv}/messages`],

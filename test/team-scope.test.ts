@@ -4,7 +4,7 @@
 // the customer's waiting time starts with their message and ends with a person's reply,
 // and the Mine / Unassigned / All views and their counts.
 import t from 'tap'
-import { ADMIN, sqliteOf, type TestLike } from './helpers/server.ts'
+import { ADMIN, type TestLike } from './helpers/server.ts'
 import { type Person, twoChannelServer } from './helpers/team-fixtures.ts'
 import { contact, envelope, text, value } from './helpers/wa.ts'
 import { echo } from './helpers/coexistence.ts'
@@ -21,18 +21,18 @@ async function team(t: TestLike) {
   const ts = await twoChannelServer(t)
   const { s, api: call, first: x, second: y, agent, customerWrites, workspaceId: ws } = ts
   const services = s.app.services
-  const adminId = s.db.$client.prepare('SELECT id FROM users WHERE email = ?').pluck().get(ADMIN.email) as number
+  const adminId = (await s.sql.get<{ id: number }>('SELECT id FROM users WHERE email = ?', [ADMIN.email]))!.id
 
   /** The customer writes on X, or on Y. */
   const write = (from: string, body: string, on: 'x' | 'y' = 'x') =>
     customerWrites(from, `Customer ${from.slice(-4)}`, body, on === 'x' ? 'first' : 'second')
-  const convOf = (from: string, channelId: number) =>
-    (s.db.$client
-      .prepare('SELECT v.id FROM conversations v JOIN contacts c ON c.id = v.contact_id WHERE c.external_id = ? AND v.channel_id = ?')
-      .pluck()
-      .get(from, channelId) as number | undefined)!
+  const convOf = async (from: string, channelId: number) =>
+    (await s.sql.get<{ id: number }>(
+      'SELECT v.id FROM conversations v JOIN contacts c ON c.id = v.contact_id WHERE c.external_id = ? AND v.channel_id = ?',
+      [from, channelId],
+    ))!.id
   const assign = (conversationId: number, userId: number | null) =>
-    services.store.runNow(services.store.conversations.updateConversation(conversationId, { assigneeId: userId }))
+    services.units.transact(() => services.store.conversations.updateConversation(conversationId, { assigneeId: userId }))
   return { s, ws, call, adminId, x, y, agent, write, convOf, assign, admin: { id: adminId, token: ts.adminToken, call } as Person }
 }
 
@@ -45,8 +45,8 @@ t.test('isolation matrix: every route with a conversation, message, media or con
   const cy = await agent('Cy', [])
   await write('15550001111', 'Hello on X')
   await write('15550002222', 'Hello on Y', 'y')
-  const cx = convOf('15550001111', x)
-  const cyConv = convOf('15550002222', y)
+  const cx = await convOf('15550001111', x)
+  const cyConv = await convOf('15550002222', y)
 
   // Ana sends a picture on X: her upload becomes the message's file.
   const up = await uploadMedia(s.url, ana.token, PNG, 'image/png', 'receipt.png')
@@ -65,7 +65,8 @@ t.test('isolation matrix: every route with a conversation, message, media or con
   )!
   const contactX = (await ana.call('GET', `/api/conversations/${cx}`)).body.conversation.contact.id as number
 
-  const before = s.db.$client.prepare('SELECT count(*) FROM messages').pluck().get()
+  const messageCount = async () => (await s.sql.get<{ n: number }>('SELECT count(*) AS n FROM messages'))!.n
+  const before = await messageCount()
   const routes: [string, string, unknown?][] = [
     ['GET', `/api/conversations/${cx}`],
     ['GET', `/api/conversations/${cx}/messages`],
@@ -92,8 +93,12 @@ t.test('isolation matrix: every route with a conversation, message, media or con
       t.notOk(JSON.stringify(res.body).includes('Hello on X'), 'nothing of it in the answer')
     }
   }
-  t.equal(s.db.$client.prepare('SELECT count(*) FROM messages').pluck().get(), before, 'the refused writes stored nothing')
-  t.equal(s.db.$client.prepare('SELECT status FROM conversations WHERE id = ?').pluck().get(cx), 'open', 'nor changed the status')
+  t.equal(await messageCount(), before, 'the refused writes stored nothing')
+  t.equal(
+    (await s.sql.get<{ status: string }>('SELECT status FROM conversations WHERE id = ?', [cx]))!.status,
+    'open',
+    'nor changed the status',
+  )
 
   // With access: 200 (the media bytes, the thread, every read).
   for (const path of [`/api/conversations/${cx}`, `/api/conversations/${cx}/messages`, `/api/media/${msg.media!.localId as number}`]) {
@@ -131,7 +136,7 @@ t.test('unread is per person: A reads, B still has it; assigning changes nobodyâ
   const ben = await agent('Ben', [x])
   await write('15550001111', 'one')
   await write('15550001111', 'two')
-  const c = convOf('15550001111', x)
+  const c = await convOf('15550001111', x)
   const unreadOf = async (p: Person) => ((await p.call('GET', `/api/conversations/${c}`)).body.conversation as ConversationDTO).unreadCount
   const listUnreadOf = async (p: Person) =>
     ((await p.call('GET', '/api/conversations')).body.conversations as ConversationDTO[]).find((v) => v.id === c)!.unreadCount
@@ -151,9 +156,9 @@ t.test('unread is per person: A reads, B still has it; assigning changes nobodyâ
   }
   t.equal(ev.conversation.unreadCount, 0, 'the readerâ€™s stream hears her count')
   t.equal(ev.readBy, ana.id, 'marked as her own read')
-  const logged = s.db.$client
-    .prepare(`SELECT user_id AS userId, channel_id AS channelId FROM events WHERE type = 'conversation.updated' ORDER BY id DESC LIMIT 1`)
-    .get()
+  const logged = await s.sql.get(
+    `SELECT user_id AS "userId", channel_id AS "channelId" FROM events WHERE type = 'conversation.updated' ORDER BY id DESC LIMIT 1`,
+  )
   t.same(logged, { userId: ana.id, channelId: x }, 'addressed to the reader alone')
   const benAccess = await s.app.services.units.read(() => s.app.services.access.ofUnit({ workspaceId: ws, userId: ben.id, role: 'agent' }))
   const benReplay = await s.app.services.events.read(ws, 0, Number.MAX_SAFE_INTEGER, 1000, replayAudienceOf(benAccess))
@@ -167,18 +172,18 @@ t.test('unread is per person: A reads, B still has it; assigning changes nobodyâ
   t.equal(await listUnreadOf(admin), 2, 'and the admin, who never read it')
 
   // Reading again with nothing new: no event.
-  const events = () => s.db.$client.prepare('SELECT count(*) FROM events').pluck().get() as number
-  const n = events()
+  const events = async () => (await s.sql.get<{ n: number }>('SELECT count(*) AS n FROM events'))!.n
+  const n = await events()
   await ana.call('POST', `/api/conversations/${c}/read`, {})
-  t.equal(events(), n, 'nothing to announce')
+  t.equal(await events(), n, 'nothing to announce')
 
   // Assigning (the assign route is another part's; the column is what it sets) marks nothing unread.
-  assign(c, ben.id)
+  await assign(c, ben.id)
   t.equal(await unreadOf(ana), 0, 'assigning changes nobodyâ€™s count')
   t.equal(await unreadOf(ben), 2)
   const got = (await ben.call('GET', `/api/conversations/${c}`)).body.conversation as ConversationDTO
   t.same(got.assignee, { id: ben.id, name: 'Ben' })
-  assign(c, null)
+  await assign(c, null)
   t.equal(await unreadOf(ana), 0)
 
   // The customer again: one more for each; a reaction counts for nobody.
@@ -197,7 +202,7 @@ t.test('unread is per person: A reads, B still has it; assigning changes nobodyâ
   t.equal(await unreadOf(ana), 1, 'a reaction is not unread')
   // A new member starts with the channel read (for the code that adds members).
   const cy = await agent('Cy', [x])
-  s.app.services.store.runNow(s.app.services.store.conversations.startReadsAt(cy.id, [x], Date.now()))
+  await s.app.services.units.transact(() => s.app.services.store.conversations.startReadsAt(cy.id, [x], Date.now()))
   t.equal(await unreadOf(cy), 0)
 })
 
@@ -207,7 +212,7 @@ t.test('waiting: the customerâ€™s message starts it, a personâ€™s reply ends it,
   const waiting = async (c: number) =>
     ((await ana.call('GET', `/api/conversations/${c}`)).body.conversation as ConversationDTO).waitingSince
   await write('15550001111', 'anyone there?')
-  const c = convOf('15550001111', x)
+  const c = await convOf('15550001111', x)
   const first = await waiting(c)
   t.type(first, 'number', 'set by the customerâ€™s message')
   const firstTs = ((await ana.call('GET', `/api/conversations/${c}/messages`)).body.messages as MessageDTO[])[0]!.timestamp
@@ -227,50 +232,40 @@ t.test('waiting: the customerâ€™s message starts it, a personâ€™s reply ends it,
   await write('15550001111', 'and now?')
   const w = await waiting(c)
   t.type(w, 'number')
-  const { store, writer } = s.app.services
-  const { events } = sqliteOf(s.app)
-  events.transact((batch) => {
-    const row = store.runNow(
-      store.conversations.conversationByChannelContact(x, store.runNow(store.conversations.conversationDTO(ws, c))!.contact.id),
-    )!
-    store.runNow(
-      writer.record(
-        batch,
-        row,
-        {
-          direction: 'out',
-          type: 'template',
-          text: 'Our sale',
-          status: 'queued',
-          timestamp: Date.now(),
-          createdAt: Date.now(),
-          updatedAt: Date.now(),
-        },
-        { by: 'broadcast', now: Date.now() },
-      ),
+  const { store, writer, unitLog } = s.app.services
+  const contactId = (await s.app.services.units.read(() => store.conversations.conversationDTO(ws, c)))!.contact.id
+  await unitLog.transact(function* (batch) {
+    const row = (yield* store.conversations.conversationByChannelContact(x, contactId))!
+    yield* writer.record(
+      batch,
+      row,
+      {
+        direction: 'out',
+        type: 'template',
+        text: 'Our sale',
+        status: 'queued',
+        timestamp: Date.now(),
+        createdAt: Date.now(),
+        updatedAt: Date.now(),
+      },
+      { by: 'broadcast', now: Date.now() },
     )
   })
   t.equal(await waiting(c), w, 'a broadcast leaves it waiting')
   // An automatic reply (away, greeting: sent by Parley for nobody) neither.
-  events.transact((batch) => {
-    const row = store.runNow(
-      store.conversations.conversationByChannelContact(x, store.runNow(store.conversations.conversationDTO(ws, c))!.contact.id),
-    )!
+  await unitLog.transact(function* (batch) {
+    const row = (yield* store.conversations.conversationByChannelContact(x, contactId))!
     const at = Date.now()
-    store.runNow(
-      writer.record(
-        batch,
-        row,
-        { direction: 'out', type: 'text', text: 'We are closed', status: 'queued', timestamp: at, createdAt: at, updatedAt: at },
-        { by: 'agent', automatic: true, now: at },
-      ),
+    yield* writer.record(
+      batch,
+      row,
+      { direction: 'out', type: 'text', text: 'We are closed', status: 'queued', timestamp: at, createdAt: at, updatedAt: at },
+      { by: 'agent', automatic: true, now: at },
     )
   })
   t.equal(await waiting(c), w, 'an automatic reply leaves it waiting')
-  const ev = s.db.$client
-    .prepare(`SELECT payload FROM events WHERE type = 'message.created' ORDER BY id DESC LIMIT 1`)
-    .pluck()
-    .get() as string
+  const ev = (await s.sql.get<{ payload: string }>(`SELECT payload FROM events WHERE type = 'message.created' ORDER BY id DESC LIMIT 1`))!
+    .payload
   t.equal((JSON.parse(ev) as { conversation: ConversationDTO }).conversation.waitingSince, w, 'events carry it')
 })
 
@@ -281,12 +276,12 @@ t.test('views and counts: Mine, Unassigned, All within my channels; exact keyset
   // Interleaved on X and Y, so Y's rows sit between Ana's on every page.
   const numbers = ['15550000001', '15550000002', '15550000003', '15550000004', '15550000005', '15550000006']
   for (const [i, n] of numbers.entries()) await write(n, `hi ${i}`, i % 2 === 0 ? 'x' : 'y')
-  const onX = numbers.filter((_, i) => i % 2 === 0).map((n) => convOf(n, x))
-  const onY = numbers.filter((_, i) => i % 2 === 1).map((n) => convOf(n, y))
+  const onX = await Promise.all(numbers.filter((_, i) => i % 2 === 0).map((n) => convOf(n, x)))
+  const onY = await Promise.all(numbers.filter((_, i) => i % 2 === 1).map((n) => convOf(n, y)))
   const [mine, bens, pool] = onX as [number, number, number]
-  assign(mine, ana.id)
-  assign(bens, ben.id)
-  assign(onY[0]!, ana.id) // assigned to her on a channel she cannot see: not hers to count
+  await assign(mine, ana.id)
+  await assign(bens, ben.id)
+  await assign(onY[0]!, ana.id) // assigned to her on a channel she cannot see: not hers to count
   const view = async (p: Person, q: string) => ids((await p.call('GET', `/api/conversations${q}`)).body.conversations)
 
   t.same(await view(ana, '?view=mine'), [mine])

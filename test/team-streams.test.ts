@@ -5,7 +5,6 @@ import { type AnaAndBen, anaAndBen } from './helpers/team-fixtures.ts'
 import { connectSse, type SseClient, type SseEvent } from './helpers/sse.ts'
 import { until } from './helpers/emulator.ts'
 import { setMembers } from './helpers/members.ts'
-import { sqliteOf } from './helpers/server.ts'
 import type { Access } from '../src/domain/accounts/access.ts'
 
 /** The default channel (from the environment) and a second one; Ana works the first, Ben the second. */
@@ -166,7 +165,7 @@ t.test('a reset for a person whose session ended closes the stream instead', asy
   const ben = await open(tm, tm.ben.token)
   t.teardown(() => ben.close())
   await until(async () => hub.size === 1, 'the stream')
-  tm.s.db.$client.prepare('UPDATE sessions SET revoked_at = ? WHERE user_id = ?').run(Date.now(), tm.ben.id)
+  await tm.s.sql.run('UPDATE sessions SET revoked_at = ? WHERE user_id = ?', [Date.now(), tm.ben.id])
   t.equal(await hub.resetUser(tm.ben.id), 0, 'nothing reset')
   await ben.closed
   t.notOk(ben.events.some((e) => e.event === 'reset'))
@@ -225,8 +224,7 @@ t.test(
   'one commit with events for the workspace, each channel and each person: every stream gets exactly its share, in order, live and replayed',
   async (t) => {
     const tm = await team(t)
-    const { hub, auth } = tm.s.app.services
-    const { events } = sqliteOf(tm.s.app)
+    const { hub, auth, events, unitLog } = tm.s.app.services
     const ws = await auth.defaultWorkspace()
     const streams = { admin: await open(tm, tm.admin), ana: await open(tm, tm.ana.token), ben: await open(tm, tm.ben.token) }
     t.teardown(() => {
@@ -236,7 +234,8 @@ t.test(
     const before = events.cursor()
     // Minimal payloads: the hub reads only the audience; the test reads `tag`.
     const conv = (tag: string, channelId: number) => ({ conversation: { tag, channelId } }) as never
-    events.transact((batch) => {
+    // biome-ignore lint/correctness/useYield: a unit that only emits events writes no row
+    await unitLog.transact(function* (batch) {
       batch.emit(ws, 'contacts.imported', { listId: 1, created: 0, updated: 0 })
       batch.emit(ws, 'conversation.updated', conv('second', tm.second), { channelId: tm.second })
       batch.emit(ws, 'conversation.updated', conv('first', tm.first), { channelId: tm.first })

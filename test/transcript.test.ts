@@ -5,7 +5,7 @@
 // download's headers, and a log with no secret in it.
 import { Writable } from 'node:stream'
 import t, { type Test } from 'tap'
-import { apiCall, PHONE_NUMBER_ID, sqliteOf } from './helpers/server.ts'
+import { apiCall, PHONE_NUMBER_ID } from './helpers/server.ts'
 import { teamServer } from './helpers/team-fixtures.ts'
 import { contact, envelope, inbound, value } from './helpers/wa.ts'
 import type { MessageDTO } from '../src/events/types.ts'
@@ -45,58 +45,50 @@ async function conversation(t: Test) {
   t.equal((await ts.api('POST', `/api/conversations/${conv}/status`, { status: 'resolved' })).status, 200)
 
   const agent = await ts.addAgent('Ana Lima', 'ana@example.com')
-  const channel = (s.db.$client.prepare('SELECT id FROM channels WHERE external_id = ?').get(PHONE_NUMBER_ID) as { id: number }).id
+  const channel = (await s.sql.get<{ id: number }>('SELECT id FROM channels WHERE external_id = ?', [PHONE_NUMBER_ID]))!.id
   await setMembers(services, agent.id, [channel])
-  const { store, writer } = services
-  const { events } = sqliteOf(s.app)
-  const row = () =>
-    store.runNow(
-      store.conversations.conversationByChannelContact(
-        channel,
-        store.runNow(store.conversations.conversationDTO(ts.workspaceId, conv))!.contact.id,
-      ),
-    )!
+  const { store, writer, unitLog } = services
+  const contactId = (await services.units.read(() => store.conversations.conversationDTO(ts.workspaceId, conv)))!.contact.id
+  const row = function* () {
+    return (yield* store.conversations.conversationByChannelContact(channel, contactId))!
+  }
   const at = Date.now()
-  events.transact((batch) => {
-    store.runNow(
-      writer.record(
-        batch,
-        row(),
-        {
-          direction: 'out',
-          type: 'template',
-          text: 'Spring sale: 20% off sofas',
-          data: { template: { name: 'spring_sale', language: 'en' } },
-          context: { campaign: { id: 1, name: 'Spring' } },
-          status: 'delivered',
-          timestamp: at,
-          createdAt: at,
-          updatedAt: at,
-        },
-        { by: 'broadcast', now: at },
-      ),
+  await unitLog.transact(function* (batch) {
+    yield* writer.record(
+      batch,
+      yield* row(),
+      {
+        direction: 'out',
+        type: 'template',
+        text: 'Spring sale: 20% off sofas',
+        data: { template: { name: 'spring_sale', language: 'en' } },
+        context: { campaign: { id: 1, name: 'Spring' } },
+        status: 'delivered',
+        timestamp: at,
+        createdAt: at,
+        updatedAt: at,
+      },
+      { by: 'broadcast', now: at },
     )
   })
-  events.transact((batch) => {
-    store.runNow(
-      writer.record(
-        batch,
-        row(),
-        {
-          direction: 'out',
-          type: 'text',
-          text: 'We will call you',
-          senderUserId: agent.id,
-          status: 'failed',
-          errorCode: 131047,
-          errorTitle: 'Re-engagement message',
-          errorDetail: 'More than 24 hours have passed',
-          timestamp: at + 1,
-          createdAt: at + 1,
-          updatedAt: at + 1,
-        },
-        { by: 'agent', now: at + 1 },
-      ),
+  await unitLog.transact(function* (batch) {
+    yield* writer.record(
+      batch,
+      yield* row(),
+      {
+        direction: 'out',
+        type: 'text',
+        text: 'We will call you',
+        senderUserId: agent.id,
+        status: 'failed',
+        errorCode: 131047,
+        errorTitle: 'Re-engagement message',
+        errorDetail: 'More than 24 hours have passed',
+        timestamp: at + 1,
+        createdAt: at + 1,
+        updatedAt: at + 1,
+      },
+      { by: 'agent', now: at + 1 },
     )
   })
   const agentCall = apiCall(s.url, await ts.tokenOf('ana@example.com'))
@@ -212,7 +204,7 @@ t.test('admins only; another workspace’s or an unknown conversation is 404; ba
   t.equal((await agentCall('GET', '/api/conversations/999999/transcript')).status, 403, 'learns nothing of other ids either')
   t.equal((await fetch(`${s.url}/api/conversations/${conv}/transcript`)).status, 401, 'no session')
 
-  const ws2 = s.db.$client.prepare(`INSERT INTO workspaces(name) VALUES ('Other shop') RETURNING id`).get() as { id: number }
+  const ws2 = (await s.sql.get<{ id: number }>(`INSERT INTO workspaces(name) VALUES ('Other shop') RETURNING id`))!
   await s.app.services.auth.createUser({
     workspaceId: ws2.id,
     email: 'other@example.com',
@@ -235,25 +227,16 @@ t.test('admins only; another workspace’s or an unknown conversation is 404; ba
 t.test('a long conversation comes out whole, in order, across pages', async (t) => {
   const { ts, s, conv, admin } = await conversation(t)
   const { services } = s.app
-  const { store, writer } = services
-  const { events } = sqliteOf(s.app)
-  const row = () =>
-    store.runNow(
-      store.conversations.conversationByChannelContact(
-        store.runNow(store.conversations.conversationDTO(ts.workspaceId, conv))!.channelId,
-        store.runNow(store.conversations.conversationDTO(ts.workspaceId, conv))!.contact.id,
-      ),
-    )!
+  const { store, writer, unitLog } = services
+  const dto = (await services.units.read(() => store.conversations.conversationDTO(ts.workspaceId, conv)))!
   const at = Date.now()
-  events.transact((batch) => {
+  await unitLog.transact(function* (batch) {
     for (let i = 0; i < 1234; i++) {
-      store.runNow(
-        writer.record(
-          batch,
-          row(),
-          { direction: 'in', type: 'text', text: `line ${i}`, status: 'received', timestamp: at + i, createdAt: at, updatedAt: at },
-          { by: 'customer', now: at },
-        ),
+      yield* writer.record(
+        batch,
+        (yield* store.conversations.conversationByChannelContact(dto.channelId, dto.contact.id))!,
+        { direction: 'in', type: 'text', text: `line ${i}`, status: 'received', timestamp: at + i, createdAt: at, updatedAt: at },
+        { by: 'customer', now: at },
       )
     }
   })

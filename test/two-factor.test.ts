@@ -37,7 +37,7 @@ t.test('setup: the secret is sealed at rest and pending until a code confirms it
   const set = await api('POST', '/api/me/2fa/setup', {})
   t.match(set.body.secret, /^[A-Z2-7]{16,}$/)
   t.match(set.body.otpauthUrl, /^otpauth:\/\/totp\/Parley:admin%40example\.com\?.*secret=/)
-  const row = s.db.$client.prepare('SELECT secret, pending_secret FROM two_factor').get() as { secret: null; pending_secret: string }
+  const row = (await s.sql.get<{ secret: null; pending_secret: string }>('SELECT secret, pending_secret FROM two_factor'))!
   t.equal(row.secret, null)
   t.match(row.pending_secret, /^enc:v1:/, 'sealed')
   t.notOk(row.pending_secret.includes(set.body.secret), 'not in clear')
@@ -50,7 +50,7 @@ t.test('setup: the secret is sealed at rest and pending until a code confirms it
   t.equal(on.status, 200)
   t.equal(on.body.recoveryCodes.length, 10)
   t.equal(new Set(on.body.recoveryCodes).size, 10)
-  const stored = s.db.$client.prepare('SELECT recovery_codes FROM two_factor').pluck().get() as string
+  const stored = (await s.sql.get<{ recovery_codes: string }>('SELECT recovery_codes FROM two_factor'))!.recovery_codes
   for (const c of on.body.recoveryCodes) t.notOk(stored.includes(c), 'recovery codes stored hashed')
   t.same((await api('GET', '/api/me/2fa')).body, { enabled: true, pending: false, recoveryCodesLeft: 10, required: false })
   t.equal((await api('POST', '/api/me/2fa/setup', {})).body.error.code, 'TOTP_ALREADY_ENABLED')
@@ -129,9 +129,9 @@ t.test('wrong codes count for the login throttle and are audited; the lock-out t
   for (let i = 0; i < 3; i++) t.equal((await login({ totp: '000000' })).body.error.code, 'TOTP_INVALID')
   const locked = await login({ totp: '000000' })
   t.equal(locked.status, 429)
-  const actions = s.db.$client
-    .prepare("SELECT action, actor_label, detail FROM audit_log WHERE action LIKE 'auth.%' ORDER BY id")
-    .all() as { action: string; actor_label: string; detail: string }[]
+  const actions = await s.sql.all<{ action: string; actor_label: string; detail: string }>(
+    "SELECT action, actor_label, detail FROM audit_log WHERE action LIKE 'auth.%' ORDER BY id",
+  )
   const failed = actions.filter((a) => a.action === 'auth.login_failed')
   t.equal(failed.length, 3)
   t.same(JSON.parse(failed[0]!.detail), { reason: 'totp' })

@@ -16,7 +16,7 @@ async function withPage(s: TestServer, token: string, body: Record<string, unkno
   return ((await res.json()) as { channel: { id: number } }).channel
 }
 
-const rows = (s: TestServer, sql: string, ...args: unknown[]) => s.db.$client.prepare(sql).all(...args) as Record<string, unknown>[]
+const rows = (s: TestServer, sql: string, ...args: unknown[]) => s.sql.all<Record<string, unknown>>(sql, args)
 
 t.test('channels API: admins add and edit; secrets are never returned', async (t) => {
   const s = await startServer(t)
@@ -76,14 +76,14 @@ t.test('signature: app secret or the page’s own; a secret cannot speak for ano
   await withPage(s, token, { appSecret: 'page-app-secret' })
   const payload = pageWebhook(item(PSID, { message: { mid: mid(), text: 'hi' } }))
   t.equal((await postMessenger(s.url, payload, 'wrong')).status, 401)
-  t.equal(rows(s, 'SELECT * FROM messages').length, 0, 'nothing stored')
-  t.equal(rows(s, 'SELECT * FROM raw_webhooks').length, 0)
+  t.equal((await rows(s, 'SELECT * FROM messages')).length, 0, 'nothing stored')
+  t.equal((await rows(s, 'SELECT * FROM raw_webhooks')).length, 0)
   // Signed with the app-wide secret, but this page has its own: kept aside, not ingested.
   t.equal((await postMessenger(s.url, payload, APP_SECRET)).status, 200)
-  t.equal(rows(s, 'SELECT * FROM messages').length, 0)
-  t.match(rows(s, 'SELECT reason FROM raw_webhooks'), [{ reason: `secret_mismatch:${PAGE_ID}` }])
+  t.equal((await rows(s, 'SELECT * FROM messages')).length, 0)
+  t.match(await rows(s, 'SELECT reason FROM raw_webhooks'), [{ reason: `secret_mismatch:${PAGE_ID}` }])
   t.equal((await postMessenger(s.url, payload, 'page-app-secret')).status, 200)
-  t.equal(rows(s, 'SELECT * FROM messages').length, 1)
+  t.equal((await rows(s, 'SELECT * FROM messages')).length, 1)
 })
 
 t.test('every event type, batched across entries and messaging items', async (t) => {
@@ -147,7 +147,7 @@ t.test('every event type, batched across entries and messaging items', async (t)
     ],
   }
   t.equal((await postMessenger(s.url, payload, APP_SECRET)).status, 200)
-  const msgs = rows(s, 'SELECT type, text, reply_to_message_id AS replyTo, data, media FROM messages ORDER BY id')
+  const msgs = await rows(s, 'SELECT type, text, reply_to_message_id AS "replyTo", data, media FROM messages ORDER BY id')
   t.same(
     msgs.map((m) => m.type),
     ['text', 'image', 'document', 'audio', 'video', 'link', 'text', 'text', 'postback', 'unsupported'],
@@ -158,7 +158,7 @@ t.test('every event type, batched across entries and messaging items', async (t)
   t.match(JSON.parse(msgs[6]!.data as string), { quickReply: 'COLOR_RED' })
   t.equal(msgs[7]!.replyTo, 1, 'reply_to resolved')
   t.match(JSON.parse(msgs[8]!.data as string), { payload: 'GET_STARTED' })
-  const conv = rows(s, `SELECT unread_count AS n, c.kind FROM conversations v JOIN contacts c ON c.id = v.contact_id`)
+  const conv = await rows(s, `SELECT unread_count AS n, c.kind FROM conversations v JOIN contacts c ON c.id = v.contact_id`)
   t.same(conv, [{ n: 10, kind: 'messenger' }])
   const list = (await (await s.get('/api/conversations', token)).json()) as { conversations: Array<{ channelKind: string }> }
   t.equal(list.conversations[0]!.channelKind, 'messenger', 'the conversation says its channel')
@@ -191,36 +191,39 @@ t.test('delivery and read watermarks, out of order, with and without mids', asyn
   await postMessenger(s.url, pageWebhook(item(PSID, { message: { mid: mid(), text: 'hi' } })), APP_SECRET)
   // Three messages the Page sent (as the outbox stores them once Meta accepted them).
   const t0 = Date.now()
-  const ins = s.db.$client.prepare(
-    `INSERT INTO messages (workspace_id, conversation_id, channel_id, direction, type, text, provider_message_id, status, sent_at, timestamp)
-     VALUES (1, 1, ?, 'out', 'text', ?, ?, 'sent', ?, ?)`,
-  )
+  // Into the one conversation (the customer's, on the Page).
+  const ins = (...args: unknown[]) =>
+    s.sql.run(
+      `INSERT INTO messages (workspace_id, conversation_id, channel_id, direction, type, text, provider_message_id, status, sent_at, timestamp)
+       SELECT workspace_id, id, ?, 'out', 'text', ?, ?, 'sent', ?, ? FROM conversations`,
+      args,
+    )
   const mids = [mid(), mid(), mid()]
-  for (const [i, m] of mids.entries()) ins.run(ch.id, `out ${i}`, m, t0 + i * 1000, t0 + i * 1000)
-  const status = () => rows(s, `SELECT status FROM messages WHERE direction = 'out' ORDER BY id`).map((r) => r.status)
+  for (const [i, m] of mids.entries()) await ins(ch.id, `out ${i}`, m, t0 + i * 1000, t0 + i * 1000)
+  const status = async () => (await rows(s, `SELECT status FROM messages WHERE direction = 'out' ORDER BY id`)).map((r) => r.status)
 
   // Read arrives before delivery, covering the first two.
   await postMessenger(s.url, pageWebhook(item(PSID, { read: { watermark: t0 + 1000 } })), APP_SECRET)
-  t.same(status(), ['read', 'read', 'sent'])
+  t.same(await status(), ['read', 'read', 'sent'])
   // A late delivery watermark (no mids) never downgrades read; it delivers the third.
   await postMessenger(
     s.url,
     pageWebhook({ sender: { id: PSID }, recipient: { id: PAGE_ID }, delivery: { watermark: t0 + 2000 } }),
     APP_SECRET,
   )
-  t.same(status(), ['read', 'read', 'delivered'])
+  t.same(await status(), ['read', 'read', 'delivered'])
   // An older read watermark changes nothing.
   await postMessenger(s.url, pageWebhook(item(PSID, { read: { watermark: t0 } })), APP_SECRET)
-  t.same(status(), ['read', 'read', 'delivered'])
+  t.same(await status(), ['read', 'read', 'delivered'])
   // Delivery by mids, even past the watermark's time.
   const late = mid()
-  ins.run(ch.id, 'out 3', late, t0 + 9000, t0 + 9000)
+  await ins(ch.id, 'out 3', late, t0 + 9000, t0 + 9000)
   await postMessenger(
     s.url,
     pageWebhook({ sender: { id: PSID }, recipient: { id: PAGE_ID }, delivery: { mids: [late], watermark: t0 } }),
     APP_SECRET,
   )
-  t.same(status(), ['read', 'read', 'delivered', 'delivered'])
+  t.same(await status(), ['read', 'read', 'delivered', 'delivered'])
 })
 
 t.test('echoes: the Page’s messages from elsewhere appear once; Parley’s own are not duplicated', async (t) => {
@@ -229,11 +232,11 @@ t.test('echoes: the Page’s messages from elsewhere appear once; Parley’s own
   const ch = await withPage(s, token)
   await postMessenger(s.url, pageWebhook(item(PSID, { message: { mid: mid(), text: 'hi' } })), APP_SECRET)
   // Parley's own send, accepted but whose answer has not been stored yet.
-  const own = s.db.$client
-    .prepare(
-      `INSERT INTO messages (workspace_id, conversation_id, channel_id, direction, type, text, status, timestamp) VALUES (1, 1, ?, 'out', 'text', 'from parley', 'sending', ?) RETURNING id`,
-    )
-    .get(ch.id, Date.now()) as { id: number }
+  const own = (await s.sql.get<{ id: number }>(
+    `INSERT INTO messages (workspace_id, conversation_id, channel_id, direction, type, text, status, timestamp)
+     SELECT workspace_id, id, ?, 'out', 'text', 'from parley', 'sending', ? FROM conversations RETURNING id`,
+    [ch.id, Date.now()],
+  ))!
   const ownMid = mid()
   const fromElsewhere = mid()
   const echoes = pageWebhook(
@@ -242,12 +245,12 @@ t.test('echoes: the Page’s messages from elsewhere appear once; Parley’s own
   )
   t.equal((await postMessenger(s.url, echoes, APP_SECRET)).status, 200)
   t.equal((await postMessenger(s.url, echoes, APP_SECRET)).status, 200, 'redelivered')
-  const out = rows(s, `SELECT id, text, status, provider_message_id AS mid FROM messages WHERE direction = 'out' ORDER BY id`)
+  const out = await rows(s, `SELECT id, text, status, provider_message_id AS mid FROM messages WHERE direction = 'out' ORDER BY id`)
   t.same(out, [
     { id: own.id, text: 'from parley', status: 'sent', mid: ownMid },
     { id: own.id + 1, text: 'answered from Business Suite', status: 'sent', mid: fromElsewhere },
   ])
-  const conv = rows(s, 'SELECT last_message_preview AS p, last_message_direction AS d, unread_count AS n FROM conversations')
+  const conv = await rows(s, 'SELECT last_message_preview AS p, last_message_direction AS d, unread_count AS n FROM conversations')
   t.same(conv, [{ p: 'answered from Business Suite', d: 'out', n: 1 }])
 })
 
@@ -255,7 +258,7 @@ t.test('routing among pages and isolation between workspaces', async (t) => {
   const s = await startServer(t)
   const { token } = await s.login()
   await withPage(s, token)
-  const ws2 = s.db.$client.prepare(`INSERT INTO workspaces(name) VALUES ('Other') RETURNING id`).get() as { id: number }
+  const ws2 = (await s.sql.get<{ id: number }>(`INSERT INTO workspaces(name) VALUES ('Other') RETURNING id`))!
   await s.app.services.auth.createUser({
     workspaceId: ws2.id,
     email: 'o@example.com',
@@ -298,14 +301,14 @@ t.test('routing among pages and isolation between workspaces', async (t) => {
   t.match(mine.events[0]!.data, /to my page/)
   t.match(theirs.events[0]!.data, /to their page/)
   t.same(
-    rows(s, `SELECT reason FROM raw_webhooks`),
+    await rows(s, `SELECT reason FROM raw_webhooks`),
     [{ reason: 'unknown_channel:100000000000099' }],
     'unknown page kept, not stored as a message',
   )
   // Their channel is invisible and unchangeable from my workspace.
   const myList = (await (await s.get('/api/channels', token)).json()) as { channels: Array<{ externalId: string }> }
   t.notOk(myList.channels.some((c) => c.externalId === '100000000000020'))
-  const theirId = (s.db.$client.prepare(`SELECT id FROM channels WHERE external_id = '100000000000020'`).get() as { id: number }).id
+  const theirId = (await s.sql.get<{ id: number }>(`SELECT id FROM channels WHERE external_id = '100000000000020'`))!.id
   const patch = await fetch(`${s.url}/api/channels/${theirId}`, {
     method: 'PATCH',
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
@@ -314,7 +317,7 @@ t.test('routing among pages and isolation between workspaces', async (t) => {
   t.equal(patch.status, 404)
 
   // A disabled page's webhooks are acknowledged and kept aside.
-  const myPage = (s.db.$client.prepare(`SELECT id FROM channels WHERE external_id = ?`).get(PAGE_ID) as { id: number }).id
+  const myPage = (await s.sql.get<{ id: number }>(`SELECT id FROM channels WHERE external_id = ?`, [PAGE_ID]))!.id
   await fetch(`${s.url}/api/channels/${myPage}`, {
     method: 'PATCH',
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
@@ -324,5 +327,5 @@ t.test('routing among pages and isolation between workspaces', async (t) => {
     (await postMessenger(s.url, pageWebhook(item(PSID, { message: { mid: mid(), text: 'while disabled' } })), APP_SECRET)).status,
     200,
   )
-  t.equal(rows(s, `SELECT * FROM messages WHERE text = 'while disabled'`).length, 0)
+  t.equal((await rows(s, `SELECT * FROM messages WHERE text = 'while disabled'`)).length, 0)
 })

@@ -8,7 +8,7 @@ import { contact, envelope, inbound, status, statusWebhook, text, textWebhook, v
 import { metaEscape } from '../src/channels/meta-signature.ts'
 import { plainReason } from '../src/domain/sending/meta-errors.ts'
 
-const count = (s: TestServer, table: string) => (s.db.$client.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n
+const count = async (s: TestServer, table: string) => (await s.sql.get<{ n: number }>(`SELECT count(*) AS n FROM ${table}`))!.n
 
 t.test('GET handshake echoes the challenge only for the right token', async (t) => {
   const s = await startServer(t)
@@ -55,15 +55,15 @@ t.test('signature: accepted over the raw bytes, refused otherwise and nothing st
     const err = (await res.json()) as { error: { code: string } }
     t.equal(err.error.code, 'INVALID_SIGNATURE')
   }
-  t.equal(count(s, 'messages'), 0, 'nothing stored from refused deliveries')
-  t.equal(count(s, 'raw_webhooks'), 0)
-  t.equal(count(s, 'events'), 0)
+  t.equal(await count(s, 'messages'), 0, 'nothing stored from refused deliveries')
+  t.equal(await count(s, 'raw_webhooks'), 0)
+  t.equal(await count(s, 'events'), 0)
 
   const res = await post({ 'x-hub-signature-256': sig })
   t.equal(res.status, 200)
-  const row = s.db.$client.prepare('SELECT text FROM messages').get() as { text: string }
+  const row = (await s.sql.get<{ text: string }>('SELECT text FROM messages'))!
   t.equal(row.text, 'Hola, quiero un café ☕ — https://example.com/a @home', 'text decoded from the escapes')
-  const c = s.db.$client.prepare('SELECT name FROM contacts').get() as { name: string }
+  const c = (await s.sql.get<{ name: string }>('SELECT name FROM contacts'))!
   t.equal(c.name, 'José Café')
 })
 
@@ -90,7 +90,7 @@ t.test('content type, malformed JSON, size limits', async (t) => {
   })
   t.equal(brokenRes.status, 400)
   t.equal(((await brokenRes.json()) as { error: { code: string } }).error.code, 'MALFORMED_JSON')
-  const kept = s.db.$client.prepare(`SELECT reason, body FROM raw_webhooks`).all() as { reason: string; body: string }[]
+  const kept = await s.sql.all<{ reason: string; body: string }>(`SELECT reason, body FROM raw_webhooks`)
   t.same(kept, [{ reason: 'malformed_json', body: broken }], 'signed malformed body kept raw')
 
   const unsignedBroken = await fetch(`${s.url}/webhooks/whatsapp`, {
@@ -106,7 +106,7 @@ t.test('content type, malformed JSON, size limits', async (t) => {
   )
   const big = await s.webhook(statusWebhook(...statuses))
   t.equal(big.status, 200, '3 MB accepted')
-  t.equal(count(s, 'pending_statuses'), 1000, 'statuses for unknown messages kept')
+  t.equal(await count(s, 'pending_statuses'), 1000, 'statuses for unknown messages kept')
 
   const tooBig = 'x'.repeat(5 * 1024 * 1024)
   const tooBigRes = await fetch(`${s.url}/webhooks/whatsapp`, {
@@ -227,7 +227,7 @@ t.test('every inbound type is stored with its data', async (t) => {
   t.equal(get(14).type, 'unsupported', 'an unknown type is kept, shown as unsupported')
   t.match(get(14).data, { type: 'hologram', hologram: { beam: 'me up' } })
   t.equal(get(15).type, 'order')
-  t.equal(count(s, 'raw_webhooks'), 0)
+  t.equal(await count(s, 'raw_webhooks'), 0)
 })
 
 t.test('reactions attach to their message; removal clears it', async (t) => {
@@ -240,18 +240,14 @@ t.test('reactions attach to their message; removal clears it', async (t) => {
   t.teardown(() => sse.close())
   await s.webhook(envelope(value({ messages: [inbound(from, 'reaction', { message_id: target.id, emoji: '👍' })] })))
   await sse.waitFor((ev) => ev.some((e) => e.event === 'message.updated'))
-  const reactions = () =>
-    (s.db.$client.prepare('SELECT reactions FROM messages WHERE provider_message_id = ?').get(target.id) as { reactions: string | null })
-      .reactions
-  t.same(JSON.parse(reactions()!), { 'contact:1': '👍' })
+  const reactions = async () =>
+    (await s.sql.get<{ reactions: string | null }>('SELECT reactions FROM messages WHERE provider_message_id = ?', [target.id]))!.reactions
+  t.same(JSON.parse((await reactions())!), { 'contact:1': '👍' })
   // Meta signals removal with a reaction that has no emoji.
   await s.webhook(envelope(value({ messages: [inbound(from, 'reaction', { message_id: target.id })] })))
   await sse.waitFor((ev) => ev.filter((e) => e.event === 'message.updated').length === 2)
-  t.same(JSON.parse(reactions()!), {})
-  const conv = s.db.$client.prepare('SELECT unread_count AS n, last_message_preview AS p FROM conversations').get() as {
-    n: number
-    p: string
-  }
+  t.same(JSON.parse((await reactions())!), {})
+  const conv = (await s.sql.get<{ n: number; p: string }>('SELECT unread_count AS n, last_message_preview AS p FROM conversations'))!
   t.equal(conv.n, 1, 'reactions do not count as unread')
   t.equal(conv.p, 'Removed a reaction')
 })
@@ -280,14 +276,12 @@ t.test('batches: every entry, change, message and status is processed', async (t
     ],
   }
   t.equal((await s.webhook(payload)).status, 200)
-  t.equal(count(s, 'messages'), 5)
-  t.equal(count(s, 'contacts'), 2)
-  t.equal(count(s, 'conversations'), 2)
-  const rows = s.db.$client
-    .prepare(
-      'SELECT c.external_id AS who, v.unread_count AS n, v.last_message_preview AS p FROM conversations v JOIN contacts c ON c.id = v.contact_id ORDER BY who',
-    )
-    .all()
+  t.equal(await count(s, 'messages'), 5)
+  t.equal(await count(s, 'contacts'), 2)
+  t.equal(await count(s, 'conversations'), 2)
+  const rows = await s.sql.all(
+    'SELECT c.external_id AS who, v.unread_count AS n, v.last_message_preview AS p FROM conversations v JOIN contacts c ON c.id = v.contact_id ORDER BY who',
+  )
   t.same(rows, [
     { who: a, n: 3, p: 'a3' },
     { who: b, n: 2, p: 'b2' },
@@ -310,10 +304,14 @@ t.test('duplicates ×3 concurrently: one message, one event', async (t) => {
   const marker = textWebhook('15550002222', 'Bob', 'marker')
   await s.webhook(marker.payload)
   await sse.waitFor((ev) => ev.some((e) => e.data.includes('marker')))
-  t.equal(count(s, 'messages'), 2)
-  t.equal(count(s, 'events'), 2)
+  t.equal(await count(s, 'messages'), 2)
+  t.equal(await count(s, 'events'), 2)
   t.equal(sse.data('message.created').length, 2)
-  const conv = s.db.$client.prepare(`SELECT unread_count AS n FROM conversations WHERE id = 1`).get() as { n: number }
+  // The one conversation (Alice's).
+  const conv = (await s.sql.get<{ n: number }>(
+    'SELECT v.unread_count AS n FROM conversations v JOIN contacts c ON c.id = v.contact_id WHERE c.external_id = ?',
+    ['15550001111'],
+  ))!
   t.equal(conv.n, 1, 'unread counted once')
 })
 
@@ -331,14 +329,17 @@ t.test('statuses in every order move only forward; failed keeps its reason', asy
     ['read', 'failed'],
     ['sent', 'failed', 'delivered'],
   ]
-  const insert = s.db.$client.prepare(
-    `INSERT INTO messages (workspace_id, conversation_id, channel_id, direction, type, text, provider_message_id, status, timestamp)
-     VALUES (1, 1, 1, 'out', 'text', 'reply', ?, 'sent', 0)`,
-  )
+  // Into Bob's conversation, the only one.
+  const insert = (id: string) =>
+    s.sql.run(
+      `INSERT INTO messages (workspace_id, conversation_id, channel_id, direction, type, text, provider_message_id, status, timestamp)
+       SELECT workspace_id, id, channel_id, 'out', 'text', 'reply', ?, 'sent', 0 FROM conversations`,
+      [id],
+    )
   const expected = ['read', 'read', 'read', 'read', 'read', 'failed']
   for (const [i, order] of orders.entries()) {
     const id = wamid('out')
-    insert.run(id)
+    await insert(id)
     for (const st of order) {
       const extra =
         st === 'failed'
@@ -355,9 +356,10 @@ t.test('statuses in every order move only forward; failed keeps its reason', asy
           : {}
       t.equal((await s.webhook(statusWebhook(status(id, st, to, extra)))).status, 200)
     }
-    const row = s.db.$client
-      .prepare('SELECT status, sent_at, delivered_at, read_at, error_code, error_detail FROM messages WHERE provider_message_id = ?')
-      .get(id) as Record<string, unknown>
+    const row = (await s.sql.get<Record<string, unknown>>(
+      'SELECT status, sent_at, delivered_at, read_at, error_code, error_detail FROM messages WHERE provider_message_id = ?',
+      [id],
+    ))!
     t.equal(row.status, expected[i], order.join(' → '))
     if (row.status === 'failed') {
       t.equal(row.error_code, 131026)
@@ -370,8 +372,8 @@ t.test('statuses in every order move only forward; failed keeps its reason', asy
   // A batch of statuses in one POST, and a failed status with Meta's 131047.
   const a = wamid('out')
   const b = wamid('out')
-  insert.run(a)
-  insert.run(b)
+  await insert(a)
+  await insert(b)
   await s.webhook(
     statusWebhook(
       status(a, 'delivered', to),
@@ -388,11 +390,11 @@ t.test('statuses in every order move only forward; failed keeps its reason', asy
       status(a, 'read', to),
     ),
   )
-  const ra = s.db.$client.prepare('SELECT status FROM messages WHERE provider_message_id = ?').get(a) as { status: string }
-  const rb = s.db.$client.prepare('SELECT status, error_code FROM messages WHERE provider_message_id = ?').get(b) as {
-    status: string
-    error_code: number
-  }
+  const ra = (await s.sql.get<{ status: string }>('SELECT status FROM messages WHERE provider_message_id = ?', [a]))!
+  const rb = (await s.sql.get<{ status: string; error_code: number }>(
+    'SELECT status, error_code FROM messages WHERE provider_message_id = ?',
+    [b],
+  ))!
   t.equal(ra.status, 'read')
   t.same(rb, { status: 'failed', error_code: 131047 })
 })
@@ -402,11 +404,11 @@ t.test('a status changes state once: duplicate statuses emit nothing', async (t)
   const { token } = await s.login()
   await s.webhook(textWebhook('15550002222', 'Bob', 'hi').payload)
   const id = wamid('out')
-  s.db.$client
-    .prepare(
-      `INSERT INTO messages (workspace_id, conversation_id, channel_id, direction, type, provider_message_id, status, timestamp) VALUES (1,1,1,'out','text',?, 'sent', 0)`,
-    )
-    .run(id)
+  await s.sql.run(
+    `INSERT INTO messages (workspace_id, conversation_id, channel_id, direction, type, provider_message_id, status, timestamp)
+     SELECT workspace_id, id, channel_id, 'out', 'text', ?, 'sent', 0 FROM conversations`,
+    [id],
+  )
   const sse = await connectSse(`${s.url}/stream`, { token })
   t.teardown(() => sse.close())
   const w = statusWebhook(status(id, 'delivered', '15550002222'))
@@ -431,14 +433,15 @@ t.test('unknown payloads are kept, acknowledged, never stored in the wrong place
   t.equal((await s.webhook(otherNumber)).status, 200)
   t.equal((await s.webhook({ object: 'page', entry: [] })).status, 200)
   t.equal((await s.webhook('{"hello":"world","__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}}}')).status, 200)
-  t.equal(count(s, 'messages'), 0)
-  const reasons = (s.db.$client.prepare('SELECT reason FROM raw_webhooks ORDER BY id').all() as { reason: string }[]).map((r) => r.reason)
+  t.equal(await count(s, 'messages'), 0)
+  const reasons = (await s.sql.all<{ reason: string }>('SELECT reason FROM raw_webhooks ORDER BY id')).map((r) => r.reason)
   t.same(reasons, ['field:account_alerts', 'unknown_channel:999999', 'not_whatsapp_business_account', 'not_whatsapp_business_account'])
   t.notOk(({} as Record<string, unknown>).polluted, 'no prototype pollution')
 })
 
 t.test('503 when the database cannot take the write; nothing acknowledged is lost', async (t) => {
-  const s = await startServer(t, { env: { DB_BUSY_TIMEOUT_MS: '100' } })
+  // SQLite's own lock and read-only mode: on SQLite whatever the suite's database.
+  const s = await startServer(t, { sqlite: true, env: { DB_BUSY_TIMEOUT_MS: '100' } })
   // Another process holds the write lock (a backup tool, a stuck migration…).
   const other = new Database(s.config.databaseFile)
   other.prepare('BEGIN IMMEDIATE').run()
@@ -448,10 +451,10 @@ t.test('503 when the database cannot take the write; nothing acknowledged is los
   t.equal(((await res.json()) as { error: { code: string } }).error.code, 'STORAGE_UNAVAILABLE')
   other.prepare('ROLLBACK').run()
   other.close()
-  t.equal(count(s, 'messages'), 0)
+  t.equal(await count(s, 'messages'), 0)
   // Meta retries; the retry is stored.
   t.equal((await s.webhook(payload)).status, 200)
-  t.equal(count(s, 'messages'), 1)
+  t.equal(await count(s, 'messages'), 1)
 
   // Read-only storage (disk remounted read-only) behaves the same.
   s.db.$client.pragma('query_only = ON')
