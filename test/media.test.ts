@@ -54,8 +54,7 @@ t.test('inbound image: fetched through the Graph media flow and served with safe
   t.equal((await get(p, '/api/media/99999')).status, 404)
 
   // Another workspace's agent cannot read it.
-  const { workspaces } = await import('../src/store/schema.ts')
-  const ws2 = p.parley.db.insert(workspaces).values({ name: 'Other' }).returning().get()
+  const ws2 = (await p.parley.sql.get<{ id: number }>(`INSERT INTO workspaces(name) VALUES ('Other') RETURNING id`))!
   await p.parley.app.services.auth.createUser({
     workspaceId: ws2.id,
     email: 'other@example.com',
@@ -149,7 +148,7 @@ t.test('uploads are checked against their bytes and Meta’s limits', async (t) 
   const tooBig = await upload(big, 'image/png', 'big.png')
   t.equal(tooBig.status, 413)
   t.equal(tooBig.body.error.code, 'MEDIA_TOO_LARGE')
-  const count = p.parley.db.$client.prepare('SELECT count(*) AS n FROM media').get() as { n: number }
+  const count = (await p.parley.sql.get<{ n: number }>('SELECT count(*) AS n FROM media'))!
   t.equal(count.n, 0, 'nothing kept')
 })
 
@@ -230,7 +229,7 @@ t.test('audio and video uploads are checked against their bytes and WhatsApp’s
   t.equal((await upload(Buffer.from('<html><script>alert(1)</script>'), 'video/mp4', 'x.mp4')).status, 415, 'an MP4 must start like one')
   t.equal((await upload(mp4('x'), 'video/quicktime', 'x.mov')).status, 415, 'a type WhatsApp does not play')
   t.equal((await upload(mp4('', 26 * 1024 * 1024), 'video/mp4', 'huge.mp4')).status, 413, 'over any channel’s limit')
-  t.equal((p.parley.db.$client.prepare('SELECT count(*) AS n FROM media').get() as { n: number }).n, 0, 'nothing kept')
+  t.equal((await p.parley.sql.get<{ n: number }>('SELECT count(*) AS n FROM media'))!.n, 0, 'nothing kept')
 
   // 17 MB: Messenger would take it, WhatsApp does not — refused at send, nothing queued.
   const big = await upload(mp4('big', 17 * 1024 * 1024), 'video/mp4', 'big.mp4')
@@ -238,6 +237,6 @@ t.test('audio and video uploads are checked against their bytes and WhatsApp’s
   const sent = await p.call('POST', `/api/conversations/${conv.id}/messages`, { mediaId: big.body.media.id, clientMessageId: 'big-1' })
   t.equal(sent.status, 413)
   t.match(sent.body, { error: { code: 'MEDIA_TOO_LARGE', message: /16 MB/ } })
-  t.equal((p.parley.db.$client.prepare(`SELECT count(*) AS n FROM messages WHERE direction = 'out'`).get() as { n: number }).n, 0)
+  t.equal((await p.parley.sql.get<{ n: number }>(`SELECT count(*) AS n FROM messages WHERE direction = 'out'`))!.n, 0)
   t.equal((await p.emu.stats()).uploads, 0, 'nothing uploaded to Meta')
 })

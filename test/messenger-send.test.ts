@@ -23,8 +23,8 @@ t.test('window rules and the payload that goes to the Send API', async (t) => {
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
       body: JSON.stringify({ clientMessageId: `c-${Math.random()}`, ...body }),
     })
-  const payloadOf = (messageId: number) =>
-    JSON.parse((s.db.$client.prepare('SELECT payload FROM outbox WHERE message_id = ?').get(messageId) as { payload: string }).payload)
+  const payloadOf = async (messageId: number) =>
+    JSON.parse((await s.sql.get<{ payload: string }>('SELECT payload FROM outbox WHERE message_id = ?', [messageId]))!.payload)
 
   // Three customers who last wrote 1 hour, 3 days and 8 days ago.
   const ages = [1 * HOUR, 72 * HOUR, 192 * HOUR]
@@ -35,17 +35,15 @@ t.test('window rules and the payload that goes to the Send API', async (t) => {
       APP_SECRET,
     )
   }
-  const convs = s.db.$client
-    .prepare(
-      `SELECT v.id, c.external_id AS psid FROM conversations v JOIN contacts c ON c.id = v.contact_id WHERE c.kind = 'messenger' ORDER BY v.id`,
-    )
-    .all() as { id: number; psid: string }[]
+  const convs = await s.sql.all<{ id: number; psid: string }>(
+    `SELECT v.id, c.external_id AS psid FROM conversations v JOIN contacts c ON c.id = v.contact_id WHERE c.kind = 'messenger' ORDER BY v.id`,
+  )
   t.equal(convs.length, 3)
 
   const fresh = await send(convs[0]!.id, { text: 'Yes, we ship to Canada.' })
   t.equal(fresh.status, 202)
   const m1 = ((await fresh.json()) as { message: { id: number } }).message
-  t.same(payloadOf(m1.id), {
+  t.same(await payloadOf(m1.id), {
     recipient: { id: convs[0]!.psid },
     messaging_type: 'RESPONSE',
     message: { text: 'Yes, we ship to Canada.', metadata: `parley:${m1.id}` },
@@ -54,7 +52,7 @@ t.test('window rules and the payload that goes to the Send API', async (t) => {
   const tagged = await send(convs[1]!.id, { text: 'Following up on your question.' })
   t.equal(tagged.status, 202, 'a human agent may follow up within 7 days')
   const m2 = ((await tagged.json()) as { message: { id: number } }).message
-  t.match(payloadOf(m2.id), { messaging_type: 'MESSAGE_TAG', tag: 'HUMAN_AGENT' })
+  t.match(await payloadOf(m2.id), { messaging_type: 'MESSAGE_TAG', tag: 'HUMAN_AGENT' })
 
   const late = await send(convs[2]!.id, { text: 'Too late?' })
   t.equal(late.status, 422)
@@ -63,11 +61,7 @@ t.test('window rules and the payload that goes to the Send API', async (t) => {
   const template = await send(convs[0]!.id, { template: { name: 'order_update', language: 'en_US', parameters: [] } })
   t.equal(template.status, 422)
   t.match(await template.json(), { error: { code: 'MESSENGER_UNSUPPORTED' } })
-  t.equal(
-    (s.db.$client.prepare(`SELECT count(*) AS n FROM messages WHERE direction = 'out'`).get() as { n: number }).n,
-    2,
-    'refusals store nothing',
-  )
+  t.equal((await s.sql.get<{ n: number }>(`SELECT count(*) AS n FROM messages WHERE direction = 'out'`))!.n, 2, 'refusals store nothing')
 })
 
 t.test('failure reasons name the channel the agent sent on', async (t) => {

@@ -27,14 +27,13 @@ const deliveriesOf = async (call: ReturnType<typeof apiCall>, id: number) =>
   (await call<{ deliveries: WebhookDeliveryDTO[] }>('GET', `/api/webhook-endpoints/${id}/deliveries?limit=200`)).body.deliveries
 
 /** The webhook-ids the endpoint should get: its workspace's events of these types after `after`, not one person's. */
-function expectedIds(s: TestServer, ws: number, types: string[], after: number): string[] {
+async function expectedIds(s: TestServer, ws: number, types: string[], after: number): Promise<string[]> {
   const { epoch } = s.app.services.events
-  const ids = s.db.$client
-    .prepare(
-      `SELECT id FROM events WHERE workspace_id = ? AND id > ? AND user_id IS NULL AND type IN (SELECT value FROM json_each(?)) ORDER BY id`,
-    )
-    .pluck()
-    .all(ws, after, JSON.stringify(types)) as number[]
+  const rows = await s.sql.all<{ id: number }>(
+    `SELECT id FROM events WHERE workspace_id = ? AND id > ? AND user_id IS NULL AND type IN (${types.map(() => '?').join(', ')}) ORDER BY id`,
+    [ws, after, ...types],
+  )
+  const ids = rows.map((r) => r.id)
   return ids.map((id) => `evt_${epoch}_${id}`)
 }
 
@@ -51,7 +50,7 @@ t.test('admins manage endpoints; the secret is shown once and sealed; agents get
   t.match(ep.secret, /^whsec_[A-Za-z0-9+/]{43}=$/, 'a Standard Webhooks secret of 32 bytes')
   t.equal(new Webhook(ep.secret).sign('msg_1', new Date(0), '{}').slice(0, 3), 'v1,', 'the spec’s library takes it')
 
-  const stored = s.db.$client.prepare('SELECT secret FROM webhook_endpoints WHERE id = ?').pluck().get(ep.id) as string
+  const stored = (await s.sql.get<{ secret: string }>('SELECT secret FROM webhook_endpoints WHERE id = ?', [ep.id]))!.secret
   t.match(stored, /^enc:v1:/, 'sealed at rest')
   t.notOk(stored.includes(ep.secret.slice(6)), 'the secret is not in the database in clear')
 
@@ -110,11 +109,9 @@ t.test('admins manage endpoints; the secret is shown once and sealed; agents get
   t.equal((await api('DELETE', `/api/webhook-endpoints/${ep.id}`)).status, 204)
   t.equal((await api('DELETE', `/api/webhook-endpoints/${ep.id}`)).status, 404)
   t.same((await api('GET', '/api/webhook-endpoints')).body, { endpoints: [] })
-  const audit = s.db.$client
-    .prepare(
-      `SELECT action, target_type AS targetType, target_id AS targetId, detail FROM audit_log WHERE action LIKE 'webhook_endpoint.%' ORDER BY id`,
-    )
-    .all() as { action: string; targetType: string; targetId: string; detail: string }[]
+  const audit = await s.sql.all<{ action: string; targetType: string; targetId: string; detail: string }>(
+    `SELECT action, target_type AS "targetType", target_id AS "targetId", detail FROM audit_log WHERE action LIKE 'webhook_endpoint.%' ORDER BY id`,
+  )
   t.same(
     audit.map((a) => [a.action, a.targetType, a.targetId]),
     [
@@ -192,7 +189,7 @@ t.test('a receiver that is down, then failing, across a restart, gets every even
   t.same(new Set(failing.map((r) => r.id)).size, 1, 'every retry of the event carries the same webhook-id')
 
   // Back: answers 200.
-  const want = expectedIds(s, ws, types, from)
+  const want = await expectedIds(s, ws, types, from)
   t.equal(want.length, 5, 'three messages and two labels in this workspace')
   t.equal(failing[0]!.id, want[0], 'the retried event was the first one')
   receiver = await startReceiver(t, { port, secret })
@@ -200,7 +197,7 @@ t.test('a receiver that is down, then failing, across a restart, gets every even
 
   // One more event: it arrives after the backlog, and nothing was sent twice.
   await say(s, '15550001003', 'Ines', 'Hi!')
-  const all = expectedIds(s, ws, types, from)
+  const all = await expectedIds(s, ws, types, from)
   t.equal(all.length, 6)
   await receiver.until((r) => r.length >= all.length, 'the new event')
   const got = receiver.received
@@ -352,8 +349,8 @@ t.test('the attempts kept per endpoint are bounded', async (t) => {
   const failing = await startReceiver(t, { port, secret, status: 500 })
   t.equal((await api('POST', '/api/labels', { name: 'Again and again', color: '#2563eb' })).status, 201)
   await failing.until((r) => r.length >= DELIVERIES_KEPT + 30, 'many retries', 60_000)
-  const count = () => s.db.$client.prepare('SELECT count(*) FROM webhook_deliveries WHERE endpoint_id = ?').pluck().get(id) as number
-  t.ok(count() <= DELIVERIES_KEPT, `at most ${DELIVERIES_KEPT} kept (${count()})`)
+  const kept = (await s.sql.get<{ n: number }>('SELECT count(*) AS n FROM webhook_deliveries WHERE endpoint_id = ?', [id]))!.n
+  t.ok(kept <= DELIVERIES_KEPT, `at most ${DELIVERIES_KEPT} kept (${kept})`)
   const newest = await deliveriesOf(api, id)
   t.equal(newest.length, DELIVERIES_KEPT, 'the route answers the newest, up to its limit')
   t.ok(newest[0]!.attempt > DELIVERIES_KEPT, 'the newest attempts are the ones kept')
