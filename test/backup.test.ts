@@ -1,4 +1,5 @@
 // `npm run backup` while the server runs: a consistent copy with a new epoch, and the media.
+// On SQLite under PARLEY_TEST_DATABASE=postgres too (startServer sqlite: true): it backs up and restores SQLite's file.
 import t from 'tap'
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
@@ -16,7 +17,7 @@ const run = promisify(execFile)
 const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', 'base64')
 
 t.test('online backup is complete, verified, and detected as another database after restore', async (t) => {
-  const s = await startServer(t)
+  const s = await startServer(t, { sqlite: true })
   for (let i = 0; i < 20; i++) await s.webhook(textWebhook('15550001111', 'Alice', `m${i}`).payload)
   const out = path.join(s.dataDir, 'my-backup')
   const { stdout } = await run(process.execPath, ['--import', 'tsx', 'src/backup.ts', out], {
@@ -39,7 +40,7 @@ t.test('online backup is complete, verified, and detected as another database af
 })
 
 t.test('media are backed up incrementally, and a restore from the backup serves the image again', async (t) => {
-  const s = await startServer(t)
+  const s = await startServer(t, { sqlite: true })
   const { token } = await s.login()
   const first = await uploadMedia(s.url, token, PNG, 'image/png', 'first.png')
   t.equal(first.status, 201)
@@ -77,7 +78,7 @@ t.test('media are backed up incrementally, and a restore from the backup serves 
   // (a second Parley beside the first, which would own the folder on the same machine).
   const restored = t.testdir({})
   for (const f of readdirSync(b2.dir)) cpSync(path.join(b2.dir, f), path.join(restored, f), { recursive: true })
-  const r = await startServer(t, { dataDir: restored })
+  const r = await startServer(t, { sqlite: true, dataDir: restored })
   const rToken = (await r.login()).token
   for (const [id, bytes] of [
     [first.body.media.id, PNG],
@@ -91,7 +92,7 @@ t.test('media are backed up incrementally, and a restore from the backup serves 
 
 t.test('MEDIA_DIR apart from DATA_DIR: the backup takes the media from it, the restore puts them back into it', async (t) => {
   const mediaDir = path.join(t.testdir({}), 'media-volume')
-  const s = await startServer(t, { env: { MEDIA_DIR: mediaDir } })
+  const s = await startServer(t, { sqlite: true, env: { MEDIA_DIR: mediaDir } })
   const { token } = await s.login()
   t.equal((await uploadMedia(s.url, token, PNG, 'image/png', 'apart.png')).status, 201)
   t.equal(readdirSync(mediaDir).length, 1, 'the upload is in MEDIA_DIR')

@@ -1,6 +1,7 @@
 // ConversationDTO.lastMessageStatus / lastMessageError (issue 5: "a failed send" in the
 // list preview), over real HTTP: a customer writes, an agent answers through the real
 // outbox and the sandbox's Graph emulator, and Meta's failed status webhook arrives.
+// On SQLite under PARLEY_TEST_DATABASE=postgres too (startServer sqlite: true): its sends go to the sandbox's Graph emulator, and it seeds with SQLite's synchronous runNow.
 import t from 'tap'
 import { startServer, type TestServer } from './helpers/server.ts'
 import { status, statusWebhook, textWebhook } from './helpers/wa.ts'
@@ -31,7 +32,7 @@ async function api(s: TestServer, token: string, method: string, path: string, b
 t.test('the list and a single conversation carry the last message status, and why it failed', async (t) => {
   // The emulator stays silent (its first status would come in 10 minutes): the test
   // plays Meta's status webhooks itself.
-  const s = await startServer(t, { env: { SANDBOX_SENT_DELAY_MS: '600000', SANDBOX_DELIVERED_DELAY_MS: '600000' } })
+  const s = await startServer(t, { sqlite: true, env: { SANDBOX_SENT_DELAY_MS: '600000', SANDBOX_DELIVERED_DELAY_MS: '600000' } })
   const { token } = await s.login()
   t.equal((await s.webhook(textWebhook(CUSTOMER, 'Fiona', 'Where is my parcel?').payload)).status, 200)
 
@@ -77,7 +78,7 @@ t.test('the list and a single conversation carry the last message status, and wh
 })
 
 t.test('a conversation without messages has no last status (the left join)', async (t) => {
-  const s = await startServer(t)
+  const s = await startServer(t, { sqlite: true })
   const { token } = await s.login()
   const ws = await s.app.services.auth.defaultWorkspace()
   const store = s.app.services.store

@@ -3,6 +3,7 @@
 // campaign) is copied into a real PostgreSQL; every row of every table must arrive equal,
 // ids must continue, the event counter must follow SQLite's and the epoch must change. A
 // second copy is refused without a change, and the command itself prints no password.
+// On SQLite under PARLEY_TEST_DATABASE=postgres too (startServer sqlite: true): it copies a SQLite database into PostgreSQL.
 import t, { type Test } from 'tap'
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -29,7 +30,7 @@ const ROOT = path.join(import.meta.dirname, '..')
 async function parleyDataDir(t: Test): Promise<string> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'parley-dbcopy-'))
   t.teardown(() => rmSync(dataDir, { recursive: true, force: true }))
-  const team = await twoChannelServer(t, { dataDir })
+  const team = await twoChannelServer(t, { dataDir, sqlite: true })
   const { s, api } = team
   const ana = await team.agent('Ana', [team.first, team.second])
 
@@ -198,7 +199,7 @@ t.test('a copy while Parley still writes is one consistent snapshot', async (t) 
   if (!url) return
   const dataDir = mkdtempSync(path.join(tmpdir(), 'parley-dbcopy-'))
   t.teardown(() => rmSync(dataDir, { recursive: true, force: true }))
-  const team = await twoChannelServer(t, { dataDir })
+  const team = await twoChannelServer(t, { dataDir, sqlite: true })
   for (let i = 0; i < 5; i++) await team.customerWrites(`49152000002${i}`, `W${i}`, `before ${i}`)
   // Customers keep writing through the copy; batches of one row make the copy yield often.
   let writing = true
@@ -241,7 +242,7 @@ t.test('pruned events: the counter still continues after the last id handed out'
   if (!url) return
   const dataDir = mkdtempSync(path.join(tmpdir(), 'parley-dbcopy-'))
   t.teardown(() => rmSync(dataDir, { recursive: true, force: true }))
-  const team = await twoChannelServer(t, { dataDir })
+  const team = await twoChannelServer(t, { dataDir, sqlite: true })
   for (let i = 0; i < 3; i++) await team.customerWrites(`49152000001${i}`, `C${i}`, `hi ${i}`)
   await team.s.close()
   // What retention does after EVENT_RETENTION_DAYS: the table empties, sqlite_sequence stays.
@@ -262,7 +263,7 @@ t.test('the command: exits 0 with a summary and never prints the password; a sec
   if (!url) return
   const dataDir = mkdtempSync(path.join(tmpdir(), 'parley-dbcopy-'))
   t.teardown(() => rmSync(dataDir, { recursive: true, force: true }))
-  const team = await twoChannelServer(t, { dataDir })
+  const team = await twoChannelServer(t, { dataDir, sqlite: true })
   await team.customerWrites('4915200000077', 'Cmd', 'hello')
   await team.s.close()
 

@@ -3,6 +3,7 @@
 // conversation with its badge, the channel filter narrows the list, an agent never sees
 // the settings, the composer follows Messenger's windows, and a WhatsApp send that
 // Meta reports failed shows as failed in the list, live.
+// On SQLite under PARLEY_TEST_DATABASE=postgres too (startServer sqlite: true): its sends go to the sandbox's Graph emulator, which is SQLite's only.
 import t from 'tap'
 import type { Page } from 'playwright-core'
 import { startServer, type TestServer } from './helpers/server.ts'
@@ -51,7 +52,7 @@ t.before(ensureWebBuild)
 t.test(
   'an admin connects a Messenger page in settings; its conversation has a badge; the filter narrows; agents see no settings',
   async (t) => {
-    const s = await startServer(t)
+    const s = await startServer(t, { sqlite: true })
     const auth = s.app.services.auth
     const agentUser = await auth.createUser({ ...AGENT, workspaceId: await auth.defaultWorkspace(), role: 'agent' })
     const { token } = await s.login()
@@ -184,7 +185,7 @@ t.test(
 
 t.test('a WhatsApp send that Meta reports failed shows as failed in the list preview, live', async (t) => {
   // The emulator stays silent; the test plays Meta's failed status webhook.
-  const s = await startServer(t, { env: { SANDBOX_SENT_DELAY_MS: '600000', SANDBOX_DELIVERED_DELAY_MS: '600000' } })
+  const s = await startServer(t, { sqlite: true, env: { SANDBOX_SENT_DELAY_MS: '600000', SANDBOX_DELIVERED_DELAY_MS: '600000' } })
   const auth = s.app.services.auth
   const agentUser = await auth.createUser({ ...AGENT, workspaceId: await auth.defaultWorkspace(), role: 'agent' })
   // Issue 13: an agent works the conversations of their channels.
@@ -245,7 +246,7 @@ t.test('a WhatsApp send that Meta reports failed shows as failed in the list pre
 })
 
 t.test("the composer follows Messenger's windows: free text, human agent follow-up, then closed", async (t) => {
-  const s = await startServer(t)
+  const s = await startServer(t, { sqlite: true })
   const { token } = await s.login()
   const res = await fetch(`${s.url}/api/channels`, {
     method: 'POST',

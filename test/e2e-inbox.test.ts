@@ -1,6 +1,7 @@
 // The inbox in a real Chromium against a real server: live delivery to two agents, the
 // list's order and unread badges, a network cut, ten tabs on one stream, and an XSS
 // corpus. Customer messages are posted as signed webhooks, as Meta sends them.
+// On SQLite under PARLEY_TEST_DATABASE=postgres too (startServer sqlite: true): it plays the sandbox (banner, customers, sends), which is SQLite's only.
 import t from 'tap'
 import type { Page } from 'playwright-core'
 import { startServer } from './helpers/server.ts'
@@ -43,7 +44,7 @@ t.setTimeout(E2E_FILE_TIMEOUT_MS)
 t.before(ensureWebBuild)
 
 t.test('a customer message reaches two agents live: list reorders, badges count, read clears', async (t) => {
-  const s = await startServer(t)
+  const s = await startServer(t, { sqlite: true })
   // Issue 13: an agent works the conversations of their channels; B is a member of every one.
   await addAgentB(s)
   await say(s, '4915100000001', 'Xavier', 'x1')
@@ -90,7 +91,7 @@ t.test('a customer message reaches two agents live: list reorders, badges count,
 })
 
 t.test('first paint of the inbox for a signed-in agent (measured, not asserted)', async (t) => {
-  const s = await startServer(t)
+  const s = await startServer(t, { sqlite: true })
   for (let i = 0; i < 30; i++) await say(s, `49151000100${String(i).padStart(2, '0')}`, `Customer ${i}`, `hello ${i}`)
   const browser = await launchBrowser(t)
   const { context } = await agentPage(t, browser, s.url)
@@ -112,7 +113,7 @@ t.test('first paint of the inbox for a signed-in agent (measured, not asserted)'
 })
 
 t.test('keyboard: arrows move through conversations, Enter goes to the composer, Esc closes; phone layout', async (t) => {
-  const s = await startServer(t)
+  const s = await startServer(t, { sqlite: true })
   for (const [i, n] of ['Ann', 'Ben', 'Cid'].entries()) await say(s, `491510000006${i}`, n, `hi from ${n}`)
   const browser = await launchBrowser(t)
   const { page } = await agentPage(t, browser, s.url)
@@ -164,7 +165,7 @@ t.test('keyboard: arrows move through conversations, Enter goes to the composer,
 })
 
 t.test('outside the 24-hour window the composer is a template picker with a field per parameter', async (t) => {
-  const s = await startServer(t)
+  const s = await startServer(t, { sqlite: true })
   if (!s.app.services.sandbox) {
     await t.skip('sandbox mode (templates from the Graph emulator) is not available on this tree', () => {})
     return
@@ -194,7 +195,7 @@ t.test('outside the 24-hour window the composer is a template picker with a fiel
 })
 
 t.test('browser offline while messages arrive: after it is back, every message once', async (t) => {
-  const s = await startServer(t)
+  const s = await startServer(t, { sqlite: true })
   await say(s, '4915100000011', 'Olga', 'before')
   const browser = await launchBrowser(t)
   const { context, page } = await agentPage(t, browser, s.url)
@@ -216,7 +217,7 @@ t.test('browser offline while messages arrive: after it is back, every message o
 })
 
 t.test('ten tabs of one agent: all live, one stream; the next tab takes over when the leader closes', async (t) => {
-  const s = await startServer(t)
+  const s = await startServer(t, { sqlite: true })
   await say(s, '4915100000021', 'Tabitha', 'hello tabs')
   const browser = await launchBrowser(t)
   const { context, page: first } = await agentPage(t, browser, s.url)
@@ -245,7 +246,7 @@ t.test('ten tabs of one agent: all live, one stream; the next tab takes over whe
 })
 
 t.test('XSS corpus in message text, contact names, filenames and other fields executes nothing', async (t) => {
-  const s = await startServer(t)
+  const s = await startServer(t, { sqlite: true })
   const corpus = [
     `<img src=x onerror="window.__xss=1">`,
     `<script>window.__xss=1</script>`,
@@ -314,7 +315,7 @@ t.test('XSS corpus in message text, contact names, filenames and other fields ex
 })
 
 t.test('agent A replies: B sees it live, ticks advance sent → delivered → read', async (t) => {
-  const s = await startServer(t)
+  const s = await startServer(t, { sqlite: true })
   // The sending API and the sandbox's Meta emulator are issue 4's work.
   if (!s.app.services.sandbox) {
     await t.skip('sandbox mode (the Graph emulator) is not available on this tree', () => {})
@@ -370,7 +371,7 @@ t.test('agent A replies: B sees it live, ticks advance sent → delivered → re
 })
 
 t.test('more unread than one page: the divider still sits above the oldest unread message', async (t) => {
-  const s = await startServer(t)
+  const s = await startServer(t, { sqlite: true })
   const from = '4915100000077'
   // 250 unread messages in one delivery: more than the 100 the first page holds.
   const msgs = Array.from({ length: 250 }, (_, i) => text(from, `u${i}`))
