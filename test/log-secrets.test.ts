@@ -423,7 +423,9 @@ t.test('LOG_LEVEL=trace, a whole scenario: no secret in any log line', async (t)
 
 t.test("sandbox mode at trace: the emulator in Parley's own process (its requests are logged too)", async (t) => {
   const log = captureLog()
+  // The sandbox is SQLite's only: on SQLite under PARLEY_TEST_DATABASE=postgres too.
   const s = await startServer(t, {
+    sqlite: true,
     logStream: log.stream,
     env: { LOG_LEVEL: 'trace', WHATSAPP_PHONE_NUMBER_ID: '', SANDBOX_SENT_DELAY_MS: '20', SANDBOX_DELIVERED_DELAY_MS: '60' },
   })

@@ -21,7 +21,8 @@ t.setTimeout(E2E_FILE_TIMEOUT_MS)
 
 t.test('a reset link opens the page, sets the password and signs in', async (t) => {
   await ensureWebBuild()
-  const s = await startServer(t)
+  // `npm run admin` is pointed at this DATA_DIR's SQLite file: SQLite under PARLEY_TEST_DATABASE=postgres too.
+  const s = await startServer(t, { sqlite: true })
   const browser = await launchBrowser(t)
   // The same person, signed in elsewhere before the reset: that page is signed out.
   const { page: elsewhere } = await agentPage(t, browser, s.url)
