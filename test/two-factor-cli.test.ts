@@ -22,7 +22,8 @@ function admin(dataDir: string, args: string[]): Promise<{ code: number; stdout:
 }
 
 t.test('disable-2fa turns it off for a locked-out admin, audited', async (t) => {
-  const s = await startServer(t)
+  // `npm run admin` is pointed at this DATA_DIR's SQLite file: SQLite under PARLEY_TEST_DATABASE=postgres too.
+  const s = await startServer(t, { sqlite: true })
   const api = apiCall(s.url, (await s.login()).token)
   const { secret } = (await api('POST', '/api/me/2fa/setup', {})).body
   t.equal((await api('POST', '/api/me/2fa/enable', { code: await generate({ secret }) })).status, 200)

@@ -21,7 +21,11 @@ t.setTimeout(E2E_FILE_TIMEOUT_MS)
 
 t.test('a newcomer in the sandbox: customer writes, template, reply with ticks, resolve, reload with a draft', async (t) => {
   await ensureWebBuild()
-  const s = await startServer(t, { env: { WHATSAPP_PHONE_NUMBER_ID: '', SANDBOX_SENT_DELAY_MS: '20', SANDBOX_DELIVERED_DELAY_MS: '60' } })
+  // The sandbox is SQLite's only: on SQLite under PARLEY_TEST_DATABASE=postgres too.
+  const s = await startServer(t, {
+    sqlite: true,
+    env: { WHATSAPP_PHONE_NUMBER_ID: '', SANDBOX_SENT_DELAY_MS: '20', SANDBOX_DELIVERED_DELAY_MS: '60' },
+  })
   const browser = await launchBrowser(t)
   const { context, page } = await agentPage(t, browser, s.url)
   const sim = await context.newPage()
