@@ -60,6 +60,12 @@ t.test('admin creates a label; A adds it; B sees the chip live and filters by it
   t.equal(label.color, '#16a34a', 'the palette’s green')
 
   // A's inbox was open before the label existed: the picker lists it (labels.changed), by keyboard.
+  // The chips change at once on screen; the server's answers to A's PUTs are counted here, so the
+  // stored set is read after the last one (not between two of them).
+  const putsAnswered: number[] = []
+  ana.on('response', (r) => {
+    if (r.request().method() === 'PUT' && r.url().endsWith(`/api/conversations/${maria}/labels`)) putsAnswered.push(r.status())
+  })
   await openConversation(ana, maria)
   await ana.getByRole('button', { name: 'Labels' }).click()
   const search = ana.getByRole('searchbox', { name: 'Find a label' })
@@ -90,6 +96,8 @@ t.test('admin creates a label; A adds it; B sees the chip live and filters by it
       (r) => r.label_id,
     )
   // The two ticks went out in order: the server ends with the label on.
+  await until(async () => putsAnswered.length >= 3, 'the server’s answers to the three changes (add, untick, tick)')
+  t.same(putsAnswered, [200, 200, 200], 'each change answered')
   await until(async () => JSON.stringify(await stored()) === JSON.stringify([label.id]), 'the label stored on the server')
   t.same(await stored(), [label.id], 'stored on the server')
 
