@@ -453,7 +453,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   pgLog?.onPublished((published) => hub.publish(published)) // every stream of the workspace on this process
   pgLog?.onPublished(services.webhooks.observe) // outgoing webhooks: each endpoint's worker, whichever process claims it
   // A message queued on another process may be for a number this one sends on: look now, not at the safety tick.
-  pgLog?.onPublished((published) => published.some((e) => e.type === 'message.created') && sending.worker.kick())
+  pgLog?.onPublished((published) => {
+    if (!published.some((e) => e.type === 'message.created')) return
+    sending.worker.kick()
+    // A download queued with it is committed now (its own kick may have looked before the commit).
+    sending.media.kick()
+  })
 
   // ---- The team: what follows when people change (issue 13) ----
   // Who is online: a person's first stream opening, their last one closing (offline after the grace).

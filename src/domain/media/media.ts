@@ -44,14 +44,13 @@ const FETCH_RETRY_CAP_MS = 10 * 60_000
  */
 const FETCH_LEASE_MS = 10 * 60_000
 /**
- * Even when nothing is due the fetcher looks again this often. A download is queued inside
- * the webhook's transaction and its kick cannot wait for the commit: on SQLite the commit is
- * synchronous and the kick runs after it, but on PostgreSQL (issue 17) the commit is a round
- * trip away and the kick's claim usually runs first, finds nothing, and nothing else would
- * wake the fetcher (nor another process, nor after a process died between its commit and its
- * kick). Short, as a customer waits for the photo; one small transaction a second when idle.
+ * Even when nothing is due the fetcher looks again this often: a safety net. A download is
+ * queued inside the webhook's transaction; on PostgreSQL its own kick can run before the
+ * commit and find nothing, so app.ts kicks the fetcher again when the tailer publishes the
+ * message (every process, after the commit); this tick covers a process that died between
+ * its commit and its kick.
  */
-const FETCH_SAFETY_TICK_MS = 1000
+const FETCH_SAFETY_TICK_MS = 5000
 /** Messenger takes attachments up to 25 MB (saving-assets), whatever their type. */
 export const MESSENGER_MAX_BYTES = 25 * 1024 * 1024
 
@@ -195,7 +194,7 @@ export class MediaService {
       updatedAt: now,
     })
     // After this synchronous commit: the fetch reads committed rows (one that runs
-    // before a commit, as on PostgreSQL, finds nothing yet; the safety tick looks again).
+    // before a commit, as on PostgreSQL, finds nothing yet: the tailer's publish kicks again).
     setImmediate(() => this.kick())
   }
 
