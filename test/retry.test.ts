@@ -71,14 +71,20 @@ t.test(
     }, 'failed')
     t.equal(sendRecovery(failed, 'whatsapp')?.action, 'retry')
 
-    // Two clicks: one new attempt. Meta holds its answer for a moment (as a slow call would).
+    // Four clicks at once (two agents, two tabs): one new attempt, and each click is answered
+    // with the message — on PostgreSQL they run side by side, so none may read between another's
+    // statements. Meta holds its answer for a moment (as a slow call would).
     await p.emu.faults({ holdSends: true })
-    const [a, b] = await Promise.all([
-      p.call('POST', `/api/conversations/${conv.id}/messages/${id}/retry`),
-      p.call('POST', `/api/conversations/${conv.id}/messages/${id}/retry`),
-    ])
-    t.same([a.status, b.status], [202, 202])
-    t.equal(a.body.message.id, id, 'the same message, not a copy')
+    const clicks = await Promise.all([1, 2, 3, 4].map(() => p.call('POST', `/api/conversations/${conv.id}/messages/${id}/retry`)))
+    t.same(
+      clicks.map((c) => c.status),
+      [202, 202, 202, 202],
+    )
+    t.same(
+      clicks.map((c) => c.body.message.id),
+      [id, id, id, id],
+      'the same message, not a copy',
+    )
     await until(async () => (await p.emu.stats()).held === 1, 'the new attempt at Meta')
     // While it is in flight, a late status of the first attempt (its own callback tag) arrives:
     // it must not name the message with the old wamid.
@@ -100,7 +106,7 @@ t.test(
     }, 'the new attempt delivered')
     t.not(delivered.providerMessageId, first.providerMessageId, 'a new wamid')
     t.equal(delivered.error, null)
-    t.equal((await p.emu.stats()).sendRequests, 2, 'one new send for two clicks')
+    t.equal((await p.emu.stats()).sendRequests, 2, 'one new send for four clicks')
     const atCustomer = (await p.emu.messages(CUSTOMER)).filter((m) => m.direction === 'out')
     t.same(
       atCustomer.map((m) => m.text),

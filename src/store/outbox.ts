@@ -33,6 +33,7 @@ const BY_ID = `SELECT ${COLS} FROM outbox WHERE id = ?`
 // wrote. SQLite has no FOR UPDATE, nor needs it: its write transactions run one at a time.
 const BY_ID_FOR_UPDATE = { sqlite: BY_ID, postgres: `${BY_ID} FOR UPDATE` }
 const BY_MESSAGE = `SELECT ${COLS} FROM outbox WHERE message_id = ?`
+const BY_MESSAGE_FOR_UPDATE = { sqlite: BY_MESSAGE, postgres: `${BY_MESSAGE} FOR UPDATE` }
 // The worker serves channels in this order: the one waiting longest first, as SQLite's scan of
 // outbox_state_due_idx gave them before, now said (PostgreSQL's DISTINCT promises no order).
 const DUE_CHANNELS = `SELECT channel_id AS "channelId" FROM outbox WHERE state = 'queued' AND next_attempt_at <= ?
@@ -105,6 +106,12 @@ export class OutboxRepo {
 
   *byMessage(messageId: number): Q<OutboxRow | undefined> {
     const row = yield* get<OutboxRow>(BY_MESSAGE, [messageId])
+    return row && codec.decodeAny(row)
+  }
+
+  /** byMessage for a transition: on PostgreSQL the row is locked until the transaction ends. */
+  *lockByMessage(messageId: number): Q<OutboxRow | undefined> {
+    const row = yield* get<OutboxRow>(BY_MESSAGE_FOR_UPDATE[yield* dialect()], [messageId])
     return row && codec.decodeAny(row)
   }
 

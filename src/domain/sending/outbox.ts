@@ -125,6 +125,11 @@ export class Outbox {
     return this.repo.byMessage(messageId)
   }
 
+  /** The message's send, locked until the caller's transaction ends (PostgreSQL). */
+  lockByMessage(messageId: number): Q<OutboxRow | undefined> {
+    return this.repo.lockByMessage(messageId)
+  }
+
   /**
    * Sends whose answer will never be recorded become `unknown`: Meta may or may not have
    * the message, and resending could deliver it twice, so each waits for a status webhook
@@ -252,7 +257,9 @@ export class Outbox {
    * question (send-recovery.ts).
    */
   *resend(batch: Emitter, workspaceId: number, messageId: number, opts: RequeueOptions = {}): Q<MessageRow | undefined> {
-    const row = yield* this.repo.byMessage(messageId)
+    // Locked first (PostgreSQL): two resends of one message run one after the other, and the
+    // second reads the state the first wrote — never both from the same `failed`.
+    const row = yield* this.repo.lockByMessage(messageId)
     if (!row || row.workspaceId !== workspaceId) return undefined
     const message = yield* this.deps.repos.messages.messageRowById(messageId)
     if (!message) return undefined

@@ -252,6 +252,10 @@ export class Replies {
   async retry(workspaceId: number, conversationId: number, messageId: number): Promise<MessageDTO> {
     const { repos, deps } = this
     const row = await deps.units.transact(function* (batch) {
+      // The send's row is locked before anything is read (PostgreSQL; SQLite's writers run one
+      // at a time anyway): of two clicks at once, the second waits, then finds the new attempt
+      // in flight and answers it — not a 409 from reading between the first one's statements.
+      yield* deps.outbox.lockByMessage(messageId)
       const msg = yield* repos.messages.messageById(workspaceId, messageId)
       if (!msg || msg.conversationId !== conversationId || msg.direction !== 'out') throw Errors.notFound('Message')
       const conv = yield* repos.conversations.conversationDTO(workspaceId, conversationId)
