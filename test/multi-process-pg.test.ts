@@ -1,5 +1,5 @@
 // Three real Parley processes on one PostgreSQL database (issue 17, "Proven by" 6, 7, a lite 1
-// and a lite 2, and the load balancer of deploy/nginx/parley-several.conf). Every process is
+// and 2 (300 streams, one process killed -9), and the load balancer of deploy/nginx/parley-several.conf). Every process is
 // `node --import tsx src/main.ts` with its own PARLEY_NODE_ID, port and DATA_DIR, the same
 // secrets, one shared MEDIA_DIR, and a WhatsApp number on the Graph emulator. The subtests run
 // in order on the same three processes; the last one kills one of them.
@@ -28,6 +28,8 @@ import { textWebhook } from './helpers/wa.ts'
 const ROOT = path.resolve(import.meta.dirname, '..')
 // Generous deadlines for states on a busy 2-core machine; nothing is asserted about time.
 const EVENTS_MS = 120_000
+// The streams open during proof 2 (the issue's figure): 100 on each of the three processes.
+const STREAMS = 300
 
 const databaseUrl = await freshPgDatabase(t)
 let emu: Emu | undefined
@@ -369,7 +371,7 @@ if (!databaseUrl) {
     tt.same([...served].sort(), c.nodes.map((n) => `127.0.0.1:${n.port}`).sort(), 'nginx spread the requests over the three processes')
   })
 
-  t.test('proof 2 (lite): kill -9 one process while webhooks are posted', async (tt) => {
+  t.test('proof 2: kill -9 one of three processes while webhooks are posted, with 300 streams open', async (tt) => {
     logsOnFailure(tt)
     const c = needCluster(tt)
     if (!c) return
@@ -384,16 +386,35 @@ if (!databaseUrl) {
       { length: total },
       (_, i) => textWebhook(`1555600${1000 + (i % 10)}`, `Kill ${i % 10}`, `${label}${i}`).payload,
     )
-    const token = await signIn(n1.url)
-    const cursor = String((await apiCall(n2.url, token)('GET', '/api/conversations')).body.eventId)
-    const clients = new Map<string, SseClient>()
-    for (const node of c.nodes) clients.set(node.name, await connectSse(`${node.url}/stream`, { token, lastEventId: cursor }))
+    // The issue's 300 streams: 100 on each process, from 60 sessions of five streams each (the
+    // default per-session limit), as sixty signed-in browsers and API clients would hold them.
+    const tokens: string[] = []
+    for (let k = 0; k < STREAMS / 5; k++) tokens.push(await signIn(c.nodes[k % 3]!.url))
+    const cursor = String((await apiCall(n2.url, tokens[0]!)('GET', '/api/conversations')).body.eventId)
+    interface Held {
+      name: string
+      node: ClusterNode
+      token: string
+      sse: SseClient
+    }
+    const held: Held[] = []
     tt.teardown(() => {
-      for (const s of clients.values()) s.close()
+      for (const h of held) h.sse.close()
     })
-    const onVictim = clients.get(victim.name)!
+    for (let j = 0; j < STREAMS; j++) {
+      const node = c.nodes[j % 3]!
+      const token = tokens[Math.floor(j / 5)]!
+      held.push({
+        name: `stream ${j} on ${node.name}`,
+        node,
+        token,
+        sse: await connectSse(`${node.url}/stream`, { token, lastEventId: cursor }),
+      })
+    }
+    tt.equal(held.filter((h) => h.sse.status === 200).length, STREAMS, `${STREAMS} streams open, ${STREAMS / 3} on each process`)
     let killed: Promise<void> | undefined
     let answeredBeforeKill = 0
+    let killedAt = 0
     const { answers, refusals } = await postAll(
       total,
       9,
@@ -402,6 +423,7 @@ if (!databaseUrl) {
         // A third of the way in, with requests in flight on every process, the victim dies.
         if (i === Math.floor(total / 3) && !killed) {
           answeredBeforeKill = i
+          killedAt = Date.now()
           killed = victim.proc.kill('SIGKILL')
         }
         return payloads[i]
@@ -421,7 +443,7 @@ if (!databaseUrl) {
     )
     tt.comment(`${acked.length} answered 200, ${unanswered.length} unanswered (sent to ${victim.name})`)
 
-    const call = apiCall(n1.url, token)
+    const call = apiCall(n1.url, tokens[0]!)
     const stored = (await storedMessages(call)).filter((m) => m.text?.startsWith(label))
     const count = (text: string) => stored.filter((m) => m.text === text).length
     tt.ok(
@@ -440,35 +462,50 @@ if (!databaseUrl) {
     tt.equal(after.length, total, 'after the retries every webhook is stored')
     tt.equal(new Set(after.map((m) => m.text)).size, total, 'each exactly once')
 
-    // The victim's client: its stream ended with the process; it reconnects to a survivor
-    // with its Last-Event-ID and gets the rest, nothing lost and nothing twice.
-    await until(async () => onVictim.isClosed(), "the killed process's stream to end", EVENTS_MS)
-    const before = onVictim.events.slice()
-    const resumed = await connectSse(`${n1.url}/stream`, { token, lastEventId: onVictim.lastId() ?? cursor })
-    tt.teardown(() => resumed.close())
-    const afterIds = after.map((m) => m.id).sort((x, y) => x - y)
-    const all = () => [...before, ...resumed.events]
-    for (const [name, sse] of [...clients.entries()]
-      .filter(([n]) => n !== victim.name)
-      .concat([[`${victim.name}, resumed on ${n1.name}`, resumed]])) {
-      const events = sse === resumed ? all : () => sse.events
-      try {
-        await until(
-          async () => new Set(created(events(), label).map((e) => e.messageId)).size >= afterIds.length,
-          `every message on ${name}`,
-          EVENTS_MS,
-        )
-      } catch (err) {
-        tt.fail(String(err))
-      }
-      const got = created(events(), label)
-      tt.same(
-        got.map((e) => e.messageId).sort((x, y) => x - y),
-        afterIds,
-        `the client of ${name} received every stored message once`,
-      )
-      tt.ok(strictlyIncreasing(events()), `the client of ${name} saw ids strictly increasing`)
+    // The victim's clients: their streams ended with the process; each reconnects to a survivor
+    // (alternately) with its own Last-Event-ID and session, and gets the rest: nothing lost,
+    // nothing twice. A client's events are what it saw before plus what the new stream sends.
+    const onVictim = held.filter((h) => h.node === victim)
+    await until(async () => onVictim.every((h) => h.sse.isClosed()), "the killed process's streams to end", EVENTS_MS)
+    const views: Array<{ name: string; events: () => SseEvent[] }> = held
+      .filter((h) => h.node !== victim)
+      .map((h) => ({ name: h.name, events: () => h.sse.events }))
+    for (const [k, h] of onVictim.entries()) {
+      const to = k % 2 === 0 ? n1 : n2
+      const before = h.sse.events.slice()
+      const resumed = await connectSse(`${to.url}/stream`, { token: h.token, lastEventId: h.sse.lastId() ?? cursor })
+      held.push({ name: `${h.name}, resumed on ${to.name}`, node: to, token: h.token, sse: resumed })
+      views.push({ name: `${h.name}, resumed on ${to.name}`, events: () => [...before, ...resumed.events] })
     }
+    const afterIds = after.map((m) => m.id).sort((x, y) => x - y)
+    const complete = (v: (typeof views)[number]) => new Set(created(v.events(), label).map((e) => e.messageId)).size >= afterIds.length
+    try {
+      await until(async () => views.every(complete), `every message on all ${STREAMS} clients`, EVENTS_MS)
+    } catch (err) {
+      tt.fail(
+        `${String(err)}; incomplete: ${views
+          .filter((v) => !complete(v))
+          .map((v) => v.name)
+          .slice(0, 10)
+          .join(', ')}`,
+      )
+    }
+    const wrong = views.filter((v) => {
+      const got = created(v.events(), label)
+        .map((e) => e.messageId)
+        .sort((x, y) => x - y)
+      return got.length !== afterIds.length || got.some((id, i) => id !== afterIds[i])
+    })
+    tt.same(
+      wrong.map((v) => v.name),
+      [],
+      `each of the ${views.length} clients (${onVictim.length} of them resumed on a survivor) received every stored message once`,
+    )
+    tt.same(
+      views.filter((v) => !strictlyIncreasing(v.events())).map((v) => v.name),
+      [],
+      'every client saw ids strictly increasing',
+    )
 
     // The dead owner's number: a survivor takes it once the lease runs out (15 s), and sends on it.
     const survivors = [n1.name, n2.name]
@@ -480,7 +517,9 @@ if (!databaseUrl) {
       "the killed owner's number owned by a survivor",
       EVENTS_MS,
     )
-    const survivor = apiCall(n2.url, await signIn(n1.url))
+    // Logged, not asserted (a busy machine's figure): the issue expects it within 20 s.
+    tt.comment(`the number owned by a survivor ${Date.now() - killedAt} ms after the kill (lease 15 s)`)
+    const survivor = apiCall(n2.url, tokens[1]!)
     const conv = ((await survivor('GET', '/api/conversations?limit=1')).body.conversations as Array<{ id: number }>)[0]!
     const sent = await survivor('POST', `/api/conversations/${conv.id}/messages`, {
       text: 'after the owner died',
