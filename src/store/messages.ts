@@ -14,6 +14,10 @@ type DTORow = Parameters<typeof anyRowToMessageDTO>[0]
 // Fixed SQL texts: SQLite's connection caches its prepared statements by text.
 const ALL = codec.selectQuoted()
 const BY_PROVIDER_ID = `SELECT ${ALL} FROM messages WHERE channel_id = ? AND provider_message_id = ?`
+// PostgreSQL: the row stays locked until the transaction ends, so two statuses of one message
+// applied at once (Meta's duplicates, in two groups of webhooks) run one after the other and the
+// second reads what the first wrote. SQLite's write transactions run one at a time anyway.
+const BY_PROVIDER_ID_FOR_UPDATE = { sqlite: BY_PROVIDER_ID, postgres: `${BY_PROVIDER_ID} FOR UPDATE` }
 const BY_ID_IN_WORKSPACE = `SELECT ${ALL} FROM messages WHERE workspace_id = ? AND id = ?`
 const BY_ID = `SELECT ${ALL} FROM messages WHERE id = ?`
 const BY_CLIENT_ID = `SELECT ${ALL} FROM messages WHERE workspace_id = ? AND client_message_id = ?`
@@ -70,6 +74,11 @@ export class MessagesRepo {
 
   *messageByProviderId(channelId: number, providerMessageId: string): Q<MessageRow | undefined> {
     return decode(yield* get(BY_PROVIDER_ID, [channelId, providerMessageId]))
+  }
+
+  /** messageByProviderId for a status transition: on PostgreSQL the row is locked until the transaction ends. */
+  *lockByProviderId(channelId: number, providerMessageId: string): Q<MessageRow | undefined> {
+    return decode(yield* get(BY_PROVIDER_ID_FOR_UPDATE[yield* dialect()], [channelId, providerMessageId]))
   }
 
   /** A message of this workspace (a read that serves a user). */

@@ -180,8 +180,10 @@ function* ingestPreference(deps: IngestDeps, events: Emitter, channel: ChannelRo
 }
 
 function* ingestStatus(deps: IngestDeps, events: Emitter, channel: ChannelRow, st: WaStatus): Q<void> {
+  // Locked (PostgreSQL): a duplicate of this status applied at the same time in another group
+  // waits, then finds it applied — one event per change, never the same change twice.
   const target =
-    (yield* deps.store.messages.messageByProviderId(channel.id, st.providerId)) ?? (yield* deps.effects.unknownStatus(channel, st, events))
+    (yield* deps.store.messages.lockByProviderId(channel.id, st.providerId)) ?? (yield* deps.effects.unknownStatus(channel, st, events))
   if (!target) {
     // A status for a message Parley has not stored (yet): keep it; applied when the id appears.
     yield* deps.writer.keepPendingStatus({

@@ -311,6 +311,10 @@ export class Outbox {
     const message = yield* this.deps.repos.messages.messageRowById(row.messageId)
     if (!message) return undefined
     if (message.providerMessageId !== null && message.providerMessageId !== st.providerId) return undefined
+    // Named meanwhile (PostgreSQL): the send's answer committed while this waited for the row's
+    // lock, after this webhook had looked the wamid up. Nothing to assign, and no event: the
+    // caller applies the status to the message as it is now, as if it had found it at once.
+    if (row.state === 'sent' && row.providerMessageId === st.providerId && message.providerMessageId === st.providerId) return message
     return yield* this.assignWamid(row, message, st.providerId, batch)
   }
 
